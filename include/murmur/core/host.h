@@ -1,0 +1,75 @@
+// The Host seam (ARCHITECTURE.md): protocol code is a Node reacting to events
+// that a Host delivers, and asks its Host to send, set timers and run compute.
+// SimHost (sim/) and NetHost (runtime/) both implement Host, so the same node
+// code runs in the simulator and over TCP. A node never reads the wall clock,
+// never sleeps, never blocks and never uses a global random generator.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "murmur/core/ids.h"
+#include "murmur/core/rng.h"
+#include "murmur/core/status.h"
+
+namespace murmur {
+
+// Work a node runs off the event loop (local training). `work` may touch only
+// state that the node leaves alone until OnComputeDone(tag) arrives; a node
+// has at most one compute task in flight. `flops` is the work estimate the
+// simulator turns into virtual duration through the peer's device speed.
+struct ComputeTask {
+  double flops = 0;
+  std::function<void()> work;
+  uint64_t tag = 0;
+};
+
+// Where a node reports what the experiment measures. Implementations copy
+// what they keep; spans are only valid during the call.
+class MetricsSink {
+ public:
+  virtual ~MetricsSink() = default;
+  // The node's model as it stands at the end of `round` (evaluation point).
+  virtual void ReportModel(Round round, std::span<const float> params) = 0;
+  // Mean training loss of the node's latest local training.
+  virtual void ReportTrainLoss(Round round, double loss) = 0;
+};
+
+// What a node may ask of the world. Only ever called from the node's own
+// event handlers, on the host's event loop.
+class Host {
+ public:
+  virtual ~Host() = default;
+  virtual PeerId self() const = 0;
+  // Virtual time in the simulator; monotonic time in the runtime.
+  virtual SimTime now() const = 0;
+  // Asynchronous and unreliable: never blocks; the message may be lost, and
+  // is lost when either end is offline.
+  virtual void Send(PeerId to, std::vector<uint8_t> message) = 0;
+  // OnTimer(id) fires once, `after` from now.
+  virtual TimerId StartTimer(Duration after) = 0;
+  virtual void RunCompute(ComputeTask task) = 0;
+  // This peer's protocol stream, seeded by (run seed, peer, kProtocol).
+  virtual Rng& rng() = 0;
+  virtual MetricsSink& metrics() = 0;
+  // A peer sent bytes that failed to decode or broke the protocol: the
+  // reason is counted and logged and, in the runtime, the connection dropped.
+  virtual void ReportBadPeer(PeerId peer, const Status& why) = 0;
+};
+
+// One peer's protocol state machine. Handlers run one at a time.
+class Node {
+ public:
+  virtual ~Node() = default;
+  virtual void OnStart(Host& host) = 0;
+  virtual void OnMessage(Host& host, PeerId from,
+                         std::span<const uint8_t> message) = 0;
+  virtual void OnTimer(Host& host, TimerId timer) = 0;
+  virtual void OnComputeDone(Host& host, uint64_t tag) = 0;
+  // A failure detector declared `peer` down. Default: ignore.
+  virtual void OnPeerDown(Host& /*host*/, PeerId /*peer*/) {}
+};
+
+}  // namespace murmur

@@ -1,0 +1,57 @@
+// Strong types for ids, rounds and times, so a peer id can never be passed
+// where a round number or a byte count is expected.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <functional>
+#include <ostream>
+
+namespace murmur {
+
+// A strongly typed integer. Tag makes each instantiation a distinct type.
+template <typename Tag, typename Rep>
+struct StrongId {
+  Rep value{};
+  constexpr StrongId() = default;
+  constexpr explicit StrongId(Rep v) : value(v) {}
+  constexpr auto operator<=>(const StrongId&) const = default;
+  friend std::ostream& operator<<(std::ostream& out, StrongId id) {
+    return out << +id.value;
+  }
+};
+
+using PeerId = StrongId<struct PeerIdTag, uint32_t>;
+using TimerId = StrongId<struct TimerIdTag, uint64_t>;
+using Round = StrongId<struct RoundTag, uint32_t>;
+
+// Virtual time in the simulator, monotonic time in the runtime: integer
+// nanoseconds so sums are exact and runs are bit-for-bit reproducible.
+struct Duration {
+  int64_t ns = 0;
+  static constexpr Duration Nanos(int64_t n) { return Duration{n}; }
+  static constexpr Duration Seconds(double s) {
+    return Duration{static_cast<int64_t>(s * 1e9 + (s >= 0 ? 0.5 : -0.5))};
+  }
+  constexpr double seconds() const { return static_cast<double>(ns) * 1e-9; }
+  constexpr auto operator<=>(const Duration&) const = default;
+  constexpr Duration operator+(Duration o) const { return {ns + o.ns}; }
+  constexpr Duration operator-(Duration o) const { return {ns - o.ns}; }
+};
+
+struct SimTime {
+  int64_t ns = 0;
+  constexpr double seconds() const { return static_cast<double>(ns) * 1e-9; }
+  constexpr auto operator<=>(const SimTime&) const = default;
+  constexpr SimTime operator+(Duration d) const { return {ns + d.ns}; }
+  constexpr Duration operator-(SimTime o) const { return {ns - o.ns}; }
+};
+
+}  // namespace murmur
+
+template <typename Tag, typename Rep>
+struct std::hash<murmur::StrongId<Tag, Rep>> {
+  size_t operator()(murmur::StrongId<Tag, Rep> id) const noexcept {
+    return std::hash<Rep>()(id.value);
+  }
+};

@@ -1,0 +1,75 @@
+// Counter-based random numbers: Philox4x32-10 (Salmon, Moraes, Dror, Shaw,
+// 2011, "Parallel random numbers: as easy as 1, 2, 3"). A stream is keyed by
+// (run seed, peer, purpose) and indexed by a 64-bit counter, so any peer can
+// regenerate any other peer's random numbers from a few bytes, and every run
+// is replayable from its seed. There is no global generator.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <utility>
+
+#include "murmur/core/ids.h"
+
+namespace murmur {
+
+// What a stream is for. Distinct purposes give independent streams.
+enum class RngPurpose : uint32_t {
+  kInit = 1,        // model initialization
+  kBatch = 2,       // mini-batch sampling
+  kPartition = 3,   // dataset partitioning
+  kTopology = 4,    // random graphs
+  kProtocol = 5,    // protocol decisions (peer choice, client sampling)
+  kLinkLoss = 6,    // simulated message loss
+  kChurn = 7,       // simulated churn schedule
+  kDevice = 8,      // simulated device speeds
+  kEvalSample = 9,  // which peers are evaluated
+  kSynthetic = 10,  // synthetic dataset generation
+  kTest = 100,      // tests
+};
+
+// One Philox4x32-10 block: 4 random words for (counter, key). Pure function.
+std::array<uint32_t, 4> Philox4x32(std::array<uint32_t, 4> counter,
+                                   std::array<uint32_t, 2> key);
+
+// A sequential stream over Philox blocks. Copyable (a copy replays the same
+// numbers); not thread-safe: one owner at a time.
+class Rng {
+ public:
+  Rng(uint64_t seed, PeerId peer, RngPurpose purpose, uint64_t start = 0);
+  // A stream for a sub-purpose (e.g. a round number) of this one's key.
+  static Rng ForStep(uint64_t seed, PeerId peer, RngPurpose purpose,
+                     uint64_t step);
+
+  uint32_t NextU32();
+  uint64_t NextU64();
+  // Uniform in [0, 1), 53 random bits.
+  double Uniform();
+  // Uniform integer in [0, n). REQUIRES: n > 0. Unbiased (Lemire 2019).
+  uint64_t UniformInt(uint64_t n);
+  // Standard normal (Box-Muller).
+  double Normal();
+  // Gamma(shape, 1) (Marsaglia and Tsang 2000). REQUIRES: shape > 0.
+  double Gamma(double shape);
+  // Exponential with the given mean. REQUIRES: mean > 0.
+  double Exponential(double mean);
+
+  template <typename T>
+  void Shuffle(std::span<T> items) {
+    for (size_t i = items.size(); i > 1; --i) {
+      size_t j = UniformInt(i);
+      std::swap(items[i - 1], items[j]);
+    }
+  }
+
+ private:
+  std::array<uint32_t, 2> key_;
+  uint32_t peer_;
+  uint32_t purpose_;
+  uint64_t counter_;
+  std::array<uint32_t, 4> block_{};
+  int used_ = 4;
+};
+
+}  // namespace murmur

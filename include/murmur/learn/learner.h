@@ -1,0 +1,86 @@
+// A peer's local learner: its flat parameter buffer, optimizer state, local
+// data shard and mini-batch stream, trained with LibTorch autograd through
+// the shared stateless Model. Optimizers (on the flat buffer):
+//  * SGD with momentum and weight decay (PyTorch semantics).
+//  * Adam (Kingma and Ba, 2015, "Adam: A Method for Stochastic
+//    Optimization"), with L2 weight decay added to the gradient.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "murmur/core/rng.h"
+#include "murmur/learn/dataset.h"
+#include "murmur/learn/model.h"
+
+namespace murmur {
+
+enum class OptimizerKind { kSgd, kAdam };
+
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::kSgd;
+  double lr = 0.05;
+  double momentum = 0.0;
+  double weight_decay = 0.0;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+};
+
+struct TrainStats {
+  double mean_loss = 0;
+  int64_t samples = 0;
+};
+
+struct EvalStats {
+  double accuracy = 0;
+  double loss = 0;
+  int64_t samples = 0;
+};
+
+// Sets LibTorch's intra-op and inter-op thread counts (murmur parallelizes
+// across peers itself; each peer's compute is single-threaded so results do
+// not depend on the thread count). Call once at startup.
+void ConfigureTorchThreads(int intra_op_threads);
+
+// One per peer. Not thread-safe; different Learners may train concurrently.
+// `model` and `train` must outlive the Learner.
+class Learner {
+ public:
+  // Parameters are initialized by model.Initialize(init_rng). Mini-batches
+  // are drawn without replacement from `shard` (reshuffled each epoch) using
+  // `batch_rng`. REQUIRES: shard non-empty, batch_size >= 1.
+  Learner(const Model& model, const Dataset& train, std::vector<int64_t> shard,
+          const OptimizerConfig& optimizer, int64_t batch_size, Rng init_rng,
+          Rng batch_rng);
+  ~Learner();
+  Learner(const Learner&) = delete;
+  Learner& operator=(const Learner&) = delete;
+
+  std::span<float> params();
+  std::span<const float> params() const;
+
+  // Runs `steps` optimizer steps on local mini-batches.
+  TrainStats Train(int64_t steps);
+  // Clears momentum / Adam moments (e.g. a FedAvg client's fresh optimizer).
+  void ResetOptimizer();
+
+  int64_t shard_size() const;
+  int64_t batch_size() const;
+  // Estimated flops of Train(steps): forward + backward ~ 3x forward.
+  double TrainFlops(int64_t steps) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Accuracy and mean cross-entropy of `params` on the first
+// min(max_samples, test.size()) samples of `test` (all when max_samples<=0).
+// Thread-safe for distinct calls. REQUIRES: params.size() == num_params().
+EvalStats Evaluate(const Model& model, std::span<const float> params,
+                   const Dataset& test, int64_t max_samples);
+
+}  // namespace murmur

@@ -1,0 +1,56 @@
+// Model architectures over a flat parameter buffer. A Model is stateless: it
+// describes the layers and computes a forward pass from a flat parameter
+// vector, so thousands of peers share one Model and each owns only its own
+// contiguous float buffer (layer tensors are views into it).
+//  * Logistic regression (multinomial, softmax).
+//  * MLP with ReLU hidden layers.
+//  * LeNet-5-style CNN (LeCun, Bottou, Bengio, Haffner, 1998,
+//    "Gradient-based learning applied to document recognition"):
+//    conv5x5(6)-relu-maxpool2, conv5x5(16)-relu-maxpool2, fc120, fc84, fc.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "murmur/core/rng.h"
+#include "murmur/core/status.h"
+
+namespace murmur {
+
+enum class ModelKind { kLogisticRegression, kMlp, kCnn };
+
+struct ModelConfig {
+  ModelKind kind = ModelKind::kMlp;
+  std::vector<int64_t> hidden = {128};  // MLP hidden layer widths
+};
+
+struct InputShape {
+  int64_t channels = 1;
+  int64_t height = 28;
+  int64_t width = 28;
+  int64_t num_classes = 10;
+};
+
+// Immutable and thread-safe: one instance serves every peer.
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual std::string name() const = 0;
+  virtual int64_t num_params() const = 0;
+  // Multiply-adds x2 of one sample's forward pass.
+  virtual double forward_flops_per_sample() const = 0;
+  // PyTorch-default-style init (Kaiming-uniform weights, uniform biases in
+  // +-1/sqrt(fan_in)) drawn from `rng`, so it is reproducible from a seed.
+  // REQUIRES: params.size() == num_params().
+  virtual void Initialize(std::span<float> params, Rng& rng) const = 0;
+};
+
+// kInvalidArgument for an empty or non-positive hidden layer, or an input
+// too small for the CNN.
+Result<std::unique_ptr<Model>> MakeModel(const ModelConfig& config,
+                                         const InputShape& input);
+
+}  // namespace murmur
