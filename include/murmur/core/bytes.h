@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <bit>
 #include <cstring>
 #include <span>
 #include <string>

@@ -1,0 +1,110 @@
+#include "murmur/core/rng.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+#include <vector>
+
+namespace murmur {
+namespace {
+
+// Known-answer vectors from Random123's kat_vectors for philox4x32_10.
+TEST(Philox4x32, MatchesRandom123KnownAnswers) {
+  EXPECT_EQ(Philox4x32({0, 0, 0, 0}, {0, 0}),
+            (std::array<uint32_t, 4>{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}));
+  EXPECT_EQ(Philox4x32({0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+                       {0xffffffff, 0xffffffff}),
+            (std::array<uint32_t, 4>{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}));
+  EXPECT_EQ(Philox4x32({0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+                       {0xa4093822, 0x299f31d0}),
+            (std::array<uint32_t, 4>{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
+}
+
+TEST(Rng, SameKeyReplaysSameStream) {
+  Rng a(42, PeerId(3), RngPurpose::kBatch);
+  Rng b(42, PeerId(3), RngPurpose::kBatch);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(a.NextU64(), b.NextU64());
+}
+
+TEST(Rng, AnyPeerCanRegenerateAnothersNumbersFromTheKey) {
+  // Peer 7's stream for step 5 is a pure function of (seed, peer, purpose, step).
+  Rng owner = Rng::ForStep(9, PeerId(7), RngPurpose::kProtocol, 5);
+  std::vector<uint32_t> drawn;
+  for (int i = 0; i < 10; ++i) drawn.push_back(owner.NextU32());
+  Rng other = Rng::ForStep(9, PeerId(7), RngPurpose::kProtocol, 5);
+  for (uint32_t v : drawn) EXPECT_EQ(other.NextU32(), v);
+}
+
+TEST(Rng, DifferentSeedPeerPurposeOrStepGiveDifferentStreams) {
+  std::set<uint64_t> firsts;
+  firsts.insert(Rng(1, PeerId(0), RngPurpose::kBatch).NextU64());
+  firsts.insert(Rng(2, PeerId(0), RngPurpose::kBatch).NextU64());
+  firsts.insert(Rng(1, PeerId(1), RngPurpose::kBatch).NextU64());
+  firsts.insert(Rng(1, PeerId(0), RngPurpose::kInit).NextU64());
+  firsts.insert(Rng::ForStep(1, PeerId(0), RngPurpose::kBatch, 1).NextU64());
+  EXPECT_EQ(firsts.size(), 5u);
+}
+
+TEST(Rng, UniformHasMeanOneHalfAndStaysInRange) {
+  Rng rng(7, PeerId(0), RngPurpose::kTest);
+  double sum = 0;
+  const int n = 100000;
+  for (int i = 0; i < n; ++i) {
+    double u = rng.Uniform();
+    ASSERT_GE(u, 0.0);
+    ASSERT_LT(u, 1.0);
+    sum += u;
+  }
+  EXPECT_NEAR(sum / n, 0.5, 0.005);
+}
+
+TEST(Rng, UniformIntIsUnbiasedOverSmallRange) {
+  Rng rng(7, PeerId(0), RngPurpose::kTest);
+  std::vector<int> counts(6, 0);
+  const int n = 60000;
+  for (int i = 0; i < n; ++i) ++counts[rng.UniformInt(6)];
+  for (int c : counts) EXPECT_NEAR(c, n / 6, 400);
+}
+
+TEST(Rng, NormalHasUnitVariance) {
+  Rng rng(11, PeerId(0), RngPurpose::kTest);
+  double sum = 0, sq = 0;
+  const int n = 100000;
+  for (int i = 0; i < n; ++i) {
+    double x = rng.Normal();
+    sum += x;
+    sq += x * x;
+  }
+  EXPECT_NEAR(sum / n, 0.0, 0.02);
+  EXPECT_NEAR(sq / n, 1.0, 0.02);
+}
+
+TEST(Rng, GammaHasMeanEqualToShape) {
+  for (double shape : {0.1, 0.5, 1.0, 3.0}) {
+    Rng rng(13, PeerId(0), RngPurpose::kTest);
+    double sum = 0;
+    const int n = 50000;
+    for (int i = 0; i < n; ++i) {
+      double g = rng.Gamma(shape);
+      ASSERT_GE(g, 0.0);
+      sum += g;
+    }
+    EXPECT_NEAR(sum / n, shape, 0.03 * std::max(shape, 1.0)) << "shape " << shape;
+  }
+}
+
+TEST(Rng, ShuffleIsAPermutation) {
+  Rng rng(3, PeerId(0), RngPurpose::kTest);
+  std::vector<int> v(100);
+  for (int i = 0; i < 100; ++i) v[i] = i;
+  rng.Shuffle(std::span<int>(v));
+  std::set<int> s(v.begin(), v.end());
+  EXPECT_EQ(s.size(), 100u);
+  bool moved = false;
+  for (int i = 0; i < 100; ++i) moved = moved || v[i] != i;
+  EXPECT_TRUE(moved);
+}
+
+}  // namespace
+}  // namespace murmur
