@@ -1,1 +1,23 @@
-int main(){}
+// The murmur command: decentralized and federated learning, simulated or
+// real. Each subcommand lives in its own file.
+#include <CLI/CLI.hpp>
+
+#include "run_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app(
+      "murmur: train models across many peers without a trusted center.\n"
+      "Start with:  murmur run            (built-in quickstart)\n"
+      "             murmur run examples/fedavg.toml --out runs/fedavg");
+  app.require_subcommand(1);
+  murmur::cli::RunOptions run_options;
+  CLI::App* run = murmur::cli::AddRunCommand(app, run_options);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (run->parsed()) return murmur::cli::RunCommand(run_options);
+  return 2;
+}

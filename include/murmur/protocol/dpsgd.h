@@ -1,0 +1,69 @@
+// Decentralized parallel SGD (Lian, Zhang, Zhang, Hsieh, Zhang, Liu, 2017,
+// "Can Decentralized Algorithms Outperform Centralized Algorithms? A Case
+// Study for Decentralized Parallel Stochastic Gradient Descent"), in the
+// adapt-then-combine form most implementations use: each synchronous round a
+// peer takes `local_steps` SGD steps, sends its model to its neighbours, and
+// replaces it with the Metropolis-Hastings weighted average of its own and
+// its neighbours' models.
+//
+// Fault semantics: a neighbour whose model has not arrived `round_timeout`
+// after this peer finished training is skipped for that round and its mixing
+// weight goes to the peer itself (rows stay stochastic), so offline peers and
+// lost messages never deadlock a round. Models for later rounds are buffered;
+// models for finished rounds are ignored. Tolerates crash faults, not
+// Byzantine ones (see robust/).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "murmur/core/host.h"
+#include "murmur/learn/learner.h"
+
+namespace murmur {
+
+struct DpsgdOptions {
+  int64_t rounds = 40;
+  int64_t local_steps = 10;
+  Duration round_timeout = Duration::Seconds(10);  // 0: wait forever
+};
+
+// One peer. `learner` must outlive the node.
+class DpsgdNode final : public Node {
+ public:
+  // `neighbours` and `neighbour_weights` are aligned; `self_weight` plus the
+  // neighbour weights sum to 1.
+  DpsgdNode(Learner& learner, const DpsgdOptions& options,
+            std::vector<PeerId> neighbours,
+            std::vector<double> neighbour_weights, double self_weight);
+
+  void OnStart(Host& host) override;
+  void OnMessage(Host& host, PeerId from,
+                 std::span<const uint8_t> message) override;
+  void OnTimer(Host& host, TimerId timer) override;
+  void OnComputeDone(Host& host, uint64_t tag) override;
+
+  int64_t completed_rounds() const { return round_; }
+
+ private:
+  enum class Phase { kTraining, kWaiting, kDone };
+  void StartRound(Host& host);
+  void MixIfComplete(Host& host);
+  void Mix(Host& host);
+
+  Learner& learner_;
+  const DpsgdOptions options_;
+  const std::vector<PeerId> neighbours_;
+  const std::vector<double> neighbour_weights_;
+  const double self_weight_;
+
+  Phase phase_ = Phase::kTraining;
+  int64_t round_ = 0;  // rounds completed so far
+  TimerId timeout_timer_;
+  double last_loss_ = 0;
+  // inbox_[round][neighbour index] = that neighbour's model for the round.
+  std::map<int64_t, std::map<size_t, std::vector<float>>> inbox_;
+};
+
+}  // namespace murmur

@@ -1,0 +1,88 @@
+// Federated averaging (McMahan, Moore, Ramage, Hampson, Aguera y Arcas,
+// 2017, "Communication-Efficient Learning of Deep Networks from
+// Decentralized Data"). A server keeps the global model; each round it picks
+// max(1, round(C * K)) of its K clients at random, sends them the global
+// model, each client runs `local_epochs` epochs of SGD from it with a fresh
+// optimizer and returns its model and sample count, and the server replaces
+// the global model with the sample-weighted average of the replies.
+//
+// Fault semantics: the server closes a round when every selected client has
+// replied or `round_timeout` after it began, averaging whatever arrived (the
+// global model is kept if nothing did). Late replies are ignored. Tolerates
+// crashed or offline clients; a crashed server stops training. Not Byzantine
+// robust (see robust/).
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <vector>
+
+#include "murmur/core/host.h"
+#include "murmur/learn/learner.h"
+
+namespace murmur {
+
+struct FedAvgOptions {
+  int64_t rounds = 20;
+  double client_fraction = 1.0;
+  int64_t local_epochs = 1;
+  Duration round_timeout = Duration::Seconds(10);  // 0: wait forever
+};
+
+// The server. Owns the global model buffer.
+class FedAvgServer final : public Node {
+ public:
+  FedAvgServer(std::vector<float> initial_model, const FedAvgOptions& options,
+               std::vector<PeerId> clients);
+
+  void OnStart(Host& host) override;
+  void OnMessage(Host& host, PeerId from,
+                 std::span<const uint8_t> message) override;
+  void OnTimer(Host& host, TimerId timer) override;
+  void OnComputeDone(Host& host, uint64_t tag) override {}
+
+  std::span<const float> global_model() const { return global_; }
+  int64_t completed_rounds() const { return round_; }
+
+ private:
+  void StartRound(Host& host);
+  void FinishRound(Host& host);
+
+  std::vector<float> global_;
+  const FedAvgOptions options_;
+  const std::vector<PeerId> clients_;
+
+  int64_t round_ = 0;  // rounds completed
+  bool done_ = false;
+  TimerId timeout_timer_;
+  std::set<PeerId> selected_;
+  std::set<PeerId> replied_;
+  std::vector<double> sum_;  // sample-weighted sum of replies
+  double total_weight_ = 0;
+};
+
+// A client. `learner` must outlive the node.
+class FedAvgClient final : public Node {
+ public:
+  FedAvgClient(Learner& learner, const FedAvgOptions& options, PeerId server);
+
+  void OnStart(Host& host) override {}
+  void OnMessage(Host& host, PeerId from,
+                 std::span<const uint8_t> message) override;
+  void OnTimer(Host& host, TimerId timer) override {}
+  void OnComputeDone(Host& host, uint64_t tag) override;
+
+ private:
+  void Train(Host& host, Round round, const std::vector<float>& global);
+
+  Learner& learner_;
+  const FedAvgOptions options_;
+  const PeerId server_;
+  bool training_ = false;
+  double last_loss_ = 0;
+  // A newer global model that arrived while training the previous one.
+  std::vector<float> pending_global_;
+  Round pending_round_;
+};
+
+}  // namespace murmur

@@ -1,0 +1,39 @@
+// The wire format shared by the model-exchanging protocols (FedAvg, D-PSGD,
+// gossip learning). One frame:
+//   u8 kind | u32 round | u64 weight | u32 count | count x f32 (little-endian)
+// `weight` carries a sample count (FedAvg) and is 0 where unused.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "murmur/core/ids.h"
+#include "murmur/core/status.h"
+
+namespace murmur {
+
+enum class ModelMessageKind : uint8_t {
+  kDpsgdParams = 1,   // neighbour's model for a D-PSGD round
+  kGossipModel = 2,   // gossip learning push
+  kFedAvgGlobal = 3,  // server -> client: global model for a round
+  kFedAvgUpdate = 4,  // client -> server: trained model and sample count
+};
+
+struct ModelMessage {
+  ModelMessageKind kind = ModelMessageKind::kDpsgdParams;
+  Round round;
+  uint64_t weight = 0;
+  std::vector<float> params;
+};
+
+std::vector<uint8_t> EncodeModelMessage(ModelMessageKind kind, Round round,
+                                        uint64_t weight,
+                                        std::span<const float> params);
+
+// Returns kCorrupt for an unknown kind, a parameter count other than
+// `expected_params`, non-finite values, truncation or trailing bytes.
+Result<ModelMessage> DecodeModelMessage(std::span<const uint8_t> bytes,
+                                        size_t expected_params);
+
+}  // namespace murmur

@@ -1,0 +1,102 @@
+// Turns the models that nodes report (MetricsSink::ReportModel) into
+// evaluation rows: when every evaluated peer has reported round r (r a
+// multiple of `every`, or the last round), their snapshots are evaluated on
+// the test set in parallel and one EvalRow is emitted with accuracy
+// statistics, the consensus distance and the traffic so far.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "murmur/core/host.h"
+#include "murmur/core/thread_pool.h"
+#include "murmur/learn/dataset.h"
+#include "murmur/learn/model.h"
+
+namespace murmur {
+
+struct EvalConfig {
+  int64_t every = 5;         // evaluate every this many rounds (and the last)
+  int64_t peers = 0;         // evaluate a seeded sample of this many; 0: all
+  int64_t test_samples = 0;  // first N test samples; 0: the whole test set
+};
+
+// One evaluation point. Counters are cumulative.
+struct EvalRow {
+  int64_t round = 0;
+  double time_s = 0;          // virtual time the last model was reported
+  double acc_mean = 0;
+  double acc_min = 0;
+  double acc_max = 0;
+  double loss_mean = 0;       // test cross-entropy
+  double train_loss = 0;      // mean of peers' latest training losses
+  double consensus_dist = 0;  // mean L2 distance of models to their average
+  uint64_t bytes_sent = 0;
+  uint64_t msgs_sent = 0;
+  int64_t peers_evaluated = 0;
+};
+
+// What the collector asks of whoever runs the nodes, at a report.
+struct CollectorContext {
+  SimTime now;
+  uint64_t bytes_sent = 0;
+  uint64_t msgs_sent = 0;
+};
+
+// Not thread-safe; call from the event loop. `model`, `test` and `pool` must
+// outlive it.
+class EvalCollector {
+ public:
+  EvalCollector(const Model& model, const Dataset& test,
+                const EvalConfig& config, int64_t total_rounds,
+                std::vector<PeerId> evaluated, int64_t num_peers,
+                ThreadPool& pool, std::function<CollectorContext()> context,
+                std::function<void(const EvalRow&)> on_row);
+  ~EvalCollector();
+
+  // The sink to hand peer `peer`'s host.
+  MetricsSink* SinkFor(PeerId peer);
+  // Emits rows for rounds some evaluated peers never reported (a run cut
+  // short by its time limit), with the peers that did.
+  void Flush();
+  // True once the row of the last round is out.
+  bool finished() const { return finished_; }
+  const std::vector<EvalRow>& rows() const { return rows_; }
+
+ private:
+  class PeerSink;
+  struct Pending {
+    std::map<uint32_t, std::vector<float>> models;  // by peer
+    SimTime last_report;
+  };
+  void OnModel(PeerId peer, Round round, std::span<const float> params);
+  void OnTrainLoss(PeerId peer, double loss);
+  bool IsEvalRound(int64_t round) const;
+  void Emit(int64_t round, Pending& pending);
+
+  const Model& model_;
+  const Dataset& test_;
+  const EvalConfig config_;
+  const int64_t total_rounds_;
+  std::vector<bool> is_evaluated_;
+  size_t num_evaluated_;
+  ThreadPool& pool_;
+  std::function<CollectorContext()> context_;
+  std::function<void(const EvalRow&)> on_row_;
+  std::vector<std::unique_ptr<PeerSink>> sinks_;
+  std::vector<std::optional<double>> train_loss_;
+  std::map<int64_t, Pending> pending_;
+  std::vector<EvalRow> rows_;
+  bool finished_ = false;
+};
+
+// A seeded sample of `count` of `candidates` (all when count <= 0 or
+// count >= candidates.size()), sorted.
+std::vector<PeerId> SampleEvaluatedPeers(const std::vector<PeerId>& candidates,
+                                         int64_t count, uint64_t seed);
+
+}  // namespace murmur

@@ -1,0 +1,33 @@
+// Runs one simulated training run end to end: loads and partitions the
+// data, builds one Learner per peer over a shared Model, builds the
+// protocol's nodes, and drives them in the Simulator while an EvalCollector
+// turns reported models into evaluation rows.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "murmur/sim/eval_collector.h"
+#include "murmur/sim/run_config.h"
+#include "murmur/sim/simulator.h"
+
+namespace murmur {
+
+struct RunSummary {
+  std::vector<EvalRow> rows;
+  SimStats stats;
+  int64_t num_params = 0;
+  int64_t num_nodes = 0;
+  int64_t threads = 0;
+  double wall_s = 0;       // wall-clock time of the whole run
+  double setup_wall_s = 0; // of which: loading data and building peers
+};
+
+// Called for every evaluation row as soon as it is emitted.
+using RowCallback = std::function<void(const EvalRow&)>;
+
+// Returns kNotFound when the dataset is missing and kInvalidArgument for a
+// configuration that cannot be built (e.g. a topology for too few peers).
+Result<RunSummary> RunExperiment(const RunConfig& config, const RowCallback& on_row);
+
+}  // namespace murmur

@@ -1,0 +1,132 @@
+// The deterministic discrete-event simulator (ARCHITECTURE.md, SimHost).
+// Runs every peer's Node against one event queue in virtual time:
+//  * links: latency + bytes / bandwidth, with per-directed-link queueing
+//    (a message waits until the link has finished sending earlier ones),
+//    and independent loss;
+//  * compute: a task's virtual duration is its flops over the peer's device
+//    speed (log-normal heterogeneity), independent of wall time;
+//  * churn: each peer alternates online and offline periods with
+//    exponentially distributed lengths; an offline peer keeps computing but
+//    its messages, in and out, are lost.
+// Compute tasks are executed lazily in batches on a thread pool (a task is
+// independent of everything but its own peer's state, by the ComputeTask
+// contract) and their results are delivered in (time, sequence) order, so a
+// run is bit-for-bit reproducible from its seed whatever the thread count.
+// Messages are real serialized bytes, so byte counts are honest.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <unordered_map>
+#include <vector>
+
+#include "murmur/core/host.h"
+#include "murmur/core/thread_pool.h"
+
+namespace murmur {
+
+struct LinkConfig {
+  double latency_s = 0.005;
+  double bandwidth_mbps = 100;  // per directed link, megabits per second
+  double loss = 0;              // probability a message is lost
+};
+
+struct DeviceConfig {
+  double gflops = 10;        // mean compute speed of a peer
+  double speed_sigma = 0;    // log-normal sigma of per-peer speed (0: equal)
+};
+
+struct ChurnConfig {
+  double mean_online_s = 0;   // 0 disables churn
+  double mean_offline_s = 5;
+};
+
+struct SimConfig {
+  LinkConfig link;
+  DeviceConfig device;
+  ChurnConfig churn;
+  double max_time_s = 1e9;  // virtual time limit
+};
+
+struct SimStats {
+  uint64_t bytes_sent = 0;       // bytes put on links (lost ones included)
+  uint64_t msgs_sent = 0;
+  uint64_t msgs_lost = 0;        // dropped by the loss model
+  uint64_t msgs_offline = 0;     // dropped because an end was offline
+  uint64_t bad_peer_reports = 0;
+  uint64_t compute_tasks = 0;
+  uint64_t compute_batches = 0;  // parallel batches the tasks ran in
+  uint64_t events = 0;
+  SimTime now;
+};
+
+// Owns the nodes. Not thread-safe: Run() drives everything from the calling
+// thread, using `pool` only for compute batches. `pool` and every sink must
+// outlive the simulator.
+class Simulator {
+ public:
+  // nodes[i] runs as PeerId(i); sinks[i] receives its metrics.
+  Simulator(const SimConfig& config, uint64_t seed,
+            std::vector<std::unique_ptr<Node>> nodes,
+            std::vector<MetricsSink*> sinks, ThreadPool& pool);
+  ~Simulator();
+
+  // Starts every node at time 0 and processes events until none are left
+  // (churn aside), virtual time passes max_time_s, or `stop()` is true after
+  // an event.
+  void Run(const std::function<bool()>& stop);
+
+  const SimStats& stats() const { return stats_; }
+  SimTime now() const { return stats_.now; }
+  bool online(PeerId peer) const;
+  double device_speed(PeerId peer) const;
+  Node& node(PeerId peer);
+
+ private:
+  class PeerHost;
+  enum class EventKind : uint8_t { kStart, kMessage, kTimer, kComputeDone, kChurn };
+  struct Event {
+    SimTime time;
+    uint64_t seq;
+    EventKind kind;
+    PeerId peer;
+    PeerId from;
+    uint64_t id;  // timer id or compute tag
+    std::vector<uint8_t> bytes;
+  };
+  struct Later {
+    bool operator()(const Event& a, const Event& b) const {
+      return a.time != b.time ? a.time > b.time : a.seq > b.seq;
+    }
+  };
+
+  void Push(Event event);
+  void Send(PeerId from, PeerId to, std::vector<uint8_t> bytes);
+  TimerId StartTimer(PeerId peer, Duration after);
+  void RunCompute(PeerId peer, ComputeTask task);
+  void RunPendingCompute();
+  void Dispatch(Event& event);
+
+  const SimConfig config_;
+  const uint64_t seed_;
+  ThreadPool& pool_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<std::unique_ptr<PeerHost>> hosts_;
+  std::unordered_map<uint64_t, SimTime> link_free_;  // key: from << 32 | to
+  std::vector<Rng> loss_rng_;
+  std::vector<Rng> churn_rng_;
+  std::vector<double> speed_;
+  std::vector<bool> online_;
+  std::vector<ComputeTask> compute_;   // per peer: the task in flight
+  std::vector<bool> compute_ran_;
+  std::vector<PeerId> compute_waiting_;
+  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  uint64_t next_seq_ = 0;
+  uint64_t next_timer_ = 1;
+  uint64_t live_events_ = 0;  // queued events other than churn
+  SimStats stats_;
+};
+
+}  // namespace murmur

@@ -1,0 +1,124 @@
+#include "murmur/protocol/dpsgd.h"
+
+#include <algorithm>
+
+#include "murmur/protocol/model_message.h"
+
+namespace murmur {
+
+DpsgdNode::DpsgdNode(Learner& learner, const DpsgdOptions& options,
+                     std::vector<PeerId> neighbours,
+                     std::vector<double> neighbour_weights, double self_weight)
+    : learner_(learner),
+      options_(options),
+      neighbours_(std::move(neighbours)),
+      neighbour_weights_(std::move(neighbour_weights)),
+      self_weight_(self_weight) {
+  MURMUR_CHECK(neighbours_.size() == neighbour_weights_.size());
+  MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
+}
+
+void DpsgdNode::OnStart(Host& host) {
+  host.metrics().ReportModel(Round(0), learner_.params());
+  StartRound(host);
+}
+
+void DpsgdNode::StartRound(Host& host) {
+  if (round_ >= options_.rounds) {
+    phase_ = Phase::kDone;
+    return;
+  }
+  phase_ = Phase::kTraining;
+  Learner* learner = &learner_;
+  double* loss = &last_loss_;
+  const int64_t steps = options_.local_steps;
+  host.RunCompute(ComputeTask{
+      .flops = learner_.TrainFlops(steps),
+      .work = [learner, loss, steps] { *loss = learner->Train(steps).mean_loss; },
+      .tag = static_cast<uint64_t>(round_)});
+}
+
+void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
+  MURMUR_CHECK(phase_ == Phase::kTraining && tag == static_cast<uint64_t>(round_));
+  host.metrics().ReportTrainLoss(Round(round_ + 1), last_loss_);
+  const Round round(static_cast<uint32_t>(round_ + 1));
+  for (PeerId neighbour : neighbours_) {
+    host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams,
+                                            round, 0, learner_.params()));
+  }
+  phase_ = Phase::kWaiting;
+  if (options_.round_timeout.ns > 0) {
+    timeout_timer_ = host.StartTimer(options_.round_timeout);
+  }
+  MixIfComplete(host);
+}
+
+void DpsgdNode::OnMessage(Host& host, PeerId from,
+                          std::span<const uint8_t> bytes) {
+  auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), from);
+  if (it == neighbours_.end() || *it != from) {
+    host.ReportBadPeer(from, Status::InvalidArgument(
+                                 "D-PSGD model from peer ", from,
+                                 ", which is not a neighbour"));
+    return;
+  }
+  Result<ModelMessage> message =
+      DecodeModelMessage(bytes, learner_.params().size());
+  if (!message.ok()) {
+    host.ReportBadPeer(from, message.status());
+    return;
+  }
+  const int64_t round = message->round.value;
+  if (message->kind != ModelMessageKind::kDpsgdParams || round < 1 ||
+      round > options_.rounds) {
+    host.ReportBadPeer(from, Status::Corrupt("D-PSGD: unexpected message for round ", round));
+    return;
+  }
+  // The round this peer mixes next is round_ + 1; earlier ones are over.
+  if (round <= round_) return;
+  inbox_[round][static_cast<size_t>(it - neighbours_.begin())] =
+      std::move(message->params);
+  if (phase_ == Phase::kWaiting) MixIfComplete(host);
+}
+
+void DpsgdNode::OnTimer(Host& host, TimerId timer) {
+  if (phase_ == Phase::kWaiting && timer == timeout_timer_) Mix(host);
+}
+
+void DpsgdNode::MixIfComplete(Host& host) {
+  auto it = inbox_.find(round_ + 1);
+  const size_t have = it == inbox_.end() ? 0 : it->second.size();
+  if (have == neighbours_.size()) Mix(host);
+}
+
+void DpsgdNode::Mix(Host& host) {
+  std::span<float> x = learner_.params();
+  auto it = inbox_.find(round_ + 1);
+  double self_weight = self_weight_;
+  std::vector<std::pair<double, const std::vector<float>*>> terms;
+  for (size_t k = 0; k < neighbours_.size(); ++k) {
+    const std::vector<float>* model = nullptr;
+    if (it != inbox_.end()) {
+      auto found = it->second.find(k);
+      if (found != it->second.end()) model = &found->second;
+    }
+    if (model != nullptr) {
+      terms.emplace_back(neighbour_weights_[k], model);
+    } else {
+      self_weight += neighbour_weights_[k];  // missing: keep own share
+    }
+  }
+  const auto ws = static_cast<float>(self_weight);
+  for (float& v : x) v *= ws;
+  for (const auto& [weight, model] : terms) {
+    const auto w = static_cast<float>(weight);
+    const float* m = model->data();
+    for (size_t i = 0; i < x.size(); ++i) x[i] += w * m[i];
+  }
+  if (it != inbox_.end()) inbox_.erase(it);
+  ++round_;
+  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
+  StartRound(host);
+}
+
+}  // namespace murmur

@@ -1,0 +1,159 @@
+#include "murmur/protocol/fedavg.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "murmur/protocol/model_message.h"
+
+namespace murmur {
+
+FedAvgServer::FedAvgServer(std::vector<float> initial_model,
+                           const FedAvgOptions& options,
+                           std::vector<PeerId> clients)
+    : global_(std::move(initial_model)),
+      options_(options),
+      clients_(std::move(clients)) {
+  MURMUR_CHECK(!clients_.empty());
+}
+
+void FedAvgServer::OnStart(Host& host) {
+  host.metrics().ReportModel(Round(0), global_);
+  StartRound(host);
+}
+
+void FedAvgServer::StartRound(Host& host) {
+  if (round_ >= options_.rounds) {
+    done_ = true;
+    return;
+  }
+  const auto k = static_cast<int64_t>(clients_.size());
+  const int64_t m = std::clamp<int64_t>(
+      std::llround(options_.client_fraction * static_cast<double>(k)), 1, k);
+  // Partial Fisher-Yates: the first m entries are a uniform m-subset.
+  std::vector<PeerId> order = clients_;
+  for (int64_t i = 0; i < m; ++i) {
+    const auto j = i + static_cast<int64_t>(host.rng().UniformInt(k - i));
+    std::swap(order[i], order[j]);
+  }
+  selected_ = std::set<PeerId>(order.begin(), order.begin() + m);
+  replied_.clear();
+  sum_.assign(global_.size(), 0.0);
+  total_weight_ = 0;
+  const Round round(static_cast<uint32_t>(round_ + 1));
+  for (PeerId client : selected_) {
+    host.Send(client, EncodeModelMessage(ModelMessageKind::kFedAvgGlobal,
+                                         round, 0, global_));
+  }
+  if (options_.round_timeout.ns > 0) {
+    timeout_timer_ = host.StartTimer(options_.round_timeout);
+  }
+}
+
+void FedAvgServer::OnMessage(Host& host, PeerId from,
+                             std::span<const uint8_t> bytes) {
+  Result<ModelMessage> message = DecodeModelMessage(bytes, global_.size());
+  if (!message.ok()) {
+    host.ReportBadPeer(from, message.status());
+    return;
+  }
+  if (message->kind != ModelMessageKind::kFedAvgUpdate) {
+    host.ReportBadPeer(from, Status::Corrupt("FedAvg server: unexpected message kind ",
+                                             static_cast<int>(message->kind)));
+    return;
+  }
+  if (done_ || message->round.value != round_ + 1) return;  // late reply
+  if (!selected_.count(from) || replied_.count(from)) {
+    host.ReportBadPeer(from, Status::InvalidArgument(
+                                 "FedAvg: unsolicited or duplicate update from peer ",
+                                 from, " for round ", message->round));
+    return;
+  }
+  if (message->weight == 0) {
+    host.ReportBadPeer(from, Status::Corrupt("FedAvg: update with zero samples"));
+    return;
+  }
+  replied_.insert(from);
+  const auto w = static_cast<double>(message->weight);
+  for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += w * message->params[i];
+  total_weight_ += w;
+  if (replied_.size() == selected_.size()) FinishRound(host);
+}
+
+void FedAvgServer::OnTimer(Host& host, TimerId timer) {
+  if (!done_ && timer == timeout_timer_) FinishRound(host);
+}
+
+void FedAvgServer::FinishRound(Host& host) {
+  if (total_weight_ > 0) {
+    for (size_t i = 0; i < global_.size(); ++i) {
+      global_[i] = static_cast<float>(sum_[i] / total_weight_);
+    }
+  }
+  ++round_;
+  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), global_);
+  StartRound(host);
+}
+
+FedAvgClient::FedAvgClient(Learner& learner, const FedAvgOptions& options,
+                           PeerId server)
+    : learner_(learner), options_(options), server_(server) {}
+
+void FedAvgClient::OnMessage(Host& host, PeerId from,
+                             std::span<const uint8_t> bytes) {
+  if (from != server_) {
+    host.ReportBadPeer(from, Status::InvalidArgument(
+                                 "FedAvg client: message from non-server peer ", from));
+    return;
+  }
+  Result<ModelMessage> message =
+      DecodeModelMessage(bytes, learner_.params().size());
+  if (!message.ok()) {
+    host.ReportBadPeer(from, message.status());
+    return;
+  }
+  if (message->kind != ModelMessageKind::kFedAvgGlobal) {
+    host.ReportBadPeer(from, Status::Corrupt("FedAvg client: unexpected message kind ",
+                                             static_cast<int>(message->kind)));
+    return;
+  }
+  if (training_) {
+    pending_global_ = std::move(message->params);
+    pending_round_ = message->round;
+    return;
+  }
+  Train(host, message->round, message->params);
+}
+
+void FedAvgClient::Train(Host& host, Round round,
+                         const std::vector<float>& global) {
+  std::span<float> x = learner_.params();
+  std::copy(global.begin(), global.end(), x.begin());
+  learner_.ResetOptimizer();
+  const int64_t steps_per_epoch =
+      (learner_.shard_size() + learner_.batch_size() - 1) / learner_.batch_size();
+  const int64_t steps = options_.local_epochs * steps_per_epoch;
+  training_ = true;
+  Learner* learner = &learner_;
+  double* loss = &last_loss_;
+  host.RunCompute(ComputeTask{
+      .flops = learner_.TrainFlops(steps),
+      .work = [learner, loss, steps] { *loss = learner->Train(steps).mean_loss; },
+      .tag = round.value});
+}
+
+void FedAvgClient::OnComputeDone(Host& host, uint64_t tag) {
+  training_ = false;
+  const Round round(static_cast<uint32_t>(tag));
+  host.metrics().ReportTrainLoss(round, last_loss_);
+  host.Send(server_, EncodeModelMessage(
+                         ModelMessageKind::kFedAvgUpdate, round,
+                         static_cast<uint64_t>(learner_.shard_size()),
+                         learner_.params()));
+  if (!pending_global_.empty()) {
+    std::vector<float> global = std::move(pending_global_);
+    pending_global_.clear();
+    Train(host, pending_round_, global);
+  }
+}
+
+}  // namespace murmur

@@ -1,0 +1,95 @@
+#include "murmur/protocol/gossip.h"
+
+#include <algorithm>
+
+#include "murmur/protocol/model_message.h"
+
+namespace murmur {
+
+GossipNode::GossipNode(Learner& learner, const GossipOptions& options,
+                       std::vector<PeerId> neighbours)
+    : learner_(learner), options_(options), neighbours_(std::move(neighbours)) {
+  MURMUR_CHECK(!neighbours_.empty());
+  MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
+}
+
+void GossipNode::OnStart(Host& host) {
+  host.metrics().ReportModel(Round(0), learner_.params());
+  if (options_.rounds <= 0) return;
+  // A random phase so that peers do not all wake in lockstep.
+  const auto offset = static_cast<int64_t>(
+      host.rng().Uniform() * static_cast<double>(options_.period.ns));
+  host.StartTimer(Duration::Nanos(offset + 1));
+}
+
+void GossipNode::OnTimer(Host& host, TimerId /*timer*/) {
+  ++cycle_;
+  if (cycle_ < options_.rounds) host.StartTimer(options_.period);
+  if (training_) {
+    wake_pending_ = true;
+  } else {
+    Wake(host);
+  }
+}
+
+void GossipNode::Wake(Host& host) {
+  const PeerId to = neighbours_[host.rng().UniformInt(neighbours_.size())];
+  host.Send(to, EncodeModelMessage(ModelMessageKind::kGossipModel,
+                                   Round(static_cast<uint32_t>(cycle_)), 0,
+                                   learner_.params()));
+  host.metrics().ReportModel(Round(static_cast<uint32_t>(cycle_)),
+                             learner_.params());
+}
+
+void GossipNode::OnMessage(Host& host, PeerId from,
+                           std::span<const uint8_t> bytes) {
+  Result<ModelMessage> message =
+      DecodeModelMessage(bytes, learner_.params().size());
+  if (!message.ok()) {
+    host.ReportBadPeer(from, message.status());
+    return;
+  }
+  if (message->kind != ModelMessageKind::kGossipModel) {
+    host.ReportBadPeer(from, Status::Corrupt("gossip: unexpected message kind ",
+                                             static_cast<int>(message->kind)));
+    return;
+  }
+  if (training_) {
+    if (queue_.size() >= options_.max_queued) {
+      queue_.pop_front();
+      ++dropped_;
+    }
+    queue_.push_back(std::move(message->params));
+    return;
+  }
+  MergeAndTrain(host, message->params);
+}
+
+void GossipNode::MergeAndTrain(Host& host, const std::vector<float>& model) {
+  std::span<float> x = learner_.params();
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.5f * (x[i] + model[i]);
+  training_ = true;
+  Learner* learner = &learner_;
+  double* loss = &last_loss_;
+  const int64_t steps = options_.local_steps;
+  host.RunCompute(ComputeTask{
+      .flops = learner_.TrainFlops(steps),
+      .work = [learner, loss, steps] { *loss = learner->Train(steps).mean_loss; },
+      .tag = 0});
+}
+
+void GossipNode::OnComputeDone(Host& host, uint64_t /*tag*/) {
+  training_ = false;
+  host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(cycle_)), last_loss_);
+  if (wake_pending_) {
+    wake_pending_ = false;
+    Wake(host);
+  }
+  if (!queue_.empty()) {
+    std::vector<float> next = std::move(queue_.front());
+    queue_.pop_front();
+    MergeAndTrain(host, next);
+  }
+}
+
+}  // namespace murmur

@@ -1,0 +1,154 @@
+#include "murmur/sim/eval_collector.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "murmur/learn/learner.h"
+
+namespace murmur {
+
+class EvalCollector::PeerSink final : public MetricsSink {
+ public:
+  PeerSink(EvalCollector& owner, PeerId peer) : owner_(owner), peer_(peer) {}
+  void ReportModel(Round round, std::span<const float> params) override {
+    owner_.OnModel(peer_, round, params);
+  }
+  void ReportTrainLoss(Round /*round*/, double loss) override {
+    owner_.OnTrainLoss(peer_, loss);
+  }
+
+ private:
+  EvalCollector& owner_;
+  const PeerId peer_;
+};
+
+EvalCollector::EvalCollector(const Model& model, const Dataset& test,
+                             const EvalConfig& config, int64_t total_rounds,
+                             std::vector<PeerId> evaluated, int64_t num_peers,
+                             ThreadPool& pool,
+                             std::function<CollectorContext()> context,
+                             std::function<void(const EvalRow&)> on_row)
+    : model_(model),
+      test_(test),
+      config_(config),
+      total_rounds_(total_rounds),
+      is_evaluated_(static_cast<size_t>(num_peers), false),
+      num_evaluated_(evaluated.size()),
+      pool_(pool),
+      context_(std::move(context)),
+      on_row_(std::move(on_row)),
+      train_loss_(static_cast<size_t>(num_peers)) {
+  for (PeerId p : evaluated) is_evaluated_[p.value] = true;
+  for (int64_t i = 0; i < num_peers; ++i) {
+    sinks_.push_back(std::make_unique<PeerSink>(*this, PeerId(static_cast<uint32_t>(i))));
+  }
+}
+
+EvalCollector::~EvalCollector() = default;
+
+MetricsSink* EvalCollector::SinkFor(PeerId peer) { return sinks_[peer.value].get(); }
+
+bool EvalCollector::IsEvalRound(int64_t round) const {
+  return round == total_rounds_ || round % std::max<int64_t>(config_.every, 1) == 0;
+}
+
+void EvalCollector::OnTrainLoss(PeerId peer, double loss) {
+  train_loss_[peer.value] = loss;
+}
+
+void EvalCollector::OnModel(PeerId peer, Round round, std::span<const float> params) {
+  const int64_t r = round.value;
+  if (!is_evaluated_[peer.value] || !IsEvalRound(r) || r > total_rounds_) return;
+  if (!rows_.empty() && r <= rows_.back().round) return;  // already emitted
+  Pending& pending = pending_[r];
+  pending.models[peer.value].assign(params.begin(), params.end());
+  pending.last_report = context_().now;
+  if (pending.models.size() == num_evaluated_) {
+    // Earlier rounds still pending can no longer complete in order; emit
+    // them with what they have so rows stay sorted by round.
+    while (!pending_.empty() && pending_.begin()->first <= r) {
+      auto it = pending_.begin();
+      Emit(it->first, it->second);
+      pending_.erase(it);
+    }
+  }
+}
+
+void EvalCollector::Flush() {
+  for (auto& [round, pending] : pending_) Emit(round, pending);
+  pending_.clear();
+}
+
+void EvalCollector::Emit(int64_t round, Pending& pending) {
+  std::vector<const std::vector<float>*> models;
+  for (const auto& [peer, params] : pending.models) models.push_back(&params);
+  std::vector<EvalStats> stats(models.size());
+  pool_.ParallelFor(models.size(), [&](size_t i) {
+    stats[i] = Evaluate(model_, *models[i], test_, config_.test_samples);
+  });
+
+  EvalRow row;
+  row.round = round;
+  row.time_s = pending.last_report.seconds();
+  row.peers_evaluated = static_cast<int64_t>(models.size());
+  row.acc_min = std::numeric_limits<double>::infinity();
+  row.acc_max = -std::numeric_limits<double>::infinity();
+  for (const EvalStats& s : stats) {
+    row.acc_mean += s.accuracy;
+    row.loss_mean += s.loss;
+    row.acc_min = std::min(row.acc_min, s.accuracy);
+    row.acc_max = std::max(row.acc_max, s.accuracy);
+  }
+  const auto count = static_cast<double>(models.size());
+  row.acc_mean /= count;
+  row.loss_mean /= count;
+
+  // Consensus distance: mean over peers of ||x_i - mean(x)||_2.
+  const size_t dim = models.front()->size();
+  std::vector<double> mean(dim, 0.0);
+  for (const auto* m : models) {
+    for (size_t j = 0; j < dim; ++j) mean[j] += (*m)[j];
+  }
+  for (double& v : mean) v /= count;
+  for (const auto* m : models) {
+    double sq = 0;
+    for (size_t j = 0; j < dim; ++j) {
+      const double d = (*m)[j] - mean[j];
+      sq += d * d;
+    }
+    row.consensus_dist += std::sqrt(sq);
+  }
+  row.consensus_dist /= count;
+
+  double loss_sum = 0;
+  int64_t loss_count = 0;
+  for (const auto& loss : train_loss_) {
+    if (loss) {
+      loss_sum += *loss;
+      ++loss_count;
+    }
+  }
+  row.train_loss = loss_count > 0 ? loss_sum / static_cast<double>(loss_count)
+                                  : std::nan("");
+  const CollectorContext ctx = context_();
+  row.bytes_sent = ctx.bytes_sent;
+  row.msgs_sent = ctx.msgs_sent;
+  rows_.push_back(row);
+  if (round >= total_rounds_) finished_ = true;
+  if (on_row_) on_row_(row);
+}
+
+std::vector<PeerId> SampleEvaluatedPeers(const std::vector<PeerId>& candidates,
+                                         int64_t count, uint64_t seed) {
+  std::vector<PeerId> out = candidates;
+  if (count > 0 && static_cast<size_t>(count) < out.size()) {
+    Rng rng(seed, PeerId(0), RngPurpose::kEvalSample);
+    rng.Shuffle(std::span<PeerId>(out));
+    out.resize(static_cast<size_t>(count));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace murmur

@@ -1,0 +1,95 @@
+#include "murmur/sim/experiment.h"
+
+#include <chrono>
+#include <thread>
+
+#include "murmur/learn/dataset.h"
+#include "murmur/learn/learner.h"
+
+namespace murmur {
+namespace {
+
+Result<TrainTestSplit> LoadData(const RunConfig& config) {
+  if (config.data.dataset == DatasetKind::kSynthetic) {
+    return MakeSyntheticDataset(SyntheticOptions{.train_size = config.data.synthetic_train,
+                                                 .test_size = config.data.synthetic_test,
+                                                 .noise = config.data.synthetic_noise,
+                                                 .seed = config.seed});
+  }
+  return LoadFashionMnist(config.data.path);
+}
+
+}  // namespace
+
+Result<RunSummary> RunExperiment(const RunConfig& config, const RowCallback& on_row) {
+  const auto start = std::chrono::steady_clock::now();
+  ConfigureTorchThreads(1);
+  MURMUR_ASSIGN_OR_RETURN(TrainTestSplit data, LoadData(config));
+  MURMUR_ASSIGN_OR_RETURN(
+      Partition partition,
+      PartitionDataset(data.train.labels, data.train.num_classes, config.peers,
+                       config.data.partition, config.seed));
+  MURMUR_ASSIGN_OR_RETURN(
+      std::unique_ptr<Model> model,
+      MakeModel(config.model, InputShape{.channels = data.train.channels,
+                                         .height = data.train.height,
+                                         .width = data.train.width,
+                                         .num_classes = data.train.num_classes}));
+
+  std::vector<std::unique_ptr<Learner>> learners;
+  std::vector<Learner*> learner_ptrs;
+  for (int64_t i = 0; i < config.peers; ++i) {
+    const PeerId peer(static_cast<uint32_t>(i));
+    if (partition[i].empty()) {
+      return Status::InvalidArgument("peer ", i, " received no training samples; use ",
+                                     "fewer peers or another partition");
+    }
+    learners.push_back(std::make_unique<Learner>(
+        *model, data.train, std::move(partition[i]), config.train.optimizer,
+        config.train.batch_size,
+        Rng(config.seed, config.train.same_init ? PeerId(0) : peer, RngPurpose::kInit),
+        Rng(config.seed, peer, RngPurpose::kBatch)));
+    learner_ptrs.push_back(learners.back().get());
+  }
+  MURMUR_ASSIGN_OR_RETURN(ProtocolSetup setup,
+                          MakeProtocol(config.protocol, learner_ptrs, *model, config.seed));
+
+  const int64_t threads =
+      config.threads > 0 ? config.threads
+                         : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  ThreadPool pool(static_cast<int>(threads));
+  const auto num_nodes = static_cast<int64_t>(setup.nodes.size());
+  const Simulator* sim_view = nullptr;
+  EvalCollector collector(
+      *model, data.test, config.eval, config.protocol.rounds,
+      SampleEvaluatedPeers(setup.model_holders, config.eval.peers, config.seed), num_nodes,
+      pool,
+      [&sim_view] {
+        return CollectorContext{.now = sim_view->now(),
+                                .bytes_sent = sim_view->stats().bytes_sent,
+                                .msgs_sent = sim_view->stats().msgs_sent};
+      },
+      on_row);
+  std::vector<MetricsSink*> sinks;
+  for (int64_t i = 0; i < num_nodes; ++i) {
+    sinks.push_back(collector.SinkFor(PeerId(static_cast<uint32_t>(i))));
+  }
+  Simulator sim(config.sim, config.seed, std::move(setup.nodes), std::move(sinks), pool);
+  sim_view = &sim;
+  const auto setup_done = std::chrono::steady_clock::now();
+  sim.Run([&collector] { return collector.finished(); });
+  collector.Flush();
+
+  RunSummary summary;
+  summary.rows = collector.rows();
+  summary.stats = sim.stats();
+  summary.num_params = model->num_params();
+  summary.num_nodes = num_nodes;
+  summary.threads = threads;
+  const auto end = std::chrono::steady_clock::now();
+  summary.wall_s = std::chrono::duration<double>(end - start).count();
+  summary.setup_wall_s = std::chrono::duration<double>(setup_done - start).count();
+  return summary;
+}
+
+}  // namespace murmur

@@ -1,0 +1,168 @@
+#include "run_command.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "murmur/core/config.h"
+#include "murmur/sim/experiment.h"
+#include "murmur/sim/metrics_writer.h"
+#include "murmur/sim/run_config.h"
+
+namespace murmur::cli {
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;
+
+// Draws a progress bar on a terminal and plain lines otherwise.
+class Progress {
+ public:
+  Progress(int64_t total_rounds, bool quiet)
+      : total_(std::max<int64_t>(total_rounds, 1)),
+        tty_(isatty(STDERR_FILENO) == 1),
+        quiet_(quiet),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void Update(const EvalRow& row) {
+    if (quiet_) return;
+    const double elapsed = Elapsed();
+    const double frac = std::min(1.0, static_cast<double>(row.round) / total_);
+    const double eta = frac > 0 ? elapsed / frac - elapsed : 0;
+    if (tty_) {
+      constexpr int kWidth = 30;
+      const int filled = static_cast<int>(frac * kWidth);
+      std::fprintf(stderr, "\r[%s%s] round %lld/%lld  acc %.4f  loss %.4f  %5.1fs  ETA %5.1fs ",
+                   std::string(filled, '#').c_str(), std::string(kWidth - filled, ' ').c_str(),
+                   static_cast<long long>(row.round), static_cast<long long>(total_),
+                   row.acc_mean, row.loss_mean, elapsed, eta);
+      if (row.round >= total_) std::fprintf(stderr, "\n");
+    } else {
+      std::fprintf(stderr, "round %lld/%lld acc_mean=%.4f loss_mean=%.4f elapsed=%.1fs eta=%.1fs\n",
+                   static_cast<long long>(row.round), static_cast<long long>(total_),
+                   row.acc_mean, row.loss_mean, elapsed, eta);
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  double Elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  const int64_t total_;
+  const bool tty_;
+  const bool quiet_;
+  const std::chrono::steady_clock::time_point start_;
+};
+
+void PrintSummary(const RunConfig& config, const RunSummary& summary) {
+  std::printf("\n%6s %10s %9s %9s %9s %9s %10s %12s\n", "round", "time_s", "acc_mean",
+              "acc_min", "acc_max", "loss", "consensus", "MB_sent");
+  for (const EvalRow& row : summary.rows) {
+    std::printf("%6lld %10.2f %9.4f %9.4f %9.4f %9.4f %10.4f %12.2f\n",
+                static_cast<long long>(row.round), row.time_s, row.acc_mean, row.acc_min,
+                row.acc_max, row.loss_mean, row.consensus_dist,
+                static_cast<double>(row.bytes_sent) / 1e6);
+  }
+  const SimStats& s = summary.stats;
+  std::printf("\n%lld nodes, %lld parameters, %lld compute threads\n",
+              static_cast<long long>(summary.num_nodes),
+              static_cast<long long>(summary.num_params),
+              static_cast<long long>(summary.threads));
+  std::printf("virtual time %.2fs, %llu messages (%llu lost, %llu to/from offline peers), "
+              "%.2f MB sent, %llu rejected by peers\n",
+              s.now.seconds(), static_cast<unsigned long long>(s.msgs_sent),
+              static_cast<unsigned long long>(s.msgs_lost),
+              static_cast<unsigned long long>(s.msgs_offline),
+              static_cast<double>(s.bytes_sent) / 1e6,
+              static_cast<unsigned long long>(s.bad_peer_reports));
+  std::printf("wall time %.1fs (setup %.1fs), %llu events, %llu compute tasks in %llu batches\n",
+              summary.wall_s, summary.setup_wall_s, static_cast<unsigned long long>(s.events),
+              static_cast<unsigned long long>(s.compute_tasks),
+              static_cast<unsigned long long>(s.compute_batches));
+  if (!summary.rows.empty()) {
+    const EvalRow& last = summary.rows.back();
+    std::printf("final: round %lld, mean test accuracy %.4f (min %.4f, max %.4f)\n",
+                static_cast<long long>(last.round), last.acc_mean, last.acc_min,
+                last.acc_max);
+  }
+  (void)config;
+}
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "murmur run: %s\n", status.message().c_str());
+  const bool usage = status.code() == StatusCode::kInvalidArgument ||
+                     status.code() == StatusCode::kNotFound;
+  return usage ? kExitUsage : kExitFailure;
+}
+
+}  // namespace
+
+CLI::App* AddRunCommand(CLI::App& app, RunOptions& options) {
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Run one simulated decentralized training run.\n"
+      "With no CONFIG, runs the built-in quickstart: 16 peers, D-PSGD on a ring,\n"
+      "an MLP on IID Fashion-MNIST. See examples/ for configs and docs/config.md\n"
+      "for every key.");
+  run->add_option("config", options.config_path, "TOML config file (see examples/)");
+  run->add_option("--set", options.sets,
+                  "Override a config key, e.g. --set protocol.rounds=10 "
+                  "--set protocol.topology=torus (repeatable)")
+      ->type_name("KEY=VALUE");
+  run->add_option("--seed", options.seed, "Run seed (overrides the config's 'seed')");
+  run->add_option("--threads", options.threads,
+                  "Compute threads (0: one per core); results do not depend on it");
+  run->add_option("--out", options.out_dir,
+                  "Write config.toml, metrics.jsonl and metrics.csv into DIR")
+      ->type_name("DIR");
+  run->add_flag("--quiet", options.quiet, "No progress output");
+  return run;
+}
+
+int RunCommand(const RunOptions& options) {
+  Config config;
+  if (!options.config_path.empty()) {
+    Result<Config> loaded = Config::FromFile(options.config_path);
+    if (!loaded.ok()) return Fail(loaded.status());
+    config = std::move(loaded).value();
+  }
+  for (const std::string& set : options.sets) {
+    if (Status s = config.Set(set); !s.ok()) return Fail(s);
+  }
+  if (options.seed >= 0) {
+    if (Status s = config.Set("seed=" + std::to_string(options.seed)); !s.ok()) return Fail(s);
+  }
+  if (options.threads >= 0) {
+    if (Status s = config.Set("threads=" + std::to_string(options.threads)); !s.ok()) {
+      return Fail(s);
+    }
+  }
+  Result<RunConfig> run_config = ReadRunConfig(config);
+  if (!run_config.ok()) return Fail(run_config.status());
+
+  std::optional<MetricsWriter> writer;
+  if (!options.out_dir.empty()) {
+    Result<MetricsWriter> opened = MetricsWriter::Open(options.out_dir, run_config->resolved_toml);
+    if (!opened.ok()) return Fail(opened.status());
+    writer.emplace(std::move(opened).value());
+  }
+  Progress progress(run_config->protocol.rounds, options.quiet);
+  Status write_status;
+  Result<RunSummary> summary = RunExperiment(*run_config, [&](const EvalRow& row) {
+    progress.Update(row);
+    if (writer && write_status.ok()) write_status = writer->Append(row);
+  });
+  if (!summary.ok()) return Fail(summary.status());
+  if (!write_status.ok()) return Fail(write_status);
+  if (!options.quiet) PrintSummary(*run_config, *summary);
+  if (writer) std::printf("results in %s/\n", options.out_dir.c_str());
+  return 0;
+}
+
+}  // namespace murmur::cli
