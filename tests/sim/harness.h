@@ -1,0 +1,98 @@
+// Builds small simulated runs directly from library parts, so scenario tests
+// can look at every peer's parameters, not only at the metrics.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "murmur/learn/dataset.h"
+#include "murmur/learn/learner.h"
+#include "murmur/learn/partition.h"
+#include "murmur/protocol/protocol.h"
+#include "murmur/sim/eval_collector.h"
+#include "murmur/sim/simulator.h"
+
+namespace murmur::testing {
+
+struct HarnessOptions {
+  int64_t peers = 8;
+  ModelKind model = ModelKind::kLogisticRegression;
+  OptimizerConfig optimizer{.lr = 0.05};
+  int64_t batch_size = 16;
+  bool same_init = true;
+  uint64_t seed = 1;
+  int64_t train_size = 2000;
+  int64_t test_size = 500;
+};
+
+class Harness {
+ public:
+  explicit Harness(const HarnessOptions& options) : options_(options) {
+    ConfigureTorchThreads(1);
+    data_ = MakeSyntheticDataset(SyntheticOptions{
+        .train_size = options.train_size, .test_size = options.test_size, .seed = options.seed});
+    model_ = MakeModel(ModelConfig{.kind = options.model, .hidden = {32}},
+                       InputShape{}).value();
+    Partition partition = PartitionDataset(data_.train.labels, data_.train.num_classes,
+                                           options.peers, PartitionConfig{}, options.seed)
+                              .value();
+    for (int64_t i = 0; i < options.peers; ++i) {
+      const PeerId peer(static_cast<uint32_t>(i));
+      learners_.push_back(std::make_unique<Learner>(
+          *model_, data_.train, partition[i], options.optimizer, options.batch_size,
+          Rng(options.seed, options.same_init ? PeerId(0) : peer, RngPurpose::kInit),
+          Rng(options.seed, peer, RngPurpose::kBatch)));
+      ptrs_.push_back(learners_.back().get());
+    }
+  }
+
+  Learner& learner(int64_t i) { return *learners_[i]; }
+  const Model& model() const { return *model_; }
+  const TrainTestSplit& data() const { return data_; }
+
+  // Runs the protocol to completion and returns the evaluation rows. When
+  // `nodes_out` is given, receives raw pointers to the nodes (owned by the
+  // simulator, valid until the next Run).
+  std::vector<EvalRow> Run(const ProtocolConfig& protocol, const SimConfig& sim_config = {},
+                           int threads = 1, EvalConfig eval = {.every = 5},
+                           SimStats* stats = nullptr,
+                           std::vector<Node*>* nodes_out = nullptr) {
+    ProtocolSetup setup = MakeProtocol(protocol, ptrs_, *model_, options_.seed).value();
+    pool_ = std::make_unique<ThreadPool>(threads);
+    const auto n = static_cast<int64_t>(setup.nodes.size());
+    if (nodes_out) {
+      nodes_out->clear();
+      for (auto& node : setup.nodes) nodes_out->push_back(node.get());
+    }
+    const Simulator* view = nullptr;
+    collector_ = std::make_unique<EvalCollector>(
+        *model_, data_.test, eval, protocol.rounds, setup.model_holders, n, *pool_,
+        [&view] {
+          return CollectorContext{.now = view->now(),
+                                  .bytes_sent = view->stats().bytes_sent,
+                                  .msgs_sent = view->stats().msgs_sent};
+        },
+        nullptr);
+    std::vector<MetricsSink*> sinks;
+    for (int64_t i = 0; i < n; ++i) sinks.push_back(collector_->SinkFor(PeerId(static_cast<uint32_t>(i))));
+    sim_ = std::make_unique<Simulator>(sim_config, options_.seed, std::move(setup.nodes),
+                                       std::move(sinks), *pool_);
+    view = sim_.get();
+    sim_->Run([this] { return collector_->finished(); });
+    collector_->Flush();
+    if (stats) *stats = sim_->stats();
+    return collector_->rows();
+  }
+
+ private:
+  HarnessOptions options_;
+  TrainTestSplit data_;
+  std::unique_ptr<Model> model_;
+  std::vector<std::unique_ptr<Learner>> learners_;
+  std::vector<Learner*> ptrs_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<EvalCollector> collector_;
+  std::unique_ptr<Simulator> sim_;
+};
+
+}  // namespace murmur::testing

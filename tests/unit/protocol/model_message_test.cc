@@ -1,0 +1,67 @@
+#include "murmur/protocol/model_message.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+namespace murmur {
+namespace {
+
+TEST(ModelMessage, RoundTrips) {
+  const std::vector<float> params = {0.5f, -1.25f, 3.0f};
+  std::vector<uint8_t> bytes =
+      EncodeModelMessage(ModelMessageKind::kFedAvgUpdate, Round(7), 1234, params);
+  EXPECT_EQ(bytes.size(), 1u + 4 + 8 + 4 + 3 * 4);
+  Result<ModelMessage> m = DecodeModelMessage(bytes, 3);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->kind, ModelMessageKind::kFedAvgUpdate);
+  EXPECT_EQ(m->round, Round(7));
+  EXPECT_EQ(m->weight, 1234u);
+  EXPECT_EQ(m->params, params);
+}
+
+TEST(ModelMessage, RejectsEveryTruncation) {
+  std::vector<uint8_t> bytes =
+      EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, std::vector<float>(4, 1.f));
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    Result<ModelMessage> m =
+        DecodeModelMessage(std::span<const uint8_t>(bytes.data(), len), 4);
+    ASSERT_FALSE(m.ok()) << "length " << len;
+    EXPECT_EQ(m.status().code(), StatusCode::kCorrupt);
+  }
+}
+
+TEST(ModelMessage, RejectsWrongDimensionUnknownKindTrailingBytesAndNaN) {
+  std::vector<uint8_t> ok =
+      EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, std::vector<float>(4, 1.f));
+  EXPECT_EQ(DecodeModelMessage(ok, 5).status().code(), StatusCode::kCorrupt);
+
+  std::vector<uint8_t> kind = ok;
+  kind[0] = 99;
+  EXPECT_EQ(DecodeModelMessage(kind, 4).status().code(), StatusCode::kCorrupt);
+
+  std::vector<uint8_t> trailing = ok;
+  trailing.push_back(0);
+  EXPECT_EQ(DecodeModelMessage(trailing, 4).status().code(), StatusCode::kCorrupt);
+
+  std::vector<float> bad = {1.f, std::numeric_limits<float>::quiet_NaN(), 0.f, 0.f};
+  std::vector<uint8_t> nan = EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, bad);
+  EXPECT_EQ(DecodeModelMessage(nan, 4).status().code(), StatusCode::kCorrupt);
+}
+
+TEST(ModelMessage, SurvivesRandomBytes) {
+  // Garbage from a peer is an error value, never a crash.
+  uint32_t state = 12345;
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::vector<uint8_t> bytes(state % 64);
+    for (auto& b : bytes) {
+      state = state * 1664525u + 1013904223u;
+      b = static_cast<uint8_t>(state >> 24);
+    }
+    (void)DecodeModelMessage(bytes, 3);
+  }
+}
+
+}  // namespace
+}  // namespace murmur
