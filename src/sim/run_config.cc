@@ -5,10 +5,10 @@ namespace murmur {
 Result<RunConfig> ReadRunConfig(const Config& config) {
   ConfigReader r(config);
   RunConfig c;
-  MURMUR_ASSIGN_OR_RETURN(int64_t seed, r.Int("seed", 1, 0));
+  MURMUR_ASSIGN_OR_RETURN(int64_t seed, r.Int("seed", static_cast<int64_t>(c.seed), 0));
   c.seed = static_cast<uint64_t>(seed);
-  MURMUR_ASSIGN_OR_RETURN(c.peers, r.Int("peers", 16, 1, 1'000'000));
-  MURMUR_ASSIGN_OR_RETURN(c.threads, r.Int("threads", 0, 0, 1024));
+  MURMUR_ASSIGN_OR_RETURN(c.peers, r.Int("peers", c.peers, 1, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.threads, r.Int("threads", c.threads, 0, 1024));
 
   // [data]
   MURMUR_ASSIGN_OR_RETURN(std::string dataset,
@@ -16,7 +16,7 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                                    {"fashion-mnist", "synthetic"}));
   c.data.dataset = dataset == "synthetic" ? DatasetKind::kSynthetic
                                           : DatasetKind::kFashionMnist;
-  MURMUR_ASSIGN_OR_RETURN(c.data.path, r.String("data.path", kFashionMnistDir));
+  MURMUR_ASSIGN_OR_RETURN(c.data.path, r.String("data.path", c.data.path));
   MURMUR_ASSIGN_OR_RETURN(std::string partition,
                           r.String("data.partition", "iid",
                                    {"iid", "dirichlet", "shards"}));
@@ -24,15 +24,15 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                           : partition == "shards"  ? PartitionKind::kShards
                                                    : PartitionKind::kIid;
   MURMUR_ASSIGN_OR_RETURN(c.data.partition.alpha,
-                          r.Double("data.alpha", 0.5, 1e-6, 1e9));
+                          r.Double("data.alpha", c.data.partition.alpha, 1e-6, 1e9));
   MURMUR_ASSIGN_OR_RETURN(c.data.partition.shards_per_peer,
-                          r.Int("data.shards_per_peer", 2, 1, 1'000'000));
+                          r.Int("data.shards_per_peer", c.data.partition.shards_per_peer, 1, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.data.synthetic_train,
-                          r.Int("data.synthetic_train", 4000, 1, 100'000'000));
+                          r.Int("data.synthetic_train", c.data.synthetic_train, 1, 100'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.data.synthetic_test,
-                          r.Int("data.synthetic_test", 1000, 1, 100'000'000));
+                          r.Int("data.synthetic_test", c.data.synthetic_test, 1, 100'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.data.synthetic_noise,
-                          r.Double("data.synthetic_noise", 1.0, 0, 1e6));
+                          r.Double("data.synthetic_noise", c.data.synthetic_noise, 0, 1e6));
 
   // [model]
   MURMUR_ASSIGN_OR_RETURN(std::string model,
@@ -41,19 +41,19 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                  : model == "cnn"  ? ModelKind::kCnn
                                    : ModelKind::kMlp;
   MURMUR_ASSIGN_OR_RETURN(c.model.hidden,
-                          r.IntList("model.hidden", {128}, 1, 1'000'000));
+                          r.IntList("model.hidden", c.model.hidden, 1, 1'000'000));
 
   // [train]
   MURMUR_ASSIGN_OR_RETURN(std::string optimizer,
                           r.String("train.optimizer", "sgd", {"sgd", "adam"}));
   c.train.optimizer.kind =
       optimizer == "adam" ? OptimizerKind::kAdam : OptimizerKind::kSgd;
-  MURMUR_ASSIGN_OR_RETURN(c.train.optimizer.lr, r.Double("train.lr", 0.05, 0, 1e3));
+  MURMUR_ASSIGN_OR_RETURN(c.train.optimizer.lr, r.Double("train.lr", c.train.optimizer.lr, 0, 1e3));
   MURMUR_ASSIGN_OR_RETURN(c.train.optimizer.momentum,
-                          r.Double("train.momentum", 0.9, 0, 0.999999));
+                          r.Double("train.momentum", c.train.optimizer.momentum, 0, 0.999999));
   MURMUR_ASSIGN_OR_RETURN(c.train.optimizer.weight_decay,
-                          r.Double("train.weight_decay", 0, 0, 1e3));
-  MURMUR_ASSIGN_OR_RETURN(c.train.batch_size, r.Int("train.batch_size", 32, 1, 1'000'000));
+                          r.Double("train.weight_decay", c.train.optimizer.weight_decay, 0, 1e3));
+  MURMUR_ASSIGN_OR_RETURN(c.train.batch_size, r.Int("train.batch_size", c.train.batch_size, 1, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(std::string init,
                           r.String("train.init", "same", {"same", "independent"}));
   c.train.same_init = init == "same";
@@ -64,22 +64,22 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
   c.protocol.kind = kind == "fedavg"   ? ProtocolKind::kFedAvg
                     : kind == "gossip" ? ProtocolKind::kGossip
                                        : ProtocolKind::kDpsgd;
-  MURMUR_ASSIGN_OR_RETURN(c.protocol.rounds, r.Int("protocol.rounds", 40, 0, 100'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.rounds, r.Int("protocol.rounds", c.protocol.rounds, 0, 100'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.local_steps,
-                          r.Int("protocol.local_steps", 10, 0, 100'000'000));
+                          r.Int("protocol.local_steps", c.protocol.local_steps, 0, 100'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.round_timeout_s,
-                          r.Double("protocol.round_timeout_s", 10, 0, 1e9));
+                          r.Double("protocol.round_timeout_s", c.protocol.round_timeout_s, 0, 1e9));
   MURMUR_ASSIGN_OR_RETURN(std::string topology,
                           r.String("protocol.topology", "ring",
                                    {"ring", "torus", "full", "regular", "erdos-renyi",
                                     "exponential", "edge-list"}));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.topology.kind, ParseTopologyKind(topology));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.topology.degree,
-                          r.Int("protocol.degree", 6, 1, 1'000'000));
+                          r.Int("protocol.degree", c.protocol.topology.degree, 1, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.topology.edge_prob,
-                          r.Double("protocol.edge_prob", 0.1, 1e-9, 1.0));
+                          r.Double("protocol.edge_prob", c.protocol.topology.edge_prob, 1e-9, 1.0));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.topology.edge_list_path,
-                          r.String("protocol.edge_list", ""));
+                          r.String("protocol.edge_list", c.protocol.topology.edge_list_path));
   if (c.protocol.topology.kind == TopologyKind::kEdgeList &&
       c.protocol.topology.edge_list_path.empty()) {
     return Status::InvalidArgument(
@@ -87,31 +87,31 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
         "set to a file of \"u v\" lines");
   }
   MURMUR_ASSIGN_OR_RETURN(c.protocol.client_fraction,
-                          r.Double("protocol.client_fraction", 1.0, 1e-9, 1.0));
+                          r.Double("protocol.client_fraction", c.protocol.client_fraction, 1e-9, 1.0));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.local_epochs,
-                          r.Int("protocol.local_epochs", 1, 1, 1'000'000));
+                          r.Int("protocol.local_epochs", c.protocol.local_epochs, 1, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.gossip_period_s,
-                          r.Double("protocol.gossip_period_s", 1.0, 1e-6, 1e9));
+                          r.Double("protocol.gossip_period_s", c.protocol.gossip_period_s, 1e-6, 1e9));
 
   // [sim]
-  MURMUR_ASSIGN_OR_RETURN(double latency_ms, r.Double("sim.latency_ms", 5, 0, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(double latency_ms, r.Double("sim.latency_ms", c.sim.link.latency_s * 1000, 0, 1e9));
   c.sim.link.latency_s = latency_ms / 1000;
   MURMUR_ASSIGN_OR_RETURN(c.sim.link.bandwidth_mbps,
-                          r.Double("sim.bandwidth_mbps", 100, 1e-6, 1e9));
-  MURMUR_ASSIGN_OR_RETURN(c.sim.link.loss, r.Double("sim.loss", 0, 0, 1));
-  MURMUR_ASSIGN_OR_RETURN(c.sim.device.gflops, r.Double("sim.gflops", 10, 1e-9, 1e9));
-  MURMUR_ASSIGN_OR_RETURN(c.sim.device.speed_sigma, r.Double("sim.speed_sigma", 0, 0, 10));
+                          r.Double("sim.bandwidth_mbps", c.sim.link.bandwidth_mbps, 1e-6, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(c.sim.link.loss, r.Double("sim.loss", c.sim.link.loss, 0, 1));
+  MURMUR_ASSIGN_OR_RETURN(c.sim.device.gflops, r.Double("sim.gflops", c.sim.device.gflops, 1e-9, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(c.sim.device.speed_sigma, r.Double("sim.speed_sigma", c.sim.device.speed_sigma, 0, 10));
   MURMUR_ASSIGN_OR_RETURN(c.sim.churn.mean_online_s,
-                          r.Double("sim.churn_mean_online_s", 0, 0, 1e12));
+                          r.Double("sim.churn_mean_online_s", c.sim.churn.mean_online_s, 0, 1e12));
   MURMUR_ASSIGN_OR_RETURN(c.sim.churn.mean_offline_s,
-                          r.Double("sim.churn_mean_offline_s", 5, 1e-9, 1e12));
-  MURMUR_ASSIGN_OR_RETURN(c.sim.max_time_s, r.Double("sim.max_time_s", 1e9, 0, 1e15));
+                          r.Double("sim.churn_mean_offline_s", c.sim.churn.mean_offline_s, 1e-9, 1e12));
+  MURMUR_ASSIGN_OR_RETURN(c.sim.max_time_s, r.Double("sim.max_time_s", c.sim.max_time_s, 0, 1e15));
 
   // [eval]
-  MURMUR_ASSIGN_OR_RETURN(c.eval.every, r.Int("eval.every", 5, 1, 1'000'000'000));
-  MURMUR_ASSIGN_OR_RETURN(c.eval.peers, r.Int("eval.peers", 0, 0, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.eval.every, r.Int("eval.every", c.eval.every, 1, 1'000'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.eval.peers, r.Int("eval.peers", c.eval.peers, 0, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.eval.test_samples,
-                          r.Int("eval.test_samples", 0, 0, 1'000'000'000));
+                          r.Int("eval.test_samples", c.eval.test_samples, 0, 1'000'000'000));
 
   MURMUR_RETURN_IF_ERROR(r.CheckNoUnknownKeys());
   c.resolved_toml = r.ResolvedToml();

@@ -1,5 +1,6 @@
 // Everything a simulated run is configured by, read from TOML with
-// ReadRunConfig. The defaults are the built-in quickstart: 16 peers running
+// ReadRunConfig. The defaults here (which ReadRunConfig uses for absent
+// keys) are the built-in quickstart: 16 peers running
 // D-PSGD on a ring, training an MLP on IID-partitioned Fashion-MNIST.
 // docs/config.md lists every key.
 #pragma once
@@ -29,7 +30,7 @@ struct DataConfig {
 };
 
 struct TrainConfig {
-  OptimizerConfig optimizer;
+  OptimizerConfig optimizer{.kind = OptimizerKind::kSgd, .lr = 0.02, .momentum = 0.9};
   int64_t batch_size = 32;
   // Same initial model on every peer (as D-PSGD's analysis assumes), or an
   // independent one per peer.
@@ -43,9 +44,9 @@ struct RunConfig {
   DataConfig data;
   ModelConfig model;
   TrainConfig train;
-  ProtocolConfig protocol;
+  ProtocolConfig protocol{.kind = ProtocolKind::kDpsgd, .rounds = 120};
   SimConfig sim;
-  EvalConfig eval;
+  EvalConfig eval{.every = 10};
   // The fully resolved configuration (defaults included) as TOML.
   std::string resolved_toml;
 };

@@ -1,0 +1,115 @@
+// The murmur binary as a user runs it: exit codes, error lines, output files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+Outcome Murmur(const std::string& args) {
+  const char* bin = std::getenv("MURMUR_BIN");
+  EXPECT_NE(bin, nullptr) << "MURMUR_BIN must point at the murmur binary";
+  Outcome outcome;
+  if (bin == nullptr) return outcome;
+  const std::string command = std::string(bin) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) outcome.output.append(buffer, n);
+  const int status = pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return outcome;
+}
+
+std::string TempDir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("murmur_cli_test_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+const char* kTiny =
+    "--set data.dataset=synthetic --set data.synthetic_train=800 "
+    "--set data.synthetic_test=200 --set peers=4 --set protocol.rounds=4 "
+    "--set eval.every=2 --set model.hidden=[16]";
+
+TEST(MurmurRun, WritesConfigAndMetricsFiles) {
+  const std::string out = TempDir("files");
+  Outcome o = Murmur(std::string("run ") + kTiny + " --out " + out);
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  const std::string jsonl = ReadFile(out + "/metrics.jsonl");
+  // Rounds 0, 2 and 4, with every required field.
+  EXPECT_EQ(std::count(jsonl.begin(), jsonl.end(), '\n'), 3);
+  for (const char* key : {"\"round\"", "\"time_s\"", "\"acc_mean\"", "\"acc_min\"",
+                          "\"acc_max\"", "\"loss_mean\"", "\"consensus_dist\"",
+                          "\"bytes_sent\"", "\"msgs_sent\""}) {
+    EXPECT_NE(jsonl.find(key), std::string::npos) << key;
+  }
+  const std::string csv = ReadFile(out + "/metrics.csv");
+  EXPECT_EQ(csv.rfind("round,time_s,acc_mean", 0), 0u);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);
+  const std::string config = ReadFile(out + "/config.toml");
+  EXPECT_NE(config.find("synthetic"), std::string::npos);
+  EXPECT_NE(config.find("round_timeout_s"), std::string::npos);  // defaults resolved
+  // The resolved config reproduces the run byte for byte.
+  const std::string again = TempDir("again");
+  Outcome o2 = Murmur("run " + out + "/config.toml --out " + again);
+  ASSERT_EQ(o2.exit_code, 0) << o2.output;
+  EXPECT_EQ(ReadFile(again + "/metrics.jsonl"), jsonl);
+  std::filesystem::remove_all(out);
+  std::filesystem::remove_all(again);
+}
+
+TEST(MurmurRun, UnknownKeyExitsWithCodeTwoAndNamesIt) {
+  Outcome o = Murmur(std::string("run ") + kTiny + " --set train.learning_rate=0.1");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.output.find("train.learning_rate"), std::string::npos) << o.output;
+}
+
+TEST(MurmurRun, BadValueExitsWithCodeTwoAndNamesKeyAndValue) {
+  Outcome o = Murmur(std::string("run ") + kTiny + " --set protocol.topology=hypercube");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.output.find("protocol.topology"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("hypercube"), std::string::npos) << o.output;
+}
+
+TEST(MurmurRun, MissingDatasetSaysWhatToInstall) {
+  Outcome o = Murmur("run --set data.path=/nonexistent/fmnist --set protocol.rounds=1");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.output.find("dataset-fashion-mnist"), std::string::npos) << o.output;
+  // One clear line, not a dump.
+  EXPECT_EQ(std::count(o.output.begin(), o.output.end(), '\n'), 1) << o.output;
+}
+
+TEST(MurmurRun, MissingConfigFileExitsWithCodeTwo) {
+  Outcome o = Murmur("run /nonexistent/run.toml");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.output.find("/nonexistent/run.toml"), std::string::npos) << o.output;
+}
+
+TEST(MurmurRun, HelpDescribesTheOptions) {
+  Outcome o = Murmur("run --help");
+  EXPECT_EQ(o.exit_code, 0);
+  for (const char* option : {"--set", "--seed", "--out", "--threads", "quickstart"}) {
+    EXPECT_NE(o.output.find(option), std::string::npos) << option;
+  }
+}
+
+}  // namespace
