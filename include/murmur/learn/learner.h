@@ -40,9 +40,10 @@ struct EvalStats {
   int64_t samples = 0;
 };
 
-// Sets LibTorch's intra-op and inter-op thread counts (murmur parallelizes
-// across peers itself; each peer's compute is single-threaded so results do
-// not depend on the thread count). Call once at startup.
+// Sets LibTorch's intra-op and inter-op thread counts and OpenBLAS's thread
+// count (murmur parallelizes across peers itself; each peer's compute is
+// single-threaded so results do not depend on the thread count), and tunes
+// glibc malloc to keep per-step tensor buffers mapped. Call once at startup.
 void ConfigureTorchThreads(int intra_op_threads);
 
 // One per peer. Not thread-safe; different Learners may train concurrently.
@@ -68,6 +69,7 @@ class Learner {
   void ResetOptimizer();
 
   int64_t shard_size() const;
+  // Samples per step: the configured batch size, capped at shard_size().
   int64_t batch_size() const;
   // Estimated flops of Train(steps): forward + backward ~ 3x forward.
   double TrainFlops(int64_t steps) const;

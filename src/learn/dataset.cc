@@ -1,0 +1,295 @@
+#include "murmur/learn/dataset.h"
+
+#include <zlib.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "murmur/core/rng.h"
+
+namespace murmur {
+namespace {
+
+constexpr uint8_t kIdxUnsignedByte = 0x08;
+// Real IDX files have 1 to 4 dimensions; anything beyond this is garbage.
+constexpr int kMaxIdxDims = 16;
+
+constexpr float kFashionMnistMean = 0.2860f;
+constexpr float kFashionMnistStd = 0.3530f;
+
+uint32_t ReadBigEndianU32(const uint8_t* p) {
+  return (static_cast<uint32_t>(p[0]) << 24) |
+         (static_cast<uint32_t>(p[1]) << 16) |
+         (static_cast<uint32_t>(p[2]) << 8) | static_cast<uint32_t>(p[3]);
+}
+
+std::string FashionMnistNotFound(const std::string& path) {
+  return Status::Concat(
+      "Fashion-MNIST file '", path,
+      "' not found; install it with: apt-get install dataset-fashion-mnist "
+      "(or run scripts/install_deps.sh), or set data.dataset = "
+      "\"synthetic\"");
+}
+
+// Reads and parses one gzipped IDX file, naming `path` in every error.
+Result<IdxArray> LoadIdxFile(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return Status::NotFound(FashionMnistNotFound(path));
+  }
+  MURMUR_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadGzipFile(path));
+  Result<IdxArray> idx = ParseIdx(bytes);
+  if (!idx.ok()) {
+    return Status(idx.status().code(),
+                  Status::Concat("'", path, "': ", idx.status().message()));
+  }
+  return idx;
+}
+
+// Builds one split from an images array [n, h, w] and a labels array [n].
+Result<Dataset> MakeFashionMnistSplit(const IdxArray& images,
+                                      const IdxArray& labels,
+                                      const std::string& images_path,
+                                      const std::string& labels_path) {
+  if (images.dims.size() != 3) {
+    return Status::Corrupt("'", images_path, "': expected 3 dimensions, got ",
+                           images.dims.size());
+  }
+  if (labels.dims.size() != 1) {
+    return Status::Corrupt("'", labels_path, "': expected 1 dimension, got ",
+                           labels.dims.size());
+  }
+  if (images.dims[0] != labels.dims[0]) {
+    return Status::Corrupt("'", images_path, "' holds ", images.dims[0],
+                           " images but '", labels_path, "' holds ",
+                           labels.dims[0], " labels");
+  }
+  Dataset d;
+  d.name = "fashion-mnist";
+  d.channels = 1;
+  d.height = images.dims[1];
+  d.width = images.dims[2];
+  d.num_classes = 10;
+  d.labels.resize(labels.data.size());
+  for (size_t i = 0; i < labels.data.size(); ++i) {
+    if (labels.data[i] >= d.num_classes) {
+      return Status::Corrupt("'", labels_path, "': label ",
+                             static_cast<int>(labels.data[i]), " at index ", i,
+                             " is not in [0, 10)");
+    }
+    d.labels[i] = labels.data[i];
+  }
+  std::array<float, 256> lut;
+  for (int v = 0; v < 256; ++v) {
+    lut[v] = (static_cast<float>(v) / 255.0f - kFashionMnistMean) /
+             kFashionMnistStd;
+  }
+  d.features.resize(images.data.size());
+  for (size_t i = 0; i < images.data.size(); ++i) {
+    d.features[i] = lut[images.data[i]];
+  }
+  return d;
+}
+
+}  // namespace
+
+Result<IdxArray> ParseIdx(std::span<const uint8_t> bytes) {
+  if (bytes.size() < 4) {
+    return Status::Corrupt("IDX: truncated header: ", bytes.size(),
+                           " bytes, need at least 4 for the magic");
+  }
+  if (bytes[0] != 0 || bytes[1] != 0) {
+    return Status::Corrupt("IDX: bad magic: first two bytes are ",
+                           static_cast<int>(bytes[0]), ",",
+                           static_cast<int>(bytes[1]), ", expected 0,0");
+  }
+  if (bytes[2] != kIdxUnsignedByte) {
+    return Status::Corrupt("IDX: unsupported element type 0x", std::hex,
+                           static_cast<int>(bytes[2]),
+                           ", only unsigned byte (0x08) is supported");
+  }
+  const int ndims = bytes[3];
+  if (ndims == 0 || ndims > kMaxIdxDims) {
+    return Status::Corrupt("IDX: unsupported number of dimensions ", ndims,
+                           " (expected 1 to ", kMaxIdxDims, ")");
+  }
+  const size_t header = 4 + 4 * static_cast<size_t>(ndims);
+  if (bytes.size() < header) {
+    return Status::Corrupt("IDX: truncated header: ", bytes.size(),
+                           " bytes, need ", header, " for ", ndims,
+                           " dimensions");
+  }
+  IdxArray out;
+  out.dims.reserve(ndims);
+  uint64_t elements = 1;
+  bool overflow = false;
+  for (int i = 0; i < ndims; ++i) {
+    uint32_t dim = ReadBigEndianU32(bytes.data() + 4 + 4 * i);
+    out.dims.push_back(dim);
+    overflow = overflow || __builtin_mul_overflow(elements, dim, &elements);
+  }
+  const size_t body = bytes.size() - header;
+  if (overflow || elements > body) {
+    std::string shape;
+    for (int64_t d : out.dims) {
+      if (!shape.empty()) shape.push_back('x');
+      shape.append(std::to_string(d));
+    }
+    return Status::Corrupt("IDX: truncated body: dims ", shape, " need ",
+                           overflow ? "more than 2^64" : std::to_string(elements),
+                           " bytes, only ", body, " present");
+  }
+  if (elements < body) {
+    return Status::Corrupt("IDX: ", body - elements,
+                           " trailing bytes after the ", elements,
+                           "-byte body");
+  }
+  out.data.assign(bytes.begin() + header, bytes.end());
+  return out;
+}
+
+Result<std::vector<uint8_t>> ReadGzipFile(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return Status::NotFound("file '", path, "' not found");
+  }
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    if (errno == ENOENT) return Status::NotFound("file '", path, "' not found");
+    return Status::Unavailable("cannot open '", path,
+                               "': ", std::strerror(errno));
+  }
+  gzbuffer(file, 1 << 17);
+  std::vector<uint8_t> out;
+  constexpr size_t kChunk = 1 << 20;
+  while (true) {
+    size_t old = out.size();
+    out.resize(old + kChunk);
+    int n = gzread(file, out.data() + old, kChunk);
+    if (n < 0) {
+      int errnum = 0;
+      std::string message = gzerror(file, &errnum);
+      gzclose_r(file);
+      return Status::Corrupt("gzip file '", path, "' is damaged: ", message);
+    }
+    out.resize(old + static_cast<size_t>(n));
+    if (n == 0) break;
+  }
+  // gzclose_r reports a stream cut off in the middle (Z_BUF_ERROR).
+  int rc = gzclose_r(file);
+  if (rc != Z_OK) {
+    return Status::Corrupt("gzip file '", path,
+                           "' is damaged: stream ends early (zlib error ", rc,
+                           ")");
+  }
+  return out;
+}
+
+Result<TrainTestSplit> LoadFashionMnist(const std::string& dir) {
+  const std::string names[4] = {
+      "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+      "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+  std::string paths[4];
+  for (int i = 0; i < 4; ++i) {
+    paths[i] = (std::filesystem::path(dir) / names[i]).string();
+  }
+  // Report a missing file before spending time decompressing the others.
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      return Status::NotFound(FashionMnistNotFound(path));
+    }
+  }
+  IdxArray arrays[4];
+  for (int i = 0; i < 4; ++i) {
+    MURMUR_ASSIGN_OR_RETURN(arrays[i], LoadIdxFile(paths[i]));
+  }
+  TrainTestSplit split;
+  MURMUR_ASSIGN_OR_RETURN(
+      split.train,
+      MakeFashionMnistSplit(arrays[0], arrays[1], paths[0], paths[1]));
+  MURMUR_ASSIGN_OR_RETURN(
+      split.test,
+      MakeFashionMnistSplit(arrays[2], arrays[3], paths[2], paths[3]));
+  if (split.train.height != split.test.height ||
+      split.train.width != split.test.width) {
+    return Status::Corrupt("Fashion-MNIST in '", dir, "': train images are ",
+                           split.train.height, "x", split.train.width,
+                           " but test images are ", split.test.height, "x",
+                           split.test.width);
+  }
+  return split;
+}
+
+namespace {
+
+// Stream steps under RngPurpose::kSynthetic: separate streams keep the test
+// set identical when only train_size changes.
+constexpr uint64_t kSyntheticMeansStep = 0;
+constexpr uint64_t kSyntheticTrainStep = 1;
+constexpr uint64_t kSyntheticTestStep = 2;
+
+// Per-pixel std of the class means. For 28x28 images and unit noise two
+// class means are ~8 noise stds apart (sqrt(2 * 784) * 0.2), so the Bayes
+// error is ~1e-4 per pair, yet each sample's noise (norm ~28) dwarfs its
+// class mean (norm ~6): a model must average over many samples to learn.
+// Logistic regression with SGD (lr 0.05, batch 32) passes 95% test accuracy
+// within 50 steps.
+constexpr double kClassMeanScale = 0.2;
+
+Dataset MakeSyntheticSplit(const SyntheticOptions& o,
+                           const std::vector<float>& means, int64_t size,
+                           Rng rng, const char* name) {
+  Dataset d;
+  d.name = name;
+  d.channels = 1;
+  d.height = o.height;
+  d.width = o.width;
+  d.num_classes = o.num_classes;
+  const int64_t dim = d.sample_dim();
+  d.labels.resize(size);
+  d.features.resize(size * dim);
+  for (int64_t i = 0; i < size; ++i) {
+    int64_t label = static_cast<int64_t>(rng.UniformInt(o.num_classes));
+    d.labels[i] = label;
+    const float* mean = means.data() + label * dim;
+    float* x = d.features.data() + i * dim;
+    for (int64_t j = 0; j < dim; ++j) {
+      x[j] = mean[j] + static_cast<float>(o.noise * rng.Normal());
+    }
+  }
+  return d;
+}
+
+}  // namespace
+
+TrainTestSplit MakeSyntheticDataset(const SyntheticOptions& options) {
+  MURMUR_CHECK(options.num_classes >= 1);
+  MURMUR_CHECK(options.height >= 1 && options.width >= 1);
+  MURMUR_CHECK(options.train_size >= 0 && options.test_size >= 0);
+  MURMUR_CHECK(options.noise >= 0);
+  const int64_t dim = options.height * options.width;
+  std::vector<float> means(options.num_classes * dim);
+  Rng mean_rng = Rng::ForStep(options.seed, PeerId{0}, RngPurpose::kSynthetic,
+                              kSyntheticMeansStep);
+  for (float& m : means) {
+    m = static_cast<float>(kClassMeanScale * mean_rng.Normal());
+  }
+  TrainTestSplit split;
+  split.train = MakeSyntheticSplit(
+      options, means, options.train_size,
+      Rng::ForStep(options.seed, PeerId{0}, RngPurpose::kSynthetic,
+                   kSyntheticTrainStep),
+      "synthetic");
+  split.test = MakeSyntheticSplit(
+      options, means, options.test_size,
+      Rng::ForStep(options.seed, PeerId{0}, RngPurpose::kSynthetic,
+                   kSyntheticTestStep),
+      "synthetic");
+  return split;
+}
+
+}  // namespace murmur

@@ -1,0 +1,316 @@
+#include "murmur/learn/learner.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
+#include <c10/core/InferenceMode.h>
+#include <dlfcn.h>
+#include <malloc.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "learn/torch_model.h"
+
+namespace murmur {
+namespace {
+
+// Evaluation batch: large enough to amortize per-op overhead, small enough
+// that the CNN's activations stay around 10 MB per evaluating thread.
+constexpr int64_t kEvalBatch = 500;
+constexpr size_t kAlignment = 64;
+
+struct AlignedFree {
+  void operator()(float* p) const { std::free(p); }
+};
+using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
+
+// A zero-filled, cache-line aligned float array (one peer's parameters or
+// optimizer state).
+AlignedFloats AllocateAligned(int64_t n) {
+  size_t bytes = static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float);
+  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  auto* p = static_cast<float*>(std::aligned_alloc(kAlignment, bytes));
+  MURMUR_CHECK(p != nullptr);
+  std::memset(p, 0, bytes);
+  return AlignedFloats(p);
+}
+
+// ATen does not size OpenBLAS's own thread pool; without this every large
+// GEMM of every peer would fan out to all cores, contending with the other
+// peers' threads.
+void SetOpenBlasThreads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreads>(
+          dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    fn(threads);
+  }
+}
+
+// Every training step allocates and frees gradient tensors of a few hundred
+// KB. glibc's defaults hand such blocks back to the kernel (munmap, or a trim
+// of the heap top) on free, so each step page-faults them in again: about a
+// third of an MLP step. Keeping up to 32 MB of free heap per arena removes it.
+void KeepStepBuffersMapped() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  mallopt(M_TRIM_THRESHOLD, 32 << 20);
+#endif
+}
+
+}  // namespace
+
+void ConfigureTorchThreads(int intra_op_threads) {
+  MURMUR_CHECK(intra_op_threads >= 1);
+  try {
+    at::set_num_threads(intra_op_threads);
+  } catch (const std::exception&) {
+    // Native backend: refuses once its pool has started; keep what it has.
+  }
+  static std::once_flag interop_once;
+  std::call_once(interop_once, [] {
+    try {
+      at::set_num_interop_threads(1);
+    } catch (const std::exception&) {
+      // Throws when inter-op work already started; murmur never uses it.
+    }
+  });
+  SetOpenBlasThreads(intra_op_threads);
+  KeepStepBuffersMapped();
+}
+
+struct Learner::Impl {
+  Impl(const Model& model, const Dataset& train, std::vector<int64_t> shard,
+       const OptimizerConfig& optimizer, int64_t batch_size, Rng batch_rng)
+      : model(AsTorchModel(model)),
+        train(train),
+        order(std::move(shard)),
+        optimizer(optimizer),
+        batch(std::min<int64_t>(batch_size,
+                                static_cast<int64_t>(order.size()))),
+        batch_rng(batch_rng),
+        num_params(model.num_params()),
+        params(AllocateAligned(num_params)) {}
+
+  // Fills x [batch, C, H, W] and y [batch] with the next mini-batch. Batches
+  // never straddle epochs: a tail shorter than a batch is skipped and the
+  // shard reshuffled, so every batch is drawn without replacement and every
+  // batch has the same size. Over epochs every sample is still used equally
+  // often in expectation.
+  void NextBatch(at::Tensor& x, at::Tensor& y) {
+    if (cursor + batch > static_cast<int64_t>(order.size())) {
+      batch_rng.Shuffle(std::span<int64_t>(order));
+      cursor = 0;
+    }
+    const int64_t dim = train.sample_dim();
+    x = at::empty({batch, train.channels, train.height, train.width},
+                  at::kFloat);
+    y = at::empty({batch}, at::kLong);
+    float* xd = x.data_ptr<float>();
+    int64_t* yd = y.data_ptr<int64_t>();
+    for (int64_t i = 0; i < batch; ++i) {
+      const int64_t index = order[cursor + i];
+      std::memcpy(xd + i * dim, train.features.data() + index * dim,
+                  dim * sizeof(float));
+      yd[i] = train.labels[index];
+    }
+    cursor += batch;
+  }
+
+  // PyTorch's torch.optim.SGD (dampening 0, no Nesterov): d = g + wd*p;
+  // buf = d on the first step, else mu*buf + d; p -= lr*buf.
+  void SgdStep(const float* grad) {
+    const auto lr = static_cast<float>(optimizer.lr);
+    const auto wd = static_cast<float>(optimizer.weight_decay);
+    const auto mu = static_cast<float>(optimizer.momentum);
+    float* p = params.get();
+    if (mu == 0.0f) {
+      for (int64_t i = 0; i < num_params; ++i) {
+        p[i] -= lr * (grad[i] + wd * p[i]);
+      }
+      return;
+    }
+    if (!state1) state1 = AllocateAligned(num_params);
+    float* buf = state1.get();
+    if (!state_started) {
+      for (int64_t i = 0; i < num_params; ++i) {
+        buf[i] = grad[i] + wd * p[i];
+        p[i] -= lr * buf[i];
+      }
+      state_started = true;
+      return;
+    }
+    for (int64_t i = 0; i < num_params; ++i) {
+      buf[i] = mu * buf[i] + (grad[i] + wd * p[i]);
+      p[i] -= lr * buf[i];
+    }
+  }
+
+  // PyTorch's torch.optim.Adam (amsgrad off) with L2 decay in the gradient.
+  void AdamStep(const float* grad) {
+    if (!state1) state1 = AllocateAligned(num_params);
+    if (!state2) state2 = AllocateAligned(num_params);
+    if (!state_started) {
+      std::memset(state1.get(), 0, num_params * sizeof(float));
+      std::memset(state2.get(), 0, num_params * sizeof(float));
+      adam_step = 0;
+      state_started = true;
+    }
+    ++adam_step;
+    const double bias1 = 1.0 - std::pow(optimizer.beta1, adam_step);
+    const double bias2 = 1.0 - std::pow(optimizer.beta2, adam_step);
+    const auto step_size = static_cast<float>(optimizer.lr / bias1);
+    const auto bias2_sqrt = static_cast<float>(std::sqrt(bias2));
+    const auto b1 = static_cast<float>(optimizer.beta1);
+    const auto b2 = static_cast<float>(optimizer.beta2);
+    const auto eps = static_cast<float>(optimizer.eps);
+    const auto wd = static_cast<float>(optimizer.weight_decay);
+    float* p = params.get();
+    float* m = state1.get();
+    float* v = state2.get();
+    for (int64_t i = 0; i < num_params; ++i) {
+      const float g = grad[i] + wd * p[i];
+      m[i] = b1 * m[i] + (1.0f - b1) * g;
+      v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+      const float denom = std::sqrt(v[i]) / bias2_sqrt + eps;
+      p[i] -= step_size * (m[i] / denom);
+    }
+  }
+
+  const TorchModel& model;
+  const Dataset& train;
+  std::vector<int64_t> order;  // the shard, permuted once per epoch
+  int64_t cursor = INT64_MAX / 2;  // past the end: the first batch shuffles
+  OptimizerConfig optimizer;
+  int64_t batch;  // samples per step: min(batch_size, shard size)
+  Rng batch_rng;
+  int64_t num_params;
+  AlignedFloats params;
+  // SGD momentum buffer, or Adam's first and second moments; allocated on
+  // first use so that plain SGD peers hold nothing but their parameters.
+  AlignedFloats state1;
+  AlignedFloats state2;
+  bool state_started = false;
+  int64_t adam_step = 0;
+};
+
+Learner::Learner(const Model& model, const Dataset& train,
+                 std::vector<int64_t> shard, const OptimizerConfig& optimizer,
+                 int64_t batch_size, Rng init_rng, Rng batch_rng) {
+  MURMUR_CHECK(!shard.empty());
+  MURMUR_CHECK(batch_size >= 1);
+  MURMUR_CHECK(static_cast<int64_t>(train.features.size()) ==
+               train.size() * train.sample_dim());
+  for (int64_t index : shard) {
+    MURMUR_CHECK(index >= 0 && index < train.size());
+  }
+  impl_ = std::make_unique<Impl>(model, train, std::move(shard), optimizer,
+                                 batch_size, batch_rng);
+  model.Initialize(std::span<float>(impl_->params.get(), impl_->num_params),
+                   init_rng);
+}
+
+Learner::~Learner() = default;
+
+std::span<float> Learner::params() {
+  return {impl_->params.get(), static_cast<size_t>(impl_->num_params)};
+}
+
+std::span<const float> Learner::params() const {
+  return {impl_->params.get(), static_cast<size_t>(impl_->num_params)};
+}
+
+TrainStats Learner::Train(int64_t steps) {
+  MURMUR_CHECK(steps >= 0);
+  Impl& s = *impl_;
+  // A thread that never ran ATen parallel work would otherwise use OpenMP's
+  // default thread count inside oneDNN kernels, making results depend on
+  // which thread trains.
+  at::init_num_threads();
+  at::AutoGradMode grad_mode(true);
+  at::Tensor p = at::from_blob(s.params.get(), {s.num_params}, at::kFloat);
+  p.requires_grad_(true);
+  double loss_sum = 0;
+  at::Tensor x, y;
+  for (int64_t step = 0; step < steps; ++step) {
+    s.NextBatch(x, y);
+    at::Tensor loss = at::cross_entropy_loss(s.model.Forward(p, x), y);
+    loss.backward();
+    loss_sum += loss.item<double>();
+    // The gradient is the flat tensor the backward pass produced (autograd
+    // hands it over rather than copying since p had no grad before).
+    at::Tensor grad = p.grad().contiguous();
+    if (s.optimizer.kind == OptimizerKind::kSgd) {
+      s.SgdStep(grad.data_ptr<float>());
+    } else {
+      s.AdamStep(grad.data_ptr<float>());
+    }
+    p.mutable_grad().reset();
+  }
+  TrainStats stats;
+  stats.samples = steps * s.batch;
+  stats.mean_loss = steps > 0 ? loss_sum / static_cast<double>(steps) : 0.0;
+  return stats;
+}
+
+void Learner::ResetOptimizer() {
+  impl_->state_started = false;
+  impl_->adam_step = 0;
+}
+
+int64_t Learner::shard_size() const {
+  return static_cast<int64_t>(impl_->order.size());
+}
+
+int64_t Learner::batch_size() const { return impl_->batch; }
+
+double Learner::TrainFlops(int64_t steps) const {
+  return 3.0 * impl_->model.forward_flops_per_sample() *
+         static_cast<double>(impl_->batch) * static_cast<double>(steps);
+}
+
+EvalStats Evaluate(const Model& model, std::span<const float> params,
+                   const Dataset& test, int64_t max_samples) {
+  const TorchModel& torch_model = AsTorchModel(model);
+  MURMUR_CHECK(static_cast<int64_t>(params.size()) == model.num_params());
+  MURMUR_CHECK(static_cast<int64_t>(test.features.size()) ==
+               test.size() * test.sample_dim());
+  const int64_t total =
+      max_samples <= 0 ? test.size() : std::min(max_samples, test.size());
+  EvalStats stats;
+  if (total == 0) return stats;
+  at::init_num_threads();
+  c10::InferenceMode inference;
+  // Views of the caller's buffers: nothing here writes through them.
+  at::Tensor p = at::from_blob(const_cast<float*>(params.data()),
+                               {static_cast<int64_t>(params.size())},
+                               at::kFloat);
+  at::Tensor xs =
+      at::from_blob(const_cast<float*>(test.features.data()),
+                    {total, test.channels, test.height, test.width},
+                    at::kFloat);
+  at::Tensor ys = at::from_blob(const_cast<int64_t*>(test.labels.data()),
+                                {total}, at::kLong);
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int64_t start = 0; start < total; start += kEvalBatch) {
+    const int64_t n = std::min(kEvalBatch, total - start);
+    at::Tensor y = ys.narrow(0, start, n);
+    at::Tensor logits = torch_model.Forward(p, xs.narrow(0, start, n));
+    // Summed in double so the mean does not depend on the batching.
+    loss_sum += at::cross_entropy_loss(logits, y, /*weight=*/{},
+                                       at::Reduction::None)
+                    .sum(at::kDouble)
+                    .item<double>();
+    correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+  }
+  stats.samples = total;
+  stats.accuracy = static_cast<double>(correct) / static_cast<double>(total);
+  stats.loss = loss_sum / static_cast<double>(total);
+  return stats;
+}
+
+}  // namespace murmur

@@ -1,0 +1,225 @@
+#include "murmur/learn/model.h"
+
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/grad_mode.h>
+
+#include "learn/torch_model.h"
+
+namespace murmur {
+namespace {
+
+enum class Activation { kNone, kRelu };
+
+// One layer of a feed-forward stack. Its parameters are the weight
+// ([out, in] or [out, in, k, k]) followed by the bias ([out]), laid out
+// row-major in the flat buffer, layer after layer.
+struct Layer {
+  enum class Kind { kConv, kLinear };
+  Kind kind;
+  int64_t in = 0;
+  int64_t out = 0;
+  int64_t kernel = 1;   // conv only
+  int64_t padding = 0;  // conv only
+  bool relu = false;
+  bool max_pool2 = false;  // conv only: 2x2 max pooling
+  double flops = 0;        // multiply-adds x2 for one sample
+
+  int64_t fan_in() const { return in * kernel * kernel; }
+  int64_t weight_numel() const { return out * fan_in(); }
+};
+
+// 2x2 max pooling (stride 2, floor) as the maximum of four strided views.
+// Bitwise equal to at::max_pool2d and ~7x faster forward, but its backward
+// is slower, so it serves only passes that need no gradient (evaluation).
+at::Tensor MaxPool2x2NoGrad(const at::Tensor& h) {
+  const int64_t rows = h.size(2) / 2 * 2;
+  const int64_t cols = h.size(3) / 2 * 2;
+  auto corner = [&](int64_t dr, int64_t dc) {
+    return h.slice(2, dr, rows, 2).slice(3, dc, cols, 2);
+  };
+  return at::maximum(at::maximum(corner(0, 0), corner(0, 1)),
+                     at::maximum(corner(1, 0), corner(1, 1)));
+}
+
+class SequentialModel final : public TorchModel {
+ public:
+  SequentialModel(std::string name, std::vector<Layer> layers)
+      : name_(std::move(name)), layers_(std::move(layers)) {
+    for (const Layer& layer : layers_) {
+      sizes_.push_back(layer.weight_numel());
+      sizes_.push_back(layer.out);
+      num_params_ += layer.weight_numel() + layer.out;
+      flops_ += layer.flops;
+    }
+  }
+
+  std::string name() const override { return name_; }
+  int64_t num_params() const override { return num_params_; }
+  double forward_flops_per_sample() const override { return flops_; }
+
+  // PyTorch's default for nn.Linear and nn.Conv2d: kaiming_uniform_ with
+  // a = sqrt(5) for weights, which is U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+  // and the same bound for biases.
+  void Initialize(std::span<float> params, Rng& rng) const override {
+    MURMUR_CHECK(static_cast<int64_t>(params.size()) == num_params_);
+    float* p = params.data();
+    for (const Layer& layer : layers_) {
+      const double bound = 1.0 / std::sqrt(static_cast<double>(layer.fan_in()));
+      const int64_t count = layer.weight_numel() + layer.out;
+      for (int64_t i = 0; i < count; ++i) {
+        *p++ = static_cast<float>((2.0 * rng.Uniform() - 1.0) * bound);
+      }
+    }
+  }
+
+  at::Tensor Forward(const at::Tensor& flat_params,
+                     const at::Tensor& x) const override {
+    MURMUR_CHECK(flat_params.dim() == 1 &&
+                 flat_params.size(0) == num_params_);
+    const bool needs_grad =
+        flat_params.requires_grad() && at::GradMode::is_enabled();
+    // split_with_sizes rather than narrow: its backward concatenates the
+    // per-layer gradients into one flat tensor instead of summing one
+    // zero-padded full-size tensor per view.
+    std::vector<at::Tensor> parts = at::split_with_sizes(flat_params, sizes_);
+    at::Tensor h = x;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      const Layer& layer = layers_[i];
+      const at::Tensor& bias = parts[2 * i + 1];
+      if (layer.kind == Layer::Kind::kConv) {
+        at::Tensor weight = parts[2 * i].view(
+            {layer.out, layer.in, layer.kernel, layer.kernel});
+        h = at::conv2d(h, weight, bias, /*stride=*/{1, 1},
+                       /*padding=*/{layer.padding, layer.padding});
+      } else {
+        if (h.dim() != 2) h = h.reshape({h.size(0), -1});
+        at::Tensor weight = parts[2 * i].view({layer.out, layer.in});
+        h = at::linear(h, weight, bias);
+      }
+      // ReLU is monotonic, so relu(maxpool(h)) == maxpool(relu(h)) in value
+      // and gradient; pooling first runs the ReLU on a quarter of the data.
+      if (layer.max_pool2) {
+        h = needs_grad ? at::max_pool2d(h, /*kernel_size=*/{2, 2})
+                       : MaxPool2x2NoGrad(h);
+      }
+      if (layer.relu) h = at::relu(h);
+    }
+    return h;
+  }
+
+ private:
+  std::string name_;
+  std::vector<Layer> layers_;
+  std::vector<int64_t> sizes_;
+  int64_t num_params_ = 0;
+  double flops_ = 0;
+};
+
+Layer Linear(int64_t in, int64_t out, Activation activation) {
+  Layer layer{.kind = Layer::Kind::kLinear, .in = in, .out = out};
+  layer.relu = activation == Activation::kRelu;
+  layer.flops = 2.0 * static_cast<double>(in) * static_cast<double>(out);
+  return layer;
+}
+
+// A stride-1 conv with ReLU and 2x2 max pooling; updates (height, width) to
+// the pooled output size.
+Layer ConvReluPool(int64_t in, int64_t out, int64_t kernel, int64_t padding,
+                   int64_t& height, int64_t& width) {
+  Layer layer{.kind = Layer::Kind::kConv,
+              .in = in,
+              .out = out,
+              .kernel = kernel,
+              .padding = padding};
+  layer.relu = true;
+  layer.max_pool2 = true;
+  const int64_t conv_h = height + 2 * padding - kernel + 1;
+  const int64_t conv_w = width + 2 * padding - kernel + 1;
+  layer.flops = 2.0 * static_cast<double>(layer.fan_in()) *
+                static_cast<double>(out) * static_cast<double>(conv_h) *
+                static_cast<double>(conv_w);
+  height = conv_h / 2;
+  width = conv_w / 2;
+  return layer;
+}
+
+}  // namespace
+
+const TorchModel& AsTorchModel(const Model& model) {
+  const auto* torch_model = dynamic_cast<const TorchModel*>(&model);
+  MURMUR_CHECK(torch_model != nullptr);
+  return *torch_model;
+}
+
+Result<std::unique_ptr<Model>> MakeModel(const ModelConfig& config,
+                                         const InputShape& input) {
+  if (input.channels < 1 || input.height < 1 || input.width < 1 ||
+      input.num_classes < 1) {
+    return Status::InvalidArgument(
+        "model: input shape ", input.channels, "x", input.height, "x",
+        input.width, " with ", input.num_classes,
+        " classes must be positive in every dimension");
+  }
+  const int64_t features = input.channels * input.height * input.width;
+  std::vector<Layer> layers;
+  std::string name;
+  switch (config.kind) {
+    case ModelKind::kLogisticRegression:
+      name = "logreg";
+      layers.push_back(Linear(features, input.num_classes, Activation::kNone));
+      break;
+    case ModelKind::kMlp: {
+      if (config.hidden.empty()) {
+        return Status::InvalidArgument(
+            "model: an MLP needs at least one hidden layer (model.hidden is "
+            "empty); use the logistic regression model for none");
+      }
+      name = "mlp";
+      int64_t in = features;
+      for (size_t i = 0; i < config.hidden.size(); ++i) {
+        int64_t width = config.hidden[i];
+        if (width < 1) {
+          return Status::InvalidArgument("model: MLP hidden layer ", i,
+                                         " has width ", width,
+                                         ", must be at least 1");
+        }
+        name.append("-").append(std::to_string(width));
+        layers.push_back(Linear(in, width, Activation::kRelu));
+        in = width;
+      }
+      layers.push_back(Linear(in, input.num_classes, Activation::kNone));
+      break;
+    }
+    case ModelKind::kCnn: {
+      // conv5x5 (padding 2) keeps the size, pool halves it, conv5x5 takes 4,
+      // pool halves again: at least 1x1 is left only from 12x12 up.
+      constexpr int64_t kMinSide = 12;
+      if (input.height < kMinSide || input.width < kMinSide) {
+        return Status::InvalidArgument(
+            "model: input ", input.height, "x", input.width,
+            " is too small for the LeNet-5 CNN, which needs at least ",
+            kMinSide, "x", kMinSide);
+      }
+      name = "lenet5";
+      int64_t h = input.height;
+      int64_t w = input.width;
+      layers.push_back(ConvReluPool(input.channels, 6, 5, 2, h, w));
+      layers.push_back(ConvReluPool(6, 16, 5, 0, h, w));
+      layers.push_back(Linear(16 * h * w, 120, Activation::kRelu));
+      layers.push_back(Linear(120, 84, Activation::kRelu));
+      layers.push_back(Linear(84, input.num_classes, Activation::kNone));
+      break;
+    }
+    default:
+      return Status::InvalidArgument("model: unknown kind ",
+                                     static_cast<int>(config.kind));
+  }
+  return std::unique_ptr<Model>(
+      std::make_unique<SequentialModel>(std::move(name), std::move(layers)));
+}
+
+}  // namespace murmur

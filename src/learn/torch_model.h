@@ -1,0 +1,28 @@
+// Private to learn/: the ATen side of Model. Kept out of the public headers so
+// that only the few learn/ files that need LibTorch pay for its headers.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "murmur/learn/model.h"
+
+namespace murmur {
+
+// A Model whose forward pass is a functional ATen graph over views of one
+// flat parameter tensor: no per-peer modules, no parameter copies. Immutable
+// and thread-safe, like Model.
+class TorchModel : public Model {
+ public:
+  // Returns logits [batch, num_classes] for `x` [batch, C, H, W] (float).
+  // Differentiable with respect to `flat_params` when it requires grad; the
+  // gradient then arrives as one contiguous tensor of num_params() floats.
+  // REQUIRES: flat_params is a contiguous 1-D float tensor of num_params().
+  virtual at::Tensor Forward(const at::Tensor& flat_params,
+                             const at::Tensor& x) const = 0;
+};
+
+// The TorchModel behind every Model that MakeModel returns.
+// REQUIRES: `model` came from MakeModel.
+const TorchModel& AsTorchModel(const Model& model);
+
+}  // namespace murmur
