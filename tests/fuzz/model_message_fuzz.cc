@@ -1,0 +1,20 @@
+// Fuzz target: the model-message decoder every protocol runs on peer bytes.
+// Must never crash, and a frame it accepts must re-encode to the same bytes.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <span>
+
+#include "murmur/protocol/model_message.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::span<const uint8_t> bytes(data, size);
+  for (size_t expected : {size_t{0}, size_t{1}, size_t{3}, size_t{16}}) {
+    murmur::Result<murmur::ModelMessage> m = murmur::DecodeModelMessage(bytes, expected);
+    if (!m.ok()) continue;
+    const std::vector<uint8_t> again =
+        murmur::EncodeModelMessage(m->kind, m->round, m->weight, m->params);
+    if (again.size() != size || !std::equal(again.begin(), again.end(), data)) std::abort();
+  }
+  return 0;
+}
