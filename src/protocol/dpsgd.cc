@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "murmur/protocol/model_message.h"
+#include "murmur/protocol/train_task.h"
 
 namespace murmur {
 
@@ -29,13 +30,8 @@ void DpsgdNode::StartRound(Host& host) {
     return;
   }
   phase_ = Phase::kTraining;
-  Learner* learner = &learner_;
-  double* loss = &last_loss_;
-  const int64_t steps = options_.local_steps;
-  host.RunCompute(ComputeTask{
-      .flops = learner_.TrainFlops(steps),
-      .work = [learner, loss, steps] { *loss = learner->Train(steps).mean_loss; },
-      .tag = static_cast<uint64_t>(round_)});
+  host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_,
+                            static_cast<uint64_t>(round_)));
 }
 
 void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
@@ -62,15 +58,14 @@ void DpsgdNode::OnMessage(Host& host, PeerId from,
                                  ", which is not a neighbour"));
     return;
   }
-  Result<ModelMessage> message =
-      DecodeModelMessage(bytes, learner_.params().size());
+  Result<ModelMessage> message = DecodeModelMessage(
+      bytes, ModelMessageKind::kDpsgdParams, learner_.params().size());
   if (!message.ok()) {
     host.ReportBadPeer(from, message.status());
     return;
   }
   const int64_t round = message->round.value;
-  if (message->kind != ModelMessageKind::kDpsgdParams || round < 1 ||
-      round > options_.rounds) {
+  if (round < 1 || round > options_.rounds) {
     host.ReportBadPeer(from, Status::Corrupt("D-PSGD: unexpected message for round ", round));
     return;
   }

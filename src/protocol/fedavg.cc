@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "murmur/protocol/model_message.h"
+#include "murmur/protocol/train_task.h"
 
 namespace murmur {
 
@@ -51,14 +52,10 @@ void FedAvgServer::StartRound(Host& host) {
 
 void FedAvgServer::OnMessage(Host& host, PeerId from,
                              std::span<const uint8_t> bytes) {
-  Result<ModelMessage> message = DecodeModelMessage(bytes, global_.size());
+  Result<ModelMessage> message =
+      DecodeModelMessage(bytes, ModelMessageKind::kFedAvgUpdate, global_.size());
   if (!message.ok()) {
     host.ReportBadPeer(from, message.status());
-    return;
-  }
-  if (message->kind != ModelMessageKind::kFedAvgUpdate) {
-    host.ReportBadPeer(from, Status::Corrupt("FedAvg server: unexpected message kind ",
-                                             static_cast<int>(message->kind)));
     return;
   }
   if (done_ || message->round.value != round_ + 1) return;  // late reply
@@ -105,15 +102,10 @@ void FedAvgClient::OnMessage(Host& host, PeerId from,
                                  "FedAvg client: message from non-server peer ", from));
     return;
   }
-  Result<ModelMessage> message =
-      DecodeModelMessage(bytes, learner_.params().size());
+  Result<ModelMessage> message = DecodeModelMessage(
+      bytes, ModelMessageKind::kFedAvgGlobal, learner_.params().size());
   if (!message.ok()) {
     host.ReportBadPeer(from, message.status());
-    return;
-  }
-  if (message->kind != ModelMessageKind::kFedAvgGlobal) {
-    host.ReportBadPeer(from, Status::Corrupt("FedAvg client: unexpected message kind ",
-                                             static_cast<int>(message->kind)));
     return;
   }
   if (training_) {
@@ -133,12 +125,7 @@ void FedAvgClient::Train(Host& host, Round round,
       (learner_.shard_size() + learner_.batch_size() - 1) / learner_.batch_size();
   const int64_t steps = options_.local_epochs * steps_per_epoch;
   training_ = true;
-  Learner* learner = &learner_;
-  double* loss = &last_loss_;
-  host.RunCompute(ComputeTask{
-      .flops = learner_.TrainFlops(steps),
-      .work = [learner, loss, steps] { *loss = learner->Train(steps).mean_loss; },
-      .tag = round.value});
+  host.RunCompute(TrainTask(learner_, steps, &last_loss_, round.value));
 }
 
 void FedAvgClient::OnComputeDone(Host& host, uint64_t tag) {

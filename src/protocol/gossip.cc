@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "murmur/protocol/model_message.h"
+#include "murmur/protocol/train_task.h"
 
 namespace murmur {
 
@@ -43,15 +44,10 @@ void GossipNode::Wake(Host& host) {
 
 void GossipNode::OnMessage(Host& host, PeerId from,
                            std::span<const uint8_t> bytes) {
-  Result<ModelMessage> message =
-      DecodeModelMessage(bytes, learner_.params().size());
+  Result<ModelMessage> message = DecodeModelMessage(
+      bytes, ModelMessageKind::kGossipModel, learner_.params().size());
   if (!message.ok()) {
     host.ReportBadPeer(from, message.status());
-    return;
-  }
-  if (message->kind != ModelMessageKind::kGossipModel) {
-    host.ReportBadPeer(from, Status::Corrupt("gossip: unexpected message kind ",
-                                             static_cast<int>(message->kind)));
     return;
   }
   if (training_) {
@@ -69,13 +65,7 @@ void GossipNode::MergeAndTrain(Host& host, const std::vector<float>& model) {
   std::span<float> x = learner_.params();
   for (size_t i = 0; i < x.size(); ++i) x[i] = 0.5f * (x[i] + model[i]);
   training_ = true;
-  Learner* learner = &learner_;
-  double* loss = &last_loss_;
-  const int64_t steps = options_.local_steps;
-  host.RunCompute(ComputeTask{
-      .flops = learner_.TrainFlops(steps),
-      .work = [learner, loss, steps] { *loss = learner->Train(steps).mean_loss; },
-      .tag = 0});
+  host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_, 0));
 }
 
 void GossipNode::OnComputeDone(Host& host, uint64_t /*tag*/) {

@@ -18,12 +18,13 @@ std::vector<uint8_t> EncodeModelMessage(ModelMessageKind kind, Round round,
 }
 
 Result<ModelMessage> DecodeModelMessage(std::span<const uint8_t> bytes,
+                                        ModelMessageKind expected_kind,
                                         size_t expected_params) {
   ByteReader in(bytes);
   MURMUR_ASSIGN_OR_RETURN(uint8_t kind, in.ReadU8());
-  if (kind < static_cast<uint8_t>(ModelMessageKind::kDpsgdParams) ||
-      kind > static_cast<uint8_t>(ModelMessageKind::kFedAvgUpdate)) {
-    return Status::Corrupt("model message: unknown kind ", +kind);
+  if (kind != static_cast<uint8_t>(expected_kind)) {
+    return Status::Corrupt("model message: kind ", +kind, " where ",
+                           static_cast<int>(expected_kind), " was expected");
   }
   ModelMessage message;
   message.kind = static_cast<ModelMessageKind>(kind);

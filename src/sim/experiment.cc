@@ -21,6 +21,33 @@ Result<TrainTestSplit> LoadData(const RunConfig& config) {
 
 }  // namespace
 
+SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const Dataset& test,
+                                  const SimConfig& sim_config, const EvalConfig& eval,
+                                  int64_t rounds, uint64_t seed, ThreadPool& pool,
+                                  const RowCallback& on_row) {
+  const auto num_nodes = static_cast<int64_t>(setup.nodes.size());
+  const Simulator* sim_view = nullptr;
+  EvalCollector collector(
+      model, test, eval, rounds, SampleEvaluatedPeers(setup.model_holders, eval.peers, seed),
+      num_nodes, pool,
+      [&sim_view] {
+        return CollectorContext{.now = sim_view->now(),
+                                .bytes_sent = sim_view->stats().bytes_sent,
+                                .msgs_sent = sim_view->stats().msgs_sent};
+      },
+      on_row);
+  std::vector<MetricsSink*> sinks;
+  for (int64_t i = 0; i < num_nodes; ++i) {
+    sinks.push_back(collector.SinkFor(PeerId(static_cast<uint32_t>(i))));
+  }
+  Simulator sim(sim_config, seed, std::move(setup.nodes), std::move(sinks), pool);
+  sim_view = &sim;
+  sim.Run([&collector] { return collector.finished(); });
+  collector.Flush();
+  return SimulationResult{
+      .rows = collector.rows(), .stats = sim.stats(), .nodes = sim.ReleaseNodes()};
+}
+
 Result<RunSummary> RunExperiment(const RunConfig& config, const RowCallback& on_row) {
   const auto start = std::chrono::steady_clock::now();
   ConfigureTorchThreads(1);
@@ -59,30 +86,14 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RowCallback& on_
                          : std::max<int64_t>(1, std::thread::hardware_concurrency());
   ThreadPool pool(static_cast<int>(threads));
   const auto num_nodes = static_cast<int64_t>(setup.nodes.size());
-  const Simulator* sim_view = nullptr;
-  EvalCollector collector(
-      *model, data.test, config.eval, config.protocol.rounds,
-      SampleEvaluatedPeers(setup.model_holders, config.eval.peers, config.seed), num_nodes,
-      pool,
-      [&sim_view] {
-        return CollectorContext{.now = sim_view->now(),
-                                .bytes_sent = sim_view->stats().bytes_sent,
-                                .msgs_sent = sim_view->stats().msgs_sent};
-      },
-      on_row);
-  std::vector<MetricsSink*> sinks;
-  for (int64_t i = 0; i < num_nodes; ++i) {
-    sinks.push_back(collector.SinkFor(PeerId(static_cast<uint32_t>(i))));
-  }
-  Simulator sim(config.sim, config.seed, std::move(setup.nodes), std::move(sinks), pool);
-  sim_view = &sim;
   const auto setup_done = std::chrono::steady_clock::now();
-  sim.Run([&collector] { return collector.finished(); });
-  collector.Flush();
+  SimulationResult result =
+      SimulateProtocol(std::move(setup), *model, data.test, config.sim, config.eval,
+                       config.protocol.rounds, config.seed, pool, on_row);
 
   RunSummary summary;
-  summary.rows = collector.rows();
-  summary.stats = sim.stats();
+  summary.rows = std::move(result.rows);
+  summary.stats = result.stats;
   summary.num_params = model->num_params();
   summary.num_nodes = num_nodes;
   summary.threads = threads;

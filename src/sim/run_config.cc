@@ -25,6 +25,9 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                                                    : PartitionKind::kIid;
   MURMUR_ASSIGN_OR_RETURN(c.data.partition.alpha,
                           r.Double("data.alpha", c.data.partition.alpha, 1e-6, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(c.data.partition.min_samples_per_peer,
+                          r.Int("data.min_samples_per_peer",
+                                c.data.partition.min_samples_per_peer, 0, 1'000'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.data.partition.shards_per_peer,
                           r.Int("data.shards_per_peer", c.data.partition.shards_per_peer, 1, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.data.synthetic_train,

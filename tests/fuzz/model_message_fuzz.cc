@@ -9,8 +9,11 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const uint8_t> bytes(data, size);
+  const murmur::ModelMessageKind kind =
+      size > 0 ? static_cast<murmur::ModelMessageKind>(data[0])
+               : murmur::ModelMessageKind::kDpsgdParams;
   for (size_t expected : {size_t{0}, size_t{1}, size_t{3}, size_t{16}}) {
-    murmur::Result<murmur::ModelMessage> m = murmur::DecodeModelMessage(bytes, expected);
+    murmur::Result<murmur::ModelMessage> m = murmur::DecodeModelMessage(bytes, kind, expected);
     if (!m.ok()) continue;
     const std::vector<uint8_t> again =
         murmur::EncodeModelMessage(m->kind, m->round, m->weight, m->params);

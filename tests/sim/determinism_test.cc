@@ -38,7 +38,9 @@ every = 2
   EXPECT_TRUE(config.Set("protocol.kind=" + protocol).ok());
   EXPECT_TRUE(config.Set("seed=" + std::to_string(seed)).ok());
   EXPECT_TRUE(config.Set("threads=" + std::to_string(threads)).ok());
-  if (protocol == "gossip") EXPECT_TRUE(config.Set("protocol.gossip_period_s=0.05").ok());
+  if (protocol == "gossip") {
+    EXPECT_TRUE(config.Set("protocol.gossip_period_s=0.05").ok());
+  }
   RunConfig run = ReadRunConfig(config).value();
   std::string out;
   Result<RunSummary> summary = RunExperiment(run, [&out](const EvalRow& row) {

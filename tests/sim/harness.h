@@ -9,8 +9,7 @@
 #include "murmur/learn/learner.h"
 #include "murmur/learn/partition.h"
 #include "murmur/protocol/protocol.h"
-#include "murmur/sim/eval_collector.h"
-#include "murmur/sim/simulator.h"
+#include "murmur/sim/experiment.h"
 
 namespace murmur::testing {
 
@@ -51,37 +50,24 @@ class Harness {
   const TrainTestSplit& data() const { return data_; }
 
   // Runs the protocol to completion and returns the evaluation rows. When
-  // `nodes_out` is given, receives raw pointers to the nodes (owned by the
-  // simulator, valid until the next Run).
+  // `nodes_out` is given, receives raw pointers to the nodes (kept alive
+  // until the next Run).
   std::vector<EvalRow> Run(const ProtocolConfig& protocol, const SimConfig& sim_config = {},
                            int threads = 1, EvalConfig eval = {.every = 5},
                            SimStats* stats = nullptr,
                            std::vector<Node*>* nodes_out = nullptr) {
     ProtocolSetup setup = MakeProtocol(protocol, ptrs_, *model_, options_.seed).value();
-    pool_ = std::make_unique<ThreadPool>(threads);
-    const auto n = static_cast<int64_t>(setup.nodes.size());
     if (nodes_out) {
       nodes_out->clear();
       for (auto& node : setup.nodes) nodes_out->push_back(node.get());
     }
-    const Simulator* view = nullptr;
-    collector_ = std::make_unique<EvalCollector>(
-        *model_, data_.test, eval, protocol.rounds, setup.model_holders, n, *pool_,
-        [&view] {
-          return CollectorContext{.now = view->now(),
-                                  .bytes_sent = view->stats().bytes_sent,
-                                  .msgs_sent = view->stats().msgs_sent};
-        },
-        nullptr);
-    std::vector<MetricsSink*> sinks;
-    for (int64_t i = 0; i < n; ++i) sinks.push_back(collector_->SinkFor(PeerId(static_cast<uint32_t>(i))));
-    sim_ = std::make_unique<Simulator>(sim_config, options_.seed, std::move(setup.nodes),
-                                       std::move(sinks), *pool_);
-    view = sim_.get();
-    sim_->Run([this] { return collector_->finished(); });
-    collector_->Flush();
-    if (stats) *stats = sim_->stats();
-    return collector_->rows();
+    pool_ = std::make_unique<ThreadPool>(threads);
+    SimulationResult result = SimulateProtocol(std::move(setup), *model_, data_.test, sim_config,
+                                               eval, protocol.rounds, options_.seed, *pool_,
+                                               nullptr);
+    if (stats) *stats = result.stats;
+    nodes_ = std::move(result.nodes);
+    return result.rows;
   }
 
  private:
@@ -91,8 +77,7 @@ class Harness {
   std::vector<std::unique_ptr<Learner>> learners_;
   std::vector<Learner*> ptrs_;
   std::unique_ptr<ThreadPool> pool_;
-  std::unique_ptr<EvalCollector> collector_;
-  std::unique_ptr<Simulator> sim_;
+  std::vector<std::unique_ptr<Node>> nodes_;
 };
 
 }  // namespace murmur::testing

@@ -31,9 +31,11 @@ std::vector<uint8_t> EncodeModelMessage(ModelMessageKind kind, Round round,
                                         uint64_t weight,
                                         std::span<const float> params);
 
-// Returns kCorrupt for an unknown kind, a parameter count other than
-// `expected_params`, non-finite values, truncation or trailing bytes.
+// Returns kCorrupt for a kind other than `expected_kind`, a parameter count
+// other than `expected_params`, non-finite values, truncation or trailing
+// bytes.
 Result<ModelMessage> DecodeModelMessage(std::span<const uint8_t> bytes,
+                                        ModelMessageKind expected_kind,
                                         size_t expected_params);
 
 }  // namespace murmur

@@ -26,6 +26,21 @@ struct RunSummary {
 // Called for every evaluation row as soon as it is emitted.
 using RowCallback = std::function<void(const EvalRow&)>;
 
+struct SimulationResult {
+  std::vector<EvalRow> rows;
+  SimStats stats;
+  std::vector<std::unique_ptr<Node>> nodes;  // as they ended the run
+};
+
+// Drives already-built nodes in a Simulator until the row of the last round
+// is out (or nothing is left to happen), evaluating `setup.model_holders`
+// (a sample of eval.peers of them) on `test`. `pool` runs compute and
+// evaluation; the learners behind the nodes must outlive the call.
+SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const Dataset& test,
+                                  const SimConfig& sim_config, const EvalConfig& eval,
+                                  int64_t rounds, uint64_t seed, ThreadPool& pool,
+                                  const RowCallback& on_row);
+
 // Returns kNotFound when the dataset is missing and kInvalidArgument for a
 // configuration that cannot be built (e.g. a topology for too few peers).
 Result<RunSummary> RunExperiment(const RunConfig& config, const RowCallback& on_row);

@@ -83,6 +83,9 @@ class Simulator {
   bool online(PeerId peer) const;
   double device_speed(PeerId peer) const;
   Node& node(PeerId peer);
+  // Hands the nodes back, e.g. to inspect their state after Run(). The
+  // simulator must not run again afterwards.
+  std::vector<std::unique_ptr<Node>> ReleaseNodes() { return std::move(nodes_); }
 
  private:
   class PeerHost;

@@ -13,7 +13,7 @@ TEST(ModelMessage, RoundTrips) {
   std::vector<uint8_t> bytes =
       EncodeModelMessage(ModelMessageKind::kFedAvgUpdate, Round(7), 1234, params);
   EXPECT_EQ(bytes.size(), 1u + 4 + 8 + 4 + 3 * 4);
-  Result<ModelMessage> m = DecodeModelMessage(bytes, 3);
+  Result<ModelMessage> m = DecodeModelMessage(bytes, ModelMessageKind::kFedAvgUpdate, 3);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->kind, ModelMessageKind::kFedAvgUpdate);
   EXPECT_EQ(m->round, Round(7));
@@ -26,7 +26,8 @@ TEST(ModelMessage, RejectsEveryTruncation) {
       EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, std::vector<float>(4, 1.f));
   for (size_t len = 0; len < bytes.size(); ++len) {
     Result<ModelMessage> m =
-        DecodeModelMessage(std::span<const uint8_t>(bytes.data(), len), 4);
+        DecodeModelMessage(std::span<const uint8_t>(bytes.data(), len),
+                           ModelMessageKind::kDpsgdParams, 4);
     ASSERT_FALSE(m.ok()) << "length " << len;
     EXPECT_EQ(m.status().code(), StatusCode::kCorrupt);
   }
@@ -35,19 +36,25 @@ TEST(ModelMessage, RejectsEveryTruncation) {
 TEST(ModelMessage, RejectsWrongDimensionUnknownKindTrailingBytesAndNaN) {
   std::vector<uint8_t> ok =
       EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, std::vector<float>(4, 1.f));
-  EXPECT_EQ(DecodeModelMessage(ok, 5).status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(DecodeModelMessage(ok, ModelMessageKind::kDpsgdParams, 5).status().code(),
+            StatusCode::kCorrupt);
+  EXPECT_EQ(DecodeModelMessage(ok, ModelMessageKind::kGossipModel, 4).status().code(),
+            StatusCode::kCorrupt);
 
   std::vector<uint8_t> kind = ok;
   kind[0] = 99;
-  EXPECT_EQ(DecodeModelMessage(kind, 4).status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(DecodeModelMessage(kind, ModelMessageKind::kDpsgdParams, 4).status().code(),
+            StatusCode::kCorrupt);
 
   std::vector<uint8_t> trailing = ok;
   trailing.push_back(0);
-  EXPECT_EQ(DecodeModelMessage(trailing, 4).status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(DecodeModelMessage(trailing, ModelMessageKind::kDpsgdParams, 4).status().code(),
+            StatusCode::kCorrupt);
 
   std::vector<float> bad = {1.f, std::numeric_limits<float>::quiet_NaN(), 0.f, 0.f};
   std::vector<uint8_t> nan = EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, bad);
-  EXPECT_EQ(DecodeModelMessage(nan, 4).status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(DecodeModelMessage(nan, ModelMessageKind::kDpsgdParams, 4).status().code(),
+            StatusCode::kCorrupt);
 }
 
 TEST(ModelMessage, SurvivesRandomBytes) {
@@ -59,7 +66,7 @@ TEST(ModelMessage, SurvivesRandomBytes) {
       state = state * 1664525u + 1013904223u;
       b = static_cast<uint8_t>(state >> 24);
     }
-    (void)DecodeModelMessage(bytes, 3);
+    (void)DecodeModelMessage(bytes, ModelMessageKind::kDpsgdParams, 3);
   }
 }
 
