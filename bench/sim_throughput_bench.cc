@@ -40,7 +40,7 @@ void BM_DpsgdRounds(benchmark::State& state, const char* model) {
   for (const auto& s : sets) MURMUR_CHECK(config.Set(s).ok());
   RunConfig run = ReadRunConfig(config).value();
   for (auto _ : state) {
-    RunSummary summary = RunExperiment(run, nullptr).value();
+    RunSummary summary = RunExperiment(run, RunObserver{}).value();
     state.SetIterationTime(summary.wall_s - summary.setup_wall_s);
     state.counters["threads"] = static_cast<double>(summary.threads);
     state.counters["params"] = static_cast<double>(summary.num_params);

@@ -29,20 +29,26 @@ class Progress {
         quiet_(quiet),
         start_(std::chrono::steady_clock::now()) {}
 
-  void Update(const EvalRow& row) {
+  // On a terminal: redraws the bar at every round.
+  void Round(int64_t round) {
+    if (quiet_ || !tty_) return;
+    round_ = round;
+    Draw();
+  }
+
+  // At every evaluation row: the bar's accuracy, or a plain line when piped.
+  void Row(const EvalRow& row) {
     if (quiet_) return;
-    const double elapsed = Elapsed();
-    const double frac = std::min(1.0, static_cast<double>(row.round) / total_);
-    const double eta = frac > 0 ? elapsed / frac - elapsed : 0;
     if (tty_) {
-      constexpr int kWidth = 30;
-      const int filled = static_cast<int>(frac * kWidth);
-      std::fprintf(stderr, "\r[%s%s] round %lld/%lld  acc %.4f  loss %.4f  %5.1fs  ETA %5.1fs ",
-                   std::string(filled, '#').c_str(), std::string(kWidth - filled, ' ').c_str(),
-                   static_cast<long long>(row.round), static_cast<long long>(total_),
-                   row.acc_mean, row.loss_mean, elapsed, eta);
+      acc_ = row.acc_mean;
+      loss_ = row.loss_mean;
+      round_ = std::max(round_, row.round);
+      Draw();
       if (row.round >= total_) std::fprintf(stderr, "\n");
     } else {
+      const double elapsed = Elapsed();
+      const double frac = std::min(1.0, static_cast<double>(row.round) / total_);
+      const double eta = frac > 0 ? elapsed / frac - elapsed : 0;
       std::fprintf(stderr, "round %lld/%lld acc_mean=%.4f loss_mean=%.4f elapsed=%.1fs eta=%.1fs\n",
                    static_cast<long long>(row.round), static_cast<long long>(total_),
                    row.acc_mean, row.loss_mean, elapsed, eta);
@@ -51,6 +57,19 @@ class Progress {
   }
 
  private:
+  void Draw() {
+    constexpr int kWidth = 30;
+    const double elapsed = Elapsed();
+    const double frac = std::min(1.0, static_cast<double>(round_) / total_);
+    const double eta = frac > 0 ? elapsed / frac - elapsed : 0;
+    const int filled = static_cast<int>(frac * kWidth);
+    std::fprintf(stderr, "\r[%s%s] round %lld/%lld  acc %.4f  loss %.4f  %5.1fs  ETA %5.1fs ",
+                 std::string(filled, '#').c_str(), std::string(kWidth - filled, ' ').c_str(),
+                 static_cast<long long>(round_), static_cast<long long>(total_), acc_, loss_,
+                 elapsed, eta);
+    std::fflush(stderr);
+  }
+
   double Elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
@@ -58,6 +77,9 @@ class Progress {
   const bool tty_;
   const bool quiet_;
   const std::chrono::steady_clock::time_point start_;
+  int64_t round_ = 0;
+  double acc_ = 0;
+  double loss_ = 0;
 };
 
 void PrintSummary(const RunConfig& config, const RunSummary& summary) {
@@ -154,10 +176,13 @@ int RunCommand(const RunOptions& options) {
   }
   Progress progress(run_config->protocol.rounds, options.quiet);
   Status write_status;
-  Result<RunSummary> summary = RunExperiment(*run_config, [&](const EvalRow& row) {
-    progress.Update(row);
-    if (writer && write_status.ok()) write_status = writer->Append(row);
-  });
+  RunObserver observer{.on_row =
+                           [&](const EvalRow& row) {
+                             progress.Row(row);
+                             if (writer && write_status.ok()) write_status = writer->Append(row);
+                           },
+                       .on_round = [&](int64_t round) { progress.Round(round); }};
+  Result<RunSummary> summary = RunExperiment(*run_config, observer);
   if (!summary.ok()) return Fail(summary.status());
   if (!write_status.ok()) return Fail(write_status);
   if (!options.quiet) PrintSummary(*run_config, *summary);

@@ -28,7 +28,7 @@ EvalCollector::EvalCollector(const Model& model, const Dataset& test,
                              std::vector<PeerId> evaluated, int64_t num_peers,
                              ThreadPool& pool,
                              std::function<CollectorContext()> context,
-                             std::function<void(const EvalRow&)> on_row)
+                             RunObserver observer)
     : model_(model),
       test_(test),
       config_(config),
@@ -37,7 +37,7 @@ EvalCollector::EvalCollector(const Model& model, const Dataset& test,
       num_evaluated_(evaluated.size()),
       pool_(pool),
       context_(std::move(context)),
-      on_row_(std::move(on_row)),
+      observer_(std::move(observer)),
       train_loss_(static_cast<size_t>(num_peers)) {
   for (PeerId p : evaluated) is_evaluated_[p.value] = true;
   for (int64_t i = 0; i < num_peers; ++i) {
@@ -59,7 +59,12 @@ void EvalCollector::OnTrainLoss(PeerId peer, double loss) {
 
 void EvalCollector::OnModel(PeerId peer, Round round, std::span<const float> params) {
   const int64_t r = round.value;
-  if (!is_evaluated_[peer.value] || !IsEvalRound(r) || r > total_rounds_) return;
+  if (!is_evaluated_[peer.value]) return;
+  if (r > max_round_) {
+    max_round_ = r;
+    if (observer_.on_round) observer_.on_round(r);
+  }
+  if (!IsEvalRound(r) || r > total_rounds_) return;
   if (!rows_.empty() && r <= rows_.back().round) return;  // already emitted
   Pending& pending = pending_[r];
   pending.models[peer.value].assign(params.begin(), params.end());
@@ -136,7 +141,7 @@ void EvalCollector::Emit(int64_t round, Pending& pending) {
   row.msgs_sent = ctx.msgs_sent;
   rows_.push_back(row);
   if (round >= total_rounds_) finished_ = true;
-  if (on_row_) on_row_(row);
+  if (observer_.on_row) observer_.on_row(row);
 }
 
 std::vector<PeerId> SampleEvaluatedPeers(const std::vector<PeerId>& candidates,

@@ -24,7 +24,7 @@ Result<TrainTestSplit> LoadData(const RunConfig& config) {
 SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const Dataset& test,
                                   const SimConfig& sim_config, const EvalConfig& eval,
                                   int64_t rounds, uint64_t seed, ThreadPool& pool,
-                                  const RowCallback& on_row) {
+                                  const RunObserver& observer) {
   const auto num_nodes = static_cast<int64_t>(setup.nodes.size());
   const Simulator* sim_view = nullptr;
   EvalCollector collector(
@@ -35,7 +35,7 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
                                 .bytes_sent = sim_view->stats().bytes_sent,
                                 .msgs_sent = sim_view->stats().msgs_sent};
       },
-      on_row);
+      observer);
   std::vector<MetricsSink*> sinks;
   for (int64_t i = 0; i < num_nodes; ++i) {
     sinks.push_back(collector.SinkFor(PeerId(static_cast<uint32_t>(i))));
@@ -48,7 +48,7 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
       .rows = collector.rows(), .stats = sim.stats(), .nodes = sim.ReleaseNodes()};
 }
 
-Result<RunSummary> RunExperiment(const RunConfig& config, const RowCallback& on_row) {
+Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& observer) {
   const auto start = std::chrono::steady_clock::now();
   ConfigureTorchThreads(1);
   MURMUR_ASSIGN_OR_RETURN(TrainTestSplit data, LoadData(config));
@@ -89,7 +89,7 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RowCallback& on_
   const auto setup_done = std::chrono::steady_clock::now();
   SimulationResult result =
       SimulateProtocol(std::move(setup), *model, data.test, config.sim, config.eval,
-                       config.protocol.rounds, config.seed, pool, on_row);
+                       config.protocol.rounds, config.seed, pool, observer);
 
   RunSummary summary;
   summary.rows = std::move(result.rows);

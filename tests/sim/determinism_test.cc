@@ -43,9 +43,10 @@ every = 2
   }
   RunConfig run = ReadRunConfig(config).value();
   std::string out;
-  Result<RunSummary> summary = RunExperiment(run, [&out](const EvalRow& row) {
-    out += MetricsWriter::ToJson(row) + "\n";
-  });
+  Result<RunSummary> summary = RunExperiment(
+      run, RunObserver{.on_row = [&out](const EvalRow& row) {
+        out += MetricsWriter::ToJson(row) + "\n";
+      }});
   EXPECT_TRUE(summary.ok()) << summary.status().ToString();
   return out;
 }

@@ -64,7 +64,7 @@ class Harness {
     pool_ = std::make_unique<ThreadPool>(threads);
     SimulationResult result = SimulateProtocol(std::move(setup), *model_, data_.test, sim_config,
                                                eval, protocol.rounds, options_.seed, *pool_,
-                                               nullptr);
+                                               RunObserver{});
     if (stats) *stats = result.stats;
     nodes_ = std::move(result.nodes);
     return result.rows;

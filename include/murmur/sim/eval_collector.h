@@ -40,6 +40,14 @@ struct EvalRow {
   int64_t peers_evaluated = 0;
 };
 
+// Who hears about a run's progress. Either callback may be empty.
+struct RunObserver {
+  // Every evaluation row, as soon as it is emitted.
+  std::function<void(const EvalRow&)> on_row;
+  // The highest round any evaluated peer has finished, when it grows.
+  std::function<void(int64_t round)> on_round;
+};
+
 // What the collector asks of whoever runs the nodes, at a report.
 struct CollectorContext {
   SimTime now;
@@ -55,7 +63,7 @@ class EvalCollector {
                 const EvalConfig& config, int64_t total_rounds,
                 std::vector<PeerId> evaluated, int64_t num_peers,
                 ThreadPool& pool, std::function<CollectorContext()> context,
-                std::function<void(const EvalRow&)> on_row);
+                RunObserver observer);
   ~EvalCollector();
 
   // The sink to hand peer `peer`'s host.
@@ -86,7 +94,8 @@ class EvalCollector {
   size_t num_evaluated_;
   ThreadPool& pool_;
   std::function<CollectorContext()> context_;
-  std::function<void(const EvalRow&)> on_row_;
+  RunObserver observer_;
+  int64_t max_round_ = -1;
   std::vector<std::unique_ptr<PeerSink>> sinks_;
   std::vector<std::optional<double>> train_loss_;
   std::map<int64_t, Pending> pending_;

@@ -23,8 +23,6 @@ struct RunSummary {
   double setup_wall_s = 0; // of which: loading data and building peers
 };
 
-// Called for every evaluation row as soon as it is emitted.
-using RowCallback = std::function<void(const EvalRow&)>;
 
 struct SimulationResult {
   std::vector<EvalRow> rows;
@@ -39,10 +37,10 @@ struct SimulationResult {
 SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const Dataset& test,
                                   const SimConfig& sim_config, const EvalConfig& eval,
                                   int64_t rounds, uint64_t seed, ThreadPool& pool,
-                                  const RowCallback& on_row);
+                                  const RunObserver& observer);
 
 // Returns kNotFound when the dataset is missing and kInvalidArgument for a
 // configuration that cannot be built (e.g. a topology for too few peers).
-Result<RunSummary> RunExperiment(const RunConfig& config, const RowCallback& on_row);
+Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& observer);
 
 }  // namespace murmur
