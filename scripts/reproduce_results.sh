@@ -4,7 +4,7 @@
 # and peak memory. Needs a build (scripts/build.sh). Results go to runs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MURMUR=./build/murmur
+MURMUR=${MURMUR:-./build/murmur}
 
 run() {  # name, args...
   local name=$1
