@@ -2,16 +2,20 @@
 // real. Each subcommand lives in its own file.
 #include <CLI/CLI.hpp>
 
+#include "report_command.h"
 #include "run_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app(
       "murmur: train models across many peers without a trusted center.\n"
       "Start with:  murmur run            (built-in quickstart)\n"
-      "             murmur run examples/fedavg.toml --out runs/fedavg");
+      "             murmur run examples/fedavg.toml --out runs/fedavg\n"
+      "             murmur report runs/quickstart runs/fedavg --svg acc.svg");
   app.require_subcommand(1);
   murmur::cli::RunOptions run_options;
   CLI::App* run = murmur::cli::AddRunCommand(app, run_options);
+  murmur::cli::ReportOptions report_options;
+  CLI::App* report = murmur::cli::AddReportCommand(app, report_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -19,5 +23,6 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   if (run->parsed()) return murmur::cli::RunCommand(run_options);
+  if (report->parsed()) return murmur::cli::ReportCommand(report_options);
   return 2;
 }

@@ -11,7 +11,7 @@
 
 #include "murmur/core/config.h"
 #include "murmur/sim/experiment.h"
-#include "murmur/sim/metrics_writer.h"
+#include "murmur/sim/metrics_files.h"
 #include "murmur/sim/run_config.h"
 
 namespace murmur::cli {

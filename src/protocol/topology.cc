@@ -440,7 +440,7 @@ Result<Graph> MakeTopology(const TopologyConfig& config, int64_t n,
       if (!in) {
         return Status::NotFound("edge-list: cannot open \"",
                                 config.edge_list_path,
-                                "\"; check edge_list_path");
+                                "\"; check protocol.edge_list");
       }
       std::ostringstream text;
       text << in.rdbuf();

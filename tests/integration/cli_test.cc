@@ -77,6 +77,20 @@ TEST(MurmurRun, WritesConfigAndMetricsFiles) {
   std::filesystem::remove_all(again);
 }
 
+TEST(MurmurReport, TabulatesRunsAndWritesAnSvgPlot) {
+  const std::string out = TempDir("report_run");
+  ASSERT_EQ(Murmur(std::string("run ") + kTiny + " --quiet --out " + out).exit_code, 0);
+  const std::string svg = out + "/acc.svg";
+  Outcome o = Murmur("report " + out + " --svg " + svg + " --x mb");
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  EXPECT_NE(o.output.find("acc_mean"), std::string::npos) << o.output;
+  const std::string plot = ReadFile(svg);
+  EXPECT_EQ(plot.rfind("<svg", 0), 0u);
+  EXPECT_NE(plot.find("<polyline"), std::string::npos);
+  EXPECT_EQ(Murmur("report /nonexistent/run").exit_code, 2);
+  std::filesystem::remove_all(out);
+}
+
 TEST(MurmurRun, UnknownKeyExitsWithCodeTwoAndNamesIt) {
   Outcome o = Murmur(std::string("run ") + kTiny + " --set train.learning_rate=0.1");
   EXPECT_EQ(o.exit_code, 2);

@@ -6,7 +6,7 @@
 
 #include "murmur/core/config.h"
 #include "murmur/sim/experiment.h"
-#include "murmur/sim/metrics_writer.h"
+#include "murmur/sim/metrics_files.h"
 
 namespace murmur {
 namespace {

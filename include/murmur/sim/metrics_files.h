@@ -1,4 +1,5 @@
-// Writes a run's results into an output directory:
+// A run's result files, written by MetricsWriter and read back by
+// ReadMetricsCsv (for `murmur report`). An output directory holds:
 //   config.toml    the fully resolved configuration
 //   metrics.jsonl  one JSON object per evaluation row
 //   metrics.csv    the same rows as CSV
@@ -9,6 +10,7 @@
 
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "murmur/core/status.h"
 #include "murmur/sim/eval_collector.h"
@@ -31,5 +33,10 @@ class MetricsWriter {
   std::ofstream csv_;
   std::string dir_;
 };
+
+// Reads the rows of a metrics.csv written by MetricsWriter. kNotFound if the
+// file is missing; kCorrupt naming the line for a wrong header, a wrong
+// number of fields or a field that is not a number.
+Result<std::vector<EvalRow>> ReadMetricsCsv(const std::string& path);
 
 }  // namespace murmur

@@ -1,7 +1,10 @@
-#include "murmur/sim/metrics_writer.h"
+#include "murmur/sim/metrics_files.h"
 
+#include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <limits>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 namespace murmur {
@@ -56,6 +59,61 @@ std::string MetricsWriter::ToJson(const EvalRow& row) {
   j["msgs_sent"] = row.msgs_sent;
   j["peers_evaluated"] = row.peers_evaluated;
   return j.dump();
+}
+
+namespace {
+
+// Parses one CSV field; an empty field is NaN (how non-finite values are
+// written).
+bool ParseField(const std::string& field, double* out) {
+  if (field.empty()) {
+    *out = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  const char* end = field.data() + field.size();
+  auto [ptr, ec] = std::from_chars(field.data(), end, *out);
+  return ec == std::errc() && ptr == end;
+}
+
+}  // namespace
+
+Result<std::vector<EvalRow>> ReadMetricsCsv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("metrics file '", path, "' not found");
+  std::string line;
+  if (!std::getline(in, line) || line != kCsvHeader) {
+    return Status::Corrupt(path, ":1: not a murmur metrics.csv header");
+  }
+  std::vector<EvalRow> rows;
+  for (int line_no = 2; std::getline(in, line); ++line_no) {
+    if (line.empty()) continue;
+    std::vector<double> v;
+    std::stringstream fields(line);
+    std::string field;
+    while (std::getline(fields, field, ',')) {
+      double x;
+      if (!ParseField(field, &x)) {
+        return Status::Corrupt(path, ":", line_no, ": field '", field, "' is not a number");
+      }
+      v.push_back(x);
+    }
+    if (!line.empty() && line.back() == ',') v.push_back(std::nan(""));
+    if (v.size() != 11) {
+      return Status::Corrupt(path, ":", line_no, ": ", v.size(), " fields where 11 were expected");
+    }
+    rows.push_back(EvalRow{.round = static_cast<int64_t>(v[0]),
+                           .time_s = v[1],
+                           .acc_mean = v[2],
+                           .acc_min = v[3],
+                           .acc_max = v[4],
+                           .loss_mean = v[5],
+                           .train_loss = v[6],
+                           .consensus_dist = v[7],
+                           .bytes_sent = static_cast<uint64_t>(v[8]),
+                           .msgs_sent = static_cast<uint64_t>(v[9]),
+                           .peers_evaluated = static_cast<int64_t>(v[10])});
+  }
+  return rows;
 }
 
 Status MetricsWriter::Append(const EvalRow& row) {

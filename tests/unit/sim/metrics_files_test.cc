@@ -1,0 +1,70 @@
+#include "murmur/sim/metrics_files.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+namespace murmur {
+namespace {
+
+std::string TempDir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("murmur_metrics_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+TEST(MetricsWriter, CsvReadsBackWhatWasWritten) {
+  const std::string dir = TempDir("roundtrip");
+  EvalRow a{.round = 0, .time_s = 0, .acc_mean = 0.1, .acc_min = 0.05, .acc_max = 0.2,
+            .loss_mean = 2.3, .train_loss = std::nan(""), .consensus_dist = 0,
+            .bytes_sent = 0, .msgs_sent = 0, .peers_evaluated = 4};
+  EvalRow b{.round = 10, .time_s = 1.25, .acc_mean = 0.8125, .acc_min = 0.75, .acc_max = 0.875,
+            .loss_mean = 0.5, .train_loss = 0.4, .consensus_dist = 0.3,
+            .bytes_sent = 123456789, .msgs_sent = 640, .peers_evaluated = 4};
+  {
+    Result<MetricsWriter> w = MetricsWriter::Open(dir, "seed = 1\n");
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_TRUE(w->Append(a).ok());
+    ASSERT_TRUE(w->Append(b).ok());
+  }
+  Result<std::vector<EvalRow>> rows = ReadMetricsCsv(dir + "/metrics.csv");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_TRUE(std::isnan((*rows)[0].train_loss));
+  const EvalRow& r = (*rows)[1];
+  EXPECT_EQ(r.round, 10);
+  EXPECT_EQ(r.time_s, 1.25);
+  EXPECT_EQ(r.acc_mean, 0.8125);
+  EXPECT_EQ(r.bytes_sent, 123456789u);
+  EXPECT_EQ(r.msgs_sent, 640u);
+  EXPECT_EQ(r.peers_evaluated, 4);
+  // JSON lines carry the same row.
+  EXPECT_EQ(MetricsWriter::ToJson(b).rfind("{\"round\":10,\"time_s\":1.25,", 0), 0u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ReadMetricsCsv, RejectsMalformedFilesNamingTheLine) {
+  const std::string dir = TempDir("bad");
+  std::filesystem::create_directories(dir);
+  const std::string header =
+      "round,time_s,acc_mean,acc_min,acc_max,loss_mean,train_loss,consensus_dist,"
+      "bytes_sent,msgs_sent,peers_evaluated\n";
+  auto write = [&](const std::string& text) {
+    std::ofstream(dir + "/metrics.csv", std::ios::trunc) << text;
+    return ReadMetricsCsv(dir + "/metrics.csv").status();
+  };
+  EXPECT_EQ(write("a,b\n").code(), StatusCode::kCorrupt);
+  Status s = write(header + "0,0,0.1,0.1,0.1,2,,0,0,0,1\n1,0.5,zero,0,0,0,0,0,0,0,1\n");
+  EXPECT_EQ(s.code(), StatusCode::kCorrupt);
+  EXPECT_NE(s.message().find(":3:"), std::string::npos) << s.message();
+  EXPECT_EQ(write(header + "1,2,3\n").code(), StatusCode::kCorrupt);
+  EXPECT_EQ(ReadMetricsCsv(dir + "/none.csv").status().code(), StatusCode::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace murmur
