@@ -107,6 +107,9 @@ void PrintSummary(const RunConfig& config, const RunSummary& summary) {
               summary.wall_s, summary.setup_wall_s, static_cast<unsigned long long>(s.events),
               static_cast<unsigned long long>(s.compute_tasks),
               static_cast<unsigned long long>(s.compute_batches));
+  for (const auto& [name, count] : summary.counters) {
+    std::printf("%s: %lld\n", name.c_str(), static_cast<long long>(count));
+  }
   if (!summary.rows.empty()) {
     const EvalRow& last = summary.rows.back();
     std::printf("final: round %lld, mean test accuracy %.4f (min %.4f, max %.4f)\n",
@@ -115,6 +118,14 @@ void PrintSummary(const RunConfig& config, const RunSummary& summary) {
   }
   (void)config;
 }
+
+const CLI::Validator kNonNegative(
+    [](std::string& value) -> std::string {
+      return !value.empty() && value.find_first_not_of("0123456789") == std::string::npos
+                 ? std::string()
+                 : "must be a non-negative integer, got '" + value + "'";
+    },
+    "N>=0");
 
 int Fail(const Status& status) {
   std::fprintf(stderr, "murmur run: %s\n", status.message().c_str());
@@ -137,9 +148,11 @@ CLI::App* AddRunCommand(CLI::App& app, RunOptions& options) {
                   "Override a config key, e.g. --set protocol.rounds=10 "
                   "--set protocol.topology=torus (repeatable)")
       ->type_name("KEY=VALUE");
-  run->add_option("--seed", options.seed, "Run seed (overrides the config's 'seed')");
+  run->add_option("--seed", options.seed, "Run seed (overrides the config's 'seed')")
+      ->check(kNonNegative);
   run->add_option("--threads", options.threads,
-                  "Compute threads (0: one per core); results do not depend on it");
+                  "Compute threads (0: one per core); results do not depend on it")
+      ->check(kNonNegative);
   run->add_option("--out", options.out_dir,
                   "Write config.toml, metrics.jsonl and metrics.csv into DIR")
       ->type_name("DIR");
@@ -187,6 +200,30 @@ int RunCommand(const RunOptions& options) {
   if (!write_status.ok()) return Fail(write_status);
   if (!options.quiet) PrintSummary(*run_config, *summary);
   if (writer) std::printf("results in %s/\n", options.out_dir.c_str());
+  if (auto it = summary->counters.find("fedavg.empty_rounds");
+      it != summary->counters.end() && it->second > 0) {
+    std::fprintf(stderr,
+                 "murmur run: warning: %lld FedAvg rounds closed before any client replied; "
+                 "raise protocol.round_timeout_s above the clients' training time\n",
+                 static_cast<long long>(it->second));
+  }
+  const int64_t reached = summary->rows.empty() ? -1 : summary->rows.back().round;
+  if (reached < run_config->protocol.rounds) {
+    std::fprintf(stderr, "murmur run: stopped at round %lld of %lld: %s\n",
+                 static_cast<long long>(std::max<int64_t>(reached, 0)),
+                 static_cast<long long>(run_config->protocol.rounds),
+                 summary->stats.hit_time_limit
+                     ? "virtual time reached sim.max_time_s; raise it"
+                     : "no events were left, so some peer waited forever; check "
+                       "protocol.round_timeout_s");
+    return kExitFailure;
+  }
+  if (summary->rows.back().peers_evaluated < summary->evaluated_peers) {
+    std::fprintf(stderr, "murmur run: only %lld of %lld evaluated peers reached the last round\n",
+                 static_cast<long long>(summary->rows.back().peers_evaluated),
+                 static_cast<long long>(summary->evaluated_peers));
+    return kExitFailure;
+  }
   return 0;
 }
 

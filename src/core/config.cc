@@ -1,5 +1,6 @@
 #include "murmur/core/config.h"
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -35,6 +36,11 @@ Result<Config> Config::FromString(std::string_view text,
 }
 
 Result<Config> Config::FromFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return Status::InvalidArgument("'", path, "' is a directory; pass a TOML file such as ",
+                                   path, "/config.toml");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return Status::NotFound("config file '", path,

@@ -42,6 +42,8 @@ Rng::Rng(uint64_t seed, PeerId peer, RngPurpose purpose, uint64_t start)
 Rng Rng::ForStep(uint64_t seed, PeerId peer, RngPurpose purpose,
                  uint64_t step) {
   // Each step gets 2^40 blocks of its own: far more than any consumer draws.
+  // Steps from 2^24 on would wrap onto earlier steps' blocks.
+  MURMUR_CHECK(step < (uint64_t{1} << 24));
   return Rng(seed, peer, purpose, step << 40);
 }
 

@@ -1,5 +1,8 @@
 #include "murmur/core/thread_pool.h"
 
+#include <cstdio>
+#include <exception>
+
 #include "murmur/core/check.h"
 
 namespace murmur {
@@ -31,7 +34,14 @@ void ThreadPool::RunChunk() {
       i = next_++;
       fn = fn_;
     }
-    (*fn)(i);
+    try {
+      (*fn)(i);
+    } catch (const std::exception& e) {
+      // Tasks must not throw (e.g. a LibTorch error); say what happened
+      // instead of a bare std::terminate.
+      std::fprintf(stderr, "murmur: task %zu of a parallel loop threw: %s\n", i, e.what());
+      std::abort();
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (++finished_ == n_) done_cv_.notify_all();

@@ -70,14 +70,20 @@ void DpsgdNode::OnMessage(Host& host, PeerId from,
     return;
   }
   // The round this peer mixes next is round_ + 1; earlier ones are over.
-  if (round <= round_) return;
+  if (round <= round_) {
+    host.metrics().Count("dpsgd.late_models", 1);
+    return;
+  }
   inbox_[round][static_cast<size_t>(it - neighbours_.begin())] =
       std::move(message->params);
   if (phase_ == Phase::kWaiting) MixIfComplete(host);
 }
 
 void DpsgdNode::OnTimer(Host& host, TimerId timer) {
-  if (phase_ == Phase::kWaiting && timer == timeout_timer_) Mix(host);
+  if (phase_ == Phase::kWaiting && timer == timeout_timer_) {
+    host.metrics().Count("dpsgd.round_timeouts", 1);
+    Mix(host);
+  }
 }
 
 void DpsgdNode::MixIfComplete(Host& host) {

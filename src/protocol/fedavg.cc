@@ -28,8 +28,9 @@ void FedAvgServer::StartRound(Host& host) {
     return;
   }
   const auto k = static_cast<int64_t>(clients_.size());
+  // m = max(C * K, 1) clients, as in the paper's Algorithm 1.
   const int64_t m = std::clamp<int64_t>(
-      std::llround(options_.client_fraction * static_cast<double>(k)), 1, k);
+      static_cast<int64_t>(std::floor(options_.client_fraction * static_cast<double>(k))), 1, k);
   // Partial Fisher-Yates: the first m entries are a uniform m-subset.
   std::vector<PeerId> order = clients_;
   for (int64_t i = 0; i < m; ++i) {
@@ -58,7 +59,10 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
     host.ReportBadPeer(from, message.status());
     return;
   }
-  if (done_ || message->round.value != round_ + 1) return;  // late reply
+  if (done_ || message->round.value != round_ + 1) {
+    host.metrics().Count("fedavg.late_replies", 1);
+    return;
+  }
   if (!selected_.count(from) || replied_.count(from)) {
     host.ReportBadPeer(from, Status::InvalidArgument(
                                  "FedAvg: unsolicited or duplicate update from peer ",
@@ -77,7 +81,10 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
 }
 
 void FedAvgServer::OnTimer(Host& host, TimerId timer) {
-  if (!done_ && timer == timeout_timer_) FinishRound(host);
+  if (!done_ && timer == timeout_timer_) {
+    host.metrics().Count("fedavg.round_timeouts", 1);
+    FinishRound(host);
+  }
 }
 
 void FedAvgServer::FinishRound(Host& host) {
@@ -85,6 +92,9 @@ void FedAvgServer::FinishRound(Host& host) {
     for (size_t i = 0; i < global_.size(); ++i) {
       global_[i] = static_cast<float>(sum_[i] / total_weight_);
     }
+  } else {
+    // Nothing arrived in time: the global model stays as it was.
+    host.metrics().Count("fedavg.empty_rounds", 1);
   }
   ++round_;
   host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), global_);
@@ -121,8 +131,9 @@ void FedAvgClient::Train(Host& host, Round round,
   std::span<float> x = learner_.params();
   std::copy(global.begin(), global.end(), x.begin());
   learner_.ResetOptimizer();
+  // u = n_k / B steps per epoch (the Learner draws whole batches only).
   const int64_t steps_per_epoch =
-      (learner_.shard_size() + learner_.batch_size() - 1) / learner_.batch_size();
+      std::max<int64_t>(1, learner_.shard_size() / learner_.batch_size());
   const int64_t steps = options_.local_epochs * steps_per_epoch;
   training_ = true;
   host.RunCompute(TrainTask(learner_, steps, &last_loss_, round.value));

@@ -26,24 +26,27 @@ void GossipNode::OnStart(Host& host) {
 void GossipNode::OnTimer(Host& host, TimerId /*timer*/) {
   ++cycle_;
   if (cycle_ < options_.rounds) host.StartTimer(options_.period);
-  if (training_) {
-    wake_pending_ = true;
-  } else {
-    Wake(host);
-  }
+  if (!training_) ServeWakeUps(host);
 }
 
-void GossipNode::Wake(Host& host) {
-  const PeerId to = neighbours_[host.rng().UniformInt(neighbours_.size())];
-  host.Send(to, EncodeModelMessage(ModelMessageKind::kGossipModel,
-                                   Round(static_cast<uint32_t>(cycle_)), 0,
-                                   learner_.params()));
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(cycle_)),
-                             learner_.params());
+void GossipNode::ServeWakeUps(Host& host) {
+  while (served_cycles_ < cycle_) {
+    ++served_cycles_;
+    const Round cycle(static_cast<uint32_t>(served_cycles_));
+    const PeerId to = neighbours_[host.rng().UniformInt(neighbours_.size())];
+    host.Send(to, EncodeModelMessage(ModelMessageKind::kGossipModel, cycle, 0,
+                                     learner_.params()));
+    host.metrics().ReportModel(cycle, learner_.params());
+  }
 }
 
 void GossipNode::OnMessage(Host& host, PeerId from,
                            std::span<const uint8_t> bytes) {
+  if (!std::binary_search(neighbours_.begin(), neighbours_.end(), from)) {
+    host.ReportBadPeer(from, Status::InvalidArgument("gossip model from peer ", from,
+                                                     ", which is not a neighbour"));
+    return;
+  }
   Result<ModelMessage> message = DecodeModelMessage(
       bytes, ModelMessageKind::kGossipModel, learner_.params().size());
   if (!message.ok()) {
@@ -54,6 +57,7 @@ void GossipNode::OnMessage(Host& host, PeerId from,
     if (queue_.size() >= options_.max_queued) {
       queue_.pop_front();
       ++dropped_;
+      host.metrics().Count("gossip.dropped_models", 1);
     }
     queue_.push_back(std::move(message->params));
     return;
@@ -71,10 +75,7 @@ void GossipNode::MergeAndTrain(Host& host, const std::vector<float>& model) {
 void GossipNode::OnComputeDone(Host& host, uint64_t /*tag*/) {
   training_ = false;
   host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(cycle_)), last_loss_);
-  if (wake_pending_) {
-    wake_pending_ = false;
-    Wake(host);
-  }
+  ServeWakeUps(host);
   if (!queue_.empty()) {
     std::vector<float> next = std::move(queue_.front());
     queue_.pop_front();

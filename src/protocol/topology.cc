@@ -324,6 +324,12 @@ Result<Graph> ErdosRenyi(int64_t n, double p, Rng& rng) {
     return Status::InvalidArgument("erdos-renyi: edge_prob=", p,
                                    " must be in (0, 1]");
   }
+  // Expected adjacency entries p*n*(n-1): the same bound as "full".
+  if (p * static_cast<double>(n) * static_cast<double>(n - 1) >
+      static_cast<double>(kMaxAdjacencyEntries)) {
+    return Status::InvalidArgument("erdos-renyi: n=", n, " with edge_prob=", p,
+                                   " needs more than 2^31 adjacency entries; lower edge_prob");
+  }
   if (p == 1.0) return Complete(n);
   for (int attempt = 0; attempt < kMaxConnectTries; ++attempt) {
     Graph g = SampleErdosRenyi(n, p, rng);

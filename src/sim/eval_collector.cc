@@ -14,8 +14,9 @@ class EvalCollector::PeerSink final : public MetricsSink {
   void ReportModel(Round round, std::span<const float> params) override {
     owner_.OnModel(peer_, round, params);
   }
-  void ReportTrainLoss(Round /*round*/, double loss) override {
-    owner_.OnTrainLoss(peer_, loss);
+  void ReportTrainLoss(Round round, double loss) override { owner_.OnTrainLoss(round, loss); }
+  void Count(std::string_view name, int64_t delta) override {
+    owner_.counters_[std::string(name)] += delta;
   }
 
  private:
@@ -37,8 +38,7 @@ EvalCollector::EvalCollector(const Model& model, const Dataset& test,
       num_evaluated_(evaluated.size()),
       pool_(pool),
       context_(std::move(context)),
-      observer_(std::move(observer)),
-      train_loss_(static_cast<size_t>(num_peers)) {
+      observer_(std::move(observer)) {
   for (PeerId p : evaluated) is_evaluated_[p.value] = true;
   for (int64_t i = 0; i < num_peers; ++i) {
     sinks_.push_back(std::make_unique<PeerSink>(*this, PeerId(static_cast<uint32_t>(i))));
@@ -53,8 +53,13 @@ bool EvalCollector::IsEvalRound(int64_t round) const {
   return round == total_rounds_ || round % std::max<int64_t>(config_.every, 1) == 0;
 }
 
-void EvalCollector::OnTrainLoss(PeerId peer, double loss) {
-  train_loss_[peer.value] = loss;
+void EvalCollector::OnTrainLoss(Round round, double loss) {
+  const int64_t r = round.value;
+  if (!IsEvalRound(r) || r > total_rounds_) return;
+  if (!rows_.empty() && r <= rows_.back().round) return;  // row already out
+  Pending& pending = pending_[r];
+  pending.loss_sum += loss;
+  ++pending.loss_count;
 }
 
 void EvalCollector::OnModel(PeerId peer, Round round, std::span<const float> params) {
@@ -86,6 +91,7 @@ void EvalCollector::Flush() {
 }
 
 void EvalCollector::Emit(int64_t round, Pending& pending) {
+  if (pending.models.empty()) return;  // only losses were reported
   std::vector<const std::vector<float>*> models;
   for (const auto& [peer, params] : pending.models) models.push_back(&params);
   std::vector<EvalStats> stats(models.size());
@@ -126,16 +132,9 @@ void EvalCollector::Emit(int64_t round, Pending& pending) {
   }
   row.consensus_dist /= count;
 
-  double loss_sum = 0;
-  int64_t loss_count = 0;
-  for (const auto& loss : train_loss_) {
-    if (loss) {
-      loss_sum += *loss;
-      ++loss_count;
-    }
-  }
-  row.train_loss = loss_count > 0 ? loss_sum / static_cast<double>(loss_count)
-                                  : std::nan("");
+  row.train_loss = pending.loss_count > 0
+                       ? pending.loss_sum / static_cast<double>(pending.loss_count)
+                       : std::nan("");
   const CollectorContext ctx = context_();
   row.bytes_sent = ctx.bytes_sent;
   row.msgs_sent = ctx.msgs_sent;

@@ -45,7 +45,10 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
   sim.Run([&collector] { return collector.finished(); });
   collector.Flush();
   return SimulationResult{
-      .rows = collector.rows(), .stats = sim.stats(), .nodes = sim.ReleaseNodes()};
+      .rows = collector.rows(),
+      .stats = sim.stats(),
+      .counters = collector.counters(),
+      .nodes = sim.ReleaseNodes()};
 }
 
 Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& observer) {
@@ -86,6 +89,8 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
                          : std::max<int64_t>(1, std::thread::hardware_concurrency());
   ThreadPool pool(static_cast<int>(threads));
   const auto num_nodes = static_cast<int64_t>(setup.nodes.size());
+  const auto evaluated_peers = static_cast<int64_t>(
+      SampleEvaluatedPeers(setup.model_holders, config.eval.peers, config.seed).size());
   const auto setup_done = std::chrono::steady_clock::now();
   SimulationResult result =
       SimulateProtocol(std::move(setup), *model, data.test, config.sim, config.eval,
@@ -94,8 +99,10 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
   RunSummary summary;
   summary.rows = std::move(result.rows);
   summary.stats = result.stats;
+  summary.counters = std::move(result.counters);
   summary.num_params = model->num_params();
   summary.num_nodes = num_nodes;
+  summary.evaluated_peers = evaluated_peers;
   summary.threads = threads;
   const auto end = std::chrono::steady_clock::now();
   summary.wall_s = std::chrono::duration<double>(end - start).count();

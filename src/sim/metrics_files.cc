@@ -75,6 +75,13 @@ bool ParseField(const std::string& field, double* out) {
   return ec == std::errc() && ptr == end;
 }
 
+template <typename T>
+bool ParseInteger(const std::string& field, T* out) {
+  const char* end = field.data() + field.size();
+  auto [ptr, ec] = std::from_chars(field.data(), end, *out);
+  return !field.empty() && ec == std::errc() && ptr == end && *out >= 0;
+}
+
 }  // namespace
 
 Result<std::vector<EvalRow>> ReadMetricsCsv(const std::string& path) {
@@ -87,31 +94,31 @@ Result<std::vector<EvalRow>> ReadMetricsCsv(const std::string& path) {
   std::vector<EvalRow> rows;
   for (int line_no = 2; std::getline(in, line); ++line_no) {
     if (line.empty()) continue;
-    std::vector<double> v;
+    std::vector<std::string> f;
     std::stringstream fields(line);
     std::string field;
-    while (std::getline(fields, field, ',')) {
-      double x;
-      if (!ParseField(field, &x)) {
-        return Status::Corrupt(path, ":", line_no, ": field '", field, "' is not a number");
+    while (std::getline(fields, field, ',')) f.push_back(field);
+    if (line.back() == ',') f.emplace_back();
+    if (f.size() != 11) {
+      return Status::Corrupt(path, ":", line_no, ": ", f.size(), " fields where 11 were expected");
+    }
+    EvalRow row;
+    double* reals[] = {&row.time_s,    &row.acc_mean,   &row.acc_min,       &row.acc_max,
+                       &row.loss_mean, &row.train_loss, &row.consensus_dist};
+    for (size_t k = 0; k < 7; ++k) {
+      if (!ParseField(f[k + 1], reals[k])) {
+        return Status::Corrupt(path, ":", line_no, ": field '", f[k + 1], "' is not a number");
       }
-      v.push_back(x);
     }
-    if (!line.empty() && line.back() == ',') v.push_back(std::nan(""));
-    if (v.size() != 11) {
-      return Status::Corrupt(path, ":", line_no, ": ", v.size(), " fields where 11 were expected");
+    int64_t round, peers;
+    if (!ParseInteger(f[0], &round) || !ParseInteger(f[8], &row.bytes_sent) ||
+        !ParseInteger(f[9], &row.msgs_sent) || !ParseInteger(f[10], &peers)) {
+      return Status::Corrupt(path, ":", line_no, ": round, bytes_sent, msgs_sent and ",
+                             "peers_evaluated must be non-negative integers");
     }
-    rows.push_back(EvalRow{.round = static_cast<int64_t>(v[0]),
-                           .time_s = v[1],
-                           .acc_mean = v[2],
-                           .acc_min = v[3],
-                           .acc_max = v[4],
-                           .loss_mean = v[5],
-                           .train_loss = v[6],
-                           .consensus_dist = v[7],
-                           .bytes_sent = static_cast<uint64_t>(v[8]),
-                           .msgs_sent = static_cast<uint64_t>(v[9]),
-                           .peers_evaluated = static_cast<int64_t>(v[10])});
+    row.round = round;
+    row.peers_evaluated = peers;
+    rows.push_back(row);
   }
   return rows;
 }

@@ -102,13 +102,13 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
   MURMUR_ASSIGN_OR_RETURN(c.sim.link.bandwidth_mbps,
                           r.Double("sim.bandwidth_mbps", c.sim.link.bandwidth_mbps, 1e-6, 1e9));
   MURMUR_ASSIGN_OR_RETURN(c.sim.link.loss, r.Double("sim.loss", c.sim.link.loss, 0, 1));
-  MURMUR_ASSIGN_OR_RETURN(c.sim.device.gflops, r.Double("sim.gflops", c.sim.device.gflops, 1e-9, 1e9));
-  MURMUR_ASSIGN_OR_RETURN(c.sim.device.speed_sigma, r.Double("sim.speed_sigma", c.sim.device.speed_sigma, 0, 10));
+  MURMUR_ASSIGN_OR_RETURN(c.sim.device.gflops, r.Double("sim.gflops", c.sim.device.gflops, 1e-6, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(c.sim.device.speed_sigma, r.Double("sim.speed_sigma", c.sim.device.speed_sigma, 0, 3));
   MURMUR_ASSIGN_OR_RETURN(c.sim.churn.mean_online_s,
-                          r.Double("sim.churn_mean_online_s", c.sim.churn.mean_online_s, 0, 1e12));
+                          r.Double("sim.churn_mean_online_s", c.sim.churn.mean_online_s, 0, 1e9));
   MURMUR_ASSIGN_OR_RETURN(c.sim.churn.mean_offline_s,
-                          r.Double("sim.churn_mean_offline_s", c.sim.churn.mean_offline_s, 1e-9, 1e12));
-  MURMUR_ASSIGN_OR_RETURN(c.sim.max_time_s, r.Double("sim.max_time_s", c.sim.max_time_s, 0, 1e15));
+                          r.Double("sim.churn_mean_offline_s", c.sim.churn.mean_offline_s, 1e-6, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(c.sim.max_time_s, r.Double("sim.max_time_s", c.sim.max_time_s, 0, 1e9));
 
   // [eval]
   MURMUR_ASSIGN_OR_RETURN(c.eval.every, r.Int("eval.every", c.eval.every, 1, 1'000'000'000));
@@ -117,6 +117,13 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                           r.Int("eval.test_samples", c.eval.test_samples, 0, 1'000'000'000));
 
   MURMUR_RETURN_IF_ERROR(r.CheckNoUnknownKeys());
+  if (c.protocol.round_timeout_s == 0 && c.protocol.kind != ProtocolKind::kGossip &&
+      (c.sim.link.loss > 0 || c.sim.churn.mean_online_s > 0)) {
+    return Status::InvalidArgument(
+        "protocol.round_timeout_s = 0 waits forever for every message, but sim.loss or "
+        "sim.churn_mean_online_s makes some messages never arrive: set "
+        "protocol.round_timeout_s > 0");
+  }
   c.resolved_toml = r.ResolvedToml();
   return c;
 }

@@ -182,7 +182,10 @@ void Simulator::Run(const std::function<bool()>& stop) {
     Event event = std::move(const_cast<Event&>(queue_.top()));
     queue_.pop();
     if (event.kind != EventKind::kChurn) --live_events_;
-    if (event.time > limit) break;
+    if (event.time > limit) {
+      stats_.hit_time_limit = true;
+      break;
+    }
     stats_.now = event.time;
     ++stats_.events;
     Dispatch(event);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "murmur/core/ids.h"
@@ -33,8 +34,11 @@ class MetricsSink {
   virtual ~MetricsSink() = default;
   // The node's model as it stands at the end of `round` (evaluation point).
   virtual void ReportModel(Round round, std::span<const float> params) = 0;
-  // Mean training loss of the node's latest local training.
+  // Mean training loss of the node's local training for `round`.
   virtual void ReportTrainLoss(Round round, double loss) = 0;
+  // Adds `delta` to the run-wide counter `name` (e.g. "dpsgd.timeouts"):
+  // protocol events worth seeing in a run's summary.
+  virtual void Count(std::string_view name, int64_t delta) = 0;
 };
 
 // What a node may ask of the world. Only ever called from the node's own

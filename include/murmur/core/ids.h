@@ -29,9 +29,17 @@ using Round = StrongId<struct RoundTag, uint32_t>;
 // nanoseconds so sums are exact and runs are bit-for-bit reproducible.
 struct Duration {
   int64_t ns = 0;
+  // Longer durations saturate here (~146 years), so that sums of two of
+  // them still fit in int64 nanoseconds.
+  static constexpr int64_t kMaxNanos = int64_t{1} << 62;
   static constexpr Duration Nanos(int64_t n) { return Duration{n}; }
+  // Rounds to the nearest nanosecond; saturates at +-kMaxNanos (NaN: 0).
   static constexpr Duration Seconds(double s) {
-    return Duration{static_cast<int64_t>(s * 1e9 + (s >= 0 ? 0.5 : -0.5))};
+    const double ns = s * 1e9;
+    if (!(ns == ns)) return Duration{0};
+    if (ns >= static_cast<double>(kMaxNanos)) return Duration{kMaxNanos};
+    if (ns <= -static_cast<double>(kMaxNanos)) return Duration{-kMaxNanos};
+    return Duration{static_cast<int64_t>(ns + (ns >= 0 ? 0.5 : -0.5))};
   }
   constexpr double seconds() const { return static_cast<double>(ns) * 1e-9; }
   constexpr auto operator<=>(const Duration&) const = default;

@@ -39,6 +39,7 @@ class Rng {
  public:
   Rng(uint64_t seed, PeerId peer, RngPurpose purpose, uint64_t start = 0);
   // A stream for a sub-purpose (e.g. a round number) of this one's key.
+  // REQUIRES: step < 2^24.
   static Rng ForStep(uint64_t seed, PeerId peer, RngPurpose purpose,
                      uint64_t step);
 

@@ -23,10 +23,11 @@
 
 namespace murmur {
 
+// Built by MakeProtocol from ProtocolConfig, which holds the defaults.
 struct DpsgdOptions {
-  int64_t rounds = 40;
-  int64_t local_steps = 10;
-  Duration round_timeout = Duration::Seconds(10);  // 0: wait forever
+  int64_t rounds = 0;
+  int64_t local_steps = 0;
+  Duration round_timeout;  // 0: wait forever
 };
 
 // One peer. `learner` must outlive the node.

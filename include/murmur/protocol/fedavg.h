@@ -22,11 +22,12 @@
 
 namespace murmur {
 
+// Built by MakeProtocol from ProtocolConfig, which holds the defaults.
 struct FedAvgOptions {
-  int64_t rounds = 20;
-  double client_fraction = 1.0;
-  int64_t local_epochs = 1;
-  Duration round_timeout = Duration::Seconds(10);  // 0: wait forever
+  int64_t rounds = 0;
+  double client_fraction = 0;
+  int64_t local_epochs = 0;
+  Duration round_timeout;  // from the start of a round; 0: wait forever
 };
 
 // The server. Owns the global model buffer.

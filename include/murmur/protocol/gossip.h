@@ -1,13 +1,20 @@
 // Gossip learning (Ormandi, Hegedus, Jelasity, 2013, "Gossip learning with
-// linear models on fully distributed data"): fully asynchronous. Every
-// `period` (first wake-up at a random offset) a peer pushes its current model
-// to one neighbour chosen uniformly at random; a peer that receives a model
-// merges it into its own by averaging (MergeAverage) and then takes
-// `local_steps` SGD steps on its local data ("merge-update").
+// linear models on fully distributed data"), in the form of Hegedus, Danner,
+// Jelasity, 2019, "Gossip learning as a decentralized alternative to
+// federated learning": fully asynchronous. Every `period` (first wake-up at a
+// random offset) a peer pushes its current model to one neighbour chosen
+// uniformly at random; a peer that receives a model averages it with its own
+// current model and then takes `local_steps` SGD steps on its local data
+// (merge, then update). Ormandi et al.'s original merges with the last
+// received model and updates on one example; the 2019 form is the one that
+// is compared against federated learning.
 //
-// A "round" is one gossip cycle: a peer reports its model after each of its
-// `rounds` wake-ups and stops pushing after the last. Models that arrive
-// while the peer is training wait in a bounded queue (oldest dropped).
+// A "round" is one gossip cycle: a peer pushes and reports its model at each
+// of its `rounds` wake-ups and stops after the last. Wake-ups that fall due
+// while the peer trains (its parameters belong to the compute task) are
+// served, one push and one report each, when training ends. Models that
+// arrive while the peer is training wait in a bounded queue (oldest
+// dropped). Models from peers that are not neighbours are rejected.
 // Messages are fire-and-forget, so loss and offline peers only slow mixing.
 // Tolerates crash faults, not Byzantine ones.
 #pragma once
@@ -21,10 +28,11 @@
 
 namespace murmur {
 
+// Built by MakeProtocol from ProtocolConfig, which holds the defaults.
 struct GossipOptions {
-  int64_t rounds = 40;
-  int64_t local_steps = 10;
-  Duration period = Duration::Seconds(1);
+  int64_t rounds = 0;
+  int64_t local_steps = 0;
+  Duration period;
   size_t max_queued = 8;
 };
 
@@ -45,7 +53,8 @@ class GossipNode final : public Node {
   int64_t dropped_models() const { return dropped_; }
 
  private:
-  void Wake(Host& host);
+  // Pushes and reports the model once for every wake-up not yet served.
+  void ServeWakeUps(Host& host);
   void MergeAndTrain(Host& host, const std::vector<float>& model);
 
   Learner& learner_;
@@ -54,9 +63,7 @@ class GossipNode final : public Node {
 
   int64_t cycle_ = 0;
   bool training_ = false;
-  // A wake-up that came while training; handled when training ends, since
-  // the parameters belong to the compute task until then.
-  bool wake_pending_ = false;
+  int64_t served_cycles_ = 0;  // wake-ups whose push and report are done
   double last_loss_ = 0;
   int64_t dropped_ = 0;
   std::deque<std::vector<float>> queue_;

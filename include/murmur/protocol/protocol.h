@@ -19,7 +19,7 @@ enum class ProtocolKind { kFedAvg, kDpsgd, kGossip };
 
 struct ProtocolConfig {
   ProtocolKind kind = ProtocolKind::kDpsgd;
-  int64_t rounds = 40;
+  int64_t rounds = 120;
   int64_t local_steps = 10;        // D-PSGD and gossip: SGD steps per round
   double round_timeout_s = 10;     // D-PSGD and FedAvg; 0 waits forever
   TopologyConfig topology;         // D-PSGD and gossip

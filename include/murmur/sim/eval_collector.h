@@ -9,7 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
+#include <string>
 #include <vector>
 
 #include "murmur/core/host.h"
@@ -20,7 +20,7 @@
 namespace murmur {
 
 struct EvalConfig {
-  int64_t every = 5;         // evaluate every this many rounds (and the last)
+  int64_t every = 10;        // evaluate every this many rounds (and the last)
   int64_t peers = 0;         // evaluate a seeded sample of this many; 0: all
   int64_t test_samples = 0;  // first N test samples; 0: the whole test set
 };
@@ -33,7 +33,7 @@ struct EvalRow {
   double acc_min = 0;
   double acc_max = 0;
   double loss_mean = 0;       // test cross-entropy
-  double train_loss = 0;      // mean of peers' latest training losses
+  double train_loss = 0;      // mean training loss reported for this round
   double consensus_dist = 0;  // mean L2 distance of models to their average
   uint64_t bytes_sent = 0;
   uint64_t msgs_sent = 0;
@@ -74,15 +74,19 @@ class EvalCollector {
   // True once the row of the last round is out.
   bool finished() const { return finished_; }
   const std::vector<EvalRow>& rows() const { return rows_; }
+  // Protocol counters (MetricsSink::Count), by name.
+  const std::map<std::string, int64_t>& counters() const { return counters_; }
 
  private:
   class PeerSink;
   struct Pending {
     std::map<uint32_t, std::vector<float>> models;  // by peer
     SimTime last_report;
+    double loss_sum = 0;
+    int64_t loss_count = 0;
   };
   void OnModel(PeerId peer, Round round, std::span<const float> params);
-  void OnTrainLoss(PeerId peer, double loss);
+  void OnTrainLoss(Round round, double loss);
   bool IsEvalRound(int64_t round) const;
   void Emit(int64_t round, Pending& pending);
 
@@ -97,7 +101,7 @@ class EvalCollector {
   RunObserver observer_;
   int64_t max_round_ = -1;
   std::vector<std::unique_ptr<PeerSink>> sinks_;
-  std::vector<std::optional<double>> train_loss_;
+  std::map<std::string, int64_t> counters_;
   std::map<int64_t, Pending> pending_;
   std::vector<EvalRow> rows_;
   bool finished_ = false;

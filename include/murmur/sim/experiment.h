@@ -5,6 +5,8 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "murmur/sim/eval_collector.h"
@@ -16,8 +18,10 @@ namespace murmur {
 struct RunSummary {
   std::vector<EvalRow> rows;
   SimStats stats;
+  std::map<std::string, int64_t> counters;
   int64_t num_params = 0;
   int64_t num_nodes = 0;
+  int64_t evaluated_peers = 0;  // peers each evaluation row should cover
   int64_t threads = 0;
   double wall_s = 0;       // wall-clock time of the whole run
   double setup_wall_s = 0; // of which: loading data and building peers
@@ -27,6 +31,7 @@ struct RunSummary {
 struct SimulationResult {
   std::vector<EvalRow> rows;
   SimStats stats;
+  std::map<std::string, int64_t> counters;  // protocol counters by name
   std::vector<std::unique_ptr<Node>> nodes;  // as they ended the run
 };
 

@@ -44,9 +44,9 @@ struct RunConfig {
   DataConfig data;
   ModelConfig model;
   TrainConfig train;
-  ProtocolConfig protocol{.kind = ProtocolKind::kDpsgd, .rounds = 120};
+  ProtocolConfig protocol;
   SimConfig sim;
-  EvalConfig eval{.every = 10};
+  EvalConfig eval;
   // The fully resolved configuration (defaults included) as TOML.
   std::string resolved_toml;
 };

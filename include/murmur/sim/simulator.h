@@ -60,6 +60,7 @@ struct SimStats {
   uint64_t compute_batches = 0;  // parallel batches the tasks ran in
   uint64_t events = 0;
   SimTime now;
+  bool hit_time_limit = false;   // Run() stopped at max_time_s
 };
 
 // Owns the nodes. Not thread-safe: Run() drives everything from the calling

@@ -36,6 +36,7 @@ class NullSink : public MetricsSink {
  public:
   void ReportModel(Round, std::span<const float>) override {}
   void ReportTrainLoss(Round, double) override {}
+  void Count(std::string_view, int64_t) override {}
 };
 
 struct World {

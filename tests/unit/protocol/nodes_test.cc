@@ -1,0 +1,180 @@
+// The protocol state machines driven event by event through a FakeHost.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "fake_host.h"
+#include "murmur/learn/dataset.h"
+#include "murmur/learn/learner.h"
+#include "murmur/protocol/dpsgd.h"
+#include "murmur/protocol/fedavg.h"
+#include "murmur/protocol/gossip.h"
+#include "murmur/protocol/model_message.h"
+
+namespace murmur::testing {
+namespace {
+
+// A logistic-regression learner with lr 0, so training leaves the
+// parameters exactly as the test set them.
+struct FrozenLearner {
+  FrozenLearner() {
+    data = MakeSyntheticDataset({.train_size = 64, .test_size = 8, .height = 2, .width = 2});
+    model = MakeModel({.kind = ModelKind::kLogisticRegression},
+                      {.channels = 1, .height = 2, .width = 2, .num_classes = 10})
+                .value();
+    std::vector<int64_t> shard(64);
+    for (int64_t i = 0; i < 64; ++i) shard[i] = i;
+    learner = std::make_unique<Learner>(*model, data.train, shard, OptimizerConfig{.lr = 0.0}, 8,
+                                        Rng(1, PeerId(0), RngPurpose::kInit),
+                                        Rng(1, PeerId(0), RngPurpose::kBatch));
+  }
+  void Fill(float v) { std::fill(learner->params().begin(), learner->params().end(), v); }
+  std::vector<float> Constant(float v) const {
+    return std::vector<float>(learner->params().size(), v);
+  }
+  TrainTestSplit data;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Learner> learner;
+};
+
+std::vector<uint8_t> Dpsgd(uint32_t round, const std::vector<float>& params) {
+  return EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(round), 0, params);
+}
+
+TEST(FedAvgServer, AveragesRepliesWeightedBySampleCount) {
+  FedAvgServer server({0.f, 0.f}, {.rounds = 2, .client_fraction = 1.0, .local_epochs = 1,
+                                    .round_timeout = Duration::Seconds(10)},
+                      {PeerId(0), PeerId(1)});
+  FakeHost host(PeerId(2));
+  server.OnStart(host);
+  ASSERT_EQ(host.sent.size(), 2u);
+  auto update = [](uint64_t weight, std::vector<float> p) {
+    return EncodeModelMessage(ModelMessageKind::kFedAvgUpdate, Round(1), weight, p);
+  };
+  server.OnMessage(host, PeerId(0), update(1, {1.f, 2.f}));
+  EXPECT_EQ(server.completed_rounds(), 0);
+  server.OnMessage(host, PeerId(1), update(3, {5.f, 6.f}));
+  ASSERT_EQ(server.completed_rounds(), 1);
+  // (1*1 + 3*5) / 4 = 4, (1*2 + 3*6) / 4 = 5.
+  EXPECT_EQ(std::vector<float>(server.global_model().begin(), server.global_model().end()),
+            (std::vector<float>{4.f, 5.f}));
+  EXPECT_EQ(host.models.at(1), (std::vector<float>{4.f, 5.f}));
+  EXPECT_EQ(host.sent.size(), 4u);  // round 2 went out
+}
+
+TEST(FedAvgServer, IgnoresLateRejectsUnsolicitedAndDuplicateReplies) {
+  FedAvgServer server({0.f}, {.rounds = 3, .client_fraction = 0.5, .local_epochs = 1,
+                              .round_timeout = Duration::Seconds(10)},
+                      {PeerId(0), PeerId(1)});
+  FakeHost host(PeerId(2));
+  server.OnStart(host);
+  ASSERT_EQ(host.sent.size(), 1u);  // floor(0.5 * 2) = 1 client
+  const PeerId chosen = host.sent[0].to;
+  const PeerId other(1 - chosen.value);
+  auto update = [](uint32_t round, float v) {
+    return EncodeModelMessage(ModelMessageKind::kFedAvgUpdate, Round(round), 10,
+                              std::vector<float>{v});
+  };
+  server.OnMessage(host, other, update(1, 9.f));  // not selected
+  EXPECT_EQ(host.bad_peers, std::vector<PeerId>{other});
+  server.OnMessage(host, chosen, update(2, 9.f));  // wrong round: late/early
+  EXPECT_EQ(host.counters["fedavg.late_replies"], 1);
+  server.OnMessage(host, chosen, update(1, 3.f));
+  EXPECT_EQ(server.completed_rounds(), 1);
+  EXPECT_EQ(server.global_model()[0], 3.f);
+  server.OnMessage(host, chosen, update(1, 7.f));  // round 1 is over
+  EXPECT_EQ(host.counters["fedavg.late_replies"], 2);
+  EXPECT_EQ(server.global_model()[0], 3.f);
+}
+
+TEST(FedAvgServer, KeepsTheGlobalModelWhenARoundTimesOutEmpty) {
+  FedAvgServer server({1.5f}, {.rounds = 1, .client_fraction = 1.0, .local_epochs = 1,
+                               .round_timeout = Duration::Seconds(1)},
+                      {PeerId(0)});
+  FakeHost host(PeerId(1));
+  server.OnStart(host);
+  ASSERT_EQ(host.timers.size(), 1u);
+  server.OnTimer(host, host.timers[0]);
+  EXPECT_EQ(server.completed_rounds(), 1);
+  EXPECT_EQ(server.global_model()[0], 1.5f);
+  EXPECT_EQ(host.counters["fedavg.empty_rounds"], 1);
+  EXPECT_EQ(host.counters["fedavg.round_timeouts"], 1);
+}
+
+TEST(DpsgdNode, MixesWithMetropolisWeightsBuffersFutureRoundsAndDropsPastOnes) {
+  FrozenLearner l;
+  l.Fill(3.f);
+  DpsgdNode node(*l.learner, {.rounds = 3, .local_steps = 1, .round_timeout = Duration::Seconds(5)},
+                 {PeerId(1), PeerId(2)}, {0.25, 0.25}, 0.5);
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  host.FinishCompute(node);
+  ASSERT_EQ(host.sent.size(), 2u);  // own model to both neighbours
+  node.OnMessage(host, PeerId(1), Dpsgd(2, l.Constant(100.f)));  // early: buffered
+  node.OnMessage(host, PeerId(1), Dpsgd(1, l.Constant(5.f)));
+  EXPECT_EQ(node.completed_rounds(), 0);
+  node.OnMessage(host, PeerId(2), Dpsgd(1, l.Constant(9.f)));
+  ASSERT_EQ(node.completed_rounds(), 1);
+  // 0.5 * 3 + 0.25 * 5 + 0.25 * 9 = 5.
+  EXPECT_EQ(host.models.at(1), l.Constant(5.f));
+  node.OnMessage(host, PeerId(2), Dpsgd(1, l.Constant(1.f)));  // past round
+  EXPECT_EQ(host.counters["dpsgd.late_models"], 1);
+  host.FinishCompute(node);
+  node.OnMessage(host, PeerId(2), Dpsgd(2, l.Constant(1.f)));
+  ASSERT_EQ(node.completed_rounds(), 2);
+  // 0.5 * 5 + 0.25 * 100 (buffered) + 0.25 * 1 = 27.75.
+  EXPECT_EQ(host.models.at(2), l.Constant(27.75f));
+}
+
+TEST(DpsgdNode, TimeoutGivesMissingNeighboursWeightToSelf) {
+  FrozenLearner l;
+  l.Fill(2.f);
+  DpsgdNode node(*l.learner, {.rounds = 1, .local_steps = 1, .round_timeout = Duration::Seconds(5)},
+                 {PeerId(1), PeerId(2)}, {0.25, 0.25}, 0.5);
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  host.FinishCompute(node);
+  node.OnMessage(host, PeerId(1), Dpsgd(1, l.Constant(6.f)));
+  ASSERT_EQ(host.timers.size(), 1u);
+  node.OnTimer(host, TimerId(999));  // a stale timer changes nothing
+  EXPECT_EQ(node.completed_rounds(), 0);
+  node.OnTimer(host, host.timers[0]);
+  ASSERT_EQ(node.completed_rounds(), 1);
+  // 0.75 * 2 + 0.25 * 6 = 3.
+  EXPECT_EQ(host.models.at(1), l.Constant(3.f));
+  EXPECT_EQ(host.counters["dpsgd.round_timeouts"], 1);
+}
+
+TEST(DpsgdNode, RejectsModelsFromNonNeighboursAndOutOfRangeRounds) {
+  FrozenLearner l;
+  DpsgdNode node(*l.learner, {.rounds = 2, .local_steps = 1, .round_timeout = Duration::Seconds(5)},
+                 {PeerId(1)}, {0.5}, 0.5);
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  node.OnMessage(host, PeerId(7), Dpsgd(1, l.Constant(1.f)));
+  node.OnMessage(host, PeerId(1), Dpsgd(3, l.Constant(1.f)));  // beyond the last round
+  node.OnMessage(host, PeerId(1), std::vector<uint8_t>{1, 2, 3});
+  EXPECT_EQ(host.bad_peers, (std::vector<PeerId>{PeerId(7), PeerId(1), PeerId(1)}));
+}
+
+TEST(GossipNode, ServesEveryWakeUpThatFellDueDuringTraining) {
+  FrozenLearner l;
+  GossipNode node(*l.learner, {.rounds = 5, .local_steps = 1, .period = Duration::Seconds(1)},
+                  {PeerId(1)});
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  node.OnMessage(host, PeerId(1),
+                 EncodeModelMessage(ModelMessageKind::kGossipModel, Round(1), 0, l.Constant(4.f)));
+  ASSERT_EQ(host.compute.size(), 1u);  // merged, now training
+  for (int i = 0; i < 3; ++i) node.OnTimer(host, host.timers.back());
+  EXPECT_TRUE(host.sent.empty());  // parameters belong to the compute task
+  host.FinishCompute(node);
+  ASSERT_EQ(host.sent.size(), 3u);
+  EXPECT_EQ(host.models.count(1) + host.models.count(2) + host.models.count(3), 3u);
+  node.OnMessage(host, PeerId(5),
+                 EncodeModelMessage(ModelMessageKind::kGossipModel, Round(1), 0, l.Constant(4.f)));
+  EXPECT_EQ(host.bad_peers, std::vector<PeerId>{PeerId(5)});
+}
+
+}  // namespace
+}  // namespace murmur::testing
