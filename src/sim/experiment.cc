@@ -1,5 +1,7 @@
 #include "murmur/sim/experiment.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <thread>
 
@@ -17,6 +19,24 @@ Result<TrainTestSplit> LoadData(const RunConfig& config) {
                                                  .seed = config.seed});
   }
   return LoadFashionMnist(config.data.path);
+}
+
+// Refuses runs whose parameter and optimizer buffers alone would not fit in
+// this machine's memory, instead of dying in an allocation halfway.
+Status CheckMemory(const RunConfig& config, int64_t num_params) {
+  const OptimizerConfig& opt = config.train.optimizer;
+  const int buffers = 1 + (opt.kind == OptimizerKind::kAdam ? 2 : (opt.momentum > 0 ? 1 : 0));
+  const double bytes = static_cast<double>(config.peers) * static_cast<double>(num_params) *
+                       sizeof(float) * buffers;
+  const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
+                          static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (physical > 0 && bytes > 0.8 * physical) {
+    return Status::InvalidArgument(
+        config.peers, " peers x ", num_params, " parameters need ", bytes / 1e9,
+        " GB for parameters and optimizer state alone; this machine has ", physical / 1e9,
+        " GB. Use fewer peers or a smaller model");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -65,6 +85,8 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
                                          .height = data.train.height,
                                          .width = data.train.width,
                                          .num_classes = data.train.num_classes}));
+
+  MURMUR_RETURN_IF_ERROR(CheckMemory(config, model->num_params()));
 
   std::vector<std::unique_ptr<Learner>> learners;
   std::vector<Learner*> learner_ptrs;
