@@ -1,0 +1,23 @@
+// Coordinate-wise trimmed mean (Yin, Chen, Kannan, Bartlett, 2018,
+// "Byzantine-Robust Distributed Learning: Towards Optimal Statistical
+// Rates"). Drops the f largest and f smallest values of every coordinate and
+// averages the remaining n - 2f. Tolerates up to f arbitrary inputs: every
+// output coordinate lies between the smallest and largest honest values.
+// Precondition n > 2f. Stateless; thread-safety as for Aggregator.
+#pragma once
+
+#include "murmur/robust/aggregator.h"
+
+namespace murmur {
+
+class TrimmedMean final : public Aggregator {
+ public:
+  explicit TrimmedMean(int f, ThreadPool* pool = nullptr) : Aggregator(f, pool) {}
+  std::string name() const override { return "trimmed-mean"; }
+  // kInvalidArgument when n <= 2f.
+  Status CheckPreconditions(size_t n, int f) const override;
+  Status AggregateChecked(const CheckedInput& in, std::span<float> out,
+                          FinitenessScan* scan) const override;
+};
+
+}  // namespace murmur
