@@ -25,6 +25,14 @@ std::vector<std::vector<uint8_t>> Seeds() {
   seeds.push_back(m.bytes());
   // An IDX array of 2x3 unsigned bytes (big-endian dims).
   seeds.push_back({0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6});
+  // codec_fuzz (byte 0 picks the codec, byte 1 the mode): top-k, mode 1
+  // (encode 64 values, then apply the 4 trailing edit bytes).
+  seeds.push_back({7, 1, 64, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                   9, 0x10, 3, 0x80});
+  // codec_fuzz: FEDZIP, mode 1, 100 values, no edits.
+  seeds.push_back({13, 1, 100, 0, 200, 3, 77, 150, 9, 31, 64, 128});
+  // codec_fuzz: fp32, mode 0: a raw frame of the values 1 and 2.
+  seeds.push_back({0, 0, 1, 2, 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40});
   return seeds;
 }
 

@@ -26,6 +26,9 @@ enum class RngPurpose : uint32_t {
   kDevice = 8,      // simulated device speeds
   kEvalSample = 9,  // which peers are evaluated
   kSynthetic = 10,  // synthetic dataset generation
+  kRandK = 11,      // compress/: rand-k coordinate choice (shared by both ends)
+  kRounding = 12,   // compress/: stochastic rounding in quantizers
+  kPowerSgd = 13,   // compress/: PowerSGD initial factor
   kTest = 100,      // tests
 };
 

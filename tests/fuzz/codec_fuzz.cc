@@ -1,0 +1,158 @@
+// Fuzz target: every compress/ decoder (all codecs, chains and the Huffman
+// decoder). Byte 0 picks the codec, byte 1 the mode:
+//   mode 0: the rest is a frame from a peer; decode it at the dimension it
+//           declares (and at a few others);
+//   mode 1: the rest seeds a valid vector; encode it, check the frame
+//           decodes, then corrupt it with the trailing bytes (position/xor
+//           pairs, a truncation) and decode again;
+//   mode 2: the rest is a Huffman table and stream.
+// A decoder must return OK with finite values (and a well-formed sparse
+// update) or kCorrupt; anything else aborts.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <algorithm>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "compress/huffman.h"
+#include "murmur/compress/codec.h"
+
+namespace {
+
+using murmur::Codec;
+using murmur::CodecContext;
+using murmur::PeerId;
+using murmur::SparseUpdate;
+using murmur::Status;
+using murmur::StatusCode;
+
+const char* const kSpecs[] = {
+    "fp32",     "fp16",          "bf16",         "int8:block=16", "int4",
+    "int2:block=0", "sign",      "topk:0.1",     "topk:k=3|int4", "randk:0.25",
+    "randk:0.5,scaling=none|bf16", "powersgd:2", "powersgd:1,rows=3|fp16",
+    "fedzip:0.5,clusters=4",     "fedzip:0.2,clusters=16", "zstd",
+    "topk:0.2|int8|zstd",        "sign|zstd:3",
+};
+constexpr size_t kNumSpecs = sizeof(kSpecs) / sizeof(kSpecs[0]);
+
+const std::vector<std::unique_ptr<Codec>>& Codecs() {
+  static const std::vector<std::unique_ptr<Codec>>* codecs = [] {
+    auto* v = new std::vector<std::unique_ptr<Codec>>();
+    for (const char* spec : kSpecs) {
+      auto c = murmur::MakeCodec(spec);
+      if (!c.ok()) std::abort();
+      v->push_back(std::move(c).value());
+    }
+    return v;
+  }();
+  return *codecs;
+}
+
+void CheckDecode(const Codec& codec, std::span<const uint8_t> frame, size_t dim,
+                 const CodecContext& ctx) {
+  std::vector<float> out(dim);
+  const Status s = codec.Decode(frame, ctx, out);
+  if (s.ok()) {
+    for (float v : out) {
+      if (!std::isfinite(v)) std::abort();
+    }
+  } else if (s.code() != StatusCode::kCorrupt) {
+    std::abort();
+  }
+  SparseUpdate sparse;
+  const Status t = codec.DecodeSparse(frame, ctx, dim, sparse);
+  if (t.ok() != s.ok()) std::abort();
+  if (t.ok()) {
+    if (sparse.indices.size() != sparse.values.size()) std::abort();
+    for (size_t i = 0; i < sparse.indices.size(); ++i) {
+      if (sparse.indices[i] >= dim) std::abort();
+      if (i > 0 && sparse.indices[i] <= sparse.indices[i - 1]) std::abort();
+      if (!std::isfinite(sparse.values[i])) std::abort();
+      if (sparse.values[i] != out[sparse.indices[i]]) std::abort();
+    }
+  } else if (t.code() != StatusCode::kCorrupt) {
+    std::abort();
+  }
+}
+
+// The dimension a frame declares (byte 1.. as a varint), if small.
+size_t DeclaredDim(std::span<const uint8_t> frame) {
+  uint64_t v = 0;
+  for (size_t i = 1; i < frame.size() && i < 5; ++i) {
+    v |= static_cast<uint64_t>(frame[i] & 0x7f) << (7 * (i - 1));
+    if ((frame[i] & 0x80) == 0) return v <= 4096 ? v : 0;
+  }
+  return 0;
+}
+
+void FuzzHuffman(std::span<const uint8_t> data) {
+  if (data.size() < 2) return;
+  const size_t n_symbols = 1 + data[0] % 32;
+  const size_t n_decode = data[1];
+  data = data.subspan(2);
+  const size_t table_bytes = std::min(data.size(), n_symbols);
+  std::vector<uint8_t> lengths(data.begin(), data.begin() + table_bytes);
+  for (uint8_t& l : lengths) l &= 0x0f;
+  auto decoder = murmur::compress_internal::HuffmanDecoder::Create(lengths);
+  if (!decoder.ok()) return;
+  std::vector<uint8_t> symbols(n_decode);
+  const Status s = decoder->Decode(data.subspan(table_bytes), symbols);
+  if (s.ok()) {
+    for (uint8_t sym : symbols) {
+      if (sym >= lengths.size() || lengths[sym] == 0) std::abort();
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  const Codec& codec = *Codecs()[data[0] % kNumSpecs];
+  const int mode = data[1] % 3;
+  const std::span<const uint8_t> rest(data + 2, size - 2);
+  const CodecContext ctx{.seed = 1, .sender = PeerId(2), .step = 3};
+
+  if (mode == 0) {
+    for (size_t dim : {DeclaredDim(rest), size_t{0}, size_t{16}}) {
+      CheckDecode(codec, rest, dim, ctx);
+    }
+    return 0;
+  }
+  if (mode == 2) {
+    FuzzHuffman(rest);
+    return 0;
+  }
+
+  // mode 1: byte 0 is the dimension, byte 1 how many trailing bytes are
+  // edits; the bytes between seed the values.
+  if (rest.size() < 2) return 0;
+  const size_t dim = rest[0] % 200;
+  const size_t n_edits = std::min<size_t>(rest[1] % 10, rest.size() - 2);
+  const std::span<const uint8_t> values = rest.subspan(2, rest.size() - 2 - n_edits);
+  const std::span<const uint8_t> edits = rest.subspan(rest.size() - n_edits);
+  std::vector<float> x(dim);
+  for (size_t i = 0; i < dim; ++i) {
+    const uint8_t b = values.empty() ? 0 : values[i % values.size()];
+    x[i] = static_cast<float>(static_cast<int8_t>(b ^ static_cast<uint8_t>(i * 37))) *
+           (i % 5 == 0 ? 1e-3f : 0.25f);
+  }
+  murmur::ByteWriter w;
+  if (!codec.Encode(x, ctx, w).ok()) std::abort();
+  std::vector<uint8_t> frame = w.bytes();
+  std::vector<float> out(dim);
+  if (!codec.Decode(frame, ctx, out).ok()) std::abort();
+  if (frame.size() > codec.MaxEncodedSize(dim)) std::abort();
+  // Edits: (position, xor) pairs, then possibly a truncation.
+  size_t i = 0;
+  for (; i + 1 < edits.size(); i += 2) {
+    if (frame.empty()) break;
+    frame[edits[i] % frame.size()] ^= edits[i + 1];
+  }
+  if (i < edits.size() && edits[i] % 2 == 1) frame.resize(edits[i] % (frame.size() + 1));
+  CheckDecode(codec, frame, dim, ctx);
+  return 0;
+}
