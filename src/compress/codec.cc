@@ -1,5 +1,6 @@
 #include "murmur/compress/codec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -84,6 +85,17 @@ Status Codec::DecodeSparse(std::span<const uint8_t> frame,
   out.indices.resize(dim);
   for (size_t i = 0; i < dim; ++i) out.indices[i] = static_cast<uint32_t>(i);
   out.values = std::move(dense);
+  return Status::Ok();
+}
+
+Status Codec::DecodeByScatter(std::span<const uint8_t> frame, const CodecContext& ctx,
+                              std::span<float> out) const {
+  SparseUpdate sparse;
+  MURMUR_RETURN_IF_ERROR(DecodeSparse(frame, ctx, out.size(), sparse));
+  std::fill(out.begin(), out.end(), 0.0f);
+  for (size_t i = 0; i < sparse.indices.size(); ++i) {
+    out[sparse.indices[i]] = sparse.values[i];
+  }
   return Status::Ok();
 }
 

@@ -178,13 +178,7 @@ Status FedZipCodec::DecodeSparse(std::span<const uint8_t> frame, const CodecCont
 
 Status FedZipCodec::Decode(std::span<const uint8_t> frame, const CodecContext& ctx,
                            std::span<float> out) const {
-  SparseUpdate sparse;
-  MURMUR_RETURN_IF_ERROR(DecodeSparse(frame, ctx, out.size(), sparse));
-  std::fill(out.begin(), out.end(), 0.0f);
-  for (size_t i = 0; i < sparse.indices.size(); ++i) {
-    out[sparse.indices[i]] = sparse.values[i];
-  }
-  return Status::Ok();
+  return DecodeByScatter(frame, ctx, out);
 }
 
 }  // namespace murmur

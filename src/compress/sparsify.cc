@@ -319,13 +319,7 @@ Status TopKCodec::DecodeSparse(std::span<const uint8_t> frame,
 
 Status TopKCodec::Decode(std::span<const uint8_t> frame, const CodecContext& ctx,
                          std::span<float> out) const {
-  SparseUpdate sparse;
-  MURMUR_RETURN_IF_ERROR(DecodeSparse(frame, ctx, out.size(), sparse));
-  std::fill(out.begin(), out.end(), 0.0f);
-  for (size_t i = 0; i < sparse.indices.size(); ++i) {
-    out[sparse.indices[i]] = sparse.values[i];
-  }
-  return Status::Ok();
+  return DecodeByScatter(frame, ctx, out);
 }
 
 // ----------------------------------------------------------------- rand-k
@@ -412,13 +406,7 @@ Status RandKCodec::DecodeSparse(std::span<const uint8_t> frame,
 
 Status RandKCodec::Decode(std::span<const uint8_t> frame, const CodecContext& ctx,
                           std::span<float> out) const {
-  SparseUpdate sparse;
-  MURMUR_RETURN_IF_ERROR(DecodeSparse(frame, ctx, out.size(), sparse));
-  std::fill(out.begin(), out.end(), 0.0f);
-  for (size_t i = 0; i < sparse.indices.size(); ++i) {
-    out[sparse.indices[i]] = sparse.values[i];
-  }
-  return Status::Ok();
+  return DecodeByScatter(frame, ctx, out);
 }
 
 }  // namespace murmur

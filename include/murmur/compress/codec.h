@@ -117,6 +117,11 @@ class Codec {
   // REQUIRES: decoded.size() == x.size().
   Status EncodeAndDecode(std::span<const float> x, const CodecContext& ctx,
                          ByteWriter& out, std::span<float> decoded) const;
+
+ protected:
+  // Decode for sparse codecs: DecodeSparse, then scatter into zeros.
+  Status DecodeByScatter(std::span<const uint8_t> frame, const CodecContext& ctx,
+                         std::span<float> out) const;
 };
 
 // Builds a codec (or a chain) from a spec string. Stages are joined by '|',
