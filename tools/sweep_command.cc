@@ -83,13 +83,17 @@ bool IsComplete(const PlannedRun& run, double* wall_s) {
   return exit_code == 0;
 }
 
-std::string LastLine(const std::string& path) {
-  const std::string text = ReadText(path);
-  size_t end = text.find_last_not_of("\n ");
-  if (end == std::string::npos) return "";
-  size_t start = text.rfind('\n', end);
-  start = start == std::string::npos ? 0 : start + 1;
-  return text.substr(start, end - start + 1);
+// The line of a run's log that says why it failed: the last "murmur ..."
+// error line, else the last line.
+std::string ErrorLine(const std::string& log_path) {
+  std::istringstream text(ReadText(log_path));
+  std::string line, last, last_error;
+  while (std::getline(text, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    last = line;
+    if (line.rfind("murmur", 0) == 0) last_error = line;
+  }
+  return last_error.empty() ? last : last_error;
 }
 
 std::string ShellQuote(const std::string& s) {
@@ -304,7 +308,7 @@ void Execute(const std::vector<PlannedRun>& runs, const std::vector<size_t>& pen
     } else {
       progress.Finished(name, active.size(), false,
                         "exit " + std::to_string(exit_code) + " after " + detail + ": " +
-                            LastLine(run.dir + "/" + kLogFile) + " (log: " + run.dir + "/" +
+                            ErrorLine(run.dir + "/" + kLogFile) + " (log: " + run.dir + "/" +
                             kLogFile + ")");
     }
   }
@@ -438,7 +442,7 @@ int SweepCommand(const SweepOptions& options) {
     std::fprintf(stderr, "murmur sweep: %zu of %zu runs failed:\n", failures.size(),
                  runs.size());
     for (const std::string& dir : failures) {
-      std::fprintf(stderr, "  %s: %s\n", dir.c_str(), LastLine(dir + "/" + kLogFile).c_str());
+      std::fprintf(stderr, "  %s: %s\n", dir.c_str(), ErrorLine(dir + "/" + kLogFile).c_str());
     }
     return kExitFailure;
   }

@@ -64,10 +64,16 @@ std::string TomlText(const toml::node& node) {
   if (const auto* f = node.as_floating_point()) {
     const double v = f->get();
     if (!std::isfinite(v)) return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+    // As Python's repr: fixed notation for exponents in [-4, 16), so
+    // 1000000.0 stays 1000000.0 and 1e-06 stays 1e-06.
     char buf[64];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    auto [sci_end, sci_ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+    const std::string sci(buf, sci_end);
+    const int exponent = std::stoi(sci.substr(sci.find('e') + 1));
+    if (exponent < -4 || exponent >= 16) return sci;
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
     std::string text(buf, end);
-    if (text.find_first_of(".e") == std::string::npos) text += ".0";
+    if (text.find('.') == std::string::npos) text += ".0";
     return text;
   }
   if (const auto* array = node.as_array()) {

@@ -127,6 +127,14 @@ TEST(ExpandCells, IsTheCartesianProductWithTheLastAxisFastest) {
                           "protocol.topology=\"ring\"", "data.alpha=1000.0", "train.lr=0.05"));
 }
 
+TEST(ParseSweepGrid, WritesFloatsAsPythonsReprDoes) {
+  Result<SweepGrid> grid =
+      Parse("[grid]\nx = [0.1, 1000000.0, 1e-6, 1e16, 2.5e-4, 0.0001, -3.0, 1e300]\n");
+  ASSERT_TRUE(grid.ok()) << grid.status().ToString();
+  EXPECT_THAT(grid->axes[0].values, ElementsAre("0.1", "1000000.0", "1e-06", "1e+16",
+                                                "0.00025", "0.0001", "-3.0", "1e+300"));
+}
+
 TEST(ExpandCells, UsesTheFullKeyWhenTwoAxesShareTheirLastPart) {
   Result<SweepGrid> grid = Parse("[grid]\n\"a.rate\" = [1]\n\"b.rate\" = [2]\n");
   ASSERT_TRUE(grid.ok());
