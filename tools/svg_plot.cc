@@ -162,7 +162,10 @@ std::string HeatmapSvg(const HeatmapLabels& labels, const std::vector<HeatmapPan
   const size_t lines = (panels.size() + per_line - 1) / std::max<size_t>(1, per_line);
   const double top = 62, left = 16, bar_h = 160;
   const double bar_x = left + static_cast<double>(per_line) * panel_w + 10;
-  const double width = bar_x + 90;
+  const std::string subtitle =
+      "rows: " + labels.rows + (labels.cols.empty() ? "" : ", columns: " + labels.cols);
+  const double width = std::max({bar_x + 90, left + TextWidth(labels.title) * 1.3 + 20,
+                                 left + TextWidth(subtitle) + 20});
   const double height =
       std::max(top + static_cast<double>(lines) * panel_h, top + bar_h + 30) + 10;
 
@@ -171,9 +174,8 @@ std::string HeatmapSvg(const HeatmapLabels& labels, const std::vector<HeatmapPan
       << height << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       << "<text x=\"" << left << "\" y=\"22\" font-size=\"15\">" << Escape(labels.title)
-      << "</text>\n<text x=\"" << left << "\" y=\"42\" fill=\"#555\">rows: "
-      << Escape(labels.rows) << (labels.cols.empty() ? "" : ", columns: ")
-      << Escape(labels.cols) << "</text>\n";
+      << "</text>\n<text x=\"" << left << "\" y=\"42\" fill=\"#555\">" << Escape(subtitle)
+      << "</text>\n";
   for (size_t k = 0; k < panels.size(); ++k) {
     const HeatmapPanel& p = panels[k];
     const double px = left + static_cast<double>(k % per_line) * panel_w;

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 #include <limits>
 #include <optional>
 
@@ -158,6 +159,15 @@ class SweepProgress {
     if (tty_) Draw();
   }
 
+  bool tty() const { return tty_; }
+
+  // Redraws the terminal line about once a second.
+  void Tick() {
+    const auto now = Clock::now();
+    if (now - last_draw_ < std::chrono::seconds(1)) return;
+    Draw();
+  }
+
   void End() {
     if (tty_) std::fprintf(stderr, "\n");
   }
@@ -187,6 +197,7 @@ class SweepProgress {
   }
 
   void Draw() {
+    last_draw_ = Clock::now();
     std::fprintf(stderr, "\r\033[K%s", StatusLine("").c_str());
     std::fflush(stderr);
   }
@@ -194,6 +205,7 @@ class SweepProgress {
   const size_t total_, to_run_;
   const bool tty_;
   const Clock::time_point start_;
+  Clock::time_point last_draw_;
   size_t done_ = 0, ran_ = 0, running_ = 0, failed_ = 0;
 };
 
@@ -279,7 +291,12 @@ void Execute(const std::vector<PlannedRun>& runs, const std::vector<size_t>& pen
     }
     if (active.empty()) continue;
     int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
+    pid_t pid;
+    // On a terminal, poll so the elapsed time and ETA keep moving.
+    while ((pid = waitpid(-1, &status, progress.tty() ? WNOHANG : 0)) == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      progress.Tick();
+    }
     if (pid < 0) {
       if (errno == EINTR) continue;
       break;  // ECHILD: nothing left to wait for
