@@ -156,6 +156,9 @@ int AggregateCommand(const AggregateOptions& options) {
   for (const std::string& path : options.inputs) {
     Result<NpyArray> array = ReadNpyFile(path);
     if (!array.ok()) return Fail(array.status());
+    if (array->data.empty()) {
+      return Fail(Status::InvalidArgument("'", path, "' holds no values"));
+    }
     if (!vectors.empty() && array->data.size() != vectors[0].size()) {
       return Fail(Status::InvalidArgument("'", path, "' has ", array->data.size(),
                                           " values but '", options.inputs[0], "' has ",

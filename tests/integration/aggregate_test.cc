@@ -199,6 +199,8 @@ TEST_F(MurmurAggregate, RejectsBadFilesWithExitCodeTwoAndAClearLine) {
                 three_floats),
        "shape must be a tuple"},
       {WriteVector("four.npy", {1, 2, 3, 4}), "has 4 values"},
+      {WriteNpy("empty.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }", ""),
+       "holds no values"},
   };
   for (const Case& c : cases) {
     Outcome o = Murmur("aggregate --rule mean " + good + " " + c.file, /*merge_stderr=*/true);
