@@ -234,8 +234,7 @@ Result<std::vector<PlannedRun>> PlanRuns(const SweepGrid& grid,
       Config config = base;
       run.args = {"run"};
       if (!grid.base_path.empty()) run.args.push_back(grid.base_path);
-      std::vector<std::string> assignments = cell.assignments;
-      for (const std::string& a : assignments) {
+      for (const std::string& a : cell.assignments) {
         if (Status s = config.Set(a); !s.ok()) {
           return Status::InvalidArgument("cell ", cell.name, ": ", s.message());
         }
@@ -276,9 +275,9 @@ void Execute(const std::vector<PlannedRun>& runs, const std::vector<size_t>& pen
   while (next < pending.size() || !active.empty()) {
     while (next < pending.size() && active.size() < static_cast<size_t>(jobs)) {
       const PlannedRun& run = runs[pending[next++]];
-      std::error_code ec;
+      std::error_code ec, ignored;
       std::filesystem::create_directories(run.dir, ec);
-      std::filesystem::remove(run.dir + "/" + kRecordFile, ec);
+      std::filesystem::remove(run.dir + "/" + kRecordFile, ignored);
       std::string error;
       const pid_t pid = ec ? -1 : Spawn(run, &error);
       if (pid < 0) {
