@@ -104,10 +104,14 @@ Result<std::vector<double>> ParseNumberList(std::string_view list, std::string_v
 CLI::App* AddAggregateCommand(CLI::App& app, AggregateOptions& options) {
   CLI::App* aggregate = app.add_subcommand(
       "aggregate",
-      "Aggregate vectors with a robust rule. Each input is one float32 .npy file\n"
-      "(numpy.save(path, v.astype('<f4')); any shape, read flattened in C order).\n"
-      "The result goes to --out as a 1-D float32 .npy, or to stdout, one value per\n"
-      "line. A rule or pre-aggregator takes options as name:key=value[:key=value].\n"
+      "Aggregate vectors stored as .npy files with a robust rule (Krum, median,\n"
+      "trimmed mean, ...), optionally after pre-aggregators (clipping, NNM, ...).\n"
+      "Example: murmur aggregate --rule trimmed-mean --f 1 g0.npy g1.npy g2.npy");
+  aggregate->footer(
+      "Each input is one float32 .npy file (numpy.save(path, v.astype('<f4')); any\n"
+      "shape, read flattened in C order). The result goes to --out as a 1-D float32\n"
+      ".npy, or to stdout, one value per line. A rule or pre-aggregator takes options\n"
+      "as name:key=value[:key=value].\n"
       "Rules: " + JoinNames(AggregatorNames()) + ".\n"
       "Pre-aggregators (--pre, applied in order): " + JoinNames(PreAggregatorNames()) + ".\n"
       "Options (defaults): multi-krum m=0 (n-f); geometric-median nu=1e-6\n"
@@ -116,7 +120,7 @@ CLI::App* AddAggregateCommand(CLI::App& app, AggregateOptions& options) {
       "clip tau (required); bucketing s=2. monna needs --reference; centered-clipping\n"
       "clips around --reference when given; mean and geometric-median take --weights.\n"
       "Examples:\n"
-      "  murmur aggregate --rule trimmed-mean --f 1 g0.npy g1.npy g2.npy g3.npy\n"
+      "  murmur aggregate --rule median g0.npy g1.npy g2.npy\n"
       "  murmur aggregate --rule multi-krum:m=3 --f 1 --pre clip:tau=10,nnm g*.npy --out agg.npy");
   aggregate->add_option("inputs", options.inputs, "Input vectors, one .npy file each")
       ->required();

@@ -343,8 +343,11 @@ Status WriteFile(const std::string& path, const std::string& text) {
 CLI::App* AddSweepCommand(CLI::App& app, SweepOptions& options) {
   CLI::App* sweep = app.add_subcommand(
       "sweep",
-      "Run a grid of simulations: every combination of the grid's axes, for every\n"
-      "seed, each as its own `murmur run` process, a few at a time. A grid file:\n"
+      "Run a grid of simulations (every combination of the axes, every seed) as\n"
+      "separate runs, a few at a time; tabulate and plot the final accuracy.\n"
+      "Example: murmur sweep examples/sweep_quick.toml");
+  sweep->footer(
+      "A grid file:\n"
       "  base = \"fedavg.toml\"          # relative to the grid file; absent: quickstart\n"
       "  seeds = [1, 2]                # absent: the config's seed\n"
       "  jobs = 2                      # runs at a time (--jobs overrides)\n"
@@ -356,14 +359,14 @@ CLI::App* AddSweepCommand(CLI::App& app, SweepOptions& options) {
       "  [grid]                        # axes: config key -> values\n"
       "  \"protocol.topology\" = [\"ring\", \"full\"]\n"
       "  \"data.alpha\" = [0.1, 1000.0]\n"
-      "Every cell is checked with the same config reader as `murmur run` before\n"
-      "anything starts. Runs go to DIR/runs/<cell>-s<seed>/ (config, metrics,\n"
-      "log.txt); a run whose directory already holds the same config and metrics\n"
-      "up to the last round is skipped, so an interrupted sweep resumes. A failed\n"
-      "run is reported and the others go on. At the end: DIR/results.csv,\n"
-      "DIR/results.md (final accuracy mean ± std over seeds, min accuracy, traffic,\n"
-      "wall time per cell) and DIR/heatmap.svg. Exit 0: all runs finished; 1: some\n"
-      "failed; 2: bad grid. Example: murmur sweep examples/sweep_quick.toml");
+      "Each run is its own `murmur run` process with --set per key. Every cell is\n"
+      "checked with the same config reader as `murmur run` before anything starts.\n"
+      "Runs go to DIR/runs/<cell>-s<seed>/ (config, metrics, log.txt); a run whose\n"
+      "directory already holds the same config and metrics up to the last round is\n"
+      "skipped, so an interrupted sweep resumes. A failed run is reported and the\n"
+      "others go on. At the end: DIR/results.csv, DIR/results.md (final accuracy\n"
+      "mean ± std over seeds, min accuracy, traffic, wall time per cell) and\n"
+      "DIR/heatmap.svg. Exit 0: all runs finished; 1: some failed; 2: bad grid.");
   sweep->add_option("grid", options.grid_path, "Grid file (TOML), see above")->required();
   sweep->add_option("--out", options.out_dir,
                     "Output directory (default: runs/<grid file name>)")
