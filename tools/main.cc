@@ -2,20 +2,28 @@
 // real. Each subcommand lives in its own file.
 #include <CLI/CLI.hpp>
 
+#include "aggregate_command.h"
 #include "report_command.h"
 #include "run_command.h"
+#include "sweep_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app(
       "murmur: train models across many peers without a trusted center.\n"
       "Start with:  murmur run            (built-in quickstart)\n"
       "             murmur run examples/fedavg.toml --out runs/fedavg\n"
-      "             murmur report runs/quickstart runs/fedavg --svg acc.svg");
+      "             murmur report runs/quickstart runs/fedavg --svg acc.svg\n"
+      "             murmur sweep examples/sweep_quick.toml\n"
+      "             murmur aggregate --rule median g0.npy g1.npy g2.npy");
   app.require_subcommand(1);
   murmur::cli::RunOptions run_options;
   CLI::App* run = murmur::cli::AddRunCommand(app, run_options);
   murmur::cli::ReportOptions report_options;
   CLI::App* report = murmur::cli::AddReportCommand(app, report_options);
+  murmur::cli::SweepOptions sweep_options;
+  CLI::App* sweep = murmur::cli::AddSweepCommand(app, sweep_options);
+  murmur::cli::AggregateOptions aggregate_options;
+  CLI::App* aggregate = murmur::cli::AddAggregateCommand(app, aggregate_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -24,5 +32,7 @@ int main(int argc, char** argv) {
   }
   if (run->parsed()) return murmur::cli::RunCommand(run_options);
   if (report->parsed()) return murmur::cli::ReportCommand(report_options);
+  if (sweep->parsed()) return murmur::cli::SweepCommand(sweep_options);
+  if (aggregate->parsed()) return murmur::cli::AggregateCommand(aggregate_options);
   return 2;
 }

@@ -1,4 +1,5 @@
-// A dependency-free SVG line chart, for `murmur report`.
+// Dependency-free SVG charts: a line chart for `murmur report`, heatmaps
+// for `murmur sweep`.
 #pragma once
 
 #include <string>
@@ -20,5 +21,27 @@ struct PlotLabels {
 
 // One chart: axes with round-number ticks, one polyline per series, legend.
 std::string LinePlotSvg(const PlotLabels& labels, const std::vector<Series>& series);
+
+// One heatmap panel: values[r][c] for row label r and column label c; NaN
+// marks a cell with no value (drawn grey, labelled with `missing`).
+struct HeatmapPanel {
+  std::string title;  // may be empty (a single panel)
+  std::vector<std::string> row_labels;
+  std::vector<std::string> col_labels;
+  std::vector<std::vector<double>> values;
+};
+
+struct HeatmapLabels {
+  std::string title;
+  std::string rows;           // what the rows are, e.g. "protocol.topology"
+  std::string cols;           // what the columns are
+  std::string missing = "-";  // text in cells without a value
+};
+
+// Panels side by side (at most three per line) sharing one colour scale over
+// every finite value, with each value printed in its cell (3 decimals) and a
+// colour bar. REQUIRES: every panel's values has row_labels.size() rows of
+// col_labels.size() entries.
+std::string HeatmapSvg(const HeatmapLabels& labels, const std::vector<HeatmapPanel>& panels);
 
 }  // namespace murmur::cli

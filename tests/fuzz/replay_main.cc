@@ -5,6 +5,7 @@
 // -DMURMUR_FUZZ=ON the same targets build as real libFuzzer binaries.
 #include <cstdint>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "murmur/core/bytes.h"
@@ -33,6 +34,15 @@ std::vector<std::vector<uint8_t>> Seeds() {
   seeds.push_back({13, 1, 100, 0, 200, 3, 77, 150, 9, 31, 64, 128});
   // codec_fuzz: fp32, mode 0: a raw frame of the values 1 and 2.
   seeds.push_back({0, 0, 1, 2, 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40});
+  // npy_fuzz: a version 1.0 .npy file of shape (2,) holding 1.0 and 2.0.
+  {
+    const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n";
+    std::vector<uint8_t> npy = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                                static_cast<uint8_t>(header.size()), 0};
+    npy.insert(npy.end(), header.begin(), header.end());
+    npy.insert(npy.end(), {0, 0, 0x80, 0x3f, 0, 0, 0, 0x40});
+    seeds.push_back(npy);
+  }
   return seeds;
 }
 
