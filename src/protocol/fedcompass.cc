@@ -50,7 +50,8 @@ void FedCompassServer::Assign(Host& host, PeerId client) {
   if (best_group < 0) {
     // Nobody to arrive with: open a group around this client's full task.
     const double span_s = overhead + static_cast<double>(options_.max_steps) * sps;
-    Group group{.expected = now + Duration::Seconds(span_s),
+    Group group{.created = now,
+                .expected = now + Duration::Seconds(span_s),
                 .latest = now + Duration::Seconds(options_.lambda * span_s)};
     group.timer = host.StartTimer(group.latest - now);
     best_group = next_group_++;
@@ -74,7 +75,7 @@ void FedCompassServer::OnMessage(Host& host, PeerId from, std::span<const uint8_
   if (member == group_of_.end()) {
     // A first task, or a member whose group already closed without it.
     std::vector<Arrival> alone;
-    alone.push_back(Arrival{from, std::move(*update)});
+    alone.push_back(Arrival{from, std::move(*update), host.now()});
     Aggregate(host, std::move(alone));
     Reassign(host, from);
     return;
@@ -82,7 +83,7 @@ void FedCompassServer::OnMessage(Host& host, PeerId from, std::span<const uint8_
   const int64_t id = member->second;
   group_of_.erase(member);
   Group& group = groups_.at(id);
-  group.arrived.push_back(Arrival{from, std::move(*update)});
+  group.arrived.push_back(Arrival{from, std::move(*update), host.now()});
   if (group.arrived.size() == group.members.size()) CloseGroup(host, id);
 }
 
@@ -100,6 +101,20 @@ void FedCompassServer::CloseGroup(Host& host, int64_t id) {
   }
   std::vector<PeerId> arrived;
   for (const Arrival& a : group.arrived) arrived.push_back(a.client);
+  if (!arrived.empty()) {
+    ++stats_.closed;
+    stats_.arrivals += static_cast<int64_t>(arrived.size());
+    if (arrived.size() == group.members.size()) ++stats_.complete;
+  }
+  if (arrived.size() >= 2) {
+    auto [first, last] = std::minmax_element(
+        group.arrived.begin(), group.arrived.end(),
+        [](const Arrival& a, const Arrival& b) { return a.at < b.at; });
+    const double span = (group.expected - group.created).seconds();
+    if (span > 0) {
+      stats_.max_spread = std::max(stats_.max_spread, (last->at - first->at).seconds() / span);
+    }
+  }
   if (!group.arrived.empty()) Aggregate(host, std::move(group.arrived));
   for (PeerId client : arrived) Reassign(host, client);
 }

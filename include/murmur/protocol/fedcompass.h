@@ -45,6 +45,16 @@ struct FedCompassOptions {
 
 class FedCompassServer final : public Node {
  public:
+  // How well arrival groups held together, over the groups closed so far.
+  struct GroupStats {
+    int64_t closed = 0;     // groups aggregated (with at least one arrival)
+    int64_t complete = 0;   // ... in which every member arrived in time
+    int64_t arrivals = 0;   // updates aggregated in groups
+    // Largest (last - first arrival) / (expected - created) over groups with
+    // two or more arrivals.
+    double max_spread = 0;
+  };
+
   // REQUIRES: clients sorted and non-empty, 1 <= min_steps <= max_steps,
   // lambda >= 1.
   FedCompassServer(std::vector<float> initial_model, const FedCompassOptions& options,
@@ -59,13 +69,16 @@ class FedCompassServer final : public Node {
   int64_t completed_rounds() const { return core_.version(); }
   // The steps of `client`'s latest task (0 before any).
   int64_t assigned_steps(PeerId client) const;
+  const GroupStats& group_stats() const { return stats_; }
 
  private:
   struct Arrival {
     PeerId client;
     AsyncMessage update;
+    SimTime at;
   };
   struct Group {
+    SimTime created;
     SimTime expected;
     SimTime latest;
     TimerId timer;
@@ -87,6 +100,7 @@ class FedCompassServer final : public Node {
   std::map<int64_t, Group> groups_;     // open groups by id
   int64_t next_group_ = 0;
   std::vector<float> target_;
+  GroupStats stats_;
 };
 
 }  // namespace murmur
