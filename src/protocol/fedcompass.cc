@@ -120,20 +120,24 @@ void FedCompassServer::CloseGroup(Host& host, int64_t id) {
 }
 
 void FedCompassServer::Aggregate(Host& host, std::vector<Arrival> arrivals) {
+  for (const Arrival& a : arrivals) {
+    samples_[a.client] = static_cast<double>(std::max<uint64_t>(a.update.samples, 1));
+  }
   if (core_.version() >= options_.rounds) return;
+  // N: all clients' samples, extrapolated from those heard from so far.
+  double known = 0;
+  for (const auto& [client, n] : samples_) known += n;
+  const double total = known * static_cast<double>(core_.clients().size()) /
+                       static_cast<double>(samples_.size());
   std::span<const float> x = core_.global();
   std::vector<double> sum(x.size(), 0.0);
-  double total_samples = 0;
   for (const Arrival& a : arrivals) {
-    const auto n = static_cast<double>(std::max<uint64_t>(a.update.samples, 1));
-    const double w = n * StalenessWeight(options_.staleness, core_.Staleness(a.update));
+    const double w = samples_[a.client] / total *
+                     StalenessWeight(options_.staleness, core_.Staleness(a.update));
     for (size_t i = 0; i < sum.size(); ++i) sum[i] += w * a.update.values[i];
-    total_samples += n;
   }
   target_.resize(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    target_[i] = static_cast<float>(x[i] + sum[i] / total_samples);
-  }
+  for (size_t i = 0; i < x.size(); ++i) target_[i] = static_cast<float>(x[i] + sum[i]);
   server_optimizer_.Step(core_.global(), target_);
   core_.Publish(host);
 }

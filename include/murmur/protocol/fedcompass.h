@@ -14,8 +14,11 @@
 //    whose latest arrival time is lambda times as far away.
 //  * A group is aggregated when all its members arrived, or at its latest
 //    arrival time with whoever arrived: the global model moves to
-//    x + sum_i n_i s(staleness_i) delta_i / sum_i n_i through the server
-//    optimizer, and each arrived member is assigned again. A member arriving
+//    x + sum_i p_i s(staleness_i) delta_i through the server optimizer,
+//    where p_i = n_i / N is the client's share of all clients' samples (as
+//    in the authors' APPFL implementation; N is extrapolated from the
+//    clients heard from until all have reported), so a small group moves
+//    the model only by its share. Each arrived member is assigned again. A member arriving
 //    after its group closed is applied alone (staleness-weighted) and
 //    assigned again.
 // Each aggregation is one round. Tolerates heterogeneous and changing
@@ -97,6 +100,7 @@ class FedCompassServer final : public Node {
   std::map<PeerId, double> seconds_per_step_;
   std::map<PeerId, int64_t> group_of_;  // open group a busy client belongs to
   std::map<PeerId, int64_t> steps_;
+  std::map<PeerId, double> samples_;    // reported sample counts
   std::map<int64_t, Group> groups_;     // open groups by id
   int64_t next_group_ = 0;
   std::vector<float> target_;

@@ -151,9 +151,10 @@ TEST(FedCompassServer, GivesFasterClientsMoreStepsSoTheyArriveTogether) {
   EXPECT_EQ(server.completed_rounds(), 3);
   server.OnMessage(host, PeerId(1), Update(2, {4.f}, 6, 0.72));
   ASSERT_EQ(server.completed_rounds(), 4);
-  // (s + 1)^-0.5 staleness weights, one sample each. The singles had
-  // staleness 0, 1, 2; the group's members 2 (client 0), 1 (client 1), 0.
-  const double singles = 1.0 + 1.0 / std::sqrt(2.0) + 1.0 / std::sqrt(3.0);
+  // (s + 1)^-0.5 staleness weights, one sample each, so each client's
+  // share is 1/3. The singles had staleness 0, 1, 2; the group's members 2
+  // (client 0), 1 (client 1), 0 (client 2).
+  const double singles = (1.0 + 1.0 / std::sqrt(2.0) + 1.0 / std::sqrt(3.0)) / 3.0;
   const double group = (1.0 / std::sqrt(3.0) + 4.0 / std::sqrt(2.0) + 1.0) / 3.0;
   EXPECT_NEAR(server.global_model()[0], singles + group, 1e-5);
   EXPECT_EQ(LastTaskTo(host, PeerId(0)).version, 4u);
