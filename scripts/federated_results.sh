@@ -24,9 +24,10 @@ run fedavgm examples/fedadam.toml --set protocol.server_optimizer=sgd --set prot
     --set protocol.server_momentum=0.5
 run fedprox examples/fedprox.toml --set protocol.local_time_budget_s=0
 run fedprox_budget examples/fedprox.toml
-run fedasync examples/fedasync.toml
-run fedbuff examples/fedbuff.toml
-run fedcompass examples/fedcompass.toml
+# The asynchronous runs go on until sim.max_time_s = 12 virtual seconds.
+run fedasync examples/fedasync.toml --set protocol.rounds=100000
+run fedbuff examples/fedbuff.toml --set protocol.rounds=100000
+run fedcompass examples/fedcompass.toml --set protocol.rounds=100000
 
 # Virtual seconds (and MB sent) to the first evaluation at >= 80% / >= 84% test accuracy,
 # accuracy and MB sent at the last evaluation within 12 virtual seconds, and

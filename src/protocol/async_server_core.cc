@@ -11,6 +11,7 @@ AsyncServerCore::AsyncServerCore(std::vector<float> initial_model, std::vector<P
       task_timeout_(task_timeout),
       name_(std::move(name)) {
   MURMUR_CHECK(!clients_.empty());
+  MURMUR_CHECK(std::is_sorted(clients_.begin(), clients_.end()));
 }
 
 void AsyncServerCore::Dispatch(Host& host, PeerId client, uint64_t steps) {

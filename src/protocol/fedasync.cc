@@ -1,5 +1,7 @@
 #include "murmur/protocol/fedasync.h"
 
+#include <algorithm>
+
 namespace murmur {
 
 FedAsyncServer::FedAsyncServer(std::vector<float> initial_model, const FedAsyncOptions& options,

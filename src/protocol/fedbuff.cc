@@ -1,5 +1,7 @@
 #include "murmur/protocol/fedbuff.h"
 
+#include <algorithm>
+
 namespace murmur {
 
 FedBuffServer::FedBuffServer(std::vector<float> initial_model, const FedBuffOptions& options,

@@ -22,7 +22,7 @@ namespace murmur {
 class AsyncServerCore {
  public:
   // `name` prefixes the counters ("fedbuff.late_updates"). REQUIRES: clients
-  // non-empty.
+  // non-empty and sorted.
   AsyncServerCore(std::vector<float> initial_model, std::vector<PeerId> clients,
                   Duration task_timeout, std::string name);
 
