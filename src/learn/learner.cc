@@ -180,6 +180,14 @@ struct Learner::Impl {
     }
   }
 
+  // g += mu * (w - center): the gradient of mu/2 ||w - center||^2.
+  void AddProximalGradient(float* grad) const {
+    const auto mu = static_cast<float>(proximal_mu);
+    const float* p = params.get();
+    const float* c = proximal_center.data();
+    for (int64_t i = 0; i < num_params; ++i) grad[i] += mu * (p[i] - c[i]);
+  }
+
   const TorchModel& model;
   const Dataset& train;
   std::vector<int64_t> order;  // the shard, permuted once per epoch
@@ -195,6 +203,8 @@ struct Learner::Impl {
   AlignedFloats state2;
   bool state_started = false;
   int64_t adam_step = 0;
+  double proximal_mu = 0;
+  std::vector<float> proximal_center;  // empty unless proximal_mu > 0
 };
 
 Learner::Learner(const Model& model, const Dataset& train,
@@ -243,6 +253,7 @@ TrainStats Learner::Train(int64_t steps) {
     // The gradient is the flat tensor the backward pass produced (autograd
     // hands it over rather than copying since p had no grad before).
     at::Tensor grad = p.grad().contiguous();
+    if (s.proximal_mu > 0) s.AddProximalGradient(grad.data_ptr<float>());
     if (s.optimizer.kind == OptimizerKind::kSgd) {
       s.SgdStep(grad.data_ptr<float>());
     } else {
@@ -259,6 +270,18 @@ TrainStats Learner::Train(int64_t steps) {
 void Learner::ResetOptimizer() {
   impl_->state_started = false;
   impl_->adam_step = 0;
+}
+
+void Learner::SetProximalTerm(double mu, std::span<const float> center) {
+  MURMUR_CHECK(mu >= 0);
+  Impl& s = *impl_;
+  s.proximal_mu = mu;
+  if (mu == 0) {
+    std::vector<float>().swap(s.proximal_center);
+    return;
+  }
+  MURMUR_CHECK(static_cast<int64_t>(center.size()) == s.num_params);
+  s.proximal_center.assign(center.begin(), center.end());
 }
 
 int64_t Learner::shard_size() const {

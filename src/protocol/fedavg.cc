@@ -13,7 +13,8 @@ FedAvgServer::FedAvgServer(std::vector<float> initial_model,
                            std::vector<PeerId> clients)
     : global_(std::move(initial_model)),
       options_(options),
-      clients_(std::move(clients)) {
+      clients_(std::move(clients)),
+      server_optimizer_(options.server_optimizer) {
   MURMUR_CHECK(!clients_.empty());
 }
 
@@ -89,9 +90,11 @@ void FedAvgServer::OnTimer(Host& host, TimerId timer) {
 
 void FedAvgServer::FinishRound(Host& host) {
   if (total_weight_ > 0) {
+    average_.resize(global_.size());
     for (size_t i = 0; i < global_.size(); ++i) {
-      global_[i] = static_cast<float>(sum_[i] / total_weight_);
+      average_[i] = static_cast<float>(sum_[i] / total_weight_);
     }
+    server_optimizer_.Step(global_, average_);
   } else {
     // Nothing arrived in time: the global model stays as it was.
     host.metrics().Count("fedavg.empty_rounds", 1);

@@ -2,6 +2,7 @@
 
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/fedavg.h"
+#include "protocol/federated_setup.h"
 #include "murmur/protocol/gossip.h"
 
 namespace murmur {
@@ -71,7 +72,8 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
       FedAvgOptions options{.rounds = config.rounds,
                             .client_fraction = config.client_fraction,
                             .local_epochs = config.local_epochs,
-                            .round_timeout = timeout};
+                            .round_timeout = timeout,
+                            .server_optimizer = config.server_optimizer};
       const PeerId server(static_cast<uint32_t>(n));
       std::vector<PeerId> clients;
       for (int64_t i = 0; i < n; ++i) {
@@ -88,6 +90,11 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
       setup.model_holders.push_back(server);
       break;
     }
+    case ProtocolKind::kFedProx:
+    case ProtocolKind::kFedAsync:
+    case ProtocolKind::kFedBuff:
+    case ProtocolKind::kFedCompass:
+      return MakeFederatedProtocol(config, learners, model, seed);
   }
   return setup;
 }

@@ -63,10 +63,15 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
 
   // [protocol]
   MURMUR_ASSIGN_OR_RETURN(std::string kind,
-                          r.String("protocol.kind", "dpsgd", {"dpsgd", "fedavg", "gossip"}));
+                          r.String("protocol.kind", "dpsgd", {"dpsgd", "fedavg", "gossip", "fedprox",
+                                                               "fedasync", "fedbuff", "fedcompass"}));
   c.protocol.kind = kind == "fedavg"   ? ProtocolKind::kFedAvg
                     : kind == "gossip" ? ProtocolKind::kGossip
                                        : ProtocolKind::kDpsgd;
+  if (kind == "fedprox") c.protocol.kind = ProtocolKind::kFedProx;
+  if (kind == "fedasync") c.protocol.kind = ProtocolKind::kFedAsync;
+  if (kind == "fedbuff") c.protocol.kind = ProtocolKind::kFedBuff;
+  if (kind == "fedcompass") c.protocol.kind = ProtocolKind::kFedCompass;
   MURMUR_ASSIGN_OR_RETURN(c.protocol.rounds, r.Int("protocol.rounds", c.protocol.rounds, 0, 100'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.local_steps,
                           r.Int("protocol.local_steps", c.protocol.local_steps, 0, 100'000'000));
@@ -95,6 +100,49 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                           r.Int("protocol.local_epochs", c.protocol.local_epochs, 1, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.gossip_period_s,
                           r.Double("protocol.gossip_period_s", c.protocol.gossip_period_s, 1e-6, 1e9));
+  // Server optimizers and asynchronous federated learning (docs/protocols/).
+  ServerOptimizerConfig& server_opt = c.protocol.server_optimizer;
+  MURMUR_ASSIGN_OR_RETURN(std::string server_optimizer,
+                          r.String("protocol.server_optimizer", "fedavg",
+                                   {"fedavg", "sgd", "adagrad", "adam", "yogi"}));
+  MURMUR_ASSIGN_OR_RETURN(server_opt.kind, ParseServerOptimizerKind(server_optimizer));
+  MURMUR_ASSIGN_OR_RETURN(server_opt.lr, r.Double("protocol.server_lr", server_opt.lr, 1e-9, 1e3));
+  MURMUR_ASSIGN_OR_RETURN(server_opt.momentum,
+                          r.Double("protocol.server_momentum", server_opt.momentum, 0, 0.999999));
+  MURMUR_ASSIGN_OR_RETURN(server_opt.beta1,
+                          r.Double("protocol.server_beta1", server_opt.beta1, 0, 0.999999));
+  MURMUR_ASSIGN_OR_RETURN(server_opt.beta2,
+                          r.Double("protocol.server_beta2", server_opt.beta2, 0, 0.999999));
+  MURMUR_ASSIGN_OR_RETURN(server_opt.tau, r.Double("protocol.server_tau", server_opt.tau, 1e-12, 1e3));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.proximal_mu,
+                          r.Double("protocol.proximal_mu", c.protocol.proximal_mu, 0, 1e6));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.local_time_budget_s,
+                          r.Double("protocol.local_time_budget_s", c.protocol.local_time_budget_s, 0, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.async_alpha,
+                          r.Double("protocol.async_alpha", c.protocol.async_alpha, 1e-9, 1.0));
+  MURMUR_ASSIGN_OR_RETURN(std::string staleness,
+                          r.String("protocol.staleness", "polynomial",
+                                   {"constant", "polynomial", "hinge"}));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.staleness.kind, ParseStalenessKind(staleness));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.staleness.a,
+                          r.Double("protocol.staleness_a", c.protocol.staleness.a, 0, 1e3));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.staleness.b,
+                          r.Int("protocol.staleness_b", c.protocol.staleness.b, 0, 1'000'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.buffer_size,
+                          r.Int("protocol.buffer_size", c.protocol.buffer_size, 1, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.max_concurrency,
+                          r.Int("protocol.max_concurrency", c.protocol.max_concurrency, 0, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.compass_min_steps,
+                          r.Int("protocol.compass_min_steps", c.protocol.compass_min_steps, 1, 100'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.compass_lambda,
+                          r.Double("protocol.compass_lambda", c.protocol.compass_lambda, 1, 1e3));
+  if (c.protocol.kind == ProtocolKind::kFedCompass &&
+      c.protocol.compass_min_steps > c.protocol.local_steps) {
+    return Status::InvalidArgument("config key 'protocol.compass_min_steps' = ",
+                                   c.protocol.compass_min_steps,
+                                   " exceeds 'protocol.local_steps' = ", c.protocol.local_steps,
+                                   " (FedCompass's most steps per task)");
+  }
 
   // [sim]
   MURMUR_ASSIGN_OR_RETURN(double latency_ms, r.Double("sim.latency_ms", c.sim.link.latency_s * 1000, 0, 1e9));

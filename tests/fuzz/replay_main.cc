@@ -24,6 +24,15 @@ std::vector<std::vector<uint8_t>> Seeds() {
   m.WriteU64(0);
   m.WriteFloats(std::vector<float>{1.f, 2.f, 3.f});
   seeds.push_back(m.bytes());
+  // An async FL update (kind 0x22) with 3 floats.
+  murmur::ByteWriter a;
+  a.WriteU8(0x22);
+  a.WriteU32(7);
+  a.WriteU64(100);
+  a.WriteU64(20);
+  a.WriteF64(0.5);
+  a.WriteFloats(std::vector<float>{1.f, 2.f, 3.f});
+  seeds.push_back(a.bytes());
   // An IDX array of 2x3 unsigned bytes (big-endian dims).
   seeds.push_back({0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6});
   // codec_fuzz (byte 0 picks the codec, byte 1 the mode): top-k, mode 1

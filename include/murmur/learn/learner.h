@@ -67,6 +67,13 @@ class Learner {
   TrainStats Train(int64_t steps);
   // Clears momentum / Adam moments (e.g. a FedAvg client's fresh optimizer).
   void ResetOptimizer();
+  // FedProx's proximal term (Li, Sahu, Zaheer, Sanjabi, Talwalkar, Smith,
+  // 2020, "Federated Optimization in Heterogeneous Networks"): from now on
+  // Train() minimizes F(w) + mu/2 ||w - center||^2, i.e. adds
+  // mu * (w - center) to every gradient. mu = 0 (the default) turns it off
+  // and frees the copy of `center`. REQUIRES: mu >= 0 and, when mu > 0,
+  // center.size() == params().size().
+  void SetProximalTerm(double mu, std::span<const float> center);
 
   int64_t shard_size() const;
   // Samples per step: the configured batch size, capped at shard_size().

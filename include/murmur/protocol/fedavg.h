@@ -19,6 +19,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/server_optimizer.h"
 
 namespace murmur {
 
@@ -28,6 +29,8 @@ struct FedAvgOptions {
   double client_fraction = 0;
   int64_t local_epochs = 0;
   Duration round_timeout;  // from the start of a round; 0: wait forever
+  // How the round's average moves the global model (default: replaces it).
+  ServerOptimizerConfig server_optimizer;
 };
 
 // The server. Owns the global model buffer.
@@ -60,6 +63,8 @@ class FedAvgServer final : public Node {
   std::set<PeerId> replied_;
   std::vector<double> sum_;  // sample-weighted sum of replies
   double total_weight_ = 0;
+  ServerOptimizer server_optimizer_;
+  std::vector<float> average_;
 };
 
 // A client. `learner` must outlive the node.

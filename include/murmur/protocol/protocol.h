@@ -11,11 +11,13 @@
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/learn/model.h"
+#include "murmur/protocol/server_optimizer.h"
+#include "murmur/protocol/staleness.h"
 #include "murmur/protocol/topology.h"
 
 namespace murmur {
 
-enum class ProtocolKind { kFedAvg, kDpsgd, kGossip };
+enum class ProtocolKind { kFedAvg, kDpsgd, kGossip, kFedProx, kFedAsync, kFedBuff, kFedCompass };
 
 struct ProtocolConfig {
   ProtocolKind kind = ProtocolKind::kDpsgd;
@@ -26,6 +28,16 @@ struct ProtocolConfig {
   double client_fraction = 1.0;    // FedAvg: C
   int64_t local_epochs = 1;        // FedAvg: E
   double gossip_period_s = 1.0;    // gossip: time between pushes
+  // Server and asynchronous federated learning (docs/protocols/).
+  ServerOptimizerConfig server_optimizer;  // FedAvg, FedProx, FedBuff, FedCompass
+  double proximal_mu = 0;          // FedProx, FedAsync: local proximal term
+  double local_time_budget_s = 0;  // FedProx: partial work; 0: full epochs
+  double async_alpha = 0.6;        // FedAsync: mixing weight
+  StalenessConfig staleness;       // FedAsync, FedBuff, FedCompass
+  int64_t buffer_size = 10;        // FedBuff: K
+  int64_t max_concurrency = 0;     // FedAsync, FedBuff: 0 = all clients
+  int64_t compass_min_steps = 2;   // FedCompass: Q_min (Q_max = local_steps)
+  double compass_lambda = 1.2;     // FedCompass: latest arrival factor
 };
 
 struct ProtocolSetup {
@@ -33,6 +45,8 @@ struct ProtocolSetup {
   std::vector<std::unique_ptr<Node>> nodes;
   // Peers whose reported models are the run's evaluation points: every peer
   // for decentralized protocols, the server for FedAvg.
+  // Federated protocols (FedAvg, FedProx, FedAsync, FedBuff, FedCompass) put
+  // the server last too.
   std::vector<PeerId> model_holders;
 };
 

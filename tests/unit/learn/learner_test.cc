@@ -411,5 +411,30 @@ TEST_F(LearnerTest, EpochVisitsEveryShardSampleOnce) {
   }
 }
 
+// FedProx's term adds mu (w - center) to each gradient: with plain SGD one
+// step differs from the unregularized step by exactly -lr mu (w - center).
+TEST_F(LearnerTest, ProximalTermAddsMuTimesDistanceToTheGradient) {
+  std::unique_ptr<Model> model = Make(kLogReg);
+  const OptimizerConfig sgd{.lr = 0.1, .momentum = 0.0};
+  auto plain = MakeLearner(*model, synthetic_->train, Range(200), sgd, 16, 3);
+  auto prox = MakeLearner(*model, synthetic_->train, Range(200), sgd, 16, 3);
+  std::vector<float> center = Copy(prox->params());
+  for (float& c : center) c += 1.0f;  // w - center = -1 everywhere
+  prox->SetProximalTerm(2.0, center);
+  plain->Train(1);
+  prox->Train(1);
+  for (size_t i = 0; i < center.size(); ++i) {
+    // -lr * mu * (w - center) = 0.1 * 2 * 1.
+    ASSERT_NEAR(prox->params()[i] - plain->params()[i], 0.2f, 1e-5) << i;
+  }
+  // mu = 0 turns it off again: both now take identical steps.
+  prox->SetProximalTerm(0.0, {});
+  std::copy(plain->params().begin(), plain->params().end(), prox->params().begin());
+  plain->Train(1);
+  prox->Train(1);
+  EXPECT_TRUE(std::equal(plain->params().begin(), plain->params().end(),
+                         prox->params().begin()));
+}
+
 }  // namespace
 }  // namespace murmur

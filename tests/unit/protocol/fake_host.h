@@ -41,6 +41,9 @@ class FakeHost final : public Host, public MetricsSink {
     counters[std::string(name)] += delta;
   }
 
+  // Moves the host's clock forward.
+  void Advance(Duration d) { now_ = now_ + d; }
+
   // Runs the oldest pending compute task and tells the node it finished.
   void FinishCompute(Node& node) {
     ComputeTask task = std::move(compute.front());

@@ -1,0 +1,58 @@
+#include "murmur/protocol/fedbuff.h"
+
+#include <algorithm>
+
+namespace murmur {
+
+FedBuffServer::FedBuffServer(std::vector<float> initial_model, const FedBuffOptions& options,
+                             std::vector<PeerId> clients)
+    : options_(options),
+      core_(std::move(initial_model), std::move(clients), options.task_timeout, "fedbuff"),
+      server_optimizer_(options.server_optimizer),
+      buffer_(core_.global().size(), 0.0) {
+  MURMUR_CHECK(options_.buffer_size >= 1);
+}
+
+void FedBuffServer::OnStart(Host& host) {
+  host.metrics().ReportModel(Round(0), core_.global());
+  FillSlots(host);
+}
+
+void FedBuffServer::FillSlots(Host& host) {
+  if (core_.version() >= options_.rounds) return;
+  const auto n = static_cast<int64_t>(core_.clients().size());
+  const int64_t slots = options_.max_concurrency > 0 ? std::min(options_.max_concurrency, n) : n;
+  while (core_.busy() < slots) {
+    std::optional<PeerId> client = core_.RandomIdleClient(host);
+    if (!client) return;
+    core_.Dispatch(host, *client, static_cast<uint64_t>(options_.local_steps));
+  }
+}
+
+void FedBuffServer::OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes) {
+  std::optional<AsyncMessage> update = core_.Accept(host, from, bytes);
+  if (!update) return;
+  if (core_.version() >= options_.rounds) return;
+  const double s = StalenessWeight(options_.staleness, core_.Staleness(*update));
+  for (size_t i = 0; i < buffer_.size(); ++i) buffer_[i] += s * update->values[i];
+  ++buffered_;
+  if (buffered_ == options_.buffer_size) {
+    std::span<const float> x = core_.global();
+    target_.resize(x.size());
+    const auto k = static_cast<double>(options_.buffer_size);
+    for (size_t i = 0; i < x.size(); ++i) {
+      target_[i] = static_cast<float>(x[i] + buffer_[i] / k);
+    }
+    server_optimizer_.Step(core_.global(), target_);
+    std::fill(buffer_.begin(), buffer_.end(), 0.0);
+    buffered_ = 0;
+    core_.Publish(host);
+  }
+  FillSlots(host);
+}
+
+void FedBuffServer::OnTimer(Host& host, TimerId timer) {
+  if (core_.ExpireTask(host, timer)) FillSlots(host);
+}
+
+}  // namespace murmur

@@ -1,0 +1,104 @@
+// The federated protocols through the run configuration: their keys are
+// checked, and runs under loss and churn finish and are reproducible.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "murmur/core/config.h"
+#include "murmur/sim/experiment.h"
+#include "murmur/sim/metrics_files.h"
+
+namespace murmur {
+namespace {
+
+Config Base() {
+  return Config::FromString(R"(
+peers = 8
+[data]
+dataset = "synthetic"
+synthetic_train = 1600
+synthetic_test = 400
+partition = "dirichlet"
+alpha = 0.5
+[model]
+kind = "mlp"
+hidden = [16]
+[protocol]
+rounds = 6
+local_steps = 3
+round_timeout_s = 0.5
+[sim]
+loss = 0.1
+speed_sigma = 0.5
+churn_mean_online_s = 1.0
+churn_mean_offline_s = 0.2
+[eval]
+every = 2
+)", "federated.toml").value();
+}
+
+std::string MetricsJsonl(const std::string& protocol, int threads) {
+  Config config = Base();
+  EXPECT_TRUE(config.Set("protocol.kind=" + protocol).ok());
+  EXPECT_TRUE(config.Set("threads=" + std::to_string(threads)).ok());
+  EXPECT_TRUE(config.Set("protocol.server_optimizer=yogi").ok());
+  EXPECT_TRUE(config.Set("protocol.server_lr=0.01").ok());
+  EXPECT_TRUE(config.Set("protocol.buffer_size=3").ok());
+  RunConfig run = ReadRunConfig(config).value();
+  std::string out;
+  Result<RunSummary> summary = RunExperiment(
+      run, RunObserver{.on_row = [&out](const EvalRow& row) {
+        out += MetricsWriter::ToJson(row) + "\n";
+      }});
+  EXPECT_TRUE(summary.ok()) << summary.status().ToString();
+  if (summary.ok()) {
+    EXPECT_EQ(summary->rows.back().round, 6) << protocol;
+    EXPECT_GT(summary->stats.msgs_lost, 0u) << protocol;
+  }
+  return out;
+}
+
+TEST(FederatedConfig, RunsFinishUnderLossAndChurnAndAreReproducible) {
+  for (const char* protocol : {"fedprox", "fedasync", "fedbuff", "fedcompass"}) {
+    const std::string one = MetricsJsonl(protocol, 1);
+    EXPECT_FALSE(one.empty()) << protocol;
+    EXPECT_EQ(one, MetricsJsonl(protocol, 2)) << protocol;
+  }
+}
+
+TEST(FederatedConfig, BadValuesAreRejectedNamingTheKey) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"protocol.server_optimizer=adamw", "protocol.server_optimizer"},
+      {"protocol.server_lr=0", "protocol.server_lr"},
+      {"protocol.async_alpha=1.5", "protocol.async_alpha"},
+      {"protocol.staleness=linear", "protocol.staleness"},
+      {"protocol.buffer_size=0", "protocol.buffer_size"},
+      {"protocol.compass_lambda=0.5", "protocol.compass_lambda"},
+      {"protocol.proximal_mu=-1", "protocol.proximal_mu"},
+  };
+  for (const auto& [setting, key] : cases) {
+    Config config = Base();
+    ASSERT_TRUE(config.Set(setting).ok()) << setting;
+    Result<RunConfig> run = ReadRunConfig(config);
+    ASSERT_FALSE(run.ok()) << setting;
+    EXPECT_EQ(run.status().code(), StatusCode::kInvalidArgument) << setting;
+    EXPECT_NE(run.status().ToString().find(key), std::string::npos) << run.status().ToString();
+  }
+  Config config = Base();
+  ASSERT_TRUE(config.Set("protocol.kind=fedcompass").ok());
+  ASSERT_TRUE(config.Set("protocol.compass_min_steps=4").ok());
+  Result<RunConfig> run = ReadRunConfig(config);
+  ASSERT_FALSE(run.ok());
+  EXPECT_NE(run.status().ToString().find("protocol.compass_min_steps"), std::string::npos);
+}
+
+TEST(FederatedConfig, DefaultsKeepFedAvgAsItWas) {
+  Config config = Base();
+  ASSERT_TRUE(config.Set("protocol.kind=fedavg").ok());
+  RunConfig run = ReadRunConfig(config).value();
+  EXPECT_EQ(run.protocol.server_optimizer.kind, ServerOptimizerKind::kReplace);
+  EXPECT_EQ(run.protocol.proximal_mu, 0.0);
+}
+
+}  // namespace
+}  // namespace murmur
