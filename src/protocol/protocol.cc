@@ -1,8 +1,12 @@
 #include "murmur/protocol/protocol.h"
 
+#include <algorithm>
+
 #include "murmur/protocol/dpsgd.h"
+#include "murmur/protocol/epidemic.h"
 #include "murmur/protocol/fedavg.h"
 #include "murmur/protocol/gossip.h"
+#include "murmur/protocol/modest.h"
 
 namespace murmur {
 namespace {
@@ -45,7 +49,11 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
       MixingWeights weights = MetropolisHastingsWeights(graph);
       DpsgdOptions options{.rounds = config.rounds,
                            .local_steps = config.local_steps,
-                           .round_timeout = timeout};
+                           .round_timeout = timeout,
+                           .schedule = config.comm_schedule,
+                           .comm_budget = config.comm_budget,
+                           .final_merge = config.final_merge,
+                           .num_peers = n};
       for (int64_t i = 0; i < n; ++i) {
         setup.nodes.push_back(std::make_unique<DpsgdNode>(
             *learners[i], options, ToPeerIds(graph.neighbours[i]),
@@ -59,10 +67,51 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
       MURMUR_ASSIGN_OR_RETURN(Graph graph, MakeConnectedTopology(config, n, seed));
       GossipOptions options{.rounds = config.rounds,
                             .local_steps = config.local_steps,
-                            .period = Duration::Seconds(config.gossip_period_s)};
+                            .period = Duration::Seconds(config.gossip_period_s),
+                            .merge = config.merge,
+                            .tensors = model.tensors()};
       for (int64_t i = 0; i < n; ++i) {
         setup.nodes.push_back(std::make_unique<GossipNode>(
             *learners[i], options, ToPeerIds(graph.neighbours[i])));
+        setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
+      }
+      break;
+    }
+    case ProtocolKind::kModest: {
+      ModestOptions options{.rounds = config.rounds,
+                            .local_steps = config.local_steps,
+                            .num_peers = n,
+                            .trainers = std::min(config.modest_trainers, n),
+                            .aggregators = std::min(config.modest_aggregators, n),
+                            .success_fraction = config.modest_success_fraction,
+                            .ping_timeout = Duration::Seconds(config.modest_ping_timeout_s),
+                            .round_timeout = timeout,
+                            .seed = seed};
+      if (options.round_timeout.ns <= 0) {
+        return Status::InvalidArgument(
+            "MoDeST needs protocol.round_timeout_s > 0 to get past failed peers");
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        setup.nodes.push_back(std::make_unique<ModestNode>(*learners[i], options));
+        setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
+      }
+      setup.round_model = RoundModel::kFirstReport;
+      break;
+    }
+    case ProtocolKind::kEpidemic: {
+      if (config.epidemic_fanout >= n) {
+        return Status::InvalidArgument("Epidemic Learning: protocol.epidemic_fanout = ",
+                                       config.epidemic_fanout, " needs more than that many peers (",
+                                       n, ")");
+      }
+      EpidemicOptions options{.rounds = config.rounds,
+                              .local_steps = config.local_steps,
+                              .fanout = config.epidemic_fanout,
+                              .num_peers = n,
+                              .round_timeout = timeout,
+                              .seed = seed};
+      for (int64_t i = 0; i < n; ++i) {
+        setup.nodes.push_back(std::make_unique<EpidemicNode>(*learners[i], options));
         setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
       }
       break;

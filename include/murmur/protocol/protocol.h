@@ -11,11 +11,13 @@
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/learn/model.h"
+#include "murmur/protocol/comm_schedule.h"
+#include "murmur/protocol/model_merge.h"
 #include "murmur/protocol/topology.h"
 
 namespace murmur {
 
-enum class ProtocolKind { kFedAvg, kDpsgd, kGossip };
+enum class ProtocolKind { kFedAvg, kDpsgd, kGossip, kModest, kEpidemic };
 
 struct ProtocolConfig {
   ProtocolKind kind = ProtocolKind::kDpsgd;
@@ -26,6 +28,22 @@ struct ProtocolConfig {
   double client_fraction = 1.0;    // FedAvg: C
   int64_t local_epochs = 1;        // FedAvg: E
   double gossip_period_s = 1.0;    // gossip: time between pushes
+  MergeRule merge = MergeRule::kAverage;               // gossip
+  CommSchedule comm_schedule = CommSchedule::kEveryRound;  // D-PSGD
+  int64_t comm_budget = 0;         // D-PSGD, kLate: communicating rounds
+  bool final_merge = false;        // D-PSGD: last round averages all peers
+  int64_t modest_trainers = 10;    // MoDeST: s
+  int64_t modest_aggregators = 2;  // MoDeST: a
+  double modest_success_fraction = 1.0;  // MoDeST: sf
+  double modest_ping_timeout_s = 0.5;    // MoDeST
+  int64_t epidemic_fanout = 7;     // Epidemic Learning: s
+};
+
+// Which reports make a round's evaluation point.
+enum class RoundModel {
+  kEveryHolder,  // every model holder's model (decentralized protocols)
+  kFirstReport,  // the first model reported for the round (MoDeST: the
+                 // round's aggregators all report the round's model)
 };
 
 struct ProtocolSetup {
@@ -34,6 +52,7 @@ struct ProtocolSetup {
   // Peers whose reported models are the run's evaluation points: every peer
   // for decentralized protocols, the server for FedAvg.
   std::vector<PeerId> model_holders;
+  RoundModel round_model = RoundModel::kEveryHolder;
 };
 
 // learners[i] is the learner of PeerId(i); they must outlive the nodes.
