@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "murmur/protocol/dfedsam.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/epidemic.h"
 #include "murmur/protocol/fedavg.h"
@@ -73,6 +74,21 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
       for (int64_t i = 0; i < n; ++i) {
         setup.nodes.push_back(std::make_unique<GossipNode>(
             *learners[i], options, ToPeerIds(graph.neighbours[i])));
+        setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
+      }
+      break;
+    }
+    case ProtocolKind::kDfedsam: {
+      MURMUR_ASSIGN_OR_RETURN(Graph graph, MakeConnectedTopology(config, n, seed));
+      MixingWeights weights = MetropolisHastingsWeights(graph);
+      DfedsamOptions options{.rounds = config.rounds,
+                             .local_steps = config.local_steps,
+                             .gossip_steps = config.gossip_steps,
+                             .round_timeout = timeout};
+      for (int64_t i = 0; i < n; ++i) {
+        setup.nodes.push_back(std::make_unique<DfedsamNode>(
+            *learners[i], options, ToPeerIds(graph.neighbours[i]), weights.neighbour[i],
+            weights.self[i]));
         setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
       }
       break;

@@ -56,6 +56,8 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                           r.Double("train.momentum", c.train.optimizer.momentum, 0, 0.999999));
   MURMUR_ASSIGN_OR_RETURN(c.train.optimizer.weight_decay,
                           r.Double("train.weight_decay", c.train.optimizer.weight_decay, 0, 1e3));
+  MURMUR_ASSIGN_OR_RETURN(c.train.optimizer.sam_rho,
+                          r.Double("train.sam_rho", c.train.optimizer.sam_rho, 0, 1e3));
   MURMUR_ASSIGN_OR_RETURN(c.train.batch_size, r.Int("train.batch_size", c.train.batch_size, 1, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(std::string init,
                           r.String("train.init", "same", {"same", "independent"}));
@@ -64,12 +66,14 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
   // [protocol]
   MURMUR_ASSIGN_OR_RETURN(std::string kind,
                           r.String("protocol.kind", "dpsgd",
-                                   {"dpsgd", "fedavg", "gossip", "modest", "epidemic"}));
+                                   {"dpsgd", "fedavg", "gossip", "modest", "epidemic",
+                                    "dfedsam"}));
   c.protocol.kind = kind == "fedavg"   ? ProtocolKind::kFedAvg
                     : kind == "gossip" ? ProtocolKind::kGossip
                                        : ProtocolKind::kDpsgd;
   if (kind == "modest") c.protocol.kind = ProtocolKind::kModest;
   if (kind == "epidemic") c.protocol.kind = ProtocolKind::kEpidemic;
+  if (kind == "dfedsam") c.protocol.kind = ProtocolKind::kDfedsam;
   MURMUR_ASSIGN_OR_RETURN(c.protocol.rounds, r.Int("protocol.rounds", c.protocol.rounds, 0, 100'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.local_steps,
                           r.Int("protocol.local_steps", c.protocol.local_steps, 0, 100'000'000));
@@ -123,6 +127,13 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                                    c.protocol.modest_ping_timeout_s, 1e-6, 1e9));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.epidemic_fanout,
                           r.Int("protocol.epidemic_fanout", c.protocol.epidemic_fanout, 1, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.gossip_steps,
+                          r.Int("protocol.gossip_steps", c.protocol.gossip_steps, 1, 1'000'000));
+  if (c.protocol.kind == ProtocolKind::kDfedsam && c.train.optimizer.sam_rho == 0) {
+    return Status::InvalidArgument(
+        "protocol.kind = \"dfedsam\" takes sharpness-aware steps: set train.sam_rho > 0 "
+        "(the paper uses values around 0.01-0.1)");
+  }
   if (c.protocol.comm_schedule == CommSchedule::kLate && c.protocol.comm_budget == 0 &&
       !c.protocol.final_merge) {
     return Status::InvalidArgument(

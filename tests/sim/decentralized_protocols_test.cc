@@ -6,6 +6,7 @@
 #include <map>
 
 #include "harness.h"
+#include "murmur/protocol/dfedsam.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/modest.h"
 
@@ -139,6 +140,42 @@ TEST(Dpsgd, LateScheduleSendsNothingBeforeItsWindowThenMergesEveryone) {
   // After the global merge every peer holds the same model.
   EXPECT_LT(rows.back().consensus_dist, 1e-5);
   EXPECT_GT(rows.back().acc_mean, 0.85);
+}
+
+TEST(Dfedsam, MultipleGossipStepsPerRoundWithSharpnessAwareTraining) {
+  const int64_t n = 8;
+  Harness h({.peers = n, .optimizer = {.lr = 0.05, .sam_rho = 0.05}});
+  ProtocolConfig c;
+  c.kind = ProtocolKind::kDfedsam;
+  c.rounds = 12;
+  c.local_steps = 5;
+  c.gossip_steps = 3;
+  c.topology.kind = TopologyKind::kRing;
+  SimStats stats;
+  std::vector<Node*> nodes;
+  std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 4}, &stats, &nodes);
+  // Q = 3 gossip steps to each of 2 ring neighbours, every round.
+  EXPECT_EQ(stats.msgs_sent, static_cast<uint64_t>(12 * 3 * n * 2));
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.back().round, 12);
+  EXPECT_GT(rows.back().acc_mean, 0.85);
+}
+
+TEST(Dfedsam, MoreGossipStepsGiveCloserModels) {
+  double distance[2];
+  for (int q : {1, 4}) {
+    Harness h({.peers = 8, .optimizer = {.lr = 0.05, .sam_rho = 0.05}});
+    ProtocolConfig c;
+    c.kind = ProtocolKind::kDfedsam;
+    c.rounds = 8;
+    c.local_steps = 5;
+    c.gossip_steps = q;
+    c.topology.kind = TopologyKind::kRing;
+    std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 8});
+    ASSERT_FALSE(rows.empty());
+    distance[q == 1 ? 0 : 1] = rows.back().consensus_dist;
+  }
+  EXPECT_LT(distance[1], 0.5 * distance[0]);
 }
 
 }  // namespace

@@ -17,7 +17,7 @@
 
 namespace murmur {
 
-enum class ProtocolKind { kFedAvg, kDpsgd, kGossip, kModest, kEpidemic };
+enum class ProtocolKind { kFedAvg, kDpsgd, kGossip, kModest, kEpidemic, kDfedsam };
 
 struct ProtocolConfig {
   ProtocolKind kind = ProtocolKind::kDpsgd;
@@ -37,6 +37,7 @@ struct ProtocolConfig {
   double modest_success_fraction = 1.0;  // MoDeST: sf
   double modest_ping_timeout_s = 0.5;    // MoDeST
   int64_t epidemic_fanout = 7;     // Epidemic Learning: s
+  int64_t gossip_steps = 1;        // DFedSAM: Q (> 1: DFedSAM-MGS)
 };
 
 // Which reports make a round's evaluation point.
