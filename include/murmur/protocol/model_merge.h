@@ -1,7 +1,7 @@
 // How a peer merges the models it holds into one. Plain averaging, or
-// variance-corrected averaging (Shi, Kermarrec, Pires, Sharma et al., 2023,
+// variance-corrected averaging (Tian, Al-Ars, Kitsak, Hofstee, 2024,
 // "Vanishing Variance Problem in Fully Decentralized Neural-Network
-// Systems"): averaging k uncorrelated models divides each layer's weight
+// Systems", arXiv:2404.04616): averaging k uncorrelated models divides each layer's weight
 // variance by up to k, which slows training from a well-scaled (Xavier /
 // Kaiming) initialisation; VCA rescales each tensor's deviation from its
 // mean so that its variance equals the mean variance of the inputs'
