@@ -1,6 +1,7 @@
 #include "murmur/protocol/protocol.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "murmur/protocol/dfedsam.h"
 #include "murmur/protocol/dpsgd.h"
@@ -80,6 +81,11 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
     }
     case ProtocolKind::kDfedsam: {
       MURMUR_ASSIGN_OR_RETURN(Graph graph, MakeConnectedTopology(config, n, seed));
+      if (config.rounds * config.gossip_steps > int64_t{UINT32_MAX}) {
+        return Status::InvalidArgument("DFedSAM: protocol.rounds x protocol.gossip_steps = ",
+                                       config.rounds * config.gossip_steps,
+                                       " gossip steps do not fit the 32-bit step counter");
+      }
       MixingWeights weights = MetropolisHastingsWeights(graph);
       DfedsamOptions options{.rounds = config.rounds,
                              .local_steps = config.local_steps,
@@ -103,6 +109,10 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
                             .ping_timeout = Duration::Seconds(config.modest_ping_timeout_s),
                             .round_timeout = timeout,
                             .seed = seed};
+      if (config.rounds >= (int64_t{1} << 22)) {
+        return Status::InvalidArgument("MoDeST: protocol.rounds = ", config.rounds,
+                                       " exceeds its limit of 2^22 - 1 rounds");
+      }
       if (options.round_timeout.ns <= 0) {
         return Status::InvalidArgument(
             "MoDeST needs protocol.round_timeout_s > 0 to get past failed peers");
@@ -119,6 +129,10 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
         return Status::InvalidArgument("Epidemic Learning: protocol.epidemic_fanout = ",
                                        config.epidemic_fanout, " needs more than that many peers (",
                                        n, ")");
+      }
+      if (config.rounds >= (int64_t{1} << 24)) {
+        return Status::InvalidArgument("Epidemic Learning: protocol.rounds = ", config.rounds,
+                                       " exceeds its limit of 2^24 - 1 rounds");
       }
       EpidemicOptions options{.rounds = config.rounds,
                               .local_steps = config.local_steps,
