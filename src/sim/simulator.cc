@@ -135,7 +135,10 @@ void Simulator::RunPendingCompute() {
 
 void Simulator::Dispatch(Event& event) {
   const uint32_t p = event.peer.value;
-  if (crashed_[p]) return;
+  if (crashed_[p]) {
+    if (event.kind == EventKind::kMessage) ++stats_.msgs_offline;
+    return;
+  }
   Host& host = *hosts_[p];
   switch (event.kind) {
     case EventKind::kStart:
