@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "murmur/core/bytes.h"
 #include "murmur/protocol/train_task.h"
@@ -198,6 +199,7 @@ void ModestNode::MergeMembership(Host& host, PeerId from, std::span<const uint8_
 
 void ModestNode::OnStart(Host& host) {
   host.metrics().ReportModel(Round(0), learner_.params());
+  if (options_.rounds <= 0) return;
   const std::vector<PeerId> view = View();
   const std::vector<PeerId> order = ModestCandidates(options_.seed, 1, ModestRole::kTrainer, view);
   const auto s = std::min<size_t>(static_cast<size_t>(options_.trainers), order.size());
