@@ -35,8 +35,15 @@ run epidemic_s7         examples/epidemic.toml
 run dpsgd_late_merge    examples/dpsgd_late_merge.toml
 run gossip_average      examples/gossip_variance_corrected.toml --set protocol.merge=average
 run gossip_variance_corrected examples/gossip_variance_corrected.toml
+run gossip_average_240  examples/gossip_variance_corrected.toml --set protocol.merge=average \
+                        --set protocol.rounds=240
+run gossip_variance_corrected_240 examples/gossip_variance_corrected.toml --set protocol.rounds=240
+run gossip_average_same_init examples/gossip_variance_corrected.toml --set protocol.merge=average \
+                        --set train.init=same
 run modest              examples/modest.toml
 run modest_crash80      examples/modest.toml --set sim.crash_fraction=0.8 --set sim.crash_at_s=8
+run modest_crash80_timeout05 examples/modest.toml --set sim.crash_fraction=0.8 \
+                        --set sim.crash_at_s=8 --set protocol.round_timeout_s=0.5
 run fedavg_c0.3125      examples/modest.toml --set protocol.kind=fedavg \
                         --set protocol.client_fraction=0.3125 --set protocol.local_epochs=1 \
                         --set protocol.rounds=40 --set protocol.round_timeout_s=30
