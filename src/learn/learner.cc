@@ -120,6 +120,27 @@ struct Learner::Impl {
     cursor += batch;
   }
 
+  // SAM's gradient: the gradient on the same batch at w + rho g/||g||; the
+  // parameters are restored bit for bit afterwards. A zero gradient has no
+  // ascent direction and is returned as is.
+  at::Tensor SharpnessAwareGradient(at::Tensor& p, const at::Tensor& x, const at::Tensor& y,
+                                    const at::Tensor& grad) {
+    const float* g = grad.data_ptr<float>();
+    double sq = 0;
+    for (int64_t i = 0; i < num_params; ++i) sq += static_cast<double>(g[i]) * g[i];
+    if (sq == 0) return grad;
+    const auto scale = static_cast<float>(optimizer.sam_rho / std::sqrt(sq));
+    if (!sam_saved) sam_saved = AllocateAligned(num_params);
+    float* w = params.get();
+    std::memcpy(sam_saved.get(), w, num_params * sizeof(float));
+    for (int64_t i = 0; i < num_params; ++i) w[i] += scale * g[i];
+    p.mutable_grad().reset();
+    at::cross_entropy_loss(model.Forward(p, x), y).backward();
+    at::Tensor ascent_grad = p.grad().contiguous();
+    std::memcpy(w, sam_saved.get(), num_params * sizeof(float));
+    return ascent_grad;
+  }
+
   // PyTorch's torch.optim.SGD (dampening 0, no Nesterov): d = g + wd*p;
   // buf = d on the first step, else mu*buf + d; p -= lr*buf.
   void SgdStep(const float* grad) {
@@ -205,6 +226,7 @@ struct Learner::Impl {
   int64_t adam_step = 0;
   double proximal_mu = 0;
   std::vector<float> proximal_center;  // empty unless proximal_mu > 0
+  AlignedFloats sam_saved;  // w during SAM's second pass
 };
 
 Learner::Learner(const Model& model, const Dataset& train,
@@ -253,6 +275,7 @@ TrainStats Learner::Train(int64_t steps) {
     // The gradient is the flat tensor the backward pass produced (autograd
     // hands it over rather than copying since p had no grad before).
     at::Tensor grad = p.grad().contiguous();
+    if (s.optimizer.sam_rho > 0) grad = s.SharpnessAwareGradient(p, x, y, grad);
     if (s.proximal_mu > 0) s.AddProximalGradient(grad.data_ptr<float>());
     if (s.optimizer.kind == OptimizerKind::kSgd) {
       s.SgdStep(grad.data_ptr<float>());
@@ -291,7 +314,9 @@ int64_t Learner::shard_size() const {
 int64_t Learner::batch_size() const { return impl_->batch; }
 
 double Learner::TrainFlops(int64_t steps) const {
-  return 3.0 * impl_->model.forward_flops_per_sample() *
+  // SAM runs forward and backward twice per step.
+  const double passes = impl_->optimizer.sam_rho > 0 ? 2.0 : 1.0;
+  return passes * 3.0 * impl_->model.forward_flops_per_sample() *
          static_cast<double>(impl_->batch) * static_cast<double>(steps);
 }
 

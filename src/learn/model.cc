@@ -76,6 +76,18 @@ class SequentialModel final : public TorchModel {
     }
   }
 
+  std::vector<ParamTensor> tensors() const override {
+    std::vector<ParamTensor> out;
+    int64_t offset = 0;
+    for (const Layer& layer : layers_) {
+      out.push_back({.offset = offset, .size = layer.weight_numel(), .fan_in = layer.fan_in()});
+      offset += layer.weight_numel();
+      out.push_back({.offset = offset, .size = layer.out, .fan_in = layer.fan_in()});
+      offset += layer.out;
+    }
+    return out;
+  }
+
   at::Tensor Forward(const at::Tensor& flat_params,
                      const at::Tensor& x) const override {
     MURMUR_CHECK(flat_params.dim() == 1 &&

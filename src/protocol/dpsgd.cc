@@ -38,9 +38,25 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
   MURMUR_CHECK(phase_ == Phase::kTraining && tag == static_cast<uint64_t>(round_));
   host.metrics().ReportTrainLoss(Round(round_ + 1), last_loss_);
   const Round round(static_cast<uint32_t>(round_ + 1));
-  for (PeerId neighbour : neighbours_) {
-    host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams,
-                                            round, 0, learner_.params()));
+  if (IsFinalMerge(round_ + 1)) {
+    for (int64_t j = 0; j < options_.num_peers; ++j) {
+      const PeerId peer(static_cast<uint32_t>(j));
+      if (peer == host.self()) continue;
+      host.Send(peer, EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0,
+                                         learner_.params()));
+    }
+  } else if (!CommunicatesInRound(options_.schedule, options_.comm_budget, round_ + 1,
+                                  options_.rounds)) {
+    // A local-only round: the model stays as trained.
+    ++round_;
+    host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), learner_.params());
+    StartRound(host);
+    return;
+  } else {
+    for (PeerId neighbour : neighbours_) {
+      host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams,
+                                              round, 0, learner_.params()));
+    }
   }
   phase_ = Phase::kWaiting;
   if (options_.round_timeout.ns > 0) {
@@ -52,6 +68,15 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
 void DpsgdNode::OnMessage(Host& host, PeerId from,
                           std::span<const uint8_t> bytes) {
   auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), from);
+  if (options_.final_merge && from.value < options_.num_peers) {
+    Result<ModelMessage> message = DecodeModelMessage(
+        bytes, ModelMessageKind::kDpsgdParams, learner_.params().size());
+    if (message.ok() && IsFinalMerge(message->round.value) && round_ < options_.rounds) {
+      final_inbox_[from] = std::move(message->params);
+      if (phase_ == Phase::kWaiting) MixIfComplete(host);
+      return;
+    }
+  }
   if (it == neighbours_.end() || *it != from) {
     host.ReportBadPeer(from, Status::InvalidArgument(
                                  "D-PSGD model from peer ", from,
@@ -82,11 +107,19 @@ void DpsgdNode::OnMessage(Host& host, PeerId from,
 void DpsgdNode::OnTimer(Host& host, TimerId timer) {
   if (phase_ == Phase::kWaiting && timer == timeout_timer_) {
     host.metrics().Count("dpsgd.round_timeouts", 1);
-    Mix(host);
+    if (IsFinalMerge(round_ + 1)) {
+      FinalMerge(host);
+    } else {
+      Mix(host);
+    }
   }
 }
 
 void DpsgdNode::MixIfComplete(Host& host) {
+  if (IsFinalMerge(round_ + 1)) {
+    if (static_cast<int64_t>(final_inbox_.size()) == options_.num_peers - 1) FinalMerge(host);
+    return;
+  }
   auto it = inbox_.find(round_ + 1);
   const size_t have = it == inbox_.end() ? 0 : it->second.size();
   if (have == neighbours_.size()) Mix(host);
@@ -117,6 +150,19 @@ void DpsgdNode::Mix(Host& host) {
     for (size_t i = 0; i < x.size(); ++i) x[i] += w * m[i];
   }
   if (it != inbox_.end()) inbox_.erase(it);
+  ++round_;
+  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
+  StartRound(host);
+}
+
+void DpsgdNode::FinalMerge(Host& host) {
+  std::span<float> x = learner_.params();
+  const auto k = static_cast<float>(final_inbox_.size() + 1);
+  for (const auto& [peer, model] : final_inbox_) {
+    for (size_t i = 0; i < x.size(); ++i) x[i] += model[i];
+  }
+  for (float& v : x) v /= k;
+  final_inbox_.clear();
   ++round_;
   host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
   StartRound(host);

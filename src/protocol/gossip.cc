@@ -67,7 +67,12 @@ void GossipNode::OnMessage(Host& host, PeerId from,
 
 void GossipNode::MergeAndTrain(Host& host, const std::vector<float>& model) {
   std::span<float> x = learner_.params();
-  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.5f * (x[i] + model[i]);
+  if (options_.merge == MergeRule::kAverage) {
+    for (size_t i = 0; i < x.size(); ++i) x[i] = 0.5f * (x[i] + model[i]);
+  } else {
+    const std::span<const float> models[] = {x, model};
+    MergeModels(options_.merge, models, options_.tensors, x);
+  }
   training_ = true;
   host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_, 0));
 }

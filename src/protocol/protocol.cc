@@ -1,9 +1,15 @@
 #include "murmur/protocol/protocol.h"
 
+#include <algorithm>
+#include <cstdint>
+
+#include "murmur/protocol/dfedsam.h"
 #include "murmur/protocol/dpsgd.h"
+#include "murmur/protocol/epidemic.h"
 #include "murmur/protocol/fedavg.h"
 #include "protocol/federated_setup.h"
 #include "murmur/protocol/gossip.h"
+#include "murmur/protocol/modest.h"
 
 namespace murmur {
 namespace {
@@ -46,7 +52,11 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
       MixingWeights weights = MetropolisHastingsWeights(graph);
       DpsgdOptions options{.rounds = config.rounds,
                            .local_steps = config.local_steps,
-                           .round_timeout = timeout};
+                           .round_timeout = timeout,
+                           .schedule = config.comm_schedule,
+                           .comm_budget = config.comm_budget,
+                           .final_merge = config.final_merge,
+                           .num_peers = n};
       for (int64_t i = 0; i < n; ++i) {
         setup.nodes.push_back(std::make_unique<DpsgdNode>(
             *learners[i], options, ToPeerIds(graph.neighbours[i]),
@@ -60,10 +70,79 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
       MURMUR_ASSIGN_OR_RETURN(Graph graph, MakeConnectedTopology(config, n, seed));
       GossipOptions options{.rounds = config.rounds,
                             .local_steps = config.local_steps,
-                            .period = Duration::Seconds(config.gossip_period_s)};
+                            .period = Duration::Seconds(config.gossip_period_s),
+                            .merge = config.merge,
+                            .tensors = model.tensors()};
       for (int64_t i = 0; i < n; ++i) {
         setup.nodes.push_back(std::make_unique<GossipNode>(
             *learners[i], options, ToPeerIds(graph.neighbours[i])));
+        setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
+      }
+      break;
+    }
+    case ProtocolKind::kDfedsam: {
+      MURMUR_ASSIGN_OR_RETURN(Graph graph, MakeConnectedTopology(config, n, seed));
+      if (config.rounds * config.gossip_steps > int64_t{UINT32_MAX}) {
+        return Status::InvalidArgument("DFedSAM: protocol.rounds x protocol.gossip_steps = ",
+                                       config.rounds * config.gossip_steps,
+                                       " gossip steps do not fit the 32-bit step counter");
+      }
+      MixingWeights weights = MetropolisHastingsWeights(graph);
+      DfedsamOptions options{.rounds = config.rounds,
+                             .local_steps = config.local_steps,
+                             .gossip_steps = config.gossip_steps,
+                             .round_timeout = timeout};
+      for (int64_t i = 0; i < n; ++i) {
+        setup.nodes.push_back(std::make_unique<DfedsamNode>(
+            *learners[i], options, ToPeerIds(graph.neighbours[i]), weights.neighbour[i],
+            weights.self[i]));
+        setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
+      }
+      break;
+    }
+    case ProtocolKind::kModest: {
+      ModestOptions options{.rounds = config.rounds,
+                            .local_steps = config.local_steps,
+                            .num_peers = n,
+                            .trainers = std::min(config.modest_trainers, n),
+                            .aggregators = std::min(config.modest_aggregators, n),
+                            .success_fraction = config.modest_success_fraction,
+                            .ping_timeout = Duration::Seconds(config.modest_ping_timeout_s),
+                            .round_timeout = timeout,
+                            .seed = seed};
+      if (config.rounds >= (int64_t{1} << 22)) {
+        return Status::InvalidArgument("MoDeST: protocol.rounds = ", config.rounds,
+                                       " exceeds its limit of 2^22 - 1 rounds");
+      }
+      if (options.round_timeout.ns <= 0) {
+        return Status::InvalidArgument(
+            "MoDeST needs protocol.round_timeout_s > 0 to get past failed peers");
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        setup.nodes.push_back(std::make_unique<ModestNode>(*learners[i], options));
+        setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
+      }
+      setup.round_model = RoundModel::kFirstReport;
+      break;
+    }
+    case ProtocolKind::kEpidemic: {
+      if (config.epidemic_fanout >= n) {
+        return Status::InvalidArgument("Epidemic Learning: protocol.epidemic_fanout = ",
+                                       config.epidemic_fanout, " needs more than that many peers (",
+                                       n, ")");
+      }
+      if (config.rounds >= (int64_t{1} << 24)) {
+        return Status::InvalidArgument("Epidemic Learning: protocol.rounds = ", config.rounds,
+                                       " exceeds its limit of 2^24 - 1 rounds");
+      }
+      EpidemicOptions options{.rounds = config.rounds,
+                              .local_steps = config.local_steps,
+                              .fanout = config.epidemic_fanout,
+                              .num_peers = n,
+                              .round_timeout = timeout,
+                              .seed = seed};
+      for (int64_t i = 0; i < n; ++i) {
+        setup.nodes.push_back(std::make_unique<EpidemicNode>(*learners[i], options));
         setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
       }
       break;

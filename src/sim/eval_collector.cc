@@ -36,6 +36,7 @@ EvalCollector::EvalCollector(const Model& model, const Dataset& test,
       total_rounds_(total_rounds),
       is_evaluated_(static_cast<size_t>(num_peers), false),
       num_evaluated_(evaluated.size()),
+      reports_per_row_(evaluated.size()),
       pool_(pool),
       context_(std::move(context)),
       observer_(std::move(observer)) {
@@ -74,7 +75,7 @@ void EvalCollector::OnModel(PeerId peer, Round round, std::span<const float> par
   Pending& pending = pending_[r];
   pending.models[peer.value].assign(params.begin(), params.end());
   pending.last_report = context_().now;
-  if (pending.models.size() == num_evaluated_) {
+  if (pending.models.size() >= reports_per_row_) {
     // Earlier rounds still pending can no longer complete in order; emit
     // them with what they have so rows stay sorted by round.
     while (!pending_.empty() && pending_.begin()->first <= r) {

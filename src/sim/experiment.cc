@@ -47,8 +47,11 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
                                   const RunObserver& observer) {
   const auto num_nodes = static_cast<int64_t>(setup.nodes.size());
   const Simulator* sim_view = nullptr;
+  // When any holder may report a round's model, every holder is watched.
+  const bool first_report = setup.round_model == RoundModel::kFirstReport;
   EvalCollector collector(
-      model, test, eval, rounds, SampleEvaluatedPeers(setup.model_holders, eval.peers, seed),
+      model, test, eval, rounds,
+      SampleEvaluatedPeers(setup.model_holders, first_report ? 0 : eval.peers, seed),
       num_nodes, pool,
       [&sim_view] {
         return CollectorContext{.now = sim_view->now(),
@@ -56,6 +59,7 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
                                 .msgs_sent = sim_view->stats().msgs_sent};
       },
       observer);
+  if (first_report) collector.EmitOnFirstReport();
   std::vector<MetricsSink*> sinks;
   for (int64_t i = 0; i < num_nodes; ++i) {
     sinks.push_back(collector.SinkFor(PeerId(static_cast<uint32_t>(i))));
@@ -111,8 +115,12 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
                          : std::max<int64_t>(1, std::thread::hardware_concurrency());
   ThreadPool pool(static_cast<int>(threads));
   const auto num_nodes = static_cast<int64_t>(setup.nodes.size());
-  const auto evaluated_peers = static_cast<int64_t>(
-      SampleEvaluatedPeers(setup.model_holders, config.eval.peers, config.seed).size());
+  // A first-report protocol evaluates one model per round.
+  const auto evaluated_peers =
+      setup.round_model == RoundModel::kFirstReport
+          ? int64_t{1}
+          : static_cast<int64_t>(
+                SampleEvaluatedPeers(setup.model_holders, config.eval.peers, config.seed).size());
   const auto setup_done = std::chrono::steady_clock::now();
   SimulationResult result =
       SimulateProtocol(std::move(setup), *model, data.test, config.sim, config.eval,

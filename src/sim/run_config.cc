@@ -56,6 +56,8 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                           r.Double("train.momentum", c.train.optimizer.momentum, 0, 0.999999));
   MURMUR_ASSIGN_OR_RETURN(c.train.optimizer.weight_decay,
                           r.Double("train.weight_decay", c.train.optimizer.weight_decay, 0, 1e3));
+  MURMUR_ASSIGN_OR_RETURN(c.train.optimizer.sam_rho,
+                          r.Double("train.sam_rho", c.train.optimizer.sam_rho, 0, 1e3));
   MURMUR_ASSIGN_OR_RETURN(c.train.batch_size, r.Int("train.batch_size", c.train.batch_size, 1, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(std::string init,
                           r.String("train.init", "same", {"same", "independent"}));
@@ -63,15 +65,19 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
 
   // [protocol]
   MURMUR_ASSIGN_OR_RETURN(std::string kind,
-                          r.String("protocol.kind", "dpsgd", {"dpsgd", "fedavg", "gossip", "fedprox",
-                                                               "fedasync", "fedbuff", "fedcompass"}));
-  c.protocol.kind = kind == "fedavg"   ? ProtocolKind::kFedAvg
-                    : kind == "gossip" ? ProtocolKind::kGossip
-                                       : ProtocolKind::kDpsgd;
-  if (kind == "fedprox") c.protocol.kind = ProtocolKind::kFedProx;
-  if (kind == "fedasync") c.protocol.kind = ProtocolKind::kFedAsync;
-  if (kind == "fedbuff") c.protocol.kind = ProtocolKind::kFedBuff;
-  if (kind == "fedcompass") c.protocol.kind = ProtocolKind::kFedCompass;
+                          r.String("protocol.kind", "dpsgd",
+                                   {"dpsgd", "fedavg", "gossip", "fedprox", "fedasync", "fedbuff",
+                                    "fedcompass", "modest", "epidemic", "dfedsam"}));
+  c.protocol.kind = kind == "fedavg"       ? ProtocolKind::kFedAvg
+                    : kind == "gossip"     ? ProtocolKind::kGossip
+                    : kind == "fedprox"    ? ProtocolKind::kFedProx
+                    : kind == "fedasync"   ? ProtocolKind::kFedAsync
+                    : kind == "fedbuff"    ? ProtocolKind::kFedBuff
+                    : kind == "fedcompass" ? ProtocolKind::kFedCompass
+                    : kind == "modest"     ? ProtocolKind::kModest
+                    : kind == "epidemic"   ? ProtocolKind::kEpidemic
+                    : kind == "dfedsam"    ? ProtocolKind::kDfedsam
+                                           : ProtocolKind::kDpsgd;
   MURMUR_ASSIGN_OR_RETURN(c.protocol.rounds, r.Int("protocol.rounds", c.protocol.rounds, 0, 100'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.local_steps,
                           r.Int("protocol.local_steps", c.protocol.local_steps, 0, 100'000'000));
@@ -143,6 +149,44 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                                    " exceeds 'protocol.local_steps' = ", c.protocol.local_steps,
                                    " (FedCompass's most steps per task)");
   }
+  MURMUR_ASSIGN_OR_RETURN(std::string merge,
+                          r.String("protocol.merge", "average", {"average", "variance_corrected"}));
+  c.protocol.merge =
+      merge == "variance_corrected" ? MergeRule::kVarianceCorrected : MergeRule::kAverage;
+  MURMUR_ASSIGN_OR_RETURN(std::string schedule,
+                          r.String("protocol.comm_schedule", "every_round", {"every_round", "late"}));
+  c.protocol.comm_schedule =
+      schedule == "late" ? CommSchedule::kLate : CommSchedule::kEveryRound;
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.comm_budget,
+                          r.Int("protocol.comm_budget", c.protocol.comm_budget, 0, 100'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.final_merge,
+                          r.Bool("protocol.final_merge", c.protocol.final_merge));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.modest_trainers,
+                          r.Int("protocol.modest_trainers", c.protocol.modest_trainers, 1, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.modest_aggregators,
+                          r.Int("protocol.modest_aggregators", c.protocol.modest_aggregators, 1,
+                                1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.modest_success_fraction,
+                          r.Double("protocol.modest_success_fraction",
+                                   c.protocol.modest_success_fraction, 1e-6, 1.0));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.modest_ping_timeout_s,
+                          r.Double("protocol.modest_ping_timeout_s",
+                                   c.protocol.modest_ping_timeout_s, 1e-6, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.epidemic_fanout,
+                          r.Int("protocol.epidemic_fanout", c.protocol.epidemic_fanout, 1, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.gossip_steps,
+                          r.Int("protocol.gossip_steps", c.protocol.gossip_steps, 1, 1'000'000));
+  if (c.protocol.kind == ProtocolKind::kDfedsam && c.train.optimizer.sam_rho == 0) {
+    return Status::InvalidArgument(
+        "protocol.kind = \"dfedsam\" takes sharpness-aware steps: set train.sam_rho > 0 "
+        "(the paper uses values around 0.01-0.1)");
+  }
+  if (c.protocol.comm_schedule == CommSchedule::kLate && c.protocol.comm_budget == 0 &&
+      !c.protocol.final_merge) {
+    return Status::InvalidArgument(
+        "protocol.comm_schedule = \"late\" with protocol.comm_budget = 0 and no "
+        "protocol.final_merge never communicates: set protocol.comm_budget > 0");
+  }
 
   // [sim]
   MURMUR_ASSIGN_OR_RETURN(double latency_ms, r.Double("sim.latency_ms", c.sim.link.latency_s * 1000, 0, 1e9));
@@ -157,6 +201,9 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
   MURMUR_ASSIGN_OR_RETURN(c.sim.churn.mean_offline_s,
                           r.Double("sim.churn_mean_offline_s", c.sim.churn.mean_offline_s, 1e-6, 1e9));
   MURMUR_ASSIGN_OR_RETURN(c.sim.max_time_s, r.Double("sim.max_time_s", c.sim.max_time_s, 0, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(c.sim.crash.fraction,
+                          r.Double("sim.crash_fraction", c.sim.crash.fraction, 0, 1));
+  MURMUR_ASSIGN_OR_RETURN(c.sim.crash.at_s, r.Double("sim.crash_at_s", c.sim.crash.at_s, 0, 1e9));
 
   // [eval]
   MURMUR_ASSIGN_OR_RETURN(c.eval.every, r.Int("eval.every", c.eval.every, 1, 1'000'000'000));
@@ -166,7 +213,7 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
 
   MURMUR_RETURN_IF_ERROR(r.CheckNoUnknownKeys());
   if (c.protocol.round_timeout_s == 0 && c.protocol.kind != ProtocolKind::kGossip &&
-      (c.sim.link.loss > 0 || c.sim.churn.mean_online_s > 0)) {
+      (c.sim.link.loss > 0 || c.sim.churn.mean_online_s > 0 || c.sim.crash.fraction > 0)) {
     return Status::InvalidArgument(
         "protocol.round_timeout_s = 0 waits forever for every message, but sim.loss or "
         "sim.churn_mean_online_s makes some messages never arrive: set "

@@ -51,6 +51,7 @@ Simulator::Simulator(const SimConfig& config, uint64_t seed,
     speed_.push_back(std::exp(sigma * device_rng.Normal() - 0.5 * sigma * sigma));
   }
   online_.assign(n, true);
+  crashed_.assign(n, false);
   compute_.resize(n);
   compute_ran_.assign(n, false);
 }
@@ -63,7 +64,8 @@ Node& Simulator::node(PeerId peer) { return *nodes_[peer.value]; }
 
 void Simulator::Push(Event event) {
   event.seq = next_seq_++;
-  if (event.kind != EventKind::kChurn) ++live_events_;
+  // Churn and crash events alone do not keep a run going.
+  if (event.kind != EventKind::kChurn && event.kind != EventKind::kCrash) ++live_events_;
   queue_.push(std::move(event));
 }
 
@@ -133,6 +135,10 @@ void Simulator::RunPendingCompute() {
 
 void Simulator::Dispatch(Event& event) {
   const uint32_t p = event.peer.value;
+  if (crashed_[p]) {
+    if (event.kind == EventKind::kMessage) ++stats_.msgs_offline;
+    return;
+  }
   Host& host = *hosts_[p];
   switch (event.kind) {
     case EventKind::kStart:
@@ -152,6 +158,11 @@ void Simulator::Dispatch(Event& event) {
       if (!compute_ran_[p]) RunPendingCompute();
       compute_[p] = ComputeTask{};
       nodes_[p]->OnComputeDone(host, event.id);
+      break;
+    case EventKind::kCrash:
+      crashed_[p] = true;
+      online_[p] = false;
+      ++stats_.crashed_peers;
       break;
     case EventKind::kChurn: {
       online_[p] = !online_[p];
@@ -176,12 +187,25 @@ void Simulator::Run(const std::function<bool()>& stop) {
                  .peer = peer});
     }
   }
+  if (config_.crash.fraction > 0) {
+    std::vector<PeerId> order;
+    for (size_t i = 0; i < nodes_.size(); ++i) order.push_back(PeerId(static_cast<uint32_t>(i)));
+    Rng crash_rng(seed_, PeerId(0), RngPurpose::kChurn, uint64_t{1} << 62);
+    crash_rng.Shuffle(std::span<PeerId>(order));
+    const auto count = static_cast<size_t>(
+        std::llround(config_.crash.fraction * static_cast<double>(nodes_.size())));
+    for (size_t i = 0; i < count; ++i) {
+      Push(Event{.time = SimTime{0} + Duration::Seconds(config_.crash.at_s),
+                 .kind = EventKind::kCrash,
+                 .peer = order[i]});
+    }
+  }
   const SimTime limit = SimTime{0} + Duration::Seconds(config_.max_time_s);
   while (live_events_ > 0 && !queue_.empty()) {
     // priority_queue::top is const; the event is popped right after.
     Event event = std::move(const_cast<Event&>(queue_.top()));
     queue_.pop();
-    if (event.kind != EventKind::kChurn) --live_events_;
+    if (event.kind != EventKind::kChurn && event.kind != EventKind::kCrash) --live_events_;
     if (event.time > limit) {
       stats_.hit_time_limit = true;
       break;

@@ -41,6 +41,13 @@ every = 2
   if (protocol == "gossip") {
     EXPECT_TRUE(config.Set("protocol.gossip_period_s=0.05").ok());
   }
+  if (protocol == "modest") {
+    EXPECT_TRUE(config.Set("protocol.modest_trainers=4").ok());
+    EXPECT_TRUE(config.Set("protocol.round_timeout_s=0.5").ok());
+    EXPECT_TRUE(config.Set("protocol.modest_ping_timeout_s=0.05").ok());
+  }
+  if (protocol == "epidemic") EXPECT_TRUE(config.Set("protocol.epidemic_fanout=3").ok());
+  if (protocol == "dfedsam") EXPECT_TRUE(config.Set("train.sam_rho=0.05").ok());
   RunConfig run = ReadRunConfig(config).value();
   std::string out;
   Result<RunSummary> summary = RunExperiment(
@@ -52,7 +59,7 @@ every = 2
 }
 
 TEST(Determinism, SameSeedGivesByteIdenticalMetricsWithOneOrTwoThreads) {
-  for (const char* protocol : {"dpsgd", "gossip", "fedavg"}) {
+  for (const char* protocol : {"dpsgd", "gossip", "fedavg", "modest", "epidemic", "dfedsam"}) {
     const std::string one = MetricsJsonl(protocol, 7, 1);
     const std::string two = MetricsJsonl(protocol, 7, 2);
     EXPECT_FALSE(one.empty()) << protocol;

@@ -4,6 +4,11 @@
 //  * SGD with momentum and weight decay (PyTorch semantics).
 //  * Adam (Kingma and Ba, 2015, "Adam: A Method for Stochastic
 //    Optimization"), with L2 weight decay added to the gradient.
+// Either can take sharpness-aware steps (Foret, Kleiner, Mobahi, Neyshabur,
+// 2021, "Sharpness-Aware Minimization for Efficiently Improving
+// Generalization"): with sam_rho > 0 each step's gradient is taken at
+// w + rho g/||g|| on the same mini-batch (g the gradient at w), which costs
+// a second forward and backward pass.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +32,7 @@ struct OptimizerConfig {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
+  double sam_rho = 0;  // SAM neighbourhood radius; 0: plain steps
 };
 
 struct TrainStats {

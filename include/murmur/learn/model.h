@@ -34,6 +34,13 @@ struct InputShape {
   int64_t num_classes = 10;
 };
 
+// One parameter tensor (a layer's weight or bias) inside the flat buffer.
+struct ParamTensor {
+  int64_t offset = 0;
+  int64_t size = 0;
+  int64_t fan_in = 0;  // inputs per output unit of its layer
+};
+
 // Immutable and thread-safe: one instance serves every peer.
 class Model {
  public:
@@ -46,6 +53,8 @@ class Model {
   // +-1/sqrt(fan_in)) drawn from `rng`, so it is reproducible from a seed.
   // REQUIRES: params.size() == num_params().
   virtual void Initialize(std::span<float> params, Rng& rng) const = 0;
+  // The parameter tensors in buffer order; they tile [0, num_params()).
+  virtual std::vector<ParamTensor> tensors() const = 0;
 };
 
 // kInvalidArgument for an empty or non-positive hidden layer, or an input

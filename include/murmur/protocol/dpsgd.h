@@ -12,6 +12,12 @@
 // lost messages never deadlock a round. Models for later rounds are buffered;
 // models for finished rounds are ignored. Tolerates crash faults, not
 // Byzantine ones (see robust/).
+//
+// Communication schedule (comm_schedule.h): with CommSchedule::kLate only
+// the last `comm_budget` rounds exchange models; the others train locally
+// and send nothing. With `final_merge` the last round is a global merge:
+// every peer sends its model to every peer and takes the plain average of
+// all of them (whatever arrived by the timeout).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +26,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/comm_schedule.h"
 
 namespace murmur {
 
@@ -28,6 +35,10 @@ struct DpsgdOptions {
   int64_t rounds = 0;
   int64_t local_steps = 0;
   Duration round_timeout;  // 0: wait forever
+  CommSchedule schedule = CommSchedule::kEveryRound;
+  int64_t comm_budget = 0;  // kLate: communicating rounds at the end
+  bool final_merge = false;
+  int64_t num_peers = 0;    // final_merge: the peers 0..num_peers-1
 };
 
 // One peer. `learner` must outlive the node.
@@ -52,6 +63,10 @@ class DpsgdNode final : public Node {
   void StartRound(Host& host);
   void MixIfComplete(Host& host);
   void Mix(Host& host);
+  bool IsFinalMerge(int64_t round) const {
+    return options_.final_merge && round == options_.rounds;
+  }
+  void FinalMerge(Host& host);
 
   Learner& learner_;
   const DpsgdOptions options_;
@@ -65,6 +80,7 @@ class DpsgdNode final : public Node {
   double last_loss_ = 0;
   // inbox_[round][neighbour index] = that neighbour's model for the round.
   std::map<int64_t, std::map<size_t, std::vector<float>>> inbox_;
+  std::map<PeerId, std::vector<float>> final_inbox_;  // by sender
 };
 
 }  // namespace murmur

@@ -17,6 +17,9 @@
 // dropped). Models from peers that are not neighbours are rejected.
 // Messages are fire-and-forget, so loss and offline peers only slow mixing.
 // Tolerates crash faults, not Byzantine ones.
+//
+// The merge is a plain average by default, or variance-corrected averaging
+// (MergeRule::kVarianceCorrected, see model_merge.h).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +28,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/model_merge.h"
 
 namespace murmur {
 
@@ -34,6 +38,8 @@ struct GossipOptions {
   int64_t local_steps = 0;
   Duration period;
   size_t max_queued = 8;
+  MergeRule merge = MergeRule::kAverage;
+  std::vector<ParamTensor> tensors;  // the model's, for kVarianceCorrected
 };
 
 // One peer. `learner` must outlive the node.

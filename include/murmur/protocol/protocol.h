@@ -11,13 +11,19 @@
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/learn/model.h"
+#include "murmur/protocol/comm_schedule.h"
+#include "murmur/protocol/model_merge.h"
 #include "murmur/protocol/server_optimizer.h"
 #include "murmur/protocol/staleness.h"
 #include "murmur/protocol/topology.h"
 
 namespace murmur {
 
-enum class ProtocolKind { kFedAvg, kDpsgd, kGossip, kFedProx, kFedAsync, kFedBuff, kFedCompass };
+enum class ProtocolKind {
+  kFedAvg, kDpsgd, kGossip,
+  kFedProx, kFedAsync, kFedBuff, kFedCompass,
+  kModest, kEpidemic, kDfedsam,
+};
 
 struct ProtocolConfig {
   ProtocolKind kind = ProtocolKind::kDpsgd;
@@ -38,6 +44,24 @@ struct ProtocolConfig {
   int64_t max_concurrency = 0;     // FedAsync, FedBuff: 0 = all clients
   int64_t compass_min_steps = 2;   // FedCompass: Q_min (Q_max = local_steps)
   double compass_lambda = 1.2;     // FedCompass: latest arrival factor
+  // Decentralized variants (docs/protocols/).
+  MergeRule merge = MergeRule::kAverage;               // gossip
+  CommSchedule comm_schedule = CommSchedule::kEveryRound;  // D-PSGD
+  int64_t comm_budget = 0;         // D-PSGD, kLate: communicating rounds
+  bool final_merge = false;        // D-PSGD: last round averages all peers
+  int64_t modest_trainers = 10;    // MoDeST: s
+  int64_t modest_aggregators = 2;  // MoDeST: a
+  double modest_success_fraction = 1.0;  // MoDeST: sf
+  double modest_ping_timeout_s = 0.5;    // MoDeST
+  int64_t epidemic_fanout = 7;     // Epidemic Learning: s
+  int64_t gossip_steps = 1;        // DFedSAM: Q (> 1: DFedSAM-MGS)
+};
+
+// Which reports make a round's evaluation point.
+enum class RoundModel {
+  kEveryHolder,  // every model holder's model (decentralized protocols)
+  kFirstReport,  // the first model reported for the round (MoDeST: the
+                 // round's aggregators all report the round's model)
 };
 
 struct ProtocolSetup {
@@ -48,6 +72,7 @@ struct ProtocolSetup {
   // Federated protocols (FedAvg, FedProx, FedAsync, FedBuff, FedCompass) put
   // the server last too.
   std::vector<PeerId> model_holders;
+  RoundModel round_model = RoundModel::kEveryHolder;
 };
 
 // learners[i] is the learner of PeerId(i); they must outlive the nodes.

@@ -66,6 +66,9 @@ class EvalCollector {
                 RunObserver observer);
   ~EvalCollector();
 
+  // Emits a round's row at the first evaluated model reported for it (for
+  // protocols where any of several peers holds the round's model).
+  void EmitOnFirstReport() { reports_per_row_ = 1; }
   // The sink to hand peer `peer`'s host.
   MetricsSink* SinkFor(PeerId peer);
   // Emits rows for rounds some evaluated peers never reported (a run cut
@@ -96,6 +99,7 @@ class EvalCollector {
   const int64_t total_rounds_;
   std::vector<bool> is_evaluated_;
   size_t num_evaluated_;
+  size_t reports_per_row_;
   ThreadPool& pool_;
   std::function<CollectorContext()> context_;
   RunObserver observer_;

@@ -43,10 +43,19 @@ struct ChurnConfig {
   double mean_offline_s = 5;
 };
 
+// Crash-stop failure of a seeded sample of round(fraction x n) peers at
+// `at_s`: from then on a crashed peer receives no events at all (messages,
+// timers, compute results) and sends nothing. Unlike churn it never returns.
+struct CrashConfig {
+  double fraction = 0;  // 0 disables
+  double at_s = 0;
+};
+
 struct SimConfig {
   LinkConfig link;
   DeviceConfig device;
   ChurnConfig churn;
+  CrashConfig crash;
   double max_time_s = 1e9;  // virtual time limit
 };
 
@@ -56,6 +65,7 @@ struct SimStats {
   uint64_t msgs_lost = 0;        // dropped by the loss model
   uint64_t msgs_offline = 0;     // dropped because an end was offline
   uint64_t bad_peer_reports = 0;
+  uint64_t crashed_peers = 0;    // by CrashConfig
   uint64_t compute_tasks = 0;
   uint64_t compute_batches = 0;  // parallel batches the tasks ran in
   uint64_t events = 0;
@@ -90,7 +100,7 @@ class Simulator {
 
  private:
   class PeerHost;
-  enum class EventKind : uint8_t { kStart, kMessage, kTimer, kComputeDone, kChurn };
+  enum class EventKind : uint8_t { kStart, kMessage, kTimer, kComputeDone, kChurn, kCrash };
   struct Event {
     SimTime time;
     uint64_t seq;
@@ -123,6 +133,7 @@ class Simulator {
   std::vector<Rng> churn_rng_;
   std::vector<double> speed_;
   std::vector<bool> online_;
+  std::vector<bool> crashed_;
   std::vector<ComputeTask> compute_;   // per peer: the task in flight
   std::vector<bool> compute_ran_;
   std::vector<PeerId> compute_waiting_;

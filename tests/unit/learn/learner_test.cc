@@ -129,6 +129,51 @@ TEST_F(LearnerTest, OneSgdStepMatchesHandComputedGradient) {
   }
 }
 
+// SAM (Foret et al. 2021) on the tiny set from zero weights: g is the
+// gradient above; the step uses the gradient at e = rho g/||g||, computed
+// here from the softmax by hand: dW[c] = mean_i (p_ic - [y_i = c]) x_i,
+// db[c] = mean_i (p_ic - [y_i = c]).
+TEST_F(LearnerTest, SharpnessAwareStepMatchesHandComputedOne) {
+  Dataset tiny = TinyDataset();
+  auto model = Make(kLogReg, kTinyShape);
+  const double lr = 0.5, rho = 0.2;
+  OptimizerConfig opt{.kind = OptimizerKind::kSgd, .lr = lr, .sam_rho = rho};
+  auto learner = MakeLearner(*model, tiny, Range(4), opt, 4, 3);
+  std::fill(learner->params().begin(), learner->params().end(), 0.0f);
+  learner->Train(1);
+
+  const double g[9] = {1.0 / 6 - 0.25, 1.0 / 6 - 0.5, 1.0 / 6 - 0.75, 1.0 / 6 + 0.25,
+                       1.0 / 6 + 0.5,  1.0 / 6 - 0.25, 1.0 / 3 - 0.25, 1.0 / 3 - 0.5,
+                       1.0 / 3 - 0.25};
+  double norm = 0;
+  for (double v : g) norm += v * v;
+  norm = std::sqrt(norm);
+  double e[9];
+  for (int i = 0; i < 9; ++i) e[i] = rho * g[i] / norm;
+  // Layout: W[c][k] at 2c + k, b[c] at 6 + c.
+  double sam_grad[9] = {};
+  for (int i = 0; i < 4; ++i) {
+    const double x0 = tiny.features[2 * i], x1 = tiny.features[2 * i + 1];
+    double z[3], zmax = -1e9, total = 0;
+    for (int c = 0; c < 3; ++c) {
+      z[c] = e[2 * c] * x0 + e[2 * c + 1] * x1 + e[6 + c];
+      zmax = std::max(zmax, z[c]);
+    }
+    for (int c = 0; c < 3; ++c) total += std::exp(z[c] - zmax);
+    for (int c = 0; c < 3; ++c) {
+      const double d = std::exp(z[c] - zmax) / total - (tiny.labels[i] == c ? 1.0 : 0.0);
+      sam_grad[2 * c] += d * x0 / 4;
+      sam_grad[2 * c + 1] += d * x1 / 4;
+      sam_grad[6 + c] += d / 4;
+    }
+  }
+  for (int i = 0; i < 9; ++i) {
+    EXPECT_NEAR(learner->params()[i], -lr * sam_grad[i], 1e-6) << "param " << i;
+    // And it differs from the plain step.
+    EXPECT_GT(std::abs(sam_grad[i] - g[i]), 1e-4) << "param " << i;
+  }
+}
+
 // A plain-SGD learner with lr = 1 reveals the gradient at given params on
 // its next batch: g = p - p'. Learners with the same batch seed and shard
 // see the same batches, so this checks another optimizer step by step.

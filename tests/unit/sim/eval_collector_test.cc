@@ -96,3 +96,23 @@ TEST(SampleEvaluatedPeers, IsASeededSortedSubset) {
 
 }  // namespace
 }  // namespace murmur
+
+namespace murmur {
+namespace {
+
+TEST_F(EvalCollectorTest, FirstReportModeEmitsEachRoundOnceFromItsFirstModel) {
+  auto c = Make({PeerId(0), PeerId(1), PeerId(2)}, 4);
+  c->EmitOnFirstReport();
+  c->SinkFor(PeerId(1))->ReportModel(Round(2), Model(1.f));
+  ASSERT_EQ(emitted_, std::vector<int64_t>{2});
+  EXPECT_EQ(c->rows().back().peers_evaluated, 1);
+  EXPECT_EQ(c->rows().back().consensus_dist, 0.0);
+  c->SinkFor(PeerId(2))->ReportModel(Round(2), Model(3.f));  // a second aggregator
+  EXPECT_EQ(emitted_, std::vector<int64_t>{2});
+  c->SinkFor(PeerId(0))->ReportModel(Round(4), Model(1.f));
+  EXPECT_EQ(emitted_, (std::vector<int64_t>{2, 4}));
+  EXPECT_TRUE(c->finished());
+}
+
+}  // namespace
+}  // namespace murmur

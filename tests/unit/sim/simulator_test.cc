@@ -217,3 +217,49 @@ TEST(Simulator, SameSeedGivesSameEventTimes) {
 
 }  // namespace
 }  // namespace murmur
+
+namespace murmur {
+namespace {
+
+TEST(Simulator, CrashStopsTheConfiguredShareOfPeersForGood) {
+  SimConfig config = Links(0.001, 1000);
+  config.crash = CrashConfig{.fraction = 0.75, .at_s = 1.0};
+  World w(8, config);
+  // Every peer runs a timer every 0.1 s for 3 s and sends to peer 0 each
+  // time: crashed peers stop at 1 s, their timers and messages with them.
+  struct Ticker : ScriptedNode {
+    int left = 30;
+    void OnStart(Host& h) override { h.StartTimer(Duration::Seconds(0.1)); }
+    void OnTimer(Host& h, TimerId) override {
+      timers.push_back(h.now().seconds());
+      if (h.self() != PeerId(0)) h.Send(PeerId(0), std::vector<uint8_t>(4));
+      if (--left > 0) h.StartTimer(Duration::Seconds(0.1));
+    }
+  };
+  std::vector<std::unique_ptr<Node>> nodes;
+  std::vector<Ticker*> tickers;
+  for (int i = 0; i < 8; ++i) {
+    auto t = std::make_unique<Ticker>();
+    tickers.push_back(t.get());
+    nodes.push_back(std::move(t));
+  }
+  NullSink sink;
+  ThreadPool pool(1);
+  Simulator sim(config, 3, std::move(nodes), std::vector<MetricsSink*>(8, &sink), pool);
+  sim.Run(nullptr);
+  EXPECT_EQ(sim.stats().crashed_peers, 6u);
+  int crashed = 0;
+  for (int i = 0; i < 8; ++i) {
+    const Ticker& t = *tickers[i];
+    if (!sim.online(PeerId(static_cast<uint32_t>(i)))) {
+      ++crashed;
+      EXPECT_LE(t.timers.back(), 1.0 + 1e-9) << "peer " << i;
+    } else {
+      EXPECT_EQ(t.timers.size(), 30u) << "peer " << i;
+    }
+  }
+  EXPECT_EQ(crashed, 6);
+}
+
+}  // namespace
+}  // namespace murmur

@@ -1,0 +1,73 @@
+// DFedSAM and DFedSAM-MGS (Shi, Shen, Li, Tao, et al., 2023, "Improving the
+// Model Consistency of Decentralized Federated Learning", ICML). Each
+// synchronous round a peer takes `local_steps` sharpness-aware (SAM) SGD
+// steps on its data (its Learner is configured with sam_rho > 0: the
+// gradient is taken at w + rho g/||g||), then runs `gossip_steps` (Q)
+// rounds of gossip averaging with its neighbours under Metropolis-Hastings
+// weights before the next round. Q = 1 is DFedSAM; Q > 1 is DFedSAM-MGS
+// (multiple gossip steps), which the paper shows tightens model
+// consistency at Q times the communication.
+//
+// Fault semantics (as D-PSGD, per gossip step): a neighbour whose model for
+// a gossip step has not arrived `round_timeout` after this peer sent its own
+// is skipped for that step and its weight goes to the peer itself; models
+// for later steps are buffered, older ones ignored. Tolerates crashed,
+// offline and slow peers and lost messages; not Byzantine robust.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "murmur/core/host.h"
+#include "murmur/learn/learner.h"
+
+namespace murmur {
+
+// Built by MakeProtocol from ProtocolConfig, which holds the defaults.
+struct DfedsamOptions {
+  int64_t rounds = 0;
+  int64_t local_steps = 0;
+  int64_t gossip_steps = 1;  // Q
+  Duration round_timeout;    // per gossip step; 0: wait forever
+};
+
+// One peer. `learner` must outlive the node and should have sam_rho > 0.
+class DfedsamNode final : public Node {
+ public:
+  // `neighbours` (sorted) and `neighbour_weights` are aligned; `self_weight`
+  // plus the neighbour weights sum to 1.
+  DfedsamNode(Learner& learner, const DfedsamOptions& options, std::vector<PeerId> neighbours,
+              std::vector<double> neighbour_weights, double self_weight);
+
+  void OnStart(Host& host) override;
+  void OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) override;
+  void OnTimer(Host& host, TimerId timer) override;
+  void OnComputeDone(Host& host, uint64_t tag) override;
+
+  int64_t completed_rounds() const { return round_; }
+  int64_t completed_gossip_steps() const { return step_; }
+
+ private:
+  enum class Phase { kTraining, kGossiping, kDone };
+  void StartRound(Host& host);
+  void SendStep(Host& host);
+  void MixIfComplete(Host& host);
+  void Mix(Host& host);
+
+  Learner& learner_;
+  const DfedsamOptions options_;
+  const std::vector<PeerId> neighbours_;
+  const std::vector<double> neighbour_weights_;
+  const double self_weight_;
+
+  Phase phase_ = Phase::kTraining;
+  int64_t round_ = 0;  // rounds completed
+  int64_t step_ = 0;   // gossip steps completed, over the whole run
+  TimerId timeout_timer_;
+  double last_loss_ = 0;
+  // inbox_[gossip step][neighbour index] = that neighbour's model.
+  std::map<int64_t, std::map<size_t, std::vector<float>>> inbox_;
+};
+
+}  // namespace murmur

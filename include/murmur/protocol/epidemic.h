@@ -1,0 +1,78 @@
+// Epidemic Learning (de Vos, Farhadkhani, Guerraoui, Kermarrec, Pires,
+// Sharma, 2023, "Epidemic Learning: Boosting Decentralized Learning with
+// Randomized Communication", NeurIPS), the EL-Local variant: a randomized,
+// changing topology. Each synchronous round a peer takes `local_steps` SGD
+// steps, sends its model to `fanout` (s) peers drawn uniformly at random
+// from the others, and replaces its model with the plain average of its own
+// and every model it received for the round.
+//
+// The s targets of peer j in round r are drawn from a stream keyed by
+// (run seed, j, r), which every peer can regenerate, so a receiver knows
+// exactly who sends to it and mixes as soon as all of them arrived; the
+// choice is as uniform and independent as with private randomness.
+//
+// Models travel in D-PSGD's frame (ModelMessageKind::kDpsgdParams).
+//
+// Fault semantics (as D-PSGD): a model that has not arrived `round_timeout`
+// after this peer finished training is skipped for that round; models for
+// later rounds are buffered; late ones ignored. Tolerates crashed, offline
+// and slow peers and lost messages; not Byzantine robust (see robust/).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "murmur/core/host.h"
+#include "murmur/learn/learner.h"
+
+namespace murmur {
+
+// The `fanout` distinct peers, other than `sender`, that `sender` pushes to
+// in `round` out of `num_peers`, sorted. Pure.
+// REQUIRES: 1 <= round < 2^24, fanout < num_peers.
+std::vector<PeerId> EpidemicTargets(uint64_t seed, PeerId sender, int64_t round,
+                                    int64_t fanout, int64_t num_peers);
+
+// Built by MakeProtocol from ProtocolConfig, which holds the defaults.
+struct EpidemicOptions {
+  int64_t rounds = 0;
+  int64_t local_steps = 0;
+  int64_t fanout = 0;     // s
+  int64_t num_peers = 0;
+  Duration round_timeout;  // 0: wait forever
+  uint64_t seed = 0;       // run seed, shared by all peers
+};
+
+// One peer. `learner` must outlive the node.
+class EpidemicNode final : public Node {
+ public:
+  EpidemicNode(Learner& learner, const EpidemicOptions& options);
+
+  void OnStart(Host& host) override;
+  void OnMessage(Host& host, PeerId from,
+                 std::span<const uint8_t> message) override;
+  void OnTimer(Host& host, TimerId timer) override;
+  void OnComputeDone(Host& host, uint64_t tag) override;
+
+  int64_t completed_rounds() const { return round_; }
+
+ private:
+  enum class Phase { kTraining, kWaiting, kDone };
+  void StartRound(Host& host);
+  void MixIfComplete(Host& host);
+  void Mix(Host& host);
+  // Peers that send to this one in `round`, sorted.
+  std::vector<PeerId> SendersTo(PeerId self, int64_t round) const;
+
+  Learner& learner_;
+  const EpidemicOptions options_;
+  Phase phase_ = Phase::kTraining;
+  int64_t round_ = 0;  // rounds completed
+  TimerId timeout_timer_;
+  double last_loss_ = 0;
+  std::vector<PeerId> expected_;  // senders of round_ + 1
+  std::map<int64_t, std::map<PeerId, std::vector<float>>> inbox_;
+};
+
+}  // namespace murmur

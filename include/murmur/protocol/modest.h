@@ -1,0 +1,151 @@
+// MoDeST: decentralized sampling (de Vos, Farhadkhani, Guerraoui, Kermarrec,
+// Pires, Sharma, 2023, "MoDeST: Bridging the Gap between Federated and
+// Decentralized Learning with Decentralized Sampling"). Federated-style
+// rounds without a server: every round r a sample of `trainers` peers trains
+// and a sample of `aggregators` peers averages their models, and both samples
+// are drawn by every peer alone from its view of the membership. A peer's
+// rank in round r is a hash of (run seed, round, role, peer), so peers with
+// the same view compute the same sample.
+//
+// One round r:
+//  1. A trainer of round r receives the round's model from an aggregator of
+//     round r-1 (round 1 trainers start from their initial model), trains
+//     `local_steps` SGD steps with a fresh optimizer, and hands its model to
+//     `aggregators` peers of the round-r sample.
+//  2. An aggregator of round r averages the first ceil(success_fraction x s)
+//     models it receives (or what it has `round_timeout` after the first),
+//     acknowledges them, reports the average as round r's model, and hands
+//     it to `trainers` peers of the round-(r+1) sample.
+// "Hands to k peers of a sample" is the paper's liveness-checked selection:
+// ping candidates in rank order, send the payload to each one that answers,
+// and replace the ones that stay silent for `ping_timeout` by the next
+// candidates, until k answered or the view is exhausted.
+//
+// Membership: each peer keeps a table of (alive, incarnation) per peer,
+// piggybacked on every message (SWIM-style: higher incarnation wins, at equal
+// incarnation "dead" wins; a peer told it is dead refutes with a higher
+// incarnation, and any message from a peer marked dead revives it, which is
+// how peers that come back join again). Peers are marked dead when they miss
+// a ping, when an aggregator never acknowledges a trainer's model, and when
+// trainers of the next round never report progress.
+//
+// Fault semantics: tolerates crashed, offline and rejoining peers and lost
+// messages. A failed aggregator does not stall the run: trainers whose model
+// is not acknowledged within 2 x round_timeout resend it to the next
+// aggregators, and an aggregator whose round-(r+1) trainers do not report
+// progress within 3 x round_timeout hands its model to fresh trainers.
+// `round_timeout` must exceed one round's training time. Not Byzantine
+// robust (see robust/).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <span>
+#include <vector>
+
+#include "murmur/core/host.h"
+#include "murmur/learn/learner.h"
+
+namespace murmur {
+
+enum class ModestRole : uint8_t { kTrainer = 0, kAggregator = 1 };
+
+// The peers of `view` ordered by their rank for (round, role): the first k
+// are the round's sample of size k. Pure: every peer computes the same order
+// from the same view. REQUIRES: 1 <= round < 2^22.
+std::vector<PeerId> ModestCandidates(uint64_t seed, int64_t round, ModestRole role,
+                                     std::span<const PeerId> view);
+
+// Built by MakeProtocol from ProtocolConfig, which holds the defaults.
+struct ModestOptions {
+  int64_t rounds = 0;
+  int64_t local_steps = 0;
+  int64_t num_peers = 0;        // the universe of peer ids, 0..num_peers-1
+  int64_t trainers = 0;         // s
+  int64_t aggregators = 0;      // a
+  double success_fraction = 1;  // sf: share of s an aggregator waits for
+  Duration ping_timeout;
+  Duration round_timeout;
+  uint64_t seed = 0;            // run seed: shared by all peers for sampling
+};
+
+// One peer; every peer runs the same node. `learner` must outlive it.
+class ModestNode final : public Node {
+ public:
+  ModestNode(Learner& learner, const ModestOptions& options);
+  ~ModestNode() override;
+
+  void OnStart(Host& host) override;
+  void OnMessage(Host& host, PeerId from,
+                 std::span<const uint8_t> message) override;
+  void OnTimer(Host& host, TimerId timer) override;
+  void OnComputeDone(Host& host, uint64_t tag) override;
+
+  // Rounds this peer trained in and aggregated for.
+  const std::vector<int64_t>& trained_rounds() const { return trained_rounds_; }
+  const std::vector<int64_t>& aggregated_rounds() const { return aggregated_rounds_; }
+  // This peer's view: the peers it believes alive, sorted.
+  std::vector<PeerId> View() const;
+
+ private:
+  struct Member {
+    uint32_t incarnation = 0;
+    bool alive = true;
+  };
+  struct Selection;
+  struct Aggregation;
+  enum class TimerKind : uint8_t {
+    kPingAggregators, kPingTrainers, kAckWait, kClose, kProgressWait, kSelfDelivery
+  };
+
+  void Send(Host& host, PeerId to, std::vector<uint8_t> bytes);
+  void MarkDead(PeerId peer);
+  void MergeMembership(Host& host, PeerId from, std::span<const uint8_t> updates);
+  std::vector<uint8_t> Frame(uint8_t type, int64_t round, uint8_t role,
+                             std::span<const float> params) const;
+
+  // Selection of `wanted` peers of (round, role), each sent `payload`.
+  void StartSelection(Host& host, std::unique_ptr<Selection>& slot, int64_t round,
+                      ModestRole role, int64_t wanted, std::vector<uint8_t> payload);
+  void PingMore(Host& host, Selection& selection);
+  void OnPong(Host& host, PeerId from, int64_t round, ModestRole role);
+
+  void StartTraining(Host& host, int64_t round, std::span<const float> model);
+  void OnGlobal(Host& host, PeerId from, int64_t round, std::vector<float> params);
+  void OnTrained(Host& host, PeerId from, int64_t round, std::vector<float> params);
+  void OnAck(Host& host, int64_t round);
+  void Dispatch(Host& host, PeerId from, std::span<const uint8_t> message);
+  void Close(Host& host, int64_t round);
+
+  Learner& learner_;
+  const ModestOptions options_;
+  std::vector<Member> members_;
+  std::map<uint64_t, std::pair<TimerKind, int64_t>> timers_;
+  // Messages to this peer itself, delivered on a zero-delay timer so that
+  // no handler runs inside another.
+  std::vector<std::vector<uint8_t>> self_inbox_;
+
+  // Trainer side.
+  bool training_ = false;
+  int64_t train_round_ = 0;         // latest round trained or in training
+  int64_t pending_round_ = 0;       // a newer model that came while training
+  std::vector<float> pending_model_;
+  double last_loss_ = 0;
+  std::unique_ptr<Selection> to_aggregators_;
+  std::vector<float> trained_;      // kept until an aggregator acknowledges it
+  int64_t unacked_round_ = 0;       // 0: none
+  std::map<int64_t, std::set<PeerId>> global_senders_;
+
+  // Aggregator side.
+  std::map<int64_t, Aggregation> aggregations_;
+  int64_t closed_up_to_ = 0;        // every round <= this one is closed here
+  std::unique_ptr<Selection> to_trainers_;
+  int64_t awaiting_progress_ = 0;   // round whose trainers must report; 0: none
+
+  std::vector<int64_t> trained_rounds_;
+  std::vector<int64_t> aggregated_rounds_;
+};
+
+}  // namespace murmur

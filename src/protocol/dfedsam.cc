@@ -1,0 +1,130 @@
+#include "murmur/protocol/dfedsam.h"
+
+#include <algorithm>
+
+#include "murmur/protocol/model_message.h"
+#include "murmur/protocol/train_task.h"
+
+namespace murmur {
+
+DfedsamNode::DfedsamNode(Learner& learner, const DfedsamOptions& options,
+                         std::vector<PeerId> neighbours, std::vector<double> neighbour_weights,
+                         double self_weight)
+    : learner_(learner),
+      options_(options),
+      neighbours_(std::move(neighbours)),
+      neighbour_weights_(std::move(neighbour_weights)),
+      self_weight_(self_weight) {
+  MURMUR_CHECK(neighbours_.size() == neighbour_weights_.size());
+  MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
+  MURMUR_CHECK(options_.gossip_steps >= 1);
+}
+
+void DfedsamNode::OnStart(Host& host) {
+  host.metrics().ReportModel(Round(0), learner_.params());
+  StartRound(host);
+}
+
+void DfedsamNode::StartRound(Host& host) {
+  if (round_ >= options_.rounds) {
+    phase_ = Phase::kDone;
+    return;
+  }
+  phase_ = Phase::kTraining;
+  host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_,
+                            static_cast<uint64_t>(round_)));
+}
+
+void DfedsamNode::OnComputeDone(Host& host, uint64_t tag) {
+  MURMUR_CHECK(phase_ == Phase::kTraining && tag == static_cast<uint64_t>(round_));
+  host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(round_ + 1)), last_loss_);
+  phase_ = Phase::kGossiping;
+  SendStep(host);
+}
+
+void DfedsamNode::SendStep(Host& host) {
+  // Gossip steps are numbered across the run, so a frame's "round" field is
+  // the step it belongs to.
+  const Round step(static_cast<uint32_t>(step_ + 1));
+  for (PeerId neighbour : neighbours_) {
+    host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams, step, 0,
+                                            learner_.params()));
+  }
+  if (options_.round_timeout.ns > 0) timeout_timer_ = host.StartTimer(options_.round_timeout);
+  MixIfComplete(host);
+}
+
+void DfedsamNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes) {
+  auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), from);
+  if (it == neighbours_.end() || *it != from) {
+    host.ReportBadPeer(from, Status::InvalidArgument("DFedSAM model from peer ", from,
+                                                     ", which is not a neighbour"));
+    return;
+  }
+  Result<ModelMessage> message =
+      DecodeModelMessage(bytes, ModelMessageKind::kDpsgdParams, learner_.params().size());
+  if (!message.ok()) {
+    host.ReportBadPeer(from, message.status());
+    return;
+  }
+  const int64_t step = message->round.value;
+  if (step < 1 || step > options_.rounds * options_.gossip_steps) {
+    host.ReportBadPeer(from, Status::Corrupt("DFedSAM: unexpected gossip step ", step));
+    return;
+  }
+  if (step <= step_) {
+    host.metrics().Count("dfedsam.late_models", 1);
+    return;
+  }
+  inbox_[step][static_cast<size_t>(it - neighbours_.begin())] = std::move(message->params);
+  if (phase_ == Phase::kGossiping) MixIfComplete(host);
+}
+
+void DfedsamNode::OnTimer(Host& host, TimerId timer) {
+  if (phase_ == Phase::kGossiping && timer == timeout_timer_) {
+    host.metrics().Count("dfedsam.step_timeouts", 1);
+    Mix(host);
+  }
+}
+
+void DfedsamNode::MixIfComplete(Host& host) {
+  auto it = inbox_.find(step_ + 1);
+  const size_t have = it == inbox_.end() ? 0 : it->second.size();
+  if (have == neighbours_.size()) Mix(host);
+}
+
+void DfedsamNode::Mix(Host& host) {
+  std::span<float> x = learner_.params();
+  auto it = inbox_.find(step_ + 1);
+  double self_weight = self_weight_;
+  std::vector<std::pair<double, const std::vector<float>*>> terms;
+  for (size_t k = 0; k < neighbours_.size(); ++k) {
+    const std::vector<float>* model = nullptr;
+    if (it != inbox_.end()) {
+      auto found = it->second.find(k);
+      if (found != it->second.end()) model = &found->second;
+    }
+    if (model != nullptr) {
+      terms.emplace_back(neighbour_weights_[k], model);
+    } else {
+      self_weight += neighbour_weights_[k];
+    }
+  }
+  const auto ws = static_cast<float>(self_weight);
+  for (float& v : x) v *= ws;
+  for (const auto& [weight, model] : terms) {
+    const auto w = static_cast<float>(weight);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += w * (*model)[i];
+  }
+  if (it != inbox_.end()) inbox_.erase(it);
+  ++step_;
+  if (step_ % options_.gossip_steps != 0) {
+    SendStep(host);  // the next gossip step of this round
+    return;
+  }
+  ++round_;
+  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
+  StartRound(host);
+}
+
+}  // namespace murmur

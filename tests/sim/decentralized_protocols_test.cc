@@ -1,0 +1,182 @@
+// Seeded scenarios for MoDeST, Epidemic Learning, variance-corrected gossip
+// and the late communication schedule: each learns the synthetic task and
+// shows its defining property.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "harness.h"
+#include "murmur/protocol/dfedsam.h"
+#include "murmur/protocol/dpsgd.h"
+#include "murmur/protocol/modest.h"
+
+namespace murmur::testing {
+namespace {
+
+ProtocolConfig Modest(int64_t rounds, int64_t s, int64_t a) {
+  ProtocolConfig c;
+  c.kind = ProtocolKind::kModest;
+  c.rounds = rounds;
+  c.local_steps = 5;
+  c.modest_trainers = s;
+  c.modest_aggregators = a;
+  c.round_timeout_s = 2.0;
+  c.modest_ping_timeout_s = 0.1;
+  return c;
+}
+
+TEST(Modest, EachRoundHasExactlySTrainersAndAAggregatorsAndLearns) {
+  Harness h({.peers = 16});
+  std::vector<Node*> nodes;
+  SimStats stats;
+  const ProtocolConfig c = Modest(20, 4, 2);
+  std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 5}, &stats, &nodes);
+  std::map<int64_t, int> trainers;
+  std::map<int64_t, int> aggregators;
+  for (Node* node : nodes) {
+    const auto* modest = dynamic_cast<const ModestNode*>(node);
+    ASSERT_NE(modest, nullptr);
+    for (int64_t r : modest->trained_rounds()) ++trainers[r];
+    for (int64_t r : modest->aggregated_rounds()) ++aggregators[r];
+  }
+  for (int64_t r = 1; r <= c.rounds; ++r) {
+    EXPECT_EQ(trainers[r], 4) << "round " << r;
+    // The run stops at the first report of its last round, before the
+    // other aggregator of that round closes.
+    EXPECT_EQ(aggregators[r], r < c.rounds ? 2 : 1) << "round " << r;
+  }
+  // The peers that trained round 1 are the first s of the shared ranking
+  // (the harness's seed is 1).
+  std::vector<PeerId> all;
+  for (uint32_t i = 0; i < 16; ++i) all.push_back(PeerId(i));
+  const auto order = ModestCandidates(1, 1, ModestRole::kTrainer, all);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const auto& trained = dynamic_cast<const ModestNode*>(nodes[i])->trained_rounds();
+    const bool first = std::find(trained.begin(), trained.end(), 1) != trained.end();
+    const bool ranked = std::find(order.begin(), order.begin() + 4,
+                                  PeerId(static_cast<uint32_t>(i))) != order.begin() + 4;
+    EXPECT_EQ(first, ranked) << "peer " << i;
+  }
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.back().round, c.rounds);
+  EXPECT_GT(rows.back().acc_mean, 0.85);
+  EXPECT_EQ(stats.bad_peer_reports, 0u);
+}
+
+TEST(Modest, KeepsTrainingWhenEightyPercentOfPeersCrashMidRun) {
+  Harness h({.peers = 20});
+  SimConfig sim;
+  sim.crash = CrashConfig{.fraction = 0.8, .at_s = 0.3};
+  SimStats stats;
+  std::vector<Node*> nodes;
+  const ProtocolConfig c = Modest(30, 4, 2);
+  std::vector<EvalRow> rows = h.Run(c, sim, 1, {.every = 5}, &stats, &nodes);
+  EXPECT_EQ(stats.crashed_peers, 16u);
+  ASSERT_FALSE(rows.empty());
+  // Every round completed, well after the crash.
+  EXPECT_EQ(rows.back().round, c.rounds);
+  EXPECT_GT(rows.back().time_s, 0.3);
+  EXPECT_GT(rows.back().acc_mean, 0.85);
+  // Survivors learned who is gone: some peer's view lost most crashed peers.
+  size_t smallest_view = 20;
+  for (Node* node : nodes) {
+    smallest_view = std::min(smallest_view, dynamic_cast<const ModestNode*>(node)->View().size());
+  }
+  EXPECT_LT(smallest_view, 12u);
+}
+
+TEST(EpidemicLearning, EveryPeerSendsExactlySModelsPerRoundAndLearns) {
+  Harness h({.peers = 10});
+  ProtocolConfig c;
+  c.kind = ProtocolKind::kEpidemic;
+  c.rounds = 15;
+  c.local_steps = 5;
+  c.epidemic_fanout = 3;
+  SimStats stats;
+  std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 5}, &stats);
+  EXPECT_EQ(stats.msgs_sent, 10u * 3u * 15u);
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.back().round, 15);
+  EXPECT_EQ(rows.back().peers_evaluated, 10);
+  EXPECT_GT(rows.back().acc_mean, 0.85);
+}
+
+TEST(Gossip, VarianceCorrectedMergeLearns) {
+  Harness h({.peers = 8, .model = ModelKind::kMlp, .same_init = false});
+  ProtocolConfig c;
+  c.kind = ProtocolKind::kGossip;
+  c.rounds = 30;
+  c.local_steps = 5;
+  c.topology.kind = TopologyKind::kFullyConnected;
+  c.merge = MergeRule::kVarianceCorrected;
+  std::vector<EvalRow> rows = h.Run(c);
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.back().round, 30);
+  EXPECT_GT(rows.back().acc_mean, 0.85);
+}
+
+TEST(Dpsgd, LateScheduleSendsNothingBeforeItsWindowThenMergesEveryone) {
+  const int64_t n = 8;
+  Harness h({.peers = n});
+  ProtocolConfig c;
+  c.kind = ProtocolKind::kDpsgd;
+  c.rounds = 12;
+  c.local_steps = 5;
+  c.topology.kind = TopologyKind::kRing;
+  c.comm_schedule = CommSchedule::kLate;
+  c.comm_budget = 4;
+  c.final_merge = true;
+  SimStats stats;
+  std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 1}, &stats);
+  ASSERT_EQ(rows.size(), 13u);
+  for (const EvalRow& row : rows) {
+    if (row.round <= c.rounds - c.comm_budget) {
+      EXPECT_EQ(row.bytes_sent, 0u) << "round " << row.round;
+    }
+  }
+  // Rounds 9-11 gossip on the ring (2 neighbours each); round 12 is the
+  // global merge (every peer to every other).
+  EXPECT_EQ(stats.msgs_sent, static_cast<uint64_t>(3 * n * 2 + n * (n - 1)));
+  // After the global merge every peer holds the same model.
+  EXPECT_LT(rows.back().consensus_dist, 1e-5);
+  EXPECT_GT(rows.back().acc_mean, 0.85);
+}
+
+TEST(Dfedsam, MultipleGossipStepsPerRoundWithSharpnessAwareTraining) {
+  const int64_t n = 8;
+  Harness h({.peers = n, .optimizer = {.lr = 0.05, .sam_rho = 0.05}});
+  ProtocolConfig c;
+  c.kind = ProtocolKind::kDfedsam;
+  c.rounds = 12;
+  c.local_steps = 5;
+  c.gossip_steps = 3;
+  c.topology.kind = TopologyKind::kRing;
+  SimStats stats;
+  std::vector<Node*> nodes;
+  std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 4}, &stats, &nodes);
+  // Q = 3 gossip steps to each of 2 ring neighbours, every round.
+  EXPECT_EQ(stats.msgs_sent, static_cast<uint64_t>(12 * 3 * n * 2));
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.back().round, 12);
+  EXPECT_GT(rows.back().acc_mean, 0.85);
+}
+
+TEST(Dfedsam, MoreGossipStepsGiveCloserModels) {
+  double distance[2];
+  for (int q : {1, 4}) {
+    Harness h({.peers = 8, .optimizer = {.lr = 0.05, .sam_rho = 0.05}});
+    ProtocolConfig c;
+    c.kind = ProtocolKind::kDfedsam;
+    c.rounds = 8;
+    c.local_steps = 5;
+    c.gossip_steps = q;
+    c.topology.kind = TopologyKind::kRing;
+    std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 8});
+    ASSERT_FALSE(rows.empty());
+    distance[q == 1 ? 0 : 1] = rows.back().consensus_dist;
+  }
+  EXPECT_LT(distance[1], 0.5 * distance[0]);
+}
+
+}  // namespace
+}  // namespace murmur::testing

@@ -1,0 +1,137 @@
+// MoDeST's node driven message by message through a FakeHost: its frames
+// and membership updates come from peers, so bad bytes must be rejected.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "fake_host.h"
+#include "murmur/core/bytes.h"
+#include "murmur/learn/dataset.h"
+#include "murmur/learn/learner.h"
+#include "murmur/protocol/modest.h"
+
+namespace murmur::testing {
+namespace {
+
+struct Fixture {
+  Fixture() {
+    data = MakeSyntheticDataset({.train_size = 64, .test_size = 8, .height = 2, .width = 2});
+    model = MakeModel({.kind = ModelKind::kLogisticRegression},
+                      {.channels = 1, .height = 2, .width = 2, .num_classes = 10})
+                .value();
+    std::vector<int64_t> shard(64);
+    for (int64_t i = 0; i < 64; ++i) shard[i] = i;
+    learner = std::make_unique<Learner>(*model, data.train, shard, OptimizerConfig{.lr = 0.0}, 8,
+                                        Rng(1, PeerId(0), RngPurpose::kInit),
+                                        Rng(1, PeerId(0), RngPurpose::kBatch));
+    node = std::make_unique<ModestNode>(
+        *learner, ModestOptions{.rounds = 5,
+                                .local_steps = 1,
+                                .num_peers = 6,
+                                .trainers = 2,
+                                .aggregators = 1,
+                                .ping_timeout = Duration::Seconds(0.1),
+                                .round_timeout = Duration::Seconds(1),
+                                .seed = 1});
+  }
+  TrainTestSplit data;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Learner> learner;
+  std::unique_ptr<ModestNode> node;
+};
+
+struct Update {
+  uint32_t peer;
+  uint32_t incarnation;
+  uint8_t alive;
+};
+
+// The wire frame of modest.cc, built by hand.
+std::vector<uint8_t> Frame(uint8_t type, uint32_t round, uint8_t role,
+                           const std::vector<Update>& updates, const std::vector<float>& params) {
+  ByteWriter out;
+  out.WriteU8(type);
+  out.WriteU32(round);
+  out.WriteU8(role);
+  out.WriteU32(static_cast<uint32_t>(updates.size()));
+  for (const Update& u : updates) {
+    out.WriteU32(u.peer);
+    out.WriteU32(u.incarnation);
+    out.WriteU8(u.alive);
+  }
+  out.WriteFloats(params);
+  return std::move(out).Take();
+}
+
+TEST(ModestNode, AnswersPingsAndRejectsMalformedFrames) {
+  Fixture f;
+  FakeHost host(PeerId(0));
+  const size_t dim = f.learner->params().size();
+  f.node->OnMessage(host, PeerId(3), Frame(1, 2, 1, {}, {}));
+  ASSERT_EQ(host.sent.size(), 1u);
+  EXPECT_EQ(host.sent[0].to, PeerId(3));
+  EXPECT_EQ(host.sent[0].bytes[0], 2);  // a pong
+  EXPECT_TRUE(host.bad_peers.empty());
+
+  const std::vector<std::vector<uint8_t>> bad = {
+      {},
+      {1, 2, 0},
+      Frame(9, 1, 0, {}, {}),                          // unknown type
+      Frame(1, 0, 0, {}, {}),                          // round 0
+      Frame(1, 6, 0, {}, {}),                          // past the last round
+      Frame(1, 1, 7, {}, {}),                          // unknown role
+      Frame(1, 1, 0, {{9, 0, 0}}, {}),                 // unknown peer in update
+      Frame(1, 1, 0, {{1, 0, 3}}, {}),                 // bad alive flag
+      Frame(4, 1, 0, {}, std::vector<float>(dim - 1)),  // wrong model size
+      Frame(4, 1, 0, {}, std::vector<float>(dim, std::numeric_limits<float>::quiet_NaN())),
+      Frame(1, 1, 0, {}, {1.0f}),                      // a ping with a model
+  };
+  for (const auto& bytes : bad) f.node->OnMessage(host, PeerId(2), bytes);
+  EXPECT_EQ(host.bad_peers.size(), bad.size());
+  // A truncated membership list.
+  std::vector<uint8_t> truncated = Frame(1, 1, 0, {{1, 0, 1}, {2, 0, 1}}, {});
+  truncated.resize(truncated.size() - 10);
+  f.node->OnMessage(host, PeerId(2), truncated);
+  EXPECT_EQ(host.bad_peers.size(), bad.size() + 1);
+  f.node->OnMessage(host, PeerId(7), Frame(1, 1, 0, {}, {}));  // not a peer of the run
+  EXPECT_EQ(host.bad_peers.size(), bad.size() + 2);
+  EXPECT_EQ(host.sent.size(), 1u);
+}
+
+TEST(ModestNode, MembershipRumoursFollowIncarnationsAndSelfRefutes) {
+  Fixture f;
+  FakeHost host(PeerId(0));
+  EXPECT_EQ(f.node->View().size(), 6u);
+  // Peer 4 is reported dead at incarnation 0: it leaves the view.
+  f.node->OnMessage(host, PeerId(1), Frame(1, 1, 0, {{4, 0, 0}}, {}));
+  EXPECT_EQ(f.node->View().size(), 5u);
+  // A stale "alive" at the same incarnation does not bring it back...
+  f.node->OnMessage(host, PeerId(2), Frame(1, 1, 0, {{4, 0, 1}}, {}));
+  EXPECT_EQ(f.node->View().size(), 5u);
+  // ...a newer incarnation does.
+  f.node->OnMessage(host, PeerId(2), Frame(1, 1, 0, {{4, 1, 1}}, {}));
+  EXPECT_EQ(f.node->View().size(), 6u);
+  // A rumour that this peer is dead is refuted in its next frame.
+  host.sent.clear();
+  f.node->OnMessage(host, PeerId(3), Frame(1, 1, 0, {{0, 2, 0}}, {}));
+  ASSERT_EQ(host.sent.size(), 1u);
+  const std::vector<uint8_t>& pong = host.sent[0].bytes;
+  // Updates start at offset 10: find this peer's entry.
+  uint32_t n;
+  std::memcpy(&n, pong.data() + 6, 4);
+  bool refuted = false;
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t peer, incarnation;
+    std::memcpy(&peer, pong.data() + 10 + 9 * i, 4);
+    std::memcpy(&incarnation, pong.data() + 14 + 9 * i, 4);
+    if (peer == 0) refuted = incarnation == 3 && pong[18 + 9 * i] == 1;
+  }
+  EXPECT_TRUE(refuted);
+  EXPECT_TRUE(host.bad_peers.empty());
+}
+
+}  // namespace
+}  // namespace murmur::testing
