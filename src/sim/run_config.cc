@@ -1,6 +1,38 @@
 #include "murmur/sim/run_config.h"
 
+#include "murmur/compress/codec.h"
+
 namespace murmur {
+namespace {
+
+// A codec chain under `key`: kInvalidArgument names the key and MakeCodec's
+// reason.
+Status CheckCodecKey(std::string_view key, const std::string& spec,
+                     Status (*check)(std::string_view)) {
+  if (Status s = check(spec); !s.ok()) {
+    return Status::InvalidArgument("config key '", key, "' = \"", spec, "\": ", s.message());
+  }
+  return Status::Ok();
+}
+
+Status ReadCompressConfig(ConfigReader& r, CompressConfig& c) {
+  auto is_codec = [](std::string_view spec) { return MakeCodec(spec).status(); };
+  MURMUR_ASSIGN_OR_RETURN(c.codec, r.String("compress.codec", c.codec));
+  MURMUR_RETURN_IF_ERROR(CheckCodecKey("compress.codec", c.codec, is_codec));
+  MURMUR_ASSIGN_OR_RETURN(c.uplink, r.String("compress.uplink", c.uplink));
+  MURMUR_RETURN_IF_ERROR(CheckCodecKey("compress.uplink", c.uplink, is_codec));
+  MURMUR_ASSIGN_OR_RETURN(c.downlink, r.String("compress.downlink", c.downlink));
+  MURMUR_RETURN_IF_ERROR(CheckCodecKey("compress.downlink", c.downlink, CheckDownlinkSpec));
+  MURMUR_ASSIGN_OR_RETURN(std::string feedback,
+                          r.String("compress.error_feedback", "none",
+                                   {"none", "ef", "ef21", "econtrol"}));
+  MURMUR_ASSIGN_OR_RETURN(c.error_feedback, ParseErrorFeedbackKind(feedback));
+  MURMUR_ASSIGN_OR_RETURN(c.econtrol_eta,
+                          r.Double("compress.econtrol_eta", c.econtrol_eta, 0, 1e3));
+  return Status::Ok();
+}
+
+}  // namespace
 
 Result<RunConfig> ReadRunConfig(const Config& config) {
   ConfigReader r(config);
@@ -63,9 +95,10 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
 
   // [protocol]
   MURMUR_ASSIGN_OR_RETURN(std::string kind,
-                          r.String("protocol.kind", "dpsgd", {"dpsgd", "fedavg", "gossip"}));
+                          r.String("protocol.kind", "dpsgd", {"dpsgd", "fedavg", "gossip", "choco"}));
   c.protocol.kind = kind == "fedavg"   ? ProtocolKind::kFedAvg
                     : kind == "gossip" ? ProtocolKind::kGossip
+                    : kind == "choco"  ? ProtocolKind::kChoco
                                        : ProtocolKind::kDpsgd;
   MURMUR_ASSIGN_OR_RETURN(c.protocol.rounds, r.Int("protocol.rounds", c.protocol.rounds, 0, 100'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.local_steps,
@@ -95,6 +128,12 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                           r.Int("protocol.local_epochs", c.protocol.local_epochs, 1, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.gossip_period_s,
                           r.Double("protocol.gossip_period_s", c.protocol.gossip_period_s, 1e-6, 1e9));
+
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.choco_gamma,
+                          r.Double("protocol.choco_gamma", c.protocol.choco_gamma, 1e-9, 1.0));
+
+  // [compress]
+  MURMUR_RETURN_IF_ERROR(ReadCompressConfig(r, c.protocol.compress));
 
   // [sim]
   MURMUR_ASSIGN_OR_RETURN(double latency_ms, r.Double("sim.latency_ms", c.sim.link.latency_s * 1000, 0, 1e9));

@@ -5,17 +5,29 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/learn/model.h"
+#include "murmur/protocol/fedavg_compression.h"
 #include "murmur/protocol/topology.h"
 
 namespace murmur {
 
-enum class ProtocolKind { kFedAvg, kDpsgd, kGossip };
+enum class ProtocolKind { kFedAvg, kDpsgd, kGossip, kChoco };
+
+// Codec chains (MakeCodec specs) for the protocols that compress. The
+// defaults send everything uncompressed, as before compression existed.
+struct CompressConfig {
+  std::string codec = "fp32";     // CHOCO: what neighbours exchange
+  std::string uplink = "fp32";    // FedAvg: client updates
+  std::string downlink = "fp32";  // FedAvg: global models
+  ErrorFeedbackKind error_feedback = ErrorFeedbackKind::kNone;  // FedAvg uplink
+  double econtrol_eta = 0.5;      // FedAvg uplink with EControl
+};
 
 struct ProtocolConfig {
   ProtocolKind kind = ProtocolKind::kDpsgd;
@@ -26,6 +38,8 @@ struct ProtocolConfig {
   double client_fraction = 1.0;    // FedAvg: C
   int64_t local_epochs = 1;        // FedAvg: E
   double gossip_period_s = 1.0;    // gossip: time between pushes
+  double choco_gamma = 0.5;        // CHOCO: consensus step size
+  CompressConfig compress;
 };
 
 struct ProtocolSetup {

@@ -56,6 +56,8 @@ struct SimStats {
   uint64_t msgs_lost = 0;        // dropped by the loss model
   uint64_t msgs_offline = 0;     // dropped because an end was offline
   uint64_t bad_peer_reports = 0;
+  uint64_t bytes_received = 0;   // bytes of messages delivered to a node
+  uint64_t max_peer_bytes = 0;   // most bytes one peer sent plus received
   uint64_t compute_tasks = 0;
   uint64_t compute_batches = 0;  // parallel batches the tasks ran in
   uint64_t events = 0;
@@ -112,6 +114,7 @@ class Simulator {
   void RunCompute(PeerId peer, ComputeTask task);
   void RunPendingCompute();
   void Dispatch(Event& event);
+  void CountPeerBytes(PeerId peer, size_t bytes);
 
   const SimConfig config_;
   const uint64_t seed_;
@@ -123,6 +126,7 @@ class Simulator {
   std::vector<Rng> churn_rng_;
   std::vector<double> speed_;
   std::vector<bool> online_;
+  std::vector<uint64_t> peer_bytes_;  // per peer: bytes sent plus received
   std::vector<ComputeTask> compute_;   // per peer: the task in flight
   std::vector<bool> compute_ran_;
   std::vector<PeerId> compute_waiting_;
