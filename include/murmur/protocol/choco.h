@@ -68,6 +68,7 @@ class ChocoNode final : public Node {
   void OnComputeDone(Host& host, uint64_t tag) override;
 
   int64_t completed_rounds() const { return round_; }
+  const std::vector<PeerId>& neighbours() const { return neighbours_; }
   // x_hat_i: what every neighbour holds of this peer when in sync.
   std::span<const float> public_model() const { return public_; }
   // This peer's copy of neighbour `k`'s public model (k indexes neighbours).
