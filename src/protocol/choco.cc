@@ -31,12 +31,16 @@ ChocoNode::ChocoNode(Learner& learner, const ChocoOptions& options,
   MURMUR_CHECK(neighbours_.size() == neighbour_weights_.size());
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
   const size_t dim = learner_.params().size();
-  // x_hat starts at 0 on every peer (Algorithm 2), so all copies agree
+  // Every peer starts every copy at the same point, so all copies agree
   // without a first exchange.
-  public_.assign(dim, 0.f);
+  if (options_.public_start == ChocoPublicStart::kSharedInitialModel) {
+    public_.assign(learner_.params().begin(), learner_.params().end());
+  } else {
+    public_.assign(dim, 0.f);
+  }
   scratch_.resize(dim);
   decoded_.resize(dim);
-  neighbour_public_.assign(neighbours_.size(), std::vector<float>(dim, 0.f));
+  neighbour_public_.assign(neighbours_.size(), public_);
   applied_.assign(neighbours_.size(), 0);
   requested_at_.assign(neighbours_.size(), -1);
   answered_at_.assign(neighbours_.size(), -1);

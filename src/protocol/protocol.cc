@@ -1,5 +1,7 @@
 #include "murmur/protocol/protocol.h"
 
+#include <algorithm>
+
 #include "murmur/protocol/choco.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/fedavg.h"
@@ -29,6 +31,15 @@ Result<Graph> MakeConnectedTopology(const ProtocolConfig& config, int64_t n,
     }
   }
   return graph;
+}
+
+bool SameInitialModel(std::span<Learner* const> learners) {
+  std::span<const float> first = learners[0]->params();
+  for (Learner* learner : learners) {
+    std::span<const float> p = learner->params();
+    if (!std::equal(p.begin(), p.end(), first.begin(), first.end())) return false;
+  }
+  return true;
 }
 
 // Uncompressed (disabled) unless a direction has a codec other than fp32 or
@@ -95,7 +106,10 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
                            .local_steps = config.local_steps,
                            .gamma = config.choco_gamma,
                            .round_timeout = timeout,
-                           .seed = seed};
+                           .seed = seed,
+                           .public_start = SameInitialModel(learners)
+                                               ? ChocoPublicStart::kSharedInitialModel
+                                               : ChocoPublicStart::kZero};
       for (int64_t i = 0; i < n; ++i) {
         setup.nodes.push_back(std::make_unique<ChocoNode>(
             *learners[i], options, codec, ToPeerIds(graph.neighbours[i]),

@@ -43,6 +43,13 @@
 
 namespace murmur {
 
+// Where the public copies x_hat start. The paper starts them at 0, so the
+// first rounds spend the compressed budget on transmitting the initial
+// model itself (with top-1% that takes ~100 rounds). When every peer starts
+// from the same model (train.init = "same") all copies can start at it
+// instead: every peer knows it without a message.
+enum class ChocoPublicStart { kZero, kSharedInitialModel };
+
 // Built by MakeProtocol from ProtocolConfig, which holds the defaults.
 struct ChocoOptions {
   int64_t rounds = 0;
@@ -50,6 +57,9 @@ struct ChocoOptions {
   double gamma = 0;        // consensus step size, in (0, 1]
   Duration round_timeout;  // 0: wait forever
   uint64_t seed = 0;       // run seed: codec randomness (rand-k, rounding)
+  // kSharedInitialModel: the learner's parameters at construction, which
+  // REQUIRES every peer of the run to start from the same ones.
+  ChocoPublicStart public_start = ChocoPublicStart::kZero;
 };
 
 // One peer. `learner` must outlive the node; the codec is shared by all

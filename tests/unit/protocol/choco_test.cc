@@ -81,6 +81,26 @@ TEST(ChocoNode, IdentityCodecWithGammaOneMixesLikeGossipAveraging) {
   EXPECT_TRUE(host.bad_peers.empty());
 }
 
+// Peers that start from the same model start their public copies at it,
+// so an unchanged model sends a zero delta instead of itself.
+TEST(ChocoNode, PublicCopiesCanStartAtTheSharedInitialModel) {
+  FrozenLearner l;
+  l.Fill(3.f);
+  ChocoOptions options = Options(1, 1.0);
+  options.public_start = ChocoPublicStart::kSharedInitialModel;
+  ChocoNode node(*l.learner, options, Fp32(), {PeerId(1)}, {0.5});
+  FakeHost host(PeerId(0));
+  EXPECT_EQ(std::vector<float>(node.neighbour_public_model(0).begin(),
+                               node.neighbour_public_model(0).end()),
+            l.Constant(3.f));
+  node.OnStart(host);
+  host.FinishCompute(node);
+  EXPECT_EQ(Payload(host.sent[0].bytes, l.Constant(0).size()), l.Constant(0.f));
+  node.OnMessage(host, PeerId(1), Delta(1, l.Constant(2.f)));  // x_hat_1 = 5
+  // 3 + 0.5 (5 - 3) = 4.
+  EXPECT_EQ(host.models.at(1), l.Constant(4.f));
+}
+
 TEST(ChocoNode, GammaScalesTheConsensusStep) {
   FrozenLearner l;
   l.Fill(2.f);
