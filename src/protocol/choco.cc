@@ -137,8 +137,9 @@ void ChocoNode::OnDelta(Host& host, size_t k, PeerId from, Round round,
     return;
   }
   if (r > round_ + 1 + kMaxRoundsAhead) {
+    // Dropped, so the copy will miss this delta: ask for a snapshot now.
     host.metrics().Count("choco.far_ahead_deltas", 1);
-    CatchUp(host, k);
+    RequestResync(host, k);
     return;
   }
   SparseUpdate update;
@@ -201,16 +202,19 @@ void ChocoNode::CatchUp(Host& host, size_t k) {
   // the next one was lost (or came from an offline peer), never just late.
   const bool gap = !pending.empty() && pending.begin()->first > applied_[k] + 1;
   const bool far_behind = applied_[k] + 1 + kMaxRoundsAhead < round_ + 1;
-  if ((gap || far_behind) && requested_at_[k] != round_) {
-    requested_at_[k] = round_;
-    ByteWriter out(kCodedMessageHeaderBytes);
-    WriteCodedMessageHeader({.kind = CodedMessageKind::kChocoResyncRequest,
-                             .round = Round(static_cast<uint32_t>(round_)),
-                             .sequence = static_cast<uint32_t>(applied_[k])},
-                            out);
-    host.Send(neighbours_[k], std::move(out).Take());
-    host.metrics().Count("choco.resync_requests", 1);
-  }
+  if (gap || far_behind) RequestResync(host, k);
+}
+
+void ChocoNode::RequestResync(Host& host, size_t k) {
+  if (requested_at_[k] == round_) return;
+  requested_at_[k] = round_;
+  ByteWriter out(kCodedMessageHeaderBytes);
+  WriteCodedMessageHeader({.kind = CodedMessageKind::kChocoResyncRequest,
+                           .round = Round(static_cast<uint32_t>(round_)),
+                           .sequence = static_cast<uint32_t>(applied_[k])},
+                          out);
+  host.Send(neighbours_[k], std::move(out).Take());
+  host.metrics().Count("choco.resync_requests", 1);
 }
 
 void ChocoNode::OnTimer(Host& host, TimerId timer) {

@@ -97,6 +97,8 @@ class ChocoNode final : public Node {
   // Applies buffered deltas of neighbour k that are next in sequence, up to
   // the round being mixed, then asks for a snapshot if a gap remains.
   void CatchUp(Host& host, size_t k);
+  // Asks neighbour k for a snapshot, at most once per own round.
+  void RequestResync(Host& host, size_t k);
   void MixIfComplete(Host& host);
   void Mix(Host& host);
 

@@ -156,6 +156,25 @@ TEST(ChocoNode, ResyncsAfterALostDelta) {
   EXPECT_TRUE(host.bad_peers.empty());
 }
 
+// A peer that fell far behind (e.g. was offline) drops deltas too far
+// ahead to buffer, and asks for a snapshot instead of waiting forever.
+TEST(ChocoNode, AsksForASnapshotWhenADeltaIsTooFarAhead) {
+  FrozenLearner l;
+  ChocoNode node(*l.learner, Options(20, 1.0), Fp32(), {PeerId(1)}, {0.5});
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  node.OnMessage(host, PeerId(1), Delta(10, l.Constant(1.f)));
+  ASSERT_EQ(host.sent.size(), 1u);
+  EXPECT_EQ(KindOf(host.sent[0].bytes), CodedMessageKind::kChocoResyncRequest);
+  EXPECT_EQ(host.counters["choco.far_ahead_deltas"], 1);
+  node.OnMessage(host, PeerId(1),
+                 Message(CodedMessageKind::kChocoSnapshot, 10, l.Constant(4.f)));
+  EXPECT_EQ(host.counters["choco.resyncs_applied"], 1);
+  EXPECT_EQ(std::vector<float>(node.neighbour_public_model(0).begin(),
+                               node.neighbour_public_model(0).end()),
+            l.Constant(4.f));
+}
+
 TEST(ChocoNode, AnswersAResyncRequestWithItsPublicModelOncePerRound) {
   FrozenLearner l;
   l.Fill(4.f);
