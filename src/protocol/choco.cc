@@ -11,6 +11,9 @@ namespace {
 // Deltas for rounds this far beyond the one being mixed are dropped (and
 // later recovered by a resync), which bounds what a peer buffers.
 constexpr int64_t kMaxRoundsAhead = 4;
+// Own deltas kept for retransmission: a lost delta is usually noticed one
+// round later, and resending it costs a compressed frame, not a snapshot.
+constexpr size_t kDeltaHistory = 4;
 
 void AddSparse(const SparseUpdate& update, std::span<float> x) {
   for (size_t n = 0; n < update.indices.size(); ++n) x[update.indices[n]] += update.values[n];
@@ -79,8 +82,10 @@ void ChocoNode::OnComputeDone(Host& host, uint64_t tag) {
     // x_hat_i moves by exactly what the neighbours decode.
     for (size_t i = 0; i < public_.size(); ++i) public_[i] += decoded_[i];
     public_round_ = round;
-    const std::vector<uint8_t> bytes = std::move(out).Take();
+    std::vector<uint8_t> bytes = std::move(out).Take();
     for (PeerId neighbour : neighbours_) host.Send(neighbour, bytes);
+    if (sent_history_.size() == kDeltaHistory) sent_history_.pop_front();
+    sent_history_.emplace_back(round, std::move(bytes));
   } else {
     // A diverged (non-finite) model: send nothing. Neighbours see a gap
     // and ask for a snapshot, which fails the same way until it recovers.
@@ -121,7 +126,7 @@ void ChocoNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> byte
       OnSnapshot(host, k, from, h.round, message->payload);
       break;
     case CodedMessageKind::kChocoResyncRequest:
-      OnResyncRequest(host, k, from);
+      OnResyncRequest(host, k, from, h.sequence);
       break;
     default:
       MURMUR_CHECK(false);  // ReadCodedMessage accepts only CHOCO kinds
@@ -173,11 +178,21 @@ void ChocoNode::OnSnapshot(Host& host, size_t k, PeerId from, Round round,
   if (phase_ == Phase::kWaiting) MixIfComplete(host);
 }
 
-void ChocoNode::OnResyncRequest(Host& host, size_t k, PeerId from) {
-  // At most one snapshot per neighbour per round: a request costs its
-  // sender 17 bytes and this peer a whole model.
-  if (answered_at_[k] == round_ || public_round_ == 0) return;
+void ChocoNode::OnResyncRequest(Host& host, size_t k, PeerId from, int64_t applied) {
+  // At most one answer per neighbour per round: a request costs its sender
+  // 17 bytes and this peer up to a whole model.
+  if (answered_at_[k] == round_ || applied >= public_round_) return;
   answered_at_[k] = round_;
+  // The deltas the requester misses, if all are still here, in order.
+  std::vector<const std::vector<uint8_t>*> missing;
+  for (const auto& [round, bytes] : sent_history_) {
+    if (round > applied) missing.push_back(&bytes);
+  }
+  if (static_cast<int64_t>(missing.size()) == public_round_ - applied) {
+    for (const std::vector<uint8_t>* bytes : missing) host.Send(from, *bytes);
+    host.metrics().Count("choco.deltas_resent", static_cast<int64_t>(missing.size()));
+    return;
+  }
   ByteWriter out(kCodedMessageHeaderBytes + snapshot_codec_->MaxEncodedSize(public_.size()));
   WriteCodedMessageHeader({.kind = CodedMessageKind::kChocoSnapshot,
                            .round = Round(static_cast<uint32_t>(public_round_))},

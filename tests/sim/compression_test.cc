@@ -128,6 +128,7 @@ TEST(Choco, LostDeltasAreDetectedAndResynced) {
   EXPECT_GT(sim.stats().msgs_lost, 0u);
   EXPECT_LT(sim.stats().bytes_received, sim.stats().bytes_sent);
   EXPECT_GT(sink.counters["choco.resync_requests"], 0);
+  EXPECT_GT(sink.counters["choco.deltas_resent"], 0);
   EXPECT_GT(sink.counters["choco.resyncs_applied"], 0);
   EXPECT_EQ(sim.stats().bad_peer_reports, 0u);
   int in_sync = 0, pairs = 0;

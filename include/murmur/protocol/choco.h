@@ -16,11 +16,13 @@
 // so each delta carries its round as a sequence number and a peer tracks,
 // per neighbour, the last round it applied:
 //   * links are FIFO, so a delta for a later round arriving while the next
-//     expected one has not means that one was lost: the peer asks the
-//     neighbour for its whole public model (a resync request, at most one
-//     per neighbour per round) and the neighbour answers with an fp32
-//     snapshot tagged with its round; deltas up to that round are then
-//     dropped and later ones applied in order;
+//     expected one has not means that one was lost: the peer sends a
+//     resync request naming the last round it applied (at most one per
+//     neighbour per round); the neighbour resends the missed deltas if it
+//     still has them (it keeps its last 4), and otherwise answers with its
+//     whole public model as an fp32 snapshot tagged with its round, after
+//     which deltas up to that round are dropped and later ones applied in
+//     order;
 //   * a late delta that is still the next in sequence is applied when it
 //     arrives, so a slow neighbour costs nothing but its mixing term;
 //   * a neighbour whose copy is not current for the round being mixed
@@ -33,6 +35,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <vector>
@@ -93,7 +96,8 @@ class ChocoNode final : public Node {
                std::span<const uint8_t> frame);
   void OnSnapshot(Host& host, size_t k, PeerId from, Round round,
                   std::span<const uint8_t> frame);
-  void OnResyncRequest(Host& host, size_t k, PeerId from);
+  // `applied`: the last of this peer's rounds the requester applied.
+  void OnResyncRequest(Host& host, size_t k, PeerId from, int64_t applied);
   // Applies buffered deltas of neighbour k that are next in sequence, up to
   // the round being mixed, then asks for a snapshot if a gap remains.
   void CatchUp(Host& host, size_t k);
@@ -115,6 +119,8 @@ class ChocoNode final : public Node {
   TimerId timeout_timer_;
   double last_loss_ = 0;
   std::vector<float> public_;  // x_hat_i
+  // The last few delta messages sent, by round, for retransmission.
+  std::deque<std::pair<int64_t, std::vector<uint8_t>>> sent_history_;
   std::vector<float> scratch_;
   std::vector<float> decoded_;
   // Per neighbour k:

@@ -175,21 +175,42 @@ TEST(ChocoNode, AsksForASnapshotWhenADeltaIsTooFarAhead) {
             l.Constant(4.f));
 }
 
-TEST(ChocoNode, AnswersAResyncRequestWithItsPublicModelOncePerRound) {
+// A resync request is answered with the missed deltas while they are still
+// kept (the last 4), else with the whole public model; once per round.
+TEST(ChocoNode, AnswersAResyncRequestWithMissedDeltasOrASnapshot) {
   FrozenLearner l;
   l.Fill(4.f);
-  ChocoNode node(*l.learner, Options(2, 1.0), Fp32(), {PeerId(1)}, {0.5});
+  ChocoNode node(*l.learner, Options(10, 1.0), Fp32(), {PeerId(1)}, {0.5});
   FakeHost host(PeerId(0));
   node.OnStart(host);
   host.FinishCompute(node);  // public model = 4 after round 1
-  const size_t before = host.sent.size();
+  const std::vector<uint8_t> delta1 = host.sent.back().bytes;
+  size_t before = host.sent.size();
   node.OnMessage(host, PeerId(1), Message(CodedMessageKind::kChocoResyncRequest, 1, {}, 0));
   node.OnMessage(host, PeerId(1), Message(CodedMessageKind::kChocoResyncRequest, 1, {}, 0));
+  ASSERT_EQ(host.sent.size(), before + 1);  // once per round
+  EXPECT_EQ(host.sent.back().bytes, delta1);  // the round-1 delta, resent as sent
+  EXPECT_EQ(host.counters["choco.deltas_resent"], 1);
+  // A requester that is up to date gets nothing.
+  node.OnMessage(host, PeerId(1), Delta(1, l.Constant(0.f)));
+  ASSERT_EQ(node.completed_rounds(), 1);
+  before = host.sent.size();
+  node.OnMessage(host, PeerId(1), Message(CodedMessageKind::kChocoResyncRequest, 1, {}, 1));
+  EXPECT_EQ(host.sent.size(), before);
+  // Five rounds later round 1's delta is gone: a snapshot of x_hat.
+  for (uint32_t r = 2; r <= 6; ++r) {
+    host.FinishCompute(node);
+    node.OnMessage(host, PeerId(1), Delta(r, l.Constant(0.f)));
+  }
+  ASSERT_EQ(node.completed_rounds(), 6);
+  before = host.sent.size();
+  node.OnMessage(host, PeerId(1), Message(CodedMessageKind::kChocoResyncRequest, 6, {}, 0));
   ASSERT_EQ(host.sent.size(), before + 1);
   const std::vector<uint8_t>& snapshot = host.sent.back().bytes;
   EXPECT_EQ(KindOf(snapshot), CodedMessageKind::kChocoSnapshot);
-  EXPECT_EQ(ReadCodedMessage(snapshot, CodedMessageKind::kChocoDelta)->header.round, Round(1));
-  EXPECT_EQ(Payload(snapshot, l.Constant(0).size()), l.Constant(4.f));
+  EXPECT_EQ(ReadCodedMessage(snapshot, CodedMessageKind::kChocoDelta)->header.round, Round(6));
+  std::vector<float> expected(node.public_model().begin(), node.public_model().end());
+  EXPECT_EQ(Payload(snapshot, l.Constant(0).size()), expected);
   EXPECT_EQ(host.counters["choco.snapshots_sent"], 1);
 }
 
