@@ -126,7 +126,7 @@ void ChocoNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> byte
       OnSnapshot(host, k, from, h.round, message->payload);
       break;
     case CodedMessageKind::kChocoResyncRequest:
-      OnResyncRequest(host, k, from, h.sequence);
+      OnResyncRequest(host, k, from, h.sequence, h.weight);
       break;
     default:
       MURMUR_CHECK(false);  // ReadCodedMessage accepts only CHOCO kinds
@@ -178,17 +178,23 @@ void ChocoNode::OnSnapshot(Host& host, size_t k, PeerId from, Round round,
   if (phase_ == Phase::kWaiting) MixIfComplete(host);
 }
 
-void ChocoNode::OnResyncRequest(Host& host, size_t k, PeerId from, int64_t applied) {
+void ChocoNode::OnResyncRequest(Host& host, size_t k, PeerId from, int64_t applied,
+                                uint64_t first_buffered) {
   // At most one answer per neighbour per round: a request costs its sender
   // 17 bytes and this peer up to a whole model.
   if (answered_at_[k] == round_ || applied >= public_round_) return;
   answered_at_[k] = round_;
-  // The deltas the requester misses, if all are still here, in order.
+  // The deltas the requester misses (up to what it has buffered), if all
+  // are still here, in order.
+  const int64_t last = first_buffered > static_cast<uint64_t>(applied) + 1 &&
+                               first_buffered <= static_cast<uint64_t>(public_round_)
+                           ? static_cast<int64_t>(first_buffered) - 1
+                           : public_round_;
   std::vector<const std::vector<uint8_t>*> missing;
   for (const auto& [round, bytes] : sent_history_) {
-    if (round > applied) missing.push_back(&bytes);
+    if (round > applied && round <= last) missing.push_back(&bytes);
   }
-  if (static_cast<int64_t>(missing.size()) == public_round_ - applied) {
+  if (static_cast<int64_t>(missing.size()) == last - applied) {
     for (const std::vector<uint8_t>* bytes : missing) host.Send(from, *bytes);
     host.metrics().Count("choco.deltas_resent", static_cast<int64_t>(missing.size()));
     return;
@@ -223,9 +229,13 @@ void ChocoNode::CatchUp(Host& host, size_t k) {
 void ChocoNode::RequestResync(Host& host, size_t k) {
   if (requested_at_[k] == round_) return;
   requested_at_[k] = round_;
+  // weight: the first round already buffered (0: none), so the neighbour
+  // resends only what lies between.
+  const auto& pending = pending_[k];
   ByteWriter out(kCodedMessageHeaderBytes);
   WriteCodedMessageHeader({.kind = CodedMessageKind::kChocoResyncRequest,
                            .round = Round(static_cast<uint32_t>(round_)),
+                           .weight = pending.empty() ? 0 : static_cast<uint64_t>(pending.begin()->first),
                            .sequence = static_cast<uint32_t>(applied_[k])},
                           out);
   host.Send(neighbours_[k], std::move(out).Take());

@@ -96,8 +96,10 @@ class ChocoNode final : public Node {
                std::span<const uint8_t> frame);
   void OnSnapshot(Host& host, size_t k, PeerId from, Round round,
                   std::span<const uint8_t> frame);
-  // `applied`: the last of this peer's rounds the requester applied.
-  void OnResyncRequest(Host& host, size_t k, PeerId from, int64_t applied);
+  // `applied`: the last of this peer's rounds the requester applied;
+  // `first_buffered`: the first it holds beyond that (0: none).
+  void OnResyncRequest(Host& host, size_t k, PeerId from, int64_t applied,
+                       uint64_t first_buffered);
   // Applies buffered deltas of neighbour k that are next in sequence, up to
   // the round being mixed, then asks for a snapshot if a gap remains.
   void CatchUp(Host& host, size_t k);

@@ -24,8 +24,10 @@ namespace murmur {
 enum class CodedMessageKind : uint8_t {
   // CHOCO: q = Q(x - x_hat) for `round`; sequence unused (0).
   kChocoDelta = 16,
-  // CHOCO: "my copy of your public model missed a delta; send it whole".
-  // sequence = the last round the requester applied; no payload.
+  // CHOCO: "my copy of your public model missed deltas". sequence = the
+  // last round the requester applied; weight = the first round it has
+  // buffered beyond that (0: none); no payload. Answered with the missed
+  // deltas, or a snapshot.
   kChocoResyncRequest = 17,
   // CHOCO: the sender's whole public model after `round`, as an fp32 frame.
   kChocoSnapshot = 18,

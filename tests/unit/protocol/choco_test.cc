@@ -136,6 +136,10 @@ TEST(ChocoNode, ResyncsAfterALostDelta) {
   ASSERT_EQ(host.sent.size(), before + 1);
   EXPECT_EQ(host.sent.back().to, PeerId(1));
   EXPECT_EQ(KindOf(host.sent.back().bytes), CodedMessageKind::kChocoResyncRequest);
+  const CodedMessageHeader request =
+      ReadCodedMessage(host.sent.back().bytes, CodedMessageKind::kChocoDelta)->header;
+  EXPECT_EQ(request.sequence, 0u);  // applied nothing of peer 1 yet
+  EXPECT_EQ(request.weight, 2u);    // holds its round-2 delta already
   EXPECT_EQ(host.counters["choco.resync_requests"], 1);
   EXPECT_EQ(node.completed_rounds(), 1);
 
@@ -191,14 +195,28 @@ TEST(ChocoNode, AnswersAResyncRequestWithMissedDeltasOrASnapshot) {
   ASSERT_EQ(host.sent.size(), before + 1);  // once per round
   EXPECT_EQ(host.sent.back().bytes, delta1);  // the round-1 delta, resent as sent
   EXPECT_EQ(host.counters["choco.deltas_resent"], 1);
-  // A requester that is up to date gets nothing.
+  // A requester that already holds round 2 onwards gets round 1 only.
   node.OnMessage(host, PeerId(1), Delta(1, l.Constant(0.f)));
   ASSERT_EQ(node.completed_rounds(), 1);
+  host.FinishCompute(node);
+  const std::vector<uint8_t> delta2 = host.sent.back().bytes;
+  ByteWriter partial;
+  WriteCodedMessageHeader({.kind = CodedMessageKind::kChocoResyncRequest, .round = Round(2),
+                           .weight = 2, .sequence = 0},
+                          partial);
   before = host.sent.size();
-  node.OnMessage(host, PeerId(1), Message(CodedMessageKind::kChocoResyncRequest, 1, {}, 1));
+  node.OnMessage(host, PeerId(1), partial.bytes());
+  ASSERT_EQ(host.sent.size(), before + 1);
+  EXPECT_EQ(host.sent.back().bytes, delta1);
+  EXPECT_NE(delta1, delta2);
+  // A requester that is up to date gets nothing.
+  node.OnMessage(host, PeerId(1), Delta(2, l.Constant(0.f)));
+  ASSERT_EQ(node.completed_rounds(), 2);
+  before = host.sent.size();
+  node.OnMessage(host, PeerId(1), Message(CodedMessageKind::kChocoResyncRequest, 2, {}, 2));
   EXPECT_EQ(host.sent.size(), before);
-  // Five rounds later round 1's delta is gone: a snapshot of x_hat.
-  for (uint32_t r = 2; r <= 6; ++r) {
+  // Four rounds later round 1's delta is gone: a snapshot of x_hat.
+  for (uint32_t r = 3; r <= 6; ++r) {
     host.FinishCompute(node);
     node.OnMessage(host, PeerId(1), Delta(r, l.Constant(0.f)));
   }
