@@ -40,6 +40,17 @@ std::vector<std::vector<uint8_t>> Seeds() {
   seeds.push_back({13, 1, 100, 0, 200, 3, 77, 150, 9, 31, 64, 128});
   // codec_fuzz: fp32, mode 0: a raw frame of the values 1 and 2.
   seeds.push_back({0, 0, 1, 2, 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40});
+  // coded_message_fuzz: a CHOCO delta for round 1 carrying an fp32 frame of
+  // 16 values (header: kind, round, weight, sequence; frame: id, dim).
+  murmur::ByteWriter c;
+  c.WriteU8(16);
+  c.WriteU32(1);
+  c.WriteU64(0);
+  c.WriteU32(1);
+  c.WriteU8(1);
+  c.WriteU8(16);
+  for (int i = 0; i < 16; ++i) c.WriteF32(0.25f * static_cast<float>(i - 8));
+  seeds.push_back(c.bytes());
   return seeds;
 }
 
