@@ -39,6 +39,7 @@ const char* const kSpecs[] = {
     "fp32",       "fp16",        "bf16",          "int8",          "int4",
     "int2",       "sign",        "topk:0.01",     "topk:0.01|int8", "randk:0.01",
     "powersgd:4", "fedzip:0.01", "int8|zstd",     "topk:0.01|int8|zstd",
+    "topk:0.05|int8",  // the CHOCO chains of docs/compression.md
 };
 
 const std::vector<float>& Data(size_t d) {

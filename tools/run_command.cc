@@ -82,6 +82,17 @@ class Progress {
   double loss_ = 0;
 };
 
+// Traffic of the whole run and what it bought: accuracy per megabyte sent
+// (serialized messages, headers included).
+void PrintTraffic(const EvalRow& last) {
+  const double mb_sent = static_cast<double>(last.bytes_sent) / 1e6;
+  std::printf("traffic: %.2f MB sent, %.2f MB received, busiest peer %.2f MB; "
+              "accuracy per MB sent %.6g\n",
+              mb_sent, static_cast<double>(last.bytes_received) / 1e6,
+              static_cast<double>(last.max_peer_bytes) / 1e6,
+              mb_sent > 0 ? last.acc_mean / mb_sent : 0.0);
+}
+
 void PrintSummary(const RunConfig& config, const RunSummary& summary) {
   std::printf("\n%6s %10s %9s %9s %9s %9s %10s %12s\n", "round", "time_s", "acc_mean",
               "acc_min", "acc_max", "loss", "consensus", "MB_sent");
@@ -115,6 +126,7 @@ void PrintSummary(const RunConfig& config, const RunSummary& summary) {
     std::printf("final: round %lld, mean test accuracy %.4f (min %.4f, max %.4f)\n",
                 static_cast<long long>(last.round), last.acc_mean, last.acc_min,
                 last.acc_max);
+    PrintTraffic(last);
   }
   (void)config;
 }

@@ -43,9 +43,13 @@ void FedAvgServer::StartRound(Host& host) {
   sum_.assign(global_.size(), 0.0);
   total_weight_ = 0;
   const Round round(static_cast<uint32_t>(round_ + 1));
-  for (PeerId client : selected_) {
-    host.Send(client, EncodeModelMessage(ModelMessageKind::kFedAvgGlobal,
-                                         round, 0, global_));
+  if (options_.compression.enabled()) {
+    SendCodedGlobal(host, round);
+  } else {
+    for (PeerId client : selected_) {
+      host.Send(client, EncodeModelMessage(ModelMessageKind::kFedAvgGlobal,
+                                           round, 0, global_));
+    }
   }
   if (options_.round_timeout.ns > 0) {
     timeout_timer_ = host.StartTimer(options_.round_timeout);
@@ -54,6 +58,10 @@ void FedAvgServer::StartRound(Host& host) {
 
 void FedAvgServer::OnMessage(Host& host, PeerId from,
                              std::span<const uint8_t> bytes) {
+  if (options_.compression.enabled()) {
+    OnCodedUpdate(host, from, bytes);
+    return;
+  }
   Result<ModelMessage> message =
       DecodeModelMessage(bytes, ModelMessageKind::kFedAvgUpdate, global_.size());
   if (!message.ok()) {
@@ -115,6 +123,10 @@ void FedAvgClient::OnMessage(Host& host, PeerId from,
                                  "FedAvg client: message from non-server peer ", from));
     return;
   }
+  if (options_.compression.enabled()) {
+    OnCodedGlobal(host, bytes);
+    return;
+  }
   Result<ModelMessage> message = DecodeModelMessage(
       bytes, ModelMessageKind::kFedAvgGlobal, learner_.params().size());
   if (!message.ok()) {
@@ -133,6 +145,7 @@ void FedAvgClient::Train(Host& host, Round round,
                          const std::vector<float>& global) {
   std::span<float> x = learner_.params();
   std::copy(global.begin(), global.end(), x.begin());
+  if (options_.compression.enabled()) start_ = global;
   learner_.ResetOptimizer();
   // u = n_k / B steps per epoch (the Learner draws whole batches only).
   const int64_t steps_per_epoch =
@@ -146,10 +159,14 @@ void FedAvgClient::OnComputeDone(Host& host, uint64_t tag) {
   training_ = false;
   const Round round(static_cast<uint32_t>(tag));
   host.metrics().ReportTrainLoss(round, last_loss_);
-  host.Send(server_, EncodeModelMessage(
-                         ModelMessageKind::kFedAvgUpdate, round,
-                         static_cast<uint64_t>(learner_.shard_size()),
-                         learner_.params()));
+  if (options_.compression.enabled()) {
+    SendCodedUpdate(host, round);
+  } else {
+    host.Send(server_, EncodeModelMessage(
+                           ModelMessageKind::kFedAvgUpdate, round,
+                           static_cast<uint64_t>(learner_.shard_size()),
+                           learner_.params()));
+  }
   if (!pending_global_.empty()) {
     std::vector<float> global = std::move(pending_global_);
     pending_global_.clear();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "murmur/protocol/choco.h"
 #include "murmur/protocol/dfedsam.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/epidemic.h"
@@ -35,6 +36,33 @@ Result<Graph> MakeConnectedTopology(const ProtocolConfig& config, int64_t n,
     }
   }
   return graph;
+}
+
+bool SameInitialModel(std::span<Learner* const> learners) {
+  std::span<const float> first = learners[0]->params();
+  for (Learner* learner : learners) {
+    std::span<const float> p = learner->params();
+    if (!std::equal(p.begin(), p.end(), first.begin(), first.end())) return false;
+  }
+  return true;
+}
+
+// Uncompressed (disabled) unless a direction has a codec other than fp32 or
+// error feedback is on, so default runs keep their exact bytes and results.
+Result<FedAvgCompression> MakeFedAvgCompression(const ProtocolConfig& config, uint64_t seed) {
+  const CompressConfig& c = config.compress;
+  FedAvgCompression out;
+  if (c.uplink == "fp32" && c.downlink == "fp32" &&
+      c.error_feedback == ErrorFeedbackKind::kNone) {
+    return out;
+  }
+  MURMUR_RETURN_IF_ERROR(CheckDownlinkSpec(c.downlink));
+  MURMUR_ASSIGN_OR_RETURN(out.uplink, MakeCodec(c.uplink));
+  MURMUR_ASSIGN_OR_RETURN(out.downlink, MakeCodec(c.downlink));
+  out.error_feedback = c.error_feedback;
+  out.econtrol_eta = static_cast<float>(c.econtrol_eta);
+  out.seed = seed;
+  return out;
 }
 
 }  // namespace
@@ -147,12 +175,34 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
       }
       break;
     }
+    case ProtocolKind::kChoco: {
+      MURMUR_ASSIGN_OR_RETURN(Graph graph, MakeConnectedTopology(config, n, seed));
+      MixingWeights weights = MetropolisHastingsWeights(graph);
+      MURMUR_ASSIGN_OR_RETURN(std::shared_ptr<const Codec> codec,
+                              MakeCodec(config.compress.codec));
+      ChocoOptions options{.rounds = config.rounds,
+                           .local_steps = config.local_steps,
+                           .gamma = config.choco_gamma,
+                           .round_timeout = timeout,
+                           .seed = seed,
+                           .public_start = SameInitialModel(learners)
+                                               ? ChocoPublicStart::kSharedInitialModel
+                                               : ChocoPublicStart::kZero};
+      for (int64_t i = 0; i < n; ++i) {
+        setup.nodes.push_back(std::make_unique<ChocoNode>(
+            *learners[i], options, codec, ToPeerIds(graph.neighbours[i]),
+            weights.neighbour[i]));
+        setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
+      }
+      break;
+    }
     case ProtocolKind::kFedAvg: {
       FedAvgOptions options{.rounds = config.rounds,
                             .client_fraction = config.client_fraction,
                             .local_epochs = config.local_epochs,
                             .round_timeout = timeout,
                             .server_optimizer = config.server_optimizer};
+      MURMUR_ASSIGN_OR_RETURN(options.compression, MakeFedAvgCompression(config, seed));
       const PeerId server(static_cast<uint32_t>(n));
       std::vector<PeerId> clients;
       for (int64_t i = 0; i < n; ++i) {

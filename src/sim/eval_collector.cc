@@ -139,6 +139,8 @@ void EvalCollector::Emit(int64_t round, Pending& pending) {
   const CollectorContext ctx = context_();
   row.bytes_sent = ctx.bytes_sent;
   row.msgs_sent = ctx.msgs_sent;
+  row.bytes_received = ctx.bytes_received;
+  row.max_peer_bytes = ctx.max_peer_bytes;
   rows_.push_back(row);
   if (round >= total_rounds_) finished_ = true;
   if (observer_.on_row) observer_.on_row(row);

@@ -56,7 +56,9 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
       [&sim_view] {
         return CollectorContext{.now = sim_view->now(),
                                 .bytes_sent = sim_view->stats().bytes_sent,
-                                .msgs_sent = sim_view->stats().msgs_sent};
+                                .msgs_sent = sim_view->stats().msgs_sent,
+                                .bytes_received = sim_view->stats().bytes_received,
+                                .max_peer_bytes = sim_view->stats().max_peer_bytes};
       },
       observer);
   if (first_report) collector.EmitOnFirstReport();

@@ -10,9 +10,14 @@
 namespace murmur {
 namespace {
 
-constexpr const char* kCsvHeader =
+// Columns are only ever appended; files written before the last two
+// columns existed still read (those fields are then 0).
+constexpr const char* kCsvHeaderV1 =
     "round,time_s,acc_mean,acc_min,acc_max,loss_mean,train_loss,consensus_dist,"
     "bytes_sent,msgs_sent,peers_evaluated";
+constexpr const char* kCsvHeader =
+    "round,time_s,acc_mean,acc_min,acc_max,loss_mean,train_loss,consensus_dist,"
+    "bytes_sent,msgs_sent,peers_evaluated,bytes_received,max_peer_bytes";
 
 std::string Number(double v) {
   if (!std::isfinite(v)) return "";
@@ -58,6 +63,8 @@ std::string MetricsWriter::ToJson(const EvalRow& row) {
   j["bytes_sent"] = row.bytes_sent;
   j["msgs_sent"] = row.msgs_sent;
   j["peers_evaluated"] = row.peers_evaluated;
+  j["bytes_received"] = row.bytes_received;
+  j["max_peer_bytes"] = row.max_peer_bytes;
   return j.dump();
 }
 
@@ -88,9 +95,10 @@ Result<std::vector<EvalRow>> ReadMetricsCsv(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Status::NotFound("metrics file '", path, "' not found");
   std::string line;
-  if (!std::getline(in, line) || line != kCsvHeader) {
+  if (!std::getline(in, line) || (line != kCsvHeader && line != kCsvHeaderV1)) {
     return Status::Corrupt(path, ":1: not a murmur metrics.csv header");
   }
+  const size_t columns = line == kCsvHeader ? 13 : 11;
   std::vector<EvalRow> rows;
   for (int line_no = 2; std::getline(in, line); ++line_no) {
     if (line.empty()) continue;
@@ -99,8 +107,9 @@ Result<std::vector<EvalRow>> ReadMetricsCsv(const std::string& path) {
     std::string field;
     while (std::getline(fields, field, ',')) f.push_back(field);
     if (line.back() == ',') f.emplace_back();
-    if (f.size() != 11) {
-      return Status::Corrupt(path, ":", line_no, ": ", f.size(), " fields where 11 were expected");
+    if (f.size() != columns) {
+      return Status::Corrupt(path, ":", line_no, ": ", f.size(), " fields where ", columns,
+                             " were expected");
     }
     EvalRow row;
     double* reals[] = {&row.time_s,    &row.acc_mean,   &row.acc_min,       &row.acc_max,
@@ -116,6 +125,11 @@ Result<std::vector<EvalRow>> ReadMetricsCsv(const std::string& path) {
       return Status::Corrupt(path, ":", line_no, ": round, bytes_sent, msgs_sent and ",
                              "peers_evaluated must be non-negative integers");
     }
+    if (columns == 13 && (!ParseInteger(f[11], &row.bytes_received) ||
+                          !ParseInteger(f[12], &row.max_peer_bytes))) {
+      return Status::Corrupt(path, ":", line_no,
+                             ": bytes_received and max_peer_bytes must be non-negative integers");
+    }
     row.round = round;
     row.peers_evaluated = peers;
     rows.push_back(row);
@@ -128,7 +142,8 @@ Status MetricsWriter::Append(const EvalRow& row) {
   csv_ << row.round << "," << Number(row.time_s) << "," << Number(row.acc_mean) << ","
        << Number(row.acc_min) << "," << Number(row.acc_max) << "," << Number(row.loss_mean)
        << "," << Number(row.train_loss) << "," << Number(row.consensus_dist) << ","
-       << row.bytes_sent << "," << row.msgs_sent << "," << row.peers_evaluated << "\n"
+       << row.bytes_sent << "," << row.msgs_sent << "," << row.peers_evaluated << ","
+       << row.bytes_received << "," << row.max_peer_bytes << "\n"
        << std::flush;
   if (!jsonl_ || !csv_) return Status::Unavailable("cannot write metrics in '", dir_, "'");
   return Status::Ok();

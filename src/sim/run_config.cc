@@ -1,6 +1,38 @@
 #include "murmur/sim/run_config.h"
 
+#include "murmur/compress/codec.h"
+
 namespace murmur {
+namespace {
+
+// A codec chain under `key`: kInvalidArgument names the key and MakeCodec's
+// reason.
+Status CheckCodecKey(std::string_view key, const std::string& spec,
+                     Status (*check)(std::string_view)) {
+  if (Status s = check(spec); !s.ok()) {
+    return Status::InvalidArgument("config key '", key, "' = \"", spec, "\": ", s.message());
+  }
+  return Status::Ok();
+}
+
+Status ReadCompressConfig(ConfigReader& r, CompressConfig& c) {
+  auto is_codec = [](std::string_view spec) { return MakeCodec(spec).status(); };
+  MURMUR_ASSIGN_OR_RETURN(c.codec, r.String("compress.codec", c.codec));
+  MURMUR_RETURN_IF_ERROR(CheckCodecKey("compress.codec", c.codec, is_codec));
+  MURMUR_ASSIGN_OR_RETURN(c.uplink, r.String("compress.uplink", c.uplink));
+  MURMUR_RETURN_IF_ERROR(CheckCodecKey("compress.uplink", c.uplink, is_codec));
+  MURMUR_ASSIGN_OR_RETURN(c.downlink, r.String("compress.downlink", c.downlink));
+  MURMUR_RETURN_IF_ERROR(CheckCodecKey("compress.downlink", c.downlink, CheckDownlinkSpec));
+  MURMUR_ASSIGN_OR_RETURN(std::string feedback,
+                          r.String("compress.error_feedback", "none",
+                                   {"none", "ef", "ef21", "econtrol"}));
+  MURMUR_ASSIGN_OR_RETURN(c.error_feedback, ParseErrorFeedbackKind(feedback));
+  MURMUR_ASSIGN_OR_RETURN(c.econtrol_eta,
+                          r.Double("compress.econtrol_eta", c.econtrol_eta, 0, 1e3));
+  return Status::Ok();
+}
+
+}  // namespace
 
 Result<RunConfig> ReadRunConfig(const Config& config) {
   ConfigReader r(config);
@@ -66,10 +98,11 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
   // [protocol]
   MURMUR_ASSIGN_OR_RETURN(std::string kind,
                           r.String("protocol.kind", "dpsgd",
-                                   {"dpsgd", "fedavg", "gossip", "fedprox", "fedasync", "fedbuff",
-                                    "fedcompass", "modest", "epidemic", "dfedsam"}));
+                                   {"dpsgd", "fedavg", "gossip", "choco", "fedprox", "fedasync",
+                                    "fedbuff", "fedcompass", "modest", "epidemic", "dfedsam"}));
   c.protocol.kind = kind == "fedavg"       ? ProtocolKind::kFedAvg
                     : kind == "gossip"     ? ProtocolKind::kGossip
+                    : kind == "choco"      ? ProtocolKind::kChoco
                     : kind == "fedprox"    ? ProtocolKind::kFedProx
                     : kind == "fedasync"   ? ProtocolKind::kFedAsync
                     : kind == "fedbuff"    ? ProtocolKind::kFedBuff
@@ -187,6 +220,12 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
         "protocol.comm_schedule = \"late\" with protocol.comm_budget = 0 and no "
         "protocol.final_merge never communicates: set protocol.comm_budget > 0");
   }
+
+  MURMUR_ASSIGN_OR_RETURN(c.protocol.choco_gamma,
+                          r.Double("protocol.choco_gamma", c.protocol.choco_gamma, 1e-9, 1.0));
+
+  // [compress]
+  MURMUR_RETURN_IF_ERROR(ReadCompressConfig(r, c.protocol.compress));
 
   // [sim]
   MURMUR_ASSIGN_OR_RETURN(double latency_ms, r.Double("sim.latency_ms", c.sim.link.latency_s * 1000, 0, 1e9));

@@ -1,5 +1,6 @@
 #include "murmur/sim/simulator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -52,6 +53,7 @@ Simulator::Simulator(const SimConfig& config, uint64_t seed,
   }
   online_.assign(n, true);
   crashed_.assign(n, false);
+  peer_bytes_.assign(n, 0);
   compute_.resize(n);
   compute_ran_.assign(n, false);
 }
@@ -77,6 +79,7 @@ void Simulator::Send(PeerId from, PeerId to, std::vector<uint8_t> bytes) {
   }
   ++stats_.msgs_sent;
   stats_.bytes_sent += bytes.size();
+  CountPeerBytes(from, bytes.size());
   // Per-link FIFO: transmission starts once earlier messages have left.
   SimTime& free_at = link_free_[(uint64_t{from.value} << 32) | to.value];
   const SimTime depart = std::max(stats_.now, free_at);
@@ -93,6 +96,12 @@ void Simulator::Send(PeerId from, PeerId to, std::vector<uint8_t> bytes) {
              .peer = to,
              .from = from,
              .bytes = std::move(bytes)});
+}
+
+void Simulator::CountPeerBytes(PeerId peer, size_t bytes) {
+  uint64_t& total = peer_bytes_[peer.value];
+  total += bytes;
+  stats_.max_peer_bytes = std::max(stats_.max_peer_bytes, total);
 }
 
 TimerId Simulator::StartTimer(PeerId peer, Duration after) {
@@ -149,6 +158,8 @@ void Simulator::Dispatch(Event& event) {
         ++stats_.msgs_offline;
         break;
       }
+      stats_.bytes_received += event.bytes.size();
+      CountPeerBytes(event.peer, event.bytes.size());
       nodes_[p]->OnMessage(host, event.from, event.bytes);
       break;
     case EventKind::kTimer:

@@ -3,8 +3,15 @@
 // of inputs built from valid seeds by random truncation, bit flips, byte
 // overwrites and length-field corruption, plus pure noise. With clang and
 // -DMURMUR_FUZZ=ON the same targets build as real libFuzzer binaries.
+//
+// The stream is fixed (seeded), so a failure replays; it is also bounded in
+// wall time (MURMUR_FUZZ_SECONDS, default 10) so that a slow or sanitized
+// build keeps the test suite fast: it then stops early, after a prefix of
+// the same stream, and says so.
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -52,7 +59,33 @@ std::vector<std::vector<uint8_t>> Seeds() {
     npy.insert(npy.end(), {0, 0, 0x80, 0x3f, 0, 0, 0, 0x40});
     seeds.push_back(npy);
   }
+  {
+    // coded_message_fuzz: a CHOCO delta for round 1 carrying an fp32 frame of
+    // 16 values (header: kind, round, weight, sequence; frame: id, dim).
+    murmur::ByteWriter c;
+    c.WriteU8(16);
+    c.WriteU32(1);
+    c.WriteU64(0);
+    c.WriteU32(1);
+    c.WriteU8(1);
+    c.WriteU8(16);
+    for (int i = 0; i < 16; ++i) c.WriteF32(0.25f * static_cast<float>(i - 8));
+    seeds.push_back(c.bytes());
+  }
   return seeds;
+}
+
+// True once the time budget is spent (checked every 256 inputs).
+bool OutOfTime(int64_t runs) {
+  static const auto start = std::chrono::steady_clock::now();
+  static const double budget_s = [] {
+    const char* env = std::getenv("MURMUR_FUZZ_SECONDS");
+    const double v = env != nullptr ? std::atof(env) : 0;
+    return v > 0 ? v : 10.0;
+  }();
+  if (runs % 256 != 0) return false;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+         budget_s;
 }
 
 }  // namespace
@@ -61,9 +94,10 @@ int main() {
   murmur::Rng rng(2026, murmur::PeerId(0), murmur::RngPurpose::kTest);
   const auto seeds = Seeds();
   int64_t runs = 0;
+  bool stopped = false;
   for (const auto& seed : seeds) {
     LLVMFuzzerTestOneInput(seed.data(), seed.size());
-    for (int i = 0; i < 20000; ++i) {
+    for (int i = 0; i < 20000 && !(stopped = stopped || OutOfTime(runs)); ++i) {
       std::vector<uint8_t> input = seed;
       const int mutations = 1 + static_cast<int>(rng.UniformInt(4));
       for (int k = 0; k < mutations; ++k) {
@@ -86,12 +120,13 @@ int main() {
       ++runs;
     }
   }
-  for (int i = 0; i < 20000; ++i) {
+  for (int i = 0; i < 20000 && !(stopped = stopped || OutOfTime(runs)); ++i) {
     std::vector<uint8_t> noise(rng.UniformInt(128));
     for (auto& b : noise) b = static_cast<uint8_t>(rng.NextU32());
     LLVMFuzzerTestOneInput(noise.data(), noise.size());
     ++runs;
   }
-  std::printf("%lld inputs, no crash\n", static_cast<long long>(runs));
+  std::printf("%lld inputs, no crash%s\n", static_cast<long long>(runs),
+              stopped ? " (stopped early: MURMUR_FUZZ_SECONDS spent)" : "");
   return 0;
 }

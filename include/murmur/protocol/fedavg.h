@@ -14,12 +14,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/protocol/server_optimizer.h"
+#include "murmur/protocol/fedavg_compression.h"
 
 namespace murmur {
 
@@ -31,6 +34,9 @@ struct FedAvgOptions {
   Duration round_timeout;  // from the start of a round; 0: wait forever
   // How the round's average moves the global model (default: replaces it).
   ServerOptimizerConfig server_optimizer;
+  // Disabled by default: uncompressed ModelMessages (see
+  // fedavg_compression.h for the compressed formats).
+  FedAvgCompression compression;
 };
 
 // The server. Owns the global model buffer.
@@ -51,6 +57,8 @@ class FedAvgServer final : public Node {
  private:
   void StartRound(Host& host);
   void FinishRound(Host& host);
+  void SendCodedGlobal(Host& host, Round round);
+  void OnCodedUpdate(Host& host, PeerId from, std::span<const uint8_t> bytes);
 
   std::vector<float> global_;
   const FedAvgOptions options_;
@@ -65,6 +73,9 @@ class FedAvgServer final : public Node {
   double total_weight_ = 0;
   ServerOptimizer server_optimizer_;
   std::vector<float> average_;
+  // Compressed uplink: per-client decoder state, created on first reply.
+  std::map<PeerId, UplinkDecoder> decoders_;
+  std::vector<float> update_;
 };
 
 // A client. `learner` must outlive the node.
@@ -80,6 +91,8 @@ class FedAvgClient final : public Node {
 
  private:
   void Train(Host& host, Round round, const std::vector<float>& global);
+  void OnCodedGlobal(Host& host, std::span<const uint8_t> bytes);
+  void SendCodedUpdate(Host& host, Round round);
 
   Learner& learner_;
   const FedAvgOptions options_;
@@ -89,6 +102,10 @@ class FedAvgClient final : public Node {
   // A newer global model that arrived while training the previous one.
   std::vector<float> pending_global_;
   Round pending_round_;
+  // Compressed uplink: the encoder state and the model training started
+  // from (the update is the change from it).
+  std::optional<UplinkEncoder> uplink_;
+  std::vector<float> start_;
 };
 
 }  // namespace murmur

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "murmur/learn/learner.h"
 #include "murmur/learn/model.h"
 #include "murmur/protocol/comm_schedule.h"
+#include "murmur/protocol/fedavg_compression.h"
 #include "murmur/protocol/model_merge.h"
 #include "murmur/protocol/server_optimizer.h"
 #include "murmur/protocol/staleness.h"
@@ -22,7 +24,17 @@ namespace murmur {
 enum class ProtocolKind {
   kFedAvg, kDpsgd, kGossip,
   kFedProx, kFedAsync, kFedBuff, kFedCompass,
-  kModest, kEpidemic, kDfedsam,
+  kChoco, kModest, kEpidemic, kDfedsam,
+};
+
+// Codec chains (MakeCodec specs) for the protocols that compress. The
+// defaults send everything uncompressed, as before compression existed.
+struct CompressConfig {
+  std::string codec = "fp32";     // CHOCO: what neighbours exchange
+  std::string uplink = "fp32";    // FedAvg: client updates
+  std::string downlink = "fp32";  // FedAvg: global models
+  ErrorFeedbackKind error_feedback = ErrorFeedbackKind::kNone;  // FedAvg uplink
+  double econtrol_eta = 0.5;      // FedAvg uplink with EControl
 };
 
 struct ProtocolConfig {
@@ -55,6 +67,8 @@ struct ProtocolConfig {
   double modest_ping_timeout_s = 0.5;    // MoDeST
   int64_t epidemic_fanout = 7;     // Epidemic Learning: s
   int64_t gossip_steps = 1;        // DFedSAM: Q (> 1: DFedSAM-MGS)
+  double choco_gamma = 0.5;        // CHOCO: consensus step size
+  CompressConfig compress;
 };
 
 // Which reports make a round's evaluation point.

@@ -38,6 +38,8 @@ struct EvalRow {
   uint64_t bytes_sent = 0;
   uint64_t msgs_sent = 0;
   int64_t peers_evaluated = 0;
+  uint64_t bytes_received = 0;  // delivered to a peer (lost ones excluded)
+  uint64_t max_peer_bytes = 0;  // the busiest peer's bytes sent + received
 };
 
 // Who hears about a run's progress. Either callback may be empty.
@@ -53,6 +55,8 @@ struct CollectorContext {
   SimTime now;
   uint64_t bytes_sent = 0;
   uint64_t msgs_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t max_peer_bytes = 0;
 };
 
 // Not thread-safe; call from the event loop. `model`, `test` and `pool` must

@@ -66,6 +66,8 @@ struct SimStats {
   uint64_t msgs_offline = 0;     // dropped because an end was offline
   uint64_t bad_peer_reports = 0;
   uint64_t crashed_peers = 0;    // by CrashConfig
+  uint64_t bytes_received = 0;   // bytes of messages delivered to a node
+  uint64_t max_peer_bytes = 0;   // most bytes one peer sent plus received
   uint64_t compute_tasks = 0;
   uint64_t compute_batches = 0;  // parallel batches the tasks ran in
   uint64_t events = 0;
@@ -122,6 +124,7 @@ class Simulator {
   void RunCompute(PeerId peer, ComputeTask task);
   void RunPendingCompute();
   void Dispatch(Event& event);
+  void CountPeerBytes(PeerId peer, size_t bytes);
 
   const SimConfig config_;
   const uint64_t seed_;
@@ -134,6 +137,7 @@ class Simulator {
   std::vector<double> speed_;
   std::vector<bool> online_;
   std::vector<bool> crashed_;
+  std::vector<uint64_t> peer_bytes_;  // per peer: bytes sent plus received
   std::vector<ComputeTask> compute_;   // per peer: the task in flight
   std::vector<bool> compute_ran_;
   std::vector<PeerId> compute_waiting_;

@@ -24,7 +24,8 @@ TEST(MetricsWriter, CsvReadsBackWhatWasWritten) {
             .bytes_sent = 0, .msgs_sent = 0, .peers_evaluated = 4};
   EvalRow b{.round = 10, .time_s = 1.25, .acc_mean = 0.8125, .acc_min = 0.75, .acc_max = 0.875,
             .loss_mean = 0.5, .train_loss = 0.4, .consensus_dist = 0.3,
-            .bytes_sent = 123456789, .msgs_sent = 640, .peers_evaluated = 4};
+            .bytes_sent = 123456789, .msgs_sent = 640, .peers_evaluated = 4,
+            .bytes_received = 123000000, .max_peer_bytes = 15432098};
   {
     Result<MetricsWriter> w = MetricsWriter::Open(dir, "seed = 1\n");
     ASSERT_TRUE(w.ok()) << w.status().ToString();
@@ -42,8 +43,34 @@ TEST(MetricsWriter, CsvReadsBackWhatWasWritten) {
   EXPECT_EQ(r.bytes_sent, 123456789u);
   EXPECT_EQ(r.msgs_sent, 640u);
   EXPECT_EQ(r.peers_evaluated, 4);
+  EXPECT_EQ(r.bytes_received, 123000000u);
+  EXPECT_EQ(r.max_peer_bytes, 15432098u);
+  EXPECT_NE(MetricsWriter::ToJson(b).find("\"bytes_received\":123000000,\"max_peer_bytes\":15432098}"),
+            std::string::npos);
   // JSON lines carry the same row.
   EXPECT_EQ(MetricsWriter::ToJson(b).rfind("{\"round\":10,\"time_s\":1.25,", 0), 0u);
+  std::filesystem::remove_all(dir);
+}
+
+// Files written before bytes_received and max_peer_bytes existed still read.
+TEST(ReadMetricsCsv, ReadsFilesWithoutTheTrafficColumns) {
+  const std::string dir = TempDir("v1");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/metrics.csv", std::ios::trunc)
+      << "round,time_s,acc_mean,acc_min,acc_max,loss_mean,train_loss,consensus_dist,"
+         "bytes_sent,msgs_sent,peers_evaluated\n"
+      << "10,1.5,0.8,0.7,0.9,0.5,0.4,0.3,1000,10,4\n";
+  Result<std::vector<EvalRow>> rows = ReadMetricsCsv(dir + "/metrics.csv");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].bytes_sent, 1000u);
+  EXPECT_EQ((*rows)[0].bytes_received, 0u);
+  // A new header with an old-length row is corrupt.
+  std::ofstream(dir + "/metrics.csv", std::ios::trunc)
+      << "round,time_s,acc_mean,acc_min,acc_max,loss_mean,train_loss,consensus_dist,"
+         "bytes_sent,msgs_sent,peers_evaluated,bytes_received,max_peer_bytes\n"
+      << "10,1.5,0.8,0.7,0.9,0.5,0.4,0.3,1000,10,4\n";
+  EXPECT_EQ(ReadMetricsCsv(dir + "/metrics.csv").status().code(), StatusCode::kCorrupt);
   std::filesystem::remove_all(dir);
 }
 

@@ -111,6 +111,22 @@ TEST(Simulator, LossDropsTheConfiguredFraction) {
   EXPECT_EQ(sim.stats().msgs_lost + w.nodes[1]->received.size(), 10000u);
 }
 
+TEST(Simulator, CountsBytesReceivedAndTheBusiestPeer) {
+  World w(2, Links(0.001, 1000, 0.3));
+  w.nodes[0]->on_start = [](Host& h) {
+    for (int i = 0; i < 1000; ++i) h.Send(PeerId(1), std::vector<uint8_t>(8));
+  };
+  Simulator& sim = w.Build();
+  sim.Run(nullptr);
+  EXPECT_EQ(sim.stats().bytes_sent, 8000u);
+  // Lost messages are sent, never received.
+  EXPECT_GT(sim.stats().msgs_lost, 0u);
+  EXPECT_EQ(sim.stats().bytes_received, 8 * w.nodes[1]->received.size());
+  EXPECT_EQ(sim.stats().bytes_received + 8 * sim.stats().msgs_lost, 8000u);
+  // Peer 0 sent everything; peer 1 received less: peer 0 is the busiest.
+  EXPECT_EQ(sim.stats().max_peer_bytes, 8000u);
+}
+
 TEST(Simulator, TimersFireAtTheirVirtualTime) {
   World w(1);
   w.nodes[0]->on_start = [](Host& h) {

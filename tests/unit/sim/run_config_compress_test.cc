@@ -1,0 +1,65 @@
+// The [compress] keys and protocol.kind = "choco": defaults that change
+// nothing, parsed values, and errors that name the key.
+#include <gtest/gtest.h>
+
+#include "murmur/sim/run_config.h"
+
+namespace murmur {
+namespace {
+
+Result<RunConfig> Read(std::string_view toml) {
+  Result<Config> config = Config::FromString(toml, "test.toml");
+  EXPECT_TRUE(config.ok()) << config.status().ToString();
+  return ReadRunConfig(*config);
+}
+
+TEST(RunConfigCompress, DefaultsSendEverythingUncompressed) {
+  Result<RunConfig> c = Read("");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->protocol.compress.codec, "fp32");
+  EXPECT_EQ(c->protocol.compress.uplink, "fp32");
+  EXPECT_EQ(c->protocol.compress.downlink, "fp32");
+  EXPECT_EQ(c->protocol.compress.error_feedback, ErrorFeedbackKind::kNone);
+  EXPECT_EQ(c->protocol.kind, ProtocolKind::kDpsgd);
+}
+
+TEST(RunConfigCompress, ReadsChocoAndEveryCompressKey) {
+  Result<RunConfig> c = Read(R"(
+[protocol]
+kind = "choco"
+choco_gamma = 0.25
+[compress]
+codec = "topk:0.01|int8"
+uplink = "randk:0.1|fp16"
+downlink = "int8|zstd"
+error_feedback = "econtrol"
+econtrol_eta = 0.2
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->protocol.kind, ProtocolKind::kChoco);
+  EXPECT_EQ(c->protocol.choco_gamma, 0.25);
+  EXPECT_EQ(c->protocol.compress.codec, "topk:0.01|int8");
+  EXPECT_EQ(c->protocol.compress.uplink, "randk:0.1|fp16");
+  EXPECT_EQ(c->protocol.compress.downlink, "int8|zstd");
+  EXPECT_EQ(c->protocol.compress.error_feedback, ErrorFeedbackKind::kEControl);
+  EXPECT_EQ(c->protocol.compress.econtrol_eta, 0.2);
+}
+
+TEST(RunConfigCompress, RejectionsNameTheKey) {
+  for (const auto& [toml, key] : std::vector<std::pair<const char*, const char*>>{
+           {"[compress]\ncodec = \"topk:0\"", "compress.codec"},
+           {"[compress]\nuplink = \"int9\"", "compress.uplink"},
+           {"[compress]\ndownlink = \"topk:0.01|int8\"", "compress.downlink"},
+           {"[compress]\nerror_feedback = \"ef3\"", "compress.error_feedback"},
+           {"[compress]\necontrol_eta = -1.0", "compress.econtrol_eta"},
+           {"[protocol]\nchoco_gamma = 1.5", "protocol.choco_gamma"},
+           {"[compress]\ncodecs = \"int8\"", "compress.codecs"}}) {
+    Result<RunConfig> c = Read(toml);
+    ASSERT_FALSE(c.ok()) << toml;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << toml;
+    EXPECT_NE(c.status().message().find(key), std::string::npos) << c.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace murmur
