@@ -10,10 +10,13 @@ namespace murmur {
 
 FedAvgServer::FedAvgServer(std::vector<float> initial_model,
                            const FedAvgOptions& options,
-                           std::vector<PeerId> clients)
+                           std::vector<PeerId> clients,
+                           std::shared_ptr<const ModelCombiner> combiner)
     : global_(std::move(initial_model)),
       options_(options),
-      clients_(std::move(clients)) {
+      clients_(std::move(clients)),
+      combiner_(combiner != nullptr && !combiner->is_plain_average() ? std::move(combiner)
+                                                                      : nullptr) {
   MURMUR_CHECK(!clients_.empty());
 }
 
@@ -39,8 +42,13 @@ void FedAvgServer::StartRound(Host& host) {
   }
   selected_ = std::set<PeerId>(order.begin(), order.begin() + m);
   replied_.clear();
-  sum_.assign(global_.size(), 0.0);
   total_weight_ = 0;
+  if (combiner_ != nullptr) {
+    replies_.clear();
+    reply_weights_.clear();
+  } else {
+    sum_.assign(global_.size(), 0.0);
+  }
   const Round round(static_cast<uint32_t>(round_ + 1));
   for (PeerId client : selected_) {
     host.Send(client, EncodeModelMessage(ModelMessageKind::kFedAvgGlobal,
@@ -75,7 +83,12 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
   }
   replied_.insert(from);
   const auto w = static_cast<double>(message->weight);
-  for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += w * message->params[i];
+  if (combiner_ != nullptr) {
+    replies_.push_back(std::move(message->params));
+    reply_weights_.push_back(w);
+  } else {
+    for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += w * message->params[i];
+  }
   total_weight_ += w;
   if (replied_.size() == selected_.size()) FinishRound(host);
 }
@@ -88,7 +101,12 @@ void FedAvgServer::OnTimer(Host& host, TimerId timer) {
 }
 
 void FedAvgServer::FinishRound(Host& host) {
-  if (total_weight_ > 0) {
+  if (combiner_ != nullptr && !replies_.empty()) {
+    std::vector<std::span<const float>> replies(replies_.begin(), replies_.end());
+    const Status status = combiner_->Combine(global_, replies, OwnModel::kReferenceOnly,
+                                             reply_weights_, host.rng());
+    if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
+  } else if (combiner_ == nullptr && total_weight_ > 0) {
     for (size_t i = 0; i < global_.size(); ++i) {
       global_[i] = static_cast<float>(sum_[i] / total_weight_);
     }

@@ -1,5 +1,7 @@
 #include "murmur/sim/run_config.h"
 
+#include "sim/robust_config.h"
+
 namespace murmur {
 
 Result<RunConfig> ReadRunConfig(const Config& config) {
@@ -95,6 +97,9 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                           r.Int("protocol.local_epochs", c.protocol.local_epochs, 1, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.gossip_period_s,
                           r.Double("protocol.gossip_period_s", c.protocol.gossip_period_s, 1e-6, 1e9));
+
+  // [robust] and [byzantine]
+  MURMUR_RETURN_IF_ERROR(ReadRobustConfig(r, c.peers, c.protocol));
 
   // [sim]
   MURMUR_ASSIGN_OR_RETURN(double latency_ms, r.Double("sim.latency_ms", c.sim.link.latency_s * 1000, 0, 1e9));
