@@ -89,7 +89,7 @@ struct ByzantineConfig {
   double sigma = 1.0;     // gaussian
   double z = 0;           // alie; 0: AlieZ(peers, byzantine count)
   double epsilon = 0.1;   // ipm
-  int64_t crash_round = 1;       // crash: last round it takes part in is crash_round - 1
+  int64_t crash_round = 10;      // crash: last round it takes part in is crash_round - 1
   double omission_prob = 0.5;    // omission
   int64_t source_class = 0;      // sybil: relabel this class...
   int64_t target_class = 1;      // ...as this one
