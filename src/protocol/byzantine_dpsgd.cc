@@ -6,6 +6,7 @@
 #include "murmur/protocol/model_message.h"
 #include "murmur/protocol/train_task.h"
 #include "murmur/robust/attacks.h"
+#include "protocol/byzantine_craft.h"
 
 namespace murmur {
 
@@ -84,71 +85,6 @@ void ByzantineDpsgdNode::AttackIfComplete(Host& host) {
   if (have == honest_.size()) Attack(host);
 }
 
-std::vector<float> ByzantineDpsgdNode::Craft(
-    Host& host, size_t to, const std::vector<const std::vector<float>*>& received,
-    std::span<const float> honest_mean) {
-  std::span<const float> trained = learner_.params();
-  const size_t dim = base_.size();
-  std::vector<std::span<const float>> models;
-  for (const auto* m : received) {
-    if (m != nullptr) models.emplace_back(*m);
-  }
-  std::vector<float> out(dim);
-  std::vector<float> update(dim);
-  switch (config_.attack) {
-    case AttackKind::kSignFlip: {
-      std::vector<float> own(dim);
-      for (size_t i = 0; i < dim; ++i) own[i] = trained[i] - base_[i];
-      SignFlip(own, config_.scale, update);
-      for (size_t i = 0; i < dim; ++i) out[i] = base_[i] + update[i];
-      return out;
-    }
-    case AttackKind::kGaussian:
-      for (size_t i = 0; i < dim; ++i) out[i] = base_[i] + round_noise_[i];
-      return out;
-    case AttackKind::kAlie:
-    case AttackKind::kIpm: {
-      if (models.empty()) break;
-      std::vector<std::vector<float>> deltas;
-      for (const auto& m : models) {
-        std::vector<float>& d = deltas.emplace_back(dim);
-        for (size_t i = 0; i < dim; ++i) d[i] = m[i] - base_[i];
-      }
-      std::vector<std::span<const float>> views(deltas.begin(), deltas.end());
-      const Status status = config_.attack == AttackKind::kAlie
-                                ? ALittleIsEnough(views, config_.z, update)
-                                : InnerProductManipulation(views, config_.epsilon, update);
-      MURMUR_CHECK(status.ok());
-      for (size_t i = 0; i < dim; ++i) out[i] = base_[i] + update[i];
-      return out;
-    }
-    case AttackKind::kMimic:
-      if (models.empty()) break;
-      out.assign(models.front().begin(), models.front().end());
-      return out;
-    case AttackKind::kEquivocation:
-      if (models.empty()) break;
-      if (received[to] == nullptr) {
-        out.assign(honest_mean.begin(), honest_mean.end());
-      } else {
-        Dissensus(*received[to], honest_mean, config_.scale, out);
-      }
-      return out;
-    case AttackKind::kNan:
-      std::fill(out.begin(), out.end(), std::numeric_limits<float>::quiet_NaN());
-      return out;
-    case AttackKind::kInf:
-      std::fill(out.begin(), out.end(), std::numeric_limits<float>::infinity());
-      return out;
-    default:  // label-flip, sybil, crash (before crashing), omission, free-ride
-      break;
-  }
-  // No honest model to craft from (or an attack that sends what it
-  // trained): the trained model.
-  out.assign(trained.begin(), trained.end());
-  return out;
-}
-
 void ByzantineDpsgdNode::Attack(Host& host) {
   auto it = inbox_.find(round_ + 1);
   std::vector<const std::vector<float>*> received(honest_.size(), nullptr);
@@ -160,8 +96,6 @@ void ByzantineDpsgdNode::Attack(Host& host) {
     }
   }
   const size_t dim = base_.size();
-  std::vector<float> honest_mean(dim);
-  if (!models.empty()) MURMUR_CHECK(MeanOf(models, honest_mean).ok());
   if (config_.attack == AttackKind::kGaussian) {
     round_noise_.resize(dim);
     GaussianNoise(config_.sigma, host.rng(), round_noise_);
@@ -174,12 +108,18 @@ void ByzantineDpsgdNode::Attack(Host& host) {
         host.rng().Uniform() < config_.omission_prob) {
       continue;
     }
+    const CraftInput in{.base = base_,
+                        .trained = learner_.params(),
+                        .honest = models,
+                        .receiver = received[k] != nullptr ? std::span<const float>(*received[k])
+                                                           : std::span<const float>(),
+                        .noise = round_noise_};
     if (config_.attack == AttackKind::kEquivocation) {
       host.Send(honest_[k], EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0,
-                                               Craft(host, k, received, honest_mean)));
+                                               CraftModel(config_, in)));
       continue;
     }
-    if (shared.empty()) shared = Craft(host, k, received, honest_mean);
+    if (shared.empty()) shared = CraftModel(config_, in);
     host.Send(honest_[k], EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0, shared));
   }
   // Stay near consensus: the plain mean of the trained model and the

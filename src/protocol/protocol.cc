@@ -4,6 +4,7 @@
 
 #include "murmur/protocol/byzantine_dpsgd.h"
 #include "murmur/protocol/byzantine_fedavg.h"
+#include "murmur/protocol/byzantine_gossip.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/fedavg.h"
 #include "murmur/protocol/gossip.h"
@@ -46,15 +47,10 @@ Result<ByzantineConfig> ResolveByzantine(const ProtocolConfig& config, int64_t n
   ByzantineConfig attack = config.byzantine;
   MURMUR_ASSIGN_OR_RETURN(int64_t count, ByzantineCount(attack, n));
   if (count == 0) return attack;
-  if (config.kind == ProtocolKind::kGossip) {
-    return Status::InvalidArgument(
-        "byzantine peers are implemented for protocol.kind = \"fedavg\" and \"dpsgd\"; "
-        "gossip supports [robust] rules but no attackers yet");
-  }
-  if (attack.attack == AttackKind::kEquivocation && config.kind != ProtocolKind::kDpsgd) {
+  if (attack.attack == AttackKind::kEquivocation && config.kind == ProtocolKind::kFedAvg) {
     return Status::InvalidArgument(
         "byzantine.attack = \"equivocation\" needs several receivers: use protocol.kind = "
-        "\"dpsgd\"");
+        "\"dpsgd\" or \"gossip\"");
   }
   if (attack.z == 0) attack.z = AlieZ(static_cast<int>(n), static_cast<int>(count));
   *byzantine = ChooseByzantinePeers(attack, n, seed);
@@ -108,9 +104,20 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
                             .period = Duration::Seconds(config.gossip_period_s),
                             .window = static_cast<size_t>(config.gossip_window)};
       for (int64_t i = 0; i < n; ++i) {
-        setup.nodes.push_back(std::make_unique<GossipNode>(
-            *learners[i], options, ToPeerIds(graph.neighbours[i]), combiner));
-        setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
+        const PeerId peer(static_cast<uint32_t>(i));
+        std::vector<PeerId> neighbours = ToPeerIds(graph.neighbours[i]);
+        if (Contains(setup.byzantine, peer)) {
+          std::vector<PeerId> honest;
+          for (PeerId p : neighbours) {
+            if (!Contains(setup.byzantine, p)) honest.push_back(p);
+          }
+          setup.nodes.push_back(std::make_unique<ByzantineGossipNode>(
+              *learners[i], options, std::move(neighbours), std::move(honest), attack));
+          continue;
+        }
+        setup.nodes.push_back(std::make_unique<GossipNode>(*learners[i], options,
+                                                           std::move(neighbours), combiner));
+        setup.model_holders.push_back(peer);
       }
       break;
     }

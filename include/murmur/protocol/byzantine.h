@@ -1,8 +1,8 @@
 // Byzantine and Sybil peers as protocol participants: which peers are
 // Byzantine, what they do, and the data they train on. The nodes that carry
-// the attacks out are ByzantineFedAvgClient (byzantine_fedavg.h) and
-// ByzantineDpsgdNode (byzantine_dpsgd.h); the vectors they craft come from
-// robust/attacks.h.
+// the attacks out are ByzantineFedAvgClient (byzantine_fedavg.h),
+// ByzantineDpsgdNode (byzantine_dpsgd.h) and ByzantineGossipNode
+// (byzantine_gossip.h); the vectors they craft come from robust/attacks.h.
 //
 // Attacks (ByzantineConfig::attack), and what the attacker knows:
 //   sign-flip     sends base - scale * (its own honestly trained update)
@@ -31,7 +31,7 @@
 //                 send the same vector (FedAvg: the coalition's mean
 //                 poisoned update; Fung, Yoon, Beschastnikh, 2020, "The
 //                 Limitations of Federated Learning in Sybil Settings")
-//   equivocation  D-PSGD only: a different model to every neighbour, each
+//   equivocation  D-PSGD, gossip: a different model to every neighbour, each
 //                 pushed away from the honest mean (the dissensus attack of
 //                 He, Karimireddy, Jaggi, 2022, "Byzantine-robust
 //                 Decentralized Learning via ClippedGossip")
@@ -49,6 +49,8 @@
 //    sending, it sets its model to the plain mean of its trained model and
 //    the honest models it received, so it stays near consensus. Messages
 //    between Byzantine peers are ignored.
+//  * Gossip: a Byzantine peer crafts each push from the latest model of
+//    each honest neighbour it holds (byzantine_gossip.h).
 // Byzantine peers report no models or losses: accuracy is measured over
 // honest peers only (FedAvg: the server's model, which is never Byzantine).
 #pragma once

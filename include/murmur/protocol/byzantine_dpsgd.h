@@ -41,11 +41,6 @@ class ByzantineDpsgdNode final : public Node {
   void AfterTraining(Host& host);
   void AttackIfComplete(Host& host);
   void Attack(Host& host);
-  // The model sent to honest neighbour `to` this round, given the honest
-  // models received (`received[k]` from honest_[k], null if missing).
-  std::vector<float> Craft(Host& host, size_t to,
-                           const std::vector<const std::vector<float>*>& received,
-                           std::span<const float> honest_mean);
 
   Learner& learner_;
   const DpsgdOptions options_;

@@ -9,6 +9,7 @@
 #include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/byzantine_dpsgd.h"
 #include "murmur/protocol/byzantine_fedavg.h"
+#include "murmur/protocol/byzantine_gossip.h"
 #include "murmur/protocol/model_message.h"
 #include "murmur/robust/attacks.h"
 #include "test_learners.h"
@@ -318,6 +319,44 @@ TEST(ByzantineDpsgdNode, NanPayloadIsRejectedByHonestReceivers) {
   for (float v : a.SentTo(PeerId(1))) EXPECT_TRUE(std::isnan(v));
   EXPECT_FALSE(
       DecodeModelMessage(a.host.sent[0].bytes, ModelMessageKind::kDpsgdParams, a.l.size()).ok());
+}
+
+}  // namespace
+}  // namespace murmur::testing
+
+namespace murmur::testing {
+namespace {
+
+TEST(ByzantineGossipNode, EquivocatesFromEachReceiversOwnModel) {
+  TestLearner l;
+  l.Fill(1.f);
+  ByzantineGossipNode node(*l.learner,
+                           {.rounds = 50, .local_steps = 1, .period = Duration::Seconds(1)},
+                           {PeerId(1), PeerId(2), PeerId(3)}, {PeerId(1), PeerId(2)},
+                           {.attack = AttackKind::kEquivocation, .scale = 1.0});
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  auto push = [&](PeerId from, float v) {
+    node.OnMessage(host, from,
+                   EncodeModelMessage(ModelMessageKind::kGossipModel, Round(1), 0, l.Constant(v)));
+    if (!host.compute.empty()) host.FinishCompute(node);
+  };
+  push(PeerId(1), 3.f);
+  push(PeerId(2), 7.f);
+  push(PeerId(3), -50.f);  // a fellow attacker: ignored
+  EXPECT_TRUE(host.bad_peers.empty());
+  for (int i = 0; i < 20; ++i) node.OnTimer(host, host.timers.back());
+  ASSERT_EQ(host.sent.size(), 20u);
+  // Honest mean 5: peer 1 gets 3 + (3 - 5) = 1, peer 2 gets 7 + 2 = 9.
+  int to1 = 0, to2 = 0;
+  for (const auto& s : host.sent) {
+    const Vec p = DecodeModelMessage(s.bytes, ModelMessageKind::kGossipModel, l.size())->params;
+    ASSERT_NE(s.to, PeerId(3));
+    EXPECT_EQ(p, l.Constant(s.to == PeerId(1) ? 1.f : 9.f));
+    (s.to == PeerId(1) ? to1 : to2)++;
+  }
+  EXPECT_GT(to1, 0);
+  EXPECT_GT(to2, 0);
 }
 
 }  // namespace
