@@ -1,5 +1,6 @@
 #include "murmur/core/config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -257,6 +258,39 @@ Result<std::vector<int64_t>> ConfigReader::IntList(
     if (v < min || v > max) {
       return Status::InvalidArgument("config key '", key, "' has element ", v,
                                      " out of range [", min, ", ", max, "]");
+    }
+    recorded.push_back(v);
+  }
+  impl_->Record(key, std::move(recorded));
+  return values;
+}
+
+Result<std::vector<std::string>> ConfigReader::StringList(
+    std::string_view key, const std::vector<std::string>& fallback,
+    const std::vector<std::string>& choices) {
+  std::vector<std::string> values = fallback;
+  if (const toml::node* node = impl_->Find(key)) {
+    const toml::array* array = node->as_array();
+    if (array == nullptr) {
+      return Status::InvalidArgument("config key '", key, "' = ", Impl::Describe(*node),
+                                     " must be an array of strings");
+    }
+    values.clear();
+    for (const auto& element : *array) {
+      if (!element.is_string()) {
+        return Status::InvalidArgument("config key '", key, "' = ", Impl::Describe(*node),
+                                       " must be an array of strings");
+      }
+      values.push_back(*element.value<std::string>());
+    }
+  }
+  toml::array recorded;
+  for (const std::string& v : values) {
+    if (!choices.empty() && std::find(choices.begin(), choices.end(), v) == choices.end()) {
+      std::string list;
+      for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+      return Status::InvalidArgument("config key '", key, "' has element \"", v,
+                                     "\", which is not one of: ", list);
     }
     recorded.push_back(v);
   }

@@ -9,12 +9,15 @@ namespace murmur {
 
 DpsgdNode::DpsgdNode(Learner& learner, const DpsgdOptions& options,
                      std::vector<PeerId> neighbours,
-                     std::vector<double> neighbour_weights, double self_weight)
+                     std::vector<double> neighbour_weights, double self_weight,
+                     std::shared_ptr<const ModelCombiner> combiner)
     : learner_(learner),
       options_(options),
       neighbours_(std::move(neighbours)),
       neighbour_weights_(std::move(neighbour_weights)),
-      self_weight_(self_weight) {
+      self_weight_(self_weight),
+      combiner_(combiner != nullptr && !combiner->is_plain_average() ? std::move(combiner)
+                                                                      : nullptr) {
   MURMUR_CHECK(neighbours_.size() == neighbour_weights_.size());
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
 }
@@ -142,12 +145,24 @@ void DpsgdNode::Mix(Host& host) {
       self_weight += neighbour_weights_[k];  // missing: keep own share
     }
   }
-  const auto ws = static_cast<float>(self_weight);
-  for (float& v : x) v *= ws;
-  for (const auto& [weight, model] : terms) {
-    const auto w = static_cast<float>(weight);
-    const float* m = model->data();
-    for (size_t i = 0; i < x.size(); ++i) x[i] += w * m[i];
+  if (combiner_ != nullptr) {
+    std::vector<std::span<const float>> others;
+    std::vector<double> weights{self_weight};
+    for (const auto& [weight, model] : terms) {
+      others.emplace_back(*model);
+      weights.push_back(weight);
+    }
+    const Status status =
+        combiner_->Combine(x, others, OwnModel::kIsInput, weights, host.rng());
+    if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
+  } else {
+    const auto ws = static_cast<float>(self_weight);
+    for (float& v : x) v *= ws;
+    for (const auto& [weight, model] : terms) {
+      const auto w = static_cast<float>(weight);
+      const float* m = model->data();
+      for (size_t i = 0; i < x.size(); ++i) x[i] += w * m[i];
+    }
   }
   if (it != inbox_.end()) inbox_.erase(it);
   ++round_;
@@ -157,11 +172,18 @@ void DpsgdNode::Mix(Host& host) {
 
 void DpsgdNode::FinalMerge(Host& host) {
   std::span<float> x = learner_.params();
-  const auto k = static_cast<float>(final_inbox_.size() + 1);
-  for (const auto& [peer, model] : final_inbox_) {
-    for (size_t i = 0; i < x.size(); ++i) x[i] += model[i];
+  if (combiner_ != nullptr) {
+    std::vector<std::span<const float>> others;
+    for (const auto& [peer, model] : final_inbox_) others.emplace_back(model);
+    const Status status = combiner_->Combine(x, others, OwnModel::kIsInput, {}, host.rng());
+    if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
+  } else {
+    const auto k = static_cast<float>(final_inbox_.size() + 1);
+    for (const auto& [peer, model] : final_inbox_) {
+      for (size_t i = 0; i < x.size(); ++i) x[i] += model[i];
+    }
+    for (float& v : x) v /= k;
   }
-  for (float& v : x) v /= k;
   final_inbox_.clear();
   ++round_;
   host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);

@@ -10,11 +10,14 @@ namespace murmur {
 
 FedAvgServer::FedAvgServer(std::vector<float> initial_model,
                            const FedAvgOptions& options,
-                           std::vector<PeerId> clients)
+                           std::vector<PeerId> clients,
+                           std::shared_ptr<const ModelCombiner> combiner)
     : global_(std::move(initial_model)),
       options_(options),
       clients_(std::move(clients)),
-      server_optimizer_(options.server_optimizer) {
+      server_optimizer_(options.server_optimizer),
+      combiner_(combiner != nullptr && !combiner->is_plain_average() ? std::move(combiner)
+                                                                      : nullptr) {
   MURMUR_CHECK(!clients_.empty());
 }
 
@@ -40,8 +43,13 @@ void FedAvgServer::StartRound(Host& host) {
   }
   selected_ = std::set<PeerId>(order.begin(), order.begin() + m);
   replied_.clear();
-  sum_.assign(global_.size(), 0.0);
   total_weight_ = 0;
+  if (combiner_ != nullptr) {
+    replies_.clear();
+    reply_weights_.clear();
+  } else {
+    sum_.assign(global_.size(), 0.0);
+  }
   const Round round(static_cast<uint32_t>(round_ + 1));
   if (options_.compression.enabled()) {
     SendCodedGlobal(host, round);
@@ -83,10 +91,18 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
     return;
   }
   replied_.insert(from);
-  const auto w = static_cast<double>(message->weight);
-  for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += w * message->params[i];
-  total_weight_ += w;
+  AddReply(std::move(message->params), static_cast<double>(message->weight));
   if (replied_.size() == selected_.size()) FinishRound(host);
+}
+
+void FedAvgServer::AddReply(std::vector<float> model, double weight) {
+  if (combiner_ != nullptr) {
+    replies_.push_back(std::move(model));
+    reply_weights_.push_back(weight);
+  } else {
+    for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += weight * model[i];
+  }
+  total_weight_ += weight;
 }
 
 void FedAvgServer::OnTimer(Host& host, TimerId timer) {
@@ -97,13 +113,29 @@ void FedAvgServer::OnTimer(Host& host, TimerId timer) {
 }
 
 void FedAvgServer::FinishRound(Host& host) {
-  if (total_weight_ > 0) {
+  // The round's aggregate goes to average_; the server optimizer then moves
+  // the global model towards it (the default replaces it).
+  bool aggregated = false;
+  if (combiner_ != nullptr && !replies_.empty()) {
+    std::vector<std::span<const float>> replies(replies_.begin(), replies_.end());
+    average_ = global_;  // the reference the rule may use; overwritten
+    const Status status = combiner_->Combine(average_, replies, OwnModel::kReferenceOnly,
+                                             reply_weights_, host.rng());
+    if (status.ok()) {
+      aggregated = true;
+    } else {
+      host.metrics().Count("robust.failed_aggregations", 1);
+    }
+  } else if (combiner_ == nullptr && total_weight_ > 0) {
     average_.resize(global_.size());
     for (size_t i = 0; i < global_.size(); ++i) {
       average_[i] = static_cast<float>(sum_[i] / total_weight_);
     }
+    aggregated = true;
+  }
+  if (aggregated) {
     server_optimizer_.Step(global_, average_);
-  } else {
+  } else if (total_weight_ == 0) {
     // Nothing arrived in time: the global model stays as it was.
     host.metrics().Count("fedavg.empty_rounds", 1);
   }

@@ -75,11 +75,10 @@ void FedAvgServer::OnCodedUpdate(Host& host, PeerId from, std::span<const uint8_
     // Out of sequence: this round goes without it; the ack resets the client.
     host.metrics().Count("fedavg.uplink_resets", 1);
   } else {
-    const auto w = static_cast<double>(h.weight);
-    for (size_t i = 0; i < sum_.size(); ++i) {
-      sum_[i] += w * (static_cast<double>(global_[i]) + update_[i]);
-    }
-    total_weight_ += w;
+    // The client's model: the global model it started from plus its update.
+    std::vector<float> model(global_.size());
+    for (size_t i = 0; i < model.size(); ++i) model[i] = global_[i] + update_[i];
+    AddReply(std::move(model), static_cast<double>(h.weight));
   }
   if (replied_.size() == selected_.size()) FinishRound(host);
 }

@@ -8,8 +8,13 @@
 namespace murmur {
 
 GossipNode::GossipNode(Learner& learner, const GossipOptions& options,
-                       std::vector<PeerId> neighbours)
-    : learner_(learner), options_(options), neighbours_(std::move(neighbours)) {
+                       std::vector<PeerId> neighbours,
+                       std::shared_ptr<const ModelCombiner> combiner)
+    : learner_(learner),
+      options_(options),
+      neighbours_(std::move(neighbours)),
+      combiner_(combiner != nullptr && !combiner->is_plain_average() ? std::move(combiner)
+                                                                      : nullptr) {
   MURMUR_CHECK(!neighbours_.empty());
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
 }
@@ -59,15 +64,25 @@ void GossipNode::OnMessage(Host& host, PeerId from,
       ++dropped_;
       host.metrics().Count("gossip.dropped_models", 1);
     }
-    queue_.push_back(std::move(message->params));
+    queue_.emplace_back(from, std::move(message->params));
     return;
   }
-  MergeAndTrain(host, message->params);
+  MergeAndTrain(host, from, std::move(message->params));
 }
 
-void GossipNode::MergeAndTrain(Host& host, const std::vector<float>& model) {
+void GossipNode::MergeAndTrain(Host& host, PeerId from, std::vector<float> model) {
   std::span<float> x = learner_.params();
-  if (options_.merge == MergeRule::kAverage) {
+  if (combiner_ != nullptr) {
+    auto same = std::find_if(window_.begin(), window_.end(),
+                             [from](const auto& entry) { return entry.first == from; });
+    if (same != window_.end()) window_.erase(same);
+    window_.emplace_back(from, std::move(model));
+    while (window_.size() > options_.window) window_.pop_front();
+    std::vector<std::span<const float>> others;
+    for (const auto& [peer, m] : window_) others.emplace_back(m);
+    const Status status = combiner_->Combine(x, others, OwnModel::kIsInput, {}, host.rng());
+    if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
+  } else if (options_.merge == MergeRule::kAverage) {
     for (size_t i = 0; i < x.size(); ++i) x[i] = 0.5f * (x[i] + model[i]);
   } else {
     const std::span<const float> models[] = {x, model};
@@ -82,9 +97,9 @@ void GossipNode::OnComputeDone(Host& host, uint64_t /*tag*/) {
   host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(cycle_)), last_loss_);
   ServeWakeUps(host);
   if (!queue_.empty()) {
-    std::vector<float> next = std::move(queue_.front());
+    auto [from, next] = std::move(queue_.front());
     queue_.pop_front();
-    MergeAndTrain(host, next);
+    MergeAndTrain(host, from, std::move(next));
   }
 }
 

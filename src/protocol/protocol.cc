@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "murmur/protocol/byzantine_dpsgd.h"
+#include "murmur/protocol/byzantine_fedavg.h"
+#include "murmur/protocol/byzantine_gossip.h"
 #include "murmur/protocol/choco.h"
 #include "murmur/protocol/dfedsam.h"
 #include "murmur/protocol/dpsgd.h"
@@ -11,6 +14,7 @@
 #include "protocol/federated_setup.h"
 #include "murmur/protocol/gossip.h"
 #include "murmur/protocol/modest.h"
+#include "murmur/robust/attacks.h"
 
 namespace murmur {
 namespace {
@@ -65,6 +69,60 @@ Result<FedAvgCompression> MakeFedAvgCompression(const ProtocolConfig& config, ui
   return out;
 }
 
+bool Contains(const std::vector<PeerId>& sorted, PeerId peer) {
+  return std::binary_search(sorted.begin(), sorted.end(), peer);
+}
+
+// The Byzantine peers of a run and the attack configuration they carry out
+// (ALIE's z resolved from the number of peers and attackers).
+Result<ByzantineConfig> ResolveByzantine(const ProtocolConfig& config, int64_t n,
+                                         uint64_t seed, std::vector<PeerId>* byzantine) {
+  ByzantineConfig attack = config.byzantine;
+  MURMUR_ASSIGN_OR_RETURN(int64_t count, ByzantineCount(attack, n));
+  if (count == 0) return attack;
+  if (attack.attack == AttackKind::kEquivocation && config.kind == ProtocolKind::kFedAvg) {
+    return Status::InvalidArgument(
+        "byzantine.attack = \"equivocation\" needs several receivers: use protocol.kind = "
+        "\"dpsgd\" or \"gossip\"");
+  }
+  if (attack.z == 0) attack.z = AlieZ(static_cast<int>(n), static_cast<int>(count));
+  *byzantine = ChooseByzantinePeers(attack, n, seed);
+  return attack;
+}
+
+// Robust rules and Byzantine peers exist for FedAvg, D-PSGD and gossip
+// learning; the other protocols would silently ignore them.
+Status CheckRobustSupport(const ProtocolConfig& config, const ModelCombiner& combiner,
+                          const std::vector<PeerId>& byzantine) {
+  const bool supported = config.kind == ProtocolKind::kFedAvg ||
+                         config.kind == ProtocolKind::kDpsgd ||
+                         config.kind == ProtocolKind::kGossip;
+  if (!supported && !combiner.is_plain_average()) {
+    return Status::InvalidArgument(
+        "a [robust] rule other than the mean applies to protocol.kind = \"fedavg\", \"dpsgd\" "
+        "or \"gossip\"; this protocol aggregates with its own rule");
+  }
+  if (!supported && !byzantine.empty()) {
+    return Status::InvalidArgument(
+        "Byzantine peers ([byzantine]) are simulated for protocol.kind = \"fedavg\", \"dpsgd\" "
+        "or \"gossip\" only");
+  }
+  if (config.kind == ProtocolKind::kFedAvg && !byzantine.empty() &&
+      (config.compress.uplink != "fp32" || config.compress.downlink != "fp32" ||
+       config.compress.error_feedback != ErrorFeedbackKind::kNone)) {
+    return Status::InvalidArgument(
+        "Byzantine FedAvg clients send uncompressed updates: drop the [compress] uplink, "
+        "downlink and error_feedback settings, or the [byzantine] peers");
+  }
+  if (config.kind == ProtocolKind::kGossip && config.merge != MergeRule::kAverage &&
+      !combiner.is_plain_average()) {
+    return Status::InvalidArgument(
+        "protocol.merge = \"variance_corrected\" and a [robust] rule both decide how gossip "
+        "merges models: pick one");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
@@ -74,6 +132,11 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
   if (n < 1) return Status::InvalidArgument("a run needs at least one peer");
   ProtocolSetup setup;
   const Duration timeout = Duration::Seconds(config.round_timeout_s);
+  MURMUR_ASSIGN_OR_RETURN(std::shared_ptr<const ModelCombiner> combiner,
+                          ModelCombiner::Make(config.robust));
+  MURMUR_ASSIGN_OR_RETURN(ByzantineConfig attack,
+                          ResolveByzantine(config, n, seed, &setup.byzantine));
+  MURMUR_RETURN_IF_ERROR(CheckRobustSupport(config, *combiner, setup.byzantine));
   switch (config.kind) {
     case ProtocolKind::kDpsgd: {
       MURMUR_ASSIGN_OR_RETURN(Graph graph, MakeConnectedTopology(config, n, seed));
@@ -86,10 +149,21 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
                            .final_merge = config.final_merge,
                            .num_peers = n};
       for (int64_t i = 0; i < n; ++i) {
+        const PeerId peer(static_cast<uint32_t>(i));
+        std::vector<PeerId> neighbours = ToPeerIds(graph.neighbours[i]);
+        if (Contains(setup.byzantine, peer)) {
+          std::vector<PeerId> honest;
+          for (PeerId p : neighbours) {
+            if (!Contains(setup.byzantine, p)) honest.push_back(p);
+          }
+          setup.nodes.push_back(std::make_unique<ByzantineDpsgdNode>(
+              *learners[i], options, std::move(neighbours), std::move(honest), attack));
+          continue;
+        }
         setup.nodes.push_back(std::make_unique<DpsgdNode>(
-            *learners[i], options, ToPeerIds(graph.neighbours[i]),
-            weights.neighbour[i], weights.self[i]));
-        setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
+            *learners[i], options, std::move(neighbours), weights.neighbour[i],
+            weights.self[i], combiner));
+        setup.model_holders.push_back(peer);
       }
       break;
     }
@@ -100,11 +174,23 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
                             .local_steps = config.local_steps,
                             .period = Duration::Seconds(config.gossip_period_s),
                             .merge = config.merge,
-                            .tensors = model.tensors()};
+                            .tensors = model.tensors(),
+                            .window = static_cast<size_t>(config.gossip_window)};
       for (int64_t i = 0; i < n; ++i) {
-        setup.nodes.push_back(std::make_unique<GossipNode>(
-            *learners[i], options, ToPeerIds(graph.neighbours[i])));
-        setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
+        const PeerId peer(static_cast<uint32_t>(i));
+        std::vector<PeerId> neighbours = ToPeerIds(graph.neighbours[i]);
+        if (Contains(setup.byzantine, peer)) {
+          std::vector<PeerId> honest;
+          for (PeerId p : neighbours) {
+            if (!Contains(setup.byzantine, p)) honest.push_back(p);
+          }
+          setup.nodes.push_back(std::make_unique<ByzantineGossipNode>(
+              *learners[i], options, std::move(neighbours), std::move(honest), attack));
+          continue;
+        }
+        setup.nodes.push_back(std::make_unique<GossipNode>(*learners[i], options,
+                                                           std::move(neighbours), combiner));
+        setup.model_holders.push_back(peer);
       }
       break;
     }
@@ -205,9 +291,16 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
       MURMUR_ASSIGN_OR_RETURN(options.compression, MakeFedAvgCompression(config, seed));
       const PeerId server(static_cast<uint32_t>(n));
       std::vector<PeerId> clients;
+      auto coalition = std::make_shared<FedAvgCoalition>(attack);
       for (int64_t i = 0; i < n; ++i) {
-        clients.push_back(PeerId(static_cast<uint32_t>(i)));
-        setup.nodes.push_back(std::make_unique<FedAvgClient>(*learners[i], options, server));
+        const PeerId peer(static_cast<uint32_t>(i));
+        clients.push_back(peer);
+        if (Contains(setup.byzantine, peer)) {
+          setup.nodes.push_back(std::make_unique<ByzantineFedAvgClient>(
+              *learners[i], options, server, attack, coalition));
+        } else {
+          setup.nodes.push_back(std::make_unique<FedAvgClient>(*learners[i], options, server));
+        }
       }
       // The global model starts from the same initialization stream as
       // peer 0's learner, so a one-client run equals local training.
@@ -215,7 +308,7 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
       Rng init_rng(seed, PeerId(0), RngPurpose::kInit);
       model.Initialize(initial, init_rng);
       setup.nodes.push_back(std::make_unique<FedAvgServer>(std::move(initial), options,
-                                                           std::move(clients)));
+                                                           std::move(clients), combiner));
       setup.model_holders.push_back(server);
       break;
     }

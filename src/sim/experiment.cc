@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -37,6 +38,21 @@ Status CheckMemory(const RunConfig& config, int64_t num_params) {
         " GB. Use fewer peers or a smaller model");
   }
   return Status::Ok();
+}
+
+// The Byzantine peers whose attack poisons their training data (none for
+// other attacks), sorted. kInvalidArgument for a class the data lacks.
+Result<std::vector<PeerId>> DataPoisoners(const RunConfig& config, const Dataset& train) {
+  const ByzantineConfig& attack = config.protocol.byzantine;
+  if (!PoisonsData(attack.attack)) return std::vector<PeerId>{};
+  for (int64_t c : {attack.source_class, attack.target_class}) {
+    if (c >= train.num_classes) {
+      return Status::InvalidArgument("byzantine.source_class / target_class = ", c,
+                                     " but the dataset has ", train.num_classes, " classes");
+    }
+  }
+  MURMUR_RETURN_IF_ERROR(ByzantineCount(attack, config.peers).status());
+  return ChooseByzantinePeers(attack, config.peers, config.seed);
 }
 
 }  // namespace
@@ -94,6 +110,10 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
 
   MURMUR_RETURN_IF_ERROR(CheckMemory(config, model->num_params()));
 
+  // Label-flip and sybil attackers train on poisoned copies of their shards
+  // (declared before the learners, which reference them).
+  MURMUR_ASSIGN_OR_RETURN(std::vector<PeerId> poisoners, DataPoisoners(config, data.train));
+  std::vector<std::unique_ptr<Dataset>> poisoned;
   std::vector<std::unique_ptr<Learner>> learners;
   std::vector<Learner*> learner_ptrs;
   for (int64_t i = 0; i < config.peers; ++i) {
@@ -102,8 +122,17 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
       return Status::InvalidArgument("peer ", i, " received no training samples; use ",
                                      "fewer peers or another partition");
     }
+    const Dataset* train = &data.train;
+    if (std::binary_search(poisoners.begin(), poisoners.end(), peer)) {
+      poisoned.push_back(std::make_unique<Dataset>(
+          MakePoisonedDataset(data.train, partition[i], config.protocol.byzantine)));
+      train = poisoned.back().get();
+      std::vector<int64_t> shard(partition[i].size());
+      for (size_t k = 0; k < shard.size(); ++k) shard[k] = static_cast<int64_t>(k);
+      partition[i] = std::move(shard);
+    }
     learners.push_back(std::make_unique<Learner>(
-        *model, data.train, std::move(partition[i]), config.train.optimizer,
+        *model, *train, std::move(partition[i]), config.train.optimizer,
         config.train.batch_size,
         Rng(config.seed, config.train.same_init ? PeerId(0) : peer, RngPurpose::kInit),
         Rng(config.seed, peer, RngPurpose::kBatch)));

@@ -1,6 +1,7 @@
 #include "murmur/sim/run_config.h"
 
 #include "murmur/compress/codec.h"
+#include "sim/robust_config.h"
 
 namespace murmur {
 namespace {
@@ -226,6 +227,9 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
 
   // [compress]
   MURMUR_RETURN_IF_ERROR(ReadCompressConfig(r, c.protocol.compress));
+
+  // [robust] and [byzantine]
+  MURMUR_RETURN_IF_ERROR(ReadRobustConfig(r, c.peers, c.protocol));
 
   // [sim]
   MURMUR_ASSIGN_OR_RETURN(double latency_ms, r.Double("sim.latency_ms", c.sim.link.latency_s * 1000, 0, 1e9));

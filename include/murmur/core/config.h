@@ -61,6 +61,10 @@ class ConfigReader {
                                        const std::vector<int64_t>& fallback,
                                        int64_t min = INT64_MIN,
                                        int64_t max = INT64_MAX);
+  // An array of strings; with non-empty `choices`, each must be one of them.
+  Result<std::vector<std::string>> StringList(std::string_view key,
+                                              const std::vector<std::string>& fallback,
+                                              const std::vector<std::string>& choices = {});
 
   // kInvalidArgument naming the first key present in the config that no
   // getter asked for (a typo, or an option that does not exist).

@@ -29,6 +29,7 @@ enum class RngPurpose : uint32_t {
   kRandK = 11,      // compress/: rand-k coordinate choice (shared by both ends)
   kRounding = 12,   // compress/: stochastic rounding in quantizers
   kPowerSgd = 13,   // compress/: PowerSGD initial factor
+  kByzantine = 20,  // which peers are Byzantine
   kTest = 100,      // tests
 };
 

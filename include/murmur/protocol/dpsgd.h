@@ -11,7 +11,12 @@
 // weight goes to the peer itself (rows stay stochastic), so offline peers and
 // lost messages never deadlock a round. Models for later rounds are buffered;
 // models for finished rounds are ignored. Tolerates crash faults, not
-// Byzantine ones (see robust/).
+// Byzantine ones with the default average; with a robust rule (the run's
+// [robust] table, protocol/model_combiner.h) a peer instead combines its own
+// model and the received ones with that rule, its own model being the
+// reference; a round whose inputs fail the rule's precondition (e.g. too
+// many neighbours timed out) keeps the peer's own model and is counted as
+// "robust.failed_aggregations".
 //
 // Communication schedule (comm_schedule.h): with CommSchedule::kLate only
 // the last `comm_budget` rounds exchange models; the others train locally
@@ -22,11 +27,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/protocol/comm_schedule.h"
+#include "murmur/protocol/model_combiner.h"
 
 namespace murmur {
 
@@ -45,10 +52,13 @@ struct DpsgdOptions {
 class DpsgdNode final : public Node {
  public:
   // `neighbours` and `neighbour_weights` are aligned; `self_weight` plus the
-  // neighbour weights sum to 1.
+  // neighbour weights sum to 1. `combiner` null or plain average: the
+  // Metropolis-Hastings weighted average; otherwise its rule, which gets
+  // these weights when it accepts weights.
   DpsgdNode(Learner& learner, const DpsgdOptions& options,
             std::vector<PeerId> neighbours,
-            std::vector<double> neighbour_weights, double self_weight);
+            std::vector<double> neighbour_weights, double self_weight,
+            std::shared_ptr<const ModelCombiner> combiner = nullptr);
 
   void OnStart(Host& host) override;
   void OnMessage(Host& host, PeerId from,
@@ -73,6 +83,7 @@ class DpsgdNode final : public Node {
   const std::vector<PeerId> neighbours_;
   const std::vector<double> neighbour_weights_;
   const double self_weight_;
+  const std::shared_ptr<const ModelCombiner> combiner_;
 
   Phase phase_ = Phase::kTraining;
   int64_t round_ = 0;  // rounds completed so far

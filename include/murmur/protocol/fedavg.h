@@ -10,19 +10,25 @@
 // replied or `round_timeout` after it began, averaging whatever arrived (the
 // global model is kept if nothing did). Late replies are ignored. Tolerates
 // crashed or offline clients; a crashed server stops training. Not Byzantine
-// robust (see robust/).
+// robust with the default average. With a robust rule (the run's [robust]
+// table, protocol/model_combiner.h) the server instead applies that rule to
+// the client updates (reply - global model) and adds the result to the
+// global model; a round whose replies fail the rule's precondition keeps
+// the global model and is counted as "robust.failed_aggregations".
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <vector>
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
-#include "murmur/protocol/server_optimizer.h"
 #include "murmur/protocol/fedavg_compression.h"
+#include "murmur/protocol/model_combiner.h"
+#include "murmur/protocol/server_optimizer.h"
 
 namespace murmur {
 
@@ -42,8 +48,10 @@ struct FedAvgOptions {
 // The server. Owns the global model buffer.
 class FedAvgServer final : public Node {
  public:
+  // `combiner` null or plain average: the sample-weighted average.
   FedAvgServer(std::vector<float> initial_model, const FedAvgOptions& options,
-               std::vector<PeerId> clients);
+               std::vector<PeerId> clients,
+               std::shared_ptr<const ModelCombiner> combiner = nullptr);
 
   void OnStart(Host& host) override;
   void OnMessage(Host& host, PeerId from,
@@ -57,6 +65,8 @@ class FedAvgServer final : public Node {
  private:
   void StartRound(Host& host);
   void FinishRound(Host& host);
+  // Adds one client's model, with its sample count, to the round.
+  void AddReply(std::vector<float> model, double weight);
   void SendCodedGlobal(Host& host, Round round);
   void OnCodedUpdate(Host& host, PeerId from, std::span<const uint8_t> bytes);
 
@@ -76,6 +86,10 @@ class FedAvgServer final : public Node {
   // Compressed uplink: per-client decoder state, created on first reply.
   std::map<PeerId, UplinkDecoder> decoders_;
   std::vector<float> update_;
+  const std::shared_ptr<const ModelCombiner> combiner_;
+  // With a robust rule: the replies of this round and their sample counts.
+  std::vector<std::vector<float>> replies_;
+  std::vector<double> reply_weights_;
 };
 
 // A client. `learner` must outlive the node.

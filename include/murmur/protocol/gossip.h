@@ -16,7 +16,15 @@
 // arrive while the peer is training wait in a bounded queue (oldest
 // dropped). Models from peers that are not neighbours are rejected.
 // Messages are fire-and-forget, so loss and offline peers only slow mixing.
-// Tolerates crash faults, not Byzantine ones.
+// Tolerates crash faults, not Byzantine ones, with the default pairwise
+// average. With a robust rule (the run's [robust] table,
+// protocol/model_combiner.h) a peer keeps a window of the latest model from
+// each of the `window` neighbours it heard from most recently (a neighbour
+// that pushes often cannot fill the window) and, on each received model,
+// replaces its own with the rule applied to its own model and the window,
+// its own model being the reference; while the window is too small for the
+// rule's precondition the peer keeps its model (counted as
+// "robust.failed_aggregations") and only trains.
 //
 // The merge is a plain average by default, or variance-corrected averaging
 // (MergeRule::kVarianceCorrected, see model_merge.h).
@@ -24,10 +32,13 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/model_combiner.h"
 #include "murmur/protocol/model_merge.h"
 
 namespace murmur {
@@ -40,14 +51,17 @@ struct GossipOptions {
   size_t max_queued = 8;
   MergeRule merge = MergeRule::kAverage;
   std::vector<ParamTensor> tensors;  // the model's, for kVarianceCorrected
+  size_t window = 4;  // robust rules: neighbours' models kept
 };
 
 // One peer. `learner` must outlive the node.
 class GossipNode final : public Node {
  public:
   // REQUIRES: neighbours non-empty and sorted.
+  // `combiner` null or plain average: the pairwise average.
   GossipNode(Learner& learner, const GossipOptions& options,
-             std::vector<PeerId> neighbours);
+             std::vector<PeerId> neighbours,
+             std::shared_ptr<const ModelCombiner> combiner = nullptr);
 
   void OnStart(Host& host) override;
   void OnMessage(Host& host, PeerId from,
@@ -61,18 +75,21 @@ class GossipNode final : public Node {
  private:
   // Pushes and reports the model once for every wake-up not yet served.
   void ServeWakeUps(Host& host);
-  void MergeAndTrain(Host& host, const std::vector<float>& model);
+  void MergeAndTrain(Host& host, PeerId from, std::vector<float> model);
 
   Learner& learner_;
   const GossipOptions options_;
   const std::vector<PeerId> neighbours_;
+  const std::shared_ptr<const ModelCombiner> combiner_;
 
   int64_t cycle_ = 0;
   bool training_ = false;
   int64_t served_cycles_ = 0;  // wake-ups whose push and report are done
   double last_loss_ = 0;
   int64_t dropped_ = 0;
-  std::deque<std::vector<float>> queue_;
+  std::deque<std::pair<PeerId, std::vector<float>>> queue_;
+  // Robust rules: the latest model of recent senders, oldest first.
+  std::deque<std::pair<PeerId, std::vector<float>>> window_;
 };
 
 }  // namespace murmur

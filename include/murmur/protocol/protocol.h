@@ -12,12 +12,14 @@
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/learn/model.h"
+#include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/comm_schedule.h"
 #include "murmur/protocol/fedavg_compression.h"
 #include "murmur/protocol/model_merge.h"
 #include "murmur/protocol/server_optimizer.h"
 #include "murmur/protocol/staleness.h"
 #include "murmur/protocol/topology.h"
+#include "murmur/robust/factory.h"
 
 namespace murmur {
 
@@ -69,6 +71,9 @@ struct ProtocolConfig {
   int64_t gossip_steps = 1;        // DFedSAM: Q (> 1: DFedSAM-MGS)
   double choco_gamma = 0.5;        // CHOCO: consensus step size
   CompressConfig compress;
+  AggregatorConfig robust;         // how honest peers combine models
+  int64_t gossip_window = 4;       // gossip with a robust rule: models kept
+  ByzantineConfig byzantine;       // which peers attack, and how
 };
 
 // Which reports make a round's evaluation point.
@@ -81,17 +86,22 @@ enum class RoundModel {
 struct ProtocolSetup {
   // nodes[i] runs as PeerId(i). FedAvg's server is the last node.
   std::vector<std::unique_ptr<Node>> nodes;
-  // Peers whose reported models are the run's evaluation points: every peer
-  // for decentralized protocols, the server for FedAvg.
-  // Federated protocols (FedAvg, FedProx, FedAsync, FedBuff, FedCompass) put
-  // the server last too.
+  // Peers whose reported models are the run's evaluation points: every
+  // honest peer for decentralized protocols, the server for federated protocols
+  // (FedAvg, FedProx, FedAsync, FedBuff, FedCompass), whose server is the
+  // last node.
   std::vector<PeerId> model_holders;
+  // The Byzantine peers (ChooseByzantinePeers), sorted.
+  std::vector<PeerId> byzantine;
   RoundModel round_model = RoundModel::kEveryHolder;
 };
 
 // learners[i] is the learner of PeerId(i); they must outlive the nodes.
 // Returns kInvalidArgument for a topology that cannot be built for this many
-// peers or that is disconnected.
+// peers or that is disconnected, a bad [robust] rule or option, or a
+// Byzantine configuration the protocol does not support. For label-flip and
+// sybil attacks the Byzantine peers' learners should train on
+// MakePoisonedDataset (RunExperiment does this).
 Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
                                    std::span<Learner* const> learners,
                                    const Model& model, uint64_t seed);

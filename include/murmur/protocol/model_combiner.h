@@ -1,0 +1,61 @@
+// How a node combines its own model with models from other peers through a
+// robust rule (robust/), when a run's [robust] table asks for one.
+//
+// Every rule sees vectors relative to the combining node's own model: input
+// j is x_j - own, the node's own model (when it is an input) is the zero
+// vector, the reference (for MoNNA and centered clipping) is the zero vector
+// (= the own model), and the result is own + Rule(...). For rules that are
+// translation-equivariant (mean, median, trimmed mean, Krum, Bulyan,
+// geometric median...) this equals aggregating the models themselves; for
+// clipping (static clip, ARC, centered clipping) it clips each peer's
+// distance from the own model, as ClippedGossip does (He, Karimireddy,
+// Jaggi, 2022, "Byzantine-robust Decentralized Learning via ClippedGossip"),
+// and for FedAvg it clips client updates (model - global).
+//
+// The default configuration (rule "mean", no pre-aggregator) is
+// is_plain_average(): protocols then keep their own weighted average
+// (FedAvg's sample weights, D-PSGD's Metropolis-Hastings weights, gossip's
+// pairwise average) bit for bit and never call Combine.
+//
+// Thread-safety: Combine is const and the rule is built without a pool, so
+// one combiner may be shared by all nodes of a simulation.
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "murmur/core/rng.h"
+#include "murmur/core/status.h"
+#include "murmur/robust/aggregator.h"
+#include "murmur/robust/factory.h"
+
+namespace murmur {
+
+enum class OwnModel { kIsInput, kReferenceOnly };
+
+class ModelCombiner {
+ public:
+  // kInvalidArgument from MakeAggregator (unknown rule, bad option, f < 0).
+  static Result<std::shared_ptr<const ModelCombiner>> Make(const AggregatorConfig& config);
+
+  bool is_plain_average() const { return plain_average_; }
+  const Aggregator& rule() const { return *rule_; }
+
+  // own <- own + Rule(inputs), inputs = {0 if kIsInput} + {x_j - own}.
+  // `weights` (one per input, own first when it is an input) are passed to
+  // rules that accept weights and ignored by the others. `rng` feeds
+  // randomized pre-aggregators (bucketing). On error (the rule's
+  // precondition fails for this many inputs, or every input is non-finite)
+  // `own` is left unchanged and the rule's status is returned.
+  Status Combine(std::span<float> own, VectorList others, OwnModel own_model,
+                 std::span<const double> weights, Rng& rng) const;
+
+ private:
+  ModelCombiner(std::unique_ptr<Aggregator> rule, bool plain_average)
+      : rule_(std::move(rule)), plain_average_(plain_average) {}
+
+  std::unique_ptr<Aggregator> rule_;
+  bool plain_average_;
+};
+
+}  // namespace murmur
