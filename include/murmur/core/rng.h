@@ -29,6 +29,8 @@ enum class RngPurpose : uint32_t {
   kRandK = 11,      // compress/: rand-k coordinate choice (shared by both ends)
   kRounding = 12,   // compress/: stochastic rounding in quantizers
   kPowerSgd = 13,   // compress/: PowerSGD initial factor
+  kSpsaPerturbation = 40,  // SPSA: a peer's perturbation direction per step
+  kSeedPool = 41,          // FedKSeed: the K shared candidate directions
   kTest = 100,      // tests
 };
 

@@ -11,11 +11,26 @@
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/learn/model.h"
+#include "murmur/protocol/fedkseed.h"
 #include "murmur/protocol/topology.h"
 
 namespace murmur {
 
-enum class ProtocolKind { kFedAvg, kDpsgd, kGossip };
+enum class ProtocolKind { kFedAvg, kDpsgd, kGossip, kSpsa };
+
+// protocol.kind = "spsa": zeroth-order training with shared randomness,
+// either peer-to-peer one-byte broadcasts (spsa.h) or FedKSeed (fedkseed.h).
+struct SpsaConfig {
+  enum class Mode { kBroadcast, kFedKSeed };
+  Mode mode = Mode::kBroadcast;
+  double eps = 1e-3;          // perturbation size
+  double lr = 1e-3;           // step size of the zeroth-order update
+  double clip = 10;           // broadcast: shared 1-byte quantization scale
+  NoiseKind noise = NoiseKind::kRademacher;
+  int64_t seed_pool = 4096;   // FedKSeed: K
+  SeedSampling sampling = SeedSampling::kUniform;  // FedKSeed
+  double importance_alpha = 1.0;                   // FedKSeed-Pro
+};
 
 struct ProtocolConfig {
   ProtocolKind kind = ProtocolKind::kDpsgd;
@@ -26,6 +41,7 @@ struct ProtocolConfig {
   double client_fraction = 1.0;    // FedAvg: C
   int64_t local_epochs = 1;        // FedAvg: E
   double gossip_period_s = 1.0;    // gossip: time between pushes
+  SpsaConfig spsa;                 // spsa
 };
 
 struct ProtocolSetup {
