@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -90,6 +91,9 @@ Result<std::vector<float>> DecodeCheckpoint(std::span<const uint8_t> bytes,
 Status SaveCheckpoint(const std::string& path, std::span<const float> params) {
   const std::vector<uint8_t> bytes = EncodeCheckpoint(params);
   const std::string tmp = path + ".tmp";
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return Status::Unavailable("cannot write checkpoint file ", tmp);

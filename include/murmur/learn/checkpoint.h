@@ -31,7 +31,8 @@ std::vector<uint8_t> EncodeCheckpoint(std::span<const float> params);
 Result<std::vector<float>> DecodeCheckpoint(std::span<const uint8_t> bytes,
                                             int64_t expected_params);
 
-// Writes atomically (a temporary file renamed over `path`). kUnavailable
+// Writes atomically (a temporary file renamed over `path`), creating missing
+// parent directories. kUnavailable
 // when the file cannot be written.
 Status SaveCheckpoint(const std::string& path, std::span<const float> params);
 
