@@ -81,6 +81,14 @@ void SpsaNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes
         host.ReportBadPeer(from, step.status());
         return;
       }
+      // One model per requester per step: a request is 5 bytes, a reply
+      // 4 D, so unlimited serving would let a peer amplify traffic.
+      auto [served, first] = served_at_.emplace(from.value, step_);
+      if (!first && served->second == step_) {
+        host.metrics().Count("spsa.requests_refused", 1);
+        return;
+      }
+      served->second = step_;
       // The running estimate only reads the parameters, so they can be
       // copied out at any time.
       host.Send(from, EncodeSpsaModelReply(static_cast<uint32_t>(step_), learner_.params()));

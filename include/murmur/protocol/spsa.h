@@ -90,6 +90,7 @@ class SpsaNode final : public Node {
   bool needs_sync_ = false;
   int64_t sync_attempts_ = 0;
   std::optional<std::pair<int64_t, std::vector<float>>> adopted_;  // (step, model)
+  std::map<uint32_t, int64_t> served_at_;  // requester -> step its model was sent
 };
 
 }  // namespace murmur

@@ -226,6 +226,22 @@ TEST(SpsaNode, CutOffPeerAdoptsANeighboursModel) {
   EXPECT_EQ(host.models.at(2), theirs);
 }
 
+TEST(SpsaNode, ServesOneModelPerRequesterPerStep) {
+  SmallLearner l;
+  SpsaNode node(*l.learner, ThreePeers());
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  node.OnMessage(host, PeerId(1), EncodeSpsaModelRequest(0));
+  node.OnMessage(host, PeerId(1), EncodeSpsaModelRequest(0));
+  node.OnMessage(host, PeerId(2), EncodeSpsaModelRequest(0));
+  ASSERT_EQ(host.sent.size(), 2u);
+  EXPECT_EQ(host.counters["spsa.requests_refused"], 1);
+  Result<SpsaModelReply> reply = DecodeSpsaModelReply(host.sent[0].bytes, l.Params().size());
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->step, 0u);
+  EXPECT_EQ(reply->params, l.Params());
+}
+
 TEST(FedKSeed, ClientAndServerApplyTheSameAggregateBitForBit) {
   SmallLearner l;
   const FedKSeedOptions o{.rounds = 3, .seed = 5, .pool = 16, .local_steps = 3, .lr = 0.05};
