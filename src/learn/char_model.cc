@@ -19,7 +19,7 @@ class CharMlpModel final : public TorchModel {
     sizes_.push_back(vocab_ * dim_);
     int64_t in = context_ * dim_;
     for (int64_t w : widths_) {
-      name_ += "-" + std::to_string(w);
+      name_.append("-").append(std::to_string(w));
       sizes_.push_back(w * in);
       sizes_.push_back(w);
       flops_ += 2.0 * static_cast<double>(in) * static_cast<double>(w);
