@@ -11,6 +11,7 @@ PACKAGES=(
   libzstd-dev zlib1g-dev libsodium-dev libasio-dev libhwy-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
+  fortunes
 )
 
 missing=()

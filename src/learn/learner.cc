@@ -227,6 +227,9 @@ struct Learner::Impl {
   double proximal_mu = 0;
   std::vector<float> proximal_center;  // empty unless proximal_mu > 0
   AlignedFloats sam_saved;  // w during SAM's second pass
+  // The batch of the last DrawBatch (zeroth-order training).
+  at::Tensor batch_x;
+  at::Tensor batch_y;
 };
 
 Learner::Learner(const Model& model, const Dataset& train,
@@ -318,6 +321,37 @@ double Learner::TrainFlops(int64_t steps) const {
   const double passes = impl_->optimizer.sam_rho > 0 ? 2.0 : 1.0;
   return passes * 3.0 * impl_->model.forward_flops_per_sample() *
          static_cast<double>(impl_->batch) * static_cast<double>(steps);
+}
+
+void Learner::DrawBatch() { impl_->NextBatch(impl_->batch_x, impl_->batch_y); }
+
+double Learner::BatchLoss(std::span<const float> params) {
+  Impl& s = *impl_;
+  MURMUR_CHECK(s.batch_x.defined());
+  MURMUR_CHECK(static_cast<int64_t>(params.size()) == s.num_params);
+  at::init_num_threads();
+  c10::InferenceMode inference;
+  at::Tensor p = at::from_blob(const_cast<float*>(params.data()), {s.num_params}, at::kFloat);
+  return at::cross_entropy_loss(s.model.Forward(p, s.batch_x), s.batch_y).item<double>();
+}
+
+SpsaEstimate Learner::EstimateSpsa(const PerturbationKey& key, float eps) {
+  // One scratch model per compute thread: peers that estimate one after the
+  // other on a thread reuse it, so memory grows with threads, not peers.
+  thread_local std::vector<float> scratch;
+  scratch.resize(static_cast<size_t>(impl_->num_params));
+  DrawBatch();
+  return EstimateProjectedGradient(
+      [this](std::span<const float> w) { return BatchLoss(w); }, params(), eps, key, scratch);
+}
+
+void Learner::AddPerturbation(float scale, const PerturbationKey& key) {
+  AddScaledPerturbation(params(), scale, key);
+}
+
+double Learner::SpsaFlops(int64_t estimates) const {
+  return 2.0 * impl_->model.forward_flops_per_sample() * static_cast<double>(impl_->batch) *
+         static_cast<double>(estimates);
 }
 
 EvalStats Evaluate(const Model& model, std::span<const float> params,

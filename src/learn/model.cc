@@ -7,6 +7,7 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include "learn/char_model.h"
 #include "learn/torch_model.h"
 
 namespace murmur {
@@ -226,6 +227,8 @@ Result<std::unique_ptr<Model>> MakeModel(const ModelConfig& config,
       layers.push_back(Linear(84, input.num_classes, Activation::kNone));
       break;
     }
+    case ModelKind::kCharMlp:
+      return MakeCharMlp(config, input);
     default:
       return Status::InvalidArgument("model: unknown kind ",
                                      static_cast<int>(config.kind));

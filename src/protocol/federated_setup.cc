@@ -11,16 +11,16 @@ namespace murmur {
 
 Result<ProtocolSetup> MakeFederatedProtocol(const ProtocolConfig& config,
                                             std::span<Learner* const> learners,
-                                            const Model& model, uint64_t seed) {
+                                            const Model& /*model*/, uint64_t seed) {
   const auto n = static_cast<int64_t>(learners.size());
   const PeerId server(static_cast<uint32_t>(n));
   const Duration timeout = Duration::Seconds(config.round_timeout_s);
   std::vector<PeerId> clients;
   for (int64_t i = 0; i < n; ++i) clients.push_back(PeerId(static_cast<uint32_t>(i)));
-  // As FedAvg: the global model starts from peer 0's initialization stream.
-  std::vector<float> initial(static_cast<size_t>(model.num_params()));
-  Rng init_rng(seed, PeerId(0), RngPurpose::kInit);
-  model.Initialize(initial, init_rng);
+  // As FedAvg: the global model starts as peer 0's learner (its
+  // initialization stream, or model.init_checkpoint).
+  std::span<const float> first = learners[0]->params();
+  std::vector<float> initial(first.begin(), first.end());
 
   ProtocolSetup setup;
   auto add_async_clients = [&](AsyncUpdateForm form) {

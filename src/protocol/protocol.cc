@@ -14,6 +14,7 @@
 #include "protocol/federated_setup.h"
 #include "murmur/protocol/gossip.h"
 #include "murmur/protocol/modest.h"
+#include "murmur/protocol/spsa.h"
 #include "murmur/robust/attacks.h"
 
 namespace murmur {
@@ -120,6 +121,58 @@ Status CheckRobustSupport(const ProtocolConfig& config, const ModelCombiner& com
         "protocol.merge = \"variance_corrected\" and a [robust] rule both decide how gossip "
         "merges models: pick one");
   }
+
+// Shared-randomness protocols replicate one model: every learner starts
+// from peer 0's parameters whatever train.init says.
+Status MakeSpsaNodes(const ProtocolConfig& config, std::span<Learner* const> learners,
+                     uint64_t seed, Duration timeout, ProtocolSetup& setup) {
+  const auto n = static_cast<int64_t>(learners.size());
+  const SpsaConfig& c = config.spsa;
+  if (n >= (int64_t{1} << 31)) return Status::InvalidArgument("spsa: too many peers");
+  if (config.rounds >= (int64_t{1} << 24)) {
+    return Status::InvalidArgument("protocol.rounds = ", config.rounds,
+                                   ": spsa keys perturbations by step, at most 2^24 - 1 steps");
+  }
+  for (int64_t i = 1; i < n; ++i) {
+    std::span<const float> first = learners[0]->params();
+    std::copy(first.begin(), first.end(), learners[i]->params().begin());
+  }
+  if (c.mode == SpsaConfig::Mode::kBroadcast) {
+    SpsaOptions options{.rounds = config.rounds,
+                        .num_peers = n,
+                        .seed = seed,
+                        .eps = static_cast<float>(c.eps),
+                        .lr = c.lr,
+                        .clip = c.clip,
+                        .noise = c.noise,
+                        .round_timeout = timeout};
+    for (int64_t i = 0; i < n; ++i) {
+      setup.nodes.push_back(std::make_unique<SpsaNode>(*learners[i], options));
+      setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
+    }
+    return Status::Ok();
+  }
+  FedKSeedOptions options{.rounds = config.rounds,
+                          .seed = seed,
+                          .pool = static_cast<uint32_t>(c.seed_pool),
+                          .local_steps = std::max<int64_t>(config.local_steps, 1),
+                          .client_fraction = config.client_fraction,
+                          .eps = static_cast<float>(c.eps),
+                          .lr = c.lr,
+                          .noise = c.noise,
+                          .sampling = c.sampling,
+                          .importance_alpha = c.importance_alpha,
+                          .round_timeout = timeout};
+  const PeerId server(static_cast<uint32_t>(n));
+  std::vector<PeerId> clients;
+  for (int64_t i = 0; i < n; ++i) {
+    clients.push_back(PeerId(static_cast<uint32_t>(i)));
+    setup.nodes.push_back(std::make_unique<FedKSeedClient>(*learners[i], options, server));
+  }
+  std::span<const float> initial = learners[0]->params();
+  setup.nodes.push_back(std::make_unique<FedKSeedServer>(
+      std::vector<float>(initial.begin(), initial.end()), options, std::move(clients)));
+  setup.model_holders.push_back(server);
   return Status::Ok();
 }
 
@@ -302,16 +355,19 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
           setup.nodes.push_back(std::make_unique<FedAvgClient>(*learners[i], options, server));
         }
       }
-      // The global model starts from the same initialization stream as
-      // peer 0's learner, so a one-client run equals local training.
-      std::vector<float> initial(static_cast<size_t>(model.num_params()));
-      Rng init_rng(seed, PeerId(0), RngPurpose::kInit);
-      model.Initialize(initial, init_rng);
+      // The global model starts as peer 0's learner (its initialization
+      // stream, or model.init_checkpoint), so a one-client run equals local
+      // training.
+      std::span<const float> first = learners[0]->params();
+      std::vector<float> initial(first.begin(), first.end());
       setup.nodes.push_back(std::make_unique<FedAvgServer>(std::move(initial), options,
                                                            std::move(clients), combiner));
       setup.model_holders.push_back(server);
       break;
     }
+    case ProtocolKind::kSpsa:
+      MURMUR_RETURN_IF_ERROR(MakeSpsaNodes(config, learners, seed, timeout, setup));
+      break;
     case ProtocolKind::kFedProx:
     case ProtocolKind::kFedAsync:
     case ProtocolKind::kFedBuff:

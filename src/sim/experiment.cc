@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "murmur/learn/checkpoint.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/learner.h"
 
@@ -19,7 +20,25 @@ Result<TrainTestSplit> LoadData(const RunConfig& config) {
                                                  .noise = config.data.synthetic_noise,
                                                  .seed = config.seed});
   }
+  if (config.data.dataset == DatasetKind::kFortunes) {
+    return LoadFortunes(config.data.path, config.data.text);
+  }
   return LoadFashionMnist(config.data.path);
+}
+
+// Writes the mean of the peers' final models (for spsa peers, their one
+// shared model) as a checkpoint.
+Status SaveMeanModel(const std::string& path, const std::vector<std::unique_ptr<Learner>>& learners) {
+  std::vector<double> sum(learners.front()->params().size(), 0.0);
+  for (const auto& l : learners) {
+    std::span<const float> p = std::as_const(*l).params();
+    for (size_t i = 0; i < sum.size(); ++i) sum[i] += p[i];
+  }
+  std::vector<float> mean(sum.size());
+  for (size_t i = 0; i < sum.size(); ++i) {
+    mean[i] = static_cast<float>(sum[i] / static_cast<double>(learners.size()));
+  }
+  return SaveCheckpoint(path, mean);
 }
 
 // Refuses runs whose parameter and optimizer buffers alone would not fit in
@@ -138,6 +157,11 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
         Rng(config.seed, peer, RngPurpose::kBatch)));
     learner_ptrs.push_back(learners.back().get());
   }
+  if (!config.init_checkpoint.empty()) {
+    MURMUR_ASSIGN_OR_RETURN(std::vector<float> initial,
+                            LoadCheckpoint(config.init_checkpoint, model->num_params()));
+    for (auto& l : learners) std::copy(initial.begin(), initial.end(), l->params().begin());
+  }
   MURMUR_ASSIGN_OR_RETURN(ProtocolSetup setup,
                           MakeProtocol(config.protocol, learner_ptrs, *model, config.seed));
 
@@ -157,6 +181,9 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
       SimulateProtocol(std::move(setup), *model, data.test, config.sim, config.eval,
                        config.protocol.rounds, config.seed, pool, observer);
 
+  if (!config.train.save_checkpoint.empty()) {
+    MURMUR_RETURN_IF_ERROR(SaveMeanModel(config.train.save_checkpoint, learners));
+  }
   RunSummary summary;
   summary.rows = std::move(result.rows);
   summary.stats = result.stats;

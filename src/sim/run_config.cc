@@ -46,9 +46,13 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
   // [data]
   MURMUR_ASSIGN_OR_RETURN(std::string dataset,
                           r.String("data.dataset", "fashion-mnist",
-                                   {"fashion-mnist", "synthetic"}));
+                                   {"fashion-mnist", "synthetic", "fortunes"}));
   c.data.dataset = dataset == "synthetic" ? DatasetKind::kSynthetic
                                           : DatasetKind::kFashionMnist;
+  if (dataset == "fortunes") {
+    c.data.dataset = DatasetKind::kFortunes;
+    c.data.path = std::string(kFortunesDir) + "/fortunes";
+  }
   MURMUR_ASSIGN_OR_RETURN(c.data.path, r.String("data.path", c.data.path));
   MURMUR_ASSIGN_OR_RETURN(std::string partition,
                           r.String("data.partition", "iid",
@@ -69,15 +73,23 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                           r.Int("data.synthetic_test", c.data.synthetic_test, 1, 100'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.data.synthetic_noise,
                           r.Double("data.synthetic_noise", c.data.synthetic_noise, 0, 1e6));
+  MURMUR_ASSIGN_OR_RETURN(c.data.text.context, r.Int("data.context", c.data.text.context, 1, 4096));
+  MURMUR_ASSIGN_OR_RETURN(c.data.text.seq_len, r.Int("data.seq_len", c.data.text.seq_len, 1, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.data.text.test_every,
+                          r.Int("data.test_every", c.data.text.test_every, 2, 1'000'000));
 
   // [model]
   MURMUR_ASSIGN_OR_RETURN(std::string model,
-                          r.String("model.kind", "mlp", {"logreg", "mlp", "cnn"}));
-  c.model.kind = model == "logreg" ? ModelKind::kLogisticRegression
-                 : model == "cnn"  ? ModelKind::kCnn
-                                   : ModelKind::kMlp;
+                          r.String("model.kind", "mlp", {"logreg", "mlp", "cnn", "charmlp"}));
+  c.model.kind = model == "logreg"    ? ModelKind::kLogisticRegression
+                 : model == "cnn"     ? ModelKind::kCnn
+                 : model == "charmlp" ? ModelKind::kCharMlp
+                                      : ModelKind::kMlp;
   MURMUR_ASSIGN_OR_RETURN(c.model.hidden,
                           r.IntList("model.hidden", c.model.hidden, 1, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.model.embedding_dim,
+                          r.Int("model.embedding", c.model.embedding_dim, 1, 4096));
+  MURMUR_ASSIGN_OR_RETURN(c.init_checkpoint, r.String("model.init_checkpoint", ""));
 
   // [train]
   MURMUR_ASSIGN_OR_RETURN(std::string optimizer,
@@ -95,12 +107,14 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
   MURMUR_ASSIGN_OR_RETURN(std::string init,
                           r.String("train.init", "same", {"same", "independent"}));
   c.train.same_init = init == "same";
+  MURMUR_ASSIGN_OR_RETURN(c.train.save_checkpoint, r.String("train.save_checkpoint", ""));
 
   // [protocol]
   MURMUR_ASSIGN_OR_RETURN(std::string kind,
                           r.String("protocol.kind", "dpsgd",
                                    {"dpsgd", "fedavg", "gossip", "choco", "fedprox", "fedasync",
-                                    "fedbuff", "fedcompass", "modest", "epidemic", "dfedsam"}));
+                                    "fedbuff", "fedcompass", "modest", "epidemic", "dfedsam",
+                                    "spsa"}));
   c.protocol.kind = kind == "fedavg"       ? ProtocolKind::kFedAvg
                     : kind == "gossip"     ? ProtocolKind::kGossip
                     : kind == "choco"      ? ProtocolKind::kChoco
@@ -111,6 +125,7 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                     : kind == "modest"     ? ProtocolKind::kModest
                     : kind == "epidemic"   ? ProtocolKind::kEpidemic
                     : kind == "dfedsam"    ? ProtocolKind::kDfedsam
+                    : kind == "spsa"       ? ProtocolKind::kSpsa
                                            : ProtocolKind::kDpsgd;
   MURMUR_ASSIGN_OR_RETURN(c.protocol.rounds, r.Int("protocol.rounds", c.protocol.rounds, 0, 100'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.protocol.local_steps,
@@ -230,6 +245,24 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
 
   // [robust] and [byzantine]
   MURMUR_RETURN_IF_ERROR(ReadRobustConfig(r, c.peers, c.protocol));
+
+  // [spsa]
+  SpsaConfig& spsa = c.protocol.spsa;
+  MURMUR_ASSIGN_OR_RETURN(std::string spsa_mode,
+                          r.String("spsa.mode", "broadcast", {"broadcast", "fedkseed"}));
+  spsa.mode = spsa_mode == "fedkseed" ? SpsaConfig::Mode::kFedKSeed : SpsaConfig::Mode::kBroadcast;
+  MURMUR_ASSIGN_OR_RETURN(spsa.eps, r.Double("spsa.eps", spsa.eps, 1e-9, 1e3));
+  MURMUR_ASSIGN_OR_RETURN(spsa.lr, r.Double("spsa.lr", spsa.lr, 0, 1e6));
+  MURMUR_ASSIGN_OR_RETURN(spsa.clip, r.Double("spsa.clip", spsa.clip, 1e-9, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(std::string noise,
+                          r.String("spsa.noise", "rademacher", {"rademacher", "gaussian"}));
+  spsa.noise = noise == "gaussian" ? NoiseKind::kGaussian : NoiseKind::kRademacher;
+  MURMUR_ASSIGN_OR_RETURN(spsa.seed_pool, r.Int("spsa.seed_pool", spsa.seed_pool, 1, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(std::string sampling,
+                          r.String("spsa.sampling", "uniform", {"uniform", "importance"}));
+  spsa.sampling = sampling == "importance" ? SeedSampling::kImportance : SeedSampling::kUniform;
+  MURMUR_ASSIGN_OR_RETURN(spsa.importance_alpha,
+                          r.Double("spsa.importance_alpha", spsa.importance_alpha, 0, 100));
 
   // [sim]
   MURMUR_ASSIGN_OR_RETURN(double latency_ms, r.Double("sim.latency_ms", c.sim.link.latency_s * 1000, 0, 1e9));

@@ -22,6 +22,7 @@ struct HarnessOptions {
   uint64_t seed = 1;
   int64_t train_size = 2000;
   int64_t test_size = 500;
+  int64_t side = 28;  // synthetic images are side x side
 };
 
 class Harness {
@@ -29,9 +30,13 @@ class Harness {
   explicit Harness(const HarnessOptions& options) : options_(options) {
     ConfigureTorchThreads(1);
     data_ = MakeSyntheticDataset(SyntheticOptions{
-        .train_size = options.train_size, .test_size = options.test_size, .seed = options.seed});
+        .train_size = options.train_size,
+        .test_size = options.test_size,
+        .height = options.side,
+        .width = options.side,
+        .seed = options.seed});
     model_ = MakeModel(ModelConfig{.kind = options.model, .hidden = {32}},
-                       InputShape{}).value();
+                       InputShape{.height = options.side, .width = options.side}).value();
     Partition partition = PartitionDataset(data_.train.labels, data_.train.num_classes,
                                            options.peers, PartitionConfig{}, options.seed)
                               .value();

@@ -30,6 +30,8 @@ enum class RngPurpose : uint32_t {
   kRounding = 12,   // compress/: stochastic rounding in quantizers
   kPowerSgd = 13,   // compress/: PowerSGD initial factor
   kByzantine = 20,  // which peers are Byzantine
+  kSpsaPerturbation = 40,  // SPSA: a peer's perturbation direction per step
+  kSeedPool = 41,          // FedKSeed: the K shared candidate directions
   kTest = 100,      // tests
 };
 

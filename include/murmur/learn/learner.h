@@ -19,6 +19,7 @@
 #include "murmur/core/rng.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/model.h"
+#include "murmur/learn/perturbation.h"
 
 namespace murmur {
 
@@ -86,6 +87,23 @@ class Learner {
   int64_t batch_size() const;
   // Estimated flops of Train(steps): forward + backward ~ 3x forward.
   double TrainFlops(int64_t steps) const;
+
+  // Zeroth-order training (learn/perturbation.h).
+  // Draws the next mini-batch of the shard, from the same stream Train uses.
+  void DrawBatch();
+  // Mean cross-entropy of `params` on the batch of the last DrawBatch,
+  // forward only (no autograd graph). REQUIRES: DrawBatch was called;
+  // params.size() == the model's num_params.
+  double BatchLoss(std::span<const float> params);
+  // Draws a batch and returns the two-point SPSA estimate along z(key) at the
+  // current parameters, which stay bit-for-bit unchanged: the perturbed
+  // models live in a scratch buffer per compute thread, not per peer.
+  // REQUIRES: eps > 0.
+  SpsaEstimate EstimateSpsa(const PerturbationKey& key, float eps);
+  // params += scale * z(key), in place, generated block by block.
+  void AddPerturbation(float scale, const PerturbationKey& key);
+  // Estimated flops of `estimates` SPSA estimates: two forward passes each.
+  double SpsaFlops(int64_t estimates) const;
 
  private:
   struct Impl;

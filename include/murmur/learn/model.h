@@ -7,6 +7,11 @@
 //  * LeNet-5-style CNN (LeCun, Bottou, Bengio, Haffner, 1998,
 //    "Gradient-based learning applied to document recognition"):
 //    conv5x5(6)-relu-maxpool2, conv5x5(16)-relu-maxpool2, fc120, fc84, fc.
+//  * Character-level MLP language model over a context window (Bengio,
+//    Ducharme, Vincent, Jauvin, 2003, "A Neural Probabilistic Language
+//    Model"): embed each of the `width` context characters, concatenate,
+//    ReLU hidden layers, logits over the next character. Its input is a
+//    1 x 1 x context sample of character ids (learn/text_dataset.h).
 #pragma once
 
 #include <cstdint>
@@ -20,11 +25,12 @@
 
 namespace murmur {
 
-enum class ModelKind { kLogisticRegression, kMlp, kCnn };
+enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp };
 
 struct ModelConfig {
   ModelKind kind = ModelKind::kMlp;
   std::vector<int64_t> hidden = {128};  // MLP hidden layer widths
+  int64_t embedding_dim = 16;           // char MLP: per-character embedding
 };
 
 struct InputShape {

@@ -15,6 +15,7 @@
 #include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/comm_schedule.h"
 #include "murmur/protocol/fedavg_compression.h"
+#include "murmur/protocol/fedkseed.h"
 #include "murmur/protocol/model_merge.h"
 #include "murmur/protocol/server_optimizer.h"
 #include "murmur/protocol/staleness.h"
@@ -26,7 +27,7 @@ namespace murmur {
 enum class ProtocolKind {
   kFedAvg, kDpsgd, kGossip,
   kFedProx, kFedAsync, kFedBuff, kFedCompass,
-  kChoco, kModest, kEpidemic, kDfedsam,
+  kChoco, kModest, kEpidemic, kDfedsam, kSpsa,
 };
 
 // Codec chains (MakeCodec specs) for the protocols that compress. The
@@ -37,6 +38,20 @@ struct CompressConfig {
   std::string downlink = "fp32";  // FedAvg: global models
   ErrorFeedbackKind error_feedback = ErrorFeedbackKind::kNone;  // FedAvg uplink
   double econtrol_eta = 0.5;      // FedAvg uplink with EControl
+};
+
+// protocol.kind = "spsa": zeroth-order training with shared randomness,
+// either peer-to-peer one-byte broadcasts (spsa.h) or FedKSeed (fedkseed.h).
+struct SpsaConfig {
+  enum class Mode { kBroadcast, kFedKSeed };
+  Mode mode = Mode::kBroadcast;
+  double eps = 1e-3;          // perturbation size
+  double lr = 1e-3;           // step size of the zeroth-order update
+  double clip = 10;           // broadcast: shared 1-byte quantization scale
+  NoiseKind noise = NoiseKind::kRademacher;
+  int64_t seed_pool = 4096;   // FedKSeed: K
+  SeedSampling sampling = SeedSampling::kUniform;  // FedKSeed
+  double importance_alpha = 1.0;                   // FedKSeed-Pro
 };
 
 struct ProtocolConfig {
@@ -74,6 +89,7 @@ struct ProtocolConfig {
   AggregatorConfig robust;         // how honest peers combine models
   int64_t gossip_window = 4;       // gossip with a robust rule: models kept
   ByzantineConfig byzantine;       // which peers attack, and how
+  SpsaConfig spsa;                 // spsa
 };
 
 // Which reports make a round's evaluation point.

@@ -12,13 +12,14 @@
 #include "murmur/learn/learner.h"
 #include "murmur/learn/model.h"
 #include "murmur/learn/partition.h"
+#include "murmur/learn/text_dataset.h"
 #include "murmur/protocol/protocol.h"
 #include "murmur/sim/eval_collector.h"
 #include "murmur/sim/simulator.h"
 
 namespace murmur {
 
-enum class DatasetKind { kFashionMnist, kSynthetic };
+enum class DatasetKind { kFashionMnist, kSynthetic, kFortunes };
 
 struct DataConfig {
   DatasetKind dataset = DatasetKind::kFashionMnist;
@@ -27,6 +28,7 @@ struct DataConfig {
   int64_t synthetic_train = 4000;
   int64_t synthetic_test = 1000;
   double synthetic_noise = 1.0;
+  CharCorpusOptions text;  // fortunes: context, chunk length, test split
 };
 
 struct TrainConfig {
@@ -35,6 +37,9 @@ struct TrainConfig {
   // Same initial model on every peer (as D-PSGD's analysis assumes), or an
   // independent one per peer.
   bool same_init = true;
+  // When set, the mean of the peers' final models is written here as a
+  // checkpoint (learn/checkpoint.h).
+  std::string save_checkpoint;
 };
 
 struct RunConfig {
@@ -47,6 +52,9 @@ struct RunConfig {
   ProtocolConfig protocol;
   SimConfig sim;
   EvalConfig eval;
+  // model.init_checkpoint: every peer starts from this checkpoint's
+  // parameters instead of a random initialization; empty: none.
+  std::string init_checkpoint;
   // The fully resolved configuration (defaults included) as TOML.
   std::string resolved_toml;
 };

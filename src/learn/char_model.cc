@@ -1,0 +1,107 @@
+#include "learn/char_model.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "learn/torch_model.h"
+
+namespace murmur {
+namespace {
+
+// Flat layout: embedding [vocab, dim], then for each linear layer its weight
+// [out, in] and bias [out], as in the feed-forward models.
+class CharMlpModel final : public TorchModel {
+ public:
+  CharMlpModel(int64_t vocab, int64_t context, int64_t dim, std::vector<int64_t> widths)
+      : vocab_(vocab), context_(context), dim_(dim), widths_(std::move(widths)) {
+    name_ = "charmlp-e" + std::to_string(dim_);
+    sizes_.push_back(vocab_ * dim_);
+    int64_t in = context_ * dim_;
+    for (int64_t w : widths_) {
+      name_.append("-").append(std::to_string(w));
+      sizes_.push_back(w * in);
+      sizes_.push_back(w);
+      flops_ += 2.0 * static_cast<double>(in) * static_cast<double>(w);
+      in = w;
+    }
+    sizes_.push_back(vocab_ * in);
+    sizes_.push_back(vocab_);
+    flops_ += 2.0 * static_cast<double>(in) * static_cast<double>(vocab_);
+    for (int64_t s : sizes_) num_params_ += s;
+  }
+
+  std::string name() const override { return name_; }
+  int64_t num_params() const override { return num_params_; }
+  double forward_flops_per_sample() const override { return flops_; }
+
+  // nn.Embedding's N(0, 1) for the embedding; nn.Linear's
+  // U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
+  void Initialize(std::span<float> params, Rng& rng) const override {
+    MURMUR_CHECK(static_cast<int64_t>(params.size()) == num_params_);
+    float* p = params.data();
+    for (int64_t i = 0; i < sizes_[0]; ++i) *p++ = static_cast<float>(rng.Normal());
+    int64_t in = context_ * dim_;
+    for (size_t layer = 0; layer <= widths_.size(); ++layer) {
+      const int64_t out = layer < widths_.size() ? widths_[layer] : vocab_;
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+      for (int64_t i = 0; i < out * in + out; ++i) {
+        *p++ = static_cast<float>((2.0 * rng.Uniform() - 1.0) * bound);
+      }
+      in = out;
+    }
+  }
+
+  at::Tensor Forward(const at::Tensor& flat_params, const at::Tensor& x) const override {
+    MURMUR_CHECK(flat_params.dim() == 1 && flat_params.size(0) == num_params_);
+    std::vector<at::Tensor> parts = at::split_with_sizes(flat_params, sizes_);
+    const int64_t batch = x.size(0);
+    // Ids arrive as exact small floats; clamp so a stray value cannot index
+    // outside the table.
+    at::Tensor ids = x.reshape({batch, context_}).to(at::kLong).clamp(0, vocab_ - 1);
+    at::Tensor h = at::embedding(parts[0].view({vocab_, dim_}), ids)
+                       .reshape({batch, context_ * dim_});
+    int64_t in = context_ * dim_;
+    for (size_t layer = 0; layer <= widths_.size(); ++layer) {
+      const int64_t out = layer < widths_.size() ? widths_[layer] : vocab_;
+      h = at::linear(h, parts[1 + 2 * layer].view({out, in}), parts[2 + 2 * layer]);
+      if (layer < widths_.size()) h = at::relu(h);
+      in = out;
+    }
+    return h;
+  }
+
+ private:
+  const int64_t vocab_;
+  const int64_t context_;
+  const int64_t dim_;
+  const std::vector<int64_t> widths_;
+  std::string name_;
+  std::vector<int64_t> sizes_;
+  int64_t num_params_ = 0;
+  double flops_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> MakeCharMlp(const ModelConfig& config, const InputShape& input) {
+  if (input.channels != 1 || input.height != 1) {
+    return Status::InvalidArgument(
+        "model.kind = \"charmlp\" reads character contexts (data.dataset = \"fortunes\"), "
+        "not ", input.channels, "x", input.height, "x", input.width, " images");
+  }
+  if (config.embedding_dim < 1) {
+    return Status::InvalidArgument("model.embedding = ", config.embedding_dim,
+                                   " must be at least 1");
+  }
+  for (size_t i = 0; i < config.hidden.size(); ++i) {
+    if (config.hidden[i] < 1) {
+      return Status::InvalidArgument("model: char MLP hidden layer ", i, " has width ",
+                                     config.hidden[i], ", must be at least 1");
+    }
+  }
+  return std::unique_ptr<Model>(std::make_unique<CharMlpModel>(
+      input.num_classes, input.width, config.embedding_dim, config.hidden));
+}
+
+}  // namespace murmur

@@ -1,0 +1,276 @@
+// The SPSA and FedKSeed wire formats and the SPSA node driven event by
+// event through a FakeHost.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+#include "fake_host.h"
+#include "murmur/learn/dataset.h"
+#include "murmur/learn/learner.h"
+#include "murmur/protocol/fedkseed.h"
+#include "murmur/protocol/spsa.h"
+#include "murmur/protocol/spsa_message.h"
+
+namespace murmur::testing {
+namespace {
+
+TEST(SpsaMessage, UpdateIsExactlySixBytes) {
+  const std::vector<uint8_t> bytes = EncodeSpsaUpdate({.step = 0x01020304, .q = -7});
+  ASSERT_EQ(bytes.size(), 6u);
+  EXPECT_EQ(kSpsaUpdateBytes, 6u);
+  EXPECT_EQ(bytes, (std::vector<uint8_t>{0x21, 0x04, 0x03, 0x02, 0x01, 0xF9}));
+  Result<SpsaUpdate> back = DecodeSpsaUpdate(bytes);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->step, 0x01020304u);
+  EXPECT_EQ(back->q, -7);
+}
+
+TEST(SpsaMessage, RejectsMalformedUpdates) {
+  std::vector<uint8_t> good = EncodeSpsaUpdate({.step = 3, .q = 1});
+  std::vector<uint8_t> short_frame(good.begin(), good.end() - 1);
+  std::vector<uint8_t> long_frame = good;
+  long_frame.push_back(0);
+  std::vector<uint8_t> kind = good;
+  kind[0] = 0x22;
+  std::vector<uint8_t> min_q = good;
+  min_q[5] = 0x80;  // -128 is outside the quantizer's range
+  for (const auto& bad : {short_frame, long_frame, kind, min_q}) {
+    EXPECT_EQ(DecodeSpsaUpdate(bad).status().code(), StatusCode::kCorrupt);
+  }
+  EXPECT_FALSE(PeekSpsaKind({}).ok());
+}
+
+TEST(SpsaMessage, QuantizesOnTheSharedClipScale) {
+  EXPECT_EQ(QuantizeProjectedGrad(0.0, 2.0, 0.5), 0);
+  EXPECT_EQ(QuantizeProjectedGrad(2.0, 2.0, 0.9), 127);
+  EXPECT_EQ(QuantizeProjectedGrad(-2.0, 2.0, 0.0), -127);
+  EXPECT_EQ(QuantizeProjectedGrad(50.0, 2.0, 0.0), 127);   // clipped
+  EXPECT_EQ(QuantizeProjectedGrad(-50.0, 2.0, 0.9), -127);
+  EXPECT_EQ(QuantizeProjectedGrad(NAN, 2.0, 0.9), 0);
+  // 1.0 / 2.0 * 127 = 63.5: rounds up when the uniform is below 0.5.
+  EXPECT_EQ(QuantizeProjectedGrad(1.0, 2.0, 0.49), 64);
+  EXPECT_EQ(QuantizeProjectedGrad(1.0, 2.0, 0.51), 63);
+  EXPECT_DOUBLE_EQ(DequantizeProjectedGrad(127, 2.0), 2.0);
+  EXPECT_DOUBLE_EQ(DequantizeProjectedGrad(-127, 2.0), -2.0);
+  // Unbiased: the mean over uniforms of the dequantized value is g.
+  double sum = 0;
+  for (int i = 0; i < 1000; ++i) {
+    sum += DequantizeProjectedGrad(QuantizeProjectedGrad(0.3, 2.0, (i + 0.5) / 1000), 2.0);
+  }
+  EXPECT_NEAR(sum / 1000, 0.3, 1e-6);
+}
+
+TEST(SpsaMessage, KSeedFramesRoundTripAndRejectBadPairs) {
+  KSeedFrame frame{.kind = SpsaMessageKind::kKSeedRound,
+                   .round = 9,
+                   .selected = true,
+                   .pairs = {{.index = 3, .scalar = 0.5f}, {.index = 7, .scalar = -1.25f}}};
+  std::vector<uint8_t> bytes = EncodeKSeedFrame(frame);
+  EXPECT_EQ(bytes.size(), 1u + 4 + 1 + 4 + 2 * 8);
+  Result<KSeedFrame> back = DecodeKSeedFrame(bytes, SpsaMessageKind::kKSeedRound, 10, 8);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->round, 9u);
+  EXPECT_TRUE(back->selected);
+  EXPECT_EQ(back->pairs, frame.pairs);
+  // Index 7 is outside a pool of 7; two pairs exceed a limit of 1.
+  EXPECT_FALSE(DecodeKSeedFrame(bytes, SpsaMessageKind::kKSeedRound, 10, 7).ok());
+  EXPECT_FALSE(DecodeKSeedFrame(bytes, SpsaMessageKind::kKSeedRound, 1, 8).ok());
+  EXPECT_FALSE(DecodeKSeedFrame(bytes, SpsaMessageKind::kKSeedUpdate, 10, 8).ok());
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    EXPECT_FALSE(DecodeKSeedFrame(std::span<const uint8_t>(bytes).first(len),
+                                  SpsaMessageKind::kKSeedRound, 10, 8)
+                     .ok());
+  }
+}
+
+// A 50-parameter logistic regression on 2x2 synthetic images.
+struct SmallLearner {
+  SmallLearner() {
+    data = MakeSyntheticDataset({.train_size = 64, .test_size = 8, .height = 2, .width = 2});
+    model = MakeModel({.kind = ModelKind::kLogisticRegression},
+                      {.channels = 1, .height = 2, .width = 2, .num_classes = 10})
+                .value();
+    std::vector<int64_t> shard(64);
+    for (int64_t i = 0; i < 64; ++i) shard[i] = i;
+    learner = std::make_unique<Learner>(*model, data.train, shard, OptimizerConfig{}, 8,
+                                        Rng(1, PeerId(0), RngPurpose::kInit),
+                                        Rng(1, PeerId(0), RngPurpose::kBatch));
+  }
+  std::vector<float> Params() const {
+    return {learner->params().begin(), learner->params().end()};
+  }
+  TrainTestSplit data;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Learner> learner;
+};
+
+SpsaOptions ThreePeers() {
+  return SpsaOptions{.rounds = 4, .num_peers = 3, .seed = 11, .eps = 1e-3f, .lr = 0.1,
+                     .clip = 2.0, .round_timeout = Duration::Seconds(1)};
+}
+
+PerturbationKey KeyOf(const SpsaOptions& o, uint32_t peer, uint64_t step) {
+  return {.seed = o.seed, .stream = peer, .step = step, .noise = o.noise};
+}
+
+// The update every peer applies for (peer, step, q).
+void ApplyByHand(std::vector<float>& w, const SpsaOptions& o, uint32_t peer, uint64_t step,
+                 int8_t q) {
+  const float unit = static_cast<float>(o.lr / static_cast<double>(o.num_peers));
+  AddScaledPerturbation(
+      w, static_cast<float>(-static_cast<double>(unit) * DequantizeProjectedGrad(q, o.clip)),
+      KeyOf(o, peer, step));
+}
+
+TEST(SpsaNode, BroadcastsSixBytesAndAppliesEveryUpdateInPeerOrder) {
+  SmallLearner l;
+  const SpsaOptions o = ThreePeers();
+  SpsaNode node(*l.learner, o);
+  FakeHost host(PeerId(1));
+  std::vector<float> expected = l.Params();
+  node.OnStart(host);
+  ASSERT_EQ(host.compute.size(), 1u);
+  host.FinishCompute(node);
+  ASSERT_EQ(host.sent.size(), 2u);
+  EXPECT_EQ(host.sent[0].to, PeerId(0));
+  EXPECT_EQ(host.sent[1].to, PeerId(2));
+  for (const auto& s : host.sent) ASSERT_EQ(s.bytes.size(), 6u);
+  EXPECT_EQ(host.sent[0].bytes, host.sent[1].bytes);
+  const int8_t own = DecodeSpsaUpdate(host.sent[0].bytes)->q;
+  EXPECT_EQ(node.completed_steps(), 0);
+  node.OnMessage(host, PeerId(2), EncodeSpsaUpdate({.step = 0, .q = -64}));
+  EXPECT_EQ(node.completed_steps(), 0);  // still waiting for peer 0
+  node.OnMessage(host, PeerId(0), EncodeSpsaUpdate({.step = 0, .q = 127}));
+  ASSERT_EQ(node.completed_steps(), 1);
+  // Ascending peer order, whatever the arrival order.
+  ApplyByHand(expected, o, 0, 0, 127);
+  ApplyByHand(expected, o, 1, 0, own);
+  ApplyByHand(expected, o, 2, 0, -64);
+  EXPECT_EQ(std::memcmp(expected.data(), l.learner->params().data(),
+                        expected.size() * sizeof(float)),
+            0);
+  EXPECT_EQ(host.models.at(1), expected);
+  EXPECT_TRUE(host.bad_peers.empty());
+}
+
+TEST(SpsaNode, AppliesALateUpdateOnceAtTheNextStep) {
+  SmallLearner l;
+  const SpsaOptions o = ThreePeers();
+  SpsaNode node(*l.learner, o);
+  FakeHost host(PeerId(0));
+  std::vector<float> expected = l.Params();
+  node.OnStart(host);
+  host.FinishCompute(node);
+  const int8_t own0 = DecodeSpsaUpdate(host.sent[0].bytes)->q;
+  node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 0, .q = 10}));
+  node.OnTimer(host, host.timers.back());  // peer 2 is late
+  ASSERT_EQ(node.completed_steps(), 1);
+  EXPECT_EQ(host.counters["spsa.round_timeouts"], 1);
+  node.OnMessage(host, PeerId(2), EncodeSpsaUpdate({.step = 0, .q = -20}));
+  EXPECT_EQ(host.counters["spsa.late_updates"], 1);
+  host.FinishCompute(node);
+  const int8_t own1 = DecodeSpsaUpdate(host.sent.back().bytes)->q;
+  node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 1, .q = 5}));
+  node.OnMessage(host, PeerId(2), EncodeSpsaUpdate({.step = 1, .q = 6}));
+  ASSERT_EQ(node.completed_steps(), 2);
+  // A repeat of the late update is not applied twice.
+  node.OnMessage(host, PeerId(2), EncodeSpsaUpdate({.step = 0, .q = -20}));
+  EXPECT_EQ(host.counters["spsa.duplicate_updates"], 1);
+  ApplyByHand(expected, o, 0, 0, own0);
+  ApplyByHand(expected, o, 1, 0, 10);
+  ApplyByHand(expected, o, 2, 0, -20);
+  ApplyByHand(expected, o, 0, 1, own1);
+  ApplyByHand(expected, o, 1, 1, 5);
+  ApplyByHand(expected, o, 2, 1, 6);
+  EXPECT_EQ(host.models.at(2), expected);
+}
+
+TEST(SpsaNode, RejectsStrangersAndStepsOutsideTheRun) {
+  SmallLearner l;
+  SpsaNode node(*l.learner, ThreePeers());
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  node.OnMessage(host, PeerId(7), EncodeSpsaUpdate({.step = 0, .q = 1}));
+  node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 4, .q = 1}));
+  node.OnMessage(host, PeerId(1), std::vector<uint8_t>{0x21, 0, 0});
+  node.OnMessage(host, PeerId(1), std::vector<uint8_t>{});
+  EXPECT_EQ(host.bad_peers.size(), 4u);
+}
+
+TEST(SpsaNode, CutOffPeerAdoptsANeighboursModel) {
+  SmallLearner l;
+  const SpsaOptions o = ThreePeers();
+  SpsaNode node(*l.learner, o);
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  host.FinishCompute(node);
+  node.OnTimer(host, host.timers.back());  // heard from nobody
+  ASSERT_EQ(node.completed_steps(), 1);
+  const FakeHost::Sent& request = host.sent.back();
+  EXPECT_EQ(request.to, PeerId(1));
+  EXPECT_EQ(DecodeSpsaModelRequest(request.bytes).value(), 1u);
+  // Peer 1 answers with its model after one step.
+  std::vector<float> theirs(l.Params().size(), 0.25f);
+  node.OnMessage(host, PeerId(1), EncodeSpsaModelReply(1, theirs));
+  host.FinishCompute(node);
+  const int8_t own = DecodeSpsaUpdate(host.sent.back().bytes)->q;
+  node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 1, .q = 3}));
+  node.OnMessage(host, PeerId(2), EncodeSpsaUpdate({.step = 1, .q = 4}));
+  ASSERT_EQ(node.completed_steps(), 2);
+  EXPECT_EQ(host.counters["spsa.models_adopted"], 1);
+  ApplyByHand(theirs, o, 0, 1, own);
+  ApplyByHand(theirs, o, 1, 1, 3);
+  ApplyByHand(theirs, o, 2, 1, 4);
+  EXPECT_EQ(host.models.at(2), theirs);
+}
+
+TEST(SpsaNode, ServesOneModelPerRequesterPerStep) {
+  SmallLearner l;
+  SpsaNode node(*l.learner, ThreePeers());
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  node.OnMessage(host, PeerId(1), EncodeSpsaModelRequest(0));
+  node.OnMessage(host, PeerId(1), EncodeSpsaModelRequest(0));
+  node.OnMessage(host, PeerId(2), EncodeSpsaModelRequest(0));
+  ASSERT_EQ(host.sent.size(), 2u);
+  EXPECT_EQ(host.counters["spsa.requests_refused"], 1);
+  Result<SpsaModelReply> reply = DecodeSpsaModelReply(host.sent[0].bytes, l.Params().size());
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->step, 0u);
+  EXPECT_EQ(reply->params, l.Params());
+}
+
+TEST(FedKSeed, ClientAndServerApplyTheSameAggregateBitForBit) {
+  SmallLearner l;
+  const FedKSeedOptions o{.rounds = 3, .seed = 5, .pool = 16, .local_steps = 3, .lr = 0.05};
+  FedKSeedServer server(l.Params(), o, {PeerId(0)});
+  FedKSeedClient client(*l.learner, o, PeerId(1));
+  FakeHost server_host(PeerId(1)), client_host(PeerId(0));
+  server.OnStart(server_host);
+  ASSERT_EQ(server_host.sent.size(), 1u);
+  client.OnMessage(client_host, PeerId(1), server_host.sent[0].bytes);
+  ASSERT_EQ(client_host.compute.size(), 1u);
+  const std::vector<float> before = l.Params();
+  client_host.FinishCompute(client);
+  EXPECT_EQ(l.Params(), before);  // local steps are undone exactly
+  ASSERT_EQ(client_host.sent.size(), 1u);
+  Result<KSeedFrame> reply =
+      DecodeKSeedFrame(client_host.sent[0].bytes, SpsaMessageKind::kKSeedUpdate, 3, 16);
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->pairs.size(), 3u);
+  EXPECT_EQ(client_host.sent[0].bytes.size(), 1u + 4 + 4 + 3 * 8);
+  server.OnMessage(server_host, PeerId(0), client_host.sent[0].bytes);
+  ASSERT_EQ(server_host.sent.size(), 2u);
+  client.OnMessage(client_host, PeerId(1), server_host.sent[1].bytes);
+  // The client applied round 1's aggregate to its copy: same bits as the
+  // server's global model.
+  EXPECT_EQ(std::memcmp(server.global().data(), l.learner->params().data(),
+                        before.size() * sizeof(float)),
+            0);
+  EXPECT_NE(l.Params(), before);
+}
+
+}  // namespace
+}  // namespace murmur::testing
