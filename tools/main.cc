@@ -1,7 +1,10 @@
 // The murmur command: decentralized and federated learning, simulated or
 // real. Each subcommand lives in its own file.
 #include <CLI/CLI.hpp>
+#include <filesystem>
 
+#include "launch_command.h"
+#include "peer_command.h"
 #include "report_command.h"
 #include "run_command.h"
 
@@ -16,6 +19,10 @@ int main(int argc, char** argv) {
   CLI::App* run = murmur::cli::AddRunCommand(app, run_options);
   murmur::cli::ReportOptions report_options;
   CLI::App* report = murmur::cli::AddReportCommand(app, report_options);
+  murmur::cli::PeerOptions peer_options;
+  CLI::App* peer = murmur::cli::AddPeerCommand(app, peer_options);
+  murmur::cli::LaunchOptions launch_options;
+  CLI::App* launch = murmur::cli::AddLaunchCommand(app, launch_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -24,5 +31,11 @@ int main(int argc, char** argv) {
   }
   if (run->parsed()) return murmur::cli::RunCommand(run_options);
   if (report->parsed()) return murmur::cli::ReportCommand(report_options);
+  if (peer->parsed()) return murmur::cli::PeerCommand(peer_options);
+  if (launch->parsed()) {
+    std::error_code ec;
+    const auto self_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return murmur::cli::LaunchCommand(launch_options, ec ? std::string(argv[0]) : self_exe.string());
+  }
   return 2;
 }

@@ -7,19 +7,10 @@
 
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/learner.h"
+#include "murmur/sim/run_setup.h"
 
 namespace murmur {
 namespace {
-
-Result<TrainTestSplit> LoadData(const RunConfig& config) {
-  if (config.data.dataset == DatasetKind::kSynthetic) {
-    return MakeSyntheticDataset(SyntheticOptions{.train_size = config.data.synthetic_train,
-                                                 .test_size = config.data.synthetic_test,
-                                                 .noise = config.data.synthetic_noise,
-                                                 .seed = config.seed});
-  }
-  return LoadFashionMnist(config.data.path);
-}
 
 // Refuses runs whose parameter and optimizer buffers alone would not fit in
 // this machine's memory, instead of dying in an allocation halfway.
@@ -74,17 +65,12 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
 Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& observer) {
   const auto start = std::chrono::steady_clock::now();
   ConfigureTorchThreads(1);
-  MURMUR_ASSIGN_OR_RETURN(TrainTestSplit data, LoadData(config));
+  MURMUR_ASSIGN_OR_RETURN(TrainTestSplit data, LoadRunData(config));
   MURMUR_ASSIGN_OR_RETURN(
       Partition partition,
       PartitionDataset(data.train.labels, data.train.num_classes, config.peers,
                        config.data.partition, config.seed));
-  MURMUR_ASSIGN_OR_RETURN(
-      std::unique_ptr<Model> model,
-      MakeModel(config.model, InputShape{.channels = data.train.channels,
-                                         .height = data.train.height,
-                                         .width = data.train.width,
-                                         .num_classes = data.train.num_classes}));
+  MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, MakeRunModel(config, data.train));
 
   MURMUR_RETURN_IF_ERROR(CheckMemory(config, model->num_params()));
 
@@ -92,15 +78,10 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
   std::vector<Learner*> learner_ptrs;
   for (int64_t i = 0; i < config.peers; ++i) {
     const PeerId peer(static_cast<uint32_t>(i));
-    if (partition[i].empty()) {
-      return Status::InvalidArgument("peer ", i, " received no training samples; use ",
-                                     "fewer peers or another partition");
-    }
-    learners.push_back(std::make_unique<Learner>(
-        *model, data.train, std::move(partition[i]), config.train.optimizer,
-        config.train.batch_size,
-        Rng(config.seed, config.train.same_init ? PeerId(0) : peer, RngPurpose::kInit),
-        Rng(config.seed, peer, RngPurpose::kBatch)));
+    MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Learner> learner,
+                            MakePeerLearner(config, *model, data.train,
+                                            std::move(partition[i]), peer));
+    learners.push_back(std::move(learner));
     learner_ptrs.push_back(learners.back().get());
   }
   MURMUR_ASSIGN_OR_RETURN(ProtocolSetup setup,
