@@ -33,6 +33,16 @@ std::vector<std::vector<uint8_t>> Seeds() {
   seeds.push_back({13, 1, 100, 0, 200, 3, 77, 150, 9, 31, 64, 128});
   // codec_fuzz: fp32, mode 0: a raw frame of the values 1 and 2.
   seeds.push_back({0, 0, 1, 2, 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40});
+  // frame_fuzz / handshake_fuzz: a Hello (X25519 key 9...9) then a sealed
+  // Auth-sized frame; for frame_fuzz byte 0 is the read size.
+  std::vector<uint8_t> frames = {'M', 'R', 'M', 'R', 1, 1, 0, 0, 32, 0, 0, 0};
+  frames.resize(frames.size() + 32, 9);
+  const std::vector<uint8_t> auth = {'M', 'R', 'M', 'R', 1, 2, 0, 0, 24, 0, 0, 0};
+  frames.insert(frames.end(), auth.begin(), auth.end());
+  frames.resize(frames.size() + 24, 1);
+  seeds.push_back(frames);
+  frames.insert(frames.begin(), 7);
+  seeds.push_back(frames);
   return seeds;
 }
 
