@@ -666,10 +666,15 @@ class NetHost::Impl {
     if (slot.conn != conn) return;  // a replaced duplicate
     slot.conn.reset();
     if (!stopping_) {
-      ++stats_.peers_down;
-      Count("net.peers_down");
-      std::fprintf(stderr, "[peer %u] lost peer %u (%s)\n", options_.self.value,
-                   conn->slot().value, detail.c_str());
+      // A peer that said Bye finished its part; only the others failed.
+      if (slot.said_bye) {
+        Count("net.peers_left");
+      } else {
+        ++stats_.peers_down;
+        Count("net.peers_down");
+        std::fprintf(stderr, "[peer %u] lost peer %u (%s)\n", options_.self.value,
+                     conn->slot().value, detail.c_str());
+      }
       if (started_) {
         node_->OnPeerDown(host_, conn->slot());
         CheckStop();
