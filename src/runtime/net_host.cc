@@ -185,7 +185,8 @@ class NetHost::Impl {
     stats_.bytes_sent += message.size();
     slot.queued_bytes += message.size();
     if (slot.conn) {
-      slot.conn->Enqueue(FrameType::kData, message, message.size());
+      const size_t size = message.size();
+      slot.conn->Enqueue(FrameType::kData, std::move(message), size);
     } else {
       slot.pending.push_back(std::move(message));
     }
@@ -239,16 +240,19 @@ class NetHost::Impl {
       asio::error_code ec;
       socket_.set_option(tcp::no_delay(true), ec);
       const auto hello = handshake_.HelloFrame();
-      out_.push_back(Outgoing{.wire = hello, .data_bytes = 0});
+      out_.push_back(Outgoing{.wire = hello, .sealed = true});
       WriteMore();
       ReadMore();
     }
 
-    // Seals and queues a frame; `data_bytes` is what it counts against the
-    // slot's queue limit (0 for control frames).
-    void Enqueue(FrameType type, std::span<const uint8_t> plaintext, size_t data_bytes) {
+    // Queues a frame, sealed when it reaches the head of the queue (so
+    // sealing one frame overlaps with the peer opening the previous one);
+    // `data_bytes` is what it counts against the slot's queue limit (0 for
+    // control frames).
+    void Enqueue(FrameType type, std::vector<uint8_t> plaintext, size_t data_bytes) {
       MURMUR_CHECK(state_ == State::kOpen);
-      out_.push_back(Outgoing{.wire = cipher_->Seal(type, plaintext), .data_bytes = data_bytes});
+      out_.push_back(Outgoing{.type = type, .plaintext = std::move(plaintext),
+                              .data_bytes = data_bytes});
       WriteMore();
     }
 
@@ -285,7 +289,10 @@ class NetHost::Impl {
 
    private:
     struct Outgoing {
+      FrameType type = FrameType::kData;
+      std::vector<uint8_t> plaintext;
       std::vector<uint8_t> wire;
+      bool sealed = false;
       size_t data_bytes = 0;
     };
 
@@ -323,7 +330,7 @@ class NetHost::Impl {
             Close("handshake", s.message());
             return;
           }
-          out_.push_back(Outgoing{.wire = handshake_.AuthFrame(), .data_bytes = 0});
+          out_.push_back(Outgoing{.wire = handshake_.AuthFrame(), .sealed = true});
           WriteMore();
           state_ = State::kAuth;
           return;
@@ -363,6 +370,12 @@ class NetHost::Impl {
     void WriteMore() {
       if (writing_ || out_.empty() || closed()) return;
       writing_ = true;
+      Outgoing& next = out_.front();
+      if (!next.sealed) {
+        next.wire = cipher_->Seal(next.type, next.plaintext);
+        next.plaintext = std::vector<uint8_t>();
+        next.sealed = true;
+      }
       asio::async_write(socket_, asio::buffer(out_.front().wire),
                         [self = shared_from_this()](const asio::error_code& ec, size_t n) {
                           self->OnWritten(ec, n);
@@ -555,11 +568,12 @@ class NetHost::Impl {
     for (const Slot& s : slots_) {
       if (s.record) s.record->Encode(peers);
     }
-    conn->Enqueue(FrameType::kPeers, peers.bytes(), 0);
+    conn->Enqueue(FrameType::kPeers, std::move(peers).Take(), 0);
     while (!slot.pending.empty()) {
       std::vector<uint8_t> message = std::move(slot.pending.front());
       slot.pending.pop_front();
-      conn->Enqueue(FrameType::kData, message, message.size());
+      const size_t size = message.size();
+      conn->Enqueue(FrameType::kData, std::move(message), size);
     }
     if (stopping_) conn->Enqueue(FrameType::kBye, {}, 0);
     MaybeStartNode();
