@@ -13,6 +13,7 @@ std::string_view FrameTypeName(FrameType type) {
     case FrameType::kHeartbeat: return "heartbeat";
     case FrameType::kPeers: return "peers";
     case FrameType::kBye: return "bye";
+    case FrameType::kDataPart: return "data-part";
   }
   return "unknown";
 }
@@ -64,6 +65,9 @@ Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderSize>
       break;
     case FrameType::kPeers:
       if (length < kMacSize || length > kMaxPeersPayload) return bad_length("16..1048576");
+      break;
+    case FrameType::kDataPart:
+      if (length != kDataChunk + kMacSize) return bad_length("exactly 1 MiB + 16");
       break;
     case FrameType::kData:
       if (length < kMacSize || length - kMacSize > max_data_payload) {

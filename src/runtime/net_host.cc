@@ -294,6 +294,7 @@ class NetHost::Impl {
       std::vector<uint8_t> wire;
       bool sealed = false;
       size_t data_bytes = 0;
+      size_t offset = 0;  // Data: plaintext bytes already sealed into chunks
     };
 
     void ReadMore() {
@@ -359,6 +360,20 @@ class NetHost::Impl {
             Close("bad_mac", s.message());
             return;
           }
+          if (frame.header.type == FrameType::kDataPart ||
+              (frame.header.type == FrameType::kData && !partial_.empty())) {
+            if (partial_.size() + frame.payload.size() > impl_.options_.max_message_bytes) {
+              Close("oversized", "chunked message exceeds max_message_bytes");
+              return;
+            }
+            partial_.insert(partial_.end(), frame.payload.begin(), frame.payload.end());
+            if (frame.header.type == FrameType::kDataPart) return;
+            frame.payload = std::move(partial_);
+            partial_ = std::vector<uint8_t>();
+          } else if (!partial_.empty()) {
+            Close("unexpected_frame", "a control frame inside a chunked message");
+            return;
+          }
           impl_.OnSealedFrame(shared_from_this(), frame);
           return;
         }
@@ -372,8 +387,11 @@ class NetHost::Impl {
       writing_ = true;
       Outgoing& next = out_.front();
       if (!next.sealed) {
-        next.wire = cipher_->Seal(next.type, next.plaintext);
-        next.plaintext = std::vector<uint8_t>();
+        const std::span<const uint8_t> rest = std::span(next.plaintext).subspan(next.offset);
+        const bool part = next.type == FrameType::kData && rest.size() > kDataChunk;
+        const size_t n = part ? kDataChunk : rest.size();
+        next.wire = cipher_->Seal(part ? FrameType::kDataPart : next.type, rest.first(n));
+        next.offset += n;
         next.sealed = true;
       }
       asio::async_write(socket_, asio::buffer(out_.front().wire),
@@ -390,7 +408,13 @@ class NetHost::Impl {
         return;
       }
       impl_.stats_.wire_bytes_sent += n;
-      const size_t data_bytes = out_.front().data_bytes;
+      Outgoing& done = out_.front();
+      if (done.offset < done.plaintext.size()) {  // more chunks of this message
+        done.sealed = false;
+        WriteMore();
+        return;
+      }
+      const size_t data_bytes = done.data_bytes;
       out_.pop_front();
       if (data_bytes > 0) impl_.slots_[slot_.value].queued_bytes -= data_bytes;
       WriteMore();
@@ -407,6 +431,7 @@ class NetHost::Impl {
     State state_ = State::kHello;
     PeerId slot_;
     std::deque<Outgoing> out_;
+    std::vector<uint8_t> partial_;  // leading chunks of a message being received
     bool writing_ = false;
     const Clock::time_point opened_at_;
     Clock::time_point last_heard_;

@@ -57,6 +57,9 @@ TEST(FrameHeader, EnforcesPerTypeLengths) {
   Result<FrameHeader> big = Decode(Header(FrameType::kData, 1017), 1000);
   EXPECT_NE(big.status().message().find("exceeds the limit of 1000"), std::string::npos);
   EXPECT_FALSE(Decode(Header(FrameType::kData, 15), 1000).ok());
+  // A leading chunk of a long message is exactly one chunk plus the MAC.
+  EXPECT_TRUE(Decode(Header(FrameType::kDataPart, kDataChunk + kMacSize)).ok());
+  EXPECT_FALSE(Decode(Header(FrameType::kDataPart, kDataChunk)).ok());
 }
 
 TEST(FrameParser, RejectsOversizedFrameFromItsHeaderAlone) {

@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "murmur/runtime/frame.h"
+
 namespace murmur::net {
 namespace {
 
@@ -120,6 +122,58 @@ TEST(NetHost, ThreePeersFormAMeshAndExchangeMessages) {
   }
   // 1 and 2 never had each other's address: membership exchange gave it.
   EXPECT_EQ(nodes[2].received_[1], "hello 1->2");
+}
+
+// Sends one large message (several chunks) and a small one after it.
+class BulkSender final : public Node {
+ public:
+  explicit BulkSender(std::vector<uint8_t> big) : big_(std::move(big)) {}
+  void OnStart(Host& host) override {
+    host.Send(PeerId(1), big_);
+    host.Send(PeerId(1), {1, 2, 3});
+    sent_ = true;
+  }
+  void OnMessage(Host&, PeerId, std::span<const uint8_t>) override {}
+  void OnTimer(Host&, TimerId) override {}
+  void OnComputeDone(Host&, uint64_t) override {}
+  std::vector<uint8_t> big_;
+  bool sent_ = false;
+};
+
+class Collector final : public Node {
+ public:
+  void OnStart(Host&) override {}
+  void OnMessage(Host&, PeerId, std::span<const uint8_t> m) override {
+    messages_.emplace_back(m.begin(), m.end());
+  }
+  void OnTimer(Host&, TimerId) override {}
+  void OnComputeDone(Host&, uint64_t) override {}
+  std::vector<std::vector<uint8_t>> messages_;
+};
+
+TEST(NetHost, LargeMessagesArriveWholeAndInOrder) {
+  // 3.5 chunks: three DataPart frames and a final Data frame.
+  std::vector<uint8_t> big(kDataChunk * 7 / 2);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 131 + (i >> 20));
+  CountingSink sa, sb;
+  auto b = NetHost::Create(Options(1, 2), Security(NetworkKey{}), sb);
+  ASSERT_TRUE(b.ok());
+  NetOptions oa = Options(0, 2);
+  oa.bootstrap = {(*b)->listen_address()};
+  auto a = NetHost::Create(oa, Security(NetworkKey{}), sa);
+  ASSERT_TRUE(a.ok());
+  BulkSender sender(big);
+  Collector collector;
+  std::thread tb([&] {
+    (void)(*b)->Run(collector, [&] { return collector.messages_.size() == 2; });
+  });
+  (void)(*a)->Run(sender, [&] { return sender.sent_; });
+  tb.join();
+  ASSERT_EQ(collector.messages_.size(), 2u);
+  EXPECT_TRUE(collector.messages_[0] == big);
+  EXPECT_EQ(collector.messages_[1], (std::vector<uint8_t>{1, 2, 3}));
+  // Four sealed data frames, each with a 12-byte header and a 16-byte MAC.
+  EXPECT_GE((*a)->stats().wire_bytes_sent, big.size() + 3 + 4 * 28 + 28);
 }
 
 // Connects to `address`, writes `bytes`, and returns true when the host

@@ -34,7 +34,12 @@ enum class FrameType : uint8_t {
   kHeartbeat = 4,  // sealed: empty
   kPeers = 5,      // sealed: signed peer records (membership exchange)
   kBye = 6,        // sealed: empty; the sender finished and is leaving
+  kDataPart = 7,   // sealed: a leading chunk of a message; a kData ends it
 };
+
+// Messages longer than this travel as kDataPart chunks of this size and a
+// final kData, so sealing, sending and opening overlap within a message.
+inline constexpr size_t kDataChunk = size_t{1} << 20;
 
 std::string_view FrameTypeName(FrameType type);
 
