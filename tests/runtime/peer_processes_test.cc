@@ -233,6 +233,28 @@ TEST_F(PeerProcesses, LaunchedPeersTrainAndLearn) {
   }
 }
 
+TEST_F(PeerProcesses, FedAvgServerIsOneMoreProcess) {
+  const std::string config = WriteConfig(dir_, 6, 20);
+  Process launch({MurmurBin(), "launch", "3", config, "--out", dir_ + "/run", "--set",
+                  "protocol.kind=\"fedavg\""});
+  ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
+  std::ifstream in(dir_ + "/run/metrics.jsonl");
+  std::vector<nlohmann::json> rows;
+  std::string line;
+  while (std::getline(in, line)) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 7u);
+  EXPECT_EQ(rows.back()["peers_evaluated"], 1);  // the server's global model
+  EXPECT_GT(rows.back()["acc_mean"].get<double>(), 0.9);
+  // Clients 0..2 and the server, slot 3; the clients left on the server's Bye.
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(ReadSummary(dir_ + "/run/peer-" + std::to_string(i))["finished"], true) << i;
+  }
+  const auto server = ReadSummary(dir_ + "/run/peer-3");
+  EXPECT_EQ(server["msgs_sent"], 3 * 6);  // the global model to 3 clients per round
+  EXPECT_EQ(server["msgs_received"], 3 * 6);
+  EXPECT_EQ(Counter(server, "fedavg.round_timeouts"), 0);
+}
+
 TEST_F(PeerProcesses, SurvivorsFinishAfterKill9AndTheKilledPeerRejoins) {
   const std::string config = WriteConfig(dir_, 40, 0.3);
   std::string addr0;
