@@ -123,7 +123,7 @@ Status FrameParser::Feed(std::span<const uint8_t> bytes, std::vector<Frame>& out
   do {
     std::span<uint8_t> into = NextBuffer();
     const size_t n = std::min(into.size(), bytes.size() - pos);
-    std::memcpy(into.data(), bytes.data() + pos, n);
+    if (n > 0) std::memcpy(into.data(), bytes.data() + pos, n);
     pos += n;
     Result<std::optional<Frame>> frame = Commit(n);
     if (!frame.ok()) return frame.status();
