@@ -102,6 +102,8 @@ Result<std::optional<Frame>> FrameParser::Commit(size_t n) {
     header_have_ = 0;
     frame_.emplace();
     frame_->header = *header;
+    frame_->payload = std::move(spare_);
+    spare_ = std::vector<uint8_t>();
     // The length was checked against the type's limit above, so this
     // allocation is bounded by what this connection state allows.
     frame_->payload.resize(header->length);

@@ -91,17 +91,23 @@ Result<PeerRecord> PeerRecord::Decode(ByteReader& in) {
 }
 
 std::vector<uint8_t> SessionCipher::Seal(FrameType type, std::span<const uint8_t> plaintext) {
+  std::vector<uint8_t> out;
+  SealInto(type, plaintext, out);
+  return out;
+}
+
+void SessionCipher::SealInto(FrameType type, std::span<const uint8_t> plaintext,
+                             std::vector<uint8_t>& out) {
   const FrameHeader header{.type = type,
                            .length = static_cast<uint32_t>(plaintext.size() + kMacSize)};
   const auto head = EncodeFrameHeader(header);
-  std::vector<uint8_t> out(kFrameHeaderSize + plaintext.size() + kMacSize);
+  out.resize(kFrameHeaderSize + plaintext.size() + kMacSize);
   std::memcpy(out.data(), head.data(), head.size());
   const auto nonce = Nonce(tx_counter_++);
   crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
       out.data() + kFrameHeaderSize, out.data() + kFrameHeaderSize + plaintext.size(), nullptr,
       plaintext.data(), plaintext.size(), head.data(), head.size(), nullptr, nonce.data(),
       tx_key_.data());
-  return out;
 }
 
 Status SessionCipher::Open(Frame& frame) {

@@ -367,14 +367,20 @@ class NetHost::Impl {
               return;
             }
             partial_.insert(partial_.end(), frame.payload.begin(), frame.payload.end());
+            parser_.Recycle(std::move(frame.payload));
             if (frame.header.type == FrameType::kDataPart) return;
-            frame.payload = std::move(partial_);
-            partial_ = std::vector<uint8_t>();
-          } else if (!partial_.empty()) {
+            // The node copies what it keeps, so the buffer (and its pages)
+            // serves the next long message too.
+            auto self = shared_from_this();
+            impl_.OnSealedFrame(self, FrameType::kData, partial_);
+            partial_.clear();
+            return;
+          }
+          if (!partial_.empty()) {
             Close("unexpected_frame", "a control frame inside a chunked message");
             return;
           }
-          impl_.OnSealedFrame(shared_from_this(), frame);
+          impl_.OnSealedFrame(shared_from_this(), frame.header.type, frame.payload);
           return;
         }
         case State::kClosed:
@@ -390,7 +396,7 @@ class NetHost::Impl {
         const std::span<const uint8_t> rest = std::span(next.plaintext).subspan(next.offset);
         const bool part = next.type == FrameType::kData && rest.size() > kDataChunk;
         const size_t n = part ? kDataChunk : rest.size();
-        next.wire = cipher_->Seal(part ? FrameType::kDataPart : next.type, rest.first(n));
+        cipher_->SealInto(part ? FrameType::kDataPart : next.type, rest.first(n), next.wire);
         next.offset += n;
         next.sealed = true;
       }
@@ -629,21 +635,22 @@ class NetHost::Impl {
     MaybeDialSlot(record.slot);
   }
 
-  void OnSealedFrame(const ConnectionPtr& conn, const Frame& frame) {
+  void OnSealedFrame(const ConnectionPtr& conn, FrameType type,
+                     std::span<const uint8_t> payload) {
     const PeerId from = conn->slot();
     if (slots_[from.value].conn != conn) return;  // a replaced connection draining
-    switch (frame.header.type) {
+    switch (type) {
       case FrameType::kData:
         ++stats_.msgs_received;
         if (stopping_) return;
         if (!started_) StartNode();
-        node_->OnMessage(host_, from, frame.payload);
+        node_->OnMessage(host_, from, payload);
         CheckStop();
         return;
       case FrameType::kHeartbeat:
         return;
       case FrameType::kPeers: {
-        ByteReader in(frame.payload);
+        ByteReader in(payload);
         Result<uint32_t> count = in.ReadU32();
         if (!count.ok() || *count > options_.num_slots + 1) {
           conn->Close("bad_record", "peers frame with a bad record count");

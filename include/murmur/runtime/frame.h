@@ -79,6 +79,9 @@ class FrameParser {
   // Parses `bytes`, appending complete frames to `out`. Stops at the first
   // error.
   Status Feed(std::span<const uint8_t> bytes, std::vector<Frame>& out);
+  // Hands a consumed frame's payload buffer back for the next frame to
+  // reuse (large messages arrive as many 1 MiB chunks).
+  void Recycle(std::vector<uint8_t> buffer) { spare_ = std::move(buffer); }
 
  private:
   const size_t max_data_payload_;
@@ -87,6 +90,7 @@ class FrameParser {
   std::optional<Frame> frame_;  // set once the header parsed
   size_t payload_have_ = 0;
   bool failed_ = false;
+  std::vector<uint8_t> spare_;
 };
 
 }  // namespace murmur::net

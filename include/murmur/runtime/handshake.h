@@ -55,6 +55,9 @@ class SessionCipher {
       : tx_key_(tx_key), rx_key_(rx_key) {}
   // The full wire frame: header, ciphertext, tag.
   std::vector<uint8_t> Seal(FrameType type, std::span<const uint8_t> plaintext);
+  // The same into `out`, reusing its capacity (no page faults for a buffer
+  // sealed into again and again).
+  void SealInto(FrameType type, std::span<const uint8_t> plaintext, std::vector<uint8_t>& out);
   // Decrypts `frame` in place and strips the tag. kCorrupt when the tag does
   // not verify (tampered, replayed, reordered or wrong key); the session is
   // then unusable.
