@@ -136,8 +136,9 @@ Handshake::Handshake(const HandshakeConfig& config, Role role) : config_(config)
 
 std::vector<uint8_t> Handshake::HelloFrame() const {
   const auto head = EncodeFrameHeader({.type = FrameType::kHello, .length = kHelloPayload});
-  std::vector<uint8_t> out(head.begin(), head.end());
-  out.insert(out.end(), eph_pk_.begin(), eph_pk_.end());
+  std::vector<uint8_t> out(kFrameHeaderSize + kHelloPayload);
+  std::memcpy(out.data(), head.data(), kFrameHeaderSize);
+  std::memcpy(out.data() + kFrameHeaderSize, eph_pk_.data(), kHelloPayload);
   return out;
 }
 

@@ -58,9 +58,13 @@ Result<tcp::endpoint> ParseEndpoint(const std::string& address) {
 }
 
 std::string ToString(const tcp::endpoint& e) {
-  const std::string host = e.address().is_v6() ? "[" + e.address().to_string() + "]"
-                                               : e.address().to_string();
-  return host + ":" + std::to_string(e.port());
+  std::string out;
+  if (e.address().is_v6()) out.push_back('[');
+  out.append(e.address().to_string());
+  if (e.address().is_v6()) out.push_back(']');
+  out.push_back(':');
+  out.append(std::to_string(e.port()));
+  return out;
 }
 
 }  // namespace
