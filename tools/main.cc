@@ -1,8 +1,11 @@
 // The murmur command: decentralized and federated learning, simulated or
 // real. Each subcommand lives in its own file.
 #include <CLI/CLI.hpp>
+#include <filesystem>
 
 #include "aggregate_command.h"
+#include "launch_command.h"
+#include "peer_command.h"
 #include "report_command.h"
 #include "run_command.h"
 #include "sweep_command.h"
@@ -24,6 +27,10 @@ int main(int argc, char** argv) {
   CLI::App* sweep = murmur::cli::AddSweepCommand(app, sweep_options);
   murmur::cli::AggregateOptions aggregate_options;
   CLI::App* aggregate = murmur::cli::AddAggregateCommand(app, aggregate_options);
+  murmur::cli::PeerOptions peer_options;
+  CLI::App* peer = murmur::cli::AddPeerCommand(app, peer_options);
+  murmur::cli::LaunchOptions launch_options;
+  CLI::App* launch = murmur::cli::AddLaunchCommand(app, launch_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -34,5 +41,11 @@ int main(int argc, char** argv) {
   if (report->parsed()) return murmur::cli::ReportCommand(report_options);
   if (sweep->parsed()) return murmur::cli::SweepCommand(sweep_options);
   if (aggregate->parsed()) return murmur::cli::AggregateCommand(aggregate_options);
+  if (peer->parsed()) return murmur::cli::PeerCommand(peer_options);
+  if (launch->parsed()) {
+    std::error_code ec;
+    const auto self_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return murmur::cli::LaunchCommand(launch_options, ec ? std::string(argv[0]) : self_exe.string());
+  }
   return 2;
 }

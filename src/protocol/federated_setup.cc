@@ -11,7 +11,7 @@ namespace murmur {
 
 Result<ProtocolSetup> MakeFederatedProtocol(const ProtocolConfig& config,
                                             std::span<Learner* const> learners,
-                                            const Model& /*model*/, uint64_t seed) {
+                                            const Model& /*model*/, uint64_t /*seed*/) {
   const auto n = static_cast<int64_t>(learners.size());
   const PeerId server(static_cast<uint32_t>(n));
   const Duration timeout = Duration::Seconds(config.round_timeout_s);

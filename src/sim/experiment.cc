@@ -9,22 +9,10 @@
 #include "murmur/learn/checkpoint.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/learner.h"
+#include "murmur/sim/run_setup.h"
 
 namespace murmur {
 namespace {
-
-Result<TrainTestSplit> LoadData(const RunConfig& config) {
-  if (config.data.dataset == DatasetKind::kSynthetic) {
-    return MakeSyntheticDataset(SyntheticOptions{.train_size = config.data.synthetic_train,
-                                                 .test_size = config.data.synthetic_test,
-                                                 .noise = config.data.synthetic_noise,
-                                                 .seed = config.seed});
-  }
-  if (config.data.dataset == DatasetKind::kFortunes) {
-    return LoadFortunes(config.data.path, config.data.text);
-  }
-  return LoadFashionMnist(config.data.path);
-}
 
 // Writes the mean of the peers' final models (for spsa peers, their one
 // shared model) as a checkpoint.
@@ -57,21 +45,6 @@ Status CheckMemory(const RunConfig& config, int64_t num_params) {
         " GB. Use fewer peers or a smaller model");
   }
   return Status::Ok();
-}
-
-// The Byzantine peers whose attack poisons their training data (none for
-// other attacks), sorted. kInvalidArgument for a class the data lacks.
-Result<std::vector<PeerId>> DataPoisoners(const RunConfig& config, const Dataset& train) {
-  const ByzantineConfig& attack = config.protocol.byzantine;
-  if (!PoisonsData(attack.attack)) return std::vector<PeerId>{};
-  for (int64_t c : {attack.source_class, attack.target_class}) {
-    if (c >= train.num_classes) {
-      return Status::InvalidArgument("byzantine.source_class / target_class = ", c,
-                                     " but the dataset has ", train.num_classes, " classes");
-    }
-  }
-  MURMUR_RETURN_IF_ERROR(ByzantineCount(attack, config.peers).status());
-  return ChooseByzantinePeers(attack, config.peers, config.seed);
 }
 
 }  // namespace
@@ -115,17 +88,12 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
 Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& observer) {
   const auto start = std::chrono::steady_clock::now();
   ConfigureTorchThreads(1);
-  MURMUR_ASSIGN_OR_RETURN(TrainTestSplit data, LoadData(config));
+  MURMUR_ASSIGN_OR_RETURN(TrainTestSplit data, LoadRunData(config));
   MURMUR_ASSIGN_OR_RETURN(
       Partition partition,
       PartitionDataset(data.train.labels, data.train.num_classes, config.peers,
                        config.data.partition, config.seed));
-  MURMUR_ASSIGN_OR_RETURN(
-      std::unique_ptr<Model> model,
-      MakeModel(config.model, InputShape{.channels = data.train.channels,
-                                         .height = data.train.height,
-                                         .width = data.train.width,
-                                         .num_classes = data.train.num_classes}));
+  MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, MakeRunModel(config, data.train));
 
   MURMUR_RETURN_IF_ERROR(CheckMemory(config, model->num_params()));
 
@@ -137,31 +105,14 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
   std::vector<Learner*> learner_ptrs;
   for (int64_t i = 0; i < config.peers; ++i) {
     const PeerId peer(static_cast<uint32_t>(i));
-    if (partition[i].empty()) {
-      return Status::InvalidArgument("peer ", i, " received no training samples; use ",
-                                     "fewer peers or another partition");
-    }
-    const Dataset* train = &data.train;
-    if (std::binary_search(poisoners.begin(), poisoners.end(), peer)) {
-      poisoned.push_back(std::make_unique<Dataset>(
-          MakePoisonedDataset(data.train, partition[i], config.protocol.byzantine)));
-      train = poisoned.back().get();
-      std::vector<int64_t> shard(partition[i].size());
-      for (size_t k = 0; k < shard.size(); ++k) shard[k] = static_cast<int64_t>(k);
-      partition[i] = std::move(shard);
-    }
-    learners.push_back(std::make_unique<Learner>(
-        *model, *train, std::move(partition[i]), config.train.optimizer,
-        config.train.batch_size,
-        Rng(config.seed, config.train.same_init ? PeerId(0) : peer, RngPurpose::kInit),
-        Rng(config.seed, peer, RngPurpose::kBatch)));
+    MURMUR_ASSIGN_OR_RETURN(PeerLearner made,
+                            MakePeerLearner(config, *model, data.train, std::move(partition[i]),
+                                            peer, poisoners));
+    if (made.poisoned != nullptr) poisoned.push_back(std::move(made.poisoned));
+    learners.push_back(std::move(made.learner));
     learner_ptrs.push_back(learners.back().get());
   }
-  if (!config.init_checkpoint.empty()) {
-    MURMUR_ASSIGN_OR_RETURN(std::vector<float> initial,
-                            LoadCheckpoint(config.init_checkpoint, model->num_params()));
-    for (auto& l : learners) std::copy(initial.begin(), initial.end(), l->params().begin());
-  }
+  MURMUR_RETURN_IF_ERROR(LoadInitialModel(config, *model, learner_ptrs));
   MURMUR_ASSIGN_OR_RETURN(ProtocolSetup setup,
                           MakeProtocol(config.protocol, learner_ptrs, *model, config.seed));
 

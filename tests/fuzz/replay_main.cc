@@ -72,6 +72,16 @@ std::vector<std::vector<uint8_t>> Seeds() {
     for (int i = 0; i < 16; ++i) c.WriteF32(0.25f * static_cast<float>(i - 8));
     seeds.push_back(c.bytes());
   }
+  // frame_fuzz / handshake_fuzz: a Hello (X25519 key 9...9) then a sealed
+  // Auth-sized frame; for frame_fuzz byte 0 is the read size.
+  std::vector<uint8_t> frames = {'M', 'R', 'M', 'R', 1, 1, 0, 0, 32, 0, 0, 0};
+  frames.resize(frames.size() + 32, 9);
+  const std::vector<uint8_t> auth = {'M', 'R', 'M', 'R', 1, 2, 0, 0, 24, 0, 0, 0};
+  frames.insert(frames.end(), auth.begin(), auth.end());
+  frames.resize(frames.size() + 24, 1);
+  seeds.push_back(frames);
+  frames.insert(frames.begin(), 7);
+  seeds.push_back(frames);
   return seeds;
 }
 

@@ -1,0 +1,96 @@
+// The runtime's wire frames (docs/wire.md): a 12-byte header (magic "MRMR",
+// version, type, flags, payload length) and a payload. Every frame but
+// Hello is sealed with XChaCha20-Poly1305 (runtime/session.h), so its
+// payload ends in a 16-byte tag. FrameParser turns a byte stream into
+// frames, refusing a bad header before any payload memory is allocated:
+// the length limit depends on the frame type, so a stranger can never make
+// a peer allocate more than kMaxHandshakePayload bytes.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "murmur/core/status.h"
+
+namespace murmur::net {
+
+inline constexpr std::array<uint8_t, 4> kFrameMagic = {'M', 'R', 'M', 'R'};
+inline constexpr uint8_t kWireVersion = 1;
+inline constexpr size_t kFrameHeaderSize = 12;
+inline constexpr size_t kMacSize = 16;             // Poly1305 tag
+inline constexpr size_t kHelloPayload = 32;        // X25519 public key
+inline constexpr size_t kMaxHandshakePayload = 4096;
+inline constexpr size_t kMaxPeersPayload = 1 << 20;
+
+enum class FrameType : uint8_t {
+  kHello = 1,      // cleartext: ephemeral X25519 key
+  kAuth = 2,       // sealed: signed peer record + handshake signature
+  kData = 3,       // sealed: one protocol message
+  kHeartbeat = 4,  // sealed: empty
+  kPeers = 5,      // sealed: signed peer records (membership exchange)
+  kBye = 6,        // sealed: empty; the sender finished and is leaving
+  kDataPart = 7,   // sealed: a leading chunk of a message; a kData ends it
+};
+
+// Messages longer than this travel as kDataPart chunks of this size and a
+// final kData, so sealing, sending and opening overlap within a message.
+inline constexpr size_t kDataChunk = size_t{1} << 20;
+
+std::string_view FrameTypeName(FrameType type);
+
+struct FrameHeader {
+  FrameType type = FrameType::kData;
+  uint32_t length = 0;  // payload bytes, MAC included
+};
+
+// The 12 header bytes of `header`; they are also the AEAD associated data.
+std::array<uint8_t, kFrameHeaderSize> EncodeFrameHeader(const FrameHeader& header);
+
+// Parses and checks a header: magic, version, known type, zero flags and a
+// length allowed for the type (Hello: exactly 32; Heartbeat and Bye:
+// exactly the MAC; Auth: at most 4 KiB; Peers: at most 1 MiB; Data: at most
+// max_data_payload + MAC). kCorrupt naming the field and value otherwise.
+Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderSize> bytes,
+                                      size_t max_data_payload);
+
+struct Frame {
+  FrameHeader header;
+  std::vector<uint8_t> payload;
+};
+
+// Incremental frame parser over a byte stream. The socket reads straight
+// into NextBuffer() and reports how much arrived with Commit(); Feed() does
+// the same from a span (tests, fuzzing). Not thread-safe.
+class FrameParser {
+ public:
+  explicit FrameParser(size_t max_data_payload) : max_data_payload_(max_data_payload) {}
+
+  // Where the next bytes of the stream go; never empty.
+  std::span<uint8_t> NextBuffer();
+  // `n` bytes were written at the start of NextBuffer(). Returns a frame
+  // when one completed, nullopt when more bytes are needed, kCorrupt for a
+  // bad header (the stream is then unusable).
+  Result<std::optional<Frame>> Commit(size_t n);
+  // Parses `bytes`, appending complete frames to `out`. Stops at the first
+  // error.
+  Status Feed(std::span<const uint8_t> bytes, std::vector<Frame>& out);
+  // Hands a consumed frame's payload buffer back for the next frame to
+  // reuse (large messages arrive as many 1 MiB chunks).
+  void Recycle(std::vector<uint8_t> buffer) { spare_ = std::move(buffer); }
+
+ private:
+  const size_t max_data_payload_;
+  std::array<uint8_t, kFrameHeaderSize> header_bytes_{};
+  size_t header_have_ = 0;
+  std::optional<Frame> frame_;  // set once the header parsed
+  size_t payload_have_ = 0;
+  bool failed_ = false;
+  std::vector<uint8_t> spare_;
+};
+
+}  // namespace murmur::net

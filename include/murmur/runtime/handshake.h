@@ -1,0 +1,111 @@
+// The authenticated key exchange every runtime connection starts with, and
+// the sealed session it produces (docs/wire.md has the byte layout):
+//  1. both ends send Hello: a fresh X25519 public key, in clear;
+//  2. both derive directional session keys with crypto_kx (dialer = client)
+//     and hash them with the transcript (both ephemeral keys) under the
+//     network key, when one is set, as BLAKE2b's key: without the network
+//     key the next frame fails its MAC;
+//  3. both send a sealed Auth: their signed PeerRecord (Ed25519 key, slot,
+//     address, time) and an Ed25519 signature over the transcript and their
+//     role, which binds the long-term key to this session (a recorded Auth
+//     cannot be replayed into another session);
+//  4. every later frame is XChaCha20-Poly1305 with the 12 header bytes as
+//     associated data and a per-direction frame counter as nonce, so a
+//     replayed, reordered, dropped or modified frame fails its MAC.
+// A pure state machine over bytes (no sockets), so it is unit-tested and
+// fuzzed directly. Not thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "murmur/core/bytes.h"
+#include "murmur/core/ids.h"
+#include "murmur/runtime/frame.h"
+#include "murmur/runtime/identity.h"
+
+namespace murmur::net {
+
+// A peer's signed claim "key K is slot S, reachable at ADDRESS, as of
+// TIME". Signed by K, so it can be relayed by other peers (membership
+// exchange) without being forged. The newest record of a slot wins.
+struct PeerRecord {
+  PublicKey key{};
+  PeerId slot;
+  std::string address;       // "host:port"; at most 255 bytes
+  uint64_t issued_ms = 0;    // Unix time in milliseconds
+  Signature signature{};
+
+  static PeerRecord Make(const Identity& identity, PeerId slot, std::string address,
+                         uint64_t issued_ms);
+  void Encode(ByteWriter& out) const;
+  // kCorrupt for malformed bytes or a signature that does not verify.
+  static Result<PeerRecord> Decode(ByteReader& in);
+};
+
+// Seals and opens the frames of one established session. Counters start at
+// 0 in each direction and never repeat.
+class SessionCipher {
+ public:
+  SessionCipher(std::array<uint8_t, 32> tx_key, std::array<uint8_t, 32> rx_key)
+      : tx_key_(tx_key), rx_key_(rx_key) {}
+  // The full wire frame: header, ciphertext, tag.
+  std::vector<uint8_t> Seal(FrameType type, std::span<const uint8_t> plaintext);
+  // The same into `out`, reusing its capacity (no page faults for a buffer
+  // sealed into again and again).
+  void SealInto(FrameType type, std::span<const uint8_t> plaintext, std::vector<uint8_t>& out);
+  // Decrypts `frame` in place and strips the tag. kCorrupt when the tag does
+  // not verify (tampered, replayed, reordered or wrong key); the session is
+  // then unusable.
+  Status Open(Frame& frame);
+
+ private:
+  std::array<uint8_t, 32> tx_key_;
+  std::array<uint8_t, 32> rx_key_;
+  uint64_t tx_counter_ = 0;
+  uint64_t rx_counter_ = 0;
+};
+
+enum class Role : uint8_t { kDialer = 0, kAcceptor = 1 };
+
+struct HandshakeConfig {
+  const Identity* identity = nullptr;        // must outlive the handshake
+  std::optional<NetworkKey> network_key;     // nullopt: open network
+  const Allowlist* allowlist = nullptr;      // must outlive; may be empty
+  PeerRecord self_record;                    // signed by `identity`
+  uint32_t num_slots = 0;                    // slots are 0..num_slots-1
+};
+
+class Handshake {
+ public:
+  Handshake(const HandshakeConfig& config, Role role);
+  // Our Hello frame (wire bytes).
+  std::vector<uint8_t> HelloFrame() const;
+  // Takes the peer's Hello; derives the session keys. kCorrupt for a frame
+  // that is not a Hello or a degenerate key.
+  Status OnHello(const Frame& frame);
+  // Our sealed Auth frame. REQUIRES: OnHello succeeded.
+  std::vector<uint8_t> AuthFrame();
+  // Opens and checks the peer's Auth: MAC (kCorrupt, usually a wrong network
+  // key), record and transcript signatures (kCorrupt), slot range, not our
+  // own slot, and the allowlist (kAborted). Returns the peer's record.
+  Result<PeerRecord> OnAuth(Frame& frame);
+  // The established session. REQUIRES: OnAuth succeeded.
+  SessionCipher TakeCipher() { return std::move(*cipher_); }
+
+ private:
+  std::array<uint8_t, 32> TranscriptHash() const;
+
+  const HandshakeConfig config_;
+  const Role role_;
+  std::array<uint8_t, 32> eph_pk_{};
+  std::array<uint8_t, 32> eph_sk_{};
+  std::array<uint8_t, 32> peer_eph_pk_{};
+  std::optional<SessionCipher> cipher_;
+};
+
+}  // namespace murmur::net

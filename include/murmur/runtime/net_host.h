@@ -1,0 +1,133 @@
+// NetHost: the real-network Host (ARCHITECTURE.md). One process runs one
+// Node over authenticated, encrypted TCP (runtime/handshake.h) to the other
+// peers of the run, on a single Asio io_context thread:
+//  * a listener and outbound connections: every peer dials the bootstrap
+//    addresses, learns the others' signed PeerRecords in the handshake and
+//    in Peers frames (membership exchange; a newer record is relayed), and
+//    the lower slot of every pair dials the higher one unless they are
+//    already connected, so a full mesh forms. Give a peer one bootstrap
+//    address (e.g. slot 0's): with several, two peers may dial each other at
+//    once; both ends then keep the connection the lower slot dialed, and
+//    messages already queued on the other are lost;
+//  * the node starts when every other slot is connected, on the first data
+//    frame, or `start_timeout` after Run() began, whichever comes first;
+//  * Send() seals the message and queues it on the peer's connection (or in
+//    the peer's pending queue while it is not connected). Queues are bounded
+//    by `send_queue_bytes` per peer: a message that does not fit is dropped
+//    and counted (Host::Send is unreliable by contract), never buffered
+//    without bound;
+//  * RunCompute() runs the task on one worker thread and posts the
+//    completion back to the loop; timers are asio steady_timers and now()
+//    is the monotonic time since the host was created;
+//  * heartbeats every `heartbeat_interval`; a connection silent for
+//    `peer_timeout` is closed, and losing a peer's last connection raises
+//    Node::OnPeerDown. The lower slot redials with exponential backoff
+//    (backoff_min doubling to backoff_max) until the peer is back or says
+//    Bye;
+//  * hostile input (bad header, oversized, bad MAC or replay, failed or slow
+//    handshake, refused key) closes that connection, counting the reason as
+//    "net.rejected.<reason>" and logging it; training goes on.
+// Not thread-safe: every method runs on the loop thread, except that Run()
+// is called from the thread that becomes the loop. The node and the sink
+// must outlive the host.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "murmur/core/host.h"
+#include "murmur/runtime/identity.h"
+
+namespace murmur::net {
+
+struct NetOptions {
+  PeerId self;
+  uint32_t num_slots = 0;            // PeerIds 0..num_slots-1 take part
+  std::string listen = "127.0.0.1:0";
+  std::string advertise;             // address others dial; empty: the bound listen address
+  std::vector<std::string> bootstrap;  // "host:port" of some other peers
+  uint64_t seed = 1;                 // for rng(): (seed, self, kProtocol)
+  Duration heartbeat_interval = Duration::Seconds(0.5);
+  Duration peer_timeout = Duration::Seconds(5);
+  Duration handshake_timeout = Duration::Seconds(5);
+  Duration start_timeout = Duration::Seconds(60);
+  Duration shutdown_timeout = Duration::Seconds(5);  // flushing queues at the end
+  Duration backoff_min = Duration::Seconds(0.1);
+  Duration backoff_max = Duration::Seconds(5);
+  size_t max_message_bytes = size_t{256} << 20;
+  size_t send_queue_bytes = size_t{512} << 20;       // per peer
+  size_t max_unauthenticated = 64;  // connections still in their handshake
+  bool handle_signals = false;      // SIGINT/SIGTERM end Run() gracefully
+};
+
+struct NetSecurity {
+  Identity identity;
+  std::optional<NetworkKey> network_key;
+  Allowlist allowlist;
+};
+
+struct NetStats {
+  uint64_t bytes_sent = 0;          // message bytes queued by Send
+  uint64_t msgs_sent = 0;
+  uint64_t msgs_received = 0;
+  uint64_t wire_bytes_sent = 0;     // frames written, headers and MACs included
+  uint64_t wire_bytes_received = 0;
+  uint64_t send_dropped = 0;        // messages refused by a full send queue
+  uint64_t handshakes = 0;          // completed
+  uint64_t peers_down = 0;          // OnPeerDown raised
+  uint64_t dials = 0;               // outbound connection attempts
+  std::map<std::string, int64_t> rejected;  // closed connections by reason
+};
+
+class NetHost final : public Host {
+ public:
+  // Binds the listener. kInvalidArgument for a bad address or options,
+  // kUnavailable when the address cannot be bound.
+  static Result<std::unique_ptr<NetHost>> Create(const NetOptions& options,
+                                                 NetSecurity security, MetricsSink& sink);
+  ~NetHost() override;
+
+  // "host:port" actually bound (the port is the kernel's when 0 was asked).
+  std::string listen_address() const;
+  const PublicKey& public_key() const;
+
+  // Runs the loop on the calling thread until `stop()` returns true (asked
+  // after every event delivered to the node) or Shutdown(); then says Bye to
+  // every peer and flushes the send queues for up to shutdown_timeout.
+  // Returns kAborted when interrupted by Shutdown().
+  Status Run(Node& node, const std::function<bool()>& stop);
+  // Thread-safe and async-signal-unsafe: asks Run() to finish (e.g. from a
+  // signal watcher thread).
+  void Shutdown();
+
+  // Loop thread only, or after Run() returned.
+  const NetStats& stats() const;
+  bool said_bye(PeerId peer) const;
+  // now() when the node started (time 0 of the simulator's clock); zero
+  // before it starts.
+  SimTime started_at() const;
+  bool connected(PeerId peer) const;
+
+  // Host.
+  PeerId self() const override;
+  SimTime now() const override;
+  void Send(PeerId to, std::vector<uint8_t> message) override;
+  TimerId StartTimer(Duration after) override;
+  void RunCompute(ComputeTask task) override;
+  Rng& rng() override;
+  MetricsSink& metrics() override;
+  void ReportBadPeer(PeerId peer, const Status& why) override;
+
+  class Impl;
+
+ private:
+  explicit NetHost(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace murmur::net

@@ -1,0 +1,51 @@
+// The pieces of a run that every process of it builds the same way from
+// its RunConfig: the data, the data partition, the model and one peer's
+// Learner. The simulator (RunExperiment) builds every peer; a runtime peer
+// (`murmur peer`) builds only its own, and gets the same shard, initial
+// model and batch stream as the simulator's peer of that index.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "murmur/learn/dataset.h"
+#include "murmur/learn/learner.h"
+#include "murmur/learn/model.h"
+#include "murmur/learn/partition.h"
+#include "murmur/sim/run_config.h"
+
+namespace murmur {
+
+// The run's train and test sets. kNotFound when the dataset is missing.
+Result<TrainTestSplit> LoadRunData(const RunConfig& config);
+
+// The model for `data`'s input shape.
+Result<std::unique_ptr<Model>> MakeRunModel(const RunConfig& config, const Dataset& train);
+
+// The Byzantine peers whose attack poisons their training data (label flip,
+// sybil; none for other attacks), sorted. kInvalidArgument for a class the
+// data lacks.
+Result<std::vector<PeerId>> DataPoisoners(const RunConfig& config, const Dataset& train);
+
+// One peer's learner. A data-poisoning Byzantine peer trains on a poisoned
+// copy of its shard, which `poisoned` owns (null for every other peer).
+struct PeerLearner {
+  std::unique_ptr<Dataset> poisoned;
+  std::unique_ptr<Learner> learner;
+};
+
+// Peer `peer`'s learner over `shard` (its entry of the run's partition);
+// `poisoners` is DataPoisoners' answer. kInvalidArgument when the shard is
+// empty. `model` and `train` must outlive the learner.
+Result<PeerLearner> MakePeerLearner(const RunConfig& config, const Model& model,
+                                    const Dataset& train, std::vector<int64_t> shard, PeerId peer,
+                                    std::span<const PeerId> poisoners);
+
+// With model.init_checkpoint set, loads it into every learner (kNotFound,
+// kCorrupt or kInvalidArgument for a missing, damaged or mismatched file);
+// otherwise leaves the learners as initialized.
+Status LoadInitialModel(const RunConfig& config, const Model& model,
+                        std::span<Learner* const> learners);
+
+}  // namespace murmur

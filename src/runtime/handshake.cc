@@ -1,0 +1,228 @@
+#include "murmur/runtime/handshake.h"
+
+#include <sodium.h>
+
+#include <cstring>
+#include <string_view>
+
+namespace murmur::net {
+namespace {
+
+constexpr std::string_view kRecordContext = "murmur/1 record";
+constexpr std::string_view kAuthContext = "murmur/1 auth";
+constexpr std::string_view kTranscriptContext = "murmur/1 handshake";
+constexpr size_t kMaxAddress = 255;
+
+std::vector<uint8_t> RecordSigningBytes(const PeerRecord& r) {
+  ByteWriter w;
+  w.WriteBytes(std::span(reinterpret_cast<const uint8_t*>(kRecordContext.data()),
+                         kRecordContext.size()));
+  w.WriteBytes(r.key);
+  w.WriteU32(r.slot.value);
+  w.WriteU64(r.issued_ms);
+  w.WriteU8(static_cast<uint8_t>(r.address.size()));
+  w.WriteBytes(std::span(reinterpret_cast<const uint8_t*>(r.address.data()), r.address.size()));
+  return std::move(w).Take();
+}
+
+std::vector<uint8_t> AuthSigningBytes(Role signer, const std::array<uint8_t, 32>& transcript) {
+  ByteWriter w;
+  w.WriteBytes(std::span(reinterpret_cast<const uint8_t*>(kAuthContext.data()),
+                         kAuthContext.size()));
+  w.WriteU8(static_cast<uint8_t>(signer));
+  w.WriteBytes(transcript);
+  return std::move(w).Take();
+}
+
+std::array<uint8_t, 24> Nonce(uint64_t counter) {
+  std::array<uint8_t, 24> nonce{};
+  std::memcpy(nonce.data(), &counter, sizeof counter);
+  return nonce;
+}
+
+}  // namespace
+
+PeerRecord PeerRecord::Make(const Identity& identity, PeerId slot, std::string address,
+                            uint64_t issued_ms) {
+  MURMUR_CHECK(address.size() <= kMaxAddress);
+  PeerRecord r;
+  r.key = identity.public_key();
+  r.slot = slot;
+  r.address = std::move(address);
+  r.issued_ms = issued_ms;
+  r.signature = identity.Sign(RecordSigningBytes(r));
+  return r;
+}
+
+void PeerRecord::Encode(ByteWriter& out) const {
+  out.WriteBytes(key);
+  out.WriteU32(slot.value);
+  out.WriteU64(issued_ms);
+  out.WriteU8(static_cast<uint8_t>(address.size()));
+  out.WriteBytes(std::span(reinterpret_cast<const uint8_t*>(address.data()), address.size()));
+  out.WriteBytes(signature);
+}
+
+Result<PeerRecord> PeerRecord::Decode(ByteReader& in) {
+  PeerRecord r;
+  for (uint8_t& b : r.key) {
+    MURMUR_ASSIGN_OR_RETURN(b, in.ReadU8());
+  }
+  MURMUR_ASSIGN_OR_RETURN(uint32_t slot, in.ReadU32());
+  r.slot = PeerId(slot);
+  MURMUR_ASSIGN_OR_RETURN(r.issued_ms, in.ReadU64());
+  MURMUR_ASSIGN_OR_RETURN(uint8_t length, in.ReadU8());
+  if (in.remaining() < length) {
+    return Status::Corrupt("peer record: address of ", static_cast<int>(length),
+                           " bytes truncated");
+  }
+  for (uint8_t i = 0; i < length; ++i) {
+    MURMUR_ASSIGN_OR_RETURN(uint8_t c, in.ReadU8());
+    r.address.push_back(static_cast<char>(c));
+  }
+  for (uint8_t& b : r.signature) {
+    MURMUR_ASSIGN_OR_RETURN(b, in.ReadU8());
+  }
+  if (!VerifySignature(r.key, RecordSigningBytes(r), r.signature)) {
+    return Status::Corrupt("peer record for slot ", r.slot, " from ", PeerName(r.key),
+                           ": bad signature");
+  }
+  return r;
+}
+
+std::vector<uint8_t> SessionCipher::Seal(FrameType type, std::span<const uint8_t> plaintext) {
+  std::vector<uint8_t> out;
+  SealInto(type, plaintext, out);
+  return out;
+}
+
+void SessionCipher::SealInto(FrameType type, std::span<const uint8_t> plaintext,
+                             std::vector<uint8_t>& out) {
+  const FrameHeader header{.type = type,
+                           .length = static_cast<uint32_t>(plaintext.size() + kMacSize)};
+  const auto head = EncodeFrameHeader(header);
+  out.resize(kFrameHeaderSize + plaintext.size() + kMacSize);
+  std::memcpy(out.data(), head.data(), head.size());
+  const auto nonce = Nonce(tx_counter_++);
+  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+      out.data() + kFrameHeaderSize, out.data() + kFrameHeaderSize + plaintext.size(), nullptr,
+      plaintext.data(), plaintext.size(), head.data(), head.size(), nullptr, nonce.data(),
+      tx_key_.data());
+}
+
+Status SessionCipher::Open(Frame& frame) {
+  if (frame.payload.size() < kMacSize) {
+    return Status::Corrupt("sealed ", FrameTypeName(frame.header.type), " frame shorter than its MAC");
+  }
+  const auto head = EncodeFrameHeader(frame.header);
+  const size_t n = frame.payload.size() - kMacSize;
+  const auto nonce = Nonce(rx_counter_++);
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+          frame.payload.data(), nullptr, frame.payload.data(), n, frame.payload.data() + n,
+          head.data(), head.size(), nonce.data(), rx_key_.data()) != 0) {
+    return Status::Corrupt("MAC check failed on ", FrameTypeName(frame.header.type),
+                           " frame ", rx_counter_ - 1,
+                           " (tampered, replayed, reordered, or a wrong network key)");
+  }
+  frame.payload.resize(n);
+  return Status::Ok();
+}
+
+Handshake::Handshake(const HandshakeConfig& config, Role role) : config_(config), role_(role) {
+  MURMUR_CHECK(config_.identity != nullptr && config_.allowlist != nullptr);
+  MURMUR_CHECK(InitCrypto().ok());
+  crypto_kx_keypair(eph_pk_.data(), eph_sk_.data());
+}
+
+std::vector<uint8_t> Handshake::HelloFrame() const {
+  const auto head = EncodeFrameHeader({.type = FrameType::kHello, .length = kHelloPayload});
+  std::vector<uint8_t> out(kFrameHeaderSize + kHelloPayload);
+  std::memcpy(out.data(), head.data(), kFrameHeaderSize);
+  std::memcpy(out.data() + kFrameHeaderSize, eph_pk_.data(), kHelloPayload);
+  return out;
+}
+
+std::array<uint8_t, 32> Handshake::TranscriptHash() const {
+  const auto& dialer = role_ == Role::kDialer ? eph_pk_ : peer_eph_pk_;
+  const auto& acceptor = role_ == Role::kDialer ? peer_eph_pk_ : eph_pk_;
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, nullptr, 0, 32);
+  crypto_generichash_update(&state, reinterpret_cast<const uint8_t*>(kTranscriptContext.data()),
+                            kTranscriptContext.size());
+  crypto_generichash_update(&state, dialer.data(), dialer.size());
+  crypto_generichash_update(&state, acceptor.data(), acceptor.size());
+  std::array<uint8_t, 32> out{};
+  crypto_generichash_final(&state, out.data(), out.size());
+  return out;
+}
+
+Status Handshake::OnHello(const Frame& frame) {
+  if (frame.header.type != FrameType::kHello || frame.payload.size() != kHelloPayload) {
+    return Status::Corrupt("handshake: expected a hello frame, got ",
+                           FrameTypeName(frame.header.type));
+  }
+  std::copy(frame.payload.begin(), frame.payload.end(), peer_eph_pk_.begin());
+  std::array<uint8_t, 32> rx{}, tx{};
+  const int rc = role_ == Role::kDialer
+                     ? crypto_kx_client_session_keys(rx.data(), tx.data(), eph_pk_.data(),
+                                                     eph_sk_.data(), peer_eph_pk_.data())
+                     : crypto_kx_server_session_keys(rx.data(), tx.data(), eph_pk_.data(),
+                                                     eph_sk_.data(), peer_eph_pk_.data());
+  sodium_memzero(eph_sk_.data(), eph_sk_.size());
+  if (rc != 0) return Status::Corrupt("handshake: degenerate X25519 key in hello");
+  const auto transcript = TranscriptHash();
+  auto mix = [&](std::array<uint8_t, 32>& key) {
+    std::array<uint8_t, 64> in{};
+    std::copy(key.begin(), key.end(), in.begin());
+    std::copy(transcript.begin(), transcript.end(), in.begin() + 32);
+    const uint8_t* psk = config_.network_key ? config_.network_key->data() : nullptr;
+    crypto_generichash(key.data(), key.size(), in.data(), in.size(), psk,
+                       psk ? config_.network_key->size() : 0);
+    sodium_memzero(in.data(), in.size());
+  };
+  mix(rx);
+  mix(tx);
+  cipher_.emplace(tx, rx);
+  return Status::Ok();
+}
+
+std::vector<uint8_t> Handshake::AuthFrame() {
+  MURMUR_CHECK(cipher_.has_value());
+  ByteWriter w;
+  config_.self_record.Encode(w);
+  w.WriteBytes(config_.identity->Sign(AuthSigningBytes(role_, TranscriptHash())));
+  return cipher_->Seal(FrameType::kAuth, w.bytes());
+}
+
+Result<PeerRecord> Handshake::OnAuth(Frame& frame) {
+  MURMUR_CHECK(cipher_.has_value());
+  if (frame.header.type != FrameType::kAuth) {
+    return Status::Corrupt("handshake: expected an auth frame, got ",
+                           FrameTypeName(frame.header.type));
+  }
+  MURMUR_RETURN_IF_ERROR(cipher_->Open(frame));
+  ByteReader in(frame.payload);
+  MURMUR_ASSIGN_OR_RETURN(PeerRecord record, PeerRecord::Decode(in));
+  Signature sig{};
+  for (uint8_t& b : sig) {
+    MURMUR_ASSIGN_OR_RETURN(b, in.ReadU8());
+  }
+  MURMUR_RETURN_IF_ERROR(in.ExpectEnd());
+  const Role peer_role = role_ == Role::kDialer ? Role::kAcceptor : Role::kDialer;
+  if (!VerifySignature(record.key, AuthSigningBytes(peer_role, TranscriptHash()), sig)) {
+    return Status::Corrupt("handshake: ", PeerName(record.key),
+                           " did not sign this session's transcript");
+  }
+  if (record.slot.value >= config_.num_slots) {
+    return Status::Aborted("handshake: ", PeerName(record.key), " claims slot ", record.slot,
+                           " but this run has slots 0..", config_.num_slots - 1);
+  }
+  if (record.slot == config_.self_record.slot) {
+    return Status::Aborted("handshake: ", PeerName(record.key), " claims our own slot ",
+                           record.slot);
+  }
+  MURMUR_RETURN_IF_ERROR(config_.allowlist->Admit(record.key, record.slot));
+  return record;
+}
+
+}  // namespace murmur::net

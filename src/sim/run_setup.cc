@@ -1,0 +1,76 @@
+#include "murmur/sim/run_setup.h"
+
+#include <algorithm>
+
+#include "murmur/learn/checkpoint.h"
+#include "murmur/learn/text_dataset.h"
+#include "murmur/protocol/byzantine.h"
+
+namespace murmur {
+
+Result<TrainTestSplit> LoadRunData(const RunConfig& config) {
+  if (config.data.dataset == DatasetKind::kSynthetic) {
+    return MakeSyntheticDataset(SyntheticOptions{.train_size = config.data.synthetic_train,
+                                                 .test_size = config.data.synthetic_test,
+                                                 .noise = config.data.synthetic_noise,
+                                                 .seed = config.seed});
+  }
+  if (config.data.dataset == DatasetKind::kFortunes) {
+    return LoadFortunes(config.data.path, config.data.text);
+  }
+  return LoadFashionMnist(config.data.path);
+}
+
+Result<std::unique_ptr<Model>> MakeRunModel(const RunConfig& config, const Dataset& train) {
+  return MakeModel(config.model, InputShape{.channels = train.channels,
+                                            .height = train.height,
+                                            .width = train.width,
+                                            .num_classes = train.num_classes});
+}
+
+Result<std::vector<PeerId>> DataPoisoners(const RunConfig& config, const Dataset& train) {
+  const ByzantineConfig& attack = config.protocol.byzantine;
+  if (!PoisonsData(attack.attack)) return std::vector<PeerId>{};
+  for (int64_t c : {attack.source_class, attack.target_class}) {
+    if (c >= train.num_classes) {
+      return Status::InvalidArgument("byzantine.source_class / target_class = ", c,
+                                     " but the dataset has ", train.num_classes, " classes");
+    }
+  }
+  MURMUR_RETURN_IF_ERROR(ByzantineCount(attack, config.peers).status());
+  return ChooseByzantinePeers(attack, config.peers, config.seed);
+}
+
+Result<PeerLearner> MakePeerLearner(const RunConfig& config, const Model& model,
+                                    const Dataset& train, std::vector<int64_t> shard, PeerId peer,
+                                    std::span<const PeerId> poisoners) {
+  if (shard.empty()) {
+    return Status::InvalidArgument("peer ", peer, " received no training samples; use ",
+                                   "fewer peers or another partition");
+  }
+  PeerLearner out;
+  const Dataset* data = &train;
+  if (std::binary_search(poisoners.begin(), poisoners.end(), peer)) {
+    out.poisoned = std::make_unique<Dataset>(
+        MakePoisonedDataset(train, shard, config.protocol.byzantine));
+    data = out.poisoned.get();
+    // The poisoned copy holds exactly the shard, in order.
+    for (size_t k = 0; k < shard.size(); ++k) shard[k] = static_cast<int64_t>(k);
+  }
+  out.learner = std::make_unique<Learner>(
+      model, *data, std::move(shard), config.train.optimizer, config.train.batch_size,
+      Rng(config.seed, config.train.same_init ? PeerId(0) : peer, RngPurpose::kInit),
+      Rng(config.seed, peer, RngPurpose::kBatch));
+  return out;
+}
+
+Status LoadInitialModel(const RunConfig& config, const Model& model,
+                        std::span<Learner* const> learners) {
+  if (config.init_checkpoint.empty()) return Status::Ok();
+  MURMUR_ASSIGN_OR_RETURN(std::vector<float> initial,
+                          LoadCheckpoint(config.init_checkpoint, model.num_params()));
+  for (Learner* l : learners) std::copy(initial.begin(), initial.end(), l->params().begin());
+  return Status::Ok();
+}
+
+}  // namespace murmur

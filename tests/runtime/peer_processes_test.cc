@@ -1,0 +1,365 @@
+// Real `murmur peer` processes on 127.0.0.1 with kernel-assigned ports: a
+// run learns, survives a kill -9, takes the killed peer back, and cuts off
+// a socket that sends garbage. Every wait has a deadline and waits on an
+// event (a line on a pipe, a process exit, a socket closing), never a sleep.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "murmur/runtime/identity.h"
+
+extern char** environ;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kDeadline = std::chrono::seconds(90);
+
+std::string MurmurBin() {
+  const char* bin = std::getenv("MURMUR_BIN");
+  return bin ? bin : "";
+}
+
+std::string TempDir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("murmur_runtime_test_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+// A child process whose stdout and stderr arrive on one pipe, line by line.
+class Process {
+ public:
+  explicit Process(const std::vector<std::string>& argv) {
+    int fds[2];
+    EXPECT_EQ(::pipe(fds), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    fd_ = fds[0];
+  }
+  ~Process() {
+    if (!exited_) {
+      ::kill(pid_, SIGKILL);
+      Wait(Clock::now() + std::chrono::seconds(10));
+    }
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  // Reads until a line containing `text` arrives; returns it, or "" at the
+  // deadline or end of output.
+  std::string AwaitLine(const std::string& text, Clock::time_point deadline) {
+    for (;;) {
+      size_t nl;
+      while ((nl = buffer_.find('\n')) != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        log_ += line + "\n";
+        if (line.find(text) != std::string::npos) return line;
+      }
+      if (!ReadSome(deadline)) return "";
+    }
+  }
+
+  // Drains output until the process exits; returns its exit code (-1 at
+  // the deadline, 128+signal when killed).
+  int Wait(Clock::time_point deadline) {
+    while (fd_ >= 0 && ReadSome(deadline)) {
+    }
+    while (!exited_) {
+      int status = 0;
+      const pid_t r = ::waitpid(pid_, &status, fd_ >= 0 ? WNOHANG : 0);
+      if (r == pid_) {
+        exited_ = true;
+        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      } else if (Clock::now() > deadline) {
+        return -1;
+      }
+    }
+    log_ += buffer_;
+    buffer_.clear();
+    return code_;
+  }
+
+  void Kill9() {
+    ::kill(pid_, SIGKILL);
+    Wait(Clock::now() + std::chrono::seconds(10));
+  }
+  const std::string& log() const { return log_; }
+
+ private:
+  bool ReadSome(Clock::time_point deadline) {
+    if (fd_ < 0) return false;
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+    char buf[4096];
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) {
+      ::close(fd_);
+      fd_ = -1;
+      return false;
+    }
+    buffer_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::string buffer_;
+  std::string log_;
+  bool exited_ = false;
+  int code_ = -1;
+};
+
+// A small D-PSGD run on the synthetic dataset with logistic regression.
+std::string WriteConfig(const std::string& dir, int rounds, double timeout_s) {
+  const std::string path = dir + "/run.toml";
+  std::ofstream(path) << "seed = 3\npeers = 4\nthreads = 1\n"
+                      << "[data]\ndataset = \"synthetic\"\nsynthetic_train = 800\n"
+                      << "synthetic_test = 200\n"
+                      << "[model]\nkind = \"logreg\"\n"
+                      << "[protocol]\nkind = \"dpsgd\"\ntopology = \"ring\"\nrounds = " << rounds
+                      << "\nlocal_steps = 5\nround_timeout_s = " << timeout_s << "\n"
+                      << "[eval]\nevery = 1\n";
+  return path;
+}
+
+// Starts peer `index` of the run in `dir`; returns it once it listens, with
+// its address in *address.
+std::unique_ptr<Process> StartPeer(const std::string& dir, const std::string& config, int index,
+                                   const std::string& bootstrap, std::string* address) {
+  const std::string peer_dir = dir + "/peer-" + std::to_string(index);
+  std::vector<std::string> argv = {MurmurBin(), "peer", config,
+                                   "--index", std::to_string(index),
+                                   "--key", peer_dir + "/key",
+                                   "--network-key", dir + "/network.key",
+                                   "--out", peer_dir,
+                                   "--peer-timeout", "2"};
+  if (!bootstrap.empty()) {
+    argv.push_back("--bootstrap");
+    argv.push_back(bootstrap);
+  }
+  auto p = std::make_unique<Process>(argv);
+  const std::string line = p->AwaitLine("listening on ", Clock::now() + kDeadline);
+  EXPECT_FALSE(line.empty()) << "peer " << index << " did not start:\n" << p->log();
+  if (address) *address = line.substr(line.find("listening on ") + 13);
+  return p;
+}
+
+nlohmann::json ReadSummary(const std::string& peer_dir) {
+  std::ifstream in(peer_dir + "/summary.json");
+  if (!in) return nlohmann::json::object();
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+int64_t Counter(const nlohmann::json& summary, const std::string& name) {
+  if (!summary.contains("counters") || !summary["counters"].contains(name)) return 0;
+  return summary["counters"][name].get<int64_t>();
+}
+
+double FinalAccuracy(const std::string& peer_dir) {
+  std::ifstream in(peer_dir + "/metrics.jsonl");
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  if (last.empty()) return -1;
+  return nlohmann::json::parse(last)["acc_mean"].get<double>();
+}
+
+class PeerProcesses : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(MurmurBin().empty()) << "MURMUR_BIN must point at the murmur binary";
+    dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(dir_ + "/network.key").ok());
+  }
+  void TearDown() override {
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+  std::string dir_;
+};
+
+TEST_F(PeerProcesses, LaunchedPeersTrainAndLearn) {
+  const std::string config = WriteConfig(dir_, 10, 5);
+  Process launch({MurmurBin(), "launch", "4", config, "--out", dir_ + "/run"});
+  ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
+  std::ifstream in(dir_ + "/run/metrics.jsonl");
+  std::vector<nlohmann::json> rows;
+  std::string line;
+  while (std::getline(in, line)) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 11u);  // rounds 0..10
+  const auto& last = rows.back();
+  EXPECT_EQ(last["round"], 10);
+  EXPECT_EQ(last["peers_evaluated"], 4);
+  // Synthetic Gaussian clusters: chance is 0.1, a trained model is near 1.
+  EXPECT_LT(rows.front()["acc_mean"].get<double>(), 0.5);
+  EXPECT_GT(last["acc_min"].get<double>(), 0.9);
+  // Ring of 4: every peer sends its model to 2 neighbours each round.
+  EXPECT_EQ(last["msgs_sent"], 4 * 2 * 10);
+  for (int i = 0; i < 4; ++i) {
+    const auto s = ReadSummary(dir_ + "/run/peer-" + std::to_string(i));
+    EXPECT_EQ(s["finished"], true) << i;
+    EXPECT_EQ(s["send_dropped"], 0) << i;
+    EXPECT_EQ(Counter(s, "dpsgd.round_timeouts"), 0) << i;
+  }
+}
+
+TEST_F(PeerProcesses, FedAvgServerIsOneMoreProcess) {
+  const std::string config = WriteConfig(dir_, 6, 20);
+  Process launch({MurmurBin(), "launch", "3", config, "--out", dir_ + "/run", "--set",
+                  "protocol.kind=\"fedavg\""});
+  ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
+  std::ifstream in(dir_ + "/run/metrics.jsonl");
+  std::vector<nlohmann::json> rows;
+  std::string line;
+  while (std::getline(in, line)) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 7u);
+  EXPECT_EQ(rows.back()["peers_evaluated"], 1);  // the server's global model
+  EXPECT_GT(rows.back()["acc_mean"].get<double>(), 0.9);
+  // Clients 0..2 and the server, slot 3; the clients left on the server's Bye.
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(ReadSummary(dir_ + "/run/peer-" + std::to_string(i))["finished"], true) << i;
+  }
+  const auto server = ReadSummary(dir_ + "/run/peer-3");
+  EXPECT_EQ(server["msgs_sent"], 3 * 6);  // the global model to 3 clients per round
+  EXPECT_EQ(server["msgs_received"], 3 * 6);
+  EXPECT_EQ(Counter(server, "fedavg.round_timeouts"), 0);
+}
+
+TEST_F(PeerProcesses, SurvivorsFinishAfterKill9AndTheKilledPeerRejoins) {
+  const std::string config = WriteConfig(dir_, 40, 0.3);
+  std::string addr0;
+  std::vector<std::unique_ptr<Process>> peers;
+  peers.push_back(StartPeer(dir_, config, 0, "", &addr0));
+  for (int i = 1; i < 4; ++i) peers.push_back(StartPeer(dir_, config, i, addr0, nullptr));
+  const auto deadline = Clock::now() + kDeadline;
+  ASSERT_FALSE(peers[2]->AwaitLine("round 5 ", deadline).empty()) << peers[2]->log();
+  const std::string key_before = ReadSummary(dir_ + "/peer-2").dump();
+  peers[2]->Kill9();
+  // Restarted with the same key file and index, on a fresh port.
+  peers[2] = StartPeer(dir_, config, 2, addr0, nullptr);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+  }
+  int64_t rejoined = 0, down = 0;
+  for (int i : {0, 1, 3}) {
+    const std::string d = dir_ + "/peer-" + std::to_string(i);
+    const auto s = ReadSummary(d);
+    EXPECT_EQ(s["finished"], true) << i;
+    EXPECT_GT(FinalAccuracy(d), 0.9) << i;
+    down += Counter(s, "net.peers_down");
+    rejoined += Counter(s, "net.peer_rejoined");
+  }
+  EXPECT_GE(down, 3);      // everyone noticed peer 2 go
+  EXPECT_GE(rejoined, 1);  // and at least one took it back
+  const auto s2 = ReadSummary(dir_ + "/peer-2");
+  EXPECT_EQ(s2["finished"], true);
+  EXPECT_GE(s2["handshakes"].get<int64_t>(), 1);
+  EXPECT_GT(FinalAccuracy(dir_ + "/peer-2"), 0.9);
+  (void)key_before;
+}
+
+// Connects to `address`, sends `bytes`, and returns true once the peer
+// closes the connection (before the deadline).
+bool SendAndAwaitClose(const std::string& address, const std::vector<uint8_t>& bytes,
+                       Clock::time_point deadline) {
+  const size_t colon = address.rfind(':');
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return false;
+  }
+  (void)!::write(fd, bytes.data(), bytes.size());
+  bool closed = false;
+  char buf[4096];
+  while (!closed) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+    closed = ::read(fd, buf, sizeof buf) <= 0;  // the peer's Hello, then EOF/RST
+  }
+  ::close(fd);
+  return closed;
+}
+
+TEST_F(PeerProcesses, GarbageSendersAreCutOffWhileTrainingContinues) {
+  const std::string config = WriteConfig(dir_, 15, 5);
+  std::string addr0;
+  std::vector<std::unique_ptr<Process>> peers;
+  peers.push_back(StartPeer(dir_, config, 0, "", &addr0));
+  for (int i = 1; i < 4; ++i) peers.push_back(StartPeer(dir_, config, i, addr0, nullptr));
+  const auto deadline = Clock::now() + kDeadline;
+  ASSERT_FALSE(peers[0]->AwaitLine("round 2 ", deadline).empty()) << peers[0]->log();
+  // An HTTP request, a header claiming a 4 GiB frame, and a valid Hello
+  // followed by an Auth frame sealed with nothing.
+  const std::string http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  EXPECT_TRUE(SendAndAwaitClose(addr0, std::vector<uint8_t>(http.begin(), http.end()), deadline));
+  EXPECT_TRUE(SendAndAwaitClose(
+      addr0, {'M', 'R', 'M', 'R', 1, 3, 0, 0, 0xff, 0xff, 0xff, 0xff}, deadline));
+  std::vector<uint8_t> fake = {'M', 'R', 'M', 'R', 1, 1, 0, 0, 32, 0, 0, 0};
+  fake.resize(fake.size() + 32, 9);
+  const std::vector<uint8_t> auth = {'M', 'R', 'M', 'R', 1, 2, 0, 0, 20, 0, 0, 0};
+  fake.insert(fake.end(), auth.begin(), auth.end());
+  fake.resize(fake.size() + 20, 0);
+  EXPECT_TRUE(SendAndAwaitClose(addr0, fake, deadline));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+  }
+  const auto s0 = ReadSummary(dir_ + "/peer-0");
+  EXPECT_EQ(Counter(s0, "net.rejected.bad_header"), 2);
+  EXPECT_EQ(Counter(s0, "net.rejected.handshake"), 1);
+  EXPECT_EQ(Counter(s0, "dpsgd.round_timeouts"), 0);
+  EXPECT_GT(FinalAccuracy(dir_ + "/peer-0"), 0.9);
+  EXPECT_NE(peers[0]->log().find("bad magic"), std::string::npos);
+}
+
+TEST_F(PeerProcesses, StrangerWithoutTheNetworkKeyIsRefused) {
+  const std::string config = WriteConfig(dir_, 200, 5);
+  std::string addr0;
+  auto peer0 = StartPeer(dir_, config, 0, "", &addr0);
+  // Same config and slot 1, but its own network key.
+  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(dir_ + "/other.key").ok());
+  Process stranger({MurmurBin(), "peer", config, "--index", "1", "--key",
+                    dir_ + "/stranger/key", "--network-key", dir_ + "/other.key",
+                    "--bootstrap", addr0, "--start-timeout", "1000", "--quiet"});
+  const auto deadline = Clock::now() + kDeadline;
+  EXPECT_FALSE(peer0->AwaitLine("handshake: MAC check failed", deadline).empty())
+      << peer0->log();
+  EXPECT_FALSE(stranger.AwaitLine("MAC check failed", deadline).empty()) << stranger.log();
+}
+
+}  // namespace

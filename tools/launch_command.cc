@@ -1,0 +1,321 @@
+#include "launch_command.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "murmur/core/config.h"
+#include "murmur/runtime/identity.h"
+#include "murmur/sim/metrics_files.h"
+#include "murmur/sim/peer_metrics.h"
+#include "murmur/sim/run_config.h"
+
+extern char** environ;
+
+namespace murmur::cli {
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;
+using Clock = std::chrono::steady_clock;
+
+volatile sig_atomic_t g_interrupted = 0;
+void OnSignal(int) { g_interrupted = 1; }
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "murmur launch: %s\n", status.message().c_str());
+  const bool usage = status.code() == StatusCode::kInvalidArgument ||
+                     status.code() == StatusCode::kNotFound;
+  return usage ? kExitUsage : kExitFailure;
+}
+
+// One `murmur peer` child: stdout on a pipe (its ready and final lines),
+// stderr appended to DIR/log.txt.
+struct Child {
+  pid_t pid = -1;
+  int stdout_fd = -1;
+  std::string buffered;  // stdout not yet split into lines
+  std::string address;   // from the ready line
+  bool exited = false;
+  int exit_code = -1;
+};
+
+Result<Child> Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return Status::Unavailable("pipe: ", std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  Child child;
+  const int rc = posix_spawn(&child.pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
+  if (rc != 0) {
+    ::close(pipe_fds[0]);
+    return Status::Unavailable("cannot start ", argv[0], ": ", std::strerror(rc));
+  }
+  child.stdout_fd = pipe_fds[0];
+  return child;
+}
+
+// Reads what the child wrote to stdout; returns complete lines.
+std::vector<std::string> DrainLines(Child& child) {
+  std::vector<std::string> lines;
+  if (child.stdout_fd < 0) return lines;
+  char buf[4096];
+  const ssize_t n = ::read(child.stdout_fd, buf, sizeof buf);
+  if (n <= 0) {
+    ::close(child.stdout_fd);
+    child.stdout_fd = -1;
+    return lines;
+  }
+  child.buffered.append(buf, static_cast<size_t>(n));
+  size_t nl;
+  while ((nl = child.buffered.find('\n')) != std::string::npos) {
+    lines.push_back(child.buffered.substr(0, nl));
+    child.buffered.erase(0, nl + 1);
+  }
+  return lines;
+}
+
+// Waits up to `deadline` for the child's "... listening on ADDR" line.
+Status AwaitReady(Child& child, Clock::time_point deadline, const std::string& log) {
+  while (child.address.empty()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return Status::Timeout("peer did not start in time; see ", log);
+    pollfd p{.fd = child.stdout_fd, .events = POLLIN, .revents = 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    for (const std::string& line : DrainLines(child)) {
+      const std::string marker = " listening on ";
+      if (auto at = line.find(marker); at != std::string::npos) {
+        child.address = line.substr(at + marker.size());
+      }
+    }
+    if (child.stdout_fd < 0 && child.address.empty()) {
+      return Status::Unavailable("peer exited before listening; see ", log);
+    }
+  }
+  return Status::Ok();
+}
+
+std::vector<std::vector<EvalRow>> ReadPeerRows(const std::string& out, int64_t nodes) {
+  std::vector<std::vector<EvalRow>> rows;
+  for (int64_t i = 0; i < nodes; ++i) {
+    Result<std::vector<EvalRow>> r =
+        ReadMetricsCsv(out + "/peer-" + std::to_string(i) + "/metrics.csv");
+    if (r.ok()) rows.push_back(std::move(r).value());
+  }
+  return rows;
+}
+
+void PrintTable(const std::vector<EvalRow>& rows) {
+  std::printf("\n%6s %10s %9s %9s %9s %9s %7s %12s\n", "round", "time_s", "acc_mean", "acc_min",
+              "acc_max", "loss", "peers", "MB_sent");
+  for (const EvalRow& row : rows) {
+    std::printf("%6lld %10.2f %9.4f %9.4f %9.4f %9.4f %7lld %12.2f\n",
+                static_cast<long long>(row.round), row.time_s, row.acc_mean, row.acc_min,
+                row.acc_max, row.loss_mean, static_cast<long long>(row.peers_evaluated),
+                static_cast<double>(row.bytes_sent) / 1e6);
+  }
+}
+
+}  // namespace
+
+CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
+  CLI::App* launch = app.add_subcommand(
+      "launch",
+      "Run N peers as local processes over the network runtime (127.0.0.1),\n"
+      "with a fresh network key and allowlist, and merge their metrics.");
+  launch->add_option("n", options.peers, "Number of peers (sets `peers`)")
+      ->required()
+      ->check(CLI::Range(int64_t{1}, int64_t{1024}));
+  launch->add_option("config", options.config_path, "TOML config file, as for `murmur run`")
+      ->required();
+  launch->add_option("--set", options.sets, "Override a config key (repeatable)")
+      ->type_name("KEY=VALUE");
+  launch->add_option("--out", options.out_dir,
+                     "Output directory: merged metrics, and peer-I/ for each peer")
+      ->type_name("DIR");
+  launch->add_option("--timeout", options.timeout_s, "Stop every peer after this many seconds")
+      ->check(CLI::Range(0.0, 1e9));
+  launch->add_flag("--quiet", options.quiet, "No progress output");
+  return launch;
+}
+
+int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
+  Config config;
+  {
+    Result<Config> loaded = Config::FromFile(options.config_path);
+    if (!loaded.ok()) return Fail(loaded.status());
+    config = std::move(loaded).value();
+  }
+  for (const std::string& set : options.sets) {
+    if (Status s = config.Set(set); !s.ok()) return Fail(s);
+  }
+  if (Status s = config.Set("peers=" + std::to_string(options.peers)); !s.ok()) return Fail(s);
+  Result<RunConfig> run_config = ReadRunConfig(config);
+  if (!run_config.ok()) return Fail(run_config.status());
+  const bool fedavg = run_config->protocol.kind == ProtocolKind::kFedAvg;
+  const int64_t nodes = options.peers + (fedavg ? 1 : 0);
+  const std::string& out = options.out_dir;
+
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) return Fail(Status::Unavailable("cannot create '", out, "': ", ec.message()));
+  const std::string config_path = out + "/config.toml";
+  std::ofstream(config_path, std::ios::trunc) << run_config->resolved_toml;
+  // Fresh admission material per launch: a network key and one key per
+  // slot, bound to its slot by the allowlist.
+  const std::string network_key = out + "/network.key";
+  std::filesystem::remove(network_key, ec);
+  if (Status s = net::CreateNetworkKeyFile(network_key); !s.ok()) return Fail(s);
+  net::Allowlist allow;
+  for (int64_t i = 0; i < nodes; ++i) {
+    const std::string dir = out + "/peer-" + std::to_string(i);
+    std::filesystem::create_directories(dir, ec);
+    std::filesystem::remove(dir + "/log.txt", ec);
+    Result<net::Identity> id = net::Identity::LoadOrCreate(dir + "/key");
+    if (!id.ok()) return Fail(id.status());
+    allow.Add(id->public_key(), PeerId(static_cast<uint32_t>(i)));
+  }
+  std::ofstream(out + "/allow.txt", std::ios::trunc) << allow.ToText();
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const auto start = Clock::now();
+  std::vector<Child> children;
+  for (int64_t i = 0; i < nodes; ++i) {
+    const std::string dir = out + "/peer-" + std::to_string(i);
+    std::vector<std::string> argv = {self_exe, "peer", config_path,
+                                     "--index", std::to_string(i),
+                                     "--listen", "127.0.0.1:0",
+                                     "--key", dir + "/key",
+                                     "--network-key", network_key,
+                                     "--allow", out + "/allow.txt",
+                                     "--out", dir};
+    // One bootstrap address (slot 0's): the mesh forms through membership
+    // exchange, with no two peers dialing each other at once.
+    if (i > 0) {
+      argv.push_back("--bootstrap");
+      argv.push_back(children[0].address);
+    }
+    Result<Child> child = Spawn(argv, dir + "/log.txt");
+    if (!child.ok()) return Fail(child.status());
+    children.push_back(std::move(child).value());
+    if (i == 0) {
+      if (Status s = AwaitReady(children[0], Clock::now() + std::chrono::seconds(120),
+                                dir + "/log.txt");
+          !s.ok()) {
+        ::kill(children[0].pid, SIGKILL);
+        return Fail(s);
+      }
+    }
+  }
+  if (!options.quiet) {
+    std::fprintf(stderr, "murmur launch: %lld peer processes, logs in %s/peer-*/log.txt\n",
+                 static_cast<long long>(nodes), out.c_str());
+  }
+
+  const bool tty = isatty(STDERR_FILENO) == 1;
+  const int64_t rounds = run_config->protocol.rounds;
+  int64_t shown_round = -1;
+  auto last_progress = Clock::now();
+  bool terminated = false;
+  std::optional<Clock::time_point> holders_done_at;
+  for (;;) {
+    std::vector<pollfd> fds;
+    for (Child& c : children) {
+      if (c.stdout_fd >= 0) fds.push_back(pollfd{.fd = c.stdout_fd, .events = POLLIN, .revents = 0});
+    }
+    ::poll(fds.data(), fds.size(), 250);
+    for (Child& c : children) {
+      if (c.stdout_fd < 0) continue;
+      pollfd p{.fd = c.stdout_fd, .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 0) > 0) DrainLines(c);
+    }
+    bool all_exited = true;
+    for (Child& c : children) {
+      if (c.exited) continue;
+      int status = 0;
+      if (::waitpid(c.pid, &status, WNOHANG) == c.pid) {
+        c.exited = true;
+        c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      } else {
+        all_exited = false;
+      }
+    }
+    if (all_exited) break;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    // The model holders (FedAvg: the server, the last slot) decide the end;
+    // anyone still running 10 s after them is told to stop.
+    const bool holders_exited = fedavg ? children.back().exited
+                                       : std::all_of(children.begin(), children.end(),
+                                                     [](const Child& c) { return c.exited; });
+    if (holders_exited && !holders_done_at) holders_done_at = Clock::now();
+    const bool stragglers = holders_done_at && Clock::now() - *holders_done_at > std::chrono::seconds(10);
+    if (!terminated && (g_interrupted || stragglers ||
+                        (options.timeout_s > 0 && elapsed > options.timeout_s))) {
+      terminated = true;
+      for (Child& c : children) {
+        if (!c.exited) ::kill(c.pid, SIGTERM);
+      }
+    }
+    if (!options.quiet && Clock::now() - last_progress > std::chrono::milliseconds(500)) {
+      last_progress = Clock::now();
+      const std::vector<EvalRow> merged = MergePeerRows(ReadPeerRows(out, nodes));
+      if (!merged.empty() && (tty || merged.back().round != shown_round)) {
+        const EvalRow& row = merged.back();
+        shown_round = row.round;
+        std::fprintf(stderr, tty ? "\rround %lld/%lld  acc %.4f (min %.4f)  peers %lld  %5.1fs "
+                                 : "round %lld/%lld acc_mean=%.4f acc_min=%.4f peers=%lld elapsed=%.1fs\n",
+                     static_cast<long long>(row.round), static_cast<long long>(rounds),
+                     row.acc_mean, row.acc_min, static_cast<long long>(row.peers_evaluated),
+                     elapsed);
+        std::fflush(stderr);
+      }
+    }
+  }
+  if (!options.quiet && tty) std::fprintf(stderr, "\n");
+
+  const std::vector<EvalRow> merged = MergePeerRows(ReadPeerRows(out, nodes));
+  Result<MetricsWriter> writer = MetricsWriter::Open(out, run_config->resolved_toml);
+  if (!writer.ok()) return Fail(writer.status());
+  for (const EvalRow& row : merged) {
+    if (Status s = writer->Append(row); !s.ok()) return Fail(s);
+  }
+  if (!options.quiet) PrintTable(merged);
+  int failed = 0;
+  for (size_t i = 0; i < children.size(); ++i) {
+    if (children[i].exit_code != 0) {
+      ++failed;
+      std::fprintf(stderr, "murmur launch: peer %zu exited with %d; see %s/peer-%zu/log.txt\n",
+                   i, children[i].exit_code, out.c_str(), i);
+    }
+  }
+  std::printf("wall time %.1fs; results in %s/\n",
+              std::chrono::duration<double>(Clock::now() - start).count(), out.c_str());
+  if (failed > 0 || merged.empty() || merged.back().round < rounds) return kExitFailure;
+  return 0;
+}
+
+}  // namespace murmur::cli

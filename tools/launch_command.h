@@ -1,0 +1,30 @@
+// `murmur launch N CONFIG`: one run of N peers as N local `murmur peer`
+// processes on 127.0.0.1 (plus the server for FedAvg), with a generated
+// network key and allowlist, one progress view, and the peers' metrics
+// merged into one metrics.jsonl/csv of the simulator's schema.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace murmur::cli {
+
+struct LaunchOptions {
+  int64_t peers = 0;
+  std::string config_path;
+  std::vector<std::string> sets;
+  std::string out_dir = "runs/launch";
+  double timeout_s = 0;  // 0: no limit
+  bool quiet = false;
+};
+
+CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options);
+// 0 when every peer finished, 2 for bad arguments, 1 otherwise.
+int LaunchCommand(const LaunchOptions& options, const std::string& self_exe);
+
+}  // namespace murmur::cli

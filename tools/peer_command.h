@@ -1,0 +1,37 @@
+// `murmur peer`: runs one peer of a run as its own process over the real
+// network (runtime/NetHost), with the same RunConfig as `murmur run`. The
+// peer builds only its own learner, from the same seed-derived partition,
+// initialization and batch stream as the simulator's peer of that index.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace murmur::cli {
+
+struct PeerOptions {
+  std::string config_path;
+  std::vector<std::string> sets;
+  std::string listen = "127.0.0.1:0";
+  std::string advertise;
+  std::vector<std::string> bootstrap;
+  std::string key_path = "murmur.key";
+  std::string network_key_path;  // empty: open network
+  std::string allow_path;        // empty: any key may take any slot
+  int64_t index = 0;
+  std::string out_dir;
+  double start_timeout_s = 60;
+  double peer_timeout_s = 5;
+  bool quiet = false;
+};
+
+CLI::App* AddPeerCommand(CLI::App& app, PeerOptions& options);
+// 0 when this peer finished its part of the run, 2 for bad arguments or
+// config, 1 otherwise (e.g. interrupted).
+int PeerCommand(const PeerOptions& options);
+
+}  // namespace murmur::cli
