@@ -35,6 +35,25 @@ class CharMlpModel final : public TorchModel {
   int64_t num_params() const override { return num_params_; }
   double forward_flops_per_sample() const override { return flops_; }
 
+  // The embedding table (fan-in 1: one row per token), then each linear
+  // layer's weight and bias, in sizes_ order.
+  std::vector<ParamTensor> tensors() const override {
+    std::vector<ParamTensor> out;
+    int64_t offset = 0;
+    out.push_back({.offset = offset, .size = sizes_[0], .fan_in = 1});
+    offset += sizes_[0];
+    int64_t in = context_ * dim_;
+    for (size_t layer = 0; layer <= widths_.size(); ++layer) {
+      const int64_t units = layer < widths_.size() ? widths_[layer] : vocab_;
+      out.push_back({.offset = offset, .size = units * in, .fan_in = in});
+      offset += units * in;
+      out.push_back({.offset = offset, .size = units, .fan_in = in});
+      offset += units;
+      in = units;
+    }
+    return out;
+  }
+
   // nn.Embedding's N(0, 1) for the embedding; nn.Linear's
   // U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
   void Initialize(std::span<float> params, Rng& rng) const override {

@@ -121,6 +121,8 @@ Status CheckRobustSupport(const ProtocolConfig& config, const ModelCombiner& com
         "protocol.merge = \"variance_corrected\" and a [robust] rule both decide how gossip "
         "merges models: pick one");
   }
+  return Status::Ok();
+}
 
 // Shared-randomness protocols replicate one model: every learner starts
 // from peer 0's parameters whatever train.init says.
