@@ -3,7 +3,8 @@
 # (32 peers, Fashion-MNIST, Dirichlet(0.5), MLP) and prints its table: final
 # accuracy, total traffic, and the virtual time and traffic at which the
 # evaluated mean accuracy first reached TARGET (default 0.80). Needs a build
-# (scripts/build.sh). Results go to runs/protocols/.
+# (scripts/build.sh). Results go to runs/protocols/. ONLY=REGEX runs only the
+# rows whose name matches, e.g. ONLY='modest|spsa'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MURMUR=${MURMUR:-./build/murmur}
@@ -13,6 +14,7 @@ OUT=runs/protocols
 run() {  # name, args...
   local name=$1
   shift
+  if [[ -n ${ONLY:-} && ! $name =~ $ONLY ]]; then return; fi
   "$MURMUR" run "$@" --threads 1 --quiet --out "$OUT/$name" > /dev/null
   # CSV: round,time_s,acc_mean,acc_min,acc_max,loss_mean,train_loss,consensus_dist,bytes_sent,...
   awk -F, -v name="$name" -v target="$TARGET" '
@@ -48,3 +50,8 @@ run fedavg_c0.3125      examples/modest.toml --set protocol.kind=fedavg \
                         --set protocol.client_fraction=0.3125 --set protocol.local_epochs=1 \
                         --set protocol.rounds=40 --set protocol.round_timeout_s=30
 run dfedsam_mgs_q3      examples/dfedsam.toml
+# SPSA (shared-randomness zeroth-order, 6-byte messages) on the same data
+# split; logistic regression, as zeroth-order steps on the MLP need far more
+# rounds than the others get here.
+run spsa_broadcast      examples/spsa_fashion.toml --set data.partition=dirichlet \
+                        --set data.alpha=0.5

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "murmur/protocol/model_message.h"
+#include "murmur/protocol/neighbour_mix.h"
 #include "murmur/protocol/train_task.h"
 
 namespace murmur {
@@ -96,26 +97,8 @@ void DfedsamNode::MixIfComplete(Host& host) {
 void DfedsamNode::Mix(Host& host) {
   std::span<float> x = learner_.params();
   auto it = inbox_.find(step_ + 1);
-  double self_weight = self_weight_;
-  std::vector<std::pair<double, const std::vector<float>*>> terms;
-  for (size_t k = 0; k < neighbours_.size(); ++k) {
-    const std::vector<float>* model = nullptr;
-    if (it != inbox_.end()) {
-      auto found = it->second.find(k);
-      if (found != it->second.end()) model = &found->second;
-    }
-    if (model != nullptr) {
-      terms.emplace_back(neighbour_weights_[k], model);
-    } else {
-      self_weight += neighbour_weights_[k];
-    }
-  }
-  const auto ws = static_cast<float>(self_weight);
-  for (float& v : x) v *= ws;
-  for (const auto& [weight, model] : terms) {
-    const auto w = static_cast<float>(weight);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += w * (*model)[i];
-  }
+  ApplyMix(x, CollectArrived(it != inbox_.end() ? &it->second : nullptr, neighbour_weights_,
+                             self_weight_));
   if (it != inbox_.end()) inbox_.erase(it);
   ++step_;
   if (step_ % options_.gossip_steps != 0) {

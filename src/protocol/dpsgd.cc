@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "murmur/protocol/model_message.h"
+#include "murmur/protocol/neighbour_mix.h"
 #include "murmur/protocol/train_task.h"
 
 namespace murmur {
@@ -131,38 +132,16 @@ void DpsgdNode::MixIfComplete(Host& host) {
 void DpsgdNode::Mix(Host& host) {
   std::span<float> x = learner_.params();
   auto it = inbox_.find(round_ + 1);
-  double self_weight = self_weight_;
-  std::vector<std::pair<double, const std::vector<float>*>> terms;
-  for (size_t k = 0; k < neighbours_.size(); ++k) {
-    const std::vector<float>* model = nullptr;
-    if (it != inbox_.end()) {
-      auto found = it->second.find(k);
-      if (found != it->second.end()) model = &found->second;
-    }
-    if (model != nullptr) {
-      terms.emplace_back(neighbour_weights_[k], model);
-    } else {
-      self_weight += neighbour_weights_[k];  // missing: keep own share
-    }
-  }
+  const NeighbourMix mix = CollectArrived(it != inbox_.end() ? &it->second : nullptr,
+                                          neighbour_weights_, self_weight_);
   if (combiner_ != nullptr) {
-    std::vector<std::span<const float>> others;
-    std::vector<double> weights{self_weight};
-    for (const auto& [weight, model] : terms) {
-      others.emplace_back(*model);
-      weights.push_back(weight);
-    }
+    std::vector<double> weights{mix.self_weight};
+    weights.insert(weights.end(), mix.weights.begin(), mix.weights.end());
     const Status status =
-        combiner_->Combine(x, others, OwnModel::kIsInput, weights, host.rng());
+        combiner_->Combine(x, mix.models, OwnModel::kIsInput, weights, host.rng());
     if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
   } else {
-    const auto ws = static_cast<float>(self_weight);
-    for (float& v : x) v *= ws;
-    for (const auto& [weight, model] : terms) {
-      const auto w = static_cast<float>(weight);
-      const float* m = model->data();
-      for (size_t i = 0; i < x.size(); ++i) x[i] += w * m[i];
-    }
+    ApplyMix(x, mix);
   }
   if (it != inbox_.end()) inbox_.erase(it);
   ++round_;

@@ -5,8 +5,8 @@
 namespace murmur {
 
 AggregatorChain::AggregatorChain(std::vector<std::unique_ptr<PreAggregator>> stages,
-                                 std::unique_ptr<Aggregator> rule, ThreadPool* pool)
-    : Aggregator(rule ? rule->f() : 0, pool),
+                                 std::unique_ptr<Aggregator> rule, int f, ThreadPool* pool)
+    : Aggregator(f, pool),
       stages_(std::move(stages)),
       rule_(std::move(rule)) {
   MURMUR_CHECK(rule_ != nullptr);

@@ -229,7 +229,7 @@ Result<std::unique_ptr<Aggregator>> MakeAggregator(const AggregatorConfig& confi
     stages.push_back(std::move(stage));
   }
   return std::unique_ptr<Aggregator>(
-      new AggregatorChain(std::move(stages), std::move(rule), pool));
+      new AggregatorChain(std::move(stages), std::move(rule), config.f, pool));
 }
 
 std::vector<std::string> AggregatorNames() {

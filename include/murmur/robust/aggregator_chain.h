@@ -16,9 +16,12 @@ namespace murmur {
 
 class AggregatorChain final : public Aggregator {
  public:
-  // REQUIRES: rule non-null; every stage non-null.
+  // `f` is the chain's: every stage and the rule see it, also when the rule
+  // itself ignores f (mean), so that e.g. NNM before the mean still mixes
+  // each input with its n - f nearest.
+  // REQUIRES: rule non-null; every stage non-null; f >= 0.
   AggregatorChain(std::vector<std::unique_ptr<PreAggregator>> stages,
-                  std::unique_ptr<Aggregator> rule, ThreadPool* pool = nullptr);
+                  std::unique_ptr<Aggregator> rule, int f, ThreadPool* pool = nullptr);
   ~AggregatorChain() override;
 
   // Stage names joined by '>', e.g. "arc>nnm>trimmed-mean".

@@ -95,7 +95,7 @@ TEST(AggregatorChain, EqualsApplyingTheStagesByHand) {
   std::vector<std::unique_ptr<PreAggregator>> stages;
   stages.push_back(std::make_unique<AdaptiveRobustClipping>(2));
   stages.push_back(std::make_unique<NearestNeighborMixing>(2));
-  AggregatorChain chain(std::move(stages), std::make_unique<TrimmedMean>(2));
+  AggregatorChain chain(std::move(stages), std::make_unique<TrimmedMean>(2), 2);
   EXPECT_EQ(chain.name(), "arc>nnm>trimmed-mean");
   std::vector<float> out(41);
   ASSERT_TRUE(chain.Aggregate(in.list(), out).ok());
@@ -107,11 +107,24 @@ TEST(AggregatorChain, EqualsApplyingTheStagesByHand) {
   EXPECT_EQ(out, expected);
 }
 
+TEST(AggregatorChain, StagesUseTheChainsFEvenBeforeTheMean) {
+  // NNM with f = 1 keeps each input's 3 nearest: {0, 1, 2} for the first
+  // three (mean 1) and {100, 2, 1} for the outlier (mean 103 / 3); the mean
+  // of those is (3 + 103 / 3) / 4 = 28 / 3, not the plain mean 25.75.
+  Vectors in{{0}, {1}, {2}, {100}};
+  std::vector<std::unique_ptr<PreAggregator>> stages;
+  stages.push_back(std::make_unique<NearestNeighborMixing>(1));
+  AggregatorChain chain(std::move(stages), std::make_unique<Mean>(), 1);
+  std::vector<float> out(1);
+  ASSERT_TRUE(chain.Aggregate(in.list(), out).ok());
+  EXPECT_FLOAT_EQ(out[0], 28.0f / 3.0f);
+}
+
 TEST(AggregatorChain, ChecksEachStagePreconditionOnItsInputCount) {
   // Bucketing 10 inputs by 2 leaves 5, too few for trimmed mean with f = 3.
   std::vector<std::unique_ptr<PreAggregator>> stages;
   stages.push_back(std::make_unique<Bucketing>(2));
-  AggregatorChain chain(std::move(stages), std::make_unique<TrimmedMean>(3));
+  AggregatorChain chain(std::move(stages), std::make_unique<TrimmedMean>(3), 3);
   Status s = chain.CheckPreconditions(10, 3);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), ::testing::HasSubstr("trimmed-mean: n=5 f=3"));
@@ -123,14 +136,14 @@ TEST(AggregatorChain, PassesWeightsOnlyThroughOrderKeepingStages) {
   std::vector<float> out(1);
   std::vector<std::unique_ptr<PreAggregator>> clip;
   clip.push_back(std::make_unique<StaticClipping>(2.0));
-  AggregatorChain clipped_mean(std::move(clip), std::make_unique<Mean>());
+  AggregatorChain clipped_mean(std::move(clip), std::make_unique<Mean>(), 0);
   // Clipped to {1, 2}; weighted (1*1 + 3*2) / 4 = 1.75.
   ASSERT_TRUE(clipped_mean.Aggregate({.vectors = in.list(), .weights = w}, out).ok());
   EXPECT_FLOAT_EQ(out[0], 1.75f);
 
   std::vector<std::unique_ptr<PreAggregator>> buckets;
   buckets.push_back(std::make_unique<Bucketing>(1));
-  AggregatorChain bucketed(std::move(buckets), std::make_unique<Mean>());
+  AggregatorChain bucketed(std::move(buckets), std::make_unique<Mean>(), 0);
   Rng rng(1, PeerId(0), RngPurpose::kTest);
   EXPECT_EQ(bucketed.Aggregate({.vectors = in.list(), .weights = w, .rng = &rng}, out)
                 .code(),

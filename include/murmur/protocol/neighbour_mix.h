@@ -1,0 +1,27 @@
+// Metropolis-Hastings mixing over the neighbours whose model arrived, shared
+// by D-PSGD (dpsgd.h) and DFedSAM (dfedsam.h): a neighbour whose model is
+// missing leaves its weight with the peer itself, so rows stay stochastic
+// and a late or offline neighbour never blocks a round.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <span>
+#include <vector>
+
+namespace murmur {
+
+struct NeighbourMix {
+  double self_weight = 0;                      // own weight plus missing shares
+  std::vector<double> weights;                 // of the arrived models
+  std::vector<std::span<const float>> models;  // arrived, in neighbour order
+};
+
+// `received` maps a neighbour's index to its model; null when none arrived.
+NeighbourMix CollectArrived(const std::map<size_t, std::vector<float>>* received,
+                            std::span<const double> neighbour_weights, double self_weight);
+
+// x <- self_weight * x + sum_k weights[k] * models[k], in float.
+void ApplyMix(std::span<float> x, const NeighbourMix& mix);
+
+}  // namespace murmur

@@ -1,0 +1,35 @@
+#include "murmur/protocol/neighbour_mix.h"
+
+namespace murmur {
+
+NeighbourMix CollectArrived(const std::map<size_t, std::vector<float>>* received,
+                            std::span<const double> neighbour_weights, double self_weight) {
+  NeighbourMix mix;
+  mix.self_weight = self_weight;
+  for (size_t k = 0; k < neighbour_weights.size(); ++k) {
+    const std::vector<float>* model = nullptr;
+    if (received != nullptr) {
+      auto found = received->find(k);
+      if (found != received->end()) model = &found->second;
+    }
+    if (model != nullptr) {
+      mix.weights.push_back(neighbour_weights[k]);
+      mix.models.emplace_back(*model);
+    } else {
+      mix.self_weight += neighbour_weights[k];
+    }
+  }
+  return mix;
+}
+
+void ApplyMix(std::span<float> x, const NeighbourMix& mix) {
+  const auto ws = static_cast<float>(mix.self_weight);
+  for (float& v : x) v *= ws;
+  for (size_t k = 0; k < mix.models.size(); ++k) {
+    const auto w = static_cast<float>(mix.weights[k]);
+    const float* m = mix.models[k].data();
+    for (size_t i = 0; i < x.size(); ++i) x[i] += w * m[i];
+  }
+}
+
+}  // namespace murmur
