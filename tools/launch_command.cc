@@ -172,8 +172,8 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   if (Status s = config.Set("peers=" + std::to_string(options.peers)); !s.ok()) return Fail(s);
   Result<RunConfig> run_config = ReadRunConfig(config);
   if (!run_config.ok()) return Fail(run_config.status());
-  const bool fedavg = run_config->protocol.kind == ProtocolKind::kFedAvg;
-  const int64_t nodes = options.peers + (fedavg ? 1 : 0);
+  const bool has_server = HasServer(run_config->protocol);
+  const int64_t nodes = options.peers + (has_server ? 1 : 0);
   const std::string& out = options.out_dir;
 
   std::error_code ec;
@@ -266,9 +266,9 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
     }
     if (all_exited) break;
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    // The model holders (FedAvg: the server, the last slot) decide the end;
-    // anyone still running 10 s after them is told to stop.
-    const bool holders_exited = fedavg ? children.back().exited
+    // The model holders (federated protocols: the server, the last slot)
+    // decide the end; anyone still running 10 s after them is told to stop.
+    const bool holders_exited = has_server ? children.back().exited
                                        : std::all_of(children.begin(), children.end(),
                                                      [](const Child& c) { return c.exited; });
     if (holders_exited && !holders_done_at) holders_done_at = Clock::now();

@@ -58,12 +58,12 @@ int RunPeer(const PeerOptions& options) {
   Result<RunConfig> loaded = LoadRunConfig(options.config_path, options.sets);
   if (!loaded.ok()) return Fail(loaded.status());
   const RunConfig& config = *loaded;
-  const bool fedavg = config.protocol.kind == ProtocolKind::kFedAvg;
-  const int64_t num_nodes = config.peers + (fedavg ? 1 : 0);
+  const bool has_server = HasServer(config.protocol);
+  const int64_t num_nodes = config.peers + (has_server ? 1 : 0);
   if (options.index < 0 || options.index >= num_nodes) {
     return Fail(Status::InvalidArgument("--index ", options.index, " is not in 0..",
                                         num_nodes - 1, " (", config.peers, " peers",
-                                        fedavg ? " and the FedAvg server" : "", ")"));
+                                        has_server ? " and the server" : "", ")"));
   }
   const PeerId self(static_cast<uint32_t>(options.index));
 
@@ -115,6 +115,7 @@ int RunPeer(const PeerOptions& options) {
   std::unique_ptr<Node> node = std::move(setup->nodes[self.value]);
   setup->nodes.clear();
   const std::vector<PeerId> holders = setup->model_holders;
+  const bool first_report = setup->round_model == RoundModel::kFirstReport;
   const std::vector<PeerId> evaluated =
       SampleEvaluatedPeers(holders, config.eval.peers, config.seed);
   const bool is_holder = std::find(holders.begin(), holders.end(), self) != holders.end();
@@ -169,9 +170,17 @@ int RunPeer(const PeerOptions& options) {
   std::fflush(stdout);
 
   // A model holder is done once it reported its last round's model; any
-  // other peer (a FedAvg client) once every holder has said bye.
+  // other peer (a federated client) once every holder has said bye. In a
+  // first-report protocol (MoDeST) only the last round's aggregators report
+  // it, so every other peer is done once one of them has finished and said
+  // bye.
   auto done = [&] {
-    if (is_holder) return sink.final_reported();
+    if (is_holder && sink.final_reported()) return true;
+    if (first_report) {
+      return std::any_of(holders.begin(), holders.end(),
+                         [&](PeerId h) { return h != self && host.said_bye(h); });
+    }
+    if (is_holder) return false;
     return std::all_of(holders.begin(), holders.end(),
                        [&](PeerId h) { return host.said_bye(h); });
   };

@@ -180,6 +180,27 @@ Status MakeSpsaNodes(const ProtocolConfig& config, std::span<Learner* const> lea
 
 }  // namespace
 
+bool HasServer(const ProtocolConfig& config) {
+  switch (config.kind) {
+    case ProtocolKind::kFedAvg:
+    case ProtocolKind::kFedProx:
+    case ProtocolKind::kFedAsync:
+    case ProtocolKind::kFedBuff:
+    case ProtocolKind::kFedCompass:
+      return true;
+    case ProtocolKind::kSpsa:
+      return config.spsa.mode == SpsaConfig::Mode::kFedKSeed;
+    case ProtocolKind::kDpsgd:
+    case ProtocolKind::kGossip:
+    case ProtocolKind::kChoco:
+    case ProtocolKind::kModest:
+    case ProtocolKind::kEpidemic:
+    case ProtocolKind::kDfedsam:
+      return false;
+  }
+  return false;
+}
+
 Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
                                    std::span<Learner* const> learners,
                                    const Model& model, uint64_t seed) {

@@ -255,6 +255,31 @@ TEST_F(PeerProcesses, FedAvgServerIsOneMoreProcess) {
   EXPECT_EQ(Counter(server, "fedavg.round_timeouts"), 0);
 }
 
+// Protocols whose end is not every peer reporting its last round: an
+// asynchronous server (FedBuff, slot 4) and MoDeST, where only the last
+// round's aggregators report it. Every process must still finish.
+TEST_F(PeerProcesses, ServerAndSampledProtocolsFinish) {
+  const std::string config = WriteConfig(dir_, 4, 10);
+  for (const std::string kind : {"fedbuff", "modest"}) {
+    SCOPED_TRACE(kind);
+    const std::string out = dir_ + "/" + kind;
+    Process launch({MurmurBin(), "launch", "4", config, "--out", out, "--set",
+                    "protocol.kind=\"" + kind + "\"", "--set", "protocol.buffer_size=2",
+                    "--set", "protocol.modest_trainers=2", "--set",
+                    "protocol.modest_aggregators=1"});
+    ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
+    const int processes = kind == "fedbuff" ? 5 : 4;
+    for (int i = 0; i < processes; ++i) {
+      EXPECT_EQ(ReadSummary(out + "/peer-" + std::to_string(i))["finished"], true) << i;
+    }
+    std::ifstream in(out + "/metrics.jsonl");
+    std::string line, last;
+    while (std::getline(in, line)) last = line;
+    ASSERT_FALSE(last.empty());
+    EXPECT_EQ(nlohmann::json::parse(last)["round"], 4);
+  }
+}
+
 TEST_F(PeerProcesses, SurvivorsFinishAfterKill9AndTheKilledPeerRejoins) {
   const std::string config = WriteConfig(dir_, 40, 0.3);
   std::string addr0;

@@ -112,6 +112,11 @@ struct ProtocolSetup {
   RoundModel round_model = RoundModel::kEveryHolder;
 };
 
+// Whether the protocol's nodes end with a server after the peers (FedAvg,
+// FedProx, FedAsync, FedBuff, FedCompass, FedKSeed): MakeProtocol then
+// returns one node more than it has learners.
+bool HasServer(const ProtocolConfig& config);
+
 // learners[i] is the learner of PeerId(i); they must outlive the nodes.
 // Returns kInvalidArgument for a topology that cannot be built for this many
 // peers or that is disconnected, a bad [robust] rule or option, or a
