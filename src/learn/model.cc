@@ -48,8 +48,8 @@ at::Tensor MaxPool2x2NoGrad(const at::Tensor& h) {
 
 class SequentialModel final : public TorchModel {
  public:
-  SequentialModel(std::string name, std::vector<Layer> layers)
-      : name_(std::move(name)), layers_(std::move(layers)) {
+  SequentialModel(std::string name, std::vector<Layer> layers, InitScheme init)
+      : name_(std::move(name)), layers_(std::move(layers)), init_(init) {
     for (const Layer& layer : layers_) {
       sizes_.push_back(layer.weight_numel());
       sizes_.push_back(layer.out);
@@ -62,17 +62,24 @@ class SequentialModel final : public TorchModel {
   int64_t num_params() const override { return num_params_; }
   double forward_flops_per_sample() const override { return flops_; }
 
-  // PyTorch's default for nn.Linear and nn.Conv2d: kaiming_uniform_ with
-  // a = sqrt(5) for weights, which is U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-  // and the same bound for biases.
+  // See InitScheme. A conv layer's fan_out is out * kernel^2, as in
+  // torch.nn.init._calculate_fan_in_and_fan_out.
   void Initialize(std::span<float> params, Rng& rng) const override {
     MURMUR_CHECK(static_cast<int64_t>(params.size()) == num_params_);
     float* p = params.data();
     for (const Layer& layer : layers_) {
-      const double bound = 1.0 / std::sqrt(static_cast<double>(layer.fan_in()));
-      const int64_t count = layer.weight_numel() + layer.out;
-      for (int64_t i = 0; i < count; ++i) {
-        *p++ = static_cast<float>((2.0 * rng.Uniform() - 1.0) * bound);
+      const double fan_in = static_cast<double>(layer.fan_in());
+      const double fan_out = static_cast<double>(layer.out * layer.kernel * layer.kernel);
+      const bool xavier = init_ == InitScheme::kXavierUniform;
+      const double weight_bound =
+          xavier ? std::sqrt(6.0 / (fan_in + fan_out)) : 1.0 / std::sqrt(fan_in);
+      const double bias_bound = xavier ? 0.0 : 1.0 / std::sqrt(fan_in);
+      for (int64_t i = 0; i < layer.weight_numel(); ++i) {
+        *p++ = static_cast<float>((2.0 * rng.Uniform() - 1.0) * weight_bound);
+      }
+      for (int64_t i = 0; i < layer.out; ++i) {
+        *p++ = xavier ? 0.0f
+                      : static_cast<float>((2.0 * rng.Uniform() - 1.0) * bias_bound);
       }
     }
   }
@@ -127,6 +134,7 @@ class SequentialModel final : public TorchModel {
  private:
   std::string name_;
   std::vector<Layer> layers_;
+  InitScheme init_;
   std::vector<int64_t> sizes_;
   int64_t num_params_ = 0;
   double flops_ = 0;
@@ -234,7 +242,7 @@ Result<std::unique_ptr<Model>> MakeModel(const ModelConfig& config,
                                      static_cast<int>(config.kind));
   }
   return std::unique_ptr<Model>(
-      std::make_unique<SequentialModel>(std::move(name), std::move(layers)));
+      std::make_unique<SequentialModel>(std::move(name), std::move(layers), config.init));
 }
 
 }  // namespace murmur

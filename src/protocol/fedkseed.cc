@@ -104,7 +104,7 @@ void FedKSeedClient::HandleRound(Host& host, const KSeedFrame& frame) {
   training_round_ = frame.round;
   const std::span<float> params = learner_.params();
   global_.assign(params.begin(), params.end());
-  std::vector<uint32_t> seeds = DrawSeeds(host);
+  std::vector<uint32_t> seeds = DrawSeedIndices(options_, abs_sum_, abs_count_, host.rng());
   Learner* learner = &learner_;
   std::vector<SeedScalar>* pairs = &pairs_;
   double* loss = &loss_;
@@ -128,36 +128,48 @@ void FedKSeedClient::HandleRound(Host& host, const KSeedFrame& frame) {
       .tag = frame.round});
 }
 
-std::vector<uint32_t> FedKSeedClient::DrawSeeds(Host& host) {
-  std::vector<uint32_t> seeds;
-  const auto steps = static_cast<size_t>(options_.local_steps);
-  if (options_.sampling == SeedSampling::kUniform) {
-    for (size_t t = 0; t < steps; ++t) {
-      seeds.push_back(static_cast<uint32_t>(host.rng().UniformInt(options_.pool)));
-    }
-    return seeds;
-  }
-  // FedKSeed-Pro: p_k ~ exp(alpha * psi_k), psi = min-max normalized mean |g|.
+std::vector<double> ImportanceWeights(std::span<const double> abs_sum,
+                                      std::span<const uint32_t> abs_count, double alpha) {
+  MURMUR_CHECK(abs_sum.size() == abs_count.size());
   double lo = INFINITY, hi = -INFINITY;
-  for (uint32_t k = 0; k < options_.pool; ++k) {
-    if (abs_count_[k] == 0) continue;
-    const double m = abs_sum_[k] / abs_count_[k];
+  for (size_t k = 0; k < abs_sum.size(); ++k) {
+    if (abs_count[k] == 0) continue;
+    const double m = abs_sum[k] / abs_count[k];
     lo = std::min(lo, m);
     hi = std::max(hi, m);
   }
-  std::vector<double> cumulative(options_.pool);
-  double total = 0;
-  for (uint32_t k = 0; k < options_.pool; ++k) {
+  std::vector<double> weights(abs_sum.size());
+  for (size_t k = 0; k < abs_sum.size(); ++k) {
     double psi = 1.0;  // unseen seeds: as promising as the best seen
-    if (abs_count_[k] > 0 && hi > lo) psi = (abs_sum_[k] / abs_count_[k] - lo) / (hi - lo);
-    total += std::exp(options_.importance_alpha * psi);
-    cumulative[k] = total;
+    if (abs_count[k] > 0 && hi > lo) psi = (abs_sum[k] / abs_count[k] - lo) / (hi - lo);
+    weights[k] = std::exp(alpha * psi);
+  }
+  return weights;
+}
+
+std::vector<uint32_t> DrawSeedIndices(const FedKSeedOptions& options,
+                                      std::span<const double> abs_sum,
+                                      std::span<const uint32_t> abs_count, Rng& rng) {
+  MURMUR_CHECK(abs_sum.size() == options.pool && abs_count.size() == options.pool);
+  std::vector<uint32_t> seeds;
+  const auto steps = static_cast<size_t>(options.local_steps);
+  if (options.sampling == SeedSampling::kUniform) {
+    for (size_t t = 0; t < steps; ++t) {
+      seeds.push_back(static_cast<uint32_t>(rng.UniformInt(options.pool)));
+    }
+    return seeds;
+  }
+  std::vector<double> cumulative = ImportanceWeights(abs_sum, abs_count, options.importance_alpha);
+  double total = 0;
+  for (double& c : cumulative) {
+    total += c;
+    c = total;
   }
   for (size_t t = 0; t < steps; ++t) {
-    const double u = host.rng().Uniform() * total;
+    const double u = rng.Uniform() * total;
     auto it = std::upper_bound(cumulative.begin(), cumulative.end(), u);
     seeds.push_back(static_cast<uint32_t>(
-        std::min<ptrdiff_t>(it - cumulative.begin(), options_.pool - 1)));
+        std::min<ptrdiff_t>(it - cumulative.begin(), options.pool - 1)));
   }
   return seeds;
 }

@@ -85,6 +85,9 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                  : model == "cnn"     ? ModelKind::kCnn
                  : model == "charmlp" ? ModelKind::kCharMlp
                                       : ModelKind::kMlp;
+  MURMUR_ASSIGN_OR_RETURN(std::string model_init,
+                          r.String("model.init", "kaiming", {"kaiming", "xavier"}));
+  c.model.init = model_init == "xavier" ? InitScheme::kXavierUniform : InitScheme::kKaimingUniform;
   MURMUR_ASSIGN_OR_RETURN(c.model.hidden,
                           r.IntList("model.hidden", c.model.hidden, 1, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.model.embedding_dim,

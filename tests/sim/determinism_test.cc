@@ -48,6 +48,13 @@ every = 2
   }
   if (protocol == "epidemic") EXPECT_TRUE(config.Set("protocol.epidemic_fanout=3").ok());
   if (protocol == "dfedsam") EXPECT_TRUE(config.Set("train.sam_rho=0.05").ok());
+  if (protocol == "fedkseed") {
+    EXPECT_TRUE(config.Set("protocol.kind=spsa").ok());
+    EXPECT_TRUE(config.Set("spsa.mode=fedkseed").ok());
+    EXPECT_TRUE(config.Set("spsa.sampling=importance").ok());
+    EXPECT_TRUE(config.Set("spsa.seed_pool=64").ok());
+  }
+  if (protocol == "fedbuff") EXPECT_TRUE(config.Set("protocol.buffer_size=3").ok());
   RunConfig run = ReadRunConfig(config).value();
   std::string out;
   Result<RunSummary> summary = RunExperiment(
@@ -59,7 +66,8 @@ every = 2
 }
 
 TEST(Determinism, SameSeedGivesByteIdenticalMetricsWithOneOrTwoThreads) {
-  for (const char* protocol : {"dpsgd", "gossip", "fedavg", "modest", "epidemic", "dfedsam"}) {
+  for (const char* protocol : {"dpsgd", "gossip", "fedavg", "modest", "epidemic", "dfedsam", "spsa",
+                               "fedkseed", "fedbuff", "fedcompass"}) {
     const std::string one = MetricsJsonl(protocol, 7, 1);
     const std::string two = MetricsJsonl(protocol, 7, 2);
     EXPECT_FALSE(one.empty()) << protocol;

@@ -97,6 +97,8 @@ TEST(FederatedProtocols, EachLearnsTheSyntheticTaskUnderHeterogeneousSpeeds) {
   adam.server_optimizer = {.kind = ServerOptimizerKind::kAdam, .lr = 0.05};
   ProtocolConfig yogi = Federated(ProtocolKind::kFedAvg, 10);
   yogi.server_optimizer = {.kind = ServerOptimizerKind::kYogi, .lr = 0.05};
+  ProtocolConfig adagrad = Federated(ProtocolKind::kFedAvg, 10);
+  adagrad.server_optimizer = {.kind = ServerOptimizerKind::kAdagrad, .lr = 0.05};
   ProtocolConfig avgm = Federated(ProtocolKind::kFedAvg, 10);
   avgm.server_optimizer = {.kind = ServerOptimizerKind::kSgd, .lr = 1.0, .momentum = 0.5};
   ProtocolConfig fedprox = Federated(ProtocolKind::kFedProx, 10);
@@ -109,6 +111,7 @@ TEST(FederatedProtocols, EachLearnsTheSyntheticTaskUnderHeterogeneousSpeeds) {
   SimConfig sim;
   sim.device.speed_sigma = 1.0;
   for (const LearnCase& c : {LearnCase{"fedadam", adam}, LearnCase{"fedyogi", yogi},
+                             LearnCase{"fedadagrad", adagrad},
                              LearnCase{"fedavgm", avgm}, LearnCase{"fedprox", fedprox},
                              LearnCase{"fedasync", fedasync}, LearnCase{"fedbuff", fedbuff},
                              LearnCase{"fedcompass", fedcompass}}) {

@@ -27,8 +27,18 @@ namespace murmur {
 
 enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp };
 
+// Weight initialisation of the feed-forward models (logreg, MLP, CNN).
+//  * kKaimingUniform: PyTorch's default for nn.Linear / nn.Conv2d
+//    (kaiming_uniform_ with a = sqrt(5)): weights and biases
+//    U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+//  * kXavierUniform: Glorot, Bengio, 2010, "Understanding the difficulty of
+//    training deep feedforward neural networks": weights
+//    U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), biases 0.
+enum class InitScheme { kKaimingUniform, kXavierUniform };
+
 struct ModelConfig {
   ModelKind kind = ModelKind::kMlp;
+  InitScheme init = InitScheme::kKaimingUniform;  // feed-forward models only
   std::vector<int64_t> hidden = {128};  // MLP hidden layer widths
   int64_t embedding_dim = 16;           // char MLP: per-character embedding
 };
@@ -55,8 +65,8 @@ class Model {
   virtual int64_t num_params() const = 0;
   // Multiply-adds x2 of one sample's forward pass.
   virtual double forward_flops_per_sample() const = 0;
-  // PyTorch-default-style init (Kaiming-uniform weights, uniform biases in
-  // +-1/sqrt(fan_in)) drawn from `rng`, so it is reproducible from a seed.
+  // Random init by the model's InitScheme (default: PyTorch-style
+  // Kaiming-uniform) drawn from `rng`, so it is reproducible from a seed.
   // REQUIRES: params.size() == num_params().
   virtual void Initialize(std::span<float> params, Rng& rng) const = 0;
   // The parameter tensors in buffer order; they tile [0, num_params()).

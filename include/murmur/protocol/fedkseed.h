@@ -61,6 +61,22 @@ PerturbationKey SeedPoolKey(const FedKSeedOptions& options, uint32_t index);
 void ApplySeedScalars(std::span<float> params, std::span<const SeedScalar> pairs,
                       const FedKSeedOptions& options);
 
+// FedKSeed-Pro's unnormalised seed weights exp(alpha * psi_k), where psi_k
+// is seed k's mean |g| so far (abs_sum[k] / abs_count[k]) min-max
+// normalised over the seen seeds; unseen seeds, and all seeds while the seen
+// means are all equal, get psi = 1. REQUIRES: abs_sum.size() ==
+// abs_count.size().
+std::vector<double> ImportanceWeights(std::span<const double> abs_sum,
+                                      std::span<const uint32_t> abs_count, double alpha);
+
+// The `options.local_steps` pool indices a client trains along, each in
+// [0, options.pool): uniform, or drawn independently with probability
+// proportional to ImportanceWeights. REQUIRES: abs_sum and abs_count have
+// options.pool entries.
+std::vector<uint32_t> DrawSeedIndices(const FedKSeedOptions& options,
+                                      std::span<const double> abs_sum,
+                                      std::span<const uint32_t> abs_count, Rng& rng);
+
 // A client. `learner` must outlive it; it must start from the server's
 // initial model.
 class FedKSeedClient final : public Node {
@@ -74,7 +90,6 @@ class FedKSeedClient final : public Node {
 
  private:
   void HandleRound(Host& host, const KSeedFrame& frame);
-  std::vector<uint32_t> DrawSeeds(Host& host);
 
   Learner& learner_;
   const FedKSeedOptions options_;

@@ -121,6 +121,49 @@ TEST(MergeModels, VarianceCorrectionPreservesKaimingInitVariancePerTensor) {
   }
 }
 
+// The setting of Vanishing Variance (Xavier-initialised models): averaging
+// k independent models divides each weight tensor's variance
+// 2 / (fan_in + fan_out) by k; the correction restores it per tensor, and
+// the zero biases stay exactly zero.
+TEST(MergeModels, VarianceCorrectionPreservesXavierInitVariancePerLayer) {
+  auto model = MakeModel(ModelConfig{.kind = ModelKind::kMlp,
+                                     .init = InitScheme::kXavierUniform,
+                                     .hidden = {64, 32}},
+                         InputShape{})
+                   .value();
+  const auto tensors = model->tensors();
+  ASSERT_EQ(tensors.size(), 6u);
+  const int k = 8;
+  std::vector<std::vector<float>> models(k, std::vector<float>(model->num_params()));
+  for (int i = 0; i < k; ++i) {
+    Rng rng(7, PeerId(static_cast<uint32_t>(i)), RngPurpose::kInit);
+    model->Initialize(models[i], rng);
+  }
+  std::vector<std::span<const float>> views(models.begin(), models.end());
+  std::vector<float> plain(model->num_params());
+  std::vector<float> corrected(model->num_params());
+  MergeModels(MergeRule::kAverage, views, tensors, plain);
+  MergeModels(MergeRule::kVarianceCorrected, views, tensors, corrected);
+  const auto sub = [](const std::vector<float>& v, const ParamTensor& t) {
+    return std::span<const float>(v).subspan(t.offset, t.size);
+  };
+  for (size_t l = 0; l < tensors.size(); l += 2) {
+    const ParamTensor& w = tensors[l];
+    const ParamTensor& b = tensors[l + 1];
+    const double fan_out = static_cast<double>(w.size / w.fan_in);
+    const double xavier_var = 2.0 / (static_cast<double>(w.fan_in) + fan_out);
+    double input_var = 0;
+    for (const auto& m : models) input_var += Variance(sub(m, w));
+    input_var /= k;
+    EXPECT_NEAR(input_var, xavier_var, 0.1 * xavier_var) << "layer " << l / 2;
+    EXPECT_NEAR(Variance(sub(plain, w)), xavier_var / k, 0.15 * xavier_var / k)
+        << "layer " << l / 2;
+    EXPECT_NEAR(Variance(sub(corrected, w)), input_var, 1e-5 * input_var)
+        << "layer " << l / 2;
+    for (float v : sub(corrected, b)) ASSERT_EQ(v, 0.0f) << "bias of layer " << l / 2;
+  }
+}
+
 TEST(MergeModels, AverageIsExactAndAliasingIsAllowed) {
   std::vector<float> a = {1, 2, 3, 4};
   const std::vector<float> b = {3, 2, 1, 0};

@@ -242,6 +242,59 @@ TEST(SpsaNode, ServesOneModelPerRequesterPerStep) {
   EXPECT_EQ(reply->params, l.Params());
 }
 
+// Seeds 0 and 1 have mean |g| 1 and 3 (psi 0 and 1); seed 2 is unseen
+// (psi 1); seed 3 has mean 2 (psi 0.5). With alpha = 2 the weights are
+// e^0, e^2, e^2, e^1.
+TEST(FedKSeed, ImportanceWeightsAreExpOfMinMaxNormalisedMeanAbsGradient) {
+  const std::vector<double> abs_sum = {2.0, 3.0, 0.0, 8.0};
+  const std::vector<uint32_t> abs_count = {2, 1, 0, 4};
+  const std::vector<double> w = ImportanceWeights(abs_sum, abs_count, 2.0);
+  ASSERT_EQ(w.size(), 4u);
+  EXPECT_DOUBLE_EQ(w[0], 1.0);
+  EXPECT_DOUBLE_EQ(w[1], std::exp(2.0));
+  EXPECT_DOUBLE_EQ(w[2], std::exp(2.0));
+  EXPECT_DOUBLE_EQ(w[3], std::exp(1.0));
+  // Nothing seen yet, or all seen means equal: uniform.
+  const std::vector<double> same = ImportanceWeights(std::vector<double>{1, 0, 2},
+                                                     std::vector<uint32_t>{1, 0, 2}, 2.0);
+  EXPECT_EQ(same[0], same[1]);
+  EXPECT_EQ(same[1], same[2]);
+}
+
+// Over 200,000 draws each index's frequency is within 5 standard errors of
+// w_k / sum(w), every index lies in the pool, and a uniform draw is flat.
+TEST(FedKSeed, ImportanceDrawsFollowTheWeightsAndStayInThePool) {
+  const std::vector<double> abs_sum = {2.0, 3.0, 0.0, 8.0, 5.0};
+  const std::vector<uint32_t> abs_count = {2, 1, 0, 4, 2};
+  FedKSeedOptions options{.pool = 5, .local_steps = 200'000,
+                          .sampling = SeedSampling::kImportance, .importance_alpha = 1.5};
+  Rng rng(11, PeerId(3), RngPurpose::kSeedPool);
+  const std::vector<uint32_t> draws = DrawSeedIndices(options, abs_sum, abs_count, rng);
+  ASSERT_EQ(draws.size(), 200'000u);
+  std::vector<double> counts(5, 0);
+  for (uint32_t k : draws) {
+    ASSERT_LT(k, 5u);
+    ++counts[k];
+  }
+  const std::vector<double> w = ImportanceWeights(abs_sum, abs_count, 1.5);
+  double total = 0;
+  for (double x : w) total += x;
+  const double n = static_cast<double>(draws.size());
+  for (size_t k = 0; k < 5; ++k) {
+    const double p = w[k] / total;
+    EXPECT_NEAR(counts[k] / n, p, 5 * std::sqrt(p * (1 - p) / n)) << "seed " << k;
+  }
+  options.sampling = SeedSampling::kUniform;
+  std::vector<double> flat(5, 0);
+  for (uint32_t k : DrawSeedIndices(options, abs_sum, abs_count, rng)) {
+    ASSERT_LT(k, 5u);
+    ++flat[k];
+  }
+  for (size_t k = 0; k < 5; ++k) {
+    EXPECT_NEAR(flat[k] / n, 0.2, 5 * std::sqrt(0.2 * 0.8 / n)) << "seed " << k;
+  }
+}
+
 TEST(FedKSeed, ClientAndServerApplyTheSameAggregateBitForBit) {
   SmallLearner l;
   const FedKSeedOptions o{.rounds = 3, .seed = 5, .pool = 16, .local_steps = 3, .lr = 0.05};
