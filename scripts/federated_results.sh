@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the table of docs/protocols/federated.md: FedAvg, FedProx,
-# FedAdam, FedYogi, FedAvgM, FedAsync, FedBuff and FedCompass on Fashion-MNIST (MLP,
+# FedAdam, FedYogi, FedAdagrad, FedAvgM, FedAsync, FedBuff and FedCompass on Fashion-MNIST (MLP,
 # 32 clients, Dirichlet(0.5), log-normal device speeds with sigma 1), one run
 # at a time on one compute thread. About 20 minutes on 2 cores.
 # Usage: bash scripts/federated_results.sh [RUNS_DIR]   (default runs/federated)
@@ -20,6 +20,7 @@ run() {  # name, config, overrides...
 run fedavg examples/fedadam.toml --set protocol.server_optimizer=fedavg
 run fedadam examples/fedadam.toml
 run fedyogi examples/fedadam.toml --set protocol.server_optimizer=yogi
+run fedadagrad examples/fedadam.toml --set protocol.server_optimizer=adagrad
 run fedavgm examples/fedadam.toml --set protocol.server_optimizer=sgd --set protocol.server_lr=1 \
     --set protocol.server_momentum=0.5
 run fedprox examples/fedprox.toml --set protocol.local_time_budget_s=0
@@ -34,7 +35,7 @@ run fedcompass examples/fedcompass.toml --set protocol.rounds=100000
 # at the end of the run.
 printf '| run | s to 80%% | MB to 80%% | s to 84%% | acc @12 s | MB @12 s | rounds | end s | acc at end | MB at end |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|\n'
-for name in fedavg fedadam fedyogi fedavgm fedprox fedprox_budget fedasync fedbuff fedcompass; do
+for name in fedavg fedadam fedyogi fedadagrad fedavgm fedprox fedprox_budget fedasync fedbuff fedcompass; do
   awk -F, -v name="$name" '
     NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     {
