@@ -212,6 +212,11 @@ TEST_F(MurmurAggregate, SimilarityDownweightingSilencesIdenticalSybils) {
                          WriteAll({{1, 0}, {0, 1}, {-1, 0}}));
   ASSERT_EQ(apart.exit_code, 0) << apart.output;
   EXPECT_THAT(Values(apart), ElementsAre(FloatEq(0.0f), FloatEq(1.0f / 3.0f)));
+  // FoolsGold's pardoning and logit (rules_test.cc's ScoresOfThree): x0 alone.
+  Outcome foolsgold = Murmur("aggregate --rule similarity-downweighting:pardoning=1:logit=1" +
+                             WriteAll({{1, 0}, {0.6f, 0.8f}, {0, 1}}));
+  ASSERT_EQ(foolsgold.exit_code, 0) << foolsgold.output;
+  EXPECT_THAT(Values(foolsgold), ElementsAre(1.0f, 0.0f));
 }
 
 // Pre-aggregators before the mean: the mean of pre_aggregators_test.cc's
