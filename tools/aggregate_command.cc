@@ -117,6 +117,7 @@ CLI::App* AddAggregateCommand(CLI::App& app, AggregateOptions& options) {
       "Options (defaults): multi-krum m=0 (n-f); geometric-median nu=1e-6\n"
       "max_iterations=1000 tolerance=1e-8; centered-clipping tau=1 iterations=1;\n"
       "flag subspace_dim=1 max_iterations=10 eps=1e-7 rescale_to_median_norm=0;\n"
+      "similarity-downweighting pardoning=0 logit=0 (1: FoolsGold's score);\n"
       "clip tau (required); bucketing s=2. monna needs --reference; centered-clipping\n"
       "clips around --reference when given; mean and geometric-median take --weights.\n"
       "Examples:\n"

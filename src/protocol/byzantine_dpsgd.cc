@@ -4,21 +4,56 @@
 #include <limits>
 
 #include "murmur/protocol/model_message.h"
+#include "murmur/protocol/sybilwall_message.h"
 #include "murmur/protocol/train_task.h"
 #include "murmur/robust/attacks.h"
 #include "protocol/byzantine_craft.h"
 
 namespace murmur {
 
+void DpsgdSybilCoalition::Deposit(int64_t round, PeerId member, std::span<const float> model) {
+  rounds_[round].models[member].assign(model.begin(), model.end());
+}
+
+bool DpsgdSybilCoalition::Complete(int64_t round) const {
+  auto it = rounds_.find(round);
+  if (it == rounds_.end()) return members_.empty();
+  for (PeerId member : members_) {
+    if (it->second.models.count(member) == 0) return false;
+  }
+  return true;
+}
+
+std::vector<float> DpsgdSybilCoalition::Crafted(int64_t round, PeerId member) {
+  auto it = rounds_.find(round);
+  MURMUR_CHECK(it != rounds_.end() && !it->second.models.empty());
+  RoundState& state = it->second;
+  if (state.crafted.empty()) {
+    std::vector<std::span<const float>> models;
+    for (const auto& [peer, model] : state.models) models.emplace_back(model);
+    state.crafted.resize(models.front().size());
+    MURMUR_CHECK(MeanOf(models, state.crafted).ok());
+  }
+  std::vector<float> out = state.crafted;
+  state.fetched.insert(member);
+  if (std::includes(state.fetched.begin(), state.fetched.end(), members_.begin(),
+                    members_.end())) {
+    rounds_.erase(it);
+  }
+  return out;
+}
+
 ByzantineDpsgdNode::ByzantineDpsgdNode(Learner& learner, const DpsgdOptions& options,
                                        std::vector<PeerId> neighbours,
                                        std::vector<PeerId> honest,
-                                       const ByzantineConfig& config)
+                                       const ByzantineConfig& config,
+                                       std::shared_ptr<DpsgdSybilCoalition> coalition)
     : learner_(learner),
       options_(options),
       neighbours_(std::move(neighbours)),
       honest_(std::move(honest)),
-      config_(config) {
+      config_(config),
+      coalition_(std::move(coalition)) {
   MURMUR_CHECK(config_.attack != AttackKind::kNone);
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
   MURMUR_CHECK(std::is_sorted(honest_.begin(), honest_.end()));
@@ -26,7 +61,10 @@ ByzantineDpsgdNode::ByzantineDpsgdNode(Learner& learner, const DpsgdOptions& opt
                              honest_.end()));
 }
 
-void ByzantineDpsgdNode::OnStart(Host& host) { StartRound(host); }
+void ByzantineDpsgdNode::OnStart(Host& host) {
+  if (coalition_ != nullptr) coalition_->Join(host.self());
+  StartRound(host);
+}
 
 void ByzantineDpsgdNode::StartRound(Host& host) {
   const bool crashed =
@@ -50,6 +88,7 @@ void ByzantineDpsgdNode::StartRound(Host& host) {
 void ByzantineDpsgdNode::OnComputeDone(Host& host, uint64_t /*tag*/) { AfterTraining(host); }
 
 void ByzantineDpsgdNode::AfterTraining(Host& host) {
+  if (coalition_ != nullptr) coalition_->Deposit(round_ + 1, host.self(), learner_.params());
   phase_ = Phase::kWaiting;
   if (options_.round_timeout.ns > 0) timeout_timer_ = host.StartTimer(options_.round_timeout);
   AttackIfComplete(host);
@@ -63,6 +102,7 @@ void ByzantineDpsgdNode::OnMessage(Host& host, PeerId from, std::span<const uint
   }
   auto it = std::lower_bound(honest_.begin(), honest_.end(), from);
   if (it == honest_.end() || *it != from) return;  // a fellow attacker
+  if (IsSybilWallRecord(bytes)) return;             // Sybils do not gossip
   Result<ModelMessage> message =
       DecodeModelMessage(bytes, ModelMessageKind::kDpsgdParams, learner_.params().size());
   if (!message.ok()) {
@@ -76,13 +116,26 @@ void ByzantineDpsgdNode::OnMessage(Host& host, PeerId from, std::span<const uint
 }
 
 void ByzantineDpsgdNode::OnTimer(Host& host, TimerId timer) {
+  if (poll_pending_ && timer == poll_timer_) {
+    poll_pending_ = false;
+    if (phase_ == Phase::kWaiting) AttackIfComplete(host);
+    return;
+  }
   if (phase_ == Phase::kWaiting && timer == timeout_timer_) Attack(host);
 }
 
 void ByzantineDpsgdNode::AttackIfComplete(Host& host) {
   auto it = inbox_.find(round_ + 1);
   const size_t have = it == inbox_.end() ? 0 : it->second.size();
-  if (have == honest_.size()) Attack(host);
+  if (have != honest_.size()) return;
+  if (coalition_ != nullptr && !coalition_->Complete(round_ + 1)) {
+    if (!poll_pending_) {
+      poll_timer_ = host.StartTimer(kCoalitionPoll);
+      poll_pending_ = true;
+    }
+    return;
+  }
+  Attack(host);
 }
 
 void ByzantineDpsgdNode::Attack(Host& host) {
@@ -101,8 +154,10 @@ void ByzantineDpsgdNode::Attack(Host& host) {
     GaussianNoise(config_.sigma, host.rng(), round_noise_);
   }
   const Round round(static_cast<uint32_t>(round_ + 1));
-  // Equivocation crafts per receiver; every other attack sends one model.
+  // Equivocation crafts per receiver; every other attack sends one model,
+  // for Sybils the coalition's.
   std::vector<float> shared;
+  if (coalition_ != nullptr) shared = coalition_->Crafted(round_ + 1, host.self());
   for (size_t k = 0; k < honest_.size(); ++k) {
     if (config_.attack == AttackKind::kOmission &&
         host.rng().Uniform() < config_.omission_prob) {

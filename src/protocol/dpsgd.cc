@@ -4,6 +4,7 @@
 
 #include "murmur/protocol/model_message.h"
 #include "murmur/protocol/neighbour_mix.h"
+#include "murmur/protocol/sybilwall_message.h"
 #include "murmur/protocol/train_task.h"
 
 namespace murmur {
@@ -24,6 +25,9 @@ DpsgdNode::DpsgdNode(Learner& learner, const DpsgdOptions& options,
 }
 
 void DpsgdNode::OnStart(Host& host) {
+  if (combiner_ != nullptr && combiner_->sybilwall() != nullptr) {
+    sybilwall_ = std::make_unique<SybilWallHistory>(host.self(), combiner_->sybilwall()->lambda);
+  }
   host.metrics().ReportModel(Round(0), learner_.params());
   StartRound(host);
 }
@@ -61,6 +65,7 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
       host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams,
                                               round, 0, learner_.params()));
     }
+    if (sybilwall_ != nullptr) SendSybilWallRecords(host);
   }
   phase_ = Phase::kWaiting;
   if (options_.round_timeout.ns > 0) {
@@ -71,6 +76,10 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
 
 void DpsgdNode::OnMessage(Host& host, PeerId from,
                           std::span<const uint8_t> bytes) {
+  if (sybilwall_ != nullptr && IsSybilWallRecord(bytes)) {
+    OnSybilWallRecord(host, from, bytes);
+    return;
+  }
   auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), from);
   if (options_.final_merge && from.value < options_.num_peers) {
     Result<ModelMessage> message = DecodeModelMessage(
@@ -132,6 +141,14 @@ void DpsgdNode::MixIfComplete(Host& host) {
 void DpsgdNode::Mix(Host& host) {
   std::span<float> x = learner_.params();
   auto it = inbox_.find(round_ + 1);
+  if (sybilwall_ != nullptr) {
+    SybilWallMix(host, it != inbox_.end() ? &it->second : nullptr);
+    if (it != inbox_.end()) inbox_.erase(it);
+    ++round_;
+    host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
+    StartRound(host);
+    return;
+  }
   const NeighbourMix mix = CollectArrived(it != inbox_.end() ? &it->second : nullptr,
                                           neighbour_weights_, self_weight_);
   if (combiner_ != nullptr) {
@@ -167,6 +184,56 @@ void DpsgdNode::FinalMerge(Host& host) {
   ++round_;
   host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
   StartRound(host);
+}
+
+void DpsgdNode::SendSybilWallRecords(Host& host) {
+  for (PeerId neighbour : neighbours_) {
+    const SybilWallRecord* record = sybilwall_->ChooseFor(neighbour, host.rng());
+    if (record == nullptr) continue;
+    host.Send(neighbour, EncodeSybilWallRecord(record->origin, record->round, record->distance,
+                                               record->history));
+    host.metrics().Count("sybilwall.records_sent", 1);
+  }
+}
+
+void DpsgdNode::OnSybilWallRecord(Host& host, PeerId from, std::span<const uint8_t> bytes) {
+  if (!std::binary_search(neighbours_.begin(), neighbours_.end(), from)) {
+    host.ReportBadPeer(from, Status::InvalidArgument("SybilWall record from peer ", from,
+                                                     ", which is not a neighbour"));
+    return;
+  }
+  Result<SybilWallRecordMessage> record =
+      DecodeSybilWallRecord(bytes, learner_.params().size());
+  if (!record.ok()) {
+    host.ReportBadPeer(from, record.status());
+    return;
+  }
+  // An honest sender never gossips its own record (the receiver has it
+  // first hand) nor the receiver's.
+  if (record->origin == from || record->origin == host.self() ||
+      record->round > options_.rounds) {
+    host.ReportBadPeer(from, Status::Corrupt("SybilWall record of peer ", record->origin,
+                                             " round ", record->round, " from peer ", from));
+    return;
+  }
+  if (sybilwall_->AddGossiped(from, record->origin, record->round, record->distance,
+                              std::move(record->history))) {
+    host.metrics().Count("sybilwall.records_stored", 1);
+  }
+}
+
+void DpsgdNode::SybilWallMix(Host& host, std::map<size_t, std::vector<float>>* arrived) {
+  const auto round = static_cast<uint32_t>(round_ + 1);
+  std::vector<std::pair<PeerId, std::span<const float>>> models;
+  if (arrived != nullptr) {
+    for (const auto& [k, model] : *arrived) {
+      sybilwall_->AddNeighbourModel(neighbours_[k], round, model);
+      models.emplace_back(neighbours_[k], model);
+    }
+  }
+  const Status status =
+      sybilwall_->Aggregate(learner_.params(), models, combiner_->sybilwall()->score);
+  if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
 }
 
 }  // namespace murmur

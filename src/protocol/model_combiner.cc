@@ -1,11 +1,51 @@
 #include "murmur/protocol/model_combiner.h"
 
+#include <cmath>
 #include <vector>
 
 namespace murmur {
 
+Result<std::shared_ptr<const ModelCombiner>> ModelCombiner::MakeSybilWall(
+    const AggregatorConfig& config) {
+  if (!config.pre.empty()) {
+    return Status::InvalidArgument(
+        "sybilwall takes no pre-aggregators: its similarity score reads the raw update "
+        "histories; drop robust.pre");
+  }
+  SybilWallOptions options;
+  for (const auto& [key, value] : config.options) {
+    if (key == "lambda") {
+      if (!std::isfinite(value) || value <= 0 || value > 1e6) {
+        return Status::InvalidArgument("sybilwall: option lambda=", value,
+                                       " must be in (0, 1e6]");
+      }
+      options.lambda = value;
+    } else if (key == "pardoning" || key == "logit") {
+      if (value != 0 && value != 1) {
+        return Status::InvalidArgument("sybilwall: option ", key, "=", value,
+                                       " must be 0 or 1");
+      }
+      (key == "pardoning" ? options.score.pardoning : options.score.logit) = value == 1;
+    } else {
+      return Status::InvalidArgument("sybilwall: unknown option '", key,
+                                     "'; valid options: lambda, logit, pardoning");
+    }
+  }
+  MURMUR_ASSIGN_OR_RETURN(
+      std::unique_ptr<Aggregator> rule,
+      MakeAggregator(AggregatorConfig{
+          .rule = "similarity-downweighting",
+          .f = config.f,
+          .options = {{"pardoning", options.score.pardoning ? 1.0 : 0.0},
+                      {"logit", options.score.logit ? 1.0 : 0.0}}}));
+  auto* combiner = new ModelCombiner(std::move(rule), /*plain_average=*/false);
+  combiner->sybilwall_ = options;
+  return std::shared_ptr<const ModelCombiner>(combiner);
+}
+
 Result<std::shared_ptr<const ModelCombiner>> ModelCombiner::Make(
     const AggregatorConfig& config) {
+  if (config.rule == kSybilWallRule) return MakeSybilWall(config);
   MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Aggregator> rule, MakeAggregator(config));
   const bool plain = config.rule == "mean" && config.pre.empty();
   return std::shared_ptr<const ModelCombiner>(new ModelCombiner(std::move(rule), plain));

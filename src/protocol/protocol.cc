@@ -103,6 +103,12 @@ Status CheckRobustSupport(const ProtocolConfig& config, const ModelCombiner& com
         "a [robust] rule other than the mean applies to protocol.kind = \"fedavg\", \"dpsgd\" "
         "or \"gossip\"; this protocol aggregates with its own rule");
   }
+  if (combiner.sybilwall() != nullptr && config.kind != ProtocolKind::kDpsgd) {
+    return Status::InvalidArgument(
+        "robust.rule = \"sybilwall\" keeps update histories and gossips them between "
+        "D-PSGD rounds: use protocol.kind = \"dpsgd\", or robust.rule = "
+        "\"similarity-downweighting\" for its history-free score");
+  }
   if (!supported && !byzantine.empty()) {
     return Status::InvalidArgument(
         "Byzantine peers ([byzantine]) are simulated for protocol.kind = \"fedavg\", \"dpsgd\" "
@@ -224,6 +230,10 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
                            .comm_budget = config.comm_budget,
                            .final_merge = config.final_merge,
                            .num_peers = n};
+      // Sybil identities are one adversary: they share a coalition.
+      const auto coalition = attack.attack == AttackKind::kSybil
+                                 ? std::make_shared<DpsgdSybilCoalition>()
+                                 : nullptr;
       for (int64_t i = 0; i < n; ++i) {
         const PeerId peer(static_cast<uint32_t>(i));
         std::vector<PeerId> neighbours = ToPeerIds(graph.neighbours[i]);
@@ -233,7 +243,8 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
             if (!Contains(setup.byzantine, p)) honest.push_back(p);
           }
           setup.nodes.push_back(std::make_unique<ByzantineDpsgdNode>(
-              *learners[i], options, std::move(neighbours), std::move(honest), attack));
+              *learners[i], options, std::move(neighbours), std::move(honest), attack,
+              coalition));
           continue;
         }
         setup.nodes.push_back(std::make_unique<DpsgdNode>(

@@ -151,8 +151,11 @@ const std::map<std::string, RuleMaker>& Rules() {
          return std::unique_ptr<Aggregator>(new NearestNeighborAveraging(f, pool));
        }},
       {"similarity-downweighting",
-       [](OptionReader&, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         return std::unique_ptr<Aggregator>(new SimilarityDownweighting(f, pool));
+       [](OptionReader& o, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
+         MURMUR_ASSIGN_OR_RETURN(int pardoning, o.Int("pardoning", 0, 0, 1));
+         MURMUR_ASSIGN_OR_RETURN(int logit, o.Int("logit", 0, 0, 1));
+         const SimilarityScoreOptions score{.pardoning = pardoning == 1, .logit = logit == 1};
+         return std::unique_ptr<Aggregator>(new SimilarityDownweighting(f, score, pool));
        }},
   };
   return *rules;

@@ -22,7 +22,9 @@ const std::map<std::string, std::vector<std::string>>& RuleOptions() {
 
 Status ReadRobust(ConfigReader& r, ProtocolConfig& protocol) {
   AggregatorConfig& c = protocol.robust;
-  MURMUR_ASSIGN_OR_RETURN(c.rule, r.String("robust.rule", c.rule, AggregatorNames()));
+  std::vector<std::string> rules = AggregatorNames();
+  rules.emplace_back(ModelCombiner::kSybilWallRule);
+  MURMUR_ASSIGN_OR_RETURN(c.rule, r.String("robust.rule", c.rule, rules));
   MURMUR_ASSIGN_OR_RETURN(int64_t f, r.Int("robust.f", c.f, 0, 1'000'000));
   c.f = static_cast<int>(f);
   MURMUR_ASSIGN_OR_RETURN(std::vector<std::string> pre,
@@ -46,7 +48,18 @@ Status ReadRobust(ConfigReader& r, ProtocolConfig& protocol) {
   MURMUR_ASSIGN_OR_RETURN(protocol.gossip_window,
                           r.Int("robust.gossip_window", protocol.gossip_window, 1, 1'000'000));
 
+  // SybilWall's knobs (protocol/sybilwall.h); they apply only to its rule.
+  SybilWallOptions sybilwall;
+  MURMUR_ASSIGN_OR_RETURN(double lambda,
+                          r.Double("sybilwall.lambda", sybilwall.lambda, 1e-6, 1e6));
+  MURMUR_ASSIGN_OR_RETURN(bool pardoning,
+                          r.Bool("sybilwall.pardoning", sybilwall.score.pardoning));
+  MURMUR_ASSIGN_OR_RETURN(bool logit, r.Bool("sybilwall.logit", sybilwall.score.logit));
+
   c.options.clear();
+  if (c.rule == ModelCombiner::kSybilWallRule) {
+    c.options = {{"lambda", lambda}, {"pardoning", pardoning ? 1 : 0}, {"logit", logit ? 1 : 0}};
+  }
   auto it = RuleOptions().find(c.rule);
   if (it != RuleOptions().end()) {
     for (const std::string& name : it->second) {

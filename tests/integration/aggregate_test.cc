@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -153,6 +154,108 @@ TEST_F(MurmurAggregate, WeightedMeanAndReference) {
   Outcome monna = Murmur("aggregate --rule monna --f 1 --reference " + own + WriteAll(kKrum));
   ASSERT_EQ(monna.exit_code, 0) << monna.output;
   EXPECT_THAT(Values(monna), ElementsAre(0.75f, 0.5f));
+}
+
+TEST_F(MurmurAggregate, MeaMedAndBulyanMatchRulesTest) {
+  // MeaMed f=1 keeps the 4 values nearest each coordinate's median:
+  // {1,2,3,4} -> 2.5, {0,1,2,9} -> 3, {0,2,4,7} (tie to the smaller) -> 3.25.
+  Outcome meamed = Murmur("aggregate --rule meamed --f 1" + WriteAll(kFive));
+  ASSERT_EQ(meamed.exit_code, 0) << meamed.output;
+  EXPECT_THAT(Values(meamed), ElementsAre(FloatEq(2.5f), FloatEq(3.0f), FloatEq(3.25f)));
+  // Bulyan n=7 f=1 selects {0,1,2,3,4} by recursive Krum, then averages the
+  // 3 values nearest the median 2 -> 2.
+  Outcome bulyan = Murmur("aggregate --rule bulyan --f 1" +
+                          WriteAll({{0}, {1}, {2}, {3}, {4}, {100}, {-100}}));
+  ASSERT_EQ(bulyan.exit_code, 0) << bulyan.output;
+  EXPECT_THAT(Values(bulyan), ElementsAre(FloatEq(2.0f)));
+}
+
+TEST_F(MurmurAggregate, CenteredClippingAroundZeroAndAroundTheReference) {
+  // Center 0, tau 1: (3,4) -> (0.6,0.8), (0.3,0.4) stays, (0,0) adds nothing;
+  // v = (0.9/3, 1.2/3).
+  Outcome zero = Murmur("aggregate --rule centered-clipping:tau=1:iterations=1 --f 1" +
+                        WriteAll({{3, 4}, {0.3f, 0.4f}, {0, 0}}));
+  ASSERT_EQ(zero.exit_code, 0) << zero.output;
+  EXPECT_THAT(Values(zero), ElementsAre(FloatEq(0.3f), FloatEq(0.4f)));
+  // Center (10,10): deviations (3,4) -> (0.6,0.8), (0,0), (0,-10) -> (0,-1).
+  const std::string center = WriteVector("center.npy", {10, 10});
+  Outcome around = Murmur("aggregate --rule centered-clipping:tau=1:iterations=1 --f 1"
+                          " --reference " + center +
+                          WriteAll({{13, 14}, {10, 10}, {10, 0}}));
+  ASSERT_EQ(around.exit_code, 0) << around.output;
+  EXPECT_THAT(Values(around),
+              ElementsAre(FloatEq(10.2f), FloatNear(10.0f - 0.2f / 3.0f, 1e-5f)));
+}
+
+TEST_F(MurmurAggregate, FlagProjectsOntoTheMajoritySubspace) {
+  // Y = e1, so out = Y Y^T (u0 + u1 + u2) = (2,0,0); rescaled to the median
+  // input norm 1 -> (1,0,0).
+  const std::string inputs = WriteAll({{1, 0, 0}, {2, 0, 0}, {0, 1, 0}});
+  Outcome flag = Murmur("aggregate --rule flag" + inputs);
+  ASSERT_EQ(flag.exit_code, 0) << flag.output;
+  EXPECT_THAT(Values(flag), ElementsAre(FloatNear(2.0f, 1e-5f), FloatNear(0.0f, 1e-5f),
+                                        FloatNear(0.0f, 1e-5f)));
+  Outcome rescaled = Murmur("aggregate --rule flag:rescale_to_median_norm=1" + inputs);
+  ASSERT_EQ(rescaled.exit_code, 0) << rescaled.output;
+  EXPECT_THAT(Values(rescaled), ElementsAre(FloatNear(1.0f, 1e-5f), FloatNear(0.0f, 1e-5f),
+                                            FloatNear(0.0f, 1e-5f)));
+}
+
+TEST_F(MurmurAggregate, SimilarityDownweightingSilencesIdenticalSybils) {
+  // cos(x0,x1) = 1: both get weight 0, so the output is x2.
+  Outcome sybils = Murmur("aggregate --rule similarity-downweighting" +
+                          WriteAll({{1, 0}, {1, 0}, {0, 1}}));
+  ASSERT_EQ(sybils.exit_code, 0) << sybils.output;
+  EXPECT_THAT(Values(sybils), ElementsAre(0.0f, 1.0f));
+  // Pairwise cosines 0, -1, 0: every weight 1, the plain mean.
+  Outcome apart = Murmur("aggregate --rule similarity-downweighting" +
+                         WriteAll({{1, 0}, {0, 1}, {-1, 0}}));
+  ASSERT_EQ(apart.exit_code, 0) << apart.output;
+  EXPECT_THAT(Values(apart), ElementsAre(FloatEq(0.0f), FloatEq(1.0f / 3.0f)));
+  // FoolsGold's pardoning and logit (rules_test.cc's ScoresOfThree): x0 alone.
+  Outcome foolsgold = Murmur("aggregate --rule similarity-downweighting:pardoning=1:logit=1" +
+                             WriteAll({{1, 0}, {0.6f, 0.8f}, {0, 1}}));
+  ASSERT_EQ(foolsgold.exit_code, 0) << foolsgold.output;
+  EXPECT_THAT(Values(foolsgold), ElementsAre(1.0f, 0.0f));
+}
+
+// Pre-aggregators before the mean: the mean of pre_aggregators_test.cc's
+// hand-computed outputs.
+TEST_F(MurmurAggregate, ClipAndArcBeforeTheMean) {
+  // clip tau=1: {(0.6,0.8), (0.3,0.4)} -> mean (0.45, 0.6).
+  Outcome clip = Murmur("aggregate --rule mean --pre clip:tau=1" +
+                        WriteAll({{3, 4}, {0.3f, 0.4f}}));
+  ASSERT_EQ(clip.exit_code, 0) << clip.output;
+  EXPECT_THAT(Values(clip), ElementsAre(FloatEq(0.45f), FloatEq(0.6f)));
+  // ARC f=1 clips (6,8) to the next largest norm 5 -> (3,4); the mean of
+  // (3,4), (0,1), (0,2), (3,4), (0,0.5) is (6/5, 11.5/5).
+  Outcome arc = Murmur("aggregate --rule mean --f 1 --pre arc" +
+                       WriteAll({{3, 4}, {0, 1}, {0, 2}, {6, 8}, {0, 0.5f}}));
+  ASSERT_EQ(arc.exit_code, 0) << arc.output;
+  EXPECT_THAT(Values(arc), ElementsAre(FloatEq(1.2f), FloatEq(2.3f)));
+}
+
+TEST_F(MurmurAggregate, NnmAndBucketingBeforeTheMean) {
+  // NNM f=1: {0,1,10} -> {0.5, 0.5, 5.5}, mean 6.5/3.
+  Outcome nnm = Murmur("aggregate --rule mean --f 1 --pre nnm" + WriteAll({{0}, {1}, {10}}));
+  ASSERT_EQ(nnm.exit_code, 0) << nnm.output;
+  EXPECT_THAT(Values(nnm), ElementsAre(FloatEq(6.5f / 3.0f)));
+  // Bucketing s=2 over {1,2,4,8,16}: buckets of sizes 2, 2, 1 with the
+  // singleton x_k, so the mean of the bucket means is
+  // ((31 - x_k) / 2 + x_k) / 3 = (31 + x_k) / 6; the same seed, the same k.
+  const std::string inputs = WriteAll({{1}, {2}, {4}, {8}, {16}});
+  Outcome first = Murmur("aggregate --rule mean --pre bucketing:s=2 --seed 7" + inputs);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  ASSERT_EQ(Values(first).size(), 1u);
+  const float v = Values(first)[0];
+  bool matches_a_singleton = false;
+  for (float x : {1.0f, 2.0f, 4.0f, 8.0f, 16.0f}) {
+    if (std::abs(v - (31.0f + x) / 6.0f) < 1e-5f) matches_a_singleton = true;
+  }
+  EXPECT_TRUE(matches_a_singleton) << v;
+  Outcome again = Murmur("aggregate --rule mean --pre bucketing:s=2 --seed 7" + inputs);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(Values(again), Values(first));
 }
 
 TEST_F(MurmurAggregate, ReadsVersionTwoAndMultiDimensionalFilesAndWritesNpy) {

@@ -2,12 +2,14 @@
 // can look at every peer's parameters, not only at the metrics.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/learner.h"
 #include "murmur/learn/partition.h"
+#include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/protocol.h"
 #include "murmur/sim/experiment.h"
 
@@ -23,6 +25,9 @@ struct HarnessOptions {
   int64_t train_size = 2000;
   int64_t test_size = 500;
   int64_t side = 28;  // synthetic images are side x side
+  // For label-flip and sybil: the Byzantine peers (ChooseByzantinePeers of
+  // this config) train on MakePoisonedDataset, as RunExperiment does.
+  ByzantineConfig poison;
 };
 
 class Harness {
@@ -40,10 +45,22 @@ class Harness {
     Partition partition = PartitionDataset(data_.train.labels, data_.train.num_classes,
                                            options.peers, PartitionConfig{}, options.seed)
                               .value();
+    const std::vector<PeerId> poisoners =
+        PoisonsData(options.poison.attack)
+            ? ChooseByzantinePeers(options.poison, options.peers, options.seed)
+            : std::vector<PeerId>{};
     for (int64_t i = 0; i < options.peers; ++i) {
       const PeerId peer(static_cast<uint32_t>(i));
+      const Dataset* train = &data_.train;
+      std::vector<int64_t> shard = partition[i];
+      if (std::find(poisoners.begin(), poisoners.end(), peer) != poisoners.end()) {
+        poisoned_.push_back(
+            std::make_unique<Dataset>(MakePoisonedDataset(data_.train, shard, options.poison)));
+        train = poisoned_.back().get();
+        for (size_t k = 0; k < shard.size(); ++k) shard[k] = static_cast<int64_t>(k);
+      }
       learners_.push_back(std::make_unique<Learner>(
-          *model_, data_.train, partition[i], options.optimizer, options.batch_size,
+          *model_, *train, std::move(shard), options.optimizer, options.batch_size,
           Rng(options.seed, options.same_init ? PeerId(0) : peer, RngPurpose::kInit),
           Rng(options.seed, peer, RngPurpose::kBatch)));
       ptrs_.push_back(learners_.back().get());
@@ -79,6 +96,7 @@ class Harness {
   HarnessOptions options_;
   TrainTestSplit data_;
   std::unique_ptr<Model> model_;
+  std::vector<std::unique_ptr<Dataset>> poisoned_;  // before learners_: outlives them
   std::vector<std::unique_ptr<Learner>> learners_;
   std::vector<Learner*> ptrs_;
   std::unique_ptr<ThreadPool> pool_;

@@ -4,12 +4,25 @@
 // training), then sends every honest neighbour a crafted model, possibly a
 // different one to each (equivocation), and sets its model to the plain
 // mean of its trained model and the honest models it received. It sends
-// nothing to, and ignores models from, other Byzantine peers. Reports no
-// metrics, so accuracy is measured over honest peers only.
+// nothing to, and ignores models from, other Byzantine peers, and ignores
+// SybilWall's history gossip (the reference's Sybils do not gossip either).
+// Reports no metrics, so accuracy is measured over honest peers only.
+//
+// Sybil collusion (attack "sybil"): the Byzantine peers are one adversary
+// with many identities, sharing a DpsgdSybilCoalition. Each trains on its
+// shard with labels source_class -> target_class, deposits its trained
+// model, and once every member has deposited for the round (or the round
+// timed out) all send the same model: the mean of the deposits. The
+// coalition is shared state within one process (the simulator); a
+// `murmur peer` process holds only itself, so there each identity sends its
+// own poisoned model.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <set>
+#include <span>
 #include <vector>
 
 #include "murmur/core/host.h"
@@ -19,14 +32,44 @@
 
 namespace murmur {
 
+// The shared state of colluding Sybil identities. Members join before the
+// first round; a round is complete once every member has deposited its
+// model for it. Crafted(round) is the mean of the deposits made by its
+// first call, the same vector for every member afterwards. Not thread-safe:
+// used only from node event handlers, which a host runs one at a time.
+class DpsgdSybilCoalition {
+ public:
+  void Join(PeerId member) { members_.insert(member); }
+  void Deposit(int64_t round, PeerId member, std::span<const float> model);
+  bool Complete(int64_t round) const;
+  // REQUIRES: at least one deposit for `round`. Each member fetches once
+  // per round; the round is forgotten after the last member's fetch.
+  std::vector<float> Crafted(int64_t round, PeerId member);
+
+ private:
+  struct RoundState {
+    std::map<PeerId, std::vector<float>> models;
+    std::vector<float> crafted;
+    std::set<PeerId> fetched;
+  };
+  std::set<PeerId> members_;
+  std::map<int64_t, RoundState> rounds_;
+};
+
 class ByzantineDpsgdNode final : public Node {
  public:
+  // How often a member waiting for the rest of its coalition checks it
+  // (virtual time; no traffic).
+  static constexpr Duration kCoalitionPoll = Duration::Nanos(10'000'000);
+
   // `neighbours` sorted; `honest` the sorted subset of them that is not
   // Byzantine. `learner` (poisoned for label-flip and sybil) must outlive
-  // the node. REQUIRES: config.attack != kNone.
+  // the node. `coalition`: shared by every Byzantine peer of the run for
+  // attack "sybil", else null. REQUIRES: config.attack != kNone.
   ByzantineDpsgdNode(Learner& learner, const DpsgdOptions& options,
                      std::vector<PeerId> neighbours, std::vector<PeerId> honest,
-                     const ByzantineConfig& config);
+                     const ByzantineConfig& config,
+                     std::shared_ptr<DpsgdSybilCoalition> coalition = nullptr);
 
   void OnStart(Host& host) override;
   void OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) override;
@@ -47,10 +90,13 @@ class ByzantineDpsgdNode final : public Node {
   const std::vector<PeerId> neighbours_;
   const std::vector<PeerId> honest_;
   const ByzantineConfig config_;
+  const std::shared_ptr<DpsgdSybilCoalition> coalition_;
 
   Phase phase_ = Phase::kTraining;
   int64_t round_ = 0;
   TimerId timeout_timer_;
+  TimerId poll_timer_;
+  bool poll_pending_ = false;
   double last_loss_ = 0;
   std::vector<float> base_;        // model at the start of the round
   std::vector<float> round_noise_; // gaussian: one draw per round

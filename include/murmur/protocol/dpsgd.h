@@ -18,6 +18,12 @@
 // many neighbours timed out) keeps the peer's own model and is counted as
 // "robust.failed_aggregations".
 //
+// SybilWall (robust.rule = "sybilwall", protocol/sybilwall.h): after sending
+// its model each round, a peer also sends every neighbour one update-history
+// record (a second model-sized message), and mixes its own model and the
+// arrived ones with the weights of robust/sybilwall.h instead of
+// Metropolis-Hastings.
+//
 // Communication schedule (comm_schedule.h): with CommSchedule::kLate only
 // the last `comm_budget` rounds exchange models; the others train locally
 // and send nothing. With `final_merge` the last round is a global merge:
@@ -34,6 +40,7 @@
 #include "murmur/learn/learner.h"
 #include "murmur/protocol/comm_schedule.h"
 #include "murmur/protocol/model_combiner.h"
+#include "murmur/protocol/sybilwall.h"
 
 namespace murmur {
 
@@ -77,6 +84,9 @@ class DpsgdNode final : public Node {
     return options_.final_merge && round == options_.rounds;
   }
   void FinalMerge(Host& host);
+  void SendSybilWallRecords(Host& host);
+  void OnSybilWallRecord(Host& host, PeerId from, std::span<const uint8_t> bytes);
+  void SybilWallMix(Host& host, std::map<size_t, std::vector<float>>* arrived);
 
   Learner& learner_;
   const DpsgdOptions options_;
@@ -92,6 +102,7 @@ class DpsgdNode final : public Node {
   // inbox_[round][neighbour index] = that neighbour's model for the round.
   std::map<int64_t, std::map<size_t, std::vector<float>>> inbox_;
   std::map<PeerId, std::vector<float>> final_inbox_;  // by sender
+  std::unique_ptr<SybilWallHistory> sybilwall_;        // robust.rule = "sybilwall"
 };
 
 }  // namespace murmur

@@ -22,12 +22,15 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
+#include <string_view>
 
 #include "murmur/core/rng.h"
 #include "murmur/core/status.h"
 #include "murmur/robust/aggregator.h"
 #include "murmur/robust/factory.h"
+#include "murmur/robust/sybilwall.h"
 
 namespace murmur {
 
@@ -41,6 +44,19 @@ class ModelCombiner {
   bool is_plain_average() const { return plain_average_; }
   const Aggregator& rule() const { return *rule_; }
 
+  // robust.rule = "sybilwall" is SybilWall (robust/sybilwall.h), which is
+  // not a stateless rule over one round's inputs: D-PSGD keeps the update
+  // histories and gossips them (protocol/sybilwall.h) and calls
+  // SybilWallAggregate itself. Its options: lambda (> 0, default 0.8),
+  // pardoning and logit (0 or 1, default 1); it takes no pre-aggregators.
+  // sybilwall() returns them for that rule, else null; rule() is then the
+  // similarity score's weighted mean with the same score options (used only
+  // by D-PSGD's final merge, which has no histories).
+  static constexpr std::string_view kSybilWallRule = "sybilwall";
+  const SybilWallOptions* sybilwall() const {
+    return sybilwall_ ? &*sybilwall_ : nullptr;
+  }
+
   // own <- own + Rule(inputs), inputs = {0 if kIsInput} + {x_j - own}.
   // `weights` (one per input, own first when it is an input) are passed to
   // rules that accept weights and ignored by the others. `rng` feeds
@@ -53,9 +69,12 @@ class ModelCombiner {
  private:
   ModelCombiner(std::unique_ptr<Aggregator> rule, bool plain_average)
       : rule_(std::move(rule)), plain_average_(plain_average) {}
+  static Result<std::shared_ptr<const ModelCombiner>> MakeSybilWall(
+      const AggregatorConfig& config);
 
   std::unique_ptr<Aggregator> rule_;
   bool plain_average_;
+  std::optional<SybilWallOptions> sybilwall_;
 };
 
 }  // namespace murmur

@@ -14,7 +14,7 @@
 //   flag                      subspace_dim = 1, max_iterations = 10,
 //                             eps = 1e-7, rescale_to_median_norm = 0 (or 1)
 //   monna                     (reference = own vector, required)
-//   similarity-downweighting
+//   similarity-downweighting  pardoning = 0, logit = 0 (1: FoolsGold's)
 // Pre-aggregators (PreAggregatorConfig::name) and their options:
 //   clip                      tau (required)
 //   arc

@@ -15,7 +15,9 @@
 #include "murmur/robust/meamed.h"
 #include "murmur/robust/mean.h"
 #include "murmur/robust/nearest_neighbor_averaging.h"
+#include "murmur/robust/kernels.h"
 #include "murmur/robust/similarity_downweighting.h"
+#include "murmur/robust/sybilwall.h"
 #include "murmur/robust/trimmed_mean.h"
 #include "unit/robust/test_util.h"
 
@@ -23,6 +25,7 @@ namespace murmur {
 namespace {
 
 using robust_test::Vectors;
+using ::testing::DoubleNear;
 using ::testing::ElementsAre;
 using ::testing::FloatEq;
 using ::testing::FloatNear;
@@ -243,6 +246,81 @@ TEST(SimilarityDownweighting, KeepsDissimilarInputsAtFullWeight) {
   Vectors in{{1, 0}, {0, 1}, {-1, 0}};
   EXPECT_THAT(AggregateOf(SimilarityDownweighting(), in),
               ElementsAre(FloatEq(0.0f), FloatEq(1.0f / 3.0f)));
+}
+
+// x0 = (1,0), x1 = (0.6,0.8), x2 = (0,1): cos01 = 0.6, cos02 = 0, cos12 = 0.8.
+std::vector<double> ScoresOfThree(const SimilarityScoreOptions& options) {
+  Vectors in{{1, 0}, {0.6f, 0.8f}, {0, 1}};
+  return SimilarityScores(GramMatrix(in.list()), 3, options);
+}
+
+TEST(SimilarityScores, PlainAndLogitOnHandComputedCosines) {
+  // Largest cosines 0.6, 0.8, 0.8 -> 1 - those = 0.4, 0.2, 0.2 -> / 0.4.
+  EXPECT_THAT(ScoresOfThree({}), ElementsAre(DoubleNear(1.0, 1e-6), DoubleNear(0.5, 1e-6),
+                                             DoubleNear(0.5, 1e-6)));
+  // logit(1) = 1, ln(0.5 / 0.5) + 0.5 = 0.5: the same here.
+  EXPECT_THAT(ScoresOfThree({.logit = true}),
+              ElementsAre(DoubleNear(1.0, 1e-6), DoubleNear(0.5, 1e-6), DoubleNear(0.5, 1e-6)));
+}
+
+TEST(SimilarityScores, PardoningForgivesTheInputLessSimilarThanItsNeighbour) {
+  // v = largest cosine + 1e-5 = (0.60001, 0.80001, 0.80001). Only x0 has a
+  // v below another's: cos01 becomes 0.6 * 0.60001 / 0.80001, so
+  // w0 = 1 - that; w1 = w2 = 0.2; rescaled by w0.
+  const double w0 = 1 - 0.6 * (0.60001 / 0.80001);
+  const double w1 = 0.2 / w0;
+  EXPECT_NEAR(w1, 0.363638, 1e-6);
+  EXPECT_THAT(ScoresOfThree({.pardoning = true}),
+              ElementsAre(DoubleNear(1.0, 1e-9), DoubleNear(w1, 1e-6), DoubleNear(w1, 1e-6)));
+  // The logit sends ln(0.3636 / 0.6364) + 0.5 = -0.0596 to 0.
+  EXPECT_THAT(ScoresOfThree({.pardoning = true, .logit = true}),
+              ElementsAre(DoubleNear(1.0, 1e-9), DoubleNear(0.0, 1e-12), DoubleNear(0.0, 1e-12)));
+  // As a rule: x0 alone.
+  Vectors in{{1, 0}, {0.6f, 0.8f}, {0, 1}};
+  EXPECT_THAT(AggregateOf(SimilarityDownweighting(0, {.pardoning = true, .logit = true}), in),
+              ElementsAre(FloatEq(1.0f), FloatEq(0.0f)));
+}
+
+TEST(SybilWallAggregate, OwnModelWeighsOneAndADistantCopySilencesANeighbour) {
+  // Histories: neighbour a (1,0), neighbour b (0,1), distant c (1,0) = a's.
+  // cos(a,c) = 1 -> a and c score 0 (pardoning: v_b = 1e-5 is below the
+  // others', which changes nothing as cos(b, .) = 0); b scores 1.
+  // Weights own 1, a 0, b 1 -> (own + m_b) / 2.
+  Vectors models{{2, 0}, {0, 2}};
+  Vectors histories{{1, 0}, {0, 1}, {1, 0}};
+  std::vector<float> own{0, 0};
+  std::vector<double> weights;
+  ASSERT_TRUE(SybilWallAggregate(own, models.list(), histories.list(),
+                                 SybilWallOptions{}.score, &weights)
+                  .ok());
+  EXPECT_THAT(own, ElementsAre(0.0f, 1.0f));
+  EXPECT_THAT(weights, ElementsAre(0.5, 0.0, 0.5));
+  // Without the distant record a and b are orthogonal: (own + m_a + m_b) / 3.
+  Vectors near{{1, 0}, {0, 1}};
+  std::vector<float> own2{0, 0};
+  ASSERT_TRUE(
+      SybilWallAggregate(own2, models.list(), near.list(), SybilWallOptions{}.score).ok());
+  EXPECT_THAT(own2, ElementsAre(FloatEq(2.0f / 3.0f), FloatEq(2.0f / 3.0f)));
+}
+
+TEST(SybilWallAggregate, DropsNonFiniteHistoriesAndModelsAndChecksCounts) {
+  const float nan = std::nanf("");
+  // a's history is NaN: a gets 0; b scores alone -> 1. c's model is NaN:
+  // weight 0 and never read. (own + m_b) / 2.
+  Vectors models{{2, 0}, {0, 2}, {nan, 1}};
+  Vectors histories{{nan, 0}, {0, 1}, {1, 1}};
+  std::vector<float> own{0, 0};
+  std::vector<double> weights;
+  ASSERT_TRUE(SybilWallAggregate(own, models.list(), histories.list(), {}, &weights).ok());
+  // Plain scores of b (0,1) and c (1,1): cos = 0.7071 -> both 0.2929 -> 1, 1.
+  EXPECT_THAT(weights, ElementsAre(0.5, 0.0, 0.5, 0.0));
+  EXPECT_THAT(own, ElementsAre(0.0f, 1.0f));
+  // Fewer histories than models: rejected, own unchanged.
+  Vectors one{{1, 0}};
+  std::vector<float> kept{4, 4};
+  EXPECT_EQ(SybilWallAggregate(kept, models.list(), one.list(), {}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_THAT(kept, ElementsAre(4.0f, 4.0f));
 }
 
 }  // namespace
