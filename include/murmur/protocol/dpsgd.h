@@ -18,6 +18,10 @@
 // many neighbours timed out) keeps the peer's own model and is counted as
 // "robust.failed_aggregations".
 //
+// Bristle (protocol/bristle_combiner.h): with a BristleCombiner a peer
+// exchanges only its output layer and merges its neighbours' output layers
+// by Bristle's prioritizer and integrator instead of the average or rule.
+//
 // Communication schedule (comm_schedule.h): with CommSchedule::kLate only
 // the last `comm_budget` rounds exchange models; the others train locally
 // and send nothing. With `final_merge` the last round is a global merge:
@@ -32,6 +36,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/bristle_combiner.h"
 #include "murmur/protocol/comm_schedule.h"
 #include "murmur/protocol/model_combiner.h"
 
@@ -46,7 +51,16 @@ struct DpsgdOptions {
   int64_t comm_budget = 0;  // kLate: communicating rounds at the end
   bool final_merge = false;
   int64_t num_peers = 0;    // final_merge: the peers 0..num_peers-1
+  // The part of the parameter buffer peers exchange and mix,
+  // [exchange_offset, exchange_offset + exchange_size); size 0: all of it.
+  // With a frozen body (Learner::SetTrainableRange) only the trained output
+  // layer travels and the body stays as loaded.
+  int64_t exchange_offset = 0;
+  int64_t exchange_size = 0;
 };
+
+// The exchanged span of `params` under `options`.
+std::span<float> ExchangedParams(const DpsgdOptions& options, std::span<float> params);
 
 // One peer. `learner` must outlive the node.
 class DpsgdNode final : public Node {
@@ -54,11 +68,13 @@ class DpsgdNode final : public Node {
   // `neighbours` and `neighbour_weights` are aligned; `self_weight` plus the
   // neighbour weights sum to 1. `combiner` null or plain average: the
   // Metropolis-Hastings weighted average; otherwise its rule, which gets
-  // these weights when it accepts weights.
+  // these weights when it accepts weights. `bristle`, when given, replaces
+  // both; REQUIRES then that the exchanged span is its output layer.
   DpsgdNode(Learner& learner, const DpsgdOptions& options,
             std::vector<PeerId> neighbours,
             std::vector<double> neighbour_weights, double self_weight,
-            std::shared_ptr<const ModelCombiner> combiner = nullptr);
+            std::shared_ptr<const ModelCombiner> combiner = nullptr,
+            std::unique_ptr<const BristleCombiner> bristle = nullptr);
 
   void OnStart(Host& host) override;
   void OnMessage(Host& host, PeerId from,
@@ -77,6 +93,7 @@ class DpsgdNode final : public Node {
     return options_.final_merge && round == options_.rounds;
   }
   void FinalMerge(Host& host);
+  std::span<float> Exchanged() { return ExchangedParams(options_, learner_.params()); }
 
   Learner& learner_;
   const DpsgdOptions options_;
@@ -84,6 +101,7 @@ class DpsgdNode final : public Node {
   const std::vector<double> neighbour_weights_;
   const double self_weight_;
   const std::shared_ptr<const ModelCombiner> combiner_;
+  const std::unique_ptr<const BristleCombiner> bristle_;
 
   Phase phase_ = Phase::kTraining;
   int64_t round_ = 0;  // rounds completed so far
