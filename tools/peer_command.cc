@@ -110,7 +110,13 @@ int RunPeer(const PeerOptions& options) {
   // this peer's learner.
   std::vector<Learner*> learners(static_cast<size_t>(config.peers), learner->learner.get());
   if (Status s = LoadInitialModel(config, **model, {learners.data(), 1}); !s.ok()) return Fail(s);
-  Result<ProtocolSetup> setup = MakeProtocol(config.protocol, learners, **model, config.seed);
+  // Likewise every peer's validation split is this peer's own.
+  std::vector<const Dataset*> validation(static_cast<size_t>(config.peers),
+                                         learner->validation.get());
+  Result<ProtocolSetup> setup =
+      MakeProtocol(config.protocol, learners, **model, config.seed,
+                   learner->validation != nullptr ? std::span<const Dataset* const>(validation)
+                                                  : std::span<const Dataset* const>());
   if (!setup.ok()) return Fail(setup.status());
   std::unique_ptr<Node> node = std::move(setup->nodes[self.value]);
   setup->nodes.clear();

@@ -127,13 +127,13 @@ struct Learner::Impl {
                                     const at::Tensor& grad) {
     const float* g = grad.data_ptr<float>();
     double sq = 0;
-    for (int64_t i = 0; i < num_params; ++i) sq += static_cast<double>(g[i]) * g[i];
+    for (int64_t i = lo; i < hi; ++i) sq += static_cast<double>(g[i]) * g[i];
     if (sq == 0) return grad;
     const auto scale = static_cast<float>(optimizer.sam_rho / std::sqrt(sq));
     if (!sam_saved) sam_saved = AllocateAligned(num_params);
     float* w = params.get();
     std::memcpy(sam_saved.get(), w, num_params * sizeof(float));
-    for (int64_t i = 0; i < num_params; ++i) w[i] += scale * g[i];
+    for (int64_t i = lo; i < hi; ++i) w[i] += scale * g[i];
     p.mutable_grad().reset();
     at::cross_entropy_loss(model.Forward(p, x), y).backward();
     at::Tensor ascent_grad = p.grad().contiguous();
@@ -149,7 +149,7 @@ struct Learner::Impl {
     const auto mu = static_cast<float>(optimizer.momentum);
     float* p = params.get();
     if (mu == 0.0f) {
-      for (int64_t i = 0; i < num_params; ++i) {
+      for (int64_t i = lo; i < hi; ++i) {
         p[i] -= lr * (grad[i] + wd * p[i]);
       }
       return;
@@ -157,14 +157,14 @@ struct Learner::Impl {
     if (!state1) state1 = AllocateAligned(num_params);
     float* buf = state1.get();
     if (!state_started) {
-      for (int64_t i = 0; i < num_params; ++i) {
+      for (int64_t i = lo; i < hi; ++i) {
         buf[i] = grad[i] + wd * p[i];
         p[i] -= lr * buf[i];
       }
       state_started = true;
       return;
     }
-    for (int64_t i = 0; i < num_params; ++i) {
+    for (int64_t i = lo; i < hi; ++i) {
       buf[i] = mu * buf[i] + (grad[i] + wd * p[i]);
       p[i] -= lr * buf[i];
     }
@@ -192,7 +192,7 @@ struct Learner::Impl {
     float* p = params.get();
     float* m = state1.get();
     float* v = state2.get();
-    for (int64_t i = 0; i < num_params; ++i) {
+    for (int64_t i = lo; i < hi; ++i) {
       const float g = grad[i] + wd * p[i];
       m[i] = b1 * m[i] + (1.0f - b1) * g;
       v[i] = b2 * v[i] + (1.0f - b2) * g * g;
@@ -206,7 +206,7 @@ struct Learner::Impl {
     const auto mu = static_cast<float>(proximal_mu);
     const float* p = params.get();
     const float* c = proximal_center.data();
-    for (int64_t i = 0; i < num_params; ++i) grad[i] += mu * (p[i] - c[i]);
+    for (int64_t i = lo; i < hi; ++i) grad[i] += mu * (p[i] - c[i]);
   }
 
   const TorchModel& model;
@@ -226,6 +226,10 @@ struct Learner::Impl {
   int64_t adam_step = 0;
   double proximal_mu = 0;
   std::vector<float> proximal_center;  // empty unless proximal_mu > 0
+  // The trainable range [lo, hi) of the buffer; the rest is frozen: no
+  // optimizer step, momentum, moment or weight decay ever touches it.
+  int64_t lo = 0;
+  int64_t hi = num_params;
   AlignedFloats sam_saved;  // w during SAM's second pass
   // The batch of the last DrawBatch (zeroth-order training).
   at::Tensor batch_x;
@@ -292,6 +296,17 @@ TrainStats Learner::Train(int64_t steps) {
   stats.mean_loss = steps > 0 ? loss_sum / static_cast<double>(steps) : 0.0;
   return stats;
 }
+
+void Learner::SetTrainableRange(int64_t offset, int64_t size) {
+  Impl& s = *impl_;
+  MURMUR_CHECK(offset >= 0 && size >= 1 && offset + size <= s.num_params);
+  s.lo = offset;
+  s.hi = offset + size;
+  ResetOptimizer();
+}
+
+int64_t Learner::trainable_offset() const { return impl_->lo; }
+int64_t Learner::trainable_size() const { return impl_->hi - impl_->lo; }
 
 void Learner::ResetOptimizer() {
   impl_->state_started = false;
@@ -393,6 +408,40 @@ EvalStats Evaluate(const Model& model, std::span<const float> params,
   stats.accuracy = static_cast<double>(correct) / static_cast<double>(total);
   stats.loss = loss_sum / static_cast<double>(total);
   return stats;
+}
+
+ClassAccuracy EvaluatePerClass(const Model& model, std::span<const float> params,
+                               const Dataset& data) {
+  const TorchModel& torch_model = AsTorchModel(model);
+  MURMUR_CHECK(static_cast<int64_t>(params.size()) == model.num_params());
+  MURMUR_CHECK(static_cast<int64_t>(data.features.size()) == data.size() * data.sample_dim());
+  ClassAccuracy out;
+  out.correct.assign(static_cast<size_t>(data.num_classes), 0);
+  out.total.assign(static_cast<size_t>(data.num_classes), 0);
+  const int64_t total = data.size();
+  if (total == 0) return out;
+  at::init_num_threads();
+  c10::InferenceMode inference;
+  at::Tensor p = at::from_blob(const_cast<float*>(params.data()),
+                               {static_cast<int64_t>(params.size())}, at::kFloat);
+  at::Tensor xs = at::from_blob(const_cast<float*>(data.features.data()),
+                                {total, data.channels, data.height, data.width}, at::kFloat);
+  for (int64_t start = 0; start < total; start += kEvalBatch) {
+    const int64_t n = std::min(kEvalBatch, total - start);
+    at::Tensor logits = torch_model.Forward(p, xs.narrow(0, start, n)).contiguous();
+    // argmax of a row with a NaN would pick the NaN; such a model is wrong.
+    at::Tensor finite = at::isfinite(logits).all(1).contiguous();
+    at::Tensor predicted = logits.argmax(1).contiguous();
+    const int64_t* pred = predicted.data_ptr<int64_t>();
+    const bool* ok = finite.data_ptr<bool>();
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t y = data.labels[start + i];
+      MURMUR_CHECK(y >= 0 && y < data.num_classes);
+      ++out.total[y];
+      if (ok[i] && pred[i] == y) ++out.correct[y];
+    }
+  }
+  return out;
 }
 
 }  // namespace murmur

@@ -170,6 +170,16 @@ Layer ConvReluPool(int64_t in, int64_t out, int64_t kernel, int64_t padding,
 
 }  // namespace
 
+OutputLayer OutputLayerOf(const Model& model) {
+  const std::vector<ParamTensor> tensors = model.tensors();
+  MURMUR_CHECK(tensors.size() >= 2);
+  const ParamTensor& weight = tensors[tensors.size() - 2];
+  const ParamTensor& bias = tensors.back();
+  MURMUR_CHECK(weight.size == bias.size * bias.fan_in && weight.fan_in == bias.fan_in);
+  MURMUR_CHECK(bias.offset + bias.size == model.num_params());
+  return OutputLayer{.offset = weight.offset, .classes = bias.size, .fan_in = bias.fan_in};
+}
+
 const TorchModel& AsTorchModel(const Model& model) {
   const auto* torch_model = dynamic_cast<const TorchModel*>(&model);
   MURMUR_CHECK(torch_model != nullptr);

@@ -74,7 +74,7 @@ void ByzantineDpsgdNode::StartRound(Host& host) {
     inbox_.clear();
     return;
   }
-  std::span<const float> x = learner_.params();
+  std::span<const float> x = ExchangedParams(options_, learner_.params());
   base_.assign(x.begin(), x.end());
   phase_ = Phase::kTraining;
   if (config_.attack == AttackKind::kFreeRide) {
@@ -104,7 +104,8 @@ void ByzantineDpsgdNode::OnMessage(Host& host, PeerId from, std::span<const uint
   if (it == honest_.end() || *it != from) return;  // a fellow attacker
   if (IsSybilWallRecord(bytes)) return;             // Sybils do not gossip
   Result<ModelMessage> message =
-      DecodeModelMessage(bytes, ModelMessageKind::kDpsgdParams, learner_.params().size());
+      DecodeModelMessage(bytes, ModelMessageKind::kDpsgdParams,
+                         ExchangedParams(options_, learner_.params()).size());
   if (!message.ok()) {
     host.ReportBadPeer(from, message.status());
     return;
@@ -164,7 +165,7 @@ void ByzantineDpsgdNode::Attack(Host& host) {
       continue;
     }
     const CraftInput in{.base = base_,
-                        .trained = learner_.params(),
+                        .trained = ExchangedParams(options_, learner_.params()),
                         .honest = models,
                         .receiver = received[k] != nullptr ? std::span<const float>(*received[k])
                                                            : std::span<const float>(),
@@ -179,7 +180,7 @@ void ByzantineDpsgdNode::Attack(Host& host) {
   }
   // Stay near consensus: the plain mean of the trained model and the
   // honest models received.
-  std::span<float> x = learner_.params();
+  std::span<float> x = ExchangedParams(options_, learner_.params());
   models.emplace_back(x);
   std::vector<float> mixed(dim);
   MURMUR_CHECK(MeanOf(models, mixed).ok());

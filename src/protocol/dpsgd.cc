@@ -9,18 +9,33 @@
 
 namespace murmur {
 
+std::span<float> ExchangedParams(const DpsgdOptions& options, std::span<float> params) {
+  if (options.exchange_size == 0) return params;
+  MURMUR_CHECK(options.exchange_offset >= 0 &&
+               options.exchange_offset + options.exchange_size <=
+                   static_cast<int64_t>(params.size()));
+  return params.subspan(static_cast<size_t>(options.exchange_offset),
+                        static_cast<size_t>(options.exchange_size));
+}
+
 DpsgdNode::DpsgdNode(Learner& learner, const DpsgdOptions& options,
                      std::vector<PeerId> neighbours,
                      std::vector<double> neighbour_weights, double self_weight,
-                     std::shared_ptr<const ModelCombiner> combiner)
+                     std::shared_ptr<const ModelCombiner> combiner,
+                     std::unique_ptr<const BristleCombiner> bristle)
     : learner_(learner),
       options_(options),
       neighbours_(std::move(neighbours)),
       neighbour_weights_(std::move(neighbour_weights)),
       self_weight_(self_weight),
       combiner_(combiner != nullptr && !combiner->is_plain_average() ? std::move(combiner)
-                                                                      : nullptr) {
+                                                                      : nullptr),
+      bristle_(std::move(bristle)) {
   MURMUR_CHECK(neighbours_.size() == neighbour_weights_.size());
+  if (bristle_ != nullptr) {
+    MURMUR_CHECK(options_.exchange_offset == bristle_->output_layer().offset &&
+                 options_.exchange_size == bristle_->output_layer().size());
+  }
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
 }
 
@@ -51,7 +66,7 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
       const PeerId peer(static_cast<uint32_t>(j));
       if (peer == host.self()) continue;
       host.Send(peer, EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0,
-                                         learner_.params()));
+                                         Exchanged()));
     }
   } else if (!CommunicatesInRound(options_.schedule, options_.comm_budget, round_ + 1,
                                   options_.rounds)) {
@@ -63,7 +78,7 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
   } else {
     for (PeerId neighbour : neighbours_) {
       host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams,
-                                              round, 0, learner_.params()));
+                                              round, 0, Exchanged()));
     }
     if (sybilwall_ != nullptr) SendSybilWallRecords(host);
   }
@@ -83,7 +98,7 @@ void DpsgdNode::OnMessage(Host& host, PeerId from,
   auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), from);
   if (options_.final_merge && from.value < options_.num_peers) {
     Result<ModelMessage> message = DecodeModelMessage(
-        bytes, ModelMessageKind::kDpsgdParams, learner_.params().size());
+        bytes, ModelMessageKind::kDpsgdParams, Exchanged().size());
     if (message.ok() && IsFinalMerge(message->round.value) && round_ < options_.rounds) {
       final_inbox_[from] = std::move(message->params);
       if (phase_ == Phase::kWaiting) MixIfComplete(host);
@@ -97,7 +112,7 @@ void DpsgdNode::OnMessage(Host& host, PeerId from,
     return;
   }
   Result<ModelMessage> message = DecodeModelMessage(
-      bytes, ModelMessageKind::kDpsgdParams, learner_.params().size());
+      bytes, ModelMessageKind::kDpsgdParams, Exchanged().size());
   if (!message.ok()) {
     host.ReportBadPeer(from, message.status());
     return;
@@ -139,19 +154,22 @@ void DpsgdNode::MixIfComplete(Host& host) {
 }
 
 void DpsgdNode::Mix(Host& host) {
-  std::span<float> x = learner_.params();
+  std::span<float> x = Exchanged();
   auto it = inbox_.find(round_ + 1);
   if (sybilwall_ != nullptr) {
     SybilWallMix(host, it != inbox_.end() ? &it->second : nullptr);
     if (it != inbox_.end()) inbox_.erase(it);
     ++round_;
-    host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
+    host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), learner_.params());
     StartRound(host);
     return;
   }
   const NeighbourMix mix = CollectArrived(it != inbox_.end() ? &it->second : nullptr,
                                           neighbour_weights_, self_weight_);
-  if (combiner_ != nullptr) {
+  if (bristle_ != nullptr) {
+    const Status status = bristle_->Combine(learner_.params(), mix.models, host.rng());
+    if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
+  } else if (combiner_ != nullptr) {
     std::vector<double> weights{mix.self_weight};
     weights.insert(weights.end(), mix.weights.begin(), mix.weights.end());
     const Status status =
@@ -162,16 +180,19 @@ void DpsgdNode::Mix(Host& host) {
   }
   if (it != inbox_.end()) inbox_.erase(it);
   ++round_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
+  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), learner_.params());
   StartRound(host);
 }
 
 void DpsgdNode::FinalMerge(Host& host) {
-  std::span<float> x = learner_.params();
-  if (combiner_ != nullptr) {
+  std::span<float> x = Exchanged();
+  if (bristle_ != nullptr || combiner_ != nullptr) {
     std::vector<std::span<const float>> others;
     for (const auto& [peer, model] : final_inbox_) others.emplace_back(model);
-    const Status status = combiner_->Combine(x, others, OwnModel::kIsInput, {}, host.rng());
+    const Status status =
+        bristle_ != nullptr
+            ? bristle_->Combine(learner_.params(), others, host.rng())
+            : combiner_->Combine(x, others, OwnModel::kIsInput, {}, host.rng());
     if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
   } else {
     const auto k = static_cast<float>(final_inbox_.size() + 1);
@@ -182,7 +203,7 @@ void DpsgdNode::FinalMerge(Host& host) {
   }
   final_inbox_.clear();
   ++round_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
+  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), learner_.params());
   StartRound(host);
 }
 
@@ -203,7 +224,7 @@ void DpsgdNode::OnSybilWallRecord(Host& host, PeerId from, std::span<const uint8
     return;
   }
   Result<SybilWallRecordMessage> record =
-      DecodeSybilWallRecord(bytes, learner_.params().size());
+      DecodeSybilWallRecord(bytes, Exchanged().size());
   if (!record.ok()) {
     host.ReportBadPeer(from, record.status());
     return;
@@ -232,7 +253,7 @@ void DpsgdNode::SybilWallMix(Host& host, std::map<size_t, std::vector<float>>* a
     }
   }
   const Status status =
-      sybilwall_->Aggregate(learner_.params(), models, combiner_->sybilwall()->score);
+      sybilwall_->Aggregate(Exchanged(), models, combiner_->sybilwall()->score);
   if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
 }
 

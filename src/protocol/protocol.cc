@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "murmur/protocol/bristle_combiner.h"
 #include "murmur/protocol/byzantine_dpsgd.h"
 #include "murmur/protocol/byzantine_fedavg.h"
 #include "murmur/protocol/byzantine_gossip.h"
@@ -130,6 +131,23 @@ Status CheckRobustSupport(const ProtocolConfig& config, const ModelCombiner& com
   return Status::Ok();
 }
 
+// Bristle evaluates received output layers on each peer's validation split
+// on top of a body every peer shares, so only the output layer may train.
+Status CheckBristleSupport(const ProtocolConfig& config, std::span<Learner* const> learners,
+                           std::span<const Dataset* const> validation) {
+  if (!config.exchange_output_layer) {
+    return Status::InvalidArgument(
+        "robust.rule = \"bristle\" exchanges and trains only the output layer: set "
+        "train.trainable = \"output\" (and model.init_checkpoint to a pretrained body)");
+  }
+  if (validation.size() != learners.size()) {
+    return Status::InvalidArgument(
+        "robust.rule = \"bristle\" needs a validation split on every peer: set "
+        "data.validation_fraction > 0");
+  }
+  return Status::Ok();
+}
+
 // Shared-randomness protocols replicate one model: every learner starts
 // from peer 0's parameters whatever train.init says.
 Status MakeSpsaNodes(const ProtocolConfig& config, std::span<Learner* const> learners,
@@ -209,13 +227,28 @@ bool HasServer(const ProtocolConfig& config) {
 
 Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
                                    std::span<Learner* const> learners,
-                                   const Model& model, uint64_t seed) {
+                                   const Model& model, uint64_t seed,
+                                   std::span<const Dataset* const> validation) {
   const auto n = static_cast<int64_t>(learners.size());
   if (n < 1) return Status::InvalidArgument("a run needs at least one peer");
   ProtocolSetup setup;
   const Duration timeout = Duration::Seconds(config.round_timeout_s);
-  MURMUR_ASSIGN_OR_RETURN(std::shared_ptr<const ModelCombiner> combiner,
-                          ModelCombiner::Make(config.robust));
+  // Bristle replaces the span rule: the combiner keeps the plain average,
+  // which Bristle peers never use.
+  const bool bristle = config.robust.rule == kBristleRule;
+  BristleOptions bristle_options;
+  if (bristle) {
+    MURMUR_ASSIGN_OR_RETURN(bristle_options, BristleOptionsFrom(config.robust));
+    MURMUR_RETURN_IF_ERROR(CheckBristleSupport(config, learners, validation));
+  }
+  if ((config.exchange_output_layer || bristle) && config.kind != ProtocolKind::kDpsgd) {
+    return Status::InvalidArgument(
+        "exchanging only the output layer (train.trainable = \"output\", robust.rule = "
+        "\"bristle\") is implemented for protocol.kind = \"dpsgd\"");
+  }
+  MURMUR_ASSIGN_OR_RETURN(
+      std::shared_ptr<const ModelCombiner> combiner,
+      ModelCombiner::Make(bristle ? AggregatorConfig{.f = config.robust.f} : config.robust));
   MURMUR_ASSIGN_OR_RETURN(ByzantineConfig attack,
                           ResolveByzantine(config, n, seed, &setup.byzantine));
   MURMUR_RETURN_IF_ERROR(CheckRobustSupport(config, *combiner, setup.byzantine));
@@ -234,6 +267,11 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
       const auto coalition = attack.attack == AttackKind::kSybil
                                  ? std::make_shared<DpsgdSybilCoalition>()
                                  : nullptr;
+      if (config.exchange_output_layer) {
+        const OutputLayer layer = OutputLayerOf(model);
+        options.exchange_offset = layer.offset;
+        options.exchange_size = layer.size();
+      }
       for (int64_t i = 0; i < n; ++i) {
         const PeerId peer(static_cast<uint32_t>(i));
         std::vector<PeerId> neighbours = ToPeerIds(graph.neighbours[i]);
@@ -247,9 +285,19 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
               coalition));
           continue;
         }
+        std::unique_ptr<const BristleCombiner> peer_bristle;
+        if (bristle) {
+          if (validation[i] == nullptr || validation[i]->size() == 0) {
+            return Status::InvalidArgument("robust.rule = \"bristle\": peer ", i,
+                                           " has no validation samples; raise "
+                                           "data.validation_fraction");
+          }
+          peer_bristle =
+              std::make_unique<BristleCombiner>(model, *validation[i], bristle_options);
+        }
         setup.nodes.push_back(std::make_unique<DpsgdNode>(
             *learners[i], options, std::move(neighbours), weights.neighbour[i],
-            weights.self[i], combiner));
+            weights.self[i], combiner, std::move(peer_bristle)));
         setup.model_holders.push_back(peer);
       }
       break;

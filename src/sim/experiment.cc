@@ -101,6 +101,8 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
   // (declared before the learners, which reference them).
   MURMUR_ASSIGN_OR_RETURN(std::vector<PeerId> poisoners, DataPoisoners(config, data.train));
   std::vector<std::unique_ptr<Dataset>> poisoned;
+  std::vector<std::unique_ptr<Dataset>> validation;
+  std::vector<const Dataset*> validation_ptrs;
   std::vector<std::unique_ptr<Learner>> learners;
   std::vector<Learner*> learner_ptrs;
   for (int64_t i = 0; i < config.peers; ++i) {
@@ -109,12 +111,17 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
                             MakePeerLearner(config, *model, data.train, std::move(partition[i]),
                                             peer, poisoners));
     if (made.poisoned != nullptr) poisoned.push_back(std::move(made.poisoned));
+    validation_ptrs.push_back(made.validation.get());
+    validation.push_back(std::move(made.validation));
     learners.push_back(std::move(made.learner));
     learner_ptrs.push_back(learners.back().get());
   }
   MURMUR_RETURN_IF_ERROR(LoadInitialModel(config, *model, learner_ptrs));
   MURMUR_ASSIGN_OR_RETURN(ProtocolSetup setup,
-                          MakeProtocol(config.protocol, learner_ptrs, *model, config.seed));
+                          MakeProtocol(config.protocol, learner_ptrs, *model, config.seed,
+                                       config.data.validation_fraction > 0
+                                           ? std::span<const Dataset* const>(validation_ptrs)
+                                           : std::span<const Dataset* const>()));
 
   const int64_t threads =
       config.threads > 0 ? config.threads

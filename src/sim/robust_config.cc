@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "murmur/protocol/bristle_combiner.h"
 #include "murmur/protocol/model_combiner.h"
 
 namespace murmur {
@@ -24,6 +25,7 @@ Status ReadRobust(ConfigReader& r, ProtocolConfig& protocol) {
   AggregatorConfig& c = protocol.robust;
   std::vector<std::string> rules = AggregatorNames();
   rules.emplace_back(ModelCombiner::kSybilWallRule);
+  rules.push_back(kBristleRule);
   MURMUR_ASSIGN_OR_RETURN(c.rule, r.String("robust.rule", c.rule, rules));
   MURMUR_ASSIGN_OR_RETURN(int64_t f, r.Int("robust.f", c.f, 0, 1'000'000));
   c.f = static_cast<int>(f);
@@ -42,6 +44,11 @@ Status ReadRobust(ConfigReader& r, ProtocolConfig& protocol) {
                           r.Int("robust.subspace_dim", 0, 0, 1'000'000'000));
   MURMUR_ASSIGN_OR_RETURN(values["eps"], r.Double("robust.eps", 0, 0, 1));
   MURMUR_ASSIGN_OR_RETURN(bool rescale, r.Bool("robust.rescale_to_median_norm", false));
+  const BristleOptions bristle_defaults;
+  MURMUR_ASSIGN_OR_RETURN(int64_t exploit,
+                          r.Int("robust.exploit", bristle_defaults.exploit, 0, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(int64_t explore,
+                          r.Int("robust.explore", bristle_defaults.explore, 0, 1'000'000));
   values["rescale_to_median_norm"] = rescale ? 1 : 0;
   MURMUR_ASSIGN_OR_RETURN(double clip_tau, r.Double("robust.clip_tau", 0, 0, 1e300));
   MURMUR_ASSIGN_OR_RETURN(int64_t bucket_s, r.Int("robust.bucket_s", 0, 0, 1'000'000));
@@ -66,11 +73,20 @@ Status ReadRobust(ConfigReader& r, ProtocolConfig& protocol) {
       if (values[name] != 0) c.options[name] = values[name];
     }
   }
+  if (c.rule == kBristleRule) {
+    c.options["exploit"] = static_cast<double>(exploit);
+    c.options["explore"] = static_cast<double>(explore);
+  }
   c.pre.clear();
   for (const std::string& name : pre) {
     PreAggregatorConfig& stage = c.pre.emplace_back(PreAggregatorConfig{.name = name});
     if (name == "clip" && clip_tau > 0) stage.options["tau"] = clip_tau;
     if (name == "bucketing" && bucket_s > 0) stage.options["s"] = static_cast<double>(bucket_s);
+  }
+  if (c.rule == kBristleRule) {
+    Result<BristleOptions> options = BristleOptionsFrom(c);
+    if (!options.ok()) return Status::InvalidArgument("[robust]: ", options.status().message());
+    return Status::Ok();
   }
   Result<std::shared_ptr<const ModelCombiner>> combiner = ModelCombiner::Make(c);
   if (!combiner.ok()) {

@@ -77,6 +77,8 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
   MURMUR_ASSIGN_OR_RETURN(c.data.text.seq_len, r.Int("data.seq_len", c.data.text.seq_len, 1, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.data.text.test_every,
                           r.Int("data.test_every", c.data.text.test_every, 2, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.data.validation_fraction,
+                          r.Double("data.validation_fraction", c.data.validation_fraction, 0, 0.9));
 
   // [model]
   MURMUR_ASSIGN_OR_RETURN(std::string model,
@@ -93,6 +95,7 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
   MURMUR_ASSIGN_OR_RETURN(c.model.embedding_dim,
                           r.Int("model.embedding", c.model.embedding_dim, 1, 4096));
   MURMUR_ASSIGN_OR_RETURN(c.init_checkpoint, r.String("model.init_checkpoint", ""));
+  MURMUR_ASSIGN_OR_RETURN(c.reinit_output, r.Bool("model.reinit_output", c.reinit_output));
 
   // [train]
   MURMUR_ASSIGN_OR_RETURN(std::string optimizer,
@@ -111,6 +114,10 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                           r.String("train.init", "same", {"same", "independent"}));
   c.train.same_init = init == "same";
   MURMUR_ASSIGN_OR_RETURN(c.train.save_checkpoint, r.String("train.save_checkpoint", ""));
+  MURMUR_ASSIGN_OR_RETURN(std::string trainable,
+                          r.String("train.trainable", "all", {"all", "output"}));
+  c.train.output_layer_only = trainable == "output";
+  c.protocol.exchange_output_layer = c.train.output_layer_only;
 
   // [protocol]
   MURMUR_ASSIGN_OR_RETURN(std::string kind,

@@ -49,6 +49,28 @@ Result<PeerLearner> MakePeerLearner(const RunConfig& config, const Model& model,
                                    "fewer peers or another partition");
   }
   PeerLearner out;
+  if (config.data.validation_fraction > 0 && shard.size() >= 2) {
+    Rng rng(config.seed, peer, RngPurpose::kValidation);
+    rng.Shuffle(std::span<int64_t>(shard));
+    auto held = static_cast<size_t>(config.data.validation_fraction *
+                                    static_cast<double>(shard.size()));
+    held = std::clamp<size_t>(held, 1, shard.size() - 1);
+    auto validation = std::make_unique<Dataset>();
+    validation->name = train.name + " (validation)";
+    validation->channels = train.channels;
+    validation->height = train.height;
+    validation->width = train.width;
+    validation->num_classes = train.num_classes;
+    const int64_t dim = train.sample_dim();
+    for (size_t k = shard.size() - held; k < shard.size(); ++k) {
+      const float* x = train.features.data() + shard[k] * dim;
+      validation->features.insert(validation->features.end(), x, x + dim);
+      validation->labels.push_back(train.labels[shard[k]]);
+    }
+    shard.resize(shard.size() - held);
+    std::sort(shard.begin(), shard.end());
+    out.validation = std::move(validation);
+  }
   const Dataset* data = &train;
   if (std::binary_search(poisoners.begin(), poisoners.end(), peer)) {
     out.poisoned = std::make_unique<Dataset>(
@@ -61,6 +83,10 @@ Result<PeerLearner> MakePeerLearner(const RunConfig& config, const Model& model,
       model, *data, std::move(shard), config.train.optimizer, config.train.batch_size,
       Rng(config.seed, config.train.same_init ? PeerId(0) : peer, RngPurpose::kInit),
       Rng(config.seed, peer, RngPurpose::kBatch));
+  if (config.train.output_layer_only) {
+    const OutputLayer layer = OutputLayerOf(model);
+    out.learner->SetTrainableRange(layer.offset, layer.size());
+  }
   return out;
 }
 
@@ -69,7 +95,11 @@ Status LoadInitialModel(const RunConfig& config, const Model& model,
   if (config.init_checkpoint.empty()) return Status::Ok();
   MURMUR_ASSIGN_OR_RETURN(std::vector<float> initial,
                           LoadCheckpoint(config.init_checkpoint, model.num_params()));
-  for (Learner* l : learners) std::copy(initial.begin(), initial.end(), l->params().begin());
+  // A new head on a pretrained body keeps the learners' own initialization.
+  const auto end = config.reinit_output
+                       ? initial.begin() + static_cast<std::ptrdiff_t>(OutputLayerOf(model).offset)
+                       : initial.end();
+  for (Learner* l : learners) std::copy(initial.begin(), end, l->params().begin());
   return Status::Ok();
 }
 

@@ -29,6 +29,7 @@ enum class RngPurpose : uint32_t {
   kRandK = 11,      // compress/: rand-k coordinate choice (shared by both ends)
   kRounding = 12,   // compress/: stochastic rounding in quantizers
   kPowerSgd = 13,   // compress/: PowerSGD initial factor
+  kValidation = 14, // which of a peer's samples form its validation split
   kByzantine = 20,  // which peers are Byzantine
   kSpsaPerturbation = 40,  // SPSA: a peer's perturbation direction per step
   kSeedPool = 41,          // FedKSeed: the K shared candidate directions

@@ -74,6 +74,16 @@ class Learner {
   TrainStats Train(int64_t steps);
   // Clears momentum / Adam moments (e.g. a FedAvg client's fresh optimizer).
   void ResetOptimizer();
+  // Freezes every parameter outside [offset, offset + size): from now on
+  // Train() steps only that range (gradients, momentum, Adam moments, weight
+  // decay, SAM's ascent and the proximal term all stay inside it), so the
+  // rest of the buffer stays bit for bit as it is. Transfer learning with a
+  // frozen body trains OutputLayerOf(model) this way. Resets the optimizer.
+  // The default is the whole buffer. REQUIRES: 0 <= offset, size >= 1,
+  // offset + size <= params().size().
+  void SetTrainableRange(int64_t offset, int64_t size);
+  int64_t trainable_offset() const;
+  int64_t trainable_size() const;
   // FedProx's proximal term (Li, Sahu, Zaheer, Sanjabi, Talwalkar, Smith,
   // 2020, "Federated Optimization in Heterogeneous Networks"): from now on
   // Train() minimizes F(w) + mu/2 ||w - center||^2, i.e. adds
@@ -115,5 +125,22 @@ class Learner {
 // Thread-safe for distinct calls. REQUIRES: params.size() == num_params().
 EvalStats Evaluate(const Model& model, std::span<const float> params,
                    const Dataset& test, int64_t max_samples);
+
+// Per-class accuracy: correct[c] of total[c] samples of class c were
+// classified as c.
+struct ClassAccuracy {
+  std::vector<int64_t> correct;
+  std::vector<int64_t> total;
+  // correct[c] / total[c]; 0 for a class without samples.
+  double accuracy(size_t c) const {
+    return total[c] > 0 ? static_cast<double>(correct[c]) / static_cast<double>(total[c]) : 0.0;
+  }
+};
+
+// Evaluates `params` on every sample of `data`, class by class (argmax of
+// the logits; a non-finite logit row counts as wrong). Thread-safe for
+// distinct calls. REQUIRES: params.size() == num_params().
+ClassAccuracy EvaluatePerClass(const Model& model, std::span<const float> params,
+                               const Dataset& data);
 
 }  // namespace murmur

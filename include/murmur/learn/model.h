@@ -73,6 +73,21 @@ class Model {
   virtual std::vector<ParamTensor> tensors() const = 0;
 };
 
+// The output layer (last fully-connected layer) of a Model: its weight
+// [classes, fan_in] row-major followed by its bias [classes], the last two
+// tensors and so the tail [offset, offset + size()) of the flat buffer. Row c
+// of the weight and bias c are class c's parameters.
+struct OutputLayer {
+  int64_t offset = 0;
+  int64_t classes = 0;
+  int64_t fan_in = 0;
+  int64_t size() const { return classes * (fan_in + 1); }
+};
+
+// The output layer of every model MakeModel builds (all end in a linear
+// layer). REQUIRES: model.tensors() ends with a weight and its bias.
+OutputLayer OutputLayerOf(const Model& model);
+
 // kInvalidArgument for an empty or non-positive hidden layer, or an input
 // too small for the CNN.
 Result<std::unique_ptr<Model>> MakeModel(const ModelConfig& config,

@@ -24,6 +24,10 @@
 // arrived ones with the weights of robust/sybilwall.h instead of
 // Metropolis-Hastings.
 //
+// Bristle (protocol/bristle_combiner.h): with a BristleCombiner a peer
+// exchanges only its output layer and merges its neighbours' output layers
+// by Bristle's prioritizer and integrator instead of the average or rule.
+//
 // Communication schedule (comm_schedule.h): with CommSchedule::kLate only
 // the last `comm_budget` rounds exchange models; the others train locally
 // and send nothing. With `final_merge` the last round is a global merge:
@@ -38,6 +42,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/bristle_combiner.h"
 #include "murmur/protocol/comm_schedule.h"
 #include "murmur/protocol/model_combiner.h"
 #include "murmur/protocol/sybilwall.h"
@@ -53,7 +58,16 @@ struct DpsgdOptions {
   int64_t comm_budget = 0;  // kLate: communicating rounds at the end
   bool final_merge = false;
   int64_t num_peers = 0;    // final_merge: the peers 0..num_peers-1
+  // The part of the parameter buffer peers exchange and mix,
+  // [exchange_offset, exchange_offset + exchange_size); size 0: all of it.
+  // With a frozen body (Learner::SetTrainableRange) only the trained output
+  // layer travels and the body stays as loaded.
+  int64_t exchange_offset = 0;
+  int64_t exchange_size = 0;
 };
+
+// The exchanged span of `params` under `options`.
+std::span<float> ExchangedParams(const DpsgdOptions& options, std::span<float> params);
 
 // One peer. `learner` must outlive the node.
 class DpsgdNode final : public Node {
@@ -61,11 +75,13 @@ class DpsgdNode final : public Node {
   // `neighbours` and `neighbour_weights` are aligned; `self_weight` plus the
   // neighbour weights sum to 1. `combiner` null or plain average: the
   // Metropolis-Hastings weighted average; otherwise its rule, which gets
-  // these weights when it accepts weights.
+  // these weights when it accepts weights. `bristle`, when given, replaces
+  // both; REQUIRES then that the exchanged span is its output layer.
   DpsgdNode(Learner& learner, const DpsgdOptions& options,
             std::vector<PeerId> neighbours,
             std::vector<double> neighbour_weights, double self_weight,
-            std::shared_ptr<const ModelCombiner> combiner = nullptr);
+            std::shared_ptr<const ModelCombiner> combiner = nullptr,
+            std::unique_ptr<const BristleCombiner> bristle = nullptr);
 
   void OnStart(Host& host) override;
   void OnMessage(Host& host, PeerId from,
@@ -87,6 +103,7 @@ class DpsgdNode final : public Node {
   void SendSybilWallRecords(Host& host);
   void OnSybilWallRecord(Host& host, PeerId from, std::span<const uint8_t> bytes);
   void SybilWallMix(Host& host, std::map<size_t, std::vector<float>>* arrived);
+  std::span<float> Exchanged() { return ExchangedParams(options_, learner_.params()); }
 
   Learner& learner_;
   const DpsgdOptions options_;
@@ -94,6 +111,7 @@ class DpsgdNode final : public Node {
   const std::vector<double> neighbour_weights_;
   const double self_weight_;
   const std::shared_ptr<const ModelCombiner> combiner_;
+  const std::unique_ptr<const BristleCombiner> bristle_;
 
   Phase phase_ = Phase::kTraining;
   int64_t round_ = 0;  // rounds completed so far

@@ -87,6 +87,9 @@ struct ProtocolConfig {
   double choco_gamma = 0.5;        // CHOCO: consensus step size
   CompressConfig compress;
   AggregatorConfig robust;         // how honest peers combine models
+  // D-PSGD: peers exchange only the output layer (OutputLayerOf), the part
+  // a frozen-body learner trains (train.trainable = "output").
+  bool exchange_output_layer = false;
   int64_t gossip_window = 4;       // gossip with a robust rule: models kept
   ByzantineConfig byzantine;       // which peers attack, and how
   SpsaConfig spsa;                 // spsa
@@ -122,9 +125,13 @@ bool HasServer(const ProtocolConfig& config);
 // peers or that is disconnected, a bad [robust] rule or option, or a
 // Byzantine configuration the protocol does not support. For label-flip and
 // sybil attacks the Byzantine peers' learners should train on
-// MakePoisonedDataset (RunExperiment does this).
+// MakePoisonedDataset (RunExperiment does this). `validation[i]` is peer
+// i's local validation split, which robust.rule = "bristle" needs for every
+// honest peer (kInvalidArgument when missing or empty); the datasets must
+// outlive the nodes. Bristle also needs exchange_output_layer and D-PSGD.
 Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
                                    std::span<Learner* const> learners,
-                                   const Model& model, uint64_t seed);
+                                   const Model& model, uint64_t seed,
+                                   std::span<const Dataset* const> validation = {});
 
 }  // namespace murmur

@@ -29,6 +29,9 @@ struct DataConfig {
   int64_t synthetic_test = 1000;
   double synthetic_noise = 1.0;
   CharCorpusOptions text;  // fortunes: context, chunk length, test split
+  // Share of each peer's shard held out as its local validation split
+  // (seeded); the learner trains on the rest. Bristle evaluates on it.
+  double validation_fraction = 0;
 };
 
 struct TrainConfig {
@@ -40,6 +43,10 @@ struct TrainConfig {
   // When set, the mean of the peers' final models is written here as a
   // checkpoint (learn/checkpoint.h).
   std::string save_checkpoint;
+  // train.trainable = "output": transfer learning with a frozen body; only
+  // the output layer trains (Learner::SetTrainableRange) and, in D-PSGD, is
+  // exchanged.
+  bool output_layer_only = false;
 };
 
 struct RunConfig {
@@ -55,6 +62,10 @@ struct RunConfig {
   // model.init_checkpoint: every peer starts from this checkpoint's
   // parameters instead of a random initialization; empty: none.
   std::string init_checkpoint;
+  // model.reinit_output: load only the body from init_checkpoint; the
+  // output layer keeps its fresh seeded initialization (a new head on a
+  // pretrained feature extractor).
+  bool reinit_output = false;
   // The fully resolved configuration (defaults included) as TOML.
   std::string resolved_toml;
 };

@@ -30,21 +30,30 @@ Result<std::vector<PeerId>> DataPoisoners(const RunConfig& config, const Dataset
 
 // One peer's learner. A data-poisoning Byzantine peer trains on a poisoned
 // copy of its shard, which `poisoned` owns (null for every other peer).
+// With data.validation_fraction > 0, `validation` holds a copy of the
+// samples held out of the shard (null otherwise).
 struct PeerLearner {
   std::unique_ptr<Dataset> poisoned;
+  std::unique_ptr<Dataset> validation;
   std::unique_ptr<Learner> learner;
 };
 
 // Peer `peer`'s learner over `shard` (its entry of the run's partition);
-// `poisoners` is DataPoisoners' answer. kInvalidArgument when the shard is
-// empty. `model` and `train` must outlive the learner.
+// `poisoners` is DataPoisoners' answer. A seeded floor(validation_fraction
+// x shard) of the samples (at least one when the fraction is > 0 and the
+// shard has two) becomes the validation split and is not trained on. With
+// train.trainable = "output" only OutputLayerOf(model) trains.
+// kInvalidArgument when the shard is empty. `model` and `train` must
+// outlive the learner.
 Result<PeerLearner> MakePeerLearner(const RunConfig& config, const Model& model,
                                     const Dataset& train, std::vector<int64_t> shard, PeerId peer,
                                     std::span<const PeerId> poisoners);
 
 // With model.init_checkpoint set, loads it into every learner (kNotFound,
 // kCorrupt or kInvalidArgument for a missing, damaged or mismatched file);
-// otherwise leaves the learners as initialized.
+// with model.reinit_output only the body (everything before
+// OutputLayerOf(model)) is loaded. Otherwise leaves the learners as
+// initialized.
 Status LoadInitialModel(const RunConfig& config, const Model& model,
                         std::span<Learner* const> learners);
 

@@ -481,5 +481,77 @@ TEST_F(LearnerTest, ProximalTermAddsMuTimesDistanceToTheGradient) {
                          prox->params().begin()));
 }
 
+TEST_F(LearnerTest, OutputLayerIsTheTailWeightAndBias) {
+  auto model = Make(kMlp);  // 784 -> 32 -> 10
+  const OutputLayer layer = OutputLayerOf(*model);
+  EXPECT_EQ(layer.offset, 784 * 32 + 32);
+  EXPECT_EQ(layer.classes, 10);
+  EXPECT_EQ(layer.fan_in, 32);
+  EXPECT_EQ(layer.size(), 10 * 33);
+  EXPECT_EQ(layer.offset + layer.size(), model->num_params());
+  const OutputLayer logreg = OutputLayerOf(*Make(kLogReg));
+  EXPECT_EQ(logreg.offset, 0);
+  EXPECT_EQ(logreg.size(), 7850);
+}
+
+// Transfer learning: with only the output layer trainable, the body stays
+// bit for bit what it was under every optimizer feature that could move it
+// (momentum, Adam moments, weight decay, SAM, a proximal term), and the
+// output layer learns.
+TEST_F(LearnerTest, FrozenBodyStaysBitIdenticalWhileTheOutputLayerTrains) {
+  auto model = Make(kMlp);
+  const OutputLayer layer = OutputLayerOf(*model);
+  const OptimizerConfig configs[] = {
+      {.kind = OptimizerKind::kSgd, .lr = 0.05, .momentum = 0.9, .weight_decay = 0.01},
+      {.kind = OptimizerKind::kAdam, .lr = 0.01, .weight_decay = 0.01},
+      {.kind = OptimizerKind::kSgd, .lr = 0.05, .momentum = 0.5, .sam_rho = 0.05},
+  };
+  // A pretrained body under a fresh output layer.
+  auto pretrained = MakeLearner(*model, synthetic_->train, Range(2000),
+                                {.lr = 0.05, .momentum = 0.9}, 16, 4);
+  pretrained->Train(100);
+  for (const OptimizerConfig& opt : configs) {
+    auto learner = MakeLearner(*model, synthetic_->train, Range(1000), opt, 16, 3);
+    std::copy(pretrained->params().begin(), pretrained->params().begin() + layer.offset,
+              learner->params().begin());
+    learner->SetTrainableRange(layer.offset, layer.size());
+    EXPECT_EQ(learner->trainable_offset(), layer.offset);
+    EXPECT_EQ(learner->trainable_size(), layer.size());
+    const std::vector<float> before = Copy(learner->params());
+    learner->SetProximalTerm(1e-3, std::vector<float>(before.size(), 1.0f));
+    const double acc_before = Evaluate(*model, learner->params(), synthetic_->test, 0).accuracy;
+    learner->Train(60);
+    std::span<const float> after = learner->params();
+    const auto body = static_cast<size_t>(layer.offset);
+    EXPECT_TRUE(std::equal(before.begin(), before.begin() + body, after.begin()))
+        << "optimizer kind " << static_cast<int>(opt.kind);
+    EXPECT_FALSE(std::equal(before.begin() + body, before.end(), after.begin() + body));
+    EXPECT_GT(Evaluate(*model, after, synthetic_->test, 0).accuracy, acc_before + 0.3);
+  }
+}
+
+TEST_F(LearnerTest, PerClassEvaluationAddsUpToTheAccuracy) {
+  auto model = Make(kLogReg);
+  auto learner = MakeLearner(*model, synthetic_->train, Range(2000),
+                             {.lr = 0.05, .momentum = 0.9}, 16, 2);
+  learner->Train(30);
+  const ClassAccuracy per_class = EvaluatePerClass(*model, learner->params(), synthetic_->test);
+  ASSERT_EQ(per_class.total.size(), 10u);
+  int64_t correct = 0;
+  int64_t total = 0;
+  for (size_t c = 0; c < 10; ++c) {
+    EXPECT_LE(per_class.correct[c], per_class.total[c]);
+    correct += per_class.correct[c];
+    total += per_class.total[c];
+  }
+  EXPECT_EQ(total, synthetic_->test.size());
+  const EvalStats stats = Evaluate(*model, learner->params(), synthetic_->test, 0);
+  EXPECT_DOUBLE_EQ(static_cast<double>(correct) / static_cast<double>(total), stats.accuracy);
+  // A model with NaN parameters classifies nothing correctly.
+  std::vector<float> nan(learner->params().size(), std::nanf(""));
+  const ClassAccuracy broken = EvaluatePerClass(*model, nan, synthetic_->test);
+  for (size_t c = 0; c < 10; ++c) EXPECT_EQ(broken.correct[c], 0) << c;
+}
+
 }  // namespace
 }  // namespace murmur
