@@ -290,8 +290,9 @@ TEST(NetHost, StreamEndingInsideAFrameIsCountedAsTruncated) {
   std::thread loop([&] { (void)(*host)->Run(node, nullptr); });
   const std::string addr = (*host)->listen_address();
   // A Hello header and 10 of its 32 payload bytes, then end of stream.
-  std::vector<uint8_t> cut = {'M', 'R', 'M', 'R', 1, 1, 0, 0, 32, 0, 0, 0};
-  cut.resize(cut.size() + 10, 9);
+  std::vector<uint8_t> cut(kFrameHeaderSize + 10, 9);
+  const auto hello = EncodeFrameHeader({.type = FrameType::kHello, .length = kHelloPayload});
+  std::copy(hello.begin(), hello.end(), cut.begin());
   EXPECT_TRUE(SendAndAwaitClose(addr, cut, AfterSend::kHalfClose));
   // Half a header.
   EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 1, 1}, AfterSend::kHalfClose));
