@@ -207,6 +207,7 @@ int RunPeer(const PeerOptions& options) {
     j["handshakes"] = stats.handshakes;
     j["peers_down"] = stats.peers_down;
     j["dials"] = stats.dials;
+    j["max_handshake_buffer"] = stats.max_handshake_buffer;
     j["counters"] = collector.counters();
     std::ofstream(options.out_dir + "/summary.json") << j.dump(2) << "\n";
   }

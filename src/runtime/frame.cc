@@ -18,6 +18,29 @@ std::string_view FrameTypeName(FrameType type) {
   return "unknown";
 }
 
+std::string_view FramePhaseName(FramePhase phase) {
+  switch (phase) {
+    case FramePhase::kHello: return "hello";
+    case FramePhase::kAuth: return "auth";
+    case FramePhase::kOpen: return "open";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// The one frame type a handshake phase accepts.
+bool AllowedIn(FrameType type, FramePhase phase) {
+  switch (phase) {
+    case FramePhase::kHello: return type == FrameType::kHello;
+    case FramePhase::kAuth: return type == FrameType::kAuth;
+    case FramePhase::kOpen: return type != FrameType::kHello && type != FrameType::kAuth;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::array<uint8_t, kFrameHeaderSize> EncodeFrameHeader(const FrameHeader& header) {
   std::array<uint8_t, kFrameHeaderSize> out{};
   std::copy(kFrameMagic.begin(), kFrameMagic.end(), out.begin());
@@ -30,7 +53,7 @@ std::array<uint8_t, kFrameHeaderSize> EncodeFrameHeader(const FrameHeader& heade
 }
 
 Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderSize> bytes,
-                                      size_t max_data_payload) {
+                                      FramePhase phase, size_t max_data_payload) {
   if (!std::equal(kFrameMagic.begin(), kFrameMagic.end(), bytes.begin())) {
     return Status::Corrupt("frame: bad magic 0x", std::hex, static_cast<int>(bytes[0]), " 0x",
                            static_cast<int>(bytes[1]), " 0x", static_cast<int>(bytes[2]),
@@ -48,6 +71,20 @@ Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderSize>
   std::memcpy(&header.length, bytes.data() + 8, sizeof header.length);
   const size_t length = header.length;
   const uint8_t type = bytes[5];
+  const bool known = type >= static_cast<uint8_t>(FrameType::kHello) &&
+                     type <= static_cast<uint8_t>(FrameType::kDataPart);
+  if (!known) return Status::Corrupt("frame: unknown type ", static_cast<int>(type));
+  // Checked before the length, so what a stranger announces never matters.
+  if (!AllowedIn(static_cast<FrameType>(type), phase)) {
+    if (phase == FramePhase::kOpen) {
+      return Status::Corrupt("frame: a ", FrameTypeName(static_cast<FrameType>(type)),
+                             " frame after the handshake");
+    }
+    return Status::Corrupt("frame: a ", FrameTypeName(static_cast<FrameType>(type)),
+                           " frame of ", length,
+                           " bytes before authentication, where only the peer's ",
+                           FramePhaseName(phase), " frame is accepted");
+  }
   auto bad_length = [&](std::string_view expected) {
     return Status::Corrupt("frame: ", FrameTypeName(static_cast<FrameType>(type)),
                            " frame of ", length, " bytes, expected ", expected);
@@ -69,13 +106,18 @@ Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderSize>
     case FrameType::kDataPart:
       if (length != kDataChunk + kMacSize) return bad_length("exactly 1 MiB + 16");
       break;
-    case FrameType::kData:
-      if (length < kMacSize || length - kMacSize > max_data_payload) {
+    case FrameType::kData: {
+      // Longer messages arrive as DataPart chunks, so no single frame needs
+      // more than one chunk of memory.
+      const size_t limit = std::min(max_data_payload, kDataChunk);
+      if (length < kMacSize || length - kMacSize > limit) {
         return Status::Corrupt("frame: data frame of ", length,
-                               " bytes exceeds the limit of ", max_data_payload,
-                               " message bytes (runtime max_message_bytes)");
+                               " bytes exceeds the limit of ", limit,
+                               " message bytes per frame (min of max_message_bytes and "
+                               "the 1 MiB chunk)");
       }
       break;
+    }
     default:
       return Status::Corrupt("frame: unknown type ", static_cast<int>(type));
   }
@@ -94,7 +136,7 @@ Result<std::optional<Frame>> FrameParser::Commit(size_t n) {
     header_have_ += n;
     MURMUR_CHECK(header_have_ <= kFrameHeaderSize);
     if (header_have_ < kFrameHeaderSize) return std::optional<Frame>();
-    Result<FrameHeader> header = DecodeFrameHeader(header_bytes_, max_data_payload_);
+    Result<FrameHeader> header = DecodeFrameHeader(header_bytes_, phase_, max_data_payload_);
     if (!header.ok()) {
       failed_ = true;
       return header.status();
@@ -104,8 +146,9 @@ Result<std::optional<Frame>> FrameParser::Commit(size_t n) {
     frame_->header = *header;
     frame_->payload = std::move(spare_);
     spare_ = std::vector<uint8_t>();
-    // The length was checked against the type's limit above, so this
-    // allocation is bounded by what this connection state allows.
+    // The type was checked against the phase and the length against the
+    // type's limit above, so this allocation is bounded by what this
+    // connection's phase allows (4 KiB before authentication).
     frame_->payload.resize(header->length);
     payload_have_ = 0;
   } else {
@@ -116,7 +159,17 @@ Result<std::optional<Frame>> FrameParser::Commit(size_t n) {
   std::optional<Frame> done = std::move(frame_);
   frame_.reset();
   payload_have_ = 0;
+  if (done->header.type == FrameType::kHello) phase_ = FramePhase::kAuth;
+  if (done->header.type == FrameType::kAuth) phase_ = FramePhase::kOpen;
   return done;
+}
+
+size_t FrameParser::partial_bytes() const {
+  return frame_ ? kFrameHeaderSize + payload_have_ : header_have_;
+}
+
+size_t FrameParser::buffer_capacity() const {
+  return (frame_ ? frame_->payload.capacity() : 0) + spare_.capacity();
 }
 
 Status FrameParser::Feed(std::span<const uint8_t> bytes, std::vector<Frame>& out) {

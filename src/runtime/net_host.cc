@@ -236,7 +236,7 @@ class NetHost::Impl {
           role_(role),
           peer_address_(std::move(peer_address)),
           handshake_(impl.handshake_config_, role),
-          parser_(impl.options_.max_message_bytes),
+          parser_(impl.options_.max_message_bytes, FramePhase::kHello),
           opened_at_(Clock::now()),
           last_heard_(Clock::now()) {}
 
@@ -304,6 +304,10 @@ class NetHost::Impl {
     void ReadMore() {
       if (closed()) return;
       std::span<uint8_t> into = parser_.NextBuffer();
+      if (state_ != State::kOpen) {
+        impl_.stats_.max_handshake_buffer =
+            std::max(impl_.stats_.max_handshake_buffer, parser_.buffer_capacity());
+      }
       socket_.async_read_some(
           asio::buffer(into.data(), into.size()),
           [self = shared_from_this()](const asio::error_code& ec, size_t n) {
@@ -313,6 +317,14 @@ class NetHost::Impl {
 
     void OnRead(const asio::error_code& ec, size_t n) {
       if (closed()) return;
+      if (ec == asio::error::eof && (parser_.partial_bytes() > 0 || !partial_.empty())) {
+        Close("truncated", "the stream ended " + std::to_string(parser_.partial_bytes()) +
+                               " bytes into a frame" +
+                               (partial_.empty() ? std::string()
+                                                 : " (" + std::to_string(partial_.size()) +
+                                                       " bytes into a chunked message)"));
+        return;
+      }
       if (ec) {
         Close(ec == asio::error::eof ? "" : "read_error", "read: " + ec.message());
         return;
@@ -347,6 +359,10 @@ class NetHost::Impl {
             Close(refused ? "not_admitted" : "handshake", record.status().message());
             return;
           }
+          if (Status s = impl_.CheckSlotKey(*record); !s.ok()) {
+            Close("slot_taken", s.message());
+            return;
+          }
           cipher_.emplace(handshake_.TakeCipher());
           slot_ = record->slot;
           state_ = State::kOpen;
@@ -354,12 +370,7 @@ class NetHost::Impl {
           return;
         }
         case State::kOpen: {
-          if (frame.header.type == FrameType::kHello || frame.header.type == FrameType::kAuth) {
-            Close("unexpected_frame",
-                  std::string("a ") + std::string(FrameTypeName(frame.header.type)) +
-                      " frame after the handshake");
-            return;
-          }
+          // The parser refuses handshake frames in its open phase.
           if (Status s = cipher_->Open(frame); !s.ok()) {
             Close("bad_mac", s.message());
             return;
@@ -614,17 +625,40 @@ class NetHost::Impl {
     MaybeStartNode();
   }
 
-  // Keeps `record` if it is the slot's newest; relays a new one to every
-  // other connected peer (membership exchange), then dials if due.
+  // A slot belongs to the first key that claimed it with a signed record
+  // (trust on first use, for this process's lifetime): kAborted naming both
+  // keys for a record of the slot signed by another key.
+  Status CheckSlotKey(const PeerRecord& record) const {
+    if (record.slot.value >= slots_.size()) return Status::Ok();  // the handshake refuses it
+    const Slot& slot = slots_[record.slot.value];
+    if (!slot.record || slot.record->key == record.key) return Status::Ok();
+    return Status::Aborted("slot ", record.slot, " belongs to ", PeerName(slot.record->key),
+                           "; refusing ", PeerName(record.key), "'s claim to it");
+  }
+
+  // Keeps `record` if it is the slot's newest from the slot's key; relays a
+  // new one to every other connected peer (membership exchange), then dials
+  // if due.
   void LearnRecord(const PeerRecord& record, const Connection* from) {
     if (record.slot == options_.self || record.slot.value >= slots_.size()) return;
     if (!security_.allowlist.Admit(record.key, record.slot).ok()) {
       Count("net.records_refused");
       return;
     }
+    if (Status s = CheckSlotKey(record); !s.ok()) {
+      Count("net.records_slot_taken");
+      if (++rejected_logged_ <= 50) {
+        std::fprintf(stderr, "[peer %u] ignored a peer record: %s\n", options_.self.value,
+                     s.message().c_str());
+      }
+      return;
+    }
     Slot& slot = slots_[record.slot.value];
     if (slot.record && slot.record->issued_ms >= record.issued_ms) return;
     const bool moved = slot.record && slot.record->address != record.address;
+    // A newer record is a new incarnation: a peer that left with Bye and
+    // restarted is to be dialed again.
+    if (slot.record && !slot.conn) slot.said_bye = false;
     slot.record = record;
     if (moved) slot.backoff = options_.backoff_min;
     ByteWriter one;

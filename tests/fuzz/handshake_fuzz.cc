@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     murmur::ByteReader in(bytes);
     (void)PeerRecord::Decode(in);
   }
-  FrameParser parser(1 << 16);
+  FrameParser parser(1 << 16, FramePhase::kHello);
   std::vector<Frame> frames;
   (void)parser.Feed(bytes, frames);
   // Only streams that get as far as a Hello and one more frame pay for a

@@ -1,8 +1,12 @@
-// The frame codec: header layout, per-type length limits, and the
-// incremental parser over arbitrarily split streams.
+// The frame codec: header layout, per-type length limits, what each
+// connection phase accepts, and the incremental parser over arbitrarily
+// split streams.
 #include "murmur/runtime/frame.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
 
 #include "murmur/core/rng.h"
 
@@ -14,9 +18,26 @@ std::vector<uint8_t> Header(FrameType type, uint32_t length) {
   return std::vector<uint8_t>(h.begin(), h.end());
 }
 
-Result<FrameHeader> Decode(const std::vector<uint8_t>& bytes, size_t max_data = 1000) {
+// A header and `length` payload bytes of `fill` (allocated at once, which
+// also keeps GCC 12's -Warray-bounds false positive on growth away).
+std::vector<uint8_t> WireFrame(FrameType type, uint32_t length, uint8_t fill) {
+  std::vector<uint8_t> out(kFrameHeaderSize + length, fill);
+  const auto h = EncodeFrameHeader({.type = type, .length = length});
+  std::copy(h.begin(), h.end(), out.begin());
+  return out;
+}
+
+// The phase in which a frame of `type` belongs.
+FramePhase PhaseOf(FrameType type) {
+  if (type == FrameType::kHello) return FramePhase::kHello;
+  if (type == FrameType::kAuth) return FramePhase::kAuth;
+  return FramePhase::kOpen;
+}
+
+Result<FrameHeader> Decode(const std::vector<uint8_t>& bytes, size_t max_data = 1000,
+                           std::optional<FramePhase> phase = std::nullopt) {
   return DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderSize>(bytes.data(), kFrameHeaderSize),
-                           max_data);
+                           phase.value_or(PhaseOf(static_cast<FrameType>(bytes[5]))), max_data);
 }
 
 TEST(FrameHeader, HasTheDocumentedLayout) {
@@ -57,14 +78,99 @@ TEST(FrameHeader, EnforcesPerTypeLengths) {
   Result<FrameHeader> big = Decode(Header(FrameType::kData, 1017), 1000);
   EXPECT_NE(big.status().message().find("exceeds the limit of 1000"), std::string::npos);
   EXPECT_FALSE(Decode(Header(FrameType::kData, 15), 1000).ok());
+  // ... and never more than one chunk, however large max_data is: longer
+  // messages travel as DataPart chunks.
+  EXPECT_TRUE(Decode(Header(FrameType::kData, kDataChunk + kMacSize), 256 << 20).ok());
+  EXPECT_FALSE(Decode(Header(FrameType::kData, kDataChunk + kMacSize + 1), 256 << 20).ok());
   // A leading chunk of a long message is exactly one chunk plus the MAC.
   EXPECT_TRUE(Decode(Header(FrameType::kDataPart, kDataChunk + kMacSize)).ok());
   EXPECT_FALSE(Decode(Header(FrameType::kDataPart, kDataChunk)).ok());
 }
 
+TEST(FrameHeader, EachPhaseAcceptsOnlyItsFrameTypes) {
+  const FrameType all[] = {FrameType::kHello, FrameType::kAuth, FrameType::kData,
+                           FrameType::kHeartbeat, FrameType::kPeers, FrameType::kBye,
+                           FrameType::kDataPart};
+  for (FrameType type : all) {
+    SCOPED_TRACE(std::string(FrameTypeName(type)));
+    // A length valid for the type, so only the phase can refuse it.
+    uint32_t length = 16;
+    if (type == FrameType::kHello) length = 32;
+    if (type == FrameType::kDataPart) length = kDataChunk + kMacSize;
+    const auto h = Header(type, length);
+    EXPECT_EQ(Decode(h, 1 << 20, FramePhase::kHello).ok(), type == FrameType::kHello);
+    EXPECT_EQ(Decode(h, 1 << 20, FramePhase::kAuth).ok(), type == FrameType::kAuth);
+    EXPECT_EQ(Decode(h, 1 << 20, FramePhase::kOpen).ok(),
+              type != FrameType::kHello && type != FrameType::kAuth);
+  }
+  Result<FrameHeader> early = Decode(Header(FrameType::kData, 100), 1000, FramePhase::kHello);
+  EXPECT_NE(early.status().message().find("data frame of 100 bytes before authentication"),
+            std::string::npos)
+      << early.status().message();
+}
+
+TEST(FrameParser, StrangerAnnouncingAHugeDataFrameGetsNoMemory) {
+  // A new connection's first header claims a 200 MiB data frame, within
+  // the 256 MiB message limit: refused from the header alone, before any
+  // payload memory exists, because only a Hello may come first.
+  FrameParser parser(size_t{256} << 20, FramePhase::kHello);
+  std::vector<Frame> frames;
+  Status s = parser.Feed(Header(FrameType::kData, 200u << 20), frames);
+  EXPECT_EQ(s.code(), StatusCode::kCorrupt);
+  EXPECT_NE(s.message().find("before authentication"), std::string::npos) << s.message();
+  EXPECT_TRUE(frames.empty());
+  EXPECT_EQ(parser.buffer_capacity(), 0u);
+  // After a Hello, only an Auth of at most 4 KiB: a data frame or a bigger
+  // Auth is refused as well.
+  for (const auto& second : {Header(FrameType::kData, 200u << 20), Header(FrameType::kAuth, 4097),
+                             Header(FrameType::kHello, 32)}) {
+    FrameParser p(size_t{256} << 20, FramePhase::kHello);
+    std::vector<uint8_t> stream = WireFrame(FrameType::kHello, 32, 1);
+    stream.insert(stream.end(), second.begin(), second.end());
+    std::vector<Frame> got;
+    EXPECT_EQ(p.Feed(stream, got).code(), StatusCode::kCorrupt);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].header.type, FrameType::kHello);
+    EXPECT_EQ(p.phase(), FramePhase::kAuth);
+    EXPECT_LE(p.buffer_capacity(), kMaxHandshakePayload);
+  }
+}
+
+TEST(FrameParser, FollowsTheHandshakeAndBoundsEveryFrame) {
+  // Hello, a 4 KiB Auth, then a 1 MiB data frame: each phase's largest.
+  std::vector<uint8_t> stream = WireFrame(FrameType::kHello, 32, 1);
+  const auto auth = WireFrame(FrameType::kAuth, kMaxHandshakePayload, 2);
+  stream.insert(stream.end(), auth.begin(), auth.end());
+  const size_t data_header_at = stream.size();
+  const auto data = WireFrame(FrameType::kData, kDataChunk + kMacSize, 3);
+  stream.insert(stream.end(), data.begin(), data.end());
+  FrameParser parser(size_t{256} << 20, FramePhase::kHello);
+  std::vector<Frame> frames;
+  size_t most_before_open = 0;
+  for (size_t pos = 0; pos < data_header_at; pos += 1000) {
+    const size_t n = std::min<size_t>(1000, data_header_at - pos);
+    ASSERT_TRUE(parser.Feed(std::span(stream).subspan(pos, n), frames).ok());
+    most_before_open = std::max(most_before_open, parser.buffer_capacity());
+  }
+  EXPECT_EQ(parser.phase(), FramePhase::kOpen);
+  EXPECT_EQ(parser.partial_bytes(), 0u);
+  EXPECT_LE(most_before_open, kMaxHandshakePayload);
+  ASSERT_TRUE(parser.Feed(std::span(stream).subspan(data_header_at, 100), frames).ok());
+  EXPECT_EQ(parser.partial_bytes(), 100u);
+  EXPECT_LE(parser.buffer_capacity(), kDataChunk + kMacSize);
+  ASSERT_TRUE(parser.Feed(std::span(stream).subspan(data_header_at + 100), frames).ok());
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[1].payload.size(), kMaxHandshakePayload);
+  EXPECT_EQ(frames[2].payload.size(), kDataChunk + kMacSize);
+  EXPECT_EQ(parser.partial_bytes(), 0u);
+  // An authenticated peer cannot announce a longer single frame either.
+  EXPECT_FALSE(parser.Feed(Header(FrameType::kData, 200u << 20), frames).ok());
+  EXPECT_EQ(parser.buffer_capacity(), 0u);
+}
+
 TEST(FrameParser, RejectsOversizedFrameFromItsHeaderAlone) {
   // A 4 GiB length must fail at the header: nothing allocated, nothing read.
-  FrameParser parser(1 << 20);
+  FrameParser parser(1 << 20, FramePhase::kOpen);
   std::vector<Frame> frames;
   Status s = parser.Feed(Header(FrameType::kData, 0xffffffff), frames);
   EXPECT_EQ(s.code(), StatusCode::kCorrupt);
@@ -86,7 +192,7 @@ TEST(FrameParser, ReassemblesFramesSplitAnywhere) {
   }
   Rng rng(7, PeerId(0), RngPurpose::kTest);
   for (int trial = 0; trial < 50; ++trial) {
-    FrameParser parser(1000);
+    FrameParser parser(1000, FramePhase::kOpen);
     std::vector<Frame> frames;
     size_t pos = 0;
     while (pos < stream.size()) {
@@ -105,10 +211,11 @@ TEST(FrameParser, ReassemblesFramesSplitAnywhere) {
 TEST(FrameParser, TruncatedFrameYieldsNothing) {
   auto stream = Header(FrameType::kData, 100);
   stream.resize(stream.size() + 99);
-  FrameParser parser(1000);
+  FrameParser parser(1000, FramePhase::kOpen);
   std::vector<Frame> frames;
   ASSERT_TRUE(parser.Feed(stream, frames).ok());
   EXPECT_TRUE(frames.empty());
+  EXPECT_EQ(parser.partial_bytes(), kFrameHeaderSize + 99);
 }
 
 }  // namespace

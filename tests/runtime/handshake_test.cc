@@ -17,8 +17,12 @@ Identity Id(uint8_t b) {
   return Identity::FromSeed(seed);
 }
 
+// One frame, parsed in the connection phase its type belongs to.
 Frame Parse(const std::vector<uint8_t>& wire) {
-  FrameParser parser(1 << 20);
+  const FrameType type = static_cast<FrameType>(wire.at(5));
+  FrameParser parser(1 << 20, type == FrameType::kHello  ? FramePhase::kHello
+                              : type == FrameType::kAuth ? FramePhase::kAuth
+                                                         : FramePhase::kOpen);
   std::vector<Frame> frames;
   EXPECT_TRUE(parser.Feed(wire, frames).ok());
   EXPECT_EQ(frames.size(), 1u);

@@ -10,7 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
@@ -26,16 +29,27 @@ class CountingSink final : public MetricsSink {
   void ReportModel(Round, std::span<const float>) override {}
   void ReportTrainLoss(Round, double) override {}
   void Count(std::string_view name, int64_t delta) override {
-    std::lock_guard lock(mu_);
-    counters_[std::string(name)] += delta;
+    {
+      std::lock_guard lock(mu_);
+      counters_[std::string(name)] += delta;
+    }
+    cv_.notify_all();
   }
   int64_t Get(const std::string& name) {
     std::lock_guard lock(mu_);
     return counters_[name];
   }
+  // Waits (from another thread than the host's) until counter `name`
+  // reaches `at_least`; false after 20 s.
+  bool WaitFor(const std::string& name, int64_t at_least) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(20),
+                        [&] { return counters_[name] >= at_least; });
+  }
 
  private:
   std::mutex mu_;
+  std::condition_variable cv_;
   std::map<std::string, int64_t> counters_;
 };
 
@@ -78,6 +92,13 @@ NetOptions Options(uint32_t self, uint32_t n) {
   o.start_timeout = Duration::Seconds(30);
   o.backoff_min = Duration::Seconds(0.02);
   return o;
+}
+
+// Connections `host` closed for `reason` (NetStats::rejected).
+int64_t Rejected(const NetHost& host, const std::string& reason) {
+  const auto& rejected = host.stats().rejected;
+  auto it = rejected.find(reason);
+  return it == rejected.end() ? 0 : it->second;
 }
 
 NetSecurity Security(const NetworkKey& psk) {
@@ -176,9 +197,12 @@ TEST(NetHost, LargeMessagesArriveWholeAndInOrder) {
   EXPECT_GE((*a)->stats().wire_bytes_sent, big.size() + 3 + 4 * 28 + 28);
 }
 
-// Connects to `address`, writes `bytes`, and returns true when the host
-// closes the connection within 20 s.
-bool SendAndAwaitClose(const std::string& address, const std::vector<uint8_t>& bytes) {
+enum class AfterSend { kWait, kHalfClose };
+
+// Connects to `address`, writes `bytes` (then half-closes if asked), and
+// returns true when the host closes the connection within 20 s.
+bool SendAndAwaitClose(const std::string& address, const std::vector<uint8_t>& bytes,
+                       AfterSend after = AfterSend::kWait) {
   const size_t colon = address.rfind(':');
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -190,6 +214,7 @@ bool SendAndAwaitClose(const std::string& address, const std::vector<uint8_t>& b
     return false;
   }
   (void)!::write(fd, bytes.data(), bytes.size());
+  if (after == AfterSend::kHalfClose) ::shutdown(fd, SHUT_WR);
   char buf[256];
   bool closed = false;
   pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
@@ -224,6 +249,226 @@ TEST(NetHost, HostileConnectionsAreClosedAndCounted) {
   EXPECT_EQ(sink.Get("net.rejected.bad_header"), 2);
   EXPECT_EQ(sink.Get("net.rejected.handshake_timeout"), 1);
   EXPECT_EQ((*host)->stats().handshakes, 0u);
+}
+
+TEST(NetHost, StrangerAnnouncingAHugeFrameIsCutOffBeforeAnyAllocation) {
+  // 200 MiB is within max_message_bytes (256 MiB), so only the connection's
+  // phase can refuse it; the handshake timeout is far beyond the wait in
+  // SendAndAwaitClose, so a close means the header alone decided.
+  CountingSink sink;
+  NetOptions o = Options(0, 2);
+  o.handshake_timeout = Duration::Seconds(120);
+  Result<std::unique_ptr<NetHost>> host = NetHost::Create(o, Security(NetworkKey{}), sink);
+  ASSERT_TRUE(host.ok());
+  IdleNode node;
+  std::thread loop([&] { (void)(*host)->Run(node, nullptr); });
+  const std::string addr = (*host)->listen_address();
+  const auto data = EncodeFrameHeader({.type = FrameType::kData, .length = 200u << 20});
+  EXPECT_TRUE(SendAndAwaitClose(addr, std::vector<uint8_t>(data.begin(), data.end())));
+  // The same after a valid Hello: the next frame must be an Auth.
+  std::vector<uint8_t> hello = {'M', 'R', 'M', 'R', 1, 1, 0, 0, 32, 0, 0, 0};
+  hello.resize(hello.size() + 32, 9);
+  hello.insert(hello.end(), data.begin(), data.end());
+  EXPECT_TRUE(SendAndAwaitClose(addr, hello));
+  (*host)->Shutdown();
+  loop.join();
+  EXPECT_EQ(sink.Get("net.rejected.bad_header"), 2);
+  EXPECT_EQ(Rejected(**host, "bad_header"), 2);
+  // The largest buffer any unauthenticated connection held: the Hello's.
+  EXPECT_LE((*host)->stats().max_handshake_buffer, kMaxHandshakePayload);
+  EXPECT_GE((*host)->stats().max_handshake_buffer, kHelloPayload);
+  EXPECT_EQ((*host)->stats().handshakes, 0u);
+}
+
+TEST(NetHost, StreamEndingInsideAFrameIsCountedAsTruncated) {
+  CountingSink sink;
+  NetOptions o = Options(0, 2);
+  o.handshake_timeout = Duration::Seconds(120);
+  Result<std::unique_ptr<NetHost>> host = NetHost::Create(o, Security(NetworkKey{}), sink);
+  ASSERT_TRUE(host.ok());
+  IdleNode node;
+  std::thread loop([&] { (void)(*host)->Run(node, nullptr); });
+  const std::string addr = (*host)->listen_address();
+  // A Hello header and 10 of its 32 payload bytes, then end of stream.
+  std::vector<uint8_t> cut(kFrameHeaderSize + 10, 9);
+  const auto hello = EncodeFrameHeader({.type = FrameType::kHello, .length = kHelloPayload});
+  std::copy(hello.begin(), hello.end(), cut.begin());
+  EXPECT_TRUE(SendAndAwaitClose(addr, cut, AfterSend::kHalfClose));
+  // Half a header.
+  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 1, 1}, AfterSend::kHalfClose));
+  // Nothing at all is no frame cut short: an orderly close, not counted.
+  EXPECT_TRUE(SendAndAwaitClose(addr, {}, AfterSend::kHalfClose));
+  (*host)->Shutdown();
+  loop.join();
+  EXPECT_EQ(sink.Get("net.rejected.truncated"), 2);
+  EXPECT_EQ((*host)->stats().rejected.size(), 1u);  // nothing else was counted
+}
+
+// Sends `text` to every other slot when it starts and keeps what it
+// receives (counting "test.messages"); its deadline timer ends waits that
+// would otherwise hang a failing test.
+class Messenger final : public Node {
+ public:
+  Messenger(uint32_t n, std::string text) : n_(n), text_(std::move(text)) {}
+  void OnStart(Host& host) override {
+    for (uint32_t j = 0; j < n_; ++j) {
+      if (j != host.self().value) {
+        host.Send(PeerId(j), std::vector<uint8_t>(text_.begin(), text_.end()));
+      }
+    }
+    deadline_ = host.StartTimer(Duration::Seconds(30));
+    started_ = true;
+  }
+  void OnMessage(Host& host, PeerId from, std::span<const uint8_t> m) override {
+    received_[from.value].emplace_back(m.begin(), m.end());
+    host.metrics().Count("test.messages", 1);
+  }
+  void OnTimer(Host&, TimerId id) override { timed_out_ = timed_out_ || id == deadline_; }
+  void OnComputeDone(Host&, uint64_t) override {}
+  bool Got(uint32_t from, const std::string& text) const {
+    auto it = received_.find(from);
+    return it != received_.end() &&
+           std::find(it->second.begin(), it->second.end(), text) != it->second.end();
+  }
+
+  const uint32_t n_;
+  const std::string text_;
+  std::map<uint32_t, std::vector<std::string>> received_;
+  TimerId deadline_;
+  bool started_ = false;
+  bool timed_out_ = false;
+};
+
+TEST(NetHost, SlotBelongsToTheFirstKeyThatClaimsIt) {
+  // No allowlist: the network key admits anyone, and slot 2's first key
+  // keeps it against a second key claiming it.
+  NetworkKey psk{};
+  psk.fill(3);
+  constexpr uint32_t n = 3;
+  std::vector<CountingSink> sinks(n + 1);
+  std::vector<std::unique_ptr<NetHost>> hosts;
+  for (uint32_t i = 0; i < n; ++i) {
+    NetOptions o = Options(i, n);
+    if (i > 0) o.bootstrap = {hosts[0]->listen_address()};
+    auto h = NetHost::Create(o, Security(psk), sinks[i]);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    hosts.push_back(std::move(h).value());
+  }
+  std::vector<Messenger> nodes;
+  for (uint32_t i = 0; i < n; ++i) nodes.emplace_back(n, "from " + std::to_string(i));
+  std::vector<std::thread> threads;
+  for (uint32_t i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] { (void)hosts[i]->Run(nodes[i], nullptr); });
+  }
+  for (uint32_t i = 0; i < n; ++i) EXPECT_TRUE(sinks[i].WaitFor("test.messages", n - 1)) << i;
+  // Another key claims slot 2 through slot 1.
+  NetOptions o = Options(2, n);
+  o.bootstrap = {hosts[1]->listen_address()};
+  auto impostor = NetHost::Create(o, Security(psk), sinks[n]);
+  ASSERT_TRUE(impostor.ok());
+  Messenger impostor_node(n, "impostor");
+  std::thread impostor_loop([&] { (void)(*impostor)->Run(impostor_node, nullptr); });
+  EXPECT_TRUE(sinks[1].WaitFor("net.rejected.slot_taken", 1));
+  (*impostor)->Shutdown();
+  impostor_loop.join();
+  for (auto& h : hosts) h->Shutdown();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(Rejected(*hosts[1], "slot_taken"), 1);
+  // The rightful slot 2 kept its connection, and nothing of the impostor's
+  // reached a node.
+  EXPECT_EQ(sinks[1].Get("net.peers_down"), 0);
+  EXPECT_EQ(nodes[1].received_[2], std::vector<std::string>{"from 2"});
+  EXPECT_EQ(nodes[0].received_[2], std::vector<std::string>{"from 2"});
+  EXPECT_FALSE(impostor_node.started_);
+}
+
+TEST(NetHost, RelayedRecordOfAnotherKeyForABoundSlotIsIgnored) {
+  // Two halves bind slot 2 to different keys: slot 0 to C's, slot 1 to X's.
+  // Slot 3 then joins both and the halves meet, so each receives the other
+  // key's record for slot 2 by relay; each keeps its first and counts it.
+  NetworkKey psk{};
+  psk.fill(5);
+  constexpr uint32_t n = 4;
+  enum { kA, kB, kC, kX, kD };
+  std::vector<CountingSink> sinks(5);
+  std::vector<std::unique_ptr<NetHost>> hosts(5);
+  std::vector<Messenger> nodes = {Messenger(n, "a"), Messenger(n, "b"), Messenger(n, "c"),
+                                  Messenger(n, "x"), Messenger(n, "d")};
+  std::vector<std::thread> threads;
+  auto start = [&](int who, uint32_t slot, std::vector<std::string> bootstrap,
+                   Duration start_timeout) {
+    NetOptions o = Options(slot, n);
+    o.bootstrap = std::move(bootstrap);
+    o.start_timeout = start_timeout;
+    auto h = NetHost::Create(o, Security(psk), sinks[who]);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    hosts[who] = std::move(h).value();
+    threads.emplace_back([&, who] { (void)hosts[who]->Run(nodes[who], nullptr); });
+  };
+  // C and X start without a full mesh, and their first message starts and
+  // binds their half's other peer.
+  const Duration soon = Duration::Seconds(0.05), late = Duration::Seconds(30);
+  start(kA, 0, {}, late);
+  start(kC, 2, {hosts[kA]->listen_address()}, soon);
+  EXPECT_TRUE(sinks[kA].WaitFor("test.messages", 1));
+  start(kB, 1, {}, late);
+  start(kX, 2, {hosts[kB]->listen_address()}, soon);
+  EXPECT_TRUE(sinks[kB].WaitFor("test.messages", 1));
+  start(kD, 3, {hosts[kA]->listen_address(), hosts[kB]->listen_address()}, late);
+  EXPECT_TRUE(sinks[kA].WaitFor("net.records_slot_taken", 1));
+  EXPECT_TRUE(sinks[kB].WaitFor("net.records_slot_taken", 1));
+  for (auto& h : hosts) h->Shutdown();
+  for (auto& t : threads) t.join();
+  // Each half still has its own slot 2 and heard only from it.
+  EXPECT_EQ(nodes[kA].received_[2], std::vector<std::string>{"c"});
+  EXPECT_EQ(nodes[kB].received_[2], std::vector<std::string>{"x"});
+}
+
+TEST(NetHost, PeerThatSaidByeIsDialedAgainWhenItRestarts) {
+  // Slot 2 leaves with Bye and restarts with its key, bootstrapping from
+  // slot 1 only: slot 0 learns its new record through slot 1 and, as the
+  // lower slot, must dial it again.
+  NetworkKey psk{};
+  psk.fill(4);
+  constexpr uint32_t n = 3;
+  std::vector<CountingSink> sinks(n + 1);
+  const Identity slot2 = Identity::Generate();
+  std::vector<std::unique_ptr<NetHost>> hosts;
+  for (uint32_t i = 0; i < n; ++i) {
+    NetOptions o = Options(i, n);
+    if (i > 0) o.bootstrap = {hosts[0]->listen_address()};
+    NetSecurity security = Security(psk);
+    if (i == 2) security.identity = slot2;
+    auto h = NetHost::Create(o, std::move(security), sinks[i]);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    hosts.push_back(std::move(h).value());
+  }
+  Messenger a(n, "a"), b(n, "b"), first(n, "first");
+  auto survivor_done = [](const Messenger& m) { return m.Got(2, "second") || m.timed_out_; };
+  std::thread ta([&] { (void)hosts[0]->Run(a, [&] { return survivor_done(a); }); });
+  std::thread tb([&] { (void)hosts[1]->Run(b, [&] { return survivor_done(b); }); });
+  // The first incarnation leaves as soon as it started: Bye to both.
+  EXPECT_TRUE(hosts[2]->Run(first, [&] { return first.started_; }).ok());
+  NetOptions o = Options(2, n);
+  o.bootstrap = {hosts[1]->listen_address()};
+  auto restarted = NetHost::Create(o, NetSecurity{.identity = slot2, .network_key = psk},
+                                   sinks[n]);
+  ASSERT_TRUE(restarted.ok());
+  // It stays until slot 0 has its message and says Bye (or its deadline).
+  Messenger second(n, "second");
+  EXPECT_TRUE((*restarted)
+                  ->Run(second, [&] { return (*restarted)->said_bye(PeerId(0)) || second.timed_out_; })
+                  .ok());
+  ta.join();
+  tb.join();
+  EXPECT_TRUE(b.Got(2, "second"));
+  EXPECT_TRUE(a.Got(2, "second")) << "slot 0 never dialed the restarted slot 2";
+  EXPECT_FALSE(a.timed_out_);
+  // Peers that left said Bye: none failed.
+  EXPECT_GE(sinks[0].Get("net.peers_left"), 1);
+  EXPECT_EQ(sinks[0].Get("net.peers_down"), 0);
+  EXPECT_GE(sinks[0].Get("net.peer_rejoined"), 1);
+  EXPECT_EQ(sinks[0].Get("net.rejected.slot_taken"), 0);  // same key: the same peer
 }
 
 TEST(NetHost, RefusesBadOptions) {

@@ -1,6 +1,7 @@
 // Real `murmur peer` processes on 127.0.0.1 with kernel-assigned ports: a
-// run learns, survives a kill -9, takes the killed peer back, and cuts off
-// a socket that sends garbage. Every wait has a deadline and waits on an
+// run learns (D-PSGD, gossip learning, server protocols), survives a kill
+// -9, takes the killed peer back, cuts off a socket that sends garbage, and
+// refuses a stranger's key or network key. Every wait has a deadline and waits on an
 // event (a line on a pipe, a process exit, a socket closing), never a sleep.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -157,7 +158,8 @@ std::string WriteConfig(const std::string& dir, int rounds, double timeout_s) {
 // Starts peer `index` of the run in `dir`; returns it once it listens, with
 // its address in *address.
 std::unique_ptr<Process> StartPeer(const std::string& dir, const std::string& config, int index,
-                                   const std::string& bootstrap, std::string* address) {
+                                   const std::string& bootstrap, std::string* address,
+                                   const std::vector<std::string>& extra = {}) {
   const std::string peer_dir = dir + "/peer-" + std::to_string(index);
   std::vector<std::string> argv = {MurmurBin(), "peer", config,
                                    "--index", std::to_string(index),
@@ -169,6 +171,7 @@ std::unique_ptr<Process> StartPeer(const std::string& dir, const std::string& co
     argv.push_back("--bootstrap");
     argv.push_back(bootstrap);
   }
+  argv.insert(argv.end(), extra.begin(), extra.end());
   auto p = std::make_unique<Process>(argv);
   const std::string line = p->AwaitLine("listening on ", Clock::now() + kDeadline);
   EXPECT_FALSE(line.empty()) << "peer " << index << " did not start:\n" << p->log();
@@ -231,6 +234,36 @@ TEST_F(PeerProcesses, LaunchedPeersTrainAndLearn) {
     EXPECT_EQ(s["send_dropped"], 0) << i;
     EXPECT_EQ(Counter(s, "dpsgd.round_timeouts"), 0) << i;
   }
+}
+
+// Gossip learning (Ormandi et al. 2013): asynchronous pushes to a random
+// ring neighbour every gossip period, merge and train on receipt.
+TEST_F(PeerProcesses, GossipLearningPeersLearn) {
+  const std::string config = WriteConfig(dir_, 20, 5);
+  Process launch({MurmurBin(), "launch", "4", config, "--out", dir_ + "/run", "--set",
+                  "protocol.kind=\"gossip\"", "--set", "protocol.gossip_period_s=0.05"});
+  ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
+  std::ifstream in(dir_ + "/run/metrics.jsonl");
+  std::vector<nlohmann::json> rows;
+  std::string line;
+  while (std::getline(in, line)) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 21u);  // cycles 0..20
+  EXPECT_EQ(rows.back()["round"], 20);
+  EXPECT_EQ(rows.back()["peers_evaluated"], 4);
+  EXPECT_LT(rows.front()["acc_mean"].get<double>(), 0.5);
+  EXPECT_GT(rows.back()["acc_min"].get<double>(), 0.9);
+  // One push per peer and cycle.
+  EXPECT_EQ(rows.back()["msgs_sent"], 4 * 20);
+  int64_t received = 0;
+  for (int i = 0; i < 4; ++i) {
+    const auto s = ReadSummary(dir_ + "/run/peer-" + std::to_string(i));
+    EXPECT_EQ(s["finished"], true) << i;
+    EXPECT_EQ(s["send_dropped"], 0) << i;
+    received += s["msgs_received"].get<int64_t>();
+  }
+  // Pushes to a peer that had already finished may be lost; most arrive.
+  EXPECT_GT(received, 4 * 20 / 2);
+  EXPECT_LE(received, 4 * 20);
 }
 
 TEST_F(PeerProcesses, FedAvgServerIsOneMoreProcess) {
@@ -370,6 +403,48 @@ TEST_F(PeerProcesses, GarbageSendersAreCutOffWhileTrainingContinues) {
   EXPECT_EQ(Counter(s0, "dpsgd.round_timeouts"), 0);
   EXPECT_GT(FinalAccuracy(dir_ + "/peer-0"), 0.9);
   EXPECT_NE(peers[0]->log().find("bad magic"), std::string::npos);
+}
+
+TEST_F(PeerProcesses, KeyOutsideTheAllowlistIsRefusedWhileTheOthersTrain) {
+  const std::string config = WriteConfig(dir_, 15, 5);
+  // The run's keys, bound to their slots in the allowlist.
+  murmur::net::Allowlist allow;
+  for (int i = 0; i < 4; ++i) {
+    auto id = murmur::net::Identity::LoadOrCreate(dir_ + "/peer-" + std::to_string(i) + "/key");
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    allow.Add(id->public_key(), murmur::PeerId(static_cast<uint32_t>(i)));
+  }
+  std::ofstream(dir_ + "/allow.txt") << allow.ToText();
+  const std::vector<std::string> allow_args = {"--allow", dir_ + "/allow.txt"};
+  std::string addr0;
+  std::vector<std::unique_ptr<Process>> peers;
+  peers.push_back(StartPeer(dir_, config, 0, "", &addr0, allow_args));
+  // A stranger with the network key but its own key claims slot 1. Peer 0
+  // refuses it before the others join, so the run cannot start with it.
+  Process stranger({MurmurBin(), "peer", config, "--index", "1", "--key",
+                    dir_ + "/stranger/key", "--network-key", dir_ + "/network.key", "--allow",
+                    dir_ + "/allow.txt", "--bootstrap", addr0, "--start-timeout", "1000",
+                    "--quiet"});
+  const auto deadline = Clock::now() + kDeadline;
+  EXPECT_FALSE(peers[0]->AwaitLine("not_admitted", deadline).empty()) << peers[0]->log();
+  // The rightful peers join and train while the stranger still runs.
+  for (int i = 1; i < 4; ++i) {
+    peers.push_back(StartPeer(dir_, config, i, addr0, nullptr, allow_args));
+  }
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+  }
+  stranger.Kill9();
+  const auto s0 = ReadSummary(dir_ + "/peer-0");
+  EXPECT_EQ(Counter(s0, "net.rejected.not_admitted"), 1);
+  EXPECT_EQ(Counter(s0, "net.peers_down"), 0);
+  // Ring of 4, 15 rounds: two models a round, all from the rightful peers.
+  EXPECT_EQ(s0["msgs_received"], 2 * 15);
+  for (int i = 0; i < 4; ++i) {
+    const std::string d = dir_ + "/peer-" + std::to_string(i);
+    EXPECT_EQ(ReadSummary(d)["finished"], true) << i;
+    EXPECT_GT(FinalAccuracy(d), 0.9) << i;
+  }
 }
 
 TEST_F(PeerProcesses, StrangerWithoutTheNetworkKeyIsRefused) {

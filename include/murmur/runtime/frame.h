@@ -1,10 +1,14 @@
 // The runtime's wire frames (docs/wire.md): a 12-byte header (magic "MRMR",
 // version, type, flags, payload length) and a payload. Every frame but
-// Hello is sealed with XChaCha20-Poly1305 (runtime/session.h), so its
+// Hello is sealed with XChaCha20-Poly1305 (runtime/handshake.h), so its
 // payload ends in a 16-byte tag. FrameParser turns a byte stream into
-// frames, refusing a bad header before any payload memory is allocated:
-// the length limit depends on the frame type, so a stranger can never make
-// a peer allocate more than kMaxHandshakePayload bytes.
+// frames, refusing a bad header before any payload memory is allocated.
+// What a header may announce depends on the connection's phase: before
+// authentication only a 32-byte Hello and then an Auth of at most
+// kMaxHandshakePayload bytes, so a stranger can never make a peer allocate
+// more than that; after it, no frame carries more than one kDataChunk (long
+// messages are chunked), so even an authenticated peer makes the parser
+// allocate at most kDataChunk + kMacSize per frame.
 #pragma once
 
 #include <array>
@@ -43,6 +47,17 @@ inline constexpr size_t kDataChunk = size_t{1} << 20;
 
 std::string_view FrameTypeName(FrameType type);
 
+// Where a connection's byte stream is, which decides the frame types it
+// accepts: a new connection takes only a Hello, then only an Auth, and once
+// authenticated only Data, DataPart, Heartbeat, Peers and Bye.
+enum class FramePhase : uint8_t {
+  kHello,  // nothing received yet
+  kAuth,   // the peer's Hello received
+  kOpen,   // the peer's Auth received (the handshake may still refuse it)
+};
+
+std::string_view FramePhaseName(FramePhase phase);
+
 struct FrameHeader {
   FrameType type = FrameType::kData;
   uint32_t length = 0;  // payload bytes, MAC included
@@ -51,12 +66,14 @@ struct FrameHeader {
 // The 12 header bytes of `header`; they are also the AEAD associated data.
 std::array<uint8_t, kFrameHeaderSize> EncodeFrameHeader(const FrameHeader& header);
 
-// Parses and checks a header: magic, version, known type, zero flags and a
-// length allowed for the type (Hello: exactly 32; Heartbeat and Bye:
-// exactly the MAC; Auth: at most 4 KiB; Peers: at most 1 MiB; Data: at most
-// max_data_payload + MAC). kCorrupt naming the field and value otherwise.
+// Parses and checks a header: magic, version, known type, zero flags, a
+// type that `phase` accepts, and a length allowed for the type (Hello:
+// exactly 32; Heartbeat and Bye: exactly the MAC; Auth: at most 4 KiB;
+// Peers: at most 1 MiB; DataPart: exactly 1 MiB + MAC; Data: at most
+// min(max_data_payload, 1 MiB) + MAC). kCorrupt naming the field and value
+// otherwise.
 Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderSize> bytes,
-                                      size_t max_data_payload);
+                                      FramePhase phase, size_t max_data_payload);
 
 struct Frame {
   FrameHeader header;
@@ -65,10 +82,13 @@ struct Frame {
 
 // Incremental frame parser over a byte stream. The socket reads straight
 // into NextBuffer() and reports how much arrived with Commit(); Feed() does
-// the same from a span (tests, fuzzing). Not thread-safe.
+// the same from a span (tests, fuzzing). It starts in `phase` and follows
+// the handshake by itself: a completed Hello moves it to kAuth, a completed
+// Auth to kOpen. Not thread-safe.
 class FrameParser {
  public:
-  explicit FrameParser(size_t max_data_payload) : max_data_payload_(max_data_payload) {}
+  FrameParser(size_t max_data_payload, FramePhase phase)
+      : max_data_payload_(max_data_payload), phase_(phase) {}
 
   // Where the next bytes of the stream go; never empty.
   std::span<uint8_t> NextBuffer();
@@ -83,8 +103,18 @@ class FrameParser {
   // reuse (large messages arrive as many 1 MiB chunks).
   void Recycle(std::vector<uint8_t> buffer) { spare_ = std::move(buffer); }
 
+  // The phase the next header is checked against.
+  FramePhase phase() const { return phase_; }
+  // Bytes of the frame in progress received so far, header included; 0 at
+  // a frame boundary (so a stream that ends with this > 0 was truncated).
+  size_t partial_bytes() const;
+  // Payload memory the parser holds (the frame in progress and the spare
+  // buffer): at most kMaxHandshakePayload before kOpen.
+  size_t buffer_capacity() const;
+
  private:
   const size_t max_data_payload_;
+  FramePhase phase_;
   std::array<uint8_t, kFrameHeaderSize> header_bytes_{};
   size_t header_have_ = 0;
   std::optional<Frame> frame_;  // set once the header parsed

@@ -23,10 +23,19 @@
 //    `peer_timeout` is closed, and losing a peer's last connection raises
 //    Node::OnPeerDown. The lower slot redials with exponential backoff
 //    (backoff_min doubling to backoff_max) until the peer is back or says
-//    Bye;
-//  * hostile input (bad header, oversized, bad MAC or replay, failed or slow
+//    Bye; a newer record of a peer that said Bye (it restarted) makes it
+//    dialable again;
+//  * a slot belongs to the first key that claims it with a signed record
+//    (in a handshake or a relayed Peers frame): a restart with the same key
+//    is recognised by that key, and a claim by another key is refused
+//    ("net.rejected.slot_taken" for a connection,
+//    "net.records_slot_taken" for a relayed record);
+//  * hostile input (bad header, a frame type the connection's phase does
+//    not accept, oversized, truncated, bad MAC or replay, failed or slow
 //    handshake, refused key) closes that connection, counting the reason as
-//    "net.rejected.<reason>" and logging it; training goes on.
+//    "net.rejected.<reason>" and logging it; training goes on. Before
+//    authentication a connection holds at most kMaxHandshakePayload bytes
+//    of frame memory, after it at most one chunk (kDataChunk) per frame.
 // Not thread-safe: every method runs on the loop thread, except that Run()
 // is called from the thread that becomes the loop. The node and the sink
 // must outlive the host.
@@ -81,6 +90,7 @@ struct NetStats {
   uint64_t handshakes = 0;          // completed
   uint64_t peers_down = 0;          // OnPeerDown raised
   uint64_t dials = 0;               // outbound connection attempts
+  size_t max_handshake_buffer = 0;  // most frame memory a connection held before authenticating
   std::map<std::string, int64_t> rejected;  // closed connections by reason
 };
 
