@@ -65,6 +65,8 @@ Result<FedAvgCompression> MakeFedAvgCompression(const ProtocolConfig& config, ui
   MURMUR_RETURN_IF_ERROR(CheckDownlinkSpec(c.downlink));
   MURMUR_ASSIGN_OR_RETURN(out.uplink, MakeCodec(c.uplink));
   MURMUR_ASSIGN_OR_RETURN(out.downlink, MakeCodec(c.downlink));
+  out.uplink_stages = std::make_shared<const CodecStages>(*out.uplink, "bytes_up_stage_");
+  out.downlink_stages = std::make_shared<const CodecStages>(*out.downlink, "bytes_down_stage_");
   out.error_feedback = c.error_feedback;
   out.econtrol_eta = static_cast<float>(c.econtrol_eta);
   out.seed = seed;
@@ -433,7 +435,12 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
     case ProtocolKind::kFedAsync:
     case ProtocolKind::kFedBuff:
     case ProtocolKind::kFedCompass:
-      return MakeFederatedProtocol(config, learners, model, seed);
+      MURMUR_ASSIGN_OR_RETURN(setup, MakeFederatedProtocol(config, learners, model, seed));
+      break;
+  }
+  if (HasServer(config)) {
+    MURMUR_CHECK(setup.nodes.size() == learners.size() + 1);
+    setup.server = PeerId(static_cast<uint32_t>(learners.size()));
   }
   return setup;
 }

@@ -266,6 +266,68 @@ ProtocolConfig FedAvg(const char* uplink, const char* downlink, ErrorFeedbackKin
   return c;
 }
 
+// Two clients, every round both: 2 models down and 2 up per round, each a
+// 17-byte header and 4 bytes per parameter.
+TEST(FedAvg, UplinkAndDownlinkBytesAreCountedApartAndAddUp) {
+  Harness h({.peers = 2});
+  ProtocolConfig c = FedAvg("fp32", "fp32", ErrorFeedbackKind::kNone);
+  c.rounds = 3;
+  c.client_fraction = 1.0;
+  SimStats stats;
+  std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 1}, &stats);
+  ASSERT_EQ(rows.back().round, 3);
+  const uint64_t message = 17 + 4 * h.learner(0).params().size();
+  for (const EvalRow& row : rows) {
+    ASSERT_TRUE(row.bytes_up.has_value() && row.bytes_down.has_value());
+    EXPECT_EQ(*row.bytes_up + *row.bytes_down, row.bytes_sent) << "round " << row.round;
+    EXPECT_TRUE(row.stage_bytes.empty());  // uncoded
+  }
+  // The row of round r is out when the server has aggregated r rounds' updates
+  // and sent round r + 1's global model (none after the last).
+  EXPECT_EQ(*rows.back().bytes_up, 3 * 2 * message);
+  EXPECT_EQ(*rows.back().bytes_down, 3 * 2 * message);
+  // Per peer: each client sent 3 and received 3 models; the server the rest.
+  ASSERT_EQ(stats.peers.size(), 3u);
+  for (int client = 0; client < 2; ++client) {
+    EXPECT_EQ(stats.peers[client].bytes_sent, 3 * message);
+    EXPECT_EQ(stats.peers[client].bytes_received, 3 * message);
+    EXPECT_EQ(stats.peers[client].msgs_sent, 3u);
+  }
+  EXPECT_EQ(stats.peers[2].bytes_sent, 6 * message);
+  EXPECT_EQ(stats.peers[2].bytes_received, 6 * message);
+  EXPECT_EQ(stats.max_peer_bytes, 12 * message);
+}
+
+// Stage columns count the codec frames: the last stage is exactly the
+// direction's bytes minus the 17-byte message headers; the structure stage
+// holds the kept values as fp32.
+TEST(FedAvg, CodecStageBytesAreTheFramesAfterEachStage) {
+  Harness h({.peers = 2});
+  ProtocolConfig c = FedAvg("topk:0.1|int8", "int8|zstd", ErrorFeedbackKind::kEf21);
+  c.rounds = 3;
+  c.client_fraction = 1.0;
+  std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 3});
+  const EvalRow& last = rows.back();
+  ASSERT_EQ(last.round, 3);
+  ASSERT_TRUE(last.bytes_up && last.bytes_down);
+  EXPECT_EQ(*last.bytes_up + *last.bytes_down, last.bytes_sent);
+  const uint64_t messages = 3 * 2;  // each way
+  const std::map<std::string, uint64_t>& st = last.stage_bytes;
+  ASSERT_EQ(st.size(), 4u);
+  EXPECT_EQ(st.at("bytes_up_stage_int8"), *last.bytes_up - messages * kCodedMessageHeaderBytes);
+  EXPECT_EQ(st.at("bytes_down_stage_zstd"),
+            *last.bytes_down - messages * kCodedMessageHeaderBytes);
+  const size_t dim = h.learner(0).params().size();
+  const size_t k = dim / 10;  // at least, however the fraction rounds
+  EXPECT_GE(st.at("bytes_up_stage_topk"), messages * 4 * k);
+  EXPECT_GT(st.at("bytes_up_stage_topk"), st.at("bytes_up_stage_int8") + messages * 2 * k);  // 4 vs ~1 byte a value
+  // int8 frames have a size fixed by the dimension.
+  std::unique_ptr<Codec> int8 = MakeCodec("int8").value();
+  ByteWriter frame;
+  ASSERT_TRUE(int8->Encode(std::vector<float>(dim, 0.5f), {}, frame).ok());
+  EXPECT_EQ(st.at("bytes_down_stage_int8"), messages * frame.size());
+}
+
 TEST(FedAvg, Int8BothWaysLearnsWithAQuarterOfTheBytes) {
   Harness a({.peers = 8});
   Harness b({.peers = 8});
