@@ -89,8 +89,15 @@ void PrintTraffic(const EvalRow& last) {
   std::printf("traffic: %.2f MB sent, %.2f MB received, busiest peer %.2f MB; "
               "accuracy per MB sent %.6g\n",
               mb_sent, static_cast<double>(last.bytes_received) / 1e6,
-              static_cast<double>(last.max_peer_bytes) / 1e6,
-              mb_sent > 0 ? last.acc_mean / mb_sent : 0.0);
+              static_cast<double>(last.max_peer_bytes) / 1e6, AccuracyPerMb(last));
+  if (last.bytes_up && last.bytes_down) {
+    std::printf("uplink (to the server) %.2f MB, downlink (from it) %.2f MB\n",
+                static_cast<double>(*last.bytes_up) / 1e6,
+                static_cast<double>(*last.bytes_down) / 1e6);
+  }
+  for (const auto& [name, bytes] : last.stage_bytes) {
+    std::printf("%s: %.2f MB\n", name.c_str(), static_cast<double>(bytes) / 1e6);
+  }
 }
 
 void PrintSummary(const RunConfig& config, const RunSummary& summary) {
@@ -166,7 +173,7 @@ CLI::App* AddRunCommand(CLI::App& app, RunOptions& options) {
                   "Compute threads (0: one per core); results do not depend on it")
       ->check(kNonNegative);
   run->add_option("--out", options.out_dir,
-                  "Write config.toml, metrics.jsonl and metrics.csv into DIR")
+                  "Write config.toml, metrics.jsonl, metrics.csv, peers.csv and summary.json into DIR")
       ->type_name("DIR");
   run->add_flag("--quiet", options.quiet, "No progress output");
   return run;
@@ -210,6 +217,24 @@ int RunCommand(const RunOptions& options) {
   Result<RunSummary> summary = RunExperiment(*run_config, observer);
   if (!summary.ok()) return Fail(summary.status());
   if (!write_status.ok()) return Fail(write_status);
+  const bool finished = !summary->rows.empty() &&
+                        summary->rows.back().round >= run_config->protocol.rounds &&
+                        summary->rows.back().peers_evaluated >= summary->evaluated_peers;
+  if (writer) {
+    if (Status s = WritePeerTraffic(options.out_dir, summary->roles, summary->stats.peers);
+        !s.ok()) {
+      return Fail(s);
+    }
+    if (!summary->rows.empty()) {
+      const RunTotals totals{.virtual_time_s = summary->stats.now.seconds(),
+                             .rounds = run_config->protocol.rounds,
+                             .finished = finished,
+                             .counters = summary->counters};
+      if (Status s = WriteRunSummary(options.out_dir, summary->rows.back(), totals); !s.ok()) {
+        return Fail(s);
+      }
+    }
+  }
   if (!options.quiet) PrintSummary(*run_config, *summary);
   if (writer) std::printf("results in %s/\n", options.out_dir.c_str());
   if (auto it = summary->counters.find("fedavg.empty_rounds");

@@ -28,6 +28,7 @@ ChocoNode::ChocoNode(Learner& learner, const ChocoOptions& options,
       options_(options),
       codec_(std::move(codec)),
       snapshot_codec_(MakeCodec("fp32").value()),
+      stages_(*codec_, "bytes_stage_"),
       neighbours_(std::move(neighbours)),
       neighbour_weights_(std::move(neighbour_weights)) {
   MURMUR_CHECK(codec_ != nullptr);
@@ -82,6 +83,8 @@ void ChocoNode::OnComputeDone(Host& host, uint64_t tag) {
     // x_hat_i moves by exactly what the neighbours decode.
     for (size_t i = 0; i < public_.size(); ++i) public_[i] += decoded_[i];
     public_round_ = round;
+    stages_.Count(host.metrics(), scratch_, ctx, out.size() - kCodedMessageHeaderBytes,
+                  static_cast<int64_t>(neighbours_.size()));
     std::vector<uint8_t> bytes = std::move(out).Take();
     for (PeerId neighbour : neighbours_) host.Send(neighbour, bytes);
     if (sent_history_.size() == kDeltaHistory) sent_history_.pop_front();

@@ -10,6 +10,11 @@ bool IsChoco(uint8_t kind) {
          kind <= static_cast<uint8_t>(CodedMessageKind::kChocoSnapshot);
 }
 
+bool IsGossip(uint8_t kind) {
+  return kind >= static_cast<uint8_t>(CodedMessageKind::kGossipDelta) &&
+         kind <= static_cast<uint8_t>(CodedMessageKind::kGossipSnapshot);
+}
+
 }  // namespace
 
 void WriteCodedMessageHeader(const CodedMessageHeader& header, ByteWriter& out) {
@@ -23,8 +28,10 @@ Result<CodedMessage> ReadCodedMessage(std::span<const uint8_t> bytes,
                                       CodedMessageKind expected) {
   ByteReader in(bytes);
   MURMUR_ASSIGN_OR_RETURN(uint8_t kind, in.ReadU8());
-  const bool choco = expected == CodedMessageKind::kChocoDelta;
-  if (choco ? !IsChoco(kind) : kind != static_cast<uint8_t>(expected)) {
+  const bool accepted = expected == CodedMessageKind::kChocoDelta   ? IsChoco(kind)
+                        : expected == CodedMessageKind::kGossipDelta ? IsGossip(kind)
+                                                                     : kind == static_cast<uint8_t>(expected);
+  if (!accepted) {
     return Status::Corrupt("coded message: kind ", +kind, " where ",
                            static_cast<int>(expected), " was expected");
   }
@@ -35,9 +42,10 @@ Result<CodedMessage> ReadCodedMessage(std::span<const uint8_t> bytes,
   MURMUR_ASSIGN_OR_RETURN(message.header.weight, in.ReadU64());
   MURMUR_ASSIGN_OR_RETURN(message.header.sequence, in.ReadU32());
   message.payload = bytes.subspan(in.position());
-  if (message.header.kind == CodedMessageKind::kChocoResyncRequest &&
+  if ((message.header.kind == CodedMessageKind::kChocoResyncRequest ||
+       message.header.kind == CodedMessageKind::kGossipResyncRequest) &&
       !message.payload.empty()) {
-    return Status::Corrupt("CHOCO resync request with ", message.payload.size(),
+    return Status::Corrupt("resync request with ", message.payload.size(),
                            " payload bytes");
   }
   return message;

@@ -18,6 +18,10 @@ void FedAvgServer::SendCodedGlobal(Host& host, Round round) {
   const CodecContext ctx{.seed = c.seed, .sender = host.self(), .step = round.value};
   // global_ is an average of finite decoded updates, hence finite.
   MURMUR_CHECK(c.downlink->Encode(global_, ctx, frame).ok());
+  if (c.downlink_stages != nullptr) {
+    c.downlink_stages->Count(host.metrics(), global_, ctx, frame.size(),
+                             static_cast<int64_t>(selected_.size()));
+  }
   for (PeerId client : selected_) {
     auto it = decoders_.find(client);
     ByteWriter out(kCodedMessageHeaderBytes + frame.size());
@@ -120,6 +124,9 @@ void FedAvgClient::SendCodedUpdate(Host& host, Round round) {
     // A diverged (non-finite) model: nothing sensible to send.
     host.metrics().Count("fedavg.encode_failures", 1);
     return;
+  }
+  if (c.uplink_stages != nullptr) {
+    c.uplink_stages->Count(host.metrics(), uplink_->codec_input(), ctx, frame.size(), 1);
   }
   ByteWriter out(kCodedMessageHeaderBytes + frame.size());
   WriteCodedMessageHeader({.kind = CodedMessageKind::kFedAvgCodedUpdate,

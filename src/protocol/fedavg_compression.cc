@@ -64,7 +64,15 @@ Result<uint32_t> UplinkEncoder::Encode(std::span<const float> update, const Code
              : econtrol_ ? econtrol_->Encode(update, ctx, out)
                          : codec_.Encode(update, ctx, out);
   MURMUR_RETURN_IF_ERROR(s);
+  if (kind_ == ErrorFeedbackKind::kNone) last_update_.assign(update.begin(), update.end());
   return ++sent_;
+}
+
+std::span<const float> UplinkEncoder::codec_input() const {
+  return ef_ ? ef_->codec_input()
+         : ef21_ ? ef21_->codec_input()
+         : econtrol_ ? econtrol_->codec_input()
+                     : std::span<const float>(last_update_);
 }
 
 UplinkDecoder::UplinkDecoder(const Codec& codec, size_t dim, ErrorFeedbackKind error_feedback)

@@ -8,6 +8,7 @@
 #include "murmur/protocol/byzantine_fedavg.h"
 #include "murmur/protocol/byzantine_gossip.h"
 #include "murmur/protocol/choco.h"
+#include "murmur/protocol/choco_gossip.h"
 #include "murmur/protocol/dfedsam.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/epidemic.h"
@@ -65,6 +66,8 @@ Result<FedAvgCompression> MakeFedAvgCompression(const ProtocolConfig& config, ui
   MURMUR_RETURN_IF_ERROR(CheckDownlinkSpec(c.downlink));
   MURMUR_ASSIGN_OR_RETURN(out.uplink, MakeCodec(c.uplink));
   MURMUR_ASSIGN_OR_RETURN(out.downlink, MakeCodec(c.downlink));
+  out.uplink_stages = std::make_shared<const CodecStages>(*out.uplink, "bytes_up_stage_");
+  out.downlink_stages = std::make_shared<const CodecStages>(*out.downlink, "bytes_down_stage_");
   out.error_feedback = c.error_feedback;
   out.econtrol_eta = static_cast<float>(c.econtrol_eta);
   out.seed = seed;
@@ -144,6 +147,38 @@ Status CheckBristleSupport(const ProtocolConfig& config, std::span<Learner* cons
     return Status::InvalidArgument(
         "robust.rule = \"bristle\" needs a validation split on every peer: set "
         "data.validation_fraction > 0");
+  }
+  return Status::Ok();
+}
+
+bool IsCompressedGossip(const ProtocolConfig& config) {
+  return config.kind == ProtocolKind::kGossip && config.compress.codec != "fp32";
+}
+
+// Gossip learning with compress.codec set: per-edge CHOCO copies
+// (choco_gossip.h), merging with step protocol.choco_gamma.
+Status MakeCompressedGossipNodes(const ProtocolConfig& config, std::span<Learner* const> learners,
+                                 const Graph& graph, uint64_t seed, const ModelCombiner& combiner,
+                                 ProtocolSetup& setup) {
+  if (!combiner.is_plain_average() || !setup.byzantine.empty() ||
+      config.merge != MergeRule::kAverage) {
+    return Status::InvalidArgument(
+        "compressed gossip (protocol.kind = \"gossip\" with compress.codec = \"",
+        config.compress.codec,
+        "\") merges by its own step protocol.choco_gamma: drop the [robust] rule, the "
+        "[byzantine] peers and protocol.merge, or set compress.codec = \"fp32\"");
+  }
+  MURMUR_ASSIGN_OR_RETURN(std::shared_ptr<const Codec> codec, MakeCodec(config.compress.codec));
+  const ChocoGossipOptions options{.rounds = config.rounds,
+                                   .local_steps = config.local_steps,
+                                   .period = Duration::Seconds(config.gossip_period_s),
+                                   .gamma = config.choco_gamma,
+                                   .seed = seed,
+                                   .shared_initial_model = SameInitialModel(learners)};
+  for (size_t i = 0; i < learners.size(); ++i) {
+    setup.nodes.push_back(std::make_unique<ChocoGossipNode>(*learners[i], options, codec,
+                                                            ToPeerIds(graph.neighbours[i])));
+    setup.model_holders.push_back(PeerId(static_cast<uint32_t>(i)));
   }
   return Status::Ok();
 }
@@ -305,6 +340,11 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
     case ProtocolKind::kGossip: {
       if (n < 2) return Status::InvalidArgument("gossip learning needs at least 2 peers");
       MURMUR_ASSIGN_OR_RETURN(Graph graph, MakeConnectedTopology(config, n, seed));
+      if (IsCompressedGossip(config)) {
+        MURMUR_RETURN_IF_ERROR(MakeCompressedGossipNodes(config, learners, graph, seed, *combiner,
+                                                         setup));
+        break;
+      }
       GossipOptions options{.rounds = config.rounds,
                             .local_steps = config.local_steps,
                             .period = Duration::Seconds(config.gossip_period_s),
@@ -454,7 +494,12 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
     case ProtocolKind::kFedAsync:
     case ProtocolKind::kFedBuff:
     case ProtocolKind::kFedCompass:
-      return MakeFederatedProtocol(config, learners, model, seed);
+      MURMUR_ASSIGN_OR_RETURN(setup, MakeFederatedProtocol(config, learners, model, seed));
+      break;
+  }
+  if (HasServer(config)) {
+    MURMUR_CHECK(setup.nodes.size() == learners.size() + 1);
+    setup.server = PeerId(static_cast<uint32_t>(learners.size()));
   }
   return setup;
 }

@@ -141,6 +141,15 @@ void EvalCollector::Emit(int64_t round, Pending& pending) {
   row.msgs_sent = ctx.msgs_sent;
   row.bytes_received = ctx.bytes_received;
   row.max_peer_bytes = ctx.max_peer_bytes;
+  row.bytes_up = ctx.bytes_up;
+  row.bytes_down = ctx.bytes_down;
+  for (auto it = counters_.lower_bound("bytes_"); it != counters_.end() &&
+                                                  it->first.starts_with("bytes_");
+       ++it) {
+    if (it->first.find("stage_") != std::string::npos) {
+      row.stage_bytes[it->first] = static_cast<uint64_t>(it->second);
+    }
+  }
   rows_.push_back(row);
   if (round >= total_rounds_) finished_ = true;
   if (observer_.on_row) observer_.on_row(row);

@@ -55,18 +55,25 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
                                   const RunObserver& observer) {
   const auto num_nodes = static_cast<int64_t>(setup.nodes.size());
   const Simulator* sim_view = nullptr;
+  const std::optional<PeerId> server = setup.server;
   // When any holder may report a round's model, every holder is watched.
   const bool first_report = setup.round_model == RoundModel::kFirstReport;
   EvalCollector collector(
       model, test, eval, rounds,
       SampleEvaluatedPeers(setup.model_holders, first_report ? 0 : eval.peers, seed),
       num_nodes, pool,
-      [&sim_view] {
-        return CollectorContext{.now = sim_view->now(),
-                                .bytes_sent = sim_view->stats().bytes_sent,
-                                .msgs_sent = sim_view->stats().msgs_sent,
-                                .bytes_received = sim_view->stats().bytes_received,
-                                .max_peer_bytes = sim_view->stats().max_peer_bytes};
+      [&sim_view, server] {
+        const SimStats& s = sim_view->stats();
+        CollectorContext ctx{.now = sim_view->now(),
+                             .bytes_sent = s.bytes_sent,
+                             .msgs_sent = s.msgs_sent,
+                             .bytes_received = s.bytes_received,
+                             .max_peer_bytes = s.max_peer_bytes};
+        if (server) {
+          ctx.bytes_up = s.peers[server->value].bytes_addressed;
+          ctx.bytes_down = s.peers[server->value].bytes_sent;
+        }
+        return ctx;
       },
       observer);
   if (first_report) collector.EmitOnFirstReport();
@@ -134,6 +141,9 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
           ? int64_t{1}
           : static_cast<int64_t>(
                 SampleEvaluatedPeers(setup.model_holders, config.eval.peers, config.seed).size());
+  std::vector<std::string> roles(static_cast<size_t>(num_nodes), setup.server ? "client" : "peer");
+  for (PeerId b : setup.byzantine) roles[b.value] = "byzantine";
+  if (setup.server) roles[setup.server->value] = "server";
   const auto setup_done = std::chrono::steady_clock::now();
   SimulationResult result =
       SimulateProtocol(std::move(setup), *model, data.test, config.sim, config.eval,
@@ -150,6 +160,7 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
   summary.num_nodes = num_nodes;
   summary.evaluated_peers = evaluated_peers;
   summary.threads = threads;
+  summary.roles = std::move(roles);
   const auto end = std::chrono::steady_clock::now();
   summary.wall_s = std::chrono::duration<double>(end - start).count();
   summary.setup_wall_s = std::chrono::duration<double>(setup_done - start).count();

@@ -65,6 +65,10 @@ std::string MetricsWriter::ToJson(const EvalRow& row) {
   j["peers_evaluated"] = row.peers_evaluated;
   j["bytes_received"] = row.bytes_received;
   j["max_peer_bytes"] = row.max_peer_bytes;
+  // Only for the runs that have them (so other runs' lines stay as they were).
+  if (row.bytes_up) j["bytes_up"] = *row.bytes_up;
+  if (row.bytes_down) j["bytes_down"] = *row.bytes_down;
+  for (const auto& [name, bytes] : row.stage_bytes) j[name] = bytes;
   return j.dump();
 }
 
@@ -135,6 +139,53 @@ Result<std::vector<EvalRow>> ReadMetricsCsv(const std::string& path) {
     rows.push_back(row);
   }
   return rows;
+}
+
+double AccuracyPerMb(const EvalRow& row) {
+  const double mb = static_cast<double>(row.bytes_sent) / 1e6;
+  return mb > 0 ? row.acc_mean / mb : 0.0;
+}
+
+Status WritePeerTraffic(const std::string& dir, const std::vector<std::string>& roles,
+                        const std::vector<PeerTraffic>& traffic) {
+  MURMUR_CHECK(roles.size() == traffic.size());
+  std::ofstream out(dir + "/peers.csv", std::ios::trunc);
+  out << "peer,role,bytes_sent,bytes_received,msgs_sent,msgs_received\n";
+  for (size_t i = 0; i < traffic.size(); ++i) {
+    const PeerTraffic& t = traffic[i];
+    out << i << "," << roles[i] << "," << t.bytes_sent << "," << t.bytes_received << ","
+        << t.msgs_sent << "," << t.msgs_received << "\n";
+  }
+  out.flush();
+  if (!out) return Status::Unavailable("cannot write '", dir, "/peers.csv'");
+  return Status::Ok();
+}
+
+Status WriteRunSummary(const std::string& dir, const EvalRow& last, const RunTotals& totals) {
+  nlohmann::ordered_json j;
+  j["round"] = last.round;
+  j["acc_mean"] = last.acc_mean;
+  j["acc_min"] = last.acc_min;
+  j["acc_max"] = last.acc_max;
+  j["loss_mean"] = last.loss_mean;
+  j["bytes_sent"] = last.bytes_sent;
+  j["bytes_received"] = last.bytes_received;
+  j["max_peer_bytes"] = last.max_peer_bytes;
+  j["msgs_sent"] = last.msgs_sent;
+  j["mb_sent"] = static_cast<double>(last.bytes_sent) / 1e6;
+  j["acc_per_mb"] = AccuracyPerMb(last);
+  if (last.bytes_up) j["bytes_up"] = *last.bytes_up;
+  if (last.bytes_down) j["bytes_down"] = *last.bytes_down;
+  for (const auto& [name, bytes] : last.stage_bytes) j[name] = bytes;
+  j["virtual_time_s"] = totals.virtual_time_s;
+  j["rounds"] = totals.rounds;
+  j["finished"] = totals.finished;
+  j["counters"] = totals.counters;
+  std::ofstream out(dir + "/summary.json", std::ios::trunc);
+  out << j.dump(2) << "\n";
+  out.flush();
+  if (!out) return Status::Unavailable("cannot write '", dir, "/summary.json'");
+  return Status::Ok();
 }
 
 Status MetricsWriter::Append(const EvalRow& row) {

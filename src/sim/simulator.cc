@@ -53,7 +53,7 @@ Simulator::Simulator(const SimConfig& config, uint64_t seed,
   }
   online_.assign(n, true);
   crashed_.assign(n, false);
-  peer_bytes_.assign(n, 0);
+  stats_.peers.assign(n, PeerTraffic{});
   compute_.resize(n);
   compute_ran_.assign(n, false);
 }
@@ -79,7 +79,11 @@ void Simulator::Send(PeerId from, PeerId to, std::vector<uint8_t> bytes) {
   }
   ++stats_.msgs_sent;
   stats_.bytes_sent += bytes.size();
-  CountPeerBytes(from, bytes.size());
+  PeerTraffic& sender = stats_.peers[from.value];
+  ++sender.msgs_sent;
+  sender.bytes_sent += bytes.size();
+  stats_.peers[to.value].bytes_addressed += bytes.size();
+  CountPeerBytes(from);
   // Per-link FIFO: transmission starts once earlier messages have left.
   SimTime& free_at = link_free_[(uint64_t{from.value} << 32) | to.value];
   const SimTime depart = std::max(stats_.now, free_at);
@@ -98,10 +102,9 @@ void Simulator::Send(PeerId from, PeerId to, std::vector<uint8_t> bytes) {
              .bytes = std::move(bytes)});
 }
 
-void Simulator::CountPeerBytes(PeerId peer, size_t bytes) {
-  uint64_t& total = peer_bytes_[peer.value];
-  total += bytes;
-  stats_.max_peer_bytes = std::max(stats_.max_peer_bytes, total);
+void Simulator::CountPeerBytes(PeerId peer) {
+  const PeerTraffic& t = stats_.peers[peer.value];
+  stats_.max_peer_bytes = std::max(stats_.max_peer_bytes, t.bytes_sent + t.bytes_received);
 }
 
 TimerId Simulator::StartTimer(PeerId peer, Duration after) {
@@ -159,7 +162,9 @@ void Simulator::Dispatch(Event& event) {
         break;
       }
       stats_.bytes_received += event.bytes.size();
-      CountPeerBytes(event.peer, event.bytes.size());
+      ++stats_.peers[p].msgs_received;
+      stats_.peers[p].bytes_received += event.bytes.size();
+      CountPeerBytes(event.peer);
       nodes_[p]->OnMessage(host, event.from, event.bytes);
       break;
     case EventKind::kTimer:

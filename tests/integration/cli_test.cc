@@ -73,8 +73,57 @@ TEST(MurmurRun, WritesConfigAndMetricsFiles) {
   Outcome o2 = Murmur("run " + out + "/config.toml --out " + again);
   ASSERT_EQ(o2.exit_code, 0) << o2.output;
   EXPECT_EQ(ReadFile(again + "/metrics.jsonl"), jsonl);
+  EXPECT_EQ(ReadFile(again + "/peers.csv"), ReadFile(out + "/peers.csv"));
+  EXPECT_EQ(ReadFile(again + "/summary.json"), ReadFile(out + "/summary.json"));
   std::filesystem::remove_all(out);
   std::filesystem::remove_all(again);
+}
+
+// The per-peer file adds up to the last row's totals (the run ends with its
+// last row, so nothing is sent after it), and summary.json repeats them.
+TEST(MurmurRun, WritesPerPeerTrafficAndASummary) {
+  const std::string out = TempDir("peers");
+  Outcome o = Murmur(std::string("run ") + kTiny +
+                     " --set protocol.kind=fedavg --set peers=3 --quiet --out " + out);
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  std::stringstream peers(ReadFile(out + "/peers.csv"));
+  std::string line;
+  std::getline(peers, line);
+  EXPECT_EQ(line, "peer,role,bytes_sent,bytes_received,msgs_sent,msgs_received");
+  unsigned long long sent = 0, received = 0, server_sent = 0, server_received = 0;
+  int rows = 0;
+  while (std::getline(peers, line)) {
+    unsigned long long s = 0, r = 0, ms = 0, mr = 0;
+    char role[16] = {};
+    int peer = -1;
+    ASSERT_EQ(std::sscanf(line.c_str(), "%d,%15[a-z],%llu,%llu,%llu,%llu", &peer, role, &s, &r,
+                          &ms, &mr),
+              6)
+        << line;
+    EXPECT_EQ(peer, rows);
+    EXPECT_STREQ(role, rows == 3 ? "server" : "client");
+    sent += s;
+    received += r;
+    if (rows == 3) {
+      server_sent = s;
+      server_received = r;
+    }
+    ++rows;
+  }
+  EXPECT_EQ(rows, 4);
+  const std::string summary = ReadFile(out + "/summary.json");
+  EXPECT_NE(summary.find("\"bytes_sent\": " + std::to_string(sent) + ","), std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("\"bytes_received\": " + std::to_string(received) + ","),
+            std::string::npos);
+  // Lossless links: the server received all of the uplink.
+  EXPECT_NE(summary.find("\"bytes_up\": " + std::to_string(server_received) + ","),
+            std::string::npos);
+  EXPECT_NE(summary.find("\"bytes_down\": " + std::to_string(server_sent) + ","),
+            std::string::npos);
+  EXPECT_NE(summary.find("\"acc_per_mb\""), std::string::npos);
+  EXPECT_NE(summary.find("\"finished\": true"), std::string::npos);
+  std::filesystem::remove_all(out);
 }
 
 TEST(MurmurReport, TabulatesRunsAndWritesAnSvgPlot) {

@@ -35,10 +35,20 @@ churn_mean_offline_s = 0.2
 [eval]
 every = 2
 )", "determinism.toml").value();
-  EXPECT_TRUE(config.Set("protocol.kind=" + protocol).ok());
+  // "kind+codec": the protocol with compressed traffic, so the codec stage
+  // columns are in the lines too.
+  const std::string kind = protocol.substr(0, protocol.find('+'));
+  if (protocol == "gossip+sign") EXPECT_TRUE(config.Set("compress.codec=sign").ok());
+  if (protocol == "fedavg+topk") {
+    EXPECT_TRUE(config.Set("compress.uplink=topk:0.1|int8|zstd").ok());
+    EXPECT_TRUE(config.Set("compress.downlink=int8").ok());
+    EXPECT_TRUE(config.Set("compress.error_feedback=ef21").ok());
+    EXPECT_TRUE(config.Set("protocol.round_timeout_s=2").ok());
+  }
+  EXPECT_TRUE(config.Set("protocol.kind=" + kind).ok());
   EXPECT_TRUE(config.Set("seed=" + std::to_string(seed)).ok());
   EXPECT_TRUE(config.Set("threads=" + std::to_string(threads)).ok());
-  if (protocol == "gossip") {
+  if (kind == "gossip") {
     EXPECT_TRUE(config.Set("protocol.gossip_period_s=0.05").ok());
   }
   if (protocol == "modest") {
@@ -67,12 +77,19 @@ every = 2
 
 TEST(Determinism, SameSeedGivesByteIdenticalMetricsWithOneOrTwoThreads) {
   for (const char* protocol : {"dpsgd", "gossip", "fedavg", "modest", "epidemic", "dfedsam", "spsa",
-                               "fedkseed", "fedbuff", "fedcompass"}) {
+                               "fedkseed", "fedbuff", "fedcompass", "gossip+sign", "fedavg+topk"}) {
     const std::string one = MetricsJsonl(protocol, 7, 1);
     const std::string two = MetricsJsonl(protocol, 7, 2);
     EXPECT_FALSE(one.empty()) << protocol;
     EXPECT_EQ(one, two) << protocol;
     EXPECT_NE(one, MetricsJsonl(protocol, 8, 2)) << protocol;
+    const std::string p = protocol;
+    if (p.find('+') != std::string::npos) {
+      EXPECT_NE(one.find("\"bytes_" + std::string(p == "gossip+sign" ? "stage_sign" : "up_stage_zstd")),
+                std::string::npos) << one;
+    }
+    if (p.starts_with("fedavg")) EXPECT_NE(one.find("\"bytes_up\""), std::string::npos);
+    if (p.starts_with("dpsgd")) EXPECT_EQ(one.find("\"bytes_up\""), std::string::npos);
   }
 }
 

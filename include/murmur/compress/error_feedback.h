@@ -35,6 +35,8 @@ class ErrorFeedbackEncoder {
   Status Encode(std::span<const float> x, const CodecContext& ctx, ByteWriter& out);
 
   std::span<const float> error() const { return error_; }
+  // What the last successful Encode handed the codec (x + e).
+  std::span<const float> codec_input() const { return corrected_; }
   void Reset();
 
  private:
@@ -60,6 +62,8 @@ class Ef21Encoder {
 
   // g after the last successful Encode: what the receiver now holds.
   std::span<const float> estimate() const { return estimate_; }
+  // What the last successful Encode handed the codec (x - g before it).
+  std::span<const float> codec_input() const { return diff_; }
   void Reset();
 
  private:
@@ -90,6 +94,8 @@ class EControlEncoder {
 
   std::span<const float> estimate() const { return estimate_; }  // h
   std::span<const float> error() const { return error_; }        // e
+  // What the last successful Encode handed the codec.
+  std::span<const float> codec_input() const { return input_; }
   float eta() const { return eta_; }
   void Reset();
 

@@ -43,6 +43,7 @@
 #include "murmur/compress/codec.h"
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/codec_stages.h"
 
 namespace murmur {
 
@@ -112,6 +113,7 @@ class ChocoNode final : public Node {
   const ChocoOptions options_;
   const std::shared_ptr<const Codec> codec_;
   const std::unique_ptr<Codec> snapshot_codec_;  // fp32
+  const CodecStages stages_;  // "bytes_stage_*" counters
   const std::vector<PeerId> neighbours_;
   const std::vector<double> neighbour_weights_;
 

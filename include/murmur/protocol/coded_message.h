@@ -40,6 +40,17 @@ enum class CodedMessageKind : uint8_t {
   // client's encoder state was last reset, 1 for the first (the server then
   // resets its copy of the estimate too).
   kFedAvgCodedUpdate = 20,
+  // Compressed gossip (choco_gossip.h), per directed edge: q = Q(x_i -
+  // x_hat_{i->j}); round = the sender's gossip cycle (the codec's step);
+  // sequence = the edge's sequence number after applying q (1 for the first).
+  kGossipDelta = 21,
+  // Compressed gossip: "my copy of your model on this edge missed messages";
+  // sequence = the last sequence number the requester applied; round = its
+  // cycle; no payload. Answered with the missed messages, or a snapshot.
+  kGossipResyncRequest = 22,
+  // Compressed gossip: the edge's whole copy as an fp32 frame, which replaces
+  // the receiver's; sequence = the edge's sequence number it corresponds to.
+  kGossipSnapshot = 23,
 };
 
 inline constexpr size_t kCodedMessageHeaderBytes = 1 + 4 + 8 + 4;
@@ -63,7 +74,8 @@ struct CodedMessage {
 // Parses the header; the payload is validated by the codec that decodes it.
 // Returns kCorrupt for truncation, a kind other than `expected` (any
 // CHOCO kind when `expected` is kChocoDelta, since a CHOCO peer receives all
-// three), or a resync request with a payload.
+// three; any compressed-gossip kind when it is kGossipDelta), or a resync
+// request with a payload.
 Result<CodedMessage> ReadCodedMessage(std::span<const uint8_t> bytes,
                                       CodedMessageKind expected);
 

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "murmur/compress/codec.h"
+#include "murmur/protocol/codec_stages.h"
 #include "murmur/compress/error_feedback.h"
 
 namespace murmur {
@@ -52,6 +53,10 @@ struct FedAvgCompression {
   ErrorFeedbackKind error_feedback = ErrorFeedbackKind::kNone;
   float econtrol_eta = 0.5f;
   uint64_t seed = 0;  // run seed: codec randomness
+  // Bytes per codec stage ("bytes_up_stage_*", "bytes_down_stage_*");
+  // set together with the codecs.
+  std::shared_ptr<const CodecStages> uplink_stages;
+  std::shared_ptr<const CodecStages> downlink_stages;
   // False: both nodes use the uncompressed ModelMessage format.
   bool enabled() const { return uplink != nullptr; }
 };
@@ -74,8 +79,13 @@ class UplinkEncoder {
   Result<uint32_t> Encode(std::span<const float> update, const CodecContext& ctx,
                           ByteWriter& out);
 
+  // What the codec encoded in the last successful Encode: `update` itself,
+  // or the error-feedback corrected vector.
+  std::span<const float> codec_input() const;
+
  private:
   const Codec& codec_;
+  std::vector<float> last_update_;  // without error feedback
   const ErrorFeedbackKind kind_;
   std::optional<ErrorFeedbackEncoder> ef_;
   std::optional<Ef21Encoder> ef21_;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -113,6 +114,9 @@ struct ProtocolSetup {
   // The Byzantine peers (ChooseByzantinePeers), sorted.
   std::vector<PeerId> byzantine;
   RoundModel round_model = RoundModel::kEveryHolder;
+  // The server node (the last one) when HasServer; traffic to and from it is
+  // the run's uplink and downlink.
+  std::optional<PeerId> server;
 };
 
 // Whether the protocol's nodes end with a server after the peers (FedAvg,

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,15 @@ struct EvalRow {
   int64_t peers_evaluated = 0;
   uint64_t bytes_received = 0;  // delivered to a peer (lost ones excluded)
   uint64_t max_peer_bytes = 0;  // the busiest peer's bytes sent + received
+  // Runs with a server (FedAvg and the other federated protocols): bytes
+  // sent to it (uplink, lost ones included) and by it (downlink); they add
+  // up to bytes_sent. Absent otherwise.
+  std::optional<uint64_t> bytes_up;
+  std::optional<uint64_t> bytes_down;
+  // Codec frame bytes after each stage of the chain (protocol counters named
+  // "bytes_stage_*", "bytes_up_stage_*", "bytes_down_stage_*"; see
+  // protocol/codec_stages.h), by counter name. Empty for uncoded runs.
+  std::map<std::string, uint64_t> stage_bytes;
 };
 
 // Who hears about a run's progress. Either callback may be empty.
@@ -57,6 +67,8 @@ struct CollectorContext {
   uint64_t msgs_sent = 0;
   uint64_t bytes_received = 0;
   uint64_t max_peer_bytes = 0;
+  std::optional<uint64_t> bytes_up;
+  std::optional<uint64_t> bytes_down;
 };
 
 // Not thread-safe; call from the event loop. `model`, `test` and `pool` must

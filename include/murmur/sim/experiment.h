@@ -23,6 +23,9 @@ struct RunSummary {
   int64_t num_nodes = 0;
   int64_t evaluated_peers = 0;  // peers each evaluation row should cover
   int64_t threads = 0;
+  // Per node: "peer", "client", "server" or "byzantine" (per-node traffic
+  // is stats.peers).
+  std::vector<std::string> roles;
   double wall_s = 0;       // wall-clock time of the whole run
   double setup_wall_s = 0; // of which: loading data and building peers
 };

@@ -3,17 +3,24 @@
 //   config.toml    the fully resolved configuration
 //   metrics.jsonl  one JSON object per evaluation row
 //   metrics.csv    the same rows as CSV
+// and, once the run is over (WritePeerTraffic, WriteRunSummary):
+//   peers.csv      per node: peer,role,bytes_sent,bytes_received,msgs_sent,
+//                  msgs_received (whole serialized messages, headers included)
+//   summary.json   the last row's accuracy and traffic, accuracy per MB sent,
+//                  virtual time and the protocol counters
 // Rows are appended and flushed as they come, so a run that is cut short
 // keeps what it measured. Only virtual-time quantities are written, so the
 // same seed gives byte-identical files.
 #pragma once
 
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "murmur/core/status.h"
 #include "murmur/sim/eval_collector.h"
+#include "murmur/sim/simulator.h"
 
 namespace murmur {
 
@@ -33,6 +40,29 @@ class MetricsWriter {
   std::ofstream csv_;
   std::string dir_;
 };
+
+// Mean accuracy per megabyte (1e6 bytes) sent; 0 when nothing was sent.
+double AccuracyPerMb(const EvalRow& row);
+
+// Writes `dir`/peers.csv, one line per node in id order.
+// REQUIRES: roles.size() == traffic.size(). kUnavailable when it cannot.
+Status WritePeerTraffic(const std::string& dir, const std::vector<std::string>& roles,
+                        const std::vector<PeerTraffic>& traffic);
+
+// What summary.json holds besides the last row.
+struct RunTotals {
+  double virtual_time_s = 0;
+  int64_t rounds = 0;         // configured
+  bool finished = false;      // the last row is the last round's, with every peer
+  std::map<std::string, int64_t> counters;
+};
+
+// Writes `dir`/summary.json: round, acc_mean, acc_min, acc_max, loss_mean,
+// bytes_sent, bytes_received, max_peer_bytes, msgs_sent, mb_sent,
+// acc_per_mb, the row's bytes_up/bytes_down and stage columns when present,
+// virtual_time_s, rounds, finished, counters. Only virtual-time quantities,
+// so it is byte-identical for the same seed. kUnavailable when it cannot.
+Status WriteRunSummary(const std::string& dir, const EvalRow& last, const RunTotals& totals);
 
 // Reads the rows of a metrics.csv written by MetricsWriter. kNotFound if the
 // file is missing; kCorrupt naming the line for a wrong header, a wrong

@@ -59,6 +59,18 @@ struct SimConfig {
   double max_time_s = 1e9;  // virtual time limit
 };
 
+// One node's traffic over the run. Sent counts include messages the link
+// lost or the receiver missed (offline); received counts only delivered
+// ones. addressed counts what others sent to this node (lost ones
+// included), so for a server it is the whole uplink.
+struct PeerTraffic {
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t msgs_sent = 0;
+  uint64_t msgs_received = 0;
+  uint64_t bytes_addressed = 0;
+};
+
 struct SimStats {
   uint64_t bytes_sent = 0;       // bytes put on links (lost ones included)
   uint64_t msgs_sent = 0;
@@ -68,6 +80,7 @@ struct SimStats {
   uint64_t crashed_peers = 0;    // by CrashConfig
   uint64_t bytes_received = 0;   // bytes of messages delivered to a node
   uint64_t max_peer_bytes = 0;   // most bytes one peer sent plus received
+  std::vector<PeerTraffic> peers;  // by node
   uint64_t compute_tasks = 0;
   uint64_t compute_batches = 0;  // parallel batches the tasks ran in
   uint64_t events = 0;
@@ -124,7 +137,7 @@ class Simulator {
   void RunCompute(PeerId peer, ComputeTask task);
   void RunPendingCompute();
   void Dispatch(Event& event);
-  void CountPeerBytes(PeerId peer, size_t bytes);
+  void CountPeerBytes(PeerId peer);
 
   const SimConfig config_;
   const uint64_t seed_;
@@ -137,7 +150,6 @@ class Simulator {
   std::vector<double> speed_;
   std::vector<bool> online_;
   std::vector<bool> crashed_;
-  std::vector<uint64_t> peer_bytes_;  // per peer: bytes sent plus received
   std::vector<ComputeTask> compute_;   // per peer: the task in flight
   std::vector<bool> compute_ran_;
   std::vector<PeerId> compute_waiting_;

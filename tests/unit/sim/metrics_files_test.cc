@@ -52,6 +52,64 @@ TEST(MetricsWriter, CsvReadsBackWhatWasWritten) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(MetricsWriter, JsonHasDirectionAndStageColumnsOnlyWhenTheRunHasThem) {
+  EvalRow row{.round = 3, .bytes_sent = 1000, .msgs_sent = 4, .peers_evaluated = 1};
+  const std::string plain = MetricsWriter::ToJson(row);
+  EXPECT_EQ(plain.find("bytes_up"), std::string::npos);
+  EXPECT_EQ(plain.find("stage"), std::string::npos);
+  row.bytes_up = 600;
+  row.bytes_down = 400;
+  row.stage_bytes = {{"bytes_up_stage_topk", 700}, {"bytes_up_stage_int8", 500}};
+  const std::string coded = MetricsWriter::ToJson(row);
+  EXPECT_EQ(coded.rfind(plain.substr(0, plain.size() - 1), 0), 0u);  // old columns first
+  EXPECT_NE(coded.find("\"max_peer_bytes\":0,\"bytes_up\":600,\"bytes_down\":400,"
+                       "\"bytes_up_stage_int8\":500,\"bytes_up_stage_topk\":700}"),
+            std::string::npos)
+      << coded;
+}
+
+TEST(WritePeerTraffic, WritesOneLinePerNode) {
+  const std::string dir = TempDir("peers");
+  std::filesystem::create_directories(dir);
+  ASSERT_TRUE(WritePeerTraffic(dir, {"client", "server"},
+                               {PeerTraffic{.bytes_sent = 10, .bytes_received = 20,
+                                            .msgs_sent = 1, .msgs_received = 2},
+                                PeerTraffic{.bytes_sent = 20, .bytes_received = 9,
+                                            .msgs_sent = 2, .msgs_received = 1}})
+                  .ok());
+  std::ifstream in(dir + "/peers.csv");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text,
+            "peer,role,bytes_sent,bytes_received,msgs_sent,msgs_received\n"
+            "0,client,10,20,1,2\n"
+            "1,server,20,9,2,1\n");
+  EXPECT_FALSE(WritePeerTraffic(dir + "/missing/dir", {"peer"}, {PeerTraffic{}}).ok());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(WriteRunSummary, HasAccuracyPerMegabyte) {
+  const std::string dir = TempDir("summary");
+  std::filesystem::create_directories(dir);
+  EvalRow last{.round = 20, .acc_mean = 0.8, .bytes_sent = 4'000'000, .peers_evaluated = 1};
+  last.bytes_up = 1'000'000;
+  last.bytes_down = 3'000'000;
+  EXPECT_DOUBLE_EQ(AccuracyPerMb(last), 0.2);
+  EXPECT_EQ(AccuracyPerMb(EvalRow{.acc_mean = 0.5}), 0.0);
+  ASSERT_TRUE(WriteRunSummary(dir, last,
+                              {.virtual_time_s = 12.5, .rounds = 20, .finished = true,
+                               .counters = {{"fedavg.empty_rounds", 0}}})
+                  .ok());
+  std::ifstream in(dir + "/summary.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const char* field : {"\"round\": 20", "\"acc_mean\": 0.8", "\"bytes_sent\": 4000000",
+                            "\"mb_sent\": 4.0", "\"acc_per_mb\": 0.2", "\"bytes_up\": 1000000",
+                            "\"bytes_down\": 3000000", "\"virtual_time_s\": 12.5",
+                            "\"finished\": true", "\"fedavg.empty_rounds\": 0"}) {
+    EXPECT_NE(text.find(field), std::string::npos) << field << " in " << text;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // Files written before bytes_received and max_peer_bytes existed still read.
 TEST(ReadMetricsCsv, ReadsFilesWithoutTheTrafficColumns) {
   const std::string dir = TempDir("v1");
