@@ -6,6 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git time
+  clang libclang-rt-14-dev llvm
   libtorch-dev libopenblas0-pthread
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libzstd-dev zlib1g-dev libsodium-dev libasio-dev libhwy-dev

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian 12 machine, builds, and runs the whole
-# test suite (unit, simulation scenarios, CLI integration, runtime), then the
-# runtime's tests and fuzz replays again under ASan+UBSan in build-asan/
-# (only the runtime and core are compiled there; no LibTorch).
+# test suite (unit, simulation scenarios, CLI integration, runtime, fuzz
+# replays), then
+#  * the runtime's and core's tests again under ASan+UBSan in build-asan/
+#    (only the runtime and core are compiled there; no LibTorch);
+#  * every fuzz target as a real libFuzzer binary (clang, ASan+UBSan) in
+#    build-fuzz/, each for MURMUR_FUZZ_SECONDS (default 7) from its seed
+#    corpus; a crash, sanitizer report, leak or timeout fails the run and
+#    leaves the input in build-fuzz/fuzz-artifacts/ (docs/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
@@ -12,8 +17,15 @@ ctest --test-dir build --output-on-failure --timeout 900
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
   -DMURMUR_BUILD_BENCH=OFF -DMURMUR_RUNTIME_TEST_ONLY=ON > /dev/null
-cmake --build build-asan -j"$(nproc)" --target runtime_test frame_fuzz handshake_fuzz
+cmake --build build-asan -j"$(nproc)" --target runtime_test core_test
 # The multi-process tests run the release `murmur` binary; they ran above.
 build-asan/runtime_test --gtest_filter=-PeerProcesses.*
-build-asan/frame_fuzz
-build-asan/handshake_fuzz
+build-asan/core_test
+
+fuzz_start=$(date +%s)
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DMURMUR_FUZZ=ON -DMURMUR_BUILD_TESTS=OFF -DMURMUR_BUILD_BENCH=OFF \
+  -DMURMUR_FUZZ_SECONDS="${MURMUR_FUZZ_SECONDS:-7}" > /dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz
+ctest --test-dir build-fuzz -j"$(nproc)" --output-on-failure
+echo "test.sh: fuzz stage (build and run) took $(( $(date +%s) - fuzz_start )) s"

@@ -242,7 +242,10 @@ Result<NpyArray> ParseNpy(std::span<const uint8_t> bytes) {
                            ShapeString(array.shape));
   }
   array.data.resize(count);
-  std::memcpy(array.data.data(), bytes.data() + prefix + header_len, count * sizeof(float));
+  // (An empty vector's data() may be null: no memcpy of nothing into it.)
+  if (count > 0) {
+    std::memcpy(array.data.data(), bytes.data() + prefix + header_len, count * sizeof(float));
+  }
   return array;
 }
 

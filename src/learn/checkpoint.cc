@@ -79,7 +79,8 @@ Result<std::vector<float>> DecodeCheckpoint(std::span<const uint8_t> bytes,
                                    ": it was saved from a different model.kind/hidden/data shape");
   }
   std::vector<float> params(count);
-  std::memcpy(params.data(), bytes.data() + kHeaderBytes, payload);
+  // (An empty vector's data() may be null: no memcpy of nothing into it.)
+  if (count > 0) std::memcpy(params.data(), bytes.data() + kHeaderBytes, payload);
   for (size_t i = 0; i < params.size(); ++i) {
     if (!std::isfinite(params[i])) {
       return Status::Corrupt("checkpoint: parameter ", i, " is not finite");

@@ -10,6 +10,7 @@
 #include <span>
 #include <vector>
 
+#include "fuzz_seeds.h"
 #include "murmur/learn/checkpoint.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -33,4 +34,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (again != file) std::abort();
   }
   return 0;
+}
+
+std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
+  std::vector<Seed> seeds;
+  // Raw files (odd byte 0): real checkpoints of 0, 1 and 4 parameters.
+  for (size_t n : {size_t{0}, size_t{1}, size_t{4}}) {
+    Seed s = {1};
+    const std::vector<uint8_t> file = murmur::EncodeCheckpoint(std::vector<float>(n, 1.5f));
+    s.insert(s.end(), file.begin(), file.end());
+    seeds.push_back(s);
+  }
+  // Wrapped (even byte 0): 4 parameters, then with a lying count field.
+  seeds.push_back({0, 1, 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40, 0, 0, 0x40, 0x40, 0, 0, 0x80, 0x40});
+  seeds.push_back({0, 3, 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40, 0, 0, 0x40, 0x40, 0, 0, 0x80, 0x40});
+  return seeds;
 }

@@ -1,21 +1,27 @@
-// Fuzz target: every compress/ decoder (all codecs, chains and the Huffman
-// decoder). Byte 0 picks the codec, byte 1 the mode:
+// Fuzz target: the compress/ decoders of one codec family, picked at
+// compile time (-DMURMUR_CODEC_FAMILY="topk"; CMakeLists.txt builds
+// codec_<family>_fuzz for each family below), so each decoder gets its own
+// coverage-guided run. Byte 0 picks the spec within the family, byte 1 the
+// mode:
 //   mode 0: the rest is a frame from a peer; decode it at the dimension it
 //           declares (and at a few others);
 //   mode 1: the rest seeds a valid vector; encode it, check the frame
 //           decodes, then corrupt it with the trailing bytes (position/xor
 //           pairs, a truncation) and decode again;
-//   mode 2: the rest is a Huffman table and stream.
+//   mode 2 (fedzip only): the rest is a Huffman table and stream.
 // A decoder must return OK with finite values (and a well-formed sparse
 // update) or kCorrupt; anything else aborts.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <algorithm>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
+
+#include "fuzz_seeds.h"
 
 #include "compress/huffman.h"
 #include "murmur/compress/codec.h"
@@ -29,23 +35,55 @@ using murmur::SparseUpdate;
 using murmur::Status;
 using murmur::StatusCode;
 
-const char* const kSpecs[] = {
-    "fp32",     "fp16",          "bf16",         "int8:block=16", "int4",
-    "int2:block=0", "sign",      "topk:0.1",     "topk:k=3|int4", "randk:0.25",
-    "randk:0.5,scaling=none|bf16", "powersgd:2", "powersgd:1,rows=3|fp16",
-    "fedzip:0.5,clusters=4",     "fedzip:0.2,clusters=16", "zstd",
-    "topk:0.2|int8|zstd",        "sign|zstd:3",
-};
-constexpr size_t kNumSpecs = sizeof(kSpecs) / sizeof(kSpecs[0]);
+#ifndef MURMUR_CODEC_FAMILY
+#error "build with -DMURMUR_CODEC_FAMILY=\"<family>\" (see kSpecs)"
+#endif
+constexpr std::string_view kFamily = MURMUR_CODEC_FAMILY;
 
+struct FamilySpec {
+  std::string_view family;
+  const char* spec;
+};
+
+// Chains sit with their first stage; zstd holds the chains that end in it.
+constexpr FamilySpec kSpecs[] = {
+    {"float", "fp32"},
+    {"float", "fp16"},
+    {"float", "bf16"},
+    {"qsgd", "int8:block=16"},
+    {"qsgd", "int4"},
+    {"qsgd", "int2:block=0"},
+    {"qsgd", "int8:round=nearest"},
+    {"sign", "sign"},
+    {"topk", "topk:0.1"},
+    {"topk", "topk:k=3|int4"},
+    {"topk", "topk:0.25|fp16"},
+    {"randk", "randk:0.25"},
+    {"randk", "randk:0.5,scaling=none|bf16"},
+    {"randk", "randk:k=5|int8"},
+    {"powersgd", "powersgd:2"},
+    {"powersgd", "powersgd:1,rows=3|fp16"},
+    {"fedzip", "fedzip:0.5,clusters=4"},
+    {"fedzip", "fedzip:0.2,clusters=16"},
+    {"zstd", "zstd"},
+    {"zstd", "sign|zstd:3"},
+    {"zstd", "topk:0.2|int8|zstd"},
+    {"zstd", "fedzip:0.1,clusters=8|zstd:3"},
+};
+
+constexpr bool kHuffman = kFamily == "fedzip";
+
+// This family's codecs; aborts if the family is unknown or a spec is bad.
 const std::vector<std::unique_ptr<Codec>>& Codecs() {
   static const std::vector<std::unique_ptr<Codec>>* codecs = [] {
     auto* v = new std::vector<std::unique_ptr<Codec>>();
-    for (const char* spec : kSpecs) {
-      auto c = murmur::MakeCodec(spec);
+    for (const FamilySpec& s : kSpecs) {
+      if (s.family != kFamily) continue;
+      auto c = murmur::MakeCodec(s.spec);
       if (!c.ok()) std::abort();
       v->push_back(std::move(c).value());
     }
+    if (v->empty()) std::abort();
     return v;
   }();
   return *codecs;
@@ -88,6 +126,17 @@ size_t DeclaredDim(std::span<const uint8_t> frame) {
   return 0;
 }
 
+// A finite vector of `dim` values derived from `bytes`.
+std::vector<float> Values(std::span<const uint8_t> bytes, size_t dim) {
+  std::vector<float> x(dim);
+  for (size_t i = 0; i < dim; ++i) {
+    const uint8_t b = bytes.empty() ? 0 : bytes[i % bytes.size()];
+    x[i] = static_cast<float>(static_cast<int8_t>(b ^ static_cast<uint8_t>(i * 37))) *
+           (i % 5 == 0 ? 1e-3f : 0.25f);
+  }
+  return x;
+}
+
 void FuzzHuffman(std::span<const uint8_t> data) {
   if (data.size() < 2) return;
   const size_t n_symbols = 1 + data[0] % 32;
@@ -111,8 +160,8 @@ void FuzzHuffman(std::span<const uint8_t> data) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
-  const Codec& codec = *Codecs()[data[0] % kNumSpecs];
-  const int mode = data[1] % 3;
+  const Codec& codec = *Codecs()[data[0] % Codecs().size()];
+  const int mode = data[1] % (kHuffman ? 3 : 2);
   const std::span<const uint8_t> rest(data + 2, size - 2);
   const CodecContext ctx{.seed = 1, .sender = PeerId(2), .step = 3};
 
@@ -134,12 +183,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t n_edits = std::min<size_t>(rest[1] % 10, rest.size() - 2);
   const std::span<const uint8_t> values = rest.subspan(2, rest.size() - 2 - n_edits);
   const std::span<const uint8_t> edits = rest.subspan(rest.size() - n_edits);
-  std::vector<float> x(dim);
-  for (size_t i = 0; i < dim; ++i) {
-    const uint8_t b = values.empty() ? 0 : values[i % values.size()];
-    x[i] = static_cast<float>(static_cast<int8_t>(b ^ static_cast<uint8_t>(i * 37))) *
-           (i % 5 == 0 ? 1e-3f : 0.25f);
-  }
+  const std::vector<float> x = Values(values, dim);
   murmur::ByteWriter w;
   if (!codec.Encode(x, ctx, w).ok()) std::abort();
   std::vector<uint8_t> frame = w.bytes();
@@ -155,4 +199,37 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (i < edits.size() && edits[i] % 2 == 1) frame.resize(edits[i] % (frame.size() + 1));
   CheckDecode(codec, frame, dim, ctx);
   return 0;
+}
+
+std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
+  std::vector<Seed> seeds;
+  const CodecContext ctx{.seed = 1, .sender = PeerId(2), .step = 3};
+  const std::vector<uint8_t> pattern = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  for (size_t c = 0; c < Codecs().size(); ++c) {
+    const uint8_t index = static_cast<uint8_t>(c);
+    // mode 1: encode 64 and 100 values (no edits, then 4 edit bytes), 1 value.
+    for (uint8_t dim : {64, 100, 1}) {
+      Seed s = {index, 1, dim, 0};
+      s.insert(s.end(), pattern.begin(), pattern.end());
+      seeds.push_back(s);
+    }
+    Seed edited = {index, 1, 64, 4};
+    edited.insert(edited.end(), pattern.begin(), pattern.end());
+    edited.insert(edited.end(), {9, 0x10, 3, 0x80});
+    seeds.push_back(edited);
+    // mode 0: real frames of 16 and 40 values (the dimension they declare).
+    for (size_t dim : {size_t{16}, size_t{40}}) {
+      murmur::ByteWriter w;
+      if (!Codecs()[c]->Encode(Values(pattern, dim), ctx, w).ok()) std::abort();
+      Seed s = {index, 0};
+      s.insert(s.end(), w.bytes().begin(), w.bytes().end());
+      seeds.push_back(s);
+    }
+  }
+  if (kHuffman) {
+    // mode 2: 4 symbols with code lengths 1, 2, 3, 3 (a complete code),
+    // 8 symbols to decode from two stream bytes.
+    seeds.push_back({0, 2, 3, 8, 1, 2, 3, 3, 0x5a, 0xc3});
+  }
+  return seeds;
 }

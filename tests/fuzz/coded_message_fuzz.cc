@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "fuzz_seeds.h"
 #include "murmur/compress/codec.h"
 #include "murmur/protocol/coded_message.h"
 #include "murmur/protocol/fedavg_compression.h"
@@ -72,4 +73,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   return 0;
+}
+
+std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
+  // Each kind the target decodes, carrying a real frame of each codec at
+  // dimension 16, plus a CHOCO resync request (no payload).
+  std::vector<float> x(kDim);
+  for (size_t i = 0; i < kDim; ++i) x[i] = 0.25f * static_cast<float>(static_cast<int>(i) - 8);
+  std::vector<Seed> seeds;
+  uint32_t sequence = 0;
+  for (CodedMessageKind kind : {CodedMessageKind::kChocoDelta, CodedMessageKind::kChocoSnapshot,
+                                CodedMessageKind::kFedAvgCodedGlobal,
+                                CodedMessageKind::kFedAvgCodedUpdate}) {
+    for (const char* spec : {"fp32", "topk:0.25|int8", "sign"}) {
+      const murmur::CodecContext ctx{.seed = 1, .sender = murmur::PeerId(3), .step = 2};
+      murmur::ByteWriter out;
+      murmur::WriteCodedMessageHeader(
+          {.kind = kind, .round = murmur::Round(2), .weight = 5, .sequence = ++sequence % 3},
+          out);
+      if (!murmur::MakeCodec(spec).value()->Encode(x, ctx, out).ok()) std::abort();
+      seeds.push_back(out.bytes());
+    }
+  }
+  murmur::ByteWriter resync;
+  murmur::WriteCodedMessageHeader({.kind = CodedMessageKind::kChocoResyncRequest,
+                                   .round = murmur::Round(4), .weight = 6, .sequence = 3},
+                                  resync);
+  seeds.push_back(resync.bytes());
+  return seeds;
 }

@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "fuzz_seeds.h"
 #include "murmur/runtime/frame.h"
 
 namespace {
@@ -63,4 +64,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (phase != parser.phase()) std::abort();
   return 0;
+}
+
+std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
+  // A stream of one frame of every type, each with a payload of its allowed
+  // length (the parser checks lengths, not MACs), from a new connection in
+  // 1-, 8- and 64-byte pieces, and once from the authenticated phase (where
+  // its Hello is refused), per byte 0's encoding above.
+  using namespace murmur::net;
+  std::vector<uint8_t> stream;
+  auto frame = [&](FrameType type, size_t length) {
+    const auto header = EncodeFrameHeader({.type = type, .length = static_cast<uint32_t>(length)});
+    stream.insert(stream.end(), header.begin(), header.end());
+    stream.resize(stream.size() + length, static_cast<uint8_t>(type) * 17);
+  };
+  frame(FrameType::kHello, kHelloPayload);
+  frame(FrameType::kAuth, 200);
+  frame(FrameType::kPeers, 300);
+  frame(FrameType::kDataPart, 100 + kMacSize);
+  frame(FrameType::kData, 40 + kMacSize);
+  frame(FrameType::kHeartbeat, kMacSize);
+  frame(FrameType::kBye, kMacSize);
+  std::vector<Seed> seeds;
+  for (uint8_t chunk : {0x00, 0x07, 0x3F, 0xFF}) {
+    Seed s = {chunk};
+    s.insert(s.end(), stream.begin(), stream.end());
+    seeds.push_back(s);
+  }
+  return seeds;
 }

@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "fuzz_seeds.h"
 #include "murmur/runtime/handshake.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -41,4 +42,37 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)handshake.AuthFrame();
   if (handshake.OnAuth(frames[1]).ok()) std::abort();  // forged authentication
   return 0;
+}
+
+std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
+  // What a real dialer sends: its Hello and its sealed Auth (which our
+  // acceptor cannot open, its ephemeral key being fresh), then the Auth
+  // alone; and an encoded peer record for the record decoder.
+  using namespace murmur::net;
+  std::array<uint8_t, 32> seed{};
+  seed.fill(6);
+  const Identity dialer_id = Identity::FromSeed(seed);
+  seed.fill(5);
+  const Identity acceptor_id = Identity::FromSeed(seed);
+  const Allowlist allowlist;
+  const PeerRecord dialer_record = PeerRecord::Make(dialer_id, murmur::PeerId(1), "127.0.0.1:2", 7);
+  Handshake dialer({.identity = &dialer_id, .allowlist = &allowlist,
+                    .self_record = dialer_record, .num_slots = 4},
+                   Role::kDialer);
+  Handshake acceptor({.identity = &acceptor_id, .allowlist = &allowlist,
+                      .self_record = PeerRecord::Make(acceptor_id, murmur::PeerId(0), "127.0.0.1:1", 1),
+                      .num_slots = 4},
+                     Role::kAcceptor);
+  FrameParser parser(1 << 16);
+  std::vector<Frame> hello;
+  if (!parser.Feed(acceptor.HelloFrame(), hello).ok() || hello.size() != 1 ||
+      !dialer.OnHello(hello[0]).ok()) {
+    std::abort();
+  }
+  std::vector<uint8_t> stream = dialer.HelloFrame();
+  const std::vector<uint8_t> auth = dialer.AuthFrame();
+  stream.insert(stream.end(), auth.begin(), auth.end());
+  murmur::ByteWriter record;
+  dialer_record.Encode(record);
+  return {stream, auth, record.bytes()};
 }

@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "fuzz_seeds.h"
 #include "murmur/protocol/spsa_message.h"
 
 namespace {
@@ -59,4 +60,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
   }
   return 0;
+}
+
+std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
+  // Byte 0 of a seed picks the decoder (index into kKinds above), so each
+  // real frame gets its kind byte replaced by that index.
+  auto with_index = [](std::vector<uint8_t> frame, uint8_t index) {
+    frame[0] = index;
+    return frame;
+  };
+  const std::vector<float> params = {1.f, -2.f, 0.5f, 4.f};
+  const murmur::KSeedFrame round{.kind = SpsaMessageKind::kKSeedRound, .round = 3,
+                                 .selected = true, .pairs = {{1, 0.5f}, {7, -1.f}, {15, 2.f}}};
+  const murmur::KSeedFrame update{.kind = SpsaMessageKind::kKSeedUpdate, .round = 4,
+                                  .pairs = {{0, 0.25f}, {3, 1.f}}};
+  return {
+      with_index(murmur::EncodeSpsaUpdate({.step = 9, .q = -3}), 0),
+      with_index(murmur::EncodeSpsaModelRequest(12), 1),
+      with_index(murmur::EncodeSpsaModelReply(5, params), 2),
+      with_index(murmur::EncodeSpsaModelReply(5, {}), 2),
+      with_index(murmur::EncodeKSeedFrame(round), 3),
+      with_index(murmur::EncodeKSeedFrame(update), 4),
+  };
 }

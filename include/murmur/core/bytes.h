@@ -75,7 +75,9 @@ class ByteReader {
       return Status::Corrupt("float array of ", n, " values truncated: ",
                              remaining(), " bytes left");
     }
-    std::memcpy(out.data(), data_.data() + pos_, out.size_bytes());
+    // An empty span's data() may be null, and memcpy(nullptr, ..., 0) is
+    // undefined behaviour.
+    if (!out.empty()) std::memcpy(out.data(), data_.data() + pos_, out.size_bytes());
     pos_ += out.size_bytes();
     return Status::Ok();
   }
@@ -88,12 +90,12 @@ class ByteReader {
       return Status::Corrupt("float array of ", n, " values exceeds limit ",
                              max_count);
     }
-    std::vector<float> out(n);
     if (remaining() < n * sizeof(float)) {
       return Status::Corrupt("float array of ", n, " values truncated: ",
                              remaining(), " bytes left");
     }
-    std::memcpy(out.data(), data_.data() + pos_, n * sizeof(float));
+    std::vector<float> out(n);
+    if (n > 0) std::memcpy(out.data(), data_.data() + pos_, n * sizeof(float));
     pos_ += n * sizeof(float);
     return out;
   }

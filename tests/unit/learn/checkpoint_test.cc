@@ -22,6 +22,17 @@ TEST(Checkpoint, RoundTripsExactly) {
   EXPECT_EQ(*back, Params());
 }
 
+// Found by checkpoint_fuzz under UBSan (memcpy into an empty vector's null
+// buffer): a model of no parameters is a valid 24-byte file.
+TEST(Checkpoint, RoundTripsAnEmptyModel) {
+  const std::vector<uint8_t> bytes = EncodeCheckpoint({});
+  EXPECT_EQ(bytes.size(), 8u + 4 + 8 + 4);
+  Result<std::vector<float>> back = DecodeCheckpoint(bytes, 0);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(back->empty());
+  EXPECT_EQ(DecodeCheckpoint(bytes, 1).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(Checkpoint, RejectsEveryTruncation) {
   const std::vector<uint8_t> bytes = EncodeCheckpoint(Params());
   for (size_t len = 0; len < bytes.size(); ++len) {

@@ -191,6 +191,19 @@ TEST(FedCompassServer, ClosesAGroupAtItsLatestArrivalTimeWithoutStragglers) {
   EXPECT_EQ(server.completed_rounds(), 4);
 }
 
+// Found by async_message_fuzz under UBSan (an empty value array).
+TEST(AsyncMessage, RoundTripsAnUpdateOfNoValues) {
+  const std::vector<uint8_t> bytes = Update(7, {}, 2, 0.25, 5);
+  Result<AsyncMessage> m = DecodeAsyncMessage(bytes, AsyncMessageKind::kUpdate, 0);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->version, 7u);
+  EXPECT_EQ(m->samples, 5u);
+  EXPECT_EQ(m->steps, 2u);
+  EXPECT_EQ(m->compute_s, 0.25);
+  EXPECT_TRUE(m->values.empty());
+  EXPECT_EQ(EncodeAsyncMessage(*m), bytes);
+}
+
 TEST(AsyncMessage, RejectsCorruptFrames) {
   std::vector<uint8_t> good = Update(0, {1.f, 2.f}, 4, 0.5);
   EXPECT_TRUE(DecodeAsyncMessage(good, AsyncMessageKind::kUpdate, 2).ok());

@@ -21,6 +21,19 @@ TEST(ModelMessage, RoundTrips) {
   EXPECT_EQ(m->params, params);
 }
 
+// Found by model_message_fuzz under UBSan (an empty parameter array).
+TEST(ModelMessage, RoundTripsAnEmptyModel) {
+  const std::vector<uint8_t> bytes =
+      EncodeModelMessage(ModelMessageKind::kFedAvgGlobal, Round(3), 0, {});
+  EXPECT_EQ(bytes.size(), 1u + 4 + 8 + 4);
+  Result<ModelMessage> m = DecodeModelMessage(bytes, ModelMessageKind::kFedAvgGlobal, 0);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->round, Round(3));
+  EXPECT_TRUE(m->params.empty());
+  EXPECT_EQ(DecodeModelMessage(bytes, ModelMessageKind::kFedAvgGlobal, 1).status().code(),
+            StatusCode::kCorrupt);
+}
+
 TEST(ModelMessage, RejectsEveryTruncation) {
   std::vector<uint8_t> bytes =
       EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, std::vector<float>(4, 1.f));

@@ -42,6 +42,17 @@ TEST(SpsaMessage, RejectsMalformedUpdates) {
   EXPECT_FALSE(PeekSpsaKind({}).ok());
 }
 
+// Found by spsa_message_fuzz under UBSan (a model reply of no parameters).
+TEST(SpsaMessage, ModelReplyOfNoParametersRoundTrips) {
+  const std::vector<uint8_t> bytes = EncodeSpsaModelReply(5, {});
+  EXPECT_EQ(bytes, (std::vector<uint8_t>{0x23, 5, 0, 0, 0, 0, 0, 0, 0}));
+  Result<SpsaModelReply> r = DecodeSpsaModelReply(bytes, 0);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->step, 5u);
+  EXPECT_TRUE(r->params.empty());
+  EXPECT_EQ(DecodeSpsaModelReply(bytes, 1).status().code(), StatusCode::kCorrupt);
+}
+
 TEST(SpsaMessage, QuantizesOnTheSharedClipScale) {
   EXPECT_EQ(QuantizeProjectedGrad(0.0, 2.0, 0.5), 0);
   EXPECT_EQ(QuantizeProjectedGrad(2.0, 2.0, 0.9), 127);
