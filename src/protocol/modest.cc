@@ -5,75 +5,13 @@
 #include <cstring>
 
 #include "murmur/core/bytes.h"
+#include "murmur/protocol/modest_message.h"
 #include "murmur/protocol/train_task.h"
 
 namespace murmur {
 namespace {
 
-// Wire frame, little-endian:
-//   u8 type | u32 round | u8 role | u32 n | n x (u32 peer, u32 incarnation,
-//   u8 alive) | u32 count | count x f32
-// Models ride in kTrained and kGlobal (count = the model size); every other
-// type carries count = 0. `role` is meaningful in kPing and kPong only.
-enum class Type : uint8_t {
-  kPing = 1,      // are you alive for (round, role)?
-  kPong = 2,      // yes
-  kTrained = 3,   // trainer -> aggregator: model trained in `round`
-  kGlobal = 4,    // aggregator -> trainer: the model to train in `round`
-  kAck = 5,       // aggregator -> trainer: your `round` model is aggregated
-  kProgress = 6,  // trainer -> aggregator of round-1: `round` is aggregated
-};
-
-struct Frame {
-  Type type = Type::kPing;
-  int64_t round = 0;
-  ModestRole role = ModestRole::kTrainer;
-  std::span<const uint8_t> updates;  // n x 9 bytes, validated
-  std::vector<float> params;
-};
-
-constexpr size_t kUpdateBytes = 9;
-
-Result<Frame> DecodeFrame(std::span<const uint8_t> bytes, int64_t num_peers,
-                          size_t model_size) {
-  ByteReader in(bytes);
-  Frame frame;
-  MURMUR_ASSIGN_OR_RETURN(uint8_t type, in.ReadU8());
-  if (type < 1 || type > 6) return Status::Corrupt("MoDeST: unknown message type ", +type);
-  frame.type = static_cast<Type>(type);
-  MURMUR_ASSIGN_OR_RETURN(uint32_t round, in.ReadU32());
-  if (round < 1) return Status::Corrupt("MoDeST: message for round 0");
-  frame.round = round;
-  MURMUR_ASSIGN_OR_RETURN(uint8_t role, in.ReadU8());
-  if (role > 1) return Status::Corrupt("MoDeST: unknown role ", +role);
-  frame.role = static_cast<ModestRole>(role);
-  MURMUR_ASSIGN_OR_RETURN(uint32_t n, in.ReadU32());
-  if (n > static_cast<uint64_t>(num_peers) || in.remaining() < n * kUpdateBytes) {
-    return Status::Corrupt("MoDeST: ", n, " membership updates for ", num_peers,
-                           " peers or truncated");
-  }
-  const size_t start = in.position();
-  for (uint32_t i = 0; i < n; ++i) {
-    MURMUR_ASSIGN_OR_RETURN(uint32_t peer, in.ReadU32());
-    MURMUR_ASSIGN_OR_RETURN(uint32_t incarnation, in.ReadU32());
-    MURMUR_ASSIGN_OR_RETURN(uint8_t alive, in.ReadU8());
-    (void)incarnation;
-    if (peer >= static_cast<uint64_t>(num_peers) || alive > 1) {
-      return Status::Corrupt("MoDeST: membership update for peer ", peer, " alive=", +alive);
-    }
-  }
-  frame.updates = bytes.subspan(start, n * kUpdateBytes);
-  const bool has_model = frame.type == Type::kTrained || frame.type == Type::kGlobal;
-  frame.params.resize(has_model ? model_size : 0);
-  MURMUR_RETURN_IF_ERROR(in.ReadFloatsInto(frame.params));
-  MURMUR_RETURN_IF_ERROR(in.ExpectEnd());
-  for (size_t i = 0; i < frame.params.size(); ++i) {
-    if (!std::isfinite(frame.params[i])) {
-      return Status::Corrupt("MoDeST: non-finite model value at index ", i);
-    }
-  }
-  return frame;
-}
+using Type = ModestMessageType;
 
 uint32_t LoadU32(const uint8_t* p) {
   uint32_t v;
@@ -136,23 +74,16 @@ std::vector<PeerId> ModestNode::View() const {
 
 std::vector<uint8_t> ModestNode::Frame(uint8_t type, int64_t round, uint8_t role,
                                        std::span<const float> params) const {
-  ByteWriter out(64 + params.size_bytes());
-  out.WriteU8(type);
-  out.WriteU32(static_cast<uint32_t>(round));
-  out.WriteU8(role);
   // Piggyback every entry that differs from the initial "all alive".
-  uint32_t n = 0;
-  for (const Member& m : members_) n += (m.incarnation > 0 || !m.alive) ? 1 : 0;
-  out.WriteU32(n);
+  std::vector<ModestMembershipUpdate> updates;
   for (size_t i = 0; i < members_.size(); ++i) {
     const Member& m = members_[i];
     if (m.incarnation == 0 && m.alive) continue;
-    out.WriteU32(static_cast<uint32_t>(i));
-    out.WriteU32(m.incarnation);
-    out.WriteU8(m.alive ? 1 : 0);
+    updates.push_back({.peer = static_cast<uint32_t>(i), .incarnation = m.incarnation,
+                       .alive = m.alive});
   }
-  out.WriteFloats(params);
-  return std::move(out).Take();
+  return EncodeModestFrame(static_cast<ModestMessageType>(type), round,
+                           static_cast<ModestRole>(role), updates, params);
 }
 
 void ModestNode::Send(Host& host, PeerId to, std::vector<uint8_t> bytes) {
@@ -180,7 +111,7 @@ void ModestNode::MergeMembership(Host& host, PeerId from, std::span<const uint8_
     sender = Member{.incarnation = sender.incarnation + 1, .alive = true};
     host.metrics().Count("modest.rejoins", 1);
   }
-  for (size_t off = 0; off < updates.size(); off += kUpdateBytes) {
+  for (size_t off = 0; off < updates.size(); off += kModestUpdateBytes) {
     const uint32_t peer = LoadU32(updates.data() + off);
     const uint32_t incarnation = LoadU32(updates.data() + off + 4);
     const bool alive = updates[off + 8] != 0;
@@ -218,7 +149,8 @@ void ModestNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> byt
 }
 
 void ModestNode::Dispatch(Host& host, PeerId from, std::span<const uint8_t> bytes) {
-  Result<struct Frame> frame = DecodeFrame(bytes, options_.num_peers, learner_.params().size());
+  Result<ModestFrame> frame =
+      DecodeModestFrame(bytes, options_.num_peers, learner_.params().size());
   if (!frame.ok()) {
     host.ReportBadPeer(from, frame.status());
     return;

@@ -47,10 +47,9 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/modest_message.h"
 
 namespace murmur {
-
-enum class ModestRole : uint8_t { kTrainer = 0, kAggregator = 1 };
 
 // The peers of `view` ordered by their rank for (round, role): the first k
 // are the round's sample of size k. Pure: every peer computes the same order

@@ -66,6 +66,24 @@ std::vector<uint8_t> Frame(uint8_t type, uint32_t round, uint8_t role,
   return std::move(out).Take();
 }
 
+TEST(ModestMessage, EncoderWritesTheDocumentedLayoutAndDecoderReadsItBack) {
+  const std::vector<float> model = {1.5f, -2.f};
+  const std::vector<ModestMembershipUpdate> updates = {{.peer = 4, .incarnation = 2, .alive = false}};
+  const std::vector<uint8_t> bytes =
+      EncodeModestFrame(ModestMessageType::kTrained, 3, ModestRole::kAggregator, updates, model);
+  EXPECT_EQ(bytes, Frame(3, 3, 1, {{4, 2, 0}}, model));
+  EXPECT_EQ(bytes.size(), 1u + 4 + 1 + 4 + 9 + 4 + 8);
+  Result<ModestFrame> back = DecodeModestFrame(bytes, 6, 2);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->type, ModestMessageType::kTrained);
+  EXPECT_EQ(back->round, 3);
+  EXPECT_EQ(back->role, ModestRole::kAggregator);
+  EXPECT_EQ(back->params, model);
+  EXPECT_EQ(back->updates.size(), kModestUpdateBytes);
+  // The same bytes against a 4-peer view name an unknown peer.
+  EXPECT_EQ(DecodeModestFrame(bytes, 4, 2).status().code(), StatusCode::kCorrupt);
+}
+
 TEST(ModestNode, AnswersPingsAndRejectsMalformedFrames) {
   Fixture f;
   FakeHost host(PeerId(0));
