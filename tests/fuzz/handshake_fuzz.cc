@@ -63,7 +63,7 @@ std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
                       .self_record = PeerRecord::Make(acceptor_id, murmur::PeerId(0), "127.0.0.1:1", 1),
                       .num_slots = 4},
                      Role::kAcceptor);
-  FrameParser parser(1 << 16);
+  FrameParser parser(1 << 16, FramePhase::kHello);
   std::vector<Frame> hello;
   if (!parser.Feed(acceptor.HelloFrame(), hello).ok() || hello.size() != 1 ||
       !dialer.OnHello(hello[0]).ok()) {
