@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "murmur/core/config.h"
@@ -123,6 +126,43 @@ std::vector<std::vector<EvalRow>> ReadPeerRows(const std::string& out, int64_t n
     if (r.ok()) rows.push_back(std::move(r).value());
   }
   return rows;
+}
+
+// Each peer's summary.json (written by `murmur peer` at exit) as one row of
+// the simulator's peers.csv, plus the counters summed over peers. A peer
+// whose summary is missing or unreadable (it was killed) gets zeros and the
+// role "unknown"; `finished` is false unless every peer says it finished.
+struct PeerSummaries {
+  std::vector<std::string> roles;
+  std::vector<PeerTraffic> traffic;
+  std::map<std::string, int64_t> counters;
+  bool all_finished = true;
+};
+
+PeerSummaries ReadPeerSummaries(const std::string& out, int64_t nodes) {
+  PeerSummaries s;
+  for (int64_t i = 0; i < nodes; ++i) {
+    std::ifstream in(out + "/peer-" + std::to_string(i) + "/summary.json");
+    const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    const auto get = [&](const char* key) -> uint64_t {
+      return j.is_object() && j.contains(key) && j[key].is_number_unsigned() ? j[key].get<uint64_t>()
+                                                                             : 0;
+    };
+    const bool ok = j.is_object() && j.contains("role") && j["role"].is_string();
+    s.roles.push_back(ok ? j["role"].get<std::string>() : "unknown");
+    s.traffic.push_back(PeerTraffic{.bytes_sent = get("bytes_sent"),
+                                    .bytes_received = get("bytes_received"),
+                                    .msgs_sent = get("msgs_sent"),
+                                    .msgs_received = get("msgs_received")});
+    s.all_finished = s.all_finished && ok && j.contains("finished") &&
+                     j["finished"].is_boolean() && j["finished"].get<bool>();
+    if (ok && j.contains("counters") && j["counters"].is_object()) {
+      for (const auto& [name, value] : j["counters"].items()) {
+        if (value.is_number_integer()) s.counters[name] += value.get<int64_t>();
+      }
+    }
+  }
+  return s;
 }
 
 void PrintTable(const std::vector<EvalRow>& rows) {
@@ -302,6 +342,24 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   if (!writer.ok()) return Fail(writer.status());
   for (const EvalRow& row : merged) {
     if (Status s = writer->Append(row); !s.ok()) return Fail(s);
+  }
+  const PeerSummaries peers = ReadPeerSummaries(out, nodes);
+  if (Status st = WritePeerTraffic(out, peers.roles, peers.traffic); !st.ok()) return Fail(st);
+  if (!merged.empty()) {
+    // The peers' metrics rows carry what they sent; what was delivered and
+    // the busiest peer come from their exit summaries.
+    EvalRow last = merged.back();
+    last.bytes_received = 0;
+    last.max_peer_bytes = 0;
+    for (const PeerTraffic& t : peers.traffic) {
+      last.bytes_received += t.bytes_received;
+      last.max_peer_bytes = std::max(last.max_peer_bytes, t.bytes_sent + t.bytes_received);
+    }
+    const RunTotals totals{.virtual_time_s = merged.back().time_s,
+                           .rounds = rounds,
+                           .finished = peers.all_finished && merged.back().round == rounds,
+                           .counters = peers.counters};
+    if (Status st = WriteRunSummary(out, last, totals); !st.ok()) return Fail(st);
   }
   if (!options.quiet) PrintTable(merged);
   int failed = 0;

@@ -125,6 +125,13 @@ int RunPeer(const PeerOptions& options) {
   const std::vector<PeerId> evaluated =
       SampleEvaluatedPeers(holders, config.eval.peers, config.seed);
   const bool is_holder = std::find(holders.begin(), holders.end(), self) != holders.end();
+  // The same names as the simulator's peers.csv.
+  const bool is_byzantine =
+      std::find(setup->byzantine.begin(), setup->byzantine.end(), self) != setup->byzantine.end();
+  const std::string role = setup->server && *setup->server == self ? "server"
+                           : is_byzantine                           ? "byzantine"
+                           : setup->server                          ? "client"
+                                                                    : "peer";
   const bool evaluates = std::find(evaluated.begin(), evaluated.end(), self) != evaluated.end();
 
   std::optional<MetricsWriter> writer;
@@ -197,10 +204,12 @@ int RunPeer(const PeerOptions& options) {
     nlohmann::ordered_json j;
     j["peer"] = self.value;
     j["name"] = net::PeerName(host.public_key());
+    j["role"] = role;
     j["finished"] = done();
     j["bytes_sent"] = stats.bytes_sent;
     j["msgs_sent"] = stats.msgs_sent;
     j["msgs_received"] = stats.msgs_received;
+    j["bytes_received"] = stats.bytes_received;
     j["wire_bytes_sent"] = stats.wire_bytes_sent;
     j["wire_bytes_received"] = stats.wire_bytes_received;
     j["send_dropped"] = stats.send_dropped;

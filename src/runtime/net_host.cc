@@ -680,6 +680,7 @@ class NetHost::Impl {
     switch (type) {
       case FrameType::kData:
         ++stats_.msgs_received;
+        stats_.bytes_received += payload.size();
         if (stopping_) return;
         if (!started_) StartNode();
         node_->OnMessage(host_, from, payload);

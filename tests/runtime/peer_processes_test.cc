@@ -185,6 +185,21 @@ nlohmann::json ReadSummary(const std::string& peer_dir) {
   return nlohmann::json::parse(in, nullptr, false);
 }
 
+// The rows of a small CSV file, split at commas (no quoting).
+std::vector<std::vector<std::string>> ReadCsv(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::stringstream fs(line);
+    std::string field;
+    while (std::getline(fs, field, ',')) fields.push_back(field);
+    rows.push_back(std::move(fields));
+  }
+  return rows;
+}
+
 int64_t Counter(const nlohmann::json& summary, const std::string& name) {
   if (!summary.contains("counters") || !summary["counters"].contains(name)) return 0;
   return summary["counters"][name].get<int64_t>();
@@ -234,6 +249,31 @@ TEST_F(PeerProcesses, LaunchedPeersTrainAndLearn) {
     EXPECT_EQ(s["send_dropped"], 0) << i;
     EXPECT_EQ(Counter(s, "dpsgd.round_timeouts"), 0) << i;
   }
+  // peers.csv and summary.json as the simulator writes them: every model
+  // sent on the ring also arrived, so each peer's received bytes are its
+  // two neighbours' models and the columns sum to the merged totals.
+  const std::vector<std::vector<std::string>> peers = ReadCsv(dir_ + "/run/peers.csv");
+  ASSERT_EQ(peers.size(), 5u);
+  EXPECT_EQ(peers[0], (std::vector<std::string>{"peer", "role", "bytes_sent", "bytes_received",
+                                                "msgs_sent", "msgs_received"}));
+  uint64_t sent = 0, received = 0;
+  for (size_t i = 1; i < peers.size(); ++i) {
+    ASSERT_EQ(peers[i].size(), 6u);
+    EXPECT_EQ(peers[i][0], std::to_string(i - 1));
+    EXPECT_EQ(peers[i][1], "peer");
+    EXPECT_EQ(peers[i][4], "20");
+    EXPECT_EQ(peers[i][5], "20");
+    EXPECT_EQ(peers[i][2], peers[i][3]) << "a ring peer sends and receives equal models";
+    sent += std::stoull(peers[i][2]);
+    received += std::stoull(peers[i][3]);
+  }
+  EXPECT_EQ(sent, last["bytes_sent"].get<uint64_t>());
+  EXPECT_EQ(received, sent);
+  const auto summary = ReadSummary(dir_ + "/run");
+  EXPECT_EQ(summary["bytes_sent"], last["bytes_sent"]);
+  EXPECT_EQ(summary["finished"], true);
+  EXPECT_DOUBLE_EQ(summary["acc_per_mb"].get<double>(),
+                   last["acc_mean"].get<double>() / (static_cast<double>(sent) / 1e6));
 }
 
 // Gossip learning (Ormandi et al. 2013): asynchronous pushes to a random
@@ -283,6 +323,11 @@ TEST_F(PeerProcesses, FedAvgServerIsOneMoreProcess) {
     EXPECT_EQ(ReadSummary(dir_ + "/run/peer-" + std::to_string(i))["finished"], true) << i;
   }
   const auto server = ReadSummary(dir_ + "/run/peer-3");
+  EXPECT_EQ(server["role"], "server");
+  const std::vector<std::vector<std::string>> peers = ReadCsv(dir_ + "/run/peers.csv");
+  ASSERT_EQ(peers.size(), 5u);
+  for (int i = 1; i <= 3; ++i) EXPECT_EQ(peers[i][1], "client") << i;
+  EXPECT_EQ(peers[4][1], "server");
   EXPECT_EQ(server["msgs_sent"], 3 * 6);  // the global model to 3 clients per round
   EXPECT_EQ(server["msgs_received"], 3 * 6);
   EXPECT_EQ(Counter(server, "fedavg.round_timeouts"), 0);

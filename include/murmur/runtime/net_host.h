@@ -84,6 +84,7 @@ struct NetStats {
   uint64_t bytes_sent = 0;          // message bytes queued by Send
   uint64_t msgs_sent = 0;
   uint64_t msgs_received = 0;
+  uint64_t bytes_received = 0;      // message bytes delivered to the node
   uint64_t wire_bytes_sent = 0;     // frames written, headers and MACs included
   uint64_t wire_bytes_received = 0;
   uint64_t send_dropped = 0;        // messages refused by a full send queue
