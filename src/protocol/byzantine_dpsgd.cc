@@ -88,7 +88,11 @@ void ByzantineDpsgdNode::StartRound(Host& host) {
 void ByzantineDpsgdNode::OnComputeDone(Host& host, uint64_t /*tag*/) { AfterTraining(host); }
 
 void ByzantineDpsgdNode::AfterTraining(Host& host) {
-  if (coalition_ != nullptr) coalition_->Deposit(round_ + 1, host.self(), learner_.params());
+  // The coalition crafts what the run exchanges (only the output layer
+  // with train.trainable = "output").
+  if (coalition_ != nullptr) {
+    coalition_->Deposit(round_ + 1, host.self(), ExchangedParams(options_, learner_.params()));
+  }
   phase_ = Phase::kWaiting;
   if (options_.round_timeout.ns > 0) timeout_timer_ = host.StartTimer(options_.round_timeout);
   AttackIfComplete(host);

@@ -232,6 +232,7 @@ void DpsgdNode::OnSybilWallRecord(Host& host, PeerId from, std::span<const uint8
   // An honest sender never gossips its own record (the receiver has it
   // first hand) nor the receiver's.
   if (record->origin == from || record->origin == host.self() ||
+      record->origin.value >= static_cast<uint64_t>(options_.num_peers) ||
       record->round > options_.rounds) {
     host.ReportBadPeer(from, Status::Corrupt("SybilWall record of peer ", record->origin,
                                              " round ", record->round, " from peer ", from));

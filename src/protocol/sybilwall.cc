@@ -1,8 +1,10 @@
 #include "murmur/protocol/sybilwall.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "murmur/core/check.h"
+#include "murmur/protocol/sybilwall_message.h"
 
 namespace murmur {
 
@@ -20,6 +22,8 @@ void SybilWallHistory::AddNeighbourModel(PeerId neighbour, uint32_t round,
     MURMUR_CHECK(record.history.size() == model.size());
     for (size_t i = 0; i < model.size(); ++i) record.history[i] += model[i] - last->second[i];
   }
+  record.finite = std::all_of(record.history.begin(), record.history.end(),
+                              [](float v) { return std::isfinite(v); });
   record.origin = neighbour;
   record.round = round;
   record.distance = 1;
@@ -29,7 +33,7 @@ void SybilWallHistory::AddNeighbourModel(PeerId neighbour, uint32_t round,
 
 bool SybilWallHistory::AddGossiped(PeerId from, PeerId origin, uint32_t round,
                                    uint32_t distance, std::vector<float> history) {
-  if (origin == self_) return false;
+  if (origin == self_ || distance >= kSybilWallMaxDistance) return false;
   auto it = records_.find(origin);
   if (it != records_.end() && !(round > it->second.round && it->second.distance > 1)) {
     return false;
@@ -51,8 +55,9 @@ std::vector<std::pair<PeerId, double>> SybilWallHistory::SelectionProbabilities(
   std::vector<std::pair<PeerId, double>> out;
   double total = 0;
   for (const auto& [origin, record] : records_) {
-    if (origin == receiver || record.received_from == receiver) continue;
+    if (origin == receiver || record.received_from == receiver || !record.finite) continue;
     const double w = Preference(record.distance);
+    if (!(w > 0)) continue;  // far enough to underflow: never drawn
     out.emplace_back(origin, w);
     total += w;
   }

@@ -57,7 +57,7 @@ struct DpsgdOptions {
   CommSchedule schedule = CommSchedule::kEveryRound;
   int64_t comm_budget = 0;  // kLate: communicating rounds at the end
   bool final_merge = false;
-  int64_t num_peers = 0;    // final_merge: the peers 0..num_peers-1
+  int64_t num_peers = 0;    // the run's peers 0..num_peers-1 (final merge, SybilWall origins)
   // The part of the parameter buffer peers exchange and mix,
   // [exchange_offset, exchange_offset + exchange_size); size 0: all of it.
   // With a frozen body (Learner::SetTrainableRange) only the trained output

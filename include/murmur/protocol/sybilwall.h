@@ -52,6 +52,9 @@ struct SybilWallRecord {
   uint32_t distance = 0;   // 1: a neighbour's own record
   PeerId received_from;    // = origin for a neighbour's own record
   std::vector<float> history;
+  // False once a neighbour's finite models summed to an overflow: such a
+  // record is never gossiped (the receiver would reject it and blame us).
+  bool finite = true;
 };
 
 class SybilWallHistory {
@@ -66,12 +69,15 @@ class SybilWallHistory {
 
   // A record gossiped by neighbour `from`, with the sender's distance.
   // Returns whether it was stored (see the header comment); records of this
-  // peer itself are never stored.
+  // peer itself, and records already kSybilWallMaxDistance or more hops
+  // away (one more hop would make them undecodable), are never stored.
   bool AddGossiped(PeerId from, PeerId origin, uint32_t round, uint32_t distance,
                    std::vector<float> history);
 
-  // The probability that ChooseFor(receiver) picks each eligible record, by
-  // origin (ascending); empty when none is eligible.
+  // The probability that ChooseFor(receiver) picks each eligible record (not
+  // the receiver's own, not received from it, finite, with a preference
+  // that does not underflow to 0), by origin
+  // (ascending); empty when none is eligible.
   std::vector<std::pair<PeerId, double>> SelectionProbabilities(PeerId receiver) const;
   // One record drawn with those probabilities (one rng draw), or null.
   const SybilWallRecord* ChooseFor(PeerId receiver, Rng& rng) const;

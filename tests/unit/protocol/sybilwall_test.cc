@@ -85,6 +85,28 @@ SybilWallHistory FourRecords() {
   return h;
 }
 
+// A record at the decoder's distance limit would be undecodable one hop
+// further, and a history whose finite models overflowed would be rejected
+// by the receiver: neither is ever forwarded, so an honest forwarder is
+// never blamed for a Byzantine peer's bytes.
+TEST(SybilWallHistory, NeverForwardsRecordsTheNextHopWouldReject) {
+  SybilWallHistory h(PeerId(0), kLambda);
+  EXPECT_FALSE(h.AddGossiped(PeerId(1), PeerId(5), 1, kSybilWallMaxDistance, Vec{1, 0}));
+  EXPECT_TRUE(h.AddGossiped(PeerId(1), PeerId(5), 1, kSybilWallMaxDistance - 1, Vec{1, 0}));
+  EXPECT_EQ(h.records().at(PeerId(5)).distance, kSybilWallMaxDistance);
+  ASSERT_TRUE(h.AddGossiped(PeerId(1), PeerId(6), 1, 2, Vec{0, 1}));
+  const float big = 3e38f;
+  h.AddNeighbourModel(PeerId(2), 1, Vec{big, 0});
+  h.AddNeighbourModel(PeerId(2), 2, Vec{-big, 0});  // the difference -6e38 overflows
+  EXPECT_FALSE(h.records().at(PeerId(2)).finite);
+  // For receiver 3 only peer 6's record is eligible: 2's overflowed, and
+  // 5's weight exp(-lambda * (2^20 - 1)) underflows to 0.
+  const auto p = h.SelectionProbabilities(PeerId(3));
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].first, PeerId(6));
+  EXPECT_DOUBLE_EQ(p[0].second, 1.0);
+}
+
 TEST(SybilWallHistory, SelectionProbabilitiesPreferNearRecords) {
   const SybilWallHistory h = FourRecords();
   // To a third peer, all four: 1, 1, e^-0.8, e^-1.6 over their sum 2.651226.
@@ -202,8 +224,9 @@ Vec Unit(size_t dim, size_t i, float v = 1.f) {
   return x;
 }
 
+// Two rounds among peers 0..9.
 DpsgdOptions OneRound() {
-  return {.rounds = 2, .local_steps = 1, .round_timeout = Duration::Seconds(5)};
+  return {.rounds = 2, .local_steps = 1, .round_timeout = Duration::Seconds(5), .num_peers = 10};
 }
 
 TEST(SybilWallDpsgd, IdenticalNeighboursGetWeightZeroAndOwnModelWeightOne) {
@@ -291,8 +314,10 @@ TEST(SybilWallDpsgd, BadRecordsAreReportedAndIgnored) {
   node.OnMessage(host, PeerId(1), EncodeSybilWallRecord(PeerId(1), 1, 1, Unit(dim, 0)));
   node.OnMessage(host, PeerId(1), EncodeSybilWallRecord(PeerId(0), 1, 1, Unit(dim, 0)));
   node.OnMessage(host, PeerId(1), EncodeSybilWallRecord(PeerId(9), 3, 1, Unit(dim, 0)));
-  EXPECT_THAT(host.bad_peers,
-              ElementsAre(PeerId(1), PeerId(7), PeerId(1), PeerId(1), PeerId(1)));
+  // An origin outside the run: stored, such records would grow without bound.
+  node.OnMessage(host, PeerId(1), EncodeSybilWallRecord(PeerId(10), 1, 1, Unit(dim, 0)));
+  EXPECT_THAT(host.bad_peers, ElementsAre(PeerId(1), PeerId(7), PeerId(1), PeerId(1), PeerId(1),
+                                          PeerId(1)));
   EXPECT_EQ(host.counters["sybilwall.records_stored"], 0);
   // A peer not running SybilWall rejects the frame as a bad model message.
   TestLearner plain_learner;
@@ -361,6 +386,30 @@ TEST(ByzantineDpsgdNode, SybilsWaitForTheCoalitionAndSendItsModel) {
     ASSERT_TRUE(m.ok());
     EXPECT_EQ(m->params, a.Constant(2.f));
   }
+}
+
+// With only the output layer exchanged (train.trainable = "output"), the
+// coalition crafts and sends that sub-span: honest peers decode it.
+TEST(ByzantineDpsgdNode, SybilsSendOnlyTheExchangedSpan) {
+  TestLearner a;
+  a.Fill(1.f);
+  const ByzantineConfig sybil{.count = 1, .attack = AttackKind::kSybil};
+  auto coalition = std::make_shared<DpsgdSybilCoalition>();
+  const int64_t span = 2;
+  const DpsgdOptions options{.rounds = 1, .local_steps = 1,
+                             .exchange_offset = static_cast<int64_t>(a.size()) - span,
+                             .exchange_size = span};
+  ByzantineDpsgdNode na(*a.learner, options, {PeerId(0)}, {PeerId(0)}, sybil, coalition);
+  FakeHost ha(PeerId(1));
+  na.OnStart(ha);
+  ha.FinishCompute(na);
+  na.OnMessage(ha, PeerId(0), EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0,
+                                                 Vec(span, 0.f)));
+  ASSERT_EQ(ha.sent.size(), 1u);
+  Result<ModelMessage> m =
+      DecodeModelMessage(ha.sent[0].bytes, ModelMessageKind::kDpsgdParams, span);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->params, Vec(span, 1.f));
 }
 
 TEST(SybilWallCombiner, ReadsItsOptionsAndRejectsBadOnes) {
