@@ -286,6 +286,7 @@ class NetHost::Impl {
     Clock::time_point last_heard() const { return last_heard_; }
     bool replaced = false;  // closed because a preferred connection won
     std::optional<PeerId> dialed_for;  // the slot this end dialed, if known
+    std::optional<size_t> bootstrap;   // the bootstrap address this end dialed, if any
     void HalfClose() {
       asio::error_code ec;
       socket_.shutdown(tcp::socket::shutdown_send, ec);
@@ -500,10 +501,11 @@ class NetHost::Impl {
   }
 
   void Dial(const tcp::endpoint& endpoint, std::optional<PeerId> slot,
-            std::function<void(bool)> done) {
+            std::function<void(bool)> done, std::optional<size_t> bootstrap = std::nullopt) {
     ++stats_.dials;
     auto socket = std::make_shared<tcp::socket>(io_);
-    socket->async_connect(endpoint, [this, socket, endpoint, slot, done](const asio::error_code& ec) {
+    socket->async_connect(endpoint, [this, socket, endpoint, slot, bootstrap,
+                                     done](const asio::error_code& ec) {
       if (stopping_) return;
       if (ec) {
         done(false);
@@ -512,6 +514,7 @@ class NetHost::Impl {
       auto conn = std::make_shared<Connection>(*this, std::move(*socket), Role::kDialer,
                                                ToString(endpoint));
       conn->dialed_for = slot;
+      conn->bootstrap = bootstrap;
       unauthenticated_.insert(conn);
       conn->Start();
       done(true);
@@ -520,11 +523,15 @@ class NetHost::Impl {
 
   void DialBootstrap(size_t i) {
     if (stopping_ || bootstrap_[i].done) return;
-    Dial(bootstrap_[i].endpoint, std::nullopt, [this, i](bool ok) {
-      Bootstrap& b = bootstrap_[i];
-      if (ok) return;  // OnAuthenticated marks it done
-      RetryLater(b.backoff, [this, i] { DialBootstrap(i); });
-    });
+    Dial(
+        bootstrap_[i].endpoint, std::nullopt,
+        [this, i](bool ok) {
+          // Connected: OnAuthenticated marks it done, OnClosed retries a
+          // handshake that failed.
+          if (ok) return;
+          RetryLater(bootstrap_[i].backoff, [this, i] { DialBootstrap(i); });
+        },
+        i);
   }
 
   // Dials `peer` at its recorded address if this end is the pair's dialer.
@@ -734,6 +741,14 @@ class NetHost::Impl {
       Slot& dialed = slots_[conn->dialed_for->value];
       dialed.dialing = false;
       if (!stopping_ && !dialed.conn) ScheduleRedial(*conn->dialed_for);
+    }
+    // A handshake through a bootstrap address failed (refused, timed out,
+    // cut): try that address again after its backoff, as for a failed
+    // connect, until one handshake through it succeeds.
+    if (was != Connection::State::kOpen && conn->bootstrap && !stopping_ &&
+        !bootstrap_[*conn->bootstrap].done) {
+      const size_t i = *conn->bootstrap;
+      RetryLater(bootstrap_[i].backoff, [this, i] { DialBootstrap(i); });
     }
     if (!reason.empty()) {
       const bool lost_peer = was == Connection::State::kOpen &&

@@ -481,7 +481,8 @@ TEST_F(PeerProcesses, KeyOutsideTheAllowlistIsRefusedWhileTheOthersTrain) {
   }
   stranger.Kill9();
   const auto s0 = ReadSummary(dir_ + "/peer-0");
-  EXPECT_EQ(Counter(s0, "net.rejected.not_admitted"), 1);
+  // The stranger retries its bootstrap with backoff and is refused each time.
+  EXPECT_GE(Counter(s0, "net.rejected.not_admitted"), 1);
   EXPECT_EQ(Counter(s0, "net.peers_down"), 0);
   // Ring of 4, 15 rounds: two models a round, all from the rightful peers.
   EXPECT_EQ(s0["msgs_received"], 2 * 15);
