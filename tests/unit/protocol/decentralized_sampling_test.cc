@@ -84,6 +84,29 @@ double Variance(std::span<const float> x) {
   return var / static_cast<double>(x.size());
 }
 
+// k models of `model` initialised independently (peers 0..k-1 of run
+// `seed`), and their plain and variance-corrected merges.
+struct Merged {
+  std::vector<std::vector<float>> models;
+  std::vector<float> plain;
+  std::vector<float> corrected;
+};
+
+Merged MergeIndependentInits(const Model& model, int k, uint64_t seed) {
+  Merged m;
+  m.models.assign(k, std::vector<float>(model.num_params()));
+  for (int i = 0; i < k; ++i) {
+    Rng rng(seed, PeerId(static_cast<uint32_t>(i)), RngPurpose::kInit);
+    model.Initialize(m.models[i], rng);
+  }
+  std::vector<std::span<const float>> views(m.models.begin(), m.models.end());
+  m.plain.resize(model.num_params());
+  m.corrected.resize(model.num_params());
+  MergeModels(MergeRule::kAverage, views, model.tensors(), m.plain);
+  MergeModels(MergeRule::kVarianceCorrected, views, model.tensors(), m.corrected);
+  return m;
+}
+
 TEST(MergeModels, VarianceCorrectionPreservesKaimingInitVariancePerTensor) {
   auto model = MakeModel(ModelConfig{.kind = ModelKind::kMlp, .hidden = {64, 32}}, InputShape{})
                    .value();
@@ -91,16 +114,7 @@ TEST(MergeModels, VarianceCorrectionPreservesKaimingInitVariancePerTensor) {
   ASSERT_EQ(tensors.size(), 6u);
   ASSERT_EQ(tensors.back().offset + tensors.back().size, model->num_params());
   const int k = 4;
-  std::vector<std::vector<float>> models(k, std::vector<float>(model->num_params()));
-  for (int i = 0; i < k; ++i) {
-    Rng rng(1, PeerId(static_cast<uint32_t>(i)), RngPurpose::kInit);
-    model->Initialize(models[i], rng);
-  }
-  std::vector<std::span<const float>> views(models.begin(), models.end());
-  std::vector<float> plain(model->num_params());
-  std::vector<float> corrected(model->num_params());
-  MergeModels(MergeRule::kAverage, views, tensors, plain);
-  MergeModels(MergeRule::kVarianceCorrected, views, tensors, corrected);
+  const auto [models, plain, corrected] = MergeIndependentInits(*model, k, 1);
   for (const ParamTensor& t : tensors) {
     // Kaiming-uniform U(-b, b), b = 1/sqrt(fan_in): variance b^2 / 3.
     const double init_var = 1.0 / (3.0 * static_cast<double>(t.fan_in));
@@ -134,16 +148,7 @@ TEST(MergeModels, VarianceCorrectionPreservesXavierInitVariancePerLayer) {
   const auto tensors = model->tensors();
   ASSERT_EQ(tensors.size(), 6u);
   const int k = 8;
-  std::vector<std::vector<float>> models(k, std::vector<float>(model->num_params()));
-  for (int i = 0; i < k; ++i) {
-    Rng rng(7, PeerId(static_cast<uint32_t>(i)), RngPurpose::kInit);
-    model->Initialize(models[i], rng);
-  }
-  std::vector<std::span<const float>> views(models.begin(), models.end());
-  std::vector<float> plain(model->num_params());
-  std::vector<float> corrected(model->num_params());
-  MergeModels(MergeRule::kAverage, views, tensors, plain);
-  MergeModels(MergeRule::kVarianceCorrected, views, tensors, corrected);
+  const auto [models, plain, corrected] = MergeIndependentInits(*model, k, 7);
   const auto sub = [](const std::vector<float>& v, const ParamTensor& t) {
     return std::span<const float>(v).subspan(t.offset, t.size);
   };
