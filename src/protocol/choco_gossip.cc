@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "murmur/protocol/coded_message.h"
+#include "murmur/protocol/gossip.h"
 #include "murmur/protocol/train_task.h"
 
 namespace murmur {
@@ -49,10 +50,7 @@ ChocoGossipNode::ChocoGossipNode(Learner& learner, const ChocoGossipOptions& opt
 void ChocoGossipNode::OnStart(Host& host) {
   host.metrics().ReportModel(Round(0), learner_.params());
   if (options_.rounds <= 0) return;
-  // A random phase so that peers do not all wake in lockstep (as gossip.cc).
-  const auto offset = static_cast<int64_t>(
-      host.rng().Uniform() * static_cast<double>(options_.period.ns));
-  host.StartTimer(Duration::Nanos(offset + 1));
+  StartGossipClock(host, options_.period);
 }
 
 void ChocoGossipNode::OnTimer(Host& host, TimerId /*timer*/) {

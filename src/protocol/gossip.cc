@@ -19,13 +19,16 @@ GossipNode::GossipNode(Learner& learner, const GossipOptions& options,
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
 }
 
+void StartGossipClock(Host& host, Duration period) {
+  const auto offset =
+      static_cast<int64_t>(host.rng().Uniform() * static_cast<double>(period.ns));
+  host.StartTimer(Duration::Nanos(offset + 1));
+}
+
 void GossipNode::OnStart(Host& host) {
   host.metrics().ReportModel(Round(0), learner_.params());
   if (options_.rounds <= 0) return;
-  // A random phase so that peers do not all wake in lockstep.
-  const auto offset = static_cast<int64_t>(
-      host.rng().Uniform() * static_cast<double>(options_.period.ns));
-  host.StartTimer(Duration::Nanos(offset + 1));
+  StartGossipClock(host, options_.period);
 }
 
 void GossipNode::OnTimer(Host& host, TimerId /*timer*/) {

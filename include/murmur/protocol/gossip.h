@@ -55,6 +55,11 @@ struct GossipOptions {
 };
 
 // One peer. `learner` must outlive the node.
+// Starts a gossip peer's first timer at a random phase in (0, period],
+// drawn from the peer's own generator, so peers do not all wake in
+// lockstep. Every gossip variant (plain, compressed) starts this way.
+void StartGossipClock(Host& host, Duration period);
+
 class GossipNode final : public Node {
  public:
   // REQUIRES: neighbours non-empty and sorted.
