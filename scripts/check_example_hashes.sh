@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Results must not move unless a change means them to: runs every example
+# config for 3 rounds (seed from the config), and the built-in quickstart for
+# all its rounds, and compares the sha256 of each
+# run's metrics.jsonl with tests/regression/example_hashes.tsv.
+#
+#   scripts/check_example_hashes.sh            # compare; exit 1 on a mismatch
+#   scripts/check_example_hashes.sh --update   # rewrite the table
+#
+# Regenerate the table only in a commit whose change is meant to change
+# results, and say so in its message. Pretraining examples (*_pretrain.toml)
+# run first, in the same scratch folder, so the examples that load their
+# checkpoints find them. Grids (sweep_*.toml) are not single runs and are
+# skipped. Hashes hold for one LibTorch build (docs/design.md, determinism).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+murmur="${MURMUR_BIN:-$root/build/murmur}"
+table="$root/tests/regression/example_hashes.tsv"
+update=0
+[ "${1:-}" = "--update" ] && update=1
+
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+cd "$scratch"
+
+examples=()
+for f in "$root"/examples/*_pretrain.toml; do examples+=("$f"); done
+for f in "$root"/examples/*.toml; do
+  case "$(basename "$f")" in *_pretrain.toml|sweep_*.toml) continue ;; esac
+  examples+=("$f")
+done
+
+declare -A expected=()
+if [ "$update" -eq 0 ]; then
+  while IFS=$'\t' read -r name hash; do
+    [ -z "$name" ] || [ "${name:0:1}" = "#" ] && continue
+    expected["$name"]="$hash"
+  done < "$table"
+fi
+
+out=()
+failed=0
+# The built-in quickstart runs whole (120 rounds, ~10 s) as "quickstart-full".
+for f in "${examples[@]}" quickstart-full; do
+  name="$(basename "$f" .toml)"
+  args=("$f" --set protocol.rounds=3)
+  [ "$f" = quickstart-full ] && args=()
+  if ! "$murmur" run "${args[@]}" --out "runs/check-$name" > "log-$name.txt" 2>&1; then
+    echo "check_example_hashes: $name failed to run:"; tail -5 "log-$name.txt"
+    failed=1; continue
+  fi
+  hash="$(sha256sum "runs/check-$name/metrics.jsonl" | cut -c1-64)"
+  out+=("$name"$'\t'"$hash")
+  if [ "$update" -eq 0 ]; then
+    if [ "${expected[$name]:-}" != "$hash" ]; then
+      echo "check_example_hashes: $name: metrics.jsonl $hash, table has ${expected[$name]:-nothing}"
+      failed=1
+    fi
+  fi
+done
+
+if [ "$update" -eq 1 ]; then
+  { echo "# example<TAB>sha256 of metrics.jsonl after 3 rounds (scripts/check_example_hashes.sh)"
+    printf '%s\n' "${out[@]}"; } > "$table"
+  echo "check_example_hashes: wrote ${#out[@]} hashes to $table"
+  exit "$failed"
+fi
+if [ "$failed" -ne 0 ]; then
+  echo "check_example_hashes: results moved; if that is intended, rerun with --update and say so in the commit"
+  exit 1
+fi
+echo "check_example_hashes: ${#out[@]} examples match"
