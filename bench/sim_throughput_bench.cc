@@ -8,7 +8,7 @@
 #include <sys/resource.h>
 
 #include "murmur/core/config.h"
-#include "murmur/sim/experiment.h"
+#include "murmur/experiment/experiment.h"
 
 namespace murmur {
 namespace {

@@ -20,9 +20,9 @@
 
 #include "murmur/core/config.h"
 #include "murmur/runtime/identity.h"
-#include "murmur/sim/metrics_files.h"
-#include "murmur/sim/peer_metrics.h"
-#include "murmur/sim/run_config.h"
+#include "murmur/experiment/metrics_files.h"
+#include "murmur/experiment/peer_metrics.h"
+#include "murmur/experiment/run_config.h"
 
 extern char** environ;
 

@@ -9,9 +9,9 @@
 #include "murmur/core/config.h"
 #include "murmur/core/thread_pool.h"
 #include "murmur/runtime/net_host.h"
-#include "murmur/sim/metrics_files.h"
-#include "murmur/sim/run_config.h"
-#include "murmur/sim/run_setup.h"
+#include "murmur/experiment/metrics_files.h"
+#include "murmur/experiment/run_config.h"
+#include "murmur/experiment/run_setup.h"
 
 namespace murmur::cli {
 namespace {

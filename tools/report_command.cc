@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "murmur/sim/metrics_files.h"
+#include "murmur/experiment/metrics_files.h"
 #include "svg_plot.h"
 
 namespace murmur::cli {

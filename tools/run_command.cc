@@ -10,9 +10,9 @@
 #include <string>
 
 #include "murmur/core/config.h"
-#include "murmur/sim/experiment.h"
-#include "murmur/sim/metrics_files.h"
-#include "murmur/sim/run_config.h"
+#include "murmur/experiment/experiment.h"
+#include "murmur/experiment/metrics_files.h"
+#include "murmur/experiment/run_config.h"
 
 namespace murmur::cli {
 namespace {

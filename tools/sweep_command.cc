@@ -20,8 +20,8 @@
 #include <optional>
 
 #include "murmur/core/config.h"
-#include "murmur/sim/metrics_files.h"
-#include "murmur/sim/run_config.h"
+#include "murmur/experiment/metrics_files.h"
+#include "murmur/experiment/run_config.h"
 #include "svg_plot.h"
 #include "sweep_grid.h"
 #include "sweep_results.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "murmur/sim/eval_collector.h"
+#include "murmur/experiment/eval_collector.h"
 #include "svg_plot.h"
 #include "sweep_grid.h"
 

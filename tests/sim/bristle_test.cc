@@ -9,8 +9,8 @@
 
 #include "murmur/core/config.h"
 #include "murmur/learn/checkpoint.h"
-#include "murmur/sim/experiment.h"
-#include "murmur/sim/run_setup.h"
+#include "murmur/experiment/experiment.h"
+#include "murmur/experiment/run_setup.h"
 
 namespace murmur {
 namespace {

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "murmur/core/config.h"
-#include "murmur/sim/experiment.h"
-#include "murmur/sim/metrics_files.h"
+#include "murmur/experiment/experiment.h"
+#include "murmur/experiment/metrics_files.h"
 
 namespace murmur {
 namespace {

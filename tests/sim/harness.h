@@ -11,7 +11,7 @@
 #include "murmur/learn/partition.h"
 #include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/protocol.h"
-#include "murmur/sim/experiment.h"
+#include "murmur/experiment/experiment.h"
 
 namespace murmur::testing {
 

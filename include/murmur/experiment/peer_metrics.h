@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "murmur/sim/eval_collector.h"
+#include "murmur/experiment/eval_collector.h"
 
 namespace murmur {
 

@@ -1,4 +1,4 @@
-#include "sim/robust_config.h"
+#include "experiment/robust_config.h"
 
 #include <map>
 

@@ -1,4 +1,4 @@
-#include "murmur/sim/experiment.h"
+#include "murmur/experiment/experiment.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include "murmur/learn/checkpoint.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/learner.h"
-#include "murmur/sim/run_setup.h"
+#include "murmur/experiment/run_setup.h"
 
 namespace murmur {
 namespace {

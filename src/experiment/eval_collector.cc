@@ -1,4 +1,4 @@
-#include "murmur/sim/eval_collector.h"
+#include "murmur/experiment/eval_collector.h"
 
 #include <algorithm>
 #include <cmath>

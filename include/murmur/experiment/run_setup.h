@@ -13,7 +13,7 @@
 #include "murmur/learn/learner.h"
 #include "murmur/learn/model.h"
 #include "murmur/learn/partition.h"
-#include "murmur/sim/run_config.h"
+#include "murmur/experiment/run_config.h"
 
 namespace murmur {
 

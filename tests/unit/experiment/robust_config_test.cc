@@ -1,7 +1,7 @@
 // The [robust] and [byzantine] tables of a run config.
 #include <gtest/gtest.h>
 
-#include "murmur/sim/run_config.h"
+#include "murmur/experiment/run_config.h"
 
 namespace murmur {
 namespace {

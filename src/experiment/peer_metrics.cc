@@ -1,4 +1,4 @@
-#include "murmur/sim/peer_metrics.h"
+#include "murmur/experiment/peer_metrics.h"
 
 #include <algorithm>
 #include <cmath>

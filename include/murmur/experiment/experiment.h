@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "murmur/sim/eval_collector.h"
-#include "murmur/sim/run_config.h"
+#include "murmur/experiment/eval_collector.h"
+#include "murmur/experiment/run_config.h"
 #include "murmur/sim/simulator.h"
 
 namespace murmur {

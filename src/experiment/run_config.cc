@@ -1,7 +1,7 @@
-#include "murmur/sim/run_config.h"
+#include "murmur/experiment/run_config.h"
 
 #include "murmur/compress/codec.h"
-#include "sim/robust_config.h"
+#include "experiment/robust_config.h"
 
 namespace murmur {
 namespace {

@@ -2,7 +2,7 @@
 // nothing, parsed values, and errors that name the key.
 #include <gtest/gtest.h>
 
-#include "murmur/sim/run_config.h"
+#include "murmur/experiment/run_config.h"
 
 namespace murmur {
 namespace {

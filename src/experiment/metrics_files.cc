@@ -1,4 +1,4 @@
-#include "murmur/sim/metrics_files.h"
+#include "murmur/experiment/metrics_files.h"
 
 #include <charconv>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "murmur/sim/run_setup.h"
+#include "murmur/experiment/run_setup.h"
 
 #include <algorithm>
 

@@ -14,7 +14,7 @@
 #include "murmur/learn/partition.h"
 #include "murmur/learn/text_dataset.h"
 #include "murmur/protocol/protocol.h"
-#include "murmur/sim/eval_collector.h"
+#include "murmur/experiment/eval_collector.h"
 #include "murmur/sim/simulator.h"
 
 namespace murmur {

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "murmur/core/status.h"
-#include "murmur/sim/eval_collector.h"
+#include "murmur/experiment/eval_collector.h"
 #include "murmur/sim/simulator.h"
 
 namespace murmur {
