@@ -73,6 +73,7 @@ list(REVERSE murmur_installed_plain)
 foreach(module ${murmur_installed_plain})
   string(APPEND murmur_pc_libs " -lmurmur_${module}")
 endforeach()
+file(RELATIVE_PATH murmur_pc_to_prefix /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/murmur.pc.in ${CMAKE_BINARY_DIR}/cmake/murmur.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/cmake/murmur.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT devel)
