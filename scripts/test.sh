@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian 12 machine, builds, and runs the whole
 # test suite (unit, simulation scenarios, CLI integration, runtime, fuzz
-# replays), then
+# replays, the C++ install consumer), the Python package's pytest suite, then
 #  * the runtime's and core's tests again under ASan+UBSan in build-asan/
 #    (only the runtime and core are compiled there; no LibTorch);
 #  * every fuzz target as a real libFuzzer binary (clang, ASan+UBSan) in
@@ -15,6 +15,14 @@ bash scripts/build.sh
 ctest --test-dir build --output-on-failure --timeout 900
 # Results do not move unless a commit says so (tests/regression/).
 bash scripts/check_example_hashes.sh
+# The Python package (build/python; docs/python.md). Exit code 5 means pytest
+# collected no tests, which must fail the run too.
+py_rc=0
+/usr/bin/python3 -m pytest tests/python -q || py_rc=$?
+if [ "$py_rc" -ne 0 ]; then
+  echo "test.sh: pytest tests/python failed (exit $py_rc; 5 = no tests collected)" >&2
+  exit 1
+fi
 
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
