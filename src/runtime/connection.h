@@ -9,7 +9,6 @@
 // shared_ptrs of its pending Asio operations and of its owner.
 #pragma once
 
-#include <asio.hpp>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -23,6 +22,7 @@
 #include "murmur/runtime/frame.h"
 #include "murmur/runtime/handshake.h"
 #include "murmur/runtime/net_host.h"
+#include "runtime/asio.h"
 
 namespace murmur::net {
 

@@ -2,10 +2,10 @@
 // advertise, bootstrap and record addresses. Private to the runtime.
 #pragma once
 
-#include <asio.hpp>
 #include <string>
 
 #include "murmur/core/status.h"
+#include "runtime/asio.h"
 
 namespace murmur::net {
 

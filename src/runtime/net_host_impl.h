@@ -11,7 +11,6 @@
 //    net_host_mesh.cc the connection events and dialing.
 #pragma once
 
-#include <asio.hpp>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -24,6 +23,7 @@
 #include "murmur/runtime/handshake.h"
 #include "murmur/runtime/membership.h"
 #include "murmur/runtime/net_host.h"
+#include "runtime/asio.h"
 #include "runtime/compute_worker.h"
 #include "runtime/connection.h"
 
