@@ -1,9 +1,10 @@
 #include "murmur/core/thread_pool.h"
 
-#include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "murmur/core/check.h"
+#include "murmur/core/log.h"
 
 namespace murmur {
 
@@ -39,7 +40,7 @@ void ThreadPool::RunChunk() {
     } catch (const std::exception& e) {
       // Tasks must not throw (e.g. a LibTorch error); say what happened
       // instead of a bare std::terminate.
-      std::fprintf(stderr, "murmur: task %zu of a parallel loop threw: %s\n", i, e.what());
+      Logf(LogLevel::kError, "murmur: task %zu of a parallel loop threw: %s", i, e.what());
       std::abort();
     }
     {

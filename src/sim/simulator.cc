@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+
+#include "murmur/core/log.h"
 
 namespace murmur {
 
@@ -23,8 +24,8 @@ class Simulator::PeerHost final : public Host {
   void ReportBadPeer(PeerId peer, const Status& why) override {
     ++sim_.stats_.bad_peer_reports;
     if (sim_.stats_.bad_peer_reports <= 10) {
-      std::fprintf(stderr, "peer %u rejected a message from peer %u: %s\n",
-                   self_.value, peer.value, why.ToString().c_str());
+      Logf(LogLevel::kWarning, "peer %u rejected a message from peer %u: %s", self_.value,
+           peer.value, why.ToString().c_str());
     }
   }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "murmur/core/log.h"
 #include "murmur/runtime/frame.h"
 
 namespace murmur::net {
@@ -302,6 +303,51 @@ TEST(NetHost, StreamEndingInsideAFrameIsCountedAsTruncated) {
   loop.join();
   EXPECT_EQ(sink.Get("net.rejected.truncated"), 2);
   EXPECT_EQ((*host)->stats().rejected.size(), 1u);  // nothing else was counted
+}
+
+// Keeps the log lines the host writes (from its loop thread).
+class CapturingLog final : public LogSink {
+ public:
+  void Write(LogLevel level, std::string_view message) override {
+    std::lock_guard lock(mu_);
+    lines_.emplace_back(LogLevelName(level), std::string(message));
+  }
+  std::vector<std::pair<std::string_view, std::string>> lines() {
+    std::lock_guard lock(mu_);
+    return lines_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<std::string_view, std::string>> lines_;
+};
+
+TEST(NetHost, RejectionsAreLoggedThroughTheLogSinkUpToTheirCap) {
+  CapturingLog log;
+  ScopedLogSink scoped(&log);
+  CountingSink sink;
+  NetOptions o = Options(0, 2);
+  o.handshake_timeout = Duration::Seconds(120);
+  o.max_rejection_logs = 2;
+  Result<std::unique_ptr<NetHost>> host = NetHost::Create(o, Security(NetworkKey{}), sink);
+  ASSERT_TRUE(host.ok());
+  IdleNode node;
+  std::thread loop([&] { (void)(*host)->Run(node, nullptr); });
+  const std::string addr = (*host)->listen_address();
+  const std::string http = "GET / HTTP/1.1\r\n\r\n";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(SendAndAwaitClose(addr, std::vector<uint8_t>(http.begin(), http.end())));
+  }
+  (*host)->Shutdown();
+  loop.join();
+  EXPECT_EQ(sink.Get("net.rejected.bad_header"), 3);  // every one counted
+  const auto lines = log.lines();
+  ASSERT_EQ(lines.size(), 2u);  // only the first two logged
+  for (const auto& [level, text] : lines) {
+    EXPECT_EQ(level, "warning");
+    EXPECT_EQ(text.rfind("[peer 0] closed connection with 127.0.0.1:", 0), 0u) << text;
+    EXPECT_NE(text.find(": bad_header: "), std::string::npos) << text;
+  }
 }
 
 // Sends `text` to every other slot when it starts and keeps what it

@@ -38,7 +38,19 @@
 //    of frame memory, after it at most one chunk (kDataChunk) per frame.
 // Not thread-safe: every method runs on the loop thread, except that Run()
 // is called from the thread that becomes the loop. The node and the sink
-// must outlive the host.
+// must outlive the host. Diagnostics (refused connections, lost peers,
+// dropped messages) go to murmur/core/log.h's sink; at most
+// `max_rejection_logs` lines about refused connections and records.
+//
+// The pieces (Gloo-style; docs/runtime.md, "Inside NetHost"):
+//  * src/runtime/connection.h: one socket's handshake, framing, sealing
+//    and bounds, reporting to a narrow ConnectionEvents interface;
+//  * murmur/runtime/membership.h: slots, signed records, trust on first
+//    use, dial policy, backoff, duplicate resolution and the failure
+//    detector's verdicts, as pure logic with its own unit tests;
+//  * this class: the event loop, timers, the compute worker, the send
+//    queues, start and shutdown, wiring connections to membership
+//    (src/runtime/net_host.cc and net_host_mesh.cc).
 #pragma once
 
 #include <cstdint>
@@ -71,6 +83,10 @@ struct NetOptions {
   size_t max_message_bytes = size_t{256} << 20;
   size_t send_queue_bytes = size_t{512} << 20;       // per peer
   size_t max_unauthenticated = 64;  // connections still in their handshake
+  // Log lines about refused connections and ignored records (the first
+  // ones); later ones are only counted ("net.rejected.<reason>",
+  // "net.records_slot_taken"), so a hostile peer cannot flood the log.
+  size_t max_rejection_logs = 50;
   bool handle_signals = false;      // SIGINT/SIGTERM end Run() gracefully
 };
 
@@ -116,7 +132,8 @@ class NetHost final : public Host {
   // signal watcher thread).
   void Shutdown();
 
-  // Loop thread only, or after Run() returned.
+  // Loop thread only, or after Run() returned. REQUIRES (said_bye,
+  // connected): peer < num_slots.
   const NetStats& stats() const;
   bool said_bye(PeerId peer) const;
   // now() when the node started (time 0 of the simulator's clock); zero

@@ -1,0 +1,202 @@
+#include "runtime/connection.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "murmur/core/check.h"
+
+namespace murmur::net {
+
+using asio::ip::tcp;
+
+Connection::Connection(const ConnectionContext& context, tcp::socket socket, Role role,
+                       std::string peer_address)
+    : events_(*context.events),
+      stats_(*context.stats),
+      max_message_bytes_(context.max_message_bytes),
+      socket_(std::move(socket)),
+      role_(role),
+      peer_address_(std::move(peer_address)),
+      handshake_(*context.handshake, role),
+      parser_(context.max_message_bytes, FramePhase::kHello),
+      opened_at_(Clock::now()),
+      last_heard_(Clock::now()) {}
+
+void Connection::Start() {
+  asio::error_code ec;
+  socket_.set_option(tcp::no_delay(true), ec);
+  out_.push_back(Outgoing{.wire = handshake_.HelloFrame(), .sealed = true});
+  WriteMore();
+  ReadMore();
+}
+
+void Connection::Enqueue(FrameType type, std::vector<uint8_t> plaintext, size_t data_bytes) {
+  MURMUR_CHECK(state_ == ConnectionState::kOpen);
+  out_.push_back(Outgoing{.type = type, .plaintext = std::move(plaintext),
+                          .data_bytes = data_bytes});
+  WriteMore();
+}
+
+void Connection::Close(const std::string& reason, const std::string& detail) {
+  if (state_ == ConnectionState::kClosed) return;
+  const ConnectionState was = state_;
+  state_ = ConnectionState::kClosed;
+  asio::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  size_t unsent = 0;
+  for (const Outgoing& o : out_) unsent += o.data_bytes;
+  out_.clear();
+  events_.OnClosed(shared_from_this(), was, unsent, reason, detail);
+}
+
+void Connection::HalfClose() {
+  asio::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+}
+
+void Connection::ReadMore() {
+  if (closed()) return;
+  std::span<uint8_t> into = parser_.NextBuffer();
+  if (state_ != ConnectionState::kOpen) {
+    stats_.max_handshake_buffer = std::max(stats_.max_handshake_buffer, parser_.buffer_capacity());
+  }
+  socket_.async_read_some(asio::buffer(into.data(), into.size()),
+                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                            self->OnRead(ec, n);
+                          });
+}
+
+void Connection::OnRead(const asio::error_code& ec, size_t n) {
+  if (closed()) return;
+  if (ec == asio::error::eof && (parser_.partial_bytes() > 0 || !partial_.empty())) {
+    Close("truncated", "the stream ended " + std::to_string(parser_.partial_bytes()) +
+                           " bytes into a frame" +
+                           (partial_.empty() ? std::string()
+                                             : " (" + std::to_string(partial_.size()) +
+                                                   " bytes into a chunked message)"));
+    return;
+  }
+  if (ec) {
+    Close(ec == asio::error::eof ? "" : "read_error", "read: " + ec.message());
+    return;
+  }
+  last_heard_ = Clock::now();
+  stats_.wire_bytes_received += n;
+  Result<std::optional<Frame>> frame = parser_.Commit(n);
+  if (!frame.ok()) {
+    Close("bad_header", frame.status().message());
+    return;
+  }
+  if (frame->has_value()) OnFrame(**frame);
+  ReadMore();
+}
+
+void Connection::OnFrame(Frame& frame) {
+  switch (state_) {
+    case ConnectionState::kHello:
+      if (Status s = handshake_.OnHello(frame); !s.ok()) {
+        Close("handshake", s.message());
+        return;
+      }
+      out_.push_back(Outgoing{.wire = handshake_.AuthFrame(), .sealed = true});
+      WriteMore();
+      state_ = ConnectionState::kAuth;
+      return;
+    case ConnectionState::kAuth:
+      OnAuth(frame);
+      return;
+    case ConnectionState::kOpen:
+      OnSealedFrame(frame);
+      return;
+    case ConnectionState::kClosed:
+      return;
+  }
+}
+
+void Connection::OnAuth(Frame& frame) {
+  Result<PeerRecord> record = handshake_.OnAuth(frame);
+  if (!record.ok()) {
+    const bool refused = record.status().code() == StatusCode::kAborted;
+    Close(refused ? "not_admitted" : "handshake", record.status().message());
+    return;
+  }
+  if (Status s = events_.Admit(*record); !s.ok()) {
+    Close("slot_taken", s.message());
+    return;
+  }
+  cipher_.emplace(handshake_.TakeCipher());
+  slot_ = record->slot;
+  state_ = ConnectionState::kOpen;
+  events_.OnAuthenticated(shared_from_this(), *record);
+}
+
+void Connection::OnSealedFrame(Frame& frame) {
+  // The parser refuses handshake frames in its open phase.
+  if (Status s = cipher_->Open(frame); !s.ok()) {
+    Close("bad_mac", s.message());
+    return;
+  }
+  if (frame.header.type == FrameType::kDataPart ||
+      (frame.header.type == FrameType::kData && !partial_.empty())) {
+    if (partial_.size() + frame.payload.size() > max_message_bytes_) {
+      Close("oversized", "chunked message exceeds max_message_bytes");
+      return;
+    }
+    partial_.insert(partial_.end(), frame.payload.begin(), frame.payload.end());
+    parser_.Recycle(std::move(frame.payload));
+    if (frame.header.type == FrameType::kDataPart) return;
+    // The node copies what it keeps, so the buffer (and its pages) serves
+    // the next long message too.
+    auto self = shared_from_this();
+    events_.OnFrame(self, FrameType::kData, partial_);
+    partial_.clear();
+    return;
+  }
+  if (!partial_.empty()) {
+    Close("unexpected_frame", "a control frame inside a chunked message");
+    return;
+  }
+  events_.OnFrame(shared_from_this(), frame.header.type, frame.payload);
+}
+
+void Connection::WriteMore() {
+  if (writing_ || out_.empty() || closed()) return;
+  writing_ = true;
+  Outgoing& next = out_.front();
+  if (!next.sealed) {
+    const std::span<const uint8_t> rest = std::span(next.plaintext).subspan(next.offset);
+    const bool part = next.type == FrameType::kData && rest.size() > kDataChunk;
+    const size_t n = part ? kDataChunk : rest.size();
+    cipher_->SealInto(part ? FrameType::kDataPart : next.type, rest.first(n), next.wire);
+    next.offset += n;
+    next.sealed = true;
+  }
+  asio::async_write(socket_, asio::buffer(out_.front().wire),
+                    [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                      self->OnWritten(ec, n);
+                    });
+}
+
+void Connection::OnWritten(const asio::error_code& ec, size_t n) {
+  writing_ = false;
+  if (closed()) return;
+  if (ec) {
+    Close("write_error", "write: " + ec.message());
+    return;
+  }
+  stats_.wire_bytes_sent += n;
+  Outgoing& done = out_.front();
+  if (done.offset < done.plaintext.size()) {  // more chunks of this message
+    done.sealed = false;
+    WriteMore();
+    return;
+  }
+  const size_t data_bytes = done.data_bytes;
+  out_.pop_front();
+  if (data_bytes > 0) events_.OnSent(*this, data_bytes);
+  WriteMore();
+  if (out_.empty()) events_.OnIdle(*this);
+}
+
+}  // namespace murmur::net

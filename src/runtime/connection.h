@@ -1,0 +1,135 @@
+// One TCP connection of a NetHost (net_host.h), private to the runtime:
+// the handshake (runtime/handshake.h), then sealed frames both ways. It
+// owns its socket, frame parser, send queue and reassembly buffer and
+// enforces their bounds (kMaxHandshakePayload before authentication, one
+// kDataChunk per frame after, max_message_bytes per chunked message), and
+// reports what happens to a ConnectionEvents: it knows nothing of slots,
+// membership or the node. Any violation closes it with a reason (a counter
+// suffix such as "bad_mac"). Loop thread only; kept alive by the
+// shared_ptrs of its pending Asio operations and of its owner.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "murmur/core/status.h"
+#include "murmur/runtime/frame.h"
+#include "murmur/runtime/handshake.h"
+#include "murmur/runtime/net_host.h"
+#include "runtime/asio.h"
+
+namespace murmur::net {
+
+class Connection;
+using ConnectionPtr = std::shared_ptr<Connection>;
+
+enum class ConnectionState { kHello, kAuth, kOpen, kClosed };
+
+// What a connection reports to its owner, on the loop thread. The
+// connection may be closed from inside any of these.
+class ConnectionEvents {
+ public:
+  virtual ~ConnectionEvents() = default;
+  // The peer's Auth verified (signatures, slot range, allowlist). Ok lets
+  // the session open; an error closes the connection as "slot_taken".
+  virtual Status Admit(const PeerRecord& record) = 0;
+  // The session is open (conn->open()); `record` is the peer's.
+  virtual void OnAuthenticated(const ConnectionPtr& conn, const PeerRecord& record) = 0;
+  // A frame opened after authentication; a chunked message arrives once,
+  // whole, as kData. `payload` is valid during the call only.
+  virtual void OnFrame(const ConnectionPtr& conn, FrameType type,
+                       std::span<const uint8_t> payload) = 0;
+  // A queued message of `data_bytes` (> 0) was written out.
+  virtual void OnSent(const Connection& conn, size_t data_bytes) = 0;
+  // The send queue became empty.
+  virtual void OnIdle(const Connection& conn) = 0;
+  // Closed (once). `was`: the state before; `unsent`: the data bytes still
+  // queued, now dropped; `reason`: a counter suffix, or empty for an
+  // orderly close that is no peer's fault.
+  virtual void OnClosed(const ConnectionPtr& conn, ConnectionState was, size_t unsent,
+                        const std::string& reason, const std::string& detail) = 0;
+};
+
+struct ConnectionContext {
+  const HandshakeConfig* handshake = nullptr;  // must outlive the connection
+  size_t max_message_bytes = 0;
+  ConnectionEvents* events = nullptr;          // must outlive the connection
+  NetStats* stats = nullptr;                   // wire bytes, handshake buffer
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Connection(const ConnectionContext& context, asio::ip::tcp::socket socket, Role role,
+             std::string peer_address);
+
+  // Sends our Hello and starts reading. Call once, on a shared_ptr.
+  void Start();
+  // Queues a frame, sealed when it reaches the head of the queue (so
+  // sealing one frame overlaps with the peer opening the previous one);
+  // `data_bytes` is what OnSent reports for it (0 for control frames).
+  // REQUIRES: open().
+  void Enqueue(FrameType type, std::vector<uint8_t> plaintext, size_t data_bytes);
+  // Closes once; see ConnectionEvents::OnClosed.
+  void Close(const std::string& reason, const std::string& detail);
+  // Stops sending (shutdown): the peer reads what is in flight, then EOF.
+  void HalfClose();
+
+  bool open() const { return state_ == ConnectionState::kOpen; }
+  bool closed() const { return state_ == ConnectionState::kClosed; }
+  bool idle() const { return out_.empty(); }
+  Role role() const { return role_; }
+  // The peer's slot. REQUIRES: it authenticated.
+  PeerId slot() const { return slot_; }
+  const std::string& peer_address() const { return peer_address_; }
+  Clock::time_point opened_at() const { return opened_at_; }
+  Clock::time_point last_heard() const { return last_heard_; }
+
+  // The owner's notes on why it dialed (unset for accepted connections).
+  std::optional<PeerId> dialed_for;  // the slot dialed, if known
+  std::optional<size_t> bootstrap;   // the bootstrap address dialed, if any
+
+ private:
+  struct Outgoing {
+    FrameType type = FrameType::kData;
+    std::vector<uint8_t> plaintext;
+    std::vector<uint8_t> wire;
+    bool sealed = false;
+    size_t data_bytes = 0;
+    size_t offset = 0;  // Data: plaintext bytes already sealed into chunks
+  };
+
+  void ReadMore();
+  void OnRead(const asio::error_code& ec, size_t n);
+  void OnFrame(Frame& frame);
+  void OnAuth(Frame& frame);
+  void OnSealedFrame(Frame& frame);
+  void WriteMore();
+  void OnWritten(const asio::error_code& ec, size_t n);
+
+  ConnectionEvents& events_;
+  NetStats& stats_;
+  const size_t max_message_bytes_;
+  asio::ip::tcp::socket socket_;
+  const Role role_;
+  const std::string peer_address_;
+  Handshake handshake_;
+  std::optional<SessionCipher> cipher_;
+  FrameParser parser_;
+  ConnectionState state_ = ConnectionState::kHello;
+  PeerId slot_;
+  std::deque<Outgoing> out_;
+  std::vector<uint8_t> partial_;  // leading chunks of a message being received
+  bool writing_ = false;
+  const Clock::time_point opened_at_;
+  Clock::time_point last_heard_;
+};
+
+}  // namespace murmur::net

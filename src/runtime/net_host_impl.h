@@ -1,0 +1,148 @@
+// NetHost's implementation (net_host.h), private to the runtime. The pieces:
+//  * Connection (connection.h): one socket's handshake, framing, sealing
+//    and bounds; it reports to this class through ConnectionEvents;
+//  * Membership (murmur/runtime/membership.h): slots' records, trust on
+//    first use, dial and redial policy, backoff, duplicate resolution and
+//    the failure detector's verdicts; pure logic;
+//  * ComputeWorker (compute_worker.h): the compute thread;
+//  * this class: the event loop, timers, listener and dials, the per-peer
+//    send queues, start and shutdown, and the wiring of connections to
+//    membership. net_host.cc holds the lifecycle and the Host methods,
+//    net_host_mesh.cc the connection events and dialing.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "murmur/runtime/handshake.h"
+#include "murmur/runtime/membership.h"
+#include "murmur/runtime/net_host.h"
+#include "runtime/asio.h"
+#include "runtime/compute_worker.h"
+#include "runtime/connection.h"
+
+namespace murmur::net {
+
+class NetHost::Impl final : public ConnectionEvents {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Impl(NetHost& host, const NetOptions& options, NetSecurity security, MetricsSink& sink);
+
+  // net_host.h's NetHost::Create, Run and Shutdown.
+  Status Bind();
+  Status Run(Node& node, const std::function<bool()>& stop);
+  void Shutdown();
+
+  // Host.
+  SimTime now() const;
+  void Send(PeerId to, std::vector<uint8_t> message);
+  TimerId StartTimer(Duration after);
+  void RunCompute(ComputeTask task);
+  void ReportBadPeer(PeerId peer, const Status& why);
+
+  // ConnectionEvents (net_host_mesh.cc).
+  Status Admit(const PeerRecord& record) override;
+  void OnAuthenticated(const ConnectionPtr& conn, const PeerRecord& record) override;
+  void OnFrame(const ConnectionPtr& conn, FrameType type,
+               std::span<const uint8_t> payload) override;
+  void OnSent(const Connection& conn, size_t data_bytes) override;
+  void OnIdle(const Connection& conn) override;
+  void OnClosed(const ConnectionPtr& conn, ConnectionState was, size_t unsent,
+                const std::string& reason, const std::string& detail) override;
+
+  const std::string& bound() const { return bound_; }
+  const PublicKey& public_key() const { return security_.identity.public_key(); }
+  const NetStats& stats() const { return stats_; }
+  const Membership& membership() const { return membership_; }
+  SimTime started_at() const { return started_at_; }
+  PeerId self() const { return options_.self; }
+  Rng& rng() { return rng_; }
+  MetricsSink& sink() { return sink_; }
+
+ private:
+  // What the host holds per peer beyond membership: the pair's
+  // authenticated connection and the messages for it.
+  struct PeerLink {
+    ConnectionPtr conn;                        // mirrors membership_.connected
+    std::deque<std::vector<uint8_t>> pending;  // messages waiting for a connection
+    size_t queued_bytes = 0;                   // pending + queued on conn
+  };
+  struct Bootstrap {
+    asio::ip::tcp::endpoint endpoint;
+    Backoff backoff;
+    bool done = false;  // a handshake through it succeeded
+  };
+
+  // net_host.cc: start, heartbeats, shutdown.
+  void Count(const std::string& name, int64_t delta = 1) { sink_.Count(name, delta); }
+  SimTime At(Clock::time_point t) const;
+  void WatchSignals();
+  void ScheduleHeartbeat();
+  void OnHeartbeat();
+  void MaybeStartNode();
+  void StartNode();
+  void CheckStop();
+  void BeginShutdown();
+  void OnDrained();
+
+  // net_host_mesh.cc: connections and membership.
+  void Accept();
+  void StartConnection(asio::ip::tcp::socket socket, Role role, std::string address,
+                       std::optional<PeerId> dialed_for, std::optional<size_t> bootstrap);
+  void Dial(const asio::ip::tcp::endpoint& endpoint, std::optional<PeerId> slot,
+            std::function<void(bool)> done, std::optional<size_t> bootstrap = std::nullopt);
+  void DialBootstrap(size_t i);
+  void MaybeDialSlot(PeerId peer);
+  void ScheduleRedial(PeerId peer);
+  void RetryLater(Duration delay, std::function<void()> retry);
+  void Attach(PeerId peer, ConnectionPtr conn);
+  void Greet(PeerId peer, Connection& conn);
+  void LearnRecord(const PeerRecord& record, const Connection* from);
+  void OnPeersFrame(const ConnectionPtr& conn, std::span<const uint8_t> payload);
+  void CountRejected(const std::string& reason, const std::string& address,
+                     const std::string& detail);
+  bool MayLogRejection() { return ++rejected_logged_ <= options_.max_rejection_logs; }
+  void OnPeerLost(PeerId peer, const std::string& detail);
+
+  NetHost& host_;
+  const NetOptions options_;
+  NetSecurity security_;
+  MetricsSink& sink_;
+  Rng rng_;
+  const Clock::time_point epoch_;
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer heartbeat_;
+  asio::steady_timer start_timer_;
+  asio::signal_set signals_{io_};
+  std::string bound_;
+  PeerRecord self_record_;
+  HandshakeConfig handshake_config_;
+  Membership membership_;
+  const FailureDetector detector_;
+  std::vector<PeerLink> links_;
+  std::vector<Bootstrap> bootstrap_;
+  std::set<ConnectionPtr> unauthenticated_;
+  NetStats stats_;
+  size_t rejected_logged_ = 0;
+  Node* node_ = nullptr;
+  std::function<bool()> stop_;
+  bool started_ = false;
+  bool stopping_ = false;
+  bool interrupted_ = false;
+  bool half_closed_ = false;
+  SimTime started_at_;
+  Clock::time_point shutdown_deadline_;
+  uint64_t next_timer_ = 1;
+  // Last: destroyed first, so its thread is joined before the loop goes.
+  ComputeWorker worker_;
+};
+
+}  // namespace murmur::net

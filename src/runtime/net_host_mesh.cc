@@ -1,0 +1,306 @@
+// NetHost::Impl's half that wires connections to membership: accepting and
+// dialing, what an authenticated connection, a frame or a close means for
+// the peer's slot, and the membership exchange (Peers frames).
+#include <algorithm>
+#include <utility>
+
+#include "murmur/core/log.h"
+#include "runtime/endpoint.h"
+#include "runtime/net_host_impl.h"
+
+namespace murmur::net {
+
+using asio::ip::tcp;
+
+void NetHost::Impl::Accept() {
+  acceptor_.async_accept([this](const asio::error_code& ec, tcp::socket socket) {
+    if (stopping_) return;
+    if (!ec) {
+      asio::error_code peer_ec;
+      const auto remote = socket.remote_endpoint(peer_ec);
+      const std::string address = peer_ec ? "?" : ToString(remote);
+      if (unauthenticated_.size() >= options_.max_unauthenticated) {
+        CountRejected("too_many_handshakes", address, "too many connections in handshake");
+        socket.close(peer_ec);
+      } else {
+        StartConnection(std::move(socket), Role::kAcceptor, address, std::nullopt, std::nullopt);
+      }
+    }
+    Accept();
+  });
+}
+
+void NetHost::Impl::StartConnection(tcp::socket socket, Role role, std::string address,
+                                    std::optional<PeerId> dialed_for,
+                                    std::optional<size_t> bootstrap) {
+  const ConnectionContext context{.handshake = &handshake_config_,
+                                  .max_message_bytes = options_.max_message_bytes,
+                                  .events = this,
+                                  .stats = &stats_};
+  auto conn = std::make_shared<Connection>(context, std::move(socket), role, std::move(address));
+  conn->dialed_for = dialed_for;
+  conn->bootstrap = bootstrap;
+  unauthenticated_.insert(conn);
+  conn->Start();
+}
+
+void NetHost::Impl::Dial(const tcp::endpoint& endpoint, std::optional<PeerId> slot,
+                         std::function<void(bool)> done, std::optional<size_t> bootstrap) {
+  ++stats_.dials;
+  auto socket = std::make_shared<tcp::socket>(io_);
+  socket->async_connect(endpoint, [this, socket, endpoint, slot, bootstrap,
+                                   done](const asio::error_code& ec) {
+    if (stopping_) return;
+    if (ec) {
+      done(false);
+      return;
+    }
+    StartConnection(std::move(*socket), Role::kDialer, ToString(endpoint), slot, bootstrap);
+    done(true);
+  });
+}
+
+void NetHost::Impl::DialBootstrap(size_t i) {
+  if (stopping_ || bootstrap_[i].done) return;
+  Dial(
+      bootstrap_[i].endpoint, std::nullopt,
+      [this, i](bool ok) {
+        // Connected: OnAuthenticated marks it done, OnClosed retries a
+        // handshake that failed.
+        if (ok) return;
+        RetryLater(bootstrap_[i].backoff.Next(), [this, i] { DialBootstrap(i); });
+      },
+      i);
+}
+
+// Dials `peer` at its recorded address if membership says it is due.
+void NetHost::Impl::MaybeDialSlot(PeerId peer) {
+  if (stopping_ || !membership_.ShouldDial(peer)) return;
+  Result<tcp::endpoint> endpoint = ParseEndpoint(membership_.record(peer)->address);
+  if (!endpoint.ok()) return;
+  // The dial stays under way through the handshake (OnClosed or
+  // OnAuthenticated ends it), so one pair never races two dials.
+  membership_.DialStarted(peer);
+  Dial(*endpoint, peer, [this, peer](bool ok) {
+    if (ok) return;
+    membership_.DialEnded(peer);
+    ScheduleRedial(peer);
+  });
+}
+
+void NetHost::Impl::ScheduleRedial(PeerId peer) {
+  if (stopping_) return;
+  const std::optional<Duration> delay = membership_.ScheduleRedial(peer);
+  if (!delay) return;
+  RetryLater(*delay, [this, peer] {
+    membership_.RedialDue(peer);
+    MaybeDialSlot(peer);
+  });
+}
+
+void NetHost::Impl::RetryLater(Duration delay, std::function<void()> retry) {
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::nanoseconds(delay.ns));
+  timer->async_wait([this, timer, retry = std::move(retry)](const asio::error_code& ec) {
+    if (!ec && !stopping_) retry();
+  });
+}
+
+// --- connection events ----------------------------------------------------------
+
+Status NetHost::Impl::Admit(const PeerRecord& record) { return membership_.CheckSlotKey(record); }
+
+void NetHost::Impl::OnAuthenticated(const ConnectionPtr& conn, const PeerRecord& record) {
+  unauthenticated_.erase(conn);
+  ++stats_.handshakes;
+  for (Bootstrap& b : bootstrap_) {
+    if (ToString(b.endpoint) == conn->peer_address()) b.done = true;
+  }
+  if (conn->dialed_for) membership_.DialEnded(*conn->dialed_for);
+  const PeerId peer = record.slot;
+  PeerLink& link = links_[peer.value];
+  if (link.conn) {
+    if (membership_.ResolveDuplicate(peer, link.conn->role(), conn->role()) ==
+        Membership::Keep::kExisting) {
+      conn->Close("", "duplicate connection");
+      LearnRecord(record, nullptr);
+      return;
+    }
+    ConnectionPtr old = link.conn;
+    Attach(peer, conn);
+    old->Close("", "replaced by a newer connection");
+    Count("net.connections_replaced");
+  } else {
+    Attach(peer, conn);
+  }
+  LearnRecord(record, conn.get());
+  if (membership_.Joined(peer)) Count("net.peer_rejoined");
+  Greet(peer, *conn);
+  MaybeStartNode();
+}
+
+void NetHost::Impl::Attach(PeerId peer, ConnectionPtr conn) {
+  links_[peer.value].conn = std::move(conn);
+  membership_.Connected(peer);
+}
+
+// What this peer knows of the network, ours included; then what waited
+// for the connection.
+void NetHost::Impl::Greet(PeerId peer, Connection& conn) {
+  conn.Enqueue(FrameType::kPeers, membership_.EncodeKnown(self_record_), 0);
+  PeerLink& link = links_[peer.value];
+  while (!link.pending.empty()) {
+    std::vector<uint8_t> message = std::move(link.pending.front());
+    link.pending.pop_front();
+    const size_t size = message.size();
+    conn.Enqueue(FrameType::kData, std::move(message), size);
+  }
+  if (stopping_) conn.Enqueue(FrameType::kBye, {}, 0);
+}
+
+// Relays a record membership accepted to every other connected peer
+// (membership exchange), then dials if due.
+void NetHost::Impl::LearnRecord(const PeerRecord& record, const Connection* from) {
+  const Membership::Learned learned = membership_.Learn(record);
+  switch (learned.verdict) {
+    case Membership::Verdict::kIgnored:
+    case Membership::Verdict::kStale:
+      return;
+    case Membership::Verdict::kNotAdmitted:
+      Count("net.records_refused");
+      return;
+    case Membership::Verdict::kSlotTaken:
+      Count("net.records_slot_taken");
+      if (MayLogRejection()) {
+        Logf(LogLevel::kWarning, "[peer %u] ignored a peer record: %s", options_.self.value,
+             learned.why.message().c_str());
+      }
+      return;
+    case Membership::Verdict::kAccepted:
+      break;
+  }
+  ByteWriter one;
+  one.WriteU32(1);
+  record.Encode(one);
+  for (PeerLink& other : links_) {
+    if (other.conn && other.conn.get() != from && other.conn->open() &&
+        other.conn->slot() != record.slot) {
+      other.conn->Enqueue(FrameType::kPeers, one.bytes(), 0);
+    }
+  }
+  MaybeDialSlot(record.slot);
+}
+
+void NetHost::Impl::OnFrame(const ConnectionPtr& conn, FrameType type,
+                            std::span<const uint8_t> payload) {
+  const PeerId from = conn->slot();
+  if (links_[from.value].conn != conn) return;  // a replaced connection draining
+  switch (type) {
+    case FrameType::kData:
+      ++stats_.msgs_received;
+      stats_.bytes_received += payload.size();
+      if (stopping_) return;
+      if (!started_) StartNode();
+      node_->OnMessage(host_, from, payload);
+      CheckStop();
+      return;
+    case FrameType::kHeartbeat:
+      return;
+    case FrameType::kPeers:
+      OnPeersFrame(conn, payload);
+      return;
+    case FrameType::kBye:
+      membership_.SaidBye(from);
+      conn->Close("", "peer said bye");
+      CheckStop();
+      return;
+    default:
+      conn->Close("unexpected_frame", "unexpected frame type");
+      return;
+  }
+}
+
+void NetHost::Impl::OnPeersFrame(const ConnectionPtr& conn, std::span<const uint8_t> payload) {
+  ByteReader in(payload);
+  Result<uint32_t> count = in.ReadU32();
+  if (!count.ok() || *count > options_.num_slots + 1) {
+    conn->Close("bad_record", "peers frame with a bad record count");
+    return;
+  }
+  for (uint32_t i = 0; i < *count; ++i) {
+    Result<PeerRecord> record = PeerRecord::Decode(in);
+    if (!record.ok()) {
+      conn->Close("bad_record", record.status().message());
+      return;
+    }
+    LearnRecord(*record, conn.get());
+  }
+  if (Status s = in.ExpectEnd(); !s.ok()) conn->Close("bad_record", s.message());
+}
+
+void NetHost::Impl::OnSent(const Connection& conn, size_t data_bytes) {
+  links_[conn.slot().value].queued_bytes -= data_bytes;
+}
+
+void NetHost::Impl::OnIdle(const Connection& /*conn*/) { OnDrained(); }
+
+void NetHost::Impl::CountRejected(const std::string& reason, const std::string& address,
+                                  const std::string& detail) {
+  ++stats_.rejected[reason];
+  Count("net.rejected." + reason);
+  if (MayLogRejection()) {
+    Logf(LogLevel::kWarning, "[peer %u] closed connection with %s: %s: %s", options_.self.value,
+         address.c_str(), reason.c_str(), detail.c_str());
+  }
+}
+
+void NetHost::Impl::OnClosed(const ConnectionPtr& conn, ConnectionState was, size_t unsent,
+                             const std::string& reason, const std::string& detail) {
+  unauthenticated_.erase(conn);
+  const bool was_open = was == ConnectionState::kOpen;
+  if (!was_open && conn->dialed_for) {
+    membership_.DialEnded(*conn->dialed_for);
+    if (!stopping_ && !links_[conn->dialed_for->value].conn) ScheduleRedial(*conn->dialed_for);
+  }
+  // A handshake through a bootstrap address failed (refused, timed out,
+  // cut): try that address again after its backoff, as for a failed
+  // connect, until one handshake through it succeeds.
+  if (!was_open && conn->bootstrap && !stopping_ && !bootstrap_[*conn->bootstrap].done) {
+    const size_t i = *conn->bootstrap;
+    RetryLater(bootstrap_[i].backoff.Next(), [this, i] { DialBootstrap(i); });
+  }
+  if (!reason.empty()) {
+    if (was_open && (reason == "read_error" || reason == "write_error")) {
+      Count("net.connection_errors");  // lost the peer, no fault of its own
+    } else {
+      CountRejected(reason, conn->peer_address(), detail);
+    }
+  }
+  if (!was_open) return;
+  PeerLink& link = links_[conn->slot().value];
+  link.queued_bytes -= std::min(link.queued_bytes, unsent);
+  if (unsent > 0) Count("net.lost_on_close", static_cast<int64_t>(unsent));
+  if (link.conn != conn) return;  // a replaced duplicate
+  link.conn.reset();
+  membership_.Disconnected(conn->slot());
+  if (!stopping_) OnPeerLost(conn->slot(), detail);
+  OnDrained();
+}
+
+void NetHost::Impl::OnPeerLost(PeerId peer, const std::string& detail) {
+  // A peer that said Bye finished its part; only the others failed.
+  if (membership_.said_bye(peer)) {
+    Count("net.peers_left");
+  } else {
+    ++stats_.peers_down;
+    Count("net.peers_down");
+    Logf(LogLevel::kWarning, "[peer %u] lost peer %u (%s)", options_.self.value, peer.value,
+         detail.c_str());
+  }
+  if (started_) {
+    node_->OnPeerDown(host_, peer);
+    CheckStop();
+  }
+  ScheduleRedial(peer);
+}
+
+}  // namespace murmur::net
