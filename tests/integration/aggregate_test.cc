@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "testing/cli_runner.h"
+
 namespace {
 
 using ::testing::ElementsAre;
@@ -26,38 +28,19 @@ using ::testing::FloatEq;
 using ::testing::FloatNear;
 using ::testing::HasSubstr;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;  // stdout, then stderr when merged
-};
+using Outcome = murmur::testing::CliOutcome;
+using murmur::testing::RunShell;
+using murmur::testing::Stderr;
 
-Outcome Shell(const std::string& command) {
-  Outcome outcome;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) outcome.output.append(buffer, n);
-  const int status = pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return outcome;
-}
-
-// stdout only (errors go to the test log through stderr).
-Outcome Murmur(const std::string& args, bool merge_stderr = false) {
-  const char* bin = std::getenv("MURMUR_BIN");
-  EXPECT_NE(bin, nullptr) << "MURMUR_BIN must point at the murmur binary";
-  if (bin == nullptr) return {};
-  return Shell(std::string(bin) + " " + args + (merge_stderr ? " 2>&1" : ""));
+// stdout only by default (stderr goes to the test log).
+Outcome Murmur(const std::string& args, Stderr stderr_to = Stderr::kApart) {
+  return murmur::testing::RunMurmur(args, stderr_to);
 }
 
 class MurmurAggregate : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = (std::filesystem::temp_directory_path() /
-            ("murmur_aggregate_test_" + std::to_string(::getpid())))
-               .string();
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = murmur::testing::FreshTempDir("dir");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -306,7 +289,7 @@ TEST_F(MurmurAggregate, RejectsBadFilesWithExitCodeTwoAndAClearLine) {
        "holds no values"},
   };
   for (const Case& c : cases) {
-    Outcome o = Murmur("aggregate --rule mean " + good + " " + c.file, /*merge_stderr=*/true);
+    Outcome o = Murmur("aggregate --rule mean " + good + " " + c.file, Stderr::kIntoOutput);
     EXPECT_EQ(o.exit_code, 2) << c.file << ": " << o.output;
     EXPECT_THAT(o.output, HasSubstr(c.message)) << c.file;
     EXPECT_THAT(o.output, HasSubstr("murmur aggregate:")) << c.file;
@@ -323,14 +306,14 @@ TEST_F(MurmurAggregate, RejectsBadRulesOptionsAndPreconditions) {
   for (const Case& c : std::vector<Case>{
            {"--rule krumm", "unknown aggregation rule 'krumm'; known: bulyan"},
            {"--rule trimmed-mean --f 3", "n=5 f=3"}}) {
-    Outcome o = Murmur("aggregate " + c.args + inputs, /*merge_stderr=*/true);
+    Outcome o = Murmur("aggregate " + c.args + inputs, Stderr::kIntoOutput);
     EXPECT_EQ(o.exit_code, 2) << c.args << ": " << o.output;
     EXPECT_THAT(o.output, HasSubstr(c.message)) << c.args;
   }
 }
 
 TEST_F(MurmurAggregate, MatchesNumpyWhenAvailable) {
-  if (Shell("python3 -c 'import numpy' 2>/dev/null").exit_code != 0) {
+  if (RunShell("python3 -c 'import numpy' 2>/dev/null").exit_code != 0) {
     GTEST_SKIP() << "python3-numpy is not installed";
   }
   // numpy.save writes the files; numpy.median is the reference.
@@ -341,7 +324,7 @@ TEST_F(MurmurAggregate, MatchesNumpyWhenAvailable) {
       "for i in range(7): np.save('" + dir_ + "/n%d.npy' % i, x[i])\n"
       "np.savetxt('" + dir_ + "/median.txt', np.median(x.reshape(7, -1), axis=0), fmt='%.9g')\n";
   std::ofstream(dir_ + "/make.py") << script;
-  ASSERT_EQ(Shell("python3 " + dir_ + "/make.py").exit_code, 0);
+  ASSERT_EQ(RunShell("python3 " + dir_ + "/make.py").exit_code, 0);
   std::string inputs;
   for (int i = 0; i < 7; ++i) inputs += " " + dir_ + "/n" + std::to_string(i) + ".npy";
   Outcome o = Murmur("aggregate --rule median" + inputs);

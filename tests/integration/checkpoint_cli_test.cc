@@ -13,26 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "testing/cli_runner.h"
+
 namespace {
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;
-};
+using Outcome = murmur::testing::CliOutcome;
 
-Outcome MurmurRun(const std::string& args) {
-  const char* bin = std::getenv("MURMUR_BIN");
-  EXPECT_NE(bin, nullptr) << "MURMUR_BIN must point at the murmur binary";
-  Outcome outcome;
-  if (bin == nullptr) return outcome;
-  FILE* pipe = popen((std::string(bin) + " run " + args + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) outcome.output.append(buffer, n);
-  const int status = pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return outcome;
-}
+// `murmur run <args>`, stdout and stderr together.
+Outcome MurmurRun(const std::string& args) { return murmur::testing::RunMurmur("run " + args); }
 
 std::vector<std::string> AccMeans(const std::string& metrics_path) {
   std::ifstream in(metrics_path);
@@ -51,9 +39,7 @@ const char* kSmall =
     " --set data.synthetic_test=100 --set model.kind=logreg --set eval.every=1";
 
 TEST(CheckpointCli, FineTuningStartsFromThePretrainedModel) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("murmur_ckpt_cli_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  const std::filesystem::path dir = murmur::testing::TempPath("dir");
   const std::string ckpt = (dir / "pre.ckpt").string();
   Outcome pre = MurmurRun(std::string(kSmall) + " --set peers=1 --set protocol.rounds=3" +
                     " --set protocol.local_steps=5 --set train.save_checkpoint=" + ckpt +

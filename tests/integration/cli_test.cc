@@ -9,41 +9,14 @@
 #include <sstream>
 #include <string>
 
+#include "testing/cli_runner.h"
+
 namespace {
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-Outcome Murmur(const std::string& args) {
-  const char* bin = std::getenv("MURMUR_BIN");
-  EXPECT_NE(bin, nullptr) << "MURMUR_BIN must point at the murmur binary";
-  Outcome outcome;
-  if (bin == nullptr) return outcome;
-  const std::string command = std::string(bin) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) outcome.output.append(buffer, n);
-  const int status = pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return outcome;
-}
-
-std::string TempDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("murmur_cli_test_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  return dir.string();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using Outcome = murmur::testing::CliOutcome;
+using murmur::testing::ReadFile;
+using murmur::testing::RunMurmur;
+using murmur::testing::TempPath;
 
 const char* kTiny =
     "--set data.dataset=synthetic --set data.synthetic_train=800 "
@@ -51,8 +24,8 @@ const char* kTiny =
     "--set eval.every=2 --set model.hidden=[16]";
 
 TEST(MurmurRun, WritesConfigAndMetricsFiles) {
-  const std::string out = TempDir("files");
-  Outcome o = Murmur(std::string("run ") + kTiny + " --out " + out);
+  const std::string out = TempPath("files");
+  Outcome o = RunMurmur(std::string("run ") + kTiny + " --out " + out);
   ASSERT_EQ(o.exit_code, 0) << o.output;
   const std::string jsonl = ReadFile(out + "/metrics.jsonl");
   // Rounds 0, 2 and 4, with every required field.
@@ -69,8 +42,8 @@ TEST(MurmurRun, WritesConfigAndMetricsFiles) {
   EXPECT_NE(config.find("synthetic"), std::string::npos);
   EXPECT_NE(config.find("round_timeout_s"), std::string::npos);  // defaults resolved
   // The resolved config reproduces the run byte for byte.
-  const std::string again = TempDir("again");
-  Outcome o2 = Murmur("run " + out + "/config.toml --out " + again);
+  const std::string again = TempPath("again");
+  Outcome o2 = RunMurmur("run " + out + "/config.toml --out " + again);
   ASSERT_EQ(o2.exit_code, 0) << o2.output;
   EXPECT_EQ(ReadFile(again + "/metrics.jsonl"), jsonl);
   EXPECT_EQ(ReadFile(again + "/peers.csv"), ReadFile(out + "/peers.csv"));
@@ -82,9 +55,9 @@ TEST(MurmurRun, WritesConfigAndMetricsFiles) {
 // The per-peer file adds up to the last row's totals (the run ends with its
 // last row, so nothing is sent after it), and summary.json repeats them.
 TEST(MurmurRun, WritesPerPeerTrafficAndASummary) {
-  const std::string out = TempDir("peers");
-  Outcome o = Murmur(std::string("run ") + kTiny +
-                     " --set protocol.kind=fedavg --set peers=3 --quiet --out " + out);
+  const std::string out = TempPath("peers");
+  Outcome o = RunMurmur(std::string("run ") + kTiny +
+                        " --set protocol.kind=fedavg --set peers=3 --quiet --out " + out);
   ASSERT_EQ(o.exit_code, 0) << o.output;
   std::stringstream peers(ReadFile(out + "/peers.csv"));
   std::string line;
@@ -127,34 +100,34 @@ TEST(MurmurRun, WritesPerPeerTrafficAndASummary) {
 }
 
 TEST(MurmurReport, TabulatesRunsAndWritesAnSvgPlot) {
-  const std::string out = TempDir("report_run");
-  ASSERT_EQ(Murmur(std::string("run ") + kTiny + " --quiet --out " + out).exit_code, 0);
+  const std::string out = TempPath("report_run");
+  ASSERT_EQ(RunMurmur(std::string("run ") + kTiny + " --quiet --out " + out).exit_code, 0);
   const std::string svg = out + "/acc.svg";
-  Outcome o = Murmur("report " + out + " --svg " + svg + " --x mb");
+  Outcome o = RunMurmur("report " + out + " --svg " + svg + " --x mb");
   ASSERT_EQ(o.exit_code, 0) << o.output;
   EXPECT_NE(o.output.find("acc_mean"), std::string::npos) << o.output;
   const std::string plot = ReadFile(svg);
   EXPECT_EQ(plot.rfind("<svg", 0), 0u);
   EXPECT_NE(plot.find("<polyline"), std::string::npos);
-  EXPECT_EQ(Murmur("report /nonexistent/run").exit_code, 2);
+  EXPECT_EQ(RunMurmur("report /nonexistent/run").exit_code, 2);
   std::filesystem::remove_all(out);
 }
 
 TEST(MurmurRun, UnknownKeyExitsWithCodeTwoAndNamesIt) {
-  Outcome o = Murmur(std::string("run ") + kTiny + " --set train.learning_rate=0.1");
+  Outcome o = RunMurmur(std::string("run ") + kTiny + " --set train.learning_rate=0.1");
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.output.find("train.learning_rate"), std::string::npos) << o.output;
 }
 
 TEST(MurmurRun, BadValueExitsWithCodeTwoAndNamesKeyAndValue) {
-  Outcome o = Murmur(std::string("run ") + kTiny + " --set protocol.topology=hypercube");
+  Outcome o = RunMurmur(std::string("run ") + kTiny + " --set protocol.topology=hypercube");
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.output.find("protocol.topology"), std::string::npos) << o.output;
   EXPECT_NE(o.output.find("hypercube"), std::string::npos) << o.output;
 }
 
 TEST(MurmurRun, MissingDatasetSaysWhatToInstall) {
-  Outcome o = Murmur("run --set data.path=/nonexistent/fmnist --set protocol.rounds=1");
+  Outcome o = RunMurmur("run --set data.path=/nonexistent/fmnist --set protocol.rounds=1");
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.output.find("dataset-fashion-mnist"), std::string::npos) << o.output;
   // One clear line, not a dump.
@@ -162,13 +135,13 @@ TEST(MurmurRun, MissingDatasetSaysWhatToInstall) {
 }
 
 TEST(MurmurRun, MissingConfigFileExitsWithCodeTwo) {
-  Outcome o = Murmur("run /nonexistent/run.toml");
+  Outcome o = RunMurmur("run /nonexistent/run.toml");
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.output.find("/nonexistent/run.toml"), std::string::npos) << o.output;
 }
 
 TEST(MurmurRun, HelpDescribesTheOptions) {
-  Outcome o = Murmur("run --help");
+  Outcome o = RunMurmur("run --help");
   EXPECT_EQ(o.exit_code, 0);
   for (const char* option : {"--set", "--seed", "--out", "--threads", "quickstart"}) {
     EXPECT_NE(o.output.find(option), std::string::npos) << option;

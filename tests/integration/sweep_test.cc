@@ -15,35 +15,15 @@
 #include <string>
 #include <vector>
 
+#include "testing/cli_runner.h"
+
 namespace {
 
 using ::testing::HasSubstr;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-Outcome Murmur(const std::string& args) {
-  const char* bin = std::getenv("MURMUR_BIN");
-  EXPECT_NE(bin, nullptr) << "MURMUR_BIN must point at the murmur binary";
-  Outcome outcome;
-  if (bin == nullptr) return outcome;
-  FILE* pipe = popen((std::string(bin) + " " + args + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) outcome.output.append(buffer, n);
-  const int status = pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return outcome;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using Outcome = murmur::testing::CliOutcome;
+using murmur::testing::ReadFile;
+using murmur::testing::RunMurmur;
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -65,11 +45,7 @@ std::vector<std::string> Fields(const std::string& line) {
 class MurmurSweep : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = (std::filesystem::temp_directory_path() /
-            ("murmur_sweep_test_" + std::to_string(::getpid())))
-               .string();
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = murmur::testing::FreshTempDir("dir");
     // A base config beside the grid, found relative to the grid file.
     std::ofstream(dir_ + "/base.toml") << "peers = 4\nthreads = 1\n[data]\n"
                                           "dataset = \"synthetic\"\nsynthetic_train = 400\n"
@@ -98,7 +74,7 @@ const char* kGrid =
 TEST_F(MurmurSweep, RunsEveryCellReportsFailuresAndResumes) {
   const std::string grid = WriteGrid("grid.toml", kGrid);
   const std::string out = dir_ + "/out";
-  Outcome first = Murmur("sweep " + grid + " --out " + out);
+  Outcome first = RunMurmur("sweep " + grid + " --out " + out);
   // Some cells failed, the others ran: exit 1.
   ASSERT_EQ(first.exit_code, 1) << first.output;
   EXPECT_THAT(first.output, HasSubstr("3 cells x 2 seeds = 6 runs (6 to run, 2 at a time)"));
@@ -146,7 +122,7 @@ TEST_F(MurmurSweep, RunsEveryCellReportsFailuresAndResumes) {
   // failed ones run again.
   const std::string record = ReadFile(out + "/runs/topology-full-s2/sweep_run.txt");
   ASSERT_THAT(record, HasSubstr("exit 0"));
-  Outcome second = Murmur("sweep " + grid + " --out " + out);
+  Outcome second = RunMurmur("sweep " + grid + " --out " + out);
   EXPECT_EQ(second.exit_code, 1) << second.output;
   EXPECT_THAT(second.output, HasSubstr("6 runs (2 to run"));
   EXPECT_THAT(second.output, HasSubstr("skipped topology-full-s2: already complete"));
@@ -156,8 +132,8 @@ TEST_F(MurmurSweep, RunsEveryCellReportsFailuresAndResumes) {
   // A changed [set] changes every run's config, so nothing is reused.
   std::string changed = kGrid;
   changed.replace(changed.find("0.1\n"), 4, "0.2\n");
-  Outcome dry = Murmur("sweep " + WriteGrid("changed.toml", changed) + " --out " + out +
-                       " --dry-run");
+  Outcome dry = RunMurmur("sweep " + WriteGrid("changed.toml", changed) + " --out " + out +
+                          " --dry-run");
   EXPECT_EQ(dry.exit_code, 0) << dry.output;
   EXPECT_THAT(dry.output, HasSubstr("(6 to run"));
   EXPECT_THAT(dry.output, HasSubstr("--set train.lr=0.2"));
@@ -167,7 +143,7 @@ TEST_F(MurmurSweep, DryRunListsRunsAndStartsNothing) {
   const std::string grid = WriteGrid(
       "grid.toml", "base = \"base.toml\"\n[grid]\n\"protocol.topology\" = [\"ring\", \"full\"]\n"
                    "\"sim.max_time_s\" = [1000000.0, 1e-6]\n");
-  Outcome o = Murmur("sweep " + grid + " --out " + dir_ + "/dry --dry-run --jobs 3");
+  Outcome o = RunMurmur("sweep " + grid + " --out " + dir_ + "/dry --dry-run --jobs 3");
   ASSERT_EQ(o.exit_code, 0) << o.output;
   // No seeds: one run per cell with the config's seed (1).
   EXPECT_THAT(o.output, HasSubstr("4 cells x 1 seeds = 4 runs (4 to run, 3 at a time)"));
@@ -193,7 +169,7 @@ TEST_F(MurmurSweep, BadGridsExitWithCodeTwoBeforeAnythingRuns) {
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string out = dir_ + "/bad" + std::to_string(i);
-    Outcome o = Murmur("sweep " + WriteGrid("bad.toml", cases[i].grid) + " --out " + out);
+    Outcome o = RunMurmur("sweep " + WriteGrid("bad.toml", cases[i].grid) + " --out " + out);
     EXPECT_EQ(o.exit_code, 2) << cases[i].grid << o.output;
     EXPECT_THAT(o.output, HasSubstr(cases[i].message)) << cases[i].grid;
     EXPECT_THAT(o.output, HasSubstr("murmur sweep:"));
@@ -202,7 +178,7 @@ TEST_F(MurmurSweep, BadGridsExitWithCodeTwoBeforeAnythingRuns) {
 }
 
 TEST(MurmurSweepHelp, ExplainsTheGridFileAndOutputs) {
-  Outcome o = Murmur("sweep --help");
+  Outcome o = RunMurmur("sweep --help");
   EXPECT_EQ(o.exit_code, 0);
   for (const char* text : {"[grid]", "[set]", "seeds", "--jobs", "--dry-run", "--out",
                            "results.csv", "heatmap.svg", "skipped"}) {

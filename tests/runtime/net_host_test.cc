@@ -21,6 +21,7 @@
 
 #include "murmur/core/log.h"
 #include "murmur/runtime/frame.h"
+#include "testing/socket_probe.h"
 
 namespace murmur::net {
 namespace {
@@ -198,31 +199,8 @@ TEST(NetHost, LargeMessagesArriveWholeAndInOrder) {
   EXPECT_GE((*a)->stats().wire_bytes_sent, big.size() + 3 + 4 * 28 + 28);
 }
 
-enum class AfterSend { kWait, kHalfClose };
-
-// Connects to `address`, writes `bytes` (then half-closes if asked), and
-// returns true when the host closes the connection within 20 s.
-bool SendAndAwaitClose(const std::string& address, const std::vector<uint8_t>& bytes,
-                       AfterSend after = AfterSend::kWait) {
-  const size_t colon = address.rfind(':');
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    ::close(fd);
-    return false;
-  }
-  (void)!::write(fd, bytes.data(), bytes.size());
-  if (after == AfterSend::kHalfClose) ::shutdown(fd, SHUT_WR);
-  char buf[256];
-  bool closed = false;
-  pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
-  while (!closed && ::poll(&p, 1, 20000) > 0) closed = ::read(fd, buf, sizeof buf) <= 0;
-  ::close(fd);
-  return closed;
-}
+using murmur::testing::AfterSend;
+using murmur::testing::SendAndAwaitClose;
 
 class IdleNode final : public Node {
  public:

@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,121 +25,17 @@
 #include <vector>
 
 #include "murmur/runtime/identity.h"
+#include "testing/cli_runner.h"
+#include "testing/socket_probe.h"
 
-extern char** environ;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kDeadline = std::chrono::seconds(90);
 
-std::string MurmurBin() {
-  const char* bin = std::getenv("MURMUR_BIN");
-  return bin ? bin : "";
-}
-
-std::string TempDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("murmur_runtime_test_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
-// A child process whose stdout and stderr arrive on one pipe, line by line.
-class Process {
- public:
-  explicit Process(const std::vector<std::string>& argv) {
-    int fds[2];
-    EXPECT_EQ(::pipe(fds), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    EXPECT_EQ(posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
-    fd_ = fds[0];
-  }
-  ~Process() {
-    if (!exited_) {
-      ::kill(pid_, SIGKILL);
-      Wait(Clock::now() + std::chrono::seconds(10));
-    }
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  // Reads until a line containing `text` arrives; returns it, or "" at the
-  // deadline or end of output.
-  std::string AwaitLine(const std::string& text, Clock::time_point deadline) {
-    for (;;) {
-      size_t nl;
-      while ((nl = buffer_.find('\n')) != std::string::npos) {
-        std::string line = buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-        log_ += line + "\n";
-        if (line.find(text) != std::string::npos) return line;
-      }
-      if (!ReadSome(deadline)) return "";
-    }
-  }
-
-  // Drains output until the process exits; returns its exit code (-1 at
-  // the deadline, 128+signal when killed).
-  int Wait(Clock::time_point deadline) {
-    while (fd_ >= 0 && ReadSome(deadline)) {
-    }
-    while (!exited_) {
-      int status = 0;
-      const pid_t r = ::waitpid(pid_, &status, fd_ >= 0 ? WNOHANG : 0);
-      if (r == pid_) {
-        exited_ = true;
-        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      } else if (Clock::now() > deadline) {
-        return -1;
-      }
-    }
-    log_ += buffer_;
-    buffer_.clear();
-    return code_;
-  }
-
-  void Kill9() {
-    ::kill(pid_, SIGKILL);
-    Wait(Clock::now() + std::chrono::seconds(10));
-  }
-  const std::string& log() const { return log_; }
-
- private:
-  bool ReadSome(Clock::time_point deadline) {
-    if (fd_ < 0) return false;
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return false;
-    pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
-    if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
-    char buf[4096];
-    const ssize_t n = ::read(fd_, buf, sizeof buf);
-    if (n <= 0) {
-      ::close(fd_);
-      fd_ = -1;
-      return false;
-    }
-    buffer_.append(buf, static_cast<size_t>(n));
-    return true;
-  }
-
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::string buffer_;
-  std::string log_;
-  bool exited_ = false;
-  int code_ = -1;
-};
+using murmur::testing::MurmurBin;
+using Process = murmur::testing::ChildProcess;
 
 // A small D-PSGD run on the synthetic dataset with logistic regression.
 std::string WriteConfig(const std::string& dir, int rounds, double timeout_s) {
@@ -217,7 +112,8 @@ class PeerProcesses : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(MurmurBin().empty()) << "MURMUR_BIN must point at the murmur binary";
-    dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = murmur::testing::FreshTempDir(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(dir_ + "/network.key").ok());
   }
   void TearDown() override {
@@ -391,33 +287,7 @@ TEST_F(PeerProcesses, SurvivorsFinishAfterKill9AndTheKilledPeerRejoins) {
   (void)key_before;
 }
 
-// Connects to `address`, sends `bytes`, and returns true once the peer
-// closes the connection (before the deadline).
-bool SendAndAwaitClose(const std::string& address, const std::vector<uint8_t>& bytes,
-                       Clock::time_point deadline) {
-  const size_t colon = address.rfind(':');
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    ::close(fd);
-    return false;
-  }
-  (void)!::write(fd, bytes.data(), bytes.size());
-  bool closed = false;
-  char buf[4096];
-  while (!closed) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
-    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) break;
-    closed = ::read(fd, buf, sizeof buf) <= 0;  // the peer's Hello, then EOF/RST
-  }
-  ::close(fd);
-  return closed;
-}
+using murmur::testing::SendAndAwaitClose;
 
 TEST_F(PeerProcesses, GarbageSendersAreCutOffWhileTrainingContinues) {
   const std::string config = WriteConfig(dir_, 15, 5);

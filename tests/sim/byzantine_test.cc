@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "harness.h"
+#include "testing/scenario.h"
 #include "murmur/protocol/fedavg.h"
 
 namespace murmur::testing {

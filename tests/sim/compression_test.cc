@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "harness.h"
+#include "testing/scenario.h"
 #include "murmur/protocol/choco.h"
 #include "murmur/protocol/choco_gossip.h"
 #include "murmur/protocol/coded_message.h"

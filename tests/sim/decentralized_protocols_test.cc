@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <map>
 
-#include "harness.h"
+#include "testing/scenario.h"
 #include "murmur/protocol/dfedsam.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/modest.h"

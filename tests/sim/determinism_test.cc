@@ -6,35 +6,15 @@
 
 #include "murmur/core/config.h"
 #include "murmur/experiment/experiment.h"
-#include "murmur/experiment/metrics_files.h"
+#include "testing/scenario.h"
+#include "testing/seeded_test.h"
 
 namespace murmur {
 namespace {
 
 std::string MetricsJsonl(const std::string& protocol, uint64_t seed, int threads) {
-  Config config = Config::FromString(R"(
-peers = 8
-[data]
-dataset = "synthetic"
-synthetic_train = 1600
-synthetic_test = 400
-partition = "dirichlet"
-alpha = 0.5
-[model]
-kind = "mlp"
-hidden = [16]
-[protocol]
-rounds = 6
-local_steps = 3
-topology = "ring"
-[sim]
-loss = 0.1
-speed_sigma = 0.5
-churn_mean_online_s = 1.0
-churn_mean_offline_s = 0.2
-[eval]
-every = 2
-)", "determinism.toml").value();
+  Config config = testing::SmallLossyRunConfig();
+  EXPECT_TRUE(config.Set("protocol.topology=ring").ok());
   // "kind+codec": the protocol with compressed traffic, so the codec stage
   // columns are in the lines too.
   const std::string kind = protocol.substr(0, protocol.find('+'));
@@ -65,17 +45,13 @@ every = 2
     EXPECT_TRUE(config.Set("spsa.seed_pool=64").ok());
   }
   if (protocol == "fedbuff") EXPECT_TRUE(config.Set("protocol.buffer_size=3").ok());
-  RunConfig run = ReadRunConfig(config).value();
-  std::string out;
-  Result<RunSummary> summary = RunExperiment(
-      run, RunObserver{.on_row = [&out](const EvalRow& row) {
-        out += MetricsWriter::ToJson(row) + "\n";
-      }});
-  EXPECT_TRUE(summary.ok()) << summary.status().ToString();
-  return out;
+  testing::ConfigRun run = testing::RunFromConfig(config);
+  EXPECT_TRUE(run.summary.ok()) << run.summary.status().ToString();
+  return run.metrics_jsonl;
 }
 
 TEST(Determinism, SameSeedGivesByteIdenticalMetricsWithOneOrTwoThreads) {
+  MURMUR_SEED_TRACE(7);  // and 8, the run that must differ
   for (const char* protocol : {"dpsgd", "gossip", "fedavg", "modest", "epidemic", "dfedsam", "spsa",
                                "fedkseed", "fedbuff", "fedcompass", "gossip+sign", "fedavg+topk"}) {
     const std::string one = MetricsJsonl(protocol, 7, 1);

@@ -6,35 +6,16 @@
 
 #include "murmur/core/config.h"
 #include "murmur/experiment/experiment.h"
-#include "murmur/experiment/metrics_files.h"
+#include "testing/scenario.h"
+#include "testing/seeded_test.h"
 
 namespace murmur {
 namespace {
 
 Config Base() {
-  return Config::FromString(R"(
-peers = 8
-[data]
-dataset = "synthetic"
-synthetic_train = 1600
-synthetic_test = 400
-partition = "dirichlet"
-alpha = 0.5
-[model]
-kind = "mlp"
-hidden = [16]
-[protocol]
-rounds = 6
-local_steps = 3
-round_timeout_s = 0.5
-[sim]
-loss = 0.1
-speed_sigma = 0.5
-churn_mean_online_s = 1.0
-churn_mean_offline_s = 0.2
-[eval]
-every = 2
-)", "federated.toml").value();
+  Config config = testing::SmallLossyRunConfig();
+  EXPECT_TRUE(config.Set("protocol.round_timeout_s=0.5").ok());
+  return config;
 }
 
 std::string MetricsJsonl(const std::string& protocol, int threads) {
@@ -44,18 +25,14 @@ std::string MetricsJsonl(const std::string& protocol, int threads) {
   EXPECT_TRUE(config.Set("protocol.server_optimizer=yogi").ok());
   EXPECT_TRUE(config.Set("protocol.server_lr=0.01").ok());
   EXPECT_TRUE(config.Set("protocol.buffer_size=3").ok());
-  RunConfig run = ReadRunConfig(config).value();
-  std::string out;
-  Result<RunSummary> summary = RunExperiment(
-      run, RunObserver{.on_row = [&out](const EvalRow& row) {
-        out += MetricsWriter::ToJson(row) + "\n";
-      }});
-  EXPECT_TRUE(summary.ok()) << summary.status().ToString();
-  if (summary.ok()) {
-    EXPECT_EQ(summary->rows.back().round, 6) << protocol;
-    EXPECT_GT(summary->stats.msgs_lost, 0u) << protocol;
+  MURMUR_SEED_TRACE(ReadRunConfig(config).value().seed);
+  testing::ConfigRun run = testing::RunFromConfig(config);
+  EXPECT_TRUE(run.summary.ok()) << run.summary.status().ToString();
+  if (run.summary.ok()) {
+    EXPECT_EQ(run.summary->rows.back().round, 6) << protocol;
+    EXPECT_GT(run.summary->stats.msgs_lost, 0u) << protocol;
   }
-  return out;
+  return run.metrics_jsonl;
 }
 
 TEST(FederatedConfig, RunsFinishUnderLossAndChurnAndAreReproducible) {

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "harness.h"
+#include "testing/scenario.h"
 #include "murmur/protocol/async_client.h"
 #include "murmur/protocol/fedavg.h"
 #include "murmur/protocol/fedcompass.h"

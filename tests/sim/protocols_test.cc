@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "harness.h"
+#include "testing/scenario.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/fedavg.h"
 #include "murmur/protocol/model_message.h"

@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "harness.h"
+#include "testing/scenario.h"
 
 namespace murmur::testing {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "harness.h"
+#include "testing/scenario.h"
 #include "murmur/learn/learner.h"
 
 namespace murmur::testing {

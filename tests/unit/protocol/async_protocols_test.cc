@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "fake_host.h"
+#include "testing/fake_host.h"
 #include "murmur/protocol/async_message.h"
 #include "murmur/protocol/fedasync.h"
 #include "murmur/protocol/fedbuff.h"

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "fake_host.h"
+#include "testing/fake_host.h"
 #include "murmur/core/bytes.h"
 #include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/byzantine_dpsgd.h"
@@ -12,7 +12,7 @@
 #include "murmur/protocol/byzantine_gossip.h"
 #include "murmur/protocol/model_message.h"
 #include "murmur/robust/attacks.h"
-#include "test_learners.h"
+#include "testing/frozen_learner.h"
 
 namespace murmur::testing {
 namespace {

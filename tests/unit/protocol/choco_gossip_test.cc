@@ -6,8 +6,8 @@
 
 #include <cstring>
 
-#include "fake_host.h"
-#include "frozen_learner.h"
+#include "testing/fake_host.h"
+#include "testing/frozen_learner.h"
 #include "murmur/protocol/coded_message.h"
 
 namespace murmur::testing {

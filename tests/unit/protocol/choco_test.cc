@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include "fake_host.h"
-#include "frozen_learner.h"
+#include "testing/fake_host.h"
+#include "testing/frozen_learner.h"
 #include "murmur/protocol/coded_message.h"
 
 namespace murmur::testing {

@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "fake_host.h"
-#include "frozen_learner.h"
+#include "testing/fake_host.h"
+#include "testing/frozen_learner.h"
 #include "murmur/protocol/coded_message.h"
 #include "murmur/protocol/fedavg.h"
 

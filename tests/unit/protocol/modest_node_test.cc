@@ -7,7 +7,8 @@
 #include <limits>
 #include <memory>
 
-#include "fake_host.h"
+#include "testing/fake_host.h"
+#include "testing/frozen_learner.h"
 #include "murmur/core/bytes.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/learner.h"
@@ -16,17 +17,8 @@
 namespace murmur::testing {
 namespace {
 
-struct Fixture {
+struct Fixture : FrozenLearner {
   Fixture() {
-    data = MakeSyntheticDataset({.train_size = 64, .test_size = 8, .height = 2, .width = 2});
-    model = MakeModel({.kind = ModelKind::kLogisticRegression},
-                      {.channels = 1, .height = 2, .width = 2, .num_classes = 10})
-                .value();
-    std::vector<int64_t> shard(64);
-    for (int64_t i = 0; i < 64; ++i) shard[i] = i;
-    learner = std::make_unique<Learner>(*model, data.train, shard, OptimizerConfig{.lr = 0.0}, 8,
-                                        Rng(1, PeerId(0), RngPurpose::kInit),
-                                        Rng(1, PeerId(0), RngPurpose::kBatch));
     node = std::make_unique<ModestNode>(
         *learner, ModestOptions{.rounds = 5,
                                 .local_steps = 1,
@@ -37,9 +29,6 @@ struct Fixture {
                                 .round_timeout = Duration::Seconds(1),
                                 .seed = 1});
   }
-  TrainTestSplit data;
-  std::unique_ptr<Model> model;
-  std::unique_ptr<Learner> learner;
   std::unique_ptr<ModestNode> node;
 };
 

@@ -5,13 +5,13 @@
 #include <cmath>
 #include <limits>
 
-#include "fake_host.h"
+#include "testing/fake_host.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/fedavg.h"
 #include "murmur/protocol/gossip.h"
 #include "murmur/protocol/model_combiner.h"
 #include "murmur/protocol/model_message.h"
-#include "test_learners.h"
+#include "testing/frozen_learner.h"
 
 namespace murmur::testing {
 namespace {

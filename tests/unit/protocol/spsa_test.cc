@@ -6,7 +6,8 @@
 #include <cstring>
 #include <memory>
 
-#include "fake_host.h"
+#include "testing/fake_host.h"
+#include "testing/frozen_learner.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/learner.h"
 #include "murmur/protocol/fedkseed.h"
@@ -96,25 +97,10 @@ TEST(SpsaMessage, KSeedFramesRoundTripAndRejectBadPairs) {
   }
 }
 
-// A 50-parameter logistic regression on 2x2 synthetic images.
-struct SmallLearner {
-  SmallLearner() {
-    data = MakeSyntheticDataset({.train_size = 64, .test_size = 8, .height = 2, .width = 2});
-    model = MakeModel({.kind = ModelKind::kLogisticRegression},
-                      {.channels = 1, .height = 2, .width = 2, .num_classes = 10})
-                .value();
-    std::vector<int64_t> shard(64);
-    for (int64_t i = 0; i < 64; ++i) shard[i] = i;
-    learner = std::make_unique<Learner>(*model, data.train, shard, OptimizerConfig{}, 8,
-                                        Rng(1, PeerId(0), RngPurpose::kInit),
-                                        Rng(1, PeerId(0), RngPurpose::kBatch));
-  }
-  std::vector<float> Params() const {
-    return {learner->params().begin(), learner->params().end()};
-  }
-  TrainTestSplit data;
-  std::unique_ptr<Model> model;
-  std::unique_ptr<Learner> learner;
+// A 50-parameter logistic regression on 2x2 synthetic images, at the
+// default learning rate.
+struct SmallLearner : TestLearner {
+  SmallLearner() : TestLearner(OptimizerConfig{}.lr) {}
 };
 
 SpsaOptions ThreePeers() {

@@ -9,13 +9,13 @@
 #include <cmath>
 #include <limits>
 
-#include "fake_host.h"
+#include "testing/fake_host.h"
 #include "murmur/protocol/byzantine_dpsgd.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/model_combiner.h"
 #include "murmur/protocol/model_message.h"
 #include "murmur/protocol/sybilwall_message.h"
-#include "test_learners.h"
+#include "testing/frozen_learner.h"
 
 namespace murmur::testing {
 namespace {
