@@ -6,6 +6,7 @@
 #include "aggregate_command.h"
 #include "launch_command.h"
 #include "peer_command.h"
+#include "privacy_command.h"
 #include "report_command.h"
 #include "run_command.h"
 #include "sweep_command.h"
@@ -31,6 +32,8 @@ int main(int argc, char** argv) {
   CLI::App* peer = murmur::cli::AddPeerCommand(app, peer_options);
   murmur::cli::LaunchOptions launch_options;
   CLI::App* launch = murmur::cli::AddLaunchCommand(app, launch_options);
+  murmur::cli::PrivacyOptions privacy_options;
+  CLI::App* privacy = murmur::cli::AddPrivacyCommand(app, privacy_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -42,6 +45,7 @@ int main(int argc, char** argv) {
   if (sweep->parsed()) return murmur::cli::SweepCommand(sweep_options);
   if (aggregate->parsed()) return murmur::cli::AggregateCommand(aggregate_options);
   if (peer->parsed()) return murmur::cli::PeerCommand(peer_options);
+  if (privacy->parsed()) return murmur::cli::PrivacyCommand(privacy_options);
   if (launch->parsed()) {
     std::error_code ec;
     const auto self_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
