@@ -1,15 +1,12 @@
 #include "launch_command.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
@@ -18,30 +15,22 @@
 #include <map>
 #include <string>
 
-#include "murmur/core/config.h"
+#include "cli_common.h"
+#include "child_process.h"
 #include "murmur/runtime/identity.h"
 #include "murmur/experiment/metrics_files.h"
 #include "murmur/experiment/peer_metrics.h"
 #include "murmur/experiment/run_config.h"
 
-extern char** environ;
-
 namespace murmur::cli {
 namespace {
 
-constexpr int kExitUsage = 2;
-constexpr int kExitFailure = 1;
 using Clock = std::chrono::steady_clock;
 
 volatile sig_atomic_t g_interrupted = 0;
 void OnSignal(int) { g_interrupted = 1; }
 
-int Fail(const Status& status) {
-  std::fprintf(stderr, "murmur launch: %s\n", status.message().c_str());
-  const bool usage = status.code() == StatusCode::kInvalidArgument ||
-                     status.code() == StatusCode::kNotFound;
-  return usage ? kExitUsage : kExitFailure;
-}
+int Fail(const Status& status) { return cli::Fail("launch", status); }
 
 // One `murmur peer` child: stdout on a pipe (its ready and final lines),
 // stderr appended to DIR/log.txt.
@@ -54,28 +43,11 @@ struct Child {
   int exit_code = -1;
 };
 
-Result<Child> Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
-  int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) return Status::Unavailable("pipe: ", std::strerror(errno));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  Child child;
-  const int rc = posix_spawn(&child.pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(pipe_fds[1]);
-  if (rc != 0) {
-    ::close(pipe_fds[0]);
-    return Status::Unavailable("cannot start ", argv[0], ": ", std::strerror(rc));
-  }
-  child.stdout_fd = pipe_fds[0];
-  return child;
+Result<Child> SpawnPeer(const std::vector<std::string>& argv, const std::string& log_path) {
+  MURMUR_ASSIGN_OR_RETURN(SpawnedChild spawned, Spawn(SpawnOptions{.program = argv[0],
+                                                                   .argv = argv,
+                                                                   .log_path = log_path}));
+  return Child{.pid = spawned.pid, .stdout_fd = spawned.stdout_fd};
 }
 
 // Reads what the child wrote to stdout; returns complete lines.
@@ -130,37 +102,25 @@ std::vector<std::vector<EvalRow>> ReadPeerRows(const std::string& out, int64_t n
 
 // Each peer's summary.json (written by `murmur peer` at exit) as one row of
 // the simulator's peers.csv, plus the counters summed over peers. A peer
-// whose summary is missing or unreadable (it was killed) gets zeros and the
-// role "unknown"; `finished` is false unless every peer says it finished.
+// whose summary is missing (it was killed) gets zeros and the role
+// "unknown"; `finished` is false unless every peer says it finished.
 struct PeerSummaries {
   std::vector<std::string> roles;
   std::vector<PeerTraffic> traffic;
   std::map<std::string, int64_t> counters;
   bool all_finished = true;
+  bool first_report = false;  // some peer says the run's rows are first reports
 };
 
 PeerSummaries ReadPeerSummaries(const std::string& out, int64_t nodes) {
   PeerSummaries s;
   for (int64_t i = 0; i < nodes; ++i) {
-    std::ifstream in(out + "/peer-" + std::to_string(i) + "/summary.json");
-    const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    const auto get = [&](const char* key) -> uint64_t {
-      return j.is_object() && j.contains(key) && j[key].is_number_unsigned() ? j[key].get<uint64_t>()
-                                                                             : 0;
-    };
-    const bool ok = j.is_object() && j.contains("role") && j["role"].is_string();
-    s.roles.push_back(ok ? j["role"].get<std::string>() : "unknown");
-    s.traffic.push_back(PeerTraffic{.bytes_sent = get("bytes_sent"),
-                                    .bytes_received = get("bytes_received"),
-                                    .msgs_sent = get("msgs_sent"),
-                                    .msgs_received = get("msgs_received")});
-    s.all_finished = s.all_finished && ok && j.contains("finished") &&
-                     j["finished"].is_boolean() && j["finished"].get<bool>();
-    if (ok && j.contains("counters") && j["counters"].is_object()) {
-      for (const auto& [name, value] : j["counters"].items()) {
-        if (value.is_number_integer()) s.counters[name] += value.get<int64_t>();
-      }
-    }
+    const NodeSummary node = ReadNodeSummary(out + "/peer-" + std::to_string(i));
+    s.roles.push_back(node.role);
+    s.traffic.push_back(node.traffic);
+    s.all_finished = s.all_finished && node.finished;
+    s.first_report = s.first_report || node.first_report;
+    for (const auto& [name, value] : node.counters) s.counters[name] += value;
   }
   return s;
 }
@@ -200,17 +160,9 @@ CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
 }
 
 int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
-  Config config;
-  {
-    Result<Config> loaded = Config::FromFile(options.config_path);
-    if (!loaded.ok()) return Fail(loaded.status());
-    config = std::move(loaded).value();
-  }
-  for (const std::string& set : options.sets) {
-    if (Status s = config.Set(set); !s.ok()) return Fail(s);
-  }
-  if (Status s = config.Set("peers=" + std::to_string(options.peers)); !s.ok()) return Fail(s);
-  Result<RunConfig> run_config = ReadRunConfig(config);
+  std::vector<std::string> sets = options.sets;
+  sets.push_back("peers=" + std::to_string(options.peers));
+  Result<RunConfig> run_config = LoadRunConfig(options.config_path, sets);
   if (!run_config.ok()) return Fail(run_config.status());
   const bool has_server = HasServer(run_config->protocol);
   const int64_t nodes = options.peers + (has_server ? 1 : 0);
@@ -259,7 +211,7 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
       argv.push_back("--bootstrap");
       argv.push_back(children[0].address);
     }
-    Result<Child> child = Spawn(argv, dir + "/log.txt");
+    Result<Child> child = SpawnPeer(argv, dir + "/log.txt");
     if (!child.ok()) return Fail(child.status());
     children.push_back(std::move(child).value());
     if (i == 0) {
@@ -299,7 +251,7 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
       int status = 0;
       if (::waitpid(c.pid, &status, WNOHANG) == c.pid) {
         c.exited = true;
-        c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        c.exit_code = ExitCodeOf(status);
       } else {
         all_exited = false;
       }
@@ -337,13 +289,14 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   }
   if (!options.quiet && tty) std::fprintf(stderr, "\n");
 
-  const std::vector<EvalRow> merged = MergePeerRows(ReadPeerRows(out, nodes));
+  const PeerSummaries peers = ReadPeerSummaries(out, nodes);
+  const std::vector<EvalRow> merged = MergePeerRows(
+      ReadPeerRows(out, nodes), peers.first_report ? RowMerge::kFirstReport : RowMerge::kEveryPeer);
   Result<MetricsWriter> writer = MetricsWriter::Open(out, run_config->resolved_toml);
   if (!writer.ok()) return Fail(writer.status());
   for (const EvalRow& row : merged) {
     if (Status s = writer->Append(row); !s.ok()) return Fail(s);
   }
-  const PeerSummaries peers = ReadPeerSummaries(out, nodes);
   if (Status st = WritePeerTraffic(out, peers.roles, peers.traffic); !st.ok()) return Fail(st);
   if (!merged.empty()) {
     // The peers' metrics rows carry what they sent; what was delivered and

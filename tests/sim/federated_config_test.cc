@@ -5,7 +5,7 @@
 #include <string>
 
 #include "murmur/core/config.h"
-#include "murmur/experiment/experiment.h"
+#include "murmur/experiment/sim_run.h"
 #include "murmur/experiment/metrics_files.h"
 
 namespace murmur {

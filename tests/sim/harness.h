@@ -11,7 +11,7 @@
 #include "murmur/learn/partition.h"
 #include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/protocol.h"
-#include "murmur/experiment/experiment.h"
+#include "murmur/experiment/sim_run.h"
 
 namespace murmur::testing {
 
