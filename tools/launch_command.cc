@@ -136,6 +136,65 @@ void PrintTable(const std::vector<EvalRow>& rows) {
   }
 }
 
+// Writes the run's config.toml and fresh admission material: a network key
+// and one key per slot, bound to its slot by the allowlist.
+Status WriteLaunchFiles(const std::string& out, const std::string& resolved_toml,
+                        int64_t nodes) {
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) return Status::Unavailable("cannot create '", out, "': ", ec.message());
+  std::ofstream(out + "/config.toml", std::ios::trunc) << resolved_toml;
+  const std::string network_key = out + "/network.key";
+  std::filesystem::remove(network_key, ec);
+  if (Status s = net::CreateNetworkKeyFile(network_key); !s.ok()) return s;
+  net::Allowlist allow;
+  for (int64_t i = 0; i < nodes; ++i) {
+    const std::string dir = out + "/peer-" + std::to_string(i);
+    std::filesystem::create_directories(dir, ec);
+    std::filesystem::remove(dir + "/log.txt", ec);
+    Result<net::Identity> id = net::Identity::LoadOrCreate(dir + "/key");
+    if (!id.ok()) return id.status();
+    allow.Add(id->public_key(), PeerId(static_cast<uint32_t>(i)));
+  }
+  std::ofstream(out + "/allow.txt", std::ios::trunc) << allow.ToText();
+  return Status::Ok();
+}
+
+// Starts one `murmur peer` per slot; slot 0 first, whose address the others
+// bootstrap from.
+Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
+                                      const std::string& self_exe) {
+  std::vector<Child> children;
+  for (int64_t i = 0; i < nodes; ++i) {
+    const std::string dir = out + "/peer-" + std::to_string(i);
+    std::vector<std::string> argv = {self_exe, "peer", out + "/config.toml",
+                                     "--index", std::to_string(i),
+                                     "--listen", "127.0.0.1:0",
+                                     "--key", dir + "/key",
+                                     "--network-key", out + "/network.key",
+                                     "--allow", out + "/allow.txt",
+                                     "--out", dir};
+    // One bootstrap address (slot 0's): the mesh forms through membership
+    // exchange, with no two peers dialing each other at once.
+    if (i > 0) {
+      argv.push_back("--bootstrap");
+      argv.push_back(children[0].address);
+    }
+    Result<Child> child = SpawnPeer(argv, dir + "/log.txt");
+    if (!child.ok()) return child.status();
+    children.push_back(std::move(child).value());
+    if (i == 0) {
+      if (Status s = AwaitReady(children[0], Clock::now() + std::chrono::seconds(120),
+                                dir + "/log.txt");
+          !s.ok()) {
+        ::kill(children[0].pid, SIGKILL);
+        return s;
+      }
+    }
+  }
+  return children;
+}
+
 }  // namespace
 
 CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
@@ -168,26 +227,9 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   const int64_t nodes = options.peers + (has_server ? 1 : 0);
   const std::string& out = options.out_dir;
 
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
-  if (ec) return Fail(Status::Unavailable("cannot create '", out, "': ", ec.message()));
-  const std::string config_path = out + "/config.toml";
-  std::ofstream(config_path, std::ios::trunc) << run_config->resolved_toml;
-  // Fresh admission material per launch: a network key and one key per
-  // slot, bound to its slot by the allowlist.
-  const std::string network_key = out + "/network.key";
-  std::filesystem::remove(network_key, ec);
-  if (Status s = net::CreateNetworkKeyFile(network_key); !s.ok()) return Fail(s);
-  net::Allowlist allow;
-  for (int64_t i = 0; i < nodes; ++i) {
-    const std::string dir = out + "/peer-" + std::to_string(i);
-    std::filesystem::create_directories(dir, ec);
-    std::filesystem::remove(dir + "/log.txt", ec);
-    Result<net::Identity> id = net::Identity::LoadOrCreate(dir + "/key");
-    if (!id.ok()) return Fail(id.status());
-    allow.Add(id->public_key(), PeerId(static_cast<uint32_t>(i)));
+  if (Status st = WriteLaunchFiles(out, run_config->resolved_toml, nodes); !st.ok()) {
+    return Fail(st);
   }
-  std::ofstream(out + "/allow.txt", std::ios::trunc) << allow.ToText();
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
@@ -195,34 +237,9 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   sigaction(SIGTERM, &sa, nullptr);
 
   const auto start = Clock::now();
-  std::vector<Child> children;
-  for (int64_t i = 0; i < nodes; ++i) {
-    const std::string dir = out + "/peer-" + std::to_string(i);
-    std::vector<std::string> argv = {self_exe, "peer", config_path,
-                                     "--index", std::to_string(i),
-                                     "--listen", "127.0.0.1:0",
-                                     "--key", dir + "/key",
-                                     "--network-key", network_key,
-                                     "--allow", out + "/allow.txt",
-                                     "--out", dir};
-    // One bootstrap address (slot 0's): the mesh forms through membership
-    // exchange, with no two peers dialing each other at once.
-    if (i > 0) {
-      argv.push_back("--bootstrap");
-      argv.push_back(children[0].address);
-    }
-    Result<Child> child = SpawnPeer(argv, dir + "/log.txt");
-    if (!child.ok()) return Fail(child.status());
-    children.push_back(std::move(child).value());
-    if (i == 0) {
-      if (Status s = AwaitReady(children[0], Clock::now() + std::chrono::seconds(120),
-                                dir + "/log.txt");
-          !s.ok()) {
-        ::kill(children[0].pid, SIGKILL);
-        return Fail(s);
-      }
-    }
-  }
+  Result<std::vector<Child>> started = StartPeers(out, nodes, self_exe);
+  if (!started.ok()) return Fail(started.status());
+  std::vector<Child> children = std::move(started).value();
   if (!options.quiet) {
     std::fprintf(stderr, "murmur launch: %lld peer processes, logs in %s/peer-*/log.txt\n",
                  static_cast<long long>(nodes), out.c_str());
