@@ -195,6 +195,38 @@ Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
   return children;
 }
 
+// Merges the peers' rows and exit summaries into the run's metrics files,
+// peers.csv and summary.json; returns the merged rows.
+Result<std::vector<EvalRow>> WriteMergedResults(const std::string& out, const RunConfig& config,
+                                                int64_t nodes) {
+  const PeerSummaries peers = ReadPeerSummaries(out, nodes);
+  const std::vector<EvalRow> merged = MergePeerRows(
+      ReadPeerRows(out, nodes), peers.first_report ? RowMerge::kFirstReport : RowMerge::kEveryPeer);
+  Result<MetricsWriter> writer = MetricsWriter::Open(out, config.resolved_toml);
+  if (!writer.ok()) return writer.status();
+  for (const EvalRow& row : merged) {
+    if (Status s = writer->Append(row); !s.ok()) return s;
+  }
+  if (Status st = WritePeerTraffic(out, peers.roles, peers.traffic); !st.ok()) return st;
+  if (!merged.empty()) {
+    // The peers' metrics rows carry what they sent; what was delivered and
+    // the busiest peer come from their exit summaries.
+    EvalRow last = merged.back();
+    last.bytes_received = 0;
+    last.max_peer_bytes = 0;
+    for (const PeerTraffic& t : peers.traffic) {
+      last.bytes_received += t.bytes_received;
+      last.max_peer_bytes = std::max(last.max_peer_bytes, t.bytes_sent + t.bytes_received);
+    }
+    const RunTotals totals{.virtual_time_s = merged.back().time_s,
+                           .rounds = config.protocol.rounds,
+                           .finished = peers.all_finished && merged.back().round == config.protocol.rounds,
+                           .counters = peers.counters};
+    if (Status st = WriteRunSummary(out, last, totals); !st.ok()) return st;
+  }
+  return merged;
+}
+
 }  // namespace
 
 CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
@@ -306,31 +338,9 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   }
   if (!options.quiet && tty) std::fprintf(stderr, "\n");
 
-  const PeerSummaries peers = ReadPeerSummaries(out, nodes);
-  const std::vector<EvalRow> merged = MergePeerRows(
-      ReadPeerRows(out, nodes), peers.first_report ? RowMerge::kFirstReport : RowMerge::kEveryPeer);
-  Result<MetricsWriter> writer = MetricsWriter::Open(out, run_config->resolved_toml);
-  if (!writer.ok()) return Fail(writer.status());
-  for (const EvalRow& row : merged) {
-    if (Status s = writer->Append(row); !s.ok()) return Fail(s);
-  }
-  if (Status st = WritePeerTraffic(out, peers.roles, peers.traffic); !st.ok()) return Fail(st);
-  if (!merged.empty()) {
-    // The peers' metrics rows carry what they sent; what was delivered and
-    // the busiest peer come from their exit summaries.
-    EvalRow last = merged.back();
-    last.bytes_received = 0;
-    last.max_peer_bytes = 0;
-    for (const PeerTraffic& t : peers.traffic) {
-      last.bytes_received += t.bytes_received;
-      last.max_peer_bytes = std::max(last.max_peer_bytes, t.bytes_sent + t.bytes_received);
-    }
-    const RunTotals totals{.virtual_time_s = merged.back().time_s,
-                           .rounds = rounds,
-                           .finished = peers.all_finished && merged.back().round == rounds,
-                           .counters = peers.counters};
-    if (Status st = WriteRunSummary(out, last, totals); !st.ok()) return Fail(st);
-  }
+  Result<std::vector<EvalRow>> written = WriteMergedResults(out, *run_config, nodes);
+  if (!written.ok()) return Fail(written.status());
+  const std::vector<EvalRow>& merged = *written;
   if (!options.quiet) PrintTable(merged);
   int failed = 0;
   for (size_t i = 0; i < children.size(); ++i) {
