@@ -8,7 +8,7 @@
 #include <sys/resource.h>
 
 #include "murmur/core/config.h"
-#include "murmur/experiment/experiment.h"
+#include "murmur/experiment/sim_run.h"
 
 namespace murmur {
 namespace {

@@ -7,15 +7,13 @@
 #include <memory>
 #include <optional>
 
+#include "cli_common.h"
 #include "murmur/core/npy.h"
 #include "murmur/core/rng.h"
 #include "murmur/core/thread_pool.h"
 
 namespace murmur::cli {
 namespace {
-
-constexpr int kExitUsage = 2;
-constexpr int kExitFailure = 1;
 
 std::vector<std::string_view> Split(std::string_view s, char sep) {
   std::vector<std::string_view> parts;
@@ -45,8 +43,7 @@ std::string JoinNames(const std::vector<std::string>& names) {
 }
 
 int Fail(const Status& status) {
-  std::fprintf(stderr, "murmur aggregate: %s\n", status.message().c_str());
-  return status.code() == StatusCode::kUnavailable ? kExitFailure : kExitUsage;
+  return cli::Fail("aggregate", status, UsageErrors::kAllButUnavailable);
 }
 
 }  // namespace

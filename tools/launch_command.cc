@@ -1,15 +1,12 @@
 #include "launch_command.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
@@ -18,30 +15,22 @@
 #include <map>
 #include <string>
 
-#include "murmur/core/config.h"
+#include "cli_common.h"
+#include "child_process.h"
 #include "murmur/runtime/identity.h"
 #include "murmur/experiment/metrics_files.h"
 #include "murmur/experiment/peer_metrics.h"
 #include "murmur/experiment/run_config.h"
 
-extern char** environ;
-
 namespace murmur::cli {
 namespace {
 
-constexpr int kExitUsage = 2;
-constexpr int kExitFailure = 1;
 using Clock = std::chrono::steady_clock;
 
 volatile sig_atomic_t g_interrupted = 0;
 void OnSignal(int) { g_interrupted = 1; }
 
-int Fail(const Status& status) {
-  std::fprintf(stderr, "murmur launch: %s\n", status.message().c_str());
-  const bool usage = status.code() == StatusCode::kInvalidArgument ||
-                     status.code() == StatusCode::kNotFound;
-  return usage ? kExitUsage : kExitFailure;
-}
+int Fail(const Status& status) { return cli::Fail("launch", status); }
 
 // One `murmur peer` child: stdout on a pipe (its ready and final lines),
 // stderr appended to DIR/log.txt.
@@ -54,28 +43,11 @@ struct Child {
   int exit_code = -1;
 };
 
-Result<Child> Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
-  int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) return Status::Unavailable("pipe: ", std::strerror(errno));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  Child child;
-  const int rc = posix_spawn(&child.pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(pipe_fds[1]);
-  if (rc != 0) {
-    ::close(pipe_fds[0]);
-    return Status::Unavailable("cannot start ", argv[0], ": ", std::strerror(rc));
-  }
-  child.stdout_fd = pipe_fds[0];
-  return child;
+Result<Child> SpawnPeer(const std::vector<std::string>& argv, const std::string& log_path) {
+  MURMUR_ASSIGN_OR_RETURN(SpawnedChild spawned, Spawn(SpawnOptions{.program = argv[0],
+                                                                   .argv = argv,
+                                                                   .log_path = log_path}));
+  return Child{.pid = spawned.pid, .stdout_fd = spawned.stdout_fd};
 }
 
 // Reads what the child wrote to stdout; returns complete lines.
@@ -130,37 +102,25 @@ std::vector<std::vector<EvalRow>> ReadPeerRows(const std::string& out, int64_t n
 
 // Each peer's summary.json (written by `murmur peer` at exit) as one row of
 // the simulator's peers.csv, plus the counters summed over peers. A peer
-// whose summary is missing or unreadable (it was killed) gets zeros and the
-// role "unknown"; `finished` is false unless every peer says it finished.
+// whose summary is missing (it was killed) gets zeros and the role
+// "unknown"; `finished` is false unless every peer says it finished.
 struct PeerSummaries {
   std::vector<std::string> roles;
   std::vector<PeerTraffic> traffic;
   std::map<std::string, int64_t> counters;
   bool all_finished = true;
+  bool first_report = false;  // some peer says the run's rows are first reports
 };
 
 PeerSummaries ReadPeerSummaries(const std::string& out, int64_t nodes) {
   PeerSummaries s;
   for (int64_t i = 0; i < nodes; ++i) {
-    std::ifstream in(out + "/peer-" + std::to_string(i) + "/summary.json");
-    const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    const auto get = [&](const char* key) -> uint64_t {
-      return j.is_object() && j.contains(key) && j[key].is_number_unsigned() ? j[key].get<uint64_t>()
-                                                                             : 0;
-    };
-    const bool ok = j.is_object() && j.contains("role") && j["role"].is_string();
-    s.roles.push_back(ok ? j["role"].get<std::string>() : "unknown");
-    s.traffic.push_back(PeerTraffic{.bytes_sent = get("bytes_sent"),
-                                    .bytes_received = get("bytes_received"),
-                                    .msgs_sent = get("msgs_sent"),
-                                    .msgs_received = get("msgs_received")});
-    s.all_finished = s.all_finished && ok && j.contains("finished") &&
-                     j["finished"].is_boolean() && j["finished"].get<bool>();
-    if (ok && j.contains("counters") && j["counters"].is_object()) {
-      for (const auto& [name, value] : j["counters"].items()) {
-        if (value.is_number_integer()) s.counters[name] += value.get<int64_t>();
-      }
-    }
+    const NodeSummary node = ReadNodeSummary(out + "/peer-" + std::to_string(i));
+    s.roles.push_back(node.role);
+    s.traffic.push_back(node.traffic);
+    s.all_finished = s.all_finished && node.finished;
+    s.first_report = s.first_report || node.first_report;
+    for (const auto& [name, value] : node.counters) s.counters[name] += value;
   }
   return s;
 }
@@ -174,6 +134,97 @@ void PrintTable(const std::vector<EvalRow>& rows) {
                 row.acc_max, row.loss_mean, static_cast<long long>(row.peers_evaluated),
                 static_cast<double>(row.bytes_sent) / 1e6);
   }
+}
+
+// Writes the run's config.toml and fresh admission material: a network key
+// and one key per slot, bound to its slot by the allowlist.
+Status WriteLaunchFiles(const std::string& out, const std::string& resolved_toml,
+                        int64_t nodes) {
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) return Status::Unavailable("cannot create '", out, "': ", ec.message());
+  std::ofstream(out + "/config.toml", std::ios::trunc) << resolved_toml;
+  const std::string network_key = out + "/network.key";
+  std::filesystem::remove(network_key, ec);
+  if (Status s = net::CreateNetworkKeyFile(network_key); !s.ok()) return s;
+  net::Allowlist allow;
+  for (int64_t i = 0; i < nodes; ++i) {
+    const std::string dir = out + "/peer-" + std::to_string(i);
+    std::filesystem::create_directories(dir, ec);
+    std::filesystem::remove(dir + "/log.txt", ec);
+    Result<net::Identity> id = net::Identity::LoadOrCreate(dir + "/key");
+    if (!id.ok()) return id.status();
+    allow.Add(id->public_key(), PeerId(static_cast<uint32_t>(i)));
+  }
+  std::ofstream(out + "/allow.txt", std::ios::trunc) << allow.ToText();
+  return Status::Ok();
+}
+
+// Starts one `murmur peer` per slot; slot 0 first, whose address the others
+// bootstrap from.
+Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
+                                      const std::string& self_exe) {
+  std::vector<Child> children;
+  for (int64_t i = 0; i < nodes; ++i) {
+    const std::string dir = out + "/peer-" + std::to_string(i);
+    std::vector<std::string> argv = {self_exe, "peer", out + "/config.toml",
+                                     "--index", std::to_string(i),
+                                     "--listen", "127.0.0.1:0",
+                                     "--key", dir + "/key",
+                                     "--network-key", out + "/network.key",
+                                     "--allow", out + "/allow.txt",
+                                     "--out", dir};
+    // One bootstrap address (slot 0's): the mesh forms through membership
+    // exchange, with no two peers dialing each other at once.
+    if (i > 0) {
+      argv.push_back("--bootstrap");
+      argv.push_back(children[0].address);
+    }
+    Result<Child> child = SpawnPeer(argv, dir + "/log.txt");
+    if (!child.ok()) return child.status();
+    children.push_back(std::move(child).value());
+    if (i == 0) {
+      if (Status s = AwaitReady(children[0], Clock::now() + std::chrono::seconds(120),
+                                dir + "/log.txt");
+          !s.ok()) {
+        ::kill(children[0].pid, SIGKILL);
+        return s;
+      }
+    }
+  }
+  return children;
+}
+
+// Merges the peers' rows and exit summaries into the run's metrics files,
+// peers.csv and summary.json; returns the merged rows.
+Result<std::vector<EvalRow>> WriteMergedResults(const std::string& out, const RunConfig& config,
+                                                int64_t nodes) {
+  const PeerSummaries peers = ReadPeerSummaries(out, nodes);
+  const std::vector<EvalRow> merged = MergePeerRows(
+      ReadPeerRows(out, nodes), peers.first_report ? RowMerge::kFirstReport : RowMerge::kEveryPeer);
+  Result<MetricsWriter> writer = MetricsWriter::Open(out, config.resolved_toml);
+  if (!writer.ok()) return writer.status();
+  for (const EvalRow& row : merged) {
+    if (Status s = writer->Append(row); !s.ok()) return s;
+  }
+  if (Status st = WritePeerTraffic(out, peers.roles, peers.traffic); !st.ok()) return st;
+  if (!merged.empty()) {
+    // The peers' metrics rows carry what they sent; what was delivered and
+    // the busiest peer come from their exit summaries.
+    EvalRow last = merged.back();
+    last.bytes_received = 0;
+    last.max_peer_bytes = 0;
+    for (const PeerTraffic& t : peers.traffic) {
+      last.bytes_received += t.bytes_received;
+      last.max_peer_bytes = std::max(last.max_peer_bytes, t.bytes_sent + t.bytes_received);
+    }
+    const RunTotals totals{.virtual_time_s = merged.back().time_s,
+                           .rounds = config.protocol.rounds,
+                           .finished = peers.all_finished && merged.back().round == config.protocol.rounds,
+                           .counters = peers.counters};
+    if (Status st = WriteRunSummary(out, last, totals); !st.ok()) return st;
+  }
+  return merged;
 }
 
 }  // namespace
@@ -200,42 +251,17 @@ CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
 }
 
 int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
-  Config config;
-  {
-    Result<Config> loaded = Config::FromFile(options.config_path);
-    if (!loaded.ok()) return Fail(loaded.status());
-    config = std::move(loaded).value();
-  }
-  for (const std::string& set : options.sets) {
-    if (Status s = config.Set(set); !s.ok()) return Fail(s);
-  }
-  if (Status s = config.Set("peers=" + std::to_string(options.peers)); !s.ok()) return Fail(s);
-  Result<RunConfig> run_config = ReadRunConfig(config);
+  std::vector<std::string> sets = options.sets;
+  sets.push_back("peers=" + std::to_string(options.peers));
+  Result<RunConfig> run_config = LoadRunConfig(options.config_path, sets);
   if (!run_config.ok()) return Fail(run_config.status());
   const bool has_server = HasServer(run_config->protocol);
   const int64_t nodes = options.peers + (has_server ? 1 : 0);
   const std::string& out = options.out_dir;
 
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
-  if (ec) return Fail(Status::Unavailable("cannot create '", out, "': ", ec.message()));
-  const std::string config_path = out + "/config.toml";
-  std::ofstream(config_path, std::ios::trunc) << run_config->resolved_toml;
-  // Fresh admission material per launch: a network key and one key per
-  // slot, bound to its slot by the allowlist.
-  const std::string network_key = out + "/network.key";
-  std::filesystem::remove(network_key, ec);
-  if (Status s = net::CreateNetworkKeyFile(network_key); !s.ok()) return Fail(s);
-  net::Allowlist allow;
-  for (int64_t i = 0; i < nodes; ++i) {
-    const std::string dir = out + "/peer-" + std::to_string(i);
-    std::filesystem::create_directories(dir, ec);
-    std::filesystem::remove(dir + "/log.txt", ec);
-    Result<net::Identity> id = net::Identity::LoadOrCreate(dir + "/key");
-    if (!id.ok()) return Fail(id.status());
-    allow.Add(id->public_key(), PeerId(static_cast<uint32_t>(i)));
+  if (Status st = WriteLaunchFiles(out, run_config->resolved_toml, nodes); !st.ok()) {
+    return Fail(st);
   }
-  std::ofstream(out + "/allow.txt", std::ios::trunc) << allow.ToText();
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
@@ -243,34 +269,9 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   sigaction(SIGTERM, &sa, nullptr);
 
   const auto start = Clock::now();
-  std::vector<Child> children;
-  for (int64_t i = 0; i < nodes; ++i) {
-    const std::string dir = out + "/peer-" + std::to_string(i);
-    std::vector<std::string> argv = {self_exe, "peer", config_path,
-                                     "--index", std::to_string(i),
-                                     "--listen", "127.0.0.1:0",
-                                     "--key", dir + "/key",
-                                     "--network-key", network_key,
-                                     "--allow", out + "/allow.txt",
-                                     "--out", dir};
-    // One bootstrap address (slot 0's): the mesh forms through membership
-    // exchange, with no two peers dialing each other at once.
-    if (i > 0) {
-      argv.push_back("--bootstrap");
-      argv.push_back(children[0].address);
-    }
-    Result<Child> child = Spawn(argv, dir + "/log.txt");
-    if (!child.ok()) return Fail(child.status());
-    children.push_back(std::move(child).value());
-    if (i == 0) {
-      if (Status s = AwaitReady(children[0], Clock::now() + std::chrono::seconds(120),
-                                dir + "/log.txt");
-          !s.ok()) {
-        ::kill(children[0].pid, SIGKILL);
-        return Fail(s);
-      }
-    }
-  }
+  Result<std::vector<Child>> started = StartPeers(out, nodes, self_exe);
+  if (!started.ok()) return Fail(started.status());
+  std::vector<Child> children = std::move(started).value();
   if (!options.quiet) {
     std::fprintf(stderr, "murmur launch: %lld peer processes, logs in %s/peer-*/log.txt\n",
                  static_cast<long long>(nodes), out.c_str());
@@ -299,7 +300,7 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
       int status = 0;
       if (::waitpid(c.pid, &status, WNOHANG) == c.pid) {
         c.exited = true;
-        c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        c.exit_code = ExitCodeOf(status);
       } else {
         all_exited = false;
       }
@@ -337,30 +338,9 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   }
   if (!options.quiet && tty) std::fprintf(stderr, "\n");
 
-  const std::vector<EvalRow> merged = MergePeerRows(ReadPeerRows(out, nodes));
-  Result<MetricsWriter> writer = MetricsWriter::Open(out, run_config->resolved_toml);
-  if (!writer.ok()) return Fail(writer.status());
-  for (const EvalRow& row : merged) {
-    if (Status s = writer->Append(row); !s.ok()) return Fail(s);
-  }
-  const PeerSummaries peers = ReadPeerSummaries(out, nodes);
-  if (Status st = WritePeerTraffic(out, peers.roles, peers.traffic); !st.ok()) return Fail(st);
-  if (!merged.empty()) {
-    // The peers' metrics rows carry what they sent; what was delivered and
-    // the busiest peer come from their exit summaries.
-    EvalRow last = merged.back();
-    last.bytes_received = 0;
-    last.max_peer_bytes = 0;
-    for (const PeerTraffic& t : peers.traffic) {
-      last.bytes_received += t.bytes_received;
-      last.max_peer_bytes = std::max(last.max_peer_bytes, t.bytes_sent + t.bytes_received);
-    }
-    const RunTotals totals{.virtual_time_s = merged.back().time_s,
-                           .rounds = rounds,
-                           .finished = peers.all_finished && merged.back().round == rounds,
-                           .counters = peers.counters};
-    if (Status st = WriteRunSummary(out, last, totals); !st.ok()) return Fail(st);
-  }
+  Result<std::vector<EvalRow>> written = WriteMergedResults(out, *run_config, nodes);
+  if (!written.ok()) return Fail(written.status());
+  const std::vector<EvalRow>& merged = *written;
   if (!options.quiet) PrintTable(merged);
   int failed = 0;
   for (size_t i = 0; i < children.size(); ++i) {

@@ -1,231 +1,60 @@
 #include "peer_command.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <optional>
 
-#include "murmur/core/config.h"
-#include "murmur/core/thread_pool.h"
+#include "cli_common.h"
+#include "murmur/experiment/net_run.h"
 #include "murmur/runtime/net_host.h"
-#include "murmur/experiment/metrics_files.h"
-#include "murmur/experiment/run_config.h"
-#include "murmur/experiment/run_setup.h"
 
 namespace murmur::cli {
 namespace {
 
-constexpr int kExitUsage = 2;
-constexpr int kExitFailure = 1;
+int Fail(const Status& status) { return cli::Fail("peer", status); }
 
-int Fail(const Status& status) {
-  std::fprintf(stderr, "murmur peer: %s\n", status.message().c_str());
-  const bool usage = status.code() == StatusCode::kInvalidArgument ||
-                     status.code() == StatusCode::kNotFound;
-  return usage ? kExitUsage : kExitFailure;
-}
-
-// Forwards to the evaluation sink and notes when the node reported its
-// model for the last round: a model holder's part of the run is then done.
-class PeerSink final : public MetricsSink {
- public:
-  PeerSink(MetricsSink& inner, int64_t rounds) : inner_(inner), rounds_(rounds) {}
-  void ReportModel(Round round, std::span<const float> params) override {
-    if (round.value >= rounds_) final_reported_ = true;
-    inner_.ReportModel(round, params);
-  }
-  void ReportTrainLoss(Round round, double loss) override { inner_.ReportTrainLoss(round, loss); }
-  void Count(std::string_view name, int64_t delta) override { inner_.Count(name, delta); }
-  bool final_reported() const { return final_reported_; }
-
- private:
-  MetricsSink& inner_;
-  const int64_t rounds_;
-  bool final_reported_ = false;
-};
-
-Result<RunConfig> LoadRunConfig(const std::string& path, const std::vector<std::string>& sets) {
-  Config config;
-  if (!path.empty()) {
-    MURMUR_ASSIGN_OR_RETURN(config, Config::FromFile(path));
-  }
-  for (const std::string& set : sets) MURMUR_RETURN_IF_ERROR(config.Set(set));
-  return ReadRunConfig(config);
-}
-
-int RunPeer(const PeerOptions& options) {
-  Result<RunConfig> loaded = LoadRunConfig(options.config_path, options.sets);
-  if (!loaded.ok()) return Fail(loaded.status());
-  const RunConfig& config = *loaded;
-  const bool has_server = HasServer(config.protocol);
-  const int64_t num_nodes = config.peers + (has_server ? 1 : 0);
-  if (options.index < 0 || options.index >= num_nodes) {
-    return Fail(Status::InvalidArgument("--index ", options.index, " is not in 0..",
-                                        num_nodes - 1, " (", config.peers, " peers",
-                                        has_server ? " and the server" : "", ")"));
-  }
-  const PeerId self(static_cast<uint32_t>(options.index));
-
-  net::NetSecurity security{.identity = net::Identity::Generate()};
-  {
-    Result<net::Identity> identity = net::Identity::LoadOrCreate(options.key_path);
-    if (!identity.ok()) return Fail(identity.status());
-    security.identity = std::move(identity).value();
-  }
+// The peer's identity and the run's admission material, from the files the
+// flags name.
+Result<net::NetSecurity> LoadSecurity(const PeerOptions& options) {
+  MURMUR_ASSIGN_OR_RETURN(net::Identity identity, net::Identity::LoadOrCreate(options.key_path));
+  net::NetSecurity security{.identity = std::move(identity)};
   if (!options.network_key_path.empty()) {
-    Result<net::NetworkKey> key = net::LoadNetworkKey(options.network_key_path);
-    if (!key.ok()) return Fail(key.status());
-    security.network_key = *key;
+    MURMUR_ASSIGN_OR_RETURN(security.network_key, net::LoadNetworkKey(options.network_key_path));
   } else {
     std::fprintf(stderr, "murmur peer: warning: no --network-key; any host that can reach %s "
                  "and knows the protocol can join\n", options.listen.c_str());
   }
   if (!options.allow_path.empty()) {
-    Result<net::Allowlist> allow = net::Allowlist::Load(options.allow_path);
-    if (!allow.ok()) return Fail(allow.status());
-    security.allowlist = std::move(allow).value();
+    MURMUR_ASSIGN_OR_RETURN(security.allowlist, net::Allowlist::Load(options.allow_path));
   }
+  return security;
+}
 
-  ConfigureTorchThreads(1);
-  Result<TrainTestSplit> data = LoadRunData(config);
-  if (!data.ok()) return Fail(data.status());
-  Result<Partition> partition = PartitionDataset(data->train.labels, data->train.num_classes,
-                                                 config.peers, config.data.partition,
-                                                 config.seed);
-  if (!partition.ok()) return Fail(partition.status());
-  Result<std::unique_ptr<Model>> model = MakeRunModel(config, data->train);
-  if (!model.ok()) return Fail(model.status());
-  // The FedAvg server trains nothing; its learner only fills MakeProtocol's
-  // slots (over peer 0's shard).
-  const size_t shard = options.index < config.peers ? static_cast<size_t>(options.index) : 0;
-  Result<std::vector<PeerId>> poisoners = DataPoisoners(config, data->train);
-  if (!poisoners.ok()) return Fail(poisoners.status());
-  Result<PeerLearner> learner =
-      MakePeerLearner(config, **model, data->train, std::move((*partition)[shard]),
-                      PeerId(shard), *poisoners);
-  if (!learner.ok()) return Fail(learner.status());
-  // MakeProtocol builds every peer's node; this process keeps only its own.
-  // The others are destroyed before they ever run, so they may all point at
-  // this peer's learner.
-  std::vector<Learner*> learners(static_cast<size_t>(config.peers), learner->learner.get());
-  if (Status s = LoadInitialModel(config, **model, {learners.data(), 1}); !s.ok()) return Fail(s);
-  // Likewise every peer's validation split is this peer's own.
-  std::vector<const Dataset*> validation(static_cast<size_t>(config.peers),
-                                         learner->validation.get());
-  Result<ProtocolSetup> setup =
-      MakeProtocol(config.protocol, learners, **model, config.seed,
-                   learner->validation != nullptr ? std::span<const Dataset* const>(validation)
-                                                  : std::span<const Dataset* const>());
-  if (!setup.ok()) return Fail(setup.status());
-  std::unique_ptr<Node> node = std::move(setup->nodes[self.value]);
-  setup->nodes.clear();
-  const std::vector<PeerId> holders = setup->model_holders;
-  const bool first_report = setup->round_model == RoundModel::kFirstReport;
-  const std::vector<PeerId> evaluated =
-      SampleEvaluatedPeers(holders, config.eval.peers, config.seed);
-  const bool is_holder = std::find(holders.begin(), holders.end(), self) != holders.end();
-  // The same names as the simulator's peers.csv.
-  const bool is_byzantine =
-      std::find(setup->byzantine.begin(), setup->byzantine.end(), self) != setup->byzantine.end();
-  const std::string role = setup->server && *setup->server == self ? "server"
-                           : is_byzantine                           ? "byzantine"
-                           : setup->server                          ? "client"
-                                                                    : "peer";
-  const bool evaluates = std::find(evaluated.begin(), evaluated.end(), self) != evaluated.end();
-
-  std::optional<MetricsWriter> writer;
-  if (!options.out_dir.empty()) {
-    Result<MetricsWriter> opened = MetricsWriter::Open(options.out_dir, config.resolved_toml);
-    if (!opened.ok()) return Fail(opened.status());
-    writer.emplace(std::move(opened).value());
-  }
-  Status write_status;
-  ThreadPool pool(1);
-  net::NetHost* host_view = nullptr;
-  EvalCollector collector(
-      **model, data->test, config.eval, config.protocol.rounds,
-      evaluates ? std::vector<PeerId>{self} : std::vector<PeerId>{}, num_nodes, pool,
-      [&host_view] {
-        // Seconds since this node started, like the simulator's clock.
-        return CollectorContext{.now = SimTime{0} + (host_view->now() - host_view->started_at()),
-                                .bytes_sent = host_view->stats().bytes_sent,
-                                .msgs_sent = host_view->stats().msgs_sent};
-      },
-      RunObserver{.on_row = [&](const EvalRow& row) {
-        if (writer && write_status.ok()) write_status = writer->Append(row);
-        if (!options.quiet) {
-          std::fprintf(stderr, "[peer %u] round %lld acc %.4f loss %.4f %.1fs\n", self.value,
-                       static_cast<long long>(row.round), row.acc_mean, row.loss_mean,
-                       row.time_s);
-        }
-      }});
-  PeerSink sink(*collector.SinkFor(self), config.protocol.rounds);
-
-  net::NetOptions net_options;
-  net_options.self = self;
-  net_options.num_slots = static_cast<uint32_t>(num_nodes);
-  net_options.listen = options.listen;
-  net_options.advertise = options.advertise;
-  net_options.bootstrap = options.bootstrap;
-  net_options.seed = config.seed;
-  net_options.start_timeout = Duration::Seconds(options.start_timeout_s);
-  net_options.peer_timeout = Duration::Seconds(options.peer_timeout_s);
-  net_options.heartbeat_interval = Duration::Seconds(std::min(0.5, options.peer_timeout_s / 4));
-  net_options.handle_signals = true;
-  Result<std::unique_ptr<net::NetHost>> created =
-      net::NetHost::Create(net_options, std::move(security), sink);
-  if (!created.ok()) return Fail(created.status());
-  net::NetHost& host = **created;
-  host_view = &host;
-  std::printf("murmur peer %u %s listening on %s\n", self.value,
-              net::PeerName(host.public_key()).c_str(), host.listen_address().c_str());
-  std::fflush(stdout);
-
-  // A model holder is done once it reported its last round's model; any
-  // other peer (a federated client) once every holder has said bye. In a
-  // first-report protocol (MoDeST) only the last round's aggregators report
-  // it, so every other peer is done once one of them has finished and said
-  // bye.
-  auto done = [&] {
-    if (is_holder && sink.final_reported()) return true;
-    if (first_report) {
-      return std::any_of(holders.begin(), holders.end(),
-                         [&](PeerId h) { return h != self && host.said_bye(h); });
-    }
-    if (is_holder) return false;
-    return std::all_of(holders.begin(), holders.end(),
-                       [&](PeerId h) { return host.said_bye(h); });
+int RunPeer(const PeerOptions& options) {
+  Result<RunConfig> config = LoadRunConfig(options.config_path, options.sets);
+  if (!config.ok()) return Fail(config.status());
+  Result<net::NetSecurity> security = LoadSecurity(options);
+  if (!security.ok()) return Fail(security.status());
+  NetRunOptions run{.index = options.index, .out_dir = options.out_dir, .quiet = options.quiet};
+  run.net.listen = options.listen;
+  run.net.advertise = options.advertise;
+  run.net.bootstrap = options.bootstrap;
+  run.net.start_timeout = Duration::Seconds(options.start_timeout_s);
+  run.net.peer_timeout = Duration::Seconds(options.peer_timeout_s);
+  run.net.heartbeat_interval = Duration::Seconds(std::min(0.5, options.peer_timeout_s / 4));
+  run.net.handle_signals = true;
+  run.on_listening = [&](const net::NetHost& host) {
+    // `murmur launch` waits for this line.
+    std::printf("murmur peer %lld %s listening on %s\n", static_cast<long long>(options.index),
+                net::PeerName(host.public_key()).c_str(), host.listen_address().c_str());
+    std::fflush(stdout);
   };
-  const Status run = host.Run(*node, done);
-  collector.Flush();
-  const net::NetStats& stats = host.stats();
-  if (!options.out_dir.empty()) {
-    nlohmann::ordered_json j;
-    j["peer"] = self.value;
-    j["name"] = net::PeerName(host.public_key());
-    j["role"] = role;
-    j["finished"] = done();
-    j["bytes_sent"] = stats.bytes_sent;
-    j["msgs_sent"] = stats.msgs_sent;
-    j["msgs_received"] = stats.msgs_received;
-    j["bytes_received"] = stats.bytes_received;
-    j["wire_bytes_sent"] = stats.wire_bytes_sent;
-    j["wire_bytes_received"] = stats.wire_bytes_received;
-    j["send_dropped"] = stats.send_dropped;
-    j["handshakes"] = stats.handshakes;
-    j["peers_down"] = stats.peers_down;
-    j["dials"] = stats.dials;
-    j["max_handshake_buffer"] = stats.max_handshake_buffer;
-    j["counters"] = collector.counters();
-    std::ofstream(options.out_dir + "/summary.json") << j.dump(2) << "\n";
-  }
-  if (!write_status.ok()) return Fail(write_status);
-  const bool finished = done();
-  std::printf("murmur peer %u %s\n", self.value,
-              finished ? "finished" : ("stopped: " + run.ToString()).c_str());
+  Result<NetRunResult> result = RunNetPeer(*config, std::move(run), std::move(security).value());
+  if (!result.ok()) return Fail(result.status());
+  std::printf("murmur peer %lld %s\n", static_cast<long long>(options.index),
+              result->finished ? "finished" : ("stopped: " + result->run.ToString()).c_str());
   std::fflush(stdout);
-  return finished ? 0 : kExitFailure;
+  return result->finished ? 0 : kExitFailure;
 }
 
 }  // namespace

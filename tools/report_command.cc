@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli_common.h"
 #include "murmur/experiment/metrics_files.h"
 #include "svg_plot.h"
 
@@ -31,10 +32,7 @@ int ReportCommand(const ReportOptions& options) {
               "acc_max", "loss", "virtual_s", "MB_sent");
   for (const std::string& dir : options.run_dirs) {
     Result<std::vector<EvalRow>> rows = ReadMetricsCsv(dir + "/metrics.csv");
-    if (!rows.ok()) {
-      std::fprintf(stderr, "murmur report: %s\n", rows.status().message().c_str());
-      return 2;
-    }
+    if (!rows.ok()) return Fail("report", rows.status(), UsageErrors::kAllButUnavailable);
     std::string name = std::filesystem::path(dir).lexically_normal().filename().string();
     if (name.empty()) name = std::filesystem::path(dir).lexically_normal().parent_path().filename().string();
     Series s{.name = name};

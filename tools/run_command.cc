@@ -9,16 +9,13 @@
 #include <optional>
 #include <string>
 
-#include "murmur/core/config.h"
-#include "murmur/experiment/experiment.h"
+#include "cli_common.h"
+#include "murmur/experiment/sim_run.h"
 #include "murmur/experiment/metrics_files.h"
 #include "murmur/experiment/run_config.h"
 
 namespace murmur::cli {
 namespace {
-
-constexpr int kExitUsage = 2;
-constexpr int kExitFailure = 1;
 
 // Draws a progress bar on a terminal and plain lines otherwise.
 class Progress {
@@ -146,12 +143,7 @@ const CLI::Validator kNonNegative(
     },
     "N>=0");
 
-int Fail(const Status& status) {
-  std::fprintf(stderr, "murmur run: %s\n", status.message().c_str());
-  const bool usage = status.code() == StatusCode::kInvalidArgument ||
-                     status.code() == StatusCode::kNotFound;
-  return usage ? kExitUsage : kExitFailure;
-}
+int Fail(const Status& status) { return cli::Fail("run", status); }
 
 }  // namespace
 
@@ -180,24 +172,10 @@ CLI::App* AddRunCommand(CLI::App& app, RunOptions& options) {
 }
 
 int RunCommand(const RunOptions& options) {
-  Config config;
-  if (!options.config_path.empty()) {
-    Result<Config> loaded = Config::FromFile(options.config_path);
-    if (!loaded.ok()) return Fail(loaded.status());
-    config = std::move(loaded).value();
-  }
-  for (const std::string& set : options.sets) {
-    if (Status s = config.Set(set); !s.ok()) return Fail(s);
-  }
-  if (options.seed >= 0) {
-    if (Status s = config.Set("seed=" + std::to_string(options.seed)); !s.ok()) return Fail(s);
-  }
-  if (options.threads >= 0) {
-    if (Status s = config.Set("threads=" + std::to_string(options.threads)); !s.ok()) {
-      return Fail(s);
-    }
-  }
-  Result<RunConfig> run_config = ReadRunConfig(config);
+  std::vector<std::string> sets = options.sets;
+  if (options.seed >= 0) sets.push_back("seed=" + std::to_string(options.seed));
+  if (options.threads >= 0) sets.push_back("threads=" + std::to_string(options.threads));
+  Result<RunConfig> run_config = LoadRunConfig(options.config_path, sets);
   if (!run_config.ok()) return Fail(run_config.status());
 
   std::optional<MetricsWriter> writer;

@@ -1,7 +1,5 @@
 #include "sweep_command.h"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +17,8 @@
 #include <limits>
 #include <optional>
 
+#include "child_process.h"
+#include "cli_common.h"
 #include "murmur/core/config.h"
 #include "murmur/experiment/metrics_files.h"
 #include "murmur/experiment/run_config.h"
@@ -26,13 +26,9 @@
 #include "sweep_grid.h"
 #include "sweep_results.h"
 
-extern char** environ;
-
 namespace murmur::cli {
 namespace {
 
-constexpr int kExitUsage = 2;
-constexpr int kExitFailure = 1;
 // Written by the sweep into a run directory once its process has exited.
 constexpr const char* kRecordFile = "sweep_run.txt";
 constexpr const char* kLogFile = "log.txt";
@@ -108,29 +104,22 @@ std::string ShellQuote(const std::string& s) {
 }
 
 // Starts `murmur run` with stdin from /dev/null and stdout and stderr into
-// the run's log. Returns the pid, or -1 with errno's message in *error.
-pid_t Spawn(const PlannedRun& run, std::string* error) {
-  std::vector<std::string> argv_storage = {"murmur"};
-  argv_storage.insert(argv_storage.end(), run.args.begin(), run.args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string log = run.dir + "/" + kLogFile;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
+// the run's log. Returns the pid, or -1 with the reason in *error.
+pid_t SpawnRun(const PlannedRun& run, std::string* error) {
+  std::vector<std::string> argv = {"murmur"};
+  argv.insert(argv.end(), run.args.begin(), run.args.end());
   // The running binary itself, so a sweep never mixes murmur versions.
-  const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    *error = std::strerror(rc);
+  Result<SpawnedChild> child = Spawn(SpawnOptions{.program = "/proc/self/exe",
+                                                  .argv = std::move(argv),
+                                                  .log_path = run.dir + "/" + kLogFile,
+                                                  .log_mode = SpawnOptions::Log::kTruncate,
+                                                  .stdout_to = SpawnOptions::Stdout::kLog,
+                                                  .stdin_from_null = true});
+  if (!child.ok()) {
+    *error = child.status().message();
     return -1;
   }
-  return pid;
+  return child->pid;
 }
 
 // One line redrawn in place on a terminal; plain lines when piped.
@@ -214,14 +203,8 @@ class SweepProgress {
 Result<std::vector<PlannedRun>> PlanRuns(const SweepGrid& grid,
                                          const std::vector<SweepCell>& cells,
                                          const std::string& out_dir) {
-  Config base;
-  if (!grid.base_path.empty()) {
-    Result<Config> loaded = Config::FromFile(grid.base_path);
-    if (!loaded.ok()) {
-      return Status::InvalidArgument("base config: ", loaded.status().message());
-    }
-    base = std::move(loaded).value();
-  }
+  Result<Config> base = LoadConfig(grid.base_path, {});
+  if (!base.ok()) return Status::InvalidArgument("base config: ", base.status().message());
   std::vector<PlannedRun> runs;
   for (size_t c = 0; c < cells.size(); ++c) {
     const SweepCell& cell = cells[c];
@@ -231,7 +214,7 @@ Result<std::vector<PlannedRun>> PlanRuns(const SweepGrid& grid,
                                                                   grid.seeds.end());
     for (const std::optional<uint64_t>& seed : seeds) {
       PlannedRun run{.cell = c};
-      Config config = base;
+      Config config = *base;
       run.args = {"run"};
       if (!grid.base_path.empty()) run.args.push_back(grid.base_path);
       for (const std::string& a : cell.assignments) {
@@ -279,7 +262,7 @@ void Execute(const std::vector<PlannedRun>& runs, const std::vector<size_t>& pen
       std::filesystem::create_directories(run.dir, ec);
       std::filesystem::remove(run.dir + "/" + kRecordFile, ignored);
       std::string error;
-      const pid_t pid = ec ? -1 : Spawn(run, &error);
+      const pid_t pid = ec ? -1 : SpawnRun(run, &error);
       if (pid < 0) {
         progress.Finished(std::filesystem::path(run.dir).filename().string(), active.size(),
                           false, "cannot start: " + (ec ? ec.message() : error));
@@ -304,7 +287,7 @@ void Execute(const std::vector<PlannedRun>& runs, const std::vector<size_t>& pen
     if (it == active.end()) continue;
     const PlannedRun& run = runs[it->second.run];
     const double wall = std::chrono::duration<double>(Clock::now() - it->second.start).count();
-    const int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const int exit_code = ExitCodeOf(status);
     std::ofstream(run.dir + "/" + kRecordFile) << "exit " << exit_code << "\nwall_s " << wall
                                                << "\n";
     RunOutcome& outcome = outcomes[it->second.run];

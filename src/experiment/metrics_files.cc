@@ -188,6 +188,54 @@ Status WriteRunSummary(const std::string& dir, const EvalRow& last, const RunTot
   return Status::Ok();
 }
 
+Status WriteNodeSummary(const std::string& dir, const NodeSummary& summary) {
+  nlohmann::ordered_json j;
+  j["peer"] = summary.peer.value;
+  j["name"] = summary.name;
+  j["role"] = summary.role;
+  j["finished"] = summary.finished;
+  j["first_report"] = summary.first_report;
+  j["bytes_sent"] = summary.traffic.bytes_sent;
+  j["bytes_received"] = summary.traffic.bytes_received;
+  j["msgs_sent"] = summary.traffic.msgs_sent;
+  j["msgs_received"] = summary.traffic.msgs_received;
+  for (const auto& [name, value] : summary.transport) j[name] = value;
+  j["counters"] = summary.counters;
+  std::ofstream out(dir + "/summary.json", std::ios::trunc);
+  out << j.dump(2) << "\n";
+  out.flush();
+  if (!out) return Status::Unavailable("cannot write '", dir, "/summary.json'");
+  return Status::Ok();
+}
+
+NodeSummary ReadNodeSummary(const std::string& dir) {
+  NodeSummary s;
+  std::ifstream in(dir + "/summary.json");
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("role") || !j["role"].is_string()) return s;
+  const auto get = [&](const char* key) -> uint64_t {
+    return j.contains(key) && j[key].is_number_unsigned() ? j[key].get<uint64_t>() : 0;
+  };
+  const auto flag = [&](const char* key) {
+    return j.contains(key) && j[key].is_boolean() && j[key].get<bool>();
+  };
+  s.peer = PeerId(static_cast<uint32_t>(get("peer")));
+  if (j.contains("name") && j["name"].is_string()) s.name = j["name"].get<std::string>();
+  s.role = j["role"].get<std::string>();
+  s.finished = flag("finished");
+  s.first_report = flag("first_report");
+  s.traffic = PeerTraffic{.bytes_sent = get("bytes_sent"),
+                          .bytes_received = get("bytes_received"),
+                          .msgs_sent = get("msgs_sent"),
+                          .msgs_received = get("msgs_received")};
+  if (j.contains("counters") && j["counters"].is_object()) {
+    for (const auto& [name, value] : j["counters"].items()) {
+      if (value.is_number_integer()) s.counters[name] = value.get<int64_t>();
+    }
+  }
+  return s;
+}
+
 Status MetricsWriter::Append(const EvalRow& row) {
   jsonl_ << ToJson(row) << "\n" << std::flush;
   csv_ << row.round << "," << Number(row.time_s) << "," << Number(row.acc_mean) << ","

@@ -4,14 +4,17 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 
 namespace murmur {
 
-std::vector<EvalRow> MergePeerRows(const std::vector<std::vector<EvalRow>>& per_peer) {
+std::vector<EvalRow> MergePeerRows(const std::vector<std::vector<EvalRow>>& per_peer,
+                                   RowMerge merge) {
   struct Sum {
     EvalRow row;
     double train_sum = 0;
     int64_t train_count = 0;
+    std::optional<EvalRow> first;  // kFirstReport: the earliest row
   };
   std::map<int64_t, Sum> by_round;
   for (const auto& rows : per_peer) {
@@ -23,6 +26,9 @@ std::vector<EvalRow> MergePeerRows(const std::vector<std::vector<EvalRow>>& per_
         s.row.acc_min = std::numeric_limits<double>::infinity();
         s.row.acc_max = -std::numeric_limits<double>::infinity();
       }
+      s.row.bytes_received += r.bytes_received;
+      s.row.max_peer_bytes = std::max(s.row.max_peer_bytes, r.max_peer_bytes);
+      if (!s.first || r.time_s < s.first->time_s) s.first = r;
       const auto w = static_cast<double>(r.peers_evaluated);
       s.row.acc_mean += w * r.acc_mean;
       s.row.loss_mean += w * r.loss_mean;
@@ -46,6 +52,14 @@ std::vector<EvalRow> MergePeerRows(const std::vector<std::vector<EvalRow>>& per_
     row.loss_mean = n > 0 ? row.loss_mean / n : std::nan("");
     row.train_loss = s.train_count > 0 ? s.train_sum / static_cast<double>(s.train_count)
                                        : std::nan("");
+    if (merge == RowMerge::kFirstReport) {
+      row.acc_mean = s.first->acc_mean;
+      row.acc_min = s.first->acc_min;
+      row.acc_max = s.first->acc_max;
+      row.loss_mean = s.first->loss_mean;
+      row.time_s = s.first->time_s;
+      row.peers_evaluated = s.first->peers_evaluated;
+    }
     row.consensus_dist = std::nan("");
     out.push_back(row);
   }

@@ -9,7 +9,7 @@
 
 #include "murmur/core/config.h"
 #include "murmur/learn/checkpoint.h"
-#include "murmur/experiment/experiment.h"
+#include "murmur/experiment/sim_run.h"
 #include "murmur/experiment/run_setup.h"
 
 namespace murmur {

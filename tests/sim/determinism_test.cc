@@ -5,7 +5,7 @@
 #include <string>
 
 #include "murmur/core/config.h"
-#include "murmur/experiment/experiment.h"
+#include "murmur/experiment/sim_run.h"
 #include "testing/scenario.h"
 #include "testing/seeded_test.h"
 

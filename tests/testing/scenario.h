@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "murmur/core/config.h"
-#include "murmur/experiment/experiment.h"
+#include "murmur/experiment/sim_run.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/learner.h"
 #include "murmur/protocol/byzantine.h"

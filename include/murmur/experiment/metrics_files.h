@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "murmur/core/status.h"
@@ -63,6 +64,31 @@ struct RunTotals {
 // virtual_time_s, rounds, finished, counters. Only virtual-time quantities,
 // so it is byte-identical for the same seed. kUnavailable when it cannot.
 Status WriteRunSummary(const std::string& dir, const EvalRow& last, const RunTotals& totals);
+
+// What one process of a network run (`murmur peer`) writes as its
+// summary.json at exit, and what `murmur launch` reads back to build the
+// run's peers.csv and summary.json.
+struct NodeSummary {
+  PeerId peer;
+  std::string name;            // the peer's public-key name
+  std::string role = "unknown";  // as in peers.csv
+  bool finished = false;       // it finished its part of the run
+  bool first_report = false;   // the run's rows come from a round's first report
+  PeerTraffic traffic;         // whole messages, as in peers.csv
+  // Transport counters (wire bytes, handshakes, ...), in the order written.
+  std::vector<std::pair<std::string, uint64_t>> transport;
+  std::map<std::string, int64_t> counters;  // protocol and runtime counters
+};
+
+// Writes `dir`/summary.json: peer, name, role, finished, first_report,
+// bytes_sent, bytes_received, msgs_sent, msgs_received, the transport
+// counters and counters. kUnavailable when it cannot.
+Status WriteNodeSummary(const std::string& dir, const NodeSummary& summary);
+
+// Reads what WriteNodeSummary wrote. A missing or unreadable file (its
+// process was killed) gives the defaults: role "unknown", zero traffic,
+// finished false.
+NodeSummary ReadNodeSummary(const std::string& dir);
 
 // Reads the rows of a metrics.csv written by MetricsWriter. kNotFound if the
 // file is missing; kCorrupt naming the line for a wrong header, a wrong

@@ -1,4 +1,4 @@
-#include "murmur/experiment/experiment.h"
+#include "murmur/experiment/sim_run.h"
 
 #include <unistd.h>
 
@@ -9,6 +9,7 @@
 #include "murmur/learn/checkpoint.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/learner.h"
+#include "murmur/experiment/run_plan.h"
 #include "murmur/experiment/run_setup.h"
 
 namespace murmur {
@@ -47,21 +48,15 @@ Status CheckMemory(const RunConfig& config, int64_t num_params) {
   return Status::Ok();
 }
 
-}  // namespace
-
-SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const Dataset& test,
-                                  const SimConfig& sim_config, const EvalConfig& eval,
-                                  int64_t rounds, uint64_t seed, ThreadPool& pool,
-                                  const RunObserver& observer) {
-  const auto num_nodes = static_cast<int64_t>(setup.nodes.size());
+// Drives `setup`'s nodes with the evaluated peers and row rule of `plan`.
+SimulationResult SimulatePlanned(ProtocolSetup setup, const RunPlan& plan, const Model& model,
+                                 const Dataset& test, const SimConfig& sim_config,
+                                 const EvalConfig& eval, int64_t rounds, uint64_t seed,
+                                 ThreadPool& pool, const RunObserver& observer) {
   const Simulator* sim_view = nullptr;
-  const std::optional<PeerId> server = setup.server;
-  // When any holder may report a round's model, every holder is watched.
-  const bool first_report = setup.round_model == RoundModel::kFirstReport;
+  const std::optional<PeerId> server = plan.server;
   EvalCollector collector(
-      model, test, eval, rounds,
-      SampleEvaluatedPeers(setup.model_holders, first_report ? 0 : eval.peers, seed),
-      num_nodes, pool,
+      model, test, eval, rounds, plan.evaluated, plan.num_nodes, pool,
       [&sim_view, server] {
         const SimStats& s = sim_view->stats();
         CollectorContext ctx{.now = sim_view->now(),
@@ -76,9 +71,9 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
         return ctx;
       },
       observer);
-  if (first_report) collector.EmitOnFirstReport();
+  if (plan.first_report) collector.EmitOnFirstReport();
   std::vector<MetricsSink*> sinks;
-  for (int64_t i = 0; i < num_nodes; ++i) {
+  for (int64_t i = 0; i < plan.num_nodes; ++i) {
     sinks.push_back(collector.SinkFor(PeerId(static_cast<uint32_t>(i))));
   }
   Simulator sim(sim_config, seed, std::move(setup.nodes), std::move(sinks), pool);
@@ -90,6 +85,17 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
       .stats = sim.stats(),
       .counters = collector.counters(),
       .nodes = sim.ReleaseNodes()};
+}
+
+}  // namespace
+
+SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const Dataset& test,
+                                  const SimConfig& sim_config, const EvalConfig& eval,
+                                  int64_t rounds, uint64_t seed, ThreadPool& pool,
+                                  const RunObserver& observer) {
+  const RunPlan plan = PlanRun(eval, seed, FactsOf(setup));
+  return SimulatePlanned(std::move(setup), plan, model, test, sim_config, eval, rounds, seed,
+                         pool, observer);
 }
 
 Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& observer) {
@@ -134,20 +140,11 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
       config.threads > 0 ? config.threads
                          : std::max<int64_t>(1, std::thread::hardware_concurrency());
   ThreadPool pool(static_cast<int>(threads));
-  const auto num_nodes = static_cast<int64_t>(setup.nodes.size());
-  // A first-report protocol evaluates one model per round.
-  const auto evaluated_peers =
-      setup.round_model == RoundModel::kFirstReport
-          ? int64_t{1}
-          : static_cast<int64_t>(
-                SampleEvaluatedPeers(setup.model_holders, config.eval.peers, config.seed).size());
-  std::vector<std::string> roles(static_cast<size_t>(num_nodes), setup.server ? "client" : "peer");
-  for (PeerId b : setup.byzantine) roles[b.value] = "byzantine";
-  if (setup.server) roles[setup.server->value] = "server";
+  RunPlan plan = PlanRun(config, FactsOf(setup));
   const auto setup_done = std::chrono::steady_clock::now();
   SimulationResult result =
-      SimulateProtocol(std::move(setup), *model, data.test, config.sim, config.eval,
-                       config.protocol.rounds, config.seed, pool, observer);
+      SimulatePlanned(std::move(setup), plan, *model, data.test, config.sim, config.eval,
+                      config.protocol.rounds, config.seed, pool, observer);
 
   if (!config.train.save_checkpoint.empty()) {
     MURMUR_RETURN_IF_ERROR(SaveMeanModel(config.train.save_checkpoint, learners));
@@ -157,10 +154,10 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
   summary.stats = result.stats;
   summary.counters = std::move(result.counters);
   summary.num_params = model->num_params();
-  summary.num_nodes = num_nodes;
-  summary.evaluated_peers = evaluated_peers;
+  summary.num_nodes = plan.num_nodes;
+  summary.evaluated_peers = plan.peers_per_row;
   summary.threads = threads;
-  summary.roles = std::move(roles);
+  summary.roles = std::move(plan.roles);
   const auto end = std::chrono::steady_clock::now();
   summary.wall_s = std::chrono::duration<double>(end - start).count();
   summary.setup_wall_s = std::chrono::duration<double>(setup_done - start).count();

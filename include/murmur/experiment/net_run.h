@@ -1,0 +1,48 @@
+// Runs one peer of a run as its own process over the real network
+// (runtime/NetHost), with the same RunConfig as the simulator's driver
+// (sim_run): the peer builds only its own learner, from the same
+// seed-derived partition, initialization and batch stream as the
+// simulator's peer of that index, and takes its role, the model holders and
+// whether it is evaluated from the same RunPlan.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "murmur/core/status.h"
+#include "murmur/experiment/run_config.h"
+#include "murmur/runtime/net_host.h"
+
+namespace murmur {
+
+struct NetRunOptions {
+  int64_t index = 0;  // this process's node: 0..peers-1, the server is `peers`
+  // The host's options; RunNetPeer sets self, num_slots and seed.
+  net::NetOptions net;
+  // Where to write config.toml, metrics.jsonl/csv (the rows of the models
+  // this peer evaluates), peers.csv and summary.json (WriteNodeSummary);
+  // empty: nothing is written.
+  std::string out_dir;
+  bool quiet = false;  // no per-round lines on stderr
+  // Called once the host listens, before the node starts (`murmur peer`
+  // prints the line `murmur launch` waits for).
+  std::function<void(const net::NetHost&)> on_listening;
+};
+
+struct NetRunResult {
+  bool finished = false;  // this node finished its part of the run
+  Status run;             // how NetHost::Run ended
+};
+
+// Builds this peer's node and runs it until its part of the run is done: a
+// model holder once it reported its last round's model; in a first-report
+// protocol (MoDeST), any other peer once some other holder has finished and
+// said bye; otherwise (a federated client) once every holder has said bye.
+// kInvalidArgument for an index outside the run's nodes or a config that
+// cannot be built, kNotFound for a missing dataset, kUnavailable when the
+// host or the files cannot be set up.
+Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
+                                net::NetSecurity security);
+
+}  // namespace murmur

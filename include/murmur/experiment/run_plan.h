@@ -1,0 +1,63 @@
+// Who does what in a run, decided once for both backends: the simulator's
+// driver (sim_run) and the network peer's (net_run) ask PlanRun, so a
+// protocol's roles, model holders, server and evaluated peers are the same
+// whichever backend runs it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "murmur/core/ids.h"
+#include "murmur/experiment/eval_collector.h"
+#include "murmur/experiment/run_config.h"
+#include "murmur/protocol/protocol.h"
+
+namespace murmur {
+
+// What the protocol's setup says about its nodes (the parts of a
+// ProtocolSetup that are not the nodes themselves).
+struct ProtocolFacts {
+  int64_t num_nodes = 0;
+  std::optional<PeerId> server;
+  std::vector<PeerId> model_holders;
+  std::vector<PeerId> byzantine;  // sorted
+  RoundModel round_model = RoundModel::kEveryHolder;
+};
+
+// The facts of `setup`, which keeps its nodes.
+ProtocolFacts FactsOf(const ProtocolSetup& setup);
+
+struct RunPlan {
+  int64_t num_nodes = 0;
+  std::optional<PeerId> server;
+  std::vector<PeerId> holders;
+  // Per node: "peer", "client", "server" or "byzantine" (the names of
+  // peers.csv).
+  std::vector<std::string> roles;
+  // The peers whose reported models are evaluated, sorted. A first-report
+  // protocol (MoDeST) watches every holder, since any of them may hold a
+  // round's model; otherwise a seeded sample of eval.peers holders (all
+  // when eval.peers is 0).
+  std::vector<PeerId> evaluated;
+  // Whether a round's row is emitted at its first evaluated report.
+  bool first_report = false;
+  // How many peers each evaluation row should cover: 1 for a first-report
+  // protocol, evaluated.size() otherwise.
+  int64_t peers_per_row = 0;
+
+  bool IsHolder(PeerId peer) const;
+  bool Evaluates(PeerId peer) const;
+};
+
+// The plan of a run with evaluation `eval` and seed `seed` whose protocol
+// setup has `facts`. REQUIRES: every id in facts is below facts.num_nodes.
+RunPlan PlanRun(const EvalConfig& eval, uint64_t seed, const ProtocolFacts& facts);
+
+// The plan of a run of `config` whose protocol setup has `facts`.
+inline RunPlan PlanRun(const RunConfig& config, const ProtocolFacts& facts) {
+  return PlanRun(config.eval, config.seed, facts);
+}
+
+}  // namespace murmur

@@ -1,0 +1,191 @@
+#include "murmur/experiment/net_run.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "murmur/core/thread_pool.h"
+#include "murmur/experiment/eval_collector.h"
+#include "murmur/experiment/metrics_files.h"
+#include "murmur/experiment/run_plan.h"
+#include "murmur/experiment/run_setup.h"
+
+namespace murmur {
+namespace {
+
+// Forwards to the evaluation sink and notes when the node reported its
+// model for the last round: a model holder's part of the run is then done.
+class PeerSink final : public MetricsSink {
+ public:
+  PeerSink(MetricsSink& inner, int64_t rounds) : inner_(inner), rounds_(rounds) {}
+  void ReportModel(Round round, std::span<const float> params) override {
+    if (round.value >= rounds_) final_reported_ = true;
+    inner_.ReportModel(round, params);
+  }
+  void ReportTrainLoss(Round round, double loss) override { inner_.ReportTrainLoss(round, loss); }
+  void Count(std::string_view name, int64_t delta) override { inner_.Count(name, delta); }
+  bool final_reported() const { return final_reported_; }
+
+ private:
+  MetricsSink& inner_;
+  const int64_t rounds_;
+  bool final_reported_ = false;
+};
+
+// This process's share of the run: the data, the model, its own learner and
+// node. Held by pointer where the learner and node keep references.
+struct OwnPeer {
+  std::unique_ptr<TrainTestSplit> data;
+  std::unique_ptr<Model> model;
+  PeerLearner learner;
+  std::unique_ptr<Node> node;
+  ProtocolFacts facts;
+};
+
+// The one place that builds this peer's node. MakeProtocol builds every
+// peer's node and this keeps only `self`'s; the others are destroyed before
+// they ever run, so they may all point at this peer's learner and
+// validation split. (To be replaced by the protocol registry's builder of
+// one peer's node.)
+Status MakeOwnNode(const RunConfig& config, PeerId self, OwnPeer& own) {
+  std::vector<Learner*> learners(static_cast<size_t>(config.peers), own.learner.learner.get());
+  std::vector<const Dataset*> validation(static_cast<size_t>(config.peers),
+                                         own.learner.validation.get());
+  MURMUR_ASSIGN_OR_RETURN(
+      ProtocolSetup setup,
+      MakeProtocol(config.protocol, learners, *own.model, config.seed,
+                   own.learner.validation != nullptr ? std::span<const Dataset* const>(validation)
+                                                     : std::span<const Dataset* const>()));
+  own.facts = FactsOf(setup);
+  own.node = std::move(setup.nodes[self.value]);
+  return Status::Ok();
+}
+
+Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self) {
+  OwnPeer own;
+  MURMUR_ASSIGN_OR_RETURN(TrainTestSplit data, LoadRunData(config));
+  own.data = std::make_unique<TrainTestSplit>(std::move(data));
+  const Dataset& train = own.data->train;
+  MURMUR_ASSIGN_OR_RETURN(Partition partition,
+                          PartitionDataset(train.labels, train.num_classes, config.peers,
+                                           config.data.partition, config.seed));
+  MURMUR_ASSIGN_OR_RETURN(own.model, MakeRunModel(config, train));
+  // A server trains nothing; its learner only fills the protocol's slots
+  // (over peer 0's shard).
+  const uint32_t shard = self.value < config.peers ? self.value : 0;
+  MURMUR_ASSIGN_OR_RETURN(std::vector<PeerId> poisoners, DataPoisoners(config, train));
+  MURMUR_ASSIGN_OR_RETURN(own.learner,
+                          MakePeerLearner(config, *own.model, train,
+                                          std::move(partition[shard]), PeerId(shard), poisoners));
+  Learner* learner = own.learner.learner.get();
+  MURMUR_RETURN_IF_ERROR(LoadInitialModel(config, *own.model, {&learner, 1}));
+  MURMUR_RETURN_IF_ERROR(MakeOwnNode(config, self, own));
+  return own;
+}
+
+// When this node's part of the run is done (see RunNetPeer).
+bool Done(const RunPlan& plan, PeerId self, const PeerSink& sink, const net::NetHost& host) {
+  if (plan.IsHolder(self) && sink.final_reported()) return true;
+  if (plan.first_report) {
+    return std::any_of(plan.holders.begin(), plan.holders.end(),
+                       [&](PeerId h) { return h != self && host.said_bye(h); });
+  }
+  if (plan.IsHolder(self)) return false;
+  return std::all_of(plan.holders.begin(), plan.holders.end(),
+                     [&](PeerId h) { return host.said_bye(h); });
+}
+
+Status WritePeerSummary(const std::string& dir, const RunPlan& plan, PeerId self,
+                      const net::NetHost& host, bool finished,
+                      const std::map<std::string, int64_t>& counters) {
+  const net::NetStats& stats = host.stats();
+  NodeSummary summary{
+      .peer = self,
+      .name = net::PeerName(host.public_key()),
+      .role = plan.roles[self.value],
+      .finished = finished,
+      .first_report = plan.first_report,
+      .traffic = PeerTraffic{.bytes_sent = stats.bytes_sent,
+                             .bytes_received = stats.bytes_received,
+                             .msgs_sent = stats.msgs_sent,
+                             .msgs_received = stats.msgs_received},
+      .transport = {{"wire_bytes_sent", stats.wire_bytes_sent},
+                    {"wire_bytes_received", stats.wire_bytes_received},
+                    {"send_dropped", stats.send_dropped},
+                    {"handshakes", stats.handshakes},
+                    {"peers_down", stats.peers_down},
+                    {"dials", stats.dials},
+                    {"max_handshake_buffer", stats.max_handshake_buffer}},
+      .counters = counters};
+  return WriteNodeSummary(dir, summary);
+}
+
+}  // namespace
+
+Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
+                                net::NetSecurity security) {
+  const int64_t num_nodes = config.peers + (HasServer(config.protocol) ? 1 : 0);
+  if (options.index < 0 || options.index >= num_nodes) {
+    return Status::InvalidArgument("--index ", options.index, " is not in 0..", num_nodes - 1,
+                                   " (", config.peers, " peers",
+                                   num_nodes > config.peers ? " and the server" : "", ")");
+  }
+  const PeerId self(static_cast<uint32_t>(options.index));
+  ConfigureTorchThreads(1);
+  MURMUR_ASSIGN_OR_RETURN(OwnPeer own, BuildOwnPeer(config, self));
+  const RunPlan plan = PlanRun(config, own.facts);
+
+  std::optional<MetricsWriter> writer;
+  if (!options.out_dir.empty()) {
+    MURMUR_ASSIGN_OR_RETURN(MetricsWriter opened,
+                            MetricsWriter::Open(options.out_dir, config.resolved_toml));
+    writer.emplace(std::move(opened));
+  }
+  Status write_status;
+  ThreadPool pool(1);
+  net::NetHost* host_view = nullptr;
+  EvalCollector collector(
+      *own.model, own.data->test, config.eval, config.protocol.rounds,
+      plan.Evaluates(self) ? std::vector<PeerId>{self} : std::vector<PeerId>{}, num_nodes, pool,
+      [&host_view] {
+        // Seconds since this node started, like the simulator's clock; the
+        // traffic is this peer's own (`murmur launch` adds the peers up).
+        const net::NetStats& s = host_view->stats();
+        return CollectorContext{.now = SimTime{0} + (host_view->now() - host_view->started_at()),
+                                .bytes_sent = s.bytes_sent,
+                                .msgs_sent = s.msgs_sent,
+                                .bytes_received = s.bytes_received,
+                                .max_peer_bytes = s.bytes_sent + s.bytes_received};
+      },
+      RunObserver{.on_row = [&](const EvalRow& row) {
+        if (writer && write_status.ok()) write_status = writer->Append(row);
+        if (!options.quiet) {
+          std::fprintf(stderr, "[peer %u] round %lld acc %.4f loss %.4f %.1fs\n", self.value,
+                       static_cast<long long>(row.round), row.acc_mean, row.loss_mean,
+                       row.time_s);
+        }
+      }});
+  PeerSink sink(*collector.SinkFor(self), config.protocol.rounds);
+
+  options.net.self = self;
+  options.net.num_slots = static_cast<uint32_t>(num_nodes);
+  options.net.seed = config.seed;
+  MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<net::NetHost> host,
+                          net::NetHost::Create(options.net, std::move(security), sink));
+  host_view = host.get();
+  if (options.on_listening) options.on_listening(*host);
+
+  NetRunResult result;
+  result.run = host->Run(*own.node, [&] { return Done(plan, self, sink, *host); });
+  collector.Flush();
+  result.finished = Done(plan, self, sink, *host);
+  if (!options.out_dir.empty()) {
+    MURMUR_RETURN_IF_ERROR(WritePeerSummary(options.out_dir, plan, self, *host, result.finished,
+                                          collector.counters()));
+  }
+  MURMUR_RETURN_IF_ERROR(write_status);
+  return result;
+}
+
+}  // namespace murmur

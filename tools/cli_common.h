@@ -1,0 +1,37 @@
+// What every `murmur` subcommand shares: exit codes, reporting a failure,
+// and loading a config file with --set overrides.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "murmur/core/config.h"
+#include "murmur/core/status.h"
+#include "murmur/experiment/run_config.h"
+
+namespace murmur::cli {
+
+constexpr int kExitFailure = 1;  // the command ran and failed
+constexpr int kExitUsage = 2;    // bad arguments, config or input files
+
+// Which failures are the user's to fix (exit kExitUsage).
+enum class UsageErrors {
+  kBadConfigOrMissing,  // kInvalidArgument and kNotFound
+  kAllButUnavailable,   // every code except kUnavailable
+};
+
+// Prints "murmur COMMAND: MESSAGE" on stderr; returns kExitUsage or
+// kExitFailure by `usage`.
+int Fail(std::string_view command, const Status& status,
+         UsageErrors usage = UsageErrors::kBadConfigOrMissing);
+
+// The config at `path` (an empty Config when `path` is empty) with each
+// KEY=VALUE of `sets` applied in order. kNotFound / kInvalidArgument from
+// the file or a bad override.
+Result<Config> LoadConfig(const std::string& path, const std::vector<std::string>& sets);
+
+// LoadConfig, then ReadRunConfig.
+Result<RunConfig> LoadRunConfig(const std::string& path, const std::vector<std::string>& sets);
+
+}  // namespace murmur::cli
