@@ -22,6 +22,7 @@
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/learn/model.h"
+#include "murmur/protocol/model_combiner.h"
 #include "murmur/protocol/protocol.h"
 
 namespace murmur {
@@ -93,6 +94,14 @@ template <typename T>
 T ProtocolOptionsAs(const ProtocolConfig& config) {
   if (!config.options.has_value()) return T{};
   return std::any_cast<const T&>(config.options);
+}
+
+// The spec's options in `config` for changing fields in code, set to T's
+// defaults first when unset. REQUIRES: config.options, when set, holds a T.
+template <typename T>
+T& MutableProtocolOptions(ProtocolConfig& config) {
+  if (!config.options.has_value()) config.options = T{};
+  return std::any_cast<T&>(config.options);
 }
 
 // Reads [protocol] (and the sections protocols own: [compress], [spsa]) into
