@@ -328,6 +328,28 @@ Status ConfigReader::CheckNoUnknownKeys() const {
   return result;
 }
 
+std::vector<std::string> ConfigReader::UnreadKeys() const {
+  std::vector<std::string> out;
+  std::function<void(const toml::table&, const std::string&)> walk =
+      [&](const toml::table& table, const std::string& prefix) {
+        for (const auto& [k, node] : table) {
+          std::string key = prefix.empty() ? std::string(k.str())
+                                           : prefix + "." + std::string(k.str());
+          if (const toml::table* sub = node.as_table()) {
+            walk(*sub, key);
+          } else if (!impl_->used.count(key)) {
+            out.push_back(std::move(key));
+          }
+        }
+      };
+  walk(*impl_->source, "");
+  return out;
+}
+
+bool ConfigReader::WasRead(std::string_view key) const {
+  return impl_->used.count(std::string(key)) > 0;
+}
+
 std::string ConfigReader::ResolvedToml() const {
   std::ostringstream out;
   out << impl_->resolved << "\n";

@@ -152,7 +152,8 @@ void FedAvgClient::OnMessage(Host& host, PeerId from,
                              std::span<const uint8_t> bytes) {
   if (from != server_) {
     host.ReportBadPeer(from, Status::InvalidArgument(
-                                 "FedAvg client: message from non-server peer ", from));
+                                 options_.fedprox ? "FedProx client" : "FedAvg client",
+                                 ": message from non-server peer ", from));
     return;
   }
   if (options_.compression.enabled()) {
@@ -179,16 +180,32 @@ void FedAvgClient::Train(Host& host, Round round,
   std::copy(global.begin(), global.end(), x.begin());
   if (options_.compression.enabled()) start_ = global;
   learner_.ResetOptimizer();
+  if (options_.fedprox) learner_.SetProximalTerm(options_.fedprox->mu, global);
+  steps_ = LocalSteps(host);
+  started_ = host.now();
+  training_ = true;
+  host.RunCompute(TrainTask(learner_, steps_, &last_loss_, round.value));
+}
+
+int64_t FedAvgClient::LocalSteps(Host& host) const {
   // u = n_k / B steps per epoch (the Learner draws whole batches only).
   const int64_t steps_per_epoch =
       std::max<int64_t>(1, learner_.shard_size() / learner_.batch_size());
-  const int64_t steps = options_.local_epochs * steps_per_epoch;
-  training_ = true;
-  host.RunCompute(TrainTask(learner_, steps, &last_loss_, round.value));
+  const int64_t full = options_.local_epochs * steps_per_epoch;
+  if (!options_.fedprox || options_.fedprox->local_time_budget.ns <= 0 ||
+      seconds_per_step_ <= 0) {
+    return full;
+  }
+  const auto fit = static_cast<int64_t>(
+      std::floor(options_.fedprox->local_time_budget.seconds() / seconds_per_step_));
+  const int64_t steps = std::clamp<int64_t>(fit, 1, full);
+  if (steps < full) host.metrics().Count("fedprox.partial_updates", 1);
+  return steps;
 }
 
 void FedAvgClient::OnComputeDone(Host& host, uint64_t tag) {
   training_ = false;
+  if (steps_ > 0) seconds_per_step_ = (host.now() - started_).seconds() / steps_;
   const Round round(static_cast<uint32_t>(tag));
   host.metrics().ReportTrainLoss(round, last_loss_);
   if (options_.compression.enabled()) {

@@ -8,13 +8,22 @@
 
 #include "testing/scenario.h"
 #include "murmur/protocol/fedavg.h"
+#include "murmur/protocol/registry.h"
+#include "murmur/protocol/choco.h"
+#include "murmur/protocol/dfedsam.h"
+#include "murmur/protocol/dpsgd.h"
+#include "murmur/protocol/epidemic.h"
+#include "murmur/protocol/fedbuff.h"
+#include "murmur/protocol/fedcompass.h"
+#include "murmur/protocol/gossip.h"
+#include "murmur/protocol/modest.h"
 
 namespace murmur::testing {
 namespace {
 
 ProtocolConfig FedAvg(AttackKind attack, const std::string& rule, int f) {
   ProtocolConfig c;
-  c.kind = ProtocolKind::kFedAvg;
+  c.kind = "fedavg";
   c.rounds = 5;
   c.byzantine = {.count = 2, .attack = attack, .scale = 10.0};
   c.robust = {.rule = rule, .f = f};
@@ -23,10 +32,10 @@ ProtocolConfig FedAvg(AttackKind attack, const std::string& rule, int f) {
 
 ProtocolConfig Dpsgd(AttackKind attack, const std::string& rule, int f) {
   ProtocolConfig c;
-  c.kind = ProtocolKind::kDpsgd;
+  c.kind = "dpsgd";
   c.rounds = 20;
   c.local_steps = 5;
-  c.topology = {.kind = TopologyKind::kRegular, .degree = 6};
+  MutableProtocolOptions<DpsgdConfig>(c).topology = {.kind = TopologyKind::kRegular, .degree = 6};
   c.byzantine = {.count = 2, .attack = attack, .scale = 10.0};
   c.robust = {.rule = rule, .f = f};
   return c;

@@ -8,6 +8,15 @@
 
 #include "testing/scenario.h"
 #include "murmur/protocol/choco.h"
+#include "murmur/protocol/registry.h"
+#include "murmur/protocol/dfedsam.h"
+#include "murmur/protocol/dpsgd.h"
+#include "murmur/protocol/epidemic.h"
+#include "murmur/protocol/fedavg.h"
+#include "murmur/protocol/fedbuff.h"
+#include "murmur/protocol/fedcompass.h"
+#include "murmur/protocol/gossip.h"
+#include "murmur/protocol/modest.h"
 #include "murmur/protocol/choco_gossip.h"
 #include "murmur/protocol/coded_message.h"
 #include "murmur/protocol/model_message.h"
@@ -18,12 +27,12 @@ namespace {
 
 ProtocolConfig Choco(int64_t rounds, int64_t local_steps, const char* codec, double gamma) {
   ProtocolConfig c;
-  c.kind = ProtocolKind::kChoco;
+  c.kind = "choco";
   c.rounds = rounds;
   c.local_steps = local_steps;
-  c.topology.kind = TopologyKind::kRing;
-  c.compress.codec = codec;
-  c.choco_gamma = gamma;
+  MutableProtocolOptions<ChocoConfig>(c).topology.kind = TopologyKind::kRing;
+  MutableProtocolOptions<ChocoConfig>(c).codec = codec;
+  MutableProtocolOptions<ChocoConfig>(c).gamma = gamma;
   return c;
 }
 
@@ -38,7 +47,7 @@ std::vector<std::vector<float>> Params(Harness& h, int peers) {
 TEST(Choco, IdentityCodecWithGammaOneEqualsDpsgd) {
   ProtocolConfig choco = Choco(10, 1, "fp32", 1.0);
   ProtocolConfig dpsgd = choco;
-  dpsgd.kind = ProtocolKind::kDpsgd;
+  dpsgd.kind = "dpsgd";
   Harness a({.peers = 7, .optimizer = {.lr = 0.0}, .same_init = false});
   Harness b({.peers = 7, .optimizer = {.lr = 0.0}, .same_init = false});
   ASSERT_GT(std::abs(a.learner(0).params()[0] - a.learner(1).params()[0]), 1e-4);
@@ -87,7 +96,7 @@ TEST(Choco, ZeroLearningRateTopKConvergesToTheExactAverage) {
 TEST(Choco, TopKLearnsTheSyntheticTaskWithAFractionOfTheBytes) {
   ProtocolConfig choco = Choco(20, 5, "topk:0.05", 0.5);
   ProtocolConfig dpsgd = choco;
-  dpsgd.kind = ProtocolKind::kDpsgd;
+  dpsgd.kind = "dpsgd";
   Harness a({.peers = 8});
   Harness b({.peers = 8});
   std::vector<EvalRow> compressed = a.Run(choco);
@@ -168,12 +177,12 @@ TEST(Choco, FinishesUnderChurnAndLossWithoutDeadlock) {
 
 ProtocolConfig Gossip(int64_t rounds, const char* codec) {
   ProtocolConfig c;
-  c.kind = ProtocolKind::kGossip;
+  c.kind = "gossip";
   c.rounds = rounds;
   c.local_steps = 5;
-  c.topology.kind = TopologyKind::kFullyConnected;
-  c.gossip_period_s = 0.5;
-  c.compress.codec = codec;
+  MutableProtocolOptions<GossipConfig>(c).topology.kind = TopologyKind::kFullyConnected;
+  MutableProtocolOptions<GossipConfig>(c).period_s = 0.5;
+  MutableProtocolOptions<GossipConfig>(c).codec = codec;
   return c;
 }
 
@@ -206,7 +215,7 @@ TEST(CompressedGossip, SignLearnsWithOneThirtySecondOfTheBytes) {
 TEST(CompressedGossip, TopKLearnsTheSyntheticTask) {
   Harness h({.peers = 8});
   ProtocolConfig c = Gossip(30, "topk:0.1|int8");
-  c.topology.kind = TopologyKind::kRing;
+  MutableProtocolOptions<GossipConfig>(c).topology.kind = TopologyKind::kRing;
   SimStats stats;
   std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 10}, &stats);
   ASSERT_EQ(rows.back().round, 30);
@@ -220,7 +229,7 @@ TEST(CompressedGossip, TopKLearnsTheSyntheticTask) {
 TEST(CompressedGossip, LostMessagesDoNotDesynchroniseCopies) {
   Harness h({.peers = 8});
   ProtocolConfig c = Gossip(40, "topk:0.1|int8");
-  c.topology.kind = TopologyKind::kRing;
+  MutableProtocolOptions<GossipConfig>(c).topology.kind = TopologyKind::kRing;
   SimConfig lossy;
   lossy.link.loss = 0.2;
   SimStats stats;
@@ -257,12 +266,12 @@ TEST(CompressedGossip, LostMessagesDoNotDesynchroniseCopies) {
 
 ProtocolConfig FedAvg(const char* uplink, const char* downlink, ErrorFeedbackKind feedback) {
   ProtocolConfig c;
-  c.kind = ProtocolKind::kFedAvg;
+  c.kind = "fedavg";
   c.rounds = 10;
-  c.client_fraction = 0.5;
-  c.compress.uplink = uplink;
-  c.compress.downlink = downlink;
-  c.compress.error_feedback = feedback;
+  MutableProtocolOptions<FedAvgConfig>(c).client_fraction = 0.5;
+  MutableProtocolOptions<FedAvgConfig>(c).compress.uplink = uplink;
+  MutableProtocolOptions<FedAvgConfig>(c).compress.downlink = downlink;
+  MutableProtocolOptions<FedAvgConfig>(c).compress.error_feedback = feedback;
   return c;
 }
 
@@ -272,7 +281,7 @@ TEST(FedAvg, UplinkAndDownlinkBytesAreCountedApartAndAddUp) {
   Harness h({.peers = 2});
   ProtocolConfig c = FedAvg("fp32", "fp32", ErrorFeedbackKind::kNone);
   c.rounds = 3;
-  c.client_fraction = 1.0;
+  MutableProtocolOptions<FedAvgConfig>(c).client_fraction = 1.0;
   SimStats stats;
   std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 1}, &stats);
   ASSERT_EQ(rows.back().round, 3);
@@ -305,7 +314,7 @@ TEST(FedAvg, CodecStageBytesAreTheFramesAfterEachStage) {
   Harness h({.peers = 2});
   ProtocolConfig c = FedAvg("topk:0.1|int8", "int8|zstd", ErrorFeedbackKind::kEf21);
   c.rounds = 3;
-  c.client_fraction = 1.0;
+  MutableProtocolOptions<FedAvgConfig>(c).client_fraction = 1.0;
   std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 3});
   const EvalRow& last = rows.back();
   ASSERT_EQ(last.round, 3);

@@ -8,6 +8,13 @@
 
 #include "testing/scenario.h"
 #include "murmur/protocol/dfedsam.h"
+#include "murmur/protocol/registry.h"
+#include "murmur/protocol/choco.h"
+#include "murmur/protocol/epidemic.h"
+#include "murmur/protocol/fedavg.h"
+#include "murmur/protocol/fedbuff.h"
+#include "murmur/protocol/fedcompass.h"
+#include "murmur/protocol/gossip.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/modest.h"
 
@@ -16,13 +23,13 @@ namespace {
 
 ProtocolConfig Modest(int64_t rounds, int64_t s, int64_t a) {
   ProtocolConfig c;
-  c.kind = ProtocolKind::kModest;
+  c.kind = "modest";
   c.rounds = rounds;
   c.local_steps = 5;
-  c.modest_trainers = s;
-  c.modest_aggregators = a;
+  MutableProtocolOptions<ModestConfig>(c).trainers = s;
+  MutableProtocolOptions<ModestConfig>(c).aggregators = a;
   c.round_timeout_s = 2.0;
-  c.modest_ping_timeout_s = 0.1;
+  MutableProtocolOptions<ModestConfig>(c).ping_timeout_s = 0.1;
   return c;
 }
 
@@ -122,10 +129,10 @@ TEST(Modest, KeepsTrainingUnderChurnAndReadmitsReturningPeers) {
 TEST(EpidemicLearning, EveryPeerSendsExactlySModelsPerRoundAndLearns) {
   Harness h({.peers = 10});
   ProtocolConfig c;
-  c.kind = ProtocolKind::kEpidemic;
+  c.kind = "epidemic";
   c.rounds = 15;
   c.local_steps = 5;
-  c.epidemic_fanout = 3;
+  MutableProtocolOptions<EpidemicConfig>(c).fanout = 3;
   SimStats stats;
   std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 5}, &stats);
   EXPECT_EQ(stats.msgs_sent, 10u * 3u * 15u);
@@ -138,11 +145,11 @@ TEST(EpidemicLearning, EveryPeerSendsExactlySModelsPerRoundAndLearns) {
 TEST(Gossip, VarianceCorrectedMergeLearns) {
   Harness h({.peers = 8, .model = ModelKind::kMlp, .same_init = false});
   ProtocolConfig c;
-  c.kind = ProtocolKind::kGossip;
+  c.kind = "gossip";
   c.rounds = 30;
   c.local_steps = 5;
-  c.topology.kind = TopologyKind::kFullyConnected;
-  c.merge = MergeRule::kVarianceCorrected;
+  MutableProtocolOptions<GossipConfig>(c).topology.kind = TopologyKind::kFullyConnected;
+  MutableProtocolOptions<GossipConfig>(c).merge = MergeRule::kVarianceCorrected;
   std::vector<EvalRow> rows = h.Run(c);
   ASSERT_FALSE(rows.empty());
   EXPECT_EQ(rows.back().round, 30);
@@ -153,18 +160,18 @@ TEST(Dpsgd, LateScheduleSendsNothingBeforeItsWindowThenMergesEveryone) {
   const int64_t n = 8;
   Harness h({.peers = n});
   ProtocolConfig c;
-  c.kind = ProtocolKind::kDpsgd;
+  c.kind = "dpsgd";
   c.rounds = 12;
   c.local_steps = 5;
-  c.topology.kind = TopologyKind::kRing;
-  c.comm_schedule = CommSchedule::kLate;
-  c.comm_budget = 4;
-  c.final_merge = true;
+  MutableProtocolOptions<DpsgdConfig>(c).topology.kind = TopologyKind::kRing;
+  MutableProtocolOptions<DpsgdConfig>(c).comm_schedule = CommSchedule::kLate;
+  MutableProtocolOptions<DpsgdConfig>(c).comm_budget = 4;
+  MutableProtocolOptions<DpsgdConfig>(c).final_merge = true;
   SimStats stats;
   std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 1}, &stats);
   ASSERT_EQ(rows.size(), 13u);
   for (const EvalRow& row : rows) {
-    if (row.round <= c.rounds - c.comm_budget) {
+    if (row.round <= c.rounds - MutableProtocolOptions<DpsgdConfig>(c).comm_budget) {
       EXPECT_EQ(row.bytes_sent, 0u) << "round " << row.round;
     }
   }
@@ -180,11 +187,11 @@ TEST(Dfedsam, MultipleGossipStepsPerRoundWithSharpnessAwareTraining) {
   const int64_t n = 8;
   Harness h({.peers = n, .optimizer = {.lr = 0.05, .sam_rho = 0.05}});
   ProtocolConfig c;
-  c.kind = ProtocolKind::kDfedsam;
+  c.kind = "dfedsam";
   c.rounds = 12;
   c.local_steps = 5;
-  c.gossip_steps = 3;
-  c.topology.kind = TopologyKind::kRing;
+  MutableProtocolOptions<DfedsamConfig>(c).gossip_steps = 3;
+  MutableProtocolOptions<DfedsamConfig>(c).topology.kind = TopologyKind::kRing;
   SimStats stats;
   std::vector<Node*> nodes;
   std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 4}, &stats, &nodes);
@@ -200,11 +207,11 @@ TEST(Dfedsam, MoreGossipStepsGiveCloserModels) {
   for (int q : {1, 4}) {
     Harness h({.peers = 8, .optimizer = {.lr = 0.05, .sam_rho = 0.05}});
     ProtocolConfig c;
-    c.kind = ProtocolKind::kDfedsam;
+    c.kind = "dfedsam";
     c.rounds = 8;
     c.local_steps = 5;
-    c.gossip_steps = q;
-    c.topology.kind = TopologyKind::kRing;
+    MutableProtocolOptions<DfedsamConfig>(c).gossip_steps = q;
+    MutableProtocolOptions<DfedsamConfig>(c).topology.kind = TopologyKind::kRing;
     std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 8});
     ASSERT_FALSE(rows.empty());
     distance[q == 1 ? 0 : 1] = rows.back().consensus_dist;

@@ -6,6 +6,8 @@
 
 #include "murmur/core/config.h"
 #include "murmur/experiment/sim_run.h"
+#include "murmur/protocol/fedavg.h"
+#include "murmur/protocol/registry.h"
 #include "testing/scenario.h"
 #include "testing/seeded_test.h"
 
@@ -73,8 +75,9 @@ TEST(FederatedConfig, DefaultsKeepFedAvgAsItWas) {
   Config config = Base();
   ASSERT_TRUE(config.Set("protocol.kind=fedavg").ok());
   RunConfig run = ReadRunConfig(config).value();
-  EXPECT_EQ(run.protocol.server_optimizer.kind, ServerOptimizerKind::kReplace);
-  EXPECT_EQ(run.protocol.proximal_mu, 0.0);
+  const auto fedavg = ProtocolOptionsAs<FedAvgConfig>(run.protocol);
+  EXPECT_EQ(fedavg.server_optimizer.kind, ServerOptimizerKind::kReplace);
+  EXPECT_EQ(fedavg.proximal_mu, 0.0);
 }
 
 }  // namespace

@@ -6,6 +6,14 @@
 
 #include "testing/scenario.h"
 #include "murmur/protocol/async_client.h"
+#include "murmur/protocol/registry.h"
+#include "murmur/protocol/choco.h"
+#include "murmur/protocol/dfedsam.h"
+#include "murmur/protocol/dpsgd.h"
+#include "murmur/protocol/epidemic.h"
+#include "murmur/protocol/fedbuff.h"
+#include "murmur/protocol/gossip.h"
+#include "murmur/protocol/modest.h"
 #include "murmur/protocol/fedavg.h"
 #include "murmur/protocol/fedcompass.h"
 #include "murmur/protocol/fedprox.h"
@@ -13,7 +21,7 @@
 namespace murmur::testing {
 namespace {
 
-ProtocolConfig Federated(ProtocolKind kind, int64_t rounds) {
+ProtocolConfig Federated(const std::string& kind, int64_t rounds) {
   ProtocolConfig c;
   c.kind = kind;
   c.rounds = rounds;
@@ -37,10 +45,10 @@ TEST(FedProx, ZeroMuAndNoBudgetEqualsFedAvgExactly) {
   const OptimizerConfig sgd{.lr = 0.05, .momentum = 0.9};
   std::vector<Node*> nodes;
   Harness fedavg({.peers = 4, .optimizer = sgd});
-  fedavg.Run(Federated(ProtocolKind::kFedAvg, 3), {}, 1, {.every = 1}, nullptr, &nodes);
+  fedavg.Run(Federated("fedavg", 3), {}, 1, {.every = 1}, nullptr, &nodes);
   const std::vector<float> expected = ServerModel(nodes);
   Harness fedprox({.peers = 4, .optimizer = sgd});
-  fedprox.Run(Federated(ProtocolKind::kFedProx, 3), {}, 1, {.every = 1}, nullptr, &nodes);
+  fedprox.Run(Federated("fedprox", 3), {}, 1, {.every = 1}, nullptr, &nodes);
   EXPECT_EQ(ServerModel(nodes), expected);
 }
 
@@ -50,9 +58,9 @@ TEST(FedProx, LargeMuKeepsTheRoundsModelNearTheGlobalModel) {
   auto one_round_move = [](double mu) {
     Harness h({.peers = 4, .optimizer = {.lr = 0.05}});
     const std::vector<float> start(h.learner(0).params().begin(), h.learner(0).params().end());
-    ProtocolConfig c = Federated(ProtocolKind::kFedProx, 1);
-    c.local_epochs = 3;
-    c.proximal_mu = mu;
+    ProtocolConfig c = Federated("fedprox", 1);
+    MutableProtocolOptions<FedAvgConfig>(c).local_epochs = 3;
+    MutableProtocolOptions<FedAvgConfig>(c).proximal_mu = mu;
     std::vector<Node*> nodes;
     h.Run(c, {}, 1, {.every = 1}, nullptr, &nodes);
     return Distance(ServerModel(nodes), start);
@@ -65,9 +73,9 @@ TEST(FedProx, LargeMuKeepsTheRoundsModelNearTheGlobalModel) {
 
 TEST(FedProx, SlowClientsSendPartialWorkWithinTheirTimeBudget) {
   Harness h({.peers = 8});
-  ProtocolConfig c = Federated(ProtocolKind::kFedProx, 6);
-  c.proximal_mu = 0.01;
-  c.local_time_budget_s = 0.002;
+  ProtocolConfig c = Federated("fedprox", 6);
+  MutableProtocolOptions<FedAvgConfig>(c).proximal_mu = 0.01;
+  MutableProtocolOptions<FedAvgConfig>(c).local_time_budget_s = 0.002;
   SimConfig sim;
   sim.device.speed_sigma = 1.0;
   std::vector<Node*> nodes;
@@ -75,7 +83,7 @@ TEST(FedProx, SlowClientsSendPartialWorkWithinTheirTimeBudget) {
   const int64_t full = h.learner(0).shard_size() / h.learner(0).batch_size();
   int partial = 0;
   for (int i = 0; i < 8; ++i) {
-    const auto* client = dynamic_cast<const FedProxClient*>(nodes[i]);
+    const auto* client = dynamic_cast<const FedAvgClient*>(nodes[i]);
     ASSERT_NE(client, nullptr);
     EXPECT_GE(client->last_steps(), 1);
     EXPECT_LE(client->last_steps(), full);
@@ -93,21 +101,21 @@ struct LearnCase {
 };
 
 TEST(FederatedProtocols, EachLearnsTheSyntheticTaskUnderHeterogeneousSpeeds) {
-  ProtocolConfig adam = Federated(ProtocolKind::kFedAvg, 10);
-  adam.server_optimizer = {.kind = ServerOptimizerKind::kAdam, .lr = 0.05};
-  ProtocolConfig yogi = Federated(ProtocolKind::kFedAvg, 10);
-  yogi.server_optimizer = {.kind = ServerOptimizerKind::kYogi, .lr = 0.05};
-  ProtocolConfig adagrad = Federated(ProtocolKind::kFedAvg, 10);
-  adagrad.server_optimizer = {.kind = ServerOptimizerKind::kAdagrad, .lr = 0.05};
-  ProtocolConfig avgm = Federated(ProtocolKind::kFedAvg, 10);
-  avgm.server_optimizer = {.kind = ServerOptimizerKind::kSgd, .lr = 1.0, .momentum = 0.5};
-  ProtocolConfig fedprox = Federated(ProtocolKind::kFedProx, 10);
-  fedprox.proximal_mu = 0.1;
-  ProtocolConfig fedasync = Federated(ProtocolKind::kFedAsync, 80);
-  ProtocolConfig fedbuff = Federated(ProtocolKind::kFedBuff, 20);
-  fedbuff.buffer_size = 4;
-  fedbuff.max_concurrency = 6;
-  ProtocolConfig fedcompass = Federated(ProtocolKind::kFedCompass, 30);
+  ProtocolConfig adam = Federated("fedavg", 10);
+  MutableProtocolOptions<FedAvgConfig>(adam).server_optimizer = {.kind = ServerOptimizerKind::kAdam, .lr = 0.05};
+  ProtocolConfig yogi = Federated("fedavg", 10);
+  MutableProtocolOptions<FedAvgConfig>(yogi).server_optimizer = {.kind = ServerOptimizerKind::kYogi, .lr = 0.05};
+  ProtocolConfig adagrad = Federated("fedavg", 10);
+  MutableProtocolOptions<FedAvgConfig>(adagrad).server_optimizer = {.kind = ServerOptimizerKind::kAdagrad, .lr = 0.05};
+  ProtocolConfig avgm = Federated("fedavg", 10);
+  MutableProtocolOptions<FedAvgConfig>(avgm).server_optimizer = {.kind = ServerOptimizerKind::kSgd, .lr = 1.0, .momentum = 0.5};
+  ProtocolConfig fedprox = Federated("fedprox", 10);
+  MutableProtocolOptions<FedAvgConfig>(fedprox).proximal_mu = 0.1;
+  ProtocolConfig fedasync = Federated("fedasync", 80);
+  ProtocolConfig fedbuff = Federated("fedbuff", 20);
+  MutableProtocolOptions<FedBuffConfig>(fedbuff).buffer_size = 4;
+  MutableProtocolOptions<FedBuffConfig>(fedbuff).max_concurrency = 6;
+  ProtocolConfig fedcompass = Federated("fedcompass", 30);
   SimConfig sim;
   sim.device.speed_sigma = 1.0;
   for (const LearnCase& c : {LearnCase{"fedadam", adam}, LearnCase{"fedyogi", yogi},
@@ -126,9 +134,9 @@ TEST(FederatedProtocols, EachLearnsTheSyntheticTaskUnderHeterogeneousSpeeds) {
 
 TEST(FedCompass, ClientsArriveInGroupsUnderLogNormalSpeeds) {
   Harness h({.peers = 8});
-  ProtocolConfig c = Federated(ProtocolKind::kFedCompass, 40);
+  ProtocolConfig c = Federated("fedcompass", 40);
   c.local_steps = 20;
-  c.compass_min_steps = 4;
+  MutableProtocolOptions<FedCompassConfig>(c).min_steps = 4;
   SimConfig sim;
   sim.device.speed_sigma = 1.0;
   std::vector<Node*> nodes;
@@ -146,7 +154,8 @@ TEST(FedCompass, ClientsArriveInGroupsUnderLogNormalSpeeds) {
   // Members arrive between one step of the slowest before the expected time
   // and the latest time: a spread of at most (lambda - 1) + 1/min_steps of
   // the group's span.
-  EXPECT_LE(stats.max_spread, (c.compass_lambda - 1) + 1.0 / c.compass_min_steps);
+  EXPECT_LE(stats.max_spread, (ProtocolOptionsAs<FedCompassConfig>(c).lambda - 1) +
+                                     1.0 / ProtocolOptionsAs<FedCompassConfig>(c).min_steps);
   // Faster clients are given more steps within a group, so the server
   // assigned different step counts.
   int64_t lo = c.local_steps, hi = 0;

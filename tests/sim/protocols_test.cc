@@ -7,6 +7,8 @@
 #include "testing/scenario.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/fedavg.h"
+#include "murmur/protocol/gossip.h"
+#include "murmur/protocol/registry.h"
 #include "murmur/protocol/model_message.h"
 
 namespace murmur::testing {
@@ -14,10 +16,10 @@ namespace {
 
 ProtocolConfig Dpsgd(int64_t rounds, int64_t local_steps, TopologyKind topology) {
   ProtocolConfig c;
-  c.kind = ProtocolKind::kDpsgd;
+  c.kind = "dpsgd";
   c.rounds = rounds;
   c.local_steps = local_steps;
-  c.topology.kind = topology;
+  MutableProtocolOptions<DpsgdConfig>(c).topology.kind = topology;
   return c;
 }
 
@@ -46,9 +48,9 @@ TEST(FedAvg, OneClientEqualsLocalTraining) {
   const OptimizerConfig sgd{.lr = 0.1, .momentum = 0.0};
   Harness h({.peers = 1, .optimizer = sgd});
   ProtocolConfig c;
-  c.kind = ProtocolKind::kFedAvg;
+  c.kind = "fedavg";
   c.rounds = 3;
-  c.local_epochs = 2;
+  MutableProtocolOptions<FedAvgConfig>(c).local_epochs = 2;
   std::vector<Node*> nodes;
   h.Run(c, {}, 1, {.every = 1}, nullptr, &nodes);
   const auto* server = dynamic_cast<const FedAvgServer*>(nodes.back());
@@ -76,11 +78,11 @@ struct LearnCase {
 
 TEST(Protocols, EachLearnsTheSyntheticTask) {
   ProtocolConfig fedavg;
-  fedavg.kind = ProtocolKind::kFedAvg;
+  fedavg.kind = "fedavg";
   fedavg.rounds = 10;
-  fedavg.client_fraction = 0.5;
+  MutableProtocolOptions<FedAvgConfig>(fedavg).client_fraction = 0.5;
   ProtocolConfig gossip = Dpsgd(30, 5, TopologyKind::kFullyConnected);
-  gossip.kind = ProtocolKind::kGossip;
+  gossip.kind = "gossip";
   for (const LearnCase& c : {LearnCase{"dpsgd", Dpsgd(20, 5, TopologyKind::kRing)},
                              LearnCase{"fedavg", fedavg}, LearnCase{"gossip", gossip}}) {
     Harness h({.peers = 8});
@@ -101,12 +103,12 @@ TEST(Protocols, FinishUnderChurnAndLossWithoutDeadlock) {
   ProtocolConfig dpsgd = Dpsgd(15, 5, TopologyKind::kRing);
   dpsgd.round_timeout_s = 0.5;
   ProtocolConfig fedavg;
-  fedavg.kind = ProtocolKind::kFedAvg;
+  fedavg.kind = "fedavg";
   fedavg.rounds = 8;
   fedavg.round_timeout_s = 1.0;
   ProtocolConfig gossip = Dpsgd(15, 5, TopologyKind::kFullyConnected);
-  gossip.kind = ProtocolKind::kGossip;
-  gossip.gossip_period_s = 0.2;
+  gossip.kind = "gossip";
+  MutableProtocolOptions<GossipConfig>(gossip).period_s = 0.2;
   for (const LearnCase& c : {LearnCase{"dpsgd", dpsgd}, LearnCase{"fedavg", fedavg},
                              LearnCase{"gossip", gossip}}) {
     Harness h({.peers = 8});
@@ -115,7 +117,7 @@ TEST(Protocols, FinishUnderChurnAndLossWithoutDeadlock) {
     ASSERT_FALSE(rows.empty()) << c.name;
     EXPECT_EQ(rows.back().round, c.protocol.rounds) << c.name;
     // Every evaluated peer got there, not a partial row flushed at the end.
-    const int64_t holders = c.protocol.kind == ProtocolKind::kFedAvg ? 1 : 8;
+    const int64_t holders = c.protocol.kind == "fedavg" ? 1 : 8;
     EXPECT_EQ(rows.back().peers_evaluated, holders) << c.name;
     EXPECT_GT(stats.msgs_lost, 0u) << c.name;
     EXPECT_GT(stats.msgs_offline, 0u) << c.name;

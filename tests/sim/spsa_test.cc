@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "murmur/protocol/registry.h"
+#include "murmur/protocol/spsa.h"
 #include "testing/scenario.h"
 
 namespace murmur::testing {
@@ -12,11 +14,11 @@ namespace {
 
 ProtocolConfig Spsa(int64_t rounds, SpsaConfig::Mode mode) {
   ProtocolConfig c;
-  c.kind = ProtocolKind::kSpsa;
+  c.kind = "spsa";
   c.rounds = rounds;
-  c.spsa.mode = mode;
-  c.spsa.lr = 0.001;
-  c.spsa.clip = 20;
+  MutableProtocolOptions<SpsaConfig>(c).mode = mode;
+  MutableProtocolOptions<SpsaConfig>(c).lr = 0.001;
+  MutableProtocolOptions<SpsaConfig>(c).clip = 20;
   return c;
 }
 
@@ -50,9 +52,9 @@ TEST(SpsaScenario, FedKSeedLearnsAndClientsStayIdentical) {
   Harness h({.peers = 6, .batch_size = 32});
   ProtocolConfig c = Spsa(150, SpsaConfig::Mode::kFedKSeed);
   c.local_steps = 4;
-  c.client_fraction = 1.0;
-  c.spsa.seed_pool = 1024;
-  c.spsa.sampling = SeedSampling::kImportance;
+  MutableProtocolOptions<SpsaConfig>(c).client_fraction = 1.0;
+  MutableProtocolOptions<SpsaConfig>(c).seed_pool = 1024;
+  MutableProtocolOptions<SpsaConfig>(c).sampling = SeedSampling::kImportance;
   const std::vector<EvalRow> rows = h.Run(c, {}, 2, {.every = 50});
   ASSERT_EQ(rows.back().round, 150);
   for (int i = 1; i < 6; ++i) EXPECT_TRUE(SameBits(h.learner(0), h.learner(i))) << "client " << i;

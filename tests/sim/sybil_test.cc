@@ -9,6 +9,16 @@
 
 #include "testing/scenario.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/registry.h"
+#include "murmur/protocol/choco.h"
+#include "murmur/protocol/dfedsam.h"
+#include "murmur/protocol/dpsgd.h"
+#include "murmur/protocol/epidemic.h"
+#include "murmur/protocol/fedavg.h"
+#include "murmur/protocol/fedbuff.h"
+#include "murmur/protocol/fedcompass.h"
+#include "murmur/protocol/gossip.h"
+#include "murmur/protocol/modest.h"
 
 namespace murmur::testing {
 namespace {
@@ -21,10 +31,10 @@ ByzantineConfig Sybils(int64_t count) {
 
 ProtocolConfig SybilDpsgd(const ByzantineConfig& attack, const std::string& rule) {
   ProtocolConfig c;
-  c.kind = ProtocolKind::kDpsgd;
+  c.kind = "dpsgd";
   c.rounds = 20;
   c.local_steps = 5;
-  c.topology = {.kind = TopologyKind::kRegular, .degree = 4};
+  MutableProtocolOptions<DpsgdConfig>(c).topology = {.kind = TopologyKind::kRegular, .degree = 4};
   c.byzantine = attack;
   c.robust = {.rule = rule};
   return c;
@@ -87,10 +97,10 @@ TEST(MonnaDpsgd, LearnsUnderSignFlippingWhereTheMeanBreaks) {
   // gamma (1 - beta) is the same algorithm; one local step per round.
   auto config = [](const std::string& rule, AttackKind attack) {
     ProtocolConfig c;
-    c.kind = ProtocolKind::kDpsgd;
+    c.kind = "dpsgd";
     c.rounds = 60;
     c.local_steps = 1;
-    c.topology = {.kind = TopologyKind::kRegular, .degree = 6};
+    MutableProtocolOptions<DpsgdConfig>(c).topology = {.kind = TopologyKind::kRegular, .degree = 6};
     c.byzantine = {.count = 2, .attack = attack, .scale = 10.0};
     c.robust = {.rule = rule, .f = 2};
     return c;

@@ -69,6 +69,10 @@ class ConfigReader {
   // kInvalidArgument naming the first key present in the config that no
   // getter asked for (a typo, or an option that does not exist).
   Status CheckNoUnknownKeys() const;
+  // Keys present in the config that no getter asked for, in table order.
+  std::vector<std::string> UnreadKeys() const;
+  // Whether a getter asked for `key`.
+  bool WasRead(std::string_view key) const;
   // Every value read so far as a TOML document.
   std::string ResolvedToml() const;
 

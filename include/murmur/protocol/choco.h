@@ -44,6 +44,8 @@
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/protocol/codec_stages.h"
+#include "murmur/protocol/topology.h"
+#include <string>
 
 namespace murmur {
 
@@ -133,6 +135,14 @@ class ChocoNode final : public Node {
   std::vector<int64_t> requested_at_;    // own round of the last resync request
   std::vector<int64_t> answered_at_;     // own round of the last snapshot sent
   std::vector<std::map<int64_t, SparseUpdate>> pending_;  // by round
+};
+
+// protocol.kind = "choco": its keys (docs/config.md), read by its spec
+// (choco_spec.cc).
+struct ChocoConfig {
+  TopologyConfig topology;
+  double gamma = 0.5;          // protocol.choco_gamma
+  std::string codec = "fp32";  // compress.codec
 };
 
 }  // namespace murmur

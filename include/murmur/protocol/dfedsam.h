@@ -21,6 +21,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/topology.h"
 
 namespace murmur {
 
@@ -68,6 +69,13 @@ class DfedsamNode final : public Node {
   double last_loss_ = 0;
   // inbox_[gossip step][neighbour index] = that neighbour's model.
   std::map<int64_t, std::map<size_t, std::vector<float>>> inbox_;
+};
+
+// protocol.kind = "dfedsam": its keys (docs/config.md), read by its spec
+// (dfedsam_spec.cc).
+struct DfedsamConfig {
+  TopologyConfig topology;
+  int64_t gossip_steps = 1;  // protocol.gossip_steps: Q (> 1: DFedSAM-MGS)
 };
 
 }  // namespace murmur

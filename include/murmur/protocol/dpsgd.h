@@ -46,6 +46,7 @@
 #include "murmur/protocol/comm_schedule.h"
 #include "murmur/protocol/model_combiner.h"
 #include "murmur/protocol/sybilwall.h"
+#include "murmur/protocol/topology.h"
 
 namespace murmur {
 
@@ -121,6 +122,15 @@ class DpsgdNode final : public Node {
   std::map<int64_t, std::map<size_t, std::vector<float>>> inbox_;
   std::map<PeerId, std::vector<float>> final_inbox_;  // by sender
   std::unique_ptr<SybilWallHistory> sybilwall_;        // robust.rule = "sybilwall"
+};
+
+// protocol.kind = "dpsgd": its keys (docs/config.md), read by its spec
+// (dpsgd_spec.cc) and turned into DpsgdOptions for every peer.
+struct DpsgdConfig {
+  TopologyConfig topology;                                 // protocol.topology, ...
+  CommSchedule comm_schedule = CommSchedule::kEveryRound;  // protocol.comm_schedule
+  int64_t comm_budget = 0;                                 // kLate: communicating rounds
+  bool final_merge = false;                                // last round averages all peers
 };
 
 }  // namespace murmur

@@ -75,4 +75,10 @@ class EpidemicNode final : public Node {
   std::map<int64_t, std::map<PeerId, std::vector<float>>> inbox_;
 };
 
+// protocol.kind = "epidemic": its keys (docs/config.md), read by its spec
+// (epidemic_spec.cc).
+struct EpidemicConfig {
+  int64_t fanout = 7;  // protocol.epidemic_fanout: s
+};
+
 }  // namespace murmur

@@ -17,6 +17,7 @@
 
 #include "murmur/protocol/async_server_core.h"
 #include "murmur/protocol/staleness.h"
+#include <cstdint>
 
 namespace murmur {
 
@@ -48,6 +49,15 @@ class FedAsyncServer final : public Node {
 
   const FedAsyncOptions options_;
   AsyncServerCore core_;
+};
+
+// protocol.kind = "fedasync": its keys (docs/config.md), read by its spec
+// (federated_specs.cc).
+struct FedAsyncConfig {
+  double proximal_mu = 0;       // protocol.proximal_mu: clients' proximal term
+  double alpha = 0.6;           // protocol.async_alpha
+  StalenessConfig staleness;    // protocol.staleness, staleness_a, staleness_b
+  int64_t max_concurrency = 0;  // 0 = all clients
 };
 
 }  // namespace murmur

@@ -29,10 +29,19 @@
 #include "murmur/protocol/fedavg_compression.h"
 #include "murmur/protocol/model_combiner.h"
 #include "murmur/protocol/server_optimizer.h"
+#include "murmur/protocol/protocol.h"
 
 namespace murmur {
 
-// Built by MakeProtocol from ProtocolConfig, which holds the defaults.
+// FedProx's client side (fedprox.h): the proximal local objective
+// F_k(w) + mu/2 ||w - w_global||^2 and, with a `local_time_budget`, partial
+// work sized to the speed measured on the previous round.
+struct FedProxOptions {
+  double mu = 0;                // proximal coefficient
+  Duration local_time_budget;   // 0: always the full E epochs
+};
+
+// Built by the "fedavg" and "fedprox" specs (fedavg_spec.cc) from FedAvgConfig.
 struct FedAvgOptions {
   int64_t rounds = 0;
   double client_fraction = 0;
@@ -43,6 +52,8 @@ struct FedAvgOptions {
   // Disabled by default: uncompressed ModelMessages (see
   // fedavg_compression.h for the compressed formats).
   FedAvgCompression compression;
+  // Set: the clients are FedProx clients (fedprox.h). Unset: plain FedAvg.
+  std::optional<FedProxOptions> fedprox;
 };
 
 // The server. Owns the global model buffer.
@@ -103,8 +114,13 @@ class FedAvgClient final : public Node {
   void OnTimer(Host& host, TimerId timer) override {}
   void OnComputeDone(Host& host, uint64_t tag) override;
 
+  // Steps of the latest local training (for tests and metrics).
+  int64_t last_steps() const { return steps_; }
+
  private:
   void Train(Host& host, Round round, const std::vector<float>& global);
+  // E epochs' steps, or for FedProx with a time budget what fits it.
+  int64_t LocalSteps(Host& host) const;
   void OnCodedGlobal(Host& host, std::span<const uint8_t> bytes);
   void SendCodedUpdate(Host& host, Round round);
 
@@ -113,6 +129,9 @@ class FedAvgClient final : public Node {
   const PeerId server_;
   bool training_ = false;
   double last_loss_ = 0;
+  int64_t steps_ = 0;
+  SimTime started_;
+  double seconds_per_step_ = 0;  // measured on the previous round; 0: unknown
   // A newer global model that arrived while training the previous one.
   std::vector<float> pending_global_;
   Round pending_round_;
@@ -120,6 +139,18 @@ class FedAvgClient final : public Node {
   // from (the update is the change from it).
   std::optional<UplinkEncoder> uplink_;
   std::vector<float> start_;
+};
+
+// protocol.kind = "fedavg" and "fedprox": their keys (docs/config.md), read
+// by their specs (fedavg_spec.cc). FedProx is FedAvg with a proximal term
+// and partial work (FedAvgOptions::proximal_mu, local_time_budget).
+struct FedAvgConfig {
+  double client_fraction = 1.0;            // protocol.client_fraction: C
+  int64_t local_epochs = 1;                // protocol.local_epochs: E
+  ServerOptimizerConfig server_optimizer;  // protocol.server_optimizer, ...
+  CompressConfig compress;                 // compress.uplink, downlink, ...
+  double proximal_mu = 0;                  // fedprox: protocol.proximal_mu
+  double local_time_budget_s = 0;          // fedprox: 0 = full epochs
 };
 
 }  // namespace murmur

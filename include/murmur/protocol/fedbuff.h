@@ -18,6 +18,7 @@
 #include "murmur/protocol/async_server_core.h"
 #include "murmur/protocol/server_optimizer.h"
 #include "murmur/protocol/staleness.h"
+#include <cstdint>
 
 namespace murmur {
 
@@ -55,6 +56,16 @@ class FedBuffServer final : public Node {
   std::vector<double> buffer_;
   int64_t buffered_ = 0;
   std::vector<float> target_;
+};
+
+// protocol.kind = "fedbuff": its keys (docs/config.md), read by its spec
+// (federated_specs.cc).
+struct FedBuffConfig {
+  int64_t buffer_size = 10;     // protocol.buffer_size: K
+  int64_t max_concurrency = 0;  // 0 = all clients
+  StalenessConfig staleness;
+  ServerOptimizerConfig server_optimizer;
+  double proximal_mu = 0;  // protocol.proximal_mu: clients' proximal term
 };
 
 }  // namespace murmur

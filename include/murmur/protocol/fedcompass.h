@@ -33,6 +33,7 @@
 #include "murmur/protocol/async_server_core.h"
 #include "murmur/protocol/server_optimizer.h"
 #include "murmur/protocol/staleness.h"
+#include <cstdint>
 
 namespace murmur {
 
@@ -105,6 +106,16 @@ class FedCompassServer final : public Node {
   int64_t next_group_ = 0;
   std::vector<float> target_;
   GroupStats stats_;
+};
+
+// protocol.kind = "fedcompass": its keys (docs/config.md), read by its spec
+// (federated_specs.cc). The most steps per task is protocol.local_steps.
+struct FedCompassConfig {
+  int64_t min_steps = 2;  // protocol.compass_min_steps: Q_min
+  double lambda = 1.2;    // protocol.compass_lambda: latest arrival factor
+  StalenessConfig staleness;
+  ServerOptimizerConfig server_optimizer;
+  double proximal_mu = 0;  // protocol.proximal_mu: clients' proximal term
 };
 
 }  // namespace murmur

@@ -40,6 +40,8 @@
 #include "murmur/learn/learner.h"
 #include "murmur/protocol/model_combiner.h"
 #include "murmur/protocol/model_merge.h"
+#include "murmur/protocol/topology.h"
+#include <string>
 
 namespace murmur {
 
@@ -95,6 +97,17 @@ class GossipNode final : public Node {
   std::deque<std::pair<PeerId, std::vector<float>>> queue_;
   // Robust rules: the latest model of recent senders, oldest first.
   std::deque<std::pair<PeerId, std::vector<float>>> window_;
+};
+
+// protocol.kind = "gossip": its keys (docs/config.md), read by its spec
+// (gossip_spec.cc). A codec other than "fp32" gossips CHOCO-style
+// (choco_gossip.h) with step `choco_gamma`.
+struct GossipConfig {
+  TopologyConfig topology;
+  double period_s = 1.0;                // protocol.gossip_period_s
+  MergeRule merge = MergeRule::kAverage;  // protocol.merge
+  std::string codec = "fp32";           // compress.codec
+  double choco_gamma = 0.5;             // protocol.choco_gamma (compressed only)
 };
 
 }  // namespace murmur

@@ -147,4 +147,13 @@ class ModestNode final : public Node {
   std::vector<int64_t> aggregated_rounds_;
 };
 
+// protocol.kind = "modest": its keys (docs/config.md), read by its spec
+// (modest_spec.cc).
+struct ModestConfig {
+  int64_t trainers = 10;          // protocol.modest_trainers: s
+  int64_t aggregators = 2;        // protocol.modest_aggregators: a
+  double success_fraction = 1.0;  // protocol.modest_success_fraction: sf
+  double ping_timeout_s = 0.5;    // protocol.modest_ping_timeout_s
+};
+
 }  // namespace murmur

@@ -2,6 +2,7 @@
 // that knows which Node classes exist. Used by the simulator and the runtime.
 #pragma once
 
+#include <any>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -25,14 +26,9 @@
 
 namespace murmur {
 
-enum class ProtocolKind {
-  kFedAvg, kDpsgd, kGossip,
-  kFedProx, kFedAsync, kFedBuff, kFedCompass,
-  kChoco, kModest, kEpidemic, kDfedsam, kSpsa,
-};
-
 // Codec chains (MakeCodec specs) for the protocols that compress. The
 // defaults send everything uncompressed, as before compression existed.
+// CHOCO and gossip read `codec`; FedAvg the rest (their specs read the keys).
 struct CompressConfig {
   std::string codec = "fp32";     // CHOCO: what neighbours exchange
   std::string uplink = "fp32";    // FedAvg: client updates
@@ -41,59 +37,22 @@ struct CompressConfig {
   double econtrol_eta = 0.5;      // FedAvg uplink with EControl
 };
 
-// protocol.kind = "spsa": zeroth-order training with shared randomness,
-// either peer-to-peer one-byte broadcasts (spsa.h) or FedKSeed (fedkseed.h).
-struct SpsaConfig {
-  enum class Mode { kBroadcast, kFedKSeed };
-  Mode mode = Mode::kBroadcast;
-  double eps = 1e-3;          // perturbation size
-  double lr = 1e-3;           // step size of the zeroth-order update
-  double clip = 10;           // broadcast: shared 1-byte quantization scale
-  NoiseKind noise = NoiseKind::kRademacher;
-  int64_t seed_pool = 4096;   // FedKSeed: K
-  SeedSampling sampling = SeedSampling::kUniform;  // FedKSeed
-  double importance_alpha = 1.0;                   // FedKSeed-Pro
-};
-
+// What every protocol shares. The selected protocol's own options (its
+// topology, fan-out, codec, ...) live in `options`, a type its spec defines
+// and reads (registry.h; e.g. DpsgdConfig in dpsgd.h); empty means the
+// spec's defaults.
 struct ProtocolConfig {
-  ProtocolKind kind = ProtocolKind::kDpsgd;
+  std::string kind = "dpsgd";      // a registered spec name (registry.h)
   int64_t rounds = 120;
-  int64_t local_steps = 10;        // D-PSGD and gossip: SGD steps per round
-  double round_timeout_s = 10;     // D-PSGD and FedAvg; 0 waits forever
-  TopologyConfig topology;         // D-PSGD and gossip
-  double client_fraction = 1.0;    // FedAvg: C
-  int64_t local_epochs = 1;        // FedAvg: E
-  double gossip_period_s = 1.0;    // gossip: time between pushes
-  // Server and asynchronous federated learning (docs/protocols/).
-  ServerOptimizerConfig server_optimizer;  // FedAvg, FedProx, FedBuff, FedCompass
-  double proximal_mu = 0;          // FedProx, FedAsync: local proximal term
-  double local_time_budget_s = 0;  // FedProx: partial work; 0: full epochs
-  double async_alpha = 0.6;        // FedAsync: mixing weight
-  StalenessConfig staleness;       // FedAsync, FedBuff, FedCompass
-  int64_t buffer_size = 10;        // FedBuff: K
-  int64_t max_concurrency = 0;     // FedAsync, FedBuff: 0 = all clients
-  int64_t compass_min_steps = 2;   // FedCompass: Q_min (Q_max = local_steps)
-  double compass_lambda = 1.2;     // FedCompass: latest arrival factor
-  // Decentralized variants (docs/protocols/).
-  MergeRule merge = MergeRule::kAverage;               // gossip
-  CommSchedule comm_schedule = CommSchedule::kEveryRound;  // D-PSGD
-  int64_t comm_budget = 0;         // D-PSGD, kLate: communicating rounds
-  bool final_merge = false;        // D-PSGD: last round averages all peers
-  int64_t modest_trainers = 10;    // MoDeST: s
-  int64_t modest_aggregators = 2;  // MoDeST: a
-  double modest_success_fraction = 1.0;  // MoDeST: sf
-  double modest_ping_timeout_s = 0.5;    // MoDeST
-  int64_t epidemic_fanout = 7;     // Epidemic Learning: s
-  int64_t gossip_steps = 1;        // DFedSAM: Q (> 1: DFedSAM-MGS)
-  double choco_gamma = 0.5;        // CHOCO: consensus step size
-  CompressConfig compress;
+  int64_t local_steps = 10;        // SGD steps per round or task (most protocols)
+  double round_timeout_s = 10;     // synchronous rounds; 0 waits forever
   AggregatorConfig robust;         // how honest peers combine models
-  // D-PSGD: peers exchange only the output layer (OutputLayerOf), the part
-  // a frozen-body learner trains (train.trainable = "output").
+  // Peers exchange only the output layer (OutputLayerOf), the part a
+  // frozen-body learner trains (train.trainable = "output").
   bool exchange_output_layer = false;
   int64_t gossip_window = 4;       // gossip with a robust rule: models kept
   ByzantineConfig byzantine;       // which peers attack, and how
-  SpsaConfig spsa;                 // spsa
+  std::any options;                // the spec's own options
 };
 
 // Which reports make a round's evaluation point.
@@ -121,7 +80,7 @@ struct ProtocolSetup {
 
 // Whether the protocol's nodes end with a server after the peers (FedAvg,
 // FedProx, FedAsync, FedBuff, FedCompass, FedKSeed): MakeProtocol then
-// returns one node more than it has learners.
+// returns one node more than it has learners. False for an unknown kind.
 bool HasServer(const ProtocolConfig& config);
 
 // learners[i] is the learner of PeerId(i); they must outlive the nodes.
@@ -133,6 +92,8 @@ bool HasServer(const ProtocolConfig& config);
 // i's local validation split, which robust.rule = "bristle" needs for every
 // honest peer (kInvalidArgument when missing or empty); the datasets must
 // outlive the nodes. Bristle also needs exchange_output_layer and D-PSGD.
+// Builds every node with the spec's per-peer builder (registry.h); an
+// unknown protocol.kind is kInvalidArgument.
 Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
                                    std::span<Learner* const> learners,
                                    const Model& model, uint64_t seed,

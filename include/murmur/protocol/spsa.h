@@ -36,6 +36,7 @@
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/learn/perturbation.h"
+#include "murmur/protocol/fedkseed.h"
 
 namespace murmur {
 
@@ -91,6 +92,23 @@ class SpsaNode final : public Node {
   int64_t sync_attempts_ = 0;
   std::optional<std::pair<int64_t, std::vector<float>>> adopted_;  // (step, model)
   std::map<uint32_t, int64_t> served_at_;  // requester -> step its model was sent
+};
+
+// protocol.kind = "spsa": zeroth-order training with shared randomness,
+// either peer-to-peer one-byte broadcasts (SpsaNode) or FedKSeed
+// (fedkseed.h). Its [spsa] keys (docs/config.md) are read by its spec
+// (spsa_spec.cc).
+struct SpsaConfig {
+  enum class Mode { kBroadcast, kFedKSeed };
+  Mode mode = Mode::kBroadcast;
+  double eps = 1e-3;          // perturbation size
+  double lr = 1e-3;           // step size of the zeroth-order update
+  double clip = 10;           // broadcast: shared 1-byte quantization scale
+  NoiseKind noise = NoiseKind::kRademacher;
+  int64_t seed_pool = 4096;   // FedKSeed: K
+  SeedSampling sampling = SeedSampling::kUniform;  // FedKSeed
+  double importance_alpha = 1.0;                   // FedKSeed-Pro
+  double client_fraction = 1.0;                    // FedKSeed: protocol.client_fraction
 };
 
 }  // namespace murmur

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "murmur/experiment/run_config.h"
+#include "murmur/protocol/choco.h"
+#include "murmur/protocol/fedavg.h"
+#include "murmur/protocol/registry.h"
 
 namespace murmur {
 namespace {
@@ -16,11 +19,12 @@ Result<RunConfig> Read(std::string_view toml) {
 TEST(RunConfigCompress, DefaultsSendEverythingUncompressed) {
   Result<RunConfig> c = Read("");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->protocol.compress.codec, "fp32");
-  EXPECT_EQ(c->protocol.compress.uplink, "fp32");
-  EXPECT_EQ(c->protocol.compress.downlink, "fp32");
-  EXPECT_EQ(c->protocol.compress.error_feedback, ErrorFeedbackKind::kNone);
-  EXPECT_EQ(c->protocol.kind, ProtocolKind::kDpsgd);
+  EXPECT_EQ(c->protocol.kind, "dpsgd");
+  const FedAvgConfig fedavg;  // what "fedavg" reads when [compress] is empty
+  EXPECT_EQ(fedavg.compress.uplink, "fp32");
+  EXPECT_EQ(fedavg.compress.downlink, "fp32");
+  EXPECT_EQ(fedavg.compress.error_feedback, ErrorFeedbackKind::kNone);
+  EXPECT_EQ(ChocoConfig{}.codec, "fp32");
 }
 
 TEST(RunConfigCompress, ReadsChocoAndEveryCompressKey) {
@@ -30,19 +34,45 @@ kind = "choco"
 choco_gamma = 0.25
 [compress]
 codec = "topk:0.01|int8"
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->protocol.kind, "choco");
+  const auto choco = ProtocolOptionsAs<ChocoConfig>(c->protocol);
+  EXPECT_EQ(choco.gamma, 0.25);
+  EXPECT_EQ(choco.codec, "topk:0.01|int8");
+  Result<RunConfig> f = Read(R"(
+[protocol]
+kind = "fedavg"
+[compress]
 uplink = "randk:0.1|fp16"
 downlink = "int8|zstd"
 error_feedback = "econtrol"
 econtrol_eta = 0.2
 )");
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->protocol.kind, ProtocolKind::kChoco);
-  EXPECT_EQ(c->protocol.choco_gamma, 0.25);
-  EXPECT_EQ(c->protocol.compress.codec, "topk:0.01|int8");
-  EXPECT_EQ(c->protocol.compress.uplink, "randk:0.1|fp16");
-  EXPECT_EQ(c->protocol.compress.downlink, "int8|zstd");
-  EXPECT_EQ(c->protocol.compress.error_feedback, ErrorFeedbackKind::kEControl);
-  EXPECT_EQ(c->protocol.compress.econtrol_eta, 0.2);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  const auto fedavg = ProtocolOptionsAs<FedAvgConfig>(f->protocol);
+  EXPECT_EQ(fedavg.compress.uplink, "randk:0.1|fp16");
+  EXPECT_EQ(fedavg.compress.downlink, "int8|zstd");
+  EXPECT_EQ(fedavg.compress.error_feedback, ErrorFeedbackKind::kEControl);
+  EXPECT_EQ(fedavg.compress.econtrol_eta, 0.2);
+}
+
+// A key only another protocol reads names that protocol (exit 2 path).
+TEST(RunConfigCompress, KeyOfAnotherProtocolNamesIt) {
+  Result<RunConfig> c = Read(R"(
+[protocol]
+kind = "choco"
+[compress]
+uplink = "int8"
+)");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(c.status().message().find("'compress.uplink' belongs to protocol.kind = \"fedavg\""),
+            std::string::npos)
+      << c.status().ToString();
+  Result<RunConfig> d = Read("[protocol]\nkind = \"dpsgd\"\nmodest_trainers = 3\n");
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("\"modest\""), std::string::npos) << d.status().ToString();
 }
 
 TEST(RunConfigCompress, RejectionsNameTheKey) {

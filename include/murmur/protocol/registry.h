@@ -1,0 +1,131 @@
+// The protocol registry: one ProtocolSpec per protocol name ("dpsgd",
+// "fedavg", ...). A spec reads its own config keys into its own options,
+// prepares the run-wide state every peer shares (topology, Byzantine set,
+// codec), and builds ONE peer's node. The simulator builds every node
+// (MakeProtocol, protocol.h); a network peer builds only its own
+// (MakePeerNode). docs/adding_a_protocol.md walks through adding one.
+//
+// The run-wide state depends only on the ProtocolConfig, the number of peers,
+// the seed, the model's layout and whether every peer starts from the same
+// model, so every process of a networked run computes the same state.
+#pragma once
+
+#include <any>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "murmur/core/config.h"
+#include "murmur/core/host.h"
+#include "murmur/learn/learner.h"
+#include "murmur/learn/model.h"
+#include "murmur/protocol/model_combiner.h"
+#include "murmur/protocol/protocol.h"
+
+namespace murmur {
+
+// What every peer's builder gets from the run, prepared once
+// (PrepareProtocolRun) and identical in every process.
+struct ProtocolRun {
+  const ProtocolConfig* config = nullptr;
+  const Model* model = nullptr;     // the layout (tensors, output layer)
+  int64_t num_peers = 0;            // learners; a server is PeerId(num_peers)
+  uint64_t seed = 0;
+  bool shared_initial_model = true;  // every learner starts from peer 0's model
+  std::vector<PeerId> byzantine;    // sorted (ChooseByzantinePeers)
+  ByzantineConfig attack;           // with ALIE's z resolved
+  std::shared_ptr<const ModelCombiner> combiner;  // the honest peers' rule
+  std::any state;                   // the spec's own run-wide state
+};
+
+// One peer's inputs. `learner` is null for the server; it and `validation`
+// must outlive the node.
+struct PeerContext {
+  PeerId id;
+  Learner* learner = nullptr;
+  // Peer 0's initial parameters: a server's starting global model, and what
+  // protocols that need one shared start copy into their learner.
+  std::span<const float> initial_params;
+  const Dataset* validation = nullptr;  // robust.rule = "bristle" only
+};
+
+// Whether a spec's peers may be asked for a robust rule or Byzantine peers.
+enum class RobustSupport {
+  kNone,       // plain averaging only; no [byzantine] peers
+  kRules,      // [robust] rules and [byzantine] peers
+  kSybilWall,  // also robust.rule = "sybilwall" (gossips update histories)
+};
+
+// Everything the rest of murmur knows about a protocol.
+struct ProtocolSpec {
+  std::string_view name;
+  // Its default options (what a ProtocolConfig with empty `options` means).
+  std::any (*default_options)();
+  // Reads the protocol's own keys (docs/config.md) into its options;
+  // kInvalidArgument naming the key and bad value. `shared` holds the keys
+  // every protocol reads (rounds, local_steps, ...), already read.
+  Result<std::any> (*read_options)(ConfigReader& r, const ProtocolConfig& shared);
+  // Whether the nodes end with a server, PeerId(num_peers) (may depend on
+  // the options: SPSA's FedKSeed mode).
+  bool (*has_server)(const ProtocolConfig& config);
+  RobustSupport robust = RobustSupport::kNone;
+  // Only the output layer is exchanged when train.trainable = "output".
+  bool exchanges_output_layer = false;
+  // Whether a round waits on round_timeout_s (gossip never does).
+  bool waits_for_rounds = true;
+  RoundModel round_model = RoundModel::kEveryHolder;
+  // Fills run.state; kInvalidArgument for options it cannot run with.
+  Status (*prepare)(ProtocolRun& run) = nullptr;
+  // Builds peer.id's node (the server's when peer.id == num_peers).
+  Result<std::unique_ptr<Node>> (*make_node)(const ProtocolRun& run, const PeerContext& peer);
+};
+
+// The spec registered under `name`; kInvalidArgument listing the known names.
+Result<const ProtocolSpec*> FindProtocolSpec(std::string_view name);
+// Every registered spec, in registration order.
+std::span<const ProtocolSpec* const> ProtocolSpecs();
+
+// The spec's options in `config`, or its defaults when unset.
+// REQUIRES: config.options, when set, holds a T.
+template <typename T>
+T ProtocolOptionsAs(const ProtocolConfig& config) {
+  if (!config.options.has_value()) return T{};
+  return std::any_cast<const T&>(config.options);
+}
+
+// The spec's options in `config` for changing fields in code, set to T's
+// defaults first when unset. REQUIRES: config.options, when set, holds a T.
+template <typename T>
+T& MutableProtocolOptions(ProtocolConfig& config) {
+  if (!config.options.has_value()) config.options = T{};
+  return std::any_cast<T&>(config.options);
+}
+
+// Reads [protocol] (and the sections protocols own: [compress], [spsa]) into
+// `config`: protocol.kind, the shared keys (rounds, local_steps,
+// round_timeout_s), then the spec's own keys. kInvalidArgument for an
+// unknown kind or a bad value.
+Status ReadProtocolConfig(ConfigReader& r, ProtocolConfig& config);
+
+// Call after every section is read: kInvalidArgument naming the first
+// unread key of `raw` that another protocol's spec reads, and that protocol
+// (e.g. protocol.modest_trainers in a "dpsgd" run).
+Status CheckForeignProtocolKeys(const ConfigReader& r, const Config& raw,
+                                const ProtocolConfig& config);
+
+// Validates the robust/Byzantine configuration against the spec and
+// prepares the run-wide state. `shared_initial_model`: every learner starts
+// from peer 0's parameters (train.init = "same").
+Result<ProtocolRun> PrepareProtocolRun(const ProtocolConfig& config, const Model& model,
+                                       int64_t num_peers, uint64_t seed,
+                                       bool shared_initial_model);
+
+// One peer's node, for a process that runs only that peer (the network
+// runtime). REQUIRES: `run` from PrepareProtocolRun; peer.id < num_peers, or
+// == num_peers for a protocol with a server.
+Result<std::unique_ptr<Node>> MakePeerNode(const ProtocolRun& run, const PeerContext& peer);
+
+}  // namespace murmur

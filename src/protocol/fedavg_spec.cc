@@ -1,0 +1,161 @@
+// The "fedavg" and "fedprox" protocol specs (registry.h): FedAvg's server
+// and clients (fedavg.h), its Byzantine clients (byzantine_fedavg.h), and
+// FedProx as FedAvg clients with FedAvgOptions::fedprox set (fedprox.h).
+#include "murmur/compress/codec.h"
+#include "murmur/protocol/byzantine_fedavg.h"
+#include "murmur/protocol/fedavg.h"
+#include "protocol/spec_util.h"
+
+namespace murmur {
+namespace {
+
+struct FedAvgRunState {
+  FedAvgOptions options;
+  std::shared_ptr<FedAvgCoalition> coalition;  // the Byzantine clients' shared view
+  // FedAvg's server combines with the run's rule; FedProx's averages.
+  bool robust_server = true;
+};
+
+Status ReadCompress(ConfigReader& r, CompressConfig& c) {
+  MURMUR_ASSIGN_OR_RETURN(c.uplink, ReadCodecKey(r, "compress.uplink"));
+  MURMUR_ASSIGN_OR_RETURN(c.downlink, r.String("compress.downlink", c.downlink));
+  if (Status s = CheckDownlinkSpec(c.downlink); !s.ok()) {
+    return Status::InvalidArgument("config key 'compress.downlink' = \"", c.downlink,
+                                   "\": ", s.message());
+  }
+  MURMUR_ASSIGN_OR_RETURN(std::string feedback,
+                          r.String("compress.error_feedback", "none",
+                                   {"none", "ef", "ef21", "econtrol"}));
+  MURMUR_ASSIGN_OR_RETURN(c.error_feedback, ParseErrorFeedbackKind(feedback));
+  MURMUR_ASSIGN_OR_RETURN(c.econtrol_eta,
+                          r.Double("compress.econtrol_eta", c.econtrol_eta, 0, 1e3));
+  return Status::Ok();
+}
+
+Status ReadCommon(ConfigReader& r, FedAvgConfig& c) {
+  MURMUR_ASSIGN_OR_RETURN(c.client_fraction,
+                          r.Double("protocol.client_fraction", c.client_fraction, 1e-9, 1.0));
+  MURMUR_ASSIGN_OR_RETURN(c.local_epochs,
+                          r.Int("protocol.local_epochs", c.local_epochs, 1, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.server_optimizer, ReadServerOptimizerConfig(r));
+  return Status::Ok();
+}
+
+Result<std::any> ReadFedAvg(ConfigReader& r, const ProtocolConfig& /*shared*/) {
+  FedAvgConfig c;
+  MURMUR_RETURN_IF_ERROR(ReadCommon(r, c));
+  MURMUR_RETURN_IF_ERROR(ReadCompress(r, c.compress));
+  return std::any(c);
+}
+
+Result<std::any> ReadFedProx(ConfigReader& r, const ProtocolConfig& /*shared*/) {
+  FedAvgConfig c;
+  MURMUR_RETURN_IF_ERROR(ReadCommon(r, c));
+  MURMUR_ASSIGN_OR_RETURN(c.proximal_mu, r.Double("protocol.proximal_mu", c.proximal_mu, 0, 1e6));
+  MURMUR_ASSIGN_OR_RETURN(c.local_time_budget_s, r.Double("protocol.local_time_budget_s",
+                                                          c.local_time_budget_s, 0, 1e9));
+  return std::any(c);
+}
+
+// Uncompressed (disabled) unless a direction has a codec other than fp32 or
+// error feedback is on, so default runs keep their exact bytes and results.
+Result<FedAvgCompression> MakeFedAvgCompression(const CompressConfig& c, uint64_t seed) {
+  FedAvgCompression out;
+  if (c.uplink == "fp32" && c.downlink == "fp32" &&
+      c.error_feedback == ErrorFeedbackKind::kNone) {
+    return out;
+  }
+  MURMUR_RETURN_IF_ERROR(CheckDownlinkSpec(c.downlink));
+  MURMUR_ASSIGN_OR_RETURN(out.uplink, MakeCodec(c.uplink));
+  MURMUR_ASSIGN_OR_RETURN(out.downlink, MakeCodec(c.downlink));
+  out.uplink_stages = std::make_shared<const CodecStages>(*out.uplink, "bytes_up_stage_");
+  out.downlink_stages = std::make_shared<const CodecStages>(*out.downlink, "bytes_down_stage_");
+  out.error_feedback = c.error_feedback;
+  out.econtrol_eta = static_cast<float>(c.econtrol_eta);
+  out.seed = seed;
+  return out;
+}
+
+FedAvgOptions ServerOptions(const ProtocolConfig& config, const FedAvgConfig& c) {
+  return FedAvgOptions{.rounds = config.rounds,
+                       .client_fraction = c.client_fraction,
+                       .local_epochs = c.local_epochs,
+                       .round_timeout = Duration::Seconds(config.round_timeout_s),
+                       .server_optimizer = c.server_optimizer};
+}
+
+Status PrepareFedAvg(ProtocolRun& run) {
+  const auto c = ProtocolOptionsAs<FedAvgConfig>(*run.config);
+  const CompressConfig& z = c.compress;
+  if (!run.byzantine.empty() && (z.uplink != "fp32" || z.downlink != "fp32" ||
+                                 z.error_feedback != ErrorFeedbackKind::kNone)) {
+    return Status::InvalidArgument(
+        "Byzantine FedAvg clients send uncompressed updates: drop the [compress] uplink, "
+        "downlink and error_feedback settings, or the [byzantine] peers");
+  }
+  auto state = std::make_shared<FedAvgRunState>();
+  state->options = ServerOptions(*run.config, c);
+  MURMUR_ASSIGN_OR_RETURN(state->options.compression, MakeFedAvgCompression(z, run.seed));
+  state->coalition = std::make_shared<FedAvgCoalition>(run.attack);
+  run.state = std::shared_ptr<const FedAvgRunState>(std::move(state));
+  return Status::Ok();
+}
+
+Status PrepareFedProx(ProtocolRun& run) {
+  const auto c = ProtocolOptionsAs<FedAvgConfig>(*run.config);
+  auto state = std::make_shared<FedAvgRunState>();
+  state->options = ServerOptions(*run.config, c);
+  state->options.fedprox =
+      FedProxOptions{.mu = c.proximal_mu,
+                     .local_time_budget = Duration::Seconds(c.local_time_budget_s)};
+  state->robust_server = false;
+  run.state = std::shared_ptr<const FedAvgRunState>(std::move(state));
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Node>> MakeFedAvgNode(const ProtocolRun& run, const PeerContext& peer) {
+  const auto& state = *std::any_cast<const std::shared_ptr<const FedAvgRunState>&>(run.state);
+  const PeerId server = ServerOf(run);
+  if (peer.id == server) {
+    // The global model starts as peer 0's learner (its initialization
+    // stream, or model.init_checkpoint), so a one-client run equals local
+    // training.
+    FedAvgOptions options = state.options;
+    options.fedprox.reset();
+    return std::unique_ptr<Node>(std::make_unique<FedAvgServer>(
+        std::vector<float>(peer.initial_params.begin(), peer.initial_params.end()), options,
+        ClientsOf(run), state.robust_server ? run.combiner : nullptr));
+  }
+  if (Contains(run.byzantine, peer.id)) {
+    return std::unique_ptr<Node>(std::make_unique<ByzantineFedAvgClient>(
+        *peer.learner, state.options, server, run.attack, state.coalition));
+  }
+  return std::unique_ptr<Node>(std::make_unique<FedAvgClient>(*peer.learner, state.options, server));
+}
+
+bool AlwaysServer(const ProtocolConfig&) { return true; }
+
+}  // namespace
+
+extern const ProtocolSpec kFedAvgSpec;
+const ProtocolSpec kFedAvgSpec{
+    .name = "fedavg",
+    .default_options = [] { return std::any(FedAvgConfig{}); },
+    .read_options = ReadFedAvg,
+    .has_server = AlwaysServer,
+    .robust = RobustSupport::kRules,
+    .prepare = PrepareFedAvg,
+    .make_node = MakeFedAvgNode,
+};
+
+extern const ProtocolSpec kFedProxSpec;
+const ProtocolSpec kFedProxSpec{
+    .name = "fedprox",
+    .default_options = [] { return std::any(FedAvgConfig{}); },
+    .read_options = ReadFedProx,
+    .has_server = AlwaysServer,
+    .prepare = PrepareFedProx,
+    .make_node = MakeFedAvgNode,
+};
+
+}  // namespace murmur

@@ -1,0 +1,223 @@
+#include "murmur/protocol/registry.h"
+
+#include <algorithm>
+
+#include "murmur/protocol/bristle_combiner.h"
+#include "murmur/robust/attacks.h"
+
+namespace murmur {
+
+// Each spec is defined beside its protocol (src/protocol/*_spec.cc).
+extern const ProtocolSpec kDpsgdSpec;
+extern const ProtocolSpec kGossipSpec;
+extern const ProtocolSpec kChocoSpec;
+extern const ProtocolSpec kDfedsamSpec;
+extern const ProtocolSpec kModestSpec;
+extern const ProtocolSpec kEpidemicSpec;
+extern const ProtocolSpec kFedAvgSpec;
+extern const ProtocolSpec kFedProxSpec;
+extern const ProtocolSpec kFedAsyncSpec;
+extern const ProtocolSpec kFedBuffSpec;
+extern const ProtocolSpec kFedCompassSpec;
+extern const ProtocolSpec kSpsaSpec;
+
+namespace {
+
+// The registration list: one line per protocol. An explicit list rather
+// than static registrars, which a static library would drop unreferenced.
+constexpr const ProtocolSpec* kSpecs[] = {
+    &kDpsgdSpec,  &kFedAvgSpec,  &kGossipSpec,     &kChocoSpec,  &kFedProxSpec,
+    &kFedAsyncSpec, &kFedBuffSpec, &kFedCompassSpec, &kModestSpec, &kEpidemicSpec,
+    &kDfedsamSpec, &kSpsaSpec,
+};
+
+std::vector<std::string> SpecNames() {
+  std::vector<std::string> names;
+  for (const ProtocolSpec* spec : kSpecs) names.emplace_back(spec->name);
+  return names;
+}
+
+bool SameInitialModel(std::span<Learner* const> learners) {
+  std::span<const float> first = learners[0]->params();
+  for (Learner* learner : learners) {
+    std::span<const float> p = learner->params();
+    if (!std::equal(p.begin(), p.end(), first.begin(), first.end())) return false;
+  }
+  return true;
+}
+
+// The Byzantine peers of a run and the attack configuration they carry out
+// (ALIE's z resolved from the number of peers and attackers).
+Status ResolveByzantine(const ProtocolSpec& spec, ProtocolRun& run) {
+  run.attack = run.config->byzantine;
+  MURMUR_ASSIGN_OR_RETURN(int64_t count, ByzantineCount(run.attack, run.num_peers));
+  if (count == 0) return Status::Ok();
+  if (run.attack.attack == AttackKind::kEquivocation && spec.has_server(*run.config)) {
+    return Status::InvalidArgument(
+        "byzantine.attack = \"equivocation\" needs several receivers: use protocol.kind = "
+        "\"dpsgd\" or \"gossip\"");
+  }
+  if (run.attack.z == 0) {
+    run.attack.z = AlieZ(static_cast<int>(run.num_peers), static_cast<int>(count));
+  }
+  run.byzantine = ChooseByzantinePeers(run.attack, run.num_peers, run.seed);
+  return Status::Ok();
+}
+
+// Robust rules and Byzantine peers exist for the specs that say so; the
+// other protocols would silently ignore them.
+Status CheckRobustSupport(const ProtocolSpec& spec, const ProtocolRun& run) {
+  const bool supported = spec.robust != RobustSupport::kNone;
+  if (!supported && !run.combiner->is_plain_average()) {
+    return Status::InvalidArgument(
+        "a [robust] rule other than the mean applies to protocol.kind = \"fedavg\", \"dpsgd\" "
+        "or \"gossip\"; this protocol aggregates with its own rule");
+  }
+  if (run.combiner->sybilwall() != nullptr && spec.robust != RobustSupport::kSybilWall) {
+    return Status::InvalidArgument(
+        "robust.rule = \"sybilwall\" keeps update histories and gossips them between "
+        "D-PSGD rounds: use protocol.kind = \"dpsgd\", or robust.rule = "
+        "\"similarity-downweighting\" for its history-free score");
+  }
+  if (!supported && !run.byzantine.empty()) {
+    return Status::InvalidArgument(
+        "Byzantine peers ([byzantine]) are simulated for protocol.kind = \"fedavg\", \"dpsgd\" "
+        "or \"gossip\" only");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<const ProtocolSpec*> FindProtocolSpec(std::string_view name) {
+  for (const ProtocolSpec* spec : kSpecs) {
+    if (spec->name == name) return spec;
+  }
+  std::string known;
+  for (const std::string& n : SpecNames()) known += (known.empty() ? "" : ", ") + n;
+  return Status::InvalidArgument("unknown protocol.kind = \"", name, "\"; known: ", known);
+}
+
+std::span<const ProtocolSpec* const> ProtocolSpecs() { return kSpecs; }
+
+Status ReadProtocolConfig(ConfigReader& r, ProtocolConfig& c) {
+  MURMUR_ASSIGN_OR_RETURN(c.kind, r.String("protocol.kind", "dpsgd", SpecNames()));
+  MURMUR_ASSIGN_OR_RETURN(const ProtocolSpec* spec, FindProtocolSpec(c.kind));
+  MURMUR_ASSIGN_OR_RETURN(c.rounds, r.Int("protocol.rounds", c.rounds, 0, 100'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.local_steps,
+                          r.Int("protocol.local_steps", c.local_steps, 0, 100'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.round_timeout_s,
+                          r.Double("protocol.round_timeout_s", c.round_timeout_s, 0, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(c.options, spec->read_options(r, c));
+  return Status::Ok();
+}
+
+Status CheckForeignProtocolKeys(const ConfigReader& r, const Config& raw,
+                                const ProtocolConfig& config) {
+  for (const std::string& key : r.UnreadKeys()) {
+    for (const ProtocolSpec* other : kSpecs) {
+      if (other->name == config.kind) continue;
+      ConfigReader probe(raw);
+      (void)other->read_options(probe, config);
+      if (probe.WasRead(key)) {
+        return Status::InvalidArgument("config key '", key, "' belongs to protocol.kind = \"",
+                                       other->name, "\", not \"", config.kind,
+                                       "\": drop it or change protocol.kind");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+bool HasServer(const ProtocolConfig& config) {
+  Result<const ProtocolSpec*> spec = FindProtocolSpec(config.kind);
+  return spec.ok() && (*spec)->has_server(config);
+}
+
+Result<ProtocolRun> PrepareProtocolRun(const ProtocolConfig& config, const Model& model,
+                                       int64_t num_peers, uint64_t seed,
+                                       bool shared_initial_model) {
+  if (num_peers < 1) return Status::InvalidArgument("a run needs at least one peer");
+  MURMUR_ASSIGN_OR_RETURN(const ProtocolSpec* spec, FindProtocolSpec(config.kind));
+  ProtocolRun run{.config = &config,
+                  .model = &model,
+                  .num_peers = num_peers,
+                  .seed = seed,
+                  .shared_initial_model = shared_initial_model};
+  // Bristle replaces the span rule: the combiner keeps the plain average,
+  // which Bristle peers never use.
+  const bool bristle = config.robust.rule == kBristleRule;
+  if (bristle) {
+    MURMUR_RETURN_IF_ERROR(BristleOptionsFrom(config.robust).status());
+    if (!config.exchange_output_layer) {
+      return Status::InvalidArgument(
+          "robust.rule = \"bristle\" exchanges and trains only the output layer: set "
+          "train.trainable = \"output\" (and model.init_checkpoint to a pretrained body)");
+    }
+  }
+  if ((config.exchange_output_layer || bristle) && !spec->exchanges_output_layer) {
+    return Status::InvalidArgument(
+        "exchanging only the output layer (train.trainable = \"output\", robust.rule = "
+        "\"bristle\") is implemented for protocol.kind = \"dpsgd\"");
+  }
+  MURMUR_ASSIGN_OR_RETURN(
+      run.combiner,
+      ModelCombiner::Make(bristle ? AggregatorConfig{.f = config.robust.f} : config.robust));
+  MURMUR_RETURN_IF_ERROR(ResolveByzantine(*spec, run));
+  MURMUR_RETURN_IF_ERROR(CheckRobustSupport(*spec, run));
+  if (spec->prepare != nullptr) MURMUR_RETURN_IF_ERROR(spec->prepare(run));
+  return run;
+}
+
+Result<std::unique_ptr<Node>> MakePeerNode(const ProtocolRun& run, const PeerContext& peer) {
+  MURMUR_ASSIGN_OR_RETURN(const ProtocolSpec* spec, FindProtocolSpec(run.config->kind));
+  const int64_t last = run.num_peers + (spec->has_server(*run.config) ? 1 : 0);
+  if (peer.id.value >= last) {
+    return Status::InvalidArgument("protocol \"", spec->name, "\" has no peer ", peer.id,
+                                   " in a run of ", run.num_peers, " peers");
+  }
+  return spec->make_node(run, peer);
+}
+
+Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
+                                   std::span<Learner* const> learners,
+                                   const Model& model, uint64_t seed,
+                                   std::span<const Dataset* const> validation) {
+  const auto n = static_cast<int64_t>(learners.size());
+  if (n < 1) return Status::InvalidArgument("a run needs at least one peer");
+  MURMUR_ASSIGN_OR_RETURN(const ProtocolSpec* spec, FindProtocolSpec(config.kind));
+  MURMUR_ASSIGN_OR_RETURN(ProtocolRun run,
+                          PrepareProtocolRun(config, model, n, seed, SameInitialModel(learners)));
+  if (config.robust.rule == kBristleRule && validation.size() != learners.size()) {
+    return Status::InvalidArgument(
+        "robust.rule = \"bristle\" needs a validation split on every peer: set "
+        "data.validation_fraction > 0");
+  }
+  ProtocolSetup setup;
+  setup.byzantine = run.byzantine;
+  setup.round_model = spec->round_model;
+  const bool has_server = spec->has_server(config);
+  std::span<const float> initial = learners[0]->params();
+  for (int64_t i = 0; i < n; ++i) {
+    const PeerContext peer{.id = PeerId(static_cast<uint32_t>(i)),
+                           .learner = learners[i],
+                           .initial_params = initial,
+                           .validation = validation.empty() ? nullptr : validation[i]};
+    MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Node> node, spec->make_node(run, peer));
+    setup.nodes.push_back(std::move(node));
+    if (!has_server && !std::binary_search(run.byzantine.begin(), run.byzantine.end(), peer.id)) {
+      setup.model_holders.push_back(peer.id);
+    }
+  }
+  if (has_server) {
+    const PeerId server(static_cast<uint32_t>(n));
+    MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Node> node,
+                            spec->make_node(run, {.id = server, .initial_params = initial}));
+    setup.nodes.push_back(std::move(node));
+    setup.model_holders.push_back(server);
+    setup.server = server;
+  }
+  return setup;
+}
+
+}  // namespace murmur

@@ -1,0 +1,46 @@
+// Helpers the protocol specs (*_spec.cc) share: reading the option groups
+// several protocols use (topology, server optimizer, staleness, codecs) and
+// building the run-wide pieces (a connected topology, the client list).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "murmur/core/config.h"
+#include "murmur/protocol/registry.h"
+#include "murmur/protocol/server_optimizer.h"
+#include "murmur/protocol/staleness.h"
+#include "murmur/protocol/topology.h"
+
+namespace murmur {
+
+std::vector<PeerId> ToPeerIds(const std::vector<uint32_t>& ids);
+
+inline bool Contains(const std::vector<PeerId>& sorted, PeerId peer) {
+  return std::binary_search(sorted.begin(), sorted.end(), peer);
+}
+
+// The server of a protocol with one: the peer after the learners.
+inline PeerId ServerOf(const ProtocolRun& run) {
+  return PeerId(static_cast<uint32_t>(run.num_peers));
+}
+// PeerId(0..num_peers-1).
+std::vector<PeerId> ClientsOf(const ProtocolRun& run);
+
+// protocol.topology, degree, edge_prob, edge_list.
+Result<TopologyConfig> ReadTopologyConfig(ConfigReader& r);
+// protocol.server_optimizer, server_lr, server_momentum, server_beta1/2, server_tau.
+Result<ServerOptimizerConfig> ReadServerOptimizerConfig(ConfigReader& r);
+// protocol.staleness, staleness_a, staleness_b.
+Result<StalenessConfig> ReadStalenessConfig(ConfigReader& r);
+// A codec chain (MakeCodec spec) under `key`; kInvalidArgument names the key.
+Result<std::string> ReadCodecKey(ConfigReader& r, std::string_view key);
+
+// The topology over run.num_peers peers; kInvalidArgument when it is
+// disconnected or a peer has no neighbours.
+Result<Graph> MakeConnectedTopology(const TopologyConfig& topology, int64_t n, uint64_t seed);
+
+}  // namespace murmur
