@@ -15,7 +15,11 @@ DfedsamNode::DfedsamNode(Learner& learner, const DfedsamOptions& options,
       options_(options),
       neighbours_(std::move(neighbours)),
       neighbour_weights_(std::move(neighbour_weights)),
-      self_weight_(self_weight) {
+      self_weight_(self_weight),
+      barrier_({.name = "dfedsam",
+                .timeout_counter = "step_timeouts",
+                .timeout = options_.round_timeout},
+               neighbours_) {
   MURMUR_CHECK(neighbours_.size() == neighbour_weights_.size());
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
   MURMUR_CHECK(options_.gossip_steps >= 1);
@@ -51,7 +55,7 @@ void DfedsamNode::SendStep(Host& host) {
     host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams, step, 0,
                                             learner_.params()));
   }
-  if (options_.round_timeout.ns > 0) timeout_timer_ = host.StartTimer(options_.round_timeout);
+  barrier_.Wait(host);
   MixIfComplete(host);
 }
 
@@ -73,33 +77,25 @@ void DfedsamNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> by
     host.ReportBadPeer(from, Status::Corrupt("DFedSAM: unexpected gossip step ", step));
     return;
   }
-  if (step <= step_) {
-    host.metrics().Count("dfedsam.late_models", 1);
-    return;
-  }
-  inbox_[step][static_cast<size_t>(it - neighbours_.begin())] = std::move(message->params);
-  if (phase_ == Phase::kGossiping) MixIfComplete(host);
+  // Steps up to step_ are over (counted as dfedsam.late_models).
+  const Arrival arrival =
+      barrier_.Add(host.metrics(), message->round, from, std::move(message->params));
+  if (arrival == Arrival::kStored && phase_ == Phase::kGossiping) MixIfComplete(host);
 }
 
 void DfedsamNode::OnTimer(Host& host, TimerId timer) {
-  if (phase_ == Phase::kGossiping && timer == timeout_timer_) {
-    host.metrics().Count("dfedsam.step_timeouts", 1);
+  if (phase_ == Phase::kGossiping && barrier_.TimedOut(host.metrics(), timer)) {
     Mix(host);
   }
 }
 
 void DfedsamNode::MixIfComplete(Host& host) {
-  auto it = inbox_.find(step_ + 1);
-  const size_t have = it == inbox_.end() ? 0 : it->second.size();
-  if (have == neighbours_.size()) Mix(host);
+  if (barrier_.complete()) Mix(host);
 }
 
 void DfedsamNode::Mix(Host& host) {
   std::span<float> x = learner_.params();
-  auto it = inbox_.find(step_ + 1);
-  ApplyMix(x, CollectArrived(it != inbox_.end() ? &it->second : nullptr, neighbour_weights_,
-                             self_weight_));
-  if (it != inbox_.end()) inbox_.erase(it);
+  ApplyMix(x, CollectArrived(barrier_.Close(), neighbours_, neighbour_weights_, self_weight_));
   ++step_;
   if (step_ % options_.gossip_steps != 0) {
     SendStep(host);  // the next gossip step of this round

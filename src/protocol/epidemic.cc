@@ -33,7 +33,10 @@ std::vector<PeerId> EpidemicTargets(uint64_t seed, PeerId sender, int64_t round,
 }
 
 EpidemicNode::EpidemicNode(Learner& learner, const EpidemicOptions& options)
-    : learner_(learner), options_(options) {
+    : learner_(learner),
+      options_(options),
+      barrier_({.name = "epidemic", .timeout = options_.round_timeout},
+               [this](Round round) { return SendersTo(self_, round.value); }) {
   MURMUR_CHECK(options_.fanout >= 1 && options_.fanout < options_.num_peers);
 }
 
@@ -50,6 +53,7 @@ std::vector<PeerId> EpidemicNode::SendersTo(PeerId self, int64_t round) const {
 }
 
 void EpidemicNode::OnStart(Host& host) {
+  self_ = host.self();
   host.metrics().ReportModel(Round(0), learner_.params());
   StartRound(host);
 }
@@ -75,9 +79,8 @@ void EpidemicNode::OnComputeDone(Host& host, uint64_t tag) {
                                    options_.num_peers)) {
     host.Send(to, frame);
   }
-  expected_ = SendersTo(host.self(), round);
   phase_ = Phase::kWaiting;
-  if (options_.round_timeout.ns > 0) timeout_timer_ = host.StartTimer(options_.round_timeout);
+  barrier_.Wait(host);
   MixIfComplete(host);
 }
 
@@ -102,38 +105,32 @@ void EpidemicNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> b
                                  " was not drawn to send to this peer in round ", round));
     return;
   }
-  if (round <= round_) {
-    host.metrics().Count("epidemic.late_models", 1);
-    return;
-  }
-  inbox_[round][from] = std::move(message->params);
-  if (phase_ == Phase::kWaiting) MixIfComplete(host);
+  // Rounds up to round_ are over (counted as epidemic.late_models).
+  const Arrival arrival =
+      barrier_.Add(host.metrics(), message->round, from, std::move(message->params));
+  if (arrival == Arrival::kStored && phase_ == Phase::kWaiting) MixIfComplete(host);
 }
 
 void EpidemicNode::OnTimer(Host& host, TimerId timer) {
-  if (phase_ == Phase::kWaiting && timer == timeout_timer_) {
-    host.metrics().Count("epidemic.round_timeouts", 1);
+  if (phase_ == Phase::kWaiting && barrier_.TimedOut(host.metrics(), timer)) {
     Mix(host);
   }
 }
 
 void EpidemicNode::MixIfComplete(Host& host) {
-  auto it = inbox_.find(round_ + 1);
-  const size_t have = it == inbox_.end() ? 0 : it->second.size();
-  if (have == expected_.size()) Mix(host);
+  if (barrier_.complete()) Mix(host);
 }
 
 void EpidemicNode::Mix(Host& host) {
   std::span<float> x = learner_.params();
-  auto it = inbox_.find(round_ + 1);
-  if (it != inbox_.end() && !it->second.empty()) {
-    const auto k = static_cast<float>(it->second.size() + 1);
-    for (const auto& [peer, model] : it->second) {
+  const std::map<PeerId, std::vector<float>> arrived = barrier_.Close();
+  if (!arrived.empty()) {
+    const auto k = static_cast<float>(arrived.size() + 1);
+    for (const auto& [peer, model] : arrived) {
       for (size_t i = 0; i < x.size(); ++i) x[i] += model[i];
     }
     for (float& v : x) v /= k;
   }
-  if (it != inbox_.end()) inbox_.erase(it);
   ++round_;
   host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
   StartRound(host);

@@ -27,6 +27,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/round_barrier.h"
 #include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/dpsgd.h"
 
@@ -94,14 +95,12 @@ class ByzantineDpsgdNode final : public Node {
 
   Phase phase_ = Phase::kTraining;
   int64_t round_ = 0;
-  TimerId timeout_timer_;
   TimerId poll_timer_;
   bool poll_pending_ = false;
   double last_loss_ = 0;
   std::vector<float> base_;        // model at the start of the round
   std::vector<float> round_noise_; // gaussian: one draw per round
-  // inbox_[round][honest index] = that neighbour's model.
-  std::map<int64_t, std::map<size_t, std::vector<float>>> inbox_;
+  RoundBarrier barrier_;  // the honest neighbours' models by round
 };
 
 }  // namespace murmur

@@ -21,6 +21,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/round_barrier.h"
 
 namespace murmur {
 
@@ -64,10 +65,9 @@ class DfedsamNode final : public Node {
   Phase phase_ = Phase::kTraining;
   int64_t round_ = 0;  // rounds completed
   int64_t step_ = 0;   // gossip steps completed, over the whole run
-  TimerId timeout_timer_;
   double last_loss_ = 0;
-  // inbox_[gossip step][neighbour index] = that neighbour's model.
-  std::map<int64_t, std::map<size_t, std::vector<float>>> inbox_;
+  // The neighbours' models by gossip step (the barrier's rounds).
+  RoundBarrier barrier_;
 };
 
 }  // namespace murmur

@@ -45,6 +45,7 @@
 #include "murmur/protocol/bristle_combiner.h"
 #include "murmur/protocol/comm_schedule.h"
 #include "murmur/protocol/model_combiner.h"
+#include "murmur/protocol/round_barrier.h"
 #include "murmur/protocol/sybilwall.h"
 
 namespace murmur {
@@ -102,7 +103,8 @@ class DpsgdNode final : public Node {
   void FinalMerge(Host& host);
   void SendSybilWallRecords(Host& host);
   void OnSybilWallRecord(Host& host, PeerId from, std::span<const uint8_t> bytes);
-  void SybilWallMix(Host& host, std::map<size_t, std::vector<float>>* arrived);
+  void SybilWallMix(Host& host, const std::map<PeerId, std::vector<float>>& arrived);
+  std::vector<PeerId> ExpectedSenders(Round round) const;
   std::span<float> Exchanged() { return ExchangedParams(options_, learner_.params()); }
 
   Learner& learner_;
@@ -115,11 +117,10 @@ class DpsgdNode final : public Node {
 
   Phase phase_ = Phase::kTraining;
   int64_t round_ = 0;  // rounds completed so far
-  TimerId timeout_timer_;
+  PeerId self_;  // set by OnStart
   double last_loss_ = 0;
-  // inbox_[round][neighbour index] = that neighbour's model for the round.
-  std::map<int64_t, std::map<size_t, std::vector<float>>> inbox_;
-  std::map<PeerId, std::vector<float>> final_inbox_;  // by sender
+  // The neighbours' models by round; the final merge's from every peer.
+  RoundBarrier barrier_;
   std::unique_ptr<SybilWallHistory> sybilwall_;        // robust.rule = "sybilwall"
 };
 

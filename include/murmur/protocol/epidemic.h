@@ -25,6 +25,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/round_barrier.h"
 
 namespace murmur {
 
@@ -69,10 +70,9 @@ class EpidemicNode final : public Node {
   const EpidemicOptions options_;
   Phase phase_ = Phase::kTraining;
   int64_t round_ = 0;  // rounds completed
-  TimerId timeout_timer_;
+  PeerId self_;  // set by OnStart
   double last_loss_ = 0;
-  std::vector<PeerId> expected_;  // senders of round_ + 1
-  std::map<int64_t, std::map<PeerId, std::vector<float>>> inbox_;
+  RoundBarrier barrier_;  // the drawn senders' models by round
 };
 
 }  // namespace murmur
