@@ -11,11 +11,11 @@
 
 namespace murmur {
 
-void DpsgdSybilCoalition::Deposit(int64_t round, PeerId member, std::span<const float> model) {
+void DpsgdSybilCoalition::Deposit(Round round, PeerId member, std::span<const float> model) {
   rounds_[round].models[member].assign(model.begin(), model.end());
 }
 
-bool DpsgdSybilCoalition::Complete(int64_t round) const {
+bool DpsgdSybilCoalition::Complete(Round round) const {
   auto it = rounds_.find(round);
   if (it == rounds_.end()) return members_.empty();
   for (PeerId member : members_) {
@@ -24,7 +24,7 @@ bool DpsgdSybilCoalition::Complete(int64_t round) const {
   return true;
 }
 
-std::vector<float> DpsgdSybilCoalition::Crafted(int64_t round, PeerId member) {
+std::vector<float> DpsgdSybilCoalition::Crafted(Round round, PeerId member) {
   auto it = rounds_.find(round);
   MURMUR_CHECK(it != rounds_.end() && !it->second.models.empty());
   RoundState& state = it->second;
@@ -71,8 +71,8 @@ void ByzantineDpsgdNode::OnStart(Host& host) {
 
 void ByzantineDpsgdNode::StartRound(Host& host) {
   const bool crashed =
-      config_.attack == AttackKind::kCrash && round_ + 1 >= config_.crash_round;
-  if (round_ >= options_.rounds || crashed) {
+      config_.attack == AttackKind::kCrash && round_.value + 1 >= config_.crash_round;
+  if (round_.value >= options_.rounds || crashed) {
     phase_ = Phase::kDone;
     barrier_.Clear();
     return;
@@ -85,7 +85,7 @@ void ByzantineDpsgdNode::StartRound(Host& host) {
     return;
   }
   host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_,
-                            static_cast<uint64_t>(round_)));
+                            uint64_t{round_.value}));
 }
 
 void ByzantineDpsgdNode::OnComputeDone(Host& host, uint64_t /*tag*/) { AfterTraining(host); }
@@ -94,7 +94,8 @@ void ByzantineDpsgdNode::AfterTraining(Host& host) {
   // The coalition crafts what the run exchanges (only the output layer
   // with train.trainable = "output").
   if (coalition_ != nullptr) {
-    coalition_->Deposit(round_ + 1, host.self(), ExchangedParams(options_, learner_.params()));
+    coalition_->Deposit(NextRound(round_), host.self(),
+                        ExchangedParams(options_, learner_.params()));
   }
   phase_ = Phase::kWaiting;
   barrier_.Wait(host);
@@ -134,7 +135,7 @@ void ByzantineDpsgdNode::OnTimer(Host& host, TimerId timer) {
 
 void ByzantineDpsgdNode::AttackIfComplete(Host& host) {
   if (!barrier_.complete()) return;
-  if (coalition_ != nullptr && !coalition_->Complete(round_ + 1)) {
+  if (coalition_ != nullptr && !coalition_->Complete(NextRound(round_))) {
     if (!poll_pending_) {
       poll_timer_ = host.StartTimer(kCoalitionPoll);
       poll_pending_ = true;
@@ -159,11 +160,11 @@ void ByzantineDpsgdNode::Attack(Host& host) {
     round_noise_.resize(dim);
     GaussianNoise(config_.sigma, host.rng(), round_noise_);
   }
-  const Round round(static_cast<uint32_t>(round_ + 1));
+  const Round round = NextRound(round_);
   // Equivocation crafts per receiver; every other attack sends one model,
   // for Sybils the coalition's.
   std::vector<float> shared;
-  if (coalition_ != nullptr) shared = coalition_->Crafted(round_ + 1, host.self());
+  if (coalition_ != nullptr) shared = coalition_->Crafted(NextRound(round_), host.self());
   for (size_t k = 0; k < honest_.size(); ++k) {
     if (config_.attack == AttackKind::kOmission &&
         host.rng().Uniform() < config_.omission_prob) {
@@ -190,7 +191,7 @@ void ByzantineDpsgdNode::Attack(Host& host) {
   std::vector<float> mixed(dim);
   MURMUR_CHECK(MeanOf(models, mixed).ok());
   std::copy(mixed.begin(), mixed.end(), x.begin());
-  ++round_;
+  round_ = NextRound(round_);
   StartRound(host);
 }
 

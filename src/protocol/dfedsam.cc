@@ -31,18 +31,18 @@ void DfedsamNode::OnStart(Host& host) {
 }
 
 void DfedsamNode::StartRound(Host& host) {
-  if (round_ >= options_.rounds) {
+  if (round_.value >= options_.rounds) {
     phase_ = Phase::kDone;
     return;
   }
   phase_ = Phase::kTraining;
   host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_,
-                            static_cast<uint64_t>(round_)));
+                            uint64_t{round_.value}));
 }
 
 void DfedsamNode::OnComputeDone(Host& host, uint64_t tag) {
-  MURMUR_CHECK(phase_ == Phase::kTraining && tag == static_cast<uint64_t>(round_));
-  host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(round_ + 1)), last_loss_);
+  MURMUR_CHECK(phase_ == Phase::kTraining && tag == uint64_t{round_.value});
+  host.metrics().ReportTrainLoss(NextRound(round_), last_loss_);
   phase_ = Phase::kGossiping;
   SendStep(host);
 }
@@ -50,7 +50,7 @@ void DfedsamNode::OnComputeDone(Host& host, uint64_t tag) {
 void DfedsamNode::SendStep(Host& host) {
   // Gossip steps are numbered across the run, so a frame's "round" field is
   // the step it belongs to.
-  const Round step(static_cast<uint32_t>(step_ + 1));
+  const Round step = NextRound(step_);
   for (PeerId neighbour : neighbours_) {
     host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams, step, 0,
                                             learner_.params()));
@@ -96,13 +96,13 @@ void DfedsamNode::MixIfComplete(Host& host) {
 void DfedsamNode::Mix(Host& host) {
   std::span<float> x = learner_.params();
   ApplyMix(x, CollectArrived(barrier_.Close(), neighbours_, neighbour_weights_, self_weight_));
-  ++step_;
-  if (step_ % options_.gossip_steps != 0) {
+  step_ = NextRound(step_);
+  if (step_.value % options_.gossip_steps != 0) {
     SendStep(host);  // the next gossip step of this round
     return;
   }
-  ++round_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
+  round_ = NextRound(round_);
+  host.metrics().ReportModel(round_, x);
   StartRound(host);
 }
 

@@ -42,11 +42,11 @@ DpsgdNode::DpsgdNode(Learner& learner, const DpsgdOptions& options,
 }
 
 std::vector<PeerId> DpsgdNode::ExpectedSenders(Round round) const {
-  if (!IsFinalMerge(round.value)) return neighbours_;
+  if (!IsFinalMerge(round)) return neighbours_;
   // The final merge is global: every other peer sends.
   std::vector<PeerId> all;
-  for (int64_t j = 0; j < options_.num_peers; ++j) {
-    const PeerId peer(static_cast<uint32_t>(j));
+  for (uint32_t j = 0; j < options_.num_peers; ++j) {
+    const PeerId peer(j);
     if (peer != self_) all.push_back(peer);
   }
   return all;
@@ -62,32 +62,32 @@ void DpsgdNode::OnStart(Host& host) {
 }
 
 void DpsgdNode::StartRound(Host& host) {
-  if (round_ >= options_.rounds) {
+  if (round_.value >= options_.rounds) {
     phase_ = Phase::kDone;
     return;
   }
   phase_ = Phase::kTraining;
   host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_,
-                            static_cast<uint64_t>(round_)));
+                            uint64_t{round_.value}));
 }
 
 void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
-  MURMUR_CHECK(phase_ == Phase::kTraining && tag == static_cast<uint64_t>(round_));
-  host.metrics().ReportTrainLoss(Round(round_ + 1), last_loss_);
-  const Round round(static_cast<uint32_t>(round_ + 1));
-  if (IsFinalMerge(round_ + 1)) {
-    for (int64_t j = 0; j < options_.num_peers; ++j) {
-      const PeerId peer(static_cast<uint32_t>(j));
+  MURMUR_CHECK(phase_ == Phase::kTraining && tag == uint64_t{round_.value});
+  host.metrics().ReportTrainLoss(NextRound(round_), last_loss_);
+  const Round round = NextRound(round_);
+  if (IsFinalMerge(NextRound(round_))) {
+    for (uint32_t j = 0; j < options_.num_peers; ++j) {
+      const PeerId peer(j);
       if (peer == host.self()) continue;
       host.Send(peer, EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0,
                                          Exchanged()));
     }
-  } else if (!CommunicatesInRound(options_.schedule, options_.comm_budget, round_ + 1,
+  } else if (!CommunicatesInRound(options_.schedule, options_.comm_budget, round_.value + 1,
                                   options_.rounds)) {
     // A local-only round: the model stays as trained.
     barrier_.Close();
-    ++round_;
-    host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), learner_.params());
+    round_ = NextRound(round_);
+    host.metrics().ReportModel(round_, learner_.params());
     StartRound(host);
     return;
   } else {
@@ -112,8 +112,8 @@ void DpsgdNode::OnMessage(Host& host, PeerId from,
       DecodeModelMessage(bytes, ModelMessageKind::kDpsgdParams, Exchanged().size());
   // Every peer of the run sends its model of the final merge to every peer.
   const bool final_sender = options_.final_merge && from.value < options_.num_peers &&
-                            message.ok() && IsFinalMerge(message->round.value) &&
-                            round_ < options_.rounds;
+                            message.ok() && IsFinalMerge(message->round) &&
+                            round_.value < options_.rounds;
   if (!final_sender && !std::binary_search(neighbours_.begin(), neighbours_.end(), from)) {
     host.ReportBadPeer(from, Status::InvalidArgument(
                                  "D-PSGD model from peer ", from,
@@ -138,7 +138,7 @@ void DpsgdNode::OnMessage(Host& host, PeerId from,
 
 void DpsgdNode::OnTimer(Host& host, TimerId timer) {
   if (phase_ == Phase::kWaiting && barrier_.TimedOut(host.metrics(), timer)) {
-    if (IsFinalMerge(round_ + 1)) {
+    if (IsFinalMerge(NextRound(round_))) {
       FinalMerge(host);
     } else {
       Mix(host);
@@ -148,7 +148,7 @@ void DpsgdNode::OnTimer(Host& host, TimerId timer) {
 
 void DpsgdNode::MixIfComplete(Host& host) {
   if (!barrier_.complete()) return;
-  if (IsFinalMerge(round_ + 1)) {
+  if (IsFinalMerge(NextRound(round_))) {
     FinalMerge(host);
   } else {
     Mix(host);
@@ -160,8 +160,8 @@ void DpsgdNode::Mix(Host& host) {
   const std::map<PeerId, std::vector<float>> arrived = barrier_.Close();
   if (sybilwall_ != nullptr) {
     SybilWallMix(host, arrived);
-    ++round_;
-    host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), learner_.params());
+    round_ = NextRound(round_);
+    host.metrics().ReportModel(round_, learner_.params());
     StartRound(host);
     return;
   }
@@ -178,8 +178,8 @@ void DpsgdNode::Mix(Host& host) {
   } else {
     ApplyMix(x, mix);
   }
-  ++round_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), learner_.params());
+  round_ = NextRound(round_);
+  host.metrics().ReportModel(round_, learner_.params());
   StartRound(host);
 }
 
@@ -201,8 +201,8 @@ void DpsgdNode::FinalMerge(Host& host) {
     }
     for (float& v : x) v /= k;
   }
-  ++round_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), learner_.params());
+  round_ = NextRound(round_);
+  host.metrics().ReportModel(round_, learner_.params());
   StartRound(host);
 }
 
@@ -244,7 +244,7 @@ void DpsgdNode::OnSybilWallRecord(Host& host, PeerId from, std::span<const uint8
 }
 
 void DpsgdNode::SybilWallMix(Host& host, const std::map<PeerId, std::vector<float>>& arrived) {
-  const auto round = static_cast<uint32_t>(round_ + 1);
+  const uint32_t round = NextRound(round_).value;
   std::vector<std::pair<PeerId, std::span<const float>>> models;
   for (const auto& [peer, model] : arrived) {
     sybilwall_->AddNeighbourModel(peer, round, model);

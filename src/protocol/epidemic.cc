@@ -36,17 +36,17 @@ EpidemicNode::EpidemicNode(Learner& learner, const EpidemicOptions& options)
     : learner_(learner),
       options_(options),
       barrier_({.name = "epidemic", .timeout = options_.round_timeout},
-               [this](Round round) { return SendersTo(self_, round.value); }) {
+               [this](Round round) { return SendersTo(self_, round); }) {
   MURMUR_CHECK(options_.fanout >= 1 && options_.fanout < options_.num_peers);
 }
 
-std::vector<PeerId> EpidemicNode::SendersTo(PeerId self, int64_t round) const {
+std::vector<PeerId> EpidemicNode::SendersTo(PeerId self, Round round) const {
   std::vector<PeerId> senders;
-  for (int64_t j = 0; j < options_.num_peers; ++j) {
-    const PeerId peer(static_cast<uint32_t>(j));
+  for (uint32_t j = 0; j < options_.num_peers; ++j) {
+    const PeerId peer(j);
     if (peer == self) continue;
     const std::vector<PeerId> targets =
-        EpidemicTargets(options_.seed, peer, round, options_.fanout, options_.num_peers);
+        EpidemicTargets(options_.seed, peer, round.value, options_.fanout, options_.num_peers);
     if (std::binary_search(targets.begin(), targets.end(), self)) senders.push_back(peer);
   }
   return senders;
@@ -59,23 +59,22 @@ void EpidemicNode::OnStart(Host& host) {
 }
 
 void EpidemicNode::StartRound(Host& host) {
-  if (round_ >= options_.rounds) {
+  if (round_.value >= options_.rounds) {
     phase_ = Phase::kDone;
     return;
   }
   phase_ = Phase::kTraining;
   host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_,
-                            static_cast<uint64_t>(round_)));
+                            uint64_t{round_.value}));
 }
 
 void EpidemicNode::OnComputeDone(Host& host, uint64_t tag) {
-  MURMUR_CHECK(phase_ == Phase::kTraining && tag == static_cast<uint64_t>(round_));
-  const int64_t round = round_ + 1;
-  host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(round)), last_loss_);
-  const auto frame = EncodeModelMessage(ModelMessageKind::kDpsgdParams,
-                                        Round(static_cast<uint32_t>(round)), 0,
-                                        learner_.params());
-  for (PeerId to : EpidemicTargets(options_.seed, host.self(), round, options_.fanout,
+  MURMUR_CHECK(phase_ == Phase::kTraining && tag == uint64_t{round_.value});
+  const Round round = NextRound(round_);
+  host.metrics().ReportTrainLoss(round, last_loss_);
+  const auto frame =
+      EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0, learner_.params());
+  for (PeerId to : EpidemicTargets(options_.seed, host.self(), round.value, options_.fanout,
                                    options_.num_peers)) {
     host.Send(to, frame);
   }
@@ -131,8 +130,8 @@ void EpidemicNode::Mix(Host& host) {
     }
     for (float& v : x) v /= k;
   }
-  ++round_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
+  round_ = NextRound(round_);
+  host.metrics().ReportModel(round_, x);
   StartRound(host);
 }
 

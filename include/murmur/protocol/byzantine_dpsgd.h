@@ -41,11 +41,11 @@ namespace murmur {
 class DpsgdSybilCoalition {
  public:
   void Join(PeerId member) { members_.insert(member); }
-  void Deposit(int64_t round, PeerId member, std::span<const float> model);
-  bool Complete(int64_t round) const;
+  void Deposit(Round round, PeerId member, std::span<const float> model);
+  bool Complete(Round round) const;
   // REQUIRES: at least one deposit for `round`. Each member fetches once
   // per round; the round is forgotten after the last member's fetch.
-  std::vector<float> Crafted(int64_t round, PeerId member);
+  std::vector<float> Crafted(Round round, PeerId member);
 
  private:
   struct RoundState {
@@ -54,7 +54,7 @@ class DpsgdSybilCoalition {
     std::set<PeerId> fetched;
   };
   std::set<PeerId> members_;
-  std::map<int64_t, RoundState> rounds_;
+  std::map<Round, RoundState> rounds_;
 };
 
 class ByzantineDpsgdNode final : public Node {
@@ -77,7 +77,7 @@ class ByzantineDpsgdNode final : public Node {
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
 
-  int64_t completed_rounds() const { return round_; }
+  int64_t completed_rounds() const { return round_.value; }
 
  private:
   enum class Phase { kTraining, kWaiting, kDone };
@@ -94,7 +94,7 @@ class ByzantineDpsgdNode final : public Node {
   const std::shared_ptr<DpsgdSybilCoalition> coalition_;
 
   Phase phase_ = Phase::kTraining;
-  int64_t round_ = 0;
+  Round round_;  // rounds completed
   TimerId poll_timer_;
   bool poll_pending_ = false;
   double last_loss_ = 0;

@@ -10,14 +10,16 @@
 
 #include "murmur/core/ids.h"
 #include "murmur/core/status.h"
+#include "murmur/protocol/message_kind.h"
 
 namespace murmur {
 
+// This codec's kinds; their bytes are MessageKind's (message_kind.h).
 enum class ModelMessageKind : uint8_t {
-  kDpsgdParams = 1,   // neighbour's model for a D-PSGD round
-  kGossipModel = 2,   // gossip learning push
-  kFedAvgGlobal = 3,  // server -> client: global model for a round
-  kFedAvgUpdate = 4,  // client -> server: trained model and sample count
+  kDpsgdParams = static_cast<uint8_t>(MessageKind::kDpsgdParams),    // neighbour's model for a D-PSGD round
+  kGossipModel = static_cast<uint8_t>(MessageKind::kGossipModel),    // gossip learning push
+  kFedAvgGlobal = static_cast<uint8_t>(MessageKind::kFedAvgGlobal),   // server -> client: global model for a round
+  kFedAvgUpdate = static_cast<uint8_t>(MessageKind::kFedAvgUpdate),   // client -> server: trained model and sample count
 };
 
 struct ModelMessage {

@@ -23,6 +23,12 @@
 // Fault semantics: with a timeout, a round closes with whatever arrived
 // `timeout` after Wait(); a missing sender is then simply absent from
 // Close()'s result. Not thread-safe: one node's handlers use it.
+//
+// CHOCO-SGD (choco.h) does not use it: its messages are a per-neighbour
+// stream of deltas applied in sequence, where one snapshot can stand for
+// many rounds, so its round completes when every neighbour's copy is
+// current rather than when every round-r message is in; it bounds what it
+// buffers the same way (deltas more than 4 rounds ahead are dropped).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +41,9 @@
 #include "murmur/core/ids.h"
 
 namespace murmur {
+
+// The round after `round`.
+constexpr Round NextRound(Round round) { return Round(round.value + 1); }
 
 struct RoundBarrierOptions {
   std::string name;                               // counter prefix; empty: no counters
