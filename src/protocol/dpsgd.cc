@@ -73,20 +73,20 @@ void DpsgdNode::StartRound(Host& host) {
 
 void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
   MURMUR_CHECK(phase_ == Phase::kTraining && tag == uint64_t{round_.value});
-  host.metrics().ReportTrainLoss(NextRound(round_), last_loss_);
   const Round round = NextRound(round_);
-  if (IsFinalMerge(NextRound(round_))) {
+  host.metrics().ReportTrainLoss(round, last_loss_);
+  if (IsFinalMerge(round)) {
     for (uint32_t j = 0; j < options_.num_peers; ++j) {
       const PeerId peer(j);
       if (peer == host.self()) continue;
       host.Send(peer, EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0,
                                          Exchanged()));
     }
-  } else if (!CommunicatesInRound(options_.schedule, options_.comm_budget, round_.value + 1,
+  } else if (!CommunicatesInRound(options_.schedule, options_.comm_budget, round.value,
                                   options_.rounds)) {
     // A local-only round: the model stays as trained.
     barrier_.Close();
-    round_ = NextRound(round_);
+    round_ = round;
     host.metrics().ReportModel(round_, learner_.params());
     StartRound(host);
     return;
