@@ -16,10 +16,14 @@ namespace murmur {
 
 // This codec's kinds; their bytes are MessageKind's (message_kind.h).
 enum class ModelMessageKind : uint8_t {
-  kDpsgdParams = static_cast<uint8_t>(MessageKind::kDpsgdParams),    // neighbour's model for a D-PSGD round
-  kGossipModel = static_cast<uint8_t>(MessageKind::kGossipModel),    // gossip learning push
-  kFedAvgGlobal = static_cast<uint8_t>(MessageKind::kFedAvgGlobal),   // server -> client: global model for a round
-  kFedAvgUpdate = static_cast<uint8_t>(MessageKind::kFedAvgUpdate),   // client -> server: trained model and sample count
+  // neighbour's model for a D-PSGD round
+  kDpsgdParams = static_cast<uint8_t>(MessageKind::kDpsgdParams),
+  // gossip learning push
+  kGossipModel = static_cast<uint8_t>(MessageKind::kGossipModel),
+  // server -> client: global model for a round
+  kFedAvgGlobal = static_cast<uint8_t>(MessageKind::kFedAvgGlobal),
+  // client -> server: trained model and sample count
+  kFedAvgUpdate = static_cast<uint8_t>(MessageKind::kFedAvgUpdate),
 };
 
 struct ModelMessage {

@@ -20,13 +20,20 @@ namespace murmur {
 
 enum class ModestRole : uint8_t { kTrainer = 0, kAggregator = 1 };
 
+// The frame types; their bytes are MessageKind's (message_kind.h).
 enum class ModestMessageType : uint8_t {
-  kPing = static_cast<uint8_t>(MessageKind::kModestPing),      // are you alive for (round, role)?
-  kPong = static_cast<uint8_t>(MessageKind::kModestPong),      // yes
-  kTrained = static_cast<uint8_t>(MessageKind::kModestTrained),   // trainer -> aggregator: model trained in `round`
-  kGlobal = static_cast<uint8_t>(MessageKind::kModestGlobal),    // aggregator -> trainer: the model to train in `round`
-  kAck = static_cast<uint8_t>(MessageKind::kModestAck),       // aggregator -> trainer: your `round` model is aggregated
-  kProgress = static_cast<uint8_t>(MessageKind::kModestProgress),  // trainer -> aggregator of round-1: `round` is aggregated
+  // are you alive for (round, role)?
+  kPing = static_cast<uint8_t>(MessageKind::kModestPing),
+  // yes
+  kPong = static_cast<uint8_t>(MessageKind::kModestPong),
+  // trainer -> aggregator: model trained in `round`
+  kTrained = static_cast<uint8_t>(MessageKind::kModestTrained),
+  // aggregator -> trainer: the model to train in `round`
+  kGlobal = static_cast<uint8_t>(MessageKind::kModestGlobal),
+  // aggregator -> trainer: your `round` model is aggregated
+  kAck = static_cast<uint8_t>(MessageKind::kModestAck),
+  // trainer -> aggregator of round-1: `round` is aggregated
+  kProgress = static_cast<uint8_t>(MessageKind::kModestProgress),
 };
 
 struct ModestMembershipUpdate {
