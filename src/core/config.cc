@@ -350,6 +350,8 @@ bool ConfigReader::WasRead(std::string_view key) const {
   return impl_->used.count(std::string(key)) > 0;
 }
 
+void ConfigReader::Ignore(std::string_view key) { impl_->used.insert(std::string(key)); }
+
 std::string ConfigReader::ResolvedToml() const {
   std::ostringstream out;
   out << impl_->resolved << "\n";

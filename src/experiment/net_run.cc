@@ -4,12 +4,16 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <span>
+#include <utility>
+#include <vector>
 
 #include "murmur/core/thread_pool.h"
 #include "murmur/experiment/eval_collector.h"
 #include "murmur/experiment/metrics_files.h"
 #include "murmur/experiment/run_plan.h"
 #include "murmur/experiment/run_setup.h"
+#include "murmur/protocol/registry.h"
 
 namespace murmur {
 namespace {
@@ -40,26 +44,46 @@ struct OwnPeer {
   std::unique_ptr<Model> model;
   PeerLearner learner;
   std::unique_ptr<Node> node;
-  ProtocolFacts facts;
+  ProtocolLayout layout;
 };
 
-// The one place that builds this peer's node. MakeProtocol builds every
-// peer's node and this keeps only `self`'s; the others are destroyed before
-// they ever run, so they may all point at this peer's learner and
-// validation split. (To be replaced by the protocol registry's builder of
-// one peer's node.)
-Status MakeOwnNode(const RunConfig& config, PeerId self, OwnPeer& own) {
-  std::vector<Learner*> learners(static_cast<size_t>(config.peers), own.learner.learner.get());
-  std::vector<const Dataset*> validation(static_cast<size_t>(config.peers),
-                                         own.learner.validation.get());
+// Builds only this peer's node (the registry's one-peer builder), from the
+// same run-wide state every process prepares. Every learner starts from
+// peer 0's parameters when train.init = "same", or when all load the same
+// whole checkpoint; `peer0` holds them (this peer's own learner when that is
+// peer 0's, or when all start alike).
+Status MakeOwnNode(const RunConfig& config, PeerId self, std::span<const float> peer0,
+                   OwnPeer& own) {
+  const bool shared_initial_model =
+      config.train.same_init || (!config.init_checkpoint.empty() && !config.reinit_output);
+  MURMUR_ASSIGN_OR_RETURN(ProtocolRun run,
+                          PrepareProtocolRun(config.protocol, *own.model, config.peers,
+                                             config.seed, shared_initial_model));
+  own.layout = LayoutOf(run);
+  const bool is_server = own.layout.server == self;
   MURMUR_ASSIGN_OR_RETURN(
-      ProtocolSetup setup,
-      MakeProtocol(config.protocol, learners, *own.model, config.seed,
-                   own.learner.validation != nullptr ? std::span<const Dataset* const>(validation)
-                                                     : std::span<const Dataset* const>()));
-  own.facts = FactsOf(setup);
-  own.node = std::move(setup.nodes[self.value]);
+      own.node, MakePeerNode(run, PeerContext{.id = self,
+                                              .learner = is_server ? nullptr
+                                                                   : own.learner.learner.get(),
+                                              .initial_params = peer0,
+                                              .validation = own.learner.validation.get()}));
   return Status::Ok();
+}
+
+// Peer 0's initial parameters, for a peer whose own start may differ from
+// them (train.init = "independent"): built from peer 0's shard and seed
+// exactly as peer 0 builds them.
+Result<std::vector<float>> Peer0InitialParams(const RunConfig& config, const Model& model,
+                                              const Dataset& train,
+                                              std::vector<int64_t> shard0,
+                                              std::span<const PeerId> poisoners) {
+  MURMUR_ASSIGN_OR_RETURN(PeerLearner peer0, MakePeerLearner(config, model, train,
+                                                             std::move(shard0), PeerId(0),
+                                                             poisoners));
+  Learner* learner = peer0.learner.get();
+  MURMUR_RETURN_IF_ERROR(LoadInitialModel(config, model, {&learner, 1}));
+  std::span<const float> p = std::as_const(*learner).params();
+  return std::vector<float>(p.begin(), p.end());
 }
 
 Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self) {
@@ -75,12 +99,20 @@ Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self) {
   // (over peer 0's shard).
   const uint32_t shard = self.value < config.peers ? self.value : 0;
   MURMUR_ASSIGN_OR_RETURN(std::vector<PeerId> poisoners, DataPoisoners(config, train));
+  std::vector<int64_t> shard0 = partition[0];
   MURMUR_ASSIGN_OR_RETURN(own.learner,
                           MakePeerLearner(config, *own.model, train,
                                           std::move(partition[shard]), PeerId(shard), poisoners));
   Learner* learner = own.learner.learner.get();
   MURMUR_RETURN_IF_ERROR(LoadInitialModel(config, *own.model, {&learner, 1}));
-  MURMUR_RETURN_IF_ERROR(MakeOwnNode(config, self, own));
+  std::vector<float> peer0;
+  if (shard != 0 && !config.train.same_init) {
+    MURMUR_ASSIGN_OR_RETURN(peer0, Peer0InitialParams(config, *own.model, train,
+                                                      std::move(shard0), poisoners));
+  }
+  MURMUR_RETURN_IF_ERROR(MakeOwnNode(
+      config, self, peer0.empty() ? std::as_const(*learner).params() : std::span<const float>(peer0),
+      own));
   return own;
 }
 
@@ -134,7 +166,7 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   const PeerId self(static_cast<uint32_t>(options.index));
   ConfigureTorchThreads(1);
   MURMUR_ASSIGN_OR_RETURN(OwnPeer own, BuildOwnPeer(config, self));
-  const RunPlan plan = PlanRun(config, own.facts);
+  const RunPlan plan = PlanRun(config, own.layout);
 
   std::optional<MetricsWriter> writer;
   if (!options.out_dir.empty()) {

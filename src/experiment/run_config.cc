@@ -119,7 +119,7 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
   MURMUR_ASSIGN_OR_RETURN(c.eval.test_samples,
                           r.Int("eval.test_samples", c.eval.test_samples, 0, 1'000'000'000));
 
-  MURMUR_RETURN_IF_ERROR(CheckForeignProtocolKeys(r, config, c.protocol));
+  c.warnings = IgnoreForeignProtocolKeys(r, config, c.protocol);
   MURMUR_RETURN_IF_ERROR(r.CheckNoUnknownKeys());
   MURMUR_ASSIGN_OR_RETURN(const ProtocolSpec* spec, FindProtocolSpec(c.protocol.kind));
   if (c.protocol.round_timeout_s == 0 && spec->waits_for_rounds &&

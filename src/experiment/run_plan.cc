@@ -4,14 +4,6 @@
 
 namespace murmur {
 
-ProtocolFacts FactsOf(const ProtocolSetup& setup) {
-  return ProtocolFacts{.num_nodes = static_cast<int64_t>(setup.nodes.size()),
-                       .server = setup.server,
-                       .model_holders = setup.model_holders,
-                       .byzantine = setup.byzantine,
-                       .round_model = setup.round_model};
-}
-
 bool RunPlan::IsHolder(PeerId peer) const {
   return std::find(holders.begin(), holders.end(), peer) != holders.end();
 }
@@ -20,7 +12,7 @@ bool RunPlan::Evaluates(PeerId peer) const {
   return std::binary_search(evaluated.begin(), evaluated.end(), peer);
 }
 
-RunPlan PlanRun(const EvalConfig& eval, uint64_t seed, const ProtocolFacts& facts) {
+RunPlan PlanRun(const EvalConfig& eval, uint64_t seed, const ProtocolLayout& facts) {
   RunPlan plan;
   plan.num_nodes = facts.num_nodes;
   plan.server = facts.server;

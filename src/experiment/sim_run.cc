@@ -93,7 +93,7 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
                                   const SimConfig& sim_config, const EvalConfig& eval,
                                   int64_t rounds, uint64_t seed, ThreadPool& pool,
                                   const RunObserver& observer) {
-  const RunPlan plan = PlanRun(eval, seed, FactsOf(setup));
+  const RunPlan plan = PlanRun(eval, seed, setup.layout);
   return SimulatePlanned(std::move(setup), plan, model, test, sim_config, eval, rounds, seed,
                          pool, observer);
 }
@@ -140,7 +140,7 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
       config.threads > 0 ? config.threads
                          : std::max<int64_t>(1, std::thread::hardware_concurrency());
   ThreadPool pool(static_cast<int>(threads));
-  RunPlan plan = PlanRun(config, FactsOf(setup));
+  RunPlan plan = PlanRun(config, setup.layout);
   const auto setup_done = std::chrono::steady_clock::now();
   SimulationResult result =
       SimulatePlanned(std::move(setup), plan, *model, data.test, config.sim, config.eval,

@@ -8,8 +8,7 @@ namespace murmur {
 
 std::vector<uint8_t> EncodeAsyncMessage(const AsyncMessage& message) {
   ByteWriter out(1 + 4 + 8 + 8 + 8 + 4 + message.values.size() * sizeof(float));
-  out.WriteU8(static_cast<uint8_t>(message.kind));
-  out.WriteU32(message.version);
+  WriteMessageHeader({static_cast<MessageKind>(message.kind), Round(message.version)}, out);
   out.WriteU64(message.samples);
   out.WriteU64(message.steps);
   out.WriteF64(message.compute_s);
@@ -21,14 +20,12 @@ Result<AsyncMessage> DecodeAsyncMessage(std::span<const uint8_t> bytes,
                                         AsyncMessageKind expected_kind,
                                         size_t expected_values) {
   ByteReader in(bytes);
-  MURMUR_ASSIGN_OR_RETURN(uint8_t kind, in.ReadU8());
-  if (kind != static_cast<uint8_t>(expected_kind)) {
-    return Status::Corrupt("async FL message: kind ", +kind, " where ",
-                           static_cast<int>(expected_kind), " was expected");
-  }
+  MURMUR_ASSIGN_OR_RETURN(
+      const MessageHeader header,
+      ReadMessageHeader(in, {static_cast<MessageKind>(expected_kind)}, "async FL message"));
   AsyncMessage message;
   message.kind = expected_kind;
-  MURMUR_ASSIGN_OR_RETURN(message.version, in.ReadU32());
+  message.version = header.round.value;
   MURMUR_ASSIGN_OR_RETURN(message.samples, in.ReadU64());
   MURMUR_ASSIGN_OR_RETURN(message.steps, in.ReadU64());
   if (message.steps > kMaxAsyncSteps) {

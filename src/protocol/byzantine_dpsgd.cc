@@ -11,11 +11,11 @@
 
 namespace murmur {
 
-void DpsgdSybilCoalition::Deposit(int64_t round, PeerId member, std::span<const float> model) {
+void DpsgdSybilCoalition::Deposit(Round round, PeerId member, std::span<const float> model) {
   rounds_[round].models[member].assign(model.begin(), model.end());
 }
 
-bool DpsgdSybilCoalition::Complete(int64_t round) const {
+bool DpsgdSybilCoalition::Complete(Round round) const {
   auto it = rounds_.find(round);
   if (it == rounds_.end()) return members_.empty();
   for (PeerId member : members_) {
@@ -24,7 +24,7 @@ bool DpsgdSybilCoalition::Complete(int64_t round) const {
   return true;
 }
 
-std::vector<float> DpsgdSybilCoalition::Crafted(int64_t round, PeerId member) {
+std::vector<float> DpsgdSybilCoalition::Crafted(Round round, PeerId member) {
   auto it = rounds_.find(round);
   MURMUR_CHECK(it != rounds_.end() && !it->second.models.empty());
   RoundState& state = it->second;
@@ -53,7 +53,10 @@ ByzantineDpsgdNode::ByzantineDpsgdNode(Learner& learner, const DpsgdOptions& opt
       neighbours_(std::move(neighbours)),
       honest_(std::move(honest)),
       config_(config),
-      coalition_(std::move(coalition)) {
+      coalition_(std::move(coalition)),
+      // An attacker counts nothing: its counters would mix with the honest
+      // peers' in the run's summary.
+      barrier_({.timeout = options_.round_timeout}, honest_) {
   MURMUR_CHECK(config_.attack != AttackKind::kNone);
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
   MURMUR_CHECK(std::is_sorted(honest_.begin(), honest_.end()));
@@ -68,10 +71,10 @@ void ByzantineDpsgdNode::OnStart(Host& host) {
 
 void ByzantineDpsgdNode::StartRound(Host& host) {
   const bool crashed =
-      config_.attack == AttackKind::kCrash && round_ + 1 >= config_.crash_round;
-  if (round_ >= options_.rounds || crashed) {
+      config_.attack == AttackKind::kCrash && round_.value + 1 >= config_.crash_round;
+  if (round_.value >= options_.rounds || crashed) {
     phase_ = Phase::kDone;
-    inbox_.clear();
+    barrier_.Clear();
     return;
   }
   std::span<const float> x = ExchangedParams(options_, learner_.params());
@@ -82,7 +85,7 @@ void ByzantineDpsgdNode::StartRound(Host& host) {
     return;
   }
   host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_,
-                            static_cast<uint64_t>(round_)));
+                            uint64_t{round_.value}));
 }
 
 void ByzantineDpsgdNode::OnComputeDone(Host& host, uint64_t /*tag*/) { AfterTraining(host); }
@@ -91,10 +94,11 @@ void ByzantineDpsgdNode::AfterTraining(Host& host) {
   // The coalition crafts what the run exchanges (only the output layer
   // with train.trainable = "output").
   if (coalition_ != nullptr) {
-    coalition_->Deposit(round_ + 1, host.self(), ExchangedParams(options_, learner_.params()));
+    coalition_->Deposit(NextRound(round_), host.self(),
+                        ExchangedParams(options_, learner_.params()));
   }
   phase_ = Phase::kWaiting;
-  if (options_.round_timeout.ns > 0) timeout_timer_ = host.StartTimer(options_.round_timeout);
+  barrier_.Wait(host);
   AttackIfComplete(host);
 }
 
@@ -104,8 +108,7 @@ void ByzantineDpsgdNode::OnMessage(Host& host, PeerId from, std::span<const uint
                                                      ", which is not a neighbour"));
     return;
   }
-  auto it = std::lower_bound(honest_.begin(), honest_.end(), from);
-  if (it == honest_.end() || *it != from) return;  // a fellow attacker
+  if (!std::binary_search(honest_.begin(), honest_.end(), from)) return;  // a fellow attacker
   if (IsSybilWallRecord(bytes)) return;             // Sybils do not gossip
   Result<ModelMessage> message =
       DecodeModelMessage(bytes, ModelMessageKind::kDpsgdParams,
@@ -115,9 +118,10 @@ void ByzantineDpsgdNode::OnMessage(Host& host, PeerId from, std::span<const uint
     return;
   }
   const int64_t round = message->round.value;
-  if (phase_ == Phase::kDone || round <= round_ || round > options_.rounds) return;
-  inbox_[round][static_cast<size_t>(it - honest_.begin())] = std::move(message->params);
-  if (phase_ == Phase::kWaiting) AttackIfComplete(host);
+  if (phase_ == Phase::kDone || round > options_.rounds) return;
+  const Arrival arrival =
+      barrier_.Add(host.metrics(), message->round, from, std::move(message->params));
+  if (arrival == Arrival::kStored && phase_ == Phase::kWaiting) AttackIfComplete(host);
 }
 
 void ByzantineDpsgdNode::OnTimer(Host& host, TimerId timer) {
@@ -126,14 +130,12 @@ void ByzantineDpsgdNode::OnTimer(Host& host, TimerId timer) {
     if (phase_ == Phase::kWaiting) AttackIfComplete(host);
     return;
   }
-  if (phase_ == Phase::kWaiting && timer == timeout_timer_) Attack(host);
+  if (phase_ == Phase::kWaiting && barrier_.TimedOut(host.metrics(), timer)) Attack(host);
 }
 
 void ByzantineDpsgdNode::AttackIfComplete(Host& host) {
-  auto it = inbox_.find(round_ + 1);
-  const size_t have = it == inbox_.end() ? 0 : it->second.size();
-  if (have != honest_.size()) return;
-  if (coalition_ != nullptr && !coalition_->Complete(round_ + 1)) {
+  if (!barrier_.complete()) return;
+  if (coalition_ != nullptr && !coalition_->Complete(NextRound(round_))) {
     if (!poll_pending_) {
       poll_timer_ = host.StartTimer(kCoalitionPoll);
       poll_pending_ = true;
@@ -144,25 +146,25 @@ void ByzantineDpsgdNode::AttackIfComplete(Host& host) {
 }
 
 void ByzantineDpsgdNode::Attack(Host& host) {
-  auto it = inbox_.find(round_ + 1);
+  const std::map<PeerId, std::vector<float>> arrived = barrier_.Close();
   std::vector<const std::vector<float>*> received(honest_.size(), nullptr);
   std::vector<std::span<const float>> models;
-  if (it != inbox_.end()) {
-    for (auto& [k, model] : it->second) {
-      received[k] = &model;
-      models.emplace_back(model);
-    }
+  for (const auto& [peer, model] : arrived) {
+    const auto k = static_cast<size_t>(
+        std::lower_bound(honest_.begin(), honest_.end(), peer) - honest_.begin());
+    received[k] = &model;
+    models.emplace_back(model);
   }
   const size_t dim = base_.size();
   if (config_.attack == AttackKind::kGaussian) {
     round_noise_.resize(dim);
     GaussianNoise(config_.sigma, host.rng(), round_noise_);
   }
-  const Round round(static_cast<uint32_t>(round_ + 1));
+  const Round round = NextRound(round_);
   // Equivocation crafts per receiver; every other attack sends one model,
   // for Sybils the coalition's.
   std::vector<float> shared;
-  if (coalition_ != nullptr) shared = coalition_->Crafted(round_ + 1, host.self());
+  if (coalition_ != nullptr) shared = coalition_->Crafted(NextRound(round_), host.self());
   for (size_t k = 0; k < honest_.size(); ++k) {
     if (config_.attack == AttackKind::kOmission &&
         host.rng().Uniform() < config_.omission_prob) {
@@ -189,8 +191,7 @@ void ByzantineDpsgdNode::Attack(Host& host) {
   std::vector<float> mixed(dim);
   MURMUR_CHECK(MeanOf(models, mixed).ok());
   std::copy(mixed.begin(), mixed.end(), x.begin());
-  if (it != inbox_.end()) inbox_.erase(it);
-  ++round_;
+  round_ = NextRound(round_);
   StartRound(host);
 }
 

@@ -15,7 +15,11 @@ DfedsamNode::DfedsamNode(Learner& learner, const DfedsamOptions& options,
       options_(options),
       neighbours_(std::move(neighbours)),
       neighbour_weights_(std::move(neighbour_weights)),
-      self_weight_(self_weight) {
+      self_weight_(self_weight),
+      barrier_({.name = "dfedsam",
+                .timeout_counter = "step_timeouts",
+                .timeout = options_.round_timeout},
+               neighbours_) {
   MURMUR_CHECK(neighbours_.size() == neighbour_weights_.size());
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
   MURMUR_CHECK(options_.gossip_steps >= 1);
@@ -27,18 +31,18 @@ void DfedsamNode::OnStart(Host& host) {
 }
 
 void DfedsamNode::StartRound(Host& host) {
-  if (round_ >= options_.rounds) {
+  if (round_.value >= options_.rounds) {
     phase_ = Phase::kDone;
     return;
   }
   phase_ = Phase::kTraining;
   host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_,
-                            static_cast<uint64_t>(round_)));
+                            uint64_t{round_.value}));
 }
 
 void DfedsamNode::OnComputeDone(Host& host, uint64_t tag) {
-  MURMUR_CHECK(phase_ == Phase::kTraining && tag == static_cast<uint64_t>(round_));
-  host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(round_ + 1)), last_loss_);
+  MURMUR_CHECK(phase_ == Phase::kTraining && tag == uint64_t{round_.value});
+  host.metrics().ReportTrainLoss(NextRound(round_), last_loss_);
   phase_ = Phase::kGossiping;
   SendStep(host);
 }
@@ -46,12 +50,12 @@ void DfedsamNode::OnComputeDone(Host& host, uint64_t tag) {
 void DfedsamNode::SendStep(Host& host) {
   // Gossip steps are numbered across the run, so a frame's "round" field is
   // the step it belongs to.
-  const Round step(static_cast<uint32_t>(step_ + 1));
+  const Round step = NextRound(step_);
   for (PeerId neighbour : neighbours_) {
     host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams, step, 0,
                                             learner_.params()));
   }
-  if (options_.round_timeout.ns > 0) timeout_timer_ = host.StartTimer(options_.round_timeout);
+  barrier_.Wait(host);
   MixIfComplete(host);
 }
 
@@ -73,40 +77,32 @@ void DfedsamNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> by
     host.ReportBadPeer(from, Status::Corrupt("DFedSAM: unexpected gossip step ", step));
     return;
   }
-  if (step <= step_) {
-    host.metrics().Count("dfedsam.late_models", 1);
-    return;
-  }
-  inbox_[step][static_cast<size_t>(it - neighbours_.begin())] = std::move(message->params);
-  if (phase_ == Phase::kGossiping) MixIfComplete(host);
+  // Steps up to step_ are over (counted as dfedsam.late_models).
+  const Arrival arrival =
+      barrier_.Add(host.metrics(), message->round, from, std::move(message->params));
+  if (arrival == Arrival::kStored && phase_ == Phase::kGossiping) MixIfComplete(host);
 }
 
 void DfedsamNode::OnTimer(Host& host, TimerId timer) {
-  if (phase_ == Phase::kGossiping && timer == timeout_timer_) {
-    host.metrics().Count("dfedsam.step_timeouts", 1);
+  if (phase_ == Phase::kGossiping && barrier_.TimedOut(host.metrics(), timer)) {
     Mix(host);
   }
 }
 
 void DfedsamNode::MixIfComplete(Host& host) {
-  auto it = inbox_.find(step_ + 1);
-  const size_t have = it == inbox_.end() ? 0 : it->second.size();
-  if (have == neighbours_.size()) Mix(host);
+  if (barrier_.complete()) Mix(host);
 }
 
 void DfedsamNode::Mix(Host& host) {
   std::span<float> x = learner_.params();
-  auto it = inbox_.find(step_ + 1);
-  ApplyMix(x, CollectArrived(it != inbox_.end() ? &it->second : nullptr, neighbour_weights_,
-                             self_weight_));
-  if (it != inbox_.end()) inbox_.erase(it);
-  ++step_;
-  if (step_ % options_.gossip_steps != 0) {
+  ApplyMix(x, CollectArrived(barrier_.Close(), neighbours_, neighbour_weights_, self_weight_));
+  step_ = NextRound(step_);
+  if (step_.value % options_.gossip_steps != 0) {
     SendStep(host);  // the next gossip step of this round
     return;
   }
-  ++round_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
+  round_ = NextRound(round_);
+  host.metrics().ReportModel(round_, x);
   StartRound(host);
 }
 

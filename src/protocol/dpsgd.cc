@@ -30,7 +30,9 @@ DpsgdNode::DpsgdNode(Learner& learner, const DpsgdOptions& options,
       self_weight_(self_weight),
       combiner_(combiner != nullptr && !combiner->is_plain_average() ? std::move(combiner)
                                                                       : nullptr),
-      bristle_(std::move(bristle)) {
+      bristle_(std::move(bristle)),
+      barrier_({.name = "dpsgd", .timeout = options_.round_timeout},
+               [this](Round round) { return ExpectedSenders(round); }) {
   MURMUR_CHECK(neighbours_.size() == neighbour_weights_.size());
   if (bristle_ != nullptr) {
     MURMUR_CHECK(options_.exchange_offset == bristle_->output_layer().offset &&
@@ -39,7 +41,19 @@ DpsgdNode::DpsgdNode(Learner& learner, const DpsgdOptions& options,
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
 }
 
+std::vector<PeerId> DpsgdNode::ExpectedSenders(Round round) const {
+  if (!IsFinalMerge(round)) return neighbours_;
+  // The final merge is global: every other peer sends.
+  std::vector<PeerId> all;
+  for (uint32_t j = 0; j < options_.num_peers; ++j) {
+    const PeerId peer(j);
+    if (peer != self_) all.push_back(peer);
+  }
+  return all;
+}
+
 void DpsgdNode::OnStart(Host& host) {
+  self_ = host.self();
   if (combiner_ != nullptr && combiner_->sybilwall() != nullptr) {
     sybilwall_ = std::make_unique<SybilWallHistory>(host.self(), combiner_->sybilwall()->lambda);
   }
@@ -48,31 +62,32 @@ void DpsgdNode::OnStart(Host& host) {
 }
 
 void DpsgdNode::StartRound(Host& host) {
-  if (round_ >= options_.rounds) {
+  if (round_.value >= options_.rounds) {
     phase_ = Phase::kDone;
     return;
   }
   phase_ = Phase::kTraining;
   host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_,
-                            static_cast<uint64_t>(round_)));
+                            uint64_t{round_.value}));
 }
 
 void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
-  MURMUR_CHECK(phase_ == Phase::kTraining && tag == static_cast<uint64_t>(round_));
-  host.metrics().ReportTrainLoss(Round(round_ + 1), last_loss_);
-  const Round round(static_cast<uint32_t>(round_ + 1));
-  if (IsFinalMerge(round_ + 1)) {
-    for (int64_t j = 0; j < options_.num_peers; ++j) {
-      const PeerId peer(static_cast<uint32_t>(j));
+  MURMUR_CHECK(phase_ == Phase::kTraining && tag == uint64_t{round_.value});
+  const Round round = NextRound(round_);
+  host.metrics().ReportTrainLoss(round, last_loss_);
+  if (IsFinalMerge(round)) {
+    for (uint32_t j = 0; j < options_.num_peers; ++j) {
+      const PeerId peer(j);
       if (peer == host.self()) continue;
       host.Send(peer, EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0,
                                          Exchanged()));
     }
-  } else if (!CommunicatesInRound(options_.schedule, options_.comm_budget, round_ + 1,
+  } else if (!CommunicatesInRound(options_.schedule, options_.comm_budget, round.value,
                                   options_.rounds)) {
     // A local-only round: the model stays as trained.
-    ++round_;
-    host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), learner_.params());
+    barrier_.Close();
+    round_ = round;
+    host.metrics().ReportModel(round_, learner_.params());
     StartRound(host);
     return;
   } else {
@@ -83,9 +98,7 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
     if (sybilwall_ != nullptr) SendSybilWallRecords(host);
   }
   phase_ = Phase::kWaiting;
-  if (options_.round_timeout.ns > 0) {
-    timeout_timer_ = host.StartTimer(options_.round_timeout);
-  }
+  barrier_.Wait(host);
   MixIfComplete(host);
 }
 
@@ -95,24 +108,18 @@ void DpsgdNode::OnMessage(Host& host, PeerId from,
     OnSybilWallRecord(host, from, bytes);
     return;
   }
-  auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), from);
-  if (options_.final_merge && from.value < options_.num_peers) {
-    Result<ModelMessage> message = DecodeModelMessage(
-        bytes, ModelMessageKind::kDpsgdParams, Exchanged().size());
-    if (message.ok() && IsFinalMerge(message->round.value) && round_ < options_.rounds) {
-      final_inbox_[from] = std::move(message->params);
-      if (phase_ == Phase::kWaiting) MixIfComplete(host);
-      return;
-    }
-  }
-  if (it == neighbours_.end() || *it != from) {
+  Result<ModelMessage> message =
+      DecodeModelMessage(bytes, ModelMessageKind::kDpsgdParams, Exchanged().size());
+  // Every peer of the run sends its model of the final merge to every peer.
+  const bool final_sender = options_.final_merge && from.value < options_.num_peers &&
+                            message.ok() && IsFinalMerge(message->round) &&
+                            round_.value < options_.rounds;
+  if (!final_sender && !std::binary_search(neighbours_.begin(), neighbours_.end(), from)) {
     host.ReportBadPeer(from, Status::InvalidArgument(
                                  "D-PSGD model from peer ", from,
                                  ", which is not a neighbour"));
     return;
   }
-  Result<ModelMessage> message = DecodeModelMessage(
-      bytes, ModelMessageKind::kDpsgdParams, Exchanged().size());
   if (!message.ok()) {
     host.ReportBadPeer(from, message.status());
     return;
@@ -122,20 +129,16 @@ void DpsgdNode::OnMessage(Host& host, PeerId from,
     host.ReportBadPeer(from, Status::Corrupt("D-PSGD: unexpected message for round ", round));
     return;
   }
-  // The round this peer mixes next is round_ + 1; earlier ones are over.
-  if (round <= round_) {
-    host.metrics().Count("dpsgd.late_models", 1);
-    return;
-  }
-  inbox_[round][static_cast<size_t>(it - neighbours_.begin())] =
-      std::move(message->params);
-  if (phase_ == Phase::kWaiting) MixIfComplete(host);
+  // The round this peer mixes next is round_ + 1; earlier ones are over
+  // (counted as dpsgd.late_models).
+  const Arrival arrival =
+      barrier_.Add(host.metrics(), message->round, from, std::move(message->params));
+  if (arrival == Arrival::kStored && phase_ == Phase::kWaiting) MixIfComplete(host);
 }
 
 void DpsgdNode::OnTimer(Host& host, TimerId timer) {
-  if (phase_ == Phase::kWaiting && timer == timeout_timer_) {
-    host.metrics().Count("dpsgd.round_timeouts", 1);
-    if (IsFinalMerge(round_ + 1)) {
+  if (phase_ == Phase::kWaiting && barrier_.TimedOut(host.metrics(), timer)) {
+    if (IsFinalMerge(NextRound(round_))) {
       FinalMerge(host);
     } else {
       Mix(host);
@@ -144,28 +147,25 @@ void DpsgdNode::OnTimer(Host& host, TimerId timer) {
 }
 
 void DpsgdNode::MixIfComplete(Host& host) {
-  if (IsFinalMerge(round_ + 1)) {
-    if (static_cast<int64_t>(final_inbox_.size()) == options_.num_peers - 1) FinalMerge(host);
-    return;
+  if (!barrier_.complete()) return;
+  if (IsFinalMerge(NextRound(round_))) {
+    FinalMerge(host);
+  } else {
+    Mix(host);
   }
-  auto it = inbox_.find(round_ + 1);
-  const size_t have = it == inbox_.end() ? 0 : it->second.size();
-  if (have == neighbours_.size()) Mix(host);
 }
 
 void DpsgdNode::Mix(Host& host) {
   std::span<float> x = Exchanged();
-  auto it = inbox_.find(round_ + 1);
+  const std::map<PeerId, std::vector<float>> arrived = barrier_.Close();
   if (sybilwall_ != nullptr) {
-    SybilWallMix(host, it != inbox_.end() ? &it->second : nullptr);
-    if (it != inbox_.end()) inbox_.erase(it);
-    ++round_;
-    host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), learner_.params());
+    SybilWallMix(host, arrived);
+    round_ = NextRound(round_);
+    host.metrics().ReportModel(round_, learner_.params());
     StartRound(host);
     return;
   }
-  const NeighbourMix mix = CollectArrived(it != inbox_.end() ? &it->second : nullptr,
-                                          neighbour_weights_, self_weight_);
+  const NeighbourMix mix = CollectArrived(arrived, neighbours_, neighbour_weights_, self_weight_);
   if (bristle_ != nullptr) {
     const Status status = bristle_->Combine(learner_.params(), mix.models, host.rng());
     if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
@@ -178,32 +178,31 @@ void DpsgdNode::Mix(Host& host) {
   } else {
     ApplyMix(x, mix);
   }
-  if (it != inbox_.end()) inbox_.erase(it);
-  ++round_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), learner_.params());
+  round_ = NextRound(round_);
+  host.metrics().ReportModel(round_, learner_.params());
   StartRound(host);
 }
 
 void DpsgdNode::FinalMerge(Host& host) {
   std::span<float> x = Exchanged();
+  const std::map<PeerId, std::vector<float>> arrived = barrier_.Close();
   if (bristle_ != nullptr || combiner_ != nullptr) {
     std::vector<std::span<const float>> others;
-    for (const auto& [peer, model] : final_inbox_) others.emplace_back(model);
+    for (const auto& [peer, model] : arrived) others.emplace_back(model);
     const Status status =
         bristle_ != nullptr
             ? bristle_->Combine(learner_.params(), others, host.rng())
             : combiner_->Combine(x, others, OwnModel::kIsInput, {}, host.rng());
     if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
   } else {
-    const auto k = static_cast<float>(final_inbox_.size() + 1);
-    for (const auto& [peer, model] : final_inbox_) {
+    const auto k = static_cast<float>(arrived.size() + 1);
+    for (const auto& [peer, model] : arrived) {
       for (size_t i = 0; i < x.size(); ++i) x[i] += model[i];
     }
     for (float& v : x) v /= k;
   }
-  final_inbox_.clear();
-  ++round_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), learner_.params());
+  round_ = NextRound(round_);
+  host.metrics().ReportModel(round_, learner_.params());
   StartRound(host);
 }
 
@@ -244,14 +243,12 @@ void DpsgdNode::OnSybilWallRecord(Host& host, PeerId from, std::span<const uint8
   }
 }
 
-void DpsgdNode::SybilWallMix(Host& host, std::map<size_t, std::vector<float>>* arrived) {
-  const auto round = static_cast<uint32_t>(round_ + 1);
+void DpsgdNode::SybilWallMix(Host& host, const std::map<PeerId, std::vector<float>>& arrived) {
+  const uint32_t round = NextRound(round_).value;
   std::vector<std::pair<PeerId, std::span<const float>>> models;
-  if (arrived != nullptr) {
-    for (const auto& [k, model] : *arrived) {
-      sybilwall_->AddNeighbourModel(neighbours_[k], round, model);
-      models.emplace_back(neighbours_[k], model);
-    }
+  for (const auto& [peer, model] : arrived) {
+    sybilwall_->AddNeighbourModel(peer, round, model);
+    models.emplace_back(peer, model);
   }
   const Status status =
       sybilwall_->Aggregate(Exchanged(), models, combiner_->sybilwall()->score);

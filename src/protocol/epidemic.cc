@@ -33,51 +33,53 @@ std::vector<PeerId> EpidemicTargets(uint64_t seed, PeerId sender, int64_t round,
 }
 
 EpidemicNode::EpidemicNode(Learner& learner, const EpidemicOptions& options)
-    : learner_(learner), options_(options) {
+    : learner_(learner),
+      options_(options),
+      barrier_({.name = "epidemic", .timeout = options_.round_timeout},
+               [this](Round round) { return SendersTo(self_, round); }) {
   MURMUR_CHECK(options_.fanout >= 1 && options_.fanout < options_.num_peers);
 }
 
-std::vector<PeerId> EpidemicNode::SendersTo(PeerId self, int64_t round) const {
+std::vector<PeerId> EpidemicNode::SendersTo(PeerId self, Round round) const {
   std::vector<PeerId> senders;
-  for (int64_t j = 0; j < options_.num_peers; ++j) {
-    const PeerId peer(static_cast<uint32_t>(j));
+  for (uint32_t j = 0; j < options_.num_peers; ++j) {
+    const PeerId peer(j);
     if (peer == self) continue;
     const std::vector<PeerId> targets =
-        EpidemicTargets(options_.seed, peer, round, options_.fanout, options_.num_peers);
+        EpidemicTargets(options_.seed, peer, round.value, options_.fanout, options_.num_peers);
     if (std::binary_search(targets.begin(), targets.end(), self)) senders.push_back(peer);
   }
   return senders;
 }
 
 void EpidemicNode::OnStart(Host& host) {
+  self_ = host.self();
   host.metrics().ReportModel(Round(0), learner_.params());
   StartRound(host);
 }
 
 void EpidemicNode::StartRound(Host& host) {
-  if (round_ >= options_.rounds) {
+  if (round_.value >= options_.rounds) {
     phase_ = Phase::kDone;
     return;
   }
   phase_ = Phase::kTraining;
   host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_,
-                            static_cast<uint64_t>(round_)));
+                            uint64_t{round_.value}));
 }
 
 void EpidemicNode::OnComputeDone(Host& host, uint64_t tag) {
-  MURMUR_CHECK(phase_ == Phase::kTraining && tag == static_cast<uint64_t>(round_));
-  const int64_t round = round_ + 1;
-  host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(round)), last_loss_);
-  const auto frame = EncodeModelMessage(ModelMessageKind::kDpsgdParams,
-                                        Round(static_cast<uint32_t>(round)), 0,
-                                        learner_.params());
-  for (PeerId to : EpidemicTargets(options_.seed, host.self(), round, options_.fanout,
+  MURMUR_CHECK(phase_ == Phase::kTraining && tag == uint64_t{round_.value});
+  const Round round = NextRound(round_);
+  host.metrics().ReportTrainLoss(round, last_loss_);
+  const auto frame =
+      EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0, learner_.params());
+  for (PeerId to : EpidemicTargets(options_.seed, host.self(), round.value, options_.fanout,
                                    options_.num_peers)) {
     host.Send(to, frame);
   }
-  expected_ = SendersTo(host.self(), round);
   phase_ = Phase::kWaiting;
-  if (options_.round_timeout.ns > 0) timeout_timer_ = host.StartTimer(options_.round_timeout);
+  barrier_.Wait(host);
   MixIfComplete(host);
 }
 
@@ -102,40 +104,34 @@ void EpidemicNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> b
                                  " was not drawn to send to this peer in round ", round));
     return;
   }
-  if (round <= round_) {
-    host.metrics().Count("epidemic.late_models", 1);
-    return;
-  }
-  inbox_[round][from] = std::move(message->params);
-  if (phase_ == Phase::kWaiting) MixIfComplete(host);
+  // Rounds up to round_ are over (counted as epidemic.late_models).
+  const Arrival arrival =
+      barrier_.Add(host.metrics(), message->round, from, std::move(message->params));
+  if (arrival == Arrival::kStored && phase_ == Phase::kWaiting) MixIfComplete(host);
 }
 
 void EpidemicNode::OnTimer(Host& host, TimerId timer) {
-  if (phase_ == Phase::kWaiting && timer == timeout_timer_) {
-    host.metrics().Count("epidemic.round_timeouts", 1);
+  if (phase_ == Phase::kWaiting && barrier_.TimedOut(host.metrics(), timer)) {
     Mix(host);
   }
 }
 
 void EpidemicNode::MixIfComplete(Host& host) {
-  auto it = inbox_.find(round_ + 1);
-  const size_t have = it == inbox_.end() ? 0 : it->second.size();
-  if (have == expected_.size()) Mix(host);
+  if (barrier_.complete()) Mix(host);
 }
 
 void EpidemicNode::Mix(Host& host) {
   std::span<float> x = learner_.params();
-  auto it = inbox_.find(round_ + 1);
-  if (it != inbox_.end() && !it->second.empty()) {
-    const auto k = static_cast<float>(it->second.size() + 1);
-    for (const auto& [peer, model] : it->second) {
+  const std::map<PeerId, std::vector<float>> arrived = barrier_.Close();
+  if (!arrived.empty()) {
+    const auto k = static_cast<float>(arrived.size() + 1);
+    for (const auto& [peer, model] : arrived) {
       for (size_t i = 0; i < x.size(); ++i) x[i] += model[i];
     }
     for (float& v : x) v /= k;
   }
-  if (it != inbox_.end()) inbox_.erase(it);
-  ++round_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
+  round_ = NextRound(round_);
+  host.metrics().ReportModel(round_, x);
   StartRound(host);
 }
 

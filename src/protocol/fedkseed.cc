@@ -213,7 +213,7 @@ void FedKSeedServer::OnStart(Host& host) {
 }
 
 void FedKSeedServer::StartRound(Host& host) {
-  if (round_ >= options_.rounds) {
+  if (round_.value >= options_.rounds) {
     done_ = true;
     return;
   }
@@ -223,12 +223,12 @@ void FedKSeedServer::StartRound(Host& host) {
   std::vector<PeerId> order = clients_;
   host.rng().Shuffle(std::span<PeerId>(order));
   selected_.clear();
-  for (int64_t i = 0; i < m; ++i) selected_[order[i].value] = false;
-  const auto round = static_cast<uint32_t>(round_ + 1);
+  for (int64_t i = 0; i < m; ++i) selected_[order[i]] = false;
+  const uint32_t round = Round(round_.value + 1).value;
   for (PeerId c : clients_) {
     host.Send(c, EncodeKSeedFrame(KSeedFrame{.kind = SpsaMessageKind::kKSeedRound,
                                              .round = round,
-                                             .selected = selected_.contains(c.value),
+                                             .selected = selected_.contains(c),
                                              .pairs = aggregate_}));
   }
   if (options_.round_timeout.ns > 0) timer_ = host.StartTimer(options_.round_timeout);
@@ -245,7 +245,7 @@ void FedKSeedServer::OnMessage(Host& host, PeerId from, std::span<const uint8_t>
       host.ReportBadPeer(from, r.status());
       return;
     }
-    host.Send(from, EncodeSpsaModelReply(static_cast<uint32_t>(round_), global_));
+    host.Send(from, EncodeSpsaModelReply(round_.value, global_));
     return;
   }
   Result<KSeedFrame> frame = DecodeKSeedFrame(
@@ -255,11 +255,11 @@ void FedKSeedServer::OnMessage(Host& host, PeerId from, std::span<const uint8_t>
     host.ReportBadPeer(from, frame.status());
     return;
   }
-  if (done_ || frame->round != round_ + 1) {
+  if (done_ || frame->round != Round(round_.value + 1).value) {
     host.metrics().Count("fedkseed.late_replies", 1);
     return;
   }
-  auto it = selected_.find(from.value);
+  auto it = selected_.find(from);
   if (it == selected_.end() || it->second) {
     host.ReportBadPeer(from, Status::InvalidArgument("FedKSeed: unrequested or repeated reply "
                                                      "for round ", frame->round));
@@ -290,8 +290,8 @@ void FedKSeedServer::Aggregate(Host& host) {
   }
   ApplySeedScalars(global_, aggregate_, options_);
   replies_.clear();
-  ++round_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), global_);
+  round_ = Round(round_.value + 1);
+  host.metrics().ReportModel(round_, global_);
   StartRound(host);
 }
 

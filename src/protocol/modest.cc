@@ -72,7 +72,7 @@ std::vector<PeerId> ModestNode::View() const {
   return view;
 }
 
-std::vector<uint8_t> ModestNode::Frame(uint8_t type, int64_t round, uint8_t role,
+std::vector<uint8_t> ModestNode::Frame(ModestMessageType type, int64_t round, ModestRole role,
                                        std::span<const float> params) const {
   // Piggyback every entry that differs from the initial "all alive".
   std::vector<ModestMembershipUpdate> updates;
@@ -82,8 +82,7 @@ std::vector<uint8_t> ModestNode::Frame(uint8_t type, int64_t round, uint8_t role
     updates.push_back({.peer = static_cast<uint32_t>(i), .incarnation = m.incarnation,
                        .alive = m.alive});
   }
-  return EncodeModestFrame(static_cast<ModestMessageType>(type), round,
-                           static_cast<ModestRole>(role), updates, params);
+  return EncodeModestFrame(type, round, role, updates, params);
 }
 
 void ModestNode::Send(Host& host, PeerId to, std::vector<uint8_t> bytes) {
@@ -161,10 +160,9 @@ void ModestNode::Dispatch(Host& host, PeerId from, std::span<const uint8_t> byte
     return;
   }
   MergeMembership(host, from, frame->updates);
-  const uint8_t role = static_cast<uint8_t>(frame->role);
   switch (frame->type) {
     case Type::kPing:
-      Send(host, from, Frame(static_cast<uint8_t>(Type::kPong), frame->round, role, {}));
+      Send(host, from, Frame(Type::kPong, frame->round, frame->role, {}));
       break;
     case Type::kPong:
       OnPong(host, from, frame->round, frame->role);
@@ -208,8 +206,7 @@ void ModestNode::PingMore(Host& host, Selection& selection) {
     }
     selection.awaiting.insert(candidate);
     Send(host, candidate,
-         Frame(static_cast<uint8_t>(Type::kPing), selection.round,
-               static_cast<uint8_t>(selection.role), {}));
+         Frame(Type::kPing, selection.round, selection.role, {}));
   }
   if (!selection.awaiting.empty()) {
     const TimerKind kind = selection.role == ModestRole::kAggregator
@@ -254,7 +251,7 @@ void ModestNode::OnComputeDone(Host& host, uint64_t tag) {
   trained_.assign(x.begin(), x.end());
   unacked_round_ = round;
   StartSelection(host, to_aggregators_, round, ModestRole::kAggregator, options_.aggregators,
-                 Frame(static_cast<uint8_t>(Type::kTrained), round, 0, trained_));
+                 Frame(Type::kTrained, round, ModestRole::kTrainer, trained_));
   timers_[host.StartTimer(options_.round_timeout + options_.round_timeout).value] = {
       TimerKind::kAckWait, round};
   if (pending_round_ > round) {
@@ -284,7 +281,7 @@ void ModestNode::OnAck(Host& host, int64_t round) {
   auto it = global_senders_.find(round);
   if (it != global_senders_.end()) {
     for (PeerId sender : it->second) {
-      Send(host, sender, Frame(static_cast<uint8_t>(Type::kProgress), round, 0, {}));
+      Send(host, sender, Frame(Type::kProgress, round, ModestRole::kTrainer, {}));
     }
   }
   global_senders_.erase(global_senders_.begin(), global_senders_.upper_bound(round));
@@ -294,7 +291,7 @@ void ModestNode::OnTrained(Host& host, PeerId from, int64_t round, std::vector<f
   if (round <= closed_up_to_) {
     // Already aggregated (or the run moved past it): the trainer may stop
     // resending.
-    Send(host, from, Frame(static_cast<uint8_t>(Type::kAck), round, 0, {}));
+    Send(host, from, Frame(Type::kAck, round, ModestRole::kTrainer, {}));
     return;
   }
   Aggregation& aggregation = aggregations_[round];
@@ -328,11 +325,11 @@ void ModestNode::Close(Host& host, int64_t round) {
   }
   host.metrics().ReportModel(Round(static_cast<uint32_t>(round)), average);
   for (PeerId trainer : aggregation.from) {
-    Send(host, trainer, Frame(static_cast<uint8_t>(Type::kAck), round, 0, {}));
+    Send(host, trainer, Frame(Type::kAck, round, ModestRole::kTrainer, {}));
   }
   if (round >= options_.rounds) return;
   StartSelection(host, to_trainers_, round + 1, ModestRole::kTrainer, options_.trainers,
-                 Frame(static_cast<uint8_t>(Type::kGlobal), round + 1, 0, average));
+                 Frame(Type::kGlobal, round + 1, ModestRole::kTrainer, average));
   awaiting_progress_ = round + 1;
   timers_[host.StartTimer(options_.round_timeout + options_.round_timeout +
                           options_.round_timeout)
@@ -372,7 +369,7 @@ void ModestNode::OnTimer(Host& host, TimerId timer) {
       }
       host.metrics().Count("modest.resends", 1);
       StartSelection(host, to_aggregators_, round, ModestRole::kAggregator, options_.aggregators,
-                     Frame(static_cast<uint8_t>(Type::kTrained), round, 0, trained_));
+                     Frame(Type::kTrained, round, ModestRole::kTrainer, trained_));
       timers_[host.StartTimer(options_.round_timeout + options_.round_timeout).value] = {
           TimerKind::kAckWait, round};
       break;

@@ -10,8 +10,7 @@ std::vector<uint8_t> EncodeModestFrame(ModestMessageType type, int64_t round, Mo
                                        std::span<const ModestMembershipUpdate> updates,
                                        std::span<const float> params) {
   ByteWriter out(14 + updates.size() * kModestUpdateBytes + params.size_bytes());
-  out.WriteU8(static_cast<uint8_t>(type));
-  out.WriteU32(static_cast<uint32_t>(round));
+  WriteMessageHeader({static_cast<MessageKind>(type), Round(static_cast<uint32_t>(round))}, out);
   out.WriteU8(static_cast<uint8_t>(role));
   out.WriteU32(static_cast<uint32_t>(updates.size()));
   for (const ModestMembershipUpdate& u : updates) {
@@ -27,12 +26,16 @@ Result<ModestFrame> DecodeModestFrame(std::span<const uint8_t> bytes, int64_t nu
                                       size_t model_size) {
   ByteReader in(bytes);
   ModestFrame frame;
-  MURMUR_ASSIGN_OR_RETURN(uint8_t type, in.ReadU8());
-  if (type < 1 || type > 6) return Status::Corrupt("MoDeST: unknown message type ", +type);
-  frame.type = static_cast<ModestMessageType>(type);
-  MURMUR_ASSIGN_OR_RETURN(uint32_t round, in.ReadU32());
-  if (round < 1) return Status::Corrupt("MoDeST: message for round 0");
-  frame.round = round;
+  MURMUR_ASSIGN_OR_RETURN(
+      const MessageHeader header,
+      ReadMessageHeader(in,
+                        {MessageKind::kModestPing, MessageKind::kModestPong,
+                         MessageKind::kModestTrained, MessageKind::kModestGlobal,
+                         MessageKind::kModestAck, MessageKind::kModestProgress},
+                        "MoDeST"));
+  frame.type = static_cast<ModestMessageType>(header.kind);
+  if (header.round.value < 1) return Status::Corrupt("MoDeST: message for round 0");
+  frame.round = header.round.value;
   MURMUR_ASSIGN_OR_RETURN(uint8_t role, in.ReadU8());
   if (role > 1) return Status::Corrupt("MoDeST: unknown role ", +role);
   frame.role = static_cast<ModestRole>(role);

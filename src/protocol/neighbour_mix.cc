@@ -1,20 +1,20 @@
 #include "murmur/protocol/neighbour_mix.h"
 
+#include "murmur/core/check.h"
+
 namespace murmur {
 
-NeighbourMix CollectArrived(const std::map<size_t, std::vector<float>>* received,
+NeighbourMix CollectArrived(const std::map<PeerId, std::vector<float>>& received,
+                            std::span<const PeerId> neighbours,
                             std::span<const double> neighbour_weights, double self_weight) {
+  MURMUR_CHECK(neighbours.size() == neighbour_weights.size());
   NeighbourMix mix;
   mix.self_weight = self_weight;
   for (size_t k = 0; k < neighbour_weights.size(); ++k) {
-    const std::vector<float>* model = nullptr;
-    if (received != nullptr) {
-      auto found = received->find(k);
-      if (found != received->end()) model = &found->second;
-    }
-    if (model != nullptr) {
+    auto found = received.find(neighbours[k]);
+    if (found != received.end()) {
       mix.weights.push_back(neighbour_weights[k]);
-      mix.models.emplace_back(*model);
+      mix.models.emplace_back(found->second);
     } else {
       mix.self_weight += neighbour_weights[k];
     }

@@ -112,21 +112,24 @@ Status ReadProtocolConfig(ConfigReader& r, ProtocolConfig& c) {
   return Status::Ok();
 }
 
-Status CheckForeignProtocolKeys(const ConfigReader& r, const Config& raw,
-                                const ProtocolConfig& config) {
-  for (const std::string& key : r.UnreadKeys()) {
-    for (const ProtocolSpec* other : kSpecs) {
-      if (other->name == config.kind) continue;
-      ConfigReader probe(raw);
-      (void)other->read_options(probe, config);
-      if (probe.WasRead(key)) {
-        return Status::InvalidArgument("config key '", key, "' belongs to protocol.kind = \"",
-                                       other->name, "\", not \"", config.kind,
-                                       "\": drop it or change protocol.kind");
-      }
+std::vector<std::string> IgnoreForeignProtocolKeys(ConfigReader& r, const Config& raw,
+                                                   const ProtocolConfig& config) {
+  std::vector<std::string> warnings;
+  const std::vector<std::string> unread = r.UnreadKeys();
+  if (unread.empty()) return warnings;
+  for (const ProtocolSpec* other : kSpecs) {
+    if (other->name == config.kind) continue;
+    ConfigReader probe(raw);
+    (void)other->read_options(probe, config);
+    for (const std::string& key : unread) {
+      if (!probe.WasRead(key) || r.WasRead(key)) continue;
+      r.Ignore(key);
+      warnings.push_back("config key '" + key + "' is read by protocol.kind = \"" +
+                         std::string(other->name) + "\"; this \"" + config.kind +
+                         "\" run ignores it");
     }
   }
-  return Status::Ok();
+  return warnings;
 }
 
 bool HasServer(const ProtocolConfig& config) {
@@ -176,7 +179,35 @@ Result<std::unique_ptr<Node>> MakePeerNode(const ProtocolRun& run, const PeerCon
     return Status::InvalidArgument("protocol \"", spec->name, "\" has no peer ", peer.id,
                                    " in a run of ", run.num_peers, " peers");
   }
+  if (run.config->robust.rule == kBristleRule && peer.learner != nullptr &&
+      peer.validation == nullptr) {
+    return Status::InvalidArgument(
+        "robust.rule = \"bristle\" needs a validation split on every peer: set "
+        "data.validation_fraction > 0");
+  }
   return spec->make_node(run, peer);
+}
+
+ProtocolLayout LayoutOf(const ProtocolRun& run) {
+  const ProtocolSpec* spec = *FindProtocolSpec(run.config->kind);
+  ProtocolLayout layout;
+  layout.byzantine = run.byzantine;
+  layout.round_model = spec->round_model;
+  layout.num_nodes = run.num_peers;
+  if (spec->has_server(*run.config)) {
+    const PeerId server(static_cast<uint32_t>(run.num_peers));
+    layout.server = server;
+    layout.model_holders.push_back(server);
+    ++layout.num_nodes;
+    return layout;
+  }
+  for (int64_t i = 0; i < run.num_peers; ++i) {
+    const PeerId peer(static_cast<uint32_t>(i));
+    if (!std::binary_search(run.byzantine.begin(), run.byzantine.end(), peer)) {
+      layout.model_holders.push_back(peer);
+    }
+  }
+  return layout;
 }
 
 Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
@@ -185,37 +216,20 @@ Result<ProtocolSetup> MakeProtocol(const ProtocolConfig& config,
                                    std::span<const Dataset* const> validation) {
   const auto n = static_cast<int64_t>(learners.size());
   if (n < 1) return Status::InvalidArgument("a run needs at least one peer");
-  MURMUR_ASSIGN_OR_RETURN(const ProtocolSpec* spec, FindProtocolSpec(config.kind));
   MURMUR_ASSIGN_OR_RETURN(ProtocolRun run,
                           PrepareProtocolRun(config, model, n, seed, SameInitialModel(learners)));
-  if (config.robust.rule == kBristleRule && validation.size() != learners.size()) {
-    return Status::InvalidArgument(
-        "robust.rule = \"bristle\" needs a validation split on every peer: set "
-        "data.validation_fraction > 0");
-  }
   ProtocolSetup setup;
-  setup.byzantine = run.byzantine;
-  setup.round_model = spec->round_model;
-  const bool has_server = spec->has_server(config);
+  setup.layout = LayoutOf(run);
   std::span<const float> initial = learners[0]->params();
-  for (int64_t i = 0; i < n; ++i) {
-    const PeerContext peer{.id = PeerId(static_cast<uint32_t>(i)),
-                           .learner = learners[i],
-                           .initial_params = initial,
-                           .validation = validation.empty() ? nullptr : validation[i]};
-    MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Node> node, spec->make_node(run, peer));
-    setup.nodes.push_back(std::move(node));
-    if (!has_server && !std::binary_search(run.byzantine.begin(), run.byzantine.end(), peer.id)) {
-      setup.model_holders.push_back(peer.id);
+  for (int64_t i = 0; i < setup.layout.num_nodes; ++i) {
+    const PeerId id(static_cast<uint32_t>(i));
+    PeerContext peer{.id = id, .initial_params = initial};
+    if (i < n) {
+      peer.learner = learners[i];
+      peer.validation = validation.empty() ? nullptr : validation[i];
     }
-  }
-  if (has_server) {
-    const PeerId server(static_cast<uint32_t>(n));
-    MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Node> node,
-                            spec->make_node(run, {.id = server, .initial_params = initial}));
+    MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Node> node, MakePeerNode(run, peer));
     setup.nodes.push_back(std::move(node));
-    setup.model_holders.push_back(server);
-    setup.server = server;
   }
   return setup;
 }

@@ -12,9 +12,9 @@ SpsaNode::SpsaNode(Learner& learner, const SpsaOptions& options)
   MURMUR_CHECK(options_.eps > 0 && options_.clip > 0);
 }
 
-PerturbationKey SpsaNode::KeyFor(uint32_t peer, int64_t step) const {
+PerturbationKey SpsaNode::KeyFor(PeerId peer, int64_t step) const {
   return PerturbationKey{.seed = options_.seed,
-                         .stream = peer,
+                         .stream = peer.value,
                          .step = static_cast<uint64_t>(step),
                          .purpose = RngPurpose::kSpsaPerturbation,
                          .noise = options_.noise};
@@ -34,7 +34,7 @@ void SpsaNode::StartStep(Host& host) {
   phase_ = Phase::kComputing;
   Learner* learner = &learner_;
   SpsaEstimate* out = &estimate_;
-  const PerturbationKey key = KeyFor(self_.value, step_);
+  const PerturbationKey key = KeyFor(self_, step_);
   const float eps = options_.eps;
   host.RunCompute(ComputeTask{.flops = learner_.SpsaFlops(1),
                               .work = [learner, out, key, eps] {
@@ -49,11 +49,11 @@ void SpsaNode::OnComputeDone(Host& host, uint64_t tag) {
   const double g = estimate_.projected_grad;
   if (std::abs(g) > options_.clip) host.metrics().Count("spsa.clipped", 1);
   const int8_t q = QuantizeProjectedGrad(g, options_.clip, host.rng().Uniform());
-  inbox_[step_][self_.value] = q;
+  inbox_[step_][self_] = q;
   const std::vector<uint8_t> bytes =
       EncodeSpsaUpdate(SpsaUpdate{.step = static_cast<uint32_t>(step_), .q = q});
-  for (int64_t j = 0; j < options_.num_peers; ++j) {
-    if (j != self_.value) host.Send(PeerId(static_cast<uint32_t>(j)), bytes);
+  for (uint32_t j = 0; j < options_.num_peers; ++j) {
+    if (PeerId(j) != self_) host.Send(PeerId(j), bytes);
   }
   phase_ = Phase::kWaiting;
   if (options_.round_timeout.ns > 0) timeout_timer_ = host.StartTimer(options_.round_timeout);
@@ -134,7 +134,7 @@ void SpsaNode::OnUpdate(Host& host, PeerId from, std::span<const uint8_t> bytes)
     }
     host.metrics().Count("spsa.late_updates", 1);
   }
-  auto [it, inserted] = inbox_[s].emplace(from.value, update->q);
+  auto [it, inserted] = inbox_[s].emplace(from, update->q);
   if (!inserted) {
     host.metrics().Count("spsa.duplicate_updates", 1);
     return;
@@ -183,10 +183,10 @@ void SpsaNode::Apply(Host& host) {
       const auto scale =
           static_cast<float>(-static_cast<double>(unit) * DequantizeProjectedGrad(q, options_.clip));
       learner_.AddPerturbation(scale, KeyFor(peer, s));
-      applied[peer] = true;
-      if (s == step_ && peer != self_.value) {
+      applied[peer.value] = true;
+      if (s == step_ && peer != self_) {
         ++heard;
-        if (!source_set) source = PeerId(peer);
+        if (!source_set) source = peer;
         source_set = true;
       }
     }

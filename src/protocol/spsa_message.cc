@@ -10,12 +10,11 @@ namespace murmur {
 namespace {
 
 Status ExpectKind(ByteReader& in, SpsaMessageKind expected, const char* what) {
-  MURMUR_ASSIGN_OR_RETURN(uint8_t kind, in.ReadU8());
-  if (kind != static_cast<uint8_t>(expected)) {
-    return Status::Corrupt(what, ": frame kind ", +kind, " where ",
-                           +static_cast<uint8_t>(expected), " was expected");
-  }
-  return Status::Ok();
+  return ReadMessageKind(in, {static_cast<MessageKind>(expected)}, what).status();
+}
+
+void WriteHeader(SpsaMessageKind kind, uint32_t step, ByteWriter& out) {
+  WriteMessageHeader({static_cast<MessageKind>(kind), Round(step)}, out);
 }
 
 }  // namespace
@@ -40,8 +39,7 @@ Result<SpsaMessageKind> PeekSpsaKind(std::span<const uint8_t> bytes) {
 
 std::vector<uint8_t> EncodeSpsaUpdate(const SpsaUpdate& update) {
   ByteWriter out(kSpsaUpdateBytes);
-  out.WriteU8(static_cast<uint8_t>(SpsaMessageKind::kSpsaUpdate));
-  out.WriteU32(update.step);
+  WriteHeader(SpsaMessageKind::kSpsaUpdate, update.step, out);
   out.WriteU8(static_cast<uint8_t>(update.q));
   return std::move(out).Take();
 }
@@ -63,8 +61,7 @@ Result<SpsaUpdate> DecodeSpsaUpdate(std::span<const uint8_t> bytes) {
 
 std::vector<uint8_t> EncodeSpsaModelRequest(uint32_t step) {
   ByteWriter out(5);
-  out.WriteU8(static_cast<uint8_t>(SpsaMessageKind::kSpsaModelRequest));
-  out.WriteU32(step);
+  WriteHeader(SpsaMessageKind::kSpsaModelRequest, step, out);
   return std::move(out).Take();
 }
 
@@ -78,8 +75,7 @@ Result<uint32_t> DecodeSpsaModelRequest(std::span<const uint8_t> bytes) {
 
 std::vector<uint8_t> EncodeSpsaModelReply(uint32_t step, std::span<const float> params) {
   ByteWriter out(9 + params.size_bytes());
-  out.WriteU8(static_cast<uint8_t>(SpsaMessageKind::kSpsaModelReply));
-  out.WriteU32(step);
+  WriteHeader(SpsaMessageKind::kSpsaModelReply, step, out);
   out.WriteFloats(params);
   return std::move(out).Take();
 }
@@ -101,8 +97,7 @@ Result<SpsaModelReply> DecodeSpsaModelReply(std::span<const uint8_t> bytes,
 
 std::vector<uint8_t> EncodeKSeedFrame(const KSeedFrame& frame) {
   ByteWriter out(10 + 8 * frame.pairs.size());
-  out.WriteU8(static_cast<uint8_t>(frame.kind));
-  out.WriteU32(frame.round);
+  WriteHeader(frame.kind, frame.round, out);
   if (frame.kind == SpsaMessageKind::kKSeedRound) out.WriteU8(frame.selected ? 1 : 0);
   out.WriteU32(static_cast<uint32_t>(frame.pairs.size()));
   for (const SeedScalar& p : frame.pairs) {

@@ -7,13 +7,13 @@
 namespace murmur {
 
 bool IsSybilWallRecord(std::span<const uint8_t> bytes) {
-  return !bytes.empty() && bytes[0] == kSybilWallRecordKind;
+  return PeekMessageKind(bytes) == MessageKind::kSybilWallRecord;
 }
 
 std::vector<uint8_t> EncodeSybilWallRecord(PeerId origin, uint32_t round, uint32_t distance,
                                            std::span<const float> history) {
   ByteWriter out(1 + 4 + 4 + 4 + 4 + history.size_bytes());
-  out.WriteU8(kSybilWallRecordKind);
+  WriteMessageKind(MessageKind::kSybilWallRecord, out);
   out.WriteU32(origin.value);
   out.WriteU32(round);
   out.WriteU32(distance);
@@ -24,11 +24,8 @@ std::vector<uint8_t> EncodeSybilWallRecord(PeerId origin, uint32_t round, uint32
 Result<SybilWallRecordMessage> DecodeSybilWallRecord(std::span<const uint8_t> bytes,
                                                      size_t expected_params) {
   ByteReader in(bytes);
-  MURMUR_ASSIGN_OR_RETURN(uint8_t kind, in.ReadU8());
-  if (kind != kSybilWallRecordKind) {
-    return Status::Corrupt("sybilwall record: kind ", +kind, " where ",
-                           +kSybilWallRecordKind, " was expected");
-  }
+  MURMUR_RETURN_IF_ERROR(
+      ReadMessageKind(in, {MessageKind::kSybilWallRecord}, "sybilwall record").status());
   SybilWallRecordMessage message;
   MURMUR_ASSIGN_OR_RETURN(uint32_t origin, in.ReadU32());
   message.origin = PeerId(origin);

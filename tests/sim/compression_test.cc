@@ -48,6 +48,7 @@ TEST(Choco, IdentityCodecWithGammaOneEqualsDpsgd) {
   ProtocolConfig choco = Choco(10, 1, "fp32", 1.0);
   ProtocolConfig dpsgd = choco;
   dpsgd.kind = "dpsgd";
+  dpsgd.options = DpsgdConfig{.topology = ProtocolOptionsAs<ChocoConfig>(choco).topology};
   Harness a({.peers = 7, .optimizer = {.lr = 0.0}, .same_init = false});
   Harness b({.peers = 7, .optimizer = {.lr = 0.0}, .same_init = false});
   ASSERT_GT(std::abs(a.learner(0).params()[0] - a.learner(1).params()[0]), 1e-4);
@@ -97,6 +98,7 @@ TEST(Choco, TopKLearnsTheSyntheticTaskWithAFractionOfTheBytes) {
   ProtocolConfig choco = Choco(20, 5, "topk:0.05", 0.5);
   ProtocolConfig dpsgd = choco;
   dpsgd.kind = "dpsgd";
+  dpsgd.options = DpsgdConfig{.topology = ProtocolOptionsAs<ChocoConfig>(choco).topology};
   Harness a({.peers = 8});
   Harness b({.peers = 8});
   std::vector<EvalRow> compressed = a.Run(choco);

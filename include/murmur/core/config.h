@@ -73,6 +73,10 @@ class ConfigReader {
   std::vector<std::string> UnreadKeys() const;
   // Whether a getter asked for `key`.
   bool WasRead(std::string_view key) const;
+  // Accepts `key` without reading it: CheckNoUnknownKeys no longer names it
+  // and ResolvedToml leaves it out (a key that another mode of the run
+  // reads, e.g. another protocol's).
+  void Ignore(std::string_view key);
   // Every value read so far as a TOML document.
   std::string ResolvedToml() const;
 

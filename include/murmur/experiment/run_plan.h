@@ -16,19 +16,6 @@
 
 namespace murmur {
 
-// What the protocol's setup says about its nodes (the parts of a
-// ProtocolSetup that are not the nodes themselves).
-struct ProtocolFacts {
-  int64_t num_nodes = 0;
-  std::optional<PeerId> server;
-  std::vector<PeerId> model_holders;
-  std::vector<PeerId> byzantine;  // sorted
-  RoundModel round_model = RoundModel::kEveryHolder;
-};
-
-// The facts of `setup`, which keeps its nodes.
-ProtocolFacts FactsOf(const ProtocolSetup& setup);
-
 struct RunPlan {
   int64_t num_nodes = 0;
   std::optional<PeerId> server;
@@ -52,12 +39,12 @@ struct RunPlan {
 };
 
 // The plan of a run with evaluation `eval` and seed `seed` whose protocol
-// setup has `facts`. REQUIRES: every id in facts is below facts.num_nodes.
-RunPlan PlanRun(const EvalConfig& eval, uint64_t seed, const ProtocolFacts& facts);
+// setup has `layout`. REQUIRES: every id in facts is below layout.num_nodes.
+RunPlan PlanRun(const EvalConfig& eval, uint64_t seed, const ProtocolLayout& layout);
 
-// The plan of a run of `config` whose protocol setup has `facts`.
-inline RunPlan PlanRun(const RunConfig& config, const ProtocolFacts& facts) {
-  return PlanRun(config.eval, config.seed, facts);
+// The plan of a run of `config` whose protocol setup has `layout`.
+inline RunPlan PlanRun(const RunConfig& config, const ProtocolLayout& layout) {
+  return PlanRun(config.eval, config.seed, layout);
 }
 
 }  // namespace murmur

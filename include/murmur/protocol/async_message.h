@@ -15,12 +15,14 @@
 #include <vector>
 
 #include "murmur/core/status.h"
+#include "murmur/protocol/message_kind.h"
 
 namespace murmur {
 
+// The bytes are MessageKind's (message_kind.h); version rides in its round.
 enum class AsyncMessageKind : uint8_t {
-  kTask = 0x21,
-  kUpdate = 0x22,
+  kTask = static_cast<uint8_t>(MessageKind::kAsyncTask),
+  kUpdate = static_cast<uint8_t>(MessageKind::kAsyncUpdate),
 };
 
 struct AsyncMessage {

@@ -27,6 +27,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/round_barrier.h"
 #include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/dpsgd.h"
 
@@ -40,11 +41,11 @@ namespace murmur {
 class DpsgdSybilCoalition {
  public:
   void Join(PeerId member) { members_.insert(member); }
-  void Deposit(int64_t round, PeerId member, std::span<const float> model);
-  bool Complete(int64_t round) const;
+  void Deposit(Round round, PeerId member, std::span<const float> model);
+  bool Complete(Round round) const;
   // REQUIRES: at least one deposit for `round`. Each member fetches once
   // per round; the round is forgotten after the last member's fetch.
-  std::vector<float> Crafted(int64_t round, PeerId member);
+  std::vector<float> Crafted(Round round, PeerId member);
 
  private:
   struct RoundState {
@@ -53,7 +54,7 @@ class DpsgdSybilCoalition {
     std::set<PeerId> fetched;
   };
   std::set<PeerId> members_;
-  std::map<int64_t, RoundState> rounds_;
+  std::map<Round, RoundState> rounds_;
 };
 
 class ByzantineDpsgdNode final : public Node {
@@ -76,7 +77,7 @@ class ByzantineDpsgdNode final : public Node {
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
 
-  int64_t completed_rounds() const { return round_; }
+  int64_t completed_rounds() const { return round_.value; }
 
  private:
   enum class Phase { kTraining, kWaiting, kDone };
@@ -93,15 +94,13 @@ class ByzantineDpsgdNode final : public Node {
   const std::shared_ptr<DpsgdSybilCoalition> coalition_;
 
   Phase phase_ = Phase::kTraining;
-  int64_t round_ = 0;
-  TimerId timeout_timer_;
+  Round round_;  // rounds completed
   TimerId poll_timer_;
   bool poll_pending_ = false;
   double last_loss_ = 0;
   std::vector<float> base_;        // model at the start of the round
   std::vector<float> round_noise_; // gaussian: one draw per round
-  // inbox_[round][honest index] = that neighbour's model.
-  std::map<int64_t, std::map<size_t, std::vector<float>>> inbox_;
+  RoundBarrier barrier_;  // the honest neighbours' models by round
 };
 
 }  // namespace murmur

@@ -11,7 +11,8 @@
 // Fault semantics (as D-PSGD, per gossip step): a neighbour whose model for
 // a gossip step has not arrived `round_timeout` after this peer sent its own
 // is skipped for that step and its weight goes to the peer itself; models
-// for later steps are buffered, older ones ignored. Tolerates crashed,
+// for the next RoundBarrierOptions::window steps are buffered, older ones
+// ignored (protocol/round_barrier.h). Tolerates crashed,
 // offline and slow peers and lost messages; not Byzantine robust.
 #pragma once
 
@@ -21,6 +22,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/round_barrier.h"
 #include "murmur/protocol/topology.h"
 
 namespace murmur {
@@ -46,8 +48,8 @@ class DfedsamNode final : public Node {
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
 
-  int64_t completed_rounds() const { return round_; }
-  int64_t completed_gossip_steps() const { return step_; }
+  int64_t completed_rounds() const { return round_.value; }
+  int64_t completed_gossip_steps() const { return step_.value; }
 
  private:
   enum class Phase { kTraining, kGossiping, kDone };
@@ -63,12 +65,11 @@ class DfedsamNode final : public Node {
   const double self_weight_;
 
   Phase phase_ = Phase::kTraining;
-  int64_t round_ = 0;  // rounds completed
-  int64_t step_ = 0;   // gossip steps completed, over the whole run
-  TimerId timeout_timer_;
+  Round round_;  // rounds completed
+  Round step_;  // gossip steps completed, over the whole run
   double last_loss_ = 0;
-  // inbox_[gossip step][neighbour index] = that neighbour's model.
-  std::map<int64_t, std::map<size_t, std::vector<float>>> inbox_;
+  // The neighbours' models by gossip step (the barrier's rounds).
+  RoundBarrier barrier_;
 };
 
 // protocol.kind = "dfedsam": its keys (docs/config.md), read by its spec

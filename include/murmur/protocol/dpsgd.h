@@ -9,8 +9,11 @@
 // Fault semantics: a neighbour whose model has not arrived `round_timeout`
 // after this peer finished training is skipped for that round and its mixing
 // weight goes to the peer itself (rows stay stochastic), so offline peers and
-// lost messages never deadlock a round. Models for later rounds are buffered;
-// models for finished rounds are ignored. Tolerates crash faults, not
+// lost messages never deadlock a round. Models for the next
+// RoundBarrierOptions::window rounds are buffered, later ones dropped (so a
+// neighbour cannot grow a peer's memory without bound); models for finished
+// rounds, duplicates and models from non-senders are ignored and counted
+// (protocol/round_barrier.h). Tolerates crash faults, not
 // Byzantine ones with the default average; with a robust rule (the run's
 // [robust] table, protocol/model_combiner.h) a peer instead combines its own
 // model and the received ones with that rule, its own model being the
@@ -45,6 +48,7 @@
 #include "murmur/protocol/bristle_combiner.h"
 #include "murmur/protocol/comm_schedule.h"
 #include "murmur/protocol/model_combiner.h"
+#include "murmur/protocol/round_barrier.h"
 #include "murmur/protocol/sybilwall.h"
 #include "murmur/protocol/topology.h"
 
@@ -90,20 +94,21 @@ class DpsgdNode final : public Node {
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
 
-  int64_t completed_rounds() const { return round_; }
+  int64_t completed_rounds() const { return round_.value; }
 
  private:
   enum class Phase { kTraining, kWaiting, kDone };
   void StartRound(Host& host);
   void MixIfComplete(Host& host);
   void Mix(Host& host);
-  bool IsFinalMerge(int64_t round) const {
-    return options_.final_merge && round == options_.rounds;
+  bool IsFinalMerge(Round round) const {
+    return options_.final_merge && round.value == options_.rounds;
   }
   void FinalMerge(Host& host);
   void SendSybilWallRecords(Host& host);
   void OnSybilWallRecord(Host& host, PeerId from, std::span<const uint8_t> bytes);
-  void SybilWallMix(Host& host, std::map<size_t, std::vector<float>>* arrived);
+  void SybilWallMix(Host& host, const std::map<PeerId, std::vector<float>>& arrived);
+  std::vector<PeerId> ExpectedSenders(Round round) const;
   std::span<float> Exchanged() { return ExchangedParams(options_, learner_.params()); }
 
   Learner& learner_;
@@ -115,12 +120,11 @@ class DpsgdNode final : public Node {
   const std::unique_ptr<const BristleCombiner> bristle_;
 
   Phase phase_ = Phase::kTraining;
-  int64_t round_ = 0;  // rounds completed so far
-  TimerId timeout_timer_;
+  Round round_;  // rounds completed so far
+  PeerId self_;  // set by OnStart
   double last_loss_ = 0;
-  // inbox_[round][neighbour index] = that neighbour's model for the round.
-  std::map<int64_t, std::map<size_t, std::vector<float>>> inbox_;
-  std::map<PeerId, std::vector<float>> final_inbox_;  // by sender
+  // The neighbours' models by round; the final merge's from every peer.
+  RoundBarrier barrier_;
   std::unique_ptr<SybilWallHistory> sybilwall_;        // robust.rule = "sybilwall"
 };
 

@@ -15,7 +15,8 @@
 //
 // Fault semantics (as D-PSGD): a model that has not arrived `round_timeout`
 // after this peer finished training is skipped for that round; models for
-// later rounds are buffered; late ones ignored. Tolerates crashed, offline
+// the next RoundBarrierOptions::window rounds are buffered; late ones
+// ignored (protocol/round_barrier.h). Tolerates crashed, offline
 // and slow peers and lost messages; not Byzantine robust (see robust/).
 #pragma once
 
@@ -25,6 +26,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/round_barrier.h"
 
 namespace murmur {
 
@@ -55,7 +57,7 @@ class EpidemicNode final : public Node {
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
 
-  int64_t completed_rounds() const { return round_; }
+  int64_t completed_rounds() const { return round_.value; }
 
  private:
   enum class Phase { kTraining, kWaiting, kDone };
@@ -63,16 +65,15 @@ class EpidemicNode final : public Node {
   void MixIfComplete(Host& host);
   void Mix(Host& host);
   // Peers that send to this one in `round`, sorted.
-  std::vector<PeerId> SendersTo(PeerId self, int64_t round) const;
+  std::vector<PeerId> SendersTo(PeerId self, Round round) const;
 
   Learner& learner_;
   const EpidemicOptions options_;
   Phase phase_ = Phase::kTraining;
-  int64_t round_ = 0;  // rounds completed
-  TimerId timeout_timer_;
+  Round round_;  // rounds completed
+  PeerId self_;  // set by OnStart
   double last_loss_ = 0;
-  std::vector<PeerId> expected_;  // senders of round_ + 1
-  std::map<int64_t, std::map<PeerId, std::vector<float>>> inbox_;
+  RoundBarrier barrier_;  // the drawn senders' models by round
 };
 
 // protocol.kind = "epidemic": its keys (docs/config.md), read by its spec

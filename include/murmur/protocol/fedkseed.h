@@ -127,11 +127,11 @@ class FedKSeedServer final : public Node {
   std::vector<float> global_;
   const FedKSeedOptions options_;
   const std::vector<PeerId> clients_;
-  int64_t round_ = 0;  // aggregates done
+  Round round_;  // aggregates done
   bool done_ = false;
   TimerId timer_;
   std::vector<SeedScalar> aggregate_;  // the last round's, sent next round
-  std::map<uint32_t, bool> selected_;  // client id -> replied
+  std::map<PeerId, bool> selected_;  // client -> replied
   std::map<uint32_t, std::vector<SeedScalar>> replies_;
 };
 

@@ -10,14 +10,20 @@
 
 #include "murmur/core/ids.h"
 #include "murmur/core/status.h"
+#include "murmur/protocol/message_kind.h"
 
 namespace murmur {
 
+// This codec's kinds; their bytes are MessageKind's (message_kind.h).
 enum class ModelMessageKind : uint8_t {
-  kDpsgdParams = 1,   // neighbour's model for a D-PSGD round
-  kGossipModel = 2,   // gossip learning push
-  kFedAvgGlobal = 3,  // server -> client: global model for a round
-  kFedAvgUpdate = 4,  // client -> server: trained model and sample count
+  // neighbour's model for a D-PSGD round
+  kDpsgdParams = static_cast<uint8_t>(MessageKind::kDpsgdParams),
+  // gossip learning push
+  kGossipModel = static_cast<uint8_t>(MessageKind::kGossipModel),
+  // server -> client: global model for a round
+  kFedAvgGlobal = static_cast<uint8_t>(MessageKind::kFedAvgGlobal),
+  // client -> server: trained model and sample count
+  kFedAvgUpdate = static_cast<uint8_t>(MessageKind::kFedAvgUpdate),
 };
 
 struct ModelMessage {

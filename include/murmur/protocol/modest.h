@@ -102,7 +102,7 @@ class ModestNode final : public Node {
   void Send(Host& host, PeerId to, std::vector<uint8_t> bytes);
   void MarkDead(PeerId peer);
   void MergeMembership(Host& host, PeerId from, std::span<const uint8_t> updates);
-  std::vector<uint8_t> Frame(uint8_t type, int64_t round, uint8_t role,
+  std::vector<uint8_t> Frame(ModestMessageType type, int64_t round, ModestRole role,
                              std::span<const float> params) const;
 
   // Selection of `wanted` peers of (round, role), each sent `payload`.

@@ -1,4 +1,5 @@
-// Wire format of MoDeST (protocol/modest.h). Little-endian:
+// Wire format of MoDeST (protocol/modest.h). Little-endian; type | round is
+// the MessageHeader (message_kind.h), type a MessageKind:
 //   u8 type | u32 round | u8 role | u32 n | n x (u32 peer, u32 incarnation,
 //   u8 alive) | u32 count | count x f32
 // Models ride in kTrained and kGlobal (count = the model size); every other
@@ -13,18 +14,26 @@
 #include <vector>
 
 #include "murmur/core/status.h"
+#include "murmur/protocol/message_kind.h"
 
 namespace murmur {
 
 enum class ModestRole : uint8_t { kTrainer = 0, kAggregator = 1 };
 
+// The frame types; their bytes are MessageKind's (message_kind.h).
 enum class ModestMessageType : uint8_t {
-  kPing = 1,      // are you alive for (round, role)?
-  kPong = 2,      // yes
-  kTrained = 3,   // trainer -> aggregator: model trained in `round`
-  kGlobal = 4,    // aggregator -> trainer: the model to train in `round`
-  kAck = 5,       // aggregator -> trainer: your `round` model is aggregated
-  kProgress = 6,  // trainer -> aggregator of round-1: `round` is aggregated
+  // are you alive for (round, role)?
+  kPing = static_cast<uint8_t>(MessageKind::kModestPing),
+  // yes
+  kPong = static_cast<uint8_t>(MessageKind::kModestPong),
+  // trainer -> aggregator: model trained in `round`
+  kTrained = static_cast<uint8_t>(MessageKind::kModestTrained),
+  // aggregator -> trainer: the model to train in `round`
+  kGlobal = static_cast<uint8_t>(MessageKind::kModestGlobal),
+  // aggregator -> trainer: your `round` model is aggregated
+  kAck = static_cast<uint8_t>(MessageKind::kModestAck),
+  // trainer -> aggregator of round-1: `round` is aggregated
+  kProgress = static_cast<uint8_t>(MessageKind::kModestProgress),
 };
 
 struct ModestMembershipUpdate {

@@ -9,6 +9,8 @@
 #include <span>
 #include <vector>
 
+#include "murmur/core/ids.h"
+
 namespace murmur {
 
 struct NeighbourMix {
@@ -17,8 +19,10 @@ struct NeighbourMix {
   std::vector<std::span<const float>> models;  // arrived, in neighbour order
 };
 
-// `received` maps a neighbour's index to its model; null when none arrived.
-NeighbourMix CollectArrived(const std::map<size_t, std::vector<float>>* received,
+// `received` maps a neighbour to its model (a RoundBarrier's Close());
+// `neighbours` and `neighbour_weights` are aligned.
+NeighbourMix CollectArrived(const std::map<PeerId, std::vector<float>>& received,
+                            std::span<const PeerId> neighbours,
                             std::span<const double> neighbour_weights, double self_weight);
 
 // x <- self_weight * x + sum_k weights[k] * models[k], in float.

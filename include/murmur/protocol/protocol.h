@@ -62,13 +62,14 @@ enum class RoundModel {
                  // round's aggregators all report the round's model)
 };
 
-struct ProtocolSetup {
-  // nodes[i] runs as PeerId(i). FedAvg's server is the last node.
-  std::vector<std::unique_ptr<Node>> nodes;
+// The nodes of a run as the rest of murmur sees them, known without building
+// any node (LayoutOf in registry.h), so a network peer that builds only its
+// own node knows the others' roles.
+struct ProtocolLayout {
+  int64_t num_nodes = 0;  // peers, plus the server when there is one
   // Peers whose reported models are the run's evaluation points: every
-  // honest peer for decentralized protocols, the server for federated protocols
-  // (FedAvg, FedProx, FedAsync, FedBuff, FedCompass), whose server is the
-  // last node.
+  // honest peer for decentralized protocols, the server for federated
+  // protocols (FedAvg, FedProx, FedAsync, FedBuff, FedCompass, FedKSeed).
   std::vector<PeerId> model_holders;
   // The Byzantine peers (ChooseByzantinePeers), sorted.
   std::vector<PeerId> byzantine;
@@ -76,6 +77,12 @@ struct ProtocolSetup {
   // The server node (the last one) when HasServer; traffic to and from it is
   // the run's uplink and downlink.
   std::optional<PeerId> server;
+};
+
+struct ProtocolSetup {
+  // nodes[i] runs as PeerId(i). A server is the last node.
+  std::vector<std::unique_ptr<Node>> nodes;
+  ProtocolLayout layout;
 };
 
 // Whether the protocol's nodes end with a server after the peers (FedAvg,

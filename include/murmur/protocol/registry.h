@@ -110,11 +110,13 @@ T& MutableProtocolOptions(ProtocolConfig& config) {
 // unknown kind or a bad value.
 Status ReadProtocolConfig(ConfigReader& r, ProtocolConfig& config);
 
-// Call after every section is read: kInvalidArgument naming the first
-// unread key of `raw` that another protocol's spec reads, and that protocol
-// (e.g. protocol.modest_trainers in a "dpsgd" run).
-Status CheckForeignProtocolKeys(const ConfigReader& r, const Config& raw,
-                                const ProtocolConfig& config);
+// Call after every section is read: every unread key of `raw` that another
+// protocol's spec reads (e.g. protocol.topology in a "fedavg" run made by
+// --set protocol.kind=fedavg over a D-PSGD config) is accepted but ignored
+// (ConfigReader::Ignore), and one warning per such key says which protocol
+// reads it. Keys no protocol reads stay unknown.
+std::vector<std::string> IgnoreForeignProtocolKeys(ConfigReader& r, const Config& raw,
+                                                   const ProtocolConfig& config);
 
 // Validates the robust/Byzantine configuration against the spec and
 // prepares the run-wide state. `shared_initial_model`: every learner starts
@@ -122,6 +124,9 @@ Status CheckForeignProtocolKeys(const ConfigReader& r, const Config& raw,
 Result<ProtocolRun> PrepareProtocolRun(const ProtocolConfig& config, const Model& model,
                                        int64_t num_peers, uint64_t seed,
                                        bool shared_initial_model);
+
+// Which nodes `run` has, which hold models, which attack and which serves.
+ProtocolLayout LayoutOf(const ProtocolRun& run);
 
 // One peer's node, for a process that runs only that peer (the network
 // runtime). REQUIRES: `run` from PrepareProtocolRun; peer.id < num_peers, or

@@ -69,7 +69,7 @@ class SpsaNode final : public Node {
 
  private:
   enum class Phase { kComputing, kWaiting, kDone };
-  PerturbationKey KeyFor(uint32_t peer, int64_t step) const;
+  PerturbationKey KeyFor(PeerId peer, int64_t step) const;
   void StartStep(Host& host);
   void ApplyIfComplete(Host& host);
   void Apply(Host& host);
@@ -83,7 +83,7 @@ class SpsaNode final : public Node {
   TimerId timeout_timer_;
   SpsaEstimate estimate_;
   // inbox_[step][peer] = quantized gradient not yet applied.
-  std::map<int64_t, std::map<uint32_t, int8_t>> inbox_;
+  std::map<int64_t, std::map<PeerId, int8_t>> inbox_;
   // applied_[step] = which peers' updates were applied, for recent steps.
   std::map<int64_t, std::vector<bool>> applied_;
   // Steps below this were adopted wholesale from another peer's model.

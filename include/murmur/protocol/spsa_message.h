@@ -1,6 +1,6 @@
 // Wire format of the shared-randomness zeroth-order protocols (spsa.h,
-// fedkseed.h). All integers little-endian; the first byte is the kind,
-// distinct from model_message.h's kinds.
+// fedkseed.h). All integers little-endian; the first byte is the kind (a
+// MessageKind, message_kind.h), then a u32 step or round (its MessageHeader).
 //   kSpsaUpdate       u8 kind | u32 step | i8 q                       6 bytes
 //   kSpsaModelRequest u8 kind | u32 step                              5 bytes
 //   kSpsaModelReply   u8 kind | u32 step | u32 n | n x f32
@@ -15,15 +15,16 @@
 #include <vector>
 
 #include "murmur/core/status.h"
+#include "murmur/protocol/message_kind.h"
 
 namespace murmur {
 
 enum class SpsaMessageKind : uint8_t {
-  kSpsaUpdate = 0x21,
-  kSpsaModelRequest = 0x22,
-  kSpsaModelReply = 0x23,
-  kKSeedRound = 0x24,
-  kKSeedUpdate = 0x25,
+  kSpsaUpdate = static_cast<uint8_t>(MessageKind::kSpsaUpdate),
+  kSpsaModelRequest = static_cast<uint8_t>(MessageKind::kSpsaModelRequest),
+  kSpsaModelReply = static_cast<uint8_t>(MessageKind::kSpsaModelReply),
+  kKSeedRound = static_cast<uint8_t>(MessageKind::kKSeedRound),
+  kKSeedUpdate = static_cast<uint8_t>(MessageKind::kKSeedUpdate),
 };
 
 // Bytes of one SPSA update on the wire: kind, step, quantized gradient.

@@ -2,7 +2,7 @@
 // between D-PSGD rounds beside the model messages. All integers
 // little-endian; the kind byte is distinct from model_message.h's, the
 // coded and the SPSA kinds.
-//   u8 kind (0x31) | u32 origin | u32 round | u32 distance | u32 count | count x f32
+//   u8 kind (MessageKind::kSybilWallRecord) | u32 origin | u32 round | u32 distance | u32 count | count x f32
 // `distance` is the sender's hop count to `origin` (1: its neighbour); the
 // receiver stores the record one hop further. The sender itself comes from
 // the transport.
@@ -14,10 +14,12 @@
 
 #include "murmur/core/ids.h"
 #include "murmur/core/status.h"
+#include "murmur/protocol/message_kind.h"
 
 namespace murmur {
 
-inline constexpr uint8_t kSybilWallRecordKind = 0x31;
+inline constexpr uint8_t kSybilWallRecordKind =
+    static_cast<uint8_t>(MessageKind::kSybilWallRecord);
 // Larger distances are rejected, so distance + 1 never overflows; no honest
 // record travels this far.
 inline constexpr uint32_t kSybilWallMaxDistance = 1u << 20;

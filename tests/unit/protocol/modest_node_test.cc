@@ -39,6 +39,11 @@ struct Update {
 };
 
 // The wire frame of modest.cc, built by hand.
+// Kind bytes (message_kind.h) for the hand-built frames below.
+constexpr uint8_t kPingByte = static_cast<uint8_t>(ModestMessageType::kPing);
+constexpr uint8_t kTrainedByte = static_cast<uint8_t>(ModestMessageType::kTrained);
+constexpr uint8_t kGlobalByte = static_cast<uint8_t>(ModestMessageType::kGlobal);
+
 std::vector<uint8_t> Frame(uint8_t type, uint32_t round, uint8_t role,
                            const std::vector<Update>& updates, const std::vector<float>& params) {
   ByteWriter out;
@@ -60,7 +65,7 @@ TEST(ModestMessage, EncoderWritesTheDocumentedLayoutAndDecoderReadsItBack) {
   const std::vector<ModestMembershipUpdate> updates = {{.peer = 4, .incarnation = 2, .alive = false}};
   const std::vector<uint8_t> bytes =
       EncodeModestFrame(ModestMessageType::kTrained, 3, ModestRole::kAggregator, updates, model);
-  EXPECT_EQ(bytes, Frame(3, 3, 1, {{4, 2, 0}}, model));
+  EXPECT_EQ(bytes, Frame(kTrainedByte, 3, 1, {{4, 2, 0}}, model));
   EXPECT_EQ(bytes.size(), 1u + 4 + 1 + 4 + 9 + 4 + 8);
   Result<ModestFrame> back = DecodeModestFrame(bytes, 6, 2);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
@@ -77,33 +82,34 @@ TEST(ModestNode, AnswersPingsAndRejectsMalformedFrames) {
   Fixture f;
   FakeHost host(PeerId(0));
   const size_t dim = f.learner->params().size();
-  f.node->OnMessage(host, PeerId(3), Frame(1, 2, 1, {}, {}));
+  f.node->OnMessage(host, PeerId(3), Frame(kPingByte, 2, 1, {}, {}));
   ASSERT_EQ(host.sent.size(), 1u);
   EXPECT_EQ(host.sent[0].to, PeerId(3));
-  EXPECT_EQ(host.sent[0].bytes[0], 2);  // a pong
+  EXPECT_EQ(host.sent[0].bytes[0], static_cast<uint8_t>(ModestMessageType::kPong));
   EXPECT_TRUE(host.bad_peers.empty());
 
   const std::vector<std::vector<uint8_t>> bad = {
       {},
       {1, 2, 0},
-      Frame(9, 1, 0, {}, {}),                          // unknown type
-      Frame(1, 0, 0, {}, {}),                          // round 0
-      Frame(1, 6, 0, {}, {}),                          // past the last round
-      Frame(1, 1, 7, {}, {}),                          // unknown role
-      Frame(1, 1, 0, {{9, 0, 0}}, {}),                 // unknown peer in update
-      Frame(1, 1, 0, {{1, 0, 3}}, {}),                 // bad alive flag
-      Frame(4, 1, 0, {}, std::vector<float>(dim - 1)),  // wrong model size
-      Frame(4, 1, 0, {}, std::vector<float>(dim, std::numeric_limits<float>::quiet_NaN())),
-      Frame(1, 1, 0, {}, {1.0f}),                      // a ping with a model
+      Frame(9, 1, 0, {}, {}),                              // unknown type
+      Frame(kPingByte, 0, 0, {}, {}),                      // round 0
+      Frame(kPingByte, 6, 0, {}, {}),                      // past the last round
+      Frame(kPingByte, 1, 7, {}, {}),                      // unknown role
+      Frame(kPingByte, 1, 0, {{9, 0, 0}}, {}),             // unknown peer in update
+      Frame(kPingByte, 1, 0, {{1, 0, 3}}, {}),             // bad alive flag
+      Frame(kGlobalByte, 1, 0, {}, std::vector<float>(dim - 1)),  // wrong model size
+      Frame(kGlobalByte, 1, 0, {},
+            std::vector<float>(dim, std::numeric_limits<float>::quiet_NaN())),
+      Frame(kPingByte, 1, 0, {}, {1.0f}),                  // a ping with a model
   };
   for (const auto& bytes : bad) f.node->OnMessage(host, PeerId(2), bytes);
   EXPECT_EQ(host.bad_peers.size(), bad.size());
   // A truncated membership list.
-  std::vector<uint8_t> truncated = Frame(1, 1, 0, {{1, 0, 1}, {2, 0, 1}}, {});
+  std::vector<uint8_t> truncated = Frame(kPingByte, 1, 0, {{1, 0, 1}, {2, 0, 1}}, {});
   truncated.resize(truncated.size() - 10);
   f.node->OnMessage(host, PeerId(2), truncated);
   EXPECT_EQ(host.bad_peers.size(), bad.size() + 1);
-  f.node->OnMessage(host, PeerId(7), Frame(1, 1, 0, {}, {}));  // not a peer of the run
+  f.node->OnMessage(host, PeerId(7), Frame(kPingByte, 1, 0, {}, {}));  // not a peer of the run
   EXPECT_EQ(host.bad_peers.size(), bad.size() + 2);
   EXPECT_EQ(host.sent.size(), 1u);
 }
@@ -113,17 +119,17 @@ TEST(ModestNode, MembershipRumoursFollowIncarnationsAndSelfRefutes) {
   FakeHost host(PeerId(0));
   EXPECT_EQ(f.node->View().size(), 6u);
   // Peer 4 is reported dead at incarnation 0: it leaves the view.
-  f.node->OnMessage(host, PeerId(1), Frame(1, 1, 0, {{4, 0, 0}}, {}));
+  f.node->OnMessage(host, PeerId(1), Frame(kPingByte, 1, 0, {{4, 0, 0}}, {}));
   EXPECT_EQ(f.node->View().size(), 5u);
   // A stale "alive" at the same incarnation does not bring it back...
-  f.node->OnMessage(host, PeerId(2), Frame(1, 1, 0, {{4, 0, 1}}, {}));
+  f.node->OnMessage(host, PeerId(2), Frame(kPingByte, 1, 0, {{4, 0, 1}}, {}));
   EXPECT_EQ(f.node->View().size(), 5u);
   // ...a newer incarnation does.
-  f.node->OnMessage(host, PeerId(2), Frame(1, 1, 0, {{4, 1, 1}}, {}));
+  f.node->OnMessage(host, PeerId(2), Frame(kPingByte, 1, 0, {{4, 1, 1}}, {}));
   EXPECT_EQ(f.node->View().size(), 6u);
   // A rumour that this peer is dead is refuted in its next frame.
   host.sent.clear();
-  f.node->OnMessage(host, PeerId(3), Frame(1, 1, 0, {{0, 2, 0}}, {}));
+  f.node->OnMessage(host, PeerId(3), Frame(kPingByte, 1, 0, {{0, 2, 0}}, {}));
   ASSERT_EQ(host.sent.size(), 1u);
   const std::vector<uint8_t>& pong = host.sent[0].bytes;
   // Updates start at offset 10: find this peer's entry.

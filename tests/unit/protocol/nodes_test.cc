@@ -104,6 +104,34 @@ TEST(DpsgdNode, MixesWithMetropolisWeightsBuffersFutureRoundsAndDropsPastOnes) {
   EXPECT_EQ(host.models.at(2), l.Constant(27.75f));
 }
 
+// Issue 18 item 4: an insider flooding models for far-future rounds must not
+// grow the peer's memory; within the window they are buffered as before.
+TEST(DpsgdNode, DropsModelsBeyondTheRoundWindowAndIgnoresDuplicates) {
+  FrozenLearner l;
+  l.Fill(3.f);
+  DpsgdNode node(*l.learner, {.rounds = 100, .local_steps = 1, .round_timeout = Duration::Seconds(5)},
+                 {PeerId(1)}, {0.5}, 0.5);
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  host.FinishCompute(node);
+  const int64_t window = RoundBarrierOptions{}.window;
+  for (int64_t r = 2; r <= 100; ++r) {
+    node.OnMessage(host, PeerId(1), Dpsgd(static_cast<uint32_t>(r), l.Constant(7.f)));
+  }
+  EXPECT_EQ(host.counters["dpsgd.beyond_window_models"], 100 - 1 - window);
+  node.OnMessage(host, PeerId(1), Dpsgd(1, l.Constant(5.f)));
+  node.OnMessage(host, PeerId(1), Dpsgd(1, l.Constant(500.f)));  // after completion: late
+  EXPECT_EQ(host.counters["dpsgd.late_models"], 1);
+  ASSERT_EQ(node.completed_rounds(), 1);
+  EXPECT_EQ(host.models.at(1), l.Constant(4.f));  // 0.5 * 3 + 0.5 * 5
+  node.OnMessage(host, PeerId(1), Dpsgd(2, l.Constant(900.f)));  // round 2 is buffered
+  EXPECT_EQ(host.counters["dpsgd.duplicate_models"], 1);
+  host.FinishCompute(node);
+  ASSERT_EQ(node.completed_rounds(), 2);
+  EXPECT_EQ(host.models.at(2), l.Constant(5.5f));  // 0.5 * 4 + 0.5 * 7: the first stands
+  EXPECT_EQ(host.counters["dpsgd.stranger_models"], 0);
+}
+
 TEST(DpsgdNode, TimeoutGivesMissingNeighboursWeightToSelf) {
   FrozenLearner l;
   l.Fill(2.f);

@@ -21,7 +21,7 @@ TEST(SpsaMessage, UpdateIsExactlySixBytes) {
   const std::vector<uint8_t> bytes = EncodeSpsaUpdate({.step = 0x01020304, .q = -7});
   ASSERT_EQ(bytes.size(), 6u);
   EXPECT_EQ(kSpsaUpdateBytes, 6u);
-  EXPECT_EQ(bytes, (std::vector<uint8_t>{0x21, 0x04, 0x03, 0x02, 0x01, 0xF9}));
+  EXPECT_EQ(bytes, (std::vector<uint8_t>{0x28, 0x04, 0x03, 0x02, 0x01, 0xF9}));
   Result<SpsaUpdate> back = DecodeSpsaUpdate(bytes);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->step, 0x01020304u);
@@ -34,7 +34,7 @@ TEST(SpsaMessage, RejectsMalformedUpdates) {
   std::vector<uint8_t> long_frame = good;
   long_frame.push_back(0);
   std::vector<uint8_t> kind = good;
-  kind[0] = 0x22;
+  kind[0] = 0x29;  // a model request's kind
   std::vector<uint8_t> min_q = good;
   min_q[5] = 0x80;  // -128 is outside the quantizer's range
   for (const auto& bad : {short_frame, long_frame, kind, min_q}) {
@@ -46,7 +46,7 @@ TEST(SpsaMessage, RejectsMalformedUpdates) {
 // Found by spsa_message_fuzz under UBSan (a model reply of no parameters).
 TEST(SpsaMessage, ModelReplyOfNoParametersRoundTrips) {
   const std::vector<uint8_t> bytes = EncodeSpsaModelReply(5, {});
-  EXPECT_EQ(bytes, (std::vector<uint8_t>{0x23, 5, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(bytes, (std::vector<uint8_t>{0x2A, 5, 0, 0, 0, 0, 0, 0, 0}));
   Result<SpsaModelReply> r = DecodeSpsaModelReply(bytes, 0);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->step, 5u);
@@ -191,7 +191,7 @@ TEST(SpsaNode, RejectsStrangersAndStepsOutsideTheRun) {
   node.OnStart(host);
   node.OnMessage(host, PeerId(7), EncodeSpsaUpdate({.step = 0, .q = 1}));
   node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 4, .q = 1}));
-  node.OnMessage(host, PeerId(1), std::vector<uint8_t>{0x21, 0, 0});
+  node.OnMessage(host, PeerId(1), std::vector<uint8_t>{0x28, 0, 0});
   node.OnMessage(host, PeerId(1), std::vector<uint8_t>{});
   EXPECT_EQ(host.bad_peers.size(), 4u);
 }

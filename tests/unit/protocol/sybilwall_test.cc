@@ -332,19 +332,19 @@ TEST(DpsgdSybilCoalition, EveryMemberGetsTheMeanOfTheDepositsOnceComplete) {
   DpsgdSybilCoalition c;
   c.Join(PeerId(4));
   c.Join(PeerId(9));
-  c.Deposit(1, PeerId(4), Vec{1, 2});
-  EXPECT_FALSE(c.Complete(1));
-  c.Deposit(1, PeerId(9), Vec{3, 6});
-  EXPECT_TRUE(c.Complete(1));
-  EXPECT_FALSE(c.Complete(2));
-  EXPECT_EQ(c.Crafted(1, PeerId(9)), (Vec{2, 4}));
-  EXPECT_EQ(c.Crafted(1, PeerId(4)), (Vec{2, 4}));
+  c.Deposit(Round(1), PeerId(4), Vec{1, 2});
+  EXPECT_FALSE(c.Complete(Round(1)));
+  c.Deposit(Round(1), PeerId(9), Vec{3, 6});
+  EXPECT_TRUE(c.Complete(Round(1)));
+  EXPECT_FALSE(c.Complete(Round(2)));
+  EXPECT_EQ(c.Crafted(Round(1), PeerId(9)), (Vec{2, 4}));
+  EXPECT_EQ(c.Crafted(Round(1), PeerId(4)), (Vec{2, 4}));
   // After a timeout a member crafts from what was deposited; a late
   // deposit does not change what the others already got.
-  c.Deposit(2, PeerId(4), Vec{5, 5});
-  EXPECT_EQ(c.Crafted(2, PeerId(4)), (Vec{5, 5}));
-  c.Deposit(2, PeerId(9), Vec{7, 7});
-  EXPECT_EQ(c.Crafted(2, PeerId(9)), (Vec{5, 5}));
+  c.Deposit(Round(2), PeerId(4), Vec{5, 5});
+  EXPECT_EQ(c.Crafted(Round(2), PeerId(4)), (Vec{5, 5}));
+  c.Deposit(Round(2), PeerId(9), Vec{7, 7});
+  EXPECT_EQ(c.Crafted(Round(2), PeerId(9)), (Vec{5, 5}));
 }
 
 TEST(ByzantineDpsgdNode, SybilsWaitForTheCoalitionAndSendItsModel) {

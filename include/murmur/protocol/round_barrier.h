@@ -1,0 +1,117 @@
+// The synchronous round skeleton of the decentralized nodes (D-PSGD,
+// DFedSAM, Epidemic Learning, the Byzantine D-PSGD node): per round, the
+// peers expected to send, an inbox of what they sent, a timeout, and a
+// "round complete" signal once every expected sender's model is in.
+//
+// Rounds are numbered from 1; the open round is the one being collected
+// (one more than the rounds closed so far). Each arriving model is one of:
+//   stored         for the open round or one of the next `window` rounds,
+//                  from an expected sender of that round, the first time;
+//   late           for a round already closed (ignored);
+//   duplicate      a second model of the same sender and round (ignored,
+//                  the first one stands);
+//   beyond window  for a round after open + window (dropped, so an insider
+//                  cannot grow a peer's memory without bound: at most
+//                  (window + 1) x expected senders models are held);
+//   stranger       from a peer not expected to send for that round (dropped).
+// Every outcome but "stored" is counted as "<name>.late_models",
+// "<name>.duplicate_models", "<name>.beyond_window_models" and
+// "<name>.stranger_models", and a timeout as "<name>.<timeout_counter>"
+// (the counters D-PSGD, DFedSAM and Epidemic Learning always reported keep
+// their names). An empty name counts nothing.
+//
+// Fault semantics: with a timeout, a round closes with whatever arrived
+// `timeout` after Wait(); a missing sender is then simply absent from
+// Close()'s result. Not thread-safe: one node's handlers use it.
+//
+// CHOCO-SGD (choco.h) does not use it: its messages are a per-neighbour
+// stream of deltas applied in sequence, where one snapshot can stand for
+// many rounds, so its round completes when every neighbour's copy is
+// current rather than when every round-r message is in; it bounds what it
+// buffers the same way (deltas more than 4 rounds ahead are dropped).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "murmur/core/host.h"
+#include "murmur/core/ids.h"
+
+namespace murmur {
+
+// The round after `round`.
+constexpr Round NextRound(Round round) { return Round(round.value + 1); }
+
+struct RoundBarrierOptions {
+  std::string name;                               // counter prefix; empty: no counters
+  std::string timeout_counter = "round_timeouts";  // counted as "<name>.<timeout_counter>"
+  // Rounds after the open one whose models are buffered; REQUIRES >= 0.
+  int64_t window = 16;
+  Duration timeout;  // 0: wait forever
+};
+
+// What happened to one arriving model.
+enum class Arrival { kStored, kLate, kDuplicate, kBeyondWindow, kStranger };
+
+class RoundBarrier {
+ public:
+  // The sorted, distinct peers expected to send for a round. Called at most
+  // once per round (the first time the round is touched) and cached.
+  using ExpectedSenders = std::function<std::vector<PeerId>(Round)>;
+
+  // `expected` must stay callable for the barrier's lifetime.
+  RoundBarrier(RoundBarrierOptions options, ExpectedSenders expected);
+  // The same sorted senders every round.
+  RoundBarrier(RoundBarrierOptions options, std::vector<PeerId> senders);
+
+  // The round being collected: rounds closed so far + 1.
+  Round open_round() const { return open_; }
+  // True between Wait() and Close().
+  bool waiting() const { return waiting_; }
+
+  // The peer has done its part of the open round and now waits for the
+  // others: arms the timeout, if any. Then check complete().
+  void Wait(Host& host);
+
+  // Files `model`, sent by `from` for `round`, and counts the outcome.
+  Arrival Add(MetricsSink& metrics, Round round, PeerId from, std::vector<float> model);
+
+  // Every expected sender of the open round has arrived.
+  bool complete();
+  // Whether `timer` is the live timeout of the open round while waiting;
+  // counts the timeout when it is. The caller then closes the round.
+  bool TimedOut(MetricsSink& metrics, TimerId timer);
+
+  // Closes the open round: returns what arrived for it, by sender (in
+  // PeerId order), and opens the next one; stops waiting.
+  std::map<PeerId, std::vector<float>> Close();
+
+  // Drops everything buffered (a peer that stopped for good).
+  void Clear() { rounds_.clear(); }
+
+  // Models held across all buffered rounds.
+  size_t buffered_models() const;
+  size_t buffered_rounds() const { return rounds_.size(); }
+
+ private:
+  struct RoundInbox {
+    std::vector<PeerId> expected;
+    std::map<PeerId, std::vector<float>> arrived;
+  };
+  RoundInbox& Touch(Round round);
+  void CountOutcome(MetricsSink& metrics, Arrival arrival) const;
+
+  const RoundBarrierOptions options_;
+  const ExpectedSenders expected_;
+  std::string counter_names_[5];  // by Arrival; [kStored] unused
+  std::string timeout_counter_;
+  Round open_{1};
+  bool waiting_ = false;
+  TimerId timer_;
+  std::map<Round, RoundInbox> rounds_;
+};
+
+}  // namespace murmur

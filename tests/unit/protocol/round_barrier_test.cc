@@ -1,0 +1,163 @@
+#include "murmur/protocol/round_barrier.h"
+
+#include <gtest/gtest.h>
+
+#include "fake_host.h"
+
+namespace murmur {
+namespace {
+
+using testing::FakeHost;
+
+const PeerId kA(1), kB(2), kC(3);
+
+RoundBarrierOptions Options(int64_t window = 2, Duration timeout = {}) {
+  return {.name = "t", .window = window, .timeout = timeout};
+}
+
+std::vector<float> Model(float v) { return {v, v + 1}; }
+
+TEST(RoundBarrier, CompleteWhenEveryExpectedSenderArrived) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier(Options(), std::vector<PeerId>{kA, kB});
+  barrier.Wait(host);
+  EXPECT_FALSE(barrier.complete());
+  EXPECT_EQ(barrier.Add(host, Round(1), kB, Model(2)), Arrival::kStored);
+  EXPECT_FALSE(barrier.complete());
+  EXPECT_EQ(barrier.Add(host, Round(1), kA, Model(1)), Arrival::kStored);
+  EXPECT_TRUE(barrier.complete());
+  const std::map<PeerId, std::vector<float>> got = barrier.Close();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got.at(kA), Model(1));
+  EXPECT_EQ(got.at(kB), Model(2));
+  EXPECT_EQ(barrier.open_round(), Round(2));
+  EXPECT_FALSE(barrier.waiting());
+  EXPECT_EQ(barrier.buffered_models(), 0u);
+  EXPECT_TRUE(host.counters.empty());
+}
+
+TEST(RoundBarrier, NoExpectedSendersIsCompleteAtOnce) {
+  RoundBarrier barrier(Options(), std::vector<PeerId>{});
+  EXPECT_TRUE(barrier.complete());
+  EXPECT_TRUE(barrier.Close().empty());
+}
+
+TEST(RoundBarrier, DuplicateCountedAndIgnored) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier(Options(), std::vector<PeerId>{kA, kB});
+  EXPECT_EQ(barrier.Add(host, Round(1), kA, Model(1)), Arrival::kStored);
+  EXPECT_EQ(barrier.Add(host, Round(1), kA, Model(9)), Arrival::kDuplicate);
+  EXPECT_FALSE(barrier.complete());
+  EXPECT_EQ(host.counters.at("t.duplicate_models"), 1);
+  EXPECT_EQ(barrier.Close().at(kA), Model(1));  // the first one stands
+}
+
+TEST(RoundBarrier, LateModelCountedAndIgnored) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier(Options(), std::vector<PeerId>{kA});
+  barrier.Close();
+  barrier.Close();  // rounds 1 and 2 are over
+  EXPECT_EQ(barrier.Add(host, Round(2), kA, Model(1)), Arrival::kLate);
+  EXPECT_EQ(barrier.Add(host, Round(0), kA, Model(1)), Arrival::kLate);
+  EXPECT_EQ(host.counters.at("t.late_models"), 2);
+  EXPECT_EQ(barrier.buffered_models(), 0u);
+}
+
+TEST(RoundBarrier, FutureRoundWithinWindowBufferedBeyondDropped) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier(Options(/*window=*/2), std::vector<PeerId>{kA});
+  EXPECT_EQ(barrier.Add(host, Round(3), kA, Model(3)), Arrival::kStored);
+  EXPECT_EQ(barrier.Add(host, Round(4), kA, Model(4)), Arrival::kBeyondWindow);
+  EXPECT_EQ(host.counters.at("t.beyond_window_models"), 1);
+  EXPECT_EQ(barrier.buffered_models(), 1u);
+  EXPECT_TRUE(barrier.Close().empty());  // round 1: nothing arrived
+  // Round 4 is now within the window.
+  EXPECT_EQ(barrier.Add(host, Round(4), kA, Model(4)), Arrival::kStored);
+  EXPECT_TRUE(barrier.Close().empty());  // round 2
+  EXPECT_TRUE(barrier.complete());        // round 3, buffered earlier
+  EXPECT_EQ(barrier.Close().at(kA), Model(3));
+  EXPECT_EQ(barrier.Close().at(kA), Model(4));
+  EXPECT_EQ(barrier.buffered_rounds(), 0u);
+}
+
+TEST(RoundBarrier, StrangerDropped) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier(Options(), std::vector<PeerId>{kA});
+  EXPECT_EQ(barrier.Add(host, Round(1), kC, Model(1)), Arrival::kStranger);
+  EXPECT_EQ(host.counters.at("t.stranger_models"), 1);
+  EXPECT_FALSE(barrier.complete());
+  EXPECT_EQ(barrier.buffered_models(), 0u);
+}
+
+TEST(RoundBarrier, ExpectedSendersPerRoundAskedOncePerRound) {
+  FakeHost host(PeerId(0));
+  int calls = 0;
+  RoundBarrier barrier(Options(), [&](Round round) {
+    ++calls;
+    return round.value % 2 == 1 ? std::vector<PeerId>{kA} : std::vector<PeerId>{kB, kC};
+  });
+  EXPECT_EQ(barrier.Add(host, Round(1), kB, Model(1)), Arrival::kStranger);
+  EXPECT_EQ(barrier.Add(host, Round(1), kA, Model(1)), Arrival::kStored);
+  EXPECT_EQ(barrier.Add(host, Round(2), kB, Model(2)), Arrival::kStored);
+  EXPECT_TRUE(barrier.complete());
+  barrier.Close();
+  EXPECT_FALSE(barrier.complete());  // round 2 still waits for kC
+  EXPECT_EQ(barrier.Add(host, Round(2), kC, Model(3)), Arrival::kStored);
+  EXPECT_TRUE(barrier.complete());
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(RoundBarrier, TimeoutFiresCompletionWithWhatArrived) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier(Options(2, Duration::Seconds(1)), std::vector<PeerId>{kA, kB});
+  EXPECT_FALSE(barrier.TimedOut(host, TimerId(1)));  // not waiting yet
+  barrier.Wait(host);
+  ASSERT_EQ(host.timers.size(), 1u);
+  EXPECT_EQ(barrier.Add(host, Round(1), kA, Model(1)), Arrival::kStored);
+  EXPECT_FALSE(barrier.TimedOut(host, TimerId(99)));  // another timer
+  EXPECT_TRUE(barrier.TimedOut(host, host.timers[0]));
+  EXPECT_EQ(host.counters.at("t.round_timeouts"), 1);
+  const std::map<PeerId, std::vector<float>> got = barrier.Close();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.at(kA), Model(1));
+  // The old round's timer is stale once the next round waits.
+  barrier.Wait(host);
+  EXPECT_FALSE(barrier.TimedOut(host, host.timers[0]));
+  EXPECT_TRUE(barrier.TimedOut(host, host.timers[1]));
+}
+
+TEST(RoundBarrier, NoTimeoutStartsNoTimer) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier(Options(), std::vector<PeerId>{kA});
+  barrier.Wait(host);
+  EXPECT_TRUE(host.timers.empty());
+  EXPECT_FALSE(barrier.TimedOut(host, TimerId()));
+}
+
+TEST(RoundBarrier, MemoryBoundedUnderFlood) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier(Options(/*window=*/3), std::vector<PeerId>{kA, kB});
+  // An insider floods every future round, twice each.
+  for (uint32_t r = 1; r <= 10'000; ++r) {
+    barrier.Add(host, Round(r), kA, Model(static_cast<float>(r)));
+    barrier.Add(host, Round(r), kA, Model(0));
+  }
+  // Rounds 1..4 (the open one and 3 ahead) hold one model each.
+  EXPECT_EQ(barrier.buffered_models(), 4u);
+  EXPECT_EQ(barrier.buffered_rounds(), 4u);
+  EXPECT_EQ(host.counters.at("t.duplicate_models"), 4);
+  EXPECT_EQ(host.counters.at("t.beyond_window_models"), 2 * (10'000 - 4));
+}
+
+TEST(RoundBarrier, EmptyNameCountsNothing) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier({.window = 0, .timeout = Duration::Seconds(1)}, std::vector<PeerId>{kA});
+  barrier.Wait(host);
+  barrier.Add(host, Round(2), kA, Model(1));
+  barrier.Add(host, Round(1), kC, Model(1));
+  EXPECT_TRUE(barrier.TimedOut(host, host.timers[0]));
+  EXPECT_TRUE(host.counters.empty());
+}
+
+}  // namespace
+}  // namespace murmur
