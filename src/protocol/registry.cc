@@ -7,28 +7,20 @@
 
 namespace murmur {
 
-// Each spec is defined beside its protocol (src/protocol/*_spec.cc).
-extern const ProtocolSpec kDpsgdSpec;
-extern const ProtocolSpec kGossipSpec;
-extern const ProtocolSpec kChocoSpec;
-extern const ProtocolSpec kDfedsamSpec;
-extern const ProtocolSpec kModestSpec;
-extern const ProtocolSpec kEpidemicSpec;
-extern const ProtocolSpec kFedAvgSpec;
-extern const ProtocolSpec kFedProxSpec;
-extern const ProtocolSpec kFedAsyncSpec;
-extern const ProtocolSpec kFedBuffSpec;
-extern const ProtocolSpec kFedCompassSpec;
-extern const ProtocolSpec kSpsaSpec;
+// Each spec is defined beside its protocol (src/protocol/*_spec.cc) and
+// listed once in protocol/protocols.inc.
+#define MURMUR_PROTOCOL(spec) extern const ProtocolSpec spec;
+#include "protocol/protocols.inc"
+#undef MURMUR_PROTOCOL
 
 namespace {
 
-// The registration list: one line per protocol. An explicit list rather
-// than static registrars, which a static library would drop unreferenced.
+// An explicit list rather than static registrars, which a static library
+// would drop unreferenced.
 constexpr const ProtocolSpec* kSpecs[] = {
-    &kDpsgdSpec,  &kFedAvgSpec,  &kGossipSpec,     &kChocoSpec,  &kFedProxSpec,
-    &kFedAsyncSpec, &kFedBuffSpec, &kFedCompassSpec, &kModestSpec, &kEpidemicSpec,
-    &kDfedsamSpec, &kSpsaSpec,
+#define MURMUR_PROTOCOL(spec) &spec,
+#include "protocol/protocols.inc"
+#undef MURMUR_PROTOCOL
 };
 
 std::vector<std::string> SpecNames() {
