@@ -23,9 +23,4 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   return config;
 }
 
-Result<RunConfig> LoadRunConfig(const std::string& path, const std::vector<std::string>& sets) {
-  MURMUR_ASSIGN_OR_RETURN(Config config, LoadConfig(path, sets));
-  return ReadRunConfig(config);
-}
-
 }  // namespace murmur::cli
