@@ -172,6 +172,14 @@ Status WriteFinalFiles(const std::string& dir, const RunConfig& config,
 py::dict Run(const std::string& path, const std::string& text,
              const std::vector<std::string>& sets, const std::string& out_dir,
              const py::object& progress) {
+  ActiveRun state;
+  ActiveRun* expected = nullptr;
+  if (!active_run.compare_exchange_strong(expected, &state)) {
+    throw std::runtime_error("murmur.run: another run is in progress in this process");
+  }
+  struct Deactivate {
+    ~Deactivate() { active_run.store(nullptr); }
+  } deactivate;
   Result<RunConfig> config = LoadConfig(path, text, sets);
   if (!config.ok()) ThrowStatus(config.status());
   std::optional<MetricsWriter> writer;
@@ -179,11 +187,6 @@ py::dict Run(const std::string& path, const std::string& text,
     Result<MetricsWriter> opened = MetricsWriter::Open(out_dir, config->resolved_toml);
     if (!opened.ok()) ThrowStatus(opened.status());
     writer.emplace(std::move(opened).value());
-  }
-  ActiveRun state;
-  ActiveRun* expected = nullptr;
-  if (!active_run.compare_exchange_strong(expected, &state)) {
-    throw std::runtime_error("murmur.run: another run is in progress in this process");
   }
   std::vector<std::string> rows;
   Status write_status;
@@ -216,7 +219,6 @@ py::dict Run(const std::string& path, const std::string& text,
     py::gil_scoped_release release;
     summary = RunExperiment(*config, observer);
   }
-  active_run.store(nullptr);
   const bool finished = summary.ok() && !summary->rows.empty() &&
                         summary->rows.back().round >= config->protocol.rounds &&
                         summary->rows.back().peers_evaluated >= summary->evaluated_peers;
