@@ -57,3 +57,18 @@ set(MURMUR_PYTHON_INSTALL_DIR
 install(DIRECTORY ${murmur_python_dir} DESTINATION ${MURMUR_PYTHON_INSTALL_DIR}
         COMPONENT python EXCLUDE_FROM_ALL
         PATTERN "__pycache__" EXCLUDE)
+
+# murmur._sim: simulations and Python-defined rules (murmur.run,
+# murmur.register_rule). A second extension because it links
+# murmur_experiment and so LibTorch; murmur/__init__.py imports it only
+# inside murmur.run, so `import murmur` stays LibTorch-free. Its static
+# libraries must be position-independent too.
+set_target_properties(murmur_learn murmur_protocol murmur_sim murmur_runtime murmur_experiment
+                      PROPERTIES POSITION_INDEPENDENT_CODE ON)
+file(GLOB murmur_python_sim_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/python/sim_src/*.cc)
+pybind11_add_module(murmur_python_sim ${murmur_python_sim_srcs})
+set_target_properties(murmur_python_sim PROPERTIES
+  OUTPUT_NAME _sim
+  LIBRARY_OUTPUT_DIRECTORY ${murmur_python_dir})
+target_link_libraries(murmur_python_sim PRIVATE murmur_experiment murmur_robust murmur_core)
+add_dependencies(murmur_python_sim murmur_python_files)

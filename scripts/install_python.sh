@@ -10,7 +10,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 if [ ! -f build/build.ninja ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
 fi
-cmake --build build -j"$(nproc)" --target murmur_python
+cmake --build build -j"$(nproc)" --target murmur_python murmur_python_sim murmur
 if [ ! -d build/python/murmur ] || ! ls build/python/murmur/_murmur*.so > /dev/null 2>&1; then
   echo "install_python: build/python/murmur/_murmur*.so was not built;" \
        "install pybind11-dev and python3-dev (scripts/install_deps.sh)" >&2

@@ -23,11 +23,4 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   return config;
 }
 
-Result<RunConfig> LoadRunConfig(const std::string& path, const std::vector<std::string>& sets) {
-  MURMUR_ASSIGN_OR_RETURN(Config config, LoadConfig(path, sets));
-  MURMUR_ASSIGN_OR_RETURN(RunConfig run, ReadRunConfig(config));
-  for (const std::string& warning : run.warnings) std::fprintf(stderr, "murmur: %s\n", warning.c_str());
-  return run;
-}
-
 }  // namespace murmur::cli

@@ -1,4 +1,4 @@
-"""murmur: robust aggregation and compression kernels for Python.
+"""murmur: robust aggregation, compression kernels and simulations for Python.
 
 The functions here call murmur's C++ library (the same code the simulator
 and the peer runtime run) through the extension module ``murmur._murmur``,
@@ -8,6 +8,10 @@ which links only murmur's core, robust and compress modules -- not LibTorch
 Arrays are read in place: a float32, C-contiguous numpy array or CPU torch
 tensor is handed to the C++ kernels without a copy, and the GIL is released
 while they run.
+
+murmur.run and murmur.sweep run simulations (murmur.run through the second
+extension murmur._sim, which links LibTorch and is imported on first use);
+murmur.register_rule makes a Python function a rule for them.
 """
 
 from ._murmur import (  # noqa: F401  (re-exported)
@@ -22,6 +26,14 @@ from ._murmur import (  # noqa: F401  (re-exported)
     rule_names,
 )
 from . import _murmur
+from .simulation import (  # noqa: F401  (re-exported; imports no LibTorch)
+    Run,
+    register_rule,
+    registered_rules,
+    run,
+    sweep,
+    unregister_rule,
+)
 
 __all__ = [
     "__version__",
@@ -34,6 +46,12 @@ __all__ = [
     "EstimateReceiver",
     "rule_names",
     "pre_aggregator_names",
+    "run",
+    "Run",
+    "sweep",
+    "register_rule",
+    "unregister_rule",
+    "registered_rules",
 ]
 
 

@@ -78,7 +78,9 @@ SimulationResult SimulatePlanned(ProtocolSetup setup, const RunPlan& plan, const
   }
   Simulator sim(sim_config, seed, std::move(setup.nodes), std::move(sinks), pool);
   sim_view = &sim;
-  sim.Run([&collector] { return collector.finished(); });
+  sim.Run([&collector, &observer] {
+    return collector.finished() || (observer.stop && observer.stop());
+  });
   collector.Flush();
   return SimulationResult{
       .rows = collector.rows(),

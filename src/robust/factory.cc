@@ -10,6 +10,7 @@
 #include "murmur/robust/centered_clipping.h"
 #include "murmur/robust/clipping.h"
 #include "murmur/robust/coordinate_median.h"
+#include "murmur/robust/external_rules.h"
 #include "murmur/robust/flag_aggregator.h"
 #include "murmur/robust/geometric_median.h"
 #include "murmur/robust/krum.h"
@@ -215,6 +216,7 @@ Result<std::unique_ptr<Aggregator>> MakeAggregator(const AggregatorConfig& confi
   if (config.f < 0) {
     return Status::InvalidArgument(config.rule, ": f=", config.f, " must be >= 0");
   }
+  if (IsExternalRuleName(config.rule)) return MakeExternalAggregator(config, pool);
   auto it = Rules().find(config.rule);
   if (it == Rules().end()) {
     return Status::InvalidArgument("unknown aggregation rule '", config.rule,
@@ -238,6 +240,7 @@ Result<std::unique_ptr<Aggregator>> MakeAggregator(const AggregatorConfig& confi
 std::vector<std::string> AggregatorNames() {
   std::vector<std::string> out;
   for (const auto& [name, maker] : Rules()) out.push_back(name);
+  for (std::string& name : ExternalRuleNames()) out.push_back(std::move(name));
   return out;
 }
 

@@ -23,6 +23,15 @@ ProtocolConfig Dpsgd(int64_t rounds, int64_t local_steps, TopologyKind topology)
   return c;
 }
 
+ProtocolConfig Gossip(int64_t rounds, int64_t local_steps, TopologyKind topology) {
+  ProtocolConfig c;
+  c.kind = "gossip";
+  c.rounds = rounds;
+  c.local_steps = local_steps;
+  MutableProtocolOptions<GossipConfig>(c).topology.kind = topology;
+  return c;
+}
+
 TEST(Dpsgd, ZeroLearningRateConvergesToTheExactAverage) {
   for (TopologyKind topology : {TopologyKind::kRing, TopologyKind::kTorus,
                                 TopologyKind::kExponential}) {
@@ -81,8 +90,7 @@ TEST(Protocols, EachLearnsTheSyntheticTask) {
   fedavg.kind = "fedavg";
   fedavg.rounds = 10;
   MutableProtocolOptions<FedAvgConfig>(fedavg).client_fraction = 0.5;
-  ProtocolConfig gossip = Dpsgd(30, 5, TopologyKind::kFullyConnected);
-  gossip.kind = "gossip";
+  ProtocolConfig gossip = Gossip(30, 5, TopologyKind::kFullyConnected);
   for (const LearnCase& c : {LearnCase{"dpsgd", Dpsgd(20, 5, TopologyKind::kRing)},
                              LearnCase{"fedavg", fedavg}, LearnCase{"gossip", gossip}}) {
     Harness h({.peers = 8});
@@ -106,8 +114,7 @@ TEST(Protocols, FinishUnderChurnAndLossWithoutDeadlock) {
   fedavg.kind = "fedavg";
   fedavg.rounds = 8;
   fedavg.round_timeout_s = 1.0;
-  ProtocolConfig gossip = Dpsgd(15, 5, TopologyKind::kFullyConnected);
-  gossip.kind = "gossip";
+  ProtocolConfig gossip = Gossip(15, 5, TopologyKind::kFullyConnected);
   MutableProtocolOptions<GossipConfig>(gossip).period_s = 0.2;
   for (const LearnCase& c : {LearnCase{"dpsgd", dpsgd}, LearnCase{"fedavg", fedavg},
                              LearnCase{"gossip", gossip}}) {

@@ -58,6 +58,10 @@ struct RunObserver {
   std::function<void(const EvalRow&)> on_row;
   // The highest round any evaluated peer has finished, when it grows.
   std::function<void(int64_t round)> on_round;
+  // Polled between simulator events (from the thread running the
+  // simulation); once it returns true the run ends early, keeping the rows
+  // emitted so far (e.g. murmur.run on Ctrl-C). Keep it cheap: an atomic load.
+  std::function<bool()> stop;
 };
 
 // What the collector asks of whoever runs the nodes, at a report.

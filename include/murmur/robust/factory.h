@@ -21,6 +21,7 @@
 //   nnm
 //   bucketing                 s = 2 (needs AggregationInput::rng)
 // Every rule and pre-aggregator gets AggregatorConfig::f.
+// Rules named "py:NAME" are registered from outside (robust/external_rules.h).
 #pragma once
 
 #include <map>
