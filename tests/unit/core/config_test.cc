@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <string>
+
 namespace murmur {
 namespace {
 
@@ -98,6 +102,33 @@ TEST(Config, BadTomlReportsLine) {
 
 TEST(Config, MissingFileIsNotFound) {
   EXPECT_EQ(Config::FromFile("/nonexistent/x.toml").status().code(), StatusCode::kNotFound);
+}
+
+TEST(Config, EndlessDeviceIsRefusedAtTheSizeLimit) {
+  Result<Config> config = Config::FromFile("/dev/zero");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(config.status().message().find("larger than 16 MiB"), std::string::npos)
+      << config.status().message();
+}
+
+TEST(Config, FileOneByteOverTheLimitIsRefusedAndOneAtItIsRead) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "murmur_config_size_test.toml").string();
+  {
+    std::ofstream out(path, std::ios::binary);
+    // A TOML comment line of exactly kMaxFileBytes bytes.
+    out << '#' << std::string(Config::kMaxFileBytes - 2, 'x') << '\n';
+  }
+  EXPECT_TRUE(Config::FromFile(path).ok());
+  {
+    std::ofstream out(path, std::ios::app | std::ios::binary);
+    out << ' ';
+  }
+  Result<Config> over = Config::FromFile(path);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), StatusCode::kInvalidArgument);
+  std::filesystem::remove(path);
 }
 
 TEST(ConfigReader, ResolvedTomlContainsDefaultsAndParsesBack) {
