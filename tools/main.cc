@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "aggregate_command.h"
+#include "keygen_command.h"
 #include "launch_command.h"
 #include "peer_command.h"
 #include "report_command.h"
@@ -31,6 +32,10 @@ int main(int argc, char** argv) {
   CLI::App* peer = murmur::cli::AddPeerCommand(app, peer_options);
   murmur::cli::LaunchOptions launch_options;
   CLI::App* launch = murmur::cli::AddLaunchCommand(app, launch_options);
+  murmur::cli::KeygenOptions keygen_options;
+  CLI::App* keygen = murmur::cli::AddKeygenCommand(app, keygen_options);
+  murmur::cli::IdOptions id_options;
+  CLI::App* id = murmur::cli::AddIdCommand(app, id_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -42,6 +47,8 @@ int main(int argc, char** argv) {
   if (sweep->parsed()) return murmur::cli::SweepCommand(sweep_options);
   if (aggregate->parsed()) return murmur::cli::AggregateCommand(aggregate_options);
   if (peer->parsed()) return murmur::cli::PeerCommand(peer_options);
+  if (keygen->parsed()) return murmur::cli::KeygenCommand(keygen_options);
+  if (id->parsed()) return murmur::cli::IdCommand(id_options);
   if (launch->parsed()) {
     std::error_code ec;
     const auto self_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
