@@ -21,7 +21,9 @@
 // TCP's three-way handshake has already proven the source address, which
 // is what WireGuard's cookie reply proves over UDP (Donenfeld, 2017,
 // section 5.4.7), so per-address limits need no cookie here. What they do
-// not stop: many addresses (a botnet), or an attacker sharing a legitimate
+// not stop: many addresses (a botnet; over IPv6 each address of a /64
+// counts apart, so a listener on IPv6 should be fronted by a firewall that
+// groups prefixes), or an attacker sharing a legitimate
 // peer's address (NAT), whose handshakes share its budget.
 // Not thread-safe.
 #pragma once
