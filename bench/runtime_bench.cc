@@ -4,6 +4,12 @@
 // `count` messages of `bytes` one way; handshake and connection setup are
 // inside the timing (they take about a millisecond).
 //   build/runtime_bench --benchmark_filter=/67108864   (the 64 MiB rows)
+// BM_VictimCpuUnderFlood: the CPU a peer's event loop spends while one
+// address (127.0.0.2) floods it with 1,000 reconnecting sockets, half of
+// them sending a Hello (arg 0: forged mac1 under a network key; arg 1: an
+// open network, valid Hellos); counter victim_cpu = loop-thread CPU
+// seconds per wall second (issue 18's bar: under 0.1).
+//   build/runtime_bench --benchmark_filter=Flood
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>
@@ -11,10 +17,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <ctime>
+#include <functional>
 #include <thread>
 #include <vector>
 
+#include "murmur/runtime/handshake.h"
 #include "murmur/runtime/net_host.h"
 
 namespace {
@@ -142,6 +157,121 @@ void BM_PlainTcp(benchmark::State& state) {
                           static_cast<int64_t>(bytes));
 }
 
+
+class IdleNode final : public murmur::Node {
+ public:
+  void OnStart(Host&) override {}
+  void OnMessage(Host&, PeerId, std::span<const uint8_t>) override {}
+  void OnTimer(Host&, murmur::TimerId) override {}
+  void OnComputeDone(Host&, uint64_t) override {}
+};
+
+double ThreadCpuSeconds(std::thread& thread) {
+  clockid_t clock;
+  if (pthread_getcpuclockid(thread.native_handle(), &clock) != 0) return 0;
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Keeps `sockets` connections from 127.0.0.2 to `port` open for `seconds`,
+// reconnecting each one the victim closes; odd ones send `hello()` first.
+// Returns the number of connects.
+uint64_t Flood(uint16_t port, size_t sockets, double seconds,
+               const std::function<std::vector<uint8_t>()>& hello) {
+  sockaddr_in to{}, from{};
+  to.sin_family = from.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  inet_pton(AF_INET, "127.0.0.2", &from.sin_addr);
+  std::vector<int> fds(sockets, -1);
+  std::vector<pollfd> polls;
+  uint64_t connects = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    size_t made = 0;
+    for (size_t i = 0; i < fds.size() && made < 50; ++i) {
+      if (fds[i] >= 0) continue;
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      if (fd < 0) break;
+      if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+          (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 && errno != EINPROGRESS)) {
+        close(fd);
+        continue;
+      }
+      if (i % 2 == 1) {
+        const auto bytes = hello();
+        (void)send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
+      fds[i] = fd;
+      ++made;
+      ++connects;
+    }
+    polls.clear();
+    for (int fd : fds) polls.push_back({.fd = fd, .events = POLLIN, .revents = 0});
+    poll(polls.data(), polls.size(), 10);
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i] < 0 || (polls[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      char buffer[256];
+      const ssize_t n = recv(fds[i], buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN)) {
+        close(fds[i]);
+        fds[i] = -1;
+      }
+    }
+  }
+  for (int fd : fds) {
+    if (fd >= 0) close(fd);
+  }
+  return connects;
+}
+
+void BM_VictimCpuUnderFlood(benchmark::State& state) {
+  const bool open_network = state.range(0) == 1;
+  const murmur::net::Identity flooder = murmur::net::Identity::Generate();
+  const murmur::net::Allowlist allow_all;
+  const murmur::net::HandshakeConfig flooder_config{
+      .identity = &flooder,
+      .allowlist = &allow_all,
+      .self_record = murmur::net::PeerRecord::Make(flooder, PeerId(1), "127.0.0.2:1", 1),
+      .num_slots = 2};
+  std::vector<uint8_t> forged(murmur::net::kFrameHeaderSize + murmur::net::kHelloPayload, 0x5a);
+  const auto head = murmur::net::EncodeFrameHeader(
+      {.type = murmur::net::FrameType::kHello, .length = murmur::net::kHelloPayload});
+  std::copy(head.begin(), head.end(), forged.begin());
+  std::function<std::vector<uint8_t>()> hello = [&] {
+    return open_network ? murmur::net::Handshake(flooder_config, murmur::net::Role::kDialer).HelloFrame()
+                        : forged;
+  };
+  for (auto _ : state) {
+    NullSink sink;
+    murmur::net::NetSecurity security{.identity = murmur::net::Identity::Generate()};
+    if (!open_network) security.network_key = murmur::net::NetworkKey{};
+    auto victim = murmur::net::NetHost::Create(Options(0), std::move(security), sink);
+    if (!victim.ok()) {
+      state.SkipWithError(victim.status().ToString().c_str());
+      return;
+    }
+    const std::string address = (*victim)->listen_address();
+    const auto port = static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+    IdleNode node;
+    std::thread loop([&] { (void)(*victim)->Run(node, nullptr); });
+    constexpr double kSeconds = 3;
+    const double cpu0 = ThreadCpuSeconds(loop);
+    const uint64_t connects = Flood(port, 1000, kSeconds, hello);
+    const double cpu = ThreadCpuSeconds(loop) - cpu0;
+    (*victim)->Shutdown();
+    loop.join();
+    const auto& rejected = (*victim)->stats().rejected;
+    int64_t refused = 0;
+    for (const auto& [reason, count] : rejected) refused += count;
+    state.counters["victim_cpu"] = cpu / kSeconds;
+    state.counters["connects_per_s"] = static_cast<double>(connects) / kSeconds;
+    state.counters["closed_per_s"] = static_cast<double>(refused) / kSeconds;
+  }
+}
+
+BENCHMARK(BM_VictimCpuUnderFlood)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK(BM_PlainTcp)->Arg(1 << 20)->Arg(64 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_EncryptedLink)->Arg(1 << 20)->Arg(64 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -59,6 +59,10 @@ constexpr HeavyCommand kHeavyCommands[] = {
     {"privacy",
      "Differential privacy tools: the RDP accountant of the "
      "Poisson-subsampled Gaussian mechanism"},
+    {"keygen",
+     "Write a peer key pair (DIR/peer.key) and a network key (DIR/net.key), mode 0600;\n"
+     "print the public key for allowlists. Refuses to overwrite."},
+    {"id", "Print the public key of a peer key file (hex)"},
 };
 
 // The same description main.cc gives the full CLI.

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "aggregate_command.h"
+#include "keygen_command.h"
 #include "launch_command.h"
 #include "peer_command.h"
 #include "privacy_command.h"
@@ -34,6 +35,10 @@ int main(int argc, char** argv) {
   CLI::App* launch = murmur::cli::AddLaunchCommand(app, launch_options);
   murmur::cli::PrivacyOptions privacy_options;
   CLI::App* privacy = murmur::cli::AddPrivacyCommand(app, privacy_options);
+  murmur::cli::KeygenOptions keygen_options;
+  CLI::App* keygen = murmur::cli::AddKeygenCommand(app, keygen_options);
+  murmur::cli::IdOptions id_options;
+  CLI::App* id = murmur::cli::AddIdCommand(app, id_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -46,6 +51,8 @@ int main(int argc, char** argv) {
   if (aggregate->parsed()) return murmur::cli::AggregateCommand(aggregate_options);
   if (peer->parsed()) return murmur::cli::PeerCommand(peer_options);
   if (privacy->parsed()) return murmur::cli::PrivacyCommand(privacy_options);
+  if (keygen->parsed()) return murmur::cli::KeygenCommand(keygen_options);
+  if (id->parsed()) return murmur::cli::IdCommand(id_options);
   if (launch->parsed()) {
     std::error_code ec;
     const auto self_exe = std::filesystem::read_symlink("/proc/self/exe", ec);

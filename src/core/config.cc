@@ -47,9 +47,24 @@ Result<Config> Config::FromFile(const std::string& path) {
     return Status::NotFound("config file '", path,
                             "' cannot be opened; check the path");
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return FromString(buffer.str(), path);
+  // A bounded loop rather than the file's size: a FIFO or a device has
+  // none, and /dev/zero never ends.
+  std::string text;
+  char chunk[64 * 1024];
+  while (in) {
+    in.read(chunk, sizeof chunk);
+    const auto n = static_cast<size_t>(in.gcount());
+    if (text.size() + n > kMaxFileBytes) {
+      return Status::InvalidArgument("config file '", path, "' is larger than ",
+                                     kMaxFileBytes >> 20,
+                                     " MiB; pass a TOML config file (is it the right path?)");
+    }
+    text.append(chunk, n);
+  }
+  if (in.bad()) {
+    return Status::Unavailable("config file '", path, "' could not be read");
+  }
+  return FromString(text, path);
 }
 
 namespace {

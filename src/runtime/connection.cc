@@ -25,8 +25,11 @@ Connection::Connection(const ConnectionContext& context, tcp::socket socket, Rol
 void Connection::Start() {
   asio::error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
-  out_.push_back(Outgoing{.wire = handshake_.HelloFrame(), .sealed = true});
-  WriteMore();
+  // The acceptor answers only a Hello whose mac1 it checked (handshake.h).
+  if (role_ == Role::kDialer) {
+    out_.push_back(Outgoing{.wire = handshake_.HelloFrame(), .sealed = true});
+    WriteMore();
+  }
   ReadMore();
 }
 
@@ -77,6 +80,15 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
                                                    " bytes into a chunked message)"));
     return;
   }
+  if ((ec == asio::error::eof || ec == asio::error::connection_reset) &&
+      role_ == Role::kDialer && state_ == ConnectionState::kHello) {
+    // The acceptor says nothing when it refuses a Hello (mac1) or a
+    // connection (admission limits): tell the dialer's operator.
+    Close("unanswered_hello",
+          "the peer closed the connection without answering our hello (another network key, "
+          "or its admission limits)");
+    return;
+  }
   if (ec) {
     Close(ec == asio::error::eof ? "" : "read_error", "read: " + ec.message());
     return;
@@ -96,8 +108,11 @@ void Connection::OnFrame(Frame& frame) {
   switch (state_) {
     case ConnectionState::kHello:
       if (Status s = handshake_.OnHello(frame); !s.ok()) {
-        Close("handshake", s.message());
+        Close(s.code() == StatusCode::kAborted ? "bad_hello_mac" : "handshake", s.message());
         return;
+      }
+      if (role_ == Role::kAcceptor) {
+        out_.push_back(Outgoing{.wire = handshake_.HelloFrame(), .sealed = true});
       }
       out_.push_back(Outgoing{.wire = handshake_.AuthFrame(), .sealed = true});
       WriteMore();

@@ -95,6 +95,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The owner's notes on why it dialed (unset for accepted connections).
   std::optional<PeerId> dialed_for;  // the slot dialed, if known
   std::optional<size_t> bootstrap;   // the bootstrap address dialed, if any
+  // The source address admission control counted (accepted ones only).
+  std::optional<std::string> admitted_from;
 
  private:
   struct Outgoing {

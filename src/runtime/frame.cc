@@ -91,7 +91,7 @@ Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderSize>
   };
   switch (static_cast<FrameType>(type)) {
     case FrameType::kHello:
-      if (length != kHelloPayload) return bad_length("exactly 32");
+      if (length != kHelloPayload) return bad_length("exactly 48");
       break;
     case FrameType::kAuth:
       if (length < kMacSize || length > kMaxHandshakePayload) return bad_length("16..4096");

@@ -11,6 +11,7 @@ namespace {
 constexpr std::string_view kRecordContext = "murmur/1 record";
 constexpr std::string_view kAuthContext = "murmur/1 auth";
 constexpr std::string_view kTranscriptContext = "murmur/1 handshake";
+constexpr std::string_view kMac1Context = "murmur/2 mac1";
 constexpr size_t kMaxAddress = 255;
 
 std::vector<uint8_t> RecordSigningBytes(const PeerRecord& r) {
@@ -19,6 +20,7 @@ std::vector<uint8_t> RecordSigningBytes(const PeerRecord& r) {
                          kRecordContext.size()));
   w.WriteBytes(r.key);
   w.WriteU32(r.slot.value);
+  w.WriteU64(r.incarnation);
   w.WriteU64(r.issued_ms);
   w.WriteU8(static_cast<uint8_t>(r.address.size()));
   w.WriteBytes(std::span(reinterpret_cast<const uint8_t*>(r.address.data()), r.address.size()));
@@ -43,12 +45,13 @@ std::array<uint8_t, 24> Nonce(uint64_t counter) {
 }  // namespace
 
 PeerRecord PeerRecord::Make(const Identity& identity, PeerId slot, std::string address,
-                            uint64_t issued_ms) {
+                            uint64_t issued_ms, uint64_t incarnation) {
   MURMUR_CHECK(address.size() <= kMaxAddress);
   PeerRecord r;
   r.key = identity.public_key();
   r.slot = slot;
   r.address = std::move(address);
+  r.incarnation = incarnation;
   r.issued_ms = issued_ms;
   r.signature = identity.Sign(RecordSigningBytes(r));
   return r;
@@ -57,6 +60,7 @@ PeerRecord PeerRecord::Make(const Identity& identity, PeerId slot, std::string a
 void PeerRecord::Encode(ByteWriter& out) const {
   out.WriteBytes(key);
   out.WriteU32(slot.value);
+  out.WriteU64(incarnation);
   out.WriteU64(issued_ms);
   out.WriteU8(static_cast<uint8_t>(address.size()));
   out.WriteBytes(std::span(reinterpret_cast<const uint8_t*>(address.data()), address.size()));
@@ -70,6 +74,7 @@ Result<PeerRecord> PeerRecord::Decode(ByteReader& in) {
   }
   MURMUR_ASSIGN_OR_RETURN(uint32_t slot, in.ReadU32());
   r.slot = PeerId(slot);
+  MURMUR_ASSIGN_OR_RETURN(r.incarnation, in.ReadU64());
   MURMUR_ASSIGN_OR_RETURN(r.issued_ms, in.ReadU64());
   MURMUR_ASSIGN_OR_RETURN(uint8_t length, in.ReadU8());
   if (in.remaining() < length) {
@@ -131,14 +136,40 @@ Status SessionCipher::Open(Frame& frame) {
 Handshake::Handshake(const HandshakeConfig& config, Role role) : config_(config), role_(role) {
   MURMUR_CHECK(config_.identity != nullptr && config_.allowlist != nullptr);
   MURMUR_CHECK(InitCrypto().ok());
-  crypto_kx_keypair(eph_pk_.data(), eph_sk_.data());
+  if (role_ == Role::kDialer) {
+    crypto_kx_keypair(eph_pk_.data(), eph_sk_.data());
+    have_key_pair_ = true;
+  }
+}
+
+// BLAKE2b-128 over the Hello's header and key, keyed by
+// BLAKE2b-256("murmur/2 mac1", key = network key): symmetric, so both
+// directions' Hellos carry one, and checking it costs two BLAKE2b calls.
+std::array<uint8_t, kHelloMac> Handshake::Mac1(std::span<const uint8_t> header,
+                                               std::span<const uint8_t> key) const {
+  std::array<uint8_t, 32> mac_key{};
+  const uint8_t* psk = config_.network_key ? config_.network_key->data() : nullptr;
+  crypto_generichash(mac_key.data(), mac_key.size(),
+                     reinterpret_cast<const uint8_t*>(kMac1Context.data()), kMac1Context.size(),
+                     psk, psk ? config_.network_key->size() : 0);
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, mac_key.data(), mac_key.size(), kHelloMac);
+  crypto_generichash_update(&state, header.data(), header.size());
+  crypto_generichash_update(&state, key.data(), key.size());
+  std::array<uint8_t, kHelloMac> mac{};
+  crypto_generichash_final(&state, mac.data(), mac.size());
+  sodium_memzero(mac_key.data(), mac_key.size());
+  return mac;
 }
 
 std::vector<uint8_t> Handshake::HelloFrame() const {
+  MURMUR_CHECK(have_key_pair_);
   const auto head = EncodeFrameHeader({.type = FrameType::kHello, .length = kHelloPayload});
   std::vector<uint8_t> out(kFrameHeaderSize + kHelloPayload);
   std::memcpy(out.data(), head.data(), kFrameHeaderSize);
-  std::memcpy(out.data() + kFrameHeaderSize, eph_pk_.data(), kHelloPayload);
+  std::memcpy(out.data() + kFrameHeaderSize, eph_pk_.data(), kHelloKey);
+  const auto mac = Mac1(head, eph_pk_);
+  std::memcpy(out.data() + kFrameHeaderSize + kHelloKey, mac.data(), kHelloMac);
   return out;
 }
 
@@ -161,7 +192,16 @@ Status Handshake::OnHello(const Frame& frame) {
     return Status::Corrupt("handshake: expected a hello frame, got ",
                            FrameTypeName(frame.header.type));
   }
-  std::copy(frame.payload.begin(), frame.payload.end(), peer_eph_pk_.begin());
+  const std::span<const uint8_t> key = std::span(frame.payload).first(kHelloKey);
+  const auto expected = Mac1(EncodeFrameHeader(frame.header), key);
+  if (crypto_verify_16(expected.data(), frame.payload.data() + kHelloKey) != 0) {
+    return Status::Aborted("handshake: hello fails its mac1 (no or another network key)");
+  }
+  std::copy(key.begin(), key.end(), peer_eph_pk_.begin());
+  if (!have_key_pair_) {
+    crypto_kx_keypair(eph_pk_.data(), eph_sk_.data());
+    have_key_pair_ = true;
+  }
   std::array<uint8_t, 32> rx{}, tx{};
   const int rc = role_ == Role::kDialer
                      ? crypto_kx_client_session_keys(rx.data(), tx.data(), eph_pk_.data(),

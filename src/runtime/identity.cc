@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -151,6 +153,41 @@ Status CreateNetworkKeyFile(const std::string& path) {
   NetworkKey key{};
   randombytes_buf(key.data(), key.size());
   return WriteSecretHex(path, key, "network key");
+}
+
+Result<uint64_t> BumpIncarnation(const std::string& path) {
+  uint64_t current = 0;
+  if (std::ifstream in(path); in) {
+    std::string text;
+    in >> text;
+    uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+        value == UINT64_MAX) {
+      return Status::InvalidArgument("incarnation file '", path,
+                                     "' does not hold a counter; delete it to start again at 1");
+    }
+    current = value;
+  }
+  const std::filesystem::path target(path);
+  std::error_code ec;
+  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), ec);
+  const std::string temp = path + ".tmp";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) {
+    return Status::Unavailable("cannot write incarnation file '", temp, "': ",
+                               std::strerror(errno));
+  }
+  const std::string text = std::to_string(current + 1) + "\n";
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                       ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written || ::rename(temp.c_str(), path.c_str()) != 0) {
+    ::unlink(temp.c_str());
+    return Status::Unavailable("cannot write incarnation file '", path, "': ",
+                               std::strerror(errno));
+  }
+  return current + 1;
 }
 
 Result<Allowlist> Allowlist::Load(const std::string& path) {

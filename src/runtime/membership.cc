@@ -13,7 +13,11 @@ Duration Backoff::Next() {
 }
 
 Membership::Membership(const MembershipOptions& options, const Allowlist& allowlist)
-    : self_(options.self), allowlist_(allowlist), slots_(options.num_slots, Slot(options)) {
+    : self_(options.self),
+      max_skew_ms_(static_cast<uint64_t>(std::max<int64_t>(options.max_clock_skew.ns, 0) /
+                                         1'000'000)),
+      allowlist_(allowlist),
+      slots_(options.num_slots, Slot(options)) {
   MURMUR_CHECK(options.self.value < options.num_slots);
   MURMUR_CHECK(options.backoff_min.ns > 0 && options.backoff_min <= options.backoff_max);
 }
@@ -26,21 +30,44 @@ Status Membership::CheckSlotKey(const PeerRecord& record) const {
                          "; refusing ", PeerName(record.key), "'s claim to it");
 }
 
-Membership::Learned Membership::Learn(const PeerRecord& record) {
+bool Membership::Replaces(const Slot& slot, const PeerRecord& record, RecordSource source) const {
+  if (!slot.record || source == RecordSource::kHandshake) return true;
+  const PeerRecord& held = *slot.record;
+  if (record.incarnation != held.incarnation) return record.incarnation > held.incarnation;
+  // A relayed copy of the same incarnation may be an old or future-dated
+  // record of the key replayed as a decoy: it does not override what the
+  // peer said in a live session while that session is up, nor ever when
+  // the peer keeps an incarnation counter (a restart would have bumped
+  // it). Without counters a later date after a disconnect is all there
+  // is to tell a restart.
+  if (slot.record_from_handshake && (slot.connected || held.incarnation > 0)) return false;
+  return record.issued_ms > held.issued_ms;
+}
+
+Membership::Learned Membership::Learn(const PeerRecord& record, RecordSource source,
+                                      uint64_t now_ms) {
   if (record.slot == self_ || record.slot.value >= slots_.size()) {
     return {Verdict::kIgnored, Status::Ok()};
   }
   if (!allowlist_.Admit(record.key, record.slot).ok()) return {Verdict::kNotAdmitted, Status::Ok()};
   if (Status s = CheckSlotKey(record); !s.ok()) return {Verdict::kSlotTaken, std::move(s)};
+  if (record.issued_ms > now_ms && record.issued_ms - now_ms > max_skew_ms_) {
+    return {Verdict::kFuture, Status::Ok()};
+  }
   Slot& slot = slots_[record.slot.value];
-  if (slot.record && slot.record->issued_ms >= record.issued_ms) {
+  if (source == RecordSource::kHandshake && slot.record &&
+      slot.record->incarnation == record.incarnation &&
+      slot.record->issued_ms == record.issued_ms && slot.record->address == record.address) {
+    slot.record_from_handshake = true;  // confirmed live; nothing new to relay
     return {Verdict::kStale, Status::Ok()};
   }
+  if (!Replaces(slot, record, source)) return {Verdict::kStale, Status::Ok()};
   const bool moved = slot.record && slot.record->address != record.address;
   // A newer record is a new incarnation: a peer that left with Bye and
   // restarted is to be dialed again.
   if (slot.record && !slot.connected) slot.said_bye = false;
   slot.record = record;
+  slot.record_from_handshake = source == RecordSource::kHandshake;
   if (moved) slot.backoff.Reset();
   return {Verdict::kAccepted, Status::Ok()};
 }

@@ -14,13 +14,13 @@ using asio::ip::tcp;
 
 std::chrono::nanoseconds ToChrono(Duration d) { return std::chrono::nanoseconds(d.ns); }
 
+}  // namespace
+
 uint64_t UnixMillis() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
 }
-
-}  // namespace
 
 NetHost::Impl::Impl(NetHost& host, const NetOptions& options, NetSecurity security,
                     MetricsSink& sink)
@@ -36,11 +36,13 @@ NetHost::Impl::Impl(NetHost& host, const NetOptions& options, NetSecurity securi
       membership_(MembershipOptions{.self = options.self,
                                     .num_slots = options.num_slots,
                                     .backoff_min = options.backoff_min,
-                                    .backoff_max = options.backoff_max},
+                                    .backoff_max = options.backoff_max,
+                                    .max_clock_skew = options.max_clock_skew},
                   security_.allowlist),
       detector_{.peer_timeout = options.peer_timeout,
                 .handshake_timeout = options.handshake_timeout},
-      links_(options.num_slots) {}
+      links_(options.num_slots),
+      admission_(options.admission) {}
 
 Status NetHost::Impl::Bind() {
   MURMUR_ASSIGN_OR_RETURN(tcp::endpoint endpoint, ParseEndpoint(options_.listen));
@@ -57,7 +59,12 @@ Status NetHost::Impl::Bind() {
   if (advertised.size() > 255) {
     return Status::InvalidArgument("advertised address '", advertised, "' is too long");
   }
-  self_record_ = PeerRecord::Make(security_.identity, options_.self, advertised, UnixMillis());
+  uint64_t incarnation = 0;
+  if (!options_.incarnation_file.empty()) {
+    MURMUR_ASSIGN_OR_RETURN(incarnation, BumpIncarnation(options_.incarnation_file));
+  }
+  self_record_ =
+      PeerRecord::Make(security_.identity, options_.self, advertised, UnixMillis(), incarnation);
   handshake_config_ = HandshakeConfig{.identity = &security_.identity,
                                       .network_key = security_.network_key,
                                       .allowlist = &security_.allowlist,
@@ -283,6 +290,11 @@ Result<std::unique_ptr<NetHost>> NetHost::Create(const NetOptions& options, NetS
   }
   if (options.backoff_min.ns <= 0 || options.backoff_max < options.backoff_min) {
     return Status::InvalidArgument("backoff_min must be positive and at most backoff_max");
+  }
+  const AdmissionLimits& a = options.admission;
+  if (a.max_unauthenticated == 0 || a.max_unauthenticated_per_address == 0 ||
+      a.handshake_burst == 0 || a.handshake_interval.ns <= 0 || a.max_tracked_addresses == 0) {
+    return Status::InvalidArgument("every admission limit must be positive");
   }
   auto host = std::unique_ptr<NetHost>(new NetHost(nullptr));
   host->impl_ = std::make_unique<Impl>(*host, options, std::move(security), sink);

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "murmur/runtime/admission.h"
 #include "murmur/runtime/handshake.h"
 #include "murmur/runtime/membership.h"
 #include "murmur/runtime/net_host.h"
@@ -28,6 +29,9 @@
 #include "runtime/connection.h"
 
 namespace murmur::net {
+
+// The wall clock as Unix milliseconds: what PeerRecords are dated with.
+uint64_t UnixMillis();
 
 class NetHost::Impl final : public ConnectionEvents {
  public:
@@ -94,8 +98,13 @@ class NetHost::Impl final : public ConnectionEvents {
 
   // net_host_mesh.cc: connections and membership.
   void Accept();
-  void StartConnection(asio::ip::tcp::socket socket, Role role, std::string address,
-                       std::optional<PeerId> dialed_for, std::optional<size_t> bootstrap);
+  // Makes a connection in handshake; the caller starts it.
+  ConnectionPtr StartConnection(asio::ip::tcp::socket socket, Role role, std::string address,
+                                std::optional<PeerId> dialed_for,
+                                std::optional<size_t> bootstrap);
+  // `conn` left its handshake (authenticated or closed): releases its
+  // admission slot. Safe to call again.
+  void EndHandshake(const ConnectionPtr& conn);
   void Dial(const asio::ip::tcp::endpoint& endpoint, std::optional<PeerId> slot,
             std::function<void(bool)> done, std::optional<size_t> bootstrap = std::nullopt);
   void DialBootstrap(size_t i);
@@ -104,7 +113,7 @@ class NetHost::Impl final : public ConnectionEvents {
   void RetryLater(Duration delay, std::function<void()> retry);
   void Attach(PeerId peer, ConnectionPtr conn);
   void Greet(PeerId peer, Connection& conn);
-  void LearnRecord(const PeerRecord& record, const Connection* from);
+  void LearnRecord(const PeerRecord& record, RecordSource source, const Connection* from);
   void OnPeersFrame(const ConnectionPtr& conn, std::span<const uint8_t> payload);
   void CountRejected(const std::string& reason, const std::string& address,
                      const std::string& detail);
@@ -130,6 +139,7 @@ class NetHost::Impl final : public ConnectionEvents {
   std::vector<PeerLink> links_;
   std::vector<Bootstrap> bootstrap_;
   std::set<ConnectionPtr> unauthenticated_;
+  AdmissionControl admission_;
   NetStats stats_;
   size_t rejected_logged_ = 0;
   Node* node_ = nullptr;

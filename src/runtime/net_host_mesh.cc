@@ -12,6 +12,8 @@ namespace murmur::net {
 
 using asio::ip::tcp;
 
+// Admission control decides before anything is allocated or computed for
+// the connection: a refused one costs an accept and a close.
 void NetHost::Impl::Accept() {
   acceptor_.async_accept([this](const asio::error_code& ec, tcp::socket socket) {
     if (stopping_) return;
@@ -19,20 +21,31 @@ void NetHost::Impl::Accept() {
       asio::error_code peer_ec;
       const auto remote = socket.remote_endpoint(peer_ec);
       const std::string address = peer_ec ? "?" : ToString(remote);
-      if (unauthenticated_.size() >= options_.max_unauthenticated) {
-        CountRejected("too_many_handshakes", address, "too many connections in handshake");
+      std::string source = peer_ec ? "?" : remote.address().to_string();
+      const AdmissionControl::Verdict verdict = admission_.Admit(source, now());
+      if (verdict != AdmissionControl::Verdict::kAdmit) {
+        CountRejected(std::string(AdmissionControl::VerdictName(verdict)), address,
+                      "admission control");
         socket.close(peer_ec);
       } else {
-        StartConnection(std::move(socket), Role::kAcceptor, address, std::nullopt, std::nullopt);
+        ConnectionPtr conn = StartConnection(std::move(socket), Role::kAcceptor, address,
+                                             std::nullopt, std::nullopt);
+        conn->admitted_from = std::move(source);
+        conn->Start();
       }
     }
     Accept();
   });
 }
 
-void NetHost::Impl::StartConnection(tcp::socket socket, Role role, std::string address,
-                                    std::optional<PeerId> dialed_for,
-                                    std::optional<size_t> bootstrap) {
+void NetHost::Impl::EndHandshake(const ConnectionPtr& conn) {
+  if (unauthenticated_.erase(conn) == 0 || !conn->admitted_from) return;
+  admission_.HandshakeEnded(*conn->admitted_from, now());
+}
+
+ConnectionPtr NetHost::Impl::StartConnection(tcp::socket socket, Role role, std::string address,
+                                             std::optional<PeerId> dialed_for,
+                                             std::optional<size_t> bootstrap) {
   const ConnectionContext context{.handshake = &handshake_config_,
                                   .max_message_bytes = options_.max_message_bytes,
                                   .events = this,
@@ -41,7 +54,7 @@ void NetHost::Impl::StartConnection(tcp::socket socket, Role role, std::string a
   conn->dialed_for = dialed_for;
   conn->bootstrap = bootstrap;
   unauthenticated_.insert(conn);
-  conn->Start();
+  return conn;
 }
 
 void NetHost::Impl::Dial(const tcp::endpoint& endpoint, std::optional<PeerId> slot,
@@ -55,7 +68,8 @@ void NetHost::Impl::Dial(const tcp::endpoint& endpoint, std::optional<PeerId> sl
       done(false);
       return;
     }
-    StartConnection(std::move(*socket), Role::kDialer, ToString(endpoint), slot, bootstrap);
+    StartConnection(std::move(*socket), Role::kDialer, ToString(endpoint), slot, bootstrap)
+        ->Start();
     done(true);
   });
 }
@@ -110,7 +124,7 @@ void NetHost::Impl::RetryLater(Duration delay, std::function<void()> retry) {
 Status NetHost::Impl::Admit(const PeerRecord& record) { return membership_.CheckSlotKey(record); }
 
 void NetHost::Impl::OnAuthenticated(const ConnectionPtr& conn, const PeerRecord& record) {
-  unauthenticated_.erase(conn);
+  EndHandshake(conn);
   ++stats_.handshakes;
   for (Bootstrap& b : bootstrap_) {
     if (ToString(b.endpoint) == conn->peer_address()) b.done = true;
@@ -122,7 +136,7 @@ void NetHost::Impl::OnAuthenticated(const ConnectionPtr& conn, const PeerRecord&
     if (membership_.ResolveDuplicate(peer, link.conn->role(), conn->role()) ==
         Membership::Keep::kExisting) {
       conn->Close("", "duplicate connection");
-      LearnRecord(record, nullptr);
+      LearnRecord(record, RecordSource::kHandshake, nullptr);
       return;
     }
     ConnectionPtr old = link.conn;
@@ -132,7 +146,7 @@ void NetHost::Impl::OnAuthenticated(const ConnectionPtr& conn, const PeerRecord&
   } else {
     Attach(peer, conn);
   }
-  LearnRecord(record, conn.get());
+  LearnRecord(record, RecordSource::kHandshake, conn.get());
   if (membership_.Joined(peer)) Count("net.peer_rejoined");
   Greet(peer, *conn);
   MaybeStartNode();
@@ -159,11 +173,15 @@ void NetHost::Impl::Greet(PeerId peer, Connection& conn) {
 
 // Relays a record membership accepted to every other connected peer
 // (membership exchange), then dials if due.
-void NetHost::Impl::LearnRecord(const PeerRecord& record, const Connection* from) {
-  const Membership::Learned learned = membership_.Learn(record);
+void NetHost::Impl::LearnRecord(const PeerRecord& record, RecordSource source,
+                                const Connection* from) {
+  const Membership::Learned learned = membership_.Learn(record, source, UnixMillis());
   switch (learned.verdict) {
     case Membership::Verdict::kIgnored:
     case Membership::Verdict::kStale:
+      return;
+    case Membership::Verdict::kFuture:
+      Count("net.records_future");
       return;
     case Membership::Verdict::kNotAdmitted:
       Count("net.records_refused");
@@ -232,7 +250,7 @@ void NetHost::Impl::OnPeersFrame(const ConnectionPtr& conn, std::span<const uint
       conn->Close("bad_record", record.status().message());
       return;
     }
-    LearnRecord(*record, conn.get());
+    LearnRecord(*record, RecordSource::kGossip, conn.get());
   }
   if (Status s = in.ExpectEnd(); !s.ok()) conn->Close("bad_record", s.message());
 }
@@ -255,7 +273,7 @@ void NetHost::Impl::CountRejected(const std::string& reason, const std::string& 
 
 void NetHost::Impl::OnClosed(const ConnectionPtr& conn, ConnectionState was, size_t unsent,
                              const std::string& reason, const std::string& detail) {
-  unauthenticated_.erase(conn);
+  EndHandshake(conn);
   const bool was_open = was == ConnectionState::kOpen;
   if (!was_open && conn->dialed_for) {
     membership_.DialEnded(*conn->dialed_for);

@@ -63,13 +63,15 @@ std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
                       .self_record = PeerRecord::Make(acceptor_id, murmur::PeerId(0), "127.0.0.1:1", 1),
                       .num_slots = 4},
                      Role::kAcceptor);
+  std::vector<uint8_t> stream = dialer.HelloFrame();
+  FrameParser to_acceptor(1 << 16, FramePhase::kHello);
   FrameParser parser(1 << 16, FramePhase::kHello);
-  std::vector<Frame> hello;
-  if (!parser.Feed(acceptor.HelloFrame(), hello).ok() || hello.size() != 1 ||
-      !dialer.OnHello(hello[0]).ok()) {
+  std::vector<Frame> dialer_hello, hello;
+  if (!to_acceptor.Feed(stream, dialer_hello).ok() || dialer_hello.size() != 1 ||
+      !acceptor.OnHello(dialer_hello[0]).ok() || !parser.Feed(acceptor.HelloFrame(), hello).ok() ||
+      hello.size() != 1 || !dialer.OnHello(hello[0]).ok()) {
     std::abort();
   }
-  std::vector<uint8_t> stream = dialer.HelloFrame();
   const std::vector<uint8_t> auth = dialer.AuthFrame();
   stream.insert(stream.end(), auth.begin(), auth.end());
   murmur::ByteWriter record;

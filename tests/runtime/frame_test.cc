@@ -41,9 +41,9 @@ Result<FrameHeader> Decode(const std::vector<uint8_t>& bytes, size_t max_data = 
 }
 
 TEST(FrameHeader, HasTheDocumentedLayout) {
-  // docs/wire.md: "MRMR", version 1, type, two zero flag bytes, u32 LE length.
+  // docs/wire.md: "MRMR", version 2, type, two zero flag bytes, u32 LE length.
   EXPECT_EQ(Header(FrameType::kData, 0x01020304),
-            (std::vector<uint8_t>{'M', 'R', 'M', 'R', 1, 3, 0, 0, 4, 3, 2, 1}));
+            (std::vector<uint8_t>{'M', 'R', 'M', 'R', 2, 3, 0, 0, 4, 3, 2, 1}));
   Result<FrameHeader> h = Decode(Header(FrameType::kData, 116));
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   EXPECT_EQ(h->type, FrameType::kData);
@@ -55,8 +55,8 @@ TEST(FrameHeader, RejectsBadMagicVersionFlagsAndType) {
   bytes[0] = 'G';
   EXPECT_EQ(Decode(bytes).status().code(), StatusCode::kCorrupt);
   bytes = Header(FrameType::kData, 100);
-  bytes[4] = 2;
-  EXPECT_NE(Decode(bytes).status().message().find("version 2"), std::string::npos);
+  bytes[4] = 1;  // a peer of the previous wire version
+  EXPECT_NE(Decode(bytes).status().message().find("version 1"), std::string::npos);
   bytes = Header(FrameType::kData, 100);
   bytes[7] = 1;
   EXPECT_NE(Decode(bytes).status().message().find("flags"), std::string::npos);
@@ -66,8 +66,8 @@ TEST(FrameHeader, RejectsBadMagicVersionFlagsAndType) {
 }
 
 TEST(FrameHeader, EnforcesPerTypeLengths) {
-  EXPECT_TRUE(Decode(Header(FrameType::kHello, 32)).ok());
-  EXPECT_FALSE(Decode(Header(FrameType::kHello, 33)).ok());
+  EXPECT_TRUE(Decode(Header(FrameType::kHello, 48)).ok());
+  EXPECT_FALSE(Decode(Header(FrameType::kHello, 49)).ok());
   EXPECT_TRUE(Decode(Header(FrameType::kHeartbeat, 16)).ok());
   EXPECT_FALSE(Decode(Header(FrameType::kHeartbeat, 17)).ok());
   EXPECT_FALSE(Decode(Header(FrameType::kBye, 0)).ok());
@@ -95,7 +95,7 @@ TEST(FrameHeader, EachPhaseAcceptsOnlyItsFrameTypes) {
     SCOPED_TRACE(std::string(FrameTypeName(type)));
     // A length valid for the type, so only the phase can refuse it.
     uint32_t length = 16;
-    if (type == FrameType::kHello) length = 32;
+    if (type == FrameType::kHello) length = 48;
     if (type == FrameType::kDataPart) length = kDataChunk + kMacSize;
     const auto h = Header(type, length);
     EXPECT_EQ(Decode(h, 1 << 20, FramePhase::kHello).ok(), type == FrameType::kHello);
@@ -123,9 +123,9 @@ TEST(FrameParser, StrangerAnnouncingAHugeDataFrameGetsNoMemory) {
   // After a Hello, only an Auth of at most 4 KiB: a data frame or a bigger
   // Auth is refused as well.
   for (const auto& second : {Header(FrameType::kData, 200u << 20), Header(FrameType::kAuth, 4097),
-                             Header(FrameType::kHello, 32)}) {
+                             Header(FrameType::kHello, 48)}) {
     FrameParser p(size_t{256} << 20, FramePhase::kHello);
-    std::vector<uint8_t> stream = WireFrame(FrameType::kHello, 32, 1);
+    std::vector<uint8_t> stream = WireFrame(FrameType::kHello, 48, 1);
     stream.insert(stream.end(), second.begin(), second.end());
     std::vector<Frame> got;
     EXPECT_EQ(p.Feed(stream, got).code(), StatusCode::kCorrupt);
@@ -138,7 +138,7 @@ TEST(FrameParser, StrangerAnnouncingAHugeDataFrameGetsNoMemory) {
 
 TEST(FrameParser, FollowsTheHandshakeAndBoundsEveryFrame) {
   // Hello, a 4 KiB Auth, then a 1 MiB data frame: each phase's largest.
-  std::vector<uint8_t> stream = WireFrame(FrameType::kHello, 32, 1);
+  std::vector<uint8_t> stream = WireFrame(FrameType::kHello, 48, 1);
   const auto auth = WireFrame(FrameType::kAuth, kMaxHandshakePayload, 2);
   stream.insert(stream.end(), auth.begin(), auth.end());
   const size_t data_header_at = stream.size();

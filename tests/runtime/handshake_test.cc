@@ -53,8 +53,8 @@ struct Outcome {
 // Runs both sides to completion; `a` dials `b`.
 Outcome Connect(Handshake& a, Handshake& b) {
   Outcome o;
-  EXPECT_TRUE(a.OnHello(Parse(b.HelloFrame())).ok());
   EXPECT_TRUE(b.OnHello(Parse(a.HelloFrame())).ok());
+  EXPECT_TRUE(a.OnHello(Parse(b.HelloFrame())).ok());
   Frame from_a = Parse(a.AuthFrame());
   Frame from_b = Parse(b.AuthFrame());
   o.acceptor_saw = b.OnAuth(from_a);
@@ -96,7 +96,7 @@ TEST(Handshake, PeersLearnEachOthersSignedRecords) {
   EXPECT_TRUE(ca.Open(back).ok());
 }
 
-TEST(Handshake, WrongNetworkKeyIsRefused) {
+TEST(Handshake, HelloUnderAnotherNetworkKeyFailsMac1BeforeAnyKeyExchange) {
   NetworkKey k1{}, k2{};
   k1.fill(7);
   k2.fill(8);
@@ -105,15 +105,29 @@ TEST(Handshake, WrongNetworkKeyIsRefused) {
   const auto xc = x.Config();
   const auto yc = y.Config();
   Handshake a(xc, Role::kDialer), b(yc, Role::kAcceptor);
-  Outcome o = Connect(a, b);
-  EXPECT_EQ(o.acceptor_saw.status().code(), StatusCode::kCorrupt);
-  EXPECT_NE(o.acceptor_saw.status().message().find("MAC"), std::string::npos);
-  EXPECT_FALSE(o.dialer_saw.ok());
-  // A stranger without any key is refused by a keyed network too.
+  const Status refused = b.OnHello(Parse(a.HelloFrame()));
+  EXPECT_EQ(refused.code(), StatusCode::kAborted);
+  EXPECT_NE(refused.message().find("mac1"), std::string::npos) << refused.message();
+  // A stranger without any key is refused by a keyed network too, and a
+  // keyed dialer by an open acceptor.
   Side z{.identity = Id(3), .slot = 2};
   const auto zc = z.Config();
   Handshake c(zc, Role::kDialer), d(xc, Role::kAcceptor);
-  EXPECT_FALSE(Connect(c, d).acceptor_saw.ok());
+  EXPECT_EQ(d.OnHello(Parse(c.HelloFrame())).code(), StatusCode::kAborted);
+  Handshake e(xc, Role::kDialer), f(zc, Role::kAcceptor);
+  EXPECT_EQ(f.OnHello(Parse(e.HelloFrame())).code(), StatusCode::kAborted);
+}
+
+TEST(Handshake, TamperedHelloKeyFailsMac1) {
+  Side x{.identity = Id(1), .slot = 0};
+  Side y{.identity = Id(2), .slot = 1};
+  const auto xc = x.Config();
+  const auto yc = y.Config();
+  Handshake a(xc, Role::kDialer), b(yc, Role::kAcceptor);
+  std::vector<uint8_t> hello = a.HelloFrame();
+  ASSERT_EQ(hello.size(), kFrameHeaderSize + 48);
+  hello[kFrameHeaderSize] ^= 1;
+  EXPECT_EQ(b.OnHello(Parse(hello)).code(), StatusCode::kAborted);
 }
 
 TEST(Handshake, SameNetworkKeyIsAdmitted) {
@@ -177,6 +191,7 @@ TEST(Handshake, AuthFromAnotherSessionIsRejected) {
   const auto xc = x.Config();
   const auto yc = y.Config();
   Handshake a1(yc, Role::kDialer), b1(xc, Role::kAcceptor);
+  ASSERT_TRUE(b1.OnHello(Parse(a1.HelloFrame())).ok());
   ASSERT_TRUE(a1.OnHello(Parse(b1.HelloFrame())).ok());
   const auto recorded = a1.AuthFrame();
   Handshake b2(xc, Role::kAcceptor);

@@ -4,7 +4,10 @@
 #include "murmur/runtime/membership.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 namespace murmur::net {
@@ -20,6 +23,8 @@ PeerRecord Record(const Identity& id, uint32_t slot, uint64_t issued_ms,
                   const std::string& address = "127.0.0.1:7000") {
   return PeerRecord::Make(id, PeerId(slot), address, issued_ms);
 }
+
+constexpr uint64_t kNow = 10'000;  // our Unix clock, ms
 
 constexpr Duration kMin = Duration::Nanos(100'000'000);  // 0.1 s
 constexpr Duration kMax = Duration::Nanos(500'000'000);  // 0.5 s
@@ -61,7 +66,8 @@ TEST(FailureDetector, SuspectsOnlyAfterMoreThanItsTimeouts) {
 TEST_F(MembershipTest, TrustOnFirstUsePinsTheFirstKeyOfASlot) {
   Membership m(Options(0), open_);
   EXPECT_TRUE(m.CheckSlotKey(Record(b_, 2, 1000)).ok());  // a free slot
-  EXPECT_EQ(m.Learn(Record(a_, 2, 1000)).verdict, Membership::Verdict::kAccepted);
+  EXPECT_EQ(m.Learn(Record(a_, 2, 1000), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
   EXPECT_TRUE(m.CheckSlotKey(Record(a_, 2, 2000)).ok());  // the same key again
 
   // Another key's claim, even newer, is refused, naming both keys.
@@ -69,7 +75,8 @@ TEST_F(MembershipTest, TrustOnFirstUsePinsTheFirstKeyOfASlot) {
   EXPECT_EQ(s.code(), StatusCode::kAborted);
   EXPECT_EQ(s.message(), "slot 2 belongs to " + PeerName(a_.public_key()) + "; refusing " +
                              PeerName(b_.public_key()) + "'s claim to it");
-  const Membership::Learned learned = m.Learn(Record(b_, 2, 5000, "10.0.0.9:1"));
+  const Membership::Learned learned =
+      m.Learn(Record(b_, 2, 5000, "10.0.0.9:1"), RecordSource::kGossip, kNow);
   EXPECT_EQ(learned.verdict, Membership::Verdict::kSlotTaken);
   EXPECT_EQ(learned.why.message(), s.message());
   EXPECT_EQ(m.record(PeerId(2))->key, a_.public_key());
@@ -81,19 +88,25 @@ TEST_F(MembershipTest, TrustOnFirstUsePinsTheFirstKeyOfASlot) {
 
 TEST_F(MembershipTest, ANewerRecordReplacesAnOlderOneAndNoOtherDoes) {
   Membership m(Options(0), open_);
-  EXPECT_EQ(m.Learn(Record(a_, 1, 1000, "10.0.0.1:1")).verdict, Membership::Verdict::kAccepted);
-  EXPECT_EQ(m.Learn(Record(a_, 1, 1000, "10.0.0.1:2")).verdict, Membership::Verdict::kStale);
-  EXPECT_EQ(m.Learn(Record(a_, 1, 999, "10.0.0.1:3")).verdict, Membership::Verdict::kStale);
+  EXPECT_EQ(m.Learn(Record(a_, 1, 1000, "10.0.0.1:1"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
+  EXPECT_EQ(m.Learn(Record(a_, 1, 1000, "10.0.0.1:2"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kStale);
+  EXPECT_EQ(m.Learn(Record(a_, 1, 999, "10.0.0.1:3"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kStale);
   EXPECT_EQ(m.record(PeerId(1))->address, "10.0.0.1:1");
-  EXPECT_EQ(m.Learn(Record(a_, 1, 1001, "10.0.0.1:4")).verdict, Membership::Verdict::kAccepted);
+  EXPECT_EQ(m.Learn(Record(a_, 1, 1001, "10.0.0.1:4"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
   EXPECT_EQ(m.record(PeerId(1))->address, "10.0.0.1:4");
   EXPECT_EQ(m.record(PeerId(1))->issued_ms, 1001u);
 }
 
 TEST_F(MembershipTest, IgnoresOurOwnSlotAndSlotsOutOfRange) {
   Membership m(Options(1), open_);
-  EXPECT_EQ(m.Learn(Record(a_, 1, 1000)).verdict, Membership::Verdict::kIgnored);
-  EXPECT_EQ(m.Learn(Record(a_, 4, 1000)).verdict, Membership::Verdict::kIgnored);
+  EXPECT_EQ(m.Learn(Record(a_, 1, 1000), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kIgnored);
+  EXPECT_EQ(m.Learn(Record(a_, 4, 1000), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kIgnored);
   EXPECT_FALSE(m.record(PeerId(1)).has_value());
 }
 
@@ -101,10 +114,13 @@ TEST_F(MembershipTest, AllowlistRefusesAKeyForAnySlotButItsOwn) {
   Allowlist allow;
   allow.Add(a_.public_key(), PeerId(1));
   Membership m(Options(0), allow);
-  EXPECT_EQ(m.Learn(Record(b_, 1, 1000)).verdict, Membership::Verdict::kNotAdmitted);
-  EXPECT_EQ(m.Learn(Record(a_, 2, 1000)).verdict, Membership::Verdict::kNotAdmitted);
+  EXPECT_EQ(m.Learn(Record(b_, 1, 1000), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kNotAdmitted);
+  EXPECT_EQ(m.Learn(Record(a_, 2, 1000), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kNotAdmitted);
   EXPECT_FALSE(m.record(PeerId(2)).has_value());
-  EXPECT_EQ(m.Learn(Record(a_, 1, 1000)).verdict, Membership::Verdict::kAccepted);
+  EXPECT_EQ(m.Learn(Record(a_, 1, 1000), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
 }
 
 TEST_F(MembershipTest, TheLowerSlotDialsAPeerWithARecordOnce) {
@@ -112,8 +128,10 @@ TEST_F(MembershipTest, TheLowerSlotDialsAPeerWithARecordOnce) {
   EXPECT_FALSE(m.IsDialer(PeerId(0)));
   EXPECT_TRUE(m.IsDialer(PeerId(2)));
   EXPECT_FALSE(m.ShouldDial(PeerId(2)));  // no address yet
-  ASSERT_EQ(m.Learn(Record(a_, 2, 1000)).verdict, Membership::Verdict::kAccepted);
-  ASSERT_EQ(m.Learn(Record(b_, 0, 1000)).verdict, Membership::Verdict::kAccepted);
+  ASSERT_EQ(m.Learn(Record(a_, 2, 1000), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
+  ASSERT_EQ(m.Learn(Record(b_, 0, 1000), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
   EXPECT_TRUE(m.ShouldDial(PeerId(2)));
   EXPECT_FALSE(m.ShouldDial(PeerId(0)));  // slot 0 dials us
 
@@ -133,7 +151,8 @@ TEST_F(MembershipTest, RedialsWaitADoublingBackoffOneAtATime) {
   EXPECT_FALSE(m.ScheduleRedial(PeerId(0)).has_value());  // not ours to dial
   EXPECT_EQ(m.ScheduleRedial(PeerId(2))->ns, 100'000'000);
   EXPECT_FALSE(m.ScheduleRedial(PeerId(2)).has_value());  // one is scheduled
-  ASSERT_EQ(m.Learn(Record(a_, 2, 1000)).verdict, Membership::Verdict::kAccepted);
+  ASSERT_EQ(m.Learn(Record(a_, 2, 1000), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
   EXPECT_FALSE(m.ShouldDial(PeerId(2)));  // until it is due
   m.RedialDue(PeerId(2));
   EXPECT_TRUE(m.ShouldDial(PeerId(2)));
@@ -162,31 +181,38 @@ TEST_F(MembershipTest, ConnectingResetsTheBackoffAndTellsARejoin) {
 
 TEST_F(MembershipTest, AMovedPeerIsRetriedFromTheMinimumBackoff) {
   Membership m(Options(0), open_);
-  ASSERT_EQ(m.Learn(Record(a_, 1, 1000, "10.0.0.1:1")).verdict, Membership::Verdict::kAccepted);
+  ASSERT_EQ(m.Learn(Record(a_, 1, 1000, "10.0.0.1:1"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
   m.ScheduleRedial(PeerId(1));
   EXPECT_EQ(m.backoff(PeerId(1)).ns, 200'000'000);
-  ASSERT_EQ(m.Learn(Record(a_, 1, 1001, "10.0.0.1:1")).verdict, Membership::Verdict::kAccepted);
+  ASSERT_EQ(m.Learn(Record(a_, 1, 1001, "10.0.0.1:1"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
   EXPECT_EQ(m.backoff(PeerId(1)).ns, 200'000'000);  // same address
-  ASSERT_EQ(m.Learn(Record(a_, 1, 1002, "10.0.0.1:2")).verdict, Membership::Verdict::kAccepted);
+  ASSERT_EQ(m.Learn(Record(a_, 1, 1002, "10.0.0.1:2"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
   EXPECT_EQ(m.backoff(PeerId(1)).ns, 100'000'000);
 }
 
 TEST_F(MembershipTest, ByeStopsDialsUntilANewerRecordOfTheDisconnectedPeer) {
   Membership m(Options(0), open_);
-  ASSERT_EQ(m.Learn(Record(a_, 1, 1000)).verdict, Membership::Verdict::kAccepted);
+  ASSERT_EQ(m.Learn(Record(a_, 1, 1000), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
   m.Connected(PeerId(1));
   m.Joined(PeerId(1));
   m.SaidBye(PeerId(1));
   // A record while still connected does not clear the Bye.
-  ASSERT_EQ(m.Learn(Record(a_, 1, 1001)).verdict, Membership::Verdict::kAccepted);
+  ASSERT_EQ(m.Learn(Record(a_, 1, 1001), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
   EXPECT_TRUE(m.said_bye(PeerId(1)));
   m.Disconnected(PeerId(1));
   EXPECT_FALSE(m.ShouldDial(PeerId(1)));
   EXPECT_FALSE(m.ScheduleRedial(PeerId(1)).has_value());
-  EXPECT_EQ(m.Learn(Record(a_, 1, 1001)).verdict, Membership::Verdict::kStale);
+  EXPECT_EQ(m.Learn(Record(a_, 1, 1001), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kStale);
   EXPECT_TRUE(m.said_bye(PeerId(1)));
   // It restarted: a newer record makes it dialable again.
-  ASSERT_EQ(m.Learn(Record(a_, 1, 1002)).verdict, Membership::Verdict::kAccepted);
+  ASSERT_EQ(m.Learn(Record(a_, 1, 1002), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
   EXPECT_FALSE(m.said_bye(PeerId(1)));
   EXPECT_TRUE(m.ShouldDial(PeerId(1)));
 }
@@ -221,8 +247,10 @@ TEST_F(MembershipTest, AllConnectedNeedsEverySlotButOurs) {
 TEST_F(MembershipTest, KnownRecordsEncodeOursFirstThenBySlot) {
   Membership m(Options(0), open_);
   const PeerRecord self = Record(Id(9), 0, 500, "127.0.0.1:1");
-  ASSERT_EQ(m.Learn(Record(b_, 3, 1003, "127.0.0.1:3")).verdict, Membership::Verdict::kAccepted);
-  ASSERT_EQ(m.Learn(Record(a_, 1, 1001, "127.0.0.1:2")).verdict, Membership::Verdict::kAccepted);
+  ASSERT_EQ(m.Learn(Record(b_, 3, 1003, "127.0.0.1:3"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
+  ASSERT_EQ(m.Learn(Record(a_, 1, 1001, "127.0.0.1:2"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
   const std::vector<uint8_t> bytes = m.EncodeKnown(self);
   ByteReader in(bytes);
   ASSERT_EQ(*in.ReadU32(), 3u);
@@ -237,6 +265,118 @@ TEST_F(MembershipTest, KnownRecordsEncodeOursFirstThenBySlot) {
   EXPECT_EQ(second->key, a_.public_key());
   EXPECT_EQ(third->slot, PeerId(3));
   EXPECT_EQ(third->address, "127.0.0.1:3");
+}
+
+}  // namespace
+}  // namespace murmur::net
+
+namespace murmur::net {
+namespace {
+
+PeerRecord Incarnation(const Identity& id, uint32_t slot, uint64_t incarnation, uint64_t issued_ms,
+                       const std::string& address) {
+  return PeerRecord::Make(id, PeerId(slot), address, issued_ms, incarnation);
+}
+
+TEST_F(MembershipTest, RecordDatedBeyondTheSkewBoundIsRefused) {
+  MembershipOptions options = Options(0);
+  options.max_clock_skew = Duration::Seconds(60);
+  Membership m(options, open_);
+  // 60 s ahead is within the bound; 60.001 s is not, from any source.
+  EXPECT_EQ(
+      m.Learn(Record(a_, 1, kNow + 60'001, "10.0.0.6:6"), RecordSource::kHandshake, kNow).verdict,
+      Membership::Verdict::kFuture);
+  EXPECT_EQ(m.Learn(Record(a_, 1, kNow + 60'001), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kFuture);
+  EXPECT_FALSE(m.record(PeerId(1)).has_value());
+  EXPECT_EQ(m.Learn(Record(a_, 1, kNow + 60'000), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
+}
+
+TEST_F(MembershipTest, HandshakeRecordReplacesANewerDatedGossipedDecoy) {
+  Membership m(Options(0), open_);
+  // A relayed record of the key dated 50 s ahead, at a dead address.
+  ASSERT_EQ(
+      m.Learn(Record(a_, 1, kNow + 50'000, "10.6.6.6:1"), RecordSource::kGossip, kNow).verdict,
+      Membership::Verdict::kAccepted);
+  // The peer itself, in a live handshake, with an older date: it wins.
+  m.Connected(PeerId(1));
+  EXPECT_EQ(m.Learn(Record(a_, 1, kNow, "10.0.0.1:7000"), RecordSource::kHandshake, kNow).verdict,
+            Membership::Verdict::kAccepted);
+  EXPECT_EQ(m.record(PeerId(1))->address, "10.0.0.1:7000");
+  // The decoy relayed again does not win back the slot.
+  EXPECT_EQ(
+      m.Learn(Record(a_, 1, kNow + 50'000, "10.6.6.6:1"), RecordSource::kGossip, kNow).verdict,
+      Membership::Verdict::kStale);
+  EXPECT_EQ(m.record(PeerId(1))->address, "10.0.0.1:7000");
+  // The same handshake record again changes nothing (and is not relayed).
+  EXPECT_EQ(m.Learn(Record(a_, 1, kNow, "10.0.0.1:7000"), RecordSource::kHandshake, kNow).verdict,
+            Membership::Verdict::kStale);
+  // A peer with an incarnation counter is never displaced by a copy of
+  // the same incarnation, connected or not.
+  ASSERT_EQ(m.Learn(Incarnation(a_, 1, 5, kNow, "10.0.0.1:7000"), RecordSource::kHandshake, kNow)
+                .verdict,
+            Membership::Verdict::kAccepted);
+  m.Disconnected(PeerId(1));
+  EXPECT_EQ(m.Learn(Incarnation(a_, 1, 5, kNow + 50'000, "10.6.6.6:1"), RecordSource::kGossip,
+                    kNow)
+                .verdict,
+            Membership::Verdict::kStale);
+  EXPECT_EQ(m.record(PeerId(1))->address, "10.0.0.1:7000");
+}
+
+TEST_F(MembershipTest, WithoutCountersALaterRecordAfterADisconnectIsARestart) {
+  Membership m(Options(0), open_);
+  m.Connected(PeerId(1));
+  ASSERT_EQ(m.Learn(Record(a_, 1, 1000, "10.0.0.1:1"), RecordSource::kHandshake, kNow).verdict,
+            Membership::Verdict::kAccepted);
+  EXPECT_EQ(m.Learn(Record(a_, 1, 2000, "10.0.0.1:2"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kStale);  // still connected: the live session wins
+  m.Disconnected(PeerId(1));
+  EXPECT_EQ(m.Learn(Record(a_, 1, 2000, "10.0.0.1:2"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
+  EXPECT_EQ(m.record(PeerId(1))->address, "10.0.0.1:2");
+}
+
+TEST_F(MembershipTest, IncarnationOrdersRecordsAcrossAClockThatWentBack) {
+  Membership m(Options(0), open_);
+  ASSERT_EQ(
+      m.Learn(Incarnation(a_, 1, 3, 9'000, "10.0.0.1:1"), RecordSource::kHandshake, kNow).verdict,
+      Membership::Verdict::kAccepted);
+  // Restarted (incarnation 4) with a clock 5 s behind, at a new address,
+  // and relayed to us: it replaces even the handshake's record.
+  EXPECT_EQ(
+      m.Learn(Incarnation(a_, 1, 4, 4'000, "10.0.0.1:2"), RecordSource::kGossip, kNow).verdict,
+      Membership::Verdict::kAccepted);
+  EXPECT_EQ(m.record(PeerId(1))->address, "10.0.0.1:2");
+  // The previous incarnation, however late its date, does not come back.
+  EXPECT_EQ(
+      m.Learn(Incarnation(a_, 1, 3, 9'999, "10.0.0.1:1"), RecordSource::kGossip, kNow).verdict,
+      Membership::Verdict::kStale);
+  EXPECT_EQ(m.record(PeerId(1))->incarnation, 4u);
+}
+
+TEST(IncarnationCounter, IsPersistedAtomicallyAndReloaded) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("murmur_incarnation_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::string path = (dir / "peer.key.incarnation").string();
+  EXPECT_EQ(*BumpIncarnation(path), 1u);  // absent: starts at 1
+  EXPECT_EQ(*BumpIncarnation(path), 2u);  // a restart reloads and bumps
+  std::ifstream in(path);
+  std::string text;
+  std::getline(in, text);
+  EXPECT_EQ(text, "2");
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  { std::ofstream(path) << "12x\n"; }
+  EXPECT_EQ(BumpIncarnation(path).status().code(), StatusCode::kInvalidArgument);
+  { std::ofstream(path) << "18446744073709551615\n"; }
+  EXPECT_EQ(BumpIncarnation(path).status().code(), StatusCode::kInvalidArgument);
+  { std::ofstream(path) << "41\n"; }
+  EXPECT_EQ(*BumpIncarnation(path), 42u);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

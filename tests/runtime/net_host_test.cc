@@ -1,6 +1,7 @@
 // NetHost in one process: hosts on threads of this test, connected over
 // 127.0.0.1 with kernel-assigned ports, running small test nodes. Also run
 // under ASan+UBSan by scripts/test.sh.
+#include "murmur/runtime/handshake.h"
 #include "murmur/runtime/net_host.h"
 
 #include <arpa/inet.h>
@@ -14,6 +15,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -222,7 +225,7 @@ TEST(NetHost, HostileConnectionsAreClosedAndCounted) {
   const std::string http = "GET / HTTP/1.1\r\n\r\n";
   EXPECT_TRUE(SendAndAwaitClose(addr, std::vector<uint8_t>(http.begin(), http.end())));
   EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 1, 3, 0, 0, 0xff, 0xff, 0xff, 0x7f}));
-  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 1, 1, 0, 0, 32, 0, 0}));  // then silence
+  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 2, 1, 0, 0, 48, 0, 0}));  // then silence
   (*host)->Shutdown();
   loop.join();
   EXPECT_EQ(sink.Get("net.rejected.bad_header"), 2);
@@ -244,9 +247,17 @@ TEST(NetHost, StrangerAnnouncingAHugeFrameIsCutOffBeforeAnyAllocation) {
   const std::string addr = (*host)->listen_address();
   const auto data = EncodeFrameHeader({.type = FrameType::kData, .length = 200u << 20});
   EXPECT_TRUE(SendAndAwaitClose(addr, std::vector<uint8_t>(data.begin(), data.end())));
-  // The same after a valid Hello: the next frame must be an Auth.
-  std::vector<uint8_t> hello = {'M', 'R', 'M', 'R', 1, 1, 0, 0, 32, 0, 0, 0};
-  hello.resize(hello.size() + 32, 9);
+  // The same after a valid Hello (its mac1 under the network key): the
+  // next frame must be an Auth.
+  const Identity stranger = Identity::Generate();
+  const Allowlist open;
+  const Handshake dialer({.identity = &stranger,
+                          .network_key = NetworkKey{},
+                          .allowlist = &open,
+                          .self_record = PeerRecord::Make(stranger, PeerId(1), "127.0.0.1:1", 1),
+                          .num_slots = 2},
+                         Role::kDialer);
+  std::vector<uint8_t> hello = dialer.HelloFrame();
   hello.insert(hello.end(), data.begin(), data.end());
   EXPECT_TRUE(SendAndAwaitClose(addr, hello));
   (*host)->Shutdown();
@@ -268,13 +279,13 @@ TEST(NetHost, StreamEndingInsideAFrameIsCountedAsTruncated) {
   IdleNode node;
   std::thread loop([&] { (void)(*host)->Run(node, nullptr); });
   const std::string addr = (*host)->listen_address();
-  // A Hello header and 10 of its 32 payload bytes, then end of stream.
+  // A Hello header and 10 of its 48 payload bytes, then end of stream.
   std::vector<uint8_t> cut(kFrameHeaderSize + 10, 9);
   const auto hello = EncodeFrameHeader({.type = FrameType::kHello, .length = kHelloPayload});
   std::copy(hello.begin(), hello.end(), cut.begin());
   EXPECT_TRUE(SendAndAwaitClose(addr, cut, AfterSend::kHalfClose));
   // Half a header.
-  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 1, 1}, AfterSend::kHalfClose));
+  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 2, 1}, AfterSend::kHalfClose));
   // Nothing at all is no frame cut short: an orderly close, not counted.
   EXPECT_TRUE(SendAndAwaitClose(addr, {}, AfterSend::kHalfClose));
   (*host)->Shutdown();
@@ -426,7 +437,8 @@ TEST(NetHost, FailedBootstrapHandshakeIsRetriedWithBackoff) {
   IdleNode node1;
   std::thread loop0([&] { (void)(*host0)->Run(node0, nullptr); });
   std::thread loop1([&] { (void)(*host1)->Run(node1, nullptr); });
-  const bool retried = sink0.WaitFor("net.rejected.handshake", 3);
+  // Another network key: the Hello fails its mac1 before any crypto.
+  const bool retried = sink0.WaitFor("net.rejected.bad_hello_mac", 3);
   (*host1)->Shutdown();
   (*host0)->Shutdown();
   loop1.join();
@@ -538,6 +550,189 @@ TEST(NetHost, RefusesBadOptions) {
   o.listen = "127.0.0.1:99999";
   EXPECT_EQ(NetHost::Create(o, Security(NetworkKey{}), sink).status().code(),
             StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace murmur::net
+
+namespace murmur::net {
+namespace {
+
+// Holds up to `sockets` TCP connections from `source` (an IPv4 loopback
+// address such as 127.0.0.2) to `target` open, half of them silent and
+// half after a Hello (`hello`; garbage or valid), and reconnects every one
+// the target closes, until destroyed: the attack of issue 18 (500
+// reconnecting idle sockets from one host, and a Hello flood).
+class Flooder {
+ public:
+  Flooder(const std::string& source, const std::string& target, size_t sockets,
+          std::function<std::vector<uint8_t>()> hello)
+      : hello_(std::move(hello)), fds_(sockets, -1) {
+    const size_t colon = target.rfind(':');
+    to_.sin_family = AF_INET;
+    to_.sin_port = htons(static_cast<uint16_t>(std::stoi(target.substr(colon + 1))));
+    ::inet_pton(AF_INET, target.substr(0, colon).c_str(), &to_.sin_addr);
+    from_.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source.c_str(), &from_.sin_addr);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Flooder() {
+    stop_ = true;
+    thread_.join();
+    for (int fd : fds_) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  uint64_t connects() const { return connects_; }
+  // Returns once `count` connects were made, or after `timeout`.
+  void AwaitConnects(uint64_t count, std::chrono::seconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return connects_ >= count; });
+  }
+
+ private:
+  int Connect(size_t i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&from_), sizeof from_) != 0 ||
+        (::connect(fd, reinterpret_cast<const sockaddr*>(&to_), sizeof to_) != 0 &&
+         errno != EINPROGRESS)) {
+      ::close(fd);
+      return -1;
+    }
+    {
+      std::lock_guard lock(mu_);
+      ++connects_;
+    }
+    cv_.notify_all();
+    if (i % 2 == 1) {
+      const std::vector<uint8_t> hello = hello_();
+      (void)::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    return fd;
+  }
+  void Loop() {
+    std::vector<pollfd> polls;
+    while (!stop_) {
+      // At most 50 new connections a round (~5,000 a second): enough to
+      // keep every slot busy without running out of ephemeral ports.
+      size_t made = 0;
+      for (size_t i = 0; i < fds_.size() && made < 50; ++i) {
+        if (fds_[i] < 0 && (fds_[i] = Connect(i)) >= 0) ++made;
+      }
+      polls.clear();
+      for (int fd : fds_) polls.push_back({.fd = fd, .events = POLLIN, .revents = 0});
+      ::poll(polls.data(), polls.size(), 10);
+      for (size_t i = 0; i < fds_.size(); ++i) {
+        if (fds_[i] >= 0 && (polls[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+          char buffer[512];
+          const ssize_t n = ::recv(fds_[i], buffer, sizeof buffer, MSG_DONTWAIT);
+          if (n == 0 || (n < 0 && errno != EAGAIN)) {
+            ::close(fds_[i]);
+            fds_[i] = -1;
+          }
+        }
+      }
+    }
+  }
+
+  std::function<std::vector<uint8_t>()> hello_;
+  std::vector<int> fds_;
+  sockaddr_in to_{};
+  sockaddr_in from_{};
+  std::atomic<bool> stop_ = false;
+  std::atomic<uint64_t> connects_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+};
+
+// Slot 0 under a flood from 127.0.0.2; slots 1..n-1 join it from
+// 127.0.0.1 and must all exchange their greetings. A watchdog ends the run
+// after `deadline`, so a test that fails fails in bounded time.
+void ExpectPeersJoinDuringFlood(const std::optional<NetworkKey>& psk,
+                                std::function<std::vector<uint8_t>()> hello) {
+  constexpr uint32_t n = 5;
+  std::vector<CountingSink> sinks(n);
+  std::vector<std::unique_ptr<NetHost>> hosts;
+  auto create = [&](uint32_t i) {
+    NetOptions o = Options(i, n);
+    if (i > 0) o.bootstrap = {hosts[0]->listen_address()};
+    auto h = NetHost::Create(o, NetSecurity{.identity = Identity::Generate(), .network_key = psk},
+                             sinks[i]);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    hosts.push_back(std::move(h).value());
+  };
+  create(0);
+  std::vector<GreeterNode> nodes(n, GreeterNode(n));
+  std::vector<Status> results(n);
+  std::vector<std::thread> threads;
+  threads.emplace_back(
+      [&] { results[0] = hosts[0]->Run(nodes[0], [&] { return nodes[0].done(); }); });
+  Flooder flood("127.0.0.2", hosts[0]->listen_address(), 500, std::move(hello));
+  // The flood is on: it has cycled through its 500 sockets at least once.
+  flood.AwaitConnects(500, std::chrono::seconds(20));
+  ASSERT_GE(flood.connects(), 500u);
+  for (uint32_t i = 1; i < n; ++i) create(i);
+  for (uint32_t i = 1; i < n; ++i) {
+    threads.emplace_back(
+        [&, i] { results[i] = hosts[i]->Run(nodes[i], [&, i] { return nodes[i].done(); }); });
+  }
+  // The watchdog: a condition variable, so it wakes as soon as the run
+  // ends and otherwise ends the run at the deadline.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool all_done = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return all_done; });
+    for (auto& h : hosts) h->Shutdown();
+  });
+  for (auto& t : threads) t.join();
+  {
+    std::lock_guard lock(mu);
+    all_done = true;
+  }
+  cv.notify_all();
+  watchdog.join();
+  for (uint32_t i = 0; i < n; ++i) {
+    EXPECT_TRUE(results[i].ok()) << "peer " << i << ": " << results[i].ToString();
+    EXPECT_TRUE(nodes[i].done()) << "peer " << i << " did not hear from every peer";
+  }
+  // The flood hit the per-address limits, and nothing of it authenticated.
+  const auto& rejected = hosts[0]->stats().rejected;
+  auto count = [&](const char* reason) {
+    auto it = rejected.find(reason);
+    return it == rejected.end() ? int64_t{0} : it->second;
+  };
+  EXPECT_GT(count("too_many_from_address") + count("handshake_rate"), 0);
+  EXPECT_EQ(count("too_many_handshakes"), 0);
+  EXPECT_LE(hosts[0]->stats().handshakes, 2u * (n - 1));  // the peers' (and duplicates)
+}
+
+TEST(NetHost, PeersJoinWhileOneAddressFloodsIdleSocketsAndForgedHellos) {
+  NetworkKey psk{};
+  psk.fill(6);
+  // Without the network key the flooder can only forge mac1.
+  const auto head = EncodeFrameHeader({.type = FrameType::kHello, .length = kHelloPayload});
+  std::vector<uint8_t> forged(head.begin(), head.end());
+  forged.resize(kFrameHeaderSize + kHelloPayload, 0x5a);
+  ExpectPeersJoinDuringFlood(psk, [forged] { return forged; });
+}
+
+TEST(NetHost, PeersJoinWhileOneAddressFloodsValidHellosOfAnOpenNetwork) {
+  // An open network: mac1 proves nothing, so the flooder's Hellos pass it
+  // and each admitted one costs the victim a key exchange; the
+  // per-address limits bound how many.
+  const Identity flooder = Identity::Generate();
+  const Allowlist open;
+  const HandshakeConfig config{
+      .identity = &flooder,
+      .allowlist = &open,
+      .self_record = PeerRecord::Make(flooder, PeerId(1), "127.0.0.2:1", 1),
+      .num_slots = 5};
+  ExpectPeersJoinDuringFlood(std::nullopt,
+                             [config] { return Handshake(config, Role::kDialer).HelloFrame(); });
 }
 
 }  // namespace

@@ -22,8 +22,13 @@ class Config {
   Config(const Config&);
   Config& operator=(const Config&);
 
+  // The largest config file FromFile reads; a bigger one (or an endless
+  // stream such as /dev/zero) is refused before it is held in memory.
+  static constexpr size_t kMaxFileBytes = size_t{16} << 20;
+
   // Returns kNotFound for a missing file, kInvalidArgument for bad TOML
-  // (with line and column).
+  // (with line and column) or for a file (regular or not: a FIFO, a
+  // device) longer than kMaxFileBytes, kUnavailable for a read error.
   static Result<Config> FromFile(const std::string& path);
   static Result<Config> FromString(std::string_view text,
                                    std::string_view source_name);

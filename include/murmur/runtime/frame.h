@@ -4,7 +4,7 @@
 // payload ends in a 16-byte tag. FrameParser turns a byte stream into
 // frames, refusing a bad header before any payload memory is allocated.
 // What a header may announce depends on the connection's phase: before
-// authentication only a 32-byte Hello and then an Auth of at most
+// authentication only a 48-byte Hello and then an Auth of at most
 // kMaxHandshakePayload bytes, so a stranger can never make a peer allocate
 // more than that; after it, no frame carries more than one kDataChunk (long
 // messages are chunked), so even an authenticated peer makes the parser
@@ -24,15 +24,17 @@
 namespace murmur::net {
 
 inline constexpr std::array<uint8_t, 4> kFrameMagic = {'M', 'R', 'M', 'R'};
-inline constexpr uint8_t kWireVersion = 1;
+inline constexpr uint8_t kWireVersion = 2;  // 2: Hello carries mac1; records an incarnation
 inline constexpr size_t kFrameHeaderSize = 12;
 inline constexpr size_t kMacSize = 16;             // Poly1305 tag
-inline constexpr size_t kHelloPayload = 32;        // X25519 public key
+inline constexpr size_t kHelloKey = 32;            // X25519 public key
+inline constexpr size_t kHelloMac = 16;            // mac1 (handshake.h)
+inline constexpr size_t kHelloPayload = kHelloKey + kHelloMac;
 inline constexpr size_t kMaxHandshakePayload = 4096;
 inline constexpr size_t kMaxPeersPayload = 1 << 20;
 
 enum class FrameType : uint8_t {
-  kHello = 1,      // cleartext: ephemeral X25519 key
+  kHello = 1,      // cleartext: ephemeral X25519 key and its mac1
   kAuth = 2,       // sealed: signed peer record + handshake signature
   kData = 3,       // sealed: one protocol message
   kHeartbeat = 4,  // sealed: empty

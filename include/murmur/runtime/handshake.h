@@ -1,14 +1,22 @@
 // The authenticated key exchange every runtime connection starts with, and
 // the sealed session it produces (docs/wire.md has the byte layout):
-//  1. both ends send Hello: a fresh X25519 public key, in clear;
+//  1. the dialer sends Hello: a fresh X25519 public key and mac1, a
+//     BLAKE2b-128 MAC over the header and the key under a key derived from
+//     the network key (WireGuard's mac1; Donenfeld, 2017, "WireGuard:
+//     next generation kernel network tunnel", section 5.4.4). The acceptor
+//     checks mac1 before it does any asymmetric crypto: a stranger without
+//     the network key costs it one BLAKE2b. Only then does the acceptor
+//     make its own key pair and answer with its Hello. Without a network
+//     key mac1 is keyed by a public constant and proves nothing; the
+//     host's per-address admission limits (admission.h) bound that case;
 //  2. both derive directional session keys with crypto_kx (dialer = client)
 //     and hash them with the transcript (both ephemeral keys) under the
 //     network key, when one is set, as BLAKE2b's key: without the network
 //     key the next frame fails its MAC;
 //  3. both send a sealed Auth: their signed PeerRecord (Ed25519 key, slot,
-//     address, time) and an Ed25519 signature over the transcript and their
-//     role, which binds the long-term key to this session (a recorded Auth
-//     cannot be replayed into another session);
+//     address, incarnation, time) and an Ed25519 signature over the
+//     transcript and their role, which binds the long-term key to this
+//     session (a recorded Auth cannot be replayed into another session);
 //  4. every later frame is XChaCha20-Poly1305 with the 12 header bytes as
 //     associated data and a per-direction frame counter as nonce, so a
 //     replayed, reordered, dropped or modified frame fails its MAC.
@@ -30,18 +38,29 @@
 
 namespace murmur::net {
 
-// A peer's signed claim "key K is slot S, reachable at ADDRESS, as of
-// TIME". Signed by K, so it can be relayed by other peers (membership
-// exchange) without being forged. The newest record of a slot wins.
+// A peer's signed claim "key K is slot S, reachable at ADDRESS, in its
+// INCARNATION, as of TIME". Signed by K, so it can be relayed by other
+// peers (membership exchange) without being forged. Records of a slot are
+// ordered by (incarnation, issued_ms): the incarnation is a counter the
+// peer persists and bumps at every start (IncarnationCounter), so a clock
+// that went backwards across a restart cannot make the new record look
+// older (membership.h says which record wins).
 struct PeerRecord {
   PublicKey key{};
   PeerId slot;
   std::string address;       // "host:port"; at most 255 bytes
+  uint64_t incarnation = 0;  // the signer's start counter
   uint64_t issued_ms = 0;    // Unix time in milliseconds
   Signature signature{};
 
   static PeerRecord Make(const Identity& identity, PeerId slot, std::string address,
-                         uint64_t issued_ms);
+                         uint64_t issued_ms, uint64_t incarnation = 0);
+  // True when this record orders after `other` (a later incarnation, or
+  // the same one issued later).
+  bool NewerThan(const PeerRecord& other) const {
+    return incarnation != other.incarnation ? incarnation > other.incarnation
+                                            : issued_ms > other.issued_ms;
+  }
   void Encode(ByteWriter& out) const;
   // kCorrupt for malformed bytes or a signature that does not verify.
   static Result<PeerRecord> Decode(ByteReader& in);
@@ -82,11 +101,15 @@ struct HandshakeConfig {
 
 class Handshake {
  public:
+  // A dialer makes its ephemeral key pair here; an acceptor only once the
+  // dialer's Hello passed its mac1 (OnHello).
   Handshake(const HandshakeConfig& config, Role role);
-  // Our Hello frame (wire bytes).
+  // Our Hello frame (wire bytes). REQUIRES: a dialer, or OnHello succeeded.
   std::vector<uint8_t> HelloFrame() const;
-  // Takes the peer's Hello; derives the session keys. kCorrupt for a frame
-  // that is not a Hello or a degenerate key.
+  // Takes the peer's Hello: checks its mac1 (kAborted when it fails, the
+  // work of one BLAKE2b: a stranger without the network key), then, for an
+  // acceptor, makes our key pair, and derives the session keys. kCorrupt
+  // for a frame that is not a Hello or a degenerate key.
   Status OnHello(const Frame& frame);
   // Our sealed Auth frame. REQUIRES: OnHello succeeded.
   std::vector<uint8_t> AuthFrame();
@@ -99,12 +122,15 @@ class Handshake {
 
  private:
   std::array<uint8_t, 32> TranscriptHash() const;
+  std::array<uint8_t, kHelloMac> Mac1(std::span<const uint8_t> header,
+                                      std::span<const uint8_t> key) const;
 
   const HandshakeConfig config_;
   const Role role_;
   std::array<uint8_t, 32> eph_pk_{};
   std::array<uint8_t, 32> eph_sk_{};
   std::array<uint8_t, 32> peer_eph_pk_{};
+  bool have_key_pair_ = false;
   std::optional<SessionCipher> cipher_;
 };
 

@@ -68,6 +68,17 @@ Result<NetworkKey> LoadNetworkKey(const std::string& path);
 // Writes a fresh random network key to `path` with mode 0600.
 Status CreateNetworkKeyFile(const std::string& path);
 
+// A peer's incarnation: a counter kept in a small file beside its key file
+// (decimal, mode 0600) and bumped at every start, so the records of a
+// restart order after the previous run's (PeerRecord::NewerThan) even when
+// the wall clock went backwards. Reads the counter at `path` (0 when the
+// file is absent), writes the next value atomically (a temporary file in
+// the same directory, fsync, rename over `path`: a crash leaves the old
+// value or the new one, never a torn file) and returns it.
+// kInvalidArgument for a file that is not one decimal number or is at
+// UINT64_MAX; kUnavailable when it cannot be written.
+Result<uint64_t> BumpIncarnation(const std::string& path);
+
 // Which keys may join, and as which slot. Empty: anyone who completes the
 // handshake (i.e. holds the network key, if one is set) may take any slot.
 class Allowlist {

@@ -1,9 +1,18 @@
 // Membership of a NetHost run (net_host.h), as pure logic: no sockets, no
 // Asio, no clock (times are passed in). NetHost owns one Membership and
 // asks it, for every slot (PeerId 0..num_slots-1) but its own:
-//  * whose slot it is: the newest signed PeerRecord of the slot, from the
-//    first key that claimed it (trust on first use, for the object's
-//    lifetime), within the allowlist when there is one;
+//  * whose slot it is: a signed PeerRecord of the slot, from the first key
+//    that claimed it (trust on first use, for the object's lifetime),
+//    within the allowlist when there is one. Which record of that key:
+//    one learned from a live authenticated handshake always replaces the
+//    one held (the peer just proved it holds the key and is there); a
+//    relayed (gossiped) one replaces it when it has a higher incarnation
+//    (a restart), or the same incarnation and a later date, except over a
+//    handshake's record while that peer is connected or when it keeps an
+//    incarnation counter (incarnation > 0): then a same-incarnation copy
+//    is an old record replayed, a decoy. A record dated more than
+//    max_clock_skew after our clock is refused, so a record from the
+//    future cannot freeze a slot at a stale address;
 //  * whether to dial it: the lower slot of a pair dials the higher one,
 //    at its recorded address, unless the pair is connected, a dial or a
 //    redial is already under way, or the peer said Bye (a newer record of
@@ -63,7 +72,12 @@ struct MembershipOptions {
   uint32_t num_slots = 0;
   Duration backoff_min = Duration::Seconds(0.1);
   Duration backoff_max = Duration::Seconds(5);
+  Duration max_clock_skew = Duration::Seconds(60);  // future records beyond this are refused
 };
+
+// Where a record came from: a live authenticated handshake with its
+// signer, or a Peers frame relayed by anyone (or a stored copy).
+enum class RecordSource { kHandshake, kGossip };
 
 class Membership {
  public:
@@ -72,7 +86,8 @@ class Membership {
     kIgnored,      // our own slot, or out of range
     kNotAdmitted,  // the allowlist refuses the key for the slot
     kSlotTaken,    // another key holds the slot (`why` names both)
-    kStale,        // not newer than the record held
+    kFuture,       // dated more than max_clock_skew after now_ms
+    kStale,        // does not replace the record held
     kAccepted,     // now the slot's record: relay it, then DialIfDue
   };
   struct Learned {
@@ -91,10 +106,11 @@ class Membership {
   // then kAborted naming both keys. Ok for a slot out of range (the
   // handshake refuses those).
   Status CheckSlotKey(const PeerRecord& record) const;
-  // Takes `record` if it is the newest of its slot from the slot's key. A
-  // newer record of a disconnected peer clears its Bye (a restart); one
-  // with another address resets the slot's backoff.
-  Learned Learn(const PeerRecord& record);
+  // Takes `record` if it is from the slot's key and replaces the held one
+  // (see the class comment; `now_ms` is our Unix clock in milliseconds).
+  // A record replacing that of a disconnected peer clears its Bye (a
+  // restart); one with another address resets the slot's backoff.
+  Learned Learn(const PeerRecord& record, RecordSource source, uint64_t now_ms);
   const std::optional<PeerRecord>& record(PeerId peer) const { return slots_[peer.value].record; }
   // A Peers frame's payload: a u32 count, `self_record`, then every record
   // held, in slot order.
@@ -144,6 +160,7 @@ class Membership {
   struct Slot {
     explicit Slot(const MembershipOptions& o) : backoff(o.backoff_min, o.backoff_max) {}
     std::optional<PeerRecord> record;
+    bool record_from_handshake = false;
     bool connected = false;
     bool said_bye = false;
     bool ever_connected = false;
@@ -152,7 +169,10 @@ class Membership {
     bool dialing = false;
   };
 
+  bool Replaces(const Slot& slot, const PeerRecord& record, RecordSource source) const;
+
   const PeerId self_;
+  const uint64_t max_skew_ms_;
   const Allowlist& allowlist_;
   std::vector<Slot> slots_;
 };

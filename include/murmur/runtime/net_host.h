@@ -32,8 +32,11 @@
 //    "net.records_slot_taken" for a relayed record);
 //  * hostile input (bad header, a frame type the connection's phase does
 //    not accept, oversized, truncated, bad MAC or replay, failed or slow
-//    handshake, refused key) closes that connection, counting the reason as
-//    "net.rejected.<reason>" and logging it; training goes on. Before
+//    handshake, refused key, a Hello failing its mac1) closes that
+//    connection, counting the reason as
+//    "net.rejected.<reason>" and logging it; training goes on. An accepted
+//    connection over its address's or the total admission limits
+//    (admission.h) is closed before any crypto, counted the same way. Before
 //    authentication a connection holds at most kMaxHandshakePayload bytes
 //    of frame memory, after it at most one chunk (kDataChunk) per frame.
 // Not thread-safe: every method runs on the loop thread, except that Run()
@@ -62,6 +65,7 @@
 #include <vector>
 
 #include "murmur/core/host.h"
+#include "murmur/runtime/admission.h"
 #include "murmur/runtime/identity.h"
 
 namespace murmur::net {
@@ -82,7 +86,18 @@ struct NetOptions {
   Duration backoff_max = Duration::Seconds(5);
   size_t max_message_bytes = size_t{256} << 20;
   size_t send_queue_bytes = size_t{512} << 20;       // per peer
-  size_t max_unauthenticated = 64;  // connections still in their handshake
+  // Accepted connections allowed into a handshake: per source address and
+  // in total, and a handshake rate per address (admission.h; defaults: 64
+  // in total, 8 per address, bursts of 16 then 20 per second per address).
+  AdmissionLimits admission;
+  // A peer record dated more than this after our clock is refused
+  // (membership.h), so a record from the future cannot freeze a slot.
+  Duration max_clock_skew = Duration::Seconds(60);
+  // Where this peer's incarnation counter is kept (IncarnationCounter in
+  // identity.h; by convention the key file's path + ".incarnation"): Create
+  // bumps it, so records of a restart order after the previous run's even
+  // if the clock went backwards. Empty: incarnation 0, time alone orders.
+  std::string incarnation_file;
   // Log lines about refused connections and ignored records (the first
   // ones); later ones are only counted ("net.rejected.<reason>",
   // "net.records_slot_taken"), so a hostile peer cannot flood the log.

@@ -1,6 +1,13 @@
 #include "murmur/core/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
 
 namespace murmur {
 namespace {
@@ -98,6 +105,49 @@ TEST(Config, BadTomlReportsLine) {
 
 TEST(Config, MissingFileIsNotFound) {
   EXPECT_EQ(Config::FromFile("/nonexistent/x.toml").status().code(), StatusCode::kNotFound);
+}
+
+TEST(Config, EndlessDeviceIsRefusedAtTheSizeLimit) {
+  Result<Config> config = Config::FromFile("/dev/zero");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(config.status().message().find("larger than 16 MiB"), std::string::npos)
+      << config.status().message();
+}
+
+TEST(Config, IsReadFromAFifo) {
+  // A FIFO has no size: the bounded loop reads it to its end.
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("murmur_config_fifo_" + std::to_string(::getpid())))
+          .string();
+  std::filesystem::remove(path);
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  std::thread writer([&] { std::ofstream(path) << "[protocol]\nrounds = 7\n"; });
+  Result<Config> config = Config::FromFile(path);
+  writer.join();
+  std::filesystem::remove(path);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ConfigReader reader(*config);
+  EXPECT_EQ(reader.Int("protocol.rounds", 1).value(), 7);
+}
+
+TEST(Config, FileOneByteOverTheLimitIsRefusedAndOneAtItIsRead) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "murmur_config_size_test.toml").string();
+  {
+    std::ofstream out(path, std::ios::binary);
+    // A TOML comment line of exactly kMaxFileBytes bytes.
+    out << '#' << std::string(Config::kMaxFileBytes - 2, 'x') << '\n';
+  }
+  EXPECT_TRUE(Config::FromFile(path).ok());
+  {
+    std::ofstream out(path, std::ios::app | std::ios::binary);
+    out << ' ';
+  }
+  Result<Config> over = Config::FromFile(path);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), StatusCode::kInvalidArgument);
+  std::filesystem::remove(path);
 }
 
 TEST(ConfigReader, ResolvedTomlContainsDefaultsAndParsesBack) {

@@ -1,0 +1,91 @@
+// Admission control for a NetHost's listener: which accepted TCP
+// connections may start a handshake. Pure logic (no sockets, no clock:
+// times are passed in), so it is unit-tested directly; NetHost asks it on
+// every accept and tells it when a handshake ends either way.
+//
+// Limits, per source address (the IP, without the port) and in total:
+//  * concurrent connections still in their handshake: at most
+//    `max_unauthenticated_per_address` from one address and
+//    `max_unauthenticated` from all, so one host holding idle sockets open
+//    cannot take every handshake slot (libp2p's resource manager limits
+//    connections per peer and per IP the same way);
+//  * handshakes started per time: a token bucket per address (as GCRA,
+//    the generic cell rate algorithm: Turner, 1986, "New directions in
+//    communications"), `handshake_burst` at once, then one per
+//    `handshake_interval`, so an address reconnecting in a loop gets a
+//    bounded rate of handshakes, each costing the victim at most one key
+//    pair, two X25519 and one Ed25519 signature plus verifications;
+//  * tracked addresses: at most `max_tracked_addresses`; an address with
+//    no connection in handshake and a full bucket is forgotten, so the map
+//    holds only addresses seen within burst * interval.
+// TCP's three-way handshake has already proven the source address, which
+// is what WireGuard's cookie reply proves over UDP (Donenfeld, 2017,
+// section 5.4.7), so per-address limits need no cookie here. What they do
+// not stop: many addresses (a botnet; over IPv6 each address of a /64
+// counts apart, so a listener on IPv6 should be fronted by a firewall that
+// groups prefixes), or an attacker sharing a legitimate
+// peer's address (NAT), whose handshakes share its budget.
+// Not thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "murmur/core/ids.h"
+
+namespace murmur::net {
+
+struct AdmissionLimits {
+  size_t max_unauthenticated = 64;             // in handshake, all addresses
+  size_t max_unauthenticated_per_address = 8;  // in handshake, one address
+  size_t handshake_burst = 16;                 // handshakes one address may start at once
+  Duration handshake_interval = Duration::Seconds(0.05);  // then one per this (20/s)
+  size_t max_tracked_addresses = 4096;
+};
+
+class AdmissionControl {
+ public:
+  enum class Verdict {
+    kAdmit,               // start the handshake; call HandshakeEnded later
+    kTooManyHandshakes,   // max_unauthenticated in handshake already
+    kTooManyFromAddress,  // max_unauthenticated_per_address from this address
+    kRateLimited,         // the address's bucket is empty
+    kTooManyAddresses,    // max_tracked_addresses active addresses
+  };
+  // The counter suffix NetHost uses ("net.rejected.<name>").
+  static std::string_view VerdictName(Verdict verdict);
+
+  // REQUIRES: every limit > 0.
+  explicit AdmissionControl(const AdmissionLimits& limits);
+
+  // A connection from `address` arrived at `now`. kAdmit counts it as in
+  // handshake until HandshakeEnded(address); any other verdict changes
+  // nothing (the caller closes the socket). REQUIRES: `now` never goes
+  // backwards between calls.
+  Verdict Admit(const std::string& address, SimTime now);
+  // A connection Admit admitted authenticated or closed.
+  // REQUIRES: one call per admitted connection.
+  void HandshakeEnded(const std::string& address, SimTime now);
+
+  size_t in_handshake() const { return in_handshake_; }
+  size_t in_handshake(const std::string& address) const;
+  size_t tracked_addresses() const { return addresses_.size(); }
+
+ private:
+  struct Address {
+    size_t in_handshake = 0;
+    // GCRA's theoretical arrival time: the bucket is full at `tat` and
+    // admits while tat - now <= (burst - 1) * interval.
+    SimTime tat;
+  };
+  bool Idle(const Address& a, SimTime now) const { return a.in_handshake == 0 && a.tat <= now; }
+  void ForgetIdle(SimTime now);
+
+  const AdmissionLimits limits_;
+  std::unordered_map<std::string, Address> addresses_;
+  size_t in_handshake_ = 0;
+};
+
+}  // namespace murmur::net
