@@ -1,0 +1,136 @@
+// Stochastic Gradient Push (Assran, Loizou, Ballas, Rabbat, 2019,
+// "Stochastic Gradient Push for Distributed Deep Learning", ICML), built on
+// the push-sum protocol (Kempe, Dobra, Gehrke, 2003, "Gossip-Based
+// Computation of Aggregate Information", FOCS).
+//
+// Each peer keeps a push-sum weight w (1 at the start) and a numerator x
+// (its initial model); its model, the one it trains, evaluates and reports,
+// is the de-biased z = x / w. Each synchronous round a peer
+//   1. takes `local_steps` SGD steps on z and applies the step to the
+//      numerator, x <- x + (z_trained - z) (Algorithm 1 of the paper:
+//      x^{k+1/2} = x^k - lr * grad F(z^k));
+//   2. splits (x, w) into k + 1 equal shares, sends (x / (k+1), w / (k+1))
+//      to each of its k out-peers of that round and keeps one share;
+//   3. adds every share it received for the round to its own and sets
+//      z = x / w.
+// The mixing is column stochastic only (a peer decides what it sends, not
+// what it receives), so it runs on directed and time-varying graphs where
+// D-PSGD's doubly stochastic mixing does not exist; the weights undo the
+// bias: with every message delivered, sum_i w_i = n and sum_i x_i are
+// conserved and every z_i tends to the average of the x_i.
+//
+// The graph (ExponentialOutPeers): the paper's time-varying directed
+// exponential graph. With m = ExponentialGraphHops(n) distinct hops 2^0,
+// 2^1, ..., 2^(m-1) (the largest power of two below n is the last), peer i
+// sends in round r (t = r - 1) to i + 2^((t k + j) mod m) mod n for
+// j = 0..k-1; k = 1 is the paper's 1-peer exponential graph. Every peer
+// then has k in-peers and k out-peers per round, so with every message
+// delivered w stays 1; other graphs (an SgpNode takes any schedule) move it.
+//
+// Wire: the D-PSGD model frame (model_message.h, kind kDpsgdParams) with
+// the numerator share as its parameters and the weight share's IEEE-754
+// bits in its u64 `weight` field. A share whose weight is not finite and
+// positive is rejected (ReportBadPeer).
+//
+// Fault semantics: the round waits on the shared RoundBarrier
+// (round_barrier.h) for the round's in-peers; a share that has not arrived
+// `round_timeout` after the peer sent its own is left out of that round and
+// dropped if it arrives later (counted as "sgp.late_models", the timeout as
+// "sgp.round_timeouts"). Push-sum conserves mass only when every share is
+// delivered (the paper assumes reliable delivery; its overlap variant
+// tau-OSGP adds delayed shares whenever they arrive); here a lost share's
+// mass is lost: sum_i w_i falls below n and the peers' average drifts
+// toward the models whose shares arrived. Each z stays an unbiased
+// combination of models (its coefficients sum to 1), because a share's x
+// and w travel in one message and are lost together; a peer that hears
+// nothing keeps its own share, so its z is its own model. Tolerates crash
+// faults and message loss in that sense; not Byzantine peers (a sender can
+// inject any mass).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <vector>
+
+#include "murmur/core/host.h"
+#include "murmur/learn/learner.h"
+#include "murmur/protocol/round_barrier.h"
+
+namespace murmur {
+
+// Built by the "sgp" spec (sgp_spec.cc) from ProtocolConfig and SgpConfig.
+struct SgpOptions {
+  int64_t rounds = 0;
+  int64_t local_steps = 0;
+  Duration round_timeout;  // 0: wait forever
+  int64_t num_peers = 0;   // the run's peers 0..num_peers-1
+};
+
+// The distinct hops of the exponential graph over `num_peers` peers: the
+// number of powers of two below num_peers (0 for num_peers <= 1; 4 for 16).
+int64_t ExponentialGraphHops(int64_t num_peers);
+
+// The peers `self` sends to in `round` (round >= 1) on the exponential
+// graph with `out_peers` out-peers per round, in send order.
+// REQUIRES: 0 <= out_peers <= ExponentialGraphHops(num_peers), self < num_peers.
+std::vector<PeerId> ExponentialOutPeers(PeerId self, int64_t num_peers, int64_t out_peers,
+                                        Round round);
+// The peers that send to `self` in `round`, sorted. Same REQUIRES.
+std::vector<PeerId> ExponentialInPeers(PeerId self, int64_t num_peers, int64_t out_peers,
+                                       Round round);
+
+// Who a peer sends to and hears from in one round.
+struct SgpRoundPeers {
+  std::vector<PeerId> out;  // distinct, not the peer itself
+  std::vector<PeerId> in;   // sorted, distinct, not the peer itself
+};
+// One peer's communication graph, by round (>= 1). The schedules of a run's
+// peers must agree: j is in i's `out` of a round iff i is in j's `in`.
+using SgpSchedule = std::function<SgpRoundPeers(Round)>;
+
+// One peer. `learner` must outlive the node. Not thread-safe (one Host's
+// handlers drive it).
+class SgpNode final : public Node {
+ public:
+  SgpNode(Learner& learner, const SgpOptions& options, SgpSchedule schedule);
+
+  void OnStart(Host& host) override;
+  void OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) override;
+  void OnTimer(Host& host, TimerId timer) override;
+  void OnComputeDone(Host& host, uint64_t tag) override;
+
+  int64_t completed_rounds() const { return round_.value; }
+  // The push-sum weight w and numerator x after the completed rounds.
+  double weight() const { return w_; }
+  std::span<const float> numerator() const { return x_; }
+
+ private:
+  enum class Phase { kTraining, kWaiting, kDone };
+  void StartRound(Host& host);
+  void MixIfComplete(Host& host);
+  void Mix(Host& host);
+
+  Learner& learner_;
+  const SgpOptions options_;
+  const SgpSchedule schedule_;
+
+  Phase phase_ = Phase::kTraining;
+  Round round_;  // rounds completed so far
+  double last_loss_ = 0;
+  std::vector<float> x_;  // the numerator
+  double w_ = 1.0;        // the weight
+  // The numerator shares by round; their weights beside them.
+  RoundBarrier barrier_;
+  std::map<Round, std::map<PeerId, double>> weights_;
+};
+
+// protocol.kind = "sgp": its keys (docs/protocols/sgp.md), read by its spec.
+struct SgpConfig {
+  // protocol.sgp_out_peers: out-peers per round on the exponential graph;
+  // 0: no communication (every peer trains alone, a local-only baseline).
+  int64_t out_peers = 1;
+};
+
+}  // namespace murmur

@@ -1,0 +1,153 @@
+#include "murmur/protocol/sgp.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+#include "murmur/core/check.h"
+#include "murmur/protocol/model_message.h"
+#include "murmur/protocol/train_task.h"
+
+namespace murmur {
+namespace {
+
+// The hops peer i uses in `round`: 2^((t k + j) mod m), j = 0..k-1.
+std::vector<int64_t> HopsOf(int64_t num_peers, int64_t out_peers, Round round) {
+  const int64_t m = ExponentialGraphHops(num_peers);
+  MURMUR_CHECK(out_peers >= 0 && out_peers <= m && round.value >= 1);
+  const int64_t t = round.value - 1;
+  std::vector<int64_t> hops;
+  for (int64_t j = 0; j < out_peers; ++j) hops.push_back(int64_t{1} << ((t * out_peers + j) % m));
+  return hops;
+}
+
+}  // namespace
+
+int64_t ExponentialGraphHops(int64_t num_peers) {
+  if (num_peers <= 1) return 0;
+  return std::bit_width(static_cast<uint64_t>(num_peers - 1));
+}
+
+std::vector<PeerId> ExponentialOutPeers(PeerId self, int64_t num_peers, int64_t out_peers,
+                                        Round round) {
+  MURMUR_CHECK(self.value < num_peers);
+  std::vector<PeerId> out;
+  for (int64_t hop : HopsOf(num_peers, out_peers, round)) {
+    out.push_back(PeerId(static_cast<uint32_t>((self.value + hop) % num_peers)));
+  }
+  return out;
+}
+
+std::vector<PeerId> ExponentialInPeers(PeerId self, int64_t num_peers, int64_t out_peers,
+                                       Round round) {
+  MURMUR_CHECK(self.value < num_peers);
+  std::vector<PeerId> in;
+  for (int64_t hop : HopsOf(num_peers, out_peers, round)) {
+    in.push_back(PeerId(static_cast<uint32_t>((self.value + num_peers - hop) % num_peers)));
+  }
+  std::sort(in.begin(), in.end());
+  return in;
+}
+
+SgpNode::SgpNode(Learner& learner, const SgpOptions& options, SgpSchedule schedule)
+    : learner_(learner),
+      options_(options),
+      schedule_(std::move(schedule)),
+      barrier_({.name = "sgp", .timeout = options_.round_timeout},
+               [this](Round round) { return schedule_(round).in; }) {
+  MURMUR_CHECK(schedule_ != nullptr);
+}
+
+void SgpNode::OnStart(Host& host) {
+  const std::span<const float> z = learner_.params();
+  x_.assign(z.begin(), z.end());
+  w_ = 1.0;
+  host.metrics().ReportModel(Round(0), learner_.params());
+  StartRound(host);
+}
+
+void SgpNode::StartRound(Host& host) {
+  if (round_.value >= options_.rounds) {
+    phase_ = Phase::kDone;
+    return;
+  }
+  phase_ = Phase::kTraining;
+  host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_, uint64_t{round_.value}));
+}
+
+void SgpNode::OnComputeDone(Host& host, uint64_t tag) {
+  MURMUR_CHECK(phase_ == Phase::kTraining && tag == uint64_t{round_.value});
+  const Round round = NextRound(round_);
+  host.metrics().ReportTrainLoss(round, last_loss_);
+  // The SGD step lands on the numerator: x += z_trained - z, where z = x / w
+  // is exactly what Mix (or OnStart) wrote into the learner.
+  const std::span<const float> z = learner_.params();
+  for (size_t i = 0; i < x_.size(); ++i) {
+    x_[i] += z[i] - static_cast<float>(static_cast<double>(x_[i]) / w_);
+  }
+  const std::vector<PeerId> out = schedule_(round).out;
+  const auto shares = static_cast<float>(out.size() + 1);
+  for (float& v : x_) v /= shares;
+  w_ /= static_cast<double>(out.size() + 1);
+  for (PeerId to : out) {
+    host.Send(to, EncodeModelMessage(ModelMessageKind::kDpsgdParams, round,
+                                     std::bit_cast<uint64_t>(w_), x_));
+  }
+  phase_ = Phase::kWaiting;
+  barrier_.Wait(host);
+  MixIfComplete(host);
+}
+
+void SgpNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes) {
+  Result<ModelMessage> message =
+      DecodeModelMessage(bytes, ModelMessageKind::kDpsgdParams, learner_.params().size());
+  if (!message.ok()) {
+    host.ReportBadPeer(from, message.status());
+    return;
+  }
+  const int64_t round = message->round.value;
+  const double w = std::bit_cast<double>(message->weight);
+  if (round < 1 || round > options_.rounds || !std::isfinite(w) || w <= 0) {
+    host.ReportBadPeer(from, Status::Corrupt("SGP: share from peer ", from, " for round ",
+                                             round, " with weight ", w));
+    return;
+  }
+  const Arrival arrival =
+      barrier_.Add(host.metrics(), message->round, from, std::move(message->params));
+  if (arrival == Arrival::kStranger) {
+    host.ReportBadPeer(from, Status::InvalidArgument("SGP: share from peer ", from,
+                                                     ", which is no in-peer of round ", round));
+    return;
+  }
+  if (arrival != Arrival::kStored) return;
+  weights_[message->round][from] = w;
+  if (phase_ == Phase::kWaiting) MixIfComplete(host);
+}
+
+void SgpNode::OnTimer(Host& host, TimerId timer) {
+  if (phase_ == Phase::kWaiting && barrier_.TimedOut(host.metrics(), timer)) Mix(host);
+}
+
+void SgpNode::MixIfComplete(Host& host) {
+  if (barrier_.complete()) Mix(host);
+}
+
+void SgpNode::Mix(Host& host) {
+  const Round round = barrier_.open_round();
+  const std::map<PeerId, std::vector<float>> arrived = barrier_.Close();
+  const std::map<PeerId, double> weights = std::move(weights_[round]);
+  weights_.erase(weights_.begin(), weights_.upper_bound(round));
+  for (const auto& [peer, share] : arrived) {
+    for (size_t i = 0; i < x_.size(); ++i) x_[i] += share[i];
+    w_ += weights.at(peer);
+  }
+  const std::span<float> z = learner_.params();
+  for (size_t i = 0; i < x_.size(); ++i) {
+    z[i] = static_cast<float>(static_cast<double>(x_[i]) / w_);
+  }
+  round_ = NextRound(round_);
+  host.metrics().ReportModel(round_, learner_.params());
+  StartRound(host);
+}
+
+}  // namespace murmur

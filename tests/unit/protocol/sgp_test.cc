@@ -1,0 +1,279 @@
+// Stochastic Gradient Push (sgp.h): the exponential graph, one round's
+// push-sum shares by hand, mass conservation on random directed graphs and
+// exact averaging on the 1-peer exponential graph, driven through FakeHosts.
+#include "murmur/protocol/sgp.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "murmur/core/rng.h"
+#include "murmur/protocol/model_message.h"
+#include "testing/fake_host.h"
+#include "testing/frozen_learner.h"
+
+namespace murmur::testing {
+namespace {
+
+std::vector<PeerId> Ids(std::initializer_list<uint32_t> ids) {
+  std::vector<PeerId> out;
+  for (uint32_t i : ids) out.push_back(PeerId(i));
+  return out;
+}
+
+std::vector<uint8_t> Share(uint32_t round, double w, const std::vector<float>& x) {
+  return EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(round),
+                            std::bit_cast<uint64_t>(w), x);
+}
+
+// The same out/in peers every round.
+SgpSchedule Fixed(std::vector<PeerId> out, std::vector<PeerId> in) {
+  return [out, in](Round) { return SgpRoundPeers{.out = out, .in = in}; };
+}
+
+TEST(ExponentialGraph, HopsArePowersOfTwoBelowN) {
+  EXPECT_EQ(ExponentialGraphHops(1), 0);
+  EXPECT_EQ(ExponentialGraphHops(2), 1);
+  EXPECT_EQ(ExponentialGraphHops(3), 2);
+  EXPECT_EQ(ExponentialGraphHops(16), 4);
+  EXPECT_EQ(ExponentialGraphHops(17), 5);
+}
+
+TEST(ExponentialGraph, OnePeerGraphCyclesThroughTheHops) {
+  // Peer 3 of 16 sends to 3 + 1, 3 + 2, 3 + 4, 3 + 8, then 3 + 1 again.
+  std::vector<PeerId> got;
+  for (uint32_t r = 1; r <= 5; ++r) {
+    const std::vector<PeerId> out = ExponentialOutPeers(PeerId(3), 16, 1, Round(r));
+    ASSERT_EQ(out.size(), 1u);
+    got.push_back(out[0]);
+  }
+  EXPECT_EQ(got, Ids({4, 5, 7, 11, 4}));
+  EXPECT_EQ(ExponentialOutPeers(PeerId(15), 16, 1, Round(4)), Ids({7}));  // wraps
+  EXPECT_EQ(ExponentialInPeers(PeerId(3), 16, 1, Round(4)), Ids({11}));
+  // Two out-peers: hops (1, 2), then (4, 8), then (1, 2).
+  EXPECT_EQ(ExponentialOutPeers(PeerId(3), 16, 2, Round(1)), Ids({4, 5}));
+  EXPECT_EQ(ExponentialOutPeers(PeerId(3), 16, 2, Round(2)), Ids({7, 11}));
+  EXPECT_EQ(ExponentialOutPeers(PeerId(3), 16, 2, Round(3)), Ids({4, 5}));
+  EXPECT_EQ(ExponentialInPeers(PeerId(3), 16, 2, Round(2)), Ids({11, 15}));  // 3 - 8, 3 - 4
+  EXPECT_TRUE(ExponentialOutPeers(PeerId(3), 16, 0, Round(1)).empty());
+}
+
+TEST(ExponentialGraph, InPeersMirrorOutPeers) {
+  for (int64_t n : {2, 5, 12, 16}) {
+    for (int64_t k = 0; k <= ExponentialGraphHops(n); ++k) {
+      for (uint32_t r = 1; r <= 6; ++r) {
+        for (uint32_t i = 0; i < n; ++i) {
+          for (uint32_t j = 0; j < n; ++j) {
+            const auto out = ExponentialOutPeers(PeerId(i), n, k, Round(r));
+            const auto in = ExponentialInPeers(PeerId(j), n, k, Round(r));
+            const bool sends = std::find(out.begin(), out.end(), PeerId(j)) != out.end();
+            const bool hears = std::binary_search(in.begin(), in.end(), PeerId(i));
+            EXPECT_EQ(sends, hears) << n << " peers, k " << k << ", round " << r << ", " << i
+                                    << " -> " << j;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(SgpNode, OneRoundSplitsIntoEqualSharesAndSumsWhatArrives) {
+  FrozenLearner l;
+  l.Fill(3.f);
+  SgpNode node(*l.learner, {.rounds = 2, .local_steps = 1, .num_peers = 3},
+               Fixed(Ids({1, 2}), Ids({1})));
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  EXPECT_EQ(host.models.at(0), l.Constant(3.f));
+  host.FinishCompute(node);
+  // Two out-peers: three shares of x = 3 and w = 1.
+  ASSERT_EQ(host.sent.size(), 2u);
+  EXPECT_EQ(host.sent[0].to, PeerId(1));
+  EXPECT_EQ(host.sent[1].to, PeerId(2));
+  for (const FakeHost::Sent& sent : host.sent) {
+    Result<ModelMessage> m = DecodeModelMessage(sent.bytes, ModelMessageKind::kDpsgdParams,
+                                                l.size());
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(m->round, Round(1));
+    EXPECT_EQ(std::bit_cast<double>(m->weight), 1.0 / 3);
+    EXPECT_EQ(m->params, l.Constant(1.f));
+  }
+  EXPECT_EQ(node.completed_rounds(), 0);  // waits for peer 1
+  node.OnMessage(host, PeerId(1), Share(1, 0.5, l.Constant(6.f)));
+  ASSERT_EQ(node.completed_rounds(), 1);
+  // x = 1 + 6 = 7, w = 1/3 + 1/2 = 5/6, z = x / w = 8.4.
+  EXPECT_EQ(node.weight(), 1.0 / 3 + 0.5);
+  EXPECT_EQ(std::vector<float>(node.numerator().begin(), node.numerator().end()),
+            l.Constant(7.f));
+  EXPECT_EQ(host.models.at(1), l.Constant(static_cast<float>(7.0 / (1.0 / 3 + 0.5))));
+  EXPECT_EQ(l.Params(), host.models.at(1));
+  EXPECT_TRUE(host.bad_peers.empty());
+}
+
+TEST(SgpNode, NoOutPeersTrainsAlone) {
+  FrozenLearner l;
+  l.Fill(2.f);
+  SgpNode node(*l.learner, {.rounds = 3, .local_steps = 1, .num_peers = 4}, Fixed({}, {}));
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  for (int i = 0; i < 3; ++i) host.FinishCompute(node);
+  EXPECT_EQ(node.completed_rounds(), 3);
+  EXPECT_TRUE(host.sent.empty());
+  EXPECT_EQ(node.weight(), 1.0);
+  EXPECT_EQ(host.models.at(3), l.Constant(2.f));
+}
+
+TEST(SgpNode, TimeoutMixesWhatArrivedAndDropsTheLateShare) {
+  FrozenLearner l;
+  l.Fill(4.f);
+  SgpNode node(*l.learner,
+               {.rounds = 2, .local_steps = 1, .round_timeout = Duration::Seconds(1),
+                .num_peers = 3},
+               Fixed(Ids({1}), Ids({1, 2})));
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  host.FinishCompute(node);  // keeps x = 2, w = 0.5
+  node.OnMessage(host, PeerId(1), Share(1, 0.25, l.Constant(1.f)));
+  ASSERT_EQ(host.timers.size(), 1u);
+  node.OnTimer(host, host.timers[0]);
+  ASSERT_EQ(node.completed_rounds(), 1);
+  EXPECT_EQ(host.counters.at("sgp.round_timeouts"), 1);
+  // Peer 2's share is lost with its weight: x = 3, w = 0.75, z = 4.
+  EXPECT_EQ(node.weight(), 0.75);
+  EXPECT_EQ(host.models.at(1), l.Constant(4.f));
+  node.OnMessage(host, PeerId(2), Share(1, 0.25, l.Constant(9.f)));
+  EXPECT_EQ(host.counters.at("sgp.late_models"), 1);
+  EXPECT_EQ(node.weight(), 0.75);
+}
+
+TEST(SgpNode, RejectsBadWeightsAndStrangers) {
+  FrozenLearner l;
+  SgpNode node(*l.learner, {.rounds = 2, .local_steps = 1, .num_peers = 4},
+               Fixed(Ids({1}), Ids({1})));
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  node.OnMessage(host, PeerId(1), Share(1, 0.0, l.Constant(1.f)));
+  node.OnMessage(host, PeerId(1), Share(1, -1.0, l.Constant(1.f)));
+  node.OnMessage(host, PeerId(1), Share(1, std::nan(""), l.Constant(1.f)));
+  node.OnMessage(host, PeerId(1), Share(3, 0.5, l.Constant(1.f)));  // past the last round
+  node.OnMessage(host, PeerId(3), Share(1, 0.5, l.Constant(1.f)));  // not an in-peer
+  EXPECT_EQ(host.bad_peers, Ids({1, 1, 1, 1, 3}));
+}
+
+// Drives n nodes round by round through FakeHosts, delivering every share.
+struct Network {
+  Network(int64_t n, int64_t rounds, const std::function<SgpSchedule(PeerId)>& schedule) {
+    for (uint32_t i = 0; i < n; ++i) {
+      learners.push_back(std::make_unique<FrozenLearner>());
+      learners.back()->Fill(static_cast<float>(i));
+      hosts.push_back(std::make_unique<FakeHost>(PeerId(i)));
+      nodes.push_back(std::make_unique<SgpNode>(
+          *learners.back()->learner, SgpOptions{.rounds = rounds, .local_steps = 1, .num_peers = n},
+          schedule(PeerId(i))));
+    }
+    for (size_t i = 0; i < nodes.size(); ++i) nodes[i]->OnStart(*hosts[i]);
+  }
+  void Step() {
+    for (size_t i = 0; i < nodes.size(); ++i) hosts[i]->FinishCompute(*nodes[i]);
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      std::vector<FakeHost::Sent> sent = std::move(hosts[i]->sent);
+      hosts[i]->sent.clear();
+      for (const FakeHost::Sent& s : sent) {
+        nodes[s.to.value]->OnMessage(*hosts[s.to.value], PeerId(static_cast<uint32_t>(i)),
+                                     s.bytes);
+      }
+    }
+  }
+  std::vector<std::unique_ptr<FrozenLearner>> learners;
+  std::vector<std::unique_ptr<FakeHost>> hosts;
+  std::vector<std::unique_ptr<SgpNode>> nodes;
+};
+
+// A random directed graph per round: every peer sends to 1-3 distinct others.
+std::vector<SgpRoundPeers> RandomGraph(int64_t n, uint64_t seed, uint32_t round) {
+  Rng rng(seed, PeerId(round), RngPurpose::kProtocol);
+  std::vector<SgpRoundPeers> g(static_cast<size_t>(n));
+  for (uint32_t i = 0; i < n; ++i) {
+    std::vector<uint32_t> others;
+    for (uint32_t j = 0; j < n; ++j) {
+      if (j != i) others.push_back(j);
+    }
+    const uint64_t k = 1 + rng.UniformInt(3);
+    for (uint64_t c = 0; c < k; ++c) {
+      const uint64_t pick = rng.UniformInt(others.size());
+      g[i].out.push_back(PeerId(others[pick]));
+      g[others[pick]].in.push_back(PeerId(i));
+      others.erase(others.begin() + static_cast<ptrdiff_t>(pick));
+    }
+  }
+  for (SgpRoundPeers& p : g) std::sort(p.in.begin(), p.in.end());
+  return g;
+}
+
+TEST(SgpNode, ConservesMassOnRandomDirectedGraphs) {
+  const int64_t n = 7;
+  const int64_t rounds = 12;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    Network net(n, rounds, [&](PeerId self) -> SgpSchedule {
+      return [=](murmur::Round r) { return RandomGraph(n, seed, r.value)[self.value]; };
+    });
+    bool moved = false;
+    for (int64_t r = 1; r <= rounds; ++r) {
+      net.Step();
+      double w_sum = 0;
+      double x_sum = 0;
+      for (const auto& node : net.nodes) {
+        ASSERT_EQ(node->completed_rounds(), r) << "seed " << seed;
+        w_sum += node->weight();
+        x_sum += node->numerator()[0];
+        moved = moved || node->weight() != 1.0;
+      }
+      // sum_i w_i = n and sum_i x_i = 0 + 1 + ... + 6 = 21.
+      EXPECT_NEAR(w_sum, static_cast<double>(n), 1e-12) << "seed " << seed << ", round " << r;
+      EXPECT_NEAR(x_sum, 21.0, 1e-4) << "seed " << seed << ", round " << r;
+    }
+    EXPECT_TRUE(moved) << "seed " << seed;  // the weights did their work
+    // z_i converges to the true average 3 although the mixing is not doubly
+    // stochastic.
+    for (const auto& l : net.learners) EXPECT_NEAR(l->Params()[0], 3.f, 0.05) << "seed " << seed;
+  }
+}
+
+TEST(SgpNode, OnePeerExponentialGraphAveragesExactlyInLog2NRounds) {
+  // With lr 0 and n = 8 = 2^3, three rounds of hops 1, 2, 4 give every peer
+  // the exact average (0 + ... + 7) / 8 = 3.5, with w = 1 throughout.
+  const int64_t n = 8;
+  Network net(n, 3, [&](PeerId self) -> SgpSchedule {
+    return [=](Round r) {
+      return SgpRoundPeers{.out = ExponentialOutPeers(self, n, 1, r),
+                           .in = ExponentialInPeers(self, n, 1, r)};
+    };
+  });
+  for (int r = 0; r < 3; ++r) net.Step();
+  for (size_t i = 0; i < net.nodes.size(); ++i) {
+    EXPECT_EQ(net.nodes[i]->weight(), 1.0);
+    EXPECT_EQ(net.learners[i]->Params(), net.learners[i]->Constant(3.5f)) << "peer " << i;
+  }
+}
+
+TEST(SgpNode, ExponentialGraphAveragesForNNotAPowerOfTwo) {
+  const int64_t n = 12;  // (0 + ... + 11) / 12 = 5.5
+  const int64_t rounds = 40;
+  Network net(n, rounds, [&](PeerId self) -> SgpSchedule {
+    return [=](Round r) {
+      return SgpRoundPeers{.out = ExponentialOutPeers(self, n, 1, r),
+                           .in = ExponentialInPeers(self, n, 1, r)};
+    };
+  });
+  for (int r = 0; r < rounds; ++r) net.Step();
+  for (size_t i = 0; i < net.nodes.size(); ++i) {
+    EXPECT_NEAR(net.learners[i]->Params()[0], 5.5f, 1e-4) << "peer " << i;
+  }
+}
+
+}  // namespace
+}  // namespace murmur::testing
