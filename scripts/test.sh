@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh
 ctest --test-dir build --output-on-failure --timeout 900
+# Functions within 120 lines, src/ files within 500 (docs/architecture.md).
+/usr/bin/python3 scripts/check_sizes.py
 # Results do not move unless a commit says so (tests/regression/).
 bash scripts/check_example_hashes.sh
 # The Python package (build/python; docs/python.md). Exit code 5 means pytest

@@ -152,37 +152,8 @@ Result<std::optional<size_t>> AxisNamed(const toml::table& doc, const char* fiel
                                  "\" is not a [grid] axis; axes: ", known);
 }
 
-}  // namespace
-
-Result<SweepGrid> ParseSweepGrid(std::string_view text, std::string_view source_name,
-                                 const std::string& grid_dir) {
-  toml::table doc;
-  try {
-    doc = toml::parse(text, source_name);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(source_name, ":", e.source().begin.line, ":",
-                                   e.source().begin.column, ": ", e.description());
-  }
-  static const std::set<std::string, std::less<>> kKnown = {"base", "seeds", "jobs", "rows",
-                                                            "cols", "set",   "grid"};
-  for (const auto& [k, node] : doc) {
-    if (!kKnown.count(k.str())) {
-      return Status::InvalidArgument(
-          "unknown grid key '", k.str(),
-          "'; known: base, seeds, jobs, rows, cols, [set], [grid]. Config keys go in [set] "
-          "(fixed) or [grid] (varied)");
-    }
-  }
-  SweepGrid grid;
-  if (const toml::node* base = doc.get("base")) {
-    if (!base->is_string() || base->as_string()->get().empty()) {
-      return Status::InvalidArgument("grid key 'base' = ", TomlText(*base),
-                                     " must be a config file path (a string)");
-    }
-    std::filesystem::path path(base->as_string()->get());
-    if (path.is_relative() && !grid_dir.empty()) path = std::filesystem::path(grid_dir) / path;
-    grid.base_path = path.lexically_normal().string();
-  }
+// The grid's `seeds`: distinct integers >= 0.
+Status ReadSeeds(const toml::table& doc, SweepGrid& grid) {
   if (const toml::node* seeds = doc.get("seeds")) {
     const toml::array* array = seeds->as_array();
     if (array == nullptr || array->empty()) {
@@ -202,31 +173,12 @@ Result<SweepGrid> ParseSweepGrid(std::string_view text, std::string_view source_
       grid.seeds.push_back(seed);
     }
   }
-  if (const toml::node* jobs = doc.get("jobs")) {
-    const auto v = jobs->value<int64_t>();
-    if (!jobs->is_integer() || !v || *v < 1 || *v > kMaxJobs) {
-      return Status::InvalidArgument("grid key 'jobs' = ", TomlText(*jobs),
-                                     " must be an integer in [1, ", kMaxJobs, "]");
-    }
-    grid.jobs = static_cast<int>(*v);
-  }
+  return Status::Ok();
+}
 
-  std::set<std::string> fixed_keys;
-  if (const toml::node* set = doc.get("set")) {
-    if (!set->is_table()) {
-      return Status::InvalidArgument("grid key 'set' must be a table: [set] with key = value lines");
-    }
-    for (const Leaf& leaf : FlattenInFileOrder(*set->as_table())) {
-      MURMUR_RETURN_IF_ERROR(CheckKey(leaf.key, "set"));
-      if (ContainsTable(*leaf.node)) {
-        return Status::InvalidArgument("grid [set] '", leaf.key, "' = ", TomlText(*leaf.node),
-                                       ": a value cannot be a table");
-      }
-      grid.set.emplace_back(leaf.key, TomlText(*leaf.node));
-      fixed_keys.insert(leaf.key);
-    }
-  }
-
+// The [grid] axes, in file order; none may also be a [set] key.
+Status ReadAxes(const toml::table& doc, const std::set<std::string>& fixed_keys,
+                SweepGrid& grid) {
   const toml::node* axes = doc.get("grid");
   if (axes == nullptr || !axes->is_table() || axes->as_table()->empty()) {
     return Status::InvalidArgument(
@@ -259,6 +211,67 @@ Result<SweepGrid> ParseSweepGrid(std::string_view text, std::string_view source_
     }
     grid.axes.push_back(std::move(axis));
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<SweepGrid> ParseSweepGrid(std::string_view text, std::string_view source_name,
+                                 const std::string& grid_dir) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(source_name, ":", e.source().begin.line, ":",
+                                   e.source().begin.column, ": ", e.description());
+  }
+  static const std::set<std::string, std::less<>> kKnown = {"base", "seeds", "jobs", "rows",
+                                                            "cols", "set",   "grid"};
+  for (const auto& [k, node] : doc) {
+    if (!kKnown.count(k.str())) {
+      return Status::InvalidArgument(
+          "unknown grid key '", k.str(),
+          "'; known: base, seeds, jobs, rows, cols, [set], [grid]. Config keys go in [set] "
+          "(fixed) or [grid] (varied)");
+    }
+  }
+  SweepGrid grid;
+  if (const toml::node* base = doc.get("base")) {
+    if (!base->is_string() || base->as_string()->get().empty()) {
+      return Status::InvalidArgument("grid key 'base' = ", TomlText(*base),
+                                     " must be a config file path (a string)");
+    }
+    std::filesystem::path path(base->as_string()->get());
+    if (path.is_relative() && !grid_dir.empty()) path = std::filesystem::path(grid_dir) / path;
+    grid.base_path = path.lexically_normal().string();
+  }
+  MURMUR_RETURN_IF_ERROR(ReadSeeds(doc, grid));
+  if (const toml::node* jobs = doc.get("jobs")) {
+    const auto v = jobs->value<int64_t>();
+    if (!jobs->is_integer() || !v || *v < 1 || *v > kMaxJobs) {
+      return Status::InvalidArgument("grid key 'jobs' = ", TomlText(*jobs),
+                                     " must be an integer in [1, ", kMaxJobs, "]");
+    }
+    grid.jobs = static_cast<int>(*v);
+  }
+
+  std::set<std::string> fixed_keys;
+  if (const toml::node* set = doc.get("set")) {
+    if (!set->is_table()) {
+      return Status::InvalidArgument("grid key 'set' must be a table: [set] with key = value lines");
+    }
+    for (const Leaf& leaf : FlattenInFileOrder(*set->as_table())) {
+      MURMUR_RETURN_IF_ERROR(CheckKey(leaf.key, "set"));
+      if (ContainsTable(*leaf.node)) {
+        return Status::InvalidArgument("grid [set] '", leaf.key, "' = ", TomlText(*leaf.node),
+                                       ": a value cannot be a table");
+      }
+      grid.set.emplace_back(leaf.key, TomlText(*leaf.node));
+      fixed_keys.insert(leaf.key);
+    }
+  }
+
+  MURMUR_RETURN_IF_ERROR(ReadAxes(doc, fixed_keys, grid));
 
   MURMUR_ASSIGN_OR_RETURN(std::optional<size_t> rows, AxisNamed(doc, "rows", grid.axes));
   MURMUR_ASSIGN_OR_RETURN(std::optional<size_t> cols, AxisNamed(doc, "cols", grid.axes));

@@ -4,16 +4,10 @@
 #include "experiment/robust_config.h"
 
 namespace murmur {
+namespace {
 
-Result<RunConfig> ReadRunConfig(const Config& config) {
-  ConfigReader r(config);
-  RunConfig c;
-  MURMUR_ASSIGN_OR_RETURN(int64_t seed, r.Int("seed", static_cast<int64_t>(c.seed), 0));
-  c.seed = static_cast<uint64_t>(seed);
-  MURMUR_ASSIGN_OR_RETURN(c.peers, r.Int("peers", c.peers, 1, 1'000'000));
-  MURMUR_ASSIGN_OR_RETURN(c.threads, r.Int("threads", c.threads, 0, 1024));
-
-  // [data]
+// [data]: the dataset, its path and partition.
+Status ReadDataSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(std::string dataset,
                           r.String("data.dataset", "fashion-mnist",
                                    {"fashion-mnist", "synthetic", "fortunes"}));
@@ -49,8 +43,11 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                           r.Int("data.test_every", c.data.text.test_every, 2, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.data.validation_fraction,
                           r.Double("data.validation_fraction", c.data.validation_fraction, 0, 0.9));
+  return Status::Ok();
+}
 
-  // [model]
+// [model]: the architecture, its initialization and an initial checkpoint.
+Status ReadModelSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(std::string model,
                           r.String("model.kind", "mlp", {"logreg", "mlp", "cnn", "charmlp"}));
   c.model.kind = model == "logreg"    ? ModelKind::kLogisticRegression
@@ -66,8 +63,11 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                           r.Int("model.embedding", c.model.embedding_dim, 1, 4096));
   MURMUR_ASSIGN_OR_RETURN(c.init_checkpoint, r.String("model.init_checkpoint", ""));
   MURMUR_ASSIGN_OR_RETURN(c.reinit_output, r.Bool("model.reinit_output", c.reinit_output));
+  return Status::Ok();
+}
 
-  // [train]
+// [train]: the local optimizer, batches and what trains.
+Status ReadTrainSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(std::string optimizer,
                           r.String("train.optimizer", "sgd", {"sgd", "adam"}));
   c.train.optimizer.kind =
@@ -88,15 +88,11 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
                           r.String("train.trainable", "all", {"all", "output"}));
   c.train.output_layer_only = trainable == "output";
   c.protocol.exchange_output_layer = c.train.output_layer_only;
+  return Status::Ok();
+}
 
-  // [protocol], and the sections a protocol owns ([compress], [spsa]): its
-  // spec reads its own keys (protocol/registry.h).
-  MURMUR_RETURN_IF_ERROR(ReadProtocolConfig(r, c.protocol));
-
-  // [robust] and [byzantine]
-  MURMUR_RETURN_IF_ERROR(ReadRobustConfig(r, c.peers, c.protocol));
-
-  // [sim]
+// [sim]: links, device speeds, churn and crashes.
+Status ReadSimSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(double latency_ms, r.Double("sim.latency_ms", c.sim.link.latency_s * 1000, 0, 1e9));
   c.sim.link.latency_s = latency_ms / 1000;
   MURMUR_ASSIGN_OR_RETURN(c.sim.link.bandwidth_mbps,
@@ -112,12 +108,44 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
   MURMUR_ASSIGN_OR_RETURN(c.sim.crash.fraction,
                           r.Double("sim.crash_fraction", c.sim.crash.fraction, 0, 1));
   MURMUR_ASSIGN_OR_RETURN(c.sim.crash.at_s, r.Double("sim.crash_at_s", c.sim.crash.at_s, 0, 1e9));
+  return Status::Ok();
+}
 
-  // [eval]
+// [eval]: how often and on how many peers and samples.
+Status ReadEvalSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(c.eval.every, r.Int("eval.every", c.eval.every, 1, 1'000'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.eval.peers, r.Int("eval.peers", c.eval.peers, 0, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.eval.test_samples,
                           r.Int("eval.test_samples", c.eval.test_samples, 0, 1'000'000'000));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<RunConfig> ReadRunConfig(const Config& config) {
+  ConfigReader r(config);
+  RunConfig c;
+  MURMUR_ASSIGN_OR_RETURN(int64_t seed, r.Int("seed", static_cast<int64_t>(c.seed), 0));
+  c.seed = static_cast<uint64_t>(seed);
+  MURMUR_ASSIGN_OR_RETURN(c.peers, r.Int("peers", c.peers, 1, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(c.threads, r.Int("threads", c.threads, 0, 1024));
+
+  MURMUR_RETURN_IF_ERROR(ReadDataSection(r, c));
+
+  MURMUR_RETURN_IF_ERROR(ReadModelSection(r, c));
+
+  MURMUR_RETURN_IF_ERROR(ReadTrainSection(r, c));
+
+  // [protocol], and the sections a protocol owns ([compress], [spsa]): its
+  // spec reads its own keys (protocol/registry.h).
+  MURMUR_RETURN_IF_ERROR(ReadProtocolConfig(r, c.protocol));
+
+  // [robust] and [byzantine]
+  MURMUR_RETURN_IF_ERROR(ReadRobustConfig(r, c.peers, c.protocol));
+
+  MURMUR_RETURN_IF_ERROR(ReadSimSection(r, c));
+
+  MURMUR_RETURN_IF_ERROR(ReadEvalSection(r, c));
 
   c.warnings = IgnoreForeignProtocolKeys(r, config, c.protocol);
   MURMUR_RETURN_IF_ERROR(r.CheckNoUnknownKeys());
