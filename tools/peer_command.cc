@@ -16,6 +16,13 @@ int Fail(const Status& status) { return cli::Fail("peer", status); }
 // The peer's identity and the run's admission material, from the files the
 // flags name.
 Result<net::NetSecurity> LoadSecurity(const PeerOptions& options) {
+  if (options.network_key_path.empty() && options.allow_path.empty() && !options.insecure) {
+    return Status::InvalidArgument(
+        "no --network-key and no --allow: any host that can reach ", options.listen,
+        " could take a slot and receive the models. Make the keys with `murmur keygen DIR` "
+        "and pass --network-key DIR/net.key (docs/runtime.md, \"Three machines\"), or pass "
+        "--insecure on a network you trust");
+  }
   MURMUR_ASSIGN_OR_RETURN(net::Identity identity, net::Identity::LoadOrCreate(options.key_path));
   net::NetSecurity security{.identity = std::move(identity)};
   if (!options.network_key_path.empty()) {
@@ -31,10 +38,10 @@ Result<net::NetSecurity> LoadSecurity(const PeerOptions& options) {
 }
 
 int RunPeer(const PeerOptions& options) {
-  Result<RunConfig> config = LoadRunConfig(options.config_path, options.sets);
-  if (!config.ok()) return Fail(config.status());
   Result<net::NetSecurity> security = LoadSecurity(options);
   if (!security.ok()) return Fail(security.status());
+  Result<RunConfig> config = LoadRunConfig(options.config_path, options.sets);
+  if (!config.ok()) return Fail(config.status());
   NetRunOptions run{.index = options.index, .out_dir = options.out_dir, .quiet = options.quiet};
   run.net.listen = options.listen;
   run.net.advertise = options.advertise;
@@ -43,6 +50,9 @@ int RunPeer(const PeerOptions& options) {
   run.net.peer_timeout = Duration::Seconds(options.peer_timeout_s);
   run.net.heartbeat_interval = Duration::Seconds(std::min(0.5, options.peer_timeout_s / 4));
   run.net.handle_signals = true;
+  // Orders this peer's address records across restarts (docs/runtime.md,
+  // "Membership records").
+  run.net.incarnation_file = options.key_path + ".incarnation";
   run.on_listening = [&](const net::NetHost& host) {
     // `murmur launch` waits for this line.
     std::printf("murmur peer %lld %s listening on %s\n", static_cast<long long>(options.index),
@@ -99,6 +109,8 @@ CLI::App* AddPeerCommand(CLI::App& app, PeerOptions& options) {
                    "Seconds of silence before a peer is declared down")
       ->check(CLI::Range(0.01, 1e6));
   peer->add_flag("--quiet", options.quiet, "No per-round lines on stderr");
+  peer->add_flag("--insecure", options.insecure,
+                 "Allow running with neither --network-key nor --allow (a trusted network only)");
   return peer;
 }
 

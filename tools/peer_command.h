@@ -27,6 +27,9 @@ struct PeerOptions {
   double start_timeout_s = 60;
   double peer_timeout_s = 5;
   bool quiet = false;
+  // Run with neither a network key nor an allowlist: anyone who can reach
+  // the listen address may take a slot and receive models.
+  bool insecure = false;
 };
 
 CLI::App* AddPeerCommand(CLI::App& app, PeerOptions& options);

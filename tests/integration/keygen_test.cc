@@ -73,3 +73,22 @@ TEST(MurmurId, RefusesAGroupReadableOrMalformedKeyFile) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(MurmurPeer, RefusesAnOpenNetworkUnlessInsecureAndSaysHowToMakeKeys) {
+  const std::string dir = FreshTempDir("open");
+  const CliOutcome open = RunMurmur("peer --key " + dir + "/k --index 0 " + dir + "/none.toml",
+                                    Stderr::kApart);
+  EXPECT_EQ(open.exit_code, 2) << open.error;
+  EXPECT_NE(open.error.find("no --network-key and no --allow"), std::string::npos) << open.error;
+  EXPECT_NE(open.error.find("murmur keygen DIR"), std::string::npos) << open.error;
+  EXPECT_NE(open.error.find("--insecure"), std::string::npos) << open.error;
+  // With --insecure the refusal is gone: what fails now is the missing config.
+  const CliOutcome insecure = RunMurmur(
+      "peer --insecure --key " + dir + "/k --index 0 " + dir + "/none.toml", Stderr::kApart);
+  EXPECT_EQ(insecure.exit_code, 2) << insecure.error;
+  EXPECT_EQ(insecure.error.find("no --network-key"), std::string::npos) << insecure.error;
+}
+
+}  // namespace
