@@ -361,6 +361,8 @@ std::vector<std::string> ConfigReader::UnreadKeys() const {
   return out;
 }
 
+bool ConfigReader::Has(std::string_view key) const { return impl_->Find(key) != nullptr; }
+
 bool ConfigReader::WasRead(std::string_view key) const {
   return impl_->used.count(std::string(key)) > 0;
 }

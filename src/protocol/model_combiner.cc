@@ -3,7 +3,30 @@
 #include <cmath>
 #include <vector>
 
+#include "murmur/protocol/bristle_combiner.h"
+
 namespace murmur {
+
+std::vector<RuleSpec> CombinerRuleSpecs() {
+  using Kind = OptionSpec::Kind;
+  const SybilWallOptions sybilwall;
+  const BristleOptions bristle;
+  auto flag = [](const char* name, bool fallback) {
+    return OptionSpec{.name = name, .key = std::string("sybilwall.") + name,
+                      .kind = Kind::kBool, .fallback = fallback ? 1.0 : 0.0, .min = 0, .max = 1};
+  };
+  auto count = [](const char* name, int fallback) {
+    return OptionSpec{.name = name, .key = name, .kind = Kind::kInt,
+                      .fallback = static_cast<double>(fallback), .min = 0, .max = 1'000'000};
+  };
+  return {
+      {std::string(ModelCombiner::kSybilWallRule),
+       {{.name = "lambda", .key = "sybilwall.lambda", .kind = Kind::kDouble,
+         .fallback = sybilwall.lambda, .min = 1e-6, .max = 1e6},
+        flag("pardoning", sybilwall.score.pardoning), flag("logit", sybilwall.score.logit)}},
+      {kBristleRule, {count("exploit", bristle.exploit), count("explore", bristle.explore)}},
+  };
+}
 
 Result<std::shared_ptr<const ModelCombiner>> ModelCombiner::MakeSybilWall(
     const AggregatorConfig& config) {

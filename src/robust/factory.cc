@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 #include <set>
+#include <type_traits>
 
 #include "murmur/robust/aggregator_chain.h"
 #include "murmur/robust/bucketing.h"
@@ -24,164 +25,168 @@
 namespace murmur {
 namespace {
 
-// Reads options by name, remembering which were asked for so leftovers
-// (typos) can be reported.
-class OptionReader {
- public:
-  OptionReader(const std::string& owner, const std::map<std::string, double>& options)
-      : owner_(owner), options_(options) {}
-
-  Result<double> Double(const std::string& key, double fallback, double min, double max) {
-    known_.insert(key);
-    auto it = options_.find(key);
-    if (it == options_.end()) return fallback;
-    const double v = it->second;
-    if (!std::isfinite(v) || v < min || v > max) {
-      return Status::InvalidArgument(owner_, ": option ", key, "=", v,
-                                     " is outside [", min, ", ", max, "]");
-    }
-    return v;
-  }
-
-  Result<int> Int(const std::string& key, int fallback, int min, int max) {
-    MURMUR_ASSIGN_OR_RETURN(double v, Double(key, fallback, min, max));
-    if (v != std::floor(v)) {
-      return Status::InvalidArgument(owner_, ": option ", key, "=", v,
-                                     " must be an integer");
-    }
-    return static_cast<int>(v);
-  }
-
-  Result<double> Required(const std::string& key, double min, double max) {
-    if (options_.find(key) == options_.end()) {
-      known_.insert(key);
-      return Status::InvalidArgument(owner_, ": option ", key, " is required");
-    }
-    return Double(key, 0, min, max);
-  }
-
-  Status CheckNoUnknown() const {
-    for (const auto& [key, value] : options_) {
-      if (known_.count(key) == 0) {
-        std::string valid;
-        for (const auto& k : known_) valid += (valid.empty() ? "" : ", ") + k;
-        return Status::InvalidArgument(owner_, ": unknown option '", key, "'",
-                                       valid.empty() ? " (it takes no options)"
-                                                     : "; valid options: " + valid);
-      }
-    }
-    return Status::Ok();
-  }
-
- private:
-  const std::string owner_;
-  const std::map<std::string, double>& options_;
-  std::set<std::string> known_;
-};
+using Kind = OptionSpec::Kind;
+using Values = std::map<std::string, double>;
 
 constexpr double kHuge = 1e300;
-constexpr int kMaxInt = 1 << 30;
+constexpr double kMaxInt = 1 << 30;
 
-using RuleMaker = std::function<Result<std::unique_ptr<Aggregator>>(
-    OptionReader&, int f, ThreadPool* pool)>;
-using PreMaker = std::function<Result<std::unique_ptr<PreAggregator>>(
-    OptionReader&, int f, ThreadPool* pool)>;
+OptionSpec Int(const char* name, double fallback, double min, double max = kMaxInt) {
+  return {.name = name, .key = name, .kind = Kind::kInt, .fallback = fallback,
+          .min = min, .max = max};
+}
+OptionSpec Real(const char* name, double fallback, double min, double max = kHuge) {
+  return {.name = name, .key = name, .kind = Kind::kDouble, .fallback = fallback,
+          .min = min, .max = max};
+}
+OptionSpec Flag(const char* name, bool fallback) {
+  return {.name = name, .key = name, .kind = Kind::kBool, .fallback = fallback ? 1.0 : 0.0,
+          .min = 0, .max = 1};
+}
 
-const std::map<std::string, RuleMaker>& Rules() {
-  static const auto* rules = new std::map<std::string, RuleMaker>{
-      {"mean",
-       [](OptionReader&, int, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         return std::unique_ptr<Aggregator>(new Mean(pool));
-       }},
-      {"median",
-       [](OptionReader&, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         return std::unique_ptr<Aggregator>(new CoordinateMedian(f, pool));
-       }},
-      {"trimmed-mean",
-       [](OptionReader&, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         return std::unique_ptr<Aggregator>(new TrimmedMean(f, pool));
-       }},
-      {"meamed",
-       [](OptionReader&, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         return std::unique_ptr<Aggregator>(new MeaMed(f, pool));
-       }},
-      {"krum",
-       [](OptionReader&, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         return std::unique_ptr<Aggregator>(new Krum(f, pool));
-       }},
+// Checks `options` against `specs` and returns every option's value, the
+// spec's fallback where absent: kInvalidArgument for an unknown option
+// (listing the valid ones), a value out of range or not an integer where
+// one is needed, or a required option missing.
+Result<Values> Resolve(const std::string& owner, const std::vector<OptionSpec>& specs,
+                       const Values& options) {
+  Values out;
+  for (const OptionSpec& spec : specs) {
+    auto it = options.find(spec.name);
+    if (it == options.end()) {
+      if (spec.required) {
+        return Status::InvalidArgument(owner, ": option ", spec.name, " is required");
+      }
+      out[spec.name] = spec.fallback;
+      continue;
+    }
+    const double v = it->second;
+    if (!std::isfinite(v) || v < spec.min || v > spec.max) {
+      return Status::InvalidArgument(owner, ": option ", spec.name, "=", v, " is outside [",
+                                     spec.min, ", ", spec.max, "]");
+    }
+    if (spec.kind != Kind::kDouble && v != std::floor(v)) {
+      return Status::InvalidArgument(owner, ": option ", spec.name, "=", v,
+                                     " must be an integer");
+    }
+    out[spec.name] = v;
+  }
+  for (const auto& [key, value] : options) {
+    if (out.count(key) == 0) {
+      std::set<std::string> known;
+      for (const OptionSpec& spec : specs) known.insert(spec.name);
+      std::string valid;
+      for (const auto& k : known) valid += (valid.empty() ? "" : ", ") + k;
+      return Status::InvalidArgument(owner, ": unknown option '", key, "'",
+                                     valid.empty() ? " (it takes no options)"
+                                                   : "; valid options: " + valid);
+    }
+  }
+  return out;
+}
+
+int I(const Values& v, const char* name) { return static_cast<int>(v.at(name)); }
+
+// A named rule or pre-aggregator: the options it takes (its only list of
+// them: MakeAggregator checks against it and ReadAggregatorConfig reads it)
+// and how to build it from their resolved values.
+template <typename T>
+struct Entry {
+  std::vector<OptionSpec> options;
+  std::function<std::unique_ptr<T>(const Values&, int f, ThreadPool* pool)> make;
+};
+using RuleEntry = Entry<Aggregator>;
+using PreEntry = Entry<PreAggregator>;
+
+template <typename T>
+RuleEntry NoOptions() {
+  return {{}, [](const Values&, int f, ThreadPool* pool) -> std::unique_ptr<Aggregator> {
+            if constexpr (std::is_constructible_v<T, int, ThreadPool*>) {
+              return std::make_unique<T>(f, pool);
+            } else {
+              return std::make_unique<T>(pool);
+            }
+          }};
+}
+
+const std::map<std::string, RuleEntry>& Rules() {
+  static const auto* rules = new std::map<std::string, RuleEntry>{
+      {"mean", NoOptions<Mean>()},
+      {"median", NoOptions<CoordinateMedian>()},
+      {"trimmed-mean", NoOptions<TrimmedMean>()},
+      {"meamed", NoOptions<MeaMed>()},
+      {"krum", NoOptions<Krum>()},
       {"multi-krum",
-       [](OptionReader& o, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         MURMUR_ASSIGN_OR_RETURN(int m, o.Int("m", 0, 0, kMaxInt));
-         return std::unique_ptr<Aggregator>(new MultiKrum(f, m, pool));
-       }},
+       {{Int("m", 0, 0)},
+        [](const Values& v, int f, ThreadPool* pool) -> std::unique_ptr<Aggregator> {
+          return std::make_unique<MultiKrum>(f, I(v, "m"), pool);
+        }}},
       {"geometric-median",
-       [](OptionReader& o, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         GeometricMedianOptions opt;
-         MURMUR_ASSIGN_OR_RETURN(opt.nu, o.Double("nu", opt.nu, 1e-300, kHuge));
-         MURMUR_ASSIGN_OR_RETURN(opt.max_iterations,
-                                 o.Int("max_iterations", opt.max_iterations, 1, kMaxInt));
-         MURMUR_ASSIGN_OR_RETURN(opt.tolerance, o.Double("tolerance", opt.tolerance, 0, 1));
-         return std::unique_ptr<Aggregator>(new GeometricMedian(f, opt, pool));
-       }},
-      {"bulyan",
-       [](OptionReader&, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         return std::unique_ptr<Aggregator>(new Bulyan(f, pool));
-       }},
+       {{Real("nu", GeometricMedianOptions{}.nu, 1e-300),
+         Int("max_iterations", GeometricMedianOptions{}.max_iterations, 1),
+         Real("tolerance", GeometricMedianOptions{}.tolerance, 0, 1)},
+        [](const Values& v, int f, ThreadPool* pool) -> std::unique_ptr<Aggregator> {
+          const GeometricMedianOptions opt{.nu = v.at("nu"),
+                                           .max_iterations = I(v, "max_iterations"),
+                                           .tolerance = v.at("tolerance")};
+          return std::make_unique<GeometricMedian>(f, opt, pool);
+        }}},
+      {"bulyan", NoOptions<Bulyan>()},
       {"centered-clipping",
-       [](OptionReader& o, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         CenteredClippingOptions opt;
-         MURMUR_ASSIGN_OR_RETURN(opt.tau, o.Double("tau", opt.tau, 1e-300, kHuge));
-         MURMUR_ASSIGN_OR_RETURN(opt.iterations,
-                                 o.Int("iterations", opt.iterations, 1, kMaxInt));
-         return std::unique_ptr<Aggregator>(new CenteredClipping(f, opt, pool));
-       }},
+       {{Real("tau", CenteredClippingOptions{}.tau, 1e-300),
+         Int("iterations", CenteredClippingOptions{}.iterations, 1)},
+        [](const Values& v, int f, ThreadPool* pool) -> std::unique_ptr<Aggregator> {
+          const CenteredClippingOptions opt{.tau = v.at("tau"),
+                                            .iterations = I(v, "iterations")};
+          return std::make_unique<CenteredClipping>(f, opt, pool);
+        }}},
       {"flag",
-       [](OptionReader& o, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         FlagAggregatorOptions opt;
-         MURMUR_ASSIGN_OR_RETURN(opt.subspace_dim,
-                                 o.Int("subspace_dim", opt.subspace_dim, 1, kMaxInt));
-         MURMUR_ASSIGN_OR_RETURN(opt.max_iterations,
-                                 o.Int("max_iterations", opt.max_iterations, 0, kMaxInt));
-         MURMUR_ASSIGN_OR_RETURN(opt.eps, o.Double("eps", opt.eps, 1e-300, 1));
-         MURMUR_ASSIGN_OR_RETURN(int rescale, o.Int("rescale_to_median_norm", 0, 0, 1));
-         opt.rescale_to_median_norm = rescale == 1;
-         return std::unique_ptr<Aggregator>(new FlagAggregator(f, opt, pool));
-       }},
-      {"monna",
-       [](OptionReader&, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         return std::unique_ptr<Aggregator>(new NearestNeighborAveraging(f, pool));
-       }},
+       {{Int("subspace_dim", FlagAggregatorOptions{}.subspace_dim, 1),
+         Int("max_iterations", FlagAggregatorOptions{}.max_iterations, 0),
+         Real("eps", FlagAggregatorOptions{}.eps, 1e-300, 1),
+         Flag("rescale_to_median_norm", FlagAggregatorOptions{}.rescale_to_median_norm)},
+        [](const Values& v, int f, ThreadPool* pool) -> std::unique_ptr<Aggregator> {
+          const FlagAggregatorOptions opt{
+              .subspace_dim = I(v, "subspace_dim"),
+              .max_iterations = I(v, "max_iterations"),
+              .eps = v.at("eps"),
+              .rescale_to_median_norm = v.at("rescale_to_median_norm") == 1};
+          return std::make_unique<FlagAggregator>(f, opt, pool);
+        }}},
+      {"monna", NoOptions<NearestNeighborAveraging>()},
       {"similarity-downweighting",
-       [](OptionReader& o, int f, ThreadPool* pool) -> Result<std::unique_ptr<Aggregator>> {
-         MURMUR_ASSIGN_OR_RETURN(int pardoning, o.Int("pardoning", 0, 0, 1));
-         MURMUR_ASSIGN_OR_RETURN(int logit, o.Int("logit", 0, 0, 1));
-         const SimilarityScoreOptions score{.pardoning = pardoning == 1, .logit = logit == 1};
-         return std::unique_ptr<Aggregator>(new SimilarityDownweighting(f, score, pool));
-       }},
+       {{Flag("pardoning", false), Flag("logit", false)},
+        [](const Values& v, int f, ThreadPool* pool) -> std::unique_ptr<Aggregator> {
+          const SimilarityScoreOptions score{.pardoning = v.at("pardoning") == 1,
+                                             .logit = v.at("logit") == 1};
+          return std::make_unique<SimilarityDownweighting>(f, score, pool);
+        }}},
   };
   return *rules;
 }
 
-const std::map<std::string, PreMaker>& PreAggregators() {
-  static const auto* pres = new std::map<std::string, PreMaker>{
+const std::map<std::string, PreEntry>& PreAggregators() {
+  static const auto* pres = new std::map<std::string, PreEntry>{
       {"clip",
-       [](OptionReader& o, int, ThreadPool* pool) -> Result<std::unique_ptr<PreAggregator>> {
-         MURMUR_ASSIGN_OR_RETURN(double tau, o.Required("tau", 1e-300, kHuge));
-         return std::unique_ptr<PreAggregator>(new StaticClipping(tau, pool));
-       }},
+       {{{.name = "tau", .key = "clip_tau", .kind = Kind::kDouble, .fallback = 0,
+          .min = 1e-300, .max = kHuge, .required = true}},
+        [](const Values& v, int, ThreadPool* pool) -> std::unique_ptr<PreAggregator> {
+          return std::make_unique<StaticClipping>(v.at("tau"), pool);
+        }}},
       {"arc",
-       [](OptionReader&, int f, ThreadPool* pool) -> Result<std::unique_ptr<PreAggregator>> {
-         return std::unique_ptr<PreAggregator>(new AdaptiveRobustClipping(f, pool));
-       }},
+       {{}, [](const Values&, int f, ThreadPool* pool) -> std::unique_ptr<PreAggregator> {
+          return std::make_unique<AdaptiveRobustClipping>(f, pool);
+        }}},
       {"nnm",
-       [](OptionReader&, int f, ThreadPool* pool) -> Result<std::unique_ptr<PreAggregator>> {
-         return std::unique_ptr<PreAggregator>(new NearestNeighborMixing(f, pool));
-       }},
+       {{}, [](const Values&, int f, ThreadPool* pool) -> std::unique_ptr<PreAggregator> {
+          return std::make_unique<NearestNeighborMixing>(f, pool);
+        }}},
       {"bucketing",
-       [](OptionReader& o, int, ThreadPool* pool) -> Result<std::unique_ptr<PreAggregator>> {
-         MURMUR_ASSIGN_OR_RETURN(int s, o.Int("s", 2, 1, kMaxInt));
-         return std::unique_ptr<PreAggregator>(new Bucketing(s, pool));
-       }},
+       {{{.name = "s", .key = "bucket_s", .kind = Kind::kInt, .fallback = 2, .min = 1,
+          .max = kMaxInt}},
+        [](const Values& v, int, ThreadPool* pool) -> std::unique_ptr<PreAggregator> {
+          return std::make_unique<Bucketing>(I(v, "s"), pool);
+        }}},
   };
   return *pres;
 }
@@ -205,10 +210,9 @@ Result<std::unique_ptr<PreAggregator>> MakePreAggregator(const PreAggregatorConf
     return Status::InvalidArgument("unknown pre-aggregator '", config.name,
                                    "'; known: ", JoinNames(PreAggregators()));
   }
-  OptionReader reader(config.name, config.options);
-  MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<PreAggregator> pre, it->second(reader, f, pool));
-  MURMUR_RETURN_IF_ERROR(reader.CheckNoUnknown());
-  return pre;
+  MURMUR_ASSIGN_OR_RETURN(Values values,
+                          Resolve(config.name, it->second.options, config.options));
+  return it->second.make(values, f, pool);
 }
 
 Result<std::unique_ptr<Aggregator>> MakeAggregator(const AggregatorConfig& config,
@@ -222,10 +226,9 @@ Result<std::unique_ptr<Aggregator>> MakeAggregator(const AggregatorConfig& confi
     return Status::InvalidArgument("unknown aggregation rule '", config.rule,
                                    "'; known: ", JoinNames(Rules()));
   }
-  OptionReader reader(config.rule, config.options);
-  MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Aggregator> rule,
-                          it->second(reader, config.f, pool));
-  MURMUR_RETURN_IF_ERROR(reader.CheckNoUnknown());
+  MURMUR_ASSIGN_OR_RETURN(Values values,
+                          Resolve(config.rule, it->second.options, config.options));
+  std::unique_ptr<Aggregator> rule = it->second.make(values, config.f, pool);
   if (config.pre.empty()) return rule;
   std::vector<std::unique_ptr<PreAggregator>> stages;
   for (const auto& pre_config : config.pre) {
@@ -242,6 +245,16 @@ std::vector<std::string> AggregatorNames() {
   for (const auto& [name, maker] : Rules()) out.push_back(name);
   for (std::string& name : ExternalRuleNames()) out.push_back(std::move(name));
   return out;
+}
+
+std::vector<OptionSpec> AggregatorOptions(std::string_view rule) {
+  auto it = Rules().find(std::string(rule));
+  return it == Rules().end() ? std::vector<OptionSpec>{} : it->second.options;
+}
+
+std::vector<OptionSpec> PreAggregatorOptions(std::string_view name) {
+  auto it = PreAggregators().find(std::string(name));
+  return it == PreAggregators().end() ? std::vector<OptionSpec>{} : it->second.options;
 }
 
 std::vector<std::string> PreAggregatorNames() {

@@ -76,6 +76,9 @@ class ConfigReader {
   Status CheckNoUnknownKeys() const;
   // Keys present in the config that no getter asked for, in table order.
   std::vector<std::string> UnreadKeys() const;
+  // Whether the config has `key` (read or not): lets a caller tell an
+  // explicit value, zero included, from an absent one.
+  bool Has(std::string_view key) const;
   // Whether a getter asked for `key`.
   bool WasRead(std::string_view key) const;
   // Accepts `key` without reading it: CheckNoUnknownKeys no longer names it

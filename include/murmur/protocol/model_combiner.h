@@ -25,6 +25,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "murmur/core/rng.h"
 #include "murmur/core/status.h"
@@ -35,6 +36,12 @@
 namespace murmur {
 
 enum class OwnModel { kIsInput, kReferenceOnly };
+
+// The [robust] rules a protocol builds itself rather than MakeAggregator --
+// "sybilwall" (options lambda, pardoning, logit from the [sybilwall] table)
+// and "bristle" (exploit, explore; protocol/bristle_combiner.h) -- for
+// ReadAggregatorConfig.
+std::vector<RuleSpec> CombinerRuleSpecs();
 
 class ModelCombiner {
  public:

@@ -40,6 +40,7 @@ class FlagAggregator final : public Aggregator {
   // REQUIRES: subspace_dim >= 1, max_iterations >= 0, eps > 0.
   FlagAggregator(int f, FlagAggregatorOptions options, ThreadPool* pool = nullptr);
   std::string name() const override { return "flag"; }
+  const FlagAggregatorOptions& options() const { return options_; }
   Status AggregateChecked(const CheckedInput& in, std::span<float> out,
                           FinitenessScan* scan) const override;
 

@@ -47,6 +47,7 @@ class SimilarityDownweighting final : public Aggregator {
                           ThreadPool* pool = nullptr)
       : Aggregator(f, pool), options_(options) {}
   std::string name() const override { return "similarity-downweighting"; }
+  const SimilarityScoreOptions& score_options() const { return options_; }
   Status AggregateChecked(const CheckedInput& in, std::span<float> out,
                           FinitenessScan* scan) const override;
 

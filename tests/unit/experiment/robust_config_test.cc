@@ -47,9 +47,24 @@ attack = "alie"
   EXPECT_EQ(ByzantineCount(c.protocol.byzantine, c.peers).value(), 4);  // 16 peers
 }
 
+TEST(RobustConfig, AnExplicitZeroAndFoolsGoldsOptionsReachTheRuleConfig) {
+  EXPECT_EQ(Read("[robust]\nrule = \"flag\"\nmax_iterations = 0\n")->protocol.robust.options,
+            (std::map<std::string, double>{{"max_iterations", 0}}));
+  EXPECT_EQ(Read("[robust]\nrule = \"similarity-downweighting\"\npardoning = true\n")
+                ->protocol.robust.options,
+            (std::map<std::string, double>{{"pardoning", 1}}));
+  EXPECT_EQ(Read("[robust]\nrule = \"sybilwall\"\n[sybilwall]\nlogit = false\n")
+                ->protocol.robust.options,
+            (std::map<std::string, double>{{"logit", 0}}));
+  EXPECT_EQ(Read("[robust]\nrule = \"bristle\"\nexplore = 0\n")->protocol.robust.options,
+            (std::map<std::string, double>{{"explore", 0}}));
+}
+
 TEST(RobustConfig, BadValuesNameTheKey) {
   auto error = [](const std::string& toml) { return Read(toml).status().message(); };
   EXPECT_NE(error("[robust]\nrule = \"avg\"\n").find("robust.rule"), std::string::npos);
+  EXPECT_NE(error("[robust]\nmax_iteration = 3\n").find("robust.max_iteration"),
+            std::string::npos);
   EXPECT_NE(error("[robust]\npre = [\"clip\"]\n").find("clip_tau"), std::string::npos);
   EXPECT_NE(error("[robust]\npre = \"nnm\"\n").find("array of strings"), std::string::npos);
   EXPECT_NE(error("[robust]\npre = [\"nmm\"]\n").find("robust.pre"), std::string::npos);
