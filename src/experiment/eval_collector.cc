@@ -42,7 +42,7 @@ EvalCollector::EvalCollector(const Model& model, const Dataset& test,
       observer_(std::move(observer)) {
   for (PeerId p : evaluated) is_evaluated_[p.value] = true;
   for (int64_t i = 0; i < num_peers; ++i) {
-    sinks_.push_back(std::make_unique<PeerSink>(*this, PeerId(static_cast<uint32_t>(i))));
+    sinks_.push_back(std::make_unique<PeerSink>(*this, PeerOf(i)));
   }
 }
 

@@ -219,7 +219,7 @@ NodeSummary ReadNodeSummary(const std::string& dir) {
   const auto flag = [&](const char* key) {
     return j.contains(key) && j[key].is_boolean() && j[key].get<bool>();
   };
-  s.peer = PeerId(static_cast<uint32_t>(get("peer")));
+  s.peer = PeerOf(get("peer"));
   if (j.contains("name") && j["name"].is_string()) s.name = j["name"].get<std::string>();
   s.role = j["role"].get<std::string>();
   s.finished = flag("finished");

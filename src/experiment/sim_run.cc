@@ -74,7 +74,7 @@ SimulationResult SimulatePlanned(ProtocolSetup setup, const RunPlan& plan, const
   if (plan.first_report) collector.EmitOnFirstReport();
   std::vector<MetricsSink*> sinks;
   for (int64_t i = 0; i < plan.num_nodes; ++i) {
-    sinks.push_back(collector.SinkFor(PeerId(static_cast<uint32_t>(i))));
+    sinks.push_back(collector.SinkFor(PeerOf(i)));
   }
   Simulator sim(sim_config, seed, std::move(setup.nodes), std::move(sinks), pool);
   sim_view = &sim;

@@ -71,7 +71,7 @@ std::optional<PeerId> AsyncServerCore::ExpireTask(Host& host, TimerId timer) {
 
 void AsyncServerCore::Publish(Host& host) {
   ++version_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(version_)), global_);
+  host.metrics().ReportModel(RoundOf(version_), global_);
 }
 
 double AsyncServerCore::LastOverheadSeconds(PeerId client) const {

@@ -54,7 +54,7 @@ std::vector<PeerId> ChooseByzantinePeers(const ByzantineConfig& config, int64_t 
   const Result<int64_t> count = ByzantineCount(config, peers);
   MURMUR_CHECK(count.ok());
   std::vector<PeerId> all;
-  for (int64_t i = 0; i < peers; ++i) all.push_back(PeerId(static_cast<uint32_t>(i)));
+  for (int64_t i = 0; i < peers; ++i) all.push_back(PeerOf(i));
   Rng rng(seed, PeerId(0), RngPurpose::kByzantine);
   rng.Shuffle(std::span<PeerId>(all));
   std::vector<PeerId> chosen(all.begin(), all.begin() + *count);

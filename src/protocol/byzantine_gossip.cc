@@ -89,7 +89,7 @@ void ByzantineGossipNode::Push(Host& host) {
                                                             : std::span<const float>(),
                       .noise = noise};
   host.Send(to, EncodeModelMessage(ModelMessageKind::kGossipModel,
-                                   Round(static_cast<uint32_t>(cycle_)), 0,
+                                   RoundOf(cycle_), 0,
                                    CraftModel(config_, in)));
 }
 

@@ -69,12 +69,12 @@ void ChocoNode::StartRound(Host& host) {
 void ChocoNode::OnComputeDone(Host& host, uint64_t tag) {
   MURMUR_CHECK(phase_ == Phase::kTraining && tag == static_cast<uint64_t>(round_));
   const int64_t round = round_ + 1;
-  host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(round)), last_loss_);
+  host.metrics().ReportTrainLoss(RoundOf(round), last_loss_);
   std::span<const float> x = learner_.params();
   for (size_t i = 0; i < x.size(); ++i) scratch_[i] = x[i] - public_[i];
   ByteWriter out(kCodedMessageHeaderBytes + codec_->MaxEncodedSize(x.size()));
   WriteCodedMessageHeader({.kind = CodedMessageKind::kChocoDelta,
-                           .round = Round(static_cast<uint32_t>(round))},
+                           .round = RoundOf(round)},
                           out);
   const CodecContext ctx{.seed = options_.seed,
                          .sender = host.self(),
@@ -204,7 +204,7 @@ void ChocoNode::OnResyncRequest(Host& host, size_t k, PeerId from, int64_t appli
   }
   ByteWriter out(kCodedMessageHeaderBytes + snapshot_codec_->MaxEncodedSize(public_.size()));
   WriteCodedMessageHeader({.kind = CodedMessageKind::kChocoSnapshot,
-                           .round = Round(static_cast<uint32_t>(public_round_))},
+                           .round = RoundOf(public_round_)},
                           out);
   MURMUR_CHECK(snapshot_codec_->Encode(public_, {}, out).ok());  // public_ is finite
   host.Send(from, std::move(out).Take());
@@ -237,7 +237,7 @@ void ChocoNode::RequestResync(Host& host, size_t k) {
   const auto& pending = pending_[k];
   ByteWriter out(kCodedMessageHeaderBytes);
   WriteCodedMessageHeader({.kind = CodedMessageKind::kChocoResyncRequest,
-                           .round = Round(static_cast<uint32_t>(round_)),
+                           .round = RoundOf(round_),
                            .weight = pending.empty() ? 0 : static_cast<uint64_t>(pending.begin()->first),
                            .sequence = static_cast<uint32_t>(applied_[k])},
                           out);
@@ -275,7 +275,7 @@ void ChocoNode::Mix(Host& host) {
   const auto gamma = static_cast<float>(options_.gamma);
   for (size_t i = 0; i < x.size(); ++i) x[i] += gamma * scratch_[i];
   round_ = round;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), x);
+  host.metrics().ReportModel(RoundOf(round_), x);
   // Deltas of the next round may already be buffered.
   for (size_t k = 0; k < neighbours_.size(); ++k) CatchUp(host, k);
   StartRound(host);

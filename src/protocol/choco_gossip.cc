@@ -218,7 +218,7 @@ void ChocoGossipNode::OnResyncRequest(Host& host, size_t k, PeerId from, int64_t
   }
   ByteWriter out(kCodedMessageHeaderBytes + snapshot_codec_->MaxEncodedSize(edge.copy.size()));
   WriteCodedMessageHeader({.kind = CodedMessageKind::kGossipSnapshot,
-                           .round = Round(static_cast<uint32_t>(std::max<int64_t>(cycle_, 1))),
+                           .round = RoundOf(std::max<int64_t>(cycle_, 1)),
                            .sequence = static_cast<uint32_t>(edge.sequence)},
                           out);
   MURMUR_CHECK(snapshot_codec_->Encode(edge.copy, {}, out).ok());  // copies stay finite
@@ -232,7 +232,7 @@ void ChocoGossipNode::RequestResync(Host& host, size_t k) {
   edge.requested_at = cycle_;
   ByteWriter out(kCodedMessageHeaderBytes);
   WriteCodedMessageHeader({.kind = CodedMessageKind::kGossipResyncRequest,
-                           .round = Round(static_cast<uint32_t>(cycle_)),
+                           .round = RoundOf(cycle_),
                            .sequence = static_cast<uint32_t>(edge.applied)},
                           out);
   host.Send(neighbours_[k], std::move(out).Take());
@@ -268,7 +268,7 @@ void ChocoGossipNode::MergeAndTrain(Host& host, size_t k) {
 
 void ChocoGossipNode::OnComputeDone(Host& host, uint64_t /*tag*/) {
   training_ = false;
-  host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(cycle_)), last_loss_);
+  host.metrics().ReportTrainLoss(RoundOf(cycle_), last_loss_);
   ServeWakeUps(host);
   if (!queue_.empty()) {
     const size_t k = queue_.front();

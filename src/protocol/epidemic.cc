@@ -22,7 +22,7 @@ std::vector<PeerId> EpidemicTargets(uint64_t seed, PeerId sender, int64_t round,
   for (uint64_t j = n - static_cast<uint64_t>(fanout); j < n; ++j) {
     const uint64_t t = rng.UniformInt(j + 1);
     const uint32_t pick = static_cast<uint32_t>(
-        std::find(out.begin(), out.end(), PeerId(static_cast<uint32_t>(t))) == out.end() ? t : j);
+        std::find(out.begin(), out.end(), PeerOf(t)) == out.end() ? t : j);
     out.push_back(PeerId(pick));
   }
   for (PeerId& p : out) {

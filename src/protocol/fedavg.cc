@@ -140,7 +140,7 @@ void FedAvgServer::FinishRound(Host& host) {
     host.metrics().Count("fedavg.empty_rounds", 1);
   }
   ++round_;
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round_)), global_);
+  host.metrics().ReportModel(RoundOf(round_), global_);
   StartRound(host);
 }
 

@@ -97,7 +97,7 @@ void GossipNode::MergeAndTrain(Host& host, PeerId from, std::vector<float> model
 
 void GossipNode::OnComputeDone(Host& host, uint64_t /*tag*/) {
   training_ = false;
-  host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(cycle_)), last_loss_);
+  host.metrics().ReportTrainLoss(RoundOf(cycle_), last_loss_);
   ServeWakeUps(host);
   if (!queue_.empty()) {
     auto [from, next] = std::move(queue_.front());

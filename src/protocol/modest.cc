@@ -67,7 +67,7 @@ ModestNode::~ModestNode() = default;
 std::vector<PeerId> ModestNode::View() const {
   std::vector<PeerId> view;
   for (size_t i = 0; i < members_.size(); ++i) {
-    if (members_[i].alive) view.push_back(PeerId(static_cast<uint32_t>(i)));
+    if (members_[i].alive) view.push_back(PeerOf(i));
   }
   return view;
 }
@@ -246,7 +246,7 @@ void ModestNode::OnComputeDone(Host& host, uint64_t tag) {
   training_ = false;
   trained_rounds_.push_back(round);
   host.metrics().Count("modest.trainings", 1);
-  host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(round)), last_loss_);
+  host.metrics().ReportTrainLoss(RoundOf(round), last_loss_);
   std::span<const float> x = learner_.params();
   trained_.assign(x.begin(), x.end());
   unacked_round_ = round;
@@ -323,7 +323,7 @@ void ModestNode::Close(Host& host, int64_t round) {
   for (size_t i = 0; i < average.size(); ++i) {
     average[i] = static_cast<float>(aggregation.sum[i] / count);
   }
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(round)), average);
+  host.metrics().ReportModel(RoundOf(round), average);
   for (PeerId trainer : aggregation.from) {
     Send(host, trainer, Frame(Type::kAck, round, ModestRole::kTrainer, {}));
   }

@@ -10,7 +10,7 @@ std::vector<uint8_t> EncodeModestFrame(ModestMessageType type, int64_t round, Mo
                                        std::span<const ModestMembershipUpdate> updates,
                                        std::span<const float> params) {
   ByteWriter out(14 + updates.size() * kModestUpdateBytes + params.size_bytes());
-  WriteMessageHeader({static_cast<MessageKind>(type), Round(static_cast<uint32_t>(round))}, out);
+  WriteMessageHeader({static_cast<MessageKind>(type), RoundOf(round)}, out);
   out.WriteU8(static_cast<uint8_t>(role));
   out.WriteU32(static_cast<uint32_t>(updates.size()));
   for (const ModestMembershipUpdate& u : updates) {

@@ -33,7 +33,7 @@ std::vector<PeerId> ExponentialOutPeers(PeerId self, int64_t num_peers, int64_t 
   MURMUR_CHECK(self.value < num_peers);
   std::vector<PeerId> out;
   for (int64_t hop : HopsOf(num_peers, out_peers, round)) {
-    out.push_back(PeerId(static_cast<uint32_t>((self.value + hop) % num_peers)));
+    out.push_back(PeerOf((self.value + hop) % num_peers));
   }
   return out;
 }
@@ -43,7 +43,7 @@ std::vector<PeerId> ExponentialInPeers(PeerId self, int64_t num_peers, int64_t o
   MURMUR_CHECK(self.value < num_peers);
   std::vector<PeerId> in;
   for (int64_t hop : HopsOf(num_peers, out_peers, round)) {
-    in.push_back(PeerId(static_cast<uint32_t>((self.value + num_peers - hop) % num_peers)));
+    in.push_back(PeerOf((self.value + num_peers - hop) % num_peers));
   }
   std::sort(in.begin(), in.end());
   return in;

@@ -14,7 +14,7 @@ std::vector<PeerId> ToPeerIds(const std::vector<uint32_t>& ids) {
 std::vector<PeerId> ClientsOf(const ProtocolRun& run) {
   std::vector<PeerId> clients;
   clients.reserve(static_cast<size_t>(run.num_peers));
-  for (int64_t i = 0; i < run.num_peers; ++i) clients.push_back(PeerId(static_cast<uint32_t>(i)));
+  for (int64_t i = 0; i < run.num_peers; ++i) clients.push_back(PeerOf(i));
   return clients;
 }
 

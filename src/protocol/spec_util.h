@@ -25,7 +25,7 @@ inline bool Contains(const std::vector<PeerId>& sorted, PeerId peer) {
 
 // The server of a protocol with one: the peer after the learners.
 inline PeerId ServerOf(const ProtocolRun& run) {
-  return PeerId(static_cast<uint32_t>(run.num_peers));
+  return PeerOf(run.num_peers);
 }
 // PeerId(0..num_peers-1).
 std::vector<PeerId> ClientsOf(const ProtocolRun& run);

@@ -45,7 +45,7 @@ void SpsaNode::StartStep(Host& host) {
 
 void SpsaNode::OnComputeDone(Host& host, uint64_t tag) {
   MURMUR_CHECK(phase_ == Phase::kComputing && tag == static_cast<uint64_t>(step_));
-  host.metrics().ReportTrainLoss(Round(static_cast<uint32_t>(step_ + 1)), estimate_.loss);
+  host.metrics().ReportTrainLoss(RoundOf(step_ + 1), estimate_.loss);
   const double g = estimate_.projected_grad;
   if (std::abs(g) > options_.clip) host.metrics().Count("spsa.clipped", 1);
   const int8_t q = QuantizeProjectedGrad(g, options_.clip, host.rng().Uniform());
@@ -194,15 +194,15 @@ void SpsaNode::Apply(Host& host) {
   }
   ++step_;
   applied_.erase(applied_.begin(), applied_.lower_bound(step_ - kLateWindow));
-  host.metrics().ReportModel(Round(static_cast<uint32_t>(step_)), learner_.params());
+  host.metrics().ReportModel(RoundOf(step_), learner_.params());
 
   const int64_t others = options_.num_peers - 1;
   if (others >= 2 && 2 * heard < others) needs_sync_ = true;
   if (needs_sync_ && !adopted_) {
     if (!source_set) {
       // Heard from nobody: try the peers after us in turn.
-      source = PeerId(static_cast<uint32_t>((self_.value + 1 + sync_attempts_ % others) %
-                                            options_.num_peers));
+      source = PeerOf((self_.value + 1 + sync_attempts_ % others) %
+                                            options_.num_peers);
     }
     ++sync_attempts_;
     host.Send(source, EncodeSpsaModelRequest(static_cast<uint32_t>(step_)));

@@ -212,7 +212,7 @@ Result<Allowlist> Allowlist::Load(const std::string& path) {
     if (!slots.insert(static_cast<uint32_t>(slot)).second) {
       return Status::InvalidArgument(path, ":", line_no, ": slot ", slot, " given twice");
     }
-    list.Add(key, PeerId(static_cast<uint32_t>(slot)));
+    list.Add(key, PeerOf(slot));
   }
   return list;
 }

@@ -206,7 +206,7 @@ void Simulator::Run(const std::function<bool()>& stop) {
   }
   if (config_.crash.fraction > 0) {
     std::vector<PeerId> order;
-    for (size_t i = 0; i < nodes_.size(); ++i) order.push_back(PeerId(static_cast<uint32_t>(i)));
+    for (size_t i = 0; i < nodes_.size(); ++i) order.push_back(PeerOf(i));
     Rng crash_rng(seed_, PeerId(0), RngPurpose::kChurn, uint64_t{1} << 62);
     crash_rng.Shuffle(std::span<PeerId>(order));
     const auto count = static_cast<size_t>(

@@ -7,6 +7,8 @@
 #include <functional>
 #include <ostream>
 
+#include "murmur/core/check.h"
+
 namespace murmur {
 
 // A strongly typed integer. Tag makes each instantiation a distinct type.
@@ -24,6 +26,24 @@ struct StrongId {
 using PeerId = StrongId<struct PeerIdTag, uint32_t>;
 using TimerId = StrongId<struct TimerIdTag, uint64_t>;
 using Round = StrongId<struct RoundTag, uint32_t>;
+
+// The round numbered `n`, from a count a node keeps as a plain integer (a
+// gossip cycle, a model version). REQUIRES: 0 <= n < 2^32, checked: a
+// round number never silently wraps.
+inline Round RoundOf(int64_t n) {
+  MURMUR_CHECK(n >= 0 && n <= int64_t{UINT32_MAX});
+  return RoundOf(n);
+}
+
+// The round after `round`.
+constexpr Round NextRound(Round round) { return Round(round.value + 1); }
+
+// Peer number `index` of a run (peers are 0..n-1, a server is n).
+// REQUIRES: 0 <= index < 2^32, checked.
+inline PeerId PeerOf(int64_t index) {
+  MURMUR_CHECK(index >= 0 && index <= int64_t{UINT32_MAX});
+  return PeerOf(index);
+}
 
 // Virtual time in the simulator, monotonic time in the runtime: integer
 // nanoseconds so sums are exact and runs are bit-for-bit reproducible.

@@ -42,9 +42,6 @@
 
 namespace murmur {
 
-// The round after `round`.
-constexpr Round NextRound(Round round) { return Round(round.value + 1); }
-
 struct RoundBarrierOptions {
   std::string name;                               // counter prefix; empty: no counters
   std::string timeout_counter = "round_timeouts";  // counted as "<name>.<timeout_counter>"
