@@ -32,7 +32,7 @@ using Round = StrongId<struct RoundTag, uint32_t>;
 // round number never silently wraps.
 inline Round RoundOf(int64_t n) {
   MURMUR_CHECK(n >= 0 && n <= int64_t{UINT32_MAX});
-  return RoundOf(n);
+  return Round(static_cast<uint32_t>(n));
 }
 
 // The round after `round`.
@@ -42,7 +42,7 @@ constexpr Round NextRound(Round round) { return Round(round.value + 1); }
 // REQUIRES: 0 <= index < 2^32, checked.
 inline PeerId PeerOf(int64_t index) {
   MURMUR_CHECK(index >= 0 && index <= int64_t{UINT32_MAX});
-  return PeerOf(index);
+  return PeerId(static_cast<uint32_t>(index));
 }
 
 // Virtual time in the simulator, monotonic time in the runtime: integer
