@@ -11,13 +11,38 @@
 # results, and say so in its message. Pretraining examples (*_pretrain.toml)
 # run first, in the same scratch folder, so the examples that load their
 # checkpoints find them. Grids (sweep_*.toml) are not single runs and are
-# skipped. Hashes hold for one LibTorch build (docs/design.md, determinism).
+# skipped.
+#
+# Hashes hold for one LibTorch build on one kind of CPU: OpenBLAS picks its
+# kernels by CPU, and other kernels round differently. The table's first
+# line records the machine it was made on (CPU model, AVX-512 or not,
+# LibTorch and OpenBLAS versions). On another machine the hashes cannot be
+# compared, so the check runs each example twice and requires the two runs
+# to agree (determinism), says so, and tells how to regenerate the table.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 murmur="${MURMUR_BIN:-$root/build/murmur}"
 table="$root/tests/regression/example_hashes.tsv"
 update=0
 [ "${1:-}" = "--update" ] && update=1
+
+fingerprint() {
+  local cpu avx
+  cpu="$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: *//')"
+  avx="$(grep -q avx512f /proc/cpuinfo && echo avx512 || echo no-avx512)"
+  echo "$cpu; $avx; libtorch $(dpkg-query -W -f='${Version}' libtorch-dev 2>/dev/null); openblas $(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null)"
+}
+here="$(fingerprint)"
+same_machine=1
+if [ "$update" -eq 0 ]; then
+  made_on="$(sed -n 's/^# machine: //p' "$table")"
+  if [ "$made_on" != "$here" ]; then
+    same_machine=0
+    echo "check_example_hashes: the table was made on '$made_on', this is '$here':"
+    echo "  comparing two runs of every example with each other instead of with the table"
+    echo "  (regenerate on this machine with: scripts/check_example_hashes.sh --update)"
+  fi
+fi
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
@@ -51,7 +76,14 @@ for f in "${examples[@]}" quickstart-full; do
   fi
   hash="$(sha256sum "runs/check-$name/metrics.jsonl" | cut -c1-64)"
   out+=("$name"$'\t'"$hash")
-  if [ "$update" -eq 0 ]; then
+  if [ "$same_machine" -eq 0 ]; then
+    "$murmur" run "${args[@]}" --out "runs/again-$name" > "log2-$name.txt" 2>&1 || true
+    again="$(sha256sum "runs/again-$name/metrics.jsonl" 2>/dev/null | cut -c1-64)"
+    if [ "$again" != "$hash" ]; then
+      echo "check_example_hashes: $name: two runs differ ($hash, ${again:-no metrics})"
+      failed=1
+    fi
+  elif [ "$update" -eq 0 ]; then
     if [ "${expected[$name]:-}" != "$hash" ]; then
       echo "check_example_hashes: $name: metrics.jsonl $hash, table has ${expected[$name]:-nothing}"
       failed=1
@@ -60,7 +92,8 @@ for f in "${examples[@]}" quickstart-full; do
 done
 
 if [ "$update" -eq 1 ]; then
-  { echo "# example<TAB>sha256 of metrics.jsonl after 3 rounds (scripts/check_example_hashes.sh)"
+  { echo "# machine: $here"
+    echo "# example<TAB>sha256 of metrics.jsonl after 3 rounds (scripts/check_example_hashes.sh)"
     printf '%s\n' "${out[@]}"; } > "$table"
   echo "check_example_hashes: wrote ${#out[@]} hashes to $table"
   exit "$failed"
@@ -69,4 +102,8 @@ if [ "$failed" -ne 0 ]; then
   echo "check_example_hashes: results moved; if that is intended, rerun with --update and say so in the commit"
   exit 1
 fi
-echo "check_example_hashes: ${#out[@]} examples match"
+if [ "$same_machine" -eq 0 ]; then
+  echo "check_example_hashes: ${#out[@]} examples each ran twice with identical metrics (table not compared: other machine)"
+else
+  echo "check_example_hashes: ${#out[@]} examples match"
+fi
