@@ -4,17 +4,15 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli_common.h"
 #include "murmur/runtime/identity.h"
 
 namespace murmur::cli {
 namespace {
 
-constexpr int kExitUsage = 2;
-constexpr int kExitFailure = 1;
-
+// Every failure but an unwritable file system is the user's to fix.
 int Fail(const char* command, const Status& status) {
-  std::fprintf(stderr, "murmur %s: %s\n", command, status.message().c_str());
-  return status.code() == StatusCode::kUnavailable ? kExitFailure : kExitUsage;
+  return cli::Fail(command, status, UsageErrors::kAllButUnavailable);
 }
 
 }  // namespace

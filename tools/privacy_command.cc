@@ -5,12 +5,11 @@
 #include <cstdio>
 #include <string>
 
+#include "cli_common.h"
 #include "murmur/privacy/accountant.h"
 
 namespace murmur::cli {
 namespace {
-
-constexpr int kExitUsage = 2;
 
 int Usage(const std::string& message) {
   std::fprintf(stderr, "murmur privacy epsilon: %s\n", message.c_str());

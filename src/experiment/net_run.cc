@@ -99,14 +99,16 @@ Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self) {
   // (over peer 0's shard).
   const uint32_t shard = self.value < config.peers ? self.value : 0;
   MURMUR_ASSIGN_OR_RETURN(std::vector<PeerId> poisoners, DataPoisoners(config, train));
-  std::vector<int64_t> shard0 = partition[0];
+  // Peer 0's shard, kept only when this peer must rebuild peer 0's start.
+  const bool needs_peer0 = shard != 0 && !config.train.same_init;
+  std::vector<int64_t> shard0 = needs_peer0 ? partition[0] : std::vector<int64_t>();
   MURMUR_ASSIGN_OR_RETURN(own.learner,
                           MakePeerLearner(config, *own.model, train,
                                           std::move(partition[shard]), PeerId(shard), poisoners));
   Learner* learner = own.learner.learner.get();
   MURMUR_RETURN_IF_ERROR(LoadInitialModel(config, *own.model, {&learner, 1}));
   std::vector<float> peer0;
-  if (shard != 0 && !config.train.same_init) {
+  if (needs_peer0) {
     MURMUR_ASSIGN_OR_RETURN(peer0, Peer0InitialParams(config, *own.model, train,
                                                       std::move(shard0), poisoners));
   }
