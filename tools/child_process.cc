@@ -1,16 +1,55 @@
 #include "child_process.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 extern char** environ;
 
 namespace murmur::cli {
+namespace {
+
+constexpr const char* kParentPidVariable = "MURMUR_PARENT_PID";
+
+// This process's environment, with MURMUR_PARENT_PID set to its pid when
+// `die_with_parent`, and removed otherwise.
+std::vector<std::string> ChildEnvironment(bool die_with_parent) {
+  const std::string prefix = std::string(kParentPidVariable) + "=";
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, prefix.c_str(), prefix.size()) != 0) env.emplace_back(*e);
+  }
+  if (die_with_parent) env.push_back(prefix + std::to_string(::getpid()));
+  return env;
+}
+
+std::vector<char*> CStrings(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (const std::string& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+void DieWithParentIfAsked() {
+  const char* value = std::getenv(kParentPidVariable);
+  if (value == nullptr) return;
+  const long parent = std::strtol(value, nullptr, 10);
+  ::unsetenv(kParentPidVariable);
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // The parent may have died before the request was armed.
+  if (parent > 0 && ::getppid() != static_cast<pid_t>(parent)) std::_Exit(128 + SIGTERM);
+}
 
 Result<SpawnedChild> Spawn(const SpawnOptions& options) {
   const bool piped = options.stdout_to == SpawnOptions::Stdout::kPipe;
@@ -33,12 +72,12 @@ Result<SpawnedChild> Spawn(const SpawnOptions& options) {
                                      0644);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   }
-  std::vector<char*> args;
-  for (const std::string& a : options.argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
+  std::vector<char*> args = CStrings(options.argv);
+  const std::vector<std::string> env = ChildEnvironment(options.die_with_parent);
+  std::vector<char*> envp = CStrings(env);
   SpawnedChild child;
   const int rc = posix_spawn(&child.pid, options.program.c_str(), &actions, nullptr, args.data(),
-                             environ);
+                             envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (piped) ::close(pipe_fds[1]);
   if (rc != 0) {

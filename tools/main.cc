@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "aggregate_command.h"
+#include "child_process.h"
 #include "keygen_command.h"
 #include "launch_command.h"
 #include "peer_command.h"
@@ -13,6 +14,7 @@
 #include "sweep_command.h"
 
 int main(int argc, char** argv) {
+  murmur::cli::DieWithParentIfAsked();
   CLI::App app(
       "murmur: train models across many peers without a trusted center.\n"
       "Start with:  murmur run            (built-in quickstart)\n"

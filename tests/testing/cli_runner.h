@@ -71,6 +71,9 @@ class ChildProcess {
   // SIGKILL, then reap (within 10 s).
   void Kill9();
 
+  // The process id (valid until the process is reaped).
+  pid_t pid() const { return pid_; }
+
   // Every line read so far (and, after Wait, the rest of the output).
   const std::string& log() const { return log_; }
 
