@@ -83,6 +83,12 @@ void DfedsamNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> by
   if (arrival == Arrival::kStored && phase_ == Phase::kGossiping) MixIfComplete(host);
 }
 
+void DfedsamNode::OnPeerDown(Host& host, PeerId peer) {
+  barrier_.MarkDown(peer);
+  host.metrics().Count("dfedsam.peers_down", 1);
+  if (phase_ == Phase::kGossiping) MixIfComplete(host);
+}
+
 void DfedsamNode::OnTimer(Host& host, TimerId timer) {
   if (phase_ == Phase::kGossiping && barrier_.TimedOut(host.metrics(), timer)) {
     Mix(host);

@@ -73,6 +73,7 @@ void DpsgdNode::StartRound(Host& host) {
 
 void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
   MURMUR_CHECK(phase_ == Phase::kTraining && tag == uint64_t{round_.value});
+  if (CatchUpIfBehind(host)) return;
   const Round round = NextRound(round_);
   host.metrics().ReportTrainLoss(round, last_loss_);
   if (IsFinalMerge(round)) {
@@ -133,7 +134,44 @@ void DpsgdNode::OnMessage(Host& host, PeerId from,
   // (counted as dpsgd.late_models).
   const Arrival arrival =
       barrier_.Add(host.metrics(), message->round, from, std::move(message->params));
-  if (arrival == Arrival::kStored && phase_ == Phase::kWaiting) MixIfComplete(host);
+  if (phase_ != Phase::kWaiting) return;
+  if (arrival == Arrival::kBeyondWindow || arrival == Arrival::kStored) {
+    if (CatchUpIfBehind(host)) return;
+  }
+  if (arrival == Arrival::kStored) MixIfComplete(host);
+}
+
+void DpsgdNode::OnPeerDown(Host& host, PeerId peer) {
+  if (!std::binary_search(neighbours_.begin(), neighbours_.end(), peer)) return;
+  barrier_.MarkDown(peer);
+  host.metrics().Count("dpsgd.neighbours_down", 1);
+  if (phase_ == Phase::kWaiting) MixIfComplete(host);
+}
+
+bool DpsgdNode::CatchUpIfBehind(Host& host) {
+  if (phase_ == Phase::kDone) return false;
+  const std::optional<Round> target = barrier_.CatchUpRound();
+  if (!target.has_value() || target->value > options_.rounds) return false;
+  const std::map<PeerId, std::vector<float>> arrived = barrier_.JumpTo(*target);
+  std::span<float> x = Exchanged();
+  std::vector<std::span<const float>> others;
+  for (const auto& [peer, model] : arrived) others.emplace_back(model);
+  if (combiner_ != nullptr && combiner_->sybilwall() == nullptr) {
+    const Status status =
+        combiner_->Combine(x, others, OwnModel::kReferenceOnly, {}, host.rng());
+    if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
+  } else {
+    std::fill(x.begin(), x.end(), 0.0f);
+    for (std::span<const float> model : others) {
+      for (size_t i = 0; i < x.size(); ++i) x[i] += model[i];
+    }
+    for (float& v : x) v /= static_cast<float>(others.size());
+  }
+  host.metrics().Count("dpsgd.catch_ups", 1);
+  round_ = Round(target->value - 1);
+  host.metrics().ReportModel(round_, learner_.params());
+  StartRound(host);
+  return true;
 }
 
 void DpsgdNode::OnTimer(Host& host, TimerId timer) {

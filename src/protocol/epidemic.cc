@@ -110,6 +110,12 @@ void EpidemicNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> b
   if (arrival == Arrival::kStored && phase_ == Phase::kWaiting) MixIfComplete(host);
 }
 
+void EpidemicNode::OnPeerDown(Host& host, PeerId peer) {
+  barrier_.MarkDown(peer);
+  host.metrics().Count("epidemic.peers_down", 1);
+  if (phase_ == Phase::kWaiting) MixIfComplete(host);
+}
+
 void EpidemicNode::OnTimer(Host& host, TimerId timer) {
   if (phase_ == Phase::kWaiting && barrier_.TimedOut(host.metrics(), timer)) {
     Mix(host);

@@ -91,8 +91,27 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
     return;
   }
   replied_.insert(from);
+  down_.erase(from);
   AddReply(std::move(message->params), static_cast<double>(message->weight));
-  if (replied_.size() == selected_.size()) FinishRound(host);
+  if (AllAwaitedReplied()) FinishRound(host);
+}
+
+bool FedAvgServer::AllAwaitedReplied() const {
+  for (PeerId client : selected_) {
+    if (!replied_.count(client) && !down_.count(client)) return false;
+  }
+  return true;
+}
+
+void FedAvgServer::OnPeerDown(Host& host, PeerId peer) {
+  if (std::find(clients_.begin(), clients_.end(), peer) == clients_.end() ||
+      !down_.insert(peer).second) {
+    return;
+  }
+  host.metrics().Count("fedavg.clients_down", 1);
+  if (!done_ && selected_.count(peer) && !replied_.count(peer) && AllAwaitedReplied()) {
+    FinishRound(host);
+  }
 }
 
 void FedAvgServer::AddReply(std::vector<float> model, double weight) {

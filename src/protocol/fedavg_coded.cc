@@ -75,6 +75,7 @@ void FedAvgServer::OnCodedUpdate(Host& host, PeerId from, std::span<const uint8_
     return;
   }
   replied_.insert(from);
+  down_.erase(from);
   if (!*usable) {
     // Out of sequence: this round goes without it; the ack resets the client.
     host.metrics().Count("fedavg.uplink_resets", 1);
@@ -84,7 +85,7 @@ void FedAvgServer::OnCodedUpdate(Host& host, PeerId from, std::span<const uint8_
     for (size_t i = 0; i < model.size(); ++i) model[i] = global_[i] + update_[i];
     AddReply(std::move(model), static_cast<double>(h.weight));
   }
-  if (replied_.size() == selected_.size()) FinishRound(host);
+  if (AllAwaitedReplied()) FinishRound(host);
 }
 
 void FedAvgClient::OnCodedGlobal(Host& host, std::span<const uint8_t> bytes) {

@@ -43,14 +43,23 @@ Arrival RoundBarrier::Add(MetricsSink& metrics, Round round, PeerId from,
   Arrival arrival = Arrival::kStored;
   if (round < open_) {
     arrival = Arrival::kLate;
+    down_.erase(from);  // alive again: waited for from the next round on
   } else if (static_cast<int64_t>(round.value) - open_.value > options_.window) {
     arrival = Arrival::kBeyondWindow;
+    // Kept only as the sender's newest model, for catching up.
+    const std::vector<PeerId> expected = expected_(round);
+    if (std::binary_search(expected.begin(), expected.end(), from)) {
+      auto [it, inserted] = ahead_.try_emplace(from, round, std::vector<float>());
+      if (inserted || it->second.first < round) it->second = {round, std::move(model)};
+    }
   } else {
     RoundInbox& inbox = Touch(round);
     if (!std::binary_search(inbox.expected.begin(), inbox.expected.end(), from)) {
       arrival = Arrival::kStranger;
     } else if (!inbox.arrived.try_emplace(from, std::move(model)).second) {
       arrival = Arrival::kDuplicate;
+    } else {
+      down_.erase(from);  // it is back
     }
   }
   CountOutcome(metrics, arrival);
@@ -64,7 +73,68 @@ void RoundBarrier::CountOutcome(MetricsSink& metrics, Arrival arrival) const {
 
 bool RoundBarrier::complete() {
   const RoundInbox& inbox = Touch(open_);
-  return inbox.arrived.size() == inbox.expected.size();
+  for (PeerId sender : inbox.expected) {
+    if (inbox.arrived.count(sender) || down_.count(sender)) continue;
+    const auto excused = excused_.find(sender);
+    if (excused != excused_.end() && open_ < excused->second) continue;
+    return false;
+  }
+  return true;
+}
+
+std::map<PeerId, std::pair<Round, const std::vector<float>*>> RoundBarrier::NewestModels() const {
+  std::map<PeerId, std::pair<Round, const std::vector<float>*>> newest;
+  for (const auto& [round, inbox] : rounds_) {  // ascending: later rounds overwrite
+    for (const auto& [peer, model] : inbox.arrived) newest[peer] = {round, &model};
+  }
+  for (const auto& [peer, kept] : ahead_) newest[peer] = {kept.first, &kept.second};
+  return newest;
+}
+
+std::optional<Round> RoundBarrier::CatchUpRound() {
+  const Round probe(open_.value + 2);
+  const std::vector<PeerId> expected = expected_(probe);
+  const auto newest = NewestModels();
+  std::optional<Round> target;
+  for (PeerId sender : expected) {
+    if (down_.count(sender)) continue;
+    const auto it = newest.find(sender);
+    if (it == newest.end() || it->second.first < probe) return std::nullopt;
+    if (!target.has_value() || it->second.first < *target) target = it->second.first;
+  }
+  return target;
+}
+
+std::map<PeerId, std::vector<float>> RoundBarrier::JumpTo(Round r) {
+  MURMUR_CHECK(r > open_);
+  std::map<PeerId, std::vector<float>> newest;
+  for (const auto& [peer, entry] : NewestModels()) {
+    if (entry.first < r) continue;
+    newest.emplace(peer, *entry.second);
+    // A sender already past r closed r without this peer and will not send
+    // it again: it is not waited for before the round of its newest model.
+    if (entry.first > r) excused_[peer] = entry.first;
+  }
+  rounds_.erase(rounds_.begin(), rounds_.lower_bound(r));
+  open_ = r;
+  waiting_ = false;
+  FileAheadModels();
+  for (const auto& [peer, model] : newest) down_.erase(peer);
+  return newest;
+}
+
+void RoundBarrier::FileAheadModels() {
+  for (auto it = ahead_.begin(); it != ahead_.end();) {
+    const Round round = it->second.first;
+    if (round < open_) {
+      it = ahead_.erase(it);
+    } else if (static_cast<int64_t>(round.value) - open_.value <= options_.window) {
+      Touch(round).arrived.try_emplace(it->first, std::move(it->second.second));
+      it = ahead_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 bool RoundBarrier::TimedOut(MetricsSink& metrics, TimerId timer) {
@@ -82,11 +152,13 @@ std::map<PeerId, std::vector<float>> RoundBarrier::Close() {
   }
   open_ = Round(open_.value + 1);
   waiting_ = false;
+  FileAheadModels();
+  std::erase_if(excused_, [this](const auto& entry) { return entry.second <= open_; });
   return arrived;
 }
 
 size_t RoundBarrier::buffered_models() const {
-  size_t n = 0;
+  size_t n = ahead_.size();
   for (const auto& [round, inbox] : rounds_) n += inbox.arrived.size();
   return n;
 }

@@ -124,6 +124,12 @@ void SgpNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes)
   if (phase_ == Phase::kWaiting) MixIfComplete(host);
 }
 
+void SgpNode::OnPeerDown(Host& host, PeerId peer) {
+  barrier_.MarkDown(peer);
+  host.metrics().Count("sgp.peers_down", 1);
+  if (phase_ == Phase::kWaiting) MixIfComplete(host);
+}
+
 void SgpNode::OnTimer(Host& host, TimerId timer) {
   if (phase_ == Phase::kWaiting && barrier_.TimedOut(host.metrics(), timer)) Mix(host);
 }

@@ -309,7 +309,9 @@ TEST_F(PeerProcesses, ModestLaunchMatchesTheSimulatorRowForRow) {
 }
 
 TEST_F(PeerProcesses, SurvivorsFinishAfterKill9AndTheKilledPeerRejoins) {
-  const std::string config = WriteConfig(dir_, 40, 0.3);
+  // Enough rounds that the others are still running when peer 2 is back:
+  // they stop waiting for it once it is declared down.
+  const std::string config = WriteConfig(dir_, 2000, 0.3);
   std::string addr0;
   std::vector<std::unique_ptr<Process>> peers;
   peers.push_back(StartPeer(dir_, config, 0, "", &addr0));
@@ -434,3 +436,70 @@ TEST_F(PeerProcesses, StrangerWithoutTheNetworkKeyIsRefused) {
 }
 
 }  // namespace
+
+// The round number of a "[peer i] round N ..." line; -1 for another line.
+int64_t RoundOfLine(const std::string& line) {
+  const size_t at = line.find("] round ");
+  return at == std::string::npos ? -1 : std::stoll(line.substr(at + 8));
+}
+
+// Issue 18 item 2: with one of 6 D-PSGD peers killed, its neighbours stop
+// waiting for it once the failure detector declares it down (a handful of
+// round timeouts, not one per remaining round), and the restarted peer
+// catches up with the others' round instead of replaying from round 0.
+TEST_F(PeerProcesses, SurvivorsStopWaitingForADeadPeerAndTheRestartedPeerCatchesUp) {
+  constexpr int kPeers = 6;
+  constexpr int kRounds = 600;
+  const std::string config = WriteConfig(dir_, kRounds, 1.0);
+  const std::vector<std::string> six = {"--set", "peers=6", "--quiet"};
+  std::string addr0;
+  std::vector<std::unique_ptr<Process>> peers;
+  peers.push_back(StartPeer(dir_, config, 0, "", &addr0, {"--set", "peers=6"}));
+  for (int i = 1; i < kPeers; ++i) peers.push_back(StartPeer(dir_, config, i, addr0, nullptr, six));
+  const auto deadline = Clock::now() + kDeadline;
+  ASSERT_FALSE(peers[0]->AwaitLine("] round 20 ", deadline).empty()) << peers[0]->log();
+  peers[3]->Kill9();
+  // Without recovery every round of peers 2 and 4 waits out the 1 s
+  // timeout, and the ring follows them: 100 rounds would take 100 s.
+  const auto killed_at = Clock::now();
+  ASSERT_FALSE(peers[0]->AwaitLine("] round 120 ", Clock::now() + std::chrono::seconds(40)).empty())
+      << peers[0]->log();
+  const double seconds_for_100 =
+      std::chrono::duration<double>(Clock::now() - killed_at).count();
+  std::fprintf(stderr, "100 rounds after the kill took %.2f s\n", seconds_for_100);
+  // Restarted with the same key file and index, on a fresh port.
+  peers[3] = StartPeer(dir_, config, 3, addr0, nullptr, six);
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+  }
+  int64_t timeouts = 0, down = 0;
+  for (int i : {0, 1, 2, 4, 5}) {
+    const auto s = ReadSummary(dir_ + "/peer-" + std::to_string(i));
+    EXPECT_EQ(s["finished"], true) << i;
+    timeouts += Counter(s, "dpsgd.round_timeouts");
+    down += Counter(s, "dpsgd.neighbours_down");
+  }
+  EXPECT_GE(down, 2);  // peers 2 and 4 declared their neighbour down
+  // Detection takes --peer-timeout 2 s: about 2 timeouts each for peers 2
+  // and 4, and a few more around the restart; never one per round.
+  EXPECT_LE(timeouts, 16);
+  const auto s3 = ReadSummary(dir_ + "/peer-3");
+  EXPECT_EQ(s3["finished"], true);
+  EXPECT_GE(Counter(s3, "dpsgd.catch_ups"), 1);
+  EXPECT_GT(FinalAccuracy(dir_ + "/peer-3"), 0.9);
+  // The restarted peer's rounds (it evaluates every round; its rows follow
+  // the first run's, from its own round 0): within 10 rounds of its own it
+  // is past round 120, where the others were when it restarted, instead of
+  // replaying every round from 1.
+  std::ifstream in(dir_ + "/peer-3/metrics.jsonl");
+  std::vector<int64_t> rounds;
+  for (std::string row; std::getline(in, row);) {
+    const int64_t round = nlohmann::json::parse(row)["round"].get<int64_t>();
+    if (round == 0) rounds.clear();
+    rounds.push_back(round);
+  }
+  const auto caught_up =
+      std::find_if(rounds.begin(), rounds.end(), [](int64_t r) { return r >= 120; });
+  ASSERT_NE(caught_up, rounds.end());
+  EXPECT_LE(caught_up - rounds.begin(), 10) << "rounds the restarted peer trained to catch up";
+}

@@ -46,6 +46,9 @@ class DfedsamNode final : public Node {
   void OnStart(Host& host) override;
   void OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
+  // A sender declared down is not waited for until it sends again
+  // (round_barrier.h).
+  void OnPeerDown(Host& host, PeerId peer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
 
   int64_t completed_rounds() const { return round_.value; }

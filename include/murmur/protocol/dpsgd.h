@@ -9,7 +9,13 @@
 // Fault semantics: a neighbour whose model has not arrived `round_timeout`
 // after this peer finished training is skipped for that round and its mixing
 // weight goes to the peer itself (rows stay stochastic), so offline peers and
-// lost messages never deadlock a round. Models for the next
+// lost messages never deadlock a round. A neighbour the failure detector
+// declares down (OnPeerDown) is not waited for at all until it sends again,
+// so one crash does not cost every later round a timeout. A peer that
+// restarted or fell behind catches up: once its neighbours' models for a
+// round two or more ahead are in (round_barrier.h), it adopts their average
+// (or their robust aggregate) as its model and rejoins them at that round
+// ("dpsgd.catch_ups"), instead of replaying every round it missed. Models for the next
 // RoundBarrierOptions::window rounds are buffered, later ones dropped (so a
 // neighbour cannot grow a peer's memory without bound); models for finished
 // rounds, duplicates and models from non-senders are ignored and counted
@@ -93,6 +99,7 @@ class DpsgdNode final : public Node {
                  std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
+  void OnPeerDown(Host& host, PeerId peer) override;
 
   int64_t completed_rounds() const { return round_.value; }
 
@@ -100,6 +107,9 @@ class DpsgdNode final : public Node {
   enum class Phase { kTraining, kWaiting, kDone };
   void StartRound(Host& host);
   void MixIfComplete(Host& host);
+  // Jumps to the round the neighbours are at when they went on without this
+  // peer (round_barrier.h); true when it did.
+  bool CatchUpIfBehind(Host& host);
   void Mix(Host& host);
   bool IsFinalMerge(Round round) const {
     return options_.final_merge && round.value == options_.rounds;

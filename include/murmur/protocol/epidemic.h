@@ -55,6 +55,9 @@ class EpidemicNode final : public Node {
   void OnMessage(Host& host, PeerId from,
                  std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
+  // A sender declared down is not waited for until it sends again
+  // (round_barrier.h).
+  void OnPeerDown(Host& host, PeerId peer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
 
   int64_t completed_rounds() const { return round_.value; }

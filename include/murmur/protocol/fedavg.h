@@ -69,6 +69,10 @@ class FedAvgServer final : public Node {
                  std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override {}
+  // A selected client the failure detector declares down is no longer
+  // waited for this round, nor in later rounds it is sampled in, until an
+  // update of it arrives again ("fedavg.clients_down").
+  void OnPeerDown(Host& host, PeerId peer) override;
 
   std::span<const float> global_model() const { return global_; }
   int64_t completed_rounds() const { return round_; }
@@ -76,6 +80,8 @@ class FedAvgServer final : public Node {
  private:
   void StartRound(Host& host);
   void FinishRound(Host& host);
+  // Every selected client that is not down has replied.
+  bool AllAwaitedReplied() const;
   // Adds one client's model, with its sample count, to the round.
   void AddReply(std::vector<float> model, double weight);
   void SendCodedGlobal(Host& host, Round round);
@@ -90,6 +96,7 @@ class FedAvgServer final : public Node {
   TimerId timeout_timer_;
   std::set<PeerId> selected_;
   std::set<PeerId> replied_;
+  std::set<PeerId> down_;  // declared down and not heard from since
   std::vector<double> sum_;  // sample-weighted sum of replies
   double total_weight_ = 0;
   ServerOptimizer server_optimizer_;

@@ -10,9 +10,9 @@
 //   late           for a round already closed (ignored);
 //   duplicate      a second model of the same sender and round (ignored,
 //                  the first one stands);
-//   beyond window  for a round after open + window (dropped, so an insider
-//                  cannot grow a peer's memory without bound: at most
-//                  (window + 1) x expected senders models are held);
+//   beyond window  for a round after open + window (dropped but for each
+//                  sender's newest one, below, so an insider cannot grow a
+//                  peer's memory without bound);
 //   stranger       from a peer not expected to send for that round (dropped).
 // Every outcome but "stored" is counted as "<name>.late_models",
 // "<name>.duplicate_models", "<name>.beyond_window_models" and
@@ -22,7 +22,26 @@
 //
 // Fault semantics: with a timeout, a round closes with whatever arrived
 // `timeout` after Wait(); a missing sender is then simply absent from
-// Close()'s result. Not thread-safe: one node's handlers use it.
+// Close()'s result. A sender the failure detector declared down
+// (MarkDown, from Node::OnPeerDown) is not waited for from then on, until a
+// model of it arrives again, even a late one (it came back; it catches up
+// within a round or two, and the timeout still bounds the wait).
+//
+// Catching up (issue 18): a peer that restarted, or fell behind, sees its
+// expected senders' models for rounds at least two ahead of its open round
+// (in lock step a sender can be at most one round ahead, so two means they
+// stopped waiting for this peer). Once every expected sender that is up is
+// two or more ahead, CatchUpRound() names the least advanced sender's newest
+// round r, and JumpTo(r) skips to it: the caller adopts the senders' newest
+// models as its start and rejoins the others at round r; a sender already
+// past r is not waited for until the round of its newest model (it closed
+// the rounds before without this peer). For that the newest model of each expected sender
+// beyond the window is kept (one per sender, so at most (window + 2) x
+// expected senders models are held), and filed for its round once the
+// window reaches it. An insider alone cannot make a peer jump while any
+// other expected sender is up and has not reached that round.
+//
+// Not thread-safe: one node's handlers use it.
 //
 // CHOCO-SGD (choco.h) does not use it: its messages are a per-neighbour
 // stream of deltas applied in sequence, where one snapshot can stand for
@@ -34,6 +53,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,7 +108,25 @@ class RoundBarrier {
   std::map<PeerId, std::vector<float>> Close();
 
   // Drops everything buffered (a peer that stopped for good).
-  void Clear() { rounds_.clear(); }
+  void Clear() {
+    rounds_.clear();
+    ahead_.clear();
+    excused_.clear();
+  }
+
+  // The failure detector declared `peer` down: rounds stop waiting for it
+  // (complete() no longer counts it) until a model of it arrives again.
+  void MarkDown(PeerId peer) { down_.insert(peer); }
+  bool is_down(PeerId peer) const { return down_.count(peer) != 0; }
+
+  // When every expected sender that is not down has sent a model for round
+  // open_round() + 2 or later (and at least one is up): the least advanced
+  // one's newest round, which this peer should jump to. Otherwise none.
+  std::optional<Round> CatchUpRound();
+  // Skips to round `r` (> open_round()): drops every buffered round before
+  // it and opens it, not waiting; returns each sender's newest model of
+  // round r or later (copies; those of round r also stay filed for it).
+  std::map<PeerId, std::vector<float>> JumpTo(Round r);
 
   // Models held across all buffered rounds.
   size_t buffered_models() const;
@@ -99,6 +138,11 @@ class RoundBarrier {
     std::map<PeerId, std::vector<float>> arrived;
   };
   RoundInbox& Touch(Round round);
+  // Files the models kept ahead whose rounds are now inside the window and
+  // forgets those of rounds already closed.
+  void FileAheadModels();
+  // Each sender's newest model held (buffered or kept ahead), and its round.
+  std::map<PeerId, std::pair<Round, const std::vector<float>*>> NewestModels() const;
   void CountOutcome(MetricsSink& metrics, Arrival arrival) const;
 
   const RoundBarrierOptions options_;
@@ -109,6 +153,11 @@ class RoundBarrier {
   bool waiting_ = false;
   TimerId timer_;
   std::map<Round, RoundInbox> rounds_;
+  std::set<PeerId> down_;
+  // Senders not waited for before the round given (see JumpTo).
+  std::map<PeerId, Round> excused_;
+  // Beyond the window: each expected sender's newest model and its round.
+  std::map<PeerId, std::pair<Round, std::vector<float>>> ahead_;
 };
 
 }  // namespace murmur

@@ -110,26 +110,85 @@ TEST(DpsgdNode, DropsModelsBeyondTheRoundWindowAndIgnoresDuplicates) {
   FrozenLearner l;
   l.Fill(3.f);
   DpsgdNode node(*l.learner, {.rounds = 100, .local_steps = 1, .round_timeout = Duration::Seconds(5)},
-                 {PeerId(1)}, {0.5}, 0.5);
+                 {PeerId(1), PeerId(2)}, {0.25, 0.25}, 0.5);
   FakeHost host(PeerId(0));
   node.OnStart(host);
   host.FinishCompute(node);
   const int64_t window = RoundBarrierOptions{}.window;
+  // Peer 1 floods every round; peer 2 is up and at round 1, so the flood
+  // cannot make this peer jump ahead either.
   for (int64_t r = 2; r <= 100; ++r) {
     node.OnMessage(host, PeerId(1), Dpsgd(static_cast<uint32_t>(r), l.Constant(7.f)));
   }
   EXPECT_EQ(host.counters["dpsgd.beyond_window_models"], 100 - 1 - window);
+  EXPECT_EQ(host.counters["dpsgd.catch_ups"], 0);
   node.OnMessage(host, PeerId(1), Dpsgd(1, l.Constant(5.f)));
+  node.OnMessage(host, PeerId(2), Dpsgd(1, l.Constant(9.f)));
   node.OnMessage(host, PeerId(1), Dpsgd(1, l.Constant(500.f)));  // after completion: late
   EXPECT_EQ(host.counters["dpsgd.late_models"], 1);
   ASSERT_EQ(node.completed_rounds(), 1);
-  EXPECT_EQ(host.models.at(1), l.Constant(4.f));  // 0.5 * 3 + 0.5 * 5
+  EXPECT_EQ(host.models.at(1), l.Constant(5.f));  // 0.5 * 3 + 0.25 * 5 + 0.25 * 9
   node.OnMessage(host, PeerId(1), Dpsgd(2, l.Constant(900.f)));  // round 2 is buffered
   EXPECT_EQ(host.counters["dpsgd.duplicate_models"], 1);
   host.FinishCompute(node);
+  node.OnMessage(host, PeerId(2), Dpsgd(2, l.Constant(1.f)));
   ASSERT_EQ(node.completed_rounds(), 2);
-  EXPECT_EQ(host.models.at(2), l.Constant(5.5f));  // 0.5 * 4 + 0.5 * 7: the first stands
+  EXPECT_EQ(host.models.at(2), l.Constant(4.5f));  // 0.5 * 5 + 0.25 * 7 + 0.25 * 1: the first stands
   EXPECT_EQ(host.counters["dpsgd.stranger_models"], 0);
+}
+
+// Issue 18 item 2: a neighbour the failure detector declares down is not
+// waited for; the round completes at once with its weight on the peer.
+TEST(DpsgdNode, NeighbourDeclaredDownIsNotWaitedFor) {
+  FrozenLearner l;
+  l.Fill(2.f);
+  DpsgdNode node(*l.learner, {.rounds = 3, .local_steps = 1, .round_timeout = Duration::Seconds(5)},
+                 {PeerId(1), PeerId(2)}, {0.25, 0.25}, 0.5);
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  host.FinishCompute(node);
+  node.OnMessage(host, PeerId(1), Dpsgd(1, l.Constant(6.f)));
+  EXPECT_EQ(node.completed_rounds(), 0);
+  node.OnPeerDown(host, PeerId(2));
+  ASSERT_EQ(node.completed_rounds(), 1);  // no timeout needed
+  EXPECT_EQ(host.models.at(1), l.Constant(3.f));  // 0.75 * 2 + 0.25 * 6
+  EXPECT_EQ(host.counters["dpsgd.neighbours_down"], 1);
+  EXPECT_EQ(host.counters["dpsgd.round_timeouts"], 0);
+  // The next round does not wait for peer 2 either...
+  host.FinishCompute(node);
+  node.OnMessage(host, PeerId(1), Dpsgd(2, l.Constant(3.f)));
+  ASSERT_EQ(node.completed_rounds(), 2);  // 0.75 * 3 + 0.25 * 3
+  // ...until it sends for an open round again.
+  node.OnMessage(host, PeerId(2), Dpsgd(3, l.Constant(3.f)));
+  host.FinishCompute(node);
+  EXPECT_EQ(node.completed_rounds(), 2);  // waits for peer 1 now as well
+  node.OnMessage(host, PeerId(1), Dpsgd(3, l.Constant(3.f)));
+  EXPECT_EQ(node.completed_rounds(), 3);
+  node.OnPeerDown(host, PeerId(7));  // not a neighbour: ignored
+  EXPECT_EQ(host.counters["dpsgd.neighbours_down"], 1);
+}
+
+// Issue 18 item 2: a restarted peer (round 0) whose neighbours are at round
+// 40 adopts their average and rejoins them at round 40.
+TEST(DpsgdNode, RestartedPeerCatchesUpWithItsNeighbours) {
+  FrozenLearner l;
+  l.Fill(3.f);
+  DpsgdNode node(*l.learner, {.rounds = 100, .local_steps = 1, .round_timeout = Duration::Seconds(5)},
+                 {PeerId(1), PeerId(2)}, {0.25, 0.25}, 0.5);
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  host.FinishCompute(node);  // round 1 trained, waiting
+  node.OnMessage(host, PeerId(1), Dpsgd(40, l.Constant(10.f)));
+  EXPECT_EQ(node.completed_rounds(), 0);  // peer 2 has not shown it is at 40
+  node.OnMessage(host, PeerId(2), Dpsgd(40, l.Constant(20.f)));
+  EXPECT_EQ(node.completed_rounds(), 39);
+  EXPECT_EQ(host.models.at(39), l.Constant(15.f));  // the neighbours' average
+  EXPECT_EQ(host.counters["dpsgd.catch_ups"], 1);
+  const size_t sent_before = host.sent.size();
+  host.FinishCompute(node);  // trains round 40, sends it, mixes at once
+  EXPECT_EQ(host.sent.size(), sent_before + 2);
+  ASSERT_EQ(node.completed_rounds(), 40);
+  EXPECT_EQ(host.models.at(40), l.Constant(15.f));  // 0.5 * 15 + 0.25 * 10 + 0.25 * 20
 }
 
 TEST(DpsgdNode, TimeoutGivesMissingNeighboursWeightToSelf) {

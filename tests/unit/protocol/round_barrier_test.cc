@@ -63,21 +63,76 @@ TEST(RoundBarrier, LateModelCountedAndIgnored) {
   EXPECT_EQ(barrier.buffered_models(), 0u);
 }
 
-TEST(RoundBarrier, FutureRoundWithinWindowBufferedBeyondDropped) {
+TEST(RoundBarrier, FutureRoundWithinWindowBufferedBeyondKeptOnlyAsNewest) {
   FakeHost host(PeerId(0));
   RoundBarrier barrier(Options(/*window=*/2), std::vector<PeerId>{kA});
   EXPECT_EQ(barrier.Add(host, Round(3), kA, Model(3)), Arrival::kStored);
-  EXPECT_EQ(barrier.Add(host, Round(4), kA, Model(4)), Arrival::kBeyondWindow);
-  EXPECT_EQ(host.counters.at("t.beyond_window_models"), 1);
-  EXPECT_EQ(barrier.buffered_models(), 1u);
-  EXPECT_TRUE(barrier.Close().empty());  // round 1: nothing arrived
-  // Round 4 is now within the window.
-  EXPECT_EQ(barrier.Add(host, Round(4), kA, Model(4)), Arrival::kStored);
-  EXPECT_TRUE(barrier.Close().empty());  // round 2
-  EXPECT_TRUE(barrier.complete());        // round 3, buffered earlier
+  EXPECT_EQ(barrier.Add(host, Round(5), kA, Model(5)), Arrival::kBeyondWindow);
+  EXPECT_EQ(barrier.Add(host, Round(4), kA, Model(4)), Arrival::kBeyondWindow);  // older: dropped
+  EXPECT_EQ(host.counters.at("t.beyond_window_models"), 2);
+  EXPECT_EQ(barrier.buffered_models(), 2u);  // round 3, and round 5 kept ahead
+  EXPECT_TRUE(barrier.Close().empty());      // round 1: nothing arrived
+  EXPECT_TRUE(barrier.Close().empty());      // round 2; round 5 is now inside the window
+  EXPECT_TRUE(barrier.complete());           // round 3, buffered earlier
   EXPECT_EQ(barrier.Close().at(kA), Model(3));
-  EXPECT_EQ(barrier.Close().at(kA), Model(4));
+  EXPECT_FALSE(barrier.complete());  // round 4's model was dropped
+  EXPECT_TRUE(barrier.Close().empty());
+  EXPECT_EQ(barrier.Close().at(kA), Model(5));  // filed when the window reached it
   EXPECT_EQ(barrier.buffered_rounds(), 0u);
+}
+
+TEST(RoundBarrier, DownSenderIsNotWaitedForUntilItSendsAgain) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier(Options(/*window=*/2), std::vector<PeerId>{kA, kB});
+  barrier.Add(host, Round(1), kA, Model(1));
+  EXPECT_FALSE(barrier.complete());
+  barrier.MarkDown(kB);
+  EXPECT_TRUE(barrier.complete());
+  EXPECT_EQ(barrier.Close().size(), 1u);
+  // B comes back with a model for the open round: waited for again.
+  EXPECT_EQ(barrier.Add(host, Round(2), kB, Model(2)), Arrival::kStored);
+  EXPECT_FALSE(barrier.is_down(kB));
+  EXPECT_FALSE(barrier.complete());
+  barrier.Add(host, Round(2), kA, Model(2));
+  EXPECT_TRUE(barrier.complete());
+}
+
+TEST(RoundBarrier, CatchUpNeedsEverySenderThatIsUpTwoRoundsAhead) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier(Options(/*window=*/3), std::vector<PeerId>{kA, kB});
+  // One round ahead is normal lock step.
+  barrier.Add(host, Round(2), kA, Model(2));
+  barrier.Add(host, Round(2), kB, Model(2));
+  EXPECT_FALSE(barrier.CatchUpRound().has_value());
+  // A alone at round 9 (beyond the window) is not enough while B is up.
+  barrier.Add(host, Round(9), kA, Model(9));
+  EXPECT_FALSE(barrier.CatchUpRound().has_value());
+  // B is at 8: the jump goes to the least advanced sender's round.
+  barrier.Add(host, Round(8), kB, Model(80));
+  ASSERT_EQ(barrier.CatchUpRound(), Round(8));
+  const auto models = barrier.JumpTo(Round(8));
+  EXPECT_EQ(barrier.open_round(), Round(8));
+  ASSERT_EQ(models.size(), 2u);  // each sender's newest
+  EXPECT_EQ(models.at(kA), Model(9));
+  EXPECT_EQ(models.at(kB), Model(80));
+  // A closed round 8 without this peer and will not send it: round 8 waits
+  // only for B, whose model is in.
+  EXPECT_TRUE(barrier.complete());
+  EXPECT_EQ(barrier.Close().size(), 1u);
+  // Round 9: A's model was filed for it; B is waited for again.
+  EXPECT_FALSE(barrier.complete());
+  barrier.Add(host, Round(9), kB, Model(90));
+  EXPECT_TRUE(barrier.complete());
+  EXPECT_EQ(barrier.Close().at(kA), Model(9));
+}
+
+TEST(RoundBarrier, CatchUpSkipsDownSenders) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier(Options(/*window=*/16), std::vector<PeerId>{kA, kB});
+  barrier.Add(host, Round(5), kA, Model(5));
+  EXPECT_FALSE(barrier.CatchUpRound().has_value());
+  barrier.MarkDown(kB);
+  EXPECT_EQ(barrier.CatchUpRound(), Round(5));
 }
 
 TEST(RoundBarrier, StrangerDropped) {
@@ -142,8 +197,9 @@ TEST(RoundBarrier, MemoryBoundedUnderFlood) {
     barrier.Add(host, Round(r), kA, Model(static_cast<float>(r)));
     barrier.Add(host, Round(r), kA, Model(0));
   }
-  // Rounds 1..4 (the open one and 3 ahead) hold one model each.
-  EXPECT_EQ(barrier.buffered_models(), 4u);
+  // Rounds 1..4 (the open one and 3 ahead) hold one model each, and A's
+  // newest beyond the window is kept for catching up.
+  EXPECT_EQ(barrier.buffered_models(), 5u);
   EXPECT_EQ(barrier.buffered_rounds(), 4u);
   EXPECT_EQ(host.counters.at("t.duplicate_models"), 4);
   EXPECT_EQ(host.counters.at("t.beyond_window_models"), 2 * (10'000 - 4));
