@@ -119,17 +119,38 @@ TEST(BristleScenario, MessagesCarryOnlyTheOutputLayerAndTheBodyStaysFrozen) {
   std::remove(ckpt.c_str());
 }
 
+// On a non-IID split (Dirichlet 0.5 label skew) and under a sign-flip
+// attack by 3 of 12 peers, Bristle beats its own local-only mode (exploit =
+// explore = 0: no neighbour's layer is ever considered, i.e. a Bristle that
+// rejects every neighbour) by a margin, clean and attacked, and holds close
+// to its clean accuracy where the plain mean breaks. With seed 3: Bristle
+// 0.933 clean and 0.917 attacked, local-only 0.811 and 0.805, the mean
+// 0.212 attacked. (On a two-class shards split Bristle stays at local-only,
+// 0.29 vs 0.28, where the mean reaches 0.92: peers that share no class
+// give each other weight 0; see docs/testing.md.)
 TEST(BristleScenario, LearnsAndHoldsUnderSignFlipWhereTheMeanBreaks) {
-  const double clean = RunBristle(Base(), {}).rows.back().acc_mean;
+  const std::vector<std::string> non_iid = {"data.partition=dirichlet", "data.alpha=0.5"};
+  const auto with = [&](std::vector<std::string> sets) {
+    sets.insert(sets.end(), non_iid.begin(), non_iid.end());
+    return sets;
+  };
+  const std::vector<std::string> alone = {"robust.exploit=0", "robust.explore=0"};
   const std::vector<std::string> attack = {"byzantine.count=3", "byzantine.attack=sign-flip",
                                            "byzantine.scale=10"};
   std::vector<std::string> mean = attack;
   mean.push_back("robust.rule=mean");
-  const double mean_acc = RunBristle(Base(), mean).rows.back().acc_mean;
-  const double bristle_acc = RunBristle(Base(), attack).rows.back().acc_mean;
-  EXPECT_GT(clean, 0.85);
-  EXPECT_LT(mean_acc, clean - 0.2);
+  std::vector<std::string> attack_alone = attack;
+  attack_alone.insert(attack_alone.end(), alone.begin(), alone.end());
+  const double clean = RunBristle(Base(), with({})).rows.back().acc_mean;
+  const double local = RunBristle(Base(), with(alone)).rows.back().acc_mean;
+  const double mean_acc = RunBristle(Base(), with(mean)).rows.back().acc_mean;
+  const double bristle_acc = RunBristle(Base(), with(attack)).rows.back().acc_mean;
+  const double local_attacked = RunBristle(Base(), with(attack_alone)).rows.back().acc_mean;
+  EXPECT_GT(clean, 0.9);
+  EXPECT_GT(clean, local + 0.08) << "local-only reaches " << local;
+  EXPECT_GT(bristle_acc, local_attacked + 0.08) << "local-only reaches " << local_attacked;
   EXPECT_GT(bristle_acc, clean - 0.05);
+  EXPECT_LT(mean_acc, clean - 0.2);
 }
 
 TEST(BristleScenario, MisconfigurationsSayWhatToSet) {

@@ -94,19 +94,27 @@ TEST(Choco, ZeroLearningRateTopKConvergesToTheExactAverage) {
   EXPECT_LT(max_error, 5e-3 * initial_error) << "initial " << initial_error;
 }
 
-TEST(Choco, TopKLearnsTheSyntheticTaskWithAFractionOfTheBytes) {
+// The learning tests below run on the non-IID task (scenario.h: each peer
+// holds one or two classes) and beat local-only training of the same peers,
+// measured in the same test, by a wide margin.
+TEST(Choco, TopKLearnsTheNonIidTaskWithAFractionOfTheBytes) {
   ProtocolConfig choco = Choco(20, 5, "topk:0.05", 0.5);
   ProtocolConfig dpsgd = choco;
   dpsgd.kind = "dpsgd";
   dpsgd.options = DpsgdConfig{.topology = ProtocolOptionsAs<ChocoConfig>(choco).topology};
-  Harness a({.peers = 8});
-  Harness b({.peers = 8});
+  const HarnessOptions task = NonIid({.peers = 8});
+  const double local = LocalOnlyAccuracy(task, 20, 5);
+  Harness a(task);
+  Harness b(task);
   std::vector<EvalRow> compressed = a.Run(choco);
   std::vector<EvalRow> plain = b.Run(dpsgd);
   ASSERT_EQ(compressed.back().round, 20);
   EXPECT_LT(compressed.front().acc_mean, 0.3);
   EXPECT_GT(compressed.back().acc_mean, 0.85);
-  EXPECT_GT(compressed.back().acc_mean, plain.back().acc_mean - 0.05);
+  // Top-5% deltas cost some accuracy on the non-IID task (0.900 vs 0.984
+  // with seed 1).
+  EXPECT_GT(compressed.back().acc_mean, plain.back().acc_mean - 0.1);
+  EXPECT_GT(compressed.back().acc_mean, local + 0.4) << "local-only reaches " << local;
   EXPECT_LT(compressed.back().bytes_sent * 8, plain.back().bytes_sent);
   EXPECT_EQ(compressed.back().bytes_received, compressed.back().bytes_sent);  // lossless links
 }
@@ -191,8 +199,10 @@ ProtocolConfig Gossip(int64_t rounds, const char* codec) {
 // Same schedule (the same neighbour draws), 1-bit pushes: the bytes are
 // exactly the message count times one header plus one sign frame.
 TEST(CompressedGossip, SignLearnsWithOneThirtySecondOfTheBytes) {
-  Harness a({.peers = 8});
-  Harness b({.peers = 8});
+  const HarnessOptions task = NonIid({.peers = 8});
+  const double local = LocalOnlyAccuracy(task, 30, 5);
+  Harness a(task);
+  Harness b(task);
   SimStats compressed_stats, plain_stats;
   std::vector<EvalRow> compressed = a.Run(Gossip(30, "sign"), {}, 1, {.every = 10},
                                           &compressed_stats);
@@ -201,6 +211,7 @@ TEST(CompressedGossip, SignLearnsWithOneThirtySecondOfTheBytes) {
   EXPECT_LT(compressed.front().acc_mean, 0.3);
   EXPECT_GT(compressed.back().acc_mean, 0.85);
   EXPECT_GT(compressed.back().acc_mean, plain.back().acc_mean - 0.05);
+  EXPECT_GT(compressed.back().acc_mean, local + 0.4) << "local-only reaches " << local;
   const size_t dim = a.learner(0).params().size();
   EXPECT_EQ(compressed_stats.msgs_sent, 8u * 30u);
   EXPECT_EQ(plain_stats.msgs_sent, compressed_stats.msgs_sent);
@@ -214,14 +225,17 @@ TEST(CompressedGossip, SignLearnsWithOneThirtySecondOfTheBytes) {
   EXPECT_GT(plain_stats.bytes_sent, 31 * compressed_stats.bytes_sent);
 }
 
-TEST(CompressedGossip, TopKLearnsTheSyntheticTask) {
-  Harness h({.peers = 8});
+TEST(CompressedGossip, TopKLearnsTheNonIidTask) {
+  const HarnessOptions task = NonIid({.peers = 8});
+  const double local = LocalOnlyAccuracy(task, 30, 5);
+  Harness h(task);
   ProtocolConfig c = Gossip(30, "topk:0.1|int8");
   MutableProtocolOptions<GossipConfig>(c).topology.kind = TopologyKind::kRing;
   SimStats stats;
   std::vector<EvalRow> rows = h.Run(c, {}, 1, {.every = 10}, &stats);
   ASSERT_EQ(rows.back().round, 30);
   EXPECT_GT(rows.back().acc_mean, 0.8);
+  EXPECT_GT(rows.back().acc_mean, local + 0.4) << "local-only reaches " << local;
   EXPECT_EQ(stats.bad_peer_reports, 0u);
 }
 
@@ -340,28 +354,35 @@ TEST(FedAvg, CodecStageBytesAreTheFramesAfterEachStage) {
 }
 
 TEST(FedAvg, Int8BothWaysLearnsWithAQuarterOfTheBytes) {
-  Harness a({.peers = 8});
-  Harness b({.peers = 8});
+  const HarnessOptions task = NonIid({.peers = 8});
+  const double local = LocalOnlyAccuracy(task, 10, 5);
+  Harness a(task);
+  Harness b(task);
   std::vector<EvalRow> compressed = a.Run(FedAvg("int8", "int8", ErrorFeedbackKind::kNone));
   std::vector<EvalRow> plain = b.Run(FedAvg("fp32", "fp32", ErrorFeedbackKind::kNone));
   ASSERT_EQ(compressed.back().round, 10);
   EXPECT_GT(compressed.back().acc_mean, 0.85);
   EXPECT_NEAR(compressed.back().acc_mean, plain.back().acc_mean, 0.02);
+  EXPECT_GT(compressed.back().acc_mean, local + 0.4) << "local-only reaches " << local;
   EXPECT_LT(compressed.back().bytes_sent * 3.5, plain.back().bytes_sent);
 }
 
 TEST(FedAvg, TopKUplinkWithEveryErrorFeedbackLearnsUnderLoss) {
   SimConfig lossy;
   lossy.link.loss = 0.1;
+  const HarnessOptions task = NonIid({.peers = 8});
+  const double local = LocalOnlyAccuracy(task, 15, 5);
   for (ErrorFeedbackKind feedback : {ErrorFeedbackKind::kNone, ErrorFeedbackKind::kEf,
                                      ErrorFeedbackKind::kEf21, ErrorFeedbackKind::kEControl}) {
     ProtocolConfig c = FedAvg("topk:0.1|int8", "fp16", feedback);
     c.rounds = 15;
     c.round_timeout_s = 1.0;
-    Harness h({.peers = 8});
+    Harness h(task);
     std::vector<EvalRow> rows = h.Run(c, lossy);
     ASSERT_EQ(rows.back().round, 15) << static_cast<int>(feedback);
     EXPECT_GT(rows.back().acc_mean, 0.7) << static_cast<int>(feedback);
+    EXPECT_GT(rows.back().acc_mean, local + 0.3)
+        << static_cast<int>(feedback) << ": local-only reaches " << local;
   }
 }
 

@@ -19,7 +19,7 @@ Harness::Harness(const HarnessOptions& options) : options_(options), seed_trace_
   model_ = MakeModel(ModelConfig{.kind = options.model, .hidden = {32}},
                      InputShape{.height = options.side, .width = options.side}).value();
   Partition partition = PartitionDataset(data_.train.labels, data_.train.num_classes,
-                                         options.peers, PartitionConfig{}, options.seed)
+                                         options.peers, options.partition, options.seed)
                             .value();
   const std::vector<PeerId> poisoners =
       PoisonsData(options.poison.attack)
@@ -58,6 +58,25 @@ std::vector<EvalRow> Harness::Run(const ProtocolConfig& protocol, const SimConfi
   if (stats) *stats = result.stats;
   nodes_ = std::move(result.nodes);
   return result.rows;
+}
+
+HarnessOptions NonIid(HarnessOptions options) {
+  options.partition = PartitionConfig{.kind = PartitionKind::kShards, .shards_per_peer = 2};
+  return options;
+}
+
+double LocalOnlyAccuracy(const HarnessOptions& options, int64_t rounds, int64_t local_steps) {
+  Harness h(options);
+  double sum = 0;
+  for (int64_t i = 0; i < options.peers; ++i) {
+    Learner& learner = h.learner(i);
+    for (int64_t r = 0; r < rounds; ++r) {
+      learner.ResetOptimizer();
+      learner.Train(local_steps);
+    }
+    sum += Evaluate(h.model(), learner.params(), h.data().test, 0).accuracy;
+  }
+  return sum / static_cast<double>(options.peers);
 }
 
 Config SmallLossyRunConfig() {

@@ -17,6 +17,7 @@
 #include "murmur/experiment/sim_run.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/learner.h"
+#include "murmur/learn/partition.h"
 #include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/protocol.h"
 #include "testing/seeded_test.h"
@@ -36,10 +37,28 @@ struct HarnessOptions {
   // For label-flip and sybil: the Byzantine peers (ChooseByzantinePeers of
   // this config) train on MakePoisonedDataset, as RunExperiment does.
   ByzantineConfig poison;
+  // How the training set is split across peers (IID by default).
+  PartitionConfig partition;
 };
 
-// `peers` learners over one synthetic dataset (IID partition, seeded by
-// `seed`), initialised alike when `same_init`. Not copyable or movable (it
+// The non-IID task on which collaboration is necessary: `options` with the
+// synthetic training set sorted by label, cut into 2 x peers shards of one
+// class each and dealt two per peer (McMahan et al.'s shards split), so each
+// peer holds one or two of the ten classes. A peer trained alone predicts
+// only its own classes and stays near 0.1-0.2 test accuracy, far below what
+// mixing reaches (LocalOnlyAccuracy measures it).
+HarnessOptions NonIid(HarnessOptions options);
+
+// The local-only baseline of a scenario: the mean test accuracy of the peers
+// of a Harness built from `options` after each trained `rounds` x
+// `local_steps` SGD steps alone (the optimizer reset every round, as the
+// round-based protocols do), with no communication at all. A protocol
+// "learns" on a task only by a margin over this number, measured in the
+// same test.
+double LocalOnlyAccuracy(const HarnessOptions& options, int64_t rounds, int64_t local_steps);
+
+// `peers` learners over one synthetic dataset (split by `partition`,
+// seeded by `seed`), initialised alike when `same_init`. Not copyable or movable (it
 // holds a gtest scoped trace); build it as a local of the test.
 class Harness {
  public:

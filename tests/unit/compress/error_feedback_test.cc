@@ -13,6 +13,7 @@ namespace {
 
 using compress_test::Gaussian;
 using compress_test::MustDecode;
+using compress_test::MustEncode;
 using compress_test::MustMake;
 
 double Norm(std::span<const float> a, std::span<const float> b) {
@@ -160,6 +161,51 @@ TEST(EControlEncoder, ReceiverTracksTheSenderAndConvergesOnAConstantTarget) {
                            receiver.estimate().begin()));
   }
   EXPECT_LT(Norm(x, receiver.estimate()), 1e-3 * Norm(x, std::vector<float>(d, 0.0f)));
+}
+
+// Every error-feedback path against no feedback, by value: top-2 of 4
+// coordinates on the constant input x = (5, 3, 2, 1), three steps.
+//  * No feedback sends C(x) = (5, 3, 0, 0) every step: coordinates 2 and 3
+//    are never delivered (sum sent (15, 9, 0, 0)).
+//  * Error feedback (EF) sends C(x + e): step 1 p = (5, 3, 2, 1) sends
+//    (5, 3, 0, 0), e = (0, 0, 2, 1); step 2 p = (5, 3, 4, 2) sends
+//    (5, 0, 4, 0), e = (0, 3, 0, 2); step 3 p = (5, 6, 2, 3) sends
+//    (5, 6, 0, 0), e = (0, 0, 2, 3): sum sent (15, 9, 4, 0), and
+//    sent + e = (15, 9, 6, 3) = 3x exactly.
+//  * EF21 moves the receiver's estimate g by C(x - g): (5, 3, 0, 0), then
+//    C(0, 0, 2, 1) = (0, 0, 2, 1), so g = x exactly after two steps, where
+//    no feedback leaves the receiver's view at (5, 3, 0, 0).
+TEST(ErrorFeedback, EveryPathDeliversWhatNoFeedbackDropsOnHandComputedValues) {
+  const auto codec = MustMake("topk:k=2");
+  const std::vector<float> x = {5, 3, 2, 1};
+  ErrorFeedbackEncoder ef(*codec, 4);
+  Ef21Encoder ef21(*codec, 4);
+  EstimateReceiver receiver(*codec, 4);
+  std::vector<float> plain_sum(4, 0.0f), ef_sum(4, 0.0f), plain_view;
+  const std::vector<std::vector<float>> ef_sent = {{5, 3, 0, 0}, {5, 0, 4, 0}, {5, 6, 0, 0}};
+  const std::vector<std::vector<float>> ef21_estimate = {{5, 3, 0, 0}, {5, 3, 2, 1}, {5, 3, 2, 1}};
+  for (uint64_t step = 0; step < 3; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    const CodecContext ctx{.step = step};
+    plain_view = MustDecode(*codec, MustEncode(*codec, x, ctx), 4, ctx);
+    ByteWriter ef_out, ef21_out;
+    ASSERT_TRUE(ef.Encode(x, ctx, ef_out).ok());
+    const std::vector<float> sent = MustDecode(*codec, ef_out.bytes(), 4, ctx);
+    EXPECT_EQ(sent, ef_sent[step]);
+    ASSERT_TRUE(ef21.Encode(x, ctx, ef21_out).ok());
+    ASSERT_TRUE(receiver.Receive(ef21_out.bytes(), ctx).ok());
+    EXPECT_EQ(std::vector<float>(receiver.estimate().begin(), receiver.estimate().end()),
+              ef21_estimate[step]);
+    for (size_t i = 0; i < 4; ++i) {
+      plain_sum[i] += plain_view[i];
+      ef_sum[i] += sent[i];
+    }
+  }
+  EXPECT_EQ(plain_view, (std::vector<float>{5, 3, 0, 0}));
+  EXPECT_EQ(plain_sum, (std::vector<float>{15, 9, 0, 0}));
+  EXPECT_EQ(ef_sum, (std::vector<float>{15, 9, 4, 0}));
+  EXPECT_EQ(std::vector<float>(ef.error().begin(), ef.error().end()),
+            (std::vector<float>{0, 0, 2, 3}));
 }
 
 }  // namespace

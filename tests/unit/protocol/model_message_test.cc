@@ -70,17 +70,51 @@ TEST(ModelMessage, RejectsWrongDimensionUnknownKindTrailingBytesAndNaN) {
             StatusCode::kCorrupt);
 }
 
-TEST(ModelMessage, SurvivesRandomBytes) {
-  // Garbage from a peer is an error value, never a crash.
+// Garbage from a peer is an error value, never a crash, and nothing but a
+// well-formed frame decodes: every input either fails with kCorrupt or
+// decodes to a message that re-encodes to exactly the input bytes. Random
+// strings of 0-63 bytes are all rejected (a valid frame here is 29 bytes
+// with the right kind byte and count 3); single-byte mutations of a valid
+// frame are rejected when they hit the kind, the count or make a float
+// non-finite, and accepted (as the message they now spell) otherwise.
+TEST(ModelMessage, RandomBytesAreRejectedAndMutatedFramesDecodeToExactlyTheirBytes) {
   uint32_t state = 12345;
+  const auto next = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<uint8_t>(state >> 24);
+  };
+  const auto check = [](const std::vector<uint8_t>& bytes) {
+    Result<ModelMessage> m = DecodeModelMessage(bytes, ModelMessageKind::kDpsgdParams, 3);
+    if (!m.ok()) {
+      EXPECT_EQ(m.status().code(), StatusCode::kCorrupt);
+      return false;
+    }
+    EXPECT_EQ(EncodeModelMessage(m->kind, m->round, m->weight, m->params), bytes);
+    return true;
+  };
   for (int trial = 0; trial < 2000; ++trial) {
     std::vector<uint8_t> bytes(state % 64);
-    for (auto& b : bytes) {
-      state = state * 1664525u + 1013904223u;
-      b = static_cast<uint8_t>(state >> 24);
-    }
-    (void)DecodeModelMessage(bytes, ModelMessageKind::kDpsgdParams, 3);
+    for (auto& b : bytes) b = next();
+    EXPECT_FALSE(check(bytes)) << "trial " << trial;
   }
+  const std::vector<uint8_t> valid =
+      EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(7), 42, std::vector<float>{1.5f, -2.f, 0.25f});
+  ASSERT_EQ(valid.size(), 29u);
+  int accepted = 0;
+  int rejected = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::vector<uint8_t> bytes = valid;
+    const size_t at = next() % bytes.size();
+    uint8_t value = next();
+    if (value == bytes[at]) value ^= 1;
+    bytes[at] = value;
+    const bool ok = check(bytes);
+    ok ? ++accepted : ++rejected;
+    // The kind byte and the count (bytes 13-16) admit no other value.
+    if (at == 0 || (at >= 13 && at < 17)) EXPECT_FALSE(ok) << "byte " << at;
+  }
+  EXPECT_GT(accepted, 1000);  // rounds, weights and most float bytes
+  EXPECT_GT(rejected, 200);   // kind, count, exponent bytes making inf/NaN
 }
 
 }  // namespace
