@@ -97,6 +97,26 @@ void PrintTraffic(const EvalRow& last) {
   }
 }
 
+// Why the run ended, when it was not by its rounds, and when it reached
+// its target accuracy.
+void PrintEnding(const RunConfig& config, const RunSummary& summary) {
+  if (summary.ended_by == RunEnd::kTimeBudget) {
+    std::printf("ended by sim.budget_time_s = %g s at the end of the round in progress\n",
+                config.sim.budget.time_s);
+  } else if (summary.ended_by == RunEnd::kByteBudget) {
+    std::printf("ended by sim.budget_bytes = %llu at the end of the round in progress\n",
+                static_cast<unsigned long long>(config.sim.budget.bytes));
+  }
+  if (!config.eval.target_acc) return;
+  if (const std::optional<TargetReached>& t = summary.target_reached) {
+    std::printf("eval.target_acc = %g reached at round %lld, virtual time %.2fs, %.2f MB sent\n",
+                *config.eval.target_acc, static_cast<long long>(t->round), t->time_s,
+                static_cast<double>(t->bytes_sent) / 1e6);
+  } else {
+    std::printf("eval.target_acc = %g not reached\n", *config.eval.target_acc);
+  }
+}
+
 void PrintSummary(const RunConfig& config, const RunSummary& summary) {
   std::printf("\n%6s %10s %9s %9s %9s %9s %10s %12s\n", "round", "time_s", "acc_mean",
               "acc_min", "acc_max", "loss", "consensus", "MB_sent");
@@ -132,7 +152,7 @@ void PrintSummary(const RunConfig& config, const RunSummary& summary) {
                 last.acc_max);
     PrintTraffic(last);
   }
-  (void)config;
+  PrintEnding(config, summary);
 }
 
 const CLI::Validator kNonNegative(
@@ -195,19 +215,13 @@ int RunCommand(const RunOptions& options) {
   Result<RunSummary> summary = RunExperiment(*run_config, observer);
   if (!summary.ok()) return Fail(summary.status());
   if (!write_status.ok()) return Fail(write_status);
-  const bool finished = !summary->rows.empty() &&
-                        summary->rows.back().round >= run_config->protocol.rounds &&
-                        summary->rows.back().peers_evaluated >= summary->evaluated_peers;
   if (writer) {
     if (Status s = WritePeerTraffic(options.out_dir, summary->roles, summary->stats.peers);
         !s.ok()) {
       return Fail(s);
     }
     if (!summary->rows.empty()) {
-      const RunTotals totals{.virtual_time_s = summary->stats.now.seconds(),
-                             .rounds = run_config->protocol.rounds,
-                             .finished = finished,
-                             .counters = summary->counters};
+      const RunTotals totals = TotalsOf(*run_config, *summary);
       if (Status s = WriteRunSummary(options.out_dir, summary->rows.back(), totals); !s.ok()) {
         return Fail(s);
       }
@@ -223,7 +237,7 @@ int RunCommand(const RunOptions& options) {
                  static_cast<long long>(it->second));
   }
   const int64_t reached = summary->rows.empty() ? -1 : summary->rows.back().round;
-  if (reached < run_config->protocol.rounds) {
+  if (summary->ended_by == RunEnd::kIncomplete) {
     std::fprintf(stderr, "murmur run: stopped at round %lld of %lld: %s\n",
                  static_cast<long long>(std::max<int64_t>(reached, 0)),
                  static_cast<long long>(run_config->protocol.rounds),

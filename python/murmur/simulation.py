@@ -173,7 +173,10 @@ class Run:
         `murmur run --out`'s metrics.jsonl (round, time_s, acc_mean, acc_min,
         acc_max, loss_mean, train_loss, consensus_dist, bytes_sent, ...).
     summary: summary.json's dict: the last row's accuracy and traffic,
-        acc_per_mb, virtual_time_s, rounds, finished, counters.
+        acc_per_mb, virtual_time_s, rounds, finished, ended_by ("rounds",
+        "target_acc", "time_budget", "byte_budget"; None unless finished),
+        target_acc, round_to_target, time_to_target_s, bytes_to_target
+        (None when there is no target or it was not reached), counters.
     peers: peers.csv as a list of dicts (peer, role, bytes_sent,
         bytes_received, msgs_sent, msgs_received), one per node.
     config: the fully resolved configuration as TOML (config.toml).

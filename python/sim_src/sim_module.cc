@@ -155,14 +155,10 @@ Result<RunConfig> LoadConfig(const std::string& path, const std::string& text,
 
 // peers.csv and summary.json, as `murmur run --out` writes them.
 Status WriteFinalFiles(const std::string& dir, const RunConfig& config,
-                       const RunSummary& summary, bool finished) {
+                       const RunSummary& summary) {
   MURMUR_RETURN_IF_ERROR(WritePeerTraffic(dir, summary.roles, summary.stats.peers));
   if (summary.rows.empty()) return Status::Ok();
-  const RunTotals totals{.virtual_time_s = summary.stats.now.seconds(),
-                         .rounds = config.protocol.rounds,
-                         .finished = finished,
-                         .counters = summary.counters};
-  return WriteRunSummary(dir, summary.rows.back(), totals);
+  return WriteRunSummary(dir, summary.rows.back(), TotalsOf(config, summary));
 }
 
 // One simulated run, as `murmur run` does it: from `path` (a TOML file) or
@@ -219,12 +215,10 @@ py::dict Run(const std::string& path, const std::string& text,
     py::gil_scoped_release release;
     summary = RunExperiment(*config, observer);
   }
-  const bool finished = summary.ok() && !summary->rows.empty() &&
-                        summary->rows.back().round >= config->protocol.rounds &&
-                        summary->rows.back().peers_evaluated >= summary->evaluated_peers;
+  const bool finished = summary.ok() && RunCompleted(*summary);
   // A stopped run keeps what it measured, as a cut-short `murmur run` does.
   if (summary.ok() && writer) {
-    if (Status s = WriteFinalFiles(out_dir, *config, *summary, finished); !s.ok()) {
+    if (Status s = WriteFinalFiles(out_dir, *config, *summary); !s.ok()) {
       if (!state.error) ThrowStatus(s);
     }
   }

@@ -50,35 +50,63 @@ EvalCollector::~EvalCollector() = default;
 
 MetricsSink* EvalCollector::SinkFor(PeerId peer) { return sinks_[peer.value].get(); }
 
+std::string_view RunEndName(RunEnd end) {
+  switch (end) {
+    case RunEnd::kIncomplete: return "incomplete";
+    case RunEnd::kRounds: return "rounds";
+    case RunEnd::kTargetAcc: return "target_acc";
+    case RunEnd::kTimeBudget: return "time_budget";
+    case RunEnd::kByteBudget: return "byte_budget";
+  }
+  return "incomplete";
+}
+
 bool EvalCollector::IsEvalRound(int64_t round) const {
-  return round == total_rounds_ || round % std::max<int64_t>(config_.every, 1) == 0;
+  return round == total_rounds_ || round % std::max<int64_t>(config_.every, 1) == 0 ||
+         round == final_round_;
+}
+
+void EvalCollector::EndAfterRoundInProgress(RunEnd why) {
+  if (final_round_ || finished_) return;
+  // Round max_round_ + 1 is the first one no evaluated peer has reported, so
+  // every evaluated peer's snapshot of it is still to come.
+  final_round_ = std::min(max_round_ + 1, total_rounds_);
+  final_reason_ = why;
 }
 
 void EvalCollector::OnTrainLoss(Round round, double loss) {
   const int64_t r = round.value;
-  if (!IsEvalRound(r) || r > total_rounds_) return;
+  if (r > total_rounds_ || finished_) return;
   if (!rows_.empty() && r <= rows_.back().round) return;  // row already out
-  Pending& pending = pending_[r];
-  pending.loss_sum += loss;
-  ++pending.loss_count;
+  LossSum& sum = losses_[r];
+  sum.sum += loss;
+  ++sum.count;
 }
 
 void EvalCollector::OnModel(PeerId peer, Round round, std::span<const float> params) {
-  const int64_t r = round.value;
+  int64_t r = round.value;
   if (!is_evaluated_[peer.value]) return;
   if (r > max_round_) {
     max_round_ = r;
     if (observer_.on_round) observer_.on_round(r);
   }
-  if (!IsEvalRound(r) || r > total_rounds_) return;
+  // A peer that jumps past the last row's round (a D-PSGD catch-up) counts
+  // with its first model beyond it; its later ones are not wanted.
+  bool beyond_final = false;
+  if (final_round_ && r > *final_round_) {
+    r = *final_round_;
+    beyond_final = true;
+  }
+  if (!IsEvalRound(r) || r > total_rounds_ || finished_) return;
   if (!rows_.empty() && r <= rows_.back().round) return;  // already emitted
   Pending& pending = pending_[r];
+  if (beyond_final && pending.models.contains(peer.value)) return;
   pending.models[peer.value].assign(params.begin(), params.end());
   pending.last_report = context_().now;
   if (pending.models.size() >= reports_per_row_) {
     // Earlier rounds still pending can no longer complete in order; emit
     // them with what they have so rows stay sorted by round.
-    while (!pending_.empty() && pending_.begin()->first <= r) {
+    while (!finished_ && !pending_.empty() && pending_.begin()->first <= r) {
       auto it = pending_.begin();
       Emit(it->first, it->second);
       pending_.erase(it);
@@ -87,7 +115,10 @@ void EvalCollector::OnModel(PeerId peer, Round round, std::span<const float> par
 }
 
 void EvalCollector::Flush() {
-  for (auto& [round, pending] : pending_) Emit(round, pending);
+  for (auto& [round, pending] : pending_) {
+    if (finished_) break;
+    Emit(round, pending);
+  }
   pending_.clear();
 }
 
@@ -133,9 +164,11 @@ void EvalCollector::Emit(int64_t round, Pending& pending) {
   }
   row.consensus_dist /= count;
 
-  row.train_loss = pending.loss_count > 0
-                       ? pending.loss_sum / static_cast<double>(pending.loss_count)
+  const auto loss = losses_.find(round);
+  row.train_loss = loss != losses_.end() && loss->second.count > 0
+                       ? loss->second.sum / static_cast<double>(loss->second.count)
                        : std::nan("");
+  losses_.erase(losses_.begin(), losses_.upper_bound(round));
   const CollectorContext ctx = context_();
   row.bytes_sent = ctx.bytes_sent;
   row.msgs_sent = ctx.msgs_sent;
@@ -151,8 +184,27 @@ void EvalCollector::Emit(int64_t round, Pending& pending) {
     }
   }
   rows_.push_back(row);
-  if (round >= total_rounds_) finished_ = true;
+  EndWith(row);
   if (observer_.on_row) observer_.on_row(row);
+}
+
+// When several reasons end the run at the same row, the configured rounds
+// come first, then the target, then the budget.
+void EvalCollector::EndWith(const EvalRow& row) {
+  if (config_.target_acc && !target_reached_ && row.acc_mean >= *config_.target_acc) {
+    target_reached_ = TargetReached{
+        .round = row.round, .time_s = row.time_s, .bytes_sent = row.bytes_sent};
+    finished_ = true;
+    ended_by_ = RunEnd::kTargetAcc;
+  }
+  if (final_round_ && row.round >= *final_round_ && !finished_) {
+    finished_ = true;
+    ended_by_ = final_reason_;
+  }
+  if (row.round >= total_rounds_) {
+    finished_ = true;
+    ended_by_ = RunEnd::kRounds;
+  }
 }
 
 std::vector<PeerId> SampleEvaluatedPeers(const std::vector<PeerId>& candidates,

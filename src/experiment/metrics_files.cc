@@ -180,6 +180,16 @@ Status WriteRunSummary(const std::string& dir, const EvalRow& last, const RunTot
   j["virtual_time_s"] = totals.virtual_time_s;
   j["rounds"] = totals.rounds;
   j["finished"] = totals.finished;
+  j["ended_by"] = totals.finished ? nlohmann::ordered_json(RunEndName(totals.ended_by))
+                                  : nlohmann::ordered_json(nullptr);
+  const auto or_null = [](const auto& value) {
+    return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+  };
+  const std::optional<TargetReached>& target = totals.target_reached;
+  j["target_acc"] = or_null(totals.target_acc);
+  j["round_to_target"] = or_null(target ? std::optional(target->round) : std::nullopt);
+  j["time_to_target_s"] = or_null(target ? std::optional(target->time_s) : std::nullopt);
+  j["bytes_to_target"] = or_null(target ? std::optional(target->bytes_sent) : std::nullopt);
   j["counters"] = totals.counters;
   std::ofstream out(dir + "/summary.json", std::ios::trunc);
   out << j.dump(2) << "\n";

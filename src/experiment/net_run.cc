@@ -157,8 +157,20 @@ Status WritePeerSummary(const std::string& dir, const RunPlan& plan, PeerId self
 
 }  // namespace
 
+Status CheckNetRunConfig(const RunConfig& config) {
+  const char* key = config.sim.budget.time_s > 0  ? "sim.budget_time_s"
+                    : config.sim.budget.bytes > 0 ? "sim.budget_bytes"
+                    : config.eval.target_acc      ? "eval.target_acc"
+                                                  : nullptr;
+  if (key == nullptr) return Status::Ok();
+  return Status::InvalidArgument(
+      "config key '", key, "' applies to simulated runs only (murmur run); a network run ends "
+      "by protocol.rounds: remove the key");
+}
+
 Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
                                 net::NetSecurity security) {
+  MURMUR_RETURN_IF_ERROR(CheckNetRunConfig(config));
   const int64_t num_nodes = config.peers + (HasServer(config.protocol) ? 1 : 0);
   if (options.index < 0 || options.index >= num_nodes) {
     return Status::InvalidArgument("--index ", options.index, " is not in 0..", num_nodes - 1,

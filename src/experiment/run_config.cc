@@ -108,6 +108,14 @@ Status ReadSimSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(c.sim.crash.fraction,
                           r.Double("sim.crash_fraction", c.sim.crash.fraction, 0, 1));
   MURMUR_ASSIGN_OR_RETURN(c.sim.crash.at_s, r.Double("sim.crash_at_s", c.sim.crash.at_s, 0, 1e9));
+  // Budgets are read only when set, so runs without them resolve as before.
+  if (r.Has("sim.budget_time_s")) {
+    MURMUR_ASSIGN_OR_RETURN(c.sim.budget.time_s, r.Double("sim.budget_time_s", 0, 1e-9, 1e9));
+  }
+  if (r.Has("sim.budget_bytes")) {
+    MURMUR_ASSIGN_OR_RETURN(int64_t bytes, r.Int("sim.budget_bytes", 0, 1));
+    c.sim.budget.bytes = static_cast<uint64_t>(bytes);
+  }
   return Status::Ok();
 }
 
@@ -117,6 +125,9 @@ Status ReadEvalSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(c.eval.peers, r.Int("eval.peers", c.eval.peers, 0, 1'000'000));
   MURMUR_ASSIGN_OR_RETURN(c.eval.test_samples,
                           r.Int("eval.test_samples", c.eval.test_samples, 0, 1'000'000'000));
+  if (r.Has("eval.target_acc")) {
+    MURMUR_ASSIGN_OR_RETURN(c.eval.target_acc, r.Double("eval.target_acc", 0, 0, 1));
+  }
   return Status::Ok();
 }
 

@@ -78,7 +78,15 @@ SimulationResult SimulatePlanned(ProtocolSetup setup, const RunPlan& plan, const
   }
   Simulator sim(sim_config, seed, std::move(setup.nodes), std::move(sinks), pool);
   sim_view = &sim;
-  sim.Run([&collector, &observer] {
+  const BudgetConfig& budget = sim_config.budget;
+  sim.Run([&] {
+    // Checked after every event, in event order, so the same seed crosses
+    // at the same event; the run then ends after the round in progress.
+    if (budget.time_s > 0 && sim.now().seconds() >= budget.time_s) {
+      collector.EndAfterRoundInProgress(RunEnd::kTimeBudget);
+    } else if (budget.bytes > 0 && sim.stats().bytes_sent >= budget.bytes) {
+      collector.EndAfterRoundInProgress(RunEnd::kByteBudget);
+    }
     return collector.finished() || (observer.stop && observer.stop());
   });
   collector.Flush();
@@ -86,10 +94,27 @@ SimulationResult SimulatePlanned(ProtocolSetup setup, const RunPlan& plan, const
       .rows = collector.rows(),
       .stats = sim.stats(),
       .counters = collector.counters(),
-      .nodes = sim.ReleaseNodes()};
+      .nodes = sim.ReleaseNodes(),
+      .ended_by = collector.ended_by(),
+      .target_reached = collector.target_reached()};
 }
 
 }  // namespace
+
+bool RunCompleted(const RunSummary& summary) {
+  return summary.ended_by != RunEnd::kIncomplete && !summary.rows.empty() &&
+         summary.rows.back().peers_evaluated >= summary.evaluated_peers;
+}
+
+RunTotals TotalsOf(const RunConfig& config, const RunSummary& summary) {
+  return RunTotals{.virtual_time_s = summary.stats.now.seconds(),
+                   .rounds = config.protocol.rounds,
+                   .finished = RunCompleted(summary),
+                   .ended_by = summary.ended_by,
+                   .target_acc = config.eval.target_acc,
+                   .target_reached = summary.target_reached,
+                   .counters = summary.counters};
+}
 
 SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const Dataset& test,
                                   const SimConfig& sim_config, const EvalConfig& eval,
@@ -160,6 +185,8 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
   summary.evaluated_peers = plan.peers_per_row;
   summary.threads = threads;
   summary.roles = std::move(plan.roles);
+  summary.ended_by = result.ended_by;
+  summary.target_reached = result.target_reached;
   const auto end = std::chrono::steady_clock::now();
   summary.wall_s = std::chrono::duration<double>(end - start).count();
   summary.setup_wall_s = std::chrono::duration<double>(setup_done - start).count();

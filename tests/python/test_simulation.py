@@ -64,6 +64,21 @@ def test_run_equals_cli_byte_for_byte(tmp_path, murmur_bin):
     assert run.num_params > 0 and run.threads >= 1
 
 
+def test_budget_ends_the_run_as_the_cli_does(tmp_path, murmur_bin):
+    # 4 ring peers send 8 models of 50,937 bytes a round: 600,000 bytes are
+    # crossed during round 2, whose row ends the run.
+    sets = TINY_SETS + ["protocol.rounds=6", "sim.budget_bytes=600000", "eval.target_acc=1.0"]
+    _cli_run(murmur_bin, tmp_path / "cli", sets)
+    run = murmur.run(TINY, set=sets[len(TINY_SETS):], out=tmp_path / "py")
+    for name in ["metrics.jsonl", "summary.json", "config.toml"]:
+        assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
+    assert [row["round"] for row in run.metrics] == [0, 2]
+    assert run.summary["finished"] is True
+    assert run.summary["ended_by"] == "byte_budget"
+    assert run.summary["target_acc"] == 1.0 and run.summary["round_to_target"] is None
+    assert run.summary["bytes_sent"] == 2 * 407496
+
+
 def test_config_as_path_string_or_dict_gives_the_same_run(tmp_path):
     toml = ('peers = 4\n[data]\ndataset = "synthetic"\nsynthetic_train = 800\n'
             'synthetic_test = 200\n[protocol]\nrounds = 4\n[eval]\nevery = 2\n'

@@ -3,6 +3,11 @@
 // multiple of `every`, or the last round), their snapshots are evaluated on
 // the test set in parallel and one EvalRow is emitted with accuracy
 // statistics, the consensus distance and the traffic so far.
+//
+// It also decides when a run is over (RunEnd): after the last round's row,
+// at the first row whose mean accuracy reaches `target_acc`, or, once the
+// driver reports a crossed budget (EndAfterRoundInProgress), after the row
+// of the round then in progress.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "murmur/core/host.h"
@@ -24,6 +30,28 @@ struct EvalConfig {
   int64_t every = 10;        // evaluate every this many rounds (and the last)
   int64_t peers = 0;         // evaluate a seeded sample of this many; 0: all
   int64_t test_samples = 0;  // first N test samples; 0: the whole test set
+  // eval.target_acc: the run ends at the first row whose acc_mean is at
+  // least this (that row is its last); absent: no target.
+  std::optional<double> target_acc;
+};
+
+// Why a run ended, as summary.json's "ended_by" names it (RunEndName).
+enum class RunEnd {
+  kIncomplete,  // not (yet) ended normally: cut short, stalled or stopped
+  kRounds,      // the last configured round's row is out
+  kTargetAcc,   // a row reached eval.target_acc
+  kTimeBudget,  // virtual time reached sim.budget_time_s
+  kByteBudget,  // the bytes sent reached sim.budget_bytes
+};
+
+// "incomplete", "rounds", "target_acc", "time_budget", "byte_budget".
+std::string_view RunEndName(RunEnd end);
+
+// The first evaluation row whose acc_mean reached eval.target_acc.
+struct TargetReached {
+  int64_t round = 0;
+  double time_s = 0;
+  uint64_t bytes_sent = 0;
 };
 
 // One evaluation point. Counters are cumulative.
@@ -91,11 +119,20 @@ class EvalCollector {
   void EmitOnFirstReport() { reports_per_row_ = 1; }
   // The sink to hand peer `peer`'s host.
   MetricsSink* SinkFor(PeerId peer);
+  // Makes the round in progress the run's last: the first round no
+  // evaluated peer had reported when this is called (or the last configured
+  // round, if that comes first) gets a row, and the run ends with it. Call
+  // once a budget is crossed; later calls change nothing.
+  void EndAfterRoundInProgress(RunEnd why);
   // Emits rows for rounds some evaluated peers never reported (a run cut
-  // short by its time limit), with the peers that did.
+  // short by its time limit), with the peers that did. Once the run has
+  // ended (finished()), drops rounds beyond its last row instead.
   void Flush();
-  // True once the row of the last round is out.
+  // True once the run's last row is out (RunEnd says which).
   bool finished() const { return finished_; }
+  RunEnd ended_by() const { return ended_by_; }
+  // Set when a row reached eval.target_acc.
+  const std::optional<TargetReached>& target_reached() const { return target_reached_; }
   const std::vector<EvalRow>& rows() const { return rows_; }
   // Protocol counters (MetricsSink::Count), by name.
   const std::map<std::string, int64_t>& counters() const { return counters_; }
@@ -105,13 +142,16 @@ class EvalCollector {
   struct Pending {
     std::map<uint32_t, std::vector<float>> models;  // by peer
     SimTime last_report;
-    double loss_sum = 0;
-    int64_t loss_count = 0;
+  };
+  struct LossSum {
+    double sum = 0;
+    int64_t count = 0;
   };
   void OnModel(PeerId peer, Round round, std::span<const float> params);
   void OnTrainLoss(Round round, double loss);
   bool IsEvalRound(int64_t round) const;
   void Emit(int64_t round, Pending& pending);
+  void EndWith(const EvalRow& row);
 
   const Model& model_;
   const Dataset& test_;
@@ -127,8 +167,16 @@ class EvalCollector {
   std::vector<std::unique_ptr<PeerSink>> sinks_;
   std::map<std::string, int64_t> counters_;
   std::map<int64_t, Pending> pending_;
+  // Training losses of every round not yet emitted (any round may become
+  // the last one's, EndAfterRoundInProgress).
+  std::map<int64_t, LossSum> losses_;
   std::vector<EvalRow> rows_;
   bool finished_ = false;
+  RunEnd ended_by_ = RunEnd::kIncomplete;
+  // The row that ends the run early (a crossed budget), and why.
+  std::optional<int64_t> final_round_;
+  RunEnd final_reason_ = RunEnd::kIncomplete;
+  std::optional<TargetReached> target_reached_;
 };
 
 // A seeded sample of `count` of `candidates` (all when count <= 0 or

@@ -15,6 +15,7 @@
 
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,15 +55,23 @@ Status WritePeerTraffic(const std::string& dir, const std::vector<std::string>& 
 struct RunTotals {
   double virtual_time_s = 0;
   int64_t rounds = 0;         // configured
-  bool finished = false;      // the last row is the last round's, with every peer
+  // The run ended normally (RunCompleted): by its rounds, eval.target_acc or
+  // a budget, with every evaluated peer in the last row.
+  bool finished = false;
+  RunEnd ended_by = RunEnd::kIncomplete;
+  std::optional<double> target_acc;            // eval.target_acc, if set
+  std::optional<TargetReached> target_reached;
   std::map<std::string, int64_t> counters;
 };
 
 // Writes `dir`/summary.json: round, acc_mean, acc_min, acc_max, loss_mean,
 // bytes_sent, bytes_received, max_peer_bytes, msgs_sent, mb_sent,
 // acc_per_mb, the row's bytes_up/bytes_down and stage columns when present,
-// virtual_time_s, rounds, finished, counters. Only virtual-time quantities,
-// so it is byte-identical for the same seed. kUnavailable when it cannot.
+// virtual_time_s, rounds, finished, ended_by (RunEndName; null unless
+// finished), target_acc, round_to_target, time_to_target_s, bytes_to_target
+// (null when there is no target or it was not reached), counters. Only
+// virtual-time quantities, so it is byte-identical for the same seed.
+// kUnavailable when it cannot.
 Status WriteRunSummary(const std::string& dir, const EvalRow& last, const RunTotals& totals);
 
 // What one process of a network run (`murmur peer`) writes as its

@@ -35,12 +35,19 @@ struct NetRunResult {
   Status run;             // how NetHost::Run ended
 };
 
+// kInvalidArgument naming the key when `config` sets what only a simulated
+// run can honour: sim.budget_time_s and sim.budget_bytes (a budget over all
+// peers' traffic needs the global view only the simulator has) and
+// eval.target_acc (a row reaching it would end the run in one process
+// while the others go on).
+Status CheckNetRunConfig(const RunConfig& config);
+
 // Builds this peer's node and runs it until its part of the run is done: a
 // model holder once it reported its last round's model; in a first-report
 // protocol (MoDeST), any other peer once some other holder has finished and
 // said bye; otherwise (a federated client) once every holder has said bye.
-// kInvalidArgument for an index outside the run's nodes or a config that
-// cannot be built, kNotFound for a missing dataset, kUnavailable when the
+// kInvalidArgument for an index outside the run's nodes, a config that
+// cannot be built or one CheckNetRunConfig refuses, kNotFound for a missing dataset, kUnavailable when the
 // host or the files cannot be set up.
 Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
                                 net::NetSecurity security);

@@ -6,10 +6,12 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "murmur/experiment/eval_collector.h"
+#include "murmur/experiment/metrics_files.h"
 #include "murmur/experiment/run_config.h"
 #include "murmur/sim/simulator.h"
 
@@ -28,7 +30,20 @@ struct RunSummary {
   std::vector<std::string> roles;
   double wall_s = 0;       // wall-clock time of the whole run
   double setup_wall_s = 0; // of which: loading data and building peers
+  // Why the run ended (kIncomplete: cut short by sim.max_time_s, stalled
+  // or stopped), and the first row that reached eval.target_acc.
+  RunEnd ended_by = RunEnd::kIncomplete;
+  std::optional<TargetReached> target_reached;
 };
+
+// Whether the run ended normally (by its rounds, target or a budget) with
+// every evaluated peer in its last row: `murmur run` exits 0 and
+// summary.json says finished: true.
+bool RunCompleted(const RunSummary& summary);
+
+// What summary.json holds for `summary` of a run of `config` besides its
+// last row (WriteRunSummary).
+RunTotals TotalsOf(const RunConfig& config, const RunSummary& summary);
 
 
 struct SimulationResult {
@@ -36,11 +51,17 @@ struct SimulationResult {
   SimStats stats;
   std::map<std::string, int64_t> counters;  // protocol counters by name
   std::vector<std::unique_ptr<Node>> nodes;  // as they ended the run
+  RunEnd ended_by = RunEnd::kIncomplete;
+  std::optional<TargetReached> target_reached;
 };
 
-// Drives already-built nodes in a Simulator until the row of the last round
-// is out (or nothing is left to happen), evaluating `setup.model_holders`
-// (a sample of eval.peers of them) on `test`. `pool` runs compute and
+// Drives already-built nodes in a Simulator until the run's last row is out
+// (or nothing is left to happen), evaluating `setup.model_holders` (a
+// sample of eval.peers of them) on `test`. The last row is the last
+// round's, the first to reach eval.target_acc, or, once virtual time or the
+// bytes sent reach sim_config.budget (checked after every event), that of
+// the first round no evaluated peer had finished then
+// (EvalCollector::EndAfterRoundInProgress). `pool` runs compute and
 // evaluation; the learners behind the nodes must outlive the call.
 SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const Dataset& test,
                                   const SimConfig& sim_config, const EvalConfig& eval,

@@ -51,12 +51,24 @@ struct CrashConfig {
   double at_s = 0;
 };
 
+// Budgets that end a run normally (sim.budget_time_s, sim.budget_bytes).
+// The Simulator does not read them: the experiment driver (sim_run.h)
+// checks them after every event and ends the run after the row of the
+// round in progress. 0: no budget.
+struct BudgetConfig {
+  double time_s = 0;    // virtual seconds
+  uint64_t bytes = 0;   // SimStats::bytes_sent, all nodes together
+};
+
 struct SimConfig {
   LinkConfig link;
   DeviceConfig device;
   ChurnConfig churn;
   CrashConfig crash;
-  double max_time_s = 1e9;  // virtual time limit
+  // A safety limit: a run still going at this virtual time is cut short and
+  // fails (hit_time_limit), unlike one that ends by its budget.
+  double max_time_s = 1e9;
+  BudgetConfig budget;
 };
 
 // One node's traffic over the run. Sent counts include messages the link

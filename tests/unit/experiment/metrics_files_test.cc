@@ -110,6 +110,37 @@ TEST(WriteRunSummary, HasAccuracyPerMegabyte) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(WriteRunSummary, SaysWhyTheRunEndedAndWhenItReachedItsTarget) {
+  const std::string dir = TempDir("ending");
+  std::filesystem::create_directories(dir);
+  const EvalRow last{.round = 7, .acc_mean = 0.9, .bytes_sent = 900, .peers_evaluated = 1};
+  const auto written = [&](const RunTotals& totals) {
+    EXPECT_TRUE(WriteRunSummary(dir, last, totals).ok());
+    std::ifstream in(dir + "/summary.json");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  std::string text = written({.finished = true, .ended_by = RunEnd::kByteBudget});
+  for (const char* field : {"\"ended_by\": \"byte_budget\"", "\"target_acc\": null",
+                            "\"round_to_target\": null", "\"time_to_target_s\": null",
+                            "\"bytes_to_target\": null"}) {
+    EXPECT_NE(text.find(field), std::string::npos) << field << " in " << text;
+  }
+  text = written({.finished = true,
+                  .ended_by = RunEnd::kTargetAcc,
+                  .target_acc = 0.75,
+                  .target_reached = TargetReached{.round = 5, .time_s = 2.5, .bytes_sent = 600}});
+  for (const char* field : {"\"ended_by\": \"target_acc\"", "\"target_acc\": 0.75",
+                            "\"round_to_target\": 5", "\"time_to_target_s\": 2.5",
+                            "\"bytes_to_target\": 600"}) {
+    EXPECT_NE(text.find(field), std::string::npos) << field << " in " << text;
+  }
+  // A run cut short has no ending to name.
+  text = written({.finished = false, .target_acc = 0.75});
+  EXPECT_NE(text.find("\"ended_by\": null"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"round_to_target\": null"), std::string::npos) << text;
+  std::filesystem::remove_all(dir);
+}
+
 // Files written before bytes_received and max_peer_bytes existed still read.
 TEST(ReadMetricsCsv, ReadsFilesWithoutTheTrafficColumns) {
   const std::string dir = TempDir("v1");
