@@ -68,13 +68,15 @@ void ReadRecord(const std::string& dir, int* exit_code, double* wall_s) {
 }
 
 // A run is finished when its directory holds this cell's exact config, its
-// metrics reach the last round, and the sweep did not record a failure (a
-// directory written by a plain `murmur run --out` has no record and counts
-// when its metrics are complete).
+// metrics reach the last round (or its summary says it ended early by a
+// budget or target), and the sweep did not record a failure (a directory
+// written by a plain `murmur run --out` has no record and counts when its
+// metrics are complete).
 bool IsComplete(const PlannedRun& run, double* wall_s) {
   if (ReadText(run.dir + "/config.toml") != run.resolved_toml) return false;
   Result<std::vector<EvalRow>> rows = ReadMetricsCsv(run.dir + "/metrics.csv");
-  if (!rows.ok() || rows->empty() || rows->back().round < run.rounds) return false;
+  if (!rows.ok() || rows->empty()) return false;
+  if (rows->back().round < run.rounds && !SummarySaysFinished(run.dir)) return false;
   int exit_code = 0;
   ReadRecord(run.dir, &exit_code, wall_s);
   return exit_code == 0;

@@ -198,6 +198,13 @@ Status WriteRunSummary(const std::string& dir, const EvalRow& last, const RunTot
   return Status::Ok();
 }
 
+bool SummarySaysFinished(const std::string& dir) {
+  std::ifstream in(dir + "/summary.json");
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.contains("finished") && j["finished"].is_boolean() &&
+         j["finished"].get<bool>();
+}
+
 Status WriteNodeSummary(const std::string& dir, const NodeSummary& summary) {
   nlohmann::ordered_json j;
   j["peer"] = summary.peer.value;

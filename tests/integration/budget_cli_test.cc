@@ -109,6 +109,28 @@ TEST(MurmurRunBudget, BadBudgetExitsWithCodeTwoNamingTheKey) {
   }
 }
 
+// A sweep resumes a run that a budget ended before its last round: its
+// summary says it finished, so it is not run again.
+TEST(MurmurRunBudget, SweepKeepsARunEndedByItsBudget) {
+  const std::string dir = murmur::testing::FreshTempDir("sweep");
+  std::ofstream(dir + "/grid.toml")
+      << "seeds = [1]\n[set]\npeers = 4\nthreads = 1\n\"data.dataset\" = \"synthetic\"\n"
+         "\"data.synthetic_train\" = 400\n\"data.synthetic_test\" = 100\n"
+         "\"model.hidden\" = [8]\n\"protocol.rounds\" = 4\n\"eval.every\" = 4\n"
+         "[grid]\n\"sim.budget_bytes\" = [300000]\n";
+  Outcome first = RunMurmur("sweep " + dir + "/grid.toml --out " + dir + "/out");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  // 8 messages of 25,497 bytes a round: 300,000 bytes are crossed in round 2.
+  for (const auto& run : std::filesystem::directory_iterator(dir + "/out/runs")) {
+    const std::string log = ReadFile(run.path().string() + "/log.txt");
+    EXPECT_NE(log.find("final: round 2"), std::string::npos) << log;
+  }
+  Outcome second = RunMurmur("sweep " + dir + "/grid.toml --out " + dir + "/out");
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("(0 to run"), std::string::npos) << second.output;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(MurmurRunBudget, NetworkRunsRefuseSimulatorOnlyEndings) {
   const std::string dir = murmur::testing::FreshTempDir("launch");
   {

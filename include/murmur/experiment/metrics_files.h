@@ -74,6 +74,11 @@ struct RunTotals {
 // kUnavailable when it cannot.
 Status WriteRunSummary(const std::string& dir, const EvalRow& last, const RunTotals& totals);
 
+// Whether `dir`/summary.json (WriteRunSummary) says the run finished: false
+// when it is missing or unreadable. A run ended by a budget or its target
+// has finished although its last row is not the last round's.
+bool SummarySaysFinished(const std::string& dir);
+
 // What one process of a network run (`murmur peer`) writes as its
 // summary.json at exit, and what `murmur launch` reads back to build the
 // run's peers.csv and summary.json.
