@@ -82,15 +82,15 @@ int WriteText(const std::string& path, const std::string& text, const char* what
 }
 
 int WriteFigures(const ReportOptions& options, const nlohmann::json& data) {
-  for (const auto& [path, format] : {std::pair{options.svg_path, "svg"},
-                                     std::pair{options.png_path, "png"}}) {
-    if (path.empty()) continue;
-    if (Status s = WriteFigure(path, format, data); !s.ok()) {
-      Fail("report", s);
-      return kExitUsage;  // a missing package or an unwritable path: the user's to fix
-    }
-    std::printf("figure in %s\n", path.c_str());
+  std::vector<std::pair<std::string, std::string>> outputs;
+  if (!options.svg_path.empty()) outputs.emplace_back(options.svg_path, "svg");
+  if (!options.png_path.empty()) outputs.emplace_back(options.png_path, "png");
+  if (outputs.empty()) return 0;
+  if (Status s = WriteFigure(outputs, data); !s.ok()) {
+    Fail("report", s);
+    return kExitUsage;  // a missing package or an unwritable path: the user's to fix
   }
+  for (const auto& [path, format] : outputs) std::printf("figure in %s\n", path.c_str());
   return 0;
 }
 

@@ -47,15 +47,15 @@ std::string ReportPlotScript() {
   return "";
 }
 
-Status WriteFigure(const std::string& path, const std::string& format,
+Status WriteFigure(const std::vector<std::pair<std::string, std::string>>& outputs,
                    const nlohmann::json& data) {
   const std::string script = ReportPlotScript();
   if (script.empty()) {
     return Status::NotFound("cannot find report_plot.py of the murmur Python package (build it, ",
                             "or set MURMUR_REPORT_PLOT to python/murmur/report_plot.py)");
   }
-  const std::string command = ShellQuote(Env("MURMUR_PYTHON", "/usr/bin/python3")) + " " +
-                              ShellQuote(script) + " " + ShellQuote(path) + " " + ShellQuote(format);
+  std::string command = ShellQuote(Env("MURMUR_PYTHON", "/usr/bin/python3")) + " " + ShellQuote(script);
+  for (const auto& [path, format] : outputs) command += " " + ShellQuote(path) + " " + ShellQuote(format);
   std::fflush(nullptr);
   FILE* pipe = popen(command.c_str(), "w");
   if (pipe == nullptr) return Status::Unavailable("cannot start '", command, "'");
@@ -70,7 +70,7 @@ Status WriteFigure(const std::string& path, const std::string& format,
     return Status::NotFound("'", command, "' refused (exit ", code, "; see its message above)");
   }
   if (code != 0 || written != text.size()) {
-    return Status::Unavailable("'", command, "' failed (exit ", code, ") writing '", path, "'");
+    return Status::Unavailable("'", command, "' failed (exit ", code, ")");
   }
   return Status::Ok();
 }

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "murmur/core/status.h"
 
@@ -16,11 +18,12 @@ namespace murmur::cli {
 // source tree's python/murmur/. Empty when none exists.
 std::string ReportPlotScript();
 
-// Runs $MURMUR_PYTHON (default /usr/bin/python3) on the script, writing
-// `path` in `format` ("svg" or "png"). kNotFound when the script or matplotlib is missing
+// One figure, written to each (path, format) of `outputs` (format "svg" or
+// "png"), by one run of $MURMUR_PYTHON (default /usr/bin/python3) on the
+// script. kNotFound when the script or matplotlib is missing
 // or the data is refused (the script's exit code 2; it names the package),
 // kUnavailable when the file cannot be written.
-Status WriteFigure(const std::string& path, const std::string& format,
+Status WriteFigure(const std::vector<std::pair<std::string, std::string>>& outputs,
                    const nlohmann::json& data);
 
 }  // namespace murmur::cli

@@ -3,7 +3,7 @@
 `murmur report` runs this file as a script (Debian's /usr/bin/python3 and
 python3-matplotlib; no import of the murmur package, so it needs no build):
 
-    python3 report_plot.py OUT svg|png < report.json
+    python3 report_plot.py OUT svg|png [OUT svg|png ...] < report.json
 
 The JSON on stdin is what `murmur report` puts into its HTML page
 (tools/report_html.h): per group of runs that differ only in their seed, the
@@ -65,13 +65,14 @@ def curves(data):
         yield label, group["color"], xs, ys, lo if has_band else None, hi if has_band else None
 
 
-def draw(data, out_path, fmt):
+def draw(data, outputs):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     plt.rcParams["svg.hashsalt"] = "murmur"  # the same input gives the same SVG
+    plt.rcParams["svg.fonttype"] = "none"  # text stays text: searchable, editable
     view = data["view"]
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=150)
     for label, color, xs, ys, lo, hi in curves(data):
@@ -88,14 +89,17 @@ def draw(data, out_path, fmt):
         ax.set_title(data["title"])
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
-    metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-    fig.savefig(out_path, format=fmt, bbox_inches="tight", metadata=metadata)
+    for out_path, fmt in outputs:
+        metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+        fig.savefig(out_path, format=fmt, bbox_inches="tight", metadata=metadata)
     plt.close(fig)
 
 
 def main(argv):
-    if len(argv) != 3 or argv[2] not in ("svg", "png"):
-        print("usage: report_plot.py OUT svg|png < report.json", file=sys.stderr)
+    outputs = list(zip(argv[1::2], argv[2::2]))
+    if len(argv) < 3 or len(argv) % 2 == 0 or any(f not in ("svg", "png") for _, f in outputs):
+        print("usage: report_plot.py OUT svg|png [OUT svg|png ...] < report.json",
+              file=sys.stderr)
         return 2
     try:
         data = json.load(sys.stdin)
@@ -112,9 +116,9 @@ def main(argv):
               "python3-matplotlib (scripts/install_deps.sh)", file=sys.stderr)
         return 2
     try:
-        draw(data, argv[1], argv[2])
+        draw(data, outputs)
     except OSError as e:
-        print(f"report_plot.py: cannot write {argv[1]}: {e}", file=sys.stderr)
+        print(f"report_plot.py: cannot write: {e}", file=sys.stderr)
         return 1
     return 0
 
