@@ -67,7 +67,8 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .panel { margin: 18px 0 26px; max-width: 1100px; }
 .controls { font-size: 13px; margin-bottom: 6px; }
-.controls label { margin-left: 10px; }
+.controls label { margin: 0 10px; }
+.controls select { margin-right: 8px; }
 .chart { width: 100%; height: 380px; }
 .hover { font-size: 12px; min-height: 16px; margin: 4px 0; }
 .legend { font-size: 13px; display: flex; flex-wrap: wrap; gap: 4px 18px; }
