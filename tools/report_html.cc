@@ -122,7 +122,8 @@ nlohmann::json ReportJson(const std::vector<RunRecord>& runs, const std::vector<
   for (size_t g = 0; g < groups.size(); ++g) {
     for (size_t i : groups[g].runs) {
       const RunRecord& run = runs[i];
-      nlohmann::json r = {{"name", run.name}, {"group", g}, {"seed", run.seed}};
+      nlohmann::json r = {{"name", run.name}, {"group", g}, {"seed", run.seed},
+                          {"ended_by", run.ended_by}};
       std::vector<double> round, time, mb;
       for (const EvalRow& row : run.rows) {
         round.push_back(AxisValue(row, Axis::kRound));

@@ -27,7 +27,8 @@ struct PlotView {
 //   {"metrics": [...], "view": {...},
 //    "groups": [{"label", "color", "seeds", "round", "time", "mb",
 //                "metrics": {NAME: {"mean", "ci", "min", "max"}}}],
-//    "runs": [{"name", "group", "seed", "round", "time", "mb",
+//    "runs": [{"name", "group", "seed", "ended_by" (summary.json's, or ""),
+//              "round", "time", "mb",
 //              "metrics": {NAME: [...]}}]}
 // "ci" is the half width of the 95% interval (0 for one seed); NaN is null.
 // Group g's colour is ReportColor(g).

@@ -70,6 +70,7 @@ def draw(data, outputs):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     plt.rcParams["svg.hashsalt"] = "murmur"  # the same input gives the same SVG
     plt.rcParams["svg.fonttype"] = "none"  # text stays text: searchable, editable
@@ -79,10 +80,14 @@ def draw(data, outputs):
         ax.plot(xs, ys, color=color, label=label, linewidth=1.8, marker="o", markersize=2.5)
         if lo is not None:
             ax.fill_between(xs, lo, hi, color=color, alpha=0.2, linewidth=0)
-    if view.get("log_x"):
-        ax.set_xscale("log")
-    if view.get("log_y"):
-        ax.set_yscale("log")
+    # Plain numbers on log axes (0.5, 2, 10 rather than 5x10^-1).
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    for log, axis, scale in ((view.get("log_x"), ax.xaxis, ax.set_xscale),
+                             (view.get("log_y"), ax.yaxis, ax.set_yscale)):
+        if log:
+            scale("log")
+            axis.set_major_formatter(plain)
+            axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel(AXIS_LABELS.get(view["x"], view["x"]))
     ax.set_ylabel(view["metric"])
     if data.get("title"):
