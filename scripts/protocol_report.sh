@@ -69,7 +69,8 @@ cat "$DOCS/protocols.md"
 profile=$(mktemp -d)
 trap 'rm -rf "$profile"' EXIT
 browse() {
-  chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$profile" \
+  chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-dev-shm-usage \
+    --user-data-dir="$profile" \
     --virtual-time-budget=5000 --window-size=1200,1300 --hide-scrollbars "$@" \
     "file://$PWD/$DOCS/protocols.html" 2> /dev/null
 }

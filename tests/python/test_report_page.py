@@ -30,6 +30,7 @@ def _chromium():
 
 def _browse(tmp_path, url, *args):
     cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-dev-shm-usage",
            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
            "--window-size=1200,1400", *args, url]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
