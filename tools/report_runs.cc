@@ -51,6 +51,7 @@ Status ReadSummary(const std::string& path, RunRecord& run) {
   for (const auto& [key, value] : j.items()) {
     if (value.is_number()) run.summary[key] = value.get<double>();
     if (key == "ended_by" && value.is_string()) run.ended_by = value.get<std::string>();
+    if (key == "time_to_target_s") run.has_target = true;
   }
   return Status::Ok();
 }
@@ -229,12 +230,15 @@ GroupSummary SummarizeGroup(const std::vector<RunRecord>& runs, const RunGroup& 
       if (std::isfinite(a)) at_time[k].push_back(a);
     }
   }
+  size_t target_runs = 0;
+  for (size_t i : group.runs) target_runs += runs[i].has_target && !runs[i].rows.empty();
   GroupSummary s{.final_acc = MeanAnd95(acc),
                  .final_acc_min = MeanAnd95(acc_min),
                  .mb_sent = MeanAnd95(mb),
                  .virtual_s = MeanAnd95(seconds),
                  .time_to_target = MeanAnd95(to_time),
-                 .mb_to_target = MeanAnd95(to_mb)};
+                 .mb_to_target = MeanAnd95(to_mb),
+                 .target_runs = target_runs};
   for (const auto& v : at_mb) s.at_mb.push_back(MeanAnd95(v));
   for (const auto& v : at_time) s.at_time.push_back(MeanAnd95(v));
   return s;

@@ -31,6 +31,9 @@ struct RunRecord {
   // time_to_target_s, bytes_to_target, round_to_target, virtual_time_s.
   std::map<std::string, double> summary;
   std::string ended_by;  // summary.json's "ended_by" when present
+  // summary.json has "time_to_target_s" (the run had eval.target_acc), null
+  // or not: null means the target was not reached.
+  bool has_target = false;
 };
 
 // Reads DIR/metrics.csv (required), DIR/config.toml and DIR/summary.json
@@ -100,6 +103,7 @@ struct GroupSummary {
   // time_to_target_s); n = how many did. n = 0 when none recorded it.
   SeedStats time_to_target;
   SeedStats mb_to_target;
+  size_t target_runs = 0;  // runs with a target (RunRecord::has_target)
 };
 
 struct ReportPoints {

@@ -75,7 +75,7 @@ std::vector<Column> Columns(const std::vector<RunGroup>& groups,
         [k](const GroupSummary& s) { return s.at_time[k]; });
   }
   const bool targets = std::any_of(summaries.begin(), summaries.end(), [](const GroupSummary& s) {
-    return s.time_to_target.n > 0 || s.mb_to_target.n > 0;
+    return s.target_runs > 0;
   });
   if (targets) {
     add("s to target", "s_to_target", true, "%.2f",
@@ -85,7 +85,7 @@ std::vector<Column> Columns(const std::vector<RunGroup>& groups,
     Column reached{.header = "reached", .csv_header = "reached_target"};
     for (const GroupSummary& s : summaries) {
       reached.texts.push_back(std::to_string(s.time_to_target.n) + "/" +
-                              std::to_string(s.final_acc.n));
+                              std::to_string(s.target_runs));
     }
     cols.push_back(reached);
   }

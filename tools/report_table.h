@@ -14,8 +14,9 @@ enum class TableFormat { kText, kMarkdown, kCsv, kHtml };
 
 // Columns: group, seeds, final accuracy (mean +- interval), final accuracy
 // of the worst peer, MB sent, virtual seconds, accuracy at each of
-// points.mb and points.time_s, and -- when any run's summary.json records
-// one -- time and MB to the target accuracy (with how many seeds reached it).
+// points.mb and points.time_s, and -- when any run's summary.json has a
+// target (eval.target_acc) -- time and MB to the target accuracy, mean over
+// the seeds that reached it, and "reached": how many of those with a target.
 // CSV gives means and half-widths as separate columns, full precision;
 // HTML is a <table> for the --html page.
 // REQUIRES: summaries[i] belongs to groups[i] and was made with `points`.

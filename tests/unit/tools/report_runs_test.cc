@@ -190,20 +190,35 @@ TEST_F(ReportRunsTest, TargetColumnsAppearWhenSummariesRecordThem) {
   std::ofstream(dir + "/summary.json")
       << R"({"virtual_time_s": 3.25, "ended_by": "target", "time_to_target_s": 2.5,
              "bytes_to_target": 3000000, "round_to_target": 3})";
-  const std::vector<RunRecord> runs = Load({dir});
-  ASSERT_EQ(runs.size(), 1u);
+  // Seed 2 had the target too and did not reach it (null).
+  const std::string missed = Write("t-s2", "seed = 2\n", kCurve);
+  std::ofstream(missed + "/summary.json")
+      << R"({"ended_by": "rounds", "time_to_target_s": null, "bytes_to_target": null})";
+  const std::vector<RunRecord> runs = Load({dir, missed});
+  ASSERT_EQ(runs.size(), 2u);
   EXPECT_EQ(runs[0].ended_by, "target");
+  EXPECT_TRUE(runs[1].has_target);
   const std::vector<RunGroup> groups = GroupBySeed(runs);
+  ASSERT_EQ(groups.size(), 1u);
   const GroupSummary s = SummarizeGroup(runs, groups[0], {});
-  EXPECT_DOUBLE_EQ(s.virtual_s.mean, 3.25);  // summary.json's, not the last row's
+  EXPECT_DOUBLE_EQ(s.virtual_s.mean, (3.25 + 3.0) / 2);  // summary.json's, else the last row's
   EXPECT_DOUBLE_EQ(s.time_to_target.mean, 2.5);
+  EXPECT_EQ(s.time_to_target.n, 1u);
   EXPECT_DOUBLE_EQ(s.mb_to_target.mean, 3.0);
+  EXPECT_EQ(s.target_runs, 2u);
   const std::string csv = FormatTable(TableFormat::kCsv, groups, {s}, {});
   EXPECT_NE(csv.find("s_to_target,s_to_target_ci95,mb_to_target,mb_to_target_ci95,"
                      "reached_target\n"),
             std::string::npos)
       << csv;
-  EXPECT_NE(csv.find(",2.5,,3,,1/1\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",2.5,,3,,1/2\n"), std::string::npos) << csv;
+  // Runs without a target: no such columns.
+  const std::vector<RunRecord> plain = Load({Write("p-s1", "seed = 1\n", kCurve)});
+  const std::vector<RunGroup> plain_groups = GroupBySeed(plain);
+  EXPECT_EQ(FormatTable(TableFormat::kCsv, plain_groups,
+                        {SummarizeGroup(plain, plain_groups[0], {})}, {})
+                .find("target"),
+            std::string::npos);
 }
 
 TEST_F(ReportRunsTest, BadFilesAreNamed) {
