@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <set>
 #include <fstream>
 
 #include "cli_common.h"
@@ -98,7 +100,14 @@ int WriteFigures(const ReportOptions& options, const nlohmann::json& data) {
 
 int ReportCommand(const ReportOptions& options) {
   std::vector<RunRecord> runs;
+  std::set<std::string> seen;
   for (const std::string& dir : options.run_dirs) {
+    std::error_code ec;
+    const std::string canonical = std::filesystem::weakly_canonical(dir, ec).string();
+    if (!seen.insert(ec ? dir : canonical).second) {
+      std::fprintf(stderr, "murmur report: run directory '%s' is given twice\n", dir.c_str());
+      return kExitUsage;
+    }
     Result<RunRecord> run = LoadRun(dir);
     if (!run.ok()) return Fail("report", run.status(), UsageErrors::kAllButUnavailable);
     runs.push_back(std::move(*run));
@@ -114,6 +123,15 @@ int ReportCommand(const ReportOptions& options) {
   std::fputs(FormatTable(format, groups, summaries, points).c_str(), stdout);
   for (const RunRecord& run : runs) {
     if (run.rows.empty()) std::printf("note: %s has no evaluation rows\n", run.name.c_str());
+  }
+  for (const RunGroup& g : groups) {
+    std::set<uint64_t> seeds;
+    for (size_t i : g.runs) {
+      if (runs[i].has_config && !seeds.insert(runs[i].seed).second) {
+        std::printf("note: %s has two runs with seed %llu (the same run twice?)\n",
+                    g.label.c_str(), static_cast<unsigned long long>(runs[i].seed));
+      }
+    }
   }
   if (options.html_path.empty() && options.svg_path.empty() && options.png_path.empty()) {
     return 0;

@@ -72,7 +72,7 @@ th:first-child, td:first-child { text-align: left; }
 .chart { width: 100%; height: 380px; }
 .hover { font-size: 12px; min-height: 16px; margin: 4px 0; }
 .legend { font-size: 13px; display: flex; flex-wrap: wrap; gap: 4px 18px; }
-.swatch { display: inline-block; width: 22px; height: 4px; margin: 0 6px 3px 0;
+.swatch { display: inline-block; width: 22px; height: 0; margin: 0 6px 3px 0;
           vertical-align: middle; }
 #murmur-errors { display: none; white-space: pre-wrap; color: #a00; border: 2px solid #a00;
                  padding: 8px; }

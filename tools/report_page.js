@@ -11,6 +11,10 @@
     ci: "95% interval over seeds",
     peers: "per-peer min-max (accuracy)",
   };
+  // Runs of one group share its colour and differ in the line's pattern
+  // (solid, dashed, dotted, dot-dash); CSS border styles for the legend.
+  const PATTERNS = [null, [7, 3], [2, 2], [7, 2, 2, 2]];
+  const BORDERS = ["solid", "dashed", "dotted", "dashed"];
   let failed = false;
   function fail(message) {
     failed = true;
@@ -34,7 +38,10 @@
     const peerBand = view.band === "peers" && view.metric.startsWith("acc_");
     if (view.each) {
       const seen = new Set();
+      const nth = new Map();  // runs so far per group: the k-th gets pattern k
       DATA.runs.forEach((run) => {
+        const k = nth.get(run.group) || 0;
+        nth.set(run.group, k + 1);
         const ys = run.metrics[view.metric];
         const points = run[view.x].map((x, i) => {
           if (peerBand) return [x, run.metrics.acc_min[i], ys[i], run.metrics.acc_max[i]];
@@ -43,7 +50,8 @@
         let label = run.name;
         while (seen.has(label)) label += "'";
         seen.add(label);
-        out.push({label: label, color: DATA.groups[run.group].color, points: points});
+        out.push({label: label, color: DATA.groups[run.group].color, points: points,
+                  pattern: k % PATTERNS.length});
       });
       return out;
     }
@@ -57,7 +65,7 @@
         return [x, mid, mid, mid];
       });
       const label = g.label + (g.seeds > 1 ? " (" + g.seeds + " seeds)" : "");
-      out.push({label: label, color: g.color, points: points});
+      out.push({label: label, color: g.color, points: points, pattern: 0});
     });
     return out;
   }
@@ -132,7 +140,8 @@
       const rows = rowsOf(series, view, bars);
       series.forEach((s) => {
         const item = element("span", {class: "item"});
-        item.append(element("span", {class: "swatch", style: "background:" + s.color}),
+        const line = "border-top: 3px " + BORDERS[s.pattern] + " " + s.color;
+        item.append(element("span", {class: "swatch", style: line}),
                     document.createTextNode(s.label));
         legend.appendChild(item);
       });
@@ -157,6 +166,7 @@
         labelsDiv: hover,
         legend: "onmouseover",
         labelsSeparateLines: false,
+        series: Object.fromEntries(series.map((s) => [s.label, {strokePattern: PATTERNS[s.pattern]}])),
         drawCallback: (g, initial) => { if (initial) drawn(); },
       });
     }
