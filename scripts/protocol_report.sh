@@ -10,8 +10,9 @@
 # thread. Protocols: D-PSGD on a ring, CHOCO-SGD on a ring with top-5% + int8
 # compression, push gossip on the full graph, Epidemic Learning (fanout 3),
 # all 40 rounds of 10 local steps; FedAvg with half the clients per round,
-# 20 rounds of one local epoch. Runs go one at a time under `nice`: about 2
-# minutes on one idle core; a run whose summary.json exists is not rerun.
+# 20 rounds of one local epoch. Runs go one at a time under `nice`: 15 runs,
+# 37 s of CPU in all (1 min 54 s wall on the shared 2-core reference machine
+# under load); a run whose summary.json exists is not rerun.
 # Writes docs/results/protocols.html (self-contained, interactive),
 # docs/results/protocols.md (the table) and docs/results/protocols.png (the
 # page in headless Chromium, checked to have drawn without a script error).
