@@ -55,7 +55,7 @@ CLI::App* AddReportCommand(CLI::App& app, ReportOptions& options) {
   report->add_option("--png", options.png_path, "Write a figure as PNG (matplotlib)")
       ->type_name("FILE");
   report->add_option("--title", options.title, "Title of the page and the figures");
-  report->add_option("--metric", options.metric, "Metric to plot (a metrics.csv column)")
+  report->add_option("--metric", options.metric, "Metric to plot: a metrics.csv column (traffic in MB)")
       ->check(CLI::IsMember(MetricNames()));
   report->add_option("--x", options.x, "Plot against: round, time (virtual s) or mb (MB sent)")
       ->check(CLI::IsMember({"round", "time", "mb"}));
