@@ -15,7 +15,8 @@
 # under load); a run whose summary.json exists is not rerun.
 # Writes docs/results/protocols.html (self-contained, interactive),
 # docs/results/protocols.md (the table) and docs/results/protocols.png (the
-# page in headless Chromium, checked to have drawn without a script error).
+# page in headless Chromium, checked to have drawn without a script error
+# and to show every group's colour; needs python3-numpy and python3-pil).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -80,4 +81,20 @@ if ! browse --dump-dom | grep -q '(ready)</title>'; then
   exit 1
 fi
 browse --screenshot="$PWD/$DOCS/protocols.png" > /dev/null
+# Every group's colour must show in the screenshot well beyond its legend
+# swatches (as tests/python/test_report_page.py checks).
+/usr/bin/python3 - "$DOCS/protocols.html" "$DOCS/protocols.png" <<'PY'
+import json, re, sys
+import numpy
+from PIL import Image
+html = open(sys.argv[1]).read()
+data = json.loads(re.search(r'id="murmur-data">(.*?)</script>', html, re.S).group(1))
+pixels = numpy.asarray(Image.open(sys.argv[2]).convert("RGB"), dtype=numpy.int32)
+for group in data["groups"]:
+    rgb = numpy.array([int(group["color"][i:i + 2], 16) for i in (1, 3, 5)])
+    count = int((numpy.abs(pixels - rgb).sum(axis=-1) <= 40).sum())
+    print(f"protocol_report.sh: {group['label']} ({group['color']}): {count} pixels")
+    if count < 600:
+        sys.exit(f"protocol_report.sh: {group['label']} is not visible in the screenshot")
+PY
 ls -l "$DOCS/protocols.html" "$DOCS/protocols.md" "$DOCS/protocols.png"
