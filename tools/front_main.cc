@@ -42,9 +42,9 @@ constexpr HeavyCommand kHeavyCommands[] = {
      "an MLP on IID Fashion-MNIST. See examples/ for configs and docs/config.md\n"
      "for every key."},
     {"report",
-     "Compare finished runs: final accuracy, traffic and time as a table, and\n"
-     "mean test accuracy against rounds, virtual time or megabytes as an SVG.\n"
-     "Example: murmur report runs/quickstart runs/fedavg --svg acc.svg --x mb"},
+     "Compare finished runs: a table with runs that differ only in their seed\n"
+     "grouped (mean and 95% interval), an interactive HTML page, SVG/PNG figures.\n"
+     "Example: murmur report runs/a-s1 runs/a-s2 runs/b-s1 runs/b-s2 --html r.html"},
     {"sweep",
      "Run a grid of simulations (every combination of the axes, every seed) as\n"
      "separate runs, a few at a time; tabulate and plot the final accuracy.\n"

@@ -1,26 +1,11 @@
-// Dependency-free SVG charts: a line chart for `murmur report`, heatmaps
-// for `murmur sweep`.
+// Dependency-free SVG heatmaps for `murmur sweep`. (`murmur report` draws
+// its charts with dygraphs and matplotlib: report_html.h, report_figure.h.)
 #pragma once
 
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace murmur::cli {
-
-struct Series {
-  std::string name;
-  std::vector<std::pair<double, double>> points;  // (x, y), NaNs skipped
-};
-
-struct PlotLabels {
-  std::string title;
-  std::string x;
-  std::string y;
-};
-
-// One chart: axes with round-number ticks, one polyline per series, legend.
-std::string LinePlotSvg(const PlotLabels& labels, const std::vector<Series>& series);
 
 // One heatmap panel: values[r][c] for row label r and column label c; NaN
 // marks a cell with no value (drawn grey, labelled with `missing`).
