@@ -14,6 +14,7 @@ PACKAGES=(
   python3-dev pybind11-dev python3-numpy python3-pytest python3-torch
   dataset-fashion-mnist
   fortunes
+  iproute2
   python3-pandas python3-matplotlib
 )
 
