@@ -15,7 +15,7 @@ PACKAGES=(
   dataset-fashion-mnist
   fortunes
   iproute2
-  python3-pandas python3-matplotlib
+  python3-pandas python3-matplotlib python3-yaml
 )
 
 missing=()
