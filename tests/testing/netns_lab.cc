@@ -93,15 +93,33 @@ std::string Tbf(double rate_mbit) {
 std::string NetnsUnavailableReason() {
   if (::geteuid() != 0) return "network namespaces need root (this test runs as uid " +
                                 std::to_string(::geteuid()) + ")";
-  const std::string ip = Tool("ip");
-  if (ip.empty() || Tool("tc").empty()) {
+  const std::string ip = Tool("ip"), tc = Tool("tc");
+  if (ip.empty() || tc.empty()) {
     return "`ip` or `tc` not found: install Debian's iproute2 (scripts/install_deps.sh)";
   }
-  const std::string probe = "mnl" + std::to_string(::getpid()) + "-probe";
-  const Outcome add = Sh(ip + " netns add " + probe);
-  if (!add.ok) return "`ip netns add` failed here (a container without CAP_SYS_ADMIN?): " + add.output;
-  Sh(ip + " netns del " + probe);
-  return "";
+  // Everything a lab does, once, on throwaway names: a namespace, a bridge,
+  // a veth pair across them and a tbf qdisc (a container may allow some).
+  const std::string p = "mnl" + std::to_string(::getpid());
+  const std::string steps[] = {
+      ip + " netns add " + p + "-probe",
+      ip + " link add " + p + "pb type bridge",
+      ip + " link add " + p + "pv type veth peer name " + p + "pw",
+      ip + " link set " + p + "pv netns " + p + "-probe",
+      ip + " link set " + p + "pw master " + p + "pb up",
+      tc + " qdisc add dev " + p + "pw root" + Tbf(8),
+  };
+  std::string why;
+  for (const std::string& step : steps) {
+    if (const Outcome o = Sh(step); !o.ok) {
+      why = "`" + step + "` failed here (a container without CAP_NET_ADMIN/CAP_SYS_ADMIN?): " +
+            o.output;
+      break;
+    }
+  }
+  Sh(ip + " netns del " + p + "-probe");
+  Sh(ip + " link del " + p + "pw");
+  Sh(ip + " link del " + p + "pb");
+  return why;
 }
 
 bool NetemAvailable() {
