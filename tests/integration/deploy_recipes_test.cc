@@ -4,18 +4,23 @@
 // the compose file is valid YAML whose peers agree with each other (slots,
 // addresses, bootstrap, key paths, the peer count) and with the image the
 // Dockerfile builds. The one piece every recipe runs, deploy/make_keys.sh,
-// runs for real with this build's murmur.
+// runs for real with this build's murmur, and so do the compose file's peer
+// commands, in network namespaces at their containers' addresses.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "testing/cli_runner.h"
+#include "testing/netns_lab.h"
 
 namespace {
 
@@ -96,13 +101,19 @@ std::string Arg(const nlohmann::json& command, const std::string& flag) {
   return "";
 }
 
-TEST(DeployRecipes, ComposePeersAgreeWithEachOtherAndTheImage) {
+// deploy/compose.yaml as JSON (python3-yaml); null when it does not parse.
+nlohmann::json ReadCompose() {
   const auto parsed = RunShell(
       "/usr/bin/python3 -c 'import json, sys, yaml; "
       "json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)' " + kDeploy + "/compose.yaml",
       Stderr::kIntoOutput);
-  ASSERT_EQ(parsed.exit_code, 0) << parsed.output;
-  const nlohmann::json compose = nlohmann::json::parse(parsed.output);
+  EXPECT_EQ(parsed.exit_code, 0) << parsed.output;
+  return nlohmann::json::parse(parsed.output, nullptr, false);
+}
+
+TEST(DeployRecipes, ComposePeersAgreeWithEachOtherAndTheImage) {
+  const nlohmann::json compose = ReadCompose();
+  ASSERT_TRUE(compose.is_object());
   const nlohmann::json& services = compose["services"];
   const nlohmann::json& keys = services["keys"];
   EXPECT_EQ(keys["build"]["dockerfile"], "deploy/Dockerfile");
@@ -152,6 +163,67 @@ TEST(DeployRecipes, DockerfileBuildsFromDebianWithTheDependencyScript) {
   const std::string ignore = ReadFile(kDeploy + "/Dockerfile.dockerignore");
   EXPECT_THAT(ignore, HasSubstr("build*/"));
   EXPECT_THAT(ignore, HasSubstr("**/*.key"));
+}
+
+// Without Docker, the next best thing: the compose file's own commands,
+// each peer in a network namespace holding the address compose gives its
+// container (10.42.0.10-13), the image's paths (/src, /keys, /out) mapped
+// to the source tree and a temp directory. Needs root (skipped otherwise).
+TEST(DeployRecipes, ComposePeerCommandsRunInNamespacesAtTheirAddresses) {
+  using Clock = std::chrono::steady_clock;
+  if (murmur::testing::MurmurBin().empty()) GTEST_SKIP() << "MURMUR_BIN is not set";
+  if (std::string why = murmur::testing::NetnsUnavailableReason(); !why.empty()) {
+    GTEST_SKIP() << "cannot create network namespaces: " << why;
+  }
+  const nlohmann::json compose = ReadCompose();
+  ASSERT_TRUE(compose.is_object());
+  const nlohmann::json& services = compose["services"];
+  const std::string tmp = murmur::testing::FreshTempDir("compose");
+  auto map_path = [&](std::string arg) {
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"/src/", kSource + "/"},
+                                   {"/keys", tmp + "/keys"},
+                                   {"/out/", tmp + "/out/"}}) {
+      if (arg.rfind(from, 0) == 0) return to + arg.substr(from.size());
+    }
+    return arg;
+  };
+  // The keys service's entrypoint.
+  std::string keys_command = "MURMUR=" + murmur::testing::MurmurBin();
+  for (const auto& arg : services["keys"]["entrypoint"]) keys_command += " " + map_path(arg);
+  ASSERT_EQ(RunShell(keys_command, Stderr::kIntoOutput).exit_code, 0) << keys_command;
+
+  int peers = 0;
+  while (services.contains("peer" + std::to_string(peers))) ++peers;
+  std::string error;
+  const auto lab = murmur::testing::NetnsLab::Create(
+      {.nodes = peers, .subnet = "10.42.0.", .first_host = 10}, &error);
+  ASSERT_TRUE(lab) << error;
+  std::vector<std::unique_ptr<murmur::testing::ChildProcess>> processes;
+  const auto start = Clock::now();
+  for (int i = 0; i < peers; ++i) {
+    const nlohmann::json& service = services["peer" + std::to_string(i)];
+    ASSERT_EQ(service["networks"]["mesh"]["ipv4_address"], lab->ip(i));
+    std::vector<std::string> argv = {murmur::testing::MurmurBin()};
+    for (const auto& arg : service["command"]) argv.push_back(map_path(arg));
+    processes.push_back(std::make_unique<murmur::testing::ChildProcess>(lab->Wrap(i, argv)));
+  }
+  const auto deadline = start + std::chrono::seconds(150);
+  for (int i = 0; i < peers; ++i) {
+    EXPECT_EQ(processes[i]->Wait(deadline), 0) << "peer" << i << ":\n" << processes[i]->log();
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (int i = 0; i < peers; ++i) {
+    const std::string out = tmp + "/out/peer-" + std::to_string(i);
+    std::ifstream summary_in(out + "/summary.json");
+    const nlohmann::json summary = nlohmann::json::parse(summary_in, nullptr, false);
+    EXPECT_EQ(summary.value("finished", false), true) << i;
+    // The last row is the last round the command sets.
+    const std::string rounds = services["peer0"]["command"][5].get<std::string>().substr(16);
+    EXPECT_EQ(services["peer0"]["command"][5].get<std::string>().rfind("protocol.rounds=", 0), 0u);
+    EXPECT_EQ(Lines(ReadFile(out + "/metrics.csv")).back().rfind(rounds + ",", 0), 0u) << i;
+  }
+  std::printf("compose's %d peer commands in namespaces: %.1f s\n", peers, seconds);
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(tmp);
 }
 
 }  // namespace

@@ -139,7 +139,9 @@ bool NetemAvailable() {
 NetnsLab::NetnsLab(const Options& options) : options_(options) {
   const pid_t pid = ::getpid();
   prefix_ = "mnl" + std::to_string(pid);
-  subnet_ = "10." + std::to_string(64 + (pid / 256) % 128) + "." + std::to_string(pid % 256) + ".";
+  subnet_ = options.subnet.empty() ? "10." + std::to_string(64 + (pid / 256) % 128) + "." +
+                                         std::to_string(pid % 256) + "."
+                                   : options.subnet;
 }
 
 std::unique_ptr<NetnsLab> NetnsLab::Create(const Options& options, std::string* error) {
@@ -147,8 +149,8 @@ std::unique_ptr<NetnsLab> NetnsLab::Create(const Options& options, std::string* 
     *error = why;
     return nullptr;
   }
-  if (options.nodes < 1 || options.nodes > 200) {
-    *error = "a lab has 1 to 200 nodes";
+  if (options.nodes < 1 || options.first_host < 1 || options.first_host + options.nodes > 255) {
+    *error = "a lab's host numbers must lie in 1..254";
     return nullptr;
   }
   if (options.delay_ms > 0 && !NetemAvailable()) {
@@ -227,7 +229,9 @@ void NetnsLab::TearDown() {
   bridge_made_ = false;
 }
 
-std::string NetnsLab::ip(int i) const { return subnet_ + std::to_string(i + 1); }
+std::string NetnsLab::ip(int i) const {
+  return subnet_ + std::to_string(options_.first_host + i);
+}
 
 std::vector<std::string> NetnsLab::Wrap(int i, const std::vector<std::string>& argv) const {
   std::vector<std::string> wrapped = {Tool("ip"), "netns", "exec", ns(i)};

@@ -39,6 +39,10 @@ class NetnsLab {
     int nodes = 2;
     double rate_mbit = 0;  // tbf on both ends of every veth; 0: unshaped
     double delay_ms = 0;   // one-way netem delay on each namespace's uplink; needs netem
+    // Addresses SUBNET(first_host + i)/24, e.g. "10.42.0." and 10 for a
+    // recipe's fixed addresses; "" picks 10.A.B. from this process's id.
+    std::string subnet;
+    int first_host = 1;
   };
 
   // The lab, or null with *error set (what failed, with the command's
@@ -50,7 +54,7 @@ class NetnsLab {
 
   int nodes() const { return options_.nodes; }
   const std::string& ns(int i) const { return namespaces_[static_cast<size_t>(i)]; }
-  // Node i's address, "10.A.B.(i+1)".
+  // Node i's address, "10.A.B.(i+1)" (or as Options say).
   std::string ip(int i) const;
   // argv run inside node i's namespace (`ip netns exec NS argv...`; ip
   // execs the command, so the child's pid is the command's).
