@@ -142,6 +142,8 @@ TEST(DeployRecipes, ComposePeersAgreeWithEachOtherAndTheImage) {
     EXPECT_EQ(Arg(command, "--out"), "/out/peer-" + std::to_string(i));
     EXPECT_EQ(Arg(command, "--set"), "peers=" + std::to_string(slots));
     EXPECT_EQ(peer["depends_on"]["keys"]["condition"], "service_completed_successfully");
+    EXPECT_EQ(peer["image"], keys["image"]);
+    EXPECT_EQ(peer["pull_policy"], "never");  // built here, never pulled
     if (i == 0) address0 = ip + ":7000";
     // Slot 0 bootstraps from slot 1 (to rejoin after a restart), the rest from slot 0.
     EXPECT_EQ(Arg(command, "--bootstrap"), i == 0 ? "10.42.0.11:7000" : address0);
