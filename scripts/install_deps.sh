@@ -14,7 +14,8 @@ PACKAGES=(
   python3-dev pybind11-dev python3-numpy python3-pytest python3-torch
   dataset-fashion-mnist
   fortunes
-  python3-pandas python3-matplotlib python3-pil
+  iproute2
+  python3-pandas python3-matplotlib python3-pil python3-yaml
   libjs-dygraphs chromium
 )
 

@@ -25,6 +25,7 @@
 #include "svg_plot.h"
 #include "sweep_grid.h"
 #include "sweep_results.h"
+#include "sweep_slurm.h"
 
 namespace murmur::cli {
 namespace {
@@ -43,6 +44,7 @@ struct PlannedRun {
   std::vector<std::string> args;  // after the program name
   std::string resolved_toml;      // what the run will write as config.toml
   int64_t rounds = 0;
+  int64_t threads = 0;
 };
 
 int Usage(const std::string& message) {
@@ -93,16 +95,6 @@ std::string ErrorLine(const std::string& log_path) {
     if (line.rfind("murmur", 0) == 0) last_error = line;
   }
   return last_error.empty() ? last : last_error;
-}
-
-std::string ShellQuote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789-_./=+,:") == std::string::npos) {
-    return s;
-  }
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 // Starts `murmur run` with stdin from /dev/null and stdout and stderr into
@@ -237,6 +229,7 @@ Result<std::vector<PlannedRun>> PlanRuns(const SweepGrid& grid,
       }
       run.seed = resolved->seed;
       run.rounds = resolved->protocol.rounds;
+      run.threads = resolved->threads;
       run.resolved_toml = resolved->resolved_toml;
       run.dir = out_dir + "/runs/" + cell.name + "-s" + std::to_string(run.seed);
       run.args.push_back("--out");
@@ -323,6 +316,40 @@ Status WriteFile(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
+// `--slurm FILE`: the array job script (sweep_slurm.h) for every run,
+// task k being cell k; creates DIR for Slurm's output files.
+int WriteSlurmScript(const SweepOptions& options, const std::vector<SweepCell>& cells,
+                     const std::vector<PlannedRun>& runs, const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return Usage("cannot tell this binary's path (/proc/self/exe): " + ec.message());
+  SlurmScriptSpec spec{.job_name = "murmur-" + fs::path(options.grid_path).stem().string(),
+                       .murmur = exe.string(),
+                       .workdir = fs::current_path().string(),
+                       .grid_path = options.grid_path,
+                       .out_dir = out_dir,
+                       .log_dir = fs::absolute(out_dir).lexically_normal().string()};
+  for (const SweepCell& cell : cells) spec.cells.push_back({.name = cell.name});
+  for (const PlannedRun& run : runs) {
+    spec.cells[run.cell].runs.push_back({.dir = run.dir, .args = run.args});
+    spec.cpus_per_task = std::max<int>(spec.cpus_per_task, static_cast<int>(run.threads));
+  }
+  fs::create_directories(out_dir, ec);
+  if (ec) return Usage("cannot create '" + out_dir + "': " + ec.message());
+  if (Status s = WriteFile(options.slurm_script, SlurmArrayScript(spec)); !s.ok()) {
+    return Usage(s.message());
+  }
+  fs::permissions(options.slurm_script, fs::perms::owner_exec | fs::perms::group_exec,
+                  fs::perm_options::add, ec);
+  std::printf("wrote %s: %zu array tasks (one per cell), %zu runs\n"
+              "submit: sbatch %s\nthen:   murmur sweep %s --out %s\n",
+              options.slurm_script.c_str(), cells.size(), runs.size(),
+              ShellQuote(options.slurm_script).c_str(), ShellQuote(options.grid_path).c_str(),
+              ShellQuote(out_dir).c_str());
+  return 0;
+}
+
 }  // namespace
 
 CLI::App* AddSweepCommand(CLI::App& app, SweepOptions& options) {
@@ -360,6 +387,11 @@ CLI::App* AddSweepCommand(CLI::App& app, SweepOptions& options) {
       ->check(CLI::Range(1, 1024));
   sweep->add_flag("--dry-run", options.dry_run,
                   "Validate the grid and list every run and its command; run nothing");
+  sweep->add_option("--slurm", options.slurm_script,
+                    "Write a Slurm array job script (one task per grid cell, selected by\n"
+                    "SLURM_ARRAY_TASK_ID) to FILE instead of running; afterwards this\n"
+                    "command without --slurm collects the results")
+      ->type_name("FILE");
   return sweep;
 }
 
@@ -375,6 +407,7 @@ int SweepCommand(const SweepOptions& options) {
   Result<std::vector<PlannedRun>> planned = PlanRuns(*grid, cells, out_dir);
   if (!planned.ok()) return Usage(planned.status().message());
   const std::vector<PlannedRun>& runs = *planned;
+  if (!options.slurm_script.empty()) return WriteSlurmScript(options, cells, runs, out_dir);
 
   std::vector<RunOutcome> outcomes(runs.size());
   std::vector<size_t> pending;

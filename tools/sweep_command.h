@@ -17,6 +17,7 @@ struct SweepOptions {
   std::string out_dir;  // empty: runs/<grid file name without .toml>
   int jobs = 0;         // 0: the grid's `jobs`
   bool dry_run = false;
+  std::string slurm_script;  // non-empty: write a Slurm array job script here instead
 };
 
 // Registers the subcommand; `options` must outlive `app`.
