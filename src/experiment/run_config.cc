@@ -147,7 +147,7 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
 
   MURMUR_RETURN_IF_ERROR(ReadEvalSection(r, c));
 
-  c.warnings = IgnoreForeignProtocolKeys(r, config, c.protocol);
+  MURMUR_RETURN_IF_ERROR(CheckNoForeignProtocolKeys(r, config, c.protocol));
   MURMUR_RETURN_IF_ERROR(r.CheckNoUnknownKeys());
   MURMUR_ASSIGN_OR_RETURN(const ProtocolSpec* spec, FindProtocolSpec(c.protocol.kind));
   if (c.protocol.round_timeout_s == 0 && spec->waits_for_rounds &&

@@ -104,24 +104,23 @@ Status ReadProtocolConfig(ConfigReader& r, ProtocolConfig& c) {
   return Status::Ok();
 }
 
-std::vector<std::string> IgnoreForeignProtocolKeys(ConfigReader& r, const Config& raw,
-                                                   const ProtocolConfig& config) {
-  std::vector<std::string> warnings;
-  const std::vector<std::string> unread = r.UnreadKeys();
-  if (unread.empty()) return warnings;
-  for (const ProtocolSpec* other : kSpecs) {
-    if (other->name == config.kind) continue;
-    ConfigReader probe(raw);
-    (void)other->read_options(probe, config);
-    for (const std::string& key : unread) {
-      if (!probe.WasRead(key) || r.WasRead(key)) continue;
-      r.Ignore(key);
-      warnings.push_back("config key '" + key + "' is read by protocol.kind = \"" +
-                         std::string(other->name) + "\"; this \"" + config.kind +
-                         "\" run ignores it");
+Status CheckNoForeignProtocolKeys(const ConfigReader& r, const Config& raw,
+                                  const ProtocolConfig& config) {
+  for (const std::string& key : r.UnreadKeys()) {
+    std::string readers;
+    for (const ProtocolSpec* other : kSpecs) {
+      if (other->name == config.kind) continue;
+      ConfigReader probe(raw);
+      (void)other->read_options(probe, config);
+      if (!probe.WasRead(key)) continue;
+      readers += (readers.empty() ? "\"" : ", \"") + std::string(other->name) + "\"";
     }
+    if (readers.empty()) continue;
+    return Status::InvalidArgument("config key '", key, "' applies to protocol.kind = ", readers,
+                                   ", not to this run's protocol.kind = \"", config.kind,
+                                   "\": remove it, or change protocol.kind");
   }
-  return warnings;
+  return Status::Ok();
 }
 
 bool HasServer(const ProtocolConfig& config) {

@@ -68,9 +68,6 @@ struct RunConfig {
   bool reinit_output = false;
   // The fully resolved configuration (defaults included) as TOML.
   std::string resolved_toml;
-  // What the reader accepted but will not use (another protocol's keys),
-  // one line each, for the CLI to print.
-  std::vector<std::string> warnings;
 };
 
 // Reads and validates every key; kInvalidArgument names the key and the bad

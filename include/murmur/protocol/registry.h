@@ -110,13 +110,13 @@ T& MutableProtocolOptions(ProtocolConfig& config) {
 // unknown kind or a bad value.
 Status ReadProtocolConfig(ConfigReader& r, ProtocolConfig& config);
 
-// Call after every section is read: every unread key of `raw` that another
-// protocol's spec reads (e.g. protocol.topology in a "fedavg" run made by
-// --set protocol.kind=fedavg over a D-PSGD config) is accepted but ignored
-// (ConfigReader::Ignore), and one warning per such key says which protocol
-// reads it. Keys no protocol reads stay unknown.
-std::vector<std::string> IgnoreForeignProtocolKeys(ConfigReader& r, const Config& raw,
-                                                   const ProtocolConfig& config);
+// Call after every section is read: kInvalidArgument naming the first unread
+// key of `raw` that another protocol's spec reads (e.g. protocol.topology in
+// a "fedavg" run made by --set protocol.kind=fedavg over a D-PSGD config) and
+// every protocol that reads it. A key no protocol reads is left to
+// ConfigReader::CheckNoUnknownKeys.
+Status CheckNoForeignProtocolKeys(const ConfigReader& r, const Config& raw,
+                                  const ProtocolConfig& config);
 
 // Validates the robust/Byzantine configuration against the spec and
 // prepares the run-wide state. `shared_initial_model`: every learner starts

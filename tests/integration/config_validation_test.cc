@@ -1,0 +1,39 @@
+// Configs and command lines that cannot do what they say are refused before
+// anything runs, with exit code 2 and one line naming the key, the value or
+// the path (issue 17, "silent no-ops"; issue 18, "every user error exits 2").
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include "testing/cli_runner.h"
+
+namespace {
+
+using ::testing::HasSubstr;
+using Outcome = murmur::testing::CliOutcome;
+using murmur::testing::FreshTempDir;
+using murmur::testing::RunMurmur;
+using murmur::testing::RunShell;
+
+const char* kTiny =
+    "run --quiet --set data.dataset=synthetic --set data.synthetic_train=400 "
+    "--set data.synthetic_test=100 --set peers=4 --set protocol.rounds=2 "
+    "--set model.hidden=[8]";
+
+std::string TinyRun(const std::string& sets) { return std::string(kTiny) + " " + sets; }
+
+TEST(ConfigValidation, KeyOfAnotherProtocolExitsTwoNamingTheKeyAndItsProtocols) {
+  const Outcome o =
+      RunMurmur(TinyRun("--set protocol.kind=fedavg --set protocol.topology=torus"));
+  EXPECT_EQ(o.exit_code, 2) << o.output;
+  EXPECT_EQ(o.output,
+            "murmur run: config key 'protocol.topology' applies to protocol.kind = \"dpsgd\", "
+            "\"gossip\", \"choco\", \"dfedsam\", not to this run's protocol.kind = \"fedavg\": "
+            "remove it, or change protocol.kind\n");
+}
+
+}  // namespace
