@@ -1,6 +1,9 @@
 #include "cli_common.h"
 
+#include <algorithm>
 #include <cstdio>
+
+#include "murmur/core/suggest.h"
 
 namespace murmur::cli {
 
@@ -12,6 +15,25 @@ int Fail(std::string_view command, const Status& status, UsageErrors usage) {
                          ? code != StatusCode::kUnavailable
                          : code == StatusCode::kInvalidArgument || code == StatusCode::kNotFound;
   return users ? kExitUsage : kExitFailure;
+}
+
+int ExitForParseError(CLI::App& app, const CLI::ParseError& error, int argc, char** argv) {
+  const std::string first = argc > 1 ? argv[1] : "";
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    names.push_back(sub->get_name());
+  }
+  const bool unknown_command = !first.empty() && first[0] != '-' &&
+                               std::find(names.begin(), names.end(), first) == names.end();
+  if (unknown_command && error.get_exit_code() != 0) {
+    std::string list;
+    for (const std::string& name : names) list += (list.empty() ? "" : ", ") + name;
+    std::fprintf(stderr, "murmur: unknown command '%s'%s (commands: %s; murmur --help)\n",
+                 first.c_str(), DidYouMean(first, names).c_str(), list.c_str());
+    return kExitUsage;
+  }
+  const int code = app.exit(error);
+  return code == 0 ? 0 : kExitUsage;
 }
 
 Result<Config> LoadConfig(const std::string& path, const std::vector<std::string>& sets) {

@@ -2,6 +2,7 @@
 // and loading a config file with --set overrides.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,12 @@ enum class UsageErrors {
 // kExitFailure by `usage`.
 int Fail(std::string_view command, const Status& status,
          UsageErrors usage = UsageErrors::kBadConfigOrMissing);
+
+// Reports a command-line parse error of `app` (the top-level command) and
+// returns the exit code: 0 for --help and --version, else kExitUsage. An
+// unknown subcommand (argv[1]) is named with the closest known one ("did you
+// mean") and the list of subcommands.
+int ExitForParseError(CLI::App& app, const CLI::ParseError& error, int argc, char** argv);
 
 // The config at `path` (an empty Config when `path` is empty) with each
 // KEY=VALUE of `sets` applied in order. kNotFound / kInvalidArgument from

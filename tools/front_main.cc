@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "aggregate_command.h"
+#include "cli_common.h"
 
 namespace {
 
@@ -113,8 +114,7 @@ int RunLight(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    return murmur::cli::ExitForParseError(app, e, argc, argv);
   }
   return murmur::cli::AggregateCommand(aggregate_options);
 }

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "aggregate_command.h"
+#include "cli_common.h"
 #include "child_process.h"
 #include "keygen_command.h"
 #include "launch_command.h"
@@ -44,8 +45,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    return murmur::cli::ExitForParseError(app, e, argc, argv);
   }
   if (run->parsed()) return murmur::cli::RunCommand(run_options);
   if (report->parsed()) return murmur::cli::ReportCommand(report_options);

@@ -36,4 +36,29 @@ TEST(ConfigValidation, KeyOfAnotherProtocolExitsTwoNamingTheKeyAndItsProtocols) 
             "remove it, or change protocol.kind\n");
 }
 
+TEST(ConfigValidation, MisspeltKeySuggestsTheKnownOne) {
+  const Outcome o = RunMurmur(TinyRun("--set protocol.topolgy=ring"));
+  EXPECT_EQ(o.exit_code, 2) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("murmur run: unknown config key 'protocol.topolgy'; did you "
+                                  "mean 'protocol.topology'?"));
+  const Outcome section = RunMurmur(TinyRun("--set trian.lr=0.1"));
+  EXPECT_EQ(section.exit_code, 2) << section.output;
+  EXPECT_THAT(section.output, HasSubstr("unknown config key 'trian.lr'; did you mean 'train.lr'?"));
+  // Nothing close: no suggestion.
+  const Outcome far = RunMurmur(TinyRun("--set protocol.zzzzzzzz=1"));
+  EXPECT_EQ(far.exit_code, 2) << far.output;
+  EXPECT_THAT(far.output, ::testing::Not(HasSubstr("did you mean")));
+}
+
+TEST(ConfigValidation, MisspeltSubcommandSuggestsTheKnownOne) {
+  const Outcome o = RunMurmur("rnu examples/quickstart.toml");
+  EXPECT_EQ(o.exit_code, 2) << o.output;
+  EXPECT_EQ(o.output,
+            "murmur: unknown command 'rnu'; did you mean 'run'? (commands: run, report, sweep, "
+            "aggregate, peer, launch, privacy, keygen, id; murmur --help)\n");
+  const Outcome far = RunMurmur("frobnicate");
+  EXPECT_EQ(far.exit_code, 2) << far.output;
+  EXPECT_THAT(far.output, HasSubstr("murmur: unknown command 'frobnicate' (commands: run, "));
+}
+
 }  // namespace
