@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
       "             murmur sweep examples/sweep_quick.toml\n"
       "             murmur aggregate --rule median g0.npy g1.npy g2.npy");
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("murmur ") + MURMUR_VERSION,
+                       "Print the version (CMake's project(VERSION)) and exit");
   murmur::cli::RunOptions run_options;
   CLI::App* run = murmur::cli::AddRunCommand(app, run_options);
   murmur::cli::ReportOptions report_options;

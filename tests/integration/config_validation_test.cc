@@ -61,4 +61,19 @@ TEST(ConfigValidation, MisspeltSubcommandSuggestsTheKnownOne) {
   EXPECT_THAT(far.output, HasSubstr("murmur: unknown command 'frobnicate' (commands: run, "));
 }
 
+// Both binaries print the version CMake's project(VERSION) sets, the same
+// one the Python package reports (tests/python/test_package.py).
+TEST(ConfigValidation, VersionOfBothBinaries) {
+  const Outcome front = RunMurmur("--version");
+  EXPECT_EQ(front.exit_code, 0) << front.output;
+  EXPECT_TRUE(std::regex_match(front.output, std::regex("murmur [0-9]+\\.[0-9]+\\.[0-9]+\n")))
+      << front.output;
+  const std::string train =
+      (std::filesystem::path(murmur::testing::MurmurBin()).parent_path() / "murmur-train")
+          .string();
+  const Outcome full = RunShell(train + " --version");
+  EXPECT_EQ(full.exit_code, 0) << full.error;
+  EXPECT_EQ(full.output, front.output);
+}
+
 }  // namespace
