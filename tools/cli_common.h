@@ -33,6 +33,17 @@ int Fail(std::string_view command, const Status& status,
 // mean") and the list of subcommands.
 int ExitForParseError(CLI::App& app, const CLI::ParseError& error, int argc, char** argv);
 
+// Creates the output directory `dir` (and its parents) given by `option`
+// (e.g. "--out") and checks that it is writable. kInvalidArgument naming
+// the option, the path and why (a parent is a file, permission denied, a
+// read-only file system), so the command exits kExitUsage before any work.
+Status CreateOutputDir(const std::string& dir, std::string_view option = "--out");
+
+// Checks that the file `path` given by `option` can be written: its
+// directory exists and is writable and `path` is not a directory.
+// kInvalidArgument naming the option and the path.
+Status CheckOutputFile(const std::string& path, std::string_view option);
+
 // The config at `path` (an empty Config when `path` is empty) with each
 // KEY=VALUE of `sets` applied in order. kNotFound / kInvalidArgument from
 // the file or a bad override.

@@ -180,6 +180,7 @@ int RunCommand(const RunOptions& options) {
 
   std::optional<MetricsWriter> writer;
   if (!options.out_dir.empty()) {
+    if (Status s = CreateOutputDir(options.out_dir); !s.ok()) return Fail(s);
     Result<MetricsWriter> opened = MetricsWriter::Open(options.out_dir, run_config->resolved_toml);
     if (!opened.ok()) return Fail(opened.status());
     writer.emplace(std::move(opened).value());

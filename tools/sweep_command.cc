@@ -400,6 +400,7 @@ int SweepCommand(const SweepOptions& options) {
     return 0;
   }
 
+  if (Status s = CreateOutputDir(out_dir); !s.ok()) return Usage(s.message());
   SweepProgress progress(runs.size(), pending.size());
   for (size_t i = 0; i < runs.size(); ++i) {
     if (complete[i]) progress.Skipped(std::filesystem::path(runs[i].dir).filename().string());

@@ -76,4 +76,27 @@ TEST(ConfigValidation, VersionOfBothBinaries) {
   EXPECT_EQ(full.output, front.output);
 }
 
+TEST(ConfigValidation, OutputPathUnderAFileExitsTwoNamingIt) {
+  const std::string dir = FreshTempDir("out");
+  const std::string file = dir + "/a_file";
+  std::ofstream(file) << "x";
+  const Outcome run = RunMurmur(TinyRun("--out " + file + "/run"));
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("murmur run: --out '" + file + "/run': cannot create the "
+                                    "directory: "));
+  const Outcome onto_file = RunMurmur(TinyRun("--out " + file));
+  EXPECT_EQ(onto_file.exit_code, 2) << onto_file.output;
+  EXPECT_THAT(onto_file.output, HasSubstr("--out '" + file + "'"));
+  std::ofstream(dir + "/run.toml") << "[data]\ndataset = \"synthetic\"\n";
+  const Outcome launch = RunMurmur("launch 2 " + dir + "/run.toml --quiet --out " + file + "/net");
+  EXPECT_EQ(launch.exit_code, 2) << launch.output;
+  EXPECT_THAT(launch.output, HasSubstr("murmur launch: --out '" + file + "/net'"));
+  const Outcome aggregate = RunMurmur("aggregate --rule mean " + dir + "/g.npy --out " + file +
+                                      "/agg.npy");
+  EXPECT_EQ(aggregate.exit_code, 2) << aggregate.output;
+  EXPECT_THAT(aggregate.output, HasSubstr("murmur aggregate: --out '" + file + "/agg.npy': "
+                                          "directory '" + file + "' does not exist"));
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
