@@ -99,4 +99,36 @@ TEST(ConfigValidation, OutputPathUnderAFileExitsTwoNamingIt) {
   std::filesystem::remove_all(dir);
 }
 
+// A sweep axis that changes no run (another rule's option, values that read
+// as equal) or that the base config's protocol does not read is refused,
+// --dry-run included, naming the axis or the key.
+TEST(ConfigValidation, SweepAxisThatChangesNothingExitsTwo) {
+  const std::string dir = FreshTempDir("sweep");
+  std::ofstream(dir + "/base.toml") << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
+                                       "[protocol]\nrounds = 2\n";
+  const auto grid = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name) << "base = \"base.toml\"\n" << text;
+    return RunMurmur("sweep " + dir + "/" + name + " --dry-run --out " + dir + "/out");
+  };
+  const Outcome tau = grid("tau.toml", "[grid]\n\"protocol.topology\" = [\"ring\", \"full\"]\n"
+                                       "\"robust.tau\" = [0.5, 2.0]\n");
+  EXPECT_EQ(tau.exit_code, 2) << tau.output;
+  EXPECT_THAT(tau.output,
+              HasSubstr("murmur sweep: grid axis 'robust.tau' changes nothing: its values [0.5, "
+                        "2.0] give the same resolved run config in every cell"));
+  const Outcome equal = grid("lr.toml", "[grid]\n\"train.lr\" = [1, 1.0]\n");
+  EXPECT_EQ(equal.exit_code, 2) << equal.output;
+  EXPECT_THAT(equal.output, HasSubstr("grid axis 'train.lr' changes nothing"));
+  const Outcome foreign = grid("fedavg.toml", "[set]\n\"protocol.kind\" = \"fedavg\"\n[grid]\n"
+                                              "\"protocol.topology\" = [\"ring\", \"full\"]\n");
+  EXPECT_EQ(foreign.exit_code, 2) << foreign.output;
+  EXPECT_THAT(foreign.output, HasSubstr("config key 'protocol.topology' applies to "
+                                        "protocol.kind = \"dpsgd\""));
+  // The option of the rule the cells use does change them.
+  const Outcome used = grid("cc.toml", "[set]\n\"robust.rule\" = \"centered-clipping\"\n"
+                                       "[grid]\n\"robust.tau\" = [0.5, 2.0]\n");
+  EXPECT_EQ(used.exit_code, 0) << used.output;
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
