@@ -99,6 +99,42 @@ TEST(ConfigValidation, OutputPathUnderAFileExitsTwoNamingIt) {
   std::filesystem::remove_all(dir);
 }
 
+// Rules whose precondition on their number of inputs n can never hold in the
+// run are refused before it starts, naming the rule, f, the smallest n and
+// where it comes from (the run would otherwise exit 0 with every
+// aggregation failed).
+TEST(ConfigValidation, RobustRuleThatCannotHoldOnTheTopologyExitsTwo) {
+  const Outcome ring = RunMurmur(TinyRun("--set robust.rule=krum --set robust.f=1"));
+  EXPECT_EQ(ring.exit_code, 2) << ring.output;
+  EXPECT_EQ(ring.output,
+            "murmur run: robust.rule = \"krum\" with robust.f = 1 needs at least 5 inputs per "
+            "aggregation (krum: n=3 f=1: needs n >= 2f + 3), but on protocol.topology = "
+            "\"ring\" over 4 peers, peer 0 aggregates 3 models, its own and 2 from neighbours: "
+            "lower robust.f, or use a denser protocol.topology\n");
+  const Outcome fedavg =
+      RunMurmur(TinyRun("--set protocol.kind=fedavg --set robust.rule=bulyan --set robust.f=1"));
+  EXPECT_EQ(fedavg.exit_code, 2) << fedavg.output;
+  EXPECT_EQ(fedavg.output,
+            "murmur run: robust.rule = \"bulyan\" with robust.f = 1 needs at least 7 inputs per "
+            "aggregation (bulyan: n=4 f=1: needs n >= 4f + 3), but with "
+            "protocol.client_fraction = 1 of 4 clients the server aggregates at most 4 updates "
+            "a round: lower robust.f, or use more peers or a larger protocol.client_fraction\n");
+  const Outcome gossip =
+      RunMurmur(TinyRun("--set protocol.kind=gossip --set protocol.topology=full "
+                    "--set robust.rule=median --set robust.f=1 --set robust.gossip_window=1"));
+  EXPECT_EQ(gossip.exit_code, 2) << gossip.output;
+  EXPECT_THAT(gossip.output,
+              HasSubstr("(median: n=2 f=1: needs n > 2f), but on protocol.topology = \"full\" "
+                        "over 4 peers, peer 0 aggregates 2 models, its own and 1 from "
+                        "neighbours (robust.gossip_window = 1; it has 3): lower robust.f, or "
+                        "use a larger robust.gossip_window\n"));
+  // The same rule where it holds: a full graph of 4 gives every peer 4 inputs.
+  const Outcome fits =
+      RunMurmur(TinyRun("--set protocol.topology=full --set robust.rule=median "
+                        "--set robust.f=1"));
+  EXPECT_EQ(fits.exit_code, 0) << fits.output;
+}
+
 // A sweep axis that changes no run (another rule's option, values that read
 // as equal) or that the base config's protocol does not read is refused,
 // --dry-run included, naming the axis or the key.
