@@ -19,6 +19,7 @@
 #include "child_process.h"
 #include "murmur/runtime/identity.h"
 #include "murmur/experiment/metrics_files.h"
+#include "murmur/experiment/net_run.h"
 #include "murmur/experiment/peer_metrics.h"
 #include "murmur/experiment/run_config.h"
 
@@ -254,6 +255,7 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   sets.push_back("peers=" + std::to_string(options.peers));
   Result<RunConfig> run_config = LoadRunConfig(options.config_path, sets);
   if (!run_config.ok()) return Fail(run_config.status());
+  if (Status s = CheckNetRunnable(*run_config); !s.ok()) return Fail(s);
   const bool has_server = HasServer(run_config->protocol);
   const int64_t nodes = options.peers + (has_server ? 1 : 0);
   const std::string& out = options.out_dir;

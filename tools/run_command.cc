@@ -177,6 +177,7 @@ int RunCommand(const RunOptions& options) {
   if (options.threads >= 0) sets.push_back("threads=" + std::to_string(options.threads));
   Result<RunConfig> run_config = LoadRunConfig(options.config_path, sets);
   if (!run_config.ok()) return Fail(run_config.status());
+  ResolveRunPaths(*run_config, options.out_dir);
 
   std::optional<MetricsWriter> writer;
   if (!options.out_dir.empty()) {

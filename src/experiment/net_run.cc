@@ -157,9 +157,17 @@ Status WritePeerSummary(const std::string& dir, const RunPlan& plan, PeerId self
 
 }  // namespace
 
+Status CheckNetRunnable(const RunConfig& config) {
+  if (config.train.save_checkpoint.empty()) return Status::Ok();
+  return Status::InvalidArgument(
+      "train.save_checkpoint is written by `murmur run` (the mean of every peer's model); a "
+      "network peer sees only its own: drop the key");
+}
+
 Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
                                 net::NetSecurity security) {
   const int64_t num_nodes = config.peers + (HasServer(config.protocol) ? 1 : 0);
+  MURMUR_RETURN_IF_ERROR(CheckNetRunnable(config));
   if (options.index < 0 || options.index >= num_nodes) {
     return Status::InvalidArgument("--index ", options.index, " is not in 0..", num_nodes - 1,
                                    " (", config.peers, " peers",

@@ -135,6 +135,49 @@ TEST(ConfigValidation, RobustRuleThatCannotHoldOnTheTopologyExitsTwo) {
   EXPECT_EQ(fits.exit_code, 0) << fits.output;
 }
 
+// train.save_checkpoint: a relative path goes under --out, an existing file
+// is never replaced unless train.overwrite_checkpoint says so (refused before
+// the run), and a network run, which cannot write it, refuses the key.
+TEST(ConfigValidation, CheckpointsGoUnderOutAndAreNeverSilentlyReplaced) {
+  const std::string dir = FreshTempDir("ckpt");
+  const std::string save =
+      TinyRun("--set peers=1 --set train.save_checkpoint=body.ckpt --out " + dir + "/pre");
+  const Outcome first = RunMurmur(save);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string ckpt = dir + "/pre/body.ckpt";
+  ASSERT_TRUE(std::filesystem::exists(ckpt));
+  EXPECT_FALSE(std::filesystem::exists("body.ckpt"));  // not in the working directory
+  const auto written = std::filesystem::last_write_time(ckpt);
+
+  const Outcome again = RunMurmur(save);
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  EXPECT_EQ(again.output, "murmur run: train.save_checkpoint: '" + ckpt +
+                              "' already exists and a run never replaces a checkpoint: remove "
+                              "it, pick another path (a relative one goes under --out), or set "
+                              "train.overwrite_checkpoint = true\n");
+  EXPECT_EQ(std::filesystem::last_write_time(ckpt), written);
+
+  const Outcome replace = RunMurmur(save + " --set train.overwrite_checkpoint=true");
+  EXPECT_EQ(replace.exit_code, 0) << replace.output;
+
+  // Loading is explicit (model.init_checkpoint) and names the file it reads.
+  const Outcome load = RunMurmur(TinyRun("--set peers=2 --set model.init_checkpoint=" + ckpt));
+  EXPECT_EQ(load.exit_code, 0) << load.output;
+
+  const Outcome lone = RunMurmur(TinyRun("--set train.overwrite_checkpoint=true"));
+  EXPECT_EQ(lone.exit_code, 2) << lone.output;
+  EXPECT_THAT(lone.output, HasSubstr("train.overwrite_checkpoint = true without "
+                                     "train.save_checkpoint"));
+
+  std::ofstream(dir + "/run.toml") << "[data]\ndataset = \"synthetic\"\n";
+  const Outcome launch = RunMurmur("launch 2 " + dir + "/run.toml --quiet "
+                                   "--set train.save_checkpoint=x.ckpt --out " + dir + "/net");
+  EXPECT_EQ(launch.exit_code, 2) << launch.output;
+  EXPECT_THAT(launch.output, HasSubstr("murmur launch: train.save_checkpoint is written by "
+                                       "`murmur run`"));
+  std::filesystem::remove_all(dir);
+}
+
 // A sweep axis that changes no run (another rule's option, values that read
 // as equal) or that the base config's protocol does not read is refused,
 // --dry-run included, naming the axis or the key.

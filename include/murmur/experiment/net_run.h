@@ -35,6 +35,11 @@ struct NetRunResult {
   Status run;             // how NetHost::Run ended
 };
 
+// kInvalidArgument for a config that only the simulator can honour
+// (train.save_checkpoint: the mean of every peer's model), naming the key.
+// RunNetPeer checks it; `murmur launch` checks it before starting peers.
+Status CheckNetRunnable(const RunConfig& config);
+
 // Builds this peer's node and runs it until its part of the run is done: a
 // model holder once it reported its last round's model; in a first-report
 // protocol (MoDeST), any other peer once some other holder has finished and
