@@ -9,8 +9,9 @@
 #
 # Regenerate the table only in a commit whose change is meant to change
 # results, and say so in its message. Pretraining examples (*_pretrain.toml)
-# run first, in the same scratch folder, so the examples that load their
-# checkpoints find them. Grids (sweep_*.toml) are not single runs and are
+# run first, in the same scratch folder and with --out runs/<name> as their
+# comments say, so the examples that load their checkpoints
+# (runs/<name>/*.ckpt) find them. Grids (sweep_*.toml) are not single runs and are
 # skipped.
 #
 # Hashes hold for one LibTorch build on one kind of CPU: OpenBLAS picks its
@@ -70,11 +71,13 @@ for f in "${examples[@]}" quickstart-full; do
   name="$(basename "$f" .toml)"
   args=("$f" --set protocol.rounds=3)
   [ "$f" = quickstart-full ] && args=()
-  if ! "$murmur" run "${args[@]}" --out "runs/check-$name" > "log-$name.txt" 2>&1; then
+  dir="runs/check-$name"
+  case "$name" in *_pretrain) dir="runs/$name" ;; esac
+  if ! "$murmur" run "${args[@]}" --out "$dir" > "log-$name.txt" 2>&1; then
     echo "check_example_hashes: $name failed to run:"; tail -5 "log-$name.txt"
     failed=1; continue
   fi
-  hash="$(sha256sum "runs/check-$name/metrics.jsonl" | cut -c1-64)"
+  hash="$(sha256sum "$dir/metrics.jsonl" | cut -c1-64)"
   out+=("$name"$'\t'"$hash")
   if [ "$same_machine" -eq 0 ]; then
     "$murmur" run "${args[@]}" --out "runs/again-$name" > "log2-$name.txt" 2>&1 || true

@@ -153,6 +153,9 @@ int AggregateCommand(const AggregateOptions& options) {
   if (options.threads > 1) pool = std::make_unique<ThreadPool>(options.threads);
   Result<std::unique_ptr<Aggregator>> rule = MakeAggregator(*config, pool.get());
   if (!rule.ok()) return Fail(rule.status());
+  if (!options.out.empty()) {
+    if (Status s = CheckOutputFile(options.out, "--out"); !s.ok()) return Fail(s);
+  }
 
   std::vector<std::vector<float>> vectors;
   for (const std::string& path : options.inputs) {

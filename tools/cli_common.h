@@ -2,6 +2,7 @@
 // and loading a config file with --set overrides.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,23 @@ enum class UsageErrors {
 // kExitFailure by `usage`.
 int Fail(std::string_view command, const Status& status,
          UsageErrors usage = UsageErrors::kBadConfigOrMissing);
+
+// Reports a command-line parse error of `app` (the top-level command) and
+// returns the exit code: 0 for --help and --version, else kExitUsage. An
+// unknown subcommand (argv[1]) is named with the closest known one ("did you
+// mean") and the list of subcommands.
+int ExitForParseError(CLI::App& app, const CLI::ParseError& error, int argc, char** argv);
+
+// Creates the output directory `dir` (and its parents) given by `option`
+// (e.g. "--out") and checks that it is writable. kInvalidArgument naming
+// the option, the path and why (a parent is a file, permission denied, a
+// read-only file system), so the command exits kExitUsage before any work.
+Status CreateOutputDir(const std::string& dir, std::string_view option = "--out");
+
+// Checks that the file `path` given by `option` can be written: its
+// directory exists and is writable and `path` is not a directory.
+// kInvalidArgument naming the option and the path.
+Status CheckOutputFile(const std::string& path, std::string_view option);
 
 // The config at `path` (an empty Config when `path` is empty) with each
 // KEY=VALUE of `sets` applied in order. kNotFound / kInvalidArgument from

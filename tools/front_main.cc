@@ -4,7 +4,7 @@
 // (robust kernels over .npy files) should not pay. So this binary links only
 // core and robust, and:
 //   * `murmur`, `murmur -h`, `murmur --help`: prints the help listing every
-//     subcommand (kHeavyCommands below plus `aggregate`);
+//     subcommand (kHeavyCommands below plus `aggregate`); `murmur --version`;
 //   * `murmur aggregate ...`: runs it here (aggregate_command.cc);
 //   * anything else (`murmur run ...`, `murmur sweep ...`, `murmur peer ...`,
 //     a subcommand's own --help, a typo): execs `murmur-train` -- main.cc,
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "aggregate_command.h"
+#include "cli_common.h"
 
 namespace {
 
@@ -102,6 +103,8 @@ int ExecTrain(char** argv) {
 int RunLight(int argc, char** argv) {
   CLI::App app(kDescription);
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("murmur ") + MURMUR_VERSION,
+                       "Print the version (CMake's project(VERSION)) and exit");
   murmur::cli::AggregateOptions aggregate_options;
   // Registered in main.cc's order: run, report, sweep, aggregate, peer, ...
   for (const HeavyCommand& command : kHeavyCommands) {
@@ -113,8 +116,7 @@ int RunLight(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    return murmur::cli::ExitForParseError(app, e, argc, argv);
   }
   return murmur::cli::AggregateCommand(aggregate_options);
 }
@@ -123,7 +125,7 @@ int RunLight(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const std::string_view first = argc > 1 ? argv[1] : "";
-  const bool help = argc == 2 && (first == "-h" || first == "--help");
-  if (help || first == "aggregate") return RunLight(argc, argv);
+  const bool here = argc == 2 && (first == "-h" || first == "--help" || first == "--version");
+  if (here || first == "aggregate") return RunLight(argc, argv);
   return ExecTrain(argv);
 }

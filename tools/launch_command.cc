@@ -141,9 +141,8 @@ void PrintTable(const std::vector<EvalRow>& rows) {
 // and one key per slot, bound to its slot by the allowlist.
 Status WriteLaunchFiles(const std::string& out, const std::string& resolved_toml,
                         int64_t nodes) {
+  MURMUR_RETURN_IF_ERROR(CreateOutputDir(out));
   std::error_code ec;
-  std::filesystem::create_directories(out, ec);
-  if (ec) return Status::Unavailable("cannot create '", out, "': ", ec.message());
   std::ofstream(out + "/config.toml", std::ios::trunc) << resolved_toml;
   const std::string network_key = out + "/network.key";
   std::filesystem::remove(network_key, ec);

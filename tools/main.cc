@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "aggregate_command.h"
+#include "cli_common.h"
 #include "child_process.h"
 #include "keygen_command.h"
 #include "launch_command.h"
@@ -23,6 +24,8 @@ int main(int argc, char** argv) {
       "             murmur sweep examples/sweep_quick.toml\n"
       "             murmur aggregate --rule median g0.npy g1.npy g2.npy");
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("murmur ") + MURMUR_VERSION,
+                       "Print the version (CMake's project(VERSION)) and exit");
   murmur::cli::RunOptions run_options;
   CLI::App* run = murmur::cli::AddRunCommand(app, run_options);
   murmur::cli::ReportOptions report_options;
@@ -44,8 +47,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    return murmur::cli::ExitForParseError(app, e, argc, argv);
   }
   if (run->parsed()) return murmur::cli::RunCommand(run_options);
   if (report->parsed()) return murmur::cli::ReportCommand(report_options);

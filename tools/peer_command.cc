@@ -42,6 +42,9 @@ int RunPeer(const PeerOptions& options) {
   if (!security.ok()) return Fail(security.status());
   Result<RunConfig> config = LoadRunConfig(options.config_path, options.sets);
   if (!config.ok()) return Fail(config.status());
+  if (!options.out_dir.empty()) {
+    if (Status s = CreateOutputDir(options.out_dir); !s.ok()) return Fail(s);
+  }
   NetRunOptions run{.index = options.index, .out_dir = options.out_dir, .quiet = options.quiet};
   run.net.listen = options.listen;
   run.net.advertise = options.advertise;

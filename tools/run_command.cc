@@ -197,9 +197,11 @@ int RunCommand(const RunOptions& options) {
   if (options.threads >= 0) sets.push_back("threads=" + std::to_string(options.threads));
   Result<RunConfig> run_config = LoadRunConfig(options.config_path, sets);
   if (!run_config.ok()) return Fail(run_config.status());
+  ResolveRunPaths(*run_config, options.out_dir);
 
   std::optional<MetricsWriter> writer;
   if (!options.out_dir.empty()) {
+    if (Status s = CreateOutputDir(options.out_dir); !s.ok()) return Fail(s);
     Result<MetricsWriter> opened = MetricsWriter::Open(options.out_dir, run_config->resolved_toml);
     if (!opened.ok()) return Fail(opened.status());
     writer.emplace(std::move(opened).value());

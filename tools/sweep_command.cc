@@ -16,12 +16,15 @@
 #include <thread>
 #include <limits>
 #include <optional>
+#include <set>
+#include <toml++/toml.h>
 
 #include "child_process.h"
 #include "cli_common.h"
 #include "murmur/core/config.h"
 #include "murmur/experiment/metrics_files.h"
 #include "murmur/experiment/run_config.h"
+#include "murmur/robust/factory.h"
 #include "svg_plot.h"
 #include "sweep_grid.h"
 #include "sweep_results.h"
@@ -43,9 +46,44 @@ struct PlannedRun {
   std::string dir;
   std::vector<std::string> args;  // after the program name
   std::string resolved_toml;      // what the run will write as config.toml
+  std::string fingerprint;        // what tells it apart from other cells (Fingerprint)
   int64_t rounds = 0;
   int64_t threads = 0;
 };
+
+// What a run does, for telling a grid's cells apart: its resolved config
+// without the [robust] options of rules and pre-aggregators it does not use
+// (those are read and type-checked for every run, so that one [set] can
+// hold them all, and so show up in every resolved config).
+std::string Fingerprint(const RunConfig& run) {
+  toml::table doc;
+  try {
+    doc = toml::parse(run.resolved_toml);
+  } catch (const toml::parse_error&) {
+    return run.resolved_toml;
+  }
+  toml::table* robust = doc["robust"].as_table();
+  if (robust == nullptr) return run.resolved_toml;
+  std::set<std::string> used;  // option keys of the chosen rule and pre-aggregators
+  std::set<std::string> all;
+  auto add = [](std::set<std::string>& to, const std::vector<OptionSpec>& specs) {
+    for (const OptionSpec& spec : specs) {
+      if (spec.key.find('.') == std::string::npos) to.insert(spec.key);
+    }
+  };
+  add(used, AggregatorOptions(run.protocol.robust.rule));
+  for (const PreAggregatorConfig& stage : run.protocol.robust.pre) {
+    add(used, PreAggregatorOptions(stage.name));
+  }
+  for (const std::string& name : AggregatorNames()) add(all, AggregatorOptions(name));
+  for (const std::string& name : PreAggregatorNames()) add(all, PreAggregatorOptions(name));
+  for (const std::string& key : all) {
+    if (used.count(key) == 0) robust->erase(key);
+  }
+  std::ostringstream out;
+  out << doc;
+  return out.str();
+}
 
 int Usage(const std::string& message) {
   std::fprintf(stderr, "murmur sweep: %s\n", message.c_str());
@@ -231,12 +269,19 @@ Result<std::vector<PlannedRun>> PlanRuns(const SweepGrid& grid,
       run.rounds = resolved->protocol.rounds;
       run.threads = resolved->threads;
       run.resolved_toml = resolved->resolved_toml;
+      run.fingerprint = Fingerprint(*resolved);
       run.dir = out_dir + "/runs/" + cell.name + "-s" + std::to_string(run.seed);
       run.args.push_back("--out");
       run.args.push_back(run.dir);
       runs.push_back(std::move(run));
     }
   }
+  // An axis that changes nothing would give identical cells: compare each
+  // cell's first run, whose seed is the same in every cell.
+  std::vector<std::string> cell_configs;
+  const size_t per_cell = std::max<size_t>(grid.seeds.size(), 1);
+  for (size_t i = 0; i < runs.size(); i += per_cell) cell_configs.push_back(runs[i].fingerprint);
+  MURMUR_RETURN_IF_ERROR(CheckEveryAxisMatters(grid, cells, cell_configs));
   return runs;
 }
 
@@ -435,6 +480,7 @@ int SweepCommand(const SweepOptions& options) {
     return 0;
   }
 
+  if (Status s = CreateOutputDir(out_dir); !s.ok()) return Usage(s.message());
   SweepProgress progress(runs.size(), pending.size());
   for (size_t i = 0; i < runs.size(); ++i) {
     if (complete[i]) progress.Skipped(std::filesystem::path(runs[i].dir).filename().string());

@@ -359,4 +359,30 @@ std::vector<SweepCell> ExpandCells(const SweepGrid& grid) {
   }
 }
 
+Status CheckEveryAxisMatters(const SweepGrid& grid, const std::vector<SweepCell>& cells,
+                             const std::vector<std::string>& cell_configs) {
+  for (size_t a = 0; a < grid.axes.size(); ++a) {
+    const SweepAxis& axis = grid.axes[a];
+    if (axis.values.size() < 2) continue;
+    // Cells that differ only in this axis, keyed by the other axes' values.
+    std::map<std::vector<size_t>, std::set<std::string>> lines;
+    bool matters = false;
+    for (size_t c = 0; c < cells.size() && !matters; ++c) {
+      std::vector<size_t> others = cells[c].value_index;
+      others[a] = 0;
+      std::set<std::string>& configs = lines[others];
+      configs.insert(cell_configs[c]);
+      matters = configs.size() > 1;
+    }
+    if (matters) continue;
+    std::string values;
+    for (const std::string& v : axis.values) values += (values.empty() ? "" : ", ") + v;
+    return Status::InvalidArgument(
+        "grid axis '", axis.key, "' changes nothing: its values [", values,
+        "] give the same resolved run config in every cell (the runs do not use this key, "
+        "or the values are equal); drop the axis or sweep a key these runs read");
+  }
+  return Status::Ok();
+}
+
 }  // namespace murmur::cli

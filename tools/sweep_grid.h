@@ -72,4 +72,13 @@ Result<SweepGrid> ReadSweepGrid(const std::string& path);
 // Every cell, the last axis varying fastest.
 std::vector<SweepCell> ExpandCells(const SweepGrid& grid);
 
+// Checks that every axis with two or more values changes some run:
+// `cell_configs` holds one text per cell of `cells` (ExpandCells(grid)), the
+// cell's fully resolved run config. kInvalidArgument naming the first axis
+// along which no two cells differ whatever the other axes' values -- a key
+// the runs never use (another rule's option), or values that read as equal
+// (1 and 1.0).
+Status CheckEveryAxisMatters(const SweepGrid& grid, const std::vector<SweepCell>& cells,
+                             const std::vector<std::string>& cell_configs);
+
 }  // namespace murmur::cli

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "murmur/core/suggest.h"
+
 namespace murmur {
 
 struct Config::Impl {
@@ -332,10 +334,13 @@ Status ConfigReader::CheckNoUnknownKeys() const {
                 known += (known.empty() ? "" : ", ") + u;
               }
             }
+            const std::vector<std::string> all(impl_->used.begin(), impl_->used.end());
+            const std::string suggestion = DidYouMean(key, all);
             result = Status::InvalidArgument(
-                "unknown config key '", key, "'",
-                known.empty() ? std::string()
-                              : "; known keys here: " + known);
+                "unknown config key '", key, "'", suggestion,
+                known.empty()        ? std::string()
+                : suggestion.empty() ? "; known keys here: " + known
+                                     : " Known keys here: " + known);
           }
         }
       };

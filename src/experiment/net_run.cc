@@ -158,6 +158,11 @@ Status WritePeerSummary(const std::string& dir, const RunPlan& plan, PeerId self
 }  // namespace
 
 Status CheckNetRunConfig(const RunConfig& config) {
+  if (!config.train.save_checkpoint.empty()) {
+    return Status::InvalidArgument(
+        "train.save_checkpoint is written by `murmur run` (the mean of every peer's model); a "
+        "network peer sees only its own: drop the key");
+  }
   const char* key = config.sim.budget.time_s > 0  ? "sim.budget_time_s"
                     : config.sim.budget.bytes > 0 ? "sim.budget_bytes"
                     : config.eval.target_acc      ? "eval.target_acc"

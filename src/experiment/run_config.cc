@@ -1,5 +1,7 @@
 #include "murmur/experiment/run_config.h"
 
+#include <filesystem>
+
 #include "murmur/protocol/registry.h"
 #include "experiment/robust_config.h"
 
@@ -84,6 +86,13 @@ Status ReadTrainSection(ConfigReader& r, RunConfig& c) {
                           r.String("train.init", "same", {"same", "independent"}));
   c.train.same_init = init == "same";
   MURMUR_ASSIGN_OR_RETURN(c.train.save_checkpoint, r.String("train.save_checkpoint", ""));
+  MURMUR_ASSIGN_OR_RETURN(c.train.overwrite_checkpoint,
+                          r.Bool("train.overwrite_checkpoint", c.train.overwrite_checkpoint));
+  if (c.train.overwrite_checkpoint && c.train.save_checkpoint.empty()) {
+    return Status::InvalidArgument(
+        "train.overwrite_checkpoint = true without train.save_checkpoint writes nothing: set "
+        "train.save_checkpoint or drop the key");
+  }
   MURMUR_ASSIGN_OR_RETURN(std::string trainable,
                           r.String("train.trainable", "all", {"all", "output"}));
   c.train.output_layer_only = trainable == "output";
@@ -133,6 +142,13 @@ Status ReadEvalSection(ConfigReader& r, RunConfig& c) {
 
 }  // namespace
 
+void ResolveRunPaths(RunConfig& config, const std::string& out_dir) {
+  std::string& save = config.train.save_checkpoint;
+  if (!out_dir.empty() && !save.empty() && std::filesystem::path(save).is_relative()) {
+    save = (std::filesystem::path(out_dir) / save).string();
+  }
+}
+
 Result<RunConfig> ReadRunConfig(const Config& config) {
   ConfigReader r(config);
   RunConfig c;
@@ -158,7 +174,7 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
 
   MURMUR_RETURN_IF_ERROR(ReadEvalSection(r, c));
 
-  c.warnings = IgnoreForeignProtocolKeys(r, config, c.protocol);
+  MURMUR_RETURN_IF_ERROR(CheckNoForeignProtocolKeys(r, config, c.protocol));
   MURMUR_RETURN_IF_ERROR(r.CheckNoUnknownKeys());
   MURMUR_ASSIGN_OR_RETURN(const ProtocolSpec* spec, FindProtocolSpec(c.protocol.kind));
   if (c.protocol.round_timeout_s == 0 && spec->waits_for_rounds &&

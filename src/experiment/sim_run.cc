@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "murmur/learn/checkpoint.h"
@@ -28,6 +29,19 @@ Status SaveMeanModel(const std::string& path, const std::vector<std::unique_ptr<
     mean[i] = static_cast<float>(sum[i] / static_cast<double>(learners.size()));
   }
   return SaveCheckpoint(path, mean);
+}
+
+// A checkpoint already on disk is someone's earlier result (and maybe
+// another run's model.init_checkpoint): never replaced unless asked, and
+// refused before the run rather than after it.
+Status CheckCheckpointTarget(const TrainConfig& train) {
+  if (train.save_checkpoint.empty() || train.overwrite_checkpoint) return Status::Ok();
+  std::error_code ec;
+  if (!std::filesystem::exists(train.save_checkpoint, ec)) return Status::Ok();
+  return Status::InvalidArgument(
+      "train.save_checkpoint: '", train.save_checkpoint,
+      "' already exists and a run never replaces a checkpoint: remove it, pick another path "
+      "(a relative one goes under --out), or set train.overwrite_checkpoint = true");
 }
 
 // Refuses runs whose parameter and optimizer buffers alone would not fit in
@@ -127,6 +141,7 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
 
 Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& observer) {
   const auto start = std::chrono::steady_clock::now();
+  MURMUR_RETURN_IF_ERROR(CheckCheckpointTarget(config.train));
   ConfigureTorchThreads(1);
   MURMUR_ASSIGN_OR_RETURN(TrainTestSplit data, LoadRunData(config));
   MURMUR_ASSIGN_OR_RETURN(

@@ -90,6 +90,14 @@ Result<std::unique_ptr<Node>> MakeDpsgdNode(const ProtocolRun& run, const PeerCo
       state.weights.self[i], run.combiner, std::move(bristle)));
 }
 
+// A D-PSGD peer aggregates its neighbours' models and its own every round.
+AggregationSize DpsgdAggregationSize(const ProtocolRun& run) {
+  const auto& state = *std::any_cast<const std::shared_ptr<const DpsgdRunState>&>(run.state);
+  return SmallestNeighbourhood(run, state.graph,
+                               ProtocolOptionsAs<DpsgdConfig>(*run.config).topology,
+                               state.graph.size(), "");
+}
+
 }  // namespace
 
 extern const ProtocolSpec kDpsgdSpec;
@@ -102,6 +110,7 @@ const ProtocolSpec kDpsgdSpec{
     .exchanges_output_layer = true,
     .prepare = PrepareDpsgd,
     .make_node = MakeDpsgdNode,
+    .aggregation_size = DpsgdAggregationSize,
 };
 
 }  // namespace murmur

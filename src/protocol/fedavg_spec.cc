@@ -1,6 +1,9 @@
 // The "fedavg" and "fedprox" protocol specs (registry.h): FedAvg's server
 // and clients (fedavg.h), its Byzantine clients (byzantine_fedavg.h), and
 // FedProx as FedAvg clients with FedAvgOptions::fedprox set (fedprox.h).
+#include <algorithm>
+#include <cmath>
+
 #include "murmur/compress/codec.h"
 #include "murmur/protocol/byzantine_fedavg.h"
 #include "murmur/protocol/fedavg.h"
@@ -135,6 +138,21 @@ Result<std::unique_ptr<Node>> MakeFedAvgNode(const ProtocolRun& run, const PeerC
 
 bool AlwaysServer(const ProtocolConfig&) { return true; }
 
+// The FedAvg server aggregates the updates of the m = max(floor(C K), 1)
+// clients it selects per round (FedAvgServer::StartRound), fewer when some
+// do not reply.
+AggregationSize FedAvgAggregationSize(const ProtocolRun& run) {
+  const auto c = ProtocolOptionsAs<FedAvgConfig>(*run.config);
+  const int64_t k = run.num_peers;
+  const int64_t m = std::clamp<int64_t>(
+      static_cast<int64_t>(std::floor(c.client_fraction * static_cast<double>(k))), 1, k);
+  return AggregationSize{
+      .inputs = m,
+      .where = Status::Concat("with protocol.client_fraction = ", c.client_fraction, " of ", k,
+                              " clients the server aggregates at most ", m, " updates a round"),
+      .remedy = "more peers or a larger protocol.client_fraction"};
+}
+
 }  // namespace
 
 extern const ProtocolSpec kFedAvgSpec;
@@ -146,6 +164,7 @@ const ProtocolSpec kFedAvgSpec{
     .robust = RobustSupport::kRules,
     .prepare = PrepareFedAvg,
     .make_node = MakeFedAvgNode,
+    .aggregation_size = FedAvgAggregationSize,
 };
 
 extern const ProtocolSpec kFedProxSpec;

@@ -89,6 +89,15 @@ Result<std::unique_ptr<Node>> MakeGossipNode(const ProtocolRun& run, const PeerC
                                                             std::move(neighbours), run.combiner));
 }
 
+// A gossip peer aggregates its own model with the last robust.gossip_window
+// models it received, one per sender, so from at most its neighbours.
+AggregationSize GossipAggregationSize(const ProtocolRun& run) {
+  const auto& state = *std::any_cast<const std::shared_ptr<const GossipRunState>&>(run.state);
+  return SmallestNeighbourhood(run, state.graph,
+                               ProtocolOptionsAs<GossipConfig>(*run.config).topology,
+                               run.config->gossip_window, "robust.gossip_window");
+}
+
 }  // namespace
 
 extern const ProtocolSpec kGossipSpec;
@@ -101,6 +110,7 @@ const ProtocolSpec kGossipSpec{
     .waits_for_rounds = false,
     .prepare = PrepareGossip,
     .make_node = MakeGossipNode,
+    .aggregation_size = GossipAggregationSize,
 };
 
 }  // namespace murmur

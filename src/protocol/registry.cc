@@ -79,6 +79,24 @@ Status CheckRobustSupport(const ProtocolSpec& spec, const ProtocolRun& run) {
   return Status::Ok();
 }
 
+// A rule whose precondition fails for every aggregation a peer makes would
+// turn the run into local training with every aggregation counted as failed.
+Status CheckRuleFitsRun(const ProtocolSpec& spec, const ProtocolRun& run) {
+  const ModelCombiner& combiner = *run.combiner;
+  if (spec.aggregation_size == nullptr || combiner.is_plain_average() ||
+      combiner.sybilwall() != nullptr) {
+    return Status::Ok();
+  }
+  const AggregationSize size = spec.aggregation_size(run);
+  const int f = run.config->robust.f;
+  const Status fits = combiner.rule().CheckPreconditions(static_cast<size_t>(size.inputs), f);
+  if (fits.ok()) return Status::Ok();
+  return Status::InvalidArgument(
+      "robust.rule = \"", run.config->robust.rule, "\" with robust.f = ", f,
+      " needs at least ", combiner.rule().MinInputs(f), " inputs per aggregation (",
+      fits.message(), "), but ", size.where, ": lower robust.f, or use ", size.remedy);
+}
+
 }  // namespace
 
 Result<const ProtocolSpec*> FindProtocolSpec(std::string_view name) {
@@ -104,24 +122,23 @@ Status ReadProtocolConfig(ConfigReader& r, ProtocolConfig& c) {
   return Status::Ok();
 }
 
-std::vector<std::string> IgnoreForeignProtocolKeys(ConfigReader& r, const Config& raw,
-                                                   const ProtocolConfig& config) {
-  std::vector<std::string> warnings;
-  const std::vector<std::string> unread = r.UnreadKeys();
-  if (unread.empty()) return warnings;
-  for (const ProtocolSpec* other : kSpecs) {
-    if (other->name == config.kind) continue;
-    ConfigReader probe(raw);
-    (void)other->read_options(probe, config);
-    for (const std::string& key : unread) {
-      if (!probe.WasRead(key) || r.WasRead(key)) continue;
-      r.Ignore(key);
-      warnings.push_back("config key '" + key + "' is read by protocol.kind = \"" +
-                         std::string(other->name) + "\"; this \"" + config.kind +
-                         "\" run ignores it");
+Status CheckNoForeignProtocolKeys(const ConfigReader& r, const Config& raw,
+                                  const ProtocolConfig& config) {
+  for (const std::string& key : r.UnreadKeys()) {
+    std::string readers;
+    for (const ProtocolSpec* other : kSpecs) {
+      if (other->name == config.kind) continue;
+      ConfigReader probe(raw);
+      (void)other->read_options(probe, config);
+      if (!probe.WasRead(key)) continue;
+      readers += (readers.empty() ? "\"" : ", \"") + std::string(other->name) + "\"";
     }
+    if (readers.empty()) continue;
+    return Status::InvalidArgument("config key '", key, "' applies to protocol.kind = ", readers,
+                                   ", not to this run's protocol.kind = \"", config.kind,
+                                   "\": remove it, or change protocol.kind");
   }
-  return warnings;
+  return Status::Ok();
 }
 
 bool HasServer(const ProtocolConfig& config) {
@@ -161,6 +178,7 @@ Result<ProtocolRun> PrepareProtocolRun(const ProtocolConfig& config, const Model
   MURMUR_RETURN_IF_ERROR(ResolveByzantine(*spec, run));
   MURMUR_RETURN_IF_ERROR(CheckRobustSupport(*spec, run));
   if (spec->prepare != nullptr) MURMUR_RETURN_IF_ERROR(spec->prepare(run));
+  MURMUR_RETURN_IF_ERROR(CheckRuleFitsRun(*spec, run));
   return run;
 }
 

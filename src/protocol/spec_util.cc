@@ -70,6 +70,32 @@ Result<std::string> ReadCodecKey(ConfigReader& r, std::string_view key) {
   return spec;
 }
 
+AggregationSize SmallestNeighbourhood(const ProtocolRun& run, const Graph& graph,
+                                      const TopologyConfig& topology, int64_t cap,
+                                      std::string_view cap_key) {
+  int64_t peer = -1;
+  int64_t degree = 0;
+  for (int64_t i = 0; i < graph.size(); ++i) {
+    if (Contains(run.byzantine, PeerOf(i))) continue;
+    const auto d = static_cast<int64_t>(graph.neighbours[i].size());
+    if (peer < 0 || d < degree) {
+      peer = i;
+      degree = d;
+    }
+  }
+  if (peer < 0) return AggregationSize{.inputs = graph.size() + 1};  // no honest peer
+  const int64_t used = std::min(degree, cap);
+  std::string where = Status::Concat(
+      "on protocol.topology = \"", TopologyKindName(topology.kind), "\" over ", run.num_peers,
+      " peers, peer ", peer, " aggregates ", used + 1, " models, its own and ", used,
+      " from neighbours");
+  if (used < degree) where += Status::Concat(" (", cap_key, " = ", cap, "; it has ", degree, ")");
+  return AggregationSize{.inputs = used + 1,
+                         .where = std::move(where),
+                         .remedy = used < degree ? "a larger " + std::string(cap_key)
+                                                 : "a denser protocol.topology"};
+}
+
 Result<Graph> MakeConnectedTopology(const TopologyConfig& topology, int64_t n, uint64_t seed) {
   MURMUR_ASSIGN_OR_RETURN(Graph graph, MakeTopology(topology, n, seed));
   if (n > 1 && !IsConnected(graph)) {

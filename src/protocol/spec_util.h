@@ -39,6 +39,14 @@ Result<StalenessConfig> ReadStalenessConfig(ConfigReader& r);
 // A codec chain (MakeCodec spec) under `key`; kInvalidArgument names the key.
 Result<std::string> ReadCodecKey(ConfigReader& r, std::string_view key);
 
+// The honest peer of `run` with the fewest neighbours in `graph` (built
+// from `topology`): it aggregates min(degree, cap) neighbours' models and
+// its own. `cap_key` names the key that sets `cap` (e.g.
+// "robust.gossip_window"); empty when there is no cap.
+AggregationSize SmallestNeighbourhood(const ProtocolRun& run, const Graph& graph,
+                                      const TopologyConfig& topology, int64_t cap,
+                                      std::string_view cap_key);
+
 // The topology over run.num_peers peers; kInvalidArgument when it is
 // disconnected or a peer has no neighbours.
 Result<Graph> MakeConnectedTopology(const TopologyConfig& topology, int64_t n, uint64_t seed);

@@ -62,9 +62,27 @@ Aggregator::Aggregator(int f, ThreadPool* pool) : f_(f), pool_(pool) {
 
 Aggregator::~Aggregator() = default;
 
-Status Aggregator::CheckPreconditions(size_t n, int f) const {
-  if (n == 0) return Status::InvalidArgument(RuleContext(name(), n, f), "no inputs");
+std::string InputBound::ToString() const {
+  if (per_f == 0) return Status::Concat("n >= ", plus);
+  if (plus == 0) return Status::Concat("n >= ", per_f, "f");
+  if (plus == 1) return Status::Concat("n > ", per_f, "f");
+  return Status::Concat("n >= ", per_f, "f + ", plus);
+}
+
+namespace {
+
+Status CheckBound(const std::string& who, const InputBound& bound, size_t n, int f) {
+  if (n == 0) return Status::InvalidArgument(RuleContext(who, n, f), "no inputs");
+  if (n < bound.Min(f)) {
+    return Status::InvalidArgument(RuleContext(who, n, f), "needs ", bound.ToString());
+  }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status Aggregator::CheckPreconditions(size_t n, int f) const {
+  return CheckBound(name(), input_bound(), n, f);
 }
 
 bool Aggregator::ScanInputs(const CheckedInput& in, FinitenessScan* scan) const {
@@ -160,8 +178,7 @@ PreAggregator::PreAggregator(int f, ThreadPool* pool) : f_(f), pool_(pool) {
 PreAggregator::~PreAggregator() = default;
 
 Status PreAggregator::CheckPreconditions(size_t n, int f) const {
-  if (n == 0) return Status::InvalidArgument(RuleContext(name(), n, f), "no inputs");
-  return Status::Ok();
+  return CheckBound(name(), input_bound(), n, f);
 }
 
 Status PreAggregator::Apply(const AggregationInput& input,

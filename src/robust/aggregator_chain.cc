@@ -1,5 +1,6 @@
 #include "murmur/robust/aggregator_chain.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace murmur {
@@ -35,6 +36,15 @@ Status AggregatorChain::CheckPreconditions(size_t n, int f) const {
     n = s->OutputCount(n);
   }
   return rule_->CheckPreconditions(n, f);
+}
+
+size_t AggregatorChain::MinInputs(int f) const {
+  // No stage makes more vectors than it gets, so n below the rule's own
+  // minimum never passes; the stages' outputs grow with n, so one does.
+  size_t n = std::max<size_t>(rule_->MinInputs(f), 1);
+  for (const auto& s : stages_) n = std::max(n, s->input_bound().Min(f));
+  while (!CheckPreconditions(n, f).ok()) ++n;
+  return n;
 }
 
 Status AggregatorChain::AggregateChecked(const CheckedInput& in, std::span<float> out,

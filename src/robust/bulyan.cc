@@ -9,13 +9,6 @@
 
 namespace murmur {
 
-Status Bulyan::CheckPreconditions(size_t n, int f) const {
-  if (n < 4 * static_cast<size_t>(f) + 3) {
-    return Status::InvalidArgument(RuleContext(name(), n, f), "needs n >= 4f + 3");
-  }
-  return Status::Ok();
-}
-
 Status Bulyan::AggregateChecked(const CheckedInput& in, std::span<float> out,
                                 FinitenessScan* scan) const {
   const size_t n = in.vectors.size();

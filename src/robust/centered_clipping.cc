@@ -45,13 +45,6 @@ CenteredClipping::CenteredClipping(int f, CenteredClippingOptions options,
   MURMUR_CHECK(options.tau > 0 && options.iterations >= 1);
 }
 
-Status CenteredClipping::CheckPreconditions(size_t n, int f) const {
-  if (n <= 2 * static_cast<size_t>(f)) {
-    return Status::InvalidArgument(RuleContext(name(), n, f), "needs n > 2f");
-  }
-  return Status::Ok();
-}
-
 Status CenteredClipping::AggregateChecked(const CheckedInput& in, std::span<float> out,
                                           FinitenessScan* scan) const {
   if (scan != nullptr && ScanInputs(in, scan)) return Status::Ok();

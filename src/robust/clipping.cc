@@ -44,13 +44,6 @@ Status StaticClipping::ApplyChecked(const CheckedInput& in,
   return Status::Ok();
 }
 
-Status AdaptiveRobustClipping::CheckPreconditions(size_t n, int f) const {
-  if (n <= 2 * static_cast<size_t>(f)) {
-    return Status::InvalidArgument(RuleContext(name(), n, f), "needs n > 2f");
-  }
-  return Status::Ok();
-}
-
 Status AdaptiveRobustClipping::ApplyChecked(const CheckedInput& in,
                                             std::vector<std::vector<float>>& out) const {
   const size_t n = in.vectors.size();

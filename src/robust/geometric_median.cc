@@ -14,13 +14,6 @@ GeometricMedian::GeometricMedian(int f, GeometricMedianOptions options, ThreadPo
   MURMUR_CHECK(options.nu > 0 && options.max_iterations >= 1 && options.tolerance >= 0);
 }
 
-Status GeometricMedian::CheckPreconditions(size_t n, int f) const {
-  if (n <= 2 * static_cast<size_t>(f)) {
-    return Status::InvalidArgument(RuleContext(name(), n, f), "needs n > 2f");
-  }
-  return Status::Ok();
-}
-
 Status GeometricMedian::AggregateChecked(const CheckedInput& in, std::span<float> out,
                                          FinitenessScan* scan) const {
   const size_t n = in.vectors.size();

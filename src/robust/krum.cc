@@ -8,13 +8,6 @@
 namespace murmur {
 namespace {
 
-Status KrumPreconditions(const std::string& rule, size_t n, int f) {
-  if (n < 2 * static_cast<size_t>(f) + 3) {
-    return Status::InvalidArgument(RuleContext(rule, n, f), "needs n >= 2f + 3");
-  }
-  return Status::Ok();
-}
-
 // Distances with the finiteness check fused into the Gram pass. Returns
 // false when `scan` found a non-finite input.
 bool Distances(const CheckedInput& in, ThreadPool* pool, FinitenessScan* scan,
@@ -79,10 +72,6 @@ std::vector<size_t> KrumRanking(std::span<const double> sq_dist, size_t n,
   return order;
 }
 
-Status Krum::CheckPreconditions(size_t n, int f) const {
-  return KrumPreconditions(name(), n, f);
-}
-
 Status Krum::AggregateChecked(const CheckedInput& in, std::span<float> out,
                               FinitenessScan* scan) const {
   std::vector<double> sq_dist;
@@ -95,10 +84,6 @@ Status Krum::AggregateChecked(const CheckedInput& in, std::span<float> out,
 
 MultiKrum::MultiKrum(int f, int m, ThreadPool* pool) : Aggregator(f, pool), m_(m) {
   MURMUR_CHECK(m >= 0);
-}
-
-Status MultiKrum::CheckPreconditions(size_t n, int f) const {
-  return KrumPreconditions(name(), n, f);
 }
 
 Status MultiKrum::AggregateChecked(const CheckedInput& in, std::span<float> out,

@@ -5,13 +5,6 @@
 
 namespace murmur {
 
-Status NearestNeighborAveraging::CheckPreconditions(size_t n, int f) const {
-  if (n <= 2 * static_cast<size_t>(f)) {
-    return Status::InvalidArgument(RuleContext(name(), n, f), "needs n > 2f");
-  }
-  return Status::Ok();
-}
-
 Status NearestNeighborAveraging::AggregateChecked(const CheckedInput& in,
                                                   std::span<float> out,
                                                   FinitenessScan* scan) const {

@@ -23,13 +23,6 @@ void Finish(const double* acc, double count, float* out, size_t len) {
 
 }  // namespace
 
-Status NearestNeighborMixing::CheckPreconditions(size_t n, int f) const {
-  if (n <= 2 * static_cast<size_t>(f)) {
-    return Status::InvalidArgument(RuleContext(name(), n, f), "needs n > 2f");
-  }
-  return Status::Ok();
-}
-
 Status NearestNeighborMixing::ApplyChecked(const CheckedInput& in,
                                            std::vector<std::vector<float>>& out) const {
   const size_t n = in.vectors.size();

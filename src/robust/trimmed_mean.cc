@@ -7,13 +7,6 @@ namespace murmur {
 using robust_internal::MakeOrderStatisticPlan;
 using robust_internal::OrderStatisticKind;
 
-Status TrimmedMean::CheckPreconditions(size_t n, int f) const {
-  if (n <= 2 * static_cast<size_t>(f)) {
-    return Status::InvalidArgument(RuleContext(name(), n, f), "needs n > 2f");
-  }
-  return Status::Ok();
-}
-
 Status TrimmedMean::AggregateChecked(const CheckedInput& in, std::span<float> out,
                                      FinitenessScan* scan) const {
   const auto plan = MakeOrderStatisticPlan(OrderStatisticKind::kTrimmedMean,

@@ -39,15 +39,21 @@ using murmur::testing::MurmurBin;
 using Process = murmur::testing::ChildProcess;
 
 // A small D-PSGD run on the synthetic dataset with logistic regression.
-std::string WriteConfig(const std::string& dir, int rounds, double timeout_s) {
-  const std::string path = dir + "/run.toml";
+// A run of protocol `kind` (a ring for the protocols with a topology);
+// `protocol_lines` are more [protocol] keys, one "key = value" per line.
+std::string WriteConfig(const std::string& dir, int rounds, double timeout_s,
+                        const std::string& kind = "dpsgd",
+                        const std::string& protocol_lines = "") {
+  const std::string path = dir + "/run-" + kind + ".toml";
+  const bool has_topology = kind == "dpsgd" || kind == "gossip";
   std::ofstream(path) << "seed = 3\npeers = 4\nthreads = 1\n"
                       << "[data]\ndataset = \"synthetic\"\nsynthetic_train = 800\n"
                       << "synthetic_test = 200\n"
                       << "[model]\nkind = \"logreg\"\n"
-                      << "[protocol]\nkind = \"dpsgd\"\ntopology = \"ring\"\nrounds = " << rounds
+                      << "[protocol]\nkind = \"" << kind << "\"\n"
+                      << (has_topology ? "topology = \"ring\"\n" : "") << "rounds = " << rounds
                       << "\nlocal_steps = 5\nround_timeout_s = " << timeout_s << "\n"
-                      << "[eval]\nevery = 1\n";
+                      << protocol_lines << "[eval]\nevery = 1\n";
   return path;
 }
 
@@ -176,9 +182,8 @@ TEST_F(PeerProcesses, LaunchedPeersTrainAndLearn) {
 // Gossip learning (Ormandi et al. 2013): asynchronous pushes to a random
 // ring neighbour every gossip period, merge and train on receipt.
 TEST_F(PeerProcesses, GossipLearningPeersLearn) {
-  const std::string config = WriteConfig(dir_, 20, 5);
-  Process launch({MurmurBin(), "launch", "4", config, "--out", dir_ + "/run", "--set",
-                  "protocol.kind=\"gossip\"", "--set", "protocol.gossip_period_s=0.05"});
+  const std::string config = WriteConfig(dir_, 20, 5, "gossip", "gossip_period_s = 0.05\n");
+  Process launch({MurmurBin(), "launch", "4", config, "--out", dir_ + "/run"});
   ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
   std::ifstream in(dir_ + "/run/metrics.jsonl");
   std::vector<nlohmann::json> rows;
@@ -204,9 +209,8 @@ TEST_F(PeerProcesses, GossipLearningPeersLearn) {
 }
 
 TEST_F(PeerProcesses, FedAvgServerIsOneMoreProcess) {
-  const std::string config = WriteConfig(dir_, 6, 20);
-  Process launch({MurmurBin(), "launch", "3", config, "--out", dir_ + "/run", "--set",
-                  "protocol.kind=\"fedavg\""});
+  const std::string config = WriteConfig(dir_, 6, 20, "fedavg");
+  Process launch({MurmurBin(), "launch", "3", config, "--out", dir_ + "/run"});
   ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
   std::ifstream in(dir_ + "/run/metrics.jsonl");
   std::vector<nlohmann::json> rows;
@@ -234,14 +238,13 @@ TEST_F(PeerProcesses, FedAvgServerIsOneMoreProcess) {
 // asynchronous server (FedBuff, slot 4) and MoDeST, where only the last
 // round's aggregators report it. Every process must still finish.
 TEST_F(PeerProcesses, ServerAndSampledProtocolsFinish) {
-  const std::string config = WriteConfig(dir_, 4, 10);
   for (const std::string kind : {"fedbuff", "modest"}) {
     SCOPED_TRACE(kind);
     const std::string out = dir_ + "/" + kind;
-    Process launch({MurmurBin(), "launch", "4", config, "--out", out, "--set",
-                    "protocol.kind=\"" + kind + "\"", "--set", "protocol.buffer_size=2",
-                    "--set", "protocol.modest_trainers=2", "--set",
-                    "protocol.modest_aggregators=1"});
+    const std::string config = WriteConfig(
+        dir_, 4, 10, kind,
+        kind == "fedbuff" ? "buffer_size = 2\n" : "modest_trainers = 2\nmodest_aggregators = 1\n");
+    Process launch({MurmurBin(), "launch", "4", config, "--out", out});
     ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
     const int processes = kind == "fedbuff" ? 5 : 4;
     for (int i = 0; i < processes; ++i) {

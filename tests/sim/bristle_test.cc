@@ -43,6 +43,8 @@ local_steps = 10
 every = 10
 )", "pretrain.toml").value();
     MURMUR_CHECK(config.Set("train.save_checkpoint=" + *p).ok());
+    // A rerun of the suite replaces the previous run's file.
+    MURMUR_CHECK(config.Set("train.overwrite_checkpoint=true").ok());
     Result<RunSummary> s = RunExperiment(ReadRunConfig(config).value(), RunObserver{});
     MURMUR_CHECK(s.ok());
     return p;
@@ -97,7 +99,8 @@ RunSummary RunBristle(Config config, const std::vector<std::string>& sets) {
 
 TEST(BristleScenario, MessagesCarryOnlyTheOutputLayerAndTheBodyStaysFrozen) {
   const std::string ckpt = ::testing::TempDir() + "bristle_scenario.ckpt";
-  const RunSummary s = RunBristle(Base(), {"train.save_checkpoint=" + ckpt});
+  const RunSummary s =
+      RunBristle(Base(), {"train.save_checkpoint=" + ckpt, "train.overwrite_checkpoint=true"});
   ASSERT_FALSE(s.rows.empty());
   // Every peer sends its 16 x 10 + 10 floats to each of 4 neighbours every
   // round; a frame is u8 kind | u32 round | u64 weight | u32 count | floats.

@@ -14,7 +14,6 @@ namespace {
 
 std::string MetricsJsonl(const std::string& protocol, uint64_t seed, int threads) {
   Config config = testing::SmallLossyRunConfig();
-  EXPECT_TRUE(config.Set("protocol.topology=ring").ok());
   // "kind+codec": the protocol with compressed traffic, so the codec stage
   // columns are in the lines too.
   const std::string kind = protocol.substr(0, protocol.find('+'));
@@ -27,6 +26,9 @@ std::string MetricsJsonl(const std::string& protocol, uint64_t seed, int threads
   }
   EXPECT_TRUE(config.Set("protocol.kind=" + kind).ok());
   EXPECT_TRUE(config.Set("seed=" + std::to_string(seed)).ok());
+  if (kind == "dpsgd" || kind == "gossip" || kind == "dfedsam") {
+    EXPECT_TRUE(config.Set("protocol.topology=ring").ok());
+  }
   EXPECT_TRUE(config.Set("threads=" + std::to_string(threads)).ok());
   if (kind == "gossip") {
     EXPECT_TRUE(config.Set("protocol.gossip_period_s=0.05").ok());

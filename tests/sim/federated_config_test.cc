@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 
 #include "murmur/core/config.h"
 #include "murmur/experiment/sim_run.h"
@@ -24,9 +25,14 @@ std::string MetricsJsonl(const std::string& protocol, int threads) {
   Config config = Base();
   EXPECT_TRUE(config.Set("protocol.kind=" + protocol).ok());
   EXPECT_TRUE(config.Set("threads=" + std::to_string(threads)).ok());
-  EXPECT_TRUE(config.Set("protocol.server_optimizer=yogi").ok());
-  EXPECT_TRUE(config.Set("protocol.server_lr=0.01").ok());
-  EXPECT_TRUE(config.Set("protocol.buffer_size=3").ok());
+  // FedAsync applies each update on arrival, without a server optimizer.
+  if (protocol != "fedasync") {
+    EXPECT_TRUE(config.Set("protocol.server_optimizer=yogi").ok());
+    EXPECT_TRUE(config.Set("protocol.server_lr=0.01").ok());
+  }
+  if (protocol == "fedbuff") {
+    EXPECT_TRUE(config.Set("protocol.buffer_size=3").ok());
+  }
   MURMUR_SEED_TRACE(ReadRunConfig(config).value().seed);
   testing::ConfigRun run = testing::RunFromConfig(config);
   EXPECT_TRUE(run.summary.ok()) << run.summary.status().ToString();
@@ -46,17 +52,19 @@ TEST(FederatedConfig, RunsFinishUnderLossAndChurnAndAreReproducible) {
 }
 
 TEST(FederatedConfig, BadValuesAreRejectedNamingTheKey) {
-  const std::pair<const char*, const char*> cases[] = {
-      {"protocol.server_optimizer=adamw", "protocol.server_optimizer"},
-      {"protocol.server_lr=0", "protocol.server_lr"},
-      {"protocol.async_alpha=1.5", "protocol.async_alpha"},
-      {"protocol.staleness=linear", "protocol.staleness"},
-      {"protocol.buffer_size=0", "protocol.buffer_size"},
-      {"protocol.compass_lambda=0.5", "protocol.compass_lambda"},
-      {"protocol.proximal_mu=-1", "protocol.proximal_mu"},
+  // {protocol.kind, setting, key}: each bad value under a protocol that reads it.
+  const std::tuple<const char*, const char*, const char*> cases[] = {
+      {"fedavg", "protocol.server_optimizer=adamw", "protocol.server_optimizer"},
+      {"fedavg", "protocol.server_lr=0", "protocol.server_lr"},
+      {"fedasync", "protocol.async_alpha=1.5", "protocol.async_alpha"},
+      {"fedasync", "protocol.staleness=linear", "protocol.staleness"},
+      {"fedbuff", "protocol.buffer_size=0", "protocol.buffer_size"},
+      {"fedcompass", "protocol.compass_lambda=0.5", "protocol.compass_lambda"},
+      {"fedprox", "protocol.proximal_mu=-1", "protocol.proximal_mu"},
   };
-  for (const auto& [setting, key] : cases) {
+  for (const auto& [kind, setting, key] : cases) {
     Config config = Base();
+    ASSERT_TRUE(config.Set(std::string("protocol.kind=") + kind).ok()) << kind;
     ASSERT_TRUE(config.Set(setting).ok()) << setting;
     Result<RunConfig> run = ReadRunConfig(config);
     ASSERT_FALSE(run.ok()) << setting;

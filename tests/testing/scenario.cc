@@ -105,7 +105,9 @@ every = 2
 }
 
 ConfigRun RunFromConfig(const Config& config) {
-  RunConfig run = ReadRunConfig(config).value();
+  Result<RunConfig> read = ReadRunConfig(config);
+  if (!read.ok()) return ConfigRun{.summary = read.status()};
+  const RunConfig& run = *read;
   std::string jsonl;
   Result<RunSummary> summary = RunExperiment(
       run, RunObserver{.on_row = [&jsonl](const EvalRow& row) {

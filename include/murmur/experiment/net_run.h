@@ -37,9 +37,11 @@ struct NetRunResult {
 
 // kInvalidArgument naming the key when `config` sets what only a simulated
 // run can honour: sim.budget_time_s and sim.budget_bytes (a budget over all
-// peers' traffic needs the global view only the simulator has) and
+// peers' traffic needs the global view only the simulator has),
 // eval.target_acc (a row reaching it would end the run in one process
-// while the others go on).
+// while the others go on) and train.save_checkpoint (the mean of every
+// peer's model). RunNetPeer checks it; `murmur launch` checks it before
+// starting peers.
 Status CheckNetRunConfig(const RunConfig& config);
 
 // Builds this peer's node and runs it until its part of the run is done: a

@@ -41,8 +41,11 @@ struct TrainConfig {
   // independent one per peer.
   bool same_init = true;
   // When set, the mean of the peers' final models is written here as a
-  // checkpoint (learn/checkpoint.h).
+  // checkpoint (learn/checkpoint.h); `murmur run --out DIR` puts a relative
+  // path under DIR (ResolveRunPaths). An existing file is refused before the
+  // run starts unless overwrite_checkpoint (train.overwrite_checkpoint).
   std::string save_checkpoint;
+  bool overwrite_checkpoint = false;
   // train.trainable = "output": transfer learning with a frozen body; only
   // the output layer trains (Learner::SetTrainableRange) and, in D-PSGD, is
   // exchanged.
@@ -68,10 +71,11 @@ struct RunConfig {
   bool reinit_output = false;
   // The fully resolved configuration (defaults included) as TOML.
   std::string resolved_toml;
-  // What the reader accepted but will not use (another protocol's keys),
-  // one line each, for the CLI to print.
-  std::vector<std::string> warnings;
 };
+
+// Resolves the run's relative output paths (train.save_checkpoint) under
+// `out_dir`, the run's --out directory (unchanged when `out_dir` is empty).
+void ResolveRunPaths(RunConfig& config, const std::string& out_dir);
 
 // Reads and validates every key; kInvalidArgument names the key and the bad
 // value, or the unknown key.

@@ -52,6 +52,17 @@ struct PeerContext {
   const Dataset* validation = nullptr;  // robust.rule = "bristle" only
 };
 
+// The fewest inputs an honest peer's [robust] rule gets in one aggregation
+// of a run, and a description of that peer for error messages.
+struct AggregationSize {
+  int64_t inputs = 0;
+  // e.g. "on protocol.topology = \"ring\" over 16 peers, peer 0 aggregates
+  // 3 models (its 2 neighbours' and its own)".
+  std::string where;
+  // What gives peers more inputs, e.g. "a denser protocol.topology".
+  std::string remedy;
+};
+
 // Whether a spec's peers may be asked for a robust rule or Byzantine peers.
 enum class RobustSupport {
   kNone,       // plain averaging only; no [byzantine] peers
@@ -81,6 +92,10 @@ struct ProtocolSpec {
   Status (*prepare)(ProtocolRun& run) = nullptr;
   // Builds peer.id's node (the server's when peer.id == num_peers).
   Result<std::unique_ptr<Node>> (*make_node)(const ProtocolRun& run, const PeerContext& peer);
+  // For specs with robust support: the fewest inputs a [robust] rule gets
+  // (after `prepare`), so PrepareProtocolRun refuses a rule whose
+  // precondition (Aggregator::MinInputs) can never hold in this run.
+  AggregationSize (*aggregation_size)(const ProtocolRun& run) = nullptr;
 };
 
 // The spec registered under `name`; kInvalidArgument listing the known names.
@@ -110,16 +125,19 @@ T& MutableProtocolOptions(ProtocolConfig& config) {
 // unknown kind or a bad value.
 Status ReadProtocolConfig(ConfigReader& r, ProtocolConfig& config);
 
-// Call after every section is read: every unread key of `raw` that another
-// protocol's spec reads (e.g. protocol.topology in a "fedavg" run made by
-// --set protocol.kind=fedavg over a D-PSGD config) is accepted but ignored
-// (ConfigReader::Ignore), and one warning per such key says which protocol
-// reads it. Keys no protocol reads stay unknown.
-std::vector<std::string> IgnoreForeignProtocolKeys(ConfigReader& r, const Config& raw,
-                                                   const ProtocolConfig& config);
+// Call after every section is read: kInvalidArgument naming the first unread
+// key of `raw` that another protocol's spec reads (e.g. protocol.topology in
+// a "fedavg" run made by --set protocol.kind=fedavg over a D-PSGD config) and
+// every protocol that reads it. A key no protocol reads is left to
+// ConfigReader::CheckNoUnknownKeys.
+Status CheckNoForeignProtocolKeys(const ConfigReader& r, const Config& raw,
+                                  const ProtocolConfig& config);
 
 // Validates the robust/Byzantine configuration against the spec and
-// prepares the run-wide state. `shared_initial_model`: every learner starts
+// prepares the run-wide state. kInvalidArgument also when the [robust]
+// rule's precondition cannot hold for the inputs a peer gets (Krum with
+// robust.f = 5 on a ring), naming the rule, f, the smallest count and the
+// topology. `shared_initial_model`: every learner starts
 // from peer 0's parameters (train.init = "same").
 Result<ProtocolRun> PrepareProtocolRun(const ProtocolConfig& config, const Model& model,
                                        int64_t num_peers, uint64_t seed,

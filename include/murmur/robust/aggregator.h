@@ -77,6 +77,16 @@ struct FinitenessScan {
   bool any() const;
 };
 
+// How many inputs a rule or pre-aggregator needs, declared by each one:
+// n >= per_f * f + plus (so {2, 1} is "n > 2f", Krum's {2, 3} "n >= 2f + 3").
+struct InputBound {
+  size_t per_f = 0;
+  size_t plus = 1;
+  size_t Min(int f) const { return per_f * static_cast<size_t>(f) + plus; }
+  // "n >= 2f + 3", "n > 2f", "n >= 1".
+  std::string ToString() const;
+};
+
 // A robust aggregation rule (possibly preceded by pre-aggregators; see
 // AggregatorChain). Aggregate is const: a rule without a pool may be called
 // from several threads at once; with a pool, one call at a time (the pool's
@@ -110,8 +120,17 @@ class Aggregator {
     return Aggregate(AggregationInput{.vectors = vectors}, out);
   }
 
-  // The rule's precondition on n inputs with f Byzantine ones; OK or
-  // kInvalidArgument with a message naming the rule, n and f.
+  // The rule's declared precondition on its number of inputs n (default:
+  // n >= 1). CheckPreconditions checks it; run configs check it against the
+  // topology before a run (protocol/registry.h).
+  virtual InputBound input_bound() const { return {}; }
+  // The fewest inputs for which CheckPreconditions(n, f) holds: for a
+  // chain, through its pre-aggregators (Bucketing divides the count).
+  virtual size_t MinInputs(int f) const { return input_bound().Min(f); }
+
+  // The rule's precondition on n inputs with f Byzantine ones (by default
+  // n >= input_bound().Min(f)); OK or kInvalidArgument with a message
+  // naming the rule, n, f and the bound ("needs n >= 2f + 3").
   virtual Status CheckPreconditions(size_t n, int f) const;
 
   // The kernel, on validated input (Aggregate's second half; chains call it
@@ -154,6 +173,9 @@ class PreAggregator {
   // True when output i is derived from input i (so per-input weights still
   // apply to the outputs); false for Bucketing.
   virtual bool KeepsInputOrder() const { return true; }
+  // Its declared precondition on n, checked by CheckPreconditions (default:
+  // n >= 1).
+  virtual InputBound input_bound() const { return {}; }
   virtual Status CheckPreconditions(size_t n, int f) const;
 
   // Replaces `out` with the transformed vectors. Non-finite inputs are

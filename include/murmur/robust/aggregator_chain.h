@@ -30,6 +30,9 @@ class AggregatorChain final : public Aggregator {
   bool needs_reference() const override { return rule_->needs_reference(); }
   // Each stage's precondition on the count it receives, then the rule's.
   Status CheckPreconditions(size_t n, int f) const override;
+  // The smallest n that passes CheckPreconditions (a count every stage
+  // keeps or shrinks, so a search up from the rule's own minimum).
+  size_t MinInputs(int f) const override;
   Status AggregateChecked(const CheckedInput& in, std::span<float> out,
                           FinitenessScan* scan) const override;
 

@@ -17,8 +17,8 @@ class Bulyan final : public Aggregator {
  public:
   explicit Bulyan(int f, ThreadPool* pool = nullptr) : Aggregator(f, pool) {}
   std::string name() const override { return "bulyan"; }
-  // kInvalidArgument when n < 4f + 3.
-  Status CheckPreconditions(size_t n, int f) const override;
+  // Needs n >= 4f + 3 inputs.
+  InputBound input_bound() const override { return {4, 3}; }
   Status AggregateChecked(const CheckedInput& in, std::span<float> out,
                           FinitenessScan* scan) const override;
 };

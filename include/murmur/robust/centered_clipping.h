@@ -27,8 +27,8 @@ class CenteredClipping final : public Aggregator {
   // REQUIRES: options.tau > 0, options.iterations >= 1.
   CenteredClipping(int f, CenteredClippingOptions options, ThreadPool* pool = nullptr);
   std::string name() const override { return "centered-clipping"; }
-  // kInvalidArgument when n <= 2f.
-  Status CheckPreconditions(size_t n, int f) const override;
+  // Needs n > 2f inputs.
+  InputBound input_bound() const override { return {2, 1}; }
   Status AggregateChecked(const CheckedInput& in, std::span<float> out,
                           FinitenessScan* scan) const override;
 

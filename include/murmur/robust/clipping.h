@@ -33,8 +33,8 @@ class AdaptiveRobustClipping final : public PreAggregator {
   explicit AdaptiveRobustClipping(int f, ThreadPool* pool = nullptr)
       : PreAggregator(f, pool) {}
   std::string name() const override { return "arc"; }
-  // kInvalidArgument when n <= 2f.
-  Status CheckPreconditions(size_t n, int f) const override;
+  // Needs n > 2f inputs.
+  InputBound input_bound() const override { return {2, 1}; }
   Status ApplyChecked(const CheckedInput& in,
                       std::vector<std::vector<float>>& out) const override;
 };

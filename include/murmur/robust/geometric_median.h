@@ -30,8 +30,8 @@ class GeometricMedian final : public Aggregator {
                            ThreadPool* pool = nullptr);
   std::string name() const override { return "geometric-median"; }
   bool accepts_weights() const override { return true; }
-  // kInvalidArgument when n <= 2f.
-  Status CheckPreconditions(size_t n, int f) const override;
+  // Needs n > 2f inputs.
+  InputBound input_bound() const override { return {2, 1}; }
   Status AggregateChecked(const CheckedInput& in, std::span<float> out,
                           FinitenessScan* scan) const override;
 

@@ -35,8 +35,8 @@ class Krum final : public Aggregator {
  public:
   explicit Krum(int f, ThreadPool* pool = nullptr) : Aggregator(f, pool) {}
   std::string name() const override { return "krum"; }
-  // kInvalidArgument when n < 2f + 3.
-  Status CheckPreconditions(size_t n, int f) const override;
+  // Needs n >= 2f + 3 inputs.
+  InputBound input_bound() const override { return {2, 3}; }
   Status AggregateChecked(const CheckedInput& in, std::span<float> out,
                           FinitenessScan* scan) const override;
 };
@@ -47,8 +47,8 @@ class MultiKrum final : public Aggregator {
   // capped at the number of finite inputs.
   MultiKrum(int f, int m, ThreadPool* pool = nullptr);
   std::string name() const override { return "multi-krum"; }
-  // kInvalidArgument when n < 2f + 3.
-  Status CheckPreconditions(size_t n, int f) const override;
+  // Needs n >= 2f + 3 inputs.
+  InputBound input_bound() const override { return {2, 3}; }
   Status AggregateChecked(const CheckedInput& in, std::span<float> out,
                           FinitenessScan* scan) const override;
 

@@ -14,8 +14,8 @@ class MeaMed final : public Aggregator {
  public:
   explicit MeaMed(int f, ThreadPool* pool = nullptr) : Aggregator(f, pool) {}
   std::string name() const override { return "meamed"; }
-  // kInvalidArgument when n <= 2f.
-  Status CheckPreconditions(size_t n, int f) const override;
+  // Needs n > 2f inputs.
+  InputBound input_bound() const override { return {2, 1}; }
   Status AggregateChecked(const CheckedInput& in, std::span<float> out,
                           FinitenessScan* scan) const override;
 };

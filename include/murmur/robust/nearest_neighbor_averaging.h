@@ -20,8 +20,8 @@ class NearestNeighborAveraging final : public Aggregator {
       : Aggregator(f, pool) {}
   std::string name() const override { return "monna"; }
   bool needs_reference() const override { return true; }
-  // kInvalidArgument when n <= 2f.
-  Status CheckPreconditions(size_t n, int f) const override;
+  // Needs n > 2f inputs.
+  InputBound input_bound() const override { return {2, 1}; }
   Status AggregateChecked(const CheckedInput& in, std::span<float> out,
                           FinitenessScan* scan) const override;
 };

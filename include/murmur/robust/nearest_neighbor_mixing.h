@@ -17,8 +17,8 @@ class NearestNeighborMixing final : public PreAggregator {
   explicit NearestNeighborMixing(int f, ThreadPool* pool = nullptr)
       : PreAggregator(f, pool) {}
   std::string name() const override { return "nnm"; }
-  // kInvalidArgument when n <= 2f.
-  Status CheckPreconditions(size_t n, int f) const override;
+  // Needs n > 2f inputs.
+  InputBound input_bound() const override { return {2, 1}; }
   Status ApplyChecked(const CheckedInput& in,
                       std::vector<std::vector<float>>& out) const override;
 };

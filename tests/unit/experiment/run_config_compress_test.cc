@@ -57,25 +57,30 @@ econtrol_eta = 0.2
   EXPECT_EQ(fedavg.compress.econtrol_eta, 0.2);
 }
 
-// A key only another protocol reads names that protocol (exit 2 path).
-TEST(RunConfigCompress, KeyOfAnotherProtocolIsIgnoredWithAWarningNamingIt) {
+// A key only other protocols read is an error naming the key and every
+// protocol that reads it (exit 2 path).
+TEST(RunConfigCompress, KeyOfAnotherProtocolIsAnErrorNamingTheProtocolsThatReadIt) {
   Result<RunConfig> c = Read(R"(
 [protocol]
 kind = "choco"
 [compress]
 uplink = "int8"
 )");
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
-  ASSERT_EQ(c->warnings.size(), 1u);
-  EXPECT_EQ(c->warnings[0],
-            "config key 'compress.uplink' is read by protocol.kind = \"fedavg\"; this "
-            "\"choco\" run ignores it");
-  EXPECT_EQ(c->resolved_toml.find("uplink"), std::string::npos) << c->resolved_toml;
-  Result<RunConfig> d = Read("[protocol]\nkind = \"dpsgd\"\nmodest_trainers = 3\n");
-  ASSERT_TRUE(d.ok()) << d.status().ToString();
-  ASSERT_EQ(d->warnings.size(), 1u);
-  EXPECT_NE(d->warnings[0].find("\"modest\""), std::string::npos) << d->warnings[0];
-  // A key no protocol reads is still an error.
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.status().message(),
+            "config key 'compress.uplink' applies to protocol.kind = \"fedavg\", not to this "
+            "run's protocol.kind = \"choco\": remove it, or change protocol.kind");
+  Result<RunConfig> d = Read("[protocol]\nkind = \"fedavg\"\ntopology = \"ring\"\n");
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().message(),
+            "config key 'protocol.topology' applies to protocol.kind = \"dpsgd\", \"gossip\", "
+            "\"choco\", \"dfedsam\", not to this run's protocol.kind = \"fedavg\": "
+            "remove it, or change protocol.kind");
+  // The same key is fine for a protocol that reads it.
+  Result<RunConfig> ok = Read("[protocol]\nkind = \"gossip\"\ntopology = \"ring\"\n");
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
+  // A key no protocol reads is still an unknown key.
   Result<RunConfig> e = Read("[protocol]\nkind = \"dpsgd\"\nmodest_trainerz = 3\n");
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("unknown config key 'protocol.modest_trainerz'"),

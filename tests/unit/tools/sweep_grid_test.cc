@@ -152,3 +152,48 @@ TEST(ExpandCells, QuotesStringsAsTomlBasicStrings) {
 
 }  // namespace
 }  // namespace murmur::cli
+
+namespace murmur::cli {
+namespace {
+
+// Cells of a 2 x 2 grid (topology x tau), resolved configs standing in for
+// what ReadRunConfig would write: `tau_matters` says whether tau shows up.
+std::vector<std::string> Configs(const std::vector<SweepCell>& cells, bool tau_matters) {
+  std::vector<std::string> configs;
+  for (const SweepCell& cell : cells) {
+    configs.push_back("topology " + std::to_string(cell.value_index[0]) +
+                      (tau_matters ? " tau " + std::to_string(cell.value_index[1]) : ""));
+  }
+  return configs;
+}
+
+TEST(CheckEveryAxisMatters, NamesTheAxisWhoseCellsAllResolveAlike) {
+  Result<SweepGrid> grid = ParseSweepGrid(
+      "[grid]\n\"protocol.topology\" = [\"ring\", \"full\"]\n\"robust.tau\" = [0.1, 1.0]\n",
+      "grid.toml", "/grids");
+  ASSERT_TRUE(grid.ok()) << grid.status().ToString();
+  const std::vector<SweepCell> cells = ExpandCells(*grid);
+  ASSERT_EQ(cells.size(), 4u);
+  EXPECT_TRUE(CheckEveryAxisMatters(*grid, cells, Configs(cells, true)).ok());
+  const Status s = CheckEveryAxisMatters(*grid, cells, Configs(cells, false));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            "grid axis 'robust.tau' changes nothing: its values [0.1, 1.0] give the same "
+            "resolved run config in every cell (the runs do not use this key, or the values "
+            "are equal); drop the axis or sweep a key these runs read");
+  // It matters when some line of cells along it differs, even if others do not.
+  std::vector<std::string> one_line = Configs(cells, false);
+  one_line[3] += " tau 1";
+  EXPECT_TRUE(CheckEveryAxisMatters(*grid, cells, one_line).ok());
+}
+
+TEST(CheckEveryAxisMatters, IgnoresSingleValueAxes) {
+  Result<SweepGrid> grid =
+      ParseSweepGrid("[grid]\n\"train.lr\" = [0.1]\n", "grid.toml", "/grids");
+  ASSERT_TRUE(grid.ok()) << grid.status().ToString();
+  const std::vector<SweepCell> cells = ExpandCells(*grid);
+  EXPECT_TRUE(CheckEveryAxisMatters(*grid, cells, {"same"}).ok());
+}
+
+}  // namespace
+}  // namespace murmur::cli
