@@ -168,15 +168,15 @@ void CollectiveGroup::OnAgreementTimer(Host& host) {
     return;
   }
   // Silent peers (no view equal to ours for a whole timeout) are dead.
-  bool changed = false;
+  std::vector<PeerId> silent;
   for (PeerId q : view_.Live()) {
     if (q == self_) continue;
     auto it = last_views_.find(q);
-    if (it == last_views_.end() || !(it->second == view_)) {
-      changed |= view_.MarkDead(q);
-      Count(host, "suspected");
-    }
+    if (it == last_views_.end() || !(it->second == view_)) silent.push_back(q);
   }
+  bool changed = false;
+  for (PeerId q : silent) changed |= view_.MarkDead(q);
+  Count(host, "suspected", static_cast<int64_t>(silent.size()));
   last_agreement_progress_ = host.now();
   timers_[host.StartTimer(options_.timeout)] = {TimerPurpose::kAgreement, OpTag{}};
   if (changed) SendView(host);

@@ -161,7 +161,7 @@ void CollectiveGroup::HandleReady(Host& host, PeerId from, OpTag tag, const Read
                                  " vs ", mine.length, ")"));
     Count(host, "mismatched_calls");
     const PeerId lost[] = {from};
-    return AbortEpoch(host, tag.epoch, lost, /*tell_others=*/true);
+    return AbortOps(host, {tag}, lost, /*tell_others=*/true);
   }
   op.OnReady(host);
   MaybeCommit(host, tag);
@@ -191,11 +191,16 @@ void CollectiveGroup::HandleDone(Host& host, PeerId from, OpTag tag) {
 
 void CollectiveGroup::HandleAbort(Host& host, PeerId from, OpTag tag,
                                   std::span<const PeerId> lost) {
-  if (tag.epoch != epoch_ || !std::binary_search(members_.begin(), members_.end(), from)) {
-    return Count(host, "dropped_stale");
-  }
+  auto it = ops_.find(tag);
+  const bool member = it != ops_.end()
+                          ? std::binary_search(it->second->params().members.begin(),
+                                               it->second->params().members.end(), from)
+                          : std::binary_search(members_.begin(), members_.end(), from);
+  if (!member || (it == ops_.end() && tag.epoch != epoch_)) return Count(host, "dropped_stale");
   Count(host, "aborts_received");
-  AbortEpoch(host, tag.epoch, lost, /*tell_others=*/false);
+  // Also when the operation has not started here: the epoch is broken, so
+  // starting it will fail at once, as it did for the sender.
+  AbortOps(host, {tag}, lost, /*tell_others=*/false);
 }
 
 void CollectiveGroup::MaybeCommit(Host& host, OpTag tag) {
@@ -208,55 +213,65 @@ void CollectiveGroup::MaybeCommit(Host& host, OpTag tag) {
   done(host, Status::Ok());
 }
 
-void CollectiveGroup::AbortEpoch(Host& host, uint32_t epoch, std::span<const PeerId> lost,
-                                 bool tell_others) {
-  if (epoch == epoch_) broken_ = true;
+void CollectiveGroup::AbortOps(Host& host, const std::vector<OpTag>& tags,
+                               std::span<const PeerId> lost, bool tell_others) {
   for (PeerId p : lost) {
     if (p != self_) (void)view_.MarkDead(p);
   }
   std::vector<std::unique_ptr<RingOp>> aborted;
-  for (auto it = ops_.begin(); it != ops_.end();) {
-    if (it->first.epoch == epoch) {
-      aborted.push_back(std::move(it->second));
-      it = ops_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (tell_others) {
-    const OpTag tag{epoch, aborted.empty() ? 0 : aborted.front()->params().tag.seq};
-    const std::vector<PeerId>& members =
-        aborted.empty() ? members_ : aborted.front()->params().members;
-    for (PeerId p : members) {
-      if (p != self_ && std::find(lost.begin(), lost.end(), p) == lost.end()) {
-        host.Send(p, EncodeAbort(tag, lost));
-      }
-    }
+  for (OpTag tag : tags) {
+    if (tag.epoch == epoch_) broken_ = true;
+    auto it = ops_.find(tag);
+    if (it == ops_.end()) continue;
+    aborted.push_back(std::move(it->second));
+    ops_.erase(it);
   }
   std::string names;
   for (PeerId p : lost) names += (names.empty() ? "" : ",") + std::to_string(p.value);
-  // Restore every buffer before any callback runs: a callback may retry.
-  for (auto& op : aborted) op->Restore();
+  // Restore every buffer and tell the others before any callback runs: a
+  // callback may retry at once.
+  for (auto& op : aborted) {
+    op->Restore();
+    if (!tell_others) continue;
+    for (PeerId p : op->params().members) {
+      if (p != self_ && std::find(lost.begin(), lost.end(), p) == lost.end()) {
+        host.Send(p, EncodeAbort(op->params().tag, lost));
+      }
+    }
+  }
   for (auto& op : aborted) {
     Count(host, "aborted");
     OpCallback done = op->TakeCallback();
     done(host, Status::PeerLost("collective: operation ", op->params().tag.seq, " of epoch ",
-                                epoch, " aborted on peer ", self_, ": lost peer(s) [", names,
-                                "]", names.empty() ? " (timeout)" : ""));
+                                op->params().tag.epoch, " aborted on peer ", self_,
+                                ": lost peer(s) [", names, "]", names.empty() ? " (timeout)" : ""));
   }
 }
 
 void CollectiveGroup::OnPeerDown(Host& host, PeerId peer) {
+  if (peer == self_) return;
   if (agreeing_ || joining_) {
     if (view_.MarkDead(peer)) {
       SendView(host);
       MaybeDecide(host);
     }
   }
-  if (!std::binary_search(members_.begin(), members_.end(), peer) || peer == self_) return;
+  if (std::binary_search(members_.begin(), members_.end(), peer)) {
+    broken_ = true;
+    (void)view_.MarkDead(peer);
+  }
+  // An operation that already has the lost peer's Done keeps going: the
+  // peer sent everything it owed before its Done, and those messages come
+  // before the loss is noticed, so every survivor can still commit it.
+  std::vector<OpTag> affected;
+  for (const auto& [tag, op] : ops_) {
+    const auto& m = op->params().members;
+    if (std::binary_search(m.begin(), m.end(), peer) && !op->HasDoneFrom(peer)) {
+      affected.push_back(tag);
+    }
+  }
   const PeerId lost[] = {peer};
-  if (!broken_) AbortEpoch(host, epoch_, lost, /*tell_others=*/true);
-  (void)view_.MarkDead(peer);
+  AbortOps(host, affected, lost, /*tell_others=*/true);
 }
 
 bool CollectiveGroup::OnTimer(Host& host, TimerId timer) {
@@ -290,7 +305,7 @@ void CollectiveGroup::OnOpTimer(Host& host, OpTag tag) {
   // waiting on the lost one. The agreement that follows finds out who is
   // silent, by direct exchange.
   Count(host, "timeouts");
-  AbortEpoch(host, tag.epoch, {}, /*tell_others=*/true);
+  AbortOps(host, {tag}, {}, /*tell_others=*/true);
 }
 
 }  // namespace murmur::collective

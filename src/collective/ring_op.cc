@@ -181,6 +181,11 @@ void RingOp::OnDone(Host& host, PeerId from) {
   last_progress = host.now();
 }
 
+bool RingOp::HasDoneFrom(PeerId peer) const {
+  auto it = std::lower_bound(p_.members.begin(), p_.members.end(), peer);
+  return it != p_.members.end() && *it == peer && done_from_[it - p_.members.begin()];
+}
+
 bool RingOp::committed() const { return data_complete_ && done_count_ == p_.members.size(); }
 
 std::vector<PeerId> RingOp::Waiting() const {

@@ -67,6 +67,7 @@ class RingOp {
   bool data_complete() const { return data_complete_; }
   // Data complete and every member's Done arrived.
   bool committed() const;
+  bool HasDoneFrom(PeerId peer) const;
   // Members this rank still waits for (who is suspected on a timeout).
   std::vector<PeerId> Waiting() const;
   void Restore();

@@ -115,8 +115,10 @@ class CollectiveGroup {
   void HandleDone(Host& host, PeerId from, OpTag tag);
   void HandleAbort(Host& host, PeerId from, OpTag tag, std::span<const PeerId> lost);
   void MaybeCommit(Host& host, OpTag tag);
-  // Aborts every in-flight operation of `epoch`, tells the survivors.
-  void AbortEpoch(Host& host, uint32_t epoch, std::span<const PeerId> lost, bool tell_others);
+  // Aborts the in-flight operations `tags` (restoring their buffers), marks
+  // the epochs broken, and tells the other members when `tell_others`.
+  void AbortOps(Host& host, const std::vector<OpTag>& tags, std::span<const PeerId> lost,
+                bool tell_others);
   void OnOpTimer(Host& host, OpTag tag);
   void Count(Host& host, const char* what, int64_t n = 1);
   bool IsStale(OpTag tag) const;
