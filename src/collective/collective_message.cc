@@ -37,6 +37,13 @@ bool IsCollectiveMessage(std::span<const uint8_t> bytes) {
   return false;
 }
 
+bool IsStateSyncMessage(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) return false;
+  return bytes[0] == static_cast<uint8_t>(MessageKind::kStateHash) ||
+         bytes[0] == static_cast<uint8_t>(MessageKind::kStateRequest) ||
+         bytes[0] == static_cast<uint8_t>(MessageKind::kStateChunk);
+}
+
 std::vector<uint8_t> EncodeReady(OpTag tag, const ReadyBody& body) {
   ByteWriter out = Start(MessageKind::kCollectiveReady, tag, 22);
   out.WriteU8(static_cast<uint8_t>(body.op));

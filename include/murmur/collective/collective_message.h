@@ -21,6 +21,8 @@ namespace murmur::collective {
 
 // True for the kinds this layer handles (collective and state sync).
 bool IsCollectiveMessage(std::span<const uint8_t> bytes);
+// True for the state-sync kinds (state_sync.h), a subset of the above.
+bool IsStateSyncMessage(std::span<const uint8_t> bytes);
 
 enum class OpKind : uint8_t { kAllReduce = 1, kBroadcast = 2 };
 

@@ -23,6 +23,7 @@ void GroupNet::AddJoiner(PeerId id, std::vector<PeerId> contacts, uint64_t incar
   p.host->Advance(now - SimTime{});
   p.group = CollectiveGroup::Joining(options_, id, std::move(contacts), incarnation);
   p.alive = true;
+  p.sync = nullptr;
   // Messages still queued to or from the old incarnation are gone.
   for (auto& [link, queue] : links_) {
     if (link.first == id.value || link.second == id.value) queue.clear();
@@ -88,6 +89,9 @@ bool GroupNet::DeliverOne() {
   if (!to.alive) return true;
   if (msg.down_notice) {
     to.group->OnPeerDown(*to.host, PeerId(link.first));
+    if (to.sync) to.sync->OnPeerDown(*to.host, PeerId(link.first));
+  } else if (to.sync && IsStateSyncMessage(msg.bytes)) {
+    to.sync->OnMessage(*to.host, PeerId(link.first), msg.bytes);
   } else {
     to.group->OnMessage(*to.host, PeerId(link.first), msg.bytes);
   }
@@ -107,7 +111,9 @@ void GroupNet::FireTimers() {
     if (!p.alive) continue;
     std::vector<TimerId> timers = std::move(p.host->timers);
     p.host->timers.clear();
-    for (TimerId t : timers) (void)p.group->OnTimer(*p.host, t);
+    for (TimerId t : timers) {
+      if (!p.group->OnTimer(*p.host, t) && p.sync) (void)p.sync->OnTimer(*p.host, t);
+    }
   }
 }
 

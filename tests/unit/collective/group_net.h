@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "murmur/collective/collective_group.h"
+#include "murmur/collective/state_sync.h"
 #include "testing/fake_host.h"
 
 namespace murmur::collective::test {
@@ -48,6 +49,10 @@ class GroupNet {
   // Delivers until no message is in flight (no timers).
   void Drain();
 
+  // Routes `peer`'s state-sync messages, timers and peer-down notices to
+  // `sync` too. `sync` must outlive the network's use of it.
+  void AttachSync(PeerId peer, StateSync* sync) { peers_.at(peer.value).sync = sync; }
+
   uint64_t delivered() const { return delivered_; }
   int64_t Counter(PeerId p, const std::string& name) {
     return host(p).counters[name];
@@ -58,6 +63,7 @@ class GroupNet {
     std::unique_ptr<testing::FakeHost> host;
     std::unique_ptr<CollectiveGroup> group;
     bool alive = true;
+    StateSync* sync = nullptr;
   };
   struct InFlight {
     std::vector<uint8_t> bytes;
