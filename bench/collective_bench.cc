@@ -4,7 +4,7 @@
 // ranks are threads of this process, each with its own host (murmur) or
 // context (Gloo). Prints one line per (ranks, MiB) and the ratio.
 //
-//   build/collective_bench [--ranks 2,4] [--mib 1,16,64] [--reps 3]
+//   build/collective_bench [--ranks 2,4] [--mib 1,16,64] [--reps 3] [--chunk-kib 128]
 //
 // busbw = bytes x 2 (n-1) / n / seconds per all-reduce (the NCCL-tests
 // convention: what each link carries); algbw = bytes / seconds. The time
@@ -52,7 +52,7 @@ std::vector<int> ParseList(const char* text) {
 }
 
 // Seconds per all-reduce of `floats` over `ranks` murmur peers; < 0 on error.
-double MurmurSeconds(int ranks, size_t floats, int reps) {
+double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats) {
   std::vector<NullSink> sinks(ranks);
   std::vector<std::unique_ptr<net::NetHost>> hosts;
   net::NetworkKey psk{};
@@ -75,8 +75,7 @@ double MurmurSeconds(int ranks, size_t floats, int reps) {
   std::vector<PeerId> members;
   for (int i = 0; i < ranks; ++i) members.push_back(PeerId(i));
   collective::CollectiveOptions co;
-  // 512 KiB messages: each fits one runtime frame (kDataChunk, 1 MiB).
-  co.chunk_floats = size_t{1} << 17;
+  co.chunk_floats = chunk_floats;
   co.timeout = Duration::Seconds(60);
   std::vector<std::unique_ptr<collective::AllReduceJob>> jobs;
   std::vector<Clock::time_point> done_at(reps + 1);
@@ -155,22 +154,27 @@ void Report(const char* name, int ranks, double mib, double seconds) {
 int Main(int argc, char** argv) {
   std::vector<int> ranks = {2, 4}, mibs = {1, 16, 64};
   int reps = 3;
+  // 128 KiB messages by default: several per segment pipeline even at
+  // 1 MiB, and each fits one runtime frame (kDataChunk, 1 MiB).
+  int chunk_kib = 128;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--ranks") {
       ranks = ParseList(argv[i + 1]);
     } else if (flag == "--mib") {
       mibs = ParseList(argv[i + 1]);
+    } else if (flag == "--chunk-kib") {
+      chunk_kib = std::atoi(argv[i + 1]);
     } else if (flag == "--reps") {
       reps = std::atoi(argv[i + 1]);
     } else {
-      std::fprintf(stderr, "collective_bench: unknown flag %s (use --ranks, --mib, --reps)\n",
+      std::fprintf(stderr, "collective_bench: unknown flag %s (use --ranks, --mib, --reps, --chunk-kib)\n",
                    flag.c_str());
       return 2;
     }
   }
-  if (reps < 1) {
-    std::fprintf(stderr, "collective_bench: --reps must be at least 1\n");
+  if (reps < 1 || chunk_kib < 1 || chunk_kib > 1000) {
+    std::fprintf(stderr, "collective_bench: --reps must be at least 1, --chunk-kib 1..1000\n");
     return 2;
   }
   for (int n : ranks) {
@@ -178,7 +182,7 @@ int Main(int argc, char** argv) {
       // A negative size is in bytes (e.g. --mib -4: one float, the latency).
       const size_t floats = mib < 0 ? static_cast<size_t>(-mib) / 4
                                     : static_cast<size_t>(mib) * 1048576 / 4;
-      const double ours = MurmurSeconds(n, floats, reps);
+      const double ours = MurmurSeconds(n, floats, reps, static_cast<size_t>(chunk_kib) * 256);
       if (ours < 0) return 1;
       Report("murmur", n, mib, ours);
 #ifdef MURMUR_HAVE_GLOO

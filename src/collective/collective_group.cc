@@ -227,7 +227,10 @@ void CollectiveGroup::AbortOps(Host& host, const std::vector<OpTag>& tags,
     ops_.erase(it);
   }
   std::string names;
-  for (PeerId p : lost) names += (names.empty() ? "" : ",") + std::to_string(p.value);
+  for (PeerId p : lost) {
+    if (!names.empty()) names.push_back(',');
+    names.append(std::to_string(p.value));
+  }
   // Restore every buffer and tell the others before any callback runs: a
   // callback may retry at once.
   for (auto& op : aborted) {
