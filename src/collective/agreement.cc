@@ -57,7 +57,14 @@ void CollectiveGroup::StartAgreement(Host& host, uint32_t target) {
 }
 
 void CollectiveGroup::SendView(Host& host) {
-  for (PeerId p : view_.Live()) {
+  // The live peers, and the current members even when marked dead: a
+  // falsely suspected member learns it and refutes (RefuteIfDead) instead
+  // of going on alone.
+  std::vector<PeerId> to = view_.Live();
+  to.insert(to.end(), members_.begin(), members_.end());
+  std::sort(to.begin(), to.end());
+  to.erase(std::unique(to.begin(), to.end()), to.end());
+  for (PeerId p : to) {
     if (p != self_) host.Send(p, EncodeView(target_epoch_, view_.entries()));
   }
 }

@@ -220,7 +220,9 @@ TEST(CollectiveFaults, CrashedPeerRestartsAndIsReadmittedUnderANewIncarnation) {
     EXPECT_EQ(net.group(p).epoch(), net.group(PeerId(0)).epoch());
   }
   for (const ViewEntry& e : net.group(PeerId(0)).view().entries()) {
-    if (e.peer == PeerId(2)) EXPECT_EQ(e.incarnation, 1u);
+    if (e.peer == PeerId(2)) {
+      EXPECT_EQ(e.incarnation, 1u);
+    }
   }
   bufs = {Input(0, 6), Input(1, 6), Input(2, 6), Input(3, 6)};
   std::vector<Outcome> again(4);
@@ -232,6 +234,28 @@ TEST(CollectiveFaults, CrashedPeerRestartsAndIsReadmittedUnderANewIncarnation) {
     ASSERT_TRUE(again[p.value].status.ok());
     EXPECT_EQ(bufs[p.value], SumOf(all, 6));
   }
+}
+
+// A failure detector's mistake: peer 0 is told peer 2 is down while it is
+// not. The next agreement must not split the group into {0, 1} and {2}:
+// peer 2 hears that it was marked dead and refutes it with a higher
+// incarnation, and all three agree on {0, 1, 2}.
+TEST(CollectiveFaults, FalselySuspectedPeerRefutesAndStaysInTheGroup) {
+  GroupNet net(3, Options(), 4);
+  net.group(PeerId(0)).OnPeerDown(net.host(PeerId(0)), PeerId(2));
+  const std::vector<PeerId> all = {PeerId(0), PeerId(1), PeerId(2)};
+  std::vector<std::vector<float>> bufs = {Input(0, 4), Input(1, 4), Input(2, 4)};
+  std::vector<Outcome> outs(3);
+  for (PeerId p : all) {
+    AllReduceWithRetry(net.group(p), net.host(p), bufs[p.value], ReduceOp::kSum, 5, Record(outs[p.value]));
+  }
+  ASSERT_TRUE(net.Run([&] { return outs[0].called && outs[1].called && outs[2].called; }));
+  for (PeerId p : all) {
+    ASSERT_TRUE(outs[p.value].status.ok()) << outs[p.value].status.ToString();
+    EXPECT_EQ(net.group(p).members(), all) << "peer " << p;
+    EXPECT_EQ(bufs[p.value], SumOf(all, 4));
+  }
+  EXPECT_GE(net.Counter(PeerId(2), "collective.agreements"), 1);
 }
 
 TEST(CollectiveFaults, TwoCrashesLeaveTheOthersAgreeingOnOneMembership) {
