@@ -148,6 +148,7 @@ void CollectiveGroup::HandleJoin(Host& host, PeerId from, uint64_t incarnation) 
 void CollectiveGroup::MaybeDecide(Host& host) {
   if (!agreeing_) return;
   const std::vector<PeerId> live = view_.Live();
+  if (live.size() < options_.min_members) return;  // no quorum: keep waiting
   for (PeerId q : live) {
     if (q == self_) continue;
     auto it = last_views_.find(q);

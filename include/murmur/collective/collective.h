@@ -42,6 +42,12 @@ struct CollectiveOptions {
   // Operations of the current epoch that may be in flight at once; Ready
   // messages for sequence numbers beyond the window are dropped and counted.
   uint32_t seq_window = 16;
+  // Smallest membership an agreement may decide: a quorum rule against
+  // split brain. With 1 (the default) a peer cut off from all the others
+  // goes on alone; with a strict majority of the group (n/2 + 1) at most
+  // one side of a partition goes on, and the other waits (its
+  // AgreeMembership does not complete) until enough peers are back.
+  uint32_t min_members = 1;
   // Largest group accepted in a view (bounds every per-member table).
   uint32_t max_members = 1024;
   // Largest buffer an operation accepts (a Ready announcing a longer one

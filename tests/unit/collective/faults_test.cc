@@ -258,6 +258,23 @@ TEST(CollectiveFaults, FalselySuspectedPeerRefutesAndStaysInTheGroup) {
   EXPECT_GE(net.Counter(PeerId(2), "collective.agreements"), 1);
 }
 
+// With a quorum of 2 out of 3, the last survivor of two crashes does not
+// decide a group of its own; without one it does.
+TEST(CollectiveFaults, QuorumKeepsALoneSurvivorFromGoingOnAlone) {
+  for (uint32_t quorum : {1u, 2u}) {
+    CollectiveOptions o = Options();
+    o.min_members = quorum;
+    GroupNet net(3, o, 6);
+    net.Crash(PeerId(1), /*notify_down=*/false);
+    net.Crash(PeerId(2), /*notify_down=*/false);
+    Outcome agreed;
+    net.group(PeerId(0)).AgreeMembership(net.host(PeerId(0)), Record(agreed));
+    net.Run([&] { return agreed.called; }, 10);
+    EXPECT_EQ(agreed.called, quorum == 1) << "quorum " << quorum;
+    EXPECT_EQ(net.group(PeerId(0)).agreeing(), quorum == 2);
+  }
+}
+
 TEST(CollectiveFaults, TwoCrashesLeaveTheOthersAgreeingOnOneMembership) {
   GroupNet net(6, Options(), 3);
   std::vector<std::vector<float>> bufs;
