@@ -74,7 +74,7 @@ void CollectiveGroup::StartOp(Host& host, OpKind kind, std::span<float> buffer,
   auto op = std::make_unique<RingOp>(std::move(params), buffer, std::move(done));
   RingOp& ref = *op;
   ops_[tag] = std::move(op);
-  timers_[host.StartTimer(options_.timeout)] = {TimerPurpose::kOp, tag};
+  ArmOpWatchdog(host, options_.timeout);
   ref.Start(host);
   // A Ready that came before this peer started the operation.
   for (size_t i = 0; i < early_ready_.size(); ++i) {
@@ -280,11 +280,11 @@ void CollectiveGroup::OnPeerDown(Host& host, PeerId peer) {
 bool CollectiveGroup::OnTimer(Host& host, TimerId timer) {
   auto it = timers_.find(timer);
   if (it == timers_.end()) return false;
-  const auto [purpose, tag] = it->second;
+  const TimerPurpose purpose = it->second.first;
   timers_.erase(it);
   switch (purpose) {
     case TimerPurpose::kOp:
-      OnOpTimer(host, tag);
+      OnOpTimer(host);
       break;
     case TimerPurpose::kAgreement:
       OnAgreementTimer(host);
@@ -296,19 +296,33 @@ bool CollectiveGroup::OnTimer(Host& host, TimerId timer) {
   return true;
 }
 
-void CollectiveGroup::OnOpTimer(Host& host, OpTag tag) {
-  auto it = ops_.find(tag);
-  if (it == ops_.end()) return;
-  const Duration idle = host.now() - it->second->last_progress;
-  if (idle < options_.timeout) {
-    timers_[host.StartTimer(options_.timeout - idle)] = {TimerPurpose::kOp, tag};
-    return;
+void CollectiveGroup::ArmOpWatchdog(Host& host, Duration after) {
+  // One watchdog for all operations, not a timer each: thousands of small
+  // all-reduces a second would otherwise leave as many timers pending.
+  if (op_watchdog_armed_) return;
+  op_watchdog_armed_ = true;
+  timers_[host.StartTimer(after)] = {TimerPurpose::kOp, OpTag{}};
+}
+
+void CollectiveGroup::OnOpTimer(Host& host) {
+  op_watchdog_armed_ = false;
+  std::vector<OpTag> idle_ops;
+  Duration next = options_.timeout;
+  for (const auto& [tag, op] : ops_) {
+    const Duration idle = host.now() - op->last_progress;
+    if (idle >= options_.timeout) {
+      idle_ops.push_back(tag);
+    } else {
+      next = std::min(next, options_.timeout - idle);
+    }
   }
+  if (ops_.size() > idle_ops.size()) ArmOpWatchdog(host, next);
+  if (idle_ops.empty()) return;
   // Nobody is marked dead on a timeout: the peer waited for may itself be
   // waiting on the lost one. The agreement that follows finds out who is
   // silent, by direct exchange.
-  Count(host, "timeouts");
-  AbortOps(host, {tag}, {}, /*tell_others=*/true);
+  Count(host, "timeouts", static_cast<int64_t>(idle_ops.size()));
+  AbortOps(host, idle_ops, {}, /*tell_others=*/true);
 }
 
 }  // namespace murmur::collective

@@ -119,7 +119,8 @@ class CollectiveGroup {
   // the epochs broken, and tells the other members when `tell_others`.
   void AbortOps(Host& host, const std::vector<OpTag>& tags, std::span<const PeerId> lost,
                 bool tell_others);
-  void OnOpTimer(Host& host, OpTag tag);
+  void ArmOpWatchdog(Host& host, Duration after);
+  void OnOpTimer(Host& host);
   void Count(Host& host, const char* what, int64_t n = 1);
   bool IsStale(OpTag tag) const;
 
@@ -143,6 +144,7 @@ class CollectiveGroup {
   uint32_t next_seq_ = 0;
   std::vector<PeerId> members_;
   bool broken_ = false;  // an operation of epoch_ was aborted
+  bool op_watchdog_armed_ = false;
   std::map<OpTag, std::unique_ptr<RingOp>> ops_;
   std::vector<EarlyReady> early_ready_;
   std::map<TimerId, std::pair<TimerPurpose, OpTag>> timers_;
