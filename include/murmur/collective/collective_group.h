@@ -31,11 +31,16 @@
 // Membership without a master: AgreeMembership exchanges MembershipViews
 // (a CRDT of (peer, incarnation, dead)) with every live peer until every
 // live peer's latest view equals this peer's own; then the live peers,
-// sorted, are the members of the next epoch. Peers silent for `timeout`
-// during the exchange are marked dead; a peer that sees itself marked dead
-// refutes it with a higher incarnation (SWIM, Das et al. 2002). Joins
+// sorted, are the members of the next epoch (if at least `min_members`:
+// the quorum rule). Peers silent for `timeout` during the exchange are
+// marked dead; views also go to current members marked dead, and a peer
+// that sees itself marked dead refutes it with a higher incarnation (SWIM,
+// Das et al. 2002). Joins
 // (a new peer, or a restarted one) are announced with Join and admitted by
 // the next agreement, i.e. at an operation boundary.
+//
+// Timers: one watchdog for all in-flight operations, one for the
+// agreement, one for a joiner's Join; never one per operation.
 //
 // Bounds: no data is buffered for an operation that has not started (a
 // sender waits for its successor's Ready); early Ready messages are kept
