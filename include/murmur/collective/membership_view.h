@@ -1,7 +1,9 @@
 // A peer's view of the group: for every peer ever heard of, its
 // incarnation and whether it is dead, as a state-based CRDT (a join
 // semilattice): merging takes, per peer, the higher incarnation and, at
-// equal incarnations, dead over alive. Merges commute, so peers that
+// equal incarnations, dead over alive (Shapiro, Preguica, Baquero, Zawirski
+// 2011, "Conflict-free replicated data types"; incarnations as in SWIM, Das,
+// Gupta, Motivala 2002). Merges commute, so peers that
 // exchange views until nothing changes hold the same view; the agreement
 // in collective_group.h builds on that (docs/collective.md).
 //
