@@ -16,8 +16,8 @@ include(CMakePackageConfigHelpers)
 set(MURMUR_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/murmur)
 # Modules in dependency order; ones not present in this tree are skipped
 # (the module list changes as the tree is reorganized).
-set(murmur_plain_modules core compress robust privacy runtime)
-set(murmur_torch_modules learn collective protocol sim experiment)
+set(murmur_plain_modules core compress robust privacy runtime collective)
+set(murmur_torch_modules learn protocol sim experiment)
 
 # Module targets carry the source include directory; installed, they carry
 # <prefix>/include instead.

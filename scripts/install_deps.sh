@@ -11,6 +11,7 @@ PACKAGES=(
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libzstd-dev zlib1g-dev libsodium-dev libasio-dev libhwy-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgloo-dev
   python3-dev pybind11-dev python3-numpy python3-pytest python3-torch
   dataset-fashion-mnist
   fortunes

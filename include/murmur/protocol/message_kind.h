@@ -59,6 +59,17 @@ enum class MessageKind : uint8_t {
   kModestGlobal = 0x43,
   kModestAck = 0x44,
   kModestProgress = 0x45,
+  // collective/collective_message.h: u8 kind | u32 epoch | u32 sequence | ...
+  kCollectiveReady = 0x50,   // ring successor -> predecessor: send me data
+  kCollectiveChunk = 0x51,   // one chunk of one ring step
+  kCollectiveDone = 0x52,    // data phase finished (commit barrier)
+  kCollectiveAbort = 0x53,   // operation aborted, with the lost peers
+  kCollectiveView = 0x54,    // membership agreement: a peer's view
+  kCollectiveJoin = 0x55,    // a joiner asks to be admitted
+  // collective/state_sync.h: same prefix
+  kStateHash = 0x56,         // BLAKE2b of the shared state after a step
+  kStateRequest = 0x57,      // pull a range of the shared state
+  kStateChunk = 0x58,        // reply: that range
 };
 
 // Every kind, for the uniqueness check and for tables.
@@ -76,6 +87,11 @@ inline constexpr std::array kAllMessageKinds = {
     MessageKind::kModestPing,         MessageKind::kModestPong,
     MessageKind::kModestTrained,      MessageKind::kModestGlobal,
     MessageKind::kModestAck,          MessageKind::kModestProgress,
+    MessageKind::kCollectiveReady,    MessageKind::kCollectiveChunk,
+    MessageKind::kCollectiveDone,     MessageKind::kCollectiveAbort,
+    MessageKind::kCollectiveView,     MessageKind::kCollectiveJoin,
+    MessageKind::kStateHash,          MessageKind::kStateRequest,
+    MessageKind::kStateChunk,
 };
 
 // True when no two kinds in `kinds` share a byte (and none is 0, which no

@@ -1,0 +1,68 @@
+// Shared vocabulary of the collective layer (docs/collective.md): the tag
+// every operation carries, the reduction, the options and their bounds.
+//
+// The collective layer runs ring all-reduce and broadcast among a group of
+// peers whose membership changes: a lost peer aborts the operations in
+// flight on every survivor (kPeerLost, buffers restored) and the survivors
+// agree on the next membership without a master. Like protocol code it sees
+// only the Host seam (core/host.h), so the simulator and NetHost run it
+// unchanged.
+#pragma once
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "murmur/core/host.h"
+#include "murmur/core/ids.h"
+#include "murmur/core/status.h"
+
+namespace murmur::collective {
+
+// Every operation is tagged with the membership epoch it runs in and its
+// sequence number within that epoch. All members start operations in the
+// same order, so the k-th operation of an epoch has sequence k everywhere.
+struct OpTag {
+  uint32_t epoch = 0;
+  uint32_t seq = 0;
+  constexpr auto operator<=>(const OpTag&) const = default;
+};
+
+enum class ReduceOp : uint8_t { kSum = 0, kAverage = 1 };
+
+struct CollectiveOptions {
+  // Floats per chunk message; each chunk travels the ring on its own, so
+  // chunks of different steps are in flight at once (pipelining).
+  size_t chunk_floats = size_t{1} << 16;
+  // An operation (or agreement) that makes no progress for this long is
+  // aborted. Must exceed the slowest step; a timeout on a live peer (false
+  // suspicion) is safe before the commit barrier, see docs/collective.md.
+  Duration timeout = Duration::Seconds(5);
+  // Operations of the current epoch that may be in flight at once; Ready
+  // messages for sequence numbers beyond the window are dropped and counted.
+  uint32_t seq_window = 16;
+  // Smallest membership an agreement may decide: a quorum rule against
+  // split brain. With 1 (the default) a peer cut off from all the others
+  // goes on alone; with a strict majority of the group (n/2 + 1) at most
+  // one side of a partition goes on, and the other waits (its
+  // AgreeMembership does not complete) until enough peers are back.
+  uint32_t min_members = 1;
+  // Largest group accepted in a view (bounds every per-member table).
+  uint32_t max_members = 1024;
+  // Largest buffer an operation accepts (a Ready announcing a longer one
+  // is refused): 2^28 floats = 1 GiB.
+  size_t max_floats = size_t{1} << 28;
+  // Prefix of the counters reported through Host::metrics().Count.
+  const char* counter_prefix = "collective";
+};
+
+// What an operation's caller is told, exactly once, from inside an event
+// handler of the host. OK: the buffer holds the result. kPeerLost: a member
+// was lost (or timed out) before every member committed; the buffer holds
+// the caller's input again. kInvalidArgument: the call was malformed (the
+// buffer is untouched). kUnavailable: the group is agreeing on a new
+// membership; call AgreeMembership (or use RetryingAllReduce).
+using OpCallback = std::function<void(Host&, const Status&)>;
+
+}  // namespace murmur::collective

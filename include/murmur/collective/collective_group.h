@@ -1,0 +1,168 @@
+// CollectiveGroup: one peer's end of a group running ring all-reduce and
+// broadcast under changing membership (docs/collective.md). A Node owns one
+// and forwards it the events of the collective message kinds
+// (IsCollectiveMessage), its timers (OnTimer returns whether the timer was
+// the group's) and OnPeerDown. Everything goes through the Host: messages
+// through Host::Send, timeouts through Host timers and Host::now(); no
+// sockets, clocks or threads, so the simulator and NetHost run it alike.
+//
+// Operations. AllReduce and Broadcast are tagged (epoch, seq): the epoch of
+// the agreed membership and the k-th operation started in it. Every member
+// must start the same operations in the same order with the same length;
+// several may be in flight. Messages of another epoch's or an unknown
+// operation are dropped and counted ("<prefix>.dropped_stale",
+// "<prefix>.dropped_unexpected").
+//
+// Faults (PCCL, Prime Intellect 2025, "PCCL: Prime Collective
+// Communications Library"; torchft's abort-and-retry over a quorum,
+// hivemind's averager groups): a member lost mid-operation (OnPeerDown, or
+// no progress for `timeout`) aborts every in-flight operation of the epoch
+// on this peer and, through an Abort message, on every survivor: each
+// caller gets kPeerLost with its buffer restored to its input, and the
+// epoch is broken (later operations in it fail at once with kPeerLost).
+// The caller then runs AgreeMembership and retries over the survivors
+// (AllReduceWithRetry in retry.h does both). The commit barrier (Done from
+// every member before completing) makes all survivors agree on whether an
+// operation completed, as long as a lost peer's messages sent before it
+// died are delivered before the loss is noticed (TCP, the simulator); a
+// timeout on a live peer after the data phase can split that outcome, which
+// the state hashes of state_sync.h detect (docs/collective.md, footguns).
+//
+// Membership without a master: AgreeMembership exchanges MembershipViews
+// (a CRDT of (peer, incarnation, dead)) with every live peer until every
+// live peer's latest view equals this peer's own; then the live peers,
+// sorted, are the members of the next epoch (if at least `min_members`:
+// the quorum rule). Peers silent for `timeout` during the exchange are
+// marked dead; views also go to current members marked dead, and a peer
+// that sees itself marked dead refutes it with a higher incarnation (SWIM,
+// Das et al. 2002). Joins
+// (a new peer, or a restarted one) are announced with Join and admitted by
+// the next agreement, i.e. at an operation boundary.
+//
+// Timers: one watchdog for all in-flight operations, one for the
+// agreement, one for a joiner's Join; never one per operation.
+//
+// Bounds: no data is buffered for an operation that has not started (a
+// sender waits for its successor's Ready); early Ready messages are kept
+// for at most `seq_window` operations per sender and only for this or the
+// next two epochs; views hold at most `max_members` peers; a Ready
+// announcing more than `max_floats` is refused.
+//
+// Not thread-safe: call it from the node's event handlers only. Buffers
+// passed to operations must stay alive and untouched until their callback.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "murmur/collective/collective.h"
+#include "murmur/collective/membership_view.h"
+
+namespace murmur::collective {
+
+class RingOp;
+
+class CollectiveGroup {
+ public:
+  // A founding member: every founder passes the same `members`, which
+  // must include `self`. Starts decided at epoch 0.
+  CollectiveGroup(CollectiveOptions options, PeerId self, std::vector<PeerId> members);
+  // A joiner: announces itself to `contacts` at its first AgreeMembership
+  // and is admitted by the members' next agreement. `incarnation` orders
+  // this run after any earlier one of the same peer (e.g. Host::now().ns or
+  // a restart counter; a too-low one is refuted upward).
+  static std::unique_ptr<CollectiveGroup> Joining(CollectiveOptions options, PeerId self,
+                                                  std::vector<PeerId> contacts,
+                                                  uint64_t incarnation);
+  ~CollectiveGroup();
+
+  // Sums or averages `buffer` over the members, in place. `done` is called
+  // exactly once (possibly before AllReduce returns): see OpCallback.
+  void AllReduce(Host& host, std::span<float> buffer, ReduceOp op, OpCallback done);
+  // Copies `root`'s buffer into every member's. REQUIRES: same length.
+  void Broadcast(Host& host, std::span<float> buffer, PeerId root, OpCallback done);
+  // Agrees on the next epoch's members; `done` runs once it is decided.
+  // Joins an agreement in progress rather than starting another.
+  void AgreeMembership(Host& host, OpCallback done);
+
+  // Event forwarding. OnMessage takes any message IsCollectiveMessage
+  // accepts; OnTimer returns false for a timer that is not the group's.
+  void OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes);
+  bool OnTimer(Host& host, TimerId timer);
+  void OnPeerDown(Host& host, PeerId peer);
+
+  // Operations fail with kPeerLost or kUnavailable until AgreeMembership.
+  bool needs_agreement() const { return broken_ || agreeing_ || joining_; }
+  bool agreeing() const { return agreeing_ || joining_; }
+  uint32_t epoch() const { return epoch_; }
+  // The members of the current epoch, sorted.
+  const std::vector<PeerId>& members() const { return members_; }
+  const MembershipView& view() const { return view_; }
+  size_t in_flight() const { return ops_.size(); }
+  bool has_pending_joins() const { return !pending_joins_.empty(); }
+  PeerId self() const { return self_; }
+
+ private:
+  struct EarlyReady {
+    PeerId from;
+    OpTag tag;
+    ReadyBody body;
+  };
+  enum class TimerPurpose : uint8_t { kOp, kAgreement, kJoin };
+
+  void StartOp(Host& host, OpKind kind, std::span<float> buffer, ReduceOp reduce, PeerId root,
+               OpCallback done);
+  void HandleReady(Host& host, PeerId from, OpTag tag, const ReadyBody& body);
+  void HandleChunk(Host& host, PeerId from, OpTag tag, std::span<const uint8_t> bytes);
+  void HandleDone(Host& host, PeerId from, OpTag tag);
+  void HandleAbort(Host& host, PeerId from, OpTag tag, std::span<const PeerId> lost);
+  void MaybeCommit(Host& host, OpTag tag);
+  // Aborts the in-flight operations `tags` (restoring their buffers), marks
+  // the epochs broken, and tells the other members when `tell_others`.
+  void AbortOps(Host& host, const std::vector<OpTag>& tags, std::span<const PeerId> lost,
+                bool tell_others);
+  void ArmOpWatchdog(Host& host, Duration after);
+  void OnOpTimer(Host& host);
+  void Count(Host& host, const char* what, int64_t n = 1);
+  bool IsStale(OpTag tag) const;
+
+  // agreement.cc
+  void StartAgreement(Host& host, uint32_t target);
+  // Enters (or moves) the agreement to `target`; true when this peer's
+  // view must be sent again.
+  bool BeginAgreement(Host& host, uint32_t target);
+  void HandleView(Host& host, PeerId from, uint32_t epoch, std::span<const ViewEntry> entries);
+  void HandleJoin(Host& host, PeerId from, uint64_t incarnation);
+  void SendView(Host& host);
+  void RefuteIfDead();
+  void MaybeDecide(Host& host);
+  void OnAgreementTimer(Host& host);
+  void SendJoins(Host& host);
+
+  const CollectiveOptions options_;
+  const PeerId self_;
+  uint64_t incarnation_ = 0;
+  uint32_t epoch_ = 0;
+  uint32_t next_seq_ = 0;
+  std::vector<PeerId> members_;
+  bool broken_ = false;  // an operation of epoch_ was aborted
+  bool op_watchdog_armed_ = false;
+  std::map<OpTag, std::unique_ptr<RingOp>> ops_;
+  std::vector<EarlyReady> early_ready_;
+  std::map<TimerId, std::pair<TimerPurpose, OpTag>> timers_;
+
+  MembershipView view_;
+  bool agreeing_ = false;
+  bool joining_ = false;
+  uint32_t target_epoch_ = 0;
+  SimTime last_agreement_progress_;
+  std::map<PeerId, MembershipView> last_views_;
+  std::vector<ViewEntry> pending_joins_;
+  std::vector<PeerId> contacts_;  // a joiner's
+  std::vector<OpCallback> agree_callbacks_;
+};
+
+}  // namespace murmur::collective

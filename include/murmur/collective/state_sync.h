@@ -1,0 +1,126 @@
+// Shared-state check and resync (docs/collective.md). After every outer
+// step the peers of a group hold the same shared state (parameters and
+// optimizer state) bit for bit; a divergence (a bug, a split commit after a
+// false suspicion, a corrupted peer) or a late joiner must be found and
+// repaired. As in PCCL (2025): every peer hashes its state and sends the
+// digest to the members; the digest held by a strict majority is the
+// group's; a peer that disagrees pulls the state from the peers that hold
+// it, in chunks, round-robin over several of them at once, and checks the
+// hash of what it pulled before adopting it. A late joiner does the same
+// and starts at the next step.
+//
+// The hash is BLAKE2b-256 (libsodium crypto_generichash; Aumasson et al.
+// 2013, "BLAKE2: simpler, smaller, fast as MD5") over every part as
+// u64 count | count x f32 (little-endian), so parts cannot be re-split
+// without changing the digest.
+//
+// Bounds: one digest per member and step, for steps within `step_window`
+// of the newest step compared; a pull holds one staging copy of the
+// state (its own size) and at most `max_in_flight` requests per holder;
+// replies must match an outstanding request exactly; requests for ranges
+// outside the served state or longer than `chunk_floats` are refused.
+// A holder serves its state as it stands: the puller's hash check catches
+// a holder that moved on (kCorrupt; try again at the next step).
+// Not thread-safe: call from the node's event handlers only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <vector>
+
+#include "murmur/collective/collective_message.h"
+#include "murmur/core/host.h"
+
+namespace murmur::collective {
+
+// BLAKE2b-256 of `parts` (format above).
+StateDigest HashState(std::span<const std::span<const float>> parts);
+StateDigest HashState(std::span<const float> state);
+
+struct StateSyncOptions {
+  size_t chunk_floats = size_t{1} << 16;
+  uint32_t max_in_flight = 4;       // requests outstanding per holder
+  uint32_t step_window = 4;         // steps of digests kept
+  Duration timeout = Duration::Seconds(5);
+  const char* counter_prefix = "state_sync";
+};
+
+struct Comparison {
+  StateDigest majority{};
+  std::vector<PeerId> holders;  // members whose digest is the majority's (self included)
+  bool agrees = false;          // this peer holds the majority digest
+  size_t answers = 0;           // digests counted, this peer's included
+};
+
+class StateSync {
+ public:
+  using CompareCallback = std::function<void(Host&, const Status&, const Comparison&)>;
+
+  StateSync(StateSyncOptions options, PeerId self);
+
+  // The state this peer serves to pullers; must outlive its use (replace
+  // it when the buffer moves).
+  void Serve(std::span<const float> state) { served_ = state; }
+
+  // Sends this peer's digest for `step` to `members` and reports once every
+  // member's arrived, or after `timeout` with those that did. kAborted when
+  // no digest holds a strict majority of the answers.
+  void Compare(Host& host, uint32_t step, std::vector<PeerId> members, const StateDigest& mine,
+               CompareCallback done);
+  // Pulls the state whose digest is `want` from `holders` into `state`
+  // (chunks spread round-robin). `state` changes only on success; kCorrupt
+  // when what was pulled does not hash to `want`, kPeerLost when every
+  // holder was lost.
+  void Pull(Host& host, std::vector<PeerId> holders, const StateDigest& want,
+            std::span<float> state, OpCallback done);
+
+  void OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes);
+  bool OnTimer(Host& host, TimerId timer);
+  void OnPeerDown(Host& host, PeerId peer);
+
+ private:
+  struct Compare_ {
+    uint32_t step = 0;
+    std::vector<PeerId> members;
+    StateDigest mine{};
+    CompareCallback done;
+    bool active = false;
+  };
+  struct PullState {
+    std::vector<PeerId> holders;
+    StateDigest want{};
+    std::span<float> target;
+    std::vector<float> staging;
+    std::vector<size_t> todo;                          // chunks not yet requested
+    std::map<uint32_t, std::pair<PeerId, size_t>> outstanding;  // request -> (holder, chunk)
+    size_t received = 0;
+    size_t next_holder = 0;
+    SimTime last_progress;
+    OpCallback done;
+    bool active = false;
+  };
+
+  void HandleHash(Host& host, PeerId from, uint32_t step, const StateDigest& digest);
+  void HandleRequest(Host& host, PeerId from, const StateRange& range);
+  void HandleChunk(Host& host, PeerId from, std::span<const uint8_t> bytes, ByteReader& in);
+  void MaybeFinishCompare(Host& host, bool timed_out);
+  void IssueRequests(Host& host);
+  void DropHolder(Host& host, PeerId holder);
+  void FinishPull(Host& host, Status status);
+  size_t Chunks() const;
+  void Count(Host& host, const char* what, int64_t n = 1);
+
+  const StateSyncOptions options_;
+  const PeerId self_;
+  std::span<const float> served_;
+  std::map<uint32_t, std::map<PeerId, StateDigest>> digests_;  // step -> member -> digest
+  uint32_t newest_step_ = 0;
+  Compare_ compare_;
+  PullState pull_;
+  uint32_t next_request_ = 1;
+  std::map<TimerId, bool> timers_;  // true: compare timer, false: pull timer
+};
+
+}  // namespace murmur::collective

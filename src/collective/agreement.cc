@@ -1,0 +1,194 @@
+// Membership agreement without a master (collective_group.h,
+// docs/collective.md): peers exchange MembershipViews, a grow-only CRDT,
+// resending on every change, and decide when every live peer's latest view
+// equals their own. Ideas from PCCL (2025; it uses a master to arbitrate,
+// we replace it by the view exchange), torchft's quorum, hivemind's
+// averager (groups formed among the peers that answer), and SWIM's
+// refutation by incarnation (Das, Gupta, Motivala 2002).
+#include <algorithm>
+
+#include "murmur/collective/collective_group.h"
+#include "ring_op.h"
+
+namespace murmur::collective {
+
+void CollectiveGroup::AgreeMembership(Host& host, OpCallback done) {
+  agree_callbacks_.push_back(std::move(done));
+  if (joining_ && !agreeing_) {
+    SendJoins(host);
+    return;
+  }
+  if (agreeing_) return;
+  StartAgreement(host, epoch_ + 1);
+}
+
+void CollectiveGroup::SendJoins(Host& host) {
+  if (!joining_) return;
+  for (PeerId c : contacts_) host.Send(c, EncodeJoin(incarnation_));
+  // Resent until admitted: a Join may be lost, or reach members between
+  // agreements (then it waits for their next one).
+  timers_[host.StartTimer(options_.timeout)] = {TimerPurpose::kJoin, OpTag{}};
+}
+
+bool CollectiveGroup::BeginAgreement(Host& host, uint32_t target) {
+  bool resend = !agreeing_;
+  if (!agreeing_) Count(host, "agreements");
+  agreeing_ = true;
+  if (target > target_epoch_) {
+    target_epoch_ = target;
+    last_views_.clear();
+    resend = true;
+  }
+  for (const ViewEntry& join : pending_joins_) resend |= view_.Merge(join, options_.max_members);
+  pending_joins_.clear();
+  RefuteIfDead();
+  last_agreement_progress_ = host.now();
+  const bool armed = std::any_of(timers_.begin(), timers_.end(), [](const auto& t) {
+    return t.second.first == TimerPurpose::kAgreement;
+  });
+  if (!armed) timers_[host.StartTimer(options_.timeout)] = {TimerPurpose::kAgreement, OpTag{}};
+  return resend;
+}
+
+void CollectiveGroup::StartAgreement(Host& host, uint32_t target) {
+  BeginAgreement(host, target);
+  SendView(host);
+  MaybeDecide(host);
+}
+
+void CollectiveGroup::SendView(Host& host) {
+  // The live peers, and the current members even when marked dead: a
+  // falsely suspected member learns it and refutes (RefuteIfDead) instead
+  // of going on alone.
+  std::vector<PeerId> to = view_.Live();
+  to.insert(to.end(), members_.begin(), members_.end());
+  std::sort(to.begin(), to.end());
+  to.erase(std::unique(to.begin(), to.end()), to.end());
+  for (PeerId p : to) {
+    if (p != self_) host.Send(p, EncodeView(target_epoch_, view_.entries()));
+  }
+}
+
+void CollectiveGroup::RefuteIfDead() {
+  for (const ViewEntry& e : view_.entries()) {
+    if (e.peer == self_ && e.dead) {
+      incarnation_ = std::max(incarnation_, e.incarnation + 1);
+    }
+  }
+  (void)view_.Merge(ViewEntry{self_, incarnation_, false}, options_.max_members);
+}
+
+void CollectiveGroup::HandleView(Host& host, PeerId from, uint32_t epoch,
+                                 std::span<const ViewEntry> entries) {
+  bool resend = false;
+  if (joining_ && !agreeing_) {
+    // A joiner learns the epoch being agreed from the first view it gets.
+    resend = BeginAgreement(host, epoch);
+  } else if (agreeing_) {
+    if (epoch < target_epoch_) return Count(host, "dropped_stale");
+    resend = BeginAgreement(host, epoch);
+  } else if (epoch <= epoch_) {
+    MembershipView merged = view_;
+    if (epoch < epoch_ || !merged.Merge(entries, options_.max_members)) {
+      return Count(host, "dropped_stale");
+    }
+    // A peer still agreeing on our epoch knows something we decided
+    // without (a join, a death): our epoch is wrong; agree on the next.
+    broken_ = true;
+    resend = BeginAgreement(host, epoch_ + 1);
+  } else {
+    resend = BeginAgreement(host, epoch);
+  }
+  resend |= view_.Merge(entries, options_.max_members);
+  const uint64_t before = incarnation_;
+  RefuteIfDead();
+  resend |= incarnation_ != before;
+  if (epoch == target_epoch_) {
+    MembershipView theirs;
+    (void)theirs.Merge(entries, options_.max_members);
+    last_views_[from] = std::move(theirs);
+  }
+  last_agreement_progress_ = host.now();
+  if (resend) SendView(host);
+  MaybeDecide(host);
+}
+
+void CollectiveGroup::HandleJoin(Host& host, PeerId from, uint64_t incarnation) {
+  if (joining_) return Count(host, "dropped_unexpected");
+  for (const ViewEntry& e : view_.entries()) {
+    if (e.peer != from) continue;
+    if (!e.dead && e.incarnation >= incarnation) {
+      // Already live here: a resent Join. If we are agreeing it gets our
+      // views anyway.
+      return Count(host, "duplicate_joins");
+    }
+    // A restart whose incarnation does not order after its death: admit
+    // it one past the dead one (every member computes the same).
+    if (e.dead) incarnation = std::max(incarnation, e.incarnation + 1);
+  }
+  const ViewEntry entry{from, incarnation, false};
+  Count(host, "joins");
+  if (agreeing_) {
+    if (view_.Merge(entry, options_.max_members)) {
+      SendView(host);
+      MaybeDecide(host);
+    }
+    return;
+  }
+  for (ViewEntry& pending : pending_joins_) {
+    if (pending.peer == from) {
+      pending.incarnation = std::max(pending.incarnation, incarnation);
+      return;
+    }
+  }
+  if (pending_joins_.size() >= options_.max_members) return Count(host, "dropped_beyond_window");
+  pending_joins_.push_back(entry);
+}
+
+void CollectiveGroup::MaybeDecide(Host& host) {
+  if (!agreeing_) return;
+  const std::vector<PeerId> live = view_.Live();
+  if (live.size() < options_.min_members) return;  // no quorum: keep waiting
+  for (PeerId q : live) {
+    if (q == self_) continue;
+    auto it = last_views_.find(q);
+    if (it == last_views_.end() || !(it->second == view_)) return;
+  }
+  epoch_ = target_epoch_;
+  members_ = live;
+  next_seq_ = 0;
+  broken_ = false;
+  agreeing_ = false;
+  joining_ = false;
+  last_views_.clear();
+  std::erase_if(early_ready_, [&](const EarlyReady& e) { return e.tag.epoch < epoch_; });
+  Count(host, "epochs");
+  std::vector<OpCallback> callbacks = std::move(agree_callbacks_);
+  agree_callbacks_.clear();
+  for (OpCallback& done : callbacks) done(host, Status::Ok());
+}
+
+void CollectiveGroup::OnAgreementTimer(Host& host) {
+  if (!agreeing_) return;
+  const Duration idle = host.now() - last_agreement_progress_;
+  if (idle < options_.timeout) {
+    timers_[host.StartTimer(options_.timeout - idle)] = {TimerPurpose::kAgreement, OpTag{}};
+    return;
+  }
+  // Silent peers (no view equal to ours for a whole timeout) are dead.
+  std::vector<PeerId> silent;
+  for (PeerId q : view_.Live()) {
+    if (q == self_) continue;
+    auto it = last_views_.find(q);
+    if (it == last_views_.end() || !(it->second == view_)) silent.push_back(q);
+  }
+  bool changed = false;
+  for (PeerId q : silent) changed |= view_.MarkDead(q);
+  Count(host, "suspected", static_cast<int64_t>(silent.size()));
+  last_agreement_progress_ = host.now();
+  timers_[host.StartTimer(options_.timeout)] = {TimerPurpose::kAgreement, OpTag{}};
+  if (changed) SendView(host);
+  MaybeDecide(host);
+}
+
+}  // namespace murmur::collective

@@ -1,0 +1,208 @@
+#include "ring_op.h"
+
+#include <algorithm>
+
+#include "murmur/core/check.h"
+
+namespace murmur::collective {
+namespace {
+
+int Mod(int a, int n) { return ((a % n) + n) % n; }
+
+int RankOf(const std::vector<PeerId>& members, PeerId peer) {
+  auto it = std::lower_bound(members.begin(), members.end(), peer);
+  MURMUR_CHECK(it != members.end() && *it == peer);
+  return static_cast<int>(it - members.begin());
+}
+
+}  // namespace
+
+RingOp::RingOp(RingParams params, std::span<float> buffer, OpCallback done)
+    : p_(std::move(params)), buffer_(buffer), backup_(buffer.begin(), buffer.end()),
+      done_(std::move(done)) {
+  MURMUR_CHECK(p_.chunk_floats > 0 && !p_.members.empty());
+  rank_ = RankOf(p_.members, p_.self);
+  const int segments = p_.kind == OpKind::kAllReduce ? n() : 1;
+  for (int s = 0; s < segments; ++s) max_chunks_ = std::max(max_chunks_, ChunkCount(s));
+  received_.assign(static_cast<size_t>(steps()) * max_chunks_, 0);
+  for (int t = 0; t < steps(); ++t) {
+    if (!Receives(t)) continue;
+    expected_ += ChunkCount(RecvSegment(t));
+    if (Forwards(t)) to_send_ += ChunkCount(RecvSegment(t));
+  }
+  const bool sends_first = p_.kind == OpKind::kAllReduce || RankOf(p_.members, p_.root) == rank_;
+  if (sends_first && n() > 1) to_send_ += ChunkCount(SendSegment(0));
+  done_from_.assign(p_.members.size(), 0);
+}
+
+PeerId RingOp::predecessor() const { return p_.members[Mod(rank_ - 1, n())]; }
+PeerId RingOp::successor() const { return p_.members[Mod(rank_ + 1, n())]; }
+
+ReadyBody RingOp::ready_body() const {
+  return ReadyBody{.op = p_.kind, .reduce = p_.reduce,
+                   .root = p_.kind == OpKind::kBroadcast ? p_.root.value : 0,
+                   .length = buffer_.size(), .digest = p_.digest};
+}
+
+int RingOp::steps() const {
+  if (n() == 1) return 0;
+  return p_.kind == OpKind::kAllReduce ? 2 * n() - 2 : n() - 1;
+}
+
+int RingOp::SendSegment(int step) const {
+  return p_.kind == OpKind::kAllReduce ? Mod(rank_ - step, n()) : 0;
+}
+
+int RingOp::RecvSegment(int step) const {
+  return p_.kind == OpKind::kAllReduce ? Mod(rank_ - step - 1, n()) : 0;
+}
+
+bool RingOp::Receives(int step) const {
+  if (step < 0 || step >= steps()) return false;
+  if (p_.kind == OpKind::kAllReduce) return true;
+  const int d = Mod(rank_ - RankOf(p_.members, p_.root), n());
+  return d >= 1 && step == d - 1;
+}
+
+bool RingOp::Forwards(int step) const {
+  if (p_.kind == OpKind::kAllReduce) return step + 1 < steps();
+  const int d = Mod(rank_ - RankOf(p_.members, p_.root), n());
+  return step == d - 1 && d < n() - 1;
+}
+
+size_t RingOp::SegmentBegin(int segment) const {
+  const size_t segments = p_.kind == OpKind::kAllReduce ? p_.members.size() : 1;
+  return buffer_.size() * static_cast<size_t>(segment) / segments;
+}
+
+size_t RingOp::ChunkCount(int segment) const {
+  const size_t len = SegmentBegin(segment + 1) - SegmentBegin(segment);
+  return (len + p_.chunk_floats - 1) / p_.chunk_floats;
+}
+
+std::span<float> RingOp::Chunk(int segment, size_t chunk) {
+  const size_t begin = SegmentBegin(segment) + chunk * p_.chunk_floats;
+  const size_t end = std::min(SegmentBegin(segment + 1), begin + p_.chunk_floats);
+  return buffer_.subspan(begin, end - begin);
+}
+
+void RingOp::Start(Host& host) {
+  last_progress = host.now();
+  if (n() == 1) {
+    MaybeFinishData(host);
+    return;
+  }
+  host.Send(predecessor(), EncodeReady(p_.tag, ready_body()));
+  const bool sends_first = p_.kind == OpKind::kAllReduce || RankOf(p_.members, p_.root) == rank_;
+  if (sends_first) {
+    const size_t chunks = ChunkCount(SendSegment(0));
+    for (size_t j = 0; j < chunks; ++j) QueueStep(host, 0, j);
+  }
+  MaybeFinishData(host);
+}
+
+void RingOp::OnReady(Host& host) {
+  if (successor_ready_) return;
+  successor_ready_ = true;
+  last_progress = host.now();
+  std::vector<std::pair<int, size_t>> pending = std::move(pending_);
+  pending_.clear();
+  for (const auto& [step, chunk] : pending) SendOne(host, step, chunk);
+  MaybeFinishData(host);
+}
+
+void RingOp::QueueStep(Host& host, int step, size_t chunk) {
+  if (successor_ready_) {
+    SendOne(host, step, chunk);
+  } else {
+    pending_.emplace_back(step, chunk);
+  }
+}
+
+void RingOp::SendOne(Host& host, int step, size_t chunk) {
+  std::span<float> data = Chunk(SendSegment(step), chunk);
+  host.Send(successor(), EncodeChunk(p_.tag, static_cast<uint32_t>(step),
+                                     static_cast<uint32_t>(chunk), data));
+  ++sent_;
+}
+
+Status RingOp::OnChunk(Host& host, PeerId from, const ChunkView& c) {
+  const int step = static_cast<int>(std::min<uint32_t>(c.step, 1u << 30));
+  if (from != predecessor() || !Receives(step)) {
+    return Status::Corrupt("collective chunk of step ", c.step, " from peer ", from,
+                           ", which rank ", rank_, " does not expect");
+  }
+  const int segment = RecvSegment(step);
+  if (c.chunk >= ChunkCount(segment)) {
+    return Status::Corrupt("collective chunk index ", c.chunk, " of step ", c.step,
+                           " beyond the segment's ", ChunkCount(segment), " chunks");
+  }
+  std::span<float> slice = Chunk(segment, c.chunk);
+  if (c.floats.size() != slice.size_bytes()) {
+    return Status::Corrupt("collective chunk of ", c.floats.size() / 4, " floats where ",
+                           slice.size(), " were expected (step ", c.step, ")");
+  }
+  uint8_t& seen = received_[static_cast<size_t>(step) * max_chunks_ + c.chunk];
+  if (seen) return Status::Corrupt("duplicate collective chunk ", c.chunk, " of step ", c.step);
+  seen = 1;
+  ++received_count_;
+  last_progress = host.now();
+  if (p_.kind == OpKind::kAllReduce && step < n() - 1) {
+    AddFloats(c.floats, slice);
+  } else {
+    CopyFloats(c.floats, slice);
+  }
+  if (Forwards(step)) QueueStep(host, step + 1, c.chunk);
+  MaybeFinishData(host);
+  return Status::Ok();
+}
+
+void RingOp::MaybeFinishData(Host& host) {
+  if (data_complete_ || received_count_ < expected_ || sent_ < to_send_) return;
+  data_complete_ = true;
+  if (p_.kind == OpKind::kAllReduce && p_.reduce == ReduceOp::kAverage) {
+    const float count = static_cast<float>(n());
+    for (float& v : buffer_) v /= count;
+  }
+  done_from_[rank_] = 1;
+  ++done_count_;
+  for (PeerId peer : p_.members) {
+    if (peer != p_.self) host.Send(peer, EncodeDone(p_.tag));
+  }
+}
+
+void RingOp::OnDone(Host& host, PeerId from) {
+  auto it = std::lower_bound(p_.members.begin(), p_.members.end(), from);
+  if (it == p_.members.end() || *it != from) return;
+  uint8_t& seen = done_from_[it - p_.members.begin()];
+  if (seen) return;
+  seen = 1;
+  ++done_count_;
+  last_progress = host.now();
+}
+
+bool RingOp::HasDoneFrom(PeerId peer) const {
+  auto it = std::lower_bound(p_.members.begin(), p_.members.end(), peer);
+  return it != p_.members.end() && *it == peer && done_from_[it - p_.members.begin()];
+}
+
+bool RingOp::committed() const { return data_complete_ && done_count_ == p_.members.size(); }
+
+std::vector<PeerId> RingOp::Waiting() const {
+  std::vector<PeerId> waiting;
+  if (!data_complete_) {
+    if (!successor_ready_ && n() > 1) waiting.push_back(successor());
+    if (received_count_ < expected_) waiting.push_back(predecessor());
+  } else {
+    for (size_t i = 0; i < p_.members.size(); ++i) {
+      if (!done_from_[i]) waiting.push_back(p_.members[i]);
+    }
+  }
+  std::sort(waiting.begin(), waiting.end());
+  waiting.erase(std::unique(waiting.begin(), waiting.end()), waiting.end());
+  return waiting;
+}
+
+void RingOp::Restore() { std::copy(backup_.begin(), backup_.end(), buffer_.begin()); }
+
+}  // namespace murmur::collective

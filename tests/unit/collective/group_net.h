@@ -1,0 +1,85 @@
+// A deterministic network of CollectiveGroups over FakeHosts for tests:
+// messages wait in per-link FIFO queues and are delivered one at a time in
+// a seeded random order across links (so every interleaving the links
+// allow is reachable by some seed); a peer can be crashed before the k-th
+// delivery, after which it handles nothing, its messages already sent are
+// still delivered (crash-stop over TCP), and each survivor is told
+// OnPeerDown after the last of them (optional: timeouts alone otherwise).
+// Timers fire only when the network is quiescent: every clock then moves
+// forward by one timeout and every pending timer fires.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "murmur/collective/collective_group.h"
+#include "murmur/collective/state_sync.h"
+#include "testing/fake_host.h"
+
+namespace murmur::collective::test {
+
+class GroupNet {
+ public:
+  // Founders 0..n-1.
+  GroupNet(int n, CollectiveOptions options, uint64_t seed);
+
+  // Adds peer `id` as a joiner (a new peer or a restart of a crashed one).
+  void AddJoiner(PeerId id, std::vector<PeerId> contacts, uint64_t incarnation);
+
+  CollectiveGroup& group(PeerId p) { return *peers_.at(p.value).group; }
+  testing::FakeHost& host(PeerId p) { return *peers_.at(p.value).host; }
+  bool alive(PeerId p) const { return peers_.at(p.value).alive; }
+  std::vector<PeerId> Alive() const;
+
+  // Crashes `peer` just before delivery number `index` (0-based, counted
+  // over the whole run). Deliver OnPeerDown notices when `notify_down`.
+  void CrashBefore(PeerId peer, uint64_t index, bool notify_down);
+  // Crashes `peer` now.
+  void Crash(PeerId peer, bool notify_down);
+
+  // Delivers until no message is in flight, then fires timers, repeatedly,
+  // until `done()` holds or `max_timer_rounds` timer rounds passed.
+  // Returns whether done() held.
+  bool Run(const std::function<bool()>& done, int max_timer_rounds = 20);
+  // Delivers until no message is in flight (no timers).
+  void Drain();
+
+  // Routes `peer`'s state-sync messages, timers and peer-down notices to
+  // `sync` too. `sync` must outlive the network's use of it.
+  void AttachSync(PeerId peer, StateSync* sync) { peers_.at(peer.value).sync = sync; }
+
+  uint64_t delivered() const { return delivered_; }
+  int64_t Counter(PeerId p, const std::string& name) {
+    return host(p).counters[name];
+  }
+
+ private:
+  struct Peer {
+    std::unique_ptr<testing::FakeHost> host;
+    std::unique_ptr<CollectiveGroup> group;
+    bool alive = true;
+    StateSync* sync = nullptr;
+  };
+  struct InFlight {
+    std::vector<uint8_t> bytes;
+    bool down_notice = false;
+  };
+  void Collect();
+  bool DeliverOne();
+  void FireTimers();
+
+  CollectiveOptions options_;
+  std::map<uint32_t, Peer> peers_;
+  std::map<std::pair<uint32_t, uint32_t>, std::deque<InFlight>> links_;
+  std::mt19937_64 rng_;
+  uint64_t delivered_ = 0;
+  std::optional<std::pair<PeerId, uint64_t>> crash_at_;
+  bool crash_notify_ = true;
+};
+
+}  // namespace murmur::collective::test
