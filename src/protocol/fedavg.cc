@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "murmur/privacy/mechanisms.h"
 #include "murmur/protocol/model_message.h"
 #include "murmur/protocol/train_task.h"
 
@@ -92,7 +93,16 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
   }
   replied_.insert(from);
   down_.erase(from);
-  AddReply(std::move(message->params), static_cast<double>(message->weight));
+  double weight = static_cast<double>(message->weight);
+  if (options_.dp.enabled()) {
+    weight = 1;
+    if (options_.dp.mode == privacy::DpMode::kCentral &&
+        privacy::ClipChangeAndNoise(global_, message->params, options_.dp.clip, 0,
+                                    host.rng()) > options_.dp.clip) {
+      host.metrics().Count("privacy.clipped_updates", 1);
+    }
+  }
+  AddReply(std::move(message->params), weight);
   if (AllAwaitedReplied()) FinishRound(host);
 }
 
@@ -150,6 +160,12 @@ void FedAvgServer::FinishRound(Host& host) {
     for (size_t i = 0; i < global_.size(); ++i) {
       average_[i] = static_cast<float>(sum_[i] / total_weight_);
     }
+    // Central DP: noise z C on the sum of the total_weight_ (= replies)
+    // clipped updates, so z C / replies on their average.
+    if (options_.dp.mode == privacy::DpMode::kCentral && options_.dp.noise_multiplier > 0) {
+      privacy::AddGaussianNoise(options_.dp.noise_multiplier * options_.dp.clip / total_weight_,
+                                host.rng(), average_);
+    }
     aggregated = true;
   }
   if (aggregated) {
@@ -197,7 +213,7 @@ void FedAvgClient::Train(Host& host, Round round,
                          const std::vector<float>& global) {
   std::span<float> x = learner_.params();
   std::copy(global.begin(), global.end(), x.begin());
-  if (options_.compression.enabled()) start_ = global;
+  if (options_.compression.enabled() || options_.dp.enabled()) start_ = global;
   learner_.ResetOptimizer();
   if (options_.fedprox) learner_.SetProximalTerm(options_.fedprox->mu, global);
   steps_ = LocalSteps(host);
@@ -229,6 +245,14 @@ void FedAvgClient::OnComputeDone(Host& host, uint64_t tag) {
   host.metrics().ReportTrainLoss(round, last_loss_);
   if (options_.compression.enabled()) {
     SendCodedUpdate(host, round);
+  } else if (options_.dp.mode == privacy::DpMode::kLocal) {
+    std::vector<float> update(learner_.params().begin(), learner_.params().end());
+    if (privacy::ClipChangeAndNoise(start_, update, options_.dp.clip,
+                                    options_.client_noise_stddev, host.rng()) > options_.dp.clip) {
+      host.metrics().Count("privacy.clipped_updates", 1);
+    }
+    host.Send(server_, EncodeModelMessage(ModelMessageKind::kFedAvgUpdate, round,
+                                          static_cast<uint64_t>(learner_.shard_size()), update));
   } else {
     host.Send(server_, EncodeModelMessage(
                            ModelMessageKind::kFedAvgUpdate, round,

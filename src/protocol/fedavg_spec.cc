@@ -1,6 +1,9 @@
 // The "fedavg" and "fedprox" protocol specs (registry.h): FedAvg's server
 // and clients (fedavg.h), its Byzantine clients (byzantine_fedavg.h), and
 // FedProx as FedAvg clients with FedAvgOptions::fedprox set (fedprox.h).
+#include <algorithm>
+#include <cmath>
+
 #include "murmur/compress/codec.h"
 #include "murmur/protocol/byzantine_fedavg.h"
 #include "murmur/protocol/fedavg.h"
@@ -76,12 +79,33 @@ Result<FedAvgCompression> MakeFedAvgCompression(const CompressConfig& c, uint64_
   return out;
 }
 
-FedAvgOptions ServerOptions(const ProtocolConfig& config, const FedAvgConfig& c) {
-  return FedAvgOptions{.rounds = config.rounds,
-                       .client_fraction = c.client_fraction,
-                       .local_epochs = c.local_epochs,
-                       .round_timeout = Duration::Seconds(config.round_timeout_s),
-                       .server_optimizer = c.server_optimizer};
+// m = max(floor(C K), 1) clients per round, as FedAvgServer::StartRound.
+int64_t ClientsPerRound(double client_fraction, int64_t clients) {
+  return std::clamp<int64_t>(
+      static_cast<int64_t>(std::floor(client_fraction * static_cast<double>(clients))), 1,
+      clients);
+}
+
+// The accountant's q: a client's chance to be among a round's m of K.
+double FedAvgSamplingRate(const ProtocolConfig& config, int64_t clients) {
+  const auto c = ProtocolOptionsAs<FedAvgConfig>(config);
+  return static_cast<double>(ClientsPerRound(c.client_fraction, clients)) /
+         static_cast<double>(clients);
+}
+
+FedAvgOptions ServerOptions(const ProtocolConfig& config, const FedAvgConfig& c,
+                            int64_t clients) {
+  FedAvgOptions options{.rounds = config.rounds,
+                        .client_fraction = c.client_fraction,
+                        .local_epochs = c.local_epochs,
+                        .round_timeout = Duration::Seconds(config.round_timeout_s),
+                        .server_optimizer = c.server_optimizer};
+  options.dp = config.privacy;
+  if (options.dp.mode == privacy::DpMode::kLocal) {
+    const auto m = static_cast<double>(ClientsPerRound(c.client_fraction, clients));
+    options.client_noise_stddev = options.dp.noise_multiplier * options.dp.clip / std::sqrt(m);
+  }
+  return options;
 }
 
 Status PrepareFedAvg(ProtocolRun& run) {
@@ -93,8 +117,14 @@ Status PrepareFedAvg(ProtocolRun& run) {
         "Byzantine FedAvg clients send uncompressed updates: drop the [compress] uplink, "
         "downlink and error_feedback settings, or the [byzantine] peers");
   }
+  if (run.config->privacy.enabled() &&
+      (z.uplink != "fp32" || z.downlink != "fp32" || z.error_feedback != ErrorFeedbackKind::kNone)) {
+    return Status::InvalidArgument(
+        "[privacy] clips and noises uncompressed FedAvg updates: drop the [compress] uplink, "
+        "downlink and error_feedback settings, or set privacy.mode = \"none\"");
+  }
   auto state = std::make_shared<FedAvgRunState>();
-  state->options = ServerOptions(*run.config, c);
+  state->options = ServerOptions(*run.config, c, run.num_peers);
   MURMUR_ASSIGN_OR_RETURN(state->options.compression, MakeFedAvgCompression(z, run.seed));
   state->coalition = std::make_shared<FedAvgCoalition>(run.attack);
   run.state = std::shared_ptr<const FedAvgRunState>(std::move(state));
@@ -104,7 +134,7 @@ Status PrepareFedAvg(ProtocolRun& run) {
 Status PrepareFedProx(ProtocolRun& run) {
   const auto c = ProtocolOptionsAs<FedAvgConfig>(*run.config);
   auto state = std::make_shared<FedAvgRunState>();
-  state->options = ServerOptions(*run.config, c);
+  state->options = ServerOptions(*run.config, c, run.num_peers);
   state->options.fedprox =
       FedProxOptions{.mu = c.proximal_mu,
                      .local_time_budget = Duration::Seconds(c.local_time_budget_s)};
@@ -144,6 +174,7 @@ const ProtocolSpec kFedAvgSpec{
     .read_options = ReadFedAvg,
     .has_server = AlwaysServer,
     .robust = RobustSupport::kRules,
+    .dp_sampling_rate = FedAvgSamplingRate,
     .prepare = PrepareFedAvg,
     .make_node = MakeFedAvgNode,
 };
@@ -154,6 +185,7 @@ const ProtocolSpec kFedProxSpec{
     .default_options = [] { return std::any(FedAvgConfig{}); },
     .read_options = ReadFedProx,
     .has_server = AlwaysServer,
+    .dp_sampling_rate = FedAvgSamplingRate,
     .prepare = PrepareFedProx,
     .make_node = MakeFedAvgNode,
 };

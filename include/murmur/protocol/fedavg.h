@@ -15,6 +15,16 @@
 // the client updates (reply - global model) and adds the result to the
 // global model; a round whose replies fail the rule's precondition keeps
 // the global model and is counted as "robust.failed_aggregations".
+//
+// With [privacy] (privacy/client_dp.h; McMahan, Ramage, Talwar, Zhang, 2018,
+// "Learning Differentially Private Recurrent Language Models", DP-FedAvg)
+// the server weights every reply equally (sample counts would let one
+// client outweigh the clip norm). kCentral: the server clips each update
+// (reply - global) to `clip` and adds N(0, (z clip / r)^2) per coordinate to
+// the average of the r replies, i.e. noise z clip on their sum. kLocal: each
+// client clips its update and adds N(0, (z clip)^2 / m) itself, m the
+// clients selected per round, so the sum carries the same noise when all m
+// reply and the server never sees an un-noised update.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +36,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/privacy/client_dp.h"
 #include "murmur/protocol/fedavg_compression.h"
 #include "murmur/protocol/model_combiner.h"
 #include "murmur/protocol/server_optimizer.h"
@@ -54,6 +65,10 @@ struct FedAvgOptions {
   FedAvgCompression compression;
   // Set: the clients are FedProx clients (fedprox.h). Unset: plain FedAvg.
   std::optional<FedProxOptions> fedprox;
+  // Client-level DP (see above); mode kNone: none. Not with compression or
+  // a robust rule (the spec refuses those).
+  privacy::DpConfig dp;
+  double client_noise_stddev = 0;  // kLocal: z clip / sqrt(m)
 };
 
 // The server. Owns the global model buffer.

@@ -1,0 +1,17 @@
+#include "experiment/privacy_config.h"
+
+namespace murmur {
+
+Status ReadPrivacyConfig(ConfigReader& r, ProtocolConfig& protocol) {
+  privacy::DpConfig& c = protocol.privacy;
+  MURMUR_ASSIGN_OR_RETURN(std::string mode,
+                          r.String("privacy.mode", "none", {"none", "central", "local"}));
+  MURMUR_ASSIGN_OR_RETURN(c.mode, privacy::ParseDpMode(mode));
+  MURMUR_ASSIGN_OR_RETURN(c.clip, r.Double("privacy.clip", c.clip, 1e-12, 1e12));
+  MURMUR_ASSIGN_OR_RETURN(c.noise_multiplier,
+                          r.Double("privacy.noise_multiplier", c.noise_multiplier, 0, 1e6));
+  MURMUR_ASSIGN_OR_RETURN(c.delta, r.Double("privacy.delta", c.delta, 1e-300, 0.999999));
+  return Status::Ok();
+}
+
+}  // namespace murmur
