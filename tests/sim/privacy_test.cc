@@ -108,7 +108,7 @@ TEST(PrivateRuns, UnsupportedCombinationsAreRejectedNamingTheFix) {
     for (const std::string& s : sets) ASSERT_TRUE(config.Set(s).ok()) << s;
     Result<RunConfig> run = ReadRunConfig(config);
     ASSERT_TRUE(run.ok()) << run.status().ToString();
-    Result<RunSummary> summary = RunExperiment(*run);
+    Result<RunSummary> summary = RunExperiment(*run, {});
     ASSERT_FALSE(summary.ok()) << sets.back();
     EXPECT_EQ(summary.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(summary.status().message().find(needle), std::string::npos)
