@@ -18,7 +18,8 @@ FedAvgServer::FedAvgServer(std::vector<float> initial_model,
       clients_(std::move(clients)),
       server_optimizer_(options.server_optimizer),
       combiner_(combiner != nullptr && !combiner->is_plain_average() ? std::move(combiner)
-                                                                      : nullptr) {
+                                                                      : nullptr),
+      clip_(options.dp.clip) {
   MURMUR_CHECK(!clients_.empty());
 }
 
@@ -45,6 +46,7 @@ void FedAvgServer::StartRound(Host& host) {
   selected_ = std::set<PeerId>(order.begin(), order.begin() + m);
   replied_.clear();
   total_weight_ = 0;
+  within_clip_ = 0;
   if (combiner_ != nullptr) {
     replies_.clear();
     reply_weights_.clear();
@@ -96,10 +98,12 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
   double weight = static_cast<double>(message->weight);
   if (options_.dp.enabled()) {
     weight = 1;
-    if (options_.dp.mode == privacy::DpMode::kCentral &&
-        privacy::ClipChangeAndNoise(global_, message->params, options_.dp.clip, 0,
-                                    host.rng()) > options_.dp.clip) {
-      host.metrics().Count("privacy.clipped_updates", 1);
+    if (options_.dp.mode == privacy::DpMode::kCentral) {
+      if (privacy::ClipChangeAndNoise(global_, message->params, clip_, 0, host.rng()) <= clip_) {
+        ++within_clip_;
+      } else {
+        host.metrics().Count("privacy.clipped_updates", 1);
+      }
     }
   }
   AddReply(std::move(message->params), weight);
@@ -162,9 +166,13 @@ void FedAvgServer::FinishRound(Host& host) {
     }
     // Central DP: noise z C on the sum of the total_weight_ (= replies)
     // clipped updates, so z C / replies on their average.
-    if (options_.dp.mode == privacy::DpMode::kCentral && options_.dp.noise_multiplier > 0) {
-      privacy::AddGaussianNoise(options_.dp.noise_multiplier * options_.dp.clip / total_weight_,
+    if (options_.dp.mode == privacy::DpMode::kCentral && options_.update_noise_multiplier > 0) {
+      privacy::AddGaussianNoise(options_.update_noise_multiplier * clip_ / total_weight_,
                                 host.rng(), average_);
+    }
+    if (options_.dp.mode == privacy::DpMode::kCentral && options_.dp.adaptive_clip) {
+      clip_ = privacy::NextClipNorm(options_.dp.adaptive, clip_, within_clip_,
+                                    static_cast<int64_t>(total_weight_), host.rng());
     }
     aggregated = true;
   }

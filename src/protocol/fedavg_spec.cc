@@ -93,8 +93,8 @@ double FedAvgSamplingRate(const ProtocolConfig& config, int64_t clients) {
          static_cast<double>(clients);
 }
 
-FedAvgOptions ServerOptions(const ProtocolConfig& config, const FedAvgConfig& c,
-                            int64_t clients) {
+Result<FedAvgOptions> ServerOptions(const ProtocolConfig& config, const FedAvgConfig& c,
+                                    int64_t clients) {
   FedAvgOptions options{.rounds = config.rounds,
                         .client_fraction = c.client_fraction,
                         .local_epochs = c.local_epochs,
@@ -104,6 +104,21 @@ FedAvgOptions ServerOptions(const ProtocolConfig& config, const FedAvgConfig& c,
   if (options.dp.mode == privacy::DpMode::kLocal) {
     const auto m = static_cast<double>(ClientsPerRound(c.client_fraction, clients));
     options.client_noise_stddev = options.dp.noise_multiplier * options.dp.clip / std::sqrt(m);
+  }
+  options.update_noise_multiplier = options.dp.noise_multiplier;
+  if (options.dp.adaptive_clip) {
+    if (options.dp.mode != privacy::DpMode::kCentral) {
+      return Status::InvalidArgument("privacy.adaptive_clip = true needs privacy.mode = "
+                                     "\"central\": the server sees the update norms");
+    }
+    if (options.dp.noise_multiplier > 0) {
+      Result<double> z = privacy::AdaptiveClippingNoiseMultiplier(
+          options.dp.noise_multiplier, options.dp.adaptive.count_noise_stddev);
+      if (!z.ok()) {
+        return Status::InvalidArgument("privacy.count_noise_stddev: ", z.status().message());
+      }
+      options.update_noise_multiplier = *z;
+    }
   }
   return options;
 }
@@ -124,7 +139,7 @@ Status PrepareFedAvg(ProtocolRun& run) {
         "downlink and error_feedback settings, or set privacy.mode = \"none\"");
   }
   auto state = std::make_shared<FedAvgRunState>();
-  state->options = ServerOptions(*run.config, c, run.num_peers);
+  MURMUR_ASSIGN_OR_RETURN(state->options, ServerOptions(*run.config, c, run.num_peers));
   MURMUR_ASSIGN_OR_RETURN(state->options.compression, MakeFedAvgCompression(z, run.seed));
   state->coalition = std::make_shared<FedAvgCoalition>(run.attack);
   run.state = std::shared_ptr<const FedAvgRunState>(std::move(state));
@@ -134,7 +149,7 @@ Status PrepareFedAvg(ProtocolRun& run) {
 Status PrepareFedProx(ProtocolRun& run) {
   const auto c = ProtocolOptionsAs<FedAvgConfig>(*run.config);
   auto state = std::make_shared<FedAvgRunState>();
-  state->options = ServerOptions(*run.config, c, run.num_peers);
+  MURMUR_ASSIGN_OR_RETURN(state->options, ServerOptions(*run.config, c, run.num_peers));
   state->options.fedprox =
       FedProxOptions{.mu = c.proximal_mu,
                      .local_time_budget = Duration::Seconds(c.local_time_budget_s)};

@@ -166,6 +166,23 @@ TEST(PrivateFedAvg, CentralServerMovesTheModelAtMostTheClipPerRound) {
   EXPECT_LE(std::sqrt(sq), 3 * 1e-3 * (1 + 1e-4));
 }
 
+// Adaptive clipping (Andrew et al. 2021) without count noise: every update
+// of the run exceeds the starting C = 1e-3, so b = 0 each round and C grows
+// by exactly exp(0.2 * 0.5) a round.
+TEST(PrivateFedAvg, AdaptiveClipGrowsTowardsTheMedianNorm) {
+  testing::Harness h(testing::NonIid({.peers = 8}));
+  std::vector<Node*> nodes;
+  ProtocolConfig c = PrivateFedAvg(privacy::DpMode::kCentral, 1e-3, 0);
+  c.rounds = 3;
+  c.privacy.adaptive_clip = true;
+  h.Run(c, {}, 1, {.every = 3}, nullptr, &nodes);
+  const auto* server = dynamic_cast<const FedAvgServer*>(nodes.back());
+  ASSERT_NE(server, nullptr);
+  double expected = 1e-3;
+  for (int round = 0; round < 3; ++round) expected *= std::exp(-0.2 * (0.0 - 0.5));
+  EXPECT_DOUBLE_EQ(server->clip_norm(), expected);
+}
+
 // DP-FedAvg with moderate noise still beats training alone on the non-IID
 // task, and its accuracy falls as the noise multiplier grows (mean of 3 seeds
 // per level).

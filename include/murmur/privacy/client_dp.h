@@ -25,6 +25,7 @@
 
 #include "murmur/core/rng.h"
 #include "murmur/core/status.h"
+#include "murmur/privacy/mechanisms.h"
 
 namespace murmur::privacy {
 
@@ -45,6 +46,12 @@ struct DpConfig {
   double clip = 1.0;              // privacy.clip: C, an L2 norm > 0
   double noise_multiplier = 0;    // privacy.noise_multiplier: z >= 0
   double delta = 1e-5;            // privacy.delta: the delta epsilon is reported at
+  // kCentral only: the server adapts the clip norm to the target quantile
+  // of the update norms (Andrew et al. 2021, mechanisms.h), starting from
+  // `clip`, and noises the updates at the z_delta of
+  // AdaptiveClippingNoiseMultiplier so that both together cost z.
+  bool adaptive_clip = false;        // privacy.adaptive_clip
+  AdaptiveClippingConfig adaptive;   // privacy.target_quantile, clip_lr, count_noise_stddev
   bool enabled() const { return mode != DpMode::kNone; }
 };
 
