@@ -49,9 +49,11 @@ std::string Jsonl(Config config, const std::vector<std::string>& sets) {
   return run.metrics_jsonl;
 }
 
+// Drops the epsilon keys of a noiseless run: 0 before any release, then null.
 std::string WithoutEpsilon(std::string jsonl) {
-  const std::string key = ",\"epsilon\":null";
-  for (size_t at; (at = jsonl.find(key)) != std::string::npos;) jsonl.erase(at, key.size());
+  for (const std::string key : {",\"epsilon\":null", ",\"epsilon\":0.0"}) {
+    for (size_t at; (at = jsonl.find(key)) != std::string::npos;) jsonl.erase(at, key.size());
+  }
   return jsonl;
 }
 
