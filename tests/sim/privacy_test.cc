@@ -189,7 +189,10 @@ TEST(PrivateFedAvg, AdaptiveClipGrowsTowardsTheMedianNorm) {
 
 // DP-FedAvg with moderate noise still beats training alone on the non-IID
 // task, and its accuracy falls as the noise multiplier grows (mean of 3 seeds
-// per level).
+// per level, one of them in local mode; measured: local-only 0.327, z = 0.1,
+// 0.4, 1.6 reach 0.947, 0.517, 0.191). With 8 clients all selected (q = 1)
+// epsilon is large at every level: this checks the mechanism learns and
+// degrades gracefully, scripts/privacy_results.sh measures realistic budgets.
 TEST(PrivateFedAvg, LearnsTheNonIidTaskAndLessAsNoiseGrows) {
   const testing::HarnessOptions task = testing::NonIid({.peers = 8});
   const double local = testing::LocalOnlyAccuracy(task, 10, 10);
