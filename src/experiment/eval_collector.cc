@@ -183,6 +183,7 @@ void EvalCollector::Emit(int64_t round, Pending& pending) {
       row.stage_bytes[it->first] = static_cast<uint64_t>(it->second);
     }
   }
+  if (epsilon_of_round_) row.epsilon = epsilon_of_round_(round);
   rows_.push_back(row);
   EndWith(row);
   if (observer_.on_row) observer_.on_row(row);

@@ -49,6 +49,15 @@ Result<MetricsWriter> MetricsWriter::Open(const std::string& dir,
   return writer;
 }
 
+namespace {
+
+// JSON has no infinity: an unbounded epsilon (no noise) is null.
+nlohmann::ordered_json FiniteOrNull(double value) {
+  return std::isfinite(value) ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr);
+}
+
+}  // namespace
+
 std::string MetricsWriter::ToJson(const EvalRow& row) {
   nlohmann::ordered_json j;
   j["round"] = row.round;
@@ -69,6 +78,7 @@ std::string MetricsWriter::ToJson(const EvalRow& row) {
   if (row.bytes_up) j["bytes_up"] = *row.bytes_up;
   if (row.bytes_down) j["bytes_down"] = *row.bytes_down;
   for (const auto& [name, bytes] : row.stage_bytes) j[name] = bytes;
+  if (row.epsilon) j["epsilon"] = FiniteOrNull(*row.epsilon);
   return j.dump();
 }
 
@@ -177,6 +187,7 @@ Status WriteRunSummary(const std::string& dir, const EvalRow& last, const RunTot
   if (last.bytes_up) j["bytes_up"] = *last.bytes_up;
   if (last.bytes_down) j["bytes_down"] = *last.bytes_down;
   for (const auto& [name, bytes] : last.stage_bytes) j[name] = bytes;
+  if (last.epsilon) j["epsilon"] = FiniteOrNull(*last.epsilon);
   j["virtual_time_s"] = totals.virtual_time_s;
   j["rounds"] = totals.rounds;
   j["finished"] = totals.finished;

@@ -217,6 +217,7 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
                        row.time_s);
         }
       }});
+  if (plan.epsilon_of_round) collector.SetEpsilonOfRound(plan.epsilon_of_round);
   PeerSink sink(*collector.SinkFor(self), config.protocol.rounds);
 
   options.net.self = self;

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "murmur/protocol/registry.h"
+#include "experiment/privacy_config.h"
 #include "experiment/robust_config.h"
 
 namespace murmur {
@@ -169,6 +170,7 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
 
   // [robust] and [byzantine]
   MURMUR_RETURN_IF_ERROR(ReadRobustConfig(r, c.peers, c.protocol));
+  MURMUR_RETURN_IF_ERROR(ReadPrivacyConfig(r, c.protocol));  // [privacy]
 
   MURMUR_RETURN_IF_ERROR(ReadSimSection(r, c));
 

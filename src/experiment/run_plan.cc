@@ -1,6 +1,11 @@
 #include "murmur/experiment/run_plan.h"
 
 #include <algorithm>
+#include <limits>
+#include <map>
+#include <memory>
+
+#include "murmur/protocol/registry.h"
 
 namespace murmur {
 
@@ -25,6 +30,23 @@ RunPlan PlanRun(const EvalConfig& eval, uint64_t seed, const ProtocolLayout& fac
                                         plan.first_report ? 0 : eval.peers, seed);
   plan.peers_per_row = plan.first_report ? 1 : static_cast<int64_t>(plan.evaluated.size());
   return plan;
+}
+
+std::function<double(int64_t)> EpsilonOfRound(const RunConfig& config) {
+  const privacy::DpConfig& dp = config.protocol.privacy;
+  if (!dp.enabled()) return {};
+  Result<const ProtocolSpec*> spec = FindProtocolSpec(config.protocol.kind);
+  if (!spec.ok() || (*spec)->dp_sampling_rate == nullptr) return {};
+  const double q = (*spec)->dp_sampling_rate(config.protocol, config.peers);
+  auto memo = std::make_shared<std::map<int64_t, double>>();
+  return [dp, q, memo](int64_t round) {
+    auto [it, inserted] = memo->try_emplace(round, 0.0);
+    if (inserted) {
+      it->second = privacy::RunEpsilon(dp, q, std::max<int64_t>(round, 0))
+                       .value_or(std::numeric_limits<double>::infinity());
+    }
+    return it->second;
+  };
 }
 
 }  // namespace murmur

@@ -86,6 +86,7 @@ SimulationResult SimulatePlanned(ProtocolSetup setup, const RunPlan& plan, const
       },
       observer);
   if (plan.first_report) collector.EmitOnFirstReport();
+  if (plan.epsilon_of_round) collector.SetEpsilonOfRound(plan.epsilon_of_round);
   std::vector<MetricsSink*> sinks;
   for (int64_t i = 0; i < plan.num_nodes; ++i) {
     sinks.push_back(collector.SinkFor(PeerOf(i)));

@@ -58,6 +58,7 @@ void DpsgdNode::OnStart(Host& host) {
     sybilwall_ = std::make_unique<SybilWallHistory>(host.self(), combiner_->sybilwall()->lambda);
   }
   host.metrics().ReportModel(Round(0), learner_.params());
+  if (options_.dp.enabled()) dp_.emplace(options_.dp, Exchanged());
   StartRound(host);
 }
 
@@ -76,12 +77,16 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
   if (CatchUpIfBehind(host)) return;
   const Round round = NextRound(round_);
   host.metrics().ReportTrainLoss(round, last_loss_);
+  // One release per communicating round, whoever it goes to.
+  const auto sent = [&]() -> std::span<const float> {
+    return dp_ ? dp_->Release(Exchanged(), host) : Exchanged();
+  };
   if (IsFinalMerge(round)) {
+    const std::span<const float> model = sent();
     for (uint32_t j = 0; j < options_.num_peers; ++j) {
       const PeerId peer(j);
       if (peer == host.self()) continue;
-      host.Send(peer, EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0,
-                                         Exchanged()));
+      host.Send(peer, EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0, model));
     }
   } else if (!CommunicatesInRound(options_.schedule, options_.comm_budget, round.value,
                                   options_.rounds)) {
@@ -92,9 +97,9 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
     StartRound(host);
     return;
   } else {
+    const std::span<const float> model = sent();
     for (PeerId neighbour : neighbours_) {
-      host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams,
-                                              round, 0, Exchanged()));
+      host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0, model));
     }
     if (sybilwall_ != nullptr) SendSybilWallRecords(host);
   }

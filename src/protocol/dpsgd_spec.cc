@@ -47,7 +47,8 @@ Status PrepareDpsgd(ProtocolRun& run) {
                                 .schedule = c.comm_schedule,
                                 .comm_budget = c.comm_budget,
                                 .final_merge = c.final_merge,
-                                .num_peers = run.num_peers};
+                                .num_peers = run.num_peers,
+                                .dp = config.privacy};
   if (config.exchange_output_layer) {
     const OutputLayer layer = OutputLayerOf(*run.model);
     state->options.exchange_offset = layer.offset;
@@ -108,6 +109,8 @@ const ProtocolSpec kDpsgdSpec{
     .has_server = [](const ProtocolConfig&) { return false; },
     .robust = RobustSupport::kSybilWall,
     .exchanges_output_layer = true,
+    // At most one release per round (local-only rounds send none): q = 1.
+    .dp_sampling_rate = [](const ProtocolConfig&, int64_t) { return 1.0; },
     .prepare = PrepareDpsgd,
     .make_node = MakeDpsgdNode,
     .aggregation_size = DpsgdAggregationSize,

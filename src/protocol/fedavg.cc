@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "murmur/privacy/mechanisms.h"
 #include "murmur/protocol/model_message.h"
 #include "murmur/protocol/train_task.h"
 
@@ -17,7 +18,8 @@ FedAvgServer::FedAvgServer(std::vector<float> initial_model,
       clients_(std::move(clients)),
       server_optimizer_(options.server_optimizer),
       combiner_(combiner != nullptr && !combiner->is_plain_average() ? std::move(combiner)
-                                                                      : nullptr) {
+                                                                      : nullptr),
+      clip_(options.dp.clip) {
   MURMUR_CHECK(!clients_.empty());
 }
 
@@ -44,6 +46,7 @@ void FedAvgServer::StartRound(Host& host) {
   selected_ = std::set<PeerId>(order.begin(), order.begin() + m);
   replied_.clear();
   total_weight_ = 0;
+  within_clip_ = 0;
   if (combiner_ != nullptr) {
     replies_.clear();
     reply_weights_.clear();
@@ -92,7 +95,18 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
   }
   replied_.insert(from);
   down_.erase(from);
-  AddReply(std::move(message->params), static_cast<double>(message->weight));
+  double weight = static_cast<double>(message->weight);
+  if (options_.dp.enabled()) {
+    weight = 1;
+    if (options_.dp.mode == privacy::DpMode::kCentral) {
+      if (privacy::ClipChangeAndNoise(global_, message->params, clip_, 0, host.rng()) <= clip_) {
+        ++within_clip_;
+      } else {
+        host.metrics().Count("privacy.clipped_updates", 1);
+      }
+    }
+  }
+  AddReply(std::move(message->params), weight);
   if (AllAwaitedReplied()) FinishRound(host);
 }
 
@@ -150,6 +164,16 @@ void FedAvgServer::FinishRound(Host& host) {
     for (size_t i = 0; i < global_.size(); ++i) {
       average_[i] = static_cast<float>(sum_[i] / total_weight_);
     }
+    // Central DP: noise z C on the sum of the total_weight_ (= replies)
+    // clipped updates, so z C / replies on their average.
+    if (options_.dp.mode == privacy::DpMode::kCentral && options_.update_noise_multiplier > 0) {
+      privacy::AddGaussianNoise(options_.update_noise_multiplier * clip_ / total_weight_,
+                                host.rng(), average_);
+    }
+    if (options_.dp.mode == privacy::DpMode::kCentral && options_.dp.adaptive_clip) {
+      clip_ = privacy::NextClipNorm(options_.dp.adaptive, clip_, within_clip_,
+                                    static_cast<int64_t>(total_weight_), host.rng());
+    }
     aggregated = true;
   }
   if (aggregated) {
@@ -197,7 +221,7 @@ void FedAvgClient::Train(Host& host, Round round,
                          const std::vector<float>& global) {
   std::span<float> x = learner_.params();
   std::copy(global.begin(), global.end(), x.begin());
-  if (options_.compression.enabled()) start_ = global;
+  if (options_.compression.enabled() || options_.dp.enabled()) start_ = global;
   learner_.ResetOptimizer();
   if (options_.fedprox) learner_.SetProximalTerm(options_.fedprox->mu, global);
   steps_ = LocalSteps(host);
@@ -229,6 +253,14 @@ void FedAvgClient::OnComputeDone(Host& host, uint64_t tag) {
   host.metrics().ReportTrainLoss(round, last_loss_);
   if (options_.compression.enabled()) {
     SendCodedUpdate(host, round);
+  } else if (options_.dp.mode == privacy::DpMode::kLocal) {
+    std::vector<float> update(learner_.params().begin(), learner_.params().end());
+    if (privacy::ClipChangeAndNoise(start_, update, options_.dp.clip,
+                                    options_.client_noise_stddev, host.rng()) > options_.dp.clip) {
+      host.metrics().Count("privacy.clipped_updates", 1);
+    }
+    host.Send(server_, EncodeModelMessage(ModelMessageKind::kFedAvgUpdate, round,
+                                          static_cast<uint64_t>(learner_.shard_size()), update));
   } else {
     host.Send(server_, EncodeModelMessage(
                            ModelMessageKind::kFedAvgUpdate, round,

@@ -79,12 +79,48 @@ Result<FedAvgCompression> MakeFedAvgCompression(const CompressConfig& c, uint64_
   return out;
 }
 
-FedAvgOptions ServerOptions(const ProtocolConfig& config, const FedAvgConfig& c) {
-  return FedAvgOptions{.rounds = config.rounds,
-                       .client_fraction = c.client_fraction,
-                       .local_epochs = c.local_epochs,
-                       .round_timeout = Duration::Seconds(config.round_timeout_s),
-                       .server_optimizer = c.server_optimizer};
+// m = max(floor(C K), 1) clients per round, as FedAvgServer::StartRound.
+int64_t ClientsPerRound(double client_fraction, int64_t clients) {
+  return std::clamp<int64_t>(
+      static_cast<int64_t>(std::floor(client_fraction * static_cast<double>(clients))), 1,
+      clients);
+}
+
+// The accountant's q: a client's chance to be among a round's m of K.
+double FedAvgSamplingRate(const ProtocolConfig& config, int64_t clients) {
+  const auto c = ProtocolOptionsAs<FedAvgConfig>(config);
+  return static_cast<double>(ClientsPerRound(c.client_fraction, clients)) /
+         static_cast<double>(clients);
+}
+
+Result<FedAvgOptions> ServerOptions(const ProtocolConfig& config, const FedAvgConfig& c,
+                                    int64_t clients) {
+  FedAvgOptions options{.rounds = config.rounds,
+                        .client_fraction = c.client_fraction,
+                        .local_epochs = c.local_epochs,
+                        .round_timeout = Duration::Seconds(config.round_timeout_s),
+                        .server_optimizer = c.server_optimizer};
+  options.dp = config.privacy;
+  if (options.dp.mode == privacy::DpMode::kLocal) {
+    const auto m = static_cast<double>(ClientsPerRound(c.client_fraction, clients));
+    options.client_noise_stddev = options.dp.noise_multiplier * options.dp.clip / std::sqrt(m);
+  }
+  options.update_noise_multiplier = options.dp.noise_multiplier;
+  if (options.dp.adaptive_clip) {
+    if (options.dp.mode != privacy::DpMode::kCentral) {
+      return Status::InvalidArgument("privacy.adaptive_clip = true needs privacy.mode = "
+                                     "\"central\": the server sees the update norms");
+    }
+    if (options.dp.noise_multiplier > 0) {
+      Result<double> z = privacy::AdaptiveClippingNoiseMultiplier(
+          options.dp.noise_multiplier, options.dp.adaptive.count_noise_stddev);
+      if (!z.ok()) {
+        return Status::InvalidArgument("privacy.count_noise_stddev: ", z.status().message());
+      }
+      options.update_noise_multiplier = *z;
+    }
+  }
+  return options;
 }
 
 Status PrepareFedAvg(ProtocolRun& run) {
@@ -96,8 +132,14 @@ Status PrepareFedAvg(ProtocolRun& run) {
         "Byzantine FedAvg clients send uncompressed updates: drop the [compress] uplink, "
         "downlink and error_feedback settings, or the [byzantine] peers");
   }
+  if (run.config->privacy.enabled() &&
+      (z.uplink != "fp32" || z.downlink != "fp32" || z.error_feedback != ErrorFeedbackKind::kNone)) {
+    return Status::InvalidArgument(
+        "[privacy] clips and noises uncompressed FedAvg updates: drop the [compress] uplink, "
+        "downlink and error_feedback settings, or set privacy.mode = \"none\"");
+  }
   auto state = std::make_shared<FedAvgRunState>();
-  state->options = ServerOptions(*run.config, c);
+  MURMUR_ASSIGN_OR_RETURN(state->options, ServerOptions(*run.config, c, run.num_peers));
   MURMUR_ASSIGN_OR_RETURN(state->options.compression, MakeFedAvgCompression(z, run.seed));
   state->coalition = std::make_shared<FedAvgCoalition>(run.attack);
   run.state = std::shared_ptr<const FedAvgRunState>(std::move(state));
@@ -107,7 +149,7 @@ Status PrepareFedAvg(ProtocolRun& run) {
 Status PrepareFedProx(ProtocolRun& run) {
   const auto c = ProtocolOptionsAs<FedAvgConfig>(*run.config);
   auto state = std::make_shared<FedAvgRunState>();
-  state->options = ServerOptions(*run.config, c);
+  MURMUR_ASSIGN_OR_RETURN(state->options, ServerOptions(*run.config, c, run.num_peers));
   state->options.fedprox =
       FedProxOptions{.mu = c.proximal_mu,
                      .local_time_budget = Duration::Seconds(c.local_time_budget_s)};
@@ -162,6 +204,7 @@ const ProtocolSpec kFedAvgSpec{
     .read_options = ReadFedAvg,
     .has_server = AlwaysServer,
     .robust = RobustSupport::kRules,
+    .dp_sampling_rate = FedAvgSamplingRate,
     .prepare = PrepareFedAvg,
     .make_node = MakeFedAvgNode,
     .aggregation_size = FedAvgAggregationSize,
@@ -173,6 +216,7 @@ const ProtocolSpec kFedProxSpec{
     .default_options = [] { return std::any(FedAvgConfig{}); },
     .read_options = ReadFedProx,
     .has_server = AlwaysServer,
+    .dp_sampling_rate = FedAvgSamplingRate,
     .prepare = PrepareFedProx,
     .make_node = MakeFedAvgNode,
 };

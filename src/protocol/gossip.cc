@@ -27,6 +27,7 @@ void StartGossipClock(Host& host, Duration period) {
 
 void GossipNode::OnStart(Host& host) {
   host.metrics().ReportModel(Round(0), learner_.params());
+  if (options_.dp.enabled()) dp_.emplace(options_.dp, learner_.params());
   if (options_.rounds <= 0) return;
   StartGossipClock(host, options_.period);
 }
@@ -42,8 +43,9 @@ void GossipNode::ServeWakeUps(Host& host) {
     ++served_cycles_;
     const Round cycle(static_cast<uint32_t>(served_cycles_));
     const PeerId to = neighbours_[host.rng().UniformInt(neighbours_.size())];
-    host.Send(to, EncodeModelMessage(ModelMessageKind::kGossipModel, cycle, 0,
-                                     learner_.params()));
+    const std::span<const float> sent =
+        dp_ ? dp_->Release(learner_.params(), host) : learner_.params();
+    host.Send(to, EncodeModelMessage(ModelMessageKind::kGossipModel, cycle, 0, sent));
     host.metrics().ReportModel(cycle, learner_.params());
   }
 }

@@ -43,6 +43,12 @@ Status PrepareGossip(ProtocolRun& run) {
         "protocol.merge = \"variance_corrected\" and a [robust] rule both decide how gossip "
         "merges models: pick one");
   }
+  if (c.codec != "fp32" && config.privacy.enabled()) {
+    return Status::InvalidArgument(
+        "[privacy] noises whole gossiped models; compressed gossip (compress.codec = \"",
+        c.codec, "\") sends CHOCO differences: set compress.codec = \"fp32\" or "
+        "privacy.mode = \"none\"");
+  }
   if (c.codec != "fp32") {
     // Per-edge CHOCO copies merging with step protocol.choco_gamma.
     if (!run.combiner->is_plain_average() || !run.byzantine.empty() ||
@@ -65,7 +71,8 @@ Status PrepareGossip(ProtocolRun& run) {
                                  .period = Duration::Seconds(c.period_s),
                                  .merge = c.merge,
                                  .tensors = run.model->tensors(),
-                                 .window = static_cast<size_t>(config.gossip_window)};
+                                 .window = static_cast<size_t>(config.gossip_window),
+                                 .dp = config.privacy};
   run.state = std::shared_ptr<const GossipRunState>(std::move(state));
   return Status::Ok();
 }
@@ -108,6 +115,8 @@ const ProtocolSpec kGossipSpec{
     .has_server = [](const ProtocolConfig&) { return false; },
     .robust = RobustSupport::kRules,
     .waits_for_rounds = false,
+    // One push per cycle, every cycle: q = 1, a step per round.
+    .dp_sampling_rate = [](const ProtocolConfig&, int64_t) { return 1.0; },
     .prepare = PrepareGossip,
     .make_node = MakeGossipNode,
     .aggregation_size = GossipAggregationSize,

@@ -97,6 +97,31 @@ Status CheckRuleFitsRun(const ProtocolSpec& spec, const ProtocolRun& run) {
       fits.message(), "), but ", size.where, ": lower robust.f, or use ", size.remedy);
 }
 
+// [privacy] applies to the specs that implement it (dp_sampling_rate), over
+// plain averaging: a robust rule's sensitivity to one update is not the
+// clip norm, and the noise would not be calibrated.
+Status CheckPrivacySupport(const ProtocolSpec& spec, const ProtocolRun& run) {
+  const privacy::DpConfig& dp = run.config->privacy;
+  if (!dp.enabled()) return Status::Ok();
+  if (spec.dp_sampling_rate == nullptr) {
+    return Status::InvalidArgument(
+        "privacy.mode = \"", privacy::DpModeName(dp.mode), "\" is implemented for "
+        "protocol.kind = \"fedavg\", \"fedprox\", \"dpsgd\" and \"gossip\", not \"",
+        spec.name, "\": set privacy.mode = \"none\" or change the protocol");
+  }
+  if (dp.mode == privacy::DpMode::kCentral && !spec.has_server(*run.config)) {
+    return Status::InvalidArgument("privacy.mode = \"central\" needs a server that adds the "
+                                   "noise; protocol.kind = \"", spec.name,
+                                   "\" has none: use privacy.mode = \"local\"");
+  }
+  if (!run.combiner->is_plain_average() || run.config->exchange_output_layer) {
+    return Status::InvalidArgument(
+        "[privacy] calibrates its noise to plain averaging of whole models: drop the [robust] "
+        "rule and train.trainable = \"output\", or set privacy.mode = \"none\"");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<const ProtocolSpec*> FindProtocolSpec(std::string_view name) {
@@ -177,6 +202,7 @@ Result<ProtocolRun> PrepareProtocolRun(const ProtocolConfig& config, const Model
       ModelCombiner::Make(bristle ? AggregatorConfig{.f = config.robust.f} : config.robust));
   MURMUR_RETURN_IF_ERROR(ResolveByzantine(*spec, run));
   MURMUR_RETURN_IF_ERROR(CheckRobustSupport(*spec, run));
+  MURMUR_RETURN_IF_ERROR(CheckPrivacySupport(*spec, run));
   if (spec->prepare != nullptr) MURMUR_RETURN_IF_ERROR(spec->prepare(run));
   MURMUR_RETURN_IF_ERROR(CheckRuleFitsRun(*spec, run));
   return run;

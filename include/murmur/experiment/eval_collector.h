@@ -78,6 +78,10 @@ struct EvalRow {
   // "bytes_stage_*", "bytes_up_stage_*", "bytes_down_stage_*"; see
   // protocol/codec_stages.h), by counter name. Empty for uncoded runs.
   std::map<std::string, uint64_t> stage_bytes;
+  // Runs with [privacy]: the (epsilon, privacy.delta) spent by this round
+  // (privacy/client_dp.h RunEpsilon); +infinity without noise. Absent
+  // otherwise.
+  std::optional<double> epsilon;
 };
 
 // Who hears about a run's progress. Either callback may be empty.
@@ -117,6 +121,10 @@ class EvalCollector {
   // Emits a round's row at the first evaluated model reported for it (for
   // protocols where any of several peers holds the round's model).
   void EmitOnFirstReport() { reports_per_row_ = 1; }
+  // Rows then carry epsilon = epsilon_of_round(row.round).
+  void SetEpsilonOfRound(std::function<double(int64_t round)> epsilon_of_round) {
+    epsilon_of_round_ = std::move(epsilon_of_round);
+  }
   // The sink to hand peer `peer`'s host.
   MetricsSink* SinkFor(PeerId peer);
   // Makes the round in progress the run's last: the first round no
@@ -177,6 +185,7 @@ class EvalCollector {
   std::optional<int64_t> final_round_;
   RunEnd final_reason_ = RunEnd::kIncomplete;
   std::optional<TargetReached> target_reached_;
+  std::function<double(int64_t)> epsilon_of_round_;
 };
 
 // A seeded sample of `count` of `candidates` (all when count <= 0 or

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct RunPlan {
   // How many peers each evaluation row should cover: 1 for a first-report
   // protocol, evaluated.size() otherwise.
   int64_t peers_per_row = 0;
+  // Runs with [privacy]: the epsilon spent by a round (EpsilonOfRound);
+  // empty otherwise.
+  std::function<double(int64_t round)> epsilon_of_round;
 
   bool IsHolder(PeerId peer) const;
   bool Evaluates(PeerId peer) const;
@@ -42,9 +46,18 @@ struct RunPlan {
 // setup has `layout`. REQUIRES: every id in facts is below layout.num_nodes.
 RunPlan PlanRun(const EvalConfig& eval, uint64_t seed, const ProtocolLayout& layout);
 
+// For a run with [privacy] on a protocol that supports it: the epsilon at
+// privacy.delta after `round` rounds, each a step of the subsampled Gaussian
+// mechanism with the protocol's sampling rate (ProtocolSpec::
+// dp_sampling_rate) and privacy.noise_multiplier; +infinity without noise.
+// Empty otherwise. Memoized per round.
+std::function<double(int64_t round)> EpsilonOfRound(const RunConfig& config);
+
 // The plan of a run of `config` whose protocol setup has `layout`.
 inline RunPlan PlanRun(const RunConfig& config, const ProtocolLayout& layout) {
-  return PlanRun(config.eval, config.seed, layout);
+  RunPlan plan = PlanRun(config.eval, config.seed, layout);
+  plan.epsilon_of_round = EpsilonOfRound(config);
+  return plan;
 }
 
 }  // namespace murmur

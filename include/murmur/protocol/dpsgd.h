@@ -47,12 +47,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/protocol/bristle_combiner.h"
 #include "murmur/protocol/comm_schedule.h"
+#include "murmur/protocol/dp_release.h"
 #include "murmur/protocol/model_combiner.h"
 #include "murmur/protocol/round_barrier.h"
 #include "murmur/protocol/sybilwall.h"
@@ -75,6 +77,9 @@ struct DpsgdOptions {
   // layer travels and the body stays as loaded.
   int64_t exchange_offset = 0;
   int64_t exchange_size = 0;
+  // [privacy] kLocal: every round's message is a DpRelease (dp_release.h)
+  // of the whole model; kNone: the model as it is.
+  privacy::DpConfig dp;
 };
 
 // The exchanged span of `params` under `options`.
@@ -136,6 +141,7 @@ class DpsgdNode final : public Node {
   // The neighbours' models by round; the final merge's from every peer.
   RoundBarrier barrier_;
   std::unique_ptr<SybilWallHistory> sybilwall_;        // robust.rule = "sybilwall"
+  std::optional<DpRelease> dp_;  // options_.dp enabled; from OnStart
 };
 
 // protocol.kind = "dpsgd": its keys (docs/config.md), read by its spec

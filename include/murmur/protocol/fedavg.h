@@ -15,6 +15,20 @@
 // the client updates (reply - global model) and adds the result to the
 // global model; a round whose replies fail the rule's precondition keeps
 // the global model and is counted as "robust.failed_aggregations".
+//
+// With [privacy] (privacy/client_dp.h; McMahan, Ramage, Talwar, Zhang, 2018,
+// "Learning Differentially Private Recurrent Language Models", DP-FedAvg)
+// the server weights every reply equally (sample counts would let one
+// client outweigh the clip norm). kCentral: the server clips each update
+// (reply - global) to `clip` and adds N(0, (z clip / r)^2) per coordinate to
+// the average of the r replies, i.e. noise z clip on their sum. kLocal: each
+// client clips its update and adds N(0, (z clip)^2 / m) itself, m the
+// clients selected per round, so the sum carries the same noise when all m
+// reply and the server never sees an un-noised update. With adaptive
+// clipping (kCentral; Andrew, Thakkar, McMahan, Ramaswamy, 2021,
+// "Differentially Private Learning with Adaptive Clipping") the server moves
+// `clip` after each round towards the target quantile of the update norms,
+// from a noisy count of the replies within it.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +40,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/privacy/client_dp.h"
 #include "murmur/protocol/fedavg_compression.h"
 #include "murmur/protocol/model_combiner.h"
 #include "murmur/protocol/server_optimizer.h"
@@ -54,6 +69,13 @@ struct FedAvgOptions {
   FedAvgCompression compression;
   // Set: the clients are FedProx clients (fedprox.h). Unset: plain FedAvg.
   std::optional<FedProxOptions> fedprox;
+  // Client-level DP (see above); mode kNone: none. Not with compression or
+  // a robust rule (the spec refuses those).
+  privacy::DpConfig dp;
+  double client_noise_stddev = 0;  // kLocal: z clip / sqrt(m)
+  // kCentral: the noise multiplier on the updates' sum (z, or z_delta with
+  // adaptive clipping).
+  double update_noise_multiplier = 0;
 };
 
 // The server. Owns the global model buffer.
@@ -76,6 +98,8 @@ class FedAvgServer final : public Node {
 
   std::span<const float> global_model() const { return global_; }
   int64_t completed_rounds() const { return round_; }
+  // Central DP: the clip norm the next round uses.
+  double clip_norm() const { return clip_; }
 
  private:
   void StartRound(Host& host);
@@ -108,6 +132,10 @@ class FedAvgServer final : public Node {
   // With a robust rule: the replies of this round and their sample counts.
   std::vector<std::vector<float>> replies_;
   std::vector<double> reply_weights_;
+  // Central DP: the clip norm (adapted each round with adaptive clipping)
+  // and this round's replies within it.
+  double clip_ = 0;
+  int64_t within_clip_ = 0;
 };
 
 // A client. `learner` must outlive the node.

@@ -33,11 +33,13 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/dp_release.h"
 #include "murmur/protocol/model_combiner.h"
 #include "murmur/protocol/model_merge.h"
 #include "murmur/protocol/topology.h"
@@ -54,6 +56,9 @@ struct GossipOptions {
   MergeRule merge = MergeRule::kAverage;
   std::vector<ParamTensor> tensors;  // the model's, for kVarianceCorrected
   size_t window = 4;  // robust rules: neighbours' models kept
+  // [privacy] kLocal: every push is a DpRelease (dp_release.h) of the
+  // model; kNone: the model as it is.
+  privacy::DpConfig dp;
 };
 
 // One peer. `learner` must outlive the node.
@@ -97,6 +102,7 @@ class GossipNode final : public Node {
   std::deque<std::pair<PeerId, std::vector<float>>> queue_;
   // Robust rules: the latest model of recent senders, oldest first.
   std::deque<std::pair<PeerId, std::vector<float>>> window_;
+  std::optional<DpRelease> dp_;  // options_.dp enabled; from OnStart
 };
 
 // protocol.kind = "gossip": its keys (docs/config.md), read by its spec

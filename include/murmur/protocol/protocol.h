@@ -14,6 +14,7 @@
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/learn/model.h"
+#include "murmur/privacy/client_dp.h"
 #include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/comm_schedule.h"
 #include "murmur/protocol/fedavg_compression.h"
@@ -52,6 +53,7 @@ struct ProtocolConfig {
   bool exchange_output_layer = false;
   int64_t gossip_window = 4;       // gossip with a robust rule: models kept
   ByzantineConfig byzantine;       // which peers attack, and how
+  privacy::DpConfig privacy;       // [privacy]: clipping and noise (client_dp.h)
   std::any options;                // the spec's own options
 };
 

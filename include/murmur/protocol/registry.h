@@ -88,6 +88,11 @@ struct ProtocolSpec {
   // Whether a round waits on round_timeout_s (gossip never does).
   bool waits_for_rounds = true;
   RoundModel round_model = RoundModel::kEveryHolder;
+  // Set for protocols that apply [privacy] (privacy/client_dp.h): the
+  // probability that one peer's data enters a round's release (the
+  // accountant's q): clients selected / clients for FedAvg, 1 for a peer
+  // that sends every round. Null: privacy.mode must be "none".
+  double (*dp_sampling_rate)(const ProtocolConfig& config, int64_t num_peers) = nullptr;
   // Fills run.state; kInvalidArgument for options it cannot run with.
   Status (*prepare)(ProtocolRun& run) = nullptr;
   // Builds peer.id's node (the server's when peer.id == num_peers).

@@ -1,0 +1,24 @@
+#include "experiment/privacy_config.h"
+
+namespace murmur {
+
+Status ReadPrivacyConfig(ConfigReader& r, ProtocolConfig& protocol) {
+  privacy::DpConfig& c = protocol.privacy;
+  MURMUR_ASSIGN_OR_RETURN(std::string mode,
+                          r.String("privacy.mode", "none", {"none", "central", "local"}));
+  MURMUR_ASSIGN_OR_RETURN(c.mode, privacy::ParseDpMode(mode));
+  MURMUR_ASSIGN_OR_RETURN(c.clip, r.Double("privacy.clip", c.clip, 1e-12, 1e12));
+  MURMUR_ASSIGN_OR_RETURN(c.noise_multiplier,
+                          r.Double("privacy.noise_multiplier", c.noise_multiplier, 0, 1e6));
+  MURMUR_ASSIGN_OR_RETURN(c.delta, r.Double("privacy.delta", c.delta, 1e-300, 0.999999));
+  MURMUR_ASSIGN_OR_RETURN(c.adaptive_clip, r.Bool("privacy.adaptive_clip", c.adaptive_clip));
+  privacy::AdaptiveClippingConfig& a = c.adaptive;
+  MURMUR_ASSIGN_OR_RETURN(a.target_quantile,
+                          r.Double("privacy.target_quantile", a.target_quantile, 1e-6, 1 - 1e-6));
+  MURMUR_ASSIGN_OR_RETURN(a.learning_rate, r.Double("privacy.clip_lr", a.learning_rate, 1e-9, 1e3));
+  MURMUR_ASSIGN_OR_RETURN(a.count_noise_stddev, r.Double("privacy.count_noise_stddev",
+                                                         a.count_noise_stddev, 0, 1e9));
+  return Status::Ok();
+}
+
+}  // namespace murmur
