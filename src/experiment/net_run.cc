@@ -92,8 +92,8 @@ Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self) {
   own.data = std::make_unique<TrainTestSplit>(std::move(data));
   const Dataset& train = own.data->train;
   MURMUR_ASSIGN_OR_RETURN(Partition partition,
-                          PartitionDataset(train.labels, train.num_classes, config.peers,
-                                           config.data.partition, config.seed));
+                          PartitionDataset(train, config.peers, config.data.partition,
+                                           config.seed));
   MURMUR_ASSIGN_OR_RETURN(own.model, MakeRunModel(config, train));
   // A server trains nothing; its learner only fills the protocol's slots
   // (over peer 0's shard).

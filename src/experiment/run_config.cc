@@ -8,21 +8,39 @@ namespace {
 
 // [data]: the dataset, its path and partition.
 Status ReadDataSection(ConfigReader& r, RunConfig& c) {
-  MURMUR_ASSIGN_OR_RETURN(std::string dataset,
-                          r.String("data.dataset", "fashion-mnist",
-                                   {"fashion-mnist", "synthetic", "fortunes"}));
+  MURMUR_ASSIGN_OR_RETURN(
+      std::string dataset,
+      r.String("data.dataset", "fashion-mnist",
+               {"fashion-mnist", "synthetic", "fortunes", "npz", "leaf", "cifar10"}));
   c.data.dataset = dataset == "synthetic" ? DatasetKind::kSynthetic
                                           : DatasetKind::kFashionMnist;
   if (dataset == "fortunes") {
     c.data.dataset = DatasetKind::kFortunes;
     c.data.path = std::string(kFortunesDir) + "/fortunes";
   }
+  // Bring-your-own data: no default location, data.path is required.
+  const bool needs_path = dataset == "npz" || dataset == "leaf" || dataset == "cifar10";
+  if (needs_path) {
+    c.data.dataset = dataset == "npz"    ? DatasetKind::kNpz
+                     : dataset == "leaf" ? DatasetKind::kLeaf
+                                         : DatasetKind::kCifar10;
+    c.data.path.clear();
+  }
   MURMUR_ASSIGN_OR_RETURN(c.data.path, r.String("data.path", c.data.path));
+  if (needs_path && c.data.path.empty()) {
+    return Status::InvalidArgument(
+        "data.path: data.dataset = \"", dataset, "\" needs data.path: ",
+        dataset == "npz"    ? "the .npz file"
+        : dataset == "leaf" ? "the directory holding LEAF's train/ and test/ JSON folders"
+                            : "the cifar-10-batches-bin directory",
+        " (docs/config.md, \"Datasets\")");
+  }
   MURMUR_ASSIGN_OR_RETURN(std::string partition,
                           r.String("data.partition", "iid",
-                                   {"iid", "dirichlet", "shards"}));
+                                   {"iid", "dirichlet", "shards", "natural"}));
   c.data.partition.kind = partition == "dirichlet" ? PartitionKind::kDirichlet
                           : partition == "shards"  ? PartitionKind::kShards
+                          : partition == "natural" ? PartitionKind::kNatural
                                                    : PartitionKind::kIid;
   MURMUR_ASSIGN_OR_RETURN(c.data.partition.alpha,
                           r.Double("data.alpha", c.data.partition.alpha, 1e-6, 1e9));

@@ -106,8 +106,7 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
   MURMUR_ASSIGN_OR_RETURN(TrainTestSplit data, LoadRunData(config));
   MURMUR_ASSIGN_OR_RETURN(
       Partition partition,
-      PartitionDataset(data.train.labels, data.train.num_classes, config.peers,
-                       config.data.partition, config.seed));
+      PartitionDataset(data.train, config.peers, config.data.partition, config.seed));
   MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, MakeRunModel(config, data.train));
 
   MURMUR_RETURN_IF_ERROR(CheckMemory(config, model->num_params()));

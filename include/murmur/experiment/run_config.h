@@ -19,7 +19,7 @@
 
 namespace murmur {
 
-enum class DatasetKind { kFashionMnist, kSynthetic, kFortunes };
+enum class DatasetKind { kFashionMnist, kSynthetic, kFortunes, kNpz, kLeaf, kCifar10 };
 
 struct DataConfig {
   DatasetKind dataset = DatasetKind::kFashionMnist;
