@@ -11,7 +11,8 @@
 # results, and say so in its message. Pretraining examples (*_pretrain.toml)
 # run first, in the same scratch folder, so the examples that load their
 # checkpoints find them. Grids (sweep_*.toml) are not single runs and are
-# skipped.
+# skipped, as are examples over data the user downloads (a line
+# "# external-data: PATH" in the config, e.g. examples/leaf_femnist.toml).
 #
 # Hashes hold for one LibTorch build on one kind of CPU: OpenBLAS picks its
 # kernels by CPU, and other kernels round differently. The table's first
@@ -52,6 +53,10 @@ examples=()
 for f in "$root"/examples/*_pretrain.toml; do examples+=("$f"); done
 for f in "$root"/examples/*.toml; do
   case "$(basename "$f")" in *_pretrain.toml|sweep_*.toml) continue ;; esac
+  if grep -q '^# external-data:' "$f"; then
+    echo "check_example_hashes: skipping $(basename "$f") (runs on data the user downloads)"
+    continue
+  fi
   examples+=("$f")
 done
 
