@@ -67,11 +67,14 @@ Status ReadDataSection(ConfigReader& r, RunConfig& c) {
 // [model]: the architecture, its initialization and an initial checkpoint.
 Status ReadModelSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(std::string model,
-                          r.String("model.kind", "mlp", {"logreg", "mlp", "cnn", "charmlp"}));
-  c.model.kind = model == "logreg"    ? ModelKind::kLogisticRegression
-                 : model == "cnn"     ? ModelKind::kCnn
-                 : model == "charmlp" ? ModelKind::kCharMlp
-                                      : ModelKind::kMlp;
+                          r.String("model.kind", "mlp",
+                                   {"logreg", "mlp", "cnn", "charmlp", "torchscript"}));
+  c.model.kind = model == "logreg"        ? ModelKind::kLogisticRegression
+                 : model == "cnn"         ? ModelKind::kCnn
+                 : model == "charmlp"     ? ModelKind::kCharMlp
+                 : model == "torchscript" ? ModelKind::kTorchScript
+                                          : ModelKind::kMlp;
+  MURMUR_ASSIGN_OR_RETURN(c.model.path, r.String("model.path", ""));
   MURMUR_ASSIGN_OR_RETURN(std::string model_init,
                           r.String("model.init", "kaiming", {"kaiming", "xavier"}));
   c.model.init = model_init == "xavier" ? InitScheme::kXavierUniform : InitScheme::kKaimingUniform;

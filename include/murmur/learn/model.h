@@ -12,6 +12,9 @@
 //    Model"): embed each of the `width` context characters, concatenate,
 //    ReLU hidden layers, logits over the next character. Its input is a
 //    1 x 1 x context sample of character ids (learn/text_dataset.h).
+//  * Any PyTorch model saved as TorchScript (model.kind = "torchscript"):
+//    its parameters are the flat buffer, initialized from the file; see
+//    src/learn/torchscript_model.h.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +28,7 @@
 
 namespace murmur {
 
-enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp };
+enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp, kTorchScript };
 
 // Weight initialisation of the feed-forward models (logreg, MLP, CNN).
 //  * kKaimingUniform: PyTorch's default for nn.Linear / nn.Conv2d
@@ -41,6 +44,7 @@ struct ModelConfig {
   InitScheme init = InitScheme::kKaimingUniform;  // feed-forward models only
   std::vector<int64_t> hidden = {128};  // MLP hidden layer widths
   int64_t embedding_dim = 16;           // char MLP: per-character embedding
+  std::string path;                     // kTorchScript: the torch.jit.save file
 };
 
 struct InputShape {
