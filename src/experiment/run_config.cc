@@ -105,6 +105,12 @@ Status ReadTrainSection(ConfigReader& r, RunConfig& c) {
                           r.String("train.init", "same", {"same", "independent"}));
   c.train.same_init = init == "same";
   MURMUR_ASSIGN_OR_RETURN(c.train.save_checkpoint, r.String("train.save_checkpoint", ""));
+  MURMUR_ASSIGN_OR_RETURN(c.train.export_model, r.String("train.export_model", ""));
+  if (!c.train.export_model.empty() && c.model.kind != ModelKind::kTorchScript) {
+    return Status::InvalidArgument(
+        "train.export_model writes a TorchScript file and needs model.kind = \"torchscript\"; "
+        "for built-in models use train.save_checkpoint");
+  }
   MURMUR_ASSIGN_OR_RETURN(std::string trainable,
                           r.String("train.trainable", "all", {"all", "output"}));
   c.train.output_layer_only = trainable == "output";

@@ -17,7 +17,8 @@ namespace {
 
 // Writes the mean of the peers' final models (for spsa peers, their one
 // shared model) as a checkpoint.
-Status SaveMeanModel(const std::string& path, const std::vector<std::unique_ptr<Learner>>& learners) {
+// The mean of the peers' final models.
+std::vector<float> MeanModel(const std::vector<std::unique_ptr<Learner>>& learners) {
   std::vector<double> sum(learners.front()->params().size(), 0.0);
   for (const auto& l : learners) {
     std::span<const float> p = std::as_const(*l).params();
@@ -27,7 +28,7 @@ Status SaveMeanModel(const std::string& path, const std::vector<std::unique_ptr<
   for (size_t i = 0; i < sum.size(); ++i) {
     mean[i] = static_cast<float>(sum[i] / static_cast<double>(learners.size()));
   }
-  return SaveCheckpoint(path, mean);
+  return mean;
 }
 
 // Refuses runs whose parameter and optimizer buffers alone would not fit in
@@ -148,7 +149,10 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
                       config.protocol.rounds, config.seed, pool, observer);
 
   if (!config.train.save_checkpoint.empty()) {
-    MURMUR_RETURN_IF_ERROR(SaveMeanModel(config.train.save_checkpoint, learners));
+    MURMUR_RETURN_IF_ERROR(SaveCheckpoint(config.train.save_checkpoint, MeanModel(learners)));
+  }
+  if (!config.train.export_model.empty()) {
+    MURMUR_RETURN_IF_ERROR(ExportTorchScript(*model, MeanModel(learners), config.train.export_model));
   }
   RunSummary summary;
   summary.rows = std::move(result.rows);

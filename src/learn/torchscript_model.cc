@@ -71,6 +71,28 @@ class TorchScriptModel final : public TorchModel {
     return out;
   }
 
+  // A copy of the module holding `params` (copied, not views), saved.
+  Status Export(std::span<const float> params, const std::string& path) const {
+    MURMUR_CHECK(static_cast<int64_t>(params.size()) == num_params());
+    torch::jit::Module m = module_.clone();
+    int64_t offset = 0;
+    for (const NamedParam& p : params_) {
+      at::Tensor value = at::from_blob(const_cast<float*>(params.data()) + offset, {p.numel},
+                                       at::kFloat)
+                             .clone()
+                             .view(p.shape);
+      SlotOwner(m, p).setattr(p.path.back(), value);
+      offset += p.numel;
+    }
+    try {
+      m.save(path);
+    } catch (const std::exception& e) {
+      return Status::Unavailable("cannot write the TorchScript model to '", path,
+                                 "': ", FirstLine(e));
+    }
+    return Status::Ok();
+  }
+
   at::Tensor Forward(const at::Tensor& flat_params, const at::Tensor& x) const override {
     MURMUR_CHECK(flat_params.dim() == 1 && flat_params.size(0) == num_params());
     torch::jit::Module m = Acquire();
@@ -150,6 +172,16 @@ Status CheckForward(const torch::jit::Module& module, const std::string& path,
 }
 
 }  // namespace
+
+Status ExportTorchScript(const Model& model, std::span<const float> params,
+                         const std::string& path) {
+  const auto* script = dynamic_cast<const TorchScriptModel*>(&model);
+  if (script == nullptr) {
+    return Status::InvalidArgument("exporting a TorchScript file needs model.kind = "
+                                   "\"torchscript\", not the built-in '", model.name(), "'");
+  }
+  return script->Export(params, path);
+}
 
 Result<std::unique_ptr<Model>> MakeTorchScriptModel(const ModelConfig& config,
                                                    const InputShape& input) {

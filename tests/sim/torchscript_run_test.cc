@@ -11,6 +11,9 @@
 #include <string>
 
 #include "murmur/core/config.h"
+#include "murmur/core/npy.h"
+#include "murmur/experiment/run_config.h"
+#include "murmur/learn/checkpoint.h"
 #include "testing/data_files.h"
 #include "testing/scenario.h"
 
@@ -67,6 +70,51 @@ torch.jit.save(torch.jit.script(net), sys.argv[1])
     // Measured 0.80 (D-PSGD) and 0.83 (FedAvg) against 0.10 untrained.
     EXPECT_GT(t.acc_mean, before + 0.5) << protocol << ", untrained " << before;
   }
+}
+
+// train.export_model writes the run's mean model back as TorchScript: Python
+// loads it and finds exactly the parameters train.save_checkpoint wrote.
+TEST(TorchScriptRun, ExportedModelLoadsInPythonWithTheTrainedParameters) {
+  testing::DataDir dir;
+  if (std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) {
+    GTEST_SKIP() << "/usr/bin/python3 has no torch (python3-torch)";
+  }
+  testing::WriteText(dir.File("make.py"), R"(
+import sys, torch
+from torch import nn
+torch.manual_seed(0)
+net = nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.ReLU(), nn.Linear(16, 10))
+torch.jit.save(torch.jit.script(net), sys.argv[1])
+)");
+  testing::WriteText(dir.File("read.py"), R"(
+import sys, numpy, torch
+m = torch.jit.load(sys.argv[1])
+flat = torch.cat([p.detach().reshape(-1) for p in m.parameters()])
+numpy.save(sys.argv[2], flat.numpy().astype('<f4'))
+)");
+  const std::string model = dir.File("mlp.pt");
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + dir.File("make.py") + " " + model).c_str()), 0);
+  Config config = TorchScriptConfig(model, "dpsgd", 0.05);
+  ASSERT_TRUE(config.Set("train.export_model=\"" + dir.File("final.pt") + "\"").ok());
+  ASSERT_TRUE(config.Set("train.save_checkpoint=\"" + dir.File("final.ckpt") + "\"").ok());
+  testing::ConfigRun run = testing::RunFromConfig(config);
+  ASSERT_TRUE(run.summary.ok()) << run.summary.status().ToString();
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + dir.File("read.py") + " " + dir.File("final.pt") +
+                         " " + dir.File("back.npy"))
+                            .c_str()),
+            0);
+  Result<NpyArray> back = ReadNpyFile(dir.File("back.npy"));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  Result<std::vector<float>> saved = LoadCheckpoint(dir.File("final.ckpt"), 784 * 16 + 16 + 160 + 10);
+  ASSERT_TRUE(saved.ok()) << saved.status().message();
+  EXPECT_EQ(back->data, *saved);
+
+  Config builtin = TorchScriptConfig(model, "dpsgd", 0.05);
+  ASSERT_TRUE(builtin.Set("model.kind=mlp").ok());
+  ASSERT_TRUE(builtin.Set("train.export_model=\"x.pt\"").ok());
+  Result<RunConfig> refused = ReadRunConfig(builtin);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("train.export_model"), std::string::npos);
 }
 
 }  // namespace

@@ -43,6 +43,9 @@ struct TrainConfig {
   // When set, the mean of the peers' final models is written here as a
   // checkpoint (learn/checkpoint.h).
   std::string save_checkpoint;
+  // model.kind = "torchscript": the same mean model written back as a
+  // TorchScript file (ExportTorchScript) that torch.jit.load reads.
+  std::string export_model;
   // train.trainable = "output": transfer learning with a frozen body; only
   // the output layer trains (Learner::SetTrainableRange) and, in D-PSGD, is
   // exchanged.

@@ -77,6 +77,14 @@ class Model {
   virtual std::vector<ParamTensor> tensors() const = 0;
 };
 
+// Writes `params` into the TorchScript module behind `model`
+// (model.kind = "torchscript") and saves it to `path` with torch.jit.save's
+// format, so torch.jit.load in Python gets the trained model. kInvalidArgument
+// when `model` is not a TorchScript model; kUnavailable when `path` cannot
+// be written. REQUIRES: params.size() == model.num_params().
+Status ExportTorchScript(const Model& model, std::span<const float> params,
+                         const std::string& path);
+
 // The output layer (last fully-connected layer) of a Model: its weight
 // [classes, fan_in] row-major followed by its bias [classes], the last two
 // tensors and so the tail [offset, offset + size()) of the flat buffer. Row c
