@@ -25,11 +25,15 @@ inline std::vector<uint8_t> NpyBytes(const std::string& descr, const std::vector
                        "), }";
   while ((10 + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
-  std::vector<uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                              static_cast<uint8_t>(header.size() & 0xff),
-                              static_cast<uint8_t>(header.size() >> 8)};
-  out.insert(out.end(), header.begin(), header.end());
-  out.insert(out.end(), data.begin(), data.end());
+  const uint8_t start[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                             static_cast<uint8_t>(header.size() & 0xff),
+                             static_cast<uint8_t>(header.size() >> 8)};
+  // Sized once and filled with memcpy: GCC 12 warns falsely about
+  // vector::insert into a short initializer-list vector.
+  std::vector<uint8_t> out(sizeof start + header.size() + data.size());
+  std::memcpy(out.data(), start, sizeof start);
+  std::memcpy(out.data() + sizeof start, header.data(), header.size());
+  if (!data.empty()) std::memcpy(out.data() + sizeof start + header.size(), data.data(), data.size());
   return out;
 }
 
