@@ -78,7 +78,9 @@ every = 20
 )", "leaf_natural.toml").value();
   EXPECT_TRUE(config.Set("data.path=\"" + path + "\"").ok());
   EXPECT_TRUE(config.Set("protocol.kind=" + protocol).ok());
-  if (protocol == "sgp") EXPECT_TRUE(config.Set("protocol.sgp_out_peers=0").ok());
+  if (protocol == "sgp") {
+    EXPECT_TRUE(config.Set("protocol.sgp_out_peers=0").ok());
+  }
   return config;
 }
 
