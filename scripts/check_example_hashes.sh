@@ -12,7 +12,8 @@
 # run first, in the same scratch folder and with --out runs/<name> as their
 # comments say, so the examples that load their checkpoints
 # (runs/<name>/*.ckpt) find them. Grids (sweep_*.toml) are not single runs and are
-# skipped.
+# skipped, as are examples over data the user downloads (a line
+# "# external-data: PATH" in the config, e.g. examples/leaf_femnist.toml).
 #
 # Hashes hold for one LibTorch build on one kind of CPU: OpenBLAS picks its
 # kernels by CPU, and other kernels round differently. The table's first
@@ -53,6 +54,10 @@ examples=()
 for f in "$root"/examples/*_pretrain.toml; do examples+=("$f"); done
 for f in "$root"/examples/*.toml; do
   case "$(basename "$f")" in *_pretrain.toml|sweep_*.toml) continue ;; esac
+  if grep -q '^# external-data:' "$f"; then
+    echo "check_example_hashes: skipping $(basename "$f") (runs on data the user downloads)"
+    continue
+  fi
   examples+=("$f")
 done
 

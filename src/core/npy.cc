@@ -18,6 +18,13 @@ constexpr size_t kMagicSize = 6;
 constexpr size_t kMaxHeaderBytes = 1 << 20;
 constexpr size_t kMaxDims = 64;  // NumPy's own limit
 
+// The header dict's three values, not yet checked against what we read.
+struct HeaderFields {
+  std::string descr;
+  bool fortran_order = false;
+  std::vector<int64_t> shape;
+};
+
 // A cursor over the header's Python dict literal. Accepts exactly the
 // literals NumPy writes (and older NumPy wrote: 'L' suffixes, either quote
 // style, trailing commas) and nothing that needs evaluation.
@@ -25,7 +32,7 @@ class HeaderParser {
  public:
   explicit HeaderParser(std::string_view text) : text_(text) {}
 
-  Result<NpyArray> Parse() {
+  Result<HeaderFields> Parse() {
     SkipSpace();
     if (!Consume('{')) return Error("header does not start with '{'");
     std::optional<std::string> descr;
@@ -62,20 +69,7 @@ class HeaderParser {
       return Error("header lacks ", !descr ? "'descr'" : !fortran_order ? "'fortran_order'"
                                                                         : "'shape'");
     }
-    if (*descr != "<f4") {
-      return Status::InvalidArgument(
-          "npy: dtype '", *descr,
-          "' is not little-endian float32 ('<f4'); convert with "
-          "numpy.save(path, array.astype('<f4'))");
-    }
-    if (*fortran_order) {
-      return Status::InvalidArgument(
-          "npy: fortran_order is True; only C order is read; convert with "
-          "numpy.save(path, numpy.ascontiguousarray(array))");
-    }
-    NpyArray array;
-    array.shape = std::move(*shape);
-    return array;
+    return HeaderFields{std::move(*descr), *fortran_order, std::move(*shape)};
   }
 
  private:
@@ -189,7 +183,16 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-Result<NpyArray> ParseNpy(std::span<const uint8_t> bytes) {
+namespace {
+
+struct RawHeader {
+  HeaderFields fields;
+  size_t data_offset = 0;
+};
+
+// The magic, version, header length and header dict; the data after them is
+// not looked at.
+Result<RawHeader> ReadHeader(std::span<const uint8_t> bytes) {
   if (bytes.size() < kMagicSize + 2 || std::memcmp(bytes.data(), kMagic, kMagicSize) != 0) {
     return Status::Corrupt("npy: not a .npy file (missing the \\x93NUMPY magic)");
   }
@@ -217,36 +220,104 @@ Result<NpyArray> ParseNpy(std::span<const uint8_t> bytes) {
   }
   const std::string_view header(reinterpret_cast<const char*>(bytes.data() + prefix),
                                 header_len);
-  MURMUR_ASSIGN_OR_RETURN(NpyArray array, HeaderParser(header).Parse());
+  MURMUR_ASSIGN_OR_RETURN(HeaderFields fields, HeaderParser(header).Parse());
+  return RawHeader{std::move(fields), prefix + header_len};
+}
 
-  // Multiply only while the product still fits in the file, so a hostile
-  // shape cannot overflow it.
-  const size_t available = bytes.size() - prefix - header_len;
-  const size_t capacity = available / sizeof(float);
+// The number of values `shape` holds, checked to fill exactly `available`
+// bytes of `item_size`-byte values. Multiplies only while the product still
+// fits in the file, so a hostile shape cannot overflow it.
+Result<size_t> CountValues(const std::vector<int64_t>& shape, size_t available, size_t item_size,
+                           const char* type_name) {
+  const size_t capacity = available / item_size;
   size_t count = 1;
-  for (int64_t d : array.shape) {
+  for (int64_t d : shape) {
     if (d == 0) count = 0;
   }
-  for (int64_t d : array.shape) {
+  for (int64_t d : shape) {
     if (count == 0) break;
     if (static_cast<size_t>(d) > capacity / count) {
-      return Status::Corrupt("npy: data truncated: shape ", ShapeString(array.shape),
-                             " needs more float32 values than the ", available,
+      return Status::Corrupt("npy: data truncated: shape ", ShapeString(shape),
+                             " needs more ", type_name, " values than the ", available,
                              " data bytes hold");
     }
     count *= static_cast<size_t>(d);
   }
-  if (available != count * sizeof(float)) {
-    return Status::Corrupt("npy: ", available - count * sizeof(float),
-                           " trailing bytes after the ", count, " float32 values of shape ",
-                           ShapeString(array.shape));
+  if (available != count * item_size) {
+    return Status::Corrupt("npy: ", available - count * item_size, " trailing bytes after the ",
+                           count, " ", type_name, " values of shape ", ShapeString(shape));
   }
+  return count;
+}
+
+Status RejectFortranOrder() {
+  return Status::InvalidArgument(
+      "npy: fortran_order is True; only C order is read; convert with "
+      "numpy.save(path, numpy.ascontiguousarray(array))");
+}
+
+struct DtypeInfo {
+  const char* descr;
+  NpyDtype dtype;
+  size_t item_size;
+};
+
+// The little-endian numeric dtypes NumPy writes ('|' marks one byte).
+constexpr DtypeInfo kDtypes[] = {
+    {"<f4", NpyDtype::kFloat32, 4}, {"<f8", NpyDtype::kFloat64, 8},
+    {"|u1", NpyDtype::kUint8, 1},   {"|i1", NpyDtype::kInt8, 1},
+    {"<u2", NpyDtype::kUint16, 2},  {"<i2", NpyDtype::kInt16, 2},
+    {"<u4", NpyDtype::kUint32, 4},  {"<i4", NpyDtype::kInt32, 4},
+    {"<u8", NpyDtype::kUint64, 8},  {"<i8", NpyDtype::kInt64, 8},
+    {"|b1", NpyDtype::kBool, 1},
+};
+
+}  // namespace
+
+Result<NpyArray> ParseNpy(std::span<const uint8_t> bytes) {
+  MURMUR_ASSIGN_OR_RETURN(RawHeader header, ReadHeader(bytes));
+  if (header.fields.descr != "<f4") {
+    return Status::InvalidArgument(
+        "npy: dtype '", header.fields.descr,
+        "' is not little-endian float32 ('<f4'); convert with "
+        "numpy.save(path, array.astype('<f4'))");
+  }
+  if (header.fields.fortran_order) return RejectFortranOrder();
+  NpyArray array;
+  array.shape = std::move(header.fields.shape);
+  MURMUR_ASSIGN_OR_RETURN(
+      size_t count,
+      CountValues(array.shape, bytes.size() - header.data_offset, sizeof(float), "float32"));
   array.data.resize(count);
   // (An empty vector's data() may be null: no memcpy of nothing into it.)
   if (count > 0) {
-    std::memcpy(array.data.data(), bytes.data() + prefix + header_len, count * sizeof(float));
+    std::memcpy(array.data.data(), bytes.data() + header.data_offset, count * sizeof(float));
   }
   return array;
+}
+
+Result<NpyView> ParseNpyView(std::span<const uint8_t> bytes) {
+  MURMUR_ASSIGN_OR_RETURN(RawHeader header, ReadHeader(bytes));
+  const DtypeInfo* info = nullptr;
+  for (const DtypeInfo& d : kDtypes) {
+    if (header.fields.descr == d.descr) info = &d;
+  }
+  if (info == nullptr) {
+    return Status::InvalidArgument(
+        "npy: dtype '", header.fields.descr,
+        "' is not read (little-endian float32/float64, integers or bool are); convert with "
+        "array.astype('<f4') or array.astype('<i8')");
+  }
+  if (header.fields.fortran_order) return RejectFortranOrder();
+  NpyView view;
+  view.shape = std::move(header.fields.shape);
+  view.dtype = info->dtype;
+  view.item_size = info->item_size;
+  MURMUR_ASSIGN_OR_RETURN(size_t count, CountValues(view.shape, bytes.size() - header.data_offset,
+                                                    info->item_size, info->descr));
+  view.count = count;
+  view.data = bytes.subspan(header.data_offset);
+  return view;
 }
 
 std::vector<uint8_t> EncodeNpy(std::span<const float> values) {

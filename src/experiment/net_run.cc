@@ -92,8 +92,8 @@ Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self) {
   own.data = std::make_unique<TrainTestSplit>(std::move(data));
   const Dataset& train = own.data->train;
   MURMUR_ASSIGN_OR_RETURN(Partition partition,
-                          PartitionDataset(train.labels, train.num_classes, config.peers,
-                                           config.data.partition, config.seed));
+                          PartitionDataset(train, config.peers, config.data.partition,
+                                           config.seed));
   MURMUR_ASSIGN_OR_RETURN(own.model, MakeRunModel(config, train));
   // A server trains nothing; its learner only fills the protocol's slots
   // (over peer 0's shard).
@@ -158,10 +158,11 @@ Status WritePeerSummary(const std::string& dir, const RunPlan& plan, PeerId self
 }  // namespace
 
 Status CheckNetRunConfig(const RunConfig& config) {
-  if (!config.train.save_checkpoint.empty()) {
-    return Status::InvalidArgument(
-        "train.save_checkpoint is written by `murmur run` (the mean of every peer's model); a "
-        "network peer sees only its own: drop the key");
+  for (const auto& [key, path] : {std::pair{"train.save_checkpoint", &config.train.save_checkpoint},
+                                   std::pair{"train.export_model", &config.train.export_model}}) {
+    if (path->empty()) continue;
+    return Status::InvalidArgument(key, " is written by `murmur run` (the mean of every peer's "
+                                   "model); a network peer sees only its own: drop the key");
   }
   const char* key = config.sim.budget.time_s > 0  ? "sim.budget_time_s"
                     : config.sim.budget.bytes > 0 ? "sim.budget_bytes"

@@ -11,21 +11,39 @@ namespace {
 
 // [data]: the dataset, its path and partition.
 Status ReadDataSection(ConfigReader& r, RunConfig& c) {
-  MURMUR_ASSIGN_OR_RETURN(std::string dataset,
-                          r.String("data.dataset", "fashion-mnist",
-                                   {"fashion-mnist", "synthetic", "fortunes"}));
+  MURMUR_ASSIGN_OR_RETURN(
+      std::string dataset,
+      r.String("data.dataset", "fashion-mnist",
+               {"fashion-mnist", "synthetic", "fortunes", "npz", "leaf", "cifar10"}));
   c.data.dataset = dataset == "synthetic" ? DatasetKind::kSynthetic
                                           : DatasetKind::kFashionMnist;
   if (dataset == "fortunes") {
     c.data.dataset = DatasetKind::kFortunes;
     c.data.path = std::string(kFortunesDir) + "/fortunes";
   }
+  // Bring-your-own data: no default location, data.path is required.
+  const bool needs_path = dataset == "npz" || dataset == "leaf" || dataset == "cifar10";
+  if (needs_path) {
+    c.data.dataset = dataset == "npz"    ? DatasetKind::kNpz
+                     : dataset == "leaf" ? DatasetKind::kLeaf
+                                         : DatasetKind::kCifar10;
+    c.data.path.clear();
+  }
   MURMUR_ASSIGN_OR_RETURN(c.data.path, r.String("data.path", c.data.path));
+  if (needs_path && c.data.path.empty()) {
+    return Status::InvalidArgument(
+        "data.path: data.dataset = \"", dataset, "\" needs data.path: ",
+        dataset == "npz"    ? "the .npz file"
+        : dataset == "leaf" ? "the directory holding LEAF's train/ and test/ JSON folders"
+                            : "the cifar-10-batches-bin directory",
+        " (docs/config.md, \"Datasets\")");
+  }
   MURMUR_ASSIGN_OR_RETURN(std::string partition,
                           r.String("data.partition", "iid",
-                                   {"iid", "dirichlet", "shards"}));
+                                   {"iid", "dirichlet", "shards", "natural"}));
   c.data.partition.kind = partition == "dirichlet" ? PartitionKind::kDirichlet
                           : partition == "shards"  ? PartitionKind::kShards
+                          : partition == "natural" ? PartitionKind::kNatural
                                                    : PartitionKind::kIid;
   MURMUR_ASSIGN_OR_RETURN(c.data.partition.alpha,
                           r.Double("data.alpha", c.data.partition.alpha, 1e-6, 1e9));
@@ -52,11 +70,14 @@ Status ReadDataSection(ConfigReader& r, RunConfig& c) {
 // [model]: the architecture, its initialization and an initial checkpoint.
 Status ReadModelSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(std::string model,
-                          r.String("model.kind", "mlp", {"logreg", "mlp", "cnn", "charmlp"}));
-  c.model.kind = model == "logreg"    ? ModelKind::kLogisticRegression
-                 : model == "cnn"     ? ModelKind::kCnn
-                 : model == "charmlp" ? ModelKind::kCharMlp
-                                      : ModelKind::kMlp;
+                          r.String("model.kind", "mlp",
+                                   {"logreg", "mlp", "cnn", "charmlp", "torchscript"}));
+  c.model.kind = model == "logreg"        ? ModelKind::kLogisticRegression
+                 : model == "cnn"         ? ModelKind::kCnn
+                 : model == "charmlp"     ? ModelKind::kCharMlp
+                 : model == "torchscript" ? ModelKind::kTorchScript
+                                          : ModelKind::kMlp;
+  MURMUR_ASSIGN_OR_RETURN(c.model.path, r.String("model.path", ""));
   MURMUR_ASSIGN_OR_RETURN(std::string model_init,
                           r.String("model.init", "kaiming", {"kaiming", "xavier"}));
   c.model.init = model_init == "xavier" ? InitScheme::kXavierUniform : InitScheme::kKaimingUniform;
@@ -89,10 +110,17 @@ Status ReadTrainSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(c.train.save_checkpoint, r.String("train.save_checkpoint", ""));
   MURMUR_ASSIGN_OR_RETURN(c.train.overwrite_checkpoint,
                           r.Bool("train.overwrite_checkpoint", c.train.overwrite_checkpoint));
-  if (c.train.overwrite_checkpoint && c.train.save_checkpoint.empty()) {
+  MURMUR_ASSIGN_OR_RETURN(c.train.export_model, r.String("train.export_model", ""));
+  if (c.train.overwrite_checkpoint && c.train.save_checkpoint.empty() &&
+      c.train.export_model.empty()) {
     return Status::InvalidArgument(
-        "train.overwrite_checkpoint = true without train.save_checkpoint writes nothing: set "
-        "train.save_checkpoint or drop the key");
+        "train.overwrite_checkpoint = true without train.save_checkpoint or train.export_model "
+        "writes nothing: set one of them or drop the key");
+  }
+  if (!c.train.export_model.empty() && c.model.kind != ModelKind::kTorchScript) {
+    return Status::InvalidArgument(
+        "train.export_model writes a TorchScript file and needs model.kind = \"torchscript\"; "
+        "for built-in models use train.save_checkpoint");
   }
   MURMUR_ASSIGN_OR_RETURN(std::string trainable,
                           r.String("train.trainable", "all", {"all", "output"}));
@@ -144,9 +172,10 @@ Status ReadEvalSection(ConfigReader& r, RunConfig& c) {
 }  // namespace
 
 void ResolveRunPaths(RunConfig& config, const std::string& out_dir) {
-  std::string& save = config.train.save_checkpoint;
-  if (!out_dir.empty() && !save.empty() && std::filesystem::path(save).is_relative()) {
-    save = (std::filesystem::path(out_dir) / save).string();
+  for (std::string* path : {&config.train.save_checkpoint, &config.train.export_model}) {
+    if (!out_dir.empty() && !path->empty() && std::filesystem::path(*path).is_relative()) {
+      *path = (std::filesystem::path(out_dir) / *path).string();
+    }
   }
 }
 

@@ -3,22 +3,47 @@
 #include <algorithm>
 
 #include "murmur/learn/checkpoint.h"
+#include "murmur/learn/cifar10_dataset.h"
+#include "murmur/learn/leaf_dataset.h"
+#include "murmur/learn/npz_dataset.h"
 #include "murmur/learn/text_dataset.h"
 #include "murmur/protocol/byzantine.h"
 
 namespace murmur {
 
-Result<TrainTestSplit> LoadRunData(const RunConfig& config) {
-  if (config.data.dataset == DatasetKind::kSynthetic) {
-    return MakeSyntheticDataset(SyntheticOptions{.train_size = config.data.synthetic_train,
-                                                 .test_size = config.data.synthetic_test,
-                                                 .noise = config.data.synthetic_noise,
-                                                 .seed = config.seed});
-  }
-  if (config.data.dataset == DatasetKind::kFortunes) {
-    return LoadFortunes(config.data.path, config.data.text);
+namespace {
+
+Result<TrainTestSplit> LoadDataset(const RunConfig& config) {
+  switch (config.data.dataset) {
+    case DatasetKind::kSynthetic:
+      return MakeSyntheticDataset(SyntheticOptions{.train_size = config.data.synthetic_train,
+                                                   .test_size = config.data.synthetic_test,
+                                                   .noise = config.data.synthetic_noise,
+                                                   .seed = config.seed});
+    case DatasetKind::kFortunes:
+      return LoadFortunes(config.data.path, config.data.text);
+    case DatasetKind::kNpz:
+      return LoadNpz(config.data.path);
+    case DatasetKind::kLeaf:
+      return LoadLeaf(config.data.path);
+    case DatasetKind::kCifar10:
+      return LoadCifar10(config.data.path);
+    case DatasetKind::kFashionMnist:
+      break;
   }
   return LoadFashionMnist(config.data.path);
+}
+
+}  // namespace
+
+Result<TrainTestSplit> LoadRunData(const RunConfig& config) {
+  Result<TrainTestSplit> data = LoadDataset(config);
+  // A damaged dataset file is the user's to fix (exit code 2), like a
+  // missing one.
+  if (!data.ok() && data.status().code() == StatusCode::kCorrupt) {
+    return Status::InvalidArgument(data.status().message());
+  }
+  return data;
 }
 
 Result<std::unique_ptr<Model>> MakeRunModel(const RunConfig& config, const Dataset& train) {

@@ -18,7 +18,8 @@ namespace {
 
 // Writes the mean of the peers' final models (for spsa peers, their one
 // shared model) as a checkpoint.
-Status SaveMeanModel(const std::string& path, const std::vector<std::unique_ptr<Learner>>& learners) {
+// The mean of the peers' final models.
+std::vector<float> MeanModel(const std::vector<std::unique_ptr<Learner>>& learners) {
   std::vector<double> sum(learners.front()->params().size(), 0.0);
   for (const auto& l : learners) {
     std::span<const float> p = std::as_const(*l).params();
@@ -28,20 +29,26 @@ Status SaveMeanModel(const std::string& path, const std::vector<std::unique_ptr<
   for (size_t i = 0; i < sum.size(); ++i) {
     mean[i] = static_cast<float>(sum[i] / static_cast<double>(learners.size()));
   }
-  return SaveCheckpoint(path, mean);
+  return mean;
 }
 
 // A checkpoint already on disk is someone's earlier result (and maybe
 // another run's model.init_checkpoint): never replaced unless asked, and
 // refused before the run rather than after it.
-Status CheckCheckpointTarget(const TrainConfig& train) {
-  if (train.save_checkpoint.empty() || train.overwrite_checkpoint) return Status::Ok();
+Status CheckOutputTarget(const char* key, const std::string& path, bool overwrite) {
+  if (path.empty() || overwrite) return Status::Ok();
   std::error_code ec;
-  if (!std::filesystem::exists(train.save_checkpoint, ec)) return Status::Ok();
+  if (!std::filesystem::exists(path, ec)) return Status::Ok();
   return Status::InvalidArgument(
-      "train.save_checkpoint: '", train.save_checkpoint,
+      key, ": '", path,
       "' already exists and a run never replaces a checkpoint: remove it, pick another path "
       "(a relative one goes under --out), or set train.overwrite_checkpoint = true");
+}
+
+Status CheckCheckpointTarget(const TrainConfig& train) {
+  MURMUR_RETURN_IF_ERROR(
+      CheckOutputTarget("train.save_checkpoint", train.save_checkpoint, train.overwrite_checkpoint));
+  return CheckOutputTarget("train.export_model", train.export_model, train.overwrite_checkpoint);
 }
 
 // Refuses runs whose parameter and optimizer buffers alone would not fit in
@@ -147,8 +154,7 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
   MURMUR_ASSIGN_OR_RETURN(TrainTestSplit data, LoadRunData(config));
   MURMUR_ASSIGN_OR_RETURN(
       Partition partition,
-      PartitionDataset(data.train.labels, data.train.num_classes, config.peers,
-                       config.data.partition, config.seed));
+      PartitionDataset(data.train, config.peers, config.data.partition, config.seed));
   MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, MakeRunModel(config, data.train));
 
   MURMUR_RETURN_IF_ERROR(CheckMemory(config, model->num_params()));
@@ -190,7 +196,10 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
                       config.protocol.rounds, config.seed, pool, observer);
 
   if (!config.train.save_checkpoint.empty()) {
-    MURMUR_RETURN_IF_ERROR(SaveMeanModel(config.train.save_checkpoint, learners));
+    MURMUR_RETURN_IF_ERROR(SaveCheckpoint(config.train.save_checkpoint, MeanModel(learners)));
+  }
+  if (!config.train.export_model.empty()) {
+    MURMUR_RETURN_IF_ERROR(ExportTorchScript(*model, MeanModel(learners), config.train.export_model));
   }
   RunSummary summary;
   summary.rows = std::move(result.rows);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "learn/torch_model.h"
+#include "murmur/learn/text_dataset.h"
 
 namespace murmur {
 namespace {
@@ -108,6 +109,12 @@ Result<std::unique_ptr<Model>> MakeCharMlp(const ModelConfig& config, const Inpu
     return Status::InvalidArgument(
         "model.kind = \"charmlp\" reads character contexts (data.dataset = \"fortunes\"), "
         "not ", input.channels, "x", input.height, "x", input.width, " images");
+  }
+  if (input.num_classes != kCharVocabSize) {
+    return Status::InvalidArgument(
+        "model.kind = \"charmlp\" predicts the next character (", kCharVocabSize,
+        " classes, its vocabulary too) but the dataset has ", input.num_classes,
+        " classes; use model.kind = \"mlp\"");
   }
   if (config.embedding_dim < 1) {
     return Status::InvalidArgument("model.embedding = ", config.embedding_dim,

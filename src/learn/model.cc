@@ -9,6 +9,7 @@
 
 #include "learn/char_model.h"
 #include "learn/torch_model.h"
+#include "learn/torchscript_model.h"
 
 namespace murmur {
 namespace {
@@ -247,6 +248,8 @@ Result<std::unique_ptr<Model>> MakeModel(const ModelConfig& config,
     }
     case ModelKind::kCharMlp:
       return MakeCharMlp(config, input);
+    case ModelKind::kTorchScript:
+      return MakeTorchScriptModel(config, input);
     default:
       return Status::InvalidArgument("model: unknown kind ",
                                      static_cast<int>(config.kind));

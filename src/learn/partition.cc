@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <set>
+#include <utility>
 
 #include "murmur/core/rng.h"
 
@@ -177,6 +179,9 @@ Result<Partition> PartitionDataset(std::span<const int64_t> labels,
       return DirichletPartition(labels, num_classes, peers, config.alpha,
                                 std::max<int64_t>(0, config.min_samples_per_peer),
                                 rng);
+    case PartitionKind::kNatural:
+      return Status::InvalidArgument(
+          "natural partition: needs each sample's writer; partition the Dataset");
     case PartitionKind::kShards:
       if (config.shards_per_peer < 1) {
         return Status::InvalidArgument("shard partition: shards_per_peer=",
@@ -187,6 +192,65 @@ Result<Partition> PartitionDataset(std::span<const int64_t> labels,
   }
   return Status::InvalidArgument("partition: unknown kind ",
                                  static_cast<int>(config.kind));
+}
+
+Result<Partition> NaturalPartition(std::span<const int64_t> writers, int64_t num_writers,
+                                   int64_t peers, uint64_t seed) {
+  if (peers < 1) {
+    return Status::InvalidArgument("partition: peers=", peers, " must be at least 1");
+  }
+  std::vector<int64_t> counts(static_cast<size_t>(std::max<int64_t>(num_writers, 0)), 0);
+  for (size_t i = 0; i < writers.size(); ++i) {
+    if (writers[i] < 0 || writers[i] >= num_writers) {
+      return Status::InvalidArgument("natural partition: writer ", writers[i], " of sample ", i,
+                                     " is not in [0, ", num_writers, ")");
+    }
+    ++counts[writers[i]];
+  }
+  std::vector<int64_t> order;
+  for (int64_t w = 0; w < num_writers; ++w) {
+    if (counts[w] > 0) order.push_back(w);
+  }
+  if (static_cast<int64_t>(order.size()) < peers) {
+    return Status::InvalidArgument(
+        "natural partition: the dataset has ", order.size(), " writers but there are ", peers,
+        " peers, and a writer is never split; use at most ", order.size(), " peers");
+  }
+  Rng rng(seed, PeerId{0}, RngPurpose::kPartition);
+  rng.Shuffle(std::span<int64_t>(order));
+  // Least-loaded first: (load, peer) ordered, so ties go to the lower peer.
+  std::set<std::pair<int64_t, int64_t>> loads;
+  for (int64_t p = 0; p < peers; ++p) loads.insert({0, p});
+  std::vector<int64_t> peer_of(counts.size(), -1);
+  for (int64_t w : order) {
+    auto [load, peer] = *loads.begin();
+    loads.erase(loads.begin());
+    peer_of[w] = peer;
+    loads.insert({load + counts[w], peer});
+  }
+  Partition out(peers);
+  for (size_t i = 0; i < writers.size(); ++i) {
+    out[peer_of[writers[i]]].push_back(static_cast<int64_t>(i));
+  }
+  return out;
+}
+
+Result<Partition> PartitionDataset(const Dataset& train, int64_t peers,
+                                   const PartitionConfig& config, uint64_t seed) {
+  if (config.kind != PartitionKind::kNatural) {
+    return PartitionDataset(train.labels, train.num_classes, peers, config, seed);
+  }
+  if (train.writers.empty()) {
+    return Status::InvalidArgument(
+        "data.partition = \"natural\" needs a dataset that records who wrote each sample "
+        "(data.dataset = \"leaf\", or \"npz\" with a writer_train array); the '", train.name,
+        "' training set has none: use data.partition = \"iid\", \"dirichlet\" or \"shards\"");
+  }
+  if (train.writers.size() != train.labels.size()) {
+    return Status::InvalidArgument("natural partition: ", train.writers.size(),
+                                   " writer ids for ", train.labels.size(), " samples");
+  }
+  return NaturalPartition(train.writers, train.num_writers, peers, seed);
 }
 
 std::vector<std::vector<int64_t>> ClassHistograms(

@@ -1,4 +1,4 @@
-// Fuzz target: the .npy reader behind `murmur aggregate`. Must never crash;
+// Fuzz target: the .npy reader behind `murmur aggregate` and .npz datasets. Must never crash;
 // an accepted array's shape must account for exactly its data, and
 // re-encoding it must read back bit for bit.
 #include <cstddef>
@@ -14,6 +14,17 @@
 #include "murmur/core/npy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // The typed view (.npz members): its data must lie inside the input and
+  // hold exactly count values.
+  murmur::Result<murmur::NpyView> view = murmur::ParseNpyView(std::span<const uint8_t>(data, size));
+  if (view.ok()) {
+    size_t n = 1;
+    for (int64_t d : view->shape) n *= static_cast<size_t>(d);
+    if (n != view->count || view->data.size() != n * view->item_size ||
+        view->data.data() + view->data.size() != data + size) {
+      std::abort();
+    }
+  }
   murmur::Result<murmur::NpyArray> npy =
       murmur::ParseNpy(std::span<const uint8_t>(data, size));
   if (!npy.ok()) return 0;
@@ -55,5 +66,7 @@ std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
       Npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 6),
       Npy(2, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", 1),
       Npy(3, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 2,), }", 2),
+      Npy(1, "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2), }", 1),
+      Npy(1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", 4),
   };
 }

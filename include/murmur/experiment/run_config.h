@@ -19,7 +19,7 @@
 
 namespace murmur {
 
-enum class DatasetKind { kFashionMnist, kSynthetic, kFortunes };
+enum class DatasetKind { kFashionMnist, kSynthetic, kFortunes, kNpz, kLeaf, kCifar10 };
 
 struct DataConfig {
   DatasetKind dataset = DatasetKind::kFashionMnist;
@@ -46,6 +46,9 @@ struct TrainConfig {
   // run starts unless overwrite_checkpoint (train.overwrite_checkpoint).
   std::string save_checkpoint;
   bool overwrite_checkpoint = false;
+  // model.kind = "torchscript": the same mean model written back as a
+  // TorchScript file (ExportTorchScript) that torch.jit.load reads.
+  std::string export_model;
   // train.trainable = "output": transfer learning with a frozen body; only
   // the output layer trains (Learner::SetTrainableRange) and, in D-PSGD, is
   // exchanged.

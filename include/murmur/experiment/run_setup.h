@@ -17,7 +17,9 @@
 
 namespace murmur {
 
-// The run's train and test sets. kNotFound when the dataset is missing.
+// The run's train and test sets. kNotFound when the dataset is missing
+// (the message says which files were expected where); kInvalidArgument
+// naming the file and the problem when it is damaged or malformed.
 Result<TrainTestSplit> LoadRunData(const RunConfig& config);
 
 // The model for `data`'s input shape.

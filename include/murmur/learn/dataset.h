@@ -28,6 +28,11 @@ struct Dataset {
   int64_t num_classes = 0;
   std::vector<float> features;
   std::vector<int64_t> labels;
+  // Who wrote each sample (LEAF's user, an .npz's writer_train) as dense ids
+  // in [0, num_writers), every id used; empty (and num_writers 0) when the
+  // dataset records no owner. data.partition = "natural" splits by it.
+  std::vector<int64_t> writers;
+  int64_t num_writers = 0;
 
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
   int64_t sample_dim() const { return channels * height * width; }

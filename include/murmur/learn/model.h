@@ -12,6 +12,9 @@
 //    Model"): embed each of the `width` context characters, concatenate,
 //    ReLU hidden layers, logits over the next character. Its input is a
 //    1 x 1 x context sample of character ids (learn/text_dataset.h).
+//  * Any PyTorch model saved as TorchScript (model.kind = "torchscript"):
+//    its parameters are the flat buffer, initialized from the file; see
+//    src/learn/torchscript_model.h.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +28,7 @@
 
 namespace murmur {
 
-enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp };
+enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp, kTorchScript };
 
 // Weight initialisation of the feed-forward models (logreg, MLP, CNN).
 //  * kKaimingUniform: PyTorch's default for nn.Linear / nn.Conv2d
@@ -41,6 +44,7 @@ struct ModelConfig {
   InitScheme init = InitScheme::kKaimingUniform;  // feed-forward models only
   std::vector<int64_t> hidden = {128};  // MLP hidden layer widths
   int64_t embedding_dim = 16;           // char MLP: per-character embedding
+  std::string path;                     // kTorchScript: the torch.jit.save file
 };
 
 struct InputShape {
@@ -72,6 +76,14 @@ class Model {
   // The parameter tensors in buffer order; they tile [0, num_params()).
   virtual std::vector<ParamTensor> tensors() const = 0;
 };
+
+// Writes `params` into the TorchScript module behind `model`
+// (model.kind = "torchscript") and saves it to `path` with torch.jit.save's
+// format, so torch.jit.load in Python gets the trained model. kInvalidArgument
+// when `model` is not a TorchScript model; kUnavailable when `path` cannot
+// be written. REQUIRES: params.size() == model.num_params().
+Status ExportTorchScript(const Model& model, std::span<const float> params,
+                         const std::string& path);
 
 // The output layer (last fully-connected layer) of a Model: its weight
 // [classes, fan_in] row-major followed by its bias [classes], the last two

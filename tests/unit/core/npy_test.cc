@@ -205,5 +205,52 @@ TEST(NpyFile, WritesAndReadsBackAndNamesMissingFiles) {
   EXPECT_THAT(missing.status().message(), HasSubstr(path));
 }
 
+
+// The typed view behind .npz datasets: any numeric dtype, no copy, the same
+// bounds as ParseNpy.
+TEST(ParseNpyView, ReadsIntegerAndByteArraysAsViewsOfTheirData) {
+  std::vector<uint8_t> bytes = NpyBytes(
+      1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 1), }\n", {});
+  const int64_t values[2] = {-7, 1LL << 40};
+  const auto* p = reinterpret_cast<const uint8_t*>(values);
+  bytes.insert(bytes.end(), p, p + sizeof values);
+  Result<NpyView> v = ParseNpyView(bytes);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->dtype, NpyDtype::kInt64);
+  EXPECT_EQ(v->item_size, 8u);
+  EXPECT_EQ(v->count, 2u);
+  EXPECT_THAT(v->shape, ElementsAre(2, 1));
+  ASSERT_EQ(v->data.size(), 16u);
+  EXPECT_EQ(v->data.data(), bytes.data() + bytes.size() - 16);
+  EXPECT_EQ(std::memcmp(v->data.data(), values, 16), 0);
+
+  std::vector<uint8_t> u8 = NpyBytes(
+      1, "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }\n", {});
+  u8.insert(u8.end(), {1, 2, 255});
+  Result<NpyView> b = ParseNpyView(u8);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->dtype, NpyDtype::kUint8);
+  EXPECT_THAT(std::vector<uint8_t>(b->data.begin(), b->data.end()), ElementsAre(1, 2, 255));
+}
+
+TEST(ParseNpyView, RejectsOtherDtypesAndDataThatDoesNotFitTheShape) {
+  for (const char* descr : {">i4", "<c8", "<U3", "O"}) {
+    const std::string header =
+        std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (1,), }\n";
+    Result<NpyView> v = ParseNpyView(NpyBytes(1, header, {0, 0}));
+    EXPECT_EQ(v.status().code(), StatusCode::kInvalidArgument) << descr;
+    EXPECT_THAT(v.status().message(), HasSubstr(descr));
+  }
+  // 3 int16 values need 6 bytes; 4 (one float) are there.
+  Result<NpyView> short_data = ParseNpyView(
+      NpyBytes(1, "{'descr': '<i2', 'fortran_order': False, 'shape': (3,), }\n", {0}));
+  EXPECT_EQ(short_data.status().code(), StatusCode::kCorrupt);
+  EXPECT_THAT(short_data.status().message(), HasSubstr("truncated"));
+  Result<NpyView> huge = ParseNpyView(NpyBytes(
+      1, "{'descr': '|u1', 'fortran_order': False, 'shape': (72057594037927936, 9999), }\n",
+      {0}));
+  EXPECT_EQ(huge.status().code(), StatusCode::kCorrupt);
+}
+
 }  // namespace
 }  // namespace murmur

@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
+#include <span>
+#include <string>
 #include <vector>
+
+#include "murmur/core/rng.h"
 
 namespace murmur {
 namespace {
@@ -237,6 +242,98 @@ TEST(ClassHistograms, CountsLabelsPerPeer) {
   Partition partition = {{0, 1}, {2, 3, 4}, {}};
   EXPECT_EQ(ClassHistograms(labels, 3, partition),
             (std::vector<std::vector<int64_t>>{{1, 1, 0}, {0, 1, 2}, {0, 0, 0}}));
+}
+
+
+// Writers of random sizes 1..40 in a random order over `n_writers`.
+std::vector<int64_t> RandomWriters(int64_t n_writers, uint64_t seed) {
+  Rng rng(seed, PeerId{0}, RngPurpose::kSynthetic);
+  std::vector<int64_t> writers;
+  for (int64_t w = 0; w < n_writers; ++w) {
+    const int64_t count = 1 + static_cast<int64_t>(rng.UniformInt(40));
+    writers.insert(writers.end(), count, w);
+  }
+  rng.Shuffle(std::span<int64_t>(writers));
+  return writers;
+}
+
+TEST(NaturalPartition, EachWriterWholeOnOnePeerAllSamplesUsedBalancedOverSeeds) {
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    const int64_t n_writers = 5 + static_cast<int64_t>(seed % 23);
+    const int64_t peers = 1 + static_cast<int64_t>(seed % 5);
+    const std::vector<int64_t> writers = RandomWriters(n_writers, seed);
+    Result<Partition> p = NaturalPartition(writers, n_writers, peers, seed);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    ASSERT_EQ(static_cast<int64_t>(p->size()), peers);
+    ExpectExactCover(*p, static_cast<int64_t>(writers.size()));
+    std::vector<int64_t> owner(n_writers, -1);
+    std::vector<int64_t> count(n_writers, 0);
+    for (int64_t w : writers) ++count[w];
+    for (int64_t peer = 0; peer < peers; ++peer) {
+      EXPECT_FALSE((*p)[peer].empty());
+      for (int64_t i : (*p)[peer]) {
+        const int64_t w = writers[i];
+        ASSERT_TRUE(owner[w] == -1 || owner[w] == peer) << "writer " << w << " split";
+        owner[w] = peer;
+      }
+    }
+    // Greedy to the least-loaded peer: loads differ by at most one writer.
+    size_t lo = writers.size(), hi = 0;
+    for (const auto& list : *p) {
+      lo = std::min(lo, list.size());
+      hi = std::max(hi, list.size());
+    }
+    EXPECT_LE(static_cast<int64_t>(hi - lo), *std::max_element(count.begin(), count.end()));
+    Result<Partition> again = NaturalPartition(writers, n_writers, peers, seed);
+    EXPECT_EQ(*again, *p);
+  }
+}
+
+TEST(NaturalPartition, TheSeedChoosesWhichWritersGoTogether) {
+  const std::vector<int64_t> writers = RandomWriters(12, 3);
+  std::set<Partition> seen;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    seen.insert(NaturalPartition(writers, 12, 3, seed).value());
+  }
+  EXPECT_GE(seen.size(), 5u);
+}
+
+TEST(NaturalPartition, OneWriterPerPeerWhenCountsMatch) {
+  const std::vector<int64_t> writers = {2, 0, 1, 2, 0, 1};
+  Partition p = NaturalPartition(writers, 3, 3, 7).value();
+  std::multiset<std::vector<int64_t>> lists(p.begin(), p.end());
+  EXPECT_EQ(lists, (std::multiset<std::vector<int64_t>>{{0, 3}, {1, 4}, {2, 5}}));
+}
+
+TEST(NaturalPartition, RejectsFewerWritersThanPeersAndDatasetsWithoutWriters) {
+  const std::vector<int64_t> writers = {0, 1, 1, 0};
+  Result<Partition> few = NaturalPartition(writers, 2, 3, 1);
+  EXPECT_EQ(few.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(few.status().message().find("2 writers but there are 3 peers"), std::string::npos)
+      << few.status().message();
+  EXPECT_EQ(NaturalPartition(writers, 1, 1, 1).status().code(), StatusCode::kInvalidArgument);
+
+  Dataset data;
+  data.name = "synthetic";
+  data.num_classes = 2;
+  data.labels = {0, 1, 0, 1};
+  const PartitionConfig natural{.kind = PartitionKind::kNatural};
+  Result<Partition> none = PartitionDataset(data, 2, natural, 1);
+  EXPECT_EQ(none.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(none.status().message().find("'synthetic'"), std::string::npos);
+  EXPECT_NE(none.status().message().find("natural"), std::string::npos);
+  EXPECT_EQ(PartitionDataset(data.labels, 2, 2, natural, 1).status().code(),
+            StatusCode::kInvalidArgument);
+
+  data.writers = {1, 0, 1, 0};
+  data.num_writers = 2;
+  Partition by_writer = PartitionDataset(data, 2, natural, 1).value();
+  std::multiset<std::vector<int64_t>> lists(by_writer.begin(), by_writer.end());
+  EXPECT_EQ(lists, (std::multiset<std::vector<int64_t>>{{0, 2}, {1, 3}}));
+  // Other kinds ignore the writers.
+  EXPECT_EQ(PartitionDataset(data, 2, PartitionConfig{}, 1).value(),
+            PartitionDataset(data.labels, 2, 2, PartitionConfig{}, 1).value());
 }
 
 }  // namespace

@@ -54,6 +54,13 @@ TEST(CharMlp, HasTheHandCountedParametersAndLearns) {
   // embedding 97*3, hidden 8*(4*3)+8, output 97*8+97
   EXPECT_EQ(model->num_params(), 97 * 3 + 8 * 12 + 8 + 97 * 8 + 97);
   EXPECT_FALSE(MakeModel(ModelConfig{.kind = ModelKind::kCharMlp}, InputShape{}).ok());
+  // Text with other classes (LEAF Sent140's sentiment): the vocabulary would
+  // be the 2 classes, so it is refused.
+  Result<std::unique_ptr<Model>> two_classes = MakeModel(
+      ModelConfig{.kind = ModelKind::kCharMlp},
+      InputShape{.channels = 1, .height = 1, .width = 4, .num_classes = 2});
+  EXPECT_EQ(two_classes.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(two_classes.status().message().find("2 classes"), std::string::npos);
 
   std::string text;
   for (int i = 0; i < 200; ++i) text += "abcabd\n";
