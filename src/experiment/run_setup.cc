@@ -1,6 +1,7 @@
 #include "murmur/experiment/run_setup.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "murmur/learn/checkpoint.h"
 #include "murmur/learn/text_dataset.h"
@@ -8,12 +9,19 @@
 
 namespace murmur {
 
+int SetupThreads(const RunConfig& config) {
+  return static_cast<int>(config.threads > 0
+                              ? config.threads
+                              : std::max<int64_t>(1, std::thread::hardware_concurrency()));
+}
+
 Result<TrainTestSplit> LoadRunData(const RunConfig& config) {
   if (config.data.dataset == DatasetKind::kSynthetic) {
     return MakeSyntheticDataset(SyntheticOptions{.train_size = config.data.synthetic_train,
                                                  .test_size = config.data.synthetic_test,
                                                  .noise = config.data.synthetic_noise,
-                                                 .seed = config.seed});
+                                                 .seed = config.seed,
+                                                 .threads = SetupThreads(config)});
   }
   if (config.data.dataset == DatasetKind::kFortunes) {
     return LoadFortunes(config.data.path, config.data.text);
