@@ -148,8 +148,9 @@ TEST(SharedModelMessage, RejectsWhatDecodeModelMessageRejects) {
   const SharedMessage bad =
       EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, params);
   EXPECT_FALSE(DecodeSharedModelMessage(bad, ModelMessageKind::kDpsgdParams, 2).ok());
+  const std::vector<float> two = {1.0f, 2.0f};
   const SharedMessage good =
-      EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, {1.0f, 2.0f});
+      EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, two);
   EXPECT_FALSE(DecodeSharedModelMessage(good, ModelMessageKind::kDpsgdParams, 3).ok());
   EXPECT_FALSE(DecodeSharedModelMessage(good, ModelMessageKind::kGossipModel, 2).ok());
   SharedMessage truncated = good;
