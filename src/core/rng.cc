@@ -39,6 +39,19 @@ Rng::Rng(uint64_t seed, PeerId peer, RngPurpose purpose, uint64_t start)
       purpose_(static_cast<uint32_t>(purpose)),
       counter_(start) {}
 
+uint64_t Rng::position() const { return counter_ * 4 - static_cast<uint64_t>(4 - used_); }
+
+void Rng::Discard(uint64_t n) {
+  const uint64_t next = position() + n;
+  counter_ = next / 4;
+  used_ = 4;
+  const auto within = static_cast<int>(next % 4);
+  if (within != 0) {
+    NextU32();  // loads block next / 4
+    used_ = within;
+  }
+}
+
 Rng Rng::ForStep(uint64_t seed, PeerId peer, RngPurpose purpose,
                  uint64_t step) {
   // Each step gets 2^40 blocks of its own: far more than any consumer draws.

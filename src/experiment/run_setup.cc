@@ -1,6 +1,7 @@
 #include "murmur/experiment/run_setup.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "murmur/learn/checkpoint.h"
 #include "murmur/learn/cifar10_dataset.h"
@@ -11,6 +12,12 @@
 
 namespace murmur {
 
+int SetupThreads(const RunConfig& config) {
+  return static_cast<int>(config.threads > 0
+                              ? config.threads
+                              : std::max<int64_t>(1, std::thread::hardware_concurrency()));
+}
+
 namespace {
 
 Result<TrainTestSplit> LoadDataset(const RunConfig& config) {
@@ -19,7 +26,8 @@ Result<TrainTestSplit> LoadDataset(const RunConfig& config) {
       return MakeSyntheticDataset(SyntheticOptions{.train_size = config.data.synthetic_train,
                                                    .test_size = config.data.synthetic_test,
                                                    .noise = config.data.synthetic_noise,
-                                                   .seed = config.seed});
+                                                   .seed = config.seed,
+                                                   .threads = SetupThreads(config)});
     case DatasetKind::kFortunes:
       return LoadFortunes(config.data.path, config.data.text);
     case DatasetKind::kNpz:

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "murmur/learn/checkpoint.h"
@@ -167,11 +168,17 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
   std::vector<const Dataset*> validation_ptrs;
   std::vector<std::unique_ptr<Learner>> learners;
   std::vector<Learner*> learner_ptrs;
+  const int64_t threads = SetupThreads(config);
+  ThreadPool pool(static_cast<int>(threads));
+  // Each peer's learner depends only on its own shard and streams, so they
+  // are built (parameters initialized) in parallel, then taken in order.
+  std::vector<std::optional<Result<PeerLearner>>> built(static_cast<size_t>(config.peers));
+  pool.ParallelFor(built.size(), [&](size_t i) {
+    built[i] = MakePeerLearner(config, *model, data.train, std::move(partition[i]),
+                               PeerOf(static_cast<int64_t>(i)), poisoners);
+  });
   for (int64_t i = 0; i < config.peers; ++i) {
-    const PeerId peer(static_cast<uint32_t>(i));
-    MURMUR_ASSIGN_OR_RETURN(PeerLearner made,
-                            MakePeerLearner(config, *model, data.train, std::move(partition[i]),
-                                            peer, poisoners));
+    MURMUR_ASSIGN_OR_RETURN(PeerLearner made, std::move(*built[i]));
     if (made.poisoned != nullptr) poisoned.push_back(std::move(made.poisoned));
     validation_ptrs.push_back(made.validation.get());
     validation.push_back(std::move(made.validation));
@@ -185,10 +192,6 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
                                            ? std::span<const Dataset* const>(validation_ptrs)
                                            : std::span<const Dataset* const>()));
 
-  const int64_t threads =
-      config.threads > 0 ? config.threads
-                         : std::max<int64_t>(1, std::thread::hardware_concurrency());
-  ThreadPool pool(static_cast<int>(threads));
   RunPlan plan = PlanRun(config, setup.layout);
   const auto setup_done = std::chrono::steady_clock::now();
   SimulationResult result =

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <system_error>
 
 #include "murmur/core/rng.h"
+#include "murmur/core/thread_pool.h"
 
 namespace murmur {
 namespace {
@@ -240,6 +242,31 @@ constexpr uint64_t kSyntheticTestStep = 2;
 // within 50 steps.
 constexpr double kClassMeanScale = 0.2;
 
+// Samples [begin, end) of a split whose stream `rng` is at sample 0. Sample
+// i's label takes 2 words of the stream (UniformInt, unless it rejects: a
+// chance of ~1e-18) and its pixels 4 each (Normal), so sample i starts at
+// word i * (2 + 4 * dim) of the stream when no label before it rejected.
+// Returns false if a label of the range rejected (the stream then drifts).
+bool FillSyntheticSamples(const SyntheticOptions& o, const std::vector<float>& means, Rng rng,
+                          int64_t begin, int64_t end, Dataset& d) {
+  const int64_t dim = d.sample_dim();
+  const auto words = static_cast<uint64_t>(2 + 4 * dim);
+  rng.Discard(static_cast<uint64_t>(begin) * words);
+  bool exact = true;
+  for (int64_t i = begin; i < end; ++i) {
+    const uint64_t at = rng.position();
+    int64_t label = static_cast<int64_t>(rng.UniformInt(o.num_classes));
+    exact = exact && rng.position() == at + 2;
+    d.labels[i] = label;
+    const float* mean = means.data() + label * dim;
+    float* x = d.features.data() + i * dim;
+    for (int64_t j = 0; j < dim; ++j) {
+      x[j] = mean[j] + static_cast<float>(o.noise * rng.Normal());
+    }
+  }
+  return exact;
+}
+
 Dataset MakeSyntheticSplit(const SyntheticOptions& o,
                            const std::vector<float>& means, int64_t size,
                            Rng rng, const char* name) {
@@ -249,18 +276,22 @@ Dataset MakeSyntheticSplit(const SyntheticOptions& o,
   d.height = o.height;
   d.width = o.width;
   d.num_classes = o.num_classes;
-  const int64_t dim = d.sample_dim();
   d.labels.resize(size);
-  d.features.resize(size * dim);
-  for (int64_t i = 0; i < size; ++i) {
-    int64_t label = static_cast<int64_t>(rng.UniformInt(o.num_classes));
-    d.labels[i] = label;
-    const float* mean = means.data() + label * dim;
-    float* x = d.features.data() + i * dim;
-    for (int64_t j = 0; j < dim; ++j) {
-      x[j] = mean[j] + static_cast<float>(o.noise * rng.Normal());
-    }
+  d.features.resize(size * d.sample_dim());
+  // Ranges in parallel, each from its own place in the one stream: the
+  // same bytes as one sequential pass (which reruns if a label rejected).
+  constexpr int64_t kChunk = 1024;
+  const int64_t chunks = (size + kChunk - 1) / kChunk;
+  if (o.threads > 1 && chunks > 1) {
+    std::vector<char> exact(static_cast<size_t>(chunks), 0);
+    ThreadPool pool(static_cast<int>(std::min<int64_t>(o.threads, chunks)));
+    pool.ParallelFor(static_cast<size_t>(chunks), [&](size_t c) {
+      const auto begin = static_cast<int64_t>(c) * kChunk;
+      exact[c] = FillSyntheticSamples(o, means, rng, begin, std::min(size, begin + kChunk), d);
+    });
+    if (std::all_of(exact.begin(), exact.end(), [](char e) { return e != 0; })) return d;
   }
+  FillSyntheticSamples(o, means, rng, 0, size, d);
   return d;
 }
 

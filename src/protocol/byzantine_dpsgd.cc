@@ -146,8 +146,8 @@ void ByzantineDpsgdNode::AttackIfComplete(Host& host) {
 }
 
 void ByzantineDpsgdNode::Attack(Host& host) {
-  const std::map<PeerId, std::vector<float>> arrived = barrier_.Close();
-  std::vector<const std::vector<float>*> received(honest_.size(), nullptr);
+  const ArrivedModels arrived = barrier_.Close();
+  std::vector<const ReceivedModel*> received(honest_.size(), nullptr);
   std::vector<std::span<const float>> models;
   for (const auto& [peer, model] : arrived) {
     const auto k = static_cast<size_t>(

@@ -82,11 +82,13 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
     return dp_ ? dp_->Release(Exchanged(), host) : Exchanged();
   };
   if (IsFinalMerge(round)) {
-    const std::span<const float> model = sent();
+    // One buffer for every recipient (Host::SendShared).
+    const SharedMessage message =
+        EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, round, 0, sent());
     for (uint32_t j = 0; j < options_.num_peers; ++j) {
       const PeerId peer(j);
       if (peer == host.self()) continue;
-      host.Send(peer, EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0, model));
+      host.SendShared(peer, message);
     }
   } else if (!CommunicatesInRound(options_.schedule, options_.comm_budget, round.value,
                                   options_.rounds)) {
@@ -97,10 +99,9 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
     StartRound(host);
     return;
   } else {
-    const std::span<const float> model = sent();
-    for (PeerId neighbour : neighbours_) {
-      host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0, model));
-    }
+    const SharedMessage message =
+        EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, round, 0, sent());
+    for (PeerId neighbour : neighbours_) host.SendShared(neighbour, message);
     if (sybilwall_ != nullptr) SendSybilWallRecords(host);
   }
   phase_ = Phase::kWaiting;
@@ -110,12 +111,17 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
 
 void DpsgdNode::OnMessage(Host& host, PeerId from,
                           std::span<const uint8_t> bytes) {
+  OnSharedMessage(host, from, SharedMessage{.owner = nullptr, .bytes = bytes});
+}
+
+void DpsgdNode::OnSharedMessage(Host& host, PeerId from, const SharedMessage& shared) {
+  const std::span<const uint8_t> bytes = shared.bytes;
   if (sybilwall_ != nullptr && IsSybilWallRecord(bytes)) {
     OnSybilWallRecord(host, from, bytes);
     return;
   }
-  Result<ModelMessage> message =
-      DecodeModelMessage(bytes, ModelMessageKind::kDpsgdParams, Exchanged().size());
+  Result<ReceivedModelMessage> message =
+      DecodeSharedModelMessage(shared, ModelMessageKind::kDpsgdParams, Exchanged().size());
   // Every peer of the run sends its model of the final merge to every peer.
   const bool final_sender = options_.final_merge && from.value < options_.num_peers &&
                             message.ok() && IsFinalMerge(message->round) &&
@@ -157,7 +163,7 @@ bool DpsgdNode::CatchUpIfBehind(Host& host) {
   if (phase_ == Phase::kDone) return false;
   const std::optional<Round> target = barrier_.CatchUpRound();
   if (!target.has_value() || target->value > options_.rounds) return false;
-  const std::map<PeerId, std::vector<float>> arrived = barrier_.JumpTo(*target);
+  const ArrivedModels arrived = barrier_.JumpTo(*target);
   std::span<float> x = Exchanged();
   std::vector<std::span<const float>> others;
   for (const auto& [peer, model] : arrived) others.emplace_back(model);
@@ -200,7 +206,7 @@ void DpsgdNode::MixIfComplete(Host& host) {
 
 void DpsgdNode::Mix(Host& host) {
   std::span<float> x = Exchanged();
-  const std::map<PeerId, std::vector<float>> arrived = barrier_.Close();
+  const ArrivedModels arrived = barrier_.Close();
   if (sybilwall_ != nullptr) {
     SybilWallMix(host, arrived);
     round_ = NextRound(round_);
@@ -228,7 +234,7 @@ void DpsgdNode::Mix(Host& host) {
 
 void DpsgdNode::FinalMerge(Host& host) {
   std::span<float> x = Exchanged();
-  const std::map<PeerId, std::vector<float>> arrived = barrier_.Close();
+  const ArrivedModels arrived = barrier_.Close();
   if (bristle_ != nullptr || combiner_ != nullptr) {
     std::vector<std::span<const float>> others;
     for (const auto& [peer, model] : arrived) others.emplace_back(model);
@@ -286,7 +292,7 @@ void DpsgdNode::OnSybilWallRecord(Host& host, PeerId from, std::span<const uint8
   }
 }
 
-void DpsgdNode::SybilWallMix(Host& host, const std::map<PeerId, std::vector<float>>& arrived) {
+void DpsgdNode::SybilWallMix(Host& host, const ArrivedModels& arrived) {
   const uint32_t round = NextRound(round_).value;
   std::vector<std::pair<PeerId, std::span<const float>>> models;
   for (const auto& [peer, model] : arrived) {

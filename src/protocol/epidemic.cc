@@ -128,7 +128,7 @@ void EpidemicNode::MixIfComplete(Host& host) {
 
 void EpidemicNode::Mix(Host& host) {
   std::span<float> x = learner_.params();
-  const std::map<PeerId, std::vector<float>> arrived = barrier_.Close();
+  const ArrivedModels arrived = barrier_.Close();
   if (!arrived.empty()) {
     const auto k = static_cast<float>(arrived.size() + 1);
     for (const auto& [peer, model] : arrived) {

@@ -4,7 +4,7 @@
 
 namespace murmur {
 
-NeighbourMix CollectArrived(const std::map<PeerId, std::vector<float>>& received,
+NeighbourMix CollectArrived(const ArrivedModels& received,
                             std::span<const PeerId> neighbours,
                             std::span<const double> neighbour_weights, double self_weight) {
   MURMUR_CHECK(neighbours.size() == neighbour_weights.size());
@@ -14,7 +14,7 @@ NeighbourMix CollectArrived(const std::map<PeerId, std::vector<float>>& received
     auto found = received.find(neighbours[k]);
     if (found != received.end()) {
       mix.weights.push_back(neighbour_weights[k]);
-      mix.models.emplace_back(found->second);
+      mix.models.push_back(found->second.view());
     } else {
       mix.self_weight += neighbour_weights[k];
     }

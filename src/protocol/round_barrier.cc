@@ -39,7 +39,7 @@ void RoundBarrier::Wait(Host& host) {
 }
 
 Arrival RoundBarrier::Add(MetricsSink& metrics, Round round, PeerId from,
-                          std::vector<float> model) {
+                          ReceivedModel model) {
   Arrival arrival = Arrival::kStored;
   if (round < open_) {
     arrival = Arrival::kLate;
@@ -49,7 +49,7 @@ Arrival RoundBarrier::Add(MetricsSink& metrics, Round round, PeerId from,
     // Kept only as the sender's newest model, for catching up.
     const std::vector<PeerId> expected = expected_(round);
     if (std::binary_search(expected.begin(), expected.end(), from)) {
-      auto [it, inserted] = ahead_.try_emplace(from, round, std::vector<float>());
+      auto [it, inserted] = ahead_.try_emplace(from, round, ReceivedModel());
       if (inserted || it->second.first < round) it->second = {round, std::move(model)};
     }
   } else {
@@ -82,8 +82,8 @@ bool RoundBarrier::complete() {
   return true;
 }
 
-std::map<PeerId, std::pair<Round, const std::vector<float>*>> RoundBarrier::NewestModels() const {
-  std::map<PeerId, std::pair<Round, const std::vector<float>*>> newest;
+std::map<PeerId, std::pair<Round, const ReceivedModel*>> RoundBarrier::NewestModels() const {
+  std::map<PeerId, std::pair<Round, const ReceivedModel*>> newest;
   for (const auto& [round, inbox] : rounds_) {  // ascending: later rounds overwrite
     for (const auto& [peer, model] : inbox.arrived) newest[peer] = {round, &model};
   }
@@ -105,9 +105,9 @@ std::optional<Round> RoundBarrier::CatchUpRound() {
   return target;
 }
 
-std::map<PeerId, std::vector<float>> RoundBarrier::JumpTo(Round r) {
+ArrivedModels RoundBarrier::JumpTo(Round r) {
   MURMUR_CHECK(r > open_);
-  std::map<PeerId, std::vector<float>> newest;
+  ArrivedModels newest;
   for (const auto& [peer, entry] : NewestModels()) {
     if (entry.first < r) continue;
     newest.emplace(peer, *entry.second);
@@ -143,8 +143,8 @@ bool RoundBarrier::TimedOut(MetricsSink& metrics, TimerId timer) {
   return true;
 }
 
-std::map<PeerId, std::vector<float>> RoundBarrier::Close() {
-  std::map<PeerId, std::vector<float>> arrived;
+ArrivedModels RoundBarrier::Close() {
+  ArrivedModels arrived;
   auto it = rounds_.find(open_);
   if (it != rounds_.end()) {
     arrived = std::move(it->second.arrived);

@@ -140,7 +140,7 @@ void SgpNode::MixIfComplete(Host& host) {
 
 void SgpNode::Mix(Host& host) {
   const Round round = barrier_.open_round();
-  const std::map<PeerId, std::vector<float>> arrived = barrier_.Close();
+  const ArrivedModels arrived = barrier_.Close();
   const std::map<PeerId, double> weights = std::move(weights_[round]);
   weights_.erase(weights_.begin(), weights_.upper_bound(round));
   for (const auto& [peer, share] : arrived) {

@@ -15,7 +15,12 @@ class Simulator::PeerHost final : public Host {
   PeerId self() const override { return self_; }
   SimTime now() const override { return sim_.stats_.now; }
   void Send(PeerId to, std::vector<uint8_t> message) override {
-    sim_.Send(self_, to, std::move(message));
+    auto owner = std::make_shared<const std::vector<uint8_t>>(std::move(message));
+    const std::span<const uint8_t> bytes(*owner);
+    sim_.Send(self_, to, SharedMessage{.owner = std::move(owner), .bytes = bytes});
+  }
+  void SendShared(PeerId to, const SharedMessage& message) override {
+    sim_.Send(self_, to, message);
   }
   TimerId StartTimer(Duration after) override { return sim_.StartTimer(self_, after); }
   void RunCompute(ComputeTask task) override { sim_.RunCompute(self_, std::move(task)); }
@@ -72,7 +77,8 @@ void Simulator::Push(Event event) {
   queue_.push(std::move(event));
 }
 
-void Simulator::Send(PeerId from, PeerId to, std::vector<uint8_t> bytes) {
+void Simulator::Send(PeerId from, PeerId to, SharedMessage message) {
+  const std::span<const uint8_t> bytes = message.bytes;
   MURMUR_CHECK(to.value < nodes_.size());
   if (!online_[from.value]) {
     ++stats_.msgs_offline;
@@ -100,7 +106,7 @@ void Simulator::Send(PeerId from, PeerId to, std::vector<uint8_t> bytes) {
              .kind = EventKind::kMessage,
              .peer = to,
              .from = from,
-             .bytes = std::move(bytes)});
+             .message = std::move(message)});
 }
 
 void Simulator::CountPeerBytes(PeerId peer) {
@@ -162,11 +168,11 @@ void Simulator::Dispatch(Event& event) {
         ++stats_.msgs_offline;
         break;
       }
-      stats_.bytes_received += event.bytes.size();
+      stats_.bytes_received += event.message.bytes.size();
       ++stats_.peers[p].msgs_received;
-      stats_.peers[p].bytes_received += event.bytes.size();
+      stats_.peers[p].bytes_received += event.message.bytes.size();
       CountPeerBytes(event.peer);
-      nodes_[p]->OnMessage(host, event.from, event.bytes);
+      nodes_[p]->OnSharedMessage(host, event.from, event.message);
       break;
     case EventKind::kTimer:
       nodes_[p]->OnTimer(host, TimerId(event.id));

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,14 @@ struct ComputeTask {
   double flops = 0;
   std::function<void()> work;
   uint64_t tag = 0;
+};
+
+// An immutable message that several recipients may hold at once without
+// copying it (a model sent to every neighbour): `bytes` stay valid while any
+// copy of `owner` lives.
+struct SharedMessage {
+  std::shared_ptr<const void> owner;
+  std::span<const uint8_t> bytes;
 };
 
 // Where a node reports what the experiment measures. Implementations copy
@@ -52,6 +61,11 @@ class Host {
   // Asynchronous and unreliable: never blocks; the message may be lost, and
   // is lost when either end is offline.
   virtual void Send(PeerId to, std::vector<uint8_t> message) = 0;
+  // Send of the same bytes; a host that can (the simulator) hands every
+  // recipient the one shared buffer instead of a copy each. Default: copies.
+  virtual void SendShared(PeerId to, const SharedMessage& message) {
+    Send(to, std::vector<uint8_t>(message.bytes.begin(), message.bytes.end()));
+  }
   // OnTimer(id) fires once, `after` from now.
   virtual TimerId StartTimer(Duration after) = 0;
   virtual void RunCompute(ComputeTask task) = 0;
@@ -70,6 +84,12 @@ class Node {
   virtual void OnStart(Host& host) = 0;
   virtual void OnMessage(Host& host, PeerId from,
                          std::span<const uint8_t> message) = 0;
+  // The simulator delivers messages this way: a node that keeps what it
+  // received past the call (a model waiting for its round) may keep a copy
+  // of `message.owner` instead of copying the bytes. Default: OnMessage.
+  virtual void OnSharedMessage(Host& host, PeerId from, const SharedMessage& message) {
+    OnMessage(host, from, message.bytes);
+  }
   virtual void OnTimer(Host& host, TimerId timer) = 0;
   virtual void OnComputeDone(Host& host, uint64_t tag) = 0;
   // A failure detector declared `peer` down. Default: ignore.

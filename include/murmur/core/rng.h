@@ -63,6 +63,13 @@ class Rng {
   // Exponential with the given mean. REQUIRES: mean > 0.
   double Exponential(double mean);
 
+  // The index of the next 32-bit word, counted from block 0 of the key (a
+  // stream made with `start` begins at 4 * start).
+  uint64_t position() const;
+  // Skips `n` 32-bit words in O(1): the stream continues as if NextU32()
+  // had been called n times.
+  void Discard(uint64_t n);
+
   template <typename T>
   void Shuffle(std::span<T> items) {
     for (size_t i = items.size(); i > 1; --i) {

@@ -17,6 +17,9 @@
 
 namespace murmur {
 
+// The run's compute threads: `threads`, or one per core when it is 0.
+int SetupThreads(const RunConfig& config);
+
 // The run's train and test sets. kNotFound when the dataset is missing
 // (the message says which files were expected where); kInvalidArgument
 // naming the file and the problem when it is damaged or malformed.

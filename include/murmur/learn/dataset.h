@@ -72,6 +72,7 @@ struct SyntheticOptions {
   int64_t width = 28;
   double noise = 1.0;   // std of the per-pixel Gaussian noise
   uint64_t seed = 1;
+  int threads = 1;      // generating threads; the bytes do not depend on it
 };
 
 // Gaussian class clusters: each class has a random mean image; a sample is

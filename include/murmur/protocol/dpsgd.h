@@ -102,6 +102,8 @@ class DpsgdNode final : public Node {
   void OnStart(Host& host) override;
   void OnMessage(Host& host, PeerId from,
                  std::span<const uint8_t> message) override;
+  // Keeps a neighbour's model as a view of the simulator's shared buffer.
+  void OnSharedMessage(Host& host, PeerId from, const SharedMessage& message) override;
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
   void OnPeerDown(Host& host, PeerId peer) override;
@@ -122,7 +124,7 @@ class DpsgdNode final : public Node {
   void FinalMerge(Host& host);
   void SendSybilWallRecords(Host& host);
   void OnSybilWallRecord(Host& host, PeerId from, std::span<const uint8_t> bytes);
-  void SybilWallMix(Host& host, const std::map<PeerId, std::vector<float>>& arrived);
+  void SybilWallMix(Host& host, const ArrivedModels& arrived);
   std::vector<PeerId> ExpectedSenders(Round round) const;
   std::span<float> Exchanged() { return ExchangedParams(options_, learner_.params()); }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "murmur/core/ids.h"
+#include "murmur/protocol/round_barrier.h"
 
 namespace murmur {
 
@@ -21,7 +22,7 @@ struct NeighbourMix {
 
 // `received` maps a neighbour to its model (a RoundBarrier's Close());
 // `neighbours` and `neighbour_weights` are aligned.
-NeighbourMix CollectArrived(const std::map<PeerId, std::vector<float>>& received,
+NeighbourMix CollectArrived(const ArrivedModels& received,
                             std::span<const PeerId> neighbours,
                             std::span<const double> neighbour_weights, double self_weight);
 

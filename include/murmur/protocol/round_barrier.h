@@ -60,6 +60,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/core/ids.h"
+#include "murmur/protocol/model_message.h"
 
 namespace murmur {
 
@@ -73,6 +74,9 @@ struct RoundBarrierOptions {
 
 // What happened to one arriving model.
 enum class Arrival { kStored, kLate, kDuplicate, kBeyondWindow, kStranger };
+
+// The models of a closed round, by sender (PeerId order).
+using ArrivedModels = std::map<PeerId, ReceivedModel>;
 
 class RoundBarrier {
  public:
@@ -95,7 +99,7 @@ class RoundBarrier {
   void Wait(Host& host);
 
   // Files `model`, sent by `from` for `round`, and counts the outcome.
-  Arrival Add(MetricsSink& metrics, Round round, PeerId from, std::vector<float> model);
+  Arrival Add(MetricsSink& metrics, Round round, PeerId from, ReceivedModel model);
 
   // Every expected sender of the open round has arrived.
   bool complete();
@@ -105,7 +109,7 @@ class RoundBarrier {
 
   // Closes the open round: returns what arrived for it, by sender (in
   // PeerId order), and opens the next one; stops waiting.
-  std::map<PeerId, std::vector<float>> Close();
+  ArrivedModels Close();
 
   // Drops everything buffered (a peer that stopped for good).
   void Clear() {
@@ -126,7 +130,7 @@ class RoundBarrier {
   // Skips to round `r` (> open_round()): drops every buffered round before
   // it and opens it, not waiting; returns each sender's newest model of
   // round r or later (copies; those of round r also stay filed for it).
-  std::map<PeerId, std::vector<float>> JumpTo(Round r);
+  ArrivedModels JumpTo(Round r);
 
   // Models held across all buffered rounds.
   size_t buffered_models() const;
@@ -135,14 +139,14 @@ class RoundBarrier {
  private:
   struct RoundInbox {
     std::vector<PeerId> expected;
-    std::map<PeerId, std::vector<float>> arrived;
+    ArrivedModels arrived;
   };
   RoundInbox& Touch(Round round);
   // Files the models kept ahead whose rounds are now inside the window and
   // forgets those of rounds already closed.
   void FileAheadModels();
   // Each sender's newest model held (buffered or kept ahead), and its round.
-  std::map<PeerId, std::pair<Round, const std::vector<float>*>> NewestModels() const;
+  std::map<PeerId, std::pair<Round, const ReceivedModel*>> NewestModels() const;
   void CountOutcome(MetricsSink& metrics, Arrival arrival) const;
 
   const RoundBarrierOptions options_;
@@ -157,7 +161,7 @@ class RoundBarrier {
   // Senders not waited for before the round given (see JumpTo).
   std::map<PeerId, Round> excused_;
   // Beyond the window: each expected sender's newest model and its round.
-  std::map<PeerId, std::pair<Round, std::vector<float>>> ahead_;
+  std::map<PeerId, std::pair<Round, ReceivedModel>> ahead_;
 };
 
 }  // namespace murmur

@@ -135,7 +135,7 @@ class Simulator {
     PeerId peer;
     PeerId from;
     uint64_t id;  // timer id or compute tag
-    std::vector<uint8_t> bytes;
+    SharedMessage message;  // kMessage: one buffer for all its recipients
   };
   struct Later {
     bool operator()(const Event& a, const Event& b) const {
@@ -144,7 +144,7 @@ class Simulator {
   };
 
   void Push(Event event);
-  void Send(PeerId from, PeerId to, std::vector<uint8_t> bytes);
+  void Send(PeerId from, PeerId to, SharedMessage message);
   TimerId StartTimer(PeerId peer, Duration after);
   void RunCompute(PeerId peer, ComputeTask task);
   void RunPendingCompute();

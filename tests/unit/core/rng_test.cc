@@ -106,5 +106,23 @@ TEST(Rng, ShuffleIsAPermutation) {
   EXPECT_TRUE(moved);
 }
 
+TEST(Rng, DiscardSkipsExactlyTheGivenWords) {
+  for (uint64_t skip : {0u, 1u, 3u, 4u, 5u, 17u, 1000u}) {
+    for (int drawn_before : {0, 1, 2, 3, 4, 6}) {
+      Rng seq(9, PeerId(2), RngPurpose::kSynthetic, 5);
+      Rng jump = seq;
+      for (int i = 0; i < drawn_before; ++i) {
+        seq.NextU32();
+        jump.NextU32();
+      }
+      EXPECT_EQ(jump.position(), 20u + static_cast<uint64_t>(drawn_before));
+      for (uint64_t i = 0; i < skip; ++i) seq.NextU32();
+      jump.Discard(skip);
+      EXPECT_EQ(jump.position(), seq.position());
+      for (int i = 0; i < 9; ++i) EXPECT_EQ(jump.NextU32(), seq.NextU32()) << skip;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace murmur

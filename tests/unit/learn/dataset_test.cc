@@ -345,6 +345,23 @@ TEST(MakeSyntheticDataset, IsDeterministicInSeed) {
   EXPECT_NE(a.train.features, c.train.features);
 }
 
+// Generated in ranges on several threads, each from its own place in the
+// stream, the bytes are those of one sequential pass.
+TEST(MakeSyntheticDataset, BytesDoNotDependOnThreads) {
+  SyntheticOptions o;
+  o.train_size = 3000;  // three ranges of 1024 and a short one
+  o.test_size = 1100;
+  o.height = 4;
+  o.width = 5;
+  const TrainTestSplit one = MakeSyntheticDataset(o);
+  o.threads = 3;
+  const TrainTestSplit three = MakeSyntheticDataset(o);
+  EXPECT_EQ(one.train.features, three.train.features);
+  EXPECT_EQ(one.train.labels, three.train.labels);
+  EXPECT_EQ(one.test.features, three.test.features);
+  EXPECT_EQ(one.test.labels, three.test.labels);
+}
+
 TEST(MakeSyntheticDataset, TestSetDoesNotDependOnTrainSize) {
   SyntheticOptions o;
   o.train_size = 50;

@@ -117,5 +117,46 @@ TEST(ModelMessage, RandomBytesAreRejectedAndMutatedFramesDecodeToExactlyTheirByt
   EXPECT_GT(rejected, 200);   // kind, count, exponent bytes making inf/NaN
 }
 
+// The shared frame has EncodeModelMessage's bytes; decoded from it the
+// parameters view the sender's buffer, and without an owner they are copied.
+TEST(SharedModelMessage, ViewsTheSharedBufferWithTheSameBytes) {
+  const std::vector<float> params = {0.5f, -1.25f, 3.0f, 7.0f, -0.0f};
+  const SharedMessage shared =
+      EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, Round(4), 9, params);
+  const std::vector<uint8_t> plain =
+      EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(4), 9, params);
+  EXPECT_TRUE(std::equal(shared.bytes.begin(), shared.bytes.end(), plain.begin(), plain.end()));
+  Result<ReceivedModelMessage> m =
+      DecodeSharedModelMessage(shared, ModelMessageKind::kDpsgdParams, params.size());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->round, Round(4));
+  EXPECT_EQ(m->weight, 9u);
+  EXPECT_TRUE(m->params == params);
+  EXPECT_EQ(static_cast<const void*>(m->params.data()),
+            static_cast<const void*>(shared.bytes.data() + 17));
+  Result<ReceivedModelMessage> copied = DecodeSharedModelMessage(
+      SharedMessage{.owner = nullptr, .bytes = plain}, ModelMessageKind::kDpsgdParams,
+      params.size());
+  ASSERT_TRUE(copied.ok());
+  EXPECT_TRUE(copied->params == params);
+  EXPECT_NE(static_cast<const void*>(copied->params.data()),
+            static_cast<const void*>(plain.data() + 17));
+}
+
+TEST(SharedModelMessage, RejectsWhatDecodeModelMessageRejects) {
+  const std::vector<float> params = {1.0f, std::numeric_limits<float>::infinity()};
+  const SharedMessage bad =
+      EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, params);
+  EXPECT_FALSE(DecodeSharedModelMessage(bad, ModelMessageKind::kDpsgdParams, 2).ok());
+  const std::vector<float> two = {1.0f, 2.0f};
+  const SharedMessage good =
+      EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, two);
+  EXPECT_FALSE(DecodeSharedModelMessage(good, ModelMessageKind::kDpsgdParams, 3).ok());
+  EXPECT_FALSE(DecodeSharedModelMessage(good, ModelMessageKind::kGossipModel, 2).ok());
+  SharedMessage truncated = good;
+  truncated.bytes = good.bytes.first(good.bytes.size() - 1);
+  EXPECT_FALSE(DecodeSharedModelMessage(truncated, ModelMessageKind::kDpsgdParams, 2).ok());
+}
+
 }  // namespace
 }  // namespace murmur

@@ -26,7 +26,7 @@ TEST(RoundBarrier, CompleteWhenEveryExpectedSenderArrived) {
   EXPECT_FALSE(barrier.complete());
   EXPECT_EQ(barrier.Add(host, Round(1), kA, Model(1)), Arrival::kStored);
   EXPECT_TRUE(barrier.complete());
-  const std::map<PeerId, std::vector<float>> got = barrier.Close();
+  const ArrivedModels got = barrier.Close();
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got.at(kA), Model(1));
   EXPECT_EQ(got.at(kB), Model(2));
@@ -172,7 +172,7 @@ TEST(RoundBarrier, TimeoutFiresCompletionWithWhatArrived) {
   EXPECT_FALSE(barrier.TimedOut(host, TimerId(99)));  // another timer
   EXPECT_TRUE(barrier.TimedOut(host, host.timers[0]));
   EXPECT_EQ(host.counters.at("t.round_timeouts"), 1);
-  const std::map<PeerId, std::vector<float>> got = barrier.Close();
+  const ArrivedModels got = barrier.Close();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got.at(kA), Model(1));
   // The old round's timer is stale once the next round waits.
