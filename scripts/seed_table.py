@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Markdown rows over seeds from murmur run directories (metrics.csv).
+
+Each ROW argument is LABEL=DIR[,DIR...]: the runs of one configuration that
+differ only in their seed. Every figure is the mean over those runs ± the
+half width of its 95% Student-t interval (n - 1 degrees of freedom), the
+same statistic as `murmur sweep` (tools/seed_stats.h).
+
+  seed_table.py summary --target 0.80 ROW...   rounds, final/best accuracy,
+      MB, virtual s, and virtual s / MB to the first evaluation >= target
+  seed_table.py reach --targets 0.70,0.73 ROW...  virtual s and MB to each
+      target (how many seeds reached it when not all did)
+  seed_table.py vs-first ROW...   final accuracy, its difference to the first
+      ROW in points (paired by seed: the i-th run of each row against the
+      first row's i-th run), MB sent, the first row's MB over this row's,
+      accuracy per MB and the final consensus distance
+"""
+import argparse
+import csv
+import math
+import sys
+
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+        2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def mean_and_half_width(values):
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, None
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    t = T975[n - 2] if n - 1 <= len(T975) else 1.960
+    return mean, t * sd / math.sqrt(n)
+
+
+def fmt(values, digits):
+    mean, half = mean_and_half_width(values)
+    if half is None:
+        return f"{mean:,.{digits}f}"
+    return f"{mean:,.{digits}f} ± {half:,.{digits}f}"
+
+
+def read_run(directory):
+    with open(f"{directory}/metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        sys.exit(f"seed_table.py: {directory}/metrics.csv has no rows")
+    return [{k: float(v) for k, v in r.items() if k in
+             ("round", "time_s", "acc_mean", "acc_min", "bytes_sent", "consensus_dist")}
+            for r in rows]
+
+
+def first_at(rows, target):
+    for r in rows:
+        if r["acc_mean"] >= target:
+            return r
+    return None
+
+
+def reach_cell(runs, target):
+    hits = [first_at(rows, target) for rows in runs]
+    reached = [h for h in hits if h is not None]
+    if len(reached) == len(runs):
+        return (fmt([h["time_s"] for h in reached], 2) + " s / " +
+                fmt([h["bytes_sent"] / 1e6 for h in reached], 0) + " MB")
+    if not reached:
+        return "not reached"
+    return (f"{len(reached)}/{len(runs)} seeds: " +
+            fmt([h["time_s"] for h in reached], 2) + " s / " +
+            fmt([h["bytes_sent"] / 1e6 for h in reached], 0) + " MB")
+
+
+def parse_rows(specs):
+    out = []
+    for spec in specs:
+        label, _, dirs = spec.rpartition("=")
+        if not dirs:
+            sys.exit(f"seed_table.py: '{spec}' is not LABEL=DIR[,DIR...]")
+        out.append((label, [read_run(d) for d in dirs.split(",")]))
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["summary", "reach", "vs-first"])
+    parser.add_argument("--target", type=float, default=0.80)
+    parser.add_argument("--targets", default="0.80")
+    parser.add_argument("rows", nargs="+")
+    args = parser.parse_args()
+    rows = parse_rows(args.rows)
+    if args.mode == "summary":
+        t = f"{args.target:.2f}"
+        print(f"| run | seeds | rounds | final acc | best acc | total MB | virtual s | "
+              f"to {t}: virtual s / MB |")
+        print("|---|---|---|---|---|---|---|---|")
+        for label, runs in rows:
+            last = [r[-1] for r in runs]
+            best = [max(x["acc_mean"] for x in r) for r in runs]
+            print(f"| {label} | {len(runs)} | {int(last[0]['round'])} | "
+                  f"{fmt([x['acc_mean'] for x in last], 4)} | {fmt(best, 4)} | "
+                  f"{fmt([x['bytes_sent'] / 1e6 for x in last], 0)} | "
+                  f"{fmt([x['time_s'] for x in last], 2)} | {reach_cell(runs, args.target)} |")
+    elif args.mode == "vs-first":
+        print("| run | seeds | final accuracy | Δ vs first row (points) | MB sent | fewer bytes | "
+              "accuracy per MB | final consensus |")
+        print("|---|---|---|---|---|---|---|---|")
+        base = [r[-1] for r in rows[0][1]]
+        for label, runs in rows:
+            last = [r[-1] for r in runs]
+            if len(last) != len(base):
+                sys.exit(f"seed_table.py: '{label}' has {len(last)} runs, the first row {len(base)}")
+            delta = [100 * (x["acc_mean"] - b["acc_mean"]) for x, b in zip(last, base)]
+            mb = [x["bytes_sent"] / 1e6 for x in last]
+            ratio = sum(b["bytes_sent"] for b in base) / sum(x["bytes_sent"] for x in last)
+            consensus = [x["consensus_dist"] for x in last]
+            cons = fmt(consensus, 2) if any(c > 0 for c in consensus) else "–"
+            mean_delta, half = mean_and_half_width(delta)
+            d = f"{mean_delta:+.2f}" + (f" ± {half:.2f}" if half is not None else "")
+            print(f"| {label} | {len(runs)} | {fmt([x['acc_mean'] for x in last], 4)} | {d} | "
+                  f"{fmt(mb, 2)} | {ratio:.1f}x | "
+                  f"{fmt([x['acc_mean'] / m for x, m in zip(last, mb)], 4)} | {cons} |")
+    else:
+        targets = [float(x) for x in args.targets.split(",")]
+        print("| run | " + " | ".join(f"to {x:.2f}: virtual s / MB" for x in targets) + " |")
+        print("|---|" + "---|" * len(targets))
+        for label, runs in rows:
+            print(f"| {label} | " + " | ".join(reach_cell(runs, x) for x in targets) + " |")
+
+
+if __name__ == "__main__":
+    main()
