@@ -6,9 +6,10 @@
 # distance, each the mean over the seeds ± the half width of its 95%
 # Student-t interval (scripts/seed_table.py vs-first). Needs a build
 # (scripts/build.sh). Runs go to runs/compression/<name>-s<seed>/; a
-# finished run is not run again. ONLY=REGEX runs only the groups whose name
-# matches (dpsgd, dpsgd_loss, gossip_full, gossip_ring, fedavg); SEEDS="1 2 3"
-# by default. Every run takes about 30 s of one core: about 40 minutes for
+# finished run is not run again. ONLY=REGEX runs only the rows whose
+# GROUP/NAME matches (groups: dpsgd, dpsgd_loss, gossip_full, gossip_ring,
+# fedavg; a group's first row is its baseline), e.g.
+# ONLY='^fedavg/|^dpsgd/(dpsgd|choco_sign_g0.9)$'; SEEDS="1 2 3" by default. Every run takes about 30 s of one core: about 40 minutes for
 # all groups and 3 seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ group() {  # name: starts a group whose first row is the baseline
 run() {  # name, label, config, overrides...
   local name=$1 label=$2 dirs=""
   shift 2
-  if [[ -n ${ONLY:-} && ! $GROUP =~ $ONLY ]]; then return; fi
+  if [[ -n ${ONLY:-} && ! $GROUP/$name =~ $ONLY ]]; then return; fi
   for seed in $SEEDS; do
     local dir=$OUT/$name-s$seed
     if ! grep -q '"finished": true' "$dir/summary.json" 2>/dev/null; then

@@ -10,6 +10,12 @@ same statistic as `murmur sweep` (tools/seed_stats.h).
       MB, virtual s, and virtual s / MB to the first evaluation >= target
   seed_table.py reach --targets 0.70,0.73 ROW...  virtual s and MB to each
       target (how many seeds reached it when not all did)
+  seed_table.py final ROW...   last round, final mean/min/max accuracy,
+      virtual s, MB sent, and wall s and peak MB where the run directory has
+      a resources.txt ("wall_s X" and "peak_mb Y" lines)
+  seed_table.py at-time --time 12 --targets 0.80,0.84 ROW...   virtual s /
+      MB to each target, accuracy and MB at the last evaluation within
+      --time virtual seconds, and rounds, virtual s, accuracy and MB at the end
   seed_table.py vs-first ROW...   final accuracy, its difference to the first
       ROW in points (paired by seed: the i-th run of each row against the
       first row's i-th run), MB sent, the first row's MB over this row's,
@@ -48,7 +54,8 @@ def read_run(directory):
     if not rows:
         sys.exit(f"seed_table.py: {directory}/metrics.csv has no rows")
     return [{k: float(v) for k, v in r.items() if k in
-             ("round", "time_s", "acc_mean", "acc_min", "bytes_sent", "consensus_dist")}
+             ("round", "time_s", "acc_mean", "acc_min", "acc_max", "bytes_sent",
+              "consensus_dist")}
             for r in rows]
 
 
@@ -72,24 +79,56 @@ def reach_cell(runs, target):
             fmt([h["bytes_sent"] / 1e6 for h in reached], 0) + " MB")
 
 
-def parse_rows(specs):
+def read_resources(directory):
+    """{"wall_s": x, "peak_mb": y} from DIR/resources.txt, or {} without one."""
+    try:
+        with open(f"{directory}/resources.txt") as f:
+            return {k: float(v) for k, v in (line.split() for line in f if line.strip())}
+    except FileNotFoundError:
+        return {}
+
+
+def parse_rows(specs, with_resources=False):
     out = []
     for spec in specs:
         label, _, dirs = spec.rpartition("=")
         if not dirs:
             sys.exit(f"seed_table.py: '{spec}' is not LABEL=DIR[,DIR...]")
-        out.append((label, [read_run(d) for d in dirs.split(",")]))
+        runs = [read_run(d) for d in dirs.split(",")]
+        if with_resources:
+            out.append((label, runs, [read_resources(d) for d in dirs.split(",")]))
+        else:
+            out.append((label, runs))
     return out
+
+
+def print_final(rows):
+    print("| run | seeds | round | acc_mean | acc_min | acc_max | virtual s | MB sent | wall s | "
+          "peak MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for label, runs, resources in rows:
+        last = [r[-1] for r in runs]
+        cells = [fmt([x[k] for x in last], 4) for k in ("acc_mean", "acc_min", "acc_max")]
+        cells.append(fmt([x["time_s"] for x in last], 2))
+        cells.append(fmt([x["bytes_sent"] / 1e6 for x in last], 1))
+        for key, digits in (("wall_s", 1), ("peak_mb", 0)):
+            v = [r[key] for r in resources if key in r]
+            cells.append(fmt(v, digits) if v else "")
+        print(f"| {label} | {len(runs)} | {int(last[0]['round'])} | " + " | ".join(cells) + " |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["summary", "reach", "vs-first"])
+    parser.add_argument("mode", choices=["summary", "reach", "vs-first", "final", "at-time"])
+    parser.add_argument("--time", type=float, default=12.0)
     parser.add_argument("--target", type=float, default=0.80)
     parser.add_argument("--targets", default="0.80")
     parser.add_argument("rows", nargs="+")
     args = parser.parse_args()
+    if args.mode == "final":
+        print_final(parse_rows(args.rows, with_resources=True))
+        return
     rows = parse_rows(args.rows)
     if args.mode == "summary":
         t = f"{args.target:.2f}"
@@ -103,6 +142,22 @@ def main():
                   f"{fmt([x['acc_mean'] for x in last], 4)} | {fmt(best, 4)} | "
                   f"{fmt([x['bytes_sent'] / 1e6 for x in last], 0)} | "
                   f"{fmt([x['time_s'] for x in last], 2)} | {reach_cell(runs, args.target)} |")
+    elif args.mode == "at-time":
+        targets = [float(x) for x in args.targets.split(",")]
+        t = f"{args.time:g}"
+        print("| run | seeds | " + " | ".join(f"to {x:.2f}: virtual s / MB" for x in targets) +
+              f" | acc @{t} s | MB @{t} s | rounds | end s | acc at end | MB at end |")
+        print("|---|---|" + "---|" * (len(targets) + 6))
+        for label, runs in rows:
+            within = [[x for x in r if x["time_s"] <= args.time] or r[:1] for r in runs]
+            last = [r[-1] for r in runs]
+            cells = [reach_cell(runs, x) for x in targets]
+            cells += [fmt([w[-1]["acc_mean"] for w in within], 4),
+                      fmt([w[-1]["bytes_sent"] / 1e6 for w in within], 0),
+                      fmt([x["round"] for x in last], 0), fmt([x["time_s"] for x in last], 1),
+                      fmt([x["acc_mean"] for x in last], 4),
+                      fmt([x["bytes_sent"] / 1e6 for x in last], 0)]
+            print(f"| {label} | {len(runs)} | " + " | ".join(cells) + " |")
     elif args.mode == "vs-first":
         print("| run | seeds | final accuracy | Δ vs first row (points) | MB sent | fewer bytes | "
               "accuracy per MB | final consensus |")
