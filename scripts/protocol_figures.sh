@@ -4,8 +4,10 @@
 # on one compute thread, and prints its tables: every figure is the mean over
 # the seeds ± the half width of its 95% Student-t interval
 # (scripts/seed_table.py). Needs a build (scripts/build.sh). Runs go to
-# runs/protocols/<name>-s<seed>/; a run whose summary.json says it finished
-# is not run again. ONLY=REGEX runs and tabulates only the rows whose name
+# runs/protocols/<name>-s<seed>/; a run that has a summary.json is not run
+# again. A run that does not finish (exit 1, "finished": false) is reported
+# on stderr and left out of its row's statistics, and the row's "seeds"
+# column counts only the finished ones; the table lists what was left out. ONLY=REGEX runs and tabulates only the rows whose name
 # matches, e.g. ONLY='modest|spsa'; SEEDS="1 2 3 4 5" for more seeds.
 # About 35 minutes of one core for the 3 seeds.
 #
@@ -25,8 +27,10 @@ run() {  # name, label, args...
   if [[ -n ${ONLY:-} && ! $name =~ $ONLY ]]; then return; fi
   for seed in $SEEDS; do
     local dir=$OUT/$name-s$seed
-    if ! grep -q '"finished": true' "$dir/summary.json" 2>/dev/null; then
-      nice -n 10 "$MURMUR" run "$@" --seed "$seed" --threads 1 --quiet --out "$dir" > /dev/null
+    if [[ ! -f $dir/summary.json ]] &&
+       ! nice -n 10 "$MURMUR" run "$@" --seed "$seed" --threads 1 --quiet --out "$dir" > /dev/null
+    then
+      echo "protocol_figures.sh: $name, seed $seed did not finish (see $dir/summary.json)" >&2
     fi
     dirs+=${dirs:+,}$dir
   done

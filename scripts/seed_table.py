@@ -23,6 +23,7 @@ same statistic as `murmur sweep` (tools/seed_stats.h).
 """
 import argparse
 import csv
+import json
 import math
 import sys
 
@@ -88,15 +89,40 @@ def read_resources(directory):
         return {}
 
 
+UNFINISHED = []  # notes on runs left out because they did not finish
+
+
+def summary(directory):
+    """DIR/summary.json, or {} without one."""
+    try:
+        with open(f"{directory}/summary.json") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
+
+
 def parse_rows(specs, with_resources=False):
+    """(label, runs[, resources]) per ROW; runs that did not finish are left
+    out of the statistics and noted in UNFINISHED."""
     out = []
     for spec in specs:
         label, _, dirs = spec.rpartition("=")
         if not dirs:
             sys.exit(f"seed_table.py: '{spec}' is not LABEL=DIR[,DIR...]")
-        runs = [read_run(d) for d in dirs.split(",")]
+        kept = []
+        for d in dirs.split(","):
+            info = summary(d)
+            if info.get("finished", True):
+                kept.append(d)
+            else:
+                UNFINISHED.append(f"{label}: {d} stopped at round {info.get('round')} of "
+                                  f"{info.get('rounds')} (virtual time "
+                                  f"{info.get('virtual_time_s', 0):.2f} s) without finishing")
+        if not kept:
+            sys.exit(f"seed_table.py: no run of '{label}' finished")
+        runs = [read_run(d) for d in kept]
         if with_resources:
-            out.append((label, runs, [read_resources(d) for d in dirs.split(",")]))
+            out.append((label, runs, [read_resources(d) for d in kept]))
         else:
             out.append((label, runs))
     return out
@@ -187,3 +213,5 @@ def main():
 
 if __name__ == "__main__":
     main()
+    for note in UNFINISHED:
+        print(f"* left out: {note}")
