@@ -72,7 +72,7 @@ table summary --target 0.80
 # MoDeST against D-PSGD: bytes until the first evaluation at each accuracy.
 run dpsgd_regular7 "D-PSGD (7-regular)" scripts/figures/dpsgd_regular7.toml
 run modest "MoDeST (s=10, a=2)" examples/modest.toml
-table reach --targets 0.80,0.82,0.84
+table reach --targets 0.80,0.82,0.84 --ratio
 
 # Gossip learning for 240 cycles, both merges from independent initialisations.
 run gossip_average_240 "plain average" examples/gossip_variance_corrected.toml \

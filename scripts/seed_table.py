@@ -9,7 +9,8 @@ same statistic as `murmur sweep` (tools/seed_stats.h).
   seed_table.py summary --target 0.80 ROW...   rounds, final/best accuracy,
       MB, virtual s, and virtual s / MB to the first evaluation >= target
   seed_table.py reach --targets 0.70,0.73 ROW...  virtual s and MB to each
-      target (how many seeds reached it when not all did)
+      target (how many seeds reached it when not all did); with --ratio, a
+      last row: the first ROW's MB over the second's, paired by seed
   seed_table.py final ROW...   last round, final mean/min/max accuracy,
       virtual s, MB sent, and wall s and peak MB where the run directory has
       a resources.txt ("wall_s X" and "peak_mb Y" lines)
@@ -148,6 +149,7 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=["summary", "reach", "vs-first", "final", "at-time"])
     parser.add_argument("--time", type=float, default=12.0)
+    parser.add_argument("--ratio", action="store_true")
     parser.add_argument("--target", type=float, default=0.80)
     parser.add_argument("--targets", default="0.80")
     parser.add_argument("rows", nargs="+")
@@ -209,6 +211,14 @@ def main():
         print("|---|" + "---|" * len(targets))
         for label, runs in rows:
             print(f"| {label} | " + " | ".join(reach_cell(runs, x) for x in targets) + " |")
+        if args.ratio:
+            cells = []
+            for x in targets:
+                pairs = [(first_at(a, x), first_at(b, x)) for a, b in zip(rows[0][1], rows[1][1])]
+                r = [a["bytes_sent"] / b["bytes_sent"] for a, b in pairs if a and b]
+                cells.append(f"{fmt(r, 1)}x (seeds: " + ", ".join(f"{v:.1f}x" for v in r) + ")"
+                             if r else "–")
+            print(f"| MB ratio, {rows[0][0]} / {rows[1][0]} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
