@@ -91,6 +91,13 @@ def read_resources(directory):
 
 
 UNFINISHED = []  # notes on runs left out because they did not finish
+GIVEN = {}  # label -> how many runs the ROW named, finished or not
+
+
+def seeds_cell(label, runs):
+    """"3", or "2 of 3" when runs of the row were left out."""
+    total = GIVEN.get(label, len(runs))
+    return str(len(runs)) if total == len(runs) else f"{len(runs)} of {total}"
 
 
 def summary(directory):
@@ -111,6 +118,7 @@ def parse_rows(specs, with_resources=False):
         if not dirs:
             sys.exit(f"seed_table.py: '{spec}' is not LABEL=DIR[,DIR...]")
         kept = []
+        GIVEN[label] = len(dirs.split(","))
         for d in dirs.split(","):
             info = summary(d)
             if info.get("finished", True):
@@ -141,7 +149,8 @@ def print_final(rows):
         for key, digits in (("wall_s", 1), ("peak_mb", 0)):
             v = [r[key] for r in resources if key in r]
             cells.append(fmt(v, digits) if v else "")
-        print(f"| {label} | {len(runs)} | {int(last[0]['round'])} | " + " | ".join(cells) + " |")
+        print(f"| {label} | {seeds_cell(label, runs)} | {int(last[0]['round'])} | " +
+              " | ".join(cells) + " |")
 
 
 def main():
@@ -166,7 +175,7 @@ def main():
         for label, runs in rows:
             last = [r[-1] for r in runs]
             best = [max(x["acc_mean"] for x in r) for r in runs]
-            print(f"| {label} | {len(runs)} | {int(last[0]['round'])} | "
+            print(f"| {label} | {seeds_cell(label, runs)} | {int(last[0]['round'])} | "
                   f"{fmt([x['acc_mean'] for x in last], 4)} | {fmt(best, 4)} | "
                   f"{fmt([x['bytes_sent'] / 1e6 for x in last], 0)} | "
                   f"{fmt([x['time_s'] for x in last], 2)} | {reach_cell(runs, args.target)} |")
@@ -185,7 +194,7 @@ def main():
                       fmt([x["round"] for x in last], 0), fmt([x["time_s"] for x in last], 1),
                       fmt([x["acc_mean"] for x in last], 4),
                       fmt([x["bytes_sent"] / 1e6 for x in last], 0)]
-            print(f"| {label} | {len(runs)} | " + " | ".join(cells) + " |")
+            print(f"| {label} | {seeds_cell(label, runs)} | " + " | ".join(cells) + " |")
     elif args.mode == "vs-first":
         print("| run | seeds | final accuracy | Δ vs first row (points) | MB sent | fewer bytes | "
               "accuracy per MB | final consensus |")

@@ -50,7 +50,7 @@ def test_summary_rows_reach_and_unfinished_runs(tmp_path, capsys, monkeypatch):
     # Two finished seeds: final acc {0.80, 0.90} -> 0.85, sd 0.0707107, half
     # width 12.706 * 0.0707107 / sqrt(2) = 0.6353; best {0.85, 0.90}; the
     # target 0.80 is first met at 1.0 s / 100 MB and at 2.0 s / 200 MB.
-    assert out[2] == ("| x = 1 | 2 | 10 | 0.8500 ± 0.6353 | 0.8750 ± 0.3177 | 200 ± 0 | "
+    assert out[2] == ("| x = 1 | 2 of 3 | 10 | 0.8500 ± 0.6353 | 0.8750 ± 0.3177 | 200 ± 0 | "
                       "2.00 ± 0.00 | 1.50 ± 6.35 s / 150 ± 635 MB |")
     assert seed_table.UNFINISHED == [
         f"x = 1: {c} stopped at round 5 of 10 (virtual time 3.00 s) without finishing"]
