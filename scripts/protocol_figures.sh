@@ -69,6 +69,15 @@ run spsa_broadcast "SPSA, one-byte broadcast, 1,000 steps (logistic regression)"
     examples/spsa_fashion.toml --set data.partition=dirichlet --set data.alpha=0.5
 table summary --target 0.80
 
+# Epidemic Learning against D-PSGD on a 7-regular graph (docs/protocols/epidemic.md):
+# accuracy difference paired by seed, consensus distance, time to each accuracy.
+run dpsgd_regular7 "D-PSGD, random 7-regular graph" scripts/figures/dpsgd_regular7.toml
+run epidemic_s7 "Epidemic Learning, s = 7" examples/epidemic.toml
+table vs-first
+run dpsgd_regular7 "D-PSGD, random 7-regular graph" scripts/figures/dpsgd_regular7.toml
+run epidemic_s7 "Epidemic Learning, s = 7" examples/epidemic.toml
+table reach --targets 0.80,0.82,0.84
+
 # MoDeST against D-PSGD: bytes until the first evaluation at each accuracy.
 run dpsgd_regular7 "D-PSGD (7-regular)" scripts/figures/dpsgd_regular7.toml
 run modest "MoDeST (s=10, a=2)" examples/modest.toml

@@ -208,7 +208,7 @@ def main():
             mb = [x["bytes_sent"] / 1e6 for x in last]
             ratio = sum(b["bytes_sent"] for b in base) / sum(x["bytes_sent"] for x in last)
             consensus = [x["consensus_dist"] for x in last]
-            cons = fmt(consensus, 2) if any(c > 0 for c in consensus) else "–"
+            cons = fmt(consensus, 3) if any(c > 0 for c in consensus) else "–"
             mean_delta, half = mean_and_half_width(delta)
             d = f"{mean_delta:+.2f}" + (f" ± {half:.2f}" if half is not None else "")
             print(f"| {label} | {len(runs)} | {fmt([x['acc_mean'] for x in last], 4)} | {d} | "
