@@ -23,7 +23,7 @@ run() {  # name, config, overrides...
     if [[ ! -f $dir/summary.json ]]; then
       # The asynchronous runs stop at sim.max_time_s and exit 1 on purpose.
       nice -n 10 "$bin" run "$config" --set threads=1 "$@" --seed "$seed" --out "$dir" \
-          --quiet || true
+          --quiet > /dev/null || true
     fi
     dirs+=${dirs:+,}$dir
   done
