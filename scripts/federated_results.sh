@@ -4,18 +4,30 @@
 # 32 clients, Dirichlet(0.5), log-normal device speeds with sigma 1), one run
 # at a time on one compute thread. About 20 minutes on 2 cores.
 # Usage: bash scripts/federated_results.sh [RUNS_DIR]   (default runs/federated)
+# SEEDS="1 2 3" (default) runs every row for each seed into
+# RUNS_DIR/<name>-s<seed>/ and prints each figure as the mean over the seeds
+# ± the half width of its 95% Student-t interval (scripts/seed_table.py
+# at-time); about 20 minutes of one core per seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/federated}
-bin=build/murmur
+bin=${MURMUR:-build/murmur}
+SEEDS=${SEEDS:-1 2 3}
 mkdir -p "$out"
+declare -a ROWS=()
 run() {  # name, config, overrides...
-  local name=$1 config=$2
+  local name=$1 config=$2 dirs=""
   shift 2
-  if [[ ! -f $out/$name/metrics.csv ]]; then
-    # The asynchronous runs stop at sim.max_time_s and exit 1 on purpose.
-    "$bin" run "$config" --set threads=1 "$@" --out "$out/$name" --quiet || true
-  fi
+  for seed in $SEEDS; do
+    local dir=$out/$name-s$seed
+    if [[ ! -f $dir/summary.json ]]; then
+      # The asynchronous runs stop at sim.max_time_s and exit 1 on purpose.
+      nice -n 10 "$bin" run "$config" --set threads=1 "$@" --seed "$seed" --out "$dir" \
+          --quiet > /dev/null || true
+    fi
+    dirs+=${dirs:+,}$dir
+  done
+  ROWS+=("$name=$dirs")
 }
 run fedavg examples/fedadam.toml --set protocol.server_optimizer=fedavg
 run fedadam examples/fedadam.toml
@@ -30,25 +42,7 @@ run fedasync examples/fedasync.toml --set protocol.rounds=100000
 run fedbuff examples/fedbuff.toml --set protocol.rounds=100000
 run fedcompass examples/fedcompass.toml --set protocol.rounds=100000
 
-# Virtual seconds (and MB sent) to the first evaluation at >= 80% / >= 84% test accuracy,
-# accuracy and MB sent at the last evaluation within 12 virtual seconds, and
-# at the end of the run.
-printf '| run | s to 80%% | MB to 80%% | s to 84%% | acc @12 s | MB @12 s | rounds | end s | acc at end | MB at end |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|\n'
-for name in fedavg fedadam fedyogi fedadagrad fedavgm fedprox fedprox_budget fedasync fedbuff fedcompass; do
-  awk -F, -v name="$name" '
-    NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-    {
-      t = $col["time_s"]; a = $col["acc_mean"]; mb = $col["bytes_sent"] / 1e6
-      if (t80 == "" && a >= 0.80) { t80 = sprintf("%.1f", t); mb80 = sprintf("%.0f", mb) }
-      if (t84 == "" && a >= 0.84) t84 = sprintf("%.1f", t)
-      if (t <= 12) { a12 = a; mb12 = mb }
-      r = $col["round"]; tend = t; aend = a; mbend = mb
-    }
-    END {
-      if (t80 == "") { t80 = "-"; mb80 = "-" }
-      if (t84 == "") t84 = "-"
-      printf "| %s | %s | %s | %s | %.4f | %.0f | %d | %.1f | %.4f | %.0f |\n",
-             name, t80, mb80, t84, a12, mb12, r, tend, aend, mbend
-    }' "$out/$name/metrics.csv"
-done
+# Virtual seconds and MB to the first evaluation at >= 80% / >= 84% test
+# accuracy, accuracy and MB at the last evaluation within 12 virtual seconds,
+# and at the end of the run.
+/usr/bin/python3 scripts/seed_table.py at-time --time 12 --targets 0.80,0.84 "${ROWS[@]}"

@@ -422,7 +422,8 @@ CLI::App* AddSweepCommand(CLI::App& app, SweepOptions& options) {
       "directory already holds the same config and metrics up to the last round is\n"
       "skipped, so an interrupted sweep resumes. A failed run is reported and the\n"
       "others go on. At the end: DIR/results.csv, DIR/results.md (final accuracy\n"
-      "mean ± std over seeds, min accuracy, traffic, wall time per cell) and\n"
+      "and min accuracy and traffic as mean ± 95% interval over seeds (Student t),\n"
+      "wall time per cell; the CSV also has the standard deviation) and\n"
       "DIR/heatmap.svg. Exit 0: all runs finished; 1: some failed; 2: bad grid.");
   sweep->add_option("grid", options.grid_path, "Grid file (TOML), see above")->required();
   sweep->add_option("--out", options.out_dir,

@@ -5,10 +5,19 @@
 #include <limits>
 #include <map>
 
+#include "seed_stats.h"
+
 namespace murmur::cli {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string Number(double v, const char* format = "%.6g") {
+  if (!std::isfinite(v)) return "";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
 
 double Mean(const std::vector<double>& v) {
   if (v.empty()) return kNaN;
@@ -25,11 +34,17 @@ double SampleStd(const std::vector<double>& v) {
   return std::sqrt(ss / static_cast<double>(v.size() - 1));
 }
 
-std::string Number(double v, const char* format = "%.6g") {
-  if (!std::isfinite(v)) return "";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
+// Half width of the 95% interval of the mean; NaN below two seeds.
+double HalfWidth95(const std::vector<double>& v) {
+  if (v.size() < 2) return kNaN;
+  return MeanAnd95(v).half_width;
+}
+
+// "mean ± half width" with `format` for both; the mean alone without one.
+std::string PlusMinus(double mean, double half_width, const char* format) {
+  std::string out = Number(mean, format);
+  if (!out.empty() && std::isfinite(half_width)) out += " ± " + Number(half_width, format);
+  return out;
 }
 
 std::string CsvField(const std::string& s) {
@@ -59,9 +74,12 @@ CellSummary Summarize(std::span<const RunOutcome> seeds) {
   return CellSummary{.seeds = seeds.size(),
                      .finished = acc.size(),
                      .acc_mean = Mean(acc),
+                     .acc_mean_ci95 = HalfWidth95(acc),
                      .acc_mean_std = SampleStd(acc),
                      .acc_min = Mean(acc_min),
+                     .acc_min_ci95 = HalfWidth95(acc_min),
                      .bytes_sent = Mean(bytes),
+                     .bytes_sent_ci95 = HalfWidth95(bytes),
                      .wall_s = Mean(wall)};
 }
 
@@ -69,15 +87,18 @@ std::string ResultsCsv(const SweepGrid& grid, const std::vector<SweepCell>& cell
                        const std::vector<CellSummary>& summaries) {
   std::string out;
   for (const SweepAxis& axis : grid.axes) out += CsvField(axis.key) + ",";
-  out += "seeds,finished,acc_mean,acc_mean_std,acc_min,bytes_sent,wall_s\n";
+  out += "seeds,finished,acc_mean,acc_mean_ci95,acc_mean_std,acc_min,acc_min_ci95,bytes_sent,"
+         "bytes_sent_ci95,wall_s\n";
   for (size_t i = 0; i < cells.size(); ++i) {
     for (size_t a = 0; a < grid.axes.size(); ++a) {
       out += CsvField(grid.axes[a].labels[cells[i].value_index[a]]) + ",";
     }
     const CellSummary& s = summaries[i];
     out += std::to_string(s.seeds) + "," + std::to_string(s.finished) + "," +
-           Number(s.acc_mean) + "," + Number(s.acc_mean_std) + "," + Number(s.acc_min) + "," +
-           Number(s.bytes_sent, "%.0f") + "," + Number(s.wall_s, "%.2f") + "\n";
+           Number(s.acc_mean) + "," + Number(s.acc_mean_ci95) + "," + Number(s.acc_mean_std) +
+           "," + Number(s.acc_min) + "," + Number(s.acc_min_ci95) + "," +
+           Number(s.bytes_sent, "%.0f") + "," + Number(s.bytes_sent_ci95, "%.0f") + "," +
+           Number(s.wall_s, "%.2f") + "\n";
   }
   return out;
 }
@@ -90,7 +111,7 @@ std::string ResultsMarkdown(const SweepGrid& grid, const std::vector<SweepCell>&
     out.append(" ").append(MarkdownCell(axis.key)).append(" |");
     rule += "---|";
   }
-  out += " acc_mean | acc_min | MB sent | wall s | seeds |\n" + rule +
+  out += " acc_mean (95% CI) | acc_min (95% CI) | MB sent | wall s | seeds |\n" + rule +
          "---:|---:|---:|---:|---:|\n";
   for (size_t i = 0; i < cells.size(); ++i) {
     out += "|";
@@ -99,10 +120,11 @@ std::string ResultsMarkdown(const SweepGrid& grid, const std::vector<SweepCell>&
       out.append(" |");
     }
     const CellSummary& s = summaries[i];
-    std::string acc = s.finished == 0 ? "failed" : Number(s.acc_mean, "%.4f");
-    if (std::isfinite(s.acc_mean_std)) acc += " ± " + Number(s.acc_mean_std, "%.4f");
-    out += " " + acc + " | " + Number(s.acc_min, "%.4f") + " | " +
-           Number(s.bytes_sent / 1e6, "%.2f") + " | " + Number(s.wall_s, "%.1f") + " | " +
+    const std::string acc =
+        s.finished == 0 ? "failed" : PlusMinus(s.acc_mean, s.acc_mean_ci95, "%.4f");
+    out += " " + acc + " | " + PlusMinus(s.acc_min, s.acc_min_ci95, "%.4f") + " | " +
+           PlusMinus(s.bytes_sent / 1e6, s.bytes_sent_ci95 / 1e6, "%.2f") + " | " +
+           Number(s.wall_s, "%.1f") + " | " +
            std::to_string(s.finished) + "/" + std::to_string(s.seeds) + " |\n";
   }
   return out;

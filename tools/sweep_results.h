@@ -23,27 +23,34 @@ struct RunOutcome {
 };
 
 // Statistics over the seeds that finished with a final row; NaN where no
-// seed did. The spread is the sample standard deviation (n - 1), NaN for a
-// single seed.
+// seed did. The spread is the sample standard deviation (n - 1) and the
+// *_ci95 fields are the half width of the Student-t 95% interval of the mean
+// (seed_stats.h MeanAnd95); both NaN for a single seed.
 struct CellSummary {
   size_t seeds = 0;
   size_t finished = 0;
-  double acc_mean = 0;      // mean over seeds of the final acc_mean
-  double acc_mean_std = 0;  // its standard deviation over seeds
-  double acc_min = 0;       // mean over seeds of the final acc_min
-  double bytes_sent = 0;    // mean over seeds of the final bytes_sent
-  double wall_s = 0;        // mean over seeds with a known wall time
+  double acc_mean = 0;       // mean over seeds of the final acc_mean
+  double acc_mean_ci95 = 0;  // mean +- this is its 95% interval
+  double acc_mean_std = 0;   // its standard deviation over seeds
+  double acc_min = 0;        // mean over seeds of the final acc_min
+  double acc_min_ci95 = 0;
+  double bytes_sent = 0;     // mean over seeds of the final bytes_sent
+  double bytes_sent_ci95 = 0;
+  double wall_s = 0;         // mean over seeds with a known wall time
 };
 
 CellSummary Summarize(std::span<const RunOutcome> seeds);
 
 // One row per cell (in `cells` order): the axis values, then seeds,
-// finished, acc_mean, acc_mean_std, acc_min, bytes_sent, wall_s. Empty
-// fields for NaN; fields with commas or quotes are quoted (RFC 4180).
+// finished, acc_mean, acc_mean_ci95, acc_mean_std, acc_min, acc_min_ci95,
+// bytes_sent, bytes_sent_ci95, wall_s. Empty fields for NaN; fields with
+// commas or quotes are quoted (RFC 4180).
 // REQUIRES: summaries.size() == cells.size().
 std::string ResultsCsv(const SweepGrid& grid, const std::vector<SweepCell>& cells,
                        const std::vector<CellSummary>& summaries);
-// The same as a Markdown table, accuracy as "mean ± std", traffic in MB.
+// The same as a Markdown table: accuracy as "mean ± half width of the 95%
+// interval" over the finished seeds (the mean alone for one seed), traffic
+// in MB, "finished/seeds".
 std::string ResultsMarkdown(const SweepGrid& grid, const std::vector<SweepCell>& cells,
                             const std::vector<CellSummary>& summaries);
 // Final mean accuracy, grid.row_axis by grid.col_axis, one panel per

@@ -81,17 +81,18 @@ TEST_F(MurmurSweep, RunsEveryCellReportsFailuresAndResumes) {
   EXPECT_THAT(first.output, HasSubstr("FAILED topology-edge-list-s1"));
   EXPECT_THAT(first.output, HasSubstr("/nonexistent/edges.txt"));  // the child's own reason
   EXPECT_THAT(first.output, HasSubstr("2 of 6 runs failed"));
-  EXPECT_THAT(first.output, HasSubstr("| protocol.topology | acc_mean |"));
+  EXPECT_THAT(first.output, HasSubstr("| protocol.topology | acc_mean (95% CI) |"));
 
   // results.csv: one row per cell in grid order; failed cells have no numbers.
   const std::vector<std::string> csv = Lines(ReadFile(out + "/results.csv"));
   ASSERT_EQ(csv.size(), 4u);
   EXPECT_EQ(csv[0],
-            "protocol.topology,seeds,finished,acc_mean,acc_mean_std,acc_min,bytes_sent,wall_s");
+            "protocol.topology,seeds,finished,acc_mean,acc_mean_ci95,acc_mean_std,acc_min,"
+            "acc_min_ci95,bytes_sent,bytes_sent_ci95,wall_s");
   const char* topologies[] = {"ring", "edge-list", "full"};
   for (size_t i = 0; i < 3; ++i) {
     const std::vector<std::string> f = Fields(csv[i + 1]);
-    ASSERT_EQ(f.size(), 8u) << csv[i + 1];
+    ASSERT_EQ(f.size(), 11u) << csv[i + 1];
     EXPECT_EQ(f[0], topologies[i]);
     EXPECT_EQ(f[1], "2");
     if (i == 1) {
@@ -109,8 +110,9 @@ TEST_F(MurmurSweep, RunsEveryCellReportsFailuresAndResumes) {
       sum += std::stod(Fields(rows.back())[2]);
     }
     EXPECT_NEAR(std::stod(f[3]), sum / 2, 1e-5) << csv[i + 1];
-    EXPECT_FALSE(f[4].empty());       // a spread over two seeds
-    EXPECT_GT(std::stod(f[6]), 0.0);  // bytes sent
+    EXPECT_FALSE(f[4].empty());       // a 95% interval over two seeds
+    EXPECT_FALSE(f[5].empty());       // and a standard deviation
+    EXPECT_GT(std::stod(f[8]), 0.0);  // bytes sent
   }
   EXPECT_THAT(ReadFile(out + "/results.md"), HasSubstr("| edge-list | failed |"));
   const std::string svg = ReadFile(out + "/heatmap.svg");
