@@ -7,23 +7,10 @@
 #include <sstream>
 
 #include "report_page_js.h"  // generated from tools/report_page.js (CMakeLists.txt)
+#include "svg_plot.h"
 
 namespace murmur::cli {
 namespace {
-
-std::string HtmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 // Text placed inside <script> or <style> must not close the element early:
 // "</script" or "</style" (any case) becomes "<\/...", which means the same in
@@ -150,9 +137,9 @@ Result<std::string> ReportHtml(const std::string& title, const std::string& tabl
   page_data["title"] = title;
   std::ostringstream html;
   html << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>"
-       << HtmlEscape(title) << "</title>\n<style>\n"
+       << MarkupEscape(title) << "</title>\n<style>\n"
        << ScriptSafe(css) << "\n" << kStyle << "</style>\n<script>\n"
-       << ScriptSafe(script) << "\n</script>\n</head>\n<body>\n<h1>" << HtmlEscape(title)
+       << ScriptSafe(script) << "\n</script>\n</head>\n<body>\n<h1>" << MarkupEscape(title)
        << "</h1>\n<div id=\"murmur-errors\"></div>\n" << table_html
        << "<p class=\"note\">Each group is the runs that differ only in their seed: figures "
           "are the mean over its seeds, ± the half width of the 95% interval (Student's t). "

@@ -9,19 +9,6 @@
 namespace murmur::cli {
 namespace {
 
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 // Viridis at five stops: perceptually uniform and readable in grey scale.
 constexpr double kViridis[][3] = {
@@ -90,25 +77,25 @@ std::string HeatmapSvg(const HeatmapLabels& labels, const std::vector<HeatmapPan
   svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\""
       << height << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      << "<text x=\"" << left << "\" y=\"22\" font-size=\"15\">" << Escape(labels.title)
-      << "</text>\n<text x=\"" << left << "\" y=\"42\" fill=\"#555\">" << Escape(subtitle)
+      << "<text x=\"" << left << "\" y=\"22\" font-size=\"15\">" << MarkupEscape(labels.title)
+      << "</text>\n<text x=\"" << left << "\" y=\"42\" fill=\"#555\">" << MarkupEscape(subtitle)
       << "</text>\n";
   for (size_t k = 0; k < panels.size(); ++k) {
     const HeatmapPanel& p = panels[k];
     const double px = left + static_cast<double>(k % per_line) * panel_w;
     const double py = top + static_cast<double>(k / per_line) * panel_h;
     svg << "<text x=\"" << px << "\" y=\"" << py + 14 << "\" font-weight=\"bold\">"
-        << Escape(p.title) << "</text>\n";
+        << MarkupEscape(p.title) << "</text>\n";
     const double grid_x = px + label_w, grid_y = py + 42;
     for (size_t c = 0; c < p.col_labels.size(); ++c) {
       svg << "<text x=\"" << grid_x + (static_cast<double>(c) + 0.5) * cell_w << "\" y=\""
-          << grid_y - 6 << "\" text-anchor=\"middle\">" << Escape(p.col_labels[c])
+          << grid_y - 6 << "\" text-anchor=\"middle\">" << MarkupEscape(p.col_labels[c])
           << "</text>\n";
     }
     for (size_t r = 0; r < p.row_labels.size(); ++r) {
       const double y = grid_y + static_cast<double>(r) * cell_h;
       svg << "<text x=\"" << grid_x - 6 << "\" y=\"" << y + cell_h / 2 + 4
-          << "\" text-anchor=\"end\">" << Escape(p.row_labels[r]) << "</text>\n";
+          << "\" text-anchor=\"end\">" << MarkupEscape(p.row_labels[r]) << "</text>\n";
       for (size_t c = 0; c < p.col_labels.size(); ++c) {
         const double v = r < p.values.size() && c < p.values[r].size()
                              ? p.values[r][c]
@@ -121,7 +108,7 @@ std::string HeatmapSvg(const HeatmapLabels& labels, const std::vector<HeatmapPan
             << "\" stroke=\"white\"/>\n<text x=\"" << x + cell_w / 2 << "\" y=\""
             << y + cell_h / 2 + 4 << "\" text-anchor=\"middle\" fill=\""
             << (has && t < 0.6 ? "white" : "black") << "\">"
-            << (has ? Fixed3(v) : Escape(labels.missing)) << "</text>\n";
+            << (has ? Fixed3(v) : MarkupEscape(labels.missing)) << "</text>\n";
       }
     }
   }
@@ -143,6 +130,20 @@ std::string HeatmapSvg(const HeatmapLabels& labels, const std::vector<HeatmapPan
   }
   svg << "</svg>\n";
   return svg.str();
+}
+
+std::string MarkupEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace murmur::cli

@@ -29,4 +29,7 @@ struct HeatmapLabels {
 // col_labels.size() entries.
 std::string HeatmapSvg(const HeatmapLabels& labels, const std::vector<HeatmapPanel>& panels);
 
+// `s` with < > & " replaced by their entities: text for SVG and HTML.
+std::string MarkupEscape(const std::string& s);
+
 }  // namespace murmur::cli

@@ -58,8 +58,12 @@ TEST(PrivacyCli, BadPrivacyKeysExitTwoNamingTheKey) {
     const std::string key = std::string(bad).substr(0, std::string(bad).find('='));
     EXPECT_NE(o.output.find(key), std::string::npos) << o.output;
   }
-  const CliOutcome central_dpsgd = RunMurmur(std::string("run ") + kPrivateRun +
-                                             " --set protocol.kind=dpsgd");
+  // The same private run over D-PSGD (client_fraction is FedAvg's key).
+  std::string dpsgd_run = kPrivateRun;
+  const std::string fedavg_only = "--set protocol.client_fraction=0.5 ";
+  dpsgd_run.erase(dpsgd_run.find(fedavg_only), fedavg_only.size());
+  const CliOutcome central_dpsgd =
+      RunMurmur("run " + dpsgd_run + " --set protocol.kind=dpsgd");
   EXPECT_EQ(central_dpsgd.exit_code, 2) << central_dpsgd.output;
   EXPECT_NE(central_dpsgd.output.find("privacy.mode = \"local\""), std::string::npos)
       << central_dpsgd.output;

@@ -32,7 +32,6 @@ kind = "torchscript"
 [protocol]
 rounds = 4
 local_steps = 10
-local_epochs = 2
 round_timeout_s = 30
 [eval]
 every = 4
@@ -40,6 +39,8 @@ every = 4
   EXPECT_TRUE(config.Set("model.path=\"" + model_path + "\"").ok());
   EXPECT_TRUE(config.Set("protocol.kind=" + protocol).ok());
   EXPECT_TRUE(config.Set("train.lr=" + std::to_string(lr)).ok());
+  // local_epochs is FedAvg's own key.
+  if (protocol == "fedavg") EXPECT_TRUE(config.Set("protocol.local_epochs=2").ok());
   return config;
 }
 
