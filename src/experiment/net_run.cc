@@ -150,7 +150,10 @@ Status WritePeerSummary(const std::string& dir, const RunPlan& plan, PeerId self
                     {"handshakes", stats.handshakes},
                     {"peers_down", stats.peers_down},
                     {"dials", stats.dials},
-                    {"max_handshake_buffer", stats.max_handshake_buffer}},
+                    {"max_handshake_buffer", stats.max_handshake_buffer},
+                    {"cookie_replies", stats.cookie_replies},
+                    {"cookies_accepted", stats.cookies_accepted},
+                    {"hello_key_exchanges", stats.hello_key_exchanges}},
       .counters = counters};
   return WriteNodeSummary(dir, summary);
 }

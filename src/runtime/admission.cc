@@ -20,7 +20,16 @@ std::string_view AdmissionControl::VerdictName(Verdict verdict) {
 AdmissionControl::AdmissionControl(const AdmissionLimits& limits) : limits_(limits) {
   MURMUR_CHECK(limits.max_unauthenticated > 0 && limits.max_unauthenticated_per_address > 0 &&
                limits.handshake_burst > 0 && limits.handshake_interval.ns > 0 &&
-               limits.max_tracked_addresses > 0);
+               limits.max_tracked_addresses > 0 && limits.cookie_rotation.ns > 0);
+}
+
+bool AdmissionControl::UnderLoad(const std::string& address, SimTime now) const {
+  if (in_handshake_ > limits_.cookie_above) return true;
+  auto it = addresses_.find(address);
+  if (it == addresses_.end()) return false;
+  const int64_t allowance =
+      static_cast<int64_t>(limits_.handshake_burst - 1) * limits_.handshake_interval.ns;
+  return (it->second.tat - now).ns > allowance / 2;
 }
 
 size_t AdmissionControl::in_handshake(const std::string& address) const {

@@ -107,16 +107,11 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
 void Connection::OnFrame(Frame& frame) {
   switch (state_) {
     case ConnectionState::kHello:
-      if (Status s = handshake_.OnHello(frame); !s.ok()) {
-        Close(s.code() == StatusCode::kAborted ? "bad_hello_mac" : "handshake", s.message());
-        return;
+      if (frame.header.type == FrameType::kCookieReply) {
+        OnCookieReply(frame);
+      } else {
+        OnHello(frame);
       }
-      if (role_ == Role::kAcceptor) {
-        out_.push_back(Outgoing{.wire = handshake_.HelloFrame(), .sealed = true});
-      }
-      out_.push_back(Outgoing{.wire = handshake_.AuthFrame(), .sealed = true});
-      WriteMore();
-      state_ = ConnectionState::kAuth;
       return;
     case ConnectionState::kAuth:
       OnAuth(frame);
@@ -127,6 +122,68 @@ void Connection::OnFrame(Frame& frame) {
     case ConnectionState::kClosed:
       return;
   }
+}
+
+void Connection::OnHello(Frame& frame) {
+  if (role_ == Role::kAcceptor && !HelloPassesCookie(frame)) return;
+  if (Status s = handshake_.OnHello(frame); !s.ok()) {
+    Close(s.code() == StatusCode::kAborted ? "bad_hello_mac" : "handshake", s.message());
+    return;
+  }
+  if (role_ == Role::kAcceptor) {
+    ++stats_.hello_key_exchanges;
+    out_.push_back(Outgoing{.wire = handshake_.HelloFrame(), .sealed = true});
+  }
+  out_.push_back(Outgoing{.wire = handshake_.AuthFrame(), .sealed = true});
+  WriteMore();
+  state_ = ConnectionState::kAuth;
+}
+
+// An acceptor's checks before any asymmetric crypto: mac1, then, under
+// load, mac2 under a cookie for this address. A Hello without one is
+// answered with a CookieReply (once per connection: a second one without
+// it closes the connection) and forgotten.
+bool Connection::HelloPassesCookie(const Frame& hello) {
+  if (Status s = handshake_.CheckMac1(hello); !s.ok()) {
+    Close(s.code() == StatusCode::kAborted ? "bad_hello_mac" : "handshake", s.message());
+    return false;
+  }
+  const std::vector<Cookie> cookies = events_.HelloCookies(*this);
+  if (cookies.empty()) return true;
+  for (const Cookie& cookie : cookies) {
+    if (handshake_.HasMac2(hello, cookie)) {
+      ++stats_.cookies_accepted;
+      return true;
+    }
+  }
+  if (cookie_exchanged_) {
+    Close("bad_cookie", "a second hello under load without a valid cookie");
+    return false;
+  }
+  cookie_exchanged_ = true;
+  ++stats_.cookie_replies;
+  parser_.ExpectHelloAgain();
+  out_.push_back(Outgoing{.wire = handshake_.CookieReplyFrame(hello, cookies.front()),
+                          .sealed = true});
+  WriteMore();
+  return false;
+}
+
+// A dialer's: the acceptor is under load and wants our Hello again with
+// mac2 under the cookie it sent.
+void Connection::OnCookieReply(const Frame& frame) {
+  if (role_ != Role::kDialer || cookie_exchanged_) {
+    Close("unexpected_frame", role_ == Role::kDialer ? "a second cookie reply"
+                                                     : "a cookie reply from a dialer");
+    return;
+  }
+  if (Status s = handshake_.OnCookieReply(frame); !s.ok()) {
+    Close("bad_cookie_reply", s.message());
+    return;
+  }
+  cookie_exchanged_ = true;
+  out_.push_back(Outgoing{.wire = handshake_.HelloFrame(), .sealed = true});
+  WriteMore();
 }
 
 void Connection::OnAuth(Frame& frame) {

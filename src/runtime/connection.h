@@ -36,6 +36,10 @@ enum class ConnectionState { kHello, kAuth, kOpen, kClosed };
 class ConnectionEvents {
  public:
   virtual ~ConnectionEvents() = default;
+  // The cookies a Hello on `conn` (an acceptor's) must carry a mac2 under
+  // (cookie.h; the one to hand out first), or none when the host is not
+  // under load.
+  virtual std::vector<Cookie> HelloCookies(const Connection& conn) = 0;
   // The peer's Auth verified (signatures, slot range, allowlist). Ok lets
   // the session open; an error closes the connection as "slot_taken".
   virtual Status Admit(const PeerRecord& record) = 0;
@@ -111,6 +115,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ReadMore();
   void OnRead(const asio::error_code& ec, size_t n);
   void OnFrame(Frame& frame);
+  void OnHello(Frame& frame);
+  bool HelloPassesCookie(const Frame& hello);
+  void OnCookieReply(const Frame& frame);
   void OnAuth(Frame& frame);
   void OnSealedFrame(Frame& frame);
   void WriteMore();
@@ -130,6 +137,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Outgoing> out_;
   std::vector<uint8_t> partial_;  // leading chunks of a message being received
   bool writing_ = false;
+  bool cookie_exchanged_ = false;  // one CookieReply per connection, either way
   const Clock::time_point opened_at_;
   Clock::time_point last_heard_;
 };

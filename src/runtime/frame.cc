@@ -14,6 +14,7 @@ std::string_view FrameTypeName(FrameType type) {
     case FrameType::kPeers: return "peers";
     case FrameType::kBye: return "bye";
     case FrameType::kDataPart: return "data-part";
+    case FrameType::kCookieReply: return "cookie-reply";
   }
   return "unknown";
 }
@@ -29,12 +30,16 @@ std::string_view FramePhaseName(FramePhase phase) {
 
 namespace {
 
-// The one frame type a handshake phase accepts.
+// The frame types a handshake phase accepts. A CookieReply is a dialer's
+// only other possible first frame (the connection refuses it on an
+// acceptor).
 bool AllowedIn(FrameType type, FramePhase phase) {
   switch (phase) {
-    case FramePhase::kHello: return type == FrameType::kHello;
+    case FramePhase::kHello: return type == FrameType::kHello || type == FrameType::kCookieReply;
     case FramePhase::kAuth: return type == FrameType::kAuth;
-    case FramePhase::kOpen: return type != FrameType::kHello && type != FrameType::kAuth;
+    case FramePhase::kOpen:
+      return type != FrameType::kHello && type != FrameType::kAuth &&
+             type != FrameType::kCookieReply;
   }
   return false;
 }
@@ -72,7 +77,7 @@ Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderSize>
   const size_t length = header.length;
   const uint8_t type = bytes[5];
   const bool known = type >= static_cast<uint8_t>(FrameType::kHello) &&
-                     type <= static_cast<uint8_t>(FrameType::kDataPart);
+                     type <= static_cast<uint8_t>(FrameType::kCookieReply);
   if (!known) return Status::Corrupt("frame: unknown type ", static_cast<int>(type));
   // Checked before the length, so what a stranger announces never matters.
   if (!AllowedIn(static_cast<FrameType>(type), phase)) {
@@ -91,7 +96,10 @@ Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderSize>
   };
   switch (static_cast<FrameType>(type)) {
     case FrameType::kHello:
-      if (length != kHelloPayload) return bad_length("exactly 48");
+      if (length != kHelloPayload) return bad_length("exactly 64");
+      break;
+    case FrameType::kCookieReply:
+      if (length != kCookieReplyPayload) return bad_length("exactly 56");
       break;
     case FrameType::kAuth:
       if (length < kMacSize || length > kMaxHandshakePayload) return bad_length("16..4096");
@@ -162,6 +170,11 @@ Result<std::optional<Frame>> FrameParser::Commit(size_t n) {
   if (done->header.type == FrameType::kHello) phase_ = FramePhase::kAuth;
   if (done->header.type == FrameType::kAuth) phase_ = FramePhase::kOpen;
   return done;
+}
+
+void FrameParser::ExpectHelloAgain() {
+  MURMUR_CHECK(phase_ == FramePhase::kAuth && partial_bytes() == 0);
+  phase_ = FramePhase::kHello;
 }
 
 size_t FrameParser::partial_bytes() const {

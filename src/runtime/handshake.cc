@@ -12,6 +12,7 @@ constexpr std::string_view kRecordContext = "murmur/1 record";
 constexpr std::string_view kAuthContext = "murmur/1 auth";
 constexpr std::string_view kTranscriptContext = "murmur/1 handshake";
 constexpr std::string_view kMac1Context = "murmur/2 mac1";
+constexpr std::string_view kCookieReplyContext = "murmur/3 cookie reply";
 constexpr size_t kMaxAddress = 255;
 
 std::vector<uint8_t> RecordSigningBytes(const PeerRecord& r) {
@@ -142,16 +143,20 @@ Handshake::Handshake(const HandshakeConfig& config, Role role) : config_(config)
   }
 }
 
+std::array<uint8_t, 32> Handshake::NetworkDerivedKey(std::string_view context) const {
+  std::array<uint8_t, 32> key{};
+  const uint8_t* psk = config_.network_key ? config_.network_key->data() : nullptr;
+  crypto_generichash(key.data(), key.size(), reinterpret_cast<const uint8_t*>(context.data()),
+                     context.size(), psk, psk ? config_.network_key->size() : 0);
+  return key;
+}
+
 // BLAKE2b-128 over the Hello's header and key, keyed by
 // BLAKE2b-256("murmur/2 mac1", key = network key): symmetric, so both
 // directions' Hellos carry one, and checking it costs two BLAKE2b calls.
 std::array<uint8_t, kHelloMac> Handshake::Mac1(std::span<const uint8_t> header,
                                                std::span<const uint8_t> key) const {
-  std::array<uint8_t, 32> mac_key{};
-  const uint8_t* psk = config_.network_key ? config_.network_key->data() : nullptr;
-  crypto_generichash(mac_key.data(), mac_key.size(),
-                     reinterpret_cast<const uint8_t*>(kMac1Context.data()), kMac1Context.size(),
-                     psk, psk ? config_.network_key->size() : 0);
+  std::array<uint8_t, 32> mac_key = NetworkDerivedKey(kMac1Context);
   crypto_generichash_state state;
   crypto_generichash_init(&state, mac_key.data(), mac_key.size(), kHelloMac);
   crypto_generichash_update(&state, header.data(), header.size());
@@ -162,15 +167,98 @@ std::array<uint8_t, kHelloMac> Handshake::Mac1(std::span<const uint8_t> header,
   return mac;
 }
 
+namespace {
+
+// mac2: BLAKE2b-128 over the Hello's header, key and mac1, keyed by the cookie.
+std::array<uint8_t, kHelloMac> Mac2(const Cookie& cookie, std::span<const uint8_t> header,
+                                    std::span<const uint8_t> key_and_mac1) {
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, cookie.data(), cookie.size(), kHelloMac);
+  crypto_generichash_update(&state, header.data(), header.size());
+  crypto_generichash_update(&state, key_and_mac1.data(), key_and_mac1.size());
+  std::array<uint8_t, kHelloMac> mac{};
+  crypto_generichash_final(&state, mac.data(), mac.size());
+  return mac;
+}
+
+}  // namespace
+
 std::vector<uint8_t> Handshake::HelloFrame() const {
   MURMUR_CHECK(have_key_pair_);
   const auto head = EncodeFrameHeader({.type = FrameType::kHello, .length = kHelloPayload});
-  std::vector<uint8_t> out(kFrameHeaderSize + kHelloPayload);
+  std::vector<uint8_t> out(kFrameHeaderSize + kHelloPayload, 0);
   std::memcpy(out.data(), head.data(), kFrameHeaderSize);
-  std::memcpy(out.data() + kFrameHeaderSize, eph_pk_.data(), kHelloKey);
-  const auto mac = Mac1(head, eph_pk_);
-  std::memcpy(out.data() + kFrameHeaderSize + kHelloKey, mac.data(), kHelloMac);
+  uint8_t* payload = out.data() + kFrameHeaderSize;
+  std::memcpy(payload, eph_pk_.data(), kHelloKey);
+  const auto mac1 = Mac1(head, eph_pk_);
+  std::memcpy(payload + kHelloKey, mac1.data(), kHelloMac);
+  if (cookie_) {
+    const auto mac2 = Mac2(*cookie_, head, std::span(payload, kHelloKey + kHelloMac));
+    std::memcpy(payload + kHelloKey + kHelloMac, mac2.data(), kHelloMac);
+  }
   return out;
+}
+
+Status Handshake::CheckMac1(const Frame& hello) const {
+  if (hello.header.type != FrameType::kHello || hello.payload.size() != kHelloPayload) {
+    return Status::Corrupt("handshake: expected a hello frame, got ",
+                           FrameTypeName(hello.header.type));
+  }
+  const auto expected =
+      Mac1(EncodeFrameHeader(hello.header), std::span(hello.payload).first(kHelloKey));
+  if (crypto_verify_16(expected.data(), hello.payload.data() + kHelloKey) != 0) {
+    return Status::Aborted("handshake: hello fails its mac1 (no or another network key)");
+  }
+  return Status::Ok();
+}
+
+bool Handshake::HasMac2(const Frame& hello, const Cookie& cookie) const {
+  if (hello.header.type != FrameType::kHello || hello.payload.size() != kHelloPayload) {
+    return false;
+  }
+  const auto expected = Mac2(cookie, EncodeFrameHeader(hello.header),
+                             std::span(hello.payload).first(kHelloKey + kHelloMac));
+  return crypto_verify_16(expected.data(), hello.payload.data() + kHelloKey + kHelloMac) == 0;
+}
+
+std::vector<uint8_t> Handshake::CookieReplyFrame(const Frame& hello, const Cookie& cookie) const {
+  MURMUR_CHECK(hello.payload.size() == kHelloPayload);
+  const auto head =
+      EncodeFrameHeader({.type = FrameType::kCookieReply, .length = kCookieReplyPayload});
+  std::vector<uint8_t> out(kFrameHeaderSize + kCookieReplyPayload);
+  std::memcpy(out.data(), head.data(), kFrameHeaderSize);
+  uint8_t* nonce = out.data() + kFrameHeaderSize;
+  randombytes_buf(nonce, kCookieNonce);
+  std::array<uint8_t, 32> key = NetworkDerivedKey(kCookieReplyContext);
+  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+      nonce + kCookieNonce, nonce + kCookieNonce + kCookieSize, nullptr, cookie.data(),
+      cookie.size(), hello.payload.data() + kHelloKey, kHelloMac, nullptr, nonce, key.data());
+  sodium_memzero(key.data(), key.size());
+  return out;
+}
+
+Status Handshake::OnCookieReply(const Frame& frame) {
+  MURMUR_CHECK(role_ == Role::kDialer && have_key_pair_);
+  if (frame.header.type != FrameType::kCookieReply ||
+      frame.payload.size() != kCookieReplyPayload) {
+    return Status::Corrupt("handshake: expected a cookie reply, got ",
+                           FrameTypeName(frame.header.type));
+  }
+  const auto mac1 =
+      Mac1(EncodeFrameHeader({.type = FrameType::kHello, .length = kHelloPayload}), eph_pk_);
+  std::array<uint8_t, 32> key = NetworkDerivedKey(kCookieReplyContext);
+  const uint8_t* nonce = frame.payload.data();
+  Cookie cookie{};
+  const int rc = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+      cookie.data(), nullptr, nonce + kCookieNonce, kCookieSize,
+      nonce + kCookieNonce + kCookieSize, mac1.data(), mac1.size(), nonce, key.data());
+  sodium_memzero(key.data(), key.size());
+  if (rc != 0) {
+    return Status::Corrupt(
+        "handshake: cookie reply does not open (not for our hello, or another network key)");
+  }
+  cookie_ = cookie;
+  return Status::Ok();
 }
 
 std::array<uint8_t, 32> Handshake::TranscriptHash() const {
@@ -188,15 +276,8 @@ std::array<uint8_t, 32> Handshake::TranscriptHash() const {
 }
 
 Status Handshake::OnHello(const Frame& frame) {
-  if (frame.header.type != FrameType::kHello || frame.payload.size() != kHelloPayload) {
-    return Status::Corrupt("handshake: expected a hello frame, got ",
-                           FrameTypeName(frame.header.type));
-  }
+  MURMUR_RETURN_IF_ERROR(CheckMac1(frame));
   const std::span<const uint8_t> key = std::span(frame.payload).first(kHelloKey);
-  const auto expected = Mac1(EncodeFrameHeader(frame.header), key);
-  if (crypto_verify_16(expected.data(), frame.payload.data() + kHelloKey) != 0) {
-    return Status::Aborted("handshake: hello fails its mac1 (no or another network key)");
-  }
   std::copy(key.begin(), key.end(), peer_eph_pk_.begin());
   if (!have_key_pair_) {
     crypto_kx_keypair(eph_pk_.data(), eph_sk_.data());

@@ -42,7 +42,8 @@ NetHost::Impl::Impl(NetHost& host, const NetOptions& options, NetSecurity securi
       detector_{.peer_timeout = options.peer_timeout,
                 .handshake_timeout = options.handshake_timeout},
       links_(options.num_slots),
-      admission_(options.admission) {}
+      admission_(options.admission),
+      cookies_(options.admission.cookie_rotation) {}
 
 Status NetHost::Impl::Bind() {
   MURMUR_ASSIGN_OR_RETURN(tcp::endpoint endpoint, ParseEndpoint(options_.listen));
@@ -293,7 +294,8 @@ Result<std::unique_ptr<NetHost>> NetHost::Create(const NetOptions& options, NetS
   }
   const AdmissionLimits& a = options.admission;
   if (a.max_unauthenticated == 0 || a.max_unauthenticated_per_address == 0 ||
-      a.handshake_burst == 0 || a.handshake_interval.ns <= 0 || a.max_tracked_addresses == 0) {
+      a.handshake_burst == 0 || a.handshake_interval.ns <= 0 || a.max_tracked_addresses == 0 ||
+      a.cookie_rotation.ns <= 0) {
     return Status::InvalidArgument("every admission limit must be positive");
   }
   auto host = std::unique_ptr<NetHost>(new NetHost(nullptr));

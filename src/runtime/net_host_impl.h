@@ -52,6 +52,7 @@ class NetHost::Impl final : public ConnectionEvents {
   void ReportBadPeer(PeerId peer, const Status& why);
 
   // ConnectionEvents (net_host_mesh.cc).
+  std::vector<Cookie> HelloCookies(const Connection& conn) override;
   Status Admit(const PeerRecord& record) override;
   void OnAuthenticated(const ConnectionPtr& conn, const PeerRecord& record) override;
   void OnFrame(const ConnectionPtr& conn, FrameType type,
@@ -140,6 +141,7 @@ class NetHost::Impl final : public ConnectionEvents {
   std::vector<Bootstrap> bootstrap_;
   std::set<ConnectionPtr> unauthenticated_;
   AdmissionControl admission_;
+  CookieMinter cookies_;
   NetStats stats_;
   size_t rejected_logged_ = 0;
   Node* node_ = nullptr;

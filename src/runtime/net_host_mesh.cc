@@ -43,6 +43,11 @@ void NetHost::Impl::EndHandshake(const ConnectionPtr& conn) {
   admission_.HandshakeEnded(*conn->admitted_from, now());
 }
 
+std::vector<Cookie> NetHost::Impl::HelloCookies(const Connection& conn) {
+  if (!conn.admitted_from || !admission_.UnderLoad(*conn.admitted_from, now())) return {};
+  return cookies_.Accepted(conn.peer_address(), now());
+}
+
 ConnectionPtr NetHost::Impl::StartConnection(tcp::socket socket, Role role, std::string address,
                                              std::optional<PeerId> dialed_for,
                                              std::optional<size_t> bootstrap) {

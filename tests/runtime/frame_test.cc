@@ -29,7 +29,7 @@ std::vector<uint8_t> WireFrame(FrameType type, uint32_t length, uint8_t fill) {
 
 // The phase in which a frame of `type` belongs.
 FramePhase PhaseOf(FrameType type) {
-  if (type == FrameType::kHello) return FramePhase::kHello;
+  if (type == FrameType::kHello || type == FrameType::kCookieReply) return FramePhase::kHello;
   if (type == FrameType::kAuth) return FramePhase::kAuth;
   return FramePhase::kOpen;
 }
@@ -41,9 +41,9 @@ Result<FrameHeader> Decode(const std::vector<uint8_t>& bytes, size_t max_data = 
 }
 
 TEST(FrameHeader, HasTheDocumentedLayout) {
-  // docs/wire.md: "MRMR", version 2, type, two zero flag bytes, u32 LE length.
+  // docs/wire.md: "MRMR", version 3, type, two zero flag bytes, u32 LE length.
   EXPECT_EQ(Header(FrameType::kData, 0x01020304),
-            (std::vector<uint8_t>{'M', 'R', 'M', 'R', 2, 3, 0, 0, 4, 3, 2, 1}));
+            (std::vector<uint8_t>{'M', 'R', 'M', 'R', 3, 3, 0, 0, 4, 3, 2, 1}));
   Result<FrameHeader> h = Decode(Header(FrameType::kData, 116));
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   EXPECT_EQ(h->type, FrameType::kData);
@@ -66,7 +66,7 @@ TEST(FrameHeader, RejectsBadMagicVersionFlagsAndType) {
 }
 
 TEST(FrameHeader, EnforcesPerTypeLengths) {
-  EXPECT_TRUE(Decode(Header(FrameType::kHello, 48)).ok());
+  EXPECT_TRUE(Decode(Header(FrameType::kHello, 64)).ok());
   EXPECT_FALSE(Decode(Header(FrameType::kHello, 49)).ok());
   EXPECT_TRUE(Decode(Header(FrameType::kHeartbeat, 16)).ok());
   EXPECT_FALSE(Decode(Header(FrameType::kHeartbeat, 17)).ok());
@@ -90,18 +90,19 @@ TEST(FrameHeader, EnforcesPerTypeLengths) {
 TEST(FrameHeader, EachPhaseAcceptsOnlyItsFrameTypes) {
   const FrameType all[] = {FrameType::kHello, FrameType::kAuth, FrameType::kData,
                            FrameType::kHeartbeat, FrameType::kPeers, FrameType::kBye,
-                           FrameType::kDataPart};
+                           FrameType::kDataPart, FrameType::kCookieReply};
   for (FrameType type : all) {
     SCOPED_TRACE(std::string(FrameTypeName(type)));
     // A length valid for the type, so only the phase can refuse it.
     uint32_t length = 16;
-    if (type == FrameType::kHello) length = 48;
+    if (type == FrameType::kHello) length = 64;
+    if (type == FrameType::kCookieReply) length = 56;
     if (type == FrameType::kDataPart) length = kDataChunk + kMacSize;
     const auto h = Header(type, length);
-    EXPECT_EQ(Decode(h, 1 << 20, FramePhase::kHello).ok(), type == FrameType::kHello);
+    const bool first = type == FrameType::kHello || type == FrameType::kCookieReply;
+    EXPECT_EQ(Decode(h, 1 << 20, FramePhase::kHello).ok(), first);
     EXPECT_EQ(Decode(h, 1 << 20, FramePhase::kAuth).ok(), type == FrameType::kAuth);
-    EXPECT_EQ(Decode(h, 1 << 20, FramePhase::kOpen).ok(),
-              type != FrameType::kHello && type != FrameType::kAuth);
+    EXPECT_EQ(Decode(h, 1 << 20, FramePhase::kOpen).ok(), !first && type != FrameType::kAuth);
   }
   Result<FrameHeader> early = Decode(Header(FrameType::kData, 100), 1000, FramePhase::kHello);
   EXPECT_NE(early.status().message().find("data frame of 100 bytes before authentication"),
@@ -123,9 +124,9 @@ TEST(FrameParser, StrangerAnnouncingAHugeDataFrameGetsNoMemory) {
   // After a Hello, only an Auth of at most 4 KiB: a data frame or a bigger
   // Auth is refused as well.
   for (const auto& second : {Header(FrameType::kData, 200u << 20), Header(FrameType::kAuth, 4097),
-                             Header(FrameType::kHello, 48)}) {
+                             Header(FrameType::kHello, 64)}) {
     FrameParser p(size_t{256} << 20, FramePhase::kHello);
-    std::vector<uint8_t> stream = WireFrame(FrameType::kHello, 48, 1);
+    std::vector<uint8_t> stream = WireFrame(FrameType::kHello, 64, 1);
     stream.insert(stream.end(), second.begin(), second.end());
     std::vector<Frame> got;
     EXPECT_EQ(p.Feed(stream, got).code(), StatusCode::kCorrupt);
@@ -138,7 +139,7 @@ TEST(FrameParser, StrangerAnnouncingAHugeDataFrameGetsNoMemory) {
 
 TEST(FrameParser, FollowsTheHandshakeAndBoundsEveryFrame) {
   // Hello, a 4 KiB Auth, then a 1 MiB data frame: each phase's largest.
-  std::vector<uint8_t> stream = WireFrame(FrameType::kHello, 48, 1);
+  std::vector<uint8_t> stream = WireFrame(FrameType::kHello, 64, 1);
   const auto auth = WireFrame(FrameType::kAuth, kMaxHandshakePayload, 2);
   stream.insert(stream.end(), auth.begin(), auth.end());
   const size_t data_header_at = stream.size();

@@ -20,7 +20,8 @@ Identity Id(uint8_t b) {
 // One frame, parsed in the connection phase its type belongs to.
 Frame Parse(const std::vector<uint8_t>& wire) {
   const FrameType type = static_cast<FrameType>(wire.at(5));
-  FrameParser parser(1 << 20, type == FrameType::kHello  ? FramePhase::kHello
+  const bool first = type == FrameType::kHello || type == FrameType::kCookieReply;
+  FrameParser parser(1 << 20, first                      ? FramePhase::kHello
                               : type == FrameType::kAuth ? FramePhase::kAuth
                                                          : FramePhase::kOpen);
   std::vector<Frame> frames;
@@ -125,7 +126,7 @@ TEST(Handshake, TamperedHelloKeyFailsMac1) {
   const auto yc = y.Config();
   Handshake a(xc, Role::kDialer), b(yc, Role::kAcceptor);
   std::vector<uint8_t> hello = a.HelloFrame();
-  ASSERT_EQ(hello.size(), kFrameHeaderSize + 48);
+  ASSERT_EQ(hello.size(), kFrameHeaderSize + 64);
   hello[kFrameHeaderSize] ^= 1;
   EXPECT_EQ(b.OnHello(Parse(hello)).code(), StatusCode::kAborted);
 }

@@ -650,13 +650,17 @@ class Flooder {
 // Slot 0 under a flood from 127.0.0.2; slots 1..n-1 join it from
 // 127.0.0.1 and must all exchange their greetings. A watchdog ends the run
 // after `deadline`, so a test that fails fails in bounded time.
+// `cookie_above` 0: every Hello to slot 0 needs a cookie (the flood's
+// too), so no flooded Hello may cost slot 0 a key exchange.
 void ExpectPeersJoinDuringFlood(const std::optional<NetworkKey>& psk,
-                                std::function<std::vector<uint8_t>()> hello) {
+                                std::function<std::vector<uint8_t>()> hello,
+                                size_t cookie_above = AdmissionLimits{}.cookie_above) {
   constexpr uint32_t n = 5;
   std::vector<CountingSink> sinks(n);
   std::vector<std::unique_ptr<NetHost>> hosts;
   auto create = [&](uint32_t i) {
     NetOptions o = Options(i, n);
+    o.admission.cookie_above = cookie_above;
     if (i > 0) o.bootstrap = {hosts[0]->listen_address()};
     auto h = NetHost::Create(o, NetSecurity{.identity = Identity::Generate(), .network_key = psk},
                              sinks[i]);
@@ -708,6 +712,13 @@ void ExpectPeersJoinDuringFlood(const std::optional<NetworkKey>& psk,
   EXPECT_GT(count("too_many_from_address") + count("handshake_rate"), 0);
   EXPECT_EQ(count("too_many_handshakes"), 0);
   EXPECT_LE(hosts[0]->stats().handshakes, 2u * (n - 1));  // the peers' (and duplicates)
+  if (cookie_above == 0) {
+    // Only the peers' cookie-carrying Hellos cost a key pair; the flood's
+    // valid-mac1 Hellos got cookie replies.
+    EXPECT_GT(hosts[0]->stats().cookie_replies, 0u);
+    EXPECT_GE(hosts[0]->stats().cookies_accepted, hosts[0]->stats().hello_key_exchanges);
+    EXPECT_LE(hosts[0]->stats().hello_key_exchanges, 2u * (n - 1));
+  }
 }
 
 TEST(NetHost, PeersJoinWhileOneAddressFloodsIdleSocketsAndForgedHellos) {
@@ -733,6 +744,126 @@ TEST(NetHost, PeersJoinWhileOneAddressFloodsValidHellosOfAnOpenNetwork) {
       .num_slots = 5};
   ExpectPeersJoinDuringFlood(std::nullopt,
                              [config] { return Handshake(config, Role::kDialer).HelloFrame(); });
+}
+
+TEST(NetHost, UnderLoadPeersJoinByCookieWhileValidHellosFloodForFree) {
+  // As above, with slot 0 always under load: the flood's Hellos (valid
+  // mac1, no cookie) are answered with cookies, never with key exchanges,
+  // and the peers join by repeating their Hellos with mac2.
+  const Identity flooder = Identity::Generate();
+  const Allowlist open;
+  const HandshakeConfig config{
+      .identity = &flooder,
+      .allowlist = &open,
+      .self_record = PeerRecord::Make(flooder, PeerId(1), "127.0.0.2:1", 1),
+      .num_slots = 5};
+  ExpectPeersJoinDuringFlood(
+      std::nullopt, [config] { return Handshake(config, Role::kDialer).HelloFrame(); }, 0);
+}
+
+// A blocking raw client (the test plays the dialer's half by hand).
+class RawDialer {
+ public:
+  explicit RawDialer(const std::string& target) {
+    const size_t colon = target.rfind(':');
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(std::stoi(target.substr(colon + 1))));
+    ::inet_pton(AF_INET, target.substr(0, colon).c_str(), &to.sin_addr);
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0;
+  }
+  ~RawDialer() { ::close(fd_); }
+  bool Send(const std::vector<uint8_t>& bytes) {
+    return connected_ &&
+           ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+  }
+  // Exactly `n` bytes, or fewer when the peer closes or 10 s pass.
+  std::vector<uint8_t> Receive(size_t n) {
+    std::vector<uint8_t> out;
+    while (out.size() < n) {
+      pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 10000) <= 0) break;
+      uint8_t buffer[256];
+      const ssize_t got = ::recv(fd_, buffer, std::min(sizeof buffer, n - out.size()), 0);
+      if (got <= 0) break;
+      out.insert(out.end(), buffer, buffer + got);
+    }
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+Frame ParseFirst(const std::vector<uint8_t>& wire) {
+  FrameParser parser(1 << 20, FramePhase::kHello);
+  std::vector<Frame> frames;
+  EXPECT_TRUE(parser.Feed(wire, frames).ok());
+  return frames.empty() ? Frame{} : std::move(frames[0]);
+}
+
+TEST(NetHost, HelloUnderLoadCostsACookieReplyAndNoKeyExchange) {
+  NetworkKey psk{};
+  psk.fill(4);
+  CountingSink sink;
+  NetOptions o = Options(0, 2);
+  o.admission.cookie_above = 0;  // always under load
+  o.admission.handshake_burst = 1000;
+  o.admission.max_unauthenticated_per_address = 64;
+  auto created = NetHost::Create(o, Security(psk), sink);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  NetHost& host = **created;
+  GreeterNode node(2);  // never done: slot 1 never comes
+  Status result;
+  std::thread loop([&] { result = host.Run(node, [&] { return node.done(); }); });
+  // An insider with the network key but no slot: its Hellos pass mac1.
+  const Identity id = Identity::Generate();
+  const Allowlist open;
+  const HandshakeConfig config{.identity = &id,
+                               .network_key = psk,
+                               .allowlist = &open,
+                               .self_record = PeerRecord::Make(id, PeerId(1), "127.0.0.1:1", 1),
+                               .num_slots = 2};
+  constexpr size_t kReply = kFrameHeaderSize + kCookieReplyPayload;
+  constexpr int kHellos = 20;
+  for (int i = 0; i < kHellos; ++i) {
+    Handshake dialer(config, Role::kDialer);
+    RawDialer raw(host.listen_address());
+    ASSERT_TRUE(raw.Send(dialer.HelloFrame()));
+    const std::vector<uint8_t> reply = raw.Receive(kReply);
+    ASSERT_EQ(reply.size(), kReply);
+    ASSERT_EQ(reply[5], static_cast<uint8_t>(FrameType::kCookieReply));
+    EXPECT_TRUE(dialer.OnCookieReply(ParseFirst(reply)).ok());
+  }
+  {  // A made-up mac2 gets a cookie reply; repeating it closes the connection.
+    Handshake dialer(config, Role::kDialer);
+    std::vector<uint8_t> forged = dialer.HelloFrame();
+    std::fill(forged.end() - kHelloMac, forged.end(), 0x77);
+    RawDialer raw(host.listen_address());
+    ASSERT_TRUE(raw.Send(forged));
+    ASSERT_EQ(raw.Receive(kReply).size(), kReply);
+    ASSERT_TRUE(raw.Send(forged));
+    EXPECT_TRUE(raw.Receive(1).empty());  // closed
+  }
+  {  // The cookie, repeated on the connection, buys the acceptor's Hello.
+    Handshake dialer(config, Role::kDialer);
+    RawDialer raw(host.listen_address());
+    ASSERT_TRUE(raw.Send(dialer.HelloFrame()));
+    ASSERT_TRUE(dialer.OnCookieReply(ParseFirst(raw.Receive(kReply))).ok());
+    ASSERT_TRUE(raw.Send(dialer.HelloFrame()));
+    const std::vector<uint8_t> hello = raw.Receive(kFrameHeaderSize + kHelloPayload);
+    ASSERT_EQ(hello.size(), kFrameHeaderSize + kHelloPayload);
+    EXPECT_EQ(hello[5], static_cast<uint8_t>(FrameType::kHello));
+    EXPECT_TRUE(dialer.OnHello(ParseFirst(hello)).ok());
+  }
+  host.Shutdown();
+  loop.join();
+  EXPECT_EQ(host.stats().cookie_replies, kHellos + 2u);
+  EXPECT_EQ(host.stats().cookies_accepted, 1u);
+  EXPECT_EQ(host.stats().hello_key_exchanges, 1u);  // the cookie-carrying Hello's only
+  EXPECT_EQ(Rejected(host, "bad_cookie"), 1);
 }
 
 }  // namespace

@@ -18,10 +18,15 @@
 //  * tracked addresses: at most `max_tracked_addresses`; an address with
 //    no connection in handshake and a full bucket is forgotten, so the map
 //    holds only addresses seen within burst * interval.
-// TCP's three-way handshake has already proven the source address, which
-// is what WireGuard's cookie reply proves over UDP (Donenfeld, 2017,
-// section 5.4.7), so per-address limits need no cookie here. What they do
-// not stop: many addresses (a botnet; over IPv6 each address of a /64
+// Under load, UnderLoad() says so and the connection wants a cookie
+// (cookie.h) before it spends asymmetric crypto on a Hello: while more
+// than `cookie_above` connections are in handshake in total, or while the
+// Hello's address has used more than half of its burst. (Over TCP the
+// three-way handshake has already proven the source address, which is
+// what the cookie proves over UDP in WireGuard; here the cookie adds that
+// a Hello under load costs the acceptor no key pair and no signature
+// until its sender has made a round trip on that connection.) What the
+// limits do not stop: many addresses (a botnet; over IPv6 each address of a /64
 // counts apart, so a listener on IPv6 should be fronted by a firewall that
 // groups prefixes), or an attacker sharing a legitimate
 // peer's address (NAT), whose handshakes share its budget.
@@ -43,6 +48,10 @@ struct AdmissionLimits {
   size_t handshake_burst = 16;                 // handshakes one address may start at once
   Duration handshake_interval = Duration::Seconds(0.05);  // then one per this (20/s)
   size_t max_tracked_addresses = 4096;
+  // Hellos need a cookie while more than this many connections are in
+  // handshake (0: always), or their address used over half its burst.
+  size_t cookie_above = 16;
+  Duration cookie_rotation = Duration::Seconds(120);  // cookie secret lifetime
 };
 
 class AdmissionControl {
@@ -57,7 +66,7 @@ class AdmissionControl {
   // The counter suffix NetHost uses ("net.rejected.<name>").
   static std::string_view VerdictName(Verdict verdict);
 
-  // REQUIRES: every limit > 0.
+  // REQUIRES: every limit > 0 (cookie_above may be 0).
   explicit AdmissionControl(const AdmissionLimits& limits);
 
   // A connection from `address` arrived at `now`. kAdmit counts it as in
@@ -68,6 +77,10 @@ class AdmissionControl {
   // A connection Admit admitted authenticated or closed.
   // REQUIRES: one call per admitted connection.
   void HandshakeEnded(const std::string& address, SimTime now);
+
+  // Whether a Hello on a connection admitted from `address` must carry a
+  // cookie (see the top of this file).
+  bool UnderLoad(const std::string& address, SimTime now) const;
 
   size_t in_handshake() const { return in_handshake_; }
   size_t in_handshake(const std::string& address) const;

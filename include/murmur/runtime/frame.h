@@ -1,10 +1,11 @@
 // The runtime's wire frames (docs/wire.md): a 12-byte header (magic "MRMR",
 // version, type, flags, payload length) and a payload. Every frame but
-// Hello is sealed with XChaCha20-Poly1305 (runtime/handshake.h), so its
+// Hello and CookieReply is sealed with XChaCha20-Poly1305 (runtime/handshake.h), so its
 // payload ends in a 16-byte tag. FrameParser turns a byte stream into
 // frames, refusing a bad header before any payload memory is allocated.
 // What a header may announce depends on the connection's phase: before
-// authentication only a 48-byte Hello and then an Auth of at most
+// authentication only a 64-byte Hello (or, to a dialer, a 56-byte
+// CookieReply) and then an Auth of at most
 // kMaxHandshakePayload bytes, so a stranger can never make a peer allocate
 // more than that; after it, no frame carries more than one kDataChunk (long
 // messages are chunked), so even an authenticated peer makes the parser
@@ -24,23 +25,28 @@
 namespace murmur::net {
 
 inline constexpr std::array<uint8_t, 4> kFrameMagic = {'M', 'R', 'M', 'R'};
-inline constexpr uint8_t kWireVersion = 2;  // 2: Hello carries mac1; records an incarnation
+// 2: Hello carries mac1; records an incarnation. 3: Hello carries mac2;
+// CookieReply.
+inline constexpr uint8_t kWireVersion = 3;
 inline constexpr size_t kFrameHeaderSize = 12;
 inline constexpr size_t kMacSize = 16;             // Poly1305 tag
 inline constexpr size_t kHelloKey = 32;            // X25519 public key
 inline constexpr size_t kHelloMac = 16;            // mac1 (handshake.h)
-inline constexpr size_t kHelloPayload = kHelloKey + kHelloMac;
+inline constexpr size_t kHelloPayload = kHelloKey + 2 * kHelloMac;  // key, mac1, mac2
+inline constexpr size_t kCookieNonce = 24;        // XChaCha20-Poly1305 nonce
+inline constexpr size_t kCookieReplyPayload = kCookieNonce + 16 + kMacSize;
 inline constexpr size_t kMaxHandshakePayload = 4096;
 inline constexpr size_t kMaxPeersPayload = 1 << 20;
 
 enum class FrameType : uint8_t {
-  kHello = 1,      // cleartext: ephemeral X25519 key and its mac1
+  kHello = 1,      // cleartext: ephemeral X25519 key, mac1, mac2
   kAuth = 2,       // sealed: signed peer record + handshake signature
   kData = 3,       // sealed: one protocol message
   kHeartbeat = 4,  // sealed: empty
   kPeers = 5,      // sealed: signed peer records (membership exchange)
   kBye = 6,        // sealed: empty; the sender finished and is leaving
   kDataPart = 7,   // sealed: a leading chunk of a message; a kData ends it
+  kCookieReply = 8,  // cleartext nonce + sealed cookie: "say that again, with mac2"
 };
 
 // Messages longer than this travel as kDataPart chunks of this size and a
@@ -50,10 +56,10 @@ inline constexpr size_t kDataChunk = size_t{1} << 20;
 std::string_view FrameTypeName(FrameType type);
 
 // Where a connection's byte stream is, which decides the frame types it
-// accepts: a new connection takes only a Hello, then only an Auth, and once
+// accepts: a new connection takes only a Hello (or CookieReply), then only an Auth, and once
 // authenticated only Data, DataPart, Heartbeat, Peers and Bye.
 enum class FramePhase : uint8_t {
-  kHello,  // nothing received yet
+  kHello,  // nothing received yet, or a CookieReply sent or received
   kAuth,   // the peer's Hello received
   kOpen,   // the peer's Auth received (the handshake may still refuse it)
 };
@@ -70,7 +76,7 @@ std::array<uint8_t, kFrameHeaderSize> EncodeFrameHeader(const FrameHeader& heade
 
 // Parses and checks a header: magic, version, known type, zero flags, a
 // type that `phase` accepts, and a length allowed for the type (Hello:
-// exactly 32; Heartbeat and Bye: exactly the MAC; Auth: at most 4 KiB;
+// exactly 64; CookieReply: exactly 56; Heartbeat and Bye: exactly the MAC; Auth: at most 4 KiB;
 // Peers: at most 1 MiB; DataPart: exactly 1 MiB + MAC; Data: at most
 // min(max_data_payload, 1 MiB) + MAC). kCorrupt naming the field and value
 // otherwise.
@@ -101,6 +107,10 @@ class FrameParser {
   // Parses `bytes`, appending complete frames to `out`. Stops at the first
   // error.
   Status Feed(std::span<const uint8_t> bytes, std::vector<Frame>& out);
+  // Back to kHello after a Hello was answered with a CookieReply: the
+  // peer's next frame must be a Hello again. REQUIRES: phase() == kAuth
+  // and partial_bytes() == 0.
+  void ExpectHelloAgain();
   // Hands a consumed frame's payload buffer back for the next frame to
   // reuse (large messages arrive as many 1 MiB chunks).
   void Recycle(std::vector<uint8_t> buffer) { spare_ = std::move(buffer); }

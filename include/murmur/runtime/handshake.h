@@ -1,6 +1,6 @@
 // The authenticated key exchange every runtime connection starts with, and
 // the sealed session it produces (docs/wire.md has the byte layout):
-//  1. the dialer sends Hello: a fresh X25519 public key and mac1, a
+//  1. the dialer sends Hello: a fresh X25519 public key, mac1, a
 //     BLAKE2b-128 MAC over the header and the key under a key derived from
 //     the network key (WireGuard's mac1; Donenfeld, 2017, "WireGuard:
 //     next generation kernel network tunnel", section 5.4.4). The acceptor
@@ -8,7 +8,15 @@
 //     the network key costs it one BLAKE2b. Only then does the acceptor
 //     make its own key pair and answer with its Hello. Without a network
 //     key mac1 is keyed by a public constant and proves nothing; the
-//     host's per-address admission limits (admission.h) bound that case;
+//     host's per-address admission limits (admission.h) bound that case.
+//     Under load the acceptor also wants mac2, a MAC keyed by a cookie
+//     bound to the dialer's address (cookie.h); a Hello without a valid
+//     one is answered with a CookieReply, the cookie sealed under a key
+//     derived from the network key with the Hello's mac1 as associated
+//     data (WireGuard's cookie reply, section 5.4.7: only the sender of
+//     that Hello can use it), and the dialer repeats its Hello with mac2.
+//     That costs the acceptor three BLAKE2b and one 16-byte seal, no key
+//     pair and no signature, and it keeps nothing;
 //  2. both derive directional session keys with crypto_kx (dialer = client)
 //     and hash them with the transcript (both ephemeral keys) under the
 //     network key, when one is set, as BLAKE2b's key: without the network
@@ -29,10 +37,12 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "murmur/core/bytes.h"
 #include "murmur/core/ids.h"
+#include "murmur/runtime/cookie.h"
 #include "murmur/runtime/frame.h"
 #include "murmur/runtime/identity.h"
 
@@ -104,8 +114,22 @@ class Handshake {
   // A dialer makes its ephemeral key pair here; an acceptor only once the
   // dialer's Hello passed its mac1 (OnHello).
   Handshake(const HandshakeConfig& config, Role role);
-  // Our Hello frame (wire bytes). REQUIRES: a dialer, or OnHello succeeded.
+  // Our Hello frame (wire bytes); its mac2 is zero unless a CookieReply
+  // gave us a cookie. REQUIRES: a dialer, or OnHello succeeded.
   std::vector<uint8_t> HelloFrame() const;
+  // The cheap checks an acceptor makes before any asymmetric crypto.
+  // CheckMac1: kCorrupt for a frame that is not a Hello, kAborted when its
+  // mac1 fails (the work of two BLAKE2b). HasMac2: whether the Hello's mac2
+  // is the MAC under `cookie` (one BLAKE2b).
+  Status CheckMac1(const Frame& hello) const;
+  bool HasMac2(const Frame& hello, const Cookie& cookie) const;
+  // The CookieReply answering `hello` (wire bytes): a random nonce and
+  // `cookie` sealed with the Hello's mac1 as associated data.
+  std::vector<uint8_t> CookieReplyFrame(const Frame& hello, const Cookie& cookie) const;
+  // A dialer takes the acceptor's CookieReply to our Hello: kCorrupt when
+  // it does not open (not for our Hello, another network key, tampered).
+  // Then HelloFrame() carries mac2 under the cookie. REQUIRES: a dialer.
+  Status OnCookieReply(const Frame& frame);
   // Takes the peer's Hello: checks its mac1 (kAborted when it fails, the
   // work of one BLAKE2b: a stranger without the network key), then, for an
   // acceptor, makes our key pair, and derives the session keys. kCorrupt
@@ -124,6 +148,8 @@ class Handshake {
   std::array<uint8_t, 32> TranscriptHash() const;
   std::array<uint8_t, kHelloMac> Mac1(std::span<const uint8_t> header,
                                       std::span<const uint8_t> key) const;
+  // BLAKE2b-256(context, key = network key, or unkeyed without one).
+  std::array<uint8_t, 32> NetworkDerivedKey(std::string_view context) const;
 
   const HandshakeConfig config_;
   const Role role_;
@@ -131,6 +157,7 @@ class Handshake {
   std::array<uint8_t, 32> eph_sk_{};
   std::array<uint8_t, 32> peer_eph_pk_{};
   bool have_key_pair_ = false;
+  std::optional<Cookie> cookie_;  // a dialer's, from a CookieReply
   std::optional<SessionCipher> cipher_;
 };
 

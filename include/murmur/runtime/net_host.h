@@ -88,7 +88,8 @@ struct NetOptions {
   size_t send_queue_bytes = size_t{512} << 20;       // per peer
   // Accepted connections allowed into a handshake: per source address and
   // in total, and a handshake rate per address (admission.h; defaults: 64
-  // in total, 8 per address, bursts of 16 then 20 per second per address).
+  // in total, 8 per address, bursts of 16 then 20 per second per address),
+  // and when Hellos need a cookie (more than 16 in handshake).
   AdmissionLimits admission;
   // A peer record dated more than this after our clock is refused
   // (membership.h), so a record from the future cannot freeze a slot.
@@ -123,6 +124,9 @@ struct NetStats {
   uint64_t peers_down = 0;          // OnPeerDown raised
   uint64_t dials = 0;               // outbound connection attempts
   size_t max_handshake_buffer = 0;  // most frame memory a connection held before authenticating
+  uint64_t cookie_replies = 0;      // Hellos answered with a cookie (no crypto)
+  uint64_t cookies_accepted = 0;    // Hellos under load that carried a valid cookie
+  uint64_t hello_key_exchanges = 0; // Hellos an acceptor made a key pair and signed for
   std::map<std::string, int64_t> rejected;  // closed connections by reason
 };
 
