@@ -7,9 +7,16 @@
 // BM_VictimCpuUnderFlood: the CPU a peer's event loop spends while one
 // address (127.0.0.2) floods it with 1,000 reconnecting sockets, half of
 // them sending a Hello (arg 0: forged mac1 under a network key; arg 1: an
-// open network, valid Hellos); counter victim_cpu = loop-thread CPU
-// seconds per wall second (issue 18's bar: under 0.1).
+// open network, valid Hellos; arg 2: the same with the victim always under
+// load, so every Hello without a cookie gets a CookieReply); counter
+// victim_cpu = loop-thread CPU seconds per wall second (issue 18's bar:
+// under 0.1), key_exchanges_per_s = Hellos the victim did asymmetric
+// crypto for.
 //   build/runtime_bench --benchmark_filter=Flood
+// BM_AcceptorHelloCost: an acceptor's CPU for one valid-mac1 Hello, arg 0:
+// answered with a key pair, key exchange and signature (no cookie needed);
+// arg 1: answered with a CookieReply (under load, no mac2).
+//   build/runtime_bench --benchmark_filter=HelloCost
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>
@@ -29,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "murmur/runtime/cookie.h"
 #include "murmur/runtime/handshake.h"
 #include "murmur/runtime/net_host.h"
 
@@ -227,7 +235,8 @@ uint64_t Flood(uint16_t port, size_t sockets, double seconds,
 }
 
 void BM_VictimCpuUnderFlood(benchmark::State& state) {
-  const bool open_network = state.range(0) == 1;
+  const bool open_network = state.range(0) >= 1;
+  const bool cookies_always = state.range(0) == 2;
   const murmur::net::Identity flooder = murmur::net::Identity::Generate();
   const murmur::net::Allowlist allow_all;
   const murmur::net::HandshakeConfig flooder_config{
@@ -247,7 +256,9 @@ void BM_VictimCpuUnderFlood(benchmark::State& state) {
     NullSink sink;
     murmur::net::NetSecurity security{.identity = murmur::net::Identity::Generate()};
     if (!open_network) security.network_key = murmur::net::NetworkKey{};
-    auto victim = murmur::net::NetHost::Create(Options(0), std::move(security), sink);
+    murmur::net::NetOptions options = Options(0);
+    if (cookies_always) options.admission.cookie_above = 0;
+    auto victim = murmur::net::NetHost::Create(options, std::move(security), sink);
     if (!victim.ok()) {
       state.SkipWithError(victim.status().ToString().c_str());
       return;
@@ -268,10 +279,50 @@ void BM_VictimCpuUnderFlood(benchmark::State& state) {
     state.counters["victim_cpu"] = cpu / kSeconds;
     state.counters["connects_per_s"] = static_cast<double>(connects) / kSeconds;
     state.counters["closed_per_s"] = static_cast<double>(refused) / kSeconds;
+    state.counters["key_exchanges_per_s"] =
+        static_cast<double>((*victim)->stats().hello_key_exchanges) / kSeconds;
+    state.counters["cookie_replies_per_s"] =
+        static_cast<double>((*victim)->stats().cookie_replies) / kSeconds;
   }
 }
 
-BENCHMARK(BM_VictimCpuUnderFlood)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+void BM_AcceptorHelloCost(benchmark::State& state) {
+  using namespace murmur::net;
+  const bool cookie = state.range(0) == 1;
+  const Identity dialer_id = Identity::Generate();
+  const Identity acceptor_id = Identity::Generate();
+  const Allowlist open;
+  const HandshakeConfig dialer_config{
+      .identity = &dialer_id, .allowlist = &open,
+      .self_record = PeerRecord::Make(dialer_id, PeerId(1), "127.0.0.2:1", 1), .num_slots = 2};
+  const HandshakeConfig acceptor_config{
+      .identity = &acceptor_id, .allowlist = &open,
+      .self_record = PeerRecord::Make(acceptor_id, PeerId(0), "127.0.0.1:1", 1), .num_slots = 2};
+  FrameParser parser(1 << 16, FramePhase::kHello);
+  std::vector<Frame> frames;
+  (void)parser.Feed(Handshake(dialer_config, Role::kDialer).HelloFrame(), frames);
+  const Frame hello = frames.at(0);
+  CookieMinter minter;
+  const murmur::SimTime now{};
+  for (auto _ : state) {
+    Handshake acceptor(acceptor_config, Role::kAcceptor);
+    if (!acceptor.CheckMac1(hello).ok()) state.SkipWithError("mac1");
+    if (cookie) {
+      bool passes = false;
+      const std::vector<Cookie> cookies = minter.Accepted("127.0.0.2:40000", now);
+      for (const Cookie& c : cookies) passes |= acceptor.HasMac2(hello, c);
+      benchmark::DoNotOptimize(passes);
+      benchmark::DoNotOptimize(acceptor.CookieReplyFrame(hello, cookies.front()));
+    } else {
+      if (!acceptor.OnHello(hello).ok()) state.SkipWithError("hello");
+      benchmark::DoNotOptimize(acceptor.HelloFrame());
+      benchmark::DoNotOptimize(acceptor.AuthFrame());
+    }
+  }
+}
+
+BENCHMARK(BM_AcceptorHelloCost)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_VictimCpuUnderFlood)->Arg(0)->Arg(1)->Arg(2)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK(BM_PlainTcp)->Arg(1 << 20)->Arg(64 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_EncryptedLink)->Arg(1 << 20)->Arg(64 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
 
