@@ -31,10 +31,13 @@ inline V4 LoadV4(const double* p) {
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline V4 LoadF4AsV4(const float* p) {
+// Through an out-parameter: clang refuses a 32-byte vector return value in
+// the baseline (non-AVX) clone, whose ABI would differ; a reference is a
+// pointer either way, and once inlined the code is the same.
+inline void LoadF4AsV4(const float* p, V4& out) {
   F4 v;
   std::memcpy(&v, p, sizeof v);
-  return __builtin_convertvector(v, V4);
+  out = __builtin_convertvector(v, V4);
 }
 // Fixed pairing, so every caller rounds the same way.
 inline double Sum(const V4& v) { return (v[0] + v[1]) + (v[2] + v[3]); }
@@ -53,15 +56,21 @@ double SquaredDistanceSpan(const float* x, const float* p, size_t len) {
   size_t k = 0;
   if (p != nullptr) {
     for (; k + 8 <= len; k += 8) {
-      V4 a = LoadF4AsV4(x + k) - LoadF4AsV4(p + k);
-      V4 b = LoadF4AsV4(x + k + 4) - LoadF4AsV4(p + k + 4);
+      V4 xa, pa, xb, pb;
+      LoadF4AsV4(x + k, xa);
+      LoadF4AsV4(p + k, pa);
+      LoadF4AsV4(x + k + 4, xb);
+      LoadF4AsV4(p + k + 4, pb);
+      V4 a = xa - pa;
+      V4 b = xb - pb;
       acc0 += a * a;
       acc1 += b * b;
     }
   } else {
     for (; k + 8 <= len; k += 8) {
-      V4 a = LoadF4AsV4(x + k);
-      V4 b = LoadF4AsV4(x + k + 4);
+      V4 a, b;
+      LoadF4AsV4(x + k, a);
+      LoadF4AsV4(x + k + 4, b);
       acc0 += a * a;
       acc1 += b * b;
     }
