@@ -225,7 +225,7 @@ TEST(NetHost, HostileConnectionsAreClosedAndCounted) {
   const std::string http = "GET / HTTP/1.1\r\n\r\n";
   EXPECT_TRUE(SendAndAwaitClose(addr, std::vector<uint8_t>(http.begin(), http.end())));
   EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 1, 3, 0, 0, 0xff, 0xff, 0xff, 0x7f}));
-  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 2, 1, 0, 0, 48, 0, 0}));  // then silence
+  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 3, 1, 0, 0, 64, 0, 0}));  // then silence
   (*host)->Shutdown();
   loop.join();
   EXPECT_EQ(sink.Get("net.rejected.bad_header"), 2);
@@ -279,13 +279,13 @@ TEST(NetHost, StreamEndingInsideAFrameIsCountedAsTruncated) {
   IdleNode node;
   std::thread loop([&] { (void)(*host)->Run(node, nullptr); });
   const std::string addr = (*host)->listen_address();
-  // A Hello header and 10 of its 48 payload bytes, then end of stream.
+  // A Hello header and 10 of its 64 payload bytes, then end of stream.
   std::vector<uint8_t> cut(kFrameHeaderSize + 10, 9);
   const auto hello = EncodeFrameHeader({.type = FrameType::kHello, .length = kHelloPayload});
   std::copy(hello.begin(), hello.end(), cut.begin());
   EXPECT_TRUE(SendAndAwaitClose(addr, cut, AfterSend::kHalfClose));
   // Half a header.
-  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 2, 1}, AfterSend::kHalfClose));
+  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 3, 1}, AfterSend::kHalfClose));
   // Nothing at all is no frame cut short: an orderly close, not counted.
   EXPECT_TRUE(SendAndAwaitClose(addr, {}, AfterSend::kHalfClose));
   (*host)->Shutdown();
