@@ -165,6 +165,7 @@ void ByzantineDpsgdNode::Attack(Host& host) {
   // for Sybils the coalition's.
   std::vector<float> shared;
   if (coalition_ != nullptr) shared = coalition_->Crafted(NextRound(round_), host.self());
+  SharedMessage shared_message;
   for (size_t k = 0; k < honest_.size(); ++k) {
     if (config_.attack == AttackKind::kOmission &&
         host.rng().Uniform() < config_.omission_prob) {
@@ -182,7 +183,11 @@ void ByzantineDpsgdNode::Attack(Host& host) {
       continue;
     }
     if (shared.empty()) shared = CraftModel(config_, in);
-    host.Send(honest_[k], EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0, shared));
+    // The crafted model is the same for every honest neighbour: one buffer.
+    if (shared_message.owner == nullptr) {
+      shared_message = EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, round, 0, shared);
+    }
+    host.SendShared(honest_[k], shared_message);
   }
   // Stay near consensus: the plain mean of the trained model and the
   // honest models received.

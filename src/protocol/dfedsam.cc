@@ -51,10 +51,10 @@ void DfedsamNode::SendStep(Host& host) {
   // Gossip steps are numbered across the run, so a frame's "round" field is
   // the step it belongs to.
   const Round step = NextRound(step_);
-  for (PeerId neighbour : neighbours_) {
-    host.Send(neighbour, EncodeModelMessage(ModelMessageKind::kDpsgdParams, step, 0,
-                                            learner_.params()));
-  }
+  // One buffer for every neighbour (Host::SendShared).
+  const SharedMessage message =
+      EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, step, 0, learner_.params());
+  for (PeerId neighbour : neighbours_) host.SendShared(neighbour, message);
   barrier_.Wait(host);
   MixIfComplete(host);
 }

@@ -72,11 +72,12 @@ void EpidemicNode::OnComputeDone(Host& host, uint64_t tag) {
   MURMUR_CHECK(phase_ == Phase::kTraining && tag == uint64_t{round_.value});
   const Round round = NextRound(round_);
   host.metrics().ReportTrainLoss(round, last_loss_);
-  const auto frame =
-      EncodeModelMessage(ModelMessageKind::kDpsgdParams, round, 0, learner_.params());
+  // One buffer for every target (Host::SendShared).
+  const SharedMessage frame =
+      EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, round, 0, learner_.params());
   for (PeerId to : EpidemicTargets(options_.seed, host.self(), round.value, options_.fanout,
                                    options_.num_peers)) {
-    host.Send(to, frame);
+    host.SendShared(to, frame);
   }
   phase_ = Phase::kWaiting;
   barrier_.Wait(host);

@@ -89,10 +89,10 @@ void SgpNode::OnComputeDone(Host& host, uint64_t tag) {
   const auto shares = static_cast<float>(out.size() + 1);
   for (float& v : x_) v /= shares;
   w_ /= static_cast<double>(out.size() + 1);
-  for (PeerId to : out) {
-    host.Send(to, EncodeModelMessage(ModelMessageKind::kDpsgdParams, round,
-                                     std::bit_cast<uint64_t>(w_), x_));
-  }
+  // Every out-neighbour gets the same share: one buffer (Host::SendShared).
+  const SharedMessage share = EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, round,
+                                                       std::bit_cast<uint64_t>(w_), x_);
+  for (PeerId to : out) host.SendShared(to, share);
   phase_ = Phase::kWaiting;
   barrier_.Wait(host);
   MixIfComplete(host);
