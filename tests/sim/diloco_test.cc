@@ -123,8 +123,12 @@ TEST(Diloco, RobustOuterRuleSurvivesTwoSignFlippingPeersOfEightWhileTheMeanDoesN
   const double trimmed = final_loss(Attacked("trimmed-mean")).second;
   const double median = final_loss(Attacked("median")).second;
   EXPECT_LT(clean, 0.5 * start);
-  EXPECT_LT(trimmed, clean * 1.10) << "clean " << clean;
-  EXPECT_LT(median, clean * 1.15) << "clean " << clean;
+  // The robust rules keep at least 95% of the clean run's loss reduction
+  // (the synthetic task's clean loss is near 0, so a ratio to it would
+  // measure noise); the mean ends worse than the untrained model.
+  const double reduction = start - clean;
+  EXPECT_LT(trimmed, clean + 0.05 * reduction) << "clean " << clean << ", start " << start;
+  EXPECT_LT(median, clean + 0.05 * reduction) << "clean " << clean << ", start " << start;
   EXPECT_GT(mean, start) << "clean " << clean;
 }
 
