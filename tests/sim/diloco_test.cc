@@ -165,5 +165,31 @@ TEST(Diloco, SurvivorsOfACrashFinishEveryRoundWithIdenticalState) {
   EXPECT_GT(rows.back().time_s, 0.05);
 }
 
+// Bad configurations are refused before the run with what to change.
+TEST(Diloco, RefusesAZeroTimeoutAndUnsimulatedAttacks) {
+  Harness h(MlpTask(8));
+  ProtocolConfig no_timeout = Diloco(2, 2);
+  no_timeout.round_timeout_s = 0;
+  Result<ProtocolRun> run = PrepareProtocolRun(no_timeout, h.model(), 8, 1, true);
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(run.status().message().find("protocol.round_timeout_s > 0"), std::string::npos)
+      << run.status().ToString();
+  ProtocolConfig alie = Diloco(2, 2);
+  alie.byzantine = {.count = 2, .attack = AttackKind::kAlie};
+  alie.robust = {.rule = "median"};
+  run = PrepareProtocolRun(alie, h.model(), 8, 1, true);
+  ASSERT_FALSE(run.ok());
+  EXPECT_NE(run.status().message().find("\"sign-flip\" or \"gaussian\""), std::string::npos)
+      << run.status().ToString();
+  // Krum with f = 3 needs 2f + 3 = 9 inputs; 8 peers give 8.
+  ProtocolConfig krum = Diloco(2, 2);
+  krum.robust = {.rule = "krum", .f = 3};
+  run = PrepareProtocolRun(krum, h.model(), 8, 1, true);
+  ASSERT_FALSE(run.ok());
+  EXPECT_NE(run.status().message().find("one pseudo-gradient per peer"), std::string::npos)
+      << run.status().ToString();
+}
+
 }  // namespace
 }  // namespace murmur::testing
