@@ -1,6 +1,7 @@
 #include "murmur/protocol/diloco.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "murmur/collective/all_gather.h"
 #include "murmur/collective/collective_message.h"
@@ -32,6 +33,7 @@ DilocoNode::DilocoNode(Learner& learner, DilocoOptions options, std::span<const 
       delta_(length_) {
   MURMUR_CHECK(initial.size() == length_);
   std::copy(initial.begin(), initial.end(), shared_.begin());
+  if (options_.outer.delayed) pending_.resize(length_);
 }
 
 void DilocoNode::OnStart(Host& host) {
@@ -55,6 +57,19 @@ void DilocoNode::StartRound(Host& host) {
     return;
   }
   host.RunCompute(TrainTask(learner_, options_.inner_steps, &last_loss_, uint64_t(round_)));
+  if (!options_.outer.delayed) return;
+  // The inner phase runs from theta while the previous round's
+  // pseudo-gradient is reduced: communication overlaps compute.
+  start_.assign(Global().begin(), Global().end());
+  compute_done_ = false;
+  reduce_done_ = !has_pending_;
+  reduce_ok_ = false;
+  if (!has_pending_) return;
+  Aggregate(host, &pending_, [this](Host& h, bool ok) {
+    reduce_done_ = true;
+    reduce_ok_ = ok;
+    MaybeFinishDelayedRound(h);
+  });
 }
 
 void DilocoNode::OnComputeDone(Host& host, uint64_t tag) {
@@ -62,59 +77,89 @@ void DilocoNode::OnComputeDone(Host& host, uint64_t tag) {
   if (attack_.kind == AttackKind::kNone) {
     host.metrics().ReportTrainLoss(RoundOf(round_ + 1), last_loss_);
   }
-  const std::span<const float> local = learner_.params();
-  const std::span<const float> theta = Global();
-  for (size_t i = 0; i < length_; ++i) delta_[i] = theta[i] - local[i];
-  if (attack_.kind != AttackKind::kNone) Attack(host);
-  Aggregate(host);
+  if (options_.outer.delayed) {
+    compute_done_ = true;
+    return MaybeFinishDelayedRound(host);
+  }
+  PseudoGradient(host, Global(), delta_);
+  Aggregate(host, &delta_, [this](Host& h, bool ok) {
+    if (ok) ApplyOuterStep(h, delta_);
+    FinishRound(h);
+  });
 }
 
-void DilocoNode::Attack(Host& host) {
+void DilocoNode::PseudoGradient(Host& host, std::span<const float> start, std::span<float> out) {
+  const std::span<const float> local = learner_.params();
+  for (size_t i = 0; i < length_; ++i) out[i] = start[i] - local[i];
   if (attack_.kind == AttackKind::kSignFlip) {
     const auto scale = static_cast<float>(-attack_.scale);
-    for (float& d : delta_) d *= scale;
+    for (float& d : out) d *= scale;
   } else if (attack_.kind == AttackKind::kGaussian) {
-    for (float& d : delta_) d = static_cast<float>(attack_.sigma * host.rng().Normal());
+    for (float& d : out) d = static_cast<float>(attack_.sigma * host.rng().Normal());
   }
 }
 
-void DilocoNode::Aggregate(Host& host) {
-  const auto done = [this](Host& h, const Status& status) { FinishAggregation(h, status); };
+void DilocoNode::Aggregate(Host& host, std::vector<float>* buffer,
+                           std::function<void(Host&, bool)> done) {
   if (combiner_ == nullptr) {
-    collective::AllReduceWithRetry(*group_, host, delta_, collective::ReduceOp::kAverage,
-                                   options_.max_attempts, done);
+    collective::AllReduceWithRetry(
+        *group_, host, *buffer, collective::ReduceOp::kAverage, options_.max_attempts,
+        [this, done](Host& h, const Status& status) {
+          // Every attempt failed (or the call was malformed): theta stays, and
+          // the state check repairs a peer whose view of the outcome differs.
+          if (!status.ok()) h.metrics().Count("diloco.failed_steps", 1);
+          done(h, status.ok());
+        });
     return;
   }
-  collective::AllGatherWithRetry(*group_, host, delta_, &gathered_, &gathered_from_,
-                                 options_.max_attempts, done);
+  collective::AllGatherWithRetry(
+      *group_, host, *buffer, &gathered_, &gathered_from_, options_.max_attempts,
+      [this, buffer, done](Host& h, const Status& status) {
+        if (!status.ok()) {
+          h.metrics().Count("diloco.failed_steps", 1);
+          return done(h, false);
+        }
+        std::vector<std::span<const float>> inputs;
+        for (size_t k = 0; k < gathered_from_.size(); ++k) {
+          inputs.emplace_back(gathered_.data() + k * length_, length_);
+        }
+        // Relative to a zero reference the combiner returns Rule(deltas); one
+        // generator per aggregation, the same on every peer, keeps them
+        // identical.
+        std::fill(buffer->begin(), buffer->end(), 0.0f);
+        Rng rng = Rng::ForStep(options_.seed, PeerId(0), RngPurpose::kProtocol, aggregations_++);
+        const Status combined =
+            combiner_->Combine(*buffer, inputs, OwnModel::kReferenceOnly, {}, rng);
+        if (!combined.ok()) h.metrics().Count("robust.failed_aggregations", 1);
+        done(h, combined.ok());
+      });
 }
 
-void DilocoNode::FinishAggregation(Host& host, const Status& status) {
-  bool step = status.ok();
-  if (!status.ok()) {
-    // Every attempt failed (or the call was malformed): theta stays, and the
-    // state check below repairs a peer whose view of the outcome differs.
-    host.metrics().Count("diloco.failed_steps", 1);
-  } else if (combiner_ != nullptr) {
-    std::vector<std::span<const float>> inputs;
-    for (size_t k = 0; k < gathered_from_.size(); ++k) {
-      inputs.emplace_back(gathered_.data() + k * length_, length_);
-    }
-    // Relative to a zero reference the combiner returns Rule(deltas); one
-    // generator per round, the same on every peer, keeps them identical.
-    std::fill(delta_.begin(), delta_.end(), 0.0f);
-    Rng rng = Rng::ForStep(options_.seed, PeerId(0), RngPurpose::kProtocol, uint64_t(round_));
-    const Status combined = combiner_->Combine(delta_, inputs, OwnModel::kReferenceOnly, {}, rng);
-    if (!combined.ok()) {
-      host.metrics().Count("robust.failed_aggregations", 1);
-      step = false;
-    }
-  }
-  if (step) {
-    OuterSgdStep(Global(), Momentum(), delta_, options_.outer.outer_lr,
-                 options_.outer.outer_momentum, options_.outer.nesterov);
-    host.metrics().Count("diloco.outer_steps", 1);
-  }
+void DilocoNode::ApplyOuterStep(Host& host, std::span<const float> aggregate) {
+  OuterSgdStep(Global(), Momentum(), aggregate, options_.outer.outer_lr,
+               options_.outer.outer_momentum, options_.outer.nesterov);
+  host.metrics().Count("diloco.outer_steps", 1);
+}
+
+// One-step delay: this round's inner phase ran from `start_` while the
+// previous round's pseudo-gradient was being reduced; once both are done
+// that aggregate moves theta, and this round's pseudo-gradient waits for the
+// next round's reduce (the last round reduces it at once, so the run ends
+// with every inner phase applied).
+void DilocoNode::MaybeFinishDelayedRound(Host& host) {
+  if (!compute_done_ || !reduce_done_) return;
+  if (has_pending_ && reduce_ok_) ApplyOuterStep(host, pending_);
+  PseudoGradient(host, start_, pending_);
+  has_pending_ = true;
+  if (round_ + 1 < options_.rounds) return FinishRound(host);
+  Aggregate(host, &pending_, [this](Host& h, bool ok) {
+    if (ok) ApplyOuterStep(h, pending_);
+    has_pending_ = false;
+    FinishRound(h);
+  });
+}
+
+void DilocoNode::FinishRound(Host& host) {
   ++round_;
   std::copy(Global().begin(), Global().end(), learner_.params().begin());
   if (attack_.kind == AttackKind::kNone) host.metrics().ReportModel(RoundOf(round_), Global());

@@ -13,6 +13,7 @@ Result<std::any> ReadDiloco(ConfigReader& r, const ProtocolConfig& /*shared*/) {
                           r.Double("diloco.outer_momentum", c.outer_momentum, 0, 0.999999));
   MURMUR_ASSIGN_OR_RETURN(c.nesterov, r.Bool("diloco.nesterov", c.nesterov));
   MURMUR_ASSIGN_OR_RETURN(c.check_state, r.Bool("diloco.check_state", c.check_state));
+  MURMUR_ASSIGN_OR_RETURN(c.delayed, r.Bool("diloco.delayed", c.delayed));
   return std::any(c);
 }
 

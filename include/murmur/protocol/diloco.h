@@ -41,6 +41,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -60,6 +61,11 @@ struct DilocoConfig {
   double outer_momentum = 0.9;
   bool nesterov = true;
   bool check_state = true;
+  // One-step-delayed outer updates: round r's inner phase runs while round
+  // r-1's pseudo-gradient is reduced, and that aggregate is applied at the
+  // end of round r (theta lags one outer step; the last round's own
+  // pseudo-gradient is reduced and applied before the run ends).
+  bool delayed = false;
 };
 
 struct DilocoOptions {
@@ -105,11 +111,15 @@ class DilocoNode final : public Node {
 
  private:
   void StartRound(Host& host);
-  void Aggregate(Host& host);
-  void FinishAggregation(Host& host, const Status& status);
+  // out = start - local, or what the attack sends instead.
+  void PseudoGradient(Host& host, std::span<const float> start, std::span<float> out);
+  // Aggregates this peer's `buffer` with the members' (mean by all-reduce,
+  // or the rule over an all-gather) into `buffer`; done(ok) after.
+  void Aggregate(Host& host, std::vector<float>* buffer, std::function<void(Host&, bool)> done);
+  void ApplyOuterStep(Host& host, std::span<const float> aggregate);
+  void MaybeFinishDelayedRound(Host& host);
+  void FinishRound(Host& host);
   void CheckState(Host& host);
-  void EndRound(Host& host);
-  void Attack(Host& host);
   std::span<float> Global() { return {shared_.data(), length_}; }
   std::span<float> Momentum() { return {shared_.data() + length_, length_}; }
 
@@ -124,7 +134,15 @@ class DilocoNode final : public Node {
   std::vector<float> delta_;   // this peer's pseudo-gradient, then the aggregate
   std::vector<float> gathered_;
   std::vector<PeerId> gathered_from_;
-  std::vector<float> zero_;    // the reference of the robust rule
+  // diloco.delayed: theta at the start of this round's inner phase, and the
+  // previous round's pseudo-gradient (reduced during this round's phase).
+  std::vector<float> start_;
+  std::vector<float> pending_;
+  bool has_pending_ = false;
+  bool compute_done_ = false;
+  bool reduce_done_ = false;
+  bool reduce_ok_ = false;
+  uint64_t aggregations_ = 0;  // seeds randomized rules, the same on every peer
   double last_loss_ = 0;
   int64_t round_ = 0;
   bool done_ = false;
