@@ -32,7 +32,7 @@
 // no Byzantine peer; a robust rule tolerates what that rule tolerates
 // among the gathered pseudo-gradients (e.g. trimmed mean with robust.f = b
 // tolerates b). Every survivor aggregates the same gathered bytes with a
-// rule seeded by (run seed, round), so all stay bit-identical (the hashes
+// rule seeded by (run seed, aggregation number), so all stay bit-identical (the hashes
 // check it). Byzantine peers (byzantine.attack = "sign-flip": send
 // -scale x delta_i; "gaussian": send N(0, sigma^2) per coordinate) follow
 // the protocol otherwise and report no model.
@@ -75,7 +75,7 @@ struct DilocoOptions {
   collective::CollectiveOptions collective;
   int max_attempts = 8;     // tries of one outer step's collective
   int64_t num_peers = 0;    // the founding members PeerId(0..num_peers-1)
-  uint64_t seed = 0;        // seeds randomized robust rules per round
+  uint64_t seed = 0;        // seeds randomized robust rules, per aggregation
 };
 
 // What a Byzantine DiLoCo peer sends instead of its pseudo-gradient.
