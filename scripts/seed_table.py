@@ -17,6 +17,9 @@ same statistic as `murmur sweep` (tools/seed_stats.h).
   seed_table.py at-time --time 12 --targets 0.80,0.84 ROW...   virtual s /
       MB to each target, accuracy and MB at the last evaluation within
       --time virtual seconds, and rounds, virtual s, accuracy and MB at the end
+  seed_table.py loss ROW...   final test loss and accuracy, the loss relative
+      to the first ROW's (percent, paired by seed), MB sent and the first
+      ROW's bytes over this row's (the communication saving)
   seed_table.py vs-first ROW...   final accuracy, its difference to the first
       ROW in points (paired by seed: the i-th run of each row against the
       first row's i-th run), MB sent, the first row's MB over this row's,
@@ -57,7 +60,7 @@ def read_run(directory):
         sys.exit(f"seed_table.py: {directory}/metrics.csv has no rows")
     return [{k: float(v) for k, v in r.items() if k in
              ("round", "time_s", "acc_mean", "acc_min", "acc_max", "bytes_sent",
-              "consensus_dist")}
+              "consensus_dist", "loss_mean")}
             for r in rows]
 
 
@@ -153,10 +156,30 @@ def print_final(rows):
               " | ".join(cells) + " |")
 
 
+def print_loss(rows):
+    print("| run | seeds | round | final test loss | loss vs first row | accuracy | MB sent | "
+          "fewer bytes than first row |")
+    print("|---|---|---|---|---|---|---|---|")
+    base = [r[-1] for r in rows[0][1]]
+    for label, runs in rows:
+        last = [r[-1] for r in runs]
+        if len(last) != len(base):
+            sys.exit(f"seed_table.py: '{label}' has {len(last)} runs, the first row {len(base)}")
+        rel = [100 * (x["loss_mean"] / b["loss_mean"] - 1) for x, b in zip(last, base)]
+        mean_rel, half = mean_and_half_width(rel)
+        r = f"{mean_rel:+.1f}%" + (f" ± {half:.1f}" if half is not None else "")
+        ratio = [b["bytes_sent"] / x["bytes_sent"] for x, b in zip(last, base)]
+        print(f"| {label} | {seeds_cell(label, runs)} | {int(last[0]['round'])} | "
+              f"{fmt([x['loss_mean'] for x in last], 4)} | {r} | "
+              f"{fmt([x['acc_mean'] for x in last], 4)} | "
+              f"{fmt([x['bytes_sent'] / 1e6 for x in last], 1)} | {fmt(ratio, 1)}x |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["summary", "reach", "vs-first", "final", "at-time"])
+    parser.add_argument("mode", choices=["summary", "reach", "vs-first", "final", "at-time",
+                                             "loss"])
     parser.add_argument("--time", type=float, default=12.0)
     parser.add_argument("--ratio", action="store_true")
     parser.add_argument("--target", type=float, default=0.80)
@@ -195,6 +218,8 @@ def main():
                       fmt([x["acc_mean"] for x in last], 4),
                       fmt([x["bytes_sent"] / 1e6 for x in last], 0)]
             print(f"| {label} | {seeds_cell(label, runs)} | " + " | ".join(cells) + " |")
+    elif args.mode == "loss":
+        print_loss(rows)
     elif args.mode == "vs-first":
         print("| run | seeds | final accuracy | Δ vs first row (points) | MB sent | fewer bytes | "
               "accuracy per MB | final consensus |")

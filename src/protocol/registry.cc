@@ -29,6 +29,17 @@ std::vector<std::string> SpecNames() {
   return names;
 }
 
+// "fedavg", "dpsgd", ...: the specs that take [robust] rules and
+// [byzantine] peers, for error messages.
+std::string RobustSpecNames() {
+  std::string names;
+  for (const ProtocolSpec* spec : kSpecs) {
+    if (spec->robust == RobustSupport::kNone) continue;
+    names += (names.empty() ? "\"" : ", \"") + std::string(spec->name) + "\"";
+  }
+  return names;
+}
+
 bool SameInitialModel(std::span<Learner* const> learners) {
   std::span<const float> first = learners[0]->params();
   for (Learner* learner : learners) {
@@ -62,8 +73,8 @@ Status CheckRobustSupport(const ProtocolSpec& spec, const ProtocolRun& run) {
   const bool supported = spec.robust != RobustSupport::kNone;
   if (!supported && !run.combiner->is_plain_average()) {
     return Status::InvalidArgument(
-        "a [robust] rule other than the mean applies to protocol.kind = \"fedavg\", \"dpsgd\" "
-        "or \"gossip\"; this protocol aggregates with its own rule");
+        "a [robust] rule other than the mean applies to protocol.kind = ", RobustSpecNames(),
+        "; this protocol aggregates with its own rule");
   }
   if (run.combiner->sybilwall() != nullptr && spec.robust != RobustSupport::kSybilWall) {
     return Status::InvalidArgument(
@@ -73,8 +84,8 @@ Status CheckRobustSupport(const ProtocolSpec& spec, const ProtocolRun& run) {
   }
   if (!supported && !run.byzantine.empty()) {
     return Status::InvalidArgument(
-        "Byzantine peers ([byzantine]) are simulated for protocol.kind = \"fedavg\", \"dpsgd\" "
-        "or \"gossip\" only");
+        "Byzantine peers ([byzantine]) are simulated for protocol.kind = ", RobustSpecNames(),
+        " only");
   }
   return Status::Ok();
 }

@@ -1,0 +1,219 @@
+#include "murmur/protocol/diloco.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "murmur/collective/all_gather.h"
+#include "murmur/collective/collective_message.h"
+#include "murmur/collective/retry.h"
+#include "murmur/protocol/train_task.h"
+
+namespace murmur {
+
+void OuterSgdStep(std::span<float> theta, std::span<float> momentum, std::span<const float> g,
+                  double lr, double mu, bool nesterov) {
+  MURMUR_CHECK(theta.size() == momentum.size() && theta.size() == g.size());
+  const auto lr_f = static_cast<float>(lr);
+  const auto mu_f = static_cast<float>(mu);
+  for (size_t i = 0; i < theta.size(); ++i) {
+    momentum[i] = mu_f * momentum[i] + g[i];
+    theta[i] -= lr_f * (nesterov ? g[i] + mu_f * momentum[i] : momentum[i]);
+  }
+}
+
+DilocoNode::DilocoNode(Learner& learner, DilocoOptions options, std::span<const float> initial,
+                       std::shared_ptr<const ModelCombiner> combiner, DilocoAttack attack)
+    : learner_(learner),
+      options_(std::move(options)),
+      combiner_(combiner != nullptr && !combiner->is_plain_average() ? std::move(combiner)
+                                                                      : nullptr),
+      attack_(attack),
+      length_(learner.params().size()),
+      shared_(2 * length_, 0.0f),
+      delta_(length_) {
+  MURMUR_CHECK(initial.size() == length_);
+  std::copy(initial.begin(), initial.end(), shared_.begin());
+  if (options_.outer.delayed) pending_.resize(length_);
+}
+
+void DilocoNode::OnStart(Host& host) {
+  std::vector<PeerId> members;
+  for (int64_t i = 0; i < options_.num_peers; ++i) members.push_back(PeerOf(i));
+  group_ = std::make_unique<collective::CollectiveGroup>(options_.collective, host.self(),
+                                                         std::move(members));
+  sync_ = std::make_unique<collective::StateSync>(
+      collective::StateSyncOptions{.timeout = options_.collective.timeout,
+                                   .counter_prefix = "diloco.state_sync"},
+      host.self());
+  sync_->Serve(shared_);
+  std::copy(Global().begin(), Global().end(), learner_.params().begin());
+  if (attack_.kind == AttackKind::kNone) host.metrics().ReportModel(Round(0), Global());
+  StartRound(host);
+}
+
+void DilocoNode::StartRound(Host& host) {
+  if (round_ >= options_.rounds) {
+    done_ = true;
+    return;
+  }
+  host.RunCompute(TrainTask(learner_, options_.inner_steps, &last_loss_, uint64_t(round_)));
+  if (!options_.outer.delayed) return;
+  // The inner phase runs from theta while the previous round's
+  // pseudo-gradient is reduced: communication overlaps compute.
+  start_.assign(Global().begin(), Global().end());
+  compute_done_ = false;
+  reduce_done_ = !has_pending_;
+  reduce_ok_ = false;
+  if (!has_pending_) return;
+  Aggregate(host, &pending_, [this](Host& h, bool ok) {
+    reduce_done_ = true;
+    reduce_ok_ = ok;
+    MaybeFinishDelayedRound(h);
+  });
+}
+
+void DilocoNode::OnComputeDone(Host& host, uint64_t tag) {
+  MURMUR_CHECK(tag == uint64_t(round_) && !done_);
+  if (attack_.kind == AttackKind::kNone) {
+    host.metrics().ReportTrainLoss(RoundOf(round_ + 1), last_loss_);
+  }
+  if (options_.outer.delayed) {
+    compute_done_ = true;
+    return MaybeFinishDelayedRound(host);
+  }
+  PseudoGradient(host, Global(), delta_);
+  Aggregate(host, &delta_, [this](Host& h, bool ok) {
+    if (ok) ApplyOuterStep(h, delta_);
+    FinishRound(h);
+  });
+}
+
+void DilocoNode::PseudoGradient(Host& host, std::span<const float> start, std::span<float> out) {
+  const std::span<const float> local = learner_.params();
+  for (size_t i = 0; i < length_; ++i) out[i] = start[i] - local[i];
+  if (attack_.kind == AttackKind::kSignFlip) {
+    const auto scale = static_cast<float>(-attack_.scale);
+    for (float& d : out) d *= scale;
+  } else if (attack_.kind == AttackKind::kGaussian) {
+    for (float& d : out) d = static_cast<float>(attack_.sigma * host.rng().Normal());
+  }
+}
+
+void DilocoNode::Aggregate(Host& host, std::vector<float>* buffer,
+                           std::function<void(Host&, bool)> done) {
+  if (combiner_ == nullptr) {
+    collective::AllReduceWithRetry(
+        *group_, host, *buffer, collective::ReduceOp::kAverage, options_.max_attempts,
+        [this, done](Host& h, const Status& status) {
+          // Every attempt failed (or the call was malformed): theta stays, and
+          // the state check repairs a peer whose view of the outcome differs.
+          if (!status.ok()) h.metrics().Count("diloco.failed_steps", 1);
+          done(h, status.ok());
+        });
+    return;
+  }
+  collective::AllGatherWithRetry(
+      *group_, host, *buffer, &gathered_, &gathered_from_, options_.max_attempts,
+      [this, buffer, done](Host& h, const Status& status) {
+        if (!status.ok()) {
+          h.metrics().Count("diloco.failed_steps", 1);
+          return done(h, false);
+        }
+        std::vector<std::span<const float>> inputs;
+        for (size_t k = 0; k < gathered_from_.size(); ++k) {
+          inputs.emplace_back(gathered_.data() + k * length_, length_);
+        }
+        // Relative to a zero reference the combiner returns Rule(deltas); one
+        // generator per aggregation, the same on every peer, keeps them
+        // identical.
+        std::fill(buffer->begin(), buffer->end(), 0.0f);
+        Rng rng = Rng::ForStep(options_.seed, PeerId(0), RngPurpose::kProtocol, aggregations_++);
+        const Status combined =
+            combiner_->Combine(*buffer, inputs, OwnModel::kReferenceOnly, {}, rng);
+        if (!combined.ok()) h.metrics().Count("robust.failed_aggregations", 1);
+        done(h, combined.ok());
+      });
+}
+
+void DilocoNode::ApplyOuterStep(Host& host, std::span<const float> aggregate) {
+  OuterSgdStep(Global(), Momentum(), aggregate, options_.outer.outer_lr,
+               options_.outer.outer_momentum, options_.outer.nesterov);
+  host.metrics().Count("diloco.outer_steps", 1);
+}
+
+// One-step delay: this round's inner phase ran from `start_` while the
+// previous round's pseudo-gradient was being reduced; once both are done
+// that aggregate moves theta, and this round's pseudo-gradient waits for the
+// next round's reduce (the last round reduces it at once, so the run ends
+// with every inner phase applied).
+void DilocoNode::MaybeFinishDelayedRound(Host& host) {
+  if (!compute_done_ || !reduce_done_) return;
+  if (has_pending_ && reduce_ok_) ApplyOuterStep(host, pending_);
+  PseudoGradient(host, start_, pending_);
+  has_pending_ = true;
+  if (round_ + 1 < options_.rounds) return FinishRound(host);
+  Aggregate(host, &pending_, [this](Host& h, bool ok) {
+    if (ok) ApplyOuterStep(h, pending_);
+    has_pending_ = false;
+    FinishRound(h);
+  });
+}
+
+void DilocoNode::FinishRound(Host& host) {
+  ++round_;
+  std::copy(Global().begin(), Global().end(), learner_.params().begin());
+  if (attack_.kind == AttackKind::kNone) host.metrics().ReportModel(RoundOf(round_), Global());
+  if (options_.outer.check_state) {
+    CheckState(host);
+  } else {
+    StartRound(host);
+  }
+}
+
+void DilocoNode::CheckState(Host& host) {
+  const collective::StateDigest mine = collective::HashState(shared_);
+  sync_->Compare(
+      host, static_cast<uint32_t>(round_), group_->members(), mine,
+      [this](Host& h, const Status& status, const collective::Comparison& c) {
+        if (!status.ok()) {
+          h.metrics().Count("diloco.state_no_majority", 1);
+          return StartRound(h);
+        }
+        if (c.agrees) return StartRound(h);
+        h.metrics().Count("diloco.state_mismatches", 1);
+        sync_->Pull(h, c.holders, c.majority, shared_, [this](Host& h2, const Status& pulled) {
+          if (pulled.ok()) {
+            h2.metrics().Count("diloco.state_resyncs", 1);
+            std::copy(Global().begin(), Global().end(), learner_.params().begin());
+          }
+          StartRound(h2);
+        });
+      });
+}
+
+void DilocoNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) {
+  if (group_ == nullptr) return;
+  if (collective::IsStateSyncMessage(message)) {
+    sync_->OnMessage(host, from, message);
+  } else if (collective::IsCollectiveMessage(message)) {
+    group_->OnMessage(host, from, message);
+  } else {
+    host.ReportBadPeer(from, Status::InvalidArgument("DiLoCo: a message of kind ",
+                                                     message.empty() ? -1 : int{message[0]},
+                                                     " from peer ", from,
+                                                     ", which is not a collective message"));
+  }
+}
+
+void DilocoNode::OnTimer(Host& host, TimerId timer) {
+  if (group_ == nullptr || group_->OnTimer(host, timer)) return;
+  (void)sync_->OnTimer(host, timer);
+}
+
+void DilocoNode::OnPeerDown(Host& host, PeerId peer) {
+  if (group_ == nullptr) return;
+  group_->OnPeerDown(host, peer);
+  sync_->OnPeerDown(host, peer);
+}
+
+}  // namespace murmur

@@ -1,0 +1,88 @@
+// The "diloco" protocol spec (registry.h): DiLoCo over the collective layer
+// (diloco.h).
+#include "murmur/protocol/diloco.h"
+#include "protocol/spec_util.h"
+
+namespace murmur {
+namespace {
+
+Result<std::any> ReadDiloco(ConfigReader& r, const ProtocolConfig& /*shared*/) {
+  DilocoConfig c;
+  MURMUR_ASSIGN_OR_RETURN(c.outer_lr, r.Double("diloco.outer_lr", c.outer_lr, 0, 1e3));
+  MURMUR_ASSIGN_OR_RETURN(c.outer_momentum,
+                          r.Double("diloco.outer_momentum", c.outer_momentum, 0, 0.999999));
+  MURMUR_ASSIGN_OR_RETURN(c.nesterov, r.Bool("diloco.nesterov", c.nesterov));
+  MURMUR_ASSIGN_OR_RETURN(c.check_state, r.Bool("diloco.check_state", c.check_state));
+  MURMUR_ASSIGN_OR_RETURN(c.delayed, r.Bool("diloco.delayed", c.delayed));
+  return std::any(c);
+}
+
+// Collectives time out after protocol.round_timeout_s.
+Result<collective::CollectiveOptions> CollectiveOptionsOf(const ProtocolConfig& config) {
+  if (config.round_timeout_s <= 0) {
+    return Status::InvalidArgument(
+        "protocol.kind = \"", config.kind, "\" needs protocol.round_timeout_s > 0: it is how ",
+        "long a collective waits without progress before it declares a peer lost (set it "
+        "above the spread of the peers' local-training times, e.g. 10)");
+  }
+  return collective::CollectiveOptions{.timeout = Duration::Seconds(config.round_timeout_s)};
+}
+
+struct DilocoRunState {
+  DilocoOptions options;
+};
+
+Status PrepareDiloco(ProtocolRun& run) {
+  const ProtocolConfig& config = *run.config;
+  const AttackKind attack = run.attack.attack;
+  if (attack != AttackKind::kNone && attack != AttackKind::kSignFlip &&
+      attack != AttackKind::kGaussian) {
+    return Status::InvalidArgument("byzantine.attack = \"", AttackName(attack),
+                                   "\" is not simulated for protocol.kind = \"diloco\": use "
+                                   "\"sign-flip\" or \"gaussian\"");
+  }
+  auto state = std::make_shared<DilocoRunState>();
+  MURMUR_ASSIGN_OR_RETURN(state->options.collective, CollectiveOptionsOf(config));
+  state->options.rounds = config.rounds;
+  state->options.inner_steps = config.local_steps;
+  state->options.outer = ProtocolOptionsAs<DilocoConfig>(config);
+  state->options.num_peers = run.num_peers;
+  state->options.seed = run.seed;
+  run.state = std::shared_ptr<const DilocoRunState>(std::move(state));
+  return Status::Ok();
+}
+
+// Every peer starts from peer 0's parameters (the global model).
+Result<std::unique_ptr<Node>> MakeDilocoNode(const ProtocolRun& run, const PeerContext& peer) {
+  const auto& state = *std::any_cast<const std::shared_ptr<const DilocoRunState>&>(run.state);
+  DilocoAttack attack;
+  if (Contains(run.byzantine, peer.id)) {
+    attack = {.kind = run.attack.attack, .scale = run.attack.scale, .sigma = run.attack.sigma};
+  }
+  return std::unique_ptr<Node>(std::make_unique<DilocoNode>(
+      *peer.learner, state.options, peer.initial_params, run.combiner, attack));
+}
+
+// The rule aggregates every peer's pseudo-gradient.
+AggregationSize DilocoAggregationSize(const ProtocolRun& run) {
+  return {.inputs = run.num_peers,
+          .where = "protocol.kind = \"diloco\" aggregates one pseudo-gradient per peer, " +
+                   std::to_string(run.num_peers) + " peers",
+          .remedy = "more peers"};
+}
+
+}  // namespace
+
+extern const ProtocolSpec kDilocoSpec;
+const ProtocolSpec kDilocoSpec{
+    .name = "diloco",
+    .default_options = [] { return std::any(DilocoConfig{}); },
+    .read_options = ReadDiloco,
+    .has_server = [](const ProtocolConfig&) { return false; },
+    .robust = RobustSupport::kRules,
+    .prepare = PrepareDiloco,
+    .make_node = MakeDilocoNode,
+    .aggregation_size = DilocoAggregationSize,
+};
+
+}  // namespace murmur
