@@ -10,8 +10,9 @@
 #
 #   bash scripts/secagg_overhead.sh [build/murmur] [out dir]
 #
-# One core, niced; about 5-10 minutes (SecAgg at 1,000 clients dominates:
-# 10^6 key agreements and mask expansions).
+# One core, niced; about 4 CPU-minutes, ~3 of them SecAgg at 1,000 clients
+# (10^6 key agreements and mask expansions); on a loaded shared machine the
+# wall time can be several times that.
 set -euo pipefail
 MURMUR=${1:-build/murmur}
 OUT=${2:-runs/secagg_overhead}
