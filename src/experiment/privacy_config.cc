@@ -1,6 +1,27 @@
 #include "experiment/privacy_config.h"
 
 namespace murmur {
+namespace {
+
+Status ReadSecureAggregationConfig(ConfigReader& r, ProtocolConfig& protocol) {
+  privacy::SecureAggregationConfig& c = protocol.secure_aggregation;
+  MURMUR_ASSIGN_OR_RETURN(std::string mode, r.String("privacy.secure_aggregation", "none",
+                                                     {"none", "secagg", "secagg+"}));
+  MURMUR_ASSIGN_OR_RETURN(c.mode, privacy::ParseSecureAggregationMode(mode));
+  MURMUR_ASSIGN_OR_RETURN(c.threshold,
+                          r.Double("privacy.secagg_threshold", c.threshold, 1e-9, 1.0));
+  MURMUR_ASSIGN_OR_RETURN(const int64_t bits, r.Int("privacy.secagg_fractional_bits",
+                                                    c.fixed_point.fractional_bits, 0, 30));
+  c.fixed_point.fractional_bits = static_cast<int>(bits);
+  MURMUR_ASSIGN_OR_RETURN(c.fixed_point.max_abs,
+                          r.Double("privacy.secagg_max_abs", c.fixed_point.max_abs, 1e-9, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(std::string entropy, r.String("privacy.secagg_entropy", "system",
+                                                        {"system", "seeded"}));
+  protocol.secagg_system_entropy = entropy == "system";
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status ReadPrivacyConfig(ConfigReader& r, ProtocolConfig& protocol) {
   privacy::DpConfig& c = protocol.privacy;
@@ -18,7 +39,7 @@ Status ReadPrivacyConfig(ConfigReader& r, ProtocolConfig& protocol) {
   MURMUR_ASSIGN_OR_RETURN(a.learning_rate, r.Double("privacy.clip_lr", a.learning_rate, 1e-9, 1e3));
   MURMUR_ASSIGN_OR_RETURN(a.count_noise_stddev, r.Double("privacy.count_noise_stddev",
                                                          a.count_noise_stddev, 0, 1e9));
-  return Status::Ok();
+  return ReadSecureAggregationConfig(r, protocol);
 }
 
 }  // namespace murmur

@@ -9,6 +9,22 @@
 
 namespace murmur {
 
+std::set<PeerId> SelectRoundClients(const std::vector<PeerId>& clients, double fraction,
+                                    Rng& rng) {
+  MURMUR_CHECK(!clients.empty());
+  const auto k = static_cast<int64_t>(clients.size());
+  // m = max(C * K, 1) clients, as in the paper's Algorithm 1.
+  const int64_t m = std::clamp<int64_t>(
+      static_cast<int64_t>(std::floor(fraction * static_cast<double>(k))), 1, k);
+  // Partial Fisher-Yates: the first m entries are a uniform m-subset.
+  std::vector<PeerId> order = clients;
+  for (int64_t i = 0; i < m; ++i) {
+    const auto j = i + static_cast<int64_t>(rng.UniformInt(k - i));
+    std::swap(order[i], order[j]);
+  }
+  return std::set<PeerId>(order.begin(), order.begin() + m);
+}
+
 FedAvgServer::FedAvgServer(std::vector<float> initial_model,
                            const FedAvgOptions& options,
                            std::vector<PeerId> clients,
@@ -33,17 +49,7 @@ void FedAvgServer::StartRound(Host& host) {
     done_ = true;
     return;
   }
-  const auto k = static_cast<int64_t>(clients_.size());
-  // m = max(C * K, 1) clients, as in the paper's Algorithm 1.
-  const int64_t m = std::clamp<int64_t>(
-      static_cast<int64_t>(std::floor(options_.client_fraction * static_cast<double>(k))), 1, k);
-  // Partial Fisher-Yates: the first m entries are a uniform m-subset.
-  std::vector<PeerId> order = clients_;
-  for (int64_t i = 0; i < m; ++i) {
-    const auto j = i + static_cast<int64_t>(host.rng().UniformInt(k - i));
-    std::swap(order[i], order[j]);
-  }
-  selected_ = std::set<PeerId>(order.begin(), order.begin() + m);
+  selected_ = SelectRoundClients(clients_, options_.client_fraction, host.rng());
   replied_.clear();
   total_weight_ = 0;
   within_clip_ = 0;

@@ -7,6 +7,7 @@
 #include "murmur/compress/codec.h"
 #include "murmur/protocol/byzantine_fedavg.h"
 #include "murmur/protocol/fedavg.h"
+#include "murmur/protocol/fedavg_secagg.h"
 #include "protocol/spec_util.h"
 
 namespace murmur {
@@ -17,6 +18,8 @@ struct FedAvgRunState {
   std::shared_ptr<FedAvgCoalition> coalition;  // the Byzantine clients' shared view
   // FedAvg's server combines with the run's rule; FedProx's averages.
   bool robust_server = true;
+  // Set: privacy.secure_aggregation is on (fedavg_secagg.h).
+  std::optional<SecAggFedAvgOptions> secagg;
 };
 
 Status ReadCompress(ConfigReader& r, CompressConfig& c) {
@@ -123,6 +126,40 @@ Result<FedAvgOptions> ServerOptions(const ProtocolConfig& config, const FedAvgCo
   return options;
 }
 
+// privacy.secure_aggregation: every round of m clients must be a valid
+// SecAgg round (at least 2 clients, a fixed point whose m-fold sum cannot
+// wrap), and the updates travel uncompressed.
+Status PrepareSecureAggregation(const ProtocolRun& run, FedAvgRunState& state) {
+  const ProtocolConfig& config = *run.config;
+  const auto c = ProtocolOptionsAs<FedAvgConfig>(config);
+  const CompressConfig& z = c.compress;
+  if (z.uplink != "fp32" || z.downlink != "fp32" || z.error_feedback != ErrorFeedbackKind::kNone) {
+    return Status::InvalidArgument(
+        "privacy.secure_aggregation masks uncompressed FedAvg updates: drop the [compress] "
+        "uplink, downlink and error_feedback settings, or set it to \"none\"");
+  }
+  const int64_t m = ClientsPerRound(c.client_fraction, run.num_peers);
+  if (m < 2) {
+    return Status::InvalidArgument(
+        "privacy.secure_aggregation needs at least 2 clients a round; protocol.client_fraction = ",
+        c.client_fraction, " of ", run.num_peers, " peers selects ", m,
+        ": raise protocol.client_fraction or add peers");
+  }
+  Result<privacy::SecAggConfig> round = privacy::MakeRoundConfig(
+      config.secure_aggregation, static_cast<uint32_t>(m),
+      static_cast<uint32_t>(run.model->num_params()), 0);
+  if (!round.ok()) {
+    return Status::InvalidArgument("privacy.secure_aggregation with ", m, " clients a round: ",
+                                   round.status().message(),
+                                   " (privacy.secagg_max_abs, privacy.secagg_fractional_bits)");
+  }
+  state.secagg = SecAggFedAvgOptions{.fedavg = state.options,
+                                     .secagg = config.secure_aggregation,
+                                     .seed = run.seed,
+                                     .system_entropy = config.secagg_system_entropy};
+  return Status::Ok();
+}
+
 Status PrepareFedAvg(ProtocolRun& run) {
   const auto c = ProtocolOptionsAs<FedAvgConfig>(*run.config);
   const CompressConfig& z = c.compress;
@@ -142,6 +179,9 @@ Status PrepareFedAvg(ProtocolRun& run) {
   MURMUR_ASSIGN_OR_RETURN(state->options, ServerOptions(*run.config, c, run.num_peers));
   MURMUR_ASSIGN_OR_RETURN(state->options.compression, MakeFedAvgCompression(z, run.seed));
   state->coalition = std::make_shared<FedAvgCoalition>(run.attack);
+  if (run.config->secure_aggregation.enabled()) {
+    MURMUR_RETURN_IF_ERROR(PrepareSecureAggregation(run, *state));
+  }
   run.state = std::shared_ptr<const FedAvgRunState>(std::move(state));
   return Status::Ok();
 }
@@ -161,6 +201,15 @@ Status PrepareFedProx(ProtocolRun& run) {
 Result<std::unique_ptr<Node>> MakeFedAvgNode(const ProtocolRun& run, const PeerContext& peer) {
   const auto& state = *std::any_cast<const std::shared_ptr<const FedAvgRunState>&>(run.state);
   const PeerId server = ServerOf(run);
+  if (state.secagg) {
+    if (peer.id == server) {
+      return std::unique_ptr<Node>(std::make_unique<SecAggFedAvgServer>(
+          std::vector<float>(peer.initial_params.begin(), peer.initial_params.end()),
+          *state.secagg, ClientsOf(run)));
+    }
+    return std::unique_ptr<Node>(
+        std::make_unique<SecAggFedAvgClient>(*peer.learner, *state.secagg, server));
+  }
   if (peer.id == server) {
     // The global model starts as peer 0's learner (its initialization
     // stream, or model.init_checkpoint), so a one-client run equals local
@@ -205,6 +254,7 @@ const ProtocolSpec kFedAvgSpec{
     .has_server = AlwaysServer,
     .robust = RobustSupport::kRules,
     .dp_sampling_rate = FedAvgSamplingRate,
+    .secure_aggregation = true,
     .prepare = PrepareFedAvg,
     .make_node = MakeFedAvgNode,
     .aggregation_size = FedAvgAggregationSize,

@@ -113,6 +113,27 @@ Status CheckRuleFitsRun(const ProtocolSpec& spec, const ProtocolRun& run) {
 // clip norm, and the noise would not be calibrated.
 Status CheckPrivacySupport(const ProtocolSpec& spec, const ProtocolRun& run) {
   const privacy::DpConfig& dp = run.config->privacy;
+  if (run.config->secure_aggregation.enabled()) {
+    const std::string_view mode =
+        privacy::SecureAggregationModeName(run.config->secure_aggregation.mode);
+    if (!spec.secure_aggregation) {
+      return Status::InvalidArgument("privacy.secure_aggregation = \"", mode,
+                                     "\" is implemented for protocol.kind = \"fedavg\", not \"",
+                                     spec.name, "\": set it to \"none\" or change the protocol");
+    }
+    if (dp.mode == privacy::DpMode::kCentral) {
+      return Status::InvalidArgument("privacy.secure_aggregation = \"", mode,
+                                     "\" hides each update from the server, which privacy.mode = "
+                                     "\"central\" needs to clip: use privacy.mode = \"local\"");
+    }
+    if (!run.combiner->is_plain_average() || !run.byzantine.empty() ||
+        run.config->exchange_output_layer) {
+      return Status::InvalidArgument("privacy.secure_aggregation = \"", mode,
+                                     "\" gives the server only the sum of whole-model updates: "
+                                     "drop the [robust] rule, the [byzantine] peers and "
+                                     "train.trainable = \"output\", or set it to \"none\"");
+    }
+  }
   if (!dp.enabled()) return Status::Ok();
   if (spec.dp_sampling_rate == nullptr) {
     return Status::InvalidArgument(

@@ -506,3 +506,26 @@ TEST_F(PeerProcesses, SurvivorsStopWaitingForADeadPeerAndTheRestartedPeerCatches
   ASSERT_NE(caught_up, rounds.end());
   EXPECT_LE(caught_up - rounds.begin(), 10) << "rounds the restarted peer trained to catch up";
 }
+
+// FedAvg with secure aggregation (SecAgg+) over 4 client processes and a
+// server process: every round runs the four SecAgg phases over TCP, the
+// server receives exactly 4 messages per client per round, and the run ends
+// at the simulated run's accuracy (the sum is exact to 2^-17, so the same
+// model up to float rounding).
+TEST_F(PeerProcesses, SecureAggregationRunMatchesTheSimulation) {
+  const std::string config =
+      WriteConfig(dir_, 4, 20, "fedavg", "[privacy]\nsecure_aggregation = \"secagg+\"\n");
+  Process launch({MurmurBin(), "launch", "4", config, "--out", dir_ + "/run"});
+  ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
+  Process sim({MurmurBin(), "run", config, "--out", dir_ + "/sim"});
+  ASSERT_EQ(sim.Wait(Clock::now() + kDeadline), 0) << sim.log();
+  const double launched = FinalAccuracy(dir_ + "/run");
+  EXPECT_GT(launched, 0.8);
+  EXPECT_NEAR(launched, FinalAccuracy(dir_ + "/sim"), 0.02);
+  const auto server = ReadSummary(dir_ + "/run/peer-4");
+  EXPECT_EQ(server["role"], "server");
+  EXPECT_EQ(server["finished"], true);
+  EXPECT_EQ(server["msgs_received"], 4 * 4 * 4);  // 4 phases x 4 clients x 4 rounds
+  EXPECT_EQ(Counter(server, "secagg.aborted_rounds"), 0);
+  EXPECT_EQ(Counter(server, "secagg.dropped_clients"), 0);
+}

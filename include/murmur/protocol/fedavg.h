@@ -78,6 +78,12 @@ struct FedAvgOptions {
   double update_noise_multiplier = 0;
 };
 
+// A round's clients: m = max(floor(fraction * K), 1) of the K `clients`,
+// a uniform m-subset drawn with m rng.UniformInt calls (partial
+// Fisher-Yates). REQUIRES: clients not empty.
+std::set<PeerId> SelectRoundClients(const std::vector<PeerId>& clients, double fraction,
+                                    Rng& rng);
+
 // The server. Owns the global model buffer.
 class FedAvgServer final : public Node {
  public:

@@ -70,6 +70,10 @@ enum class MessageKind : uint8_t {
   kStateHash = 0x56,         // BLAKE2b of the shared state after a step
   kStateRequest = 0x57,      // pull a range of the shared state
   kStateChunk = 0x58,        // reply: that range
+  // secagg_message.h: u8 kind | u32 round | ...
+  kSecAggSetup = 0x60,       // server -> client: round setup and global model
+  kSecAggToClient = 0x61,    // server -> client: one SecAgg phase's message
+  kSecAggToServer = 0x62,    // client -> server: one SecAgg phase's message
 };
 
 // Every kind, for the uniqueness check and for tables.
@@ -91,7 +95,8 @@ inline constexpr std::array kAllMessageKinds = {
     MessageKind::kCollectiveDone,     MessageKind::kCollectiveAbort,
     MessageKind::kCollectiveView,     MessageKind::kCollectiveJoin,
     MessageKind::kStateHash,          MessageKind::kStateRequest,
-    MessageKind::kStateChunk,
+    MessageKind::kStateChunk,         MessageKind::kSecAggSetup,
+    MessageKind::kSecAggToClient,     MessageKind::kSecAggToServer,
 };
 
 // True when no two kinds in `kinds` share a byte (and none is 0, which no

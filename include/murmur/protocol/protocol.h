@@ -15,6 +15,7 @@
 #include "murmur/learn/learner.h"
 #include "murmur/learn/model.h"
 #include "murmur/privacy/client_dp.h"
+#include "murmur/privacy/secure_aggregation.h"
 #include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/comm_schedule.h"
 #include "murmur/protocol/fedavg_compression.h"
@@ -54,6 +55,11 @@ struct ProtocolConfig {
   int64_t gossip_window = 4;       // gossip with a robust rule: models kept
   ByzantineConfig byzantine;       // which peers attack, and how
   privacy::DpConfig privacy;       // [privacy]: clipping and noise (client_dp.h)
+  // [privacy] secure_aggregation and secagg_*: FedAvg's masked sums
+  // (secure_aggregation.h, fedavg_secagg.h).
+  privacy::SecureAggregationConfig secure_aggregation;
+  // privacy.secagg_entropy = "system" (true) or "seeded" (false).
+  bool secagg_system_entropy = true;
   std::any options;                // the spec's own options
 };
 

@@ -93,6 +93,9 @@ struct ProtocolSpec {
   // accountant's q): clients selected / clients for FedAvg, 1 for a peer
   // that sends every round. Null: privacy.mode must be "none".
   double (*dp_sampling_rate)(const ProtocolConfig& config, int64_t num_peers) = nullptr;
+  // Whether the spec runs privacy.secure_aggregation (fedavg_secagg.h);
+  // false: it must be "none".
+  bool secure_aggregation = false;
   // Fills run.state; kInvalidArgument for options it cannot run with.
   Status (*prepare)(ProtocolRun& run) = nullptr;
   // Builds peer.id's node (the server's when peer.id == num_peers).
