@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "murmur/learn/learner.h"
+#include "murmur/learn/text_dataset.h"
 
 namespace murmur {
 namespace {
@@ -123,7 +124,7 @@ Dataset RandomData(const InputShape& input, int64_t n, bool ids, uint64_t seed) 
 TEST(DpSgdClipping, UnclippedSumIsTheBatchGradientForEveryModelKind) {
   ConfigureTorchThreads(1);
   const InputShape image{.channels = 1, .height = 28, .width = 28, .num_classes = 10};
-  const InputShape text{.channels = 1, .height = 1, .width = 6, .num_classes = 12};
+  const InputShape text{.channels = 1, .height = 1, .width = 6, .num_classes = kCharVocabSize};
   struct Case {
     ModelConfig config;
     InputShape input;

@@ -154,8 +154,8 @@ TEST_F(TorchScriptModel, DpSgdPerSampleGradientsWorkThroughTheModule) {
   model->Initialize(params, rng);
   at::Tensor p = at::from_blob(params.data(), {15}, at::kFloat);
   p.requires_grad_(true);
-  at::Tensor x = at::tensor({1.0f, 2, 3, 4, -1, 0, 2, 1, 0, 0, 0, 1}).reshape({3, 1, 2, 2});
-  at::Tensor y = at::tensor({0L, 1L, 2L});
+  at::Tensor x = at::tensor(std::vector<float>{1, 2, 3, 4, -1, 0, 2, 1, 0, 0, 0, 1}).reshape({3, 1, 2, 2});
+  at::Tensor y = at::tensor(std::vector<int64_t>{0, 1, 2});
   at::cross_entropy_loss(AsTorchModel(*model).Forward(p, x), y).backward();
   at::Tensor batch = p.grad().clone() * 3;
   p.mutable_grad().reset();
