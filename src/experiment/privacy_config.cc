@@ -48,9 +48,9 @@ Status ReadDpSgdConfig(ConfigReader& r, const ProtocolConfig& protocol, TrainCon
   }
   if (protocol.privacy.enabled()) {
     return Status::InvalidArgument(
-        "privacy.dp_sgd = true (sample-level DP) with privacy.mode = "",
+        "privacy.dp_sgd = true (sample-level DP) with privacy.mode = \"",
         privacy::DpModeName(protocol.privacy.mode),
-        "" (client-level DP): the run reports one epsilon; use one of the two");
+        "\" (client-level DP): the run reports one epsilon; use one of the two");
   }
   if (train.optimizer.sam_rho > 0) {
     return Status::InvalidArgument("privacy.dp_sgd = true with train.sam_rho > 0: SAM's second "
