@@ -2,7 +2,7 @@
 # Regenerates the table of docs/privacy.md ("Measured: DP-SGD at epsilon 1,
 # 3, 8"): sample-level DP-SGD (Abadi et al. 2016) in every peer's learner,
 # Fashion-MNIST, logistic regression, 4 peers with IID shards of 15000
-# samples in D-PSGD on a ring, expected batch 256 (q = 256/15000), ROUNDS
+# samples in D-PSGD on a ring, expected batch 64 (q = 64/15000), ROUNDS
 # rounds of 10 local steps, clip C = 1, sigma solved per peer for epsilon 1,
 # 3 and 8 over its ROUNDS * 10 steps (privacy.target_epsilon, delta 1e-5)
 # against the same run without DP-SGD; seeds 1-3, one run at a time on one
@@ -13,9 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/dpsgd}
 bin=${MURMUR_BIN:-build/murmur}
-rounds=${DPSGD_ROUNDS:-60}
+rounds=${DPSGD_ROUNDS:-30}
+batch=${DPSGD_BATCH:-64}
 mkdir -p "$out"
-common=(--set threads=1 --set peers=4 --set model.kind=logreg --set train.batch_size=256
+common=(--set threads=1 --set peers=4 --set model.kind=logreg --set train.batch_size=$batch
         --set train.lr=0.1 --set train.momentum=0.9 --set protocol.kind=dpsgd
         --set protocol.topology=ring --set protocol.rounds=$rounds --set protocol.local_steps=10
         --set protocol.round_timeout_s=0 --set eval.every=$rounds --quiet)
