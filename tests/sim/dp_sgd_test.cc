@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -100,15 +101,18 @@ TEST(DpSgdRuns, TargetEpsilonIsMetOverTheRunsSteps) {
 }
 
 // The private run learns the 10-class synthetic task well above chance, and
-// less than the same run without DP-SGD (same seed, same steps).
+// less than the same run without DP-SGD (same seed, same steps; measured
+// 0.509 against 0.994 at sigma 1, C 1, q = 1/8, 100 steps).
 TEST(DpSgdRuns, PrivateRunLearnsAboveChanceAndBelowTheNonPrivateRun) {
-  auto final_acc = [](const std::vector<std::string>& sets) {
+  auto final_acc = [](std::vector<std::string> sets) {
+    sets.insert(sets.end(), {"train.lr=0.1", "protocol.local_steps=10"});
     const std::vector<nlohmann::json> rows = Rows(SmallRun("dpsgd", 10), sets);
     return rows.empty() ? 0.0 : rows.back()["acc_mean"].get<double>();
   };
   const double plain = final_acc({});
   const double dp = final_acc({"privacy.dp_sgd=true", "privacy.dp_sgd_clip=1.0",
                                "privacy.dp_sgd_noise_multiplier=1.0"});
+  std::printf("accuracy: non-private %.4f, DP-SGD %.4f\n", plain, dp);
   EXPECT_GT(dp, 0.1 + 0.3) << "chance is 0.1";
   EXPECT_LT(dp, plain);
 }
