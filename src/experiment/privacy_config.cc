@@ -25,24 +25,30 @@ Status ReadDpSgdConfig(ConfigReader& r, const ProtocolConfig& protocol, TrainCon
   DpSgdConfig& c = train.dp_sgd;
   MURMUR_ASSIGN_OR_RETURN(c.enabled, r.Bool("privacy.dp_sgd", c.enabled));
   MURMUR_ASSIGN_OR_RETURN(c.clip, r.Double("privacy.dp_sgd_clip", c.clip, 1e-12, 1e12));
-  const bool has_sigma = r.Has("privacy.dp_sgd_noise_multiplier");
   MURMUR_ASSIGN_OR_RETURN(c.noise_multiplier, r.Double("privacy.dp_sgd_noise_multiplier",
                                                        c.noise_multiplier, 0, 1e6));
   if (r.Has("privacy.target_epsilon")) {
     MURMUR_ASSIGN_OR_RETURN(c.target_epsilon, r.Double("privacy.target_epsilon", 1, 1e-6, 1e6));
   }
   MURMUR_ASSIGN_OR_RETURN(c.steps, r.Int("privacy.dp_sgd_steps", c.steps, 0, int64_t{1} << 40));
+  // A resolved config (what `murmur peer` reads) spells out every default,
+  // so only values that differ from them count as set.
+  const DpSgdConfig defaults;
   if (!c.enabled) {
-    for (const char* key : {"privacy.dp_sgd_clip", "privacy.dp_sgd_noise_multiplier",
-                            "privacy.target_epsilon", "privacy.dp_sgd_steps"}) {
-      if (r.Has(key)) {
+    const std::pair<const char*, bool> keys[] = {
+        {"privacy.dp_sgd_clip", c.clip != defaults.clip},
+        {"privacy.dp_sgd_noise_multiplier", c.noise_multiplier != defaults.noise_multiplier},
+        {"privacy.target_epsilon", c.target_epsilon.has_value()},
+        {"privacy.dp_sgd_steps", c.steps != defaults.steps}};
+    for (const auto& [key, set] : keys) {
+      if (set) {
         return Status::InvalidArgument(key, " configures DP-SGD: set privacy.dp_sgd = true, or "
                                        "drop the key");
       }
     }
     return Status::Ok();
   }
-  if (has_sigma && c.target_epsilon) {
+  if (c.noise_multiplier != defaults.noise_multiplier && c.target_epsilon) {
     return Status::InvalidArgument("privacy.dp_sgd_noise_multiplier and privacy.target_epsilon "
                                    "both set the noise: keep one");
   }

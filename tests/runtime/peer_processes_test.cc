@@ -509,6 +509,8 @@ TEST_F(PeerProcesses, SurvivorsStopWaitingForADeadPeerAndTheRestartedPeerCatches
   EXPECT_LE(caught_up - rounds.begin(), 10) << "rounds the restarted peer trained to catch up";
 }
 
+namespace {
+
 // The epsilon of each line of a metrics.jsonl, by round (null: +infinity).
 std::map<int64_t, double> EpsilonByRound(const std::string& path) {
   std::map<int64_t, double> out;
@@ -521,6 +523,8 @@ std::map<int64_t, double> EpsilonByRound(const std::string& path) {
   }
   return out;
 }
+
+}  // namespace
 
 // A private run over real processes reports epsilon as the simulator does:
 // client-level DP (local mode, FedAvg) on every merged row, the same values;
@@ -550,5 +554,3 @@ TEST_F(PeerProcesses, LaunchedPrivateRunsReportTheSimulatorsEpsilon) {
     EXPECT_EQ(ReadSummary(net)["epsilon"], ReadSummary(sim)["epsilon"]);
   }
 }
-
-}  // namespace

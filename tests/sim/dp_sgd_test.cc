@@ -119,7 +119,7 @@ TEST(DpSgdRuns, PrivateRunLearnsAboveChanceAndBelowTheNonPrivateRun) {
 
 TEST(DpSgdRuns, BadCombinationsAreRejectedNamingTheKey) {
   const std::pair<std::vector<std::string>, const char*> cases[] = {
-      {{"privacy.dp_sgd_clip=1"}, "privacy.dp_sgd = true"},
+      {{"privacy.dp_sgd_clip=2"}, "privacy.dp_sgd = true"},
       {{"privacy.dp_sgd=true", "privacy.mode=local"}, "privacy.mode"},
       {{"privacy.dp_sgd=true", "privacy.dp_sgd_noise_multiplier=1", "privacy.target_epsilon=1"},
        "keep one"},
