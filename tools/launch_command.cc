@@ -111,6 +111,7 @@ struct PeerSummaries {
   std::map<std::string, int64_t> counters;
   bool all_finished = true;
   bool first_report = false;  // some peer says the run's rows are first reports
+  std::optional<double> epsilon;  // DP-SGD: the largest of the peers' own
 };
 
 PeerSummaries ReadPeerSummaries(const std::string& out, int64_t nodes) {
@@ -122,6 +123,7 @@ PeerSummaries ReadPeerSummaries(const std::string& out, int64_t nodes) {
     s.all_finished = s.all_finished && node.finished;
     s.first_report = s.first_report || node.first_report;
     for (const auto& [name, value] : node.counters) s.counters[name] += value;
+    if (node.epsilon) s.epsilon = std::max(s.epsilon.value_or(0.0), *node.epsilon);
   }
   return s;
 }
@@ -200,8 +202,11 @@ Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
 Result<std::vector<EvalRow>> WriteMergedResults(const std::string& out, const RunConfig& config,
                                                 int64_t nodes) {
   const PeerSummaries peers = ReadPeerSummaries(out, nodes);
-  const std::vector<EvalRow> merged = MergePeerRows(
+  std::vector<EvalRow> merged = MergePeerRows(
       ReadPeerRows(out, nodes), peers.first_report ? RowMerge::kFirstReport : RowMerge::kEveryPeer);
+  std::vector<std::string> peer_dirs;
+  for (int64_t i = 0; i < nodes; ++i) peer_dirs.push_back(out + "/peer-" + std::to_string(i));
+  SetMergedEpsilon(config, peer_dirs, merged);
   Result<MetricsWriter> writer = MetricsWriter::Open(out, config.resolved_toml);
   if (!writer.ok()) return writer.status();
   for (const EvalRow& row : merged) {
@@ -218,6 +223,8 @@ Result<std::vector<EvalRow>> WriteMergedResults(const std::string& out, const Ru
       last.bytes_received += t.bytes_received;
       last.max_peer_bytes = std::max(last.max_peer_bytes, t.bytes_sent + t.bytes_received);
     }
+    // DP-SGD: every peer's final guarantee, also those whose rows a server held.
+    if (peers.epsilon) last.epsilon = std::max(last.epsilon.value_or(0.0), *peers.epsilon);
     const RunTotals totals{.virtual_time_s = merged.back().time_s,
                            .rounds = config.protocol.rounds,
                            .finished = peers.all_finished && merged.back().round == config.protocol.rounds,

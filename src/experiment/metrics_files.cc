@@ -229,6 +229,7 @@ Status WriteNodeSummary(const std::string& dir, const NodeSummary& summary) {
   j["msgs_received"] = summary.traffic.msgs_received;
   for (const auto& [name, value] : summary.transport) j[name] = value;
   j["counters"] = summary.counters;
+  if (summary.epsilon) j["epsilon"] = FiniteOrNull(*summary.epsilon);
   std::ofstream out(dir + "/summary.json", std::ios::trunc);
   out << j.dump(2) << "\n";
   out.flush();
@@ -260,6 +261,11 @@ NodeSummary ReadNodeSummary(const std::string& dir) {
     for (const auto& [name, value] : j["counters"].items()) {
       if (value.is_number_integer()) s.counters[name] = value.get<int64_t>();
     }
+  }
+  if (j.contains("epsilon")) {
+    // null is how an unbounded epsilon is written.
+    s.epsilon = j["epsilon"].is_number() ? j["epsilon"].get<double>()
+                                          : std::numeric_limits<double>::infinity();
   }
   return s;
 }

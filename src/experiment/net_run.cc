@@ -132,7 +132,8 @@ bool Done(const RunPlan& plan, PeerId self, const PeerSink& sink, const net::Net
 
 Status WritePeerSummary(const std::string& dir, const RunPlan& plan, PeerId self,
                       const net::NetHost& host, bool finished,
-                      const std::map<std::string, int64_t>& counters) {
+                      const std::map<std::string, int64_t>& counters,
+                      std::optional<double> epsilon) {
   const net::NetStats& stats = host.stats();
   NodeSummary summary{
       .peer = self,
@@ -154,7 +155,8 @@ Status WritePeerSummary(const std::string& dir, const RunPlan& plan, PeerId self
                     {"cookie_replies", stats.cookie_replies},
                     {"cookies_accepted", stats.cookies_accepted},
                     {"hello_key_exchanges", stats.hello_key_exchanges}},
-      .counters = counters};
+      .counters = counters,
+      .epsilon = epsilon};
   return WriteNodeSummary(dir, summary);
 }
 
@@ -189,7 +191,12 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   const PeerId self(static_cast<uint32_t>(options.index));
   ConfigureTorchThreads(1);
   MURMUR_ASSIGN_OR_RETURN(OwnPeer own, BuildOwnPeer(config, self));
-  const RunPlan plan = PlanRun(config, own.layout);
+  RunPlan plan = PlanRun(config, own.layout);
+  // DP-SGD: a peer reports its own sample-level epsilon; the server trains
+  // nothing and reports none (`murmur launch` takes the peers' largest).
+  if (config.train.dp_sgd.enabled && self.value < config.peers) {
+    plan.epsilon_of_round = DpSgdEpsilonOf(config, {own.learner.learner.get()});
+  }
 
   std::optional<MetricsWriter> writer;
   if (!options.out_dir.empty()) {
@@ -237,8 +244,10 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   collector.Flush();
   result.finished = Done(plan, self, sink, *host);
   if (!options.out_dir.empty()) {
+    std::optional<double> epsilon;
+    if (config.train.dp_sgd.enabled && plan.epsilon_of_round) epsilon = plan.epsilon_of_round(0);
     MURMUR_RETURN_IF_ERROR(WritePeerSummary(options.out_dir, plan, self, *host, result.finished,
-                                          collector.counters()));
+                                          collector.counters(), epsilon));
   }
   MURMUR_RETURN_IF_ERROR(write_status);
   return result;

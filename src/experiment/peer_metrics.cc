@@ -2,9 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "murmur/experiment/run_plan.h"
 
 namespace murmur {
 
@@ -64,6 +69,41 @@ std::vector<EvalRow> MergePeerRows(const std::vector<std::vector<EvalRow>>& per_
     out.push_back(row);
   }
   return out;
+}
+
+namespace {
+
+// The largest epsilon of each round in the rows of `dir`/metrics.jsonl
+// (null, an unbounded epsilon, is +infinity); unreadable lines are skipped.
+void MaxEpsilonByRound(const std::string& dir, std::map<int64_t, double>& by_round) {
+  std::ifstream in(dir + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("epsilon") || !j.contains("round") ||
+        !j["round"].is_number_integer()) {
+      continue;
+    }
+    const double eps = j["epsilon"].is_number() ? j["epsilon"].get<double>()
+                                                : std::numeric_limits<double>::infinity();
+    auto [it, fresh] = by_round.try_emplace(j["round"].get<int64_t>(), eps);
+    if (!fresh) it->second = std::max(it->second, eps);
+  }
+}
+
+}  // namespace
+
+void SetMergedEpsilon(const RunConfig& config, const std::vector<std::string>& peer_dirs,
+                      std::vector<EvalRow>& merged) {
+  if (std::function<double(int64_t)> of_round = EpsilonOfRound(config)) {
+    for (EvalRow& row : merged) row.epsilon = of_round(row.round);
+    return;
+  }
+  if (!config.train.dp_sgd.enabled) return;
+  std::map<int64_t, double> by_round;
+  for (const std::string& dir : peer_dirs) MaxEpsilonByRound(dir, by_round);
+  for (EvalRow& row : merged) {
+    if (auto it = by_round.find(row.round); it != by_round.end()) row.epsilon = it->second;
+  }
 }
 
 }  // namespace murmur

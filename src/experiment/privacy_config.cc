@@ -42,4 +42,48 @@ Status ReadPrivacyConfig(ConfigReader& r, ProtocolConfig& protocol) {
   return ReadSecureAggregationConfig(r, protocol);
 }
 
+Status ReadDpSgdConfig(ConfigReader& r, const ProtocolConfig& protocol, TrainConfig& train) {
+  DpSgdConfig& c = train.dp_sgd;
+  MURMUR_ASSIGN_OR_RETURN(c.enabled, r.Bool("privacy.dp_sgd", c.enabled));
+  MURMUR_ASSIGN_OR_RETURN(c.clip, r.Double("privacy.dp_sgd_clip", c.clip, 1e-12, 1e12));
+  MURMUR_ASSIGN_OR_RETURN(c.noise_multiplier, r.Double("privacy.dp_sgd_noise_multiplier",
+                                                       c.noise_multiplier, 0, 1e6));
+  if (r.Has("privacy.target_epsilon")) {
+    MURMUR_ASSIGN_OR_RETURN(c.target_epsilon, r.Double("privacy.target_epsilon", 1, 1e-6, 1e6));
+  }
+  MURMUR_ASSIGN_OR_RETURN(c.steps, r.Int("privacy.dp_sgd_steps", c.steps, 0, int64_t{1} << 40));
+  // A resolved config (what `murmur peer` reads) spells out every default,
+  // so only values that differ from them count as set.
+  const DpSgdConfig defaults;
+  if (!c.enabled) {
+    const std::pair<const char*, bool> keys[] = {
+        {"privacy.dp_sgd_clip", c.clip != defaults.clip},
+        {"privacy.dp_sgd_noise_multiplier", c.noise_multiplier != defaults.noise_multiplier},
+        {"privacy.target_epsilon", c.target_epsilon.has_value()},
+        {"privacy.dp_sgd_steps", c.steps != defaults.steps}};
+    for (const auto& [key, set] : keys) {
+      if (set) {
+        return Status::InvalidArgument(key, " configures DP-SGD: set privacy.dp_sgd = true, or "
+                                       "drop the key");
+      }
+    }
+    return Status::Ok();
+  }
+  if (c.noise_multiplier != defaults.noise_multiplier && c.target_epsilon) {
+    return Status::InvalidArgument("privacy.dp_sgd_noise_multiplier and privacy.target_epsilon "
+                                   "both set the noise: keep one");
+  }
+  if (protocol.privacy.enabled()) {
+    return Status::InvalidArgument(
+        "privacy.dp_sgd = true (sample-level DP) with privacy.mode = \"",
+        privacy::DpModeName(protocol.privacy.mode),
+        "\" (client-level DP): the run reports one epsilon; use one of the two");
+  }
+  if (train.optimizer.sam_rho > 0) {
+    return Status::InvalidArgument("privacy.dp_sgd = true with train.sam_rho > 0: SAM's second "
+                                   "gradient is not clipped; set train.sam_rho = 0");
+  }
+  return Status::Ok();
+}
+
 }  // namespace murmur

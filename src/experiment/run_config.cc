@@ -200,6 +200,7 @@ Result<RunConfig> ReadRunConfig(const Config& config) {
   // [robust] and [byzantine]
   MURMUR_RETURN_IF_ERROR(ReadRobustConfig(r, c.peers, c.protocol));
   MURMUR_RETURN_IF_ERROR(ReadPrivacyConfig(r, c.protocol));  // [privacy]
+  MURMUR_RETURN_IF_ERROR(ReadDpSgdConfig(r, c.protocol, c.train));
 
   MURMUR_RETURN_IF_ERROR(ReadSimSection(r, c));
 

@@ -4,7 +4,9 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <tuple>
 
+#include "murmur/privacy/accountant.h"
 #include "murmur/protocol/registry.h"
 
 namespace murmur {
@@ -46,6 +48,31 @@ std::function<double(int64_t)> EpsilonOfRound(const RunConfig& config) {
                        .value_or(std::numeric_limits<double>::infinity());
     }
     return it->second;
+  };
+}
+
+std::function<double(int64_t)> DpSgdEpsilonOf(const RunConfig& config,
+                                              std::vector<const Learner*> learners) {
+  if (!config.train.dp_sgd.enabled) return {};
+  const double delta = config.protocol.privacy.delta;
+  // Keyed by (q, sigma, steps): peers with equal shards share one entry.
+  auto memo = std::make_shared<std::map<std::tuple<double, double, int64_t>, double>>();
+  return [learners = std::move(learners), delta, memo](int64_t) {
+    double worst = 0;
+    for (const Learner* l : learners) {
+      const double q = l->dp_sgd_sampling_rate();
+      const double sigma = l->dp_sgd_options().noise_multiplier;
+      const int64_t steps = l->dp_sgd_steps();
+      auto [it, inserted] = memo->try_emplace({q, sigma, steps}, 0.0);
+      if (inserted && steps > 0) {
+        privacy::PrivacyAccountant accountant;
+        const bool ok = accountant.ComposeSubsampledGaussian(q, sigma, steps).ok();
+        Result<privacy::EpsilonAndOrder> eps = accountant.Epsilon(delta);
+        it->second = ok && eps.ok() ? eps->epsilon : std::numeric_limits<double>::infinity();
+      }
+      worst = std::max(worst, it->second);
+    }
+    return worst;
   };
 }
 

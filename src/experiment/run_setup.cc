@@ -8,6 +8,7 @@
 #include "murmur/learn/leaf_dataset.h"
 #include "murmur/learn/npz_dataset.h"
 #include "murmur/learn/text_dataset.h"
+#include "murmur/privacy/accountant.h"
 #include "murmur/protocol/byzantine.h"
 
 namespace murmur {
@@ -40,6 +41,31 @@ Result<TrainTestSplit> LoadDataset(const RunConfig& config) {
       break;
   }
   return LoadFashionMnist(config.data.path);
+}
+
+// DP-SGD for `learner` (Learner::EnableDpSgd) with privacy.target_epsilon
+// solved at the learner's own sampling rate, so every peer meets it.
+Status EnableDpSgd(const RunConfig& config, PeerId peer, Learner& learner) {
+  const DpSgdConfig& c = config.train.dp_sgd;
+  DpSgdOptions options{.clip = c.clip, .noise_multiplier = c.noise_multiplier};
+  if (c.target_epsilon) {
+    const int64_t steps = c.steps > 0 ? c.steps : config.protocol.rounds * config.protocol.local_steps;
+    const double q = learner.dp_sgd_sampling_rate();
+    Result<double> sigma = privacy::SolveSigma(*c.target_epsilon, q, std::max<int64_t>(steps, 1),
+                                               config.protocol.privacy.delta);
+    if (!sigma.ok()) {
+      return Status::InvalidArgument("privacy.target_epsilon = ", *c.target_epsilon,
+                                     " cannot be met by peer ", peer, " (q = ", q, ", ", steps,
+                                     " steps): ", sigma.status().message(),
+                                     "; raise the target or lower privacy.dp_sgd_steps");
+    }
+    options.noise_multiplier = *sigma;
+  }
+  // Sub-streams 1 and 2 of the peer's batch stream (the plain mini-batch
+  // stream is its sub-stream 0, which never draws 2^40 blocks).
+  learner.EnableDpSgd(options, Rng::ForStep(config.seed, peer, RngPurpose::kBatch, 1),
+                      Rng::ForStep(config.seed, peer, RngPurpose::kBatch, 2));
+  return Status::Ok();
 }
 
 }  // namespace
@@ -120,6 +146,7 @@ Result<PeerLearner> MakePeerLearner(const RunConfig& config, const Model& model,
     const OutputLayer layer = OutputLayerOf(model);
     out.learner->SetTrainableRange(layer.offset, layer.size());
   }
+  if (config.train.dp_sgd.enabled) MURMUR_RETURN_IF_ERROR(EnableDpSgd(config, peer, *out.learner));
   return out;
 }
 

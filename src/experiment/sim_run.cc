@@ -193,6 +193,9 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
                                            : std::span<const Dataset* const>()));
 
   RunPlan plan = PlanRun(config, setup.layout);
+  if (config.train.dp_sgd.enabled) {
+    plan.epsilon_of_round = DpSgdEpsilonOf(config, {learner_ptrs.begin(), learner_ptrs.end()});
+  }
   const auto setup_done = std::chrono::steady_clock::now();
   SimulationResult result =
       SimulatePlanned(std::move(setup), plan, *model, data.test, config.sim, config.eval,

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "learn/dp_sgd.h"
 #include "learn/torch_model.h"
 
 namespace murmur {
@@ -201,6 +202,28 @@ struct Learner::Impl {
     }
   }
 
+  // Learner::Train's steps with DP-SGD (dp_sgd.h): the noisy clipped
+  // gradient replaces the mini-batch gradient; the optimizer is the same.
+  TrainStats TrainDpSgd(at::Tensor& p, int64_t steps) {
+    if (!dp_grad) dp_grad = AllocateAligned(num_params);
+    std::span<float> grad(dp_grad.get(), static_cast<size_t>(num_params));
+    double loss_sum = 0;
+    int64_t samples = 0;
+    for (int64_t step = 0; step < steps; ++step) {
+      dp_sgd->NoisyGradient(model, train, order, p, lo, hi, grad, &loss_sum, &samples);
+      if (proximal_mu > 0) AddProximalGradient(grad.data());
+      if (optimizer.kind == OptimizerKind::kSgd) {
+        SgdStep(grad.data());
+      } else {
+        AdamStep(grad.data());
+      }
+    }
+    TrainStats stats;
+    stats.samples = samples;
+    stats.mean_loss = samples > 0 ? loss_sum / static_cast<double>(samples) : 0.0;
+    return stats;
+  }
+
   // g += mu * (w - center): the gradient of mu/2 ||w - center||^2.
   void AddProximalGradient(float* grad) const {
     const auto mu = static_cast<float>(proximal_mu);
@@ -231,6 +254,8 @@ struct Learner::Impl {
   int64_t lo = 0;
   int64_t hi = num_params;
   AlignedFloats sam_saved;  // w during SAM's second pass
+  AlignedFloats dp_grad;    // DP-SGD's noisy gradient
+  std::unique_ptr<DpSgdState> dp_sgd;  // set by EnableDpSgd
   // The batch of the last DrawBatch (zeroth-order training).
   at::Tensor batch_x;
   at::Tensor batch_y;
@@ -272,6 +297,7 @@ TrainStats Learner::Train(int64_t steps) {
   at::AutoGradMode grad_mode(true);
   at::Tensor p = at::from_blob(s.params.get(), {s.num_params}, at::kFloat);
   p.requires_grad_(true);
+  if (s.dp_sgd) return s.TrainDpSgd(p, steps);
   double loss_sum = 0;
   at::Tensor x, y;
   for (int64_t step = 0; step < steps; ++step) {
@@ -323,6 +349,28 @@ void Learner::SetProximalTerm(double mu, std::span<const float> center) {
   }
   MURMUR_CHECK(static_cast<int64_t>(center.size()) == s.num_params);
   s.proximal_center.assign(center.begin(), center.end());
+}
+
+void Learner::EnableDpSgd(const DpSgdOptions& options, Rng sampling_rng, Rng noise_rng) {
+  Impl& s = *impl_;
+  MURMUR_CHECK(s.optimizer.sam_rho == 0);
+  s.dp_sgd = std::make_unique<DpSgdState>(options, s.batch, static_cast<int64_t>(s.order.size()),
+                                          sampling_rng, noise_rng);
+}
+
+bool Learner::dp_sgd_enabled() const { return impl_->dp_sgd != nullptr; }
+
+int64_t Learner::dp_sgd_steps() const {
+  return impl_->dp_sgd ? impl_->dp_sgd->steps() : 0;
+}
+
+double Learner::dp_sgd_sampling_rate() const {
+  return static_cast<double>(impl_->batch) / static_cast<double>(impl_->order.size());
+}
+
+const DpSgdOptions& Learner::dp_sgd_options() const {
+  MURMUR_CHECK(impl_->dp_sgd != nullptr);
+  return impl_->dp_sgd->options();
 }
 
 int64_t Learner::shard_size() const {

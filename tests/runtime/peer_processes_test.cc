@@ -18,7 +18,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -528,4 +530,50 @@ TEST_F(PeerProcesses, SecureAggregationRunMatchesTheSimulation) {
   EXPECT_EQ(server["msgs_received"], 4 * 4 * 4);  // 4 phases x 4 clients x 4 rounds
   EXPECT_EQ(Counter(server, "secagg.aborted_rounds"), 0);
   EXPECT_EQ(Counter(server, "secagg.dropped_clients"), 0);
+}
+
+namespace {
+
+// The epsilon of each line of a metrics.jsonl, by round (null: +infinity).
+std::map<int64_t, double> EpsilonByRound(const std::string& path) {
+  std::map<int64_t, double> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json row = nlohmann::json::parse(line);
+    if (!row.contains("epsilon")) continue;
+    out[row["round"].get<int64_t>()] =
+        row["epsilon"].is_null() ? INFINITY : row["epsilon"].get<double>();
+  }
+  return out;
+}
+
+}  // namespace
+
+// A private run over real processes reports epsilon as the simulator does:
+// client-level DP (local mode, FedAvg) on every merged row, the same values;
+// DP-SGD (D-PSGD) with the same final per-peer epsilon in summary.json
+// (every peer took rounds * local_steps steps at the same q).
+TEST_F(PeerProcesses, LaunchedPrivateRunsReportTheSimulatorsEpsilon) {
+  const std::pair<std::string, std::string> runs[] = {
+      {"fedavg", "client_fraction = 0.5\n[privacy]\nmode = \"local\"\nclip = 0.5\n"
+                 "noise_multiplier = 1.3\ndelta = 1e-4\n"},
+      {"dpsgd", "[privacy]\ndp_sgd = true\ndp_sgd_clip = 1.0\ndp_sgd_noise_multiplier = 1.1\n"},
+  };
+  for (const auto& [kind, lines] : runs) {
+    SCOPED_TRACE(kind);
+    const std::string config = WriteConfig(dir_, 3, 10, kind, lines);
+    const std::string sim = dir_ + "/sim-" + kind, net = dir_ + "/net-" + kind;
+    Process run({MurmurBin(), "run", config, "--out", sim, "--quiet"});
+    ASSERT_EQ(run.Wait(Clock::now() + kDeadline), 0) << run.log();
+    Process launch({MurmurBin(), "launch", "4", config, "--out", net, "--quiet"});
+    ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
+    const std::map<int64_t, double> sim_eps = EpsilonByRound(sim + "/metrics.jsonl");
+    const std::map<int64_t, double> net_eps = EpsilonByRound(net + "/metrics.jsonl");
+    ASSERT_EQ(sim_eps.size(), 4u);  // rounds 0..3
+    ASSERT_EQ(net_eps.size(), 4u);
+    EXPECT_GT(sim_eps.at(3), 0);
+    if (kind == "fedavg") EXPECT_EQ(net_eps, sim_eps);
+    EXPECT_EQ(net_eps.at(3), sim_eps.at(3));
+    EXPECT_EQ(ReadSummary(net)["epsilon"], ReadSummary(sim)["epsilon"]);
+  }
 }

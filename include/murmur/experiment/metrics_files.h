@@ -92,6 +92,9 @@ struct NodeSummary {
   // Transport counters (wire bytes, handshakes, ...), in the order written.
   std::vector<std::pair<std::string, uint64_t>> transport;
   std::map<std::string, int64_t> counters;  // protocol and runtime counters
+  // DP-SGD peers: their own sample-level epsilon at the end (+infinity
+  // without noise); absent otherwise.
+  std::optional<double> epsilon;
 };
 
 // Writes `dir`/summary.json: peer, name, role, finished, first_report,

@@ -4,9 +4,11 @@
 // the rows one simulated run would have written.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "murmur/experiment/eval_collector.h"
+#include "murmur/experiment/run_config.h"
 
 namespace murmur {
 
@@ -28,5 +30,14 @@ enum class RowMerge {
 // processes.
 std::vector<EvalRow> MergePeerRows(const std::vector<std::vector<EvalRow>>& per_peer,
                                    RowMerge merge = RowMerge::kEveryPeer);
+
+// Sets the epsilon of `merged` (MergePeerRows' rows of a run of `config`)
+// as a simulated run reports it. Client-level DP (privacy.mode): the
+// accountant's for the row's round (EpsilonOfRound). DP-SGD: the largest
+// epsilon any peer's own metrics.jsonl, in `peer_dirs`, reported for the
+// round (a server's rows carry none, so a federated run's rows may have no
+// epsilon; its summary takes the peers' final ones). Otherwise unchanged.
+void SetMergedEpsilon(const RunConfig& config, const std::vector<std::string>& peer_dirs,
+                      std::vector<EvalRow>& merged);
 
 }  // namespace murmur

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "murmur/core/config.h"
@@ -34,6 +35,21 @@ struct DataConfig {
   double validation_fraction = 0;
 };
 
+// Sample-level DP-SGD in every peer's learner (Learner::EnableDpSgd;
+// docs/privacy.md): the privacy.dp_sgd* keys and privacy.target_epsilon.
+struct DpSgdConfig {
+  bool enabled = false;           // privacy.dp_sgd
+  double clip = 1.0;              // privacy.dp_sgd_clip: C
+  double noise_multiplier = 0;    // privacy.dp_sgd_noise_multiplier: sigma
+  // privacy.target_epsilon: each peer solves for the smallest sigma that
+  // keeps `steps` of its steps (epsilon, privacy.delta)-DP at its q,
+  // replacing noise_multiplier.
+  std::optional<double> target_epsilon;
+  // privacy.dp_sgd_steps: the per-peer step budget target_epsilon is solved
+  // for; 0 means protocol.rounds * protocol.local_steps.
+  int64_t steps = 0;
+};
+
 struct TrainConfig {
   OptimizerConfig optimizer{.kind = OptimizerKind::kSgd, .lr = 0.02, .momentum = 0.9};
   int64_t batch_size = 32;
@@ -53,6 +69,7 @@ struct TrainConfig {
   // the output layer trains (Learner::SetTrainableRange) and, in D-PSGD, is
   // exchanged.
   bool output_layer_only = false;
+  DpSgdConfig dp_sgd;
 };
 
 struct RunConfig {

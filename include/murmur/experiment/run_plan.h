@@ -53,6 +53,17 @@ RunPlan PlanRun(const EvalConfig& eval, uint64_t seed, const ProtocolLayout& lay
 // Empty otherwise. Memoized per round.
 std::function<double(int64_t round)> EpsilonOfRound(const RunConfig& config);
 
+// For a run with privacy.dp_sgd: the per-peer sample-level epsilon at
+// privacy.delta, the largest over `learners` of the accountant's epsilon
+// for the learner's DP-SGD steps so far at its sampling rate and noise
+// multiplier (+infinity without noise), whatever `round` is asked: it is
+// read when a row is emitted, so it covers every step the row's models saw
+// (and, in a decentralized run, possibly a peer's steps of the next round).
+// Empty without DP-SGD. The learners must outlive the function; it may run
+// while they train (the step counts are atomic).
+std::function<double(int64_t round)> DpSgdEpsilonOf(const RunConfig& config,
+                                                    std::vector<const Learner*> learners);
+
 // The plan of a run of `config` whose protocol setup has `layout`.
 inline RunPlan PlanRun(const RunConfig& config, const ProtocolLayout& layout) {
   RunPlan plan = PlanRun(config.eval, config.seed, layout);

@@ -36,6 +36,14 @@ struct OptimizerConfig {
   double sam_rho = 0;  // SAM neighbourhood radius; 0: plain steps
 };
 
+// Sample-level DP-SGD (Abadi, Chu, Goodfellow, McMahan, Mironov, Talwar,
+// Zhang, 2016, "Deep Learning with Differential Privacy"); see
+// Learner::EnableDpSgd.
+struct DpSgdOptions {
+  double clip = 1.0;             // C: every sample's gradient L2 norm bound, > 0
+  double noise_multiplier = 0;   // sigma: noise N(0, (sigma C)^2) on the sum, >= 0
+};
+
 struct TrainStats {
   double mean_loss = 0;
   int64_t samples = 0;
@@ -91,6 +99,25 @@ class Learner {
   // and frees the copy of `center`. REQUIRES: mu >= 0 and, when mu > 0,
   // center.size() == params().size().
   void SetProximalTerm(double mu, std::span<const float> center);
+
+  // From now on every Train() step is a DP-SGD step (Abadi et al. 2016):
+  // a Poisson sample of the shard at rate q = batch_size() / shard_size()
+  // drawn from `sampling_rng`, per-sample gradients clipped to options.clip
+  // over the trainable range, N(0, (noise_multiplier clip)^2) per trainable
+  // coordinate from `noise_rng` added to their sum, divided by
+  // batch_size(); then the configured optimizer step. Each step is one step
+  // of the subsampled Gaussian mechanism in privacy/accountant.h. Per-sample
+  // gradients take one backward pass per sample (src/learn/dp_sgd.h).
+  // REQUIRES: options.clip > 0, options.noise_multiplier >= 0, sam_rho == 0.
+  void EnableDpSgd(const DpSgdOptions& options, Rng sampling_rng, Rng noise_rng);
+  bool dp_sgd_enabled() const;
+  // DP-SGD steps taken so far (0 without DP-SGD). Safe to read from another
+  // thread while Train() runs.
+  int64_t dp_sgd_steps() const;
+  // q = batch_size() / shard_size().
+  double dp_sgd_sampling_rate() const;
+  // REQUIRES: dp_sgd_enabled().
+  const DpSgdOptions& dp_sgd_options() const;
 
   int64_t shard_size() const;
   // Samples per step: the configured batch size, capped at shard_size().

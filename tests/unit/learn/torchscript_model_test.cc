@@ -8,10 +8,12 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "learn/dp_sgd.h"
 #include "learn/torch_model.h"
 #include "murmur/learn/model.h"
 #include "testing/data_files.h"
@@ -140,6 +142,41 @@ TEST_F(TorchScriptModel, RefusesFilesThatAreNotTorchScriptOrDoNotFitTheData) {
   EXPECT_THAT(six.status().message(), HasSubstr("forward fails on a 2x1x2x2"));
   Result<std::unique_ptr<Model>> missing = Load(File("absent.pt"));
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
+// DP-SGD's per-sample gradients (learn/dp_sgd.h) through a TorchScript
+// module: unclipped they sum to the batch gradient; clipped to C, each of
+// the three samples contributes exactly C (every gradient here exceeds it).
+TEST_F(TorchScriptModel, DpSgdPerSampleGradientsWorkThroughTheModule) {
+  std::unique_ptr<Model> model = Load(File("linear.pt")).value();
+  std::vector<float> params(15);
+  Rng rng(1, PeerId{0}, RngPurpose::kInit);
+  model->Initialize(params, rng);
+  at::Tensor p = at::from_blob(params.data(), {15}, at::kFloat);
+  p.requires_grad_(true);
+  at::Tensor x = at::tensor(std::vector<float>{1, 2, 3, 4, -1, 0, 2, 1, 0, 0, 0, 1}).reshape({3, 1, 2, 2});
+  at::Tensor y = at::tensor(std::vector<int64_t>{0, 1, 2});
+  at::cross_entropy_loss(AsTorchModel(*model).Forward(p, x), y).backward();
+  at::Tensor batch = p.grad().clone() * 3;
+  p.mutable_grad().reset();
+  std::vector<float> sum(15);
+  ClippedGradientSum(AsTorchModel(*model), p, x, y, std::numeric_limits<double>::infinity(), 0,
+                     15, sum);
+  for (int k = 0; k < 15; ++k) EXPECT_NEAR(sum[k], batch[k].item<float>(), 1e-5) << k;
+  // Each sample alone, clipped to C = 1e-3: the sum of the three is the sum
+  // of their unit directions times C.
+  std::vector<float> expected(15, 0.0f);
+  for (int i = 0; i < 3; ++i) {
+    at::cross_entropy_loss(AsTorchModel(*model).Forward(p, x.narrow(0, i, 1)), y.narrow(0, i, 1))
+        .backward();
+    at::Tensor g = p.grad().clone();
+    p.mutable_grad().reset();
+    g = g * (1e-3 / g.norm().item<double>());
+    for (int k = 0; k < 15; ++k) expected[k] += g[k].item<float>();
+  }
+  const ClippedSum out = ClippedGradientSum(AsTorchModel(*model), p, x, y, 1e-3, 0, 15, sum);
+  EXPECT_EQ(out.clipped, 3);
+  for (int k = 0; k < 15; ++k) EXPECT_NEAR(sum[k], expected[k], 1e-8) << k;
 }
 
 }  // namespace
