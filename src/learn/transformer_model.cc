@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "learn/torch_model.h"
@@ -248,11 +249,12 @@ Result<std::unique_ptr<Model>> MakeTransformer(const ModelConfig& config, const 
         " classes, its vocabulary too) but the dataset has ", input.num_classes,
         " classes; use a text dataset (data.dataset = \"fortunes\")");
   }
-  for (const auto& [key, value] : {std::pair{"model.layers", c.layers},
-                                   {"model.width", c.width},
-                                   {"model.heads", c.heads},
-                                   {"model.context", c.context},
-                                   {"model.ffn_mult", c.ffn_mult}}) {
+  const std::pair<const char*, int64_t> sizes[] = {{"model.layers", c.layers},
+                                                   {"model.width", c.width},
+                                                   {"model.heads", c.heads},
+                                                   {"model.context", c.context},
+                                                   {"model.ffn_mult", c.ffn_mult}};
+  for (const auto& [key, value] : sizes) {
     if (value < 1) return Status::InvalidArgument(key, " = ", value, " must be at least 1");
   }
   if (c.width % c.heads != 0) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <vector>
 
 #include "learn/torch_model.h"
@@ -110,7 +111,7 @@ TEST(Transformer, ChangingAFutureTokenLeavesEveryEarlierLogitBitForBitUnchanged)
     }
     for (int64_t changed : {1, 6, 11}) {
       at::Tensor y = x.clone();
-      y.select(3, changed).fill_(x.select(3, changed).add(1).remainder(kVocab));
+      y.select(3, changed).copy_(x.select(3, changed).add(1).remainder(kVocab));
       at::Tensor a = torch_model.Forward(Flat(params), x).view({3, c.context, kVocab});
       at::Tensor b = torch_model.Forward(Flat(params), y).view({3, c.context, kVocab});
       EXPECT_TRUE(at::equal(a.slice(1, 0, changed), b.slice(1, 0, changed)))
