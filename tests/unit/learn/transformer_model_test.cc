@@ -131,8 +131,8 @@ TEST(Transformer, GivesLogitsAndATargetForEveryPosition) {
   std::unique_ptr<Model> model = Make(c);
   std::vector<float> params = InitialParams(*model, 1);
   const TorchModel& torch_model = AsTorchModel(*model);
-  at::Tensor x = at::tensor({10.0f, 11, 12, 13, 20, 21, 22, 23}).view({2, 1, 1, 4});
-  at::Tensor labels = at::tensor({14L, 24L});
+  at::Tensor x = at::tensor(std::vector<float>{10, 11, 12, 13, 20, 21, 22, 23}).view({2, 1, 1, 4});
+  at::Tensor labels = at::tensor(std::vector<int64_t>{14, 24});
   at::Tensor logits = torch_model.Forward(Flat(params), x);
   EXPECT_EQ(logits.sizes(), (at::IntArrayRef{8, kVocab}));
   at::Tensor targets = torch_model.Targets(x, labels).contiguous();
@@ -209,7 +209,7 @@ TEST(Transformer, LearnsTheFortunesWellBelowTheUnigramBaseline) {
                   OptimizerConfig{.kind = OptimizerKind::kAdam, .lr = 0.01}, 16,
                   Rng(1, PeerId(0), RngPurpose::kInit), Rng(1, PeerId(0), RngPurpose::kBatch));
   const EvalStats before = Evaluate(*model, learner.params(), data->test, 0);
-  learner.Train(150);
+  learner.Train(500);
   const EvalStats after = Evaluate(*model, learner.params(), data->test, 0);
   const double unigram = UnigramCrossEntropy(*model, *data);
   std::printf("unigram %.3f, transformer %.3f -> %.3f nats/char, accuracy %.3f\n", unigram,
