@@ -67,16 +67,54 @@ Status ReadDataSection(ConfigReader& r, RunConfig& c) {
   return Status::Ok();
 }
 
+// model.kind = "transformer": its keys, read only for it (so they are unknown
+// keys for the other models), and the text windows it reads.
+Status ReadTransformer(ConfigReader& r, RunConfig& c) {
+  TransformerConfig& t = c.model.transformer;
+  MURMUR_ASSIGN_OR_RETURN(t.layers, r.Int("model.layers", t.layers, 1, 1024));
+  MURMUR_ASSIGN_OR_RETURN(t.width, r.Int("model.width", t.width, 1, 65536));
+  MURMUR_ASSIGN_OR_RETURN(t.heads, r.Int("model.heads", t.heads, 1, 1024));
+  MURMUR_ASSIGN_OR_RETURN(t.context, r.Int("model.context", t.context, 1, 4096));
+  MURMUR_ASSIGN_OR_RETURN(t.ffn_mult, r.Int("model.ffn_mult", t.ffn_mult, 1, 64));
+  MURMUR_ASSIGN_OR_RETURN(std::string positions,
+                          r.String("model.positions", "learned", {"learned", "sinusoidal"}));
+  t.positions = positions == "sinusoidal" ? TransformerConfig::Positions::kSinusoidal
+                                          : TransformerConfig::Positions::kLearned;
+  MURMUR_ASSIGN_OR_RETURN(bool tie, r.Bool("model.tie_embeddings", true));
+  t.embeddings = tie ? TransformerConfig::Embeddings::kTied : TransformerConfig::Embeddings::kSeparate;
+  if (t.width % t.heads != 0) {
+    return Status::InvalidArgument("model.width = ", t.width, " is not divisible by model.heads = ",
+                                   t.heads, ": each head attends over width / heads dimensions; "
+                                   "choose heads that divide the width");
+  }
+  if (c.data.dataset != DatasetKind::kFortunes && c.data.dataset != DatasetKind::kLeaf) {
+    return Status::InvalidArgument(
+        "model.kind = \"transformer\" is a character language model: it needs a text dataset, "
+        "data.dataset = \"fortunes\" (or \"leaf\" with LEAF Shakespeare)");
+  }
+  if (r.Has("data.context") || r.Has("data.seq_len")) {
+    return Status::InvalidArgument(
+        "data.context and data.seq_len are the char MLP's; a transformer reads windows of "
+        "model.context + 1 characters: remove them and set model.context");
+  }
+  c.data.text.context = t.context;
+  c.data.text.samples = TextSamples::kWindows;
+  return Status::Ok();
+}
+
 // [model]: the architecture, its initialization and an initial checkpoint.
 Status ReadModelSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(std::string model,
                           r.String("model.kind", "mlp",
-                                   {"logreg", "mlp", "cnn", "charmlp", "torchscript"}));
+                                   {"logreg", "mlp", "cnn", "charmlp", "torchscript",
+                                    "transformer"}));
   c.model.kind = model == "logreg"        ? ModelKind::kLogisticRegression
                  : model == "cnn"         ? ModelKind::kCnn
                  : model == "charmlp"     ? ModelKind::kCharMlp
                  : model == "torchscript" ? ModelKind::kTorchScript
+                 : model == "transformer" ? ModelKind::kTransformer
                                           : ModelKind::kMlp;
+  if (c.model.kind == ModelKind::kTransformer) MURMUR_RETURN_IF_ERROR(ReadTransformer(r, c));
   MURMUR_ASSIGN_OR_RETURN(c.model.path, r.String("model.path", ""));
   MURMUR_ASSIGN_OR_RETURN(std::string model_init,
                           r.String("model.init", "kaiming", {"kaiming", "xavier"}));

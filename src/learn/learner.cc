@@ -96,7 +96,8 @@ struct Learner::Impl {
         num_params(model.num_params()),
         params(AllocateAligned(num_params)) {}
 
-  // Fills x [batch, C, H, W] and y [batch] with the next mini-batch. Batches
+  // Fills x [batch, C, H, W] and y with the next mini-batch and its targets
+  // (TorchModel::Targets: the labels [batch], or one per position). Batches
   // never straddle epochs: a tail shorter than a batch is skipped and the
   // shard reshuffled, so every batch is drawn without replacement and every
   // batch has the same size. Over epochs every sample is still used equally
@@ -119,6 +120,7 @@ struct Learner::Impl {
       yd[i] = train.labels[index];
     }
     cursor += batch;
+    y = model.Targets(x, y);
   }
 
   // SAM's gradient: the gradient on the same batch at w + rho g/||g||; the
@@ -441,10 +443,13 @@ EvalStats Evaluate(const Model& model, std::span<const float> params,
                                 {total}, at::kLong);
   double loss_sum = 0;
   int64_t correct = 0;
+  int64_t predictions = 0;
   for (int64_t start = 0; start < total; start += kEvalBatch) {
     const int64_t n = std::min(kEvalBatch, total - start);
-    at::Tensor y = ys.narrow(0, start, n);
-    at::Tensor logits = torch_model.Forward(p, xs.narrow(0, start, n));
+    const at::Tensor x = xs.narrow(0, start, n);
+    const at::Tensor y = torch_model.Targets(x, ys.narrow(0, start, n));
+    at::Tensor logits = torch_model.Forward(p, x);
+    predictions += y.size(0);
     // Summed in double so the mean does not depend on the batching.
     loss_sum += at::cross_entropy_loss(logits, y, /*weight=*/{},
                                        at::Reduction::None)
@@ -452,9 +457,10 @@ EvalStats Evaluate(const Model& model, std::span<const float> params,
                     .item<double>();
     correct += logits.argmax(1).eq(y).sum().item<int64_t>();
   }
+  // Per prediction: per sample, or per token for a sequence model.
   stats.samples = total;
-  stats.accuracy = static_cast<double>(correct) / static_cast<double>(total);
-  stats.loss = loss_sum / static_cast<double>(total);
+  stats.accuracy = static_cast<double>(correct) / static_cast<double>(predictions);
+  stats.loss = loss_sum / static_cast<double>(predictions);
   return stats;
 }
 
@@ -474,16 +480,22 @@ ClassAccuracy EvaluatePerClass(const Model& model, std::span<const float> params
                                {static_cast<int64_t>(params.size())}, at::kFloat);
   at::Tensor xs = at::from_blob(const_cast<float*>(data.features.data()),
                                 {total, data.channels, data.height, data.width}, at::kFloat);
+  at::Tensor ys = at::from_blob(const_cast<int64_t*>(data.labels.data()), {total}, at::kLong);
   for (int64_t start = 0; start < total; start += kEvalBatch) {
     const int64_t n = std::min(kEvalBatch, total - start);
-    at::Tensor logits = torch_model.Forward(p, xs.narrow(0, start, n)).contiguous();
+    const at::Tensor x = xs.narrow(0, start, n);
+    at::Tensor logits = torch_model.Forward(p, x).contiguous();
+    // One target per logits row: the label, or each position's next token.
+    at::Tensor targets =
+        torch_model.Targets(x, ys.narrow(0, start, n)).to(at::kLong).contiguous();
     // argmax of a row with a NaN would pick the NaN; such a model is wrong.
     at::Tensor finite = at::isfinite(logits).all(1).contiguous();
     at::Tensor predicted = logits.argmax(1).contiguous();
     const int64_t* pred = predicted.data_ptr<int64_t>();
     const bool* ok = finite.data_ptr<bool>();
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t y = data.labels[start + i];
+    const int64_t* target = targets.data_ptr<int64_t>();
+    for (int64_t i = 0; i < targets.size(0); ++i) {
+      const int64_t y = target[i];
       MURMUR_CHECK(y >= 0 && y < data.num_classes);
       ++out.total[y];
       if (ok[i] && pred[i] == y) ++out.correct[y];

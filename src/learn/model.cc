@@ -10,6 +10,7 @@
 #include "learn/char_model.h"
 #include "learn/torch_model.h"
 #include "learn/torchscript_model.h"
+#include "learn/transformer_model.h"
 
 namespace murmur {
 namespace {
@@ -250,6 +251,7 @@ Result<std::unique_ptr<Model>> MakeModel(const ModelConfig& config,
       return MakeCharMlp(config, input);
     case ModelKind::kTorchScript:
       return MakeTorchScriptModel(config, input);
+    case ModelKind::kTransformer: return MakeTransformer(config, input);
     default:
       return Status::InvalidArgument("model: unknown kind ",
                                      static_cast<int>(config.kind));

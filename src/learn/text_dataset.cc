@@ -79,6 +79,23 @@ std::string StripFortuneSeparators(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// TextSamples::kWindows: window k holds characters [k (c + 1), (k + 1) (c + 1)).
+void AddWindows(std::string_view text, const CharCorpusOptions& options, TrainTestSplit& split) {
+  const int64_t span = options.context + 1;
+  const int64_t windows = static_cast<int64_t>(text.size()) / span;
+  for (int64_t k = 0; k < windows; ++k) {
+    Dataset& d = k % options.test_every == options.test_every - 1 ? split.test : split.train;
+    for (int64_t j = k * span; j < (k + 1) * span - 1; ++j) {
+      d.features.push_back(static_cast<float>(CharId(static_cast<uint8_t>(text[j]))));
+    }
+    d.labels.push_back(CharId(static_cast<uint8_t>(text[(k + 1) * span - 1])));
+  }
+}
+
+}  // namespace
+
 TrainTestSplit MakeCharDataset(std::string_view text, const CharCorpusOptions& options) {
   MURMUR_CHECK(options.context >= 1 && options.seq_len >= 1 && options.test_every >= 2);
   TrainTestSplit split;
@@ -91,6 +108,10 @@ TrainTestSplit MakeCharDataset(std::string_view text, const CharCorpusOptions& o
   }
   split.train.name = "fortunes-train";
   split.test.name = "fortunes-test";
+  if (options.samples == TextSamples::kWindows) {
+    AddWindows(text, options, split);
+    return split;
+  }
   const auto n = static_cast<int64_t>(text.size());
   const int64_t ctx = options.context;
   int64_t chunk = 0;
@@ -116,6 +137,13 @@ Result<TrainTestSplit> LoadFortunes(const std::string& paths, const CharCorpusOp
     text += StripFortuneSeparators(raw);
   }
   TrainTestSplit split = MakeCharDataset(text, options);
+  if (options.samples == TextSamples::kWindows && split.test.size() == 0) {
+    return Status::InvalidArgument(
+        "text corpus \"", paths, "\" has ", text.size(), " characters: too few for ",
+        options.test_every, " windows of model.context + 1 = ", options.context + 1,
+        " characters (every data.test_every-th window is a test window); lower model.context or "
+        "add text");
+  }
   if (split.train.size() == 0 || split.test.size() == 0) {
     return Status::InvalidArgument("text corpus \"", paths, "\" has ", text.size(),
                                    " characters: too few for a training and a test chunk of "

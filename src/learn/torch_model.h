@@ -19,6 +19,16 @@ class TorchModel : public Model {
   // REQUIRES: flat_params is a contiguous 1-D float tensor of num_params().
   virtual at::Tensor Forward(const at::Tensor& flat_params,
                              const at::Tensor& x) const = 0;
+
+  // The class index of each row of Forward(_, x): the sample labels [batch]
+  // for a model with one prediction per sample. A sequence model that
+  // predicts at every position (the transformer) returns [batch * positions]
+  // targets derived from the inputs and the labels, so training, Evaluate
+  // and EvaluatePerClass score every position.
+  virtual at::Tensor Targets(const at::Tensor& x, const at::Tensor& labels) const {
+    (void)x;
+    return labels;
+  }
 };
 
 // The TorchModel behind every Model that MakeModel returns.

@@ -148,7 +148,9 @@ class Learner {
 };
 
 // Accuracy and mean cross-entropy of `params` on the first
-// min(max_samples, test.size()) samples of `test` (all when max_samples<=0).
+// min(max_samples, test.size()) samples of `test` (all when max_samples<=0),
+// per prediction: per sample, or per token for a model that predicts at
+// every position (the transformer); `samples` counts samples.
 // Thread-safe for distinct calls. REQUIRES: params.size() == num_params().
 EvalStats Evaluate(const Model& model, std::span<const float> params,
                    const Dataset& test, int64_t max_samples);
@@ -164,7 +166,8 @@ struct ClassAccuracy {
   }
 };
 
-// Evaluates `params` on every sample of `data`, class by class (argmax of
+// Evaluates `params` on every prediction of `data` (per sample, or per
+// position for the transformer), class by class (argmax of
 // the logits; a non-finite logit row counts as wrong). Thread-safe for
 // distinct calls. REQUIRES: params.size() == num_params().
 ClassAccuracy EvaluatePerClass(const Model& model, std::span<const float> params,

@@ -15,6 +15,8 @@
 //  * Any PyTorch model saved as TorchScript (model.kind = "torchscript"):
 //    its parameters are the flat buffer, initialized from the file; see
 //    src/learn/torchscript_model.h.
+//  * Decoder-only transformer language model (model.kind = "transformer"):
+//    see src/learn/transformer_model.h.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +30,7 @@
 
 namespace murmur {
 
-enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp, kTorchScript };
+enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp, kTorchScript, kTransformer };
 
 // Weight initialisation of the feed-forward models (logreg, MLP, CNN).
 //  * kKaimingUniform: PyTorch's default for nn.Linear / nn.Conv2d
@@ -39,12 +41,26 @@ enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp, kTorchScript }
 //    U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), biases 0.
 enum class InitScheme { kKaimingUniform, kXavierUniform };
 
+// model.kind = "transformer": a pre-norm decoder (src/learn/transformer_model.h).
+struct TransformerConfig {
+  enum class Positions { kLearned, kSinusoidal };
+  enum class Embeddings { kTied, kSeparate };  // output head = input embedding?
+  int64_t layers = 2;
+  int64_t width = 64;    // d_model
+  int64_t heads = 4;     // width % heads == 0
+  int64_t context = 64;  // tokens per sample; the text dataset's window
+  int64_t ffn_mult = 4;  // feed-forward hidden width = ffn_mult * width
+  Positions positions = Positions::kLearned;
+  Embeddings embeddings = Embeddings::kTied;
+};
+
 struct ModelConfig {
   ModelKind kind = ModelKind::kMlp;
   InitScheme init = InitScheme::kKaimingUniform;  // feed-forward models only
   std::vector<int64_t> hidden = {128};  // MLP hidden layer widths
   int64_t embedding_dim = 16;           // char MLP: per-character embedding
   std::string path;                     // kTorchScript: the torch.jit.save file
+  TransformerConfig transformer;        // kTransformer only
 };
 
 struct InputShape {

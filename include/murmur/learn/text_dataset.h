@@ -25,10 +25,20 @@ inline constexpr const char* kFortunesDir = "/usr/share/games/fortunes";
 inline constexpr int64_t kCharVocabSize = 97;
 int64_t CharId(uint8_t c);
 
+// How the text becomes samples.
+//  * kEveryCharacter: every character of a chunk is a sample (the char MLP).
+//  * kWindows: the text is cut into consecutive windows of context + 1
+//    characters (seq_len does not apply); each is one sample whose features
+//    are its first `context` characters and whose label is its last. A
+//    sequence model predicts every one of them from the characters before
+//    (the transformer: learn/transformer_model.h); no padding is ever seen.
+enum class TextSamples { kEveryCharacter, kWindows };
+
 struct CharCorpusOptions {
   int64_t context = 16;     // characters the model sees before the target
   int64_t seq_len = 128;    // chunk length: contexts never cross chunks
   int64_t test_every = 10;  // every test_every-th chunk is a test chunk
+  TextSamples samples = TextSamples::kEveryCharacter;
 };
 
 // Removes the `%` lines that separate fortunes (strfile format).
@@ -36,14 +46,16 @@ std::string StripFortuneSeparators(std::string_view text);
 
 // REQUIRES: options' fields >= 1 (test_every >= 2). Chunks k with
 // k % test_every == test_every - 1 form the test set, the rest the
-// training set.
+// training set (with kWindows each window is a chunk, and a final window
+// shorter than context + 1 characters is dropped).
 TrainTestSplit MakeCharDataset(std::string_view text, const CharCorpusOptions& options);
 
 // Loads and concatenates fortune files. `paths` is a comma-separated list of
 // files or directories (a directory contributes its regular files, in name
 // order, skipping strfile's .dat indexes and .u8 links). kNotFound names a
 // missing path and says to install the `fortunes` package; kInvalidArgument
-// when the text yields no training or no test chunk.
+// when the text yields no training or no test chunk (for kWindows: fewer
+// than test_every windows of context + 1 characters).
 Result<TrainTestSplit> LoadFortunes(const std::string& paths, const CharCorpusOptions& options);
 
 }  // namespace murmur
