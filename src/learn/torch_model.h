@@ -19,6 +19,16 @@ class TorchModel : public Model {
   // REQUIRES: flat_params is a contiguous 1-D float tensor of num_params().
   virtual at::Tensor Forward(const at::Tensor& flat_params,
                              const at::Tensor& x) const = 0;
+
+  // Where Forward's flat_params and x must live (ModelConfig::device).
+  at::Device device() const { return device_; }
+  // Sets device() and moves what the model itself holds there (a
+  // TorchScript module's buffers). MakeModel calls it once, before the model
+  // is shared; not thread-safe.
+  virtual void MoveTo(at::Device device) { device_ = device; }
+
+ private:
+  at::Device device_ = at::Device(at::kCPU);
 };
 
 // The TorchModel behind every Model that MakeModel returns.

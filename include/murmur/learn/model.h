@@ -15,6 +15,10 @@
 //  * Any PyTorch model saved as TorchScript (model.kind = "torchscript"):
 //    its parameters are the flat buffer, initialized from the file; see
 //    src/learn/torchscript_model.h.
+//  * The CIFAR ResNet family with group normalization (model.kind =
+//    "resnet"): He, Zhang, Ren, Sun, 2016, "Deep Residual Learning for Image
+//    Recognition", with Wu, He, 2018, "Group Normalization"; see
+//    src/learn/resnet_model.h.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +32,7 @@
 
 namespace murmur {
 
-enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp, kTorchScript };
+enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp, kTorchScript, kResNet };
 
 // Weight initialisation of the feed-forward models (logreg, MLP, CNN).
 //  * kKaimingUniform: PyTorch's default for nn.Linear / nn.Conv2d
@@ -39,12 +43,33 @@ enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp, kTorchScript }
 //    U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), biases 0.
 enum class InitScheme { kKaimingUniform, kXavierUniform };
 
+// Where a model's forward and backward passes run (train.device). The flat
+// parameter buffers protocols exchange stay in host memory either way.
+enum class ComputeDevice { kCpu, kCuda };
+
+// "cpu", "cuda" or "auto" (CUDA when torch::cuda::is_available(), else CPU)
+// as a device. kInvalidArgument for another name, or "cuda" when no CUDA
+// device is visible.
+Result<ComputeDevice> ResolveComputeDevice(const std::string& choice);
+
+// "cpu" or "cuda".
+const char* ComputeDeviceName(ComputeDevice device);
+
+// model.kind = "resnet" (src/learn/resnet_model.h).
+struct ResNetOptions {
+  int64_t depth = 20;   // 6n + 2 weight layers, n >= 1
+  double width = 1.0;   // multiplies the 16/32/64 stage channels
+  int64_t groups = 2;   // group norm groups; must divide 16 x width
+};
+
 struct ModelConfig {
   ModelKind kind = ModelKind::kMlp;
   InitScheme init = InitScheme::kKaimingUniform;  // feed-forward models only
   std::vector<int64_t> hidden = {128};  // MLP hidden layer widths
   int64_t embedding_dim = 16;           // char MLP: per-character embedding
   std::string path;                     // kTorchScript: the torch.jit.save file
+  ComputeDevice device = ComputeDevice::kCpu;
+  ResNetOptions resnet;                 // kResNet
 };
 
 struct InputShape {
@@ -66,6 +91,10 @@ class Model {
  public:
   virtual ~Model() = default;
   virtual std::string name() const = 0;
+  // What fixes the flat layout besides the tensor sizes, for checkpoints to
+  // tell architectures apart: name() unless the name carries more (a
+  // TorchScript model's names its file, which does not matter).
+  virtual std::string architecture() const { return name(); }
   virtual int64_t num_params() const = 0;
   // Multiply-adds x2 of one sample's forward pass.
   virtual double forward_flops_per_sample() const = 0;
