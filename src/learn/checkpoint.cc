@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -128,9 +129,9 @@ Result<std::vector<float>> DecodeCheckpoint(std::span<const uint8_t> bytes,
                              in.remaining(), " bytes left (or the limit of ",
                              kMaxArchitectureBytes, ")");
     }
-    architecture = {reinterpret_cast<const char*>(body.data() + in.position() + sizeof kMagic),
-                    length};
-    for (uint32_t i = 0; i < length; ++i) MURMUR_RETURN_IF_ERROR(in.ReadU8().status());
+    const size_t at = sizeof kMagic + in.position();
+    architecture = {reinterpret_cast<const char*>(body.data() + at), length};
+    in = ByteReader(body.subspan(at + length));
   }
   MURMUR_ASSIGN_OR_RETURN(uint64_t count, in.ReadU64());
   const uint64_t payload = in.remaining();

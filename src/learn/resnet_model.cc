@@ -82,8 +82,10 @@ class ResNetModel final : public TorchModel {
     MURMUR_CHECK(static_cast<int64_t>(params.size()) == num_params_);
     float* p = params.data();
     for (const ConvNorm& c : convs_) {
-      const double std = std::sqrt(2.0 / static_cast<double>(9 * c.in));
-      for (int64_t i = 0; i < 9 * c.in * c.out; ++i) *p++ = static_cast<float>(std * rng.Normal());
+      const double stddev = std::sqrt(2.0 / static_cast<double>(9 * c.in));
+      for (int64_t i = 0; i < 9 * c.in * c.out; ++i) {
+        *p++ = static_cast<float>(stddev * rng.Normal());
+      }
       for (int64_t i = 0; i < c.out; ++i) *p++ = 1.0f;
       for (int64_t i = 0; i < c.out; ++i) *p++ = 0.0f;
     }
