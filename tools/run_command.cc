@@ -165,6 +165,17 @@ const CLI::Validator kNonNegative(
 
 int Fail(const Status& status) { return cli::Fail("run", status); }
 
+// `value` as a TOML basic string, so --set takes a path such as 2024 or
+// true as the string it is.
+std::string TomlString(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
 }  // namespace
 
 CLI::App* AddRunCommand(CLI::App& app, RunOptions& options) {
@@ -187,6 +198,12 @@ CLI::App* AddRunCommand(CLI::App& app, RunOptions& options) {
   run->add_option("--out", options.out_dir,
                   "Write config.toml, metrics.jsonl, metrics.csv, peers.csv and summary.json into DIR")
       ->type_name("DIR");
+  run->add_option("--export-model", options.export_model,
+                  "Write the mean of the peers' final models as a TorchScript file that\n"
+                  "torch.jit.load reads (model.kind = \"torchscript\" only); the same as\n"
+                  "train.export_model: a relative PATH goes under --out, and an existing\n"
+                  "file is refused unless train.overwrite_checkpoint = true")
+      ->type_name("PATH");
   run->add_flag("--quiet", options.quiet, "No progress output");
   return run;
 }
@@ -195,6 +212,9 @@ int RunCommand(const RunOptions& options) {
   std::vector<std::string> sets = options.sets;
   if (options.seed >= 0) sets.push_back("seed=" + std::to_string(options.seed));
   if (options.threads >= 0) sets.push_back("threads=" + std::to_string(options.threads));
+  if (!options.export_model.empty()) {
+    sets.push_back("train.export_model=" + TomlString(options.export_model));
+  }
   Result<RunConfig> run_config = LoadRunConfig(options.config_path, sets);
   if (!run_config.ok()) return Fail(run_config.status());
   ResolveRunPaths(*run_config, options.out_dir);

@@ -17,6 +17,7 @@ struct RunOptions {
   int64_t seed = -1;        // -1: from config
   int64_t threads = -1;     // -1: from config
   std::string out_dir;      // empty: write no files
+  std::string export_model; // --export-model: train.export_model's value
   bool quiet = false;
 };
 

@@ -102,19 +102,36 @@ Status ReadTransformer(ConfigReader& r, RunConfig& c) {
   return Status::Ok();
 }
 
+// model.depth, model.width, model.groups: read only for model.kind =
+// "resnet", so they are unknown keys (an error) for any other model.
+Status ReadResNetKeys(ConfigReader& r, ResNetOptions& o) {
+  MURMUR_ASSIGN_OR_RETURN(o.depth, r.Int("model.depth", o.depth, 1, 10'000));
+  if (o.depth < 8 || (o.depth - 2) % 6 != 0) {
+    return Status::InvalidArgument(
+        "model.depth = ", o.depth,
+        " is not 6n + 2 with n >= 1: the CIFAR ResNet is a first conv, 3 stages of n blocks of 2 convs and "
+        "an output layer; use 8, 14, 20, 32, 44, 56 or 110");
+  }
+  MURMUR_ASSIGN_OR_RETURN(o.width, r.Double("model.width", o.width, 1.0 / 32, 64));
+  MURMUR_ASSIGN_OR_RETURN(o.groups, r.Int("model.groups", o.groups, 1, 4096));
+  return Status::Ok();
+}
+
 // [model]: the architecture, its initialization and an initial checkpoint.
 Status ReadModelSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(std::string model,
                           r.String("model.kind", "mlp",
                                    {"logreg", "mlp", "cnn", "charmlp", "torchscript",
-                                    "transformer"}));
+                                    "transformer", "resnet"}));
   c.model.kind = model == "logreg"        ? ModelKind::kLogisticRegression
                  : model == "cnn"         ? ModelKind::kCnn
                  : model == "charmlp"     ? ModelKind::kCharMlp
                  : model == "torchscript" ? ModelKind::kTorchScript
                  : model == "transformer" ? ModelKind::kTransformer
+                 : model == "resnet"      ? ModelKind::kResNet
                                           : ModelKind::kMlp;
   if (c.model.kind == ModelKind::kTransformer) MURMUR_RETURN_IF_ERROR(ReadTransformer(r, c));
+  if (c.model.kind == ModelKind::kResNet) MURMUR_RETURN_IF_ERROR(ReadResNetKeys(r, c.model.resnet));
   MURMUR_ASSIGN_OR_RETURN(c.model.path, r.String("model.path", ""));
   MURMUR_ASSIGN_OR_RETURN(std::string model_init,
                           r.String("model.init", "kaiming", {"kaiming", "xavier"}));
@@ -142,6 +159,9 @@ Status ReadTrainSection(ConfigReader& r, RunConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(c.train.optimizer.sam_rho,
                           r.Double("train.sam_rho", c.train.optimizer.sam_rho, 0, 1e3));
   MURMUR_ASSIGN_OR_RETURN(c.train.batch_size, r.Int("train.batch_size", c.train.batch_size, 1, 1'000'000));
+  MURMUR_ASSIGN_OR_RETURN(std::string device,
+                          r.String("train.device", "cpu", {"cpu", "cuda", "auto"}));
+  MURMUR_ASSIGN_OR_RETURN(c.model.device, ResolveComputeDevice(device));
   MURMUR_ASSIGN_OR_RETURN(std::string init,
                           r.String("train.init", "same", {"same", "independent"}));
   c.train.same_init = init == "same";

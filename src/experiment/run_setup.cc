@@ -154,7 +154,8 @@ Status LoadInitialModel(const RunConfig& config, const Model& model,
                         std::span<Learner* const> learners) {
   if (config.init_checkpoint.empty()) return Status::Ok();
   MURMUR_ASSIGN_OR_RETURN(std::vector<float> initial,
-                          LoadCheckpoint(config.init_checkpoint, model.num_params()));
+                          LoadCheckpoint(config.init_checkpoint, CheckpointArchitecture(model),
+                                         model.num_params()));
   // A new head on a pretrained body keeps the learners' own initialization.
   const auto end = config.reinit_output
                        ? initial.begin() + static_cast<std::ptrdiff_t>(OutputLayerOf(model).offset)

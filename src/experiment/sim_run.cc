@@ -202,7 +202,8 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
                       config.protocol.rounds, config.seed, pool, observer);
 
   if (!config.train.save_checkpoint.empty()) {
-    MURMUR_RETURN_IF_ERROR(SaveCheckpoint(config.train.save_checkpoint, MeanModel(learners)));
+    MURMUR_RETURN_IF_ERROR(SaveCheckpoint(config.train.save_checkpoint, MeanModel(learners),
+                                          CheckpointArchitecture(*model)));
   }
   if (!config.train.export_model.empty()) {
     MURMUR_RETURN_IF_ERROR(ExportTorchScript(*model, MeanModel(learners), config.train.export_model));

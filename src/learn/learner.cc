@@ -137,11 +137,29 @@ struct Learner::Impl {
     float* w = params.get();
     std::memcpy(sam_saved.get(), w, num_params * sizeof(float));
     for (int64_t i = lo; i < hi; ++i) w[i] += scale * g[i];
+    Upload(p);
     p.mutable_grad().reset();
     at::cross_entropy_loss(model.Forward(p, x), y).backward();
-    at::Tensor ascent_grad = p.grad().contiguous();
+    at::Tensor ascent_grad = p.grad().to(at::kCPU).contiguous();
     std::memcpy(w, sam_saved.get(), num_params * sizeof(float));
+    Upload(p);
     return ascent_grad;
+  }
+
+  // The parameters as the model's device sees them: on the CPU a view of
+  // the host buffer itself; on a GPU a copy that Upload refreshes after
+  // every write to the host buffer.
+  at::Tensor DeviceParams() {
+    at::Tensor host = at::from_blob(params.get(), {num_params}, at::kFloat);
+    return model.device().is_cpu() ? host : host.to(model.device());
+  }
+
+  // Copies the host buffer into `p` from DeviceParams (nothing on the CPU,
+  // where p is the buffer).
+  void Upload(at::Tensor& p) const {
+    if (model.device().is_cpu()) return;
+    at::NoGradGuard no_grad;
+    p.copy_(at::from_blob(params.get(), {num_params}, at::kFloat));
   }
 
   // PyTorch's torch.optim.SGD (dampening 0, no Nesterov): d = g + wd*p;
@@ -297,19 +315,24 @@ TrainStats Learner::Train(int64_t steps) {
   // which thread trains.
   at::init_num_threads();
   at::AutoGradMode grad_mode(true);
-  at::Tensor p = at::from_blob(s.params.get(), {s.num_params}, at::kFloat);
+  // On a GPU the optimizer still steps the host buffer: each step uploads
+  // the parameters and downloads the gradient (2 x 4 bytes a parameter).
+  at::Tensor p = s.DeviceParams();
   p.requires_grad_(true);
+  const at::Device device = s.model.device();
   if (s.dp_sgd) return s.TrainDpSgd(p, steps);
   double loss_sum = 0;
   at::Tensor x, y;
   for (int64_t step = 0; step < steps; ++step) {
     s.NextBatch(x, y);
+    x = x.to(device);
+    y = y.to(device);
     at::Tensor loss = at::cross_entropy_loss(s.model.Forward(p, x), y);
     loss.backward();
     loss_sum += loss.item<double>();
     // The gradient is the flat tensor the backward pass produced (autograd
     // hands it over rather than copying since p had no grad before).
-    at::Tensor grad = p.grad().contiguous();
+    at::Tensor grad = p.grad().to(at::kCPU).contiguous();
     if (s.optimizer.sam_rho > 0) grad = s.SharpnessAwareGradient(p, x, y, grad);
     if (s.proximal_mu > 0) s.AddProximalGradient(grad.data_ptr<float>());
     if (s.optimizer.kind == OptimizerKind::kSgd) {
@@ -317,6 +340,7 @@ TrainStats Learner::Train(int64_t steps) {
     } else {
       s.AdamStep(grad.data_ptr<float>());
     }
+    s.Upload(p);
     p.mutable_grad().reset();
   }
   TrainStats stats;
@@ -396,8 +420,11 @@ double Learner::BatchLoss(std::span<const float> params) {
   MURMUR_CHECK(static_cast<int64_t>(params.size()) == s.num_params);
   at::init_num_threads();
   c10::InferenceMode inference;
-  at::Tensor p = at::from_blob(const_cast<float*>(params.data()), {s.num_params}, at::kFloat);
-  return at::cross_entropy_loss(s.model.Forward(p, s.batch_x), s.batch_y).item<double>();
+  const at::Device device = s.model.device();
+  at::Tensor p =
+      at::from_blob(const_cast<float*>(params.data()), {s.num_params}, at::kFloat).to(device);
+  return at::cross_entropy_loss(s.model.Forward(p, s.batch_x.to(device)), s.batch_y.to(device))
+      .item<double>();
 }
 
 SpsaEstimate Learner::EstimateSpsa(const PerturbationKey& key, float eps) {
@@ -431,10 +458,13 @@ EvalStats Evaluate(const Model& model, std::span<const float> params,
   if (total == 0) return stats;
   at::init_num_threads();
   c10::InferenceMode inference;
-  // Views of the caller's buffers: nothing here writes through them.
+  // Views of the caller's buffers: nothing here writes through them. On a
+  // GPU the parameters are copied there once per call, the samples one
+  // evaluation batch at a time.
+  const at::Device device = torch_model.device();
   at::Tensor p = at::from_blob(const_cast<float*>(params.data()),
                                {static_cast<int64_t>(params.size())},
-                               at::kFloat);
+                               at::kFloat).to(device);
   at::Tensor xs =
       at::from_blob(const_cast<float*>(test.features.data()),
                     {total, test.channels, test.height, test.width},
@@ -446,8 +476,8 @@ EvalStats Evaluate(const Model& model, std::span<const float> params,
   int64_t predictions = 0;
   for (int64_t start = 0; start < total; start += kEvalBatch) {
     const int64_t n = std::min(kEvalBatch, total - start);
-    const at::Tensor x = xs.narrow(0, start, n);
-    const at::Tensor y = torch_model.Targets(x, ys.narrow(0, start, n));
+    const at::Tensor x = xs.narrow(0, start, n).to(device);
+    const at::Tensor y = torch_model.Targets(x, ys.narrow(0, start, n).to(device));
     at::Tensor logits = torch_model.Forward(p, x);
     predictions += y.size(0);
     // Summed in double so the mean does not depend on the batching.
@@ -476,21 +506,24 @@ ClassAccuracy EvaluatePerClass(const Model& model, std::span<const float> params
   if (total == 0) return out;
   at::init_num_threads();
   c10::InferenceMode inference;
+  const at::Device device = torch_model.device();
   at::Tensor p = at::from_blob(const_cast<float*>(params.data()),
-                               {static_cast<int64_t>(params.size())}, at::kFloat);
+                               {static_cast<int64_t>(params.size())}, at::kFloat).to(device);
   at::Tensor xs = at::from_blob(const_cast<float*>(data.features.data()),
                                 {total, data.channels, data.height, data.width}, at::kFloat);
   at::Tensor ys = at::from_blob(const_cast<int64_t*>(data.labels.data()), {total}, at::kLong);
   for (int64_t start = 0; start < total; start += kEvalBatch) {
     const int64_t n = std::min(kEvalBatch, total - start);
-    const at::Tensor x = xs.narrow(0, start, n);
+    const at::Tensor x = xs.narrow(0, start, n).to(device);
     at::Tensor logits = torch_model.Forward(p, x).contiguous();
     // One target per logits row: the label, or each position's next token.
-    at::Tensor targets =
-        torch_model.Targets(x, ys.narrow(0, start, n)).to(at::kLong).contiguous();
+    at::Tensor targets = torch_model.Targets(x, ys.narrow(0, start, n).to(device))
+                             .to(at::kLong)
+                             .to(at::kCPU)
+                             .contiguous();
     // argmax of a row with a NaN would pick the NaN; such a model is wrong.
-    at::Tensor finite = at::isfinite(logits).all(1).contiguous();
-    at::Tensor predicted = logits.argmax(1).contiguous();
+    at::Tensor finite = at::isfinite(logits).all(1).to(at::kCPU).contiguous();
+    at::Tensor predicted = logits.argmax(1).to(at::kCPU).contiguous();
     const int64_t* pred = predicted.data_ptr<int64_t>();
     const bool* ok = finite.data_ptr<bool>();
     const int64_t* target = targets.data_ptr<int64_t>();

@@ -8,6 +8,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include "learn/char_model.h"
+#include "learn/resnet_model.h"
 #include "learn/torch_model.h"
 #include "learn/torchscript_model.h"
 #include "learn/transformer_model.h"
@@ -188,8 +189,10 @@ const TorchModel& AsTorchModel(const Model& model) {
   return *torch_model;
 }
 
-Result<std::unique_ptr<Model>> MakeModel(const ModelConfig& config,
-                                         const InputShape& input) {
+namespace {
+
+Result<std::unique_ptr<Model>> MakeModelOnHost(const ModelConfig& config,
+                                               const InputShape& input) {
   if (input.channels < 1 || input.height < 1 || input.width < 1 ||
       input.num_classes < 1) {
     return Status::InvalidArgument(
@@ -251,13 +254,28 @@ Result<std::unique_ptr<Model>> MakeModel(const ModelConfig& config,
       return MakeCharMlp(config, input);
     case ModelKind::kTorchScript:
       return MakeTorchScriptModel(config, input);
-    case ModelKind::kTransformer: return MakeTransformer(config, input);
+    case ModelKind::kTransformer:
+      return MakeTransformer(config, input);
+    case ModelKind::kResNet:
+      return MakeResNet(config, input);
     default:
       return Status::InvalidArgument("model: unknown kind ",
                                      static_cast<int>(config.kind));
   }
   return std::unique_ptr<Model>(
       std::make_unique<SequentialModel>(std::move(name), std::move(layers), config.init));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> MakeModel(const ModelConfig& config, const InputShape& input) {
+  MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, MakeModelOnHost(config, input));
+  if (config.device == ComputeDevice::kCuda) {
+    auto* torch_model = dynamic_cast<TorchModel*>(model.get());
+    MURMUR_CHECK(torch_model != nullptr);
+    torch_model->MoveTo(at::Device(at::kCUDA));
+  }
+  return model;
 }
 
 }  // namespace murmur

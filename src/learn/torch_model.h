@@ -29,6 +29,16 @@ class TorchModel : public Model {
     (void)x;
     return labels;
   }
+
+  // Where Forward's flat_params and x must live (ModelConfig::device).
+  at::Device device() const { return device_; }
+  // Sets device() and moves what the model itself holds there (a
+  // TorchScript module's buffers). MakeModel calls it once, before the model
+  // is shared; not thread-safe.
+  virtual void MoveTo(at::Device device) { device_ = device; }
+
+ private:
+  at::Device device_ = at::Device(at::kCPU);
 };
 
 // The TorchModel behind every Model that MakeModel returns.

@@ -75,6 +75,7 @@ class TorchScriptModel final : public TorchModel {
   Status Export(std::span<const float> params, const std::string& path) const {
     MURMUR_CHECK(static_cast<int64_t>(params.size()) == num_params());
     torch::jit::Module m = module_.clone();
+    m.to(at::Device(at::kCPU));  // a file that loads without a GPU
     int64_t offset = 0;
     for (const NamedParam& p : params_) {
       at::Tensor value = at::from_blob(const_cast<float*>(params.data()) + offset, {p.numel},
@@ -92,6 +93,16 @@ class TorchScriptModel final : public TorchModel {
     }
     return Status::Ok();
   }
+
+  // Buffers (batch-norm statistics) go with the module; parameters are the
+  // flat buffer's views on the device.
+  void MoveTo(at::Device device) override {
+    TorchModel::MoveTo(device);
+    module_.to(device);
+  }
+
+  // Not the file's name: the layout is the parameters' shapes.
+  std::string architecture() const override { return "torchscript"; }
 
   at::Tensor Forward(const at::Tensor& flat_params, const at::Tensor& x) const override {
     MURMUR_CHECK(flat_params.dim() == 1 && flat_params.size(0) == num_params());
@@ -129,7 +140,7 @@ class TorchScriptModel final : public TorchModel {
   }
 
   const std::string path_;
-  const torch::jit::Module module_;
+  torch::jit::Module module_;  // written only by MoveTo, before sharing
   const std::vector<NamedParam> params_;
   const std::vector<float> initial_;
   std::vector<int64_t> sizes_;

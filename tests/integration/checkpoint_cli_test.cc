@@ -61,7 +61,10 @@ TEST(CheckpointCli, FineTuningStartsFromThePretrainedModel) {
   Outcome mismatch = MurmurRun(std::string(kSmall) + " --set model.kind=mlp --set protocol.rounds=1" +
                          " --set model.init_checkpoint=" + ckpt);
   EXPECT_EQ(mismatch.exit_code, 2) << mismatch.output;
-  EXPECT_NE(mismatch.output.find("different model"), std::string::npos) << mismatch.output;
+  EXPECT_NE(mismatch.output.find("checkpoint was saved from model logreg (7850 "
+                                 "parameters) but the config builds mlp-128 (101770 parameters)"),
+            std::string::npos)
+      << mismatch.output;
 
   // A truncated file: refused, naming the file.
   std::filesystem::resize_file(ckpt, std::filesystem::file_size(ckpt) - 1);
@@ -75,6 +78,41 @@ TEST(CheckpointCli, FineTuningStartsFromThePretrainedModel) {
                         (dir / "none.ckpt").string());
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.output.find("train.save_checkpoint"), std::string::npos) << missing.output;
+  std::filesystem::remove_all(dir);
+}
+
+// A ResNet-8's checkpoint loaded into a ResNet-14, or into a ResNet-8 with
+// other group-norm groups (same tensor sizes, another function): refused
+// with exit code 2, naming both architectures and the first tensor that
+// differs. ResNet-8 with 4 first-stage channels on 1x28x28: stem 36 + 8,
+// stages 144 + 144 + 16, 288 + 576 + 32, 1152 + 2304 + 64, head 170 = 4934;
+// ResNet-14 adds a block per stage: 304 + 1184 + 4672 = 11094.
+TEST(CheckpointCli, AnotherArchitectureIsRefusedNamingBoth) {
+  const std::filesystem::path dir = murmur::testing::TempPath("arch");
+  const std::string ckpt = (dir / "resnet8.ckpt").string();
+  const std::string resnet =
+      " --quiet --threads 1 --set data.dataset=synthetic --set data.synthetic_train=64"
+      " --set data.synthetic_test=16 --set peers=1 --set protocol.rounds=1"
+      " --set protocol.local_steps=1 --set model.kind=resnet --set model.width=0.25";
+  Outcome pre = MurmurRun(resnet + " --set model.depth=8 --set train.save_checkpoint=" + ckpt);
+  ASSERT_EQ(pre.exit_code, 0) << pre.output;
+  Outcome same = MurmurRun(resnet + " --set model.depth=8 --set model.init_checkpoint=" + ckpt);
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+  Outcome deeper = MurmurRun(resnet + " --set model.depth=14 --set model.init_checkpoint=" + ckpt);
+  EXPECT_EQ(deeper.exit_code, 2) << deeper.output;
+  EXPECT_NE(deeper.output.find(
+                "murmur run: " + ckpt + ": checkpoint was saved from model resnet8-c4-gn2 (4934 "
+                "parameters) but the config builds resnet14-c4-gn2 (11094 parameters) (parameter "
+                "tensor 9: 288 values in the checkpoint, 144 in the model)"),
+            std::string::npos)
+      << deeper.output;
+  Outcome groups = MurmurRun(resnet + " --set model.depth=8 --set model.groups=4" +
+                             " --set model.init_checkpoint=" + ckpt);
+  EXPECT_EQ(groups.exit_code, 2) << groups.output;
+  EXPECT_NE(groups.output.find("saved from model resnet8-c4-gn2 (4934 parameters) but the config "
+                               "builds resnet8-c4-gn4 (4934 parameters)"),
+            std::string::npos)
+      << groups.output;
   std::filesystem::remove_all(dir);
 }
 

@@ -113,8 +113,8 @@ TEST(BristleScenario, MessagesCarryOnlyTheOutputLayerAndTheBodyStaysFrozen) {
   // fresh seeded initialization, then trained.
   std::unique_ptr<Model> model =
       MakeModel(ModelConfig{.kind = ModelKind::kMlp, .hidden = {16}}, InputShape{}).value();
-  Result<std::vector<float>> body_ckpt = LoadCheckpoint(PretrainedBody(), model->num_params());
-  Result<std::vector<float>> saved = LoadCheckpoint(ckpt, model->num_params());
+  Result<std::vector<float>> body_ckpt = LoadCheckpoint(PretrainedBody(), CheckpointArchitecture(*model), model->num_params());
+  Result<std::vector<float>> saved = LoadCheckpoint(ckpt, CheckpointArchitecture(*model), model->num_params());
   ASSERT_TRUE(saved.ok() && body_ckpt.ok()) << saved.status().ToString();
   const auto body = static_cast<size_t>(OutputLayerOf(*model).offset);
   EXPECT_TRUE(std::equal(body_ckpt->begin(), body_ckpt->begin() + body, saved->begin()));

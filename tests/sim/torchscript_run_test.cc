@@ -106,7 +106,8 @@ numpy.save(sys.argv[2], flat.numpy().astype('<f4'))
             0);
   Result<NpyArray> back = ReadNpyFile(dir.File("back.npy"));
   ASSERT_TRUE(back.ok()) << back.status().message();
-  Result<std::vector<float>> saved = LoadCheckpoint(dir.File("final.ckpt"), 784 * 16 + 16 + 160 + 10);
+  Result<std::vector<float>> saved = LoadCheckpoint(dir.File("final.ckpt"), "torchscript [12544,16,160,10]",
+                                                   784 * 16 + 16 + 160 + 10);
   ASSERT_TRUE(saved.ok()) << saved.status().message();
   EXPECT_EQ(back->data, *saved);
 

@@ -17,6 +17,10 @@
 //    src/learn/torchscript_model.h.
 //  * Decoder-only transformer language model (model.kind = "transformer"):
 //    see src/learn/transformer_model.h.
+//  * The CIFAR ResNet family with group normalization (model.kind =
+//    "resnet"): He, Zhang, Ren, Sun, 2016, "Deep Residual Learning for Image
+//    Recognition", with Wu, He, 2018, "Group Normalization"; see
+//    src/learn/resnet_model.h.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +34,9 @@
 
 namespace murmur {
 
-enum class ModelKind { kLogisticRegression, kMlp, kCnn, kCharMlp, kTorchScript, kTransformer };
+enum class ModelKind {
+  kLogisticRegression, kMlp, kCnn, kCharMlp, kTorchScript, kTransformer, kResNet
+};
 
 // Weight initialisation of the feed-forward models (logreg, MLP, CNN).
 //  * kKaimingUniform: PyTorch's default for nn.Linear / nn.Conv2d
@@ -54,6 +60,25 @@ struct TransformerConfig {
   Embeddings embeddings = Embeddings::kTied;
 };
 
+// Where a model's forward and backward passes run (train.device). The flat
+// parameter buffers protocols exchange stay in host memory either way.
+enum class ComputeDevice { kCpu, kCuda };
+
+// "cpu", "cuda" or "auto" (CUDA when torch::cuda::is_available(), else CPU)
+// as a device. kInvalidArgument for another name, or "cuda" when no CUDA
+// device is visible.
+Result<ComputeDevice> ResolveComputeDevice(const std::string& choice);
+
+// "cpu" or "cuda".
+const char* ComputeDeviceName(ComputeDevice device);
+
+// model.kind = "resnet" (src/learn/resnet_model.h).
+struct ResNetOptions {
+  int64_t depth = 20;   // 6n + 2 weight layers, n >= 1
+  double width = 1.0;   // multiplies the 16/32/64 stage channels
+  int64_t groups = 2;   // group norm groups; must divide 16 x width
+};
+
 struct ModelConfig {
   ModelKind kind = ModelKind::kMlp;
   InitScheme init = InitScheme::kKaimingUniform;  // feed-forward models only
@@ -61,6 +86,8 @@ struct ModelConfig {
   int64_t embedding_dim = 16;           // char MLP: per-character embedding
   std::string path;                     // kTorchScript: the torch.jit.save file
   TransformerConfig transformer;        // kTransformer only
+  ComputeDevice device = ComputeDevice::kCpu;
+  ResNetOptions resnet;                 // kResNet
 };
 
 struct InputShape {
@@ -82,6 +109,10 @@ class Model {
  public:
   virtual ~Model() = default;
   virtual std::string name() const = 0;
+  // What fixes the flat layout besides the tensor sizes, for checkpoints to
+  // tell architectures apart: name() unless the name carries more (a
+  // TorchScript model's names its file, which does not matter).
+  virtual std::string architecture() const { return name(); }
   virtual int64_t num_params() const = 0;
   // Multiply-adds x2 of one sample's forward pass.
   virtual double forward_flops_per_sample() const = 0;
