@@ -63,7 +63,8 @@ install(DIRECTORY ${murmur_python_dir} DESTINATION ${MURMUR_PYTHON_INSTALL_DIR}
 # murmur_experiment and so LibTorch; murmur/__init__.py imports it only
 # inside murmur.run, so `import murmur` stays LibTorch-free. Its static
 # libraries must be position-independent too.
-set_target_properties(murmur_learn murmur_privacy murmur_protocol murmur_sim murmur_runtime murmur_experiment
+set_target_properties(murmur_learn murmur_privacy murmur_protocol murmur_collective murmur_sim murmur_runtime
+                      murmur_experiment
                       PROPERTIES POSITION_INDEPENDENT_CODE ON)
 file(GLOB murmur_python_sim_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/python/sim_src/*.cc)
 pybind11_add_module(murmur_python_sim ${murmur_python_sim_srcs})

@@ -2,10 +2,11 @@
 # Results must not move unless a change means them to: runs every example
 # config for 3 rounds (seed from the config), and the built-in quickstart for
 # all its rounds, and compares the sha256 of each
-# run's metrics.jsonl with tests/regression/example_hashes.tsv.
+# run's metrics.jsonl with this machine's table in tests/regression/
+# (example_hashes*.tsv: one table per kind of machine, see below).
 #
 #   scripts/check_example_hashes.sh            # compare; exit 1 on a mismatch
-#   scripts/check_example_hashes.sh --update   # rewrite the table
+#   scripts/check_example_hashes.sh --update   # rewrite this machine's table
 #
 # Regenerate the table only in a commit whose change is meant to change
 # results, and say so in its message. Pretraining examples (*_pretrain.toml)
@@ -18,13 +19,16 @@
 # Hashes hold for one LibTorch build on one kind of CPU: OpenBLAS picks its
 # kernels by CPU, and other kernels round differently. The table's first
 # line records the machine it was made on (CPU model, AVX-512 or not,
-# LibTorch and OpenBLAS versions). On another machine the hashes cannot be
+# LibTorch and OpenBLAS versions); the check uses the table whose line
+# matches this machine. On a machine with no table the hashes cannot be
 # compared, so the check runs each example twice and requires the two runs
-# to agree (determinism), says so, and tells how to regenerate the table.
+# to agree (determinism), says so, and tells how to make a table
+# (--update writes example_hashes_<cpu>.tsv). An example missing from this
+# machine's table (added on another machine) is reported, not failed:
+# --update on this machine adds it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 murmur="${MURMUR_BIN:-$root/build/murmur}"
-table="$root/tests/regression/example_hashes.tsv"
 update=0
 [ "${1:-}" = "--update" ] && update=1
 
@@ -35,14 +39,19 @@ fingerprint() {
   echo "$cpu; $avx; libtorch $(dpkg-query -W -f='${Version}' libtorch-dev 2>/dev/null); openblas $(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null)"
 }
 here="$(fingerprint)"
+table=""
+for t in "$root"/tests/regression/example_hashes*.tsv; do
+  [ "$(sed -n 's/^# machine: //p' "$t")" = "$here" ] && table="$t"
+done
 same_machine=1
-if [ "$update" -eq 0 ]; then
-  made_on="$(sed -n 's/^# machine: //p' "$table")"
-  if [ "$made_on" != "$here" ]; then
+if [ -z "$table" ]; then
+  slug="$(echo "$here" | cut -d';' -f1 | tr -c 'A-Za-z0-9\n' '_' | tr -s '_' | sed 's/_$//')"
+  table="$root/tests/regression/example_hashes_${slug}.tsv"
+  if [ "$update" -eq 0 ]; then
     same_machine=0
-    echo "check_example_hashes: the table was made on '$made_on', this is '$here':"
-    echo "  comparing two runs of every example with each other instead of with the table"
-    echo "  (regenerate on this machine with: scripts/check_example_hashes.sh --update)"
+    echo "check_example_hashes: no table in tests/regression/ was made on '$here':"
+    echo "  comparing two runs of every example with each other instead of with a table"
+    echo "  (make one on this machine with: scripts/check_example_hashes.sh --update)"
   fi
 fi
 
@@ -92,7 +101,10 @@ for f in "${examples[@]}" quickstart-full; do
       failed=1
     fi
   elif [ "$update" -eq 0 ]; then
-    if [ "${expected[$name]:-}" != "$hash" ]; then
+    if [ -z "${expected[$name]:-}" ]; then
+      echo "check_example_hashes: $name: not in $(basename "$table") (new example?): $hash"
+      echo "  (add it with scripts/check_example_hashes.sh --update on this machine)"
+    elif [ "${expected[$name]}" != "$hash" ]; then
       echo "check_example_hashes: $name: metrics.jsonl $hash, table has ${expected[$name]:-nothing}"
       failed=1
     fi
