@@ -156,15 +156,21 @@ def print_final(rows):
               " | ".join(cells) + " |")
 
 
-def print_loss(rows):
-    print("| run | seeds | round | final test loss | loss vs first row | accuracy | MB sent | "
-          "fewer bytes than first row |")
-    print("|---|---|---|---|---|---|---|---|")
+def paired_with_first(rows):
+    """(label, runs, each run's last row, the first row's) per row, paired by seed."""
     base = [r[-1] for r in rows[0][1]]
     for label, runs in rows:
         last = [r[-1] for r in runs]
         if len(last) != len(base):
             sys.exit(f"seed_table.py: '{label}' has {len(last)} runs, the first row {len(base)}")
+        yield label, runs, last, base
+
+
+def print_loss(rows):
+    print("| run | seeds | round | final test loss | loss vs first row | accuracy | MB sent | "
+          "fewer bytes than first row |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, runs, last, base in paired_with_first(rows):
         rel = [100 * (x["loss_mean"] / b["loss_mean"] - 1) for x, b in zip(last, base)]
         mean_rel, half = mean_and_half_width(rel)
         r = f"{mean_rel:+.1f}%" + (f" ± {half:.1f}" if half is not None else "")
@@ -224,11 +230,7 @@ def main():
         print("| run | seeds | final accuracy | Δ vs first row (points) | MB sent | fewer bytes | "
               "accuracy per MB | final consensus |")
         print("|---|---|---|---|---|---|---|---|")
-        base = [r[-1] for r in rows[0][1]]
-        for label, runs in rows:
-            last = [r[-1] for r in runs]
-            if len(last) != len(base):
-                sys.exit(f"seed_table.py: '{label}' has {len(last)} runs, the first row {len(base)}")
+        for label, runs, last, base in paired_with_first(rows):
             delta = [100 * (x["acc_mean"] - b["acc_mean"]) for x, b in zip(last, base)]
             mb = [x["bytes_sent"] / 1e6 for x in last]
             ratio = sum(b["bytes_sent"] for b in base) / sum(x["bytes_sent"] for x in last)

@@ -34,7 +34,8 @@ TEST(TransformerCli, WidthNotDivisibleByHeadsExitsTwo) {
 }
 
 TEST(TransformerCli, ContextLongerThanTheDataExitsTwo) {
-  if (!std::filesystem::exists(kSmallCorpus)) GTEST_SKIP() << "no `fortunes` package";
+  ASSERT_TRUE(std::filesystem::exists(kSmallCorpus))
+      << kSmallCorpus << " missing: run scripts/install_deps.sh (fortunes)";
   CliOutcome o = RunTransformer("--set model.context=4000");
   EXPECT_EQ(o.exit_code, 2) << o.output;
   EXPECT_THAT(o.output, HasSubstr("too few for 10 windows of model.context + 1 = 4001"));
@@ -56,7 +57,8 @@ TEST(TransformerCli, NonTextDatasetExitsTwo) {
 }
 
 TEST(TransformerCli, FedAvgDpsgdAndGossipTrainIt) {
-  if (!std::filesystem::exists(kSmallCorpus)) GTEST_SKIP() << "no `fortunes` package";
+  ASSERT_TRUE(std::filesystem::exists(kSmallCorpus))
+      << kSmallCorpus << " missing: run scripts/install_deps.sh (fortunes)";
   const std::string dir = murmur::testing::FreshTempDir("transformer");
   for (const std::string kind : {"fedavg", "dpsgd", "gossip"}) {
     const std::string out = dir + "/" + kind;

@@ -731,25 +731,9 @@ TEST(NetHost, PeersJoinWhileOneAddressFloodsIdleSocketsAndForgedHellos) {
   ExpectPeersJoinDuringFlood(psk, [forged] { return forged; });
 }
 
-TEST(NetHost, PeersJoinWhileOneAddressFloodsValidHellosOfAnOpenNetwork) {
-  // An open network: mac1 proves nothing, so the flooder's Hellos pass it
-  // and each admitted one costs the victim a key exchange; the
-  // per-address limits bound how many.
-  const Identity flooder = Identity::Generate();
-  const Allowlist open;
-  const HandshakeConfig config{
-      .identity = &flooder,
-      .allowlist = &open,
-      .self_record = PeerRecord::Make(flooder, PeerId(1), "127.0.0.2:1", 1),
-      .num_slots = 5};
-  ExpectPeersJoinDuringFlood(std::nullopt,
-                             [config] { return Handshake(config, Role::kDialer).HelloFrame(); });
-}
-
-TEST(NetHost, UnderLoadPeersJoinByCookieWhileValidHellosFloodForFree) {
-  // As above, with slot 0 always under load: the flood's Hellos (valid
-  // mac1, no cookie) are answered with cookies, never with key exchanges,
-  // and the peers join by repeating their Hellos with mac2.
+// A flood of valid dialer Hellos of an open network from one identity
+// (mac1 proves nothing there); `cookie_above` as for ExpectPeersJoinDuringFlood.
+void ExpectPeersJoinDuringValidHelloFlood(size_t cookie_above = AdmissionLimits{}.cookie_above) {
   const Identity flooder = Identity::Generate();
   const Allowlist open;
   const HandshakeConfig config{
@@ -758,7 +742,22 @@ TEST(NetHost, UnderLoadPeersJoinByCookieWhileValidHellosFloodForFree) {
       .self_record = PeerRecord::Make(flooder, PeerId(1), "127.0.0.2:1", 1),
       .num_slots = 5};
   ExpectPeersJoinDuringFlood(
-      std::nullopt, [config] { return Handshake(config, Role::kDialer).HelloFrame(); }, 0);
+      std::nullopt, [config] { return Handshake(config, Role::kDialer).HelloFrame(); },
+      cookie_above);
+}
+
+TEST(NetHost, PeersJoinWhileOneAddressFloodsValidHellosOfAnOpenNetwork) {
+  // An open network: mac1 proves nothing, so the flooder's Hellos pass it
+  // and each admitted one costs the victim a key exchange; the
+  // per-address limits bound how many.
+  ExpectPeersJoinDuringValidHelloFlood();
+}
+
+TEST(NetHost, UnderLoadPeersJoinByCookieWhileValidHellosFloodForFree) {
+  // As above, with slot 0 always under load: the flood's Hellos (valid
+  // mac1, no cookie) are answered with cookies, never with key exchanges,
+  // and the peers join by repeating their Hellos with mac2.
+  ExpectPeersJoinDuringValidHelloFlood(0);
 }
 
 // A blocking raw client (the test plays the dialer's half by hand).

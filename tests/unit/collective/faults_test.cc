@@ -12,26 +12,9 @@ namespace murmur::collective {
 namespace {
 
 using test::GroupNet;
-
-CollectiveOptions Options() {
-  CollectiveOptions o;
-  o.chunk_floats = 2;
-  o.timeout = Duration::Seconds(1);
-  return o;
-}
-
-struct Outcome {
-  bool called = false;
-  Status status;
-};
-
-OpCallback Record(Outcome& out) {
-  return [&out](Host&, const Status& s) {
-    EXPECT_FALSE(out.called) << "callback called twice";
-    out.called = true;
-    out.status = s;
-  };
-}
+using test::Options;
+using test::Outcome;
+using test::Record;
 
 std::vector<float> Input(int peer, size_t len) {
   std::vector<float> v(len);

@@ -9,6 +9,8 @@
 // forward by one timeout and every pending timer fires.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -81,5 +83,29 @@ class GroupNet {
   std::optional<std::pair<PeerId, uint64_t>> crash_at_;
   bool crash_notify_ = true;
 };
+
+// Options the collective tests share: chunks of `chunk_floats` floats, a
+// 1 s operation timeout.
+inline CollectiveOptions Options(size_t chunk_floats = 2) {
+  CollectiveOptions o;
+  o.chunk_floats = chunk_floats;
+  o.timeout = Duration::Seconds(1);
+  return o;
+}
+
+// What an operation's callback reported; Record fails the test when the
+// callback runs twice.
+struct Outcome {
+  bool called = false;
+  Status status;
+};
+
+inline OpCallback Record(Outcome& out) {
+  return [&out](Host&, const Status& s) {
+    EXPECT_FALSE(out.called) << "callback called twice";
+    out.called = true;
+    out.status = s;
+  };
+}
 
 }  // namespace murmur::collective::test

@@ -13,26 +13,9 @@ namespace murmur::collective {
 namespace {
 
 using test::GroupNet;
-
-CollectiveOptions Options(size_t chunk_floats) {
-  CollectiveOptions o;
-  o.chunk_floats = chunk_floats;
-  o.timeout = Duration::Seconds(1);
-  return o;
-}
-
-struct Outcome {
-  bool called = false;
-  Status status;
-};
-
-OpCallback Record(Outcome& out) {
-  return [&out](Host&, const Status& s) {
-    EXPECT_FALSE(out.called) << "callback called twice";
-    out.called = true;
-    out.status = s;
-  };
-}
+using test::Options;
+using test::Outcome;
+using test::Record;
 
 bool AllCalled(const std::vector<Outcome>& outs, const std::vector<PeerId>& who) {
   for (PeerId p : who) {
