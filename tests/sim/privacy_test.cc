@@ -107,6 +107,9 @@ TEST(PrivateRuns, UnsupportedCombinationsAreRejectedNamingTheFix) {
       {{"protocol.kind=fedavg", "privacy.mode=central", "compress.uplink=int8"},
        "[compress]"},
       {{"protocol.kind=fedavg", "privacy.mode=central", "robust.rule=median"}, "[robust]"},
+      {{"protocol.kind=fedavg", "privacy.mode=local", "privacy.adaptive_clip=true",
+        "privacy.secure_aggregation=secagg"},
+       "privacy.adaptive_clip = false"},
   };
   for (const auto& [sets, needle] : cases) {
     Config config = SmallRun("fedavg");
