@@ -1,8 +1,10 @@
 // In-memory labelled image datasets: Fashion-MNIST from Debian's
 // dataset-fashion-mnist IDX files (Xiao, Rasul, Vollgraf, 2017,
 // "Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning
-// Algorithms"), and a seeded synthetic dataset for fast tests. One copy is
-// shared read-only by all peers; peers hold only index shards into it.
+// Algorithms"), and a seeded synthetic dataset for fast tests. In the
+// simulator one copy is shared read-only by all peers, which hold only index
+// shards into it; a network peer holds only its shard's rows
+// (experiment/peer_data.h, learn/fashion_mnist_rows.h).
 #pragma once
 
 #include <array>
