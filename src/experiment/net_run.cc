@@ -11,6 +11,7 @@
 #include "murmur/core/thread_pool.h"
 #include "murmur/experiment/eval_collector.h"
 #include "murmur/experiment/metrics_files.h"
+#include "murmur/experiment/peer_data.h"
 #include "murmur/experiment/run_plan.h"
 #include "murmur/experiment/run_setup.h"
 #include "murmur/protocol/registry.h"
@@ -37,10 +38,11 @@ class PeerSink final : public MetricsSink {
   bool final_reported_ = false;
 };
 
-// This process's share of the run: the data, the model, its own learner and
-// node. Held by pointer where the learner and node keep references.
+// This process's share of the run: its data (peer_data.h), the model, its
+// own learner and node. Held by pointer where the learner and node keep
+// references.
 struct OwnPeer {
-  std::unique_ptr<TrainTestSplit> data;
+  std::unique_ptr<PeerData> data;
   std::unique_ptr<Model> model;
   PeerLearner learner;
   std::unique_ptr<Node> node;
@@ -88,23 +90,20 @@ Result<std::vector<float>> Peer0InitialParams(const RunConfig& config, const Mod
 
 Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self) {
   OwnPeer own;
-  MURMUR_ASSIGN_OR_RETURN(TrainTestSplit data, LoadRunData(config));
-  own.data = std::make_unique<TrainTestSplit>(std::move(data));
-  const Dataset& train = own.data->train;
-  MURMUR_ASSIGN_OR_RETURN(Partition partition,
-                          PartitionDataset(train, config.peers, config.data.partition,
-                                           config.seed));
-  MURMUR_ASSIGN_OR_RETURN(own.model, MakeRunModel(config, train));
   // A server trains nothing; its learner only fills the protocol's slots
   // (over peer 0's shard).
   const uint32_t shard = self.value < config.peers ? self.value : 0;
-  MURMUR_ASSIGN_OR_RETURN(std::vector<PeerId> poisoners, DataPoisoners(config, train));
-  // Peer 0's shard, kept only when this peer must rebuild peer 0's start.
+  // Peer 0's shard, read only when this peer must rebuild peer 0's start.
   const bool needs_peer0 = shard != 0 && !config.train.same_init;
-  std::vector<int64_t> shard0 = needs_peer0 ? partition[0] : std::vector<int64_t>();
+  MURMUR_ASSIGN_OR_RETURN(PeerData data, LoadPeerData(config, shard, needs_peer0));
+  own.data = std::make_unique<PeerData>(std::move(data));
+  const Dataset& train = own.data->train;
+  MURMUR_ASSIGN_OR_RETURN(own.model, MakeRunModel(config, train));
+  MURMUR_ASSIGN_OR_RETURN(std::vector<PeerId> poisoners, DataPoisoners(config, train));
+  std::vector<int64_t> shard0 = std::move(own.data->peer0);
   MURMUR_ASSIGN_OR_RETURN(own.learner,
-                          MakePeerLearner(config, *own.model, train,
-                                          std::move(partition[shard]), PeerId(shard), poisoners));
+                          MakePeerLearner(config, *own.model, train, std::move(own.data->own),
+                                          PeerId(shard), poisoners));
   Learner* learner = own.learner.learner.get();
   MURMUR_RETURN_IF_ERROR(LoadInitialModel(config, *own.model, {&learner, 1}));
   std::vector<float> peer0;
@@ -192,6 +191,11 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   ConfigureTorchThreads(1);
   MURMUR_ASSIGN_OR_RETURN(OwnPeer own, BuildOwnPeer(config, self));
   RunPlan plan = PlanRun(config, own.layout);
+  if (plan.Evaluates(self)) {
+    MURMUR_RETURN_IF_ERROR(LoadPeerTestSet(config, *own.data));
+  } else {
+    DropPeerTestSet(*own.data);
+  }
   // DP-SGD: a peer reports its own sample-level epsilon; the server trains
   // nothing and reports none (`murmur launch` takes the peers' largest).
   if (config.train.dp_sgd.enabled && self.value < config.peers) {

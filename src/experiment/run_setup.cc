@@ -120,10 +120,10 @@ Result<PeerLearner> MakePeerLearner(const RunConfig& config, const Model& model,
     validation->height = train.height;
     validation->width = train.width;
     validation->num_classes = train.num_classes;
-    const int64_t dim = train.sample_dim();
-    for (size_t k = shard.size() - held; k < shard.size(); ++k) {
-      const float* x = train.features.data() + shard[k] * dim;
-      validation->features.insert(validation->features.end(), x, x + dim);
+    const auto dim = static_cast<size_t>(train.sample_dim());
+    validation->features.resize(held * dim);
+    for (size_t k = shard.size() - held, row = 0; k < shard.size(); ++k, ++row) {
+      train.CopySample(shard[k], validation->features.data() + row * dim);
       validation->labels.push_back(train.labels[shard[k]]);
     }
     shard.resize(shard.size() - held);

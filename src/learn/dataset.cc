@@ -11,6 +11,7 @@
 
 #include "murmur/core/rng.h"
 #include "murmur/core/thread_pool.h"
+#include "murmur/learn/fashion_mnist_rows.h"
 
 namespace murmur {
 namespace {
@@ -19,28 +20,17 @@ constexpr uint8_t kIdxUnsignedByte = 0x08;
 // Real IDX files have 1 to 4 dimensions; anything beyond this is garbage.
 constexpr int kMaxIdxDims = 16;
 
-constexpr float kFashionMnistMean = 0.2860f;
-constexpr float kFashionMnistStd = 0.3530f;
-
 uint32_t ReadBigEndianU32(const uint8_t* p) {
   return (static_cast<uint32_t>(p[0]) << 24) |
          (static_cast<uint32_t>(p[1]) << 16) |
          (static_cast<uint32_t>(p[2]) << 8) | static_cast<uint32_t>(p[3]);
 }
 
-std::string FashionMnistNotFound(const std::string& path) {
-  return Status::Concat(
-      "Fashion-MNIST file '", path,
-      "' not found; install it with: apt-get install dataset-fashion-mnist "
-      "(or run scripts/install_deps.sh), or set data.dataset = "
-      "\"synthetic\"");
-}
-
 // Reads and parses one gzipped IDX file, naming `path` in every error.
 Result<IdxArray> LoadIdxFile(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
-    return Status::NotFound(FashionMnistNotFound(path));
+    return FashionMnistMissing(path);
   }
   MURMUR_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadGzipFile(path));
   Result<IdxArray> idx = ParseIdx(bytes);
@@ -84,11 +74,7 @@ Result<Dataset> MakeFashionMnistSplit(const IdxArray& images,
     }
     d.labels[i] = labels.data[i];
   }
-  std::array<float, 256> lut;
-  for (int v = 0; v < 256; ++v) {
-    lut[v] = (static_cast<float>(v) / 255.0f - kFashionMnistMean) /
-             kFashionMnistStd;
-  }
+  const std::array<float, 256> lut = FashionMnistPixelValues();
   d.features.resize(images.data.size());
   for (size_t i = 0; i < images.data.size(); ++i) {
     d.features[i] = lut[images.data[i]];
@@ -97,6 +83,53 @@ Result<Dataset> MakeFashionMnistSplit(const IdxArray& images,
 }
 
 }  // namespace
+
+bool Dataset::HoldsEverySample() const {
+  const auto expected = static_cast<size_t>(size() * sample_dim());
+  return stored_as_bytes() ? pixels.size() == expected : features.size() == expected;
+}
+
+void Dataset::CopySample(int64_t i, float* out) const {
+  const int64_t dim = sample_dim();
+  if (!stored_as_bytes()) {
+    std::memcpy(out, features.data() + i * dim, static_cast<size_t>(dim) * sizeof(float));
+    return;
+  }
+  const uint8_t* p = pixels.data() + i * dim;
+  for (int64_t j = 0; j < dim; ++j) out[j] = pixel_values[p[j]];
+}
+
+Dataset SelectRows(const Dataset& data, std::span<const int64_t> rows) {
+  Dataset out;
+  out.name = data.name;
+  out.channels = data.channels;
+  out.height = data.height;
+  out.width = data.width;
+  out.num_classes = data.num_classes;
+  out.num_writers = data.num_writers;
+  out.pixel_values = data.pixel_values;
+  const auto dim = static_cast<size_t>(data.sample_dim());
+  const bool bytes = data.stored_as_bytes();
+  if (bytes) {
+    out.pixels.reserve(rows.size() * dim);
+  } else {
+    out.features.reserve(rows.size() * dim);
+  }
+  out.labels.reserve(rows.size());
+  for (int64_t r : rows) {
+    MURMUR_CHECK(r >= 0 && r < data.size());
+    const auto at = static_cast<size_t>(r) * dim;
+    if (bytes) {
+      out.pixels.insert(out.pixels.end(), data.pixels.begin() + at, data.pixels.begin() + at + dim);
+    } else if (!data.features.empty()) {
+      out.features.insert(out.features.end(), data.features.begin() + at,
+                          data.features.begin() + at + dim);
+    }
+    out.labels.push_back(data.labels[r]);
+    if (!data.writers.empty()) out.writers.push_back(data.writers[r]);
+  }
+  return out;
+}
 
 Result<IdxArray> ParseIdx(std::span<const uint8_t> bytes) {
   if (bytes.size() < 4) {
@@ -202,7 +235,7 @@ Result<TrainTestSplit> LoadFashionMnist(const std::string& dir) {
   for (const std::string& path : paths) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
-      return Status::NotFound(FashionMnistNotFound(path));
+      return FashionMnistMissing(path);
     }
   }
   IdxArray arrays[4];

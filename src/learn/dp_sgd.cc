@@ -82,7 +82,7 @@ void DpSgdState::NoisyGradient(const TorchModel& model, const Dataset& train,
   float* xd = x.data_ptr<float>();
   int64_t* yd = y.data_ptr<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(xd + i * dim, train.features.data() + batch[i] * dim, dim * sizeof(float));
+    train.CopySample(batch[i], xd + i * dim);
     yd[i] = train.labels[batch[i]];
   }
   const ClippedSum clipped = ClippedGradientSum(model, p, x, y, options_.clip, lo, hi, grad);

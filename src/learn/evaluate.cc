@@ -17,14 +17,27 @@ namespace {
 // that the CNN's activations stay around 10 MB per evaluating thread.
 constexpr int64_t kEvalBatch = 500;
 
+// Samples [start, start + n) of `data` as a float tensor on the CPU: a view
+// of float storage, or the byte storage's values decoded for this batch
+// only (the same floats either way).
+at::Tensor BatchFeatures(const Dataset& data, int64_t start, int64_t n) {
+  if (!data.stored_as_bytes()) {
+    return at::from_blob(const_cast<float*>(data.features.data() + start * data.sample_dim()),
+                         {n, data.channels, data.height, data.width}, at::kFloat);
+  }
+  at::Tensor x = at::empty({n, data.channels, data.height, data.width}, at::kFloat);
+  float* out = x.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) data.CopySample(start + i, out + i * data.sample_dim());
+  return x;
+}
+
 }  // namespace
 
 EvalStats Evaluate(const Model& model, std::span<const float> params,
                    const Dataset& test, int64_t max_samples) {
   const TorchModel& torch_model = AsTorchModel(model);
   MURMUR_CHECK(static_cast<int64_t>(params.size()) == model.num_params());
-  MURMUR_CHECK(static_cast<int64_t>(test.features.size()) ==
-               test.size() * test.sample_dim());
+  MURMUR_CHECK(test.HoldsEverySample());
   const int64_t total =
       max_samples <= 0 ? test.size() : std::min(max_samples, test.size());
   EvalStats stats;
@@ -38,10 +51,6 @@ EvalStats Evaluate(const Model& model, std::span<const float> params,
   at::Tensor p = at::from_blob(const_cast<float*>(params.data()),
                                {static_cast<int64_t>(params.size())},
                                at::kFloat).to(device);
-  at::Tensor xs =
-      at::from_blob(const_cast<float*>(test.features.data()),
-                    {total, test.channels, test.height, test.width},
-                    at::kFloat);
   at::Tensor ys = at::from_blob(const_cast<int64_t*>(test.labels.data()),
                                 {total}, at::kLong);
   double loss_sum = 0;
@@ -49,7 +58,7 @@ EvalStats Evaluate(const Model& model, std::span<const float> params,
   int64_t predictions = 0;
   for (int64_t start = 0; start < total; start += kEvalBatch) {
     const int64_t n = std::min(kEvalBatch, total - start);
-    const at::Tensor x = xs.narrow(0, start, n).to(device);
+    const at::Tensor x = BatchFeatures(test, start, n).to(device);
     const at::Tensor y = torch_model.Targets(x, ys.narrow(0, start, n).to(device));
     at::Tensor logits = torch_model.Forward(p, x);
     predictions += y.size(0);
@@ -71,7 +80,7 @@ ClassAccuracy EvaluatePerClass(const Model& model, std::span<const float> params
                                const Dataset& data) {
   const TorchModel& torch_model = AsTorchModel(model);
   MURMUR_CHECK(static_cast<int64_t>(params.size()) == model.num_params());
-  MURMUR_CHECK(static_cast<int64_t>(data.features.size()) == data.size() * data.sample_dim());
+  MURMUR_CHECK(data.HoldsEverySample());
   ClassAccuracy out;
   out.correct.assign(static_cast<size_t>(data.num_classes), 0);
   out.total.assign(static_cast<size_t>(data.num_classes), 0);
@@ -82,12 +91,10 @@ ClassAccuracy EvaluatePerClass(const Model& model, std::span<const float> params
   const at::Device device = torch_model.device();
   at::Tensor p = at::from_blob(const_cast<float*>(params.data()),
                                {static_cast<int64_t>(params.size())}, at::kFloat).to(device);
-  at::Tensor xs = at::from_blob(const_cast<float*>(data.features.data()),
-                                {total, data.channels, data.height, data.width}, at::kFloat);
   at::Tensor ys = at::from_blob(const_cast<int64_t*>(data.labels.data()), {total}, at::kLong);
   for (int64_t start = 0; start < total; start += kEvalBatch) {
     const int64_t n = std::min(kEvalBatch, total - start);
-    const at::Tensor x = xs.narrow(0, start, n).to(device);
+    const at::Tensor x = BatchFeatures(data, start, n).to(device);
     at::Tensor logits = torch_model.Forward(p, x).contiguous();
     // One target per logits row: the label, or each position's next token.
     at::Tensor targets = torch_model.Targets(x, ys.narrow(0, start, n).to(device))

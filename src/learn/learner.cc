@@ -112,8 +112,7 @@ struct Learner::Impl {
     int64_t* yd = y.data_ptr<int64_t>();
     for (int64_t i = 0; i < batch; ++i) {
       const int64_t index = order[cursor + i];
-      std::memcpy(xd + i * dim, train.features.data() + index * dim,
-                  dim * sizeof(float));
+      train.CopySample(index, xd + i * dim);
       yd[i] = train.labels[index];
     }
     cursor += batch;
@@ -283,8 +282,7 @@ Learner::Learner(const Model& model, const Dataset& train,
                  int64_t batch_size, Rng init_rng, Rng batch_rng) {
   MURMUR_CHECK(!shard.empty());
   MURMUR_CHECK(batch_size >= 1);
-  MURMUR_CHECK(static_cast<int64_t>(train.features.size()) ==
-               train.size() * train.sample_dim());
+  MURMUR_CHECK(train.HoldsEverySample());
   for (int64_t index : shard) {
     MURMUR_CHECK(index >= 0 && index < train.size());
   }

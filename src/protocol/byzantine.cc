@@ -76,11 +76,12 @@ Dataset MakePoisonedDataset(const Dataset& train, std::span<const int64_t> shard
   out.width = train.width;
   out.num_classes = train.num_classes;
   const int64_t dim = train.sample_dim();
-  out.features.reserve(shard.size() * static_cast<size_t>(dim));
+  out.features.resize(shard.size() * static_cast<size_t>(dim));
+  float* x = out.features.data();
   for (int64_t index : shard) {
     MURMUR_CHECK(index >= 0 && index < train.size());
-    const float* x = train.features.data() + index * dim;
-    out.features.insert(out.features.end(), x, x + dim);
+    train.CopySample(index, x);
+    x += dim;
     int64_t y = train.labels[index];
     if (config.attack == AttackKind::kLabelFlip) {
       y = train.num_classes - 1 - y;

@@ -1,10 +1,13 @@
 // In-memory labelled image datasets: Fashion-MNIST from Debian's
 // dataset-fashion-mnist IDX files (Xiao, Rasul, Vollgraf, 2017,
 // "Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning
-// Algorithms"), and a seeded synthetic dataset for fast tests. One copy is
-// shared read-only by all peers; peers hold only index shards into it.
+// Algorithms"), and a seeded synthetic dataset for fast tests. In the
+// simulator one copy is shared read-only by all peers, which hold only index
+// shards into it; a network peer holds only its shard's rows
+// (experiment/peer_data.h, learn/fashion_mnist_rows.h).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -18,7 +21,11 @@ inline constexpr const char* kFashionMnistDir =
     "/usr/share/datasets/fashion-mnist";
 
 // Samples stored row-major as float features [size, channels, height, width]
-// (already normalized) and integer labels in [0, num_classes).
+// (already normalized) and integer labels in [0, num_classes). An image set
+// read for one network peer (LoadFashionMnistRows) keeps its pixels as bytes
+// instead, a quarter of the floats' memory: `features` is then empty and
+// sample values are pixel_values[pixels[k]], the same floats the float
+// storage would hold. Read samples through CopySample, which serves both.
 // Immutable after loading; safe to read from many threads.
 struct Dataset {
   std::string name;
@@ -33,10 +40,24 @@ struct Dataset {
   // dataset records no owner. data.partition = "natural" splits by it.
   std::vector<int64_t> writers;
   int64_t num_writers = 0;
+  // Byte storage (see above): size() * sample_dim() bytes when used.
+  std::vector<uint8_t> pixels;
+  std::array<float, 256> pixel_values{};
 
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
   int64_t sample_dim() const { return channels * height * width; }
+  bool stored_as_bytes() const { return features.empty() && !pixels.empty(); }
+  // Whether the storage holds exactly size() * sample_dim() values.
+  bool HoldsEverySample() const;
+  // Writes sample i's sample_dim() feature values to `out`.
+  // REQUIRES: 0 <= i < size(), HoldsEverySample().
+  void CopySample(int64_t i, float* out) const;
 };
+
+// The rows `rows` of `data` (indices into it, any order, repeats allowed) as
+// a dataset of their own, in that order, with the same storage kind, shape,
+// classes and writers. REQUIRES: every row is in [0, data.size()).
+Dataset SelectRows(const Dataset& data, std::span<const int64_t> rows);
 
 struct TrainTestSplit {
   Dataset train;
