@@ -70,7 +70,8 @@ Status NetHost::Impl::Bind() {
                                       .network_key = security_.network_key,
                                       .allowlist = &security_.allowlist,
                                       .self_record = self_record_,
-                                      .num_slots = options_.num_slots};
+                                      .num_slots = options_.num_slots,
+                                      .plain = security_.plain};
   return Status::Ok();
 }
 

@@ -110,6 +110,11 @@ struct NetSecurity {
   Identity identity;
   std::optional<NetworkKey> network_key;
   Allowlist allowlist;
+  // Frames after the handshake authenticated but not encrypted (private
+  // clusters: saves the cipher's CPU; docs/wire.md, "Plain sessions"). The
+  // handshake stays authenticated and every peer must agree: a peer with
+  // the other setting is refused ("net.rejected.not_admitted").
+  bool plain = false;
 };
 
 struct NetStats {
