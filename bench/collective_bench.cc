@@ -157,6 +157,7 @@ void Report(const char* name, int ranks, double mib, double seconds) {
 }
 
 int Main(int argc, char** argv) {
+  net::KeepFreedMessageMemory();  // as `murmur bench` does
   std::vector<int> ranks = {2, 4}, mibs = {1, 16, 64};
   int reps = 3;
   // 128 KiB messages by default: several per segment pipeline even at

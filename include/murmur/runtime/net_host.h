@@ -135,6 +135,15 @@ struct NetStats {
   std::map<std::string, int64_t> rejected;  // closed connections by reason
 };
 
+// Process-wide (glibc mallopt): freed heap memory up to 256 MiB stays with
+// the process and no allocation below 64 MiB is its own mmap, so message
+// buffers that the node allocates and NetHost frees once written reuse
+// pages already mapped instead of faulting fresh ones in for every message
+// (~19% of the collective's CPU time before, docs/collective.md). For
+// processes that move bulk data (`murmur bench`); costs that much retained
+// memory. Call before the first large allocation.
+void KeepFreedMessageMemory();
+
 class NetHost final : public Host {
  public:
   // Binds the listener. kInvalidArgument for a bad address or options,
