@@ -5,8 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include "murmur/runtime/handshake.h"
+#include "murmur/runtime/net_host.h"
 
 namespace murmur::net {
 namespace {
@@ -133,6 +138,70 @@ TEST(PlainSession, EncryptedAndPlainPeersRefuseEachOther) {
               std::string::npos)
         << o.dialer_saw.status().message();
   }
+}
+
+class WaitingSink final : public MetricsSink {
+ public:
+  void ReportModel(Round, std::span<const float>) override {}
+  void ReportTrainLoss(Round, double) override {}
+  void Count(std::string_view name, int64_t delta) override {
+    {
+      std::lock_guard lock(mu_);
+      counters_[std::string(name)] += delta;
+    }
+    cv_.notify_all();
+  }
+  // False when `name` has not reached `at_least` within 20 s.
+  bool WaitFor(const std::string& name, int64_t at_least) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(20),
+                        [&] { return counters_[name] >= at_least; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, int64_t> counters_;
+};
+
+class QuietNode final : public Node {
+ public:
+  void OnStart(Host&) override {}
+  void OnMessage(Host&, PeerId, std::span<const uint8_t>) override {}
+  void OnTimer(Host&, TimerId) override {}
+  void OnComputeDone(Host&, uint64_t) override {}
+};
+
+// Over real sockets: a plain peer and an encrypted one never open a
+// session; the acceptor counts the refusal.
+TEST(PlainSession, NetHostsThatDisagreeNeverConnect) {
+  NetworkKey psk{};
+  psk.fill(5);
+  WaitingSink sink0, sink1;
+  NetOptions o0;
+  o0.self = PeerId(0);
+  o0.num_slots = 2;
+  o0.backoff_min = Duration::Seconds(0.02);
+  auto host0 = NetHost::Create(o0, NetSecurity{.identity = Identity::Generate(),
+                                               .network_key = psk, .plain = true}, sink0);
+  ASSERT_TRUE(host0.ok());
+  NetOptions o1 = o0;
+  o1.self = PeerId(1);
+  o1.bootstrap = {(*host0)->listen_address()};
+  auto host1 = NetHost::Create(o1, NetSecurity{.identity = Identity::Generate(),
+                                               .network_key = psk}, sink1);
+  ASSERT_TRUE(host1.ok());
+  QuietNode n0, n1;
+  std::thread loop0([&] { (void)(*host0)->Run(n0, nullptr); });
+  std::thread loop1([&] { (void)(*host1)->Run(n1, nullptr); });
+  const bool refused = sink0.WaitFor("net.rejected.not_admitted", 2);
+  (*host1)->Shutdown();
+  (*host0)->Shutdown();
+  loop1.join();
+  loop0.join();
+  EXPECT_TRUE(refused);
+  EXPECT_EQ((*host0)->stats().handshakes, 0u);
+  EXPECT_EQ((*host1)->stats().handshakes, 0u);
 }
 
 }  // namespace
