@@ -1,10 +1,13 @@
 // Bus bandwidth of murmur's ring all-reduce (collective/, over NetHost:
-// authenticated, encrypted TCP on 127.0.0.1) against Gloo's AllreduceRing
-// (Debian libgloo-dev, TCP transport on 127.0.0.1) in the same run: the
-// ranks are threads of this process, each with its own host (murmur) or
-// context (Gloo). Prints one line per (ranks, MiB) and the ratio.
+// authenticated TCP on 127.0.0.1, encrypted, and plain: authenticated
+// only) against Gloo's AllreduceRing (Debian libgloo-dev, TCP transport on
+// 127.0.0.1) in the same run: the ranks are threads of this process, each
+// with its own host (murmur) or context (Gloo). Prints one line per
+// (implementation, ranks, MiB) and the ratios to Gloo. `murmur bench
+// allreduce` measures murmur over separate processes instead.
 //
 //   build/collective_bench [--ranks 2,4] [--mib 1,16,64] [--reps 3] [--chunk-kib 128]
+//                          [--modes encrypted,plain] [--impl murmur|gloo|both]
 //
 // busbw = bytes x 2 (n-1) / n / seconds per all-reduce (the NCCL-tests
 // convention: what each link carries); algbw = bytes / seconds. The time
@@ -18,6 +21,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "murmur/collective/allreduce_job.h"
@@ -52,7 +56,7 @@ std::vector<int> ParseList(const char* text) {
 }
 
 // Seconds per all-reduce of `floats` over `ranks` murmur peers; < 0 on error.
-double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats) {
+double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats, bool plain) {
   std::vector<NullSink> sinks(ranks);
   std::vector<std::unique_ptr<net::NetHost>> hosts;
   net::NetworkKey psk{};
@@ -64,7 +68,8 @@ double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats) {
     o.backoff_min = Duration::Seconds(0.02);
     if (i > 0) o.bootstrap = {hosts[0]->listen_address()};
     auto h = net::NetHost::Create(o, net::NetSecurity{.identity = net::Identity::Generate(),
-                                                      .network_key = psk},
+                                                      .network_key = psk,
+                                                      .plain = plain},
                                   sinks[i]);
     if (!h.ok()) {
       std::fprintf(stderr, "murmur: %s\n", h.status().ToString().c_str());
@@ -152,12 +157,14 @@ void Report(const char* name, int ranks, double mib, double seconds) {
 }
 
 int Main(int argc, char** argv) {
+  net::KeepFreedMessageMemory();  // as `murmur bench` does
   std::vector<int> ranks = {2, 4}, mibs = {1, 16, 64};
   int reps = 3;
   // 128 KiB messages by default: several per segment pipeline even at
   // 1 MiB, and each fits one runtime frame (kDataChunk, 1 MiB).
   int chunk_kib = 128;
   std::string impl = "both";
+  std::vector<std::string> modes = {"encrypted", "plain"};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--ranks") {
@@ -166,13 +173,23 @@ int Main(int argc, char** argv) {
       mibs = ParseList(argv[i + 1]);
     } else if (flag == "--impl") {
       impl = argv[i + 1];
+    } else if (flag == "--modes") {
+      modes.clear();
+      std::stringstream in(argv[i + 1]);
+      for (std::string m; std::getline(in, m, ',');) modes.push_back(m);
     } else if (flag == "--chunk-kib") {
       chunk_kib = std::atoi(argv[i + 1]);
     } else if (flag == "--reps") {
       reps = std::atoi(argv[i + 1]);
     } else {
-      std::fprintf(stderr, "collective_bench: unknown flag %s (use --ranks, --mib, --reps, --chunk-kib, --impl murmur|gloo|both)\n",
+      std::fprintf(stderr, "collective_bench: unknown flag %s (use --ranks, --mib, --reps, --chunk-kib, --modes encrypted,plain, --impl murmur|gloo|both)\n",
                    flag.c_str());
+      return 2;
+    }
+  }
+  for (const std::string& m : modes) {
+    if (m != "encrypted" && m != "plain") {
+      std::fprintf(stderr, "collective_bench: --modes takes encrypted and/or plain, not %s\n", m.c_str());
       return 2;
     }
   }
@@ -185,19 +202,23 @@ int Main(int argc, char** argv) {
       // A negative size is in bytes (e.g. --mib -4: one float, the latency).
       const size_t floats = mib < 0 ? static_cast<size_t>(-mib) / 4
                                     : static_cast<size_t>(mib) * 1048576 / 4;
-      double ours = 0;
+      std::vector<std::pair<std::string, double>> ours;
       if (impl != "gloo") {
-        ours = MurmurSeconds(n, floats, reps, static_cast<size_t>(chunk_kib) * 256);
-        if (ours < 0) return 1;
-        Report("murmur", n, mib, ours);
+        for (const std::string& mode : modes) {
+          const bool plain = mode == "plain";
+          const double t = MurmurSeconds(n, floats, reps, static_cast<size_t>(chunk_kib) * 256, plain);
+          if (t < 0) return 1;
+          Report(plain ? "murmur-plain" : "murmur", n, mib, t);
+          ours.emplace_back(mode, t);
+        }
       }
 #ifdef MURMUR_HAVE_GLOO
       if (impl == "murmur") continue;
       const double gloo = GlooSeconds(n, floats, reps);
       Report("gloo", n, mib, gloo);
-      if (impl == "both") {
-        std::printf("{\"ranks\": %d, \"mib\": %d, \"murmur_over_gloo_busbw\": %.3f}\n", n,
-                    mib, gloo / ours);
+      for (const auto& [mode, t] : ours) {
+        std::printf("{\"ranks\": %d, \"mib\": %d, \"mode\": \"%s\", \"murmur_over_gloo_busbw\": %.3f}\n",
+                    n, mib, mode.c_str(), gloo / t);
       }
 #endif
       std::fflush(stdout);

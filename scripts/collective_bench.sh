@@ -23,14 +23,14 @@ for line in open(sys.argv[1]):
         rows[(r["impl"], r["ranks"], r["mib"])].append(r["busbw_gbps"])
         lat[(r["impl"], r["ranks"], r["mib"])].append(r["latency_us"])
     else:
-        ratios[(r["ranks"], r["mib"])].append(r["murmur_over_gloo_busbw"])
+        ratios[(r["ranks"], r["mib"], r.get("mode", "encrypted"))].append(r["murmur_over_gloo_busbw"])
 print("| impl | ranks | MiB | busbw GB/s mean (min..max) | latency us mean | runs |")
 print("|---|---|---|---|---|---|")
 for (impl, n, mib), v in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
     l = lat[(impl, n, mib)]
     size = f"{-mib:.0f} B" if mib < 0 else f"{mib:.0f}"
     print(f"| {impl} | {n} | {size} | {sum(v)/len(v):.3f} ({min(v):.3f}..{max(v):.3f}) | {sum(l)/len(l):.0f} | {len(v)} |")
-for (n, mib), v in sorted(ratios.items()):
+for (n, mib, mode), v in sorted(ratios.items()):
     size = f"{-mib} B" if mib < 0 else f"{mib} MiB"
-    print(f"ratio murmur/gloo busbw, {n} ranks, {size}: {sum(v)/len(v):.2f} ({min(v):.2f}..{max(v):.2f})")
+    print(f"ratio murmur ({mode})/gloo busbw, {n} ranks, {size}: {sum(v)/len(v):.2f} ({min(v):.2f}..{max(v):.2f})")
 PY

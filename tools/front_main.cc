@@ -64,6 +64,9 @@ constexpr HeavyCommand kHeavyCommands[] = {
      "Write a peer key pair (DIR/peer.key) and a network key (DIR/net.key), mode 0600;\n"
      "print the public key for allowlists. Refuses to overwrite."},
     {"id", "Print the public key of a peer key file (hex)"},
+    {"bench",
+     "Benchmarks over real processes: `murmur bench allreduce --procs 4 --mib 64\n"
+     "[--plain]` times the ring all-reduce and checks its results (JSON line)."},
 };
 
 // The same description main.cc gives the full CLI.

@@ -165,7 +165,7 @@ Status WriteLaunchFiles(const std::string& out, const std::string& resolved_toml
 // Starts one `murmur peer` per slot; slot 0 first, whose address the others
 // bootstrap from.
 Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
-                                      const std::string& self_exe) {
+                                      const std::string& self_exe, bool plain) {
   std::vector<Child> children;
   for (int64_t i = 0; i < nodes; ++i) {
     const std::string dir = out + "/peer-" + std::to_string(i);
@@ -176,6 +176,7 @@ Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
                                      "--network-key", out + "/network.key",
                                      "--allow", out + "/allow.txt",
                                      "--out", dir};
+    if (plain) argv.push_back("--plain");
     // One bootstrap address (slot 0's): the mesh forms through membership
     // exchange, with no two peers dialing each other at once.
     if (i > 0) {
@@ -254,6 +255,8 @@ CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
   launch->add_option("--timeout", options.timeout_s, "Stop every peer after this many seconds")
       ->check(CLI::Range(0.0, 1e9));
   launch->add_flag("--quiet", options.quiet, "No progress output");
+  launch->add_flag("--plain", options.plain,
+                   "Peers authenticate data frames but do not encrypt them (docs/wire.md)");
   return launch;
 }
 
@@ -277,7 +280,7 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   sigaction(SIGTERM, &sa, nullptr);
 
   const auto start = Clock::now();
-  Result<std::vector<Child>> started = StartPeers(out, nodes, self_exe);
+  Result<std::vector<Child>> started = StartPeers(out, nodes, self_exe, options.plain);
   if (!started.ok()) return Fail(started.status());
   std::vector<Child> children = std::move(started).value();
   if (!options.quiet) {

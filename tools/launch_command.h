@@ -21,6 +21,7 @@ struct LaunchOptions {
   std::string out_dir = "runs/launch";
   double timeout_s = 0;  // 0: no limit
   bool quiet = false;
+  bool plain = false;  // `murmur peer --plain` for every peer
 };
 
 CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options);

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "aggregate_command.h"
+#include "bench_command.h"
 #include "cli_common.h"
 #include "child_process.h"
 #include "keygen_command.h"
@@ -44,6 +45,8 @@ int main(int argc, char** argv) {
   CLI::App* keygen = murmur::cli::AddKeygenCommand(app, keygen_options);
   murmur::cli::IdOptions id_options;
   CLI::App* id = murmur::cli::AddIdCommand(app, id_options);
+  murmur::cli::BenchOptions bench_options;
+  CLI::App* bench = murmur::cli::AddBenchCommand(app, bench_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -57,10 +60,10 @@ int main(int argc, char** argv) {
   if (privacy->parsed()) return murmur::cli::PrivacyCommand(privacy_options);
   if (keygen->parsed()) return murmur::cli::KeygenCommand(keygen_options);
   if (id->parsed()) return murmur::cli::IdCommand(id_options);
-  if (launch->parsed()) {
-    std::error_code ec;
-    const auto self_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-    return murmur::cli::LaunchCommand(launch_options, ec ? std::string(argv[0]) : self_exe.string());
-  }
+  std::error_code ec;
+  const auto self_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string self = ec ? std::string(argv[0]) : self_exe.string();
+  if (launch->parsed()) return murmur::cli::LaunchCommand(launch_options, self);
+  if (bench->parsed()) return murmur::cli::BenchCommand(bench_options, self);
   return 2;
 }

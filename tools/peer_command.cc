@@ -24,7 +24,7 @@ Result<net::NetSecurity> LoadSecurity(const PeerOptions& options) {
         "--insecure on a network you trust");
   }
   MURMUR_ASSIGN_OR_RETURN(net::Identity identity, net::Identity::LoadOrCreate(options.key_path));
-  net::NetSecurity security{.identity = std::move(identity)};
+  net::NetSecurity security{.identity = std::move(identity), .plain = options.plain};
   if (!options.network_key_path.empty()) {
     MURMUR_ASSIGN_OR_RETURN(security.network_key, net::LoadNetworkKey(options.network_key_path));
   } else {
@@ -112,6 +112,9 @@ CLI::App* AddPeerCommand(CLI::App& app, PeerOptions& options) {
                    "Seconds of silence before a peer is declared down")
       ->check(CLI::Range(0.01, 1e6));
   peer->add_flag("--quiet", options.quiet, "No per-round lines on stderr");
+  peer->add_flag("--plain", options.plain,
+                 "Authenticate data frames but do not encrypt them (private clusters; "
+                 "every peer of the run needs it)");
   peer->add_flag("--insecure", options.insecure,
                  "Allow running with neither --network-key nor --allow (a trusted network only)");
   return peer;

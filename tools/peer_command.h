@@ -30,6 +30,8 @@ struct PeerOptions {
   // Run with neither a network key nor an allowlist: anyone who can reach
   // the listen address may take a slot and receive models.
   bool insecure = false;
+  // Data frames authenticated but not encrypted (every peer must agree).
+  bool plain = false;
 };
 
 CLI::App* AddPeerCommand(CLI::App& app, PeerOptions& options);

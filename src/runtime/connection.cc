@@ -230,24 +230,37 @@ void Connection::OnSealedFrame(Frame& frame) {
     return;
   }
   events_.OnFrame(shared_from_this(), frame.header.type, frame.payload);
+  // The next frame reuses the buffer and its pages.
+  parser_.Recycle(std::move(frame.payload));
 }
 
 void Connection::WriteMore() {
   if (writing_ || out_.empty() || closed()) return;
   writing_ = true;
   Outgoing& next = out_.front();
+  auto done = [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+    self->OnWritten(ec, n);
+  };
+  if (!next.wire.empty()) {  // a handshake frame, sealed by the handshake
+    next.sealed = true;
+    asio::async_write(socket_, asio::buffer(next.wire), std::move(done));
+    return;
+  }
   if (!next.sealed) {
-    const std::span<const uint8_t> rest = std::span(next.plaintext).subspan(next.offset);
+    const std::span<uint8_t> rest = std::span(next.plaintext).subspan(next.offset);
     const bool part = next.type == FrameType::kData && rest.size() > kDataChunk;
     const size_t n = part ? kDataChunk : rest.size();
-    cipher_->SealInto(part ? FrameType::kDataPart : next.type, rest.first(n), next.wire);
+    cipher_->SealInPlace(part ? FrameType::kDataPart : next.type, rest.first(n), next.head,
+                         next.tag);
+    next.sealed_from = next.offset;
     next.offset += n;
     next.sealed = true;
   }
-  asio::async_write(socket_, asio::buffer(out_.front().wire),
-                    [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-                      self->OnWritten(ec, n);
-                    });
+  const std::array<asio::const_buffer, 3> gather = {
+      asio::buffer(next.head),
+      asio::buffer(next.plaintext.data() + next.sealed_from, next.offset - next.sealed_from),
+      asio::buffer(next.tag)};
+  asio::async_write(socket_, gather, std::move(done));
 }
 
 void Connection::OnWritten(const asio::error_code& ec, size_t n) {

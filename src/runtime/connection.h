@@ -9,6 +9,7 @@
 // shared_ptrs of its pending Asio operations and of its owner.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -103,6 +104,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<std::string> admitted_from;
 
  private:
+  // A queued frame: handshake frames come sealed (`wire`); the others are
+  // sealed in place, one kDataChunk of `plaintext` at a time, and written
+  // as header, that span of `plaintext`, tag (no copy).
   struct Outgoing {
     FrameType type = FrameType::kData;
     std::vector<uint8_t> plaintext;
@@ -110,6 +114,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool sealed = false;
     size_t data_bytes = 0;
     size_t offset = 0;  // Data: plaintext bytes already sealed into chunks
+    size_t sealed_from = 0;  // where the chunk being written starts
+    std::array<uint8_t, kFrameHeaderSize> head{};
+    std::array<uint8_t, kMacSize> tag{};
   };
 
   void ReadMore();

@@ -28,12 +28,17 @@ std::vector<uint8_t> RecordSigningBytes(const PeerRecord& r) {
   return std::move(w).Take();
 }
 
-std::vector<uint8_t> AuthSigningBytes(Role signer, const std::array<uint8_t, 32>& transcript) {
+// Auth's session flags (wire version 4): bit 0, plain data frames.
+constexpr uint8_t kFlagPlain = 1;
+
+std::vector<uint8_t> AuthSigningBytes(Role signer, const std::array<uint8_t, 32>& transcript,
+                                      uint8_t flags) {
   ByteWriter w;
   w.WriteBytes(std::span(reinterpret_cast<const uint8_t*>(kAuthContext.data()),
                          kAuthContext.size()));
   w.WriteU8(static_cast<uint8_t>(signer));
   w.WriteBytes(transcript);
+  w.WriteU8(flags);
   return std::move(w).Take();
 }
 
@@ -41,6 +46,24 @@ std::array<uint8_t, 24> Nonce(uint64_t counter) {
   std::array<uint8_t, 24> nonce{};
   std::memcpy(nonce.data(), &counter, sizeof counter);
   return nonce;
+}
+
+// A plain frame's tag: Poly1305 over header and payload under the one-time
+// key XChaCha20(key, nonce)[0..32), as the AEAD derives its Poly1305 key.
+std::array<uint8_t, kMacSize> PlainTag(const std::array<uint8_t, 32>& key, uint64_t counter,
+                                       std::span<const uint8_t> header,
+                                       std::span<const uint8_t> payload) {
+  const auto nonce = Nonce(counter);
+  std::array<uint8_t, crypto_onetimeauth_KEYBYTES> one_time{};
+  crypto_stream_xchacha20(one_time.data(), one_time.size(), nonce.data(), key.data());
+  crypto_onetimeauth_state state;
+  crypto_onetimeauth_init(&state, one_time.data());
+  crypto_onetimeauth_update(&state, header.data(), header.size());
+  crypto_onetimeauth_update(&state, payload.data(), payload.size());
+  std::array<uint8_t, kMacSize> tag{};
+  crypto_onetimeauth_final(&state, tag.data());
+  sodium_memzero(one_time.data(), one_time.size());
+  return tag;
 }
 
 }  // namespace
@@ -104,16 +127,30 @@ std::vector<uint8_t> SessionCipher::Seal(FrameType type, std::span<const uint8_t
 
 void SessionCipher::SealInto(FrameType type, std::span<const uint8_t> plaintext,
                              std::vector<uint8_t>& out) {
-  const FrameHeader header{.type = type,
-                           .length = static_cast<uint32_t>(plaintext.size() + kMacSize)};
-  const auto head = EncodeFrameHeader(header);
   out.resize(kFrameHeaderSize + plaintext.size() + kMacSize);
+  std::span<uint8_t> payload(out.data() + kFrameHeaderSize, plaintext.size());
+  if (!plaintext.empty()) std::memmove(payload.data(), plaintext.data(), plaintext.size());
+  std::array<uint8_t, kFrameHeaderSize> head{};
+  std::array<uint8_t, kMacSize> tag{};
+  SealInPlace(type, payload, head, tag);
   std::memcpy(out.data(), head.data(), head.size());
-  const auto nonce = Nonce(tx_counter_++);
+  std::memcpy(out.data() + kFrameHeaderSize + plaintext.size(), tag.data(), tag.size());
+}
+
+void SessionCipher::SealInPlace(FrameType type, std::span<uint8_t> payload,
+                                std::array<uint8_t, kFrameHeaderSize>& header,
+                                std::array<uint8_t, kMacSize>& tag) {
+  header = EncodeFrameHeader(
+      FrameHeader{.type = type, .length = static_cast<uint32_t>(payload.size() + kMacSize)});
+  const uint64_t counter = tx_counter_++;
+  if (plain_) {
+    tag = PlainTag(tx_key_, counter, header, payload);
+    return;
+  }
+  const auto nonce = Nonce(counter);
   crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
-      out.data() + kFrameHeaderSize, out.data() + kFrameHeaderSize + plaintext.size(), nullptr,
-      plaintext.data(), plaintext.size(), head.data(), head.size(), nullptr, nonce.data(),
-      tx_key_.data());
+      payload.data(), tag.data(), nullptr, payload.data(), payload.size(), header.data(),
+      header.size(), nullptr, nonce.data(), tx_key_.data());
 }
 
 Status SessionCipher::Open(Frame& frame) {
@@ -122,10 +159,18 @@ Status SessionCipher::Open(Frame& frame) {
   }
   const auto head = EncodeFrameHeader(frame.header);
   const size_t n = frame.payload.size() - kMacSize;
-  const auto nonce = Nonce(rx_counter_++);
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
-          frame.payload.data(), nullptr, frame.payload.data(), n, frame.payload.data() + n,
-          head.data(), head.size(), nonce.data(), rx_key_.data()) != 0) {
+  const uint64_t counter = rx_counter_++;
+  bool ok = false;
+  if (plain_) {
+    const auto tag = PlainTag(rx_key_, counter, head, std::span(frame.payload).first(n));
+    ok = crypto_verify_16(tag.data(), frame.payload.data() + n) == 0;
+  } else {
+    const auto nonce = Nonce(counter);
+    ok = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+             frame.payload.data(), nullptr, frame.payload.data(), n, frame.payload.data() + n,
+             head.data(), head.size(), nonce.data(), rx_key_.data()) == 0;
+  }
+  if (!ok) {
     return Status::Corrupt("MAC check failed on ", FrameTypeName(frame.header.type),
                            " frame ", rx_counter_ - 1,
                            " (tampered, replayed, reordered, or a wrong network key)");
@@ -311,7 +356,9 @@ std::vector<uint8_t> Handshake::AuthFrame() {
   MURMUR_CHECK(cipher_.has_value());
   ByteWriter w;
   config_.self_record.Encode(w);
-  w.WriteBytes(config_.identity->Sign(AuthSigningBytes(role_, TranscriptHash())));
+  const uint8_t flags = config_.plain ? kFlagPlain : 0;
+  w.WriteU8(flags);
+  w.WriteBytes(config_.identity->Sign(AuthSigningBytes(role_, TranscriptHash(), flags)));
   return cipher_->Seal(FrameType::kAuth, w.bytes());
 }
 
@@ -324,15 +371,27 @@ Result<PeerRecord> Handshake::OnAuth(Frame& frame) {
   MURMUR_RETURN_IF_ERROR(cipher_->Open(frame));
   ByteReader in(frame.payload);
   MURMUR_ASSIGN_OR_RETURN(PeerRecord record, PeerRecord::Decode(in));
+  MURMUR_ASSIGN_OR_RETURN(uint8_t flags, in.ReadU8());
   Signature sig{};
   for (uint8_t& b : sig) {
     MURMUR_ASSIGN_OR_RETURN(b, in.ReadU8());
   }
   MURMUR_RETURN_IF_ERROR(in.ExpectEnd());
   const Role peer_role = role_ == Role::kDialer ? Role::kAcceptor : Role::kDialer;
-  if (!VerifySignature(record.key, AuthSigningBytes(peer_role, TranscriptHash()), sig)) {
+  if (!VerifySignature(record.key, AuthSigningBytes(peer_role, TranscriptHash(), flags), sig)) {
     return Status::Corrupt("handshake: ", PeerName(record.key),
                            " did not sign this session's transcript");
+  }
+  if ((flags & ~kFlagPlain) != 0) {
+    return Status::Corrupt("handshake: ", PeerName(record.key), " sent unknown session flags ",
+                           static_cast<int>(flags));
+  }
+  const bool peer_plain = (flags & kFlagPlain) != 0;
+  if (peer_plain != config_.plain) {
+    auto name = [](bool plain) { return plain ? "plain (authenticated, unencrypted)" : "encrypted"; };
+    return Status::Aborted("handshake: ", PeerName(record.key), " wants ", name(peer_plain),
+                           " data frames, this peer ", name(config_.plain),
+                           " ones (every peer of a run needs the same --plain)");
   }
   if (record.slot.value >= config_.num_slots) {
     return Status::Aborted("handshake: ", PeerName(record.key), " claims slot ", record.slot,
@@ -343,6 +402,7 @@ Result<PeerRecord> Handshake::OnAuth(Frame& frame) {
                            record.slot);
   }
   MURMUR_RETURN_IF_ERROR(config_.allowlist->Admit(record.key, record.slot));
+  cipher_->SetPlain(config_.plain);
   return record;
 }
 

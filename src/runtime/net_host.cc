@@ -1,5 +1,7 @@
 #include "murmur/runtime/net_host.h"
 
+#include <malloc.h>
+
 #include <csignal>
 #include <utility>
 
@@ -8,6 +10,12 @@
 #include "runtime/net_host_impl.h"
 
 namespace murmur::net {
+
+void KeepFreedMessageMemory() {
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 namespace {
 
 using asio::ip::tcp;
@@ -70,7 +78,8 @@ Status NetHost::Impl::Bind() {
                                       .network_key = security_.network_key,
                                       .allowlist = &security_.allowlist,
                                       .self_record = self_record_,
-                                      .num_slots = options_.num_slots};
+                                      .num_slots = options_.num_slots,
+                                      .plain = security_.plain};
   return Status::Ok();
 }
 

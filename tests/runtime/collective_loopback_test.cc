@@ -1,5 +1,5 @@
 // The collective layer over the real runtime: several NetHosts in this
-// process on 127.0.0.1 (authenticated, encrypted TCP), each running the
+// process on 127.0.0.1 (authenticated TCP, encrypted and plain), each running the
 // AllReduceJob node that the simulator test runs. Exact sums; a peer that
 // leaves in the middle of an all-reduce aborts it on the survivors, who
 // retry among themselves and get their exact sum.
@@ -39,7 +39,7 @@ struct PeerRun {
 // Runs `n` peers; peer `leaver` (if >= 0) leaves `leave_after` events into
 // its second iteration.
 std::vector<PeerRun> RunPeers(int n, int iterations, size_t length, int leaver,
-                              int leave_after) {
+                              int leave_after, bool plain) {
   net::NetworkKey psk{};
   psk.fill(7);
   std::vector<NullSink> sinks(n);
@@ -52,7 +52,8 @@ std::vector<PeerRun> RunPeers(int n, int iterations, size_t length, int leaver,
     o.backoff_min = Duration::Seconds(0.02);
     if (i > 0) o.bootstrap = {hosts[0]->listen_address()};
     auto h = NetHost::Create(o, NetSecurity{.identity = net::Identity::Generate(),
-                                            .network_key = psk},
+                                            .network_key = psk,
+                                            .plain = plain},
                              sinks[i]);
     EXPECT_TRUE(h.ok()) << h.status().ToString();
     if (!h.ok()) return {};
@@ -104,9 +105,9 @@ std::vector<float> Sum(int iteration, const std::vector<int>& peers, size_t leng
   return s;
 }
 
-TEST(CollectiveLoopback, FourNetHostsAllReduceExactly) {
+void ExpectExactSums(bool plain) {
   const size_t length = 100'000;
-  const std::vector<PeerRun> runs = RunPeers(4, 3, length, -1, 0);
+  const std::vector<PeerRun> runs = RunPeers(4, 3, length, -1, 0, plain);
   ASSERT_EQ(runs.size(), 4u);
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(runs[i].run.ok()) << runs[i].run.ToString();
@@ -117,9 +118,10 @@ TEST(CollectiveLoopback, FourNetHostsAllReduceExactly) {
   }
 }
 
-TEST(CollectiveLoopback, PeerLeavingMidAllReduceLeavesSurvivorsWithTheirSum) {
+void ExpectSurvivorsSum(bool plain) {
   const size_t length = 50'000;
-  const std::vector<PeerRun> runs = RunPeers(4, 3, length, /*leaver=*/2, /*leave_after=*/3);
+  const std::vector<PeerRun> runs =
+      RunPeers(4, 3, length, /*leaver=*/2, /*leave_after=*/3, plain);
   ASSERT_EQ(runs.size(), 4u);
   const std::vector<int> survivors = {0, 1, 3};
   for (int i : survivors) {
@@ -131,6 +133,19 @@ TEST(CollectiveLoopback, PeerLeavingMidAllReduceLeavesSurvivorsWithTheirSum) {
       EXPECT_EQ(runs[i].result.at(k), Sum(k, survivors, length)) << "peer " << i << " it " << k;
     }
   }
+}
+
+TEST(CollectiveLoopback, FourNetHostsAllReduceExactly) { ExpectExactSums(false); }
+
+// Plain sessions (authenticated, not encrypted): the same exact sums.
+TEST(CollectiveLoopback, FourPlainNetHostsAllReduceExactly) { ExpectExactSums(true); }
+
+TEST(CollectiveLoopback, PeerLeavingMidAllReduceLeavesSurvivorsWithTheirSum) {
+  ExpectSurvivorsSum(false);
+}
+
+TEST(CollectiveLoopback, PlainPeerLeavingMidAllReduceLeavesSurvivorsWithTheirSum) {
+  ExpectSurvivorsSum(true);
 }
 
 }  // namespace

@@ -364,9 +364,9 @@ TEST_F(PeerProcesses, GarbageSendersAreCutOffWhileTrainingContinues) {
   EXPECT_TRUE(SendAndAwaitClose(addr0, std::vector<uint8_t>(http.begin(), http.end()), deadline));
   EXPECT_TRUE(SendAndAwaitClose(
       addr0, {'M', 'R', 'M', 'R', 1, 3, 0, 0, 0xff, 0xff, 0xff, 0xff}, deadline));
-  std::vector<uint8_t> fake = {'M', 'R', 'M', 'R', 3, 1, 0, 0, 64, 0, 0, 0};
+  std::vector<uint8_t> fake = {'M', 'R', 'M', 'R', 4, 1, 0, 0, 64, 0, 0, 0};
   fake.resize(fake.size() + 64, 9);
-  const std::vector<uint8_t> auth = {'M', 'R', 'M', 'R', 3, 2, 0, 0, 20, 0, 0, 0};
+  const std::vector<uint8_t> auth = {'M', 'R', 'M', 'R', 4, 2, 0, 0, 20, 0, 0, 0};
   fake.insert(fake.end(), auth.begin(), auth.end());
   fake.resize(fake.size() + 20, 0);
   EXPECT_TRUE(SendAndAwaitClose(addr0, fake, deadline));

@@ -27,7 +27,13 @@
 //     session (a recorded Auth cannot be replayed into another session);
 //  4. every later frame is XChaCha20-Poly1305 with the 12 header bytes as
 //     associated data and a per-direction frame counter as nonce, so a
-//     replayed, reordered, dropped or modified frame fails its MAC.
+//     replayed, reordered, dropped or modified frame fails its MAC. In a
+//     plain session (both Auths say so; a mismatch is refused) the frames
+//     after the Auths are authenticated but not encrypted: a Poly1305 tag
+//     over header and payload under a one-time key, the first 32 bytes of
+//     the XChaCha20 keystream for the same key and counter nonce (how the
+//     AEAD derives its own Poly1305 key), so replays, reorders, drops and
+//     changes fail just the same; only confidentiality is given up.
 // A pure state machine over bytes (no sockets), so it is unit-tested and
 // fuzzed directly. Not thread-safe.
 #pragma once
@@ -82,6 +88,15 @@ class SessionCipher {
  public:
   SessionCipher(std::array<uint8_t, 32> tx_key, std::array<uint8_t, 32> rx_key)
       : tx_key_(tx_key), rx_key_(rx_key) {}
+  // From the next frame on both ways: authenticate only (see above).
+  void SetPlain(bool plain) { plain_ = plain; }
+  bool plain() const { return plain_; }
+  // Seals `payload` in place (encrypts it, or leaves it as it is in a plain
+  // session) and returns the frame's header and tag: the wire frame is
+  // header, payload, tag, written without a copy (scatter-gather).
+  void SealInPlace(FrameType type, std::span<uint8_t> payload,
+                   std::array<uint8_t, kFrameHeaderSize>& header,
+                   std::array<uint8_t, kMacSize>& tag);
   // The full wire frame: header, ciphertext, tag.
   std::vector<uint8_t> Seal(FrameType type, std::span<const uint8_t> plaintext);
   // The same into `out`, reusing its capacity (no page faults for a buffer
@@ -97,6 +112,7 @@ class SessionCipher {
   std::array<uint8_t, 32> rx_key_;
   uint64_t tx_counter_ = 0;
   uint64_t rx_counter_ = 0;
+  bool plain_ = false;
 };
 
 enum class Role : uint8_t { kDialer = 0, kAcceptor = 1 };
@@ -107,6 +123,9 @@ struct HandshakeConfig {
   const Allowlist* allowlist = nullptr;      // must outlive; may be empty
   PeerRecord self_record;                    // signed by `identity`
   uint32_t num_slots = 0;                    // slots are 0..num_slots-1
+  // Data frames authenticated but not encrypted (SessionCipher); both ends
+  // must agree, the Auth frames say which each end wants.
+  bool plain = false;
 };
 
 class Handshake {
@@ -139,7 +158,9 @@ class Handshake {
   std::vector<uint8_t> AuthFrame();
   // Opens and checks the peer's Auth: MAC (kCorrupt, usually a wrong network
   // key), record and transcript signatures (kCorrupt), slot range, not our
-  // own slot, and the allowlist (kAborted). Returns the peer's record.
+  // own slot, the allowlist and a peer that does not agree on `plain`
+  // (kAborted). Returns the peer's record; the session is then plain when
+  // config.plain is.
   Result<PeerRecord> OnAuth(Frame& frame);
   // The established session. REQUIRES: OnAuth succeeded.
   SessionCipher TakeCipher() { return std::move(*cipher_); }

@@ -110,6 +110,11 @@ struct NetSecurity {
   Identity identity;
   std::optional<NetworkKey> network_key;
   Allowlist allowlist;
+  // Frames after the handshake authenticated but not encrypted (private
+  // clusters: saves the cipher's CPU; docs/wire.md, "Plain sessions"). The
+  // handshake stays authenticated and every peer must agree: a peer with
+  // the other setting is refused ("net.rejected.not_admitted").
+  bool plain = false;
 };
 
 struct NetStats {
@@ -129,6 +134,15 @@ struct NetStats {
   uint64_t hello_key_exchanges = 0; // Hellos an acceptor made a key pair and signed for
   std::map<std::string, int64_t> rejected;  // closed connections by reason
 };
+
+// Process-wide (glibc mallopt): freed heap memory up to 256 MiB stays with
+// the process and no allocation below 64 MiB is its own mmap, so message
+// buffers that the node allocates and NetHost frees once written reuse
+// pages already mapped instead of faulting fresh ones in for every message
+// (~19% of the collective's CPU time before, docs/collective.md). For
+// processes that move bulk data (`murmur bench`); costs that much retained
+// memory. Call before the first large allocation.
+void KeepFreedMessageMemory();
 
 class NetHost final : public Host {
  public:
