@@ -161,8 +161,8 @@ void CollectiveGroup::MaybeDecide(Host& host) {
   agreeing_ = false;
   joining_ = false;
   last_views_.clear();
-  std::erase_if(early_ready_, [&](const EarlyReady& e) { return e.tag.epoch < epoch_; });
   Count(host, "epochs");
+  ApplyEarlyAborts(host);
   std::vector<OpCallback> callbacks = std::move(agree_callbacks_);
   agree_callbacks_.clear();
   for (OpCallback& done : callbacks) done(host, Status::Ok());
