@@ -63,19 +63,21 @@ class Group:
 
     Group(rank, world_size, listen="127.0.0.1:0", peers=(), key_file="",
           network_key_file="", rejoin=False, timeout=5.0, start_timeout=30.0,
-          chunk_floats=65536, max_attempts=16)
+          chunk_floats=65536, max_attempts=16, min_members=0)
 
     ``peers``: "host:port" of other peers (one is enough); ``rejoin``: this
-    process restarts a crashed member and joins the running group.
+    process restarts a crashed member and joins the running group;
+    ``min_members``: quorum of an agreement (0: a strict majority of
+    world_size).
     """
 
     def __init__(self, rank, world_size, listen="127.0.0.1:0", peers=(), key_file="",
                  network_key_file="", rejoin=False, timeout=5.0, start_timeout=30.0,
-                 chunk_floats=1 << 16, max_attempts=16):
+                 chunk_floats=1 << 16, max_attempts=16, min_members=0):
         self._g = _murmur._Group(int(rank), int(world_size), str(listen), [str(p) for p in peers],
                                  str(key_file), str(network_key_file), bool(rejoin),
                                  float(timeout), float(start_timeout), int(chunk_floats),
-                                 int(max_attempts))
+                                 int(max_attempts), int(min_members))
         self._callbacks = []
 
     @property

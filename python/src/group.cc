@@ -43,7 +43,8 @@ void BindGroup(py::module_& m) {
       .def(py::init([](uint32_t rank, uint32_t world_size, const std::string& listen,
                        std::vector<std::string> peers, const std::string& key_file,
                        const std::string& network_key_file, bool rejoin, double timeout,
-                       double start_timeout, size_t chunk_floats, int max_attempts) {
+                       double start_timeout, size_t chunk_floats, int max_attempts,
+                       uint32_t min_members) {
              group::GroupOptions o;
              o.rank = rank;
              o.world_size = world_size;
@@ -56,13 +57,14 @@ void BindGroup(py::module_& m) {
              o.start_timeout_s = start_timeout;
              o.chunk_floats = chunk_floats;
              o.max_attempts = max_attempts;
+             o.min_members = min_members;
              py::gil_scoped_release release;
              return OrThrow(ProcessGroup::Create(o));
            }),
            py::arg("rank"), py::arg("world_size"), py::arg("listen"), py::arg("peers"),
            py::arg("key_file"), py::arg("network_key_file"), py::arg("rejoin"),
            py::arg("timeout"), py::arg("start_timeout"), py::arg("chunk_floats"),
-           py::arg("max_attempts"))
+           py::arg("max_attempts"), py::arg("min_members"))
       .def_property_readonly("listen_address", &ProcessGroup::listen_address)
       .def_property_readonly("rank", &ProcessGroup::rank)
       .def("all_reduce",
@@ -116,6 +118,7 @@ void BindGroup(py::module_& m) {
              d["resynced"] = rep.resynced;
              d["hashes_agree"] = rep.hashes_agree;
              d["digest"] = rep.digest_hex;
+             d["step"] = rep.step;
              return d;
            })
       .def("members", [](ProcessGroup& g) { return MembershipDict(g.members()); })

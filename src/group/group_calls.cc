@@ -28,8 +28,23 @@ std::string Hex(const StateDigest& d) {
 }  // namespace
 
 void ProcessGroup::Impl::Agree(Host& host, std::function<void(Host&, Status)> then) {
+  // The others may have agreed on a new epoch with this peer while it was
+  // busy (their views reach its loop thread, which takes part): then that
+  // epoch is this call's. Starting yet another agreement would leave the
+  // others' first operation in the epoch waiting for a whole timeout.
+  if (called_ && group_->epoch() != last_call_epoch_ && !group_->needs_agreement() &&
+      !group_->has_pending_joins()) {
+    called_ = true;
+    last_call_epoch_ = group_->epoch();
+    NoteMembership(group_->members(), group_->epoch());
+    return then(host, Status::Ok());
+  }
   group_->AgreeMembership(host, [this, then](Host& h, const Status& s) {
-    if (s.ok()) NoteMembership(group_->members(), group_->epoch());
+    if (s.ok()) {
+      NoteMembership(group_->members(), group_->epoch());
+      called_ = true;
+      last_call_epoch_ = group_->epoch();
+    }
     then(h, s);
   });
 }
@@ -109,10 +124,10 @@ void ProcessGroup::Impl::SyncToMajority(Host& host, std::span<float> state, bool
 
 void ProcessGroup::Impl::OuterStep(Host& host, std::span<float> local, OuterOptions opts,
                                    OuterStepReport* report, Finish finish) {
-  if (shared_.size() != 2 * local.size()) {
+  if (shared_.size() != 2 * local.size() + 1) {
     return finish(Status::InvalidArgument("group: diloco_outer_step with ", local.size(),
                                           " parameters; diloco_init was given ",
-                                          shared_.size() / 2));
+                                          shared_.size() / 2, " (or not called)"));
   }
   Agree(host, [this, local, opts, report, finish](Host& h, Status agreed) {
     if (!agreed.ok()) return finish(agreed);
@@ -149,6 +164,7 @@ void ProcessGroup::Impl::OuterStep(Host& host, std::span<float> local, OuterOpti
                 theta[i] -= lr * (opts.nesterov ? g + mu * m[i] : m[i]);
               }
             }
+            shared_[2 * n] += 1.0f;  // the outer step count, part of the shared state
             std::copy(shared_.begin(), shared_.begin() + static_cast<ptrdiff_t>(n), local.begin());
             SyncToMajority(h3, shared_, has_state_, [this, local, report, finish, n](
                                                          Host&, Status after, SyncResult r) {
@@ -159,6 +175,7 @@ void ProcessGroup::Impl::OuterStep(Host& host, std::span<float> local, OuterOpti
                           local.begin());
               }
               report->hashes_agree = r.all_equal;
+              report->step = static_cast<uint64_t>(shared_[2 * n]);
               report->digest_hex = Hex(collective::HashState(shared_));
               finish(Status::Ok());
             });

@@ -89,9 +89,11 @@ class ProcessGroup::Impl final : public Node, public MetricsSink {
   std::thread thread_;
 
   // Loop thread only (and the caller's, between calls, for DilocoInit).
-  std::vector<float> shared_;  // global parameters | outer momentum
+  std::vector<float> shared_;  // global parameters | outer momentum | step count
   bool has_state_ = false;
   bool started_ = false;
+  bool called_ = false;            // a call has run (its epoch below)
+  uint32_t last_call_epoch_ = 0;
   std::vector<float> scratch_;
   std::vector<float> digest_mine_;
   std::vector<float> served_copy_;  // BroadcastState's, served while it runs

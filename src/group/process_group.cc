@@ -19,8 +19,12 @@ Status CheckOptions(const GroupOptions& o) {
     return Status::InvalidArgument("group: rank ", o.rank, " is not below world_size ",
                                    o.world_size);
   }
-  if (o.world_size > 1 && o.peers.empty() && o.rank != 0) {
+  if (o.world_size > 1 && o.peers.empty() && o.rank != 0 && !o.rejoin) {
     return Status::InvalidArgument("group: rank ", o.rank, " needs the address of another peer");
+  }
+  if (o.min_members > o.world_size) {
+    return Status::InvalidArgument("group: min_members ", o.min_members, " exceeds world_size ",
+                                   o.world_size);
   }
   if (!(o.timeout_s > 0) || !(o.start_timeout_s > 0) || o.chunk_floats == 0 ||
       o.max_attempts < 1) {
@@ -140,6 +144,9 @@ void ProcessGroup::Impl::OnPeerDown(Host& host, PeerId peer) {
 }
 
 void ProcessGroup::Impl::NoteMembership(const std::vector<PeerId>& members, uint32_t epoch) {
+  // Called as a call's collectives finish: the epoch this peer last acted in.
+  called_ = true;
+  last_call_epoch_ = group_->epoch();
   std::lock_guard lock(mu_);
   const std::vector<PeerId>& before = membership_.members;
   for (PeerId p : members) {
@@ -188,6 +195,7 @@ Result<std::unique_ptr<ProcessGroup>> ProcessGroup::Create(const GroupOptions& o
   co.chunk_floats = options.chunk_floats;
   co.timeout = Duration::Seconds(options.timeout_s);
   co.max_members = std::max<size_t>(co.max_members, options.world_size);
+  co.min_members = options.min_members > 0 ? options.min_members : options.world_size / 2 + 1;
   auto impl = std::make_unique<Impl>(options);
   MURMUR_RETURN_IF_ERROR(impl->Start(co, no, std::move(security)));
   return std::unique_ptr<ProcessGroup>(new ProcessGroup(std::move(impl)));
@@ -245,7 +253,7 @@ Result<Membership> ProcessGroup::BroadcastState(std::span<float> state,
 Status ProcessGroup::DilocoInit(std::span<const float> params) {
   return impl_->Call([this, params](Host&, Impl::Finish f) {
     Impl& m = *impl_;
-    m.shared_.assign(2 * params.size(), 0.0f);
+    m.shared_.assign(2 * params.size() + 1, 0.0f);  // parameters | momentum | step
     std::copy(params.begin(), params.end(), m.shared_.begin());
     m.has_state_ = !m.options_.rejoin;
     m.sync_->Serve(m.shared_);

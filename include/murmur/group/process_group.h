@@ -56,6 +56,11 @@ struct GroupOptions {
   double start_timeout_s = 30.0;       // waiting for the other peers at start
   size_t chunk_floats = size_t{1} << 16;
   int max_attempts = 16;               // retries of one call over survivors
+  // Smallest membership an agreement may decide (collective.h); 0: a strict
+  // majority of world_size, so a restarted peer that hears nobody within a
+  // timeout (the others busy with inner steps) waits instead of going on
+  // alone, and at most one side of a partition goes on.
+  uint32_t min_members = 0;
 };
 
 struct Membership {
@@ -83,6 +88,8 @@ struct OuterStepReport {
   bool resynced = false;       // this peer pulled the shared state this step
   bool hashes_agree = false;   // every member's state digest equal after the step
   std::string digest_hex;      // this peer's state digest after the step
+  uint64_t step = 0;           // outer steps the group took (shared state: a
+                               // restarted peer learns it when it resyncs)
 };
 
 class ProcessGroup {
@@ -101,7 +108,8 @@ class ProcessGroup {
   Result<Membership> AllReduce(std::span<float> data, collective::ReduceOp op);
   // `root`: the member whose state everyone gets; none: the majority's.
   Result<Membership> BroadcastState(std::span<float> state, std::optional<PeerId> root);
-  // Sets the shared state (global parameters := `params`, momentum := 0).
+  // Sets the shared state (global parameters := `params`, momentum := 0,
+  // step count := 0; all three are hashed and resynced together).
   // Local; call once before the first outer step. A peer created with
   // `rejoin` marks it as not held: its first outer step pulls it.
   Status DilocoInit(std::span<const float> params);
