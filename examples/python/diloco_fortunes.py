@@ -109,7 +109,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=2.0)
     ap.add_argument("--corpus", default=CORPUS)
     args = ap.parse_args()
-    sys.path.insert(0, os.environ.get("MURMUR_PYTHONPATH", ""))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, os.environ.get("MURMUR_PYTHON_PATH", os.path.join(root, "build", "python")))
     import murmur
 
     torch.set_num_threads(1)
