@@ -1,5 +1,6 @@
 # The Python package `murmur` (python/, docs/python.md): a pybind11 extension
-# over murmur_core, murmur_robust and murmur_compress only -- never LibTorch,
+# over murmur_core, murmur_robust, murmur_compress and murmur_group (NetHost and
+# the collectives, for murmur.Group) only -- never LibTorch,
 # so `import murmur` stays fast. Built when pybind11 and the Python headers
 # are present (Debian: pybind11-dev, python3-dev; scripts/install_deps.sh).
 #
@@ -27,8 +28,8 @@ if(NOT Python_FOUND OR NOT pybind11_FOUND)
 endif()
 
 # The static libraries end up in a shared object.
-set_target_properties(murmur_core murmur_robust murmur_compress
-                      PROPERTIES POSITION_INDEPENDENT_CODE ON)
+set_target_properties(murmur_core murmur_robust murmur_compress murmur_group murmur_runtime
+                      murmur_collective PROPERTIES POSITION_INDEPENDENT_CODE ON)
 
 set(murmur_python_dir ${CMAKE_BINARY_DIR}/python/murmur)
 file(GLOB murmur_python_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/python/src/*.cc)
@@ -37,7 +38,7 @@ set_target_properties(murmur_python PROPERTIES
   OUTPUT_NAME _murmur
   LIBRARY_OUTPUT_DIRECTORY ${murmur_python_dir})
 target_compile_definitions(murmur_python PRIVATE MURMUR_VERSION="${MURMUR_VERSION}")
-target_link_libraries(murmur_python PRIVATE murmur_robust murmur_compress murmur_core)
+target_link_libraries(murmur_python PRIVATE murmur_group murmur_robust murmur_compress murmur_core)
 
 file(GLOB murmur_python_pys CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/python/murmur/*.py)
 set(murmur_python_copies)

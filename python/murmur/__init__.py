@@ -26,6 +26,7 @@ from ._murmur import (  # noqa: F401  (re-exported)
     rule_names,
 )
 from . import _murmur
+from .group import Group  # noqa: F401  (re-exported; imports no torch)
 from .simulation import (  # noqa: F401  (re-exported; imports no LibTorch)
     Run,
     register_rule,
@@ -37,6 +38,7 @@ from .simulation import (  # noqa: F401  (re-exported; imports no LibTorch)
 
 __all__ = [
     "__version__",
+    "Group",
     "aggregate",
     "codec",
     "Codec",

@@ -36,5 +36,6 @@ std::span<const uint8_t> ByteView(const py::buffer_info& info, const std::string
 
 void BindAggregate(py::module_& m);
 void BindCodec(py::module_& m);
+void BindGroup(py::module_& m);
 
 }  // namespace murmur::python

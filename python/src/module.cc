@@ -63,4 +63,5 @@ PYBIND11_MODULE(_murmur, m) {
   m.attr("__version__") = MURMUR_VERSION;
   murmur::python::BindAggregate(m);
   murmur::python::BindCodec(m);
+  murmur::python::BindGroup(m);
 }

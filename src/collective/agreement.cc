@@ -14,9 +14,16 @@ namespace murmur::collective {
 
 void CollectiveGroup::AgreeMembership(Host& host, OpCallback done) {
   agree_callbacks_.push_back(std::move(done));
-  if (joining_ && !agreeing_) {
-    SendJoins(host);
-    return;
+  if (joining_) {
+    // Also when a view already pulled this joiner into an agreement: its
+    // own first messages may have been lost (over NetHost, a restarted
+    // peer's first connection can be the one dropped as a duplicate), and
+    // only Joins, resent every timeout until admitted, recover from that.
+    const bool resending = std::any_of(timers_.begin(), timers_.end(), [](const auto& t) {
+      return t.second.first == TimerPurpose::kJoin;
+    });
+    if (!resending) SendJoins(host);
+    if (!agreeing_) return;
   }
   if (agreeing_) return;
   StartAgreement(host, epoch_ + 1);
@@ -161,8 +168,8 @@ void CollectiveGroup::MaybeDecide(Host& host) {
   agreeing_ = false;
   joining_ = false;
   last_views_.clear();
-  std::erase_if(early_ready_, [&](const EarlyReady& e) { return e.tag.epoch < epoch_; });
   Count(host, "epochs");
+  ApplyEarlyAborts(host);
   std::vector<OpCallback> callbacks = std::move(agree_callbacks_);
   agree_callbacks_.clear();
   for (OpCallback& done : callbacks) done(host, Status::Ok());

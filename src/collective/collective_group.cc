@@ -76,16 +76,62 @@ void CollectiveGroup::StartOp(Host& host, OpKind kind, std::span<float> buffer,
   ops_[tag] = std::move(op);
   ArmOpWatchdog(host, options_.timeout);
   ref.Start(host);
-  // A Ready that came before this peer started the operation.
-  for (size_t i = 0; i < early_ready_.size(); ++i) {
-    if (early_ready_[i].tag == tag) {
-      const EarlyReady early = early_ready_[i];
-      early_ready_.erase(early_ready_.begin() + static_cast<ptrdiff_t>(i));
-      HandleReady(host, early.from, early.tag, early.body);
-      break;
+  ReplayEarly(host, tag);
+  MaybeCommit(host, tag);
+}
+
+bool CollectiveGroup::KeepEarly(Host& host, EarlyMessage message) {
+  const OpTag tag = message.tag;
+  // Per sender: a Ready and a Done for each operation of the window, and
+  // an Abort per epoch.
+  const auto from_sender = std::count_if(early_.begin(), early_.end(), [&](const EarlyMessage& e) {
+    return e.from == message.from;
+  });
+  if (tag.epoch > epoch_ + 2 ||
+      tag.seq >= options_.seq_window + (tag.epoch == epoch_ ? next_seq_ : 0) ||
+      static_cast<uint32_t>(from_sender) >= 2 * options_.seq_window + 3) {
+    Count(host, "dropped_beyond_window");
+    return false;
+  }
+  early_.push_back(std::move(message));
+  return true;
+}
+
+void CollectiveGroup::ReplayEarly(Host& host, OpTag tag) {
+  std::vector<EarlyMessage> mine;
+  for (size_t i = 0; i < early_.size();) {
+    if (early_[i].tag == tag && early_[i].kind != MessageKind::kCollectiveAbort) {
+      mine.push_back(std::move(early_[i]));
+      early_.erase(early_.begin() + static_cast<ptrdiff_t>(i));
+    } else {
+      ++i;
     }
   }
-  MaybeCommit(host, tag);
+  for (const EarlyMessage& early : mine) {
+    if (!ops_.contains(tag)) return;  // aborted by a mismatched Ready
+    if (early.kind == MessageKind::kCollectiveReady) {
+      HandleReady(host, early.from, early.tag, early.body);
+    } else {
+      HandleDone(host, early.from, early.tag);
+    }
+  }
+}
+
+void CollectiveGroup::ApplyEarlyAborts(Host& host) {
+  std::vector<EarlyMessage> aborts;
+  std::erase_if(early_, [&](EarlyMessage& e) {
+    if (e.tag.epoch < epoch_) return true;
+    if (e.tag.epoch > epoch_ || e.kind != MessageKind::kCollectiveAbort) return false;
+    aborts.push_back(std::move(e));
+    return true;
+  });
+  for (const EarlyMessage& abort : aborts) {
+    // A member of this epoch aborted one of its operations before this
+    // peer decided it: the epoch is broken here too.
+    if (!std::binary_search(members_.begin(), members_.end(), abort.from)) continue;
+    Count(host, "aborts_received");
+    AbortOps(host, {abort.tag}, abort.lost, /*tell_others=*/false);
+  }
 }
 
 bool CollectiveGroup::IsStale(OpTag tag) const {
@@ -139,13 +185,7 @@ void CollectiveGroup::HandleReady(Host& host, PeerId from, OpTag tag, const Read
   if (it == ops_.end()) {
     if (IsStale(tag)) return Count(host, "dropped_stale");
     // Early: keep a bounded number per sender, for this or the next epochs.
-    const auto from_sender = std::count_if(early_ready_.begin(), early_ready_.end(),
-                                           [&](const EarlyReady& e) { return e.from == from; });
-    if (tag.epoch > epoch_ + 2 || tag.seq >= options_.seq_window + (tag.epoch == epoch_ ? next_seq_ : 0) ||
-        static_cast<uint32_t>(from_sender) >= options_.seq_window) {
-      return Count(host, "dropped_beyond_window");
-    }
-    early_ready_.push_back({from, tag, body});
+    (void)KeepEarly(host, EarlyMessage{from, tag, MessageKind::kCollectiveReady, body, {}});
     return;
   }
   RingOp& op = *it->second;
@@ -183,7 +223,11 @@ void CollectiveGroup::HandleChunk(Host& host, PeerId from, OpTag tag,
 void CollectiveGroup::HandleDone(Host& host, PeerId from, OpTag tag) {
   auto it = ops_.find(tag);
   if (it == ops_.end()) {
-    return Count(host, IsStale(tag) ? "dropped_stale" : "dropped_unexpected");
+    if (IsStale(tag)) return Count(host, "dropped_stale");
+    // A broadcast's root sends Done without waiting for the last member:
+    // keep it until this peer starts the operation.
+    (void)KeepEarly(host, EarlyMessage{from, tag, MessageKind::kCollectiveDone, {}, {}});
+    return;
   }
   it->second->OnDone(host, from);
   MaybeCommit(host, tag);
@@ -192,6 +236,12 @@ void CollectiveGroup::HandleDone(Host& host, PeerId from, OpTag tag) {
 void CollectiveGroup::HandleAbort(Host& host, PeerId from, OpTag tag,
                                   std::span<const PeerId> lost) {
   auto it = ops_.find(tag);
+  if (it == ops_.end() && tag.epoch > epoch_) {
+    // Aborted by a member that decided the epoch before this peer did.
+    (void)KeepEarly(host, EarlyMessage{from, tag, MessageKind::kCollectiveAbort, {},
+                                       std::vector<PeerId>(lost.begin(), lost.end())});
+    return;
+  }
   const bool member = it != ops_.end()
                           ? std::binary_search(it->second->params().members.begin(),
                                                it->second->params().members.end(), from)

@@ -106,10 +106,17 @@ class CollectiveGroup {
   PeerId self() const { return self_; }
 
  private:
-  struct EarlyReady {
+  // A Ready, Done or Abort that came before this peer started the
+  // operation (or decided its epoch): kept, bounded, and replayed at the
+  // start (Ready, Done) or at the decision (Abort). A broadcast's root and
+  // the members before the last send Done without waiting for the last
+  // member, so over a retry the Done can reach a member still agreeing.
+  struct EarlyMessage {
     PeerId from;
     OpTag tag;
-    ReadyBody body;
+    MessageKind kind = MessageKind::kCollectiveReady;
+    ReadyBody body;             // kCollectiveReady
+    std::vector<PeerId> lost;   // kCollectiveAbort
   };
   enum class TimerPurpose : uint8_t { kOp, kAgreement, kJoin };
 
@@ -120,6 +127,12 @@ class CollectiveGroup {
   void HandleDone(Host& host, PeerId from, OpTag tag);
   void HandleAbort(Host& host, PeerId from, OpTag tag, std::span<const PeerId> lost);
   void MaybeCommit(Host& host, OpTag tag);
+  // Keeps an early message if the window allows; false when dropped.
+  bool KeepEarly(Host& host, EarlyMessage message);
+  // Replays the early Ready and Done of `tag` (just started).
+  void ReplayEarly(Host& host, OpTag tag);
+  // Applies the early Aborts of the epoch just decided.
+  void ApplyEarlyAborts(Host& host);
   // Aborts the in-flight operations `tags` (restoring their buffers), marks
   // the epochs broken, and tells the other members when `tell_others`.
   void AbortOps(Host& host, const std::vector<OpTag>& tags, std::span<const PeerId> lost,
@@ -151,7 +164,7 @@ class CollectiveGroup {
   bool broken_ = false;  // an operation of epoch_ was aborted
   bool op_watchdog_armed_ = false;
   std::map<OpTag, std::unique_ptr<RingOp>> ops_;
-  std::vector<EarlyReady> early_ready_;
+  std::vector<EarlyMessage> early_;
   std::map<TimerId, std::pair<TimerPurpose, OpTag>> timers_;
 
   MembershipView view_;

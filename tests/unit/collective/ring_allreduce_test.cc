@@ -181,9 +181,34 @@ TEST(RingAllReduce, ChunksForAnOperationNotStartedAreDroppedAndCounted) {
   net.group(PeerId(1)).OnMessage(net.host(PeerId(1)), PeerId(0),
                                  EncodeChunk(OpTag{0, 0}, 0, 0, values));
   EXPECT_EQ(net.Counter(PeerId(1), "collective.dropped_unexpected"), 1);
-  // Old epoch: stale.
+  // A Done before the start is kept (a broadcast's root sends it without
+  // waiting for the last member), inside the window only.
   net.group(PeerId(1)).OnMessage(net.host(PeerId(1)), PeerId(0), EncodeDone(OpTag{0, 0}));
-  EXPECT_EQ(net.Counter(PeerId(1), "collective.dropped_unexpected"), 2);
+  EXPECT_EQ(net.Counter(PeerId(1), "collective.dropped_unexpected"), 1);
+  EXPECT_EQ(net.Counter(PeerId(1), "collective.dropped_beyond_window"), 0);
+  net.group(PeerId(1)).OnMessage(net.host(PeerId(1)), PeerId(0), EncodeDone(OpTag{0, 99}));
+  EXPECT_EQ(net.Counter(PeerId(1), "collective.dropped_beyond_window"), 1);
+}
+
+TEST(RingBroadcast, DoneBeforeTheLastMemberStartsIsKept) {
+  // Ring 0 -> 1 -> 2, root 0: peers 0 and 1 finish their part and send
+  // Done before peer 2 has started; peer 2 must still commit (it dropped
+  // those Dones before, and timed out while 0 and 1 had completed).
+  GroupNet net(3, Options(2), 4);
+  std::vector<std::vector<float>> bufs = {{7, 8, 9}, {0, 0, 0}, {0, 0, 0}};
+  std::vector<Outcome> outs(3);
+  for (int i = 0; i < 2; ++i) {
+    net.group(PeerId(i)).Broadcast(net.host(PeerId(i)), bufs[i], PeerId(0), Record(outs[i]));
+  }
+  net.Drain();
+  EXPECT_FALSE(outs[0].called || outs[1].called);
+  net.group(PeerId(2)).Broadcast(net.host(PeerId(2)), bufs[2], PeerId(0), Record(outs[2]));
+  net.Drain();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(outs[i].called) << "peer " << i;
+    EXPECT_TRUE(outs[i].status.ok()) << outs[i].status.ToString();
+    EXPECT_EQ(bufs[i], (std::vector<float>{7, 8, 9})) << "peer " << i;
+  }
 }
 
 TEST(RingAllReduce, ReadyBeyondTheSequenceWindowIsDropped) {
