@@ -21,10 +21,10 @@ bin=${MURMUR_BIN:-build/murmur}
 mkdir -p "$out"
 common=(--set threads=1 --set eval.test_samples=2000 --quiet)
 run() {  # NAME SEED CONFIG ARGS...
-  local dir=$out/$1-seed$2 config=$3
+  local dir=$out/$1-seed$2 seed=$2 config=$3
   shift 3
   if [[ ! -f $dir/metrics.csv ]]; then
-    nice -n 10 "$bin" run "$config" "${common[@]}" --set seed="$2" "$@" --out "$dir" > /dev/null
+    nice -n 10 "$bin" run "$config" "${common[@]}" --set seed="$seed" "$@" --out "$dir" > /dev/null
   fi
 }
 for seed in 1 2 3; do
