@@ -96,7 +96,8 @@ inline constexpr std::array kAllMessageKinds = {
     MessageKind::kCollectiveDone,     MessageKind::kCollectiveAbort,
     MessageKind::kCollectiveView,     MessageKind::kCollectiveJoin,
     MessageKind::kStateHash,          MessageKind::kStateRequest,
-    MessageKind::kStateChunk,         MessageKind::kSecAggSetup,
+    MessageKind::kStateChunk,         MessageKind::kCollectiveQChunk,
+    MessageKind::kSecAggSetup,
     MessageKind::kSecAggToClient,     MessageKind::kSecAggToServer,
 };
 
