@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "murmur/collective/quantize.h"
 #include "murmur/core/check.h"
 #include "ring_op.h"
 
@@ -37,16 +38,31 @@ void CollectiveGroup::Count(Host& host, const char* what, int64_t n) {
 
 void CollectiveGroup::AllReduce(Host& host, std::span<float> buffer, ReduceOp op,
                                 OpCallback done) {
-  StartOp(host, OpKind::kAllReduce, buffer, op, self_, std::move(done));
+  StartOp(host, OpKind::kAllReduce, buffer, op, self_, {}, std::move(done));
+}
+
+void CollectiveGroup::AllReduce(Host& host, std::span<float> buffer, ReduceOp op,
+                                Quantization quantization, OpCallback done) {
+  if ((quantization.bits != 0 && !ValidQuantBits(quantization.bits)) ||
+      (!quantization.residual.empty() && quantization.residual.size() != buffer.size())) {
+    done(host, Status::InvalidArgument("collective: quantization to ", +quantization.bits,
+                                       " bits with a residual of ",
+                                       quantization.residual.size(), " floats for a buffer of ",
+                                       buffer.size(), " (widths 0, 4, 8; residual empty or "
+                                       "as long as the buffer)"));
+    return;
+  }
+  StartOp(host, OpKind::kAllReduce, buffer, op, self_, quantization, std::move(done));
 }
 
 void CollectiveGroup::Broadcast(Host& host, std::span<float> buffer, PeerId root,
                                 OpCallback done) {
-  StartOp(host, OpKind::kBroadcast, buffer, ReduceOp::kSum, root, std::move(done));
+  StartOp(host, OpKind::kBroadcast, buffer, ReduceOp::kSum, root, {}, std::move(done));
 }
 
 void CollectiveGroup::StartOp(Host& host, OpKind kind, std::span<float> buffer,
-                              ReduceOp reduce, PeerId root, OpCallback done) {
+                              ReduceOp reduce, PeerId root, Quantization quantization,
+                              OpCallback done) {
   if (agreeing_ || joining_) {
     done(host, Status::Unavailable("collective: peer ", self_, " is agreeing on epoch ",
                                    target_epoch_, "; call AgreeMembership first"));
@@ -70,7 +86,8 @@ void CollectiveGroup::StartOp(Host& host, OpKind kind, std::span<float> buffer,
   const OpTag tag{epoch_, next_seq_++};
   RingParams params{.tag = tag, .kind = kind, .reduce = reduce, .members = members_,
                     .self = self_, .root = root, .chunk_floats = options_.chunk_floats,
-                    .digest = MembersDigest(members_)};
+                    .digest = MembersDigest(members_), .bits = quantization.bits,
+                    .residual = quantization.residual, .bytes_sent = &bytes_sent_};
   auto op = std::make_unique<RingOp>(std::move(params), buffer, std::move(done));
   RingOp& ref = *op;
   ops_[tag] = std::move(op);
@@ -153,7 +170,9 @@ void CollectiveGroup::OnMessage(Host& host, PeerId from, std::span<const uint8_t
       return HandleReady(host, from, tag, *body);
     }
     case MessageKind::kCollectiveChunk:
-      return HandleChunk(host, from, tag, bytes);
+      return HandleChunk(host, from, tag, bytes, /*quantized=*/false);
+    case MessageKind::kCollectiveQChunk:
+      return HandleChunk(host, from, tag, bytes, /*quantized=*/true);
     case MessageKind::kCollectiveDone: {
       Status end = in.ExpectEnd();
       if (!end.ok()) return host.ReportBadPeer(from, end);
@@ -191,7 +210,8 @@ void CollectiveGroup::HandleReady(Host& host, PeerId from, OpTag tag, const Read
   RingOp& op = *it->second;
   if (from != op.successor()) return Count(host, "dropped_unexpected");
   const ReadyBody mine = op.ready_body();
-  if (body.op != mine.op || body.reduce != mine.reduce || body.root != mine.root ||
+  if (body.op != mine.op || body.reduce != mine.reduce || body.bits != mine.bits ||
+      body.root != mine.root ||
       body.length != mine.length || body.digest != mine.digest) {
     // A member called a different operation, or holds another view: this
     // operation cannot succeed; abort it like a lost peer.
@@ -208,12 +228,13 @@ void CollectiveGroup::HandleReady(Host& host, PeerId from, OpTag tag, const Read
 }
 
 void CollectiveGroup::HandleChunk(Host& host, PeerId from, OpTag tag,
-                                  std::span<const uint8_t> bytes) {
+                                  std::span<const uint8_t> bytes, bool quantized) {
   auto it = ops_.find(tag);
   if (it == ops_.end()) {
     return Count(host, IsStale(tag) ? "dropped_stale" : "dropped_unexpected");
   }
-  Result<ChunkView> chunk = ReadChunk(bytes, options_.max_floats);
+  Result<ChunkView> chunk = quantized ? ReadQChunk(bytes, options_.max_floats)
+                                      : ReadChunk(bytes, options_.max_floats);
   if (!chunk.ok()) return host.ReportBadPeer(from, chunk.status());
   Status applied = it->second->OnChunk(host, from, *chunk);
   if (!applied.ok()) return host.ReportBadPeer(from, applied);

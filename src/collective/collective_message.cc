@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "murmur/collective/quantize.h"
 #include "murmur/core/check.h"
 
 namespace murmur::collective {
@@ -11,6 +12,7 @@ constexpr std::initializer_list<MessageKind> kKinds = {
     MessageKind::kCollectiveReady, MessageKind::kCollectiveChunk, MessageKind::kCollectiveDone,
     MessageKind::kCollectiveAbort, MessageKind::kCollectiveView,  MessageKind::kCollectiveJoin,
     MessageKind::kStateHash,       MessageKind::kStateRequest,    MessageKind::kStateChunk,
+    MessageKind::kCollectiveQChunk,
 };
 
 ByteWriter Start(MessageKind kind, OpTag tag, size_t body) {
@@ -45,9 +47,10 @@ bool IsStateSyncMessage(std::span<const uint8_t> bytes) {
 }
 
 std::vector<uint8_t> EncodeReady(OpTag tag, const ReadyBody& body) {
-  ByteWriter out = Start(MessageKind::kCollectiveReady, tag, 22);
+  ByteWriter out = Start(MessageKind::kCollectiveReady, tag, 23);
   out.WriteU8(static_cast<uint8_t>(body.op));
   out.WriteU8(static_cast<uint8_t>(body.reduce));
+  out.WriteU8(body.bits);
   out.WriteU32(body.root);
   out.WriteU64(body.length);
   out.WriteU64(body.digest);
@@ -60,6 +63,21 @@ std::vector<uint8_t> EncodeChunk(OpTag tag, uint32_t step, uint32_t chunk,
   out.WriteU32(step);
   out.WriteU32(chunk);
   WriteFloatsRaw(values, out);
+  return std::move(out).Take();
+}
+
+std::vector<uint8_t> EncodeQChunk(OpTag tag, uint32_t step, uint32_t chunk, uint32_t count,
+                                  uint8_t bits, float lo, float scale,
+                                  std::span<const uint8_t> codes) {
+  MURMUR_CHECK(codes.size() == QuantizedBytes(count, bits));
+  ByteWriter out = Start(MessageKind::kCollectiveQChunk, tag, 21 + codes.size());
+  out.WriteU32(step);
+  out.WriteU32(chunk);
+  out.WriteU32(count);
+  out.WriteU8(bits);
+  out.WriteF32(lo);
+  out.WriteF32(scale);
+  out.WriteBytes(codes);
   return std::move(out).Take();
 }
 
@@ -127,6 +145,10 @@ Result<ReadyBody> ReadReady(ByteReader& in) {
   ReadyBody b;
   MURMUR_ASSIGN_OR_RETURN(uint8_t op, in.ReadU8());
   MURMUR_ASSIGN_OR_RETURN(uint8_t reduce, in.ReadU8());
+  MURMUR_ASSIGN_OR_RETURN(b.bits, in.ReadU8());
+  if (b.bits != 0 && !ValidQuantBits(b.bits)) {
+    return Status::Corrupt("collective ready: unknown quantization width ", +b.bits);
+  }
   if (op != 1 && op != 2) return Status::Corrupt("collective ready: unknown operation ", +op);
   if (reduce > 1) return Status::Corrupt("collective ready: unknown reduction ", +reduce);
   b.op = static_cast<OpKind>(op);
@@ -155,6 +177,36 @@ Result<ChunkView> ReadChunk(std::span<const uint8_t> message, size_t max_floats)
     return Status::Corrupt("collective chunk: ", n, " floats in ", message.size() - kFixed,
                            " bytes");
   }
+  v.count = n;
+  v.floats = message.subspan(kFixed);
+  return v;
+}
+
+Result<ChunkView> ReadQChunk(std::span<const uint8_t> message, size_t max_floats) {
+  constexpr size_t kFixed = 9 + 21;
+  if (message.size() < kFixed) {
+    return Status::Corrupt("collective quantized chunk: ", message.size(),
+                           " bytes, shorter than its header");
+  }
+  ByteReader in(message.subspan(9, 21));
+  ChunkView v;
+  MURMUR_ASSIGN_OR_RETURN(v.step, in.ReadU32());
+  MURMUR_ASSIGN_OR_RETURN(v.chunk, in.ReadU32());
+  MURMUR_ASSIGN_OR_RETURN(v.count, in.ReadU32());
+  MURMUR_ASSIGN_OR_RETURN(v.bits, in.ReadU8());
+  if (!ValidQuantBits(v.bits)) {
+    return Status::Corrupt("collective quantized chunk: unknown width ", +v.bits);
+  }
+  if (v.count > max_floats) {
+    return Status::Corrupt("collective quantized chunk: ", v.count,
+                           " values exceed the limit of ", max_floats);
+  }
+  if (message.size() - kFixed != QuantizedBytes(v.count, v.bits)) {
+    return Status::Corrupt("collective quantized chunk: ", v.count, " values of ", +v.bits,
+                           " bits in ", message.size() - kFixed, " bytes");
+  }
+  MURMUR_ASSIGN_OR_RETURN(v.lo, in.ReadF32());
+  MURMUR_ASSIGN_OR_RETURN(v.scale, in.ReadF32());
   v.floats = message.subspan(kFixed);
   return v;
 }

@@ -50,4 +50,15 @@ void AllReduceWithRetry(CollectiveGroup& group, Host& host, std::span<float> buf
       max_attempts, std::move(done));
 }
 
+void AllReduceWithRetry(CollectiveGroup& group, Host& host, std::span<float> buffer,
+                        ReduceOp op, Quantization quantization, int max_attempts,
+                        OpCallback done) {
+  RunWithRetry(
+      group, host,
+      [&group, buffer, op, quantization](Host& h, OpCallback cb) {
+        group.AllReduce(h, buffer, op, quantization, std::move(cb));
+      },
+      max_attempts, std::move(done));
+}
+
 }  // namespace murmur::collective

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "murmur/collective/quantize.h"
 #include "murmur/core/check.h"
 
 namespace murmur::collective {
@@ -19,8 +20,14 @@ int RankOf(const std::vector<PeerId>& members, PeerId peer) {
 
 RingOp::RingOp(RingParams params, std::span<float> buffer, OpCallback done)
     : p_(std::move(params)), buffer_(buffer), backup_(buffer.begin(), buffer.end()),
-      done_(std::move(done)) {
+      residual_backup_(p_.residual.begin(), p_.residual.end()), done_(std::move(done)) {
   MURMUR_CHECK(p_.chunk_floats > 0 && !p_.members.empty());
+  MURMUR_CHECK(p_.residual.empty() || p_.residual.size() == buffer_.size());
+  // Error feedback: this call sends input + the last calls' error.
+  for (size_t i = 0; i < p_.residual.size(); ++i) {
+    buffer_[i] += p_.residual[i];
+    p_.residual[i] = 0;
+  }
   rank_ = RankOf(p_.members, p_.self);
   const int segments = p_.kind == OpKind::kAllReduce ? n() : 1;
   for (int s = 0; s < segments; ++s) max_chunks_ = std::max(max_chunks_, ChunkCount(s));
@@ -39,7 +46,7 @@ PeerId RingOp::predecessor() const { return p_.members[Mod(rank_ - 1, n())]; }
 PeerId RingOp::successor() const { return p_.members[Mod(rank_ + 1, n())]; }
 
 ReadyBody RingOp::ready_body() const {
-  return ReadyBody{.op = p_.kind, .reduce = p_.reduce,
+  return ReadyBody{.op = p_.kind, .reduce = p_.reduce, .bits = p_.bits,
                    .root = p_.kind == OpKind::kBroadcast ? p_.root.value : 0,
                    .length = buffer_.size(), .digest = p_.digest};
 }
@@ -86,13 +93,18 @@ std::span<float> RingOp::Chunk(int segment, size_t chunk) {
   return buffer_.subspan(begin, end - begin);
 }
 
+void RingOp::Send(Host& host, PeerId to, std::vector<uint8_t> message) {
+  if (p_.bytes_sent != nullptr) *p_.bytes_sent += message.size();
+  host.Send(to, std::move(message));
+}
+
 void RingOp::Start(Host& host) {
   last_progress = host.now();
   if (n() == 1) {
     MaybeFinishData(host);
     return;
   }
-  host.Send(predecessor(), EncodeReady(p_.tag, ready_body()));
+  Send(host, predecessor(), EncodeReady(p_.tag, ready_body()));
   const bool sends_first = p_.kind == OpKind::kAllReduce || RankOf(p_.members, p_.root) == rank_;
   if (sends_first) {
     const size_t chunks = ChunkCount(SendSegment(0));
@@ -121,9 +133,52 @@ void RingOp::QueueStep(Host& host, int step, size_t chunk) {
 
 void RingOp::SendOne(Host& host, int step, size_t chunk) {
   std::span<float> data = Chunk(SendSegment(step), chunk);
-  host.Send(successor(), EncodeChunk(p_.tag, static_cast<uint32_t>(step),
-                                     static_cast<uint32_t>(chunk), data));
+  if (p_.bits == 0) {
+    Send(host, successor(), EncodeChunk(p_.tag, static_cast<uint32_t>(step),
+                                        static_cast<uint32_t>(chunk), data));
+  } else {
+    Send(host, successor(), EncodeQuantized(step, chunk, data));
+  }
   ++sent_;
+}
+
+std::vector<uint8_t> RingOp::EncodeQuantized(int step, size_t chunk, std::span<float> data) {
+  const auto step32 = static_cast<uint32_t>(step);
+  const auto chunk32 = static_cast<uint32_t>(chunk);
+  const auto count = static_cast<uint32_t>(data.size());
+  if (step > n() - 1) {  // all-gather: forward the owner's bytes as received
+    auto it = forward_.find({step, chunk});
+    MURMUR_CHECK(it != forward_.end());
+    std::vector<uint8_t> message = EncodeQChunk(p_.tag, step32, chunk32, count, p_.bits,
+                                                it->second.lo, it->second.scale, it->second.bytes);
+    forward_.erase(it);
+    return message;
+  }
+  std::vector<uint8_t> codes(QuantizedBytes(data.size(), p_.bits));
+  const QuantBlock block = Quantize(data, p_.bits, codes);
+  std::vector<float> decoded(data.size());
+  Dequantize(block, p_.bits, codes, decoded);
+  if (!p_.residual.empty()) {
+    const auto offset = static_cast<size_t>(data.data() - buffer_.data());
+    for (size_t i = 0; i < data.size(); ++i) p_.residual[offset + i] += data[i] - decoded[i];
+  }
+  // The owner of a reduced segment keeps what everybody else will decode.
+  if (step == n() - 1) std::copy(decoded.begin(), decoded.end(), data.begin());
+  return EncodeQChunk(p_.tag, step32, chunk32, count, p_.bits, block.lo, block.scale, codes);
+}
+
+void RingOp::ApplyQuantized(int step, const ChunkView& c, std::span<float> slice) {
+  std::vector<float> decoded(slice.size());
+  Dequantize({c.lo, c.scale}, p_.bits, c.floats, decoded);
+  if (step < n() - 1) {
+    for (size_t i = 0; i < slice.size(); ++i) slice[i] += decoded[i];
+    return;
+  }
+  std::copy(decoded.begin(), decoded.end(), slice.begin());
+  if (Forwards(step)) {
+    forward_[{step + 1, c.chunk}] =
+        Codes{c.lo, c.scale, std::vector<uint8_t>(c.floats.begin(), c.floats.end())};
+  }
 }
 
 Status RingOp::OnChunk(Host& host, PeerId from, const ChunkView& c) {
@@ -138,7 +193,12 @@ Status RingOp::OnChunk(Host& host, PeerId from, const ChunkView& c) {
                            " beyond the segment's ", ChunkCount(segment), " chunks");
   }
   std::span<float> slice = Chunk(segment, c.chunk);
-  if (c.floats.size() != slice.size_bytes()) {
+  if (c.bits != p_.bits || (p_.bits != 0 && c.count != slice.size())) {
+    return Status::Corrupt("collective chunk of ", c.count, " values at ", +c.bits,
+                           " bits where ", slice.size(), " at ", +p_.bits,
+                           " were expected (step ", c.step, ")");
+  }
+  if (p_.bits == 0 && c.floats.size() != slice.size_bytes()) {
     return Status::Corrupt("collective chunk of ", c.floats.size() / 4, " floats where ",
                            slice.size(), " were expected (step ", c.step, ")");
   }
@@ -147,7 +207,9 @@ Status RingOp::OnChunk(Host& host, PeerId from, const ChunkView& c) {
   seen = 1;
   ++received_count_;
   last_progress = host.now();
-  if (p_.kind == OpKind::kAllReduce && step < n() - 1) {
+  if (p_.bits != 0) {
+    ApplyQuantized(step, c, slice);
+  } else if (p_.kind == OpKind::kAllReduce && step < n() - 1) {
     AddFloats(c.floats, slice);
   } else {
     CopyFloats(c.floats, slice);
@@ -167,7 +229,7 @@ void RingOp::MaybeFinishData(Host& host) {
   done_from_[rank_] = 1;
   ++done_count_;
   for (PeerId peer : p_.members) {
-    if (peer != p_.self) host.Send(peer, EncodeDone(p_.tag));
+    if (peer != p_.self) Send(host, peer, EncodeDone(p_.tag));
   }
 }
 
@@ -203,6 +265,9 @@ std::vector<PeerId> RingOp::Waiting() const {
   return waiting;
 }
 
-void RingOp::Restore() { std::copy(backup_.begin(), backup_.end(), buffer_.begin()); }
+void RingOp::Restore() {
+  std::copy(backup_.begin(), backup_.end(), buffer_.begin());
+  std::copy(residual_backup_.begin(), residual_backup_.end(), p_.residual.begin());
+}
 
 }  // namespace murmur::collective

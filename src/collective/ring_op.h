@@ -17,6 +17,13 @@
 // Every segment is reduced in ring order once and copied everywhere, so all
 // members end with bit-identical results.
 //
+// Quantized (params.bits 4 or 8, collective.h: Quantization): every sent
+// chunk is min-max quantized (quantize.h). Reduce-scatter partial sums are
+// quantized at each hop; the owner of a reduced segment quantizes it once
+// at step n-1, keeps the decoded values, and the all-gather forwards the
+// received bytes unchanged, so every member decodes the same bytes. Error
+// feedback adds every quantization error this rank makes to the residual.
+//
 // Flow control: a rank sends data to its successor only after that
 // successor's Ready for this tag arrived, so data never arrives for an
 // operation its receiver has not started, and a receiver buffers nothing:
@@ -26,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <vector>
 
@@ -43,6 +51,9 @@ struct RingParams {
   PeerId root;                  // broadcast only
   size_t chunk_floats = 1;
   uint64_t digest = 0;          // MembersDigest(members)
+  uint8_t bits = 0;             // 0: float32; 4 or 8: quantized chunks
+  std::span<float> residual;    // error feedback (empty: none)
+  uint64_t* bytes_sent = nullptr;  // message bytes this op sends are added here
 };
 
 class RingOp {
@@ -86,12 +97,25 @@ class RingOp {
   std::span<float> Chunk(int segment, size_t chunk);
   void QueueStep(Host& host, int step, size_t chunk);
   void SendOne(Host& host, int step, size_t chunk);
+  void Send(Host& host, PeerId to, std::vector<uint8_t> message);
+  // Quantizes `data` (a chunk of the buffer) for `step`, adds its error to
+  // the residual, and at step n-1 (the owner's) keeps the decoded values.
+  std::vector<uint8_t> EncodeQuantized(int step, size_t chunk, std::span<float> data);
+  void ApplyQuantized(int step, const ChunkView& c, std::span<float> slice);
   void MaybeFinishData(Host& host);
 
   RingParams p_;
   int rank_ = 0;
   std::span<float> buffer_;
   std::vector<float> backup_;
+  std::vector<float> residual_backup_;
+  // Quantized all-gather: the received bytes of (step, chunk) to forward.
+  struct Codes {
+    float lo = 0;
+    float scale = 0;
+    std::vector<uint8_t> bytes;
+  };
+  std::map<std::pair<int, size_t>, Codes> forward_;
   OpCallback done_;
   bool successor_ready_ = false;
   std::vector<std::pair<int, size_t>> pending_;  // (step, chunk) awaiting Ready

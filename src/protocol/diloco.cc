@@ -100,7 +100,18 @@ void DilocoNode::PseudoGradient(Host& host, std::span<const float> start, std::s
 }
 
 void DilocoNode::Aggregate(Host& host, std::vector<float>* buffer,
-                           std::function<void(Host&, bool)> done) {
+                           std::function<void(Host&, bool)> outer_done) {
+  // The busiest exchange's bytes, for the peak-bandwidth comparison with
+  // Streaming DiLoCo (counter diloco.peak_exchange_bytes, summed over peers).
+  const uint64_t before = group_->bytes_sent();
+  auto done = [this, before, outer_done](Host& h, bool ok) {
+    const uint64_t bytes = group_->bytes_sent() - before;
+    if (bytes > peak_bytes_) {
+      h.metrics().Count("diloco.peak_exchange_bytes", static_cast<int64_t>(bytes - peak_bytes_));
+      peak_bytes_ = bytes;
+    }
+    outer_done(h, ok);
+  };
   if (combiner_ == nullptr) {
     collective::AllReduceWithRetry(
         *group_, host, *buffer, collective::ReduceOp::kAverage, options_.max_attempts,

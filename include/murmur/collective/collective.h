@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 
 #include "murmur/core/host.h"
 #include "murmur/core/ids.h"
@@ -30,6 +31,25 @@ struct OpTag {
 };
 
 enum class ReduceOp : uint8_t { kSum = 0, kAverage = 1 };
+
+// A quantized all-reduce (docs/collective.md, "Quantized all-reduce"):
+// every chunk a rank sends is min-max quantized to `bits` (quantize.h), one
+// (lo, scale) per chunk message. The partial sums of the reduce-scatter are
+// quantized at every hop; each reduced segment is quantized once, by its
+// owner, which keeps the decoded values, and the all-gather forwards those
+// same bytes, so every member decodes bit-identical results.
+// Error feedback: with a non-empty `residual` (one float per buffer float)
+// the operation first adds the residual to the input and zeroes it, then
+// adds to it, element by element, the error of every quantization this
+// rank makes (value - decoded). Over the members the residuals then sum to
+// exactly (up to float rounding) the inputs' sum minus the decoded sum, so
+// adding them to the next call's inputs keeps the running sum of results
+// on the running sum of inputs. An aborted operation restores the residual
+// with the buffer. `residual` must outlive the operation, like the buffer.
+struct Quantization {
+  uint8_t bits = 0;  // 0: float32 (exact); 8 or 4
+  std::span<float> residual;
+};
 
 struct CollectiveOptions {
   // Floats per chunk message; each chunk travels the ring on its own, so

@@ -82,6 +82,11 @@ class CollectiveGroup {
   // Sums or averages `buffer` over the members, in place. `done` is called
   // exactly once (possibly before AllReduce returns): see OpCallback.
   void AllReduce(Host& host, std::span<float> buffer, ReduceOp op, OpCallback done);
+  // The same with quantized chunks (collective.h: Quantization; every
+  // member must pass the same width). kInvalidArgument for another width or
+  // a residual of another length.
+  void AllReduce(Host& host, std::span<float> buffer, ReduceOp op, Quantization quantization,
+                 OpCallback done);
   // Copies `root`'s buffer into every member's. REQUIRES: same length.
   void Broadcast(Host& host, std::span<float> buffer, PeerId root, OpCallback done);
   // Agrees on the next epoch's members; `done` runs once it is decided.
@@ -104,6 +109,9 @@ class CollectiveGroup {
   size_t in_flight() const { return ops_.size(); }
   bool has_pending_joins() const { return !pending_joins_.empty(); }
   PeerId self() const { return self_; }
+  // Bytes of the operations' messages this peer sent (Ready, chunks, Done),
+  // since construction: what a caller measures an exchange's traffic with.
+  uint64_t bytes_sent() const { return bytes_sent_; }
 
  private:
   // A Ready, Done or Abort that came before this peer started the
@@ -121,9 +129,10 @@ class CollectiveGroup {
   enum class TimerPurpose : uint8_t { kOp, kAgreement, kJoin };
 
   void StartOp(Host& host, OpKind kind, std::span<float> buffer, ReduceOp reduce, PeerId root,
-               OpCallback done);
+               Quantization quantization, OpCallback done);
   void HandleReady(Host& host, PeerId from, OpTag tag, const ReadyBody& body);
-  void HandleChunk(Host& host, PeerId from, OpTag tag, std::span<const uint8_t> bytes);
+  void HandleChunk(Host& host, PeerId from, OpTag tag, std::span<const uint8_t> bytes,
+                   bool quantized);
   void HandleDone(Host& host, PeerId from, OpTag tag);
   void HandleAbort(Host& host, PeerId from, OpTag tag, std::span<const PeerId> lost);
   void MaybeCommit(Host& host, OpTag tag);
@@ -163,6 +172,7 @@ class CollectiveGroup {
   std::vector<PeerId> members_;
   bool broken_ = false;  // an operation of epoch_ was aborted
   bool op_watchdog_armed_ = false;
+  uint64_t bytes_sent_ = 0;
   std::map<OpTag, std::unique_ptr<RingOp>> ops_;
   std::vector<EarlyMessage> early_;
   std::map<TimerId, std::pair<TimerPurpose, OpTag>> timers_;

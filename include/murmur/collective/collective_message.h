@@ -31,22 +31,30 @@ struct Header {
   OpTag tag;
 };
 
-// kCollectiveReady: | u8 op | u8 reduce | u32 root | u64 length | u64 digest
-// The receiver's successor is ready for `tag`; op, reduction, root, length
-// and the members digest must match the receiver's own call.
+// kCollectiveReady: | u8 op | u8 reduce | u8 bits | u32 root | u64 length | u64 digest
+// The receiver's successor is ready for `tag`; op, reduction, quantization
+// width (0: float32), root, length and the members digest must match the
+// receiver's own call.
 struct ReadyBody {
   OpKind op = OpKind::kAllReduce;
   ReduceOp reduce = ReduceOp::kSum;
+  uint8_t bits = 0;
   uint32_t root = 0;
   uint64_t length = 0;
   uint64_t digest = 0;
 };
 
-// kCollectiveChunk: | u32 step | u32 chunk | u32 count | count x f32
+// kCollectiveChunk:  | u32 step | u32 chunk | u32 count | count x f32
+// kCollectiveQChunk: | u32 step | u32 chunk | u32 count | u8 bits | f32 lo
+//                    | f32 scale | QuantizedBytes(count, bits) codes
 struct ChunkView {
   uint32_t step = 0;
   uint32_t chunk = 0;
-  std::span<const uint8_t> floats;  // count x 4 bytes, little-endian f32
+  uint32_t count = 0;               // values
+  uint8_t bits = 0;                 // 0: float32, else 4 or 8 (quantize.h)
+  float lo = 0;                     // quantized only
+  float scale = 0;
+  std::span<const uint8_t> floats;  // count x 4 bytes little-endian f32, or the codes
 };
 
 // kCollectiveAbort: | u32 n | n x u32 lost peer
@@ -72,6 +80,10 @@ struct StateRange {
 std::vector<uint8_t> EncodeReady(OpTag tag, const ReadyBody& body);
 std::vector<uint8_t> EncodeChunk(OpTag tag, uint32_t step, uint32_t chunk,
                                  std::span<const float> values);
+// `codes` as Quantize (quantize.h) wrote them for `count` values.
+std::vector<uint8_t> EncodeQChunk(OpTag tag, uint32_t step, uint32_t chunk, uint32_t count,
+                                  uint8_t bits, float lo, float scale,
+                                  std::span<const uint8_t> codes);
 std::vector<uint8_t> EncodeDone(OpTag tag);
 std::vector<uint8_t> EncodeAbort(OpTag tag, std::span<const PeerId> lost);
 std::vector<uint8_t> EncodeView(uint32_t epoch, std::span<const ViewEntry> view);
@@ -87,6 +99,8 @@ Result<ReadyBody> ReadReady(ByteReader& in);
 // Reads a whole chunk message (header included), without copying its
 // floats; `max_floats`: a chunk holding more is kCorrupt.
 Result<ChunkView> ReadChunk(std::span<const uint8_t> message, size_t max_floats);
+// The same for kCollectiveQChunk (bits 4 or 8, codes of the right length).
+Result<ChunkView> ReadQChunk(std::span<const uint8_t> message, size_t max_floats);
 Status ReadEnd(ByteReader& in);
 // `max_entries` bounds n before anything is allocated.
 Result<std::vector<PeerId>> ReadAbort(ByteReader& in, size_t max_entries);

@@ -26,5 +26,10 @@ void RunWithRetry(CollectiveGroup& group, Host& host, OpStarter start, int max_a
 // AllReduce under RunWithRetry. `buffer` must outlive the operation.
 void AllReduceWithRetry(CollectiveGroup& group, Host& host, std::span<float> buffer,
                         ReduceOp op, int max_attempts, OpCallback done);
+// The quantized all-reduce (collective.h: Quantization) under RunWithRetry;
+// an aborted attempt restores the residual too, so a retry starts over.
+void AllReduceWithRetry(CollectiveGroup& group, Host& host, std::span<float> buffer,
+                        ReduceOp op, Quantization quantization, int max_attempts,
+                        OpCallback done);
 
 }  // namespace murmur::collective

@@ -108,6 +108,8 @@ class DilocoNode final : public Node {
   std::span<const float> global() const { return {shared_.data(), length_}; }
   std::span<const float> momentum() const { return {shared_.data() + length_, length_}; }
   const collective::CollectiveGroup& group() const { return *group_; }
+  // The most bytes this peer sent in one outer exchange.
+  uint64_t peak_exchange_bytes() const { return peak_bytes_; }
 
  private:
   void StartRound(Host& host);
@@ -142,6 +144,7 @@ class DilocoNode final : public Node {
   bool compute_done_ = false;
   bool reduce_done_ = false;
   bool reduce_ok_ = false;
+  uint64_t peak_bytes_ = 0;    // most bytes this peer sent in one exchange
   uint64_t aggregations_ = 0;  // seeds randomized rules, the same on every peer
   double last_loss_ = 0;
   int64_t round_ = 0;

@@ -69,6 +69,7 @@ enum class MessageKind : uint8_t {
   kCollectiveAbort = 0x53,   // operation aborted, with the lost peers
   kCollectiveView = 0x54,    // membership agreement: a peer's view
   kCollectiveJoin = 0x55,    // a joiner asks to be admitted
+  kCollectiveQChunk = 0x59,  // one quantized chunk of one ring step
   // collective/state_sync.h: same prefix
   kStateHash = 0x56,         // BLAKE2b of the shared state after a step
   kStateRequest = 0x57,      // pull a range of the shared state
@@ -99,7 +100,8 @@ inline constexpr std::array kAllMessageKinds = {
     MessageKind::kCollectiveDone,     MessageKind::kCollectiveAbort,
     MessageKind::kCollectiveView,     MessageKind::kCollectiveJoin,
     MessageKind::kStateHash,          MessageKind::kStateRequest,
-    MessageKind::kStateChunk,         MessageKind::kSecAggSetup,
+    MessageKind::kStateChunk,         MessageKind::kCollectiveQChunk,
+    MessageKind::kSecAggSetup,
     MessageKind::kSecAggToClient,     MessageKind::kSecAggToServer,
 };
 
