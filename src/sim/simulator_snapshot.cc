@@ -78,7 +78,8 @@ void Simulator::RestoreEvent(SnapshotReader& in) {
   e.id = in.U64("event.id");
   if (!in.ok()) return;
   if (kind > static_cast<uint8_t>(EventKind::kCrash) || e.peer.value >= nodes_.size() ||
-      e.from.value >= nodes_.size() || e.seq >= next_seq_ || e.time < stats_.now) {
+      e.from.value >= nodes_.size() || e.seq >= next_seq_ || e.time < stats_.now ||
+      e.time.ns > Duration::kMaxNanos) {
     in.Fail(Status::Corrupt("snapshot: event (kind ", int{kind}, ", peer ", e.peer.value,
                             ", seq ", e.seq, ") does not fit this run of ", nodes_.size(),
                             " nodes"));
@@ -138,7 +139,13 @@ Status Simulator::Restore(SnapshotReader& in) {
   const uint64_t links = in.Count("links", 16);
   for (uint64_t i = 0; i < links && in.ok(); ++i) {
     const uint64_t key = in.U64("link.key");
-    link_free_[key] = SimTime{in.I64("link.free_at")};
+    const SimTime at{in.I64("link.free_at")};
+    if (at.ns < 0 || at.ns > Duration::kMaxNanos) in.Fail(Status::Corrupt("snapshot: link time"));
+    link_free_[key] = at;
+  }
+  // Times stay within Duration's range, so later sums cannot overflow.
+  if (in.ok() && (stats_.now.ns < 0 || stats_.now.ns > Duration::kMaxNanos)) {
+    return Status::Corrupt("snapshot: virtual time ", stats_.now.ns, " ns out of range");
   }
   for (size_t i = 0; i < nodes_.size() && in.ok(); ++i) {
     in.Random("loss_rng", loss_rng_[i]);
