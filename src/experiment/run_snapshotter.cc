@@ -42,6 +42,8 @@ Status RunSnapshotter::Restore() {
 bool RunSnapshotter::AfterEvent() {
   if (options_.every_s <= 0 || sim_.now().seconds() < next_s_) return true;
   ScheduleAfter(sim_.now().seconds());
+  // The tasks in flight write their learners: run them before saving those.
+  sim_.RunComputeInFlight();
   SnapshotWriter out;
   out.U64(learners_.size());
   for (const Learner* learner : learners_) {

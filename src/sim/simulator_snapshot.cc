@@ -96,7 +96,7 @@ void Simulator::RestoreEvent(SnapshotReader& in) {
 
 void Simulator::Save(SnapshotWriter& out) {
   for (const auto& node : nodes_) MURMUR_CHECK(node->CanSnapshot());
-  if (!compute_waiting_.empty()) RunPendingCompute();
+  RunComputeInFlight();
   out.Section(kSimSection);
   out.U64(nodes_.size());
   SaveStats(out);

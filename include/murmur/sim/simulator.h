@@ -132,6 +132,11 @@ class Simulator {
   // stats().compute_batches. REQUIRES: called between events (e.g. from
   // Run's `stop`), every node CanSnapshot().
   void Save(SnapshotWriter& out);
+  // Runs the compute tasks in flight now (what Save does first); call it
+  // before saving state those tasks write (the learners). Between events.
+  void RunComputeInFlight() {
+    if (!compute_waiting_.empty()) RunPendingCompute();
+  }
   // Reads what Save wrote into a simulator built afresh from the same
   // config, seed and (unstarted) nodes; Run then continues the run instead
   // of starting it. kCorrupt for bytes that do not fit.
