@@ -1,6 +1,6 @@
 // `murmur run --resume DIR` after SIGKILL: a D-PSGD run (SGD with momentum)
-// killed after its 1st snapshot and once more while resuming, and a gossip
-// run with heterogeneous devices killed after its 2nd snapshot, and resumed gives metrics.jsonl, metrics.csv, peers.csv and
+// killed after its 1st snapshot and once more while resuming, a gossip run
+// with heterogeneous devices and a FedAvg run killed after their 2nd, and resumed gives metrics.jsonl, metrics.csv, peers.csv and
 // summary.json byte-identical to an uninterrupted run without snapshots. A
 // corrupt, truncated or other-config snapshot is refused with exit 2.
 #include <gtest/gtest.h>
@@ -137,6 +137,12 @@ TEST(MurmurRunResume, KilledDpsgdRunResumesToByteIdenticalFiles) {
 // snapshot.
 TEST(MurmurRunResume, KilledGossipRunResumesToByteIdenticalFiles) {
   ExpectKilledRunResumesIdentically("gossip", 1.0, 2.0, 0);
+}
+
+// FedAvg: a server and 16 clients with momentum; killed after its 2nd
+// snapshot, with clients training and replies in flight.
+TEST(MurmurRunResume, KilledFedAvgRunResumesToByteIdenticalFiles) {
+  ExpectKilledRunResumesIdentically("fedavg", kEvery, 2 * kEvery, 0);
 }
 
 TEST(MurmurRunResume, RefusesCorruptTruncatedAndOtherConfigSnapshots) {
