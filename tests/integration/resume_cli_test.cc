@@ -1,6 +1,7 @@
 // `murmur run --resume DIR` after SIGKILL: a D-PSGD run (SGD with momentum)
 // killed after its 1st snapshot and once more while resuming, a gossip run
-// with heterogeneous devices and a FedAvg run killed after their 2nd, and resumed gives metrics.jsonl, metrics.csv, peers.csv and
+// with heterogeneous devices and a FedAvg run killed after their 2nd
+// snapshot, each resumed, give metrics.jsonl, metrics.csv, peers.csv and
 // summary.json byte-identical to an uninterrupted run without snapshots. A
 // corrupt, truncated or other-config snapshot is refused with exit 2.
 #include <gtest/gtest.h>
