@@ -10,19 +10,29 @@
 #
 #   bash scripts/secagg_overhead.sh [build/murmur] [out dir]
 #
+# SEEDS="1 2 3" repeats every run with those seeds (the byte counts do not
+# depend on the seed; the wall column is then the mean and min-max).
+# SKIP="1000:secagg" leaves out runs (n:mode, space-separated), e.g. the
+# complete-graph SecAgg at 1,000 clients, whose bytes are deterministic.
+#
 # One core, niced; about 4 CPU-minutes, ~3 of them SecAgg at 1,000 clients
 # (10^6 key agreements and mask expansions); on a loaded shared machine the
 # wall time can be several times that.
 set -euo pipefail
 MURMUR=${1:-build/murmur}
 OUT=${2:-runs/secagg_overhead}
+SEEDS=${SEEDS:-1}
+SKIP=${SKIP:-}
 mkdir -p "$OUT"
-printf '| clients | mode | per-client bytes | server bytes | wall s |\n|---:|---|---:|---:|---:|\n'
+printf '| clients | mode | per-client bytes | server bytes | wall s (seeds %s) |\n|---:|---|---:|---:|---:|\n' "$SEEDS"
 for n in 100 1000; do
   for mode in none secagg secagg+; do
-    cfg="$OUT/n$n.toml"
+    case " $SKIP " in *" $n:$mode "*) continue ;; esac
+    walls=""
+    for seed in $SEEDS; do
+    cfg="$OUT/n$n-s$seed.toml"
     cat > "$cfg" <<TOML
-seed = 1
+seed = $seed
 peers = $n
 threads = 1
 [data]
@@ -42,25 +52,39 @@ secure_aggregation = "$mode"
 [eval]
 every = 1
 TOML
-    dir="$OUT/n$n-$mode"
+    dir="$OUT/n$n-$mode-s$seed"
     start=$(date +%s.%N)
     nice "$MURMUR" run "$cfg" --out "$dir" > "$dir.log" 2>&1
     end=$(date +%s.%N)
-    /usr/bin/python3 - "$dir/summary.json" "$n" "$mode" "$start" "$end" <<'PY'
+    walls="$walls $(/usr/bin/python3 -c "print(f'{$end - $start:.1f}')")"
+    done
+    /usr/bin/python3 - "$OUT" "$n" "$mode" "$SEEDS" "$walls" <<'PY'
 import json, sys
-s = json.load(open(sys.argv[1]))
-n = int(sys.argv[2])
-server = s["bytes_up"] + s["bytes_down"]
-print(f"| {n} | {sys.argv[3]} | {server / n:,.0f} | {server:,} | {float(sys.argv[5]) - float(sys.argv[4]):.1f} |")
+out, n, mode, seeds, walls = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].split(), [float(w) for w in sys.argv[5].split()]
+totals = set()
+for seed in seeds:
+    s = json.load(open(f"{out}/n{n}-{mode}-s{seed}/summary.json"))
+    totals.add(s["bytes_up"] + s["bytes_down"])
+server = max(totals)
+varies = "" if len(totals) == 1 else f" (varies over seeds: {min(totals):,}-{max(totals):,})"
+wall = f"{sum(walls) / len(walls):.1f}" + (f" ({min(walls):.1f}-{max(walls):.1f})" if len(walls) > 1 else "")
+print(f"| {n} | {mode} | {server / n:,.0f} | {server:,}{varies} | {wall} |")
 PY
   done
 done
-/usr/bin/python3 - "$OUT" <<'PY'
+SEEDS="$SEEDS" /usr/bin/python3 - "$OUT" <<'PY'
 import json, sys
+import os
+seed = os.environ.get("SEEDS", "1").split()[0]
+def path(n, mode):
+    return f"{sys.argv[1]}/n{n}-{mode}-s{seed}/summary.json"
 def per_client(n, mode):
-    s = json.load(open(f"{sys.argv[1]}/n{n}-{mode}/summary.json"))
+    s = json.load(open(path(n, mode)))
     return (s["bytes_up"] + s["bytes_down"]) / n
 for mode in ("secagg", "secagg+"):
+    if not all(os.path.exists(path(n, m)) for n in (100, 1000) for m in (mode, "none")):
+        print(f"{mode}: skipped")
+        continue
     over = [per_client(n, mode) - per_client(n, "none") for n in (100, 1000)]
     print(f"{mode}: per-client overhead over plain {over[0]:,.0f} B at 100, {over[1]:,.0f} B at "
           f"1000 clients: x{over[1] / over[0]:.2f} (log2 ratio 1.50, linear 10)")

@@ -1,25 +1,16 @@
 #include "sweep_command.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
-#include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <sstream>
-#include <thread>
 #include <limits>
 #include <optional>
 #include <set>
 #include <toml++/toml.h>
 
-#include "child_process.h"
 #include "cli_common.h"
 #include "murmur/core/config.h"
 #include "murmur/experiment/metrics_files.h"
@@ -28,28 +19,11 @@
 #include "svg_plot.h"
 #include "sweep_grid.h"
 #include "sweep_results.h"
+#include "sweep_runner.h"
 #include "sweep_slurm.h"
 
 namespace murmur::cli {
 namespace {
-
-// Written by the sweep into a run directory once its process has exited.
-constexpr const char* kRecordFile = "sweep_run.txt";
-constexpr const char* kLogFile = "log.txt";
-
-using Clock = std::chrono::steady_clock;
-
-// One `murmur run` process: a cell with one seed.
-struct PlannedRun {
-  size_t cell = 0;
-  uint64_t seed = 0;
-  std::string dir;
-  std::vector<std::string> args;  // after the program name
-  std::string resolved_toml;      // what the run will write as config.toml
-  std::string fingerprint;        // what tells it apart from other cells (Fingerprint)
-  int64_t rounds = 0;
-  int64_t threads = 0;
-};
 
 // What a run does, for telling a grid's cells apart: its resolved config
 // without the [robust] options of rules and pre-aggregators it does not use
@@ -90,145 +64,6 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// "exit N" and "wall_s X" lines of a run's record; absent fields stay as given.
-void ReadRecord(const std::string& dir, int* exit_code, double* wall_s) {
-  std::ifstream in(dir + "/" + kRecordFile);
-  std::string key;
-  while (in >> key) {
-    if (key == "exit") in >> *exit_code;
-    else if (key == "wall_s") in >> *wall_s;
-  }
-}
-
-// A run is finished when its directory holds this cell's exact config, its
-// metrics reach the last round (or its summary says it ended early by a
-// budget or target), and the sweep did not record a failure (a directory
-// written by a plain `murmur run --out` has no record and counts when its
-// metrics are complete).
-bool IsComplete(const PlannedRun& run, double* wall_s) {
-  if (ReadText(run.dir + "/config.toml") != run.resolved_toml) return false;
-  Result<std::vector<EvalRow>> rows = ReadMetricsCsv(run.dir + "/metrics.csv");
-  if (!rows.ok() || rows->empty()) return false;
-  if (rows->back().round < run.rounds && !SummarySaysFinished(run.dir)) return false;
-  int exit_code = 0;
-  ReadRecord(run.dir, &exit_code, wall_s);
-  return exit_code == 0;
-}
-
-// The line of a run's log that says why it failed: the last "murmur ..."
-// error line, else the last line.
-std::string ErrorLine(const std::string& log_path) {
-  std::istringstream text(ReadText(log_path));
-  std::string line, last, last_error;
-  while (std::getline(text, line)) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    last = line;
-    if (line.rfind("murmur", 0) == 0) last_error = line;
-  }
-  return last_error.empty() ? last : last_error;
-}
-
-// Starts `murmur run` with stdin from /dev/null and stdout and stderr into
-// the run's log. Returns the pid, or -1 with the reason in *error.
-pid_t SpawnRun(const PlannedRun& run, std::string* error) {
-  std::vector<std::string> argv = {"murmur"};
-  argv.insert(argv.end(), run.args.begin(), run.args.end());
-  // The running binary itself, so a sweep never mixes murmur versions.
-  Result<SpawnedChild> child = Spawn(SpawnOptions{.program = "/proc/self/exe",
-                                                  .argv = std::move(argv),
-                                                  .log_path = run.dir + "/" + kLogFile,
-                                                  .log_mode = SpawnOptions::Log::kTruncate,
-                                                  .stdout_to = SpawnOptions::Stdout::kLog,
-                                                  .stdin_from_null = true});
-  if (!child.ok()) {
-    *error = child.status().message();
-    return -1;
-  }
-  return child->pid;
-}
-
-// One line redrawn in place on a terminal; plain lines when piped.
-class SweepProgress {
- public:
-  SweepProgress(size_t total, size_t to_run)
-      : total_(total), to_run_(to_run), tty_(isatty(STDERR_FILENO) == 1),
-        start_(Clock::now()) {}
-
-  void Skipped(const std::string& name) {
-    ++done_;
-    Line("skipped " + name + ": already complete");
-  }
-
-  void Started(size_t running) {
-    running_ = running;
-    if (tty_) Draw();
-  }
-
-  void Finished(const std::string& name, size_t running, bool ok, const std::string& detail) {
-    ++done_;
-    ++ran_;
-    running_ = running;
-    if (!ok) ++failed_;
-    if (!ok || !tty_) Line((ok ? "ok " : "FAILED ") + name + " " + detail);
-    if (tty_) Draw();
-  }
-
-  bool tty() const { return tty_; }
-
-  // Redraws the terminal line about once a second.
-  void Tick() {
-    const auto now = Clock::now();
-    if (now - last_draw_ < std::chrono::seconds(1)) return;
-    Draw();
-  }
-
-  void End() {
-    if (tty_) std::fprintf(stderr, "\n");
-  }
-
- private:
-  // "[done/total] text (running, failed, elapsed, ETA)"
-  std::string StatusLine(const std::string& text) const {
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
-    char eta[32] = "?";
-    if (ran_ > 0) {
-      std::snprintf(eta, sizeof eta, "%.0fs",
-                    elapsed / static_cast<double>(ran_) *
-                        static_cast<double>(to_run_ - std::min(ran_, to_run_)));
-    }
-    char buf[128];
-    std::snprintf(buf, sizeof buf, "[%zu/%zu] ", done_, total_);
-    std::string line = buf + text;
-    std::snprintf(buf, sizeof buf, "%s(%zu running, %zu failed, %.0fs elapsed, ETA %s)",
-                  text.empty() ? "" : "  ", running_, failed_, elapsed, eta);
-    return line + buf;
-  }
-
-  void Line(const std::string& text) {
-    if (tty_) std::fprintf(stderr, "\r\033[K");
-    std::fprintf(stderr, "%s\n", StatusLine(text).c_str());
-    std::fflush(stderr);
-  }
-
-  void Draw() {
-    last_draw_ = Clock::now();
-    std::fprintf(stderr, "\r\033[K%s", StatusLine("").c_str());
-    std::fflush(stderr);
-  }
-
-  const size_t total_, to_run_;
-  const bool tty_;
-  const Clock::time_point start_;
-  Clock::time_point last_draw_;
-  size_t done_ = 0, ran_ = 0, running_ = 0, failed_ = 0;
-};
 
 // Builds every run and validates its config in-process, exactly as the
 // child will read it, so a bad value stops the sweep before anything runs.
@@ -285,73 +120,6 @@ Result<std::vector<PlannedRun>> PlanRuns(const SweepGrid& grid,
   return runs;
 }
 
-// Runs `pending` (indices into runs) at most `jobs` at a time. Fills the
-// outcomes' ok flag and wall time.
-void Execute(const std::vector<PlannedRun>& runs, const std::vector<size_t>& pending,
-             int jobs, SweepProgress& progress, std::vector<RunOutcome>& outcomes) {
-  struct Active {
-    size_t run;
-    Clock::time_point start;
-  };
-  std::map<pid_t, Active> active;
-  size_t next = 0;
-  while (next < pending.size() || !active.empty()) {
-    while (next < pending.size() && active.size() < static_cast<size_t>(jobs)) {
-      const PlannedRun& run = runs[pending[next++]];
-      std::error_code ec, ignored;
-      std::filesystem::create_directories(run.dir, ec);
-      std::filesystem::remove(run.dir + "/" + kRecordFile, ignored);
-      std::string error;
-      const pid_t pid = ec ? -1 : SpawnRun(run, &error);
-      if (pid < 0) {
-        progress.Finished(std::filesystem::path(run.dir).filename().string(), active.size(),
-                          false, "cannot start: " + (ec ? ec.message() : error));
-        continue;
-      }
-      active.emplace(pid, Active{pending[next - 1], Clock::now()});
-      progress.Started(active.size());
-    }
-    if (active.empty()) continue;
-    int status = 0;
-    pid_t pid;
-    // On a terminal, poll so the elapsed time and ETA keep moving.
-    while ((pid = waitpid(-1, &status, progress.tty() ? WNOHANG : 0)) == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-      progress.Tick();
-    }
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      break;  // ECHILD: nothing left to wait for
-    }
-    auto it = active.find(pid);
-    if (it == active.end()) continue;
-    const PlannedRun& run = runs[it->second.run];
-    const double wall = std::chrono::duration<double>(Clock::now() - it->second.start).count();
-    const int exit_code = ExitCodeOf(status);
-    std::ofstream(run.dir + "/" + kRecordFile) << "exit " << exit_code << "\nwall_s " << wall
-                                               << "\n";
-    RunOutcome& outcome = outcomes[it->second.run];
-    outcome.ok = exit_code == 0;
-    outcome.wall_s = wall;
-    active.erase(it);
-    const std::string name = std::filesystem::path(run.dir).filename().string();
-    char detail[96];
-    std::snprintf(detail, sizeof detail, "%.1fs", wall);
-    if (outcome.ok) {
-      Result<std::vector<EvalRow>> rows = ReadMetricsCsv(run.dir + "/metrics.csv");
-      if (rows.ok() && !rows->empty()) {
-        std::snprintf(detail, sizeof detail, "in %.1fs: acc_mean %.4f", wall,
-                      rows->back().acc_mean);
-      }
-      progress.Finished(name, active.size(), true, detail);
-    } else {
-      progress.Finished(name, active.size(), false,
-                        "exit " + std::to_string(exit_code) + " after " + detail + ": " +
-                            ErrorLine(run.dir + "/" + kLogFile) + " (log: " + run.dir + "/" +
-                            kLogFile + ")");
-    }
-  }
-}
 
 Status WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
@@ -526,7 +294,7 @@ int SweepCommand(const SweepOptions& options) {
     std::fprintf(stderr, "murmur sweep: %zu of %zu runs failed:\n", failures.size(),
                  runs.size());
     for (const std::string& dir : failures) {
-      std::fprintf(stderr, "  %s: %s\n", dir.c_str(), ErrorLine(dir + "/" + kLogFile).c_str());
+      std::fprintf(stderr, "  %s: %s\n", dir.c_str(), ErrorLine(dir + "/" + kSweepLogFile).c_str());
     }
     return kExitFailure;
   }

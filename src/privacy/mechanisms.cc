@@ -53,6 +53,23 @@ double NextClipNorm(const AdaptiveClippingConfig& config, double clip_norm,
   return clip_norm * std::exp(-config.learning_rate * (fraction - config.target_quantile));
 }
 
+double NoisyClipBit(double update_norm, double clip_norm, double bit_noise_stddev, Rng& rng) {
+  MURMUR_CHECK(bit_noise_stddev >= 0);
+  double bit = update_norm <= clip_norm ? 0.5 : -0.5;
+  if (bit_noise_stddev > 0) bit += bit_noise_stddev * rng.Normal();
+  return bit;
+}
+
+double NextClipNormFromBits(const AdaptiveClippingConfig& config, double clip_norm,
+                            double bit_sum, int64_t reports) {
+  MURMUR_CHECK(Validate(config).ok());
+  MURMUR_CHECK(clip_norm > 0 && reports > 0 && std::isfinite(bit_sum));
+  const double fraction = bit_sum / static_cast<double>(reports) + 0.5;
+  const double next =
+      clip_norm * std::exp(-config.learning_rate * (fraction - config.target_quantile));
+  return std::clamp(next, 1e-12, 1e12);
+}
+
 Result<double> AdaptiveClippingNoiseMultiplier(double z, double count_noise_stddev) {
   if (!(z > 0) || !std::isfinite(z)) {
     return Status::InvalidArgument("noise multiplier z=", z, " must be finite and > 0");

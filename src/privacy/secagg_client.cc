@@ -167,20 +167,30 @@ Result<Bytes> SecAggClient::Unmask(std::span<const uint8_t> survivors) {
   State& s = *state_;
   if (s.phase != 3) return Status::Internal("secagg client ", s.id, ": Unmask out of order");
   s.phase = 4;
+  // The survivors among this client's neighbours and itself (SecAgg+ sends
+  // no more; for the complete graph that is everyone): at most degree + 1.
+  const MaskingGraph& graph = s.config->graph;
+  const auto limit = static_cast<uint32_t>(graph.neighbours(s.id).size()) + 1;
   ByteReader in(survivors);
-  MURMUR_ASSIGN_OR_RETURN(uint32_t count,
-                          secagg::ReadCount(in, s.config->graph.size(), 4, "survivors"));
+  MURMUR_ASSIGN_OR_RETURN(uint32_t count, secagg::ReadCount(in, limit, 4, "survivors"));
   std::vector<uint32_t> alive(count);
   for (uint32_t i = 0; i < count; ++i) {
     MURMUR_ASSIGN_OR_RETURN(alive[i], in.ReadU32());
     if (i > 0 && alive[i] <= alive[i - 1]) {
       return Status::Corrupt("secagg client ", s.id, ": survivor list not strictly increasing");
     }
+    if (alive[i] != s.id && (alive[i] >= graph.size() || !graph.linked(s.id, alive[i]))) {
+      return Status::Corrupt("secagg client ", s.id, ": survivor list names client ", alive[i],
+                             ", not a neighbour");
+    }
   }
   MURMUR_RETURN_IF_ERROR(in.ExpectEnd());
+  // Fewer than threshold survivors around this client: the server cannot
+  // reconstruct its self-mask seed, so the round cannot finish.
   if (count < s.config->threshold || !std::binary_search(alive.begin(), alive.end(), s.id)) {
     return Status::Aborted("secagg client ", s.id, ": ", count,
-                           " survivors (threshold ", s.config->threshold, ") or not among them");
+                           " survivors among its neighbours (threshold ", s.config->threshold,
+                           ") or not among them");
   }
   ByteWriter out;
   out.WriteU32(s.id);

@@ -172,14 +172,22 @@ Result<std::map<uint32_t, Bytes>> SecAggServer::CloseMaskedInput() {
   MURMUR_RETURN_IF_ERROR(Phase(s.phase, 2, "closing masked inputs"));
   s.phase = 3;
   MURMUR_RETURN_IF_ERROR(EnoughOrAbort(s.masked, s.config->threshold, "masked input"));
-  ByteWriter w;
-  w.WriteU32(static_cast<uint32_t>(s.masked.size()));
-  for (const auto& [u, unused] : s.masked) {
-    w.WriteU32(u);
-    s.survivors.insert(u);
-  }
+  for (const auto& [u, unused] : s.masked) s.survivors.insert(u);
+  // Each survivor learns only which of its masking-graph neighbours (and
+  // itself) survived (Bell et al. 2020): O(degree) bytes, not O(n). That is
+  // all it needs to pick which share of each neighbour's secrets to send.
   std::map<uint32_t, Bytes> out;
-  for (uint32_t u : s.survivors) out[u] = w.bytes();
+  for (uint32_t u : s.survivors) {
+    std::vector<uint32_t> alive{u};
+    for (uint32_t v : s.config->graph.neighbours(u)) {
+      if (s.survivors.count(v)) alive.push_back(v);
+    }
+    std::sort(alive.begin(), alive.end());
+    ByteWriter w(4 + 4 * alive.size());
+    w.WriteU32(static_cast<uint32_t>(alive.size()));
+    for (uint32_t v : alive) w.WriteU32(v);
+    out[u] = std::move(w).Take();
+  }
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "murmur/privacy/mechanisms.h"
+#include "murmur/protocol/dp_fedavg_message.h"
 #include "murmur/protocol/model_message.h"
 #include "murmur/protocol/train_task.h"
 
@@ -53,6 +54,7 @@ void FedAvgServer::StartRound(Host& host) {
   replied_.clear();
   total_weight_ = 0;
   within_clip_ = 0;
+  clip_bit_sum_ = 0;
   if (combiner_ != nullptr) {
     replies_.clear();
     reply_weights_.clear();
@@ -62,6 +64,10 @@ void FedAvgServer::StartRound(Host& host) {
   const Round round(static_cast<uint32_t>(round_ + 1));
   if (options_.compression.enabled()) {
     SendCodedGlobal(host, round);
+  } else if (local_adaptive()) {
+    for (PeerId client : selected_) {
+      host.Send(client, EncodeDpFedAvgMessage(DpFedAvgKind::kGlobal, round, clip_, global_));
+    }
   } else {
     for (PeerId client : selected_) {
       host.Send(client, EncodeModelMessage(ModelMessageKind::kFedAvgGlobal,
@@ -79,8 +85,8 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
     OnCodedUpdate(host, from, bytes);
     return;
   }
-  Result<ModelMessage> message =
-      DecodeModelMessage(bytes, ModelMessageKind::kFedAvgUpdate, global_.size());
+  double clip_bit = 0;
+  Result<ModelMessage> message = DecodeUpdate(bytes, &clip_bit);
   if (!message.ok()) {
     host.ReportBadPeer(from, message.status());
     return;
@@ -101,6 +107,7 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
   }
   replied_.insert(from);
   down_.erase(from);
+  clip_bit_sum_ += clip_bit;
   double weight = static_cast<double>(message->weight);
   if (options_.dp.enabled()) {
     weight = 1;
@@ -114,6 +121,23 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
   }
   AddReply(std::move(message->params), weight);
   if (AllAwaitedReplied()) FinishRound(host);
+}
+
+bool FedAvgServer::local_adaptive() const {
+  return options_.dp.mode == privacy::DpMode::kLocal && options_.dp.adaptive_clip;
+}
+
+Result<ModelMessage> FedAvgServer::DecodeUpdate(std::span<const uint8_t> bytes,
+                                                double* clip_bit) const {
+  if (!local_adaptive()) {
+    return DecodeModelMessage(bytes, ModelMessageKind::kFedAvgUpdate, global_.size());
+  }
+  MURMUR_ASSIGN_OR_RETURN(DpFedAvgMessage dp,
+                          DecodeDpFedAvgMessage(bytes, DpFedAvgKind::kUpdate, global_.size()));
+  *clip_bit = dp.value;
+  // Private runs weight clients equally: no sample count on this wire.
+  return ModelMessage{.kind = ModelMessageKind::kFedAvgUpdate, .round = dp.round, .weight = 1,
+                      .params = std::move(dp.params)};
 }
 
 bool FedAvgServer::AllAwaitedReplied() const {
@@ -180,6 +204,10 @@ void FedAvgServer::FinishRound(Host& host) {
       clip_ = privacy::NextClipNorm(options_.dp.adaptive, clip_, within_clip_,
                                     static_cast<int64_t>(total_weight_), host.rng());
     }
+    if (local_adaptive()) {
+      clip_ = privacy::NextClipNormFromBits(options_.dp.adaptive, clip_, clip_bit_sum_,
+                                            static_cast<int64_t>(total_weight_));
+    }
     aggregated = true;
   }
   if (aggregated) {
@@ -195,7 +223,7 @@ void FedAvgServer::FinishRound(Host& host) {
 
 FedAvgClient::FedAvgClient(Learner& learner, const FedAvgOptions& options,
                            PeerId server)
-    : learner_(learner), options_(options), server_(server) {}
+    : learner_(learner), options_(options), server_(server), clip_(options.dp.clip) {}
 
 void FedAvgClient::OnMessage(Host& host, PeerId from,
                              std::span<const uint8_t> bytes) {
@@ -209,8 +237,22 @@ void FedAvgClient::OnMessage(Host& host, PeerId from,
     OnCodedGlobal(host, bytes);
     return;
   }
-  Result<ModelMessage> message = DecodeModelMessage(
-      bytes, ModelMessageKind::kFedAvgGlobal, learner_.params().size());
+  Result<ModelMessage> message = Status::Internal("unset");
+  double clip = options_.dp.clip;
+  if (options_.dp.mode == privacy::DpMode::kLocal && options_.dp.adaptive_clip) {
+    Result<DpFedAvgMessage> dp =
+        DecodeDpFedAvgMessage(bytes, DpFedAvgKind::kGlobal, learner_.params().size());
+    if (dp.ok()) {
+      clip = dp->value;
+      message = ModelMessage{.kind = ModelMessageKind::kFedAvgGlobal, .round = dp->round,
+                             .params = std::move(dp->params)};
+    } else {
+      message = dp.status();
+    }
+  } else {
+    message = DecodeModelMessage(bytes, ModelMessageKind::kFedAvgGlobal,
+                                 learner_.params().size());
+  }
   if (!message.ok()) {
     host.ReportBadPeer(from, message.status());
     return;
@@ -218,8 +260,10 @@ void FedAvgClient::OnMessage(Host& host, PeerId from,
   if (training_) {
     pending_global_ = std::move(message->params);
     pending_round_ = message->round;
+    pending_clip_ = clip;
     return;
   }
+  clip_ = clip;
   Train(host, message->round, message->params);
 }
 
@@ -260,13 +304,7 @@ void FedAvgClient::OnComputeDone(Host& host, uint64_t tag) {
   if (options_.compression.enabled()) {
     SendCodedUpdate(host, round);
   } else if (options_.dp.mode == privacy::DpMode::kLocal) {
-    std::vector<float> update(learner_.params().begin(), learner_.params().end());
-    if (privacy::ClipChangeAndNoise(start_, update, options_.dp.clip,
-                                    options_.client_noise_stddev, host.rng()) > options_.dp.clip) {
-      host.metrics().Count("privacy.clipped_updates", 1);
-    }
-    host.Send(server_, EncodeModelMessage(ModelMessageKind::kFedAvgUpdate, round,
-                                          static_cast<uint64_t>(learner_.shard_size()), update));
+    SendPrivateUpdate(host, round);
   } else {
     host.Send(server_, EncodeModelMessage(
                            ModelMessageKind::kFedAvgUpdate, round,
@@ -276,8 +314,28 @@ void FedAvgClient::OnComputeDone(Host& host, uint64_t tag) {
   if (!pending_global_.empty()) {
     std::vector<float> global = std::move(pending_global_);
     pending_global_.clear();
+    clip_ = pending_clip_;
     Train(host, pending_round_, global);
   }
+}
+
+void FedAvgClient::SendPrivateUpdate(Host& host, Round round) {
+  std::vector<float> update(learner_.params().begin(), learner_.params().end());
+  // The noise scales with the round's clip (z clip / sqrt(m) per client).
+  const double stddev = options_.client_noise_stddev * clip_ / options_.dp.clip;
+  const double norm = privacy::ClipChangeAndNoise(start_, update, clip_, stddev, host.rng());
+  if (norm > clip_) host.metrics().Count("privacy.clipped_updates", 1);
+  if (options_.dp.adaptive_clip) {
+    // Clamping the noised bit is post-processing; it binds only at absurd
+    // count noise, and keeps the message within its decoder's bound.
+    const double bit = std::clamp(
+        privacy::NoisyClipBit(norm, clip_, options_.client_bit_noise_stddev, host.rng()),
+        -kMaxDpClipBit, kMaxDpClipBit);
+    host.Send(server_, EncodeDpFedAvgMessage(DpFedAvgKind::kUpdate, round, bit, update));
+    return;
+  }
+  host.Send(server_, EncodeModelMessage(ModelMessageKind::kFedAvgUpdate, round,
+                                        static_cast<uint64_t>(learner_.shard_size()), update));
 }
 
 }  // namespace murmur

@@ -104,23 +104,22 @@ Result<FedAvgOptions> ServerOptions(const ProtocolConfig& config, const FedAvgCo
                         .round_timeout = Duration::Seconds(config.round_timeout_s),
                         .server_optimizer = c.server_optimizer};
   options.dp = config.privacy;
-  if (options.dp.mode == privacy::DpMode::kLocal) {
-    const auto m = static_cast<double>(ClientsPerRound(c.client_fraction, clients));
-    options.client_noise_stddev = options.dp.noise_multiplier * options.dp.clip / std::sqrt(m);
-  }
   options.update_noise_multiplier = options.dp.noise_multiplier;
-  if (options.dp.adaptive_clip) {
-    if (options.dp.mode != privacy::DpMode::kCentral) {
-      return Status::InvalidArgument("privacy.adaptive_clip = true needs privacy.mode = "
-                                     "\"central\": the server sees the update norms");
+  if (options.dp.adaptive_clip && options.dp.noise_multiplier > 0) {
+    Result<double> z = privacy::AdaptiveClippingNoiseMultiplier(
+        options.dp.noise_multiplier, options.dp.adaptive.count_noise_stddev);
+    if (!z.ok()) {
+      return Status::InvalidArgument("privacy.count_noise_stddev: ", z.status().message());
     }
-    if (options.dp.noise_multiplier > 0) {
-      Result<double> z = privacy::AdaptiveClippingNoiseMultiplier(
-          options.dp.noise_multiplier, options.dp.adaptive.count_noise_stddev);
-      if (!z.ok()) {
-        return Status::InvalidArgument("privacy.count_noise_stddev: ", z.status().message());
-      }
-      options.update_noise_multiplier = *z;
+    options.update_noise_multiplier = *z;
+  }
+  if (options.dp.mode == privacy::DpMode::kLocal) {
+    // Distributed noise: each of the m clients adds 1/sqrt(m) of the
+    // stddev, on its update and (adaptive clipping) on its clip bit.
+    const double root_m = std::sqrt(static_cast<double>(ClientsPerRound(c.client_fraction, clients)));
+    options.client_noise_stddev = options.update_noise_multiplier * options.dp.clip / root_m;
+    if (options.dp.adaptive_clip) {
+      options.client_bit_noise_stddev = options.dp.adaptive.count_noise_stddev / root_m;
     }
   }
   return options;
@@ -137,6 +136,11 @@ Status PrepareSecureAggregation(const ProtocolRun& run, FedAvgRunState& state) {
     return Status::InvalidArgument(
         "privacy.secure_aggregation masks uncompressed FedAvg updates: drop the [compress] "
         "uplink, downlink and error_feedback settings, or set it to \"none\"");
+  }
+  if (config.privacy.adaptive_clip) {
+    return Status::InvalidArgument(
+        "privacy.adaptive_clip with privacy.secure_aggregation: the clip bits would have to be "
+        "summed under the masks too (not implemented); set privacy.adaptive_clip = false");
   }
   const int64_t m = ClientsPerRound(c.client_fraction, run.num_peers);
   if (m < 2) {
@@ -174,6 +178,12 @@ Status PrepareFedAvg(ProtocolRun& run) {
     return Status::InvalidArgument(
         "[privacy] clips and noises uncompressed FedAvg updates: drop the [compress] uplink, "
         "downlink and error_feedback settings, or set privacy.mode = \"none\"");
+  }
+  if (!run.byzantine.empty() && run.config->privacy.adaptive_clip &&
+      run.config->privacy.mode == privacy::DpMode::kLocal) {
+    return Status::InvalidArgument(
+        "Byzantine FedAvg clients send plain updates, without the clip bit that "
+        "privacy.adaptive_clip in privacy.mode = \"local\" needs: drop one of them");
   }
   auto state = std::make_shared<FedAvgRunState>();
   MURMUR_ASSIGN_OR_RETURN(state->options, ServerOptions(*run.config, c, run.num_peers));

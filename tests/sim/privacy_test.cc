@@ -107,6 +107,9 @@ TEST(PrivateRuns, UnsupportedCombinationsAreRejectedNamingTheFix) {
       {{"protocol.kind=fedavg", "privacy.mode=central", "compress.uplink=int8"},
        "[compress]"},
       {{"protocol.kind=fedavg", "privacy.mode=central", "robust.rule=median"}, "[robust]"},
+      {{"protocol.kind=fedavg", "privacy.mode=local", "privacy.adaptive_clip=true",
+        "privacy.secure_aggregation=secagg"},
+       "privacy.adaptive_clip = false"},
   };
   for (const auto& [sets, needle] : cases) {
     Config config = SmallRun("fedavg");
@@ -186,6 +189,37 @@ TEST(PrivateFedAvg, AdaptiveClipGrowsTowardsTheMedianNorm) {
   double expected = 1e-3;
   for (int round = 0; round < 3; ++round) expected *= std::exp(-0.2 * (0.0 - 0.5));
   EXPECT_DOUBLE_EQ(server->clip_norm(), expected);
+}
+
+// Adaptive clipping in local mode: the server sends each round's C with the
+// global model, each client clips to that C and reports a clip bit. Every
+// update of the run exceeds the starting C = 1e-3, so every bit is -1/2,
+// b = 0, and C grows by exactly exp(2 * 0.5) a round (clip_lr 2). The
+// clients clip to the server's C, not the configured one: the aligned
+// updates move the model further than 3 rounds at C = 1e-3 could (3e-3),
+// and no further than the rounds' Cs allow (1e-3 (1 + e + e^2)).
+TEST(PrivateFedAvg, LocalAdaptiveClipTravelsWithTheGlobalModel) {
+  testing::Harness h(testing::NonIid({.peers = 8}));
+  const std::vector<float> initial(h.learner(0).params().begin(),
+                                   h.learner(0).params().end());
+  std::vector<Node*> nodes;
+  ProtocolConfig c = PrivateFedAvg(privacy::DpMode::kLocal, 1e-3, 0);
+  c.rounds = 3;
+  c.privacy.adaptive_clip = true;
+  c.privacy.adaptive.learning_rate = 2;
+  h.Run(c, {}, 1, {.every = 3}, nullptr, &nodes);
+  const auto* server = dynamic_cast<const FedAvgServer*>(nodes.back());
+  ASSERT_NE(server, nullptr);
+  double expected = 1e-3;
+  for (int round = 0; round < 3; ++round) expected *= std::exp(-2 * (0.0 - 0.5));
+  EXPECT_DOUBLE_EQ(server->clip_norm(), expected);
+  double sq = 0;
+  for (size_t i = 0; i < initial.size(); ++i) {
+    const double d = static_cast<double>(server->global_model()[i]) - initial[i];
+    sq += d * d;
+  }
+  EXPECT_GT(std::sqrt(sq), 3e-3 * (1 + 1e-4));
+  EXPECT_LE(std::sqrt(sq), 1e-3 * (1 + std::exp(1) + std::exp(2)) * (1 + 1e-4));
 }
 
 // DP-FedAvg with moderate noise still beats training alone on the non-IID

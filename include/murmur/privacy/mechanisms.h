@@ -60,6 +60,23 @@ Status Validate(const AdaptiveClippingConfig& config);
 double NextClipNorm(const AdaptiveClippingConfig& config, double clip_norm,
                     int64_t at_most_clip, int64_t clients, Rng& rng);
 
+// Adaptive clipping with local (distributed) noise, as Andrew et al. 2021
+// run it under secure aggregation: each client reports b_i - 1/2 plus
+// N(0, bit_noise_stddev^2), b_i = 1[update_norm <= clip_norm] (centred, so
+// one client moves the sum by at most 1/2: the sensitivity that
+// AdaptiveClippingNoiseMultiplier's 2 sigma_b assumes). With m clients each
+// adding sigma_b / sqrt(m), the sum carries the central mechanism's
+// N(0, sigma_b^2). Draws one rng.Normal() when bit_noise_stddev > 0.
+// REQUIRES: bit_noise_stddev >= 0.
+double NoisyClipBit(double update_norm, double clip_norm, double bit_noise_stddev, Rng& rng);
+
+// The next clip norm from the sum of `reports` noisy clip bits: b = sum /
+// reports + 1/2, then NextClipNorm's geometric step; the result is clamped
+// to [1e-12, 1e12] so that no sum of bits can make it 0 or infinite.
+// REQUIRES: Validate(config).ok(), clip_norm > 0, reports > 0, finite sum.
+double NextClipNormFromBits(const AdaptiveClippingConfig& config, double clip_norm,
+                            double bit_sum, int64_t reports);
+
 // The noise multiplier z_delta to use on the clipped updates so that updates
 // and the noisy count together cost as much as updates alone at noise
 // multiplier z (Andrew et al. 2021, Theorem 1): z_delta = (z^-2 - (2

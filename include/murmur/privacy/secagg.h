@@ -30,6 +30,8 @@
 //   0 client AdvertiseKeys -> server; server KeyLists -> each client
 //   1 client ShareKeys(key list) -> server; server ForwardedShares -> each
 //   2 client MaskedInput(shares, input) -> server; server Survivors -> each
+//     (each survivor hears only which of its neighbours and itself survived:
+//     O(degree) bytes, as SecAgg+ needs for logarithmic per-client cost)
 //   3 client Unmask(survivors) -> server; server Finish -> the sum
 // A client that misses a message simply drops out. Every decoder checks
 // sizes against the config before allocating and returns kCorrupt on bad
@@ -126,7 +128,9 @@ class SecAggClient {
                             std::span<const float> input);
   // Round 3: for each neighbour (and itself) that sent shares, the share of
   // its self-mask seed if it survived, of its mask key if not; never both.
-  // kAborted when this client is not listed or fewer than threshold survived.
+  // `survivors` lists the survivors among its neighbours and itself (at most
+  // degree + 1, strictly increasing); kCorrupt for anything else, kAborted
+  // when this client is not listed or fewer than threshold of them survived.
   Result<Bytes> Unmask(std::span<const uint8_t> survivors);
 
  private:

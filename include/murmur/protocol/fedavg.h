@@ -25,10 +25,13 @@
 // client clips its update and adds N(0, (z clip)^2 / m) itself, m the
 // clients selected per round, so the sum carries the same noise when all m
 // reply and the server never sees an un-noised update. With adaptive
-// clipping (kCentral; Andrew, Thakkar, McMahan, Ramaswamy, 2021,
-// "Differentially Private Learning with Adaptive Clipping") the server moves
-// `clip` after each round towards the target quantile of the update norms,
-// from a noisy count of the replies within it.
+// clipping (Andrew, Thakkar, McMahan, Ramaswamy, 2021, "Differentially
+// Private Learning with Adaptive Clipping") the server moves `clip` after
+// each round towards the target quantile of the update norms, from a noisy
+// count of the replies within it: kCentral counts the norms it clips;
+// kLocal sends each client the round's clip with the global model and each
+// client reports a noised clip bit with its update (dp_fedavg_message.h),
+// so the server never sees a norm.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +46,7 @@
 #include "murmur/privacy/client_dp.h"
 #include "murmur/protocol/fedavg_compression.h"
 #include "murmur/protocol/model_combiner.h"
+#include "murmur/protocol/model_message.h"
 #include "murmur/protocol/server_optimizer.h"
 #include "murmur/protocol/protocol.h"
 
@@ -72,7 +76,8 @@ struct FedAvgOptions {
   // Client-level DP (see above); mode kNone: none. Not with compression or
   // a robust rule (the spec refuses those).
   privacy::DpConfig dp;
-  double client_noise_stddev = 0;  // kLocal: z clip / sqrt(m)
+  double client_noise_stddev = 0;  // kLocal: z clip / sqrt(m) (z_delta with adaptive clipping)
+  double client_bit_noise_stddev = 0;  // kLocal, adaptive: sigma_b / sqrt(m) on each clip bit
   // kCentral: the noise multiplier on the updates' sum (z, or z_delta with
   // adaptive clipping).
   double update_noise_multiplier = 0;
@@ -121,6 +126,11 @@ class FedAvgServer final : public Node {
   void AddReply(std::vector<float> model, double weight);
   void SendCodedGlobal(Host& host, Round round);
   void OnCodedUpdate(Host& host, PeerId from, std::span<const uint8_t> bytes);
+  // Local DP with adaptive clipping: the round's clip travels with the
+  // global model and a noisy clip bit with each update.
+  bool local_adaptive() const;
+  // The update as ModelMessage, from either wire format; kCorrupt as theirs.
+  Result<ModelMessage> DecodeUpdate(std::span<const uint8_t> bytes, double* clip_bit) const;
 
   std::vector<float> global_;
   const FedAvgOptions options_;
@@ -147,6 +157,7 @@ class FedAvgServer final : public Node {
   // and this round's replies within it.
   double clip_ = 0;
   int64_t within_clip_ = 0;
+  double clip_bit_sum_ = 0;  // kLocal adaptive: the replies' noisy clip bits
 };
 
 // A client. `learner` must outlive the node.
@@ -173,6 +184,8 @@ class FedAvgClient final : public Node {
   int64_t LocalSteps(Host& host) const;
   void OnCodedGlobal(Host& host, std::span<const uint8_t> bytes);
   void SendCodedUpdate(Host& host, Round round);
+  // kLocal: clips and noises the update to the round's clip and sends it.
+  void SendPrivateUpdate(Host& host, Round round);
 
   Learner& learner_;
   const FedAvgOptions options_;
@@ -185,6 +198,10 @@ class FedAvgClient final : public Node {
   // A newer global model that arrived while training the previous one.
   std::vector<float> pending_global_;
   Round pending_round_;
+  // kLocal: the clip of the round being trained (the server's, with
+  // adaptive clipping) and of the pending one.
+  double clip_ = 0;
+  double pending_clip_ = 0;
   // Compressed uplink: the encoder state and the model training started
   // from (the update is the change from it).
   std::optional<UplinkEncoder> uplink_;

@@ -32,6 +32,9 @@ enum class MessageKind : uint8_t {
   kGossipModel = 0x02,   // gossip learning push
   kFedAvgGlobal = 0x03,  // server -> client: global model for a round
   kFedAvgUpdate = 0x04,  // client -> server: trained model and sample count
+  // dp_fedavg_message.h: u8 kind | u32 round | f64 value | u32 count | f32s
+  kFedAvgDpGlobal = 0x05,  // server -> client: global model and clip norm
+  kFedAvgDpUpdate = 0x06,  // client -> server: update and noisy clip bit
   // coded_message.h: u8 kind | u32 round | u64 weight | u32 sequence | frame
   kChocoDelta = 0x10,
   kChocoResyncRequest = 0x11,
@@ -80,6 +83,7 @@ enum class MessageKind : uint8_t {
 inline constexpr std::array kAllMessageKinds = {
     MessageKind::kDpsgdParams,        MessageKind::kGossipModel,
     MessageKind::kFedAvgGlobal,       MessageKind::kFedAvgUpdate,
+    MessageKind::kFedAvgDpGlobal,     MessageKind::kFedAvgDpUpdate,
     MessageKind::kChocoDelta,         MessageKind::kChocoResyncRequest,
     MessageKind::kChocoSnapshot,      MessageKind::kFedAvgCodedGlobal,
     MessageKind::kFedAvgCodedUpdate,  MessageKind::kGossipDelta,

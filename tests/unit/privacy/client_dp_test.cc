@@ -88,5 +88,35 @@ TEST(RunEpsilon, EqualsTheAccountantAndIsUnboundedWithoutNoise) {
   EXPECT_FALSE(RunEpsilon(noiseless, 0.5, 3).has_value());
 }
 
+// Adaptive clipping spends budget on the clip bits; the run reports the
+// epsilon of noise multiplier z because the updates are noised at z_delta
+// (AdaptiveClippingNoiseMultiplier). Check with the accountant that the two
+// releases of a round -- the update sum at z_delta (sensitivity C) and the
+// bit sum at sigma_b (sensitivity 1/2, i.e. multiplier 2 sigma_b) --
+// compose to exactly the RDP of one Gaussian at z (q = 1, where the RDP of
+// Gaussians adds: alpha / (2 z^2) = alpha / (2 z_delta^2) + alpha / (2 (2
+// sigma_b)^2)), and that noising the updates at z instead would spend more
+// than the reported epsilon: the count bit is not free.
+TEST(RunEpsilon, AdaptiveClippingCountNoiseIsAccountedFor) {
+  const double z = 1.2, sigma_b = 1.5;  // the paper's sigma_b ~ m / 20 for m = 30
+  const double z_delta = AdaptiveClippingNoiseMultiplier(z, sigma_b).value();
+  const int64_t rounds = 50;
+  PrivacyAccountant both, reported, unadjusted;
+  ASSERT_TRUE(both.ComposeSubsampledGaussian(1.0, z_delta, rounds).ok());
+  ASSERT_TRUE(both.ComposeSubsampledGaussian(1.0, 2 * sigma_b, rounds).ok());
+  ASSERT_TRUE(reported.ComposeSubsampledGaussian(1.0, z, rounds).ok());
+  ASSERT_TRUE(unadjusted.ComposeSubsampledGaussian(1.0, z, rounds).ok());
+  ASSERT_TRUE(unadjusted.ComposeSubsampledGaussian(1.0, 2 * sigma_b, rounds).ok());
+  for (size_t i = 0; i < both.rdp().size(); ++i) {
+    EXPECT_NEAR(both.rdp()[i], reported.rdp()[i], 1e-9 * reported.rdp()[i]) << i;
+  }
+  const DpConfig config{.mode = DpMode::kLocal, .clip = 1, .noise_multiplier = z, .delta = 1e-5,
+                        .adaptive_clip = true,
+                        .adaptive = {.count_noise_stddev = sigma_b}};
+  const double eps = RunEpsilon(config, 1.0, rounds).value();
+  EXPECT_NEAR(both.Epsilon(1e-5).value().epsilon, eps, 1e-9 * eps);
+  EXPECT_GT(unadjusted.Epsilon(1e-5).value().epsilon, 1.05 * eps);
+}
+
 }  // namespace
 }  // namespace murmur::privacy

@@ -71,6 +71,61 @@ TEST(NextClipNorm, ConvergesToTheTargetQuantileOfFixedNorms) {
   EXPECT_NEAR(clip, 80.0, 1.5);
 }
 
+// Local mode (Andrew et al. 2021 under distributed noise): clients report
+// centred bits b - 1/2, the server steps from their sum. Norms 1..10 with
+// target quantile 0.5 and no noise: b = 0.5 exactly when 5 <= C < 6, where
+// the step is exp(0) = 1, so C must enter [5, 6) and stay there.
+TEST(NextClipNormFromBits, ConvergesIntoTheTargetQuantileIntervalAndStays) {
+  Rng rng(3, PeerId(0), RngPurpose::kTest);
+  const AdaptiveClippingConfig config{.target_quantile = 0.5, .learning_rate = 0.2};
+  auto round = [&](double clip) {
+    double sum = 0;
+    for (int norm = 1; norm <= 10; ++norm) sum += NoisyClipBit(norm, clip, 0, rng);
+    return NextClipNormFromBits(config, clip, sum, 10);
+  };
+  // By hand: from C = 0.5 every bit is -1/2, b = 0, C grows by exp(0.1).
+  EXPECT_DOUBLE_EQ(round(0.5), 0.5 * std::exp(0.1));
+  // From C = 8: 8 of 10 within, b = 0.8, C shrinks by exp(-0.06).
+  EXPECT_DOUBLE_EQ(round(8.0), 8.0 * std::exp(-0.2 * 0.3));
+  double clip = 0.5;
+  int rounds = 0;
+  while (!(clip >= 5 && clip < 6) && rounds < 1000) clip = round(clip), ++rounds;
+  ASSERT_LT(rounds, 1000);
+  const double settled = clip;
+  for (int i = 0; i < 50; ++i) clip = round(clip);
+  EXPECT_EQ(clip, settled);
+  EXPECT_TRUE(clip >= 5 && clip < 6) << clip;
+}
+
+// With the count noise split over the m = 10 clients (sigma_b / sqrt(10)
+// each, sigma_b = 0.5), C keeps to the median's neighbourhood: over rounds
+// 500..1499 of 3 seeds, its geometric mean lies in [4, 7] (b is off by
+// N(0, 0.05^2) a round, so C wanders a few steps around [5, 6)).
+TEST(NextClipNormFromBits, NoisyBitsStayNearTheTargetQuantile) {
+  const AdaptiveClippingConfig config{.target_quantile = 0.5, .learning_rate = 0.2};
+  for (uint64_t seed : {1, 2, 3}) {
+    Rng rng(seed, PeerId(0), RngPurpose::kTest);
+    double clip = 0.5, log_sum = 0;
+    for (int r = 0; r < 1500; ++r) {
+      double sum = 0;
+      for (int norm = 1; norm <= 10; ++norm) {
+        sum += NoisyClipBit(norm, clip, 0.5 / std::sqrt(10.0), rng);
+      }
+      clip = NextClipNormFromBits(config, clip, sum, 10);
+      if (r >= 500) log_sum += std::log(clip);
+    }
+    const double geo_mean = std::exp(log_sum / 1000);
+    EXPECT_GT(geo_mean, 4.0) << seed;
+    EXPECT_LT(geo_mean, 7.0) << seed;
+  }
+}
+
+TEST(NextClipNormFromBits, NoSumOfBitsDrivesTheClipToZeroOrInfinity) {
+  const AdaptiveClippingConfig config{.target_quantile = 0.5, .learning_rate = 1000};
+  EXPECT_EQ(NextClipNormFromBits(config, 1.0, 1e6, 1), 1e-12);
+  EXPECT_EQ(NextClipNormFromBits(config, 1.0, -1e6, 1), 1e12);
+}
+
 TEST(AdaptiveClippingNoiseMultiplier, PapersFormula) {
   // z = 1, sigma_b = 1: z_delta = (1 - 1/4)^(-1/2).
   EXPECT_DOUBLE_EQ(AdaptiveClippingNoiseMultiplier(1.0, 1.0).value(), 1 / std::sqrt(0.75));

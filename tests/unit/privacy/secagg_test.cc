@@ -4,8 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
+#include <map>
 #include <set>
+#include <tuple>
 #include <vector>
 
 namespace murmur::privacy {
@@ -69,10 +73,15 @@ struct RoundResult {
   std::vector<double> sum;
   std::set<uint32_t> survivors;
   std::vector<uint32_t> masked_of_client0;
+  std::map<uint32_t, Bytes> survivor_messages;  // what the server sent each survivor
 };
 
+// Lets a test rewrite the survivor message the server sends a client.
+using Tamper = std::function<void(uint32_t client, Bytes& message)>;
+
 RoundResult RunRound(const SecAggConfig& config, const std::vector<std::vector<float>>& inputs,
-                     const std::vector<std::set<uint32_t>>& drop, uint64_t seed) {
+                     const std::vector<std::set<uint32_t>>& drop, uint64_t seed,
+                     const Tamper& tamper = nullptr) {
   const uint32_t n = config.graph.size();
   std::vector<std::unique_ptr<SecAggClient>> clients;
   for (uint32_t c = 0; c < n; ++c) {
@@ -106,6 +115,10 @@ RoundResult RunRound(const SecAggConfig& config, const std::vector<std::vector<f
   auto survivors = server.CloseMaskedInput();
   if (!survivors.ok()) return {survivors.status()};
   if (const auto* y = server.masked_input(0)) result.masked_of_client0 = *y;
+  result.survivor_messages = *survivors;
+  if (tamper) {
+    for (auto& [c, message] : *survivors) tamper(c, message);
+  }
   // Phase 3.
   for (uint32_t c : drop[3]) alive.erase(c);
   for (uint32_t c : alive) {
@@ -115,6 +128,7 @@ RoundResult RunRound(const SecAggConfig& config, const std::vector<std::vector<f
   }
   auto sum = server.Finish();
   if (!sum.ok()) return {sum.status()};
+  result.status = Status::Ok();
   result.sum = *sum;
   result.survivors = server.survivors();
   return result;
@@ -206,6 +220,90 @@ TEST(SecAggPlus, RecoversTheSumOnALogDegreeHararyGraph) {
   const RoundResult some = RunRound(config, inputs, {{3}, {9, 17}, {22, 30}, {5, 11}}, 41);
   ExpectSumOfSurvivors(config, some, inputs);
   EXPECT_EQ(some.survivors.size(), n - 5);
+}
+
+uint32_t ReadU32At(const Bytes& b, size_t at) {
+  return uint32_t{b[at]} | uint32_t{b[at + 1]} << 8 | uint32_t{b[at + 2]} << 16 |
+         uint32_t{b[at + 3]} << 24;
+}
+
+// SecAgg+'s per-client cost is O(log n) in every message, the survivor
+// notice included: each survivor hears only which of its neighbours (and
+// itself) survived, 4 + 4 (k + 1) bytes at most, not the n-entry list.
+TEST(SecAggPlus, SurvivorNoticeNamesOnlyTheClientsNeighbours) {
+  const uint32_t n = 200;
+  const uint32_t k = MaskingGraph::LogDegree(n);  // 16
+  Rng rng(7, PeerId(0), RngPurpose::kTest);
+  const SecAggConfig config{.dimension = 2, .threshold = k / 2 + 1,
+                            .fixed_point = {.fractional_bits = 16, .max_abs = 8.0},
+                            .graph = MaskingGraph::Harary(n, k, rng)};
+  const auto inputs = Inputs(n, 2, 7);
+  const std::set<uint32_t> dropped{3, 50, 51, 52, 120};
+  const RoundResult r = RunRound(config, inputs, {{}, {}, dropped, {}}, 70);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ExpectSumOfSurvivors(config, r, inputs);
+  ASSERT_EQ(r.survivor_messages.size(), n - dropped.size());
+  for (const auto& [c, message] : r.survivor_messages) {
+    ASSERT_LE(message.size(), 4 + 4 * (k + 1)) << "client " << c;
+    std::vector<uint32_t> want{c};
+    for (uint32_t v : config.graph.neighbours(c)) {
+      if (!dropped.count(v)) want.push_back(v);
+    }
+    std::sort(want.begin(), want.end());
+    ASSERT_EQ(ReadU32At(message, 0), want.size()) << "client " << c;
+    ASSERT_EQ(message.size(), 4 + 4 * want.size());
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(ReadU32At(message, 4 + 4 * i), want[i]);
+  }
+}
+
+// A server that names a non-neighbour, repeats a client, leaves the client
+// out or announces more entries than its degree allows gets no shares.
+TEST(SecAggPlus, ClientRejectsASurvivorNoticeThatLies) {
+  const uint32_t n = 40;
+  const uint32_t k = MaskingGraph::LogDegree(n);
+  Rng rng(8, PeerId(0), RngPurpose::kTest);
+  const SecAggConfig config{.dimension = 2, .threshold = k / 2 + 1,
+                            .fixed_point = {.fractional_bits = 16, .max_abs = 8.0},
+                            .graph = MaskingGraph::Harary(n, k, rng)};
+  const auto inputs = Inputs(n, 2, 8);
+  uint32_t stranger = 1;
+  while (config.graph.linked(0, stranger)) ++stranger;
+  auto notice = [](std::vector<uint32_t> ids) {
+    Bytes b(4 + 4 * ids.size());
+    auto put = [&](size_t at, uint32_t v) {
+      for (int i = 0; i < 4; ++i) b[at + i] = static_cast<uint8_t>(v >> (8 * i));
+    };
+    put(0, static_cast<uint32_t>(ids.size()));
+    for (size_t i = 0; i < ids.size(); ++i) put(4 + 4 * i, ids[i]);
+    return b;
+  };
+  std::vector<uint32_t> truth{0};
+  for (uint32_t v : config.graph.neighbours(0)) truth.push_back(v);
+  auto with = [&](std::vector<uint32_t> ids) {
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  std::vector<uint32_t> stranger_added = truth, repeated = truth, too_many = truth;
+  stranger_added.push_back(stranger);
+  repeated.push_back(truth.back());
+  too_many.push_back(truth.back() + 1);
+  too_many.push_back(truth.back() + 2);
+  const std::vector<std::tuple<const char*, std::vector<uint32_t>, StatusCode>> lies{
+      {"stranger", with(stranger_added), StatusCode::kCorrupt},
+      {"repeat", with(repeated), StatusCode::kCorrupt},
+      {"self missing", std::vector<uint32_t>(truth.begin() + 1, truth.end()), StatusCode::kAborted},
+      {"too many", with(too_many), StatusCode::kCorrupt},
+  };
+  for (const auto& [what, ids, code] : lies) {
+    const Bytes lie = notice(ids);
+    const RoundResult r = RunRound(config, inputs, {{}, {}, {}, {}}, 80,
+                                   [&](uint32_t c, Bytes& m) { if (c == 0) m = lie; });
+    EXPECT_EQ(r.status.code(), code) << what << ": " << r.status.ToString();
+  }
+  // The honest notice, re-encoded the same way, goes through.
+  const RoundResult honest = RunRound(config, inputs, {{}, {}, {}, {}}, 80,
+                                      [&](uint32_t c, Bytes& m) { if (c == 0) m = notice(truth); });
+  EXPECT_TRUE(honest.status.ok()) << honest.status.ToString();
 }
 
 // The server's view of one client's masked vector: over many rounds with
