@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -13,6 +14,7 @@
 #include "murmur/experiment/sim_run.h"
 #include "murmur/experiment/metrics_files.h"
 #include "murmur/experiment/run_config.h"
+#include "run_resume.h"
 
 namespace murmur::cli {
 namespace {
@@ -204,27 +206,92 @@ CLI::App* AddRunCommand(CLI::App& app, RunOptions& options) {
                   "train.export_model: a relative PATH goes under --out, and an existing\n"
                   "file is refused unless train.overwrite_checkpoint = true")
       ->type_name("PATH");
+  run->add_option("--snapshot-every", options.snapshot_every,
+                  "Write DIR/snapshot.bin every S virtual seconds (sim.snapshot_every_s),\n"
+                  "so that --resume DIR can continue the run after it is killed")
+      ->type_name("S")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--resume", options.resume_dir,
+                  "Continue the interrupted run in DIR from its latest snapshot; the files\n"
+                  "come out byte-identical to an uninterrupted run. CONFIG defaults to\n"
+                  "DIR/config.toml; --out, if given, must be DIR")
+      ->type_name("DIR");
   run->add_flag("--quiet", options.quiet, "No progress output");
   return run;
 }
 
-int RunCommand(const RunOptions& options) {
+namespace {
+
+// The run's config: CONFIG (or, resuming, DIR/config.toml) with the flags.
+Result<RunConfig> LoadRunCommandConfig(const RunOptions& options, const std::string& out_dir) {
   std::vector<std::string> sets = options.sets;
   if (options.seed >= 0) sets.push_back("seed=" + std::to_string(options.seed));
   if (options.threads >= 0) sets.push_back("threads=" + std::to_string(options.threads));
   if (!options.export_model.empty()) {
     sets.push_back("train.export_model=" + TomlString(options.export_model));
   }
-  Result<RunConfig> run_config = LoadRunConfig(options.config_path, sets);
+  if (options.snapshot_every > 0) {
+    sets.push_back("sim.snapshot_every_s=" + std::to_string(options.snapshot_every));
+  }
+  const std::string path = !options.config_path.empty() || options.resume_dir.empty()
+                               ? options.config_path
+                               : options.resume_dir + "/config.toml";
+  MURMUR_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(path, sets));
+  ResolveRunPaths(config, out_dir);
+  return config;
+}
+
+// Opens the output files: fresh ones, or the interrupted run's, cut back to
+// its snapshot (`snapshots.resume` then points into `resumed`).
+Status OpenOutput(const RunOptions& options, const std::string& out_dir, const RunConfig& config,
+                  std::optional<MetricsWriter>& writer, std::optional<ResumedRun>& resumed,
+                  RunSnapshots& snapshots) {
+  if (out_dir.empty()) {
+    if (config.snapshot_every_s > 0) {
+      return Status::InvalidArgument("sim.snapshot_every_s needs --out DIR to write snapshots in");
+    }
+    return Status::Ok();
+  }
+  MURMUR_ASSIGN_OR_RETURN(const uint64_t hash, RunConfigHash(config.resolved_toml));
+  snapshots = RunSnapshots{.dir = out_dir,
+                           .every_s = config.snapshot_every_s,
+                           .config_hash = hash,
+                           .metrics_bytes = [&writer] { return writer->lengths(); }};
+  if (!options.resume_dir.empty()) {
+    MURMUR_ASSIGN_OR_RETURN(ResumedRun opened, OpenResumedRun(out_dir, hash));
+    resumed.emplace(std::move(opened));
+    writer.emplace(std::move(resumed->writer));
+    snapshots.resume = &resumed->snapshot;
+    return Status::Ok();
+  }
+  MURMUR_RETURN_IF_ERROR(CreateOutputDir(out_dir));
+  // A snapshot of an earlier run in this directory no longer matches its files.
+  std::error_code ec;
+  std::filesystem::remove(out_dir + "/" + kSnapshotFileName, ec);
+  MURMUR_ASSIGN_OR_RETURN(MetricsWriter opened, MetricsWriter::Open(out_dir, config.resolved_toml));
+  writer.emplace(std::move(opened));
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunCommand(const RunOptions& options) {
+  if (!options.resume_dir.empty() && !options.out_dir.empty() &&
+      std::filesystem::path(options.out_dir) != std::filesystem::path(options.resume_dir)) {
+    return Fail(Status::InvalidArgument("--out '", options.out_dir, "' and --resume '",
+                                        options.resume_dir,
+                                        "' differ: a resumed run continues in its own directory"));
+  }
+  const std::string out_dir = options.resume_dir.empty() ? options.out_dir : options.resume_dir;
+  Result<RunConfig> run_config = LoadRunCommandConfig(options, out_dir);
   if (!run_config.ok()) return Fail(run_config.status());
-  ResolveRunPaths(*run_config, options.out_dir);
 
   std::optional<MetricsWriter> writer;
-  if (!options.out_dir.empty()) {
-    if (Status s = CreateOutputDir(options.out_dir); !s.ok()) return Fail(s);
-    Result<MetricsWriter> opened = MetricsWriter::Open(options.out_dir, run_config->resolved_toml);
-    if (!opened.ok()) return Fail(opened.status());
-    writer.emplace(std::move(opened).value());
+  std::optional<ResumedRun> resumed;
+  RunSnapshots snapshots;
+  if (Status s = OpenOutput(options, out_dir, *run_config, writer, resumed, snapshots); !s.ok()) {
+    // A snapshot or metrics file that does not fit is the user's to fix: exit 2.
+    return cli::Fail("run", s, UsageErrors::kAllButUnavailable);
   }
   Progress progress(run_config->protocol.rounds, options.quiet);
   Status write_status;
@@ -234,23 +301,27 @@ int RunCommand(const RunOptions& options) {
                              if (writer && write_status.ok()) write_status = writer->Append(row);
                            },
                        .on_round = [&](int64_t round) { progress.Round(round); }};
-  Result<RunSummary> summary = RunExperiment(*run_config, observer);
-  if (!summary.ok()) return Fail(summary.status());
+  Result<RunSummary> summary = RunExperiment(*run_config, observer, snapshots);
+  if (!summary.ok()) {
+    return cli::Fail("run", summary.status(),
+                     snapshots.resume != nullptr ? UsageErrors::kAllButUnavailable
+                                                 : UsageErrors::kBadConfigOrMissing);
+  }
   if (!write_status.ok()) return Fail(write_status);
   if (writer) {
-    if (Status s = WritePeerTraffic(options.out_dir, summary->roles, summary->stats.peers);
+    if (Status s = WritePeerTraffic(out_dir, summary->roles, summary->stats.peers);
         !s.ok()) {
       return Fail(s);
     }
     if (!summary->rows.empty()) {
       const RunTotals totals = TotalsOf(*run_config, *summary);
-      if (Status s = WriteRunSummary(options.out_dir, summary->rows.back(), totals); !s.ok()) {
+      if (Status s = WriteRunSummary(out_dir, summary->rows.back(), totals); !s.ok()) {
         return Fail(s);
       }
     }
   }
   if (!options.quiet) PrintSummary(*run_config, *summary);
-  if (writer) std::printf("results in %s/\n", options.out_dir.c_str());
+  if (writer) std::printf("results in %s/\n", out_dir.c_str());
   if (auto it = summary->counters.find("fedavg.empty_rounds");
       it != summary->counters.end() && it->second > 0) {
     std::fprintf(stderr,

@@ -19,6 +19,8 @@ struct RunOptions {
   std::string out_dir;      // empty: write no files
   std::string export_model; // --export-model: train.export_model's value
   bool quiet = false;
+  double snapshot_every = -1;  // --snapshot-every: sim.snapshot_every_s; -1: from config
+  std::string resume_dir;      // --resume DIR: continue the run in DIR
 };
 
 // Registers the subcommand; `options` must outlive `app`.

@@ -46,6 +46,33 @@ Result<MetricsWriter> MetricsWriter::Open(const std::string& dir,
     return Status::Unavailable("cannot create metrics files in '", dir, "'");
   }
   writer.csv_ << kCsvHeader << "\n" << std::flush;
+  writer.csv_bytes_ = std::string_view(kCsvHeader).size() + 1;
+  return writer;
+}
+
+Result<MetricsWriter> MetricsWriter::Reopen(const std::string& dir, uint64_t jsonl_bytes,
+                                            uint64_t csv_bytes) {
+  MetricsWriter writer;
+  writer.dir_ = dir;
+  for (const auto& [name, bytes] : {std::pair{"/metrics.jsonl", jsonl_bytes},
+                                    std::pair{"/metrics.csv", csv_bytes}}) {
+    const std::string path = dir + name;
+    std::error_code ec;
+    const uintmax_t size = std::filesystem::file_size(path, ec);
+    if (ec || size < bytes) {
+      return Status::Corrupt("'", path, "' is shorter than the snapshot records (", bytes,
+                             " bytes): it was changed after the run stopped");
+    }
+    std::filesystem::resize_file(path, bytes, ec);
+    if (ec) return Status::Unavailable("cannot truncate '", path, "': ", ec.message());
+  }
+  writer.jsonl_.open(dir + "/metrics.jsonl", std::ios::app);
+  writer.csv_.open(dir + "/metrics.csv", std::ios::app);
+  if (!writer.jsonl_ || !writer.csv_) {
+    return Status::Unavailable("cannot open the metrics files in '", dir, "'");
+  }
+  writer.jsonl_bytes_ = jsonl_bytes;
+  writer.csv_bytes_ = csv_bytes;
   return writer;
 }
 
@@ -271,13 +298,17 @@ NodeSummary ReadNodeSummary(const std::string& dir) {
 }
 
 Status MetricsWriter::Append(const EvalRow& row) {
-  jsonl_ << ToJson(row) << "\n" << std::flush;
-  csv_ << row.round << "," << Number(row.time_s) << "," << Number(row.acc_mean) << ","
+  const std::string json = ToJson(row);
+  jsonl_ << json << "\n" << std::flush;
+  jsonl_bytes_ += json.size() + 1;
+  std::ostringstream csv;
+  csv << row.round << "," << Number(row.time_s) << "," << Number(row.acc_mean) << ","
        << Number(row.acc_min) << "," << Number(row.acc_max) << "," << Number(row.loss_mean)
        << "," << Number(row.train_loss) << "," << Number(row.consensus_dist) << ","
        << row.bytes_sent << "," << row.msgs_sent << "," << row.peers_evaluated << ","
-       << row.bytes_received << "," << row.max_peer_bytes << "\n"
-       << std::flush;
+       << row.bytes_received << "," << row.max_peer_bytes << "\n";
+  csv_ << csv.str() << std::flush;
+  csv_bytes_ += csv.str().size();
   if (!jsonl_ || !csv_) return Status::Unavailable("cannot write metrics in '", dir_, "'");
   return Status::Ok();
 }

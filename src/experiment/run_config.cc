@@ -208,6 +208,9 @@ Status ReadSimSection(ConfigReader& r, RunConfig& c) {
   if (r.Has("sim.budget_time_s")) {
     MURMUR_ASSIGN_OR_RETURN(c.sim.budget.time_s, r.Double("sim.budget_time_s", 0, 1e-9, 1e9));
   }
+  if (r.Has("sim.snapshot_every_s")) {
+    MURMUR_ASSIGN_OR_RETURN(c.snapshot_every_s, r.Double("sim.snapshot_every_s", 0, 1e-6, 1e9));
+  }
   if (r.Has("sim.budget_bytes")) {
     MURMUR_ASSIGN_OR_RETURN(int64_t bytes, r.Int("sim.budget_bytes", 0, 1));
     c.sim.budget.bytes = static_cast<uint64_t>(bytes);

@@ -13,6 +13,7 @@
 #include "murmur/learn/learner.h"
 #include "murmur/experiment/run_plan.h"
 #include "murmur/experiment/run_setup.h"
+#include "run_snapshotter.h"
 
 namespace murmur {
 namespace {
@@ -70,11 +71,31 @@ Status CheckMemory(const RunConfig& config, int64_t num_params) {
   return Status::Ok();
 }
 
+// Snapshots need every node and learner to save its state (Node::CanSnapshot).
+Status CheckCanSnapshot(const RunConfig& config, const ProtocolSetup& setup,
+                        const std::vector<Learner*>& learners) {
+  const char* why = nullptr;
+  for (const auto& node : setup.nodes) {
+    if (!node->CanSnapshot()) why = "its nodes cannot save their state";
+  }
+  for (const Learner* learner : learners) {
+    if (!learner->CanSnapshot()) why = "DP-SGD learners (train.dp_sgd) cannot save their state";
+  }
+  if (why == nullptr) return Status::Ok();
+  return Status::InvalidArgument(
+      "protocol.kind = \"", config.protocol.kind, "\" with this config cannot snapshot or resume (",
+      why, "): snapshots support dpsgd (plain average, no [privacy] noise), gossip (average "
+      "merge) and fedavg (no compression, secure aggregation or robust rule); drop "
+      "sim.snapshot_every_s / --snapshot-every / --resume");
+}
+
 // Drives `setup`'s nodes with the evaluated peers and row rule of `plan`.
 SimulationResult SimulatePlanned(ProtocolSetup setup, const RunPlan& plan, const Model& model,
                                  const Dataset& test, const SimConfig& sim_config,
                                  const EvalConfig& eval, int64_t rounds, uint64_t seed,
-                                 ThreadPool& pool, const RunObserver& observer) {
+                                 ThreadPool& pool, const RunObserver& observer,
+                                 std::span<Learner* const> learners = {},
+                                 const RunSnapshots& snapshots = {}) {
   const Simulator* sim_view = nullptr;
   const std::optional<PeerId> server = plan.server;
   EvalCollector collector(
@@ -101,6 +122,10 @@ SimulationResult SimulatePlanned(ProtocolSetup setup, const RunPlan& plan, const
   }
   Simulator sim(sim_config, seed, std::move(setup.nodes), std::move(sinks), pool);
   sim_view = &sim;
+  RunSnapshotter snapshotter(snapshots, learners, collector, sim);
+  if (Status s = snapshotter.Restore(); !s.ok()) {
+    return SimulationResult{.status = std::move(s)};
+  }
   const BudgetConfig& budget = sim_config.budget;
   sim.Run([&] {
     // Checked after every event, in event order, so the same seed crosses
@@ -110,6 +135,7 @@ SimulationResult SimulatePlanned(ProtocolSetup setup, const RunPlan& plan, const
     } else if (budget.bytes > 0 && sim.stats().bytes_sent >= budget.bytes) {
       collector.EndAfterRoundInProgress(RunEnd::kByteBudget);
     }
+    if (!snapshotter.AfterEvent()) return true;
     return collector.finished() || (observer.stop && observer.stop());
   });
   collector.Flush();
@@ -119,7 +145,8 @@ SimulationResult SimulatePlanned(ProtocolSetup setup, const RunPlan& plan, const
       .counters = collector.counters(),
       .nodes = sim.ReleaseNodes(),
       .ended_by = collector.ended_by(),
-      .target_reached = collector.target_reached()};
+      .target_reached = collector.target_reached(),
+      .status = snapshotter.status()};
 }
 
 }  // namespace
@@ -148,7 +175,8 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
                          pool, observer);
 }
 
-Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& observer) {
+Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& observer,
+                                 const RunSnapshots& snapshots) {
   const auto start = std::chrono::steady_clock::now();
   MURMUR_RETURN_IF_ERROR(CheckCheckpointTarget(config.train));
   ConfigureTorchThreads(1);
@@ -192,6 +220,9 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
                                            ? std::span<const Dataset* const>(validation_ptrs)
                                            : std::span<const Dataset* const>()));
 
+  if (snapshots.enabled()) {
+    MURMUR_RETURN_IF_ERROR(CheckCanSnapshot(config, setup, learner_ptrs));
+  }
   RunPlan plan = PlanRun(config, setup.layout);
   if (config.train.dp_sgd.enabled) {
     plan.epsilon_of_round = DpSgdEpsilonOf(config, {learner_ptrs.begin(), learner_ptrs.end()});
@@ -199,7 +230,9 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
   const auto setup_done = std::chrono::steady_clock::now();
   SimulationResult result =
       SimulatePlanned(std::move(setup), plan, *model, data.test, config.sim, config.eval,
-                      config.protocol.rounds, config.seed, pool, observer);
+                      config.protocol.rounds, config.seed, pool, observer, learner_ptrs,
+                      snapshots);
+  MURMUR_RETURN_IF_ERROR(result.status);
 
   if (!config.train.save_checkpoint.empty()) {
     MURMUR_RETURN_IF_ERROR(SaveCheckpoint(config.train.save_checkpoint, MeanModel(learners),

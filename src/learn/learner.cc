@@ -379,6 +379,59 @@ void Learner::EnableDpSgd(const DpSgdOptions& options, Rng sampling_rng, Rng noi
                                           sampling_rng, noise_rng);
 }
 
+void Learner::Save(SnapshotWriter& out) const {
+  MURMUR_CHECK(CanSnapshot());
+  const Impl& s = *impl_;
+  for (const AlignedFloats* b : {&s.params, &s.state1, &s.state2}) {
+    out.Floats(*b ? std::span<const float>(b->get(), s.num_params) : std::span<const float>());
+  }
+  out.Bool(s.state_started);
+  out.I64(s.adam_step);
+  out.F64(s.proximal_mu);
+  out.Floats(s.proximal_center);
+  for (int64_t v : {s.lo, s.hi}) out.I64(v);
+  out.I64s(s.order);
+  out.I64(s.cursor);
+  out.Random(s.batch_rng);
+}
+
+Status Learner::Restore(SnapshotReader& in) {
+  Impl& s = *impl_;
+  in.FloatsInto("learner.params", params());
+  for (AlignedFloats* b : {&s.state1, &s.state2}) {
+    const std::vector<float> v = in.Floats("learner.optimizer_state");
+    if (v.empty()) continue;
+    if (static_cast<int64_t>(v.size()) != s.num_params) {
+      return Status::Corrupt("snapshot: optimizer state of ", v.size(), " floats");
+    }
+    if (!*b) *b = AllocateAligned(s.num_params);
+    std::copy(v.begin(), v.end(), b->get());
+  }
+  s.state_started = in.Bool("learner.state_started");
+  s.adam_step = in.I64("learner.adam_step");
+  s.proximal_mu = in.F64("learner.proximal_mu");
+  s.proximal_center = in.Floats("learner.proximal_center");
+  for (int64_t* v : {&s.lo, &s.hi}) *v = in.I64("learner.range");
+  std::vector<int64_t> order = in.I64s("learner.order");
+  s.cursor = in.I64("learner.cursor");
+  in.Random("learner.batch_rng", s.batch_rng);
+  MURMUR_RETURN_IF_ERROR(in.status());
+  const bool order_ok = order.size() == s.order.size() &&
+                        std::none_of(order.begin(), order.end(), [&](int64_t i) {
+                          return i < 0 || i >= s.train.size();
+                        });
+  const bool center_ok = s.proximal_mu == 0 ? s.proximal_center.empty()
+                                            : static_cast<int64_t>(s.proximal_center.size()) ==
+                                                  s.num_params;
+  if (!order_ok || s.lo < 0 || s.lo >= s.hi || s.hi > s.num_params ||
+      s.cursor < 0 || !center_ok || !(s.proximal_mu >= 0)) {
+    return Status::Corrupt("snapshot: a learner's shard, range or proximal term does not fit "
+                           "this run's config");
+  }
+  s.order = std::move(order);
+  return Status::Ok();
+}
+
 bool Learner::dp_sgd_enabled() const { return impl_->dp_sgd != nullptr; }
 
 int64_t Learner::dp_sgd_steps() const {

@@ -304,4 +304,30 @@ void DpsgdNode::SybilWallMix(Host& host, const ArrivedModels& arrived) {
   if (!status.ok()) host.metrics().Count("robust.failed_aggregations", 1);
 }
 
+bool DpsgdNode::CanSnapshot() const {
+  return combiner_ == nullptr && bristle_ == nullptr && !options_.dp.enabled();
+}
+
+void DpsgdNode::Save(SnapshotWriter& out) const {
+  out.U8(static_cast<uint8_t>(phase_));
+  out.U32(round_.value);
+  out.U32(self_.value);
+  out.F64(last_loss_);
+  barrier_.Save(out);
+}
+
+Status DpsgdNode::Restore(SnapshotReader& in) {
+  const uint8_t phase = in.U8("dpsgd.phase");
+  round_ = Round(in.U32("dpsgd.round"));
+  self_ = PeerId(in.U32("dpsgd.self"));
+  last_loss_ = in.F64("dpsgd.last_loss");
+  barrier_.Restore(in, Exchanged().size());
+  MURMUR_RETURN_IF_ERROR(in.status());
+  if (phase > static_cast<uint8_t>(Phase::kDone) || round_.value > options_.rounds) {
+    return Status::Corrupt("snapshot: D-PSGD phase ", int{phase}, " round ", round_.value);
+  }
+  phase_ = static_cast<Phase>(phase);
+  return Status::Ok();
+}
+
 }  // namespace murmur

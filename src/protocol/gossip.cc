@@ -108,4 +108,36 @@ void GossipNode::OnComputeDone(Host& host, uint64_t /*tag*/) {
   }
 }
 
+void GossipNode::Save(SnapshotWriter& out) const {
+  for (int64_t v : {cycle_, served_cycles_, dropped_}) out.I64(v);
+  out.Bool(training_);
+  out.F64(last_loss_);
+  out.U64(queue_.size());
+  for (const auto& [from, model] : queue_) {
+    out.U32(from.value);
+    out.Floats(model);
+  }
+}
+
+Status GossipNode::Restore(SnapshotReader& in) {
+  for (int64_t* v : {&cycle_, &served_cycles_, &dropped_}) *v = in.I64("gossip.counters");
+  training_ = in.Bool("gossip.training");
+  last_loss_ = in.F64("gossip.last_loss");
+  const uint64_t queued = in.CountAtMost("gossip.queue", options_.max_queued, 12);
+  queue_.clear();
+  for (uint64_t i = 0; i < queued && in.ok(); ++i) {
+    const PeerId from(in.U32("gossip.sender"));
+    std::vector<float> model = in.Floats("gossip.model");
+    if (in.ok() && model.size() != learner_.params().size()) {
+      in.Fail(Status::Corrupt("snapshot: a queued gossip model has ", model.size(), " floats"));
+    }
+    queue_.emplace_back(from, std::move(model));
+  }
+  MURMUR_RETURN_IF_ERROR(in.status());
+  if (cycle_ < 0 || served_cycles_ < 0 || served_cycles_ > cycle_ || cycle_ > options_.rounds) {
+    return Status::Corrupt("snapshot: gossip cycle ", cycle_, " served ", served_cycles_);
+  }
+  return Status::Ok();
+}
+
 }  // namespace murmur

@@ -4,42 +4,9 @@
 #include <cmath>
 
 #include "murmur/core/log.h"
+#include "sim/peer_host.h"
 
 namespace murmur {
-
-class Simulator::PeerHost final : public Host {
- public:
-  PeerHost(Simulator& sim, PeerId self, uint64_t seed, MetricsSink& sink)
-      : sim_(sim), self_(self), rng_(seed, self, RngPurpose::kProtocol), sink_(sink) {}
-
-  PeerId self() const override { return self_; }
-  SimTime now() const override { return sim_.stats_.now; }
-  void Send(PeerId to, std::vector<uint8_t> message) override {
-    auto owner = std::make_shared<const std::vector<uint8_t>>(std::move(message));
-    const std::span<const uint8_t> bytes(*owner);
-    sim_.Send(self_, to, SharedMessage{.owner = std::move(owner), .bytes = bytes});
-  }
-  void SendShared(PeerId to, const SharedMessage& message) override {
-    sim_.Send(self_, to, message);
-  }
-  TimerId StartTimer(Duration after) override { return sim_.StartTimer(self_, after); }
-  void RunCompute(ComputeTask task) override { sim_.RunCompute(self_, std::move(task)); }
-  Rng& rng() override { return rng_; }
-  MetricsSink& metrics() override { return sink_; }
-  void ReportBadPeer(PeerId peer, const Status& why) override {
-    ++sim_.stats_.bad_peer_reports;
-    if (sim_.stats_.bad_peer_reports <= 10) {
-      Logf(LogLevel::kWarning, "peer %u rejected a message from peer %u: %s", self_.value,
-           peer.value, why.ToString().c_str());
-    }
-  }
-
- private:
-  Simulator& sim_;
-  const PeerId self_;
-  Rng rng_;
-  MetricsSink& sink_;
-};
 
 Simulator::Simulator(const SimConfig& config, uint64_t seed,
                      std::vector<std::unique_ptr<Node>> nodes,
@@ -199,7 +166,7 @@ void Simulator::Dispatch(Event& event) {
   }
 }
 
-void Simulator::Run(const std::function<bool()>& stop) {
+void Simulator::StartNodes() {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const PeerId peer(static_cast<uint32_t>(i));
     Push(Event{.time = SimTime{0}, .kind = EventKind::kStart, .peer = peer});
@@ -223,6 +190,10 @@ void Simulator::Run(const std::function<bool()>& stop) {
                  .peer = order[i]});
     }
   }
+}
+
+void Simulator::Run(const std::function<bool()>& stop) {
+  if (!restored_) StartNodes();
   const SimTime limit = SimTime{0} + Duration::Seconds(config_.max_time_s);
   while (live_events_ > 0 && !queue_.empty()) {
     // priority_queue::top is const; the event is popped right after.

@@ -18,6 +18,9 @@
 
 namespace murmur {
 
+class SnapshotReader;  // core/snapshot.h
+class SnapshotWriter;
+
 // Work a node runs off the event loop (local training). `work` may touch only
 // state that the node leaves alone until OnComputeDone(tag) arrives; a node
 // has at most one compute task in flight. `flops` is the work estimate the
@@ -94,6 +97,20 @@ class Node {
   virtual void OnComputeDone(Host& host, uint64_t tag) = 0;
   // A failure detector declared `peer` down. Default: ignore.
   virtual void OnPeerDown(Host& /*host*/, PeerId /*peer*/) {}
+
+  // Snapshots (core/snapshot.h; `murmur run --resume`). A node that
+  // implements them returns true from CanSnapshot (a node may say false for
+  // an option it cannot save, e.g. a codec with hidden state). Save writes
+  // the protocol state between events; Restore reads it into a node built
+  // afresh from the same config and seed (not started), after which the
+  // node continues as if it had never stopped. The node's Learner is saved
+  // by whoever owns it, not by the node. Restore returns the reader's error
+  // (kCorrupt) for bytes that do not fit. Timer ids and in-flight compute
+  // stay valid: the simulator restores its timers and delivers the
+  // OnComputeDone of a task that ran before the snapshot.
+  virtual bool CanSnapshot() const { return false; }
+  virtual void Save(SnapshotWriter& /*out*/) const {}
+  virtual Status Restore(SnapshotReader& in);
 };
 
 }  // namespace murmur

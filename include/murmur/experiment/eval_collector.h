@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "murmur/core/host.h"
+#include "murmur/core/snapshot.h"
 #include "murmur/core/thread_pool.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/model.h"
@@ -144,6 +145,14 @@ class EvalCollector {
   const std::vector<EvalRow>& rows() const { return rows_; }
   // Protocol counters (MetricsSink::Count), by name.
   const std::map<std::string, int64_t>& counters() const { return counters_; }
+
+  // Snapshots (core/snapshot.h, eval_collector_snapshot.cc): the rows so
+  // far, the models reported for rounds not yet evaluated, the training
+  // losses, the counters and how the run ends. Restore reads into a
+  // collector built with the same arguments; kCorrupt for bytes that do not
+  // fit. Restored rows are not passed to the observer again.
+  void Save(SnapshotWriter& out) const;
+  Status Restore(SnapshotReader& in);
 
  private:
   class PeerSink;

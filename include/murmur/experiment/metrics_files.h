@@ -32,7 +32,16 @@ class MetricsWriter {
   // directory or files cannot be created.
   static Result<MetricsWriter> Open(const std::string& dir,
                                     const std::string& resolved_toml);
+  // Reopens the files of an interrupted run in `dir` to continue it
+  // (`murmur run --resume`): cuts metrics.jsonl and metrics.csv back to
+  // `jsonl_bytes` and `csv_bytes` (their lengths at the snapshot) and
+  // appends from there. kCorrupt when a file is shorter than that,
+  // kUnavailable when it cannot be opened.
+  static Result<MetricsWriter> Reopen(const std::string& dir, uint64_t jsonl_bytes,
+                                      uint64_t csv_bytes);
   Status Append(const EvalRow& row);
+  // The lengths of metrics.jsonl and metrics.csv written so far.
+  std::pair<uint64_t, uint64_t> lengths() { return {jsonl_bytes_, csv_bytes_}; }
 
   // One row as the JSON line written to metrics.jsonl (without newline).
   static std::string ToJson(const EvalRow& row);
@@ -40,6 +49,8 @@ class MetricsWriter {
  private:
   std::ofstream jsonl_;
   std::ofstream csv_;
+  uint64_t jsonl_bytes_ = 0;
+  uint64_t csv_bytes_ = 0;
   std::string dir_;
 };
 

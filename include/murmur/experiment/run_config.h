@@ -76,6 +76,9 @@ struct RunConfig {
   uint64_t seed = 1;
   int64_t peers = 16;
   int64_t threads = 0;  // compute threads; 0: one per core
+  // sim.snapshot_every_s: virtual seconds between snapshots of the run
+  // (experiment/run_snapshot.h); 0: none.
+  double snapshot_every_s = 0;
   DataConfig data;
   ModelConfig model;
   TrainConfig train;

@@ -13,6 +13,7 @@
 #include "murmur/experiment/eval_collector.h"
 #include "murmur/experiment/metrics_files.h"
 #include "murmur/experiment/run_config.h"
+#include "murmur/experiment/run_snapshot.h"
 #include "murmur/sim/simulator.h"
 
 namespace murmur {
@@ -53,6 +54,7 @@ struct SimulationResult {
   std::vector<std::unique_ptr<Node>> nodes;  // as they ended the run
   RunEnd ended_by = RunEnd::kIncomplete;
   std::optional<TargetReached> target_reached;
+  Status status;  // a snapshot that could not be restored or written
 };
 
 // Drives already-built nodes in a Simulator until the run's last row is out
@@ -68,8 +70,26 @@ SimulationResult SimulateProtocol(ProtocolSetup setup, const Model& model, const
                                   int64_t rounds, uint64_t seed, ThreadPool& pool,
                                   const RunObserver& observer);
 
+// Snapshots of a run (run_snapshot.h): every `every_s` virtual seconds
+// (0: never) the learners, the collector and the simulator are written to
+// `dir`/snapshot.bin; with `resume` the run restores that state first and
+// continues. `metrics_bytes` gives the lengths of metrics.jsonl and
+// metrics.csv at a snapshot (the driver truncates them to those on resume).
+struct RunSnapshots {
+  std::string dir;
+  double every_s = 0;
+  uint64_t config_hash = 0;
+  std::function<std::pair<uint64_t, uint64_t>()> metrics_bytes;
+  const LoadedSnapshot* resume = nullptr;
+  bool enabled() const { return every_s > 0 || resume != nullptr; }
+};
+
 // Returns kNotFound when the dataset is missing and kInvalidArgument for a
-// configuration that cannot be built (e.g. a topology for too few peers).
-Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& observer);
+// configuration that cannot be built (e.g. a topology for too few peers), or
+// with snapshots requested, for a protocol or option that cannot snapshot;
+// kCorrupt for a snapshot that does not fit the run, kUnavailable when one
+// cannot be written.
+Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& observer,
+                                 const RunSnapshots& snapshots = {});
 
 }  // namespace murmur

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "murmur/core/rng.h"
+#include "murmur/core/snapshot.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/model.h"
 #include "murmur/learn/perturbation.h"
@@ -118,6 +119,15 @@ class Learner {
   double dp_sgd_sampling_rate() const;
   // REQUIRES: dp_sgd_enabled().
   const DpSgdOptions& dp_sgd_options() const;
+
+  // Snapshots (core/snapshot.h): the parameters, the optimizer state, the
+  // proximal term, the trainable range, the shard's order, the position in
+  // it and the batch stream. A DP-SGD learner's accountant state is not
+  // saved: CanSnapshot() is false then. Restore reads into a learner built
+  // from the same config (kCorrupt for bytes that do not fit).
+  bool CanSnapshot() const { return !dp_sgd_enabled(); }
+  void Save(SnapshotWriter& out) const;
+  Status Restore(SnapshotReader& in);
 
   int64_t shard_size() const;
   // Samples per step: the configured batch size, capped at shard_size().

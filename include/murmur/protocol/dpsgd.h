@@ -107,6 +107,11 @@ class DpsgdNode final : public Node {
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
   void OnPeerDown(Host& host, PeerId peer) override;
+  // Snapshots: the plain average only (no robust rule, Bristle or
+  // [privacy] local noise, whose state is not saved).
+  bool CanSnapshot() const override;
+  void Save(SnapshotWriter& out) const override;
+  Status Restore(SnapshotReader& in) override;
 
   int64_t completed_rounds() const { return round_.value; }
 

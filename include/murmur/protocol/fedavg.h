@@ -106,6 +106,11 @@ class FedAvgServer final : public Node {
   // waited for this round, nor in later rounds it is sampled in, until an
   // update of it arrives again ("fedavg.clients_down").
   void OnPeerDown(Host& host, PeerId peer) override;
+  // Snapshots (fedavg_snapshot.cc): uncompressed, sample-weighted average,
+  // the replace server optimizer, no [privacy].
+  bool CanSnapshot() const override;
+  void Save(SnapshotWriter& out) const override;
+  Status Restore(SnapshotReader& in) override;
 
   std::span<const float> global_model() const { return global_; }
   int64_t completed_rounds() const { return round_; }
@@ -165,6 +170,10 @@ class FedAvgClient final : public Node {
                  std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override {}
   void OnComputeDone(Host& host, uint64_t tag) override;
+  // Snapshots (fedavg_snapshot.cc): uncompressed, no [privacy].
+  bool CanSnapshot() const override;
+  void Save(SnapshotWriter& out) const override;
+  Status Restore(SnapshotReader& in) override;
 
   // Steps of the latest local training (for tests and metrics).
   int64_t last_steps() const { return steps_; }

@@ -80,6 +80,10 @@ class GossipNode final : public Node {
                  std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
+  // Snapshots: without a robust rule or [privacy] local noise.
+  bool CanSnapshot() const override { return combiner_ == nullptr && !options_.dp.enabled(); }
+  void Save(SnapshotWriter& out) const override;
+  Status Restore(SnapshotReader& in) override;
 
   int64_t cycles() const { return cycle_; }
   int64_t dropped_models() const { return dropped_; }

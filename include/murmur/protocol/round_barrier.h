@@ -60,6 +60,7 @@
 
 #include "murmur/core/host.h"
 #include "murmur/core/ids.h"
+#include "murmur/core/snapshot.h"
 #include "murmur/protocol/model_message.h"
 
 namespace murmur {
@@ -131,6 +132,13 @@ class RoundBarrier {
   // it and opens it, not waiting; returns each sender's newest model of
   // round r or later (copies; those of round r also stay filed for it).
   ArrivedModels JumpTo(Round r);
+
+  // Snapshots (core/snapshot.h, round_barrier_snapshot.cc): the open round,
+  // the wait and its timer, every buffered model, the peers down or excused
+  // and the models kept ahead. Restore reads into a barrier built with the
+  // same options and senders; every model must hold `model_size` floats.
+  void Save(SnapshotWriter& out) const;
+  void Restore(SnapshotReader& in, size_t model_size);
 
   // Models held across all buffered rounds.
   size_t buffered_models() const;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "murmur/core/host.h"
+#include "murmur/core/snapshot.h"
 #include "murmur/core/thread_pool.h"
 
 namespace murmur {
@@ -121,6 +122,26 @@ class Simulator {
   bool online(PeerId peer) const;
   double device_speed(PeerId peer) const;
   Node& node(PeerId peer);
+  // Snapshots (core/snapshot.h, simulator_snapshot.cc): the clock, the event
+  // queue with every pending message's bytes, the timer and sequence
+  // counters, link queues, churn and crash state, the random streams, the
+  // stats and every node's Save. Runs the compute tasks in flight first, so
+  // their results are in their peers' state (saved by the learners' owner)
+  // and their OnComputeDone events stay queued. Changes nothing the run
+  // computes (a task touches only its own peer's state, ComputeTask), only
+  // stats().compute_batches. REQUIRES: called between events (e.g. from
+  // Run's `stop`), every node CanSnapshot().
+  void Save(SnapshotWriter& out);
+  // Runs the compute tasks in flight now (what Save does first); call it
+  // before saving state those tasks write (the learners). Between events.
+  void RunComputeInFlight() {
+    if (!compute_waiting_.empty()) RunPendingCompute();
+  }
+  // Reads what Save wrote into a simulator built afresh from the same
+  // config, seed and (unstarted) nodes; Run then continues the run instead
+  // of starting it. kCorrupt for bytes that do not fit.
+  Status Restore(SnapshotReader& in);
+
   // Hands the nodes back, e.g. to inspect their state after Run(). The
   // simulator must not run again afterwards.
   std::vector<std::unique_ptr<Node>> ReleaseNodes() { return std::move(nodes_); }
@@ -143,6 +164,7 @@ class Simulator {
     }
   };
 
+  void StartNodes();
   void Push(Event event);
   void Send(PeerId from, PeerId to, SharedMessage message);
   TimerId StartTimer(PeerId peer, Duration after);
@@ -150,6 +172,10 @@ class Simulator {
   void RunPendingCompute();
   void Dispatch(Event& event);
   void CountPeerBytes(PeerId peer);
+  void SaveEvent(SnapshotWriter& out, const Event& event) const;
+  void RestoreEvent(SnapshotReader& in);
+  void SaveStats(SnapshotWriter& out) const;
+  void RestoreStats(SnapshotReader& in);
 
   const SimConfig config_;
   const uint64_t seed_;
@@ -169,6 +195,7 @@ class Simulator {
   uint64_t next_seq_ = 0;
   uint64_t next_timer_ = 1;
   uint64_t live_events_ = 0;  // queued events other than churn
+  bool restored_ = false;     // Run continues a snapshot instead of starting
   SimStats stats_;
 };
 

@@ -1,0 +1,93 @@
+// FedAvgServer and FedAvgClient Save / Restore (fedavg.h): the plain
+// configuration only; compressed, robust, server-optimizer and [privacy]
+// runs keep state these do not save (CanSnapshot is false for them).
+#include "murmur/protocol/fedavg.h"
+
+namespace murmur {
+namespace {
+
+constexpr uint64_t kMaxPeers = uint64_t{1} << 32;
+
+void SavePeers(SnapshotWriter& out, const std::set<PeerId>& peers) {
+  out.U64(peers.size());
+  for (PeerId p : peers) out.U32(p.value);
+}
+
+std::set<PeerId> RestorePeers(SnapshotReader& in, const char* field) {
+  const uint64_t n = in.CountAtMost(field, kMaxPeers, 4);
+  std::set<PeerId> peers;
+  for (uint64_t i = 0; i < n && in.ok(); ++i) peers.insert(PeerId(in.U32(field)));
+  return peers;
+}
+
+}  // namespace
+
+bool FedAvgServer::CanSnapshot() const {
+  return !options_.compression.enabled() && combiner_ == nullptr &&
+         options_.server_optimizer.kind == ServerOptimizerKind::kReplace &&
+         options_.dp.mode == privacy::DpMode::kNone;
+}
+
+void FedAvgServer::Save(SnapshotWriter& out) const {
+  out.Floats(global_);
+  out.I64(round_);
+  out.Bool(done_);
+  out.U64(timeout_timer_.value);
+  for (const std::set<PeerId>* peers : {&selected_, &replied_, &down_}) SavePeers(out, *peers);
+  out.Doubles(sum_);
+  out.F64(total_weight_);
+  out.F64(clip_);
+  out.I64(within_clip_);
+}
+
+Status FedAvgServer::Restore(SnapshotReader& in) {
+  const size_t size = global_.size();
+  in.FloatsInto("fedavg.global", global_);
+  round_ = in.I64("fedavg.round");
+  done_ = in.Bool("fedavg.done");
+  timeout_timer_ = TimerId(in.U64("fedavg.timeout_timer"));
+  selected_ = RestorePeers(in, "fedavg.selected");
+  replied_ = RestorePeers(in, "fedavg.replied");
+  down_ = RestorePeers(in, "fedavg.down");
+  sum_ = in.Doubles("fedavg.sum");
+  total_weight_ = in.F64("fedavg.total_weight");
+  clip_ = in.F64("fedavg.clip");
+  within_clip_ = in.I64("fedavg.within_clip");
+  MURMUR_RETURN_IF_ERROR(in.status());
+  if ((!sum_.empty() && sum_.size() != size) || round_ < 0 || round_ > options_.rounds) {
+    return Status::Corrupt("snapshot: FedAvg server round ", round_, " or sum does not fit");
+  }
+  return Status::Ok();
+}
+
+bool FedAvgClient::CanSnapshot() const {
+  return !options_.compression.enabled() && options_.dp.mode == privacy::DpMode::kNone;
+}
+
+void FedAvgClient::Save(SnapshotWriter& out) const {
+  out.Bool(training_);
+  out.F64(last_loss_);
+  out.I64(steps_);
+  out.I64(started_.ns);
+  out.F64(seconds_per_step_);
+  out.Floats(pending_global_);
+  out.U32(pending_round_.value);
+}
+
+Status FedAvgClient::Restore(SnapshotReader& in) {
+  training_ = in.Bool("fedavg_client.training");
+  last_loss_ = in.F64("fedavg_client.last_loss");
+  steps_ = in.I64("fedavg_client.steps");
+  started_ = SimTime{in.I64("fedavg_client.started")};
+  seconds_per_step_ = in.F64("fedavg_client.seconds_per_step");
+  pending_global_ = in.Floats("fedavg_client.pending_global");
+  pending_round_ = Round(in.U32("fedavg_client.pending_round"));
+  MURMUR_RETURN_IF_ERROR(in.status());
+  if (!pending_global_.empty() && pending_global_.size() != learner_.params().size()) {
+    return Status::Corrupt("snapshot: a pending FedAvg global model has ", pending_global_.size(),
+                           " floats");
+  }
+  return Status::Ok();
+}
+
+}  // namespace murmur

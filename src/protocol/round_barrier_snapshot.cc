@@ -1,0 +1,96 @@
+// RoundBarrier::Save and Restore (round_barrier.h).
+#include "murmur/protocol/round_barrier.h"
+
+namespace murmur {
+namespace {
+
+constexpr uint64_t kMaxPeers = uint64_t{1} << 32;
+
+void SavePeers(SnapshotWriter& out, const std::vector<PeerId>& peers) {
+  out.U64(peers.size());
+  for (PeerId p : peers) out.U32(p.value);
+}
+
+std::vector<PeerId> RestorePeers(SnapshotReader& in, const char* field) {
+  const uint64_t n = in.CountAtMost(field, kMaxPeers, 4);
+  std::vector<PeerId> peers;
+  for (uint64_t i = 0; i < n && in.ok(); ++i) peers.emplace_back(in.U32(field));
+  return peers;
+}
+
+ReceivedModel RestoreModel(SnapshotReader& in, size_t model_size) {
+  std::vector<float> model = in.Floats("barrier.model");
+  if (in.ok() && model.size() != model_size) {
+    in.Fail(Status::Corrupt("snapshot: a buffered model has ", model.size(), " floats, expected ",
+                            model_size));
+  }
+  return ReceivedModel(std::move(model));
+}
+
+}  // namespace
+
+void RoundBarrier::Save(SnapshotWriter& out) const {
+  out.U32(open_.value);
+  out.Bool(waiting_);
+  out.U64(timer_.value);
+  out.U64(rounds_.size());
+  for (const auto& [round, inbox] : rounds_) {
+    out.U32(round.value);
+    SavePeers(out, inbox.expected);
+    out.U64(inbox.arrived.size());
+    for (const auto& [peer, model] : inbox.arrived) {
+      out.U32(peer.value);
+      out.Floats(model.view());
+    }
+  }
+  SavePeers(out, std::vector<PeerId>(down_.begin(), down_.end()));
+  out.U64(excused_.size());
+  for (const auto& [peer, round] : excused_) {
+    out.U32(peer.value);
+    out.U32(round.value);
+  }
+  out.U64(ahead_.size());
+  for (const auto& [peer, kept] : ahead_) {
+    out.U32(peer.value);
+    out.U32(kept.first.value);
+    out.Floats(kept.second.view());
+  }
+}
+
+void RoundBarrier::Restore(SnapshotReader& in, size_t model_size) {
+  open_ = Round(in.U32("barrier.open_round"));
+  waiting_ = in.Bool("barrier.waiting");
+  timer_ = TimerId(in.U64("barrier.timer"));
+  rounds_.clear();
+  const uint64_t rounds = in.Count("barrier.rounds", 12);
+  for (uint64_t i = 0; i < rounds && in.ok(); ++i) {
+    RoundInbox& inbox = rounds_[Round(in.U32("barrier.round"))];
+    inbox.expected = RestorePeers(in, "barrier.expected");
+    if (!std::is_sorted(inbox.expected.begin(), inbox.expected.end())) {
+      in.Fail(Status::Corrupt("snapshot: a round's expected senders are not sorted"));
+    }
+    const uint64_t arrived = in.Count("barrier.arrived", 12);
+    for (uint64_t j = 0; j < arrived && in.ok(); ++j) {
+      const PeerId peer(in.U32("barrier.sender"));
+      inbox.arrived[peer] = RestoreModel(in, model_size);
+    }
+  }
+  const std::vector<PeerId> down = RestorePeers(in, "barrier.down");
+  down_ = std::set<PeerId>(down.begin(), down.end());
+  excused_.clear();
+  const uint64_t excused = in.Count("barrier.excused", 8);
+  for (uint64_t i = 0; i < excused && in.ok(); ++i) {
+    const PeerId peer(in.U32("barrier.excused_peer"));
+    excused_[peer] = Round(in.U32("barrier.excused_round"));
+  }
+  ahead_.clear();
+  const uint64_t ahead = in.Count("barrier.ahead", 16);
+  for (uint64_t i = 0; i < ahead && in.ok(); ++i) {
+    const PeerId peer(in.U32("barrier.ahead_peer"));
+    const Round round(in.U32("barrier.ahead_round"));
+    ahead_[peer] = {round, RestoreModel(in, model_size)};
+  }
+  if (in.ok() && open_.value < 1) in.Fail(Status::Corrupt("snapshot: barrier round 0"));
+}
+
+}  // namespace murmur
