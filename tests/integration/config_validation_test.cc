@@ -55,7 +55,7 @@ TEST(ConfigValidation, MisspeltSubcommandSuggestsTheKnownOne) {
   EXPECT_EQ(o.exit_code, 2) << o.output;
   EXPECT_EQ(o.output,
             "murmur: unknown command 'rnu'; did you mean 'run'? (commands: run, report, sweep, "
-            "aggregate, peer, launch, privacy, keygen, id; murmur --help)\n");
+            "aggregate, peer, launch, privacy, keygen, id, bench; murmur --help)\n");
   const Outcome far = RunMurmur("frobnicate");
   EXPECT_EQ(far.exit_code, 2) << far.output;
   EXPECT_THAT(far.output, HasSubstr("murmur: unknown command 'frobnicate' (commands: run, "));
