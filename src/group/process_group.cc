@@ -187,7 +187,12 @@ Result<std::unique_ptr<ProcessGroup>> ProcessGroup::Create(const GroupOptions& o
   no.listen = options.listen;
   no.bootstrap = options.peers;
   no.seed = 1 + options.rank;
-  no.start_timeout = Duration::Seconds(options.start_timeout_s);
+  // A restarted peer cannot count on a full mesh (the others may not
+  // redial a slot they saw die); it starts after one operation timeout
+  // and its Join, resent every timeout, gets it admitted.
+  no.start_timeout = Duration::Seconds(
+      options.rejoin ? std::min(options.start_timeout_s, options.timeout_s)
+                     : options.start_timeout_s);
   no.backoff_min = Duration::Seconds(0.02);
   no.backoff_max = Duration::Seconds(0.5);
   if (!options.key_file.empty()) no.incarnation_file = options.key_file + ".incarnation";

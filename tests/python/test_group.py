@@ -83,7 +83,7 @@ def test_diloco_survives_kill_and_restart(tmp_path):
     spec.loader.exec_module(launch)
 
     class Args:
-        world, kill_rank, kill_at, outer_steps = 3, 2, 1, 22
+        world, kill_rank, kill_at, outer_steps = 3, 2, 1, 80
         restart_delay, port_base, deadline, workdir = 0.1, 29800, 90, str(tmp_path)
     extra = ["--dim", "32", "--layers", "1", "--heads", "2", "--inner-steps", "3",
              "--batch", "8", "--context", "16", "--chars", "60000"]
