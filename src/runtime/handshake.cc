@@ -148,9 +148,13 @@ void SessionCipher::SealInPlace(FrameType type, std::span<uint8_t> payload,
     return;
   }
   const auto nonce = Nonce(counter);
+  // libsodium declares the output pointer non-null even for an empty
+  // message; an empty span's data() may be null.
+  uint8_t none = 0;
+  uint8_t* out = payload.empty() ? &none : payload.data();
   crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
-      payload.data(), tag.data(), nullptr, payload.data(), payload.size(), header.data(),
-      header.size(), nullptr, nonce.data(), tx_key_.data());
+      out, tag.data(), nullptr, out, payload.size(), header.data(), header.size(), nullptr,
+      nonce.data(), tx_key_.data());
 }
 
 Status SessionCipher::Open(Frame& frame) {
