@@ -110,7 +110,7 @@ std::vector<T> ReadArray(SnapshotReader& r, const char* field, std::span<const u
   const uint64_t n = r.Count(field, sizeof(T));
   if (!r.ok()) return {};
   std::vector<T> out(n);
-  std::memcpy(out.data(), bytes.data() + pos, n * sizeof(T));
+  if (n > 0) std::memcpy(out.data(), bytes.data() + pos, n * sizeof(T));  // data() may be null when n is 0
   pos += n * sizeof(T);
   return out;
 }
