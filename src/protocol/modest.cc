@@ -278,10 +278,12 @@ void ModestNode::OnComputeDone(Host& host, uint64_t tag) {
 }
 
 void ModestNode::OnGlobal(Host& host, PeerId from, int64_t round, std::vector<float> params) {
-  if (round < train_round_) {
-    // Superseded (a restart from a peer that missed rounds): round
-    // train_round_ - 1 >= `round` is aggregated, so the sender may stop.
-    Send(host, from, Frame(Type::kProgress, train_round_ - 1, ModestRole::kTrainer, {}));
+  const bool done = !training_ && unacked_round_ != train_round_;  // train_round_ aggregated
+  if (round < train_round_ || (round == train_round_ && done)) {
+    // A restart (OnStall) from a peer with an older model: this trainer is
+    // past `round`, so the sender may stop waiting for it.
+    Send(host, from,
+         Frame(Type::kProgress, done ? train_round_ : train_round_ - 1, ModestRole::kTrainer, {}));
     return;
   }
   global_senders_[round].insert(from);
@@ -456,11 +458,15 @@ void ModestNode::OnStall(Host& host) {
     return;
   }
   // Nobody told us of a newer round for a whole stall timeout and we hold
-  // none: act as an aggregator of the last round we heard of. Every peer
-  // that stalled at the same round picks the same round and sample.
-  const int64_t round = std::min(heard_round_ + 1, options_.rounds);
-  host.metrics().Count("modest.stall_restarts", 1);
+  // none: hand our newest model on as an aggregator of its round would. The
+  // round number is the model's age, so peers with equally new models
+  // restart the same round with the same sample, and a restart with an
+  // older model than some trainer's ends at that trainer (OnGlobal).
   const bool average_is_newer = !last_average_.empty() && closed_up_to_ >= train_round_;
+  const int64_t model_round = average_is_newer ? closed_up_to_ : train_round_;
+  const int64_t round = std::min(model_round + 1, options_.rounds);
+  host.metrics().Count("modest.stall_restarts", 1);
+  ++stall_restarts_;
   const std::vector<float> model =
       average_is_newer ? last_average_
                        : std::vector<float>(learner_.params().begin(), learner_.params().end());

@@ -103,6 +103,8 @@ class ModestNode final : public Node {
   // Rounds this peer trained in and aggregated for.
   const std::vector<int64_t>& trained_rounds() const { return trained_rounds_; }
   const std::vector<int64_t>& aggregated_rounds() const { return aggregated_rounds_; }
+  // Times this peer restarted a stalled run (see "Stall restart" above).
+  int64_t stall_restarts() const { return stall_restarts_; }
   // This peer's view: the peers it believes alive, sorted.
   std::vector<PeerId> View() const;
 
@@ -175,6 +177,7 @@ class ModestNode final : public Node {
   bool stall_armed_ = false;
   bool run_done_ = false;           // the last round is closed: no more restarts
   std::vector<float> last_average_; // this peer's latest average (round closed_up_to_)
+  int64_t stall_restarts_ = 0;
 
   std::vector<int64_t> trained_rounds_;
   std::vector<int64_t> aggregated_rounds_;
