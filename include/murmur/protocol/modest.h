@@ -37,23 +37,24 @@
 // `round_timeout` must exceed one round's training time. Not Byzantine
 // robust (see robust/).
 //
-// Stall restart: those timeouts live on the peers that hold the round (its
-// aggregators and trainers); when every one of them crashes, no survivor
-// holds a timer and the run would stop. So every idle peer also keeps a
-// stall timer, restarted whenever it hears of a higher round than before
-// (any message names its round). If it hears of no new round for
+// Stall restart (this implementation's; the paper does not spell it out):
+// those timeouts live on the peers that hold the round (its aggregators and
+// the trainers they handed it to); when every one of them crashes, no
+// survivor holds a timer and the run would stop. So every peer also keeps a
+// stall timer, set again whenever it hears of a higher round than before
+// (every message names its round). If it hears of no newer round for
 // 4 x round_timeout (longer than the 2x and 3x recoveries above, so they act
-// first) while it holds no round itself, it restarts the run: it acts as an
-// aggregator of the highest round R it heard of and hands its newest model
-// (its last average, else its last trained model) to the trainers of round
-// min(R + 1, rounds). Restarts merge because the round number decides: peers
-// that stalled at the same R hand to the same sample, whose trainers train
-// once and report progress to every sender; a trainer already past a round
-// answers a handing for it with progress at once (kProgress for its own
-// round - 1), which ends a stale restart after one message. In a run with no
-// failure the timer never fires as long as every peer hears of some newer
-// round within 4 x round_timeout (true for the example: 32 peers, 12 pinged
-// per round).
+// first) while it holds no round itself, it restarts the run: it hands its
+// newest model (its last average if it aggregated since it last trained,
+// else its last trained model) to the trainers of the round after that
+// model's round, as an aggregator of that round would. Restarts merge by
+// round number: peers with equally new models restart the same round with
+// the same sample, whose trainers train once and report progress to every
+// sender; a trainer already past a handed round answers with progress at
+// once, which ends a restart from an older model after one message. In a run
+// with no failure the timer never fires as long as every peer hears of a
+// newer round within 4 x round_timeout (true for examples/modest.toml: 32
+// peers, 12 pinged per round).
 #pragma once
 
 #include <cstdint>
