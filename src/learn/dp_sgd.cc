@@ -59,7 +59,7 @@ void LoopClippedSum(const TorchModel& model, at::Tensor& p, const at::Tensor& x,
         at::cross_entropy_loss(model.Forward(p, x.narrow(0, i, 1)), y.narrow(0, i, 1));
     loss.backward();
     out.loss_sum += loss.item<double>();
-    at::Tensor grad = p.grad().contiguous();
+    at::Tensor grad = p.grad().cpu().contiguous();  // a host copy where p is on a GPU
     AddClipped(grad.data_ptr<float>(), clip, lo, hi, sum, out);
     p.mutable_grad().reset();
   }
@@ -157,6 +157,10 @@ void DpSgdState::NoisyGradient(const TorchModel& model, const Dataset& train,
   for (int64_t i = 0; i < n; ++i) {
     train.CopySample(batch[i], xd + i * dim);
     yd[i] = train.labels[batch[i]];
+  }
+  if (!p.device().is_cpu()) {  // the model's device (train.device)
+    x = x.to(p.device());
+    y = y.to(p.device());
   }
   const ClippedSum clipped =
       ClippedGradientSum(model, p, x, y, options_.clip, lo, hi, grad,
