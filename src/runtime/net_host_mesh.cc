@@ -28,6 +28,9 @@ void NetHost::Impl::Accept() {
                       "admission control");
         socket.close(peer_ec);
       } else {
+        stats_.max_in_handshake = std::max(stats_.max_in_handshake, admission_.in_handshake());
+        stats_.max_in_handshake_per_address =
+            std::max(stats_.max_in_handshake_per_address, admission_.in_handshake(source));
         ConnectionPtr conn = StartConnection(std::move(socket), Role::kAcceptor, address,
                                              std::nullopt, std::nullopt);
         conn->admitted_from = std::move(source);

@@ -132,6 +132,10 @@ struct NetStats {
   uint64_t cookie_replies = 0;      // Hellos answered with a cookie (no crypto)
   uint64_t cookies_accepted = 0;    // Hellos under load that carried a valid cookie
   uint64_t hello_key_exchanges = 0; // Hellos an acceptor made a key pair and signed for
+  // Most accepted connections in handshake at once, in total and from one
+  // source address (what admission control bounds; tests and fuzzing).
+  size_t max_in_handshake = 0;
+  size_t max_in_handshake_per_address = 0;
   std::map<std::string, int64_t> rejected;  // closed connections by reason
 };
 
