@@ -1,0 +1,159 @@
+// Issue 18's recovery bar with real `murmur peer` processes: 8 D-PSGD peers
+// on a ring, one killed with kill -9 mid-run. The survivors' rounds per
+// second, measured from a neighbour of the killed peer's own metrics
+// (time_s of every round), must be back to at least 80% of the rate before
+// the kill from 3 round timeouts after it on; the killed peer, restarted
+// with the same key, must reach the round the others were at within 10
+// rounds of its own. Waits are on lines of the peers' output, with
+// deadlines; the rate compares two windows of the same run.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "murmur/runtime/identity.h"
+#include "testing/cli_runner.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Process = murmur::testing::ChildProcess;
+
+constexpr int kPeers = 8;
+constexpr int kKilled = 5;      // its ring neighbours are 4 and 6
+constexpr int kObserver = 4;    // a survivor next to it
+constexpr double kRoundTimeoutS = 0.5;
+constexpr int kRateRounds = 40;  // rounds per rate window
+
+std::string WriteConfig(const std::string& dir, int rounds) {
+  const std::string path = dir + "/churn.toml";
+  std::ofstream(path) << "seed = 5\npeers = " << kPeers << "\nthreads = 1\n"
+                      << "[data]\ndataset = \"synthetic\"\nsynthetic_train = 800\n"
+                      << "synthetic_test = 100\n[model]\nkind = \"logreg\"\n"
+                      << "[protocol]\nkind = \"dpsgd\"\ntopology = \"ring\"\nrounds = " << rounds
+                      << "\nlocal_steps = 2\nround_timeout_s = " << kRoundTimeoutS
+                      << "\n[eval]\nevery = 1\n";
+  return path;
+}
+
+std::unique_ptr<Process> StartPeer(const std::string& dir, const std::string& config, int index,
+                                   const std::string& bootstrap, std::string* address) {
+  const std::string peer_dir = dir + "/peer-" + std::to_string(index);
+  std::vector<std::string> argv = {murmur::testing::MurmurBin(), "peer", config, "--index",
+                                   std::to_string(index), "--key", peer_dir + "/key",
+                                   "--network-key", dir + "/network.key", "--out", peer_dir,
+                                   "--peer-timeout", "2"};
+  if (!bootstrap.empty()) {
+    argv.push_back("--bootstrap");
+    argv.push_back(bootstrap);
+  }
+  auto p = std::make_unique<Process>(argv);
+  const std::string line = p->AwaitLine("listening on ", Clock::now() + std::chrono::seconds(60));
+  EXPECT_FALSE(line.empty()) << "peer " << index << " did not start:\n" << p->log();
+  if (address != nullptr) *address = line.substr(line.find("listening on ") + 13);
+  return p;
+}
+
+// (round, time_s) of every row of a peer's metrics.jsonl, each run of the
+// file (a restart appends a new run from round 0) after the last.
+std::vector<std::vector<std::pair<int64_t, double>>> ReadRuns(const std::string& peer_dir) {
+  std::vector<std::vector<std::pair<int64_t, double>>> runs;
+  std::ifstream in(peer_dir + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto row = nlohmann::json::parse(line);
+    const int64_t round = row["round"].get<int64_t>();
+    if (round == 0 || runs.empty()) runs.emplace_back();
+    runs.back().emplace_back(round, row["time_s"].get<double>());
+  }
+  return runs;
+}
+
+// The time of `round` in `rows` (the first row at or past it).
+double TimeOf(const std::vector<std::pair<int64_t, double>>& rows, int64_t round) {
+  for (const auto& [r, t] : rows) {
+    if (r >= round) return t;
+  }
+  return rows.empty() ? 0 : rows.back().second;
+}
+
+// The rounds per second over the kRateRounds rounds from time `from` on.
+double RateFrom(const std::vector<std::pair<int64_t, double>>& rows, double from) {
+  const auto first = std::find_if(rows.begin(), rows.end(), [&](const auto& row) {
+    return row.second >= from;
+  });
+  if (rows.end() - first <= kRateRounds) return 0;
+  const auto last = first + kRateRounds;
+  return static_cast<double>(last->first - first->first) / (last->second - first->second);
+}
+
+int64_t RoundOfLine(const std::string& line) {
+  const size_t at = line.find("] round ");
+  return at == std::string::npos ? -1 : std::stoll(line.substr(at + 8));
+}
+
+TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUpWithin10Rounds) {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string dir = murmur::testing::FreshTempDir("DpsgdChurn");
+  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(dir + "/network.key").ok());
+  constexpr int kKillAt = 60;
+  constexpr int kRounds = 600;
+  const std::string config = WriteConfig(dir, kRounds);
+  std::string addr0;
+  std::vector<std::unique_ptr<Process>> peers;
+  peers.push_back(StartPeer(dir, config, 0, "", &addr0));
+  for (int i = 1; i < kPeers; ++i) peers.push_back(StartPeer(dir, config, i, addr0, nullptr));
+  const auto deadline = Clock::now() + std::chrono::seconds(90);
+  ASSERT_FALSE(peers[kObserver]->AwaitLine("] round " + std::to_string(kKillAt) + " ", deadline)
+                   .empty())
+      << peers[kObserver]->log();
+  peers[kKilled]->Kill9();
+  // Long enough after the kill for the post-kill window (3 timeouts, then
+  // kRateRounds rounds at a rate no lower than before).
+  const int rejoin_at = kKillAt + 4 * kRateRounds + 40;
+  std::string line =
+      peers[kObserver]->AwaitLine("] round " + std::to_string(rejoin_at) + " ", deadline);
+  ASSERT_FALSE(line.empty()) << peers[kObserver]->log();
+  peers[kKilled] = StartPeer(dir, config, kKilled, addr0, nullptr);
+  // The others' round when it is back (listening): the next line of theirs.
+  line = peers[kObserver]->AwaitLine("] round ", deadline);
+  ASSERT_FALSE(line.empty()) << peers[kObserver]->log();
+  const int64_t others_round = RoundOfLine(line);
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+  }
+
+  const auto observer = ReadRuns(dir + "/peer-" + std::to_string(kObserver));
+  ASSERT_EQ(observer.size(), 1u);
+  const auto& rows = observer[0];
+  const double killed_at = TimeOf(rows, kKillAt);
+  const double before = static_cast<double>(kRateRounds) /
+                        (killed_at - TimeOf(rows, kKillAt - kRateRounds));
+  const double after = RateFrom(rows, killed_at + 3 * kRoundTimeoutS);
+  std::fprintf(stderr, "rounds/s before the kill %.1f, from 3 timeouts after it %.1f (%.0f%%)\n",
+               before, after, 100 * after / before);
+  EXPECT_GE(after, 0.8 * before);
+
+  const auto restarted = ReadRuns(dir + "/peer-" + std::to_string(kKilled));
+  ASSERT_EQ(restarted.size(), 2u);
+  const auto& rejoined = restarted[1];
+  const auto caught_up = std::find_if(rejoined.begin(), rejoined.end(), [&](const auto& row) {
+    return row.first >= others_round;
+  });
+  ASSERT_NE(caught_up, rejoined.end());
+  const auto own_rounds = caught_up - rejoined.begin();
+  std::fprintf(stderr, "the restarted peer reached round %lld (the others' at its restart) "
+               "after %lld rounds of its own\n",
+               static_cast<long long>(others_round), static_cast<long long>(own_rounds));
+  EXPECT_LE(own_rounds, 10);
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+}  // namespace
