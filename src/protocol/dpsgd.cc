@@ -63,7 +63,6 @@ void DpsgdNode::OnStart(Host& host) {
 }
 
 void DpsgdNode::StartRound(Host& host) {
-  sent_.reset();
   if (round_.value >= options_.rounds) {
     phase_ = Phase::kDone;
     return;
@@ -102,10 +101,7 @@ void DpsgdNode::OnComputeDone(Host& host, uint64_t tag) {
   } else {
     const SharedMessage message =
         EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, round, 0, sent());
-    for (PeerId neighbour : neighbours_) {
-      if (!barrier_.is_down(neighbour)) host.SendShared(neighbour, message);
-    }
-    sent_ = message;
+    for (PeerId neighbour : neighbours_) host.SendShared(neighbour, message);
     if (sybilwall_ != nullptr) SendSybilWallRecords(host);
   }
   phase_ = Phase::kWaiting;
@@ -147,15 +143,8 @@ void DpsgdNode::OnSharedMessage(Host& host, PeerId from, const SharedMessage& sh
   }
   // The round this peer mixes next is round_ + 1; earlier ones are over
   // (counted as dpsgd.late_models).
-  const bool was_down = barrier_.is_down(from);
   const Arrival arrival =
       barrier_.Add(host.metrics(), message->round, from, std::move(message->params));
-  if (was_down && !barrier_.is_down(from) && phase_ == Phase::kWaiting && sent_.has_value()) {
-    // It missed this round's model while down (a restart): it needs it to
-    // catch up, and this round waits for its model again.
-    host.SendShared(from, *sent_);
-    host.metrics().Count("dpsgd.resent_to_returned", 1);
-  }
   if (phase_ != Phase::kWaiting) return;
   if (arrival == Arrival::kBeyondWindow || arrival == Arrival::kStored) {
     if (CatchUpIfBehind(host)) return;

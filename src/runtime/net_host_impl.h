@@ -77,6 +77,7 @@ class NetHost::Impl final : public ConnectionEvents {
   struct PeerLink {
     ConnectionPtr conn;                        // mirrors membership_.connected
     PeerRecord record;                         // the one `conn` authenticated with
+    bool lost = false;                         // was connected, is not (pending bounded)
     std::deque<std::vector<uint8_t>> pending;  // messages waiting for a connection
     size_t queued_bytes = 0;                   // pending + queued on conn
   };

@@ -169,6 +169,7 @@ void NetHost::Impl::OnAuthenticated(const ConnectionPtr& conn, const PeerRecord&
 void NetHost::Impl::Attach(PeerId peer, ConnectionPtr conn, const PeerRecord& record) {
   links_[peer.value].conn = std::move(conn);
   links_[peer.value].record = record;
+  links_[peer.value].lost = false;
   membership_.Connected(peer);
 }
 
@@ -314,6 +315,7 @@ void NetHost::Impl::OnClosed(const ConnectionPtr& conn, ConnectionState was, siz
   if (unsent > 0) Count("net.lost_on_close", static_cast<int64_t>(unsent));
   if (link.conn != conn) return;  // a replaced duplicate
   link.conn.reset();
+  link.lost = true;
   membership_.Disconnected(conn->slot());
   if (!stopping_) OnPeerLost(conn->slot(), detail);
   OnDrained();

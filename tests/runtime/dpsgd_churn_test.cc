@@ -137,10 +137,13 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUpWithin10R
   ASSERT_FALSE(line.empty()) << peers[kObserver]->log();
   peers[kKilled] = SpawnPeer(dir, config, kKilled, addr0);
   ASSERT_FALSE(AwaitListening(*peers[kKilled], kKilled).empty());
-  // The others' round when it is back (listening): the next line of theirs.
-  line = peers[kObserver]->AwaitLine("] round ", deadline);
-  ASSERT_FALSE(line.empty()) << peers[kObserver]->log();
-  const int64_t others_round = RoundOfLine(line);
+  // The others' round when it is back (listening): the observer's newest
+  // line, once what its pipe holds is read (0.3 s of reading).
+  (void)peers[kObserver]->AwaitLine("\x01", Clock::now() + std::chrono::milliseconds(300));
+  const std::string& log = peers[kObserver]->log();
+  const size_t last = log.rfind("] round ");
+  ASSERT_NE(last, std::string::npos);
+  const int64_t others_round = RoundOfLine(log.substr(last));
   ASSERT_LT(others_round, kRounds - 100) << "the others were nearly done when it was back";
   const auto end_deadline = Clock::now() + std::chrono::seconds(120);
   for (int i = 0; i < kPeers; ++i) {
@@ -164,13 +167,17 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUpWithin10R
   // that waited out a timeout for the dead peer would take 0.5 s, 20x or
   // more the ~10 ms of a round here.
   EXPECT_GE(after, 0.5 * before);
-  // In rounds: the neighbour saw the kill as a closed connection and never
-  // waited out a timeout for the dead peer (nor more than one or two around
-  // its return).
-  std::ifstream summary_in(dir + "/peer-" + std::to_string(kObserver) + "/summary.json");
-  const auto summary = nlohmann::json::parse(summary_in);
-  const auto& counters = summary["counters"];
-  EXPECT_LE(counters.value("dpsgd.round_timeouts", 0), 2);
+  // In rounds: the neighbour saw the kill as a closed connection and no
+  // round of the post-kill window waited out a timeout for the dead peer.
+  // (The run's dpsgd.round_timeouts is no measure here: a few-second stall
+  // of the whole loaded machine trips the failure detector late in some
+  // runs, and every peer then times out a round or two.)
+  const size_t window_start = RowAt(rows, killed_at);
+  int waited = 0;
+  for (size_t i = window_start + 1; i < std::min(rows.size(), window_start + 3 * kRateRounds); ++i) {
+    waited += rows[i].second - rows[i - 1].second >= 0.95 * kRoundTimeoutS ? 1 : 0;
+  }
+  EXPECT_EQ(waited, 0) << "rounds after the kill that took a round timeout";
 
   // The restarted peer's metrics.jsonl holds its second run (from round 0).
   const auto restarted = ReadRuns(dir + "/peer-" + std::to_string(kKilled));
@@ -181,6 +188,12 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUpWithin10R
   });
   ASSERT_NE(caught_up, rejoined.end());
   const auto own_rounds = caught_up - rejoined.begin();
+  std::fprintf(stderr, "its first rows (round, time_s):");
+  for (size_t i = 0; i < std::min<size_t>(rejoined.size(), 14); ++i) {
+    std::fprintf(stderr, " %lld@%.2f", static_cast<long long>(rejoined[i].first),
+                 rejoined[i].second);
+  }
+  std::fprintf(stderr, "\n");
   std::fprintf(stderr, "the restarted peer reached round %lld (the others' at its restart) "
                "after %lld rounds of its own\n",
                static_cast<long long>(others_round), static_cast<long long>(own_rounds));

@@ -11,11 +11,7 @@
 // weight goes to the peer itself (rows stay stochastic), so offline peers and
 // lost messages never deadlock a round. A neighbour the failure detector
 // declares down (OnPeerDown) is not waited for at all until it sends again,
-// so one crash does not cost every later round a timeout, and is sent
-// nothing until then (its host would queue every round's model for it and
-// hand a restarted peer that stale backlog); once it is heard from again
-// it is sent this round's model at once if this peer already sent it
-// ("dpsgd.resent_to_returned"), so it can catch up. A peer that
+// so one crash does not cost every later round a timeout. A peer that
 // restarted or fell behind catches up: once its neighbours' models for a
 // round two or more ahead are in (round_barrier.h), it adopts their average
 // (or their robust aggregate) as its model and rejoins them at that round
@@ -153,10 +149,6 @@ class DpsgdNode final : public Node {
   RoundBarrier barrier_;
   std::unique_ptr<SybilWallHistory> sybilwall_;        // robust.rule = "sybilwall"
   std::optional<DpRelease> dp_;  // options_.dp enabled; from OnStart
-  // The model message of the round being waited for (not snapshotted: a
-  // restored node has none until it sends again), for a neighbour that
-  // comes back up.
-  std::optional<SharedMessage> sent_;
 };
 
 // protocol.kind = "dpsgd": its keys (docs/config.md), read by its spec

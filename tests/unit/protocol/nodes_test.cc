@@ -168,41 +168,6 @@ TEST(DpsgdNode, NeighbourDeclaredDownIsNotWaitedFor) {
   EXPECT_EQ(host.counters["dpsgd.neighbours_down"], 1);
 }
 
-// Issue 18 item 2: a neighbour declared down is sent nothing (its host
-// would queue every round's model and hand a restarted peer that stale
-// backlog); when it is heard from again (a restart's first, late, model)
-// it gets this round's model at once, and the round waits for it again.
-TEST(DpsgdNode, DownNeighbourIsSentNothingAndGetsThisRoundsModelWhenBack) {
-  FrozenLearner l;
-  l.Fill(2.f);
-  DpsgdNode node(*l.learner, {.rounds = 10, .local_steps = 1, .round_timeout = Duration::Seconds(5)},
-                 {PeerId(1), PeerId(2)}, {0.25, 0.25}, 0.5);
-  FakeHost host(PeerId(0));
-  node.OnStart(host);
-  host.FinishCompute(node);
-  ASSERT_EQ(host.sent.size(), 2u);  // round 1 to both
-  node.OnMessage(host, PeerId(1), Dpsgd(1, l.Constant(6.f)));
-  node.OnPeerDown(host, PeerId(2));
-  ASSERT_EQ(node.completed_rounds(), 1);
-  host.FinishCompute(node);  // round 2: to peer 1 only
-  ASSERT_EQ(host.sent.size(), 3u);
-  EXPECT_EQ(host.sent[2].to, PeerId(1));
-  // Peer 2 restarted: its round-1 model is late here, and it is back.
-  node.OnMessage(host, PeerId(2), Dpsgd(1, l.Constant(50.f)));
-  EXPECT_EQ(host.counters["dpsgd.late_models"], 1);
-  ASSERT_EQ(host.sent.size(), 4u);
-  EXPECT_EQ(host.sent[3].to, PeerId(2));
-  EXPECT_EQ(host.sent[3].bytes, host.sent[2].bytes);  // this round's model, as sent to peer 1
-  EXPECT_EQ(host.counters["dpsgd.resent_to_returned"], 1);
-  node.OnMessage(host, PeerId(1), Dpsgd(2, l.Constant(3.f)));
-  EXPECT_EQ(node.completed_rounds(), 1);  // round 2 waits for peer 2 again
-  node.OnMessage(host, PeerId(2), Dpsgd(2, l.Constant(3.f)));
-  ASSERT_EQ(node.completed_rounds(), 2);
-  host.FinishCompute(node);  // round 3: to both again, no second resend
-  EXPECT_EQ(host.sent.size(), 6u);
-  EXPECT_EQ(host.counters["dpsgd.resent_to_returned"], 1);
-}
-
 // Issue 18 item 2: a restarted peer (round 0) whose neighbours are at round
 // 40 adopts their average and rejoins them at round 40.
 TEST(DpsgdNode, RestartedPeerCatchesUpWithItsNeighbours) {
