@@ -40,13 +40,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class NullSink final : public MetricsSink {
- public:
-  void ReportModel(Round, std::span<const float>) override {}
-  void ReportTrainLoss(Round, double) override {}
-  void Count(std::string_view, int64_t) override {}
-};
-
 std::vector<int> ParseList(const char* text) {
   std::vector<int> out;
   std::stringstream in(text);
@@ -57,7 +50,7 @@ std::vector<int> ParseList(const char* text) {
 
 // Seconds per all-reduce of `floats` over `ranks` murmur peers; < 0 on error.
 double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats, bool plain) {
-  std::vector<NullSink> sinks(ranks);
+  std::vector<NullMetricsSink> sinks(ranks);
   std::vector<std::unique_ptr<net::NetHost>> hosts;
   net::NetworkKey psk{};
   psk.fill(3);

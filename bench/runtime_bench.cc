@@ -48,13 +48,6 @@ using murmur::PeerId;
 
 constexpr int kCount = 8;
 
-class NullSink final : public murmur::MetricsSink {
- public:
-  void ReportModel(murmur::Round, std::span<const float>) override {}
-  void ReportTrainLoss(murmur::Round, double) override {}
-  void Count(std::string_view, int64_t) override {}
-};
-
 class SenderNode final : public murmur::Node {
  public:
   explicit SenderNode(size_t bytes) : message_(bytes, 0x5a) {}
@@ -101,7 +94,7 @@ void BM_EncryptedLink(benchmark::State& state) {
   murmur::net::NetworkKey psk{};
   psk.fill(3);
   for (auto _ : state) {
-    NullSink sink_a, sink_b;
+    murmur::NullMetricsSink sink_a, sink_b;
     murmur::net::NetSecurity sa{.identity = murmur::net::Identity::Generate(), .network_key = psk};
     murmur::net::NetSecurity sb{.identity = murmur::net::Identity::Generate(), .network_key = psk};
     auto b = murmur::net::NetHost::Create(Options(1), std::move(sb), sink_b);
@@ -253,7 +246,7 @@ void BM_VictimCpuUnderFlood(benchmark::State& state) {
                         : forged;
   };
   for (auto _ : state) {
-    NullSink sink;
+    murmur::NullMetricsSink sink;
     murmur::net::NetSecurity security{.identity = murmur::net::Identity::Generate()};
     if (!open_network) security.network_key = murmur::net::NetworkKey{};
     murmur::net::NetOptions options = Options(0);

@@ -58,29 +58,18 @@ bool SnapshotReader::Bool(const char* field) {
   return v == 1;
 }
 
-uint32_t SnapshotReader::U32(const char* field) {
-  uint32_t v = 0;
-  if (!Need(sizeof v, field)) return 0;
+template <typename T>
+T SnapshotReader::Scalar(const char* field) {
+  T v{};
+  if (!Need(sizeof v, field)) return T{};
   std::memcpy(&v, bytes_.data() + pos_, sizeof v);
   pos_ += sizeof v;
   return v;
 }
 
-uint64_t SnapshotReader::U64(const char* field) {
-  uint64_t v = 0;
-  if (!Need(sizeof v, field)) return 0;
-  std::memcpy(&v, bytes_.data() + pos_, sizeof v);
-  pos_ += sizeof v;
-  return v;
-}
-
-double SnapshotReader::F64(const char* field) {
-  double v = 0;
-  if (!Need(sizeof v, field)) return 0;
-  std::memcpy(&v, bytes_.data() + pos_, sizeof v);
-  pos_ += sizeof v;
-  return v;
-}
+uint32_t SnapshotReader::U32(const char* field) { return Scalar<uint32_t>(field); }
+uint64_t SnapshotReader::U64(const char* field) { return Scalar<uint64_t>(field); }
+double SnapshotReader::F64(const char* field) { return Scalar<double>(field); }
 
 uint64_t SnapshotReader::Count(const char* field, size_t min_element_bytes) {
   const uint64_t n = U64(field);
@@ -128,6 +117,14 @@ std::vector<double> SnapshotReader::Doubles(const char* field) {
 }
 std::vector<int64_t> SnapshotReader::I64s(const char* field) {
   return ReadArray<int64_t>(*this, field, bytes_, pos_);
+}
+
+std::vector<PeerId> SnapshotReader::Peers(const char* field) {
+  const uint64_t n = CountAtMost(field, uint64_t{1} << 32, sizeof(uint32_t));
+  std::vector<PeerId> peers;
+  peers.reserve(n);
+  for (uint64_t i = 0; i < n && ok(); ++i) peers.emplace_back(U32(field));
+  return peers;
 }
 
 void SnapshotReader::FloatsInto(const char* field, std::span<float> out) {

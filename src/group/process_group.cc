@@ -7,6 +7,7 @@
 
 #include "group_impl.h"
 #include "murmur/collective/collective_message.h"
+#include "murmur/collective/group_events.h"
 #include "murmur/collective/retry.h"
 
 namespace murmur::group {
@@ -129,18 +130,17 @@ void ProcessGroup::Impl::OnComputeDone(Host& host, uint64_t tag) {
 }
 
 void ProcessGroup::Impl::OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) {
-  if (collective::IsStateSyncMessage(message)) return sync_->OnMessage(host, from, message);
-  if (collective::IsCollectiveMessage(message)) return group_->OnMessage(host, from, message);
-  host.metrics().Count("group.foreign_messages", 1);
+  if (!collective::RouteGroupMessage(*group_, *sync_, host, from, message)) {
+    host.metrics().Count("group.foreign_messages", 1);
+  }
 }
 
 void ProcessGroup::Impl::OnTimer(Host& host, TimerId timer) {
-  if (!group_->OnTimer(host, timer)) (void)sync_->OnTimer(host, timer);
+  collective::RouteGroupTimer(*group_, *sync_, host, timer);
 }
 
 void ProcessGroup::Impl::OnPeerDown(Host& host, PeerId peer) {
-  group_->OnPeerDown(host, peer);
-  sync_->OnPeerDown(host, peer);
+  collective::RouteGroupPeerDown(*group_, *sync_, host, peer);
 }
 
 void ProcessGroup::Impl::NoteMembership(const std::vector<PeerId>& members, uint32_t epoch) {

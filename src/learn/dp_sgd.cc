@@ -2,6 +2,7 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -25,36 +26,108 @@ std::vector<int64_t> PoissonSample(std::span<const int64_t> shard, double q, Rng
   return out;
 }
 
-ClippedSum ClippedGradientSum(const TorchModel& model, at::Tensor& p, const at::Tensor& x,
-                              const at::Tensor& y, double clip, int64_t lo, int64_t hi,
-                              std::span<float> sum) {
-  MURMUR_CHECK(x.size(0) == y.size(0) && clip > 0 && 0 <= lo && lo < hi &&
-               hi <= static_cast<int64_t>(sum.size()));
-  std::fill(sum.begin(), sum.end(), 0.0f);
-  ClippedSum out;
+namespace {
+
+// Clip-and-sum of one sample's gradient g (num_params floats) into `sum`
+// over [lo, hi): the per-sample loop's body, also the reference the fast
+// path must match.
+void AddClipped(const float* g, double clip, int64_t lo, int64_t hi, std::span<float> sum,
+                ClippedSum& out) {
+  double sq = 0;
+  for (int64_t k = lo; k < hi; ++k) sq += static_cast<double>(g[k]) * g[k];
+  const double norm = std::sqrt(sq);
+  if (!std::isfinite(norm)) {
+    ++out.clipped;
+    return;  // a broken gradient could carry any amount: drop it
+  }
+  if (norm > clip) {
+    ++out.clipped;
+    const auto scale = static_cast<float>(clip / norm);
+    for (int64_t k = lo; k < hi; ++k) sum[k] += scale * g[k];
+  } else {
+    for (int64_t k = lo; k < hi; ++k) sum[k] += g[k];
+  }
+}
+
+// One forward and backward pass per sample: works for every model.
+void LoopClippedSum(const TorchModel& model, at::Tensor& p, const at::Tensor& x,
+                    const at::Tensor& y, double clip, int64_t lo, int64_t hi,
+                    std::span<float> sum, ClippedSum& out) {
   at::AutoGradMode grad_mode(true);
   for (int64_t i = 0; i < x.size(0); ++i) {
     at::Tensor loss =
         at::cross_entropy_loss(model.Forward(p, x.narrow(0, i, 1)), y.narrow(0, i, 1));
     loss.backward();
     out.loss_sum += loss.item<double>();
-    at::Tensor grad = p.grad().contiguous();
-    const float* g = grad.data_ptr<float>();
-    double sq = 0;
-    for (int64_t k = lo; k < hi; ++k) sq += static_cast<double>(g[k]) * g[k];
-    const double norm = std::sqrt(sq);
+    at::Tensor grad = p.grad().cpu().contiguous();  // a host copy where p is on a GPU
+    AddClipped(grad.data_ptr<float>(), clip, lo, hi, sum, out);
     p.mutable_grad().reset();
-    if (!std::isfinite(norm)) {
-      ++out.clipped;
-      continue;  // a broken gradient could carry any amount: drop it
+  }
+}
+
+// The clipped sum of the per-sample gradients in `layers` over [lo, hi):
+// the norms in double as in AddClipped, samples with a non-finite norm left
+// out, the scaled sum by per_sample_grad.h's products.
+void AddClippedLayers(const std::vector<PerSampleLayerGrad>& layers, double clip, int64_t lo,
+                      int64_t hi, std::span<float> sum, ClippedSum& out) {
+  at::NoGradGuard no_grad;
+  const at::Tensor norms = PerSampleSquaredNorms(layers, lo, hi).sqrt().cpu().contiguous();
+  const int64_t n = norms.size(0);
+  const double* nd = norms.data_ptr<double>();
+  std::vector<float> scales;
+  std::vector<int64_t> finite;
+  for (int64_t i = 0; i < n; ++i) {
+    const double norm = nd[i];
+    if (!std::isfinite(norm) || norm > clip) ++out.clipped;
+    if (!std::isfinite(norm)) continue;
+    finite.push_back(i);
+    scales.push_back(norm > clip ? static_cast<float>(clip / norm) : 1.0f);
+  }
+  if (finite.empty()) return;
+  const at::Device device = layers[0].delta.defined() ? layers[0].delta.device()
+                                                      : layers[0].full.device();
+  const at::Tensor s =
+      at::from_blob(scales.data(), {static_cast<int64_t>(scales.size())}, at::kFloat).to(device);
+  if (static_cast<int64_t>(finite.size()) < n) {
+    const at::Tensor keep = at::tensor(finite, at::kLong).to(device);
+    AddScaledSum(Select(layers, keep), s, lo, hi, sum.data());
+  } else {
+    AddScaledSum(layers, s, lo, hi, sum.data());
+  }
+}
+
+// Samples through the fast path at once: bounds the saved activations and
+// the convolutions' per-sample gradients (a linear layer's are never
+// formed); larger batches go in chunks.
+constexpr int64_t kFastPathChunk = 256;
+
+}  // namespace
+
+ClippedSum ClippedGradientSum(const TorchModel& model, at::Tensor& p, const at::Tensor& x,
+                              const at::Tensor& y, double clip, int64_t lo, int64_t hi,
+                              std::span<float> sum, PerSampleMode mode) {
+  MURMUR_CHECK(x.size(0) == y.size(0) && clip > 0 && 0 <= lo && lo < hi &&
+               hi <= static_cast<int64_t>(sum.size()));
+  std::fill(sum.begin(), sum.end(), 0.0f);
+  ClippedSum out;
+  const int64_t n = x.size(0);
+  if (mode == PerSampleMode::kLoop || n == 0) {
+    LoopClippedSum(model, p, x, y, clip, lo, hi, sum, out);
+    return out;
+  }
+  const int64_t chunk = kFastPathChunk;
+  for (int64_t at = 0; at < n; at += chunk) {
+    const int64_t rows = std::min(chunk, n - at);
+    at::Tensor losses;
+    std::vector<PerSampleLayerGrad> layers;
+    if (!model.PerSampleGradients(p, x.narrow(0, at, rows), y.narrow(0, at, rows), &layers,
+                                  &losses)) {  // no vectorized path for this model
+      MURMUR_CHECK(at == 0);
+      LoopClippedSum(model, p, x, y, clip, lo, hi, sum, out);
+      return out;
     }
-    if (norm > clip) {
-      ++out.clipped;
-      const auto scale = static_cast<float>(clip / norm);
-      for (int64_t k = lo; k < hi; ++k) sum[k] += scale * g[k];
-    } else {
-      for (int64_t k = lo; k < hi; ++k) sum[k] += g[k];
-    }
+    out.loss_sum += losses.to(at::kDouble).sum().item<double>();
+    AddClippedLayers(layers, clip, lo, hi, sum, out);
   }
   return out;
 }
@@ -85,7 +158,13 @@ void DpSgdState::NoisyGradient(const TorchModel& model, const Dataset& train,
     train.CopySample(batch[i], xd + i * dim);
     yd[i] = train.labels[batch[i]];
   }
-  const ClippedSum clipped = ClippedGradientSum(model, p, x, y, options_.clip, lo, hi, grad);
+  if (!p.device().is_cpu()) {  // the model's device (train.device)
+    x = x.to(p.device());
+    y = y.to(p.device());
+  }
+  const ClippedSum clipped =
+      ClippedGradientSum(model, p, x, y, options_.clip, lo, hi, grad,
+                         options_.per_sample_loop ? PerSampleMode::kLoop : PerSampleMode::kFast);
   // Noise even on an empty batch: whether a batch was empty is itself private.
   const double stddev = options_.noise_multiplier * options_.clip;
   const double inv_batch = 1.0 / static_cast<double>(expected_batch_);

@@ -12,12 +12,14 @@
 //     sum, divided by L (the expected batch, not the drawn one: dividing by
 //     the drawn size would leak it).
 //
-// Per-sample gradients: one forward and backward pass per sample (a batch
-// of one) through the model's own autograd graph. This is exact for every
-// model kind (logreg, MLP, LeNet, char model and TorchScript modules that do
-// not mix samples, i.e. no batch norm) at B passes per step; the cost for
-// the small models is dominated by per-op overhead, about 3-10x a plain
-// step (docs/privacy.md).
+// Per-sample gradients: where the model has a vectorized path
+// (TorchModel::PerSampleGradients: the logistic regression, MLP and LeNet,
+// by Goodfellow 2015's per-layer outer products) one forward and one
+// backward pass for the whole batch; otherwise (char model, transformer,
+// ResNet, TorchScript modules) one forward and backward pass per sample (a
+// batch of one) through the model's own autograd graph, which is exact for
+// every model that does not mix samples (no batch norm) at B passes per
+// step. bench/dp_sgd_bench.cc measures both (docs/privacy.md).
 #pragma once
 
 #include <atomic>
@@ -40,6 +42,11 @@ namespace murmur {
 // trial per sample. REQUIRES: 0 < q <= 1.
 std::vector<int64_t> PoissonSample(std::span<const int64_t> shard, double q, Rng& rng);
 
+// How ClippedGradientSum gets the per-sample gradients: kFast uses the
+// model's vectorized path where it has one and the loop otherwise; kLoop
+// always loops (the reference, and the benchmark's baseline).
+enum class PerSampleMode { kFast, kLoop };
+
 struct ClippedSum {
   double loss_sum = 0;  // sum of the samples' cross-entropies
   int64_t clipped = 0;  // samples whose gradient norm exceeded the clip
@@ -50,10 +57,11 @@ struct ClippedSum {
 // is the gradient of sample i's cross-entropy at `p` and its norm is taken
 // over [lo, hi). `p` must require grad; its grad is left reset. clip may be
 // +infinity (no clipping). REQUIRES: x.size(0) == y.size(0), clip > 0,
-// 0 <= lo < hi <= num_params.
+// 0 <= lo < hi <= num_params. Both modes give the same result up to float
+// rounding (the fast path sums in another order).
 ClippedSum ClippedGradientSum(const TorchModel& model, at::Tensor& p, const at::Tensor& x,
                               const at::Tensor& y, double clip, int64_t lo, int64_t hi,
-                              std::span<float> sum);
+                              std::span<float> sum, PerSampleMode mode = PerSampleMode::kFast);
 
 // One learner's DP-SGD state: its options, streams and step count. The
 // count is atomic because the runtime's event loop reads it (to report

@@ -134,6 +134,54 @@ class SequentialModel final : public TorchModel {
     return h;
   }
 
+  // Forward's graph on detached parameters, with a zero "probe" added to
+  // every layer's output z: the backward pass of the summed per-sample
+  // losses then stops at the probes, whose gradients are dL/dz, and each
+  // layer's per-sample gradient is formed from them and the layer's input
+  // (per_sample_grad.h). Exact because no layer mixes samples.
+  bool PerSampleGradients(const at::Tensor& flat_params, const at::Tensor& x,
+                          const at::Tensor& y, std::vector<PerSampleLayerGrad>* layers,
+                          at::Tensor* losses) const override {
+    MURMUR_CHECK(flat_params.dim() == 1 && flat_params.size(0) == num_params_);
+    at::AutoGradMode grad_mode(true);
+    std::vector<at::Tensor> parts = at::split_with_sizes(flat_params.detach(), sizes_);
+    std::vector<at::Tensor> inputs;
+    std::vector<at::Tensor> probes;
+    at::Tensor h = x;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      const Layer& layer = layers_[i];
+      at::Tensor z;
+      if (layer.kind == Layer::Kind::kConv) {
+        inputs.push_back(h.detach());
+        z = at::conv2d(h, parts[2 * i].view({layer.out, layer.in, layer.kernel, layer.kernel}),
+                       parts[2 * i + 1], /*stride=*/{1, 1}, {layer.padding, layer.padding});
+      } else {
+        if (h.dim() != 2) h = h.reshape({h.size(0), -1});
+        inputs.push_back(h.detach());
+        z = at::linear(h, parts[2 * i].view({layer.out, layer.in}), parts[2 * i + 1]);
+      }
+      probes.push_back(at::zeros_like(z).requires_grad_(true));
+      h = z + probes.back();
+      if (layer.max_pool2) h = at::max_pool2d(h, /*kernel_size=*/{2, 2});
+      if (layer.relu) h = at::relu(h);
+    }
+    at::Tensor loss = at::cross_entropy_loss(h, y, {}, at::Reduction::None);
+    loss.sum().backward();
+    at::NoGradGuard no_grad;
+    *losses = loss.detach();
+    layers->clear();
+    int64_t offset = 0;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      const Layer& layer = layers_[i];
+      const at::Tensor delta = probes[i].grad();
+      layers->push_back(layer.kind == Layer::Kind::kConv
+                            ? ConvLayerGrad(offset, inputs[i], delta, layer.kernel, layer.padding)
+                            : LinearLayerGrad(offset, inputs[i], delta));
+      offset += layer.weight_numel() + layer.out;
+    }
+    return true;
+  }
+
  private:
   std::string name_;
   std::vector<Layer> layers_;

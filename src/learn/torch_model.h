@@ -4,6 +4,9 @@
 
 #include <ATen/ATen.h>
 
+#include <vector>
+
+#include "learn/per_sample_grad.h"
 #include "murmur/learn/model.h"
 
 namespace murmur {
@@ -28,6 +31,24 @@ class TorchModel : public Model {
   virtual at::Tensor Targets(const at::Tensor& x, const at::Tensor& labels) const {
     (void)x;
     return labels;
+  }
+
+  // Per-sample gradients, vectorized (DP-SGD's fast path, learn/dp_sgd.h):
+  // the gradient at `flat_params` of each row's cross-entropy against y,
+  // one PerSampleLayerGrad per layer in parameter order (they cover every
+  // parameter), from one forward and one backward pass for the whole batch;
+  // `*losses` gets the [batch] per-sample losses. Returns false where the
+  // model has no such path (the caller then differentiates one sample at a
+  // time). `flat_params`' grad is not touched.
+  virtual bool PerSampleGradients(const at::Tensor& flat_params, const at::Tensor& x,
+                                  const at::Tensor& y, std::vector<PerSampleLayerGrad>* layers,
+                                  at::Tensor* losses) const {
+    (void)flat_params;
+    (void)x;
+    (void)y;
+    (void)layers;
+    (void)losses;
+    return false;
   }
 
   // Where Forward's flat_params and x must live (ModelConfig::device).

@@ -5,6 +5,7 @@
 
 #include "murmur/collective/all_gather.h"
 #include "murmur/collective/collective_message.h"
+#include "murmur/collective/group_events.h"
 #include "murmur/collective/retry.h"
 #include "murmur/protocol/train_task.h"
 
@@ -204,27 +205,17 @@ void DilocoNode::CheckState(Host& host) {
 
 void DilocoNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) {
   if (group_ == nullptr) return;
-  if (collective::IsStateSyncMessage(message)) {
-    sync_->OnMessage(host, from, message);
-  } else if (collective::IsCollectiveMessage(message)) {
-    group_->OnMessage(host, from, message);
-  } else {
-    host.ReportBadPeer(from, Status::InvalidArgument("DiLoCo: a message of kind ",
-                                                     message.empty() ? -1 : int{message[0]},
-                                                     " from peer ", from,
-                                                     ", which is not a collective message"));
+  if (!collective::RouteGroupMessage(*group_, *sync_, host, from, message)) {
+    host.ReportBadPeer(from, collective::NotACollectiveMessage("DiLoCo", from, message));
   }
 }
 
 void DilocoNode::OnTimer(Host& host, TimerId timer) {
-  if (group_ == nullptr || group_->OnTimer(host, timer)) return;
-  (void)sync_->OnTimer(host, timer);
+  if (group_ != nullptr) collective::RouteGroupTimer(*group_, *sync_, host, timer);
 }
 
 void DilocoNode::OnPeerDown(Host& host, PeerId peer) {
-  if (group_ == nullptr) return;
-  group_->OnPeerDown(host, peer);
-  sync_->OnPeerDown(host, peer);
+  if (group_ != nullptr) collective::RouteGroupPeerDown(*group_, *sync_, host, peer);
 }
 
 }  // namespace murmur

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "murmur/privacy/client_dp.h"
+#include "murmur/privacy/mechanisms.h"
 #include "murmur/protocol/fedavg_secagg.h"
 #include "murmur/protocol/message_kind.h"
 #include "murmur/protocol/train_task.h"
@@ -24,7 +25,8 @@ void SecAggFedAvgClient::OnMessage(Host& host, PeerId from, std::span<const uint
     return;
   }
   if (PeekMessageKind(bytes) == MessageKind::kSecAggSetup) {
-    Result<SecAggSetup> setup = DecodeSecAggSetup(bytes, learner_.params().size());
+    Result<SecAggSetup> setup =
+        DecodeSecAggSetup(bytes, learner_.params().size(), SecAggAdaptiveClipping(options_));
     if (!setup.ok()) {
       host.ReportBadPeer(from, setup.status());
     } else if (training_) {
@@ -50,9 +52,10 @@ void SecAggFedAvgClient::Begin(Host& host, SecAggSetup setup) {
   Leave();
   // The round's threshold and graph follow from the run's config and the
   // round's size, not from the server's word.
-  Result<privacy::SecAggConfig> config =
-      privacy::MakeRoundConfig(options_.secagg, setup.clients,
-                               static_cast<uint32_t>(setup.global.size()), setup.graph_seed);
+  const bool adaptive = SecAggAdaptiveClipping(options_);
+  Result<privacy::SecAggConfig> config = privacy::MakeRoundConfig(
+      options_.secagg, setup.clients, static_cast<uint32_t>(setup.global.size() + (adaptive ? 1 : 0)),
+      setup.graph_seed);
   if (!config.ok()) {
     host.ReportBadPeer(server_, config.status());
     return;
@@ -62,6 +65,7 @@ void SecAggFedAvgClient::Begin(Host& host, SecAggSetup setup) {
                                                             : privacy::SeededEntropy(host.rng());
   secagg_ = std::make_unique<privacy::SecAggClient>(config_.get(), setup.index, entropy);
   round_ = setup.round;
+  clip_ = adaptive ? setup.clip : options_.fedavg.dp.clip;
   start_ = std::move(setup.global);
   std::copy(start_.begin(), start_.end(), learner_.params().begin());
   learner_.ResetOptimizer();
@@ -85,17 +89,30 @@ void SecAggFedAvgClient::OnComputeDone(Host& host, uint64_t tag) {
   if (secagg_ == nullptr) return;
   std::vector<float> model(learner_.params().begin(), learner_.params().end());
   const privacy::DpConfig& dp = options_.fedavg.dp;
-  if (dp.mode == privacy::DpMode::kLocal &&
-      privacy::ClipChangeAndNoise(start_, model, dp.clip, options_.fedavg.client_noise_stddev,
-                                  host.rng()) > dp.clip) {
-    host.metrics().Count("privacy.clipped_updates", 1);
+  double norm = 0;
+  if (dp.mode == privacy::DpMode::kLocal) {
+    // The noise scales with the round's clip (z clip / sqrt(m) per client).
+    const double stddev = options_.fedavg.client_noise_stddev * clip_ / dp.clip;
+    norm = privacy::ClipChangeAndNoise(start_, model, clip_, stddev, host.rng());
+    if (norm > clip_) host.metrics().Count("privacy.clipped_updates", 1);
   }
-  update_.resize(model.size());
+  const bool adaptive = SecAggAdaptiveClipping(options_);
+  update_.resize(model.size() + (adaptive ? 1 : 0));
   int64_t clamped = 0;
   const double max_abs = options_.secagg.fixed_point.max_abs;
   for (size_t i = 0; i < model.size(); ++i) {
     update_[i] = model[i] - start_[i];
     clamped += std::fabs(update_[i]) > max_abs ? 1 : 0;
+  }
+  if (adaptive) {
+    // The noisy centred bit, masked like the update (clamped to the fixed
+    // point's range like any coordinate: post-processing of this client's
+    // share, binding only at absurd count noise).
+    const double bit =
+        privacy::NoisyClipBit(norm, clip_, options_.fedavg.client_bit_noise_stddev, host.rng());
+    clamped += std::fabs(bit) > max_abs ? 1 : 0;
+    update_.back() = static_cast<float>(std::clamp(bit, -max_abs, max_abs));
+    last_clip_bit_ = update_.back();
   }
   // Encoding clamps these to +-max_abs: the sum is then not the plain one.
   if (clamped > 0) host.metrics().Count("secagg.clamped_values", clamped);

@@ -4,6 +4,7 @@
 
 #include "murmur/core/bytes.h"
 #include "murmur/core/log.h"
+#include "murmur/privacy/mechanisms.h"
 #include "murmur/protocol/fedavg_secagg.h"
 
 namespace murmur {
@@ -14,8 +15,13 @@ SecAggFedAvgServer::SecAggFedAvgServer(std::vector<float> initial_model,
     : global_(std::move(initial_model)),
       options_(options),
       clients_(std::move(clients)),
-      server_optimizer_(options.fedavg.server_optimizer) {
+      server_optimizer_(options.fedavg.server_optimizer),
+      clip_(options.fedavg.dp.clip) {
   MURMUR_CHECK(clients_.size() >= 2);
+}
+
+bool SecAggAdaptiveClipping(const SecAggFedAvgOptions& options) {
+  return options.fedavg.dp.mode == privacy::DpMode::kLocal && options.fedavg.dp.adaptive_clip;
 }
 
 SecAggFedAvgServer::~SecAggFedAvgServer() = default;
@@ -40,9 +46,10 @@ void SecAggFedAvgServer::StartRound(Host& host) {
   const Round round = RoundOf(round_ + 1);
   const uint64_t graph_seed =
       Rng::ForStep(options_.seed, host.self(), RngPurpose::kTopology, round.value).NextU64();
+  const bool adaptive = SecAggAdaptiveClipping(options_);
   Result<privacy::SecAggConfig> config = privacy::MakeRoundConfig(
       options_.secagg, static_cast<uint32_t>(members_.size()),
-      static_cast<uint32_t>(global_.size()), graph_seed);
+      static_cast<uint32_t>(global_.size() + (adaptive ? 1 : 0)), graph_seed);
   // The spec checked the round's size and fixed point (fedavg_spec.cc).
   MURMUR_CHECK(config.ok());
   config_ = std::make_unique<privacy::SecAggConfig>(std::move(*config));
@@ -53,7 +60,7 @@ void SecAggFedAvgServer::StartRound(Host& host) {
   for (uint32_t i = 0; i < members_.size(); ++i) {
     awaited_.insert(i);
     host.Send(members_[i], EncodeSecAggSetup(round, static_cast<uint32_t>(members_.size()), i,
-                                             graph_seed, global_));
+                                             graph_seed, global_, adaptive ? clip_ : 0.0));
   }
   if (options_.fedavg.round_timeout.ns > 0) {
     timer_ = host.StartTimer(options_.fedavg.round_timeout);
@@ -178,6 +185,12 @@ void SecAggFedAvgServer::FinishRound(Host& host, const Result<std::vector<double
       average_[i] = static_cast<float>(global_[i] + (*sum)[i] / count);
     }
     server_optimizer_.Step(global_, average_);
+    if (SecAggAdaptiveClipping(options_)) {
+      // The last coordinate is the noisy sum of the survivors' clip bits.
+      clip_ = privacy::NextClipNormFromBits(options_.fedavg.dp.adaptive, clip_,
+                                            (*sum)[global_.size()],
+                                            static_cast<int64_t>(survivors.size()));
+    }
   } else {
     ++aborted_;
     host.metrics().Count("secagg.aborted_rounds", 1);
@@ -186,6 +199,7 @@ void SecAggFedAvgServer::FinishRound(Host& host, const Result<std::vector<double
   }
   secagg_.reset();
   ++round_;
+  clip_history_.push_back(clip_);
   host.metrics().ReportModel(RoundOf(round_), global_);
   StartRound(host);
 }

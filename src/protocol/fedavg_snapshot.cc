@@ -6,18 +6,9 @@
 namespace murmur {
 namespace {
 
-constexpr uint64_t kMaxPeers = uint64_t{1} << 32;
-
-void SavePeers(SnapshotWriter& out, const std::set<PeerId>& peers) {
-  out.U64(peers.size());
-  for (PeerId p : peers) out.U32(p.value);
-}
-
-std::set<PeerId> RestorePeers(SnapshotReader& in, const char* field) {
-  const uint64_t n = in.CountAtMost(field, kMaxPeers, 4);
-  std::set<PeerId> peers;
-  for (uint64_t i = 0; i < n && in.ok(); ++i) peers.insert(PeerId(in.U32(field)));
-  return peers;
+std::set<PeerId> RestorePeerSet(SnapshotReader& in, const char* field) {
+  const std::vector<PeerId> peers = in.Peers(field);
+  return {peers.begin(), peers.end()};
 }
 
 }  // namespace
@@ -33,7 +24,7 @@ void FedAvgServer::Save(SnapshotWriter& out) const {
   out.I64(round_);
   out.Bool(done_);
   out.U64(timeout_timer_.value);
-  for (const std::set<PeerId>* peers : {&selected_, &replied_, &down_}) SavePeers(out, *peers);
+  for (const std::set<PeerId>* peers : {&selected_, &replied_, &down_}) out.Peers(*peers);
   out.Doubles(sum_);
   out.F64(total_weight_);
   out.F64(clip_);
@@ -46,9 +37,9 @@ Status FedAvgServer::Restore(SnapshotReader& in) {
   round_ = in.I64("fedavg.round");
   done_ = in.Bool("fedavg.done");
   timeout_timer_ = TimerId(in.U64("fedavg.timeout_timer"));
-  selected_ = RestorePeers(in, "fedavg.selected");
-  replied_ = RestorePeers(in, "fedavg.replied");
-  down_ = RestorePeers(in, "fedavg.down");
+  selected_ = RestorePeerSet(in, "fedavg.selected");
+  replied_ = RestorePeerSet(in, "fedavg.replied");
+  down_ = RestorePeerSet(in, "fedavg.down");
   sum_ = in.Doubles("fedavg.sum");
   total_weight_ = in.F64("fedavg.total_weight");
   clip_ = in.F64("fedavg.clip");

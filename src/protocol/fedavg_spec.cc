@@ -137,10 +137,13 @@ Status PrepareSecureAggregation(const ProtocolRun& run, FedAvgRunState& state) {
         "privacy.secure_aggregation masks uncompressed FedAvg updates: drop the [compress] "
         "uplink, downlink and error_feedback settings, or set it to \"none\"");
   }
-  if (config.privacy.adaptive_clip) {
+  // Adaptive clipping masks each client's centred clip bit (+-1/2 plus its
+  // share of the count noise) as one more fixed-point coordinate.
+  if (config.privacy.adaptive_clip && config.secure_aggregation.fixed_point.max_abs < 1) {
     return Status::InvalidArgument(
-        "privacy.adaptive_clip with privacy.secure_aggregation: the clip bits would have to be "
-        "summed under the masks too (not implemented); set privacy.adaptive_clip = false");
+        "privacy.adaptive_clip with privacy.secure_aggregation needs privacy.secagg_max_abs >= 1 "
+        "(each client's clip bit is +-1/2 plus noise), not ",
+        config.secure_aggregation.fixed_point.max_abs);
   }
   const int64_t m = ClientsPerRound(c.client_fraction, run.num_peers);
   if (m < 2) {

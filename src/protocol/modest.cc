@@ -19,6 +19,13 @@ uint32_t LoadU32(const uint8_t* p) {
   return v;
 }
 
+// How long a peer that holds no round waits to hear of a newer round before
+// it restarts the run: longer than the ack (2x) and progress (3x) waits, so
+// that the peers holding a round recover it first when any of them is alive.
+Duration StallTimeout(const ModestOptions& options) {
+  return Duration::Nanos(4 * options.round_timeout.ns);
+}
+
 }  // namespace
 
 std::vector<PeerId> ModestCandidates(uint64_t seed, int64_t round, ModestRole role,
@@ -130,6 +137,8 @@ void ModestNode::MergeMembership(Host& host, PeerId from, std::span<const uint8_
 void ModestNode::OnStart(Host& host) {
   host.metrics().ReportModel(Round(0), learner_.params());
   if (options_.rounds <= 0) return;
+  heard_at_ = host.now();
+  ArmStall(host, StallTimeout(options_));
   const std::vector<PeerId> view = View();
   const std::vector<PeerId> order = ModestCandidates(options_.seed, 1, ModestRole::kTrainer, view);
   const auto s = std::min<size_t>(static_cast<size_t>(options_.trainers), order.size());
@@ -160,6 +169,7 @@ void ModestNode::Dispatch(Host& host, PeerId from, std::span<const uint8_t> byte
     return;
   }
   MergeMembership(host, from, frame->updates);
+  Heard(host, frame->round);
   switch (frame->type) {
     case Type::kPing:
       Send(host, from, Frame(Type::kPong, frame->round, frame->role, {}));
@@ -174,10 +184,13 @@ void ModestNode::Dispatch(Host& host, PeerId from, std::span<const uint8_t> byte
       OnGlobal(host, from, frame->round, std::move(frame->params));
       break;
     case Type::kAck:
+      if (frame->round >= options_.rounds) run_done_ = true;
       OnAck(host, frame->round);
       break;
     case Type::kProgress:
-      if (frame->round == awaiting_progress_) awaiting_progress_ = 0;
+      // Progress for a later round (a trainer already past ours) ends the
+      // wait too.
+      if (awaiting_progress_ != 0 && frame->round >= awaiting_progress_) awaiting_progress_ = 0;
       break;
   }
 }
@@ -236,6 +249,7 @@ void ModestNode::StartTraining(Host& host, int64_t round, std::span<const float>
   learner_.ResetOptimizer();
   training_ = true;
   train_round_ = round;
+  Heard(host, round);
   host.RunCompute(TrainTask(learner_, options_.local_steps, &last_loss_,
                             static_cast<uint64_t>(round)));
 }
@@ -264,6 +278,14 @@ void ModestNode::OnComputeDone(Host& host, uint64_t tag) {
 }
 
 void ModestNode::OnGlobal(Host& host, PeerId from, int64_t round, std::vector<float> params) {
+  const bool done = !training_ && unacked_round_ != train_round_;  // train_round_ aggregated
+  if (round < train_round_ || (round == train_round_ && done)) {
+    // A restart (OnStall) from a peer with an older model: this trainer is
+    // past `round`, so the sender may stop waiting for it.
+    Send(host, from,
+         Frame(Type::kProgress, done ? train_round_ : train_round_ - 1, ModestRole::kTrainer, {}));
+    return;
+  }
   global_senders_[round].insert(from);
   if (round <= train_round_ || round <= pending_round_) return;  // another aggregator's copy
   if (training_) {
@@ -316,6 +338,8 @@ void ModestNode::Close(Host& host, int64_t round) {
   // on their next resend.
   aggregations_.erase(aggregations_.begin(), std::next(it));
   closed_up_to_ = round;
+  Heard(host, round);
+  if (round >= options_.rounds) run_done_ = true;
   aggregated_rounds_.push_back(round);
   host.metrics().Count("modest.aggregations", 1);
   const auto count = static_cast<double>(aggregation.from.size());
@@ -328,12 +352,17 @@ void ModestNode::Close(Host& host, int64_t round) {
     Send(host, trainer, Frame(Type::kAck, round, ModestRole::kTrainer, {}));
   }
   if (round >= options_.rounds) return;
-  StartSelection(host, to_trainers_, round + 1, ModestRole::kTrainer, options_.trainers,
-                 Frame(Type::kGlobal, round + 1, ModestRole::kTrainer, average));
-  awaiting_progress_ = round + 1;
+  HandToTrainers(host, round + 1, average);
+  last_average_ = std::move(average);
+}
+
+void ModestNode::HandToTrainers(Host& host, int64_t round, std::span<const float> model) {
+  StartSelection(host, to_trainers_, round, ModestRole::kTrainer, options_.trainers,
+                 Frame(Type::kGlobal, round, ModestRole::kTrainer, model));
+  awaiting_progress_ = round;
   timers_[host.StartTimer(options_.round_timeout + options_.round_timeout +
                           options_.round_timeout)
-              .value] = {TimerKind::kProgressWait, round + 1};
+              .value] = {TimerKind::kProgressWait, round};
 }
 
 void ModestNode::OnTimer(Host& host, TimerId timer) {
@@ -379,6 +408,10 @@ void ModestNode::OnTimer(Host& host, TimerId timer) {
         Close(host, round);
       }
       break;
+    case TimerKind::kStall:
+      stall_armed_ = false;
+      OnStall(host);
+      break;
     case TimerKind::kProgressWait:
       if (awaiting_progress_ != round || !to_trainers_ || to_trainers_->round != round) break;
       // Every trainer we handed the model to went silent: hand it to others.
@@ -393,6 +426,54 @@ void ModestNode::OnTimer(Host& host, TimerId timer) {
                   .value] = {TimerKind::kProgressWait, round};
       break;
   }
+}
+
+void ModestNode::Heard(Host& host, int64_t round) {
+  if (round <= heard_round_) return;
+  heard_round_ = round;
+  heard_at_ = host.now();
+}
+
+void ModestNode::ArmStall(Host& host, Duration after) {
+  if (stall_armed_ || run_done_) return;
+  stall_armed_ = true;
+  timers_[host.StartTimer(after).value] = {TimerKind::kStall, 0};
+}
+
+bool ModestNode::HoldsRound() const {
+  // Each of these has its own timer that moves the round on.
+  return training_ || unacked_round_ != 0 || awaiting_progress_ != 0 || !aggregations_.empty();
+}
+
+void ModestNode::OnStall(Host& host) {
+  if (run_done_) return;
+  const Duration stall = StallTimeout(options_);
+  const SimTime due = heard_at_ + stall;
+  if (host.now() < due) {  // heard of a newer round since the timer was set
+    ArmStall(host, due - host.now());
+    return;
+  }
+  if (HoldsRound()) {
+    ArmStall(host, stall);
+    return;
+  }
+  // Nobody told us of a newer round for a whole stall timeout and we hold
+  // none: hand our newest model on as an aggregator of its round would. The
+  // round number is the model's age, so peers with equally new models
+  // restart the same round with the same sample, and a restart with an
+  // older model than some trainer's ends at that trainer (OnGlobal).
+  const bool average_is_newer = !last_average_.empty() && closed_up_to_ >= train_round_;
+  const int64_t model_round = average_is_newer ? closed_up_to_ : train_round_;
+  const int64_t round = std::min(model_round + 1, options_.rounds);
+  host.metrics().Count("modest.stall_restarts", 1);
+  ++stall_restarts_;
+  const std::vector<float> model =
+      average_is_newer ? last_average_
+                       : std::vector<float>(learner_.params().begin(), learner_.params().end());
+  Heard(host, round);
+  heard_at_ = host.now();
+  HandToTrainers(host, round, model);
+  ArmStall(host, stall);
 }
 
 }  // namespace murmur

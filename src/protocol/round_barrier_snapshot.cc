@@ -4,20 +4,6 @@
 namespace murmur {
 namespace {
 
-constexpr uint64_t kMaxPeers = uint64_t{1} << 32;
-
-void SavePeers(SnapshotWriter& out, const std::vector<PeerId>& peers) {
-  out.U64(peers.size());
-  for (PeerId p : peers) out.U32(p.value);
-}
-
-std::vector<PeerId> RestorePeers(SnapshotReader& in, const char* field) {
-  const uint64_t n = in.CountAtMost(field, kMaxPeers, 4);
-  std::vector<PeerId> peers;
-  for (uint64_t i = 0; i < n && in.ok(); ++i) peers.emplace_back(in.U32(field));
-  return peers;
-}
-
 ReceivedModel RestoreModel(SnapshotReader& in, size_t model_size) {
   std::vector<float> model = in.Floats("barrier.model");
   if (in.ok() && model.size() != model_size) {
@@ -36,14 +22,14 @@ void RoundBarrier::Save(SnapshotWriter& out) const {
   out.U64(rounds_.size());
   for (const auto& [round, inbox] : rounds_) {
     out.U32(round.value);
-    SavePeers(out, inbox.expected);
+    out.Peers(inbox.expected);
     out.U64(inbox.arrived.size());
     for (const auto& [peer, model] : inbox.arrived) {
       out.U32(peer.value);
       out.Floats(model.view());
     }
   }
-  SavePeers(out, std::vector<PeerId>(down_.begin(), down_.end()));
+  out.Peers(down_);
   out.U64(excused_.size());
   for (const auto& [peer, round] : excused_) {
     out.U32(peer.value);
@@ -65,7 +51,7 @@ void RoundBarrier::Restore(SnapshotReader& in, size_t model_size) {
   const uint64_t rounds = in.Count("barrier.rounds", 12);
   for (uint64_t i = 0; i < rounds && in.ok(); ++i) {
     RoundInbox& inbox = rounds_[Round(in.U32("barrier.round"))];
-    inbox.expected = RestorePeers(in, "barrier.expected");
+    inbox.expected = in.Peers("barrier.expected");
     if (!std::is_sorted(inbox.expected.begin(), inbox.expected.end())) {
       in.Fail(Status::Corrupt("snapshot: a round's expected senders are not sorted"));
     }
@@ -75,7 +61,7 @@ void RoundBarrier::Restore(SnapshotReader& in, size_t model_size) {
       inbox.arrived[peer] = RestoreModel(in, model_size);
     }
   }
-  const std::vector<PeerId> down = RestorePeers(in, "barrier.down");
+  const std::vector<PeerId> down = in.Peers("barrier.down");
   down_ = std::set<PeerId>(down.begin(), down.end());
   excused_.clear();
   const uint64_t excused = in.Count("barrier.excused", 8);

@@ -3,22 +3,26 @@
 #include <cmath>
 
 #include "murmur/core/bytes.h"
+#include "murmur/protocol/dp_fedavg_message.h"
 #include "murmur/protocol/message_kind.h"
 
 namespace murmur {
 
 std::vector<uint8_t> EncodeSecAggSetup(Round round, uint32_t clients, uint32_t index,
-                                       uint64_t graph_seed, std::span<const float> global) {
-  ByteWriter out(kMessageHeaderBytes + 4 + 4 + 8 + 4 + global.size_bytes());
+                                       uint64_t graph_seed, std::span<const float> global,
+                                       double clip) {
+  ByteWriter out(kMessageHeaderBytes + 4 + 4 + 8 + (clip > 0 ? 8 : 0) + 4 + global.size_bytes());
   WriteMessageHeader({MessageKind::kSecAggSetup, round}, out);
   out.WriteU32(clients);
   out.WriteU32(index);
   out.WriteU64(graph_seed);
+  if (clip > 0) out.WriteF64(clip);
   out.WriteFloats(global);
   return std::move(out).Take();
 }
 
-Result<SecAggSetup> DecodeSecAggSetup(std::span<const uint8_t> bytes, size_t expected_params) {
+Result<SecAggSetup> DecodeSecAggSetup(std::span<const uint8_t> bytes, size_t expected_params,
+                                      bool with_clip) {
   ByteReader in(bytes);
   MURMUR_ASSIGN_OR_RETURN(const MessageHeader header,
                           ReadMessageHeader(in, {MessageKind::kSecAggSetup}, "secagg setup"));
@@ -30,6 +34,13 @@ Result<SecAggSetup> DecodeSecAggSetup(std::span<const uint8_t> bytes, size_t exp
   if (setup.clients < 2 || setup.index >= setup.clients) {
     return Status::Corrupt("secagg setup: client index ", setup.index, " of ", setup.clients,
                            " clients");
+  }
+  if (with_clip) {
+    MURMUR_ASSIGN_OR_RETURN(setup.clip, in.ReadF64());
+    if (!(setup.clip > 0 && setup.clip <= kMaxDpClip)) {
+      return Status::Corrupt("secagg setup: clip norm ", setup.clip, " outside (0, ", kMaxDpClip,
+                             "]");
+    }
   }
   setup.global.resize(expected_params);
   MURMUR_RETURN_IF_ERROR(in.ReadFloatsInto(setup.global));

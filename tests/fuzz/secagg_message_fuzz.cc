@@ -1,7 +1,8 @@
 // Fuzz target: the SecAgg FedAvg frames (protocol/secagg_message.h), which
 // a client runs on every server frame and the server on every client
-// frame. Byte 0 picks the decoder (setup, or a phase in either direction);
-// the rest follows the right kind byte. Must never crash; an accepted frame
+// frame. Byte 0 picks the decoder (setup without or with the adaptive
+// clip field, or a phase in either direction); the rest follows the right
+// kind byte. Must never crash; an accepted frame
 // re-encodes to the same bytes and respects the index and phase bounds.
 #include <cmath>
 #include <cstddef>
@@ -16,17 +17,19 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::vector<uint8_t> frame(data, data + size);
-  const uint8_t which = data[0] % 3;
-  frame[0] = static_cast<uint8_t>(0x60 + which);
-  if (which == 0) {
-    auto setup = murmur::DecodeSecAggSetup(frame, 3);
+  const uint8_t which = data[0] % 4;
+  frame[0] = static_cast<uint8_t>(0x60 + (which == 3 ? 0 : which));
+  if (which == 0 || which == 3) {
+    const bool with_clip = which == 3;
+    auto setup = murmur::DecodeSecAggSetup(frame, 3, with_clip);
     if (!setup.ok()) return 0;
     if (setup->index >= setup->clients || setup->global.size() != 3) std::abort();
     for (float v : setup->global) {
       if (!std::isfinite(v)) std::abort();
     }
+    if (with_clip != (setup->clip > 0) || !(setup->clip <= 1e12)) std::abort();
     if (murmur::EncodeSecAggSetup(setup->round, setup->clients, setup->index, setup->graph_seed,
-                                  setup->global) != frame) {
+                                  setup->global, setup->clip) != frame) {
       std::abort();
     }
     return 0;
@@ -54,6 +57,7 @@ std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
   const std::vector<uint8_t> payload = {0, 0, 0, 0, 7};
   return {
       with_index(murmur::EncodeSecAggSetup(murmur::Round(1), 4, 2, 99, three), 0),
+      with_index(murmur::EncodeSecAggSetup(murmur::Round(1), 4, 2, 99, three, 0.75), 3),
       with_index(murmur::EncodeSecAggPhase(murmur::SecAggDirection::kToClient, murmur::Round(2),
                                            1, payload), 1),
       with_index(murmur::EncodeSecAggPhase(murmur::SecAggDirection::kToServer, murmur::Round(3),

@@ -49,15 +49,8 @@ class BarrierNode final : public murmur::Node {
   std::unique_ptr<murmur::RoundBarrier> barrier_;
 };
 
-class NullSink final : public murmur::MetricsSink {
- public:
-  void ReportModel(murmur::Round, std::span<const float>) override {}
-  void ReportTrainLoss(murmur::Round, double) override {}
-  void Count(std::string_view, int64_t) override {}
-};
-
 struct World {
-  NullSink sink;
+  murmur::NullMetricsSink sink;
   std::unique_ptr<murmur::Simulator> sim;
   explicit World(murmur::ThreadPool& pool) {
     std::vector<std::unique_ptr<murmur::Node>> nodes;

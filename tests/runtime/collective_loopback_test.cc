@@ -18,13 +18,6 @@ using net::NetHost;
 using net::NetOptions;
 using net::NetSecurity;
 
-class NullSink final : public MetricsSink {
- public:
-  void ReportModel(Round, std::span<const float>) override {}
-  void ReportTrainLoss(Round, double) override {}
-  void Count(std::string_view, int64_t) override {}
-};
-
 float Input(int peer, int iteration, size_t j) {
   return static_cast<float>(peer * 100 + iteration * 10 + static_cast<int>(j % 1000));
 }
@@ -42,7 +35,7 @@ std::vector<PeerRun> RunPeers(int n, int iterations, size_t length, int leaver,
                               int leave_after, bool plain) {
   net::NetworkKey psk{};
   psk.fill(7);
-  std::vector<NullSink> sinks(n);
+  std::vector<NullMetricsSink> sinks(n);
   std::vector<std::unique_ptr<NetHost>> hosts;
   for (int i = 0; i < n; ++i) {
     NetOptions o;

@@ -24,39 +24,11 @@
 
 #include "murmur/core/log.h"
 #include "murmur/runtime/frame.h"
+#include "testing/counting_sink.h"
 #include "testing/socket_probe.h"
 
 namespace murmur::net {
 namespace {
-
-class CountingSink final : public MetricsSink {
- public:
-  void ReportModel(Round, std::span<const float>) override {}
-  void ReportTrainLoss(Round, double) override {}
-  void Count(std::string_view name, int64_t delta) override {
-    {
-      std::lock_guard lock(mu_);
-      counters_[std::string(name)] += delta;
-    }
-    cv_.notify_all();
-  }
-  int64_t Get(const std::string& name) {
-    std::lock_guard lock(mu_);
-    return counters_[name];
-  }
-  // Waits (from another thread than the host's) until counter `name`
-  // reaches `at_least`; false after 20 s.
-  bool WaitFor(const std::string& name, int64_t at_least) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(20),
-                        [&] { return counters_[name] >= at_least; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, int64_t> counters_;
-};
 
 // Sends "hello i->j" to every other peer, then one compute task, then
 // waits for everyone's hello and for a timer.
@@ -114,7 +86,7 @@ TEST(NetHost, ThreePeersFormAMeshAndExchangeMessages) {
   NetworkKey psk{};
   psk.fill(1);
   constexpr uint32_t n = 3;
-  std::vector<CountingSink> sinks(n);
+  std::vector<testing::CountingSink> sinks(n);
   std::vector<std::unique_ptr<NetHost>> hosts;
   for (uint32_t i = 0; i < n; ++i) {
     NetOptions o = Options(i, n);
@@ -181,7 +153,7 @@ TEST(NetHost, LargeMessagesArriveWholeAndInOrder) {
   // 3.5 chunks: three DataPart frames and a final Data frame.
   std::vector<uint8_t> big(kDataChunk * 7 / 2);
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 131 + (i >> 20));
-  CountingSink sa, sb;
+  testing::CountingSink sa, sb;
   auto b = NetHost::Create(Options(1, 2), Security(NetworkKey{}), sb);
   ASSERT_TRUE(b.ok());
   NetOptions oa = Options(0, 2);
@@ -214,7 +186,7 @@ class IdleNode final : public Node {
 };
 
 TEST(NetHost, HostileConnectionsAreClosedAndCounted) {
-  CountingSink sink;
+  testing::CountingSink sink;
   NetOptions o = Options(0, 2);
   o.handshake_timeout = Duration::Seconds(0.3);
   Result<std::unique_ptr<NetHost>> host = NetHost::Create(o, Security(NetworkKey{}), sink);
@@ -237,7 +209,7 @@ TEST(NetHost, StrangerAnnouncingAHugeFrameIsCutOffBeforeAnyAllocation) {
   // 200 MiB is within max_message_bytes (256 MiB), so only the connection's
   // phase can refuse it; the handshake timeout is far beyond the wait in
   // SendAndAwaitClose, so a close means the header alone decided.
-  CountingSink sink;
+  testing::CountingSink sink;
   NetOptions o = Options(0, 2);
   o.handshake_timeout = Duration::Seconds(120);
   Result<std::unique_ptr<NetHost>> host = NetHost::Create(o, Security(NetworkKey{}), sink);
@@ -271,7 +243,7 @@ TEST(NetHost, StrangerAnnouncingAHugeFrameIsCutOffBeforeAnyAllocation) {
 }
 
 TEST(NetHost, StreamEndingInsideAFrameIsCountedAsTruncated) {
-  CountingSink sink;
+  testing::CountingSink sink;
   NetOptions o = Options(0, 2);
   o.handshake_timeout = Duration::Seconds(120);
   Result<std::unique_ptr<NetHost>> host = NetHost::Create(o, Security(NetworkKey{}), sink);
@@ -314,7 +286,7 @@ class CapturingLog final : public LogSink {
 TEST(NetHost, RejectionsAreLoggedThroughTheLogSinkUpToTheirCap) {
   CapturingLog log;
   ScopedLogSink scoped(&log);
-  CountingSink sink;
+  testing::CountingSink sink;
   NetOptions o = Options(0, 2);
   o.handshake_timeout = Duration::Seconds(120);
   o.max_rejection_logs = 2;
@@ -380,7 +352,7 @@ TEST(NetHost, SlotBelongsToTheFirstKeyThatClaimsIt) {
   NetworkKey psk{};
   psk.fill(3);
   constexpr uint32_t n = 3;
-  std::vector<CountingSink> sinks(n + 1);
+  std::vector<testing::CountingSink> sinks(n + 1);
   std::vector<std::unique_ptr<NetHost>> hosts;
   for (uint32_t i = 0; i < n; ++i) {
     NetOptions o = Options(i, n);
@@ -425,8 +397,8 @@ TEST(NetHost, FailedBootstrapHandshakeIsRetriedWithBackoff) {
   psk.fill(3);
   NetworkKey other{};
   other.fill(4);
-  CountingSink sink0;
-  CountingSink sink1;
+  testing::CountingSink sink0;
+  testing::CountingSink sink1;
   auto host0 = NetHost::Create(Options(0, 2), Security(psk), sink0);
   ASSERT_TRUE(host0.ok());
   NetOptions o = Options(1, 2);
@@ -456,7 +428,7 @@ TEST(NetHost, RelayedRecordOfAnotherKeyForABoundSlotIsIgnored) {
   psk.fill(5);
   constexpr uint32_t n = 4;
   enum { kA, kB, kC, kX, kD };
-  std::vector<CountingSink> sinks(5);
+  std::vector<testing::CountingSink> sinks(5);
   std::vector<std::unique_ptr<NetHost>> hosts(5);
   std::vector<Messenger> nodes = {Messenger(n, "a"), Messenger(n, "b"), Messenger(n, "c"),
                                   Messenger(n, "x"), Messenger(n, "d")};
@@ -497,7 +469,7 @@ TEST(NetHost, PeerThatSaidByeIsDialedAgainWhenItRestarts) {
   NetworkKey psk{};
   psk.fill(4);
   constexpr uint32_t n = 3;
-  std::vector<CountingSink> sinks(n + 1);
+  std::vector<testing::CountingSink> sinks(n + 1);
   const Identity slot2 = Identity::Generate();
   std::vector<std::unique_ptr<NetHost>> hosts;
   for (uint32_t i = 0; i < n; ++i) {
@@ -538,7 +510,7 @@ TEST(NetHost, PeerThatSaidByeIsDialedAgainWhenItRestarts) {
 }
 
 TEST(NetHost, RefusesBadOptions) {
-  CountingSink sink;
+  testing::CountingSink sink;
   NetOptions o = Options(3, 2);
   EXPECT_EQ(NetHost::Create(o, Security(NetworkKey{}), sink).status().code(),
             StatusCode::kInvalidArgument);
@@ -656,7 +628,7 @@ void ExpectPeersJoinDuringFlood(const std::optional<NetworkKey>& psk,
                                 std::function<std::vector<uint8_t>()> hello,
                                 size_t cookie_above = AdmissionLimits{}.cookie_above) {
   constexpr uint32_t n = 5;
-  std::vector<CountingSink> sinks(n);
+  std::vector<testing::CountingSink> sinks(n);
   std::vector<std::unique_ptr<NetHost>> hosts;
   auto create = [&](uint32_t i) {
     NetOptions o = Options(i, n);
@@ -806,7 +778,7 @@ Frame ParseFirst(const std::vector<uint8_t>& wire) {
 TEST(NetHost, HelloUnderLoadCostsACookieReplyAndNoKeyExchange) {
   NetworkKey psk{};
   psk.fill(4);
-  CountingSink sink;
+  testing::CountingSink sink;
   NetOptions o = Options(0, 2);
   o.admission.cookie_above = 0;  // always under load
   o.admission.handshake_burst = 1000;

@@ -12,6 +12,7 @@
 
 #include "murmur/runtime/handshake.h"
 #include "murmur/runtime/net_host.h"
+#include "testing/counting_sink.h"
 
 namespace murmur::net {
 namespace {
@@ -140,30 +141,6 @@ TEST(PlainSession, EncryptedAndPlainPeersRefuseEachOther) {
   }
 }
 
-class WaitingSink final : public MetricsSink {
- public:
-  void ReportModel(Round, std::span<const float>) override {}
-  void ReportTrainLoss(Round, double) override {}
-  void Count(std::string_view name, int64_t delta) override {
-    {
-      std::lock_guard lock(mu_);
-      counters_[std::string(name)] += delta;
-    }
-    cv_.notify_all();
-  }
-  // False when `name` has not reached `at_least` within 20 s.
-  bool WaitFor(const std::string& name, int64_t at_least) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(20),
-                        [&] { return counters_[name] >= at_least; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, int64_t> counters_;
-};
-
 class QuietNode final : public Node {
  public:
   void OnStart(Host&) override {}
@@ -177,7 +154,7 @@ class QuietNode final : public Node {
 TEST(PlainSession, NetHostsThatDisagreeNeverConnect) {
   NetworkKey psk{};
   psk.fill(5);
-  WaitingSink sink0, sink1;
+  testing::CountingSink sink0, sink1;
   NetOptions o0;
   o0.self = PeerId(0);
   o0.num_slots = 2;

@@ -11,36 +11,14 @@
 #include <utility>
 #include <vector>
 
-#include "murmur/protocol/diloco.h"
-#include "murmur/protocol/registry.h"
-#include "testing/scenario.h"
+#include "diloco_task.h"
 
 namespace murmur::testing {
 namespace {
 
-ProtocolConfig Diloco(int64_t rounds, int64_t inner_steps) {
-  ProtocolConfig c;
-  c.kind = "diloco";
-  c.rounds = rounds;
-  c.local_steps = inner_steps;
-  c.round_timeout_s = 1;
-  return c;
-}
-
 // The synchronous baseline: an all-reduce of the models after every step.
 ProtocolConfig Synchronous(int64_t steps) {
-  ProtocolConfig c = Diloco(steps, 1);
-  MutableProtocolOptions<DilocoConfig>(c) = {.outer_lr = 1, .outer_momentum = 0};
-  return c;
-}
-
-HarnessOptions MlpTask(int64_t peers) {
-  return {.peers = peers,
-          .model = ModelKind::kMlp,
-          .optimizer = {.kind = OptimizerKind::kAdam, .lr = 1e-3},
-          .batch_size = 16,
-          .train_size = 2000,
-          .test_size = 400};
+  return Diloco(steps, 1, {.outer_lr = 1, .outer_momentum = 0});
 }
 
 float MaxAbsDiff(std::span<const float> a, std::span<const float> b) {

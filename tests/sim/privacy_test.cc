@@ -108,8 +108,8 @@ TEST(PrivateRuns, UnsupportedCombinationsAreRejectedNamingTheFix) {
        "[compress]"},
       {{"protocol.kind=fedavg", "privacy.mode=central", "robust.rule=median"}, "[robust]"},
       {{"protocol.kind=fedavg", "privacy.mode=local", "privacy.adaptive_clip=true",
-        "privacy.secure_aggregation=secagg"},
-       "privacy.adaptive_clip = false"},
+        "privacy.secure_aggregation=secagg", "privacy.secagg_max_abs=0.5"},
+       "privacy.secagg_max_abs >= 1"},
   };
   for (const auto& [sets, needle] : cases) {
     Config config = SmallRun("fedavg");

@@ -164,13 +164,6 @@ class GarbageNode final : public Node {
   int sent_ = 0;
 };
 
-class NullSink : public MetricsSink {
- public:
-  void ReportModel(Round, std::span<const float>) override {}
-  void ReportTrainLoss(Round, double) override {}
-  void Count(std::string_view, int64_t) override {}
-};
-
 TEST(Dpsgd, RejectsGarbageFromAPeerAndTheRestCarryOn) {
   Harness h({.peers = 6});
   std::vector<Learner*> learners;
@@ -183,7 +176,7 @@ TEST(Dpsgd, RejectsGarbageFromAPeerAndTheRestCarryOn) {
       std::vector<PeerId>{PeerId(0), PeerId(1), PeerId(2), PeerId(3), PeerId(4)});
   std::vector<DpsgdNode*> honest;
   for (int i = 0; i < 5; ++i) honest.push_back(dynamic_cast<DpsgdNode*>(setup.nodes[i].get()));
-  NullSink sink;
+  NullMetricsSink sink;
   ThreadPool pool(2);
   Simulator sim(SimConfig{}, 1, std::move(setup.nodes), std::vector<MetricsSink*>(6, &sink), pool);
   sim.Run(nullptr);

@@ -13,6 +13,7 @@
 #include "murmur/core/config.h"
 #include "murmur/experiment/sim_run.h"
 #include "murmur/protocol/fedavg.h"
+#include "murmur/privacy/mechanisms.h"
 #include "murmur/protocol/fedavg_secagg.h"
 #include "murmur/protocol/message_kind.h"
 #include "murmur/protocol/secagg_message.h"
@@ -98,16 +99,24 @@ struct RunResult {
   std::vector<PeerId> survivors;
   std::vector<uint32_t> masked_words;
   std::vector<EvalRow> rows;
+  std::vector<float> clip_bits;  // each client's last clip bit (NaN: none)
+  std::vector<double> clip_history;
 };
 
-// Runs `protocol` on `h` with client i crashed at crash_phase[i] (-1: never).
+// Runs `protocol` on `h` with client i crashed at crash_phase[i] (-1: never);
+// `seed` is the run seed (h's own, for runs compared with h.Run).
 RunResult RunWithCrashes(testing::Harness& h, const ProtocolConfig& protocol,
-                         const std::vector<int>& crash_phase) {
+                         const std::vector<int>& crash_phase, uint64_t seed = 1) {
   std::vector<Learner*> learners;
   for (int i = 0; i < kPeers; ++i) learners.push_back(&h.learner(i));
-  ProtocolSetup setup = MakeProtocol(protocol, learners, h.model(), 1).value();
+  ProtocolSetup setup = MakeProtocol(protocol, learners, h.model(), seed).value();
   auto* server = dynamic_cast<SecAggFedAvgServer*>(setup.nodes.back().get());
   EXPECT_NE(server, nullptr);
+  std::vector<const SecAggFedAvgClient*> clients;
+  for (int i = 0; i < kPeers; ++i) {
+    clients.push_back(dynamic_cast<const SecAggFedAvgClient*>(setup.nodes[i].get()));
+    EXPECT_NE(clients.back(), nullptr);
+  }
   for (size_t i = 0; i < crash_phase.size(); ++i) {
     if (crash_phase[i] >= 0) {
       setup.nodes[i] = std::make_unique<CrashAtPhase>(std::move(setup.nodes[i]), crash_phase[i]);
@@ -118,7 +127,7 @@ RunResult RunWithCrashes(testing::Harness& h, const ProtocolConfig& protocol,
   setup.nodes.back() = std::move(recorder);
   ThreadPool pool(1);
   SimulationResult sim = SimulateProtocol(std::move(setup), h.model(), h.data().test, SimConfig{},
-                                          EvalConfig{.every = 1}, protocol.rounds, 1, pool,
+                                          EvalConfig{.every = 1}, protocol.rounds, seed, pool,
                                           RunObserver{});
   RunResult out;
   out.masked_words = record->words;
@@ -128,6 +137,8 @@ RunResult RunWithCrashes(testing::Harness& h, const ProtocolConfig& protocol,
   out.completed = server->completed_rounds();
   out.aborted = server->aborted_rounds();
   out.survivors = server->last_survivors();
+  out.clip_history = server->clip_history();
+  for (const SecAggFedAvgClient* c : clients) out.clip_bits.push_back(c->last_clip_bit());
   return out;
 }
 
@@ -311,6 +322,112 @@ TEST(SecAggFedAvg, UnsupportedCombinationsAreRejectedNamingTheFix) {
   Config config = SmallFedAvgRun();
   ASSERT_TRUE(config.Set("privacy.secure_aggregation=secagg++").ok());
   EXPECT_FALSE(ReadRunConfig(config).ok());
+}
+
+}  // namespace
+}  // namespace murmur
+
+// Adaptive clipping under secure aggregation (Andrew et al. 2021): each
+// client's noisy clip bit is one more masked fixed-point coordinate.
+namespace murmur {
+namespace {
+
+ProtocolConfig AdaptiveSecAgg(privacy::SecureAggregationMode mode, int64_t rounds, double clip,
+                              double clip_lr, double count_noise) {
+  ProtocolConfig c = SecAggFedAvg(mode, rounds);
+  c.privacy.mode = privacy::DpMode::kLocal;
+  c.privacy.clip = clip;
+  c.privacy.noise_multiplier = 0;
+  c.privacy.adaptive_clip = true;
+  c.privacy.adaptive.learning_rate = clip_lr;
+  c.privacy.adaptive.count_noise_stddev = count_noise;
+  return c;
+}
+
+// One fixed-point step (2^-16) on each of n bits moves b = sum / n + 1/2 by
+// at most 2^-17 (rounding), so log C by at most clip_lr 2^-17 a round.
+double ClipTolerance(double clip_lr, int rounds) { return clip_lr * std::ldexp(1.0, -17) * rounds; }
+
+// With system entropy the secagg clients draw from their seeded streams
+// exactly what plain local-DP FedAvg clients draw (the bit noise), so the
+// masked run's clip after each round is the plain run's, computed from the
+// plain sum of the same bits, to the fixed-point precision (plus the
+// models' 2^-17 drift, far from flipping a bit), over 3 seeds. Count noise
+// 0.6 over 8 clients makes each bit a real number; the clip moves by more
+// than 1% in every run, so the check is not of a constant.
+TEST(SecAggAdaptiveClip, ClipSequenceIsThePlainSumsOverSeeds) {
+  const double clip_lr = 0.5;
+  for (uint64_t seed : {1, 2, 3}) {
+    ProtocolConfig masked = AdaptiveSecAgg(privacy::SecureAggregationMode::kSecAggPlus, 3, 0.5,
+                                           clip_lr, 0.6);
+    masked.secagg_system_entropy = true;
+    testing::Harness h({.peers = kPeers, .seed = seed});
+    const RunResult run = RunWithCrashes(h, masked, {}, seed);
+    ASSERT_EQ(run.clip_history.size(), 3u);
+    for (int rounds = 1; rounds <= 3; ++rounds) {
+      ProtocolConfig plain = masked;
+      plain.secure_aggregation.mode = privacy::SecureAggregationMode::kNone;
+      plain.rounds = rounds;
+      testing::Harness plain_h({.peers = kPeers, .seed = seed});
+      std::vector<Node*> nodes;
+      plain_h.Run(plain, {}, 1, {.every = rounds}, nullptr, &nodes);
+      const auto* server = dynamic_cast<const FedAvgServer*>(nodes.back());
+      ASSERT_NE(server, nullptr);
+      const double got = run.clip_history[rounds - 1];
+      EXPECT_LE(std::fabs(std::log(got / server->clip_norm())), ClipTolerance(clip_lr, rounds))
+          << "seed " << seed << " round " << rounds << ": " << got << " vs "
+          << server->clip_norm();
+    }
+    EXPECT_GT(std::fabs(std::log(run.clip_history.back() / 0.5)), 0.01) << "seed " << seed;
+  }
+}
+
+// t = 4 of 8, one client crashed at each phase (as above; seeds 1, 2): the next clip is
+// NextClipNormFromBits over exactly the 5 survivors' bits (clients 3..7,
+// read from the clients), not over every bit that was prepared (client 1
+// and 2 trained and drew theirs too), and the round is not aborted.
+TEST(SecAggAdaptiveClip, DroppedClientsBitsAreLeftOutOfTheCount) {
+  const double clip_lr = 0.5;
+  for (uint64_t seed : {1, 2}) {
+    testing::Harness h({.peers = kPeers, .seed = seed});
+    const ProtocolConfig c =
+        AdaptiveSecAgg(privacy::SecureAggregationMode::kSecAgg, 1, 0.5, clip_lr, 0.6);
+    const RunResult run = RunWithCrashes(h, c, {0, 1, 2, 3}, seed);
+    ASSERT_EQ(run.aborted, 0);
+    ASSERT_EQ(run.survivors.size(), 5u);
+    ASSERT_EQ(run.clip_history.size(), 1u);
+    EXPECT_TRUE(std::isnan(run.clip_bits[0]));  // crashed before training
+    double survivors = 0, prepared = 0;
+    for (int i = 1; i < kPeers; ++i) {
+      ASSERT_FALSE(std::isnan(run.clip_bits[i])) << i;
+      prepared += run.clip_bits[i];
+      if (i >= 3) survivors += run.clip_bits[i];
+    }
+    const double expected = privacy::NextClipNormFromBits(c.privacy.adaptive, 0.5, survivors, 5);
+    const double all = privacy::NextClipNormFromBits(c.privacy.adaptive, 0.5, prepared, 7);
+    EXPECT_LE(std::fabs(std::log(run.clip_history[0] / expected)), ClipTolerance(clip_lr, 1));
+    EXPECT_GT(std::fabs(std::log(all / expected)), 100 * ClipTolerance(clip_lr, 1));
+  }
+}
+
+// From a clip far below the update norms (1e-3), adaptive clipping grows C
+// (by e^0.5 a round while every bit is -1/2) and the masked run learns;
+// the same masked run at the fixed C = 1e-3 barely moves the model. Mean
+// test accuracy over 3 seeds after 12 rounds.
+TEST(SecAggAdaptiveClip, LearnsFromAClipFarTooSmallWhereTheFixedClipDoesNot) {
+  double adaptive = 0, fixed = 0;
+  for (uint64_t seed : {1, 2, 3}) {
+    ProtocolConfig c =
+        AdaptiveSecAgg(privacy::SecureAggregationMode::kSecAggPlus, 12, 1e-3, 1.0, 0.4);
+    testing::Harness h({.peers = kPeers, .seed = seed});
+    adaptive += h.Run(c, {}, 1, {.every = 12}).back().acc_mean / 3;
+    c.privacy.adaptive_clip = false;
+    testing::Harness h_fixed({.peers = kPeers, .seed = seed});
+    fixed += h_fixed.Run(c, {}, 1, {.every = 12}).back().acc_mean / 3;
+  }
+  RecordProperty("adaptive_accuracy", std::to_string(adaptive));
+  RecordProperty("fixed_accuracy", std::to_string(fixed));
+  EXPECT_GT(adaptive, fixed + 0.2);
 }
 
 }  // namespace

@@ -9,8 +9,8 @@
 #include <cmath>
 #include <vector>
 
+#include "diloco_task.h"
 #include "murmur/learn/learner.h"
-#include "murmur/protocol/diloco.h"
 #include "murmur/protocol/registry.h"
 #include "murmur/protocol/streaming_diloco.h"
 #include "testing/scenario.h"
@@ -26,25 +26,6 @@ ProtocolConfig Streaming(int64_t rounds, int64_t h, StreamingConfig s) {
   c.round_timeout_s = 1;
   MutableProtocolOptions<StreamingConfig>(c) = s;
   return c;
-}
-
-ProtocolConfig Diloco(int64_t rounds, int64_t h, DilocoConfig d = {}) {
-  ProtocolConfig c;
-  c.kind = "diloco";
-  c.rounds = rounds;
-  c.local_steps = h;
-  c.round_timeout_s = 1;
-  MutableProtocolOptions<DilocoConfig>(c) = d;
-  return c;
-}
-
-HarnessOptions MlpTask(int64_t peers) {
-  return {.peers = peers,
-          .model = ModelKind::kMlp,
-          .optimizer = {.kind = OptimizerKind::kAdam, .lr = 1e-3},
-          .batch_size = 16,
-          .train_size = 2000,
-          .test_size = 400};
 }
 
 template <typename N>

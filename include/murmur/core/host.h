@@ -53,6 +53,15 @@ class MetricsSink {
   virtual void Count(std::string_view name, int64_t delta) = 0;
 };
 
+// Drops every report: for nodes whose reports nobody reads (benchmarks,
+// transport tests).
+class NullMetricsSink final : public MetricsSink {
+ public:
+  void ReportModel(Round, std::span<const float>) override {}
+  void ReportTrainLoss(Round, double) override {}
+  void Count(std::string_view, int64_t) override {}
+};
+
 // What a node may ask of the world. Only ever called from the node's own
 // event handlers, on the host's event loop.
 class Host {

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "murmur/core/ids.h"
 #include "murmur/core/rng.h"
 #include "murmur/core/status.h"
 
@@ -39,6 +40,12 @@ class SnapshotWriter {
   void Doubles(std::span<const double> v);
   void I64s(std::span<const int64_t> v);
   void String(std::string_view v);
+  // A u64 count, then each id as u32 (SnapshotReader::Peers).
+  template <typename PeerRange>
+  void Peers(const PeerRange& peers) {
+    U64(peers.size());
+    for (PeerId p : peers) U32(p.value);
+  }
   void Random(const Rng& rng) { U64(rng.position()); }
   // A marker the reader checks (SnapshotReader::Section).
   void Section(uint32_t tag) { U32(tag); }
@@ -68,6 +75,8 @@ class SnapshotReader {
   std::vector<double> Doubles(const char* field);
   std::vector<int64_t> I64s(const char* field);
   std::string String(const char* field);
+  // Peer ids as SnapshotWriter::Peers wrote them, in that order.
+  std::vector<PeerId> Peers(const char* field);
   // A count of elements at least `min_element_bytes` each that the bytes
   // left can hold; 0 and an error otherwise.
   uint64_t Count(const char* field, size_t min_element_bytes);
@@ -87,6 +96,8 @@ class SnapshotReader {
 
  private:
   bool Need(size_t n, const char* field);
+  template <typename T>
+  T Scalar(const char* field);  // a little-endian T; 0 once an error is recorded
   std::span<const uint8_t> bytes_;
   size_t pos_ = 0;
   Status status_;

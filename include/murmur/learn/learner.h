@@ -43,6 +43,9 @@ struct OptimizerConfig {
 struct DpSgdOptions {
   double clip = 1.0;             // C: every sample's gradient L2 norm bound, > 0
   double noise_multiplier = 0;   // sigma: noise N(0, (sigma C)^2) on the sum, >= 0
+  // One backward pass per sample even where the model has a vectorized
+  // per-sample gradient (learn/dp_sgd.h); for benchmarks and tests.
+  bool per_sample_loop = false;
 };
 
 struct TrainStats {
@@ -108,7 +111,8 @@ class Learner {
   // coordinate from `noise_rng` added to their sum, divided by
   // batch_size(); then the configured optimizer step. Each step is one step
   // of the subsampled Gaussian mechanism in privacy/accountant.h. Per-sample
-  // gradients take one backward pass per sample (src/learn/dp_sgd.h).
+  // gradients take one backward pass per batch for the logistic regression,
+  // MLP and CNN, one per sample for other models (src/learn/dp_sgd.h).
   // REQUIRES: options.clip > 0, options.noise_multiplier >= 0, sam_rho == 0.
   void EnableDpSgd(const DpSgdOptions& options, Rng sampling_rng, Rng noise_rng);
   bool dp_sgd_enabled() const;

@@ -27,11 +27,20 @@
 // otherwise the server logs the abort ("secagg.aborted_rounds"), keeps the
 // global model, reports it for the round and starts the next round. The
 // server only ever holds keys, boxes it cannot open and masked vectors.
+// Adaptive clipping (Andrew, Thakkar, McMahan, Ramaswamy, 2021,
+// "Differentially Private Learning with Adaptive Clipping", in the
+// distributed form the paper runs under secure aggregation): the setup
+// carries the round's clip C; each client clips its update to C, adds its
+// share of the update noise, and appends its centred clip bit 1[norm <= C]
+// - 1/2 plus its share N(0, sigma_b^2 / m) of the count noise as one more
+// fixed-point coordinate of the masked input, so the server learns only the
+// noisy sum of the survivors' bits and moves C by NextClipNormFromBits.
 // Not with a robust rule, Byzantine clients, compression or central DP
 // (each needs individual updates; the spec refuses them).
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -75,6 +84,10 @@ class SecAggFedAvgServer final : public Node {
   int64_t aborted_rounds() const { return aborted_; }
   // The clients whose updates made the last recovered sum.
   const std::vector<PeerId>& last_survivors() const { return last_survivors_; }
+  // The clip norm the next round sends (adaptive clipping; else the
+  // configured one), and the one after each round so far.
+  double clip_norm() const { return clip_; }
+  const std::vector<double>& clip_history() const { return clip_history_; }
 
  private:
   void StartRound(Host& host);
@@ -103,7 +116,12 @@ class SecAggFedAvgServer final : public Node {
   TimerId timer_;
   std::vector<PeerId> last_survivors_;
   std::vector<float> average_;
+  double clip_ = 0;
+  std::vector<double> clip_history_;
 };
+
+// Whether the run's clients append a clip bit to their masked input.
+bool SecAggAdaptiveClipping(const SecAggFedAvgOptions& options);
 
 // A client. `learner` must outlive the node.
 class SecAggFedAvgClient final : public Node {
@@ -115,6 +133,10 @@ class SecAggFedAvgClient final : public Node {
   void OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) override;
   void OnTimer(Host& /*host*/, TimerId /*timer*/) override {}
   void OnComputeDone(Host& host, uint64_t tag) override;
+
+  // With adaptive clipping: the noisy clip bit of the last masked input this
+  // client prepared, as the float it encoded (NaN before any).
+  float last_clip_bit() const { return last_clip_bit_; }
 
  private:
   void Begin(Host& host, SecAggSetup setup);
@@ -131,7 +153,9 @@ class SecAggFedAvgClient final : public Node {
   std::optional<SecAggSetup> pending_;  // a newer round's setup during training
   Round round_;
   std::vector<float> start_;
-  std::vector<float> update_;
+  std::vector<float> update_;  // the masked input: the update, then the clip bit
+  double clip_ = 0;            // the round's clip (the server's, with adaptive clipping)
+  float last_clip_bit_ = std::numeric_limits<float>::quiet_NaN();
   std::unique_ptr<privacy::SecAggConfig> config_;
   std::unique_ptr<privacy::SecAggClient> secagg_;
 };

@@ -1,7 +1,9 @@
 // The wire format of FedAvg with secure aggregation (fedavg_secagg.h,
 // docs/wire.md). Three frames, each starting with the MessageHeader:
 //   setup   (server -> client): u8 0x60 | u32 round | u32 clients |
-//           u32 index | u64 graph_seed | u32 count | count x f32
+//           u32 index | u64 graph_seed | [f64 clip] | u32 count | count x f32
+//           (the clip norm of the round only with adaptive clipping, whose
+//           clients then append their noisy clip bit to the masked input)
 //   to client (server -> client): u8 0x61 | u32 round | u8 phase | bytes
 //   to server (client -> server): u8 0x62 | u32 round | u8 phase | bytes
 // `bytes` is the privacy/secagg.h message of that phase, which its own
@@ -29,6 +31,7 @@ struct SecAggSetup {
   uint32_t clients = 0;  // n, the round's selected clients
   uint32_t index = 0;    // this client's id among them, < clients
   uint64_t graph_seed = 0;
+  double clip = 0;  // the round's clip norm with adaptive clipping, else 0
   std::vector<float> global;
 };
 
@@ -38,12 +41,16 @@ struct SecAggPhaseMessage {
   std::vector<uint8_t> bytes;
 };
 
+// `clip` > 0 writes the clip field (adaptive clipping); 0 leaves it out.
 std::vector<uint8_t> EncodeSecAggSetup(Round round, uint32_t clients, uint32_t index,
-                                       uint64_t graph_seed, std::span<const float> global);
+                                       uint64_t graph_seed, std::span<const float> global,
+                                       double clip = 0);
 // kCorrupt for another kind, index >= clients, clients < 2, a parameter
 // count other than `expected_params`, non-finite values, truncation or
-// trailing bytes.
-Result<SecAggSetup> DecodeSecAggSetup(std::span<const uint8_t> bytes, size_t expected_params);
+// trailing bytes, and with `with_clip` (the run uses adaptive clipping) a
+// clip outside (0, kMaxDpClip] (dp_fedavg_message.h).
+Result<SecAggSetup> DecodeSecAggSetup(std::span<const uint8_t> bytes, size_t expected_params,
+                                      bool with_clip = false);
 
 // `to_server` picks the kind (0x62) or the client-bound one (0x61).
 enum class SecAggDirection : uint8_t { kToClient, kToServer };

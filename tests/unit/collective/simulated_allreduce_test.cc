@@ -14,13 +14,6 @@
 namespace murmur::collective {
 namespace {
 
-class NullSink : public MetricsSink {
- public:
-  void ReportModel(Round, std::span<const float>) override {}
-  void ReportTrainLoss(Round, double) override {}
-  void Count(std::string_view, int64_t) override {}
-};
-
 constexpr int kPeers = 5;
 constexpr int kIterations = 3;
 constexpr size_t kLength = 301;
@@ -44,7 +37,7 @@ SimOutcome Simulate(double crash_at_s, uint64_t seed) {
   std::vector<PeerId> members;
   for (int i = 0; i < kPeers; ++i) members.push_back(PeerId(i));
   std::vector<std::unique_ptr<Node>> nodes;
-  NullSink sink;
+  NullMetricsSink sink;
   std::vector<MetricsSink*> sinks(kPeers, &sink);
   CollectiveOptions o;
   o.chunk_floats = 16;

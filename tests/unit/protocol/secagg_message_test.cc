@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "murmur/protocol/message_kind.h"
 
@@ -34,6 +35,28 @@ TEST(SecAggMessage, SetupRoundTripsAndRejectsBadIndexCountAndValues) {
   EXPECT_EQ(DecodeSecAggSetup(trailing, 3).status().code(), StatusCode::kCorrupt);
   for (size_t cut = 0; cut < bytes.size(); ++cut) {
     EXPECT_FALSE(DecodeSecAggSetup(std::span(bytes).first(cut), 3).ok()) << cut;
+  }
+}
+
+// Adaptive clipping adds the round's clip (f64) after the graph seed; the
+// decoder expecting it refuses 0, negative, NaN and > 1e12 clips.
+TEST(SecAggMessage, SetupWithClipRoundTripsAndBoundsTheClip) {
+  const std::vector<float> global = {1.5f, -2.0f, 0.25f};
+  const auto bytes = EncodeSecAggSetup(Round(7), 5, 4, 9, global, 0.375);
+  EXPECT_EQ(bytes.size(), 1u + 4 + 4 + 4 + 8 + 8 + 4 + 12);
+  Result<SecAggSetup> setup = DecodeSecAggSetup(bytes, 3, /*with_clip=*/true);
+  ASSERT_TRUE(setup.ok()) << setup.status().ToString();
+  EXPECT_EQ(setup->clip, 0.375);
+  EXPECT_EQ(setup->global, global);
+  EXPECT_FALSE(DecodeSecAggSetup(bytes, 3, false).ok());
+  EXPECT_FALSE(DecodeSecAggSetup(EncodeSecAggSetup(Round(7), 5, 4, 9, global), 3, true).ok());
+  for (double bad : {-1.0, 2e12, static_cast<double>(NAN)}) {
+    auto b = EncodeSecAggSetup(Round(7), 5, 4, 9, global, 1.0);
+    std::memcpy(b.data() + 1 + 4 + 4 + 4 + 8, &bad, 8);
+    EXPECT_EQ(DecodeSecAggSetup(b, 3, true).status().code(), StatusCode::kCorrupt) << bad;
+  }
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    EXPECT_FALSE(DecodeSecAggSetup(std::span(bytes).first(cut), 3, true).ok()) << cut;
   }
 }
 

@@ -32,13 +32,6 @@ class ScriptedNode : public Node {
   }
 };
 
-class NullSink : public MetricsSink {
- public:
-  void ReportModel(Round, std::span<const float>) override {}
-  void ReportTrainLoss(Round, double) override {}
-  void Count(std::string_view, int64_t) override {}
-};
-
 struct World {
   explicit World(int n, SimConfig config = {}, int threads = 1) : pool(threads) {
     std::vector<std::unique_ptr<Node>> owned;
@@ -58,7 +51,7 @@ struct World {
     return *sim;
   }
   ThreadPool pool;
-  NullSink sink;
+  NullMetricsSink sink;
   SimConfig config;
   std::vector<ScriptedNode*> nodes;
   std::vector<std::unique_ptr<Node>> owned_nodes;
@@ -272,7 +265,7 @@ TEST(Simulator, OfflinePeersMissMessagesAndChurnFollowsItsSchedule) {
   auto receiver = std::make_unique<ScriptedNode>();
   ScriptedNode* r = receiver.get();
   nodes.push_back(std::move(receiver));
-  NullSink sink;
+  NullMetricsSink sink;
   ThreadPool pool(1);
   Simulator sim(config, 5, std::move(nodes), {&sink, &sink}, pool);
   sim.Run(nullptr);
@@ -331,7 +324,7 @@ TEST(Simulator, CrashStopsTheConfiguredShareOfPeersForGood) {
     tickers.push_back(t.get());
     nodes.push_back(std::move(t));
   }
-  NullSink sink;
+  NullMetricsSink sink;
   ThreadPool pool(1);
   Simulator sim(config, 3, std::move(nodes), std::vector<MetricsSink*>(8, &sink), pool);
   sim.Run(nullptr);
