@@ -63,12 +63,14 @@ Membership::Learned Membership::Learn(const PeerRecord& record, RecordSource sou
   }
   if (!Replaces(slot, record, source)) return {Verdict::kStale, Status::Ok()};
   const bool moved = slot.record && slot.record->address != record.address;
+  const bool restarted = moved || (slot.record && record.incarnation > slot.record->incarnation);
   // A newer record is a new incarnation: a peer that left with Bye and
   // restarted is to be dialed again.
   if (slot.record && !slot.connected) slot.said_bye = false;
   slot.record = record;
   slot.record_from_handshake = source == RecordSource::kHandshake;
   if (moved) slot.backoff.Reset();
+  if (restarted && !slot.connected) slot.redial_scheduled = false;
   return {Verdict::kAccepted, Status::Ok()};
 }
 

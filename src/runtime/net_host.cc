@@ -167,6 +167,11 @@ void NetHost::Impl::Send(PeerId to, std::vector<uint8_t> message) {
     link.conn->Enqueue(FrameType::kData, std::move(message), size);
   } else {
     link.pending.push_back(std::move(message));
+    while (link.lost && link.pending.size() > options_.max_pending_while_lost) {
+      link.queued_bytes -= link.pending.front().size();
+      link.pending.pop_front();
+      Count("net.dropped_while_lost");
+    }
   }
 }
 

@@ -76,6 +76,8 @@ class NetHost::Impl final : public ConnectionEvents {
   // authenticated connection and the messages for it.
   struct PeerLink {
     ConnectionPtr conn;                        // mirrors membership_.connected
+    PeerRecord record;                         // the one `conn` authenticated with
+    bool lost = false;                         // was connected, is not (pending bounded)
     std::deque<std::vector<uint8_t>> pending;  // messages waiting for a connection
     size_t queued_bytes = 0;                   // pending + queued on conn
   };
@@ -112,7 +114,7 @@ class NetHost::Impl final : public ConnectionEvents {
   void MaybeDialSlot(PeerId peer);
   void ScheduleRedial(PeerId peer);
   void RetryLater(Duration delay, std::function<void()> retry);
-  void Attach(PeerId peer, ConnectionPtr conn);
+  void Attach(PeerId peer, ConnectionPtr conn, const PeerRecord& record);
   void Greet(PeerId peer, Connection& conn);
   void LearnRecord(const PeerRecord& record, RecordSource source, const Connection* from);
   void OnPeersFrame(const ConnectionPtr& conn, std::span<const uint8_t> payload);

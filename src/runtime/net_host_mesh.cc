@@ -28,6 +28,9 @@ void NetHost::Impl::Accept() {
                       "admission control");
         socket.close(peer_ec);
       } else {
+        stats_.max_in_handshake = std::max(stats_.max_in_handshake, admission_.in_handshake());
+        stats_.max_in_handshake_per_address =
+            std::max(stats_.max_in_handshake_per_address, admission_.in_handshake(source));
         ConnectionPtr conn = StartConnection(std::move(socket), Role::kAcceptor, address,
                                              std::nullopt, std::nullopt);
         conn->admitted_from = std::move(source);
@@ -138,18 +141,24 @@ void NetHost::Impl::OnAuthenticated(const ConnectionPtr& conn, const PeerRecord&
   const PeerId peer = record.slot;
   PeerLink& link = links_[peer.value];
   if (link.conn) {
-    if (membership_.ResolveDuplicate(peer, link.conn->role(), conn->role()) ==
-        Membership::Keep::kExisting) {
+    // A newer record than the live connection's: the peer restarted, and
+    // that connection belongs to a process that is gone or hung (its end
+    // not closed yet, e.g. a host that died): the new one wins whoever
+    // dialed, or the restarted peer could not get in (and what we send
+    // would go to the old one) until the failure detector gave up on it.
+    const bool restarted = record.NewerThan(link.record);
+    if (!restarted && membership_.ResolveDuplicate(peer, link.conn->role(), conn->role()) ==
+                          Membership::Keep::kExisting) {
       conn->Close("", "duplicate connection");
       LearnRecord(record, RecordSource::kHandshake, nullptr);
       return;
     }
     ConnectionPtr old = link.conn;
-    Attach(peer, conn);
-    old->Close("", "replaced by a newer connection");
-    Count("net.connections_replaced");
+    Attach(peer, conn, record);
+    old->Close("", restarted ? "replaced: the peer restarted" : "replaced by a newer connection");
+    Count(restarted ? "net.connections_replaced_by_restart" : "net.connections_replaced");
   } else {
-    Attach(peer, conn);
+    Attach(peer, conn, record);
   }
   LearnRecord(record, RecordSource::kHandshake, conn.get());
   if (membership_.Joined(peer)) Count("net.peer_rejoined");
@@ -157,8 +166,10 @@ void NetHost::Impl::OnAuthenticated(const ConnectionPtr& conn, const PeerRecord&
   MaybeStartNode();
 }
 
-void NetHost::Impl::Attach(PeerId peer, ConnectionPtr conn) {
+void NetHost::Impl::Attach(PeerId peer, ConnectionPtr conn, const PeerRecord& record) {
   links_[peer.value].conn = std::move(conn);
+  links_[peer.value].record = record;
+  links_[peer.value].lost = false;
   membership_.Connected(peer);
 }
 
@@ -304,6 +315,7 @@ void NetHost::Impl::OnClosed(const ConnectionPtr& conn, ConnectionState was, siz
   if (unsent > 0) Count("net.lost_on_close", static_cast<int64_t>(unsent));
   if (link.conn != conn) return;  // a replaced duplicate
   link.conn.reset();
+  link.lost = true;
   membership_.Disconnected(conn->slot());
   if (!stopping_) OnPeerLost(conn->slot(), detail);
   OnDrained();

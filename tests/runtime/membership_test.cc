@@ -193,6 +193,39 @@ TEST_F(MembershipTest, AMovedPeerIsRetriedFromTheMinimumBackoff) {
   EXPECT_EQ(m.backoff(PeerId(1)).ns, 100'000'000);
 }
 
+// A restarted peer (issue 18): its new record cancels the wait for the
+// redial scheduled while it was down, so it is dialed at once, not after
+// up to backoff_max.
+TEST_F(MembershipTest, ARestartedPeerIsDialedWithoutWaitingForTheScheduledRedial) {
+  Membership m(Options(0), open_);
+  ASSERT_EQ(m.Learn(Record(a_, 1, 1000, "10.0.0.1:1"), RecordSource::kHandshake, kNow).verdict,
+            Membership::Verdict::kAccepted);
+  m.Connected(PeerId(1));
+  m.Disconnected(PeerId(1));
+  ASSERT_TRUE(m.ScheduleRedial(PeerId(1)).has_value());
+  EXPECT_FALSE(m.ShouldDial(PeerId(1)));
+  // The same address, issued later, same incarnation: not known to be a
+  // restart; the redial stands.
+  ASSERT_EQ(m.Learn(Record(a_, 1, 1500, "10.0.0.1:1"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
+  EXPECT_FALSE(m.ShouldDial(PeerId(1)));
+  // A fresh port: dial now, from the minimum backoff.
+  ASSERT_EQ(m.Learn(Record(a_, 1, 2000, "10.0.0.1:2"), RecordSource::kGossip, kNow).verdict,
+            Membership::Verdict::kAccepted);
+  EXPECT_TRUE(m.ShouldDial(PeerId(1)));
+  EXPECT_EQ(m.backoff(PeerId(1)).ns, 100'000'000);
+  // A later incarnation at the same address, while a redial waits: the same.
+  m.DialStarted(PeerId(1));
+  m.DialEnded(PeerId(1));
+  ASSERT_TRUE(m.ScheduleRedial(PeerId(1)).has_value());
+  EXPECT_FALSE(m.ShouldDial(PeerId(1)));
+  ASSERT_EQ(m.Learn(PeerRecord::Make(a_, PeerId(1), "10.0.0.1:2", 2100, 1),
+                    RecordSource::kGossip, kNow)
+                .verdict,
+            Membership::Verdict::kAccepted);
+  EXPECT_TRUE(m.ShouldDial(PeerId(1)));
+}
+
 TEST_F(MembershipTest, ByeStopsDialsUntilANewerRecordOfTheDisconnectedPeer) {
   Membership m(Options(0), open_);
   ASSERT_EQ(m.Learn(Record(a_, 1, 1000), RecordSource::kGossip, kNow).verdict,

@@ -506,11 +506,7 @@ TEST_F(PeerProcesses, SurvivorsStopWaitingForADeadPeerAndTheRestartedPeerCatches
   const auto caught_up =
       std::find_if(rounds.begin(), rounds.end(), [](int64_t r) { return r >= 120; });
   ASSERT_NE(caught_up, rounds.end());
-  // Issue 18's bar is 10 rounds. How many rounds the restarted peer runs
-  // before every neighbour's newer model has arrived depends on scheduling
-  // (rounds take ~3.5 ms here): test.sh runs on the 2-core machine saw <= 10
-  // in some runs and 11 or 14 in others, so 10 is not met reliably yet
-  // (docs/runtime.md). 20
+  // Issue 18's bar is 10 rounds; not met reliably yet (docs/runtime.md). 20
   // still tells catching up from replaying all 120 rounds.
   EXPECT_LE(caught_up - rounds.begin(), 20) << "rounds the restarted peer trained to catch up";
 }

@@ -109,7 +109,11 @@ class Membership {
   // Takes `record` if it is from the slot's key and replaces the held one
   // (see the class comment; `now_ms` is our Unix clock in milliseconds).
   // A record replacing that of a disconnected peer clears its Bye (a
-  // restart); one with another address resets the slot's backoff.
+  // restart); one with another address resets the slot's backoff. A
+  // disconnected peer's record with another address or a later
+  // incarnation (it restarted) also cancels the wait for a scheduled
+  // redial, so it is dialed now rather than after up to backoff_max (the
+  // old redial, when due, dials only if ShouldDial still says so).
   Learned Learn(const PeerRecord& record, RecordSource source, uint64_t now_ms);
   const std::optional<PeerRecord>& record(PeerId peer) const { return slots_[peer.value].record; }
   // A Peers frame's payload: a u32 count, `self_record`, then every record

@@ -8,14 +8,19 @@
 //    already connected, so a full mesh forms. Give a peer one bootstrap
 //    address (e.g. slot 0's): with several, two peers may dial each other at
 //    once; both ends then keep the connection the lower slot dialed, and
-//    messages already queued on the other are lost;
+//    messages already queued on the other are lost. A connection whose
+//    peer record is newer than the live one's (the peer restarted while
+//    its old connection still looked alive) replaces it whoever dialed;
 //  * the node starts when every other slot is connected, on the first data
 //    frame, or `start_timeout` after Run() began, whichever comes first;
 //  * Send() seals the message and queues it on the peer's connection (or in
 //    the peer's pending queue while it is not connected). Queues are bounded
 //    by `send_queue_bytes` per peer: a message that does not fit is dropped
 //    and counted (Host::Send is unreliable by contract), never buffered
-//    without bound;
+//    without bound. For a peer that was connected and is lost (crashed,
+//    restarting) only the newest `max_pending_while_lost` messages are
+//    kept ("net.dropped_while_lost"): a restarted peer gets its neighbours'
+//    current messages, not a backlog of every round it missed;
 //  * RunCompute() runs the task on one worker thread and posts the
 //    completion back to the loop; timers are asio steady_timers and now()
 //    is the monotonic time since the host was created;
@@ -86,6 +91,7 @@ struct NetOptions {
   Duration backoff_max = Duration::Seconds(5);
   size_t max_message_bytes = size_t{256} << 20;
   size_t send_queue_bytes = size_t{512} << 20;       // per peer
+  size_t max_pending_while_lost = 4;                 // messages kept for a lost peer
   // Accepted connections allowed into a handshake: per source address and
   // in total, and a handshake rate per address (admission.h; defaults: 64
   // in total, 8 per address, bursts of 16 then 20 per second per address),
@@ -132,6 +138,10 @@ struct NetStats {
   uint64_t cookie_replies = 0;      // Hellos answered with a cookie (no crypto)
   uint64_t cookies_accepted = 0;    // Hellos under load that carried a valid cookie
   uint64_t hello_key_exchanges = 0; // Hellos an acceptor made a key pair and signed for
+  // Most accepted connections in handshake at once, in total and from one
+  // source address (what admission control bounds; tests and fuzzing).
+  size_t max_in_handshake = 0;
+  size_t max_in_handshake_per_address = 0;
   std::map<std::string, int64_t> rejected;  // closed connections by reason
 };
 
