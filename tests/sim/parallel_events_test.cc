@@ -23,7 +23,7 @@ struct Outcome {
   SimStats stats;
 };
 
-Outcome Run(const std::vector<std::string>& settings, uint64_t seed, int threads) {
+Outcome RunWith(const std::vector<std::string>& settings, uint64_t seed, int threads) {
   // 8 peers, loss 0.1, log-normal device speeds, churn (scenario.cc).
   Config config = testing::SmallLossyRunConfig();
   for (const std::string& s : settings) EXPECT_TRUE(config.Set(s).ok()) << s;
@@ -51,11 +51,11 @@ TEST(ParallelEvents, ByteIdenticalMetricsWithOneTwoAndFourThreads) {
     for (uint64_t seed : {31, 32, 33}) {
       SCOPED_TRACE(settings.front() + (settings.size() > 1 ? " " + settings[1] : "") +
                    " seed " + std::to_string(seed));
-      const Outcome one = Run(settings, seed, 1);
+      const Outcome one = RunWith(settings, seed, 1);
       ASSERT_FALSE(one.metrics.empty());
       EXPECT_EQ(one.stats.parallel_windows, 0u);
       for (int threads : {2, 4}) {
-        const Outcome many = Run(settings, seed, threads);
+        const Outcome many = RunWith(settings, seed, threads);
         EXPECT_EQ(one.metrics, many.metrics) << threads << " threads";
         EXPECT_GT(many.stats.parallel_windows, 0u) << threads << " threads";
         EXPECT_EQ(one.stats.events, many.stats.events);
