@@ -14,6 +14,9 @@ namespace {
 // Peers per pool task: enough to amortize the pool's per-task locking,
 // few enough that the threads stay balanced.
 constexpr size_t kPeersPerTask = 16;
+// This many events at the earliest time make a window of that instant
+// alone (see RunWindow).
+constexpr size_t kInstantWindow = 64;
 
 }  // namespace
 
@@ -35,10 +38,21 @@ bool Simulator::RunWindow(const std::function<bool()>& stop) {
     window_->slot_of.assign(nodes_.size(), Window::kNone);
   }
   Window& w = *window_;
-  w.end = queue_.top().time + Duration::Seconds(config_.link.latency_s);
+  // Many events at one instant (peers in lockstep): a window of that instant
+  // only, as any part of a lookahead window is one. Its peers' later events
+  // (a short compute) then come after every peer's events of the instant,
+  // as in the serial loop, so the models received there are mixed and
+  // released before the next ones are encoded, and peak memory stays the
+  // serial run's. Otherwise the whole lookahead.
+  const SimTime start = queue_.top().time;
+  w.end = start + Duration::Seconds(config_.link.latency_s);
   w.used = 0;
   bool compute_due = false;
+  size_t at_start = 0;
   while (!queue_.empty() && queue_.top().time < w.end) {
+    if (queue_.top().time == start && ++at_start == kInstantWindow) {
+      w.end = start + Duration::Nanos(1);
+    }
     // priority_queue::top is const; the event is popped right after.
     Event event = std::move(const_cast<Event&>(queue_.top()));
     queue_.pop();
