@@ -46,6 +46,10 @@ TEST(ParallelEvents, ByteIdenticalMetricsWithOneTwoAndFourThreads) {
        "protocol.modest_ping_timeout_s=0.05"},
       {"protocol.kind=epidemic", "protocol.epidemic_fanout=3"},
       {"protocol.kind=dpsgd", "byzantine.count=2", "byzantine.attack=alie"},
+      // 72 peers in lockstep (equal devices, no loss or churn): windows of
+      // one instant (64+ events at once), then the lookahead ones.
+      {"protocol.kind=dpsgd", "peers=72", "sim.speed_sigma=0", "sim.loss=0",
+       "sim.churn_mean_online_s=0", "protocol.rounds=2"},
   };
   for (const auto& settings : cases) {
     for (uint64_t seed : {31, 32, 33}) {
