@@ -50,6 +50,8 @@ elapsed() {  # wall-clock seconds from "Elapsed (wall clock) time (h:mm:ss or m:
 setup_s() { sed -n 's/.*(setup \([0-9.]*\)s).*/\1/p' "$TMP/$1.log"; }
 wall_s() { sed -n 's/^wall time \([0-9.]*\)s.*/\1/p' "$TMP/$1.log"; }
 
+# Wall-clock figures mean something only on an otherwise idle machine.
+echo "# $(nproc) cores; load before:$(uptime | sed 's/.*load average//')"
 printf "%-8s %8s %10s %12s %14s %10s %s\n" peers setup_s s_per_round peak_rss_MB bytes_per_peer speedup_2v1 identical
 for n in $PEERS; do
   run base 16 "$n" 2
@@ -67,3 +69,4 @@ for n in $PEERS; do
   printf "%-8s %8s %10s %12d %14d %10s %s\n" "$n" "$(setup_s n2)" "$per_round" $((rss / 1024)) \
     "$per_peer" "$speedup" "$same"
 done
+echo "# load after:$(uptime | sed 's/.*load average//')"

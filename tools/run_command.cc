@@ -140,10 +140,12 @@ void PrintSummary(const RunConfig& config, const RunSummary& summary) {
               static_cast<unsigned long long>(s.msgs_offline),
               static_cast<double>(s.bytes_sent) / 1e6,
               static_cast<unsigned long long>(s.bad_peer_reports));
-  std::printf("wall time %.1fs (setup %.1fs), %llu events, %llu compute tasks in %llu batches\n",
+  std::printf("wall time %.1fs (setup %.1fs), %llu events, %llu compute tasks in %llu batches, "
+              "%llu parallel event windows\n",
               summary.wall_s, summary.setup_wall_s, static_cast<unsigned long long>(s.events),
               static_cast<unsigned long long>(s.compute_tasks),
-              static_cast<unsigned long long>(s.compute_batches));
+              static_cast<unsigned long long>(s.compute_batches),
+              static_cast<unsigned long long>(s.parallel_windows));
   for (const auto& [name, count] : summary.counters) {
     std::printf("%s: %lld\n", name.c_str(), static_cast<long long>(count));
   }

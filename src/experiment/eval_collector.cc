@@ -18,6 +18,7 @@ class EvalCollector::PeerSink final : public MetricsSink {
   void Count(std::string_view name, int64_t delta) override {
     owner_.counters_[std::string(name)] += delta;
   }
+  bool IgnoresModels() const override { return !owner_.is_evaluated_[peer_.value]; }
 
  private:
   EvalCollector& owner_;

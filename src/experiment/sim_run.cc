@@ -95,7 +95,8 @@ SimulationResult SimulatePlanned(ProtocolSetup setup, const RunPlan& plan, const
                                  const EvalConfig& eval, int64_t rounds, uint64_t seed,
                                  ThreadPool& pool, const RunObserver& observer,
                                  std::span<Learner* const> learners = {},
-                                 const RunSnapshots& snapshots = {}) {
+                                 const RunSnapshots& snapshots = {},
+                                 bool parallel_events = false) {
   const Simulator* sim_view = nullptr;
   const std::optional<PeerId> server = plan.server;
   EvalCollector collector(
@@ -122,6 +123,7 @@ SimulationResult SimulatePlanned(ProtocolSetup setup, const RunPlan& plan, const
   }
   Simulator sim(sim_config, seed, std::move(setup.nodes), std::move(sinks), pool);
   sim_view = &sim;
+  if (parallel_events) sim.EnableParallelEvents();
   RunSnapshotter snapshotter(snapshots, learners, collector, sim);
   if (Status s = snapshotter.Restore(); !s.ok()) {
     return SimulationResult{.status = std::move(s)};
@@ -228,10 +230,14 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
     plan.epsilon_of_round = DpSgdEpsilonOf(config, {learner_ptrs.begin(), learner_ptrs.end()});
   }
   const auto setup_done = std::chrono::steady_clock::now();
+  // Parallel event windows may run a few events past the one that ends the
+  // run (simulator.h): only where nothing reads the learners afterwards.
+  const bool parallel_events = !snapshots.enabled() && config.train.save_checkpoint.empty() &&
+                               config.train.export_model.empty();
   SimulationResult result =
       SimulatePlanned(std::move(setup), plan, *model, data.test, config.sim, config.eval,
                       config.protocol.rounds, config.seed, pool, observer, learner_ptrs,
-                      snapshots);
+                      snapshots, parallel_events);
   MURMUR_RETURN_IF_ERROR(result.status);
 
   if (!config.train.save_checkpoint.empty()) {

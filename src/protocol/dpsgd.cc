@@ -330,4 +330,8 @@ Status DpsgdNode::Restore(SnapshotReader& in) {
   return Status::Ok();
 }
 
+bool DpsgdNode::IndependentOfOtherNodes() const {
+  return bristle_ == nullptr && (combiner_ == nullptr || combiner_->is_plain_average());
+}
+
 }  // namespace murmur

@@ -338,4 +338,8 @@ void FedAvgClient::SendPrivateUpdate(Host& host, Round round) {
                                         static_cast<uint64_t>(learner_.shard_size()), update));
 }
 
+bool FedAvgServer::IndependentOfOtherNodes() const {
+  return combiner_ == nullptr || combiner_->is_plain_average();
+}
+
 }  // namespace murmur

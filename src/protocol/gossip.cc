@@ -140,4 +140,8 @@ Status GossipNode::Restore(SnapshotReader& in) {
   return Status::Ok();
 }
 
+bool GossipNode::IndependentOfOtherNodes() const {
+  return combiner_ == nullptr || combiner_->is_plain_average();
+}
+
 }  // namespace murmur

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "murmur/core/log.h"
+#include "sim/event_window.h"
 #include "sim/peer_host.h"
 
 namespace murmur {
@@ -29,6 +30,7 @@ Simulator::Simulator(const SimConfig& config, uint64_t seed,
   stats_.peers.assign(n, PeerTraffic{});
   compute_.resize(n);
   compute_ran_.assign(n, false);
+  timers_started_.assign(n, 0);
 }
 
 Simulator::~Simulator() = default;
@@ -44,10 +46,36 @@ void Simulator::Push(Event event) {
   queue_.push(std::move(event));
 }
 
+void Simulator::Schedule(PeerId peer, Event event) {
+  PeerLog* log = hosts_[peer.value]->log();
+  if (log == nullptr) {
+    Push(std::move(event));
+    return;
+  }
+  if (event.time >= window_->end) {
+    hosts_[peer.value]->Log(Op::Kind::kPush).event = std::move(event);
+    return;
+  }
+  // The peer's own event inside the window: handled there, after every
+  // event it had (its sequence is larger), numbered by the commit.
+  const auto local = static_cast<int64_t>(log->local_seq.size());
+  log->local_seq.push_back(0);
+  Op& op = hosts_[peer.value]->Log(Op::Kind::kLocal);
+  op.index = local;
+  op.flag = event.kind != EventKind::kChurn && event.kind != EventKind::kCrash;
+  event.seq = Window::kLocalSeq + static_cast<uint64_t>(local);
+  log->heap.push_back(std::move(event));
+  std::push_heap(log->heap.begin(), log->heap.end(), Later());
+}
+
 void Simulator::Send(PeerId from, PeerId to, SharedMessage message) {
+  SendAs(from, to, std::move(message), online_[from.value] != 0);
+}
+
+void Simulator::SendAs(PeerId from, PeerId to, SharedMessage message, bool from_online) {
   const std::span<const uint8_t> bytes = message.bytes;
   MURMUR_CHECK(to.value < nodes_.size());
-  if (!online_[from.value]) {
+  if (!from_online) {
     ++stats_.msgs_offline;
     return;
   }
@@ -81,12 +109,31 @@ void Simulator::CountPeerBytes(PeerId peer) {
   stats_.max_peer_bytes = std::max(stats_.max_peer_bytes, t.bytes_sent + t.bytes_received);
 }
 
+void Simulator::CountReceived(PeerId peer, uint64_t bytes) {
+  stats_.bytes_received += bytes;
+  ++stats_.peers[peer.value].msgs_received;
+  stats_.peers[peer.value].bytes_received += bytes;
+  CountPeerBytes(peer);
+}
+
+void Simulator::CountBadPeer(PeerId self, PeerId peer, const Status& why) {
+  ++stats_.bad_peer_reports;
+  if (stats_.bad_peer_reports <= 10) {
+    Logf(LogLevel::kWarning, "peer %u rejected a message from peer %u: %s", self.value,
+         peer.value, why.ToString().c_str());
+  }
+}
+
 TimerId Simulator::StartTimer(PeerId peer, Duration after) {
-  const TimerId id(next_timer_++);
-  Push(Event{.time = stats_.now + std::max(after, Duration::Nanos(0)),
-             .kind = EventKind::kTimer,
-             .peer = peer,
-             .id = id.value});
+  // Per peer, so a handler in a parallel window knows its id at once.
+  uint32_t& started = timers_started_[peer.value];
+  MURMUR_CHECK(started < ~uint32_t{0});
+  const TimerId id((uint64_t{peer.value} << 32) | ++started);
+  const SimTime now = hosts_[peer.value]->now();
+  Schedule(peer, Event{.time = now + std::max(after, Duration::Nanos(0)),
+                       .kind = EventKind::kTimer,
+                       .peer = peer,
+                       .id = id.value});
   return id;
 }
 
@@ -99,12 +146,27 @@ void Simulator::RunCompute(PeerId peer, ComputeTask task) {
   const uint64_t tag = task.tag;
   compute_[peer.value] = std::move(task);
   compute_ran_[peer.value] = false;
-  compute_waiting_.push_back(peer);
-  ++stats_.compute_tasks;
-  Push(Event{.time = stats_.now + duration,
+  Event done{.time = hosts_[peer.value]->now() + duration,
              .kind = EventKind::kComputeDone,
              .peer = peer,
-             .id = tag});
+             .id = tag};
+  if (hosts_[peer.value]->log() != nullptr) {
+    // The commit queues the task (or, due inside the window, the window's
+    // thread runs it when its result is due) and counts it.
+    Op& op = hosts_[peer.value]->Log(Op::Kind::kCompute);
+    op.flag = done.time < window_->end;
+    if (!op.flag) {
+      op.event = std::move(done);
+      return;
+    }
+    hosts_[peer.value]->log()->ops.pop_back();
+    Schedule(peer, std::move(done));
+    hosts_[peer.value]->Log(Op::Kind::kCompute).flag = true;
+    return;
+  }
+  compute_waiting_.push_back(peer);
+  ++stats_.compute_tasks;
+  Push(std::move(done));
 }
 
 void Simulator::RunPendingCompute() {
@@ -121,46 +183,62 @@ void Simulator::RunPendingCompute() {
 
 void Simulator::Dispatch(Event& event) {
   const uint32_t p = event.peer.value;
-  if (crashed_[p]) {
-    if (event.kind == EventKind::kMessage) ++stats_.msgs_offline;
+  PeerHost& host = *hosts_[p];
+  PeerLog* const log = host.log();  // non-null inside a parallel window
+  if (crashed_[p] || (event.kind == EventKind::kMessage && !online_[p])) {
+    if (event.kind != EventKind::kMessage) return;
+    if (log != nullptr) {
+      host.Log(Op::Kind::kOffline);
+    } else {
+      ++stats_.msgs_offline;
+    }
     return;
   }
-  Host& host = *hosts_[p];
   switch (event.kind) {
     case EventKind::kStart:
       nodes_[p]->OnStart(host);
       break;
     case EventKind::kMessage:
-      if (!online_[p]) {
-        ++stats_.msgs_offline;
-        break;
+      if (log != nullptr) {
+        host.Log(Op::Kind::kReceived).index = static_cast<int64_t>(event.message.bytes.size());
+      } else {
+        CountReceived(event.peer, event.message.bytes.size());
       }
-      stats_.bytes_received += event.message.bytes.size();
-      ++stats_.peers[p].msgs_received;
-      stats_.peers[p].bytes_received += event.message.bytes.size();
-      CountPeerBytes(event.peer);
       nodes_[p]->OnSharedMessage(host, event.from, event.message);
       break;
     case EventKind::kTimer:
       nodes_[p]->OnTimer(host, TimerId(event.id));
       break;
     case EventKind::kComputeDone:
-      if (!compute_ran_[p]) RunPendingCompute();
+      if (!compute_ran_[p]) {
+        if (log != nullptr) {
+          // Requested inside this window: only this peer's state is involved.
+          compute_[p].work();
+          compute_ran_[p] = true;
+        } else {
+          RunPendingCompute();
+        }
+      }
       compute_[p] = ComputeTask{};
       nodes_[p]->OnComputeDone(host, event.id);
       break;
     case EventKind::kCrash:
       crashed_[p] = true;
       online_[p] = false;
-      ++stats_.crashed_peers;
+      if (log != nullptr) {
+        host.Log(Op::Kind::kCrashed);
+      } else {
+        ++stats_.crashed_peers;
+      }
       break;
     case EventKind::kChurn: {
       online_[p] = !online_[p];
       const double mean = online_[p] ? config_.churn.mean_online_s
                                      : config_.churn.mean_offline_s;
-      Push(Event{.time = stats_.now + Duration::Seconds(churn_rng_[p].Exponential(mean)),
-                 .kind = EventKind::kChurn,
-                 .peer = event.peer});
+      Schedule(event.peer,
+               Event{.time = event.time + Duration::Seconds(churn_rng_[p].Exponential(mean)),
+                     .kind = EventKind::kChurn,
+                     .peer = event.peer});
       break;
     }
   }
@@ -194,8 +272,13 @@ void Simulator::StartNodes() {
 
 void Simulator::Run(const std::function<bool()>& stop) {
   if (!restored_) StartNodes();
+  const bool parallel = ParallelEventsUsable();
   const SimTime limit = SimTime{0} + Duration::Seconds(config_.max_time_s);
   while (live_events_ > 0 && !queue_.empty()) {
+    if (parallel && queue_.top().time + Duration::Seconds(config_.link.latency_s) <= limit) {
+      if (RunWindow(stop)) break;
+      continue;
+    }
     // priority_queue::top is const; the event is popped right after.
     Event event = std::move(const_cast<Event&>(queue_.top()));
     queue_.pop();

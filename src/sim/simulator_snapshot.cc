@@ -11,7 +11,7 @@ namespace murmur {
 namespace {
 
 // Section markers ("SIM0", ...), checked on restore.
-constexpr uint32_t kSimSection = 0x304d4953;
+constexpr uint32_t kSimSection = 0x314d4953;  // "SIM1": per-peer timer ids
 constexpr uint32_t kQueueSection = 0x31554551;
 constexpr uint32_t kNodeSection = 0x45444f4e;
 constexpr uint64_t kMaxEvents = uint64_t{1} << 32;
@@ -101,7 +101,6 @@ void Simulator::Save(SnapshotWriter& out) {
   out.U64(nodes_.size());
   SaveStats(out);
   out.U64(next_seq_);
-  out.U64(next_timer_);
   std::vector<std::pair<uint64_t, SimTime>> links(link_free_.begin(), link_free_.end());
   std::sort(links.begin(), links.end());
   out.U64(links.size());
@@ -113,8 +112,9 @@ void Simulator::Save(SnapshotWriter& out) {
     out.Random(loss_rng_[i]);
     out.Random(churn_rng_[i]);
     out.Random(hosts_[i]->protocol_rng());
-    out.Bool(online_[i]);
-    out.Bool(crashed_[i]);
+    out.Bool(online_[i] != 0);
+    out.Bool(crashed_[i] != 0);
+    out.U64(timers_started_[i]);
   }
   out.Section(kQueueSection);
   auto queue = queue_;  // copies share the messages' buffers
@@ -135,7 +135,6 @@ Status Simulator::Restore(SnapshotReader& in) {
   }
   RestoreStats(in);
   next_seq_ = in.U64("next_seq");
-  next_timer_ = in.U64("next_timer");
   const uint64_t links = in.Count("links", 16);
   for (uint64_t i = 0; i < links && in.ok(); ++i) {
     const uint64_t key = in.U64("link.key");
@@ -153,6 +152,9 @@ Status Simulator::Restore(SnapshotReader& in) {
     in.Random("protocol_rng", hosts_[i]->protocol_rng());
     online_[i] = in.Bool("online");
     crashed_[i] = in.Bool("crashed");
+    const uint64_t timers = in.U64("timers_started");
+    if (timers > ~uint32_t{0}) in.Fail(Status::Corrupt("snapshot: timer count"));
+    timers_started_[i] = static_cast<uint32_t>(timers);
   }
   in.Section(kQueueSection, "event queue");
   const uint64_t events = in.CountAtMost("events", kMaxEvents, 37);

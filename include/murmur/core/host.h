@@ -51,6 +51,10 @@ class MetricsSink {
   // Adds `delta` to the run-wide counter `name` (e.g. "dpsgd.timeouts"):
   // protocol events worth seeing in a run's summary.
   virtual void Count(std::string_view name, int64_t delta) = 0;
+  // True when ReportModel does nothing for this node (e.g. it is not an
+  // evaluated peer), so a host that defers the call (the simulator's
+  // parallel windows) need not copy the model. Default: false.
+  virtual bool IgnoresModels() const { return false; }
 };
 
 // Drops every report: for nodes whose reports nobody reads (benchmarks,
@@ -106,6 +110,14 @@ class Node {
   virtual void OnComputeDone(Host& host, uint64_t tag) = 0;
   // A failure detector declared `peer` down. Default: ignore.
   virtual void OnPeerDown(Host& /*host*/, PeerId /*peer*/) {}
+  // True when this node's handlers touch no mutable state that another
+  // node's handlers also touch (a shared coalition, a shared module, a
+  // callback into Python): immutable data and thread-safe const objects
+  // (codecs, ModelCombiner) are fine, and so is the node's own Learner. A
+  // host may then run different nodes' handlers at the same time (the
+  // simulator's parallel windows); each node's still run one at a time, in
+  // order, and see the same Host calls. Default: false.
+  virtual bool IndependentOfOtherNodes() const { return false; }
 
   // Snapshots (core/snapshot.h; `murmur run --resume`). A node that
   // implements them returns true from CanSnapshot (a node may say false for

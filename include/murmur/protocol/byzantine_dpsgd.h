@@ -76,6 +76,9 @@ class ByzantineDpsgdNode final : public Node {
   void OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
+  // Own state only (Node::IndependentOfOtherNodes); not in a sybil
+  // coalition, which its members share.
+  bool IndependentOfOtherNodes() const override { return coalition_ == nullptr; }
 
   int64_t completed_rounds() const { return round_.value; }
 

@@ -33,6 +33,9 @@ class ByzantineGossipNode final : public Node {
   void OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
+  // Own state only (Node::IndependentOfOtherNodes); attacks that need no
+  // coalition.
+  bool IndependentOfOtherNodes() const override { return true; }
 
  private:
   void Push(Host& host);

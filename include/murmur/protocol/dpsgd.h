@@ -107,6 +107,9 @@ class DpsgdNode final : public Node {
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
   void OnPeerDown(Host& host, PeerId peer) override;
+  // Own state only (Node::IndependentOfOtherNodes); not with a robust rule or Bristle,
+  // which may evaluate or call out.
+  bool IndependentOfOtherNodes() const override;
   // Snapshots: the plain average only (no robust rule, Bristle or
   // [privacy] local noise, whose state is not saved).
   bool CanSnapshot() const override;

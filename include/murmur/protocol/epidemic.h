@@ -59,6 +59,9 @@ class EpidemicNode final : public Node {
   // (round_barrier.h).
   void OnPeerDown(Host& host, PeerId peer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
+  // Own state only (Node::IndependentOfOtherNodes); its learner, barrier
+  // and streams.
+  bool IndependentOfOtherNodes() const override { return true; }
 
   int64_t completed_rounds() const { return round_.value; }
 

@@ -102,6 +102,8 @@ class FedAvgServer final : public Node {
                  std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override {}
+  // Own state only (Node::IndependentOfOtherNodes); not with a robust rule.
+  bool IndependentOfOtherNodes() const override;
   // A selected client the failure detector declares down is no longer
   // waited for this round, nor in later rounds it is sampled in, until an
   // update of it arrives again ("fedavg.clients_down").
@@ -170,6 +172,8 @@ class FedAvgClient final : public Node {
                  std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override {}
   void OnComputeDone(Host& host, uint64_t tag) override;
+  // Own state only (Node::IndependentOfOtherNodes): its learner and codec.
+  bool IndependentOfOtherNodes() const override { return true; }
   // Snapshots (fedavg_snapshot.cc): uncompressed, no [privacy].
   bool CanSnapshot() const override;
   void Save(SnapshotWriter& out) const override;

@@ -80,6 +80,8 @@ class GossipNode final : public Node {
                  std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
+  // Own state only (Node::IndependentOfOtherNodes); not with a robust rule.
+  bool IndependentOfOtherNodes() const override;
   // Snapshots: without a robust rule or [privacy] local noise.
   bool CanSnapshot() const override { return combiner_ == nullptr && !options_.dp.enabled(); }
   void Save(SnapshotWriter& out) const override;

@@ -100,6 +100,9 @@ class ModestNode final : public Node {
                  std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
+  // Own state only (Node::IndependentOfOtherNodes); its learner, view
+  // and selections.
+  bool IndependentOfOtherNodes() const override { return true; }
 
   // Rounds this peer trained in and aggregated for.
   const std::vector<int64_t>& trained_rounds() const { return trained_rounds_; }

@@ -12,6 +12,17 @@
 // independent of everything but its own peer's state, by the ComputeTask
 // contract) and their results are delivered in (time, sequence) order, so a
 // run is bit-for-bit reproducible from its seed whatever the thread count.
+// With EnableParallelEvents, the events themselves are handled in parallel
+// too: conservative parallel discrete-event simulation with the link latency
+// as lookahead (as in ROSS or OMNeT++'s parallel mode). Every event in
+// [t, t + latency) belongs to its own peer and cannot cause an event for
+// another peer inside the window (a message takes at least the latency), so
+// each peer's events of the window run in (time, sequence) order on one
+// thread, different peers concurrently; their side effects (sends, events,
+// metrics, counters) are logged per peer and committed afterwards in the
+// (time, sequence) order the serial loop would have run them, which also
+// numbers the new events as the serial loop does (event_window.cc). Timer
+// ids are per peer so a handler learns its id before the commit.
 // Messages are real serialized bytes, so byte counts are honest.
 #pragma once
 
@@ -97,13 +108,17 @@ struct SimStats {
   uint64_t compute_tasks = 0;
   uint64_t compute_batches = 0;  // parallel batches the tasks ran in
   uint64_t events = 0;
+  // Lookahead windows handled in parallel (EnableParallelEvents); not in
+  // snapshots, the only figure that depends on the thread count besides
+  // compute_batches.
+  uint64_t parallel_windows = 0;
   SimTime now;
   bool hit_time_limit = false;   // Run() stopped at max_time_s
 };
 
 // Owns the nodes. Not thread-safe: Run() drives everything from the calling
-// thread, using `pool` only for compute batches. `pool` and every sink must
-// outlive the simulator.
+// thread, using `pool` for compute batches and (EnableParallelEvents) event
+// windows. `pool` and every sink must outlive the simulator.
 class Simulator {
  public:
   // nodes[i] runs as PeerId(i); sinks[i] receives its metrics.
@@ -116,6 +131,16 @@ class Simulator {
   // (churn aside), virtual time passes max_time_s, or `stop()` is true after
   // an event.
   void Run(const std::function<bool()>& stop);
+  // Handles the events of a lookahead window in parallel on the pool (see
+  // the top of this file) when the pool has several threads, the link
+  // latency is positive and every node is IndependentOfOtherNodes; else
+  // Run stays serial. Everything Run reports (stats, metrics, the event
+  // where `stop` becomes true) is identical to the serial run, but when
+  // `stop` ends the run inside a window, the nodes of that window may
+  // already have handled events after the stopping one: use it only when
+  // nothing reads the nodes or their learners after Run (no checkpoint,
+  // export or snapshot), and do not Save or Run again after such a stop.
+  void EnableParallelEvents() { parallel_requested_ = true; }
 
   const SimStats& stats() const { return stats_; }
   SimTime now() const { return stats_.now; }
@@ -148,6 +173,9 @@ class Simulator {
 
  private:
   class PeerHost;
+  struct Window;  // event_window.cc
+  struct Op;
+  struct PeerLog;
   enum class EventKind : uint8_t { kStart, kMessage, kTimer, kComputeDone, kChurn, kCrash };
   struct Event {
     SimTime time;
@@ -166,12 +194,24 @@ class Simulator {
 
   void StartNodes();
   void Push(Event event);
+  // Push, or in a window: the peer's own event (inside the window, handled
+  // there) or a logged Push for the commit.
+  void Schedule(PeerId peer, Event event);
   void Send(PeerId from, PeerId to, SharedMessage message);
+  void SendAs(PeerId from, PeerId to, SharedMessage message, bool from_online);
   TimerId StartTimer(PeerId peer, Duration after);
   void RunCompute(PeerId peer, ComputeTask task);
   void RunPendingCompute();
   void Dispatch(Event& event);
+  void CountReceived(PeerId peer, uint64_t bytes);
+  void CountBadPeer(PeerId self, PeerId peer, const Status& why);
   void CountPeerBytes(PeerId peer);
+  // event_window.cc
+  bool ParallelEventsUsable() const;
+  bool RunWindow(const std::function<bool()>& stop);
+  void ProcessPeer(PeerLog& log);
+  bool Commit(const std::function<bool()>& stop);
+  void ApplyOp(PeerId peer, Op& op, PeerLog& log);
   void SaveEvent(SnapshotWriter& out, const Event& event) const;
   void RestoreEvent(SnapshotReader& in);
   void SaveStats(SnapshotWriter& out) const;
@@ -186,17 +226,20 @@ class Simulator {
   std::vector<Rng> loss_rng_;
   std::vector<Rng> churn_rng_;
   std::vector<double> speed_;
-  std::vector<bool> online_;
-  std::vector<bool> crashed_;
+  // Bytes, not vector<bool>: window threads write different peers' flags.
+  std::vector<uint8_t> online_;
+  std::vector<uint8_t> crashed_;
   std::vector<ComputeTask> compute_;   // per peer: the task in flight
-  std::vector<bool> compute_ran_;
+  std::vector<uint8_t> compute_ran_;
   std::vector<PeerId> compute_waiting_;
   std::priority_queue<Event, std::vector<Event>, Later> queue_;
   uint64_t next_seq_ = 0;
-  uint64_t next_timer_ = 1;
+  std::vector<uint32_t> timers_started_;  // per peer; its ids: peer << 32 | count
   uint64_t live_events_ = 0;  // queued events other than churn
   bool restored_ = false;     // Run continues a snapshot instead of starting
   SimStats stats_;
+  bool parallel_requested_ = false;
+  std::unique_ptr<Window> window_;
 };
 
 }  // namespace murmur
