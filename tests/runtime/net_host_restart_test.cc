@@ -8,35 +8,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "murmur/runtime/net_host.h"
+#include "testing/counting_sink.h"
 
 namespace murmur::net {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-class Sink final : public MetricsSink {
- public:
-  void ReportModel(Round, std::span<const float>) override {}
-  void ReportTrainLoss(Round, double) override {}
-  void Count(std::string_view name, int64_t delta) override {
-    std::lock_guard lock(mu_);
-    counters_[std::string(name)] += delta;
-  }
-  int64_t Get(const std::string& name) {
-    std::lock_guard lock(mu_);
-    return counters_[name];
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, int64_t> counters_;
-};
 
 // Slot 0: sends "ping" to slot 1 every 20 ms until told to stop.
 class Pinger final : public Node {
@@ -95,7 +76,7 @@ TEST(NetHostRestart, ARestartedPeerReplacesTheConnectionOfItsHungPredecessor) {
   psk.fill(3);
   std::array<uint8_t, 32> seed{};
   seed.fill(9);
-  Sink sink_a, sink_b1, sink_b2;
+  testing::CountingSink sink_a, sink_b1, sink_b2;
   // Slot 0 dials slot 1's first process (the lower slot's connection, the
   // one duplicate resolution keeps); the restarted one dials slot 0.
   auto b1 = NetHost::Create(Options(1), {.identity = Identity::FromSeed(seed), .network_key = psk},
