@@ -21,21 +21,8 @@ OUT=${OUT:-runs/protocols}
 SEEDS=${SEEDS:-1 2 3}
 declare -a ROWS=()
 
-run() {  # name, label, args...
-  local name=$1 label=$2 dirs=""
-  shift 2
-  if [[ -n ${ONLY:-} && ! $name =~ $ONLY ]]; then return; fi
-  for seed in $SEEDS; do
-    local dir=$OUT/$name-s$seed
-    if [[ ! -f $dir/summary.json ]] &&
-       ! nice -n 10 "$MURMUR" run "$@" --seed "$seed" --threads 1 --quiet --out "$dir" > /dev/null
-    then
-      echo "protocol_figures.sh: $name, seed $seed did not finish (see $dir/summary.json)" >&2
-    fi
-    dirs+=${dirs:+,}$dir
-  done
-  ROWS+=("$label=$dirs")
-}
+# run NAME LABEL ARGS...: every seed of one row (scripts/seed_runs.sh).
+source scripts/seed_runs.sh
 table() {  # mode args...: prints the rows collected so far, then forgets them
   if [[ ${#ROWS[@]} -gt 0 ]]; then /usr/bin/python3 scripts/seed_table.py "$@" "${ROWS[@]}"; fi
   ROWS=()

@@ -15,21 +15,8 @@ OUT=${OUT:-runs/spsa}
 SEEDS=${SEEDS:-1 2 3}
 declare -a ROWS=()
 
-run() {  # name, label, args...
-  local name=$1 label=$2 dirs=""
-  shift 2
-  if [[ -n ${ONLY:-} && ! $name =~ $ONLY ]]; then return; fi
-  for seed in $SEEDS; do
-    local dir=$OUT/$name-s$seed
-    if [[ ! -f $dir/summary.json ]] &&
-       ! nice -n 10 "$MURMUR" run "$@" --seed "$seed" --threads 1 --quiet --out "$dir" > /dev/null
-    then
-      echo "spsa_results.sh: $name, seed $seed did not finish (see $dir/summary.json)" >&2
-    fi
-    dirs+=${dirs:+,}$dir
-  done
-  ROWS+=("$label=$dirs")
-}
+# run NAME LABEL ARGS...: every seed of one row (scripts/seed_runs.sh).
+source scripts/seed_runs.sh
 rows() {
   run spsa "SPSA broadcast, 1,000 steps (examples/spsa_fashion.toml)" examples/spsa_fashion.toml
   run dpsgd "D-PSGD, ring, 300 rounds of 1 SGD step" --set model.kind=logreg --set peers=32 \
