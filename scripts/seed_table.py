@@ -247,7 +247,10 @@ def main():
         print("|---|" + "---|" * len(targets))
         for label, runs in rows:
             print(f"| {label} | " + " | ".join(reach_cell(runs, x) for x in targets) + " |")
-        if args.ratio:
+        if args.ratio and len(rows) < 2:
+            # e.g. ONLY= in protocol_figures.sh left one of the pair out.
+            print("seed_table.py: --ratio needs two rows; no ratio row", file=sys.stderr)
+        elif args.ratio:
             cells = []
             for x in targets:
                 pairs = [(first_at(a, x), first_at(b, x)) for a, b in zip(rows[0][1], rows[1][1])]

@@ -153,7 +153,12 @@ Status WriteLaunchFiles(const std::string& out, const std::string& resolved_toml
   for (int64_t i = 0; i < nodes; ++i) {
     const std::string dir = out + "/peer-" + std::to_string(i);
     std::filesystem::create_directories(dir, ec);
-    std::filesystem::remove(dir + "/log.txt", ec);
+    // A launch is a new run: the peers' files of an earlier one in `out` go
+    // (a peer restarted within this run appends to its own, net_run.cc).
+    for (const char* file : {"/log.txt", "/config.toml", "/metrics.jsonl", "/metrics.csv",
+                             "/summary.json"}) {
+      std::filesystem::remove(dir + file, ec);
+    }
     Result<net::Identity> id = net::Identity::LoadOrCreate(dir + "/key");
     if (!id.ok()) return id.status();
     allow.Add(id->public_key(), PeerId(static_cast<uint32_t>(i)));

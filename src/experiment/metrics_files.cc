@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <iterator>
 #include <limits>
 #include <sstream>
 #include <nlohmann/json.hpp>
@@ -24,20 +25,31 @@ std::string Number(double v) {
   return nlohmann::json(v).dump();
 }
 
-}  // namespace
-
-Result<MetricsWriter> MetricsWriter::Open(const std::string& dir,
-                                          const std::string& resolved_toml) {
+// Creates `dir` and writes its config.toml.
+Status WriteConfigFile(const std::string& dir, const std::string& resolved_toml) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
     return Status::Unavailable("cannot create output directory '", dir, "': ", ec.message());
   }
-  {
-    std::ofstream config(dir + "/config.toml", std::ios::trunc);
-    config << resolved_toml;
-    if (!config) return Status::Unavailable("cannot write '", dir, "/config.toml'");
-  }
+  std::ofstream config(dir + "/config.toml", std::ios::trunc);
+  config << resolved_toml;
+  if (!config) return Status::Unavailable("cannot write '", dir, "/config.toml'");
+  return Status::Ok();
+}
+
+// The size of `path`, 0 when it does not exist.
+uint64_t SizeOrZero(const std::string& path) {
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  return ec ? 0 : static_cast<uint64_t>(size);
+}
+
+}  // namespace
+
+Result<MetricsWriter> MetricsWriter::Open(const std::string& dir,
+                                          const std::string& resolved_toml) {
+  MURMUR_RETURN_IF_ERROR(WriteConfigFile(dir, resolved_toml));
   MetricsWriter writer;
   writer.dir_ = dir;
   writer.jsonl_.open(dir + "/metrics.jsonl", std::ios::trunc);
@@ -47,6 +59,45 @@ Result<MetricsWriter> MetricsWriter::Open(const std::string& dir,
   }
   writer.csv_ << kCsvHeader << "\n" << std::flush;
   writer.csv_bytes_ = std::string_view(kCsvHeader).size() + 1;
+  return writer;
+}
+
+Result<MetricsWriter> MetricsWriter::OpenAppending(const std::string& dir,
+                                                   const std::string& resolved_toml) {
+  if (std::ifstream earlier{dir + "/config.toml"}) {
+    const std::string text{std::istreambuf_iterator<char>(earlier), {}};
+    if (!text.empty() && text != resolved_toml) {
+      return Status::InvalidArgument(
+          "'", dir, "' holds the metrics of another run (its config.toml differs from this ",
+          "one's): choose another --out, or move that run away");
+    }
+  }
+  MURMUR_RETURN_IF_ERROR(WriteConfigFile(dir, resolved_toml));
+  const std::string csv_path = dir + "/metrics.csv";
+  const uint64_t csv_bytes = SizeOrZero(csv_path);
+  if (csv_bytes > 0) {
+    std::ifstream in(csv_path);
+    std::string header;
+    std::getline(in, header);
+    if (header != kCsvHeader) {
+      return Status::InvalidArgument(
+          "'", csv_path, "' was written by another murmur version (its header differs): ",
+          "move it away or choose another --out");
+    }
+  }
+  MetricsWriter writer;
+  writer.dir_ = dir;
+  writer.jsonl_.open(dir + "/metrics.jsonl", std::ios::app);
+  writer.csv_.open(csv_path, std::ios::app);
+  if (!writer.jsonl_ || !writer.csv_) {
+    return Status::Unavailable("cannot open the metrics files in '", dir, "'");
+  }
+  writer.jsonl_bytes_ = SizeOrZero(dir + "/metrics.jsonl");
+  writer.csv_bytes_ = csv_bytes;
+  if (csv_bytes == 0) {
+    writer.csv_ << kCsvHeader << "\n" << std::flush;
+    writer.csv_bytes_ = std::string_view(kCsvHeader).size() + 1;
+  }
   return writer;
 }
 

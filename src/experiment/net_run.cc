@@ -205,7 +205,7 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   std::optional<MetricsWriter> writer;
   if (!options.out_dir.empty()) {
     MURMUR_ASSIGN_OR_RETURN(MetricsWriter opened,
-                            MetricsWriter::Open(options.out_dir, config.resolved_toml));
+                            MetricsWriter::OpenAppending(options.out_dir, config.resolved_toml));
     writer.emplace(std::move(opened));
   }
   Status write_status;

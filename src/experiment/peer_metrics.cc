@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -23,7 +24,9 @@ std::vector<EvalRow> MergePeerRows(const std::vector<std::vector<EvalRow>>& per_
   };
   std::map<int64_t, Sum> by_round;
   for (const auto& rows : per_peer) {
+    std::set<int64_t> seen;  // a restarted peer may report a round again
     for (const EvalRow& r : rows) {
+      if (!seen.insert(r.round).second) continue;
       auto [it, fresh] = by_round.try_emplace(r.round);
       Sum& s = it->second;
       if (fresh) {

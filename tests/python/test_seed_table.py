@@ -69,3 +69,17 @@ def test_vs_first_pairs_seeds(tmp_path, capsys, monkeypatch):
     # width 4.303 * 0.020817 / sqrt(3) = 0.0517. Paired differences {-1, -2,
     # -1} points: mean -1.33, sd 0.57735, half width 1.4343. 4x fewer bytes.
     assert out[3].startswith("| comp | 3 | 0.8067 ± 0.0517 | -1.33 ± 1.43 | 100.00 ± 0.00 | 4.0x |")
+
+
+def test_reach_ratio_with_one_row_prints_the_table_without_a_ratio(tmp_path, capsys,
+                                                                   monkeypatch):
+    # protocol_figures.sh ONLY='^modest' leaves D-PSGD out of the MoDeST/D-PSGD
+    # byte-ratio table: the one row is printed, the ratio row is not.
+    a = _run(tmp_path, "m1", [(0, 0.0, 0.1, 0), (5, 1.0, 0.85, 100e6)])
+    monkeypatch.setattr("sys.argv", ["seed_table.py", "reach", "--targets", "0.80", "--ratio",
+                                     f"MoDeST={a}"])
+    seed_table.main()
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[2] == "| MoDeST | 1.00 s / 100 MB |"
+    assert "MB ratio" not in captured.out
+    assert "--ratio needs two rows" in captured.err

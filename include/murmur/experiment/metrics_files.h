@@ -32,6 +32,15 @@ class MetricsWriter {
   // directory or files cannot be created.
   static Result<MetricsWriter> Open(const std::string& dir,
                                     const std::string& resolved_toml);
+  // Like Open, but keeps the rows already in `dir`'s metrics files and
+  // appends after them: a `murmur peer` restarted with the same --out (after
+  // a crash or kill -9) continues its files instead of erasing what its
+  // earlier life measured. Rows of a round reported again follow the earlier
+  // ones (readers keep the first, MergePeerRows). kInvalidArgument when
+  // `dir` holds another run (its config.toml differs from `resolved_toml`)
+  // or metrics.csv has another header (another murmur version's file).
+  static Result<MetricsWriter> OpenAppending(const std::string& dir,
+                                             const std::string& resolved_toml);
   // Reopens the files of an interrupted run in `dir` to continue it
   // (`murmur run --resume`): cuts metrics.jsonl and metrics.csv back to
   // `jsonl_bytes` and `csv_bytes` (their lengths at the snapshot) and

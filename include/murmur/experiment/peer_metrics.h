@@ -27,7 +27,8 @@ enum class RowMerge {
 // latest. kFirstReport: the accuracy, loss, time_s and
 // peers_evaluated are those of the round's earliest row (the lowest peer's
 // on a tie). consensus_dist is NaN, because models never leave their
-// processes.
+// processes. A round a peer reports more than once (a restarted peer's file
+// holds both lives, MetricsWriter::OpenAppending) counts its first row.
 std::vector<EvalRow> MergePeerRows(const std::vector<std::vector<EvalRow>>& per_peer,
                                    RowMerge merge = RowMerge::kEveryPeer);
 

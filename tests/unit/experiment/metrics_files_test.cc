@@ -141,6 +141,46 @@ TEST(WriteRunSummary, SaysWhyTheRunEndedAndWhenItReachedItsTarget) {
   std::filesystem::remove_all(dir);
 }
 
+// A restarted `murmur peer` keeps what its earlier life wrote.
+TEST(MetricsWriter, OpenAppendingKeepsTheRowsOfTheSameRun) {
+  const std::string dir = TempDir("append");
+  const EvalRow first{.round = 0, .acc_mean = 0.25, .peers_evaluated = 1};
+  const EvalRow second{.round = 7, .acc_mean = 0.75, .peers_evaluated = 1};
+  {
+    Result<MetricsWriter> w = MetricsWriter::OpenAppending(dir, "seed = 1\n");
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_TRUE(w->Append(first).ok());
+  }
+  uint64_t csv_after_first = std::filesystem::file_size(dir + "/metrics.csv");
+  {
+    Result<MetricsWriter> w = MetricsWriter::OpenAppending(dir, "seed = 1\n");
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    EXPECT_EQ(w->lengths().second, csv_after_first);
+    EXPECT_EQ(w->lengths().first, std::filesystem::file_size(dir + "/metrics.jsonl"));
+    ASSERT_TRUE(w->Append(second).ok());
+  }
+  Result<std::vector<EvalRow>> rows = ReadMetricsCsv(dir + "/metrics.csv");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);  // one header, both lives' rows
+  EXPECT_EQ((*rows)[0].acc_mean, 0.25);
+  EXPECT_EQ((*rows)[1].round, 7);
+  std::ifstream jsonl(dir + "/metrics.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(jsonl, line);) ++lines;
+  EXPECT_EQ(lines, 2);
+
+  // Another run's directory is refused, and left as it was.
+  Result<MetricsWriter> other = MetricsWriter::OpenAppending(dir, "seed = 2\n");
+  EXPECT_EQ(other.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(other.status().message().find("another run"), std::string::npos);
+  EXPECT_EQ(ReadMetricsCsv(dir + "/metrics.csv")->size(), 2u);
+  // So is a metrics.csv of another format.
+  std::ofstream(dir + "/metrics.csv", std::ios::trunc) << "round,acc\n0,0.5\n";
+  EXPECT_EQ(MetricsWriter::OpenAppending(dir, "seed = 1\n").status().code(),
+            StatusCode::kInvalidArgument);
+  std::filesystem::remove_all(dir);
+}
+
 // Files written before bytes_received and max_peer_bytes existed still read.
 TEST(ReadMetricsCsv, ReadsFilesWithoutTheTrafficColumns) {
   const std::string dir = TempDir("v1");

@@ -59,6 +59,27 @@ TEST(MergePeerRows, WeightsRowsThatAlreadyCoverSeveralPeers) {
   EXPECT_NEAR(rows[0].loss_mean, (3 * 0.3 + 0.7) / 4, 1e-12);
 }
 
+// A restarted peer's file holds its earlier life's rows, then the new
+// life's from round 0 again: each round counts that peer once, by its first
+// report.
+TEST(MergePeerRows, ARoundAPeerReportsAgainCountsOnce) {
+  const std::vector<std::vector<EvalRow>> peers = {
+      {Row(0, 0.2, 2.0, 1.0, 0, 0.0), Row(2, 0.6, 1.0, 0.9, 1000, 1.0),
+       Row(0, 0.1, 2.4, 1.0, 0, 0.0), Row(2, 0.3, 1.8, 0.9, 500, 0.4),
+       Row(4, 0.8, 0.5, 0.5, 900, 0.8)},
+      {Row(2, 0.8, 0.6, 0.7, 3000, 1.2)},
+  };
+  const std::vector<EvalRow> rows = MergePeerRows(peers);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].peers_evaluated, 1);
+  EXPECT_DOUBLE_EQ(rows[0].acc_mean, 0.2);
+  EXPECT_EQ(rows[1].peers_evaluated, 2);
+  EXPECT_DOUBLE_EQ(rows[1].acc_mean, 0.7);
+  EXPECT_EQ(rows[1].bytes_sent, 4000u);
+  EXPECT_EQ(rows[2].round, 4);
+  EXPECT_DOUBLE_EQ(rows[2].acc_mean, 0.8);
+}
+
 TEST(MergePeerRows, NoRowsGiveNoRows) { EXPECT_TRUE(MergePeerRows({{}, {}}).empty()); }
 
 }  // namespace
