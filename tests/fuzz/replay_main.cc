@@ -9,7 +9,10 @@
 // The stream is fixed (seeded), so a failure replays; it is also bounded in
 // wall time (MURMUR_FUZZ_SECONDS, default 10) so that a slow or sanitized
 // build keeps the test suite fast: it then stops early, after a prefix of
-// the same stream, and says so.
+// the same stream, and says so. Each seed gets an equal share of that time
+// (and the pure noise one more share), so a slow target (protocol_run_fuzz:
+// tens of milliseconds an input) still mutates every seed, not only its
+// first ones.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -24,17 +27,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 namespace {
 
-// True once the time budget is spent (checked every 256 inputs).
-bool OutOfTime(int64_t runs) {
+// True once `share` of the time budget is spent (checked every 16 inputs).
+bool OutOfTime(int64_t runs, double share) {
   static const auto start = std::chrono::steady_clock::now();
   static const double budget_s = [] {
     const char* env = std::getenv("MURMUR_FUZZ_SECONDS");
     const double v = env != nullptr ? std::atof(env) : 0;
     return v > 0 ? v : 10.0;
   }();
-  if (runs % 256 != 0) return false;
+  if (runs % 16 != 0) return false;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
-         budget_s;
+         share * budget_s;
 }
 
 }  // namespace
@@ -46,9 +49,15 @@ int main() {
   bool stopped = false;
   // About 100k mutations in all, however many seeds a target has.
   const size_t per_seed = std::max<size_t>(2000, 100000 / std::max<size_t>(1, seeds.size()));
-  for (const auto& seed : seeds) {
+  for (size_t s = 0; s < seeds.size(); ++s) {
+    const std::vector<uint8_t>& seed = seeds[s];
+    const double share = static_cast<double>(s + 1) / static_cast<double>(seeds.size() + 1);
     LLVMFuzzerTestOneInput(seed.data(), seed.size());
-    for (size_t i = 0; i < per_seed && !(stopped = stopped || OutOfTime(runs)); ++i) {
+    for (size_t i = 0; i < per_seed; ++i) {
+      if (OutOfTime(runs, share)) {
+        stopped = true;
+        break;
+      }
       std::vector<uint8_t> input = seed;
       const int mutations = 1 + static_cast<int>(rng.UniformInt(4));
       for (int k = 0; k < mutations; ++k) {
@@ -71,7 +80,11 @@ int main() {
       ++runs;
     }
   }
-  for (int i = 0; i < 20000 && !(stopped = stopped || OutOfTime(runs)); ++i) {
+  for (int i = 0; i < 20000; ++i) {
+    if (OutOfTime(runs, 1.0)) {
+      stopped = true;
+      break;
+    }
     std::vector<uint8_t> noise(rng.UniformInt(128));
     for (auto& b : noise) b = static_cast<uint8_t>(rng.NextU32());
     LLVMFuzzerTestOneInput(noise.data(), noise.size());
