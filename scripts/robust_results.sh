@@ -4,7 +4,7 @@
 # mean over the seeds ± the half width of its 95% Student-t interval
 # (scripts/seed_table.py final; acc_min is the worst honest peer). Tables:
 # SybilWall (examples/sybilwall.toml: 0, 4 and 8 Sybils x four rules), MoNNA
-# (examples/monna.toml) and D-PSGD under equivocation
+# (examples/monna.toml), and D-PSGD and gossip learning under equivocation
 # (examples/byzantine_dpsgd.toml). Needs a build (scripts/build.sh). Runs go
 # to runs/robust/<name>-s<seed>/; a run that has a summary.json is not run
 # again. ONLY=REGEX runs and tabulates only the rows whose name matches;
@@ -55,4 +55,14 @@ run equivocation_trimmed "trimmed mean, f = 2" examples/byzantine_dpsgd.toml \
 run equivocation_clipping "centered clipping (ClippedGossip), tau = 1, 3 iterations" \
     examples/byzantine_dpsgd.toml --set byzantine.attack=equivocation --set byzantine.scale=10 \
     --set robust.rule=centered-clipping --set robust.tau=1 --set robust.iterations=3
+table
+
+echo "Gossip learning under equivocation: the same setup, 30 cycles, window 4"
+gossip=(examples/byzantine_dpsgd.toml --set protocol.kind=gossip)
+run gossip_clean "no attack, mean" "${gossip[@]}" --set byzantine.attack=none \
+    --set robust.rule=mean
+run gossip_equivocation_mean "equivocation, mean" "${gossip[@]}" \
+    --set byzantine.attack=equivocation --set byzantine.scale=10 --set robust.rule=mean
+run gossip_equivocation_trimmed "equivocation, trimmed mean over the window, f = 1" \
+    "${gossip[@]}" --set byzantine.attack=equivocation --set byzantine.scale=10 --set robust.f=1
 table
