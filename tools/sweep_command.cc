@@ -15,6 +15,7 @@
 #include "murmur/core/config.h"
 #include "murmur/experiment/metrics_files.h"
 #include "murmur/experiment/run_config.h"
+#include "murmur/protocol/registry.h"
 #include "murmur/robust/factory.h"
 #include "svg_plot.h"
 #include "sweep_grid.h"
@@ -59,6 +60,15 @@ std::string Fingerprint(const RunConfig& run) {
   return out.str();
 }
 
+// "f-5 (robust.f=5)": the cell's name and its axis values, for errors.
+std::string CellDescription(const SweepGrid& grid, const SweepCell& cell) {
+  std::string values;
+  for (size_t i = grid.set.size(); i < cell.assignments.size(); ++i) {
+    values += (values.empty() ? "" : ", ") + cell.assignments[i];
+  }
+  return cell.name + " (" + values + ")";
+}
+
 int Usage(const std::string& message) {
   std::fprintf(stderr, "murmur sweep: %s\n", message.c_str());
   return kExitUsage;
@@ -66,7 +76,10 @@ int Usage(const std::string& message) {
 
 
 // Builds every run and validates its config in-process, exactly as the
-// child will read it, so a bad value stops the sweep before anything runs.
+// child will read it, so a bad value stops the sweep before anything runs:
+// also a [robust] rule whose precondition can never hold in a run
+// (CheckRobustRuleFits, which `murmur run` calls when it builds the
+// protocol), checked from the config alone for every seed.
 Result<std::vector<PlannedRun>> PlanRuns(const SweepGrid& grid,
                                          const std::vector<SweepCell>& cells,
                                          const std::string& out_dir) {
@@ -99,6 +112,12 @@ Result<std::vector<PlannedRun>> PlanRuns(const SweepGrid& grid,
       Result<RunConfig> resolved = ReadRunConfig(config);
       if (!resolved.ok()) {
         return Status::InvalidArgument("cell ", cell.name, ": ", resolved.status().message());
+      }
+      if (Status fits = CheckRobustRuleFits(resolved->protocol, resolved->peers, resolved->seed);
+          !fits.ok()) {
+        return Status::InvalidArgument(
+            "cell ", CellDescription(grid, cell),
+            seed ? ", seed " + std::to_string(*seed) : std::string(), ": ", fits.message());
       }
       run.seed = resolved->seed;
       run.rounds = resolved->protocol.rounds;
@@ -185,7 +204,9 @@ CLI::App* AddSweepCommand(CLI::App& app, SweepOptions& options) {
       "  \"protocol.topology\" = [\"ring\", \"full\"]\n"
       "  \"data.alpha\" = [0.1, 1000.0]\n"
       "Each run is its own `murmur run` process with --set per key. Every cell is\n"
-      "checked with the same config reader as `murmur run` before anything starts.\n"
+      "checked with the same config reader as `murmur run` before anything starts,\n"
+      "[robust] rules included: a rule whose precondition (e.g. krum's n >= 2f + 3)\n"
+      "cannot hold on a cell's topology refuses the sweep (exit 2), --dry-run too.\n"
       "Runs go to DIR/runs/<cell>-s<seed>/ (config, metrics, log.txt); a run whose\n"
       "directory already holds the same config and metrics up to the last round is\n"
       "skipped, so an interrupted sweep resumes. A failed run is reported and the\n"

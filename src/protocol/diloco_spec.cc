@@ -64,11 +64,12 @@ Result<std::unique_ptr<Node>> MakeDilocoNode(const ProtocolRun& run, const PeerC
 }
 
 // The rule aggregates every peer's pseudo-gradient.
-AggregationSize DilocoAggregationSize(const ProtocolRun& run) {
-  return {.inputs = run.num_peers,
-          .where = "protocol.kind = \"diloco\" aggregates one pseudo-gradient per peer, " +
-                   std::to_string(run.num_peers) + " peers",
-          .remedy = "more peers"};
+Result<AggregationSize> DilocoAggregationSize(const ProtocolRun& run) {
+  return AggregationSize{
+      .inputs = run.num_peers,
+      .where = "protocol.kind = \"diloco\" aggregates one pseudo-gradient per peer, " +
+               std::to_string(run.num_peers) + " peers",
+      .remedy = "more peers"};
 }
 
 }  // namespace

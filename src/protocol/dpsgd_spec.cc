@@ -92,11 +92,13 @@ Result<std::unique_ptr<Node>> MakeDpsgdNode(const ProtocolRun& run, const PeerCo
 }
 
 // A D-PSGD peer aggregates its neighbours' models and its own every round.
-AggregationSize DpsgdAggregationSize(const ProtocolRun& run) {
-  const auto& state = *std::any_cast<const std::shared_ptr<const DpsgdRunState>&>(run.state);
-  return SmallestNeighbourhood(run, state.graph,
-                               ProtocolOptionsAs<DpsgdConfig>(*run.config).topology,
-                               state.graph.size(), "");
+// The topology is rebuilt from the seed (PrepareDpsgd builds the same one),
+// so that a config alone suffices (registry.h).
+Result<AggregationSize> DpsgdAggregationSize(const ProtocolRun& run) {
+  const TopologyConfig topology = ProtocolOptionsAs<DpsgdConfig>(*run.config).topology;
+  MURMUR_ASSIGN_OR_RETURN(const Graph graph,
+                          MakeConnectedTopology(topology, run.num_peers, run.seed));
+  return SmallestNeighbourhood(run, graph, topology, graph.size(), "");
 }
 
 }  // namespace

@@ -245,7 +245,7 @@ bool AlwaysServer(const ProtocolConfig&) { return true; }
 // The FedAvg server aggregates the updates of the m = max(floor(C K), 1)
 // clients it selects per round (FedAvgServer::StartRound), fewer when some
 // do not reply.
-AggregationSize FedAvgAggregationSize(const ProtocolRun& run) {
+Result<AggregationSize> FedAvgAggregationSize(const ProtocolRun& run) {
   const auto c = ProtocolOptionsAs<FedAvgConfig>(*run.config);
   const int64_t k = run.num_peers;
   const int64_t m = std::clamp<int64_t>(

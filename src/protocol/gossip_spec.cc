@@ -98,11 +98,14 @@ Result<std::unique_ptr<Node>> MakeGossipNode(const ProtocolRun& run, const PeerC
 
 // A gossip peer aggregates its own model with the last robust.gossip_window
 // models it received, one per sender, so from at most its neighbours.
-AggregationSize GossipAggregationSize(const ProtocolRun& run) {
-  const auto& state = *std::any_cast<const std::shared_ptr<const GossipRunState>&>(run.state);
-  return SmallestNeighbourhood(run, state.graph,
-                               ProtocolOptionsAs<GossipConfig>(*run.config).topology,
-                               run.config->gossip_window, "robust.gossip_window");
+// The topology is rebuilt from the seed (PrepareGossip builds the same one),
+// so that a config alone suffices (registry.h).
+Result<AggregationSize> GossipAggregationSize(const ProtocolRun& run) {
+  const TopologyConfig topology = ProtocolOptionsAs<GossipConfig>(*run.config).topology;
+  MURMUR_ASSIGN_OR_RETURN(const Graph graph,
+                          MakeConnectedTopology(topology, run.num_peers, run.seed));
+  return SmallestNeighbourhood(run, graph, topology, run.config->gossip_window,
+                               "robust.gossip_window");
 }
 
 }  // namespace

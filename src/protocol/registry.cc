@@ -90,22 +90,13 @@ Status CheckRobustSupport(const ProtocolSpec& spec, const ProtocolRun& run) {
   return Status::Ok();
 }
 
-// A rule whose precondition fails for every aggregation a peer makes would
-// turn the run into local training with every aggregation counted as failed.
-Status CheckRuleFitsRun(const ProtocolSpec& spec, const ProtocolRun& run) {
-  const ModelCombiner& combiner = *run.combiner;
-  if (spec.aggregation_size == nullptr || combiner.is_plain_average() ||
-      combiner.sybilwall() != nullptr) {
-    return Status::Ok();
+// The honest peers' rule: Bristle replaces the span rule, so its combiner
+// keeps the plain average, which Bristle peers never use.
+Result<std::shared_ptr<const ModelCombiner>> MakeRunCombiner(const ProtocolConfig& config) {
+  if (config.robust.rule == kBristleRule) {
+    return ModelCombiner::Make(AggregatorConfig{.f = config.robust.f});
   }
-  const AggregationSize size = spec.aggregation_size(run);
-  const int f = run.config->robust.f;
-  const Status fits = combiner.rule().CheckPreconditions(static_cast<size_t>(size.inputs), f);
-  if (fits.ok()) return Status::Ok();
-  return Status::InvalidArgument(
-      "robust.rule = \"", run.config->robust.rule, "\" with robust.f = ", f,
-      " needs at least ", combiner.rule().MinInputs(f), " inputs per aggregation (",
-      fits.message(), "), but ", size.where, ": lower robust.f, or use ", size.remedy);
+  return ModelCombiner::Make(config.robust);
 }
 
 // [privacy] applies to the specs that implement it (dp_sampling_rate), over
@@ -213,8 +204,6 @@ Result<ProtocolRun> PrepareProtocolRun(const ProtocolConfig& config, const Model
                   .num_peers = num_peers,
                   .seed = seed,
                   .shared_initial_model = shared_initial_model};
-  // Bristle replaces the span rule: the combiner keeps the plain average,
-  // which Bristle peers never use.
   const bool bristle = config.robust.rule == kBristleRule;
   if (bristle) {
     MURMUR_RETURN_IF_ERROR(BristleOptionsFrom(config.robust).status());
@@ -229,15 +218,40 @@ Result<ProtocolRun> PrepareProtocolRun(const ProtocolConfig& config, const Model
         "exchanging only the output layer (train.trainable = \"output\", robust.rule = "
         "\"bristle\") is implemented for protocol.kind = \"dpsgd\"");
   }
-  MURMUR_ASSIGN_OR_RETURN(
-      run.combiner,
-      ModelCombiner::Make(bristle ? AggregatorConfig{.f = config.robust.f} : config.robust));
+  MURMUR_ASSIGN_OR_RETURN(run.combiner, MakeRunCombiner(config));
   MURMUR_RETURN_IF_ERROR(ResolveByzantine(*spec, run));
   MURMUR_RETURN_IF_ERROR(CheckRobustSupport(*spec, run));
   MURMUR_RETURN_IF_ERROR(CheckPrivacySupport(*spec, run));
   if (spec->prepare != nullptr) MURMUR_RETURN_IF_ERROR(spec->prepare(run));
-  MURMUR_RETURN_IF_ERROR(CheckRuleFitsRun(*spec, run));
+  // After `prepare`, whose refusals are the more specific ones; from the
+  // config alone, as `murmur sweep` checks it.
+  MURMUR_RETURN_IF_ERROR(CheckRobustRuleFits(config, num_peers, seed));
   return run;
+}
+
+Status CheckRobustRuleFits(const ProtocolConfig& config, int64_t num_peers, uint64_t seed) {
+  if (num_peers < 1) return Status::InvalidArgument("a run needs at least one peer");
+  MURMUR_ASSIGN_OR_RETURN(const ProtocolSpec* spec, FindProtocolSpec(config.kind));
+  if (spec->aggregation_size == nullptr) return Status::Ok();
+  // The config-only part of PrepareProtocolRun's run: no model, no state.
+  ProtocolRun run{.config = &config, .num_peers = num_peers, .seed = seed};
+  MURMUR_ASSIGN_OR_RETURN(run.combiner, MakeRunCombiner(config));
+  const ModelCombiner& combiner = *run.combiner;
+  // The mean never fails for want of inputs; SybilWall scores whatever it
+  // gets.
+  if (combiner.is_plain_average() || combiner.sybilwall() != nullptr) return Status::Ok();
+  MURMUR_RETURN_IF_ERROR(ResolveByzantine(*spec, run));
+  MURMUR_ASSIGN_OR_RETURN(const AggregationSize size, spec->aggregation_size(run));
+  const int f = config.robust.f;
+  // A rule whose precondition fails for every aggregation a peer makes would
+  // turn the run into local training with every aggregation counted as
+  // failed.
+  const Status fits = combiner.rule().CheckPreconditions(static_cast<size_t>(size.inputs), f);
+  if (fits.ok()) return Status::Ok();
+  return Status::InvalidArgument(
+      "robust.rule = \"", config.robust.rule, "\" with robust.f = ", f, " needs at least ",
+      combiner.rule().MinInputs(f), " inputs per aggregation (", fits.message(), "), but ",
+      size.where, ": lower robust.f, or use ", size.remedy);
 }
 
 Result<std::unique_ptr<Node>> MakePeerNode(const ProtocolRun& run, const PeerContext& peer) {

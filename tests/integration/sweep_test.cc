@@ -179,6 +179,67 @@ TEST_F(MurmurSweep, BadGridsExitWithCodeTwoBeforeAnythingRuns) {
   }
 }
 
+// A cell whose [robust] rule can never get the inputs it needs (median with
+// f = 5 needs n > 10; a ring gives every peer 3) is refused when the grid is
+// planned, --dry-run too, before any run starts: exit 2, naming the cell, its
+// axis values and, word for word, what `murmur run` says for that config.
+TEST_F(MurmurSweep, CellWhoseRobustRuleCannotHoldExitsTwoBeforeAnythingRuns) {
+  const std::string rule = "\"robust.rule\" = \"median\"\n\"protocol.topology\" = \"ring\"\n";
+  const std::string grid =
+      WriteGrid("f.toml", "base = \"base.toml\"\n[set]\npeers = 16\n" + rule +
+                              "[grid]\n\"robust.f\" = [1, 5]\n");
+  const std::string out = dir_ + "/f";
+  const Outcome run = RunMurmur("run --quiet " + dir_ + "/base.toml --set peers=16 "
+                                "--set robust.rule=median --set protocol.topology=ring "
+                                "--set robust.f=5");
+  ASSERT_EQ(run.exit_code, 2) << run.output;
+  const std::string prefix = "murmur run: ";
+  ASSERT_EQ(run.output.rfind(prefix, 0), 0u) << run.output;
+  const std::string why = run.output.substr(prefix.size());
+  EXPECT_EQ(why,
+            "robust.rule = \"median\" with robust.f = 5 needs at least 11 inputs per "
+            "aggregation (median: n=3 f=5: needs n > 2f), but on protocol.topology = \"ring\" "
+            "over 16 peers, peer 0 aggregates 3 models, its own and 2 from neighbours: lower "
+            "robust.f, or use a denser protocol.topology\n");
+  for (const char* flags : {"", " --dry-run"}) {
+    const Outcome o = RunMurmur("sweep " + grid + " --out " + out + flags);
+    EXPECT_EQ(o.exit_code, 2) << flags << o.output;
+    EXPECT_EQ(o.output, "murmur sweep: cell f-5 (robust.f=5): " + why) << flags;
+    EXPECT_FALSE(std::filesystem::exists(out)) << "nothing may start" << flags;
+  }
+  // With seeds, the run that cannot hold is named by its seed too; two axes
+  // name the cell by both values. rule-mean cells (no precondition) and
+  // median with f = 1 (n = 3 > 2) plan; median with f = 5 does not.
+  const std::string seeded = WriteGrid(
+      "seeded.toml", "base = \"base.toml\"\nseeds = [3, 4]\n[set]\npeers = 16\n"
+                     "\"protocol.topology\" = \"ring\"\n[grid]\n"
+                     "\"robust.rule\" = [\"mean\", \"median\"]\n\"robust.f\" = [1, 5]\n");
+  const Outcome o = RunMurmur("sweep " + seeded + " --dry-run --out " + out);
+  EXPECT_EQ(o.exit_code, 2) << o.output;
+  EXPECT_EQ(o.output, "murmur sweep: cell rule-median_f-5 (robust.rule=\"median\", robust.f=5), "
+                      "seed 3: " + why);
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// The same rule where every cell's precondition holds (a full graph of 4
+// gives every peer 4 inputs; median with f = 1 needs 3) plans and runs.
+TEST_F(MurmurSweep, GridWhoseRobustRulesAllHoldRuns) {
+  const std::string grid = WriteGrid(
+      "fits.toml", "base = \"base.toml\"\n[set]\n\"robust.rule\" = \"median\"\n"
+                   "\"protocol.topology\" = \"full\"\n[grid]\n\"robust.f\" = [0, 1]\n");
+  const std::string out = dir_ + "/fits";
+  const Outcome dry = RunMurmur("sweep " + grid + " --dry-run --out " + out);
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_THAT(dry.output, HasSubstr("2 cells x 1 seeds = 2 runs (2 to run"));
+  const Outcome o = RunMurmur("sweep " + grid + " --out " + out);
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  for (const char* cell : {"f-0", "f-1"}) {
+    const std::vector<std::string> rows =
+        Lines(ReadFile(out + "/runs/" + std::string(cell) + "-s1/metrics.csv"));
+    EXPECT_EQ(rows.size(), 4u) << cell;  // header, rounds 0..2
+  }
+}
+
 TEST(MurmurSweepHelp, ExplainsTheGridFileAndOutputs) {
   Outcome o = RunMurmur("sweep --help");
   EXPECT_EQ(o.exit_code, 0);

@@ -100,10 +100,14 @@ struct ProtocolSpec {
   Status (*prepare)(ProtocolRun& run) = nullptr;
   // Builds peer.id's node (the server's when peer.id == num_peers).
   Result<std::unique_ptr<Node>> (*make_node)(const ProtocolRun& run, const PeerContext& peer);
-  // For specs with robust support: the fewest inputs a [robust] rule gets
-  // (after `prepare`), so PrepareProtocolRun refuses a rule whose
-  // precondition (Aggregator::MinInputs) can never hold in this run.
-  AggregationSize (*aggregation_size)(const ProtocolRun& run) = nullptr;
+  // For specs with robust support: the fewest inputs a [robust] rule gets,
+  // so CheckRobustRuleFits refuses a rule whose precondition
+  // (Aggregator::MinInputs) can never hold in this run. Reads only
+  // run.config, num_peers, seed and byzantine -- never run.model or
+  // run.state -- so that it works from a config alone (a sweep's plan); it
+  // builds what it needs (the seeded topology) itself. Errors: those of
+  // building it (e.g. an edge-list file that cannot be read).
+  Result<AggregationSize> (*aggregation_size)(const ProtocolRun& run) = nullptr;
 };
 
 // The spec registered under `name`; kInvalidArgument listing the known names.
@@ -141,11 +145,23 @@ Status ReadProtocolConfig(ConfigReader& r, ProtocolConfig& config);
 Status CheckNoForeignProtocolKeys(const ConfigReader& r, const Config& raw,
                                   const ProtocolConfig& config);
 
+// kInvalidArgument when the [robust] rule of `config` has a precondition on
+// its number of inputs (Aggregator::MinInputs) that can never hold in a run
+// of `num_peers` peers with `seed` (Krum with robust.f = 5 on a ring): the
+// message names the rule, f, the count it needs, the honest peer with the
+// fewest inputs and what gives it more. OK for the mean, bristle,
+// sybilwall and protocols without robust support. Needs only the config:
+// it builds the protocol's topology and Byzantine set (both seeded), not
+// the data or the model, so `murmur sweep` checks every run of a grid with
+// it before starting any; PrepareProtocolRun calls it too. Also returns the
+// errors of building those (an unknown protocol.kind, a bad [robust] rule,
+// a topology that cannot be built).
+Status CheckRobustRuleFits(const ProtocolConfig& config, int64_t num_peers, uint64_t seed);
+
 // Validates the robust/Byzantine configuration against the spec and
 // prepares the run-wide state. kInvalidArgument also when the [robust]
-// rule's precondition cannot hold for the inputs a peer gets (Krum with
-// robust.f = 5 on a ring), naming the rule, f, the smallest count and the
-// topology. `shared_initial_model`: every learner starts
+// rule's precondition cannot hold for the inputs a peer gets
+// (CheckRobustRuleFits). `shared_initial_model`: every learner starts
 // from peer 0's parameters (train.init = "same").
 Result<ProtocolRun> PrepareProtocolRun(const ProtocolConfig& config, const Model& model,
                                        int64_t num_peers, uint64_t seed,
