@@ -11,6 +11,7 @@
 #include <memory>
 #include <numeric>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "murmur/privacy/rqm.h"
@@ -275,6 +276,7 @@ TEST(SecAggRing, ServersViewOfAClientIsUniformOverTheRing) {
   const double expected = kRounds * 64 / 64.0;
   double chi2 = 0;
   for (int b : bins) chi2 += (b - expected) * (b - expected) / expected;
+  RecordProperty("chi2", std::to_string(chi2));
   // 63 degrees of freedom: P(chi2 > 103.44) = 0.001. Deterministic seeds.
   // Unmasked, every value would be 7: chi2 = 63 * 12800 = 806400.
   EXPECT_LT(chi2, 103.44);
