@@ -14,6 +14,10 @@
 # depend on the seed; the wall column is then the mean and min-max).
 # SKIP="1000:secagg" leaves out runs (n:mode, space-separated), e.g. the
 # complete-graph SecAgg at 1,000 clients, whose bytes are deterministic.
+# NS="100" and MODES="none secagg secagg-rqm" pick the client counts and
+# modes; a mode ending in -rqm masks RQM level indices (16 levels, packed at
+# b = ceil(log2(n 15 + 1)) bits) instead of 32-bit fixed point
+# (privacy.secagg_encoding = "rqm").
 #
 # One core, niced; about 4 CPU-minutes, ~3 of them SecAgg at 1,000 clients
 # (10^6 key agreements and mask expansions); on a loaded shared machine the
@@ -23,10 +27,12 @@ MURMUR=${1:-build/murmur}
 OUT=${2:-runs/secagg_overhead}
 SEEDS=${SEEDS:-1}
 SKIP=${SKIP:-}
+NS=${NS:-100 1000}
+MODES=${MODES:-none secagg secagg+}
 mkdir -p "$OUT"
 printf '| clients | mode | per-client bytes | server bytes | wall s (seeds %s) |\n|---:|---|---:|---:|---:|\n' "$SEEDS"
-for n in 100 1000; do
-  for mode in none secagg secagg+; do
+for n in $NS; do
+  for mode in $MODES; do
     case " $SKIP " in *" $n:$mode "*) continue ;; esac
     walls=""
     for seed in $SEEDS; do
@@ -48,7 +54,8 @@ kind = "fedavg"
 rounds = 1
 round_timeout_s = 1000
 [privacy]
-secure_aggregation = "$mode"
+secure_aggregation = "${mode%-rqm}"
+$(case $mode in *-rqm) echo 'secagg_encoding = "rqm"' ;; esac)
 [eval]
 every = 1
 TOML

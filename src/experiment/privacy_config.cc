@@ -15,6 +15,34 @@ Status ReadSecureAggregationConfig(ConfigReader& r, ProtocolConfig& protocol) {
   c.fixed_point.fractional_bits = static_cast<int>(bits);
   MURMUR_ASSIGN_OR_RETURN(c.fixed_point.max_abs,
                           r.Double("privacy.secagg_max_abs", c.fixed_point.max_abs, 1e-9, 1e9));
+  MURMUR_ASSIGN_OR_RETURN(std::string encoding, r.String("privacy.secagg_encoding", "fixed_point",
+                                                         {"fixed_point", "rqm"}));
+  MURMUR_ASSIGN_OR_RETURN(c.encoding, privacy::ParseSecAggEncoding(encoding));
+  privacy::RqmConfig& q = c.rqm;
+  MURMUR_ASSIGN_OR_RETURN(q.clip, r.Double("privacy.rqm_clip", q.clip, 1e-12, 1e12));
+  MURMUR_ASSIGN_OR_RETURN(q.delta, r.Double("privacy.rqm_delta", q.delta, 1e-12, 1e12));
+  MURMUR_ASSIGN_OR_RETURN(const int64_t levels,
+                          r.Int("privacy.rqm_levels", q.levels, 3, int64_t{1} << 16));
+  q.levels = static_cast<uint32_t>(levels);
+  MURMUR_ASSIGN_OR_RETURN(q.keep_probability, r.Double("privacy.rqm_keep_probability",
+                                                       q.keep_probability, 1e-9, 1.0));
+  const privacy::RqmConfig defaults;
+  if (c.encoding != privacy::SecAggEncoding::kRqm &&
+      (q.clip != defaults.clip || q.delta != defaults.delta || q.levels != defaults.levels ||
+       q.keep_probability != defaults.keep_probability)) {
+    return Status::InvalidArgument("privacy.rqm_* keys configure RQM under secure aggregation: "
+                                   "set privacy.secagg_encoding = \"rqm\", or drop them");
+  }
+  if (c.encoding == privacy::SecAggEncoding::kRqm) {
+    if (!c.enabled()) {
+      return Status::InvalidArgument("privacy.secagg_encoding = \"rqm\" encodes secure "
+                                     "aggregation's input: set privacy.secure_aggregation to "
+                                     "\"secagg\" or \"secagg+\"");
+    }
+    if (Status s = privacy::Validate(q); !s.ok()) {
+      return Status::InvalidArgument("privacy.rqm_*: ", s.message());
+    }
+  }
   MURMUR_ASSIGN_OR_RETURN(std::string entropy, r.String("privacy.secagg_entropy", "system",
                                                         {"system", "seeded"}));
   protocol.secagg_system_entropy = entropy == "system";

@@ -63,19 +63,35 @@ double RqmLevel(const RqmConfig& config, uint32_t j) {
   return -config.delta + 2 * config.delta * j / (config.levels - 1);
 }
 
+std::vector<uint32_t> RqmEncodeIndices(const RqmConfig& config, std::span<const float> values,
+                                       Rng& rng) {
+  MURMUR_CHECK(Validate(config).ok());
+  std::vector<uint8_t> kept(config.levels);
+  std::vector<uint32_t> out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    const float v = values[i];
+    const double x = std::isfinite(v) ? std::clamp<double>(v, -config.clip, config.clip) : 0.0;
+    out[i] = EncodeOne(config, x, rng, kept);
+  }
+  return out;
+}
+
+double RqmLevelSum(const RqmConfig& config, uint64_t count, uint64_t index_sum) {
+  return -config.delta * static_cast<double>(count) +
+         2 * config.delta * static_cast<double>(index_sum) / (config.levels - 1);
+}
+
 std::vector<uint8_t> RqmEncode(const RqmConfig& config, std::span<const float> values,
                                Rng& rng) {
-  MURMUR_CHECK(Validate(config).ok());
+  const std::vector<uint32_t> indices = RqmEncodeIndices(config, values, rng);
   const int bits = BitsPerIndex(config.levels);
   ByteWriter out(8 + (values.size() * bits + 7) / 8);
   out.WriteU32(static_cast<uint32_t>(values.size()));
   out.WriteU32(config.levels);
-  std::vector<uint8_t> kept(config.levels);
   uint64_t acc = 0;
   int acc_bits = 0;
-  for (float v : values) {
-    const double x = std::isfinite(v) ? std::clamp<double>(v, -config.clip, config.clip) : 0.0;
-    acc |= static_cast<uint64_t>(EncodeOne(config, x, rng, kept)) << acc_bits;
+  for (uint32_t index : indices) {
+    acc |= static_cast<uint64_t>(index) << acc_bits;
     acc_bits += bits;
     while (acc_bits >= 8) {
       out.WriteU8(static_cast<uint8_t>(acc));

@@ -108,10 +108,31 @@ Result<Bytes> SecAggClient::ShareKeys(std::span<const uint8_t> key_list) {
 
 Result<Bytes> SecAggClient::MaskedInput(std::span<const uint8_t> forwarded,
                                         std::span<const float> input) {
+  const SecAggConfig& config = *state_->config;
+  MURMUR_CHECK(config.input == SecAggInput::kFixedPoint && input.size() == config.dimension);
+  std::vector<uint32_t> encoded(input.size());
+  for (size_t i = 0; i < input.size(); ++i) encoded[i] = config.fixed_point.Encode(input[i]);
+  return Mask(forwarded, std::move(encoded));
+}
+
+Result<Bytes> SecAggClient::MaskedRingInput(std::span<const uint8_t> forwarded,
+                                            std::span<const uint32_t> input) {
+  const SecAggConfig& config = *state_->config;
+  MURMUR_CHECK(config.input == SecAggInput::kRing && input.size() == config.dimension);
+  const uint32_t ring = secagg::RingMask(config.ring_bits);
+  for (size_t i = 0; i < input.size(); ++i) {
+    if ((input[i] & ~ring) != 0) {
+      return Status::InvalidArgument("secagg client ", state_->id, ": input ", input[i],
+                                     " at ", i, " is outside Z_2^", config.ring_bits);
+    }
+  }
+  return Mask(forwarded, std::vector<uint32_t>(input.begin(), input.end()));
+}
+
+Result<Bytes> SecAggClient::Mask(std::span<const uint8_t> forwarded, std::vector<uint32_t> y) {
   State& s = *state_;
   if (s.phase != 2) return Status::Internal("secagg client ", s.id, ": MaskedInput out of order");
   s.phase = 3;
-  MURMUR_CHECK(input.size() == s.config->dimension);
   ByteReader in(forwarded);
   MURMUR_ASSIGN_OR_RETURN(uint32_t count, secagg::ReadCount(in, s.keys.size(),
                                                             4 + secagg::kBoxBytes, "shares"));
@@ -144,10 +165,13 @@ Result<Bytes> SecAggClient::MaskedInput(std::span<const uint8_t> forwarded,
     return Status::Aborted("secagg client ", s.id, ": shares from ", s.shares.size(),
                            " clients, threshold ", s.config->threshold);
   }
+  // Arithmetic mod 2^32, reduced to the ring at the end: the low
+  // ring_bits bits of a sum depend only on those of its terms, and the low
+  // bits of a ChaCha20 word are uniform, so the masks are uniform in the
+  // ring and cancel there.
   const size_t d = s.config->dimension;
-  std::vector<uint32_t> y(d);
   const std::vector<uint32_t> self_mask = secagg::Prg(s.self_seed, d);
-  for (size_t i = 0; i < d; ++i) y[i] = s.config->fixed_point.Encode(input[i]) + self_mask[i];
+  for (size_t i = 0; i < d; ++i) y[i] += self_mask[i];
   for (const auto& [v, unused] : s.shares) {
     if (v == s.id) continue;
     MURMUR_ASSIGN_OR_RETURN(Key seed, secagg::Agree(s.mask_sk, s.id, s.keys[v].second, v,
@@ -156,10 +180,12 @@ Result<Bytes> SecAggClient::MaskedInput(std::span<const uint8_t> forwarded,
     const bool add = secagg::AddsPairMask(s.id, v);
     for (size_t i = 0; i < d; ++i) y[i] = add ? y[i] + mask[i] : y[i] - mask[i];
   }
-  ByteWriter out(8 + 4 * d);
+  const uint32_t ring = secagg::RingMask(s.config->ring_bits);
+  for (uint32_t& v : y) v &= ring;
+  ByteWriter out(MaskedInputBytes(*s.config));
   out.WriteU32(s.id);
   out.WriteU32(static_cast<uint32_t>(d));
-  for (uint32_t v : y) out.WriteU32(v);
+  secagg::PackBits(y, s.config->ring_bits, out);
   return std::move(out).Take();
 }
 

@@ -155,15 +155,19 @@ Status SecAggServer::OnMaskedInput(std::span<const uint8_t> message) {
     return Status::InvalidArgument("secagg server: masked input from client ", from,
                                    " twice or without shares");
   }
-  if (dim != s.config->dimension || in.remaining() != 4 * size_t{dim}) {
+  const size_t want = MaskedInputBytes(*s.config) - 8;
+  if (dim != s.config->dimension || in.remaining() != want) {
     return Status::Corrupt("secagg server: client ", from, " sent ", dim, " values in ",
-                           in.remaining(), " bytes; dimension is ", s.config->dimension);
+                           in.remaining(), " bytes; dimension is ", s.config->dimension,
+                           " at ", s.config->ring_bits, " bits (", want, " bytes)");
   }
-  std::vector<uint32_t> y(dim);
-  for (uint32_t& v : y) {
-    MURMUR_ASSIGN_OR_RETURN(v, in.ReadU32());
+  Result<std::vector<uint32_t>> y =
+      secagg::UnpackBits(message.subspan(8), dim, s.config->ring_bits);
+  if (!y.ok()) {
+    return Status::Corrupt("secagg server: client ", from, "'s masked input: ",
+                           y.status().message());
   }
-  s.masked[from] = std::move(y);
+  s.masked[from] = std::move(*y);
   return Status::Ok();
 }
 
@@ -230,6 +234,17 @@ Status SecAggServer::OnUnmask(std::span<const uint8_t> message) {
 }
 
 Result<std::vector<double>> SecAggServer::Finish() {
+  if (state_->config->input != SecAggInput::kFixedPoint) {
+    return Status::InvalidArgument("secagg server: Finish decodes fixed point; a ring-input "
+                                   "round ends with FinishRing");
+  }
+  MURMUR_ASSIGN_OR_RETURN(std::vector<uint32_t> sum, FinishRing());
+  std::vector<double> out(sum.size());
+  for (size_t i = 0; i < sum.size(); ++i) out[i] = state_->config->fixed_point.Decode(sum[i]);
+  return out;
+}
+
+Result<std::vector<uint32_t>> SecAggServer::FinishRing() {
   State& s = *state_;
   MURMUR_RETURN_IF_ERROR(Phase(s.phase, 3, "finishing"));
   s.phase = 4;
@@ -274,9 +289,9 @@ Result<std::vector<double>> SecAggServer::Finish() {
       for (size_t i = 0; i < d; ++i) sum[i] = u_added ? sum[i] - mask[i] : sum[i] + mask[i];
     }
   }
-  std::vector<double> out(d);
-  for (size_t i = 0; i < d; ++i) out[i] = s.config->fixed_point.Decode(sum[i]);
-  return out;
+  const uint32_t ring = secagg::RingMask(s.config->ring_bits);
+  for (uint32_t& v : sum) v &= ring;
+  return sum;
 }
 
 }  // namespace murmur::privacy

@@ -27,6 +27,18 @@ Result<SecureAggregationMode> ParseSecureAggregationMode(std::string_view name) 
                                  "\": use \"none\", \"secagg\" or \"secagg+\"");
 }
 
+std::string_view SecAggEncodingName(SecAggEncoding encoding) {
+  return encoding == SecAggEncoding::kRqm ? "rqm" : "fixed_point";
+}
+
+Result<SecAggEncoding> ParseSecAggEncoding(std::string_view name) {
+  for (auto encoding : {SecAggEncoding::kFixedPoint, SecAggEncoding::kRqm}) {
+    if (SecAggEncodingName(encoding) == name) return encoding;
+  }
+  return Status::InvalidArgument("privacy.secagg_encoding = \"", name,
+                                 "\": use \"fixed_point\" or \"rqm\"");
+}
+
 uint32_t SecureAggregationDegree(const SecureAggregationConfig& config, uint32_t clients) {
   MURMUR_CHECK(clients >= 2);
   if (config.mode != SecureAggregationMode::kSecAggPlus) return clients - 1;
@@ -48,6 +60,12 @@ Result<SecAggConfig> MakeRoundConfig(const SecureAggregationConfig& config, uint
   SecAggConfig out;
   out.dimension = dimension;
   out.fixed_point = config.fixed_point;
+  if (config.encoding == SecAggEncoding::kRqm) {
+    MURMUR_RETURN_IF_ERROR(Validate(config.rqm));
+    // n indices below m sum to at most n (m - 1) < 2^32 (n, m <= 2^16).
+    out.input = SecAggInput::kRing;
+    out.ring_bits = RingBitsForSum(uint64_t{clients} * (config.rqm.levels - 1));
+  }
   out.threshold = SecureAggregationThreshold(config, clients);
   const uint32_t degree = SecureAggregationDegree(config, clients);
   if (degree >= clients - 1) {
@@ -57,6 +75,24 @@ Result<SecAggConfig> MakeRoundConfig(const SecureAggregationConfig& config, uint
     out.graph = MaskingGraph::Harary(clients, degree, rng);
   }
   MURMUR_RETURN_IF_ERROR(out.Validate());
+  return out;
+}
+
+std::vector<uint32_t> EncodeRoundInput(const SecureAggregationConfig& config,
+                                       std::span<const float> update, Rng& rng) {
+  if (config.encoding != SecAggEncoding::kRqm) return {};
+  return RqmEncodeIndices(config.rqm, update, rng);
+}
+
+Result<std::vector<double>> FinishRoundSum(const SecureAggregationConfig& config,
+                                           SecAggServer& server) {
+  if (config.encoding != SecAggEncoding::kRqm) return server.Finish();
+  MURMUR_ASSIGN_OR_RETURN(std::vector<uint32_t> index_sums, server.FinishRing());
+  const uint64_t count = server.survivors().size();
+  std::vector<double> out(index_sums.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = RqmLevelSum(config.rqm, count, index_sums[i]);
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 // The client of FedAvg with secure aggregation (fedavg_secagg.h): trains
 // like a FedAvg client, then plays its part of privacy::SecAggClient's four
-// phases with the update (model - global) as its input.
+// phases with the update (model - global) as its input (in fixed point, or
+// as RQM level indices).
 #include <algorithm>
 #include <cmath>
 
@@ -114,7 +115,13 @@ void SecAggFedAvgClient::OnComputeDone(Host& host, uint64_t tag) {
     update_.back() = static_cast<float>(std::clamp(bit, -max_abs, max_abs));
     last_clip_bit_ = update_.back();
   }
-  // Encoding clamps these to +-max_abs: the sum is then not the plain one.
+  if (options_.secagg.encoding == privacy::SecAggEncoding::kRqm) {
+    // RQM clamps to its own clip, not to the fixed point's range.
+    clamped = 0;
+    for (float u : update_) clamped += std::fabs(u) > options_.secagg.rqm.clip ? 1 : 0;
+  }
+  ring_input_ = privacy::EncodeRoundInput(options_.secagg, update_, host.rng());
+  // Encoding clamps these to +-max_abs (RQM: +-clip): the sum is then not the plain one.
   if (clamped > 0) host.metrics().Count("secagg.clamped_values", clamped);
   Send(host, 0, secagg_->AdvertiseKeys());
 }
@@ -123,7 +130,11 @@ void SecAggFedAvgClient::OnPhase(Host& host, const SecAggPhaseMessage& message) 
   Result<privacy::Bytes> reply = Status::Internal("secagg client: no phase");
   switch (message.phase) {
     case 0: reply = secagg_->ShareKeys(message.bytes); break;
-    case 1: reply = secagg_->MaskedInput(message.bytes, update_); break;
+    case 1:
+      reply = options_.secagg.encoding == privacy::SecAggEncoding::kRqm
+                  ? secagg_->MaskedRingInput(message.bytes, ring_input_)
+                  : secagg_->MaskedInput(message.bytes, update_);
+      break;
     default: reply = secagg_->Unmask(message.bytes); break;
   }
   if (!reply.ok()) {

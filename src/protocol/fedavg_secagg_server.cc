@@ -140,7 +140,7 @@ void SecAggFedAvgServer::OnTimer(Host& host, TimerId timer) {
 
 void SecAggFedAvgServer::ClosePhase(Host& host) {
   if (phase_ == 3) {
-    FinishRound(host, secagg_->Finish());
+    FinishRound(host, privacy::FinishRoundSum(options_.secagg, *secagg_));
     return;
   }
   Result<std::map<uint32_t, std::vector<uint8_t>>> next =

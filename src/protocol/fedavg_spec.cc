@@ -145,6 +145,12 @@ Status PrepareSecureAggregation(const ProtocolRun& run, FedAvgRunState& state) {
         "(each client's clip bit is +-1/2 plus noise), not ",
         config.secure_aggregation.fixed_point.max_abs);
   }
+  if (config.secure_aggregation.encoding == privacy::SecAggEncoding::kRqm &&
+      config.privacy.adaptive_clip) {
+    return Status::InvalidArgument(
+        "privacy.secagg_encoding = \"rqm\" masks RQM level indices, with no room for "
+        "privacy.adaptive_clip's clip bit: drop one of them");
+  }
   const int64_t m = ClientsPerRound(c.client_fraction, run.num_peers);
   if (m < 2) {
     return Status::InvalidArgument(
@@ -158,7 +164,8 @@ Status PrepareSecureAggregation(const ProtocolRun& run, FedAvgRunState& state) {
   if (!round.ok()) {
     return Status::InvalidArgument("privacy.secure_aggregation with ", m, " clients a round: ",
                                    round.status().message(),
-                                   " (privacy.secagg_max_abs, privacy.secagg_fractional_bits)");
+                                   " (privacy.secagg_max_abs, privacy.secagg_fractional_bits, "
+                                   "privacy.rqm_*)");
   }
   state.secagg = SecAggFedAvgOptions{.fedavg = state.options,
                                      .secagg = config.secure_aggregation,

@@ -6,6 +6,10 @@
 // SecAgg+ graph of 8 clients (degree 4, threshold 3). Must never crash; an
 // accepted client reply stays within the degree's bound, and the server's
 // Finish after a fuzzed message still either aborts or returns the sum.
+// Two more inputs run the masked-input phase of a ring round (integer
+// inputs in Z_{2^6}, bit-packed as RQM's level indices travel: secagg.h's
+// SecAggInput::kRing): the client's forwarded shares and the server's
+// packed masked input.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -29,14 +33,20 @@ constexpr uint32_t kClients = 8;
 constexpr uint32_t kDegree = 4;
 constexpr uint32_t kDim = 3;
 
-const SecAggConfig& Config() {
-  static const SecAggConfig config = [] {
-    murmur::Rng rng(5, murmur::PeerId(0), murmur::RngPurpose::kTest);
-    return SecAggConfig{.dimension = kDim, .threshold = 3,
-                        .fixed_point = {.fractional_bits = 16, .max_abs = 8.0},
-                        .graph = murmur::privacy::MaskingGraph::Harary(kClients, kDegree, rng)};
-  }();
-  return config;
+SecAggConfig MakeConfig(bool ring) {
+  murmur::Rng rng(5, murmur::PeerId(0), murmur::RngPurpose::kTest);
+  return SecAggConfig{.dimension = kDim, .threshold = 3,
+                      .fixed_point = {.fractional_bits = 16, .max_abs = 8.0},
+                      .input = ring ? murmur::privacy::SecAggInput::kRing
+                                    : murmur::privacy::SecAggInput::kFixedPoint,
+                      .ring_bits = ring ? 6 : 32,
+                      .graph = murmur::privacy::MaskingGraph::Harary(kClients, kDegree, rng)};
+}
+
+const SecAggConfig& Config(bool ring = false) {
+  static const SecAggConfig fixed = MakeConfig(false);
+  static const SecAggConfig ringed = MakeConfig(true);
+  return ring ? ringed : fixed;
 }
 
 murmur::privacy::Secret32 Entropy(uint32_t client) {
@@ -50,8 +60,20 @@ const std::vector<float>& Input() {
   return input;
 }
 
-std::unique_ptr<SecAggClient> NewClient(uint32_t id) {
-  return std::make_unique<SecAggClient>(&Config(), id, Entropy(id));
+// Level indices as 4-level RQM would send: 8 clients sum to at most 24 < 2^6.
+const std::vector<uint32_t>& RingInput() {
+  static const std::vector<uint32_t> input{0, 2, 3};
+  return input;
+}
+
+std::unique_ptr<SecAggClient> NewClient(uint32_t id, bool ring = false) {
+  return std::make_unique<SecAggClient>(&Config(ring), id, Entropy(id));
+}
+
+murmur::Result<Bytes> Masked(SecAggClient& client, std::span<const uint8_t> forwarded,
+                             bool ring) {
+  return ring ? client.MaskedRingInput(forwarded, RingInput())
+              : client.MaskedInput(forwarded, Input());
 }
 
 // The messages of one honest round, client -> server (up) and server ->
@@ -60,12 +82,11 @@ struct Honest {
   std::map<uint32_t, Bytes> up[4], down[3];
 };
 
-const Honest& HonestRound() {
-  static const Honest honest = [] {
+Honest MakeHonestRound(bool ring) {
     Honest h;
     std::vector<std::unique_ptr<SecAggClient>> clients;
-    for (uint32_t c = 0; c < kClients; ++c) clients.push_back(NewClient(c));
-    SecAggServer server(&Config());
+    for (uint32_t c = 0; c < kClients; ++c) clients.push_back(NewClient(c, ring));
+    SecAggServer server(&Config(ring));
     for (uint32_t c = 0; c < kClients; ++c) {
       h.up[0][c] = clients[c]->AdvertiseKeys();
       (void)server.OnAdvertiseKeys(h.up[0][c]);
@@ -77,21 +98,25 @@ const Honest& HonestRound() {
     }
     h.down[1] = server.CloseShareKeys().value();
     for (uint32_t c = 0; c < kClients; ++c) {
-      h.up[2][c] = clients[c]->MaskedInput(h.down[1][c], Input()).value();
+      h.up[2][c] = Masked(*clients[c], h.down[1][c], ring).value();
       (void)server.OnMaskedInput(h.up[2][c]);
     }
     h.down[2] = server.CloseMaskedInput().value();
     for (uint32_t c = 0; c < kClients; ++c) h.up[3][c] = clients[c]->Unmask(h.down[2][c]).value();
     return h;
-  }();
-  return honest;
+}
+
+const Honest& HonestRound(bool ring = false) {
+  static const Honest fixed = MakeHonestRound(false);
+  static const Honest ringed = MakeHonestRound(true);
+  return ring ? ringed : fixed;
 }
 
 // Client 0 receives `bytes` as its phase-`phase` server message (0 key
 // list, 1 forwarded shares, 2 survivor notice), the earlier ones honest.
-void FuzzClient(int phase, std::span<const uint8_t> bytes) {
-  const Honest& h = HonestRound();
-  auto client = NewClient(0);
+void FuzzClient(int phase, std::span<const uint8_t> bytes, bool ring = false) {
+  const Honest& h = HonestRound(ring);
+  auto client = NewClient(0, ring);
   (void)client->AdvertiseKeys();
   const size_t k = Config().graph.neighbours(0).size();
   auto down = [&](int p) { return p == phase ? bytes : std::span<const uint8_t>(h.down[p].at(0)); };
@@ -99,9 +124,10 @@ void FuzzClient(int phase, std::span<const uint8_t> bytes) {
   if (!shares.ok()) return;
   if (shares->size() > 8 + k * (4 + murmur::privacy::secagg::kBoxBytes)) std::abort();
   if (phase == 0) return;
-  auto masked = client->MaskedInput(down(1), Input());
+  auto masked = Masked(*client, down(1), ring);
   if (!masked.ok()) return;
-  if (masked->size() != 8 + 4 * size_t{kDim}) std::abort();
+  if (masked->size() != murmur::privacy::MaskedInputBytes(Config(ring))) std::abort();
+  if (!ring && masked->size() != 8 + 4 * size_t{kDim}) std::abort();
   if (phase == 1) return;
   auto unmask = client->Unmask(down(2));
   if (!unmask.ok()) return;
@@ -111,9 +137,9 @@ void FuzzClient(int phase, std::span<const uint8_t> bytes) {
 // The server receives `bytes` in place of client 0's phase-`phase` message
 // (0 keys, 1 shares, 2 masked input, 3 unmasking shares), then the rest of
 // the honest round, and finishes it.
-void FuzzServer(int phase, std::span<const uint8_t> bytes) {
-  const Honest& h = HonestRound();
-  SecAggServer server(&Config());
+void FuzzServer(int phase, std::span<const uint8_t> bytes, bool ring = false) {
+  const Honest& h = HonestRound(ring);
+  SecAggServer server(&Config(ring));
   for (int p = 0; p < 4; ++p) {
     for (const auto& [c, message] : h.up[p]) {
       (void)(p == 0   ? server.OnAdvertiseKeys(c == 0 && p == phase ? bytes : message)
@@ -126,6 +152,20 @@ void FuzzServer(int phase, std::span<const uint8_t> bytes) {
                          : (p == 1 ? server.CloseShareKeys() : server.CloseMaskedInput());
     if (!closed.ok()) return;
   }
+  if (ring) {
+    auto sum = server.FinishRing();
+    if (!sum.ok()) return;
+    if (sum->size() != kDim) std::abort();
+    for (uint32_t v : *sum) {
+      if (v >= 64) std::abort();  // the sum stays in Z_{2^6}
+    }
+    for (uint32_t c : server.survivors()) {
+      for (uint32_t v : *server.masked_input(c)) {
+        if (v >= 64) std::abort();
+      }
+    }
+    return;
+  }
   auto sum = server.Finish();
   if (sum.ok() && sum->size() != kDim) std::abort();
 }
@@ -134,12 +174,16 @@ void FuzzServer(int phase, std::span<const uint8_t> bytes) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  const int which = data[0] % 7;
+  const int which = data[0] % 9;
   const std::span<const uint8_t> bytes(data + 1, size - 1);
   if (which < 3) {
     FuzzClient(which, bytes);
-  } else {
+  } else if (which < 7) {
     FuzzServer(which - 3, bytes);
+  } else if (which == 7) {
+    FuzzClient(1, bytes, /*ring=*/true);
+  } else {
+    FuzzServer(2, bytes, /*ring=*/true);
   }
   return 0;
 }
@@ -154,5 +198,7 @@ std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
   };
   for (uint8_t p = 0; p < 3; ++p) add(p, h.down[p].at(0));
   for (uint8_t p = 0; p < 4; ++p) add(static_cast<uint8_t>(3 + p), h.up[p].at(0));
+  add(7, HonestRound(true).down[1].at(0));
+  add(8, HonestRound(true).up[2].at(0));
   return seeds;
 }

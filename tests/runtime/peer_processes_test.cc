@@ -534,6 +534,29 @@ TEST_F(PeerProcesses, SecureAggregationRunMatchesTheSimulation) {
   EXPECT_EQ(Counter(server, "secagg.dropped_clients"), 0);
 }
 
+// The same over TCP with RQM level indices masked in Z_{2^6} (4 clients,
+// 16 levels) instead of fixed point (privacy.secagg_encoding = "rqm"): the
+// packed masked inputs cross real sockets, and the run ends at the
+// simulated run's accuracy (the index sum is exact; the clients' RQM draws
+// come from their seeded streams in both backends).
+TEST_F(PeerProcesses, SecureAggregationWithRqmRunMatchesTheSimulation) {
+  const std::string config = WriteConfig(
+      dir_, 4, 20, "fedavg",
+      "[privacy]\nsecure_aggregation = \"secagg+\"\nsecagg_encoding = \"rqm\"\n"
+      "rqm_clip = 0.05\nrqm_delta = 0.075\n");
+  Process launch({MurmurBin(), "launch", "4", config, "--out", dir_ + "/run"});
+  ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
+  Process sim({MurmurBin(), "run", config, "--out", dir_ + "/sim"});
+  ASSERT_EQ(sim.Wait(Clock::now() + kDeadline), 0) << sim.log();
+  const double launched = FinalAccuracy(dir_ + "/run");
+  EXPECT_GT(launched, 0.8);
+  EXPECT_NEAR(launched, FinalAccuracy(dir_ + "/sim"), 0.02);
+  const auto server = ReadSummary(dir_ + "/run/peer-4");
+  EXPECT_EQ(server["finished"], true);
+  EXPECT_EQ(server["msgs_received"], 4 * 4 * 4);
+  EXPECT_EQ(Counter(server, "secagg.aborted_rounds"), 0);
+}
+
 namespace {
 
 // The epsilon of each line of a metrics.jsonl, by round (null: +infinity).

@@ -13,7 +13,8 @@
 // adjacent to x has a positive chance, which bounds the likelihood ratio
 // between neighbouring inputs. The paper computes the mechanism's Rényi DP
 // numerically; this file implements the mechanism and its wire form only
-// (its accountant is future work, docs/privacy.md).
+// (its accountant is future work, docs/privacy.md). Under secure
+// aggregation the indices travel masked instead (RqmLevelSum below).
 //
 // Wire form (little-endian): u32 count, u32 levels, then count level indices
 // of ceil(log2(levels)) bits each, packed LSB first, zero-padded to a byte.
@@ -49,6 +50,19 @@ double RqmLevel(const RqmConfig& config, uint32_t j);
 // REQUIRES: Validate(config).ok().
 std::vector<uint8_t> RqmEncode(const RqmConfig& config, std::span<const float> values,
                                Rng& rng);
+
+// The level indices RqmEncode packs, each < config.levels, drawing exactly
+// the same randomness (RqmEncode is this, then packing).
+// REQUIRES: Validate(config).ok().
+std::vector<uint32_t> RqmEncodeIndices(const RqmConfig& config, std::span<const float> values,
+                                       Rng& rng);
+
+// The sum of `count` decoded values whose level indices sum to `index_sum`.
+// The levels are affine in the index, so that sum is
+// -count delta + 2 delta index_sum / (levels - 1): secure aggregation
+// (secagg.h, SecAggInput::kRing) need only sum the integer indices, exactly,
+// and one affine map recovers the sum of the decoded updates.
+double RqmLevelSum(const RqmConfig& config, uint64_t count, uint64_t index_sum);
 
 // Decodes into `out` (out.size() values expected). kCorrupt, with `out`
 // untouched, on a count or level mismatch, a short or long frame, or an index

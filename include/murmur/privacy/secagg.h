@@ -12,6 +12,15 @@
 //    only along a random k-regular (Harary) graph with k = O(log n), so a
 //    client's cost grows with log n instead of n.
 //
+// Inputs come in two kinds (SecAggInput): floats in fixed point over
+// Z_{2^32}, or integers already in a ring Z_{2^b}, b <= 32. The second is
+// how secure aggregation composes with a quantizer whose levels are affine
+// in the index, such as RQM (Youn, Hu, Ziani, Abernethy, 2023, "Randomized
+// Quantization is All You Need for Differential Privacy in Federated
+// Learning"; privacy/rqm.h): the clients mask their level indices, the
+// server unmasks their exact sum, and b need only hold that sum
+// (RingBitsForSum), so the masked input is bit-packed at b bits a value.
+//
 // Threat model (docs/privacy.md): an honest-but-curious server and up to
 // threshold - 1 clients colluding with it learn nothing about an honest
 // client's input beyond the sum of the survivors' inputs. Not covered: an
@@ -30,6 +39,9 @@
 //   0 client AdvertiseKeys -> server; server KeyLists -> each client
 //   1 client ShareKeys(key list) -> server; server ForwardedShares -> each
 //   2 client MaskedInput(shares, input) -> server; server Survivors -> each
+//     (the masked input: u32 id | u32 dimension | dimension values of
+//     ring_bits bits each, packed LSB first and zero-padded to a byte; at
+//     32 bits that is dimension little-endian u32s)
 //     (each survivor hears only which of its neighbours and itself survived:
 //     O(degree) bytes, as SecAgg+ needs for logarithmic per-client cost)
 //   3 client Unmask(survivors) -> server; server Finish -> the sum
@@ -68,6 +80,18 @@ struct FixedPoint {
   double Decode(uint32_t v) const;
 };
 
+// What a client's input is, and so which ring masks it.
+enum class SecAggInput : uint8_t {
+  kFixedPoint,  // floats, FixedPoint-encoded into Z_{2^32} (ring_bits = 32)
+  kRing,        // integers already in Z_{2^ring_bits}; the sum is exact mod 2^ring_bits
+};
+
+// The fewest ring bits that hold every value 0 .. max_sum, so that a sum of
+// non-negative inputs up to max_sum never wraps: bit_width(max_sum), at
+// least 1. E.g. n clients' RQM indices below m sum to at most n (m - 1):
+// 100 clients at 16 levels need 11 bits. REQUIRES: max_sum < 2^32.
+int RingBitsForSum(uint64_t max_sum);
+
 // Who masks with whom and who holds whose shares: a symmetric graph without
 // self-loops over clients 0 .. n-1.
 class MaskingGraph {
@@ -96,13 +120,21 @@ struct SecAggConfig {
   // Shares of a client's secrets go to its neighbours and itself; any
   // `threshold` of them reconstruct. REQUIRES 2 <= threshold <= min degree + 1.
   uint32_t threshold = 2;
-  FixedPoint fixed_point;
+  FixedPoint fixed_point;  // kFixedPoint only
+  SecAggInput input = SecAggInput::kFixedPoint;
+  // Masks and masked values live in Z_{2^ring_bits}: 32 for kFixedPoint,
+  // 1 .. 32 for kRing (the caller's bound on the sum: RingBitsForSum).
+  int ring_bits = 32;
   MaskingGraph graph;
 
   // kInvalidArgument naming the value for a bad dimension (0 or > 2^24),
-  // threshold, graph size (< 2 or > 2^16) or fixed-point overflow bound.
+  // threshold, graph size (< 2 or > 2^16), ring width or (kFixedPoint)
+  // fixed-point overflow bound.
   Status Validate() const;
 };
+
+// The bytes of a masked-input message: 8 + ceil(ring_bits * dimension / 8).
+size_t MaskedInputBytes(const SecAggConfig& config);
 
 using Bytes = std::vector<uint8_t>;
 
@@ -122,10 +154,17 @@ class SecAggClient {
   // neighbour in the server's key list. kCorrupt for a bad list, kAborted
   // when fewer than threshold holders remain.
   Result<Bytes> ShareKeys(std::span<const uint8_t> key_list);
-  // Round 2: the masked input. REQUIRES: input.size() == dimension.
-  // kCorrupt for bad or forged boxes, kAborted below threshold.
+  // Round 2: the masked input. REQUIRES: input.size() == dimension and
+  // config input kFixedPoint. kCorrupt for bad or forged boxes, kAborted
+  // below threshold.
   Result<Bytes> MaskedInput(std::span<const uint8_t> forwarded_shares,
                             std::span<const float> input);
+  // Round 2 for config input kRing: `input` is already in the ring.
+  // kInvalidArgument (before anything else, so the call may be repeated)
+  // for a value >= 2^ring_bits; otherwise as MaskedInput.
+  // REQUIRES: input.size() == dimension.
+  Result<Bytes> MaskedRingInput(std::span<const uint8_t> forwarded_shares,
+                                std::span<const uint32_t> input);
   // Round 3: for each neighbour (and itself) that sent shares, the share of
   // its self-mask seed if it survived, of its mask key if not; never both.
   // `survivors` lists the survivors among its neighbours and itself (at most
@@ -134,6 +173,9 @@ class SecAggClient {
   Result<Bytes> Unmask(std::span<const uint8_t> survivors);
 
  private:
+  // Opens the forwarded shares and masks `encoded` (ring elements).
+  Result<Bytes> Mask(std::span<const uint8_t> forwarded, std::vector<uint32_t> encoded);
+
   struct State;
   std::unique_ptr<State> state_;
 };
@@ -151,15 +193,23 @@ class SecAggServer {
   Result<std::map<uint32_t, Bytes>> CloseAdvertiseKeys();
   Status OnShareKeys(std::span<const uint8_t> message);
   Result<std::map<uint32_t, Bytes>> CloseShareKeys();
+  // kCorrupt unless the message declares the config's dimension and is
+  // exactly MaskedInputBytes long with zero padding bits: the sender's
+  // lengths are checked, never trusted.
   Status OnMaskedInput(std::span<const uint8_t> message);
   Result<std::map<uint32_t, Bytes>> CloseMaskedInput();
   Status OnUnmask(std::span<const uint8_t> message);
   // The sum of the survivors' inputs, decoded from fixed point. kAborted,
-  // naming the client, when a needed secret has fewer than threshold shares.
+  // naming the client, when a needed secret has fewer than threshold shares;
+  // kInvalidArgument for a kRing round (use FinishRing).
   Result<std::vector<double>> Finish();
+  // The sum of the survivors' inputs in Z_{2^ring_bits}, each < 2^ring_bits.
+  // Fails as Finish does (either ends the round).
+  Result<std::vector<uint32_t>> FinishRing();
   // The clients whose inputs are in the sum (valid after CloseMaskedInput).
   const std::set<uint32_t>& survivors() const;
-  // The masked vector a client sent: what the server sees of it.
+  // The masked vector a client sent, each value < 2^ring_bits: what the
+  // server sees of it.
   const std::vector<uint32_t>* masked_input(uint32_t client) const;
 
  private:

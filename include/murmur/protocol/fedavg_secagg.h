@@ -35,7 +35,13 @@
 // - 1/2 plus its share N(0, sigma_b^2 / m) of the count noise as one more
 // fixed-point coordinate of the masked input, so the server learns only the
 // noisy sum of the survivors' bits and moves C by NextClipNormFromBits.
-// Not with a robust rule, Byzantine clients, compression or central DP
+// With privacy.secagg_encoding = "rqm" each client masks its update's RQM
+// level indices (Youn, Hu, Ziani, Abernethy, 2023, "Randomized Quantization
+// is All You Need for Differential Privacy in Federated Learning") in the
+// ring Z_{2^b}, b = ceil(log2(m (levels - 1) + 1)), bit-packed, and the
+// server maps the exact index sum affinely to the sum of the decoded
+// updates (secure_aggregation.h); not with adaptive clipping.
+// Not with a robust rule, Byzantine clients, [compress] codecs or central DP
 // (each needs individual updates; the spec refuses them).
 #pragma once
 
@@ -137,6 +143,9 @@ class SecAggFedAvgClient final : public Node {
   // With adaptive clipping: the noisy clip bit of the last masked input this
   // client prepared, as the float it encoded (NaN before any).
   float last_clip_bit() const { return last_clip_bit_; }
+  // With privacy.secagg_encoding = "rqm": the RQM level indices of the last
+  // update this client prepared, what it masks (empty before any).
+  const std::vector<uint32_t>& last_rqm_indices() const { return ring_input_; }
 
  private:
   void Begin(Host& host, SecAggSetup setup);
@@ -154,6 +163,7 @@ class SecAggFedAvgClient final : public Node {
   Round round_;
   std::vector<float> start_;
   std::vector<float> update_;  // the masked input: the update, then the clip bit
+  std::vector<uint32_t> ring_input_;  // RQM: the update's level indices, masked instead
   double clip_ = 0;            // the round's clip (the server's, with adaptive clipping)
   float last_clip_bit_ = std::numeric_limits<float>::quiet_NaN();
   std::unique_ptr<privacy::SecAggConfig> config_;
