@@ -172,10 +172,14 @@ Status CheckNetRunConfig(const RunConfig& config) {
                     : config.sim.budget.bytes > 0 ? "sim.budget_bytes"
                     : config.eval.target_acc      ? "eval.target_acc"
                                                   : nullptr;
-  if (key == nullptr) return Status::Ok();
-  return Status::InvalidArgument(
-      "config key '", key, "' applies to simulated runs only (murmur run); a network run ends "
-      "by protocol.rounds: remove the key");
+  if (key != nullptr) {
+    return Status::InvalidArgument(
+        "config key '", key, "' applies to simulated runs only (murmur run); a network run ends "
+        "by protocol.rounds: remove the key");
+  }
+  // Before any process loads data: `murmur launch` would otherwise see its
+  // peers exit before listening (exit 1) instead of this error (exit 2).
+  return CheckRobustRuleFits(config.protocol, config.peers, config.seed);
 }
 
 Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,

@@ -145,6 +145,16 @@ TEST(MurmurRunBudget, NetworkRunsRefuseSimulatorOnlyEndings) {
     EXPECT_NE(o.output.find("simulated runs only"), std::string::npos) << o.output;
     EXPECT_FALSE(std::filesystem::exists(dir + "/run")) << set;  // nothing started
   }
+  // A [robust] rule that cannot hold on the topology is refused before any
+  // peer starts (before: the peers exited before listening, exit 1).
+  Outcome o = RunMurmur("launch 4 " + dir + "/run.toml --out " + dir + "/run --set "
+                        "protocol.topology=ring --set robust.rule=median --set robust.f=2");
+  EXPECT_EQ(o.exit_code, 2) << o.output;
+  EXPECT_NE(o.output.find("murmur launch: robust.rule = \"median\" with robust.f = 2 needs at "
+                          "least 5 inputs"),
+            std::string::npos)
+      << o.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/run"));
   std::filesystem::remove_all(dir);
 }
 

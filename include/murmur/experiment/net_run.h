@@ -40,8 +40,9 @@ struct NetRunResult {
 // peers' traffic needs the global view only the simulator has),
 // eval.target_acc (a row reaching it would end the run in one process
 // while the others go on) and train.save_checkpoint (the mean of every
-// peer's model). RunNetPeer checks it; `murmur launch` checks it before
-// starting peers.
+// peer's model), and a [robust] rule whose precondition cannot hold
+// (CheckRobustRuleFits). RunNetPeer checks it; `murmur launch` checks it
+// before starting peers.
 Status CheckNetRunConfig(const RunConfig& config);
 
 // Builds this peer's node and runs it until its part of the run is done: a
