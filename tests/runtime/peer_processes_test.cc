@@ -508,7 +508,7 @@ TEST_F(PeerProcesses, SurvivorsStopWaitingForADeadPeerAndTheRestartedPeerCatches
   ASSERT_NE(caught_up, rounds.end());
   std::fprintf(stderr, "the restarted peer was past round 120 after %lld rounds of its own\n",
                static_cast<long long>(caught_up - rounds.begin()));
-  // Issue 18's bar, 10 rounds (1 in three runs of 2026-12-06); 120 is where
+  // Issue 18's bar, 10 rounds (1 in four runs of 2026-12-06); 120 is where
   // the others were when the restart began, a lower bound of their round
   // when it started (dpsgd_churn_test.cc asserts the bar against that).
   EXPECT_LE(caught_up - rounds.begin(), 10) << "rounds the restarted peer trained to catch up";
