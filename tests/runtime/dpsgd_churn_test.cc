@@ -4,9 +4,13 @@
 // (time_s of every round), must be back to at least 80% of the rate before
 // the kill from 3 round timeouts after it on (asserted at 50%, see below,
 // and as: no round timed out waiting for it); the killed peer, restarted
-// with the same key, must reach the round the others were at within a few
-// rounds of its own (issue 18 asks 10; see the assertion). Waits are on lines of the peers' output, with
-// deadlines; the rate compares two windows of the same run.
+// with the same key, must reach the round the others were at when it
+// started within 10 rounds of its own. Waits are on lines of the peers'
+// output, with deadlines; the rate compares two windows of the same run.
+// Only the observer and the restarted peer print their rounds, and the
+// test reads both until they exit: a peer whose output nobody reads fills
+// its pipe (64 KiB, about 1,300 round lines) and stalls, and its
+// neighbours then time out rounds and declare it down.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -46,9 +50,10 @@ std::string WriteConfig(const std::string& dir, int rounds) {
 }
 
 // Spawns peer `index`; AwaitListening then waits for its address line (so
-// several peers load at once).
+// several peers load at once). Only the observer and the restarted peer
+// print a line per round.
 std::unique_ptr<Process> SpawnPeer(const std::string& dir, const std::string& config, int index,
-                                   const std::string& bootstrap) {
+                                   const std::string& bootstrap, bool print_rounds = false) {
   const std::string peer_dir = dir + "/peer-" + std::to_string(index);
   std::vector<std::string> argv = {murmur::testing::MurmurBin(), "peer", config, "--index",
                                    std::to_string(index), "--key", peer_dir + "/key",
@@ -58,6 +63,7 @@ std::unique_ptr<Process> SpawnPeer(const std::string& dir, const std::string& co
     argv.push_back("--bootstrap");
     argv.push_back(bootstrap);
   }
+  if (!print_rounds && index != kObserver) argv.push_back("--quiet");
   return std::make_unique<Process>(argv);
 }
 
@@ -103,9 +109,22 @@ size_t RowAt(const std::vector<std::pair<int64_t, double>>& rows, double t) {
   return i;
 }
 
+// A peer's summary.json (an empty object when it cannot be read).
+nlohmann::json ReadSummary(const std::string& peer_dir) {
+  std::ifstream in(peer_dir + "/summary.json");
+  if (!in) return nlohmann::json::object();
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
 int64_t RoundOfLine(const std::string& line) {
   const size_t at = line.find("] round ");
   return at == std::string::npos ? -1 : std::stoll(line.substr(at + 8));
+}
+
+// The round of the newest "] round N" line a peer printed so far; -1 for none.
+int64_t NewestRound(const std::string& log) {
+  const size_t last = log.rfind("] round ");
+  return last == std::string::npos ? -1 : RoundOfLine(log.substr(last));
 }
 
 TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUp) {
@@ -116,7 +135,7 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUp) {
   // Enough rounds after the restart for the restarted peer to load (its
   // process start takes seconds on a loaded machine) and still find the
   // others running.
-  constexpr int kRounds = 1500;
+  constexpr int kRounds = 2000;
   const std::string config = WriteConfig(dir, kRounds);
   std::vector<std::unique_ptr<Process>> peers;
   peers.push_back(SpawnPeer(dir, config, 0, ""));
@@ -129,23 +148,43 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUp) {
                    .empty())
       << peers[kObserver]->log();
   peers[kKilled]->Kill9();
-  // Long enough after the kill for the post-kill window (3 timeouts, then
-  // kRateRounds rounds).
-  const int restart_at = kKillAt + 3 * kRateRounds + 60;
+  const auto killed = Clock::now();
+  // The restart comes after the post-kill rate window (from 3 round
+  // timeouts after the kill, kRateRounds rounds), so that the restarted
+  // process's start (a core busy for seconds) does not fall into it: at
+  // 200 rounds per second a restart at a fixed round did.
+  (void)peers[kObserver]->AwaitLine(
+      "\x01", killed + std::chrono::milliseconds(static_cast<int>(3000 * kRoundTimeoutS) + 200));
+  const int64_t restart_at = std::max<int64_t>(NewestRound(peers[kObserver]->log()) + kRateRounds,
+                                               kKillAt + 3 * kRateRounds) + 60;
   std::string line =
       peers[kObserver]->AwaitLine("] round " + std::to_string(restart_at) + " ", deadline);
   ASSERT_FALSE(line.empty()) << peers[kObserver]->log();
-  peers[kKilled] = SpawnPeer(dir, config, kKilled, addr0);
+  peers[kKilled] = SpawnPeer(dir, config, kKilled, addr0, /*print_rounds=*/true);
   ASSERT_FALSE(AwaitListening(*peers[kKilled], kKilled).empty());
-  // The others' round when it is back (listening): the observer's newest
-  // line, once what its pipe holds is read (0.3 s of reading).
-  (void)peers[kObserver]->AwaitLine("\x01", Clock::now() + std::chrono::milliseconds(300));
-  const std::string& log = peers[kObserver]->log();
-  const size_t last = log.rfind("] round ");
-  ASSERT_NE(last, std::string::npos);
-  const int64_t others_round = RoundOfLine(log.substr(last));
+  // The others' round when it is back: the observer's newest line when the
+  // restarted peer's node started (its round 0 line, printed once it is
+  // connected and the first message arrived), reading only what the
+  // observer's pipe holds at that moment. (Reading on for a while, as this
+  // test once did for 0.3 s, counts rounds the others made after it had
+  // already caught up and was in step with them: 10 to 45 rounds at ~100
+  // rounds per second, which looked like a slow catch-up.)
+  ASSERT_FALSE(peers[kKilled]->AwaitLine("] round 0 ", deadline).empty())
+      << peers[kKilled]->log();
+  peers[kObserver]->ReadAvailable();
+  const int64_t others_round = NewestRound(peers[kObserver]->log());
+  ASSERT_GE(others_round, restart_at);
   ASSERT_LT(others_round, kRounds - 100) << "the others were nearly done when it was back";
+  // Both printing peers are read until they exit, so neither blocks on its
+  // pipe; the quiet ones print a line or two.
   const auto end_deadline = Clock::now() + std::chrono::seconds(120);
+  for (bool open = true; open && Clock::now() < end_deadline;) {
+    open = false;
+    for (int i : {kObserver, kKilled}) {
+      (void)peers[i]->AwaitLine("\x01", Clock::now() + std::chrono::milliseconds(50));
+      open = peers[i]->ReadAvailable() || open;
+    }
+  }
   for (int i = 0; i < kPeers; ++i) {
     EXPECT_EQ(peers[i]->Wait(end_deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
   }
@@ -169,9 +208,11 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUp) {
   EXPECT_GE(after, 0.5 * before);
   // In rounds: the neighbour saw the kill as a closed connection and no
   // round of the post-kill window waited out a timeout for the dead peer.
-  // (The run's dpsgd.round_timeouts is no measure here: a few-second stall
-  // of the whole loaded machine trips the failure detector late in some
-  // runs, and every peer then times out a round or two.)
+  // (The run's dpsgd.round_timeouts, printed below, is not asserted: a
+  // stall of the loaded machine may still time out a round anywhere. The
+  // timeouts and suspected peers late in every run, 14 and 55 in one, that
+  // earlier versions of this test saw came from peers blocked on pipes
+  // nobody read; with those quiet, 0 and 7.)
   const size_t window_start = RowAt(rows, killed_at);
   int waited = 0;
   for (size_t i = window_start + 1; i < std::min(rows.size(), window_start + 3 * kRateRounds); ++i) {
@@ -194,20 +235,26 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUp) {
                  rejoined[i].second);
   }
   std::fprintf(stderr, "\n");
-  std::fprintf(stderr, "the restarted peer reached round %lld (the others' at its restart) "
+  std::fprintf(stderr, "the restarted peer reached round %lld (the others' when it started) "
                "after %lld rounds of its own\n",
                static_cast<long long>(others_round), static_cast<long long>(own_rounds));
-  // It did not replay the rounds it missed: within its first 10 rows it
-  // jumped to at least the round the observer was at when the restart
-  // began (restart_at).
-  const auto jumped = std::find_if(rejoined.begin(), rejoined.end(), [&](const auto& row) {
-    return row.first >= restart_at;
-  });
-  ASSERT_NE(jumped, rejoined.end());
-  EXPECT_LE(jumped - rejoined.begin(), 10);
-  // Issue 18's bar, the others' round (the observer's newest line when it
-  // was back) within 10 rounds of its own, is printed above, not asserted:
-  // 10 to 45 rounds in the runs of 2026-12-06 (docs/runtime.md).
+  // Issue 18's bar: it did not replay the rounds it missed but reached the
+  // others' round within 10 rounds of its own (rows after its round 0; a
+  // catch-up is a row of its own). 1 to 6 in the runs of 2026-12-06.
+  EXPECT_LE(own_rounds, 10);
+  int64_t timeouts = 0, down = 0;
+  for (int i = 0; i < kPeers; ++i) {
+    const auto counters = ReadSummary(dir + "/peer-" + std::to_string(i))["counters"];
+    timeouts += counters.value("dpsgd.round_timeouts", int64_t{0});
+    down += counters.value("net.peers_down", int64_t{0});
+  }
+  const auto counters = ReadSummary(dir + "/peer-" + std::to_string(kKilled))["counters"];
+  std::fprintf(stderr, "round timeouts %lld, peers declared down %lld (all peers), catch-ups %lld\n",
+               static_cast<long long>(timeouts), static_cast<long long>(down),
+               static_cast<long long>(counters.value("dpsgd.catch_ups", int64_t{0})));
+  // It got there by adopting its neighbours' models (dpsgd.catch_ups), not
+  // by a start that happened to coincide with theirs.
+  EXPECT_GE(counters.value("dpsgd.catch_ups", int64_t{0}), 1);
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 

@@ -506,9 +506,12 @@ TEST_F(PeerProcesses, SurvivorsStopWaitingForADeadPeerAndTheRestartedPeerCatches
   const auto caught_up =
       std::find_if(rounds.begin(), rounds.end(), [](int64_t r) { return r >= 120; });
   ASSERT_NE(caught_up, rounds.end());
-  // Issue 18's bar is 10 rounds; not met reliably yet (docs/runtime.md). 20
-  // still tells catching up from replaying all 120 rounds.
-  EXPECT_LE(caught_up - rounds.begin(), 20) << "rounds the restarted peer trained to catch up";
+  std::fprintf(stderr, "the restarted peer was past round 120 after %lld rounds of its own\n",
+               static_cast<long long>(caught_up - rounds.begin()));
+  // Issue 18's bar, 10 rounds (1 in four runs of 2026-12-06); 120 is where
+  // the others were when the restart began, a lower bound of their round
+  // when it started (dpsgd_churn_test.cc asserts the bar against that).
+  EXPECT_LE(caught_up - rounds.begin(), 10) << "rounds the restarted peer trained to catch up";
 }
 
 // FedAvg with secure aggregation (SecAgg+) over 4 client processes and a

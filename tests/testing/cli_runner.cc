@@ -122,6 +122,27 @@ std::string ChildProcess::AwaitLine(const std::string& text, Clock::time_point d
   }
 }
 
+bool ChildProcess::ReadAvailable() {
+  while (fd_ >= 0) {
+    pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
+    if (::poll(&p, 1, 0) <= 0) break;
+    char buf[4096];
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) {
+      ::close(fd_);
+      fd_ = -1;
+      break;
+    }
+    buffer_.append(buf, static_cast<size_t>(n));
+  }
+  const size_t end = buffer_.rfind('\n');
+  if (end != std::string::npos) {
+    log_ += buffer_.substr(0, end + 1);
+    buffer_.erase(0, end + 1);
+  }
+  return fd_ >= 0;
+}
+
 int ChildProcess::Wait(Clock::time_point deadline) {
   while (fd_ >= 0 && ReadSome(deadline)) {
   }

@@ -64,6 +64,12 @@ class ChildProcess {
   // deadline or end of output.
   std::string AwaitLine(const std::string& text, Clock::time_point deadline);
 
+  // Reads what the pipe holds now, without waiting, and appends its whole
+  // lines to log(): the child's output up to this moment (a test that
+  // wants "the round it is at now" must not read on for a while, or it
+  // sees rounds from after the moment). False once the output has ended.
+  bool ReadAvailable();
+
   // Drains output until the process exits; returns its exit code (-1 at
   // the deadline, 128+signal when killed).
   int Wait(Clock::time_point deadline);

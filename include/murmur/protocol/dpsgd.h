@@ -15,7 +15,9 @@
 // restarted or fell behind catches up: once its neighbours' models for a
 // round two or more ahead are in (round_barrier.h), it adopts their average
 // (or their robust aggregate) as its model and rejoins them at that round
-// ("dpsgd.catch_ups"), instead of replaying every round it missed. Models for the next
+// ("dpsgd.catch_ups"), instead of replaying every round it missed: over the
+// real runtime a restarted peer is at the others' round after 1 or 2 rounds
+// of its own (tests/runtime/dpsgd_churn_test.cc). Models for the next
 // RoundBarrierOptions::window rounds are buffered, later ones dropped (so a
 // neighbour cannot grow a peer's memory without bound); models for finished
 // rounds, duplicates and models from non-senders are ignored and counted
