@@ -220,9 +220,12 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUp) {
   }
   EXPECT_EQ(waited, 0) << "rounds after the kill that took a round timeout";
 
-  // The restarted peer's metrics.jsonl holds its second run (from round 0).
+  // The restarted peer's metrics.jsonl holds both lives: the rows its first
+  // process wrote up to the kill (a restart appends, it never erases them),
+  // then its second run from round 0.
   const auto restarted = ReadRuns(dir + "/peer-" + std::to_string(kKilled));
-  ASSERT_FALSE(restarted.empty());
+  ASSERT_EQ(restarted.size(), 2u);
+  EXPECT_GE(restarted[0].size(), static_cast<size_t>(kKillAt - 10)) << "the first life's rows";
   const auto& rejoined = restarted.back();
   const auto caught_up = std::find_if(rejoined.begin(), rejoined.end(), [&](const auto& row) {
     return row.first >= others_round;
