@@ -45,7 +45,8 @@ int RunPeer(const PeerOptions& options) {
   if (!options.out_dir.empty()) {
     if (Status s = CreateOutputDir(options.out_dir); !s.ok()) return Fail(s);
   }
-  NetRunOptions run{.index = options.index, .out_dir = options.out_dir, .quiet = options.quiet};
+  NetRunOptions run{.index = options.index, .out_dir = options.out_dir, .quiet = options.quiet,
+                    .rejoin = options.rejoin};
   run.net.listen = options.listen;
   run.net.advertise = options.advertise;
   run.net.bootstrap = options.bootstrap;
@@ -112,6 +113,10 @@ CLI::App* AddPeerCommand(CLI::App& app, PeerOptions& options) {
                    "Seconds of silence before a peer is declared down")
       ->check(CLI::Range(0.01, 1e6));
   peer->add_flag("--quiet", options.quiet, "No per-round lines on stderr");
+  peer->add_flag("--rejoin", options.rejoin,
+                 "This process restarts a peer of a run in progress: join the running peers "
+                 "and pull their state instead of starting over (diloco; other protocols "
+                 "catch up without it)");
   peer->add_flag("--plain", options.plain,
                  "Authenticate data frames but do not encrypt them (private clusters; "
                  "every peer of the run needs it)");

@@ -27,6 +27,7 @@ struct PeerOptions {
   double start_timeout_s = 60;
   double peer_timeout_s = 5;
   bool quiet = false;
+  bool rejoin = false;  // --rejoin: restart a peer of a run in progress
   // Run with neither a network key nor an allowlist: anyone who can reach
   // the listen address may take a slot and receive models.
   bool insecure = false;

@@ -37,24 +37,57 @@ void StateSync::Count(Host& host, const char* what, int64_t n) {
   host.metrics().Count(std::string(options_.counter_prefix) + "." + what, n);
 }
 
+void StateSync::ForgetOldSteps() {
+  std::erase_if(digests_, [&](const auto& entry) {
+    return entry.first + options_.step_window < newest_step_;
+  });
+}
+
 void StateSync::Compare(Host& host, uint32_t step, std::vector<PeerId> members,
                         const StateDigest& mine, CompareCallback done) {
   std::sort(members.begin(), members.end());
   compare_ = Compare_{step, std::move(members), mine, std::move(done), true};
-  newest_step_ = std::max(newest_step_, step);
-  // Forget digests of steps that fell out of the window.
-  std::erase_if(digests_, [&](const auto& entry) {
-    return entry.first + options_.step_window < newest_step_;
-  });
-  digests_[step][self_] = mine;
-  for (PeerId p : compare_.members) {
-    if (p != self_) host.Send(p, EncodeStateHash(OpTag{0, step}, mine));
-  }
-  timers_[host.StartTimer(options_.timeout)] = true;
+  Publish(host, step, compare_.members, mine);
+  timers_[host.StartTimer(options_.timeout)] = TimerPurpose::kCompare;
   MaybeFinishCompare(host, /*timed_out=*/false);
 }
 
+void StateSync::Publish(Host& host, uint32_t step, std::span<const PeerId> members,
+                        const StateDigest& mine) {
+  has_compared_ = true;
+  published_step_ = step;
+  published_ = mine;
+  newest_step_ = std::max(newest_step_, step);
+  ForgetOldSteps();
+  digests_[step][self_] = mine;
+  for (PeerId p : members) {
+    if (p != self_) host.Send(p, EncodeStateHash(OpTag{0, step}, mine));
+  }
+}
+
+void StateSync::Republish(Host& host, std::span<const PeerId> to) {
+  if (!has_compared_) return;
+  for (PeerId p : to) {
+    if (p != self_) host.Send(p, EncodeStateHash(OpTag{0, published_step_}, published_));
+  }
+}
+
+void StateSync::AwaitMajority(Host& host, std::vector<PeerId> members, uint32_t min_step,
+                              CompareCallback done) {
+  std::erase(members, self_);
+  std::sort(members.begin(), members.end());
+  const TimerId timer = host.StartTimer(options_.timeout);
+  timers_[timer] = TimerPurpose::kAwait;
+  await_ = Await{std::move(members), min_step, std::move(done), timer, true};
+  MaybeFinishAwait(host, /*timed_out=*/false);
+}
+
 void StateSync::HandleHash(Host& host, PeerId from, uint32_t step, const StateDigest& digest) {
+  if (!has_compared_ && step > newest_step_) {
+    // No state of its own yet: the members' step is the one to learn.
+    newest_step_ = step;
+    ForgetOldSteps();
+  }
   if (step + options_.step_window < newest_step_ || step > newest_step_ + options_.step_window) {
     return Count(host, "dropped_beyond_window");
   }
@@ -64,6 +97,44 @@ void StateSync::HandleHash(Host& host, PeerId from, uint32_t step, const StateDi
   // a sender can make us hold at most step_window x 32 bytes.
   of_step[from] = digest;
   MaybeFinishCompare(host, /*timed_out=*/false);
+  MaybeFinishAwait(host, /*timed_out=*/false);
+}
+
+void StateSync::MaybeFinishAwait(Host& host, bool timed_out) {
+  if (!await_.active) return;
+  // Newest step first: before the timeout a digest held by a strict
+  // majority of the members; after it, by a strict majority of the answers
+  // of the newest step that has any.
+  for (auto step = digests_.rbegin(); step != digests_.rend(); ++step) {
+    if (step->first < await_.min_step) break;
+    std::map<StateDigest, std::vector<PeerId>> by_digest;
+    size_t answers = 0;
+    for (PeerId p : await_.members) {
+      auto it = step->second.find(p);
+      if (it == step->second.end()) continue;
+      by_digest[it->second].push_back(p);
+      ++answers;
+    }
+    if (answers == 0) continue;
+    const size_t of = timed_out ? answers : await_.members.size();
+    for (const auto& [digest, holders] : by_digest) {
+      if (2 * holders.size() <= of) continue;
+      await_.active = false;
+      Count(host, "awaited");
+      Comparison result{.majority = digest, .holders = holders, .agrees = false,
+                        .answers = answers, .step = step->first};
+      CompareCallback done = std::move(await_.done);
+      return done(host, Status::Ok(), result);
+    }
+    if (timed_out) break;
+  }
+  if (!timed_out) return;
+  await_.active = false;
+  Count(host, "await_failed");
+  CompareCallback done = std::move(await_.done);
+  done(host, Status::Aborted("state of a joiner: no digest from a strict majority of the ",
+                             await_.members.size(), " members' answers within the timeout"),
+       Comparison{});
 }
 
 void StateSync::MaybeFinishCompare(Host& host, bool timed_out) {
@@ -81,6 +152,7 @@ void StateSync::MaybeFinishCompare(Host& host, bool timed_out) {
   compare_.active = false;
   Comparison result;
   result.answers = answers;
+  result.step = compare_.step;
   Status status = Status::Aborted("state hash of step ", compare_.step, ": no digest holds a ",
                                   "strict majority of ", answers, " answers");
   for (const auto& [digest, holders] : by_digest) {
@@ -113,7 +185,7 @@ void StateSync::Pull(Host& host, std::vector<PeerId> holders, const StateDigest&
   pull_.last_progress = host.now();
   for (size_t c = 0; c < Chunks(); ++c) pull_.todo.push_back(c);
   std::reverse(pull_.todo.begin(), pull_.todo.end());  // pop_back takes chunk 0 first
-  timers_[host.StartTimer(options_.timeout)] = false;
+  timers_[host.StartTimer(options_.timeout)] = TimerPurpose::kPull;
   IssueRequests(host);
   if (pull_.active && pull_.todo.empty() && pull_.outstanding.empty()) {
     FinishPull(host, Status::Ok());
@@ -229,16 +301,20 @@ void StateSync::OnPeerDown(Host& host, PeerId peer) {
 bool StateSync::OnTimer(Host& host, TimerId timer) {
   auto it = timers_.find(timer);
   if (it == timers_.end()) return false;
-  const bool is_compare = it->second;
+  const TimerPurpose purpose = it->second;
   timers_.erase(it);
-  if (is_compare) {
+  if (purpose == TimerPurpose::kCompare) {
     MaybeFinishCompare(host, /*timed_out=*/true);
+    return true;
+  }
+  if (purpose == TimerPurpose::kAwait) {
+    if (timer == await_.timer) MaybeFinishAwait(host, /*timed_out=*/true);
     return true;
   }
   if (!pull_.active) return true;
   const Duration idle = host.now() - pull_.last_progress;
   if (idle < options_.timeout) {
-    timers_[host.StartTimer(options_.timeout - idle)] = false;
+    timers_[host.StartTimer(options_.timeout - idle)] = TimerPurpose::kPull;
     return true;
   }
   // Holders that left requests unanswered for a whole timeout are dropped;
@@ -248,7 +324,7 @@ bool StateSync::OnTimer(Host& host, TimerId timer) {
   Count(host, "slow_holders", static_cast<int64_t>(slow.size()));
   for (PeerId p : slow) DropHolder(host, p);
   pull_.last_progress = host.now();
-  if (pull_.active) timers_[host.StartTimer(options_.timeout)] = false;
+  if (pull_.active) timers_[host.StartTimer(options_.timeout)] = TimerPurpose::kPull;
   return true;
 }
 

@@ -55,7 +55,7 @@ struct OwnPeer {
 // whole checkpoint; `peer0` holds them (this peer's own learner when that is
 // peer 0's, or when all start alike).
 Status MakeOwnNode(const RunConfig& config, PeerId self, std::span<const float> peer0,
-                   OwnPeer& own) {
+                   bool rejoin, OwnPeer& own) {
   const bool shared_initial_model =
       config.train.same_init || (!config.init_checkpoint.empty() && !config.reinit_output);
   MURMUR_ASSIGN_OR_RETURN(ProtocolRun run,
@@ -68,7 +68,8 @@ Status MakeOwnNode(const RunConfig& config, PeerId self, std::span<const float> 
                                               .learner = is_server ? nullptr
                                                                    : own.learner.learner.get(),
                                               .initial_params = peer0,
-                                              .validation = own.learner.validation.get()}));
+                                              .validation = own.learner.validation.get(),
+                                              .rejoin = rejoin}));
   return Status::Ok();
 }
 
@@ -88,7 +89,7 @@ Result<std::vector<float>> Peer0InitialParams(const RunConfig& config, const Mod
   return std::vector<float>(p.begin(), p.end());
 }
 
-Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self) {
+Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin) {
   OwnPeer own;
   // A server trains nothing; its learner only fills the protocol's slots
   // (over peer 0's shard).
@@ -113,7 +114,7 @@ Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self) {
   }
   MURMUR_RETURN_IF_ERROR(MakeOwnNode(
       config, self, peer0.empty() ? std::as_const(*learner).params() : std::span<const float>(peer0),
-      own));
+      rejoin, own));
   return own;
 }
 
@@ -193,7 +194,7 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   }
   const PeerId self(static_cast<uint32_t>(options.index));
   ConfigureTorchThreads(1);
-  MURMUR_ASSIGN_OR_RETURN(OwnPeer own, BuildOwnPeer(config, self));
+  MURMUR_ASSIGN_OR_RETURN(OwnPeer own, BuildOwnPeer(config, self, options.rejoin));
   RunPlan plan = PlanRun(config, own.layout);
   if (plan.Evaluates(self)) {
     MURMUR_RETURN_IF_ERROR(LoadPeerTestSet(config, *own.data));

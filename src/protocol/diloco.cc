@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <iterator>
 
 #include "murmur/collective/all_gather.h"
 #include "murmur/collective/collective_message.h"
@@ -40,16 +41,56 @@ DilocoNode::DilocoNode(Learner& learner, DilocoOptions options, std::span<const 
 void DilocoNode::OnStart(Host& host) {
   std::vector<PeerId> members;
   for (int64_t i = 0; i < options_.num_peers; ++i) members.push_back(PeerOf(i));
-  group_ = std::make_unique<collective::CollectiveGroup>(options_.collective, host.self(),
-                                                         std::move(members));
   sync_ = std::make_unique<collective::StateSync>(
       collective::StateSyncOptions{.timeout = options_.collective.timeout,
                                    .counter_prefix = "diloco.state_sync"},
       host.self());
   sync_->Serve(shared_);
+  if (options_.rejoin) {
+    MURMUR_CHECK(options_.outer.check_state && !options_.outer.delayed);
+    // An incarnation above the crashed run's (which the members may not
+    // have seen die yet): the host's clock, monotonic across the restart
+    // on one machine; a member that holds the old one dead admits it one
+    // above that in any case.
+    group_ = collective::CollectiveGroup::Joining(options_.collective, host.self(),
+                                                  std::move(members),
+                                                  static_cast<uint64_t>(host.now().ns) + 1);
+    group_->AgreeMembership(host, [this](Host& h, const Status&) { Resync(h, 0); });
+    return;
+  }
+  group_ = std::make_unique<collective::CollectiveGroup>(options_.collective, host.self(),
+                                                         std::move(members));
+  known_members_ = group_->members();
   std::copy(Global().begin(), Global().end(), learner_.params().begin());
   if (attack_.kind == AttackKind::kNone) host.metrics().ReportModel(Round(0), Global());
   StartRound(host);
+}
+
+// Admitted: the members compare their hashes of the step they just ended
+// with this peer among them (FinishRound agrees before it compares), so
+// their digests name the step and the state; pull it from its holders and
+// tell them this peer holds it too, then train the next outer step.
+void DilocoNode::Resync(Host& host, uint32_t min_step) {
+  sync_->AwaitMajority(host, group_->members(), min_step, [this, min_step](
+                                                              Host& h, const Status& status,
+                                                              const collective::Comparison& c) {
+    if (!status.ok()) {
+      h.metrics().Count("diloco.state_no_majority", 1);
+      return Resync(h, min_step);
+    }
+    sync_->Pull(h, c.holders, c.majority, shared_, [this, c](Host& h2, const Status& pulled) {
+      // E.g. a holder moved on: wait for the hashes of a later step.
+      if (!pulled.ok()) return Resync(h2, c.step + 1);
+      h2.metrics().Count("diloco.state_resyncs", 1);
+      h2.metrics().Count("diloco.rejoins", 1);
+      round_ = c.step;
+      aggregations_ = c.step;  // the members' count when no step failed
+      std::copy(Global().begin(), Global().end(), learner_.params().begin());
+      if (attack_.kind == AttackKind::kNone) h2.metrics().ReportModel(RoundOf(round_), Global());
+      sync_->Publish(h2, c.step, group_->members(), c.majority);
+      StartRound(h2);
+    });
+  });
 }
 
 void DilocoNode::StartRound(Host& host) {
@@ -106,6 +147,9 @@ void DilocoNode::Aggregate(Host& host, std::vector<float>* buffer,
   // Streaming DiLoCo (counter diloco.peak_exchange_bytes, summed over peers).
   const uint64_t before = group_->bytes_sent();
   auto done = [this, before, outer_done](Host& h, bool ok) {
+    // How many peers' pseudo-gradients this outer step averaged (summed
+    // over the steps: a run's membership, seen from this peer).
+    if (ok) h.metrics().Count("diloco.aggregated_peers", static_cast<int64_t>(contributors_));
     const uint64_t bytes = group_->bytes_sent() - before;
     if (bytes > peak_bytes_) {
       h.metrics().Count("diloco.peak_exchange_bytes", static_cast<int64_t>(bytes - peak_bytes_));
@@ -120,6 +164,7 @@ void DilocoNode::Aggregate(Host& host, std::vector<float>* buffer,
           // Every attempt failed (or the call was malformed): theta stays, and
           // the state check repairs a peer whose view of the outcome differs.
           if (!status.ok()) h.metrics().Count("diloco.failed_steps", 1);
+          contributors_ = group_->members().size();
           done(h, status.ok());
         });
     return;
@@ -131,6 +176,7 @@ void DilocoNode::Aggregate(Host& host, std::vector<float>* buffer,
           h.metrics().Count("diloco.failed_steps", 1);
           return done(h, false);
         }
+        contributors_ = gathered_from_.size();
         std::vector<std::span<const float>> inputs;
         for (size_t k = 0; k < gathered_from_.size(); ++k) {
           inputs.emplace_back(gathered_.data() + k * length_, length_);
@@ -175,11 +221,16 @@ void DilocoNode::FinishRound(Host& host) {
   ++round_;
   std::copy(Global().begin(), Global().end(), learner_.params().begin());
   if (attack_.kind == AttackKind::kNone) host.metrics().ReportModel(RoundOf(round_), Global());
-  if (options_.outer.check_state) {
-    CheckState(host);
-  } else {
-    StartRound(host);
+  if (!options_.outer.check_state) return StartRound(host);
+  // A restarted peer's Join waits for the members' next agreement: hold it
+  // here, between outer steps, so that the joiner is among the members the
+  // hashes of this step go to (it learns the step and the state from them)
+  // and takes part in the next all-reduce. Also wait for an agreement
+  // another member started for that reason.
+  if (group_->has_pending_joins() || group_->agreeing()) {
+    return group_->AgreeMembership(host, [this](Host& h, const Status&) { CheckState(h); });
   }
+  CheckState(host);
 }
 
 void DilocoNode::CheckState(Host& host) {
@@ -203,19 +254,38 @@ void DilocoNode::CheckState(Host& host) {
       });
 }
 
+void DilocoNode::GreetNewMembers(Host& host) {
+  const std::vector<PeerId>& now = group_->members();
+  if (now == known_members_) return;
+  std::vector<PeerId> added;
+  std::set_difference(now.begin(), now.end(), known_members_.begin(), known_members_.end(),
+                      std::back_inserter(added));
+  known_members_ = now;
+  // A restarted peer admitted after this peer compared its last step would
+  // otherwise hear of no state until the next outer step, which cannot
+  // complete without it. (Its pull fails its hash check if theta moved on
+  // meanwhile; it then waits for the next step's digests.)
+  if (!added.empty()) sync_->Republish(host, added);
+}
+
 void DilocoNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) {
   if (group_ == nullptr) return;
   if (!collective::RouteGroupMessage(*group_, *sync_, host, from, message)) {
     host.ReportBadPeer(from, collective::NotACollectiveMessage("DiLoCo", from, message));
   }
+  GreetNewMembers(host);
 }
 
 void DilocoNode::OnTimer(Host& host, TimerId timer) {
-  if (group_ != nullptr) collective::RouteGroupTimer(*group_, *sync_, host, timer);
+  if (group_ == nullptr) return;
+  collective::RouteGroupTimer(*group_, *sync_, host, timer);
+  GreetNewMembers(host);
 }
 
 void DilocoNode::OnPeerDown(Host& host, PeerId peer) {
-  if (group_ != nullptr) collective::RouteGroupPeerDown(*group_, *sync_, host, peer);
+  if (group_ == nullptr) return;
+  collective::RouteGroupPeerDown(*group_, *sync_, host, peer);
+  GreetNewMembers(host);
 }
 
 }  // namespace murmur

@@ -59,8 +59,17 @@ Result<std::unique_ptr<Node>> MakeDilocoNode(const ProtocolRun& run, const PeerC
   if (Contains(run.byzantine, peer.id)) {
     attack = {.kind = run.attack.attack, .scale = run.attack.scale, .sigma = run.attack.sigma};
   }
+  DilocoOptions options = state.options;
+  if (peer.rejoin) {
+    if (!options.outer.check_state || options.outer.delayed) {
+      return Status::InvalidArgument(
+          "a restarted diloco peer (--rejoin) pulls the others' state after their next state "
+          "check: it needs diloco.check_state = true and diloco.delayed = false");
+    }
+    options.rejoin = true;
+  }
   return std::unique_ptr<Node>(std::make_unique<DilocoNode>(
-      *peer.learner, state.options, peer.initial_params, run.combiner, attack));
+      *peer.learner, std::move(options), peer.initial_params, run.combiner, attack));
 }
 
 // The rule aggregates every peer's pseudo-gradient.

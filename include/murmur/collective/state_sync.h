@@ -21,6 +21,10 @@
 // outside the served state or longer than `chunk_floats` are refused.
 // A holder serves its state as it stands: the puller's hash check catches
 // a holder that moved on (kCorrupt; try again at the next step).
+// A peer that has no state yet (a restarted peer rejoining) does not know
+// the step either: AwaitMajority learns it from the members' digests, and
+// until this peer compares a state of its own it keeps digests of any step
+// (the window slides to the newest one).
 // Not thread-safe: call from the node's event handlers only.
 #pragma once
 
@@ -52,6 +56,7 @@ struct Comparison {
   std::vector<PeerId> holders;  // members whose digest is the majority's (self included)
   bool agrees = false;          // this peer holds the majority digest
   size_t answers = 0;           // digests counted, this peer's included
+  uint32_t step = 0;            // the step compared
 };
 
 class StateSync {
@@ -69,6 +74,25 @@ class StateSync {
   // no digest holds a strict majority of the answers.
   void Compare(Host& host, uint32_t step, std::vector<PeerId> members, const StateDigest& mine,
                CompareCallback done);
+  // For a peer without the state (a late joiner): waits for the digests
+  // `members` (self excluded) send with their Compare for steps from
+  // `min_step` on and reports the newest step for which a digest is held
+  // by a strict majority of them
+  // (Comparison::agrees false, Comparison::step that step), or, after
+  // `timeout`, the digest held by a strict majority of the answers of the
+  // newest step anybody sent. kAborted when no digest holds one (or none
+  // came). Digests that arrived before the call count.
+  void AwaitMajority(Host& host, std::vector<PeerId> members, uint32_t min_step,
+                     CompareCallback done);
+  // Sends this peer's digest for `step` to `members` without waiting for
+  // theirs: a peer that just pulled the state tells the members comparing
+  // that step that it holds it.
+  void Publish(Host& host, uint32_t step, std::span<const PeerId> members,
+               const StateDigest& mine);
+  // Sends the digest of the newest step this peer compared or published
+  // (nothing if none) to `to`: new members that missed it (a joiner
+  // admitted after this peer compared learns the step and state from it).
+  void Republish(Host& host, std::span<const PeerId> to);
   // Pulls the state whose digest is `want` from `holders` into `state`
   // (chunks spread round-robin). `state` changes only on success; kCorrupt
   // when what was pulled does not hash to `want`, kPeerLost when every
@@ -86,6 +110,13 @@ class StateSync {
     std::vector<PeerId> members;
     StateDigest mine{};
     CompareCallback done;
+    bool active = false;
+  };
+  struct Await {
+    std::vector<PeerId> members;
+    uint32_t min_step = 0;
+    CompareCallback done;
+    TimerId timer{};  // an earlier call's timer must not end this one
     bool active = false;
   };
   struct PullState {
@@ -106,6 +137,8 @@ class StateSync {
   void HandleRequest(Host& host, PeerId from, const StateRange& range);
   void HandleChunk(Host& host, PeerId from, std::span<const uint8_t> bytes, ByteReader& in);
   void MaybeFinishCompare(Host& host, bool timed_out);
+  void MaybeFinishAwait(Host& host, bool timed_out);
+  void ForgetOldSteps();
   void IssueRequests(Host& host);
   void DropHolder(Host& host, PeerId holder);
   void FinishPull(Host& host, Status status);
@@ -117,10 +150,15 @@ class StateSync {
   std::span<const float> served_;
   std::map<uint32_t, std::map<PeerId, StateDigest>> digests_;  // step -> member -> digest
   uint32_t newest_step_ = 0;
+  bool has_compared_ = false;  // false: any step's digests are kept (a joiner)
+  uint32_t published_step_ = 0;
+  StateDigest published_{};     // this peer's digest of published_step_
   Compare_ compare_;
+  Await await_;
   PullState pull_;
   uint32_t next_request_ = 1;
-  std::map<TimerId, bool> timers_;  // true: compare timer, false: pull timer
+  enum class TimerPurpose : uint8_t { kCompare, kPull, kAwait };
+  std::map<TimerId, TimerPurpose> timers_;
 };
 
 }  // namespace murmur::collective

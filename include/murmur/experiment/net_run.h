@@ -25,6 +25,8 @@ struct NetRunOptions {
   // empty: nothing is written.
   std::string out_dir;
   bool quiet = false;  // no per-round lines on stderr
+  // This process restarts a slot of a run in progress (PeerContext::rejoin).
+  bool rejoin = false;
   // Called once the host listens, before the node starts (`murmur peer`
   // prints the line `murmur launch` waits for).
   std::function<void(const net::NetHost&)> on_listening;

@@ -28,7 +28,12 @@
 // every survivor (kPeerLost, buffers restored) and the survivors agree on a
 // new membership and redo the step over themselves (retry.h), so crashes
 // cost one timeout (protocol.round_timeout_s, which must exceed the spread
-// of the peers' inner-phase times) and the run goes on. The mean tolerates
+// of the peers' inner-phase times) and the run goes on. A restarted peer
+// (DilocoOptions::rejoin) joins the group (CollectiveGroup::Joining); the
+// members admit it at their next outer-step boundary, before comparing
+// state hashes, and it learns the step and the majority digest from their
+// hashes, pulls theta and m (StateSync), and trains from the next outer
+// step on as a member again. The mean tolerates
 // no Byzantine peer; a robust rule tolerates what that rule tolerates
 // among the gathered pseudo-gradients (e.g. trimmed mean with robust.f = b
 // tolerates b). Every survivor aggregates the same gathered bytes with a
@@ -76,6 +81,10 @@ struct DilocoOptions {
   int max_attempts = 8;     // tries of one outer step's collective
   int64_t num_peers = 0;    // the founding members PeerId(0..num_peers-1)
   uint64_t seed = 0;        // seeds randomized robust rules, per aggregation
+  // This peer restarts after a crash while the others run on: it joins the
+  // group instead of founding it and pulls the shared state before it
+  // trains. REQUIRES: outer.check_state, !outer.delayed.
+  bool rejoin = false;
 };
 
 // What a Byzantine DiLoCo peer sends instead of its pseudo-gradient.
@@ -122,6 +131,12 @@ class DilocoNode final : public Node {
   void MaybeFinishDelayedRound(Host& host);
   void FinishRound(Host& host);
   void CheckState(Host& host);
+  // rejoin: once admitted, learn the step (from `min_step` on) and the
+  // state from the members' hashes.
+  void Resync(Host& host, uint32_t min_step);
+  // After an event: members new in the group's epoch get this peer's
+  // newest digest (they may have been admitted after it compared).
+  void GreetNewMembers(Host& host);
   std::span<float> Global() { return {shared_.data(), length_}; }
   std::span<float> Momentum() { return {shared_.data() + length_, length_}; }
 
@@ -146,6 +161,8 @@ class DilocoNode final : public Node {
   bool reduce_ok_ = false;
   uint64_t peak_bytes_ = 0;    // most bytes this peer sent in one exchange
   uint64_t aggregations_ = 0;  // seeds randomized rules, the same on every peer
+  size_t contributors_ = 0;    // pseudo-gradients in the last aggregate
+  std::vector<PeerId> known_members_;  // GreetNewMembers: the members last seen
   double last_loss_ = 0;
   int64_t round_ = 0;
   bool done_ = false;

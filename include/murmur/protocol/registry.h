@@ -50,6 +50,11 @@ struct PeerContext {
   // protocols that need one shared start copy into their learner.
   std::span<const float> initial_params;
   const Dataset* validation = nullptr;  // robust.rule = "bristle" only
+  // This process restarts the slot of a peer that ran earlier in the same
+  // run (`murmur peer --rejoin`): protocols whose peers share one state
+  // (diloco) join the running peers and pull that state instead of
+  // starting from the beginning; the others ignore it.
+  bool rejoin = false;
 };
 
 // The fewest inputs an honest peer's [robust] rule gets in one aggregation

@@ -231,5 +231,63 @@ TEST(StateSync, LateJoinerPullsTheStateThenJoinsTheNextAllReduce) {
   }
 }
 
+// A restarted peer knows neither the step nor the state: it learns both
+// from the digests the members compare with it among them (step 37, beyond
+// the window of a peer that compared nothing yet), takes the digest held
+// by a strict majority of them (one member diverged), pulls it from its
+// holders, and its Publish completes the members' comparisons at once.
+// Hashes of an older step than asked for do not count: kAborted at the
+// timeout.
+TEST(StateSync, JoinerLearnsTheStepAndTheMajorityStateFromTheMembersHashes) {
+  Fixture f(4, 100);
+  f.states[2][7] = -1.0f;  // member 2 diverged
+  f.net.AddJoiner(PeerId(4), {PeerId(0), PeerId(1), PeerId(2), PeerId(3)}, 5);
+  f.syncs.push_back(std::make_unique<StateSync>(SyncOptions(), PeerId(4)));
+  f.states.push_back(std::vector<float>(100, 0.0f));
+  f.net.AttachSync(PeerId(4), f.syncs[4].get());
+  f.syncs[4]->Serve(f.states[4]);
+  auto ignore = [](Host&, const Status&) {};
+  f.net.group(PeerId(4)).AgreeMembership(f.net.host(PeerId(4)), ignore);
+  f.net.Drain();
+  for (int i = 0; i < 4; ++i) f.net.group(PeerId(i)).AgreeMembership(f.net.host(PeerId(i)), ignore);
+  f.net.Drain();
+  const std::vector<PeerId> members = f.net.group(PeerId(0)).members();
+  ASSERT_EQ(members.size(), 5u);
+  std::vector<int> compared(5, 0);
+  for (int i = 0; i < 4; ++i) {
+    f.syncs[i]->Compare(f.net.host(PeerId(i)), 37, members, HashState(f.states[i]),
+                        [&compared, i](Host&, const Status& s, const Comparison& c) {
+                          EXPECT_TRUE(s.ok()) << s.ToString();
+                          EXPECT_EQ(c.answers, 5u) << "peer " << i;
+                          ++compared[i];
+                        });
+  }
+  f.net.Drain();  // the joiner's digest is still missing
+  EXPECT_EQ(compared, std::vector<int>(5, 0));
+  Comparison learned;
+  Status pulled = Status::Internal("not pulled");
+  f.syncs[4]->AwaitMajority(
+      f.net.host(PeerId(4)), members, 0, [&](Host& h, const Status& s, const Comparison& c) {
+        ASSERT_TRUE(s.ok()) << s.ToString();
+        learned = c;
+        f.syncs[4]->Pull(h, c.holders, c.majority, f.states[4], [&, c](Host& h2, const Status& p) {
+          pulled = p;
+          f.syncs[4]->Publish(h2, c.step, members, c.majority);
+        });
+      });
+  f.net.Drain();  // no timer fired: everything came from the digests
+  EXPECT_EQ(learned.step, 37u);
+  EXPECT_EQ(learned.holders, (std::vector<PeerId>{PeerId(0), PeerId(1), PeerId(3)}));
+  ASSERT_TRUE(pulled.ok()) << pulled.ToString();
+  EXPECT_EQ(f.states[4], f.states[0]);
+  EXPECT_EQ(compared, (std::vector<int>{1, 1, 1, 1, 0}));
+
+  Status late = Status::Ok();
+  f.syncs[4]->AwaitMajority(f.net.host(PeerId(4)), members, 38,
+                            [&late](Host&, const Status& s, const Comparison&) { late = s; });
+  ASSERT_TRUE(f.net.Run([&] { return !late.ok(); }));
+  EXPECT_EQ(late.code(), StatusCode::kAborted);
+}
+
 }  // namespace
 }  // namespace murmur::collective
