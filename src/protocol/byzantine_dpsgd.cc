@@ -152,6 +152,9 @@ void ByzantineDpsgdNode::Attack(Host& host) {
   for (const auto& [peer, model] : arrived) {
     const auto k = static_cast<size_t>(
         std::lower_bound(honest_.begin(), honest_.end(), peer) - honest_.begin());
+    // Only honest senders are filed (the barrier's senders), but a model
+    // kept ahead in a restored snapshot is not checked against them.
+    if (k == honest_.size() || honest_[k] != peer) continue;
     received[k] = &model;
     models.emplace_back(model);
   }
@@ -223,10 +226,15 @@ Status ByzantineDpsgdNode::Restore(SnapshotReader& in) {
   MURMUR_RETURN_IF_ERROR(in.status());
   // Attack reads base_ as the round-start model: it has the exchanged size
   // once the first round started (StartRound), which OnStart did.
+  // The barrier collects the round after the last one attacked, and a
+  // peer past the last round is done.
   if (phase > static_cast<uint8_t>(Phase::kDone) || round_.value > options_.rounds ||
+      barrier_.open_round() != NextRound(round_) ||
+      (round_.value == options_.rounds && phase != static_cast<uint8_t>(Phase::kDone)) ||
       (base_.size() != dim && !(base_.empty() && phase == static_cast<uint8_t>(Phase::kDone)))) {
     return Status::Corrupt("snapshot: Byzantine D-PSGD phase ", int{phase}, " round ",
-                           round_.value, " base of ", base_.size(), " floats");
+                           round_.value, " collecting round ", barrier_.open_round().value,
+                           " base of ", base_.size(), " floats");
   }
   phase_ = static_cast<Phase>(phase);
   return Status::Ok();

@@ -332,8 +332,13 @@ Status DpsgdNode::Restore(SnapshotReader& in) {
   last_loss_ = in.F64("dpsgd.last_loss");
   barrier_.Restore(in, Exchanged().size());
   MURMUR_RETURN_IF_ERROR(in.status());
-  if (phase > static_cast<uint8_t>(Phase::kDone) || round_.value > options_.rounds) {
-    return Status::Corrupt("snapshot: D-PSGD phase ", int{phase}, " round ", round_.value);
+  // The barrier collects the round after the last one mixed, and a peer
+  // that mixed the last round is done.
+  if (phase > static_cast<uint8_t>(Phase::kDone) || round_.value > options_.rounds ||
+      barrier_.open_round() != NextRound(round_) ||
+      (round_.value == options_.rounds && phase != static_cast<uint8_t>(Phase::kDone))) {
+    return Status::Corrupt("snapshot: D-PSGD phase ", int{phase}, " round ", round_.value,
+                           " collecting round ", barrier_.open_round().value);
   }
   phase_ = static_cast<Phase>(phase);
   return Status::Ok();

@@ -159,11 +159,14 @@ TEST(MurmurRunResume, KilledByzantineDpsgdRunResumesToByteIdenticalFiles) {
   ExpectKilledRunResumesIdentically("byzantine_dpsgd", kEvery, kEvery, 3 * kEvery);
 }
 
-// Epidemic Learning: 16 peers, each pushing to 7 drawn at random every
-// round (about 0.23 virtual seconds for 20 rounds).
+// Epidemic Learning: 16 peers of uneven speeds (so some train across a
+// snapshot), each pushing to 7 drawn at random every round; a row every
+// round, so the losses of the trainings cut by the snapshots are in the
+// files.
 TEST(MurmurRunResume, KilledEpidemicRunResumesToByteIdenticalFiles) {
-  ExpectKilledRunResumesIdentically("epidemic", kEvery, kEvery, 3 * kEvery,
-                                    {"--set", "peers=16"});
+  ExpectKilledRunResumesIdentically(
+      "epidemic", kEvery, kEvery, 3 * kEvery,
+      {"--set", "peers=16", "--set", "sim.speed_sigma=0.5", "--set", "eval.every=1"});
 }
 
 // MoDeST with 60% of the peers crashing at 0.3 s: ping timeouts, partial
@@ -217,6 +220,22 @@ TEST(MurmurRunResume, ProtocolWithoutSnapshotsIsNamedAndRefused) {
   const murmur::testing::CliOutcome o = RunMurmur("run " + Join(args));
   EXPECT_EQ(o.exit_code, 2) << o.output;
   EXPECT_NE(o.output.find("protocol.kind = \"sgp\""), std::string::npos) << o.output;
+}
+
+// State that snapshots do not hold is refused at start, naming the kind:
+// a Sybil coalition (shared by its members) and SybilWall's histories.
+TEST(MurmurRunResume, SybilCoalitionAndSybilWallAreRefused) {
+  for (const std::string& set : {"byzantine.attack=\"sybil\"", "robust.rule=\"sybilwall\""}) {
+    const std::string dir = FreshTempDir("resume-sybil");
+    std::vector<std::string> args = kArgs;
+    args[0] = kSource + "/examples/byzantine_dpsgd.toml";
+    args.insert(args.end(), {"--set", set, "--snapshot-every", "0.05", "--out", dir});
+    const murmur::testing::CliOutcome o = RunMurmur("run " + Join(args));
+    EXPECT_EQ(o.exit_code, 2) << set << ": " << o.output;
+    EXPECT_NE(o.output.find("protocol.kind = \"dpsgd\" with this config cannot snapshot"),
+              std::string::npos)
+        << set << ": " << o.output;
+  }
 }
 
 }  // namespace
