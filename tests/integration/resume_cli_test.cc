@@ -2,7 +2,7 @@
 // killed after its 1st snapshot and once more while resuming, a gossip run
 // with heterogeneous devices and a FedAvg run killed after their 2nd
 // snapshot, and Byzantine D-PSGD under a robust rule, Epidemic Learning and
-// MoDeST with crashes, each killed after its 1st and 3rd snapshot, each
+// MoDeST under churn, each killed after its 1st and 3rd snapshot, each
 // resumed, give metrics.jsonl, metrics.csv, peers.csv and summary.json
 // byte-identical to an uninterrupted run without snapshots. A corrupt,
 // truncated or other-config snapshot is refused with exit 2.
@@ -169,14 +169,15 @@ TEST(MurmurRunResume, KilledEpidemicRunResumesToByteIdenticalFiles) {
       {"--set", "peers=16", "--set", "sim.speed_sigma=0.5", "--set", "eval.every=1"});
 }
 
-// MoDeST with 60% of the peers crashing at 0.3 s: ping timeouts, partial
-// rounds and the stall timers are pending at the snapshots (about 1.1
-// virtual seconds for 20 rounds). Killed after its 1st snapshot, killed
+// MoDeST under churn (online 0.3 s, offline 0.1 s on average): ping
+// timeouts, partial rounds, resends, rejoins and stall restarts (13 in the
+// uninterrupted run) with their timers pending at the snapshots; about 2.9
+// virtual seconds for 20 rounds. Killed after its 1st snapshot, killed
 // again while resuming after its 3rd.
-TEST(MurmurRunResume, KilledModestRunWithCrashesResumesToByteIdenticalFiles) {
+TEST(MurmurRunResume, KilledModestRunUnderChurnResumesToByteIdenticalFiles) {
   ExpectKilledRunResumesIdentically(
-      "modest", 0.2, 0.2, 0.6,
-      {"--set", "sim.crash_fraction=0.6", "--set", "sim.crash_at_s=0.3", "--set",
+      "modest", 0.5, 0.5, 1.5,
+      {"--set", "sim.churn_mean_online_s=0.3", "--set", "sim.churn_mean_offline_s=0.1", "--set",
        "protocol.round_timeout_s=0.2", "--set", "protocol.modest_ping_timeout_s=0.05"});
 }
 
