@@ -84,9 +84,10 @@ Status CheckCanSnapshot(const RunConfig& config, const ProtocolSetup& setup,
   if (why == nullptr) return Status::Ok();
   return Status::InvalidArgument(
       "protocol.kind = \"", config.protocol.kind, "\" with this config cannot snapshot or resume (",
-      why, "): snapshots support dpsgd (plain average, no [privacy] noise), gossip (average "
-      "merge) and fedavg (no compression, secure aggregation or robust rule); drop "
-      "sim.snapshot_every_s / --snapshot-every / --resume");
+      why, "): snapshots support dpsgd (plain average or a robust rule other than sybilwall, "
+      "bristle or py:; Byzantine peers but not attack = \"sybil\"; no [privacy] noise), "
+      "epidemic, modest, gossip (average merge) and fedavg (no compression, secure "
+      "aggregation or robust rule); drop sim.snapshot_every_s / --snapshot-every / --resume");
 }
 
 // Drives `setup`'s nodes with the evaluated peers and row rule of `plan`.

@@ -152,6 +152,9 @@ void ByzantineDpsgdNode::Attack(Host& host) {
   for (const auto& [peer, model] : arrived) {
     const auto k = static_cast<size_t>(
         std::lower_bound(honest_.begin(), honest_.end(), peer) - honest_.begin());
+    // Only honest senders are filed (the barrier's senders), but a model
+    // kept ahead in a restored snapshot is not checked against them.
+    if (k == honest_.size() || honest_[k] != peer) continue;
     received[k] = &model;
     models.emplace_back(model);
   }
@@ -198,6 +201,43 @@ void ByzantineDpsgdNode::Attack(Host& host) {
   std::copy(mixed.begin(), mixed.end(), x.begin());
   round_ = NextRound(round_);
   StartRound(host);
+}
+
+void ByzantineDpsgdNode::Save(SnapshotWriter& out) const {
+  out.U8(static_cast<uint8_t>(phase_));
+  out.U32(round_.value);
+  out.U64(poll_timer_.value);
+  out.Bool(poll_pending_);
+  out.F64(last_loss_);
+  // round_noise_ is drawn afresh before every use (Attack).
+  out.Floats(base_);
+  barrier_.Save(out);
+}
+
+Status ByzantineDpsgdNode::Restore(SnapshotReader& in) {
+  const uint8_t phase = in.U8("byzantine_dpsgd.phase");
+  round_ = Round(in.U32("byzantine_dpsgd.round"));
+  poll_timer_ = TimerId(in.U64("byzantine_dpsgd.poll_timer"));
+  poll_pending_ = in.Bool("byzantine_dpsgd.poll_pending");
+  last_loss_ = in.F64("byzantine_dpsgd.last_loss");
+  base_ = in.Floats("byzantine_dpsgd.base");
+  const size_t dim = ExchangedParams(options_, learner_.params()).size();
+  barrier_.Restore(in, dim);
+  MURMUR_RETURN_IF_ERROR(in.status());
+  // Attack reads base_ as the round-start model: it has the exchanged size
+  // once the first round started (StartRound), which OnStart did.
+  // The barrier collects the round after the last one attacked, and a
+  // peer past the last round is done.
+  if (phase > static_cast<uint8_t>(Phase::kDone) || round_.value > options_.rounds ||
+      barrier_.open_round() != NextRound(round_) ||
+      (round_.value == options_.rounds && phase != static_cast<uint8_t>(Phase::kDone)) ||
+      (base_.size() != dim && !(base_.empty() && phase == static_cast<uint8_t>(Phase::kDone)))) {
+    return Status::Corrupt("snapshot: Byzantine D-PSGD phase ", int{phase}, " round ",
+                           round_.value, " collecting round ", barrier_.open_round().value,
+                           " base of ", base_.size(), " floats");
+  }
+  phase_ = static_cast<Phase>(phase);
+  return Status::Ok();
 }
 
 }  // namespace murmur

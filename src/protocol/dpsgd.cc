@@ -6,6 +6,7 @@
 #include "murmur/protocol/neighbour_mix.h"
 #include "murmur/protocol/sybilwall_message.h"
 #include "murmur/protocol/train_task.h"
+#include "murmur/robust/external_rules.h"
 
 namespace murmur {
 
@@ -305,7 +306,15 @@ void DpsgdNode::SybilWallMix(Host& host, const ArrivedModels& arrived) {
 }
 
 bool DpsgdNode::CanSnapshot() const {
-  return combiner_ == nullptr && bristle_ == nullptr && !options_.dp.enabled();
+  // A built-in robust rule is stateless (ModelCombiner::Combine is const;
+  // its randomness is the host's saved stream). SybilWall's update
+  // histories, Bristle's and the local noise's state, and whatever a
+  // Python rule ("py:...") keeps, are not saved.
+  const bool stateful_rule =
+      combiner_ != nullptr && (combiner_->sybilwall() != nullptr ||
+                               combiner_->rule().name().find(kExternalRulePrefix) !=
+                                   std::string::npos);
+  return !stateful_rule && bristle_ == nullptr && !options_.dp.enabled();
 }
 
 void DpsgdNode::Save(SnapshotWriter& out) const {
@@ -323,8 +332,13 @@ Status DpsgdNode::Restore(SnapshotReader& in) {
   last_loss_ = in.F64("dpsgd.last_loss");
   barrier_.Restore(in, Exchanged().size());
   MURMUR_RETURN_IF_ERROR(in.status());
-  if (phase > static_cast<uint8_t>(Phase::kDone) || round_.value > options_.rounds) {
-    return Status::Corrupt("snapshot: D-PSGD phase ", int{phase}, " round ", round_.value);
+  // The barrier collects the round after the last one mixed, and a peer
+  // that mixed the last round is done.
+  if (phase > static_cast<uint8_t>(Phase::kDone) || round_.value > options_.rounds ||
+      barrier_.open_round() != NextRound(round_) ||
+      (round_.value == options_.rounds && phase != static_cast<uint8_t>(Phase::kDone))) {
+    return Status::Corrupt("snapshot: D-PSGD phase ", int{phase}, " round ", round_.value,
+                           " collecting round ", barrier_.open_round().value);
   }
   phase_ = static_cast<Phase>(phase);
   return Status::Ok();

@@ -142,4 +142,34 @@ void EpidemicNode::Mix(Host& host) {
   StartRound(host);
 }
 
+void EpidemicNode::Save(SnapshotWriter& out) const {
+  out.U8(static_cast<uint8_t>(phase_));
+  out.U32(round_.value);
+  out.U32(self_.value);
+  out.F64(last_loss_);
+  barrier_.Save(out);
+}
+
+Status EpidemicNode::Restore(SnapshotReader& in) {
+  const uint8_t phase = in.U8("epidemic.phase");
+  round_ = Round(in.U32("epidemic.round"));
+  self_ = PeerId(in.U32("epidemic.self"));
+  last_loss_ = in.F64("epidemic.last_loss");
+  barrier_.Restore(in, learner_.params().size());
+  MURMUR_RETURN_IF_ERROR(in.status());
+  // self_ picks the senders of rounds the barrier has not touched yet.
+  // The barrier collects the round after the last one mixed (whose
+  // senders EpidemicTargets draws), and a peer that mixed the last round
+  // is done.
+  if (phase > static_cast<uint8_t>(Phase::kDone) || round_.value > options_.rounds ||
+      self_.value >= options_.num_peers || barrier_.open_round() != NextRound(round_) ||
+      (round_.value == options_.rounds && phase != static_cast<uint8_t>(Phase::kDone))) {
+    return Status::Corrupt("snapshot: Epidemic Learning phase ", int{phase}, " round ",
+                           round_.value, " peer ", self_.value, " collecting round ",
+                           barrier_.open_round().value);
+  }
+  phase_ = static_cast<Phase>(phase);
+  return Status::Ok();
+}
+
 }  // namespace murmur

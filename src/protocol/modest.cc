@@ -46,22 +46,6 @@ std::vector<PeerId> ModestCandidates(uint64_t seed, int64_t round, ModestRole ro
   return out;
 }
 
-struct ModestNode::Selection {
-  int64_t round = 0;
-  ModestRole role = ModestRole::kTrainer;
-  int64_t wanted = 0;
-  std::vector<PeerId> order;
-  size_t next = 0;
-  std::set<PeerId> awaiting;  // pinged, no pong yet
-  std::vector<PeerId> confirmed;
-  std::vector<uint8_t> payload;
-};
-
-struct ModestNode::Aggregation {
-  std::vector<double> sum;
-  std::set<PeerId> from;
-};
-
 ModestNode::ModestNode(Learner& learner, const ModestOptions& options)
     : learner_(learner),
       options_(options),

@@ -1,6 +1,8 @@
 // RoundBarrier::Save and Restore (round_barrier.h).
 #include "murmur/protocol/round_barrier.h"
 
+#include <algorithm>
+
 namespace murmur {
 namespace {
 
@@ -58,6 +60,12 @@ void RoundBarrier::Restore(SnapshotReader& in, size_t model_size) {
     const uint64_t arrived = in.Count("barrier.arrived", 12);
     for (uint64_t j = 0; j < arrived && in.ok(); ++j) {
       const PeerId peer(in.U32("barrier.sender"));
+      // Add files expected senders only; a node may index its senders by
+      // that list (ByzantineDpsgdNode::Attack).
+      if (in.ok() && !std::binary_search(inbox.expected.begin(), inbox.expected.end(), peer)) {
+        in.Fail(Status::Corrupt("snapshot: a buffered model from peer ", peer.value,
+                                ", which that round does not expect"));
+      }
       inbox.arrived[peer] = RestoreModel(in, model_size);
     }
   }
@@ -77,6 +85,21 @@ void RoundBarrier::Restore(SnapshotReader& in, size_t model_size) {
     ahead_[peer] = {round, RestoreModel(in, model_size)};
   }
   if (in.ok() && open_.value < 1) in.Fail(Status::Corrupt("snapshot: barrier round 0"));
+  // Rounds inside the window are buffered, later ones kept ahead (Add,
+  // FileAheadModels): nothing else is reachable.
+  const int64_t last_buffered = int64_t{open_.value} + options_.window;
+  for (const auto& [round, inbox] : rounds_) {
+    if (in.ok() && (round < open_ || round.value > last_buffered)) {
+      in.Fail(Status::Corrupt("snapshot: barrier buffers round ", round.value, " outside [",
+                              open_.value, ", ", last_buffered, "]"));
+    }
+  }
+  for (const auto& [peer, kept] : ahead_) {
+    if (in.ok() && kept.first.value <= last_buffered) {
+      in.Fail(Status::Corrupt("snapshot: barrier keeps round ", kept.first.value,
+                              " ahead, inside the window up to ", last_buffered));
+    }
+  }
 }
 
 }  // namespace murmur

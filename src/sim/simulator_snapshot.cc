@@ -159,6 +159,18 @@ Status Simulator::Restore(SnapshotReader& in) {
   in.Section(kQueueSection, "event queue");
   const uint64_t events = in.CountAtMost("events", kMaxEvents, 37);
   for (uint64_t i = 0; i < events && in.ok(); ++i) RestoreEvent(in);
+  if (in.ok()) {
+    // Sequence numbers are unique (Push numbers every event): they order
+    // events of the same time, so a duplicate would make that order, and
+    // the run, depend on the heap's layout.
+    std::vector<uint64_t> seqs;
+    seqs.reserve(queue_.size());
+    for (auto queue = queue_; !queue.empty(); queue.pop()) seqs.push_back(queue.top().seq);
+    std::sort(seqs.begin(), seqs.end());
+    if (std::adjacent_find(seqs.begin(), seqs.end()) != seqs.end()) {
+      in.Fail(Status::Corrupt("snapshot: two events share a sequence number"));
+    }
+  }
   for (size_t i = 0; i < nodes_.size() && in.ok(); ++i) {
     in.Section(kNodeSection, "node");
     if (!in.ok()) break;

@@ -1,9 +1,9 @@
 // Fuzz target: a run's snapshot file (experiment/run_snapshot.h) and the
 // simulator's restore behind it (Simulator::Restore, with nodes whose state
-// is a RoundBarrier, as D-PSGD's is). With an odd first byte the input is
-// the raw file; with an even one the rest is the body, wrapped in a valid
-// header and checksum, so the field checks behind the checksum get
-// exercised. Must never crash or allocate without bound; a body that
+// is a RoundBarrier with buffered and kept-ahead models, as D-PSGD's is).
+// With an odd first byte the input is the raw file; with an even one the
+// rest is the body, wrapped in a valid header and checksum, so the field
+// checks behind the checksum get exercised. Must never crash or allocate without bound; a body that
 // restores must save, restore into a fresh simulator and save again to the
 // same bytes, and the restored simulator must run.
 #include <cstddef>
@@ -23,7 +23,10 @@ namespace {
 constexpr size_t kNodes = 3;
 constexpr size_t kModelSize = 2;
 
-// A node whose state is a RoundBarrier over its two other peers.
+// A node whose state is a RoundBarrier over its two other peers. It sends
+// each of them a model for rounds 1, 3 and 10 (3 bytes: round - 1 and the
+// two floats' values), which the receiver files: buffered inside the
+// window (rounds 1..5), kept ahead beyond it.
 class BarrierNode final : public murmur::Node {
  public:
   explicit BarrierNode(uint32_t self) {
@@ -33,8 +36,18 @@ class BarrierNode final : public murmur::Node {
     barrier_ = std::make_unique<murmur::RoundBarrier>(
         murmur::RoundBarrierOptions{.window = 4}, senders_);
   }
-  void OnStart(murmur::Host& host) override { host.StartTimer(murmur::Duration::Nanos(5)); }
-  void OnMessage(murmur::Host&, murmur::PeerId, std::span<const uint8_t>) override {}
+  void OnStart(murmur::Host& host) override {
+    host.StartTimer(murmur::Duration::Nanos(5));
+    for (murmur::PeerId to : senders_) {
+      for (uint8_t round_less_one : {0, 2, 9}) host.Send(to, {round_less_one, 1, 2});
+    }
+  }
+  void OnMessage(murmur::Host& host, murmur::PeerId from,
+                 std::span<const uint8_t> bytes) override {
+    if (bytes.size() != 3) return;
+    barrier_->Add(host.metrics(), murmur::Round(bytes[0] + 1u), from,
+                  std::vector<float>{static_cast<float>(bytes[1]), static_cast<float>(bytes[2])});
+  }
   void OnTimer(murmur::Host&, murmur::TimerId) override {}
   void OnComputeDone(murmur::Host&, uint64_t) override {}
   bool CanSnapshot() const override { return true; }
@@ -86,11 +99,12 @@ std::vector<uint8_t> Wrap(std::span<const uint8_t> body) {
   return file;
 }
 
-// A started world's snapshot body: the seeds' starting point.
-std::vector<uint8_t> StartedBody() {
+// A started world's snapshot body after `events` events: the seeds'
+// starting points.
+std::vector<uint8_t> StartedBody(int events_before) {
   World world(Pool());
   int events = 0;
-  world.sim->Run([&] { return ++events >= 2; });
+  world.sim->Run([&] { return ++events >= events_before; });
   murmur::SnapshotWriter out;
   world.sim->Save(out);
   return out.Take();
@@ -123,14 +137,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
 std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
   std::vector<Seed> seeds;
-  const std::vector<uint8_t> body = StartedBody();
-  Seed wrapped = {0};
-  wrapped.insert(wrapped.end(), body.begin(), body.end());
-  seeds.push_back(wrapped);
-  Seed raw = {1};
-  const std::vector<uint8_t> file = Wrap(body);
-  raw.insert(raw.end(), file.begin(), file.end());
-  seeds.push_back(raw);
+  // Just started (messages in flight), then with some models buffered and
+  // kept ahead and others still in flight.
+  for (int events : {2, 14}) {
+    const std::vector<uint8_t> body = StartedBody(events);
+    Seed wrapped = {0};
+    wrapped.insert(wrapped.end(), body.begin(), body.end());
+    seeds.push_back(wrapped);
+    Seed raw = {1};
+    const std::vector<uint8_t> file = Wrap(body);
+    raw.insert(raw.end(), file.begin(), file.end());
+    seeds.push_back(raw);
+  }
   seeds.push_back({0});
   return seeds;
 }

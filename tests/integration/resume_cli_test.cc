@@ -1,9 +1,11 @@
 // `murmur run --resume DIR` after SIGKILL: a D-PSGD run (SGD with momentum)
 // killed after its 1st snapshot and once more while resuming, a gossip run
 // with heterogeneous devices and a FedAvg run killed after their 2nd
-// snapshot, each resumed, give metrics.jsonl, metrics.csv, peers.csv and
-// summary.json byte-identical to an uninterrupted run without snapshots. A
-// corrupt, truncated or other-config snapshot is refused with exit 2.
+// snapshot, and Byzantine D-PSGD under a robust rule, Epidemic Learning and
+// MoDeST under churn, each killed after its 1st and 3rd snapshot, each
+// resumed, give metrics.jsonl, metrics.csv, peers.csv and summary.json
+// byte-identical to an uninterrupted run without snapshots. A corrupt,
+// truncated or other-config snapshot is refused with exit 2.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -103,9 +105,11 @@ RunFiles FilesOf(const std::string& dir) {
 // `kill_at` (and, when `kill_resume_at` > 0, its resume killed after the
 // snapshot at that time), resumes it and compares the files.
 void ExpectKilledRunResumesIdentically(const std::string& example, double every, double kill_at,
-                                       double kill_resume_at) {
+                                       double kill_resume_at,
+                                       const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args = kArgs;
   args[0] = kSource + "/examples/" + example + ".toml";
+  args.insert(args.end(), extra.begin(), extra.end());
   const std::string plain = FreshTempDir("resume-plain-" + example);
   ASSERT_EQ(RunMurmur("run " + Join(args) + " --out '" + plain + "'").exit_code, 0);
   const RunFiles expected = FilesOf(plain);
@@ -144,6 +148,37 @@ TEST(MurmurRunResume, KilledGossipRunResumesToByteIdenticalFiles) {
 // snapshot, with clients training and replies in flight.
 TEST(MurmurRunResume, KilledFedAvgRunResumesToByteIdenticalFiles) {
   ExpectKilledRunResumesIdentically("fedavg", kEvery, 2 * kEvery, 0);
+}
+
+// Byzantine D-PSGD: 4 of 20 peers send "A Little Is Enough" models, the
+// honest ones combine with a trimmed mean (examples/byzantine_dpsgd.toml,
+// logistic regression); the attackers' round-start models and buffered
+// honest models are saved too. Killed after its 1st snapshot, killed again
+// while resuming after its 3rd.
+TEST(MurmurRunResume, KilledByzantineDpsgdRunResumesToByteIdenticalFiles) {
+  ExpectKilledRunResumesIdentically("byzantine_dpsgd", kEvery, kEvery, 3 * kEvery);
+}
+
+// Epidemic Learning: 16 peers of uneven speeds (so some train across a
+// snapshot), each pushing to 7 drawn at random every round; a row every
+// round, so the losses of the trainings cut by the snapshots are in the
+// files.
+TEST(MurmurRunResume, KilledEpidemicRunResumesToByteIdenticalFiles) {
+  ExpectKilledRunResumesIdentically(
+      "epidemic", kEvery, kEvery, 3 * kEvery,
+      {"--set", "peers=16", "--set", "sim.speed_sigma=0.5", "--set", "eval.every=1"});
+}
+
+// MoDeST under churn (online 0.3 s, offline 0.1 s on average): ping
+// timeouts, partial rounds, resends, rejoins and stall restarts (13 in the
+// uninterrupted run) with their timers pending at the snapshots; about 2.9
+// virtual seconds for 20 rounds. Killed after its 1st snapshot, killed
+// again while resuming after its 3rd.
+TEST(MurmurRunResume, KilledModestRunUnderChurnResumesToByteIdenticalFiles) {
+  ExpectKilledRunResumesIdentically(
+      "modest", 0.5, 0.5, 1.5,
+      {"--set", "sim.churn_mean_online_s=0.3", "--set", "sim.churn_mean_offline_s=0.1", "--set",
+       "protocol.round_timeout_s=0.2", "--set", "protocol.modest_ping_timeout_s=0.05"});
 }
 
 TEST(MurmurRunResume, RefusesCorruptTruncatedAndOtherConfigSnapshots) {
@@ -186,6 +221,22 @@ TEST(MurmurRunResume, ProtocolWithoutSnapshotsIsNamedAndRefused) {
   const murmur::testing::CliOutcome o = RunMurmur("run " + Join(args));
   EXPECT_EQ(o.exit_code, 2) << o.output;
   EXPECT_NE(o.output.find("protocol.kind = \"sgp\""), std::string::npos) << o.output;
+}
+
+// State that snapshots do not hold is refused at start, naming the kind:
+// a Sybil coalition (shared by its members) and SybilWall's histories.
+TEST(MurmurRunResume, SybilCoalitionAndSybilWallAreRefused) {
+  for (const std::string& set : {"byzantine.attack=\"sybil\"", "robust.rule=\"sybilwall\""}) {
+    const std::string dir = FreshTempDir("resume-sybil");
+    std::vector<std::string> args = kArgs;
+    args[0] = kSource + "/examples/byzantine_dpsgd.toml";
+    args.insert(args.end(), {"--set", set, "--snapshot-every", "0.05", "--out", dir});
+    const murmur::testing::CliOutcome o = RunMurmur("run " + Join(args));
+    EXPECT_EQ(o.exit_code, 2) << set << ": " << o.output;
+    EXPECT_NE(o.output.find("protocol.kind = \"dpsgd\" with this config cannot snapshot"),
+              std::string::npos)
+        << set << ": " << o.output;
+  }
 }
 
 }  // namespace

@@ -79,6 +79,12 @@ class ByzantineDpsgdNode final : public Node {
   // Own state only (Node::IndependentOfOtherNodes); not in a sybil
   // coalition, which its members share.
   bool IndependentOfOtherNodes() const override { return coalition_ == nullptr; }
+  // Snapshots: every attack but "sybil", whose coalition is shared by the
+  // members and not saved. Save writes the phase, round, round-start model
+  // (base), the poll timer and the honest neighbours' buffered models.
+  bool CanSnapshot() const override { return coalition_ == nullptr; }
+  void Save(SnapshotWriter& out) const override;
+  Status Restore(SnapshotReader& in) override;
 
   int64_t completed_rounds() const { return round_.value; }
 

@@ -112,8 +112,8 @@ class DpsgdNode final : public Node {
   // Own state only (Node::IndependentOfOtherNodes); not with a robust rule or Bristle,
   // which may evaluate or call out.
   bool IndependentOfOtherNodes() const override;
-  // Snapshots: the plain average only (no robust rule, Bristle or
-  // [privacy] local noise, whose state is not saved).
+  // Snapshots: the plain average or a robust rule; not SybilWall, Bristle
+  // or [privacy] local noise, whose state is not saved.
   bool CanSnapshot() const override;
   void Save(SnapshotWriter& out) const override;
   Status Restore(SnapshotReader& in) override;

@@ -62,6 +62,11 @@ class EpidemicNode final : public Node {
   // Own state only (Node::IndependentOfOtherNodes); its learner, barrier
   // and streams.
   bool IndependentOfOtherNodes() const override { return true; }
+  // Snapshots (Node::CanSnapshot): the phase, round and the barrier's
+  // buffered models; the targets are regenerated from the run seed.
+  bool CanSnapshot() const override { return true; }
+  void Save(SnapshotWriter& out) const override;
+  Status Restore(SnapshotReader& in) override;
 
   int64_t completed_rounds() const { return round_.value; }
 

@@ -65,6 +65,7 @@
 #include <vector>
 
 #include "murmur/core/host.h"
+#include "murmur/core/snapshot.h"
 #include "murmur/learn/learner.h"
 #include "murmur/protocol/modest_message.h"
 
@@ -103,6 +104,13 @@ class ModestNode final : public Node {
   // Own state only (Node::IndependentOfOtherNodes); its learner, view
   // and selections.
   bool IndependentOfOtherNodes() const override { return true; }
+  // Snapshots (Node::CanSnapshot; modest_snapshot.cc): the membership
+  // table, the live timers by id with their kind and round, the messages
+  // to itself, both sides' rounds, selections, buffered models and running
+  // sums, and the stall-restart state.
+  bool CanSnapshot() const override { return true; }
+  void Save(SnapshotWriter& out) const override;
+  Status Restore(SnapshotReader& in) override;
 
   // Rounds this peer trained in and aggregated for.
   const std::vector<int64_t>& trained_rounds() const { return trained_rounds_; }
@@ -117,8 +125,22 @@ class ModestNode final : public Node {
     uint32_t incarnation = 0;
     bool alive = true;
   };
-  struct Selection;
-  struct Aggregation;
+  // A liveness-checked selection in progress ("hands to k peers").
+  struct Selection {
+    int64_t round = 0;
+    ModestRole role = ModestRole::kTrainer;
+    int64_t wanted = 0;
+    std::vector<PeerId> order;
+    size_t next = 0;
+    std::set<PeerId> awaiting;  // pinged, no pong yet
+    std::vector<PeerId> confirmed;
+    std::vector<uint8_t> payload;
+  };
+  // An aggregator's running sum of one round's trained models.
+  struct Aggregation {
+    std::vector<double> sum;
+    std::set<PeerId> from;
+  };
   enum class TimerKind : uint8_t {
     kPingAggregators, kPingTrainers, kAckWait, kClose, kProgressWait, kSelfDelivery, kStall
   };
@@ -149,6 +171,10 @@ class ModestNode final : public Node {
   void ArmStall(Host& host, Duration after);
   void OnStall(Host& host);
   bool HoldsRound() const;
+  // Snapshot parts (modest_snapshot.cc).
+  static void SaveSelection(SnapshotWriter& out, const Selection* selection);
+  std::unique_ptr<Selection> RestoreSelection(SnapshotReader& in) const;
+  Status CheckRestored() const;
 
   Learner& learner_;
   const ModestOptions options_;

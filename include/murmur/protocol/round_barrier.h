@@ -136,7 +136,9 @@ class RoundBarrier {
   // Snapshots (core/snapshot.h, round_barrier_snapshot.cc): the open round,
   // the wait and its timer, every buffered model, the peers down or excused
   // and the models kept ahead. Restore reads into a barrier built with the
-  // same options and senders; every model must hold `model_size` floats.
+  // same options and senders; every model must hold `model_size` floats,
+  // come from a sender its round expects, and buffered rounds lie inside
+  // the window (later ones kept ahead), else the reader fails (kCorrupt).
   void Save(SnapshotWriter& out) const;
   void Restore(SnapshotReader& in, size_t model_size);
 
