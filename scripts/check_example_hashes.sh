@@ -45,7 +45,8 @@ for t in "$root"/tests/regression/example_hashes*.tsv; do
 done
 same_machine=1
 if [ -z "$table" ]; then
-  slug="$(echo "$here" | cut -d';' -f1 | tr -c 'A-Za-z0-9\n' '_' | tr -s '_' | sed 's/_$//')"
+  # CPU model and AVX-512 or not: the two kinds of one model get two tables.
+  slug="$(echo "$here" | cut -d';' -f1-2 | tr -c 'A-Za-z0-9\n' '_' | tr -s '_' | sed 's/_$//')"
   table="$root/tests/regression/example_hashes_${slug}.tsv"
   if [ "$update" -eq 0 ]; then
     same_machine=0
