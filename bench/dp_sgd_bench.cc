@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "murmur/learn/learner.h"
+#include "murmur/learn/text_dataset.h"
 
 namespace murmur {
 namespace {
@@ -28,6 +29,24 @@ Dataset RandomImages(int64_t n) {
   d.features.resize(static_cast<size_t>(n * d.sample_dim()));
   for (float& v : d.features) v = static_cast<float>(rng.Normal());
   for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int64_t>(rng.UniformInt(10)));
+  return d;
+}
+
+// Character contexts for the char MLP: 16 ids of the fortunes vocabulary
+// per sample, the next character as the label.
+Dataset RandomText(int64_t n) {
+  Dataset d;
+  d.name = "random-text";
+  d.channels = 1;
+  d.height = 1;
+  d.width = 16;
+  d.num_classes = kCharVocabSize;
+  Rng rng(1, PeerId(0), RngPurpose::kTest);
+  d.features.resize(static_cast<size_t>(n * d.sample_dim()));
+  for (float& v : d.features) v = static_cast<float>(rng.UniformInt(kCharVocabSize));
+  for (int64_t i = 0; i < n; ++i) {
+    d.labels.push_back(static_cast<int64_t>(rng.UniformInt(kCharVocabSize)));
+  }
   return d;
 }
 
@@ -65,15 +84,22 @@ int Main(int argc, char** argv) {
                                {.kind = ModelKind::kCnn}};
   std::printf("%-16s %12s %12s %12s %10s %10s\n", "model", "sgd/s", "dpsgd_fast/s",
               "dpsgd_loop/s", "fast/loop", "fast/sgd");
-  for (const ModelConfig& config : kinds) {
-    Result<std::unique_ptr<Model>> model = MakeModel(config, input);
+  auto measure = [seconds](const ModelConfig& config, const InputShape& shape,
+                           const Dataset& samples) {
+    Result<std::unique_ptr<Model>> model = MakeModel(config, shape);
     MURMUR_CHECK(model.ok());
-    const double plain = SamplesPerSecond(**model, data, Mode::kPlain, seconds);
-    const double fast = SamplesPerSecond(**model, data, Mode::kFast, seconds);
-    const double loop = SamplesPerSecond(**model, data, Mode::kLoop, seconds);
+    const double plain = SamplesPerSecond(**model, samples, Mode::kPlain, seconds);
+    const double fast = SamplesPerSecond(**model, samples, Mode::kFast, seconds);
+    const double loop = SamplesPerSecond(**model, samples, Mode::kLoop, seconds);
     std::printf("%-16s %12.0f %12.0f %12.0f %10.2f %10.2f\n", (*model)->name().c_str(), plain,
                 fast, loop, fast / loop, fast / plain);
-  }
+  };
+  for (const ModelConfig& config : kinds) measure(config, input, data);
+  // The char MLP of examples/charlm_pretrain.toml's shape (embedding 16,
+  // one hidden layer of 256) over 16-character contexts.
+  const InputShape text{.channels = 1, .height = 1, .width = 16, .num_classes = kCharVocabSize};
+  measure({.kind = ModelKind::kCharMlp, .hidden = {256}, .embedding_dim = 16}, text,
+          RandomText(6400));
   return 0;
 }
 

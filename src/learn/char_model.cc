@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "learn/per_sample_grad.h"
 #include "learn/torch_model.h"
 #include "murmur/learn/text_dataset.h"
 
@@ -89,6 +90,54 @@ class CharMlpModel final : public TorchModel {
       in = out;
     }
     return h;
+  }
+
+  // DP-SGD's fast path (per_sample_grad.h). The linear layers as in the
+  // feed-forward MLP (input and delta, factored); the embedding table's
+  // per-sample gradient is formed: sample i's rows are the gradients at its
+  // context positions' embedding outputs, summed into the rows of their
+  // tokens (a token seen twice in a context gets both positions' share).
+  bool PerSampleGradients(const at::Tensor& flat_params, const at::Tensor& x,
+                          const at::Tensor& y, std::vector<PerSampleLayerGrad>* layers,
+                          at::Tensor* losses) const override {
+    MURMUR_CHECK(flat_params.dim() == 1 && flat_params.size(0) == num_params_);
+    at::AutoGradMode grad_mode(true);
+    std::vector<at::Tensor> parts = at::split_with_sizes(flat_params.detach(), sizes_);
+    const int64_t batch = x.size(0);
+    at::Tensor ids = x.reshape({batch, context_}).to(at::kLong).clamp(0, vocab_ - 1);
+    at::Tensor embedded = at::embedding(parts[0].view({vocab_, dim_}), ids);  // [n, c, d]
+    at::Tensor embedding_probe = at::zeros_like(embedded).requires_grad_(true);
+    at::Tensor h = (embedded + embedding_probe).reshape({batch, context_ * dim_});
+    std::vector<at::Tensor> inputs;
+    std::vector<at::Tensor> probes;
+    int64_t in = context_ * dim_;
+    for (size_t layer = 0; layer <= widths_.size(); ++layer) {
+      const int64_t out = layer < widths_.size() ? widths_[layer] : vocab_;
+      inputs.push_back(h.detach());
+      at::Tensor z = at::linear(h, parts[1 + 2 * layer].view({out, in}), parts[2 + 2 * layer]);
+      probes.push_back(at::zeros_like(z).requires_grad_(true));
+      h = z + probes.back();
+      if (layer < widths_.size()) h = at::relu(h);
+      in = out;
+    }
+    at::Tensor loss = at::cross_entropy_loss(h, y, {}, at::Reduction::None);
+    loss.sum().backward();
+    at::NoGradGuard no_grad;
+    *losses = loss.detach();
+    layers->clear();
+    at::Tensor table = at::zeros({batch, vocab_, dim_}, embedded.options());
+    table.scatter_add_(1, ids.unsqueeze(2).expand({batch, context_, dim_}),
+                       embedding_probe.grad());
+    layers->push_back({.offset = 0,
+                       .weight_numel = vocab_ * dim_,
+                       .bias_numel = 0,
+                       .full = table.reshape({batch, vocab_ * dim_})});
+    int64_t offset = sizes_[0];
+    for (size_t layer = 0; layer <= widths_.size(); ++layer) {
+      layers->push_back(LinearLayerGrad(offset, inputs[layer], probes[layer].grad()));
+      offset += sizes_[1 + 2 * layer] + sizes_[2 + 2 * layer];
+    }
+    return true;
   }
 
  private:

@@ -181,17 +181,50 @@ TEST(PerSampleGradients, NonFiniteSamplesAreDroppedInBothModes) {
   }
 }
 
-// The char model (embeddings) has no vectorized path: PerSampleGradients
-// returns false and kFast gives the loop's result exactly (it is the loop).
-TEST(PerSampleGradients, ModelsWithoutAFastPathFallBackToTheLoop) {
+// The character MLP: its embedding table's per-sample gradient is formed
+// from the gradients at the context positions, scattered into the rows of
+// their tokens. Contexts that repeat a token (ids 0..9 over 6 positions)
+// check that both positions' shares add up. Against the loop, as above.
+TEST(PerSampleGradients, CharMlpFastPathMatchesTheLoop) {
   ConfigureTorchThreads(1);
   const InputShape text{.channels = 1, .height = 1, .width = 6, .num_classes = kCharVocabSize};
   auto model = Make({.kind = ModelKind::kCharMlp, .hidden = {8}, .embedding_dim = 3}, text);
   std::vector<float> params(model->num_params());
   Rng init(1, PeerId(0), RngPurpose::kInit);
   model->Initialize(params, init);
-  Batch b = RandomBatch(text, 5, 3);
-  b.x = (b.x.abs() * 10).floor().clamp(0, kCharVocabSize - 1);
+  for (uint64_t seed : {3, 4, 5}) {
+    Batch b = RandomBatch(text, 9, seed);
+    b.x = (b.x.abs() * 4).floor().clamp(0, 9);
+    at::Tensor losses;
+    at::Tensor p = at::from_blob(params.data(), {model->num_params()}, at::kFloat);
+    std::vector<PerSampleLayerGrad> layers;
+    ASSERT_TRUE(AsTorchModel(*model).PerSampleGradients(p, b.x, b.y, &layers, &losses));
+    ASSERT_EQ(layers.size(), 3u);  // embedding, hidden, output
+    for (double clip : {0.05, 0.5, std::numeric_limits<double>::infinity()}) {
+      ExpectSameSum(RunBoth(*model, params, b, clip, 0, model->num_params()),
+                    "charmlp seed " + std::to_string(seed) + " clip " + std::to_string(clip));
+    }
+    // Only the embedding table trainable (a materialized layer's range).
+    ExpectSameSum(RunBoth(*model, params, b, 0.5, 0, kCharVocabSize * 3),
+                  "charmlp embedding only, seed " + std::to_string(seed));
+  }
+}
+
+// A model with no vectorized path (the ResNet: group norm mixes a sample's
+// positions, not its batch, but is not written out here): PerSampleGradients
+// returns false and kFast gives the loop's result exactly (it is the loop).
+TEST(PerSampleGradients, ModelsWithoutAFastPathFallBackToTheLoop) {
+  ConfigureTorchThreads(1);
+  const InputShape image{.channels = 1, .height = 8, .width = 8, .num_classes = 3};
+  ModelConfig config{.kind = ModelKind::kResNet};
+  config.resnet.depth = 8;
+  config.resnet.width = 0.25;
+  config.resnet.groups = 2;
+  auto model = Make(config, image);
+  std::vector<float> params(model->num_params());
+  Rng init(1, PeerId(0), RngPurpose::kInit);
+  model->Initialize(params, init);
+  const Batch b = RandomBatch(image, 3, 3);
   at::Tensor losses;
   at::Tensor p = at::from_blob(params.data(), {model->num_params()}, at::kFloat);
   std::vector<PerSampleLayerGrad> layers;
