@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "murmur/core/bytes.h"
+#include "privacy/bit_packing.h"
 
 namespace murmur::privacy {
 namespace {
@@ -88,18 +89,7 @@ std::vector<uint8_t> RqmEncode(const RqmConfig& config, std::span<const float> v
   ByteWriter out(8 + (values.size() * bits + 7) / 8);
   out.WriteU32(static_cast<uint32_t>(values.size()));
   out.WriteU32(config.levels);
-  uint64_t acc = 0;
-  int acc_bits = 0;
-  for (uint32_t index : indices) {
-    acc |= static_cast<uint64_t>(index) << acc_bits;
-    acc_bits += bits;
-    while (acc_bits >= 8) {
-      out.WriteU8(static_cast<uint8_t>(acc));
-      acc >>= 8;
-      acc_bits -= 8;
-    }
-  }
-  if (acc_bits > 0) out.WriteU8(static_cast<uint8_t>(acc));
+  PackBits(indices, bits, out);
   return std::move(out).Take();
 }
 
@@ -117,27 +107,14 @@ Status RqmDecode(const RqmConfig& config, std::span<const uint8_t> frame,
     return Status::Corrupt("rqm frame: ", levels, " levels where ", config.levels,
                            " were expected");
   }
-  const int bits = BitsPerIndex(levels);
-  const uint64_t payload = (static_cast<uint64_t>(count) * bits + 7) / 8;
-  if (in.remaining() != payload) {
-    return Status::Corrupt("rqm frame: ", in.remaining(), " payload bytes where ", payload,
-                           " were expected");
-  }
-  std::span<const uint8_t> packed = frame.subspan(8);
-  std::vector<float> decoded(count);
-  uint64_t bit = 0;
-  for (uint32_t i = 0; i < count; ++i, bit += bits) {
-    uint32_t index = 0;
-    for (int b = 0; b < bits; ++b) {
-      const uint64_t pos = bit + b;
-      index |= static_cast<uint32_t>((packed[pos / 8] >> (pos % 8)) & 1u) << b;
+  Result<std::vector<uint32_t>> indices = UnpackBits(frame.subspan(8), count, BitsPerIndex(levels));
+  if (!indices.ok()) return Status::Corrupt("rqm frame: ", indices.status().message());
+  for (uint32_t i = 0; i < count; ++i) {
+    if ((*indices)[i] >= levels) {
+      return Status::Corrupt("rqm frame: index ", (*indices)[i], " at ", i, " >= levels ", levels);
     }
-    if (index >= levels) {
-      return Status::Corrupt("rqm frame: index ", index, " at ", i, " >= levels ", levels);
-    }
-    decoded[i] = static_cast<float>(RqmLevel(config, index));
   }
-  std::copy(decoded.begin(), decoded.end(), out.begin());
+  for (uint32_t i = 0; i < count; ++i) out[i] = static_cast<float>(RqmLevel(config, (*indices)[i]));
   return Status::Ok();
 }
 

@@ -8,8 +8,13 @@
 
 #include "murmur/core/bytes.h"
 #include "murmur/privacy/secagg.h"
+#include "privacy/bit_packing.h"
 
 namespace murmur::privacy::secagg {
+
+using ::murmur::privacy::PackBits;
+using ::murmur::privacy::RingMask;
+using ::murmur::privacy::UnpackBits;
 
 inline constexpr size_t kKeyBytes = 32;
 using Key = std::array<uint8_t, kKeyBytes>;
@@ -47,18 +52,6 @@ Result<ShamirShare> ReadShare(ByteReader& in);
 Result<uint32_t> ReadCount(ByteReader& in, uint32_t limit, size_t entry_bytes,
                            const char* what);
 
-// Ring elements of `bits` bits each (1 .. 32), packed LSB first and
-// zero-padded to a byte: ceil(bits * values.size() / 8) bytes. At 32 bits,
-// little-endian u32s. REQUIRES: every value < 2^bits.
-void PackBits(std::span<const uint32_t> values, int bits, ByteWriter& out);
-// The inverse; kCorrupt unless `packed` is exactly ceil(bits * count / 8)
-// bytes with zero padding bits. Allocates count values only after the
-// length check.
-Result<std::vector<uint32_t>> UnpackBits(std::span<const uint8_t> packed, size_t count, int bits);
-// 2^bits - 1 (all ones at 32).
-inline uint32_t RingMask(int bits) {
-  return bits >= 32 ? 0xffffffffu : (uint32_t{1} << bits) - 1;
-}
 
 // +1 when client u adds the pair mask, -1 when it subtracts it.
 inline bool AddsPairMask(uint32_t u, uint32_t v) { return u > v; }

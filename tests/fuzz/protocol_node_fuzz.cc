@@ -16,8 +16,6 @@
 //
 // Input: byte 0 picks the protocol; then events of one opcode byte and its
 // arguments (see Step); missing bytes read as zero.
-#include <malloc.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -26,6 +24,7 @@
 #include <vector>
 
 #include "fuzz_seeds.h"
+#include "stateful_fuzz.h"
 #include "murmur/core/snapshot.h"
 #include "murmur/protocol/byzantine_dpsgd.h"
 #include "murmur/protocol/dpsgd.h"
@@ -37,42 +36,17 @@
 #include "testing/fake_host.h"
 #include "testing/frozen_learner.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#include <sanitizer/allocator_interface.h>
-#define MURMUR_FUZZ_ASAN 1
-#endif
-#endif
-
 namespace {
 
 using namespace murmur;
+using fuzz::HeapInUse;
+using fuzz::Reader;
 
 constexpr uint32_t kPeers = 4;                     // slots 0..3; the node is slot 0
 constexpr size_t kMaxEvents = 512;
 constexpr size_t kHeapCap = size_t{4} << 20;       // bytes the node may add over a sequence
 constexpr uint8_t kProtocols = 7;
 constexpr uint8_t kModest = 5;
-
-size_t HeapInUse() {
-#ifdef MURMUR_FUZZ_ASAN
-  return __sanitizer_get_current_allocated_bytes();
-#else
-  return mallinfo2().uordblks;
-#endif
-}
-
-class Reader {
- public:
-  explicit Reader(std::span<const uint8_t> bytes) : bytes_(bytes) {}
-  bool done() const { return pos_ >= bytes_.size(); }
-  uint8_t U8() { return pos_ < bytes_.size() ? bytes_[pos_++] : 0; }
-  uint16_t U16() { return static_cast<uint16_t>(U8() | (U8() << 8)); }
-
- private:
-  std::span<const uint8_t> bytes_;
-  size_t pos_ = 0;
-};
 
 std::unique_ptr<Node> MakeNode(uint8_t which, Learner& learner) {
   const std::vector<PeerId> neighbours = {PeerId(1), PeerId(2), PeerId(3)};

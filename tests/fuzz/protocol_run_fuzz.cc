@@ -15,8 +15,6 @@
 //
 // Input: byte 0 picks the spec; then events of one opcode byte and its
 // arguments (see Step); missing bytes read as zero.
-#include <malloc.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -28,45 +26,21 @@
 #include <vector>
 
 #include "fuzz_seeds.h"
+#include "stateful_fuzz.h"
 #include "murmur/protocol/registry.h"
 #include "testing/fake_host.h"
 #include "testing/frozen_learner.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#include <sanitizer/allocator_interface.h>
-#define MURMUR_FUZZ_ASAN 1
-#endif
-#endif
-
 namespace {
 
 using namespace murmur;
+using fuzz::HeapInUse;
+using fuzz::Reader;
 
 constexpr int64_t kPeers = 12;  // more than any default fanout or sample (Epidemic: 7, MoDeST: 10)
 constexpr size_t kMaxEvents = 512;
 constexpr size_t kMaxInFlight = 64;             // the harness's own queue, bounded
 constexpr size_t kHeapCap = size_t{16} << 20;  // bytes the nodes may add over a sequence
-
-size_t HeapInUse() {
-#ifdef MURMUR_FUZZ_ASAN
-  return __sanitizer_get_current_allocated_bytes();
-#else
-  return mallinfo2().uordblks;
-#endif
-}
-
-class Reader {
- public:
-  explicit Reader(std::span<const uint8_t> bytes) : bytes_(bytes) {}
-  bool done() const { return pos_ >= bytes_.size(); }
-  uint8_t U8() { return pos_ < bytes_.size() ? bytes_[pos_++] : 0; }
-  uint16_t U16() { return static_cast<uint16_t>(U8() | (U8() << 8)); }
-
- private:
-  std::span<const uint8_t> bytes_;
-  size_t pos_ = 0;
-};
 
 struct InFlight {
   PeerId from;
