@@ -154,6 +154,13 @@ void CollectiveGroup::HandleJoin(Host& host, PeerId from, uint64_t incarnation) 
 
 void CollectiveGroup::MaybeDecide(Host& host) {
   if (!agreeing_) return;
+  // Operations of the current epoch still in flight end first (commit,
+  // abort, or the watchdog): deciding under one would let it commit after
+  // the new epoch began, one step behind a joiner that the new epoch
+  // admitted and that counts that step as not done (it would pair its
+  // first operation with the members' next one). MaybeCommit and AbortOps
+  // call back here once the last one ended.
+  if (!ops_.empty()) return;
   const std::vector<PeerId> live = view_.Live();
   if (live.size() < options_.min_members) return;  // no quorum: keep waiting
   for (PeerId q : live) {

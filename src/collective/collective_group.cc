@@ -282,6 +282,8 @@ void CollectiveGroup::MaybeCommit(Host& host, OpTag tag) {
   Count(host, "committed");
   OpCallback done = op->TakeCallback();
   done(host, Status::Ok());
+  // An agreement waiting for the epoch's operations to end (MaybeDecide).
+  if (agreeing_ && ops_.empty()) MaybeDecide(host);
 }
 
 void CollectiveGroup::AbortOps(Host& host, const std::vector<OpTag>& tags,
@@ -320,6 +322,7 @@ void CollectiveGroup::AbortOps(Host& host, const std::vector<OpTag>& tags,
                                 op->params().tag.epoch, " aborted on peer ", self_,
                                 ": lost peer(s) [", names, "]", names.empty() ? " (timeout)" : ""));
   }
+  if (!aborted.empty() && agreeing_ && ops_.empty()) MaybeDecide(host);
 }
 
 void CollectiveGroup::OnPeerDown(Host& host, PeerId peer) {

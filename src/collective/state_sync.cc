@@ -46,9 +46,10 @@ void StateSync::ForgetOldSteps() {
 void StateSync::Compare(Host& host, uint32_t step, std::vector<PeerId> members,
                         const StateDigest& mine, CompareCallback done) {
   std::sort(members.begin(), members.end());
-  compare_ = Compare_{step, std::move(members), mine, std::move(done), true};
+  const TimerId timer = host.StartTimer(options_.timeout);
+  timers_[timer] = TimerPurpose::kCompare;
+  compare_ = Compare_{step, std::move(members), mine, std::move(done), timer, true};
   Publish(host, step, compare_.members, mine);
-  timers_[host.StartTimer(options_.timeout)] = TimerPurpose::kCompare;
   MaybeFinishCompare(host, /*timed_out=*/false);
 }
 
@@ -304,7 +305,9 @@ bool StateSync::OnTimer(Host& host, TimerId timer) {
   const TimerPurpose purpose = it->second;
   timers_.erase(it);
   if (purpose == TimerPurpose::kCompare) {
-    MaybeFinishCompare(host, /*timed_out=*/true);
+    // Only this compare's own timer: one left from an earlier step would
+    // end it with whatever digests came so far.
+    if (timer == compare_.timer) MaybeFinishCompare(host, /*timed_out=*/true);
     return true;
   }
   if (purpose == TimerPurpose::kAwait) {

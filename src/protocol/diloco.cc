@@ -55,7 +55,8 @@ void DilocoNode::OnStart(Host& host) {
     group_ = collective::CollectiveGroup::Joining(options_.collective, host.self(),
                                                   std::move(members),
                                                   static_cast<uint64_t>(host.now().ns) + 1);
-    group_->AgreeMembership(host, [this](Host& h, const Status&) { Resync(h, 0); });
+    group_->AgreeMembership(host,
+                            [this](Host& h, const Status&) { Resync(h, 0, /*rejoin=*/true); });
     return;
   }
   group_ = std::make_unique<collective::CollectiveGroup>(options_.collective, host.self(),
@@ -70,19 +71,20 @@ void DilocoNode::OnStart(Host& host) {
 // with this peer among them (FinishRound agrees before it compares), so
 // their digests name the step and the state; pull it from its holders and
 // tell them this peer holds it too, then train the next outer step.
-void DilocoNode::Resync(Host& host, uint32_t min_step) {
-  sync_->AwaitMajority(host, group_->members(), min_step, [this, min_step](
+void DilocoNode::Resync(Host& host, uint32_t min_step, bool rejoin) {
+  sync_->AwaitMajority(host, group_->members(), min_step, [this, min_step, rejoin](
                                                               Host& h, const Status& status,
                                                               const collective::Comparison& c) {
     if (!status.ok()) {
       h.metrics().Count("diloco.state_no_majority", 1);
-      return Resync(h, min_step);
+      return Resync(h, min_step, rejoin);
     }
-    sync_->Pull(h, c.holders, c.majority, shared_, [this, c](Host& h2, const Status& pulled) {
+    sync_->Pull(h, c.holders, c.majority, shared_, [this, c, rejoin](Host& h2,
+                                                                     const Status& pulled) {
       // E.g. a holder moved on: wait for the hashes of a later step.
-      if (!pulled.ok()) return Resync(h2, c.step + 1);
+      if (!pulled.ok()) return Resync(h2, c.step + 1, rejoin);
       h2.metrics().Count("diloco.state_resyncs", 1);
-      h2.metrics().Count("diloco.rejoins", 1);
+      if (rejoin) h2.metrics().Count("diloco.rejoins", 1);
       round_ = c.step;
       aggregations_ = c.step;  // the members' count when no step failed
       std::copy(Global().begin(), Global().end(), learner_.params().begin());
@@ -244,12 +246,20 @@ void DilocoNode::CheckState(Host& host) {
         }
         if (c.agrees) return StartRound(h);
         h.metrics().Count("diloco.state_mismatches", 1);
-        sync_->Pull(h, c.holders, c.majority, shared_, [this](Host& h2, const Status& pulled) {
+        sync_->Pull(h, c.holders, c.majority, shared_, [this, c](Host& h2, const Status& pulled) {
           if (pulled.ok()) {
             h2.metrics().Count("diloco.state_resyncs", 1);
             std::copy(Global().begin(), Global().end(), learner_.params().begin());
+            return StartRound(h2);
           }
-          StartRound(h2);
+          // The holders moved on (this peer is a step behind them) or were
+          // lost: training on would keep a state the group does not hold,
+          // step after step. Take the state of a later step instead, as a
+          // joiner does (with the delay, the pending pseudo-gradient is not
+          // part of the pulled state: train on, the next check repairs).
+          h2.metrics().Count("diloco.failed_resyncs", 1);
+          if (options_.outer.delayed) return StartRound(h2);
+          Resync(h2, c.step + 1, /*rejoin=*/false);
         });
       });
 }

@@ -32,12 +32,14 @@
 // (a CRDT of (peer, incarnation, dead)) with every live peer until every
 // live peer's latest view equals this peer's own; then the live peers,
 // sorted, are the members of the next epoch (if at least `min_members`:
-// the quorum rule). Peers silent for `timeout` during the exchange are
-// marked dead; views also go to current members marked dead, and a peer
-// that sees itself marked dead refutes it with a higher incarnation (SWIM,
-// Das et al. 2002). Joins
-// (a new peer, or a restarted one) are announced with Join and admitted by
-// the next agreement, i.e. at an operation boundary.
+// the quorum rule), decided only once this peer's operations of the
+// current epoch ended (one committing after the decision would be a step a
+// joiner admitted by it counts as not done). Peers silent for `timeout`
+// during the exchange are marked dead; views also go to current members
+// marked dead, and a peer that sees itself marked dead refutes it with a
+// higher incarnation (SWIM, Das et al. 2002). Joins (a new peer, or a
+// restarted one) are announced with Join and admitted by the next
+// agreement, i.e. at an operation boundary.
 //
 // Timers: one watchdog for all in-flight operations, one for the
 // agreement, one for a joiner's Join; never one per operation.

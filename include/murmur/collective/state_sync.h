@@ -110,6 +110,7 @@ class StateSync {
     std::vector<PeerId> members;
     StateDigest mine{};
     CompareCallback done;
+    TimerId timer{};  // an earlier call's timer must not end this one
     bool active = false;
   };
   struct Await {

@@ -131,9 +131,12 @@ class DilocoNode final : public Node {
   void MaybeFinishDelayedRound(Host& host);
   void FinishRound(Host& host);
   void CheckState(Host& host);
-  // rejoin: once admitted, learn the step (from `min_step` on) and the
-  // state from the members' hashes.
-  void Resync(Host& host, uint32_t min_step);
+  // Learns the step (from `min_step` on) and the state from the members'
+  // hashes, pulls it and trains the next step: a joiner once admitted
+  // (`rejoin`, counted as diloco.rejoins), or a peer whose pull of the
+  // majority's state failed (it then waits for a later step's hashes
+  // rather than train on a state the group does not hold).
+  void Resync(Host& host, uint32_t min_step, bool rejoin);
   // After an event: members new in the group's epoch get this peer's
   // newest digest (they may have been admitted after it compared).
   void GreetNewMembers(Host& host);

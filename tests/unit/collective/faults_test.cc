@@ -175,6 +175,69 @@ TEST(CollectiveFaults, JoinBetweenOperationsTakesEffectAtTheNextEpoch) {
   }
 }
 
+// An agreement that starts while an operation is in flight (here peer 0
+// agrees mid-operation, as when a restarted peer's view reaches it) decides
+// only once that operation ended: otherwise the members could commit it
+// after admitting a joiner, which counts it as not done and pairs its first
+// operation with their next one (DiLoCo: the joiner a step behind, for
+// good). Over seeds, every member's operation commits in the epoch it began,
+// every peer then decides the same next epoch with the joiner, and the
+// joiner's first all-reduce pairs with theirs (the sum of all four).
+TEST(CollectiveFaults, AnAgreementStartedMidOperationDecidesOnlyAfterItEnds) {
+  const std::vector<PeerId> all = {PeerId(0), PeerId(1), PeerId(2), PeerId(3)};
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    GroupNet net(3, Options(), seed);
+    std::vector<std::vector<float>> bufs = {Input(0, 7), Input(1, 7), Input(2, 7), Input(3, 7)};
+    std::vector<Outcome> outs(3);
+    std::vector<uint32_t> epoch_at_commit(3, 99);
+    for (int i = 0; i < 3; ++i) {
+      CollectiveGroup& g = net.group(PeerId(i));
+      g.AllReduce(net.host(PeerId(i)), bufs[i], ReduceOp::kSum,
+                  [&, i](Host& h, const Status& s) {
+                    epoch_at_commit[i] = net.group(PeerId(i)).epoch();
+                    Record(outs[i])(h, s);
+                  });
+    }
+    net.AddJoiner(PeerId(3), {PeerId(0), PeerId(1), PeerId(2)}, /*incarnation=*/0);
+    std::vector<Outcome> agreed(4);
+    net.group(PeerId(3)).AgreeMembership(net.host(PeerId(3)), Record(agreed[3]));
+    net.group(PeerId(0)).AgreeMembership(net.host(PeerId(0)), Record(agreed[0]));
+    ASSERT_TRUE(net.Run([&] { return agreed[0].called && agreed[3].called; }));
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(outs[i].called && outs[i].status.ok()) << "peer " << i << ": "
+                                                         << outs[i].status.ToString();
+      EXPECT_EQ(epoch_at_commit[i], 0u) << "peer " << i << " committed after deciding";
+      EXPECT_EQ(bufs[i], SumOf({PeerId(0), PeerId(1), PeerId(2)}, 7));
+    }
+    // Every peer reaches the same epoch with the joiner (peers 1 and 2
+    // agree through peer 0's views; they call AgreeMembership as a retry
+    // would, which joins the agreement or returns once decided).
+    for (int i = 1; i < 3; ++i) {
+      net.group(PeerId(i)).AgreeMembership(net.host(PeerId(i)), Record(agreed[i]));
+    }
+    ASSERT_TRUE(net.Run([&] { return agreed[1].called && agreed[2].called; }));
+    const uint32_t epoch = net.group(PeerId(3)).epoch();
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_TRUE(agreed[i].status.ok()) << "peer " << i;
+      EXPECT_EQ(net.group(PeerId(i)).members(), all) << "peer " << i;
+    }
+    bufs = {Input(0, 7), Input(1, 7), Input(2, 7), Input(3, 7)};
+    std::vector<Outcome> second(4);
+    for (int i = 0; i < 4; ++i) {
+      if (net.group(PeerId(i)).epoch() != epoch) continue;
+      net.group(PeerId(i)).AllReduce(net.host(PeerId(i)), bufs[i], ReduceOp::kSum,
+                                     Record(second[i]));
+    }
+    net.Drain();
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(net.group(PeerId(i)).epoch(), epoch) << "peer " << i;
+      ASSERT_TRUE(second[i].called && second[i].status.ok()) << "peer " << i;
+      EXPECT_EQ(bufs[i], SumOf(all, 7)) << "peer " << i;
+    }
+  }
+}
+
 TEST(CollectiveFaults, CrashedPeerRestartsAndIsReadmittedUnderANewIncarnation) {
   GroupNet net(4, Options(), 8);
   std::vector<std::vector<float>> bufs = {Input(0, 6), Input(1, 6), Input(2, 6), Input(3, 6)};

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <optional>
 #include <set>
 
 #include "group_net.h"
@@ -163,6 +164,38 @@ TEST(StateSync, HolderCrashMidPullHandsItsChunksToTheOthers) {
     ASSERT_TRUE(f.pull_status[0].ok()) << f.pull_status[0].ToString();
     EXPECT_EQ(f.states[0], f.states[1]) << (notify ? "peer-down" : "timeout");
   }
+}
+
+// Every Compare has its own timeout: the timer of the previous step's
+// compare (steps are often shorter than the timeout) must not end the
+// current one with the few digests that came so far. It did: a peer
+// then "agreed" with itself alone, or took a minority of the answers for
+// the group's.
+TEST(StateSync, AnEarlierCompareTimerDoesNotEndTheCurrentCompare) {
+  Fixture f(3, 10);
+  const std::vector<PeerId> members = {PeerId(0), PeerId(1), PeerId(2)};
+  f.CompareAndRepair(members, 1);
+  testing::FakeHost& host0 = f.net.host(PeerId(0));
+  ASSERT_FALSE(host0.timers.empty());
+  const TimerId first = host0.timers.front();  // step 1's compare timer, still pending
+  f.states[0][4] = 7;  // peer 0 alone holds another state at step 2
+  std::optional<Comparison> got;
+  f.syncs[0]->Compare(host0, 2, members, HashState(f.states[0]),
+                      [&](Host&, const Status& s, const Comparison& c) {
+                        ASSERT_TRUE(s.ok()) << s.ToString();
+                        got = c;
+                      });
+  EXPECT_TRUE(f.syncs[0]->OnTimer(host0, first));
+  EXPECT_FALSE(got.has_value()) << "ended by step 1's timer with " << got->answers << " answer(s)";
+  for (int i = 1; i < 3; ++i) {
+    f.syncs[i]->Compare(f.net.host(PeerId(i)), 2, members, HashState(f.states[i]),
+                        [](Host&, const Status&, const Comparison&) {});
+  }
+  f.net.Drain();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->answers, 3u);
+  EXPECT_FALSE(got->agrees);
+  EXPECT_EQ(got->holders, (std::vector<PeerId>{PeerId(1), PeerId(2)}));
 }
 
 TEST(StateSync, NoMajorityIsReportedNotGuessed) {
