@@ -156,7 +156,7 @@ Status WriteLaunchFiles(const std::string& out, const std::string& resolved_toml
     // A launch is a new run: the peers' files of an earlier one in `out` go
     // (a peer restarted within this run appends to its own, net_run.cc).
     for (const char* file : {"/log.txt", "/config.toml", "/metrics.jsonl", "/metrics.csv",
-                             "/summary.json"}) {
+                             "/summary.json", "/run_start.txt"}) {
       std::filesystem::remove(dir + file, ec);
     }
     Result<net::Identity> id = net::Identity::LoadOrCreate(dir + "/key");

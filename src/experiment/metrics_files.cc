@@ -1,6 +1,8 @@
 #include "murmur/experiment/metrics_files.h"
 
 #include <charconv>
+#include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iterator>
@@ -62,6 +64,31 @@ Result<MetricsWriter> MetricsWriter::Open(const std::string& dir,
   return writer;
 }
 
+namespace {
+
+// Cuts `path` back to its last newline: a row a killed process left half
+// written goes (the rows before it stay). Returns the new size.
+Result<uint64_t> CutToLastNewline(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return uint64_t{0};
+  const std::string text{std::istreambuf_iterator<char>(in), {}};
+  const size_t last = text.rfind('\n');
+  const uint64_t keep = last == std::string::npos ? 0 : last + 1;
+  if (keep < text.size()) {
+    std::error_code ec;
+    std::filesystem::resize_file(path, keep, ec);
+    if (ec) return Status::Unavailable("cannot truncate '", path, "': ", ec.message());
+  }
+  return keep;
+}
+
+double UnixSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 Result<MetricsWriter> MetricsWriter::OpenAppending(const std::string& dir,
                                                    const std::string& resolved_toml) {
   if (std::ifstream earlier{dir + "/config.toml"}) {
@@ -72,10 +99,8 @@ Result<MetricsWriter> MetricsWriter::OpenAppending(const std::string& dir,
           "one's): choose another --out, or move that run away");
     }
   }
-  MURMUR_RETURN_IF_ERROR(WriteConfigFile(dir, resolved_toml));
   const std::string csv_path = dir + "/metrics.csv";
-  const uint64_t csv_bytes = SizeOrZero(csv_path);
-  if (csv_bytes > 0) {
+  if (SizeOrZero(csv_path) > 0) {
     std::ifstream in(csv_path);
     std::string header;
     std::getline(in, header);
@@ -85,14 +110,47 @@ Result<MetricsWriter> MetricsWriter::OpenAppending(const std::string& dir,
           "move it away or choose another --out");
     }
   }
+  MURMUR_RETURN_IF_ERROR(WriteConfigFile(dir, resolved_toml));
+  MURMUR_ASSIGN_OR_RETURN(const uint64_t jsonl_bytes, CutToLastNewline(dir + "/metrics.jsonl"));
+  MURMUR_ASSIGN_OR_RETURN(const uint64_t csv_bytes, CutToLastNewline(csv_path));
   MetricsWriter writer;
   writer.dir_ = dir;
+  // The earlier life's totals, so this life's rows count on from them.
+  if (csv_bytes > 0) {
+    Result<std::vector<EvalRow>> rows = ReadMetricsCsv(csv_path);
+    if (!rows.ok()) {
+      return Status::InvalidArgument(rows.status().message(),
+                                     ": move it away or choose another --out");
+    }
+    if (!rows->empty()) {
+      const EvalRow& last = rows->back();
+      writer.earlier_ = {.bytes_sent = last.bytes_sent,
+                         .msgs_sent = last.msgs_sent,
+                         .bytes_received = last.bytes_received,
+                         .max_peer_bytes = last.max_peer_bytes};
+    }
+  }
+  // Seconds since the first life started (its wall clock, kept in
+  // run_start.txt): a restarted peer's time_s counts on across the gap.
+  // A fresh directory (no rows yet) starts the clock at 0, as Open does.
+  const std::string start_path = dir + "/run_start.txt";
+  double run_start = 0;
+  std::ifstream start{start_path};
+  if (csv_bytes == 0 || !(start >> run_start) || !std::isfinite(run_start)) {
+    run_start = UnixSeconds();
+    std::ofstream out(start_path, std::ios::trunc);
+    out.precision(17);
+    out << run_start << "\n";
+    if (!out) return Status::Unavailable("cannot write '", start_path, "'");
+  } else {
+    writer.earlier_.seconds = std::max(0.0, UnixSeconds() - run_start);
+  }
   writer.jsonl_.open(dir + "/metrics.jsonl", std::ios::app);
   writer.csv_.open(csv_path, std::ios::app);
   if (!writer.jsonl_ || !writer.csv_) {
     return Status::Unavailable("cannot open the metrics files in '", dir, "'");
   }
-  writer.jsonl_bytes_ = SizeOrZero(dir + "/metrics.jsonl");
+  writer.jsonl_bytes_ = jsonl_bytes;
   writer.csv_bytes_ = csv_bytes;
   if (csv_bytes == 0) {
     writer.csv_ << kCsvHeader << "\n" << std::flush;

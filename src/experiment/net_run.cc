@@ -213,21 +213,26 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
                             MetricsWriter::OpenAppending(options.out_dir, config.resolved_toml));
     writer.emplace(std::move(opened));
   }
+  const MetricsWriter::EarlierLife earlier = writer ? writer->earlier() : MetricsWriter::EarlierLife{};
   Status write_status;
   ThreadPool pool(1);
   net::NetHost* host_view = nullptr;
   EvalCollector collector(
       *own.model, own.data->test, config.eval, config.protocol.rounds,
       plan.Evaluates(self) ? std::vector<PeerId>{self} : std::vector<PeerId>{}, num_nodes, pool,
-      [&host_view] {
+      [&host_view, earlier] {
         // Seconds since this node started, like the simulator's clock; the
         // traffic is this peer's own (`murmur launch` adds the peers up).
+        // A restarted peer counts on from its earlier lives (time since the
+        // first one started, their traffic), so its columns never go back.
         const net::NetStats& s = host_view->stats();
-        return CollectorContext{.now = SimTime{0} + (host_view->now() - host_view->started_at()),
-                                .bytes_sent = s.bytes_sent,
-                                .msgs_sent = s.msgs_sent,
-                                .bytes_received = s.bytes_received,
-                                .max_peer_bytes = s.bytes_sent + s.bytes_received};
+        const Duration since_start = host_view->now() - host_view->started_at();
+        return CollectorContext{
+            .now = SimTime{0} + Duration::Seconds(earlier.seconds) + since_start,
+            .bytes_sent = earlier.bytes_sent + s.bytes_sent,
+            .msgs_sent = earlier.msgs_sent + s.msgs_sent,
+            .bytes_received = earlier.bytes_received + s.bytes_received,
+            .max_peer_bytes = earlier.max_peer_bytes + s.bytes_sent + s.bytes_received};
       },
       RunObserver{.on_row = [&](const EvalRow& row) {
         if (writer && write_status.ok()) write_status = writer->Append(row);

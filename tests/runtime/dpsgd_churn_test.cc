@@ -226,6 +226,8 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUp) {
   const auto restarted = ReadRuns(dir + "/peer-" + std::to_string(kKilled));
   ASSERT_EQ(restarted.size(), 2u);
   EXPECT_GE(restarted[0].size(), static_cast<size_t>(kKillAt - 10)) << "the first life's rows";
+  // Its clock counts on from the first life's start, across the outage.
+  EXPECT_GT(restarted[1].front().second, restarted[0].back().second) << "time_s went back";
   const auto& rejoined = restarted.back();
   const auto caught_up = std::find_if(rejoined.begin(), rejoined.end(), [&](const auto& row) {
     return row.first >= others_round;

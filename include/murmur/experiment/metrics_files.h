@@ -35,10 +35,13 @@ class MetricsWriter {
   // Like Open, but keeps the rows already in `dir`'s metrics files and
   // appends after them: a `murmur peer` restarted with the same --out (after
   // a crash or kill -9) continues its files instead of erasing what its
-  // earlier life measured. Rows of a round reported again follow the earlier
-  // ones (readers keep the first, MergePeerRows). kInvalidArgument when
-  // `dir` holds another run (its config.toml differs from `resolved_toml`)
-  // or metrics.csv has another header (another murmur version's file).
+  // earlier life measured. A row the earlier life left half written is cut
+  // off first. Rows of a round reported again follow the earlier ones
+  // (readers keep the first, MergePeerRows); earlier() says where the
+  // earlier life's counters ended, for the caller to count on from.
+  // kInvalidArgument, with nothing in `dir` changed, when `dir` holds
+  // another run (its config.toml differs from `resolved_toml`) or
+  // metrics.csv has another header or cannot be read.
   static Result<MetricsWriter> OpenAppending(const std::string& dir,
                                              const std::string& resolved_toml);
   // Reopens the files of an interrupted run in `dir` to continue it
@@ -49,6 +52,18 @@ class MetricsWriter {
   static Result<MetricsWriter> Reopen(const std::string& dir, uint64_t jsonl_bytes,
                                       uint64_t csv_bytes);
   Status Append(const EvalRow& row);
+
+  // OpenAppending's view of the earlier lives: their last row's traffic
+  // totals, and the wall-clock seconds from the first life's start (kept in
+  // run_start.txt) to this open. Zero for a fresh directory and for Open.
+  struct EarlierLife {
+    double seconds = 0;
+    uint64_t bytes_sent = 0;
+    uint64_t msgs_sent = 0;
+    uint64_t bytes_received = 0;
+    uint64_t max_peer_bytes = 0;
+  };
+  const EarlierLife& earlier() const { return earlier_; }
   // The lengths of metrics.jsonl and metrics.csv written so far.
   std::pair<uint64_t, uint64_t> lengths() { return {jsonl_bytes_, csv_bytes_}; }
 
@@ -60,6 +75,7 @@ class MetricsWriter {
   std::ofstream csv_;
   uint64_t jsonl_bytes_ = 0;
   uint64_t csv_bytes_ = 0;
+  EarlierLife earlier_;
   std::string dir_;
 };
 

@@ -144,19 +144,32 @@ TEST(WriteRunSummary, SaysWhyTheRunEndedAndWhenItReachedItsTarget) {
 // A restarted `murmur peer` keeps what its earlier life wrote.
 TEST(MetricsWriter, OpenAppendingKeepsTheRowsOfTheSameRun) {
   const std::string dir = TempDir("append");
-  const EvalRow first{.round = 0, .acc_mean = 0.25, .peers_evaluated = 1};
+  const EvalRow first{.round = 0, .acc_mean = 0.25, .bytes_sent = 1000, .msgs_sent = 4,
+                      .peers_evaluated = 1, .bytes_received = 900, .max_peer_bytes = 1900};
   const EvalRow second{.round = 7, .acc_mean = 0.75, .peers_evaluated = 1};
   {
     Result<MetricsWriter> w = MetricsWriter::OpenAppending(dir, "seed = 1\n");
     ASSERT_TRUE(w.ok()) << w.status().ToString();
+    EXPECT_EQ(w->earlier().bytes_sent, 0u);  // a fresh directory
+    EXPECT_EQ(w->earlier().seconds, 0.0);
     ASSERT_TRUE(w->Append(first).ok());
   }
   uint64_t csv_after_first = std::filesystem::file_size(dir + "/metrics.csv");
+  const uint64_t jsonl_after_first = std::filesystem::file_size(dir + "/metrics.jsonl");
+  // The first life was killed in the middle of its next row.
+  std::ofstream(dir + "/metrics.csv", std::ios::app) << "7,0.1,0.5";
+  std::ofstream(dir + "/metrics.jsonl", std::ios::app) << "{\"round\":7,";
   {
     Result<MetricsWriter> w = MetricsWriter::OpenAppending(dir, "seed = 1\n");
     ASSERT_TRUE(w.ok()) << w.status().ToString();
-    EXPECT_EQ(w->lengths().second, csv_after_first);
-    EXPECT_EQ(w->lengths().first, std::filesystem::file_size(dir + "/metrics.jsonl"));
+    EXPECT_EQ(w->lengths().second, csv_after_first);  // the torn row is cut off
+    EXPECT_EQ(w->lengths().first, jsonl_after_first);
+    // Where the earlier life's counters ended, for this one to count on from.
+    EXPECT_EQ(w->earlier().bytes_sent, 1000u);
+    EXPECT_EQ(w->earlier().msgs_sent, 4u);
+    EXPECT_EQ(w->earlier().bytes_received, 900u);
+    EXPECT_EQ(w->earlier().max_peer_bytes, 1900u);
+    EXPECT_GE(w->earlier().seconds, 0.0);
     ASSERT_TRUE(w->Append(second).ok());
   }
   Result<std::vector<EvalRow>> rows = ReadMetricsCsv(dir + "/metrics.csv");
@@ -174,10 +187,12 @@ TEST(MetricsWriter, OpenAppendingKeepsTheRowsOfTheSameRun) {
   EXPECT_EQ(other.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(other.status().message().find("another run"), std::string::npos);
   EXPECT_EQ(ReadMetricsCsv(dir + "/metrics.csv")->size(), 2u);
-  // So is a metrics.csv of another format.
+  // So is a metrics.csv of another format, with config.toml untouched.
   std::ofstream(dir + "/metrics.csv", std::ios::trunc) << "round,acc\n0,0.5\n";
+  std::filesystem::remove(dir + "/config.toml");
   EXPECT_EQ(MetricsWriter::OpenAppending(dir, "seed = 1\n").status().code(),
             StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/config.toml"));
   std::filesystem::remove_all(dir);
 }
 
