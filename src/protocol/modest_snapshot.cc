@@ -162,8 +162,10 @@ Status ModestNode::Restore(SnapshotReader& in) {
     if (in.ok() && kind > kLastTimerKind) {
       in.Fail(Status::Corrupt("snapshot: MoDeST timer kind ", int{kind}));
     }
+    if (in.ok() && !timers_.try_emplace(id, timer_kind, round).second) {
+      in.Fail(Status::Corrupt("snapshot: MoDeST timer id ", id, " twice"));
+    }
     if (timer_kind == TimerKind::kSelfDelivery) ++self_deliveries;
-    timers_[id] = {timer_kind, round};
   }
   self_inbox_.clear();
   const uint64_t inbox = in.Count("modest.self_inbox", 8);

@@ -9,10 +9,12 @@
 // bytes the fuzzer overwrites, restored into a fresh node that then takes
 // the node's place. Must never crash; an unmodified snapshot must restore
 // and save again to the same bytes, and any snapshot that restores must
-// round-trip so. The memory the node holds must stay bounded: the
-// heap may not grow by more than kHeapCap over the sequence whatever the
-// senders send (round_barrier.h bounds a D-PSGD or Epidemic node to
-// (window + 2) models per sender; gossip queues at most max_queued).
+// round-trip so. The heap may not grow by more than kHeapCap over the
+// sequence whatever the senders send: that catches a node allocating what
+// a length field asks for, not a slow leak (512 events of 50-float models
+// stay far below it even if a node kept them all); the bounds themselves
+// (round_barrier.h: (window + 2) models per sender for D-PSGD and
+// Epidemic; gossip's max_queued) are asserted by the protocols' tests.
 //
 // Input: byte 0 picks the protocol; then events of one opcode byte and its
 // arguments (see Step); missing bytes read as zero.

@@ -6,13 +6,16 @@
 // -DMURMUR_FUZZ=ON the same targets build as real libFuzzer binaries, which
 // scripts/test.sh also runs.
 //
-// The stream is fixed (seeded), so a failure replays; it is also bounded in
-// wall time (MURMUR_FUZZ_SECONDS, default 10) so that a slow or sanitized
-// build keeps the test suite fast: it then stops early, after a prefix of
-// the same stream, and says so. Each seed gets an equal share of that time
-// (and the pure noise one more share), so a slow target (protocol_run_fuzz:
-// tens of milliseconds an input) still mutates every seed, not only its
-// first ones.
+// The stream is fixed (seeded): each seed's mutations come from a stream
+// of their own (and the pure noise from one more), so a failure replays
+// whatever time the seeds before it were given. It is also bounded in wall
+// time (MURMUR_FUZZ_SECONDS, default 10) so that a slow or sanitized build
+// keeps the test suite fast: each seed gets an equal share of that time
+// (and the noise one more share), so a slow target (protocol_run_fuzz: tens
+// of milliseconds an input) still mutates every seed, not only its first
+// ones; a seed whose share runs out stops after a prefix of its stream, and
+// the summary says how many did. A crash follows a "seed N" line on stderr;
+// MURMUR_FUZZ_SEED=N runs only that seed's stream, with the whole time.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -43,19 +46,26 @@ bool OutOfTime(int64_t runs, double share) {
 }  // namespace
 
 int main() {
-  murmur::Rng rng(2026, murmur::PeerId(0), murmur::RngPurpose::kTest);
   const std::vector<murmur::fuzz::Seed> seeds = murmur::fuzz::FuzzSeeds();
   int64_t runs = 0;
-  bool stopped = false;
+  int cut_short = 0;  // seeds (and the noise) whose time share ran out
   // About 100k mutations in all, however many seeds a target has.
   const size_t per_seed = std::max<size_t>(2000, 100000 / std::max<size_t>(1, seeds.size()));
+  // MURMUR_FUZZ_SEED=N replays only seed N's stream, with the whole time.
+  const char* only_env = std::getenv("MURMUR_FUZZ_SEED");
+  const long only = only_env != nullptr ? std::atol(only_env) : -1;
   for (size_t s = 0; s < seeds.size(); ++s) {
+    if (only >= 0 && static_cast<size_t>(only) != s) continue;
     const std::vector<uint8_t>& seed = seeds[s];
-    const double share = static_cast<double>(s + 1) / static_cast<double>(seeds.size() + 1);
+    const double share = only >= 0 ? 1.0
+                                    : static_cast<double>(s + 1) /
+                                          static_cast<double>(seeds.size() + 1);
+    murmur::Rng rng(2026, murmur::PeerId(static_cast<uint32_t>(s)), murmur::RngPurpose::kTest);
+    std::fprintf(stderr, "seed %zu\n", s);
     LLVMFuzzerTestOneInput(seed.data(), seed.size());
     for (size_t i = 0; i < per_seed; ++i) {
       if (OutOfTime(runs, share)) {
-        stopped = true;
+        ++cut_short;
         break;
       }
       std::vector<uint8_t> input = seed;
@@ -80,9 +90,11 @@ int main() {
       ++runs;
     }
   }
-  for (int i = 0; i < 20000; ++i) {
+  murmur::Rng rng(2026, murmur::PeerId(static_cast<uint32_t>(seeds.size())),
+                  murmur::RngPurpose::kTest);
+  for (int i = 0; i < (only >= 0 ? 0 : 20000); ++i) {
     if (OutOfTime(runs, 1.0)) {
-      stopped = true;
+      ++cut_short;
       break;
     }
     std::vector<uint8_t> noise(rng.UniformInt(128));
@@ -90,7 +102,12 @@ int main() {
     LLVMFuzzerTestOneInput(noise.data(), noise.size());
     ++runs;
   }
-  std::printf("%lld inputs, no crash%s\n", static_cast<long long>(runs),
-              stopped ? " (stopped early: MURMUR_FUZZ_SECONDS spent)" : "");
+  if (cut_short > 0) {
+    std::printf("%lld inputs, no crash (%d of %zu streams cut short by their share of "
+                "MURMUR_FUZZ_SECONDS)\n",
+                static_cast<long long>(runs), cut_short, seeds.size() + 1);
+  } else {
+    std::printf("%lld inputs, no crash\n", static_cast<long long>(runs));
+  }
   return 0;
 }

@@ -24,7 +24,11 @@ class Reader {
   explicit Reader(std::span<const uint8_t> bytes) : bytes_(bytes) {}
   bool done() const { return pos_ >= bytes_.size(); }
   uint8_t U8() { return pos_ < bytes_.size() ? bytes_[pos_++] : 0; }
-  uint16_t U16() { return static_cast<uint16_t>(U8() | (U8() << 8)); }
+  uint16_t U16() {
+    const uint16_t low = U8();  // in this order on every compiler
+    const uint16_t high = U8();
+    return static_cast<uint16_t>(low | (high << 8));
+  }
 
  private:
   std::span<const uint8_t> bytes_;
