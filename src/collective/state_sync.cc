@@ -39,7 +39,7 @@ void StateSync::Count(Host& host, const char* what, int64_t n) {
 
 void StateSync::ForgetOldSteps() {
   std::erase_if(digests_, [&](const auto& entry) {
-    return entry.first + options_.step_window < newest_step_;
+    return uint64_t{entry.first} + options_.step_window < newest_step_;
   });
 }
 
@@ -89,7 +89,9 @@ void StateSync::HandleHash(Host& host, PeerId from, uint32_t step, const StateDi
     newest_step_ = step;
     ForgetOldSteps();
   }
-  if (step + options_.step_window < newest_step_ || step > newest_step_ + options_.step_window) {
+  // In 64 bits: a step near 2^32 must not wrap the window's bounds.
+  const uint64_t window = options_.step_window;
+  if (uint64_t{step} + window < newest_step_ || step > uint64_t{newest_step_} + window) {
     return Count(host, "dropped_beyond_window");
   }
   auto& of_step = digests_[step];
