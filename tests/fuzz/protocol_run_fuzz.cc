@@ -7,18 +7,19 @@
 // another sender: an insider lying about its slot) or replays them, injects
 // raw bytes, fires timers, finishes compute tasks, declares peers down and
 // moves time. Because the messages come from the protocols' own encoders,
-// every protocol's message handling in its default configuration is
-// reached without this file knowing any wire format, and a new protocol is
-// fuzzed once it is registered; options that change the messages (secure
-// aggregation, compression, robust rules, Byzantine peers, DiLoCo's state
-// checks) are not, since every spec runs from its defaults. Must never
-// crash. The heap may not grow by more than kHeapCap over a sequence: that
+// every protocol's message handling is reached without this file knowing
+// any wire format, and a new protocol is fuzzed once it is registered
+// (from its defaults); kVariants adds configurations whose messages differ
+// (Byzantine peers with robust rules, secure aggregation in fixed point and
+// with RQM, DiLoCo's robust gather). Compression codecs are not among them
+// yet. Must never crash. The heap may not grow by more than kHeapCap over a sequence: that
 // catches a node allocating what a message asks for, not a slow leak (512
 // events of ~200-byte messages add well under kHeapCap even if a node kept
 // all of them).
 //
-// Input: byte 0 picks the spec; then events of one opcode byte and its
-// arguments (see Step); missing bytes read as zero.
+// Input: byte 0 picks the run (a spec's defaults or a variant, ConfigOf);
+// then events of one opcode byte and its arguments (see Step); missing
+// bytes read as zero.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -31,6 +32,8 @@
 
 #include "fuzz_seeds.h"
 #include "stateful_fuzz.h"
+#include "murmur/core/config.h"
+#include "murmur/experiment/run_config.h"
 #include "murmur/protocol/registry.h"
 #include "testing/fake_host.h"
 #include "testing/frozen_learner.h"
@@ -83,20 +86,66 @@ std::vector<testing::TestLearner>& Learners() {
   return *learners;
 }
 
-// Builds spec `which`'s run from its default options, or null (saying why on
-// stderr) when the spec cannot run with them; FuzzSeeds aborts then.
-std::unique_ptr<Run> MakeRun(uint8_t which) {
+// Options that change what the nodes send, each read as a run config (the
+// [protocol], [robust], [byzantine] and [privacy] tables a user writes).
+constexpr const char* kVariants[] = {
+    // Byzantine neighbours and a robust rule in every honest peer.
+    "[protocol]\nkind = \"dpsgd\"\ntopology = \"full\"\n"
+    "[robust]\nrule = \"trimmed-mean\"\nf = 2\n"
+    "[byzantine]\ncount = 2\nattack = \"alie\"\n",
+    "[protocol]\nkind = \"gossip\"\ntopology = \"full\"\n"
+    "[robust]\nrule = \"median\"\nf = 1\n[byzantine]\ncount = 2\nattack = \"sign-flip\"\n",
+    // Secure aggregation, fixed point and RQM's ring.
+    "[protocol]\nkind = \"fedavg\"\n"
+    "[privacy]\nsecure_aggregation = \"secagg\"\nsecagg_entropy = \"seeded\"\n",
+    "[protocol]\nkind = \"fedavg\"\n"
+    "[privacy]\nsecure_aggregation = \"secagg+\"\nsecagg_encoding = \"rqm\"\n"
+    "secagg_entropy = \"seeded\"\n",
+    // Robust aggregation of DiLoCo's pseudo-gradients over a gather.
+    "[protocol]\nkind = \"diloco\"\n[robust]\nrule = \"median\"\nf = 1\n",
+};
+constexpr size_t kNumVariants = sizeof(kVariants) / sizeof(kVariants[0]);
+
+// The ProtocolConfig of `which`: a spec with its defaults (the first
+// ProtocolSpecs().size() values), then kVariants.
+Result<ProtocolConfig> ConfigOf(size_t which) {
   const std::span<const ProtocolSpec* const> specs = ProtocolSpecs();
-  const ProtocolSpec& spec = *specs[which % specs.size()];
-  auto run = std::make_unique<Run>();
-  run->config.kind = std::string(spec.name);
-  run->config.options = spec.default_options();
-  run->config.rounds = 20;
+  ProtocolConfig config;
+  if (which < specs.size()) {
+    config.kind = std::string(specs[which]->name);
+    config.options = specs[which]->default_options();
+  } else {
+    const std::string text =
+        "peers = " + std::to_string(kPeers) + "\n" + kVariants[which - specs.size()];
+    MURMUR_ASSIGN_OR_RETURN(Config raw, Config::FromString(text, "protocol_run_fuzz variant"));
+    MURMUR_ASSIGN_OR_RETURN(RunConfig read, ReadRunConfig(raw));
+    config = std::move(read.protocol);
+  }
+  config.rounds = 20;
   // FedCompass needs at least its min_steps (2), Streaming DiLoCo a step
   // per fragment (4).
-  run->config.local_steps = 4;
-  run->config.round_timeout_s = 1;
-  run->config.secagg_system_entropy = false;  // replayable
+  config.local_steps = 4;
+  config.round_timeout_s = 1;
+  config.secagg_system_entropy = false;  // replayable
+  return config;
+}
+
+size_t NumRuns() { return ProtocolSpecs().size() + kNumVariants; }
+
+// Builds run `which` (ConfigOf), or null (saying why on stderr) when it
+// cannot be built; FuzzSeeds aborts then.
+std::unique_ptr<Run> MakeRun(uint8_t which) {
+  Result<ProtocolConfig> config = ConfigOf(which % NumRuns());
+  if (!config.ok()) {
+    std::fprintf(stderr, "protocol_run_fuzz: run %d: %s\n", int{which},
+                 config.status().ToString().c_str());
+    return nullptr;
+  }
+  Result<const ProtocolSpec*> found = FindProtocolSpec(config->kind);
+  if (!found.ok()) return nullptr;
+  const ProtocolSpec& spec = **found;
+  auto run = std::make_unique<Run>();
+  run->config = std::move(config).value();
   std::vector<testing::TestLearner>& learners = Learners();
   for (testing::TestLearner& l : learners) l.Fill(0.5f);
   Result<ProtocolRun> prepared =
@@ -249,7 +298,7 @@ std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
   // with duplicates, corruption and a peer down. Every registered spec must
   // build from its defaults and talk, or the fuzzer would never reach it.
   std::vector<Seed> seeds;
-  const size_t count = ProtocolSpecs().size();
+  const size_t count = NumRuns();
   for (size_t spec = 0; spec < count; ++spec) {
     if (MakeRun(static_cast<uint8_t>(spec)) == nullptr) std::abort();
     Seed honest{static_cast<uint8_t>(spec)};
