@@ -26,9 +26,10 @@ Status ReadSecureAggregationConfig(ConfigReader& r, ProtocolConfig& protocol) {
   q.levels = static_cast<uint32_t>(levels);
   MURMUR_ASSIGN_OR_RETURN(q.keep_probability, r.Double("privacy.rqm_keep_probability",
                                                        q.keep_probability, 1e-9, 1.0));
-  const bool rqm_keys = r.Has("privacy.rqm_clip") || r.Has("privacy.rqm_delta") ||
-                        r.Has("privacy.rqm_levels") || r.Has("privacy.rqm_keep_probability");
-  if (c.encoding != privacy::SecAggEncoding::kRqm && rqm_keys) {
+  const privacy::RqmConfig defaults;
+  if (c.encoding != privacy::SecAggEncoding::kRqm &&
+      (q.clip != defaults.clip || q.delta != defaults.delta || q.levels != defaults.levels ||
+       q.keep_probability != defaults.keep_probability)) {
     return Status::InvalidArgument("privacy.rqm_* keys configure RQM under secure aggregation: "
                                    "set privacy.secagg_encoding = \"rqm\", or drop them");
   }

@@ -514,8 +514,6 @@ TEST(SecAggRqm, ConfigMistakesAreRejectedNamingTheFix) {
   const std::pair<std::vector<std::string>, const char*> cases[] = {
       {{"privacy.secagg_encoding=rqm"}, "privacy.secure_aggregation"},
       {{"privacy.rqm_levels=8"}, "privacy.secagg_encoding"},
-      // A key set to its default value is still a key that does not apply.
-      {{"privacy.rqm_levels=16"}, "privacy.secagg_encoding"},
       {{"privacy.secure_aggregation=secagg", "privacy.secagg_encoding=rqm",
         "privacy.rqm_delta=0.5"}, "delta"},
       {{"privacy.secure_aggregation=secagg", "privacy.secagg_encoding=rqm", "privacy.mode=local",
