@@ -131,7 +131,12 @@ class TorchScriptModel final : public TorchModel {
         return m;
       }
     }
-    return module_.clone();  // module_ is never written: cloning needs no lock
+    // Under a lock of its own: Module::clone registers the copy's class
+    // types in the compilation unit the module shares, which is not
+    // thread-safe (concurrent clones corrupted the heap now and then:
+    // "unaligned tcache chunk" in ThreadsShareOneModelAndGetTheSameAnswers).
+    std::lock_guard<std::mutex> lock(clone_mu_);
+    return module_.clone();
   }
 
   void Release(torch::jit::Module m) const {
@@ -146,6 +151,7 @@ class TorchScriptModel final : public TorchModel {
   std::vector<int64_t> sizes_;
   mutable std::mutex mu_;
   mutable std::vector<torch::jit::Module> pool_;
+  mutable std::mutex clone_mu_;
 };
 
 std::vector<std::string> SplitDots(const std::string& name) {
