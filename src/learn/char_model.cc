@@ -120,10 +120,8 @@ class CharMlpModel final : public TorchModel {
       if (layer < widths_.size()) h = at::relu(h);
       in = out;
     }
-    at::Tensor loss = at::cross_entropy_loss(h, y, {}, at::Reduction::None);
-    loss.sum().backward();
+    *losses = BackwardPerSampleLosses(h, y);
     at::NoGradGuard no_grad;
-    *losses = loss.detach();
     layers->clear();
     at::Tensor table = at::zeros({batch, vocab_, dim_}, embedded.options());
     table.scatter_add_(1, ids.unsqueeze(2).expand({batch, context_, dim_}),

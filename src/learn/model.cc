@@ -165,10 +165,8 @@ class SequentialModel final : public TorchModel {
       if (layer.max_pool2) h = at::max_pool2d(h, /*kernel_size=*/{2, 2});
       if (layer.relu) h = at::relu(h);
     }
-    at::Tensor loss = at::cross_entropy_loss(h, y, {}, at::Reduction::None);
-    loss.sum().backward();
+    *losses = BackwardPerSampleLosses(h, y);
     at::NoGradGuard no_grad;
-    *losses = loss.detach();
     layers->clear();
     int64_t offset = 0;
     for (size_t i = 0; i < layers_.size(); ++i) {

@@ -6,6 +6,12 @@
 
 namespace murmur {
 
+at::Tensor BackwardPerSampleLosses(const at::Tensor& logits, const at::Tensor& y) {
+  at::Tensor loss = at::cross_entropy_loss(logits, y, {}, at::Reduction::None);
+  loss.sum().backward();
+  return loss.detach();
+}
+
 PerSampleLayerGrad LinearLayerGrad(int64_t offset, const at::Tensor& input,
                                    const at::Tensor& delta) {
   return {.offset = offset,

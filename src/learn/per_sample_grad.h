@@ -32,6 +32,11 @@ struct PerSampleLayerGrad {
   at::Tensor full;  // [n, weight_numel + bias_numel]
 };
 
+// Each sample's cross-entropy of `logits` against `y`, its sum
+// backpropagated (so the zero probes added to the layers' outputs get the
+// deltas); returns the [n] losses, detached.
+at::Tensor BackwardPerSampleLosses(const at::Tensor& logits, const at::Tensor& y);
+
 PerSampleLayerGrad LinearLayerGrad(int64_t offset, const at::Tensor& input,
                                    const at::Tensor& delta);
 // A stride-1, dilation-1 convolution with a k x k kernel and `padding`:
