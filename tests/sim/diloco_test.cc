@@ -78,11 +78,17 @@ TEST(Diloco, ReachesTheSynchronousLossWithFarFewerBytes) {
   EXPECT_GT(ratio, 15.0) << sync_stats.bytes_sent << " vs " << diloco_stats.bytes_sent;
 }
 
-ProtocolConfig Attacked(const std::string& rule, bool nnm = false) {
+ProtocolConfig Attacked(const std::string& rule) {
   ProtocolConfig c = Diloco(10, 20);
   c.byzantine = {.count = 2, .attack = AttackKind::kSignFlip, .scale = 4};
   c.robust = {.rule = rule, .f = rule == "mean" ? 0 : 2};
-  if (nnm) c.robust.pre = {{.name = "nnm"}};
+  return c;
+}
+
+// The same with nearest-neighbour mixing before the rule.
+ProtocolConfig AttackedAfterNnm(const std::string& rule) {
+  ProtocolConfig c = Attacked(rule);
+  c.robust.pre = {{.name = "nnm"}};
   return c;
 }
 
@@ -102,8 +108,8 @@ TEST(Diloco, RobustOuterRuleSurvivesTwoSignFlippingPeersOfEightWhileTheMeanDoesN
   const double mean = final_loss(Attacked("mean")).second;
   const double trimmed = final_loss(Attacked("trimmed-mean")).second;
   const double median = final_loss(Attacked("median")).second;
-  const double nnm_trimmed = final_loss(Attacked("trimmed-mean", true)).second;
-  const double nnm_median = final_loss(Attacked("median", true)).second;
+  const double nnm_trimmed = final_loss(AttackedAfterNnm("trimmed-mean")).second;
+  const double nnm_median = final_loss(AttackedAfterNnm("median")).second;
   EXPECT_LT(clean, 0.5 * start);
   // The robust rules keep at least 95% of the clean run's loss reduction
   // (the synthetic task's clean loss is near 0, so a ratio to it would
