@@ -38,9 +38,24 @@ void StateSync::Count(Host& host, const char* what, int64_t n) {
 }
 
 void StateSync::ForgetOldSteps() {
+  // In 64 bits: a step near 2^32 must not wrap the window's bounds.
+  const uint64_t window = options_.step_window;
   std::erase_if(digests_, [&](const auto& entry) {
-    return uint64_t{entry.first} + options_.step_window < newest_step_;
+    return uint64_t{entry.first} + window < newest_step_ ||
+           entry.first > uint64_t{newest_step_} + window;
   });
+}
+
+void StateSync::KeepNewestOf(Host& host, PeerId sender) {
+  size_t held = 0;
+  for (const auto& [step, of_step] : digests_) held += of_step.count(sender);
+  if (held <= size_t{options_.step_window} + 1) return;
+  // The lowest step's: digests_ is ordered by step.
+  for (auto it = digests_.begin(); it != digests_.end(); ++it) {
+    if (it->second.erase(sender) == 0) continue;
+    if (it->second.empty()) digests_.erase(it);
+    return Count(host, "evicted_digests");
+  }
 }
 
 void StateSync::Compare(Host& host, uint32_t step, std::vector<PeerId> members,
@@ -55,7 +70,7 @@ void StateSync::Compare(Host& host, uint32_t step, std::vector<PeerId> members,
 
 void StateSync::Publish(Host& host, uint32_t step, std::span<const PeerId> members,
                         const StateDigest& mine) {
-  has_compared_ = true;
+  has_compared_ = true;  // the window is this peer's own from now on
   published_step_ = step;
   published_ = mine;
   newest_step_ = std::max(newest_step_, step);
@@ -84,21 +99,22 @@ void StateSync::AwaitMajority(Host& host, std::vector<PeerId> members, uint32_t 
 }
 
 void StateSync::HandleHash(Host& host, PeerId from, uint32_t step, const StateDigest& digest) {
-  if (!has_compared_ && step > newest_step_) {
-    // No state of its own yet: the members' step is the one to learn.
-    newest_step_ = step;
-    ForgetOldSteps();
-  }
   // In 64 bits: a step near 2^32 must not wrap the window's bounds.
   const uint64_t window = options_.step_window;
-  if (uint64_t{step} + window < newest_step_ || step > uint64_t{newest_step_} + window) {
-    return Count(host, "dropped_beyond_window");
+  if (has_compared_) {
+    // Bounded by this peer's own step: a sender far ahead (or behind) is
+    // dropped, whatever it claims.
+    if (uint64_t{step} + window < newest_step_ || step > uint64_t{newest_step_} + window) {
+      return Count(host, "dropped_beyond_window");
+    }
   }
   auto& of_step = digests_[step];
   if (of_step.count(from)) return Count(host, "duplicate_digests");
-  // At most one digest per sender and step, and only within the window:
-  // a sender can make us hold at most step_window x 32 bytes.
+  // At most one digest per sender and step, and only within the window
+  // (before this peer compared: of the sender's newest step_window + 1
+  // steps): a sender can make us hold at most (step_window + 1) x 32 bytes.
   of_step[from] = digest;
+  if (!has_compared_) KeepNewestOf(host, from);
   MaybeFinishCompare(host, /*timed_out=*/false);
   MaybeFinishAwait(host, /*timed_out=*/false);
 }
@@ -106,8 +122,20 @@ void StateSync::HandleHash(Host& host, PeerId from, uint32_t step, const StateDi
 void StateSync::MaybeFinishAwait(Host& host, bool timed_out) {
   if (!await_.active) return;
   // Newest step first: before the timeout a digest held by a strict
-  // majority of the members; after it, by a strict majority of the answers
-  // of the newest step that has any.
+  // majority of the members; after it (some members may be dead but not
+  // yet out of the membership), by a strict majority of the members that
+  // sent any digest from min_step on. Never by the answers of one step
+  // alone: a single member announcing a step nobody else reached would
+  // then be "the majority" of that step's one answer.
+  size_t responders = 0;
+  for (PeerId p : await_.members) {
+    for (auto step = digests_.lower_bound(await_.min_step); step != digests_.end(); ++step) {
+      if (step->second.count(p)) {
+        ++responders;
+        break;
+      }
+    }
+  }
   for (auto step = digests_.rbegin(); step != digests_.rend(); ++step) {
     if (step->first < await_.min_step) break;
     std::map<StateDigest, std::vector<PeerId>> by_digest;
@@ -119,7 +147,7 @@ void StateSync::MaybeFinishAwait(Host& host, bool timed_out) {
       ++answers;
     }
     if (answers == 0) continue;
-    const size_t of = timed_out ? answers : await_.members.size();
+    const size_t of = timed_out ? responders : await_.members.size();
     for (const auto& [digest, holders] : by_digest) {
       if (2 * holders.size() <= of) continue;
       await_.active = false;
@@ -129,14 +157,14 @@ void StateSync::MaybeFinishAwait(Host& host, bool timed_out) {
       CompareCallback done = std::move(await_.done);
       return done(host, Status::Ok(), result);
     }
-    if (timed_out) break;
   }
   if (!timed_out) return;
   await_.active = false;
   Count(host, "await_failed");
   CompareCallback done = std::move(await_.done);
   done(host, Status::Aborted("state of a joiner: no digest from a strict majority of the ",
-                             await_.members.size(), " members' answers within the timeout"),
+                             responders, " of ", await_.members.size(),
+                             " members that answered within the timeout"),
        Comparison{});
 }
 

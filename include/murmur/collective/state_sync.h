@@ -23,8 +23,12 @@
 // a holder that moved on (kCorrupt; try again at the next step).
 // A peer that has no state yet (a restarted peer rejoining) does not know
 // the step either: AwaitMajority learns it from the members' digests, and
-// until this peer compares a state of its own it keeps digests of any step
-// (the window slides to the newest one).
+// until this peer compares a state of its own it keeps digests of any step,
+// the newest step_window + 1 steps per sender, so a sender announcing a
+// far-future step evicts only its own digests and stalls nobody; the step
+// adopted is one whose digest a strict majority of the members sent (after
+// the timeout: of the members that sent any). Once it compared, digests
+// more than `step_window` away from its own step are dropped.
 // Not thread-safe: call from the node's event handlers only.
 #pragma once
 
@@ -79,9 +83,10 @@ class StateSync {
   // `min_step` on and reports the newest step for which a digest is held
   // by a strict majority of them
   // (Comparison::agrees false, Comparison::step that step), or, after
-  // `timeout`, the digest held by a strict majority of the answers of the
-  // newest step anybody sent. kAborted when no digest holds one (or none
-  // came). Digests that arrived before the call count.
+  // `timeout`, the newest step whose digest is held by a strict majority
+  // of the members that sent any digest from `min_step` on. kAborted when
+  // no digest holds one (or none came). Digests that arrived before the
+  // call count.
   void AwaitMajority(Host& host, std::vector<PeerId> members, uint32_t min_step,
                      CompareCallback done);
   // Sends this peer's digest for `step` to `members` without waiting for
@@ -139,7 +144,11 @@ class StateSync {
   void HandleChunk(Host& host, PeerId from, std::span<const uint8_t> bytes, ByteReader& in);
   void MaybeFinishCompare(Host& host, bool timed_out);
   void MaybeFinishAwait(Host& host, bool timed_out);
+  // Drops the digests outside `step_window` of this peer's own step.
   void ForgetOldSteps();
+  // Without a state of its own: keeps `sender`'s digests of its newest
+  // step_window + 1 steps only.
+  void KeepNewestOf(Host& host, PeerId sender);
   void IssueRequests(Host& host);
   void DropHolder(Host& host, PeerId holder);
   void FinishPull(Host& host, Status status);
@@ -150,7 +159,7 @@ class StateSync {
   const PeerId self_;
   std::span<const float> served_;
   std::map<uint32_t, std::map<PeerId, StateDigest>> digests_;  // step -> member -> digest
-  uint32_t newest_step_ = 0;
+  uint32_t newest_step_ = 0;    // this peer's own newest step compared or published
   bool has_compared_ = false;  // false: any step's digests are kept (a joiner)
   uint32_t published_step_ = 0;
   StateDigest published_{};     // this peer's digest of published_step_

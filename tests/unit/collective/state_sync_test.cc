@@ -322,5 +322,115 @@ TEST(StateSync, JoinerLearnsTheStepAndTheMajorityStateFromTheMembersHashes) {
   EXPECT_EQ(late.code(), StatusCode::kAborted);
 }
 
+// An insider announces a far-future step (a digest for step 1,000,000, and
+// one for a step just past the window) to everybody before the group
+// compares step 37. Before, a peer without a state of its own learned the
+// step from whoever claimed the newest: the joiner's window jumped to
+// 1,000,000 and dropped the members' digests of 37 (after its timeout it
+// took the liar's lone digest for the majority and its pull failed), and
+// a founder that had not compared yet waited out its timeout at every
+// compare. Now each sender's claims only evict its own digests: the
+// members' comparisons end at once with all five answers, and the joiner
+// learns step 37 from the honest majority with no timer firing.
+TEST(StateSync, ABogusFutureStepFromOneMemberDisturbsNeitherTheJoinerNorTheMembers) {
+  Fixture f(4, 100);
+  f.net.AddJoiner(PeerId(4), {PeerId(0), PeerId(1), PeerId(2), PeerId(3)}, 5);
+  f.syncs.push_back(std::make_unique<StateSync>(SyncOptions(), PeerId(4)));
+  f.states.push_back(std::vector<float>(100, 0.0f));
+  f.net.AttachSync(PeerId(4), f.syncs[4].get());
+  f.syncs[4]->Serve(f.states[4]);
+  auto ignore = [](Host&, const Status&) {};
+  f.net.group(PeerId(4)).AgreeMembership(f.net.host(PeerId(4)), ignore);
+  f.net.Drain();
+  for (int i = 0; i < 4; ++i) f.net.group(PeerId(i)).AgreeMembership(f.net.host(PeerId(i)), ignore);
+  f.net.Drain();
+  const std::vector<PeerId> members = f.net.group(PeerId(0)).members();
+  ASSERT_EQ(members.size(), 5u);
+  StateDigest bogus{};
+  bogus.fill(0xab);
+  for (PeerId to : members) {
+    if (to == PeerId(3)) continue;
+    f.net.host(PeerId(3)).Send(to, EncodeStateHash(OpTag{0, 1'000'000}, bogus));
+    f.net.host(PeerId(3)).Send(to, EncodeStateHash(OpTag{0, 37 + 5}, bogus));
+  }
+  f.net.Drain();
+  std::vector<int> agreed(4, 0);
+  for (int i = 0; i < 4; ++i) {
+    f.syncs[i]->Compare(f.net.host(PeerId(i)), 37, members, HashState(f.states[i]),
+                        [&agreed, i](Host&, const Status& s, const Comparison& c) {
+                          EXPECT_TRUE(s.ok()) << s.ToString();
+                          EXPECT_EQ(c.answers, 5u) << "peer " << i;
+                          agreed[i] += c.agrees;
+                        });
+  }
+  Comparison learned;
+  Status pulled = Status::Internal("not pulled");
+  f.syncs[4]->AwaitMajority(
+      f.net.host(PeerId(4)), members, 0, [&](Host& h, const Status& s, const Comparison& c) {
+        ASSERT_TRUE(s.ok()) << s.ToString();
+        learned = c;
+        f.syncs[4]->Pull(h, c.holders, c.majority, f.states[4], [&, c](Host& h2, const Status& p) {
+          pulled = p;
+          f.syncs[4]->Publish(h2, c.step, members, c.majority);
+        });
+      });
+  f.net.Drain();  // no timer fired
+  EXPECT_EQ(learned.step, 37u);
+  EXPECT_EQ(learned.majority, HashState(f.states[0]));
+  EXPECT_GE(learned.holders.size(), 3u);  // a strict majority of the 4 others, liar or not
+  ASSERT_TRUE(pulled.ok()) << pulled.ToString();
+  EXPECT_EQ(f.states[4], f.states[0]);
+  EXPECT_EQ(agreed, std::vector<int>(4, 1));
+  // The members had not compared before step 37 either (founders): their
+  // windows were not moved. Now that they have, a claim beyond theirs is
+  // dropped on arrival.
+  EXPECT_EQ(f.net.Counter(PeerId(0), "state_sync.dropped_beyond_window"), 0);
+  f.net.host(PeerId(3)).Send(PeerId(0), EncodeStateHash(OpTag{0, 2'000'000}, bogus));
+  f.net.Drain();
+  EXPECT_EQ(f.net.Counter(PeerId(0), "state_sync.dropped_beyond_window"), 1);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(f.net.host(PeerId(i)).bad_peers.empty());
+}
+
+// After the timeout (member 1 silent, as if dead), the joiner counts the
+// members that answered at all: the liar's step 1,000,000 is held by 1 of
+// the 3 that answered, step 37 by 2 of 3; it takes 37. Before, it took
+// the newest step that had any answer: the liar's.
+TEST(StateSync, AfterTheTimeoutALoneFutureClaimIsNoMajority) {
+  Fixture f(4, 100);
+  f.net.AddJoiner(PeerId(4), {PeerId(0), PeerId(1), PeerId(2), PeerId(3)}, 5);
+  f.syncs.push_back(std::make_unique<StateSync>(SyncOptions(), PeerId(4)));
+  f.states.push_back(std::vector<float>(100, 0.0f));
+  f.net.AttachSync(PeerId(4), f.syncs[4].get());
+  f.syncs[4]->Serve(f.states[4]);
+  auto ignore = [](Host&, const Status&) {};
+  f.net.group(PeerId(4)).AgreeMembership(f.net.host(PeerId(4)), ignore);
+  f.net.Drain();
+  for (int i = 0; i < 4; ++i) f.net.group(PeerId(i)).AgreeMembership(f.net.host(PeerId(i)), ignore);
+  f.net.Drain();
+  const std::vector<PeerId> members = f.net.group(PeerId(0)).members();
+  ASSERT_EQ(members.size(), 5u);
+  StateDigest bogus{};
+  bogus.fill(0xcd);
+  f.net.host(PeerId(3)).Send(PeerId(4), EncodeStateHash(OpTag{0, 1'000'000}, bogus));
+  for (int i : {0, 2}) {
+    f.syncs[i]->Compare(f.net.host(PeerId(i)), 37, members, HashState(f.states[i]),
+                        [](Host&, const Status&, const Comparison&) {});
+  }
+  std::optional<Comparison> learned;
+  Status status = Status::Internal("no answer");
+  f.syncs[4]->AwaitMajority(f.net.host(PeerId(4)), members, 0,
+                            [&](Host&, const Status& s, const Comparison& c) {
+                              status = s;
+                              learned = c;
+                            });
+  f.net.Drain();
+  EXPECT_FALSE(learned.has_value()) << "decided before the timeout";
+  ASSERT_TRUE(f.net.Run([&] { return learned.has_value(); }));
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(learned->step, 37u);
+  EXPECT_EQ(learned->holders, (std::vector<PeerId>{PeerId(0), PeerId(2)}));
+  EXPECT_EQ(learned->majority, HashState(f.states[0]));
+}
+
 }  // namespace
 }  // namespace murmur::collective
