@@ -12,14 +12,61 @@
 
 namespace murmur::net {
 
+namespace {
+
+Tag16 SodiumPoly1305Tag(const Key32& key, std::initializer_list<std::span<const uint8_t>> parts) {
+  crypto_onetimeauth_state state;
+  crypto_onetimeauth_init(&state, key.data());
+  for (std::span<const uint8_t> part : parts) {
+    crypto_onetimeauth_update(&state, part.data(), part.size());
+  }
+  Tag16 tag{};
+  crypto_onetimeauth_final(&state, tag.data());
+  return tag;
+}
+
+Tag16 SodiumSeal(std::span<uint8_t> inout, std::span<const uint8_t> ad, const XNonce& nonce,
+                 const Key32& key) {
+  // libsodium declares the output pointer non-null even for an empty
+  // message; an empty span's data() may be null.
+  uint8_t none = 0;
+  uint8_t* out = inout.empty() ? &none : inout.data();
+  Tag16 tag{};
+  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out, tag.data(), nullptr, out,
+                                                      inout.size(), ad.data(), ad.size(),
+                                                      nullptr, nonce.data(), key.data());
+  return tag;
+}
+
+bool SodiumOpen(std::span<uint8_t> inout, std::span<const uint8_t> ad, const XNonce& nonce,
+                const Key32& key, const Tag16& tag) {
+  uint8_t none = 0;
+  uint8_t* io = inout.empty() ? &none : inout.data();
+  return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(io, nullptr, io, inout.size(),
+                                                             tag.data(), ad.data(), ad.size(),
+                                                             nonce.data(), key.data()) == 0;
+}
+
+// Below this many bytes libsodium is faster: OpenSSL's per-call setup
+// (contexts, an implicit fetch) costs more than its vector code saves.
+constexpr size_t kOpenSslFrom = 2048;
+
+}  // namespace
+
 #ifdef MURMUR_HAVE_OPENSSL_CRYPTO
 namespace {
 
+// Fetched once: a fetch takes the provider store's lock.
 EVP_MAC* Poly1305Mac() {
-  // Fetched once: a fetch takes the provider store's lock.
   static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "POLY1305", nullptr);
   MURMUR_CHECK(mac != nullptr);
   return mac;
+}
+
+EVP_CIPHER* ChaCha20Cipher() {
+  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "ChaCha20", nullptr);
+  MURMUR_CHECK(cipher != nullptr);
+  return cipher;
 }
 
 // ChaCha20 (IETF: 32-bit block counter, 96-bit nonce) of `in` into `out`
@@ -35,7 +82,7 @@ void ChaCha20Ietf(const uint8_t* in, uint8_t* out, size_t n, uint32_t counter,
   MURMUR_CHECK(ctx != nullptr);
   int len = 0;
   MURMUR_CHECK(n <= (size_t{1} << 30));
-  MURMUR_CHECK(EVP_EncryptInit_ex(ctx, EVP_chacha20(), nullptr, key.data(), iv.data()) == 1 &&
+  MURMUR_CHECK(EVP_EncryptInit_ex2(ctx, ChaCha20Cipher(), key.data(), iv.data(), nullptr) == 1 &&
                EVP_EncryptUpdate(ctx, out, &len, in, static_cast<int>(n)) == 1 &&
                static_cast<size_t>(len) == n);
   EVP_CIPHER_CTX_free(ctx);
@@ -61,24 +108,8 @@ XSetup Setup(const XNonce& nonce, const Key32& key) {
   return s;
 }
 
-// RFC 8439 section 2.8: ad, pad to 16, ciphertext, pad to 16, both lengths.
-Tag16 AeadTag(const Key32& poly_key, std::span<const uint8_t> ad,
-              std::span<const uint8_t> ciphertext) {
-  static constexpr uint8_t kZeros[16] = {};
-  std::array<uint8_t, 16> lengths{};
-  const uint64_t ad_len = ad.size(), ct_len = ciphertext.size();
-  for (int i = 0; i < 8; ++i) {
-    lengths[i] = static_cast<uint8_t>(ad_len >> (8 * i));
-    lengths[8 + i] = static_cast<uint8_t>(ct_len >> (8 * i));
-  }
-  return Poly1305Tag(poly_key, {ad, std::span(kZeros, (16 - ad.size() % 16) % 16), ciphertext,
-                                std::span(kZeros, (16 - ciphertext.size() % 16) % 16),
-                                lengths});
-}
-
-}  // namespace
-
-Tag16 Poly1305Tag(const Key32& key, std::initializer_list<std::span<const uint8_t>> parts) {
+Tag16 OpenSslPoly1305Tag(const Key32& key,
+                          std::initializer_list<std::span<const uint8_t>> parts) {
   EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(Poly1305Mac());
   MURMUR_CHECK(ctx != nullptr);
   MURMUR_CHECK(EVP_MAC_init(ctx, key.data(), key.size(), nullptr) == 1);
@@ -92,8 +123,24 @@ Tag16 Poly1305Tag(const Key32& key, std::initializer_list<std::span<const uint8_
   return tag;
 }
 
-Tag16 XChaCha20Poly1305Seal(std::span<uint8_t> inout, std::span<const uint8_t> ad,
-                            const XNonce& nonce, const Key32& key) {
+// RFC 8439 section 2.8: ad, pad to 16, ciphertext, pad to 16, both lengths.
+Tag16 AeadTag(const Key32& poly_key, std::span<const uint8_t> ad,
+              std::span<const uint8_t> ciphertext) {
+  static constexpr uint8_t kZeros[16] = {};
+  std::array<uint8_t, 16> lengths{};
+  const uint64_t ad_len = ad.size(), ct_len = ciphertext.size();
+  for (int i = 0; i < 8; ++i) {
+    lengths[i] = static_cast<uint8_t>(ad_len >> (8 * i));
+    lengths[8 + i] = static_cast<uint8_t>(ct_len >> (8 * i));
+  }
+  return OpenSslPoly1305Tag(poly_key, {ad, std::span(kZeros, (16 - ad.size() % 16) % 16),
+                                       ciphertext,
+                                       std::span(kZeros, (16 - ciphertext.size() % 16) % 16),
+                                       lengths});
+}
+
+Tag16 OpenSslSeal(std::span<uint8_t> inout, std::span<const uint8_t> ad, const XNonce& nonce,
+                  const Key32& key) {
   XSetup s = Setup(nonce, key);
   ChaCha20Ietf(inout.data(), inout.data(), inout.size(), 1, s.nonce, s.subkey);
   const Tag16 tag = AeadTag(s.poly_key, ad, inout);
@@ -101,8 +148,8 @@ Tag16 XChaCha20Poly1305Seal(std::span<uint8_t> inout, std::span<const uint8_t> a
   return tag;
 }
 
-bool XChaCha20Poly1305Open(std::span<uint8_t> inout, std::span<const uint8_t> ad,
-                           const XNonce& nonce, const Key32& key, const Tag16& tag) {
+bool OpenSslOpen(std::span<uint8_t> inout, std::span<const uint8_t> ad, const XNonce& nonce,
+                 const Key32& key, const Tag16& tag) {
   XSetup s = Setup(nonce, key);
   const Tag16 expected = AeadTag(s.poly_key, ad, inout);
   const bool ok = crypto_verify_16(expected.data(), tag.data()) == 0;
@@ -111,45 +158,40 @@ bool XChaCha20Poly1305Open(std::span<uint8_t> inout, std::span<const uint8_t> ad
   return ok;
 }
 
-const char* FrameCryptoBackend() { return "openssl"; }
-
-#else  // libsodium only
+}  // namespace
+#endif
 
 Tag16 Poly1305Tag(const Key32& key, std::initializer_list<std::span<const uint8_t>> parts) {
-  crypto_onetimeauth_state state;
-  crypto_onetimeauth_init(&state, key.data());
-  for (std::span<const uint8_t> part : parts) {
-    crypto_onetimeauth_update(&state, part.data(), part.size());
-  }
-  Tag16 tag{};
-  crypto_onetimeauth_final(&state, tag.data());
-  return tag;
+#ifdef MURMUR_HAVE_OPENSSL_CRYPTO
+  size_t total = 0;
+  for (std::span<const uint8_t> part : parts) total += part.size();
+  if (total >= kOpenSslFrom) return OpenSslPoly1305Tag(key, parts);
+#endif
+  return SodiumPoly1305Tag(key, parts);
 }
 
 Tag16 XChaCha20Poly1305Seal(std::span<uint8_t> inout, std::span<const uint8_t> ad,
                             const XNonce& nonce, const Key32& key) {
-  // libsodium declares the output pointer non-null even for an empty
-  // message; an empty span's data() may be null.
-  uint8_t none = 0;
-  uint8_t* out = inout.empty() ? &none : inout.data();
-  Tag16 tag{};
-  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out, tag.data(), nullptr, out,
-                                                      inout.size(), ad.data(), ad.size(),
-                                                      nullptr, nonce.data(), key.data());
-  return tag;
+#ifdef MURMUR_HAVE_OPENSSL_CRYPTO
+  if (inout.size() >= kOpenSslFrom) return OpenSslSeal(inout, ad, nonce, key);
+#endif
+  return SodiumSeal(inout, ad, nonce, key);
 }
 
 bool XChaCha20Poly1305Open(std::span<uint8_t> inout, std::span<const uint8_t> ad,
                            const XNonce& nonce, const Key32& key, const Tag16& tag) {
-  uint8_t none = 0;
-  uint8_t* io = inout.empty() ? &none : inout.data();
-  return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(io, nullptr, io, inout.size(),
-                                                             tag.data(), ad.data(), ad.size(),
-                                                             nonce.data(), key.data()) == 0;
+#ifdef MURMUR_HAVE_OPENSSL_CRYPTO
+  if (inout.size() >= kOpenSslFrom) return OpenSslOpen(inout, ad, nonce, key, tag);
+#endif
+  return SodiumOpen(inout, ad, nonce, key, tag);
 }
 
-const char* FrameCryptoBackend() { return "libsodium"; }
-
+const char* FrameCryptoBackend() {
+#ifdef MURMUR_HAVE_OPENSSL_CRYPTO
+  return "openssl";
+#else
+  return "libsodium";
 #endif
+}
 
 }  // namespace murmur::net
