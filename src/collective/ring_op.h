@@ -32,9 +32,10 @@
 // chunks received from its predecessor (all of them once the predecessor's
 // step 0 is complete); the later steps forward what arrives. Every rank
 // sends its first window unconditionally, so the ring cannot deadlock, and
-// only a window's worth of chunks per link is queued at any time. Commit barrier: when its data is complete a
-// rank sends Done to every member and completes only once every member's
-// Done arrived (docs/collective.md, fault semantics).
+// at most n x window_chunks step-0 chunks are in flight over the ring.
+// Commit barrier: when its data is complete a rank sends Done to every
+// member and completes only once every member's Done arrived
+// (docs/collective.md, fault semantics).
 #pragma once
 
 #include <cstdint>

@@ -182,7 +182,9 @@ class CollectiveGroup {
   // Backup storage of ended operations (RingOp::TakeBackup), at most
   // kSpareBackups: the next operation copies its buffer into pages that
   // are already mapped (a long buffer's fresh backup cost more than its
-  // transfer on loopback).
+  // transfer on loopback). The price: between operations the group holds
+  // as many floats as its largest recent buffers (one, unless several
+  // operations were in flight at once).
   static constexpr size_t kSpareBackups = 2;
   std::vector<std::vector<float>> spare_backups_;
   std::vector<EarlyMessage> early_;
