@@ -7,6 +7,7 @@
 // allreduce` measures murmur over separate processes instead.
 //
 //   build/collective_bench [--ranks 2,4] [--mib 1,16,64] [--reps 3] [--chunk-kib 128]
+//                          [--window-chunks 32]
 //                          [--modes encrypted,plain] [--impl murmur|gloo|both]
 //
 // busbw = bytes x 2 (n-1) / n / seconds per all-reduce (the NCCL-tests
@@ -49,7 +50,8 @@ std::vector<int> ParseList(const char* text) {
 }
 
 // Seconds per all-reduce of `floats` over `ranks` murmur peers; < 0 on error.
-double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats, bool plain) {
+double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats, size_t window,
+                     bool plain) {
   std::vector<NullMetricsSink> sinks(ranks);
   std::vector<std::unique_ptr<net::NetHost>> hosts;
   net::NetworkKey psk{};
@@ -74,6 +76,7 @@ double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats, bo
   for (int i = 0; i < ranks; ++i) members.push_back(PeerId(i));
   collective::CollectiveOptions co;
   co.chunk_floats = chunk_floats;
+  co.window_chunks = window;
   co.timeout = Duration::Seconds(60);
   std::vector<std::unique_ptr<collective::AllReduceJob>> jobs;
   std::vector<Clock::time_point> done_at(reps + 1);
@@ -156,6 +159,7 @@ int Main(int argc, char** argv) {
   // 128 KiB messages by default: several per segment pipeline even at
   // 1 MiB, and each fits one runtime frame (kDataChunk, 1 MiB).
   int chunk_kib = 128;
+  int window = static_cast<int>(collective::CollectiveOptions{}.window_chunks);
   std::string impl = "both";
   std::vector<std::string> modes = {"encrypted", "plain"};
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -172,10 +176,12 @@ int Main(int argc, char** argv) {
       for (std::string m; std::getline(in, m, ',');) modes.push_back(m);
     } else if (flag == "--chunk-kib") {
       chunk_kib = std::atoi(argv[i + 1]);
+    } else if (flag == "--window-chunks") {
+      window = std::atoi(argv[i + 1]);
     } else if (flag == "--reps") {
       reps = std::atoi(argv[i + 1]);
     } else {
-      std::fprintf(stderr, "collective_bench: unknown flag %s (use --ranks, --mib, --reps, --chunk-kib, --modes encrypted,plain, --impl murmur|gloo|both)\n",
+      std::fprintf(stderr, "collective_bench: unknown flag %s (use --ranks, --mib, --reps, --chunk-kib, --window-chunks, --modes encrypted,plain, --impl murmur|gloo|both)\n",
                    flag.c_str());
       return 2;
     }
@@ -186,8 +192,9 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  if (reps < 1 || chunk_kib < 1 || chunk_kib > 1000) {
-    std::fprintf(stderr, "collective_bench: --reps must be at least 1, --chunk-kib 1..1000\n");
+  if (reps < 1 || chunk_kib < 1 || chunk_kib > 1000 || window < 0) {
+    std::fprintf(stderr, "collective_bench: --reps must be at least 1, --chunk-kib 1..1000, "
+                         "--window-chunks at least 0 (0: none)\n");
     return 2;
   }
   for (int n : ranks) {
@@ -199,7 +206,8 @@ int Main(int argc, char** argv) {
       if (impl != "gloo") {
         for (const std::string& mode : modes) {
           const bool plain = mode == "plain";
-          const double t = MurmurSeconds(n, floats, reps, static_cast<size_t>(chunk_kib) * 256, plain);
+          const double t = MurmurSeconds(n, floats, reps, static_cast<size_t>(chunk_kib) * 256,
+                                         static_cast<size_t>(window), plain);
           if (t < 0) return 1;
           Report(plain ? "murmur-plain" : "murmur", n, mib, t);
           ours.emplace_back(mode, t);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs bench/collective_bench 3 times (or $RUNS) and prints, per
-# (implementation, ranks, MiB), the mean bus bandwidth with the min..max of
-# the runs, and the mean murmur/Gloo ratio: the table in docs/collective.md.
+# (implementation, ranks, MiB), the min / median / max bus bandwidth and
+# latency over the runs, and the min / median / max murmur/Gloo ratio (each
+# run's ratio compares murmur and Gloo measured in that run): the table in
+# docs/collective.md.
 #   scripts/collective_bench.sh [build dir] [bench flags...]
 set -euo pipefail
 build=${1:-build}
@@ -24,13 +26,15 @@ for line in open(sys.argv[1]):
         lat[(r["impl"], r["ranks"], r["mib"])].append(r["latency_us"])
     else:
         ratios[(r["ranks"], r["mib"], r.get("mode", "encrypted"))].append(r["murmur_over_gloo_busbw"])
-print("| impl | ranks | MiB | busbw GB/s mean (min..max) | latency us mean | runs |")
+def mmm(v, fmt):
+    v = sorted(v)
+    return " / ".join(fmt.format(x) for x in (v[0], v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2, v[-1]))
+print("| impl | ranks | size | busbw GB/s min / median / max | latency us min / median / max | runs |")
 print("|---|---|---|---|---|---|")
 for (impl, n, mib), v in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
-    l = lat[(impl, n, mib)]
-    size = f"{-mib:.0f} B" if mib < 0 else f"{mib:.0f}"
-    print(f"| {impl} | {n} | {size} | {sum(v)/len(v):.3f} ({min(v):.3f}..{max(v):.3f}) | {sum(l)/len(l):.0f} | {len(v)} |")
+    size = f"{-mib:.0f} B" if mib < 0 else f"{mib:.0f} MiB"
+    print(f"| {impl} | {n} | {size} | {mmm(v, '{:.3f}')} | {mmm(lat[(impl, n, mib)], '{:.0f}')} | {len(v)} |")
 for (n, mib, mode), v in sorted(ratios.items()):
     size = f"{-mib} B" if mib < 0 else f"{mib} MiB"
-    print(f"ratio murmur ({mode})/gloo busbw, {n} ranks, {size}: {sum(v)/len(v):.2f} ({min(v):.2f}..{max(v):.2f})")
+    print(f"ratio murmur ({mode}) / gloo busbw, {n} ranks, {size}: {mmm(v, '{:.2f}')} (min / median / max)")
 PY

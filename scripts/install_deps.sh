@@ -10,6 +10,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libzstd-dev zlib1g-dev libminizip-dev libsodium-dev libasio-dev libhwy-dev
+  libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libgloo-dev
   python3-dev pybind11-dev python3-numpy python3-pytest python3-torch

@@ -86,15 +86,48 @@ void CollectiveGroup::StartOp(Host& host, OpKind kind, std::span<float> buffer,
   const OpTag tag{epoch_, next_seq_++};
   RingParams params{.tag = tag, .kind = kind, .reduce = reduce, .members = members_,
                     .self = self_, .root = root, .chunk_floats = options_.chunk_floats,
+                    .window_chunks = options_.window_chunks,
                     .digest = MembersDigest(members_), .bits = quantization.bits,
                     .residual = quantization.residual, .bytes_sent = &bytes_sent_};
-  auto op = std::make_unique<RingOp>(std::move(params), buffer, std::move(done));
+  auto op = std::make_unique<RingOp>(
+      std::move(params), buffer,
+      TakeSpareBackup(buffer.size() + quantization.residual.size()), std::move(done));
   RingOp& ref = *op;
   ops_[tag] = std::move(op);
   ArmOpWatchdog(host, options_.timeout);
   ref.Start(host);
   ReplayEarly(host, tag);
   MaybeCommit(host, tag);
+}
+
+std::vector<float> CollectiveGroup::TakeSpareBackup(size_t floats) {
+  if (spare_backups_.empty()) return {};
+  // The smallest spare that fits, else the largest (grown by the op).
+  auto best = spare_backups_.end();
+  for (auto it = spare_backups_.begin(); it != spare_backups_.end(); ++it) {
+    const bool fits = it->capacity() >= floats;
+    if (best == spare_backups_.end()) {
+      best = it;
+    } else if (fits && (best->capacity() < floats || it->capacity() < best->capacity())) {
+      best = it;
+    } else if (!fits && best->capacity() < floats && it->capacity() > best->capacity()) {
+      best = it;
+    }
+  }
+  std::vector<float> storage = std::move(*best);
+  spare_backups_.erase(best);
+  return storage;
+}
+
+void CollectiveGroup::KeepSpareBackup(std::vector<float> storage) {
+  if (storage.capacity() == 0) return;
+  spare_backups_.push_back(std::move(storage));
+  if (spare_backups_.size() <= kSpareBackups) return;
+  // Drop the smallest: the large ones are what is expensive to fault in.
+  auto smallest = std::min_element(
+      spare_backups_.begin(), spare_backups_.end(),
+      [](const auto& a, const auto& b) { return a.capacity() < b.capacity(); });
+  spare_backups_.erase(smallest);
 }
 
 bool CollectiveGroup::KeepEarly(Host& host, EarlyMessage message) {
@@ -280,6 +313,7 @@ void CollectiveGroup::MaybeCommit(Host& host, OpTag tag) {
   std::unique_ptr<RingOp> op = std::move(it->second);
   ops_.erase(it);
   Count(host, "committed");
+  KeepSpareBackup(op->TakeBackup());
   OpCallback done = op->TakeCallback();
   done(host, Status::Ok());
   // An agreement waiting for the epoch's operations to end (MaybeDecide).
@@ -316,6 +350,7 @@ void CollectiveGroup::AbortOps(Host& host, const std::vector<OpTag>& tags,
     }
   }
   for (auto& op : aborted) {
+    KeepSpareBackup(op->TakeBackup());
     Count(host, "aborted");
     OpCallback done = op->TakeCallback();
     done(host, Status::PeerLost("collective: operation ", op->params().tag.seq, " of epoch ",

@@ -18,11 +18,16 @@ int RankOf(const std::vector<PeerId>& members, PeerId peer) {
 
 }  // namespace
 
-RingOp::RingOp(RingParams params, std::span<float> buffer, OpCallback done)
-    : p_(std::move(params)), buffer_(buffer), backup_(buffer.begin(), buffer.end()),
-      residual_backup_(p_.residual.begin(), p_.residual.end()), done_(std::move(done)) {
+RingOp::RingOp(RingParams params, std::span<float> buffer, std::vector<float> backup,
+               OpCallback done)
+    : p_(std::move(params)), buffer_(buffer), backup_(std::move(backup)), done_(std::move(done)) {
   MURMUR_CHECK(p_.chunk_floats > 0 && !p_.members.empty());
   MURMUR_CHECK(p_.residual.empty() || p_.residual.size() == buffer_.size());
+  // assign() keeps the storage's capacity: a group reuses it, so a long
+  // buffer's backup does not fault in fresh pages on every operation.
+  backup_.reserve(buffer_.size() + p_.residual.size());
+  backup_.assign(buffer_.begin(), buffer_.end());
+  backup_.insert(backup_.end(), p_.residual.begin(), p_.residual.end());
   // Error feedback: this call sends input + the last calls' error.
   for (size_t i = 0; i < p_.residual.size(); ++i) {
     buffer_[i] += p_.residual[i];
@@ -106,11 +111,18 @@ void RingOp::Start(Host& host) {
   }
   Send(host, predecessor(), EncodeReady(p_.tag, ready_body()));
   const bool sends_first = p_.kind == OpKind::kAllReduce || RankOf(p_.members, p_.root) == rank_;
-  if (sends_first) {
-    const size_t chunks = ChunkCount(SendSegment(0));
-    for (size_t j = 0; j < chunks; ++j) QueueStep(host, 0, j);
-  }
+  if (sends_first) ReleaseFirstStep(host);
   MaybeFinishData(host);
+}
+
+void RingOp::ReleaseFirstStep(Host& host) {
+  const size_t total = ChunkCount(SendSegment(0));
+  size_t allowed = total;
+  if (p_.kind == OpKind::kAllReduce && p_.window_chunks > 0 &&
+      first_received_ < ChunkCount(RecvSegment(0))) {
+    allowed = std::min(total, first_received_ + p_.window_chunks);
+  }
+  while (first_queued_ < allowed) QueueStep(host, 0, first_queued_++);
 }
 
 void RingOp::OnReady(Host& host) {
@@ -215,6 +227,10 @@ Status RingOp::OnChunk(Host& host, PeerId from, const ChunkView& c) {
     CopyFloats(c.floats, slice);
   }
   if (Forwards(step)) QueueStep(host, step + 1, c.chunk);
+  if (p_.kind == OpKind::kAllReduce && step == 0) {
+    ++first_received_;
+    ReleaseFirstStep(host);
+  }
   MaybeFinishData(host);
   return Status::Ok();
 }
@@ -266,8 +282,9 @@ std::vector<PeerId> RingOp::Waiting() const {
 }
 
 void RingOp::Restore() {
-  std::copy(backup_.begin(), backup_.end(), buffer_.begin());
-  std::copy(residual_backup_.begin(), residual_backup_.end(), p_.residual.begin());
+  const auto split = backup_.begin() + static_cast<std::ptrdiff_t>(buffer_.size());
+  std::copy(backup_.begin(), split, buffer_.begin());
+  std::copy(split, backup_.end(), p_.residual.begin());
 }
 
 }  // namespace murmur::collective

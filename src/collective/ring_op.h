@@ -27,9 +27,15 @@
 // Flow control: a rank sends data to its successor only after that
 // successor's Ready for this tag arrived, so data never arrives for an
 // operation its receiver has not started, and a receiver buffers nothing:
-// chunks are applied in place. Commit barrier: when its data is complete a
-// rank sends Done to every member and completes only once every member's
-// Done arrived (docs/collective.md, fault semantics).
+// chunks are applied in place. Window (all-reduce): a rank sends its own
+// segment's chunks (step 0) at most `window_chunks` ahead of the step-0
+// chunks received from its predecessor (all of them once the predecessor's
+// step 0 is complete); the later steps forward what arrives. Every rank
+// sends its first window unconditionally, so the ring cannot deadlock, and
+// at most n x window_chunks step-0 chunks are in flight over the ring.
+// Commit barrier: when its data is complete a rank sends Done to every
+// member and completes only once every member's Done arrived
+// (docs/collective.md, fault semantics).
 #pragma once
 
 #include <cstdint>
@@ -50,6 +56,7 @@ struct RingParams {
   PeerId self;
   PeerId root;                  // broadcast only
   size_t chunk_floats = 1;
+  size_t window_chunks = 0;     // CollectiveOptions::window_chunks
   uint64_t digest = 0;          // MembersDigest(members)
   uint8_t bits = 0;             // 0: float32; 4 or 8: quantized chunks
   std::span<float> residual;    // error feedback (empty: none)
@@ -58,8 +65,10 @@ struct RingParams {
 
 class RingOp {
  public:
-  // `buffer` must outlive the operation; it is copied for Restore().
-  RingOp(RingParams params, std::span<float> buffer, OpCallback done);
+  // `buffer` must outlive the operation; it is copied for Restore() into
+  // `backup` (storage whose capacity is reused: see TakeBackup).
+  RingOp(RingParams params, std::span<float> buffer, std::vector<float> backup,
+         OpCallback done);
 
   const RingParams& params() const { return p_; }
   PeerId predecessor() const;
@@ -82,6 +91,8 @@ class RingOp {
   // Members this rank still waits for (who is suspected on a timeout).
   std::vector<PeerId> Waiting() const;
   void Restore();
+  // The backup storage, for the next operation (after Restore, if any).
+  std::vector<float> TakeBackup() { return std::move(backup_); }
   OpCallback TakeCallback() { return std::move(done_); }
   SimTime last_progress;
 
@@ -95,6 +106,8 @@ class RingOp {
   size_t SegmentBegin(int segment) const;
   size_t ChunkCount(int segment) const;
   std::span<float> Chunk(int segment, size_t chunk);
+  // Queues the step-0 chunks the window allows.
+  void ReleaseFirstStep(Host& host);
   void QueueStep(Host& host, int step, size_t chunk);
   void SendOne(Host& host, int step, size_t chunk);
   void Send(Host& host, PeerId to, std::vector<uint8_t> message);
@@ -107,8 +120,7 @@ class RingOp {
   RingParams p_;
   int rank_ = 0;
   std::span<float> buffer_;
-  std::vector<float> backup_;
-  std::vector<float> residual_backup_;
+  std::vector<float> backup_;  // the buffer, then the residual
   // Quantized all-gather: the received bytes of (step, chunk) to forward.
   struct Codes {
     float lo = 0;
@@ -124,6 +136,8 @@ class RingOp {
   size_t expected_ = 0;
   size_t received_count_ = 0;
   size_t to_send_ = 0;
+  size_t first_queued_ = 0;    // step-0 chunks queued (all-reduce window)
+  size_t first_received_ = 0;  // step-0 chunks received
   size_t sent_ = 0;
   bool data_complete_ = false;
   std::vector<uint8_t> done_from_;  // by rank

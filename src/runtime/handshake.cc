@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "runtime/frame_crypto.h"
+
 namespace murmur::net {
 namespace {
 
@@ -56,12 +58,7 @@ std::array<uint8_t, kMacSize> PlainTag(const std::array<uint8_t, 32>& key, uint6
   const auto nonce = Nonce(counter);
   std::array<uint8_t, crypto_onetimeauth_KEYBYTES> one_time{};
   crypto_stream_xchacha20(one_time.data(), one_time.size(), nonce.data(), key.data());
-  crypto_onetimeauth_state state;
-  crypto_onetimeauth_init(&state, one_time.data());
-  crypto_onetimeauth_update(&state, header.data(), header.size());
-  crypto_onetimeauth_update(&state, payload.data(), payload.size());
-  std::array<uint8_t, kMacSize> tag{};
-  crypto_onetimeauth_final(&state, tag.data());
+  const std::array<uint8_t, kMacSize> tag = Poly1305Tag(one_time, {header, payload});
   sodium_memzero(one_time.data(), one_time.size());
   return tag;
 }
@@ -147,14 +144,7 @@ void SessionCipher::SealInPlace(FrameType type, std::span<uint8_t> payload,
     tag = PlainTag(tx_key_, counter, header, payload);
     return;
   }
-  const auto nonce = Nonce(counter);
-  // libsodium declares the output pointer non-null even for an empty
-  // message; an empty span's data() may be null.
-  uint8_t none = 0;
-  uint8_t* out = payload.empty() ? &none : payload.data();
-  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
-      out, tag.data(), nullptr, out, payload.size(), header.data(), header.size(), nullptr,
-      nonce.data(), tx_key_.data());
+  tag = XChaCha20Poly1305Seal(payload, header, Nonce(counter), tx_key_);
 }
 
 Status SessionCipher::Open(Frame& frame) {
@@ -169,10 +159,10 @@ Status SessionCipher::Open(Frame& frame) {
     const auto tag = PlainTag(rx_key_, counter, head, std::span(frame.payload).first(n));
     ok = crypto_verify_16(tag.data(), frame.payload.data() + n) == 0;
   } else {
-    const auto nonce = Nonce(counter);
-    ok = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
-             frame.payload.data(), nullptr, frame.payload.data(), n, frame.payload.data() + n,
-             head.data(), head.size(), nonce.data(), rx_key_.data()) == 0;
+    Tag16 tag{};
+    std::memcpy(tag.data(), frame.payload.data() + n, tag.size());
+    ok = XChaCha20Poly1305Open(std::span(frame.payload).first(n), head, Nonce(counter), rx_key_,
+                               tag);
   }
   if (!ok) {
     return Status::Corrupt("MAC check failed on ", FrameTypeName(frame.header.type),

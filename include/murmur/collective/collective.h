@@ -55,6 +55,16 @@ struct CollectiveOptions {
   // Floats per chunk message; each chunk travels the ring on its own, so
   // chunks of different steps are in flight at once (pipelining).
   size_t chunk_floats = size_t{1} << 16;
+  // All-reduce pipeline window: a rank sends at most this many chunks of its
+  // own segment (the ring's first step) ahead of the first-step chunks it
+  // has received from its predecessor; every later step is clocked by the
+  // chunks that arrive. So each link carries about this many chunks at
+  // once instead of a whole segment, and the send path reuses a few hot
+  // message buffers instead of touching a segment's worth of new memory.
+  // Too small a window starves links whose bandwidth-delay product exceeds
+  // window x chunk bytes (modeled WAN links); 0: no window (the whole
+  // first step is queued at once). Results do not depend on it.
+  size_t window_chunks = 32;
   // An operation (or agreement) that makes no progress for this long is
   // aborted. Must exceed the slowest step; a timeout on a live peer (false
   // suspicion) is safe before the commit barrier, see docs/collective.md.

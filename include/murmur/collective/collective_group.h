@@ -152,6 +152,9 @@ class CollectiveGroup {
   void OnOpTimer(Host& host);
   void Count(Host& host, const char* what, int64_t n = 1);
   bool IsStale(OpTag tag) const;
+  // Backup storage for an operation of `floats` floats, from the spares.
+  std::vector<float> TakeSpareBackup(size_t floats);
+  void KeepSpareBackup(std::vector<float> storage);
 
   // agreement.cc
   void StartAgreement(Host& host, uint32_t target);
@@ -176,6 +179,14 @@ class CollectiveGroup {
   bool op_watchdog_armed_ = false;
   uint64_t bytes_sent_ = 0;
   std::map<OpTag, std::unique_ptr<RingOp>> ops_;
+  // Backup storage of ended operations (RingOp::TakeBackup), at most
+  // kSpareBackups: the next operation copies its buffer into pages that
+  // are already mapped (a long buffer's fresh backup cost more than its
+  // transfer on loopback). The price: between operations the group holds
+  // as many floats as its largest recent buffers (one, unless several
+  // operations were in flight at once).
+  static constexpr size_t kSpareBackups = 2;
+  std::vector<std::vector<float>> spare_backups_;
   std::vector<EarlyMessage> early_;
   std::map<TimerId, std::pair<TimerPurpose, OpTag>> timers_;
 

@@ -68,6 +68,15 @@ void GroupNet::Collect() {
   }
 }
 
+size_t GroupNet::CountInFlight(const std::function<bool(std::span<const uint8_t>)>& pred) {
+  Collect();
+  size_t count = 0;
+  for (const auto& [link, queue] : links_) {
+    for (const InFlight& m : queue) count += !m.down_notice && pred(m.bytes);
+  }
+  return count;
+}
+
 bool GroupNet::DeliverOne() {
   Collect();
   std::vector<std::pair<uint32_t, uint32_t>> ready;
@@ -95,6 +104,7 @@ bool GroupNet::DeliverOne() {
   } else {
     to.group->OnMessage(*to.host, PeerId(link.first), msg.bytes);
   }
+  if (after_delivery) after_delivery();
   return true;
 }
 

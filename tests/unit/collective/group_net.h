@@ -13,10 +13,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "murmur/collective/collective_group.h"
@@ -56,6 +58,11 @@ class GroupNet {
   void AttachSync(PeerId peer, StateSync* sync) { peers_.at(peer.value).sync = sync; }
 
   uint64_t delivered() const { return delivered_; }
+  // Messages sent and not yet delivered (or dropped) for which `pred`
+  // holds, over all links.
+  size_t CountInFlight(const std::function<bool(std::span<const uint8_t>)>& pred);
+  // Called after every delivery (tests watch invariants of the in-flight set).
+  std::function<void()> after_delivery;
   int64_t Counter(PeerId p, const std::string& name) {
     return host(p).counters[name];
   }
