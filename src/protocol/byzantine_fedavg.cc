@@ -198,7 +198,7 @@ void FedAvgCoalition::SaveShare(PeerId member, SnapshotWriter& out) const {
 
 void FedAvgCoalition::RestoreShare(PeerId member, SnapshotReader& in, size_t dim,
                                    int64_t max_round) {
-  const uint64_t rounds = in.Count("coalition.rounds", 18);
+  const uint64_t rounds = in.Count("coalition.rounds", 17);
   for (uint64_t i = 0; i < rounds && in.ok(); ++i) {
     const int64_t round = in.I64("coalition.round");
     const bool deposited = in.Bool("coalition.deposited");
