@@ -253,13 +253,14 @@ Status ByzantineFedAvgClient::Restore(SnapshotReader& in) {
   pending_global_ = in.Floats("byzantine_fedavg.pending_global");
   pending_round_ = Round(in.U32("byzantine_fedavg.pending_round"));
   const size_t dim = learner_.params().size();
-  coalition_->RestoreShare(self_, in, dim, options_.rounds);
+  // Rounds are the server's to number (OnMessage takes any): a u32.
+  coalition_->RestoreShare(self_, in, dim, int64_t{UINT32_MAX});
   MURMUR_RETURN_IF_ERROR(in.status());
   // Reply and the coalition read global_ and the deposit as this model's
   // size; a waiting member has deposited for its round (OnComputeDone).
   const bool sizes_ok = (global_.empty() ? !busy_ : global_.size() == dim) &&
                         (pending_global_.empty() || pending_global_.size() == dim);
-  if (!sizes_ok || (waiting_ && !busy_) || round_.value > options_.rounds ||
+  if (!sizes_ok || (waiting_ && !busy_) ||
       (waiting_ && !coalition_->Deposited(round_.value, self_))) {
     return Status::Corrupt("snapshot: Byzantine FedAvg client of round ", round_.value,
                            (busy_ ? " busy" : " idle"), (waiting_ ? " waiting" : ""),
