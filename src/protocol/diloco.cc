@@ -1,6 +1,7 @@
 #include "murmur/protocol/diloco.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <iterator>
 
@@ -13,13 +14,24 @@
 namespace murmur {
 
 void OuterSgdStep(std::span<float> theta, std::span<float> momentum, std::span<const float> g,
-                  double lr, double mu, bool nesterov) {
+                  double lr, double mu, bool nesterov, double gap_penalty, double momentum_clip) {
   MURMUR_CHECK(theta.size() == momentum.size() && theta.size() == g.size());
+  MURMUR_CHECK(gap_penalty > 0);
   const auto lr_f = static_cast<float>(lr);
   const auto mu_f = static_cast<float>(mu);
+  if (gap_penalty == 1.0 && momentum_clip <= 0) {  // DiLoCo: the loop runs have always had
+    for (size_t i = 0; i < theta.size(); ++i) {
+      momentum[i] = mu_f * momentum[i] + g[i];
+      theta[i] -= lr_f * (nesterov ? g[i] + mu_f * momentum[i] : momentum[i]);
+    }
+    return;
+  }
+  const auto scale = static_cast<float>(1.0 / gap_penalty);
+  const auto clip = static_cast<float>(momentum_clip > 0 ? momentum_clip : INFINITY);
   for (size_t i = 0; i < theta.size(); ++i) {
-    momentum[i] = mu_f * momentum[i] + g[i];
-    theta[i] -= lr_f * (nesterov ? g[i] + mu_f * momentum[i] : momentum[i]);
+    const float gi = g[i] * scale;
+    momentum[i] = std::clamp(mu_f * momentum[i] + gi, -clip, clip);
+    theta[i] -= lr_f * (nesterov ? gi + mu_f * momentum[i] : momentum[i]);
   }
 }
 
@@ -197,7 +209,8 @@ void DilocoNode::Aggregate(Host& host, std::vector<float>* buffer,
 
 void DilocoNode::ApplyOuterStep(Host& host, std::span<const float> aggregate) {
   OuterSgdStep(Global(), Momentum(), aggregate, options_.outer.outer_lr,
-               options_.outer.outer_momentum, options_.outer.nesterov);
+               options_.outer.outer_momentum, options_.outer.nesterov,
+               options_.outer.gap_penalty, options_.outer.momentum_clip);
   host.metrics().Count("diloco.outer_steps", 1);
 }
 

@@ -1,6 +1,7 @@
 // The "diloco" protocol spec (registry.h): DiLoCo over the collective layer
 // (diloco.h).
-#include "murmur/protocol/diloco.h"
+#include "protocol/diloco_spec.h"
+
 #include "protocol/spec_util.h"
 
 namespace murmur {
@@ -8,12 +9,7 @@ namespace {
 
 Result<std::any> ReadDiloco(ConfigReader& r, const ProtocolConfig& /*shared*/) {
   DilocoConfig c;
-  MURMUR_ASSIGN_OR_RETURN(c.outer_lr, r.Double("diloco.outer_lr", c.outer_lr, 0, 1e3));
-  MURMUR_ASSIGN_OR_RETURN(c.outer_momentum,
-                          r.Double("diloco.outer_momentum", c.outer_momentum, 0, 0.999999));
-  MURMUR_ASSIGN_OR_RETURN(c.nesterov, r.Bool("diloco.nesterov", c.nesterov));
-  MURMUR_ASSIGN_OR_RETURN(c.check_state, r.Bool("diloco.check_state", c.check_state));
-  MURMUR_ASSIGN_OR_RETURN(c.delayed, r.Bool("diloco.delayed", c.delayed));
+  MURMUR_RETURN_IF_ERROR(ReadDilocoKeys(r, c));
   return std::any(c);
 }
 
@@ -32,14 +28,26 @@ struct DilocoRunState {
   DilocoOptions options;
 };
 
+}  // namespace
+
+Status ReadDilocoKeys(ConfigReader& r, DilocoConfig& c) {
+  MURMUR_ASSIGN_OR_RETURN(c.outer_lr, r.Double("diloco.outer_lr", c.outer_lr, 0, 1e3));
+  MURMUR_ASSIGN_OR_RETURN(c.outer_momentum,
+                          r.Double("diloco.outer_momentum", c.outer_momentum, 0, 0.999999));
+  MURMUR_ASSIGN_OR_RETURN(c.nesterov, r.Bool("diloco.nesterov", c.nesterov));
+  MURMUR_ASSIGN_OR_RETURN(c.check_state, r.Bool("diloco.check_state", c.check_state));
+  MURMUR_ASSIGN_OR_RETURN(c.delayed, r.Bool("diloco.delayed", c.delayed));
+  return Status::Ok();
+}
+
 Status PrepareDiloco(ProtocolRun& run) {
   const ProtocolConfig& config = *run.config;
   const AttackKind attack = run.attack.attack;
   if (attack != AttackKind::kNone && attack != AttackKind::kSignFlip &&
       attack != AttackKind::kGaussian) {
     return Status::InvalidArgument("byzantine.attack = \"", AttackName(attack),
-                                   "\" is not simulated for protocol.kind = \"diloco\": use "
-                                   "\"sign-flip\" or \"gaussian\"");
+                                   "\" is not simulated for protocol.kind = \"", config.kind,
+                                   "\": use \"sign-flip\" or \"gaussian\"");
   }
   auto state = std::make_shared<DilocoRunState>();
   MURMUR_ASSIGN_OR_RETURN(state->options.collective, CollectiveOptionsOf(config));
@@ -63,8 +71,9 @@ Result<std::unique_ptr<Node>> MakeDilocoNode(const ProtocolRun& run, const PeerC
   if (peer.rejoin) {
     if (!options.outer.check_state || options.outer.delayed) {
       return Status::InvalidArgument(
-          "a restarted diloco peer (--rejoin) pulls the others' state after their next state "
-          "check: it needs diloco.check_state = true and diloco.delayed = false");
+          "a restarted ", run.config->kind, " peer (--rejoin) pulls the others' state after "
+          "their next state check: it needs diloco.check_state = true and undelayed outer "
+          "steps (protocol.kind = \"diloco\" with diloco.delayed = false)");
     }
     options.rejoin = true;
   }
@@ -72,16 +81,14 @@ Result<std::unique_ptr<Node>> MakeDilocoNode(const ProtocolRun& run, const PeerC
       *peer.learner, std::move(options), peer.initial_params, run.combiner, attack));
 }
 
-// The rule aggregates every peer's pseudo-gradient.
 Result<AggregationSize> DilocoAggregationSize(const ProtocolRun& run) {
   return AggregationSize{
       .inputs = run.num_peers,
-      .where = "protocol.kind = \"diloco\" aggregates one pseudo-gradient per peer, " +
-               std::to_string(run.num_peers) + " peers",
+      .where = "protocol.kind = \"" + run.config->kind +
+               "\" aggregates one pseudo-gradient per peer, " + std::to_string(run.num_peers) +
+               " peers",
       .remedy = "more peers"};
 }
-
-}  // namespace
 
 extern const ProtocolSpec kDilocoSpec;
 const ProtocolSpec kDilocoSpec{

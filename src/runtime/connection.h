@@ -102,6 +102,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<size_t> bootstrap;   // the bootstrap address dialed, if any
   // The source address admission control counted (accepted ones only).
   std::optional<std::string> admitted_from;
+  // Whether admission control counts it as an authenticated peer on
+  // `admitted_from` (an address that is then never banned).
+  bool vouches_for_address = false;
 
  private:
   // A queued frame: handshake frames come sealed (`wire`); the others are

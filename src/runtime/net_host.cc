@@ -60,6 +60,7 @@ Status NetHost::Impl::Bind() {
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) acceptor_.non_blocking(true, ec);  // AcceptQueued's accept4 must not block
   if (ec) {
     return Status::Unavailable("cannot listen on ", options_.listen, ": ", ec.message());
   }
@@ -208,6 +209,8 @@ void NetHost::Impl::ScheduleHeartbeat() {
 
 void NetHost::Impl::OnHeartbeat() {
   const SimTime t = now();
+  admission_.ExpireBans(t);
+  if (admission_.TakeBansChanged() && !stopping_) UpdateBanFilter();
   for (PeerLink& link : links_) {
     if (!link.conn) continue;
     ConnectionPtr conn = link.conn;
@@ -309,8 +312,10 @@ Result<std::unique_ptr<NetHost>> NetHost::Create(const NetOptions& options, NetS
   const AdmissionLimits& a = options.admission;
   if (a.max_unauthenticated == 0 || a.max_unauthenticated_per_address == 0 ||
       a.handshake_burst == 0 || a.handshake_interval.ns <= 0 || a.max_tracked_addresses == 0 ||
-      a.cookie_rotation.ns <= 0) {
-    return Status::InvalidArgument("every admission limit must be positive");
+      a.cookie_rotation.ns <= 0 || a.ban_window.ns <= 0 || a.ban_duration.ns <= 0 ||
+      a.max_banned == 0 || a.max_banned > kMaxBanned) {
+    return Status::InvalidArgument("every admission limit must be positive (max_banned at most ",
+                                   kMaxBanned, ")");
   }
   auto host = std::unique_ptr<NetHost>(new NetHost(nullptr));
   host->impl_ = std::make_unique<Impl>(*host, options, std::move(security), sink);

@@ -11,6 +11,8 @@
 //    net_host_mesh.cc the connection events and dialing.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -100,7 +102,11 @@ class NetHost::Impl final : public ConnectionEvents {
   void OnDrained();
 
   // net_host_mesh.cc: connections and membership.
-  void Accept();
+  void Accept();          // waits for the listen queue to be readable
+  void AcceptQueued();    // accepts what is queued
+  void OnAccepted(int fd, const sockaddr_storage& from, socklen_t length);
+  // Sets the listener's kernel filter to admission's ban list.
+  void UpdateBanFilter();
   // Makes a connection in handshake; the caller starts it.
   ConnectionPtr StartConnection(asio::ip::tcp::socket socket, Role role, std::string address,
                                 std::optional<PeerId> dialed_for,

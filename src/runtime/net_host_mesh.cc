@@ -1,10 +1,15 @@
 // NetHost::Impl's half that wires connections to membership: accepting and
 // dialing, what an authenticated connection, a frame or a close means for
 // the peer's slot, and the membership exchange (Peers frames).
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "murmur/core/log.h"
+#include "murmur/runtime/ban_filter.h"
 #include "runtime/endpoint.h"
 #include "runtime/net_host_impl.h"
 
@@ -13,32 +18,108 @@ namespace murmur::net {
 using asio::ip::tcp;
 
 // Admission control decides before anything is allocated or computed for
-// the connection: a refused one costs an accept and a close.
+// the connection: a refused one costs an accept and a close, and an address
+// that keeps being refused is banned and dropped in the kernel
+// (ban_filter.h), where it costs nothing.
 void NetHost::Impl::Accept() {
-  acceptor_.async_accept([this](const asio::error_code& ec, tcp::socket socket) {
-    if (stopping_) return;
-    if (!ec) {
-      asio::error_code peer_ec;
-      const auto remote = socket.remote_endpoint(peer_ec);
-      const std::string address = peer_ec ? "?" : ToString(remote);
-      std::string source = peer_ec ? "?" : remote.address().to_string();
-      const AdmissionControl::Verdict verdict = admission_.Admit(source, now());
-      if (verdict != AdmissionControl::Verdict::kAdmit) {
-        CountRejected(std::string(AdmissionControl::VerdictName(verdict)), address,
-                      "admission control");
-        socket.close(peer_ec);
-      } else {
-        stats_.max_in_handshake = std::max(stats_.max_in_handshake, admission_.in_handshake());
-        stats_.max_in_handshake_per_address =
-            std::max(stats_.max_in_handshake_per_address, admission_.in_handshake(source));
-        ConnectionPtr conn = StartConnection(std::move(socket), Role::kAcceptor, address,
-                                             std::nullopt, std::nullopt);
-        conn->admitted_from = std::move(source);
-        conn->Start();
-      }
-    }
-    Accept();
+  acceptor_.async_wait(tcp::acceptor::wait_read, [this](const asio::error_code& ec) {
+    if (stopping_ || ec == asio::error::operation_aborted) return;
+    AcceptQueued();
   });
+}
+
+// Drains the listen queue with accept4 (the peer's address comes with the
+// socket, no getpeername), at most kAcceptBatch a turn so that a flood
+// cannot starve the loop's other work; then waits for the next arrival,
+// or, after a full batch, continues on a later turn.
+void NetHost::Impl::AcceptQueued() {
+  constexpr int kAcceptBatch = 64;
+  const int listener = acceptor_.native_handle();
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    sockaddr_storage from{};
+    socklen_t length = sizeof from;
+    const int fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&from), &length,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      OnAccepted(fd, from, length);
+      if (stopping_) return;
+      continue;
+    }
+    if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      Accept();
+    } else {
+      // Out of descriptors or buffers: the queue still holds connections
+      // and no new readiness may come, so look again shortly.
+      Count("net.accept_errors");
+      RetryLater(Duration::Seconds(0.05), [this] { AcceptQueued(); });
+    }
+    return;
+  }
+  asio::post(io_, [this] {
+    if (!stopping_) AcceptQueued();
+  });
+}
+
+void NetHost::Impl::OnAccepted(int fd, const sockaddr_storage& from, socklen_t length) {
+  tcp::endpoint remote;
+  const bool known = length <= remote.capacity();
+  if (known) {
+    std::memcpy(remote.data(), &from, length);
+    remote.resize(length);
+  }
+  std::string source = known ? remote.address().to_string() : "?";
+  const AdmissionControl::Verdict verdict = admission_.Admit(source, now());
+  if (admission_.TakeBansChanged()) {
+    UpdateBanFilter();
+    if (admission_.banned().contains(source)) {
+      ++stats_.bans;
+      Count("net.bans");  // after the filter is in place (tests wait for it)
+      Logf(LogLevel::kWarning,
+           "[peer %u] banning %s for %.1fs: %zu connections refused within %.1fs",
+           options_.self.value, source.c_str(), options_.admission.ban_duration.seconds(),
+           options_.admission.ban_after_refusals, options_.admission.ban_window.seconds());
+    }
+  }
+  if (verdict != AdmissionControl::Verdict::kAdmit) {
+    CountRejected(std::string(AdmissionControl::VerdictName(verdict)),
+                  known ? ToString(remote) : source, "admission control");
+    // A reset instead of a FIN: the socket is freed at once, with no
+    // FIN/ACK exchange and no TIME_WAIT state to keep.
+    const linger reset{.l_onoff = 1, .l_linger = 0};
+    (void)::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    ::close(fd);
+    return;
+  }
+  tcp::socket socket(io_);
+  asio::error_code ec;
+  socket.assign(remote.protocol(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    admission_.HandshakeEnded(source, now());
+    return;
+  }
+  stats_.max_in_handshake = std::max(stats_.max_in_handshake, admission_.in_handshake());
+  stats_.max_in_handshake_per_address =
+      std::max(stats_.max_in_handshake_per_address, admission_.in_handshake(source));
+  ConnectionPtr conn = StartConnection(std::move(socket), Role::kAcceptor, ToString(remote),
+                                       std::nullopt, std::nullopt);
+  conn->admitted_from = std::move(source);
+  conn->Start();
+}
+
+void NetHost::Impl::UpdateBanFilter() {
+  std::vector<uint32_t> ipv4;
+  for (const auto& [address, until] : admission_.banned()) {
+    if (const std::optional<uint32_t> ip = BannableIpv4(address)) ipv4.push_back(*ip);
+  }
+  const Status status = SetBanFilter(acceptor_.native_handle(), ipv4);
+  stats_.kernel_banned = status.ok() ? ipv4.size() : 0;
+  if (!status.ok()) {
+    Count("net.ban_filter_errors");
+    Logf(LogLevel::kWarning, "[peer %u] %s (banned addresses are refused at accept instead)",
+         options_.self.value, status.ToString().c_str());
+  }
 }
 
 void NetHost::Impl::EndHandshake(const ConnectionPtr& conn) {
@@ -133,6 +214,10 @@ Status NetHost::Impl::Admit(const PeerRecord& record) { return membership_.Check
 
 void NetHost::Impl::OnAuthenticated(const ConnectionPtr& conn, const PeerRecord& record) {
   EndHandshake(conn);
+  if (conn->admitted_from) {
+    admission_.PeerAuthenticated(*conn->admitted_from);
+    conn->vouches_for_address = true;
+  }
   ++stats_.handshakes;
   for (Bootstrap& b : bootstrap_) {
     if (ToString(b.endpoint) == conn->peer_address()) b.done = true;
@@ -290,6 +375,10 @@ void NetHost::Impl::CountRejected(const std::string& reason, const std::string& 
 void NetHost::Impl::OnClosed(const ConnectionPtr& conn, ConnectionState was, size_t unsent,
                              const std::string& reason, const std::string& detail) {
   EndHandshake(conn);
+  if (conn->vouches_for_address) {
+    conn->vouches_for_address = false;
+    admission_.PeerClosed(*conn->admitted_from);
+  }
   const bool was_open = was == ConnectionState::kOpen;
   if (!was_open && conn->dialed_for) {
     membership_.DialEnded(*conn->dialed_for);

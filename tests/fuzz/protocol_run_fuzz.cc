@@ -103,6 +103,14 @@ constexpr const char* kVariants[] = {
     "secagg_entropy = \"seeded\"\n",
     // Robust aggregation of DiLoCo's pseudo-gradients over a gather.
     "[protocol]\nkind = \"diloco\"\n[robust]\nrule = \"median\"\nf = 1\n",
+    // Codec frames in the messages: CHOCO's compressed differences, gossip
+    // against per-edge public copies, FedAvg's coded uplink and downlink
+    // with error feedback.
+    "[protocol]\nkind = \"choco\"\ntopology = \"full\"\n"
+    "[compress]\ncodec = \"topk:0.25|int8|zstd\"\n",
+    "[protocol]\nkind = \"gossip\"\ntopology = \"full\"\n[compress]\ncodec = \"randk:0.5|int4\"\n",
+    "[protocol]\nkind = \"fedavg\"\n"
+    "[compress]\nuplink = \"topk:0.1|fp16\"\ndownlink = \"int8\"\nerror_feedback = \"ef21\"\n",
 };
 constexpr size_t kNumVariants = sizeof(kVariants) / sizeof(kVariants[0]);
 

@@ -11,6 +11,10 @@
 // test reads both until they exit: a peer whose output nobody reads fills
 // its pipe (64 KiB, about 1,300 round lines) and stalls, and its
 // neighbours then time out rounds and declare it down.
+// The second test is the flood bar: the same kill and restart while one
+// address floods peer 0, the restarted peer's bootstrap, with 1,000
+// reconnecting sockets and forged Hellos; the restarted peer must be back
+// in the run (its round 0 line) within 10 s of its restart.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,6 +30,8 @@
 
 #include "murmur/runtime/identity.h"
 #include "testing/cli_runner.h"
+#include "testing/flooder.h"
+#include "murmur/runtime/frame.h"
 
 namespace {
 
@@ -175,16 +181,7 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUp) {
   const int64_t others_round = NewestRound(peers[kObserver]->log());
   ASSERT_GE(others_round, restart_at);
   ASSERT_LT(others_round, kRounds - 100) << "the others were nearly done when it was back";
-  // Both printing peers are read until they exit, so neither blocks on its
-  // pipe; the quiet ones print a line or two.
   const auto end_deadline = Clock::now() + std::chrono::seconds(120);
-  for (bool open = true; open && Clock::now() < end_deadline;) {
-    open = false;
-    for (int i : {kObserver, kKilled}) {
-      (void)peers[i]->AwaitLine("\x01", Clock::now() + std::chrono::milliseconds(50));
-      open = peers[i]->ReadAvailable() || open;
-    }
-  }
   for (int i = 0; i < kPeers; ++i) {
     EXPECT_EQ(peers[i]->Wait(end_deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
   }
@@ -260,6 +257,75 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUp) {
   // It got there by adopting its neighbours' models (dpsgd.catch_ups), not
   // by a start that happened to coincide with theirs.
   EXPECT_GE(counters.value("dpsgd.catch_ups", int64_t{0}), 1);
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+TEST(DpsgdChurn, ACrashedPeerRejoinsWithinTenSecondsWhileOneAddressFloodsItsBootstrapPeer) {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string dir = murmur::testing::FreshTempDir("DpsgdChurnFlood");
+  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(dir + "/network.key").ok());
+  constexpr int kRounds = 2000;
+  const std::string config = WriteConfig(dir, kRounds);
+  std::vector<std::unique_ptr<Process>> peers;
+  peers.push_back(SpawnPeer(dir, config, 0, ""));
+  const std::string addr0 = AwaitListening(*peers[0], 0);
+  ASSERT_FALSE(addr0.empty());
+  for (int i = 1; i < kPeers; ++i) peers.push_back(SpawnPeer(dir, config, i, addr0));
+  for (int i = 1; i < kPeers; ++i) ASSERT_FALSE(AwaitListening(*peers[i], i).empty());
+  const auto deadline = Clock::now() + std::chrono::seconds(90);
+  ASSERT_FALSE(peers[kObserver]->AwaitLine("] round 30 ", deadline).empty())
+      << peers[kObserver]->log();
+  // Without the network key a flooder can only forge mac1.
+  const auto head = murmur::net::EncodeFrameHeader(
+      {.type = murmur::net::FrameType::kHello, .length = murmur::net::kHelloPayload});
+  std::vector<uint8_t> forged(head.begin(), head.end());
+  forged.resize(murmur::net::kFrameHeaderSize + murmur::net::kHelloPayload, 0x5a);
+  auto flood = std::make_unique<murmur::testing::Flooder>("127.0.0.2", addr0, 1000,
+                                                          [forged] { return forged; });
+  flood->AwaitConnects(1000, std::chrono::seconds(20));
+  ASSERT_GE(flood->connects(), 1000u);
+  peers[kKilled]->Kill9();
+  const auto restarted_at = Clock::now();
+  peers[kKilled] = SpawnPeer(dir, config, kKilled, addr0, /*print_rounds=*/true);
+  ASSERT_FALSE(AwaitListening(*peers[kKilled], kKilled).empty());
+  const auto listening_at = Clock::now();
+  // Back in the run: its node started (connected, first model in) and it
+  // reports rounds again.
+  const bool rejoined = !peers[kKilled]->AwaitLine("] round 0 ", deadline).empty();
+  const auto rejoined_at = Clock::now();
+  ASSERT_TRUE(rejoined) << peers[kKilled]->log();
+  const double rejoin_s = std::chrono::duration<double>(rejoined_at - restarted_at).count();
+  const double start_s = std::chrono::duration<double>(listening_at - restarted_at).count();
+  // Training goes on, for everyone: the observer's rounds advance with the
+  // flood still on.
+  peers[kObserver]->ReadAvailable();
+  const int64_t observer_round = NewestRound(peers[kObserver]->log());
+  ASSERT_FALSE(peers[kObserver]
+                   ->AwaitLine("] round " + std::to_string(observer_round + 20) + " ", deadline)
+                   .empty())
+      << peers[kObserver]->log();
+  const uint64_t flood_connects = flood->connects();
+  flood.reset();
+  std::fprintf(stderr,
+               "restarted peer back in the run %.2f s after its restart (%.2f s of it its process "
+               "start, to listening); %llu flood connects\n",
+               rejoin_s, start_s, static_cast<unsigned long long>(flood_connects));
+  // Issue 18's bar.
+  EXPECT_LT(rejoin_s, 10.0);
+  const auto end_deadline = Clock::now() + std::chrono::seconds(120);
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(peers[i]->Wait(end_deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+  }
+  // Peer 0 banned the flooding address, and nothing of the flood
+  // authenticated.
+  const auto counters = ReadSummary(dir + "/peer-0")["counters"];
+  std::fprintf(stderr, "peer 0: bans %lld, refused at accept: from_address %lld, rate %lld, "
+               "banned %lld\n",
+               static_cast<long long>(counters.value("net.bans", int64_t{0})),
+               static_cast<long long>(counters.value("net.rejected.too_many_from_address", int64_t{0})),
+               static_cast<long long>(counters.value("net.rejected.handshake_rate", int64_t{0})),
+               static_cast<long long>(counters.value("net.rejected.banned", int64_t{0})));
+  EXPECT_GE(counters.value("net.bans", int64_t{0}), 1);
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 

@@ -25,6 +25,7 @@
 #include "murmur/core/log.h"
 #include "murmur/runtime/frame.h"
 #include "testing/counting_sink.h"
+#include "testing/flooder.h"
 #include "testing/socket_probe.h"
 
 namespace murmur::net {
@@ -530,94 +531,7 @@ TEST(NetHost, RefusesBadOptions) {
 namespace murmur::net {
 namespace {
 
-// Holds up to `sockets` TCP connections from `source` (an IPv4 loopback
-// address such as 127.0.0.2) to `target` open, half of them silent and
-// half after a Hello (`hello`; garbage or valid), and reconnects every one
-// the target closes, until destroyed: the attack of issue 18 (500
-// reconnecting idle sockets from one host, and a Hello flood).
-class Flooder {
- public:
-  Flooder(const std::string& source, const std::string& target, size_t sockets,
-          std::function<std::vector<uint8_t>()> hello)
-      : hello_(std::move(hello)), fds_(sockets, -1) {
-    const size_t colon = target.rfind(':');
-    to_.sin_family = AF_INET;
-    to_.sin_port = htons(static_cast<uint16_t>(std::stoi(target.substr(colon + 1))));
-    ::inet_pton(AF_INET, target.substr(0, colon).c_str(), &to_.sin_addr);
-    from_.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source.c_str(), &from_.sin_addr);
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~Flooder() {
-    stop_ = true;
-    thread_.join();
-    for (int fd : fds_) {
-      if (fd >= 0) ::close(fd);
-    }
-  }
-  uint64_t connects() const { return connects_; }
-  // Returns once `count` connects were made, or after `timeout`.
-  void AwaitConnects(uint64_t count, std::chrono::seconds timeout) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return connects_ >= count; });
-  }
-
- private:
-  int Connect(size_t i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (fd < 0) return -1;
-    if (::bind(fd, reinterpret_cast<const sockaddr*>(&from_), sizeof from_) != 0 ||
-        (::connect(fd, reinterpret_cast<const sockaddr*>(&to_), sizeof to_) != 0 &&
-         errno != EINPROGRESS)) {
-      ::close(fd);
-      return -1;
-    }
-    {
-      std::lock_guard lock(mu_);
-      ++connects_;
-    }
-    cv_.notify_all();
-    if (i % 2 == 1) {
-      const std::vector<uint8_t> hello = hello_();
-      (void)::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
-    return fd;
-  }
-  void Loop() {
-    std::vector<pollfd> polls;
-    while (!stop_) {
-      // At most 50 new connections a round (~5,000 a second): enough to
-      // keep every slot busy without running out of ephemeral ports.
-      size_t made = 0;
-      for (size_t i = 0; i < fds_.size() && made < 50; ++i) {
-        if (fds_[i] < 0 && (fds_[i] = Connect(i)) >= 0) ++made;
-      }
-      polls.clear();
-      for (int fd : fds_) polls.push_back({.fd = fd, .events = POLLIN, .revents = 0});
-      ::poll(polls.data(), polls.size(), 10);
-      for (size_t i = 0; i < fds_.size(); ++i) {
-        if (fds_[i] >= 0 && (polls[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-          char buffer[512];
-          const ssize_t n = ::recv(fds_[i], buffer, sizeof buffer, MSG_DONTWAIT);
-          if (n == 0 || (n < 0 && errno != EAGAIN)) {
-            ::close(fds_[i]);
-            fds_[i] = -1;
-          }
-        }
-      }
-    }
-  }
-
-  std::function<std::vector<uint8_t>()> hello_;
-  std::vector<int> fds_;
-  sockaddr_in to_{};
-  sockaddr_in from_{};
-  std::atomic<bool> stop_ = false;
-  std::atomic<uint64_t> connects_ = 0;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::thread thread_;
-};
+using testing::Flooder;
 
 // Slot 0 under a flood from 127.0.0.2; slots 1..n-1 join it from
 // 127.0.0.1 and must all exchange their greetings. A watchdog ends the run
@@ -730,6 +644,80 @@ TEST(NetHost, UnderLoadPeersJoinByCookieWhileValidHellosFloodForFree) {
   // mac1, no cookie) are answered with cookies, never with key exchanges,
   // and the peers join by repeating their Hellos with mac2.
   ExpectPeersJoinDuringValidHelloFlood(0);
+}
+
+// Issue 18's flood against the ban: once 127.0.0.2 has been refused
+// ban_after_refusals times in a second, its SYNs no longer reach slot 0's
+// accept (a fresh connect from it goes unanswered while one from
+// 127.0.0.3 completes, and slot 0 refuses nothing more while the flood
+// goes on), a peer from 127.0.0.1 still joins, and once the flood stops
+// and the ban ends 127.0.0.2 gets in again.
+TEST(NetHost, AFloodingAddressIsBannedBeforeAcceptAndLetInWhenItsBanEnds) {
+  NetworkKey psk{};
+  psk.fill(6);
+  const auto head = EncodeFrameHeader({.type = FrameType::kHello, .length = kHelloPayload});
+  std::vector<uint8_t> forged(head.begin(), head.end());
+  forged.resize(kFrameHeaderSize + kHelloPayload, 0x5a);
+  testing::CountingSink sink0, sink1;
+  NetOptions o0 = Options(0, 2);
+  o0.admission.ban_duration = Duration::Seconds(2);
+  auto h0 = NetHost::Create(o0, Security(psk), sink0);
+  ASSERT_TRUE(h0.ok()) << h0.status().ToString();
+  const std::string target = (*h0)->listen_address();
+  GreeterNode n0(2), n1(2);
+  Status r0, r1;
+  std::thread t0([&] { r0 = (*h0)->Run(n0, nullptr); });
+  {
+    Flooder flood("127.0.0.2", target, 500, [forged] { return forged; });
+    ASSERT_TRUE(sink0.WaitFor("net.bans", 1));
+    const auto banned_at = std::chrono::steady_clock::now();
+    EXPECT_FALSE(testing::ConnectsWithin("127.0.0.2", target, std::chrono::milliseconds(300)));
+    EXPECT_TRUE(testing::ConnectsWithin("127.0.0.3", target, std::chrono::milliseconds(5000)));
+    // The flood goes on (its unanswered connects are replaced), and none
+    // of it is answered any more: every SYN from before the filter was
+    // answered within the 300 ms above (loopback answers in microseconds).
+    const uint64_t established = flood.established();
+    const uint64_t connects = flood.connects();
+    flood.AwaitConnects(connects + 1000, std::chrono::seconds(20));
+    EXPECT_GE(flood.connects(), connects + 1000);
+    EXPECT_EQ(flood.established(), established);
+    // A legitimate peer from another address joins meanwhile.
+    NetOptions o1 = Options(1, 2);
+    o1.bootstrap = {target};
+    auto h1 = NetHost::Create(o1, Security(psk), sink1);
+    ASSERT_TRUE(h1.ok()) << h1.status().ToString();
+    std::mutex mu;
+    std::condition_variable cv;
+    bool joined = false;
+    std::thread t1([&] {
+      r1 = (*h1)->Run(n1, [&] { return n1.done(); });
+      std::lock_guard lock(mu);
+      joined = true;
+      cv.notify_all();
+    });
+    {
+      // Ends slot 1 if it has not joined within 20 s of the ban.
+      std::unique_lock lock(mu);
+      if (!cv.wait_until(lock, banned_at + std::chrono::seconds(20), [&] { return joined; })) {
+        (*h1)->Shutdown();
+      }
+    }
+    t1.join();
+    EXPECT_TRUE(r1.ok()) << r1.ToString();
+    EXPECT_TRUE(n1.done()) << "slot 1 did not join during the flood";
+  }
+  // The flood is over; the ban (2 s) ends and 127.0.0.2 is let in.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  bool let_in = false;
+  while (!let_in && std::chrono::steady_clock::now() < deadline) {
+    let_in = testing::ConnectsWithin("127.0.0.2", target, std::chrono::milliseconds(300));
+  }
+  EXPECT_TRUE(let_in) << "127.0.0.2 was still dropped 15 s after the flood";
+  (*h0)->Shutdown();
+  t0.join();
+  EXPECT_GE(sink0.Get("net.bans"), 1);
+  EXPECT_EQ(sink0.Get("net.ban_filter_errors"), 0);
+  EXPECT_EQ((*h0)->stats().kernel_banned, 0u);  // released
 }
 
 // A blocking raw client (the test plays the dialer's half by hand).

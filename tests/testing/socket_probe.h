@@ -27,4 +27,10 @@ bool SendAndAwaitClose(const std::string& address, const std::vector<uint8_t>& b
 bool SendAndAwaitClose(const std::string& address, const std::vector<uint8_t>& bytes,
                        AfterSend after = AfterSend::kWait);
 
+// Whether a TCP connect from `source` ("a.b.c.d", bound before connecting)
+// to `address` completes (the target's kernel answers the SYN) within
+// `wait`. The socket is closed either way.
+bool ConnectsWithin(const std::string& source, const std::string& address,
+                    std::chrono::milliseconds wait);
+
 }  // namespace murmur::testing

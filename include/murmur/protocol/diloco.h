@@ -71,6 +71,15 @@ struct DilocoConfig {
   // end of round r (theta lags one outer step; the last round's own
   // pseudo-gradient is reduced and applied before the run ends).
   bool delayed = false;
+  // CO2 (Sun, Qin, Sun, Li, Li, Shen, Qiao, Zhong, ICLR 2024, "CO2:
+  // Efficient Distributed Training with Full Communication-Computation
+  // Overlap"; protocol.kind = "co2", co2_spec.cc): the staleness gap
+  // penalty divides the one-step-stale aggregate by gap_penalty >= 1 before
+  // it enters the outer momentum, and outer momentum clipping bounds every
+  // coordinate of m to [-momentum_clip, momentum_clip] (0: no clipping).
+  // Defaults leave the outer step as DiLoCo's.
+  double gap_penalty = 1.0;
+  double momentum_clip = 0.0;
 };
 
 struct DilocoOptions {
@@ -96,9 +105,12 @@ struct DilocoAttack {
 
 // The outer optimizer step (SGD, PyTorch semantics, momentum starting at
 // 0): m = mu m + g; theta -= lr (g + mu m) with Nesterov, lr m without.
-// REQUIRES: equal sizes.
+// CO2's options (DilocoConfig): g is first divided by gap_penalty, and m is
+// clamped to [-momentum_clip, momentum_clip] when momentum_clip > 0 before
+// theta moves. REQUIRES: equal sizes, gap_penalty > 0.
 void OuterSgdStep(std::span<float> theta, std::span<float> momentum, std::span<const float> g,
-                  double lr, double mu, bool nesterov);
+                  double lr, double mu, bool nesterov, double gap_penalty = 1.0,
+                  double momentum_clip = 0.0);
 
 class DilocoNode final : public Node {
  public:

@@ -41,7 +41,10 @@
 //    connection, counting the reason as
 //    "net.rejected.<reason>" and logging it; training goes on. An accepted
 //    connection over its address's or the total admission limits
-//    (admission.h) is closed before any crypto, counted the same way. Before
+//    (admission.h) is closed before any crypto (with a reset), counted the
+//    same way; an address refused over and over is banned for a while and
+//    its SYNs dropped by a kernel filter on the listener (ban_filter.h,
+//    "net.bans"). Before
 //    authentication a connection holds at most kMaxHandshakePayload bytes
 //    of frame memory, after it at most one chunk (kDataChunk) per frame.
 // Not thread-safe: every method runs on the loop thread, except that Run()
@@ -95,7 +98,8 @@ struct NetOptions {
   // Accepted connections allowed into a handshake: per source address and
   // in total, and a handshake rate per address (admission.h; defaults: 64
   // in total, 8 per address, bursts of 16 then 20 per second per address),
-  // and when Hellos need a cookie (more than 16 in handshake).
+  // when Hellos need a cookie (more than 16 in handshake), and bans (an
+  // address refused 128 times in a second, for 10 s).
   AdmissionLimits admission;
   // A peer record dated more than this after our clock is refused
   // (membership.h), so a record from the future cannot freeze a slot.
@@ -142,6 +146,8 @@ struct NetStats {
   // source address (what admission control bounds; tests and fuzzing).
   size_t max_in_handshake = 0;
   size_t max_in_handshake_per_address = 0;
+  uint64_t bans = 0;          // addresses banned (admission.h), counted at each ban
+  size_t kernel_banned = 0;   // addresses the listener's kernel filter drops now
   std::map<std::string, int64_t> rejected;  // closed connections by reason
 };
 

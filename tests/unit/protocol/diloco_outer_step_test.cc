@@ -59,5 +59,38 @@ TEST(OuterSgdStep, UnitLrWithoutMomentumGivesTheMeanOfThePeersModels) {
   for (size_t i = 0; i < 3; ++i) EXPECT_FLOAT_EQ(theta[i], mean_model[i]) << i;
 }
 
+// CO2's staleness gap penalty and outer momentum clipping (co2_spec.cc).
+TEST(OuterSgdStep, GapPenaltyScalesTheStaleAggregateAndClippingBoundsTheMomentum) {
+  std::vector<float> theta = {1.0f, 2.0f};
+  std::vector<float> m = {0.0f, 0.5f};
+  const std::vector<float> g = {0.5f, -1.0f};
+  OuterSgdStep(theta, m, g, 0.7, 0.9, /*nesterov=*/true, /*gap_penalty=*/2.0,
+               /*momentum_clip=*/0.3);
+  // g / 2 = {0.25, -0.5}; m = 0.9 m + g / 2 = {0.25, -0.05}, inside [-0.3, 0.3];
+  // theta -= 0.7 (g / 2 + 0.9 m) = {1 - 0.7 * 0.475, 2 - 0.7 * (-0.545)}.
+  EXPECT_FLOAT_EQ(m[0], 0.25f);
+  EXPECT_FLOAT_EQ(m[1], -0.05f);
+  EXPECT_FLOAT_EQ(theta[0], 0.6675f);
+  EXPECT_FLOAT_EQ(theta[1], 2.3815f);
+  // Again: m = {0.475, -0.545} clipped to {0.3, -0.3};
+  // theta -= 0.7 {0.25 + 0.27, -0.5 - 0.27} = {0.6675 - 0.364, 2.3815 + 0.539}.
+  OuterSgdStep(theta, m, g, 0.7, 0.9, /*nesterov=*/true, 2.0, 0.3);
+  EXPECT_FLOAT_EQ(m[0], 0.3f);
+  EXPECT_FLOAT_EQ(m[1], -0.3f);
+  EXPECT_FLOAT_EQ(theta[0], 0.3035f);
+  EXPECT_FLOAT_EQ(theta[1], 2.9205f);
+}
+
+// The defaults (penalty 1, no clipping) are DiLoCo's step, bit for bit.
+TEST(OuterSgdStep, NeutralCo2OptionsGiveDilocosStepExactly) {
+  std::vector<float> a = {1.0f, 2.0f, -3.0f}, b = a;
+  std::vector<float> ma = {0.1f, -0.2f, 0.3f}, mb = ma;
+  const std::vector<float> g = {0.123f, -4.56f, 7.89f};
+  OuterSgdStep(a, ma, g, 0.7, 0.9, true);
+  OuterSgdStep(b, mb, g, 0.7, 0.9, true, 1.0, 0.0);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(ma, mb);
+}
+
 }  // namespace
 }  // namespace murmur
