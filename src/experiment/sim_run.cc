@@ -13,6 +13,7 @@
 #include "murmur/learn/learner.h"
 #include "murmur/experiment/run_plan.h"
 #include "murmur/experiment/run_setup.h"
+#include "murmur/robust/external_rules.h"
 #include "run_snapshotter.h"
 
 namespace murmur {
@@ -78,16 +79,25 @@ Status CheckCanSnapshot(const RunConfig& config, const ProtocolSetup& setup,
   for (const auto& node : setup.nodes) {
     if (!node->CanSnapshot()) why = "its nodes cannot save their state";
   }
+  // The likeliest causes by name: a Python rule's state is its callable's.
+  if (why != nullptr && IsExternalRuleName(config.protocol.robust.rule)) {
+    why = "robust.rule is a Python rule, whose state, if any, lives inside its Python "
+          "callable where a snapshot cannot save it";
+  } else if (why != nullptr && config.protocol.privacy.mode != privacy::DpMode::kNone) {
+    why = "[privacy] noise keeps state (the release and clip streams) that is not saved";
+  }
   for (const Learner* learner : learners) {
     if (!learner->CanSnapshot()) why = "DP-SGD learners (train.dp_sgd) cannot save their state";
   }
   if (why == nullptr) return Status::Ok();
   return Status::InvalidArgument(
       "protocol.kind = \"", config.protocol.kind, "\" with this config cannot snapshot or resume (",
-      why, "): snapshots support dpsgd (plain average or a robust rule other than sybilwall, "
-      "bristle or py:; Byzantine peers but not attack = \"sybil\"; no [privacy] noise), "
-      "epidemic, modest, gossip (average merge) and fedavg (no compression, secure "
-      "aggregation or robust rule); drop sim.snapshot_every_s / --snapshot-every / --resume");
+      why, "): snapshots support dpsgd (plain average, any built-in robust rule, sybilwall, "
+      "bristle; Byzantine peers with every attack), epidemic, modest, gossip (average merge "
+      "or a built-in robust rule; Byzantine peers; fp32 codec) and fedavg / fedprox (no "
+      "compression or secure aggregation, server_optimizer = \"fedavg\"; a built-in robust "
+      "rule; Byzantine clients), all without [privacy] noise or Python (\"py:\") rules; drop "
+      "sim.snapshot_every_s / --snapshot-every / --resume");
 }
 
 // Drives `setup`'s nodes with the evaluated peers and row rule of `plan`.

@@ -43,6 +43,55 @@ std::vector<float> DpsgdSybilCoalition::Crafted(Round round, PeerId member) {
   return out;
 }
 
+void DpsgdSybilCoalition::SaveShare(PeerId member, SnapshotWriter& out) const {
+  std::vector<Round> mine;
+  for (const auto& [round, state] : rounds_) {
+    if (state.models.count(member) != 0) mine.push_back(round);
+  }
+  out.U64(mine.size());
+  for (Round round : mine) {
+    const RoundState& state = rounds_.at(round);
+    out.U32(round.value);
+    out.Floats(state.models.at(member));
+    out.Bool(state.fetched.count(member) != 0);
+    out.Floats(state.crafted);
+  }
+}
+
+void DpsgdSybilCoalition::RestoreShare(PeerId member, SnapshotReader& in, size_t dim,
+                                       int64_t max_round) {
+  Join(member);
+  const uint64_t rounds = in.Count("sybil_coalition.rounds", 21);
+  for (uint64_t i = 0; i < rounds && in.ok(); ++i) {
+    const Round round(in.U32("sybil_coalition.round"));
+    std::vector<float> model = in.Floats("sybil_coalition.model");
+    const bool fetched = in.Bool("sybil_coalition.fetched");
+    std::vector<float> crafted = in.Floats("sybil_coalition.crafted");
+    if (!in.ok()) return;
+    if (round.value < 1 || round.value > max_round || model.size() != dim ||
+        (!crafted.empty() && crafted.size() != dim)) {
+      in.Fail(Status::Corrupt("snapshot: a Sybil coalition share of round ", round.value,
+                              " with ", model.size(), " and ", crafted.size(), " floats"));
+      return;
+    }
+    RoundState& state = rounds_[round];
+    state.models[member] = std::move(model);
+    if (fetched) state.fetched.insert(member);
+    if (crafted.empty()) continue;
+    if (!state.crafted.empty() && state.crafted != crafted) {
+      in.Fail(Status::Corrupt("snapshot: two Sybil identities disagree on round ",
+                              round.value, "'s crafted model"));
+      return;
+    }
+    state.crafted = std::move(crafted);
+  }
+}
+
+bool DpsgdSybilCoalition::Deposited(Round round, PeerId member) const {
+  const auto it = rounds_.find(round);
+  return it != rounds_.end() && it->second.models.count(member) != 0;
+}
+
 ByzantineDpsgdNode::ByzantineDpsgdNode(Learner& learner, const DpsgdOptions& options,
                                        std::vector<PeerId> neighbours,
                                        std::vector<PeerId> honest,
@@ -65,7 +114,8 @@ ByzantineDpsgdNode::ByzantineDpsgdNode(Learner& learner, const DpsgdOptions& opt
 }
 
 void ByzantineDpsgdNode::OnStart(Host& host) {
-  if (coalition_ != nullptr) coalition_->Join(host.self());
+  self_ = host.self();
+  if (coalition_ != nullptr) coalition_->Join(self_);
   StartRound(host);
 }
 
@@ -212,6 +262,10 @@ void ByzantineDpsgdNode::Save(SnapshotWriter& out) const {
   // round_noise_ is drawn afresh before every use (Attack).
   out.Floats(base_);
   barrier_.Save(out);
+  // The config (hashed into the snapshot) says whether this part is there.
+  if (coalition_ == nullptr) return;
+  out.U32(self_.value);
+  coalition_->SaveShare(self_, out);
 }
 
 Status ByzantineDpsgdNode::Restore(SnapshotReader& in) {
@@ -223,7 +277,18 @@ Status ByzantineDpsgdNode::Restore(SnapshotReader& in) {
   base_ = in.Floats("byzantine_dpsgd.base");
   const size_t dim = ExchangedParams(options_, learner_.params()).size();
   barrier_.Restore(in, dim);
+  if (coalition_ != nullptr) {
+    self_ = PeerId(in.U32("byzantine_dpsgd.self"));
+    coalition_->RestoreShare(self_, in, dim, options_.rounds);
+  }
   MURMUR_RETURN_IF_ERROR(in.status());
+  // A member waiting for the coalition has deposited for the round it
+  // waits on (AfterTraining); Attack's Crafted reads that deposit.
+  if (coalition_ != nullptr && phase == static_cast<uint8_t>(Phase::kWaiting) &&
+      !coalition_->Deposited(NextRound(round_), self_)) {
+    return Status::Corrupt("snapshot: a Sybil identity waits on round ",
+                           NextRound(round_).value, " without its deposit");
+  }
   // Attack reads base_ as the round-start model: it has the exchanged size
   // once the first round started (StartRound), which OnStart did.
   // The barrier collects the round after the last one attacked, and a

@@ -85,7 +85,8 @@ void ByzantineFedAvgClient::OnMessage(Host& host, PeerId from, std::span<const u
   if (config_.attack == AttackKind::kCrash && message->round.value >= config_.crash_round) {
     return;  // crashed: silent for good
   }
-  coalition_->Register(message->round.value, host.self());
+  self_ = host.self();  // as OnStart did (a test may drive the node without it)
+  coalition_->Register(message->round.value, self_);
   if (busy_) {
     pending_global_ = std::move(message->params);
     pending_round_ = message->round;
@@ -177,6 +178,95 @@ void ByzantineFedAvgClient::NextPending(Host& host) {
   std::vector<float> global = std::move(pending_global_);
   pending_global_.clear();
   Begin(host, pending_round_, std::move(global));
+}
+
+void FedAvgCoalition::SaveShare(PeerId member, SnapshotWriter& out) const {
+  std::vector<int64_t> mine;
+  for (const auto& [round, state] : rounds_) {
+    if (state.registered.count(member) != 0) mine.push_back(round);
+  }
+  out.U64(mine.size());
+  for (int64_t round : mine) {
+    const RoundState& state = rounds_.at(round);
+    out.I64(round);
+    const auto deposit = state.updates.find(member);
+    out.Bool(deposit != state.updates.end());
+    if (deposit != state.updates.end()) out.Floats(deposit->second);
+    out.Floats(state.crafted);
+  }
+}
+
+void FedAvgCoalition::RestoreShare(PeerId member, SnapshotReader& in, size_t dim,
+                                   int64_t max_round) {
+  const uint64_t rounds = in.Count("coalition.rounds", 17);
+  for (uint64_t i = 0; i < rounds && in.ok(); ++i) {
+    const int64_t round = in.I64("coalition.round");
+    const bool deposited = in.Bool("coalition.deposited");
+    std::vector<float> update = deposited ? in.Floats("coalition.update") : std::vector<float>();
+    std::vector<float> crafted = in.Floats("coalition.crafted");
+    if (!in.ok()) return;
+    if (round < 0 || round > max_round || (deposited && update.size() != dim) ||
+        (!crafted.empty() && crafted.size() != dim)) {
+      in.Fail(Status::Corrupt("snapshot: a coalition share of round ", round, " with ",
+                              update.size(), " and ", crafted.size(), " floats"));
+      return;
+    }
+    RoundState& state = rounds_[round];
+    state.registered.insert(member);
+    if (deposited) state.updates[member] = std::move(update);
+    if (crafted.empty()) continue;
+    if (!state.crafted.empty() && state.crafted != crafted) {
+      in.Fail(Status::Corrupt("snapshot: two coalition members disagree on round ", round,
+                              "'s crafted update"));
+      return;
+    }
+    state.crafted = std::move(crafted);
+  }
+}
+
+bool FedAvgCoalition::Deposited(int64_t round, PeerId member) const {
+  const auto it = rounds_.find(round);
+  return it != rounds_.end() && it->second.updates.count(member) != 0;
+}
+
+void ByzantineFedAvgClient::Save(SnapshotWriter& out) const {
+  out.U32(self_.value);
+  out.Bool(busy_);
+  out.Bool(waiting_);
+  out.I64(wait_deadline_.ns);
+  out.U32(round_.value);
+  out.Floats(global_);
+  out.F64(last_loss_);
+  out.Floats(pending_global_);
+  out.U32(pending_round_.value);
+  coalition_->SaveShare(self_, out);
+}
+
+Status ByzantineFedAvgClient::Restore(SnapshotReader& in) {
+  self_ = PeerId(in.U32("byzantine_fedavg.self"));
+  busy_ = in.Bool("byzantine_fedavg.busy");
+  waiting_ = in.Bool("byzantine_fedavg.waiting");
+  wait_deadline_ = SimTime{in.I64("byzantine_fedavg.wait_deadline")};
+  round_ = Round(in.U32("byzantine_fedavg.round"));
+  global_ = in.Floats("byzantine_fedavg.global");
+  last_loss_ = in.F64("byzantine_fedavg.last_loss");
+  pending_global_ = in.Floats("byzantine_fedavg.pending_global");
+  pending_round_ = Round(in.U32("byzantine_fedavg.pending_round"));
+  const size_t dim = learner_.params().size();
+  // Rounds are the server's to number (OnMessage takes any): a u32.
+  coalition_->RestoreShare(self_, in, dim, int64_t{UINT32_MAX});
+  MURMUR_RETURN_IF_ERROR(in.status());
+  // Reply and the coalition read global_ and the deposit as this model's
+  // size; a waiting member has deposited for its round (OnComputeDone).
+  const bool sizes_ok = (global_.empty() ? !busy_ : global_.size() == dim) &&
+                        (pending_global_.empty() || pending_global_.size() == dim);
+  if (!sizes_ok || (waiting_ && !busy_) ||
+      (waiting_ && !coalition_->Deposited(round_.value, self_))) {
+    return Status::Corrupt("snapshot: Byzantine FedAvg client of round ", round_.value,
+                           (busy_ ? " busy" : " idle"), (waiting_ ? " waiting" : ""),
+                           " with a global model of ", global_.size(), " floats");
+  }
+  return Status::Ok();
 }
 
 }  // namespace murmur

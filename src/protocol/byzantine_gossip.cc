@@ -93,4 +93,49 @@ void ByzantineGossipNode::Push(Host& host) {
                                    CraftModel(config_, in)));
 }
 
+void ByzantineGossipNode::Save(SnapshotWriter& out) const {
+  out.I64(cycle_);
+  out.Bool(training_);
+  out.F64(last_loss_);
+  out.Floats(base_);
+  out.Floats(trained_);
+  out.U64(latest_.size());
+  for (const auto& [peer, model] : latest_) {
+    out.U32(peer.value);
+    out.Floats(model);
+  }
+}
+
+Status ByzantineGossipNode::Restore(SnapshotReader& in) {
+  cycle_ = in.I64("byzantine_gossip.cycle");
+  training_ = in.Bool("byzantine_gossip.training");
+  last_loss_ = in.F64("byzantine_gossip.last_loss");
+  base_ = in.Floats("byzantine_gossip.base");
+  trained_ = in.Floats("byzantine_gossip.trained");
+  const size_t dim = learner_.params().size();
+  latest_.clear();
+  const uint64_t held = in.CountAtMost("byzantine_gossip.latest", honest_.size(), 12);
+  for (uint64_t i = 0; i < held && in.ok(); ++i) {
+    const PeerId peer(in.U32("byzantine_gossip.peer"));
+    std::vector<float> model = in.Floats("byzantine_gossip.model");
+    // OnMessage keeps honest neighbours' models of this size only; Push
+    // reads them as such.
+    if (in.ok() && (model.size() != dim ||
+                    !std::binary_search(honest_.begin(), honest_.end(), peer) ||
+                    latest_.count(peer) != 0)) {
+      in.Fail(Status::Corrupt("snapshot: a Byzantine gossip peer holds a model of ",
+                              model.size(), " floats from peer ", peer.value,
+                              ", not one honest neighbour's of this model's size"));
+    }
+    latest_[peer] = std::move(model);
+  }
+  MURMUR_RETURN_IF_ERROR(in.status());
+  if (base_.size() != dim || trained_.size() != dim || cycle_ < 0 ||
+      cycle_ > options_.rounds) {
+    return Status::Corrupt("snapshot: Byzantine gossip cycle ", cycle_, " with models of ",
+                           base_.size(), " and ", trained_.size(), " floats");
+  }
+  return Status::Ok();
+}
+
 }  // namespace murmur

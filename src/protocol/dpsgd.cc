@@ -6,7 +6,6 @@
 #include "murmur/protocol/neighbour_mix.h"
 #include "murmur/protocol/sybilwall_message.h"
 #include "murmur/protocol/train_task.h"
-#include "murmur/robust/external_rules.h"
 
 namespace murmur {
 
@@ -307,14 +306,12 @@ void DpsgdNode::SybilWallMix(Host& host, const ArrivedModels& arrived) {
 
 bool DpsgdNode::CanSnapshot() const {
   // A built-in robust rule is stateless (ModelCombiner::Combine is const;
-  // its randomness is the host's saved stream). SybilWall's update
-  // histories, Bristle's and the local noise's state, and whatever a
-  // Python rule ("py:...") keeps, are not saved.
-  const bool stateful_rule =
-      combiner_ != nullptr && (combiner_->sybilwall() != nullptr ||
-                               combiner_->rule().name().find(kExternalRulePrefix) !=
-                                   std::string::npos);
-  return !stateful_rule && bristle_ == nullptr && !options_.dp.enabled();
+  // its randomness is the host's saved stream), and so is Bristle's
+  // combiner (const, over the peer's validation split and the shared
+  // model); SybilWall's update histories are saved with the node. The
+  // local noise's state (DpRelease) is not saved, and whatever a Python
+  // rule ("py:...") keeps lies out of reach.
+  return (combiner_ == nullptr || combiner_->CanSnapshot()) && !options_.dp.enabled();
 }
 
 void DpsgdNode::Save(SnapshotWriter& out) const {
@@ -323,6 +320,8 @@ void DpsgdNode::Save(SnapshotWriter& out) const {
   out.U32(self_.value);
   out.F64(last_loss_);
   barrier_.Save(out);
+  // The config (hashed into the snapshot) says whether this part is there.
+  if (sybilwall_ != nullptr) sybilwall_->Save(out);
 }
 
 Status DpsgdNode::Restore(SnapshotReader& in) {
@@ -330,7 +329,17 @@ Status DpsgdNode::Restore(SnapshotReader& in) {
   round_ = Round(in.U32("dpsgd.round"));
   self_ = PeerId(in.U32("dpsgd.self"));
   last_loss_ = in.F64("dpsgd.last_loss");
+  if (in.ok() && (self_.value >= options_.num_peers ||
+                  std::binary_search(neighbours_.begin(), neighbours_.end(), self_))) {
+    in.Fail(Status::Corrupt("snapshot: D-PSGD peer ", self_.value, " is not a peer of this run "
+                            "or is its own neighbour: the snapshot is of another peer"));
+  }
   barrier_.Restore(in, Exchanged().size());
+  if (combiner_ != nullptr && combiner_->sybilwall() != nullptr) {
+    // OnStart built it; a restored node starts from the snapshot instead.
+    sybilwall_ = std::make_unique<SybilWallHistory>(self_, combiner_->sybilwall()->lambda);
+    sybilwall_->Restore(in, Exchanged().size());
+  }
   MURMUR_RETURN_IF_ERROR(in.status());
   // The barrier collects the round after the last one mixed, and a peer
   // that mixed the last round is done.

@@ -42,6 +42,12 @@ EpidemicNode::EpidemicNode(Learner& learner, const EpidemicOptions& options)
 
 std::vector<PeerId> EpidemicNode::SendersTo(PeerId self, Round round) const {
   std::vector<PeerId> senders;
+  // No peer sends for a round outside the run (EpidemicTargets' domain);
+  // OnMessage refuses such rounds, and a restored barrier asks about the
+  // rounds a snapshot names before the node has checked them.
+  if (round.value < 1 || round.value > options_.rounds || round.value >= (uint32_t{1} << 24)) {
+    return senders;
+  }
   for (uint32_t j = 0; j < options_.num_peers; ++j) {
     const PeerId peer(j);
     if (peer == self) continue;

@@ -1,6 +1,7 @@
 // FedAvgServer and FedAvgClient Save / Restore (fedavg.h): the plain
-// configuration only; compressed, robust, server-optimizer and [privacy]
-// runs keep state these do not save (CanSnapshot is false for them).
+// configuration and a robust rule (the round's replies); compressed,
+// server-optimizer and [privacy] runs and Python rules keep state these do
+// not save (CanSnapshot is false for them).
 #include "murmur/protocol/fedavg.h"
 
 namespace murmur {
@@ -14,7 +15,7 @@ std::set<PeerId> RestorePeerSet(SnapshotReader& in, const char* field) {
 }  // namespace
 
 bool FedAvgServer::CanSnapshot() const {
-  return !options_.compression.enabled() && combiner_ == nullptr &&
+  return !options_.compression.enabled() && (combiner_ == nullptr || combiner_->CanSnapshot()) &&
          options_.server_optimizer.kind == ServerOptimizerKind::kReplace &&
          options_.dp.mode == privacy::DpMode::kNone;
 }
@@ -29,6 +30,12 @@ void FedAvgServer::Save(SnapshotWriter& out) const {
   out.F64(total_weight_);
   out.F64(clip_);
   out.I64(within_clip_);
+  // With a robust rule the round's replies wait for it (AddReply); the
+  // config, hashed into the snapshot, says whether this part is there.
+  if (combiner_ == nullptr) return;
+  out.U64(replies_.size());
+  for (const std::vector<float>& reply : replies_) out.Floats(reply);
+  out.Doubles(reply_weights_);
 }
 
 Status FedAvgServer::Restore(SnapshotReader& in) {
@@ -44,6 +51,24 @@ Status FedAvgServer::Restore(SnapshotReader& in) {
   total_weight_ = in.F64("fedavg.total_weight");
   clip_ = in.F64("fedavg.clip");
   within_clip_ = in.I64("fedavg.within_clip");
+  replies_.clear();
+  reply_weights_.clear();
+  if (combiner_ != nullptr) {
+    // At most one reply per selected client (OnMessage drops repeats).
+    const uint64_t replies = in.CountAtMost("fedavg.replies", clients_.size(), 8);
+    for (uint64_t i = 0; i < replies && in.ok(); ++i) {
+      replies_.push_back(in.Floats("fedavg.reply"));
+      if (in.ok() && replies_.back().size() != size) {
+        in.Fail(Status::Corrupt("snapshot: a FedAvg reply has ", replies_.back().size(),
+                                " floats, expected ", size));
+      }
+    }
+    reply_weights_ = in.Doubles("fedavg.reply_weights");
+    if (in.ok() && reply_weights_.size() != replies_.size()) {
+      in.Fail(Status::Corrupt("snapshot: ", reply_weights_.size(), " FedAvg reply weights for ",
+                              replies_.size(), " replies"));
+    }
+  }
   MURMUR_RETURN_IF_ERROR(in.status());
   if ((!sum_.empty() && sum_.size() != size) || round_ < 0 || round_ > options_.rounds) {
     return Status::Corrupt("snapshot: FedAvg server round ", round_, " or sum does not fit");

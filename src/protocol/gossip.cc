@@ -117,6 +117,27 @@ void GossipNode::Save(SnapshotWriter& out) const {
     out.U32(from.value);
     out.Floats(model);
   }
+  // The config (hashed into the snapshot) says whether this part is there.
+  if (combiner_ == nullptr) return;
+  out.U64(window_.size());
+  for (const auto& [from, model] : window_) {
+    out.U32(from.value);
+    out.Floats(model);
+  }
+}
+
+std::pair<PeerId, std::vector<float>> GossipNode::RestoreNeighbourModel(SnapshotReader& in,
+                                                                      const char* field) const {
+  const PeerId from(in.U32(field));
+  std::vector<float> model = in.Floats(field);
+  // Only neighbours' models of the model's size are filed (OnMessage).
+  if (in.ok() && (model.size() != learner_.params().size() ||
+                  !std::binary_search(neighbours_.begin(), neighbours_.end(), from))) {
+    in.Fail(Status::Corrupt("snapshot: ", field, " holds a model of ", model.size(),
+                            " floats from peer ", from.value,
+                            ", not a neighbour's of this model's size"));
+  }
+  return {from, std::move(model)};
 }
 
 Status GossipNode::Restore(SnapshotReader& in) {
@@ -126,12 +147,21 @@ Status GossipNode::Restore(SnapshotReader& in) {
   const uint64_t queued = in.CountAtMost("gossip.queue", options_.max_queued, 12);
   queue_.clear();
   for (uint64_t i = 0; i < queued && in.ok(); ++i) {
-    const PeerId from(in.U32("gossip.sender"));
-    std::vector<float> model = in.Floats("gossip.model");
-    if (in.ok() && model.size() != learner_.params().size()) {
-      in.Fail(Status::Corrupt("snapshot: a queued gossip model has ", model.size(), " floats"));
+    queue_.push_back(RestoreNeighbourModel(in, "gossip.queue"));
+  }
+  window_.clear();
+  if (combiner_ != nullptr) {
+    const uint64_t kept = in.CountAtMost("gossip.window", options_.window, 12);
+    for (uint64_t i = 0; i < kept && in.ok(); ++i) {
+      window_.push_back(RestoreNeighbourModel(in, "gossip.window"));
+      // MergeAndTrain keeps one model per sender.
+      for (size_t j = 0; j + 1 < window_.size() && in.ok(); ++j) {
+        if (window_[j].first == window_.back().first) {
+          in.Fail(Status::Corrupt("snapshot: two gossip window models from peer ",
+                                  window_.back().first.value));
+        }
+      }
     }
-    queue_.emplace_back(from, std::move(model));
   }
   MURMUR_RETURN_IF_ERROR(in.status());
   if (cycle_ < 0 || served_cycles_ < 0 || served_cycles_ > cycle_ || cycle_ > options_.rounds) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "murmur/protocol/bristle_combiner.h"
+#include "murmur/robust/external_rules.h"
 
 namespace murmur {
 
@@ -72,6 +73,11 @@ Result<std::shared_ptr<const ModelCombiner>> ModelCombiner::Make(
   MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<Aggregator> rule, MakeAggregator(config));
   const bool plain = config.rule == "mean" && config.pre.empty();
   return std::shared_ptr<const ModelCombiner>(new ModelCombiner(std::move(rule), plain));
+}
+
+bool ModelCombiner::CanSnapshot() const {
+  // A chain's name holds every stage's ("bucketing>py:mine").
+  return rule_->name().find(kExternalRulePrefix) == std::string::npos;
 }
 
 Status ModelCombiner::Combine(std::span<float> own, VectorList others, OwnModel own_model,

@@ -2,6 +2,7 @@
 #include "murmur/protocol/round_barrier.h"
 
 #include <algorithm>
+#include <string>
 
 namespace murmur {
 namespace {
@@ -13,6 +14,16 @@ ReceivedModel RestoreModel(SnapshotReader& in, size_t model_size) {
                             model_size));
   }
   return ReceivedModel(std::move(model));
+}
+
+// "1, 4, 9" (the first 8, then how many more).
+std::string PeerList(const std::vector<PeerId>& peers) {
+  std::string out;
+  for (size_t i = 0; i < peers.size() && i < 8; ++i) {
+    out += (i == 0 ? "" : ", ") + std::to_string(peers[i].value);
+  }
+  if (peers.size() > 8) out += ", ... " + std::to_string(peers.size() - 8) + " more";
+  return out;
 }
 
 }  // namespace
@@ -98,6 +109,35 @@ void RoundBarrier::Restore(SnapshotReader& in, size_t model_size) {
     if (in.ok() && kept.first.value <= last_buffered) {
       in.Fail(Status::Corrupt("snapshot: barrier keeps round ", kept.first.value,
                               " ahead, inside the window up to ", last_buffered));
+    }
+  }
+  // Only now, with every round checked, ask the node who sends: a node's
+  // expected senders may hold preconditions on the round (EpidemicTargets).
+  CheckSendersMatch(in);
+}
+
+void RoundBarrier::CheckSendersMatch(SnapshotReader& in) const {
+  // Each buffered round's senders are the ones this node expects (Touch
+  // would have asked the same question), so a snapshot of another node, or
+  // of another topology, is refused instead of filing models its mixing
+  // would misattribute.
+  for (const auto& [round, inbox] : rounds_) {
+    if (!in.ok()) return;
+    const std::vector<PeerId> mine = expected_(round);
+    if (inbox.expected != mine) {
+      in.Fail(Status::Corrupt("snapshot: round ", round.value, " expects ",
+                              inbox.expected.size(), " senders (", PeerList(inbox.expected),
+                              ") but this node expects ", mine.size(), " (", PeerList(mine),
+                              "): the snapshot is of another peer or topology"));
+    }
+  }
+  for (const auto& [peer, kept] : ahead_) {
+    if (!in.ok()) return;
+    const std::vector<PeerId> mine = expected_(kept.first);
+    if (!std::binary_search(mine.begin(), mine.end(), peer)) {
+      in.Fail(Status::Corrupt("snapshot: a model of round ", kept.first.value,
+                              " kept ahead from peer ", peer.value,
+                              ", which this node does not expect in that round"));
     }
   }
 }

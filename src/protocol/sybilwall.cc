@@ -96,4 +96,56 @@ Status SybilWallHistory::Aggregate(
   return SybilWallAggregate(own, models, histories, score, weights);
 }
 
+void SybilWallHistory::Save(SnapshotWriter& out) const {
+  out.U64(records_.size());
+  for (const auto& [origin, record] : records_) {
+    out.U32(origin.value);
+    out.U32(record.round);
+    out.U32(record.distance);
+    out.U32(record.received_from.value);
+    out.Floats(record.history);
+    out.Bool(record.finite);
+  }
+  out.U64(last_model_.size());
+  for (const auto& [neighbour, model] : last_model_) {
+    out.U32(neighbour.value);
+    out.Floats(model);
+  }
+}
+
+void SybilWallHistory::Restore(SnapshotReader& in, size_t dim) {
+  records_.clear();
+  last_model_.clear();
+  const auto check = [&in, dim](bool ok, PeerId peer, size_t floats) {
+    if (in.ok() && !ok) {
+      in.Fail(Status::Corrupt("snapshot: a SybilWall record or model of peer ", peer.value,
+                              " (", floats, " floats, expected ", dim, ") does not fit"));
+    }
+  };
+  const uint64_t records = in.Count("sybilwall.records", 25);
+  for (uint64_t i = 0; i < records && in.ok(); ++i) {
+    SybilWallRecord record;
+    record.origin = PeerId(in.U32("sybilwall.origin"));
+    record.round = in.U32("sybilwall.round");
+    record.distance = in.U32("sybilwall.distance");
+    record.received_from = PeerId(in.U32("sybilwall.received_from"));
+    record.history = in.Floats("sybilwall.history");
+    record.finite = in.Bool("sybilwall.finite");
+    check(record.origin != self_ && record.history.size() == dim && record.distance >= 1 &&
+              record.distance <= kSybilWallMaxDistance &&
+              (record.distance > 1 || record.received_from == record.origin) &&
+              records_.count(record.origin) == 0,
+          record.origin, record.history.size());
+    records_[record.origin] = std::move(record);
+  }
+  const uint64_t models = in.Count("sybilwall.last_models", 12);
+  for (uint64_t i = 0; i < models && in.ok(); ++i) {
+    const PeerId neighbour(in.U32("sybilwall.neighbour"));
+    std::vector<float> model = in.Floats("sybilwall.last_model");
+    check(neighbour != self_ && model.size() == dim && last_model_.count(neighbour) == 0,
+          neighbour, model.size());
+    last_model_[neighbour] = std::move(model);
+  }
+}
+
 }  // namespace murmur

@@ -1,5 +1,8 @@
 // Stateful fuzz target: one protocol node (D-PSGD, gossip learning,
-// Epidemic learning, FedAvg server or client, MoDeST, Byzantine D-PSGD) on a
+// Epidemic learning, FedAvg server or client, MoDeST, Byzantine D-PSGD,
+// gossip under a median, a Byzantine gossip peer, D-PSGD under SybilWall, a
+// Sybil identity and an ALIE FedAvg coalition member, each with a
+// coalition of its own) on a
 // 50-parameter synthetic learner (tests/testing/frozen_learner.h) behind a
 // scripted FakeHost, fed a fuzzer-driven sequence of events: model messages
 // (MoDeST frames for MoDeST) from any sender, of any kind and round, with
@@ -29,6 +32,8 @@
 #include "stateful_fuzz.h"
 #include "murmur/core/snapshot.h"
 #include "murmur/protocol/byzantine_dpsgd.h"
+#include "murmur/protocol/byzantine_fedavg.h"
+#include "murmur/protocol/byzantine_gossip.h"
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/epidemic.h"
 #include "murmur/protocol/fedavg.h"
@@ -47,7 +52,7 @@ using fuzz::Reader;
 constexpr uint32_t kPeers = 4;                     // slots 0..3; the node is slot 0
 constexpr size_t kMaxEvents = 512;
 constexpr size_t kHeapCap = size_t{4} << 20;       // bytes the node may add over a sequence
-constexpr uint8_t kProtocols = 7;
+constexpr uint8_t kProtocols = 12;
 constexpr uint8_t kModest = 5;
 
 std::unique_ptr<Node> MakeNode(uint8_t which, Learner& learner) {
@@ -85,13 +90,47 @@ std::unique_ptr<Node> MakeNode(uint8_t which, Learner& learner) {
                                  .trainers = 2, .aggregators = 2, .success_fraction = 1.0,
                                  .ping_timeout = Duration::Seconds(0.5),
                                  .round_timeout = Duration::Seconds(1), .seed = 1});
-    default:
+    case 6:
       return std::make_unique<ByzantineDpsgdNode>(
           learner,
           DpsgdOptions{.rounds = 50, .local_steps = 1, .round_timeout = Duration::Seconds(1),
                        .num_peers = kPeers},
           neighbours, std::vector<PeerId>{PeerId(1), PeerId(2)},
           ByzantineConfig{.count = 1, .attack = AttackKind::kAlie});
+    case 7:
+      return std::make_unique<GossipNode>(
+          learner,
+          GossipOptions{.rounds = 50, .local_steps = 1, .period = Duration::Seconds(1),
+                        .window = 2},
+          neighbours, ModelCombiner::Make(AggregatorConfig{.rule = "median"}).value());
+    case 8:
+      return std::make_unique<ByzantineGossipNode>(
+          learner, GossipOptions{.rounds = 50, .local_steps = 1, .period = Duration::Seconds(1)},
+          neighbours, std::vector<PeerId>{PeerId(1), PeerId(2)},
+          ByzantineConfig{.count = 1, .attack = AttackKind::kEquivocation});
+    case 9:
+      return std::make_unique<DpsgdNode>(
+          learner,
+          DpsgdOptions{.rounds = 50, .local_steps = 1, .round_timeout = Duration::Seconds(1),
+                       .num_peers = kPeers},
+          neighbours, std::vector<double>{0.25, 0.25, 0.25}, 0.25,
+          ModelCombiner::Make(AggregatorConfig{.rule = "sybilwall"}).value());
+    case 10:
+      return std::make_unique<ByzantineDpsgdNode>(
+          learner,
+          DpsgdOptions{.rounds = 50, .local_steps = 1, .round_timeout = Duration::Seconds(1),
+                       .num_peers = kPeers},
+          neighbours, std::vector<PeerId>{PeerId(1), PeerId(2)},
+          ByzantineConfig{.count = 1, .attack = AttackKind::kSybil},
+          std::make_shared<DpsgdSybilCoalition>());
+    default: {
+      const ByzantineConfig alie{.count = 1, .attack = AttackKind::kAlie, .z = 1.0};
+      return std::make_unique<ByzantineFedAvgClient>(
+          learner,
+          FedAvgOptions{.rounds = 50, .client_fraction = 1.0, .local_epochs = 1,
+                        .round_timeout = Duration::Seconds(1)},
+          PeerId(1), alie, std::make_shared<FedAvgCoalition>(alie));
+    }
   }
 }
 

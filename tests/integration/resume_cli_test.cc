@@ -2,10 +2,13 @@
 // killed after its 1st snapshot and once more while resuming, a gossip run
 // with heterogeneous devices and a FedAvg run killed after their 2nd
 // snapshot, and Byzantine D-PSGD under a robust rule, Epidemic Learning and
-// MoDeST under churn, each killed after its 1st and 3rd snapshot, each
-// resumed, give metrics.jsonl, metrics.csv, peers.csv and summary.json
+// MoDeST under churn, each killed after its 1st and 3rd snapshot; FedProx
+// with heterogeneous devices, gossip under a robust rule with Byzantine
+// peers, Byzantine FedAvg (a colluding coalition) under a robust rule,
+// Sybil identities under SybilWall and Bristle against sign-flippers; each
+// resumed, gives metrics.jsonl, metrics.csv, peers.csv and summary.json
 // byte-identical to an uninterrupted run without snapshots. A corrupt,
-// truncated or other-config snapshot is refused with exit 2.
+// truncated, other-config or other-peer snapshot is refused with exit 2.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -181,6 +184,55 @@ TEST(MurmurRunResume, KilledModestRunUnderChurnResumesToByteIdenticalFiles) {
        "protocol.round_timeout_s=0.2", "--set", "protocol.modest_ping_timeout_s=0.05"});
 }
 
+// FedProx (proximal term, a local time budget and heterogeneous devices,
+// so some clients' updates are partial): the learners' proximal centres and
+// the clients' measured step times are in the snapshot. Killed after its
+// 2nd snapshot, killed again while resuming after its 4th.
+TEST(MurmurRunResume, KilledFedProxRunResumesToByteIdenticalFiles) {
+  ExpectKilledRunResumesIdentically("fedprox", kEvery, 2 * kEvery, 4 * kEvery,
+                                    {"--set", "peers=16", "--set", "eval.every=5",
+                                     "--set", "protocol.local_time_budget_s=0.02"});
+}
+
+// Gossip under a robust rule (trimmed mean over a window of 4 neighbours'
+// models) with 3 of 16 peers Byzantine, each pushing a different model to
+// every receiver (equivocation): the honest peers' windows and the
+// attackers' held models are in the snapshot. Killed after its 2nd snapshot,
+// killed again while resuming after its 5th.
+TEST(MurmurRunResume, KilledRobustGossipRunWithByzantinePeersResumesToByteIdenticalFiles) {
+  ExpectKilledRunResumesIdentically(
+      "gossip", 1.0, 2.0, 5.0,
+      {"--set", "robust.rule=\"trimmed-mean\"", "--set", "robust.f=1", "--set",
+       "byzantine.count=3", "--set", "byzantine.attack=\"equivocation\""});
+}
+
+// Byzantine FedAvg: 4 of 20 clients are one "A Little Is Enough" coalition
+// crafting from their pooled updates, the server combines with a trimmed
+// mean (examples/byzantine_fedavg.toml): each member's share of the
+// coalition and the server's replies of the round are in the snapshot.
+// Killed after its 2nd snapshot, killed again while resuming after its 5th.
+TEST(MurmurRunResume, KilledByzantineFedAvgRunResumesToByteIdenticalFiles) {
+  ExpectKilledRunResumesIdentically("byzantine_fedavg", kEvery, 2 * kEvery, 5 * kEvery);
+}
+
+// 8 of 20 peers are Sybil identities of one adversary (a shared coalition
+// that sends one poisoned model), the honest ones defend with SybilWall,
+// which gossips update histories (examples/sybilwall.toml): the coalition's
+// shares and every peer's histories are in the snapshot. Killed after its
+// 1st snapshot, killed again while resuming after its 3rd.
+TEST(MurmurRunResume, KilledSybilWallRunAgainstSybilsResumesToByteIdenticalFiles) {
+  ExpectKilledRunResumesIdentically("sybilwall", kEvery, kEvery, 3 * kEvery);
+}
+
+// Bristle (examples/bristle.toml without its pretrained body: the output
+// layer is trained and exchanged over a frozen random one) against 4
+// sign-flippers. Killed after its 1st snapshot, killed again while
+// resuming after its 3rd.
+TEST(MurmurRunResume, KilledBristleRunResumesToByteIdenticalFiles) {
+  ExpectKilledRunResumesIdentically("bristle", kEvery, kEvery, 3 * kEvery,
+                                    {"--set", "model.init_checkpoint=\"\""});
+}
+
 TEST(MurmurRunResume, RefusesCorruptTruncatedAndOtherConfigSnapshots) {
   const std::string dir = FreshTempDir("resume-bad");
   std::vector<std::string> args = kArgs;
@@ -224,19 +276,86 @@ TEST(MurmurRunResume, ProtocolWithoutSnapshotsIsNamedAndRefused) {
 }
 
 // State that snapshots do not hold is refused at start, naming the kind:
-// a Sybil coalition (shared by its members) and SybilWall's histories.
-TEST(MurmurRunResume, SybilCoalitionAndSybilWallAreRefused) {
-  for (const std::string& set : {"byzantine.attack=\"sybil\"", "robust.rule=\"sybilwall\""}) {
-    const std::string dir = FreshTempDir("resume-sybil");
+// D-PSGD's [privacy] local noise (its release state) and FedAvg's
+// compressed uplink (per-client codec state).
+TEST(MurmurRunResume, LocalNoiseAndCompressedFedAvgAreRefused) {
+  const struct {
+    std::string example, kind;
+    std::vector<std::string> set;
+  } cases[] = {
+      {"quickstart", "dpsgd",
+       {"--set", "privacy.mode=\"local\"", "--set", "privacy.noise_multiplier=1",
+        "--set", "privacy.clip=1"}},
+      {"fedavg_int8", "fedavg", {}},
+  };
+  for (const auto& c : cases) {
+    const std::string dir = FreshTempDir("resume-refused");
     std::vector<std::string> args = kArgs;
-    args[0] = kSource + "/examples/byzantine_dpsgd.toml";
-    args.insert(args.end(), {"--set", set, "--snapshot-every", "0.05", "--out", dir});
+    args[0] = kSource + "/examples/" + c.example + ".toml";
+    args.insert(args.end(), c.set.begin(), c.set.end());
+    args.insert(args.end(), {"--snapshot-every", "0.05", "--out", dir});
     const murmur::testing::CliOutcome o = RunMurmur("run " + Join(args));
-    EXPECT_EQ(o.exit_code, 2) << set << ": " << o.output;
-    EXPECT_NE(o.output.find("protocol.kind = \"dpsgd\" with this config cannot snapshot"),
+    EXPECT_EQ(o.exit_code, 2) << c.example << ": " << o.output;
+    EXPECT_NE(o.output.find("protocol.kind = \"" + c.kind + "\" with this config cannot snapshot"),
               std::string::npos)
-        << set << ": " << o.output;
+        << c.example << ": " << o.output;
   }
+}
+
+// The node sections of a snapshot file's body ("NODE" markers, one per
+// peer, simulator_snapshot.cc), as (offset, length) pairs from the body's
+// start; the last runs to the body's end.
+std::vector<std::pair<size_t, size_t>> NodeSections(const std::string& body) {
+  std::vector<size_t> at;
+  for (size_t i = body.find("NODE"); i != std::string::npos; i = body.find("NODE", i + 4)) {
+    at.push_back(i);
+  }
+  std::vector<std::pair<size_t, size_t>> out;
+  for (size_t k = 0; k < at.size(); ++k) {
+    out.emplace_back(at[k], (k + 1 < at.size() ? at[k + 1] : body.size()) - at[k]);
+  }
+  return out;
+}
+
+uint64_t Fnv1a64(const std::string& bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+// A snapshot whose checksum is right but whose node sections are swapped
+// (peer 0's state handed to peer 2 and back, on a ring: other neighbours)
+// is refused naming the mismatch, exit 2, instead of resuming peers with
+// models filed under the wrong senders.
+TEST(MurmurRunResume, RefusesASnapshotOfAnotherPeer) {
+  const std::string dir = FreshTempDir("resume-swapped");
+  std::vector<std::string> args = kArgs;
+  args.insert(args.end(), {"--set", "protocol.rounds=5", "--snapshot-every", "0.01", "--out",
+                           dir});
+  ASSERT_EQ(RunMurmur("run " + Join(args)).exit_code, 0);
+  const std::string good = ReadFile(dir + "/snapshot.bin");
+  constexpr size_t kBodyAt = 52;  // run_snapshot.h: header, then body_bytes u64
+  ASSERT_GT(good.size(), kBodyAt + 8);
+  uint64_t body_bytes = 0;
+  std::memcpy(&body_bytes, good.data() + 44, sizeof body_bytes);
+  ASSERT_EQ(good.size(), kBodyAt + body_bytes + 8);
+  const std::string body = good.substr(kBodyAt, body_bytes);
+  const auto sections = NodeSections(body);
+  ASSERT_EQ(sections.size(), 16u);  // one per peer
+  const auto part = [&](size_t k) { return body.substr(sections[k].first, sections[k].second); };
+  std::string swapped = body.substr(0, sections[0].first) + part(2) + part(1) + part(0);
+  for (size_t k = 3; k < sections.size(); ++k) swapped += part(k);
+  ASSERT_EQ(swapped.size(), body.size());
+  std::string file = good.substr(0, kBodyAt) + swapped;
+  const uint64_t sum = Fnv1a64(file);
+  file.append(reinterpret_cast<const char*>(&sum), sizeof sum);
+  std::ofstream(dir + "/snapshot.bin", std::ios::binary | std::ios::trunc) << file;
+  const murmur::testing::CliOutcome o = RunMurmur("run --resume '" + dir + "' --quiet");
+  EXPECT_EQ(o.exit_code, 2) << o.output;
+  EXPECT_NE(o.output.find("another peer"), std::string::npos) << o.output;
+  // The untouched snapshot still resumes.
+  std::ofstream(dir + "/snapshot.bin", std::ios::binary | std::ios::trunc) << good;
+  EXPECT_EQ(RunMurmur("run --resume '" + dir + "' --quiet").exit_code, 0);
 }
 
 }  // namespace

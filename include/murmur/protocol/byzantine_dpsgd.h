@@ -47,6 +47,18 @@ class DpsgdSybilCoalition {
   // per round; the round is forgotten after the last member's fetch.
   std::vector<float> Crafted(Round round, PeerId member);
 
+  // Snapshots: the coalition is shared by its members, so each saves its
+  // own share -- for every round it deposited in, its model, whether it
+  // fetched and the crafted vector -- and restoring every member's share
+  // into a fresh coalition rebuilds the whole (a round exists from its
+  // first deposit until every member fetched). RestoreShare joins
+  // `member` and fails `in` (kCorrupt) for a model or crafted vector not of
+  // `dim` floats, a round outside [1, max_round], or a crafted vector that
+  // differs from another member's.
+  void SaveShare(PeerId member, SnapshotWriter& out) const;
+  void RestoreShare(PeerId member, SnapshotReader& in, size_t dim, int64_t max_round);
+  bool Deposited(Round round, PeerId member) const;
+
  private:
   struct RoundState {
     std::map<PeerId, std::vector<float>> models;
@@ -79,10 +91,11 @@ class ByzantineDpsgdNode final : public Node {
   // Own state only (Node::IndependentOfOtherNodes); not in a sybil
   // coalition, which its members share.
   bool IndependentOfOtherNodes() const override { return coalition_ == nullptr; }
-  // Snapshots: every attack but "sybil", whose coalition is shared by the
-  // members and not saved. Save writes the phase, round, round-start model
-  // (base), the poll timer and the honest neighbours' buffered models.
-  bool CanSnapshot() const override { return coalition_ == nullptr; }
+  // Snapshots (every attack): Save writes the phase, round, round-start
+  // model (base), the poll timer, the honest neighbours' buffered models
+  // and, for "sybil", this member's share of the coalition
+  // (DpsgdSybilCoalition::SaveShare).
+  bool CanSnapshot() const override { return true; }
   void Save(SnapshotWriter& out) const override;
   Status Restore(SnapshotReader& in) override;
 
@@ -104,6 +117,7 @@ class ByzantineDpsgdNode final : public Node {
 
   Phase phase_ = Phase::kTraining;
   Round round_;  // rounds completed
+  PeerId self_;  // set by OnStart (the coalition's key)
   TimerId poll_timer_;
   bool poll_pending_ = false;
   double last_loss_ = 0;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "murmur/core/host.h"
+#include "murmur/core/snapshot.h"
 #include "murmur/learn/learner.h"
 #include "murmur/protocol/byzantine.h"
 #include "murmur/protocol/fedavg.h"
@@ -36,6 +37,19 @@ class FedAvgCoalition {
   // the deposit of the lowest-numbered member, sybil their mean.
   // REQUIRES: at least one deposit for `round`.
   const std::vector<float>& Crafted(int64_t round);
+
+  // Snapshots: the coalition is shared by its members, so each member
+  // saves its own share -- every round it is registered in, its deposit
+  // there and the round's crafted update -- and restoring every member's
+  // share into a fresh coalition rebuilds the whole (a round exists only
+  // while some member is registered in it). RestoreShare fails `in`
+  // (kCorrupt) for a deposit or crafted update not of `dim` floats, a
+  // round outside [0, max_round], or a crafted update that differs from
+  // another member's.
+  void SaveShare(PeerId member, SnapshotWriter& out) const;
+  void RestoreShare(PeerId member, SnapshotReader& in, size_t dim, int64_t max_round);
+  // Whether `member` has deposited its update for `round`.
+  bool Deposited(int64_t round, PeerId member) const;
 
  private:
   struct RoundState {
@@ -64,10 +78,16 @@ class ByzantineFedAvgClient final : public Node {
                         const ByzantineConfig& config,
                         std::shared_ptr<FedAvgCoalition> coalition);
 
-  void OnStart(Host& host) override {}
+  void OnStart(Host& host) override { self_ = host.self(); }
   void OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
+  // Snapshots (every attack): the round it trains or waits for, the global
+  // model it started from, a pending one, and its share of the coalition
+  // (FedAvgCoalition::SaveShare).
+  bool CanSnapshot() const override { return true; }
+  void Save(SnapshotWriter& out) const override;
+  Status Restore(SnapshotReader& in) override;
 
  private:
   void Begin(Host& host, Round round, std::vector<float> global);
@@ -90,6 +110,7 @@ class ByzantineFedAvgClient final : public Node {
   double last_loss_ = 0;
   std::vector<float> pending_global_;
   Round pending_round_;
+  PeerId self_;  // set by OnStart (the coalition's key)
 };
 
 }  // namespace murmur

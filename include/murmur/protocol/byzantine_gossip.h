@@ -36,6 +36,12 @@ class ByzantineGossipNode final : public Node {
   // Own state only (Node::IndependentOfOtherNodes); attacks that need no
   // coalition.
   bool IndependentOfOtherNodes() const override { return true; }
+  // Snapshots (every attack): the cycle, whether it trains, the models
+  // before and after its last training and the honest neighbours' latest
+  // models; its random draws come from the host's saved stream.
+  bool CanSnapshot() const override { return true; }
+  void Save(SnapshotWriter& out) const override;
+  Status Restore(SnapshotReader& in) override;
 
  private:
   void Push(Host& host);

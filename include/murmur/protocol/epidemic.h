@@ -75,7 +75,8 @@ class EpidemicNode final : public Node {
   void StartRound(Host& host);
   void MixIfComplete(Host& host);
   void Mix(Host& host);
-  // Peers that send to this one in `round`, sorted.
+  // Peers that send to this one in `round`, sorted; none for a round
+  // outside 1..rounds.
   std::vector<PeerId> SendersTo(PeerId self, Round round) const;
 
   Learner& learner_;

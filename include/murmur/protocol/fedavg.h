@@ -108,8 +108,9 @@ class FedAvgServer final : public Node {
   // waited for this round, nor in later rounds it is sampled in, until an
   // update of it arrives again ("fedavg.clients_down").
   void OnPeerDown(Host& host, PeerId peer) override;
-  // Snapshots (fedavg_snapshot.cc): uncompressed, sample-weighted average,
-  // the replace server optimizer, no [privacy].
+  // Snapshots (fedavg_snapshot.cc): uncompressed, the sample-weighted
+  // average or a robust rule (not a Python one), the replace server
+  // optimizer, no [privacy].
   bool CanSnapshot() const override;
   void Save(SnapshotWriter& out) const override;
   Status Restore(SnapshotReader& in) override;

@@ -82,8 +82,12 @@ class GossipNode final : public Node {
   void OnComputeDone(Host& host, uint64_t tag) override;
   // Own state only (Node::IndependentOfOtherNodes); not with a robust rule.
   bool IndependentOfOtherNodes() const override;
-  // Snapshots: without a robust rule or [privacy] local noise.
-  bool CanSnapshot() const override { return combiner_ == nullptr && !options_.dp.enabled(); }
+  // Snapshots: the cycle, the queue and, with a robust rule, the window of
+  // neighbours' models; not with [privacy] local noise or a Python rule
+  // (ModelCombiner::CanSnapshot).
+  bool CanSnapshot() const override {
+    return (combiner_ == nullptr || combiner_->CanSnapshot()) && !options_.dp.enabled();
+  }
   void Save(SnapshotWriter& out) const override;
   Status Restore(SnapshotReader& in) override;
 
@@ -94,6 +98,10 @@ class GossipNode final : public Node {
   // Pushes and reports the model once for every wake-up not yet served.
   void ServeWakeUps(Host& host);
   void MergeAndTrain(Host& host, PeerId from, std::vector<float> model);
+  // One (sender, model) pair as Save wrote it; fails `in` unless the sender
+  // is a neighbour and the model has this peer's size.
+  std::pair<PeerId, std::vector<float>> RestoreNeighbourModel(SnapshotReader& in,
+                                                              const char* field) const;
 
   Learner& learner_;
   const GossipOptions options_;

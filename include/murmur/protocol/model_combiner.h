@@ -49,6 +49,12 @@ class ModelCombiner {
   static Result<std::shared_ptr<const ModelCombiner>> Make(const AggregatorConfig& config);
 
   bool is_plain_average() const { return plain_average_; }
+  // Whether a node combining with this rule can be snapshotted
+  // (Node::CanSnapshot): every built-in rule is a pure function of its
+  // inputs and the caller's rng, whose position the simulator saves; a
+  // Python rule ("py:...", robust/external_rules.h) may keep state inside
+  // its callable, out of a snapshot's reach, so it cannot.
+  bool CanSnapshot() const;
   const Aggregator& rule() const { return *rule_; }
 
   // robust.rule = "sybilwall" is SybilWall (robust/sybilwall.h), which is

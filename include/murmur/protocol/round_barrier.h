@@ -139,6 +139,13 @@ class RoundBarrier {
   // same options and senders; every model must hold `model_size` floats,
   // come from a sender its round expects, and buffered rounds lie inside
   // the window (later ones kept ahead), else the reader fails (kCorrupt).
+  // Each buffered round's saved senders must also be the ones this
+  // barrier's ExpectedSenders gives for that round, and each model kept
+  // ahead come from one of them: a snapshot of another peer or topology
+  // fails (kCorrupt, naming the round and both sender lists). The function
+  // is called only for rounds in [open, open + window] and rounds kept
+  // ahead, after open >= 1 and those bounds are checked, and only for
+  // rounds the snapshot holds, as Touch and Add would.
   void Save(SnapshotWriter& out) const;
   void Restore(SnapshotReader& in, size_t model_size);
 
@@ -152,6 +159,8 @@ class RoundBarrier {
     ArrivedModels arrived;
   };
   RoundInbox& Touch(Round round);
+  // Restore's last step: the saved senders against expected_ (see Save).
+  void CheckSendersMatch(SnapshotReader& in) const;
   // Files the models kept ahead whose rounds are now inside the window and
   // forgets those of rounds already closed.
   void FileAheadModels();

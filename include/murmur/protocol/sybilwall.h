@@ -41,6 +41,7 @@
 
 #include "murmur/core/ids.h"
 #include "murmur/core/rng.h"
+#include "murmur/core/snapshot.h"
 #include "murmur/core/status.h"
 #include "murmur/robust/sybilwall.h"
 
@@ -91,6 +92,15 @@ class SybilWallHistory {
                    std::vector<double>* weights = nullptr) const;
 
   const std::map<PeerId, SybilWallRecord>& records() const { return records_; }
+
+  // Snapshots (core/snapshot.h): every record and every neighbour's last
+  // model. Restore reads into a history built for the same peer and
+  // lambda, replacing what it held; it fails `in` (kCorrupt) for a record
+  // of this peer itself, a history or model not of `dim` floats, a
+  // distance outside [1, kSybilWallMaxDistance], or a neighbour's own
+  // record (distance 1) that is not its last model's sender.
+  void Save(SnapshotWriter& out) const;
+  void Restore(SnapshotReader& in, size_t dim);
 
  private:
   double Preference(uint32_t distance) const;
