@@ -21,6 +21,7 @@ std::string_view CodecIdName(uint8_t id) {
     case CodecId::kPowerSgd: return "powersgd";
     case CodecId::kFedZip: return "fedzip";
     case CodecId::kZstd: return "zstd";
+    case CodecId::kRqm: return "rqm";
   }
   return "unknown";
 }

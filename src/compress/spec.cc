@@ -10,6 +10,7 @@
 #include "murmur/compress/float_cast.h"
 #include "murmur/compress/powersgd.h"
 #include "murmur/compress/quantize.h"
+#include "murmur/compress/rqm_codec.h"
 #include "murmur/compress/sign.h"
 #include "murmur/compress/sparsify.h"
 #include "murmur/compress/zstd.h"
@@ -164,7 +165,7 @@ std::optional<Kind> KindOf(std::string_view name) {
     return Kind::kStructure;
   }
   if (name == "fp32" || name == "fp16" || name == "bf16" || name == "sign" ||
-      name == "int8" || name == "int4" || name == "int2") {
+      name == "int8" || name == "int4" || name == "int2" || name == "rqm") {
     return Kind::kValues;
   }
   if (name == "zstd") return Kind::kZstd;
@@ -195,6 +196,24 @@ Result<std::unique_ptr<Codec>> MakeValues(Stage& stage) {
       }
     }
     codec = std::make_unique<QsgdCodec>(options);
+  }
+  if (name == "rqm") {
+    RqmConfig config;
+    if (auto v = stage.Get("clip")) {
+      MURMUR_ASSIGN_OR_RETURN(config.clip, stage.Double("clip", *v));
+    }
+    if (auto v = stage.Get("delta")) {
+      MURMUR_ASSIGN_OR_RETURN(config.delta, stage.Double("delta", *v));
+    }
+    if (auto v = stage.Get("levels")) {
+      MURMUR_ASSIGN_OR_RETURN(uint64_t m, stage.Unsigned("levels", *v, 3, 1u << 16));
+      config.levels = static_cast<uint32_t>(m);
+    }
+    if (auto v = stage.Get("keep")) {
+      MURMUR_ASSIGN_OR_RETURN(config.keep_probability, stage.Double("keep", *v));
+    }
+    if (Status s = Validate(config); !s.ok()) return stage.Error(s.message());
+    codec = std::make_unique<RqmCodec>(config);
   }
   MURMUR_RETURN_IF_ERROR(stage.CheckAllUsed());
   return codec;
@@ -275,13 +294,13 @@ Result<std::unique_ptr<Codec>> MakeCodec(std::string_view spec) {
     if (!kind) {
       return stage.Error("unknown codec '", stage.name(),
                          "' (known: topk, randk, powersgd, fedzip, fp32, fp16, bf16, "
-                         "sign, int8, int4, int2, zstd)");
+                         "sign, int8, int4, int2, rqm, zstd)");
     }
     const int rank = static_cast<int>(*kind);
     if (rank <= last) {
       return stage.Error("'", stage.name(),
                          "' is out of place: stages go [topk|randk|powersgd|fedzip] then "
-                         "[fp32|fp16|bf16|sign|int8|int4|int2] then [zstd], each at most once");
+                         "[fp32|fp16|bf16|sign|int8|int4|int2|rqm] then [zstd], each at most once");
     }
     last = rank;
     if (*kind == Kind::kStructure) structure = &stage;
@@ -294,6 +313,12 @@ Result<std::unique_ptr<Codec>> MakeCodec(std::string_view spec) {
     MURMUR_ASSIGN_OR_RETURN(codec, MakeValues(*values));
   }
   if (structure != nullptr) {
+    if (codec != nullptr && codec->id() == CodecId::kRqm) {
+      // A structure stage hands its values codec the kept values, whose
+      // privacy RQM alone does not cover (the support is data-dependent).
+      return values->Error("'rqm' is a DP mechanism over the whole vector: drop the '",
+                           structure->name(), "' stage before it");
+    }
     MURMUR_ASSIGN_OR_RETURN(codec, MakeStructure(*structure, std::move(codec)));
   }
   if (codec == nullptr) codec = std::make_unique<Fp32Codec>();

@@ -60,6 +60,14 @@ Rng Rng::ForStep(uint64_t seed, PeerId peer, RngPurpose purpose,
   return Rng(seed, peer, purpose, step << 40);
 }
 
+Rng Rng::FromSecretKey(const std::array<uint32_t, 4>& key, uint64_t step) {
+  MURMUR_CHECK(step < (uint64_t{1} << 24));
+  Rng out(uint64_t{key[0]} | (uint64_t{key[1]} << 32), PeerId(key[2]), RngPurpose::kTest,
+          step << 40);
+  out.purpose_ = key[3];
+  return out;
+}
+
 uint32_t Rng::NextU32() {
   if (used_ == 4) {
     block_ = Philox4x32({static_cast<uint32_t>(counter_),

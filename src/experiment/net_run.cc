@@ -14,6 +14,7 @@
 #include "murmur/experiment/peer_data.h"
 #include "murmur/experiment/run_plan.h"
 #include "murmur/experiment/run_setup.h"
+#include "murmur/runtime/secret_rng.h"
 #include "murmur/protocol/registry.h"
 
 namespace murmur {
@@ -102,9 +103,13 @@ Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin) 
   MURMUR_ASSIGN_OR_RETURN(own.model, MakeRunModel(config, train));
   MURMUR_ASSIGN_OR_RETURN(std::vector<PeerId> poisoners, DataPoisoners(config, train));
   std::vector<int64_t> shard0 = std::move(own.data->peer0);
-  MURMUR_ASSIGN_OR_RETURN(own.learner,
-                          MakePeerLearner(config, *own.model, train, std::move(own.data->own),
-                                          PeerId(shard), poisoners));
+  // DP-SGD's sampling and noise from keys only this process holds: every
+  // peer has the run seed (docs/privacy.md, threat model).
+  MURMUR_ASSIGN_OR_RETURN(
+      own.learner, MakePeerLearner(config, *own.model, train, std::move(own.data->own),
+                                   PeerId(shard), poisoners,
+                                   DpSgdStreams{.sampling = net::SecretRng(),
+                                                .noise = net::SecretRng()}));
   Learner* learner = own.learner.learner.get();
   MURMUR_RETURN_IF_ERROR(LoadInitialModel(config, *own.model, {&learner, 1}));
   std::vector<float> peer0;

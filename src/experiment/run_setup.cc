@@ -45,7 +45,8 @@ Result<TrainTestSplit> LoadDataset(const RunConfig& config) {
 
 // DP-SGD for `learner` (Learner::EnableDpSgd) with privacy.target_epsilon
 // solved at the learner's own sampling rate, so every peer meets it.
-Status EnableDpSgd(const RunConfig& config, PeerId peer, Learner& learner) {
+Status EnableDpSgd(const RunConfig& config, PeerId peer, Learner& learner,
+                   std::optional<DpSgdStreams> streams) {
   const DpSgdConfig& c = config.train.dp_sgd;
   DpSgdOptions options{.clip = c.clip, .noise_multiplier = c.noise_multiplier};
   if (c.target_epsilon) {
@@ -60,6 +61,10 @@ Status EnableDpSgd(const RunConfig& config, PeerId peer, Learner& learner) {
                                      "; raise the target or lower privacy.dp_sgd_steps");
     }
     options.noise_multiplier = *sigma;
+  }
+  if (streams) {
+    learner.EnableDpSgd(options, streams->sampling, streams->noise);
+    return Status::Ok();
   }
   // Sub-streams 1 and 2 of the peer's batch stream (the plain mini-batch
   // stream is its sub-stream 0, which never draws 2^40 blocks).
@@ -102,7 +107,8 @@ Result<std::vector<PeerId>> DataPoisoners(const RunConfig& config, const Dataset
 
 Result<PeerLearner> MakePeerLearner(const RunConfig& config, const Model& model,
                                     const Dataset& train, std::vector<int64_t> shard, PeerId peer,
-                                    std::span<const PeerId> poisoners) {
+                                    std::span<const PeerId> poisoners,
+                                    std::optional<DpSgdStreams> dp_sgd_streams) {
   if (shard.empty()) {
     return Status::InvalidArgument("peer ", peer, " received no training samples; use ",
                                    "fewer peers or another partition");
@@ -146,7 +152,9 @@ Result<PeerLearner> MakePeerLearner(const RunConfig& config, const Model& model,
     const OutputLayer layer = OutputLayerOf(model);
     out.learner->SetTrainableRange(layer.offset, layer.size());
   }
-  if (config.train.dp_sgd.enabled) MURMUR_RETURN_IF_ERROR(EnableDpSgd(config, peer, *out.learner));
+  if (config.train.dp_sgd.enabled) {
+    MURMUR_RETURN_IF_ERROR(EnableDpSgd(config, peer, *out.learner, std::move(dp_sgd_streams)));
+  }
   return out;
 }
 

@@ -8,13 +8,13 @@
 
 #include "murmur/core/bytes.h"
 #include "murmur/privacy/secagg.h"
-#include "privacy/bit_packing.h"
+#include "murmur/compress/bit_packing.h"
 
 namespace murmur::privacy::secagg {
 
-using ::murmur::privacy::PackBits;
-using ::murmur::privacy::RingMask;
-using ::murmur::privacy::UnpackBits;
+using ::murmur::PackBits;
+using ::murmur::RingMask;
+using ::murmur::UnpackBits;
 
 inline constexpr size_t kKeyBytes = 32;
 using Key = std::array<uint8_t, kKeyBytes>;

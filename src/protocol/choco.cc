@@ -78,7 +78,8 @@ void ChocoNode::OnComputeDone(Host& host, uint64_t tag) {
                           out);
   const CodecContext ctx{.seed = options_.seed,
                          .sender = host.self(),
-                         .step = static_cast<uint64_t>(round)};
+                         .step = static_cast<uint64_t>(round),
+                         .privacy_rng = &host.privacy_rng()};
   if (Status s = codec_->EncodeAndDecode(scratch_, ctx, out, decoded_); s.ok()) {
     // x_hat_i moves by exactly what the neighbours decode.
     for (size_t i = 0; i < public_.size(); ++i) public_[i] += decoded_[i];

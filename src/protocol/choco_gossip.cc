@@ -97,7 +97,10 @@ void ChocoGossipNode::Push(Host& host, size_t k, uint32_t cycle) {
                            .round = Round(cycle),
                            .sequence = static_cast<uint32_t>(edge.sequence + 1)},
                           out);
-  const CodecContext ctx{.seed = options_.seed, .sender = host.self(), .step = cycle};
+  const CodecContext ctx{.seed = options_.seed,
+                         .sender = host.self(),
+                         .step = cycle,
+                         .privacy_rng = &host.privacy_rng()};
   if (!codec_->Encode(scratch_, ctx, out).ok()) {
     host.metrics().Count("gossip.encode_failures", 1);
     return;

@@ -50,7 +50,10 @@ void FedAvgServer::StartRound(Host& host) {
     done_ = true;
     return;
   }
-  selected_ = SelectRoundClients(clients_, options_.client_fraction, host.rng());
+  // Under DP the sample must be secret from whoever sees the global models
+  // (the accountant's amplification by sampling rests on it).
+  selected_ = SelectRoundClients(clients_, options_.client_fraction,
+                                 options_.dp.enabled() ? host.privacy_rng() : host.rng());
   replied_.clear();
   total_weight_ = 0;
   within_clip_ = 0;
@@ -112,7 +115,8 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
   if (options_.dp.enabled()) {
     weight = 1;
     if (options_.dp.mode == privacy::DpMode::kCentral) {
-      if (privacy::ClipChangeAndNoise(global_, message->params, clip_, 0, host.rng()) <= clip_) {
+      if (privacy::ClipChangeAndNoise(global_, message->params, clip_, 0,
+                                      host.privacy_rng()) <= clip_) {
         ++within_clip_;
       } else {
         host.metrics().Count("privacy.clipped_updates", 1);
@@ -198,11 +202,11 @@ void FedAvgServer::FinishRound(Host& host) {
     // clipped updates, so z C / replies on their average.
     if (options_.dp.mode == privacy::DpMode::kCentral && options_.update_noise_multiplier > 0) {
       privacy::AddGaussianNoise(options_.update_noise_multiplier * clip_ / total_weight_,
-                                host.rng(), average_);
+                                host.privacy_rng(), average_);
     }
     if (options_.dp.mode == privacy::DpMode::kCentral && options_.dp.adaptive_clip) {
       clip_ = privacy::NextClipNorm(options_.dp.adaptive, clip_, within_clip_,
-                                    static_cast<int64_t>(total_weight_), host.rng());
+                                    static_cast<int64_t>(total_weight_), host.privacy_rng());
     }
     if (local_adaptive()) {
       clip_ = privacy::NextClipNormFromBits(options_.dp.adaptive, clip_, clip_bit_sum_,
@@ -323,13 +327,14 @@ void FedAvgClient::SendPrivateUpdate(Host& host, Round round) {
   std::vector<float> update(learner_.params().begin(), learner_.params().end());
   // The noise scales with the round's clip (z clip / sqrt(m) per client).
   const double stddev = options_.client_noise_stddev * clip_ / options_.dp.clip;
-  const double norm = privacy::ClipChangeAndNoise(start_, update, clip_, stddev, host.rng());
+  const double norm =
+      privacy::ClipChangeAndNoise(start_, update, clip_, stddev, host.privacy_rng());
   if (norm > clip_) host.metrics().Count("privacy.clipped_updates", 1);
   if (options_.dp.adaptive_clip) {
     // Clamping the noised bit is post-processing; it binds only at absurd
     // count noise, and keeps the message within its decoder's bound.
     const double bit = std::clamp(
-        privacy::NoisyClipBit(norm, clip_, options_.client_bit_noise_stddev, host.rng()),
+        privacy::NoisyClipBit(norm, clip_, options_.client_bit_noise_stddev, host.privacy_rng()),
         -kMaxDpClipBit, kMaxDpClipBit);
     host.Send(server_, EncodeDpFedAvgMessage(DpFedAvgKind::kUpdate, round, bit, update));
     return;

@@ -15,7 +15,10 @@ namespace murmur {
 void FedAvgServer::SendCodedGlobal(Host& host, Round round) {
   const FedAvgCompression& c = options_.compression;
   ByteWriter frame(c.downlink->MaxEncodedSize(global_.size()));
-  const CodecContext ctx{.seed = c.seed, .sender = host.self(), .step = round.value};
+  const CodecContext ctx{.seed = c.seed,
+                         .sender = host.self(),
+                         .step = round.value,
+                         .privacy_rng = &host.privacy_rng()};
   // global_ is an average of finite decoded updates, hence finite.
   MURMUR_CHECK(c.downlink->Encode(global_, ctx, frame).ok());
   if (c.downlink_stages != nullptr) {
@@ -119,7 +122,10 @@ void FedAvgClient::SendCodedUpdate(Host& host, Round round) {
   for (size_t i = 0; i < x.size(); ++i) update[i] = x[i] - start_[i];
   const FedAvgCompression& c = options_.compression;
   ByteWriter frame(c.uplink->MaxEncodedSize(update.size()));
-  const CodecContext ctx{.seed = c.seed, .sender = host.self(), .step = round.value};
+  const CodecContext ctx{.seed = c.seed,
+                         .sender = host.self(),
+                         .step = round.value,
+                         .privacy_rng = &host.privacy_rng()};
   Result<uint32_t> sequence = uplink_->Encode(update, ctx, frame);
   if (!sequence.ok()) {
     // A diverged (non-finite) model: nothing sensible to send.

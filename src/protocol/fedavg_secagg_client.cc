@@ -94,7 +94,7 @@ void SecAggFedAvgClient::OnComputeDone(Host& host, uint64_t tag) {
   if (dp.mode == privacy::DpMode::kLocal) {
     // The noise scales with the round's clip (z clip / sqrt(m) per client).
     const double stddev = options_.fedavg.client_noise_stddev * clip_ / dp.clip;
-    norm = privacy::ClipChangeAndNoise(start_, model, clip_, stddev, host.rng());
+    norm = privacy::ClipChangeAndNoise(start_, model, clip_, stddev, host.privacy_rng());
     if (norm > clip_) host.metrics().Count("privacy.clipped_updates", 1);
   }
   const bool adaptive = SecAggAdaptiveClipping(options_);
@@ -110,7 +110,8 @@ void SecAggFedAvgClient::OnComputeDone(Host& host, uint64_t tag) {
     // point's range like any coordinate: post-processing of this client's
     // share, binding only at absurd count noise).
     const double bit =
-        privacy::NoisyClipBit(norm, clip_, options_.fedavg.client_bit_noise_stddev, host.rng());
+        privacy::NoisyClipBit(norm, clip_, options_.fedavg.client_bit_noise_stddev,
+                              host.privacy_rng());
     clamped += std::fabs(bit) > max_abs ? 1 : 0;
     update_.back() = static_cast<float>(std::clamp(bit, -max_abs, max_abs));
     last_clip_bit_ = update_.back();
@@ -120,7 +121,7 @@ void SecAggFedAvgClient::OnComputeDone(Host& host, uint64_t tag) {
     clamped = 0;
     for (float u : update_) clamped += std::fabs(u) > options_.secagg.rqm.clip ? 1 : 0;
   }
-  ring_input_ = privacy::EncodeRoundInput(options_.secagg, update_, host.rng());
+  ring_input_ = privacy::EncodeRoundInput(options_.secagg, update_, host.privacy_rng());
   // Encoding clamps these to +-max_abs (RQM: +-clip): the sum is then not the plain one.
   if (clamped > 0) host.metrics().Count("secagg.clamped_values", clamped);
   Send(host, 0, secagg_->AdvertiseKeys());

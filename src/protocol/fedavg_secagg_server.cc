@@ -37,9 +37,11 @@ void SecAggFedAvgServer::StartRound(Host& host) {
     done_ = true;
     return;
   }
-  // The same draw as plain FedAvg, so both runs select the same clients.
-  const std::set<PeerId> selected =
-      SelectRoundClients(clients_, options_.fedavg.client_fraction, host.rng());
+  // The same draw as plain FedAvg, so both runs select the same clients
+  // (from the secret stream under DP, as FedAvg's).
+  const std::set<PeerId> selected = SelectRoundClients(
+      clients_, options_.fedavg.client_fraction,
+      options_.fedavg.dp.enabled() ? host.privacy_rng() : host.rng());
   members_.assign(selected.begin(), selected.end());
   index_of_.clear();
   for (uint32_t i = 0; i < members_.size(); ++i) index_of_[members_[i]] = i;

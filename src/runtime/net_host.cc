@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "murmur/core/log.h"
+#include "murmur/runtime/secret_rng.h"
 #include "runtime/endpoint.h"
 #include "runtime/net_host_impl.h"
 
@@ -37,6 +38,7 @@ NetHost::Impl::Impl(NetHost& host, const NetOptions& options, NetSecurity securi
       security_(std::move(security)),
       sink_(sink),
       rng_(options.seed, options.self, RngPurpose::kProtocol),
+      privacy_rng_(SecretRng()),
       epoch_(Clock::now()),
       acceptor_(io_),
       heartbeat_(io_),
@@ -350,6 +352,7 @@ void NetHost::Send(PeerId to, std::vector<uint8_t> message) {
 TimerId NetHost::StartTimer(Duration after) { return impl_->StartTimer(after); }
 void NetHost::RunCompute(ComputeTask task) { impl_->RunCompute(std::move(task)); }
 Rng& NetHost::rng() { return impl_->rng(); }
+Rng& NetHost::privacy_rng() { return impl_->privacy_rng(); }
 MetricsSink& NetHost::metrics() { return impl_->sink(); }
 void NetHost::ReportBadPeer(PeerId peer, const Status& why) { impl_->ReportBadPeer(peer, why); }
 

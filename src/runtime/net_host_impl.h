@@ -71,6 +71,7 @@ class NetHost::Impl final : public ConnectionEvents {
   SimTime started_at() const { return started_at_; }
   PeerId self() const { return options_.self; }
   Rng& rng() { return rng_; }
+  Rng& privacy_rng() { return privacy_rng_; }
   MetricsSink& sink() { return sink_; }
 
  private:
@@ -134,6 +135,7 @@ class NetHost::Impl final : public ConnectionEvents {
   NetSecurity security_;
   MetricsSink& sink_;
   Rng rng_;
+  Rng privacy_rng_;  // secret: never saved, logged or sent
   const Clock::time_point epoch_;
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;

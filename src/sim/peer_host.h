@@ -39,6 +39,9 @@ class Simulator::PeerHost final : public Host {
   TimerId StartTimer(Duration after) override { return sim_.StartTimer(self_, after); }
   void RunCompute(ComputeTask task) override { sim_.RunCompute(self_, std::move(task)); }
   Rng& rng() override { return rng_; }
+  // The seeded protocol stream itself (Host::privacy_rng): simulated runs
+  // replay from their seed, privacy draws included.
+  Rng& privacy_rng() override { return rng_; }
   MetricsSink& metrics() override {
     return log_ ? static_cast<MetricsSink&>(logged_sink_) : sink_;
   }

@@ -31,6 +31,8 @@ namespace {
 using murmur::Codec;
 using murmur::CodecContext;
 using murmur::PeerId;
+using murmur::Rng;
+using murmur::RngPurpose;
 using murmur::SparseUpdate;
 using murmur::Status;
 using murmur::StatusCode;
@@ -65,10 +67,14 @@ constexpr FamilySpec kSpecs[] = {
     {"powersgd", "powersgd:1,rows=3|fp16"},
     {"fedzip", "fedzip:0.5,clusters=4"},
     {"fedzip", "fedzip:0.2,clusters=16"},
+    {"rqm", "rqm"},
+    {"rqm", "rqm:clip=0.05,delta=0.075,levels=3,keep=1"},
+    {"rqm", "rqm:levels=65536,keep=0.25"},
     {"zstd", "zstd"},
     {"zstd", "sign|zstd:3"},
     {"zstd", "topk:0.2|int8|zstd"},
     {"zstd", "fedzip:0.1,clusters=8|zstd:3"},
+    {"zstd", "rqm:levels=16|zstd"},
 };
 
 constexpr bool kHuffman = kFamily == "fedzip";
@@ -163,7 +169,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Codec& codec = *Codecs()[data[0] % Codecs().size()];
   const int mode = data[1] % (kHuffman ? 3 : 2);
   const std::span<const uint8_t> rest(data + 2, size - 2);
-  const CodecContext ctx{.seed = 1, .sender = PeerId(2), .step = 3};
+  Rng privacy(1, PeerId(2), RngPurpose::kTest);  // the rqm codec's mechanism draws
+  const CodecContext ctx{.seed = 1, .sender = PeerId(2), .step = 3, .privacy_rng = &privacy};
 
   if (mode == 0) {
     for (size_t dim : {DeclaredDim(rest), size_t{0}, size_t{16}}) {
@@ -203,7 +210,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
 std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
   std::vector<Seed> seeds;
-  const CodecContext ctx{.seed = 1, .sender = PeerId(2), .step = 3};
+  Rng privacy(1, PeerId(2), RngPurpose::kTest);  // the rqm codec's mechanism draws
+  const CodecContext ctx{.seed = 1, .sender = PeerId(2), .step = 3, .privacy_rng = &privacy};
   const std::vector<uint8_t> pattern = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
   for (size_t c = 0; c < Codecs().size(); ++c) {
     const uint8_t index = static_cast<uint8_t>(c);

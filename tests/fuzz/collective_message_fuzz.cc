@@ -31,6 +31,7 @@ class FuzzHost final : public Host, public MetricsSink {
   TimerId StartTimer(Duration) override { return TimerId(next_++); }
   void RunCompute(ComputeTask) override {}
   Rng& rng() override { return rng_; }
+  Rng& privacy_rng() override { return rng_; }
   MetricsSink& metrics() override { return *this; }
   void ReportBadPeer(PeerId, const Status&) override {}
   void ReportModel(Round, std::span<const float>) override {}

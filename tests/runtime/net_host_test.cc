@@ -24,6 +24,7 @@
 
 #include "murmur/core/log.h"
 #include "murmur/runtime/frame.h"
+#include "murmur/runtime/secret_rng.h"
 #include "testing/counting_sink.h"
 #include "testing/flooder.h"
 #include "testing/socket_probe.h"
@@ -185,6 +186,45 @@ class IdleNode final : public Node {
   void OnTimer(Host&, TimerId) override {}
   void OnComputeDone(Host&, uint64_t) override {}
 };
+
+// Every peer of a run knows the seed, so what a DP guarantee rests on must
+// come from elsewhere: two hosts made from identical options replay the same
+// protocol stream (the run seed's), but their privacy streams differ from
+// each other and from every seeded stream of the run.
+TEST(NetHost, PrivacyStreamIsSecretWhileTheProtocolStreamReplaysTheSeed) {
+  constexpr uint64_t kSeed = 7;
+  auto words = [](Rng rng) {
+    std::vector<uint32_t> out(8);
+    for (uint32_t& w : out) w = rng.NextU32();
+    return out;
+  };
+  testing::CountingSink sa, sb;
+  NetOptions o = Options(0, 2);
+  o.seed = kSeed;
+  auto a = NetHost::Create(o, Security(NetworkKey{}), sa);
+  auto b = NetHost::Create(o, Security(NetworkKey{}), sb);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const std::vector<uint32_t> seeded = words(Rng(kSeed, PeerId(0), RngPurpose::kProtocol));
+  EXPECT_EQ(words((*a)->rng()), seeded);
+  EXPECT_EQ(words((*b)->rng()), seeded);
+  const std::vector<uint32_t> pa = words((*a)->privacy_rng());
+  const std::vector<uint32_t> pb = words((*b)->privacy_rng());
+  EXPECT_NE(pa, pb);
+  // Not any stream of the run's seed either (peers 0..1, every purpose, and
+  // DP-SGD's sub-streams of the batch stream).
+  for (uint32_t peer : {0u, 1u}) {
+    for (uint32_t purpose = 1; purpose <= 100; ++purpose) {
+      const std::vector<uint32_t> run =
+          words(Rng(kSeed, PeerId(peer), static_cast<RngPurpose>(purpose)));
+      EXPECT_NE(pa, run) << peer << " " << purpose;
+      EXPECT_NE(pb, run) << peer << " " << purpose;
+    }
+    for (uint64_t step : {1, 2}) {
+      EXPECT_NE(pa, words(Rng::ForStep(kSeed, PeerId(peer), RngPurpose::kBatch, step)));
+    }
+  }
+  EXPECT_NE(words(SecretRng()), words(SecretRng()));
+}
 
 TEST(NetHost, HostileConnectionsAreClosedAndCounted) {
   testing::CountingSink sink;

@@ -539,9 +539,10 @@ TEST_F(PeerProcesses, SecureAggregationRunMatchesTheSimulation) {
 
 // The same over TCP with RQM level indices masked in Z_{2^6} (4 clients,
 // 16 levels) instead of fixed point (privacy.secagg_encoding = "rqm"): the
-// packed masked inputs cross real sockets, and the run ends at the
-// simulated run's accuracy (the index sum is exact; the clients' RQM draws
-// come from their seeded streams in both backends).
+// packed masked inputs cross real sockets, and the run ends near the
+// simulated run's accuracy (the index sum is exact; a launched client draws
+// its RQM randomness from its secret privacy stream, the simulated one from
+// its seeded stream, so the two runs round differently).
 TEST_F(PeerProcesses, SecureAggregationWithRqmRunMatchesTheSimulation) {
   const std::string config = WriteConfig(
       dir_, 4, 20, "fedavg",
@@ -603,5 +604,61 @@ TEST_F(PeerProcesses, LaunchedPrivateRunsReportTheSimulatorsEpsilon) {
     if (kind == "fedavg") EXPECT_EQ(net_eps, sim_eps);
     EXPECT_EQ(net_eps.at(3), sim_eps.at(3));
     EXPECT_EQ(ReadSummary(net)["epsilon"], ReadSummary(sim)["epsilon"]);
+  }
+}
+
+namespace {
+
+// Each row's (acc_mean, loss_mean) of a run's metrics.jsonl, in order.
+std::vector<std::pair<double, double>> AccuracyAndLoss(const std::string& dir) {
+  std::vector<std::pair<double, double>> rows;
+  std::ifstream in(dir + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json row = nlohmann::json::parse(line);
+    rows.emplace_back(row["acc_mean"].get<double>(), row["loss_mean"].get<double>());
+  }
+  return rows;
+}
+
+}  // namespace
+
+// Every peer of a launched run has the run seed, so DP noise drawn from it
+// could be regenerated and subtracted by any of them. A launched peer draws
+// it from a secret stream instead (Host::privacy_rng, net::SecretRng): two
+// launches of one private config differ from each other and from the
+// simulation, while the simulator replays its seeded noise exactly. The
+// control, the same config with z = 0 and a clip no update reaches, gives
+// the simulator's rows exactly over real processes, so what differs is the
+// noise and nothing else.
+TEST_F(PeerProcesses, LaunchedPeersDrawDpNoiseNobodyCanRegenerateFromTheSeed) {
+  const std::string base = "[privacy]\nmode = \"local\"\nclip = ";
+  const std::string control = WriteConfig(dir_, 3, 10, "dpsgd", base + "1e6\n");
+  Process control_sim({MurmurBin(), "run", control, "--out", dir_ + "/control-sim", "--quiet"});
+  ASSERT_EQ(control_sim.Wait(Clock::now() + kDeadline), 0) << control_sim.log();
+  Process control_net(
+      {MurmurBin(), "launch", "4", control, "--out", dir_ + "/control-net", "--quiet"});
+  ASSERT_EQ(control_net.Wait(Clock::now() + kDeadline), 0) << control_net.log();
+  ASSERT_EQ(AccuracyAndLoss(dir_ + "/control-sim").size(), 4u);
+  EXPECT_EQ(AccuracyAndLoss(dir_ + "/control-net"), AccuracyAndLoss(dir_ + "/control-sim"));
+
+  const std::string config =
+      WriteConfig(dir_, 3, 10, "dpsgd", base + "0.5\nnoise_multiplier = 1.0\n");
+  std::vector<std::vector<std::pair<double, double>>> sims, nets;
+  for (int k = 0; k < 2; ++k) {
+    const std::string sim = dir_ + "/sim-" + std::to_string(k);
+    const std::string net = dir_ + "/net-" + std::to_string(k);
+    Process run({MurmurBin(), "run", config, "--out", sim, "--quiet"});
+    ASSERT_EQ(run.Wait(Clock::now() + kDeadline), 0) << run.log();
+    Process launch({MurmurBin(), "launch", "4", config, "--out", net, "--quiet"});
+    ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
+    sims.push_back(AccuracyAndLoss(sim));
+    nets.push_back(AccuracyAndLoss(net));
+    ASSERT_EQ(nets.back().size(), 4u);
+  }
+  EXPECT_EQ(sims[0], sims[1]);  // the simulator replays its seeded noise
+  // Round 0 is the initial model; every later row carries noise.
+  for (size_t r = 1; r < 4; ++r) {
+    EXPECT_NE(nets[0][r].second, nets[1][r].second) << "round " << r;
+    EXPECT_NE(nets[0][r].second, sims[0][r].second) << "round " << r;
   }
 }

@@ -4,6 +4,8 @@
 //
 // Randomness: rng() is the (seed 1, self, kProtocol) stream, the one a
 // simulated run with seed 1 gives the same peer, so a test can replay it.
+// privacy_rng() is that same stream, as in the simulator, until a test calls
+// UseSeparatePrivacyStream (a runtime host's secret stream stands apart).
 // Not thread-safe; one test drives it from one thread.
 #pragma once
 
@@ -32,8 +34,16 @@ class FakeHost final : public Host, public MetricsSink {
   TimerId StartTimer(Duration after) override;
   void RunCompute(ComputeTask task) override;
   Rng& rng() override { return rng_; }
+  Rng& privacy_rng() override { return separate_privacy_ ? privacy_rng_ : rng_; }
   MetricsSink& metrics() override { return *this; }
   void ReportBadPeer(PeerId peer, const Status& why) override;
+
+  // From now on privacy_rng() is `stream`, apart from rng(): a test can then
+  // tell which draws a node takes from which.
+  void UseSeparatePrivacyStream(Rng stream) {
+    privacy_rng_ = stream;
+    separate_privacy_ = true;
+  }
 
   void ReportModel(Round round, std::span<const float> params) override;
   void ReportTrainLoss(Round, double) override {}
@@ -57,6 +67,8 @@ class FakeHost final : public Host, public MetricsSink {
   PeerId self_;
   SimTime now_;
   Rng rng_;
+  Rng privacy_rng_{1, PeerId(0), RngPurpose::kTest};
+  bool separate_privacy_ = false;
   uint64_t next_timer_ = 1;
 };
 

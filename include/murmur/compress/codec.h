@@ -37,6 +37,7 @@
 
 #include "murmur/core/bytes.h"
 #include "murmur/core/ids.h"
+#include "murmur/core/rng.h"
 #include "murmur/core/status.h"
 
 namespace murmur {
@@ -54,6 +55,7 @@ enum class CodecId : uint8_t {
   kPowerSgd = 8,
   kFedZip = 9,
   kZstd = 10,
+  kRqm = 11,
 };
 
 // Largest dimension a frame may declare (indices travel as uint32).
@@ -68,6 +70,13 @@ struct CodecContext {
   uint64_t seed = 0;   // run seed
   PeerId sender;       // the peer that encodes
   uint64_t step = 0;   // round or step number; one stream per step
+  // Randomness that is a DP mechanism's (the "rqm" codec's subsets and
+  // rounding): nobody may replay it, so it does not come from the seed
+  // above. The sender passes its Host::privacy_rng() (secret in the
+  // runtime, the seeded protocol stream in the simulator); decoding never
+  // needs it. A codec that needs it refuses to encode without it
+  // (kInvalidArgument). Not owned; valid for the call.
+  Rng* privacy_rng = nullptr;
 };
 
 // A sparse update: strictly increasing indices below the dimension, one value
@@ -135,6 +144,9 @@ class Codec {
 //              fedzip:<fraction>[,clusters=<2..16>]   (no values stage)
 //   values:    fp32 | fp16 | bf16 | sign
 //              int8 | int4 | int2 [:block=<n>,round=stochastic|nearest]
+//              rqm[:clip=<c>,delta=<d>,levels=<m>,keep=<q>]  (compress/rqm.h;
+//                a DP mechanism: draws from CodecContext::privacy_rng; not
+//                after a structure stage)
 //   zstd:      zstd[:<level 1..22>]
 //
 // A values stage after a structure stage encodes what the structure keeps

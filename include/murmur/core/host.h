@@ -87,6 +87,15 @@ class Host {
   virtual void RunCompute(ComputeTask task) = 0;
   // This peer's protocol stream, seeded by (run seed, peer, kProtocol).
   virtual Rng& rng() = 0;
+  // Where this peer draws the randomness a privacy guarantee rests on: DP
+  // noise, the adaptive clip bit's noise, RQM's subsets and rounding, a
+  // server's client sampling under DP. Whoever can regenerate these draws
+  // can undo the guarantee, so a real host keys this stream by a secret
+  // from the operating system (NetHost: runtime/secret_rng.h); the
+  // simulator returns rng() itself, so a simulated run stays replayable
+  // from its seed (and is private only against someone without the seed).
+  // Protocol code calls it for those draws and never asks which it got.
+  virtual Rng& privacy_rng() = 0;
   virtual MetricsSink& metrics() = 0;
   // A peer sent bytes that failed to decode or broke the protocol: the
   // reason is counted and logged and, in the runtime, the connection dropped.

@@ -2,7 +2,9 @@
 // 2011, "Parallel random numbers: as easy as 1, 2, 3"). A stream is keyed by
 // (run seed, peer, purpose) and indexed by a 64-bit counter, so any peer can
 // regenerate any other peer's random numbers from a few bytes, and every run
-// is replayable from its seed. There is no global generator.
+// is replayable from its seed. There is no global generator. A stream keyed
+// by a secret instead (FromSecretKey) is the one exception: nobody can
+// regenerate it, by design.
 #pragma once
 
 #include <array>
@@ -49,6 +51,14 @@ class Rng {
   // REQUIRES: step < 2^24.
   static Rng ForStep(uint64_t seed, PeerId peer, RngPurpose purpose,
                      uint64_t step);
+  // A stream keyed by 128 bits that the caller keeps secret: words 0-1 are
+  // the Philox key, words 2-3 take the counter words the peer and purpose
+  // fill otherwise. For draws that must not be reproducible from the run
+  // seed (a runtime peer's DP noise, runtime/secret_rng.h). `step` as in
+  // ForStep. Philox is not a cryptographic cipher: the key resists
+  // guessing (2^128), not a cryptanalyst who sees raw outputs.
+  // REQUIRES: step < 2^24.
+  static Rng FromSecretKey(const std::array<uint32_t, 4>& key, uint64_t step = 0);
 
   uint32_t NextU32();
   uint64_t NextU64();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -43,16 +44,27 @@ struct PeerLearner {
   std::unique_ptr<Learner> learner;
 };
 
+// Where a learner's DP-SGD Poisson sampling and noise come from. Left out,
+// sub-streams 1 and 2 of the peer's seeded batch stream (the simulator: a
+// run replays from its seed); a network peer passes streams nobody else can
+// regenerate (net::SecretRng), since every peer knows the run seed.
+struct DpSgdStreams {
+  Rng sampling;
+  Rng noise;
+};
+
 // Peer `peer`'s learner over `shard` (its entry of the run's partition);
 // `poisoners` is DataPoisoners' answer. A seeded floor(validation_fraction
 // x shard) of the samples (at least one when the fraction is > 0 and the
 // shard has two) becomes the validation split and is not trained on. With
 // train.trainable = "output" only OutputLayerOf(model) trains.
 // kInvalidArgument when the shard is empty. `model` and `train` must
-// outlive the learner.
+// outlive the learner. `dp_sgd_streams` (privacy.dp_sgd only): see
+// DpSgdStreams.
 Result<PeerLearner> MakePeerLearner(const RunConfig& config, const Model& model,
                                     const Dataset& train, std::vector<int64_t> shard, PeerId peer,
-                                    std::span<const PeerId> poisoners);
+                                    std::span<const PeerId> poisoners,
+                                    std::optional<DpSgdStreams> dp_sgd_streams = std::nullopt);
 
 // With model.init_checkpoint set, loads it into every learner (kNotFound,
 // kCorrupt or kInvalidArgument for a missing, damaged or mismatched file);

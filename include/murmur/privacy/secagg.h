@@ -201,7 +201,9 @@ class SecAggServer {
   Status OnUnmask(std::span<const uint8_t> message);
   // The sum of the survivors' inputs, decoded from fixed point. kAborted,
   // naming the client, when a needed secret has fewer than threshold shares;
-  // kInvalidArgument for a kRing round (use FinishRing).
+  // kInvalidArgument for a kRing round (use FinishRing; FinishRoundSum picks
+  // by encoding): a caller's mistake, refused before anything is unmasked,
+  // so the round is not spent and FinishRing still ends it.
   Result<std::vector<double>> Finish();
   // The sum of the survivors' inputs in Z_{2^ring_bits}, each < 2^ring_bits.
   // Fails as Finish does (either ends the round).

@@ -28,7 +28,8 @@ class DpRelease {
   DpRelease(const privacy::DpConfig& config, std::span<const float> initial);
 
   // The model to send for `model`: draws config.noise_multiplier > 0 ?
-  // model.size() : 0 normals from host.rng() and counts a clipped change as
+  // model.size() : 0 normals from host.privacy_rng() (secret in the
+  // runtime, seeded in the simulator) and counts a clipped change as
   // "privacy.clipped_updates". The span stays valid until the next call.
   // REQUIRES: model.size() == initial.size().
   std::span<const float> Release(std::span<const float> model, Host& host);

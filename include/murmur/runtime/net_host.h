@@ -84,7 +84,7 @@ struct NetOptions {
   std::string listen = "127.0.0.1:0";
   std::string advertise;             // address others dial; empty: the bound listen address
   std::vector<std::string> bootstrap;  // "host:port" of some other peers
-  uint64_t seed = 1;                 // for rng(): (seed, self, kProtocol)
+  uint64_t seed = 1;                 // for rng(): (seed, self, kProtocol); not privacy_rng()
   Duration heartbeat_interval = Duration::Seconds(0.5);
   Duration peer_timeout = Duration::Seconds(5);
   Duration handshake_timeout = Duration::Seconds(5);
@@ -197,6 +197,10 @@ class NetHost final : public Host {
   TimerId StartTimer(Duration after) override;
   void RunCompute(ComputeTask task) override;
   Rng& rng() override;
+  // Keyed by 128 bits from randombytes_buf when the host is made, never
+  // written anywhere (runtime/secret_rng.h): no other peer, and no rerun,
+  // can regenerate it.
+  Rng& privacy_rng() override;
   MetricsSink& metrics() override;
   void ReportBadPeer(PeerId peer, const Status& why) override;
 

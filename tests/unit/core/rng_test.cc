@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <set>
 #include <vector>
@@ -44,6 +45,25 @@ TEST(Rng, DifferentSeedPeerPurposeOrStepGiveDifferentStreams) {
   firsts.insert(Rng(1, PeerId(0), RngPurpose::kInit).NextU64());
   firsts.insert(Rng::ForStep(1, PeerId(0), RngPurpose::kBatch, 1).NextU64());
   EXPECT_EQ(firsts.size(), 5u);
+}
+
+// A secret-keyed stream uses all 128 key bits: it is the Philox stream of
+// (key words 0-1) with words 2-3 in the counter where peer and purpose sit,
+// and changing any one word gives another stream.
+TEST(Rng, SecretKeyUsesAll128Bits) {
+  const std::array<uint32_t, 4> key = {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344};
+  Rng secret = Rng::FromSecretKey(key);
+  EXPECT_EQ(secret.NextU32(), Philox4x32({0, 0, key[2], key[3]}, {key[0], key[1]})[0]);
+  std::set<uint64_t> firsts = {Rng::FromSecretKey(key).NextU64()};
+  for (int w = 0; w < 4; ++w) {
+    std::array<uint32_t, 4> other = key;
+    other[w] ^= 1;
+    firsts.insert(Rng::FromSecretKey(other).NextU64());
+  }
+  firsts.insert(Rng::FromSecretKey(key, 1).NextU64());
+  EXPECT_EQ(firsts.size(), 6u);
+  Rng a = Rng::FromSecretKey(key, 2), b = Rng::FromSecretKey(key, 2);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(a.NextU64(), b.NextU64());
 }
 
 TEST(Rng, UniformHasMeanOneHalfAndStaysInRange) {

@@ -212,6 +212,36 @@ TEST(SecAggRing, UnmaskedIndexSumIsThePlainSumExactly) {
   EXPECT_EQ(r.server->FinishRing().value(), Indices(4, 90));
 }
 
+// Finish decodes fixed point, which a ring round's sum is not: calling it
+// there is the caller's mistake, refused with kInvalidArgument before
+// anything is unmasked, so the round is not spent: FinishRing afterwards
+// still returns the exact sum, and only then is the round over (both refuse
+// a second call). FinishRoundSum picks the right one from the encoding.
+TEST(SecAggRing, FinishOnARingRoundIsRefusedWithoutSpendingTheRound) {
+  const SecureAggregationConfig secagg = RqmSecAgg(SecureAggregationMode::kSecAgg);
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    const SecAggConfig config = MakeRoundConfig(secagg, 6, 9, seed).value();
+    ASSERT_EQ(config.input, SecAggInput::kRing);
+    const std::vector<Indices> inputs = RqmInputs(6, 9, seed);
+    RingRound r = RunRingRound(config, inputs, {{}, {}, {}, {}}, seed);
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    EXPECT_EQ(r.server->Finish().status().code(), StatusCode::kInvalidArgument) << seed;
+    EXPECT_EQ(r.server->FinishRing().value(), PlainSum(inputs, {0, 1, 2, 3, 4, 5})) << seed;
+    EXPECT_EQ(r.server->FinishRing().status().code(), StatusCode::kInvalidArgument) << seed;
+    EXPECT_EQ(r.server->Finish().status().code(), StatusCode::kInvalidArgument) << seed;
+    // The protocol's path: the same round through FinishRoundSum decodes
+    // the index sum to the sum of the clients' levels.
+    RingRound again = RunRingRound(config, inputs, {{}, {}, {}, {}}, seed);
+    ASSERT_TRUE(again.status.ok());
+    const Result<std::vector<double>> sum = FinishRoundSum(secagg, *again.server);
+    ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+    const Indices plain = PlainSum(inputs, {0, 1, 2, 3, 4, 5});
+    for (size_t i = 0; i < plain.size(); ++i) {
+      EXPECT_EQ((*sum)[i], RqmLevelSum(secagg.rqm, 6, plain[i])) << seed << " " << i;
+    }
+  }
+}
+
 // t = ceil(0.5 * 8) = 4 of 8 share holders. One client drops before each
 // phase's message (0 .. 3; client 3's masked input is in the sum): the
 // server still recovers the exact index sum of clients 3..7. Five dropped

@@ -1,6 +1,6 @@
 // Unsigned values of `bits` bits each, packed LSB first into bytes: the
-// wire form of RQM's level indices (rqm.h) and of SecAgg's masked ring
-// elements (secagg.h). Private to privacy/.
+// wire form of RQM's level indices (compress/rqm.h, and so of the "rqm"
+// codec) and of SecAgg's masked ring elements (privacy/secagg.h).
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include "murmur/core/bytes.h"
 #include "murmur/core/status.h"
 
-namespace murmur::privacy {
+namespace murmur {
 
 // 2^bits - 1 (all ones at 32).
 inline uint32_t RingMask(int bits) {
@@ -26,4 +26,4 @@ void PackBits(std::span<const uint32_t> values, int bits, ByteWriter& out);
 // length check.
 Result<std::vector<uint32_t>> UnpackBits(std::span<const uint8_t> packed, size_t count, int bits);
 
-}  // namespace murmur::privacy
+}  // namespace murmur

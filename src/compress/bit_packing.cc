@@ -1,8 +1,8 @@
-#include "privacy/bit_packing.h"
+#include "murmur/compress/bit_packing.h"
 
 #include "murmur/core/check.h"
 
-namespace murmur::privacy {
+namespace murmur {
 
 void PackBits(std::span<const uint32_t> values, int bits, ByteWriter& out) {
   MURMUR_CHECK(bits >= 1 && bits <= 32);
@@ -52,4 +52,4 @@ Result<std::vector<uint32_t>> UnpackBits(std::span<const uint8_t> packed, size_t
   return out;
 }
 
-}  // namespace murmur::privacy
+}  // namespace murmur

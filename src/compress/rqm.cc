@@ -1,13 +1,13 @@
-#include "murmur/privacy/rqm.h"
+#include "murmur/compress/rqm.h"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 
 #include "murmur/core/bytes.h"
-#include "privacy/bit_packing.h"
+#include "murmur/compress/bit_packing.h"
 
-namespace murmur::privacy {
+namespace murmur {
 namespace {
 
 constexpr uint32_t kMaxLevels = 1u << 16;
@@ -118,4 +118,4 @@ Status RqmDecode(const RqmConfig& config, std::span<const uint8_t> frame,
   return Status::Ok();
 }
 
-}  // namespace murmur::privacy
+}  // namespace murmur
