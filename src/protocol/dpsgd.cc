@@ -40,6 +40,12 @@ DpsgdNode::DpsgdNode(Learner& learner, const DpsgdOptions& options,
                  options_.exchange_size == bristle_->output_layer().size());
   }
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
+  MURMUR_CHECK(options_.start_round >= 0 && options_.start_round <= options_.rounds);
+  if (options_.start_round > 0) {
+    // Nothing is buffered yet: the barrier simply opens the next round.
+    round_ = Round(static_cast<uint32_t>(options_.start_round));
+    (void)barrier_.JumpTo(NextRound(round_));
+  }
 }
 
 std::vector<PeerId> DpsgdNode::ExpectedSenders(Round round) const {
@@ -58,7 +64,7 @@ void DpsgdNode::OnStart(Host& host) {
   if (combiner_ != nullptr && combiner_->sybilwall() != nullptr) {
     sybilwall_ = std::make_unique<SybilWallHistory>(host.self(), combiner_->sybilwall()->lambda);
   }
-  host.metrics().ReportModel(Round(0), learner_.params());
+  host.metrics().ReportModel(round_, learner_.params());
   if (options_.dp.enabled()) dp_.emplace(options_.dp, Exchanged());
   StartRound(host);
 }

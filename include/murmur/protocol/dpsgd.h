@@ -82,6 +82,11 @@ struct DpsgdOptions {
   // [privacy] kLocal: every round's message is a DpRelease (dp_release.h)
   // of the whole model; kNone: the model as it is.
   privacy::DpConfig dp;
+  // The rounds completed before this node starts (a peer restored from its
+  // persisted state, experiment/peer_state.h): it reports its model for
+  // this round, trains round start_round + 1 and collects that round's
+  // models. REQUIRES 0 <= start_round <= rounds.
+  int64_t start_round = 0;
 };
 
 // The exchanged span of `params` under `options`.
