@@ -64,7 +64,7 @@ struct OwnPeer {
 // whole checkpoint; `peer0` holds them (this peer's own learner when that is
 // peer 0's, or when all start alike).
 Status MakeOwnNode(const RunConfig& config, PeerId self, std::span<const float> peer0,
-                   bool rejoin, Round start_round, OwnPeer& own) {
+                   bool rejoin, Round start_round, bool persists, OwnPeer& own) {
   const bool shared_initial_model =
       config.train.same_init || (!config.init_checkpoint.empty() && !config.reinit_output);
   MURMUR_ASSIGN_OR_RETURN(ProtocolRun run,
@@ -79,7 +79,8 @@ Status MakeOwnNode(const RunConfig& config, PeerId self, std::span<const float> 
                                               .initial_params = peer0,
                                               .validation = own.learner.validation.get(),
                                               .rejoin = rejoin,
-                                              .start_round = start_round}));
+                                              .start_round = start_round,
+                                              .persists = persists}));
   return Status::Ok();
 }
 
@@ -111,9 +112,10 @@ Status RestoreLearner(std::span<const uint8_t> bytes, Learner& learner) {
 }
 
 // `resumed`, when given, is this peer's persisted state: its learner is
-// restored and its node starts at the state's round.
+// restored and its node starts at the state's round. `persists`: the peer
+// writes its state (NetRunOptions::persist_every).
 Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin,
-                             const PeerState* resumed) {
+                             const PeerState* resumed, bool persists) {
   OwnPeer own;
   // A server trains nothing; its learner only fills the protocol's slots
   // (over peer 0's shard).
@@ -147,7 +149,7 @@ Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin,
   }
   MURMUR_RETURN_IF_ERROR(MakeOwnNode(
       config, self, peer0.empty() ? std::as_const(*learner).params() : std::span<const float>(peer0),
-      rejoin, start_round, own));
+      rejoin, start_round, persists, own));
   return own;
 }
 
@@ -270,7 +272,8 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
     MURMUR_ASSIGN_OR_RETURN(resumed, LoadPersisted(config, options, self));
   }
   MURMUR_ASSIGN_OR_RETURN(OwnPeer own, BuildOwnPeer(config, self, options.rejoin,
-                                                    resumed ? &*resumed : nullptr));
+                                                    resumed ? &*resumed : nullptr,
+                                                    options.persist_every > 0));
   if (options.persist_every > 0 &&
       (dynamic_cast<const DpsgdNode*>(own.node.get()) == nullptr || !own.node->CanSnapshot() ||
        !own.learner.learner->CanSnapshot())) {

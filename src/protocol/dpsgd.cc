@@ -32,7 +32,9 @@ DpsgdNode::DpsgdNode(Learner& learner, const DpsgdOptions& options,
       combiner_(combiner != nullptr && !combiner->is_plain_average() ? std::move(combiner)
                                                                       : nullptr),
       bristle_(std::move(bristle)),
-      barrier_({.name = "dpsgd", .timeout = options_.round_timeout},
+      barrier_({.name = "dpsgd",
+                .timeout = options_.round_timeout,
+                .skip_senders_ahead = options_.resumable},
                [this](Round round) { return ExpectedSenders(round); }) {
   MURMUR_CHECK(neighbours_.size() == neighbour_weights_.size());
   if (bristle_ != nullptr) {
@@ -156,7 +158,9 @@ void DpsgdNode::OnSharedMessage(Host& host, PeerId from, const SharedMessage& sh
   if (arrival == Arrival::kBeyondWindow || arrival == Arrival::kStored) {
     if (CatchUpIfBehind(host)) return;
   }
-  if (arrival == Arrival::kStored) MixIfComplete(host);
+  // A model far ahead completes the round when the barrier does not wait
+  // for senders ahead (DpsgdOptions::resumable); otherwise it cannot.
+  if (arrival == Arrival::kStored || arrival == Arrival::kBeyondWindow) MixIfComplete(host);
 }
 
 void DpsgdNode::OnPeerDown(Host& host, PeerId peer) {

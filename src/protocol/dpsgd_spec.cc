@@ -97,6 +97,7 @@ Result<std::unique_ptr<Node>> MakeDpsgdNode(const ProtocolRun& run, const PeerCo
                                    options.rounds, ")");
   }
   options.start_round = peer.start_round.value;
+  options.resumable = peer.persists;
   return std::unique_ptr<Node>(std::make_unique<DpsgdNode>(
       *peer.learner, options, std::move(neighbours), state.weights.neighbour[i],
       state.weights.self[i], run.combiner, std::move(bristle)));

@@ -13,6 +13,7 @@
 // and never a silent fresh start).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -53,7 +54,8 @@ std::string WriteConfig(const std::string& dir) {
 }
 
 std::vector<std::string> PeerArgs(const std::string& dir, const std::string& config, int index,
-                                  const std::string& bootstrap, bool persist) {
+                                  const std::string& bootstrap, bool persist,
+                                  const std::vector<std::string>& extra = {}) {
   const std::string peer_dir = dir + "/peer-" + std::to_string(index);
   std::vector<std::string> argv = {murmur::testing::MurmurBin(), "peer", config, "--index",
                                    std::to_string(index), "--key", peer_dir + "/key",
@@ -67,21 +69,23 @@ std::vector<std::string> PeerArgs(const std::string& dir, const std::string& con
     argv.push_back("--bootstrap");
     argv.push_back(bootstrap);
   }
+  argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }
 
-// Starts all peers (peer 0 first, the others bootstrapping from it).
+// Starts peers 0..count-1 (peer 0 first, the others bootstrapping from it).
 std::vector<std::unique_ptr<Process>> StartPeers(const std::string& dir, const std::string& config,
-                                                 bool persist) {
+                                                 bool persist, int count = kPeers,
+                                                 const std::vector<std::string>& extra = {}) {
   std::vector<std::unique_ptr<Process>> peers;
-  peers.push_back(std::make_unique<Process>(PeerArgs(dir, config, 0, "", persist)));
+  peers.push_back(std::make_unique<Process>(PeerArgs(dir, config, 0, "", persist, extra)));
   const std::string line =
       peers[0]->AwaitLine("listening on ", Clock::now() + std::chrono::seconds(60));
   EXPECT_FALSE(line.empty()) << "peer 0 did not start:\n" << peers[0]->log();
   if (line.empty()) return {};
   const std::string addr0 = line.substr(line.find("listening on ") + 13);
-  for (int i = 1; i < kPeers; ++i) {
-    peers.push_back(std::make_unique<Process>(PeerArgs(dir, config, i, addr0, persist)));
+  for (int i = 1; i < count; ++i) {
+    peers.push_back(std::make_unique<Process>(PeerArgs(dir, config, i, addr0, persist, extra)));
   }
   return peers;
 }
@@ -208,6 +212,69 @@ TEST(PeerPersist, FourPeersKilledTogetherResumeFromTheirStateAndFinish) {
                base_acc, run_acc);
   EXPECT_GE(run_acc, base_acc - kAccTolerance);
   if (!HasFailure()) std::filesystem::remove_all(root);
+}
+
+int64_t CounterOf(const std::string& peer_dir, const std::string& name) {
+  std::ifstream in(peer_dir + "/summary.json");
+  const auto summary = nlohmann::json::parse(in, nullptr, false);
+  if (!summary.is_object() || !summary.contains("counters")) return -1;
+  return summary["counters"].value(name, int64_t{0});
+}
+
+// Peers killed around a persisted round boundary resume from states of
+// different rounds. Made deliberately here: all four persist round 60 and
+// are killed; peers 0 and 1 alone run on to round 80 and are killed again;
+// then all four restart, 0 and 1 at round 80, 2 and 3 at round 60. The two
+// behind must not wait for the two ahead (whose models of their rounds
+// never come) and the two ahead catch their models up: the restarted run
+// finishes with few round timeouts, where waiting would cost one per round
+// for every peer (~900 here).
+TEST(PeerPersist, PeersResumedTwentyRoundsApartGetBackInStep) {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string run = murmur::testing::FreshTempDir("PeerPersistApart");
+  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(run + "/network.key").ok());
+  const std::string config = WriteConfig(run);
+  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true);
+  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < kPeers; ++i) {
+    ASSERT_TRUE(AwaitRound(*peers[i], kKillAfter, deadline)) << peers[i]->log();
+  }
+  for (auto& p : peers) p->Kill9();
+  for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
+  // Peers 0 and 1 on their own (not waiting for the full mesh), to round 85.
+  peers = StartPeers(run, config, true, 2, {"--start-timeout", "0.5"});
+  ASSERT_EQ(peers.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(AwaitRound(*peers[i], kKillAfter + kPersistEvery, deadline)) << peers[i]->log();
+  }
+  for (auto& p : peers) p->Kill9();
+  for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
+  std::vector<int64_t> persisted(kPeers);
+  for (int i = 0; i < kPeers; ++i) persisted[i] = PersistedRound(run + "/peer-" + std::to_string(i));
+  ASSERT_GE(std::min(persisted[0], persisted[1]), std::max(persisted[2], persisted[3]) + 20);
+
+  const auto restarted = Clock::now();
+  peers = StartPeers(run, config, true);
+  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+  deadline = Clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+  }
+  const double took_s = std::chrono::duration<double>(Clock::now() - restarted).count();
+  int64_t timeouts = 0;
+  for (int i = 0; i < kPeers; ++i) {
+    const std::string peer_dir = run + "/peer-" + std::to_string(i);
+    timeouts += CounterOf(peer_dir, "dpsgd.round_timeouts");
+    EXPECT_EQ(ReadRows(peer_dir).back().round, kRounds) << "peer " << i;
+  }
+  std::fprintf(stderr, "resumed at rounds %lld %lld %lld %lld: finished %.1f s after the restart "
+               "with %lld round timeouts (all peers)\n",
+               static_cast<long long>(persisted[0]), static_cast<long long>(persisted[1]),
+               static_cast<long long>(persisted[2]), static_cast<long long>(persisted[3]),
+               took_s, static_cast<long long>(timeouts));
+  EXPECT_LT(timeouts, 100);
+  if (!HasFailure()) std::filesystem::remove_all(run);
 }
 
 TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {

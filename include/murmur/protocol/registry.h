@@ -61,6 +61,9 @@ struct PeerContext {
   // Honoured by "dpsgd" only: RunNetPeer (experiment/net_run.h) refuses
   // persistence for the other protocols.
   Round start_round{0};
+  // This peer persists its state (`murmur peer --persist-every`), so its
+  // neighbours may resume from other rounds (DpsgdOptions::resumable).
+  bool persists = false;
 };
 
 // The fewest inputs an honest peer's [robust] rule gets in one aggregation
