@@ -1,8 +1,8 @@
 #include "murmur/experiment/net_run.h"
 
 #include <algorithm>
-#include <functional>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
