@@ -7,6 +7,7 @@
 #include "cli_common.h"
 #include "murmur/experiment/net_run.h"
 #include "murmur/runtime/net_host.h"
+#include "run_resume.h"
 
 namespace murmur::cli {
 namespace {
@@ -46,7 +47,13 @@ int RunPeer(const PeerOptions& options) {
     if (Status s = CreateOutputDir(options.out_dir); !s.ok()) return Fail(s);
   }
   NetRunOptions run{.index = options.index, .out_dir = options.out_dir, .quiet = options.quiet,
-                    .rejoin = options.rejoin};
+                    .rejoin = options.rejoin,
+                    .persist_every = options.persist_every};
+  if (options.persist_every > 0) {
+    Result<uint64_t> hash = RunConfigHash(config->resolved_toml);
+    if (!hash.ok()) return Fail(hash.status());
+    run.config_hash = *hash;
+  }
   run.net.listen = options.listen;
   run.net.advertise = options.advertise;
   run.net.bootstrap = options.bootstrap;
@@ -117,6 +124,11 @@ CLI::App* AddPeerCommand(CLI::App& app, PeerOptions& options) {
                  "This process restarts a peer of a run in progress: join the running peers "
                  "and pull their state instead of starting over (diloco; other protocols "
                  "catch up without it)");
+  peer->add_option("--persist-every", options.persist_every,
+                   "Every N rounds write this peer's state to --out DIR/peer_state.bin, and "
+                   "resume from it when restarted with the same command (dpsgd)")
+      ->check(CLI::PositiveNumber)
+      ->type_name("N");
   peer->add_flag("--plain", options.plain,
                  "Authenticate data frames but do not encrypt them (private clusters; "
                  "every peer of the run needs it)");

@@ -4,6 +4,7 @@
 // initialization and batch stream as the simulator's peer of that index.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct PeerOptions {
   bool insecure = false;
   // Data frames authenticated but not encrypted (every peer must agree).
   bool plain = false;
+  // --persist-every N: write the peer's state to --out every N rounds and
+  // resume from it on start (D-PSGD; 0: off).
+  int64_t persist_every = 0;
 };
 
 CLI::App* AddPeerCommand(CLI::App& app, PeerOptions& options);

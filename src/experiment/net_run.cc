@@ -2,32 +2,40 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <utility>
 #include <vector>
 
+#include "murmur/core/snapshot.h"
 #include "murmur/core/thread_pool.h"
 #include "murmur/experiment/eval_collector.h"
 #include "murmur/experiment/metrics_files.h"
 #include "murmur/experiment/peer_data.h"
+#include "murmur/experiment/peer_state.h"
 #include "murmur/experiment/run_plan.h"
 #include "murmur/experiment/run_setup.h"
-#include "murmur/runtime/secret_rng.h"
+#include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/registry.h"
+#include "murmur/runtime/secret_rng.h"
 
 namespace murmur {
 namespace {
 
 // Forwards to the evaluation sink and notes when the node reported its
 // model for the last round: a model holder's part of the run is then done.
+// `at_round_boundary`, if set, is called after each reported model (the
+// node is between rounds then: its learner is not training).
 class PeerSink final : public MetricsSink {
  public:
-  PeerSink(MetricsSink& inner, int64_t rounds) : inner_(inner), rounds_(rounds) {}
+  PeerSink(MetricsSink& inner, int64_t rounds, std::function<void(Round)> at_round_boundary)
+      : inner_(inner), rounds_(rounds), at_round_boundary_(std::move(at_round_boundary)) {}
   void ReportModel(Round round, std::span<const float> params) override {
     if (round.value >= rounds_) final_reported_ = true;
     inner_.ReportModel(round, params);
+    if (at_round_boundary_) at_round_boundary_(round);
   }
   void ReportTrainLoss(Round round, double loss) override { inner_.ReportTrainLoss(round, loss); }
   void Count(std::string_view name, int64_t delta) override { inner_.Count(name, delta); }
@@ -36,6 +44,7 @@ class PeerSink final : public MetricsSink {
  private:
   MetricsSink& inner_;
   const int64_t rounds_;
+  const std::function<void(Round)> at_round_boundary_;
   bool final_reported_ = false;
 };
 
@@ -56,7 +65,7 @@ struct OwnPeer {
 // whole checkpoint; `peer0` holds them (this peer's own learner when that is
 // peer 0's, or when all start alike).
 Status MakeOwnNode(const RunConfig& config, PeerId self, std::span<const float> peer0,
-                   bool rejoin, OwnPeer& own) {
+                   bool rejoin, Round start_round, bool persists, OwnPeer& own) {
   const bool shared_initial_model =
       config.train.same_init || (!config.init_checkpoint.empty() && !config.reinit_output);
   MURMUR_ASSIGN_OR_RETURN(ProtocolRun run,
@@ -70,7 +79,9 @@ Status MakeOwnNode(const RunConfig& config, PeerId self, std::span<const float> 
                                                                    : own.learner.learner.get(),
                                               .initial_params = peer0,
                                               .validation = own.learner.validation.get(),
-                                              .rejoin = rejoin}));
+                                              .rejoin = rejoin,
+                                              .start_round = start_round,
+                                              .persists = persists}));
   return Status::Ok();
 }
 
@@ -90,7 +101,22 @@ Result<std::vector<float>> Peer0InitialParams(const RunConfig& config, const Mod
   return std::vector<float>(p.begin(), p.end());
 }
 
-Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin) {
+// Puts a persisted learner state into `learner` (built from the same config).
+Status RestoreLearner(std::span<const uint8_t> bytes, Learner& learner) {
+  SnapshotReader in(bytes);
+  MURMUR_RETURN_IF_ERROR(learner.Restore(in));
+  MURMUR_RETURN_IF_ERROR(in.status());
+  if (in.remaining() != 0) {
+    return Status::Corrupt(in.remaining(), " bytes left over after the learner's state");
+  }
+  return Status::Ok();
+}
+
+// `resumed`, when given, is this peer's persisted state: its learner is
+// restored and its node starts at the state's round. `persists`: the peer
+// writes its state (NetRunOptions::persist_every).
+Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin,
+                             const PeerState* resumed, bool persists) {
   OwnPeer own;
   // A server trains nothing; its learner only fills the protocol's slots
   // (over peer 0's shard).
@@ -112,6 +138,15 @@ Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin) 
                                                 .noise = net::SecretRng()}));
   Learner* learner = own.learner.learner.get();
   MURMUR_RETURN_IF_ERROR(LoadInitialModel(config, *own.model, {&learner, 1}));
+  Round start_round{0};
+  if (resumed != nullptr) {
+    if (Status s = RestoreLearner(resumed->learner, *learner); !s.ok()) {
+      return Status::InvalidArgument("'", kPeerStateFileName, "' does not fit this peer's ",
+                                     "learner (", s.message(), "): move it away to start this "
+                                     "peer from round 0");
+    }
+    start_round = Round(static_cast<uint32_t>(resumed->round));
+  }
   std::vector<float> peer0;
   if (needs_peer0) {
     MURMUR_ASSIGN_OR_RETURN(peer0, Peer0InitialParams(config, *own.model, train,
@@ -119,7 +154,7 @@ Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin) 
   }
   MURMUR_RETURN_IF_ERROR(MakeOwnNode(
       config, self, peer0.empty() ? std::as_const(*learner).params() : std::span<const float>(peer0),
-      rejoin, own));
+      rejoin, start_round, persists, own));
   return own;
 }
 
@@ -165,6 +200,43 @@ Status WritePeerSummary(const std::string& dir, const RunPlan& plan, PeerId self
   return WriteNodeSummary(dir, summary);
 }
 
+// What --persist-every needs before any data is loaded.
+Status CheckPersistable(const RunConfig& config, const NetRunOptions& options) {
+  if (config.protocol.kind != "dpsgd") {
+    return Status::InvalidArgument("--persist-every is implemented for protocol.kind = "
+                                   "\"dpsgd\" only; this run's is \"", config.protocol.kind,
+                                   "\": drop the flag");
+  }
+  if (options.out_dir.empty()) {
+    return Status::InvalidArgument("--persist-every needs --out DIR to keep the peer's state in");
+  }
+  if (config.train.dp_sgd.enabled) {
+    return Status::InvalidArgument("--persist-every: a DP-SGD learner's privacy accounting is "
+                                   "not saved; drop the flag or train.dp_sgd");
+  }
+  return Status::Ok();
+}
+
+// This peer's persisted state in options.out_dir, if any. Every reason to
+// refuse one is kInvalidArgument (a user error, exit 2) but for an
+// unreadable file: never silently ignored.
+Result<std::optional<PeerState>> LoadPersisted(const RunConfig& config,
+                                               const NetRunOptions& options, PeerId self) {
+  Result<std::optional<PeerState>> state =
+      ReadPeerStateFile(options.out_dir, options.config_hash, self);
+  if (!state.ok()) {
+    if (state.status().code() == StatusCode::kUnavailable) return state.status();
+    return Status::InvalidArgument(state.status().message(),
+                                   ": move it away to start this peer from round 0");
+  }
+  if (state->has_value() && (*state)->round > config.protocol.rounds) {
+    return Status::InvalidArgument("'", options.out_dir, "/", kPeerStateFileName, "' is of round ",
+                                   (*state)->round, ", after this run's last (",
+                                   config.protocol.rounds, "): move it away");
+  }
+  return state;
+}
+
 }  // namespace
 
 Status CheckNetRunConfig(const RunConfig& config) {
@@ -199,7 +271,28 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   }
   const PeerId self(static_cast<uint32_t>(options.index));
   ConfigureTorchThreads(1);
-  MURMUR_ASSIGN_OR_RETURN(OwnPeer own, BuildOwnPeer(config, self, options.rejoin));
+  std::optional<PeerState> resumed;
+  if (options.persist_every > 0) {
+    MURMUR_RETURN_IF_ERROR(CheckPersistable(config, options));
+    MURMUR_ASSIGN_OR_RETURN(resumed, LoadPersisted(config, options, self));
+  }
+  MURMUR_ASSIGN_OR_RETURN(OwnPeer own, BuildOwnPeer(config, self, options.rejoin,
+                                                    resumed ? &*resumed : nullptr,
+                                                    options.persist_every > 0));
+  if (options.persist_every > 0 &&
+      (dynamic_cast<const DpsgdNode*>(own.node.get()) == nullptr || !own.node->CanSnapshot() ||
+       !own.learner.learner->CanSnapshot())) {
+    return Status::InvalidArgument(
+        "--persist-every: peer ", self.value, "'s state cannot be saved (a Byzantine peer, "
+        "robust.rule = \"sybilwall\", \"bristle\" or a Python rule, or [privacy] local noise): "
+        "drop the flag");
+  }
+  const int64_t start_round = resumed ? resumed->round : 0;
+  if (resumed) {
+    std::fprintf(stderr, "[peer %u] resumed at round %lld from %s/%s\n", self.value,
+                 static_cast<long long>(start_round), options.out_dir.c_str(), kPeerStateFileName);
+  }
+  resumed.reset();
   RunPlan plan = PlanRun(config, own.layout);
   if (plan.Evaluates(self)) {
     MURMUR_RETURN_IF_ERROR(LoadPeerTestSet(config, *own.data));
@@ -248,7 +341,30 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
         }
       }});
   if (plan.epsilon_of_round) collector.SetEpsilonOfRound(plan.epsilon_of_round);
-  PeerSink sink(*collector.SinkFor(self), config.protocol.rounds);
+  // Persisting (options.persist_every): at each round boundary that is a
+  // multiple of it, and the last, after the state it resumed from.
+  Status persist_status;
+  std::function<void(Round)> persist;
+  if (options.persist_every > 0) {
+    persist = [&, learner = own.learner.learner.get()](Round round) {
+      const int64_t r = round.value;
+      if (!persist_status.ok() || r <= start_round ||
+          (r % options.persist_every != 0 && r != config.protocol.rounds)) {
+        return;
+      }
+      SnapshotWriter out;
+      learner->Save(out);
+      persist_status = WritePeerStateFile(
+          options.out_dir,
+          PeerState{.config_hash = options.config_hash, .peer = self, .round = r,
+                    .learner = out.Take()});
+      if (!persist_status.ok()) {
+        std::fprintf(stderr, "[peer %u] cannot persist round %lld, no further attempts: %s\n",
+                     self.value, static_cast<long long>(r), persist_status.message().c_str());
+      }
+    };
+  }
+  PeerSink sink(*collector.SinkFor(self), config.protocol.rounds, std::move(persist));
 
   options.net.self = self;
   options.net.num_slots = static_cast<uint32_t>(num_nodes);
@@ -269,6 +385,7 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
                                           collector.counters(), epsilon));
   }
   MURMUR_RETURN_IF_ERROR(write_status);
+  MURMUR_RETURN_IF_ERROR(persist_status);
   return result;
 }
 

@@ -1,14 +1,9 @@
 #include "murmur/experiment/run_snapshot.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include "murmur/core/snapshot.h"
+#include "murmur/experiment/atomic_file.h"
 
 namespace murmur {
 namespace {
@@ -18,26 +13,6 @@ constexpr size_t kHeaderBytes = 8 + 4 + 8 * 4 + 8;  // through body_bytes
 // A snapshot holds every peer's model and optimizer state; this bounds
 // what a corrupt length can make us allocate.
 constexpr uint64_t kMaxSnapshotBytes = uint64_t{64} << 30;
-
-Status WriteAll(int fd, std::span<const uint8_t> bytes, const std::string& path) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Status::Unavailable("cannot write '", path, "': ", std::strerror(errno));
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
-Status SyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return Status::Unavailable("cannot open '", dir, "': ", std::strerror(errno));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Status::Unavailable("cannot sync '", dir, "': ", std::strerror(errno));
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -70,25 +45,7 @@ Status WriteSnapshotFile(const std::string& dir, const SnapshotHeader& header,
   }
   SnapshotWriter tail;
   tail.U64(h);
-  const std::string path = dir + "/" + kSnapshotFileName;
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Unavailable("cannot create '", tmp, "': ", std::strerror(errno));
-  Status status = WriteAll(fd, head, tmp);
-  if (status.ok()) status = WriteAll(fd, body, tmp);
-  if (status.ok()) status = WriteAll(fd, tail.bytes(), tmp);
-  if (status.ok() && ::fsync(fd) != 0) {
-    status = Status::Unavailable("cannot sync '", tmp, "': ", std::strerror(errno));
-  }
-  ::close(fd);
-  if (status.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
-    status = Status::Unavailable("cannot rename '", tmp, "': ", std::strerror(errno));
-  }
-  if (!status.ok()) {
-    std::remove(tmp.c_str());
-    return status;
-  }
-  return SyncDir(dir);
+  return WriteFileAtomically(dir, kSnapshotFileName, {head, body, tail.bytes()});
 }
 
 Result<LoadedSnapshot> ParseSnapshotFile(std::span<const uint8_t> bytes,
@@ -128,19 +85,14 @@ Result<LoadedSnapshot> ParseSnapshotFile(std::span<const uint8_t> bytes,
 
 Result<LoadedSnapshot> ReadSnapshotFile(const std::string& dir, uint64_t expected_config_hash) {
   const std::string path = dir + "/" + kSnapshotFileName;
-  std::error_code ec;
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) {
+  Result<std::vector<uint8_t>> bytes = ReadFileBounded(path, kMaxSnapshotBytes);
+  if (bytes.status().code() == StatusCode::kNotFound) {
     return Status::NotFound("no snapshot at '", path,
                             "': nothing to resume (runs write one with sim.snapshot_every_s or "
                             "--snapshot-every)");
   }
-  if (size > kMaxSnapshotBytes) return Status::Corrupt("'", path, "' is ", size, " bytes");
-  std::ifstream in(path, std::ios::binary);
-  std::vector<uint8_t> bytes(size);
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-  if (!in) return Status::Unavailable("cannot read '", path, "'");
-  Result<LoadedSnapshot> parsed = ParseSnapshotFile(bytes, expected_config_hash);
+  if (!bytes.ok()) return bytes.status();
+  Result<LoadedSnapshot> parsed = ParseSnapshotFile(*bytes, expected_config_hash);
   if (!parsed.ok()) {
     return Status(parsed.status().code(), "'" + path + "': " + parsed.status().message());
   }

@@ -31,7 +31,9 @@ DpsgdNode::DpsgdNode(Learner& learner, const DpsgdOptions& options,
       combiner_(combiner != nullptr && !combiner->is_plain_average() ? std::move(combiner)
                                                                       : nullptr),
       bristle_(std::move(bristle)),
-      barrier_({.name = "dpsgd", .timeout = options_.round_timeout},
+      barrier_({.name = "dpsgd",
+                .timeout = options_.round_timeout,
+                .skip_senders_ahead = options_.resumable},
                [this](Round round) { return ExpectedSenders(round); }) {
   MURMUR_CHECK(neighbours_.size() == neighbour_weights_.size());
   if (bristle_ != nullptr) {
@@ -39,6 +41,12 @@ DpsgdNode::DpsgdNode(Learner& learner, const DpsgdOptions& options,
                  options_.exchange_size == bristle_->output_layer().size());
   }
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
+  MURMUR_CHECK(options_.start_round >= 0 && options_.start_round <= options_.rounds);
+  if (options_.start_round > 0) {
+    // Nothing is buffered yet: the barrier simply opens the next round.
+    round_ = Round(static_cast<uint32_t>(options_.start_round));
+    (void)barrier_.JumpTo(NextRound(round_));
+  }
 }
 
 std::vector<PeerId> DpsgdNode::ExpectedSenders(Round round) const {
@@ -57,7 +65,7 @@ void DpsgdNode::OnStart(Host& host) {
   if (combiner_ != nullptr && combiner_->sybilwall() != nullptr) {
     sybilwall_ = std::make_unique<SybilWallHistory>(host.self(), combiner_->sybilwall()->lambda);
   }
-  host.metrics().ReportModel(Round(0), learner_.params());
+  host.metrics().ReportModel(round_, learner_.params());
   if (options_.dp.enabled()) dp_.emplace(options_.dp, Exchanged());
   StartRound(host);
 }
@@ -149,7 +157,9 @@ void DpsgdNode::OnSharedMessage(Host& host, PeerId from, const SharedMessage& sh
   if (arrival == Arrival::kBeyondWindow || arrival == Arrival::kStored) {
     if (CatchUpIfBehind(host)) return;
   }
-  if (arrival == Arrival::kStored) MixIfComplete(host);
+  // A model far ahead completes the round when the barrier does not wait
+  // for senders ahead (DpsgdOptions::resumable); otherwise it cannot.
+  if (arrival == Arrival::kStored || arrival == Arrival::kBeyondWindow) MixIfComplete(host);
 }
 
 void DpsgdNode::OnPeerDown(Host& host, PeerId peer) {

@@ -69,6 +69,10 @@ Result<std::unique_ptr<Node>> MakeDpsgdNode(const ProtocolRun& run, const PeerCo
   const size_t i = peer.id.value;
   std::vector<PeerId> neighbours = ToPeerIds(state.graph.neighbours[i]);
   if (Contains(run.byzantine, peer.id)) {
+    if (peer.start_round.value > 0) {
+      return Status::InvalidArgument("a Byzantine D-PSGD peer cannot resume from a persisted "
+                                     "state (its attack state is not saved)");
+    }
     std::vector<PeerId> honest;
     for (PeerId p : neighbours) {
       if (!Contains(run.byzantine, p)) honest.push_back(p);
@@ -86,8 +90,16 @@ Result<std::unique_ptr<Node>> MakeDpsgdNode(const ProtocolRun& run, const PeerCo
     }
     bristle = std::make_unique<BristleCombiner>(*run.model, *peer.validation, *state.bristle);
   }
+  DpsgdOptions options = state.options;
+  if (peer.start_round.value > static_cast<uint64_t>(options.rounds)) {
+    return Status::InvalidArgument("peer ", peer.id.value, " resumes at round ",
+                                   peer.start_round.value, ", after the run's last (",
+                                   options.rounds, ")");
+  }
+  options.start_round = peer.start_round.value;
+  options.resumable = peer.persists;
   return std::unique_ptr<Node>(std::make_unique<DpsgdNode>(
-      *peer.learner, state.options, std::move(neighbours), state.weights.neighbour[i],
+      *peer.learner, options, std::move(neighbours), state.weights.neighbour[i],
       state.weights.self[i], run.combiner, std::move(bristle)));
 }
 

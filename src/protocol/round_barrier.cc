@@ -73,10 +73,16 @@ void RoundBarrier::CountOutcome(MetricsSink& metrics, Arrival arrival) const {
 
 bool RoundBarrier::complete() {
   const RoundInbox& inbox = Touch(open_);
+  std::optional<std::map<PeerId, std::pair<Round, const ReceivedModel*>>> newest;
   for (PeerId sender : inbox.expected) {
     if (inbox.arrived.count(sender) || down_.count(sender)) continue;
     const auto excused = excused_.find(sender);
     if (excused != excused_.end() && open_ < excused->second) continue;
+    if (options_.skip_senders_ahead) {
+      if (!newest.has_value()) newest = NewestModels();
+      const auto it = newest->find(sender);
+      if (it != newest->end() && it->second.first.value >= open_.value + 2) continue;
+    }
     return false;
   }
   return true;

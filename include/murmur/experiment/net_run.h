@@ -27,6 +27,15 @@ struct NetRunOptions {
   bool quiet = false;  // no per-round lines on stderr
   // This process restarts a slot of a run in progress (PeerContext::rejoin).
   bool rejoin = false;
+  // `murmur peer --persist-every N` (docs/runtime.md, "Persisting and
+  // resuming peers"): N > 0 writes this peer's state to
+  // out_dir/peer_state.bin (peer_state.h) whenever it reports its model for
+  // a round that is a multiple of N (and for the last round), and resumes
+  // from that file at start when it is there. D-PSGD only; needs out_dir.
+  int64_t persist_every = 0;
+  // The run's identity in the state file: RunConfigHash of its resolved
+  // config (a state file of another run is refused).
+  uint64_t config_hash = 0;
   // Called once the host listens, before the node starts (`murmur peer`
   // prints the line `murmur launch` waits for).
   std::function<void(const net::NetHost&)> on_listening;
@@ -53,7 +62,11 @@ Status CheckNetRunConfig(const RunConfig& config);
 // said bye; otherwise (a federated client) once every holder has said bye.
 // kInvalidArgument for an index outside the run's nodes, a config that
 // cannot be built or one CheckNetRunConfig refuses, kNotFound for a missing dataset, kUnavailable when the
-// host or the files cannot be set up.
+// host or the files cannot be set up. With persist_every: kInvalidArgument
+// for a protocol or peer whose state cannot be persisted, and for a state
+// file of another run or slot, a corrupt or truncated one, or one that does
+// not fit this peer's learner; kUnavailable when a state cannot be written
+// (the run goes on; the error is returned at its end).
 Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
                                 net::NetSecurity security);
 

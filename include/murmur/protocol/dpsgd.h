@@ -17,7 +17,11 @@
 // (or their robust aggregate) as its model and rejoins them at that round
 // ("dpsgd.catch_ups"), instead of replaying every round it missed: over the
 // real runtime a restarted peer is at the others' round after 1 or 2 rounds
-// of its own (tests/runtime/dpsgd_churn_test.cc). Models for the next
+// of its own (tests/runtime/dpsgd_churn_test.cc). A runtime peer that
+// persists its state (`murmur peer --persist-every`) resumes at the round
+// it saved (DpsgdOptions::start_round) and, since its neighbours may have
+// resumed at other rounds, does not wait for one already two rounds ahead
+// (DpsgdOptions::resumable). Models for the next
 // RoundBarrierOptions::window rounds are buffered, later ones dropped (so a
 // neighbour cannot grow a peer's memory without bound); models for finished
 // rounds, duplicates and models from non-senders are ignored and counted
@@ -82,6 +86,16 @@ struct DpsgdOptions {
   // [privacy] kLocal: every round's message is a DpRelease (dp_release.h)
   // of the whole model; kNone: the model as it is.
   privacy::DpConfig dp;
+  // The rounds completed before this node starts (a peer restored from its
+  // persisted state, experiment/peer_state.h): it reports its model for
+  // this round, trains round start_round + 1 and collects that round's
+  // models. REQUIRES 0 <= start_round <= rounds.
+  int64_t start_round = 0;
+  // This peer persists its state (`murmur peer --persist-every`): after a
+  // restart of the whole run its neighbours may resume from other rounds,
+  // so it does not wait for a neighbour two or more rounds ahead
+  // (RoundBarrierOptions::skip_senders_ahead).
+  bool resumable = false;
 };
 
 // The exchanged span of `params` under `options`.

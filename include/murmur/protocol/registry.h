@@ -55,6 +55,15 @@ struct PeerContext {
   // (diloco) join the running peers and pull that state instead of
   // starting from the beginning; the others ignore it.
   bool rejoin = false;
+  // The rounds this peer completed in an earlier life whose state it
+  // restored into `learner` (`murmur peer --persist-every`,
+  // experiment/peer_state.h): the node starts at this round boundary.
+  // Honoured by "dpsgd" only: RunNetPeer (experiment/net_run.h) refuses
+  // persistence for the other protocols.
+  Round start_round{0};
+  // This peer persists its state (`murmur peer --persist-every`), so its
+  // neighbours may resume from other rounds (DpsgdOptions::resumable).
+  bool persists = false;
 };
 
 // The fewest inputs an honest peer's [robust] rule gets in one aggregation

@@ -71,6 +71,15 @@ struct RoundBarrierOptions {
   // Rounds after the open one whose models are buffered; REQUIRES >= 0.
   int64_t window = 16;
   Duration timeout;  // 0: wait forever
+  // Not waiting for a sender whose newest model held is for open_round() + 2
+  // or later: it moved on without this peer and will not send the open
+  // round's model (over an ordered transport that model would have come
+  // first). For peers that may resume from persisted states of different
+  // rounds (`murmur peer --persist-every`), where the peers behind would
+  // otherwise wait out a timeout every round for the ones ahead, and those
+  // for them, without ever getting back in step. Off: such a sender is
+  // waited for (the simulator may reorder a sender's messages).
+  bool skip_senders_ahead = false;
 };
 
 // What happened to one arriving model.

@@ -191,6 +191,43 @@ TEST(DpsgdNode, RestartedPeerCatchesUpWithItsNeighbours) {
   EXPECT_EQ(host.models.at(40), l.Constant(15.f));  // 0.5 * 15 + 0.25 * 10 + 0.25 * 20
 }
 
+// Issue 18 item 3: a peer restored from its persisted state at round 7
+// reports that round's model, sends its round-8 model and mixes round 8;
+// as a persisting peer it does not wait for a neighbour already two rounds
+// ahead (resumed from a later state), whose round-8 model never comes.
+TEST(DpsgdNode, ResumedPeerStartsAtItsRoundAndSkipsANeighbourAhead) {
+  FrozenLearner l;
+  l.Fill(4.f);
+  DpsgdNode node(*l.learner,
+                 {.rounds = 100, .local_steps = 1, .round_timeout = Duration::Seconds(5),
+                  .start_round = 7, .resumable = true},
+                 {PeerId(1), PeerId(2)}, {0.25, 0.25}, 0.5);
+  FakeHost host(PeerId(0));
+  EXPECT_EQ(node.completed_rounds(), 7);
+  node.OnStart(host);
+  ASSERT_EQ(host.models.size(), 1u);
+  EXPECT_EQ(host.models.begin()->first, 7u);  // not round 0
+  host.FinishCompute(node);
+  ASSERT_EQ(host.sent.size(), 2u);
+  for (const auto& sent : host.sent) {
+    Result<ModelMessage> m =
+        DecodeModelMessage(sent.bytes, ModelMessageKind::kDpsgdParams, l.Constant(0.f).size());
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(m->round, Round(8));
+  }
+  // A model for a finished round is late, as for any peer at round 7.
+  node.OnMessage(host, PeerId(1), Dpsgd(7, l.Constant(1.f)));
+  EXPECT_EQ(host.counters["dpsgd.late_models"], 1);
+  node.OnMessage(host, PeerId(1), Dpsgd(8, l.Constant(8.f)));
+  EXPECT_EQ(node.completed_rounds(), 7);  // peer 2 not heard from: waited for
+  // Peer 2 resumed at round 20: its model of round 22 shows it is past 8.
+  node.OnMessage(host, PeerId(2), Dpsgd(22, l.Constant(100.f)));
+  ASSERT_EQ(node.completed_rounds(), 8);
+  EXPECT_EQ(host.models.at(8), l.Constant(5.f));  // 0.75 * 4 + 0.25 * 8
+  EXPECT_EQ(host.counters["dpsgd.round_timeouts"], 0);
+  EXPECT_EQ(host.counters["dpsgd.catch_ups"], 0);  // peer 1 is in step
+}
+
 TEST(DpsgdNode, TimeoutGivesMissingNeighboursWeightToSelf) {
   FrozenLearner l;
   l.Fill(2.f);

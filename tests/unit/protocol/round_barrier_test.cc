@@ -97,6 +97,40 @@ TEST(RoundBarrier, DownSenderIsNotWaitedForUntilItSendsAgain) {
   EXPECT_TRUE(barrier.complete());
 }
 
+TEST(RoundBarrier, SkippingSendersAheadDoesNotWaitForOneTwoRoundsAhead) {
+  FakeHost host(PeerId(0));
+  RoundBarrierOptions options = Options(/*window=*/3);
+  options.skip_senders_ahead = true;
+  RoundBarrier barrier(options, std::vector<PeerId>{kA, kB});
+  barrier.Wait(host);
+  barrier.Add(host, Round(1), kA, Model(1));
+  // B one round ahead is lock step: still waited for.
+  barrier.Add(host, Round(2), kB, Model(2));
+  EXPECT_FALSE(barrier.complete());
+  // B two ahead (within the window) never sends round 1: not waited for.
+  barrier.Add(host, Round(3), kB, Model(3));
+  EXPECT_TRUE(barrier.complete());
+  ArrivedModels got = barrier.Close();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.at(kA), Model(1));
+  // Round 2: B's model is in; A's is waited for.
+  EXPECT_FALSE(barrier.complete());
+  barrier.Add(host, Round(2), kA, Model(2));
+  EXPECT_TRUE(barrier.complete());
+  EXPECT_EQ(barrier.Close().size(), 2u);
+  // Round 3: B's model is in, A one ahead at most: waited for.
+  EXPECT_FALSE(barrier.complete());
+  // Far ahead (beyond the window, kept as its newest) counts too.
+  barrier.Add(host, Round(20), kA, Model(20));
+  EXPECT_TRUE(barrier.complete());
+  // Without the option a sender ahead is waited for, as before.
+  RoundBarrier waiting(Options(/*window=*/3), std::vector<PeerId>{kA, kB});
+  waiting.Add(host, Round(1), kA, Model(1));
+  waiting.Add(host, Round(3), kB, Model(3));
+  waiting.Add(host, Round(20), kB, Model(20));
+  EXPECT_FALSE(waiting.complete());
+}
+
 TEST(RoundBarrier, CatchUpNeedsEverySenderThatIsUpTwoRoundsAhead) {
   FakeHost host(PeerId(0));
   RoundBarrier barrier(Options(/*window=*/3), std::vector<PeerId>{kA, kB});

@@ -1,0 +1,341 @@
+// Issue 18, deliverable 3: runtime peers persist their state and resume
+// after a restart (`murmur peer --persist-every N`, docs/runtime.md,
+// "Persisting and resuming peers"). Four D-PSGD peers persist every 20
+// rounds; once every one of them has passed round kKillAfter, all four are
+// killed with kill -9 (a whole-cluster power loss) and restarted with the
+// same commands (but for peer 0's address in --bootstrap: it listens on
+// port 0). Each must resume at the round its state file holds (its rows
+// after the restart start there, not at 0), finish every round and exit 0,
+// and the peers' final accuracy must be within kAccTolerance of an
+// uninterrupted run of the same config measured first in the same test.
+// The second test checks the refusals: another protocol, another run's
+// state, a truncated or corrupt state (exit 2 and a message, never a crash
+// and never a silent fresh start).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "murmur/runtime/identity.h"
+#include "testing/cli_runner.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Process = murmur::testing::ChildProcess;
+
+constexpr int kPeers = 4;
+constexpr int kRounds = 300;
+constexpr int kPersistEvery = 20;
+constexpr int kKillAfter = 65;  // every peer past it: each persisted round 60 or later
+// The final mean accuracy of the resumed run may be this much below the
+// uninterrupted run's (both measured here; see the test for the values).
+constexpr double kAccTolerance = 0.03;
+
+std::string WriteConfig(const std::string& dir) {
+  const std::string path = dir + "/persist.toml";
+  // A short round timeout: peers killed around a persisted round boundary
+  // may resume 20 rounds apart, and then wait out a timeout per round until
+  // the one ahead finishes (docs/runtime.md).
+  std::ofstream(path) << "seed = 7\npeers = " << kPeers << "\nthreads = 1\n"
+                      << "[data]\ndataset = \"synthetic\"\nsynthetic_train = 800\n"
+                      << "synthetic_test = 200\nsynthetic_noise = 1.5\n[model]\nkind = \"logreg\"\n"
+                      << "[protocol]\nkind = \"dpsgd\"\ntopology = \"ring\"\nrounds = " << kRounds
+                      << "\nlocal_steps = 2\nround_timeout_s = 0.1\n[eval]\nevery = 5\n";
+  return path;
+}
+
+std::vector<std::string> PeerArgs(const std::string& dir, const std::string& config, int index,
+                                  const std::string& bootstrap, bool persist,
+                                  const std::vector<std::string>& extra = {}) {
+  const std::string peer_dir = dir + "/peer-" + std::to_string(index);
+  std::vector<std::string> argv = {murmur::testing::MurmurBin(), "peer", config, "--index",
+                                   std::to_string(index), "--key", peer_dir + "/key",
+                                   "--network-key", dir + "/network.key", "--out", peer_dir,
+                                   "--peer-timeout", "2"};
+  if (persist) {
+    argv.push_back("--persist-every");
+    argv.push_back(std::to_string(kPersistEvery));
+  }
+  if (!bootstrap.empty()) {
+    argv.push_back("--bootstrap");
+    argv.push_back(bootstrap);
+  }
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+// Starts peers 0..count-1 (peer 0 first, the others bootstrapping from it).
+std::vector<std::unique_ptr<Process>> StartPeers(const std::string& dir, const std::string& config,
+                                                 bool persist, int count = kPeers,
+                                                 const std::vector<std::string>& extra = {}) {
+  std::vector<std::unique_ptr<Process>> peers;
+  peers.push_back(std::make_unique<Process>(PeerArgs(dir, config, 0, "", persist, extra)));
+  const std::string line =
+      peers[0]->AwaitLine("listening on ", Clock::now() + std::chrono::seconds(60));
+  EXPECT_FALSE(line.empty()) << "peer 0 did not start:\n" << peers[0]->log();
+  if (line.empty()) return {};
+  const std::string addr0 = line.substr(line.find("listening on ") + 13);
+  for (int i = 1; i < count; ++i) {
+    peers.push_back(std::make_unique<Process>(PeerArgs(dir, config, i, addr0, persist, extra)));
+  }
+  return peers;
+}
+
+struct Row {
+  int64_t round;
+  double acc;
+};
+
+std::vector<Row> ReadRows(const std::string& peer_dir) {
+  std::vector<Row> rows;
+  std::ifstream in(peer_dir + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto row = nlohmann::json::parse(line);
+    rows.push_back({row["round"].get<int64_t>(), row["acc_mean"].get<double>()});
+  }
+  return rows;
+}
+
+// The round field of a peer_state.bin (experiment/peer_state.h: after the
+// 8-byte magic, u32 version, u64 config hash and u32 slot); -1 if absent.
+int64_t PersistedRound(const std::string& peer_dir) {
+  const std::string bytes = murmur::testing::ReadFile(peer_dir + "/peer_state.bin");
+  if (bytes.size() < 32) return -1;
+  int64_t round = 0;
+  std::memcpy(&round, bytes.data() + 24, 8);
+  return round;
+}
+
+// Waits for the peer's "] round N" line with N >= `round`.
+bool AwaitRound(Process& p, int64_t round, Clock::time_point deadline) {
+  for (;;) {
+    const std::string line = p.AwaitLine("] round ", deadline);
+    if (line.empty()) return false;
+    if (std::stoll(line.substr(line.find("] round ") + 8)) >= round) return true;
+  }
+}
+
+double MeanFinalAcc(const std::string& dir) {
+  double sum = 0;
+  for (int i = 0; i < kPeers; ++i) {
+    const std::vector<Row> rows = ReadRows(dir + "/peer-" + std::to_string(i));
+    EXPECT_FALSE(rows.empty());
+    if (rows.empty()) return 0;
+    EXPECT_EQ(rows.back().round, kRounds) << "peer " << i;
+    sum += rows.back().acc;
+  }
+  return sum / kPeers;
+}
+
+TEST(PeerPersist, FourPeersKilledTogetherResumeFromTheirStateAndFinish) {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string root = murmur::testing::FreshTempDir("PeerPersist");
+  const std::string base = root + "/base", run = root + "/run";
+  std::filesystem::create_directories(base);
+  std::filesystem::create_directories(run);
+  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(base + "/network.key").ok());
+  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(run + "/network.key").ok());
+
+  // The uninterrupted run.
+  {
+    std::vector<std::unique_ptr<Process>> peers = StartPeers(base, WriteConfig(base), false);
+    ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    for (int i = 0; i < kPeers; ++i) {
+      ASSERT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+    }
+  }
+  const double base_acc = MeanFinalAcc(base);
+
+  // The persisted run, killed whole past kKillAfter.
+  const std::string config = WriteConfig(run);
+  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true);
+  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < kPeers; ++i) {
+    ASSERT_TRUE(AwaitRound(*peers[i], kKillAfter, deadline)) << "peer " << i << ":\n"
+                                                             << peers[i]->log();
+  }
+  for (auto& p : peers) p->Kill9();
+  for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
+  std::vector<int64_t> persisted(kPeers);
+  std::vector<size_t> rows_before(kPeers);
+  for (int i = 0; i < kPeers; ++i) {
+    const std::string peer_dir = run + "/peer-" + std::to_string(i);
+    persisted[i] = PersistedRound(peer_dir);
+    rows_before[i] = ReadRows(peer_dir).size();
+    std::fprintf(stderr, "peer %d: killed with its state of round %lld, %zu rows\n", i,
+                 static_cast<long long>(persisted[i]), rows_before[i]);
+    // Every peer persisted at round 60 before printing round 65's row.
+    EXPECT_GE(persisted[i], kKillAfter / kPersistEvery * kPersistEvery);
+    EXPECT_EQ(persisted[i] % kPersistEvery, 0);
+    EXPECT_FALSE(std::filesystem::exists(peer_dir + "/peer_state.bin.tmp"));
+  }
+
+  // The restart: the same commands.
+  peers = StartPeers(run, config, true);
+  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+  deadline = Clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < kPeers; ++i) {
+    // Printed before its listening line, which peer 0's start already read.
+    const size_t seen = peers[i]->log().find("resumed at round ");
+    const std::string line = seen != std::string::npos
+                                 ? peers[i]->log().substr(seen)
+                                 : peers[i]->AwaitLine("resumed at round ", deadline);
+    ASSERT_FALSE(line.empty()) << "peer " << i << ":\n" << peers[i]->log();
+    EXPECT_EQ(std::stoll(line.substr(line.find("resumed at round ") + 17)), persisted[i]);
+  }
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+  }
+  for (int i = 0; i < kPeers; ++i) {
+    const std::vector<Row> rows = ReadRows(run + "/peer-" + std::to_string(i));
+    ASSERT_GT(rows.size(), rows_before[i]) << "peer " << i;
+    // Its second life's rows start at the persisted round (its model of that
+    // round, evaluated again), not at 0, and go on from there.
+    EXPECT_EQ(rows[rows_before[i]].round, persisted[i]) << "peer " << i;
+    for (size_t k = rows_before[i] + 1; k < rows.size(); ++k) {
+      EXPECT_GT(rows[k].round, rows[k - 1].round) << "peer " << i << " row " << k;
+    }
+  }
+  const double run_acc = MeanFinalAcc(run);
+  std::fprintf(stderr, "final mean accuracy: uninterrupted %.4f, killed and resumed %.4f\n",
+               base_acc, run_acc);
+  EXPECT_GE(run_acc, base_acc - kAccTolerance);
+  if (!HasFailure()) std::filesystem::remove_all(root);
+}
+
+int64_t CounterOf(const std::string& peer_dir, const std::string& name) {
+  std::ifstream in(peer_dir + "/summary.json");
+  const auto summary = nlohmann::json::parse(in, nullptr, false);
+  if (!summary.is_object() || !summary.contains("counters")) return -1;
+  return summary["counters"].value(name, int64_t{0});
+}
+
+// Peers killed around a persisted round boundary resume from states of
+// different rounds. Made deliberately here: all four persist round 60 and
+// are killed; peers 0 and 1 alone run on to round 80 and are killed again;
+// then all four restart, 0 and 1 at round 80, 2 and 3 at round 60. The two
+// behind must not wait for the two ahead (whose models of their rounds
+// never come) and the two ahead catch their models up: the restarted run
+// finishes with few round timeouts, where waiting would cost one per round
+// for every peer (~900 here).
+TEST(PeerPersist, PeersResumedTwentyRoundsApartGetBackInStep) {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string run = murmur::testing::FreshTempDir("PeerPersistApart");
+  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(run + "/network.key").ok());
+  const std::string config = WriteConfig(run);
+  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true);
+  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < kPeers; ++i) {
+    ASSERT_TRUE(AwaitRound(*peers[i], kKillAfter, deadline)) << peers[i]->log();
+  }
+  for (auto& p : peers) p->Kill9();
+  for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
+  // Peers 0 and 1 on their own (not waiting for the full mesh), to round 85.
+  peers = StartPeers(run, config, true, 2, {"--start-timeout", "0.5"});
+  ASSERT_EQ(peers.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(AwaitRound(*peers[i], kKillAfter + kPersistEvery, deadline)) << peers[i]->log();
+  }
+  for (auto& p : peers) p->Kill9();
+  for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
+  std::vector<int64_t> persisted(kPeers);
+  for (int i = 0; i < kPeers; ++i) persisted[i] = PersistedRound(run + "/peer-" + std::to_string(i));
+  ASSERT_GE(std::min(persisted[0], persisted[1]), std::max(persisted[2], persisted[3]) + 20);
+
+  const auto restarted = Clock::now();
+  peers = StartPeers(run, config, true);
+  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+  deadline = Clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+  }
+  const double took_s = std::chrono::duration<double>(Clock::now() - restarted).count();
+  int64_t timeouts = 0;
+  for (int i = 0; i < kPeers; ++i) {
+    const std::string peer_dir = run + "/peer-" + std::to_string(i);
+    timeouts += CounterOf(peer_dir, "dpsgd.round_timeouts");
+    EXPECT_EQ(ReadRows(peer_dir).back().round, kRounds) << "peer " << i;
+  }
+  std::fprintf(stderr, "resumed at rounds %lld %lld %lld %lld: finished %.1f s after the restart "
+               "with %lld round timeouts (all peers)\n",
+               static_cast<long long>(persisted[0]), static_cast<long long>(persisted[1]),
+               static_cast<long long>(persisted[2]), static_cast<long long>(persisted[3]),
+               took_s, static_cast<long long>(timeouts));
+  EXPECT_LT(timeouts, 100);
+  if (!HasFailure()) std::filesystem::remove_all(run);
+}
+
+TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string dir = murmur::testing::FreshTempDir("PeerPersistRefusals");
+  const std::string config = WriteConfig(dir);
+  const std::string flags = " --insecure --key " + dir + "/key --index 0 --persist-every 5";
+  const std::string peer = " peer " + config + flags + " --out ";
+
+  const std::string fedavg_config = dir + "/fedavg.toml";
+  std::ofstream(fedavg_config) << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
+                               << "[model]\nkind = \"logreg\"\n[protocol]\nkind = \"fedavg\"\n";
+  const murmur::testing::CliOutcome fedavg =
+      murmur::testing::RunMurmur(" peer " + fedavg_config + flags + " --out " + dir + "/fedavg");
+  EXPECT_EQ(fedavg.exit_code, 2) << fedavg.output;
+  EXPECT_NE(fedavg.output.find("--persist-every is implemented for protocol.kind = \"dpsgd\""),
+            std::string::npos)
+      << fedavg.output;
+
+  const murmur::testing::CliOutcome no_out =
+      murmur::testing::RunMurmur(" peer " + config + flags);
+  EXPECT_EQ(no_out.exit_code, 2) << no_out.output;
+  EXPECT_NE(no_out.output.find("needs --out"), std::string::npos) << no_out.output;
+
+  // A state file of another run (another seed) in --out.
+  const std::string other = dir + "/other";
+  std::filesystem::create_directories(other);
+  std::string state;
+  state.append("MURMPEER");
+  const uint32_t version = 1, slot = 0;
+  const uint64_t hash = 42, round = 5, body = 0;
+  state.append(reinterpret_cast<const char*>(&version), 4);
+  state.append(reinterpret_cast<const char*>(&hash), 8);
+  state.append(reinterpret_cast<const char*>(&slot), 4);
+  state.append(reinterpret_cast<const char*>(&round), 8);
+  state.append(reinterpret_cast<const char*>(&body), 8);
+  // FNV-1a 64 of the bytes before it, as the file format says.
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : state) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  state.append(reinterpret_cast<const char*>(&h), 8);
+  std::ofstream(other + "/peer_state.bin", std::ios::binary) << state;
+  const murmur::testing::CliOutcome other_run = murmur::testing::RunMurmur(peer + other);
+  EXPECT_EQ(other_run.exit_code, 2) << other_run.output;
+  EXPECT_NE(other_run.output.find("belongs to another run"), std::string::npos)
+      << other_run.output;
+
+  // The same file truncated, and with a flipped byte.
+  std::ofstream(other + "/peer_state.bin", std::ios::binary) << state.substr(0, 30);
+  const murmur::testing::CliOutcome truncated = murmur::testing::RunMurmur(peer + other);
+  EXPECT_EQ(truncated.exit_code, 2) << truncated.output;
+  EXPECT_NE(truncated.output.find("peer_state.bin"), std::string::npos) << truncated.output;
+  std::string flipped = state;
+  flipped[20] ^= 1;
+  std::ofstream(other + "/peer_state.bin", std::ios::binary) << flipped;
+  const murmur::testing::CliOutcome corrupt = murmur::testing::RunMurmur(peer + other);
+  EXPECT_EQ(corrupt.exit_code, 2) << corrupt.output;
+  EXPECT_NE(corrupt.output.find("checksum mismatch"), std::string::npos) << corrupt.output;
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+}  // namespace
