@@ -542,7 +542,9 @@ TEST_F(PeerProcesses, SecureAggregationRunMatchesTheSimulation) {
 // packed masked inputs cross real sockets, and the run ends near the
 // simulated run's accuracy (the index sum is exact; a launched client draws
 // its RQM randomness from its secret privacy stream, the simulated one from
-// its seeded stream, so the two runs round differently).
+// its seeded stream, so the two runs round differently: six launches ended
+// at 0.885-0.935 on the 200 test samples, standard deviation 0.017, the
+// simulation at 0.915; the tolerance is 3.5 of those deviations).
 TEST_F(PeerProcesses, SecureAggregationWithRqmRunMatchesTheSimulation) {
   const std::string config = WriteConfig(
       dir_, 4, 20, "fedavg",
@@ -554,7 +556,7 @@ TEST_F(PeerProcesses, SecureAggregationWithRqmRunMatchesTheSimulation) {
   ASSERT_EQ(sim.Wait(Clock::now() + kDeadline), 0) << sim.log();
   const double launched = FinalAccuracy(dir_ + "/run");
   EXPECT_GT(launched, 0.8);
-  EXPECT_NEAR(launched, FinalAccuracy(dir_ + "/sim"), 0.02);
+  EXPECT_NEAR(launched, FinalAccuracy(dir_ + "/sim"), 0.06);
   const auto server = ReadSummary(dir_ + "/run/peer-4");
   EXPECT_EQ(server["finished"], true);
   EXPECT_EQ(server["msgs_received"], 4 * 4 * 4);
