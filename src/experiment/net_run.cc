@@ -260,6 +260,33 @@ Status CheckNetRunConfig(const RunConfig& config) {
   return CheckRobustRuleFits(config.protocol, config.peers, config.seed);
 }
 
+// The sink's round hook for --persist-every (none without it): at each
+// round boundary that is a multiple of options.persist_every, and the last,
+// after the state it resumed from (`start_round`), writes the learner's
+// state; the first failure goes to *status and stops further attempts.
+std::function<void(Round)> PersistHook(const RunConfig& config, const NetRunOptions& options,
+                                      PeerId self, const Learner* learner, int64_t start_round,
+                                      Status* status) {
+  if (options.persist_every <= 0) return {};
+  return [&config, &options, self, learner, start_round, status](Round round) {
+    const int64_t r = round.value;
+    if (!status->ok() || r <= start_round ||
+        (r % options.persist_every != 0 && r != config.protocol.rounds)) {
+      return;
+    }
+    SnapshotWriter out;
+    learner->Save(out);
+    *status = WritePeerStateFile(
+        options.out_dir,
+        PeerState{.config_hash = options.config_hash, .peer = self, .round = r,
+                  .learner = out.Take()});
+    if (!status->ok()) {
+      std::fprintf(stderr, "[peer %u] cannot persist round %lld, no further attempts: %s\n",
+                   self.value, static_cast<long long>(r), status->message().c_str());
+    }
+  };
+}
+
 Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
                                 net::NetSecurity security) {
   MURMUR_RETURN_IF_ERROR(CheckNetRunConfig(config));
@@ -341,29 +368,10 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
         }
       }});
   if (plan.epsilon_of_round) collector.SetEpsilonOfRound(plan.epsilon_of_round);
-  // Persisting (options.persist_every): at each round boundary that is a
-  // multiple of it, and the last, after the state it resumed from.
   Status persist_status;
-  std::function<void(Round)> persist;
-  if (options.persist_every > 0) {
-    persist = [&, learner = own.learner.learner.get()](Round round) {
-      const int64_t r = round.value;
-      if (!persist_status.ok() || r <= start_round ||
-          (r % options.persist_every != 0 && r != config.protocol.rounds)) {
-        return;
-      }
-      SnapshotWriter out;
-      learner->Save(out);
-      persist_status = WritePeerStateFile(
-          options.out_dir,
-          PeerState{.config_hash = options.config_hash, .peer = self, .round = r,
-                    .learner = out.Take()});
-      if (!persist_status.ok()) {
-        std::fprintf(stderr, "[peer %u] cannot persist round %lld, no further attempts: %s\n",
-                     self.value, static_cast<long long>(r), persist_status.message().c_str());
-      }
-    };
-  }
+  std::function<void(Round)> persist = PersistHook(config, options, self,
+                                                   own.learner.learner.get(), start_round,
+                                                   &persist_status);
   PeerSink sink(*collector.SinkFor(self), config.protocol.rounds, std::move(persist));
 
   options.net.self = self;
