@@ -52,9 +52,11 @@ TEST(SessionCipherReference, EncryptedFramesAreLibsodiumXChaCha20Poly1305) {
     cipher.SealInPlace(FrameType::kData, payload, header, tag);
     const auto nonce = CounterNonce(counter++);
     std::vector<uint8_t> opened(n + 1);
+    // libsodium's pointers must not be null, even for 0 bytes.
+    uint8_t none = 0;
     ASSERT_EQ(crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
-                  opened.data(), nullptr, payload.data(), n, tag.data(), header.data(),
-                  header.size(), nonce.data(), tx.data()),
+                  opened.data(), nullptr, n > 0 ? payload.data() : &none, n, tag.data(),
+                  header.data(), header.size(), nonce.data(), tx.data()),
               0)
         << "length " << n;
     opened.resize(n);
@@ -111,7 +113,8 @@ TEST(SessionCipherReference, OpensLibsodiumSealedFramesAndRefusesAFlippedBit) {
       uint8_t none = 0;
       crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
           n > 0 ? frame.payload.data() : &none, frame.payload.data() + n, nullptr,
-          plaintext.data(), n, header.data(), header.size(), nullptr, nonce.data(), rx.data());
+          n > 0 ? plaintext.data() : &none, n, header.data(), header.size(), nullptr,
+          nonce.data(), rx.data());
       if (flip) frame.payload[rng() % frame.payload.size()] ^= 1u << (rng() % 8);
       const Status s = cipher.Open(frame);
       if (flip) {
