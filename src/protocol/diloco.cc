@@ -19,13 +19,8 @@ void OuterSgdStep(std::span<float> theta, std::span<float> momentum, std::span<c
   MURMUR_CHECK(gap_penalty > 0);
   const auto lr_f = static_cast<float>(lr);
   const auto mu_f = static_cast<float>(mu);
-  if (gap_penalty == 1.0 && momentum_clip <= 0) {  // DiLoCo: the loop runs have always had
-    for (size_t i = 0; i < theta.size(); ++i) {
-      momentum[i] = mu_f * momentum[i] + g[i];
-      theta[i] -= lr_f * (nesterov ? g[i] + mu_f * momentum[i] : momentum[i]);
-    }
-    return;
-  }
+  // Penalty 1 and no clip multiply by 1 and clamp to +-infinity: DiLoCo's
+  // step, bit for bit (NeutralCo2OptionsGiveDilocosStepExactly).
   const auto scale = static_cast<float>(1.0 / gap_penalty);
   const auto clip = static_cast<float>(momentum_clip > 0 ? momentum_clip : INFINITY);
   for (size_t i = 0; i < theta.size(); ++i) {

@@ -79,6 +79,21 @@ std::string AwaitListening(Process& p, int index) {
   return line.empty() ? "" : line.substr(line.find("listening on ") + 13);
 }
 
+// Starts the kPeers peers of `config` (peer 0 first, the others
+// bootstrapping from it) and waits until each listens; returns peer 0's
+// address, or "" when a peer did not start.
+std::string StartPeers(const std::string& dir, const std::string& config,
+                       std::vector<std::unique_ptr<Process>>* peers) {
+  peers->push_back(SpawnPeer(dir, config, 0, ""));
+  const std::string addr0 = AwaitListening(*peers->back(), 0);
+  if (addr0.empty()) return "";
+  for (int i = 1; i < kPeers; ++i) peers->push_back(SpawnPeer(dir, config, i, addr0));
+  for (int i = 1; i < kPeers; ++i) {
+    if (AwaitListening(*(*peers)[i], i).empty()) return "";
+  }
+  return addr0;
+}
+
 // (round, time_s) of every row of a peer's metrics.jsonl, each run of the
 // file (a restart appends a new run from round 0) after the last.
 std::vector<std::vector<std::pair<int64_t, double>>> ReadRuns(const std::string& peer_dir) {
@@ -144,11 +159,8 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUp) {
   constexpr int kRounds = 2000;
   const std::string config = WriteConfig(dir, kRounds);
   std::vector<std::unique_ptr<Process>> peers;
-  peers.push_back(SpawnPeer(dir, config, 0, ""));
-  const std::string addr0 = AwaitListening(*peers[0], 0);
+  const std::string addr0 = StartPeers(dir, config, &peers);
   ASSERT_FALSE(addr0.empty());
-  for (int i = 1; i < kPeers; ++i) peers.push_back(SpawnPeer(dir, config, i, addr0));
-  for (int i = 1; i < kPeers; ++i) ASSERT_FALSE(AwaitListening(*peers[i], i).empty());
   const auto deadline = Clock::now() + std::chrono::seconds(90);
   ASSERT_FALSE(peers[kObserver]->AwaitLine("] round " + std::to_string(kKillAt) + " ", deadline)
                    .empty())
@@ -267,11 +279,8 @@ TEST(DpsgdChurn, ACrashedPeerRejoinsWithinTenSecondsWhileOneAddressFloodsItsBoot
   constexpr int kRounds = 2000;
   const std::string config = WriteConfig(dir, kRounds);
   std::vector<std::unique_ptr<Process>> peers;
-  peers.push_back(SpawnPeer(dir, config, 0, ""));
-  const std::string addr0 = AwaitListening(*peers[0], 0);
+  const std::string addr0 = StartPeers(dir, config, &peers);
   ASSERT_FALSE(addr0.empty());
-  for (int i = 1; i < kPeers; ++i) peers.push_back(SpawnPeer(dir, config, i, addr0));
-  for (int i = 1; i < kPeers; ++i) ASSERT_FALSE(AwaitListening(*peers[i], i).empty());
   const auto deadline = Clock::now() + std::chrono::seconds(90);
   ASSERT_FALSE(peers[kObserver]->AwaitLine("] round 30 ", deadline).empty())
       << peers[kObserver]->log();

@@ -81,15 +81,20 @@ TEST(OuterSgdStep, GapPenaltyScalesTheStaleAggregateAndClippingBoundsTheMomentum
   EXPECT_FLOAT_EQ(theta[1], 2.9205f);
 }
 
-// The defaults (penalty 1, no clipping) are DiLoCo's step, bit for bit.
+// The defaults (penalty 1, no clipping) are DiLoCo's step, bit for bit:
+// the same floats as m = mu m + g; theta -= lr (g + mu m) written out.
 TEST(OuterSgdStep, NeutralCo2OptionsGiveDilocosStepExactly) {
-  std::vector<float> a = {1.0f, 2.0f, -3.0f}, b = a;
-  std::vector<float> ma = {0.1f, -0.2f, 0.3f}, mb = ma;
+  std::vector<float> theta = {1.0f, 2.0f, -3.0f}, expected_theta = theta;
+  std::vector<float> m = {0.1f, -0.2f, 0.3f}, expected_m = m;
   const std::vector<float> g = {0.123f, -4.56f, 7.89f};
-  OuterSgdStep(a, ma, g, 0.7, 0.9, true);
-  OuterSgdStep(b, mb, g, 0.7, 0.9, true, 1.0, 0.0);
-  EXPECT_EQ(a, b);
-  EXPECT_EQ(ma, mb);
+  const float lr = 0.7f, mu = 0.9f;
+  for (size_t i = 0; i < g.size(); ++i) {
+    expected_m[i] = mu * expected_m[i] + g[i];
+    expected_theta[i] -= lr * (g[i] + mu * expected_m[i]);
+  }
+  OuterSgdStep(theta, m, g, 0.7, 0.9, true, 1.0, 0.0);
+  EXPECT_EQ(theta, expected_theta);
+  EXPECT_EQ(m, expected_m);
 }
 
 }  // namespace
