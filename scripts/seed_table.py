@@ -20,6 +20,9 @@ same statistic as `murmur sweep` (tools/seed_stats.h).
   seed_table.py loss ROW...   final test loss and accuracy, the loss relative
       to the first ROW's (percent, paired by seed), MB sent and the first
       ROW's bytes over this row's (the communication saving)
+  seed_table.py start-end ROW...   test loss and accuracy at the first
+      evaluation (round 0) and at the last, and the change in loss (paired by
+      seed), MB sent: one row per stage of a pretrain / fine-tune pipeline
   seed_table.py vs-first ROW...   final accuracy, its difference to the first
       ROW in points (paired by seed: the i-th run of each row against the
       first row's i-th run), MB sent, the first row's MB over this row's,
@@ -181,11 +184,27 @@ def print_loss(rows):
               f"{fmt([x['bytes_sent'] / 1e6 for x in last], 1)} | {fmt(ratio, 1)}x |")
 
 
+def print_start_end(rows):
+    print("| run | seeds | rounds | test loss at start | at end | change | accuracy at start | "
+          "at end | MB sent |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, runs in rows:
+        first = [r[0] for r in runs]
+        last = [r[-1] for r in runs]
+        print(f"| {label} | {seeds_cell(label, runs)} | {int(last[0]['round'])} | "
+              f"{fmt([x['loss_mean'] for x in first], 4)} | "
+              f"{fmt([x['loss_mean'] for x in last], 4)} | "
+              f"{fmt([b['loss_mean'] - a['loss_mean'] for a, b in zip(first, last)], 4)} | "
+              f"{fmt([x['acc_mean'] for x in first], 3)} | "
+              f"{fmt([x['acc_mean'] for x in last], 3)} | "
+              f"{fmt([x['bytes_sent'] / 1e6 for x in last], 2)} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=["summary", "reach", "vs-first", "final", "at-time",
-                                             "loss"])
+                                             "loss", "start-end"])
     parser.add_argument("--time", type=float, default=12.0)
     parser.add_argument("--ratio", action="store_true")
     parser.add_argument("--target", type=float, default=0.80)
@@ -226,6 +245,8 @@ def main():
             print(f"| {label} | {seeds_cell(label, runs)} | " + " | ".join(cells) + " |")
     elif args.mode == "loss":
         print_loss(rows)
+    elif args.mode == "start-end":
+        print_start_end(rows)
     elif args.mode == "vs-first":
         print("| run | seeds | final accuracy | Δ vs first row (points) | MB sent | fewer bytes | "
               "accuracy per MB | final consensus |")
