@@ -12,6 +12,9 @@
 // state, a truncated or corrupt state (exit 2 and a message, never a crash
 // and never a silent fresh start).
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +25,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "murmur/runtime/identity.h"
@@ -212,6 +216,81 @@ TEST(PeerPersist, FourPeersKilledTogetherResumeFromTheirStateAndFinish) {
                base_acc, run_acc);
   EXPECT_GE(run_acc, base_acc - kAccTolerance);
   if (!HasFailure()) std::filesystem::remove_all(root);
+}
+
+// The pid of the `murmur peer` process whose --out is `peer_dir` (from
+// /proc/*/cmdline); -1 if none.
+pid_t PeerPid(const std::string& peer_dir) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string cmdline = murmur::testing::ReadFile(entry.path().string() + "/cmdline");
+    std::vector<std::string> argv;
+    for (size_t at = 0; at < cmdline.size();) {
+      const size_t end = cmdline.find('\0', at);
+      argv.push_back(cmdline.substr(at, end == std::string::npos ? std::string::npos : end - at));
+      if (end == std::string::npos) break;
+      at = end + 1;
+    }
+    for (size_t i = 0; i + 1 < argv.size(); ++i) {
+      if (argv[i] == "--out" && argv[i + 1] == peer_dir &&
+          std::find(argv.begin(), argv.end(), "peer") != argv.end()) {
+        return static_cast<pid_t>(std::stol(name));
+      }
+    }
+  }
+  return -1;
+}
+
+// `murmur launch --persist-every`: the launcher passes the flag to its peers
+// (each keeps peer_state.bin in its own peer-I/) and starts a peer killed
+// with kill -9 again; the new process resumes at the round its state file
+// holds, and the launch finishes every round and exits 0. The run is long
+// (kLaunchRounds) so that the others are still going when the restarted
+// process (seconds to start) comes back.
+TEST(PeerPersist, LaunchRestartsAKilledPeerFromItsState) {
+  constexpr int kLaunchRounds = 1500;
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string dir = murmur::testing::FreshTempDir("PeerPersistLaunch");
+  const std::string config = WriteConfig(dir);
+  const std::string out = dir + "/out", victim = out + "/peer-2";
+  Process launch({murmur::testing::MurmurBin(), "launch", std::to_string(kPeers), config, "--out",
+                  out, "--persist-every", std::to_string(kPersistEvery), "--set",
+                  "protocol.rounds=" + std::to_string(kLaunchRounds)});
+  // No line says which round peer 2 persisted: its state file is polled.
+  const auto deadline = Clock::now() + std::chrono::seconds(180);
+  while (PersistedRound(victim) < kKillAfter / kPersistEvery * kPersistEvery &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const pid_t pid = PeerPid(victim);
+  ASSERT_GT(pid, 0) << launch.log();
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  // The file cannot change once the process is dead (it may have persisted
+  // again between the poll and the kill).
+  const int pidfd = murmur::testing::PidFd(pid);
+  ASSERT_GE(pidfd, 0);
+  pollfd dead{.fd = pidfd, .events = POLLIN, .revents = 0};
+  ASSERT_EQ(::poll(&dead, 1, 10000), 1);
+  ::close(pidfd);
+  const int64_t persisted = PersistedRound(victim);
+  std::fprintf(stderr, "peer 2 killed with its state of round %lld\n",
+               static_cast<long long>(persisted));
+  ASSERT_GE(persisted, kKillAfter / kPersistEvery * kPersistEvery);
+  ASSERT_LT(persisted, kLaunchRounds) << "peer 2 finished before the kill";
+  EXPECT_FALSE(launch.AwaitLine("peer 2 was killed by signal 9; restarted it", deadline).empty())
+      << launch.log();
+  EXPECT_EQ(launch.Wait(deadline), 0) << launch.log();
+  const std::string log = murmur::testing::ReadFile(victim + "/log.txt");
+  EXPECT_NE(log.find("resumed at round " + std::to_string(persisted) + " from " + victim),
+            std::string::npos)
+      << log;
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(ReadRows(out + "/peer-" + std::to_string(i)).back().round, kLaunchRounds)
+        << "peer " << i;
+  }
+  EXPECT_EQ(ReadRows(out).back().round, kLaunchRounds);
+  if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 
 int64_t CounterOf(const std::string& peer_dir, const std::string& name) {
