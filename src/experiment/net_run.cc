@@ -20,6 +20,7 @@
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/registry.h"
 #include "murmur/runtime/secret_rng.h"
+#include "peer_persist.h"
 
 namespace murmur {
 namespace {
@@ -27,14 +28,19 @@ namespace {
 // Forwards to the evaluation sink and notes when the node reported its
 // model for the last round: a model holder's part of the run is then done.
 // `at_round_boundary`, if set, is called after each reported model (the
-// node is between rounds then: its learner is not training).
+// node is between rounds then: its learner is not training). A peer resumed
+// from its state at round `resumed_at` reports its models of that round and
+// earlier again; their rows are in the metrics files already (kept up to
+// the state's lengths, CutMetricsToState), so they are not evaluated again.
 class PeerSink final : public MetricsSink {
  public:
-  PeerSink(MetricsSink& inner, int64_t rounds, std::function<void(Round)> at_round_boundary)
-      : inner_(inner), rounds_(rounds), at_round_boundary_(std::move(at_round_boundary)) {}
+  PeerSink(MetricsSink& inner, int64_t rounds, int64_t resumed_at,
+           std::function<void(Round)> at_round_boundary)
+      : inner_(inner), rounds_(rounds), resumed_at_(resumed_at),
+        at_round_boundary_(std::move(at_round_boundary)) {}
   void ReportModel(Round round, std::span<const float> params) override {
     if (round.value >= rounds_) final_reported_ = true;
-    inner_.ReportModel(round, params);
+    if (round.value > resumed_at_) inner_.ReportModel(round, params);
     if (at_round_boundary_) at_round_boundary_(round);
   }
   void ReportTrainLoss(Round round, double loss) override { inner_.ReportTrainLoss(round, loss); }
@@ -44,6 +50,7 @@ class PeerSink final : public MetricsSink {
  private:
   MetricsSink& inner_;
   const int64_t rounds_;
+  const int64_t resumed_at_;
   const std::function<void(Round)> at_round_boundary_;
   bool final_reported_ = false;
 };
@@ -99,17 +106,6 @@ Result<std::vector<float>> Peer0InitialParams(const RunConfig& config, const Mod
   MURMUR_RETURN_IF_ERROR(LoadInitialModel(config, model, {&learner, 1}));
   std::span<const float> p = std::as_const(*learner).params();
   return std::vector<float>(p.begin(), p.end());
-}
-
-// Puts a persisted learner state into `learner` (built from the same config).
-Status RestoreLearner(std::span<const uint8_t> bytes, Learner& learner) {
-  SnapshotReader in(bytes);
-  MURMUR_RETURN_IF_ERROR(learner.Restore(in));
-  MURMUR_RETURN_IF_ERROR(in.status());
-  if (in.remaining() != 0) {
-    return Status::Corrupt(in.remaining(), " bytes left over after the learner's state");
-  }
-  return Status::Ok();
 }
 
 // `resumed`, when given, is this peer's persisted state: its learner is
@@ -200,43 +196,6 @@ Status WritePeerSummary(const std::string& dir, const RunPlan& plan, PeerId self
   return WriteNodeSummary(dir, summary);
 }
 
-// What --persist-every needs before any data is loaded.
-Status CheckPersistable(const RunConfig& config, const NetRunOptions& options) {
-  if (config.protocol.kind != "dpsgd") {
-    return Status::InvalidArgument("--persist-every is implemented for protocol.kind = "
-                                   "\"dpsgd\" only; this run's is \"", config.protocol.kind,
-                                   "\": drop the flag");
-  }
-  if (options.out_dir.empty()) {
-    return Status::InvalidArgument("--persist-every needs --out DIR to keep the peer's state in");
-  }
-  if (config.train.dp_sgd.enabled) {
-    return Status::InvalidArgument("--persist-every: a DP-SGD learner's privacy accounting is "
-                                   "not saved; drop the flag or train.dp_sgd");
-  }
-  return Status::Ok();
-}
-
-// This peer's persisted state in options.out_dir, if any. Every reason to
-// refuse one is kInvalidArgument (a user error, exit 2) but for an
-// unreadable file: never silently ignored.
-Result<std::optional<PeerState>> LoadPersisted(const RunConfig& config,
-                                               const NetRunOptions& options, PeerId self) {
-  Result<std::optional<PeerState>> state =
-      ReadPeerStateFile(options.out_dir, options.config_hash, self);
-  if (!state.ok()) {
-    if (state.status().code() == StatusCode::kUnavailable) return state.status();
-    return Status::InvalidArgument(state.status().message(),
-                                   ": move it away to start this peer from round 0");
-  }
-  if (state->has_value() && (*state)->round > config.protocol.rounds) {
-    return Status::InvalidArgument("'", options.out_dir, "/", kPeerStateFileName, "' is of round ",
-                                   (*state)->round, ", after this run's last (",
-                                   config.protocol.rounds, "): move it away");
-  }
-  return state;
-}
-
 }  // namespace
 
 Status CheckNetRunConfig(const RunConfig& config) {
@@ -258,33 +217,6 @@ Status CheckNetRunConfig(const RunConfig& config) {
   // Before any process loads data: `murmur launch` would otherwise see its
   // peers exit before listening (exit 1) instead of this error (exit 2).
   return CheckRobustRuleFits(config.protocol, config.peers, config.seed);
-}
-
-// The sink's round hook for --persist-every (none without it): at each
-// round boundary that is a multiple of options.persist_every, and the last,
-// after the state it resumed from (`start_round`), writes the learner's
-// state; the first failure goes to *status and stops further attempts.
-std::function<void(Round)> PersistHook(const RunConfig& config, const NetRunOptions& options,
-                                      PeerId self, const Learner* learner, int64_t start_round,
-                                      Status* status) {
-  if (options.persist_every <= 0) return {};
-  return [&config, &options, self, learner, start_round, status](Round round) {
-    const int64_t r = round.value;
-    if (!status->ok() || r <= start_round ||
-        (r % options.persist_every != 0 && r != config.protocol.rounds)) {
-      return;
-    }
-    SnapshotWriter out;
-    learner->Save(out);
-    *status = WritePeerStateFile(
-        options.out_dir,
-        PeerState{.config_hash = options.config_hash, .peer = self, .round = r,
-                  .learner = out.Take()});
-    if (!status->ok()) {
-      std::fprintf(stderr, "[peer %u] cannot persist round %lld, no further attempts: %s\n",
-                   self.value, static_cast<long long>(r), status->message().c_str());
-    }
-  };
 }
 
 Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
@@ -315,7 +247,9 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
         "drop the flag");
   }
   const int64_t start_round = resumed ? resumed->round : 0;
+  const int64_t resumed_at = resumed ? start_round : -1;
   if (resumed) {
+    MURMUR_RETURN_IF_ERROR(CutMetricsToState(options.out_dir, *resumed));
     std::fprintf(stderr, "[peer %u] resumed at round %lld from %s/%s\n", self.value,
                  static_cast<long long>(start_round), options.out_dir.c_str(), kPeerStateFileName);
   }
@@ -369,10 +303,10 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
       }});
   if (plan.epsilon_of_round) collector.SetEpsilonOfRound(plan.epsilon_of_round);
   Status persist_status;
-  std::function<void(Round)> persist = PersistHook(config, options, self,
-                                                   own.learner.learner.get(), start_round,
-                                                   &persist_status);
-  PeerSink sink(*collector.SinkFor(self), config.protocol.rounds, std::move(persist));
+  std::function<void(Round)> persist =
+      PersistHook(config, options, self, own.learner.learner.get(), nullptr,
+                  writer ? &*writer : nullptr, start_round, &persist_status);
+  PeerSink sink(*collector.SinkFor(self), config.protocol.rounds, resumed_at, std::move(persist));
 
   options.net.self = self;
   options.net.num_slots = static_cast<uint32_t>(num_nodes);

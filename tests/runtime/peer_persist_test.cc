@@ -4,8 +4,9 @@
 // rounds; once every one of them has passed round kKillAfter, all four are
 // killed with kill -9 (a whole-cluster power loss) and restarted with the
 // same commands (but for peer 0's address in --bootstrap: it listens on
-// port 0). Each must resume at the round its state file holds (its rows
-// after the restart start there, not at 0), finish every round and exit 0,
+// port 0). Each must resume at the round its state file holds (its
+// metrics cut back to the rows through that round, the rest written once by
+// the new life: no round twice, none missing), finish every round and exit 0,
 // and the peers' final accuracy must be within kAccTolerance of an
 // uninterrupted run of the same config measured first in the same test.
 // The second test checks the refusals: another protocol, another run's
@@ -39,7 +40,8 @@ using Process = murmur::testing::ChildProcess;
 constexpr int kPeers = 4;
 constexpr int kRounds = 300;
 constexpr int kPersistEvery = 20;
-constexpr int kKillAfter = 65;  // every peer past it: each persisted round 60 or later
+constexpr int kKillAfter = 65;
+constexpr int kEvalEvery = 5;  // every peer past it: each persisted round 60 or later
 // The final mean accuracy of the resumed run may be this much below the
 // uninterrupted run's (both measured here; see the test for the values).
 constexpr double kAccTolerance = 0.03;
@@ -53,7 +55,8 @@ std::string WriteConfig(const std::string& dir) {
                       << "[data]\ndataset = \"synthetic\"\nsynthetic_train = 800\n"
                       << "synthetic_test = 200\nsynthetic_noise = 1.5\n[model]\nkind = \"logreg\"\n"
                       << "[protocol]\nkind = \"dpsgd\"\ntopology = \"ring\"\nrounds = " << kRounds
-                      << "\nlocal_steps = 2\nround_timeout_s = 0.1\n[eval]\nevery = 5\n";
+                      << "\nlocal_steps = 2\nround_timeout_s = 0.1\n[eval]\nevery = " << kEvalEvery
+                      << "\n";
   return path;
 }
 
@@ -107,6 +110,23 @@ std::vector<Row> ReadRows(const std::string& peer_dir) {
     rows.push_back({row["round"].get<int64_t>(), row["acc_mean"].get<double>()});
   }
   return rows;
+}
+
+// A peer's rows after a kill and a resume at round `persisted`: each round
+// once, in order (the rows the killed life wrote after its save were cut
+// back, not written twice), and every evaluated round through `persisted`
+// there (kEvalEvery apart). With `no_gap`, every evaluated round through
+// `rounds` (a D-PSGD catch-up may skip rounds where the peer jumps).
+void ExpectEachRowOnce(const std::vector<Row>& rows, int64_t persisted, int64_t rounds,
+                       bool no_gap, const std::string& who) {
+  for (size_t k = 1; k < rows.size(); ++k) {
+    EXPECT_GT(rows[k].round, rows[k - 1].round) << who << " row " << k;
+  }
+  const int64_t through = no_gap ? rounds : persisted;
+  for (int64_t r = 0, k = 0; r <= through; r += kEvalEvery, ++k) {
+    ASSERT_LT(static_cast<size_t>(k), rows.size()) << who << ": no row of round " << r;
+    EXPECT_EQ(rows[k].round, r) << who << " row " << k;
+  }
 }
 
 // The round field of a peer_state.bin (experiment/peer_state.h: after the
@@ -172,13 +192,14 @@ TEST(PeerPersist, FourPeersKilledTogetherResumeFromTheirStateAndFinish) {
   for (auto& p : peers) p->Kill9();
   for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
   std::vector<int64_t> persisted(kPeers);
-  std::vector<size_t> rows_before(kPeers);
+  std::vector<std::vector<Row>> rows_before(kPeers);
   for (int i = 0; i < kPeers; ++i) {
     const std::string peer_dir = run + "/peer-" + std::to_string(i);
     persisted[i] = PersistedRound(peer_dir);
-    rows_before[i] = ReadRows(peer_dir).size();
-    std::fprintf(stderr, "peer %d: killed with its state of round %lld, %zu rows\n", i,
-                 static_cast<long long>(persisted[i]), rows_before[i]);
+    rows_before[i] = ReadRows(peer_dir);
+    std::fprintf(stderr, "peer %d: killed with its state of round %lld, %zu rows (last %lld)\n",
+                 i, static_cast<long long>(persisted[i]), rows_before[i].size(),
+                 static_cast<long long>(rows_before[i].back().round));
     // Every peer persisted at round 60 before printing round 65's row.
     EXPECT_GE(persisted[i], kKillAfter / kPersistEvery * kPersistEvery);
     EXPECT_EQ(persisted[i] % kPersistEvery, 0);
@@ -201,15 +222,20 @@ TEST(PeerPersist, FourPeersKilledTogetherResumeFromTheirStateAndFinish) {
   for (int i = 0; i < kPeers; ++i) {
     EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
   }
+  const bool all_alike = std::equal(persisted.begin() + 1, persisted.end(), persisted.begin());
   for (int i = 0; i < kPeers; ++i) {
     const std::vector<Row> rows = ReadRows(run + "/peer-" + std::to_string(i));
-    ASSERT_GT(rows.size(), rows_before[i]) << "peer " << i;
-    // Its second life's rows start at the persisted round (its model of that
-    // round, evaluated again), not at 0, and go on from there.
-    EXPECT_EQ(rows[rows_before[i]].round, persisted[i]) << "peer " << i;
-    for (size_t k = rows_before[i] + 1; k < rows.size(); ++k) {
-      EXPECT_GT(rows[k].round, rows[k - 1].round) << "peer " << i << " row " << k;
+    // The first life's rows through the saved round stay as they were, and
+    // its rows after it (written again by the second life) are gone.
+    size_t kept = 0;
+    while (kept < rows_before[i].size() && rows_before[i][kept].round <= persisted[i]) ++kept;
+    ASSERT_GT(rows.size(), kept) << "peer " << i;
+    for (size_t k = 0; k < kept; ++k) {
+      EXPECT_EQ(rows[k].round, rows_before[i][k].round) << "peer " << i << " row " << k;
+      EXPECT_EQ(rows[k].acc, rows_before[i][k].acc) << "peer " << i << " row " << k;
     }
+    // Peers resumed at one round go on together: none catches up by a jump.
+    ExpectEachRowOnce(rows, persisted[i], kRounds, all_alike, "peer " + std::to_string(i));
   }
   const double run_acc = MeanFinalAcc(run);
   std::fprintf(stderr, "final mean accuracy: uninterrupted %.4f, killed and resumed %.4f\n",
@@ -289,6 +315,9 @@ TEST(PeerPersist, LaunchRestartsAKilledPeerFromItsState) {
     EXPECT_EQ(ReadRows(out + "/peer-" + std::to_string(i)).back().round, kLaunchRounds)
         << "peer " << i;
   }
+  // Its rows after the save were cut back and not written twice (it may
+  // catch up to the others by a jump: gaps after the saved round are fine).
+  ExpectEachRowOnce(ReadRows(victim), persisted, kLaunchRounds, false, "peer 2");
   EXPECT_EQ(ReadRows(out).back().round, kLaunchRounds);
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
@@ -346,6 +375,8 @@ TEST(PeerPersist, PeersResumedTwentyRoundsApartGetBackInStep) {
     const std::string peer_dir = run + "/peer-" + std::to_string(i);
     timeouts += CounterOf(peer_dir, "dpsgd.round_timeouts");
     EXPECT_EQ(ReadRows(peer_dir).back().round, kRounds) << "peer " << i;
+    ExpectEachRowOnce(ReadRows(peer_dir), persisted[i], kRounds, false,
+                      "peer " + std::to_string(i));
   }
   std::fprintf(stderr, "resumed at rounds %lld %lld %lld %lld: finished %.1f s after the restart "
                "with %lld round timeouts (all peers)\n",
@@ -383,13 +414,16 @@ TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {
   std::filesystem::create_directories(other);
   std::string state;
   state.append("MURMPEER");
-  const uint32_t version = 1, slot = 0;
-  const uint64_t hash = 42, round = 5, body = 0;
+  const uint32_t version = 2, slot = 0;
+  // Version 2: after the round, the metrics files' lengths, then the
+  // learner's and the node's bodies (empty here).
+  const uint64_t hash = 42, round = 5, jsonl = 0, csv = 0, learner = 0, node = 0;
   state.append(reinterpret_cast<const char*>(&version), 4);
   state.append(reinterpret_cast<const char*>(&hash), 8);
   state.append(reinterpret_cast<const char*>(&slot), 4);
-  state.append(reinterpret_cast<const char*>(&round), 8);
-  state.append(reinterpret_cast<const char*>(&body), 8);
+  for (const uint64_t* v : {&round, &jsonl, &csv, &learner, &node}) {
+    state.append(reinterpret_cast<const char*>(v), 8);
+  }
   // FNV-1a 64 of the bytes before it, as the file format says.
   uint64_t h = 0xcbf29ce484222325ULL;
   for (unsigned char c : state) {
