@@ -326,6 +326,9 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   Result<RunConfig> run_config = LoadRunConfig(options.config_path, sets);
   if (!run_config.ok()) return Fail(run_config.status());
   if (Status st = CheckNetRunConfig(*run_config); !st.ok()) return Fail(st);
+  if (options.persist_every > 0) {
+    if (Status st = CheckPersistableRun(*run_config); !st.ok()) return Fail(st);
+  }
   const bool has_server = HasServer(run_config->protocol);
   const int64_t nodes = options.peers + (has_server ? 1 : 0);
   const std::string& out = options.out_dir;

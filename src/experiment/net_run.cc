@@ -17,7 +17,6 @@
 #include "murmur/experiment/peer_state.h"
 #include "murmur/experiment/run_plan.h"
 #include "murmur/experiment/run_setup.h"
-#include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/registry.h"
 #include "murmur/runtime/secret_rng.h"
 #include "peer_persist.h"
@@ -64,6 +63,7 @@ struct OwnPeer {
   PeerLearner learner;
   std::unique_ptr<Node> node;
   ProtocolLayout layout;
+  Node* persisted_node = nullptr;  // whose snapshot --persist-every writes (PersistedNode)
 };
 
 // Builds only this peer's node (the registry's one-peer builder), from the
@@ -109,8 +109,9 @@ Result<std::vector<float>> Peer0InitialParams(const RunConfig& config, const Mod
 }
 
 // `resumed`, when given, is this peer's persisted state: its learner is
-// restored and its node starts at the state's round. `persists`: the peer
-// writes its state (NetRunOptions::persist_every).
+// restored and its node starts at the state's round (D-PSGD) or from its
+// restored snapshot (gossip). `persists`: the peer writes its state
+// (NetRunOptions::persist_every); kInvalidArgument when its node cannot.
 Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin,
                              const PeerState* resumed, bool persists) {
   OwnPeer own;
@@ -151,6 +152,22 @@ Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin,
   MURMUR_RETURN_IF_ERROR(MakeOwnNode(
       config, self, peer0.empty() ? std::as_const(*learner).params() : std::span<const float>(peer0),
       rejoin, start_round, persists, own));
+  if (persists) {
+    MURMUR_ASSIGN_OR_RETURN(PersistedNode how, PersistedNodeOf(config, self, *own.node, *learner));
+    own.persisted_node = how.node;
+    Status restored = Status::Ok();
+    if (resumed != nullptr && how.node != nullptr) {
+      restored = RestoreNode(resumed->node, *how.node);
+    } else if (resumed != nullptr && !resumed->node.empty()) {
+      restored = Status::Corrupt("a node state of ", resumed->node.size(), " bytes, where "
+                                 "this protocol keeps none");
+    }
+    if (!restored.ok()) {
+      return Status::InvalidArgument("'", kPeerStateFileName, "' does not fit this peer's node (",
+                                     restored.message(), "): move it away to start this peer "
+                                     "from round 0");
+    }
+  }
   return own;
 }
 
@@ -238,14 +255,6 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   MURMUR_ASSIGN_OR_RETURN(OwnPeer own, BuildOwnPeer(config, self, options.rejoin,
                                                     resumed ? &*resumed : nullptr,
                                                     options.persist_every > 0));
-  if (options.persist_every > 0 &&
-      (dynamic_cast<const DpsgdNode*>(own.node.get()) == nullptr || !own.node->CanSnapshot() ||
-       !own.learner.learner->CanSnapshot())) {
-    return Status::InvalidArgument(
-        "--persist-every: peer ", self.value, "'s state cannot be saved (a Byzantine peer, "
-        "robust.rule = \"sybilwall\", \"bristle\" or a Python rule, or [privacy] local noise): "
-        "drop the flag");
-  }
   const int64_t start_round = resumed ? resumed->round : 0;
   const int64_t resumed_at = resumed ? start_round : -1;
   if (resumed) {
@@ -304,7 +313,7 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   if (plan.epsilon_of_round) collector.SetEpsilonOfRound(plan.epsilon_of_round);
   Status persist_status;
   std::function<void(Round)> persist =
-      PersistHook(config, options, self, own.learner.learner.get(), nullptr,
+      PersistHook(config, options, self, own.learner.learner.get(), own.persisted_node,
                   writer ? &*writer : nullptr, start_round, &persist_status);
   PeerSink sink(*collector.SinkFor(self), config.protocol.rounds, resumed_at, std::move(persist));
 

@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "murmur/core/snapshot.h"
+#include "murmur/protocol/dpsgd.h"
+#include "murmur/protocol/gossip.h"
 
 namespace murmur {
 namespace {
@@ -27,18 +29,23 @@ Status SyncFile(const std::string& path) {
 
 }  // namespace
 
-Status CheckPersistable(const RunConfig& config, const NetRunOptions& options) {
-  if (config.protocol.kind != "dpsgd") {
-    return Status::InvalidArgument("--persist-every is implemented for protocol.kind = "
-                                   "\"dpsgd\" only; this run's is \"", config.protocol.kind,
-                                   "\": drop the flag");
-  }
-  if (options.out_dir.empty()) {
-    return Status::InvalidArgument("--persist-every needs --out DIR to keep the peer's state in");
+Status CheckPersistableRun(const RunConfig& config) {
+  if (config.protocol.kind != "dpsgd" && config.protocol.kind != "gossip") {
+    return Status::InvalidArgument(
+        "--persist-every: protocol.kind = \"", config.protocol.kind, "\" cannot persist its "
+        "peers' state; it is implemented for \"dpsgd\" and \"gossip\": drop the flag");
   }
   if (config.train.dp_sgd.enabled) {
     return Status::InvalidArgument("--persist-every: a DP-SGD learner's privacy accounting is "
                                    "not saved; drop the flag or train.dp_sgd");
+  }
+  return Status::Ok();
+}
+
+Status CheckPersistable(const RunConfig& config, const NetRunOptions& options) {
+  MURMUR_RETURN_IF_ERROR(CheckPersistableRun(config));
+  if (options.out_dir.empty()) {
+    return Status::InvalidArgument("--persist-every needs --out DIR to keep the peer's state in");
   }
   return Status::Ok();
 }
@@ -66,6 +73,29 @@ Status RestoreLearner(std::span<const uint8_t> bytes, Learner& learner) {
   MURMUR_RETURN_IF_ERROR(in.status());
   if (in.remaining() != 0) {
     return Status::Corrupt(in.remaining(), " bytes left over after the learner's state");
+  }
+  return Status::Ok();
+}
+
+Result<PersistedNode> PersistedNodeOf(const RunConfig& config, PeerId self, Node& node,
+                                      const Learner& learner) {
+  const bool is_dpsgd = dynamic_cast<const DpsgdNode*>(&node) != nullptr;
+  if ((!is_dpsgd && dynamic_cast<const GossipNode*>(&node) == nullptr) || !node.CanSnapshot() ||
+      !learner.CanSnapshot()) {
+    return Status::InvalidArgument(
+        "--persist-every: peer ", self.value, "'s state cannot be saved in this \"",
+        config.protocol.kind, "\" run (a Byzantine peer, robust.rule = \"sybilwall\", "
+        "\"bristle\" or a Python rule, [privacy] or gossip dp noise, or a codec): drop the flag");
+  }
+  return PersistedNode{.node = is_dpsgd ? nullptr : &node};
+}
+
+Status RestoreNode(std::span<const uint8_t> bytes, Node& node) {
+  SnapshotReader in(bytes);
+  MURMUR_RETURN_IF_ERROR(node.Restore(in));
+  MURMUR_RETURN_IF_ERROR(in.status());
+  if (in.remaining() != 0) {
+    return Status::Corrupt(in.remaining(), " bytes left over after the node's state");
   }
   return Status::Ok();
 }

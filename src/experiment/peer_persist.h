@@ -32,6 +32,24 @@ Result<std::optional<PeerState>> LoadPersisted(const RunConfig& config,
 // Puts a persisted learner state into `learner` (built from the same config).
 Status RestoreLearner(std::span<const uint8_t> bytes, Learner& learner);
 
+// How a peer's node persists: D-PSGD by its round alone (PeerContext::
+// start_round; `node` null), gossip by its snapshot (Node::Save/Restore;
+// `node` is the node).
+struct PersistedNode {
+  Node* node = nullptr;
+};
+
+// kInvalidArgument naming the protocol when this peer's node or learner
+// cannot be persisted: a node other than D-PSGD's and gossip's (whose
+// Restore, then OnStart, continues where Save left off over a real
+// network), or one whose snapshot cannot hold its state (CanSnapshot).
+Result<PersistedNode> PersistedNodeOf(const RunConfig& config, PeerId self, Node& node,
+                                      const Learner& learner);
+
+// Puts a persisted node state into `node` (built from the same config, not
+// started); kCorrupt for bytes that do not fit.
+Status RestoreNode(std::span<const uint8_t> bytes, Node& node);
+
 // Cuts `dir`'s metrics.jsonl and metrics.csv back to the lengths `state`
 // recorded, so the rows the earlier life wrote after its save (which the
 // resumed peer writes again) are there once. Checks both files before

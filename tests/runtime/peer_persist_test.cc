@@ -46,7 +46,9 @@ constexpr int kEvalEvery = 5;  // every peer past it: each persisted round 60 or
 // uninterrupted run's (both measured here; see the test for the values).
 constexpr double kAccTolerance = 0.03;
 
-std::string WriteConfig(const std::string& dir) {
+// `protocol`: the [protocol] section's kind and its own keys.
+std::string WriteConfig(const std::string& dir,
+                        const std::string& protocol = "kind = \"dpsgd\"\ntopology = \"ring\"") {
   const std::string path = dir + "/persist.toml";
   // A short round timeout: peers killed around a persisted round boundary
   // may resume 20 rounds apart, and then wait out a timeout per round until
@@ -54,7 +56,7 @@ std::string WriteConfig(const std::string& dir) {
   std::ofstream(path) << "seed = 7\npeers = " << kPeers << "\nthreads = 1\n"
                       << "[data]\ndataset = \"synthetic\"\nsynthetic_train = 800\n"
                       << "synthetic_test = 200\nsynthetic_noise = 1.5\n[model]\nkind = \"logreg\"\n"
-                      << "[protocol]\nkind = \"dpsgd\"\ntopology = \"ring\"\nrounds = " << kRounds
+                      << "[protocol]\n" << protocol << "\nrounds = " << kRounds
                       << "\nlocal_steps = 2\nround_timeout_s = 0.1\n[eval]\nevery = " << kEvalEvery
                       << "\n";
   return path;
@@ -322,6 +324,57 @@ TEST(PeerPersist, LaunchRestartsAKilledPeerFromItsState) {
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 
+// Gossip learning persists its node's snapshot (Node::Save: its cycle, the
+// cycles it served, its queue) with the learner. Four gossip peers are
+// killed together past cycle kKillAfter and restarted: each resumes at its
+// saved cycle, from its restored node (its second life sends one model per
+// cycle left, not per cycle of the run: a node started afresh would count
+// its cycles from 0), writes each row once with none missing (gossip never
+// jumps) and finishes.
+TEST(PeerPersist, GossipPeersResumeFromTheirNodeSnapshots) {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string run = murmur::testing::FreshTempDir("PeerPersistGossip");
+  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(run + "/network.key").ok());
+  const std::string config = WriteConfig(
+      run, "kind = \"gossip\"\ntopology = \"full\"\ngossip_period_s = 0.02");
+  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true);
+  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < kPeers; ++i) {
+    ASSERT_TRUE(AwaitRound(*peers[i], kKillAfter, deadline)) << peers[i]->log();
+  }
+  for (auto& p : peers) p->Kill9();
+  for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
+  std::vector<int64_t> persisted(kPeers);
+  for (int i = 0; i < kPeers; ++i) {
+    persisted[i] = PersistedRound(run + "/peer-" + std::to_string(i));
+    EXPECT_GE(persisted[i], kKillAfter / kPersistEvery * kPersistEvery) << "peer " << i;
+    EXPECT_LT(persisted[i], kRounds) << "peer " << i;
+  }
+  peers = StartPeers(run, config, true);
+  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+  deadline = Clock::now() + std::chrono::seconds(90);
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+    EXPECT_NE(peers[i]->log().find("resumed at round " + std::to_string(persisted[i])),
+              std::string::npos)
+        << peers[i]->log();
+  }
+  for (int i = 0; i < kPeers; ++i) {
+    const std::string peer_dir = run + "/peer-" + std::to_string(i);
+    ExpectEachRowOnce(ReadRows(peer_dir), persisted[i], kRounds, true, "peer " + std::to_string(i));
+    std::ifstream in(peer_dir + "/summary.json");
+    const auto summary = nlohmann::json::parse(in, nullptr, false);
+    ASSERT_TRUE(summary.is_object()) << peer_dir;
+    const int64_t sent = summary.value("msgs_sent", int64_t{-1});
+    std::fprintf(stderr, "gossip peer %d: resumed at cycle %lld, sent %lld messages after\n", i,
+                 static_cast<long long>(persisted[i]), static_cast<long long>(sent));
+    EXPECT_GE(sent, kRounds - persisted[i]) << "peer " << i;
+    EXPECT_LT(sent, kRounds - persisted[i] + 20) << "peer " << i;
+  }
+  if (!HasFailure()) std::filesystem::remove_all(run);
+}
+
 int64_t CounterOf(const std::string& peer_dir, const std::string& name) {
   std::ifstream in(peer_dir + "/summary.json");
   const auto summary = nlohmann::json::parse(in, nullptr, false);
@@ -400,9 +453,17 @@ TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {
   const murmur::testing::CliOutcome fedavg =
       murmur::testing::RunMurmur(" peer " + fedavg_config + flags + " --out " + dir + "/fedavg");
   EXPECT_EQ(fedavg.exit_code, 2) << fedavg.output;
-  EXPECT_NE(fedavg.output.find("--persist-every is implemented for protocol.kind = \"dpsgd\""),
+  EXPECT_NE(fedavg.output.find("--persist-every: protocol.kind = \"fedavg\" cannot persist"),
             std::string::npos)
       << fedavg.output;
+
+  // `murmur launch` refuses it before starting any peer.
+  const murmur::testing::CliOutcome launch = murmur::testing::RunMurmur(
+      " launch 4 " + fedavg_config + " --persist-every 5 --out " + dir + "/launch");
+  EXPECT_EQ(launch.exit_code, 2) << launch.output;
+  EXPECT_NE(launch.output.find("protocol.kind = \"fedavg\" cannot persist"), std::string::npos)
+      << launch.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/launch/peer-0/key"));
 
   const murmur::testing::CliOutcome no_out =
       murmur::testing::RunMurmur(" peer " + config + flags);
