@@ -9,9 +9,12 @@
 // the new life: no round twice, none missing), finish every round and exit 0,
 // and the peers' final accuracy must be within kAccTolerance of an
 // uninterrupted run of the same config measured first in the same test.
-// The second test checks the refusals: another protocol, another run's
-// state, a truncated or corrupt state (exit 2 and a message, never a crash
-// and never a silent fresh start).
+// The other tests: peers resumed twenty rounds apart get back in step;
+// `murmur launch --persist-every` restarts a peer killed with kill -9 and
+// it resumes from its state; gossip peers resume from their nodes'
+// snapshots; and the refusals: another protocol (by `murmur peer` and by
+// `murmur launch`), another run's state, a truncated or corrupt state (exit
+// 2 and a message, never a crash and never a silent fresh start).
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
