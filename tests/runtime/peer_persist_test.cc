@@ -375,6 +375,23 @@ TEST(PeerPersist, GossipPeersResumeFromTheirNodeSnapshots) {
     EXPECT_GE(sent, kRounds - persisted[i]) << "peer " << i;
     EXPECT_LT(sent, kRounds - persisted[i] + 20) << "peer " << i;
   }
+  // Metrics files shorter than the state records (rows lost after the
+  // save): the restart is refused (exit 2) and changes nothing.
+  const std::string peer0 = run + "/peer-0";
+  const std::string jsonl = murmur::testing::ReadFile(peer0 + "/metrics.jsonl");
+  const std::string cut = jsonl.substr(0, jsonl.size() / 2);
+  std::ofstream(peer0 + "/metrics.jsonl", std::ios::binary | std::ios::trunc) << cut;
+  std::string args;
+  for (const std::string& a : PeerArgs(run, config, 0, "", true)) {
+    if (!args.empty() || a != murmur::testing::MurmurBin()) args += " " + a;
+  }
+  const murmur::testing::CliOutcome shorter = murmur::testing::RunMurmur(args);
+  EXPECT_EQ(shorter.exit_code, 2) << shorter.output;
+  EXPECT_NE(shorter.output.find("metrics.jsonl' (" + std::to_string(cut.size()) +
+                                " bytes) is shorter than"),
+            std::string::npos)
+      << shorter.output;
+  EXPECT_EQ(murmur::testing::ReadFile(peer0 + "/metrics.jsonl"), cut);
   if (!HasFailure()) std::filesystem::remove_all(run);
 }
 
