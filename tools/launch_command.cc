@@ -36,19 +36,21 @@ int Fail(const Status& status) { return cli::Fail("launch", status); }
 // One `murmur peer` child: stdout on a pipe (its ready and final lines),
 // stderr appended to DIR/log.txt.
 struct Child {
+  std::vector<std::string> argv;  // its command, for a restart
   pid_t pid = -1;
   int stdout_fd = -1;
   std::string buffered;  // stdout not yet split into lines
   std::string address;   // from the ready line
   bool exited = false;
   int exit_code = -1;
+  int restarts = 0;
 };
 
 Result<Child> SpawnPeer(const std::vector<std::string>& argv, const std::string& log_path) {
   MURMUR_ASSIGN_OR_RETURN(SpawnedChild spawned, Spawn(SpawnOptions{.program = argv[0],
                                                                    .argv = argv,
                                                                    .log_path = log_path}));
-  return Child{.pid = spawned.pid, .stdout_fd = spawned.stdout_fd};
+  return Child{.argv = argv, .pid = spawned.pid, .stdout_fd = spawned.stdout_fd};
 }
 
 // Reads what the child wrote to stdout; returns complete lines.
@@ -67,6 +69,11 @@ std::vector<std::string> DrainLines(Child& child) {
   while ((nl = child.buffered.find('\n')) != std::string::npos) {
     lines.push_back(child.buffered.substr(0, nl));
     child.buffered.erase(0, nl + 1);
+    // Its "... listening on ADDR" line (again after a restart: a new port).
+    const std::string marker = " listening on ";
+    if (auto at = lines.back().find(marker); at != std::string::npos) {
+      child.address = lines.back().substr(at + marker.size());
+    }
   }
   return lines;
 }
@@ -78,12 +85,7 @@ Status AwaitReady(Child& child, Clock::time_point deadline, const std::string& l
     if (left.count() <= 0) return Status::Timeout("peer did not start in time; see ", log);
     pollfd p{.fd = child.stdout_fd, .events = POLLIN, .revents = 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    for (const std::string& line : DrainLines(child)) {
-      const std::string marker = " listening on ";
-      if (auto at = line.find(marker); at != std::string::npos) {
-        child.address = line.substr(at + marker.size());
-      }
-    }
+    (void)DrainLines(child);
     if (child.stdout_fd < 0 && child.address.empty()) {
       return Status::Unavailable("peer exited before listening; see ", log);
     }
@@ -156,7 +158,8 @@ Status WriteLaunchFiles(const std::string& out, const std::string& resolved_toml
     // A launch is a new run: the peers' files of an earlier one in `out` go
     // (a peer restarted within this run appends to its own, net_run.cc).
     for (const char* file : {"/log.txt", "/config.toml", "/metrics.jsonl", "/metrics.csv",
-                             "/summary.json", "/run_start.txt"}) {
+                             "/summary.json", "/run_start.txt", "/peer_state.bin",
+                             "/peer_state.bin.tmp"}) {
       std::filesystem::remove(dir + file, ec);
     }
     Result<net::Identity> id = net::Identity::LoadOrCreate(dir + "/key");
@@ -170,7 +173,7 @@ Status WriteLaunchFiles(const std::string& out, const std::string& resolved_toml
 // Starts one `murmur peer` per slot; slot 0 first, whose address the others
 // bootstrap from.
 Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
-                                      const std::string& self_exe, bool plain) {
+                                      const std::string& self_exe, const LaunchOptions& options) {
   std::vector<Child> children;
   for (int64_t i = 0; i < nodes; ++i) {
     const std::string dir = out + "/peer-" + std::to_string(i);
@@ -181,7 +184,11 @@ Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
                                      "--network-key", out + "/network.key",
                                      "--allow", out + "/allow.txt",
                                      "--out", dir};
-    if (plain) argv.push_back("--plain");
+    if (options.plain) argv.push_back("--plain");
+    if (options.persist_every > 0) {
+      argv.push_back("--persist-every");
+      argv.push_back(std::to_string(options.persist_every));
+    }
     // One bootstrap address (slot 0's): the mesh forms through membership
     // exchange, with no two peers dialing each other at once.
     if (i > 0) {
@@ -201,6 +208,48 @@ Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
     }
   }
   return children;
+}
+
+// `--persist-every`: starts peer `i`, which a signal killed (a crash or
+// kill -9; not SIGINT or SIGTERM, which mean stop), again with its command,
+// at most kMaxPeerRestarts times. It resumes from its state file; it
+// bootstraps from a live peer's address (the one in its command may be
+// gone: a restarted slot 0 knows no one otherwise). Returns whether it did.
+bool RestartKilledPeer(std::vector<Child>& children, size_t i, int wait_status,
+                       const LaunchOptions& options) {
+  Child& child = children[i];
+  if (options.persist_every <= 0 || !WIFSIGNALED(wait_status) ||
+      WTERMSIG(wait_status) == SIGINT || WTERMSIG(wait_status) == SIGTERM ||
+      child.restarts >= kMaxPeerRestarts) {
+    return false;
+  }
+  auto live = std::find_if(children.begin(), children.end(), [&](const Child& c) {
+    return &c != &child && !c.exited && !c.address.empty();
+  });
+  if (live == children.end()) return false;
+  std::vector<std::string> argv = child.argv;
+  if (auto at = std::find(argv.begin(), argv.end(), "--bootstrap"); at != argv.end()) {
+    argv.erase(at, at + 2);
+  }
+  argv.push_back("--bootstrap");
+  argv.push_back(live->address);
+  const std::string log = options.out_dir + "/peer-" + std::to_string(i) + "/log.txt";
+  Result<Child> restarted = SpawnPeer(argv, log);
+  if (!restarted.ok()) {
+    std::fprintf(stderr, "murmur launch: cannot restart peer %zu: %s\n", i,
+                 restarted.status().message().c_str());
+    return false;
+  }
+  if (child.stdout_fd >= 0) ::close(child.stdout_fd);
+  const int restarts = child.restarts + 1;
+  child = std::move(restarted).value();
+  child.restarts = restarts;
+  if (!options.quiet) {
+    std::fprintf(stderr, "murmur launch: peer %zu was killed by signal %d; restarted it (%d of "
+                 "%d), pid %d\n", i, WTERMSIG(wait_status), restarts, kMaxPeerRestarts,
+                 static_cast<int>(child.pid));
+  }
+  return true;
 }
 
 // Merges the peers' rows and exit summaries into the run's metrics files,
@@ -260,6 +309,12 @@ CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
   launch->add_option("--timeout", options.timeout_s, "Stop every peer after this many seconds")
       ->check(CLI::Range(0.0, 1e9));
   launch->add_flag("--quiet", options.quiet, "No progress output");
+  launch->add_option("--persist-every", options.persist_every,
+                     "Each peer persists its state every N rounds in its peer-I/, and a peer "
+                     "killed by a signal is restarted and resumes from it (`murmur peer "
+                     "--persist-every`)")
+      ->type_name("N")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   launch->add_flag("--plain", options.plain,
                    "Peers authenticate data frames but do not encrypt them (docs/wire.md)");
   return launch;
@@ -271,6 +326,9 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   Result<RunConfig> run_config = LoadRunConfig(options.config_path, sets);
   if (!run_config.ok()) return Fail(run_config.status());
   if (Status st = CheckNetRunConfig(*run_config); !st.ok()) return Fail(st);
+  if (options.persist_every > 0) {
+    if (Status st = CheckPersistableRun(*run_config); !st.ok()) return Fail(st);
+  }
   const bool has_server = HasServer(run_config->protocol);
   const int64_t nodes = options.peers + (has_server ? 1 : 0);
   const std::string& out = options.out_dir;
@@ -285,7 +343,7 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   sigaction(SIGTERM, &sa, nullptr);
 
   const auto start = Clock::now();
-  Result<std::vector<Child>> started = StartPeers(out, nodes, self_exe, options.plain);
+  Result<std::vector<Child>> started = StartPeers(out, nodes, self_exe, options);
   if (!started.ok()) return Fail(started.status());
   std::vector<Child> children = std::move(started).value();
   if (!options.quiet) {
@@ -311,10 +369,15 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
       if (::poll(&p, 1, 0) > 0) DrainLines(c);
     }
     bool all_exited = true;
-    for (Child& c : children) {
+    for (size_t i = 0; i < children.size(); ++i) {
+      Child& c = children[i];
       if (c.exited) continue;
       int status = 0;
       if (::waitpid(c.pid, &status, WNOHANG) == c.pid) {
+        if (!terminated && !g_interrupted && RestartKilledPeer(children, i, status, options)) {
+          all_exited = false;
+          continue;
+        }
         c.exited = true;
         c.exit_code = ExitCodeOf(status);
       } else {

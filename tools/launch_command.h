@@ -22,7 +22,14 @@ struct LaunchOptions {
   double timeout_s = 0;  // 0: no limit
   bool quiet = false;
   bool plain = false;  // `murmur peer --plain` for every peer
+  // `murmur peer --persist-every N` for every peer (state in its peer-I/),
+  // and a peer killed by a signal is started again with the same command
+  // (at most kMaxPeerRestarts times), resuming from its state. 0: neither.
+  int64_t persist_every = 0;
 };
+
+// How often `murmur launch --persist-every` restarts one peer.
+inline constexpr int kMaxPeerRestarts = 3;
 
 CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options);
 // 0 when every peer finished, 2 for bad arguments, 1 otherwise.

@@ -17,9 +17,9 @@
 #include "murmur/experiment/peer_state.h"
 #include "murmur/experiment/run_plan.h"
 #include "murmur/experiment/run_setup.h"
-#include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/registry.h"
 #include "murmur/runtime/secret_rng.h"
+#include "peer_persist.h"
 
 namespace murmur {
 namespace {
@@ -27,14 +27,19 @@ namespace {
 // Forwards to the evaluation sink and notes when the node reported its
 // model for the last round: a model holder's part of the run is then done.
 // `at_round_boundary`, if set, is called after each reported model (the
-// node is between rounds then: its learner is not training).
+// node is between rounds then: its learner is not training). A peer resumed
+// from its state at round `resumed_at` reports its models of that round and
+// earlier again; their rows are in the metrics files already (kept up to
+// the state's lengths, CutMetricsToState), so they are not evaluated again.
 class PeerSink final : public MetricsSink {
  public:
-  PeerSink(MetricsSink& inner, int64_t rounds, std::function<void(Round)> at_round_boundary)
-      : inner_(inner), rounds_(rounds), at_round_boundary_(std::move(at_round_boundary)) {}
+  PeerSink(MetricsSink& inner, int64_t rounds, int64_t resumed_at,
+           std::function<void(Round)> at_round_boundary)
+      : inner_(inner), rounds_(rounds), resumed_at_(resumed_at),
+        at_round_boundary_(std::move(at_round_boundary)) {}
   void ReportModel(Round round, std::span<const float> params) override {
     if (round.value >= rounds_) final_reported_ = true;
-    inner_.ReportModel(round, params);
+    if (round.value > resumed_at_) inner_.ReportModel(round, params);
     if (at_round_boundary_) at_round_boundary_(round);
   }
   void ReportTrainLoss(Round round, double loss) override { inner_.ReportTrainLoss(round, loss); }
@@ -44,6 +49,7 @@ class PeerSink final : public MetricsSink {
  private:
   MetricsSink& inner_;
   const int64_t rounds_;
+  const int64_t resumed_at_;
   const std::function<void(Round)> at_round_boundary_;
   bool final_reported_ = false;
 };
@@ -57,6 +63,7 @@ struct OwnPeer {
   PeerLearner learner;
   std::unique_ptr<Node> node;
   ProtocolLayout layout;
+  Node* persisted_node = nullptr;  // whose snapshot --persist-every writes (PersistedNode)
 };
 
 // Builds only this peer's node (the registry's one-peer builder), from the
@@ -101,20 +108,10 @@ Result<std::vector<float>> Peer0InitialParams(const RunConfig& config, const Mod
   return std::vector<float>(p.begin(), p.end());
 }
 
-// Puts a persisted learner state into `learner` (built from the same config).
-Status RestoreLearner(std::span<const uint8_t> bytes, Learner& learner) {
-  SnapshotReader in(bytes);
-  MURMUR_RETURN_IF_ERROR(learner.Restore(in));
-  MURMUR_RETURN_IF_ERROR(in.status());
-  if (in.remaining() != 0) {
-    return Status::Corrupt(in.remaining(), " bytes left over after the learner's state");
-  }
-  return Status::Ok();
-}
-
 // `resumed`, when given, is this peer's persisted state: its learner is
-// restored and its node starts at the state's round. `persists`: the peer
-// writes its state (NetRunOptions::persist_every).
+// restored and its node starts at the state's round (D-PSGD) or from its
+// restored snapshot (gossip). `persists`: the peer writes its state
+// (NetRunOptions::persist_every); kInvalidArgument when its node cannot.
 Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin,
                              const PeerState* resumed, bool persists) {
   OwnPeer own;
@@ -155,6 +152,22 @@ Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin,
   MURMUR_RETURN_IF_ERROR(MakeOwnNode(
       config, self, peer0.empty() ? std::as_const(*learner).params() : std::span<const float>(peer0),
       rejoin, start_round, persists, own));
+  if (persists) {
+    MURMUR_ASSIGN_OR_RETURN(PersistedNode how, PersistedNodeOf(config, self, *own.node, *learner));
+    own.persisted_node = how.node;
+    Status restored = Status::Ok();
+    if (resumed != nullptr && how.node != nullptr) {
+      restored = RestoreNode(resumed->node, *how.node);
+    } else if (resumed != nullptr && !resumed->node.empty()) {
+      restored = Status::Corrupt("a node state of ", resumed->node.size(), " bytes, where "
+                                 "this protocol keeps none");
+    }
+    if (!restored.ok()) {
+      return Status::InvalidArgument("'", kPeerStateFileName, "' does not fit this peer's node (",
+                                     restored.message(), "): move it away to start this peer "
+                                     "from round 0");
+    }
+  }
   return own;
 }
 
@@ -200,43 +213,6 @@ Status WritePeerSummary(const std::string& dir, const RunPlan& plan, PeerId self
   return WriteNodeSummary(dir, summary);
 }
 
-// What --persist-every needs before any data is loaded.
-Status CheckPersistable(const RunConfig& config, const NetRunOptions& options) {
-  if (config.protocol.kind != "dpsgd") {
-    return Status::InvalidArgument("--persist-every is implemented for protocol.kind = "
-                                   "\"dpsgd\" only; this run's is \"", config.protocol.kind,
-                                   "\": drop the flag");
-  }
-  if (options.out_dir.empty()) {
-    return Status::InvalidArgument("--persist-every needs --out DIR to keep the peer's state in");
-  }
-  if (config.train.dp_sgd.enabled) {
-    return Status::InvalidArgument("--persist-every: a DP-SGD learner's privacy accounting is "
-                                   "not saved; drop the flag or train.dp_sgd");
-  }
-  return Status::Ok();
-}
-
-// This peer's persisted state in options.out_dir, if any. Every reason to
-// refuse one is kInvalidArgument (a user error, exit 2) but for an
-// unreadable file: never silently ignored.
-Result<std::optional<PeerState>> LoadPersisted(const RunConfig& config,
-                                               const NetRunOptions& options, PeerId self) {
-  Result<std::optional<PeerState>> state =
-      ReadPeerStateFile(options.out_dir, options.config_hash, self);
-  if (!state.ok()) {
-    if (state.status().code() == StatusCode::kUnavailable) return state.status();
-    return Status::InvalidArgument(state.status().message(),
-                                   ": move it away to start this peer from round 0");
-  }
-  if (state->has_value() && (*state)->round > config.protocol.rounds) {
-    return Status::InvalidArgument("'", options.out_dir, "/", kPeerStateFileName, "' is of round ",
-                                   (*state)->round, ", after this run's last (",
-                                   config.protocol.rounds, "): move it away");
-  }
-  return state;
-}
-
 }  // namespace
 
 Status CheckNetRunConfig(const RunConfig& config) {
@@ -260,33 +236,6 @@ Status CheckNetRunConfig(const RunConfig& config) {
   return CheckRobustRuleFits(config.protocol, config.peers, config.seed);
 }
 
-// The sink's round hook for --persist-every (none without it): at each
-// round boundary that is a multiple of options.persist_every, and the last,
-// after the state it resumed from (`start_round`), writes the learner's
-// state; the first failure goes to *status and stops further attempts.
-std::function<void(Round)> PersistHook(const RunConfig& config, const NetRunOptions& options,
-                                      PeerId self, const Learner* learner, int64_t start_round,
-                                      Status* status) {
-  if (options.persist_every <= 0) return {};
-  return [&config, &options, self, learner, start_round, status](Round round) {
-    const int64_t r = round.value;
-    if (!status->ok() || r <= start_round ||
-        (r % options.persist_every != 0 && r != config.protocol.rounds)) {
-      return;
-    }
-    SnapshotWriter out;
-    learner->Save(out);
-    *status = WritePeerStateFile(
-        options.out_dir,
-        PeerState{.config_hash = options.config_hash, .peer = self, .round = r,
-                  .learner = out.Take()});
-    if (!status->ok()) {
-      std::fprintf(stderr, "[peer %u] cannot persist round %lld, no further attempts: %s\n",
-                   self.value, static_cast<long long>(r), status->message().c_str());
-    }
-  };
-}
-
 Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
                                 net::NetSecurity security) {
   MURMUR_RETURN_IF_ERROR(CheckNetRunConfig(config));
@@ -306,16 +255,10 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   MURMUR_ASSIGN_OR_RETURN(OwnPeer own, BuildOwnPeer(config, self, options.rejoin,
                                                     resumed ? &*resumed : nullptr,
                                                     options.persist_every > 0));
-  if (options.persist_every > 0 &&
-      (dynamic_cast<const DpsgdNode*>(own.node.get()) == nullptr || !own.node->CanSnapshot() ||
-       !own.learner.learner->CanSnapshot())) {
-    return Status::InvalidArgument(
-        "--persist-every: peer ", self.value, "'s state cannot be saved (a Byzantine peer, "
-        "robust.rule = \"sybilwall\", \"bristle\" or a Python rule, or [privacy] local noise): "
-        "drop the flag");
-  }
   const int64_t start_round = resumed ? resumed->round : 0;
+  const int64_t resumed_at = resumed ? start_round : -1;
   if (resumed) {
+    MURMUR_RETURN_IF_ERROR(CutMetricsToState(options.out_dir, *resumed));
     std::fprintf(stderr, "[peer %u] resumed at round %lld from %s/%s\n", self.value,
                  static_cast<long long>(start_round), options.out_dir.c_str(), kPeerStateFileName);
   }
@@ -369,10 +312,10 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
       }});
   if (plan.epsilon_of_round) collector.SetEpsilonOfRound(plan.epsilon_of_round);
   Status persist_status;
-  std::function<void(Round)> persist = PersistHook(config, options, self,
-                                                   own.learner.learner.get(), start_round,
-                                                   &persist_status);
-  PeerSink sink(*collector.SinkFor(self), config.protocol.rounds, std::move(persist));
+  std::function<void(Round)> persist =
+      PersistHook(config, options, self, own.learner.learner.get(), own.persisted_node,
+                  writer ? &*writer : nullptr, start_round, &persist_status);
+  PeerSink sink(*collector.SinkFor(self), config.protocol.rounds, resumed_at, std::move(persist));
 
   options.net.self = self;
   options.net.num_slots = static_cast<uint32_t>(num_nodes);

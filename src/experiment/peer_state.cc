@@ -10,7 +10,7 @@ namespace murmur {
 namespace {
 
 constexpr char kMagic[8] = {'M', 'U', 'R', 'M', 'P', 'E', 'E', 'R'};
-constexpr size_t kHeaderBytes = 8 + 4 + 8 + 4 + 8 + 8;  // through body_bytes
+constexpr size_t kHeaderBytes = 8 + 4 + 8 + 4 + 8 + 8 + 8;  // through csv_bytes
 constexpr size_t kChecksumBytes = 8;
 
 }  // namespace
@@ -22,9 +22,11 @@ std::vector<uint8_t> EncodePeerState(const PeerState& state) {
   out.U64(state.config_hash);
   out.U32(state.peer.value);
   out.I64(state.round);
-  out.U64(state.learner.size());
+  out.U64(state.jsonl_bytes);
+  out.U64(state.csv_bytes);
+  out.Bytes(state.learner);
+  out.Bytes(state.node);
   std::vector<uint8_t> bytes = out.Take();
-  bytes.insert(bytes.end(), state.learner.begin(), state.learner.end());
   SnapshotWriter tail;
   tail.U64(Fnv1a64(bytes));
   bytes.insert(bytes.end(), tail.bytes().begin(), tail.bytes().end());
@@ -49,21 +51,28 @@ Result<PeerState> ParsePeerState(std::span<const uint8_t> bytes, uint64_t expect
   state.config_hash = in.U64("config_hash");
   state.peer = PeerId(in.U32("peer"));
   state.round = in.I64("round");
-  const uint64_t body = in.U64("body_bytes");
+  state.jsonl_bytes = in.U64("jsonl_bytes");
+  state.csv_bytes = in.U64("csv_bytes");
   MURMUR_RETURN_IF_ERROR(in.status());
   if (version != kPeerStateVersion) {
     return Status::Corrupt("peer state format version ", version, "; this build reads version ",
                            kPeerStateVersion);
   }
-  const uint64_t held = bytes.size() - kHeaderBytes - kChecksumBytes;
-  if (body != held) {
-    return Status::Corrupt("peer state truncated or padded: its body should be ", body,
-                           " bytes, the file holds ", held);
-  }
   uint64_t checksum = 0;
   std::memcpy(&checksum, bytes.data() + bytes.size() - kChecksumBytes, kChecksumBytes);
   if (Fnv1a64(bytes.first(bytes.size() - kChecksumBytes)) != checksum) {
     return Status::Corrupt("peer state checksum mismatch: the file is corrupt");
+  }
+  // The two bodies, each with its length, then exactly the checksum.
+  SnapshotReader body(bytes.subspan(kHeaderBytes, bytes.size() - kHeaderBytes - kChecksumBytes));
+  state.learner = body.Bytes("learner");
+  state.node = body.Bytes("node");
+  if (!body.ok() || body.remaining() != 0) {
+    return Status::Corrupt("peer state truncated or padded: its bodies do not fill the ",
+                           bytes.size(), "-byte file (",
+                           body.ok() ? std::to_string(body.remaining()) + " bytes left over"
+                                     : body.status().message(),
+                           ")");
   }
   if (state.round < 0) return Status::Corrupt("peer state of round ", state.round);
   if (state.config_hash != expected_config_hash) {
@@ -76,7 +85,6 @@ Result<PeerState> ParsePeerState(std::span<const uint8_t> bytes, uint64_t expect
                                    "'s, not peer ", expected_peer.value,
                                    "'s: give each peer its own --out");
   }
-  state.learner.assign(bytes.begin() + kHeaderBytes, bytes.end() - kChecksumBytes);
   return state;
 }
 

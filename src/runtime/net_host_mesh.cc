@@ -110,11 +110,16 @@ void NetHost::Impl::OnAccepted(int fd, const sockaddr_storage& from, socklen_t l
 
 void NetHost::Impl::UpdateBanFilter() {
   std::vector<uint32_t> ipv4;
+  std::vector<Ipv6Address> ipv6;
   for (const auto& [address, until] : admission_.banned()) {
-    if (const std::optional<uint32_t> ip = BannableIpv4(address)) ipv4.push_back(*ip);
+    if (const std::optional<uint32_t> ip = BannableIpv4(address)) {
+      ipv4.push_back(*ip);
+    } else if (const std::optional<Ipv6Address> ip6 = BannableIpv6(address)) {
+      ipv6.push_back(*ip6);
+    }
   }
-  const Status status = SetBanFilter(acceptor_.native_handle(), ipv4);
-  stats_.kernel_banned = status.ok() ? ipv4.size() : 0;
+  const Status status = SetBanFilter(acceptor_.native_handle(), ipv4, ipv6);
+  stats_.kernel_banned = status.ok() ? ipv4.size() + ipv6.size() : 0;
   if (!status.ok()) {
     Count("net.ban_filter_errors");
     Logf(LogLevel::kWarning, "[peer %u] %s (banned addresses are refused at accept instead)",

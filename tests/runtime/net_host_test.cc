@@ -760,6 +760,52 @@ TEST(NetHost, AFloodingAddressIsBannedBeforeAcceptAndLetInWhenItsBanEnds) {
   EXPECT_EQ((*h0)->stats().kernel_banned, 0u);  // released
 }
 
+// The same ban for a native IPv6 source on a dual-stack listener: ::1
+// floods [::]:port, is banned and its SYNs are dropped by the kernel filter
+// (before, IPv6 sources passed it and were refused only at accept, so
+// their connects completed), while IPv4 (mapped) sources still get in.
+TEST(NetHost, AFloodingIpv6AddressIsBannedBeforeAcceptOnADualStackListener) {
+  NetworkKey psk{};
+  psk.fill(6);
+  const auto head = EncodeFrameHeader({.type = FrameType::kHello, .length = kHelloPayload});
+  std::vector<uint8_t> forged(head.begin(), head.end());
+  forged.resize(kFrameHeaderSize + kHelloPayload, 0x5a);
+  testing::CountingSink sink0;
+  NetOptions o0 = Options(0, 2);
+  o0.listen = "[::]:0";
+  o0.admission.ban_duration = Duration::Seconds(2);
+  auto h0 = NetHost::Create(o0, Security(psk), sink0);
+  if (!h0.ok()) GTEST_SKIP() << "no IPv6 listener here: " << h0.status().ToString();
+  const std::string bound = (*h0)->listen_address();
+  const std::string port = bound.substr(bound.rfind(':') + 1);
+  const std::string v6_target = "[::1]:" + port, v4_target = "127.0.0.1:" + port;
+  GreeterNode n0(2);
+  Status r0;
+  std::thread t0([&] { r0 = (*h0)->Run(n0, nullptr); });
+  {
+    testing::Flooder flood("::1", v6_target, 500, [forged] { return forged; });
+    ASSERT_TRUE(sink0.WaitFor("net.bans", 1));
+    EXPECT_EQ((*h0)->stats().kernel_banned, 1u);
+    EXPECT_FALSE(testing::ConnectsWithin("::1", v6_target, std::chrono::milliseconds(300)));
+    EXPECT_TRUE(testing::ConnectsWithin("127.0.0.3", v4_target, std::chrono::milliseconds(5000)));
+    const uint64_t established = flood.established();
+    const uint64_t connects = flood.connects();
+    flood.AwaitConnects(connects + 1000, std::chrono::seconds(20));
+    EXPECT_GE(flood.connects(), connects + 1000);
+    EXPECT_EQ(flood.established(), established);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  bool let_in = false;
+  while (!let_in && std::chrono::steady_clock::now() < deadline) {
+    let_in = testing::ConnectsWithin("::1", v6_target, std::chrono::milliseconds(300));
+  }
+  EXPECT_TRUE(let_in) << "::1 was still dropped 15 s after the flood";
+  (*h0)->Shutdown();
+  t0.join();
+  EXPECT_EQ(sink0.Get("net.ban_filter_errors"), 0);
+  EXPECT_EQ((*h0)->stats().kernel_banned, 0u);  // released
+}
+
 // A blocking raw client (the test plays the dialer's half by hand).
 class RawDialer {
  public:

@@ -4,14 +4,21 @@
 // rounds; once every one of them has passed round kKillAfter, all four are
 // killed with kill -9 (a whole-cluster power loss) and restarted with the
 // same commands (but for peer 0's address in --bootstrap: it listens on
-// port 0). Each must resume at the round its state file holds (its rows
-// after the restart start there, not at 0), finish every round and exit 0,
+// port 0). Each must resume at the round its state file holds (its
+// metrics cut back to the rows through that round, the rest written once by
+// the new life: no round twice, none missing), finish every round and exit 0,
 // and the peers' final accuracy must be within kAccTolerance of an
 // uninterrupted run of the same config measured first in the same test.
-// The second test checks the refusals: another protocol, another run's
-// state, a truncated or corrupt state (exit 2 and a message, never a crash
-// and never a silent fresh start).
+// The other tests: peers resumed twenty rounds apart get back in step;
+// `murmur launch --persist-every` restarts a peer killed with kill -9 and
+// it resumes from its state; gossip peers resume from their nodes'
+// snapshots; and the refusals: another protocol (by `murmur peer` and by
+// `murmur launch`), another run's state, a truncated or corrupt state (exit
+// 2 and a message, never a crash and never a silent fresh start).
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +29,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "murmur/runtime/identity.h"
@@ -35,12 +43,15 @@ using Process = murmur::testing::ChildProcess;
 constexpr int kPeers = 4;
 constexpr int kRounds = 300;
 constexpr int kPersistEvery = 20;
-constexpr int kKillAfter = 65;  // every peer past it: each persisted round 60 or later
+constexpr int kKillAfter = 65;
+constexpr int kEvalEvery = 5;  // every peer past it: each persisted round 60 or later
 // The final mean accuracy of the resumed run may be this much below the
 // uninterrupted run's (both measured here; see the test for the values).
 constexpr double kAccTolerance = 0.03;
 
-std::string WriteConfig(const std::string& dir) {
+// `protocol`: the [protocol] section's kind and its own keys.
+std::string WriteConfig(const std::string& dir,
+                        const std::string& protocol = "kind = \"dpsgd\"\ntopology = \"ring\"") {
   const std::string path = dir + "/persist.toml";
   // A short round timeout: peers killed around a persisted round boundary
   // may resume 20 rounds apart, and then wait out a timeout per round until
@@ -48,8 +59,9 @@ std::string WriteConfig(const std::string& dir) {
   std::ofstream(path) << "seed = 7\npeers = " << kPeers << "\nthreads = 1\n"
                       << "[data]\ndataset = \"synthetic\"\nsynthetic_train = 800\n"
                       << "synthetic_test = 200\nsynthetic_noise = 1.5\n[model]\nkind = \"logreg\"\n"
-                      << "[protocol]\nkind = \"dpsgd\"\ntopology = \"ring\"\nrounds = " << kRounds
-                      << "\nlocal_steps = 2\nround_timeout_s = 0.1\n[eval]\nevery = 5\n";
+                      << "[protocol]\n" << protocol << "\nrounds = " << kRounds
+                      << "\nlocal_steps = 2\nround_timeout_s = 0.1\n[eval]\nevery = " << kEvalEvery
+                      << "\n";
   return path;
 }
 
@@ -103,6 +115,23 @@ std::vector<Row> ReadRows(const std::string& peer_dir) {
     rows.push_back({row["round"].get<int64_t>(), row["acc_mean"].get<double>()});
   }
   return rows;
+}
+
+// A peer's rows after a kill and a resume at round `persisted`: each round
+// once, in order (the rows the killed life wrote after its save were cut
+// back, not written twice), and every evaluated round through `persisted`
+// there (kEvalEvery apart). With `no_gap`, every evaluated round through
+// `rounds` (a D-PSGD catch-up may skip rounds where the peer jumps).
+void ExpectEachRowOnce(const std::vector<Row>& rows, int64_t persisted, int64_t rounds,
+                       bool no_gap, const std::string& who) {
+  for (size_t k = 1; k < rows.size(); ++k) {
+    EXPECT_GT(rows[k].round, rows[k - 1].round) << who << " row " << k;
+  }
+  const int64_t through = no_gap ? rounds : persisted;
+  for (int64_t r = 0, k = 0; r <= through; r += kEvalEvery, ++k) {
+    ASSERT_LT(static_cast<size_t>(k), rows.size()) << who << ": no row of round " << r;
+    EXPECT_EQ(rows[k].round, r) << who << " row " << k;
+  }
 }
 
 // The round field of a peer_state.bin (experiment/peer_state.h: after the
@@ -168,13 +197,14 @@ TEST(PeerPersist, FourPeersKilledTogetherResumeFromTheirStateAndFinish) {
   for (auto& p : peers) p->Kill9();
   for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
   std::vector<int64_t> persisted(kPeers);
-  std::vector<size_t> rows_before(kPeers);
+  std::vector<std::vector<Row>> rows_before(kPeers);
   for (int i = 0; i < kPeers; ++i) {
     const std::string peer_dir = run + "/peer-" + std::to_string(i);
     persisted[i] = PersistedRound(peer_dir);
-    rows_before[i] = ReadRows(peer_dir).size();
-    std::fprintf(stderr, "peer %d: killed with its state of round %lld, %zu rows\n", i,
-                 static_cast<long long>(persisted[i]), rows_before[i]);
+    rows_before[i] = ReadRows(peer_dir);
+    std::fprintf(stderr, "peer %d: killed with its state of round %lld, %zu rows (last %lld)\n",
+                 i, static_cast<long long>(persisted[i]), rows_before[i].size(),
+                 static_cast<long long>(rows_before[i].back().round));
     // Every peer persisted at round 60 before printing round 65's row.
     EXPECT_GE(persisted[i], kKillAfter / kPersistEvery * kPersistEvery);
     EXPECT_EQ(persisted[i] % kPersistEvery, 0);
@@ -197,21 +227,172 @@ TEST(PeerPersist, FourPeersKilledTogetherResumeFromTheirStateAndFinish) {
   for (int i = 0; i < kPeers; ++i) {
     EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
   }
+  const bool all_alike = std::equal(persisted.begin() + 1, persisted.end(), persisted.begin());
   for (int i = 0; i < kPeers; ++i) {
     const std::vector<Row> rows = ReadRows(run + "/peer-" + std::to_string(i));
-    ASSERT_GT(rows.size(), rows_before[i]) << "peer " << i;
-    // Its second life's rows start at the persisted round (its model of that
-    // round, evaluated again), not at 0, and go on from there.
-    EXPECT_EQ(rows[rows_before[i]].round, persisted[i]) << "peer " << i;
-    for (size_t k = rows_before[i] + 1; k < rows.size(); ++k) {
-      EXPECT_GT(rows[k].round, rows[k - 1].round) << "peer " << i << " row " << k;
+    // The first life's rows through the saved round stay as they were, and
+    // its rows after it (written again by the second life) are gone.
+    size_t kept = 0;
+    while (kept < rows_before[i].size() && rows_before[i][kept].round <= persisted[i]) ++kept;
+    ASSERT_GT(rows.size(), kept) << "peer " << i;
+    for (size_t k = 0; k < kept; ++k) {
+      EXPECT_EQ(rows[k].round, rows_before[i][k].round) << "peer " << i << " row " << k;
+      EXPECT_EQ(rows[k].acc, rows_before[i][k].acc) << "peer " << i << " row " << k;
     }
+    // Peers resumed at one round go on together: none catches up by a jump.
+    ExpectEachRowOnce(rows, persisted[i], kRounds, all_alike, "peer " + std::to_string(i));
   }
   const double run_acc = MeanFinalAcc(run);
   std::fprintf(stderr, "final mean accuracy: uninterrupted %.4f, killed and resumed %.4f\n",
                base_acc, run_acc);
   EXPECT_GE(run_acc, base_acc - kAccTolerance);
   if (!HasFailure()) std::filesystem::remove_all(root);
+}
+
+// The pid of the `murmur peer` process whose --out is `peer_dir` (from
+// /proc/*/cmdline); -1 if none.
+pid_t PeerPid(const std::string& peer_dir) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string cmdline = murmur::testing::ReadFile(entry.path().string() + "/cmdline");
+    std::vector<std::string> argv;
+    for (size_t at = 0; at < cmdline.size();) {
+      const size_t end = cmdline.find('\0', at);
+      argv.push_back(cmdline.substr(at, end == std::string::npos ? std::string::npos : end - at));
+      if (end == std::string::npos) break;
+      at = end + 1;
+    }
+    for (size_t i = 0; i + 1 < argv.size(); ++i) {
+      if (argv[i] == "--out" && argv[i + 1] == peer_dir &&
+          std::find(argv.begin(), argv.end(), "peer") != argv.end()) {
+        return static_cast<pid_t>(std::stol(name));
+      }
+    }
+  }
+  return -1;
+}
+
+// `murmur launch --persist-every`: the launcher passes the flag to its peers
+// (each keeps peer_state.bin in its own peer-I/) and starts a peer killed
+// with kill -9 again; the new process resumes at the round its state file
+// holds, and the launch finishes every round and exits 0. The run is long
+// (kLaunchRounds) so that the others are still going when the restarted
+// process (seconds to start) comes back.
+TEST(PeerPersist, LaunchRestartsAKilledPeerFromItsState) {
+  constexpr int kLaunchRounds = 1500;
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string dir = murmur::testing::FreshTempDir("PeerPersistLaunch");
+  const std::string config = WriteConfig(dir);
+  const std::string out = dir + "/out", victim = out + "/peer-2";
+  Process launch({murmur::testing::MurmurBin(), "launch", std::to_string(kPeers), config, "--out",
+                  out, "--persist-every", std::to_string(kPersistEvery), "--set",
+                  "protocol.rounds=" + std::to_string(kLaunchRounds)});
+  // No line says which round peer 2 persisted: its state file is polled.
+  const auto deadline = Clock::now() + std::chrono::seconds(180);
+  while (PersistedRound(victim) < kKillAfter / kPersistEvery * kPersistEvery &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const pid_t pid = PeerPid(victim);
+  ASSERT_GT(pid, 0) << launch.log();
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  // The file cannot change once the process is dead (it may have persisted
+  // again between the poll and the kill).
+  const int pidfd = murmur::testing::PidFd(pid);
+  ASSERT_GE(pidfd, 0);
+  pollfd dead{.fd = pidfd, .events = POLLIN, .revents = 0};
+  ASSERT_EQ(::poll(&dead, 1, 10000), 1);
+  ::close(pidfd);
+  const int64_t persisted = PersistedRound(victim);
+  std::fprintf(stderr, "peer 2 killed with its state of round %lld\n",
+               static_cast<long long>(persisted));
+  ASSERT_GE(persisted, kKillAfter / kPersistEvery * kPersistEvery);
+  ASSERT_LT(persisted, kLaunchRounds) << "peer 2 finished before the kill";
+  EXPECT_FALSE(launch.AwaitLine("peer 2 was killed by signal 9; restarted it", deadline).empty())
+      << launch.log();
+  EXPECT_EQ(launch.Wait(deadline), 0) << launch.log();
+  const std::string log = murmur::testing::ReadFile(victim + "/log.txt");
+  EXPECT_NE(log.find("resumed at round " + std::to_string(persisted) + " from " + victim),
+            std::string::npos)
+      << log;
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(ReadRows(out + "/peer-" + std::to_string(i)).back().round, kLaunchRounds)
+        << "peer " << i;
+  }
+  // Its rows after the save were cut back and not written twice (it may
+  // catch up to the others by a jump: gaps after the saved round are fine).
+  ExpectEachRowOnce(ReadRows(victim), persisted, kLaunchRounds, false, "peer 2");
+  EXPECT_EQ(ReadRows(out).back().round, kLaunchRounds);
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+// Gossip learning persists its node's snapshot (Node::Save: its cycle, the
+// cycles it served, its queue) with the learner. Four gossip peers are
+// killed together past cycle kKillAfter and restarted: each resumes at its
+// saved cycle, from its restored node (its second life sends one model per
+// cycle left, not per cycle of the run: a node started afresh would count
+// its cycles from 0), writes each row once with none missing (gossip never
+// jumps) and finishes.
+TEST(PeerPersist, GossipPeersResumeFromTheirNodeSnapshots) {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string run = murmur::testing::FreshTempDir("PeerPersistGossip");
+  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(run + "/network.key").ok());
+  const std::string config = WriteConfig(
+      run, "kind = \"gossip\"\ntopology = \"full\"\ngossip_period_s = 0.02");
+  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true);
+  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < kPeers; ++i) {
+    ASSERT_TRUE(AwaitRound(*peers[i], kKillAfter, deadline)) << peers[i]->log();
+  }
+  for (auto& p : peers) p->Kill9();
+  for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
+  std::vector<int64_t> persisted(kPeers);
+  for (int i = 0; i < kPeers; ++i) {
+    persisted[i] = PersistedRound(run + "/peer-" + std::to_string(i));
+    EXPECT_GE(persisted[i], kKillAfter / kPersistEvery * kPersistEvery) << "peer " << i;
+    EXPECT_LT(persisted[i], kRounds) << "peer " << i;
+  }
+  peers = StartPeers(run, config, true);
+  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+  deadline = Clock::now() + std::chrono::seconds(90);
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+    EXPECT_NE(peers[i]->log().find("resumed at round " + std::to_string(persisted[i])),
+              std::string::npos)
+        << peers[i]->log();
+  }
+  for (int i = 0; i < kPeers; ++i) {
+    const std::string peer_dir = run + "/peer-" + std::to_string(i);
+    ExpectEachRowOnce(ReadRows(peer_dir), persisted[i], kRounds, true, "peer " + std::to_string(i));
+    std::ifstream in(peer_dir + "/summary.json");
+    const auto summary = nlohmann::json::parse(in, nullptr, false);
+    ASSERT_TRUE(summary.is_object()) << peer_dir;
+    const int64_t sent = summary.value("msgs_sent", int64_t{-1});
+    std::fprintf(stderr, "gossip peer %d: resumed at cycle %lld, sent %lld messages after\n", i,
+                 static_cast<long long>(persisted[i]), static_cast<long long>(sent));
+    EXPECT_GE(sent, kRounds - persisted[i]) << "peer " << i;
+    EXPECT_LT(sent, kRounds - persisted[i] + 20) << "peer " << i;
+  }
+  // Metrics files shorter than the state records (rows lost after the
+  // save): the restart is refused (exit 2) and changes nothing.
+  const std::string peer0 = run + "/peer-0";
+  const std::string jsonl = murmur::testing::ReadFile(peer0 + "/metrics.jsonl");
+  const std::string cut = jsonl.substr(0, jsonl.size() / 2);
+  std::ofstream(peer0 + "/metrics.jsonl", std::ios::binary | std::ios::trunc) << cut;
+  std::string args;
+  for (const std::string& a : PeerArgs(run, config, 0, "", true)) {
+    if (!args.empty() || a != murmur::testing::MurmurBin()) args += " " + a;
+  }
+  const murmur::testing::CliOutcome shorter = murmur::testing::RunMurmur(args);
+  EXPECT_EQ(shorter.exit_code, 2) << shorter.output;
+  EXPECT_NE(shorter.output.find("metrics.jsonl' (" + std::to_string(cut.size()) +
+                                " bytes) is shorter than"),
+            std::string::npos)
+      << shorter.output;
+  EXPECT_EQ(murmur::testing::ReadFile(peer0 + "/metrics.jsonl"), cut);
+  if (!HasFailure()) std::filesystem::remove_all(run);
 }
 
 int64_t CounterOf(const std::string& peer_dir, const std::string& name) {
@@ -267,6 +448,8 @@ TEST(PeerPersist, PeersResumedTwentyRoundsApartGetBackInStep) {
     const std::string peer_dir = run + "/peer-" + std::to_string(i);
     timeouts += CounterOf(peer_dir, "dpsgd.round_timeouts");
     EXPECT_EQ(ReadRows(peer_dir).back().round, kRounds) << "peer " << i;
+    ExpectEachRowOnce(ReadRows(peer_dir), persisted[i], kRounds, false,
+                      "peer " + std::to_string(i));
   }
   std::fprintf(stderr, "resumed at rounds %lld %lld %lld %lld: finished %.1f s after the restart "
                "with %lld round timeouts (all peers)\n",
@@ -290,9 +473,17 @@ TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {
   const murmur::testing::CliOutcome fedavg =
       murmur::testing::RunMurmur(" peer " + fedavg_config + flags + " --out " + dir + "/fedavg");
   EXPECT_EQ(fedavg.exit_code, 2) << fedavg.output;
-  EXPECT_NE(fedavg.output.find("--persist-every is implemented for protocol.kind = \"dpsgd\""),
+  EXPECT_NE(fedavg.output.find("--persist-every: protocol.kind = \"fedavg\" cannot persist"),
             std::string::npos)
       << fedavg.output;
+
+  // `murmur launch` refuses it before starting any peer.
+  const murmur::testing::CliOutcome launch = murmur::testing::RunMurmur(
+      " launch 4 " + fedavg_config + " --persist-every 5 --out " + dir + "/launch");
+  EXPECT_EQ(launch.exit_code, 2) << launch.output;
+  EXPECT_NE(launch.output.find("protocol.kind = \"fedavg\" cannot persist"), std::string::npos)
+      << launch.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/launch/peer-0/key"));
 
   const murmur::testing::CliOutcome no_out =
       murmur::testing::RunMurmur(" peer " + config + flags);
@@ -304,13 +495,16 @@ TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {
   std::filesystem::create_directories(other);
   std::string state;
   state.append("MURMPEER");
-  const uint32_t version = 1, slot = 0;
-  const uint64_t hash = 42, round = 5, body = 0;
+  const uint32_t version = 2, slot = 0;
+  // Version 2: after the round, the metrics files' lengths, then the
+  // learner's and the node's bodies (empty here).
+  const uint64_t hash = 42, round = 5, jsonl = 0, csv = 0, learner = 0, node = 0;
   state.append(reinterpret_cast<const char*>(&version), 4);
   state.append(reinterpret_cast<const char*>(&hash), 8);
   state.append(reinterpret_cast<const char*>(&slot), 4);
-  state.append(reinterpret_cast<const char*>(&round), 8);
-  state.append(reinterpret_cast<const char*>(&body), 8);
+  for (const uint64_t* v : {&round, &jsonl, &csv, &learner, &node}) {
+    state.append(reinterpret_cast<const char*>(v), 8);
+  }
   // FNV-1a 64 of the bytes before it, as the file format says.
   uint64_t h = 0xcbf29ce484222325ULL;
   for (unsigned char c : state) {

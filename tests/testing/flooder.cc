@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include "testing/socket_probe.h"
+
 namespace murmur::testing {
 
 using Clock = std::chrono::steady_clock;
@@ -14,12 +16,8 @@ using Clock = std::chrono::steady_clock;
 Flooder::Flooder(const std::string& source, const std::string& target, size_t sockets,
                  std::function<std::vector<uint8_t>()> hello)
     : hello_(std::move(hello)), fds_(sockets, -1), started_(sockets), connected_(sockets) {
-  const size_t colon = target.rfind(':');
-  to_.sin_family = AF_INET;
-  to_.sin_port = htons(static_cast<uint16_t>(std::stoi(target.substr(colon + 1))));
-  ::inet_pton(AF_INET, target.substr(0, colon).c_str(), &to_.sin_addr);
-  from_.sin_family = AF_INET;
-  ::inet_pton(AF_INET, source.c_str(), &from_.sin_addr);
+  to_length_ = ToSocketAddress(target, to_);
+  from_length_ = ToSocketAddress(source, 0, from_);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -37,10 +35,11 @@ void Flooder::AwaitConnects(uint64_t count, std::chrono::seconds timeout) {
 }
 
 int Flooder::Connect(size_t i) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (to_length_ == 0 || from_length_ == 0) return -1;
+  const int fd = ::socket(to_.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&from_), sizeof from_) != 0 ||
-      (::connect(fd, reinterpret_cast<const sockaddr*>(&to_), sizeof to_) != 0 &&
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&from_), from_length_) != 0 ||
+      (::connect(fd, reinterpret_cast<const sockaddr*>(&to_), to_length_) != 0 &&
        errno != EINPROGRESS)) {
     ::close(fd);
     return -1;

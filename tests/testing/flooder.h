@@ -1,6 +1,7 @@
 // The connection flood of issue 18 for runtime tests: up to `sockets` TCP
 // connections from one source address (an IPv4 loopback address such as
-// 127.0.0.2, so the target tells it from peers on 127.0.0.1) held open to
+// 127.0.0.2, so the target tells it from peers on 127.0.0.1, or ::1 to a
+// dual-stack target) held open to
 // a target, half of them silent and half after a Hello (`hello`: garbage
 // or valid), each one the target closes reconnected at once and each
 // connect unanswered after 0.2 s (its SYNs dropped, e.g. by a ban)
@@ -24,7 +25,8 @@ namespace murmur::testing {
 
 class Flooder {
  public:
-  // `source`: "a.b.c.d"; `target`: "a.b.c.d:port".
+  // `source`: "a.b.c.d" or "::1"; `target`: "a.b.c.d:port" or "[v6]:port"
+  // (the same family).
   Flooder(const std::string& source, const std::string& target, size_t sockets,
           std::function<std::vector<uint8_t>()> hello);
   ~Flooder();
@@ -46,8 +48,10 @@ class Flooder {
   std::vector<int> fds_;
   std::vector<std::chrono::steady_clock::time_point> started_;
   std::vector<bool> connected_;
-  sockaddr_in to_{};
-  sockaddr_in from_{};
+  sockaddr_storage to_{};
+  sockaddr_storage from_{};
+  socklen_t to_length_ = 0;
+  socklen_t from_length_ = 0;
   std::atomic<bool> stop_ = false;
   std::atomic<uint64_t> connects_ = 0;
   std::atomic<uint64_t> established_ = 0;

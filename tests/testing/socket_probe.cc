@@ -44,19 +44,45 @@ bool SendAndAwaitClose(const std::string& address, const std::vector<uint8_t>& b
                            after);
 }
 
+socklen_t ToSocketAddress(const std::string& host, uint16_t port, sockaddr_storage& out) {
+  out = sockaddr_storage{};
+  std::string bare = host;
+  if (bare.size() >= 2 && bare.front() == '[' && bare.back() == ']') {
+    bare = bare.substr(1, bare.size() - 2);
+  }
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+  if (::inet_pton(AF_INET, bare.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    return sizeof(sockaddr_in);
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+  if (::inet_pton(AF_INET6, bare.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    return sizeof(sockaddr_in6);
+  }
+  return 0;
+}
+
+socklen_t ToSocketAddress(const std::string& host_port, sockaddr_storage& out) {
+  const size_t colon = host_port.rfind(':');
+  if (colon == std::string::npos) return 0;
+  return ToSocketAddress(host_port.substr(0, colon),
+                         static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))), out);
+}
+
 bool ConnectsWithin(const std::string& source, const std::string& address,
                     std::chrono::milliseconds wait) {
-  const size_t colon = address.rfind(':');
-  sockaddr_in to{}, from{};
-  to.sin_family = from.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &to.sin_addr);
-  ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_storage to{}, from{};
+  const socklen_t to_length = ToSocketAddress(address, to);
+  const socklen_t from_length = ToSocketAddress(source, 0, from);
+  if (to_length == 0 || from_length == 0 || to.ss_family != from.ss_family) return false;
+  const int fd = ::socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (fd < 0) return false;
   bool connected = false;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0 &&
-      (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 || errno == EINPROGRESS)) {
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), from_length) == 0 &&
+      (::connect(fd, reinterpret_cast<sockaddr*>(&to), to_length) == 0 || errno == EINPROGRESS)) {
     pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
     int error = -1;
     socklen_t length = sizeof error;

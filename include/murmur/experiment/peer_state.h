@@ -3,14 +3,20 @@
 // round boundary it was saved at (docs/runtime.md, "Persisting and
 // resuming peers"):
 //
-//   "MURMPEER"  8 bytes
-//   version     u32 (kPeerStateVersion)
-//   config_hash u64: RunConfigHash of the run's resolved config (its identity)
-//   peer        u32: the slot (--index) that wrote it
-//   round       u64: the rounds this peer had completed (its model's round)
-//   body_bytes  u64, then the body: the learner (Learner::Save: parameters,
-//               optimizer state, batch stream)
-//   checksum    u64: FNV-1a 64 of every byte before it
+//   "MURMPEER"   8 bytes
+//   version      u32 (kPeerStateVersion)
+//   config_hash  u64: RunConfigHash of the run's resolved config (its identity)
+//   peer         u32: the slot (--index) that wrote it
+//   round        u64: the rounds this peer had completed (its model's round)
+//   jsonl_bytes  u64: metrics.jsonl's length at the save (its rows through
+//                `round`; a restarted peer cuts the file back to it, so the
+//                rows it had written after the save are not written twice)
+//   csv_bytes    u64: metrics.csv's, likewise
+//   learner      u64 length, then Learner::Save's bytes (parameters,
+//                optimizer state, batch stream)
+//   node         u64 length, then Node::Save's bytes (the protocol's state;
+//                empty for D-PSGD, which resumes from `round` alone)
+//   checksum     u64: FNV-1a 64 of every byte before it
 //
 // Little-endian. Written atomically (atomic_file.h): a kill or power loss
 // at any moment leaves the previous state or the new one.
@@ -27,7 +33,7 @@
 
 namespace murmur {
 
-inline constexpr uint32_t kPeerStateVersion = 1;
+inline constexpr uint32_t kPeerStateVersion = 2;
 inline constexpr char kPeerStateFileName[] = "peer_state.bin";
 // Bounds what a corrupt or hostile file can make a peer allocate: a
 // learner's parameters and optimizer state, far below this for the models
@@ -38,7 +44,10 @@ struct PeerState {
   uint64_t config_hash = 0;
   PeerId peer;
   int64_t round = 0;
+  uint64_t jsonl_bytes = 0;      // metrics.jsonl's length at the save
+  uint64_t csv_bytes = 0;        // metrics.csv's
   std::vector<uint8_t> learner;  // Learner::Save's bytes
+  std::vector<uint8_t> node;     // Node::Save's bytes (may be empty)
 };
 
 // The file's bytes for `state`.

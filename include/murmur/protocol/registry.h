@@ -58,7 +58,8 @@ struct PeerContext {
   // The rounds this peer completed in an earlier life whose state it
   // restored into `learner` (`murmur peer --persist-every`,
   // experiment/peer_state.h): the node starts at this round boundary.
-  // Honoured by "dpsgd" only: RunNetPeer (experiment/net_run.h) refuses
+  // Honoured by "dpsgd" only; "gossip" restores its node's snapshot
+  // instead (Node::Restore), and RunNetPeer (experiment/net_run.h) refuses
   // persistence for the other protocols.
   Round start_round{0};
   // This peer persists its state (`murmur peer --persist-every`), so its

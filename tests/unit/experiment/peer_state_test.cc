@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#include "murmur/experiment/run_snapshot.h"
 
 namespace murmur {
 namespace {
@@ -18,8 +21,10 @@ std::string TempDir(const std::string& name) {
 }
 
 PeerState Sample() {
-  PeerState s{.config_hash = 0x1234'5678'9abc'def0ULL, .peer = PeerId(3), .round = 40};
+  PeerState s{.config_hash = 0x1234'5678'9abc'def0ULL, .peer = PeerId(3), .round = 40,
+              .jsonl_bytes = 1234, .csv_bytes = 567};
   for (int i = 0; i < 1000; ++i) s.learner.push_back(static_cast<uint8_t>(i * 7 + 1));
+  for (int i = 0; i < 100; ++i) s.node.push_back(static_cast<uint8_t>(i * 3 + 2));
   return s;
 }
 
@@ -28,23 +33,29 @@ TEST(PeerState, RoundTripsThroughTheFile) {
   const PeerState s = Sample();
   ASSERT_TRUE(WritePeerStateFile(dir, s).ok());
   EXPECT_FALSE(std::filesystem::exists(dir + "/peer_state.bin.tmp"));
-  EXPECT_EQ(std::filesystem::file_size(dir + "/peer_state.bin"), 8 + 4 + 8 + 4 + 8 + 8 + 1000 + 8);
+  EXPECT_EQ(std::filesystem::file_size(dir + "/peer_state.bin"),
+            8 + 4 + 8 + 4 + 8 + 8 + 8 + (8 + 1000) + (8 + 100) + 8);
   Result<std::optional<PeerState>> read = ReadPeerStateFile(dir, s.config_hash, PeerId(3));
   ASSERT_TRUE(read.ok()) << read.status().ToString();
   ASSERT_TRUE(read->has_value());
   EXPECT_EQ((*read)->config_hash, s.config_hash);
   EXPECT_EQ((*read)->peer, PeerId(3));
   EXPECT_EQ((*read)->round, 40);
+  EXPECT_EQ((*read)->jsonl_bytes, 1234u);
+  EXPECT_EQ((*read)->csv_bytes, 567u);
   EXPECT_EQ((*read)->learner, s.learner);
+  EXPECT_EQ((*read)->node, s.node);
   // A later state replaces it whole.
   PeerState later = s;
   later.round = 50;
   later.learner.resize(10, 9);
+  later.node.clear();
   ASSERT_TRUE(WritePeerStateFile(dir, later).ok());
   read = ReadPeerStateFile(dir, s.config_hash, PeerId(3));
   ASSERT_TRUE(read.ok() && read->has_value());
   EXPECT_EQ((*read)->round, 50);
   EXPECT_EQ((*read)->learner, later.learner);
+  EXPECT_TRUE((*read)->node.empty());
   std::filesystem::remove_all(dir);
 }
 
@@ -82,14 +93,19 @@ TEST(PeerState, RefusesEveryFlippedByte) {
 }
 
 TEST(PeerState, RefusesABodyLengthPastTheFile) {
-  std::vector<uint8_t> bytes = EncodePeerState(Sample());
-  // body_bytes (after magic, version, hash, peer, round) claims 2^62 bytes.
-  const size_t at = 8 + 4 + 8 + 4 + 8;
-  for (int k = 0; k < 8; ++k) bytes[at + k] = k == 7 ? 0x40 : 0;
-  Result<PeerState> parsed = ParsePeerState(bytes, Sample().config_hash, PeerId(3));
-  EXPECT_EQ(parsed.status().code(), StatusCode::kCorrupt);
-  EXPECT_NE(parsed.status().message().find("truncated"), std::string::npos)
-      << parsed.status().message();
+  for (const size_t at : {size_t{8 + 4 + 8 + 4 + 8 + 8 + 8},                   // the learner's
+                          size_t{8 + 4 + 8 + 4 + 8 + 8 + 8 + 8 + 1000}}) {  // the node's
+    std::vector<uint8_t> bytes = EncodePeerState(Sample());
+    // The length claims 2^62 bytes; the checksum is made to fit, so only
+    // the length check can refuse it.
+    for (int k = 0; k < 8; ++k) bytes[at + k] = k == 7 ? 0x40 : 0;
+    const uint64_t checksum = Fnv1a64(std::span<const uint8_t>(bytes).first(bytes.size() - 8));
+    std::memcpy(bytes.data() + bytes.size() - 8, &checksum, 8);
+    Result<PeerState> parsed = ParsePeerState(bytes, Sample().config_hash, PeerId(3));
+    EXPECT_EQ(parsed.status().code(), StatusCode::kCorrupt) << at;
+    EXPECT_NE(parsed.status().message().find("truncated"), std::string::npos)
+        << parsed.status().message();
+  }
 }
 
 TEST(PeerState, RefusesAnotherRunsAndAnotherSlotsState) {

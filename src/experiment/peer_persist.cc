@@ -1,0 +1,172 @@
+#include "peer_persist.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <utility>
+
+#include "murmur/core/snapshot.h"
+#include "murmur/protocol/dpsgd.h"
+#include "murmur/protocol/gossip.h"
+
+namespace murmur {
+namespace {
+
+constexpr const char* kMetricsFiles[] = {"metrics.jsonl", "metrics.csv"};
+
+// Flushes `path`'s written bytes to disk; kUnavailable when it cannot.
+Status SyncFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Unavailable("cannot open '", path, "' to sync it");
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) return Status::Unavailable("cannot sync '", path, "'");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckPersistableRun(const RunConfig& config) {
+  if (config.protocol.kind != "dpsgd" && config.protocol.kind != "gossip") {
+    return Status::InvalidArgument(
+        "--persist-every: protocol.kind = \"", config.protocol.kind, "\" cannot persist its "
+        "peers' state; it is implemented for \"dpsgd\" and \"gossip\": drop the flag");
+  }
+  if (config.train.dp_sgd.enabled) {
+    return Status::InvalidArgument("--persist-every: a DP-SGD learner's privacy accounting is "
+                                   "not saved; drop the flag or train.dp_sgd");
+  }
+  return Status::Ok();
+}
+
+Status CheckPersistable(const RunConfig& config, const NetRunOptions& options) {
+  MURMUR_RETURN_IF_ERROR(CheckPersistableRun(config));
+  if (options.out_dir.empty()) {
+    return Status::InvalidArgument("--persist-every needs --out DIR to keep the peer's state in");
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<PeerState>> LoadPersisted(const RunConfig& config,
+                                               const NetRunOptions& options, PeerId self) {
+  Result<std::optional<PeerState>> state =
+      ReadPeerStateFile(options.out_dir, options.config_hash, self);
+  if (!state.ok()) {
+    if (state.status().code() == StatusCode::kUnavailable) return state.status();
+    return Status::InvalidArgument(state.status().message(),
+                                   ": move it away to start this peer from round 0");
+  }
+  if (state->has_value() && (*state)->round > config.protocol.rounds) {
+    return Status::InvalidArgument("'", options.out_dir, "/", kPeerStateFileName, "' is of round ",
+                                   (*state)->round, ", after this run's last (",
+                                   config.protocol.rounds, "): move it away");
+  }
+  return state;
+}
+
+Status RestoreLearner(std::span<const uint8_t> bytes, Learner& learner) {
+  SnapshotReader in(bytes);
+  MURMUR_RETURN_IF_ERROR(learner.Restore(in));
+  MURMUR_RETURN_IF_ERROR(in.status());
+  if (in.remaining() != 0) {
+    return Status::Corrupt(in.remaining(), " bytes left over after the learner's state");
+  }
+  return Status::Ok();
+}
+
+Result<PersistedNode> PersistedNodeOf(const RunConfig& config, PeerId self, Node& node,
+                                      const Learner& learner) {
+  const bool is_dpsgd = dynamic_cast<const DpsgdNode*>(&node) != nullptr;
+  if ((!is_dpsgd && dynamic_cast<const GossipNode*>(&node) == nullptr) || !node.CanSnapshot() ||
+      !learner.CanSnapshot()) {
+    return Status::InvalidArgument(
+        "--persist-every: peer ", self.value, "'s state cannot be saved in this \"",
+        config.protocol.kind, "\" run (a Byzantine peer, robust.rule = \"sybilwall\", "
+        "\"bristle\" or a Python rule, [privacy] or gossip dp noise, or a codec): drop the flag");
+  }
+  return PersistedNode{.node = is_dpsgd ? nullptr : &node};
+}
+
+Status RestoreNode(std::span<const uint8_t> bytes, Node& node) {
+  SnapshotReader in(bytes);
+  MURMUR_RETURN_IF_ERROR(node.Restore(in));
+  MURMUR_RETURN_IF_ERROR(in.status());
+  if (in.remaining() != 0) {
+    return Status::Corrupt(in.remaining(), " bytes left over after the node's state");
+  }
+  return Status::Ok();
+}
+
+Status CutMetricsToState(const std::string& dir, const PeerState& state) {
+  const uint64_t recorded[] = {state.jsonl_bytes, state.csv_bytes};
+  uintmax_t sizes[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const std::string path = dir + "/" + kMetricsFiles[i];
+    std::error_code ec;
+    sizes[i] = std::filesystem::exists(path, ec) ? std::filesystem::file_size(path, ec) : 0;
+    if (ec) return Status::Unavailable("cannot read the size of '", path, "': ", ec.message());
+    const char* why = nullptr;
+    if (sizes[i] < recorded[i]) {
+      why = "is shorter than";
+    } else if (recorded[i] > 0) {
+      std::ifstream in(path, std::ios::binary);
+      in.seekg(static_cast<std::streamoff>(recorded[i] - 1));
+      if (in.get() != '\n') why = "has no row ending at the length recorded in";
+    }
+    if (why != nullptr) {
+      return Status::InvalidArgument(
+          "'", path, "' (", sizes[i], " bytes) ", why, " '", dir, "/", kPeerStateFileName,
+          "' (", recorded[i], " bytes at round ", state.round, "): it was changed after the "
+          "save. Nothing was changed; move ", kPeerStateFileName, " away to start this peer "
+          "from round 0 (its rows are then appended after the file's)");
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    if (sizes[i] == recorded[i]) continue;
+    const std::string path = dir + "/" + kMetricsFiles[i];
+    std::error_code ec;
+    std::filesystem::resize_file(path, recorded[i], ec);
+    if (ec) return Status::Unavailable("cannot cut '", path, "' back: ", ec.message());
+  }
+  return Status::Ok();
+}
+
+std::function<void(Round)> PersistHook(const RunConfig& config, const NetRunOptions& options,
+                                       PeerId self, const Learner* learner, const Node* node,
+                                       MetricsWriter* writer, int64_t start_round,
+                                       Status* status) {
+  if (options.persist_every <= 0) return {};
+  return [&config, &options, self, learner, node, writer, start_round, status](Round round) {
+    const int64_t r = round.value;
+    if (!status->ok() || r <= start_round ||
+        (r % options.persist_every != 0 && r != config.protocol.rounds)) {
+      return;
+    }
+    PeerState state{.config_hash = options.config_hash, .peer = self, .round = r};
+    if (writer != nullptr) {
+      for (const char* file : kMetricsFiles) {
+        *status = SyncFile(options.out_dir + "/" + file);
+        if (!status->ok()) break;
+      }
+      std::tie(state.jsonl_bytes, state.csv_bytes) = writer->lengths();
+    }
+    SnapshotWriter out;
+    learner->Save(out);
+    state.learner = out.Take();
+    if (node != nullptr) {
+      SnapshotWriter node_out;
+      node->Save(node_out);
+      state.node = node_out.Take();
+    }
+    if (status->ok()) *status = WritePeerStateFile(options.out_dir, state);
+    if (!status->ok()) {
+      std::fprintf(stderr, "[peer %u] cannot persist round %lld, no further attempts: %s\n",
+                   self.value, static_cast<long long>(r), status->message().c_str());
+    }
+  };
+}
+
+}  // namespace murmur
