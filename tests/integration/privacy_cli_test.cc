@@ -109,6 +109,18 @@ TEST(PrivacyCli, RqmRunReportsTheEpsilonPrivacyEpsilonPrintsPerRound) {
   std::filesystem::remove_all(out);
 }
 
+// Keys are detected by presence: each rqm_* key at its default value,
+// without secagg_encoding = "rqm", still exits 2 naming it.
+TEST(PrivacyCli, RqmKeysWithoutRqmEncodingExitTwoNamingTheKeyEvenAtTheirDefaults) {
+  for (const char* bad : {"privacy.rqm_clip=1", "privacy.rqm_delta=2", "privacy.rqm_levels=16",
+                          "privacy.rqm_keep_probability=0.5"}) {
+    const CliOutcome o = RunMurmur(std::string("run ") + kPrivateRun + " --set " + bad);
+    EXPECT_EQ(o.exit_code, 2) << bad << ": " << o.output;
+    const std::string key = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(o.output.find(key + " configures RQM"), std::string::npos) << o.output;
+  }
+}
+
 TEST(PrivacyCli, RqmMechanismRefusesGaussianOptionsAndAMissingDimension) {
   const std::pair<const char*, const char*> cases[] = {
       {"privacy epsilon --mechanism rqm --steps 3", "--dimension"},
