@@ -4,9 +4,12 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <tuple>
 
+#include "murmur/compress/rqm_codec.h"
 #include "murmur/privacy/accountant.h"
+#include "murmur/protocol/choco.h"
 #include "murmur/privacy/secure_aggregation.h"
 #include "murmur/protocol/registry.h"
 
@@ -54,18 +57,34 @@ std::function<double(int64_t)> GaussianEpsilonOfRound(const RunConfig& config) {
   };
 }
 
+// The RQM a peer releases once a round, if any: a FedAvg client's update
+// under secure aggregation with privacy.secagg_encoding = "rqm", or a CHOCO
+// peer's x - x_hat with compress.codec = "rqm:..." (CHOCO encodes one frame
+// a round and sends the same bytes to every neighbour, choco.cc).
+std::optional<RqmConfig> RqmReleasedEachRound(const RunConfig& config) {
+  const privacy::SecureAggregationConfig& s = config.protocol.secure_aggregation;
+  if (s.enabled() && s.encoding == privacy::SecAggEncoding::kRqm) return s.rqm;
+  if (config.protocol.kind != "choco") return std::nullopt;
+  Result<std::unique_ptr<Codec>> codec =
+      MakeCodec(ProtocolOptionsAs<ChocoConfig>(config.protocol).codec);
+  if (!codec.ok()) return std::nullopt;
+  const auto* rqm = dynamic_cast<const RqmCodec*>(codec->get());
+  if (rqm == nullptr) return std::nullopt;
+  return rqm->config();
+}
+
 }  // namespace
 
 bool ReportsRqmEpsilon(const RunConfig& config) {
-  const privacy::SecureAggregationConfig& s = config.protocol.secure_aggregation;
-  return s.enabled() && s.encoding == privacy::SecAggEncoding::kRqm;
+  return RqmReleasedEachRound(config).has_value();
 }
 
 std::function<double(int64_t)> RqmEpsilonOfRound(const RunConfig& config,
                                                  int64_t model_dimension) {
-  if (!ReportsRqmEpsilon(config)) return {};
+  const std::optional<RqmConfig> released = RqmReleasedEachRound(config);
+  if (!released) return {};
   MURMUR_CHECK(model_dimension >= 1);
-  const privacy::RqmConfig& rqm = config.protocol.secure_aggregation.rqm;
+  const privacy::RqmConfig& rqm = *released;
   const double delta = config.protocol.privacy.delta;
   // One release's RDP curve, computed once; a round adds one release.
   privacy::PrivacyAccountant one_release;

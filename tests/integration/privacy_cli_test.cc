@@ -86,10 +86,10 @@ double PrintedEpsilon(const CliOutcome& cli) {
   return std::strtod(cli.output.c_str() + at + 8, nullptr);  // %.6g
 }
 
-TEST(PrivacyCli, RqmRunReportsTheEpsilonPrivacyEpsilonPrintsPerRound) {
-  const std::string out = TempPath("rqm_run");
-  const CliOutcome run = RunMurmur(std::string("run ") + kRqmRun + " --quiet --out " + out);
-  ASSERT_EQ(run.exit_code, 0) << run.output;
+// The rows of rounds 1 and 2 in `out` carry what `murmur privacy epsilon
+// --mechanism rqm` prints for 1 and 2 releases of 7,850 coordinates at
+// clip 0.05, delta 0.075, 16 levels, keep 0.5; the summary the last.
+void ExpectRqmEpsilonPerRound(const std::string& out) {
   const std::string rqm =
       "privacy epsilon --mechanism rqm --levels 16 --keep-probability 0.5 --clip 0.05 "
       "--rqm-delta 0.075 --dimension 7850 --delta 1e-5 --steps ";
@@ -106,6 +106,27 @@ TEST(PrivacyCli, RqmRunReportsTheEpsilonPrivacyEpsilonPrintsPerRound) {
   EXPECT_NEAR(after_two, PrintedEpsilon(two), 1e-5 * after_two);
   EXPECT_GT(after_two, after_one);
   EXPECT_EQ(Number(ReadFile(out + "/summary.json"), "epsilon"), after_two);
+}
+
+TEST(PrivacyCli, RqmRunReportsTheEpsilonPrivacyEpsilonPrintsPerRound) {
+  const std::string out = TempPath("rqm_run");
+  const CliOutcome run = RunMurmur(std::string("run ") + kRqmRun + " --quiet --out " + out);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  ExpectRqmEpsilonPerRound(out);
+  std::filesystem::remove_all(out);
+}
+
+// CHOCO with the rqm codec: a peer encodes one frame a round and sends it
+// to every neighbour, so its rows carry the epsilon of `round` releases.
+TEST(PrivacyCli, ChocoWithTheRqmCodecReportsEachPeersEpsilonPerRound) {
+  const std::string out = TempPath("rqm_choco");
+  const CliOutcome run = RunMurmur(
+      "run --set data.dataset=synthetic --set data.synthetic_train=512 "
+      "--set data.synthetic_test=200 --set peers=4 --set model.kind=logreg "
+      "--set protocol.kind=choco --set protocol.rounds=2 --set eval.every=1 "
+      "--set compress.codec=rqm:clip=0.05,delta=0.075,levels=16,keep=0.5 --quiet --out " + out);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  ExpectRqmEpsilonPerRound(out);
   std::filesystem::remove_all(out);
 }
 

@@ -14,9 +14,9 @@
 // could be replayed by anyone with the seed, undoing the mechanism.
 // Inputs are clamped to [-clip, clip]: what lies outside is lost (choose
 // clip for the values the protocol sends, e.g. model differences). A run
-// reports no epsilon for this codec's frames (it does for RQM under secure
-// aggregation); privacy/rqm_accountant.h gives the epsilon of N frames
-// (docs/privacy.md, "RQM as a codec"). Immutable and thread-safe.
+// reports the epsilon of these frames only under CHOCO (one frame a round,
+// experiment/run_plan.h); privacy/rqm_accountant.h gives the epsilon of N
+// frames (docs/privacy.md, "RQM as a codec"). Immutable and thread-safe.
 #pragma once
 
 #include "murmur/compress/codec.h"

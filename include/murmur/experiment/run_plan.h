@@ -62,14 +62,17 @@ std::function<double(int64_t round)> EpsilonOfRound(const RunConfig& config,
 // round so far: one that took part in fewer has spent less, so this bounds
 // every client (exact for client_fraction = 1). The bound is on each
 // client's own release; the server sees only the sum of the selected
-// clients' releases, post-processing of them (docs/privacy.md). +infinity
-// when keep_probability is 1. Empty without RQM.
+// clients' releases, post-processing of them (docs/privacy.md). The same
+// for CHOCO with compress.codec = "rqm:..." (exactly that codec; not
+// chained with zstd): a peer releases one frame a round, sent to every
+// neighbour, so this is each peer's epsilon against an observer of all its
+// frames. +infinity when keep_probability is 1. Empty otherwise.
 // REQUIRES: model_dimension >= 1 when RQM applies.
 std::function<double(int64_t round)> RqmEpsilonOfRound(const RunConfig& config,
                                                        int64_t model_dimension);
 
-// Whether the run's reported epsilon includes RQM's (privacy.secagg_encoding
-// = "rqm").
+// Whether the run's reported epsilon includes RQM's (RqmEpsilonOfRound is
+// not empty).
 bool ReportsRqmEpsilon(const RunConfig& config);
 
 // The smaller of two epsilon-of-round functions, each an upper bound on the
