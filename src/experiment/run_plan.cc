@@ -9,8 +9,8 @@
 
 #include "murmur/compress/rqm_codec.h"
 #include "murmur/privacy/accountant.h"
-#include "murmur/protocol/choco.h"
 #include "murmur/privacy/secure_aggregation.h"
+#include "murmur/protocol/choco.h"
 #include "murmur/protocol/registry.h"
 
 namespace murmur {
@@ -95,7 +95,8 @@ std::function<double(int64_t)> RqmEpsilonOfRound(const RunConfig& config,
     if (inserted && round > 0) {
       std::vector<double> rdp(one_release.rdp().begin(), one_release.rdp().end());
       for (double& r : rdp) r *= static_cast<double>(round);
-      Result<privacy::EpsilonAndOrder> eps = privacy::RdpToEpsilon(one_release.orders(), rdp, delta);
+      Result<privacy::EpsilonAndOrder> eps =
+          privacy::RdpToEpsilon(one_release.orders(), rdp, delta);
       it->second = eps.ok() ? eps->epsilon : std::numeric_limits<double>::infinity();
     }
     return it->second;

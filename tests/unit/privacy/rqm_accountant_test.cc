@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -124,7 +125,9 @@ TEST(RqmAccountant, DivergenceBetweenEqualInputsIsZero) {
   for (double x : {-1.0, 0.1, 1.0}) {
     const std::vector<double> lp = RqmOutputLogProbabilities(c, x);
     // Zero up to the rounding of probabilities that sum to 1 within 1e-16.
-    for (double alpha : {1.5, 2.0, 32.0}) EXPECT_NEAR(RenyiDivergenceOfLogs(lp, lp, alpha), 0.0, 1e-15);
+    for (double alpha : {1.5, 2.0, 32.0}) {
+      EXPECT_NEAR(RenyiDivergenceOfLogs(lp, lp, alpha), 0.0, 1e-15);
+    }
   }
 }
 
