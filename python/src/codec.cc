@@ -1,5 +1,7 @@
 // murmur._murmur.Codec and the error-feedback state objects: MakeCodec and
 // error_feedback.h over Python buffers, the GIL released while they run.
+// Encoding hands every codec a privacy stream (PrivacyStream below), so the
+// DP codec "rqm" encodes from Python too.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -13,6 +15,8 @@
 #include "bindings.h"
 #include "murmur/compress/codec.h"
 #include "murmur/compress/error_feedback.h"
+#include "murmur/core/rng.h"
+#include "murmur/runtime/secret_rng.h"
 
 namespace murmur::python {
 namespace {
@@ -24,6 +28,28 @@ constexpr uint64_t kDefaultMaxDecodeDim = uint64_t{1} << 28;
 
 CodecContext Context(uint64_t seed, uint32_t sender, uint64_t step) {
   return CodecContext{.seed = seed, .sender = PeerId(sender), .step = step};
+}
+
+// The privacy stream an encode hands CodecContext::privacy_rng (what a DP
+// codec such as "rqm" draws its subsets and rounding from). Without
+// `privacy_seed`, a fresh 128-bit key from the operating system on every
+// call (net::SecretRng, as a launched peer's): nobody can replay the draws,
+// which the mechanism's guarantee needs. With it, a stream per
+// (privacy_seed, sender, step), for reproducible experiments only: anyone
+// who knows the seed can replay and undo the mechanism.
+Rng PrivacyStream(std::optional<uint64_t> privacy_seed, uint32_t sender, uint64_t step) {
+  if (!privacy_seed) return net::SecretRng();
+  if (step >= (uint64_t{1} << 24)) {
+    throw py::value_error("step=" + std::to_string(step) +
+                          " must be below 2^24 with privacy_seed");
+  }
+  return Rng::ForStep(*privacy_seed, PeerId(sender), RngPurpose::kRounding, step);
+}
+
+CodecContext EncodeContext(uint64_t seed, uint32_t sender, uint64_t step, Rng& privacy) {
+  CodecContext ctx = Context(seed, sender, step);
+  ctx.privacy_rng = &privacy;
+  return ctx;
 }
 
 py::bytes ToBytes(const std::vector<uint8_t>& bytes) {
@@ -56,14 +82,15 @@ uint64_t FrameDimension(std::span<const uint8_t> frame, uint64_t max_dim) {
 }
 
 py::bytes Encode(const Codec& codec, const py::buffer& x, uint64_t seed, uint32_t sender,
-                 uint64_t step) {
+                 uint64_t step, std::optional<uint64_t> privacy_seed) {
   const py::buffer_info info = x.request();
   const std::span<const float> values = FloatView(info, "x");
   ByteWriter out(codec.MaxEncodedSize(values.size()));
+  Rng privacy = PrivacyStream(privacy_seed, sender, step);
   Status status;
   {
     py::gil_scoped_release release;
-    status = codec.Encode(values, Context(seed, sender, step), out);
+    status = codec.Encode(values, EncodeContext(seed, sender, step, privacy), out);
   }
   if (!status.ok()) ThrowStatus(status);
   return ToBytes(out.bytes());
@@ -103,16 +130,18 @@ py::tuple DecodeSparse(const Codec& codec, const py::buffer& frame, uint64_t dim
 }
 
 py::tuple EncodeAndDecode(const Codec& codec, const py::buffer& x, uint64_t seed,
-                          uint32_t sender, uint64_t step) {
+                          uint32_t sender, uint64_t step, std::optional<uint64_t> privacy_seed) {
   const py::buffer_info info = x.request();
   const std::span<const float> values = FloatView(info, "x");
   ByteWriter out(codec.MaxEncodedSize(values.size()));
   py::array_t<float> decoded(static_cast<py::ssize_t>(values.size()));
   const std::span<float> decoded_view(decoded.mutable_data(), values.size());
+  Rng privacy = PrivacyStream(privacy_seed, sender, step);
   Status status;
   {
     py::gil_scoped_release release;
-    status = codec.EncodeAndDecode(values, Context(seed, sender, step), out, decoded_view);
+    status = codec.EncodeAndDecode(values, EncodeContext(seed, sender, step, privacy), out,
+                                   decoded_view);
   }
   if (!status.ok()) ThrowStatus(status);
   return py::make_tuple(ToBytes(out.bytes()), decoded);
@@ -130,7 +159,8 @@ struct Stateful {
   Stateful(std::shared_ptr<const Codec> c, size_t d, Args... args)
       : codec(std::move(c)), dim(d), encoder(*codec, d, args...) {}
 
-  py::bytes Encode(const py::buffer& x, uint64_t seed, uint32_t sender, uint64_t step) {
+  py::bytes Encode(const py::buffer& x, uint64_t seed, uint32_t sender, uint64_t step,
+                   std::optional<uint64_t> privacy_seed) {
     const py::buffer_info info = x.request();
     const std::span<const float> values = FloatView(info, "x");
     if (values.size() != dim) {
@@ -138,10 +168,11 @@ struct Stateful {
                             " values; this encoder was made for dim=" + std::to_string(dim));
     }
     ByteWriter out(codec->MaxEncodedSize(dim));
+    Rng privacy = PrivacyStream(privacy_seed, sender, step);
     Status status;
     {
       py::gil_scoped_release release;
-      status = encoder.Encode(values, Context(seed, sender, step), out);
+      status = encoder.Encode(values, EncodeContext(seed, sender, step, privacy), out);
     }
     if (!status.ok()) ThrowStatus(status);
     return ToBytes(out.bytes());
@@ -163,7 +194,7 @@ py::class_<Stateful<Encoder>> BindEncoder(py::module_& m, const char* name, cons
   using S = Stateful<Encoder>;
   py::class_<S> cls(m, name, doc);
   cls.def("encode", &S::Encode, py::arg("x"), py::kw_only(), py::arg("seed") = 0,
-          py::arg("sender") = 0, py::arg("step") = 0,
+          py::arg("sender") = 0, py::arg("step") = 0, py::arg("privacy_seed") = py::none(),
           "Encodes x with the state's correction and updates the state; returns the frame.")
       .def("reset", [](S& s) { s.encoder.Reset(); }, "Back to the initial (zero) state.")
       .def_property_readonly("codec_input",
@@ -184,14 +215,17 @@ void BindCodec(py::module_& m) {
                              "The wire id (the frame's first byte).")
       .def("max_encoded_size", &Codec::MaxEncodedSize, py::arg("dim"))
       .def("encode", &Encode, py::arg("x"), py::kw_only(), py::arg("seed") = 0,
-           py::arg("sender") = 0, py::arg("step") = 0)
+           py::arg("sender") = 0, py::arg("step") = 0, py::arg("privacy_seed") = py::none(),
+           "Encodes x. A DP codec (\"rqm\") draws its randomness from the operating "
+           "system, or, with privacy_seed, from a stream anyone with that seed can replay.")
       .def("decode", &Decode, py::arg("frame"), py::arg("dim") = py::none(), py::kw_only(),
            py::arg("seed") = 0, py::arg("sender") = 0, py::arg("step") = 0,
            py::arg("max_dim") = kDefaultMaxDecodeDim)
       .def("decode_sparse", &DecodeSparse, py::arg("frame"), py::arg("dim"), py::kw_only(),
            py::arg("seed") = 0, py::arg("sender") = 0, py::arg("step") = 0)
       .def("encode_and_decode", &EncodeAndDecode, py::arg("x"), py::kw_only(),
-           py::arg("seed") = 0, py::arg("sender") = 0, py::arg("step") = 0)
+           py::arg("seed") = 0, py::arg("sender") = 0, py::arg("step") = 0,
+           py::arg("privacy_seed") = py::none())
       .def("__repr__", [](const Codec& c) { return "murmur.codec('" + c.name() + "')"; });
   m.def(
       "codec",

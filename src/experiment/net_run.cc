@@ -272,7 +272,8 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   // DP-SGD: a peer reports its own sample-level epsilon; the server trains
   // nothing and reports none (`murmur launch` takes the peers' largest).
   if (config.train.dp_sgd.enabled && self.value < config.peers) {
-    plan.epsilon_of_round = DpSgdEpsilonOf(config, {own.learner.learner.get()});
+    plan.epsilon_of_round = SmallerEpsilon(DpSgdEpsilonOf(config, {own.learner.learner.get()}),
+                                           RqmEpsilonOfRound(config, own.layout.model_dimension));
   }
 
   std::optional<MetricsWriter> writer;

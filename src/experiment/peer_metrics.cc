@@ -97,11 +97,16 @@ void MaxEpsilonByRound(const std::string& dir, std::map<int64_t, double>& by_rou
 
 void SetMergedEpsilon(const RunConfig& config, const std::vector<std::string>& peer_dirs,
                       std::vector<EvalRow>& merged) {
-  if (std::function<double(int64_t)> of_round = EpsilonOfRound(config)) {
-    for (EvalRow& row : merged) row.epsilon = of_round(row.round);
-    return;
+  // RQM's epsilon needs the model's dimension: the rows that evaluated
+  // peers wrote (the server's, for FedAvg) carry it.
+  const bool rqm = ReportsRqmEpsilon(config);
+  if (!rqm) {
+    if (std::function<double(int64_t)> of_round = EpsilonOfRound(config, 0)) {
+      for (EvalRow& row : merged) row.epsilon = of_round(row.round);
+      return;
+    }
   }
-  if (!config.train.dp_sgd.enabled) return;
+  if (!config.train.dp_sgd.enabled && !rqm) return;
   std::map<int64_t, double> by_round;
   for (const std::string& dir : peer_dirs) MaxEpsilonByRound(dir, by_round);
   for (EvalRow& row : merged) {

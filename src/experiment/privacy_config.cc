@@ -3,6 +3,40 @@
 namespace murmur {
 namespace {
 
+// privacy.rqm_*, read only under privacy.secagg_encoding = "rqm": a
+// resolved config (what `murmur peer` reads) then holds them only under
+// RQM, and one present otherwise, even at its default value, is a mistake
+// named by its key.
+Status ReadRqmConfig(ConfigReader& r, privacy::SecureAggregationConfig& c) {
+  constexpr const char* kKeys[] = {"privacy.rqm_clip", "privacy.rqm_delta",
+                                   "privacy.rqm_levels", "privacy.rqm_keep_probability"};
+  if (c.encoding != privacy::SecAggEncoding::kRqm) {
+    for (const char* key : kKeys) {
+      if (r.Has(key)) {
+        return Status::InvalidArgument(key, " configures RQM under secure aggregation: set "
+                                       "privacy.secagg_encoding = \"rqm\", or drop the key");
+      }
+    }
+    return Status::Ok();
+  }
+  if (!c.enabled()) {
+    return Status::InvalidArgument("privacy.secagg_encoding = \"rqm\" encodes secure "
+                                   "aggregation's input: set privacy.secure_aggregation to "
+                                   "\"secagg\" or \"secagg+\"");
+  }
+  privacy::RqmConfig& q = c.rqm;
+  MURMUR_ASSIGN_OR_RETURN(q.clip, r.Double(kKeys[0], q.clip, 1e-12, 1e12));
+  MURMUR_ASSIGN_OR_RETURN(q.delta, r.Double(kKeys[1], q.delta, 1e-12, 1e12));
+  MURMUR_ASSIGN_OR_RETURN(const int64_t levels, r.Int(kKeys[2], q.levels, 3, int64_t{1} << 16));
+  q.levels = static_cast<uint32_t>(levels);
+  MURMUR_ASSIGN_OR_RETURN(q.keep_probability,
+                          r.Double(kKeys[3], q.keep_probability, 1e-9, 1.0));
+  if (Status s = privacy::Validate(q); !s.ok()) {
+    return Status::InvalidArgument("privacy.rqm_*: ", s.message());
+  }
+  return Status::Ok();
+}
+
 Status ReadSecureAggregationConfig(ConfigReader& r, ProtocolConfig& protocol) {
   privacy::SecureAggregationConfig& c = protocol.secure_aggregation;
   MURMUR_ASSIGN_OR_RETURN(std::string mode, r.String("privacy.secure_aggregation", "none",
@@ -18,31 +52,7 @@ Status ReadSecureAggregationConfig(ConfigReader& r, ProtocolConfig& protocol) {
   MURMUR_ASSIGN_OR_RETURN(std::string encoding, r.String("privacy.secagg_encoding", "fixed_point",
                                                          {"fixed_point", "rqm"}));
   MURMUR_ASSIGN_OR_RETURN(c.encoding, privacy::ParseSecAggEncoding(encoding));
-  privacy::RqmConfig& q = c.rqm;
-  MURMUR_ASSIGN_OR_RETURN(q.clip, r.Double("privacy.rqm_clip", q.clip, 1e-12, 1e12));
-  MURMUR_ASSIGN_OR_RETURN(q.delta, r.Double("privacy.rqm_delta", q.delta, 1e-12, 1e12));
-  MURMUR_ASSIGN_OR_RETURN(const int64_t levels,
-                          r.Int("privacy.rqm_levels", q.levels, 3, int64_t{1} << 16));
-  q.levels = static_cast<uint32_t>(levels);
-  MURMUR_ASSIGN_OR_RETURN(q.keep_probability, r.Double("privacy.rqm_keep_probability",
-                                                       q.keep_probability, 1e-9, 1.0));
-  const privacy::RqmConfig defaults;
-  if (c.encoding != privacy::SecAggEncoding::kRqm &&
-      (q.clip != defaults.clip || q.delta != defaults.delta || q.levels != defaults.levels ||
-       q.keep_probability != defaults.keep_probability)) {
-    return Status::InvalidArgument("privacy.rqm_* keys configure RQM under secure aggregation: "
-                                   "set privacy.secagg_encoding = \"rqm\", or drop them");
-  }
-  if (c.encoding == privacy::SecAggEncoding::kRqm) {
-    if (!c.enabled()) {
-      return Status::InvalidArgument("privacy.secagg_encoding = \"rqm\" encodes secure "
-                                     "aggregation's input: set privacy.secure_aggregation to "
-                                     "\"secagg\" or \"secagg+\"");
-    }
-    if (Status s = privacy::Validate(q); !s.ok()) {
-      return Status::InvalidArgument("privacy.rqm_*: ", s.message());
-    }
-  }
+  MURMUR_RETURN_IF_ERROR(ReadRqmConfig(r, c));
   MURMUR_ASSIGN_OR_RETURN(std::string entropy, r.String("privacy.secagg_entropy", "system",
                                                         {"system", "seeded"}));
   protocol.secagg_system_entropy = entropy == "system";

@@ -4,9 +4,13 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <tuple>
 
+#include "murmur/compress/rqm_codec.h"
 #include "murmur/privacy/accountant.h"
+#include "murmur/privacy/secure_aggregation.h"
+#include "murmur/protocol/choco.h"
 #include "murmur/protocol/registry.h"
 
 namespace murmur {
@@ -34,7 +38,9 @@ RunPlan PlanRun(const EvalConfig& eval, uint64_t seed, const ProtocolLayout& fac
   return plan;
 }
 
-std::function<double(int64_t)> EpsilonOfRound(const RunConfig& config) {
+namespace {
+
+std::function<double(int64_t)> GaussianEpsilonOfRound(const RunConfig& config) {
   const privacy::DpConfig& dp = config.protocol.privacy;
   if (!dp.enabled()) return {};
   Result<const ProtocolSpec*> spec = FindProtocolSpec(config.protocol.kind);
@@ -49,6 +55,66 @@ std::function<double(int64_t)> EpsilonOfRound(const RunConfig& config) {
     }
     return it->second;
   };
+}
+
+// The RQM a peer releases once a round, if any: a FedAvg client's update
+// under secure aggregation with privacy.secagg_encoding = "rqm", or a CHOCO
+// peer's x - x_hat with compress.codec = "rqm:..." (CHOCO encodes one frame
+// a round and sends the same bytes to every neighbour, choco.cc).
+std::optional<RqmConfig> RqmReleasedEachRound(const RunConfig& config) {
+  const privacy::SecureAggregationConfig& s = config.protocol.secure_aggregation;
+  if (s.enabled() && s.encoding == privacy::SecAggEncoding::kRqm) return s.rqm;
+  if (config.protocol.kind != "choco") return std::nullopt;
+  Result<std::unique_ptr<Codec>> codec =
+      MakeCodec(ProtocolOptionsAs<ChocoConfig>(config.protocol).codec);
+  if (!codec.ok()) return std::nullopt;
+  const auto* rqm = dynamic_cast<const RqmCodec*>(codec->get());
+  if (rqm == nullptr) return std::nullopt;
+  return rqm->config();
+}
+
+}  // namespace
+
+bool ReportsRqmEpsilon(const RunConfig& config) {
+  return RqmReleasedEachRound(config).has_value();
+}
+
+std::function<double(int64_t)> RqmEpsilonOfRound(const RunConfig& config,
+                                                 int64_t model_dimension) {
+  const std::optional<RqmConfig> released = RqmReleasedEachRound(config);
+  if (!released) return {};
+  MURMUR_CHECK(model_dimension >= 1);
+  const privacy::RqmConfig& rqm = *released;
+  const double delta = config.protocol.privacy.delta;
+  // One release's RDP curve, computed once; a round adds one release.
+  privacy::PrivacyAccountant one_release;
+  MURMUR_CHECK(one_release.ComposeRqm(rqm, model_dimension, 1).ok());
+  auto memo = std::make_shared<std::map<int64_t, double>>();
+  return [one_release, delta, memo](int64_t round) {
+    auto [it, inserted] = memo->try_emplace(round, 0.0);
+    if (inserted && round > 0) {
+      std::vector<double> rdp(one_release.rdp().begin(), one_release.rdp().end());
+      for (double& r : rdp) r *= static_cast<double>(round);
+      Result<privacy::EpsilonAndOrder> eps =
+          privacy::RdpToEpsilon(one_release.orders(), rdp, delta);
+      it->second = eps.ok() ? eps->epsilon : std::numeric_limits<double>::infinity();
+    }
+    return it->second;
+  };
+}
+
+std::function<double(int64_t)> SmallerEpsilon(std::function<double(int64_t)> a,
+                                              std::function<double(int64_t)> b) {
+  if (!a) return b;
+  if (!b) return a;
+  return [a = std::move(a), b = std::move(b)](int64_t round) {
+    return std::min(a(round), b(round));
+  };
+}
+
+std::function<double(int64_t)> EpsilonOfRound(const RunConfig& config, int64_t model_dimension) {
+  return SmallerEpsilon(GaussianEpsilonOfRound(config),
+                        RqmEpsilonOfRound(config, model_dimension));
 }
 
 std::function<double(int64_t)> DpSgdEpsilonOf(const RunConfig& config,

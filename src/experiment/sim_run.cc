@@ -238,7 +238,9 @@ Result<RunSummary> RunExperiment(const RunConfig& config, const RunObserver& obs
   }
   RunPlan plan = PlanRun(config, setup.layout);
   if (config.train.dp_sgd.enabled) {
-    plan.epsilon_of_round = DpSgdEpsilonOf(config, {learner_ptrs.begin(), learner_ptrs.end()});
+    plan.epsilon_of_round =
+        SmallerEpsilon(DpSgdEpsilonOf(config, {learner_ptrs.begin(), learner_ptrs.end()}),
+                       RqmEpsilonOfRound(config, setup.layout.model_dimension));
   }
   const auto setup_done = std::chrono::steady_clock::now();
   // Parallel event windows may run a few events past the one that ends the

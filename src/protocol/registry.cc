@@ -276,6 +276,7 @@ ProtocolLayout LayoutOf(const ProtocolRun& run) {
   layout.byzantine = run.byzantine;
   layout.round_model = spec->round_model;
   layout.num_nodes = run.num_peers;
+  if (run.model != nullptr) layout.model_dimension = run.model->num_params();
   if (spec->has_server(*run.config)) {
     const PeerId server(static_cast<uint32_t>(run.num_peers));
     layout.server = server;

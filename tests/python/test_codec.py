@@ -118,3 +118,46 @@ def test_state_objects_keep_their_codec_alive():
 
     gc.collect()
     assert len(ef.encode(np.ones(3, np.float32))) > 0
+
+
+# RQM ("rqm", Youn et al. 2023) is a DP mechanism: encode draws its kept
+# levels and rounding from a privacy stream, the operating system's unless
+# privacy_seed names a replayable one.
+RQM = "rqm:clip=1,delta=2,levels=5,keep=0.5"
+LEVELS = [-2.0, -1.0, 0.0, 1.0, 2.0]
+
+
+def test_rqm_encodes_from_os_randomness_by_default():
+    c = murmur.codec(RQM)
+    x = np.full(2000, 0.3, dtype=np.float32)
+    a, b = c.encode(x), c.encode(x)
+    assert len(a) == c.max_encoded_size(x.size)
+    # 2000 independent roundings of 0.3: equal frames would mean replayed draws.
+    assert a != b
+    decoded = c.decode(a)
+    assert set(np.unique(decoded)) <= set(LEVELS)
+
+
+def test_rqm_privacy_seed_replays_and_the_encoding_is_unbiased():
+    c = murmur.codec(RQM)
+    x = np.full(100_000, 0.3, dtype=np.float32)
+    a = c.encode(x, privacy_seed=7)
+    assert a == c.encode(x, privacy_seed=7)
+    assert a != c.encode(x, privacy_seed=8)
+    assert a != c.encode(x, privacy_seed=7, step=1)
+    frame, decoded = c.encode_and_decode(x, privacy_seed=7)
+    assert frame == a
+    np.testing.assert_array_equal(decoded, c.decode(a))
+    # Each decoded value lies in [-2, 2]: the mean of 1e5 is within
+    # 2 / sqrt(1e5) = 0.0063 of 0.3 per standard deviation; allow 5.
+    assert abs(float(decoded.mean()) - 0.3) < 0.032
+
+
+def test_rqm_under_error_feedback_encodes_with_a_seeded_or_os_stream():
+    x = np.full(64, 0.5, dtype=np.float32)
+    ef = murmur.ErrorFeedback(murmur.codec(RQM), 64)
+    frame = ef.encode(x, privacy_seed=3)
+    assert len(frame) == murmur.codec(RQM).max_encoded_size(64)
+    ef.encode(x)  # the operating system's stream
+    with pytest.raises(ValueError, match="2\\^24"):
+        murmur.codec(RQM).encode(x, privacy_seed=1, step=1 << 24)

@@ -561,6 +561,12 @@ TEST_F(PeerProcesses, SecureAggregationWithRqmRunMatchesTheSimulation) {
   EXPECT_EQ(server["finished"], true);
   EXPECT_EQ(server["msgs_received"], 4 * 4 * 4);
   EXPECT_EQ(Counter(server, "secagg.aborted_rounds"), 0);
+  // RQM's epsilon (privacy/rqm_accountant.h): the launched server's rows
+  // carry it, and the merged summary reports the simulated run's figure.
+  const nlohmann::json sim_summary = ReadSummary(dir_ + "/sim");
+  ASSERT_TRUE(sim_summary["epsilon"].is_number()) << sim_summary.dump();
+  EXPECT_GT(sim_summary["epsilon"].get<double>(), 0);
+  EXPECT_EQ(ReadSummary(dir_ + "/run")["epsilon"], sim_summary["epsilon"]);
 }
 
 namespace {

@@ -13,7 +13,7 @@
 // adjacent to x has a positive chance, which bounds the likelihood ratio
 // between neighbouring inputs. The paper computes the mechanism's Rényi DP
 // numerically; this file implements the mechanism and its wire form only
-// (its accountant is future work, docs/privacy.md). It lives in compress/
+// (its exact accountant is privacy/rqm_accountant.h). It lives in compress/
 // because it is a quantizer: the "rqm" codec (MakeCodec, docs/compression.md)
 // frames this wire form, and privacy/ uses the same functions for secure
 // aggregation, where the indices travel masked instead (RqmLevelSum below;

@@ -13,9 +13,10 @@
 // from CodecContext::privacy_rng, never from the run seed: seeded draws
 // could be replayed by anyone with the seed, undoing the mechanism.
 // Inputs are clamped to [-clip, clip]: what lies outside is lost (choose
-// clip for the values the protocol sends, e.g. model differences). This
-// tree has no RQM accountant, so a run reports no epsilon for it
-// (docs/privacy.md). Immutable and thread-safe.
+// clip for the values the protocol sends, e.g. model differences). A run
+// reports the epsilon of these frames only under CHOCO (one frame a round,
+// experiment/run_plan.h); privacy/rqm_accountant.h gives the epsilon of N
+// frames (docs/privacy.md, "RQM as a codec"). Immutable and thread-safe.
 #pragma once
 
 #include "murmur/compress/codec.h"

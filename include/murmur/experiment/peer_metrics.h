@@ -37,7 +37,10 @@ std::vector<EvalRow> MergePeerRows(const std::vector<std::vector<EvalRow>>& per_
 // accountant's for the row's round (EpsilonOfRound). DP-SGD: the largest
 // epsilon any peer's own metrics.jsonl, in `peer_dirs`, reported for the
 // round (a server's rows carry none, so a federated run's rows may have no
-// epsilon; its summary takes the peers' final ones). Otherwise unchanged.
+// epsilon; its summary takes the peers' final ones). RQM under secure
+// aggregation: likewise the largest the peers' files reported for the round
+// (the server's rows carry RQM's epsilon, which needs the model's
+// dimension). Otherwise unchanged.
 void SetMergedEpsilon(const RunConfig& config, const std::vector<std::string>& peer_dirs,
                       std::vector<EvalRow>& merged);
 

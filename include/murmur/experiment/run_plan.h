@@ -50,8 +50,35 @@ RunPlan PlanRun(const EvalConfig& eval, uint64_t seed, const ProtocolLayout& lay
 // privacy.delta after `round` rounds, each a step of the subsampled Gaussian
 // mechanism with the protocol's sampling rate (ProtocolSpec::
 // dp_sampling_rate) and privacy.noise_multiplier; +infinity without noise.
-// Empty otherwise. Memoized per round.
-std::function<double(int64_t round)> EpsilonOfRound(const RunConfig& config);
+// With privacy.secagg_encoding = "rqm" (RqmEpsilonOfRound) the smaller of
+// that and RQM's epsilon, each a bound on the same releases. Empty when
+// neither applies. Memoized per round.
+std::function<double(int64_t round)> EpsilonOfRound(const RunConfig& config,
+                                                    int64_t model_dimension);
+
+// For a run with privacy.secagg_encoding = "rqm": the epsilon at
+// privacy.delta of `round` RQM releases of `model_dimension` coordinates
+// (privacy/rqm_accountant.h), i.e. of a client that took part in every
+// round so far: one that took part in fewer has spent less, so this bounds
+// every client (exact for client_fraction = 1). The bound is on each
+// client's own release; the server sees only the sum of the selected
+// clients' releases, post-processing of them (docs/privacy.md). The same
+// for CHOCO with compress.codec = "rqm:..." (exactly that codec; not
+// chained with zstd): a peer releases one frame a round, sent to every
+// neighbour, so this is each peer's epsilon against an observer of all its
+// frames. +infinity when keep_probability is 1. Empty otherwise.
+// REQUIRES: model_dimension >= 1 when RQM applies.
+std::function<double(int64_t round)> RqmEpsilonOfRound(const RunConfig& config,
+                                                       int64_t model_dimension);
+
+// Whether the run's reported epsilon includes RQM's (RqmEpsilonOfRound is
+// not empty).
+bool ReportsRqmEpsilon(const RunConfig& config);
+
+// The smaller of two epsilon-of-round functions, each an upper bound on the
+// same run; either may be empty.
+std::function<double(int64_t round)> SmallerEpsilon(std::function<double(int64_t)> a,
+                                                    std::function<double(int64_t)> b);
 
 // For a run with privacy.dp_sgd: the per-peer sample-level epsilon at
 // privacy.delta, the largest over `learners` of the accountant's epsilon
@@ -67,7 +94,7 @@ std::function<double(int64_t round)> DpSgdEpsilonOf(const RunConfig& config,
 // The plan of a run of `config` whose protocol setup has `layout`.
 inline RunPlan PlanRun(const RunConfig& config, const ProtocolLayout& layout) {
   RunPlan plan = PlanRun(config.eval, config.seed, layout);
-  plan.epsilon_of_round = EpsilonOfRound(config);
+  plan.epsilon_of_round = EpsilonOfRound(config, layout.model_dimension);
   return plan;
 }
 

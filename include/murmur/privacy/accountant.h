@@ -1,5 +1,6 @@
 // Rényi differential privacy accountant for the Poisson-subsampled Gaussian
-// mechanism: the privacy cost of DP-SGD (Abadi et al. 2016) and of
+// mechanism (and, through ComposeRqm, the randomized quantization mechanism
+// of rqm_accountant.h): the privacy cost of DP-SGD (Abadi et al. 2016) and of
 // client-level DP federated averaging (McMahan et al. 2018).
 //
 //  * RDP and its composition: Mironov, 2017, "Rényi Differential Privacy".
@@ -36,6 +37,7 @@
 #include <span>
 #include <vector>
 
+#include "murmur/compress/rqm.h"
 #include "murmur/core/status.h"
 
 namespace murmur::privacy {
@@ -75,6 +77,12 @@ class PrivacyAccountant {
   // kInvalidArgument (and no change) for q outside [0, 1], sigma < 0,
   // steps < 0 or a non-finite value.
   Status ComposeSubsampledGaussian(double q, double sigma, int64_t steps);
+
+  // Adds `releases` releases of RQM (rqm_accountant.h) on `dimension`
+  // coordinates each: releases * dimension * RqmCoordinateRdp at every
+  // order. kInvalidArgument (and no change) for a config Validate refuses,
+  // dimension < 1 or releases < 0. Implemented in rqm_accountant.cc.
+  Status ComposeRqm(const RqmConfig& config, int64_t dimension, int64_t releases);
 
   // The smallest epsilon over the orders such that the composition so far is
   // (epsilon, delta)-DP, and the order attaining it (the first such order on

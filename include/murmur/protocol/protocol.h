@@ -85,6 +85,9 @@ struct ProtocolLayout {
   // The server node (the last one) when HasServer; traffic to and from it is
   // the run's uplink and downlink.
   std::optional<PeerId> server;
+  // The model's number of parameters: what one release of a whole update
+  // (e.g. RQM under secure aggregation) has as its dimension.
+  int64_t model_dimension = 0;
 };
 
 struct ProtocolSetup {
