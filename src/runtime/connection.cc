@@ -35,7 +35,9 @@ void Connection::Start() {
 
 void Connection::Enqueue(FrameType type, std::vector<uint8_t> plaintext, size_t data_bytes) {
   MURMUR_CHECK(state_ == ConnectionState::kOpen);
-  out_.push_back(Outgoing{.type = type, .plaintext = std::move(plaintext),
+  const bool control = type == FrameType::kHeartbeat || type == FrameType::kPeers;
+  (control ? control_ : out_)
+      .push_back(Outgoing{.type = type, .plaintext = std::move(plaintext),
                           .data_bytes = data_bytes});
   WriteMore();
 }
@@ -50,6 +52,7 @@ void Connection::Close(const std::string& reason, const std::string& detail) {
   size_t unsent = 0;
   for (const Outgoing& o : out_) unsent += o.data_bytes;
   out_.clear();
+  control_.clear();
   events_.OnClosed(shared_from_this(), was, unsent, reason, detail);
 }
 
@@ -225,8 +228,12 @@ void Connection::OnSealedFrame(Frame& frame) {
     partial_.clear();
     return;
   }
-  if (!partial_.empty()) {
-    Close("unexpected_frame", "a control frame inside a chunked message");
+  // Heartbeats and Peers may come between the chunks of a message (the
+  // sender's control queue goes first); a Bye may not.
+  const bool control =
+      frame.header.type == FrameType::kHeartbeat || frame.header.type == FrameType::kPeers;
+  if (!partial_.empty() && !control) {
+    Close("unexpected_frame", "a bye inside a chunked message");
     return;
   }
   events_.OnFrame(shared_from_this(), frame.header.type, frame.payload);
@@ -234,18 +241,28 @@ void Connection::OnSealedFrame(Frame& frame) {
   parser_.Recycle(std::move(frame.payload));
 }
 
+// Control frames go first at every frame boundary, except before a
+// handshake frame still queued (our Auth must precede every sealed frame:
+// the counters start there).
 void Connection::WriteMore() {
-  if (writing_ || out_.empty() || closed()) return;
+  if (writing_ || closed()) return;
+  const bool handshake_next = !out_.empty() && !out_.front().wire.empty();
+  writing_control_ = !control_.empty() && !handshake_next;
+  if (!writing_control_ && out_.empty()) return;
   writing_ = true;
-  Outgoing& next = out_.front();
-  auto done = [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-    self->OnWritten(ec, n);
-  };
+  Outgoing& next = writing_control_ ? control_.front() : out_.front();
   if (!next.wire.empty()) {  // a handshake frame, sealed by the handshake
     next.sealed = true;
-    asio::async_write(socket_, asio::buffer(next.wire), std::move(done));
+    asio::async_write(socket_, asio::buffer(next.wire),
+                      [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                        self->OnWritten(ec, n);
+                      });
     return;
   }
+  WriteSealed(next);
+}
+
+void Connection::WriteSealed(Outgoing& next) {
   if (!next.sealed) {
     const std::span<uint8_t> rest = std::span(next.plaintext).subspan(next.offset);
     const bool part = next.type == FrameType::kData && rest.size() > kDataChunk;
@@ -260,7 +277,10 @@ void Connection::WriteMore() {
       asio::buffer(next.head),
       asio::buffer(next.plaintext.data() + next.sealed_from, next.offset - next.sealed_from),
       asio::buffer(next.tag)};
-  asio::async_write(socket_, gather, std::move(done));
+  asio::async_write(socket_, gather,
+                    [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                      self->OnWritten(ec, n);
+                    });
 }
 
 void Connection::OnWritten(const asio::error_code& ec, size_t n) {
@@ -271,6 +291,12 @@ void Connection::OnWritten(const asio::error_code& ec, size_t n) {
     return;
   }
   stats_.wire_bytes_sent += n;
+  if (writing_control_) {
+    control_.pop_front();
+    WriteMore();
+    if (idle()) events_.OnIdle(*this);
+    return;
+  }
   Outgoing& done = out_.front();
   if (done.offset < done.plaintext.size()) {  // more chunks of this message
     done.sealed = false;
@@ -281,7 +307,7 @@ void Connection::OnWritten(const asio::error_code& ec, size_t n) {
   out_.pop_front();
   if (data_bytes > 0) events_.OnSent(*this, data_bytes);
   WriteMore();
-  if (out_.empty()) events_.OnIdle(*this);
+  if (idle()) events_.OnIdle(*this);
 }
 
 }  // namespace murmur::net

@@ -77,9 +77,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Sends our Hello and starts reading. Call once, on a shared_ptr.
   void Start();
-  // Queues a frame, sealed when it reaches the head of the queue (so
+  // Queues a frame, sealed when it reaches the head of its queue (so
   // sealing one frame overlaps with the peer opening the previous one);
   // `data_bytes` is what OnSent reports for it (0 for control frames).
+  // Heartbeat and Peers frames go to the control queue, which is written
+  // first at every frame boundary, also between the chunks of a long
+  // message; Data and Bye keep their order in the data queue.
   // REQUIRES: open().
   void Enqueue(FrameType type, std::vector<uint8_t> plaintext, size_t data_bytes);
   // Closes once; see ConnectionEvents::OnClosed.
@@ -89,7 +92,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool open() const { return state_ == ConnectionState::kOpen; }
   bool closed() const { return state_ == ConnectionState::kClosed; }
-  bool idle() const { return out_.empty(); }
+  bool idle() const { return out_.empty() && control_.empty(); }
+  // No control frame waits to be written (a heartbeat may be queued).
+  bool control_idle() const { return control_.empty(); }
   Role role() const { return role_; }
   // The peer's slot. REQUIRES: it authenticated.
   PeerId slot() const { return slot_; }
@@ -130,6 +135,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnCookieReply(const Frame& frame);
   void OnAuth(Frame& frame);
   void OnSealedFrame(Frame& frame);
+  // Seals `next`'s next frame (a chunk of a long Data) and writes it.
+  void WriteSealed(Outgoing& next);
   void WriteMore();
   void OnWritten(const asio::error_code& ec, size_t n);
 
@@ -144,9 +151,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   FrameParser parser_;
   ConnectionState state_ = ConnectionState::kHello;
   PeerId slot_;
-  std::deque<Outgoing> out_;
+  std::deque<Outgoing> out_;      // handshake frames, then Data and Bye
+  std::deque<Outgoing> control_;  // Heartbeat and Peers: before out_'s next frame
   std::vector<uint8_t> partial_;  // leading chunks of a message being received
   bool writing_ = false;
+  bool writing_control_ = false;  // the write in flight is control_.front()'s
   bool cookie_exchanged_ = false;  // one CookieReply per connection, either way
   const Clock::time_point opened_at_;
   Clock::time_point last_heard_;

@@ -220,7 +220,9 @@ void NetHost::Impl::OnHeartbeat() {
       Count("net.peer_timeouts");
       conn->Close("", "failure detector: silent for " +
                           std::to_string(options_.peer_timeout.seconds()) + "s");
-    } else if (conn->idle() && !stopping_) {
+    } else if (conn->control_idle() && !stopping_) {
+      // Also while data is queued: the control queue goes first, so the
+      // peer hears us within a chunk plus the socket buffers.
       conn->Enqueue(FrameType::kHeartbeat, {}, 0);
     }
   }

@@ -323,6 +323,7 @@ void NetHost::Impl::OnFrame(const ConnectionPtr& conn, FrameType type,
       CheckStop();
       return;
     case FrameType::kHeartbeat:
+      ++stats_.heartbeats_received;
       return;
     case FrameType::kPeers:
       OnPeersFrame(conn, payload);

@@ -137,6 +137,7 @@ struct NetStats {
   uint64_t send_dropped = 0;        // messages refused by a full send queue
   uint64_t handshakes = 0;          // completed
   uint64_t peers_down = 0;          // OnPeerDown raised
+  uint64_t heartbeats_received = 0; // Heartbeat frames from authenticated peers
   uint64_t dials = 0;               // outbound connection attempts
   size_t max_handshake_buffer = 0;  // most frame memory a connection held before authenticating
   uint64_t cookie_replies = 0;      // Hellos answered with a cookie (no crypto)
