@@ -170,7 +170,7 @@ Status WriteLaunchFiles(const std::string& out, const std::string& resolved_toml
 // Starts one `murmur peer` per slot; slot 0 first, whose address the others
 // bootstrap from.
 Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
-                                      const std::string& self_exe, bool plain) {
+                                      const std::string& self_exe, const LaunchOptions& options) {
   std::vector<Child> children;
   for (int64_t i = 0; i < nodes; ++i) {
     const std::string dir = out + "/peer-" + std::to_string(i);
@@ -181,7 +181,8 @@ Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
                                      "--network-key", out + "/network.key",
                                      "--allow", out + "/allow.txt",
                                      "--out", dir};
-    if (plain) argv.push_back("--plain");
+    if (options.plain) argv.push_back("--plain");
+    argv.insert(argv.end(), {"--streams", std::to_string(options.streams)});
     // One bootstrap address (slot 0's): the mesh forms through membership
     // exchange, with no two peers dialing each other at once.
     if (i > 0) {
@@ -262,6 +263,9 @@ CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
   launch->add_flag("--quiet", options.quiet, "No progress output");
   launch->add_flag("--plain", options.plain,
                    "Peers authenticate data frames but do not encrypt them (docs/wire.md)");
+  launch->add_option("--streams", options.streams,
+                     "TCP streams per link for every peer (`murmur peer --streams`)")
+      ->check(CLI::Range(int64_t{1}, int64_t{8}));
   return launch;
 }
 
@@ -285,7 +289,7 @@ int LaunchCommand(const LaunchOptions& options, const std::string& self_exe) {
   sigaction(SIGTERM, &sa, nullptr);
 
   const auto start = Clock::now();
-  Result<std::vector<Child>> started = StartPeers(out, nodes, self_exe, options.plain);
+  Result<std::vector<Child>> started = StartPeers(out, nodes, self_exe, options);
   if (!started.ok()) return Fail(started.status());
   std::vector<Child> children = std::move(started).value();
   if (!options.quiet) {

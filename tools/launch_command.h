@@ -22,6 +22,7 @@ struct LaunchOptions {
   double timeout_s = 0;  // 0: no limit
   bool quiet = false;
   bool plain = false;  // `murmur peer --plain` for every peer
+  int64_t streams = 1;  // `murmur peer --streams` for every peer
 };
 
 CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options);

@@ -18,6 +18,7 @@ Connection::Connection(const ConnectionContext& context, tcp::socket socket, Rol
       role_(role),
       peer_address_(std::move(peer_address)),
       handshake_(*context.handshake, role),
+      dial_stream_(context.handshake->stream),
       parser_(context.max_message_bytes, FramePhase::kHello),
       opened_at_(Clock::now()),
       last_heard_(Clock::now()) {}
@@ -61,8 +62,26 @@ void Connection::HalfClose() {
   socket_.shutdown(tcp::socket::shutdown_send, ec);
 }
 
+// Paused between messages: the reassembly buffer goes, so the streams of a
+// link hold one long message's buffer between them, not one each.
+void Connection::PauseReading() {
+  paused_ = true;
+  if (partial_.empty()) std::vector<uint8_t>().swap(partial_);
+}
+
+void Connection::ResumeReading() {
+  paused_ = false;
+  if (!read_deferred_) return;
+  read_deferred_ = false;
+  ReadMore();
+}
+
 void Connection::ReadMore() {
   if (closed()) return;
+  if (paused_) {
+    read_deferred_ = true;
+    return;
+  }
   std::span<uint8_t> into = parser_.NextBuffer();
   if (state_ != ConnectionState::kOpen) {
     stats_.max_handshake_buffer = std::max(stats_.max_handshake_buffer, parser_.buffer_capacity());
@@ -82,6 +101,9 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
                                              : " (" + std::to_string(partial_.size()) +
                                                    " bytes into a chunked message)"));
     return;
+  }
+  if (ec == asio::error::eof && keep_open_on_eof && state_ == ConnectionState::kOpen) {
+    return;  // the owner closes it, and the failure detector watches
   }
   if ((ec == asio::error::eof || ec == asio::error::connection_reset) &&
       role_ == Role::kDialer && state_ == ConnectionState::kHello) {
@@ -202,6 +224,7 @@ void Connection::OnAuth(Frame& frame) {
   }
   cipher_.emplace(handshake_.TakeCipher());
   slot_ = record->slot;
+  stream_ = role_ == Role::kDialer ? dial_stream_ : handshake_.peer_stream();
   state_ = ConnectionState::kOpen;
   events_.OnAuthenticated(shared_from_this(), *record);
 }

@@ -95,6 +95,13 @@ struct NetOptions {
   size_t max_message_bytes = size_t{256} << 20;
   size_t send_queue_bytes = size_t{512} << 20;       // per peer
   size_t max_pending_while_lost = 4;                 // messages kept for a lost peer
+  // TCP connections per link (1..8; every peer of a run must agree, else
+  // refused as "net.rejected.not_admitted"). 1: one connection carries
+  // everything. K > 1: the first carries control frames only (heartbeats,
+  // membership) and the protocol's messages take turns over the other
+  // K-1, each message whole on one stream, delivered in the order sent
+  // (docs/runtime.md, "Several streams per link").
+  uint8_t streams = 1;
   // Accepted connections allowed into a handshake: per source address and
   // in total, and a handshake rate per address (admission.h; defaults: 64
   // in total, 8 per address, bursts of 16 then 20 per second per address),
