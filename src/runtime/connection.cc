@@ -235,6 +235,11 @@ void Connection::OnSealedFrame(Frame& frame) {
     Close("bad_mac", s.message());
     return;
   }
+  if (control_only &&
+      (frame.header.type == FrameType::kData || frame.header.type == FrameType::kDataPart)) {
+    Close("unexpected_frame", "a data frame on a link's control stream");
+    return;
+  }
   if (frame.header.type == FrameType::kDataPart ||
       (frame.header.type == FrameType::kData && !partial_.empty())) {
     if (partial_.size() + frame.payload.size() > max_message_bytes_) {

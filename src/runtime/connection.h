@@ -124,6 +124,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // An orderly end of the peer's stream stops reading instead of closing
   // (a link's control stream, whose data streams may still be draining).
   bool keep_open_on_eof = false;
+  // Refuses Data and DataPart frames ("unexpected_frame"): a link's
+  // control stream, so that only its turn stream ever reassembles.
+  bool control_only = false;
 
  private:
   // A queued frame: handshake frames come sealed (`wire`); the others are

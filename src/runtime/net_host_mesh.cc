@@ -262,6 +262,7 @@ void NetHost::Impl::Attach(PeerId peer, ConnectionPtr conn, const PeerRecord& re
   // Streams of a replaced connection belong to it, and go with it.
   DropStreams(links_[peer.value], "replaced: the link's first stream was replaced");
   conn->keep_open_on_eof = streams() > 1;
+  conn->control_only = streams() > 1;
   links_[peer.value].conn = std::move(conn);
   links_[peer.value].record = record;
   links_[peer.value].lost = false;
