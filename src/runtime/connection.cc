@@ -254,6 +254,7 @@ void Connection::OnSealedFrame(Frame& frame) {
     auto self = shared_from_this();
     events_.OnFrame(self, FrameType::kData, partial_);
     partial_.clear();
+    if (paused_) std::vector<uint8_t>().swap(partial_);  // see PauseReading
     return;
   }
   // Heartbeats and Peers may come between the chunks of a message (the

@@ -110,6 +110,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& peer_address() const { return peer_address_; }
   Clock::time_point opened_at() const { return opened_at_; }
   Clock::time_point last_heard() const { return last_heard_; }
+  // Memory its reassembly buffer holds (long messages, kept for reuse).
+  size_t reassembly_capacity() const { return partial_.capacity(); }
 
   // The owner's notes on why it dialed (unset for accepted connections).
   std::optional<PeerId> dialed_for;  // the slot dialed, if known

@@ -133,6 +133,11 @@ void NetHost::Impl::FlushPending(PeerId peer) {
 }
 
 void NetHost::Impl::AdvanceTurn(PeerLink& link, Connection& from) {
+  size_t held = link.conn->reassembly_capacity();
+  for (const ConnectionPtr& c : link.extra) {
+    if (c) held += c->reassembly_capacity();
+  }
+  stats_.max_link_reassembly_bytes = std::max(stats_.max_link_reassembly_bytes, held);
   if (streams() == 1 || from.stream() == 0) return;
   from.PauseReading();
   ++link.delivered;

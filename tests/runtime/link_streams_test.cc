@@ -105,6 +105,61 @@ TEST(LinkStreams, MessagesOfManySizesArriveWholeAndInOrderOverOneToFourStreams) 
   }
 }
 
+// Long messages over two data streams: the paused stream gives its
+// reassembly buffer back, so the link holds one message's buffer, not one
+// per stream (without that: twice as much here).
+TEST(LinkStreams, ALinkReassemblesOneLongMessageAtATimeWhateverItsStreams) {
+  constexpr size_t kLong = size_t{12} << 20;
+  constexpr size_t kCount = 6;
+  testing::CountingSink sa, sb;
+  auto b = NetHost::Create(StreamOptions(1, 3),
+                           NetSecurity{.identity = Identity::Generate(), .network_key = Psk()}, sb);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  NetOptions oa = StreamOptions(0, 3);
+  oa.bootstrap = {(*b)->listen_address()};
+  auto a = NetHost::Create(oa, NetSecurity{.identity = Identity::Generate(),
+                                           .network_key = Psk()}, sa);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  std::atomic<bool> done{false};
+  class LongSender final : public Node {
+   public:
+    explicit LongSender(const std::atomic<bool>& done) : done_(done) {}
+    void OnStart(Host& host) override {
+      for (size_t i = 0; i < kCount; ++i) host.Send(PeerId(1), std::vector<uint8_t>(kLong, i));
+      host.StartTimer(Duration::Seconds(0.005));
+    }
+    void OnMessage(Host&, PeerId, std::span<const uint8_t>) override {}
+    void OnTimer(Host& host, TimerId) override {
+      if (!done_) host.StartTimer(Duration::Seconds(0.005));
+    }
+    void OnComputeDone(Host&, uint64_t) override {}
+    const std::atomic<bool>& done_;
+  } sender(done);
+  class Keeper final : public Node {
+   public:
+    explicit Keeper(std::atomic<bool>& done) : done_(done) {}
+    void OnStart(Host&) override {}
+    void OnMessage(Host&, PeerId, std::span<const uint8_t> m) override {
+      received_.emplace_back(m.begin(), m.end());
+      if (received_.size() == kCount) done_ = true;
+    }
+    void OnTimer(Host&, TimerId) override {}
+    void OnComputeDone(Host&, uint64_t) override {}
+    std::atomic<bool>& done_;
+    std::vector<std::vector<uint8_t>> received_;
+  } receiver(done);
+  std::thread tb([&] { (void)(*b)->Run(receiver, [&] { return done.load(); }); });
+  (void)(*a)->Run(sender, [&] { return done.load(); });
+  tb.join();
+  ASSERT_EQ(receiver.received_.size(), kCount);
+  for (size_t i = 0; i < kCount; ++i) {
+    EXPECT_EQ(receiver.received_[i], std::vector<uint8_t>(kLong, i)) << "message " << i;
+  }
+  const size_t held = (*b)->stats().max_link_reassembly_bytes;
+  EXPECT_GE(held, kLong);
+  EXPECT_LT(held, 2 * kLong) << "the streams kept a reassembly buffer each";
+}
+
 // A raw client's handshake to `address` as `config` says; true once the
 // host closed the connection after it (within 10 s).
 bool HandshakeAndAwaitClose(const std::string& address, const HandshakeConfig& config) {

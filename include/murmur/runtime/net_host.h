@@ -145,6 +145,9 @@ struct NetStats {
   uint64_t handshakes = 0;          // completed
   uint64_t peers_down = 0;          // OnPeerDown raised
   uint64_t heartbeats_received = 0; // Heartbeat frames from authenticated peers
+  // Most reassembly buffer memory one link's streams held at once, seen at
+  // each delivered message (one stream's worth, whatever the stream count).
+  size_t max_link_reassembly_bytes = 0;
   uint64_t dials = 0;               // outbound connection attempts
   size_t max_handshake_buffer = 0;  // most frame memory a connection held before authenticating
   uint64_t cookie_replies = 0;      // Hellos answered with a cookie (no crypto)
