@@ -9,11 +9,14 @@
 //   build/collective_bench [--ranks 2,4] [--mib 1,16,64] [--reps 3] [--chunk-kib 128]
 //                          [--window-chunks 32]
 //                          [--modes encrypted,plain] [--impl murmur|gloo|both]
+//                          [--streams K]
 //
 // busbw = bytes x 2 (n-1) / n / seconds per all-reduce (the NCCL-tests
 // convention: what each link carries); algbw = bytes / seconds. The time
 // of one all-reduce is the mean over `reps` after one warm-up, as seen by
-// rank 0. Built by the default build, not run by the tests.
+// rank 0. --streams K: TCP streams per murmur link (NetOptions::streams;
+// the rows are then "murmur-sK" and "murmur-plain-sK"). Built by the
+// default build, not run by the tests.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -51,7 +54,7 @@ std::vector<int> ParseList(const char* text) {
 
 // Seconds per all-reduce of `floats` over `ranks` murmur peers; < 0 on error.
 double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats, size_t window,
-                     bool plain) {
+                     bool plain, int streams) {
   std::vector<NullMetricsSink> sinks(ranks);
   std::vector<std::unique_ptr<net::NetHost>> hosts;
   net::NetworkKey psk{};
@@ -61,6 +64,7 @@ double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats, si
     o.self = PeerId(i);
     o.num_slots = static_cast<uint32_t>(ranks);
     o.backoff_min = Duration::Seconds(0.02);
+    o.streams = static_cast<uint8_t>(streams);
     if (i > 0) o.bootstrap = {hosts[0]->listen_address()};
     auto h = net::NetHost::Create(o, net::NetSecurity{.identity = net::Identity::Generate(),
                                                       .network_key = psk,
@@ -161,6 +165,7 @@ int Main(int argc, char** argv) {
   int chunk_kib = 128;
   int window = static_cast<int>(collective::CollectiveOptions{}.window_chunks);
   std::string impl = "both";
+  int streams = 1;
   std::vector<std::string> modes = {"encrypted", "plain"};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -180,8 +185,10 @@ int Main(int argc, char** argv) {
       window = std::atoi(argv[i + 1]);
     } else if (flag == "--reps") {
       reps = std::atoi(argv[i + 1]);
+    } else if (flag == "--streams") {
+      streams = std::atoi(argv[i + 1]);
     } else {
-      std::fprintf(stderr, "collective_bench: unknown flag %s (use --ranks, --mib, --reps, --chunk-kib, --window-chunks, --modes encrypted,plain, --impl murmur|gloo|both)\n",
+      std::fprintf(stderr, "collective_bench: unknown flag %s (use --ranks, --mib, --reps, --chunk-kib, --window-chunks, --modes encrypted,plain, --impl murmur|gloo|both, --streams K)\n",
                    flag.c_str());
       return 2;
     }
@@ -192,9 +199,10 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  if (reps < 1 || chunk_kib < 1 || chunk_kib > 1000 || window < 0) {
+  if (reps < 1 || chunk_kib < 1 || chunk_kib > 1000 || window < 0 || streams < 1 ||
+      streams > 8) {
     std::fprintf(stderr, "collective_bench: --reps must be at least 1, --chunk-kib 1..1000, "
-                         "--window-chunks at least 0 (0: none)\n");
+                         "--window-chunks at least 0 (0: none), --streams 1..8\n");
     return 2;
   }
   for (int n : ranks) {
@@ -207,10 +215,11 @@ int Main(int argc, char** argv) {
         for (const std::string& mode : modes) {
           const bool plain = mode == "plain";
           const double t = MurmurSeconds(n, floats, reps, static_cast<size_t>(chunk_kib) * 256,
-                                         static_cast<size_t>(window), plain);
+                                         static_cast<size_t>(window), plain, streams);
           if (t < 0) return 1;
-          Report(plain ? "murmur-plain" : "murmur", n, mib, t);
-          ours.emplace_back(mode, t);
+          const std::string suffix = streams > 1 ? "-s" + std::to_string(streams) : "";
+          Report((std::string(plain ? "murmur-plain" : "murmur") + suffix).c_str(), n, mib, t);
+          ours.emplace_back(mode + suffix, t);
         }
       }
 #ifdef MURMUR_HAVE_GLOO

@@ -103,6 +103,7 @@ Result<Rank> SpawnRank(const BenchOptions& o, const std::string& self_exe, int64
       "--reps", std::to_string(o.reps), "--chunk-kib", std::to_string(o.chunk_kib),
       "--timeout", std::to_string(o.timeout_s)};
   if (o.plain) argv.push_back("--plain");
+  argv.insert(argv.end(), {"--streams", std::to_string(o.streams)});
   if (!bootstrap.empty()) argv.insert(argv.end(), {"--bootstrap", bootstrap});
   MURMUR_ASSIGN_OR_RETURN(
       SpawnedChild child,
@@ -144,7 +145,7 @@ Result<nlohmann::json> Summarize(const BenchOptions& o, const std::vector<Rank>&
   const double algbw = bytes / (latency * 1e-6) / 1e9;
   const double n = static_cast<double>(o.procs);
   return nlohmann::json{{"procs", o.procs},        {"mib", bytes / 1048576.0},
-                        {"bytes", bytes},          {"plain", o.plain},
+                        {"bytes", bytes},          {"plain", o.plain}, {"streams", o.streams},
                         {"reps", o.reps},          {"chunk_kib", o.chunk_kib},
                         {"latency_us", latency},   {"latency_min_us", fastest},
                         {"algbw_gbps", algbw},     {"busbw_gbps", algbw * 2 * (n - 1) / n},
@@ -223,6 +224,8 @@ CLI::App* AddBenchCommand(CLI::App& app, BenchOptions& options) {
       ->check(CLI::Range(int64_t{4}, int64_t{1} << 30));
   ar->add_flag("--plain", options.plain,
                "Authenticate the data frames but do not encrypt them (private clusters)");
+  ar->add_option("--streams", options.streams, "TCP streams per link (docs/runtime.md)")
+      ->check(CLI::Range(int64_t{1}, int64_t{8}));
   ar->add_option("--reps", options.reps, "Timed all-reduces after one warm-up")
       ->check(CLI::Range(int64_t{1}, int64_t{1000}));
   ar->add_option("--chunk-kib", options.chunk_kib, "KiB per ring message")

@@ -23,6 +23,7 @@ struct BenchOptions {
   double mib = 1;
   int64_t bytes = 0;  // > 0: the size in bytes instead of --mib
   bool plain = false;
+  int64_t streams = 1;  // TCP streams per link
   int64_t reps = 5;
   int64_t chunk_kib = 128;
   double timeout_s = 300;

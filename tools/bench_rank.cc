@@ -55,6 +55,7 @@ int BenchRank(const BenchOptions& o) {
   net.listen = "127.0.0.1:0";
   if (!o.bootstrap.empty()) net.bootstrap = {o.bootstrap};
   net.backoff_min = Duration::Seconds(0.02);
+  net.streams = static_cast<uint8_t>(o.streams);
   net.start_timeout = Duration::Seconds(o.timeout_s);
   // A rank's loop fills and checks 16M floats per 64 MiB all-reduce; on a
   // loaded machine that can starve heartbeats for seconds. What is measured

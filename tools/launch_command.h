@@ -26,6 +26,7 @@ struct LaunchOptions {
   // and a peer killed by a signal is started again with the same command
   // (at most kMaxPeerRestarts times), resuming from its state. 0: neither.
   int64_t persist_every = 0;
+  int64_t streams = 1;  // `murmur peer --streams` for every peer
 };
 
 // How often `murmur launch --persist-every` restarts one peer.

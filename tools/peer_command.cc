@@ -60,6 +60,7 @@ int RunPeer(const PeerOptions& options) {
   run.net.start_timeout = Duration::Seconds(options.start_timeout_s);
   run.net.peer_timeout = Duration::Seconds(options.peer_timeout_s);
   run.net.heartbeat_interval = Duration::Seconds(std::min(0.5, options.peer_timeout_s / 4));
+  run.net.streams = static_cast<uint8_t>(options.streams);
   run.net.handle_signals = true;
   // Orders this peer's address records across restarts (docs/runtime.md,
   // "Membership records").
@@ -132,6 +133,11 @@ CLI::App* AddPeerCommand(CLI::App& app, PeerOptions& options) {
   peer->add_flag("--plain", options.plain,
                  "Authenticate data frames but do not encrypt them (private clusters; "
                  "every peer of the run needs it)");
+  peer->add_option("--streams", options.streams,
+                   "TCP streams per link: 1 carries everything; K > 1: one for control "
+                   "frames, K-1 taking turns with the messages (every peer of the run needs "
+                   "the same; docs/runtime.md)")
+      ->check(CLI::Range(int64_t{1}, int64_t{8}));
   peer->add_flag("--insecure", options.insecure,
                  "Allow running with neither --network-key nor --allow (a trusted network only)");
   return peer;

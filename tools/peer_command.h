@@ -34,6 +34,8 @@ struct PeerOptions {
   bool insecure = false;
   // Data frames authenticated but not encrypted (every peer must agree).
   bool plain = false;
+  // TCP streams per link (NetOptions::streams; every peer must agree).
+  int64_t streams = 1;
   // --persist-every N: write the peer's state to --out every N rounds and
   // resume from it on start (D-PSGD; 0: off).
   int64_t persist_every = 0;

@@ -18,6 +18,7 @@ Connection::Connection(const ConnectionContext& context, tcp::socket socket, Rol
       role_(role),
       peer_address_(std::move(peer_address)),
       handshake_(*context.handshake, role),
+      dial_stream_(context.handshake->stream),
       parser_(context.max_message_bytes, FramePhase::kHello),
       opened_at_(Clock::now()),
       last_heard_(Clock::now()) {}
@@ -35,7 +36,9 @@ void Connection::Start() {
 
 void Connection::Enqueue(FrameType type, std::vector<uint8_t> plaintext, size_t data_bytes) {
   MURMUR_CHECK(state_ == ConnectionState::kOpen);
-  out_.push_back(Outgoing{.type = type, .plaintext = std::move(plaintext),
+  const bool control = type == FrameType::kHeartbeat || type == FrameType::kPeers;
+  (control ? control_ : out_)
+      .push_back(Outgoing{.type = type, .plaintext = std::move(plaintext),
                           .data_bytes = data_bytes});
   WriteMore();
 }
@@ -50,6 +53,7 @@ void Connection::Close(const std::string& reason, const std::string& detail) {
   size_t unsent = 0;
   for (const Outgoing& o : out_) unsent += o.data_bytes;
   out_.clear();
+  control_.clear();
   events_.OnClosed(shared_from_this(), was, unsent, reason, detail);
 }
 
@@ -58,8 +62,26 @@ void Connection::HalfClose() {
   socket_.shutdown(tcp::socket::shutdown_send, ec);
 }
 
+// Paused between messages: the reassembly buffer goes, so the streams of a
+// link hold one long message's buffer between them, not one each.
+void Connection::PauseReading() {
+  paused_ = true;
+  if (partial_.empty()) std::vector<uint8_t>().swap(partial_);
+}
+
+void Connection::ResumeReading() {
+  paused_ = false;
+  if (!read_deferred_) return;
+  read_deferred_ = false;
+  ReadMore();
+}
+
 void Connection::ReadMore() {
   if (closed()) return;
+  if (paused_) {
+    read_deferred_ = true;
+    return;
+  }
   std::span<uint8_t> into = parser_.NextBuffer();
   if (state_ != ConnectionState::kOpen) {
     stats_.max_handshake_buffer = std::max(stats_.max_handshake_buffer, parser_.buffer_capacity());
@@ -79,6 +101,9 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
                                              : " (" + std::to_string(partial_.size()) +
                                                    " bytes into a chunked message)"));
     return;
+  }
+  if (ec == asio::error::eof && keep_open_on_eof && state_ == ConnectionState::kOpen) {
+    return;  // the owner closes it, and the failure detector watches
   }
   if ((ec == asio::error::eof || ec == asio::error::connection_reset) &&
       role_ == Role::kDialer && state_ == ConnectionState::kHello) {
@@ -199,6 +224,7 @@ void Connection::OnAuth(Frame& frame) {
   }
   cipher_.emplace(handshake_.TakeCipher());
   slot_ = record->slot;
+  stream_ = role_ == Role::kDialer ? dial_stream_ : handshake_.peer_stream();
   state_ = ConnectionState::kOpen;
   events_.OnAuthenticated(shared_from_this(), *record);
 }
@@ -207,6 +233,11 @@ void Connection::OnSealedFrame(Frame& frame) {
   // The parser refuses handshake frames in its open phase.
   if (Status s = cipher_->Open(frame); !s.ok()) {
     Close("bad_mac", s.message());
+    return;
+  }
+  if (control_only &&
+      (frame.header.type == FrameType::kData || frame.header.type == FrameType::kDataPart)) {
+    Close("unexpected_frame", "a data frame on a link's control stream");
     return;
   }
   if (frame.header.type == FrameType::kDataPart ||
@@ -223,10 +254,15 @@ void Connection::OnSealedFrame(Frame& frame) {
     auto self = shared_from_this();
     events_.OnFrame(self, FrameType::kData, partial_);
     partial_.clear();
+    if (paused_) std::vector<uint8_t>().swap(partial_);  // see PauseReading
     return;
   }
-  if (!partial_.empty()) {
-    Close("unexpected_frame", "a control frame inside a chunked message");
+  // Heartbeats and Peers may come between the chunks of a message (the
+  // sender's control queue goes first); a Bye may not.
+  const bool control =
+      frame.header.type == FrameType::kHeartbeat || frame.header.type == FrameType::kPeers;
+  if (!partial_.empty() && !control) {
+    Close("unexpected_frame", "a bye inside a chunked message");
     return;
   }
   events_.OnFrame(shared_from_this(), frame.header.type, frame.payload);
@@ -234,18 +270,28 @@ void Connection::OnSealedFrame(Frame& frame) {
   parser_.Recycle(std::move(frame.payload));
 }
 
+// Control frames go first at every frame boundary, except before a
+// handshake frame still queued (our Auth must precede every sealed frame:
+// the counters start there).
 void Connection::WriteMore() {
-  if (writing_ || out_.empty() || closed()) return;
+  if (writing_ || closed()) return;
+  const bool handshake_next = !out_.empty() && !out_.front().wire.empty();
+  writing_control_ = !control_.empty() && !handshake_next;
+  if (!writing_control_ && out_.empty()) return;
   writing_ = true;
-  Outgoing& next = out_.front();
-  auto done = [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-    self->OnWritten(ec, n);
-  };
+  Outgoing& next = writing_control_ ? control_.front() : out_.front();
   if (!next.wire.empty()) {  // a handshake frame, sealed by the handshake
     next.sealed = true;
-    asio::async_write(socket_, asio::buffer(next.wire), std::move(done));
+    asio::async_write(socket_, asio::buffer(next.wire),
+                      [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                        self->OnWritten(ec, n);
+                      });
     return;
   }
+  WriteSealed(next);
+}
+
+void Connection::WriteSealed(Outgoing& next) {
   if (!next.sealed) {
     const std::span<uint8_t> rest = std::span(next.plaintext).subspan(next.offset);
     const bool part = next.type == FrameType::kData && rest.size() > kDataChunk;
@@ -260,7 +306,10 @@ void Connection::WriteMore() {
       asio::buffer(next.head),
       asio::buffer(next.plaintext.data() + next.sealed_from, next.offset - next.sealed_from),
       asio::buffer(next.tag)};
-  asio::async_write(socket_, gather, std::move(done));
+  asio::async_write(socket_, gather,
+                    [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                      self->OnWritten(ec, n);
+                    });
 }
 
 void Connection::OnWritten(const asio::error_code& ec, size_t n) {
@@ -271,6 +320,12 @@ void Connection::OnWritten(const asio::error_code& ec, size_t n) {
     return;
   }
   stats_.wire_bytes_sent += n;
+  if (writing_control_) {
+    control_.pop_front();
+    WriteMore();
+    if (idle()) events_.OnIdle(*this);
+    return;
+  }
   Outgoing& done = out_.front();
   if (done.offset < done.plaintext.size()) {  // more chunks of this message
     done.sealed = false;
@@ -281,7 +336,7 @@ void Connection::OnWritten(const asio::error_code& ec, size_t n) {
   out_.pop_front();
   if (data_bytes > 0) events_.OnSent(*this, data_bytes);
   WriteMore();
-  if (out_.empty()) events_.OnIdle(*this);
+  if (idle()) events_.OnIdle(*this);
 }
 
 }  // namespace murmur::net

@@ -62,7 +62,7 @@ class ConnectionEvents {
 };
 
 struct ConnectionContext {
-  const HandshakeConfig* handshake = nullptr;  // must outlive the connection
+  const HandshakeConfig* handshake = nullptr;  // copied; what it points to must outlive
   size_t max_message_bytes = 0;
   ConnectionEvents* events = nullptr;          // must outlive the connection
   NetStats* stats = nullptr;                   // wire bytes, handshake buffer
@@ -77,34 +77,58 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Sends our Hello and starts reading. Call once, on a shared_ptr.
   void Start();
-  // Queues a frame, sealed when it reaches the head of the queue (so
+  // Queues a frame, sealed when it reaches the head of its queue (so
   // sealing one frame overlaps with the peer opening the previous one);
   // `data_bytes` is what OnSent reports for it (0 for control frames).
+  // Heartbeat and Peers frames go to the control queue, which is written
+  // first at every frame boundary, also between the chunks of a long
+  // message; Data and Bye keep their order in the data queue.
   // REQUIRES: open().
   void Enqueue(FrameType type, std::vector<uint8_t> plaintext, size_t data_bytes);
   // Closes once; see ConnectionEvents::OnClosed.
   void Close(const std::string& reason, const std::string& detail);
   // Stops sending (shutdown): the peer reads what is in flight, then EOF.
   void HalfClose();
+  // Stops reading at the next frame boundary / reads again (a link's data
+  // streams take turns, net_host_streams.cc): what the peer sends waits in
+  // the kernel's buffers, so a paused connection holds no more memory.
+  void PauseReading();
+  void ResumeReading();
 
   bool open() const { return state_ == ConnectionState::kOpen; }
   bool closed() const { return state_ == ConnectionState::kClosed; }
-  bool idle() const { return out_.empty(); }
+  bool idle() const { return out_.empty() && control_.empty(); }
+  // No control frame waits to be written (a heartbeat may be queued).
+  bool control_idle() const { return control_.empty(); }
   Role role() const { return role_; }
-  // The peer's slot. REQUIRES: it authenticated.
+  // The peer's slot and which stream of its link this connection is (0:
+  // the first). REQUIRES: it authenticated.
   PeerId slot() const { return slot_; }
+  uint8_t stream() const { return stream_; }
+  // The stream index this connection claims as a dialer (0 for acceptors).
+  uint8_t dial_stream() const { return dial_stream_; }
   const std::string& peer_address() const { return peer_address_; }
   Clock::time_point opened_at() const { return opened_at_; }
   Clock::time_point last_heard() const { return last_heard_; }
+  // Memory its reassembly buffer holds (long messages, kept for reuse).
+  size_t reassembly_capacity() const { return partial_.capacity(); }
 
   // The owner's notes on why it dialed (unset for accepted connections).
   std::optional<PeerId> dialed_for;  // the slot dialed, if known
   std::optional<size_t> bootstrap;   // the bootstrap address dialed, if any
+  // A link's further stream: the link's first connection it was dialed for.
+  std::weak_ptr<Connection> stream_of;
   // The source address admission control counted (accepted ones only).
   std::optional<std::string> admitted_from;
   // Whether admission control counts it as an authenticated peer on
   // `admitted_from` (an address that is then never banned).
   bool vouches_for_address = false;
+  // An orderly end of the peer's stream stops reading instead of closing
+  // (a link's control stream, whose data streams may still be draining).
+  bool keep_open_on_eof = false;
+  // Refuses Data and DataPart frames ("unexpected_frame"): a link's
+  // control stream, so that only its turn stream ever reassembles.
+  bool control_only = false;
 
  private:
   // A queued frame: handshake frames come sealed (`wire`); the others are
@@ -130,6 +154,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnCookieReply(const Frame& frame);
   void OnAuth(Frame& frame);
   void OnSealedFrame(Frame& frame);
+  // Seals `next`'s next frame (a chunk of a long Data) and writes it.
+  void WriteSealed(Outgoing& next);
   void WriteMore();
   void OnWritten(const asio::error_code& ec, size_t n);
 
@@ -140,13 +166,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const Role role_;
   const std::string peer_address_;
   Handshake handshake_;
+  const uint8_t dial_stream_;  // the stream index a dialer claims
   std::optional<SessionCipher> cipher_;
   FrameParser parser_;
   ConnectionState state_ = ConnectionState::kHello;
   PeerId slot_;
-  std::deque<Outgoing> out_;
+  uint8_t stream_ = 0;
+  bool paused_ = false;
+  bool read_deferred_ = false;  // ReadMore was due while paused
+  std::deque<Outgoing> out_;      // handshake frames, then Data and Bye
+  std::deque<Outgoing> control_;  // Heartbeat and Peers: before out_'s next frame
   std::vector<uint8_t> partial_;  // leading chunks of a message being received
   bool writing_ = false;
+  bool writing_control_ = false;  // the write in flight is control_.front()'s
   bool cookie_exchanged_ = false;  // one CookieReply per connection, either way
   const Clock::time_point opened_at_;
   Clock::time_point last_heard_;

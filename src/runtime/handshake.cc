@@ -30,8 +30,15 @@ std::vector<uint8_t> RecordSigningBytes(const PeerRecord& r) {
   return std::move(w).Take();
 }
 
-// Auth's session flags (wire version 4): bit 0, plain data frames.
+// Auth's session flags (wire version 5): bit 0, plain data frames; bits
+// 1-3, streams per link - 1; bits 4-6, this connection's stream index.
 constexpr uint8_t kFlagPlain = 1;
+constexpr uint8_t kFlagUnknown = 0x80;
+
+uint8_t SessionFlags(const HandshakeConfig& c) {
+  return static_cast<uint8_t>((c.plain ? kFlagPlain : 0) | ((c.streams - 1) & 7) << 1 |
+                              (c.stream & 7) << 4);
+}
 
 std::vector<uint8_t> AuthSigningBytes(Role signer, const std::array<uint8_t, 32>& transcript,
                                       uint8_t flags) {
@@ -350,7 +357,9 @@ std::vector<uint8_t> Handshake::AuthFrame() {
   MURMUR_CHECK(cipher_.has_value());
   ByteWriter w;
   config_.self_record.Encode(w);
-  const uint8_t flags = config_.plain ? kFlagPlain : 0;
+  MURMUR_CHECK(config_.streams >= 1 && config_.streams <= kMaxStreams &&
+               config_.stream < config_.streams && (role_ == Role::kDialer || config_.stream == 0));
+  const uint8_t flags = SessionFlags(config_);
   w.WriteU8(flags);
   w.WriteBytes(config_.identity->Sign(AuthSigningBytes(role_, TranscriptHash(), flags)));
   return cipher_->Seal(FrameType::kAuth, w.bytes());
@@ -376,9 +385,20 @@ Result<PeerRecord> Handshake::OnAuth(Frame& frame) {
     return Status::Corrupt("handshake: ", PeerName(record.key),
                            " did not sign this session's transcript");
   }
-  if ((flags & ~kFlagPlain) != 0) {
+  if ((flags & kFlagUnknown) != 0) {
     return Status::Corrupt("handshake: ", PeerName(record.key), " sent unknown session flags ",
                            static_cast<int>(flags));
+  }
+  const int peer_streams = ((flags >> 1) & 7) + 1;
+  peer_stream_ = (flags >> 4) & 7;
+  if (peer_stream_ >= peer_streams || (peer_role == Role::kAcceptor && peer_stream_ != 0)) {
+    return Status::Corrupt("handshake: ", PeerName(record.key), " claims stream ",
+                           static_cast<int>(peer_stream_), " of ", peer_streams);
+  }
+  if (peer_streams != config_.streams) {
+    return Status::Aborted("handshake: ", PeerName(record.key), " wants ", peer_streams,
+                           " streams per link, this peer ", static_cast<int>(config_.streams),
+                           " (every peer of a run needs the same --streams)");
   }
   const bool peer_plain = (flags & kFlagPlain) != 0;
   if (peer_plain != config_.plain) {

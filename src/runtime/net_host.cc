@@ -82,7 +82,9 @@ Status NetHost::Impl::Bind() {
                                       .allowlist = &security_.allowlist,
                                       .self_record = self_record_,
                                       .num_slots = options_.num_slots,
-                                      .plain = security_.plain};
+                                      .plain = security_.plain,
+                                      .streams = options_.streams};
+  for (PeerLink& link : links_) link.extra.assign(options_.streams, nullptr);
   return Status::Ok();
 }
 
@@ -165,9 +167,8 @@ void NetHost::Impl::Send(PeerId to, std::vector<uint8_t> message) {
   ++stats_.msgs_sent;
   stats_.bytes_sent += message.size();
   link.queued_bytes += message.size();
-  if (link.conn) {
-    const size_t size = message.size();
-    link.conn->Enqueue(FrameType::kData, std::move(message), size);
+  if (LinkReady(link)) {
+    SendOnLink(link, std::move(message));
   } else {
     link.pending.push_back(std::move(message));
     while (link.lost && link.pending.size() > options_.max_pending_while_lost) {
@@ -216,11 +217,13 @@ void NetHost::Impl::OnHeartbeat() {
   for (PeerLink& link : links_) {
     if (!link.conn) continue;
     ConnectionPtr conn = link.conn;
-    if (detector_.Silent(At(conn->last_heard()), t)) {
+    if (detector_.Silent(At(LinkLastHeard(link)), t)) {
       Count("net.peer_timeouts");
       conn->Close("", "failure detector: silent for " +
                           std::to_string(options_.peer_timeout.seconds()) + "s");
-    } else if (conn->idle() && !stopping_) {
+    } else if (conn->control_idle() && !stopping_) {
+      // Also while data is queued: the control queue goes first, so the
+      // peer hears us within a chunk plus the socket buffers.
       conn->Enqueue(FrameType::kHeartbeat, {}, 0);
     }
   }
@@ -266,7 +269,7 @@ void NetHost::Impl::BeginShutdown() {
   start_timer_.cancel();
   signals_.cancel(ec);
   for (PeerLink& link : links_) {
-    if (link.conn && link.conn->open()) link.conn->Enqueue(FrameType::kBye, {}, 0);
+    if (link.conn && link.conn->open()) SendByeOnLink(link);
   }
   std::vector<ConnectionPtr> pending(unauthenticated_.begin(), unauthenticated_.end());
   for (const ConnectionPtr& c : pending) c->Close("", "shutting down");
@@ -280,7 +283,7 @@ void NetHost::Impl::OnDrained() {
   if (!stopping_) return;
   bool any = false;
   for (const PeerLink& link : links_) {
-    if (link.conn && !link.conn->idle()) return;
+    if (link.conn && !LinkIdle(link)) return;
     any = any || link.conn != nullptr;
   }
   if (!any && unauthenticated_.empty()) {
@@ -291,6 +294,9 @@ void NetHost::Impl::OnDrained() {
   half_closed_ = true;
   for (const PeerLink& link : links_) {
     if (link.conn) link.conn->HalfClose();
+    for (const ConnectionPtr& c : link.extra) {
+      if (c) c->HalfClose();
+    }
   }
 }
 
@@ -307,6 +313,10 @@ Result<std::unique_ptr<NetHost>> NetHost::Create(const NetOptions& options, NetS
     return Status::InvalidArgument("peer_timeout (", options.peer_timeout.seconds(),
                                    "s) must exceed heartbeat_interval (",
                                    options.heartbeat_interval.seconds(), "s)");
+  }
+  if (options.streams < 1 || options.streams > kMaxStreams) {
+    return Status::InvalidArgument("streams per link must be 1..", static_cast<int>(kMaxStreams),
+                                   ", not ", static_cast<int>(options.streams));
   }
   if (options.backoff_min.ns <= 0 || options.backoff_max < options.backoff_min) {
     return Status::InvalidArgument("backoff_min must be positive and at most backoff_max");

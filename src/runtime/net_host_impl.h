@@ -83,6 +83,13 @@ class NetHost::Impl final : public ConnectionEvents {
     bool lost = false;                         // was connected, is not (pending bounded)
     std::deque<std::vector<uint8_t>> pending;  // messages waiting for a connection
     size_t queued_bytes = 0;                   // pending + queued on conn
+    // With NetOptions::streams K > 1 (net_host_streams.cc): conn carries
+    // control frames only, and data messages (and Bye) take turns over the
+    // data streams extra[1..K-1], message n on stream 1 + n % (K-1), both
+    // counters from 0 when conn attached. extra[0] is unused.
+    std::vector<ConnectionPtr> extra;
+    uint64_t sent = 0;       // data messages handed to the data streams
+    uint64_t delivered = 0;  // data messages received from them
   };
   struct Bootstrap {
     asio::ip::tcp::endpoint endpoint;
@@ -111,7 +118,7 @@ class NetHost::Impl final : public ConnectionEvents {
   // Makes a connection in handshake; the caller starts it.
   ConnectionPtr StartConnection(asio::ip::tcp::socket socket, Role role, std::string address,
                                 std::optional<PeerId> dialed_for,
-                                std::optional<size_t> bootstrap);
+                                std::optional<size_t> bootstrap, uint8_t stream = 0);
   // `conn` left its handshake (authenticated or closed): releases its
   // admission slot. Safe to call again.
   void EndHandshake(const ConnectionPtr& conn);
@@ -129,6 +136,31 @@ class NetHost::Impl final : public ConnectionEvents {
                      const std::string& detail);
   bool MayLogRejection() { return ++rejected_logged_ <= options_.max_rejection_logs; }
   void OnPeerLost(PeerId peer, const std::string& detail);
+
+  // net_host_streams.cc: a link's several TCP streams.
+  uint8_t streams() const { return options_.streams; }
+  // Every stream of the link is open (always, with one stream per link).
+  bool LinkReady(const PeerLink& link) const;
+  bool OnLink(const PeerLink& link, const Connection& conn) const;
+  bool LinkIdle(const PeerLink& link) const;
+  Clock::time_point LinkLastHeard(const PeerLink& link) const;
+  // The stream the link's next data message (or Bye) goes on.
+  Connection& NextDataStream(PeerLink& link);
+  void SendOnLink(PeerLink& link, std::vector<uint8_t> message);
+  void SendByeOnLink(PeerLink& link);
+  // The dialer of a link's first stream dials the others.
+  void DialStreams(PeerId peer, const ConnectionPtr& first);
+  void DialStream(PeerId peer, std::weak_ptr<Connection> first, uint8_t stream);
+  // An authenticated connection claiming stream > 0 joins its link.
+  void AttachStream(const ConnectionPtr& conn, const PeerRecord& record);
+  // Queues what waited for the link once every stream is open.
+  void FlushPending(PeerId peer);
+  // A data message (or Bye) arrived on `from`: the next stream's turn.
+  void AdvanceTurn(PeerLink& link, Connection& from);
+  // Closes the link's other streams (`first` is closing or replaced).
+  void DropStreams(PeerLink& link, const std::string& detail);
+  // A stream that is not the link's first closed.
+  void OnStreamClosed(const ConnectionPtr& conn, bool was_open);
 
   NetHost& host_;
   const NetOptions options_;

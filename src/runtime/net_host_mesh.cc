@@ -139,8 +139,10 @@ std::vector<Cookie> NetHost::Impl::HelloCookies(const Connection& conn) {
 
 ConnectionPtr NetHost::Impl::StartConnection(tcp::socket socket, Role role, std::string address,
                                              std::optional<PeerId> dialed_for,
-                                             std::optional<size_t> bootstrap) {
-  const ConnectionContext context{.handshake = &handshake_config_,
+                                             std::optional<size_t> bootstrap, uint8_t stream) {
+  HandshakeConfig handshake = handshake_config_;  // the connection copies it
+  handshake.stream = stream;
+  const ConnectionContext context{.handshake = &handshake,
                                   .max_message_bytes = options_.max_message_bytes,
                                   .events = this,
                                   .stats = &stats_};
@@ -228,6 +230,10 @@ void NetHost::Impl::OnAuthenticated(const ConnectionPtr& conn, const PeerRecord&
     if (ToString(b.endpoint) == conn->peer_address()) b.done = true;
   }
   if (conn->dialed_for) membership_.DialEnded(*conn->dialed_for);
+  if (conn->stream() > 0) {
+    AttachStream(conn, record);
+    return;
+  }
   const PeerId peer = record.slot;
   PeerLink& link = links_[peer.value];
   if (link.conn) {
@@ -253,10 +259,15 @@ void NetHost::Impl::OnAuthenticated(const ConnectionPtr& conn, const PeerRecord&
   LearnRecord(record, RecordSource::kHandshake, conn.get());
   if (membership_.Joined(peer)) Count("net.peer_rejoined");
   Greet(peer, *conn);
+  if (streams() > 1 && conn->role() == Role::kDialer) DialStreams(peer, conn);
   MaybeStartNode();
 }
 
 void NetHost::Impl::Attach(PeerId peer, ConnectionPtr conn, const PeerRecord& record) {
+  // Streams of a replaced connection belong to it, and go with it.
+  DropStreams(links_[peer.value], "replaced: the link's first stream was replaced");
+  conn->keep_open_on_eof = streams() > 1;
+  conn->control_only = streams() > 1;
   links_[peer.value].conn = std::move(conn);
   links_[peer.value].record = record;
   links_[peer.value].lost = false;
@@ -267,14 +278,11 @@ void NetHost::Impl::Attach(PeerId peer, ConnectionPtr conn, const PeerRecord& re
 // for the connection.
 void NetHost::Impl::Greet(PeerId peer, Connection& conn) {
   conn.Enqueue(FrameType::kPeers, membership_.EncodeKnown(self_record_), 0);
-  PeerLink& link = links_[peer.value];
-  while (!link.pending.empty()) {
-    std::vector<uint8_t> message = std::move(link.pending.front());
-    link.pending.pop_front();
-    const size_t size = message.size();
-    conn.Enqueue(FrameType::kData, std::move(message), size);
+  if (LinkReady(links_[peer.value])) {
+    FlushPending(peer);
+  } else if (stopping_) {
+    conn.Enqueue(FrameType::kBye, {}, 0);
   }
-  if (stopping_) conn.Enqueue(FrameType::kBye, {}, 0);
 }
 
 // Relays a record membership accepted to every other connected peer
@@ -317,9 +325,11 @@ void NetHost::Impl::LearnRecord(const PeerRecord& record, RecordSource source,
 void NetHost::Impl::OnFrame(const ConnectionPtr& conn, FrameType type,
                             std::span<const uint8_t> payload) {
   const PeerId from = conn->slot();
-  if (links_[from.value].conn != conn) return;  // a replaced connection draining
+  PeerLink& link = links_[from.value];
+  if (!OnLink(link, *conn)) return;  // a replaced connection draining
   switch (type) {
     case FrameType::kData:
+      AdvanceTurn(link, *conn);
       ++stats_.msgs_received;
       stats_.bytes_received += payload.size();
       if (stopping_) return;
@@ -328,13 +338,14 @@ void NetHost::Impl::OnFrame(const ConnectionPtr& conn, FrameType type,
       CheckStop();
       return;
     case FrameType::kHeartbeat:
+      ++stats_.heartbeats_received;
       return;
     case FrameType::kPeers:
       OnPeersFrame(conn, payload);
       return;
     case FrameType::kBye:
       membership_.SaidBye(from);
-      conn->Close("", "peer said bye");
+      link.conn->Close("", "peer said bye");
       CheckStop();
       return;
     default:
@@ -385,6 +396,7 @@ void NetHost::Impl::OnClosed(const ConnectionPtr& conn, ConnectionState was, siz
     admission_.PeerClosed(*conn->admitted_from);
   }
   const bool was_open = was == ConnectionState::kOpen;
+  if (!was_open && conn->stream_of.lock()) OnStreamClosed(conn, was_open);
   if (!was_open && conn->dialed_for) {
     membership_.DialEnded(*conn->dialed_for);
     if (!stopping_ && !links_[conn->dialed_for->value].conn) ScheduleRedial(*conn->dialed_for);
@@ -407,8 +419,12 @@ void NetHost::Impl::OnClosed(const ConnectionPtr& conn, ConnectionState was, siz
   PeerLink& link = links_[conn->slot().value];
   link.queued_bytes -= std::min(link.queued_bytes, unsent);
   if (unsent > 0) Count("net.lost_on_close", static_cast<int64_t>(unsent));
-  if (link.conn != conn) return;  // a replaced duplicate
+  if (link.conn != conn) {  // a replaced duplicate, or a further stream
+    OnStreamClosed(conn, was_open);
+    return;
+  }
   link.conn.reset();
+  DropStreams(link, "the link's first stream closed: " + detail);
   link.lost = true;
   membership_.Disconnected(conn->slot());
   if (!stopping_) OnPeerLost(conn->slot(), detail);

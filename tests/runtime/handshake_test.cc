@@ -97,6 +97,47 @@ TEST(Handshake, PeersLearnEachOthersSignedRecords) {
   EXPECT_TRUE(ca.Open(back).ok());
 }
 
+// Several streams per link (docs/runtime.md): each stream is its own
+// session, so frames (and nonces) of one never open under another's keys.
+TEST(Handshake, StreamsOfOneLinkAreSeparateSessionsThatAgreeOnTheCount) {
+  Side x{.identity = Id(1), .slot = 0};
+  Side y{.identity = Id(2), .slot = 3};
+  std::vector<SessionCipher> dialer_ends, acceptor_ends;
+  for (uint8_t stream : {uint8_t{1}, uint8_t{2}}) {
+    HandshakeConfig xc = x.Config(), yc = y.Config();
+    xc.streams = yc.streams = 3;
+    xc.stream = stream;
+    Handshake a(xc, Role::kDialer), b(yc, Role::kAcceptor);
+    Outcome o = Connect(a, b);
+    ASSERT_TRUE(o.dialer_saw.ok()) << o.dialer_saw.status().ToString();
+    ASSERT_TRUE(o.acceptor_saw.ok()) << o.acceptor_saw.status().ToString();
+    EXPECT_EQ(b.peer_stream(), stream);
+    EXPECT_EQ(a.peer_stream(), 0);
+    dialer_ends.push_back(a.TakeCipher());
+    acceptor_ends.push_back(b.TakeCipher());
+  }
+  // Both streams' first frames use counter 1 (after the Auth), under
+  // different keys: the bytes differ and neither opens on the other.
+  const std::vector<uint8_t> msg = {9, 8, 7};
+  const auto on1 = dialer_ends[0].Seal(FrameType::kData, msg);
+  const auto on2 = dialer_ends[1].Seal(FrameType::kData, msg);
+  EXPECT_NE(on1, on2);
+  Frame crossed = Parse(on1);
+  SessionCipher probe = acceptor_ends[1];  // a failed Open ends a session
+  EXPECT_EQ(probe.Open(crossed).code(), StatusCode::kCorrupt);
+  Frame right = Parse(on2);
+  EXPECT_TRUE(acceptor_ends[1].Open(right).ok());
+
+  HandshakeConfig xc = x.Config(), yc = y.Config();
+  xc.streams = 2;
+  yc.streams = 3;
+  Handshake a(xc, Role::kDialer), b(yc, Role::kAcceptor);
+  Outcome o = Connect(a, b);
+  EXPECT_EQ(o.acceptor_saw.status().code(), StatusCode::kAborted);
+  EXPECT_NE(o.acceptor_saw.status().message().find("--streams"), std::string::npos);
+  EXPECT_EQ(o.dialer_saw.status().code(), StatusCode::kAborted);
+}
+
 TEST(Handshake, HelloUnderAnotherNetworkKeyFailsMac1BeforeAnyKeyExchange) {
   NetworkKey k1{}, k2{};
   k1.fill(7);

@@ -238,7 +238,7 @@ TEST(NetHost, HostileConnectionsAreClosedAndCounted) {
   const std::string http = "GET / HTTP/1.1\r\n\r\n";
   EXPECT_TRUE(SendAndAwaitClose(addr, std::vector<uint8_t>(http.begin(), http.end())));
   EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 1, 3, 0, 0, 0xff, 0xff, 0xff, 0x7f}));
-  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 4, 1, 0, 0, 64, 0, 0}));  // then silence
+  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', kWireVersion, 1, 0, 0, 64, 0, 0}));  // then silence
   (*host)->Shutdown();
   loop.join();
   EXPECT_EQ(sink.Get("net.rejected.bad_header"), 2);
@@ -298,7 +298,7 @@ TEST(NetHost, StreamEndingInsideAFrameIsCountedAsTruncated) {
   std::copy(hello.begin(), hello.end(), cut.begin());
   EXPECT_TRUE(SendAndAwaitClose(addr, cut, AfterSend::kHalfClose));
   // Half a header.
-  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', 4, 1}, AfterSend::kHalfClose));
+  EXPECT_TRUE(SendAndAwaitClose(addr, {'M', 'R', 'M', 'R', kWireVersion, 1}, AfterSend::kHalfClose));
   // Nothing at all is no frame cut short: an orderly close, not counted.
   EXPECT_TRUE(SendAndAwaitClose(addr, {}, AfterSend::kHalfClose));
   (*host)->Shutdown();

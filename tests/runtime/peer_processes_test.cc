@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "murmur/runtime/frame.h"
 #include "murmur/runtime/identity.h"
 #include "testing/cli_runner.h"
 #include "testing/socket_probe.h"
@@ -179,6 +180,34 @@ TEST_F(PeerProcesses, LaunchedPeersTrainAndLearn) {
   EXPECT_EQ(summary["finished"], true);
   EXPECT_DOUBLE_EQ(summary["acc_per_mb"].get<double>(),
                    last["acc_mean"].get<double>() / (static_cast<double>(sent) / 1e6));
+}
+
+// `--streams 3`: every link a control stream and two data streams (each
+// its own handshake); the same run, every model arriving, Byes included.
+TEST_F(PeerProcesses, LaunchedPeersTrainOverThreeStreamsPerLink) {
+  const std::string config = WriteConfig(dir_, 10, 5);
+  Process launch({MurmurBin(), "launch", "4", config, "--out", dir_ + "/run", "--streams", "3"});
+  ASSERT_EQ(launch.Wait(Clock::now() + kDeadline), 0) << launch.log();
+  std::ifstream in(dir_ + "/run/metrics.jsonl");
+  std::string line, last_line;
+  int rows = 0;
+  while (std::getline(in, line)) {
+    last_line = line;
+    ++rows;
+  }
+  ASSERT_EQ(rows, 11);
+  const nlohmann::json last = nlohmann::json::parse(last_line);
+  EXPECT_GT(last["acc_min"].get<double>(), 0.9);
+  EXPECT_EQ(last["msgs_sent"], 4 * 2 * 10);
+  for (int i = 0; i < 4; ++i) {
+    const auto s = ReadSummary(dir_ + "/run/peer-" + std::to_string(i));
+    EXPECT_EQ(s["finished"], true) << i;
+    EXPECT_EQ(s["send_dropped"], 0) << i;
+    EXPECT_EQ(Counter(s, "dpsgd.round_timeouts"), 0) << i;
+  }
+  const std::vector<std::vector<std::string>> peers = ReadCsv(dir_ + "/run/peers.csv");
+  ASSERT_EQ(peers.size(), 5u);
+  for (size_t i = 1; i < peers.size(); ++i) EXPECT_EQ(peers[i][5], "20") << "peer " << i - 1;
 }
 
 // Gossip learning (Ormandi et al. 2013): asynchronous pushes to a random
@@ -364,9 +393,9 @@ TEST_F(PeerProcesses, GarbageSendersAreCutOffWhileTrainingContinues) {
   EXPECT_TRUE(SendAndAwaitClose(addr0, std::vector<uint8_t>(http.begin(), http.end()), deadline));
   EXPECT_TRUE(SendAndAwaitClose(
       addr0, {'M', 'R', 'M', 'R', 1, 3, 0, 0, 0xff, 0xff, 0xff, 0xff}, deadline));
-  std::vector<uint8_t> fake = {'M', 'R', 'M', 'R', 4, 1, 0, 0, 64, 0, 0, 0};
+  std::vector<uint8_t> fake = {'M', 'R', 'M', 'R', murmur::net::kWireVersion, 1, 0, 0, 64, 0, 0, 0};
   fake.resize(fake.size() + 64, 9);
-  const std::vector<uint8_t> auth = {'M', 'R', 'M', 'R', 4, 2, 0, 0, 20, 0, 0, 0};
+  const std::vector<uint8_t> auth = {'M', 'R', 'M', 'R', murmur::net::kWireVersion, 2, 0, 0, 20, 0, 0, 0};
   fake.insert(fake.end(), auth.begin(), auth.end());
   fake.resize(fake.size() + 20, 0);
   EXPECT_TRUE(SendAndAwaitClose(addr0, fake, deadline));

@@ -126,7 +126,15 @@ struct HandshakeConfig {
   // Data frames authenticated but not encrypted (SessionCipher); both ends
   // must agree, the Auth frames say which each end wants.
   bool plain = false;
+  // TCP streams per link (1..kMaxStreams; both ends must agree) and, for a
+  // dialer, which of its link's streams this connection is (0: the link's
+  // first, which carries control frames; an acceptor's is always 0). Both
+  // travel in the Auth's signed session flags.
+  uint8_t streams = 1;
+  uint8_t stream = 0;
 };
+
+inline constexpr uint8_t kMaxStreams = 8;
 
 class Handshake {
  public:
@@ -159,9 +167,12 @@ class Handshake {
   // Opens and checks the peer's Auth: MAC (kCorrupt, usually a wrong network
   // key), record and transcript signatures (kCorrupt), slot range, not our
   // own slot, the allowlist and a peer that does not agree on `plain`
-  // (kAborted). Returns the peer's record; the session is then plain when
-  // config.plain is.
+  // (kAborted), as does one with another `streams`; a stream index out of
+  // range, or nonzero from an acceptor, is kCorrupt. Returns the peer's
+  // record; the session is then plain when config.plain is.
   Result<PeerRecord> OnAuth(Frame& frame);
+  // The stream index the peer's Auth claimed. REQUIRES: OnAuth succeeded.
+  uint8_t peer_stream() const { return peer_stream_; }
   // The established session. REQUIRES: OnAuth succeeded.
   SessionCipher TakeCipher() { return std::move(*cipher_); }
 
@@ -180,6 +191,7 @@ class Handshake {
   bool have_key_pair_ = false;
   std::optional<Cookie> cookie_;  // a dialer's, from a CookieReply
   std::optional<SessionCipher> cipher_;
+  uint8_t peer_stream_ = 0;
 };
 
 }  // namespace murmur::net

@@ -95,6 +95,13 @@ struct NetOptions {
   size_t max_message_bytes = size_t{256} << 20;
   size_t send_queue_bytes = size_t{512} << 20;       // per peer
   size_t max_pending_while_lost = 4;                 // messages kept for a lost peer
+  // TCP connections per link (1..8; every peer of a run must agree, else
+  // refused as "net.rejected.not_admitted"). 1: one connection carries
+  // everything. K > 1: the first carries control frames only (heartbeats,
+  // membership) and the protocol's messages take turns over the other
+  // K-1, each message whole on one stream, delivered in the order sent
+  // (docs/runtime.md, "Several streams per link").
+  uint8_t streams = 1;
   // Accepted connections allowed into a handshake: per source address and
   // in total, and a handshake rate per address (admission.h; defaults: 64
   // in total, 8 per address, bursts of 16 then 20 per second per address),
@@ -137,6 +144,10 @@ struct NetStats {
   uint64_t send_dropped = 0;        // messages refused by a full send queue
   uint64_t handshakes = 0;          // completed
   uint64_t peers_down = 0;          // OnPeerDown raised
+  uint64_t heartbeats_received = 0; // Heartbeat frames from authenticated peers
+  // Most reassembly buffer memory one link's streams held at once, seen at
+  // each delivered message (one stream's worth, whatever the stream count).
+  size_t max_link_reassembly_bytes = 0;
   uint64_t dials = 0;               // outbound connection attempts
   size_t max_handshake_buffer = 0;  // most frame memory a connection held before authenticating
   uint64_t cookie_replies = 0;      // Hellos answered with a cookie (no crypto)
