@@ -100,6 +100,7 @@ struct Row {
   int64_t round = 0;
   double loss = 0;
   double acc = 0;
+  double time_s = 0;  // since the process started
 };
 
 std::vector<Row> ReadRows(const std::string& peer_dir) {
@@ -108,7 +109,7 @@ std::vector<Row> ReadRows(const std::string& peer_dir) {
   for (std::string line; std::getline(in, line);) {
     const auto j = nlohmann::json::parse(line);
     rows.push_back({j["round"].get<int64_t>(), j["loss_mean"].get<double>(),
-                    j["acc_mean"].get<double>()});
+                    j["acc_mean"].get<double>(), j["time_s"].get<double>()});
   }
   return rows;
 }
@@ -208,9 +209,10 @@ void KillAndRestart(const std::string& kind, Restart restart) {
   }
   if (restart == Restart::kPlain) EXPECT_GE(notices, 1);
   std::fprintf(stderr, "%s: killed at the observer's round %lld; restarted %s, resynced at "
-               "round %lld; %.1f s\n", kind.c_str(), static_cast<long long>(killed_at),
+               "round %lld, %.2f s after it started; %.1f s\n", kind.c_str(),
+               static_cast<long long>(killed_at),
                restart == Restart::kPlain ? "without --rejoin" : "with --rejoin",
-               static_cast<long long>(resynced_at), seconds);
+               static_cast<long long>(resynced_at), restarted[first].time_s, seconds);
   if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
 }
 
