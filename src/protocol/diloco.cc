@@ -312,6 +312,7 @@ void DilocoNode::Rejoin(Host& host) {
 void DilocoNode::MaybeRejoinAfterEviction(Host& host) {
   if (group_->evictions() == seen_evictions_) return;
   seen_evictions_ = group_->evictions();
+  if (done_) return;  // this peer's run has ended: nothing left to contribute
   ++generation_;
   host.metrics().Count("diloco.evictions", 1);
   // The members went on without this peer (it restarted without --rejoin,

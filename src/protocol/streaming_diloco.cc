@@ -300,6 +300,7 @@ void StreamingDilocoNode::GreetNewMembers(Host& host) {
 void StreamingDilocoNode::MaybeRejoinAfterEviction(Host& host) {
   if (group_->evictions() == seen_evictions_) return;
   seen_evictions_ = group_->evictions();
+  if (done_) return;  // this peer's run has ended: nothing left to contribute
   ++generation_;
   host.metrics().Count("streaming.evictions", 1);
   // The members went on without this peer (a restart without --rejoin, or
