@@ -262,6 +262,9 @@ void CollectiveGroup::BecomeJoiner(Host& host, PeerId from, uint32_t epoch,
   joining_ = true;
   agreeing_ = false;
   broken_ = false;
+  // The first view it gets names the epoch it is admitted into (HandleView);
+  // a target of an agreement it was in would make it ignore lower ones.
+  target_epoch_ = epoch_;
   last_views_.clear();
   pending_joins_.clear();
   early_.clear();
