@@ -87,6 +87,10 @@ void CollectiveGroup::RefuteIfDead() {
 
 void CollectiveGroup::HandleView(Host& host, PeerId from, uint32_t epoch,
                                  std::span<const ViewEntry> entries) {
+  // Also a refutation (the sender under a higher incarnation): once we
+  // decided an epoch without it, our operations in it may have run without
+  // it (a restarted peer refutes the views queued for its crashed run).
+  if (TellEvicted(host, from, epoch)) return;
   bool resend = false;
   if (joining_ && !agreeing_) {
     // A joiner learns the epoch being agreed from the first view it gets.
@@ -203,6 +207,82 @@ void CollectiveGroup::OnAgreementTimer(Host& host) {
   timers_[host.StartTimer(options_.timeout)] = {TimerPurpose::kAgreement, OpTag{}};
   if (changed) SendView(host);
   MaybeDecide(host);
+}
+
+bool CollectiveGroup::TellEvicted(Host& host, PeerId from, uint32_t epoch) {
+  // A peer this one holds dead that still speaks for an epoch up to ours
+  // was left out of our epoch (it crashed and restarted as a founder, or
+  // was decided out while it was silent). Merging its view would readmit
+  // it as it is, a member with a state the others left behind; tell it
+  // instead, so that it rejoins (HandleEvicted) and resyncs.
+  if (joining_ || epoch > epoch_ || std::binary_search(members_.begin(), members_.end(), from)) {
+    return false;
+  }
+  for (const ViewEntry& e : view_.entries()) {
+    if (e.peer != from || !e.dead) continue;
+    Count(host, "evicted_notices");
+    host.Send(from, EncodeEvicted(epoch_, e.incarnation));
+    return true;
+  }
+  return false;
+}
+
+void CollectiveGroup::HandleEvicted(Host& host, PeerId from, uint32_t epoch,
+                                    uint64_t incarnation) {
+  // An old notice (this peer has been in that epoch or a later one since),
+  // or one while joining: nothing to do. (Not compared with this peer's
+  // incarnation: a restart refutes the views queued for its crashed run,
+  // raising it above the one the members hold dead.)
+  if (joining_ || epoch <= epoch_) {
+    return Count(host, "dropped_stale");
+  }
+  BecomeJoiner(host, from, epoch, incarnation);
+}
+
+void CollectiveGroup::BecomeJoiner(Host& host, PeerId from, uint32_t epoch,
+                                   uint64_t incarnation) {
+  Count(host, "evictions");
+  ++evictions_;
+  // Become a joiner under a higher incarnation, contacting every peer this
+  // one knew of; the operations in flight end with kAborted (not retried:
+  // a retry would run them in the members' next epoch, pairing this peer's
+  // stale buffer with the members' next step).
+  std::vector<PeerId> contacts;
+  for (const ViewEntry& e : view_.entries()) {
+    if (e.peer != self_) contacts.push_back(e.peer);
+  }
+  if (std::find(contacts.begin(), contacts.end(), from) == contacts.end()) {
+    contacts.push_back(from);
+  }
+  incarnation_ = std::max(incarnation_, incarnation) + 1;
+  view_ = MembershipView();
+  (void)view_.Merge(ViewEntry{self_, incarnation_, false}, options_.max_members);
+  contacts_ = std::move(contacts);
+  members_ = {self_};
+  joining_ = true;
+  agreeing_ = false;
+  broken_ = false;
+  // The first view it gets names the epoch it is admitted into (HandleView);
+  // a target of an agreement it was in would make it ignore lower ones.
+  target_epoch_ = epoch_;
+  last_views_.clear();
+  pending_joins_.clear();
+  early_.clear();
+  std::vector<std::unique_ptr<RingOp>> aborted;
+  for (auto& [tag, op] : ops_) aborted.push_back(std::move(op));
+  ops_.clear();
+  std::vector<OpCallback> agreements = std::move(agree_callbacks_);
+  agree_callbacks_.clear();
+  const Status why = Status::Aborted("collective: peer ", self_, " was left out of epoch ", epoch,
+                                     " (peer ", from, " holds it dead); rejoin");
+  for (auto& op : aborted) {
+    op->Restore();
+    KeepSpareBackup(op->TakeBackup());
+    Count(host, "aborted");
+    OpCallback done = op->TakeCallback();
+    done(host, why);
+  }
+  for (OpCallback& done : agreements) done(host, why);
 }
 
 }  // namespace murmur::collective

@@ -226,6 +226,11 @@ void CollectiveGroup::OnMessage(Host& host, PeerId from, std::span<const uint8_t
       if (!incarnation.ok()) return host.ReportBadPeer(from, incarnation.status());
       return HandleJoin(host, from, *incarnation);
     }
+    case MessageKind::kCollectiveEvicted: {
+      Result<uint64_t> incarnation = ReadJoin(in);
+      if (!incarnation.ok()) return host.ReportBadPeer(from, incarnation.status());
+      return HandleEvicted(host, from, tag.epoch, *incarnation);
+    }
     default:
       // State-sync kinds belong to StateSync, which the node routes itself.
       Count(host, "dropped_unexpected");
@@ -235,6 +240,7 @@ void CollectiveGroup::OnMessage(Host& host, PeerId from, std::span<const uint8_t
 void CollectiveGroup::HandleReady(Host& host, PeerId from, OpTag tag, const ReadyBody& body) {
   auto it = ops_.find(tag);
   if (it == ops_.end()) {
+    if (TellEvicted(host, from, tag.epoch)) return;
     if (IsStale(tag)) return Count(host, "dropped_stale");
     // Early: keep a bounded number per sender, for this or the next epochs.
     (void)KeepEarly(host, EarlyMessage{from, tag, MessageKind::kCollectiveReady, body, {}});

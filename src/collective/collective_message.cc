@@ -12,7 +12,7 @@ constexpr std::initializer_list<MessageKind> kKinds = {
     MessageKind::kCollectiveReady, MessageKind::kCollectiveChunk, MessageKind::kCollectiveDone,
     MessageKind::kCollectiveAbort, MessageKind::kCollectiveView,  MessageKind::kCollectiveJoin,
     MessageKind::kStateHash,       MessageKind::kStateRequest,    MessageKind::kStateChunk,
-    MessageKind::kCollectiveQChunk,
+    MessageKind::kCollectiveQChunk, MessageKind::kCollectiveEvicted,
 };
 
 ByteWriter Start(MessageKind kind, OpTag tag, size_t body) {
@@ -105,6 +105,12 @@ std::vector<uint8_t> EncodeView(uint32_t epoch, std::span<const ViewEntry> view)
 
 std::vector<uint8_t> EncodeJoin(uint64_t incarnation) {
   ByteWriter out = Start(MessageKind::kCollectiveJoin, OpTag{}, 8);
+  out.WriteU64(incarnation);
+  return std::move(out).Take();
+}
+
+std::vector<uint8_t> EncodeEvicted(uint32_t epoch, uint64_t incarnation) {
+  ByteWriter out = Start(MessageKind::kCollectiveEvicted, OpTag{epoch, 0}, 8);
   out.WriteU64(incarnation);
   return std::move(out).Take();
 }

@@ -58,6 +58,17 @@ void StateSync::KeepNewestOf(Host& host, PeerId sender) {
   }
 }
 
+void StateSync::ForgetSteps() {
+  digests_.clear();
+  newest_step_ = 0;
+  has_compared_ = false;
+  published_step_ = 0;
+  published_ = {};
+  compare_ = Compare_{};
+  await_ = Await{};
+  pull_ = PullState{};
+}
+
 void StateSync::Compare(Host& host, uint32_t step, std::vector<PeerId> members,
                         const StateDigest& mine, CompareCallback done) {
   std::sort(members.begin(), members.end());

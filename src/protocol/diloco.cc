@@ -62,9 +62,7 @@ void DilocoNode::OnStart(Host& host) {
     group_ = collective::CollectiveGroup::Joining(options_.collective, host.self(),
                                                   std::move(members),
                                                   static_cast<uint64_t>(host.now().ns) + 1);
-    group_->AgreeMembership(host,
-                            [this](Host& h, const Status&) { Resync(h, 0, /*rejoin=*/true); });
-    return;
+    return Rejoin(host);
   }
   group_ = std::make_unique<collective::CollectiveGroup>(options_.collective, host.self(),
                                                          std::move(members));
@@ -107,6 +105,7 @@ void DilocoNode::StartRound(Host& host) {
     done_ = true;
     return;
   }
+  computing_ = true;
   host.RunCompute(TrainTask(learner_, options_.inner_steps, &last_loss_, uint64_t(round_)));
   if (!options_.outer.delayed) return;
   // The inner phase runs from theta while the previous round's
@@ -116,7 +115,8 @@ void DilocoNode::StartRound(Host& host) {
   reduce_done_ = !has_pending_;
   reduce_ok_ = false;
   if (!has_pending_) return;
-  Aggregate(host, &pending_, [this](Host& h, bool ok) {
+  Aggregate(host, &pending_, [this, gen = generation_](Host& h, bool ok) {
+    if (!Current(gen)) return;
     reduce_done_ = true;
     reduce_ok_ = ok;
     MaybeFinishDelayedRound(h);
@@ -124,6 +124,13 @@ void DilocoNode::StartRound(Host& host) {
 }
 
 void DilocoNode::OnComputeDone(Host& host, uint64_t tag) {
+  computing_ = false;
+  if (rejoin_after_compute_) {
+    // Evicted during this inner phase: its result is not the group's.
+    rejoin_after_compute_ = false;
+    if (!done_) Rejoin(host);
+    return;
+  }
   MURMUR_CHECK(tag == uint64_t(round_) && !done_);
   if (attack_.kind == AttackKind::kNone) {
     host.metrics().ReportTrainLoss(RoundOf(round_ + 1), last_loss_);
@@ -133,7 +140,8 @@ void DilocoNode::OnComputeDone(Host& host, uint64_t tag) {
     return MaybeFinishDelayedRound(host);
   }
   PseudoGradient(host, Global(), delta_);
-  Aggregate(host, &delta_, [this](Host& h, bool ok) {
+  Aggregate(host, &delta_, [this, gen = generation_](Host& h, bool ok) {
+    if (!Current(gen)) return;
     if (ok) ApplyOuterStep(h, delta_);
     FinishRound(h);
   });
@@ -172,7 +180,10 @@ void DilocoNode::Aggregate(Host& host, std::vector<float>* buffer,
         [this, done](Host& h, const Status& status) {
           // Every attempt failed (or the call was malformed): theta stays, and
           // the state check repairs a peer whose view of the outcome differs.
-          if (!status.ok()) h.metrics().Count("diloco.failed_steps", 1);
+          // (Not for an eviction: that round is dropped, not failed.)
+          if (!status.ok() && group_->evictions() == seen_evictions_) {
+            h.metrics().Count("diloco.failed_steps", 1);
+          }
           contributors_ = group_->members().size();
           done(h, status.ok());
         });
@@ -182,7 +193,7 @@ void DilocoNode::Aggregate(Host& host, std::vector<float>* buffer,
       *group_, host, *buffer, &gathered_, &gathered_from_, options_.max_attempts,
       [this, buffer, done](Host& h, const Status& status) {
         if (!status.ok()) {
-          h.metrics().Count("diloco.failed_steps", 1);
+          if (group_->evictions() == seen_evictions_) h.metrics().Count("diloco.failed_steps", 1);
           return done(h, false);
         }
         contributors_ = gathered_from_.size();
@@ -220,7 +231,8 @@ void DilocoNode::MaybeFinishDelayedRound(Host& host) {
   PseudoGradient(host, start_, pending_);
   has_pending_ = true;
   if (round_ + 1 < options_.rounds) return FinishRound(host);
-  Aggregate(host, &pending_, [this](Host& h, bool ok) {
+  Aggregate(host, &pending_, [this, gen = generation_](Host& h, bool ok) {
+    if (!Current(gen)) return;
     if (ok) ApplyOuterStep(h, pending_);
     has_pending_ = false;
     FinishRound(h);
@@ -238,7 +250,9 @@ void DilocoNode::FinishRound(Host& host) {
   // and takes part in the next all-reduce. Also wait for an agreement
   // another member started for that reason.
   if (group_->has_pending_joins() || group_->agreeing()) {
-    return group_->AgreeMembership(host, [this](Host& h, const Status&) { CheckState(h); });
+    return group_->AgreeMembership(host, [this, gen = generation_](Host& h, const Status&) {
+      if (Current(gen)) CheckState(h);
+    });
   }
   CheckState(host);
 }
@@ -247,14 +261,17 @@ void DilocoNode::CheckState(Host& host) {
   const collective::StateDigest mine = collective::HashState(shared_);
   sync_->Compare(
       host, static_cast<uint32_t>(round_), group_->members(), mine,
-      [this](Host& h, const Status& status, const collective::Comparison& c) {
+      [this, gen = generation_](Host& h, const Status& status, const collective::Comparison& c) {
+        if (!Current(gen)) return;
         if (!status.ok()) {
           h.metrics().Count("diloco.state_no_majority", 1);
           return StartRound(h);
         }
         if (c.agrees) return StartRound(h);
         h.metrics().Count("diloco.state_mismatches", 1);
-        sync_->Pull(h, c.holders, c.majority, shared_, [this, c](Host& h2, const Status& pulled) {
+        sync_->Pull(h, c.holders, c.majority, shared_, [this, c, gen](Host& h2,
+                                                                     const Status& pulled) {
+          if (!Current(gen)) return;
           if (pulled.ok()) {
             h2.metrics().Count("diloco.state_resyncs", 1);
             std::copy(Global().begin(), Global().end(), learner_.params().begin());
@@ -286,24 +303,60 @@ void DilocoNode::GreetNewMembers(Host& host) {
   if (!added.empty()) sync_->Republish(host, added);
 }
 
+void DilocoNode::Rejoin(Host& host) {
+  group_->AgreeMembership(host, [this, gen = generation_](Host& h, const Status&) {
+    if (Current(gen)) Resync(h, 0, /*rejoin=*/true);
+  });
+}
+
+void DilocoNode::MaybeRejoinAfterEviction(Host& host) {
+  if (group_->evictions() == seen_evictions_) return;
+  seen_evictions_ = group_->evictions();
+  if (done_) return;  // this peer's run has ended: nothing left to contribute
+  ++generation_;
+  host.metrics().Count("diloco.evictions", 1);
+  // The members went on without this peer (it restarted without --rejoin,
+  // or was decided out while silent): its theta, m and round are not the
+  // group's. Learn the step and the state from the members' hashes, as a
+  // restarted peer does, instead of mixing a stale pseudo-gradient in.
+  sync_->ForgetSteps();
+  has_pending_ = false;
+  if (!options_.outer.check_state || options_.outer.delayed) {
+    // Without hashes (or with a pending delayed aggregate) there is no
+    // step to learn: stop rather than fork or mix (docs/protocols/diloco.md).
+    host.metrics().Count("diloco.evicted_stopped", 1);
+    done_ = true;
+    rejoin_after_compute_ = computing_;
+    return;
+  }
+  if (computing_) {
+    rejoin_after_compute_ = true;
+    return;
+  }
+  Rejoin(host);
+}
+
 void DilocoNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) {
   if (group_ == nullptr) return;
   if (!collective::RouteGroupMessage(*group_, *sync_, host, from, message)) {
     host.ReportBadPeer(from, collective::NotACollectiveMessage("DiLoCo", from, message));
   }
   GreetNewMembers(host);
+  MaybeRejoinAfterEviction(host);
 }
 
 void DilocoNode::OnTimer(Host& host, TimerId timer) {
   if (group_ == nullptr) return;
   collective::RouteGroupTimer(*group_, *sync_, host, timer);
   GreetNewMembers(host);
+  MaybeRejoinAfterEviction(host);
 }
 
 void DilocoNode::OnPeerDown(Host& host, PeerId peer) {
   if (group_ == nullptr) return;
   collective::RouteGroupPeerDown(*group_, *sync_, host, peer);
   GreetNewMembers(host);
+  MaybeRejoinAfterEviction(host);
 }
 
 }  // namespace murmur

@@ -1,6 +1,7 @@
 #include "murmur/protocol/streaming_diloco.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "murmur/collective/collective_message.h"
 #include "murmur/collective/group_events.h"
@@ -49,13 +50,22 @@ StreamingDilocoNode::StreamingDilocoNode(Learner& learner, StreamingOptions opti
 void StreamingDilocoNode::OnStart(Host& host) {
   std::vector<PeerId> members;
   for (int64_t i = 0; i < options_.num_peers; ++i) members.push_back(PeerOf(i));
-  group_ = std::make_unique<collective::CollectiveGroup>(options_.collective, host.self(),
-                                                         std::move(members));
   sync_ = std::make_unique<collective::StateSync>(
       collective::StateSyncOptions{.timeout = options_.collective.timeout,
                                    .counter_prefix = "streaming.state_sync"},
       host.self());
   sync_->Serve(shared_);
+  if (options_.rejoin) {
+    MURMUR_CHECK(options_.streaming.outer.check_state);
+    // As DiLoCo's: an incarnation above the crashed run's.
+    group_ = collective::CollectiveGroup::Joining(options_.collective, host.self(),
+                                                  std::move(members),
+                                                  static_cast<uint64_t>(host.now().ns) + 1);
+    return Rejoin(host);
+  }
+  group_ = std::make_unique<collective::CollectiveGroup>(options_.collective, host.self(),
+                                                         std::move(members));
+  known_members_ = group_->members();
   std::copy(Global().begin(), Global().end(), learner_.params().begin());
   Advance(host);
 }
@@ -63,7 +73,7 @@ void StreamingDilocoNode::OnStart(Host& host) {
 // Boundaries are the steps where an exchange starts or is applied, every
 // multiple of H (reports, state checks) and the end.
 void StreamingDilocoNode::Advance(Host& host) {
-  if (advancing_ || computing_ || checking_ || done_) return;
+  if (advancing_ || computing_ || checking_ || resyncing_ || done_) return;
   advancing_ = true;
   while (true) {
     bool waiting = false;
@@ -81,13 +91,21 @@ void StreamingDilocoNode::Advance(Host& host) {
       it = in_flight_.erase(it);
     }
     if (waiting) break;
+    const int64_t h = options_.inner_steps;
+    // With an overlap, report and compare before this step's exchanges
+    // start: none is in flight then (tau <= H / P), so theta and m are all
+    // the state a joiner needs. (tau = 0 applies them at once: the report
+    // waits for them, below.) Either way the state compared is the same.
+    if (step_ % h == 0 && step_ / h > reported_round_ && ReportsBeforeStarting()) {
+      ReportRound(host);
+      if (checking_) break;
+    }
     bool started = false;
     while (next_sync_ < syncs_.size() && syncs_[next_sync_].start == step_) {
       StartSync(host, syncs_[next_sync_++]);
       started = true;
     }
     if (started) continue;  // tau = 0: apply now, or wait for the exchange
-    const int64_t h = options_.inner_steps;
     if (step_ % h == 0 && step_ / h > reported_round_) {
       ReportRound(host);
       if (checking_) break;
@@ -111,6 +129,12 @@ void StreamingDilocoNode::Advance(Host& host) {
 void StreamingDilocoNode::OnComputeDone(Host& host, uint64_t tag) {
   MURMUR_CHECK(computing_ && tag == uint64_t(next_stop_));
   computing_ = false;
+  if (rejoin_after_compute_) {
+    // Evicted during these inner steps: they are not the group's.
+    rejoin_after_compute_ = false;
+    if (!done_) Rejoin(host);
+    return;
+  }
   step_ = next_stop_;
   Advance(host);
 }
@@ -131,7 +155,9 @@ void StreamingDilocoNode::StartSync(Host& host, const FragmentSync& sync) {
   if (!residual_.empty()) q.residual = std::span<float>(residual_).subspan(begin, end - begin);
   collective::AllReduceWithRetry(
       *group_, host, f->buffer, collective::ReduceOp::kAverage, q, options_.max_attempts,
-      [this, f](Host& h, const Status& status) {
+      [this, f, gen = generation_](Host& h, const Status& status) {
+        // Evicted: the exchange is dropped (MaybeRejoinAfterEviction).
+        if (!Current(gen)) return;
         f->finished = true;
         f->ok = status.ok();
         if (!status.ok()) h.metrics().Count("streaming.failed_exchanges", 1);
@@ -165,7 +191,18 @@ void StreamingDilocoNode::ReportRound(Host& host) {
   reported_round_ = step_ / options_.inner_steps;
   if (reported_round_ > 0) host.metrics().ReportTrainLoss(RoundOf(reported_round_), last_loss_);
   host.metrics().ReportModel(RoundOf(reported_round_), Global());
-  if (reported_round_ > 0 && options_.streaming.outer.check_state) CheckState(host);
+  if (reported_round_ == 0 || !options_.streaming.outer.check_state) return;
+  // A restarted peer's Join waits for the members' next agreement: take
+  // it here, so that the joiner is among the members this step's hashes go
+  // to and takes part in the exchanges from this step on (as DiLoCo's
+  // FinishRound).
+  if (group_->has_pending_joins() || group_->agreeing()) {
+    checking_ = true;
+    return group_->AgreeMembership(host, [this, gen = generation_](Host& h, const Status&) {
+      if (Current(gen)) CheckState(h);
+    });
+  }
+  CheckState(host);
 }
 
 void StreamingDilocoNode::CheckState(Host& host) {
@@ -173,14 +210,17 @@ void StreamingDilocoNode::CheckState(Host& host) {
   const collective::StateDigest mine = collective::HashState(shared_);
   sync_->Compare(
       host, static_cast<uint32_t>(reported_round_), group_->members(), mine,
-      [this](Host& h, const Status& status, const collective::Comparison& c) {
+      [this, gen = generation_](Host& h, const Status& status, const collective::Comparison& c) {
+        if (!Current(gen)) return;
         if (!status.ok()) h.metrics().Count("streaming.state_no_majority", 1);
         if (!status.ok() || c.agrees) {
           checking_ = false;
           return Advance(h);
         }
         h.metrics().Count("streaming.state_mismatches", 1);
-        sync_->Pull(h, c.holders, c.majority, shared_, [this](Host& h2, const Status& pulled) {
+        sync_->Pull(h, c.holders, c.majority, shared_, [this, gen](Host& h2,
+                                                                  const Status& pulled) {
+          if (!Current(gen)) return;
           if (pulled.ok()) {
             h2.metrics().Count("streaming.state_resyncs", 1);
             std::copy(Global().begin(), Global().end(), learner_.params().begin());
@@ -191,19 +231,119 @@ void StreamingDilocoNode::CheckState(Host& host) {
       });
 }
 
+bool StreamingDilocoNode::ReportsBeforeStarting() const {
+  return options_.streaming.overlap_steps > 0 && step_ < total_;
+}
+
+void StreamingDilocoNode::Rejoin(Host& host) {
+  resyncing_ = true;
+  group_->AgreeMembership(host, [this, gen = generation_](Host& h, const Status&) {
+    if (Current(gen)) Resync(h, 0);
+  });
+}
+
+// Admitted: the members compare the hashes of the outer step they just
+// reached with this peer among them (ReportRound agrees first), so their
+// digests name the step and the state (DiLoCo's Resync, diloco.md).
+void StreamingDilocoNode::Resync(Host& host, uint32_t min_step) {
+  sync_->AwaitMajority(host, group_->members(), min_step, [this, min_step, gen = generation_](
+                                                              Host& h, const Status& status,
+                                                              const collective::Comparison& c) {
+    if (!Current(gen)) return;
+    if (!status.ok()) {
+      h.metrics().Count("streaming.state_no_majority", 1);
+      return Resync(h, min_step);
+    }
+    sync_->Pull(h, c.holders, c.majority, shared_, [this, c, gen](Host& h2, const Status& pulled) {
+      if (!Current(gen)) return;
+      // E.g. the holders applied an exchange since: take a later step's.
+      if (!pulled.ok()) return Resync(h2, c.step + 1);
+      h2.metrics().Count("streaming.state_resyncs", 1);
+      h2.metrics().Count("streaming.rejoins", 1);
+      AdoptRound(h2, c.step);
+      sync_->Publish(h2, c.step, group_->members(), c.majority);
+      Advance(h2);
+    });
+  });
+}
+
+void StreamingDilocoNode::AdoptRound(Host& host, int64_t round) {
+  step_ = round * options_.inner_steps;
+  reported_round_ = round;
+  in_flight_.clear();
+  // The members compared before starting this step's exchanges (overlap),
+  // or after applying them (tau = 0): this peer takes part from there on.
+  const bool before = ReportsBeforeStarting();
+  next_sync_ = static_cast<size_t>(
+      std::find_if(syncs_.begin(), syncs_.end(), [&](const FragmentSync& f) {
+        return before ? f.start >= step_ : f.start > step_;
+      }) - syncs_.begin());
+  std::copy(Global().begin(), Global().end(), learner_.params().begin());
+  std::fill(residual_.begin(), residual_.end(), 0.0f);  // its own error feedback starts anew
+  checking_ = false;
+  resyncing_ = false;
+  host.metrics().ReportModel(RoundOf(round), Global());
+}
+
+void StreamingDilocoNode::GreetNewMembers(Host& host) {
+  const std::vector<PeerId>& now = group_->members();
+  if (now == known_members_) return;
+  std::vector<PeerId> added;
+  std::set_difference(now.begin(), now.end(), known_members_.begin(), known_members_.end(),
+                      std::back_inserter(added));
+  known_members_ = now;
+  // Admitted after this peer compared: it would hear of no state until the
+  // next check (DiLoCo's GreetNewMembers).
+  if (!added.empty()) sync_->Republish(host, added);
+}
+
+void StreamingDilocoNode::MaybeRejoinAfterEviction(Host& host) {
+  if (group_->evictions() == seen_evictions_) return;
+  seen_evictions_ = group_->evictions();
+  if (done_) return;  // this peer's run has ended: nothing left to contribute
+  ++generation_;
+  host.metrics().Count("streaming.evictions", 1);
+  // The members went on without this peer (a restart without --rejoin, or
+  // decided out while silent): its theta, m and step are not theirs.
+  sync_->ForgetSteps();
+  in_flight_.clear();  // their operations ended with the eviction
+  checking_ = false;
+  resyncing_ = true;
+  if (!options_.streaming.outer.check_state) {
+    // No hashes: no step to learn. Stop rather than fork or mix.
+    host.metrics().Count("streaming.evicted_stopped", 1);
+    done_ = true;
+    rejoin_after_compute_ = computing_;
+    return;
+  }
+  if (computing_) {
+    rejoin_after_compute_ = true;
+    return;
+  }
+  Rejoin(host);
+}
+
 void StreamingDilocoNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) {
   if (group_ == nullptr) return;
   if (!collective::RouteGroupMessage(*group_, *sync_, host, from, message)) {
     host.ReportBadPeer(from, collective::NotACollectiveMessage("Streaming DiLoCo", from, message));
   }
+  GreetNewMembers(host);
+  MaybeRejoinAfterEviction(host);
 }
 
 void StreamingDilocoNode::OnTimer(Host& host, TimerId timer) {
-  if (group_ != nullptr) collective::RouteGroupTimer(*group_, *sync_, host, timer);
+  if (group_ == nullptr) return;
+  collective::RouteGroupTimer(*group_, *sync_, host, timer);
+  GreetNewMembers(host);
+  MaybeRejoinAfterEviction(host);
 }
 
 void StreamingDilocoNode::OnPeerDown(Host& host, PeerId peer) {
-  if (group_ != nullptr) collective::RouteGroupPeerDown(*group_, *sync_, host, peer);
+  if (group_ == nullptr) return;
+  collective::RouteGroupPeerDown(*group_, *sync_, host, peer);
+  GreetNewMembers(host);
+  MaybeRejoinAfterEviction(host);
 }
 
 }  // namespace murmur

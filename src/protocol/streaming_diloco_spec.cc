@@ -82,14 +82,17 @@ Status PrepareStreaming(ProtocolRun& run) {
 // Every peer starts from peer 0's parameters (the global model).
 Result<std::unique_ptr<Node>> MakeStreamingNode(const ProtocolRun& run, const PeerContext& peer) {
   const auto& state = *std::any_cast<const std::shared_ptr<const StreamingRunState>&>(run.state);
+  StreamingOptions options = state.options;
   if (peer.rejoin) {
-    // Its fragments' schedules and residuals would have to be pulled too.
-    return Status::InvalidArgument(
-        "protocol.kind = \"streaming_diloco\" cannot take a restarted peer back yet "
-        "(--rejoin is implemented for \"diloco\")");
+    if (!options.streaming.outer.check_state) {
+      return Status::InvalidArgument(
+          "a restarted streaming_diloco peer (--rejoin) pulls the others' state after their "
+          "next state check: it needs diloco.check_state = true");
+    }
+    options.rejoin = true;
   }
   return std::unique_ptr<Node>(
-      std::make_unique<StreamingDilocoNode>(*peer.learner, state.options, peer.initial_params));
+      std::make_unique<StreamingDilocoNode>(*peer.learner, std::move(options), peer.initial_params));
 }
 
 }  // namespace

@@ -111,6 +111,7 @@ std::vector<murmur::fuzz::Seed> murmur::fuzz::FuzzSeeds() {
       frame(0, EncodeAbort(tag, lost)),
       frame(2, EncodeView(1, view)),
       frame(3, EncodeJoin(5)),
+      frame(0, EncodeEvicted(2, 0)),  // turns peer 1 into a joiner mid-operation
       frame(0, EncodeStateHash(OpTag{0, 4}, StateDigest{})),
       frame(0, EncodeStateRequest(OpTag{}, StateRange{1, 2, 4})),
       frame(2, EncodeStateChunk(OpTag{}, StateRange{1, 0, 2}, two)),

@@ -111,6 +111,14 @@ class CollectiveGroup {
   size_t in_flight() const { return ops_.size(); }
   bool has_pending_joins() const { return !pending_joins_.empty(); }
   PeerId self() const { return self_; }
+  // How often this peer learned that the group left it out of an epoch
+  // (a member that holds it dead told it Evicted: it crashed and came
+  // back as a founder, or was decided out while silent). Each time the group turns itself into a
+  // joiner (as Joining, under a higher incarnation, contacting every peer
+  // it knew of) and ends the operations and agreement in flight with
+  // kAborted; the caller must take the shared state from the members
+  // before it contributes again, then AgreeMembership to be admitted.
+  uint64_t evictions() const { return evictions_; }
   // Bytes of the operations' messages this peer sent (Ready, chunks, Done),
   // since construction: what a caller measures an exchange's traffic with.
   uint64_t bytes_sent() const { return bytes_sent_; }
@@ -163,6 +171,13 @@ class CollectiveGroup {
   bool BeginAgreement(Host& host, uint32_t target);
   void HandleView(Host& host, PeerId from, uint32_t epoch, std::span<const ViewEntry> entries);
   void HandleJoin(Host& host, PeerId from, uint64_t incarnation);
+  // A member: answers a message of epoch <= ours from a peer we hold dead
+  // and left out with Evicted; true when it did (the message is dropped).
+  bool TellEvicted(Host& host, PeerId from, uint32_t epoch);
+  void HandleEvicted(Host& host, PeerId from, uint32_t epoch, uint64_t incarnation);
+  // Left out of `epoch` (`from` holds `incarnation` dead): turns into a
+  // joiner; see evictions().
+  void BecomeJoiner(Host& host, PeerId from, uint32_t epoch, uint64_t incarnation);
   void SendView(Host& host);
   void RefuteIfDead();
   void MaybeDecide(Host& host);
@@ -178,6 +193,7 @@ class CollectiveGroup {
   bool broken_ = false;  // an operation of epoch_ was aborted
   bool op_watchdog_armed_ = false;
   uint64_t bytes_sent_ = 0;
+  uint64_t evictions_ = 0;
   std::map<OpTag, std::unique_ptr<RingOp>> ops_;
   // Backup storage of ended operations (RingOp::TakeBackup), at most
   // kSpareBackups: the next operation copies its buffer into pages that

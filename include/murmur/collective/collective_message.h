@@ -60,6 +60,8 @@ struct ChunkView {
 // kCollectiveAbort: | u32 n | n x u32 lost peer
 // kCollectiveView:  | u32 n | n x (u32 peer, u64 incarnation, u8 dead)
 // kCollectiveJoin:  | u64 incarnation
+// kCollectiveEvicted: | u64 incarnation (epoch = the sender's decided epoch;
+//                   the receiver's incarnation the sender holds dead)
 struct ViewEntry {
   PeerId peer;
   uint64_t incarnation = 0;
@@ -88,6 +90,7 @@ std::vector<uint8_t> EncodeDone(OpTag tag);
 std::vector<uint8_t> EncodeAbort(OpTag tag, std::span<const PeerId> lost);
 std::vector<uint8_t> EncodeView(uint32_t epoch, std::span<const ViewEntry> view);
 std::vector<uint8_t> EncodeJoin(uint64_t incarnation);
+std::vector<uint8_t> EncodeEvicted(uint32_t epoch, uint64_t incarnation);
 std::vector<uint8_t> EncodeStateHash(OpTag tag, const StateDigest& digest);
 std::vector<uint8_t> EncodeStateRequest(OpTag tag, const StateRange& range);
 std::vector<uint8_t> EncodeStateChunk(OpTag tag, const StateRange& range,
@@ -105,6 +108,7 @@ Status ReadEnd(ByteReader& in);
 // `max_entries` bounds n before anything is allocated.
 Result<std::vector<PeerId>> ReadAbort(ByteReader& in, size_t max_entries);
 Result<std::vector<ViewEntry>> ReadView(ByteReader& in, size_t max_entries);
+// Also reads kCollectiveEvicted's body (the same u64).
 Result<uint64_t> ReadJoin(ByteReader& in);
 Result<StateDigest> ReadStateHash(ByteReader& in);
 Result<StateRange> ReadStateRequest(ByteReader& in);

@@ -105,6 +105,13 @@ class StateSync {
   void Pull(Host& host, std::vector<PeerId> holders, const StateDigest& want,
             std::span<float> state, OpCallback done);
 
+  // Back to the state of a fresh peer (a joiner): the digests held, this
+  // peer's own step and its compare, wait and pull in flight (their
+  // callbacks never run) are dropped, so digests of any step are kept again
+  // for AwaitMajority. For a peer that learned the group left it out
+  // (CollectiveGroup::evictions()): its own steps say nothing of theirs.
+  void ForgetSteps();
+
   void OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes);
   bool OnTimer(Host& host, TimerId timer);
   void OnPeerDown(Host& host, PeerId peer);

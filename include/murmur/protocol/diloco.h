@@ -33,7 +33,9 @@
 // members admit it at their next outer-step boundary, before comparing
 // state hashes, and it learns the step and the majority digest from their
 // hashes, pulls theta and m (StateSync), and trains from the next outer
-// step on as a member again. The mean tolerates
+// step on as a member again. Restarted without `rejoin` (as a founder at
+// round 0) it is told Evicted by the members (collective_group.h) and
+// takes the same path (MaybeRejoinAfterEviction). The mean tolerates
 // no Byzantine peer; a robust rule tolerates what that rule tolerates
 // among the gathered pseudo-gradients (e.g. trimmed mean with robust.f = b
 // tolerates b). Every survivor aggregates the same gathered bytes with a
@@ -152,6 +154,16 @@ class DilocoNode final : public Node {
   // After an event: members new in the group's epoch get this peer's
   // newest digest (they may have been admitted after it compared).
   void GreetNewMembers(Host& host);
+  // After an event: when the group learned that the members left this
+  // peer out (a plain restart, or decided out while silent), drops the
+  // round in flight and rejoins like `rejoin` (after the inner phase in
+  // flight, if any, which owns the learner).
+  void MaybeRejoinAfterEviction(Host& host);
+  void Rejoin(Host& host);
+  // A continuation of generation `gen` still applies (no eviction since).
+  bool Current(uint64_t gen) const {
+    return gen == generation_ && group_->evictions() == seen_evictions_;
+  }
   std::span<float> Global() { return {shared_.data(), length_}; }
   std::span<float> Momentum() { return {shared_.data() + length_, length_}; }
 
@@ -181,6 +193,10 @@ class DilocoNode final : public Node {
   double last_loss_ = 0;
   int64_t round_ = 0;
   bool done_ = false;
+  uint64_t generation_ = 0;      // rises with every eviction: ends stale continuations
+  uint64_t seen_evictions_ = 0;  // group_->evictions() already handled
+  bool computing_ = false;       // an inner phase runs on the learner
+  bool rejoin_after_compute_ = false;
 };
 
 }  // namespace murmur

@@ -70,6 +70,7 @@ enum class MessageKind : uint8_t {
   kCollectiveView = 0x54,    // membership agreement: a peer's view
   kCollectiveJoin = 0x55,    // a joiner asks to be admitted
   kCollectiveQChunk = 0x59,  // one quantized chunk of one ring step
+  kCollectiveEvicted = 0x5A, // member -> a peer it holds dead: you are not in my epoch
   // collective/state_sync.h: same prefix
   kStateHash = 0x56,         // BLAKE2b of the shared state after a step
   kStateRequest = 0x57,      // pull a range of the shared state
@@ -101,6 +102,7 @@ inline constexpr std::array kAllMessageKinds = {
     MessageKind::kCollectiveView,     MessageKind::kCollectiveJoin,
     MessageKind::kStateHash,          MessageKind::kStateRequest,
     MessageKind::kStateChunk,         MessageKind::kCollectiveQChunk,
+    MessageKind::kCollectiveEvicted,
     MessageKind::kSecAggSetup,
     MessageKind::kSecAggToClient,     MessageKind::kSecAggToServer,
 };

@@ -29,7 +29,11 @@
 //     (collective/state_sync.h), as DiLoCo does.
 // Fault tolerance is DiLoCo's: an exchange that loses a peer is aborted on
 // every survivor (buffers and residuals restored) and redone over the
-// survivors. The reported model is theta.
+// survivors. The reported model is theta. A restarted peer (`rejoin`, or
+// told Evicted after a plain restart) is admitted at an H boundary, where
+// the members compare before starting that step's exchanges (none is in
+// flight then), pulls theta and m and trains on from that step, as DiLoCo's
+// joiner does (docs/protocols/streaming_diloco.md).
 //
 // Not thread-safe (a Node). `learner` must outlive the node.
 #pragma once
@@ -65,6 +69,10 @@ struct StreamingOptions {
   collective::CollectiveOptions collective;
   int max_attempts = 8;
   int64_t num_peers = 0;
+  // A restarted peer: joins the group and pulls theta and m at the
+  // members' next state check (an outer step boundary) before it trains.
+  // REQUIRES: streaming.outer.check_state.
+  bool rejoin = false;
 };
 
 // One outer exchange of a fragment: started after inner step `start`,
@@ -118,6 +126,22 @@ class StreamingDilocoNode final : public Node {
   void ApplySync(Host& host, InFlight& f);
   void ReportRound(Host& host);
   void CheckState(Host& host);
+  // Joins the group (a restart, or after an eviction) and, once admitted,
+  // pulls the state of the newest step a majority of the members hashed.
+  void Rejoin(Host& host);
+  void Resync(Host& host, uint32_t min_step);
+  // Takes the pulled state of outer step `round` as this peer's: step
+  // round x H, the exchanges from there on, local parameters = theta.
+  void AdoptRound(Host& host, int64_t round);
+  void GreetNewMembers(Host& host);
+  void MaybeRejoinAfterEviction(Host& host);
+  // True when an H boundary's report and state check come before that
+  // step's exchanges start (an overlap), false when after they were
+  // applied (tau = 0, and the last step).
+  bool ReportsBeforeStarting() const;
+  bool Current(uint64_t gen) const {
+    return gen == generation_ && group_->evictions() == seen_evictions_;
+  }
   std::span<float> Global() { return {shared_.data(), length_}; }
   std::span<float> Momentum() { return {shared_.data() + length_, length_}; }
 
@@ -141,6 +165,11 @@ class StreamingDilocoNode final : public Node {
   bool done_ = false;
   double last_loss_ = 0;
   uint64_t peak_bytes_ = 0;
+  bool resyncing_ = false;       // not yet holding the group's state
+  bool rejoin_after_compute_ = false;
+  uint64_t generation_ = 0;      // rises with every eviction
+  uint64_t seen_evictions_ = 0;
+  std::vector<PeerId> known_members_;
 };
 
 }  // namespace murmur

@@ -30,6 +30,11 @@ void GroupNet::AddJoiner(PeerId id, std::vector<PeerId> contacts, uint64_t incar
   }
 }
 
+void GroupNet::RestartAsFounder(PeerId id, std::vector<PeerId> members) {
+  AddJoiner(id, {}, 0);
+  peers_[id.value].group = std::make_unique<CollectiveGroup>(options_, id, std::move(members));
+}
+
 std::vector<PeerId> GroupNet::Alive() const {
   std::vector<PeerId> alive;
   for (const auto& [id, p] : peers_) {

@@ -34,6 +34,9 @@ class GroupNet {
 
   // Adds peer `id` as a joiner (a new peer or a restart of a crashed one).
   void AddJoiner(PeerId id, std::vector<PeerId> contacts, uint64_t incarnation);
+  // Restarts peer `id` as a founder of `members` (epoch 0, incarnation 0):
+  // a crashed peer started again with its original command line.
+  void RestartAsFounder(PeerId id, std::vector<PeerId> members);
 
   CollectiveGroup& group(PeerId p) { return *peers_.at(p.value).group; }
   testing::FakeHost& host(PeerId p) { return *peers_.at(p.value).host; }
