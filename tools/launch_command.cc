@@ -211,17 +211,17 @@ Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
   return children;
 }
 
-// `--persist-every`: starts peer `i`, which a signal killed (a crash or
-// kill -9; not SIGINT or SIGTERM, which mean stop), again with its command,
-// at most kMaxPeerRestarts times. It resumes from its state file; it
+// `--persist-every`: starts peer `i`, which SIGKILL killed (kill -9, the
+// OOM killer, a host that stopped it), again with its command, at most
+// kMaxPeerRestarts times. Not other signals: SIGINT and SIGTERM mean stop,
+// and an abort or a fault would repeat from the same state. It resumes from its state file; it
 // bootstraps from a live peer's address (the one in its command may be
 // gone: a restarted slot 0 knows no one otherwise). Returns whether it did.
 bool RestartKilledPeer(std::vector<Child>& children, size_t i, int wait_status,
                        const LaunchOptions& options) {
   Child& child = children[i];
   if (options.persist_every <= 0 || !WIFSIGNALED(wait_status) ||
-      WTERMSIG(wait_status) == SIGINT || WTERMSIG(wait_status) == SIGTERM ||
-      child.restarts >= kMaxPeerRestarts) {
+      WTERMSIG(wait_status) != SIGKILL || child.restarts >= kMaxPeerRestarts) {
     return false;
   }
   auto live = std::find_if(children.begin(), children.end(), [&](const Child& c) {
@@ -312,8 +312,8 @@ CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
   launch->add_flag("--quiet", options.quiet, "No progress output");
   launch->add_option("--persist-every", options.persist_every,
                      "Each peer persists its state every N rounds in its peer-I/, and a peer "
-                     "killed by a signal is restarted and resumes from it (`murmur peer "
-                     "--persist-every`)")
+                     "killed by SIGKILL (kill -9, the OOM killer) is restarted and resumes "
+                     "from it (`murmur peer --persist-every`)")
       ->type_name("N")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   launch->add_flag("--plain", options.plain,

@@ -23,7 +23,7 @@ struct LaunchOptions {
   bool quiet = false;
   bool plain = false;  // `murmur peer --plain` for every peer
   // `murmur peer --persist-every N` for every peer (state in its peer-I/),
-  // and a peer killed by a signal is started again with the same command
+  // and a peer killed by SIGKILL is started again with the same command
   // (at most kMaxPeerRestarts times), resuming from its state. 0: neither.
   int64_t persist_every = 0;
   int64_t streams = 1;  // `murmur peer --streams` for every peer

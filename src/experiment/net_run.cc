@@ -332,7 +332,12 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   result.finished = Done(plan, self, sink, *host);
   if (!options.out_dir.empty()) {
     std::optional<double> epsilon;
-    if (config.train.dp_sgd.enabled && plan.epsilon_of_round) epsilon = plan.epsilon_of_round(0);
+    // DP-SGD's part counts the steps this peer's learner took; RQM's part
+    // (when it also applies, the smaller of the two bounds) the rounds: the
+    // whole run's, an upper bound for a peer that stopped early.
+    if (config.train.dp_sgd.enabled && plan.epsilon_of_round) {
+      epsilon = plan.epsilon_of_round(config.protocol.rounds);
+    }
     MURMUR_RETURN_IF_ERROR(WritePeerSummary(options.out_dir, plan, self, *host, result.finished,
                                           collector.counters(), epsilon));
   }

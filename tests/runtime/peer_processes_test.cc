@@ -624,6 +624,9 @@ TEST_F(PeerProcesses, LaunchedPrivateRunsReportTheSimulatorsEpsilon) {
       {"fedavg", "client_fraction = 0.5\n[privacy]\nmode = \"local\"\nclip = 0.5\n"
                  "noise_multiplier = 1.3\ndelta = 1e-4\n"},
       {"dpsgd", "[privacy]\ndp_sgd = true\ndp_sgd_clip = 1.0\ndp_sgd_noise_multiplier = 1.1\n"},
+      // DP-SGD and RQM both bound a CHOCO peer's releases: the smaller holds.
+      {"choco", "[privacy]\ndp_sgd = true\ndp_sgd_clip = 1.0\ndp_sgd_noise_multiplier = 1.1\n"
+                "[compress]\ncodec = \"rqm:clip=0.05,delta=0.075,levels=16,keep=0.5\"\n"},
   };
   for (const auto& [kind, lines] : runs) {
     SCOPED_TRACE(kind);
@@ -641,6 +644,11 @@ TEST_F(PeerProcesses, LaunchedPrivateRunsReportTheSimulatorsEpsilon) {
     if (kind == "fedavg") EXPECT_EQ(net_eps, sim_eps);
     EXPECT_EQ(net_eps.at(3), sim_eps.at(3));
     EXPECT_EQ(ReadSummary(net)["epsilon"], ReadSummary(sim)["epsilon"]);
+    // A DP-SGD peer's own summary holds its epsilon after the last round
+    // (launch's summary takes the largest, so a peer's 0 would hide there).
+    for (int i = 0; kind != "fedavg" && i < 4; ++i) {
+      EXPECT_EQ(ReadSummary(net + "/peer-" + std::to_string(i))["epsilon"], sim_eps.at(3)) << i;
+    }
   }
 }
 
