@@ -159,22 +159,44 @@ Result<MetricsWriter> MetricsWriter::OpenAppending(const std::string& dir,
   return writer;
 }
 
+Status MetricsWriter::CutTo(const std::string& dir, uint64_t jsonl_bytes, uint64_t csv_bytes,
+                           const std::string& recorded_in) {
+  const std::pair<std::string, uint64_t> files[] = {{dir + "/metrics.jsonl", jsonl_bytes},
+                                                    {dir + "/metrics.csv", csv_bytes}};
+  uintmax_t sizes[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const auto& [path, recorded] = files[i];
+    std::error_code ec;
+    sizes[i] = std::filesystem::exists(path, ec) ? std::filesystem::file_size(path, ec) : 0;
+    if (ec) return Status::Unavailable("cannot read the size of '", path, "': ", ec.message());
+    const char* why = nullptr;
+    if (sizes[i] < recorded) {
+      why = "is shorter than";
+    } else if (recorded > 0) {
+      std::ifstream in(path, std::ios::binary);
+      in.seekg(static_cast<std::streamoff>(recorded - 1));
+      if (in.get() != '\n') why = "has no row ending at the length recorded in";
+    }
+    if (why != nullptr) {
+      return Status::InvalidArgument("'", path, "' (", sizes[i], " bytes) ", why, " '",
+                                     recorded_in, "' (", recorded, " bytes): it was changed "
+                                     "after the save. Nothing was changed");
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    if (sizes[i] == files[i].second) continue;
+    std::error_code ec;
+    std::filesystem::resize_file(files[i].first, files[i].second, ec);
+    if (ec) return Status::Unavailable("cannot cut '", files[i].first, "' back: ", ec.message());
+  }
+  return Status::Ok();
+}
+
 Result<MetricsWriter> MetricsWriter::Reopen(const std::string& dir, uint64_t jsonl_bytes,
                                             uint64_t csv_bytes) {
+  MURMUR_RETURN_IF_ERROR(CutTo(dir, jsonl_bytes, csv_bytes, "the run's snapshot"));
   MetricsWriter writer;
   writer.dir_ = dir;
-  for (const auto& [name, bytes] : {std::pair{"/metrics.jsonl", jsonl_bytes},
-                                    std::pair{"/metrics.csv", csv_bytes}}) {
-    const std::string path = dir + name;
-    std::error_code ec;
-    const uintmax_t size = std::filesystem::file_size(path, ec);
-    if (ec || size < bytes) {
-      return Status::Corrupt("'", path, "' is shorter than the snapshot records (", bytes,
-                             " bytes): it was changed after the run stopped");
-    }
-    std::filesystem::resize_file(path, bytes, ec);
-    if (ec) return Status::Unavailable("cannot truncate '", path, "': ", ec.message());
-  }
   writer.jsonl_.open(dir + "/metrics.jsonl", std::ios::app);
   writer.csv_.open(dir + "/metrics.csv", std::ios::app);
   if (!writer.jsonl_ || !writer.csv_) {

@@ -101,37 +101,13 @@ Status RestoreNode(std::span<const uint8_t> bytes, Node& node) {
 }
 
 Status CutMetricsToState(const std::string& dir, const PeerState& state) {
-  const uint64_t recorded[] = {state.jsonl_bytes, state.csv_bytes};
-  uintmax_t sizes[2] = {0, 0};
-  for (int i = 0; i < 2; ++i) {
-    const std::string path = dir + "/" + kMetricsFiles[i];
-    std::error_code ec;
-    sizes[i] = std::filesystem::exists(path, ec) ? std::filesystem::file_size(path, ec) : 0;
-    if (ec) return Status::Unavailable("cannot read the size of '", path, "': ", ec.message());
-    const char* why = nullptr;
-    if (sizes[i] < recorded[i]) {
-      why = "is shorter than";
-    } else if (recorded[i] > 0) {
-      std::ifstream in(path, std::ios::binary);
-      in.seekg(static_cast<std::streamoff>(recorded[i] - 1));
-      if (in.get() != '\n') why = "has no row ending at the length recorded in";
-    }
-    if (why != nullptr) {
-      return Status::InvalidArgument(
-          "'", path, "' (", sizes[i], " bytes) ", why, " '", dir, "/", kPeerStateFileName,
-          "' (", recorded[i], " bytes at round ", state.round, "): it was changed after the "
-          "save. Nothing was changed; move ", kPeerStateFileName, " away to start this peer "
-          "from round 0 (its rows are then appended after the file's)");
-    }
-  }
-  for (int i = 0; i < 2; ++i) {
-    if (sizes[i] == recorded[i]) continue;
-    const std::string path = dir + "/" + kMetricsFiles[i];
-    std::error_code ec;
-    std::filesystem::resize_file(path, recorded[i], ec);
-    if (ec) return Status::Unavailable("cannot cut '", path, "' back: ", ec.message());
-  }
-  return Status::Ok();
+  const Status cut = MetricsWriter::CutTo(
+      dir, state.jsonl_bytes, state.csv_bytes,
+      dir + "/" + kPeerStateFileName + " at round " + std::to_string(state.round));
+  if (cut.code() != StatusCode::kInvalidArgument) return cut;
+  return Status::InvalidArgument(cut.message(), "; move ", kPeerStateFileName,
+                                 " away to start this peer from round 0 (its rows are then "
+                                 "appended after the file's)");
 }
 
 std::function<void(Round)> PersistHook(const RunConfig& config, const NetRunOptions& options,

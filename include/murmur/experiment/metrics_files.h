@@ -45,12 +45,17 @@ class MetricsWriter {
   static Result<MetricsWriter> OpenAppending(const std::string& dir,
                                              const std::string& resolved_toml);
   // Reopens the files of an interrupted run in `dir` to continue it
-  // (`murmur run --resume`): cuts metrics.jsonl and metrics.csv back to
-  // `jsonl_bytes` and `csv_bytes` (their lengths at the snapshot) and
-  // appends from there. kCorrupt when a file is shorter than that,
-  // kUnavailable when it cannot be opened.
+  // (`murmur run --resume`): CutTo the lengths at the snapshot, then
+  // appends from there. kUnavailable when they cannot be opened.
   static Result<MetricsWriter> Reopen(const std::string& dir, uint64_t jsonl_bytes,
                                       uint64_t csv_bytes);
+  // Cuts metrics.jsonl and metrics.csv in `dir` back to `jsonl_bytes` and
+  // `csv_bytes`, the lengths `recorded_in` (a snapshot or state file) holds.
+  // Both are checked before either is cut: kInvalidArgument, with nothing
+  // changed, when a file is shorter than recorded (a missing one is 0
+  // bytes) or the recorded length does not end a row.
+  static Status CutTo(const std::string& dir, uint64_t jsonl_bytes, uint64_t csv_bytes,
+                      const std::string& recorded_in);
   Status Append(const EvalRow& row);
 
   // OpenAppending's view of the earlier lives: their last row's traffic
