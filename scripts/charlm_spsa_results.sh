@@ -17,14 +17,16 @@ SEEDS=${SEEDS:-1 2 3}
 LITERATURE=/usr/share/games/fortunes/literature
 declare -A DIRS=()
 
-# one NAME SEED ARGS...: `murmur run ARGS` into OUT/NAME-sSEED unless done.
+# one NAME SEED ARGS...: `murmur run ARGS` into OUT/NAME-sSEED unless done;
+# only a finished run goes into the table.
 one() {
   local name=$1 seed=$2 dir=$OUT/$1-s$2
   shift 2
   if [[ ! -f $dir/summary.json ]] &&
      ! nice -n 10 "$MURMUR" run "$@" --seed "$seed" --threads 1 --quiet --out "$dir" > /dev/null
   then
-    echo "${0##*/}: $name, seed $seed did not finish (see $dir)" >&2
+    echo "${0##*/}: $name, seed $seed did not finish (see $dir); left out" >&2
+    return
   fi
   DIRS[$name]+=${DIRS[$name]:+,}$dir
 }
@@ -42,9 +44,13 @@ for seed in $SEEDS; do
       --set protocol.rounds=200 --set eval.every=200
 done
 
-/usr/bin/python3 scripts/seed_table.py start-end \
-  "Adam pretraining, 1 peer, 6,000 steps on computers (random init -> pretrained)=${DIRS[pretrain]}" \
-  "SPSA fine-tuning on literature, 8 peers, 1,000 steps=${DIRS[spsa8]}" \
-  "SPSA fine-tuning, 16 peers, spsa.lr = 2e-3, 1,000 steps=${DIRS[spsa16]}" \
-  "first-order Adam fine-tuning, 1 peer, 1,000 steps=${DIRS[adam]}" \
-  "SPSA from a random initialization, 8 peers, 200 steps=${DIRS[spsa_random]}"
+declare -a ROWS=()
+row() {  # LABEL NAME: a table row over NAME's finished runs, if any
+  if [[ -n ${DIRS[$2]:-} ]]; then ROWS+=("$1=${DIRS[$2]}"); fi
+}
+row "Adam pretraining, 1 peer, 6,000 steps on computers (random init -> pretrained)" pretrain
+row "SPSA fine-tuning on literature, 8 peers, 1,000 steps" spsa8
+row "SPSA fine-tuning, 16 peers, spsa.lr = 2e-3, 1,000 steps" spsa16
+row "first-order Adam fine-tuning, 1 peer, 1,000 steps" adam
+row "SPSA from a random initialization, 8 peers, 200 steps" spsa_random
+/usr/bin/python3 scripts/seed_table.py start-end "${ROWS[@]}"
