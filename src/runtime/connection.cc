@@ -36,11 +36,16 @@ void Connection::Start() {
 
 void Connection::Enqueue(FrameType type, std::vector<uint8_t> plaintext, size_t data_bytes) {
   MURMUR_CHECK(state_ == ConnectionState::kOpen);
-  const bool control = type == FrameType::kHeartbeat || type == FrameType::kPeers;
+  const bool control = IsControlFrame(type) && !control_holds(type);
   (control ? control_ : out_)
       .push_back(Outgoing{.type = type, .plaintext = std::move(plaintext),
                           .data_bytes = data_bytes});
   WriteMore();
+}
+
+bool Connection::control_holds(FrameType type) const {
+  return std::any_of(control_.begin(), control_.end(),
+                     [type](const Outgoing& o) { return o.type == type; });
 }
 
 void Connection::Close(const std::string& reason, const std::string& detail) {
@@ -259,9 +264,7 @@ void Connection::OnSealedFrame(Frame& frame) {
   }
   // Heartbeats and Peers may come between the chunks of a message (the
   // sender's control queue goes first); a Bye may not.
-  const bool control =
-      frame.header.type == FrameType::kHeartbeat || frame.header.type == FrameType::kPeers;
-  if (!partial_.empty() && !control) {
+  if (!partial_.empty() && !IsControlFrame(frame.header.type)) {
     Close("unexpected_frame", "a bye inside a chunked message");
     return;
   }

@@ -132,6 +132,8 @@ class NetHost::Impl final : public ConnectionEvents {
   void Greet(PeerId peer, Connection& conn);
   void LearnRecord(const PeerRecord& record, RecordSource source, const Connection* from);
   void OnPeersFrame(const ConnectionPtr& conn, std::span<const uint8_t> payload);
+  // Queues a Peers frame relayed to `link`'s peer (bounded, see there).
+  void RelayPeers(PeerLink& link, const std::vector<uint8_t>& frame);
   void CountRejected(const std::string& reason, const std::string& address,
                      const std::string& detail);
   bool MayLogRejection() { return ++rejected_logged_ <= options_.max_rejection_logs; }

@@ -316,10 +316,30 @@ void NetHost::Impl::LearnRecord(const PeerRecord& record, RecordSource source,
   for (PeerLink& other : links_) {
     if (other.conn && other.conn.get() != from && other.conn->open() &&
         other.conn->slot() != record.slot) {
-      other.conn->Enqueue(FrameType::kPeers, one.bytes(), 0);
+      RelayPeers(other, one.bytes());
     }
   }
   MaybeDialSlot(record.slot);
+}
+
+// The control queue takes one Peers frame per connection; while it holds
+// one, a relay waits with the data and is counted like data, so a peer
+// sending a stream of fresher records (each relayed to every other peer)
+// costs each link at most send_queue_bytes and delays, never starves, its
+// data. Over that bound the relay is dropped (net.relays_dropped): gossip
+// is best effort, and every handshake sends the whole view again.
+void NetHost::Impl::RelayPeers(PeerLink& link, const std::vector<uint8_t>& frame) {
+  Connection& conn = *link.conn;
+  if (!conn.control_holds(FrameType::kPeers)) {
+    conn.Enqueue(FrameType::kPeers, frame, 0);
+    return;
+  }
+  if (link.queued_bytes + frame.size() > options_.send_queue_bytes) {
+    Count("net.relays_dropped");
+    return;
+  }
+  link.queued_bytes += frame.size();
+  conn.Enqueue(FrameType::kPeers, frame, frame.size());
 }
 
 void NetHost::Impl::OnFrame(const ConnectionPtr& conn, FrameType type,
