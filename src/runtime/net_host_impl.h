@@ -90,6 +90,7 @@ class NetHost::Impl final : public ConnectionEvents {
     std::vector<ConnectionPtr> extra;
     uint64_t sent = 0;       // data messages handed to the data streams
     uint64_t delivered = 0;  // data messages received from them
+    bool bye_sent = false;   // our Bye is queued on this link (once per conn)
   };
   struct Bootstrap {
     asio::ip::tcp::endpoint endpoint;
@@ -149,7 +150,13 @@ class NetHost::Impl final : public ConnectionEvents {
   // The stream the link's next data message (or Bye) goes on.
   Connection& NextDataStream(PeerLink& link);
   void SendOnLink(PeerLink& link, std::vector<uint8_t> message);
+  // Once per link, after what is pending: while the link's data streams
+  // are still coming, FlushPending sends it.
   void SendByeOnLink(PeerLink& link);
+  // We dial the link's data streams and messages wait for them: they
+  // still open while we shut down, so those messages go out (and the Bye
+  // after them).
+  bool StreamsComing(const PeerLink& link) const;
   // The dialer of a link's first stream dials the others.
   void DialStreams(PeerId peer, const ConnectionPtr& first);
   void DialStream(PeerId peer, std::weak_ptr<Connection> first, uint8_t stream);

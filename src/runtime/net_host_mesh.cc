@@ -271,6 +271,7 @@ void NetHost::Impl::Attach(PeerId peer, ConnectionPtr conn, const PeerRecord& re
   links_[peer.value].conn = std::move(conn);
   links_[peer.value].record = record;
   links_[peer.value].lost = false;
+  links_[peer.value].bye_sent = false;
   membership_.Connected(peer);
 }
 
@@ -281,7 +282,7 @@ void NetHost::Impl::Greet(PeerId peer, Connection& conn) {
   if (LinkReady(links_[peer.value])) {
     FlushPending(peer);
   } else if (stopping_) {
-    conn.Enqueue(FrameType::kBye, {}, 0);
+    SendByeOnLink(links_[peer.value]);
   }
 }
 

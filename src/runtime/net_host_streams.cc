@@ -64,8 +64,18 @@ void NetHost::Impl::SendOnLink(PeerLink& link, std::vector<uint8_t> message) {
 // After every data message, on the data streams' turn: the receiver acts
 // on a Bye only when it has read what came before it.
 void NetHost::Impl::SendByeOnLink(PeerLink& link) {
+  if (link.bye_sent || !link.conn || !link.conn->open()) return;
+  // A Bye on stream 0 would be read before the messages the data streams
+  // carry once they open, and they would be dropped.
+  if (!LinkReady(link) && !link.pending.empty()) return;
+  link.bye_sent = true;
   Connection& on = LinkReady(link) ? NextDataStream(link) : *link.conn;
   on.Enqueue(FrameType::kBye, {}, 0);
+}
+
+bool NetHost::Impl::StreamsComing(const PeerLink& link) const {
+  return link.conn && link.conn->open() && link.conn->role() == Role::kDialer &&
+         !LinkReady(link) && !link.pending.empty();
 }
 
 void NetHost::Impl::DialStreams(PeerId peer, const ConnectionPtr& first) {
@@ -74,8 +84,8 @@ void NetHost::Impl::DialStreams(PeerId peer, const ConnectionPtr& first) {
 
 void NetHost::Impl::DialStream(PeerId peer, std::weak_ptr<Connection> first, uint8_t stream) {
   const ConnectionPtr link_first = first.lock();
-  if (stopping_ || !link_first || links_[peer.value].conn != link_first ||
-      links_[peer.value].extra[stream]) {
+  if (!link_first || links_[peer.value].conn != link_first || links_[peer.value].extra[stream] ||
+      (stopping_ && !StreamsComing(links_[peer.value]))) {
     return;
   }
   Result<asio::ip::tcp::endpoint> endpoint = ParseEndpoint(link_first->peer_address());
@@ -84,7 +94,7 @@ void NetHost::Impl::DialStream(PeerId peer, std::weak_ptr<Connection> first, uin
   auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
   socket->async_connect(*endpoint, [this, socket, endpoint = *endpoint, peer, first,
                                     stream](const asio::error_code& ec) {
-    if (stopping_) return;
+    if (stopping_ && !StreamsComing(links_[peer.value])) return;
     if (ec) {
       RetryLater(options_.backoff_min, [this, peer, first, stream] {
         DialStream(peer, first, stream);

@@ -1,0 +1,102 @@
+// A link of several TCP streams (NetOptions::streams, net_host_streams.cc)
+// at its edges: a peer that stops before its link's data streams are open,
+// a partner that stops or vanishes while they are. Two NetHosts in this
+// process over 127.0.0.1.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "murmur/runtime/net_host.h"
+#include "testing/counting_sink.h"
+
+namespace murmur::net {
+namespace {
+
+NetOptions Options(uint32_t self, uint8_t streams) {
+  NetOptions o;
+  o.self = PeerId(self);
+  o.num_slots = 2;
+  o.start_timeout = Duration::Seconds(30);
+  o.backoff_min = Duration::Seconds(0.02);
+  o.streams = streams;
+  return o;
+}
+
+NetSecurity Security() {
+  NetworkKey psk{};
+  psk.fill(6);
+  return NetSecurity{.identity = Identity::Generate(), .network_key = psk};
+}
+
+std::vector<uint8_t> Message(size_t i) {
+  return std::vector<uint8_t>(100 + i * 1000, static_cast<uint8_t>(i + 1));
+}
+
+// Sends `count` messages to slot 1 at start and asks to stop at once: its
+// link's data streams are still being dialed.
+class SendAndStop final : public Node {
+ public:
+  explicit SendAndStop(size_t count) : count_(count) {}
+  void OnStart(Host& host) override {
+    for (size_t i = 0; i < count_; ++i) host.Send(PeerId(1), Message(i));
+    sent_ = true;
+  }
+  void OnMessage(Host&, PeerId, std::span<const uint8_t>) override {}
+  void OnTimer(Host&, TimerId) override {}
+  void OnComputeDone(Host&, uint64_t) override {}
+  const size_t count_;
+  std::atomic<bool> sent_{false};
+};
+
+// Keeps what it gets; ticks so that its host looks at its stop predicate.
+class Keeper final : public Node {
+ public:
+  void OnStart(Host& host) override { host.StartTimer(Duration::Seconds(0.01)); }
+  void OnMessage(Host&, PeerId, std::span<const uint8_t> m) override {
+    received_.emplace_back(m.begin(), m.end());
+    count_ = received_.size();
+  }
+  void OnTimer(Host& host, TimerId) override { host.StartTimer(Duration::Seconds(0.01)); }
+  void OnComputeDone(Host&, uint64_t) override {}
+  std::vector<std::vector<uint8_t>> received_;
+  std::atomic<size_t> count_{0};
+};
+
+// The messages a peer sent before it stopped are delivered whole, in order,
+// and then its one Bye: before, the Bye went on the control stream at
+// once, was read first, and the messages were dropped.
+TEST(LinkStreamsShutdown, MessagesQueuedBeforeTheDataStreamsOpenSurviveAnImmediateStop) {
+  constexpr size_t kCount = 5;
+  testing::CountingSink sa, sb;
+  auto b = NetHost::Create(Options(1, 3), Security(), sb);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  NetOptions oa = Options(0, 3);
+  oa.bootstrap = {(*b)->listen_address()};
+  auto a = NetHost::Create(oa, Security(), sa);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  SendAndStop na(kCount);
+  Keeper nb;
+  std::atomic<bool> a_done{false};
+  std::thread tb([&] {
+    (void)(*b)->Run(nb, [&] { return nb.count_ == kCount || a_done.load(); });
+  });
+  const auto start = std::chrono::steady_clock::now();
+  (void)(*a)->Run(na, [&] { return na.sent_.load(); });
+  const double a_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  a_done = true;
+  tb.join();
+  ASSERT_EQ(nb.received_.size(), kCount);
+  for (size_t i = 0; i < kCount; ++i) EXPECT_TRUE(nb.received_[i] == Message(i)) << i;
+  EXPECT_EQ(sb.Get("net.peers_down"), 0);
+  EXPECT_EQ(sb.Get("net.rejected.unexpected_frame"), 0);
+  // A stopped as soon as its Bye was out, not at its shutdown deadline.
+  EXPECT_LT(a_seconds, NetOptions{}.shutdown_timeout.seconds());
+}
+
+}  // namespace
+}  // namespace murmur::net
