@@ -108,7 +108,8 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
     return;
   }
   if (ec == asio::error::eof && keep_open_on_eof && state_ == ConnectionState::kOpen) {
-    return;  // the owner closes it, and the failure detector watches
+    events_.OnPeerFinished(shared_from_this());  // it may close us
+    return;
   }
   if ((ec == asio::error::eof || ec == asio::error::connection_reset) &&
       role_ == Role::kDialer && state_ == ConnectionState::kHello) {

@@ -54,6 +54,9 @@ class ConnectionEvents {
   virtual void OnSent(const Connection& conn, size_t data_bytes) = 0;
   // The send queue became empty.
   virtual void OnIdle(const Connection& conn) = 0;
+  // The peer ended its stream in order on a connection that keeps open on
+  // EOF (keep_open_on_eof): it reads no more; the owner closes it or not.
+  virtual void OnPeerFinished(const ConnectionPtr& conn) = 0;
   // Closed (once). `was`: the state before; `unsent`: the data bytes still
   // queued, now dropped; `reason`: a counter suffix, or empty for an
   // orderly close that is no peer's fault.
@@ -134,7 +137,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // `admitted_from` (an address that is then never banned).
   bool vouches_for_address = false;
   // An orderly end of the peer's stream stops reading instead of closing
-  // (a link's control stream, whose data streams may still be draining).
+  // and is reported (OnPeerFinished): a link's control stream, whose data
+  // streams may still be draining.
   bool keep_open_on_eof = false;
   // Refuses Data and DataPart frames ("unexpected_frame"): a link's
   // control stream, so that only its turn stream ever reassembles.

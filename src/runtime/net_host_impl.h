@@ -61,6 +61,7 @@ class NetHost::Impl final : public ConnectionEvents {
                std::span<const uint8_t> payload) override;
   void OnSent(const Connection& conn, size_t data_bytes) override;
   void OnIdle(const Connection& conn) override;
+  void OnPeerFinished(const ConnectionPtr& conn) override;
   void OnClosed(const ConnectionPtr& conn, ConnectionState was, size_t unsent,
                 const std::string& reason, const std::string& detail) override;
 
@@ -91,6 +92,9 @@ class NetHost::Impl final : public ConnectionEvents {
     uint64_t sent = 0;       // data messages handed to the data streams
     uint64_t delivered = 0;  // data messages received from them
     bool bye_sent = false;   // our Bye is queued on this link (once per conn)
+    // Between failed dials of the link's data streams (from backoff_min,
+    // doubling to backoff_max; reset when conn attaches).
+    std::optional<Backoff> stream_backoff;
   };
   struct Bootstrap {
     asio::ip::tcp::endpoint endpoint;
@@ -170,6 +174,16 @@ class NetHost::Impl final : public ConnectionEvents {
   void DropStreams(PeerLink& link, const std::string& detail);
   // A stream that is not the link's first closed.
   void OnStreamClosed(const ConnectionPtr& conn, bool was_open);
+  // A handshake under way may be one of the link's data streams.
+  bool StreamHandshakeFor(const PeerLink& link) const;
+  // The link's first stream `first` attached: its data streams must open
+  // within peer_timeout, or it closes (and the redial, with its backoff,
+  // and OnPeerDown apply); a link that carries no data is not up.
+  void WatchLinkReady(PeerId peer, const ConnectionPtr& first);
+  // The peer ended `first` (OnPeerFinished) before the link was ready:
+  // closes it once no handshake may still make it so, or at `deadline`.
+  void EndFinishedLink(PeerId peer, std::weak_ptr<Connection> first,
+                       Clock::time_point deadline);
 
   NetHost& host_;
   const NetOptions options_;

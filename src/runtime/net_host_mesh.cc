@@ -272,6 +272,8 @@ void NetHost::Impl::Attach(PeerId peer, ConnectionPtr conn, const PeerRecord& re
   links_[peer.value].record = record;
   links_[peer.value].lost = false;
   links_[peer.value].bye_sent = false;
+  links_[peer.value].stream_backoff.emplace(options_.backoff_min, options_.backoff_max);
+  WatchLinkReady(peer, links_[peer.value].conn);
   membership_.Connected(peer);
 }
 

@@ -43,6 +43,7 @@ class Recorder final : public ConnectionEvents {
   }
   void OnSent(const Connection&, size_t data_bytes) override { sent_bytes += data_bytes; }
   void OnIdle(const Connection&) override {}
+  void OnPeerFinished(const ConnectionPtr&) override {}
   void OnClosed(const ConnectionPtr&, ConnectionState, size_t, const std::string& reason,
                 const std::string& detail) override {
     closed = reason + ": " + detail;

@@ -98,5 +98,51 @@ TEST(LinkStreamsShutdown, MessagesQueuedBeforeTheDataStreamsOpenSurviveAnImmedia
   EXPECT_LT(a_seconds, NetOptions{}.shutdown_timeout.seconds());
 }
 
+// Runs until `stop`, ticking so that its host looks at the predicate.
+class Idler final : public Node {
+ public:
+  void OnStart(Host& host) override { host.StartTimer(Duration::Seconds(0.01)); }
+  void OnMessage(Host&, PeerId, std::span<const uint8_t>) override {}
+  void OnTimer(Host& host, TimerId) override { host.StartTimer(Duration::Seconds(0.01)); }
+  void OnComputeDone(Host&, uint64_t) override {}
+};
+
+// Slot 1 admits one handshake from 127.0.0.1 (its rate limit), so slot 0's
+// link gets its control stream and never a data stream. Before, the link
+// stayed up on its heartbeats, retrying the streams every backoff_min;
+// now it must be ready within peer_timeout, else it goes down (OnPeerDown,
+// the usual redial), and the stream dials back off.
+TEST(LinkStreamsShutdown, ALinkWhoseDataStreamsNeverOpenGoesDownWithinPeerTimeout) {
+  testing::CountingSink sa, sb;
+  NetOptions ob = Options(1, 3);
+  ob.admission.handshake_burst = 1;
+  ob.admission.handshake_interval = Duration::Seconds(1000);
+  ob.peer_timeout = Duration::Seconds(0.6);
+  ob.heartbeat_interval = Duration::Seconds(0.05);
+  auto b = NetHost::Create(ob, Security(), sb);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  NetOptions oa = Options(0, 3);
+  oa.bootstrap = {(*b)->listen_address()};
+  oa.peer_timeout = Duration::Seconds(0.6);
+  oa.heartbeat_interval = Duration::Seconds(0.05);
+  auto a = NetHost::Create(oa, Security(), sa);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  std::atomic<bool> stop{false};
+  Idler na, nb;
+  std::thread tb([&] { (void)(*b)->Run(nb, [&] { return stop.load(); }); });
+  std::thread ta([&] { (void)(*a)->Run(na, [&] { return stop.load(); }); });
+  const bool down = sa.WaitFor("net.peers_down", 1);
+  stop = true;
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(down) << "the link stayed up without its data streams";
+  EXPECT_GE(sa.Get("net.streams_timeouts") + sb.Get("net.streams_timeouts"), 1);
+  // Two streams, each retried at 0.02, 0.04, 0.08, ... s within 0.6 s:
+  // at most 5 dials each, plus the first stream's; every backoff_min
+  // it would be about 60.
+  EXPECT_LE((*a)->stats().dials, 14u);
+  EXPECT_EQ((*a)->stats().handshakes, 1u);
+}
+
 }  // namespace
 }  // namespace murmur::net
