@@ -240,6 +240,7 @@ void NetHost::Impl::OnStreamClosed(const ConnectionPtr& conn, bool was_open) {
   if (s == 0 || s >= link.extra.size() || link.extra[s] != conn) return;
   link.extra[s].reset();
   // One stream lost is the link lost: its turn order cannot go on.
+  Count("net.link_streams_lost");
   if (link.conn) link.conn->Close("", "stream " + std::to_string(s) + " of the link closed");
 }
 
