@@ -168,7 +168,8 @@ class NetHost::Impl final : public ConnectionEvents {
   void AttachStream(const ConnectionPtr& conn, const PeerRecord& record);
   // Queues what waited for the link once every stream is open.
   void FlushPending(PeerId peer);
-  // A data message (or Bye) arrived on `from`: the next stream's turn.
+  // A data message arrived on `from` (a Bye ends the link instead): the
+  // next stream's turn.
   void AdvanceTurn(PeerLink& link, Connection& from);
   // Closes the link's other streams (`first` is closing or replaced).
   void DropStreams(PeerLink& link, const std::string& detail);
