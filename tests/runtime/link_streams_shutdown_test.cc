@@ -144,5 +144,44 @@ TEST(LinkStreamsShutdown, ALinkWhoseDataStreamsNeverOpenGoesDownWithinPeerTimeou
   EXPECT_EQ((*a)->stats().handshakes, 1u);
 }
 
+// Slot 1 refuses slot 0's data streams (as above) and neither end's
+// peer_timeout comes into it: slot 0 sends a message, stops, waits its
+// shutdown_timeout for the streams, and goes, ending its control stream
+// without a Bye. Slot 1's link never carried data, so it closes at once;
+// before, stream 0 ignored the end and slot 1 waited for its next write
+// to find the reset (a heartbeat, 30 s here) or for peer_timeout.
+TEST(LinkStreamsShutdown, APartnerEndingTheControlStreamOfALinkNotReadyIsGoneAtOnce) {
+  testing::CountingSink sa, sb;
+  NetOptions ob = Options(1, 3);
+  ob.admission.handshake_burst = 1;
+  ob.admission.handshake_interval = Duration::Seconds(1000);
+  ob.peer_timeout = Duration::Seconds(60);
+  ob.heartbeat_interval = Duration::Seconds(30);  // no write finds the reset
+  auto b = NetHost::Create(ob, Security(), sb);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  NetOptions oa = Options(0, 3);
+  oa.bootstrap = {(*b)->listen_address()};
+  oa.peer_timeout = Duration::Seconds(60);
+  oa.heartbeat_interval = Duration::Seconds(0.05);
+  oa.shutdown_timeout = Duration::Seconds(0.3);
+  auto a = NetHost::Create(oa, Security(), sa);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  std::atomic<bool> stop{false};
+  Idler nb;
+  std::thread tb([&] { (void)(*b)->Run(nb, [&] { return stop.load(); }); });
+  SendAndStop na(1);
+  (void)(*a)->Run(na, [&] { return na.sent_.load(); });
+  a->reset();  // its sockets close: the peer reads the end of stream 0
+  const auto ended = std::chrono::steady_clock::now();
+  const bool gone = sb.WaitFor("net.peers_down", 1);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - ended).count();
+  stop = true;
+  tb.join();
+  ASSERT_TRUE(gone) << "slot 1 still holds the link";
+  EXPECT_LT(seconds, 5.0);
+  EXPECT_EQ((*b)->stats().handshakes, 1u);
+}
+
 }  // namespace
 }  // namespace murmur::net
