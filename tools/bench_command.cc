@@ -18,6 +18,7 @@
 
 #include "child_process.h"
 #include "cli_common.h"
+#include "murmur/runtime/handshake.h"
 #include "murmur/runtime/identity.h"
 
 namespace murmur::cli {
@@ -225,7 +226,7 @@ CLI::App* AddBenchCommand(CLI::App& app, BenchOptions& options) {
   ar->add_flag("--plain", options.plain,
                "Authenticate the data frames but do not encrypt them (private clusters)");
   ar->add_option("--streams", options.streams, "TCP streams per link (docs/runtime.md)")
-      ->check(CLI::Range(int64_t{1}, int64_t{8}));
+      ->check(CLI::Range(int64_t{1}, int64_t{net::kMaxStreams}));
   ar->add_option("--reps", options.reps, "Timed all-reduces after one warm-up")
       ->check(CLI::Range(int64_t{1}, int64_t{1000}));
   ar->add_option("--chunk-kib", options.chunk_kib, "KiB per ring message")

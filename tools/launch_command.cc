@@ -17,6 +17,7 @@
 
 #include "cli_common.h"
 #include "child_process.h"
+#include "murmur/runtime/handshake.h"
 #include "murmur/runtime/identity.h"
 #include "murmur/experiment/metrics_files.h"
 #include "murmur/experiment/net_run.h"
@@ -320,7 +321,7 @@ CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
                    "Peers authenticate data frames but do not encrypt them (docs/wire.md)");
   launch->add_option("--streams", options.streams,
                      "TCP streams per link for every peer (`murmur peer --streams`)")
-      ->check(CLI::Range(int64_t{1}, int64_t{8}));
+      ->check(CLI::Range(int64_t{1}, int64_t{net::kMaxStreams}));
   return launch;
 }
 

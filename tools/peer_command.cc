@@ -6,6 +6,7 @@
 
 #include "cli_common.h"
 #include "murmur/experiment/net_run.h"
+#include "murmur/runtime/handshake.h"
 #include "murmur/runtime/net_host.h"
 #include "run_resume.h"
 
@@ -137,7 +138,7 @@ CLI::App* AddPeerCommand(CLI::App& app, PeerOptions& options) {
                    "TCP streams per link: 1 carries everything; K > 1: one for control "
                    "frames, K-1 taking turns with the messages (every peer of the run needs "
                    "the same; docs/runtime.md)")
-      ->check(CLI::Range(int64_t{1}, int64_t{8}));
+      ->check(CLI::Range(int64_t{1}, int64_t{net::kMaxStreams}));
   peer->add_flag("--insecure", options.insecure,
                  "Allow running with neither --network-key nor --allow (a trusted network only)");
   return peer;

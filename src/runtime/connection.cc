@@ -36,11 +36,16 @@ void Connection::Start() {
 
 void Connection::Enqueue(FrameType type, std::vector<uint8_t> plaintext, size_t data_bytes) {
   MURMUR_CHECK(state_ == ConnectionState::kOpen);
-  const bool control = type == FrameType::kHeartbeat || type == FrameType::kPeers;
+  const bool control = IsControlFrame(type) && !control_holds(type);
   (control ? control_ : out_)
       .push_back(Outgoing{.type = type, .plaintext = std::move(plaintext),
                           .data_bytes = data_bytes});
   WriteMore();
+}
+
+bool Connection::control_holds(FrameType type) const {
+  return std::any_of(control_.begin(), control_.end(),
+                     [type](const Outgoing& o) { return o.type == type; });
 }
 
 void Connection::Close(const std::string& reason, const std::string& detail) {
@@ -103,7 +108,8 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
     return;
   }
   if (ec == asio::error::eof && keep_open_on_eof && state_ == ConnectionState::kOpen) {
-    return;  // the owner closes it, and the failure detector watches
+    events_.OnPeerFinished(shared_from_this());  // it may close us
+    return;
   }
   if ((ec == asio::error::eof || ec == asio::error::connection_reset) &&
       role_ == Role::kDialer && state_ == ConnectionState::kHello) {
@@ -259,9 +265,7 @@ void Connection::OnSealedFrame(Frame& frame) {
   }
   // Heartbeats and Peers may come between the chunks of a message (the
   // sender's control queue goes first); a Bye may not.
-  const bool control =
-      frame.header.type == FrameType::kHeartbeat || frame.header.type == FrameType::kPeers;
-  if (!partial_.empty() && !control) {
+  if (!partial_.empty() && !IsControlFrame(frame.header.type)) {
     Close("unexpected_frame", "a bye inside a chunked message");
     return;
   }

@@ -54,6 +54,9 @@ class ConnectionEvents {
   virtual void OnSent(const Connection& conn, size_t data_bytes) = 0;
   // The send queue became empty.
   virtual void OnIdle(const Connection& conn) = 0;
+  // The peer ended its stream in order on a connection that keeps open on
+  // EOF (keep_open_on_eof): it reads no more; the owner closes it or not.
+  virtual void OnPeerFinished(const ConnectionPtr& conn) = 0;
   // Closed (once). `was`: the state before; `unsent`: the data bytes still
   // queued, now dropped; `reason`: a counter suffix, or empty for an
   // orderly close that is no peer's fault.
@@ -82,7 +85,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // `data_bytes` is what OnSent reports for it (0 for control frames).
   // Heartbeat and Peers frames go to the control queue, which is written
   // first at every frame boundary, also between the chunks of a long
-  // message; Data and Bye keep their order in the data queue.
+  // message; Data and Bye keep their order in the data queue. The control
+  // queue holds at most one frame of each type (the one being written
+  // included): a Heartbeat or Peers frame whose type it already holds
+  // waits in the data queue, in order, so a stream of them (relayed
+  // records) cannot starve the data; the owner counts such a frame like
+  // data, through `data_bytes` (control_holds says where it will go).
   // REQUIRES: open().
   void Enqueue(FrameType type, std::vector<uint8_t> plaintext, size_t data_bytes);
   // Closes once; see ConnectionEvents::OnClosed.
@@ -98,8 +106,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool open() const { return state_ == ConnectionState::kOpen; }
   bool closed() const { return state_ == ConnectionState::kClosed; }
   bool idle() const { return out_.empty() && control_.empty(); }
-  // No control frame waits to be written (a heartbeat may be queued).
+  // The control queue is empty: no Heartbeat or Peers frame waits there
+  // or is being written (one may still wait in the data queue).
   bool control_idle() const { return control_.empty(); }
+  // The control queue holds a frame of `type` (queued or being written):
+  // Enqueue puts the next one of that type in the data queue.
+  bool control_holds(FrameType type) const;
+  size_t control_queued() const { return control_.size(); }
   Role role() const { return role_; }
   // The peer's slot and which stream of its link this connection is (0:
   // the first). REQUIRES: it authenticated.
@@ -124,7 +137,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // `admitted_from` (an address that is then never banned).
   bool vouches_for_address = false;
   // An orderly end of the peer's stream stops reading instead of closing
-  // (a link's control stream, whose data streams may still be draining).
+  // and is reported (OnPeerFinished): a link's control stream, whose data
+  // streams may still be draining.
   bool keep_open_on_eof = false;
   // Refuses Data and DataPart frames ("unexpected_frame"): a link's
   // control stream, so that only its turn stream ever reassembles.

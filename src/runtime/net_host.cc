@@ -271,7 +271,13 @@ void NetHost::Impl::BeginShutdown() {
   for (PeerLink& link : links_) {
     if (link.conn && link.conn->open()) SendByeOnLink(link);
   }
-  std::vector<ConnectionPtr> pending(unauthenticated_.begin(), unauthenticated_.end());
+  std::vector<ConnectionPtr> pending;
+  for (const ConnectionPtr& c : unauthenticated_) {
+    // A data stream in its handshake, of a link whose messages wait for it.
+    const ConnectionPtr first = c->stream_of.lock();
+    if (first && first->open() && StreamsComing(links_[first->slot().value])) continue;
+    pending.push_back(c);
+  }
   for (const ConnectionPtr& c : pending) c->Close("", "shutting down");
   OnDrained();
 }
@@ -283,7 +289,7 @@ void NetHost::Impl::OnDrained() {
   if (!stopping_) return;
   bool any = false;
   for (const PeerLink& link : links_) {
-    if (link.conn && !LinkIdle(link)) return;
+    if (link.conn && (!LinkIdle(link) || StreamsComing(link))) return;
     any = any || link.conn != nullptr;
   }
   if (!any && unauthenticated_.empty()) {

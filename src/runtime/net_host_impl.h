@@ -61,6 +61,7 @@ class NetHost::Impl final : public ConnectionEvents {
                std::span<const uint8_t> payload) override;
   void OnSent(const Connection& conn, size_t data_bytes) override;
   void OnIdle(const Connection& conn) override;
+  void OnPeerFinished(const ConnectionPtr& conn) override;
   void OnClosed(const ConnectionPtr& conn, ConnectionState was, size_t unsent,
                 const std::string& reason, const std::string& detail) override;
 
@@ -90,6 +91,10 @@ class NetHost::Impl final : public ConnectionEvents {
     std::vector<ConnectionPtr> extra;
     uint64_t sent = 0;       // data messages handed to the data streams
     uint64_t delivered = 0;  // data messages received from them
+    bool bye_sent = false;   // our Bye is queued on this link (once per conn)
+    // Between failed dials of the link's data streams (from backoff_min,
+    // doubling to backoff_max; reset when conn attaches).
+    std::optional<Backoff> stream_backoff;
   };
   struct Bootstrap {
     asio::ip::tcp::endpoint endpoint;
@@ -132,6 +137,8 @@ class NetHost::Impl final : public ConnectionEvents {
   void Greet(PeerId peer, Connection& conn);
   void LearnRecord(const PeerRecord& record, RecordSource source, const Connection* from);
   void OnPeersFrame(const ConnectionPtr& conn, std::span<const uint8_t> payload);
+  // Queues a Peers frame relayed to `link`'s peer (bounded, see there).
+  void RelayPeers(PeerLink& link, const std::vector<uint8_t>& frame);
   void CountRejected(const std::string& reason, const std::string& address,
                      const std::string& detail);
   bool MayLogRejection() { return ++rejected_logged_ <= options_.max_rejection_logs; }
@@ -147,7 +154,13 @@ class NetHost::Impl final : public ConnectionEvents {
   // The stream the link's next data message (or Bye) goes on.
   Connection& NextDataStream(PeerLink& link);
   void SendOnLink(PeerLink& link, std::vector<uint8_t> message);
+  // Once per link, after what is pending: while the link's data streams
+  // are still coming, FlushPending sends it.
   void SendByeOnLink(PeerLink& link);
+  // We dial the link's data streams and messages wait for them: they
+  // still open while we shut down, so those messages go out (and the Bye
+  // after them).
+  bool StreamsComing(const PeerLink& link) const;
   // The dialer of a link's first stream dials the others.
   void DialStreams(PeerId peer, const ConnectionPtr& first);
   void DialStream(PeerId peer, std::weak_ptr<Connection> first, uint8_t stream);
@@ -155,12 +168,23 @@ class NetHost::Impl final : public ConnectionEvents {
   void AttachStream(const ConnectionPtr& conn, const PeerRecord& record);
   // Queues what waited for the link once every stream is open.
   void FlushPending(PeerId peer);
-  // A data message (or Bye) arrived on `from`: the next stream's turn.
+  // A data message arrived on `from` (a Bye ends the link instead): the
+  // next stream's turn.
   void AdvanceTurn(PeerLink& link, Connection& from);
   // Closes the link's other streams (`first` is closing or replaced).
   void DropStreams(PeerLink& link, const std::string& detail);
   // A stream that is not the link's first closed.
   void OnStreamClosed(const ConnectionPtr& conn, bool was_open);
+  // A handshake under way may be one of the link's data streams.
+  bool StreamHandshakeFor(const PeerLink& link) const;
+  // The link's first stream `first` attached: its data streams must open
+  // within peer_timeout, or it closes (and the redial, with its backoff,
+  // and OnPeerDown apply); a link that carries no data is not up.
+  void WatchLinkReady(PeerId peer, const ConnectionPtr& first);
+  // The peer ended `first` (OnPeerFinished) before the link was ready:
+  // closes it once no handshake may still make it so, or at `deadline`.
+  void EndFinishedLink(PeerId peer, std::weak_ptr<Connection> first,
+                       Clock::time_point deadline);
 
   NetHost& host_;
   const NetOptions options_;

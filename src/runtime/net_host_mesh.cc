@@ -271,6 +271,9 @@ void NetHost::Impl::Attach(PeerId peer, ConnectionPtr conn, const PeerRecord& re
   links_[peer.value].conn = std::move(conn);
   links_[peer.value].record = record;
   links_[peer.value].lost = false;
+  links_[peer.value].bye_sent = false;
+  links_[peer.value].stream_backoff.emplace(options_.backoff_min, options_.backoff_max);
+  WatchLinkReady(peer, links_[peer.value].conn);
   membership_.Connected(peer);
 }
 
@@ -281,7 +284,7 @@ void NetHost::Impl::Greet(PeerId peer, Connection& conn) {
   if (LinkReady(links_[peer.value])) {
     FlushPending(peer);
   } else if (stopping_) {
-    conn.Enqueue(FrameType::kBye, {}, 0);
+    SendByeOnLink(links_[peer.value]);
   }
 }
 
@@ -316,10 +319,30 @@ void NetHost::Impl::LearnRecord(const PeerRecord& record, RecordSource source,
   for (PeerLink& other : links_) {
     if (other.conn && other.conn.get() != from && other.conn->open() &&
         other.conn->slot() != record.slot) {
-      other.conn->Enqueue(FrameType::kPeers, one.bytes(), 0);
+      RelayPeers(other, one.bytes());
     }
   }
   MaybeDialSlot(record.slot);
+}
+
+// The control queue takes one Peers frame per connection; while it holds
+// one, a relay waits with the data and is counted like data, so a peer
+// sending a stream of fresher records (each relayed to every other peer)
+// costs each link at most send_queue_bytes and delays, never starves, its
+// data. Over that bound the relay is dropped (net.relays_dropped): gossip
+// is best effort, and every handshake sends the whole view again.
+void NetHost::Impl::RelayPeers(PeerLink& link, const std::vector<uint8_t>& frame) {
+  Connection& conn = *link.conn;
+  if (!conn.control_holds(FrameType::kPeers)) {
+    conn.Enqueue(FrameType::kPeers, frame, 0);
+    return;
+  }
+  if (link.queued_bytes + frame.size() > options_.send_queue_bytes) {
+    Count("net.relays_dropped");
+    return;
+  }
+  link.queued_bytes += frame.size();
+  conn.Enqueue(FrameType::kPeers, frame, frame.size());
 }
 
 void NetHost::Impl::OnFrame(const ConnectionPtr& conn, FrameType type,

@@ -64,8 +64,18 @@ void NetHost::Impl::SendOnLink(PeerLink& link, std::vector<uint8_t> message) {
 // After every data message, on the data streams' turn: the receiver acts
 // on a Bye only when it has read what came before it.
 void NetHost::Impl::SendByeOnLink(PeerLink& link) {
+  if (link.bye_sent || !link.conn || !link.conn->open()) return;
+  // A Bye on stream 0 would be read before the messages the data streams
+  // carry once they open, and they would be dropped.
+  if (StreamsComing(link)) return;
+  link.bye_sent = true;
   Connection& on = LinkReady(link) ? NextDataStream(link) : *link.conn;
   on.Enqueue(FrameType::kBye, {}, 0);
+}
+
+bool NetHost::Impl::StreamsComing(const PeerLink& link) const {
+  return link.conn && link.conn->open() && link.conn->role() == Role::kDialer &&
+         !LinkReady(link) && !link.pending.empty();
 }
 
 void NetHost::Impl::DialStreams(PeerId peer, const ConnectionPtr& first) {
@@ -74,8 +84,8 @@ void NetHost::Impl::DialStreams(PeerId peer, const ConnectionPtr& first) {
 
 void NetHost::Impl::DialStream(PeerId peer, std::weak_ptr<Connection> first, uint8_t stream) {
   const ConnectionPtr link_first = first.lock();
-  if (stopping_ || !link_first || links_[peer.value].conn != link_first ||
-      links_[peer.value].extra[stream]) {
+  if (!link_first || links_[peer.value].conn != link_first || links_[peer.value].extra[stream] ||
+      (stopping_ && !StreamsComing(links_[peer.value]))) {
     return;
   }
   Result<asio::ip::tcp::endpoint> endpoint = ParseEndpoint(link_first->peer_address());
@@ -84,9 +94,11 @@ void NetHost::Impl::DialStream(PeerId peer, std::weak_ptr<Connection> first, uin
   auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
   socket->async_connect(*endpoint, [this, socket, endpoint = *endpoint, peer, first,
                                     stream](const asio::error_code& ec) {
-    if (stopping_) return;
+    if (stopping_ && !StreamsComing(links_[peer.value])) return;
     if (ec) {
-      RetryLater(options_.backoff_min, [this, peer, first, stream] {
+      PeerLink& link = links_[peer.value];
+      if (!link.stream_backoff || link.conn != first.lock()) return;
+      RetryLater(link.stream_backoff->Next(), [this, peer, first, stream] {
         DialStream(peer, first, stream);
       });
       return;
@@ -155,6 +167,59 @@ void NetHost::Impl::DropStreams(PeerLink& link, const std::string& detail) {
   }
 }
 
+// The peer ended the link's control stream (it stopped, or its process
+// ended). A link that carries data waits for the data stream whose turn it
+// is to end too (what it still carries is read first); one that never
+// carried any (its data streams not all open) or whose peer said Bye has
+// nothing more to come: closing it now spares shutdown_timeout (a partner
+// stopping) or peer_timeout (one that crashed).
+void NetHost::Impl::OnPeerFinished(const ConnectionPtr& conn) {
+  PeerLink& link = links_[conn->slot().value];
+  if (link.conn != conn) {
+    conn->Close("", "the peer ended a replaced connection");
+    return;
+  }
+  if (LinkReady(link) && !membership_.said_bye(conn->slot())) return;
+  // The peer's data streams may be open at its end and still in their
+  // handshake at ours (another socket, no order across them).
+  EndFinishedLink(conn->slot(), conn, Clock::now() + std::chrono::nanoseconds(options_.handshake_timeout.ns));
+}
+
+void NetHost::Impl::EndFinishedLink(PeerId peer, std::weak_ptr<Connection> first,
+                                    Clock::time_point deadline) {
+  const ConnectionPtr conn = first.lock();
+  PeerLink& link = links_[peer.value];
+  if (!conn || link.conn != conn || conn->closed()) return;
+  if (LinkReady(link) && !membership_.said_bye(peer)) return;  // the turn stream ends it
+  if (!StreamHandshakeFor(link) || Clock::now() >= deadline) {
+    conn->Close("", "the peer ended the link's control stream before its data streams opened");
+    return;
+  }
+  RetryLater(options_.backoff_min,
+             [this, peer, first, deadline] { EndFinishedLink(peer, first, deadline); });
+}
+
+bool NetHost::Impl::StreamHandshakeFor(const PeerLink& link) const {
+  const std::string& address = link.conn->peer_address();
+  const std::string host = address.substr(0, address.rfind(':'));
+  return std::any_of(unauthenticated_.begin(), unauthenticated_.end(),
+                     [&](const ConnectionPtr& c) {
+                       if (c->role() == Role::kDialer) return c->stream_of.lock() == link.conn;
+                       return c->peer_address().substr(0, c->peer_address().rfind(':')) == host;
+                     });
+}
+
+void NetHost::Impl::WatchLinkReady(PeerId peer, const ConnectionPtr& first) {
+  if (streams() == 1) return;
+  RetryLater(options_.peer_timeout, [this, peer, weak = std::weak_ptr<Connection>(first)] {
+    const ConnectionPtr conn = weak.lock();
+    if (!conn || links_[peer.value].conn != conn || LinkReady(links_[peer.value])) return;
+    Count("net.streams_timeouts");
+    conn->Close("", "the link's data streams did not open within " +
+                        std::to_string(options_.peer_timeout.seconds()) + "s");
+  });
+}
+
 void NetHost::Impl::OnStreamClosed(const ConnectionPtr& conn, bool was_open) {
   if (!was_open) {
     // A handshake of a further stream failed (refused under the peer's
@@ -162,8 +227,10 @@ void NetHost::Impl::OnStreamClosed(const ConnectionPtr& conn, bool was_open) {
     const ConnectionPtr first = conn->stream_of.lock();
     if (!first || stopping_) return;
     const PeerId peer = first->slot();
+    PeerLink& link = links_[peer.value];
+    if (link.conn != first || !link.stream_backoff) return;
     const uint8_t stream = conn->dial_stream();
-    RetryLater(options_.backoff_min, [this, peer, weak = conn->stream_of, stream] {
+    RetryLater(link.stream_backoff->Next(), [this, peer, weak = conn->stream_of, stream] {
       DialStream(peer, weak, stream);
     });
     return;
@@ -173,6 +240,7 @@ void NetHost::Impl::OnStreamClosed(const ConnectionPtr& conn, bool was_open) {
   if (s == 0 || s >= link.extra.size() || link.extra[s] != conn) return;
   link.extra[s].reset();
   // One stream lost is the link lost: its turn order cannot go on.
+  Count("net.link_streams_lost");
   if (link.conn) link.conn->Close("", "stream " + std::to_string(s) + " of the link closed");
 }
 

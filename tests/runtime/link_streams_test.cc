@@ -5,6 +5,7 @@
 // lower slot's redial brings all of its streams back.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -285,6 +286,10 @@ TEST(LinkStreams, FurtherStreamIsRefusedWithoutTheLinksKeyRecordOrNetworkKey) {
   EXPECT_EQ(sb.Get("net.rejected.bad_stream"), 1);
 }
 
+// A tick: its count, then zeros (DataStreamDialedTo tells the data
+// streams by the bytes they carried).
+constexpr size_t kTickBytes = 16384;
+
 // Slot 0 sends its tick count to slot 1 every 5 ms until `stop`; slot 1
 // keeps the counts in the order they arrive.
 class Ticker final : public Node {
@@ -293,13 +298,13 @@ class Ticker final : public Node {
   void OnStart(Host& host) override { host.StartTimer(Duration::Seconds(0.005)); }
   void OnMessage(Host&, PeerId, std::span<const uint8_t> m) override {
     uint32_t tick = 0;
-    if (m.size() == sizeof tick) std::memcpy(&tick, m.data(), sizeof tick);
+    if (m.size() == kTickBytes) std::memcpy(&tick, m.data(), sizeof tick);
     ticks_.push_back(tick);
     count_ = ticks_.size();
   }
   void OnTimer(Host& host, TimerId) override {
     if (host.self() == PeerId(0)) {
-      std::vector<uint8_t> m(sizeof next_);
+      std::vector<uint8_t> m(kTickBytes);  // see DataStreamDialedTo
       std::memcpy(m.data(), &next_, sizeof next_);
       ++next_;
       host.Send(PeerId(1), std::move(m));
@@ -316,21 +321,32 @@ class Ticker final : public Node {
   std::atomic<int> downs_{0};
 };
 
-// The socket this process dialed to `address` last (the highest
-// descriptor: a link's further streams are dialed after its first).
-int LastSocketDialedTo(const std::string& address) {
+// One of the link's data streams that this process dialed to `address`:
+// of the sockets to that port, the one that has had the most bytes acked.
+// The ticks go only on the data streams, padded so that each carries many
+// times what the control stream does (handshake, records, heartbeats);
+// descriptors are reused, so "the highest descriptor" could be stream 0.
+int DataStreamDialedTo(const std::string& address) {
   const uint16_t port = static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
-  int last = -1;
+  int best = -1;
+  uint64_t most = 0;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
     const int fd = std::stoi(entry.path().filename().string());
     sockaddr_in peer{};
     socklen_t length = sizeof peer;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) == 0 &&
-        peer.sin_family == AF_INET && ntohs(peer.sin_port) == port) {
-      last = std::max(last, fd);
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0 ||
+        peer.sin_family != AF_INET || ntohs(peer.sin_port) != port) {
+      continue;
+    }
+    tcp_info info{};
+    socklen_t info_length = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_length) != 0) continue;
+    if (info.tcpi_bytes_acked > most) {
+      most = info.tcpi_bytes_acked;
+      best = fd;
     }
   }
-  return last;
+  return best;
 }
 
 bool WaitUntil(const std::function<bool()>& done) {
@@ -361,11 +377,14 @@ TEST(LinkStreams, LosingOneStreamTakesTheLinkDownAndTheRedialRestoresAllStreams)
   std::thread tb([&] { (void)(*b)->Run(nb, [&] { return stop.load(); }); });
   std::thread ta([&] { (void)(*a)->Run(na, [&] { return stop.load(); }); });
   ASSERT_TRUE(WaitUntil([&] { return nb.count_ >= 10; }));
-  const int fd = LastSocketDialedTo((*b)->listen_address());
+  const int fd = DataStreamDialedTo((*b)->listen_address());
   ASSERT_GE(fd, 0);
   ::shutdown(fd, SHUT_RDWR);  // as a middlebox cutting one connection would
   EXPECT_TRUE(sa.WaitFor("net.peers_down", 1));
   EXPECT_TRUE(sb.WaitFor("net.peers_down", 1));
+  // What went down was a data stream (the control stream's loss is not
+  // counted there).
+  EXPECT_GE(sa.Get("net.link_streams_lost") + sb.Get("net.link_streams_lost"), 1);
   const size_t after_loss = nb.count_;
   EXPECT_TRUE(WaitUntil([&] { return nb.count_ >= after_loss + 10; }));
   stop = true;

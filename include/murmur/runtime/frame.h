@@ -55,6 +55,12 @@ inline constexpr size_t kDataChunk = size_t{1} << 20;
 
 std::string_view FrameTypeName(FrameType type);
 
+// Heartbeat and Peers: the frames a connection writes ahead of queued data
+// (connection.h) and that may arrive between the chunks of a message.
+constexpr bool IsControlFrame(FrameType type) {
+  return type == FrameType::kHeartbeat || type == FrameType::kPeers;
+}
+
 // Where a connection's byte stream is, which decides the frame types it
 // accepts: a new connection takes only a Hello (or CookieReply), then only an Auth, and once
 // authenticated only Data, DataPart, Heartbeat, Peers and Bye.
