@@ -1,6 +1,8 @@
-// What DiLoCo (diloco.h) and Streaming DiLoCo (streaming_diloco.h) share
-// when the members evict a peer (docs/protocols/diloco.md, "Restarts and
-// eviction"; the collective side is docs/collective.md, "Eviction"): the
+// What DiLoCo (diloco.h: Douillard et al., 2023, "DiLoCo: Distributed
+// Low-Communication Training of Language Models") and Streaming DiLoCo
+// (streaming_diloco.h: Douillard et al., 2025, arXiv:2501.18512) share
+// when the members evict a peer (docs/protocols/diloco.md, "Faults and
+// Byzantine peers"; the collective side is docs/collective.md, "Evicted"): the
 // members it has greeted, the evictions it has handled, the generation that
 // ends stale continuations, and whether it rejoins after the inner phase in
 // flight. The protocol-specific part (what state to drop, how to resync)
