@@ -236,7 +236,36 @@ void CollectiveGroup::HandleEvicted(Host& host, PeerId from, uint32_t epoch,
   if (joining_ || epoch <= epoch_) {
     return Count(host, "dropped_stale");
   }
-  BecomeJoiner(host, from, epoch, incarnation);
+  // Only a peer this one knows in its view (a member it has agreed with,
+  // alive or held dead) may say that the members left it out; a stranger's
+  // notice is dropped.
+  const std::span<const ViewEntry> known = view_.entries();
+  if (from == self_ || std::none_of(known.begin(), known.end(),
+                                    [&](const ViewEntry& e) { return e.peer == from; })) {
+    return Count(host, "dropped_evicted_stranger");
+  }
+  // options_.evicted_notices distinct peers (at most as many as it knows
+  // besides itself) must say so before it aborts and rejoins: with 1 (the
+  // default) one insider can evict it (docs/collective.md, "Evicted").
+  if (evicted_at_epoch_ != epoch_) {
+    evicted_by_.clear();
+    evicted_at_epoch_ = epoch_;
+  }
+  auto& [notice_epoch, notice_incarnation] = evicted_by_[from];
+  notice_epoch = std::max(notice_epoch, epoch);
+  notice_incarnation = std::max(notice_incarnation, incarnation);
+  const auto others = static_cast<size_t>(std::count_if(
+      known.begin(), known.end(), [&](const ViewEntry& e) { return e.peer != self_; }));
+  const size_t needed = std::min<size_t>(std::max<uint32_t>(options_.evicted_notices, 1), others);
+  if (evicted_by_.size() < needed) return Count(host, "evicted_notices_pending");
+  uint32_t max_epoch = 0;
+  uint64_t max_incarnation = 0;
+  for (const auto& [peer, notice] : evicted_by_) {
+    max_epoch = std::max(max_epoch, notice.first);
+    max_incarnation = std::max(max_incarnation, notice.second);
+  }
+  evicted_by_.clear();
+  BecomeJoiner(host, from, max_epoch, max_incarnation);
 }
 
 void CollectiveGroup::BecomeJoiner(Host& host, PeerId from, uint32_t epoch,

@@ -327,9 +327,14 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   if (options.on_listening) options.on_listening(*host);
 
   NetRunResult result;
-  result.run = host->Run(*own.node, [&] { return Done(plan, self, sink, *host); });
+  // A node that halted (an evicted DiLoCo peer that cannot resync) will
+  // never report its last round: end the run with its reason, not wait.
+  result.run = host->Run(*own.node, [&] {
+    return !own.node->Halted().ok() || Done(plan, self, sink, *host);
+  });
   collector.Flush();
-  result.finished = Done(plan, self, sink, *host);
+  result.finished = own.node->Halted().ok() && Done(plan, self, sink, *host);
+  if (!own.node->Halted().ok()) result.run = own.node->Halted();
   if (!options.out_dir.empty()) {
     std::optional<double> epsilon;
     // DP-SGD's part counts the steps this peer's learner took; RQM's part

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <iterator>
 
 #include "murmur/collective/all_gather.h"
 #include "murmur/collective/collective_message.h"
@@ -66,7 +65,7 @@ void DilocoNode::OnStart(Host& host) {
   }
   group_ = std::make_unique<collective::CollectiveGroup>(options_.collective, host.self(),
                                                          std::move(members));
-  known_members_ = group_->members();
+  rejoin_.Start(*group_);
   std::copy(Global().begin(), Global().end(), learner_.params().begin());
   if (attack_.kind == AttackKind::kNone) host.metrics().ReportModel(Round(0), Global());
   StartRound(host);
@@ -77,15 +76,18 @@ void DilocoNode::OnStart(Host& host) {
 // their digests name the step and the state; pull it from its holders and
 // tell them this peer holds it too, then train the next outer step.
 void DilocoNode::Resync(Host& host, uint32_t min_step, bool rejoin) {
-  sync_->AwaitMajority(host, group_->members(), min_step, [this, min_step, rejoin](
+  const uint64_t gen = Generation();
+  sync_->AwaitMajority(host, group_->members(), min_step, [this, min_step, rejoin, gen](
                                                               Host& h, const Status& status,
                                                               const collective::Comparison& c) {
+    if (!Current(gen)) return;  // evicted meanwhile: a newer Rejoin resyncs
     if (!status.ok()) {
       h.metrics().Count("diloco.state_no_majority", 1);
       return Resync(h, min_step, rejoin);
     }
-    sync_->Pull(h, c.holders, c.majority, shared_, [this, c, rejoin](Host& h2,
-                                                                     const Status& pulled) {
+    sync_->Pull(h, c.holders, c.majority, shared_, [this, c, rejoin, gen](Host& h2,
+                                                                          const Status& pulled) {
+      if (!Current(gen)) return;
       // E.g. a holder moved on: wait for the hashes of a later step.
       if (!pulled.ok()) return Resync(h2, c.step + 1, rejoin);
       h2.metrics().Count("diloco.state_resyncs", 1);
@@ -115,7 +117,7 @@ void DilocoNode::StartRound(Host& host) {
   reduce_done_ = !has_pending_;
   reduce_ok_ = false;
   if (!has_pending_) return;
-  Aggregate(host, &pending_, [this, gen = generation_](Host& h, bool ok) {
+  Aggregate(host, &pending_, [this, gen = Generation()](Host& h, bool ok) {
     if (!Current(gen)) return;
     reduce_done_ = true;
     reduce_ok_ = ok;
@@ -125,9 +127,8 @@ void DilocoNode::StartRound(Host& host) {
 
 void DilocoNode::OnComputeDone(Host& host, uint64_t tag) {
   computing_ = false;
-  if (rejoin_after_compute_) {
+  if (rejoin_.TakeRejoinAfterCompute()) {
     // Evicted during this inner phase: its result is not the group's.
-    rejoin_after_compute_ = false;
     if (!done_) Rejoin(host);
     return;
   }
@@ -140,7 +141,7 @@ void DilocoNode::OnComputeDone(Host& host, uint64_t tag) {
     return MaybeFinishDelayedRound(host);
   }
   PseudoGradient(host, Global(), delta_);
-  Aggregate(host, &delta_, [this, gen = generation_](Host& h, bool ok) {
+  Aggregate(host, &delta_, [this, gen = Generation()](Host& h, bool ok) {
     if (!Current(gen)) return;
     if (ok) ApplyOuterStep(h, delta_);
     FinishRound(h);
@@ -181,7 +182,7 @@ void DilocoNode::Aggregate(Host& host, std::vector<float>* buffer,
           // Every attempt failed (or the call was malformed): theta stays, and
           // the state check repairs a peer whose view of the outcome differs.
           // (Not for an eviction: that round is dropped, not failed.)
-          if (!status.ok() && group_->evictions() == seen_evictions_) {
+          if (!status.ok() && !rejoin_.Unhandled(*group_)) {
             h.metrics().Count("diloco.failed_steps", 1);
           }
           contributors_ = group_->members().size();
@@ -193,7 +194,7 @@ void DilocoNode::Aggregate(Host& host, std::vector<float>* buffer,
       *group_, host, *buffer, &gathered_, &gathered_from_, options_.max_attempts,
       [this, buffer, done](Host& h, const Status& status) {
         if (!status.ok()) {
-          if (group_->evictions() == seen_evictions_) h.metrics().Count("diloco.failed_steps", 1);
+          if (!rejoin_.Unhandled(*group_)) h.metrics().Count("diloco.failed_steps", 1);
           return done(h, false);
         }
         contributors_ = gathered_from_.size();
@@ -231,7 +232,7 @@ void DilocoNode::MaybeFinishDelayedRound(Host& host) {
   PseudoGradient(host, start_, pending_);
   has_pending_ = true;
   if (round_ + 1 < options_.rounds) return FinishRound(host);
-  Aggregate(host, &pending_, [this, gen = generation_](Host& h, bool ok) {
+  Aggregate(host, &pending_, [this, gen = Generation()](Host& h, bool ok) {
     if (!Current(gen)) return;
     if (ok) ApplyOuterStep(h, pending_);
     has_pending_ = false;
@@ -250,7 +251,7 @@ void DilocoNode::FinishRound(Host& host) {
   // and takes part in the next all-reduce. Also wait for an agreement
   // another member started for that reason.
   if (group_->has_pending_joins() || group_->agreeing()) {
-    return group_->AgreeMembership(host, [this, gen = generation_](Host& h, const Status&) {
+    return group_->AgreeMembership(host, [this, gen = Generation()](Host& h, const Status&) {
       if (Current(gen)) CheckState(h);
     });
   }
@@ -261,7 +262,7 @@ void DilocoNode::CheckState(Host& host) {
   const collective::StateDigest mine = collective::HashState(shared_);
   sync_->Compare(
       host, static_cast<uint32_t>(round_), group_->members(), mine,
-      [this, gen = generation_](Host& h, const Status& status, const collective::Comparison& c) {
+      [this, gen = Generation()](Host& h, const Status& status, const collective::Comparison& c) {
         if (!Current(gen)) return;
         if (!status.ok()) {
           h.metrics().Count("diloco.state_no_majority", 1);
@@ -289,51 +290,20 @@ void DilocoNode::CheckState(Host& host) {
       });
 }
 
-void DilocoNode::GreetNewMembers(Host& host) {
-  const std::vector<PeerId>& now = group_->members();
-  if (now == known_members_) return;
-  std::vector<PeerId> added;
-  std::set_difference(now.begin(), now.end(), known_members_.begin(), known_members_.end(),
-                      std::back_inserter(added));
-  known_members_ = now;
-  // A restarted peer admitted after this peer compared its last step would
-  // otherwise hear of no state until the next outer step, which cannot
-  // complete without it. (Its pull fails its hash check if theta moved on
-  // meanwhile; it then waits for the next step's digests.)
-  if (!added.empty()) sync_->Republish(host, added);
-}
-
 void DilocoNode::Rejoin(Host& host) {
-  group_->AgreeMembership(host, [this, gen = generation_](Host& h, const Status&) {
+  group_->AgreeMembership(host, [this, gen = Generation()](Host& h, const Status&) {
     if (Current(gen)) Resync(h, 0, /*rejoin=*/true);
   });
 }
 
-void DilocoNode::MaybeRejoinAfterEviction(Host& host) {
-  if (group_->evictions() == seen_evictions_) return;
-  seen_evictions_ = group_->evictions();
-  if (done_) return;  // this peer's run has ended: nothing left to contribute
-  ++generation_;
-  host.metrics().Count("diloco.evictions", 1);
-  // The members went on without this peer (it restarted without --rejoin,
-  // or was decided out while silent): its theta, m and round are not the
-  // group's. Learn the step and the state from the members' hashes, as a
-  // restarted peer does, instead of mixing a stale pseudo-gradient in.
-  sync_->ForgetSteps();
-  has_pending_ = false;
-  if (!options_.outer.check_state || options_.outer.delayed) {
-    // Without hashes (or with a pending delayed aggregate) there is no
-    // step to learn: stop rather than fork or mix (docs/protocols/diloco.md).
-    host.metrics().Count("diloco.evicted_stopped", 1);
-    done_ = true;
-    rejoin_after_compute_ = computing_;
-    return;
-  }
-  if (computing_) {
-    rejoin_after_compute_ = true;
-    return;
-  }
-  Rejoin(host);
+void DilocoNode::AfterEvent(Host& host) {
+  const bool can_resync = options_.outer.check_state && !options_.outer.delayed;
+  const DilocoRejoin::Action action =
+      rejoin_.AfterEvent(host, *group_, *sync_, done_, can_resync, computing_);
+  if (action == DilocoRejoin::Action::kNone) return;
+  has_pending_ = false;  // the round in flight is dropped (docs/protocols/diloco.md)
+  if (action == DilocoRejoin::Action::kStop) done_ = true;
+  if (action == DilocoRejoin::Action::kRejoin) Rejoin(host);
 }
 
 void DilocoNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) {
@@ -341,22 +311,19 @@ void DilocoNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> mes
   if (!collective::RouteGroupMessage(*group_, *sync_, host, from, message)) {
     host.ReportBadPeer(from, collective::NotACollectiveMessage("DiLoCo", from, message));
   }
-  GreetNewMembers(host);
-  MaybeRejoinAfterEviction(host);
+  AfterEvent(host);
 }
 
 void DilocoNode::OnTimer(Host& host, TimerId timer) {
   if (group_ == nullptr) return;
   collective::RouteGroupTimer(*group_, *sync_, host, timer);
-  GreetNewMembers(host);
-  MaybeRejoinAfterEviction(host);
+  AfterEvent(host);
 }
 
 void DilocoNode::OnPeerDown(Host& host, PeerId peer) {
   if (group_ == nullptr) return;
   collective::RouteGroupPeerDown(*group_, *sync_, host, peer);
-  GreetNewMembers(host);
-  MaybeRejoinAfterEviction(host);
+  AfterEvent(host);
 }
 
 }  // namespace murmur

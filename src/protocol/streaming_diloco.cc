@@ -1,7 +1,6 @@
 #include "murmur/protocol/streaming_diloco.h"
 
 #include <algorithm>
-#include <iterator>
 
 #include "murmur/collective/collective_message.h"
 #include "murmur/collective/group_events.h"
@@ -65,7 +64,7 @@ void StreamingDilocoNode::OnStart(Host& host) {
   }
   group_ = std::make_unique<collective::CollectiveGroup>(options_.collective, host.self(),
                                                          std::move(members));
-  known_members_ = group_->members();
+  rejoin_.Start(*group_);
   std::copy(Global().begin(), Global().end(), learner_.params().begin());
   Advance(host);
 }
@@ -129,9 +128,8 @@ void StreamingDilocoNode::Advance(Host& host) {
 void StreamingDilocoNode::OnComputeDone(Host& host, uint64_t tag) {
   MURMUR_CHECK(computing_ && tag == uint64_t(next_stop_));
   computing_ = false;
-  if (rejoin_after_compute_) {
+  if (rejoin_.TakeRejoinAfterCompute()) {
     // Evicted during these inner steps: they are not the group's.
-    rejoin_after_compute_ = false;
     if (!done_) Rejoin(host);
     return;
   }
@@ -155,8 +153,8 @@ void StreamingDilocoNode::StartSync(Host& host, const FragmentSync& sync) {
   if (!residual_.empty()) q.residual = std::span<float>(residual_).subspan(begin, end - begin);
   collective::AllReduceWithRetry(
       *group_, host, f->buffer, collective::ReduceOp::kAverage, q, options_.max_attempts,
-      [this, f, gen = generation_](Host& h, const Status& status) {
-        // Evicted: the exchange is dropped (MaybeRejoinAfterEviction).
+      [this, f, gen = Generation()](Host& h, const Status& status) {
+        // Evicted: the exchange is dropped (AfterEvent).
         if (!Current(gen)) return;
         f->finished = true;
         f->ok = status.ok();
@@ -198,7 +196,7 @@ void StreamingDilocoNode::ReportRound(Host& host) {
   // FinishRound).
   if (group_->has_pending_joins() || group_->agreeing()) {
     checking_ = true;
-    return group_->AgreeMembership(host, [this, gen = generation_](Host& h, const Status&) {
+    return group_->AgreeMembership(host, [this, gen = Generation()](Host& h, const Status&) {
       if (Current(gen)) CheckState(h);
     });
   }
@@ -210,7 +208,7 @@ void StreamingDilocoNode::CheckState(Host& host) {
   const collective::StateDigest mine = collective::HashState(shared_);
   sync_->Compare(
       host, static_cast<uint32_t>(reported_round_), group_->members(), mine,
-      [this, gen = generation_](Host& h, const Status& status, const collective::Comparison& c) {
+      [this, gen = Generation()](Host& h, const Status& status, const collective::Comparison& c) {
         if (!Current(gen)) return;
         if (!status.ok()) h.metrics().Count("streaming.state_no_majority", 1);
         if (!status.ok() || c.agrees) {
@@ -237,7 +235,7 @@ bool StreamingDilocoNode::ReportsBeforeStarting() const {
 
 void StreamingDilocoNode::Rejoin(Host& host) {
   resyncing_ = true;
-  group_->AgreeMembership(host, [this, gen = generation_](Host& h, const Status&) {
+  group_->AgreeMembership(host, [this, gen = Generation()](Host& h, const Status&) {
     if (Current(gen)) Resync(h, 0);
   });
 }
@@ -246,7 +244,7 @@ void StreamingDilocoNode::Rejoin(Host& host) {
 // reached with this peer among them (ReportRound agrees first), so their
 // digests name the step and the state (DiLoCo's Resync, diloco.md).
 void StreamingDilocoNode::Resync(Host& host, uint32_t min_step) {
-  sync_->AwaitMajority(host, group_->members(), min_step, [this, min_step, gen = generation_](
+  sync_->AwaitMajority(host, group_->members(), min_step, [this, min_step, gen = Generation()](
                                                               Host& h, const Status& status,
                                                               const collective::Comparison& c) {
     if (!Current(gen)) return;
@@ -285,42 +283,15 @@ void StreamingDilocoNode::AdoptRound(Host& host, int64_t round) {
   host.metrics().ReportModel(RoundOf(round), Global());
 }
 
-void StreamingDilocoNode::GreetNewMembers(Host& host) {
-  const std::vector<PeerId>& now = group_->members();
-  if (now == known_members_) return;
-  std::vector<PeerId> added;
-  std::set_difference(now.begin(), now.end(), known_members_.begin(), known_members_.end(),
-                      std::back_inserter(added));
-  known_members_ = now;
-  // Admitted after this peer compared: it would hear of no state until the
-  // next check (DiLoCo's GreetNewMembers).
-  if (!added.empty()) sync_->Republish(host, added);
-}
-
-void StreamingDilocoNode::MaybeRejoinAfterEviction(Host& host) {
-  if (group_->evictions() == seen_evictions_) return;
-  seen_evictions_ = group_->evictions();
-  if (done_) return;  // this peer's run has ended: nothing left to contribute
-  ++generation_;
-  host.metrics().Count("streaming.evictions", 1);
-  // The members went on without this peer (a restart without --rejoin, or
-  // decided out while silent): its theta, m and step are not theirs.
-  sync_->ForgetSteps();
+void StreamingDilocoNode::AfterEvent(Host& host) {
+  const DilocoRejoin::Action action = rejoin_.AfterEvent(
+      host, *group_, *sync_, done_, options_.streaming.outer.check_state, computing_);
+  if (action == DilocoRejoin::Action::kNone) return;
   in_flight_.clear();  // their operations ended with the eviction
   checking_ = false;
   resyncing_ = true;
-  if (!options_.streaming.outer.check_state) {
-    // No hashes: no step to learn. Stop rather than fork or mix.
-    host.metrics().Count("streaming.evicted_stopped", 1);
-    done_ = true;
-    rejoin_after_compute_ = computing_;
-    return;
-  }
-  if (computing_) {
-    rejoin_after_compute_ = true;
-    return;
-  }
-  Rejoin(host);
+  if (action == DilocoRejoin::Action::kStop) done_ = true;
+  if (action == DilocoRejoin::Action::kRejoin) Rejoin(host);
 }
 
 void StreamingDilocoNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) {
@@ -328,22 +299,19 @@ void StreamingDilocoNode::OnMessage(Host& host, PeerId from, std::span<const uin
   if (!collective::RouteGroupMessage(*group_, *sync_, host, from, message)) {
     host.ReportBadPeer(from, collective::NotACollectiveMessage("Streaming DiLoCo", from, message));
   }
-  GreetNewMembers(host);
-  MaybeRejoinAfterEviction(host);
+  AfterEvent(host);
 }
 
 void StreamingDilocoNode::OnTimer(Host& host, TimerId timer) {
   if (group_ == nullptr) return;
   collective::RouteGroupTimer(*group_, *sync_, host, timer);
-  GreetNewMembers(host);
-  MaybeRejoinAfterEviction(host);
+  AfterEvent(host);
 }
 
 void StreamingDilocoNode::OnPeerDown(Host& host, PeerId peer) {
   if (group_ == nullptr) return;
   collective::RouteGroupPeerDown(*group_, *sync_, host, peer);
-  GreetNewMembers(host);
-  MaybeRejoinAfterEviction(host);
+  AfterEvent(host);
 }
 
 }  // namespace murmur

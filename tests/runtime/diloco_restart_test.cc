@@ -48,7 +48,8 @@ constexpr int kOutage = 15;   // rounds the others complete while it is dead
 
 // Streaming: H = 4, 2 fragments (offsets 0 and 2), an overlap of 1 step,
 // 4-bit outer gradients (the defaults' width).
-std::string WriteConfig(const std::string& dir, const std::string& kind) {
+std::string WriteConfig(const std::string& dir, const std::string& kind,
+                        const std::string& extra = "") {
   const std::string path = dir + "/restart.toml";
   std::ofstream(path) << "seed = 5\npeers = " << kPeers << "\nthreads = 1\n"
                       << "[data]\ndataset = \"synthetic\"\nsynthetic_train = 800\n"
@@ -59,7 +60,7 @@ std::string WriteConfig(const std::string& dir, const std::string& kind) {
                       << "\nround_timeout_s = 1\n"
                       << (kind == "diloco" ? ""
                                            : "[streaming]\nfragments = 2\noverlap_steps = 1\n")
-                      << "[eval]\nevery = 1\n";
+                      << extra << "[eval]\nevery = 1\n";
   return path;
 }
 
@@ -123,15 +124,11 @@ std::map<std::string, int64_t> ReadCounters(const std::string& peer_dir) {
   return out;
 }
 
-void KillAndRestart(const std::string& kind, Restart restart) {
-  const bool diloco = kind == "diloco";
-  const std::string prefix = diloco ? "diloco." : "streaming.";
-  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
-  const auto started = Clock::now();
-  const std::string dir = murmur::testing::FreshTempDir("Restart_" + kind);
-  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(dir + "/network.key").ok());
-  const std::string config = WriteConfig(dir, kind);
-  std::vector<std::unique_ptr<Process>> peers;
+// Starts the 4 peers, kills the victim at its round kKillAt, waits for the
+// others to go kOutage rounds on and starts it again (its original command
+// line, plus --rejoin if asked). `killed_at`: the observer's round then.
+void StartKillAndRestart(const std::string& dir, const std::string& config, Restart restart,
+                         std::vector<std::unique_ptr<Process>>& peers, int64_t& killed_at) {
   peers.push_back(SpawnPeer(dir, config, 0, 0, ""));
   const std::string addr0 = AwaitListening(*peers[0], 0);
   ASSERT_FALSE(addr0.empty());
@@ -143,7 +140,7 @@ void KillAndRestart(const std::string& kind, Restart restart) {
       peers[kVictim]->AwaitLine("] round " + std::to_string(kKillAt) + " ", deadline).empty())
       << peers[kVictim]->log();
   peers[kVictim]->Kill9();
-  const int64_t killed_at = NewestRound(*peers[kObserver]);
+  killed_at = NewestRound(*peers[kObserver]);
   // The others go on without it (and hold it dead) before it comes back.
   ASSERT_FALSE(peers[kObserver]
                    ->AwaitLine("] round " + std::to_string(killed_at + kOutage) + " ", deadline)
@@ -151,6 +148,20 @@ void KillAndRestart(const std::string& kind, Restart restart) {
       << peers[kObserver]->log();
   peers[kVictim] = SpawnPeer(dir, config, kVictim, 1, addr0, restart);
   ASSERT_FALSE(AwaitListening(*peers[kVictim], kVictim).empty());
+}
+
+void KillAndRestart(const std::string& kind, Restart restart) {
+  const bool diloco = kind == "diloco";
+  const std::string prefix = diloco ? "diloco." : "streaming.";
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const auto started = Clock::now();
+  const std::string dir = murmur::testing::FreshTempDir("Restart_" + kind);
+  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(dir + "/network.key").ok());
+  const std::string config = WriteConfig(dir, kind);
+  std::vector<std::unique_ptr<Process>> peers;
+  int64_t killed_at = -1;
+  StartKillAndRestart(dir, config, restart, peers, killed_at);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
 
   const auto end_deadline = Clock::now() + std::chrono::seconds(120);
   for (int i = 0; i < kPeers; ++i) {
@@ -226,6 +237,48 @@ TEST(StreamingDilocoRestart, APeerRestartedWithRejoinResyncsAndContributesAgain)
 
 TEST(StreamingDilocoRestart, APeerRestartedWithoutRejoinResyncsAndContributesAgain) {
   KillAndRestart("streaming_diloco", Restart::kPlain);
+}
+
+// With diloco.check_state = false there are no hashes to learn the step
+// from: the plainly restarted peer, told it was left out, stops, and its
+// process says why and exits 1 (before: it stopped training but waited for
+// its last round for ever, so `murmur launch` without --timeout hung); the
+// others finish the run without it.
+void EvictedWithoutHashes(const std::string& kind) {
+  const std::string prefix = kind == "diloco" ? "diloco." : "streaming.";
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string dir = murmur::testing::FreshTempDir("EvictedStop_" + kind);
+  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(dir + "/network.key").ok());
+  const std::string config = WriteConfig(dir, kind, "[diloco]\ncheck_state = false\n");
+  std::vector<std::unique_ptr<Process>> peers;
+  int64_t killed_at = -1;
+  StartKillAndRestart(dir, config, Restart::kPlain, peers, killed_at);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const auto end_deadline = Clock::now() + std::chrono::seconds(120);
+  EXPECT_EQ(peers[kVictim]->Wait(end_deadline), 1) << peers[kVictim]->log();
+  EXPECT_NE(peers[kVictim]->log().find("evicted by the other members and cannot resync: set "
+                                       "diloco.check_state = true"),
+            std::string::npos)
+      << peers[kVictim]->log();
+  for (int i = 0; i < kPeers - 1; ++i) {
+    EXPECT_EQ(peers[i]->Wait(end_deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+  }
+  auto c = ReadCounters(PeerDir(dir, kVictim, 1));
+  EXPECT_EQ(c[prefix + "evictions"], 1);
+  EXPECT_EQ(c[prefix + "evicted_stopped"], 1);
+  EXPECT_EQ(c[prefix + "rejoins"], 0);
+  for (int i = 0; i < kPeers - 1; ++i) {
+    EXPECT_EQ(ReadRows(PeerDir(dir, i, 0)).back().round, kRounds) << "peer " << i;
+  }
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
+}
+
+TEST(DilocoRestart, AnEvictedPeerThatCannotResyncExitsWithItsReason) {
+  EvictedWithoutHashes("diloco");
+}
+
+TEST(StreamingDilocoRestart, AnEvictedPeerThatCannotResyncExitsWithItsReason) {
+  EvictedWithoutHashes("streaming_diloco");
 }
 
 }  // namespace

@@ -83,6 +83,12 @@ struct CollectiveOptions {
   // Largest buffer an operation accepts (a Ready announcing a longer one
   // is refused): 2^28 floats = 1 GiB.
   size_t max_floats = size_t{1} << 28;
+  // Distinct peers of its view whose Evicted notices (the members left
+  // this peer out of a later epoch) a member needs before it aborts its
+  // operations and rejoins (capped at the other peers it knows). With 1
+  // (the default) one insider's notice evicts it; f + 1 keeps f Byzantine
+  // insiders from forcing aborts and resyncs (docs/collective.md).
+  uint32_t evicted_notices = 1;
   // Prefix of the counters reported through Host::metrics().Count.
   const char* counter_prefix = "collective";
 };

@@ -58,6 +58,7 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "murmur/collective/collective.h"
@@ -194,6 +195,10 @@ class CollectiveGroup {
   bool op_watchdog_armed_ = false;
   uint64_t bytes_sent_ = 0;
   uint64_t evictions_ = 0;
+  // Evicted notices for epochs above evicted_at_epoch_ (this peer's epoch
+  // when they came): sender -> (highest epoch, highest incarnation).
+  uint32_t evicted_at_epoch_ = 0;
+  std::map<PeerId, std::pair<uint32_t, uint64_t>> evicted_by_;
   std::map<OpTag, std::unique_ptr<RingOp>> ops_;
   // Backup storage of ended operations (RingOp::TakeBackup), at most
   // kSpareBackups: the next operation copies its buffer into pages that

@@ -127,6 +127,11 @@ class Node {
   // simulator's parallel windows); each node's still run one at a time, in
   // order, and see the same Host calls. Default: false.
   virtual bool IndependentOfOtherNodes() const { return false; }
+  // Not OK once the node stopped for good before its run's end and will
+  // neither train nor report again (an evicted DiLoCo peer that cannot
+  // resync): the reason. A host that runs this node alone (`murmur peer`)
+  // ends its run then, with that error. Default: OK.
+  virtual Status Halted() const { return Status::Ok(); }
 
   // Snapshots (core/snapshot.h; `murmur run --resume`). A node that
   // implements them returns true from CanSnapshot (a node may say false for

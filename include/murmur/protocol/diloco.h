@@ -35,7 +35,12 @@
 // hashes, pulls theta and m (StateSync), and trains from the next outer
 // step on as a member again. Restarted without `rejoin` (as a founder at
 // round 0) it is told Evicted by the members (collective_group.h) and
-// takes the same path (MaybeRejoinAfterEviction). The mean tolerates
+// takes the same path (AfterEvent, DilocoRejoin); without check_state, or
+// delayed, it cannot and halts (Halted: `murmur peer` exits 1 saying so).
+// Trust limit: by default one member's Evicted notice evicts it, so one
+// Byzantine insider can make a member abort and resync at will
+// (CollectiveOptions::evicted_notices = f + 1 closes that; docs/
+// collective.md, "Evicted"). The mean tolerates
 // no Byzantine peer; a robust rule tolerates what that rule tolerates
 // among the gathered pseudo-gradients (e.g. trimmed mean with robust.f = b
 // tolerates b). Every survivor aggregates the same gathered bytes with a
@@ -58,6 +63,7 @@
 #include "murmur/core/host.h"
 #include "murmur/learn/learner.h"
 #include "murmur/protocol/byzantine.h"
+#include "murmur/protocol/diloco_rejoin.h"
 #include "murmur/protocol/model_combiner.h"
 
 namespace murmur {
@@ -126,6 +132,7 @@ class DilocoNode final : public Node {
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
   void OnPeerDown(Host& host, PeerId peer) override;
+  Status Halted() const override { return rejoin_.halted(); }
 
   int64_t completed_rounds() const { return round_; }
   std::span<const float> global() const { return {shared_.data(), length_}; }
@@ -151,19 +158,15 @@ class DilocoNode final : public Node {
   // majority's state failed (it then waits for a later step's hashes
   // rather than train on a state the group does not hold).
   void Resync(Host& host, uint32_t min_step, bool rejoin);
-  // After an event: members new in the group's epoch get this peer's
-  // newest digest (they may have been admitted after it compared).
-  void GreetNewMembers(Host& host);
-  // After an event: when the group learned that the members left this
-  // peer out (a plain restart, or decided out while silent), drops the
-  // round in flight and rejoins like `rejoin` (after the inner phase in
-  // flight, if any, which owns the learner).
-  void MaybeRejoinAfterEviction(Host& host);
+  // After an event: greets new members and handles an eviction
+  // (DilocoRejoin): drops the round in flight and rejoins like `rejoin`
+  // (after the inner phase in flight, if any, which owns the learner), or
+  // halts when it cannot resync (Halted).
+  void AfterEvent(Host& host);
   void Rejoin(Host& host);
   // A continuation of generation `gen` still applies (no eviction since).
-  bool Current(uint64_t gen) const {
-    return gen == generation_ && group_->evictions() == seen_evictions_;
-  }
+  bool Current(uint64_t gen) const { return rejoin_.Current(gen, *group_); }
+  uint64_t Generation() const { return rejoin_.generation(); }
   std::span<float> Global() { return {shared_.data(), length_}; }
   std::span<float> Momentum() { return {shared_.data() + length_, length_}; }
 
@@ -189,14 +192,11 @@ class DilocoNode final : public Node {
   uint64_t peak_bytes_ = 0;    // most bytes this peer sent in one exchange
   uint64_t aggregations_ = 0;  // seeds randomized rules, the same on every peer
   size_t contributors_ = 0;    // pseudo-gradients in the last aggregate
-  std::vector<PeerId> known_members_;  // GreetNewMembers: the members last seen
   double last_loss_ = 0;
   int64_t round_ = 0;
   bool done_ = false;
-  uint64_t generation_ = 0;      // rises with every eviction: ends stale continuations
-  uint64_t seen_evictions_ = 0;  // group_->evictions() already handled
-  bool computing_ = false;       // an inner phase runs on the learner
-  bool rejoin_after_compute_ = false;
+  bool computing_ = false;  // an inner phase runs on the learner
+  DilocoRejoin rejoin_{"diloco", "diloco.check_state = true and diloco.delayed = false"};
 };
 
 }  // namespace murmur

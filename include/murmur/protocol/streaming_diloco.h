@@ -101,6 +101,7 @@ class StreamingDilocoNode final : public Node {
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
   void OnPeerDown(Host& host, PeerId peer) override;
+  Status Halted() const override { return rejoin_.halted(); }
 
   int64_t steps_done() const { return step_; }
   bool done() const { return done_; }
@@ -133,15 +134,15 @@ class StreamingDilocoNode final : public Node {
   // Takes the pulled state of outer step `round` as this peer's: step
   // round x H, the exchanges from there on, local parameters = theta.
   void AdoptRound(Host& host, int64_t round);
-  void GreetNewMembers(Host& host);
-  void MaybeRejoinAfterEviction(Host& host);
+  // After an event: greets new members and handles an eviction
+  // (DilocoRejoin, as DiLoCo's AfterEvent).
+  void AfterEvent(Host& host);
   // True when an H boundary's report and state check come before that
   // step's exchanges start (an overlap), false when after they were
   // applied (tau = 0, and the last step).
   bool ReportsBeforeStarting() const;
-  bool Current(uint64_t gen) const {
-    return gen == generation_ && group_->evictions() == seen_evictions_;
-  }
+  bool Current(uint64_t gen) const { return rejoin_.Current(gen, *group_); }
+  uint64_t Generation() const { return rejoin_.generation(); }
   std::span<float> Global() { return {shared_.data(), length_}; }
   std::span<float> Momentum() { return {shared_.data() + length_, length_}; }
 
@@ -165,11 +166,8 @@ class StreamingDilocoNode final : public Node {
   bool done_ = false;
   double last_loss_ = 0;
   uint64_t peak_bytes_ = 0;
-  bool resyncing_ = false;       // not yet holding the group's state
-  bool rejoin_after_compute_ = false;
-  uint64_t generation_ = 0;      // rises with every eviction
-  uint64_t seen_evictions_ = 0;
-  std::vector<PeerId> known_members_;
+  bool resyncing_ = false;  // not yet holding the group's state
+  DilocoRejoin rejoin_{"streaming", "diloco.check_state = true"};
 };
 
 }  // namespace murmur
