@@ -13,7 +13,7 @@ bin=${MURMUR:-build/murmur}
 mkdir -p "$out"
 for protocol in fedavg dpsgd; do
   nice -n 10 "$bin" sweep "examples/sweep_byzantine_$protocol.toml" \
-      --out "$out/byzantine_$protocol" > "$out/byzantine_$protocol.log"
+      --out "$out/byzantine_$protocol" > "$out/byzantine_$protocol.log" 2>&1
 done
 {
   echo "# Byzantine sweep: full tables"
