@@ -16,24 +16,11 @@ namespace murmur::collective {
 namespace {
 
 using test::GroupNet;
+using test::Input;
 using test::Options;
 using test::Outcome;
 using test::Record;
-
-std::vector<float> Input(int peer, size_t len) {
-  std::vector<float> v(len);
-  for (size_t j = 0; j < len; ++j) v[j] = static_cast<float>(peer * 1000 + j * 3 + 1);
-  return v;
-}
-
-std::vector<float> SumOf(const std::vector<PeerId>& peers, size_t len) {
-  std::vector<float> sum(len, 0);
-  for (PeerId p : peers) {
-    const std::vector<float> in = Input(static_cast<int>(p.value), len);
-    for (size_t j = 0; j < len; ++j) sum[j] += in[j];
-  }
-  return sum;
-}
+using test::SumOf;
 
 // Seeds vary the group size (3-6), the victim, how many epochs the members
 // went through without it (1-3), the length and the delivery order.

@@ -118,4 +118,22 @@ inline OpCallback Record(Outcome& out) {
   };
 }
 
+// Peer `peer`'s distinct input of `len` floats (exact in float32 for the
+// sizes the tests use), and the sum of `peers`' inputs: what a sum
+// all-reduce over them must give, bit for bit.
+inline std::vector<float> Input(int peer, size_t len) {
+  std::vector<float> v(len);
+  for (size_t j = 0; j < len; ++j) v[j] = static_cast<float>(peer * 1000 + j * 3 + 1);
+  return v;
+}
+
+inline std::vector<float> SumOf(const std::vector<PeerId>& peers, size_t len) {
+  std::vector<float> sum(len, 0);
+  for (PeerId p : peers) {
+    const std::vector<float> in = Input(static_cast<int>(p.value), len);
+    for (size_t j = 0; j < len; ++j) sum[j] += in[j];
+  }
+  return sum;
+}
+
 }  // namespace murmur::collective::test
