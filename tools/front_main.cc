@@ -58,8 +58,8 @@ constexpr HeavyCommand kHeavyCommands[] = {
      "Run N peers as local processes over the network runtime (127.0.0.1),\n"
      "with a fresh network key and allowlist, and merge their metrics."},
     {"privacy",
-     "Differential privacy tools: the RDP accountant of the "
-     "Poisson-subsampled Gaussian mechanism"},
+     "Differential privacy tools: the RDP accountants of the Poisson-subsampled\n"
+     "Gaussian mechanism and of RQM (randomized quantization)"},
     {"keygen",
      "Write a peer key pair (DIR/peer.key) and a network key (DIR/net.key), mode 0600;\n"
      "print the public key for allowlists. Refuses to overwrite."},

@@ -101,8 +101,8 @@ std::string CheckOptions(const PrivacyOptions& o) {
 
 CLI::App* AddPrivacyCommand(CLI::App& app, PrivacyOptions& options) {
   CLI::App* privacy = app.add_subcommand(
-      "privacy", "Differential privacy tools: the RDP accountant of the "
-                 "Poisson-subsampled Gaussian mechanism and of RQM");
+      "privacy", "Differential privacy tools: the RDP accountants of the Poisson-subsampled\n"
+                 "Gaussian mechanism and of RQM (randomized quantization)");
   privacy->require_subcommand(1);
   CLI::App* epsilon = privacy->add_subcommand(
       "epsilon",
