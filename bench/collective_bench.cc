@@ -167,8 +167,21 @@ int Main(int argc, char** argv) {
   std::string impl = "both";
   int streams = 1;
   std::vector<std::string> modes = {"encrypted", "plain"};
-  for (int i = 1; i + 1 < argc; i += 2) {
+  constexpr const char* kUsage =
+      "usage: collective_bench [--ranks 2,4] [--mib 1,16,64] [--reps 3] [--chunk-kib 128]\n"
+      "                        [--window-chunks 32] [--modes encrypted,plain]\n"
+      "                        [--impl murmur|gloo|both] [--streams K]\n"
+      "(--mib -4 is 4 bytes; prints one JSON line per run and the murmur / Gloo ratios)\n";
+  for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (i + 1 == argc) {
+      std::fprintf(stderr, "collective_bench: %s needs a value\n%s", flag.c_str(), kUsage);
+      return 2;
+    }
     if (flag == "--ranks") {
       ranks = ParseList(argv[i + 1]);
     } else if (flag == "--mib") {
