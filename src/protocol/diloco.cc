@@ -52,20 +52,9 @@ void DilocoNode::OnStart(Host& host) {
                                    .counter_prefix = "diloco.state_sync"},
       host.self());
   sync_->Serve(shared_);
-  if (options_.rejoin) {
-    MURMUR_CHECK(options_.outer.check_state && !options_.outer.delayed);
-    // An incarnation above the crashed run's (which the members may not
-    // have seen die yet): the host's clock, monotonic across the restart
-    // on one machine; a member that holds the old one dead admits it one
-    // above that in any case.
-    group_ = collective::CollectiveGroup::Joining(options_.collective, host.self(),
-                                                  std::move(members),
-                                                  static_cast<uint64_t>(host.now().ns) + 1);
-    return Rejoin(host);
-  }
-  group_ = std::make_unique<collective::CollectiveGroup>(options_.collective, host.self(),
-                                                         std::move(members));
-  rejoin_.Start(*group_);
+  MURMUR_CHECK(!options_.rejoin || (options_.outer.check_state && !options_.outer.delayed));
+  group_ = rejoin_.MakeGroup(options_.collective, host, std::move(members), options_.rejoin);
+  if (options_.rejoin) return Rejoin(host);
   std::copy(Global().begin(), Global().end(), learner_.params().begin());
   if (attack_.kind == AttackKind::kNone) host.metrics().ReportModel(Round(0), Global());
   StartRound(host);

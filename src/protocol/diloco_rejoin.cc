@@ -2,8 +2,26 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 namespace murmur {
+
+std::unique_ptr<collective::CollectiveGroup> DilocoRejoin::MakeGroup(
+    const collective::CollectiveOptions& options, Host& host, std::vector<PeerId> members,
+    bool rejoin) {
+  if (rejoin) {
+    // An incarnation above the crashed run's (which the members may not
+    // have seen die yet): the host's clock, monotonic across the restart
+    // on one machine; a member that holds the old one dead admits it one
+    // above that in any case.
+    return collective::CollectiveGroup::Joining(options, host.self(), std::move(members),
+                                                static_cast<uint64_t>(host.now().ns) + 1);
+  }
+  auto group = std::make_unique<collective::CollectiveGroup>(options, host.self(),
+                                                             std::move(members));
+  known_members_ = group->members();
+  return group;
+}
 
 DilocoRejoin::Action DilocoRejoin::AfterEvent(Host& host, const collective::CollectiveGroup& group,
                                               collective::StateSync& sync, bool done,

@@ -13,17 +13,6 @@ Result<std::any> ReadDiloco(ConfigReader& r, const ProtocolConfig& /*shared*/) {
   return std::any(c);
 }
 
-// Collectives time out after protocol.round_timeout_s.
-Result<collective::CollectiveOptions> CollectiveOptionsOf(const ProtocolConfig& config) {
-  if (config.round_timeout_s <= 0) {
-    return Status::InvalidArgument(
-        "protocol.kind = \"", config.kind, "\" needs protocol.round_timeout_s > 0: it is how ",
-        "long a collective waits without progress before it declares a peer lost (set it "
-        "above the spread of the peers' local-training times, e.g. 10)");
-  }
-  return collective::CollectiveOptions{.timeout = Duration::Seconds(config.round_timeout_s)};
-}
-
 struct DilocoRunState {
   DilocoOptions options;
 };
@@ -37,7 +26,31 @@ Status ReadDilocoKeys(ConfigReader& r, DilocoConfig& c) {
   MURMUR_ASSIGN_OR_RETURN(c.nesterov, r.Bool("diloco.nesterov", c.nesterov));
   MURMUR_ASSIGN_OR_RETURN(c.check_state, r.Bool("diloco.check_state", c.check_state));
   MURMUR_ASSIGN_OR_RETURN(c.delayed, r.Bool("diloco.delayed", c.delayed));
+  // The upper bound (peers - 1) needs the run's peers: DilocoCollectiveOptions.
+  MURMUR_ASSIGN_OR_RETURN(c.evicted_notices,
+                          r.Int("diloco.evicted_notices", c.evicted_notices, 1, UINT32_MAX));
   return Status::Ok();
+}
+
+Result<collective::CollectiveOptions> DilocoCollectiveOptions(const ProtocolConfig& config,
+                                                              const DilocoConfig& outer,
+                                                              int64_t num_peers) {
+  if (config.round_timeout_s <= 0) {
+    return Status::InvalidArgument(
+        "protocol.kind = \"", config.kind, "\" needs protocol.round_timeout_s > 0: it is how ",
+        "long a collective waits without progress before it declares a peer lost (set it "
+        "above the spread of the peers' local-training times, e.g. 10)");
+  }
+  if (outer.evicted_notices > 1 && outer.evicted_notices > num_peers - 1) {
+    return Status::InvalidArgument(
+        "diloco.evicted_notices = ", outer.evicted_notices, " exceeds peers - 1 = ",
+        num_peers - 1, ": a member hears Evicted notices only from the other peers, so it "
+        "could never be evicted (use f + 1 <= ", num_peers - 1, " to tolerate f Byzantine "
+        "insiders, or 1)");
+  }
+  return collective::CollectiveOptions{
+      .timeout = Duration::Seconds(config.round_timeout_s),
+      .evicted_notices = static_cast<uint32_t>(outer.evicted_notices)};
 }
 
 Status PrepareDiloco(ProtocolRun& run) {
@@ -50,10 +63,11 @@ Status PrepareDiloco(ProtocolRun& run) {
                                    "\": use \"sign-flip\" or \"gaussian\"");
   }
   auto state = std::make_shared<DilocoRunState>();
-  MURMUR_ASSIGN_OR_RETURN(state->options.collective, CollectiveOptionsOf(config));
+  state->options.outer = ProtocolOptionsAs<DilocoConfig>(config);
+  MURMUR_ASSIGN_OR_RETURN(state->options.collective,
+                          DilocoCollectiveOptions(config, state->options.outer, run.num_peers));
   state->options.rounds = config.rounds;
   state->options.inner_steps = config.local_steps;
-  state->options.outer = ProtocolOptionsAs<DilocoConfig>(config);
   state->options.num_peers = run.num_peers;
   state->options.seed = run.seed;
   run.state = std::shared_ptr<const DilocoRunState>(std::move(state));

@@ -54,17 +54,9 @@ void StreamingDilocoNode::OnStart(Host& host) {
                                    .counter_prefix = "streaming.state_sync"},
       host.self());
   sync_->Serve(shared_);
-  if (options_.rejoin) {
-    MURMUR_CHECK(options_.streaming.outer.check_state);
-    // As DiLoCo's: an incarnation above the crashed run's.
-    group_ = collective::CollectiveGroup::Joining(options_.collective, host.self(),
-                                                  std::move(members),
-                                                  static_cast<uint64_t>(host.now().ns) + 1);
-    return Rejoin(host);
-  }
-  group_ = std::make_unique<collective::CollectiveGroup>(options_.collective, host.self(),
-                                                         std::move(members));
-  rejoin_.Start(*group_);
+  MURMUR_CHECK(!options_.rejoin || options_.streaming.outer.check_state);
+  group_ = rejoin_.MakeGroup(options_.collective, host, std::move(members), options_.rejoin);
+  if (options_.rejoin) return Rejoin(host);
   std::copy(Global().begin(), Global().end(), learner_.params().begin());
   Advance(host);
 }

@@ -1,6 +1,7 @@
 // The "streaming_diloco" protocol spec (registry.h): Streaming DiLoCo
 // (Douillard et al. 2025) over the collective layer (streaming_diloco.h).
 #include "murmur/protocol/streaming_diloco.h"
+#include "protocol/diloco_spec.h"
 #include "protocol/spec_util.h"
 
 namespace murmur {
@@ -10,14 +11,8 @@ constexpr const char* kName = "streaming_diloco";
 
 Result<std::any> ReadStreaming(ConfigReader& r, const ProtocolConfig& shared) {
   StreamingConfig c;
-  DilocoConfig& o = c.outer;
-  MURMUR_ASSIGN_OR_RETURN(o.outer_lr, r.Double("diloco.outer_lr", o.outer_lr, 0, 1e3));
-  MURMUR_ASSIGN_OR_RETURN(o.outer_momentum,
-                          r.Double("diloco.outer_momentum", o.outer_momentum, 0, 0.999999));
-  MURMUR_ASSIGN_OR_RETURN(o.nesterov, r.Bool("diloco.nesterov", o.nesterov));
-  MURMUR_ASSIGN_OR_RETURN(o.check_state, r.Bool("diloco.check_state", o.check_state));
-  MURMUR_ASSIGN_OR_RETURN(bool delayed, r.Bool("diloco.delayed", false));
-  if (delayed) {
+  MURMUR_RETURN_IF_ERROR(ReadDilocoKeys(r, c.outer));
+  if (c.outer.delayed) {
     return Status::InvalidArgument(
         "diloco.delayed does not apply to protocol.kind = \"streaming_diloco\": its exchanges "
         "already overlap compute for streaming.overlap_steps inner steps; remove the key");
@@ -55,13 +50,9 @@ struct StreamingRunState {
 
 Status PrepareStreaming(ProtocolRun& run) {
   const ProtocolConfig& config = *run.config;
-  if (config.round_timeout_s <= 0) {
-    return Status::InvalidArgument(
-        "protocol.kind = \"", kName, "\" needs protocol.round_timeout_s > 0: it is how long a "
-        "collective waits without progress before it declares a peer lost (set it above the "
-        "spread of the peers' local-training times, e.g. 10)");
-  }
   const auto& streaming = ProtocolOptionsAs<StreamingConfig>(config);
+  MURMUR_ASSIGN_OR_RETURN(const collective::CollectiveOptions collective,
+                          DilocoCollectiveOptions(config, streaming.outer, run.num_peers));
   if (streaming.fragments > config.local_steps || streaming.overlap_steps > config.local_steps / streaming.fragments) {
     return Status::InvalidArgument("streaming.fragments = ", streaming.fragments,
                                    " and streaming.overlap_steps = ", streaming.overlap_steps,
@@ -70,7 +61,7 @@ Status PrepareStreaming(ProtocolRun& run) {
                                    "local_steps / fragments)");
   }
   auto state = std::make_shared<StreamingRunState>();
-  state->options.collective.timeout = Duration::Seconds(config.round_timeout_s);
+  state->options.collective = collective;
   state->options.rounds = config.rounds;
   state->options.inner_steps = config.local_steps;
   state->options.streaming = streaming;

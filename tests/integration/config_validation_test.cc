@@ -135,6 +135,30 @@ TEST(ConfigValidation, RobustRuleThatCannotHoldOnTheTopologyExitsTwo) {
   EXPECT_EQ(fits.exit_code, 0) << fits.output;
 }
 
+// diloco.evicted_notices (the Evicted notices a DiLoCo-family member needs
+// before it resyncs) must lie in [1, peers - 1]: outside, the run is refused
+// with exit 2 naming the key and why; inside, it runs.
+TEST(ConfigValidation, EvictedNoticesOutsideOneToPeersMinusOneExitsTwoNamingTheKey) {
+  for (const char* kind : {"diloco", "streaming_diloco", "co2"}) {
+    SCOPED_TRACE(kind);
+    const std::string set =
+        std::string("--set protocol.kind=") + kind + " --set protocol.local_steps=2";
+    const Outcome many = RunMurmur(TinyRun(set + " --set diloco.evicted_notices=4"));
+    EXPECT_EQ(many.exit_code, 2) << many.output;
+    EXPECT_THAT(many.output,
+                HasSubstr("murmur run: diloco.evicted_notices = 4 exceeds peers - 1 = 3: a member "
+                          "hears Evicted notices only from the other peers"));
+    const Outcome zero = RunMurmur(TinyRun(set + " --set diloco.evicted_notices=0"));
+    EXPECT_EQ(zero.exit_code, 2) << zero.output;
+    EXPECT_THAT(zero.output,
+                HasSubstr("config key 'diloco.evicted_notices' = 0 is out of range [1, "));
+  }
+  const Outcome fits = RunMurmur(
+      TinyRun("--set protocol.kind=diloco --set protocol.local_steps=2 "
+              "--set diloco.evicted_notices=3"));
+  EXPECT_EQ(fits.exit_code, 0) << fits.output;
+}
+
 // train.save_checkpoint: a relative path goes under --out, an existing file
 // is never replaced unless train.overwrite_checkpoint says so (refused before
 // the run), and a network run, which cannot write it, refuses the key.

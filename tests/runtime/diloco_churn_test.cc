@@ -17,17 +17,24 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "murmur/runtime/identity.h"
+#include "runtime/diloco_peers.h"
 #include "testing/cli_runner.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using Process = murmur::testing::ChildProcess;
+using Row = murmur::testing::DilocoRow;
+using murmur::testing::AwaitListening;
+using murmur::testing::DilocoPeerDir;
+using murmur::testing::ReadDilocoCounters;
+using murmur::testing::ReadDilocoRows;
+using murmur::testing::Restart;
+using murmur::testing::StartDilocoPeer;
 
 constexpr int kPeers = 8;
 constexpr int kVictim = 5;
@@ -50,33 +57,6 @@ std::string WriteConfig(const std::string& dir) {
   return path;
 }
 
-std::string PeerDir(const std::string& dir, int index, int incarnation) {
-  return dir + "/peer-" + std::to_string(index) +
-         (incarnation == 0 ? "" : "-r" + std::to_string(incarnation));
-}
-
-// Peer `index`'s `incarnation`-th process (0: the first), writing into its
-// own directory; every incarnation of a slot uses the first one's key.
-std::unique_ptr<Process> SpawnPeer(const std::string& dir, const std::string& config, int index,
-                                   int incarnation, const std::string& bootstrap) {
-  std::vector<std::string> argv = {
-      murmur::testing::MurmurBin(), "peer", config, "--index", std::to_string(index), "--key",
-      PeerDir(dir, index, 0) + "/key", "--network-key", dir + "/network.key", "--out",
-      PeerDir(dir, index, incarnation), "--peer-timeout", "2"};
-  if (incarnation > 0) argv.push_back("--rejoin");
-  if (!bootstrap.empty()) {
-    argv.push_back("--bootstrap");
-    argv.push_back(bootstrap);
-  }
-  return std::make_unique<Process>(argv);
-}
-
-std::string AwaitListening(Process& p, int index) {
-  const std::string line = p.AwaitLine("listening on ", Clock::now() + std::chrono::seconds(60));
-  EXPECT_FALSE(line.empty()) << "peer " << index << " did not start:\n" << p.log();
-  return line.empty() ? "" : line.substr(line.find("listening on ") + 13);
-}
-
 int64_t RoundOfLine(const std::string& line) {
   const size_t at = line.find("] round ");
   return at == std::string::npos ? -1 : std::stoll(line.substr(at + 8));
@@ -88,32 +68,6 @@ int64_t NewestRound(Process& p) {
   (void)p.AwaitLine("\x01", Clock::now() + std::chrono::milliseconds(300));
   const size_t last = p.log().rfind("] round ");
   return last == std::string::npos ? -1 : RoundOfLine(p.log().substr(last));
-}
-
-struct Row {
-  int64_t round = 0;
-  double loss = 0;
-  double acc = 0;
-};
-
-std::vector<Row> ReadRows(const std::string& peer_dir) {
-  std::vector<Row> rows;
-  std::ifstream in(peer_dir + "/metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    rows.push_back({j["round"].get<int64_t>(), j["loss_mean"].get<double>(),
-                    j["acc_mean"].get<double>()});
-  }
-  return rows;
-}
-
-std::map<std::string, int64_t> ReadCounters(const std::string& peer_dir) {
-  std::map<std::string, int64_t> out;
-  std::ifstream in(peer_dir + "/summary.json");
-  if (!in) return out;
-  const auto j = nlohmann::json::parse(in);
-  for (const auto& [name, value] : j["counters"].items()) out[name] = value.get<int64_t>();
-  return out;
 }
 
 // Kills the victim once it printed round `kill_at`, waits for the others
@@ -141,7 +95,7 @@ std::pair<int64_t, int64_t> KillAndRejoin(std::vector<std::unique_ptr<Process>>&
                   << observer.log();
     return {-1, -1};
   }
-  peers[kVictim] = SpawnPeer(dir, config, kVictim, incarnation, addr0);
+  peers[kVictim] = StartDilocoPeer(dir, config, kVictim, incarnation, addr0, Restart::kRejoin);
   if (AwaitListening(*peers[kVictim], kVictim).empty()) return {-1, -1};
   const std::string first = peers[kVictim]->AwaitLine("] round ", deadline);
   if (first.empty()) {
@@ -161,10 +115,10 @@ TEST(DilocoChurn, EightPeersKeepTrainingWithAPeerKilledTwiceAndItRejoinsWithThei
   ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(dir + "/network.key").ok());
   const std::string config = WriteConfig(dir);
   std::vector<std::unique_ptr<Process>> peers;
-  peers.push_back(SpawnPeer(dir, config, 0, 0, ""));
+  peers.push_back(StartDilocoPeer(dir, config, 0, 0, ""));
   const std::string addr0 = AwaitListening(*peers[0], 0);
   ASSERT_FALSE(addr0.empty());
-  for (int i = 1; i < kPeers; ++i) peers.push_back(SpawnPeer(dir, config, i, 0, addr0));
+  for (int i = 1; i < kPeers; ++i) peers.push_back(StartDilocoPeer(dir, config, i, 0, addr0));
   for (int i = 1; i < kPeers; ++i) ASSERT_FALSE(AwaitListening(*peers[i], i).empty());
 
   const auto [kill1, rejoin1] = KillAndRejoin(peers, dir, config, addr0, kKillAt, 1);
@@ -192,7 +146,7 @@ TEST(DilocoChurn, EightPeersKeepTrainingWithAPeerKilledTwiceAndItRejoinsWithThei
   std::vector<std::vector<Row>> victim(3);
   for (int i = 0; i < kPeers; ++i) {
     for (int inc = 0; inc < (i == kVictim ? 3 : 1); ++inc) {
-      const std::vector<Row> rows = ReadRows(PeerDir(dir, i, inc));
+      const std::vector<Row> rows = ReadDilocoRows(DilocoPeerDir(dir, i, inc));
       if (i == kVictim) victim[inc] = rows;
       for (const Row& r : rows) by_round[r.round].push_back(r);
     }
@@ -225,7 +179,7 @@ TEST(DilocoChurn, EightPeersKeepTrainingWithAPeerKilledTwiceAndItRejoinsWithThei
   // rejoined once, pulled the state once, and every outer step it took
   // averaged all 8.
   for (int i = 0; i < kPeers; ++i) {
-    auto c = ReadCounters(PeerDir(dir, i, i == kVictim ? 2 : 0));
+    auto c = ReadDilocoCounters(DilocoPeerDir(dir, i, i == kVictim ? 2 : 0));
     EXPECT_EQ(c["diloco.state_mismatches"], 0) << "peer " << i;
     EXPECT_EQ(c["diloco.state_sync.disagreed"], 0) << "peer " << i;
     EXPECT_EQ(c["diloco.state_no_majority"], 0) << "peer " << i;

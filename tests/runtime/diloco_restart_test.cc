@@ -25,19 +25,24 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "murmur/runtime/identity.h"
+#include "runtime/diloco_peers.h"
 #include "testing/cli_runner.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using Process = murmur::testing::ChildProcess;
-
-enum class Restart { kPlain, kRejoin };
+using Row = murmur::testing::DilocoRow;
+using murmur::testing::AwaitListening;
+using murmur::testing::DilocoPeerDir;
+using murmur::testing::ReadDilocoCounters;
+using murmur::testing::ReadDilocoRows;
+using murmur::testing::Restart;
+using murmur::testing::StartDilocoPeer;
 
 constexpr int kPeers = 4;
 constexpr int kVictim = 3;
@@ -64,64 +69,10 @@ std::string WriteConfig(const std::string& dir, const std::string& kind,
   return path;
 }
 
-std::string PeerDir(const std::string& dir, int index, int incarnation) {
-  return dir + "/peer-" + std::to_string(index) + (incarnation == 0 ? "" : "-restarted");
-}
-
-// The same command line for both runs of a slot (only --out differs, so
-// that the first run's metrics stay), plus --rejoin if asked.
-std::unique_ptr<Process> SpawnPeer(const std::string& dir, const std::string& config, int index,
-                                   int incarnation, const std::string& bootstrap,
-                                   Restart restart = Restart::kPlain) {
-  std::vector<std::string> argv = {
-      murmur::testing::MurmurBin(), "peer", config, "--index", std::to_string(index), "--key",
-      PeerDir(dir, index, 0) + "/key", "--network-key", dir + "/network.key", "--out",
-      PeerDir(dir, index, incarnation), "--peer-timeout", "2"};
-  if (incarnation > 0 && restart == Restart::kRejoin) argv.push_back("--rejoin");
-  if (!bootstrap.empty()) {
-    argv.push_back("--bootstrap");
-    argv.push_back(bootstrap);
-  }
-  return std::make_unique<Process>(argv);
-}
-
-std::string AwaitListening(Process& p, int index) {
-  const std::string line = p.AwaitLine("listening on ", Clock::now() + std::chrono::seconds(60));
-  EXPECT_FALSE(line.empty()) << "peer " << index << " did not start:\n" << p.log();
-  return line.empty() ? "" : line.substr(line.find("listening on ") + 13);
-}
-
 int64_t NewestRound(Process& p) {
   (void)p.ReadAvailable();
   const size_t last = p.log().rfind("] round ");
   return last == std::string::npos ? -1 : std::stoll(p.log().substr(last + 8));
-}
-
-struct Row {
-  int64_t round = 0;
-  double loss = 0;
-  double acc = 0;
-  double time_s = 0;  // since the process started
-};
-
-std::vector<Row> ReadRows(const std::string& peer_dir) {
-  std::vector<Row> rows;
-  std::ifstream in(peer_dir + "/metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    rows.push_back({j["round"].get<int64_t>(), j["loss_mean"].get<double>(),
-                    j["acc_mean"].get<double>(), j["time_s"].get<double>()});
-  }
-  return rows;
-}
-
-std::map<std::string, int64_t> ReadCounters(const std::string& peer_dir) {
-  std::map<std::string, int64_t> out;
-  std::ifstream in(peer_dir + "/summary.json");
-  if (!in) return out;
-  const auto j = nlohmann::json::parse(in);
-  for (const auto& [name, value] : j["counters"].items()) out[name] = value.get<int64_t>();
-  return out;
 }
 
 // Starts the 4 peers, kills the victim at its round kKillAt, waits for the
@@ -129,10 +80,10 @@ std::map<std::string, int64_t> ReadCounters(const std::string& peer_dir) {
 // line, plus --rejoin if asked). `killed_at`: the observer's round then.
 void StartKillAndRestart(const std::string& dir, const std::string& config, Restart restart,
                          std::vector<std::unique_ptr<Process>>& peers, int64_t& killed_at) {
-  peers.push_back(SpawnPeer(dir, config, 0, 0, ""));
+  peers.push_back(StartDilocoPeer(dir, config, 0, 0, ""));
   const std::string addr0 = AwaitListening(*peers[0], 0);
   ASSERT_FALSE(addr0.empty());
-  for (int i = 1; i < kPeers; ++i) peers.push_back(SpawnPeer(dir, config, i, 0, addr0));
+  for (int i = 1; i < kPeers; ++i) peers.push_back(StartDilocoPeer(dir, config, i, 0, addr0));
   for (int i = 1; i < kPeers; ++i) ASSERT_FALSE(AwaitListening(*peers[i], i).empty());
 
   const auto deadline = Clock::now() + std::chrono::seconds(90);
@@ -146,7 +97,7 @@ void StartKillAndRestart(const std::string& dir, const std::string& config, Rest
                    ->AwaitLine("] round " + std::to_string(killed_at + kOutage) + " ", deadline)
                    .empty())
       << peers[kObserver]->log();
-  peers[kVictim] = SpawnPeer(dir, config, kVictim, 1, addr0, restart);
+  peers[kVictim] = StartDilocoPeer(dir, config, kVictim, 1, addr0, restart);
   ASSERT_FALSE(AwaitListening(*peers[kVictim], kVictim).empty());
 }
 
@@ -173,9 +124,9 @@ void KillAndRestart(const std::string& kind, Restart restart) {
   // of theta on the same test set), the restarted run's included.
   std::map<int64_t, std::vector<Row>> by_round;
   for (int i = 0; i < kPeers; ++i) {
-    for (const Row& r : ReadRows(PeerDir(dir, i, 0))) by_round[r.round].push_back(r);
+    for (const Row& r : ReadDilocoRows(DilocoPeerDir(dir, i, 0))) by_round[r.round].push_back(r);
   }
-  const std::vector<Row> restarted = ReadRows(PeerDir(dir, kVictim, 1));
+  const std::vector<Row> restarted = ReadDilocoRows(DilocoPeerDir(dir, kVictim, 1));
   for (const Row& r : restarted) by_round[r.round].push_back(r);
   ASSERT_EQ(by_round.size(), static_cast<size_t>(kRounds + 1)) << "a round without a row";
   for (const auto& [round, rows] : by_round) {
@@ -201,7 +152,7 @@ void KillAndRestart(const std::string& kind, Restart restart) {
   // step on (fragment 0's at that step included: the members compare
   // before starting it). The survivors never disagreed or resynced, took
   // every outer step, and (plainly restarted) one told it it was left out.
-  auto c = ReadCounters(PeerDir(dir, kVictim, 1));
+  auto c = ReadDilocoCounters(DilocoPeerDir(dir, kVictim, 1));
   EXPECT_EQ(c[prefix + "evictions"], restart == Restart::kPlain ? 1 : 0);
   EXPECT_EQ(c[prefix + "rejoins"], 1);
   EXPECT_EQ(c[prefix + "state_resyncs"], 1);
@@ -211,7 +162,7 @@ void KillAndRestart(const std::string& kind, Restart restart) {
   if (diloco) EXPECT_EQ(c["diloco.aggregated_peers"], kPeers * after);
   int64_t notices = 0;
   for (int i = 0; i < kPeers - 1; ++i) {
-    auto s = ReadCounters(PeerDir(dir, i, 0));
+    auto s = ReadDilocoCounters(DilocoPeerDir(dir, i, 0));
     EXPECT_EQ(s[prefix + "state_mismatches"], 0) << "peer " << i;
     EXPECT_EQ(s[prefix + "state_resyncs"], 0) << "peer " << i;
     EXPECT_EQ(s[diloco ? "diloco.failed_steps" : "streaming.failed_exchanges"], 0) << "peer " << i;
@@ -263,12 +214,12 @@ void EvictedWithoutHashes(const std::string& kind) {
   for (int i = 0; i < kPeers - 1; ++i) {
     EXPECT_EQ(peers[i]->Wait(end_deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
   }
-  auto c = ReadCounters(PeerDir(dir, kVictim, 1));
+  auto c = ReadDilocoCounters(DilocoPeerDir(dir, kVictim, 1));
   EXPECT_EQ(c[prefix + "evictions"], 1);
   EXPECT_EQ(c[prefix + "evicted_stopped"], 1);
   EXPECT_EQ(c[prefix + "rejoins"], 0);
   for (int i = 0; i < kPeers - 1; ++i) {
-    EXPECT_EQ(ReadRows(PeerDir(dir, i, 0)).back().round, kRounds) << "peer " << i;
+    EXPECT_EQ(ReadDilocoRows(DilocoPeerDir(dir, i, 0)).back().round, kRounds) << "peer " << i;
   }
   if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
 }

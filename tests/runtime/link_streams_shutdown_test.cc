@@ -11,26 +11,14 @@
 #include <vector>
 
 #include "murmur/runtime/net_host.h"
+#include "runtime/link_streams_setup.h"
 #include "testing/counting_sink.h"
 
 namespace murmur::net {
 namespace {
 
-NetOptions Options(uint32_t self, uint8_t streams) {
-  NetOptions o;
-  o.self = PeerId(self);
-  o.num_slots = 2;
-  o.start_timeout = Duration::Seconds(30);
-  o.backoff_min = Duration::Seconds(0.02);
-  o.streams = streams;
-  return o;
-}
-
-NetSecurity Security() {
-  NetworkKey psk{};
-  psk.fill(6);
-  return NetSecurity{.identity = Identity::Generate(), .network_key = psk};
-}
+using testing::StreamOptions;
+using testing::StreamSecurity;
 
 std::vector<uint8_t> Message(size_t i) {
   return std::vector<uint8_t>(100 + i * 1000, static_cast<uint8_t>(i + 1));
@@ -72,11 +60,11 @@ class Keeper final : public Node {
 TEST(LinkStreamsShutdown, MessagesQueuedBeforeTheDataStreamsOpenSurviveAnImmediateStop) {
   constexpr size_t kCount = 5;
   testing::CountingSink sa, sb;
-  auto b = NetHost::Create(Options(1, 3), Security(), sb);
+  auto b = NetHost::Create(StreamOptions(1, 3), StreamSecurity(), sb);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
-  NetOptions oa = Options(0, 3);
+  NetOptions oa = StreamOptions(0, 3);
   oa.bootstrap = {(*b)->listen_address()};
-  auto a = NetHost::Create(oa, Security(), sa);
+  auto a = NetHost::Create(oa, StreamSecurity(), sa);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   SendAndStop na(kCount);
   Keeper nb;
@@ -114,18 +102,18 @@ class Idler final : public Node {
 // the usual redial), and the stream dials back off.
 TEST(LinkStreamsShutdown, ALinkWhoseDataStreamsNeverOpenGoesDownWithinPeerTimeout) {
   testing::CountingSink sa, sb;
-  NetOptions ob = Options(1, 3);
+  NetOptions ob = StreamOptions(1, 3);
   ob.admission.handshake_burst = 1;
   ob.admission.handshake_interval = Duration::Seconds(1000);
   ob.peer_timeout = Duration::Seconds(0.6);
   ob.heartbeat_interval = Duration::Seconds(0.05);
-  auto b = NetHost::Create(ob, Security(), sb);
+  auto b = NetHost::Create(ob, StreamSecurity(), sb);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
-  NetOptions oa = Options(0, 3);
+  NetOptions oa = StreamOptions(0, 3);
   oa.bootstrap = {(*b)->listen_address()};
   oa.peer_timeout = Duration::Seconds(0.6);
   oa.heartbeat_interval = Duration::Seconds(0.05);
-  auto a = NetHost::Create(oa, Security(), sa);
+  auto a = NetHost::Create(oa, StreamSecurity(), sa);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   std::atomic<bool> stop{false};
   Idler na, nb;
@@ -152,19 +140,19 @@ TEST(LinkStreamsShutdown, ALinkWhoseDataStreamsNeverOpenGoesDownWithinPeerTimeou
 // to find the reset (a heartbeat, 30 s here) or for peer_timeout.
 TEST(LinkStreamsShutdown, APartnerEndingTheControlStreamOfALinkNotReadyIsGoneAtOnce) {
   testing::CountingSink sa, sb;
-  NetOptions ob = Options(1, 3);
+  NetOptions ob = StreamOptions(1, 3);
   ob.admission.handshake_burst = 1;
   ob.admission.handshake_interval = Duration::Seconds(1000);
   ob.peer_timeout = Duration::Seconds(60);
   ob.heartbeat_interval = Duration::Seconds(30);  // no write finds the reset
-  auto b = NetHost::Create(ob, Security(), sb);
+  auto b = NetHost::Create(ob, StreamSecurity(), sb);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
-  NetOptions oa = Options(0, 3);
+  NetOptions oa = StreamOptions(0, 3);
   oa.bootstrap = {(*b)->listen_address()};
   oa.peer_timeout = Duration::Seconds(60);
   oa.heartbeat_interval = Duration::Seconds(0.05);
   oa.shutdown_timeout = Duration::Seconds(0.3);
-  auto a = NetHost::Create(oa, Security(), sa);
+  auto a = NetHost::Create(oa, StreamSecurity(), sa);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   std::atomic<bool> stop{false};
   Idler nb;

@@ -23,10 +23,15 @@
 #include "murmur/runtime/frame.h"
 #include "murmur/runtime/handshake.h"
 #include "murmur/runtime/net_host.h"
+#include "runtime/link_streams_setup.h"
 #include "testing/counting_sink.h"
 
 namespace murmur::net {
 namespace {
+
+using testing::StreamNetworkKey;
+using testing::StreamOptions;
+using testing::StreamSecurity;
 
 // Sizes around the chunk boundaries and the control/data split: empty, a
 // byte, small, one chunk - 1, + 0, + 1, several chunks.
@@ -59,35 +64,16 @@ class Exchanger final : public Node {
   std::vector<std::vector<uint8_t>> received_;
 };
 
-NetOptions StreamOptions(uint32_t self, uint8_t streams) {
-  NetOptions o;
-  o.self = PeerId(self);
-  o.num_slots = 2;
-  o.start_timeout = Duration::Seconds(30);
-  o.backoff_min = Duration::Seconds(0.02);
-  o.streams = streams;
-  return o;
-}
-
-NetworkKey Psk() {
-  NetworkKey psk{};
-  psk.fill(5);
-  return psk;
-}
-
 TEST(LinkStreams, MessagesOfManySizesArriveWholeAndInOrderOverOneToFourStreams) {
   constexpr size_t kCount = 3 * std::size(kSizes);
   for (uint8_t k = 1; k <= 4; ++k) {
     SCOPED_TRACE("streams " + std::to_string(k));
     testing::CountingSink sa, sb;
-    auto b = NetHost::Create(StreamOptions(1, k),
-                             NetSecurity{.identity = Identity::Generate(), .network_key = Psk()},
-                             sb);
+    auto b = NetHost::Create(StreamOptions(1, k), StreamSecurity(), sb);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     NetOptions oa = StreamOptions(0, k);
     oa.bootstrap = {(*b)->listen_address()};
-    auto a = NetHost::Create(oa, NetSecurity{.identity = Identity::Generate(),
-                                             .network_key = Psk()}, sa);
+    auto a = NetHost::Create(oa, StreamSecurity(), sa);
     ASSERT_TRUE(a.ok()) << a.status().ToString();
     Exchanger na(kCount), nb(kCount);
     std::thread tb([&] { (void)(*b)->Run(nb, [&] { return nb.done(); }); });
@@ -113,13 +99,11 @@ TEST(LinkStreams, ALinkReassemblesOneLongMessageAtATimeWhateverItsStreams) {
   constexpr size_t kLong = size_t{12} << 20;
   constexpr size_t kCount = 6;
   testing::CountingSink sa, sb;
-  auto b = NetHost::Create(StreamOptions(1, 3),
-                           NetSecurity{.identity = Identity::Generate(), .network_key = Psk()}, sb);
+  auto b = NetHost::Create(StreamOptions(1, 3), StreamSecurity(), sb);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   NetOptions oa = StreamOptions(0, 3);
   oa.bootstrap = {(*b)->listen_address()};
-  auto a = NetHost::Create(oa, NetSecurity{.identity = Identity::Generate(),
-                                           .network_key = Psk()}, sa);
+  auto a = NetHost::Create(oa, StreamSecurity(), sa);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   std::atomic<bool> done{false};
   class LongSender final : public Node {
@@ -229,13 +213,11 @@ TEST(LinkStreams, FurtherStreamIsRefusedWithoutTheLinksKeyRecordOrNetworkKey) {
   seed.fill(9);
   const Identity a_key = Identity::FromSeed(seed);
   testing::CountingSink sa, sb;
-  auto b = NetHost::Create(StreamOptions(1, 2),
-                           NetSecurity{.identity = Identity::Generate(), .network_key = Psk()}, sb);
+  auto b = NetHost::Create(StreamOptions(1, 2), StreamSecurity(), sb);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   NetOptions oa = StreamOptions(0, 2);
   oa.bootstrap = {(*b)->listen_address()};
-  auto a = NetHost::Create(oa, NetSecurity{.identity = Identity::FromSeed(seed),
-                                           .network_key = Psk()}, sa);
+  auto a = NetHost::Create(oa, StreamSecurity(Identity::FromSeed(seed)), sa);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   std::atomic<bool> stop{false};
   Waiter na(stop), nb(stop);
@@ -251,7 +233,7 @@ TEST(LinkStreams, FurtherStreamIsRefusedWithoutTheLinksKeyRecordOrNetworkKey) {
   // A stranger (its own key, the network key) claiming slot 0's stream 1.
   const Identity stranger = Identity::Generate();
   HandshakeConfig config{.identity = &stranger,
-                         .network_key = Psk(),
+                         .network_key = StreamNetworkKey(),
                          .allowlist = &open,
                          .self_record = PeerRecord::Make(stranger, PeerId(0), "127.0.0.1:1", 1),
                          .num_slots = 2,
@@ -266,13 +248,13 @@ TEST(LinkStreams, FurtherStreamIsRefusedWithoutTheLinksKeyRecordOrNetworkKey) {
   EXPECT_TRUE(HandshakeAndAwaitClose(target, config));
   EXPECT_TRUE(sb.WaitFor("net.rejected.bad_stream", 1));
   // Another network key: refused at the Hello's mac1, before any crypto.
-  NetworkKey wrong = Psk();
+  NetworkKey wrong = StreamNetworkKey();
   wrong[0] ^= 1;
   config.network_key = wrong;
   EXPECT_TRUE(HandshakeAndAwaitClose(target, config));
   EXPECT_TRUE(sb.WaitFor("net.rejected.bad_hello_mac", 1));
   // Another stream count than the run's.
-  config.network_key = Psk();
+  config.network_key = StreamNetworkKey();
   config.streams = 3;
   EXPECT_TRUE(HandshakeAndAwaitClose(target, config));
   EXPECT_TRUE(sb.WaitFor("net.rejected.not_admitted", 1));
@@ -364,13 +346,11 @@ bool WaitUntil(const std::function<bool()>& done) {
 TEST(LinkStreams, LosingOneStreamTakesTheLinkDownAndTheRedialRestoresAllStreams) {
   constexpr uint8_t kStreams = 3;
   testing::CountingSink sa, sb;
-  auto b = NetHost::Create(StreamOptions(1, kStreams),
-                           NetSecurity{.identity = Identity::Generate(), .network_key = Psk()}, sb);
+  auto b = NetHost::Create(StreamOptions(1, kStreams), StreamSecurity(), sb);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   NetOptions oa = StreamOptions(0, kStreams);
   oa.bootstrap = {(*b)->listen_address()};
-  auto a = NetHost::Create(oa, NetSecurity{.identity = Identity::Generate(),
-                                           .network_key = Psk()}, sa);
+  auto a = NetHost::Create(oa, StreamSecurity(), sa);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   std::atomic<bool> stop{false};
   Ticker na(stop), nb(stop);

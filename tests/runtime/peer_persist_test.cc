@@ -153,6 +153,22 @@ bool AwaitRound(Process& p, int64_t round, Clock::time_point deadline) {
   }
 }
 
+// Starts peers 0..count-1 (persisting; `extra`: further flags), waits for
+// every one of them to print round `round` (by `deadline`) and kills them
+// all with kill -9.
+void StartAndKillAt(const std::string& run, const std::string& config, int64_t round,
+                    Clock::time_point deadline, int count = kPeers,
+                    const std::vector<std::string>& extra = {}) {
+  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true, count, extra);
+  ASSERT_EQ(peers.size(), static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    ASSERT_TRUE(AwaitRound(*peers[i], round, deadline)) << "peer " << i << ":\n"
+                                                        << peers[i]->log();
+  }
+  for (auto& p : peers) p->Kill9();
+  for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
+}
+
 double MeanFinalAcc(const std::string& dir) {
   double sum = 0;
   for (int i = 0; i < kPeers; ++i) {
@@ -187,15 +203,8 @@ TEST(PeerPersist, FourPeersKilledTogetherResumeFromTheirStateAndFinish) {
 
   // The persisted run, killed whole past kKillAfter.
   const std::string config = WriteConfig(run);
-  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true);
-  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
-  auto deadline = Clock::now() + std::chrono::seconds(60);
-  for (int i = 0; i < kPeers; ++i) {
-    ASSERT_TRUE(AwaitRound(*peers[i], kKillAfter, deadline)) << "peer " << i << ":\n"
-                                                             << peers[i]->log();
-  }
-  for (auto& p : peers) p->Kill9();
-  for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
+  ASSERT_NO_FATAL_FAILURE(
+      StartAndKillAt(run, config, kKillAfter, Clock::now() + std::chrono::seconds(60)));
   std::vector<int64_t> persisted(kPeers);
   std::vector<std::vector<Row>> rows_before(kPeers);
   for (int i = 0; i < kPeers; ++i) {
@@ -212,9 +221,9 @@ TEST(PeerPersist, FourPeersKilledTogetherResumeFromTheirStateAndFinish) {
   }
 
   // The restart: the same commands.
-  peers = StartPeers(run, config, true);
+  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true);
   ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
-  deadline = Clock::now() + std::chrono::seconds(60);
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
   for (int i = 0; i < kPeers; ++i) {
     // Printed before its listening line, which peer 0's start already read.
     const size_t seen = peers[i]->log().find("resumed at round ");
@@ -340,23 +349,17 @@ TEST(PeerPersist, GossipPeersResumeFromTheirNodeSnapshots) {
   ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(run + "/network.key").ok());
   const std::string config = WriteConfig(
       run, "kind = \"gossip\"\ntopology = \"full\"\ngossip_period_s = 0.02");
-  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true);
-  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
-  auto deadline = Clock::now() + std::chrono::seconds(60);
-  for (int i = 0; i < kPeers; ++i) {
-    ASSERT_TRUE(AwaitRound(*peers[i], kKillAfter, deadline)) << peers[i]->log();
-  }
-  for (auto& p : peers) p->Kill9();
-  for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
+  ASSERT_NO_FATAL_FAILURE(
+      StartAndKillAt(run, config, kKillAfter, Clock::now() + std::chrono::seconds(60)));
   std::vector<int64_t> persisted(kPeers);
   for (int i = 0; i < kPeers; ++i) {
     persisted[i] = PersistedRound(run + "/peer-" + std::to_string(i));
     EXPECT_GE(persisted[i], kKillAfter / kPersistEvery * kPersistEvery) << "peer " << i;
     EXPECT_LT(persisted[i], kRounds) << "peer " << i;
   }
-  peers = StartPeers(run, config, true);
+  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true);
   ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
-  deadline = Clock::now() + std::chrono::seconds(90);
+  const auto deadline = Clock::now() + std::chrono::seconds(90);
   for (int i = 0; i < kPeers; ++i) {
     EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
     EXPECT_NE(peers[i]->log().find("resumed at round " + std::to_string(persisted[i])),
@@ -415,28 +418,17 @@ TEST(PeerPersist, PeersResumedTwentyRoundsApartGetBackInStep) {
   const std::string run = murmur::testing::FreshTempDir("PeerPersistApart");
   ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(run + "/network.key").ok());
   const std::string config = WriteConfig(run);
-  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true);
-  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
   auto deadline = Clock::now() + std::chrono::seconds(60);
-  for (int i = 0; i < kPeers; ++i) {
-    ASSERT_TRUE(AwaitRound(*peers[i], kKillAfter, deadline)) << peers[i]->log();
-  }
-  for (auto& p : peers) p->Kill9();
-  for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
+  ASSERT_NO_FATAL_FAILURE(StartAndKillAt(run, config, kKillAfter, deadline));
   // Peers 0 and 1 on their own (not waiting for the full mesh), to round 85.
-  peers = StartPeers(run, config, true, 2, {"--start-timeout", "0.5"});
-  ASSERT_EQ(peers.size(), 2u);
-  for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(AwaitRound(*peers[i], kKillAfter + kPersistEvery, deadline)) << peers[i]->log();
-  }
-  for (auto& p : peers) p->Kill9();
-  for (auto& p : peers) (void)p->Wait(Clock::now() + std::chrono::seconds(10));
+  ASSERT_NO_FATAL_FAILURE(StartAndKillAt(run, config, kKillAfter + kPersistEvery, deadline, 2,
+                                         {"--start-timeout", "0.5"}));
   std::vector<int64_t> persisted(kPeers);
   for (int i = 0; i < kPeers; ++i) persisted[i] = PersistedRound(run + "/peer-" + std::to_string(i));
   ASSERT_GE(std::min(persisted[0], persisted[1]), std::max(persisted[2], persisted[3]) + 20);
 
   const auto restarted = Clock::now();
-  peers = StartPeers(run, config, true);
+  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true);
   ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
   deadline = Clock::now() + std::chrono::seconds(60);
   for (int i = 0; i < kPeers; ++i) {

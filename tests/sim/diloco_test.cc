@@ -226,5 +226,34 @@ TEST(Diloco, RefusesAZeroTimeoutAndUnsimulatedAttacks) {
       << run.status().ToString();
 }
 
+// diloco.evicted_notices (DilocoConfig::evicted_notices) is the collective
+// group's CollectiveOptions::evicted_notices on every peer; DiLoCo and CO2
+// refuse a value above peers - 1, naming the key (1 is the default).
+TEST(Diloco, EvictedNoticesReachEveryPeersGroupAndAreBoundedByTheOtherPeers) {
+  for (const int64_t notices : {int64_t{1}, int64_t{3}}) {
+    Harness h(MlpTask(4));
+    std::vector<Node*> nodes;
+    h.Run(Diloco(1, 1, {.evicted_notices = notices}), {}, 1, {.every = 1}, nullptr, &nodes);
+    ASSERT_EQ(nodes.size(), 4u);
+    for (Node* node : nodes) {
+      EXPECT_EQ(dynamic_cast<const DilocoNode*>(node)->group().options().evicted_notices,
+                static_cast<uint32_t>(notices));
+    }
+  }
+  Harness h(MlpTask(4));
+  for (const char* kind : {"diloco", "co2"}) {
+    ProtocolConfig c = Diloco(2, 2, {.delayed = std::string(kind) == "co2", .evicted_notices = 4});
+    c.kind = kind;
+    Result<ProtocolRun> run = PrepareProtocolRun(c, h.model(), 4, 1, true);
+    ASSERT_FALSE(run.ok()) << kind;
+    EXPECT_EQ(run.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(run.status().message().find("diloco.evicted_notices = 4 exceeds peers - 1 = 3"),
+              std::string::npos)
+        << run.status().ToString();
+    // With 5 peers, 4 is every other peer: accepted.
+    EXPECT_TRUE(PrepareProtocolRun(c, h.model(), 5, 1, true).ok()) << kind;
+  }
+}
+
 }  // namespace
 }  // namespace murmur::testing

@@ -127,5 +127,28 @@ TEST(StreamingDiloco, RefusesFragmentsBeyondHAndAttacks) {
       << run.status().ToString();
 }
 
+// diloco.evicted_notices reaches every Streaming DiLoCo peer's collective
+// group, and a value above peers - 1 is refused naming the key.
+TEST(StreamingDiloco, EvictedNoticesReachEveryPeersGroupAndAreBoundedByTheOtherPeers) {
+  Harness h(MlpTask(4));
+  std::vector<Node*> nodes;
+  StreamingConfig three{.fragments = 2};
+  three.outer.evicted_notices = 3;
+  h.Run(Streaming(1, 2, three), {}, 1, {.every = 1}, nullptr, &nodes);
+  ASSERT_EQ(nodes.size(), 4u);
+  for (Node* node : nodes) {
+    EXPECT_EQ(dynamic_cast<const StreamingDilocoNode*>(node)->group().options().evicted_notices,
+              3u);
+  }
+  StreamingConfig four = three;
+  four.outer.evicted_notices = 4;
+  Harness g(MlpTask(4));
+  Result<ProtocolRun> run = PrepareProtocolRun(Streaming(2, 2, four), g.model(), 4, 1, true);
+  ASSERT_FALSE(run.ok());
+  EXPECT_NE(run.status().message().find("diloco.evicted_notices = 4 exceeds peers - 1 = 3"),
+            std::string::npos)
+      << run.status().ToString();
+}
+
 }  // namespace
 }  // namespace murmur::testing

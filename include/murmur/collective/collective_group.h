@@ -120,6 +120,8 @@ class CollectiveGroup {
   // kAborted; the caller must take the shared state from the members
   // before it contributes again, then AgreeMembership to be admitted.
   uint64_t evictions() const { return evictions_; }
+  // The options it was made with.
+  const CollectiveOptions& options() const { return options_; }
   // Bytes of the operations' messages this peer sent (Ready, chunks, Done),
   // since construction: what a caller measures an exchange's traffic with.
   uint64_t bytes_sent() const { return bytes_sent_; }

@@ -39,8 +39,8 @@
 // delayed, it cannot and halts (Halted: `murmur peer` exits 1 saying so).
 // Trust limit: by default one member's Evicted notice evicts it, so one
 // Byzantine insider can make a member abort and resync at will
-// (CollectiveOptions::evicted_notices = f + 1 closes that; docs/
-// collective.md, "Evicted"). The mean tolerates
+// (diloco.evicted_notices = f + 1, DilocoConfig::evicted_notices, closes
+// that; docs/collective.md, "Evicted"). The mean tolerates
 // no Byzantine peer; a robust rule tolerates what that rule tolerates
 // among the gathered pseudo-gradients (e.g. trimmed mean with robust.f = b
 // tolerates b). Every survivor aggregates the same gathered bytes with a
@@ -88,6 +88,11 @@ struct DilocoConfig {
   // Defaults leave the outer step as DiLoCo's.
   double gap_penalty = 1.0;
   double momentum_clip = 0.0;
+  // Distinct members whose Evicted notices a member needs before it
+  // aborts its operations and resyncs (CollectiveOptions::evicted_notices;
+  // diloco.evicted_notices, 1 <= it <= peers - 1). 1: one insider's notice
+  // evicts it; f + 1 keeps f Byzantine insiders from forcing resyncs.
+  int64_t evicted_notices = 1;
 };
 
 struct DilocoOptions {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,8 +36,14 @@ class DilocoRejoin {
   DilocoRejoin(std::string prefix, std::string keys)
       : prefix_(std::move(prefix)), keys_(std::move(keys)) {}
 
-  // The founders' members (a joiner greets from its first view on).
-  void Start(const collective::CollectiveGroup& group) { known_members_ = group.members(); }
+  // The node's collective group over `members`. With `rejoin` (a peer
+  // restarted with --rejoin) a joining group, under an incarnation above
+  // the crashed run's, which the caller then resyncs; else a founding
+  // group, whose members are the first this peer greets (a joiner greets
+  // from its first view on).
+  std::unique_ptr<collective::CollectiveGroup> MakeGroup(
+      const collective::CollectiveOptions& options, Host& host, std::vector<PeerId> members,
+      bool rejoin);
 
   // After every event: members new in the group's epoch get this peer's
   // newest digest (a restarted peer admitted after this peer compared its
