@@ -157,10 +157,18 @@ class NetHost::Impl final : public ConnectionEvents {
   // Once per link, after what is pending: while the link's data streams
   // are still coming, FlushPending sends it.
   void SendByeOnLink(PeerLink& link);
-  // We dial the link's data streams and messages wait for them: they
-  // still open while we shut down, so those messages go out (and the Bye
-  // after them).
+  // Messages wait for the link's data streams: they still open while we
+  // shut down (we dial them, or keep accepting and admitting them), so
+  // those messages go out, and the Bye after them.
   bool StreamsComing(const PeerLink& link) const;
+  // Shutting down, the listener stays open while this holds: a link we
+  // accepted waits for the data streams its peer dials.
+  bool AcceptingStreams() const;
+  // `conn`, in its handshake, may be a data stream of a link whose
+  // messages wait for it (an accepted one: from that link's host).
+  bool MayBeStreamOfWaitingLink(const Connection& conn) const;
+  // "host:port" addresses of one host.
+  static bool SameHost(const std::string& a, const std::string& b);
   // The dialer of a link's first stream dials the others.
   void DialStreams(PeerId peer, const ConnectionPtr& first);
   void DialStream(PeerId peer, std::weak_ptr<Connection> first, uint8_t stream);

@@ -74,8 +74,24 @@ void NetHost::Impl::SendByeOnLink(PeerLink& link) {
 }
 
 bool NetHost::Impl::StreamsComing(const PeerLink& link) const {
-  return link.conn && link.conn->open() && link.conn->role() == Role::kDialer &&
-         !LinkReady(link) && !link.pending.empty();
+  return link.conn && link.conn->open() && !LinkReady(link) && !link.pending.empty();
+}
+
+bool NetHost::Impl::AcceptingStreams() const {
+  return std::any_of(links_.begin(), links_.end(), [this](const PeerLink& link) {
+    return StreamsComing(link) && link.conn->role() == Role::kAcceptor;
+  });
+}
+
+bool NetHost::Impl::MayBeStreamOfWaitingLink(const Connection& conn) const {
+  if (conn.role() == Role::kDialer) {
+    const ConnectionPtr first = conn.stream_of.lock();
+    return first && first->open() && StreamsComing(links_[first->slot().value]);
+  }
+  return std::any_of(links_.begin(), links_.end(), [&](const PeerLink& link) {
+    return StreamsComing(link) && link.conn->role() == Role::kAcceptor &&
+           SameHost(link.conn->peer_address(), conn.peer_address());
+  });
 }
 
 void NetHost::Impl::DialStreams(PeerId peer, const ConnectionPtr& first) {
@@ -199,13 +215,15 @@ void NetHost::Impl::EndFinishedLink(PeerId peer, std::weak_ptr<Connection> first
              [this, peer, first, deadline] { EndFinishedLink(peer, first, deadline); });
 }
 
+bool NetHost::Impl::SameHost(const std::string& a, const std::string& b) {
+  return a.substr(0, a.rfind(':')) == b.substr(0, b.rfind(':'));
+}
+
 bool NetHost::Impl::StreamHandshakeFor(const PeerLink& link) const {
-  const std::string& address = link.conn->peer_address();
-  const std::string host = address.substr(0, address.rfind(':'));
   return std::any_of(unauthenticated_.begin(), unauthenticated_.end(),
                      [&](const ConnectionPtr& c) {
                        if (c->role() == Role::kDialer) return c->stream_of.lock() == link.conn;
-                       return c->peer_address().substr(0, c->peer_address().rfind(':')) == host;
+                       return SameHost(c->peer_address(), link.conn->peer_address());
                      });
 }
 
