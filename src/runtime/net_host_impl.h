@@ -120,10 +120,12 @@ class NetHost::Impl final : public ConnectionEvents {
   void OnAccepted(int fd, const sockaddr_storage& from, socklen_t length);
   // Sets the listener's kernel filter to admission's ban list.
   void UpdateBanFilter();
-  // Makes a connection in handshake; the caller starts it.
+  // Makes a connection in handshake; the caller starts it. A dialer's
+  // stream > 0 names its link's stream-0 session (`link_session`).
   ConnectionPtr StartConnection(asio::ip::tcp::socket socket, Role role, std::string address,
                                 std::optional<PeerId> dialed_for,
-                                std::optional<size_t> bootstrap, uint8_t stream = 0);
+                                std::optional<size_t> bootstrap, uint8_t stream = 0,
+                                const SessionId& link_session = {});
   // `conn` left its handshake (authenticated or closed): releases its
   // admission slot. Safe to call again.
   void EndHandshake(const ConnectionPtr& conn);

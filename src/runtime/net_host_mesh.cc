@@ -145,9 +145,11 @@ std::vector<Cookie> NetHost::Impl::HelloCookies(const Connection& conn) {
 
 ConnectionPtr NetHost::Impl::StartConnection(tcp::socket socket, Role role, std::string address,
                                              std::optional<PeerId> dialed_for,
-                                             std::optional<size_t> bootstrap, uint8_t stream) {
+                                             std::optional<size_t> bootstrap, uint8_t stream,
+                                             const SessionId& link_session) {
   HandshakeConfig handshake = handshake_config_;  // the connection copies it
   handshake.stream = stream;
+  handshake.link_session = link_session;
   const ConnectionContext context{.handshake = &handshake,
                                   .max_message_bytes = options_.max_message_bytes,
                                   .events = this,

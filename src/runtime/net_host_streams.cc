@@ -9,8 +9,9 @@
 // being reassembled, as with one stream. The dialer of stream 0 dials the
 // others, each with the full handshake (same identity, network key,
 // allowlist and admission limits) and its index in the Auth's signed
-// flags; an acceptor attaches one only to a link whose stream 0 is open
-// and authenticated with the same record. Losing any stream takes the
+// flags, and the session id of the link's stream 0 (handshake.h); an
+// acceptor attaches one only to a link whose stream 0 is open, is that
+// session, and authenticated with the same record. Losing any stream takes the
 // whole link down (OnPeerDown, then the usual redial).
 #include <algorithm>
 #include <utility>
@@ -119,8 +120,11 @@ void NetHost::Impl::DialStream(PeerId peer, std::weak_ptr<Connection> first, uin
       });
       return;
     }
+    const ConnectionPtr link_first = first.lock();
+    if (!link_first) return;
     ConnectionPtr conn = StartConnection(std::move(*socket), Role::kDialer, ToString(endpoint),
-                                         std::nullopt, std::nullopt, stream);
+                                         std::nullopt, std::nullopt, stream,
+                                         link_first->session_id());
     conn->stream_of = first;
     conn->Start();
   });
@@ -130,14 +134,16 @@ void NetHost::Impl::AttachStream(const ConnectionPtr& conn, const PeerRecord& re
   PeerLink& link = links_[record.slot.value];
   const uint8_t s = conn->stream();
   // Dialed by us: for the first stream it was dialed for. Accepted: the
-  // peer dialed the link's first stream and this is a new stream of it,
-  // under the very record that stream authenticated with (not a restart).
+  // peer dialed the link's first stream and this is a new stream of that
+  // very session (its signed Auth names it: not a late stream of a
+  // session before a restart or a redial), under the same record.
   const bool ours = conn->role() == Role::kDialer;
   const bool joins =
       link.conn && link.conn->open() && !link.extra[s] &&
       (ours ? conn->stream_of.lock() == link.conn
             : link.conn->role() == Role::kAcceptor && !record.NewerThan(link.record) &&
-                  !link.record.NewerThan(record) && record.key == link.record.key);
+                  !link.record.NewerThan(record) && record.key == link.record.key &&
+                  conn->peer_link_session() == link.conn->session_id());
   if (!joins) {
     conn->Close("bad_stream", "stream " + std::to_string(s) + " of peer " +
                                   std::to_string(record.slot.value) +
