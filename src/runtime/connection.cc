@@ -231,6 +231,8 @@ void Connection::OnAuth(Frame& frame) {
   cipher_.emplace(handshake_.TakeCipher());
   slot_ = record->slot;
   stream_ = role_ == Role::kDialer ? dial_stream_ : handshake_.peer_stream();
+  session_id_ = handshake_.session_id();
+  peer_link_session_ = handshake_.peer_link_session();
   state_ = ConnectionState::kOpen;
   events_.OnAuthenticated(shared_from_this(), *record);
 }

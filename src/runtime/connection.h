@@ -120,6 +120,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint8_t stream() const { return stream_; }
   // The stream index this connection claims as a dialer (0 for acceptors).
   uint8_t dial_stream() const { return dial_stream_; }
+  // This session's id (Handshake::session_id), and for an accepted stream
+  // > 0 the id of the stream-0 session its dialer says it belongs to.
+  // REQUIRES: it authenticated.
+  const SessionId& session_id() const { return session_id_; }
+  const SessionId& peer_link_session() const { return peer_link_session_; }
   const std::string& peer_address() const { return peer_address_; }
   Clock::time_point opened_at() const { return opened_at_; }
   Clock::time_point last_heard() const { return last_heard_; }
@@ -186,6 +191,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ConnectionState state_ = ConnectionState::kHello;
   PeerId slot_;
   uint8_t stream_ = 0;
+  SessionId session_id_{};
+  SessionId peer_link_session_{};
   bool paused_ = false;
   bool read_deferred_ = false;  // ReadMore was due while paused
   std::deque<Outgoing> out_;      // handshake frames, then Data and Bye

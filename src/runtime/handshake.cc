@@ -15,6 +15,7 @@ constexpr std::string_view kAuthContext = "murmur/1 auth";
 constexpr std::string_view kTranscriptContext = "murmur/1 handshake";
 constexpr std::string_view kMac1Context = "murmur/2 mac1";
 constexpr std::string_view kCookieReplyContext = "murmur/3 cookie reply";
+constexpr std::string_view kSessionIdContext = "murmur/6 session id";
 constexpr size_t kMaxAddress = 255;
 
 std::vector<uint8_t> RecordSigningBytes(const PeerRecord& r) {
@@ -31,7 +32,8 @@ std::vector<uint8_t> RecordSigningBytes(const PeerRecord& r) {
 }
 
 // Auth's session flags (wire version 5): bit 0, plain data frames; bits
-// 1-3, streams per link - 1; bits 4-6, this connection's stream index.
+// 1-3, streams per link - 1; bits 4-6, this connection's stream index
+// (when nonzero, version 6: the link's session id follows the flags).
 constexpr uint8_t kFlagPlain = 1;
 constexpr uint8_t kFlagUnknown = 0x80;
 
@@ -40,15 +42,38 @@ uint8_t SessionFlags(const HandshakeConfig& c) {
                               (c.stream & 7) << 4);
 }
 
+uint8_t FlagsStream(uint8_t flags) { return (flags >> 4) & 7; }
+
+// A further stream's Auth signs its link's session id too.
 std::vector<uint8_t> AuthSigningBytes(Role signer, const std::array<uint8_t, 32>& transcript,
-                                      uint8_t flags) {
+                                      uint8_t flags, const SessionId& link_session) {
   ByteWriter w;
   w.WriteBytes(std::span(reinterpret_cast<const uint8_t*>(kAuthContext.data()),
                          kAuthContext.size()));
   w.WriteU8(static_cast<uint8_t>(signer));
   w.WriteBytes(transcript);
   w.WriteU8(flags);
+  if (FlagsStream(flags) != 0) w.WriteBytes(link_session);
   return std::move(w).Take();
+}
+
+// BLAKE2b-256("murmur/6 session id" || transcript, key = dialer-to-acceptor
+// key || acceptor-to-dialer key): both ends compute it, nobody else can.
+SessionId MakeSessionId(const std::array<uint8_t, 32>& transcript,
+                        const std::array<uint8_t, 32>& dialer_tx,
+                        const std::array<uint8_t, 32>& acceptor_tx) {
+  std::array<uint8_t, 64> key{};
+  std::copy(dialer_tx.begin(), dialer_tx.end(), key.begin());
+  std::copy(acceptor_tx.begin(), acceptor_tx.end(), key.begin() + 32);
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, key.data(), key.size(), 32);
+  sodium_memzero(key.data(), key.size());
+  crypto_generichash_update(&state, reinterpret_cast<const uint8_t*>(kSessionIdContext.data()),
+                            kSessionIdContext.size());
+  crypto_generichash_update(&state, transcript.data(), transcript.size());
+  SessionId id{};
+  crypto_generichash_final(&state, id.data(), id.size());
+  return id;
 }
 
 std::array<uint8_t, 24> Nonce(uint64_t counter) {
@@ -349,6 +374,8 @@ Status Handshake::OnHello(const Frame& frame) {
   };
   mix(rx);
   mix(tx);
+  session_id_ = role_ == Role::kDialer ? MakeSessionId(transcript, tx, rx)
+                                       : MakeSessionId(transcript, rx, tx);
   cipher_.emplace(tx, rx);
   return Status::Ok();
 }
@@ -361,7 +388,9 @@ std::vector<uint8_t> Handshake::AuthFrame() {
                config_.stream < config_.streams && (role_ == Role::kDialer || config_.stream == 0));
   const uint8_t flags = SessionFlags(config_);
   w.WriteU8(flags);
-  w.WriteBytes(config_.identity->Sign(AuthSigningBytes(role_, TranscriptHash(), flags)));
+  if (config_.stream != 0) w.WriteBytes(config_.link_session);
+  w.WriteBytes(
+      config_.identity->Sign(AuthSigningBytes(role_, TranscriptHash(), flags, config_.link_session)));
   return cipher_->Seal(FrameType::kAuth, w.bytes());
 }
 
@@ -375,13 +404,22 @@ Result<PeerRecord> Handshake::OnAuth(Frame& frame) {
   ByteReader in(frame.payload);
   MURMUR_ASSIGN_OR_RETURN(PeerRecord record, PeerRecord::Decode(in));
   MURMUR_ASSIGN_OR_RETURN(uint8_t flags, in.ReadU8());
+  peer_stream_ = FlagsStream(flags);
+  peer_link_session_ = {};
+  if (peer_stream_ != 0) {
+    for (uint8_t& b : peer_link_session_) {
+      MURMUR_ASSIGN_OR_RETURN(b, in.ReadU8());
+    }
+  }
   Signature sig{};
   for (uint8_t& b : sig) {
     MURMUR_ASSIGN_OR_RETURN(b, in.ReadU8());
   }
   MURMUR_RETURN_IF_ERROR(in.ExpectEnd());
   const Role peer_role = role_ == Role::kDialer ? Role::kAcceptor : Role::kDialer;
-  if (!VerifySignature(record.key, AuthSigningBytes(peer_role, TranscriptHash(), flags), sig)) {
+  if (!VerifySignature(record.key,
+                       AuthSigningBytes(peer_role, TranscriptHash(), flags, peer_link_session_),
+                       sig)) {
     return Status::Corrupt("handshake: ", PeerName(record.key),
                            " did not sign this session's transcript");
   }
@@ -390,7 +428,6 @@ Result<PeerRecord> Handshake::OnAuth(Frame& frame) {
                            static_cast<int>(flags));
   }
   const int peer_streams = ((flags >> 1) & 7) + 1;
-  peer_stream_ = (flags >> 4) & 7;
   if (peer_stream_ >= peer_streams || (peer_role == Role::kAcceptor && peer_stream_ != 0)) {
     return Status::Corrupt("handshake: ", PeerName(record.key), " claims stream ",
                            static_cast<int>(peer_stream_), " of ", peer_streams);

@@ -265,7 +265,6 @@ void NetHost::Impl::BeginShutdown() {
   stopping_ = true;
   shutdown_deadline_ = Clock::now() + ToChrono(options_.shutdown_timeout);
   asio::error_code ec;
-  acceptor_.close(ec);
   start_timer_.cancel();
   signals_.cancel(ec);
   for (PeerLink& link : links_) {
@@ -273,10 +272,7 @@ void NetHost::Impl::BeginShutdown() {
   }
   std::vector<ConnectionPtr> pending;
   for (const ConnectionPtr& c : unauthenticated_) {
-    // A data stream in its handshake, of a link whose messages wait for it.
-    const ConnectionPtr first = c->stream_of.lock();
-    if (first && first->open() && StreamsComing(links_[first->slot().value])) continue;
-    pending.push_back(c);
+    if (!MayBeStreamOfWaitingLink(*c)) pending.push_back(c);
   }
   for (const ConnectionPtr& c : pending) c->Close("", "shutting down");
   OnDrained();
@@ -287,6 +283,10 @@ void NetHost::Impl::BeginShutdown() {
 // the loop when the peers have closed their ends (or at the deadline).
 void NetHost::Impl::OnDrained() {
   if (!stopping_) return;
+  if (acceptor_.is_open() && !AcceptingStreams()) {
+    asio::error_code ec;
+    acceptor_.close(ec);
+  }
   bool any = false;
   for (const PeerLink& link : links_) {
     if (link.conn && (!LinkIdle(link) || StreamsComing(link))) return;

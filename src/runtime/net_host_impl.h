@@ -120,10 +120,12 @@ class NetHost::Impl final : public ConnectionEvents {
   void OnAccepted(int fd, const sockaddr_storage& from, socklen_t length);
   // Sets the listener's kernel filter to admission's ban list.
   void UpdateBanFilter();
-  // Makes a connection in handshake; the caller starts it.
+  // Makes a connection in handshake; the caller starts it. A dialer's
+  // stream > 0 names its link's stream-0 session (`link_session`).
   ConnectionPtr StartConnection(asio::ip::tcp::socket socket, Role role, std::string address,
                                 std::optional<PeerId> dialed_for,
-                                std::optional<size_t> bootstrap, uint8_t stream = 0);
+                                std::optional<size_t> bootstrap, uint8_t stream = 0,
+                                const SessionId& link_session = {});
   // `conn` left its handshake (authenticated or closed): releases its
   // admission slot. Safe to call again.
   void EndHandshake(const ConnectionPtr& conn);
@@ -157,10 +159,18 @@ class NetHost::Impl final : public ConnectionEvents {
   // Once per link, after what is pending: while the link's data streams
   // are still coming, FlushPending sends it.
   void SendByeOnLink(PeerLink& link);
-  // We dial the link's data streams and messages wait for them: they
-  // still open while we shut down, so those messages go out (and the Bye
-  // after them).
+  // Messages wait for the link's data streams: they still open while we
+  // shut down (we dial them, or keep accepting and admitting them), so
+  // those messages go out, and the Bye after them.
   bool StreamsComing(const PeerLink& link) const;
+  // Shutting down, the listener stays open while this holds: a link we
+  // accepted waits for the data streams its peer dials.
+  bool AcceptingStreams() const;
+  // `conn`, in its handshake, may be a data stream of a link whose
+  // messages wait for it (an accepted one: from that link's host).
+  bool MayBeStreamOfWaitingLink(const Connection& conn) const;
+  // "host:port" addresses of one host.
+  static bool SameHost(const std::string& a, const std::string& b);
   // The dialer of a link's first stream dials the others.
   void DialStreams(PeerId peer, const ConnectionPtr& first);
   void DialStream(PeerId peer, std::weak_ptr<Connection> first, uint8_t stream);

@@ -23,7 +23,7 @@ using asio::ip::tcp;
 // (ban_filter.h), where it costs nothing.
 void NetHost::Impl::Accept() {
   acceptor_.async_wait(tcp::acceptor::wait_read, [this](const asio::error_code& ec) {
-    if (stopping_ || ec == asio::error::operation_aborted) return;
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     AcceptQueued();
   });
 }
@@ -42,7 +42,7 @@ void NetHost::Impl::AcceptQueued() {
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       OnAccepted(fd, from, length);
-      if (stopping_) return;
+      if (!acceptor_.is_open()) return;
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
@@ -57,7 +57,7 @@ void NetHost::Impl::AcceptQueued() {
     return;
   }
   asio::post(io_, [this] {
-    if (!stopping_) AcceptQueued();
+    if (acceptor_.is_open()) AcceptQueued();
   });
 }
 
@@ -105,6 +105,12 @@ void NetHost::Impl::OnAccepted(int fd, const sockaddr_storage& from, socklen_t l
   ConnectionPtr conn = StartConnection(std::move(socket), Role::kAcceptor, ToString(remote),
                                        std::nullopt, std::nullopt);
   conn->admitted_from = std::move(source);
+  // Shutting down, the listener is open only for the data streams of links
+  // whose messages wait for them (BeginShutdown).
+  if (stopping_ && !MayBeStreamOfWaitingLink(*conn)) {
+    conn->Close("", "shutting down");
+    return;
+  }
   conn->Start();
 }
 
@@ -139,9 +145,11 @@ std::vector<Cookie> NetHost::Impl::HelloCookies(const Connection& conn) {
 
 ConnectionPtr NetHost::Impl::StartConnection(tcp::socket socket, Role role, std::string address,
                                              std::optional<PeerId> dialed_for,
-                                             std::optional<size_t> bootstrap, uint8_t stream) {
+                                             std::optional<size_t> bootstrap, uint8_t stream,
+                                             const SessionId& link_session) {
   HandshakeConfig handshake = handshake_config_;  // the connection copies it
   handshake.stream = stream;
+  handshake.link_session = link_session;
   const ConnectionContext context{.handshake = &handshake,
                                   .max_message_bytes = options_.max_message_bytes,
                                   .events = this,
@@ -232,6 +240,10 @@ void NetHost::Impl::OnAuthenticated(const ConnectionPtr& conn, const PeerRecord&
   if (conn->dialed_for) membership_.DialEnded(*conn->dialed_for);
   if (conn->stream() > 0) {
     AttachStream(conn, record);
+    return;
+  }
+  if (stopping_) {  // accepted for a data stream (OnAccepted), or in its handshake at the stop
+    conn->Close("", "shutting down");
     return;
   }
   const PeerId peer = record.slot;

@@ -9,8 +9,9 @@
 // being reassembled, as with one stream. The dialer of stream 0 dials the
 // others, each with the full handshake (same identity, network key,
 // allowlist and admission limits) and its index in the Auth's signed
-// flags; an acceptor attaches one only to a link whose stream 0 is open
-// and authenticated with the same record. Losing any stream takes the
+// flags, and the session id of the link's stream 0 (handshake.h); an
+// acceptor attaches one only to a link whose stream 0 is open, is that
+// session, and authenticated with the same record. Losing any stream takes the
 // whole link down (OnPeerDown, then the usual redial).
 #include <algorithm>
 #include <utility>
@@ -74,8 +75,24 @@ void NetHost::Impl::SendByeOnLink(PeerLink& link) {
 }
 
 bool NetHost::Impl::StreamsComing(const PeerLink& link) const {
-  return link.conn && link.conn->open() && link.conn->role() == Role::kDialer &&
-         !LinkReady(link) && !link.pending.empty();
+  return link.conn && link.conn->open() && !LinkReady(link) && !link.pending.empty();
+}
+
+bool NetHost::Impl::AcceptingStreams() const {
+  return std::any_of(links_.begin(), links_.end(), [this](const PeerLink& link) {
+    return StreamsComing(link) && link.conn->role() == Role::kAcceptor;
+  });
+}
+
+bool NetHost::Impl::MayBeStreamOfWaitingLink(const Connection& conn) const {
+  if (conn.role() == Role::kDialer) {
+    const ConnectionPtr first = conn.stream_of.lock();
+    return first && first->open() && StreamsComing(links_[first->slot().value]);
+  }
+  return std::any_of(links_.begin(), links_.end(), [&](const PeerLink& link) {
+    return StreamsComing(link) && link.conn->role() == Role::kAcceptor &&
+           SameHost(link.conn->peer_address(), conn.peer_address());
+  });
 }
 
 void NetHost::Impl::DialStreams(PeerId peer, const ConnectionPtr& first) {
@@ -103,8 +120,11 @@ void NetHost::Impl::DialStream(PeerId peer, std::weak_ptr<Connection> first, uin
       });
       return;
     }
+    const ConnectionPtr link_first = first.lock();
+    if (!link_first) return;
     ConnectionPtr conn = StartConnection(std::move(*socket), Role::kDialer, ToString(endpoint),
-                                         std::nullopt, std::nullopt, stream);
+                                         std::nullopt, std::nullopt, stream,
+                                         link_first->session_id());
     conn->stream_of = first;
     conn->Start();
   });
@@ -114,14 +134,16 @@ void NetHost::Impl::AttachStream(const ConnectionPtr& conn, const PeerRecord& re
   PeerLink& link = links_[record.slot.value];
   const uint8_t s = conn->stream();
   // Dialed by us: for the first stream it was dialed for. Accepted: the
-  // peer dialed the link's first stream and this is a new stream of it,
-  // under the very record that stream authenticated with (not a restart).
+  // peer dialed the link's first stream and this is a new stream of that
+  // very session (its signed Auth names it: not a late stream of a
+  // session before a restart or a redial), under the same record.
   const bool ours = conn->role() == Role::kDialer;
   const bool joins =
       link.conn && link.conn->open() && !link.extra[s] &&
       (ours ? conn->stream_of.lock() == link.conn
             : link.conn->role() == Role::kAcceptor && !record.NewerThan(link.record) &&
-                  !link.record.NewerThan(record) && record.key == link.record.key);
+                  !link.record.NewerThan(record) && record.key == link.record.key &&
+                  conn->peer_link_session() == link.conn->session_id());
   if (!joins) {
     conn->Close("bad_stream", "stream " + std::to_string(s) + " of peer " +
                                   std::to_string(record.slot.value) +
@@ -199,13 +221,15 @@ void NetHost::Impl::EndFinishedLink(PeerId peer, std::weak_ptr<Connection> first
              [this, peer, first, deadline] { EndFinishedLink(peer, first, deadline); });
 }
 
+bool NetHost::Impl::SameHost(const std::string& a, const std::string& b) {
+  return a.substr(0, a.rfind(':')) == b.substr(0, b.rfind(':'));
+}
+
 bool NetHost::Impl::StreamHandshakeFor(const PeerLink& link) const {
-  const std::string& address = link.conn->peer_address();
-  const std::string host = address.substr(0, address.rfind(':'));
   return std::any_of(unauthenticated_.begin(), unauthenticated_.end(),
                      [&](const ConnectionPtr& c) {
                        if (c->role() == Role::kDialer) return c->stream_of.lock() == link.conn;
-                       return c->peer_address().substr(0, c->peer_address().rfind(':')) == host;
+                       return SameHost(c->peer_address(), link.conn->peer_address());
                      });
 }
 

@@ -41,9 +41,9 @@ Result<FrameHeader> Decode(const std::vector<uint8_t>& bytes, size_t max_data = 
 }
 
 TEST(FrameHeader, HasTheDocumentedLayout) {
-  // docs/wire.md: "MRMR", version 5, type, two zero flag bytes, u32 LE length.
+  // docs/wire.md: "MRMR", version 6, type, two zero flag bytes, u32 LE length.
   EXPECT_EQ(Header(FrameType::kData, 0x01020304),
-            (std::vector<uint8_t>{'M', 'R', 'M', 'R', 5, 3, 0, 0, 4, 3, 2, 1}));
+            (std::vector<uint8_t>{'M', 'R', 'M', 'R', 6, 3, 0, 0, 4, 3, 2, 1}));
   Result<FrameHeader> h = Decode(Header(FrameType::kData, 116));
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   EXPECT_EQ(h->type, FrameType::kData);

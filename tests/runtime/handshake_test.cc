@@ -138,6 +138,37 @@ TEST(Handshake, StreamsOfOneLinkAreSeparateSessionsThatAgreeOnTheCount) {
   EXPECT_EQ(o.dialer_saw.status().code(), StatusCode::kAborted);
 }
 
+// A further stream names its link's stream-0 session (wire version 6):
+// both ends of a session compute the same id, another session another one,
+// and the acceptor reads the id the dialer's signed Auth names.
+TEST(Handshake, BothEndsAgreeOnTheSessionIdAndAFurtherStreamNamesItsLinks) {
+  Side x{.identity = Id(1), .slot = 0};
+  Side y{.identity = Id(2), .slot = 3};
+  HandshakeConfig xc = x.Config(), yc = y.Config();
+  xc.streams = yc.streams = 2;
+  std::vector<SessionId> ids;
+  for (int session = 0; session < 2; ++session) {
+    Handshake a(xc, Role::kDialer), b(yc, Role::kAcceptor);
+    Outcome o = Connect(a, b);
+    ASSERT_TRUE(o.acceptor_saw.ok() && o.dialer_saw.ok());
+    EXPECT_EQ(a.session_id(), b.session_id());
+    EXPECT_EQ(b.peer_link_session(), SessionId{});  // stream 0 names none
+    ids.push_back(a.session_id());
+  }
+  EXPECT_NE(ids[0], ids[1]);
+  EXPECT_NE(ids[0], SessionId{});
+
+  HandshakeConfig stream1 = xc;
+  stream1.stream = 1;
+  stream1.link_session = ids[1];
+  Handshake a(stream1, Role::kDialer), b(yc, Role::kAcceptor);
+  Outcome o = Connect(a, b);
+  ASSERT_TRUE(o.acceptor_saw.ok()) << o.acceptor_saw.status().ToString();
+  EXPECT_EQ(b.peer_stream(), 1);
+  EXPECT_EQ(b.peer_link_session(), ids[1]);
+  EXPECT_NE(a.session_id(), ids[1]);  // a session of its own
+}
+
 TEST(Handshake, HelloUnderAnotherNetworkKeyFailsMac1BeforeAnyKeyExchange) {
   NetworkKey k1{}, k2{};
   k1.fill(7);

@@ -24,13 +24,13 @@ std::vector<uint8_t> Message(size_t i) {
   return std::vector<uint8_t>(100 + i * 1000, static_cast<uint8_t>(i + 1));
 }
 
-// Sends `count` messages to slot 1 at start and asks to stop at once: its
-// link's data streams are still being dialed.
+// Sends `count` messages to the other slot at start and asks to stop at
+// once: its link's data streams are still being dialed.
 class SendAndStop final : public Node {
  public:
   explicit SendAndStop(size_t count) : count_(count) {}
   void OnStart(Host& host) override {
-    for (size_t i = 0; i < count_; ++i) host.Send(PeerId(1), Message(i));
+    for (size_t i = 0; i < count_; ++i) host.Send(PeerId(1 - host.self().value), Message(i));
     sent_ = true;
   }
   void OnMessage(Host&, PeerId, std::span<const uint8_t>) override {}
@@ -84,6 +84,40 @@ TEST(LinkStreamsShutdown, MessagesQueuedBeforeTheDataStreamsOpenSurviveAnImmedia
   EXPECT_EQ(sb.Get("net.rejected.unexpected_frame"), 0);
   // A stopped as soon as its Bye was out, not at its shutdown deadline.
   EXPECT_LT(a_seconds, NetOptions{}.shutdown_timeout.seconds());
+}
+
+// The same on the accepting side: slot 1 (which slot 0 dials, so which
+// waits for slot 0 to dial the data streams) sends and stops at once. Its
+// messages, then its Bye, go out on the data streams once they open;
+// before, it closed its listener at the stop, refused the streams still in
+// their handshake and sent its Bye on stream 0 at once, and none arrived.
+TEST(LinkStreamsShutdown, AcceptorsMessagesQueuedBeforeTheDataStreamsOpenSurviveAnImmediateStop) {
+  constexpr size_t kCount = 5;
+  testing::CountingSink sa, sb;
+  SendAndStop nb(kCount);
+  Keeper na;
+  auto b = NetHost::Create(Options(1, 3), Security(), sb);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  NetOptions oa = Options(0, 3);
+  oa.bootstrap = {(*b)->listen_address()};
+  auto a = NetHost::Create(oa, Security(), sa);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  std::atomic<bool> b_done{false};
+  std::thread ta([&] {
+    (void)(*a)->Run(na, [&] { return na.count_ == kCount || b_done.load(); });
+  });
+  const auto start = std::chrono::steady_clock::now();
+  (void)(*b)->Run(nb, [&] { return nb.sent_.load(); });
+  const double b_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  b_done = true;
+  ta.join();
+  ASSERT_EQ(na.received_.size(), kCount);
+  for (size_t i = 0; i < kCount; ++i) EXPECT_TRUE(na.received_[i] == Message(i)) << i;
+  EXPECT_EQ(sa.Get("net.peers_down"), 0);
+  EXPECT_EQ(sa.Get("net.rejected.unexpected_frame"), 0);
+  EXPECT_EQ((*b)->stats().handshakes, 3u);
+  EXPECT_LT(b_seconds, NetOptions{}.shutdown_timeout.seconds());
 }
 
 // Runs until `stop`, ticking so that its host looks at the predicate.

@@ -26,8 +26,10 @@ namespace murmur::net {
 
 inline constexpr std::array<uint8_t, 4> kFrameMagic = {'M', 'R', 'M', 'R'};
 // 2: Hello carries mac1; records an incarnation. 3: Hello carries mac2;
-// CookieReply. 4: Auth carries session flags (plain data frames).
-inline constexpr uint8_t kWireVersion = 5;
+// CookieReply. 4: Auth carries session flags (plain data frames). 5:
+// control frames between a message's chunks; streams per link in the
+// flags. 6: a further stream's Auth carries its link's session id.
+inline constexpr uint8_t kWireVersion = 6;
 inline constexpr size_t kFrameHeaderSize = 12;
 inline constexpr size_t kMacSize = 16;             // Poly1305 tag
 inline constexpr size_t kHelloKey = 32;            // X25519 public key

@@ -25,6 +25,12 @@
 //     address, incarnation, time) and an Ed25519 signature over the
 //     transcript and their role, which binds the long-term key to this
 //     session (a recorded Auth cannot be replayed into another session);
+//     A link's further stream (stream > 0, NetOptions::streams) also
+//     carries, in its dialer's Auth and under that signature, the session
+//     id of its link's stream 0: a MAC of that session's transcript under
+//     its session keys, so only the two ends of that session know it, and
+//     the acceptor attaches the stream to that session's link only (a late
+//     stream of an earlier session of the same peer is refused);
 //  4. every later frame is XChaCha20-Poly1305 with the 12 header bytes as
 //     associated data and a per-direction frame counter as nonce, so a
 //     replayed, reordered, dropped or modified frame fails its MAC. In a
@@ -117,6 +123,11 @@ class SessionCipher {
 
 enum class Role : uint8_t { kDialer = 0, kAcceptor = 1 };
 
+// Names one established session (Handshake::session_id): BLAKE2b-256 of
+// its transcript keyed by both directions' session keys. Secret to the
+// session's two ends.
+using SessionId = std::array<uint8_t, 32>;
+
 struct HandshakeConfig {
   const Identity* identity = nullptr;        // must outlive the handshake
   std::optional<NetworkKey> network_key;     // nullopt: open network
@@ -132,6 +143,9 @@ struct HandshakeConfig {
   // travel in the Auth's signed session flags.
   uint8_t streams = 1;
   uint8_t stream = 0;
+  // A dialer's stream > 0: the session_id() of its link's stream 0, sent
+  // in its signed Auth (ignored for stream 0).
+  SessionId link_session{};
 };
 
 inline constexpr uint8_t kMaxStreams = 8;
@@ -173,6 +187,11 @@ class Handshake {
   Result<PeerRecord> OnAuth(Frame& frame);
   // The stream index the peer's Auth claimed. REQUIRES: OnAuth succeeded.
   uint8_t peer_stream() const { return peer_stream_; }
+  // The session id the peer's Auth claimed for its link's stream 0 (zero
+  // for stream 0). REQUIRES: OnAuth succeeded.
+  const SessionId& peer_link_session() const { return peer_link_session_; }
+  // This session's id, the same at both ends. REQUIRES: OnHello succeeded.
+  const SessionId& session_id() const { return session_id_; }
   // The established session. REQUIRES: OnAuth succeeded.
   SessionCipher TakeCipher() { return std::move(*cipher_); }
 
@@ -192,6 +211,8 @@ class Handshake {
   std::optional<Cookie> cookie_;  // a dialer's, from a CookieReply
   std::optional<SessionCipher> cipher_;
   uint8_t peer_stream_ = 0;
+  SessionId peer_link_session_{};
+  SessionId session_id_{};
 };
 
 }  // namespace murmur::net
