@@ -96,11 +96,11 @@ TEST(LinkStreamsShutdown, AcceptorsMessagesQueuedBeforeTheDataStreamsOpenSurvive
   testing::CountingSink sa, sb;
   SendAndStop nb(kCount);
   Keeper na;
-  auto b = NetHost::Create(Options(1, 3), Security(), sb);
+  auto b = NetHost::Create(StreamOptions(1, 3), StreamSecurity(), sb);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
-  NetOptions oa = Options(0, 3);
+  NetOptions oa = StreamOptions(0, 3);
   oa.bootstrap = {(*b)->listen_address()};
-  auto a = NetHost::Create(oa, Security(), sa);
+  auto a = NetHost::Create(oa, StreamSecurity(), sa);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   std::atomic<bool> b_done{false};
   std::thread ta([&] {
