@@ -37,7 +37,7 @@ struct PeerOptions {
   // TCP streams per link (NetOptions::streams; every peer must agree).
   int64_t streams = 1;
   // --persist-every N: write the peer's state to --out every N rounds and
-  // resume from it on start (D-PSGD; 0: off).
+  // resume from it on start (D-PSGD, gossip, FedAvg; 0: off).
   int64_t persist_every = 0;
 };
 

@@ -26,7 +26,8 @@ namespace {
 
 // Forwards to the evaluation sink and notes when the node reported its
 // model for the last round: a model holder's part of the run is then done.
-// `at_round_boundary`, if set, is called after each reported model (the
+// `at_round_boundary`, if set, is called after each reported model, or with
+// PersistPoint::kTrainLossReport after each reported training loss (the
 // node is between rounds then: its learner is not training). A peer resumed
 // from its state at round `resumed_at` reports its models of that round and
 // earlier again; their rows are in the metrics files already (kept up to
@@ -34,15 +35,18 @@ namespace {
 class PeerSink final : public MetricsSink {
  public:
   PeerSink(MetricsSink& inner, int64_t rounds, int64_t resumed_at,
-           std::function<void(Round)> at_round_boundary)
+           std::function<void(Round)> at_round_boundary, PersistPoint point)
       : inner_(inner), rounds_(rounds), resumed_at_(resumed_at),
-        at_round_boundary_(std::move(at_round_boundary)) {}
+        at_round_boundary_(std::move(at_round_boundary)), point_(point) {}
   void ReportModel(Round round, std::span<const float> params) override {
     if (round.value >= rounds_) final_reported_ = true;
     if (round.value > resumed_at_) inner_.ReportModel(round, params);
-    if (at_round_boundary_) at_round_boundary_(round);
+    if (at_round_boundary_ && point_ == PersistPoint::kModelReport) at_round_boundary_(round);
   }
-  void ReportTrainLoss(Round round, double loss) override { inner_.ReportTrainLoss(round, loss); }
+  void ReportTrainLoss(Round round, double loss) override {
+    inner_.ReportTrainLoss(round, loss);
+    if (at_round_boundary_ && point_ == PersistPoint::kTrainLossReport) at_round_boundary_(round);
+  }
   void Count(std::string_view name, int64_t delta) override { inner_.Count(name, delta); }
   bool final_reported() const { return final_reported_; }
 
@@ -51,6 +55,7 @@ class PeerSink final : public MetricsSink {
   const int64_t rounds_;
   const int64_t resumed_at_;
   const std::function<void(Round)> at_round_boundary_;
+  const PersistPoint point_;
   bool final_reported_ = false;
 };
 
@@ -64,6 +69,7 @@ struct OwnPeer {
   std::unique_ptr<Node> node;
   ProtocolLayout layout;
   Node* persisted_node = nullptr;  // whose snapshot --persist-every writes (PersistedNode)
+  PersistPoint persist_point = PersistPoint::kModelReport;
 };
 
 // Builds only this peer's node (the registry's one-peer builder), from the
@@ -109,8 +115,8 @@ Result<std::vector<float>> Peer0InitialParams(const RunConfig& config, const Mod
 }
 
 // `resumed`, when given, is this peer's persisted state: its learner is
-// restored and its node starts at the state's round (D-PSGD) or from its
-// restored snapshot (gossip). `persists`: the peer writes its state
+// restored and its node starts at the state's round (D-PSGD), from its
+// restored snapshot (gossip, a FedAvg server) or afresh (a FedAvg client). `persists`: the peer writes its state
 // (NetRunOptions::persist_every); kInvalidArgument when its node cannot.
 Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin,
                              const PeerState* resumed, bool persists) {
@@ -155,6 +161,7 @@ Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin,
   if (persists) {
     MURMUR_ASSIGN_OR_RETURN(PersistedNode how, PersistedNodeOf(config, self, *own.node, *learner));
     own.persisted_node = how.node;
+    own.persist_point = how.point;
     Status restored = Status::Ok();
     if (resumed != nullptr && how.node != nullptr) {
       restored = RestoreNode(resumed->node, *how.node);
@@ -316,7 +323,8 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   std::function<void(Round)> persist =
       PersistHook(config, options, self, own.learner.learner.get(), own.persisted_node,
                   writer ? &*writer : nullptr, start_round, &persist_status);
-  PeerSink sink(*collector.SinkFor(self), config.protocol.rounds, resumed_at, std::move(persist));
+  PeerSink sink(*collector.SinkFor(self), config.protocol.rounds, resumed_at, std::move(persist),
+                own.persist_point);
 
   options.net.self = self;
   options.net.num_slots = static_cast<uint32_t>(num_nodes);

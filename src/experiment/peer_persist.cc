@@ -10,6 +10,7 @@
 
 #include "murmur/core/snapshot.h"
 #include "murmur/protocol/dpsgd.h"
+#include "murmur/protocol/fedavg.h"
 #include "murmur/protocol/gossip.h"
 
 namespace murmur {
@@ -30,10 +31,12 @@ Status SyncFile(const std::string& path) {
 }  // namespace
 
 Status CheckPersistableRun(const RunConfig& config) {
-  if (config.protocol.kind != "dpsgd" && config.protocol.kind != "gossip") {
+  if (config.protocol.kind != "dpsgd" && config.protocol.kind != "gossip" &&
+      config.protocol.kind != "fedavg") {
     return Status::InvalidArgument(
         "--persist-every: protocol.kind = \"", config.protocol.kind, "\" cannot persist its "
-        "peers' state; it is implemented for \"dpsgd\" and \"gossip\": drop the flag");
+        "peers' state; it is implemented for \"dpsgd\", \"gossip\" and \"fedavg\": drop "
+        "the flag");
   }
   if (config.train.dp_sgd.enabled) {
     return Status::InvalidArgument("--persist-every: a DP-SGD learner's privacy accounting is "
@@ -79,15 +82,20 @@ Status RestoreLearner(std::span<const uint8_t> bytes, Learner& learner) {
 
 Result<PersistedNode> PersistedNodeOf(const RunConfig& config, PeerId self, Node& node,
                                       const Learner& learner) {
-  const bool is_dpsgd = dynamic_cast<const DpsgdNode*>(&node) != nullptr;
-  if ((!is_dpsgd && dynamic_cast<const GossipNode*>(&node) == nullptr) || !node.CanSnapshot() ||
-      !learner.CanSnapshot()) {
+  const bool by_round = dynamic_cast<const DpsgdNode*>(&node) != nullptr;
+  const bool client = dynamic_cast<const FedAvgClient*>(&node) != nullptr;
+  const bool by_snapshot = dynamic_cast<const GossipNode*>(&node) != nullptr ||
+                           dynamic_cast<const FedAvgServer*>(&node) != nullptr;
+  if ((!by_round && !client && !by_snapshot) || !node.CanSnapshot() || !learner.CanSnapshot()) {
     return Status::InvalidArgument(
         "--persist-every: peer ", self.value, "'s state cannot be saved in this \"",
         config.protocol.kind, "\" run (a Byzantine peer, robust.rule = \"sybilwall\", "
-        "\"bristle\" or a Python rule, [privacy] or gossip dp noise, or a codec): drop the flag");
+        "\"bristle\" or a Python rule, [privacy], secure aggregation or gossip dp noise, or a "
+        "codec or compression): drop the flag");
   }
-  return PersistedNode{.node = is_dpsgd ? nullptr : &node};
+  return PersistedNode{.node = by_snapshot ? &node : nullptr,
+                       .point = client ? PersistPoint::kTrainLossReport
+                                       : PersistPoint::kModelReport};
 }
 
 Status RestoreNode(std::span<const uint8_t> bytes, Node& node) {

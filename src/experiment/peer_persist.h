@@ -32,17 +32,25 @@ Result<std::optional<PeerState>> LoadPersisted(const RunConfig& config,
 // Puts a persisted learner state into `learner` (built from the same config).
 Status RestoreLearner(std::span<const uint8_t> bytes, Learner& learner);
 
+// When a peer persists: at its round's model report (a model holder), or,
+// for a FedAvg client (which reports no models), at its round's training
+// loss report, after training and before its update is sent.
+enum class PersistPoint { kModelReport, kTrainLossReport };
+
 // How a peer's node persists: D-PSGD by its round alone (PeerContext::
-// start_round; `node` null), gossip by its snapshot (Node::Save/Restore;
-// `node` is the node).
+// start_round; `node` null), gossip and a FedAvg server by their snapshots
+// (Node::Save/Restore; `node` is the node), a FedAvg client by its learner
+// alone (`node` null: restarted, it waits for the server's next round).
 struct PersistedNode {
   Node* node = nullptr;
+  PersistPoint point = PersistPoint::kModelReport;
 };
 
 // kInvalidArgument naming the protocol when this peer's node or learner
-// cannot be persisted: a node other than D-PSGD's and gossip's (whose
-// Restore, then OnStart, continues where Save left off over a real
-// network), or one whose snapshot cannot hold its state (CanSnapshot).
+// cannot be persisted: a node other than D-PSGD's, gossip's and FedAvg's
+// (whose Restore, then OnStart, continues where Save left off over a real
+// network; fedavg.h), or one whose snapshot cannot hold its state
+// (CanSnapshot).
 Result<PersistedNode> PersistedNodeOf(const RunConfig& config, PeerId self, Node& node,
                                       const Learner& learner);
 

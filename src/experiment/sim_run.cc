@@ -95,8 +95,8 @@ Status CheckCanSnapshot(const RunConfig& config, const ProtocolSetup& setup,
       why, "): snapshots support dpsgd (plain average, any built-in robust rule, sybilwall, "
       "bristle; Byzantine peers with every attack), epidemic, modest, gossip (average merge "
       "or a built-in robust rule; Byzantine peers; fp32 codec) and fedavg / fedprox (no "
-      "compression or secure aggregation, server_optimizer = \"fedavg\"; a built-in robust "
-      "rule; Byzantine clients), all without [privacy] noise or Python (\"py:\") rules; drop "
+      "compression or secure aggregation; any server optimizer; a built-in robust rule; "
+      "Byzantine clients), all without [privacy] noise or Python (\"py:\") rules; drop "
       "sim.snapshot_every_s / --snapshot-every / --resume");
 }
 

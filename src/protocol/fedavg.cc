@@ -41,7 +41,8 @@ FedAvgServer::FedAvgServer(std::vector<float> initial_model,
 }
 
 void FedAvgServer::OnStart(Host& host) {
-  host.metrics().ReportModel(Round(0), global_);
+  // round_ is 0 but for a server restored from its snapshot (fedavg.h).
+  host.metrics().ReportModel(RoundOf(round_), global_);
   StartRound(host);
 }
 
@@ -98,10 +99,15 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
     host.metrics().Count("fedavg.late_replies", 1);
     return;
   }
-  if (!selected_.count(from) || replied_.count(from)) {
-    host.ReportBadPeer(from, Status::InvalidArgument(
-                                 "FedAvg: unsolicited or duplicate update from peer ",
-                                 from, " for round ", message->round));
+  if (!selected_.count(from)) {
+    host.ReportBadPeer(from, Status::InvalidArgument("FedAvg: unsolicited update from peer ",
+                                                     from, " for round ", message->round));
+    return;
+  }
+  if (replied_.count(from)) {
+    // A restored server resent this round's model (fedavg.h): the first
+    // update counts.
+    host.metrics().Count("fedavg.duplicate_updates", 1);
     return;
   }
   if (message->weight == 0) {
@@ -261,6 +267,11 @@ void FedAvgClient::OnMessage(Host& host, PeerId from,
     host.ReportBadPeer(from, message.status());
     return;
   }
+  if (training_ && message->round == training_round_) {
+    // A restored server resent the round being trained (fedavg.h).
+    host.metrics().Count("fedavg.resent_rounds", 1);
+    return;
+  }
   if (training_) {
     pending_global_ = std::move(message->params);
     pending_round_ = message->round;
@@ -281,6 +292,7 @@ void FedAvgClient::Train(Host& host, Round round,
   steps_ = LocalSteps(host);
   started_ = host.now();
   training_ = true;
+  training_round_ = round;
   host.RunCompute(TrainTask(learner_, steps_, &last_loss_, round.value));
 }
 

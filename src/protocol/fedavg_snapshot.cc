@@ -1,7 +1,7 @@
 // FedAvgServer and FedAvgClient Save / Restore (fedavg.h): the plain
-// configuration and a robust rule (the round's replies); compressed,
-// server-optimizer and [privacy] runs and Python rules keep state these do
-// not save (CanSnapshot is false for them).
+// configuration, a robust rule (the round's replies) and a server optimizer
+// (its moments); compressed and [privacy] runs and Python rules keep state
+// these do not save (CanSnapshot is false for them).
 #include "murmur/protocol/fedavg.h"
 
 namespace murmur {
@@ -16,7 +16,6 @@ std::set<PeerId> RestorePeerSet(SnapshotReader& in, const char* field) {
 
 bool FedAvgServer::CanSnapshot() const {
   return !options_.compression.enabled() && (combiner_ == nullptr || combiner_->CanSnapshot()) &&
-         options_.server_optimizer.kind == ServerOptimizerKind::kReplace &&
          options_.dp.mode == privacy::DpMode::kNone;
 }
 
@@ -30,6 +29,9 @@ void FedAvgServer::Save(SnapshotWriter& out) const {
   out.F64(total_weight_);
   out.F64(clip_);
   out.I64(within_clip_);
+  // The replace optimizer keeps no state; the config, hashed into the
+  // snapshot, says whether this part is there.
+  if (options_.server_optimizer.kind != ServerOptimizerKind::kReplace) server_optimizer_.Save(out);
   // With a robust rule the round's replies wait for it (AddReply); the
   // config, hashed into the snapshot, says whether this part is there.
   if (combiner_ == nullptr) return;
@@ -51,6 +53,9 @@ Status FedAvgServer::Restore(SnapshotReader& in) {
   total_weight_ = in.F64("fedavg.total_weight");
   clip_ = in.F64("fedavg.clip");
   within_clip_ = in.I64("fedavg.within_clip");
+  if (options_.server_optimizer.kind != ServerOptimizerKind::kReplace) {
+    server_optimizer_.Restore(in, size);
+  }
   replies_.clear();
   reply_weights_.clear();
   if (combiner_ != nullptr) {
@@ -88,6 +93,7 @@ void FedAvgClient::Save(SnapshotWriter& out) const {
   out.F64(seconds_per_step_);
   out.Floats(pending_global_);
   out.U32(pending_round_.value);
+  out.U32(training_round_.value);
 }
 
 Status FedAvgClient::Restore(SnapshotReader& in) {
@@ -98,6 +104,7 @@ Status FedAvgClient::Restore(SnapshotReader& in) {
   seconds_per_step_ = in.F64("fedavg_client.seconds_per_step");
   pending_global_ = in.Floats("fedavg_client.pending_global");
   pending_round_ = Round(in.U32("fedavg_client.pending_round"));
+  training_round_ = Round(in.U32("fedavg_client.training_round"));
   MURMUR_RETURN_IF_ERROR(in.status());
   if (!pending_global_.empty() && pending_global_.size() != learner_.params().size()) {
     return Status::Corrupt("snapshot: a pending FedAvg global model has ", pending_global_.size(),

@@ -65,4 +65,20 @@ void ServerOptimizer::Step(std::span<float> global, std::span<const float> aggre
   }
 }
 
+void ServerOptimizer::Save(SnapshotWriter& out) const {
+  out.Floats(m_);
+  out.Floats(v_);
+}
+
+void ServerOptimizer::Restore(SnapshotReader& in, size_t dimension) {
+  m_ = in.Floats("server_optimizer.m");
+  v_ = in.Floats("server_optimizer.v");
+  for (const std::vector<float>* moment : {&m_, &v_}) {
+    if (in.ok() && !moment->empty() && moment->size() != dimension) {
+      in.Fail(Status::Corrupt("snapshot: a server optimizer moment of ", moment->size(),
+                              " floats, expected ", dimension));
+    }
+  }
+}
+
 }  // namespace murmur

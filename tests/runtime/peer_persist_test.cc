@@ -12,9 +12,12 @@
 // The other tests: peers resumed twenty rounds apart get back in step;
 // `murmur launch --persist-every` restarts a peer killed with kill -9 and
 // it resumes from its state; gossip peers resume from their nodes'
-// snapshots; and the refusals: another protocol (by `murmur peer` and by
-// `murmur launch`), another run's state, a truncated or corrupt state (exit
-// 2 and a message, never a crash and never a silent fresh start).
+// snapshots; a launched FedAvg server, and a launched FedAvg client,
+// killed with kill -9 resume and the run finishes; and the refusals:
+// another protocol (by `murmur peer` and by `murmur launch`), a FedAvg run
+// whose state cannot be saved, another run's state, a truncated or corrupt
+// state (exit 2 and a message, never a crash and never a silent fresh
+// start).
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -105,6 +108,7 @@ std::vector<std::unique_ptr<Process>> StartPeers(const std::string& dir, const s
 struct Row {
   int64_t round;
   double acc;
+  double loss;
 };
 
 std::vector<Row> ReadRows(const std::string& peer_dir) {
@@ -112,7 +116,8 @@ std::vector<Row> ReadRows(const std::string& peer_dir) {
   std::ifstream in(peer_dir + "/metrics.jsonl");
   for (std::string line; std::getline(in, line);) {
     const auto row = nlohmann::json::parse(line);
-    rows.push_back({row["round"].get<int64_t>(), row["acc_mean"].get<double>()});
+    rows.push_back({row["round"].get<int64_t>(), row["acc_mean"].get<double>(),
+                    row["loss_mean"].get<double>()});
   }
   return rows;
 }
@@ -459,22 +464,34 @@ TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {
   const std::string flags = " --insecure --key " + dir + "/key --index 0 --persist-every 5";
   const std::string peer = " peer " + config + flags + " --out ";
 
-  const std::string fedavg_config = dir + "/fedavg.toml";
-  std::ofstream(fedavg_config) << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
-                               << "[model]\nkind = \"logreg\"\n[protocol]\nkind = \"fedavg\"\n";
-  const murmur::testing::CliOutcome fedavg =
-      murmur::testing::RunMurmur(" peer " + fedavg_config + flags + " --out " + dir + "/fedavg");
-  EXPECT_EQ(fedavg.exit_code, 2) << fedavg.output;
-  EXPECT_NE(fedavg.output.find("--persist-every: protocol.kind = \"fedavg\" cannot persist"),
+  const std::string fedbuff_config = dir + "/fedbuff.toml";
+  std::ofstream(fedbuff_config) << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
+                                << "[model]\nkind = \"logreg\"\n[protocol]\nkind = \"fedbuff\"\n";
+  const murmur::testing::CliOutcome fedbuff =
+      murmur::testing::RunMurmur(" peer " + fedbuff_config + flags + " --out " + dir + "/fedbuff");
+  EXPECT_EQ(fedbuff.exit_code, 2) << fedbuff.output;
+  EXPECT_NE(fedbuff.output.find("--persist-every: protocol.kind = \"fedbuff\" cannot persist"),
             std::string::npos)
-      << fedavg.output;
+      << fedbuff.output;
 
   // `murmur launch` refuses it before starting any peer.
   const murmur::testing::CliOutcome launch = murmur::testing::RunMurmur(
-      " launch 4 " + fedavg_config + " --persist-every 5 --out " + dir + "/launch");
+      " launch 4 " + fedbuff_config + " --persist-every 5 --out " + dir + "/launch");
   EXPECT_EQ(launch.exit_code, 2) << launch.output;
-  EXPECT_NE(launch.output.find("protocol.kind = \"fedavg\" cannot persist"), std::string::npos)
+  EXPECT_NE(launch.output.find("protocol.kind = \"fedbuff\" cannot persist"), std::string::npos)
       << launch.output;
+
+  // FedAvg persists, but not with state its snapshots cannot hold
+  // (compression here): refused by its peers, naming the protocol.
+  const std::string coded_config = dir + "/fedavg_coded.toml";
+  std::ofstream(coded_config) << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
+                              << "[model]\nkind = \"logreg\"\n[protocol]\nkind = \"fedavg\"\n"
+                              << "[compress]\nuplink = \"topk:0.1\"\n";
+  const murmur::testing::CliOutcome coded =
+      murmur::testing::RunMurmur(" peer " + coded_config + flags + " --out " + dir + "/coded");
+  EXPECT_EQ(coded.exit_code, 2) << coded.output;
+  EXPECT_NE(coded.output.find("cannot be saved in this \"fedavg\" run"), std::string::npos)
+      << coded.output;
   EXPECT_FALSE(std::filesystem::exists(dir + "/launch/peer-0/key"));
 
   const murmur::testing::CliOutcome no_out =
@@ -521,6 +538,183 @@ TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {
   const murmur::testing::CliOutcome corrupt = murmur::testing::RunMurmur(peer + other);
   EXPECT_EQ(corrupt.exit_code, 2) << corrupt.output;
   EXPECT_NE(corrupt.output.find("checksum mismatch"), std::string::npos) << corrupt.output;
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+// FedAvg under `murmur launch --persist-every`: kFedAvgPeers clients and
+// the server (slot kFedAvgPeers). No round timeout, full participation.
+constexpr int kFedAvgPeers = 4;
+constexpr int kFedAvgRounds = 400;
+// A killed client's run is longer: the server must still be running when
+// the restarted client (seconds to start) comes back.
+constexpr int kFedAvgClientRounds = 1500;
+
+std::string WriteFedAvgConfig(const std::string& dir, int rounds) {
+  const std::string path = dir + "/fedavg.toml";
+  std::ofstream(path) << "seed = 7\npeers = " << kFedAvgPeers << "\nthreads = 1\n"
+                      << "[data]\ndataset = \"synthetic\"\nsynthetic_train = 800\n"
+                      << "synthetic_test = 200\nsynthetic_noise = 1.5\n[model]\nkind = \"logreg\"\n"
+                      << "[train]\nbatch_size = 50\n[protocol]\nkind = \"fedavg\"\n"
+                      << "rounds = " << rounds << "\nround_timeout_s = 0\n"
+                      << "[eval]\nevery = " << kEvalEvery << "\n";
+  return path;
+}
+
+// Launches the FedAvg run into `out` (with --persist-every when `persist`)
+// and waits for it; returns the server's final row (round -1 on failure).
+Row UninterruptedFedAvg(const std::string& config, const std::string& out, int rounds,
+                              bool persist) {
+  std::vector<std::string> argv = {murmur::testing::MurmurBin(), "launch",
+                                   std::to_string(kFedAvgPeers), config, "--out", out};
+  if (persist) argv.insert(argv.end(), {"--persist-every", std::to_string(kPersistEvery)});
+  Process launch(argv);
+  const int rc = launch.Wait(Clock::now() + std::chrono::seconds(180));
+  EXPECT_EQ(rc, 0) << launch.log();
+  const std::vector<Row> rows = ReadRows(out + "/peer-" + std::to_string(kFedAvgPeers));
+  if (rc != 0 || rows.empty()) return {-1, 0, 0};
+  EXPECT_EQ(rows.back().round, rounds);
+  return rows.back();
+}
+
+// Kills `murmur launch`'s peer `victim` (its dir) with kill -9 once its
+// state is of round kKillAfter / kPersistEvery * kPersistEvery or later;
+// returns the round of the state it was killed with (-1 on failure, or
+// when `launch` ended first: it refused the flag).
+int64_t KillOnceItPersisted(Process& launch, const std::string& victim) {
+  const auto deadline = Clock::now() + std::chrono::seconds(180);
+  while (PersistedRound(victim) < kKillAfter / kPersistEvery * kPersistEvery &&
+         Clock::now() < deadline) {
+    if (!launch.ReadAvailable()) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const pid_t pid = PeerPid(victim);
+  EXPECT_GT(pid, 0);
+  if (pid <= 0 || ::kill(pid, SIGKILL) != 0) return -1;
+  const int pidfd = murmur::testing::PidFd(pid);
+  if (pidfd >= 0) {
+    pollfd dead{.fd = pidfd, .events = POLLIN, .revents = 0};
+    EXPECT_EQ(::poll(&dead, 1, 10000), 1);
+    ::close(pidfd);
+  }
+  return PersistedRound(victim);
+}
+
+// Every evaluated round of the server's rows, and of the launch's merged
+// rows, exactly once, in order, 0 to `rounds`.
+void ExpectFedAvgRowsOnce(const std::string& out, int rounds) {
+  for (const std::string& dir : {out + "/peer-" + std::to_string(kFedAvgPeers), out}) {
+    const std::vector<Row> rows = ReadRows(dir);
+    ASSERT_EQ(rows.size(), static_cast<size_t>(rounds / kEvalEvery + 1)) << dir;
+    for (size_t k = 0; k < rows.size(); ++k) {
+      EXPECT_EQ(rows[k].round, static_cast<int64_t>(k) * kEvalEvery) << dir << " row " << k;
+    }
+  }
+}
+
+// The FedAvg server persists its node's snapshot (its round, global model,
+// server optimizer) and is killed with kill -9 past round kKillAfter; the
+// launcher restarts it, it resumes at its saved round r and sends round
+// r + 1's global model again to the clients, which kept running (those
+// that trained rounds past r with the killed server train them again). The
+// run finishes, every row once, no client is reported as a bad peer (a
+// client answering the resent round twice is not one), its second life
+// sends the globals of the rounds after r only, and the final accuracy is
+// within kAccTolerance of the same launch uninterrupted (which is
+// deterministic: no timeouts, full participation): not asserted equal,
+// since the clients that trained rounds r + 1 and later for the killed
+// server train them again from later points of their sample streams.
+TEST(PeerPersist, LaunchedFedAvgServerKilledResumesAtItsSavedRound) {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string dir = murmur::testing::FreshTempDir("PeerPersistFedAvgServer");
+  const std::string config = WriteFedAvgConfig(dir, kFedAvgRounds);
+  const Row base = UninterruptedFedAvg(config, dir + "/base", kFedAvgRounds, true);
+  ASSERT_EQ(base.round, kFedAvgRounds);
+  const std::string out = dir + "/out", victim = out + "/peer-" + std::to_string(kFedAvgPeers);
+  Process launch({murmur::testing::MurmurBin(), "launch", std::to_string(kFedAvgPeers), config,
+                  "--out", out, "--persist-every", std::to_string(kPersistEvery)});
+  const int64_t persisted = KillOnceItPersisted(launch, victim);
+  std::fprintf(stderr, "FedAvg server killed with its state of round %lld\n",
+               static_cast<long long>(persisted));
+  ASSERT_GE(persisted, kKillAfter / kPersistEvery * kPersistEvery) << launch.log();
+  ASSERT_LT(persisted, kFedAvgRounds) << "the server finished before the kill";
+  const auto deadline = Clock::now() + std::chrono::seconds(180);
+  EXPECT_FALSE(launch.AwaitLine("peer " + std::to_string(kFedAvgPeers) +
+                                    " was killed by signal 9; restarted it",
+                                deadline)
+                   .empty())
+      << launch.log();
+  EXPECT_EQ(launch.Wait(deadline), 0) << launch.log();
+  const std::string log = murmur::testing::ReadFile(victim + "/log.txt");
+  EXPECT_NE(log.find("resumed at round " + std::to_string(persisted) + " from " + victim),
+            std::string::npos)
+      << log;
+  ExpectFedAvgRowsOnce(out, kFedAvgRounds);
+  EXPECT_EQ(CounterOf(victim, "net.bad_peer_reports"), 0);
+  // Its second life sent each client one global model per round left: it
+  // went on from its restored round (a server started afresh would send
+  // kFedAvgRounds per client).
+  std::ifstream in(victim + "/summary.json");
+  const auto summary = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_TRUE(summary.is_object());
+  EXPECT_EQ(summary.value("msgs_sent", int64_t{-1}), (kFedAvgRounds - persisted) * kFedAvgPeers);
+  const Row run = ReadRows(victim).back();
+  std::fprintf(stderr, "FedAvg final accuracy (loss): uninterrupted %.4f (%.9f), server killed "
+               "and resumed at round %lld %.4f (%.9f) (resent rounds %lld, duplicate updates "
+               "%lld)\n",
+               base.acc, base.loss, static_cast<long long>(persisted), run.acc, run.loss,
+               static_cast<long long>(CounterOf(out + "/peer-0", "fedavg.resent_rounds")),
+               static_cast<long long>(CounterOf(victim, "fedavg.duplicate_updates")));
+  EXPECT_NEAR(run.acc, base.acc, kAccTolerance);
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+// A FedAvg client persists its learner after each persisted round's
+// training and is killed with kill -9 past round kKillAfter; the server
+// stops waiting for it (its connection closed) and goes on with the other
+// clients. The launcher restarts it; it resumes at its saved round, gets
+// the server's newest global models and answers again (its second life
+// sends updates), and the run finishes with every row once. Its accuracy is
+// within kAccTolerance of the uninterrupted launch: not equal, since the
+// server averaged the rounds the client was down without it.
+TEST(PeerPersist, LaunchedFedAvgClientKilledResumesAndRejoins) {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string dir = murmur::testing::FreshTempDir("PeerPersistFedAvgClient");
+  const std::string config = WriteFedAvgConfig(dir, kFedAvgClientRounds);
+  const Row base = UninterruptedFedAvg(config, dir + "/base", kFedAvgClientRounds, false);
+  ASSERT_EQ(base.round, kFedAvgClientRounds);
+  const std::string out = dir + "/out", victim = out + "/peer-2";
+  const std::string server = out + "/peer-" + std::to_string(kFedAvgPeers);
+  Process launch({murmur::testing::MurmurBin(), "launch", std::to_string(kFedAvgPeers), config,
+                  "--out", out, "--persist-every", std::to_string(kPersistEvery)});
+  const int64_t persisted = KillOnceItPersisted(launch, victim);
+  std::fprintf(stderr, "FedAvg client 2 killed with its state of round %lld\n",
+               static_cast<long long>(persisted));
+  ASSERT_GE(persisted, kKillAfter / kPersistEvery * kPersistEvery) << launch.log();
+  ASSERT_LT(persisted, kFedAvgClientRounds) << "client 2 finished before the kill";
+  const auto deadline = Clock::now() + std::chrono::seconds(180);
+  EXPECT_FALSE(launch.AwaitLine("peer 2 was killed by signal 9; restarted it", deadline).empty())
+      << launch.log();
+  EXPECT_EQ(launch.Wait(deadline), 0) << launch.log();
+  const std::string log = murmur::testing::ReadFile(victim + "/log.txt");
+  EXPECT_NE(log.find("resumed at round " + std::to_string(persisted) + " from " + victim),
+            std::string::npos)
+      << log;
+  ExpectFedAvgRowsOnce(out, kFedAvgClientRounds);
+  std::ifstream in(victim + "/summary.json");
+  const auto summary = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_TRUE(summary.is_object());
+  const int64_t sent = summary.value("msgs_sent", int64_t{-1});
+  const Row run = ReadRows(server).back();
+  std::fprintf(stderr, "FedAvg final accuracy (loss): uninterrupted %.4f (%.9f), client 2 killed "
+               "and resumed at round %lld %.4f (%.9f) (its second life sent %lld messages; "
+               "server: %lld clients down, %lld late replies)\n",
+               base.acc, base.loss, static_cast<long long>(persisted), run.acc, run.loss,
+               static_cast<long long>(sent),
+               static_cast<long long>(CounterOf(server, "fedavg.clients_down")),
+               static_cast<long long>(CounterOf(server, "fedavg.late_replies")));
+  EXPECT_GT(sent, 0);
+  EXPECT_GE(CounterOf(server, "fedavg.clients_down"), 1);
+  EXPECT_NEAR(run.acc, base.acc, kAccTolerance);
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 

@@ -9,7 +9,15 @@
 // Fault semantics: the server closes a round when every selected client has
 // replied or `round_timeout` after it began, averaging whatever arrived (the
 // global model is kept if nothing did). Late replies are ignored. Tolerates
-// crashed or offline clients; a crashed server stops training. Not Byzantine
+// crashed or offline clients; a crashed server stops training. A server
+// restored from its snapshot (Restore, then OnStart: a runtime server
+// resumed by `murmur peer --persist-every`) starts the round after its saved
+// one again, sending that round's global model to the clients that kept
+// running: a client ignores a resent global model of the round it is
+// training (its update answers it), and the server ignores a second update
+// of a client for one round (one queued for it while it was down may arrive
+// besides the answer to the resent model), counting it as
+// "fedavg.duplicate_updates". Not Byzantine
 // robust with the default average. With a robust rule (the run's [robust]
 // table, protocol/model_combiner.h) the server instead applies that rule to
 // the client updates (reply - global model) and adds the result to the
@@ -109,8 +117,8 @@ class FedAvgServer final : public Node {
   // update of it arrives again ("fedavg.clients_down").
   void OnPeerDown(Host& host, PeerId peer) override;
   // Snapshots (fedavg_snapshot.cc): uncompressed, the sample-weighted
-  // average or a robust rule (not a Python one), the replace server
-  // optimizer, no [privacy].
+  // average or a robust rule (not a Python one), any server optimizer (its
+  // moments are saved), no [privacy].
   bool CanSnapshot() const override;
   void Save(SnapshotWriter& out) const override;
   Status Restore(SnapshotReader& in) override;
@@ -200,6 +208,8 @@ class FedAvgClient final : public Node {
   int64_t steps_ = 0;
   SimTime started_;
   double seconds_per_step_ = 0;  // measured on the previous round; 0: unknown
+  // The round being trained (while training_).
+  Round training_round_;
   // A newer global model that arrived while training the previous one.
   std::vector<float> pending_global_;
   Round pending_round_;

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "murmur/core/snapshot.h"
 #include "murmur/core/status.h"
 
 namespace murmur {
@@ -50,6 +51,12 @@ class ServerOptimizer {
   void Step(std::span<float> global, std::span<const float> aggregate);
 
   const ServerOptimizerConfig& config() const { return config_; }
+
+  // Snapshots (core/snapshot.h; FedAvgServer's): the moment buffers, empty
+  // until the first Step that needs them. Restore: kCorrupt (through the
+  // reader) when a buffer is neither empty nor `dimension` floats.
+  void Save(SnapshotWriter& out) const;
+  void Restore(SnapshotReader& in, size_t dimension);
 
  private:
   const ServerOptimizerConfig config_;

@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "murmur/core/snapshot.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/learner.h"
 #include "murmur/protocol/dpsgd.h"
@@ -77,6 +78,74 @@ TEST(FedAvgServer, KeepsTheGlobalModelWhenARoundTimesOutEmpty) {
   EXPECT_EQ(server.global_model()[0], 1.5f);
   EXPECT_EQ(host.counters["fedavg.empty_rounds"], 1);
   EXPECT_EQ(host.counters["fedavg.round_timeouts"], 1);
+}
+
+// A FedAvg server restored from its snapshot after round 1 (`murmur peer
+// --persist-every`: Restore, then OnStart) reports its model of round 1 and
+// sends every client round 2 with the saved global model; a client's
+// second update of round 2 (one queued for the killed server, then the
+// answer to the resent round) is counted and ignored, not a bad peer.
+TEST(FedAvgServer, RestoredServerResendsItsRoundAndIgnoresADuplicateUpdate) {
+  const FedAvgOptions options{.rounds = 3, .client_fraction = 1.0, .local_epochs = 1};
+  FedAvgServer saved({0.f}, options, {PeerId(0), PeerId(1)});
+  FakeHost host(PeerId(2));
+  saved.OnStart(host);
+  auto update = [](uint32_t round, float v) {
+    return EncodeModelMessage(ModelMessageKind::kFedAvgUpdate, Round(round), 10,
+                              std::vector<float>{v});
+  };
+  saved.OnMessage(host, PeerId(0), update(1, 2.f));
+  saved.OnMessage(host, PeerId(1), update(1, 4.f));
+  ASSERT_EQ(saved.completed_rounds(), 1);
+  SnapshotWriter out;
+  saved.Save(out);
+  const std::vector<uint8_t> bytes = out.Take();
+
+  FedAvgServer restored({0.f}, options, {PeerId(0), PeerId(1)});
+  SnapshotReader in(bytes);
+  ASSERT_TRUE(restored.Restore(in).ok());
+  FakeHost again(PeerId(2));
+  restored.OnStart(again);
+  EXPECT_EQ(again.models.count(0), 0u);
+  EXPECT_EQ(again.models.at(1), std::vector<float>{3.f});
+  ASSERT_EQ(again.sent.size(), 2u);
+  for (const FakeHost::Sent& sent : again.sent) {
+    Result<ModelMessage> global = DecodeModelMessage(sent.bytes, ModelMessageKind::kFedAvgGlobal, 1);
+    ASSERT_TRUE(global.ok());
+    EXPECT_EQ(global->round, Round(2));
+    EXPECT_EQ(global->params, std::vector<float>{3.f});
+  }
+  restored.OnMessage(again, PeerId(0), update(2, 5.f));
+  restored.OnMessage(again, PeerId(0), update(2, 9.f));
+  EXPECT_TRUE(again.bad_peers.empty());
+  EXPECT_EQ(again.counters["fedavg.duplicate_updates"], 1);
+  EXPECT_EQ(restored.completed_rounds(), 1);
+  restored.OnMessage(again, PeerId(1), update(2, 7.f));
+  ASSERT_EQ(restored.completed_rounds(), 2);
+  EXPECT_EQ(restored.global_model()[0], 6.f);  // (5 + 7) / 2: the 9 was dropped
+}
+
+// A client training round 2 gets round 2's global model again (its server
+// restarted from a state of round 1): it ignores it, as its update answers
+// it, and trains the next round it gets only once.
+TEST(FedAvgClient, IgnoresAResentGlobalModelOfTheRoundItIsTraining) {
+  FrozenLearner l;
+  FedAvgClient client(*l.learner, {.rounds = 3, .client_fraction = 1.0, .local_epochs = 1},
+                      PeerId(4));
+  FakeHost host(PeerId(0));
+  client.OnStart(host);
+  auto global = [&](uint32_t round, float v) {
+    return EncodeModelMessage(ModelMessageKind::kFedAvgGlobal, Round(round), 0, l.Constant(v));
+  };
+  client.OnMessage(host, PeerId(4), global(2, 1.f));
+  ASSERT_EQ(host.compute.size(), 1u);
+  client.OnMessage(host, PeerId(4), global(2, 1.f));
+  EXPECT_EQ(host.counters["fedavg.resent_rounds"], 1);
+  host.FinishCompute(client);
+  ASSERT_EQ(host.sent.size(), 1u);
+  EXPECT_TRUE(host.compute.empty());  // round 2 is not trained twice
+  client.OnMessage(host, PeerId(4), global(3, 1.f));
+  EXPECT_EQ(host.compute.size(), 1u);
 }
 
 TEST(DpsgdNode, MixesWithMetropolisWeightsBuffersFutureRoundsAndDropsPastOnes) {
