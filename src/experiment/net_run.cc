@@ -190,10 +190,16 @@ bool Done(const RunPlan& plan, PeerId self, const PeerSink& sink, const net::Net
                      [&](PeerId h) { return host.said_bye(h); });
 }
 
-Status WritePeerSummary(const std::string& dir, const RunPlan& plan, PeerId self,
-                      const net::NetHost& host, bool finished,
-                      const std::map<std::string, int64_t>& counters,
-                      std::optional<double> epsilon) {
+Status WritePeerSummary(const std::string& dir, const RunConfig& config, const RunPlan& plan,
+                        PeerId self, const net::NetHost& host, bool finished,
+                        const std::map<std::string, int64_t>& counters) {
+  std::optional<double> epsilon;
+  // DP-SGD's part counts the steps this peer's learner took; RQM's part
+  // (when it also applies, the smaller of the two bounds) the rounds: the
+  // whole run's, an upper bound for a peer that stopped early.
+  if (config.train.dp_sgd.enabled && plan.epsilon_of_round) {
+    epsilon = plan.epsilon_of_round(config.protocol.rounds);
+  }
   const net::NetStats& stats = host.stats();
   NodeSummary summary{
       .peer = self,
@@ -335,24 +341,27 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   if (options.on_listening) options.on_listening(*host);
 
   NetRunResult result;
-  // A node that halted (an evicted DiLoCo peer that cannot resync) will
-  // never report its last round: end the run with its reason, not wait.
-  result.run = host->Run(*own.node, [&] {
-    return !own.node->Halted().ok() || Done(plan, self, sink, *host);
-  });
-  collector.Flush();
-  result.finished = own.node->Halted().ok() && Done(plan, self, sink, *host);
+  if (resumed_at >= config.protocol.rounds) {
+    // Its state is of the last round: its rows are in the files and it sent
+    // its last messages before the save (but a FedAvg client's last update,
+    // which its server stopped waiting for when it went down). It does not
+    // wait --start-timeout for peers that may be gone, then run alone.
+    std::fprintf(stderr, "[peer %u] its state is of the run's last round: nothing left to do\n",
+                 self.value);
+    result.finished = true;
+  } else {
+    // A node that halted (an evicted DiLoCo peer that cannot resync) will
+    // never report its last round: end the run with its reason, not wait.
+    result.run = host->Run(*own.node, [&] {
+      return !own.node->Halted().ok() || Done(plan, self, sink, *host);
+    });
+    collector.Flush();
+    result.finished = own.node->Halted().ok() && Done(plan, self, sink, *host);
+  }
   if (!own.node->Halted().ok()) result.run = own.node->Halted();
   if (!options.out_dir.empty()) {
-    std::optional<double> epsilon;
-    // DP-SGD's part counts the steps this peer's learner took; RQM's part
-    // (when it also applies, the smaller of the two bounds) the rounds: the
-    // whole run's, an upper bound for a peer that stopped early.
-    if (config.train.dp_sgd.enabled && plan.epsilon_of_round) {
-      epsilon = plan.epsilon_of_round(config.protocol.rounds);
-    }
-    MURMUR_RETURN_IF_ERROR(WritePeerSummary(options.out_dir, plan, self, *host, result.finished,
-                                          collector.counters(), epsilon));
+    MURMUR_RETURN_IF_ERROR(WritePeerSummary(options.out_dir, config, plan, self, *host,
+                                          result.finished, collector.counters()));
   }
   MURMUR_RETURN_IF_ERROR(write_status);
   MURMUR_RETURN_IF_ERROR(persist_status);

@@ -715,6 +715,21 @@ TEST(PeerPersist, LaunchedFedAvgClientKilledResumesAndRejoins) {
   EXPECT_GT(sent, 0);
   EXPECT_GE(CounterOf(server, "fedavg.clients_down"), 1);
   EXPECT_NEAR(run.acc, base.acc, kAccTolerance);
+
+  // Started again once the run is over (as `murmur launch` would restart it
+  // if it were killed after its last save), from its state of the last
+  // round: it has nothing left to do and exits at once, where it would
+  // wait --start-timeout (60 s) for peers that are gone, then wait alone
+  // for a server that never comes.
+  ASSERT_EQ(PersistedRound(victim), kFedAvgClientRounds);
+  const std::string metrics = murmur::testing::ReadFile(victim + "/metrics.jsonl");
+  Process again({murmur::testing::MurmurBin(), "peer", out + "/config.toml", "--index", "2",
+                 "--listen", "127.0.0.1:0", "--key", victim + "/key", "--network-key",
+                 out + "/network.key", "--allow", out + "/allow.txt", "--out", victim,
+                 "--persist-every", std::to_string(kPersistEvery)});
+  EXPECT_EQ(again.Wait(Clock::now() + std::chrono::seconds(20)), 0) << again.log();
+  EXPECT_NE(again.log().find("nothing left to do"), std::string::npos) << again.log();
+  EXPECT_EQ(murmur::testing::ReadFile(victim + "/metrics.jsonl"), metrics);
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 
