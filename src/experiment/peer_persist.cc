@@ -12,6 +12,7 @@
 #include "murmur/protocol/dpsgd.h"
 #include "murmur/protocol/fedavg.h"
 #include "murmur/protocol/gossip.h"
+#include "murmur/protocol/registry.h"
 
 namespace murmur {
 namespace {
@@ -41,6 +42,21 @@ Status CheckPersistableRun(const RunConfig& config) {
   if (config.train.dp_sgd.enabled) {
     return Status::InvalidArgument("--persist-every: a DP-SGD learner's privacy accounting is "
                                    "not saved; drop the flag or train.dp_sgd");
+  }
+  // FedAvg's state its snapshots cannot hold, refused before `murmur launch`
+  // starts any peer (PersistedNodeOf refuses the rest, in each peer).
+  if (config.protocol.kind == "fedavg") {
+    const CompressConfig compress = ProtocolOptionsAs<FedAvgConfig>(config.protocol).compress;
+    const char* what = config.protocol.secure_aggregation.enabled() ? "secure aggregation"
+                       : config.protocol.privacy.enabled()          ? "[privacy] noise"
+                       : compress.uplink != "fp32" || compress.downlink != "fp32"
+                           ? "compress.uplink or downlink"
+                           : nullptr;
+    if (what != nullptr) {
+      return Status::InvalidArgument("--persist-every: protocol.kind = \"fedavg\" with ", what,
+                                     " keeps state its peers cannot save; drop the flag or ",
+                                     what);
+    }
   }
   return Status::Ok();
 }

@@ -153,6 +153,14 @@ TEST(MurmurRunResume, KilledFedAvgRunResumesToByteIdenticalFiles) {
   ExpectKilledRunResumesIdentically("fedavg", kEvery, 2 * kEvery, 0);
 }
 
+// FedAvg with the Adam server optimizer (Reddi et al. 2021): its moments
+// are in the server's snapshot, so a killed run resumes to the same bytes.
+TEST(MurmurRunResume, KilledFedAvgRunWithAServerOptimizerResumesToByteIdenticalFiles) {
+  ExpectKilledRunResumesIdentically("fedavg", kEvery, 2 * kEvery, 0,
+                                    {"--set", "protocol.server_optimizer=\"adam\"", "--set",
+                                     "protocol.server_lr=0.01"});
+}
+
 // Byzantine D-PSGD: 4 of 20 peers send "A Little Is Enough" models, the
 // honest ones combine with a trimmed mean (examples/byzantine_dpsgd.toml,
 // logistic regression); the attackers' round-start models and buffered

@@ -482,7 +482,8 @@ TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {
       << launch.output;
 
   // FedAvg persists, but not with state its snapshots cannot hold
-  // (compression here): refused by its peers, naming the protocol.
+  // (compression here): refused, naming the protocol and the key, by a
+  // peer and by `murmur launch` before it starts any.
   const std::string coded_config = dir + "/fedavg_coded.toml";
   std::ofstream(coded_config) << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
                               << "[model]\nkind = \"logreg\"\n[protocol]\nkind = \"fedavg\"\n"
@@ -490,8 +491,15 @@ TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {
   const murmur::testing::CliOutcome coded =
       murmur::testing::RunMurmur(" peer " + coded_config + flags + " --out " + dir + "/coded");
   EXPECT_EQ(coded.exit_code, 2) << coded.output;
-  EXPECT_NE(coded.output.find("cannot be saved in this \"fedavg\" run"), std::string::npos)
+  EXPECT_NE(coded.output.find("protocol.kind = \"fedavg\" with compress.uplink or downlink"),
+            std::string::npos)
       << coded.output;
+  const murmur::testing::CliOutcome coded_launch = murmur::testing::RunMurmur(
+      " launch 4 " + coded_config + " --persist-every 5 --out " + dir + "/coded_launch");
+  EXPECT_EQ(coded_launch.exit_code, 2) << coded_launch.output;
+  EXPECT_NE(coded_launch.output.find("with compress.uplink or downlink"), std::string::npos)
+      << coded_launch.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/coded_launch/peer-0/key"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/launch/peer-0/key"));
 
   const murmur::testing::CliOutcome no_out =
