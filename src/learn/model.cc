@@ -134,6 +134,44 @@ class SequentialModel final : public TorchModel {
     return h;
   }
 
+  // A single linear layer (the logistic regression): the ops the engine
+  // runs for at::linear (addmm of the bias, x and weight.t()) and
+  // cross_entropy_loss (_log_softmax, nll_loss), and backward through their
+  // derivatives (PyTorch's derivatives.yaml and FunctionsManual.cpp):
+  // nll_loss_backward of a ones_like root gradient, _log_softmax_backward_data,
+  // addmm's bias gradient summed over the batch (the engine's sum_to of a
+  // broadcast input), its weight.t() gradient as mm_mat2_backward forms it
+  // for a column-major mat2 (grad.t().mm(x), transposed back by t()'s
+  // backward), and split_with_sizes' backward: the concatenation.
+  bool LossAndGradient(const at::Tensor& flat_params, const at::Tensor& x, const at::Tensor& y,
+                       at::Tensor* loss, at::Tensor* grad) const override {
+    if (layers_.size() != 1 || layers_[0].kind != Layer::Kind::kLinear || layers_[0].relu ||
+        !device().is_cpu() || x.dim() < 2) {
+      return false;
+    }
+    MURMUR_CHECK(flat_params.dim() == 1 && flat_params.size(0) == num_params_);
+    at::NoGradGuard no_grad;
+    const Layer& layer = layers_[0];
+    const at::Tensor h = x.dim() != 2 ? x.reshape({x.size(0), -1}) : x;
+    const std::vector<at::Tensor> parts = at::split_with_sizes(flat_params, sizes_);
+    const at::Tensor weight = parts[0].view({layer.out, layer.in});
+    const at::Tensor logits = at::addmm(parts[1], h, weight.t());
+    const at::Tensor log_p = at::_log_softmax(logits, 1, /*half_to_float=*/false);
+    constexpr int64_t kIgnoreIndex = -100;  // cross_entropy_loss's default
+    auto [mean_loss, total_weight] =
+        at::nll_loss_forward(log_p, y, {}, at::Reduction::Mean, kIgnoreIndex);
+    at::Tensor d_log_p =
+        at::nll_loss_backward(at::ones_like(mean_loss, at::MemoryFormat::Contiguous), log_p, y,
+                              {}, at::Reduction::Mean, kIgnoreIndex, total_weight);
+    const at::Tensor d_logits =
+        at::_log_softmax_backward_data(d_log_p, log_p, 1, logits.scalar_type());
+    const at::Tensor d_weight = d_logits.t().mm(h);
+    const at::Tensor d_bias = d_logits.sum({0}, /*keepdim=*/true);
+    *grad = at::cat({d_weight.reshape({-1}), d_bias.view({-1})}, 0);
+    *loss = std::move(mean_loss);
+    return true;
+  }
+
   // Forward's graph on detached parameters, with a zero "probe" added to
   // every layer's output z: the backward pass of the summed per-sample
   // losses then stops at the probes, whose gradients are dL/dz, and each
