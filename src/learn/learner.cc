@@ -322,12 +322,15 @@ TrainStats Learner::Train(int64_t steps) {
     s.NextBatch(x, y);
     x = x.to(device);
     y = y.to(device);
-    at::Tensor loss = at::cross_entropy_loss(s.model.Forward(p, x), y);
-    loss.backward();
+    at::Tensor loss, grad;
+    if (s.optimizer.sam_rho > 0 || !s.model.LossAndGradient(p, x, y, &loss, &grad)) {
+      loss = at::cross_entropy_loss(s.model.Forward(p, x), y);
+      loss.backward();
+      // The gradient is the flat tensor the backward pass produced (autograd
+      // hands it over rather than copying since p had no grad before).
+      grad = p.grad().to(at::kCPU).contiguous();
+    }
     loss_sum += loss.item<double>();
-    // The gradient is the flat tensor the backward pass produced (autograd
-    // hands it over rather than copying since p had no grad before).
-    at::Tensor grad = p.grad().to(at::kCPU).contiguous();
     if (s.optimizer.sam_rho > 0) grad = s.SharpnessAwareGradient(p, x, y, grad);
     if (s.proximal_mu > 0) s.AddProximalGradient(grad.data_ptr<float>());
     if (s.optimizer.kind == OptimizerKind::kSgd) {

@@ -33,6 +33,24 @@ class TorchModel : public Model {
     return labels;
   }
 
+  // The mean cross-entropy of Forward(flat_params, x) against y and its
+  // gradient with respect to flat_params ([num_params] floats, contiguous),
+  // computed without the autograd engine by the kernels a backward pass
+  // would run on the same tensors, so both are bit for bit those of
+  // at::cross_entropy_loss(Forward(p, x), y).backward() (Learner::Train's
+  // fast path; the engine's bookkeeping outweighs a small model's
+  // arithmetic). Returns false where the model has no such path; then
+  // nothing is written.
+  virtual bool LossAndGradient(const at::Tensor& flat_params, const at::Tensor& x,
+                               const at::Tensor& y, at::Tensor* loss, at::Tensor* grad) const {
+    (void)flat_params;
+    (void)x;
+    (void)y;
+    (void)loss;
+    (void)grad;
+    return false;
+  }
+
   // Per-sample gradients, vectorized (DP-SGD's fast path, learn/dp_sgd.h):
   // the gradient at `flat_params` of each row's cross-entropy against y,
   // one PerSampleLayerGrad per layer in parameter order (they cover every

@@ -6,6 +6,33 @@
 #include "murmur/core/bytes.h"
 
 namespace murmur {
+namespace {
+
+// Index of the first non-finite value of `values`, or values.size(). Blocks
+// of 64 are tested without branches (an exponent of all ones is Inf or
+// NaN), which the compiler vectorizes; the scalar search runs only in the
+// block that holds a bad value.
+size_t FirstNonFinite(std::span<const float> values) {
+  constexpr uint32_t kExponent = 0x7f800000;
+  constexpr size_t kBlock = 64;
+  const size_t n = values.size();
+  size_t lo = 0;
+  for (; lo + kBlock <= n; lo += kBlock) {
+    uint32_t bad = 0;
+    for (size_t i = lo; i < lo + kBlock; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, &values[i], sizeof bits);
+      bad |= static_cast<uint32_t>((bits & kExponent) == kExponent);
+    }
+    if (bad != 0) break;
+  }
+  for (size_t i = lo; i < n; ++i) {
+    if (!std::isfinite(values[i])) return i;
+  }
+  return n;
+}
+
+}  // namespace
 
 std::vector<uint8_t> EncodeModelMessage(ModelMessageKind kind, Round round,
                                         uint64_t weight,
@@ -31,10 +58,8 @@ Result<ModelMessage> DecodeModelMessage(std::span<const uint8_t> bytes,
   message.params.resize(expected_params);
   MURMUR_RETURN_IF_ERROR(in.ReadFloatsInto(message.params));
   MURMUR_RETURN_IF_ERROR(in.ExpectEnd());
-  for (size_t i = 0; i < message.params.size(); ++i) {
-    if (!std::isfinite(message.params[i])) {
-      return Status::Corrupt("model message: non-finite value at index ", i);
-    }
+  if (const size_t i = FirstNonFinite(message.params); i < message.params.size()) {
+    return Status::Corrupt("model message: non-finite value at index ", i);
   }
   return message;
 }
@@ -45,6 +70,21 @@ namespace {
 constexpr size_t kHeaderBytes = 1 + 4 + 8 + 4;
 // Leading padding that puts the floats on a float boundary.
 constexpr size_t kPad = (sizeof(float) - kHeaderBytes % sizeof(float)) % sizeof(float);
+
+// The deleter of EncodeSharedModelMessage's buffers, which also records
+// what the encoder saw: the frame's bytes and whether all its floats were
+// finite. A SharedMessage's bytes never change once made (host.h), so when
+// a received message's owner carries this deleter and its bytes are that
+// frame, its floats are known finite without reading them again: each of
+// the recipients of a broadcast skips the check (in a simulation of
+// thousands of peers, six reads of every model per round). Bytes from a
+// socket or any other buffer are checked as before.
+struct EncodedFrame {
+  const uint8_t* start = nullptr;
+  size_t size = 0;
+  bool all_finite = false;
+  void operator()(float* buffer) const { delete[] buffer; }
+};
 
 }  // namespace
 
@@ -62,10 +102,17 @@ SharedMessage EncodeSharedModelMessage(ModelMessageKind kind, Round round, uint6
   // Float storage, so that the floats read back through DecodeShared-
   // ModelMessage's view are float objects (their bytes set by memcpy).
   const size_t floats = (kPad + size + sizeof(float) - 1) / sizeof(float);
-  std::shared_ptr<float[]> buffer(new float[floats]);
+  std::shared_ptr<float[]> buffer(new float[floats], EncodedFrame{});
   auto* start = reinterpret_cast<uint8_t*>(buffer.get()) + kPad;
   std::memcpy(start, header.bytes().data(), kHeaderBytes);
   if (!params.empty()) std::memcpy(start + kHeaderBytes, params.data(), params.size_bytes());
+  // The floats are in cache right after the copy; no other thread sees the
+  // buffer before this returns.
+  EncodedFrame* frame = std::get_deleter<EncodedFrame>(buffer);
+  MURMUR_CHECK(frame != nullptr);
+  *frame = EncodedFrame{.start = start,
+                        .size = size,
+                        .all_finite = FirstNonFinite(params) == params.size()};
   return SharedMessage{.owner = std::move(buffer), .bytes = {start, size}};
 }
 
@@ -101,8 +148,11 @@ Result<ReceivedModelMessage> DecodeSharedModelMessage(const SharedMessage& messa
   MURMUR_CHECK(in.position() == kHeaderBytes);
   const std::span<const float> params(
       reinterpret_cast<const float*>(bytes.data() + kHeaderBytes), expected_params);
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (!std::isfinite(params[i])) {
+  const EncodedFrame* frame = std::get_deleter<EncodedFrame>(message.owner);
+  const bool known_finite = frame != nullptr && frame->all_finite &&
+                            frame->start == bytes.data() && frame->size == bytes.size();
+  if (!known_finite) {
+    if (const size_t i = FirstNonFinite(params); i < params.size()) {
       return Status::Corrupt("model message: non-finite value at index ", i);
     }
   }

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <string>
 
 namespace murmur {
 namespace {
@@ -156,6 +158,65 @@ TEST(SharedModelMessage, RejectsWhatDecodeModelMessageRejects) {
   SharedMessage truncated = good;
   truncated.bytes = good.bytes.first(good.bytes.size() - 1);
   EXPECT_FALSE(DecodeSharedModelMessage(truncated, ModelMessageKind::kDpsgdParams, 2).ok());
+}
+
+// The check of every float, now in vectorized blocks of 64: a bad value in
+// any block or in the tail is found at its exact index, by both decoders.
+TEST(SharedModelMessage, NamesTheIndexOfTheFirstNonFiniteValueInAnyBlock) {
+  constexpr size_t kSize = 7850;  // 122 blocks of 64 and a tail of 42
+  for (const size_t bad_at : {size_t{0}, size_t{63}, size_t{64}, size_t{4000}, size_t{7807},
+                              size_t{7808}, kSize - 1}) {
+    for (const float bad : {std::numeric_limits<float>::quiet_NaN(),
+                            -std::numeric_limits<float>::infinity()}) {
+      std::vector<float> params(kSize, 1.5f);
+      params[bad_at] = bad;
+      if (bad_at + 3 < kSize) params[bad_at + 3] = bad;  // only the first is named
+      const std::string want = "non-finite value at index " + std::to_string(bad_at);
+      const SharedMessage shared =
+          EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, params);
+      const Result<ReceivedModelMessage> viewed =
+          DecodeSharedModelMessage(shared, ModelMessageKind::kDpsgdParams, kSize);
+      ASSERT_FALSE(viewed.ok()) << bad_at;
+      EXPECT_NE(viewed.status().ToString().find(want), std::string::npos)
+          << viewed.status().ToString();
+      const std::vector<uint8_t> plain =
+          EncodeModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, params);
+      const Result<ModelMessage> copied =
+          DecodeModelMessage(plain, ModelMessageKind::kDpsgdParams, kSize);
+      ASSERT_FALSE(copied.ok()) << bad_at;
+      EXPECT_NE(copied.status().ToString().find(want), std::string::npos);
+    }
+  }
+  // The largest finite values and denormals pass.
+  std::vector<float> edge(kSize, std::numeric_limits<float>::max());
+  edge[5] = -std::numeric_limits<float>::max();
+  edge[70] = std::numeric_limits<float>::denorm_min();
+  EXPECT_TRUE(DecodeSharedModelMessage(
+                  EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, Round(1), 0, edge),
+                  ModelMessageKind::kDpsgdParams, kSize)
+                  .ok());
+}
+
+// The encoder's finding that a frame's floats are finite covers that frame's
+// own bytes only: other bytes presented with its buffer as owner (a copy
+// with a NaN written in) are checked.
+TEST(SharedModelMessage, ChecksBytesThatAreNotTheOwnersFrame) {
+  const std::vector<float> params(100, 2.0f);
+  const SharedMessage good =
+      EncodeSharedModelMessage(ModelMessageKind::kDpsgdParams, Round(2), 0, params);
+  ASSERT_TRUE(DecodeSharedModelMessage(good, ModelMessageKind::kDpsgdParams, 100).ok());
+  // A float-aligned copy of the frame (same leading padding) with a NaN.
+  std::vector<float> storage(good.bytes.size() / sizeof(float) + 2);
+  const size_t pad = reinterpret_cast<uintptr_t>(good.bytes.data()) % sizeof(float);
+  auto* start = reinterpret_cast<uint8_t*>(storage.data()) + pad;
+  std::memcpy(start, good.bytes.data(), good.bytes.size());
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(start + 17 + 40 * sizeof(float), &nan, sizeof nan);
+  const SharedMessage forged{.owner = good.owner, .bytes = {start, good.bytes.size()}};
+  const Result<ReceivedModelMessage> m =
+      DecodeSharedModelMessage(forged, ModelMessageKind::kDpsgdParams, 100);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().ToString().find("index 40"), std::string::npos) << m.status().ToString();
 }
 
 }  // namespace
