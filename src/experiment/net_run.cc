@@ -341,7 +341,12 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   if (options.on_listening) options.on_listening(*host);
 
   NetRunResult result;
-  if (resumed_at >= config.protocol.rounds) {
+  const bool at_last_round = resumed_at >= config.protocol.rounds;
+  // Peers that hold no model finish once every holder said Bye (Done): a
+  // holder restarted at the last round (a FedAvg server) must still say it.
+  const bool others_await_bye =
+      plan.IsHolder(self) && plan.holders.size() < static_cast<size_t>(num_nodes);
+  if (at_last_round && !others_await_bye) {
     // Its state is of the last round: its rows are in the files and it sent
     // its last messages before the save (but a FedAvg client's last update,
     // which its server stopped waiting for when it went down). It does not
@@ -350,13 +355,21 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
                  self.value);
     result.finished = true;
   } else {
+    if (at_last_round) {
+      std::fprintf(stderr, "[peer %u] its state is of the run's last round: saying bye to the "
+                   "peers that wait for it\n", self.value);
+    }
     // A node that halted (an evicted DiLoCo peer that cannot resync) will
     // never report its last round: end the run with its reason, not wait.
+    // At the last round the host stops as soon as the node starts (the
+    // links are up), saying Bye; the node's start sends nothing then (a
+    // FedAvg server at its last round starts no round).
     result.run = host->Run(*own.node, [&] {
-      return !own.node->Halted().ok() || Done(plan, self, sink, *host);
+      return at_last_round || !own.node->Halted().ok() || Done(plan, self, sink, *host);
     });
     collector.Flush();
-    result.finished = own.node->Halted().ok() && Done(plan, self, sink, *host);
+    result.finished =
+        at_last_round || (own.node->Halted().ok() && Done(plan, self, sink, *host));
   }
   if (!own.node->Halted().ok()) result.run = own.node->Halted();
   if (!options.out_dir.empty()) {

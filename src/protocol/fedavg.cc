@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "murmur/core/bytes.h"
 #include "murmur/privacy/mechanisms.h"
+#include "murmur/protocol/message_kind.h"
 #include "murmur/protocol/dp_fedavg_message.h"
 #include "murmur/protocol/model_message.h"
 #include "murmur/protocol/train_task.h"
@@ -56,6 +58,7 @@ void FedAvgServer::StartRound(Host& host) {
   selected_ = SelectRoundClients(clients_, options_.client_fraction,
                                  options_.dp.enabled() ? host.privacy_rng() : host.rng());
   replied_.clear();
+  extra_update_.clear();
   total_weight_ = 0;
   within_clip_ = 0;
   clip_bit_sum_ = 0;
@@ -89,6 +92,11 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
     OnCodedUpdate(host, from, bytes);
     return;
   }
+  if (std::find(clients_.begin(), clients_.end(), from) == clients_.end()) {
+    host.ReportBadPeer(from, Status::InvalidArgument("FedAvg: update from non-client peer ", from));
+    return;
+  }
+  if (DropsBeforeDecoding(host, from, bytes)) return;
   double clip_bit = 0;
   Result<ModelMessage> message = DecodeUpdate(bytes, &clip_bit);
   if (!message.ok()) {
@@ -99,17 +107,8 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
     host.metrics().Count("fedavg.late_replies", 1);
     return;
   }
-  if (!selected_.count(from)) {
-    host.ReportBadPeer(from, Status::InvalidArgument("FedAvg: unsolicited update from peer ",
-                                                     from, " for round ", message->round));
-    return;
-  }
-  if (replied_.count(from)) {
-    // A restored server resent this round's model (fedavg.h): the first
-    // update counts.
-    host.metrics().Count("fedavg.duplicate_updates", 1);
-    return;
-  }
+  // DropsBeforeDecoding took this round's updates of the others.
+  MURMUR_CHECK(selected_.count(from) && !replied_.count(from));
   if (message->weight == 0) {
     host.ReportBadPeer(from, Status::Corrupt("FedAvg: update with zero samples"));
     return;
@@ -131,6 +130,32 @@ void FedAvgServer::OnMessage(Host& host, PeerId from,
   }
   AddReply(std::move(message->params), weight);
   if (AllAwaitedReplied()) FinishRound(host);
+}
+
+bool FedAvgServer::DropsBeforeDecoding(Host& host, PeerId from, std::span<const uint8_t> bytes) {
+  // Both update formats begin with a MessageHeader; a header of another
+  // kind, or none, is left to the decoder to refuse.
+  ByteReader in(bytes);
+  const Result<MessageHeader> header = ReadMessageHeader(
+      in, {local_adaptive() ? MessageKind::kFedAvgDpUpdate : MessageKind::kFedAvgUpdate},
+      "FedAvg update");
+  if (!header.ok() || done_ || header->round.value != round_ + 1) return false;
+  const bool unselected = selected_.count(from) == 0;
+  if (!unselected && !replied_.count(from)) return false;
+  // A client not selected for this round may still answer it once: a
+  // restored server's pick differs from the killed one's, which sent it
+  // this round's model. A selected one may answer twice: once the killed
+  // server, once the resent model (fedavg.h). One such update per client
+  // and round is dropped unread; a further one is a bad peer's, so that an
+  // insider cannot make the server read updates without end.
+  if (!extra_update_.insert(from).second) {
+    host.ReportBadPeer(from, Status::InvalidArgument(
+                                 "FedAvg: a further ", unselected ? "unsolicited" : "duplicate",
+                                 " update from peer ", from, " for round ", header->round));
+    return true;
+  }
+  host.metrics().Count(unselected ? "fedavg.unselected_updates" : "fedavg.duplicate_updates", 1);
+  return true;
 }
 
 bool FedAvgServer::local_adaptive() const {

@@ -13,7 +13,9 @@
 // `murmur launch --persist-every` restarts a peer killed with kill -9 and
 // it resumes from its state; gossip peers resume from their nodes'
 // snapshots; a launched FedAvg server, and a launched FedAvg client,
-// killed with kill -9 resume and the run finishes; and the refusals:
+// killed with kill -9 resume and the run finishes; a FedAvg server
+// restarted from its state of the last round says Bye to its clients; and
+// the refusals:
 // another protocol (by `murmur peer` and by `murmur launch`), a FedAvg run
 // whose state cannot be saved, another run's state, a truncated or corrupt
 // state (exit 2 and a message, never a crash and never a silent fresh
@@ -738,6 +740,65 @@ TEST(PeerPersist, LaunchedFedAvgClientKilledResumesAndRejoins) {
   EXPECT_EQ(again.Wait(Clock::now() + std::chrono::seconds(20)), 0) << again.log();
   EXPECT_NE(again.log().find("nothing left to do"), std::string::npos) << again.log();
   EXPECT_EQ(murmur::testing::ReadFile(victim + "/metrics.jsonl"), metrics);
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+// A FedAvg server restarted from its state of the last round (as `murmur
+// launch` restarts one killed after its last save, before it said Bye) is
+// the run's only model holder: its clients finish only once it said Bye.
+// So it must not exit at once as a client with nothing left does: it waits
+// for its clients' links, says Bye and exits, and the clients finish. Here
+// a finished launch's server is started again from its state of the last
+// round, with four clients of the same keys waiting for it (started
+// afresh: to them a server that says Bye is as to clients at the end);
+// each must exit 0 within kByeDeadline, and the server's rows stay as they
+// were (none evaluated again).
+TEST(PeerPersist, FedAvgServerRestartedAtTheLastRoundSaysByeToItsClients) {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  constexpr int kRoundsHere = 20;
+  constexpr auto kByeDeadline = std::chrono::seconds(40);  // below the 60 s start timeout
+  const std::string dir = murmur::testing::FreshTempDir("PeerPersistFedAvgServerLast");
+  const std::string config = WriteFedAvgConfig(dir, kRoundsHere);
+  const std::string out = dir + "/out", server = out + "/peer-" + std::to_string(kFedAvgPeers);
+  ASSERT_EQ(UninterruptedFedAvg(config, out, kRoundsHere, true).round, kRoundsHere);
+  ASSERT_EQ(PersistedRound(server), kRoundsHere);
+  const std::string metrics = murmur::testing::ReadFile(server + "/metrics.jsonl");
+  auto peer = [&](int index, const std::string& out_dir) {
+    return std::vector<std::string>{
+        murmur::testing::MurmurBin(), "peer", out + "/config.toml", "--index",
+        std::to_string(index), "--listen", "127.0.0.1:0", "--key",
+        out + "/peer-" + std::to_string(index) + "/key", "--network-key", out + "/network.key",
+        "--allow", out + "/allow.txt", "--out", out_dir};
+  };
+  std::vector<std::string> server_argv = peer(kFedAvgPeers, server);
+  server_argv.insert(server_argv.end(), {"--persist-every", std::to_string(kPersistEvery)});
+  Process restarted(server_argv);
+  const std::string line =
+      restarted.AwaitLine("listening on ", Clock::now() + std::chrono::seconds(60));
+  ASSERT_FALSE(line.empty()) << restarted.log();
+  const std::string address = line.substr(line.find("listening on ") + 13);
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < kFedAvgPeers; ++i) {
+    const std::string client_dir = dir + "/client-" + std::to_string(i);
+    std::filesystem::create_directories(client_dir);
+    std::vector<std::string> argv = peer(i, client_dir);
+    argv.insert(argv.end(), {"--bootstrap", address});
+    clients.push_back(std::make_unique<Process>(argv));
+  }
+  const auto deadline = Clock::now() + kByeDeadline;
+  for (int i = 0; i < kFedAvgPeers; ++i) {
+    EXPECT_EQ(clients[i]->Wait(deadline), 0) << "client " << i << " (the server's Bye never "
+                                             << "came?):\n" << clients[i]->log() << "\nserver:\n"
+                                             << restarted.log();
+  }
+  EXPECT_EQ(restarted.Wait(Clock::now() + std::chrono::seconds(20)), 0) << restarted.log();
+  EXPECT_NE(restarted.log().find("resumed at round " + std::to_string(kRoundsHere)),
+            std::string::npos)
+      << restarted.log();
+  EXPECT_NE(restarted.log().find("saying bye to the peers that wait for it"), std::string::npos)
+      << restarted.log();
+  EXPECT_EQ(murmur::testing::ReadFile(server + "/metrics.jsonl"), metrics);
+  EXPECT_EQ(PersistedRound(server), kRoundsHere);
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 

@@ -17,7 +17,15 @@
 // training (its update answers it), and the server ignores a second update
 // of a client for one round (one queued for it while it was down may arrive
 // besides the answer to the resent model), counting it as
-// "fedavg.duplicate_updates". Not Byzantine
+// "fedavg.duplicate_updates". Its pick of the round's clients comes from
+// its host's random stream, which restarts with the process, so it may
+// differ from the killed server's: an update for the round from a client it
+// did not pick (the killed server sent it the round's model) is ignored and
+// counted as "fedavg.unselected_updates". Either is dropped before its
+// parameters are decoded, and only one of them per client and round: a
+// further one is reported as a bad peer (an insider cannot make the server
+// read updates without end); an update from a peer that is not a client
+// always is. Not Byzantine
 // robust with the default average. With a robust rule (the run's [robust]
 // table, protocol/model_combiner.h) the server instead applies that rule to
 // the client updates (reply - global model) and adds the result to the
@@ -140,6 +148,12 @@ class FedAvgServer final : public Node {
   // Local DP with adaptive clipping: the round's clip travels with the
   // global model and a noisy clip bit with each update.
   bool local_adaptive() const;
+  // Whether this round's update from client `from` is one to drop unread:
+  // from a client not selected for the round, or a selected one that
+  // replied already; the first such per client and round is counted, a
+  // further one reported as a bad peer's. False for anything else (the
+  // decoder then judges it), from its header alone.
+  bool DropsBeforeDecoding(Host& host, PeerId from, std::span<const uint8_t> bytes);
   // The update as ModelMessage, from either wire format; kCorrupt as theirs.
   Result<ModelMessage> DecodeUpdate(std::span<const uint8_t> bytes, double* clip_bit) const;
 
@@ -152,6 +166,11 @@ class FedAvgServer final : public Node {
   TimerId timeout_timer_;
   std::set<PeerId> selected_;
   std::set<PeerId> replied_;
+  // The clients whose one tolerated extra update of this round (unselected
+  // or duplicate) arrived. Not in the snapshot: it only bounds what one
+  // client can make the server read, and a restored server starts its round
+  // again (Restore, then OnStart), which clears it.
+  std::set<PeerId> extra_update_;
   std::set<PeerId> down_;  // declared down and not heard from since
   std::vector<double> sum_;  // sample-weighted sum of replies
   double total_weight_ = 0;
