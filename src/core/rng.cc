@@ -1,37 +1,21 @@
 #include "murmur/core/rng.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "murmur/core/check.h"
+#include "murmur/core/philox_words.h"
 
 namespace murmur {
 namespace {
 
-constexpr uint32_t kMul0 = 0xD2511F53;
-constexpr uint32_t kMul1 = 0xCD9E8D57;
-constexpr uint32_t kWeyl0 = 0x9E3779B9;
-constexpr uint32_t kWeyl1 = 0xBB67AE85;
-
-inline void MulHiLo(uint32_t a, uint32_t b, uint32_t* hi, uint32_t* lo) {
-  uint64_t p = static_cast<uint64_t>(a) * b;
-  *hi = static_cast<uint32_t>(p >> 32);
-  *lo = static_cast<uint32_t>(p);
+// One standard normal from two uniforms in [0, 1).
+double BoxMuller(double u1, double u2) {
+  // 1 - u1 is in (0, 1], so the log is finite.
+  return std::sqrt(-2.0 * std::log(1.0 - u1)) * std::cos(2.0 * M_PI * u2);
 }
 
 }  // namespace
-
-std::array<uint32_t, 4> Philox4x32(std::array<uint32_t, 4> c,
-                                   std::array<uint32_t, 2> k) {
-  for (int round = 0; round < 10; ++round) {
-    uint32_t hi0, lo0, hi1, lo1;
-    MulHiLo(kMul0, c[0], &hi0, &lo0);
-    MulHiLo(kMul1, c[2], &hi1, &lo1);
-    c = {hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0};
-    k[0] += kWeyl0;
-    k[1] += kWeyl1;
-  }
-  return c;
-}
 
 Rng::Rng(uint64_t seed, PeerId peer, RngPurpose purpose, uint64_t start)
     : key_{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)},
@@ -68,25 +52,38 @@ Rng Rng::FromSecretKey(const std::array<uint32_t, 4>& key, uint64_t step) {
   return out;
 }
 
-uint32_t Rng::NextU32() {
-  if (used_ == 4) {
-    block_ = Philox4x32({static_cast<uint32_t>(counter_),
-                         static_cast<uint32_t>(counter_ >> 32), peer_,
-                         purpose_},
-                        key_);
-    ++counter_;
-    used_ = 0;
+void Rng::NextU32s(std::span<uint32_t> out) {
+  size_t i = 0;
+  while (i < out.size() && used_ < 4) out[i++] = block_[used_++];
+  const size_t blocks = (out.size() - i) / 4;
+  PhiloxWords(uint64_t{key_[0]} | (uint64_t{key_[1]} << 32), peer_,
+              static_cast<RngPurpose>(purpose_), counter_, blocks, out.data() + i);
+  counter_ += blocks;
+  i += 4 * blocks;
+  while (i < out.size()) out[i++] = NextU32();
+}
+
+void Rng::Uniforms(std::span<double> out) {
+  constexpr size_t kChunk = 256;
+  uint32_t words[2 * kChunk];
+  for (size_t at = 0; at < out.size(); at += kChunk) {
+    const size_t n = std::min(kChunk, out.size() - at);
+    NextU32s({words, 2 * n});
+    for (size_t j = 0; j < n; ++j) {
+      const uint64_t u = (static_cast<uint64_t>(words[2 * j]) << 32) | words[2 * j + 1];
+      out[at + j] = static_cast<double>(u >> 11) * 0x1.0p-53;
+    }
   }
-  return block_[used_++];
 }
 
-uint64_t Rng::NextU64() {
-  uint64_t hi = NextU32();
-  return (hi << 32) | NextU32();
-}
-
-double Rng::Uniform() {
-  return static_cast<double>(NextU64() >> 11) * 0x1.0p-53;
+void Rng::Normals(std::span<double> out) {
+  constexpr size_t kChunk = 256;
+  double u[2 * kChunk];
+  for (size_t at = 0; at < out.size(); at += kChunk) {
+    const size_t n = std::min(kChunk, out.size() - at);
+    Uniforms({u, 2 * n});
+    for (size_t j = 0; j < n; ++j) out[at + j] = BoxMuller(u[2 * j], u[2 * j + 1]);
+  }
 }
 
 uint64_t Rng::UniformInt(uint64_t n) {
@@ -105,10 +102,9 @@ uint64_t Rng::UniformInt(uint64_t n) {
 }
 
 double Rng::Normal() {
-  double u1 = Uniform();
-  double u2 = Uniform();
-  // 1 - u1 is in (0, 1], so the log is finite.
-  return std::sqrt(-2.0 * std::log(1.0 - u1)) * std::cos(2.0 * M_PI * u2);
+  const double u1 = Uniform();
+  const double u2 = Uniform();
+  return BoxMuller(u1, u2);
 }
 
 double Rng::Gamma(double shape) {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <system_error>
+#include <vector>
 
 #include "murmur/core/rng.h"
 #include "murmur/core/thread_pool.h"
@@ -286,6 +287,7 @@ bool FillSyntheticSamples(const SyntheticOptions& o, const std::vector<float>& m
   const auto words = static_cast<uint64_t>(2 + 4 * dim);
   rng.Discard(static_cast<uint64_t>(begin) * words);
   bool exact = true;
+  std::vector<double> noise(static_cast<size_t>(dim));
   for (int64_t i = begin; i < end; ++i) {
     const uint64_t at = rng.position();
     int64_t label = static_cast<int64_t>(rng.UniformInt(o.num_classes));
@@ -293,8 +295,9 @@ bool FillSyntheticSamples(const SyntheticOptions& o, const std::vector<float>& m
     d.labels[i] = label;
     const float* mean = means.data() + label * dim;
     float* x = d.features.data() + i * dim;
+    rng.Normals(noise);
     for (int64_t j = 0; j < dim; ++j) {
-      x[j] = mean[j] + static_cast<float>(o.noise * rng.Normal());
+      x[j] = mean[j] + static_cast<float>(o.noise * noise[j]);
     }
   }
   return exact;

@@ -1,5 +1,6 @@
 #include "murmur/learn/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -17,6 +18,17 @@ namespace murmur {
 namespace {
 
 enum class Activation { kNone, kRelu };
+
+// out[i] = (2u - 1) * bound for n draws u = rng.Uniform(), in stream order.
+void FillSymmetricUniform(Rng& rng, double bound, float* out, int64_t n) {
+  constexpr int64_t kChunk = 256;
+  double u[kChunk];
+  for (int64_t at = 0; at < n; at += kChunk) {
+    const int64_t m = std::min(kChunk, n - at);
+    rng.Uniforms({u, static_cast<size_t>(m)});
+    for (int64_t j = 0; j < m; ++j) out[at + j] = static_cast<float>((2.0 * u[j] - 1.0) * bound);
+  }
+}
 
 // One layer of a feed-forward stack. Its parameters are the weight
 // ([out, in] or [out, in, k, k]) followed by the bias ([out]), laid out
@@ -77,13 +89,14 @@ class SequentialModel final : public TorchModel {
       const double weight_bound =
           xavier ? std::sqrt(6.0 / (fan_in + fan_out)) : 1.0 / std::sqrt(fan_in);
       const double bias_bound = xavier ? 0.0 : 1.0 / std::sqrt(fan_in);
-      for (int64_t i = 0; i < layer.weight_numel(); ++i) {
-        *p++ = static_cast<float>((2.0 * rng.Uniform() - 1.0) * weight_bound);
+      FillSymmetricUniform(rng, weight_bound, p, layer.weight_numel());
+      p += layer.weight_numel();
+      if (xavier) {
+        std::fill(p, p + layer.out, 0.0f);
+      } else {
+        FillSymmetricUniform(rng, bias_bound, p, layer.out);
       }
-      for (int64_t i = 0; i < layer.out; ++i) {
-        *p++ = xavier ? 0.0f
-                      : static_cast<float>((2.0 * rng.Uniform() - 1.0) * bias_bound);
-      }
+      p += layer.out;
     }
   }
 

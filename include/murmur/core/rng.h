@@ -39,11 +39,30 @@ enum class RngPurpose : uint32_t {
 };
 
 // One Philox4x32-10 block: 4 random words for (counter, key). Pure function.
-std::array<uint32_t, 4> Philox4x32(std::array<uint32_t, 4> counter,
-                                   std::array<uint32_t, 2> key);
+// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2,
+// 3", SC 2011). Inline: setup draws one block per 4 words of every peer's
+// initial model and of the synthetic data, so a call per block costs.
+namespace philox {
+constexpr uint32_t kMul0 = 0xD2511F53;
+constexpr uint32_t kMul1 = 0xCD9E8D57;
+constexpr uint32_t kWeyl0 = 0x9E3779B9;
+constexpr uint32_t kWeyl1 = 0xBB67AE85;
+constexpr int kRounds = 10;
+}  // namespace philox
 
-// A sequential stream over Philox blocks. Copyable (a copy replays the same
-// numbers); not thread-safe: one owner at a time.
+inline std::array<uint32_t, 4> Philox4x32(std::array<uint32_t, 4> c,
+                                          std::array<uint32_t, 2> k) {
+  for (int round = 0; round < philox::kRounds; ++round) {
+    const uint64_t p0 = static_cast<uint64_t>(philox::kMul0) * c[0];
+    const uint64_t p1 = static_cast<uint64_t>(philox::kMul1) * c[2];
+    c = {static_cast<uint32_t>(p1 >> 32) ^ c[1] ^ k[0], static_cast<uint32_t>(p1),
+         static_cast<uint32_t>(p0 >> 32) ^ c[3] ^ k[1], static_cast<uint32_t>(p0)};
+    k[0] += philox::kWeyl0;
+    k[1] += philox::kWeyl1;
+  }
+  return c;
+}
+
 class Rng {
  public:
   Rng(uint64_t seed, PeerId peer, RngPurpose purpose, uint64_t start = 0);
@@ -60,10 +79,30 @@ class Rng {
   // REQUIRES: step < 2^24.
   static Rng FromSecretKey(const std::array<uint32_t, 4>& key, uint64_t step = 0);
 
-  uint32_t NextU32();
-  uint64_t NextU64();
+  uint32_t NextU32() {
+    if (used_ == 4) {
+      block_ = Philox4x32({static_cast<uint32_t>(counter_), static_cast<uint32_t>(counter_ >> 32),
+                           peer_, purpose_},
+                          key_);
+      ++counter_;
+      used_ = 0;
+    }
+    return block_[used_++];
+  }
+  uint64_t NextU64() {
+    const uint64_t hi = NextU32();
+    return (hi << 32) | NextU32();
+  }
   // Uniform in [0, 1), 53 random bits.
-  double Uniform();
+  double Uniform() { return static_cast<double>(NextU64() >> 11) * 0x1.0p-53; }
+
+  // Bulk draws for setup's long runs (initial models, synthetic data): each
+  // leaves `out` and the stream exactly as out.size() calls of NextU32(),
+  // Uniform() or Normal() would, with whole blocks from PhiloxWords (eight
+  // at a time in AVX2 where the CPU has it; philox_words.h).
+  void NextU32s(std::span<uint32_t> out);
+  void Uniforms(std::span<double> out);
+  void Normals(std::span<double> out);
   // Uniform integer in [0, n). REQUIRES: n > 0. Unbiased (Lemire 2019).
   uint64_t UniformInt(uint64_t n);
   // Standard normal (Box-Muller).

@@ -144,5 +144,39 @@ TEST(Rng, DiscardSkipsExactlyTheGivenWords) {
   }
 }
 
+// The bulk draws must leave both the values and the stream exactly as the
+// one-at-a-time calls would: every length around the 8-block batch (32
+// words), from every offset within a block, and across the counter's
+// 32-bit carry (a stream started 3 blocks before 2^32).
+TEST(Rng, BulkDrawsEqualOneAtATimeCalls) {
+  for (uint64_t start : {uint64_t{0}, (uint64_t{1} << 32) - 3}) {
+    for (int drawn_before : {0, 1, 2, 3}) {
+      for (size_t n : {0u, 1u, 3u, 4u, 31u, 32u, 33u, 64u, 100u, 257u, 1000u}) {
+        Rng one(11, PeerId(4), RngPurpose::kInit, start);
+        for (int i = 0; i < drawn_before; ++i) one.NextU32();
+        Rng words = one, uniforms = one, normals = one;
+
+        std::vector<uint32_t> w(n);
+        words.NextU32s(w);
+        std::vector<double> u(n), z(n);
+        uniforms.Uniforms(u);
+        normals.Normals(z);
+        Rng a = one, b = one, c = one;
+        for (size_t i = 0; i < n; ++i) {
+          ASSERT_EQ(w[i], a.NextU32()) << "start " << start << " n " << n << " i " << i;
+          ASSERT_EQ(u[i], b.Uniform()) << "start " << start << " n " << n << " i " << i;
+          ASSERT_EQ(z[i], c.Normal()) << "start " << start << " n " << n << " i " << i;
+        }
+        EXPECT_EQ(words.position(), a.position());
+        EXPECT_EQ(uniforms.position(), b.position());
+        EXPECT_EQ(normals.position(), c.position());
+        EXPECT_EQ(words.NextU32(), a.NextU32());
+        EXPECT_EQ(uniforms.NextU32(), b.NextU32());
+        EXPECT_EQ(normals.NextU32(), c.NextU32());
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace murmur

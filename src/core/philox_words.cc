@@ -1,17 +1,17 @@
-#include "compress/philox.h"
+#include "murmur/core/philox_words.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define MURMUR_HAVE_AVX2_PHILOX 1
 #endif
 
-namespace murmur::compress_internal {
+namespace murmur {
 namespace {
 
-constexpr uint32_t kMul0 = 0xD2511F53;
-constexpr uint32_t kMul1 = 0xCD9E8D57;
-constexpr uint32_t kWeyl0 = 0x9E3779B9;
-constexpr uint32_t kWeyl1 = 0xBB67AE85;
+using philox::kMul0;
+using philox::kMul1;
+using philox::kWeyl0;
+using philox::kWeyl1;
 
 #ifdef MURMUR_HAVE_AVX2_PHILOX
 // 32x32 -> 64-bit products of eight lanes, split into high and low words.
@@ -44,7 +44,7 @@ __attribute__((target("avx2"))) void PhiloxWordsAvx2(uint64_t seed, uint32_t pee
     __m256i c3 = _mm256_set1_epi32(static_cast<int>(purpose));
     uint32_t k0 = static_cast<uint32_t>(seed);
     uint32_t k1 = static_cast<uint32_t>(seed >> 32);
-    for (int round = 0; round < 10; ++round) {
+    for (int round = 0; round < philox::kRounds; ++round) {
       __m256i hi0, lo0, hi1, lo1;
       MulHiLo(c0, m0, &hi0, &lo0);
       MulHiLo(c2, m1, &hi1, &lo1);
@@ -106,4 +106,4 @@ void PhiloxWords(uint64_t seed, uint32_t peer, RngPurpose purpose, uint64_t firs
   PhiloxWordsPortable(seed, peer, purpose, first_counter, n_blocks, out);
 }
 
-}  // namespace murmur::compress_internal
+}  // namespace murmur
