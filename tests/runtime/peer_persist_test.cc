@@ -13,8 +13,9 @@
 // `murmur launch --persist-every` restarts a peer killed with kill -9 and
 // it resumes from its state; gossip peers resume from their nodes'
 // snapshots; Epidemic Learning, SGP and DFedSAM peers killed together
-// resume and end exactly as uninterrupted; a launched FedAvg server, and a
-// launched FedAvg client,
+// resume and end exactly as uninterrupted; a launched Epidemic or DFedSAM
+// peer killed alone resumes and the run finishes; a launched FedAvg
+// server, and a launched FedAvg client,
 // killed with kill -9 resume and the run finishes; a FedAvg server
 // restarted from its state of the last round says Bye to its clients; and
 // the refusals:
@@ -837,6 +838,87 @@ TEST(PeerPersist, LaunchedFedAvgClientKilledResumesAndRejoins) {
   EXPECT_NE(again.log().find("nothing left to do"), std::string::npos) << again.log();
   EXPECT_EQ(murmur::testing::ReadFile(victim + "/metrics.jsonl"), metrics);
   if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+// One peer of a round-synchronous protocol killed alone under `murmur
+// launch --persist-every`, the others going on without it (its connections
+// closed: not waited for): the launcher restarts it, it resumes at its
+// saved round, gets back to the others' round and the run finishes. Its
+// rows are each once (it may jump: gaps after the saved round are fine);
+// the mean final accuracy of the peers, and the restarted peer's own, are
+// within kAccTolerance of the same launch uninterrupted (not equal: the
+// others mixed without it while it was down). kLaunchRounds, as in
+// LaunchRestartsAKilledPeerFromItsState, so that the others are still
+// going when it comes back. `counter`: a counter of the restarted peer
+// printed with the figures; `extra`: further config sections.
+void ExpectLaunchedPeerKilledAloneResumes(const std::string& name, const std::string& protocol,
+                                          const std::string& counter,
+                                          const std::string& extra = "") {
+  constexpr int kLaunchRounds = 1500;
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string dir = murmur::testing::FreshTempDir(name);
+  const std::string config = WriteConfig(dir, protocol, 0.1, extra);
+  const std::string rounds = "protocol.rounds=" + std::to_string(kLaunchRounds);
+  const auto final_accs = [&](const std::string& out) {
+    std::vector<double> accs;
+    for (int i = 0; i < kPeers; ++i) {
+      const std::vector<Row> rows = ReadRows(out + "/peer-" + std::to_string(i));
+      EXPECT_FALSE(rows.empty()) << out << " peer " << i;
+      if (rows.empty()) return std::vector<double>(kPeers, 0.0);
+      EXPECT_EQ(rows.back().round, kLaunchRounds) << out << " peer " << i;
+      accs.push_back(rows.back().acc);
+    }
+    return accs;
+  };
+  const auto mean = [](const std::vector<double>& v) {
+    double sum = 0;
+    for (double x : v) sum += x;
+    return sum / static_cast<double>(v.size());
+  };
+  Process base({murmur::testing::MurmurBin(), "launch", std::to_string(kPeers), config, "--out",
+                dir + "/base", "--set", rounds});
+  ASSERT_EQ(base.Wait(Clock::now() + std::chrono::seconds(180)), 0) << base.log();
+  const std::vector<double> base_accs = final_accs(dir + "/base");
+
+  const std::string out = dir + "/out", victim = out + "/peer-2";
+  Process launch({murmur::testing::MurmurBin(), "launch", std::to_string(kPeers), config, "--out",
+                  out, "--persist-every", std::to_string(kPersistEvery), "--set", rounds});
+  const int64_t persisted = KillOnceItPersisted(launch, victim);
+  ASSERT_GE(persisted, kKillAfter / kPersistEvery * kPersistEvery) << launch.log();
+  ASSERT_LT(persisted, kLaunchRounds) << "peer 2 finished before the kill";
+  const auto deadline = Clock::now() + std::chrono::seconds(180);
+  EXPECT_FALSE(launch.AwaitLine("peer 2 was killed by signal 9; restarted it", deadline).empty())
+      << launch.log();
+  EXPECT_EQ(launch.Wait(deadline), 0) << launch.log();
+  const std::string log = murmur::testing::ReadFile(victim + "/log.txt");
+  EXPECT_NE(log.find("resumed at round " + std::to_string(persisted) + " from " + victim),
+            std::string::npos)
+      << log;
+  ExpectEachRowOnce(ReadRows(victim), persisted, kLaunchRounds, false, name + " peer 2");
+  const std::vector<double> accs = final_accs(out);
+  std::fprintf(stderr, "%s: peer 2 killed with its state of round %lld and restarted (%s %lld); "
+               "final accuracy of peer 2 %.4f (uninterrupted %.4f), mean %.4f (uninterrupted "
+               "%.4f)\n",
+               name.c_str(), static_cast<long long>(persisted), counter.c_str(),
+               static_cast<long long>(CounterOf(victim, counter)), accs[2], base_accs[2],
+               mean(accs), mean(base_accs));
+  EXPECT_NEAR(accs[2], base_accs[2], kAccTolerance);
+  EXPECT_NEAR(mean(accs), mean(base_accs), kAccTolerance);
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
+}
+
+// Epidemic Learning and DFedSAM have no catch-up jump: the restarted peer
+// trains the rounds it missed without waiting for senders already ahead.
+TEST(PeerPersist, LaunchedEpidemicPeerKilledAloneResumesAndFinishes) {
+  ExpectLaunchedPeerKilledAloneResumes("PeerPersistEpidemicAlone",
+                                       "kind = \"epidemic\"\nepidemic_fanout = 2",
+                                       "epidemic.round_timeouts");
+}
+
+TEST(PeerPersist, LaunchedDfedsamPeerKilledAloneResumesAndFinishes) {
+  ExpectLaunchedPeerKilledAloneResumes("PeerPersistDfedsamAlone",
+                                       "kind = \"dfedsam\"\ntopology = \"ring\"",
+                                       "dfedsam.step_timeouts", "[train]\nsam_rho = 0.05\n");
 }
 
 // A FedAvg server restarted from its state of the last round (as `murmur

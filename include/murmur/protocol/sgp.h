@@ -61,11 +61,14 @@
 // restored share buffered for one of them is the same share, ignored as a
 // duplicate), so such a run goes on exactly as if uninterrupted; with
 // SgpOptions::resumable a peer does not wait for an in-peer two or more
-// rounds ahead. A peer restarted alone while the others went on has lost
-// what it sent and received after its save: it trains the rounds it missed
-// without waiting, its shares of them come late and are dropped (their
-// mass is lost, its w halves each such round with one out-peer) until it
-// is back at the others' round.
+// rounds ahead. Not recovered: one peer down while the others go on (over
+// the runtime, with or without persistence). Every share its in-peers send
+// it is lost with its mass, so their w decay geometrically and the SGD
+// step, which lands on the numerator, moves z by step / w: in a 4-peer run
+// with one peer killed (tests/runtime/peer_persist_test.cc's launch
+// helper, measured on 2026-12-07) the others' loss passed 3e7 within ~200
+// rounds and their models went non-finite; a peer resumed alone would also
+// send shares of rounds the others closed, dropped as late.
 #pragma once
 
 #include <cstdint>
