@@ -115,8 +115,10 @@ Result<std::vector<float>> Peer0InitialParams(const RunConfig& config, const Mod
 }
 
 // `resumed`, when given, is this peer's persisted state: its learner is
-// restored and its node starts at the state's round (D-PSGD), from its
-// restored snapshot (gossip, a FedAvg server) or afresh (a FedAvg client). `persists`: the peer writes its state
+// restored and its node, as its PersistMode says, starts at the state's
+// round (kByRound: D-PSGD, Epidemic Learning, DFedSAM), from its restored
+// snapshot (kBySnapshot: gossip, SGP, a FedAvg server) or afresh (a FedAvg
+// client). `persists`: the peer writes its state
 // (NetRunOptions::persist_every); kInvalidArgument when its node cannot.
 Result<OwnPeer> BuildOwnPeer(const RunConfig& config, PeerId self, bool rejoin,
                              const PeerState* resumed, bool persists) {

@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "murmur/core/snapshot.h"
-#include "murmur/protocol/dpsgd.h"
-#include "murmur/protocol/fedavg.h"
-#include "murmur/protocol/gossip.h"
 #include "murmur/protocol/registry.h"
 
 namespace murmur {
@@ -29,34 +29,38 @@ Status SyncFile(const std::string& path) {
   return Status::Ok();
 }
 
+// The registered protocols whose peers persist, "a", "b" and "c".
+std::string PersistableKinds() {
+  std::vector<std::string_view> kinds;
+  for (const ProtocolSpec* spec : ProtocolSpecs()) {
+    if (spec->persistable != nullptr) kinds.push_back(spec->name);
+  }
+  std::string out;
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    out += i == 0 ? "" : i + 1 == kinds.size() ? " and " : ", ";
+    out += "\"" + std::string(kinds[i]) + "\"";
+  }
+  return out;
+}
+
 }  // namespace
 
 Status CheckPersistableRun(const RunConfig& config) {
-  if (config.protocol.kind != "dpsgd" && config.protocol.kind != "gossip" &&
-      config.protocol.kind != "fedavg") {
+  MURMUR_ASSIGN_OR_RETURN(const ProtocolSpec* spec, FindProtocolSpec(config.protocol.kind));
+  if (spec->persistable == nullptr) {
     return Status::InvalidArgument(
         "--persist-every: protocol.kind = \"", config.protocol.kind, "\" cannot persist its "
-        "peers' state; it is implemented for \"dpsgd\", \"gossip\" and \"fedavg\": drop "
-        "the flag");
+        "peers' state; it is implemented for ", PersistableKinds(), ": drop the flag");
   }
   if (config.train.dp_sgd.enabled) {
     return Status::InvalidArgument("--persist-every: a DP-SGD learner's privacy accounting is "
                                    "not saved; drop the flag or train.dp_sgd");
   }
-  // FedAvg's state its snapshots cannot hold, refused before `murmur launch`
-  // starts any peer (PersistedNodeOf refuses the rest, in each peer).
-  if (config.protocol.kind == "fedavg") {
-    const CompressConfig compress = ProtocolOptionsAs<FedAvgConfig>(config.protocol).compress;
-    const char* what = config.protocol.secure_aggregation.enabled() ? "secure aggregation"
-                       : config.protocol.privacy.enabled()          ? "[privacy] noise"
-                       : compress.uplink != "fp32" || compress.downlink != "fp32"
-                           ? "compress.uplink or downlink"
-                           : nullptr;
-    if (what != nullptr) {
-      return Status::InvalidArgument("--persist-every: protocol.kind = \"fedavg\" with ", what,
-                                     " keeps state its peers cannot save; drop the flag or ",
-                                     what);
-    }
+  // The protocol's options whose state its peers cannot save, refused
+  // before `murmur launch` starts any peer (PersistedNodeOf refuses the
+  // rest, in each peer).
+  if (Status s = spec->persistable(config.protocol); !s.ok()) {
+    return Status::InvalidArgument("--persist-every: ", s.message());
   }
   return Status::Ok();
 }
@@ -98,20 +102,19 @@ Status RestoreLearner(std::span<const uint8_t> bytes, Learner& learner) {
 
 Result<PersistedNode> PersistedNodeOf(const RunConfig& config, PeerId self, Node& node,
                                       const Learner& learner) {
-  const bool by_round = dynamic_cast<const DpsgdNode*>(&node) != nullptr;
-  const bool client = dynamic_cast<const FedAvgClient*>(&node) != nullptr;
-  const bool by_snapshot = dynamic_cast<const GossipNode*>(&node) != nullptr ||
-                           dynamic_cast<const FedAvgServer*>(&node) != nullptr;
-  if ((!by_round && !client && !by_snapshot) || !node.CanSnapshot() || !learner.CanSnapshot()) {
+  const PersistMode mode = node.persist_mode();
+  if (mode == PersistMode::kNone || (mode == PersistMode::kBySnapshot && !node.CanSnapshot()) ||
+      !learner.CanSnapshot()) {
     return Status::InvalidArgument(
         "--persist-every: peer ", self.value, "'s state cannot be saved in this \"",
         config.protocol.kind, "\" run (a Byzantine peer, robust.rule = \"sybilwall\", "
         "\"bristle\" or a Python rule, [privacy], secure aggregation or gossip dp noise, or a "
         "codec or compression): drop the flag");
   }
-  return PersistedNode{.node = by_snapshot ? &node : nullptr,
-                       .point = client ? PersistPoint::kTrainLossReport
-                                       : PersistPoint::kModelReport};
+  return PersistedNode{.node = mode == PersistMode::kBySnapshot ? &node : nullptr,
+                       .point = mode == PersistMode::kLearnerAtTrainLoss
+                                    ? PersistPoint::kTrainLossReport
+                                    : PersistPoint::kModelReport};
 }
 
 Status RestoreNode(std::span<const uint8_t> bytes, Node& node) {

@@ -37,20 +37,20 @@ Status RestoreLearner(std::span<const uint8_t> bytes, Learner& learner);
 // loss report, after training and before its update is sent.
 enum class PersistPoint { kModelReport, kTrainLossReport };
 
-// How a peer's node persists: D-PSGD by its round alone (PeerContext::
-// start_round; `node` null), gossip and a FedAvg server by their snapshots
-// (Node::Save/Restore; `node` is the node), a FedAvg client by its learner
-// alone (`node` null: restarted, it waits for the server's next round).
+// How a peer's node persists, as the node says (Node::persist_mode): by its
+// round alone (kByRound: PeerContext::start_round; `node` null), by its
+// snapshot (kBySnapshot: Node::Save/Restore; `node` is the node), or by its
+// learner alone at its training loss reports (kLearnerAtTrainLoss: `node`
+// null; restarted, a FedAvg client waits for the server's next round).
 struct PersistedNode {
   Node* node = nullptr;
   PersistPoint point = PersistPoint::kModelReport;
 };
 
 // kInvalidArgument naming the protocol when this peer's node or learner
-// cannot be persisted: a node other than D-PSGD's, gossip's and FedAvg's
-// (whose Restore, then OnStart, continues where Save left off over a real
-// network; fedavg.h), or one whose snapshot cannot hold its state
-// (CanSnapshot).
+// cannot be persisted: a node whose persist_mode is kNone (a Byzantine
+// peer, an option whose state is not saved), one that persists by snapshot
+// but cannot take one (CanSnapshot), or a learner that cannot.
 Result<PersistedNode> PersistedNodeOf(const RunConfig& config, PeerId self, Node& node,
                                       const Learner& learner);
 

@@ -93,7 +93,7 @@ Status CheckCanSnapshot(const RunConfig& config, const ProtocolSetup& setup,
   return Status::InvalidArgument(
       "protocol.kind = \"", config.protocol.kind, "\" with this config cannot snapshot or resume (",
       why, "): snapshots support dpsgd (plain average, any built-in robust rule, sybilwall, "
-      "bristle; Byzantine peers with every attack), epidemic, modest, gossip (average merge "
+      "bristle; Byzantine peers with every attack), epidemic, sgp, modest, gossip (average merge "
       "or a built-in robust rule; Byzantine peers; fp32 codec) and fedavg / fedprox (no "
       "compression or secure aggregation; any server optimizer; a built-in robust rule; "
       "Byzantine clients), all without [privacy] noise or Python (\"py:\") rules; drop "

@@ -18,15 +18,23 @@ DfedsamNode::DfedsamNode(Learner& learner, const DfedsamOptions& options,
       self_weight_(self_weight),
       barrier_({.name = "dfedsam",
                 .timeout_counter = "step_timeouts",
-                .timeout = options_.round_timeout},
+                .timeout = options_.round_timeout,
+                .skip_senders_ahead = options_.resumable},
                neighbours_) {
   MURMUR_CHECK(neighbours_.size() == neighbour_weights_.size());
   MURMUR_CHECK(std::is_sorted(neighbours_.begin(), neighbours_.end()));
   MURMUR_CHECK(options_.gossip_steps >= 1);
+  MURMUR_CHECK(options_.start_round >= 0 && options_.start_round <= options_.rounds);
+  if (options_.start_round > 0) {
+    // Nothing is buffered yet: the barrier simply opens the next step.
+    round_ = Round(static_cast<uint32_t>(options_.start_round));
+    step_ = Round(static_cast<uint32_t>(options_.start_round * options_.gossip_steps));
+    (void)barrier_.JumpTo(NextRound(step_));
+  }
 }
 
 void DfedsamNode::OnStart(Host& host) {
-  host.metrics().ReportModel(Round(0), learner_.params());
+  host.metrics().ReportModel(round_, learner_.params());
   StartRound(host);
 }
 

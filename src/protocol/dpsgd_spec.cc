@@ -128,6 +128,8 @@ const ProtocolSpec kDpsgdSpec{
     .prepare = PrepareDpsgd,
     .make_node = MakeDpsgdNode,
     .aggregation_size = DpsgdAggregationSize,
+    // By round (DpsgdNode::persist_mode).
+    .persistable = AlwaysPersistable,
 };
 
 }  // namespace murmur

@@ -35,9 +35,18 @@ std::vector<PeerId> EpidemicTargets(uint64_t seed, PeerId sender, int64_t round,
 EpidemicNode::EpidemicNode(Learner& learner, const EpidemicOptions& options)
     : learner_(learner),
       options_(options),
-      barrier_({.name = "epidemic", .timeout = options_.round_timeout},
+      barrier_({.name = "epidemic",
+                .timeout = options_.round_timeout,
+                .skip_senders_ahead = options_.resumable},
                [this](Round round) { return SendersTo(self_, round); }) {
   MURMUR_CHECK(options_.fanout >= 1 && options_.fanout < options_.num_peers);
+  MURMUR_CHECK(options_.start_round >= 0 && options_.start_round <= options_.rounds);
+  if (options_.start_round > 0) {
+    // Nothing is buffered yet (and no senders asked for): the barrier
+    // simply opens the next round.
+    round_ = Round(static_cast<uint32_t>(options_.start_round));
+    (void)barrier_.JumpTo(NextRound(round_));
+  }
 }
 
 std::vector<PeerId> EpidemicNode::SendersTo(PeerId self, Round round) const {
@@ -60,7 +69,7 @@ std::vector<PeerId> EpidemicNode::SendersTo(PeerId self, Round round) const {
 
 void EpidemicNode::OnStart(Host& host) {
   self_ = host.self();
-  host.metrics().ReportModel(Round(0), learner_.params());
+  host.metrics().ReportModel(round_, learner_.params());
   StartRound(host);
 }
 

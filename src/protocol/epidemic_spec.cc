@@ -32,8 +32,15 @@ Status PrepareEpidemic(ProtocolRun& run) {
 }
 
 Result<std::unique_ptr<Node>> MakeEpidemicNode(const ProtocolRun& run, const PeerContext& peer) {
-  return std::unique_ptr<Node>(std::make_unique<EpidemicNode>(
-      *peer.learner, std::any_cast<const EpidemicOptions&>(run.state)));
+  EpidemicOptions options = std::any_cast<const EpidemicOptions&>(run.state);
+  if (peer.start_round.value > static_cast<uint64_t>(options.rounds)) {
+    return Status::InvalidArgument("peer ", peer.id.value, " resumes at round ",
+                                   peer.start_round.value, ", after the run's last (",
+                                   options.rounds, ")");
+  }
+  options.start_round = peer.start_round.value;
+  options.resumable = peer.persists;
+  return std::unique_ptr<Node>(std::make_unique<EpidemicNode>(*peer.learner, options));
 }
 
 }  // namespace
@@ -46,6 +53,8 @@ const ProtocolSpec kEpidemicSpec{
     .has_server = [](const ProtocolConfig&) { return false; },
     .prepare = PrepareEpidemic,
     .make_node = MakeEpidemicNode,
+    // By round (EpidemicNode::persist_mode).
+    .persistable = AlwaysPersistable,
 };
 
 }  // namespace murmur

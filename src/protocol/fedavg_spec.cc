@@ -264,6 +264,20 @@ Result<AggregationSize> FedAvgAggregationSize(const ProtocolRun& run) {
       .remedy = "more peers or a larger protocol.client_fraction"};
 }
 
+// FedAvg's state its snapshots cannot hold, refused before `murmur launch`
+// starts any peer (each peer's node refuses the rest: persist_mode).
+Status FedAvgPersistable(const ProtocolConfig& config) {
+  const CompressConfig compress = ProtocolOptionsAs<FedAvgConfig>(config).compress;
+  const char* what = config.secure_aggregation.enabled() ? "secure aggregation"
+                     : config.privacy.enabled()          ? "[privacy] noise"
+                     : compress.uplink != "fp32" || compress.downlink != "fp32"
+                         ? "compress.uplink or downlink"
+                         : nullptr;
+  if (what == nullptr) return Status::Ok();
+  return Status::InvalidArgument("protocol.kind = \"fedavg\" with ", what,
+                                 " keeps state its peers cannot save; drop the flag or ", what);
+}
+
 }  // namespace
 
 extern const ProtocolSpec kFedAvgSpec;
@@ -278,6 +292,9 @@ const ProtocolSpec kFedAvgSpec{
     .prepare = PrepareFedAvg,
     .make_node = MakeFedAvgNode,
     .aggregation_size = FedAvgAggregationSize,
+    // The server by snapshot, a client by its learner (FedAvgServer and
+    // FedAvgClient::persist_mode).
+    .persistable = FedAvgPersistable,
 };
 
 extern const ProtocolSpec kFedProxSpec;

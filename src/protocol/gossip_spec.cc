@@ -123,6 +123,8 @@ const ProtocolSpec kGossipSpec{
     .prepare = PrepareGossip,
     .make_node = MakeGossipNode,
     .aggregation_size = GossipAggregationSize,
+    // By snapshot (GossipNode::persist_mode).
+    .persistable = AlwaysPersistable,
 };
 
 }  // namespace murmur

@@ -53,16 +53,22 @@ SgpNode::SgpNode(Learner& learner, const SgpOptions& options, SgpSchedule schedu
     : learner_(learner),
       options_(options),
       schedule_(std::move(schedule)),
-      barrier_({.name = "sgp", .timeout = options_.round_timeout},
+      barrier_({.name = "sgp",
+                .timeout = options_.round_timeout,
+                .skip_senders_ahead = options_.resumable},
                [this](Round round) { return schedule_(round).in; }) {
   MURMUR_CHECK(schedule_ != nullptr);
 }
 
 void SgpNode::OnStart(Host& host) {
-  const std::span<const float> z = learner_.params();
-  x_.assign(z.begin(), z.end());
-  w_ = 1.0;
-  host.metrics().ReportModel(Round(0), learner_.params());
+  // A restored node (a resumed runtime peer) goes on from its saved x and
+  // w, and the round it saved them at.
+  if (!restored_) {
+    const std::span<const float> z = learner_.params();
+    x_.assign(z.begin(), z.end());
+    w_ = 1.0;
+  }
+  host.metrics().ReportModel(round_, learner_.params());
   StartRound(host);
 }
 
@@ -119,9 +125,38 @@ void SgpNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes)
                                                      ", which is no in-peer of round ", round));
     return;
   }
+  if (arrival == Arrival::kBeyondWindow) {
+    // The barrier keeps the sender's newest such share when the sender is
+    // an in-peer of its round, and files it when the window reaches its
+    // round: its weight must be there then. Kept the same way, one per
+    // sender, so a sender cannot grow this map either.
+    const std::vector<PeerId> in = schedule_(message->round).in;
+    if (!std::binary_search(in.begin(), in.end(), from)) return;
+    auto [it, inserted] = ahead_weights_.try_emplace(from, message->round, w);
+    if (!inserted && it->second.first < message->round) it->second = {message->round, w};
+    return;
+  }
   if (arrival != Arrival::kStored) return;
   weights_[message->round][from] = w;
   if (phase_ == Phase::kWaiting) MixIfComplete(host);
+}
+
+void SgpNode::FileAheadWeights() {
+  // As RoundBarrier::FileAheadModels files the shares (the SGP barrier's
+  // window is the default one).
+  const Round open = barrier_.open_round();
+  const int64_t window = RoundBarrierOptions{}.window;
+  for (auto it = ahead_weights_.begin(); it != ahead_weights_.end();) {
+    const auto [round, w] = it->second;
+    if (round < open) {
+      it = ahead_weights_.erase(it);
+    } else if (static_cast<int64_t>(round.value) - open.value <= window) {
+      weights_[round].try_emplace(it->first, w);
+      it = ahead_weights_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void SgpNode::OnPeerDown(Host& host, PeerId peer) {
@@ -141,11 +176,19 @@ void SgpNode::MixIfComplete(Host& host) {
 void SgpNode::Mix(Host& host) {
   const Round round = barrier_.open_round();
   const ArrivedModels arrived = barrier_.Close();
+  FileAheadWeights();
   const std::map<PeerId, double> weights = std::move(weights_[round]);
   weights_.erase(weights_.begin(), weights_.upper_bound(round));
   for (const auto& [peer, share] : arrived) {
+    // Every share the barrier holds came with its weight, but for one
+    // restored from a snapshot that does not say it (counted, left out).
+    const auto weight = weights.find(peer);
+    if (weight == weights.end()) {
+      host.metrics().Count("sgp.unweighted_shares", 1);
+      continue;
+    }
     for (size_t i = 0; i < x_.size(); ++i) x_[i] += share[i];
-    w_ += weights.at(peer);
+    w_ += weight->second;
   }
   const std::span<float> z = learner_.params();
   for (size_t i = 0; i < x_.size(); ++i) {

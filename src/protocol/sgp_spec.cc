@@ -44,8 +44,12 @@ Result<std::unique_ptr<Node>> MakeSgpNode(const ProtocolRun& run, const PeerCont
     return SgpRoundPeers{.out = ExponentialOutPeers(self, n, k, round),
                          .in = ExponentialInPeers(self, n, k, round)};
   };
+  SgpOptions options = state.options;
+  // A resumed peer restores its node's snapshot (SgpNode::persist_mode):
+  // PeerContext::start_round is not for it.
+  options.resumable = peer.persists;
   return std::unique_ptr<Node>(
-      std::make_unique<SgpNode>(*peer.learner, state.options, std::move(schedule)));
+      std::make_unique<SgpNode>(*peer.learner, options, std::move(schedule)));
 }
 
 }  // namespace
@@ -58,6 +62,8 @@ const ProtocolSpec kSgpSpec{
     .has_server = [](const ProtocolConfig&) { return false; },
     .prepare = PrepareSgp,
     .make_node = MakeSgpNode,
+    // By snapshot: the push-sum weight and numerator (SgpNode::persist_mode).
+    .persistable = AlwaysPersistable,
 };
 
 }  // namespace murmur

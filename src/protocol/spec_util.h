@@ -30,6 +30,10 @@ inline PeerId ServerOf(const ProtocolRun& run) {
 // PeerId(0..num_peers-1).
 std::vector<PeerId> ClientsOf(const ProtocolRun& run);
 
+// ProtocolSpec::persistable of a protocol whose every option its peers can
+// persist (each node still says how, or that it cannot: Node::persist_mode).
+inline Status AlwaysPersistable(const ProtocolConfig& /*config*/) { return Status::Ok(); }
+
 // protocol.topology, degree, edge_prob, edge_list.
 Result<TopologyConfig> ReadTopologyConfig(ConfigReader& r);
 // protocol.server_optimizer, server_lr, server_momentum, server_beta1/2, server_tau.

@@ -12,7 +12,10 @@
 // The other tests: peers resumed twenty rounds apart get back in step;
 // `murmur launch --persist-every` restarts a peer killed with kill -9 and
 // it resumes from its state; gossip peers resume from their nodes'
-// snapshots; a launched FedAvg server, and a launched FedAvg client,
+// snapshots; Epidemic Learning, SGP and DFedSAM peers killed together
+// resume and end exactly as uninterrupted; a launched Epidemic or DFedSAM
+// peer killed alone resumes and the run finishes; a launched FedAvg
+// server, and a launched FedAvg client,
 // killed with kill -9 resume and the run finishes; a FedAvg server
 // restarted from its state of the last round says Bye to its clients; and
 // the refusals:
@@ -54,9 +57,11 @@ constexpr int kEvalEvery = 5;  // every peer past it: each persisted round 60 or
 // uninterrupted run's (both measured here; see the test for the values).
 constexpr double kAccTolerance = 0.03;
 
-// `protocol`: the [protocol] section's kind and its own keys.
+// `protocol`: the [protocol] section's kind and its own keys; `extra`:
+// further sections at the end.
 std::string WriteConfig(const std::string& dir,
-                        const std::string& protocol = "kind = \"dpsgd\"\ntopology = \"ring\"") {
+                        const std::string& protocol = "kind = \"dpsgd\"\ntopology = \"ring\"",
+                        double round_timeout_s = 0.1, const std::string& extra = "") {
   const std::string path = dir + "/persist.toml";
   // A short round timeout: peers killed around a persisted round boundary
   // may resume 20 rounds apart, and then wait out a timeout per round until
@@ -65,8 +70,8 @@ std::string WriteConfig(const std::string& dir,
                       << "[data]\ndataset = \"synthetic\"\nsynthetic_train = 800\n"
                       << "synthetic_test = 200\nsynthetic_noise = 1.5\n[model]\nkind = \"logreg\"\n"
                       << "[protocol]\n" << protocol << "\nrounds = " << kRounds
-                      << "\nlocal_steps = 2\nround_timeout_s = 0.1\n[eval]\nevery = " << kEvalEvery
-                      << "\n";
+                      << "\nlocal_steps = 2\nround_timeout_s = " << round_timeout_s
+                      << "\n[eval]\nevery = " << kEvalEvery << "\n" << extra;
   return path;
 }
 
@@ -405,6 +410,98 @@ TEST(PeerPersist, GossipPeersResumeFromTheirNodeSnapshots) {
   if (!HasFailure()) std::filesystem::remove_all(run);
 }
 
+// The other round-synchronous protocols that persist (docs/runtime.md):
+// kPeers peers of `protocol` (its [protocol] keys; `extra`: further
+// sections) persist every kPersistEvery rounds and are killed together with
+// kill -9 once every one has printed round kKillAfter, then restarted with
+// the same commands. No round timeout: every model is waited for and, over
+// TCP, delivered, so a run is deterministic. Each peer must say it resumed
+// at the round its state holds, finish and exit 0, and write each row once
+// with none missing (these protocols never jump). Peers resumed at one
+// round (the kill fell between two saves of theirs) send the rounds after
+// it again, so the final accuracy and loss of every peer must equal those
+// of the same run uninterrupted, measured first here: what a peer persists
+// (its learner, its round and, for SGP, its node's push-sum state) is all
+// it needs. Otherwise the mean final accuracy within kAccTolerance.
+void ExpectKilledTogetherResumeAsUninterrupted(const std::string& name,
+                                               const std::string& protocol,
+                                               const std::string& extra = "") {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string root = murmur::testing::FreshTempDir(name);
+  const std::string base = root + "/base", run = root + "/run";
+  for (const std::string& dir : {base, run}) {
+    std::filesystem::create_directories(dir);
+    ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(dir + "/network.key").ok());
+  }
+  {
+    std::vector<std::unique_ptr<Process>> peers =
+        StartPeers(base, WriteConfig(base, protocol, 0, extra), false);
+    ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    for (int i = 0; i < kPeers; ++i) {
+      ASSERT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+    }
+  }
+  const std::string config = WriteConfig(run, protocol, 0, extra);
+  ASSERT_NO_FATAL_FAILURE(
+      StartAndKillAt(run, config, kKillAfter, Clock::now() + std::chrono::seconds(60)));
+  std::vector<int64_t> persisted(kPeers);
+  for (int i = 0; i < kPeers; ++i) {
+    persisted[i] = PersistedRound(run + "/peer-" + std::to_string(i));
+    EXPECT_GE(persisted[i], kKillAfter / kPersistEvery * kPersistEvery) << "peer " << i;
+    EXPECT_EQ(persisted[i] % kPersistEvery, 0) << "peer " << i;
+    EXPECT_LT(persisted[i], kRounds) << "peer " << i;
+  }
+  std::vector<std::unique_ptr<Process>> peers = StartPeers(run, config, true);
+  ASSERT_EQ(peers.size(), static_cast<size_t>(kPeers));
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(peers[i]->Wait(deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+    EXPECT_NE(peers[i]->log().find("resumed at round " + std::to_string(persisted[i]) + " from"),
+              std::string::npos)
+        << peers[i]->log();
+  }
+  const bool all_alike = std::equal(persisted.begin() + 1, persisted.end(), persisted.begin());
+  for (int i = 0; i < kPeers; ++i) {
+    const std::string who = name + " peer " + std::to_string(i);
+    const std::vector<Row> rows = ReadRows(run + "/peer-" + std::to_string(i));
+    ExpectEachRowOnce(rows, persisted[i], kRounds, true, who);
+    const std::vector<Row> base_rows = ReadRows(base + "/peer-" + std::to_string(i));
+    ASSERT_FALSE(rows.empty() || base_rows.empty()) << who;
+    std::fprintf(stderr, "%s: resumed at round %lld, final accuracy %.4f loss %.9f "
+                 "(uninterrupted %.4f, %.9f)\n",
+                 who.c_str(), static_cast<long long>(persisted[i]), rows.back().acc,
+                 rows.back().loss, base_rows.back().acc, base_rows.back().loss);
+    if (all_alike) {
+      EXPECT_EQ(rows.back().acc, base_rows.back().acc) << who;
+      EXPECT_EQ(rows.back().loss, base_rows.back().loss) << who;
+    }
+  }
+  const double base_acc = MeanFinalAcc(base), run_acc = MeanFinalAcc(run);
+  std::fprintf(stderr, "%s final mean accuracy: uninterrupted %.4f, killed and resumed %.4f%s\n",
+               name.c_str(), base_acc, run_acc, all_alike ? " (all resumed at one round)" : "");
+  EXPECT_NEAR(run_acc, base_acc, kAccTolerance);
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(root);
+}
+
+TEST(PeerPersist, EpidemicPeersKilledTogetherResumeAsUninterrupted) {
+  ExpectKilledTogetherResumeAsUninterrupted("PeerPersistEpidemic",
+                                            "kind = \"epidemic\"\nepidemic_fanout = 2");
+}
+
+// SGP persists its node's snapshot (the push-sum numerator and weight, and
+// the shares it buffered with their weights) besides its learner's z.
+TEST(PeerPersist, SgpPeersKilledTogetherResumeAsUninterrupted) {
+  ExpectKilledTogetherResumeAsUninterrupted("PeerPersistSgp",
+                                            "kind = \"sgp\"\nsgp_out_peers = 2");
+}
+
+TEST(PeerPersist, DfedsamPeersKilledTogetherResumeAsUninterrupted) {
+  ExpectKilledTogetherResumeAsUninterrupted(
+      "PeerPersistDfedsam", "kind = \"dfedsam\"\ntopology = \"ring\"\ngossip_steps = 2",
+      "[train]\nsam_rho = 0.05\n");
+}
+
 int64_t CounterOf(const std::string& peer_dir, const std::string& name) {
   std::ifstream in(peer_dir + "/summary.json");
   const auto summary = nlohmann::json::parse(in, nullptr, false);
@@ -741,6 +838,87 @@ TEST(PeerPersist, LaunchedFedAvgClientKilledResumesAndRejoins) {
   EXPECT_NE(again.log().find("nothing left to do"), std::string::npos) << again.log();
   EXPECT_EQ(murmur::testing::ReadFile(victim + "/metrics.jsonl"), metrics);
   if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+// One peer of a round-synchronous protocol killed alone under `murmur
+// launch --persist-every`, the others going on without it (its connections
+// closed: not waited for): the launcher restarts it, it resumes at its
+// saved round, gets back to the others' round and the run finishes. Its
+// rows are each once (it may jump: gaps after the saved round are fine);
+// the mean final accuracy of the peers, and the restarted peer's own, are
+// within kAccTolerance of the same launch uninterrupted (not equal: the
+// others mixed without it while it was down). kLaunchRounds, as in
+// LaunchRestartsAKilledPeerFromItsState, so that the others are still
+// going when it comes back. `counter`: a counter of the restarted peer
+// printed with the figures; `extra`: further config sections.
+void ExpectLaunchedPeerKilledAloneResumes(const std::string& name, const std::string& protocol,
+                                          const std::string& counter,
+                                          const std::string& extra = "") {
+  constexpr int kLaunchRounds = 1500;
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string dir = murmur::testing::FreshTempDir(name);
+  const std::string config = WriteConfig(dir, protocol, 0.1, extra);
+  const std::string rounds = "protocol.rounds=" + std::to_string(kLaunchRounds);
+  const auto final_accs = [&](const std::string& out) {
+    std::vector<double> accs;
+    for (int i = 0; i < kPeers; ++i) {
+      const std::vector<Row> rows = ReadRows(out + "/peer-" + std::to_string(i));
+      EXPECT_FALSE(rows.empty()) << out << " peer " << i;
+      if (rows.empty()) return std::vector<double>(kPeers, 0.0);
+      EXPECT_EQ(rows.back().round, kLaunchRounds) << out << " peer " << i;
+      accs.push_back(rows.back().acc);
+    }
+    return accs;
+  };
+  const auto mean = [](const std::vector<double>& v) {
+    double sum = 0;
+    for (double x : v) sum += x;
+    return sum / static_cast<double>(v.size());
+  };
+  Process base({murmur::testing::MurmurBin(), "launch", std::to_string(kPeers), config, "--out",
+                dir + "/base", "--set", rounds});
+  ASSERT_EQ(base.Wait(Clock::now() + std::chrono::seconds(180)), 0) << base.log();
+  const std::vector<double> base_accs = final_accs(dir + "/base");
+
+  const std::string out = dir + "/out", victim = out + "/peer-2";
+  Process launch({murmur::testing::MurmurBin(), "launch", std::to_string(kPeers), config, "--out",
+                  out, "--persist-every", std::to_string(kPersistEvery), "--set", rounds});
+  const int64_t persisted = KillOnceItPersisted(launch, victim);
+  ASSERT_GE(persisted, kKillAfter / kPersistEvery * kPersistEvery) << launch.log();
+  ASSERT_LT(persisted, kLaunchRounds) << "peer 2 finished before the kill";
+  const auto deadline = Clock::now() + std::chrono::seconds(180);
+  EXPECT_FALSE(launch.AwaitLine("peer 2 was killed by signal 9; restarted it", deadline).empty())
+      << launch.log();
+  EXPECT_EQ(launch.Wait(deadline), 0) << launch.log();
+  const std::string log = murmur::testing::ReadFile(victim + "/log.txt");
+  EXPECT_NE(log.find("resumed at round " + std::to_string(persisted) + " from " + victim),
+            std::string::npos)
+      << log;
+  ExpectEachRowOnce(ReadRows(victim), persisted, kLaunchRounds, false, name + " peer 2");
+  const std::vector<double> accs = final_accs(out);
+  std::fprintf(stderr, "%s: peer 2 killed with its state of round %lld and restarted (%s %lld); "
+               "final accuracy of peer 2 %.4f (uninterrupted %.4f), mean %.4f (uninterrupted "
+               "%.4f)\n",
+               name.c_str(), static_cast<long long>(persisted), counter.c_str(),
+               static_cast<long long>(CounterOf(victim, counter)), accs[2], base_accs[2],
+               mean(accs), mean(base_accs));
+  EXPECT_NEAR(accs[2], base_accs[2], kAccTolerance);
+  EXPECT_NEAR(mean(accs), mean(base_accs), kAccTolerance);
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
+}
+
+// Epidemic Learning and DFedSAM have no catch-up jump: the restarted peer
+// trains the rounds it missed without waiting for senders already ahead.
+TEST(PeerPersist, LaunchedEpidemicPeerKilledAloneResumesAndFinishes) {
+  ExpectLaunchedPeerKilledAloneResumes("PeerPersistEpidemicAlone",
+                                       "kind = \"epidemic\"\nepidemic_fanout = 2",
+                                       "epidemic.round_timeouts");
+}
+
+TEST(PeerPersist, LaunchedDfedsamPeerKilledAloneResumesAndFinishes) {
+  ExpectLaunchedPeerKilledAloneResumes("PeerPersistDfedsamAlone",
+                                       "kind = \"dfedsam\"\ntopology = \"ring\"",
+                                       "dfedsam.step_timeouts", "[train]\nsam_rho = 0.05\n");
 }
 
 // A FedAvg server restarted from its state of the last round (as `murmur

@@ -102,6 +102,38 @@ class Host {
   virtual void ReportBadPeer(PeerId peer, const Status& why) = 0;
 };
 
+// How a runtime peer that persists its state (`murmur peer --persist-every`,
+// docs/runtime.md, "Persisting and resuming peers") keeps and resumes this
+// node's part of it. A node declares its mode itself (Node::persist_mode),
+// so a protocol opts in in its own files; the peer saves its Learner
+// (Learner::Save) in every mode but kNone.
+enum class PersistMode {
+  // Cannot persist (the default; a Byzantine peer, or state a snapshot
+  // cannot hold): `--persist-every` is refused for the peer (exit 2).
+  kNone,
+  // By its round alone: saved at each persisted round's model report, the
+  // node keeps nothing else worth saving (what it buffered for later rounds
+  // is sent again). A resumed peer builds its node at the saved round
+  // (PeerContext::start_round): it reports its model of that round, trains
+  // the next and collects that round's models. Round-synchronous nodes
+  // whose state between rounds is the learner's (D-PSGD, Epidemic Learning,
+  // DFedSAM).
+  kByRound,
+  // By its snapshot: saved (Node::Save) at each persisted round's model
+  // report, between that round's mix and the next round's training;
+  // restored (Node::Restore) into the resumed peer's node, not started,
+  // whose OnStart then goes on from the restored round. REQUIRES
+  // CanSnapshot(). Nodes whose state between rounds is more than the
+  // learner's (gossip's cycle and queue, a FedAvg server's global model,
+  // SGP's push-sum weight and numerator).
+  kBySnapshot,
+  // By its learner alone, saved at each persisted round's training loss
+  // report (a node that reports no models: a FedAvg client, after training
+  // and before it sends its update); the resumed node starts afresh and
+  // waits for its server's next round.
+  kLearnerAtTrainLoss,
+};
+
 // One peer's protocol state machine. Handlers run one at a time.
 class Node {
  public:
@@ -146,6 +178,9 @@ class Node {
   virtual bool CanSnapshot() const { return false; }
   virtual void Save(SnapshotWriter& /*out*/) const {}
   virtual Status Restore(SnapshotReader& in);
+  // How a runtime peer persists this node (PersistMode, above); kNone for
+  // an option whose state cannot be kept. Default: kNone.
+  virtual PersistMode persist_mode() const { return PersistMode::kNone; }
 };
 
 }  // namespace murmur

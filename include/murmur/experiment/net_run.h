@@ -31,8 +31,9 @@ struct NetRunOptions {
   // resuming peers"): N > 0 writes this peer's state to
   // out_dir/peer_state.bin (peer_state.h) whenever it reports its model for
   // a round that is a multiple of N (and for the last round), and resumes
-  // from that file at start when it is there. D-PSGD and gossip (a node
-  // that can save its state) only; needs out_dir.
+  // from that file at start when it is there. Only for protocols whose
+  // nodes persist (ProtocolSpec::persistable, Node::persist_mode: "dpsgd",
+  // "epidemic", "dfedsam", "sgp", "gossip", "fedavg"); needs out_dir.
   int64_t persist_every = 0;
   // The run's identity in the state file: RunConfigHash of its resolved
   // config (a state file of another run is refused).
@@ -58,8 +59,10 @@ struct NetRunResult {
 Status CheckNetRunConfig(const RunConfig& config);
 
 // kInvalidArgument naming the protocol when `config`'s peers cannot persist
-// their state (NetRunOptions::persist_every): a protocol other than "dpsgd"
-// and "gossip", or a DP-SGD learner. RunNetPeer checks it with
+// their state (NetRunOptions::persist_every): a protocol whose spec has no
+// ProtocolSpec::persistable, an option that spec refuses (FedAvg's
+// compression, secure aggregation, [privacy]), or a DP-SGD learner.
+// RunNetPeer checks it with
 // persist_every; `murmur launch --persist-every` before starting peers.
 // Some peers of an accepted run may still be refused once built (a
 // Byzantine peer, a state no snapshot holds).

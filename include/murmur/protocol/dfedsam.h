@@ -14,6 +14,14 @@
 // for the next RoundBarrierOptions::window steps are buffered, older ones
 // ignored (protocol/round_barrier.h). Tolerates crashed,
 // offline and slow peers and lost messages; not Byzantine robust.
+//
+// A runtime peer that persists its state (`murmur peer --persist-every`)
+// persists by round (PersistMode::kByRound), as D-PSGD: between rounds its
+// state is its learner's (the SAM steps keep none of their own) and its
+// round, from which its gossip step follows (round x Q). Resumed, it starts
+// at the saved round (DfedsamOptions::start_round) and does not wait for a
+// neighbour two or more gossip steps ahead (DfedsamOptions::resumable: in
+// lock step a neighbour is at most one ahead).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +41,14 @@ struct DfedsamOptions {
   int64_t local_steps = 0;
   int64_t gossip_steps = 1;  // Q
   Duration round_timeout;    // per gossip step; 0: wait forever
+  // The rounds completed before this node starts (a peer resumed from its
+  // persisted state): it reports its model for this round, trains round
+  // start_round + 1 and gossips that round's steps.
+  // REQUIRES 0 <= start_round <= rounds.
+  int64_t start_round = 0;
+  // This peer persists its state: it does not wait for a neighbour two or
+  // more gossip steps ahead (RoundBarrierOptions::skip_senders_ahead).
+  bool resumable = false;
 };
 
 // One peer. `learner` must outlive the node and should have sam_rho > 0.
@@ -50,6 +66,8 @@ class DfedsamNode final : public Node {
   // (round_barrier.h).
   void OnPeerDown(Host& host, PeerId peer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
+  // A runtime peer persists by round (see above).
+  PersistMode persist_mode() const override { return PersistMode::kByRound; }
 
   int64_t completed_rounds() const { return round_.value; }
   int64_t completed_gossip_steps() const { return step_.value; }

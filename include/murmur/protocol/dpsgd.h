@@ -131,6 +131,11 @@ class DpsgdNode final : public Node {
   bool CanSnapshot() const override;
   void Save(SnapshotWriter& out) const override;
   Status Restore(SnapshotReader& in) override;
+  // A runtime peer persists by round (DpsgdOptions::start_round,
+  // resumable), where it could snapshot; kNone otherwise.
+  PersistMode persist_mode() const override {
+    return CanSnapshot() ? PersistMode::kByRound : PersistMode::kNone;
+  }
 
   int64_t completed_rounds() const { return round_.value; }
 

@@ -18,6 +18,17 @@
 // the next RoundBarrierOptions::window rounds are buffered; late ones
 // ignored (protocol/round_barrier.h). Tolerates crashed, offline
 // and slow peers and lost messages; not Byzantine robust (see robust/).
+//
+// A runtime peer that persists its state (`murmur peer --persist-every`)
+// persists by round (PersistMode::kByRound): its state between rounds is
+// its learner's, and the models it had buffered for later rounds are sent
+// again by peers resumed with it. Resumed, it starts at the saved round
+// (EpidemicOptions::start_round) and, since the others may have resumed
+// at other rounds or gone on without it, does not wait for a sender whose
+// newest model is two or more rounds ahead (EpidemicOptions::resumable):
+// a peer restarted alone trains the rounds it missed without waiting and
+// so reaches the others' round (it has no D-PSGD catch-up jump: its
+// senders change every round).
 #pragma once
 
 #include <cstdint>
@@ -44,6 +55,14 @@ struct EpidemicOptions {
   int64_t num_peers = 0;
   Duration round_timeout;  // 0: wait forever
   uint64_t seed = 0;       // run seed, shared by all peers
+  // The rounds completed before this node starts (a peer resumed from its
+  // persisted state): it reports its model for this round, trains round
+  // start_round + 1 and collects that round's models.
+  // REQUIRES 0 <= start_round <= rounds.
+  int64_t start_round = 0;
+  // This peer persists its state: it does not wait for a sender two or
+  // more rounds ahead (RoundBarrierOptions::skip_senders_ahead).
+  bool resumable = false;
 };
 
 // One peer. `learner` must outlive the node.
@@ -67,6 +86,8 @@ class EpidemicNode final : public Node {
   bool CanSnapshot() const override { return true; }
   void Save(SnapshotWriter& out) const override;
   Status Restore(SnapshotReader& in) override;
+  // A runtime peer persists by round (see above).
+  PersistMode persist_mode() const override { return PersistMode::kByRound; }
 
   int64_t completed_rounds() const { return round_.value; }
 

@@ -130,6 +130,9 @@ class FedAvgServer final : public Node {
   bool CanSnapshot() const override;
   void Save(SnapshotWriter& out) const override;
   Status Restore(SnapshotReader& in) override;
+  // A runtime server persists its snapshot; restored, its OnStart starts
+  // the round after the saved one again.
+  PersistMode persist_mode() const override { return PersistMode::kBySnapshot; }
 
   std::span<const float> global_model() const { return global_; }
   int64_t completed_rounds() const { return round_; }
@@ -206,6 +209,12 @@ class FedAvgClient final : public Node {
   bool CanSnapshot() const override;
   void Save(SnapshotWriter& out) const override;
   Status Restore(SnapshotReader& in) override;
+  // A runtime client persists its learner alone, after each persisted
+  // round's training (restarted, it waits for the server's next round),
+  // where it could snapshot; kNone otherwise.
+  PersistMode persist_mode() const override {
+    return CanSnapshot() ? PersistMode::kLearnerAtTrainLoss : PersistMode::kNone;
+  }
 
   // Steps of the latest local training (for tests and metrics).
   int64_t last_steps() const { return steps_; }

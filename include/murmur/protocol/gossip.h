@@ -90,6 +90,9 @@ class GossipNode final : public Node {
   }
   void Save(SnapshotWriter& out) const override;
   Status Restore(SnapshotReader& in) override;
+  // A runtime peer persists its snapshot; restored, its OnStart starts the
+  // gossip clock from the saved cycle.
+  PersistMode persist_mode() const override { return PersistMode::kBySnapshot; }
 
   int64_t cycles() const { return cycle_; }
   int64_t dropped_models() const { return dropped_; }

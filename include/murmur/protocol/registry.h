@@ -58,12 +58,14 @@ struct PeerContext {
   // The rounds this peer completed in an earlier life whose state it
   // restored into `learner` (`murmur peer --persist-every`,
   // experiment/peer_state.h): the node starts at this round boundary.
-  // Honoured by "dpsgd" only; "gossip" restores its node's snapshot
-  // instead (Node::Restore), and RunNetPeer (experiment/net_run.h) refuses
-  // persistence for the other protocols.
+  // Honoured by nodes that persist by round (PersistMode::kByRound:
+  // "dpsgd", "epidemic", "dfedsam"); the others get 0 (a kBySnapshot node
+  // restores its snapshot instead, Node::Restore).
   Round start_round{0};
   // This peer persists its state (`murmur peer --persist-every`), so its
-  // neighbours may resume from other rounds (DpsgdOptions::resumable).
+  // neighbours may resume from other rounds: a round-synchronous node does
+  // not wait for a sender already two rounds ahead
+  // (RoundBarrierOptions::skip_senders_ahead; DpsgdOptions::resumable).
   bool persists = false;
 };
 
@@ -123,6 +125,12 @@ struct ProtocolSpec {
   // builds what it needs (the seeded topology) itself. Errors: those of
   // building it (e.g. an edge-list file that cannot be read).
   Result<AggregationSize> (*aggregation_size)(const ProtocolRun& run) = nullptr;
+  // Set for protocols whose runtime peers may persist their state (`murmur
+  // peer --persist-every`; each node says how, Node::persist_mode): OK, or
+  // kInvalidArgument naming the option whose state its peers cannot save
+  // (e.g. FedAvg's compression), checked before `murmur launch` starts any
+  // peer. Null: the flag is refused for the protocol.
+  Status (*persistable)(const ProtocolConfig& config) = nullptr;
 };
 
 // The spec registered under `name`; kInvalidArgument listing the known names.

@@ -45,7 +45,30 @@
 // and w travel in one message and are lost together; a peer that hears
 // nothing keeps its own share, so its z is its own model. Tolerates crash
 // faults and message loss in that sense; not Byzantine peers (a sender can
-// inject any mass).
+// inject any mass). A share for a round beyond the barrier's window is
+// kept (each in-peer's newest, round_barrier.h) with its weight, and mixed
+// when its round comes.
+//
+// Snapshots and persistence: the node's state between events is more than
+// its learner's (which holds z only): Save writes the phase, round, the
+// numerator x and weight w, and the buffered shares with their weights, so
+// a restored node keeps its mass (a node rebuilt from z alone with w = 1
+// would change sum_i w_i and every later z). A runtime peer that persists
+// its state (`murmur peer --persist-every`) saves this snapshot when it
+// reports a round's model (PersistMode::kBySnapshot); restored, its OnStart
+// reports that round's model and trains the next. Peers resumed together
+// from one round send their shares of the following rounds again (a
+// restored share buffered for one of them is the same share, ignored as a
+// duplicate), so such a run goes on exactly as if uninterrupted; with
+// SgpOptions::resumable a peer does not wait for an in-peer two or more
+// rounds ahead. Not recovered: one peer down while the others go on (over
+// the runtime, with or without persistence). Every share its in-peers send
+// it is lost with its mass, so their w decay geometrically and the SGD
+// step, which lands on the numerator, moves z by step / w: in a 4-peer run
+// with one peer killed (tests/runtime/peer_persist_test.cc's launch
+// helper, measured on 2026-12-07) the others' loss passed 3e7 within ~200
+// rounds and their models went non-finite; a peer resumed alone would also
+// send shares of rounds the others closed, dropped as late.
 #pragma once
 
 #include <cstdint>
@@ -66,6 +89,10 @@ struct SgpOptions {
   int64_t local_steps = 0;
   Duration round_timeout;  // 0: wait forever
   int64_t num_peers = 0;   // the run's peers 0..num_peers-1
+  // This peer persists its state (`murmur peer --persist-every`): it does
+  // not wait for an in-peer two or more rounds ahead
+  // (RoundBarrierOptions::skip_senders_ahead).
+  bool resumable = false;
 };
 
 // The distinct hops of the exponential graph over `num_peers` peers: the
@@ -103,6 +130,11 @@ class SgpNode final : public Node {
   // (round_barrier.h).
   void OnPeerDown(Host& host, PeerId peer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
+  // Snapshots (see above; sgp_snapshot.cc).
+  bool CanSnapshot() const override { return true; }
+  void Save(SnapshotWriter& out) const override;
+  Status Restore(SnapshotReader& in) override;
+  PersistMode persist_mode() const override { return PersistMode::kBySnapshot; }
 
   int64_t completed_rounds() const { return round_.value; }
   // The push-sum weight w and numerator x after the completed rounds.
@@ -114,6 +146,9 @@ class SgpNode final : public Node {
   void StartRound(Host& host);
   void MixIfComplete(Host& host);
   void Mix(Host& host);
+  // Moves the weights of the shares the barrier has just filed from beyond
+  // its window into weights_ (and forgets those of rounds closed).
+  void FileAheadWeights();
 
   Learner& learner_;
   const SgpOptions options_;
@@ -124,9 +159,13 @@ class SgpNode final : public Node {
   double last_loss_ = 0;
   std::vector<float> x_;  // the numerator
   double w_ = 1.0;        // the weight
-  // The numerator shares by round; their weights beside them.
+  // The numerator shares by round; their weights beside them, and those of
+  // the shares the barrier keeps beyond its window (each in-peer's newest,
+  // as the barrier keeps them) until it files them.
   RoundBarrier barrier_;
   std::map<Round, std::map<PeerId, double>> weights_;
+  std::map<PeerId, std::pair<Round, double>> ahead_weights_;
+  bool restored_ = false;  // Restore ran: OnStart keeps x and w
 };
 
 // protocol.kind = "sgp": its keys (docs/protocols/sgp.md), read by its spec.

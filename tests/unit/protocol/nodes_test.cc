@@ -8,7 +8,9 @@
 #include "murmur/core/snapshot.h"
 #include "murmur/learn/dataset.h"
 #include "murmur/learn/learner.h"
+#include "murmur/protocol/dfedsam.h"
 #include "murmur/protocol/dpsgd.h"
+#include "murmur/protocol/epidemic.h"
 #include "murmur/protocol/fedavg.h"
 #include "murmur/protocol/gossip.h"
 #include "murmur/protocol/model_message.h"
@@ -368,6 +370,64 @@ TEST(DpsgdNode, ResumedPeerStartsAtItsRoundAndSkipsANeighbourAhead) {
   EXPECT_EQ(host.models.at(8), l.Constant(5.f));  // 0.75 * 4 + 0.25 * 8
   EXPECT_EQ(host.counters["dpsgd.round_timeouts"], 0);
   EXPECT_EQ(host.counters["dpsgd.catch_ups"], 0);  // peer 1 is in step
+}
+
+// Epidemic Learning persists by round as D-PSGD: resumed at round 7 it
+// reports that round's model, pushes its round-8 model and mixes round 8
+// without waiting for a sender already two rounds ahead. Three peers with
+// fan-out 2: every other peer sends to it every round.
+TEST(EpidemicNode, ResumedPeerStartsAtItsRoundAndSkipsASenderAhead) {
+  FrozenLearner l;
+  l.Fill(4.f);
+  EpidemicNode node(*l.learner, {.rounds = 100, .local_steps = 1, .fanout = 2, .num_peers = 3,
+                                 .round_timeout = Duration::Seconds(5), .seed = 1,
+                                 .start_round = 7, .resumable = true});
+  EXPECT_EQ(node.persist_mode(), PersistMode::kByRound);
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  ASSERT_EQ(host.models.size(), 1u);
+  EXPECT_EQ(host.models.begin()->first, 7u);
+  host.FinishCompute(node);
+  ASSERT_EQ(host.sent.size(), 2u);
+  for (const auto& sent : host.sent) {
+    Result<ModelMessage> m =
+        DecodeModelMessage(sent.bytes, ModelMessageKind::kDpsgdParams, l.Constant(0.f).size());
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(m->round, Round(8));
+  }
+  node.OnMessage(host, PeerId(1), Dpsgd(8, l.Constant(8.f)));
+  EXPECT_EQ(node.completed_rounds(), 7);  // peer 2 not heard from: waited for
+  node.OnMessage(host, PeerId(2), Dpsgd(10, l.Constant(100.f)));
+  ASSERT_EQ(node.completed_rounds(), 8);
+  EXPECT_EQ(host.models.at(8), l.Constant(6.f));  // (4 + 8) / 2
+  EXPECT_TRUE(host.bad_peers.empty());
+}
+
+// DFedSAM persists by round: resumed at round 7 with Q = 2 gossip steps a
+// round, it is at step 14, gossips steps 15 and 16 of round 8, and does not
+// wait for a neighbour whose newest model is two or more steps ahead.
+TEST(DfedsamNode, ResumedPeerStartsAtItsRoundsStepAndSkipsANeighbourAhead) {
+  FrozenLearner l;
+  l.Fill(4.f);
+  DfedsamNode node(*l.learner,
+                   {.rounds = 100, .local_steps = 1, .gossip_steps = 2,
+                    .round_timeout = Duration::Seconds(5), .start_round = 7, .resumable = true},
+                   {PeerId(1), PeerId(2)}, {0.25, 0.25}, 0.5);
+  EXPECT_EQ(node.persist_mode(), PersistMode::kByRound);
+  EXPECT_EQ(node.completed_gossip_steps(), 14);
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  ASSERT_EQ(host.models.size(), 1u);
+  EXPECT_EQ(host.models.begin()->first, 7u);
+  host.FinishCompute(node);
+  node.OnMessage(host, PeerId(2), Dpsgd(20, l.Constant(100.f)));  // resumed further on
+  node.OnMessage(host, PeerId(1), Dpsgd(15, l.Constant(8.f)));
+  EXPECT_EQ(node.completed_gossip_steps(), 15);  // 0.75 * 4 + 0.25 * 8 = 5
+  node.OnMessage(host, PeerId(1), Dpsgd(16, l.Constant(8.f)));
+  ASSERT_EQ(node.completed_rounds(), 8);
+  EXPECT_EQ(host.models.at(8), l.Constant(5.75f));  // 0.75 * 5 + 0.25 * 8
+  ASSERT_EQ(host.sent.size(), 4u);  // steps 15 and 16 to both neighbours
+  EXPECT_EQ(host.counters["dfedsam.step_timeouts"], 0);
 }
 
 TEST(DpsgdNode, TimeoutGivesMissingNeighboursWeightToSelf) {

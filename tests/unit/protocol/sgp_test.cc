@@ -1,6 +1,9 @@
 // Stochastic Gradient Push (sgp.h): the exponential graph, one round's
 // push-sum shares by hand, mass conservation on random directed graphs and
-// exact averaging on the 1-peer exponential graph, driven through FakeHosts.
+// exact averaging on the 1-peer exponential graph, driven through FakeHosts;
+// a share kept beyond the barrier's window mixed with its weight, and a
+// network restored from its snapshots mid-run going on exactly as one never
+// stopped, with its mass.
 #include "murmur/protocol/sgp.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "murmur/core/rng.h"
+#include "murmur/core/snapshot.h"
 #include "murmur/protocol/model_message.h"
 #include "testing/fake_host.h"
 #include "testing/frozen_learner.h"
@@ -150,6 +154,47 @@ TEST(SgpNode, TimeoutMixesWhatArrivedAndDropsTheLateShare) {
   EXPECT_EQ(node.weight(), 0.75);
 }
 
+// A share more than the barrier's window (16 rounds) ahead is kept (the
+// in-peer's newest) and filed when the window reaches its round; it is
+// then mixed with the weight it came with (before, its weight was not kept
+// and mixing its round threw), also when a newer share of the same peer
+// is kept beyond the window after it was filed.
+TEST(SgpNode, ShareBeyondTheWindowIsMixedWithItsWeightWhenItsRoundComes) {
+  FrozenLearner l;
+  l.Fill(1.f);
+  SgpNode node(*l.learner,
+               {.rounds = 25, .local_steps = 1, .round_timeout = Duration::Seconds(1),
+                .num_peers = 2},
+               Fixed(Ids({1}), Ids({1})));
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  node.OnMessage(host, PeerId(1), Share(20, 0.5, l.Constant(1.f)));
+  EXPECT_EQ(host.counters.at("sgp.beyond_window_models"), 1);
+  // Rounds 1 to 19 hear nothing: each times out, w halves. Once round 20
+  // is inside the window (collecting round 4), a share of round 22 comes,
+  // again beyond it.
+  while (node.completed_rounds() < 19) {
+    if (node.completed_rounds() == 3) {
+      node.OnMessage(host, PeerId(1), Share(22, 0.25, l.Constant(1.f)));
+    }
+    host.FinishCompute(node);
+    node.OnTimer(host, host.timers.back());
+  }
+  EXPECT_EQ(host.counters.at("sgp.beyond_window_models"), 2);
+  EXPECT_EQ(node.weight(), std::ldexp(1.0, -19));
+  host.FinishCompute(node);  // round 20: the kept share completes it
+  ASSERT_EQ(node.completed_rounds(), 20);
+  const double w20 = std::ldexp(1.0, -20) + 0.5;
+  EXPECT_EQ(node.weight(), w20);
+  host.FinishCompute(node);  // round 21 hears nothing
+  node.OnTimer(host, host.timers.back());
+  host.FinishCompute(node);  // round 22: the second kept share
+  ASSERT_EQ(node.completed_rounds(), 22);
+  EXPECT_EQ(node.weight(), w20 / 4 + 0.25);
+  EXPECT_EQ(host.counters.count("sgp.unweighted_shares"), 0u);
+  EXPECT_TRUE(host.bad_peers.empty());
+}
+
 TEST(SgpNode, RejectsBadWeightsAndStrangers) {
   FrozenLearner l;
   SgpNode node(*l.learner, {.rounds = 2, .local_steps = 1, .num_peers = 4},
@@ -165,8 +210,10 @@ TEST(SgpNode, RejectsBadWeightsAndStrangers) {
 }
 
 // Drives n nodes round by round through FakeHosts, delivering every share.
+// `start`: OnStart every node (else the test restores them first).
 struct Network {
-  Network(int64_t n, int64_t rounds, const std::function<SgpSchedule(PeerId)>& schedule) {
+  Network(int64_t n, int64_t rounds, const std::function<SgpSchedule(PeerId)>& schedule,
+          bool start = true) {
     for (uint32_t i = 0; i < n; ++i) {
       learners.push_back(std::make_unique<FrozenLearner>());
       learners.back()->Fill(static_cast<float>(i));
@@ -175,6 +222,7 @@ struct Network {
           *learners.back()->learner, SgpOptions{.rounds = rounds, .local_steps = 1, .num_peers = n},
           schedule(PeerId(i))));
     }
+    if (!start) return;
     for (size_t i = 0; i < nodes.size(); ++i) nodes[i]->OnStart(*hosts[i]);
   }
   void Step() {
@@ -241,6 +289,83 @@ TEST(SgpNode, ConservesMassOnRandomDirectedGraphs) {
     // stochastic.
     for (const auto& l : net.learners) EXPECT_NEAR(l->Params()[0], 3.f, 0.05) << "seed " << seed;
   }
+}
+
+// The push-sum state lives in the node, not the learner (which holds z):
+// a network whose weights moved (random directed graphs) is saved after 6
+// rounds as `murmur peer --persist-every` saves it (each node's snapshot
+// and its learner's, between rounds), restored into fresh nodes and
+// learners, started, and run 6 more rounds. Every weight, numerator and
+// model must equal those of the same network run 12 rounds without a stop,
+// so sum_i w_i = n still; a node rebuilt from z with w = 1 would differ.
+TEST(SgpNode, RestoredNetworkKeepsItsMassAndGoesOnAsUninterrupted) {
+  const int64_t n = 7;
+  const int64_t rounds = 12;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    const auto schedule = [&](PeerId self) -> SgpSchedule {
+      return [=](murmur::Round r) { return RandomGraph(n, seed, r.value)[self.value]; };
+    };
+    Network whole(n, rounds, schedule);
+    for (int r = 0; r < rounds; ++r) whole.Step();
+
+    Network first(n, rounds, schedule);
+    for (int r = 0; r < rounds / 2; ++r) first.Step();
+    Network second(n, rounds, schedule, /*start=*/false);
+    double w_sum = 0;
+    for (size_t i = 0; i < first.nodes.size(); ++i) {
+      w_sum += first.nodes[i]->weight();
+      SnapshotWriter learner_out, node_out;
+      first.learners[i]->learner->Save(learner_out);
+      first.nodes[i]->Save(node_out);
+      const std::vector<uint8_t> learner_bytes = learner_out.Take();
+      const std::vector<uint8_t> node_bytes = node_out.Take();
+      SnapshotReader learner_in(learner_bytes), node_in(node_bytes);
+      ASSERT_TRUE(second.learners[i]->learner->Restore(learner_in).ok());
+      const Status restored = second.nodes[i]->Restore(node_in);
+      ASSERT_TRUE(restored.ok()) << restored.ToString();
+      EXPECT_EQ(node_in.remaining(), 0u);
+      EXPECT_EQ(second.nodes[i]->weight(), first.nodes[i]->weight());
+      second.nodes[i]->OnStart(*second.hosts[i]);
+      // It reports the restored round's model, not round 0's.
+      EXPECT_EQ(second.hosts[i]->models.count(0), 0u);
+      EXPECT_EQ(second.hosts[i]->models.at(rounds / 2), first.learners[i]->Params());
+    }
+    EXPECT_NEAR(w_sum, static_cast<double>(n), 1e-12) << "seed " << seed;
+    for (int r = rounds / 2; r < rounds; ++r) second.Step();
+    bool moved = false;
+    for (size_t i = 0; i < whole.nodes.size(); ++i) {
+      EXPECT_EQ(second.nodes[i]->completed_rounds(), rounds);
+      EXPECT_EQ(second.nodes[i]->weight(), whole.nodes[i]->weight()) << "seed " << seed;
+      EXPECT_TRUE(std::equal(second.nodes[i]->numerator().begin(),
+                             second.nodes[i]->numerator().end(),
+                             whole.nodes[i]->numerator().begin()))
+          << "seed " << seed << " peer " << i;
+      EXPECT_EQ(second.learners[i]->Params(), whole.learners[i]->Params()) << "seed " << seed;
+      moved = moved || whole.nodes[i]->weight() != 1.0;
+    }
+    EXPECT_TRUE(moved) << "seed " << seed;
+  }
+}
+
+// Every truncation of a node's snapshot is refused (kCorrupt), never a
+// crash; the whole of it restores.
+TEST(SgpNode, RefusesEveryTruncationOfASnapshot) {
+  const auto schedule = [](PeerId self) -> SgpSchedule {
+    return [=](murmur::Round r) { return RandomGraph(4, 3, r.value)[self.value]; };
+  };
+  Network net(4, 6, schedule);
+  for (int r = 0; r < 3; ++r) net.Step();
+  SnapshotWriter out;
+  net.nodes[0]->Save(out);
+  const std::vector<uint8_t> bytes = out.Take();
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    Network fresh(4, 6, schedule, /*start=*/false);
+    SnapshotReader in(std::span<const uint8_t>(bytes).first(cut));
+    EXPECT_EQ(fresh.nodes[0]->Restore(in).code(), StatusCode::kCorrupt) << "cut at " << cut;
+  }
+  Network fresh(4, 6, schedule, /*start=*/false);
+  SnapshotReader in(bytes);
+  EXPECT_TRUE(fresh.nodes[0]->Restore(in).ok());
 }
 
 TEST(SgpNode, OnePeerExponentialGraphAveragesExactlyInLog2NRounds) {
