@@ -324,6 +324,11 @@ bool DpsgdNode::CanSnapshot() const {
   return (combiner_ == nullptr || combiner_->CanSnapshot()) && !options_.dp.enabled();
 }
 
+PersistMode DpsgdNode::persist_mode() const {
+  const bool sybilwall = combiner_ != nullptr && combiner_->sybilwall() != nullptr;
+  return CanSnapshot() && !sybilwall ? PersistMode::kByRound : PersistMode::kNone;
+}
+
 void DpsgdNode::Save(SnapshotWriter& out) const {
   out.U8(static_cast<uint8_t>(phase_));
   out.U32(round_.value);

@@ -573,6 +573,19 @@ TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {
             std::string::npos)
       << fedbuff.output;
 
+  // D-PSGD persists by round (learner and round only): not with SybilWall,
+  // whose update histories a restarted peer would lose.
+  const std::string sybilwall_config = dir + "/sybilwall.toml";
+  std::ofstream(sybilwall_config) << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
+                                  << "[model]\nkind = \"logreg\"\n[protocol]\nkind = \"dpsgd\"\n"
+                                  << "rounds = 2\n[robust]\nrule = \"sybilwall\"\n";
+  // A peer that is not refused starts alone after 1 s and runs its 2 rounds.
+  const murmur::testing::CliOutcome sybilwall = murmur::testing::RunMurmur(
+      " peer " + sybilwall_config + flags + " --start-timeout 1 --out " + dir + "/sybilwall");
+  EXPECT_EQ(sybilwall.exit_code, 2) << sybilwall.output;
+  EXPECT_NE(sybilwall.output.find("state cannot be saved"), std::string::npos)
+      << sybilwall.output;
+
   // `murmur launch` refuses it before starting any peer.
   const murmur::testing::CliOutcome launch = murmur::testing::RunMurmur(
       " launch 4 " + fedbuff_config + " --persist-every 5 --out " + dir + "/launch");

@@ -132,10 +132,10 @@ class DpsgdNode final : public Node {
   void Save(SnapshotWriter& out) const override;
   Status Restore(SnapshotReader& in) override;
   // A runtime peer persists by round (DpsgdOptions::start_round,
-  // resumable), where it could snapshot; kNone otherwise.
-  PersistMode persist_mode() const override {
-    return CanSnapshot() ? PersistMode::kByRound : PersistMode::kNone;
-  }
+  // resumable), where it could snapshot and keeps no history: by round
+  // saves the learner and the round only, so not with SybilWall, whose
+  // update histories a snapshot holds but a restarted peer would lose.
+  PersistMode persist_mode() const override;
 
   int64_t completed_rounds() const { return round_.value; }
 
