@@ -128,7 +128,7 @@ CLI::App* AddPeerCommand(CLI::App& app, PeerOptions& options) {
                  "catch up without it)");
   peer->add_option("--persist-every", options.persist_every,
                    "Every N rounds write this peer's state to --out DIR/peer_state.bin, and "
-                   "resume from it when restarted with the same command (dpsgd, epidemic, dfedsam, sgp, "
+                   "resume from it when restarted with the same command (dpsgd, epidemic, dfedsam, "
                    "gossip, fedavg)")
       ->check(CLI::PositiveNumber)
       ->type_name("N");

@@ -73,7 +73,7 @@ const ProtocolSpec kDfedsamSpec{
     .prepare = PrepareDfedsam,
     .make_node = MakeDfedsamNode,
     // By round (DfedsamNode::persist_mode).
-    .persistable = AlwaysPersistable,
+    .persistable = PersistableWithRoundTimeout,
 };
 
 }  // namespace murmur

@@ -54,7 +54,7 @@ const ProtocolSpec kEpidemicSpec{
     .prepare = PrepareEpidemic,
     .make_node = MakeEpidemicNode,
     // By round (EpidemicNode::persist_mode).
-    .persistable = AlwaysPersistable,
+    .persistable = PersistableWithRoundTimeout,
 };
 
 }  // namespace murmur

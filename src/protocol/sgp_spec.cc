@@ -62,8 +62,11 @@ const ProtocolSpec kSgpSpec{
     .has_server = [](const ProtocolConfig&) { return false; },
     .prepare = PrepareSgp,
     .make_node = MakeSgpNode,
-    // By snapshot: the push-sum weight and numerator (SgpNode::persist_mode).
-    .persistable = AlwaysPersistable,
+    // No runtime persistence (--persist-every refused): push-sum loses the
+    // mass of every share sent to a peer that is down or resumed rounds
+    // behind, and the others' steps then grow as 1/w until they diverge
+    // (docs/protocols/sgp.md). Snapshots (`murmur run --resume`) are of
+    // every peer at one instant and keep the mass.
 };
 
 }  // namespace murmur

@@ -33,6 +33,18 @@ std::vector<PeerId> ClientsOf(const ProtocolRun& run);
 // ProtocolSpec::persistable of a protocol whose every option its peers can
 // persist (each node still says how, or that it cannot: Node::persist_mode).
 inline Status AlwaysPersistable(const ProtocolConfig& /*config*/) { return Status::Ok(); }
+// ProtocolSpec::persistable of a round-synchronous protocol without a
+// catch-up jump (Epidemic Learning, DFedSAM): peers killed together may
+// save states some rounds apart, and a peer resumed behind waits for models
+// of rounds the others never send again, so only a round timeout lets it
+// go on. Refuses protocol.round_timeout_s = 0.
+inline Status PersistableWithRoundTimeout(const ProtocolConfig& config) {
+  if (config.round_timeout_s > 0) return Status::Ok();
+  return Status::InvalidArgument(
+      "protocol.kind = \"", config.kind, "\" with protocol.round_timeout_s = 0: peers resumed "
+      "from states of different rounds would wait forever for models nobody sends again; set "
+      "protocol.round_timeout_s > 0 or drop the flag");
+}
 
 // protocol.topology, degree, edge_prob, edge_list.
 Result<TopologyConfig> ReadTopologyConfig(ConfigReader& r);

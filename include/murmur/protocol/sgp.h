@@ -53,22 +53,16 @@
 // its learner's (which holds z only): Save writes the phase, round, the
 // numerator x and weight w, and the buffered shares with their weights, so
 // a restored node keeps its mass (a node rebuilt from z alone with w = 1
-// would change sum_i w_i and every later z). A runtime peer that persists
-// its state (`murmur peer --persist-every`) saves this snapshot when it
-// reports a round's model (PersistMode::kBySnapshot); restored, its OnStart
-// reports that round's model and trains the next. Peers resumed together
-// from one round send their shares of the following rounds again (a
-// restored share buffered for one of them is the same share, ignored as a
-// duplicate), so such a run goes on exactly as if uninterrupted; with
-// SgpOptions::resumable a peer does not wait for an in-peer two or more
-// rounds ahead. Not recovered: one peer down while the others go on (over
-// the runtime, with or without persistence). Every share its in-peers send
-// it is lost with its mass, so their w decay geometrically and the SGD
+// would change sum_i w_i and every later z). Runtime peers do not persist
+// (`--persist-every` is refused, PersistMode::kNone): push-sum cannot
+// recover the mass of shares sent to a peer that is down, nor of a peer
+// resumed rounds behind the others (its shares of closed rounds are dropped
+// as late, and it waits for theirs). Every share its in-peers send a dead
+// peer is lost with its mass, so their w decay geometrically and the SGD
 // step, which lands on the numerator, moves z by step / w: in a 4-peer run
-// with one peer killed (tests/runtime/peer_persist_test.cc's launch
-// helper, measured on 2026-12-07) the others' loss passed 3e7 within ~200
-// rounds and their models went non-finite; a peer resumed alone would also
-// send shares of rounds the others closed, dropped as late.
+// with one peer killed (measured on 2026-12-07 over `murmur launch`) the
+// others' loss passed 3e7 within ~200 rounds and their models went
+// non-finite. Not recovered over the runtime, with or without persistence.
 #pragma once
 
 #include <cstdint>
@@ -134,7 +128,7 @@ class SgpNode final : public Node {
   bool CanSnapshot() const override { return true; }
   void Save(SnapshotWriter& out) const override;
   Status Restore(SnapshotReader& in) override;
-  PersistMode persist_mode() const override { return PersistMode::kBySnapshot; }
+  PersistMode persist_mode() const override { return PersistMode::kNone; }
 
   int64_t completed_rounds() const { return round_.value; }
   // The push-sum weight w and numerator x after the completed rounds.
