@@ -228,6 +228,47 @@ Status WritePeerSummary(const std::string& dir, const RunConfig& config, const R
   return WriteNodeSummary(dir, summary);
 }
 
+// Runs this peer's node until the run is done for it (Done) or the node
+// halts; a peer resumed at the run's last round (`resumed_at` >= rounds)
+// does not run, unless others wait for its Bye.
+NetRunResult RunOwnNode(int64_t rounds, const RunPlan& plan, PeerId self, int64_t num_nodes,
+                        int64_t resumed_at, Node& node, net::NetHost& host, PeerSink& sink,
+                        EvalCollector& collector) {
+  NetRunResult result;
+  const bool at_last_round = resumed_at >= rounds;
+  // Peers that hold no model finish once every holder said Bye (Done): a
+  // holder restarted at the last round (a FedAvg server) must still say it.
+  const bool others_await_bye =
+      plan.IsHolder(self) && plan.holders.size() < static_cast<size_t>(num_nodes);
+  if (at_last_round && !others_await_bye) {
+    // Its state is of the last round: its rows are in the files and it sent
+    // its last messages before the save (but a FedAvg client's last update,
+    // which its server stopped waiting for when it went down). It does not
+    // wait --start-timeout for peers that may be gone, then run alone.
+    std::fprintf(stderr, "[peer %u] its state is of the run's last round: nothing left to do\n",
+                 self.value);
+    result.finished = true;
+  } else {
+    if (at_last_round) {
+      std::fprintf(stderr, "[peer %u] its state is of the run's last round: saying bye to the "
+                   "peers that wait for it\n", self.value);
+    }
+    // A node that halted (an evicted DiLoCo peer that cannot resync) will
+    // never report its last round: end the run with its reason, not wait.
+    // At the last round the host stops as soon as the node starts (the
+    // links are up), saying Bye; the node's start sends nothing then (a
+    // FedAvg server at its last round starts no round).
+    result.run = host.Run(node, [&] {
+      return at_last_round || !node.Halted().ok() || Done(plan, self, sink, host);
+    });
+    collector.Flush();
+    result.finished =
+        at_last_round || (node.Halted().ok() && Done(plan, self, sink, host));
+  }
+  if (!node.Halted().ok()) result.run = node.Halted();
+  return result;
+}
+
 }  // namespace
 
 Status CheckNetRunConfig(const RunConfig& config) {
@@ -342,38 +383,8 @@ Result<NetRunResult> RunNetPeer(const RunConfig& config, NetRunOptions options,
   host_view = host.get();
   if (options.on_listening) options.on_listening(*host);
 
-  NetRunResult result;
-  const bool at_last_round = resumed_at >= config.protocol.rounds;
-  // Peers that hold no model finish once every holder said Bye (Done): a
-  // holder restarted at the last round (a FedAvg server) must still say it.
-  const bool others_await_bye =
-      plan.IsHolder(self) && plan.holders.size() < static_cast<size_t>(num_nodes);
-  if (at_last_round && !others_await_bye) {
-    // Its state is of the last round: its rows are in the files and it sent
-    // its last messages before the save (but a FedAvg client's last update,
-    // which its server stopped waiting for when it went down). It does not
-    // wait --start-timeout for peers that may be gone, then run alone.
-    std::fprintf(stderr, "[peer %u] its state is of the run's last round: nothing left to do\n",
-                 self.value);
-    result.finished = true;
-  } else {
-    if (at_last_round) {
-      std::fprintf(stderr, "[peer %u] its state is of the run's last round: saying bye to the "
-                   "peers that wait for it\n", self.value);
-    }
-    // A node that halted (an evicted DiLoCo peer that cannot resync) will
-    // never report its last round: end the run with its reason, not wait.
-    // At the last round the host stops as soon as the node starts (the
-    // links are up), saying Bye; the node's start sends nothing then (a
-    // FedAvg server at its last round starts no round).
-    result.run = host->Run(*own.node, [&] {
-      return at_last_round || !own.node->Halted().ok() || Done(plan, self, sink, *host);
-    });
-    collector.Flush();
-    result.finished =
-        at_last_round || (own.node->Halted().ok() && Done(plan, self, sink, *host));
-  }
-  if (!own.node->Halted().ok()) result.run = own.node->Halted();
+  NetRunResult result = RunOwnNode(config.protocol.rounds, plan, self, num_nodes, resumed_at,
+                                   *own.node, *host, sink, collector);
   if (!options.out_dir.empty()) {
     MURMUR_RETURN_IF_ERROR(WritePeerSummary(options.out_dir, config, plan, self, *host,
                                           result.finished, collector.counters()));
