@@ -50,13 +50,7 @@ Result<std::unique_ptr<Node>> MakeDfedsamNode(const ProtocolRun& run, const Peer
   const auto& state = *std::any_cast<const std::shared_ptr<const DfedsamRunState>&>(run.state);
   const size_t i = peer.id.value;
   DfedsamOptions options = state.options;
-  if (peer.start_round.value > static_cast<uint64_t>(options.rounds)) {
-    return Status::InvalidArgument("peer ", peer.id.value, " resumes at round ",
-                                   peer.start_round.value, ", after the run's last (",
-                                   options.rounds, ")");
-  }
-  options.start_round = peer.start_round.value;
-  options.resumable = peer.persists;
+  MURMUR_RETURN_IF_ERROR(ResumeByRound(peer, options));
   return std::unique_ptr<Node>(std::make_unique<DfedsamNode>(
       *peer.learner, options, ToPeerIds(state.graph.neighbours[i]),
       state.weights.neighbour[i], state.weights.self[i]));

@@ -91,13 +91,7 @@ Result<std::unique_ptr<Node>> MakeDpsgdNode(const ProtocolRun& run, const PeerCo
     bristle = std::make_unique<BristleCombiner>(*run.model, *peer.validation, *state.bristle);
   }
   DpsgdOptions options = state.options;
-  if (peer.start_round.value > static_cast<uint64_t>(options.rounds)) {
-    return Status::InvalidArgument("peer ", peer.id.value, " resumes at round ",
-                                   peer.start_round.value, ", after the run's last (",
-                                   options.rounds, ")");
-  }
-  options.start_round = peer.start_round.value;
-  options.resumable = peer.persists;
+  MURMUR_RETURN_IF_ERROR(ResumeByRound(peer, options));
   return std::unique_ptr<Node>(std::make_unique<DpsgdNode>(
       *peer.learner, options, std::move(neighbours), state.weights.neighbour[i],
       state.weights.self[i], run.combiner, std::move(bristle)));

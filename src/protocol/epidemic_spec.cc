@@ -33,13 +33,7 @@ Status PrepareEpidemic(ProtocolRun& run) {
 
 Result<std::unique_ptr<Node>> MakeEpidemicNode(const ProtocolRun& run, const PeerContext& peer) {
   EpidemicOptions options = std::any_cast<const EpidemicOptions&>(run.state);
-  if (peer.start_round.value > static_cast<uint64_t>(options.rounds)) {
-    return Status::InvalidArgument("peer ", peer.id.value, " resumes at round ",
-                                   peer.start_round.value, ", after the run's last (",
-                                   options.rounds, ")");
-  }
-  options.start_round = peer.start_round.value;
-  options.resumable = peer.persists;
+  MURMUR_RETURN_IF_ERROR(ResumeByRound(peer, options));
   return std::unique_ptr<Node>(std::make_unique<EpidemicNode>(*peer.learner, options));
 }
 

@@ -53,16 +53,14 @@ SgpNode::SgpNode(Learner& learner, const SgpOptions& options, SgpSchedule schedu
     : learner_(learner),
       options_(options),
       schedule_(std::move(schedule)),
-      barrier_({.name = "sgp",
-                .timeout = options_.round_timeout,
-                .skip_senders_ahead = options_.resumable},
+      barrier_({.name = "sgp", .timeout = options_.round_timeout},
                [this](Round round) { return schedule_(round).in; }) {
   MURMUR_CHECK(schedule_ != nullptr);
 }
 
 void SgpNode::OnStart(Host& host) {
-  // A restored node (a resumed runtime peer) goes on from its saved x and
-  // w, and the round it saved them at.
+  // A restored node goes on from its saved x and w, and the round it
+  // saved them at.
   if (!restored_) {
     const std::span<const float> z = learner_.params();
     x_.assign(z.begin(), z.end());

@@ -44,12 +44,8 @@ Result<std::unique_ptr<Node>> MakeSgpNode(const ProtocolRun& run, const PeerCont
     return SgpRoundPeers{.out = ExponentialOutPeers(self, n, k, round),
                          .in = ExponentialInPeers(self, n, k, round)};
   };
-  SgpOptions options = state.options;
-  // A resumed peer restores its node's snapshot (SgpNode::persist_mode):
-  // PeerContext::start_round is not for it.
-  options.resumable = peer.persists;
   return std::unique_ptr<Node>(
-      std::make_unique<SgpNode>(*peer.learner, options, std::move(schedule)));
+      std::make_unique<SgpNode>(*peer.learner, state.options, std::move(schedule)));
 }
 
 }  // namespace

@@ -33,6 +33,21 @@ std::vector<PeerId> ClientsOf(const ProtocolRun& run);
 // ProtocolSpec::persistable of a protocol whose every option its peers can
 // persist (each node still says how, or that it cannot: Node::persist_mode).
 inline Status AlwaysPersistable(const ProtocolConfig& /*config*/) { return Status::Ok(); }
+// A by-round node's start (PersistMode::kByRound): `peer`'s start round and
+// whether it persists, into its options (any with `rounds`, `start_round`
+// and `resumable`); kInvalidArgument for a round after the run's last.
+template <typename Options>
+Status ResumeByRound(const PeerContext& peer, Options& options) {
+  if (peer.start_round.value > static_cast<uint64_t>(options.rounds)) {
+    return Status::InvalidArgument("peer ", peer.id.value, " resumes at round ",
+                                   peer.start_round.value, ", after the run's last (",
+                                   options.rounds, ")");
+  }
+  options.start_round = peer.start_round.value;
+  options.resumable = peer.persists;
+  return Status::Ok();
+}
+
 // ProtocolSpec::persistable of a round-synchronous protocol without a
 // catch-up jump (Epidemic Learning, DFedSAM): peers killed together may
 // save states some rounds apart, and a peer resumed behind waits for models

@@ -562,6 +562,23 @@ TEST(PeerPersist, PeersResumedTwentyRoundsApartGetBackInStep) {
   if (!HasFailure()) std::filesystem::remove_all(run);
 }
 
+// DIR/NAME.toml: 4 peers of logistic regression on synthetic data, with
+// `protocol_keys` in [protocol] (and any sections after them).
+std::string SmallConfig(const std::string& dir, const std::string& name,
+                        const std::string& protocol_keys) {
+  const std::string path = dir + "/" + name + ".toml";
+  std::ofstream(path) << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
+                      << "[model]\nkind = \"logreg\"\n[protocol]\n" << protocol_keys;
+  return path;
+}
+
+// `murmur ARGS` exits 2 and says `message`.
+void ExpectExit2With(const std::string& args, const std::string& message) {
+  const murmur::testing::CliOutcome outcome = murmur::testing::RunMurmur(args);
+  EXPECT_EQ(outcome.exit_code, 2) << args << "\n" << outcome.output;
+  EXPECT_NE(outcome.output.find(message), std::string::npos) << args << "\n" << outcome.output;
+}
+
 TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {
   ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
   const std::string dir = murmur::testing::FreshTempDir("PeerPersistRefusals");
@@ -569,74 +586,43 @@ TEST(PeerPersist, RefusesAnotherProtocolAnotherRunAndACorruptState) {
   const std::string flags = " --insecure --key " + dir + "/key --index 0 --persist-every 5";
   const std::string peer = " peer " + config + flags + " --out ";
 
-  const std::string fedbuff_config = dir + "/fedbuff.toml";
-  std::ofstream(fedbuff_config) << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
-                                << "[model]\nkind = \"logreg\"\n[protocol]\nkind = \"fedbuff\"\n";
-  const murmur::testing::CliOutcome fedbuff =
-      murmur::testing::RunMurmur(" peer " + fedbuff_config + flags + " --out " + dir + "/fedbuff");
-  EXPECT_EQ(fedbuff.exit_code, 2) << fedbuff.output;
-  EXPECT_NE(fedbuff.output.find("--persist-every: protocol.kind = \"fedbuff\" cannot persist"),
-            std::string::npos)
-      << fedbuff.output;
+  const std::string fedbuff_config = SmallConfig(dir, "fedbuff", "kind = \"fedbuff\"\n");
+  ExpectExit2With(" peer " + fedbuff_config + flags + " --out " + dir + "/fedbuff",
+                  "--persist-every: protocol.kind = \"fedbuff\" cannot persist");
 
   // SGP cannot persist over the runtime (push-sum mass lost to a peer down
   // or behind, sgp.h); Epidemic only with a round timeout.
-  const std::string sgp_config = dir + "/sgp.toml";
-  std::ofstream(sgp_config) << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
-                            << "[model]\nkind = \"logreg\"\n[protocol]\nkind = \"sgp\"\n";
-  const murmur::testing::CliOutcome sgp =
-      murmur::testing::RunMurmur(" peer " + sgp_config + flags + " --out " + dir + "/sgp");
-  EXPECT_EQ(sgp.exit_code, 2) << sgp.output;
-  EXPECT_NE(sgp.output.find("protocol.kind = \"sgp\" cannot persist"), std::string::npos)
-      << sgp.output;
-  const std::string epidemic_config = dir + "/epidemic.toml";
-  std::ofstream(epidemic_config) << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
-                                 << "[model]\nkind = \"logreg\"\n[protocol]\n"
-                                 << "kind = \"epidemic\"\nround_timeout_s = 0\n";
-  const murmur::testing::CliOutcome epidemic = murmur::testing::RunMurmur(
-      " peer " + epidemic_config + flags + " --out " + dir + "/epidemic");
-  EXPECT_EQ(epidemic.exit_code, 2) << epidemic.output;
-  EXPECT_NE(epidemic.output.find("with protocol.round_timeout_s = 0"), std::string::npos)
-      << epidemic.output;
+  ExpectExit2With(" peer " + SmallConfig(dir, "sgp", "kind = \"sgp\"\n") + flags + " --out " +
+                      dir + "/sgp",
+                  "protocol.kind = \"sgp\" cannot persist");
+  ExpectExit2With(" peer " +
+                      SmallConfig(dir, "epidemic", "kind = \"epidemic\"\nround_timeout_s = 0\n") +
+                      flags + " --out " + dir + "/epidemic",
+                  "with protocol.round_timeout_s = 0");
 
   // D-PSGD persists by round (learner and round only): not with SybilWall,
-  // whose update histories a restarted peer would lose.
-  const std::string sybilwall_config = dir + "/sybilwall.toml";
-  std::ofstream(sybilwall_config) << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
-                                  << "[model]\nkind = \"logreg\"\n[protocol]\nkind = \"dpsgd\"\n"
-                                  << "rounds = 2\n[robust]\nrule = \"sybilwall\"\n";
-  // A peer that is not refused starts alone after 1 s and runs its 2 rounds.
-  const murmur::testing::CliOutcome sybilwall = murmur::testing::RunMurmur(
-      " peer " + sybilwall_config + flags + " --start-timeout 1 --out " + dir + "/sybilwall");
-  EXPECT_EQ(sybilwall.exit_code, 2) << sybilwall.output;
-  EXPECT_NE(sybilwall.output.find("state cannot be saved"), std::string::npos)
-      << sybilwall.output;
+  // whose update histories a restarted peer would lose. A peer that is not
+  // refused starts alone after 1 s and runs its 2 rounds.
+  ExpectExit2With(" peer " +
+                      SmallConfig(dir, "sybilwall",
+                                  "kind = \"dpsgd\"\nrounds = 2\n[robust]\nrule = \"sybilwall\"\n") +
+                      flags + " --start-timeout 1 --out " + dir + "/sybilwall",
+                  "state cannot be saved");
 
   // `murmur launch` refuses it before starting any peer.
-  const murmur::testing::CliOutcome launch = murmur::testing::RunMurmur(
-      " launch 4 " + fedbuff_config + " --persist-every 5 --out " + dir + "/launch");
-  EXPECT_EQ(launch.exit_code, 2) << launch.output;
-  EXPECT_NE(launch.output.find("protocol.kind = \"fedbuff\" cannot persist"), std::string::npos)
-      << launch.output;
+  ExpectExit2With(" launch 4 " + fedbuff_config + " --persist-every 5 --out " + dir + "/launch",
+                  "protocol.kind = \"fedbuff\" cannot persist");
 
   // FedAvg persists, but not with state its snapshots cannot hold
   // (compression here): refused, naming the protocol and the key, by a
   // peer and by `murmur launch` before it starts any.
-  const std::string coded_config = dir + "/fedavg_coded.toml";
-  std::ofstream(coded_config) << "peers = 4\n[data]\ndataset = \"synthetic\"\n"
-                              << "[model]\nkind = \"logreg\"\n[protocol]\nkind = \"fedavg\"\n"
-                              << "[compress]\nuplink = \"topk:0.1\"\n";
-  const murmur::testing::CliOutcome coded =
-      murmur::testing::RunMurmur(" peer " + coded_config + flags + " --out " + dir + "/coded");
-  EXPECT_EQ(coded.exit_code, 2) << coded.output;
-  EXPECT_NE(coded.output.find("protocol.kind = \"fedavg\" with compress.uplink or downlink"),
-            std::string::npos)
-      << coded.output;
-  const murmur::testing::CliOutcome coded_launch = murmur::testing::RunMurmur(
-      " launch 4 " + coded_config + " --persist-every 5 --out " + dir + "/coded_launch");
-  EXPECT_EQ(coded_launch.exit_code, 2) << coded_launch.output;
-  EXPECT_NE(coded_launch.output.find("with compress.uplink or downlink"), std::string::npos)
-      << coded_launch.output;
+  const std::string coded_config =
+      SmallConfig(dir, "fedavg_coded", "kind = \"fedavg\"\n[compress]\nuplink = \"topk:0.1\"\n");
+  ExpectExit2With(" peer " + coded_config + flags + " --out " + dir + "/coded",
+                  "protocol.kind = \"fedavg\" with compress.uplink or downlink");
+  ExpectExit2With(
+      " launch 4 " + coded_config + " --persist-every 5 --out " + dir + "/coded_launch",
+      "with compress.uplink or downlink");
   EXPECT_FALSE(std::filesystem::exists(dir + "/coded_launch/peer-0/key"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/launch/peer-0/key"));
 

@@ -83,10 +83,6 @@ struct SgpOptions {
   int64_t local_steps = 0;
   Duration round_timeout;  // 0: wait forever
   int64_t num_peers = 0;   // the run's peers 0..num_peers-1
-  // This peer persists its state (`murmur peer --persist-every`): it does
-  // not wait for an in-peer two or more rounds ahead
-  // (RoundBarrierOptions::skip_senders_ahead).
-  bool resumable = false;
 };
 
 // The distinct hops of the exponential graph over `num_peers` peers: the
