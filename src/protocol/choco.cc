@@ -48,6 +48,7 @@ ChocoNode::ChocoNode(Learner& learner, const ChocoOptions& options,
   applied_.assign(neighbours_.size(), 0);
   requested_at_.assign(neighbours_.size(), -1);
   answered_at_.assign(neighbours_.size(), -1);
+  down_.assign(neighbours_.size(), false);
   pending_.resize(neighbours_.size());
 }
 
@@ -122,6 +123,7 @@ void ChocoNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> byte
                                              " outside 1..", options_.rounds));
     return;
   }
+  down_[k] = false;  // it sends, so it is up
   switch (h.kind) {
     case CodedMessageKind::kChocoDelta:
       OnDelta(host, k, from, h.round, message->payload);
@@ -253,9 +255,22 @@ void ChocoNode::OnTimer(Host& host, TimerId timer) {
   }
 }
 
+void ChocoNode::OnPeerDown(Host& host, PeerId peer) {
+  const auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), peer);
+  if (it == neighbours_.end() || *it != peer) return;
+  down_[static_cast<size_t>(it - neighbours_.begin())] = true;
+  host.metrics().Count("choco.neighbours_down", 1);
+  if (phase_ == Phase::kWaiting) MixIfComplete(host);
+}
+
+void ChocoNode::OnPeerUp(Host& /*host*/, PeerId peer) {
+  const auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), peer);
+  if (it != neighbours_.end() && *it == peer) down_[static_cast<size_t>(it - neighbours_.begin())] = false;
+}
+
 void ChocoNode::MixIfComplete(Host& host) {
-  for (int64_t applied : applied_) {
-    if (applied < round_ + 1) return;
+  for (size_t k = 0; k < applied_.size(); ++k) {
+    if (applied_[k] < round_ + 1 && !down_[k]) return;
   }
   Mix(host);
 }

@@ -223,7 +223,11 @@ void FedKSeedServer::StartRound(Host& host) {
   std::vector<PeerId> order = clients_;
   host.rng().Shuffle(std::span<PeerId>(order));
   selected_.clear();
-  for (int64_t i = 0; i < m; ++i) selected_[order[i]] = false;
+  // The first m in that order that are up (all down: the first m).
+  for (PeerId c : order) {
+    if (static_cast<int64_t>(selected_.size()) < m && !down_.contains(c)) selected_[c] = false;
+  }
+  for (int64_t i = 0; selected_.empty() && i < m; ++i) selected_[order[i]] = false;
   const uint32_t round = Round(round_.value + 1).value;
   for (PeerId c : clients_) {
     host.Send(c, EncodeKSeedFrame(KSeedFrame{.kind = SpsaMessageKind::kKSeedRound,
@@ -255,6 +259,7 @@ void FedKSeedServer::OnMessage(Host& host, PeerId from, std::span<const uint8_t>
     host.ReportBadPeer(from, frame.status());
     return;
   }
+  down_.erase(from);  // it sends, so it is up
   if (done_ || frame->round != Round(round_.value + 1).value) {
     host.metrics().Count("fedkseed.late_replies", 1);
     return;
@@ -267,8 +272,24 @@ void FedKSeedServer::OnMessage(Host& host, PeerId from, std::span<const uint8_t>
   }
   it->second = true;
   replies_[from.value] = std::move(frame->pairs);
-  if (replies_.size() == selected_.size()) Aggregate(host);
+  if (RoundComplete()) Aggregate(host);
 }
+
+void FedKSeedServer::OnPeerDown(Host& host, PeerId peer) {
+  if (std::find(clients_.begin(), clients_.end(), peer) == clients_.end()) return;
+  down_.insert(peer);
+  host.metrics().Count("fedkseed.clients_down", 1);
+  if (!done_ && RoundComplete()) Aggregate(host);
+}
+
+bool FedKSeedServer::RoundComplete() const {
+  for (const auto& [client, replied] : selected_) {
+    if (!replied && !down_.contains(client)) return false;
+  }
+  return !replies_.empty();
+}
+
+void FedKSeedServer::OnPeerUp(Host& /*host*/, PeerId peer) { down_.erase(peer); }
 
 void FedKSeedServer::OnTimer(Host& host, TimerId timer) {
   if (!done_ && timer == timer_) {

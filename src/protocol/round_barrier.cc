@@ -9,7 +9,7 @@ namespace murmur {
 
 RoundBarrier::RoundBarrier(RoundBarrierOptions options, ExpectedSenders expected)
     : options_(std::move(options)), expected_(std::move(expected)) {
-  MURMUR_CHECK(options_.window >= 0 && expected_ != nullptr);
+  MURMUR_CHECK(options_.window >= 0 && options_.catch_up_gap >= 2 && expected_ != nullptr);
   if (!options_.name.empty()) {
     counter_names_[static_cast<int>(Arrival::kLate)] = options_.name + ".late_models";
     counter_names_[static_cast<int>(Arrival::kDuplicate)] = options_.name + ".duplicate_models";
@@ -98,7 +98,7 @@ std::map<PeerId, std::pair<Round, const ReceivedModel*>> RoundBarrier::NewestMod
 }
 
 std::optional<Round> RoundBarrier::CatchUpRound() {
-  const Round probe(open_.value + 2);
+  const Round probe(static_cast<uint32_t>(open_.value + options_.catch_up_gap));
   const std::vector<PeerId> expected = expected_(probe);
   const auto newest = NewestModels();
   std::optional<Round> target;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <optional>
 
 #include "murmur/core/check.h"
 #include "murmur/protocol/model_message.h"
@@ -53,7 +54,9 @@ SgpNode::SgpNode(Learner& learner, const SgpOptions& options, SgpSchedule schedu
     : learner_(learner),
       options_(options),
       schedule_(std::move(schedule)),
-      barrier_({.name = "sgp", .timeout = options_.round_timeout},
+      barrier_({.name = "sgp",
+                .timeout = options_.round_timeout,
+                .catch_up_gap = options_.catch_up_gap},
                [this](Round round) { return schedule_(round).in; }) {
   MURMUR_CHECK(schedule_ != nullptr);
 }
@@ -81,6 +84,7 @@ void SgpNode::StartRound(Host& host) {
 
 void SgpNode::OnComputeDone(Host& host, uint64_t tag) {
   MURMUR_CHECK(phase_ == Phase::kTraining && tag == uint64_t{round_.value});
+  if (CatchUpIfBehind(host)) return;
   const Round round = NextRound(round_);
   host.metrics().ReportTrainLoss(round, last_loss_);
   // The SGD step lands on the numerator: x += z_trained - z, where z = x / w
@@ -89,7 +93,15 @@ void SgpNode::OnComputeDone(Host& host, uint64_t tag) {
   for (size_t i = 0; i < x_.size(); ++i) {
     x_[i] += z[i] - static_cast<float>(static_cast<double>(x_[i]) / w_);
   }
-  const std::vector<PeerId> out = schedule_(round).out;
+  // An out-peer declared down gets no share: the share stays here, so the
+  // mass of the peers up is conserved (sent, it would be lost).
+  std::vector<PeerId> out = schedule_(round).out;
+  const size_t scheduled = out.size();
+  std::erase_if(out, [&](PeerId p) { return down_.count(p) != 0; });
+  if (out.size() < scheduled) {
+    host.metrics().Count("sgp.shares_kept_from_peers_down",
+                         static_cast<int64_t>(scheduled - out.size()));
+  }
   const auto shares = static_cast<float>(out.size() + 1);
   for (float& v : x_) v /= shares;
   w_ /= static_cast<double>(out.size() + 1);
@@ -123,6 +135,7 @@ void SgpNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes)
                                                      ", which is no in-peer of round ", round));
     return;
   }
+  down_.erase(from);  // it sends, so it is up
   if (arrival == Arrival::kBeyondWindow) {
     // The barrier keeps the sender's newest such share when the sender is
     // an in-peer of its round, and files it when the window reaches its
@@ -132,11 +145,13 @@ void SgpNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes)
     if (!std::binary_search(in.begin(), in.end(), from)) return;
     auto [it, inserted] = ahead_weights_.try_emplace(from, message->round, w);
     if (!inserted && it->second.first < message->round) it->second = {message->round, w};
+  } else if (arrival == Arrival::kStored) {
+    weights_[message->round][from] = w;
+  } else {
     return;
   }
-  if (arrival != Arrival::kStored) return;
-  weights_[message->round][from] = w;
-  if (phase_ == Phase::kWaiting) MixIfComplete(host);
+  // A peer that restarted, or fell behind, jumps to the others' round.
+  if (phase_ == Phase::kWaiting && !CatchUpIfBehind(host)) MixIfComplete(host);
 }
 
 void SgpNode::FileAheadWeights() {
@@ -158,9 +173,62 @@ void SgpNode::FileAheadWeights() {
 }
 
 void SgpNode::OnPeerDown(Host& host, PeerId peer) {
+  if (peer.value >= options_.num_peers) return;
   barrier_.MarkDown(peer);
+  down_.insert(peer);
   host.metrics().Count("sgp.peers_down", 1);
   if (phase_ == Phase::kWaiting) MixIfComplete(host);
+}
+
+void SgpNode::OnPeerUp(Host& host, PeerId peer) {
+  // Waited for again too: a round closed without its share would lose the
+  // share's mass (it may be an in-peer before it sent this peer anything).
+  barrier_.MarkUp(peer);
+  if (down_.erase(peer) != 0) host.metrics().Count("sgp.peers_up", 1);
+}
+
+std::map<PeerId, double> SgpNode::NewestWeights() const {
+  std::map<PeerId, double> newest;
+  for (const auto& [round, by_peer] : weights_) {
+    for (const auto& [peer, w] : by_peer) newest[peer] = w;  // later rounds overwrite
+  }
+  for (const auto& [peer, kept] : ahead_weights_) newest[peer] = kept.second;
+  return newest;
+}
+
+bool SgpNode::CatchUpIfBehind(Host& host) {
+  if (phase_ == Phase::kDone) return false;
+  const std::optional<Round> target = barrier_.CatchUpRound();
+  if (!target.has_value() || target->value > options_.rounds) return false;
+  // The senders' newest shares, each with its weight (the barrier keeps the
+  // newest per sender, and so do weights_ and ahead_weights_).
+  const std::map<PeerId, double> weights = NewestWeights();
+  const ArrivedModels newest = barrier_.JumpTo(*target);
+  FileAheadWeights();
+  weights_.erase(weights_.begin(), weights_.lower_bound(*target));
+  std::vector<double> x(x_.size(), 0.0);
+  double w = 0;
+  for (const auto& [peer, share] : newest) {
+    const auto weight = weights.find(peer);
+    if (weight == weights.end()) continue;
+    for (size_t i = 0; i < x.size(); ++i) x[i] += share[i];
+    w += weight->second;
+  }
+  if (w <= 0) return false;
+  // This peer's own model is rounds old: it starts again from the senders'
+  // de-biased average z = sum x / sum w, keeping its own weight (its mass
+  // now sits at their average). Their shares of the rounds to come are
+  // mixed as usual; those it adopted were copies.
+  const std::span<float> z = learner_.params();
+  for (size_t i = 0; i < x_.size(); ++i) {
+    z[i] = static_cast<float>(x[i] / w);
+    x_[i] = static_cast<float>(static_cast<double>(z[i]) * w_);
+  }
+  host.metrics().Count("sgp.catch_ups", 1);
+  round_ = Round(target->value - 1);
+  host.metrics().ReportModel(round_, learner_.params());
+  StartRound(host);
+  return true;
 }
 
 void SgpNode::OnTimer(Host& host, TimerId timer) {

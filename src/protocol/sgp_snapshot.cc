@@ -1,6 +1,6 @@
 // SgpNode::Save and Restore (sgp.h): the push-sum state a learner does not
-// hold (the numerator x and weight w) and the shares buffered with their
-// weights.
+// hold (the numerator x and weight w), the shares buffered with their
+// weights, and the peers down that get no share.
 #include <cmath>
 
 #include "murmur/core/snapshot.h"
@@ -36,6 +36,7 @@ void SgpNode::Save(SnapshotWriter& out) const {
     out.U32(kept.first.value);
     out.F64(kept.second);
   }
+  out.Peers(down_);
 }
 
 Status SgpNode::Restore(SnapshotReader& in) {
@@ -84,6 +85,13 @@ Status SgpNode::Restore(SnapshotReader& in) {
         (bad_entry(round, peer, w) || !ahead_weights_.try_emplace(peer, round, w).second)) {
       in.Fail(Status::Corrupt("snapshot: SGP kept share weight ", w, " of peer ", peer.value,
                               " for round ", round.value, " at round ", round_.value));
+    }
+  }
+  down_.clear();
+  for (PeerId peer : in.Peers("sgp.peers_down")) {
+    if (in.ok() && (peer.value >= options_.num_peers || !down_.insert(peer).second)) {
+      in.Fail(Status::Corrupt("snapshot: SGP peer down ", peer.value, " of ",
+                              options_.num_peers, " peers, or twice"));
     }
   }
   MURMUR_RETURN_IF_ERROR(in.status());

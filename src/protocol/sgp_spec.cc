@@ -31,7 +31,8 @@ Status PrepareSgp(ProtocolRun& run) {
   state->options = SgpOptions{.rounds = config.rounds,
                               .local_steps = config.local_steps,
                               .round_timeout = Duration::Seconds(config.round_timeout_s),
-                              .num_peers = run.num_peers};
+                              .num_peers = run.num_peers,
+                              .catch_up_gap = hops + 2};
   state->out_peers = c.out_peers;
   run.state = std::shared_ptr<const SgpRunState>(std::move(state));
   return Status::Ok();
@@ -58,11 +59,11 @@ const ProtocolSpec kSgpSpec{
     .has_server = [](const ProtocolConfig&) { return false; },
     .prepare = PrepareSgp,
     .make_node = MakeSgpNode,
-    // No runtime persistence (--persist-every refused): push-sum loses the
-    // mass of every share sent to a peer that is down or resumed rounds
-    // behind, and the others' steps then grow as 1/w until they diverge
-    // (docs/protocols/sgp.md). Snapshots (`murmur run --resume`) are of
-    // every peer at one instant and keep the mass.
+    // No runtime persistence (--persist-every refused): a restarted peer
+    // catches up from its in-peers' shares instead (sgp.h), and resuming a
+    // saved x and w would put back mass the others moved on without.
+    // Snapshots (`murmur run --resume`) are of every peer at one instant
+    // and keep the mass.
 };
 
 }  // namespace murmur

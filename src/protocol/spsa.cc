@@ -7,7 +7,7 @@
 namespace murmur {
 
 SpsaNode::SpsaNode(Learner& learner, const SpsaOptions& options)
-    : learner_(learner), options_(options) {
+    : learner_(learner), options_(options), down_(static_cast<size_t>(options.num_peers), false) {
   MURMUR_CHECK(options_.num_peers >= 1);
   MURMUR_CHECK(options_.eps > 0 && options_.clip > 0);
 }
@@ -73,6 +73,7 @@ void SpsaNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes
   }
   switch (*kind) {
     case SpsaMessageKind::kSpsaUpdate:
+      down_[from.value] = false;  // it sends, so it is up
       OnUpdate(host, from, bytes);
       return;
     case SpsaMessageKind::kSpsaModelRequest: {
@@ -149,11 +150,25 @@ void SpsaNode::OnTimer(Host& host, TimerId timer) {
   }
 }
 
+void SpsaNode::OnPeerDown(Host& host, PeerId peer) {
+  if (peer.value >= options_.num_peers || peer == self_) return;
+  down_[peer.value] = true;
+  host.metrics().Count("spsa.peers_down", 1);
+  if (phase_ == Phase::kWaiting) ApplyIfComplete(host);
+}
+
+void SpsaNode::OnPeerUp(Host& /*host*/, PeerId peer) {
+  if (peer.value < options_.num_peers) down_[peer.value] = false;
+}
+
+// Complete when every peer up has sent its update for the step.
 void SpsaNode::ApplyIfComplete(Host& host) {
   auto it = inbox_.find(step_);
-  if (it != inbox_.end() && static_cast<int64_t>(it->second.size()) == options_.num_peers) {
-    Apply(host);
+  if (it == inbox_.end()) return;
+  for (uint32_t j = 0; j < options_.num_peers; ++j) {
+    if (!down_[j] && !it->second.contains(PeerId(j))) return;
   }
+  Apply(host);
 }
 
 void SpsaNode::Apply(Host& host) {

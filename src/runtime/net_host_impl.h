@@ -82,6 +82,7 @@ class NetHost::Impl final : public ConnectionEvents {
     ConnectionPtr conn;                        // mirrors membership_.connected
     PeerRecord record;                         // the one `conn` authenticated with
     bool lost = false;                         // was connected, is not (pending bounded)
+    bool reported_down = false;                // OnPeerDown told, OnPeerUp not yet
     std::deque<std::vector<uint8_t>> pending;  // messages waiting for a connection
     size_t queued_bytes = 0;                   // pending + queued on conn
     // With NetOptions::streams K > 1 (net_host_streams.cc): conn carries

@@ -272,6 +272,10 @@ void NetHost::Impl::OnAuthenticated(const ConnectionPtr& conn, const PeerRecord&
   if (membership_.Joined(peer)) Count("net.peer_rejoined");
   Greet(peer, *conn);
   if (streams() > 1 && conn->role() == Role::kDialer) DialStreams(peer, conn);
+  if (std::exchange(links_[peer.value].reported_down, false) && started_ && !stopping_) {
+    Count("net.peers_up");
+    node_->OnPeerUp(host_, peer);
+  }
   MaybeStartNode();
 }
 
@@ -477,6 +481,7 @@ void NetHost::Impl::OnPeerLost(PeerId peer, const std::string& detail) {
          detail.c_str());
   }
   if (started_) {
+    links_[peer.value].reported_down = true;
     node_->OnPeerDown(host_, peer);
     CheckStop();
   }

@@ -539,7 +539,7 @@ TEST_F(PeerProcesses, SurvivorsStopWaitingForADeadPeerAndTheRestartedPeerCatches
                static_cast<long long>(caught_up - rounds.begin()));
   // Issue 18's bar, 10 rounds (1 in four runs of 2026-12-06); 120 is where
   // the others were when the restart began, a lower bound of their round
-  // when it started (dpsgd_churn_test.cc asserts the bar against that).
+  // when it started (peer_churn_test.cc asserts the bar against that).
   EXPECT_LE(caught_up - rounds.begin(), 10) << "rounds the restarted peer trained to catch up";
 }
 

@@ -151,6 +151,10 @@ class Node {
   virtual void OnComputeDone(Host& host, uint64_t tag) = 0;
   // A failure detector declared `peer` down. Default: ignore.
   virtual void OnPeerDown(Host& /*host*/, PeerId /*peer*/) {}
+  // A peer declared down (OnPeerDown) is reachable again: the runtime
+  // authenticated a new connection with it (it restarted, or the link came
+  // back). Default: ignore.
+  virtual void OnPeerUp(Host& /*host*/, PeerId /*peer*/) {}
   // True when this node's handlers touch no mutable state that another
   // node's handlers also touch (a shared coalition, a shared module, a
   // callback into Python): immutable data and thread-safe const objects

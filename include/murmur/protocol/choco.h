@@ -29,7 +29,11 @@
 //     (missing, lost, offline) contributes no term that round, so its weight
 //     stays with the peer (as in D-PSGD), and a round closes when all
 //     neighbours are current or `round_timeout` after training ended:
-//     offline peers and lost messages never deadlock a round.
+//     offline peers and lost messages never deadlock a round;
+//   * a neighbour the failure detector declared down (OnPeerDown, the
+//     runtime's; the simulator declares none) is not waited for until it
+//     sends again or is declared up (OnPeerUp), so a crash costs the
+//     survivors its mixing term, not a round timeout every round.
 // Tolerates crash faults and message loss; not Byzantine faults (a
 // malicious delta moves everyone's copy of the sender; see robust/).
 #pragma once
@@ -82,6 +86,8 @@ class ChocoNode final : public Node {
                  std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
+  void OnPeerDown(Host& host, PeerId peer) override;
+  void OnPeerUp(Host& host, PeerId peer) override;
 
   int64_t completed_rounds() const { return round_; }
   const std::vector<PeerId>& neighbours() const { return neighbours_; }
@@ -134,6 +140,7 @@ class ChocoNode final : public Node {
   std::vector<int64_t> applied_;         // last round applied to x_hat_k
   std::vector<int64_t> requested_at_;    // own round of the last resync request
   std::vector<int64_t> answered_at_;     // own round of the last snapshot sent
+  std::vector<bool> down_;               // declared down, not heard from since
   std::vector<std::map<int64_t, SparseUpdate>> pending_;  // by round
 };
 

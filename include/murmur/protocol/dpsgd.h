@@ -17,7 +17,7 @@
 // (or their robust aggregate) as its model and rejoins them at that round
 // ("dpsgd.catch_ups"), instead of replaying every round it missed: over the
 // real runtime a restarted peer is at the others' round after 1 or 2 rounds
-// of its own (tests/runtime/dpsgd_churn_test.cc). A runtime peer that
+// of its own (tests/runtime/peer_churn_test.cc). A runtime peer that
 // persists its state (`murmur peer --persist-every`) resumes at the round
 // it saved (DpsgdOptions::start_round) and, since its neighbours may have
 // resumed at other rounds, does not wait for one already two rounds ahead

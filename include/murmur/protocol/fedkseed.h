@@ -18,7 +18,12 @@
 //
 // Fault semantics: the server waits for the selected clients at most
 // `round_timeout` after the round began, then aggregates what arrived (none:
-// an empty aggregate). A client that sees a gap in the rounds (it missed an
+// an empty aggregate). A client the failure detector declares down
+// (OnPeerDown, the runtime's; the simulator declares none) is not waited for
+// in the round under way (its reply still counts if it comes), and is not
+// selected until it sends again or is
+// declared up (OnPeerUp), unless no client is up ("fedkseed.clients_down").
+// A client that sees a gap in the rounds (it missed an
 // aggregate) asks the server for the global model before training. Tolerates
 // client crashes, churn and loss; the server is a single point of failure;
 // not Byzantine-robust.
@@ -26,6 +31,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -117,12 +123,17 @@ class FedKSeedServer final : public Node {
   void OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override {}
+  void OnPeerDown(Host& host, PeerId peer) override;
+  void OnPeerUp(Host& host, PeerId peer) override;
 
   std::span<const float> global() const { return global_; }
 
  private:
   void StartRound(Host& host);
   void Aggregate(Host& host);
+  // Every selected client replied or is down, and one replied (a round no
+  // one replied to waits for its timeout).
+  bool RoundComplete() const;
 
   std::vector<float> global_;
   const FedKSeedOptions options_;
@@ -133,6 +144,7 @@ class FedKSeedServer final : public Node {
   std::vector<SeedScalar> aggregate_;  // the last round's, sent next round
   std::map<PeerId, bool> selected_;  // client -> replied
   std::map<uint32_t, std::vector<SeedScalar>> replies_;
+  std::set<PeerId> down_;  // clients declared down, not heard from since
 };
 
 }  // namespace murmur

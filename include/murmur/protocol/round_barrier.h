@@ -30,8 +30,9 @@
 // Catching up (issue 18): a peer that restarted, or fell behind, sees its
 // expected senders' models for rounds at least two ahead of its open round
 // (in lock step a sender can be at most one round ahead, so two means they
-// stopped waiting for this peer). Once every expected sender that is up is
-// two or more ahead, CatchUpRound() names the least advanced sender's newest
+// stopped waiting for this peer; `catch_up_gap` rounds where senders drift
+// further apart). Once every expected sender that is up is that far
+// ahead, CatchUpRound() names the least advanced sender's newest
 // round r, and JumpTo(r) skips to it: the caller adopts the senders' newest
 // models as its start and rejoins the others at round r; a sender already
 // past r is not waited for until the round of its newest model (it closed
@@ -80,6 +81,13 @@ struct RoundBarrierOptions {
   // for them, without ever getting back in step. Off: such a sender is
   // waited for (the simulator may reorder a sender's messages).
   bool skip_senders_ahead = false;
+  // CatchUpRound's gap: senders this many rounds or more ahead of the open
+  // round have moved on without this peer. 2 where a sender waits for this
+  // peer every round (an undirected graph in lock step is at most one round
+  // apart); more where a sender waits for it only through others (SGP's
+  // directed graphs, whose peers drift apart by up to the graph's
+  // diameter in rounds). REQUIRES >= 2.
+  int64_t catch_up_gap = 2;
 };
 
 // What happened to one arriving model.
@@ -131,6 +139,8 @@ class RoundBarrier {
   // The failure detector declared `peer` down: rounds stop waiting for it
   // (complete() no longer counts it) until a model of it arrives again.
   void MarkDown(PeerId peer) { down_.insert(peer); }
+  // It is up again (Node::OnPeerUp): rounds wait for it again.
+  void MarkUp(PeerId peer) { down_.erase(peer); }
   bool is_down(PeerId peer) const { return down_.count(peer) != 0; }
 
   // When every expected sender that is not down has sent a model for round

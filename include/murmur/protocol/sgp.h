@@ -49,25 +49,41 @@
 // kept (each in-peer's newest, round_barrier.h) with its weight, and mixed
 // when its round comes.
 //
-// Snapshots and persistence: the node's state between events is more than
-// its learner's (which holds z only): Save writes the phase, round, the
-// numerator x and weight w, and the buffered shares with their weights, so
+// Peers down (OnPeerDown, the runtime's failure detector; the simulator
+// declares none): a peer declared down is not waited for, and gets no share
+// until it sends again or is declared up (OnPeerUp): its share stays with
+// the sender ("sgp.shares_kept_from_peers_down"), so the mass of the peers
+// up is conserved from the moment the detector spoke; only the shares sent
+// before that are lost. (Sending on would lose 1/(k+1) of every in-peer's
+// mass each round it is an out-peer: w decays geometrically, the SGD step,
+// which lands on the numerator, moves z by step / w, and in a 4-peer run
+// over `murmur launch` with one peer killed the others' loss passed 3e7
+// within ~200 rounds; measured 2026-12-07 before this rule.)
+//
+// Catching up: a peer that restarted (or fell behind) sees its in-peers'
+// shares `catch_up_gap` or more rounds ahead of its own; once every in-peer
+// up has sent such a share (RoundBarrier::CatchUpRound), it jumps to the least
+// advanced one's round r ("sgp.catch_ups"): its model becomes the senders'
+// de-biased average z = sum x_j / sum w_j over their newest shares, its
+// numerator x = z w with its own weight w kept, and it trains and mixes
+// from round r on (the shares it adopted z from were copies; those of
+// round r are mixed as usual). Its stale mass thus comes back at the
+// others' model, not at its own old one.
+//
+// Snapshots: the node's state between events is more than its learner's
+// (which holds z only): Save writes the phase, round, the numerator x and
+// weight w, the buffered shares with their weights, and the peers down, so
 // a restored node keeps its mass (a node rebuilt from z alone with w = 1
 // would change sum_i w_i and every later z). Runtime peers do not persist
-// (`--persist-every` is refused, PersistMode::kNone): push-sum cannot
-// recover the mass of shares sent to a peer that is down, nor of a peer
-// resumed rounds behind the others (its shares of closed rounds are dropped
-// as late, and it waits for theirs). Every share its in-peers send a dead
-// peer is lost with its mass, so their w decay geometrically and the SGD
-// step, which lands on the numerator, moves z by step / w: in a 4-peer run
-// with one peer killed (measured on 2026-12-07 over `murmur launch`) the
-// others' loss passed 3e7 within ~200 rounds and their models went
-// non-finite. Not recovered over the runtime, with or without persistence.
+// (`--persist-every` is refused, PersistMode::kNone): a restarted SGP peer
+// catches up as above instead, and resuming from a saved x and w would put
+// back mass the others already moved on without.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <span>
 #include <vector>
 
@@ -83,6 +99,13 @@ struct SgpOptions {
   int64_t local_steps = 0;
   Duration round_timeout;  // 0: wait forever
   int64_t num_peers = 0;   // the run's peers 0..num_peers-1
+  // A peer jumps (see Catching up) when every in-peer up is this many
+  // rounds or more ahead of its open round. It must exceed how far peers
+  // drift apart in a healthy run, or a peer would skip rounds its out-peers
+  // wait for: on the exponential graph every peer's round r depends on
+  // every other's round r - m (m = ExponentialGraphHops, within which a
+  // share reaches everyone), so the spec sets m + 2. REQUIRES >= 2.
+  int64_t catch_up_gap = 2;
 };
 
 // The distinct hops of the exponential graph over `num_peers` peers: the
@@ -116,9 +139,10 @@ class SgpNode final : public Node {
   void OnStart(Host& host) override;
   void OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
-  // A sender declared down is not waited for until it sends again
-  // (round_barrier.h).
+  // A peer declared down is not waited for until it sends again
+  // (round_barrier.h), and gets no share until it sends or is up again.
   void OnPeerDown(Host& host, PeerId peer) override;
+  void OnPeerUp(Host& host, PeerId peer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
   // Snapshots (see above; sgp_snapshot.cc).
   bool CanSnapshot() const override { return true; }
@@ -139,6 +163,13 @@ class SgpNode final : public Node {
   // Moves the weights of the shares the barrier has just filed from beyond
   // its window into weights_ (and forgets those of rounds closed).
   void FileAheadWeights();
+  // Each sender's newest buffered share's weight (those weights_ and
+  // ahead_weights_ hold).
+  std::map<PeerId, double> NewestWeights() const;
+  // When the barrier names a round to catch up to (every in-peer up is two
+  // or more rounds ahead): jumps there from the senders' average (see
+  // above) and starts its training; true then.
+  bool CatchUpIfBehind(Host& host);
 
   Learner& learner_;
   const SgpOptions options_;
@@ -156,6 +187,9 @@ class SgpNode final : public Node {
   std::map<Round, std::map<PeerId, double>> weights_;
   std::map<PeerId, std::pair<Round, double>> ahead_weights_;
   bool restored_ = false;  // Restore ran: OnStart keeps x and w
+  // Peers declared down (OnPeerDown) that have neither sent since nor been
+  // declared up: they get no share.
+  std::set<PeerId> down_;
 };
 
 // protocol.kind = "sgp": its keys (docs/protocols/sgp.md), read by its spec.

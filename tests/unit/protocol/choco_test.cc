@@ -270,5 +270,41 @@ TEST(ChocoNode, TopKDeltasMoveThePublicCopiesByWhatWasDecoded) {
   EXPECT_LT(host.sent[0].bytes.size(), dim * sizeof(float) / 2);
 }
 
+// A neighbour declared down is not waited for: the round mixes as soon as
+// the others are current (no timeout), its term left out; once it sends
+// again (or is declared up) rounds wait for it again.
+TEST(ChocoNode, ANeighbourDownIsNotWaitedForUntilItSendsAgain) {
+  FrozenLearner l;
+  l.Fill(2.f);
+  ChocoNode node(*l.learner, Options(4, 1.0), Fp32(), {PeerId(1), PeerId(2)}, {0.25, 0.25});
+  FakeHost host(PeerId(0));
+  node.OnStart(host);
+  host.FinishCompute(node);
+  node.OnMessage(host, PeerId(1), Delta(1, l.Constant(6.f)));  // x_hat_1 = 6
+  EXPECT_EQ(node.completed_rounds(), 0);                        // waits for peer 2
+  node.OnPeerDown(host, PeerId(2));
+  ASSERT_EQ(node.completed_rounds(), 1);
+  EXPECT_EQ(host.models.at(1), l.Constant(3.f));  // 2 + 0.25 (6 - 2)
+  EXPECT_EQ(host.counters["choco.neighbours_down"], 1);
+  EXPECT_EQ(host.counters.count("choco.round_timeouts"), 0u);
+  node.OnPeerDown(host, PeerId(5));  // not a neighbour: ignored
+  EXPECT_EQ(host.counters["choco.neighbours_down"], 1);
+
+  host.FinishCompute(node);  // round 2: peer 2 is back and sends
+  node.OnMessage(host, PeerId(2), Delta(2, l.Constant(4.f)));
+  EXPECT_EQ(node.completed_rounds(), 1);  // a gap (its round 1): it is waited for
+  node.OnMessage(host, PeerId(1), Delta(2, l.Constant(0.f)));
+  EXPECT_EQ(node.completed_rounds(), 1);
+  node.OnTimer(host, host.timers.back());
+  EXPECT_EQ(node.completed_rounds(), 2);
+
+  node.OnPeerDown(host, PeerId(2));
+  node.OnPeerUp(host, PeerId(2));
+  host.FinishCompute(node);  // round 3: up again, so waited for
+  node.OnMessage(host, PeerId(1), Delta(3, l.Constant(0.f)));
+  EXPECT_EQ(node.completed_rounds(), 2);
+  EXPECT_TRUE(host.bad_peers.empty());
+}
+
 }  // namespace
 }  // namespace murmur::testing

@@ -322,5 +322,73 @@ TEST(FedKSeed, ClientAndServerApplyTheSameAggregateBitForBit) {
   EXPECT_NE(l.Params(), before);
 }
 
+// A peer declared down is not waited for: the step applies as soon as every
+// peer up sent its update (no timeout); once the peer sends again, or is
+// declared up, steps wait for it again.
+TEST(SpsaNode, APeerDownIsNotWaitedForUntilItSendsOrIsUpAgain) {
+  SmallLearner l;
+  const SpsaOptions o = ThreePeers();
+  SpsaNode node(*l.learner, o);
+  FakeHost host(PeerId(0));
+  std::vector<float> expected = l.Params();
+  node.OnStart(host);
+  host.FinishCompute(node);
+  const int8_t own0 = DecodeSpsaUpdate(host.sent[0].bytes)->q;
+  node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 0, .q = 10}));
+  EXPECT_EQ(node.completed_steps(), 0);
+  node.OnPeerDown(host, PeerId(2));
+  ASSERT_EQ(node.completed_steps(), 1);
+  EXPECT_EQ(host.counters["spsa.peers_down"], 1);
+  EXPECT_EQ(host.counters.count("spsa.round_timeouts"), 0u);
+  ApplyByHand(expected, o, 0, 0, own0);
+  ApplyByHand(expected, o, 1, 0, 10);
+  EXPECT_EQ(host.models.at(1), expected);
+
+  host.FinishCompute(node);  // step 1: peer 2 is down, peer 1 completes it
+  node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 1, .q = 3}));
+  ASSERT_EQ(node.completed_steps(), 2);
+  host.FinishCompute(node);  // step 2: peer 2 sends again, so it is waited for
+  node.OnMessage(host, PeerId(2), EncodeSpsaUpdate({.step = 2, .q = 1}));
+  node.OnPeerDown(host, PeerId(2));
+  node.OnPeerUp(host, PeerId(2));
+  node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 2, .q = 1}));
+  ASSERT_EQ(node.completed_steps(), 3);  // all three sent
+  host.FinishCompute(node);  // step 3: up again, waits for peer 2
+  node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 3, .q = 1}));
+  EXPECT_EQ(node.completed_steps(), 3);
+  EXPECT_TRUE(host.bad_peers.empty());
+}
+
+// The server stops waiting for a selected client declared down when every
+// other selected client replied, leaves it out of the next rounds' picks
+// while down, and still takes its reply if it comes.
+TEST(FedKSeed, ServerStopsWaitingForAClientDownAndDoesNotPickIt) {
+  SmallLearner l;
+  const FedKSeedOptions o{.rounds = 4, .seed = 5, .pool = 16, .local_steps = 1, .lr = 0.05,
+                          .round_timeout = Duration::Seconds(5)};
+  FedKSeedServer server(l.Params(), o, {PeerId(0), PeerId(1)});
+  FedKSeedClient client(*l.learner, o, PeerId(2));
+  FakeHost server_host(PeerId(2)), client_host(PeerId(0));
+  server.OnStart(server_host);
+  ASSERT_EQ(server_host.sent.size(), 2u);  // both selected (fraction 1)
+  client.OnMessage(client_host, PeerId(2), server_host.sent[0].bytes);
+  client_host.FinishCompute(client);
+  ASSERT_EQ(client_host.sent.size(), 1u);
+  server.OnMessage(server_host, PeerId(0), client_host.sent[0].bytes);
+  EXPECT_EQ(server_host.sent.size(), 2u);  // waits for client 1
+  server.OnPeerDown(server_host, PeerId(1));
+  ASSERT_EQ(server_host.sent.size(), 4u);  // round 2 began, no timeout
+  EXPECT_EQ(server_host.counters["fedkseed.clients_down"], 1);
+  EXPECT_EQ(server_host.counters.count("fedkseed.round_timeouts"), 0u);
+  for (size_t i = 2; i < 4; ++i) {
+    Result<KSeedFrame> round = DecodeKSeedFrame(server_host.sent[i].bytes,
+                                                SpsaMessageKind::kKSeedRound, 16, 16);
+    ASSERT_TRUE(round.ok());
+    EXPECT_EQ(round->round, 2u);
+    EXPECT_EQ(round->selected, server_host.sent[i].to == PeerId(0));  // 1 is down
+  }
+  EXPECT_TRUE(server_host.bad_peers.empty());
+}
+
 }  // namespace
 }  // namespace murmur::testing

@@ -11,7 +11,13 @@
 // test reads both until they exit: a peer whose output nobody reads fills
 // its pipe (64 KiB, about 1,300 round lines) and stalls, and its
 // neighbours then time out rounds and declare it down.
-// The second test is the flood bar: the same kill and restart while one
+// The same kill and restart with SGP (sgp.h) on the exponential graph:
+// the survivors stop sending push-sum shares to the dead peer (before,
+// each share sent to it lost its mass, the weights decayed and the
+// models diverged: loss 3e7 within ~200 rounds), so their training loss
+// stays finite and bounded by that of the run's start; the restarted peer
+// catches up by a jump (sgp.catch_ups).
+// The flood test is the flood bar: the same kill and restart while one
 // address floods peer 0, the restarted peer's bootstrap, with 1,000
 // reconnecting sockets and forged Hellos; the restarted peer must be back
 // in the run (its round 0 line) within 10 s of its restart.
@@ -44,12 +50,14 @@ constexpr int kObserver = 4;    // a survivor next to it
 constexpr double kRoundTimeoutS = 0.5;
 constexpr int kRateRounds = 50;  // rounds per rate window
 
-std::string WriteConfig(const std::string& dir, int rounds) {
+// `protocol`: the protocol's own keys (kind and graph).
+std::string WriteConfig(const std::string& dir, int rounds,
+                        const std::string& protocol = "kind = \"dpsgd\"\ntopology = \"ring\"") {
   const std::string path = dir + "/churn.toml";
   std::ofstream(path) << "seed = 5\npeers = " << kPeers << "\nthreads = 1\n"
                       << "[data]\ndataset = \"synthetic\"\nsynthetic_train = 800\n"
                       << "synthetic_test = 100\n[model]\nkind = \"logreg\"\n"
-                      << "[protocol]\nkind = \"dpsgd\"\ntopology = \"ring\"\nrounds = " << rounds
+                      << "[protocol]\n" << protocol << "\nrounds = " << rounds
                       << "\nlocal_steps = 2\nround_timeout_s = " << kRoundTimeoutS
                       << "\n[eval]\nevery = 1\n";
   return path;
@@ -94,16 +102,27 @@ std::string StartPeers(const std::string& dir, const std::string& config,
   return addr0;
 }
 
-// (round, time_s) of every row of a peer's metrics.jsonl, each run of the
-// file (a restart appends a new run from round 0) after the last.
-std::vector<std::vector<std::pair<int64_t, double>>> ReadRuns(const std::string& peer_dir) {
-  std::vector<std::vector<std::pair<int64_t, double>>> runs;
+// Every row of a peer's metrics.jsonl, each run of the file (a restart
+// appends a new run from round 0) after the last.
+std::vector<std::vector<nlohmann::json>> ReadRows(const std::string& peer_dir) {
+  std::vector<std::vector<nlohmann::json>> runs;
   std::ifstream in(peer_dir + "/metrics.jsonl");
   for (std::string line; std::getline(in, line);) {
-    const auto row = nlohmann::json::parse(line);
-    const int64_t round = row["round"].get<int64_t>();
-    if (round == 0 || runs.empty()) runs.emplace_back();
-    runs.back().emplace_back(round, row["time_s"].get<double>());
+    auto row = nlohmann::json::parse(line);
+    if (row["round"].get<int64_t>() == 0 || runs.empty()) runs.emplace_back();
+    runs.back().push_back(std::move(row));
+  }
+  return runs;
+}
+
+// (round, time_s) of those rows.
+std::vector<std::vector<std::pair<int64_t, double>>> ReadRuns(const std::string& peer_dir) {
+  std::vector<std::vector<std::pair<int64_t, double>>> runs;
+  for (const auto& rows : ReadRows(peer_dir)) {
+    runs.emplace_back();
+    for (const auto& row : rows) {
+      runs.back().emplace_back(row["round"].get<int64_t>(), row["time_s"].get<double>());
+    }
   }
   return runs;
 }
@@ -269,6 +288,82 @@ TEST(DpsgdChurn, EightPeersRecoverFromAKillAndTheRestartedPeerCatchesUp) {
   // It got there by adopting its neighbours' models (dpsgd.catch_ups), not
   // by a start that happened to coincide with theirs.
   EXPECT_GE(counters.value("dpsgd.catch_ups", int64_t{0}), 1);
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+TEST(SgpChurn, SurvivorsOfAKillKeepTrainingAndTheRestartedPeerCatchesUp) {
+  ASSERT_FALSE(murmur::testing::MurmurBin().empty()) << "MURMUR_BIN must point at murmur";
+  const std::string dir = murmur::testing::FreshTempDir("SgpChurn");
+  ASSERT_TRUE(murmur::net::CreateNetworkKeyFile(dir + "/network.key").ok());
+  constexpr int kKillAt = 70;
+  constexpr int kRounds = 2000;
+  const std::string config = WriteConfig(dir, kRounds, "kind = \"sgp\"\nsgp_out_peers = 1");
+  std::vector<std::unique_ptr<Process>> peers;
+  const std::string addr0 = StartPeers(dir, config, &peers);
+  ASSERT_FALSE(addr0.empty());
+  const auto deadline = Clock::now() + std::chrono::seconds(90);
+  ASSERT_FALSE(peers[kObserver]->AwaitLine("] round " + std::to_string(kKillAt) + " ", deadline)
+                   .empty())
+      << peers[kObserver]->log();
+  peers[kKilled]->Kill9();
+  // 300 rounds without it (the divergence took ~200), then the restart.
+  const int64_t restart_at = NewestRound(peers[kObserver]->log()) + 300;
+  ASSERT_FALSE(
+      peers[kObserver]->AwaitLine("] round " + std::to_string(restart_at) + " ", deadline).empty())
+      << peers[kObserver]->log();
+  peers[kKilled] = SpawnPeer(dir, config, kKilled, addr0, /*print_rounds=*/true);
+  ASSERT_FALSE(AwaitListening(*peers[kKilled], kKilled).empty());
+  ASSERT_FALSE(peers[kKilled]->AwaitLine("] round 0 ", deadline).empty())
+      << peers[kKilled]->log();
+  peers[kObserver]->ReadAvailable();
+  const int64_t others_round = NewestRound(peers[kObserver]->log());
+  ASSERT_LT(others_round, kRounds - 100) << "the others were nearly done when it was back";
+  const auto end_deadline = Clock::now() + std::chrono::seconds(120);
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(peers[i]->Wait(end_deadline), 0) << "peer " << i << ":\n" << peers[i]->log();
+  }
+
+  // Every survivor's training loss stays finite, and after the kill never
+  // exceeds the highest of its rounds before it (those of the run's start).
+  int64_t kept = 0, ups = 0;
+  for (int i = 0; i < kPeers; ++i) {
+    if (i == kKilled) continue;
+    const auto runs = ReadRows(dir + "/peer-" + std::to_string(i));
+    ASSERT_EQ(runs.size(), 1u) << "peer " << i;
+    double before = 0, after = 0;
+    for (const auto& row : runs[0]) {
+      const int64_t round = row["round"].get<int64_t>();
+      if (round == 0) continue;
+      ASSERT_TRUE(row["train_loss"].is_number()) << "peer " << i << " round " << round;
+      double& worst = round <= kKillAt ? before : after;
+      worst = std::max(worst, row["train_loss"].get<double>());
+    }
+    std::fprintf(stderr, "peer %d: highest train loss before the kill %.3f, after it %.3f\n", i,
+                 before, after);
+    EXPECT_GT(before, 0) << "peer " << i;
+    EXPECT_LE(after, before) << "peer " << i;
+    const auto counters = ReadSummary(dir + "/peer-" + std::to_string(i))["counters"];
+    kept += counters.value("sgp.shares_kept_from_peers_down", int64_t{0});
+    ups += counters.value("sgp.peers_up", int64_t{0});
+  }
+  EXPECT_GE(kept, 1) << "no survivor kept a share from the dead peer";
+  EXPECT_GE(ups, 1) << "no survivor heard the restarted peer was up";
+
+  // The restarted peer jumped to the others' round (within 10 rounds of
+  // its own), from their models.
+  const auto restarted = ReadRuns(dir + "/peer-" + std::to_string(kKilled));
+  ASSERT_EQ(restarted.size(), 2u);
+  const auto& rejoined = restarted.back();
+  const auto caught_up = std::find_if(rejoined.begin(), rejoined.end(), [&](const auto& row) {
+    return row.first >= others_round;
+  });
+  ASSERT_NE(caught_up, rejoined.end());
+  std::fprintf(stderr, "the restarted SGP peer reached round %lld after %lld rounds of its own\n",
+               static_cast<long long>(others_round),
+               static_cast<long long>(caught_up - rejoined.begin()));
+  EXPECT_LE(caught_up - rejoined.begin(), 10);
+  const auto counters = ReadSummary(dir + "/peer-" + std::to_string(kKilled))["counters"];
+  EXPECT_GE(counters.value("sgp.catch_ups", int64_t{0}), 1);
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 
