@@ -123,7 +123,11 @@ void ChocoNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> byte
                                              " outside 1..", options_.rounds));
     return;
   }
-  down_[k] = false;  // it sends, so it is up
+  // Up and in step again (a delta or snapshot for a round not yet mixed):
+  // waited for from now on.
+  if (h.kind != CodedMessageKind::kChocoResyncRequest && h.round.value > round_) {
+    down_[k] = false;
+  }
   switch (h.kind) {
     case CodedMessageKind::kChocoDelta:
       OnDelta(host, k, from, h.round, message->payload);
@@ -261,11 +265,6 @@ void ChocoNode::OnPeerDown(Host& host, PeerId peer) {
   down_[static_cast<size_t>(it - neighbours_.begin())] = true;
   host.metrics().Count("choco.neighbours_down", 1);
   if (phase_ == Phase::kWaiting) MixIfComplete(host);
-}
-
-void ChocoNode::OnPeerUp(Host& /*host*/, PeerId peer) {
-  const auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), peer);
-  if (it != neighbours_.end() && *it == peer) down_[static_cast<size_t>(it - neighbours_.begin())] = false;
 }
 
 void ChocoNode::MixIfComplete(Host& host) {

@@ -227,7 +227,9 @@ void FedKSeedServer::StartRound(Host& host) {
   for (PeerId c : order) {
     if (static_cast<int64_t>(selected_.size()) < m && !down_.contains(c)) selected_[c] = false;
   }
-  for (int64_t i = 0; selected_.empty() && i < m; ++i) selected_[order[i]] = false;
+  if (selected_.empty()) {
+    for (int64_t i = 0; i < m; ++i) selected_[order[i]] = false;
+  }
   const uint32_t round = Round(round_.value + 1).value;
   for (PeerId c : clients_) {
     host.Send(c, EncodeKSeedFrame(KSeedFrame{.kind = SpsaMessageKind::kKSeedRound,

@@ -78,10 +78,13 @@ bool RoundBarrier::complete() {
     if (inbox.arrived.count(sender) || down_.count(sender)) continue;
     const auto excused = excused_.find(sender);
     if (excused != excused_.end() && open_ < excused->second) continue;
-    if (options_.skip_senders_ahead) {
+    if (options_.skip_senders_ahead || returned_.count(sender)) {
+      // Ahead by 2 for peers resumed from persisted states, by 1 for one
+      // that came back (MarkUp).
+      const uint32_t ahead = returned_.count(sender) ? 1 : 2;
       if (!newest.has_value()) newest = NewestModels();
       const auto it = newest->find(sender);
-      if (it != newest->end() && it->second.first.value >= open_.value + 2) continue;
+      if (it != newest->end() && it->second.first.value >= open_.value + ahead) continue;
     }
     return false;
   }

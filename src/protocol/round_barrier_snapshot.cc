@@ -43,6 +43,7 @@ void RoundBarrier::Save(SnapshotWriter& out) const {
     }
   }
   out.Peers(down_);
+  out.Peers(returned_);
   out.U64(excused_.size());
   for (const auto& [peer, round] : excused_) {
     out.U32(peer.value);
@@ -82,6 +83,8 @@ void RoundBarrier::Restore(SnapshotReader& in, size_t model_size) {
   }
   const std::vector<PeerId> down = in.Peers("barrier.down");
   down_ = std::set<PeerId>(down.begin(), down.end());
+  const std::vector<PeerId> returned = in.Peers("barrier.returned");
+  returned_ = std::set<PeerId>(returned.begin(), returned.end());
   excused_.clear();
   const uint64_t excused = in.Count("barrier.excused", 8);
   for (uint64_t i = 0; i < excused && in.ok(); ++i) {

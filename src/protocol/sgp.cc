@@ -187,12 +187,12 @@ void SgpNode::OnPeerUp(Host& host, PeerId peer) {
   if (down_.erase(peer) != 0) host.metrics().Count("sgp.peers_up", 1);
 }
 
-std::map<PeerId, double> SgpNode::NewestWeights() const {
-  std::map<PeerId, double> newest;
+std::map<PeerId, std::pair<Round, double>> SgpNode::NewestWeights() const {
+  std::map<PeerId, std::pair<Round, double>> newest;
   for (const auto& [round, by_peer] : weights_) {
-    for (const auto& [peer, w] : by_peer) newest[peer] = w;  // later rounds overwrite
+    for (const auto& [peer, w] : by_peer) newest[peer] = {round, w};  // later rounds overwrite
   }
-  for (const auto& [peer, kept] : ahead_weights_) newest[peer] = kept.second;
+  for (const auto& [peer, kept] : ahead_weights_) newest[peer] = kept;
   return newest;
 }
 
@@ -200,28 +200,39 @@ bool SgpNode::CatchUpIfBehind(Host& host) {
   if (phase_ == Phase::kDone) return false;
   const std::optional<Round> target = barrier_.CatchUpRound();
   if (!target.has_value() || target->value > options_.rounds) return false;
-  // The senders' newest shares, each with its weight (the barrier keeps the
-  // newest per sender, and so do weights_ and ahead_weights_).
-  const std::map<PeerId, double> weights = NewestWeights();
-  const ArrivedModels newest = barrier_.JumpTo(*target);
+  // The senders' newest shares (the barrier keeps each sender's newest, as
+  // weights_ and ahead_weights_ do) of the target round or later give the
+  // model to start from; without a weight among them there is none.
+  const std::map<PeerId, std::pair<Round, double>> newest = NewestWeights();
+  double w_newest = 0;
+  for (const auto& [peer, kept] : newest) w_newest += kept.first >= *target ? kept.second : 0;
+  if (!(w_newest > 0)) return false;
+  // The shares of the rounds the jump skips are dropped with their rounds;
+  // their weight stays here (sent on, its mass would be lost) and is
+  // re-centred below at the others' model with this peer's own.
+  double skipped = 0;
+  for (auto it = weights_.begin(); it != weights_.end() && it->first < *target; ++it) {
+    for (const auto& [peer, w] : it->second) skipped += w;
+  }
+  const ArrivedModels adopted = barrier_.JumpTo(*target);
   FileAheadWeights();
   weights_.erase(weights_.begin(), weights_.lower_bound(*target));
   std::vector<double> x(x_.size(), 0.0);
   double w = 0;
-  for (const auto& [peer, share] : newest) {
-    const auto weight = weights.find(peer);
-    if (weight == weights.end()) continue;
+  for (const auto& [peer, share] : adopted) {
+    const auto kept = newest.find(peer);
+    if (kept == newest.end() || kept->second.first < *target) continue;
     for (size_t i = 0; i < x.size(); ++i) x[i] += share[i];
-    w += weight->second;
+    w += kept->second.second;
   }
-  if (w <= 0) return false;
+  w_ += skipped;
   // This peer's own model is rounds old: it starts again from the senders'
-  // de-biased average z = sum x / sum w, keeping its own weight (its mass
-  // now sits at their average). Their shares of the rounds to come are
-  // mixed as usual; those it adopted were copies.
+  // de-biased average z = sum x / sum w, with its own weight (its mass now
+  // sits at their average). Their shares of the rounds to come are mixed
+  // as usual; those it adopted z from were copies.
   const std::span<float> z = learner_.params();
   for (size_t i = 0; i < x_.size(); ++i) {
-    z[i] = static_cast<float>(x[i] / w);
+    if (w > 0) z[i] = static_cast<float>(x[i] / w);
     x_[i] = static_cast<float>(static_cast<double>(z[i]) * w_);
   }
   host.metrics().Count("sgp.catch_ups", 1);

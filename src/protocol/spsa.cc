@@ -73,7 +73,6 @@ void SpsaNode::OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes
   }
   switch (*kind) {
     case SpsaMessageKind::kSpsaUpdate:
-      down_[from.value] = false;  // it sends, so it is up
       OnUpdate(host, from, bytes);
       return;
     case SpsaMessageKind::kSpsaModelRequest: {
@@ -123,6 +122,9 @@ void SpsaNode::OnUpdate(Host& host, PeerId from, std::span<const uint8_t> bytes)
                                              options_.rounds, "-step run"));
     return;
   }
+  // Up and in step again: waited for from now on (a peer that restarted
+  // sends stale steps until it adopted a model; each would cost a timeout).
+  if (s >= step_) down_[from.value] = false;
   if (s < step_) {
     auto applied = applied_.find(s);
     if (s < adopted_below_ || s < step_ - kLateWindow || applied == applied_.end()) {
@@ -155,10 +157,6 @@ void SpsaNode::OnPeerDown(Host& host, PeerId peer) {
   down_[peer.value] = true;
   host.metrics().Count("spsa.peers_down", 1);
   if (phase_ == Phase::kWaiting) ApplyIfComplete(host);
-}
-
-void SpsaNode::OnPeerUp(Host& /*host*/, PeerId peer) {
-  if (peer.value < options_.num_peers) down_[peer.value] = false;
 }
 
 // Complete when every peer up has sent its update for the step.

@@ -364,6 +364,20 @@ TEST(SgpChurn, SurvivorsOfAKillKeepTrainingAndTheRestartedPeerCatchesUp) {
   EXPECT_LE(caught_up - rejoined.begin(), 10);
   const auto counters = ReadSummary(dir + "/peer-" + std::to_string(kKilled))["counters"];
   EXPECT_GE(counters.value("sgp.catch_ups", int64_t{0}), 1);
+  // And it trains with them: its last evaluation is as good as a
+  // survivor's (its model is theirs, not its initial one's).
+  const auto last_loss = [&](int i) {
+    return ReadRows(dir + "/peer-" + std::to_string(i)).back().back()["loss_mean"].get<double>();
+  };
+  int64_t timeouts = 0;
+  for (int i = 0; i < kPeers; ++i) {
+    timeouts += ReadSummary(dir + "/peer-" + std::to_string(i))["counters"].value(
+        "sgp.round_timeouts", int64_t{0});
+  }
+  std::fprintf(stderr, "last test loss: restarted peer %.4f, observer %.4f; round timeouts %lld "
+               "(all peers)\n", last_loss(kKilled), last_loss(kObserver),
+               static_cast<long long>(timeouts));
+  EXPECT_LE(last_loss(kKilled), 1.5 * last_loss(kObserver) + 0.01);
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 

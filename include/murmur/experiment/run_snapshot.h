@@ -25,7 +25,7 @@
 
 namespace murmur {
 
-inline constexpr uint32_t kSnapshotVersion = 2;
+inline constexpr uint32_t kSnapshotVersion = 3;
 inline constexpr char kSnapshotFileName[] = "snapshot.bin";
 
 struct SnapshotHeader {

@@ -32,8 +32,9 @@
 //     offline peers and lost messages never deadlock a round;
 //   * a neighbour the failure detector declared down (OnPeerDown, the
 //     runtime's; the simulator declares none) is not waited for until it
-//     sends again or is declared up (OnPeerUp), so a crash costs the
-//     survivors its mixing term, not a round timeout every round.
+//     sends a delta or snapshot for a round not yet mixed (it is back and
+//     in step), so a crash costs the survivors its mixing term, not a
+//     round timeout every round.
 // Tolerates crash faults and message loss; not Byzantine faults (a
 // malicious delta moves everyone's copy of the sender; see robust/).
 #pragma once
@@ -87,7 +88,6 @@ class ChocoNode final : public Node {
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
   void OnPeerDown(Host& host, PeerId peer) override;
-  void OnPeerUp(Host& host, PeerId peer) override;
 
   int64_t completed_rounds() const { return round_; }
   const std::vector<PeerId>& neighbours() const { return neighbours_; }
@@ -140,7 +140,7 @@ class ChocoNode final : public Node {
   std::vector<int64_t> applied_;         // last round applied to x_hat_k
   std::vector<int64_t> requested_at_;    // own round of the last resync request
   std::vector<int64_t> answered_at_;     // own round of the last snapshot sent
-  std::vector<bool> down_;               // declared down, not heard from since
+  std::vector<bool> down_;               // declared down, not in step since
   std::vector<std::map<int64_t, SparseUpdate>> pending_;  // by round
 };
 

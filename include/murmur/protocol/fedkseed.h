@@ -20,11 +20,11 @@
 // `round_timeout` after the round began, then aggregates what arrived (none:
 // an empty aggregate). A client the failure detector declares down
 // (OnPeerDown, the runtime's; the simulator declares none) is not waited for
-// in the round under way (its reply still counts if it comes), and is not
-// selected until it sends again or is
-// declared up (OnPeerUp), unless no client is up ("fedkseed.clients_down").
-// A client that sees a gap in the rounds (it missed an
-// aggregate) asks the server for the global model before training. Tolerates
+// in the round under way once another selected client replied (its reply
+// still counts if it comes), and is not selected until it sends again or
+// reconnects (OnPeerUp), unless no client is up ("fedkseed.clients_down").
+// A client that sees a gap in the rounds (it missed an aggregate) asks the
+// server for the global model before training. Tolerates
 // client crashes, churn and loss; the server is a single point of failure;
 // not Byzantine-robust.
 #pragma once

@@ -40,7 +40,9 @@
 // beyond the window is kept (one per sender, so at most (window + 2) x
 // expected senders models are held), and filed for its round once the
 // window reaches it. An insider alone cannot make a peer jump while any
-// other expected sender is up and has not reached that round.
+// other expected sender is up and has not reached that round (where the
+// probe round expects one sender, as on SGP's 1-peer exponential graph,
+// that sender alone can).
 //
 // Not thread-safe: one node's handlers use it.
 //
@@ -139,8 +141,16 @@ class RoundBarrier {
   // The failure detector declared `peer` down: rounds stop waiting for it
   // (complete() no longer counts it) until a model of it arrives again.
   void MarkDown(PeerId peer) { down_.insert(peer); }
-  // It is up again (Node::OnPeerUp): rounds wait for it again.
-  void MarkUp(PeerId peer) { down_.erase(peer); }
+  // It is up again (Node::OnPeerUp, the runtime's): rounds wait for it
+  // again, but for a round it has already moved past (a model of a later
+  // round of it is held): it came back and caught up by a jump, skipping
+  // rounds, and over the runtime's ordered links that round's model would
+  // have come first. Only for peers that came back: the simulator raises no
+  // OnPeerUp, and may reorder a sender's messages.
+  void MarkUp(PeerId peer) {
+    down_.erase(peer);
+    returned_.insert(peer);
+  }
   bool is_down(PeerId peer) const { return down_.count(peer) != 0; }
 
   // When every expected sender that is not down has sent a model for round
@@ -196,6 +206,7 @@ class RoundBarrier {
   TimerId timer_;
   std::map<Round, RoundInbox> rounds_;
   std::set<PeerId> down_;
+  std::set<PeerId> returned_;  // MarkUp'ed
   // Senders not waited for before the round given (see JumpTo).
   std::map<PeerId, Round> excused_;
   // Beyond the window: each expected sender's newest model and its round.

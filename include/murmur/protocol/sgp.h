@@ -65,10 +65,22 @@
 // up has sent such a share (RoundBarrier::CatchUpRound), it jumps to the least
 // advanced one's round r ("sgp.catch_ups"): its model becomes the senders'
 // de-biased average z = sum x_j / sum w_j over their newest shares, its
-// numerator x = z w with its own weight w kept, and it trains and mixes
-// from round r on (the shares it adopted z from were copies; those of
-// round r are mixed as usual). Its stale mass thus comes back at the
-// others' model, not at its own old one.
+// numerator x = z w with its own weight w, plus the weights of the
+// buffered shares of the rounds it skips, and it trains and mixes from
+// round r on (the shares it adopted z from were copies; those of round r
+// are mixed as usual). Its stale mass thus comes back at the others'
+// model, not at its own old one, and the shares it skips keep theirs. What
+// is still lost: its own shares sent before the jump (late at their
+// receivers), shares that arrive after their round closed on a timeout
+// while it catches up, and a share more than the barrier's window ahead
+// that the same sender's newer one replaced (the barrier keeps one per
+// sender); from then on, with every share delivered, the mass is conserved
+// again.
+// Its peers wait for it again from its reconnection on (OnPeerUp,
+// RoundBarrier::MarkUp), but not for a round it skipped (one of whose
+// later shares they hold). Over the runtime this needs a round timeout:
+// until its jump, its out-peers wait for it, and without a timeout a wait
+// on a peer that waits in turn for them can stall the run.
 //
 // Snapshots: the node's state between events is more than its learner's
 // (which holds z only): Save writes the phase, round, the numerator x and
@@ -163,12 +175,12 @@ class SgpNode final : public Node {
   // Moves the weights of the shares the barrier has just filed from beyond
   // its window into weights_ (and forgets those of rounds closed).
   void FileAheadWeights();
-  // Each sender's newest buffered share's weight (those weights_ and
-  // ahead_weights_ hold).
-  std::map<PeerId, double> NewestWeights() const;
-  // When the barrier names a round to catch up to (every in-peer up is two
-  // or more rounds ahead): jumps there from the senders' average (see
-  // above) and starts its training; true then.
+  // Each sender's newest buffered share's round and weight (those weights_
+  // and ahead_weights_ hold).
+  std::map<PeerId, std::pair<Round, double>> NewestWeights() const;
+  // When the barrier names a round to catch up to (every in-peer up is
+  // catch_up_gap or more rounds ahead): jumps there from the senders'
+  // average (see above) and starts its training; true then.
   bool CatchUpIfBehind(Host& host);
 
   Learner& learner_;

@@ -25,8 +25,9 @@
 // own step count equals the reply's: joining or rejoining peers get the
 // current model from a neighbour, not the log of seeds. A peer the failure
 // detector declared down (OnPeerDown, the runtime's; the simulator declares
-// none) is not waited for until it sends again or is declared up
-// (OnPeerUp), so a crash does not cost a round timeout every step. Tolerates crashes,
+// none) is not waited for until it sends an update for the current step or
+// a later one (it is back and in step), so neither a crash nor the restart
+// that follows costs a round timeout every step. Tolerates crashes,
 // churn and message loss; not Byzantine peers (one forged byte moves every
 // model by at most lr * clip / n along a known direction).
 #pragma once
@@ -68,7 +69,6 @@ class SpsaNode final : public Node {
   void OnTimer(Host& host, TimerId timer) override;
   void OnComputeDone(Host& host, uint64_t tag) override;
   void OnPeerDown(Host& host, PeerId peer) override;
-  void OnPeerUp(Host& host, PeerId peer) override;
 
   int64_t completed_steps() const { return step_; }
 
@@ -97,7 +97,7 @@ class SpsaNode final : public Node {
   int64_t sync_attempts_ = 0;
   std::optional<std::pair<int64_t, std::vector<float>>> adopted_;  // (step, model)
   std::map<uint32_t, int64_t> served_at_;  // requester -> step its model was sent
-  std::vector<bool> down_;  // by peer: declared down, not heard from since
+  std::vector<bool> down_;  // by peer: declared down, not in step since
 };
 
 // protocol.kind = "spsa": zeroth-order training with shared randomness,

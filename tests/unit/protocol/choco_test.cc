@@ -271,8 +271,9 @@ TEST(ChocoNode, TopKDeltasMoveThePublicCopiesByWhatWasDecoded) {
 }
 
 // A neighbour declared down is not waited for: the round mixes as soon as
-// the others are current (no timeout), its term left out; once it sends
-// again (or is declared up) rounds wait for it again.
+// the others are current (no timeout), its term left out; once it sends a
+// delta of a round not yet mixed, rounds wait for it again; a stale one
+// (a restarted peer's) does not make them wait.
 TEST(ChocoNode, ANeighbourDownIsNotWaitedForUntilItSendsAgain) {
   FrozenLearner l;
   l.Fill(2.f);
@@ -299,10 +300,11 @@ TEST(ChocoNode, ANeighbourDownIsNotWaitedForUntilItSendsAgain) {
   EXPECT_EQ(node.completed_rounds(), 2);
 
   node.OnPeerDown(host, PeerId(2));
-  node.OnPeerUp(host, PeerId(2));
-  host.FinishCompute(node);  // round 3: up again, so waited for
+  node.OnMessage(host, PeerId(2), Delta(2, l.Constant(4.f)));  // stale
+  host.FinishCompute(node);  // round 3: still down, not waited for
   node.OnMessage(host, PeerId(1), Delta(3, l.Constant(0.f)));
-  EXPECT_EQ(node.completed_rounds(), 2);
+  EXPECT_EQ(node.completed_rounds(), 3);
+  EXPECT_EQ(host.counters["choco.neighbours_down"], 2);
   EXPECT_TRUE(host.bad_peers.empty());
 }
 

@@ -97,6 +97,32 @@ TEST(RoundBarrier, DownSenderIsNotWaitedForUntilItSendsAgain) {
   EXPECT_TRUE(barrier.complete());
 }
 
+// A sender declared up again (MarkUp) is waited for at once, before it
+// sent anything, but not for a round it has already moved past (a model
+// of a later round of it is held: it came back and jumped); a sender that
+// never went down and is one round ahead is waited for, as in lock step.
+TEST(RoundBarrier, ASenderUpAgainIsWaitedForButNotForARoundItSkipped) {
+  FakeHost host(PeerId(0));
+  RoundBarrier barrier(Options(/*window=*/3), std::vector<PeerId>{kA, kB});
+  barrier.MarkDown(kB);
+  barrier.Add(host, Round(1), kA, Model(1));
+  EXPECT_TRUE(barrier.complete());
+  barrier.Close();
+  barrier.MarkUp(kB);
+  EXPECT_FALSE(barrier.is_down(kB));
+  barrier.Add(host, Round(2), kA, Model(2));
+  EXPECT_FALSE(barrier.complete());  // waits for B again
+  barrier.Add(host, Round(3), kB, Model(3));
+  EXPECT_TRUE(barrier.complete());  // B is past round 2: it will not send it
+  EXPECT_EQ(barrier.Close().size(), 1u);
+  // Round 3: B's model is in; A (never down) one round ahead is waited for.
+  barrier.Add(host, Round(4), kA, Model(4));
+  EXPECT_FALSE(barrier.complete());
+  barrier.Add(host, Round(3), kA, Model(3));
+  EXPECT_TRUE(barrier.complete());
+  EXPECT_EQ(barrier.Close().size(), 2u);
+}
+
 TEST(RoundBarrier, SkippingSendersAheadDoesNotWaitForOneTwoRoundsAhead) {
   FakeHost host(PeerId(0));
   RoundBarrierOptions options = Options(/*window=*/3);

@@ -263,8 +263,9 @@ TEST(SgpNode, APeerDownGetsNoShareUntilItIsUpAgain) {
 
 // A restarted peer (round 0, its initial model 0) whose in-peers are at
 // rounds 30 and 31 jumps to round 30: its model is their de-biased average
-// (5 + 3) / (0.5 + 0.5) = 8 with its own weight 1, and it mixes round 30
-// with peer 1's share, not waiting for peer 2 (past it), then round 31.
+// (5 + 3) / (0.5 + 0.5) = 8, its weight its own 1 plus the 0.5 of the
+// round-2 share the jump skips (kept, not lost), and it mixes round 30 with
+// peer 1's share, not waiting for peer 2 (past it), then round 31.
 TEST(SgpNode, ARestartedPeerJumpsToItsInPeersRoundFromTheirAverage) {
   FrozenLearner l;
   SgpNode node(*l.learner,
@@ -273,6 +274,7 @@ TEST(SgpNode, ARestartedPeerJumpsToItsInPeersRoundFromTheirAverage) {
                Fixed(Ids({1}), Ids({1, 2})));
   FakeHost host(PeerId(0));
   node.OnStart(host);
+  node.OnMessage(host, PeerId(1), Share(2, 0.5, l.Constant(7.f)));
   node.OnMessage(host, PeerId(1), Share(30, 0.5, l.Constant(5.f)));
   node.OnMessage(host, PeerId(2), Share(31, 0.5, l.Constant(3.f)));
   host.FinishCompute(node);
@@ -280,23 +282,25 @@ TEST(SgpNode, ARestartedPeerJumpsToItsInPeersRoundFromTheirAverage) {
   EXPECT_TRUE(host.sent.empty());  // round 1 is skipped, not sent
   EXPECT_EQ(node.completed_rounds(), 29);
   EXPECT_EQ(host.models.at(29), l.Constant(8.f));
-  EXPECT_EQ(node.weight(), 1.0);
-  host.FinishCompute(node);  // round 30: half of x = 8, w = 1 to peer 1
+  EXPECT_EQ(node.weight(), 1.5);
+  EXPECT_EQ(node.numerator()[0], 12.f);  // z w
+  host.FinishCompute(node);  // round 30: half of x = 12, w = 1.5 to peer 1
   ASSERT_EQ(host.sent.size(), 1u);
   Result<ModelMessage> m =
       DecodeModelMessage(host.sent[0].bytes, ModelMessageKind::kDpsgdParams, l.size());
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->round, Round(30));
-  EXPECT_EQ(std::bit_cast<double>(m->weight), 0.5);
-  EXPECT_EQ(m->params, l.Constant(4.f));
-  ASSERT_EQ(node.completed_rounds(), 30);  // with peer 1's share: x = 9, w = 1
-  EXPECT_EQ(host.models.at(30), l.Constant(9.f));
+  EXPECT_EQ(std::bit_cast<double>(m->weight), 0.75);
+  EXPECT_EQ(m->params, l.Constant(6.f));
+  ASSERT_EQ(node.completed_rounds(), 30);  // with peer 1's share: x = 11, w = 1.25
+  EXPECT_EQ(node.weight(), 1.25);
+  EXPECT_EQ(host.models.at(30), l.Constant(static_cast<float>(11.0 / 1.25)));
   host.FinishCompute(node);  // round 31: peer 2's share is there, 1's comes
   EXPECT_EQ(node.completed_rounds(), 30);
   node.OnMessage(host, PeerId(1), Share(31, 0.5, l.Constant(2.f)));
   ASSERT_EQ(node.completed_rounds(), 31);
-  EXPECT_EQ(node.weight(), 1.5);  // 0.5 kept + 0.5 + 0.5
-  EXPECT_EQ(node.numerator()[0], 9.5f);
+  EXPECT_EQ(node.weight(), 1.625);       // 0.625 kept + 0.5 + 0.5
+  EXPECT_EQ(node.numerator()[0], 10.5f);  // 5.5 + 3 + 2
   EXPECT_EQ(host.counters.count("sgp.round_timeouts"), 0u);
   EXPECT_TRUE(host.bad_peers.empty());
 }
@@ -480,6 +484,7 @@ TEST(SgpNode, ARestartedPeerCatchesUpAndThenConservesMass) {
     net.crashed[dead] = true;
     for (uint32_t i = 0; i < dead; ++i) net.nodes[i]->OnPeerDown(*net.hosts[i], PeerId(dead));
     for (int r = 3; r < 15; ++r) net.Step();
+    const double w_survivors = net.WeightOfLive();
     net.Renew(dead);
     net.crashed[dead] = false;
     net.nodes[dead]->OnStart(*net.hosts[dead]);
@@ -503,6 +508,12 @@ TEST(SgpNode, ARestartedPeerCatchesUpAndThenConservesMass) {
     EXPECT_LE(steps, 6) << "seed " << seed;
     net.Step();  // the round it jumped to is mixed
     const double w_all = net.WeightOfLive();
+    // The transition loses some mass: its own first shares are late, and
+    // shares of a round that closed on a timeout (this harness times out
+    // every round still waiting after a step) arrive late; what its in-peers
+    // buffered for rounds it skipped stays. Over these seeds 76% to 97% of
+    // the survivors' weight at its restart is there after the catch-up.
+    EXPECT_GT(w_all, 0.7 * w_survivors) << "seed " << seed;
     while (net.nodes[0]->completed_rounds() < rounds) {
       net.Step();
       ASSERT_NEAR(net.WeightOfLive(), w_all, 1e-12) << "seed " << seed;

@@ -323,11 +323,13 @@ TEST(FedKSeed, ClientAndServerApplyTheSameAggregateBitForBit) {
 }
 
 // A peer declared down is not waited for: the step applies as soon as every
-// peer up sent its update (no timeout); once the peer sends again, or is
-// declared up, steps wait for it again.
-TEST(SpsaNode, APeerDownIsNotWaitedForUntilItSendsOrIsUpAgain) {
+// peer up sent its update (no timeout); once the peer sends an update for
+// the current step or a later one, steps wait for it again; a stale one (a
+// restarted peer's) does not make them wait.
+TEST(SpsaNode, APeerDownIsNotWaitedForUntilItIsInStepAgain) {
   SmallLearner l;
-  const SpsaOptions o = ThreePeers();
+  SpsaOptions o = ThreePeers();
+  o.rounds = 6;
   SpsaNode node(*l.learner, o);
   FakeHost host(PeerId(0));
   std::vector<float> expected = l.Params();
@@ -347,47 +349,66 @@ TEST(SpsaNode, APeerDownIsNotWaitedForUntilItSendsOrIsUpAgain) {
   host.FinishCompute(node);  // step 1: peer 2 is down, peer 1 completes it
   node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 1, .q = 3}));
   ASSERT_EQ(node.completed_steps(), 2);
-  host.FinishCompute(node);  // step 2: peer 2 sends again, so it is waited for
-  node.OnMessage(host, PeerId(2), EncodeSpsaUpdate({.step = 2, .q = 1}));
-  node.OnPeerDown(host, PeerId(2));
-  node.OnPeerUp(host, PeerId(2));
+  node.OnMessage(host, PeerId(2), EncodeSpsaUpdate({.step = 0, .q = 1}));  // stale
+  host.FinishCompute(node);  // step 2: still down, peer 1 completes it
   node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 2, .q = 1}));
-  ASSERT_EQ(node.completed_steps(), 3);  // all three sent
-  host.FinishCompute(node);  // step 3: up again, waits for peer 2
+  ASSERT_EQ(node.completed_steps(), 3);
+  host.FinishCompute(node);  // step 3: peer 2 sends it, so it is in step again
+  node.OnMessage(host, PeerId(2), EncodeSpsaUpdate({.step = 3, .q = 1}));
   node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 3, .q = 1}));
-  EXPECT_EQ(node.completed_steps(), 3);
+  ASSERT_EQ(node.completed_steps(), 4);
+  host.FinishCompute(node);  // step 4 waits for peer 2 again
+  node.OnMessage(host, PeerId(1), EncodeSpsaUpdate({.step = 4, .q = 1}));
+  EXPECT_EQ(node.completed_steps(), 4);
+  node.OnMessage(host, PeerId(2), EncodeSpsaUpdate({.step = 4, .q = 1}));
+  EXPECT_EQ(node.completed_steps(), 5);
   EXPECT_TRUE(host.bad_peers.empty());
 }
 
-// The server stops waiting for a selected client declared down when every
-// other selected client replied, leaves it out of the next rounds' picks
-// while down, and still takes its reply if it comes.
+// The server stops waiting for a selected client declared down once every
+// other selected client replied (not before: a round no one replied to
+// waits), takes the reply of a client down if it comes (it is up then),
+// and leaves a client down out of the next rounds' picks.
 TEST(FedKSeed, ServerStopsWaitingForAClientDownAndDoesNotPickIt) {
   SmallLearner l;
   const FedKSeedOptions o{.rounds = 4, .seed = 5, .pool = 16, .local_steps = 1, .lr = 0.05,
                           .round_timeout = Duration::Seconds(5)};
   FedKSeedServer server(l.Params(), o, {PeerId(0), PeerId(1)});
-  FedKSeedClient client(*l.learner, o, PeerId(2));
-  FakeHost server_host(PeerId(2)), client_host(PeerId(0));
-  server.OnStart(server_host);
-  ASSERT_EQ(server_host.sent.size(), 2u);  // both selected (fraction 1)
-  client.OnMessage(client_host, PeerId(2), server_host.sent[0].bytes);
-  client_host.FinishCompute(client);
-  ASSERT_EQ(client_host.sent.size(), 1u);
-  server.OnMessage(server_host, PeerId(0), client_host.sent[0].bytes);
-  EXPECT_EQ(server_host.sent.size(), 2u);  // waits for client 1
-  server.OnPeerDown(server_host, PeerId(1));
-  ASSERT_EQ(server_host.sent.size(), 4u);  // round 2 began, no timeout
-  EXPECT_EQ(server_host.counters["fedkseed.clients_down"], 1);
-  EXPECT_EQ(server_host.counters.count("fedkseed.round_timeouts"), 0u);
-  for (size_t i = 2; i < 4; ++i) {
-    Result<KSeedFrame> round = DecodeKSeedFrame(server_host.sent[i].bytes,
-                                                SpsaMessageKind::kKSeedRound, 16, 16);
-    ASSERT_TRUE(round.ok());
-    EXPECT_EQ(round->round, 2u);
-    EXPECT_EQ(round->selected, server_host.sent[i].to == PeerId(0));  // 1 is down
-  }
-  EXPECT_TRUE(server_host.bad_peers.empty());
+  FakeHost host(PeerId(2));
+  const auto update = [](uint32_t round) {
+    return EncodeKSeedFrame(KSeedFrame{.kind = SpsaMessageKind::kKSeedUpdate,
+                                       .round = round,
+                                       .pairs = {SeedScalar{.index = 3, .scalar = 0.5f}}});
+  };
+  const auto picked = [&](size_t first) {
+    std::vector<PeerId> out;
+    for (size_t i = first; i < host.sent.size(); ++i) {
+      Result<KSeedFrame> f =
+          DecodeKSeedFrame(host.sent[i].bytes, SpsaMessageKind::kKSeedRound, 16, 16);
+      EXPECT_TRUE(f.ok());
+      if (f.ok() && f->selected) out.push_back(host.sent[i].to);
+    }
+    return out;
+  };
+  server.OnStart(host);
+  ASSERT_EQ(host.sent.size(), 2u);
+  EXPECT_EQ(picked(0), (std::vector<PeerId>{PeerId(0), PeerId(1)}));  // fraction 1
+  server.OnPeerDown(host, PeerId(1));  // round 1: no reply yet, so it waits
+  EXPECT_EQ(host.sent.size(), 2u);
+  server.OnMessage(host, PeerId(1), update(1));  // it was not dead after all
+  EXPECT_EQ(host.sent.size(), 2u);               // still waits for client 0
+  server.OnMessage(host, PeerId(0), update(1));
+  ASSERT_EQ(host.sent.size(), 4u);
+  EXPECT_EQ(picked(2), (std::vector<PeerId>{PeerId(0), PeerId(1)}));  // 1 is up again
+
+  server.OnMessage(host, PeerId(0), update(2));  // round 2: waits for client 1
+  EXPECT_EQ(host.sent.size(), 4u);
+  server.OnPeerDown(host, PeerId(1));
+  ASSERT_EQ(host.sent.size(), 6u);  // round 3 began at once, no timeout
+  EXPECT_EQ(picked(4), (std::vector<PeerId>{PeerId(0)}));  // 1 is down
+  EXPECT_EQ(host.counters["fedkseed.clients_down"], 2);
+  EXPECT_EQ(host.counters.count("fedkseed.round_timeouts"), 0u);
+  EXPECT_TRUE(host.bad_peers.empty());
 }
 
 }  // namespace
