@@ -144,7 +144,7 @@ void ByzantineDpsgdNode::AfterTraining(Host& host) {
   // The coalition crafts what the run exchanges (only the output layer
   // with train.trainable = "output").
   if (coalition_ != nullptr) {
-    coalition_->Deposit(NextRound(round_), host.self(),
+    coalition_->Deposit(NextRound(round_), self_,
                         ExchangedParams(options_, learner_.params()));
   }
   phase_ = Phase::kWaiting;
@@ -217,7 +217,7 @@ void ByzantineDpsgdNode::Attack(Host& host) {
   // Equivocation crafts per receiver; every other attack sends one model,
   // for Sybils the coalition's.
   std::vector<float> shared;
-  if (coalition_ != nullptr) shared = coalition_->Crafted(NextRound(round_), host.self());
+  if (coalition_ != nullptr) shared = coalition_->Crafted(NextRound(round_), self_);
   SharedMessage shared_message;
   for (size_t k = 0; k < honest_.size(); ++k) {
     if (config_.attack == AttackKind::kOmission &&

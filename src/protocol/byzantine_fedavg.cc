@@ -119,7 +119,7 @@ void ByzantineFedAvgClient::OnComputeDone(Host& host, uint64_t /*tag*/) {
   std::vector<float> own(x.size());
   for (size_t i = 0; i < own.size(); ++i) own[i] = x[i] - global_[i];
   if (NeedsCoalition(config_.attack)) {
-    coalition_->Deposit(round_.value, host.self(), std::move(own));
+    coalition_->Deposit(round_.value, self_, std::move(own));
     waiting_ = true;
     wait_deadline_ = host.now() + options_.round_timeout;
     TrySend(host);
