@@ -6,7 +6,7 @@
 // sent in any order, drops, duplicates, corrupts (bit flips, truncation,
 // another sender: an insider lying about its slot) or replays them, injects
 // raw bytes, fires timers, finishes compute tasks, declares peers down and
-// moves time. Because the messages come from the protocols' own encoders,
+// up again and moves time. Because the messages come from the protocols' own encoders,
 // every protocol's message handling is reached without this file knowing
 // any wire format, and a new protocol is fuzzed once it is registered
 // (from its defaults); kVariants adds configurations whose messages differ
@@ -209,7 +209,7 @@ void Corrupt(Reader& in, uint8_t how, std::vector<uint8_t>& bytes) {
 //         duplicate; bits 4-5: corruption; bit 6: another sender)
 //   2     fire one of a node's timers (each fires at most once)
 //   3     finish a node's oldest compute task
-//   4     a node hears that a peer is down
+//   4     a node hears that a peer is down (bit 3: that it is up again)
 //   5     raw bytes to a node from a peer
 //   6     drop a message in flight
 //   7     time passes on every host
@@ -248,7 +248,12 @@ bool Step(Reader& in, Run& run) {
     case 4: {
       const size_t k = in.U8() % n;
       const PeerId down(static_cast<uint32_t>(in.U8() % n));
-      if (down.value != k) run.nodes[k]->OnPeerDown(*run.hosts[k], down);
+      if (down.value == k) return false;
+      if ((op & 8) != 0) {
+        run.nodes[k]->OnPeerUp(*run.hosts[k], down);
+      } else {
+        run.nodes[k]->OnPeerDown(*run.hosts[k], down);
+      }
       return false;
     }
     case 5: {
