@@ -31,7 +31,7 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DMURMUR_BUILD_BENCH=OFF -DMURMUR_RUNTIME_TEST_ONLY=ON > /dev/null
 cmake --build build-asan -j"$(nproc)" --target runtime_test core_test
 # The multi-process tests run the release `murmur` binary; they ran above.
-build-asan/runtime_test --gtest_filter=-PeerProcesses.*:LaunchLifetime.*:BenchAllreduce.*:SecAggLaunch.*:DpsgdChurn.*:DilocoChurn.*:DilocoRestart.*:StreamingDilocoRestart.*:PeerPersist.*
+build-asan/runtime_test --gtest_filter=-PeerProcesses.*:LaunchLifetime.*:BenchAllreduce.*:SecAggLaunch.*:DpsgdChurn.*:SgpChurn.*:DilocoChurn.*:DilocoRestart.*:StreamingDilocoRestart.*:PeerPersist.*
 build-asan/core_test
 
 fuzz_start=$(date +%s)
