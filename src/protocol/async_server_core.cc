@@ -45,6 +45,7 @@ std::optional<AsyncMessage> AsyncServerCore::Accept(Host& host, PeerId from,
                                              " beyond the server's ", version_));
     return std::nullopt;
   }
+  down_.erase(from);  // it sends, so it is up
   auto it = busy_.find(from);
   if (it == busy_.end() || it->second.version != update->version) {
     // The task timed out, or the run is over.
@@ -69,6 +70,14 @@ std::optional<PeerId> AsyncServerCore::ExpireTask(Host& host, TimerId timer) {
   return std::nullopt;
 }
 
+bool AsyncServerCore::ClientDown(Host& host, PeerId client) {
+  if (!std::binary_search(clients_.begin(), clients_.end(), client)) return false;
+  down_.insert(client);
+  if (busy_.erase(client) == 0) return false;
+  host.metrics().Count(name_ + ".tasks_of_clients_down", 1);
+  return true;
+}
+
 void AsyncServerCore::Publish(Host& host) {
   ++version_;
   host.metrics().ReportModel(RoundOf(version_), global_);
@@ -82,7 +91,7 @@ double AsyncServerCore::LastOverheadSeconds(PeerId client) const {
 std::optional<PeerId> AsyncServerCore::RandomIdleClient(Host& host) const {
   std::vector<PeerId> idle;
   for (PeerId c : clients_) {
-    if (!busy_.count(c)) idle.push_back(c);
+    if (!busy_.count(c) && !down_.count(c)) idle.push_back(c);
   }
   if (idle.empty()) return std::nullopt;
   return idle[host.rng().UniformInt(idle.size())];

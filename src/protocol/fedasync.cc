@@ -49,4 +49,13 @@ void FedAsyncServer::OnTimer(Host& host, TimerId timer) {
   if (core_.ExpireTask(host, timer)) FillSlots(host);
 }
 
+void FedAsyncServer::OnPeerDown(Host& host, PeerId peer) {
+  if (core_.ClientDown(host, peer)) FillSlots(host);
+}
+
+void FedAsyncServer::OnPeerUp(Host& host, PeerId peer) {
+  core_.ClientUp(peer);
+  FillSlots(host);
+}
+
 }  // namespace murmur

@@ -55,4 +55,13 @@ void FedBuffServer::OnTimer(Host& host, TimerId timer) {
   if (core_.ExpireTask(host, timer)) FillSlots(host);
 }
 
+void FedBuffServer::OnPeerDown(Host& host, PeerId peer) {
+  if (core_.ClientDown(host, peer)) FillSlots(host);
+}
+
+void FedBuffServer::OnPeerUp(Host& host, PeerId peer) {
+  core_.ClientUp(peer);
+  FillSlots(host);
+}
+
 }  // namespace murmur

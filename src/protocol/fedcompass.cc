@@ -143,7 +143,7 @@ void FedCompassServer::Aggregate(Host& host, std::vector<Arrival> arrivals) {
 }
 
 void FedCompassServer::Reassign(Host& host, PeerId client) {
-  if (core_.version() >= options_.rounds || core_.IsBusy(client)) return;
+  if (core_.version() >= options_.rounds || core_.IsBusy(client) || core_.IsDown(client)) return;
   Assign(host, client);
 }
 
@@ -157,18 +157,30 @@ void FedCompassServer::OnTimer(Host& host, TimerId timer) {
   }
   std::optional<PeerId> expired = core_.ExpireTask(host, timer);
   if (!expired) return;
-  auto member = group_of_.find(*expired);
-  if (member != group_of_.end()) {
-    const int64_t id = member->second;
-    group_of_.erase(member);
-    Group& group = groups_.at(id);
-    std::erase(group.members, *expired);
-    if (!group.arrived.empty() && group.arrived.size() == group.members.size()) {
-      CloseGroup(host, id);
-    }
-  }
+  LeaveGroup(host, *expired);
   // It may be back by now; if not, this task times out too.
   Reassign(host, *expired);
+}
+
+void FedCompassServer::LeaveGroup(Host& host, PeerId client) {
+  auto member = group_of_.find(client);
+  if (member == group_of_.end()) return;
+  const int64_t id = member->second;
+  group_of_.erase(member);
+  Group& group = groups_.at(id);
+  std::erase(group.members, client);
+  if (!group.arrived.empty() && group.arrived.size() == group.members.size()) {
+    CloseGroup(host, id);
+  }
+}
+
+void FedCompassServer::OnPeerDown(Host& host, PeerId peer) {
+  if (core_.ClientDown(host, peer)) LeaveGroup(host, peer);
+}
+
+void FedCompassServer::OnPeerUp(Host& host, PeerId peer) {
+  core_.ClientUp(peer);
+  Reassign(host, peer);
 }
 
 }  // namespace murmur

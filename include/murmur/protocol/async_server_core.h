@@ -5,12 +5,15 @@
 //
 // Fault semantics: a task not answered within `task_timeout` (0: never) is
 // given up: its client counts as idle again and a later answer to it is
-// ignored as late. Updates from unknown or idle clients, or claiming a
-// version newer than the server's, are reported as bad peers.
+// ignored as late. A client declared down gives its task up at once and
+// gets none until it is up again (ClientDown). Updates from unknown or idle
+// clients, or claiming a version newer than the server's, are reported as
+// bad peers.
 #pragma once
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,6 +42,15 @@ class AsyncServerCore {
   // client idle, counts it and returns the client.
   std::optional<PeerId> ExpireTask(Host& host, TimerId timer);
 
+  // A client the failure detector declared down (Node::OnPeerDown, the
+  // runtime's; the simulator declares none): its outstanding task is given
+  // up now rather than at its timeout ("<name>.tasks_of_clients_down"),
+  // and RandomIdleClient skips it until it is up again (ClientUp, or an
+  // update of it arrives). Returns whether a task was given up.
+  bool ClientDown(Host& host, PeerId client);
+  void ClientUp(PeerId client) { down_.erase(client); }
+  bool IsDown(PeerId client) const { return down_.count(client) > 0; }
+
   // Bumps the version and reports the global model as that round.
   void Publish(Host& host);
 
@@ -48,7 +60,8 @@ class AsyncServerCore {
   // minus its reported compute time: the client's network overhead.
   double LastOverheadSeconds(PeerId client) const;
 
-  // A uniformly random idle client, or nullopt when all are busy.
+  // A uniformly random idle client that is not down, or nullopt when there
+  // is none.
   std::optional<PeerId> RandomIdleClient(Host& host) const;
 
   std::vector<float>& global() { return global_; }
@@ -73,6 +86,7 @@ class AsyncServerCore {
   int64_t version_ = 0;
   std::map<PeerId, Outstanding> busy_;
   std::map<PeerId, double> overhead_s_;
+  std::set<PeerId> down_;
 };
 
 }  // namespace murmur

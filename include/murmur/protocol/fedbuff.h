@@ -41,6 +41,10 @@ class FedBuffServer final : public Node {
   void OnStart(Host& host) override;
   void OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
+  // A client down gives its slot up at once (AsyncServerCore::ClientDown);
+  // back up, it may be picked again.
+  void OnPeerDown(Host& host, PeerId peer) override;
+  void OnPeerUp(Host& host, PeerId peer) override;
   void OnComputeDone(Host& host, uint64_t tag) override {}
 
   std::span<const float> global_model() const { return core_.global(); }

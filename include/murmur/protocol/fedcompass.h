@@ -67,6 +67,11 @@ class FedCompassServer final : public Node {
   void OnStart(Host& host) override;
   void OnMessage(Host& host, PeerId from, std::span<const uint8_t> message) override;
   void OnTimer(Host& host, TimerId timer) override;
+  // A client down gives its task up at once (AsyncServerCore::ClientDown)
+  // and leaves its group, which then closes if every other member arrived;
+  // it gets no task until it is up again.
+  void OnPeerDown(Host& host, PeerId peer) override;
+  void OnPeerUp(Host& host, PeerId peer) override;
   void OnComputeDone(Host& host, uint64_t tag) override {}
 
   std::span<const float> global_model() const { return core_.global(); }
@@ -94,6 +99,9 @@ class FedCompassServer final : public Node {
   void Aggregate(Host& host, std::vector<Arrival> arrivals);
   void CloseGroup(Host& host, int64_t group_id);
   void Reassign(Host& host, PeerId client);
+  // Takes a client whose task was given up out of its group (closing the
+  // group if every other member arrived).
+  void LeaveGroup(Host& host, PeerId client);
 
   const FedCompassOptions options_;
   AsyncServerCore core_;

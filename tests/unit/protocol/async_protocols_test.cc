@@ -120,6 +120,41 @@ TEST(FedBuffServer, TimedOutTaskFreesItsSlotAndItsLateAnswerIsIgnored) {
   }
 }
 
+// A client declared down gives its slot up at once (no task timeout), the
+// slot goes to the other client, the one down is not picked while down,
+// and its late answer is ignored; up again, it is picked.
+TEST(FedBuffServer, AClientDownGivesItsSlotUpAtOnceAndIsNotPicked) {
+  FedBuffServer server({0.f}, {.rounds = 10, .local_steps = 2, .buffer_size = 1,
+                               .max_concurrency = 1, .task_timeout = Duration::Seconds(5)},
+                       Clients(2));
+  FakeHost host(PeerId(2));
+  server.OnStart(host);
+  ASSERT_EQ(host.sent.size(), 1u);
+  const PeerId down = host.sent[0].to;
+  const PeerId other(1 - down.value);
+  server.OnPeerDown(host, down);
+  EXPECT_EQ(host.counters["fedbuff.tasks_of_clients_down"], 1);
+  EXPECT_EQ(host.counters.count("fedbuff.task_timeouts"), 0u);
+  ASSERT_EQ(host.sent.size(), 2u);
+  EXPECT_EQ(host.sent[1].to, other);
+  // Its answer to the task it gave up is late; the other's is applied and
+  // the slot goes to the other again (the one down is not picked).
+  server.OnMessage(host, down, Update(0, {1.f}));
+  EXPECT_EQ(host.counters["fedbuff.late_updates"], 1);
+  server.OnPeerDown(host, down);  // down again: its answer said it was up
+  for (int i = 0; i < 5; ++i) {
+    server.OnMessage(host, other, Update(static_cast<uint32_t>(i), {1.f}));
+    ASSERT_EQ(host.sent.back().to, other) << "update " << i;
+  }
+  EXPECT_EQ(server.completed_rounds(), 5);
+  server.OnPeerUp(host, down);  // the slot is taken: nothing sent yet
+  EXPECT_EQ(host.sent.size(), 7u);
+  server.OnPeerDown(host, other);  // the slot is free: the one back gets it
+  ASSERT_EQ(host.sent.size(), 8u);
+  EXPECT_EQ(host.sent.back().to, down);
+  EXPECT_TRUE(host.bad_peers.empty());
+}
+
 // Three clients with measured speeds 0.1, 0.12 and 0.15 s/step and no
 // network overhead. Client 0's first update opens a group expected at
 // t = 1 + 10*0.1 = 2; the slower clients join it with floor(0.8/0.12) = 6
@@ -189,6 +224,37 @@ TEST(FedCompassServer, ClosesAGroupAtItsLatestArrivalTimeWithoutStragglers) {
   host.Advance(Duration::Seconds(1.0));
   server.OnMessage(host, PeerId(1), Update(2, {1.f}, 3, 1.5));
   EXPECT_EQ(server.completed_rounds(), 4);
+}
+
+// As above, but client 1 is declared down instead of stalling: the group
+// closes at once with client 0's update, not at its latest arrival time,
+// and client 1 gets no task until it is up again.
+TEST(FedCompassServer, ClosesAGroupAtOnceWhenItsStragglerIsDown) {
+  FedCompassServer server({0.f}, {.rounds = 100, .min_steps = 2, .max_steps = 10,
+                                  .lambda = 1.5},
+                          Clients(2));
+  FakeHost host(PeerId(2));
+  server.OnStart(host);
+  host.Advance(Duration::Seconds(1.0));
+  server.OnMessage(host, PeerId(0), Update(0, {1.f}, 10, 1.0));
+  host.Advance(Duration::Seconds(0.5));
+  server.OnMessage(host, PeerId(1), Update(0, {1.f}, 10, 1.5));  // joins with 3 steps
+  ASSERT_EQ(server.assigned_steps(PeerId(1)), 3);
+  host.Advance(Duration::Seconds(0.5));
+  server.OnMessage(host, PeerId(0), Update(1, {2.f}, 10, 1.0));
+  EXPECT_EQ(server.completed_rounds(), 2);  // waits for client 1
+  const size_t sent = host.sent.size();
+  server.OnPeerDown(host, PeerId(1));
+  EXPECT_EQ(server.completed_rounds(), 3);
+  EXPECT_EQ(host.counters["fedcompass.tasks_of_clients_down"], 1);
+  EXPECT_EQ(host.counters.count("fedcompass.groups_closed_at_latest"), 0u);
+  // Client 0 got its next task; client 1 none.
+  ASSERT_EQ(host.sent.size(), sent + 1);
+  EXPECT_EQ(host.sent.back().to, PeerId(0));
+  server.OnPeerUp(host, PeerId(1));
+  ASSERT_EQ(host.sent.size(), sent + 2);
+  EXPECT_EQ(host.sent.back().to, PeerId(1));
+  EXPECT_EQ(LastTaskTo(host, PeerId(1)).version, 3u);
 }
 
 // Found by async_message_fuzz under UBSan (an empty value array).
