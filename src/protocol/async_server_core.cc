@@ -88,6 +88,18 @@ double AsyncServerCore::LastOverheadSeconds(PeerId client) const {
   return it == overhead_s_.end() ? 0.0 : it->second;
 }
 
+void AsyncServerCore::FillSlots(Host& host, int64_t max_concurrency, uint64_t steps,
+                                int64_t rounds) {
+  if (version_ >= rounds) return;
+  const auto n = static_cast<int64_t>(clients_.size());
+  const int64_t slots = max_concurrency > 0 ? std::min(max_concurrency, n) : n;
+  while (busy() < slots) {
+    std::optional<PeerId> client = RandomIdleClient(host);
+    if (!client) return;
+    Dispatch(host, *client, steps);
+  }
+}
+
 std::optional<PeerId> AsyncServerCore::RandomIdleClient(Host& host) const {
   std::vector<PeerId> idle;
   for (PeerId c : clients_) {

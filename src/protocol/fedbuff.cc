@@ -19,14 +19,8 @@ void FedBuffServer::OnStart(Host& host) {
 }
 
 void FedBuffServer::FillSlots(Host& host) {
-  if (core_.version() >= options_.rounds) return;
-  const auto n = static_cast<int64_t>(core_.clients().size());
-  const int64_t slots = options_.max_concurrency > 0 ? std::min(options_.max_concurrency, n) : n;
-  while (core_.busy() < slots) {
-    std::optional<PeerId> client = core_.RandomIdleClient(host);
-    if (!client) return;
-    core_.Dispatch(host, *client, static_cast<uint64_t>(options_.local_steps));
-  }
+  core_.FillSlots(host, options_.max_concurrency, static_cast<uint64_t>(options_.local_steps),
+                  options_.rounds);
 }
 
 void FedBuffServer::OnMessage(Host& host, PeerId from, std::span<const uint8_t> bytes) {

@@ -60,6 +60,11 @@ class AsyncServerCore {
   // minus its reported compute time: the client's network overhead.
   double LastOverheadSeconds(PeerId client) const;
 
+  // Keeps min(max_concurrency (0: all), clients) clients busy with tasks
+  // of `steps` local steps, each picked at random among the idle clients
+  // that are not down (RandomIdleClient), while version() < rounds.
+  void FillSlots(Host& host, int64_t max_concurrency, uint64_t steps, int64_t rounds);
+
   // A uniformly random idle client that is not down, or nullopt when there
   // is none.
   std::optional<PeerId> RandomIdleClient(Host& host) const;
