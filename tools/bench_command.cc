@@ -104,6 +104,7 @@ Result<Rank> SpawnRank(const BenchOptions& o, const std::string& self_exe, int64
       "--reps", std::to_string(o.reps), "--chunk-kib", std::to_string(o.chunk_kib),
       "--timeout", std::to_string(o.timeout_s)};
   if (o.plain) argv.push_back("--plain");
+  if (o.tcp) argv.push_back("--tcp");
   argv.insert(argv.end(), {"--streams", std::to_string(o.streams)});
   if (!bootstrap.empty()) argv.insert(argv.end(), {"--bootstrap", bootstrap});
   MURMUR_ASSIGN_OR_RETURN(
@@ -124,6 +125,7 @@ double Median(std::vector<double> v) {
 // first rank that failed or found a wrong value.
 Result<nlohmann::json> Summarize(const BenchOptions& o, const std::vector<Rank>& ranks) {
   double latency = 0, fastest = 1e300, result_sum = 0;
+  int64_t shm_links = 0;
   for (size_t i = 0; i < ranks.size(); ++i) {
     const std::string& last = ranks[i].lines.empty() ? "" : ranks[i].lines.back();
     const nlohmann::json r = nlohmann::json::parse(last, nullptr, false);
@@ -138,6 +140,7 @@ Result<nlohmann::json> Summarize(const BenchOptions& o, const std::vector<Rank>&
       return Status::Internal("rank ", i, "'s last result sums to ", r.value("result_sum", 0.0),
                               ", rank 0's to ", result_sum);
     }
+    shm_links += r.value("shm_links", int64_t{0});
     const std::vector<double> t = r["times_us"].get<std::vector<double>>();
     latency = std::max(latency, Median(t));
     fastest = std::min(fastest, *std::min_element(t.begin(), t.end()));
@@ -145,7 +148,11 @@ Result<nlohmann::json> Summarize(const BenchOptions& o, const std::vector<Rank>&
   const double bytes = static_cast<double>(o.floats()) * 4;
   const double algbw = bytes / (latency * 1e-6) / 1e9;
   const double n = static_cast<double>(o.procs);
-  return nlohmann::json{{"procs", o.procs},        {"mib", bytes / 1048576.0},
+  // Every rank links to every other; a link's data goes over one
+  // connection, or over streams - 1 (the first then carries control only).
+  const int64_t connections = o.procs * (o.procs - 1) * (o.streams > 1 ? o.streams - 1 : 1);
+  const char* transport = shm_links == 0 ? "tcp" : shm_links >= connections ? "shared-memory" : "mixed";
+  return nlohmann::json{{"transport", transport}, {"shm_links", shm_links},{"procs", o.procs},        {"mib", bytes / 1048576.0},
                         {"bytes", bytes},          {"plain", o.plain}, {"streams", o.streams},
                         {"reps", o.reps},          {"chunk_kib", o.chunk_kib},
                         {"latency_us", latency},   {"latency_min_us", fastest},
@@ -217,14 +224,20 @@ CLI::App* AddBenchCommand(CLI::App& app, BenchOptions& options) {
   CLI::App* ar = bench->add_subcommand(
       "allreduce",
       "Ring all-reduce over N `murmur` processes on 127.0.0.1 (authenticated and\n"
-      "encrypted TCP; --plain: authenticated only). Checks every reduced value and\n"
-      "prints one JSON line: busbw_gbps, algbw_gbps, latency_us, procs, mib, plain.");
+      "encrypted sessions; --plain: authenticated only; the frames move to shared\n"
+      "memory after the handshake unless --tcp). Checks every reduced value and\n"
+      "prints one JSON line: busbw_gbps, algbw_gbps, latency_us, procs, mib, plain,\n"
+      "transport.");
   ar->add_option("--procs", options.procs, "Processes (ranks)")->check(CLI::Range(int64_t{2}, int64_t{64}));
   ar->add_option("--mib", options.mib, "MiB per all-reduce (float32)")->check(CLI::Range(1e-6, 1024.0));
   ar->add_option("--bytes", options.bytes, "Bytes per all-reduce instead of --mib (4: one float)")
       ->check(CLI::Range(int64_t{4}, int64_t{1} << 30));
   ar->add_flag("--plain", options.plain,
                "Authenticate the data frames but do not encrypt them (private clusters)");
+  ar->add_flag("--tcp", options.tcp,
+               "Every link over loopback TCP: no shared memory between the ranks (by default\n"
+               "processes on one host move their sealed session's frames to shared memory;\n"
+               "docs/runtime.md, \"Peers on the same host\")");
   ar->add_option("--streams", options.streams, "TCP streams per link (docs/runtime.md)")
       ->check(CLI::Range(int64_t{1}, int64_t{net::kMaxStreams}));
   ar->add_option("--reps", options.reps, "Timed all-reduces after one warm-up")

@@ -5,7 +5,10 @@
 // sums are exact), and the parent prints one JSON line: procs, mib, bytes,
 // plain, reps, latency_us (the slowest rank's median time per all-reduce
 // after one warm-up), latency_min_us, algbw_gbps (bytes / latency),
-// busbw_gbps (algbw x 2 (n-1) / n, the NCCL-tests convention) and verified.
+// busbw_gbps (algbw x 2 (n-1) / n, the NCCL-tests convention), verified,
+// and transport: "shared-memory" when every link moved its frames to
+// shared memory (the default between processes of one host), "tcp" when
+// none did (--tcp), else "mixed".
 // A rank is the same subcommand with the hidden --rank (bench_rank.cc).
 #pragma once
 
@@ -24,6 +27,7 @@ struct BenchOptions {
   int64_t bytes = 0;  // > 0: the size in bytes instead of --mib
   bool plain = false;
   int64_t streams = 1;  // TCP streams per link
+  bool tcp = false;     // no shared memory between the ranks (NetOptions::shm_ring_bytes = 0)
   int64_t reps = 5;
   int64_t chunk_kib = 128;
   double timeout_s = 300;

@@ -56,6 +56,7 @@ int BenchRank(const BenchOptions& o) {
   if (!o.bootstrap.empty()) net.bootstrap = {o.bootstrap};
   net.backoff_min = Duration::Seconds(0.02);
   net.streams = static_cast<uint8_t>(o.streams);
+  if (o.tcp) net.shm_ring_bytes = 0;
   net.start_timeout = Duration::Seconds(o.timeout_s);
   // A rank's loop fills and checks 16M floats per 64 MiB all-reduce; on a
   // loaded machine that can starve heartbeats for seconds. What is measured
@@ -109,8 +110,9 @@ int BenchRank(const BenchOptions& o) {
   std::string times;
   for (double s : seconds) times += (times.empty() ? "" : ", ") + std::to_string(s * 1e6);
   std::printf("{\"rank\": %lld, \"completed\": %d, \"wrong\": %zu, \"result_sum\": %.1f, "
-              "\"times_us\": [%s]}\n",
-              static_cast<long long>(o.rank), node.completed(), wrong, last_sum, times.c_str());
+              "\"shm_links\": %llu, \"times_us\": [%s]}\n",
+              static_cast<long long>(o.rank), node.completed(), wrong, last_sum,
+              static_cast<unsigned long long>((*host)->stats().shm_links), times.c_str());
   std::fflush(stdout);
   return !failed && node.finished() && wrong == 0 ? 0 : kExitFailure;
 }

@@ -23,11 +23,19 @@ RingOp::RingOp(RingParams params, std::span<float> buffer, std::vector<float> ba
     : p_(std::move(params)), buffer_(buffer), backup_(std::move(backup)), done_(std::move(done)) {
   MURMUR_CHECK(p_.chunk_floats > 0 && !p_.members.empty());
   MURMUR_CHECK(p_.residual.empty() || p_.residual.size() == buffer_.size());
-  // assign() keeps the storage's capacity: a group reuses it, so a long
-  // buffer's backup does not fault in fresh pages on every operation.
-  backup_.reserve(buffer_.size() + p_.residual.size());
-  backup_.assign(buffer_.begin(), buffer_.end());
-  backup_.insert(backup_.end(), p_.residual.begin(), p_.residual.end());
+  // A group reuses the storage, so a long buffer's backup does not fault in
+  // fresh pages on every operation.
+  lazy_backup_ = p_.bits == 0 && p_.residual.empty();
+  if (lazy_backup_) {
+    // Each chunk is saved just before its first change (BackUp): the copy
+    // overlaps the communication instead of delaying the first send, and
+    // the chunk is then in cache for the change.
+    if (backup_.size() < buffer_.size()) backup_.resize(buffer_.size());
+  } else {
+    backup_.reserve(buffer_.size() + p_.residual.size());
+    backup_.assign(buffer_.begin(), buffer_.end());
+    backup_.insert(backup_.end(), p_.residual.begin(), p_.residual.end());
+  }
   // Error feedback: this call sends input + the last calls' error.
   for (size_t i = 0; i < p_.residual.size(); ++i) {
     buffer_[i] += p_.residual[i];
@@ -37,6 +45,7 @@ RingOp::RingOp(RingParams params, std::span<float> buffer, std::vector<float> ba
   const int segments = p_.kind == OpKind::kAllReduce ? n() : 1;
   for (int s = 0; s < segments; ++s) max_chunks_ = std::max(max_chunks_, ChunkCount(s));
   received_.assign(static_cast<size_t>(steps()) * max_chunks_, 0);
+  if (lazy_backup_) backed_up_.assign(static_cast<size_t>(segments) * max_chunks_, 0);
   for (int t = 0; t < steps(); ++t) {
     if (!Receives(t)) continue;
     expected_ += ChunkCount(RecvSegment(t));
@@ -219,6 +228,7 @@ Status RingOp::OnChunk(Host& host, PeerId from, const ChunkView& c) {
   seen = 1;
   ++received_count_;
   last_progress = host.now();
+  BackUp(segment, c.chunk);
   if (p_.bits != 0) {
     ApplyQuantized(step, c, slice);
   } else if (p_.kind == OpKind::kAllReduce && step < n() - 1) {
@@ -239,6 +249,9 @@ void RingOp::MaybeFinishData(Host& host) {
   if (data_complete_ || received_count_ < expected_ || sent_ < to_send_) return;
   data_complete_ = true;
   if (p_.kind == OpKind::kAllReduce && p_.reduce == ReduceOp::kAverage) {
+    for (int s = 0; s < n(); ++s) {
+      for (size_t j = 0; j < ChunkCount(s); ++j) BackUp(s, j);
+    }
     const float count = static_cast<float>(n());
     for (float& v : buffer_) v /= count;
   }
@@ -281,7 +294,29 @@ std::vector<PeerId> RingOp::Waiting() const {
   return waiting;
 }
 
+void RingOp::BackUp(int segment, size_t chunk) {
+  if (!lazy_backup_) return;
+  uint8_t& saved = backed_up_[static_cast<size_t>(segment) * max_chunks_ + chunk];
+  if (saved) return;
+  saved = 1;
+  const std::span<const float> slice = Chunk(segment, chunk);
+  std::copy(slice.begin(), slice.end(),
+            backup_.begin() + static_cast<std::ptrdiff_t>(slice.data() - buffer_.data()));
+}
+
 void RingOp::Restore() {
+  if (lazy_backup_) {
+    const int segments = p_.kind == OpKind::kAllReduce ? n() : 1;
+    for (int s = 0; s < segments; ++s) {
+      for (size_t j = 0; j < ChunkCount(s); ++j) {
+        if (!backed_up_[static_cast<size_t>(s) * max_chunks_ + j]) continue;
+        const std::span<float> slice = Chunk(s, j);
+        const auto from = backup_.begin() + static_cast<std::ptrdiff_t>(slice.data() - buffer_.data());
+        std::copy(from, from + static_cast<std::ptrdiff_t>(slice.size()), slice.begin());
+      }
+    }
+    return;
+  }
   const auto split = backup_.begin() + static_cast<std::ptrdiff_t>(buffer_.size());
   std::copy(backup_.begin(), split, buffer_.begin());
   std::copy(split, backup_.end(), p_.residual.begin());

@@ -65,8 +65,9 @@ struct RingParams {
 
 class RingOp {
  public:
-  // `buffer` must outlive the operation; it is copied for Restore() into
-  // `backup` (storage whose capacity is reused: see TakeBackup).
+  // `buffer` must outlive the operation; what of it the operation changes
+  // is copied for Restore() into `backup` first (storage whose capacity is
+  // reused: see TakeBackup).
   RingOp(RingParams params, std::span<float> buffer, std::vector<float> backup,
          OpCallback done);
 
@@ -116,11 +117,17 @@ class RingOp {
   std::vector<uint8_t> EncodeQuantized(int step, size_t chunk, std::span<float> data);
   void ApplyQuantized(int step, const ChunkView& c, std::span<float> slice);
   void MaybeFinishData(Host& host);
+  // Saves the chunk for Restore() before its first change (lazy backup).
+  void BackUp(int segment, size_t chunk);
 
   RingParams p_;
   int rank_ = 0;
   std::span<float> buffer_;
-  std::vector<float> backup_;  // the buffer, then the residual
+  // The buffer, then the residual; or, when lazy_backup_, the chunks
+  // flagged in backed_up_ (by segment x max_chunks_), at their offsets.
+  std::vector<float> backup_;
+  bool lazy_backup_ = false;
+  std::vector<uint8_t> backed_up_;
   // Quantized all-gather: the received bytes of (step, chunk) to forward.
   struct Codes {
     float lo = 0;

@@ -222,7 +222,9 @@ Status WritePeerSummary(const std::string& dir, const RunConfig& config, const R
                     {"max_handshake_buffer", stats.max_handshake_buffer},
                     {"cookie_replies", stats.cookie_replies},
                     {"cookies_accepted", stats.cookies_accepted},
-                    {"hello_key_exchanges", stats.hello_key_exchanges}},
+                    {"hello_key_exchanges", stats.hello_key_exchanges},
+                    {"shm_links", stats.shm_links},
+                    {"shm_failures", stats.shm_failures}},
       .counters = counters,
       .epsilon = epsilon};
   return WriteNodeSummary(dir, summary);

@@ -20,6 +20,7 @@ Connection::Connection(const ConnectionContext& context, tcp::socket socket, Rol
       handshake_(*context.handshake, role),
       dial_stream_(context.handshake->stream),
       parser_(context.max_message_bytes, FramePhase::kHello),
+      shm_ring_bytes_(context.shm_ring_bytes),
       opened_at_(Clock::now()),
       last_heard_(Clock::now()) {}
 
@@ -52,6 +53,7 @@ void Connection::Close(const std::string& reason, const std::string& detail) {
   if (state_ == ConnectionState::kClosed) return;
   const ConnectionState was = state_;
   state_ = ConnectionState::kClosed;
+  if (shm_) shm_->Close();
   asio::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
@@ -63,6 +65,12 @@ void Connection::Close(const std::string& reason, const std::string& detail) {
 }
 
 void Connection::HalfClose() {
+  // The peer drains the ring when TCP ends, so what is being written into
+  // it goes first.
+  if (shm_out_ && writing_) {
+    half_close_due_ = true;
+    return;
+  }
   asio::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
 }
@@ -91,6 +99,14 @@ void Connection::ReadMore() {
   if (state_ != ConnectionState::kOpen) {
     stats_.max_handshake_buffer = std::max(stats_.max_handshake_buffer, parser_.buffer_capacity());
   }
+  if (peer_switched_ && !shm_in_) return;  // OnShmReady reads on
+  if (shm_in_) {
+    WatchTcpEnd();
+    shm_->AsyncReadSome(into, [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+      self->OnRead(ec, n);
+    });
+    return;
+  }
   socket_.async_read_some(asio::buffer(into.data(), into.size()),
                           [self = shared_from_this()](const asio::error_code& ec, size_t n) {
                             self->OnRead(ec, n);
@@ -118,6 +134,10 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
     Close("unanswered_hello",
           "the peer closed the connection without answering our hello (another network key, "
           "or its admission limits)");
+    return;
+  }
+  if (ec == asio::error::invalid_argument && shm_in_) {
+    Close("bad_shm", "shared memory: " + shm_->error());
     return;
   }
   if (ec) {
@@ -235,17 +255,31 @@ void Connection::OnAuth(Frame& frame) {
   peer_link_session_ = handshake_.peer_link_session();
   state_ = ConnectionState::kOpen;
   events_.OnAuthenticated(shared_from_this(), *record);
+  // After the owner's verdict: a link's control stream carries no data.
+  if (open() && role_ == Role::kAcceptor && !control_only && ShmEligible()) OfferShm();
 }
 
 void Connection::OnSealedFrame(Frame& frame) {
-  // The parser refuses handshake frames in its open phase.
-  if (Status s = cipher_->Open(frame); !s.ok()) {
+  // The parser refuses handshake frames in its open phase, and every
+  // frame it accepts then is at least a tag long.
+  if (shm_in_) {
+    frame.payload.resize(frame.payload.size() - kMacSize);  // unsealed (WriteSealed)
+  } else if (Status s = cipher_->Open(frame); !s.ok()) {
     Close("bad_mac", s.message());
     return;
   }
   if (control_only &&
       (frame.header.type == FrameType::kData || frame.header.type == FrameType::kDataPart)) {
     Close("unexpected_frame", "a data frame on a link's control stream");
+    return;
+  }
+  if (frame.header.type == FrameType::kShmOffer || frame.header.type == FrameType::kShmSwitch) {
+    if (frame.header.type == FrameType::kShmOffer) {
+      OnShmOffer();
+    } else {
+      OnShmSwitch();
+    }
+    parser_.Recycle(std::move(frame.payload));
     return;
   }
   if (frame.header.type == FrameType::kDataPart ||
@@ -282,11 +316,23 @@ void Connection::OnSealedFrame(Frame& frame) {
 void Connection::WriteMore() {
   if (writing_ || closed()) return;
   const bool handshake_next = !out_.empty() && !out_.front().wire.empty();
+  if (switch_due_ && !handshake_next) {
+    // Our last frame on TCP: the peer reads the ring from the next one.
+    switch_due_ = false;
+    writing_ = switching_ = true;
+    cipher_->SealInto(FrameType::kShmSwitch, {}, switch_wire_);
+    asio::async_write(socket_, asio::buffer(switch_wire_),
+                      [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                        self->OnWritten(ec, n);
+                      });
+    return;
+  }
   writing_control_ = !control_.empty() && !handshake_next;
   if (!writing_control_ && out_.empty()) return;
   writing_ = true;
   Outgoing& next = writing_control_ ? control_.front() : out_.front();
   if (!next.wire.empty()) {  // a handshake frame, sealed by the handshake
+    MURMUR_CHECK(!shm_out_);
     next.sealed = true;
     asio::async_write(socket_, asio::buffer(next.wire),
                       [self = shared_from_this()](const asio::error_code& ec, size_t n) {
@@ -302,11 +348,29 @@ void Connection::WriteSealed(Outgoing& next) {
     const std::span<uint8_t> rest = std::span(next.plaintext).subspan(next.offset);
     const bool part = next.type == FrameType::kData && rest.size() > kDataChunk;
     const size_t n = part ? kDataChunk : rest.size();
-    cipher_->SealInPlace(part ? FrameType::kDataPart : next.type, rest.first(n), next.head,
-                         next.tag);
+    const FrameType type = part ? FrameType::kDataPart : next.type;
+    if (shm_out_) {
+      // Shared memory only the peer maps: no one else to seal against
+      // (shm_link.h); the frame keeps its layout, with a zero tag.
+      next.head = EncodeFrameHeader(
+          FrameHeader{.type = type, .length = static_cast<uint32_t>(n + kMacSize)});
+      next.tag.fill(0);
+    } else {
+      cipher_->SealInPlace(type, rest.first(n), next.head, next.tag);
+    }
     next.sealed_from = next.offset;
     next.offset += n;
     next.sealed = true;
+  }
+  if (shm_out_) {
+    shm_->AsyncWrite({std::span<const uint8_t>(next.head),
+                      std::span<const uint8_t>(next.plaintext)
+                          .subspan(next.sealed_from, next.offset - next.sealed_from),
+                      std::span<const uint8_t>(next.tag)},
+                     [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                       self->OnWritten(ec, n);
+                     });
+    return;
   }
   const std::array<asio::const_buffer, 3> gather = {
       asio::buffer(next.head),
@@ -321,11 +385,25 @@ void Connection::WriteSealed(Outgoing& next) {
 void Connection::OnWritten(const asio::error_code& ec, size_t n) {
   writing_ = false;
   if (closed()) return;
+  if (ec == asio::error::invalid_argument && shm_out_) {
+    Close("bad_shm", "shared memory: " + shm_->error());
+    return;
+  }
   if (ec) {
     Close("write_error", "write: " + ec.message());
     return;
   }
   stats_.wire_bytes_sent += n;
+  if (std::exchange(switching_, false)) {
+    shm_out_ = true;
+    WriteMore();
+    if (idle()) events_.OnIdle(*this);
+    return;
+  }
+  if (half_close_due_ && !writing_) {
+    half_close_due_ = false;
+    HalfClose();
+  }
   if (writing_control_) {
     control_.pop_front();
     WriteMore();
@@ -343,6 +421,98 @@ void Connection::OnWritten(const asio::error_code& ec, size_t n) {
   if (data_bytes > 0) events_.OnSent(*this, data_bytes);
   WriteMore();
   if (idle()) events_.OnIdle(*this);
+}
+
+// --- The same-host data path (shm_link.h) ------------------------------------
+
+bool Connection::ShmEligible() const {
+  if (shm_ring_bytes_ == 0) return false;
+  asio::error_code ec1, ec2;
+  const tcp::endpoint local = socket_.local_endpoint(ec1);
+  const tcp::endpoint remote = socket_.remote_endpoint(ec2);
+  return !ec1 && !ec2 && local.address().is_loopback() && remote.address().is_loopback();
+}
+
+ShmLink::OnReady Connection::ShmReadyCallback() {
+  return [weak = weak_from_this()](const Status& status) {
+    if (ConnectionPtr self = weak.lock()) self->OnShmReady(status);
+  };
+}
+
+void Connection::OfferShm() {
+  Result<std::shared_ptr<ShmLink>> link =
+      ShmLink::Offer(socket_.get_executor(), session_id_, shm_ring_bytes_, ShmReadyCallback());
+  if (!link.ok()) {
+    ++stats_.shm_failures;
+    return;
+  }
+  shm_ = std::move(link).value();
+  Enqueue(FrameType::kShmOffer, {}, 0);
+}
+
+void Connection::OnShmOffer() {
+  if (role_ != Role::kDialer || shm_ != nullptr) {
+    Close("unexpected_frame", "a shared-memory offer from a dialer, or a second one");
+    return;
+  }
+  if (control_only || !ShmEligible()) return;  // stays on TCP; the offer lapses
+  Result<std::shared_ptr<ShmLink>> link =
+      ShmLink::Answer(socket_.get_executor(), session_id_, shm_ring_bytes_, ShmReadyCallback());
+  if (!link.ok()) {
+    ++stats_.shm_failures;
+    return;
+  }
+  shm_ = std::move(link).value();
+}
+
+// The peer's last frame on TCP. Its set-up ended before it sent this; ours
+// may still be reading its answer, and then reading waits for it.
+void Connection::OnShmSwitch() {
+  if (shm_ == nullptr || shm_in_ || peer_switched_) {
+    Close("unexpected_frame", "a switch to shared memory that was not set up");
+    return;
+  }
+  if (shm_->ready()) {
+    shm_in_ = true;
+  } else {
+    peer_switched_ = true;
+  }
+}
+
+void Connection::OnShmReady(const Status& status) {
+  if (closed()) return;
+  if (!status.ok()) {
+    ++stats_.shm_failures;
+    shm_.reset();
+    if (peer_switched_) Close("bad_shm", "shared-memory set-up: " + status.message());
+    return;
+  }
+  ++stats_.shm_links;
+  switch_due_ = true;
+  WriteMore();
+  if (std::exchange(peer_switched_, false)) {
+    shm_in_ = true;
+    ReadMore();
+  }
+}
+
+// Once the frames come through the ring, TCP only says when the peer is
+// gone: an orderly end lets the ring drain first, anything else on it is
+// a violation.
+void Connection::WatchTcpEnd() {
+  if (watching_tcp_) return;
+  watching_tcp_ = true;
+  socket_.async_read_some(asio::buffer(tcp_probe_), [self = shared_from_this()](
+                                                        const asio::error_code& ec, size_t n) {
+    if (self->closed()) return;
+    if (!ec && n > 0) {
+      self->Close("unexpected_frame", "bytes on TCP after the switch to shared memory");
+    } else if (ec == asio::error::eof) {
+      self->shm_->PeerFinished();
+    } else {
+      self->Close("read_error", "read: " + ec.message());
+    }
+  });
 }
 
 }  // namespace murmur::net

@@ -5,7 +5,10 @@
 // kDataChunk per frame after, max_message_bytes per chunked message), and
 // reports what happens to a ConnectionEvents: it knows nothing of slots,
 // membership or the node. Any violation closes it with a reason (a counter
-// suffix such as "bad_mac"). Loop thread only; kept alive by the
+// suffix such as "bad_mac"). Between two processes on the same host, the
+// sealed frames move to shared memory after the handshake (shm_link.h;
+// the acceptor offers, each end says kShmSwitch on TCP as its last frame
+// there, and TCP then only tells when the peer is gone). Loop thread only; kept alive by the
 // shared_ptrs of its pending Asio operations and of its owner.
 #pragma once
 
@@ -24,6 +27,7 @@
 #include "murmur/runtime/handshake.h"
 #include "murmur/runtime/net_host.h"
 #include "runtime/asio.h"
+#include "runtime/shm_link.h"
 
 namespace murmur::net {
 
@@ -69,6 +73,10 @@ struct ConnectionContext {
   size_t max_message_bytes = 0;
   ConnectionEvents* events = nullptr;          // must outlive the connection
   NetStats* stats = nullptr;                   // wire bytes, handshake buffer
+  // Ring bytes per direction of the same-host data path (shm_link.h),
+  // taken when both of the connection's addresses are loopback ones and
+  // the peer agrees; 0: TCP only.
+  size_t shm_ring_bytes = 0;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -128,6 +136,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& peer_address() const { return peer_address_; }
   Clock::time_point opened_at() const { return opened_at_; }
   Clock::time_point last_heard() const { return last_heard_; }
+  // Its frames go / come through shared memory (shm_link.h).
+  bool shm_sending() const { return shm_out_; }
+  bool shm_receiving() const { return shm_in_; }
   // Memory its reassembly buffer holds (long messages, kept for reuse).
   size_t reassembly_capacity() const { return partial_.capacity(); }
 
@@ -177,6 +188,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void WriteSealed(Outgoing& next);
   void WriteMore();
   void OnWritten(const asio::error_code& ec, size_t n);
+  // The same-host data path (shm_link.h).
+  bool ShmEligible() const;
+  void OfferShm();
+  void OnShmOffer();
+  void OnShmSwitch();
+  void OnShmReady(const Status& status);
+  ShmLink::OnReady ShmReadyCallback();
+  void WatchTcpEnd();
 
   ConnectionEvents& events_;
   NetStats& stats_;
@@ -201,6 +220,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   bool writing_control_ = false;  // the write in flight is control_.front()'s
   bool cookie_exchanged_ = false;  // one CookieReply per connection, either way
+  const size_t shm_ring_bytes_;
+  std::shared_ptr<ShmLink> shm_;
+  bool shm_out_ = false;        // our frames go through shm_
+  bool shm_in_ = false;         // the peer's frames come through shm_
+  bool switch_due_ = false;     // kShmSwitch goes out at the next frame boundary
+  bool switching_ = false;      // the write in flight is our kShmSwitch
+  bool peer_switched_ = false;  // its kShmSwitch came before our set-up ended
+  bool watching_tcp_ = false;
+  bool half_close_due_ = false;  // HalfClose waits for the ring write in flight
+  std::vector<uint8_t> switch_wire_;
+  std::array<uint8_t, 1> tcp_probe_{};
   const Clock::time_point opened_at_;
   Clock::time_point last_heard_;
 };

@@ -15,6 +15,8 @@ std::string_view FrameTypeName(FrameType type) {
     case FrameType::kBye: return "bye";
     case FrameType::kDataPart: return "data-part";
     case FrameType::kCookieReply: return "cookie-reply";
+    case FrameType::kShmOffer: return "shm-offer";
+    case FrameType::kShmSwitch: return "shm-switch";
   }
   return "unknown";
 }
@@ -77,7 +79,7 @@ Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderSize>
   const size_t length = header.length;
   const uint8_t type = bytes[5];
   const bool known = type >= static_cast<uint8_t>(FrameType::kHello) &&
-                     type <= static_cast<uint8_t>(FrameType::kCookieReply);
+                     type <= static_cast<uint8_t>(FrameType::kShmSwitch);
   if (!known) return Status::Corrupt("frame: unknown type ", static_cast<int>(type));
   // Checked before the length, so what a stranger announces never matters.
   if (!AllowedIn(static_cast<FrameType>(type), phase)) {
@@ -106,6 +108,8 @@ Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderSize>
       break;
     case FrameType::kHeartbeat:
     case FrameType::kBye:
+    case FrameType::kShmOffer:
+    case FrameType::kShmSwitch:
       if (length != kMacSize) return bad_length("exactly 16");
       break;
     case FrameType::kPeers:

@@ -324,6 +324,11 @@ Result<std::unique_ptr<NetHost>> NetHost::Create(const NetOptions& options, NetS
     return Status::InvalidArgument("streams per link must be 1..", static_cast<int>(kMaxStreams),
                                    ", not ", static_cast<int>(options.streams));
   }
+  if (options.shm_ring_bytes != 0 && (options.shm_ring_bytes < kMinShmRingBytes ||
+                                      options.shm_ring_bytes > kMaxShmRingBytes)) {
+    return Status::InvalidArgument("shm_ring_bytes must be 0 (TCP only) or ", kMinShmRingBytes,
+                                   "..", kMaxShmRingBytes, ", not ", options.shm_ring_bytes);
+  }
   if (options.backoff_min.ns <= 0 || options.backoff_max < options.backoff_min) {
     return Status::InvalidArgument("backoff_min must be positive and at most backoff_max");
   }

@@ -49,6 +49,8 @@ enum class FrameType : uint8_t {
   kBye = 6,        // sealed: empty; the sender finished and is leaving
   kDataPart = 7,   // sealed: a leading chunk of a message; a kData ends it
   kCookieReply = 8,  // cleartext nonce + sealed cookie: "say that again, with mac2"
+  kShmOffer = 9,     // sealed: empty; acceptor to dialer: "meet me in shared memory"
+  kShmSwitch = 10,   // sealed: empty; the sender's next frames come through shared memory
 };
 
 // Messages longer than this travel as kDataPart chunks of this size and a
@@ -84,7 +86,8 @@ std::array<uint8_t, kFrameHeaderSize> EncodeFrameHeader(const FrameHeader& heade
 
 // Parses and checks a header: magic, version, known type, zero flags, a
 // type that `phase` accepts, and a length allowed for the type (Hello:
-// exactly 64; CookieReply: exactly 56; Heartbeat and Bye: exactly the MAC; Auth: at most 4 KiB;
+// exactly 64; CookieReply: exactly 56; Heartbeat, Bye, ShmOffer and
+// ShmSwitch: exactly the MAC; Auth: at most 4 KiB;
 // Peers: at most 1 MiB; DataPart: exactly 1 MiB + MAC; Data: at most
 // min(max_data_payload, 1 MiB) + MAC). kCorrupt naming the field and value
 // otherwise.

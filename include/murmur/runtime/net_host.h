@@ -102,6 +102,12 @@ struct NetOptions {
   // K-1, each message whole on one stream, delivered in the order sent
   // (docs/runtime.md, "Several streams per link").
   uint8_t streams = 1;
+  // Connections whose two addresses are loopback ones (the peer runs on
+  // this host, in this network namespace) move their sealed frames to a
+  // shared-memory ring of this many bytes per direction once the peer
+  // agrees (docs/runtime.md, "Peers on the same host"): the kernel's TCP
+  // copies go, the sealing stays. 0: always TCP. 64 KiB .. 64 MiB.
+  size_t shm_ring_bytes = size_t{2} << 20;
   // Accepted connections allowed into a handshake: per source address and
   // in total, and a handshake rate per address (admission.h; defaults: 64
   // in total, 8 per address, bursts of 16 then 20 per second per address),
@@ -153,6 +159,8 @@ struct NetStats {
   uint64_t cookie_replies = 0;      // Hellos answered with a cookie (no crypto)
   uint64_t cookies_accepted = 0;    // Hellos under load that carried a valid cookie
   uint64_t hello_key_exchanges = 0; // Hellos an acceptor made a key pair and signed for
+  uint64_t shm_links = 0;           // connections whose frames moved to shared memory
+  uint64_t shm_failures = 0;        // same-host set-ups that failed (the connection kept TCP)
   // Most accepted connections in handshake at once, in total and from one
   // source address (what admission control bounds; tests and fuzzing).
   size_t max_in_handshake = 0;

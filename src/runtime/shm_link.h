@@ -1,0 +1,116 @@
+// A connection's same-host data path (docs/runtime.md, "Peers on the same
+// host"), private to the runtime: the two shared-memory rings of a
+// ShmChannel, set up over a Unix socket and then used as a byte stream in
+// place of the TCP socket (connection.h decides when).
+//
+// Set-up, once the TCP session is authenticated and both of its addresses
+// are loopback ones (so the two processes share a network namespace): the
+// acceptor binds a one-shot SOCK_SEQPACKET socket in the abstract namespace
+// under a name derived from the session id (secret to the session's two
+// ends) and says so over the sealed session (kShmOffer). The dialer
+// connects and sends a proof (BLAKE2b keyed by the session id) with its
+// region's memfd (SCM_RIGHTS); the acceptor checks the proof, maps the
+// region and answers with its own proof and memfd, which the dialer checks
+// the same way. A local process that is not the session's peer cannot make
+// the proof, so it can at most make the set-up fail (the session then stays
+// on TCP). The Unix socket stays open as the doorbell: a 1-byte message
+// after bytes were published or room freed, when the peer said it waits
+// for them (ShmChannel::SetWaiting; sent with MSG_DONTWAIT, so a peer that
+// does not read cannot block us).
+//
+// The frames keep their sealing over the rings, so what the session
+// guarantees does not depend on the path. Loop thread only; held by a
+// shared_ptr (its pending waits keep it alive).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "murmur/core/status.h"
+#include "murmur/runtime/handshake.h"
+#include "runtime/asio.h"
+#include "runtime/shm_channel.h"
+
+namespace murmur::net {
+
+class ShmLink : public std::enable_shared_from_this<ShmLink> {
+ public:
+  using Handler = std::function<void(const asio::error_code&, size_t)>;
+  // Called once when the set-up ends: Ok, or why it failed.
+  using OnReady = std::function<void(const Status&)>;
+
+  // The acceptor's side: binds the rendezvous socket and waits for the
+  // dialer. kUnavailable when this machine cannot (no memfd, bind failed).
+  static Result<std::shared_ptr<ShmLink>> Offer(const asio::any_io_executor& executor,
+                                                const SessionId& session, size_t ring_bytes,
+                                                OnReady on_ready);
+  // The dialer's side, on the acceptor's kShmOffer: connects and sends.
+  static Result<std::shared_ptr<ShmLink>> Answer(const asio::any_io_executor& executor,
+                                                 const SessionId& session, size_t ring_bytes,
+                                                 OnReady on_ready);
+
+  ShmLink(const asio::any_io_executor& executor, const SessionId& session, ShmChannel channel,
+          OnReady on_ready);
+
+  bool ready() const { return ready_; }
+  // Completes with at least one byte, or with asio::error::eof once the
+  // peer finished (PeerFinished) and every byte it published was read, or
+  // with an error (error() says which). One read at a time. REQUIRES: ready().
+  void AsyncReadSome(std::span<uint8_t> into, Handler handler);
+  // Completes once every byte of `parts` is in the ring. One write at a
+  // time. REQUIRES: ready().
+  void AsyncWrite(std::array<std::span<const uint8_t>, 3> parts, Handler handler);
+  // The peer's TCP stream ended: it will publish nothing more.
+  void PeerFinished();
+  // Stops everything; pending handlers complete with operation_aborted.
+  void Close();
+  // Why a read or write failed (the peer broke the ring's rules).
+  const std::string& error() const { return error_; }
+
+  // The rendezvous name for `session` (tests).
+  static std::string RendezvousName(const SessionId& session);
+
+ private:
+  enum class Proof : uint8_t { kDialer, kAcceptor };
+  static std::array<uint8_t, 32> MakeProof(const SessionId& session, Proof who);
+
+  void AcceptDialer();
+  void AwaitReply(Proof expected, bool answer_after);
+  // Sends our proof and memfd; false (and error_) when the socket refuses.
+  bool SendRegion(Proof who);
+  void Finish(const Status& status);
+  void Progress();
+  void Arm();
+  void Ring();
+  void Complete(Handler& handler, const asio::error_code& ec, size_t n);
+
+  asio::any_io_executor executor_;
+  SessionId session_;
+  ShmChannel channel_;
+  OnReady on_ready_;
+  std::optional<asio::posix::stream_descriptor> listener_;
+  std::optional<asio::posix::stream_descriptor> socket_;
+  bool ready_ = false;
+  bool closed_ = false;
+  bool armed_ = false;
+  bool peer_finished_ = false;
+  bool doorbell_open_ = true;
+  bool waits_for_data_ = false;  // what we last told the peer (SetWaiting)
+  bool waits_for_room_ = false;
+  std::string error_;
+
+  std::span<uint8_t> read_into_;
+  Handler read_handler_;
+  std::array<std::span<const uint8_t>, 3> write_parts_{};
+  size_t write_part_ = 0;
+  size_t write_done_ = 0;
+  Handler write_handler_;
+};
+
+}  // namespace murmur::net
