@@ -1,6 +1,8 @@
 // Bus bandwidth of murmur's ring all-reduce (collective/, over NetHost:
-// authenticated TCP on 127.0.0.1, encrypted, and plain: authenticated
-// only) against Gloo's AllreduceRing (Debian libgloo-dev, TCP transport on
+// sessions authenticated over TCP on 127.0.0.1, encrypted, and plain:
+// authenticated only; their frames then move to shared memory, the
+// default between peers of one host, or stay on TCP in the "-tcp" modes)
+// against Gloo's AllreduceRing (Debian libgloo-dev, TCP transport on
 // 127.0.0.1) in the same run: the ranks are threads of this process, each
 // with its own host (murmur) or context (Gloo). Prints one line per
 // (implementation, ranks, MiB) and the ratios to Gloo. `murmur bench
@@ -8,7 +10,8 @@
 //
 //   build/collective_bench [--ranks 2,4] [--mib 1,16,64] [--reps 3] [--chunk-kib 128]
 //                          [--window-chunks 32]
-//                          [--modes encrypted,plain] [--impl murmur|gloo|both]
+//                          [--modes encrypted,plain,encrypted-tcp,plain-tcp]
+//                          [--impl murmur|gloo|both]
 //                          [--streams K]
 //
 // busbw = bytes x 2 (n-1) / n / seconds per all-reduce (the NCCL-tests
@@ -54,7 +57,7 @@ std::vector<int> ParseList(const char* text) {
 
 // Seconds per all-reduce of `floats` over `ranks` murmur peers; < 0 on error.
 double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats, size_t window,
-                     bool plain, int streams) {
+                     bool plain, bool tcp, int streams) {
   std::vector<NullMetricsSink> sinks(ranks);
   std::vector<std::unique_ptr<net::NetHost>> hosts;
   net::NetworkKey psk{};
@@ -65,6 +68,8 @@ double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats, si
     o.num_slots = static_cast<uint32_t>(ranks);
     o.backoff_min = Duration::Seconds(0.02);
     o.streams = static_cast<uint8_t>(streams);
+    if (tcp) o.shm_ring_bytes = 0;
+    if (const char* r = std::getenv("RING_KIB"); r != nullptr && !tcp) o.shm_ring_bytes = std::atoi(r) * size_t{1024};
     if (i > 0) o.bootstrap = {hosts[0]->listen_address()};
     auto h = net::NetHost::Create(o, net::NetSecurity{.identity = net::Identity::Generate(),
                                                       .network_key = psk,
@@ -166,10 +171,11 @@ int Main(int argc, char** argv) {
   int window = static_cast<int>(collective::CollectiveOptions{}.window_chunks);
   std::string impl = "both";
   int streams = 1;
-  std::vector<std::string> modes = {"encrypted", "plain"};
+  std::vector<std::string> modes = {"encrypted", "plain", "encrypted-tcp", "plain-tcp"};
   constexpr const char* kUsage =
       "usage: collective_bench [--ranks 2,4] [--mib 1,16,64] [--reps 3] [--chunk-kib 128]\n"
-      "                        [--window-chunks 32] [--modes encrypted,plain]\n"
+      "                        [--window-chunks 32]\n"
+      "                        [--modes encrypted,plain,encrypted-tcp,plain-tcp]\n"
       "                        [--impl murmur|gloo|both] [--streams K]\n"
       "(--mib -4 is 4 bytes; prints one JSON line per run and the murmur / Gloo ratios)\n";
   for (int i = 1; i < argc; i += 2) {
@@ -201,14 +207,15 @@ int Main(int argc, char** argv) {
     } else if (flag == "--streams") {
       streams = std::atoi(argv[i + 1]);
     } else {
-      std::fprintf(stderr, "collective_bench: unknown flag %s (use --ranks, --mib, --reps, --chunk-kib, --window-chunks, --modes encrypted,plain, --impl murmur|gloo|both, --streams K)\n",
+      std::fprintf(stderr, "collective_bench: unknown flag %s (use --ranks, --mib, --reps, --chunk-kib, --window-chunks, --modes encrypted,plain,encrypted-tcp,plain-tcp, --impl murmur|gloo|both, --streams K)\n",
                    flag.c_str());
       return 2;
     }
   }
   for (const std::string& m : modes) {
-    if (m != "encrypted" && m != "plain") {
-      std::fprintf(stderr, "collective_bench: --modes takes encrypted and/or plain, not %s\n", m.c_str());
+    if (m != "encrypted" && m != "plain" && m != "encrypted-tcp" && m != "plain-tcp") {
+      std::fprintf(stderr, "collective_bench: --modes takes encrypted, plain, encrypted-tcp, "
+                           "plain-tcp, not %s\n", m.c_str());
       return 2;
     }
   }
@@ -226,12 +233,15 @@ int Main(int argc, char** argv) {
       std::vector<std::pair<std::string, double>> ours;
       if (impl != "gloo") {
         for (const std::string& mode : modes) {
-          const bool plain = mode == "plain";
+          const bool plain = mode.starts_with("plain");
+          const bool tcp = mode.ends_with("-tcp");
           const double t = MurmurSeconds(n, floats, reps, static_cast<size_t>(chunk_kib) * 256,
-                                         static_cast<size_t>(window), plain, streams);
+                                         static_cast<size_t>(window), plain, tcp, streams);
           if (t < 0) return 1;
           const std::string suffix = streams > 1 ? "-s" + std::to_string(streams) : "";
-          Report((std::string(plain ? "murmur-plain" : "murmur") + suffix).c_str(), n, mib, t);
+          Report((std::string(plain ? "murmur-plain" : "murmur") + (tcp ? "-tcp" : "") + suffix)
+                     .c_str(),
+                 n, mib, t);
           ours.emplace_back(mode + suffix, t);
         }
       }

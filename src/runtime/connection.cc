@@ -20,7 +20,7 @@ Connection::Connection(const ConnectionContext& context, tcp::socket socket, Rol
       handshake_(*context.handshake, role),
       dial_stream_(context.handshake->stream),
       parser_(context.max_message_bytes, FramePhase::kHello),
-      shm_ring_bytes_(context.shm_ring_bytes),
+      shm_budget_(context.shm_budget),
       opened_at_(Clock::now()),
       last_heard_(Clock::now()) {}
 
@@ -54,6 +54,7 @@ void Connection::Close(const std::string& reason, const std::string& detail) {
   const ConnectionState was = state_;
   state_ = ConnectionState::kClosed;
   if (shm_) shm_->Close();
+  ReleaseShmSlot();
   asio::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
@@ -426,7 +427,7 @@ void Connection::OnWritten(const asio::error_code& ec, size_t n) {
 // --- The same-host data path (shm_link.h) ------------------------------------
 
 bool Connection::ShmEligible() const {
-  if (shm_ring_bytes_ == 0) return false;
+  if (shm_budget_ == nullptr || shm_budget_->ring_bytes == 0) return false;
   asio::error_code ec1, ec2;
   const tcp::endpoint local = socket_.local_endpoint(ec1);
   const tcp::endpoint remote = socket_.remote_endpoint(ec2);
@@ -439,9 +440,28 @@ ShmLink::OnReady Connection::ShmReadyCallback() {
   };
 }
 
+bool Connection::TakeShmSlot() {
+  if (shm_budget_->in_use >= shm_budget_->max_links) return false;
+  ++shm_budget_->in_use;
+  holds_shm_slot_ = true;
+  return true;
+}
+
+void Connection::ReleaseShmSlot() {
+  if (!std::exchange(holds_shm_slot_, false)) return;
+  --shm_budget_->in_use;
+}
+
+// The slot is taken when the dialer comes (an offer nobody takes holds
+// no memory).
 void Connection::OfferShm() {
-  Result<std::shared_ptr<ShmLink>> link =
-      ShmLink::Offer(socket_.get_executor(), session_id_, shm_ring_bytes_, ShmReadyCallback());
+  Result<std::shared_ptr<ShmLink>> link = ShmLink::Offer(
+      socket_.get_executor(), session_id_, shm_budget_->ring_bytes,
+      [weak = weak_from_this()] {
+        ConnectionPtr self = weak.lock();
+        return self != nullptr && !self->closed() && self->TakeShmSlot();
+      },
+      ShmReadyCallback());
   if (!link.ok()) {
     ++stats_.shm_failures;
     return;
@@ -455,11 +475,13 @@ void Connection::OnShmOffer() {
     Close("unexpected_frame", "a shared-memory offer from a dialer, or a second one");
     return;
   }
-  if (control_only || !ShmEligible()) return;  // stays on TCP; the offer lapses
-  Result<std::shared_ptr<ShmLink>> link =
-      ShmLink::Answer(socket_.get_executor(), session_id_, shm_ring_bytes_, ShmReadyCallback());
+  // Else it stays on TCP, and the offer lapses.
+  if (control_only || !ShmEligible() || !TakeShmSlot()) return;
+  Result<std::shared_ptr<ShmLink>> link = ShmLink::Answer(
+      socket_.get_executor(), session_id_, shm_budget_->ring_bytes, ShmReadyCallback());
   if (!link.ok()) {
     ++stats_.shm_failures;
+    ReleaseShmSlot();
     return;
   }
   shm_ = std::move(link).value();
@@ -484,6 +506,7 @@ void Connection::OnShmReady(const Status& status) {
   if (!status.ok()) {
     ++stats_.shm_failures;
     shm_.reset();
+    ReleaseShmSlot();
     if (peer_switched_) Close("bad_shm", "shared-memory set-up: " + status.message());
     return;
   }

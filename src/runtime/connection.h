@@ -68,15 +68,24 @@ class ConnectionEvents {
                         const std::string& reason, const std::string& detail) = 0;
 };
 
+// A host's shared-memory rings (shm_link.h): their size and how many of
+// its connections may hold them at once, so memory stays bounded however
+// many peers share the host. Loop thread only.
+struct ShmBudget {
+  size_t ring_bytes = 0;  // per direction; 0: TCP only
+  size_t max_links = 0;
+  size_t in_use = 0;
+};
+
 struct ConnectionContext {
   const HandshakeConfig* handshake = nullptr;  // copied; what it points to must outlive
   size_t max_message_bytes = 0;
   ConnectionEvents* events = nullptr;          // must outlive the connection
   NetStats* stats = nullptr;                   // wire bytes, handshake buffer
-  // Ring bytes per direction of the same-host data path (shm_link.h),
-  // taken when both of the connection's addresses are loopback ones and
-  // the peer agrees; 0: TCP only.
-  size_t shm_ring_bytes = 0;
+  // The same-host data path (shm_link.h), taken when both of the
+  // connection's addresses are loopback ones, the budget has room and the
+  // peer agrees; null: TCP only. Must outlive the connection.
+  ShmBudget* shm_budget = nullptr;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -195,6 +204,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnShmSwitch();
   void OnShmReady(const Status& status);
   ShmLink::OnReady ShmReadyCallback();
+  bool TakeShmSlot();
+  void ReleaseShmSlot();
   void WatchTcpEnd();
 
   ConnectionEvents& events_;
@@ -220,7 +231,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   bool writing_control_ = false;  // the write in flight is control_.front()'s
   bool cookie_exchanged_ = false;  // one CookieReply per connection, either way
-  const size_t shm_ring_bytes_;
+  ShmBudget* const shm_budget_;
+  bool holds_shm_slot_ = false;
   std::shared_ptr<ShmLink> shm_;
   bool shm_out_ = false;        // our frames go through shm_
   bool shm_in_ = false;         // the peer's frames come through shm_

@@ -84,6 +84,8 @@ Status NetHost::Impl::Bind() {
                                       .num_slots = options_.num_slots,
                                       .plain = security_.plain,
                                       .streams = options_.streams};
+  shm_budget_ = ShmBudget{.ring_bytes = options_.shm_ring_bytes,
+                          .max_links = options_.shm_max_links};
   for (PeerLink& link : links_) link.extra.assign(options_.streams, nullptr);
   return Status::Ok();
 }

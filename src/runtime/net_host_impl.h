@@ -212,6 +212,7 @@ class NetHost::Impl final : public ConnectionEvents {
   std::string bound_;
   PeerRecord self_record_;
   HandshakeConfig handshake_config_;
+  ShmBudget shm_budget_;  // same-host rings (connection.h)
   Membership membership_;
   const FailureDetector detector_;
   std::vector<PeerLink> links_;

@@ -154,7 +154,7 @@ ConnectionPtr NetHost::Impl::StartConnection(tcp::socket socket, Role role, std:
                                   .max_message_bytes = options_.max_message_bytes,
                                   .events = this,
                                   .stats = &stats_,
-                                  .shm_ring_bytes = options_.shm_ring_bytes};
+                                  .shm_budget = &shm_budget_};
   auto conn = std::make_shared<Connection>(context, std::move(socket), role, std::move(address));
   conn->dialed_for = dialed_for;
   conn->bootstrap = bootstrap;

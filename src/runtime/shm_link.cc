@@ -73,7 +73,7 @@ ShmLink::ShmLink(const asio::any_io_executor& executor, const SessionId& session
 
 Result<std::shared_ptr<ShmLink>> ShmLink::Offer(const asio::any_io_executor& executor,
                                                 const SessionId& session, size_t ring_bytes,
-                                                OnReady on_ready) {
+                                                std::function<bool()> admit, OnReady on_ready) {
   Result<ShmChannel> channel = ShmChannel::Create(ring_bytes);
   if (!channel.ok()) return channel.status();
   Result<UniqueFd> fd = SeqPacketSocket();
@@ -85,6 +85,7 @@ Result<std::shared_ptr<ShmLink>> ShmLink::Offer(const asio::any_io_executor& exe
   }
   auto link = std::make_shared<ShmLink>(executor, session, std::move(channel).value(),
                                         std::move(on_ready));
+  link->admit_ = std::move(admit);
   link->listener_.emplace(executor, fd->Release());
   link->AcceptDialer();
   return link;
@@ -126,6 +127,11 @@ void ShmLink::AcceptDialer() {
                           }
                           self->listener_.reset();  // one dialer only
                           self->socket_.emplace(self->executor_, c);
+                          if (!self->admit_()) {
+                            self->Finish(Status::Unavailable(
+                                "no room for another shared-memory link (shm_max_links)"));
+                            return;
+                          }
                           self->AwaitReply(Proof::kDialer, /*answer_after=*/true);
                         });
 }

@@ -18,8 +18,11 @@
 // for them (ShmChannel::SetWaiting; sent with MSG_DONTWAIT, so a peer that
 // does not read cannot block us).
 //
-// The frames keep their sealing over the rings, so what the session
-// guarantees does not depend on the path. Loop thread only; held by a
+// Frames travel the rings unsealed (connection.cc): sealing protects bytes
+// on a network, and these never leave the two processes' memory. The
+// memfds go only to the process that proved the session key, and a third
+// process that could read them (root, or a debugger attached with ptrace)
+// could read the session keys just as well. Loop thread only; held by a
 // shared_ptr (its pending waits keep it alive).
 #pragma once
 
@@ -46,10 +49,13 @@ class ShmLink : public std::enable_shared_from_this<ShmLink> {
   using OnReady = std::function<void(const Status&)>;
 
   // The acceptor's side: binds the rendezvous socket and waits for the
-  // dialer. kUnavailable when this machine cannot (no memfd, bind failed).
+  // dialer; when one connects, `admit` says whether there is room for one
+  // more link (else the set-up ends, kUnavailable). kUnavailable when this
+  // machine cannot (no memfd, bind failed). An offer nobody takes costs a
+  // socket and an unwritten memfd (no memory).
   static Result<std::shared_ptr<ShmLink>> Offer(const asio::any_io_executor& executor,
                                                 const SessionId& session, size_t ring_bytes,
-                                                OnReady on_ready);
+                                                std::function<bool()> admit, OnReady on_ready);
   // The dialer's side, on the acceptor's kShmOffer: connects and sends.
   static Result<std::shared_ptr<ShmLink>> Answer(const asio::any_io_executor& executor,
                                                  const SessionId& session, size_t ring_bytes,
@@ -94,6 +100,7 @@ class ShmLink : public std::enable_shared_from_this<ShmLink> {
   SessionId session_;
   ShmChannel channel_;
   OnReady on_ready_;
+  std::function<bool()> admit_;  // the acceptor's
   std::optional<asio::posix::stream_descriptor> listener_;
   std::optional<asio::posix::stream_descriptor> socket_;
   bool ready_ = false;

@@ -105,9 +105,14 @@ struct NetOptions {
   // Connections whose two addresses are loopback ones (the peer runs on
   // this host, in this network namespace) move their sealed frames to a
   // shared-memory ring of this many bytes per direction once the peer
-  // agrees (docs/runtime.md, "Peers on the same host"): the kernel's TCP
-  // copies go, the sealing stays. 0: always TCP. 64 KiB .. 64 MiB.
-  size_t shm_ring_bytes = size_t{2} << 20;
+  // agrees (docs/runtime.md, "Peers on the same host"): no kernel TCP
+  // copies and no per-frame sealing (only the two authenticated processes
+  // map the rings). 0: always TCP. 64 KiB .. 64 MiB.
+  size_t shm_ring_bytes = size_t{1} << 20;
+  // At most this many connections use shared memory at once (the others
+  // keep TCP), so a host running many peers holds at most
+  // shm_max_links x shm_ring_bytes of rings per peer.
+  size_t shm_max_links = 16;
   // Accepted connections allowed into a handshake: per source address and
   // in total, and a handshake rate per address (admission.h; defaults: 64
   // in total, 8 per address, bursts of 16 then 20 per second per address),
