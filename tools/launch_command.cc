@@ -191,6 +191,7 @@ Result<std::vector<Child>> StartPeers(const std::string& out, int64_t nodes,
       argv.push_back(std::to_string(options.persist_every));
     }
     argv.insert(argv.end(), {"--streams", std::to_string(options.streams)});
+    if (options.tcp) argv.push_back("--tcp");
     // One bootstrap address (slot 0's): the mesh forms through membership
     // exchange, with no two peers dialing each other at once.
     if (i > 0) {
@@ -319,6 +320,9 @@ CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   launch->add_flag("--plain", options.plain,
                    "Peers authenticate data frames but do not encrypt them (docs/wire.md)");
+  launch->add_flag("--tcp", options.tcp,
+                   "Every peer keeps its connections on TCP (`murmur peer --tcp`; by default "
+                   "peers on one host exchange frames through shared memory)");
   launch->add_option("--streams", options.streams,
                      "TCP streams per link for every peer (`murmur peer --streams`)")
       ->check(CLI::Range(int64_t{1}, int64_t{net::kMaxStreams}));

@@ -27,6 +27,7 @@ struct LaunchOptions {
   // (at most kMaxPeerRestarts times), resuming from its state. 0: neither.
   int64_t persist_every = 0;
   int64_t streams = 1;  // `murmur peer --streams` for every peer
+  bool tcp = false;     // `murmur peer --tcp` for every peer
 };
 
 // How often `murmur launch --persist-every` restarts one peer.

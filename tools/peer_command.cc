@@ -62,6 +62,7 @@ int RunPeer(const PeerOptions& options) {
   run.net.peer_timeout = Duration::Seconds(options.peer_timeout_s);
   run.net.heartbeat_interval = Duration::Seconds(std::min(0.5, options.peer_timeout_s / 4));
   run.net.streams = static_cast<uint8_t>(options.streams);
+  if (options.tcp) run.net.shm_ring_bytes = 0;
   run.net.handle_signals = true;
   // Orders this peer's address records across restarts (docs/runtime.md,
   // "Membership records").
@@ -140,6 +141,10 @@ CLI::App* AddPeerCommand(CLI::App& app, PeerOptions& options) {
                    "frames, K-1 taking turns with the messages (every peer of the run needs "
                    "the same; docs/runtime.md)")
       ->check(CLI::Range(int64_t{1}, int64_t{net::kMaxStreams}));
+  peer->add_flag("--tcp", options.tcp,
+                 "Keep every connection on TCP: by default a peer on this host (both "
+                 "addresses loopback) gets this session's frames through shared memory "
+                 "instead (docs/runtime.md, \"Peers on the same host\")");
   peer->add_flag("--insecure", options.insecure,
                  "Allow running with neither --network-key nor --allow (a trusted network only)");
   return peer;

@@ -36,6 +36,7 @@ struct PeerOptions {
   bool plain = false;
   // TCP streams per link (NetOptions::streams; every peer must agree).
   int64_t streams = 1;
+  bool tcp = false;  // no shared memory with peers on this host
   // --persist-every N: write the peer's state to --out every N rounds and
   // resume from it on start (D-PSGD, gossip, FedAvg; 0: off).
   int64_t persist_every = 0;
