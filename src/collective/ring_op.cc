@@ -1,6 +1,12 @@
 #include "ring_op.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "murmur/collective/quantize.h"
 #include "murmur/core/check.h"
@@ -9,6 +15,26 @@ namespace murmur::collective {
 namespace {
 
 int Mod(int a, int n) { return ((a % n) + n) % n; }
+
+// Copies `from` to `to` with non-temporal stores where the CPU has them:
+// the backup is written once and read only by Restore(), so it should
+// neither be read into the cache first (a normal store's read for
+// ownership) nor push out the buffers the ring is working on.
+void StreamCopy(std::span<const float> from, float* to) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  const size_t n = from.size();
+  while (i < n && reinterpret_cast<uintptr_t>(to + i) % 16 != 0) {
+    to[i] = from[i];
+    ++i;
+  }
+  for (; i + 4 <= n; i += 4) {
+    _mm_stream_ps(to + i, _mm_loadu_ps(from.data() + i));
+  }
+  _mm_sfence();
+#endif
+  if (i < from.size()) std::memcpy(to + i, from.data() + i, (from.size() - i) * sizeof(float));
+}
 
 int RankOf(const std::vector<PeerId>& members, PeerId peer) {
   auto it = std::lower_bound(members.begin(), members.end(), peer);
@@ -153,6 +179,9 @@ void RingOp::QueueStep(Host& host, int step, size_t chunk) {
 }
 
 void RingOp::SendOne(Host& host, int step, size_t chunk) {
+  // The own segment's chunks change later (at their all-gather step); save
+  // them now, while encoding reads them anyway.
+  if (step == 0 && p_.kind == OpKind::kAllReduce) BackUp(SendSegment(0), chunk);
   std::span<float> data = Chunk(SendSegment(step), chunk);
   if (p_.bits == 0) {
     Send(host, successor(), EncodeChunk(p_.tag, static_cast<uint32_t>(step),
@@ -300,8 +329,7 @@ void RingOp::BackUp(int segment, size_t chunk) {
   if (saved) return;
   saved = 1;
   const std::span<const float> slice = Chunk(segment, chunk);
-  std::copy(slice.begin(), slice.end(),
-            backup_.begin() + static_cast<std::ptrdiff_t>(slice.data() - buffer_.data()));
+  StreamCopy(slice, backup_.data() + (slice.data() - buffer_.data()));
 }
 
 void RingOp::Restore() {

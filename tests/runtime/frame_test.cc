@@ -71,6 +71,11 @@ TEST(FrameHeader, EnforcesPerTypeLengths) {
   EXPECT_TRUE(Decode(Header(FrameType::kHeartbeat, 16)).ok());
   EXPECT_FALSE(Decode(Header(FrameType::kHeartbeat, 17)).ok());
   EXPECT_FALSE(Decode(Header(FrameType::kBye, 0)).ok());
+  EXPECT_TRUE(Decode(Header(FrameType::kShmOffer, 16)).ok());
+  EXPECT_FALSE(Decode(Header(FrameType::kShmOffer, 17)).ok());
+  EXPECT_TRUE(Decode(Header(FrameType::kShmSwitch, 16)).ok());
+  EXPECT_FALSE(Decode(Header(FrameType::kShmSwitch, 48)).ok());
+  EXPECT_FALSE(Decode(Header(static_cast<FrameType>(11), 16)).ok());  // unknown
   EXPECT_TRUE(Decode(Header(FrameType::kAuth, 4096)).ok());
   EXPECT_FALSE(Decode(Header(FrameType::kAuth, 4097)).ok());
   // Data: up to max_data message bytes plus the 16-byte MAC.
@@ -90,7 +95,8 @@ TEST(FrameHeader, EnforcesPerTypeLengths) {
 TEST(FrameHeader, EachPhaseAcceptsOnlyItsFrameTypes) {
   const FrameType all[] = {FrameType::kHello, FrameType::kAuth, FrameType::kData,
                            FrameType::kHeartbeat, FrameType::kPeers, FrameType::kBye,
-                           FrameType::kDataPart, FrameType::kCookieReply};
+                           FrameType::kDataPart, FrameType::kCookieReply,
+                           FrameType::kShmOffer, FrameType::kShmSwitch};
   for (FrameType type : all) {
     SCOPED_TRACE(std::string(FrameTypeName(type)));
     // A length valid for the type, so only the phase can refuse it.
