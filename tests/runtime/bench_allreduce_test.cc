@@ -48,6 +48,13 @@ void ExpectConsistent(const nlohmann::json& j, int procs, double bytes, bool pla
               j["algbw_gbps"].get<double>() * 2 * (procs - 1) / procs, 1e-12);
   EXPECT_EQ(j["result_sum"].get<double>(),
             ExpectedResultSum(procs, reps, static_cast<size_t>(bytes) / 4));
+  // Every rank links to every other; each end counts its own set-up.
+  const int64_t shm_links = j["shm_links"];
+  EXPECT_GE(shm_links, 0);
+  EXPECT_LE(shm_links, procs * (procs - 1));
+  EXPECT_EQ(j["transport"], shm_links == 0                     ? "tcp"
+                            : shm_links == procs * (procs - 1) ? "shared-memory"
+                                                               : "mixed");
 }
 
 TEST(BenchAllreduce, TwoPlainProcessesReportConsistentFiguresAndExactSums) {
@@ -59,6 +66,13 @@ TEST(BenchAllreduce, TwoPlainProcessesReportConsistentFiguresAndExactSums) {
 TEST(BenchAllreduce, ThreeEncryptedProcessesOfOneFloat) {
   const nlohmann::json j = Bench("--procs 3 --bytes 4 --reps 3");
   ExpectConsistent(j, 3, 4, false, 3);
+}
+
+TEST(BenchAllreduce, TcpKeepsEveryLinkOffSharedMemory) {
+  const nlohmann::json j = Bench("--procs 2 --bytes 4096 --reps 2 --tcp");
+  ExpectConsistent(j, 2, 4096, false, 2);
+  EXPECT_EQ(j["transport"], "tcp");
+  EXPECT_EQ(j["shm_links"], 0);
 }
 
 TEST(BenchAllreduce, BadArgumentsExitTwo) {
