@@ -53,7 +53,10 @@ void Connection::Close(const std::string& reason, const std::string& detail) {
   if (state_ == ConnectionState::kClosed) return;
   const ConnectionState was = state_;
   state_ = ConnectionState::kClosed;
-  if (shm_) shm_->Close();
+  if (shm_) {
+    shm_->Close();  // its pending handlers keep it alive; the mappings go with them
+    shm_.reset();
+  }
   ReleaseShmSlot();
   asio::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
@@ -66,12 +69,15 @@ void Connection::Close(const std::string& reason, const std::string& detail) {
 }
 
 void Connection::HalfClose() {
-  // The peer drains the ring when TCP ends, so what is being written into
-  // it goes first.
-  if (shm_out_ && writing_) {
+  // The owner half-closes an idle connection, but our kShmSwitch may be in
+  // flight (it is in no queue), and the peer drains the ring when TCP
+  // ends: the write goes first.
+  if (writing_) {
     half_close_due_ = true;
     return;
   }
+  half_closed_ = true;
+  switch_due_ = false;
   asio::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
 }
@@ -397,13 +403,13 @@ void Connection::OnWritten(const asio::error_code& ec, size_t n) {
   stats_.wire_bytes_sent += n;
   if (std::exchange(switching_, false)) {
     shm_out_ = true;
+    if (std::exchange(half_close_due_, false)) {
+      HalfClose();  // requested while the switch was in flight: nothing follows it
+      return;
+    }
     WriteMore();
     if (idle()) events_.OnIdle(*this);
     return;
-  }
-  if (half_close_due_ && !writing_) {
-    half_close_due_ = false;
-    HalfClose();
   }
   if (writing_control_) {
     control_.pop_front();
@@ -456,7 +462,7 @@ void Connection::ReleaseShmSlot() {
 // no memory).
 void Connection::OfferShm() {
   Result<std::shared_ptr<ShmLink>> link = ShmLink::Offer(
-      socket_.get_executor(), session_id_, shm_budget_->ring_bytes,
+      socket_.get_executor(), session_id_, shm_budget_->ring_bytes, shm_budget_->setup_timeout,
       [weak = weak_from_this()] {
         ConnectionPtr self = weak.lock();
         return self != nullptr && !self->closed() && self->TakeShmSlot();
@@ -477,8 +483,9 @@ void Connection::OnShmOffer() {
   }
   // Else it stays on TCP, and the offer lapses.
   if (control_only || !ShmEligible() || !TakeShmSlot()) return;
-  Result<std::shared_ptr<ShmLink>> link = ShmLink::Answer(
-      socket_.get_executor(), session_id_, shm_budget_->ring_bytes, ShmReadyCallback());
+  Result<std::shared_ptr<ShmLink>> link =
+      ShmLink::Answer(socket_.get_executor(), session_id_, shm_budget_->ring_bytes,
+                      shm_budget_->setup_timeout, ShmReadyCallback());
   if (!link.ok()) {
     ++stats_.shm_failures;
     ReleaseShmSlot();
@@ -488,17 +495,26 @@ void Connection::OnShmOffer() {
 }
 
 // The peer's last frame on TCP. Its set-up ended before it sent this; ours
-// may still be reading its answer, and then reading waits for it.
+// ends first in the usual order (the acceptor's before the dialer's), and
+// otherwise reading waits for it. The acceptor switches only in answer, so
+// a dialer whose own set-up failed keeps the session on TCP both ways.
 void Connection::OnShmSwitch() {
   if (shm_ == nullptr || shm_in_ || peer_switched_) {
     Close("unexpected_frame", "a switch to shared memory that was not set up");
     return;
   }
-  if (shm_->ready()) {
-    shm_in_ = true;
-  } else {
+  if (!shm_->ready()) {
     peer_switched_ = true;
+    return;
   }
+  shm_in_ = true;
+  if (role_ == Role::kAcceptor) SwitchOut();
+}
+
+void Connection::SwitchOut() {
+  if (shm_out_ || switching_ || half_closed_ || half_close_due_) return;
+  switch_due_ = true;
+  WriteMore();
 }
 
 void Connection::OnShmReady(const Status& status) {
@@ -511,10 +527,10 @@ void Connection::OnShmReady(const Status& status) {
     return;
   }
   ++stats_.shm_links;
-  switch_due_ = true;
-  WriteMore();
+  if (role_ == Role::kDialer) SwitchOut();
   if (std::exchange(peer_switched_, false)) {
     shm_in_ = true;
+    if (role_ == Role::kAcceptor) SwitchOut();
     ReadMore();
   }
 }

@@ -6,9 +6,10 @@
 // reports what happens to a ConnectionEvents: it knows nothing of slots,
 // membership or the node. Any violation closes it with a reason (a counter
 // suffix such as "bad_mac"). Between two processes on the same host, the
-// sealed frames move to shared memory after the handshake (shm_link.h;
-// the acceptor offers, each end says kShmSwitch on TCP as its last frame
-// there, and TCP then only tells when the peer is gone). Loop thread only; kept alive by the
+// frames move to shared memory after the handshake (shm_link.h: the
+// acceptor offers; the dialer, its set-up done, says kShmSwitch on TCP as
+// its last frame there, and the acceptor answers with its own; TCP then
+// only tells when the peer is gone). Loop thread only; kept alive by the
 // shared_ptrs of its pending Asio operations and of its owner.
 #pragma once
 
@@ -74,6 +75,7 @@ class ConnectionEvents {
 struct ShmBudget {
   size_t ring_bytes = 0;  // per direction; 0: TCP only
   size_t max_links = 0;
+  std::chrono::steady_clock::duration setup_timeout = std::chrono::seconds(5);
   size_t in_use = 0;
 };
 
@@ -203,6 +205,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnShmOffer();
   void OnShmSwitch();
   void OnShmReady(const Status& status);
+  // Our kShmSwitch goes out at the next frame boundary.
+  void SwitchOut();
   ShmLink::OnReady ShmReadyCallback();
   bool TakeShmSlot();
   void ReleaseShmSlot();
@@ -240,7 +244,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool switching_ = false;      // the write in flight is our kShmSwitch
   bool peer_switched_ = false;  // its kShmSwitch came before our set-up ended
   bool watching_tcp_ = false;
-  bool half_close_due_ = false;  // HalfClose waits for the ring write in flight
+  bool half_close_due_ = false;  // HalfClose waits for the write in flight
+  bool half_closed_ = false;     // we send nothing more: no switch either
   std::vector<uint8_t> switch_wire_;
   std::array<uint8_t, 1> tcp_probe_{};
   const Clock::time_point opened_at_;

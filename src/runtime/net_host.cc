@@ -85,7 +85,8 @@ Status NetHost::Impl::Bind() {
                                       .plain = security_.plain,
                                       .streams = options_.streams};
   shm_budget_ = ShmBudget{.ring_bytes = options_.shm_ring_bytes,
-                          .max_links = options_.shm_max_links};
+                          .max_links = options_.shm_max_links,
+                          .setup_timeout = ToChrono(options_.handshake_timeout)};
   for (PeerLink& link : links_) link.extra.assign(options_.streams, nullptr);
   return Status::Ok();
 }

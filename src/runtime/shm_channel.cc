@@ -1,8 +1,10 @@
 #include "runtime/shm_channel.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,13 +61,19 @@ Result<ShmChannel> ShmChannel::Create(size_t ring_bytes) {
   UniqueFd fd(::memfd_create("murmur-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd.valid()) return Status::Unavailable("memfd_create: ", std::strerror(errno));
   const size_t size = kShmHeaderBytes + ring_bytes;
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0 ||
-      ::fcntl(fd.get(), F_ADD_SEALS, kRequiredSeals | F_SEAL_SEAL) != 0) {
-    return Status::Unavailable("sealing the shared-memory ring: ", std::strerror(errno));
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    return Status::Unavailable("sizing the shared-memory ring: ", std::strerror(errno));
   }
   void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (map == MAP_FAILED) return Status::Unavailable("mmap: ", std::strerror(errno));
-  return ShmChannel(std::move(fd), static_cast<uint8_t*>(map), ring_bytes);
+  ShmChannel channel(std::move(fd), static_cast<uint8_t*>(map), ring_bytes);
+  // After our own writable mapping: F_SEAL_FUTURE_WRITE lets nobody who
+  // gets the descriptor (the peer) write to the region.
+  if (::fcntl(channel.fd_.get(), F_ADD_SEALS,
+              kRequiredSeals | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) != 0) {
+    return Status::Unavailable("sealing the shared-memory ring: ", std::strerror(errno));
+  }
+  return channel;
 }
 
 ShmChannel::ShmChannel(UniqueFd fd, uint8_t* region, size_t ring_bytes)
@@ -101,15 +109,23 @@ Status ShmChannel::AttachPeer(UniqueFd peer_region) {
     return Status::Corrupt("the peer's shared-memory region is not a memfd sealed against "
                            "shrinking and growing");
   }
+  // Plain shared memory only: a hugetlbfs memfd can be sealed too, but a
+  // hole punched into it could fail our page faults (SIGBUS).
+  struct statfs fs{};
+  if (::fstatfs(peer_region.get(), &fs) != 0 || fs.f_type != TMPFS_MAGIC) {
+    return Status::Corrupt("the peer's shared-memory region is not on tmpfs");
+  }
   struct stat st{};
   if (::fstat(peer_region.get(), &st) != 0) {
     return Status::Corrupt("fstat of the peer's region: ", std::strerror(errno));
   }
+  // No larger than our own ring, so the memory a connection can make us
+  // touch is what our options say.
   const size_t size = static_cast<size_t>(st.st_size);
-  if (size < kShmHeaderBytes + kMinShmRingBytes || size > kShmHeaderBytes + kMaxShmRingBytes) {
+  if (size < kShmHeaderBytes + kMinShmRingBytes || size > kShmHeaderBytes + ring_bytes_) {
     return Status::Corrupt("the peer's shared-memory region has ", size, " bytes, expected ",
                            kShmHeaderBytes + kMinShmRingBytes, "..",
-                           kShmHeaderBytes + kMaxShmRingBytes);
+                           kShmHeaderBytes + ring_bytes_, " (a ring no larger than ours)");
   }
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, peer_region.get(), 0);
   if (map == MAP_FAILED) return Status::Unavailable("mmap of the peer's region: ", std::strerror(errno));

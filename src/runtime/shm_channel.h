@@ -1,8 +1,9 @@
 // The same-host data path of a connection (docs/runtime.md, "Peers on the
 // same host"): two byte rings in shared memory, one per direction, that
-// carry the connection's sealed frames instead of the TCP socket once both
-// ends agreed (connection.h). Each end owns one region, a sealed memfd it
-// alone writes and the peer maps read-only:
+// carry the connection's frames instead of the TCP socket once both ends
+// agreed (connection.h). Each end owns one region, a memfd it alone writes
+// (sealed with F_SEAL_FUTURE_WRITE after its own mapping, so whoever gets
+// the descriptor can map it read-only only):
 //
 //   [0, 8)      bytes this end has written into its ring (monotonic)
 //   [64, 72)    bytes this end has read of the peer's ring (monotonic)
@@ -13,10 +14,12 @@
 // The peer is not trusted: its counters are checked on every read (never
 // backwards, never more than a ring ahead: kCorrupt otherwise), bytes are
 // copied out of its ring before anything parses them, and its region must
-// carry F_SEAL_SHRINK and F_SEAL_GROW, so it cannot truncate the mapping
-// under us (which would raise SIGBUS). Memory: ring_bytes + 4 KiB per end.
-// Not thread-safe; the two ends are two processes (or two objects in a
-// test), synchronised by the counters' acquire / release.
+// carry F_SEAL_SHRINK and F_SEAL_GROW (so it cannot truncate the mapping
+// under us, which would raise SIGBUS), lie on tmpfs (not hugetlbfs) and
+// hold a ring no larger than ours. Memory: ring_bytes + 4 KiB per end, and
+// a mapping of at most as much of the peer's. Not thread-safe; the two ends
+// are two processes (or two objects in a test), synchronised by the
+// counters' acquire / release.
 #pragma once
 
 #include <atomic>
@@ -71,7 +74,8 @@ class ShmChannel {
   // This end's region, to hand to the peer (SCM_RIGHTS).
   int region_fd() const { return fd_.get(); }
   // Maps the peer's region read-only. kCorrupt when it is not a sealed
-  // memfd (both seals) or its size is not a header plus a ring in range.
+  // memfd (both seals) on tmpfs, or its size is not a header plus a ring
+  // of kMinShmRingBytes up to ring_bytes().
   // REQUIRES: not attached yet.
   [[nodiscard]] Status AttachPeer(UniqueFd peer_region);
   bool attached() const { return peer_ != nullptr; }

@@ -73,6 +73,7 @@ ShmLink::ShmLink(const asio::any_io_executor& executor, const SessionId& session
 
 Result<std::shared_ptr<ShmLink>> ShmLink::Offer(const asio::any_io_executor& executor,
                                                 const SessionId& session, size_t ring_bytes,
+                                                std::chrono::steady_clock::duration timeout,
                                                 std::function<bool()> admit, OnReady on_ready) {
   Result<ShmChannel> channel = ShmChannel::Create(ring_bytes);
   if (!channel.ok()) return channel.status();
@@ -80,19 +81,21 @@ Result<std::shared_ptr<ShmLink>> ShmLink::Offer(const asio::any_io_executor& exe
   if (!fd.ok()) return fd.status();
   const auto [addr, len] = AbstractAddress(RendezvousName(session));
   if (::bind(fd->get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0 ||
-      ::listen(fd->get(), 1) != 0) {
+      ::listen(fd->get(), static_cast<int>(kMaxShmCandidates)) != 0) {
     return Status::Unavailable("binding the shared-memory rendezvous: ", std::strerror(errno));
   }
   auto link = std::make_shared<ShmLink>(executor, session, std::move(channel).value(),
                                         std::move(on_ready));
   link->admit_ = std::move(admit);
   link->listener_.emplace(executor, fd->Release());
+  link->StartTimer(timeout);
   link->AcceptDialer();
   return link;
 }
 
 Result<std::shared_ptr<ShmLink>> ShmLink::Answer(const asio::any_io_executor& executor,
                                                  const SessionId& session, size_t ring_bytes,
+                                                 std::chrono::steady_clock::duration timeout,
                                                  OnReady on_ready) {
   Result<ShmChannel> channel = ShmChannel::Create(ring_bytes);
   if (!channel.ok()) return channel.status();
@@ -105,43 +108,49 @@ Result<std::shared_ptr<ShmLink>> ShmLink::Answer(const asio::any_io_executor& ex
   }
   auto link = std::make_shared<ShmLink>(executor, session, std::move(channel).value(),
                                         std::move(on_ready));
-  link->socket_.emplace(executor, fd->Release());
+  link->socket_ = std::make_shared<Descriptor>(executor, fd->Release());
   if (!link->SendRegion(Proof::kDialer)) return Status::Unavailable(link->error_);
-  link->AwaitReply(Proof::kAcceptor, /*answer_after=*/false);
+  link->StartTimer(timeout);
+  link->AwaitProof(link->socket_, Proof::kAcceptor);
   return link;
 }
 
-void ShmLink::AcceptDialer() {
-  listener_->async_wait(asio::posix::stream_descriptor::wait_read,
-                        [self = shared_from_this()](const asio::error_code& ec) {
-                          if (ec || self->closed_) return;
-                          const int c = ::accept4(self->listener_->native_handle(), nullptr,
-                                                  nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                          if (c < 0) {
-                            if (errno == EAGAIN || errno == EINTR) {
-                              self->AcceptDialer();
-                            } else {
-                              self->Finish(Status::Unavailable("accept: ", std::strerror(errno)));
-                            }
-                            return;
-                          }
-                          self->listener_.reset();  // one dialer only
-                          self->socket_.emplace(self->executor_, c);
-                          if (!self->admit_()) {
-                            self->Finish(Status::Unavailable(
-                                "no room for another shared-memory link (shm_max_links)"));
-                            return;
-                          }
-                          self->AwaitReply(Proof::kDialer, /*answer_after=*/true);
-                        });
+void ShmLink::StartTimer(std::chrono::steady_clock::duration timeout) {
+  timer_.emplace(executor_, timeout);
+  timer_->async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (ec || self->ready_) return;
+    self->Finish(Status::Unavailable("the shared-memory set-up did not end in time"));
+  });
 }
 
-// Reads the peer's one set-up message: its proof and exactly one memfd.
-void ShmLink::AwaitReply(Proof expected, bool answer_after) {
-  socket_->async_wait(
-      asio::posix::stream_descriptor::wait_read,
-      [self = shared_from_this(), expected, answer_after](const asio::error_code& ec) {
-        if (ec || self->closed_) return;
+void ShmLink::AcceptDialer() {
+  listener_->async_wait(Descriptor::wait_read, [self = shared_from_this()](
+                                                   const asio::error_code& ec) {
+    if (ec || self->closed_ || !self->listener_) return;
+    const int c =
+        ::accept4(self->listener_->native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0 && errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+      self->Finish(Status::Unavailable("accept: ", std::strerror(errno)));
+      return;
+    }
+    if (c >= 0) {
+      if (self->candidates_.size() >= kMaxShmCandidates) {
+        ::close(c);  // enough strangers already
+      } else {
+        auto socket = std::make_shared<Descriptor>(self->executor_, c);
+        self->candidates_.push_back(socket);
+        self->AwaitProof(socket, Proof::kDialer);
+      }
+    }
+    self->AcceptDialer();
+  });
+}
+
+void ShmLink::AwaitProof(std::shared_ptr<Descriptor> socket, Proof expected) {
+  socket->async_wait(
+      Descriptor::wait_read,
+      [self = shared_from_this(), socket, expected](const asio::error_code& ec) {
+        if (ec || self->closed_ || self->ready_) return;
         std::array<uint8_t, 2 * kProofBytes> data{};
         iovec iov{data.data(), data.size()};
         alignas(cmsghdr) std::array<char, CMSG_SPACE(4 * sizeof(int))> control{};
@@ -150,10 +159,9 @@ void ShmLink::AwaitReply(Proof expected, bool answer_after) {
         msg.msg_iovlen = 1;
         msg.msg_control = control.data();
         msg.msg_controllen = control.size();
-        const ssize_t n = ::recvmsg(self->socket_->native_handle(), &msg,
-                                    MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        const ssize_t n = ::recvmsg(socket->native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-          self->AwaitReply(expected, answer_after);
+          self->AwaitProof(socket, expected);
           return;
         }
         // Whatever came, every descriptor received is ours to close.
@@ -167,27 +175,47 @@ void ShmLink::AwaitReply(Proof expected, bool answer_after) {
             fds.emplace_back(fd);
           }
         }
-        if (n <= 0) {
-          self->Finish(Status::Unavailable("the shared-memory rendezvous closed before set-up"));
-          return;
-        }
         const std::array<uint8_t, kProofBytes> proof = MakeProof(self->session_, expected);
-        if (static_cast<size_t>(n) != kProofBytes || (msg.msg_flags & MSG_CTRUNC) != 0 ||
-            fds.size() != 1 || sodium_memcmp(data.data(), proof.data(), kProofBytes) != 0) {
-          self->Finish(Status::Corrupt("a shared-memory set-up message without the session's "
-                                       "proof and one region"));
-          return;
+        const bool proven = n == static_cast<ssize_t>(kProofBytes) &&
+                            (msg.msg_flags & MSG_CTRUNC) == 0 && fds.size() == 1 &&
+                            sodium_memcmp(data.data(), proof.data(), kProofBytes) == 0;
+        if (proven) {
+          self->OnProven(socket, expected, std::move(fds.front()));
+        } else if (expected == Proof::kDialer) {
+          // A stranger (or nothing): drop it, keep listening.
+          std::erase(self->candidates_, socket);
+        } else {
+          self->Finish(n <= 0 ? Status::Unavailable(
+                                    "the shared-memory rendezvous closed before set-up")
+                              : Status::Corrupt("a shared-memory answer without the "
+                                                "session's proof and one region"));
         }
-        if (Status s = self->channel_.AttachPeer(std::move(fds.front())); !s.ok()) {
-          self->Finish(s);
-          return;
-        }
-        if (answer_after && !self->SendRegion(Proof::kAcceptor)) {
-          self->Finish(Status::Unavailable(self->error_));
-          return;
-        }
-        self->Finish(Status::Ok());
       });
+}
+
+void ShmLink::OnProven(std::shared_ptr<Descriptor> socket, Proof expected, UniqueFd region) {
+  if (expected == Proof::kDialer) {
+    // The dialer: nobody else will be answered, so the name may go.
+    listener_.reset();
+    for (auto& other : candidates_) {
+      if (other != socket) other->close();
+    }
+    candidates_.clear();
+    socket_ = std::move(socket);
+    if (!admit_()) {
+      Finish(Status::Unavailable("no room for another shared-memory link (shm_max_links)"));
+      return;
+    }
+  }
+  if (Status s = channel_.AttachPeer(std::move(region)); !s.ok()) {
+    Finish(s);
+    return;
+  }
+  if (expected == Proof::kDialer && !SendRegion(Proof::kAcceptor)) {
+    Finish(Status::Unavailable(error_));
+    return;
+  }
+  Finish(Status::Ok());
 }
 
 bool ShmLink::SendRegion(Proof who) {
@@ -214,9 +242,10 @@ bool ShmLink::SendRegion(Proof who) {
 }
 
 void ShmLink::Finish(const Status& status) {
-  if (closed_) return;
+  if (closed_ || ready_) return;
   OnReady on_ready = std::move(on_ready_);
   on_ready_ = nullptr;
+  if (timer_) timer_->cancel();
   if (status.ok()) {
     ready_ = true;
   } else {
@@ -250,8 +279,11 @@ void ShmLink::Close() {
   if (closed_) return;
   closed_ = true;
   on_ready_ = nullptr;
+  if (timer_) timer_->cancel();
   listener_.reset();
-  socket_.reset();
+  for (auto& c : candidates_) c->close();
+  candidates_.clear();
+  if (socket_) socket_->close();
   if (read_handler_) Complete(read_handler_, asio::error::operation_aborted, 0);
   if (write_handler_) Complete(write_handler_, asio::error::operation_aborted, 0);
 }
@@ -327,12 +359,14 @@ void ShmLink::Ring() {
 void ShmLink::Arm() {
   if (armed_ || closed_ || !doorbell_open_ || (!read_handler_ && !write_handler_)) return;
   armed_ = true;
-  socket_->async_wait(asio::posix::stream_descriptor::wait_read,
+  socket_->async_wait(Descriptor::wait_read,
                       [self = shared_from_this()](const asio::error_code& ec) {
                         self->armed_ = false;
                         if (ec || self->closed_) return;
+                        // Bounded: a peer ringing as fast as we read gets
+                        // the loop back after these (the wait fires again).
                         std::array<uint8_t, 64> drain{};
-                        for (;;) {
+                        for (int i = 0; i < 64; ++i) {
                           const ssize_t n = ::recv(self->socket_->native_handle(), drain.data(),
                                                    drain.size(), MSG_DONTWAIT);
                           if (n == 0) self->doorbell_open_ = false;  // the peer is gone

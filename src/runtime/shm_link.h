@@ -5,15 +5,18 @@
 //
 // Set-up, once the TCP session is authenticated and both of its addresses
 // are loopback ones (so the two processes share a network namespace): the
-// acceptor binds a one-shot SOCK_SEQPACKET socket in the abstract namespace
-// under a name derived from the session id (secret to the session's two
-// ends) and says so over the sealed session (kShmOffer). The dialer
-// connects and sends a proof (BLAKE2b keyed by the session id) with its
-// region's memfd (SCM_RIGHTS); the acceptor checks the proof, maps the
-// region and answers with its own proof and memfd, which the dialer checks
-// the same way. A local process that is not the session's peer cannot make
-// the proof, so it can at most make the set-up fail (the session then stays
-// on TCP). The Unix socket stays open as the doorbell: a 1-byte message
+// acceptor binds a SOCK_SEQPACKET socket in the abstract namespace under a
+// name derived from the session id and says so over the sealed session
+// (kShmOffer). The dialer connects and sends a proof (BLAKE2b keyed by the
+// session id) with its region's memfd (SCM_RIGHTS); the acceptor checks
+// the proof, maps the region and answers with its own proof and memfd,
+// which the dialer checks the same way. Anyone on the host can read the
+// name (/proc/net/unix) and connect, but without the session id cannot
+// make the proof: such a connection is closed and the acceptor listens on
+// (up to kMaxShmCandidates at once), keeping the name bound until a dialer
+// proved itself, so nobody else can take the name and sit between the two.
+// A set-up that has not ended after `timeout` fails; a failed set-up
+// leaves the session on TCP. The Unix socket stays open as the doorbell: a 1-byte message
 // after bytes were published or room freed, when the peer said it waits
 // for them (ShmChannel::SetWaiting; sent with MSG_DONTWAIT, so a peer that
 // does not read cannot block us).
@@ -27,6 +30,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -34,6 +38,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "murmur/core/status.h"
 #include "murmur/runtime/handshake.h"
@@ -42,6 +47,10 @@
 
 namespace murmur::net {
 
+// Connections to one rendezvous waiting for their proof at once; more are
+// closed as they come.
+inline constexpr size_t kMaxShmCandidates = 4;
+
 class ShmLink : public std::enable_shared_from_this<ShmLink> {
  public:
   using Handler = std::function<void(const asio::error_code&, size_t)>;
@@ -49,16 +58,18 @@ class ShmLink : public std::enable_shared_from_this<ShmLink> {
   using OnReady = std::function<void(const Status&)>;
 
   // The acceptor's side: binds the rendezvous socket and waits for the
-  // dialer; when one connects, `admit` says whether there is room for one
-  // more link (else the set-up ends, kUnavailable). kUnavailable when this
-  // machine cannot (no memfd, bind failed). An offer nobody takes costs a
-  // socket and an unwritten memfd (no memory).
+  // dialer; when one proved itself, `admit` says whether there is room for
+  // one more link (else the set-up ends, kUnavailable). kUnavailable when
+  // this machine cannot (no memfd, bind failed). An offer nobody takes
+  // costs sockets and an unwritten memfd (no memory) until `timeout`.
   static Result<std::shared_ptr<ShmLink>> Offer(const asio::any_io_executor& executor,
                                                 const SessionId& session, size_t ring_bytes,
+                                                std::chrono::steady_clock::duration timeout,
                                                 std::function<bool()> admit, OnReady on_ready);
   // The dialer's side, on the acceptor's kShmOffer: connects and sends.
   static Result<std::shared_ptr<ShmLink>> Answer(const asio::any_io_executor& executor,
                                                  const SessionId& session, size_t ring_bytes,
+                                                 std::chrono::steady_clock::duration timeout,
                                                  OnReady on_ready);
 
   ShmLink(const asio::any_io_executor& executor, const SessionId& session, ShmChannel channel,
@@ -86,8 +97,15 @@ class ShmLink : public std::enable_shared_from_this<ShmLink> {
   enum class Proof : uint8_t { kDialer, kAcceptor };
   static std::array<uint8_t, 32> MakeProof(const SessionId& session, Proof who);
 
+  using Descriptor = asio::posix::stream_descriptor;
+  void StartTimer(std::chrono::steady_clock::duration timeout);
   void AcceptDialer();
-  void AwaitReply(Proof expected, bool answer_after);
+  // Waits for the peer's one set-up message on `socket`: its proof and
+  // exactly one memfd. The acceptor reads candidates (any local process);
+  // the dialer, the acceptor's answer.
+  void AwaitProof(std::shared_ptr<Descriptor> socket, Proof expected);
+  // The proof and region from `socket` checked out (the acceptor answers).
+  void OnProven(std::shared_ptr<Descriptor> socket, Proof expected, UniqueFd region);
   // Sends our proof and memfd; false (and error_) when the socket refuses.
   bool SendRegion(Proof who);
   void Finish(const Status& status);
@@ -101,8 +119,10 @@ class ShmLink : public std::enable_shared_from_this<ShmLink> {
   ShmChannel channel_;
   OnReady on_ready_;
   std::function<bool()> admit_;  // the acceptor's
-  std::optional<asio::posix::stream_descriptor> listener_;
-  std::optional<asio::posix::stream_descriptor> socket_;
+  std::optional<Descriptor> listener_;
+  std::vector<std::shared_ptr<Descriptor>> candidates_;  // the acceptor's, unproven
+  std::shared_ptr<Descriptor> socket_;                   // the peer's, then the doorbell
+  std::optional<asio::steady_timer> timer_;
   bool ready_ = false;
   bool closed_ = false;
   bool armed_ = false;

@@ -1,6 +1,7 @@
 // ShmChannel (src/runtime/shm_channel.h): the byte rings of the same-host
-// data path, both ends in this process, and a hostile peer played by
-// writing into its region through a second mapping.
+// data path, both ends in this process, and a hostile peer played by a
+// region made by hand (a memfd with just the two seals we require, which
+// its maker can still write).
 #include "runtime/shm_channel.h"
 
 #include <fcntl.h>
@@ -32,16 +33,25 @@ Pair Connected(size_t ring_a = kRing, size_t ring_b = kRing) {
   return Pair{std::move(a).value(), std::move(b).value()};
 }
 
-// The owner's region, writable, as a hostile owner would use it.
-uint64_t* Counters(const ShmChannel& c) {
-  void* map = ::mmap(nullptr, kShmHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-                     c.region_fd(), 0);
+// A hostile peer's region: sealed as required, mapped writable by its
+// maker, attached to `a`. counters[0]: bytes it wrote; counters[8] (offset
+// 64): bytes it read of a's ring.
+struct HostilePeer {
+  uint64_t* counters = nullptr;
+};
+
+HostilePeer AttachHostile(ShmChannel& a) {
+  UniqueFd fd(::memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  EXPECT_EQ(::ftruncate(fd.get(), kShmHeaderBytes + kRing), 0);
+  void* map = ::mmap(nullptr, kShmHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   EXPECT_NE(map, MAP_FAILED);
-  return static_cast<uint64_t*>(map);  // [0]: written, [8]: read (offset 64)
+  EXPECT_EQ(::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+  EXPECT_TRUE(a.AttachPeer(std::move(fd)).ok());
+  return HostilePeer{static_cast<uint64_t*>(map)};
 }
 
 TEST(ShmChannel, CarriesBytesInOrderAcrossManyWrapsOfTheRing) {
-  Pair p = Connected(kRing, 2 * kRing);
+  Pair p = Connected();
   // 1 MiB through a 64 KiB ring in pieces of a prime length, so writes and
   // reads straddle the wrap at every offset.
   std::vector<uint8_t> sent(size_t{1} << 20);
@@ -59,7 +69,7 @@ TEST(ShmChannel, CarriesBytesInOrderAcrossManyWrapsOfTheRing) {
     got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*r));
   }
   EXPECT_TRUE(got == sent);
-  // The other way round, through b's larger ring.
+  // The other way round.
   const std::vector<uint8_t> back = {9, 8, 7};
   ASSERT_EQ(*p.b.Write(back), 3u);
   std::vector<uint8_t> out(10);
@@ -87,33 +97,62 @@ TEST(ShmChannel, NothingToReadIsZeroNotAnError) {
 }
 
 TEST(ShmChannel, RefusesAPeerWriteCounterBeyondItsRingOrBackwards) {
-  Pair p = Connected();
-  uint64_t* b_own = Counters(p.b);
+  Result<ShmChannel> a = ShmChannel::Create(kRing);
+  ASSERT_TRUE(a.ok());
+  HostilePeer b = AttachHostile(*a);
   std::vector<uint8_t> out(16);
-  b_own[0] = kRing + 1;  // b claims more unread bytes than its ring holds
-  Result<size_t> r = p.a.Read(out);
+  b.counters[0] = kRing + 1;  // more unread bytes than its ring holds
+  Result<size_t> r = a->Read(out);
   EXPECT_EQ(r.status().code(), StatusCode::kCorrupt);
   EXPECT_NE(r.status().message().find("write counter"), std::string::npos);
-  // A legal counter reads, then one below what was read is refused.
-  b_own[0] = 16;
-  ASSERT_EQ(*p.a.Read(out), 16u);
-  b_own[0] = 8;
-  EXPECT_EQ(p.a.Read(out).status().code(), StatusCode::kCorrupt);
-  ::munmap(b_own, kShmHeaderBytes);
+  // Exactly a ring is legal; then one below what was read is refused.
+  b.counters[0] = kRing;
+  std::vector<uint8_t> all(kRing);
+  ASSERT_EQ(*a->Read(all), kRing);
+  b.counters[0] = kRing - 1;
+  EXPECT_EQ(a->Read(out).status().code(), StatusCode::kCorrupt);
+  ::munmap(b.counters, kShmHeaderBytes);
 }
 
 TEST(ShmChannel, RefusesAPeerReadCounterAheadOfWhatWeWroteOrBackwards) {
-  Pair p = Connected();
-  uint64_t* b_own = Counters(p.b);
+  Result<ShmChannel> a = ShmChannel::Create(kRing);
+  ASSERT_TRUE(a.ok());
+  HostilePeer b = AttachHostile(*a);
   const std::vector<uint8_t> ten(10, 1);
-  ASSERT_EQ(*p.a.Write(ten), 10u);
-  b_own[8] = 11;  // b "read" a byte we never wrote
-  EXPECT_EQ(p.a.Write(ten).status().code(), StatusCode::kCorrupt);
-  b_own[8] = 10;
-  ASSERT_EQ(*p.a.Write(ten), 10u);
-  b_own[8] = 9;  // backwards
-  EXPECT_EQ(p.a.Write(ten).status().code(), StatusCode::kCorrupt);
-  ::munmap(b_own, kShmHeaderBytes);
+  ASSERT_EQ(*a->Write(ten), 10u);
+  b.counters[8] = 11;  // "read" a byte we never wrote
+  EXPECT_EQ(a->Write(ten).status().code(), StatusCode::kCorrupt);
+  b.counters[8] = 10;
+  ASSERT_EQ(*a->Write(ten), 10u);
+  b.counters[8] = 9;  // backwards
+  EXPECT_EQ(a->Write(ten).status().code(), StatusCode::kCorrupt);
+  ::munmap(b.counters, kShmHeaderBytes);
+}
+
+TEST(ShmChannel, WhoeverGetsOurRegionCanMapItReadOnlyOnly) {
+  Result<ShmChannel> a = ShmChannel::Create(kRing);
+  ASSERT_TRUE(a.ok());
+  const int fd = ::dup(a->region_fd());  // what the peer receives
+  EXPECT_EQ(::mmap(nullptr, kShmHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0),
+            MAP_FAILED);
+  EXPECT_EQ(errno, EPERM);
+  const uint8_t byte = 1;
+  EXPECT_LT(::pwrite(fd, &byte, 1, 0), 0);
+  EXPECT_LT(::ftruncate(fd, 0), 0);
+  void* ro = ::mmap(nullptr, kShmHeaderBytes, PROT_READ, MAP_SHARED, fd, 0);
+  EXPECT_NE(ro, MAP_FAILED);
+  ::munmap(ro, kShmHeaderBytes);
+  ::close(fd);
+}
+
+TEST(ShmChannel, RefusesARingLargerThanOurs) {
+  Result<ShmChannel> a = ShmChannel::Create(kRing);
+  Result<ShmChannel> b = ShmChannel::Create(2 * kRing);
+  ASSERT_TRUE(a.ok() && b.ok());
+  Status s = a->AttachPeer(UniqueFd(::dup(b->region_fd())));
+  EXPECT_EQ(s.code(), StatusCode::kCorrupt);
+  EXPECT_NE(s.message().find("no larger than ours"), std::string::npos) << s.message();
+  EXPECT_TRUE(b->AttachPeer(UniqueFd(::dup(a->region_fd()))).ok());  // a smaller one is fine
 }
 
 TEST(ShmChannel, RefusesARegionThatCouldShrinkUnderUs) {

@@ -1,17 +1,17 @@
 // ShmLink (src/runtime/shm_link.h): the set-up of the same-host data path
-// over an abstract Unix socket, a stranger who knows the rendezvous name
-// but not the session, and the byte stream once set up; both ends on one
-// io_context of this test.
+// over an abstract Unix socket, strangers who know the rendezvous name but
+// not the session, limits and deadlines, and the byte stream once set up;
+// both ends on one io_context of this test.
 #include "runtime/shm_link.h"
 
 #include <gtest/gtest.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -19,24 +19,63 @@
 namespace murmur::net {
 namespace {
 
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
 SessionId Session(uint8_t fill) {
   SessionId s{};
   s.fill(fill);
-  s[0] = static_cast<uint8_t>(::getpid());  // parallel test runs do not collide
-  s[1] = static_cast<uint8_t>(::getpid() >> 8);
-  s[2] = static_cast<uint8_t>(::getpid() >> 16);
+  // Parallel test processes do not share names.
+  const auto pid = static_cast<uint32_t>(::getpid());
+  std::memcpy(s.data(), &pid, sizeof pid);
   return s;
 }
 
 // Runs `io` until `done` or 10 s.
 template <typename Pred>
 bool RunUntil(asio::io_context& io, Pred done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
   while (!done() && std::chrono::steady_clock::now() < deadline) {
     io.restart();
-    io.run_for(std::chrono::milliseconds(5));
+    io.run_for(milliseconds(5));
   }
   return done();
+}
+
+// A local process that knows the rendezvous name (anyone can read it in
+// /proc/net/unix), connected to it.
+int ConnectStranger(const SessionId& session) {
+  const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  EXPECT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string name = ShmLink::RendezvousName(session);
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr),
+                      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())),
+            0);
+  return fd;
+}
+
+// Sends a wrong proof with a region of the stranger's own.
+void SendWrongProof(int fd) {
+  Result<ShmChannel> mine = ShmChannel::Create(kMinShmRingBytes);
+  ASSERT_TRUE(mine.ok());
+  std::array<uint8_t, 32> wrong{};
+  iovec iov{wrong.data(), wrong.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  const int region = mine->region_fd();
+  std::memcpy(CMSG_DATA(c), &region, sizeof region);
+  ASSERT_EQ(::sendmsg(fd, &msg, 0), 32);
 }
 
 struct Ends {
@@ -44,12 +83,21 @@ struct Ends {
   std::optional<Status> acceptor_ready, dialer_ready;
 };
 
-void SetUpBoth(asio::io_context& io, const SessionId& session, Ends& e) {
-  auto offer = ShmLink::Offer(io.get_executor(), session, kMinShmRingBytes, [] { return true; },
+// The acceptor offers with a ring of `acceptor_ring`; if `answer`, the
+// dialer answers with `dialer_ring` and both verdicts are awaited.
+void Offer(asio::io_context& io, const SessionId& session, Ends& e,
+           size_t acceptor_ring = kMinShmRingBytes,
+           std::chrono::steady_clock::duration timeout = seconds(10)) {
+  auto offer = ShmLink::Offer(io.get_executor(), session, acceptor_ring, timeout,
+                              [] { return true; },
                               [&e](const Status& s) { e.acceptor_ready = s; });
   ASSERT_TRUE(offer.ok()) << offer.status().ToString();
   e.acceptor = std::move(offer).value();
-  auto answer = ShmLink::Answer(io.get_executor(), session, 2 * kMinShmRingBytes,
+}
+
+void Answer(asio::io_context& io, const SessionId& session, Ends& e,
+            size_t dialer_ring = kMinShmRingBytes) {
+  auto answer = ShmLink::Answer(io.get_executor(), session, dialer_ring, seconds(10),
                                 [&e](const Status& s) { e.dialer_ready = s; });
   ASSERT_TRUE(answer.ok()) << answer.status().ToString();
   e.dialer = std::move(answer).value();
@@ -59,7 +107,8 @@ void SetUpBoth(asio::io_context& io, const SessionId& session, Ends& e) {
 TEST(ShmLink, BothEndsOfASessionSetUpAndCarryAStreamLongerThanTheRing) {
   asio::io_context io;
   Ends e;
-  SetUpBoth(io, Session(1), e);
+  Offer(io, Session(1), e);
+  Answer(io, Session(1), e);
   ASSERT_TRUE(e.acceptor_ready->ok()) << e.acceptor_ready->ToString();
   ASSERT_TRUE(e.dialer_ready->ok()) << e.dialer_ready->ToString();
   ASSERT_TRUE(e.acceptor->ready() && e.dialer->ready());
@@ -122,92 +171,97 @@ TEST(ShmLink, BothEndsOfASessionSetUpAndCarryAStreamLongerThanTheRing) {
   e.dialer->Close();
 }
 
-TEST(ShmLink, AStrangerWithoutTheSessionProofGetsNothingAndEndsTheOffer) {
+// The name stays bound until the dialer proved itself, so a stranger can
+// neither get a region nor take the name and sit between the two ends.
+TEST(ShmLink, StrangersWithoutTheSessionProofGetNothingAndTheDialerStillGetsThrough) {
   asio::io_context io;
   const SessionId session = Session(2);
-  std::optional<Status> ready;
-  auto offer = ShmLink::Offer(io.get_executor(), session, kMinShmRingBytes, [] { return true; },
-                              [&](const Status& s) { ready = s; });
-  ASSERT_TRUE(offer.ok());
-  // The name is visible to anyone on the host (/proc/net/unix); the proof
-  // is not: connect, send a wrong one with a region of our own.
-  const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
+  Ends e;
+  Offer(io, session, e);
+  const int wrong = ConnectStranger(session);
+  ASSERT_NO_FATAL_FAILURE(SendWrongProof(wrong));
+  const int silent = ConnectStranger(session);  // connects and says nothing
+  // The wrong proof is answered by the end of the socket, nothing else.
+  std::array<uint8_t, 64> reply{};
+  bool closed = false;
+  ASSERT_TRUE(RunUntil(io, [&] {
+    closed = ::recv(wrong, reply.data(), reply.size(), MSG_DONTWAIT) == 0;
+    return closed;
+  }));
+  EXPECT_FALSE(e.acceptor_ready.has_value());
+  // Nobody can take the name while the offer stands.
+  const int squatter = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   const std::string name = ShmLink::RendezvousName(session);
   std::memcpy(addr.sun_path + 1, name.data(), name.size());
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr),
-                      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())),
+  EXPECT_NE(::bind(squatter, reinterpret_cast<sockaddr*>(&addr),
+                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())),
             0);
-  Result<ShmChannel> mine = ShmChannel::Create(kMinShmRingBytes);
-  ASSERT_TRUE(mine.ok());
-  std::array<uint8_t, 32> wrong{};
-  iovec iov{wrong.data(), wrong.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  const int region = mine->region_fd();
-  std::memcpy(CMSG_DATA(c), &region, sizeof region);
-  ASSERT_EQ(::sendmsg(fd, &msg, 0), 32);
-  ASSERT_TRUE(RunUntil(io, [&] { return ready.has_value(); }));
-  EXPECT_EQ(ready->code(), StatusCode::kCorrupt);
-  EXPECT_FALSE((*offer)->ready());
-  // Nothing came back to the stranger but the end of the socket.
-  std::array<uint8_t, 64> reply{};
-  EXPECT_EQ(::recv(fd, reply.data(), reply.size(), 0), 0);
-  ::close(fd);
-  // The offer was one-shot: the real dialer now finds no rendezvous, and
-  // the session keeps TCP.
-  auto late = ShmLink::Answer(io.get_executor(), session, kMinShmRingBytes, [](const Status&) {});
-  EXPECT_EQ(late.status().code(), StatusCode::kUnavailable);
+  Answer(io, session, e);
+  EXPECT_TRUE(e.acceptor_ready->ok()) << e.acceptor_ready->ToString();
+  EXPECT_TRUE(e.dialer_ready->ok()) << e.dialer_ready->ToString();
+  // The silent one was dropped with the others once the dialer proved itself.
+  EXPECT_EQ(::recv(silent, reply.data(), reply.size(), 0), 0);
+  ::close(wrong);
+  ::close(silent);
+  ::close(squatter);
+}
+
+TEST(ShmLink, AnOfferNobodyTakesEndsAtItsDeadline) {
+  asio::io_context io;
+  Ends e;
+  Offer(io, Session(3), e, kMinShmRingBytes, milliseconds(50));
+  const int silent = ConnectStranger(Session(3));
+  ASSERT_TRUE(RunUntil(io, [&] { return e.acceptor_ready.has_value(); }));
+  EXPECT_EQ(e.acceptor_ready->code(), StatusCode::kUnavailable);
+  EXPECT_NE(e.acceptor_ready->message().find("in time"), std::string::npos);
+  EXPECT_FALSE(e.acceptor->ready());
+  ::close(silent);
 }
 
 TEST(ShmLink, AnAcceptorWithoutRoomEndsTheSetUpOnBothSides) {
   asio::io_context io;
-  const SessionId session = Session(5);
-  std::optional<Status> acceptor_ready, dialer_ready;
+  const SessionId session = Session(4);
+  Ends e;
   int asked = 0;
   auto offer = ShmLink::Offer(
-      io.get_executor(), session, kMinShmRingBytes,
+      io.get_executor(), session, kMinShmRingBytes, seconds(10),
       [&] {
         ++asked;
         return false;
       },
-      [&](const Status& s) { acceptor_ready = s; });
+      [&](const Status& s) { e.acceptor_ready = s; });
   ASSERT_TRUE(offer.ok());
-  auto answer = ShmLink::Answer(io.get_executor(), session, kMinShmRingBytes,
-                                [&](const Status& s) { dialer_ready = s; });
-  ASSERT_TRUE(answer.ok());
-  ASSERT_TRUE(RunUntil(io, [&] { return acceptor_ready && dialer_ready; }));
+  Answer(io, session, e);
   EXPECT_EQ(asked, 1);
-  EXPECT_EQ(acceptor_ready->code(), StatusCode::kUnavailable);
-  EXPECT_NE(acceptor_ready->message().find("shm_max_links"), std::string::npos);
-  EXPECT_EQ(dialer_ready->code(), StatusCode::kUnavailable);
-  EXPECT_FALSE((*offer)->ready() || (*answer)->ready());
+  EXPECT_EQ(e.acceptor_ready->code(), StatusCode::kUnavailable);
+  EXPECT_NE(e.acceptor_ready->message().find("shm_max_links"), std::string::npos);
+  EXPECT_EQ(e.dialer_ready->code(), StatusCode::kUnavailable);
+  EXPECT_FALSE((*offer)->ready() || e.dialer->ready());
 }
 
-TEST(ShmLink, ADialerOfAnotherSessionIsRefused) {
+TEST(ShmLink, ARingLargerThanTheAcceptorsIsRefused) {
   asio::io_context io;
-  std::optional<Status> acceptor_ready, dialer_ready;
-  auto offer = ShmLink::Offer(io.get_executor(), Session(3), kMinShmRingBytes,
-                              [] { return true; },
-                              [&](const Status& s) { acceptor_ready = s; });
-  ASSERT_TRUE(offer.ok());
+  Ends e;
+  Offer(io, Session(5), e, kMinShmRingBytes);
+  Answer(io, Session(5), e, 2 * kMinShmRingBytes);
+  EXPECT_EQ(e.acceptor_ready->code(), StatusCode::kCorrupt);
+  EXPECT_NE(e.acceptor_ready->message().find("no larger than ours"), std::string::npos);
+  EXPECT_EQ(e.dialer_ready->code(), StatusCode::kUnavailable);
+}
+
+TEST(ShmLink, ADialerOfAnotherSessionFindsNoRendezvous) {
+  asio::io_context io;
+  Ends e;
+  Offer(io, Session(6), e);
   // Another session's dialer computes another name: nobody listens there.
-  auto other = ShmLink::Answer(io.get_executor(), Session(4), kMinShmRingBytes,
-                               [&](const Status& s) { dialer_ready = s; });
+  auto other = ShmLink::Answer(io.get_executor(), Session(7), kMinShmRingBytes, seconds(10),
+                               [](const Status&) {});
   EXPECT_EQ(other.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(ShmLink::RendezvousName(Session(3)), ShmLink::RendezvousName(Session(4)));
-  (*offer)->Close();
-  EXPECT_FALSE(acceptor_ready.has_value());  // Close() ends it without a verdict
+  EXPECT_NE(ShmLink::RendezvousName(Session(6)), ShmLink::RendezvousName(Session(7)));
+  e.acceptor->Close();
+  EXPECT_FALSE(e.acceptor_ready.has_value());  // Close() ends it without a verdict
 }
 
 }  // namespace
