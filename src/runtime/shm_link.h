@@ -22,10 +22,11 @@
 // does not read cannot block us).
 //
 // Frames travel the rings unsealed (connection.cc): sealing protects bytes
-// on a network, and these never leave the two processes' memory. The
-// memfds go only to the process that proved the session key, and a third
-// process that could read them (root, or a debugger attached with ptrace)
-// could read the session keys just as well. Loop thread only; held by a
+// on a network, and these never leave the two processes' memory. A ring
+// is written only once the other end proved the session key, a region can
+// be mapped read-only only by whoever receives it, and a third process
+// that could read the rings anyway (root, or one allowed to ptrace either
+// end) could read the session keys just as well. Loop thread only; held by a
 // shared_ptr (its pending waits keep it alive).
 #pragma once
 

@@ -67,7 +67,8 @@ constexpr bool IsControlFrame(FrameType type) {
 
 // Where a connection's byte stream is, which decides the frame types it
 // accepts: a new connection takes only a Hello (or CookieReply), then only an Auth, and once
-// authenticated only Data, DataPart, Heartbeat, Peers and Bye.
+// authenticated only Data, DataPart, Heartbeat, Peers, Bye, ShmOffer and
+// ShmSwitch.
 enum class FramePhase : uint8_t {
   kHello,  // nothing received yet, or a CookieReply sent or received
   kAuth,   // the peer's Hello received
