@@ -152,6 +152,27 @@ class Collector final : public Node {
   std::vector<std::vector<uint8_t>> messages_;
 };
 
+// Peer 1 listening and peer 0 bootstrapped to it, both with `ring` bytes
+// of shared-memory ring (0: TCP only) and the other options as Options().
+struct TwoHosts {
+  testing::CountingSink sa, sb;
+  std::unique_ptr<NetHost> a, b;
+};
+
+void MakeTwoHosts(size_t ring, TwoHosts& h) {
+  NetOptions ob = Options(1, 2);
+  ob.shm_ring_bytes = ring;
+  auto b = NetHost::Create(ob, Security(NetworkKey{}), h.sb);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  h.b = std::move(b).value();
+  NetOptions oa = Options(0, 2);
+  oa.shm_ring_bytes = ring;
+  oa.bootstrap = {h.b->listen_address()};
+  auto a = NetHost::Create(oa, Security(NetworkKey{}), h.sa);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  h.a = std::move(a).value();
+}
+
 // Over TCP, and over shared memory (the default between two hosts on
 // 127.0.0.1; NetOptions::shm_ring_bytes), where a 1 MiB chunk is 16 of
 // the 64 KiB rings used here.
@@ -161,33 +182,27 @@ TEST(NetHost, LargeMessagesArriveWholeAndInOrder) {
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 131 + (i >> 20));
   for (const size_t ring : {size_t{0}, kMinShmRingBytes}) {
     SCOPED_TRACE("shm_ring_bytes " + std::to_string(ring));
-    testing::CountingSink sa, sb;
-    NetOptions ob = Options(1, 2);
-    ob.shm_ring_bytes = ring;
-    auto b = NetHost::Create(ob, Security(NetworkKey{}), sb);
-    ASSERT_TRUE(b.ok());
-    NetOptions oa = Options(0, 2);
-    oa.shm_ring_bytes = ring;
-    oa.bootstrap = {(*b)->listen_address()};
-    auto a = NetHost::Create(oa, Security(NetworkKey{}), sa);
-    ASSERT_TRUE(a.ok());
+    TwoHosts h;
+    ASSERT_NO_FATAL_FAILURE(MakeTwoHosts(ring, h));
+    NetHost* const a = h.a.get();
+    NetHost* const b = h.b.get();
     BulkSender sender(big);
     Collector collector;
     std::thread tb([&] {
-      (void)(*b)->Run(collector, [&] { return collector.messages_.size() == 2; });
+      (void)b->Run(collector, [&] { return collector.messages_.size() == 2; });
     });
-    (void)(*a)->Run(sender, [&] { return sender.sent_; });
+    (void)a->Run(sender, [&] { return sender.sent_; });
     tb.join();
     ASSERT_EQ(collector.messages_.size(), 2u);
     EXPECT_TRUE(collector.messages_[0] == big);
     EXPECT_EQ(collector.messages_[1], (std::vector<uint8_t>{1, 2, 3}));
     // Four data frames, each with a 12-byte header and a 16-byte tag (a
     // MAC over TCP, zeros in shared memory).
-    EXPECT_GE((*a)->stats().wire_bytes_sent, big.size() + 3 + 4 * 28 + 28);
+    EXPECT_GE(a->stats().wire_bytes_sent, big.size() + 3 + 4 * 28 + 28);
     // The frames may switch to shared memory anywhere in the stream (the
     // set-up runs beside the first frames; see the next test).
-    if (ring == 0) EXPECT_EQ((*a)->stats().shm_links + (*b)->stats().shm_links, 0u);
-    EXPECT_EQ((*a)->stats().shm_failures + (*b)->stats().shm_failures, 0u);
+    if (ring == 0) EXPECT_EQ(a->stats().shm_links + b->stats().shm_links, 0u);
+    EXPECT_EQ(a->stats().shm_failures + b->stats().shm_failures, 0u);
   }
 }
 
@@ -231,27 +246,21 @@ class ShmProbe final : public Node {
 TEST(NetHost, PeersOnOneHostMoveToSharedMemoryAndCarryLargeMessagesThere) {
   std::vector<uint8_t> big(kDataChunk * 7 / 2);
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 29 + (i >> 18));
-  testing::CountingSink sa, sb;
-  NetOptions ob = Options(1, 2);
-  ob.shm_ring_bytes = kMinShmRingBytes;
-  auto b = NetHost::Create(ob, Security(NetworkKey{}), sb);
-  ASSERT_TRUE(b.ok());
-  NetOptions oa = Options(0, 2);
-  oa.shm_ring_bytes = kMinShmRingBytes;
-  oa.bootstrap = {(*b)->listen_address()};
-  auto a = NetHost::Create(oa, Security(NetworkKey{}), sa);
-  ASSERT_TRUE(a.ok());
-  const NetHost* host_a = a->get();
+  TwoHosts h;
+  ASSERT_NO_FATAL_FAILURE(MakeTwoHosts(kMinShmRingBytes, h));
+  NetHost* const a = h.a.get();
+  NetHost* const b = h.b.get();
+  const NetHost* host_a = a;
   ShmProbe sender(&host_a, big), receiver(nullptr, {});
-  std::thread tb([&] { (void)(*b)->Run(receiver, [&] { return receiver.got_.size() == 2; }); });
-  (void)(*a)->Run(sender, [&] { return sender.sent_; });
+  std::thread tb([&] { (void)b->Run(receiver, [&] { return receiver.got_.size() == 2; }); });
+  (void)a->Run(sender, [&] { return sender.sent_; });
   tb.join();
   ASSERT_EQ(receiver.got_.size(), 2u);
   EXPECT_TRUE(receiver.got_[0] == big);
   EXPECT_EQ(receiver.got_[1], (std::vector<uint8_t>{'e', 'n', 'd'}));
   // The dialer's set-up ends after the acceptor's: both moved.
-  EXPECT_EQ((*a)->stats().shm_links, 1u);
-  EXPECT_EQ((*b)->stats().shm_links, 1u);
+  EXPECT_EQ(a->stats().shm_links, 1u);
+  EXPECT_EQ(b->stats().shm_links, 1u);
   EXPECT_LT(sender.pings_, 100000);
 }
 
