@@ -59,7 +59,9 @@ void Connection::OnShmOffer() {
     return;
   }
   // Else it stays on TCP, and the offer lapses.
-  if (control_only || !ShmEligible() || !TakeShmSlot()) return;
+  if (control_only || half_closed_ || half_close_due_ || !ShmEligible() || !TakeShmSlot()) {
+    return;
+  }
   Result<std::shared_ptr<ShmLink>> link =
       ShmLink::Answer(socket_.get_executor(), session_id_, shm_budget_->ring_bytes,
                       shm_budget_->setup_timeout, ShmReadyCallback());
@@ -85,7 +87,10 @@ void Connection::OnShmSwitch() {
     return;
   }
   shm_in_ = true;
-  if (role_ == Role::kAcceptor) SwitchOut();
+  if (role_ == Role::kAcceptor) {
+    ++stats_.shm_links;  // the dialer's set-up ended too
+    SwitchOut();
+  }
 }
 
 void Connection::SwitchOut() {
@@ -103,11 +108,18 @@ void Connection::OnShmReady(const Status& status) {
     if (peer_switched_) Close("bad_shm", "shared-memory set-up: " + status.message());
     return;
   }
-  ++stats_.shm_links;
-  if (role_ == Role::kDialer) SwitchOut();
+  // An acceptor counts the link when the dialer's switch says its side of
+  // the set-up ended as well (OnShmSwitch).
+  if (role_ == Role::kDialer) {
+    ++stats_.shm_links;
+    SwitchOut();
+  }
   if (std::exchange(peer_switched_, false)) {
     shm_in_ = true;
-    if (role_ == Role::kAcceptor) SwitchOut();
+    if (role_ == Role::kAcceptor) {
+      ++stats_.shm_links;
+      SwitchOut();
+    }
     ReadMore();
   }
 }

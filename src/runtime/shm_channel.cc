@@ -119,13 +119,13 @@ Status ShmChannel::AttachPeer(UniqueFd peer_region) {
   if (::fstat(peer_region.get(), &st) != 0) {
     return Status::Corrupt("fstat of the peer's region: ", std::strerror(errno));
   }
-  // No larger than our own ring, so the memory a connection can make us
-  // touch is what our options say.
+  // A ring of our own size: the memory a connection can make us touch is
+  // what our options say, and peers of different settings fail here, on
+  // whichever end checks first, before the acceptor counts the link.
   const size_t size = static_cast<size_t>(st.st_size);
-  if (size < kShmHeaderBytes + kMinShmRingBytes || size > kShmHeaderBytes + ring_bytes_) {
+  if (size != kShmHeaderBytes + ring_bytes_) {
     return Status::Corrupt("the peer's shared-memory region has ", size, " bytes, expected ",
-                           kShmHeaderBytes + kMinShmRingBytes, "..",
-                           kShmHeaderBytes + ring_bytes_, " (a ring no larger than ours)");
+                           kShmHeaderBytes + ring_bytes_, " (a ring the size of ours)");
   }
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, peer_region.get(), 0);
   if (map == MAP_FAILED) return Status::Unavailable("mmap of the peer's region: ", std::strerror(errno));

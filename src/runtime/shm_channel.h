@@ -16,7 +16,7 @@
 // copied out of its ring before anything parses them, and its region must
 // carry F_SEAL_SHRINK and F_SEAL_GROW (so it cannot truncate the mapping
 // under us, which would raise SIGBUS), lie on tmpfs (not hugetlbfs) and
-// hold a ring no larger than ours. Memory: ring_bytes + 4 KiB per end, and
+// hold a ring of the size of ours. Memory: ring_bytes + 4 KiB per end, and
 // a mapping of at most as much of the peer's. Not thread-safe; the two ends
 // are two processes (or two objects in a test), synchronised by the
 // counters' acquire / release.
@@ -75,7 +75,7 @@ class ShmChannel {
   int region_fd() const { return fd_.get(); }
   // Maps the peer's region read-only. kCorrupt when it is not a sealed
   // memfd (both seals) on tmpfs, or its size is not a header plus a ring
-  // of kMinShmRingBytes up to ring_bytes().
+  // of ring_bytes().
   // REQUIRES: not attached yet.
   [[nodiscard]] Status AttachPeer(UniqueFd peer_region);
   bool attached() const { return peer_ != nullptr; }

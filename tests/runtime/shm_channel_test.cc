@@ -140,19 +140,21 @@ TEST(ShmChannel, WhoeverGetsOurRegionCanMapItReadOnlyOnly) {
   EXPECT_LT(::pwrite(fd, &byte, 1, 0), 0);
   EXPECT_LT(::ftruncate(fd, 0), 0);
   void* ro = ::mmap(nullptr, kShmHeaderBytes, PROT_READ, MAP_SHARED, fd, 0);
-  EXPECT_NE(ro, MAP_FAILED);
+  ASSERT_NE(ro, MAP_FAILED);
+  EXPECT_NE(::mprotect(ro, kShmHeaderBytes, PROT_READ | PROT_WRITE), 0);  // nor made writable
   ::munmap(ro, kShmHeaderBytes);
   ::close(fd);
 }
 
-TEST(ShmChannel, RefusesARingLargerThanOurs) {
+TEST(ShmChannel, RefusesARingOfAnotherSizeThanOurs) {
   Result<ShmChannel> a = ShmChannel::Create(kRing);
   Result<ShmChannel> b = ShmChannel::Create(2 * kRing);
   ASSERT_TRUE(a.ok() && b.ok());
-  Status s = a->AttachPeer(UniqueFd(::dup(b->region_fd())));
-  EXPECT_EQ(s.code(), StatusCode::kCorrupt);
-  EXPECT_NE(s.message().find("no larger than ours"), std::string::npos) << s.message();
-  EXPECT_TRUE(b->AttachPeer(UniqueFd(::dup(a->region_fd()))).ok());  // a smaller one is fine
+  for (auto [self, peer] : {std::pair{&*a, &*b}, std::pair{&*b, &*a}}) {
+    Status s = self->AttachPeer(UniqueFd(::dup(peer->region_fd())));
+    EXPECT_EQ(s.code(), StatusCode::kCorrupt);
+    EXPECT_NE(s.message().find("the size of ours"), std::string::npos) << s.message();
+  }
 }
 
 TEST(ShmChannel, RefusesARegionThatCouldShrinkUnderUs) {
@@ -176,7 +178,7 @@ TEST(ShmChannel, RefusesARegionThatCouldShrinkUnderUs) {
 TEST(ShmChannel, RefusesASealedRegionOfTheWrongSize) {
   Result<ShmChannel> a = ShmChannel::Create(kRing);
   ASSERT_TRUE(a.ok());
-  for (size_t size : {kShmHeaderBytes, kShmHeaderBytes + kMaxShmRingBytes + 4096}) {
+  for (size_t size : {kShmHeaderBytes, kShmHeaderBytes + kRing - 4096, kShmHeaderBytes + kRing + 4096}) {
     UniqueFd fd(::memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(size)), 0);
     ASSERT_EQ(::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
