@@ -69,7 +69,6 @@ double MurmurSeconds(int ranks, size_t floats, int reps, size_t chunk_floats, si
     o.backoff_min = Duration::Seconds(0.02);
     o.streams = static_cast<uint8_t>(streams);
     if (tcp) o.shm_ring_bytes = 0;
-    if (const char* r = std::getenv("RING_KIB"); r != nullptr && !tcp) o.shm_ring_bytes = std::atoi(r) * size_t{1024};
     if (i > 0) o.bootstrap = {hosts[0]->listen_address()};
     auto h = net::NetHost::Create(o, net::NetSecurity{.identity = net::Identity::Generate(),
                                                       .network_key = psk,

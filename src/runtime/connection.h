@@ -147,9 +147,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& peer_address() const { return peer_address_; }
   Clock::time_point opened_at() const { return opened_at_; }
   Clock::time_point last_heard() const { return last_heard_; }
-  // Its frames go / come through shared memory (shm_link.h).
-  bool shm_sending() const { return shm_out_; }
-  bool shm_receiving() const { return shm_in_; }
   // Memory its reassembly buffer holds (long messages, kept for reuse).
   size_t reassembly_capacity() const { return partial_.capacity(); }
 

@@ -75,7 +75,7 @@ class ShmChannel {
   int region_fd() const { return fd_.get(); }
   // Maps the peer's region read-only. kCorrupt when it is not a sealed
   // memfd (both seals) on tmpfs, or its size is not a header plus a ring
-  // of ring_bytes().
+  // of our own size.
   // REQUIRES: not attached yet.
   [[nodiscard]] Status AttachPeer(UniqueFd peer_region);
   bool attached() const { return peer_ != nullptr; }
@@ -88,8 +88,6 @@ class ShmChannel {
   // returns the count (0 when none). kCorrupt when the peer's write counter
   // is out of range. REQUIRES: attached().
   Result<size_t> Read(std::span<uint8_t> out);
-
-  size_t ring_bytes() const { return ring_bytes_; }
 
   // Says whether this end is about to sleep waiting for data / room, so
   // the peer rings the doorbell only then. A store and a full fence: read

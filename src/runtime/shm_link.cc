@@ -266,6 +266,7 @@ void ShmLink::AsyncWrite(std::array<std::span<const uint8_t>, 3> parts, Handler 
   write_parts_ = parts;
   write_part_ = 0;
   write_done_ = 0;
+  write_total_ = parts[0].size() + parts[1].size() + parts[2].size();
   write_handler_ = std::move(handler);
   Progress();
 }
@@ -302,8 +303,6 @@ void ShmLink::Progress() {
   bool wrote = false, read = false;
   for (;;) {
     if (write_handler_) {
-      size_t total = 0;
-      for (const auto& part : write_parts_) total += part.size();
       while (write_part_ < write_parts_.size()) {
         const std::span<const uint8_t> rest = write_parts_[write_part_].subspan(write_done_);
         if (rest.empty()) {
@@ -322,7 +321,7 @@ void ShmLink::Progress() {
         write_done_ += *n;
       }
       if (write_handler_ && write_part_ == write_parts_.size()) {
-        Complete(write_handler_, asio::error_code(), total);
+        Complete(write_handler_, asio::error_code(), write_total_);
       }
     }
     if (read_handler_) {

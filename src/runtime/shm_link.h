@@ -138,6 +138,7 @@ class ShmLink : public std::enable_shared_from_this<ShmLink> {
   std::array<std::span<const uint8_t>, 3> write_parts_{};
   size_t write_part_ = 0;
   size_t write_done_ = 0;
+  size_t write_total_ = 0;
   Handler write_handler_;
 };
 

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace murmur::net {
@@ -42,18 +43,22 @@ bool RunUntil(asio::io_context& io, Pred done) {
   return done();
 }
 
-// A local process that knows the rendezvous name (anyone can read it in
-// /proc/net/unix), connected to it.
-int ConnectStranger(const SessionId& session) {
-  const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  EXPECT_GE(fd, 0);
+// The session's rendezvous in the abstract namespace, as anyone can read
+// its name in /proc/net/unix.
+std::pair<sockaddr_un, socklen_t> Rendezvous(const SessionId& session) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   const std::string name = ShmLink::RendezvousName(session);
   std::memcpy(addr.sun_path + 1, name.data(), name.size());
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr),
-                      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())),
-            0);
+  return {addr, static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())};
+}
+
+// A local process that knows the rendezvous name, connected to it.
+int ConnectStranger(const SessionId& session) {
+  const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  EXPECT_GE(fd, 0);
+  const auto [addr, len] = Rendezvous(session);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len), 0);
   return fd;
 }
 
@@ -191,13 +196,8 @@ TEST(ShmLink, StrangersWithoutTheSessionProofGetNothingAndTheDialerStillGetsThro
   EXPECT_FALSE(e.acceptor_ready.has_value());
   // Nobody can take the name while the offer stands.
   const int squatter = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string name = ShmLink::RendezvousName(session);
-  std::memcpy(addr.sun_path + 1, name.data(), name.size());
-  EXPECT_NE(::bind(squatter, reinterpret_cast<sockaddr*>(&addr),
-                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())),
-            0);
+  const auto [addr, len] = Rendezvous(session);
+  EXPECT_NE(::bind(squatter, reinterpret_cast<const sockaddr*>(&addr), len), 0);
   Answer(io, session, e);
   EXPECT_TRUE(e.acceptor_ready->ok()) << e.acceptor_ready->ToString();
   EXPECT_TRUE(e.dialer_ready->ok()) << e.dialer_ready->ToString();

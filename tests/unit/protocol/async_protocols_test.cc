@@ -198,17 +198,23 @@ TEST(FedCompassServer, GivesFasterClientsMoreStepsSoTheyArriveTogether) {
   EXPECT_EQ(host.counters["fedcompass.groups_closed_at_latest"], 0);
 }
 
-TEST(FedCompassServer, ClosesAGroupAtItsLatestArrivalTimeWithoutStragglers) {
-  FedCompassServer server({0.f}, {.rounds = 100, .min_steps = 2, .max_steps = 10,
-                                  .lambda = 1.5},
-                          Clients(2));
-  FakeHost host(PeerId(2));
+// Client 0 updates at t = 1, client 1 at t = 1.5 and joins its group
+// with 3 steps.
+void StartAndLetClient1Join(FedCompassServer& server, FakeHost& host) {
   server.OnStart(host);
   host.Advance(Duration::Seconds(1.0));
   server.OnMessage(host, PeerId(0), Update(0, {1.f}, 10, 1.0));
   host.Advance(Duration::Seconds(0.5));
   server.OnMessage(host, PeerId(1), Update(0, {1.f}, 10, 1.5));  // joins with 3 steps
   ASSERT_EQ(server.assigned_steps(PeerId(1)), 3);
+}
+
+TEST(FedCompassServer, ClosesAGroupAtItsLatestArrivalTimeWithoutStragglers) {
+  FedCompassServer server({0.f}, {.rounds = 100, .min_steps = 2, .max_steps = 10,
+                                  .lambda = 1.5},
+                          Clients(2));
+  FakeHost host(PeerId(2));
+  ASSERT_NO_FATAL_FAILURE(StartAndLetClient1Join(server, host));
   ASSERT_EQ(server.completed_rounds(), 2);
   host.Advance(Duration::Seconds(0.5));
   server.OnMessage(host, PeerId(0), Update(1, {2.f}, 10, 1.0));
@@ -234,12 +240,7 @@ TEST(FedCompassServer, ClosesAGroupAtOnceWhenItsStragglerIsDown) {
                                   .lambda = 1.5},
                           Clients(2));
   FakeHost host(PeerId(2));
-  server.OnStart(host);
-  host.Advance(Duration::Seconds(1.0));
-  server.OnMessage(host, PeerId(0), Update(0, {1.f}, 10, 1.0));
-  host.Advance(Duration::Seconds(0.5));
-  server.OnMessage(host, PeerId(1), Update(0, {1.f}, 10, 1.5));  // joins with 3 steps
-  ASSERT_EQ(server.assigned_steps(PeerId(1)), 3);
+  ASSERT_NO_FATAL_FAILURE(StartAndLetClient1Join(server, host));
   host.Advance(Duration::Seconds(0.5));
   server.OnMessage(host, PeerId(0), Update(1, {2.f}, 10, 1.0));
   EXPECT_EQ(server.completed_rounds(), 2);  // waits for client 1
